@@ -1,0 +1,17 @@
+"""Errors a researcher or annotator can act on."""
+
+
+class AnnotationError(Exception):
+    """Base class: the CLI prints the message on one line and exits non-zero; pages show it."""
+
+
+class StoreError(AnnotationError):
+    """The DuckDB file cannot be opened, migrated or written."""
+
+
+class CampaignError(AnnotationError):
+    """A campaign cannot be built from the given outputs or options."""
+
+
+class AuthError(AnnotationError):
+    """Wrong credentials, an expired invitation, or a role that may not do this."""
