@@ -12,7 +12,10 @@ COMMANDS = {
     "train": ("ft_core.train", "fine-tune a base model with LoRA into a run folder"),
     "generate": ("ft_core.generate", "generate base and fine-tuned outputs on an evaluation split"),
     "score": ("ft_core.scoring", "score outputs and compare systems with paired-bootstrap intervals"),
-    "sweep": ("ft_core.sweep", "train over an lr x LoRA-rank grid, or generate and score a grid of decoding settings"),
+    "sweep": (
+        "ft_core.sweep",
+        "train over an lr x LoRA-rank grid, or generate and score a grid of decoding settings",
+    ),
 }
 
 

@@ -35,21 +35,43 @@ def _help(default: Any, text: str, **kw: Any) -> Any:
 class DataConfig:
     """Where the examples come from and how they become prompts. Shared by training and generation."""
 
-    train_file: str = _help(str(DEFAULT_DATA_DIR / "train.jsonl"), "JSONL/CSV/Parquet file or hub id[:split]", group="data")
-    validation_file: str | None = _help(str(DEFAULT_DATA_DIR / "dev.jsonl"), "validation split; none disables validation", group="data")
-    test_file: str | None = _help(str(DEFAULT_DATA_DIR / "test.jsonl"), "evaluation split used by generate", group="data")
-    source_column: str = _help("source", "column holding the input text (a string or a list of sentences)", group="data")
-    target_column: str = _help("target", "column holding the target (a string, or a list whose first item is trained on)", group="data")
-    references_column: str | None = _help(None, "column with a list of references for metrics; defaults to target_column", group="data")
-    id_column: str | None = _help(None, "column with a stable item id; defaults to the row number", group="data")
+    train_file: str = _help(
+        str(DEFAULT_DATA_DIR / "train.jsonl"), "JSONL/CSV/Parquet file or hub id[:split]", group="data"
+    )
+    validation_file: str | None = _help(
+        str(DEFAULT_DATA_DIR / "dev.jsonl"), "validation split; none disables validation", group="data"
+    )
+    test_file: str | None = _help(
+        str(DEFAULT_DATA_DIR / "test.jsonl"), "evaluation split used by generate", group="data"
+    )
+    source_column: str = _help(
+        "source", "column holding the input text (a string or a list of sentences)", group="data"
+    )
+    target_column: str = _help(
+        "target",
+        "column holding the target (a string, or a list whose first item is trained on)",
+        group="data",
+    )
+    references_column: str | None = _help(
+        None, "column with a list of references for metrics; defaults to target_column", group="data"
+    )
+    id_column: str | None = _help(
+        None, "column with a stable item id; defaults to the row number", group="data"
+    )
     prompt_template: str = _help(
         "Summarize the following scientific abstract in one sentence.\n\n{source}",
         "prompt with a {source} placeholder; wrapped in the chat template for instruct models",
         group="data",
     )
-    use_chat_template: bool = _help(True, "wrap the prompt in the tokenizer's chat template when it has one", group="data")
-    max_source_length: int = _help(512, "tokens of the prompt kept (longer sources are truncated)", group="data")
-    max_target_length: int = _help(64, "tokens of the target kept; align with generate's max_new_tokens", group="data")
+    use_chat_template: bool = _help(
+        True, "wrap the prompt in the tokenizer's chat template when it has one", group="data"
+    )
+    max_source_length: int = _help(
+        512, "tokens of the prompt kept (longer sources are truncated)", group="data"
+    )
+    max_target_length: int = _help(
+        64, "tokens of the target kept; align with generate's max_new_tokens", group="data"
+    )
     max_train_examples: int | None = _help(None, "use only the first N training examples", group="data")
     max_eval_examples: int | None = _help(None, "use only the first N validation examples", group="data")
 
@@ -59,38 +81,79 @@ class TrainConfig(DataConfig):
     """A LoRA fine-tuning run. Fields are grouped (data, model, lora, optimization, validation, hardware)."""
 
     # model
-    base_model: str = _help("smollm2-135m", "hub id, local folder, or 'smollm2-135m' (embedded)", group="model")
-    task: str = _help("causal", "'causal' (decoder-only) or 'seq2seq' (T5/BART family)", group="model", choices=("causal", "seq2seq"))
-    run_dir: str = _help("runs/run", "run folder to create; must not exist unless resume is set", group="model")
+    base_model: str = _help(
+        "smollm2-135m", "hub id, local folder, or 'smollm2-135m' (embedded)", group="model"
+    )
+    task: str = _help(
+        "causal",
+        "'causal' (decoder-only) or 'seq2seq' (T5/BART family)",
+        group="model",
+        choices=("causal", "seq2seq"),
+    )
+    run_dir: str = _help(
+        "runs/run", "run folder to create; must not exist unless resume is set", group="model"
+    )
     # lora
     lora_r: int = _help(16, "LoRA rank", group="lora")
     lora_alpha: int = _help(32, "LoRA alpha (scaling = alpha / r)", group="lora")
     lora_dropout: float = _help(0.05, "dropout on the LoRA path", group="lora")
-    target_modules: list[str] = _help(["q_proj", "k_proj", "v_proj", "o_proj"], "module names that get adapters; 'all-linear' for every linear layer", group="lora")
+    target_modules: list[str] = _help(
+        ["q_proj", "k_proj", "v_proj", "o_proj"],
+        "module names that get adapters; 'all-linear' for every linear layer",
+        group="lora",
+    )
     # optimization
-    epochs: float = _help(1.0, "passes over the training data (ignored when max_steps > 0)", group="optimization")
+    epochs: float = _help(
+        1.0, "passes over the training data (ignored when max_steps > 0)", group="optimization"
+    )
     max_steps: int = _help(0, "stop after this many optimizer steps; 0 = use epochs", group="optimization")
     learning_rate: float = _help(2e-4, "peak learning rate", group="optimization")
-    lr_scheduler: str = _help("cosine", "learning-rate schedule", group="optimization", choices=("linear", "cosine", "constant", "constant_with_warmup"))
+    lr_scheduler: str = _help(
+        "cosine",
+        "learning-rate schedule",
+        group="optimization",
+        choices=("linear", "cosine", "constant", "constant_with_warmup"),
+    )
     warmup_ratio: float = _help(0.03, "share of steps spent warming up", group="optimization")
     weight_decay: float = _help(0.0, "AdamW weight decay", group="optimization")
     batch_size: int = _help(8, "examples per device per micro-batch", group="optimization")
     gradient_accumulation_steps: int = _help(1, "micro-batches per optimizer step", group="optimization")
     max_grad_norm: float = _help(1.0, "gradient clipping; 0 disables", group="optimization")
     seed: int = _help(42, "seed for data order, LoRA init and dropout", group="optimization")
-    group_by_length: bool = _help(True, "batch examples of similar length (less padding, same examples)", group="optimization")
-    sanity_overfit: bool = _help(False, "train on 16-32 examples for many epochs; must reach near-zero loss", group="optimization")
+    group_by_length: bool = _help(
+        True, "batch examples of similar length (less padding, same examples)", group="optimization"
+    )
+    sanity_overfit: bool = _help(
+        False, "train on 16-32 examples for many epochs; must reach near-zero loss", group="optimization"
+    )
     # validation
-    eval_every_steps: int = _help(50, "validate every N optimizer steps; 0 = once per epoch", group="validation")
-    eval_generation_samples: int = _help(0, "also generate on N validation examples and report ROUGE/BLEU", group="validation")
-    early_stopping_patience: int = _help(0, "stop after N validations without improvement; 0 = off", group="validation")
-    early_stopping_min_delta: float = _help(0.0, "smallest eval-loss drop that counts as improvement", group="validation")
-    save_every_steps: int = _help(0, "checkpoint every N steps for resuming; 0 = at each validation", group="validation")
+    eval_every_steps: int = _help(
+        50, "validate every N optimizer steps; 0 = once per epoch", group="validation"
+    )
+    eval_generation_samples: int = _help(
+        0, "also generate on N validation examples and report ROUGE/BLEU", group="validation"
+    )
+    early_stopping_patience: int = _help(
+        0, "stop after N validations without improvement; 0 = off", group="validation"
+    )
+    early_stopping_min_delta: float = _help(
+        0.0, "smallest eval-loss drop that counts as improvement", group="validation"
+    )
+    save_every_steps: int = _help(
+        0, "checkpoint every N steps for resuming; 0 = at each validation", group="validation"
+    )
     resume: bool = _help(False, "continue from the last checkpoint in run_dir", group="validation")
     # hardware
-    precision: str = _help("auto", "'auto' (bf16 where the GPU has it, else fp16 on GPU, fp32 on CPU), 'bf16', 'fp16', 'fp32'", group="hardware", choices=("auto", "bf16", "fp16", "fp32"))
+    precision: str = _help(
+        "auto",
+        "'auto' (bf16 where the GPU has it, else fp16 on GPU, fp32 on CPU), 'bf16', 'fp16', 'fp32'",
+        group="hardware",
+        choices=("auto", "bf16", "fp16", "fp32"),
+    )
     gradient_checkpointing: bool = _help(False, "recompute activations to save memory", group="hardware")
-    attn_implementation: str = _help("sdpa", "attention kernel: 'sdpa', 'eager', 'flash_attention_2'", group="hardware")
+    attn_implementation: str = _help(
+        "sdpa", "attention kernel: 'sdpa', 'eager', 'flash_attention_2'", group="hardware"
+    )
     fused_optimizer: bool = _help(True, "use fused AdamW on GPU", group="hardware")
     num_workers: int = _help(0, "data-loader worker processes", group="hardware")
     log_every_steps: int = _help(10, "write a train_log row every N optimizer steps", group="hardware")
@@ -98,7 +161,15 @@ class TrainConfig(DataConfig):
     def validate(self) -> None:
         """Raise ConfigError for values that cannot make sense, before anything is loaded."""
         _check_choices(self)
-        positive = ["lora_r", "lora_alpha", "batch_size", "gradient_accumulation_steps", "max_source_length", "max_target_length", "log_every_steps"]
+        positive = [
+            "lora_r",
+            "lora_alpha",
+            "batch_size",
+            "gradient_accumulation_steps",
+            "max_source_length",
+            "max_target_length",
+            "log_every_steps",
+        ]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
@@ -109,8 +180,18 @@ class TrainConfig(DataConfig):
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.max_steps < 0 or self.epochs < 0 or (self.max_steps == 0 and self.epochs <= 0):
-            raise ConfigError(f"set epochs > 0 or max_steps > 0 (got epochs={self.epochs}, max_steps={self.max_steps})")
-        for name in ("eval_every_steps", "early_stopping_patience", "save_every_steps", "eval_generation_samples", "num_workers", "weight_decay", "max_grad_norm"):
+            raise ConfigError(
+                f"set epochs > 0 or max_steps > 0 (got epochs={self.epochs}, max_steps={self.max_steps})"
+            )
+        for name in (
+            "eval_every_steps",
+            "early_stopping_patience",
+            "save_every_steps",
+            "eval_generation_samples",
+            "num_workers",
+            "weight_decay",
+            "max_grad_norm",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.target_modules:
@@ -172,7 +253,9 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
                 raise ValueError
             return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be of type {getattr(annotation, '__name__', annotation)}, got {value!r}") from None
+        raise ConfigError(
+            f"{name} must be of type {getattr(annotation, '__name__', annotation)}, got {value!r}"
+        ) from None
     return value
 
 
@@ -186,7 +269,9 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     types_ = _field_types(cls)
     unknown = sorted(set(values) - set(types_))
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}; known fields: {', '.join(types_)}")
+        raise ConfigError(
+            f"unknown {cls.__name__} field(s): {', '.join(unknown)}; known fields: {', '.join(types_)}"
+        )
     kwargs = {k: _coerce(k, v, types_[k]) for k, v in values.items()}
     cfg = cls(**kwargs)
     validate = getattr(cfg, "validate", None)

@@ -1,0 +1,111 @@
+"""Shared fixtures: tiny random models built from config with a real tokenizer (the embedded SmolLM2 one)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"the shared data folder {SHARED_DATA} is missing (it lies beside the checkout)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer():
+    from ft_core.models import embedded_tokenizer
+
+    return embedded_tokenizer()
+
+
+def build_tiny_causal(folder: Path, tokenizer) -> Path:
+    """A 2-layer Llama with SmolLM2's tokenizer and chat template: real text in, random weights."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_seq2seq(folder: Path, tokenizer) -> Path:
+    """A 2-layer T5 with the same tokenizer (no chat template for seq2seq)."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_ff=64,
+        d_kv=16,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        decoder_start_token_id=pad,
+        pad_token_id=pad,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_dir(tmp_path_factory, real_tokenizer) -> Path:
+    return build_tiny_causal(tmp_path_factory.mktemp("tiny-llama"), real_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_seq2seq_dir(tmp_path_factory, real_tokenizer) -> Path:
+    return build_tiny_seq2seq(tmp_path_factory.mktemp("tiny-t5"), real_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_jsonl(tmp_path_factory) -> Path:
+    """24 short source/target pairs in SciTLDR's shape (source: list of sentences, target: list)."""
+    import json
+
+    folder = tmp_path_factory.mktemp("tiny-data")
+    topics = ["graphs", "proteins", "robots", "language", "vision", "markets", "climate", "music"]
+    rows = []
+    for i in range(24):
+        t = topics[i % len(topics)]
+        rows.append(
+            {
+                "paper_id": f"p{i}",
+                "source": [
+                    f"We study {t} with method number {i}.",
+                    f"Our results on {t} improve over prior work.",
+                ],
+                "target": [f"A new method for {t}.", f"Method {i} helps {t}."],
+            }
+        )
+    for name, part in (("train.jsonl", rows[:16]), ("dev.jsonl", rows[16:20]), ("test.jsonl", rows[20:])):
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in part))
+    return folder
