@@ -1,0 +1,641 @@
+"""Campaigns: which two systems are compared on which items, under which criteria, by how many annotators.
+
+A researcher builds one from a run folder (`outputs/*.jsonl` + `scores/per_example.parquet`, see contracts.md)
+or from a CSV/JSONL with `item_id, system, output` columns (optional `source`, `prompt`, `references`,
+`gold_winner`, and numeric metric columns), so outputs made elsewhere can be judged too. Items are all of them,
+a random sample, or the "critical" ones where the automatic metrics disagree most (`metric_disagreement`).
+The frames at the bottom (`items_frame`, `outputs_frame`, `metrics_frame`, `list_campaigns`) are what the
+statistics and the results page read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from annotations import db
+from annotations.errors import CampaignError
+
+SPECIAL_WINNERS = ("tie", "both_bad")
+SELECTIONS = ("all", "random", "critical")
+# Metrics that say how good an output is; lengths and token counts are not quality and stay out of "critical".
+QUALITY_METRICS = (
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "rougeLsum",
+    "bleu",
+    "sacrebleu",
+    "chrf",
+    "meteor",
+    "bertscore_f1",
+)
+NOT_METRICS = {
+    "item_id",
+    "system",
+    "decoding",
+    "seed",
+    "new_tokens",
+    "hit_max_new_tokens",
+    "time_s",
+    "gold_winner",
+}
+_OUTPUT_FILE = re.compile(r"^(?P<system>.+?)__(?P<decoding>.+)__seed(?P<seed>-?\d+)\.jsonl$")
+
+DEFAULT_INSTRUCTIONS = (
+    "Read the source, then the two outputs A and B. Choose the better output, or tie, or both bad. "
+    "Then score each output from 1 (poor) to 5 (excellent) on every criterion. Which system wrote which "
+    "output is hidden and the sides are shuffled."
+)
+
+
+@dataclass
+class Criterion:
+    """A 1–5 (or min–max) score the annotator gives each of the two outputs."""
+
+    name: str = field(metadata={"help": "short key, e.g. 'fluency'"})
+    description: str = field(default="", metadata={"help": "the question shown to the annotator"})
+    min_score: int = field(default=1, metadata={"help": "lowest score"})
+    max_score: int = field(default=5, metadata={"help": "highest score"})
+
+
+def default_criteria() -> list[Criterion]:
+    """Fluency, fidelity to the source and relevance, each 1–5."""
+    return [
+        Criterion("fluency", "Is the output well-formed, grammatical, easy to read?"),
+        Criterion("fidelity", "Is everything it says supported by the source (no invented facts)?"),
+        Criterion("relevance", "Does it keep what matters in the source and leave out what does not?"),
+    ]
+
+
+@dataclass
+class CampaignConfig:
+    """Everything a researcher chooses when creating a campaign. Stored as JSON on the campaign."""
+
+    name: str = field(metadata={"help": "name shown to researchers and annotators"})
+    run_dir: str | None = field(
+        default=None, metadata={"help": "run folder whose outputs/ and scores/ are judged"}
+    )
+    source_file: str | None = field(
+        default=None, metadata={"help": "or a CSV/JSONL with item_id, system, output"}
+    )
+    system_a: str = field(default="base", metadata={"help": "first system (e.g. the base model)"})
+    system_b: str = field(default="finetuned", metadata={"help": "second system (e.g. the fine-tuned model)"})
+    decoding: str | None = field(
+        default=None, metadata={"help": "decoding name of the outputs; None: the only/first"}
+    )
+    seed: int | None = field(
+        default=None, metadata={"help": "generation seed of the outputs; None: the only/first"}
+    )
+    selection: str = field(
+        default="all", metadata={"help": "all | random | critical (largest metric disagreement)"}
+    )
+    n_items: int | None = field(default=100, metadata={"help": "items to keep for random/critical selection"})
+    sample_seed: int = field(default=0, metadata={"help": "seed of the random sample"})
+    critical_metrics: list[str] | None = field(
+        default=None, metadata={"help": "metrics compared; None: quality ones"}
+    )
+    criteria: list[Criterion] = field(
+        default_factory=default_criteria, metadata={"help": "scores per output"}
+    )
+    show_reference: bool = field(default=True, metadata={"help": "show the reference text to annotators"})
+    instructions: str = field(default=DEFAULT_INSTRUCTIONS, metadata={"help": "shown above every pair"})
+    k: int = field(default=3, metadata={"help": "judgments per item, each by a different annotator"})
+    gold_items: dict[str, str] = field(default_factory=dict, metadata={"help": "item_id -> known winner"})
+    gold_rate: float = field(
+        default=0.0, metadata={"help": "share of an annotator's pairs that are gold items"}
+    )
+    repeat_rate: float = field(default=0.0, metadata={"help": "share re-shown later with the sides flipped"})
+    items_per_annotator: int | None = field(
+        default=None, metadata={"help": "quota per annotator; None: no quota"}
+    )
+    lease_minutes: float = field(
+        default=15.0, metadata={"help": "an unanswered pair returns to the pool after this"}
+    )
+
+    def validate(self) -> None:
+        """Raise CampaignError naming the first bad field."""
+        if not self.name.strip():
+            raise CampaignError("campaign name is empty")
+        if (self.run_dir is None) == (self.source_file is None):
+            raise CampaignError("give exactly one of run_dir (a run folder) or source_file (CSV/JSONL)")
+        if self.system_a == self.system_b:
+            raise CampaignError(
+                f"system_a and system_b are both '{self.system_a}'; pick two different systems"
+            )
+        if self.selection not in SELECTIONS:
+            raise CampaignError(f"selection '{self.selection}' unknown; use one of {', '.join(SELECTIONS)}")
+        if self.selection != "all" and (self.n_items is None or self.n_items < 1):
+            raise CampaignError(f"n_items must be >= 1 for selection '{self.selection}'")
+        if self.k < 1:
+            raise CampaignError(f"k must be >= 1 (judgments per item), got {self.k}")
+        if not 0.0 <= self.gold_rate < 1.0 or not 0.0 <= self.repeat_rate < 1.0:
+            raise CampaignError("gold_rate and repeat_rate are shares in [0, 1)")
+        if self.lease_minutes <= 0:
+            raise CampaignError("lease_minutes must be > 0")
+        names = [c.name for c in self.criteria]
+        if len(names) != len(set(names)) or any(not re.fullmatch(r"[A-Za-z0-9_]+", n) for n in names):
+            raise CampaignError(f"criterion names must be unique words (letters, digits, _): {names}")
+        for c in self.criteria:
+            if c.min_score >= c.max_score:
+                raise CampaignError(f"criterion '{c.name}': min_score must be below max_score")
+        allowed = {self.system_a, self.system_b, *SPECIAL_WINNERS}
+        for item_id, winner in self.gold_items.items():
+            if winner not in allowed:
+                raise CampaignError(
+                    f"gold item {item_id}: winner '{winner}' must be one of {sorted(allowed)}"
+                )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CampaignConfig:
+        data = json.loads(text)
+        data["criteria"] = [Criterion(**c) for c in data.get("criteria", [])]
+        return cls(**data)
+
+
+@dataclass
+class Campaign:
+    """A stored campaign: its id plus the config it was created with."""
+
+    campaign_id: str
+    config: CampaignConfig
+    status: str
+    n_items: int
+
+    @property
+    def criteria(self) -> list[Criterion]:
+        return self.config.criteria
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def run_folder_options(run_dir: str | Path) -> pd.DataFrame:
+    """The (system, decoding, seed) output files of a run folder with their item counts, for the page's choices."""
+    out_dir = Path(run_dir) / "outputs"
+    if not out_dir.is_dir():
+        raise CampaignError(
+            f"{out_dir} not found: a run folder needs outputs/ (run `python -m ft_core generate`)"
+        )
+    rows = []
+    for file in sorted(out_dir.glob("*.jsonl")):
+        match = _OUTPUT_FILE.match(file.name)
+        if match is None:
+            continue
+        n = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+        rows.append(
+            {
+                "system": match["system"],
+                "decoding": match["decoding"],
+                "seed": int(match["seed"]),
+                "n_items": n,
+                "file": str(file),
+            }
+        )
+    return pd.DataFrame(rows, columns=["system", "decoding", "seed", "n_items", "file"])
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise CampaignError(f"{path}:{number} is not valid JSON: {e.msg}") from e
+    return rows
+
+
+def _pick_files(options: pd.DataFrame, config: CampaignConfig) -> dict[str, pd.Series]:
+    picked = {}
+    for system in (config.system_a, config.system_b):
+        rows = options[options.system == system]
+        if config.decoding is not None:
+            rows = rows[rows.decoding == config.decoding]
+        if config.seed is not None:
+            rows = rows[rows.seed == config.seed]
+        if rows.empty:
+            have = ", ".join(f"{r.system}/{r.decoding}/seed{r.seed}" for r in options.itertuples()) or "none"
+            raise CampaignError(
+                f"no outputs for system '{system}' (decoding={config.decoding}, seed={config.seed}) in "
+                f"{config.run_dir}; available: {have}"
+            )
+        picked[system] = rows.sort_values(["decoding", "seed"]).iloc[0]
+    return picked
+
+
+def _load_run_folder(config: CampaignConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Outputs (item_id, system, decoding, seed, output, prompt, source, references) and long metrics."""
+    run_dir = Path(config.run_dir or "")
+    picked = _pick_files(run_folder_options(run_dir), config)
+    frames, origin = [], {}
+    for system, choice in picked.items():
+        rows = pd.DataFrame(_read_jsonl(Path(choice.file)))
+        missing = {"item_id", "output"} - set(rows.columns)
+        if missing:
+            raise CampaignError(f"{choice.file} lacks column(s) {sorted(missing)}; see contracts.md")
+        rows["system"] = system
+        rows["decoding"] = choice.decoding
+        rows["seed"] = int(choice.seed)
+        frames.append(rows)
+        origin[system] = {
+            "decoding": str(choice.decoding),
+            "seed": int(choice.seed),
+            "origin": str(choice.file),
+        }
+    outputs = pd.concat(frames, ignore_index=True)
+    metrics = pd.DataFrame(columns=["item_id", "system", "metric", "value"])
+    scores_file = run_dir / "scores" / "per_example.parquet"
+    if scores_file.exists():
+        scores = pd.read_parquet(scores_file)
+        scores["item_id"] = scores["item_id"].astype(str)
+        parts = []
+        for system, meta in origin.items():
+            sel = scores[scores.system == system]
+            if "decoding" in sel:
+                sel = sel[sel.decoding.astype(str) == meta["decoding"]]
+            if "seed" in sel:
+                sel = sel[sel.seed.astype(int) == meta["seed"]]
+            parts.append(sel)
+        metrics = _metrics_long(pd.concat(parts, ignore_index=True))
+    return outputs, metrics, origin
+
+
+def _metrics_long(wide: pd.DataFrame) -> pd.DataFrame:
+    columns = [
+        c
+        for c in wide.columns
+        if c not in NOT_METRICS
+        and pd.api.types.is_numeric_dtype(wide[c])
+        and not pd.api.types.is_bool_dtype(wide[c])
+    ]
+    if wide.empty or not columns:
+        return pd.DataFrame(columns=["item_id", "system", "metric", "value"])
+    long = wide[["item_id", "system", *columns]].melt(
+        id_vars=["item_id", "system"], var_name="metric", value_name="value"
+    )
+    long["item_id"] = long["item_id"].astype(str)
+    long["value"] = long["value"].astype(float)
+    return long.drop_duplicates(["item_id", "system", "metric"])
+
+
+def _load_table_file(config: CampaignConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, Any]]]:
+    path = Path(config.source_file or "")
+    if not path.exists():
+        raise CampaignError(f"{path} not found")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        table = pd.DataFrame(_read_jsonl(path))
+    elif path.suffix.lower() == ".csv":
+        table = pd.read_csv(
+            path, dtype={"item_id": str, "system": str, "output": str}, keep_default_na=False, na_values=[""]
+        )
+    else:
+        raise CampaignError(f"{path}: expected a .csv or .jsonl file")
+    missing = {"item_id", "system", "output"} - set(table.columns)
+    if missing:
+        raise CampaignError(
+            f"{path} lacks column(s) {sorted(missing)}; columns are: {', '.join(map(str, table.columns))}"
+        )
+    table["item_id"] = table["item_id"].astype(str)
+    table["output"] = table["output"].fillna("").astype(str)
+    for system in (config.system_a, config.system_b):
+        if not (table.system == system).any():
+            raise CampaignError(
+                f"{path} has no rows for system '{system}'; systems are: {', '.join(sorted(table.system.astype(str).unique()))}"
+            )
+    if "references" in table and len(table):
+        table["references"] = table["references"].map(_as_reference_list)
+    elif "reference" in table:
+        table["references"] = table["reference"].map(_as_reference_list)
+    table = table[table.system.isin([config.system_a, config.system_b])].copy()
+    metrics = _metrics_long(table)
+    origin = {
+        s: {"decoding": None, "seed": None, "origin": str(path)} for s in (config.system_a, config.system_b)
+    }
+    return table, metrics, origin
+
+
+def _as_reference_list(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v) for v in value]
+    text = str(value)
+    if text.startswith("["):
+        try:
+            return [str(v) for v in json.loads(text)]
+        except json.JSONDecodeError:
+            pass
+    return [text]
+
+
+# -------------------------------------------------------------------------------------------------- selecting
+
+
+def metric_disagreement(deltas: pd.DataFrame) -> pd.Series:
+    """How much the automatic metrics disagree about one item; larger = more critical to look at by hand.
+
+    `deltas` has one row per item and one column per metric holding metric(system_b) - metric(system_a).
+    Each column is standardized (divided by its standard deviation across items, so metrics on different scales
+    weigh the same); the score is the spread max - min of the standardized deltas: high when one metric says
+    B is much better and another says it is worse. With a single metric it is |standardized delta|: the
+    items where the two systems differ most. This follows the "metric disagreement" sampling used to pick
+    items for human checks in meta-evaluation studies (e.g. Deutsch et al., 2022, "Re-Examining System-Level
+    Correlations of Automatic Summarization Evaluation Metrics").
+    """
+    scale = deltas.std(ddof=0).replace(0.0, np.nan)
+    standardized = (deltas / scale).fillna(0.0)
+    if standardized.shape[1] == 1:
+        return standardized.iloc[:, 0].abs()
+    return standardized.max(axis=1) - standardized.min(axis=1)
+
+
+def _select_items(item_ids: list[str], metrics: pd.DataFrame, config: CampaignConfig) -> dict[str, str]:
+    """item_id -> selection reason, in the order chosen."""
+    if config.selection == "all":
+        return {i: "all" for i in item_ids}
+    n = min(int(config.n_items or len(item_ids)), len(item_ids))
+    if config.selection == "random":
+        rng = np.random.default_rng(config.sample_seed)
+        return {item_ids[i]: "random" for i in sorted(rng.choice(len(item_ids), size=n, replace=False))}
+    if metrics.empty:
+        raise CampaignError(
+            "critical selection needs automatic metrics (scores/per_example.parquet or metric columns)"
+        )
+    present = set(metrics.metric)
+    wanted = config.critical_metrics or [m for m in QUALITY_METRICS if m in present] or sorted(present)
+    unknown = [m for m in wanted if m not in present]
+    if unknown:
+        raise CampaignError(f"metric(s) {unknown} not in the scores; available: {', '.join(sorted(present))}")
+    wide = metrics[metrics.metric.isin(wanted)].pivot_table(
+        index=["item_id", "metric"], columns="system", values="value"
+    )
+    if config.system_a not in wide or config.system_b not in wide:
+        raise CampaignError("critical selection needs metrics for both systems")
+    deltas = (
+        (wide[config.system_b] - wide[config.system_a]).unstack("metric").reindex(item_ids).dropna(how="all")
+    )
+    score = metric_disagreement(deltas).sort_values(ascending=False, kind="stable").head(n)
+    return {str(i): f"critical: disagreement {v:.3f}" for i, v in score.items()}
+
+
+# ---------------------------------------------------------------------------------------------------- storing
+
+
+def create_campaign(
+    con: duckdb.DuckDBPyConnection, config: CampaignConfig, created_by: str | None = None
+) -> str:
+    """Validate `config`, read its outputs and metrics, choose the items, store everything; returns campaign_id."""
+    config.validate()
+    outputs, metrics, origin = _load_run_folder(config) if config.run_dir else _load_table_file(config)
+    outputs = outputs.copy()
+    outputs["item_id"] = outputs["item_id"].astype(str)
+    dup = outputs.duplicated(["item_id", "system"])
+    if dup.any():
+        first = outputs[dup].iloc[0]
+        raise CampaignError(f"item '{first.item_id}' has two outputs for system '{first.system}'")
+    by_system = {
+        s: outputs[outputs.system == s].set_index("item_id") for s in (config.system_a, config.system_b)
+    }
+    a_items = list(by_system[config.system_a].index)
+    common = [i for i in a_items if i in by_system[config.system_b].index]
+    if not common:
+        raise CampaignError(f"no item has outputs from both '{config.system_a}' and '{config.system_b}'")
+
+    gold = dict(config.gold_items)
+    if "gold_winner" in outputs:
+        for row in outputs[outputs.system == config.system_a].itertuples():
+            value = getattr(row, "gold_winner", None)
+            if isinstance(value, str) and value:
+                gold.setdefault(str(row.item_id), value)
+        config = dataclasses.replace(config, gold_items=gold)
+        config.validate()
+    unknown_gold = [i for i in gold if i not in common]
+    if unknown_gold:
+        raise CampaignError(f"gold item(s) {unknown_gold[:5]} have no outputs from both systems")
+    regular = [i for i in common if i not in gold]
+    selected = _select_items(regular, metrics, config)
+    selected.update({i: "gold" for i in gold})
+
+    items = []
+    first = by_system[config.system_a]
+    for position, (item_id, reason) in enumerate(selected.items()):
+        row = first.loc[item_id]
+        refs = row.get("references") if "references" in first else None
+        meta = {
+            k: _jsonable(v)
+            for k, v in row.items()
+            if k not in {"output", "system", "prompt", "source", "references", "reference", "gold_winner"}
+        }
+        items.append(
+            {
+                "item_id": item_id,
+                "position": position,
+                "prompt": _text_or_none(row.get("prompt")),
+                "source": _text_or_none(row.get("source")),
+                "reference_texts": _as_reference_list(refs),
+                "metadata": json.dumps(meta),
+                "is_gold": item_id in gold,
+                "gold_winner": gold.get(item_id),
+                "selection_reason": reason,
+            }
+        )
+    items_df = pd.DataFrame(items)
+    keep = set(selected)
+    out_rows = []
+    for system, frame in by_system.items():
+        for item_id in selected:
+            text = str(frame.loc[item_id, "output"])
+            out_rows.append(
+                {
+                    "item_id": item_id,
+                    "system": system,
+                    "decoding": origin[system]["decoding"],
+                    "seed": origin[system]["seed"],
+                    "output": text,
+                    "n_words": len(text.split()),
+                }
+            )
+    outputs_df = pd.DataFrame(out_rows)
+    metrics_df = metrics[metrics.item_id.isin(keep) & metrics.system.isin(list(by_system))].dropna(
+        subset=["value"]
+    )
+
+    campaign_id = db.new_id("c-")[:14]
+    now = db.utcnow()
+
+    def store(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute(
+            "INSERT INTO campaigns (campaign_id, name, system_a, system_b, k, run_dir, source_file, selection, "
+            "show_reference, instructions, lease_minutes, gold_rate, repeat_rate, items_per_annotator, config, "
+            "status, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+            [
+                campaign_id,
+                config.name,
+                config.system_a,
+                config.system_b,
+                config.k,
+                config.run_dir,
+                config.source_file,
+                config.selection,
+                config.show_reference,
+                config.instructions,
+                config.lease_minutes,
+                config.gold_rate,
+                config.repeat_rate,
+                config.items_per_annotator,
+                config.to_json(),
+                now,
+                created_by,
+            ],
+        )
+        for position, c in enumerate(config.criteria):
+            cur.execute(
+                "INSERT INTO criteria VALUES (?, ?, ?, ?, ?, ?)",
+                [campaign_id, position, c.name, c.description, c.min_score, c.max_score],
+            )
+        for system, meta in origin.items():
+            cur.execute(
+                "INSERT INTO systems VALUES (?, ?, ?, ?, ?)",
+                [campaign_id, system, meta["decoding"], meta["seed"], meta["origin"]],
+            )
+        cur.register("new_items", items_df)
+        cur.execute(
+            "INSERT INTO items SELECT ?, item_id, position, prompt, source, reference_texts::VARCHAR[], metadata, "
+            "is_gold, gold_winner, selection_reason FROM new_items",
+            [campaign_id],
+        )
+        cur.register("new_outputs", outputs_df)
+        cur.execute(
+            "INSERT INTO outputs SELECT ?, item_id, system, decoding, seed, output, n_words FROM new_outputs",
+            [campaign_id],
+        )
+        if len(metrics_df):
+            cur.register("new_metrics", metrics_df[["item_id", "system", "metric", "value"]])
+            cur.execute(
+                "INSERT INTO metrics SELECT ?, item_id, system, metric, value FROM new_metrics", [campaign_id]
+            )
+
+    db.write(con, store)
+    return campaign_id
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "\n".join(map(str, value))
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
+
+
+def get_campaign(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
+    """The stored campaign; CampaignError if there is none with this id."""
+    row = (
+        db.read(con)
+        .execute(
+            "SELECT config, status, (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id) "
+            "FROM campaigns c WHERE campaign_id = ?",
+            [campaign_id],
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise CampaignError(f"no campaign with id '{campaign_id}'")
+    return Campaign(campaign_id, CampaignConfig.from_json(row[0]), row[1], int(row[2]))
+
+
+def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) -> None:
+    """Open ('active') or close ('closed') a campaign to annotators."""
+    if status not in ("active", "closed"):
+        raise CampaignError(f"status must be 'active' or 'closed', got '{status}'")
+    db.write(
+        con,
+        lambda cur: cur.execute(
+            "UPDATE campaigns SET status = ? WHERE campaign_id = ?", [status, campaign_id]
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------- frames
+
+
+def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments)."""
+    return (
+        db.read(con)
+        .execute(
+            """
+        SELECT c.campaign_id, c.name, c.system_a, c.system_b, c.created_at, c.k,
+               (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id AND NOT i.is_gold) AS n_items,
+               c.run_dir, c.status, c.source_file,
+               (SELECT count(*) FROM assignments a WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted')
+                   AS n_judgments
+        FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
+        """
+        )
+        .df()
+    )
+
+
+def items_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner, selection_reason)."""
+    frame = (
+        db.read(con)
+        .execute(
+            'SELECT item_id, source, reference_texts AS "references", is_gold, metadata, prompt, gold_winner, '
+            "selection_reason FROM items WHERE campaign_id = ? ORDER BY position",
+            [campaign_id],
+        )
+        .df()
+    )
+    frame["references"] = frame["references"].map(lambda r: [] if r is None else list(r))
+    frame["metadata"] = frame["metadata"].map(lambda m: json.loads(m) if m else {})
+    frame["is_gold"] = frame["is_gold"].astype(bool)
+    return frame
+
+
+def outputs_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """item_id, system, output (+ decoding, seed, n_words)."""
+    return (
+        db.read(con)
+        .execute(
+            "SELECT o.item_id, o.system, o.output, o.decoding, o.seed, o.n_words FROM outputs o "
+            "JOIN items i USING (campaign_id, item_id) WHERE o.campaign_id = ? ORDER BY i.position, o.system",
+            [campaign_id],
+        )
+        .df()
+    )
+
+
+def metrics_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """item_id, system, metric, value: the automatic metrics of the campaign's outputs."""
+    return (
+        db.read(con)
+        .execute(
+            "SELECT item_id, system, metric, value FROM metrics WHERE campaign_id = ? ORDER BY item_id, system, metric",
+            [campaign_id],
+        )
+        .df()
+    )

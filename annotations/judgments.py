@@ -1,0 +1,339 @@
+"""Judgments: submit, skip, edit (append-only versions), the annotator's own history, and the analysis frames.
+
+The page speaks in "A" (left) and "B" (right); this module turns that into system names with the side stored
+on the assignment, so the winner in the store is de-randomized. Idempotency: an assignment gets exactly one
+version-1 judgment however often its form is sent (double click, resubmitted form); an edit names the version
+it edits and a repeated edit of the same version is answered with the version already written.
+`judgments_frame` and `scores_frame` return the latest version of each judgment (see contracts.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from annotations import db
+from annotations.assignment import own_assignment
+from annotations.campaigns import get_campaign
+from annotations.errors import AnnotationError
+
+CHOICES = ("A", "B", "tie", "both_bad")
+_TO_SIDE = {"A": "left", "B": "right", "left": "left", "right": "right", "tie": "tie", "both_bad": "both_bad"}
+_TO_LETTER = {"left": "A", "right": "B", "tie": "tie", "both_bad": "both_bad"}
+
+Scores = dict[str, dict[str, int]]  # criterion -> {"A": score, "B": score}
+
+
+class JudgmentRejected(AnnotationError):
+    """The judgment cannot be stored (pair skipped, or its lease ran out and someone else took the slot)."""
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What a submit or edit wrote (or found already written)."""
+
+    judgment_id: str
+    version: int
+    created: bool  # False: an identical earlier request already wrote it
+
+
+@dataclass(frozen=True)
+class OwnJudgment:
+    """One of the annotator's own judgments, in A/B terms only (for undo/edit on the annotate page)."""
+
+    token: str
+    version: int
+    choice: str  # A | B | tie | both_bad
+    scores: Scores = field(default_factory=dict)
+    comment: str | None = None
+    submitted_at: datetime | None = None
+    source_start: str = ""
+
+
+def _side_and_winner(choice: str, shown_left: str, shown_right: str) -> tuple[str, str]:
+    side = _TO_SIDE.get(choice)
+    if side is None:
+        raise AnnotationError(f"choice must be one of {', '.join(CHOICES)}, got '{choice}'")
+    return side, {"left": shown_left, "right": shown_right}.get(side, side)
+
+
+def _check_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, scores: Scores | None) -> Scores:
+    scores = scores or {}
+    criteria = {c.name: c for c in get_campaign(con, campaign_id).criteria}
+    for name, by_side in scores.items():
+        if name not in criteria:
+            raise AnnotationError(f"criterion '{name}' is not part of this campaign ({', '.join(criteria)})")
+        for side, value in by_side.items():
+            if side not in ("A", "B"):
+                raise AnnotationError(f"scores are given for 'A' and 'B', got '{side}'")
+            c = criteria[name]
+            if value is not None and not c.min_score <= int(value) <= c.max_score:
+                raise AnnotationError(f"{name} score {value} outside {c.min_score}-{c.max_score}")
+    return scores
+
+
+def _insert_version(
+    cur: duckdb.DuckDBPyConnection,
+    assignment: tuple[str, str, str, str],
+    token: str,
+    annotator_id: str,
+    version: int,
+    side: str,
+    winner: str,
+    scores: Scores,
+    comment: str | None,
+    served_at: datetime,
+    submitted_at: datetime,
+    duration_s: float | None,
+) -> str:
+    campaign_id, item_id, shown_left, shown_right = assignment
+    judgment_id = db.new_id("j-")
+    cur.execute(
+        "INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            judgment_id,
+            token,
+            campaign_id,
+            item_id,
+            annotator_id,
+            version,
+            side,
+            winner,
+            comment or None,
+            served_at,
+            submitted_at,
+            duration_s,
+        ],
+    )
+    rows = []
+    for criterion, by_side in scores.items():
+        for letter, value in by_side.items():
+            if value is not None:
+                system = shown_left if letter == "A" else shown_right
+                rows.append(
+                    [judgment_id, criterion, "left" if letter == "A" else "right", system, int(value)]
+                )
+    if rows:
+        cur.executemany("INSERT INTO judgment_scores VALUES (?, ?, ?, ?, ?)", rows)
+    return judgment_id
+
+
+def submit(
+    con: duckdb.DuckDBPyConnection,
+    token: str,
+    annotator_id: str,
+    choice: str,
+    scores: Scores | None = None,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> SubmitResult:
+    """Store the first judgment of an assignment; sending it again returns the stored one (created=False).
+
+    `choice` is "A" (left), "B" (right), "tie" or "both_bad"; `scores` maps criterion -> {"A": int, "B": int}.
+    The duration is measured here: submit time minus the time the pair was first served.
+    """
+    assignment = own_assignment(con, token, annotator_id)
+    side, winner = _side_and_winner(choice, assignment[2], assignment[3])
+    scores = _check_scores(con, assignment[0], scores)
+    k = get_campaign(con, assignment[0]).config.k
+
+    def work(cur: duckdb.DuckDBPyConnection) -> SubmitResult:
+        at = now or db.utcnow()
+        status, served_at, lease_expires_at, is_gold, is_repeat = cur.execute(
+            "SELECT status, served_at, lease_expires_at, is_gold, is_repeat FROM assignments WHERE assignment_id = ?",
+            [token],
+        ).fetchone()
+        if status == "submitted":
+            row = cur.execute(
+                "SELECT judgment_id FROM judgments WHERE assignment_id = ? AND version = 1", [token]
+            ).fetchone()
+            return SubmitResult(row[0], 1, created=False)
+        if status == "skipped":
+            raise JudgmentRejected("this pair was skipped; it cannot be judged any more")
+        if (status == "expired" or lease_expires_at <= at) and not (is_gold or is_repeat):
+            (others,) = cur.execute(
+                "SELECT count(*) FROM assignments WHERE campaign_id = ? AND item_id = ? AND NOT is_repeat "
+                "AND NOT is_gold AND assignment_id <> ? AND (status = 'submitted' OR (status = 'open' AND lease_expires_at > ?))",
+                [assignment[0], assignment[1], token, at],
+            ).fetchone()
+            if others >= k:
+                cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [token])
+                raise JudgmentRejected(
+                    "this pair went to another annotator while it was left idle; it was not saved"
+                )
+        duration = (at - served_at).total_seconds()
+        judgment_id = _insert_version(
+            cur, assignment, token, annotator_id, 1, side, winner, scores, comment, served_at, at, duration
+        )
+        cur.execute(
+            "UPDATE assignments SET status = 'submitted', submitted_at = ? WHERE assignment_id = ?",
+            [at, token],
+        )
+        return SubmitResult(judgment_id, 1, created=True)
+
+    result = db.write(con, work)
+    return result
+
+
+def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:
+    """Give the pair back without judging it; the item returns to the pool for other annotators."""
+    own_assignment(con, token, annotator_id)
+    db.write(
+        con,
+        lambda cur: cur.execute(
+            "UPDATE assignments SET status = 'skipped' WHERE assignment_id = ? AND status = 'open'", [token]
+        ),
+    )
+
+
+def edit(
+    con: duckdb.DuckDBPyConnection,
+    token: str,
+    annotator_id: str,
+    base_version: int,
+    choice: str,
+    scores: Scores | None = None,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> SubmitResult:
+    """Write version `base_version + 1` of a judgment; repeating the same edit returns it (created=False).
+
+    Earlier versions stay in the store; analyses read the latest. `duration_s` keeps the first judgment's time.
+    """
+    assignment = own_assignment(con, token, annotator_id)
+    side, winner = _side_and_winner(choice, assignment[2], assignment[3])
+    scores = _check_scores(con, assignment[0], scores)
+
+    def work(cur: duckdb.DuckDBPyConnection) -> SubmitResult:
+        latest = cur.execute(
+            "SELECT judgment_id, version, served_at, duration_s FROM judgments WHERE assignment_id = ? "
+            "ORDER BY version DESC LIMIT 1",
+            [token],
+        ).fetchone()
+        if latest is None:
+            raise JudgmentRejected("there is no judgment of this pair to edit yet; submit it first")
+        if latest[1] != base_version:
+            if latest[1] == base_version + 1:
+                return SubmitResult(latest[0], latest[1], created=False)
+            raise JudgmentRejected(
+                f"this judgment changed meanwhile (now version {latest[1]}); reload and edit again"
+            )
+        at = now or db.utcnow()
+        judgment_id = _insert_version(
+            cur,
+            assignment,
+            token,
+            annotator_id,
+            base_version + 1,
+            side,
+            winner,
+            scores,
+            comment,
+            latest[2],
+            at,
+            latest[3],
+        )
+        return SubmitResult(judgment_id, base_version + 1, created=True)
+
+    return db.write(con, work)
+
+
+def own_judgments(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, limit: int = 5
+) -> list[OwnJudgment]:
+    """The annotator's latest judgments (newest first), in A/B terms, for undo/edit."""
+    cur = db.read(con)
+    rows = cur.execute(
+        """
+        SELECT j.judgment_id, j.assignment_id, j.version, j.choice, j.comment, a.submitted_at, i.source, i.prompt
+        FROM judgments j
+        JOIN assignments a ON a.assignment_id = j.assignment_id
+        JOIN items i ON i.campaign_id = j.campaign_id AND i.item_id = j.item_id
+        WHERE j.campaign_id = ? AND j.annotator_id = ?
+        QUALIFY row_number() OVER (PARTITION BY j.assignment_id ORDER BY j.version DESC) = 1
+        ORDER BY a.submitted_at DESC LIMIT ?
+        """,
+        [campaign_id, annotator_id, limit],
+    ).fetchall()
+    result = []
+    for judgment_id, token, version, side, comment, submitted_at, source, prompt in rows:
+        scores: Scores = {}
+        for criterion, score_side, score in cur.execute(
+            "SELECT criterion, side, score FROM judgment_scores WHERE judgment_id = ?", [judgment_id]
+        ).fetchall():
+            scores.setdefault(criterion, {})["A" if score_side == "left" else "B"] = int(score)
+        text = (source or prompt or "").strip().replace("\n", " ")
+        result.append(
+            OwnJudgment(token, int(version), _TO_LETTER[side], scores, comment, submitted_at, text[:80])
+        )
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------- frames
+
+_LATEST = """
+    latest AS (
+        SELECT * FROM judgments WHERE campaign_id = ?
+        QUALIFY row_number() OVER (PARTITION BY assignment_id ORDER BY version DESC) = 1
+    )
+"""
+
+
+def _utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
+    return frame
+
+
+def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """One row per judged assignment, latest version; columns as in contracts.md (winner is de-randomized)."""
+    frame = (
+        db.read(con)
+        .execute(
+            f"""
+        WITH {_LATEST}
+        SELECT j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, j.version, j.assignment_id,
+               c.system_a, c.system_b, a.shown_left, a.shown_right, j.choice, j.winner, j.comment,
+               j.served_at, j.submitted_at, j.duration_s, a.is_gold, i.gold_winner, a.is_repeat, a.repeat_of,
+               ol.n_words AS left_length, orr.n_words AS right_length
+        FROM latest j
+        JOIN assignments a ON a.assignment_id = j.assignment_id
+        JOIN campaigns c ON c.campaign_id = j.campaign_id
+        JOIN items i ON i.campaign_id = j.campaign_id AND i.item_id = j.item_id
+        LEFT JOIN outputs ol ON ol.campaign_id = j.campaign_id AND ol.item_id = j.item_id AND ol.system = a.shown_left
+        LEFT JOIN outputs orr ON orr.campaign_id = j.campaign_id AND orr.item_id = j.item_id AND orr.system = a.shown_right
+        ORDER BY j.submitted_at, j.judgment_id
+        """,
+            [campaign_id],
+        )
+        .df()
+    )
+    frame["is_gold"] = frame["is_gold"].astype(bool)
+    frame["is_repeat"] = frame["is_repeat"].astype(bool)
+    frame["gold_winner"] = frame["gold_winner"].where(frame["is_gold"], None)
+    return _utc(frame, ["served_at", "submitted_at"])
+
+
+def scores_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system, score."""
+    frame = (
+        db.read(con)
+        .execute(
+            f"""
+        WITH {_LATEST}
+        SELECT j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score, s.side,
+               a.is_gold, a.is_repeat
+        FROM latest j
+        JOIN judgment_scores s ON s.judgment_id = j.judgment_id
+        JOIN assignments a ON a.assignment_id = j.assignment_id
+        ORDER BY j.submitted_at, j.judgment_id, s.criterion, s.side
+        """,
+            [campaign_id],
+        )
+        .df()
+    )
+    frame["score"] = frame["score"].astype(int)
+    return frame
