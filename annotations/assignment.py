@@ -357,3 +357,13 @@ def own_assignment(
     if row[0] != annotator_id:
         raise AuthError("this pair is not assigned to you")
     return row[1], row[2], row[3], row[4]
+
+
+def open_campaigns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """campaign_id -> name of the campaigns annotators may work on (no system names: safe for the annotate page)."""
+    rows = (
+        db.read(con)
+        .execute("SELECT campaign_id, name FROM campaigns WHERE status = 'active' ORDER BY created_at DESC")
+        .fetchall()
+    )
+    return dict(rows)

@@ -206,6 +206,29 @@ def run_folder_options(run_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["system", "decoding", "seed", "n_items", "file"])
 
 
+def table_file_systems(path: str | Path) -> list[str]:
+    """The systems named in a CSV/JSONL of outputs (its `system` column), for the page's choices."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        table = pd.read_csv(path, dtype=str, usecols=lambda c: c == "system")
+    elif path.suffix.lower() in (".jsonl", ".json"):
+        table = pd.DataFrame(_read_jsonl(path))
+    else:
+        raise CampaignError(f"{path}: expected a .csv or .jsonl file")
+    if "system" not in table:
+        raise CampaignError(f"{path} has no 'system' column; it needs item_id, system, output")
+    return sorted(table["system"].dropna().astype(str).unique())
+
+
+def run_folders(runs_dir: str | Path) -> list[Path]:
+    """Run folders under `runs_dir` that hold generated outputs, newest first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if (p / "outputs").is_dir() and any((p / "outputs").glob("*.jsonl"))]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     with path.open(encoding="utf-8") as f:

@@ -1,0 +1,193 @@
+"""Annotate: judge pairs of outputs blind, A (left) against B (right).
+
+The page knows only an opaque assignment token and the two texts; which system wrote which, and whether a pair
+is a gold or repeated item, stays in the store. Model outputs are untrusted and shown with `st.text` (no
+Markdown, no HTML). Keyboard: A / B / T (tie) / X (both bad), Ctrl+Enter submits, S skips, U edits the last
+judgment. A double click or a resent form never stores two judgments: the store makes submit idempotent.
+"""
+
+import streamlit as st
+
+from annotations import assignment, judgments
+from annotations.errors import AnnotationError
+from pages.shared import require_role, store
+
+CHOICES = [
+    ("A", "A is better", "A"),
+    ("B", "B is better", "B"),
+    ("tie", "Tie", "T"),
+    ("both_bad", "Both bad", "X"),
+]
+LETTER_LABEL = {letter: label for letter, label, _ in CHOICES}
+
+user = require_role("annotator", "researcher")
+con = store()
+
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state["flash"] = (kind, text)
+
+
+def _choose(form_key: str, letter: str) -> None:
+    st.session_state[f"choice::{form_key}"] = letter
+
+
+def _send(token: str, form_key: str, base_version: int | None, criteria: list[str]) -> None:
+    choice = st.session_state.get(f"choice::{form_key}")
+    if choice is None:
+        _flash("warning", "Choose A, B, tie or both bad first.")
+        return
+    scores = {}
+    for name in criteria:
+        by_side = {s: st.session_state.get(f"score::{form_key}::{name}::{s}") for s in ("A", "B")}
+        by_side = {s: v for s, v in by_side.items() if v is not None}
+        if by_side:
+            scores[name] = by_side
+    comment = (st.session_state.get(f"comment::{form_key}") or "").strip() or None
+    try:
+        if base_version is None:
+            result = judgments.submit(con, token, user.user_id, choice, scores, comment)
+        else:
+            result = judgments.edit(con, token, user.user_id, base_version, choice, scores, comment)
+            st.session_state["editing"] = None
+    except AnnotationError as e:
+        _flash("error", str(e))
+        return
+    if result.created:
+        _flash("success", "Saved." if result.version == 1 else f"Edit saved (version {result.version}).")
+
+
+def _skip(token: str) -> None:
+    try:
+        judgments.skip(con, token, user.user_id)
+    except AnnotationError as e:
+        _flash("error", str(e))
+
+
+def _start_edit(own: judgments.OwnJudgment) -> None:
+    form_key = f"{own.token}-e{own.version}"
+    st.session_state["editing"] = (own.token, own.version)
+    st.session_state[f"choice::{form_key}"] = own.choice
+    st.session_state[f"comment::{form_key}"] = own.comment or ""
+    for name, by_side in own.scores.items():
+        for side, value in by_side.items():
+            st.session_state[f"score::{form_key}::{name}::{side}"] = value
+
+
+def _cancel_edit() -> None:
+    st.session_state["editing"] = None
+
+
+campaigns = assignment.open_campaigns(con)
+st.title("Annotate")
+if not campaigns:
+    st.info("No campaign is open right now. Come back later.")
+    st.stop()
+if len(campaigns) == 1:
+    campaign_id = next(iter(campaigns))
+else:
+    campaign_id = st.selectbox("Campaign", list(campaigns), format_func=campaigns.get, key="campaign")
+
+flash = st.session_state.pop("flash", None)
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+editing = st.session_state.get("editing")
+try:
+    if editing:
+        pair = assignment.view(con, editing[0], user.user_id)
+        form_key, base_version = f"{editing[0]}-e{editing[1]}", editing[1]
+    else:
+        pair = assignment.next_item(con, campaign_id, user.user_id)
+        form_key, base_version = (pair.token if pair else ""), None
+except AnnotationError as e:
+    st.session_state["editing"] = None
+    st.error(str(e))
+    st.stop()
+
+progress = assignment.progress(con, campaign_id, user.user_id)
+st.progress(progress.share, text=f"{progress.done} / {progress.assigned} judged")
+own = judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
+
+if pair is None:
+    st.success("Nothing left to judge in this campaign. Thank you!")
+else:
+    criteria = [c.name for c in pair.criteria]
+    with st.expander("Instructions", expanded=progress.done == 0):
+        st.text(pair.instructions)
+    if editing:
+        st.info(
+            f"You are editing an earlier judgment (version {base_version}); saving writes version {base_version + 1}."
+        )
+    if pair.prompt and pair.prompt != pair.source:
+        st.markdown("**Prompt**")
+        with st.container(border=True):
+            st.text(pair.prompt)
+    if pair.source:
+        st.markdown("**Source**")
+        with st.container(border=True, height=220):
+            st.text(pair.source)
+    for number, reference in enumerate(pair.references, 1):
+        st.markdown(f"**Reference{f' {number}' if len(pair.references) > 1 else ''}**")
+        with st.container(border=True):
+            st.text(reference)
+
+    left, right = st.columns(2)
+    for column, letter, text in ((left, "A", pair.text_a), (right, "B", pair.text_b)):
+        with column:
+            st.markdown(f"### {letter}")
+            with st.container(border=True):
+                st.text(text)
+
+    chosen = st.session_state.get(f"choice::{form_key}")
+    st.markdown("**Which output is better?**")
+    buttons = st.columns(len(CHOICES))
+    for column, (letter, label, shortcut) in zip(buttons, CHOICES):
+        column.button(
+            label,
+            key=f"choose::{form_key}::{letter}",
+            shortcut=shortcut,
+            type="primary" if chosen == letter else "secondary",
+            on_click=_choose,
+            args=(form_key, letter),
+            width="stretch",
+        )
+    st.caption(f"Your choice: {LETTER_LABEL[chosen]}" if chosen else "Your choice: none yet")
+
+    if pair.criteria:
+        st.markdown("**Scores** (optional; 1 = poor, 5 = excellent)")
+        for criterion in pair.criteria:
+            options = list(range(criterion.min_score, criterion.max_score + 1))
+            label_col, a_col, b_col = st.columns([2, 3, 3])
+            label_col.markdown(f"{criterion.name.capitalize()}")
+            if criterion.description:
+                label_col.caption(criterion.description)
+            for column, side in ((a_col, "A"), (b_col, "B")):
+                column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
+    st.text_area("Comment (optional)", key=f"comment::{form_key}", height=80)
+
+    actions = st.columns([2, 1, 1, 4])
+    actions[0].button(
+        "Save edit" if editing else "Submit",
+        key="submit",
+        type="primary",
+        shortcut="Ctrl+Enter",
+        on_click=_send,
+        args=(pair.token, form_key, base_version, criteria),
+    )
+    if editing:
+        actions[1].button("Cancel edit", key="cancel_edit", on_click=_cancel_edit)
+    else:
+        actions[1].button("Skip", key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
+        if own:
+            actions[2].button(
+                "Undo last", key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],)
+            )
+
+if own:
+    with st.expander("Your last judgments (edit one)", expanded=False):
+        for number, mine in enumerate(own, 1):
+            row = st.columns([6, 2, 1])
+            row[0].text(f"{number}. {mine.source_start}")
+            row[1].caption(f"{LETTER_LABEL[mine.choice]} (v{mine.version})")
+            row[2].button("Edit", key=f"edit::{mine.token}", on_click=_start_edit, args=(mine,))

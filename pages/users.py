@@ -1,0 +1,64 @@
+"""Users (researchers): accounts, roles and one-use invitation links."""
+
+import streamlit as st
+
+from annotations.errors import AuthError
+from annotations.users import ROLES, create_invitation, create_user, list_invitations, list_users, set_active
+from pages.shared import require_role, store
+
+user = require_role("researcher")
+con = store()
+st.title("Users")
+
+accounts = list_users(con)
+st.dataframe(accounts, hide_index=True, width="stretch")
+
+create_col, invite_col = st.columns(2)
+with create_col:
+    st.subheader("Create an account")
+    with st.form("create_user", clear_on_submit=True):
+        username = st.text_input("Username")
+        password = st.text_input("Password (at least 8 characters)", type="password")
+        role = st.selectbox("Role", ROLES)
+        if st.form_submit_button("Create account", type="primary"):
+            try:
+                created = create_user(con, username.strip(), password, role, created_by=user.user_id)
+            except AuthError as e:
+                st.error(str(e))
+            else:
+                st.success(f"Created {created.role} '{created.username}' ({created.user_id}).")
+
+with invite_col:
+    st.subheader("Invitation link")
+    invite_role = st.selectbox("Role of the new account", ROLES, key="invite_role")
+    days = st.number_input("Valid for (days)", min_value=1, value=7, key="invite_days")
+    if st.button("Make a link", key="make_invite"):
+        token = create_invitation(con, invite_role, created_by=user.user_id, valid_days=float(days))
+        base = (st.context.url or "http://localhost:8501").split("?")[0].rstrip("/")
+        base = base.rsplit("/users", 1)[0] if base.endswith("/users") else base
+        st.session_state["invite_link"] = f"{base}/?invite={token}"
+    if st.session_state.get("invite_link"):
+        st.code(st.session_state["invite_link"], language=None)
+        st.caption(
+            "One use; send it to the person. It opens a form where they choose a username and password."
+        )
+    invitations = list_invitations(con)
+    if len(invitations):
+        with st.expander("Invitations"):
+            st.dataframe(invitations.assign(token=invitations.token.str[:6] + "…"), hide_index=True)
+
+st.subheader("Disable an account")
+others = accounts[accounts.user_id != user.user_id]
+if others.empty:
+    st.caption("No other account.")
+else:
+    target = st.selectbox(
+        "Account",
+        others.user_id.tolist(),
+        format_func=dict(zip(others.user_id, others.username)).get,
+        key="disable_target",
+    )
+    active = bool(others.set_index("user_id").loc[target, "active"])
+    if st.button("Disable" if active else "Enable", key="toggle_active"):
+        set_active(con, target, not active)
+        st.rerun()
