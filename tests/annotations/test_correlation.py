@@ -1,0 +1,171 @@
+"""Metric-human correlation on the real SummEval expert scores (Fabbri et al. 2021) against scipy, the bootstrap
+against naive item resampling, and a synthetic campaign with a good and a useless metric."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+from synthetic import make_campaign
+
+from annotations import correlation
+from annotations.correlation import metric_human_correlation, pairwise_accuracy, preference_correlation
+from annotations.errors import AnnotationError
+
+SCIPY = {
+    "kendall": lambda x, y: sps.kendalltau(x, y).statistic,  # tau-b
+    "spearman": lambda x, y: sps.spearmanr(x, y).statistic,
+    "pearson": lambda x, y: sps.pearsonr(x, y).statistic,
+}
+
+
+@pytest.fixture(scope="module")
+def summeval(shared_data) -> pd.DataFrame:
+    """16 systems x 100 documents with expert relevance/coherence; summary length in words as the 'metric'."""
+    path = shared_data / "summeval" / "summaries.jsonl"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the SummEval data lies in /work/shared/data/summeval")
+    frame = pd.DataFrame([json.loads(line) for line in path.open()]).rename(columns={"doc_id": "item_id"})
+    return frame.assign(length=frame["summary"].str.split().str.len().astype(float))
+
+
+@pytest.mark.parametrize("method", correlation.METHODS)
+def test_levels_match_direct_scipy_computations_on_summeval(summeval, method):
+    f = SCIPY[method]
+    summary = metric_human_correlation(summeval, "length", "relevance", "summary", method, n_boot=200)
+    per_doc = [f(g["length"], g["relevance"]) for _, g in summeval.groupby("item_id")]
+    assert summary.coefficient == pytest.approx(np.nanmean(per_doc))
+    assert summary.n + summary.n_skipped == 100
+    means = summeval.groupby("system")[["length", "relevance"]].mean()
+    system = metric_human_correlation(summeval, "length", "relevance", "system", method, n_boot=200)
+    assert system.coefficient == pytest.approx(f(means["length"], means["relevance"]))
+    assert system.n == 16
+    pooled = metric_human_correlation(summeval, "length", "relevance", "pooled", method, n_boot=200)
+    assert pooled.coefficient == pytest.approx(f(summeval["length"], summeval["relevance"]))
+    assert pooled.n == 1600 and pooled.n_items == 100
+    for r in (summary, system, pooled):
+        assert r.ci_low <= r.coefficient <= r.ci_high
+
+
+def test_summary_level_skips_and_counts_items_with_constant_scores():
+    rows = []
+    for item, (metric, human) in enumerate(
+        [([1, 2, 3], [1, 2, 3]), ([3, 2, 1], [1, 2, 3]), ([1, 2, 3], [4, 4, 4])]
+    ):
+        rows += [{"item_id": item, "system": s, "m": metric[s], "h": human[s]} for s in range(3)]
+    result = metric_human_correlation(pd.DataFrame(rows), "m", "h", "summary", "kendall", n_boot=0)
+    assert result.n_skipped == 1 and result.n == 2
+    assert result.coefficient == 0.0  # (+1 + -1) / 2, the constant item is not a zero
+    constant = pd.DataFrame(rows).assign(h=1.0)
+    undefined = metric_human_correlation(constant, "m", "h", "summary", "pearson")
+    assert undefined.coefficient is None and "undefined in every item" in undefined.reason
+    assert "constant" in metric_human_correlation(constant, "m", "h", "pooled", "spearman").reason
+
+
+def test_system_level_needs_three_systems_and_inputs_are_checked():
+    df = pd.DataFrame(
+        {"item_id": [1, 1, 2, 2], "system": ["a", "b"] * 2, "m": [1, 2, 3, 4], "h": [2, 1, 4, 3]}
+    )
+    assert "at least 3 systems" in metric_human_correlation(df, "m", "h", "system", "kendall").reason
+    with pytest.raises(AnnotationError, match="level must be"):
+        metric_human_correlation(df, "m", "h", "corpus", "kendall")
+    with pytest.raises(AnnotationError, match="method must be"):
+        metric_human_correlation(df, "m", "h", "pooled", "distance")
+    with pytest.raises(AnnotationError, match="not found"):
+        metric_human_correlation(df, "rouge1", "h", "pooled", "kendall")
+
+
+@pytest.mark.parametrize("method", ["kendall", "spearman", "pearson"])
+def test_pooled_bootstrap_matches_naive_item_resampling(method):
+    rng = np.random.default_rng(0)
+    n_items, systems = 60, 3
+    quality = rng.normal(size=(n_items, systems))
+    df = pd.DataFrame(
+        {
+            "item_id": np.repeat(np.arange(n_items), systems),
+            "system": np.tile(np.arange(systems), n_items),
+            "m": (quality + rng.normal(0, 1, quality.shape)).ravel(),
+            "h": np.clip(np.rint(3 + quality + rng.normal(0, 0.5, quality.shape)), 1, 5).ravel(),
+        }
+    )
+    fast = metric_human_correlation(df, "m", "h", "pooled", method, n_boot=2000, seed=3)
+    groups = [g for _, g in df.groupby("item_id")]
+    naive = []
+    for _ in range(800):
+        sample = pd.concat([groups[i] for i in rng.integers(0, n_items, n_items)])
+        naive.append(SCIPY[method](sample["m"], sample["h"]))
+    low, high = np.quantile(naive, [0.025, 0.975])
+    assert fast.ci_low == pytest.approx(low, abs=0.03)
+    assert fast.ci_high == pytest.approx(high, abs=0.03)
+
+
+@pytest.mark.parametrize("method", ["kendall", "spearman"])
+def test_linearised_bootstrap_agrees_with_exact_one_on_summeval(summeval, method, monkeypatch):
+    exact = metric_human_correlation(summeval, "length", "coherence", "pooled", method, n_boot=2000, seed=1)
+    monkeypatch.setattr(correlation, "EXACT_KENDALL_MAX_ROWS", 0)
+    monkeypatch.setattr(correlation, "EXACT_SPEARMAN_MAX_ROWS", 0)
+    linear = metric_human_correlation(summeval, "length", "coherence", "pooled", method, n_boot=2000, seed=1)
+    assert "linearised" in linear.ci_method and "linearised" not in exact.ci_method
+    assert linear.coefficient == exact.coefficient
+    assert linear.ci_low == pytest.approx(exact.ci_low, abs=0.01)
+    assert linear.ci_high == pytest.approx(exact.ci_high, abs=0.01)
+
+
+def test_good_metric_tracks_humans_and_useless_metric_does_not():
+    c = make_campaign(n_items=300, left_biased=(), seed=9)
+    human = c.scores[c.scores["criterion"] == "fluency"].groupby(["item_id", "system"])["score"].mean()
+    wide = c.metrics.pivot_table(index=["item_id", "system"], columns="metric", values="value")
+    frame = wide.join(human).reset_index()
+    for level in ("summary", "pooled"):
+        good = metric_human_correlation(frame, "good_metric", "score", level, "kendall", n_boot=500)
+        useless = metric_human_correlation(frame, "useless_metric", "score", level, "kendall", n_boot=500)
+        assert good.ci_low > 0.2
+        assert useless.ci_low < 0 < useless.ci_high
+    good = preference_correlation(c.judgments, c.metrics, "good_metric", "finetuned", "base", n_boot=500)
+    useless = preference_correlation(
+        c.judgments, c.metrics, "useless_metric", "finetuned", "base", n_boot=500
+    )
+    assert good.ci_low > 0.2 and useless.ci_low < 0 < useless.ci_high
+    assert good.n == 300
+    acc_good = pairwise_accuracy(c.judgments, c.metrics, "good_metric", "finetuned", "base")
+    acc_useless = pairwise_accuracy(c.judgments, c.metrics, "useless_metric", "finetuned", "base")
+    assert acc_good.ci_low > 0.6
+    assert acc_useless.ci_low < 0.5 < acc_useless.ci_high
+
+
+def test_preference_delta_correlation_matches_scipy_on_items():
+    c = make_campaign(n_items=120, seed=10)
+    result = preference_correlation(
+        c.judgments, c.metrics, "good_metric", "finetuned", "base", "spearman", n_boot=0
+    )
+    j = c.judgments
+    pref = ((j["winner"] == "finetuned").astype(float) - (j["winner"] == "base")).groupby(j["item_id"]).mean()
+    m = c.metrics[c.metrics["metric"] == "good_metric"].pivot(
+        index="item_id", columns="system", values="value"
+    )
+    delta = (m["finetuned"] - m["base"]).reindex(pref.index)
+    assert result.coefficient == pytest.approx(sps.spearmanr(delta, pref).statistic)
+
+
+def test_pairwise_accuracy_counts_by_hand():
+    judgments = pd.DataFrame(
+        {
+            "item_id": ["a", "a", "a", "b", "b", "c", "d"],
+            "winner": ["finetuned", "finetuned", "base", "base", "finetuned", "base", "finetuned"],
+        }
+    )
+    metrics = pd.DataFrame(
+        {
+            "item_id": ["a", "a", "b", "b", "c", "c", "d", "d"],
+            "system": ["base", "finetuned"] * 4,
+            "metric": "rouge1",
+            "value": [0.1, 0.3, 0.2, 0.5, 0.4, 0.1, 0.3, 0.3],
+        }
+    )
+    # a: humans finetuned, metric finetuned -> agree; b: human tie -> out; c: humans base, metric base -> agree;
+    # d: metric tie -> out
+    result = pairwise_accuracy(judgments, metrics, "rouge1", "finetuned", "base")
+    assert (result.accuracy, result.n, result.n_human_ties, result.n_metric_ties) == (1.0, 2, 1, 1)
+    missing = pairwise_accuracy(judgments, metrics, "bleu", "finetuned", "base")
+    assert missing.accuracy is None and missing.reason
