@@ -214,7 +214,9 @@ def _pick_item(
           AND i.is_gold = ? AND {room}
         ORDER BY
           -- an item whose next side matches what the annotator needs keeps both balanced
-          CASE WHEN coalesce(c.diff, 0) = 0 OR ? = 0 OR sign(coalesce(c.diff, 0)) = sign(?) THEN 0 ELSE 1 END,
+          -- (an item that needs the very side the annotator needs first: it rebalances both)
+          CASE WHEN coalesce(c.diff, 0) <> 0 AND (? = 0 OR sign(coalesce(c.diff, 0)) = sign(?)) THEN 0
+               WHEN coalesce(c.diff, 0) = 0 THEN 1 ELSE 2 END,
           -- finish items that are nearly complete first, so partial campaigns hold complete items
           coalesce(c.active, 0) DESC,
           i.position

@@ -1,0 +1,174 @@
+"""Campaigns: import from run folders and CSV/JSONL, item selection, validation, the frames."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from run_folders import write_run_folder
+
+from annotations.campaigns import (
+    CampaignConfig,
+    Criterion,
+    create_campaign,
+    get_campaign,
+    items_frame,
+    list_campaigns,
+    metric_disagreement,
+    metrics_frame,
+    outputs_frame,
+    run_folder_options,
+    set_status,
+)
+from annotations.errors import CampaignError
+
+
+def test_run_folder_import_fills_the_frames(con, run_folder):
+    cid = create_campaign(con, CampaignConfig(name="all items", run_dir=str(run_folder), k=2))
+    items = items_frame(con, cid)
+    assert list(items.item_id) == [f"item-{i:03d}" for i in range(12)]
+    assert items.references.iloc[3] == ["reference 3", "second reference 3"]
+    assert items.source.iloc[3] == "source text 3"
+    assert not items.is_gold.any()
+    outputs = outputs_frame(con, cid)
+    assert len(outputs) == 24
+    row = outputs[(outputs.item_id == "item-005") & (outputs.system == "finetuned")].iloc[0]
+    assert row.output == "finetuned greedy 0 output for item 5"
+    metrics = metrics_frame(con, cid)
+    parquet = pd.read_parquet(run_folder / "scores" / "per_example.parquet")
+    expected = parquet[(parquet.item_id == "item-005") & (parquet.system == "base")].rougeL.iloc[0]
+    got = metrics[
+        (metrics.item_id == "item-005") & (metrics.system == "base") & (metrics.metric == "rougeL")
+    ].value.iloc[0]
+    assert got == pytest.approx(expected)
+    listed = list_campaigns(con)
+    assert {"campaign_id", "name", "system_a", "system_b", "created_at", "k", "n_items", "run_dir"} <= set(
+        listed.columns
+    )
+    assert listed.iloc[0].n_items == 12 and listed.iloc[0].k == 2 and listed.iloc[0].system_b == "finetuned"
+
+
+def test_decoding_and_seed_pick_the_right_file(con, tmp_path):
+    run = write_run_folder(tmp_path / "multi", n_items=4, decodings=("greedy", "sample"), seeds=(1, 2))
+    options = run_folder_options(run)
+    assert len(options) == 8
+    cid = create_campaign(con, CampaignConfig(name="s", run_dir=str(run), decoding="sample", seed=2))
+    outputs = outputs_frame(con, cid)
+    assert set(outputs.output.str.split().str[1]) == {"sample"}
+    assert set(outputs.seed) == {2}
+    with pytest.raises(CampaignError, match="available: base/greedy/seed1"):
+        create_campaign(con, CampaignConfig(name="s", run_dir=str(run), decoding="beam"))
+
+
+def test_random_sample_is_reproducible(con, run_folder):
+    a = create_campaign(
+        con, CampaignConfig(name="r", run_dir=str(run_folder), selection="random", n_items=5, sample_seed=7)
+    )
+    b = create_campaign(
+        con, CampaignConfig(name="r", run_dir=str(run_folder), selection="random", n_items=5, sample_seed=7)
+    )
+    assert len(items_frame(con, a)) == 5
+    assert list(items_frame(con, a).item_id) == list(items_frame(con, b).item_id)
+
+
+def test_critical_items_are_the_largest_disagreements(con, run_folder):
+    cid = create_campaign(
+        con, CampaignConfig(name="c", run_dir=str(run_folder), selection="critical", n_items=4)
+    )
+    # Independent computation: standardized deltas per metric, spread max - min, top 4.
+    scores = pd.read_parquet(run_folder / "scores" / "per_example.parquet").set_index(["item_id", "system"])
+    deltas = np.stack(
+        [
+            (scores.xs("finetuned", level="system")[m] - scores.xs("base", level="system")[m]).to_numpy()
+            for m in ("rougeL", "bleu", "bertscore_f1")
+        ],
+        axis=1,
+    )
+    z = deltas / deltas.std(axis=0)
+    spread = z.max(axis=1) - z.min(axis=1)
+    ids = scores.xs("base", level="system").index.to_numpy()
+    expected = list(ids[np.argsort(-spread, kind="stable")[:4]])
+    assert list(items_frame(con, cid).item_id) == expected
+
+
+def test_metric_disagreement_single_metric_is_absolute_standardized_delta():
+    deltas = pd.DataFrame({"rougeL": [0.1, -0.3, 0.2]})
+    expected = (deltas.rougeL / deltas.rougeL.std(ddof=0)).abs()
+    pd.testing.assert_series_equal(metric_disagreement(deltas), expected, check_names=False)
+
+
+def test_csv_and_jsonl_outputs_made_elsewhere(con, tmp_path):
+    rows = []
+    for i in range(3):
+        for system, text in (("gpt", f"gpt says {i}"), ("mine", f"mine says {i}")):
+            rows.append(
+                {
+                    "item_id": i,
+                    "system": system,
+                    "output": text,
+                    "source": f"doc {i}",
+                    "references": json.dumps([f"ref {i}"]),
+                    "chrf": i / 10,
+                    "gold_winner": "mine" if i == 2 else "",
+                }
+            )
+    csv = tmp_path / "outs.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    cid = create_campaign(
+        con, CampaignConfig(name="csv", source_file=str(csv), system_a="gpt", system_b="mine")
+    )
+    items = items_frame(con, cid).set_index("item_id")
+    assert items.loc["1", "references"] == ["ref 1"]
+    assert items.loc["2", "is_gold"] and items.loc["2", "gold_winner"] == "mine"
+    assert not items.loc["0", "is_gold"]
+    assert set(metrics_frame(con, cid).metric) == {"chrf"}
+
+    jsonl = tmp_path / "outs.jsonl"
+    jsonl.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "gold_winner"}) + "\n" for r in rows)
+    )
+    cid2 = create_campaign(
+        con, CampaignConfig(name="jsonl", source_file=str(jsonl), system_a="gpt", system_b="mine")
+    )
+    assert len(outputs_frame(con, cid2)) == 6
+
+
+def test_helpful_errors(con, tmp_path, run_folder):
+    with pytest.raises(CampaignError, match="outputs/ .*generate"):
+        create_campaign(con, CampaignConfig(name="x", run_dir=str(tmp_path / "empty")))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item,text\n1,a\n")
+    with pytest.raises(CampaignError, match="lacks column"):
+        create_campaign(con, CampaignConfig(name="x", source_file=str(bad)))
+    with pytest.raises(CampaignError, match="both 'base'"):
+        create_campaign(con, CampaignConfig(name="x", run_dir=str(run_folder), system_b="base"))
+    with pytest.raises(CampaignError, match="winner 'left'"):
+        create_campaign(
+            con, CampaignConfig(name="x", run_dir=str(run_folder), gold_items={"item-001": "left"})
+        )
+    with pytest.raises(CampaignError, match="criterion names"):
+        create_campaign(con, CampaignConfig(name="x", run_dir=str(run_folder), criteria=[Criterion("a b")]))
+    assert list_campaigns(con).empty
+
+
+def test_gold_items_config_roundtrip_and_status(con, run_folder):
+    criteria = [Criterion("clarity", "clear?", 1, 7)]
+    cid = create_campaign(
+        con,
+        CampaignConfig(
+            name="g",
+            run_dir=str(run_folder),
+            gold_items={"item-011": "tie"},
+            gold_rate=0.2,
+            criteria=criteria,
+        ),
+    )
+    campaign = get_campaign(con, cid)
+    assert campaign.config.criteria == criteria and campaign.config.gold_items == {"item-011": "tie"}
+    items = items_frame(con, cid).set_index("item_id")
+    assert items.loc["item-011", "is_gold"] and items.is_gold.sum() == 1
+    assert list_campaigns(con).iloc[0].n_items == 11  # gold items are not part of the k-judged pool
+    set_status(con, cid, "closed")
+    assert get_campaign(con, cid).status == "closed"

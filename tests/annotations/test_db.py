@@ -1,0 +1,139 @@
+"""The store: migrations, the contract's tables, the single-writer lock, serialized writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from annotations import db
+from annotations.errors import StoreError
+
+JOBS_COLUMNS = {
+    "job_id": "VARCHAR",
+    "kind": "VARCHAR",
+    "run_dir": "VARCHAR",
+    "command": "VARCHAR",
+    "status": "VARCHAR",
+    "pid": "INTEGER",
+    "created_at": "TIMESTAMP",
+    "started_at": "TIMESTAMP",
+    "finished_at": "TIMESTAMP",
+    "error": "VARCHAR",
+    "log_path": "VARCHAR",
+    "needs_gpu": "BOOLEAN",
+}
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path):
+    path = tmp_path / "a.duckdb"
+    con = db.connect(path)
+    numbers = [n for n, _, _ in db.migrations()]
+    assert db.schema_version(con) == max(numbers)
+    assert db.migrate(con) == []  # nothing pending the second time
+    con.close()
+    con = db.connect(path)  # reopening applies nothing again
+    rows = con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == numbers
+    con.close()
+
+
+def test_schema_has_the_contract_tables(con):
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    expected = {
+        "campaigns",
+        "systems",
+        "items",
+        "outputs",
+        "metrics",
+        "users",
+        "invitations",
+        "assignments",
+        "judgments",
+        "judgment_scores",
+        "jobs",
+    }
+    assert expected <= tables
+    jobs = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'jobs'"
+        ).fetchall()
+    )
+    assert jobs == JOBS_COLUMNS
+
+
+def test_default_path_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("FT_APP_DB", str(tmp_path / "x.duckdb"))
+    assert db.default_path() == tmp_path / "x.duckdb"
+    monkeypatch.delenv("FT_APP_DB")
+    assert db.default_path() == db.PROJECT_ROOT / "data" / "app.duckdb"
+
+
+def test_a_second_process_gets_a_clear_error(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    con = db.connect(path)
+    code = f"from annotations import db\ntry:\n    db.connect({str(path)!r})\nexcept Exception as e:\n    print(type(e).__name__, e)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=db.PROJECT_ROOT, timeout=60
+    )
+    assert out.stdout.startswith("StoreError"), out.stdout + out.stderr
+    assert "another process" in out.stdout
+    con.close()
+
+
+def test_failed_write_rolls_back(con):
+    def work(cur):
+        cur.execute("INSERT INTO jobs (job_id, status) VALUES ('j1', 'queued')")
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        db.write(con, work)
+    assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_concurrent_read_modify_write_loses_nothing(con):
+    """40 threads x 25 increments of one counter through db.write: serialized, so the sum is exact."""
+    db.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('counter', 0)"))
+
+    def bump(cur):
+        (value,) = cur.execute("SELECT pid FROM jobs WHERE job_id = 'counter'").fetchone()
+        cur.execute("UPDATE jobs SET pid = ? WHERE job_id = 'counter'", [value + 1])
+
+    threads = [threading.Thread(target=lambda: [db.write(con, bump) for _ in range(25)]) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert con.execute("SELECT pid FROM jobs WHERE job_id = 'counter'").fetchone()[0] == 1000
+
+
+def test_write_retries_a_transaction_conflict(con):
+    """A cursor outside db.write holds an uncommitted update; db.write's first attempt conflicts and retries."""
+    db.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('row', 0)"))
+    other = con.cursor()
+    other.execute("BEGIN TRANSACTION")
+    other.execute("UPDATE jobs SET pid = 100 WHERE job_id = 'row'")
+    attempts = []
+
+    def work(cur):
+        attempts.append(1)
+        try:
+            cur.execute("UPDATE jobs SET pid = pid + 1 WHERE job_id = 'row'")
+        finally:
+            if len(attempts) == 1:
+                other.execute("COMMIT")  # the other writer finishes after our first attempt hit its lock
+
+    db.write(con, work)
+    assert con.execute("SELECT pid FROM jobs WHERE job_id = 'row'").fetchone()[0] == 101
+    assert len(attempts) == 2  # the first attempt conflicted and was retried
+
+
+def test_unreadable_migration_name_is_reported(tmp_path, monkeypatch):
+    bad = tmp_path / "migrations"
+    bad.mkdir()
+    (bad / "first.sql").write_text("SELECT 1;")
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", bad)
+    with pytest.raises(StoreError, match="NNN_name.sql"):
+        db.migrations()
