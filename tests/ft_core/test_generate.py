@@ -1,0 +1,249 @@
+"""ft_core.generate with tiny random models: order kept, batching equals one-by-one, resuming, both systems, bad input.
+
+Until ft_core.train lands in these tests, a "trained" adapter is made directly with peft: LoRA on the tiny
+Llama with its B matrices perturbed, so that the fine-tuned system really differs from the base.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ft_core.config import TrainConfig, save_config
+from ft_core.decoding import Decoding, expand
+from ft_core.errors import ConfigError, RunFolderError
+from ft_core.generate import (
+    GenerateConfig,
+    build_prompts,
+    generate,
+    generate_texts,
+    length_sorted_batches,
+    load_for_generation,
+    parse_output_name,
+    resolve_job,
+)
+
+MAX_NEW = 6
+# A random tiny model with tied embeddings echoes its last input token ("\n" after the chat template), which
+# decodes to "". Forbidding repeated tokens makes it write varied text that shows differences between systems.
+NO_REPEAT = 1
+
+
+def make_adapter(model_dir: Path, adapter_dir: Path, scale: float = 0.5) -> Path:
+    """A LoRA adapter on q/v projections whose B matrices are random, i.e. not a no-op."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    )
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, scale)
+    model.save_pretrained(adapter_dir)
+    return adapter_dir
+
+
+def make_run(root: Path, model_dir: Path, test_file: Path, with_adapter: bool = True, **train) -> Path:
+    """A run folder as ft_core.train leaves it: config.json (+ adapter/)."""
+    run = root / "run"
+    run.mkdir(parents=True)
+    if with_adapter:
+        make_adapter(model_dir, run / "adapter")
+    cfg = TrainConfig(
+        base_model=str(model_dir),
+        run_dir=str(run),
+        test_file=str(test_file),
+        max_target_length=MAX_NEW,
+        **train,
+    )
+    save_config(cfg, run / "config.json")
+    return run
+
+
+def write_eval_file(folder: Path, n: int = 7, with_target: bool = True) -> Path:
+    """Items with sources of very different lengths, so length sorting reorders them."""
+    rows = []
+    for i in range(n):
+        row = {"paper_id": f"p{i}", "source": ["We study graphs. " * (1 + (i * 5) % 7), f"Item {i}."]}
+        if with_target:
+            row["target"] = [f"Graphs, item {i}.", f"Item {i} on graphs."]
+        rows.append(row)
+    path = folder / ("eval.jsonl" if with_target else "eval_no_target.jsonl")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_causal_dir):
+    root = tmp_path_factory.mktemp("gen")
+    return make_run(root, tiny_causal_dir, write_eval_file(root), id_column="paper_id")
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_batched_generation_keeps_order_and_equals_one_by_one(tiny_causal_dir):
+    model, tokenizer = load_for_generation(str(tiny_causal_dir), "causal", None, "fp32", "cpu", "sdpa")
+    prompts = [("word " * (1 + (i * 7) % 11)) + f"end {i}" for i in range(9)]
+    decoding = Decoding(max_new_tokens=MAX_NEW, no_repeat_ngram_size=NO_REPEAT)
+    batched = generate_texts(model, tokenizer, prompts, decoding, batch_size=4)
+    single = generate_texts(model, tokenizer, prompts, decoding, batch_size=1)
+    # Left padding with an attention mask must not change greedy outputs, and results come back in input order.
+    assert [g.output for g in batched] == [g.output for g in single]
+    assert [g.new_tokens for g in batched] == [g.new_tokens for g in single]
+    assert all(g.new_tokens <= MAX_NEW for g in batched)
+    assert all(g.hit_max_new_tokens == (g.new_tokens == MAX_NEW) for g in batched)
+    batches = length_sorted_batches([3, 9, 1, 7, 5], 2)
+    assert batches == [[1, 3], [4, 0], [2]]
+
+
+def test_generate_writes_both_systems_in_input_order(run_dir):
+    cfg = GenerateConfig(run_dir=str(run_dir), batch_size=3, no_repeat_ngram_size=NO_REPEAT)
+    paths = generate(cfg)
+    names = sorted(p.name for p in paths)
+    assert names == ["base__greedy-nr1__seed0.jsonl", "finetuned__greedy-nr1__seed0.jsonl"]
+    job = resolve_job(cfg)
+    base, finetuned = (
+        _read(run_dir / "outputs" / f"{s}__greedy-nr1__seed0.jsonl") for s in ("base", "finetuned")
+    )
+    ids = [f"p{i}" for i in range(7)]
+    assert [r["item_id"] for r in base] == ids and [r["item_id"] for r in finetuned] == ids
+    for record in base:
+        assert set(record) >= {
+            "item_id", "system", "decoding", "seed", "prompt", "source", "output", "references",
+            "new_tokens", "hit_max_new_tokens", "time_s",
+        }  # fmt: skip
+        assert record["system"] == "base" and record["decoding"] == "greedy-nr1" and record["seed"] == 0
+        assert record["references"] == [
+            f"Graphs, item {record['item_id'][1:]}.",
+            f"Item {record['item_id'][1:]} on graphs.",
+        ]
+        assert record["new_tokens"] <= job.decodings[0].max_new_tokens
+    # The prompt is the training prompt (chat template around the template around the source).
+    assert "We study graphs." in base[0]["prompt"] and base[0]["prompt"].startswith("<|im_start|>")
+    # The adapter changes what the model writes; switched off, the model is the plain base model.
+    assert [r["output"] for r in base] != [r["output"] for r in finetuned]
+    from ft_core.models import load_model, load_tokenizer
+
+    plain = load_model(job.base_model, "causal")
+    tokenizer = load_tokenizer(job.base_model)
+    prompts = [r["prompt"] for r in base]
+    expected = generate_texts(plain, tokenizer, prompts, job.decodings[0], batch_size=1)
+    assert [g.output for g in expected] == [r["output"] for r in base]
+    assert all(r["output"] for r in base)
+    assert parse_output_name(paths[0])[1:] == ("greedy-nr1", 0)
+
+
+def test_resume_keeps_finished_items_and_generates_the_rest(run_dir, capsys):
+    cfg = GenerateConfig(
+        run_dir=str(run_dir), systems=["base"], output_dir=str(run_dir / "resume"), batch_size=4,
+        no_repeat_ngram_size=NO_REPEAT,
+    )  # fmt: skip
+    (path,) = generate(cfg)
+    complete = _read(path)
+    # Simulate a crash after 3 items: they sit in the .partial file (the last line cut), the final file is absent.
+    partial = path.with_name(f".{path.name}.partial")
+    kept = [dict(r, output=f"KEPT {r['item_id']}") for r in complete[:3]]
+    partial.write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"item_id": "p3", "outp')
+    path.unlink()
+    capsys.readouterr()
+    (again,) = generate(cfg)
+    assert "resuming, 3/7 items done before" in capsys.readouterr().out
+    resumed = _read(again)
+    assert [r["item_id"] for r in resumed] == [r["item_id"] for r in complete]
+    assert [r["output"] for r in resumed[:3]] == ["KEPT p0", "KEPT p1", "KEPT p2"]  # not recomputed
+    assert [r["output"] for r in resumed[3:]] == [r["output"] for r in complete[3:]]
+    assert not partial.exists()
+    # A complete file is kept as it is.
+    generate(cfg)
+    assert "complete already, kept" in capsys.readouterr().out
+    # A different prompt template does not silently mix with the finished items.
+    path.unlink()
+    partial.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    changed = GenerateConfig(**{**cfg.__dict__, "prompt_template": "TL;DR of: {source}"})
+    with pytest.raises(RunFolderError, match="another prompt"):
+        generate(changed)
+
+
+def test_sampling_seeds_are_reproducible_and_differ(run_dir):
+    out = str(run_dir / "sampling")
+    cfg = GenerateConfig(
+        run_dir=str(run_dir), systems=["finetuned"], decodings=["sample:temperature=1.5"], seeds=[0, 1],
+        output_dir=out, batch_size=4, no_repeat_ngram_size=NO_REPEAT, limit=4,
+    )  # fmt: skip
+    paths = generate(cfg)
+    assert [p.name for p in paths] == [
+        "finetuned__sample-t1.5-p0.9-nr1__seed0.jsonl",
+        "finetuned__sample-t1.5-p0.9-nr1__seed1.jsonl",
+    ]
+    first = [r["output"] for r in _read(paths[0])]
+    assert first != [r["output"] for r in _read(paths[1])]
+    generate(GenerateConfig(**{**cfg.__dict__, "overwrite": True, "seeds": [0]}))
+    assert [r["output"] for r in _read(paths[0])] == first
+
+
+def test_seq2seq_base_generation(tmp_path, tiny_seq2seq_dir):
+    eval_file = write_eval_file(tmp_path, n=3)
+    cfg = GenerateConfig(
+        base_model=str(tiny_seq2seq_dir), task="seq2seq", systems=["base"], split=str(eval_file),
+        output_dir=str(tmp_path), max_new_tokens=5, batch_size=2,
+    )  # fmt: skip
+    with pytest.warns(
+        UserWarning, match="max_new_tokens=5 but the model was trained on targets cut at max_target_length=64"
+    ):
+        (path,) = generate(cfg)
+    records = _read(path)
+    assert [r["item_id"] for r in records] == ["0", "1", "2"]
+    assert all(0 <= r["new_tokens"] <= 5 for r in records)
+    assert not records[0]["prompt"].startswith("<|im_start|>")  # no chat template for seq2seq
+
+
+def test_run_without_adapter_and_split_without_references(tmp_path, tiny_causal_dir, capsys):
+    from ft_core.__main__ import main
+
+    no_target = write_eval_file(tmp_path, n=3, with_target=False)
+    run = make_run(tmp_path, tiny_causal_dir, no_target, with_adapter=False)
+    with pytest.raises(RunFolderError, match="has no adapter .*systems=base"):
+        generate(GenerateConfig(run_dir=str(run)))
+    assert main(["generate", "--run-dir", str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "has no adapter" in err and len(err.splitlines()) == 1
+    # Base only works, and a split without references still generates (with a warning).
+    with pytest.warns(UserWarning, match="has no references"):
+        (path,) = generate(GenerateConfig(run_dir=str(run), systems=["base"], batch_size=3))
+    assert [r["references"] for r in _read(path)] == [[], [], []]
+
+
+def test_bad_configs_have_clear_messages(tmp_path):
+    with pytest.raises(ConfigError, match="give run_dir"):
+        GenerateConfig().validate()
+    with pytest.raises(ConfigError, match="systems must be among base, finetuned"):
+        GenerateConfig(base_model="x", systems=["baseline"]).validate()
+    with pytest.raises(RunFolderError, match="no config.json"):
+        resolve_job(GenerateConfig(run_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="bad decoding option"):
+        expand(["beam:beams=4"])
+    with pytest.raises(ConfigError, match="strategy must be one of"):
+        expand(["nucleus"])
+    names = [d.name for d in expand(["greedy", "beam:num_beams=2|4,length_penalty=0.8", "greedy"])]
+    assert names == ["greedy", "beam-n2-lp0.8", "beam-n4-lp0.8"]
+
+
+def test_prompts_match_training_prompts(run_dir):
+    from ft_core.data import build_prompt, load_examples, truncate_source
+    from ft_core.models import load_tokenizer
+
+    job = resolve_job(GenerateConfig(run_dir=str(run_dir), max_source_length=8))
+    tokenizer = load_tokenizer(job.base_model)
+    examples = load_examples(job.eval_file, job.data)
+    prompts = build_prompts(tokenizer, job.data, examples, "causal")
+    cut, _ = truncate_source(tokenizer, examples[1].source, 8)
+    assert prompts[1] == build_prompt(tokenizer, job.data, cut, "causal")
