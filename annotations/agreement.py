@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from annotations.errors import AnnotationError
+from annotations.stats import bootstrap_totals
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -192,9 +193,8 @@ def krippendorff_alpha(
         return result
     result.alpha = float(_alpha_from_coincidences(o, level, values))
     if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        draws = rng.multinomial(n_units, freq / n_units, size=n_boot).astype(float)
-        o_boot = (draws @ contrib.reshape(len(patterns), V * V)).reshape(n_boot, V, V)
+        o_boot = bootstrap_totals(_unit_contributions(counts[pairable]).reshape(n_units, V * V), n_boot, seed)
+        o_boot = o_boot.reshape(n_boot, V, V)
         boot = _alpha_from_coincidences(o_boot, level, values)
         ok = boot[~np.isnan(boot)]
         result.n_boot_undefined = int(n_boot - len(ok))

@@ -21,7 +21,7 @@ from scipy import sparse
 from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats import pattern_bootstrap, percentile_interval, wilson_interval
+from annotations.stats import bootstrap_totals, item_weights, percentile_interval, wilson_interval
 
 LEVELS = ("summary", "system", "pooled")
 METHODS = ("kendall", "spearman", "pearson")
@@ -107,22 +107,16 @@ def _coefficient(x: np.ndarray, y: np.ndarray, method: str) -> float:
 # --------------------------------------------------------------------------- pooled bootstrap engines
 
 
-def _weighted_pearson(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson of x, y with row weights w (B, N) (frequency weights: w copies of each row)."""
-    W = w.sum(axis=1)
-    mx, my = (w @ x) / W, (w @ y) / W
-    cxy = w @ (x * y) - W * mx * my
-    cxx = w @ (x * x) - W * mx * mx
-    cyy = w @ (y * y) - W * my * my
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return cxy / np.sqrt(cxx * cyy)
-
-
 def _group_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, G): how many times each of the G groups is drawn in each item bootstrap resample."""
-    G = int(groups.max()) + 1
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(G, np.full(G, 1 / G), size=n_boot).astype(float)
+    return item_weights(int(groups.max()) + 1, n_boot, seed).astype(float)
+
+
+def _pearson_from_totals(t: np.ndarray) -> np.ndarray:
+    """Pearson from resample totals of (1, x, y, xx, yy, xy) per row."""
+    n, sx, sy, sxx, syy, sxy = t.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sxy - sx * sy / n) / np.sqrt((sxx - sx * sx / n) * (syy - sy * sy / n))
 
 
 def _weighted_midranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -137,9 +131,14 @@ def _weighted_midranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _pooled_exact(x, y, groups, method, n_boot, seed) -> np.ndarray:
-    gw = _group_weights(groups, n_boot, seed)
     if method == "pearson":
-        return _weighted_pearson(gw[:, groups], x, y)
+        # centred first: the totals may be float32 for large campaigns
+        x, y = x - x.mean(), y - y.mean()
+        rows = np.column_stack([np.ones_like(x), x, y, x * x, y * y, x * y])
+        per_group = np.zeros((int(groups.max()) + 1, 6))
+        np.add.at(per_group, groups, rows)
+        return _pearson_from_totals(bootstrap_totals(per_group, n_boot, seed))
+    gw = _group_weights(groups, n_boot, seed)
     if method == "spearman":
         return _spearman_weighted(gw[:, groups], x, y)
     # Kendall tau-b with frequency weights: sums over pairs of distinct rows of w_i w_j sign(dx) sign(dy);
@@ -245,8 +244,8 @@ def pooled_bootstrap(
         return _pooled_exact(x, y, groups, method, n_boot, seed), "percentile bootstrap resampling items"
     coefficient, gradient = (_kendall_gradient if method == "kendall" else _spearman_gradient)(x, y)
     per_group = np.bincount(groups, weights=gradient, minlength=n_groups)
-    gw = _group_weights(groups, n_boot, seed)
-    return coefficient + (gw - 1) @ per_group, "percentile bootstrap resampling items (linearised statistic)"
+    boot = coefficient + bootstrap_totals(per_group, n_boot, seed)[:, 0] - per_group.sum()
+    return boot, "percentile bootstrap resampling items (linearised statistic)"
 
 
 # --------------------------------------------------------------------------- public API
@@ -305,10 +304,8 @@ def metric_human_correlation(
             return result
         result.coefficient = float(defined.mean())
         if n_boot > 0 and len(defined) >= 2:
-            patterns, draws = pattern_bootstrap(defined, n_boot, seed)
-            result.ci_low, result.ci_high = percentile_interval(
-                (draws @ patterns[:, 0]) / len(defined), confidence
-            )
+            totals = bootstrap_totals(defined, n_boot, seed)[:, 0]
+            result.ci_low, result.ci_high = percentile_interval(totals / len(defined), confidence)
         return result
     # system level: correlate per-system means (over the items each system has)
     result.n = x.shape[1]
@@ -322,9 +319,11 @@ def metric_human_correlation(
         result.reason = "the per-system means are constant: the coefficient is undefined"
         return result
     if n_boot > 0:
-        gw = _group_weights(np.arange(len(xs)), n_boot, seed)
-        mx = (gw @ np.nan_to_num(xs)) / (gw @ ~np.isnan(xs))
-        my = (gw @ np.nan_to_num(ys)) / (gw @ ~np.isnan(ys))
+        S = xs.shape[1]
+        per_item = np.column_stack([np.nan_to_num(xs), np.nan_to_num(ys), ~np.isnan(xs), ~np.isnan(ys)])
+        t = bootstrap_totals(per_item, n_boot, seed)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx, my = t[:, :S] / t[:, 2 * S : 3 * S], t[:, S : 2 * S] / t[:, 3 * S :]
         result.ci_low, result.ci_high = percentile_interval(rowwise_correlation(mx, my, method), confidence)
     return result
 

@@ -12,6 +12,7 @@ the item bootstrap), which keeps 1,000 resamples of 100,000 judgments in millise
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,17 +33,42 @@ TIE_OUTCOMES = ("tie", "both_bad")
 # --------------------------------------------------------------------------- bootstrap over items
 
 
-def pattern_bootstrap(values: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Item bootstrap of per-item rows `values` (G, c): returns the distinct rows (P, c) and, for each resample,
-    how many times each was drawn (n_boot, P). Drawing G items with replacement is the same as a multinomial
-    draw over the distinct rows with their frequencies (Efron & Tibshirani 1993, ch. 6)."""
+PATTERN_LIMIT = 2000  # above this many distinct per-item rows, resample with explicit item weights
+
+
+@functools.lru_cache(maxsize=2)
+def item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_items) float32: how often each item is drawn in each bootstrap resample (each row is one
+    draw of n_items items with replacement). Cached, so every statistic of an analysis shares the resamples."""
+    rng = np.random.default_rng(seed)
+    weights = np.empty((n_boot, n_items), dtype=np.float32)
+    for b in range(n_boot):
+        weights[b] = np.bincount(rng.integers(0, n_items, n_items), minlength=n_items)
+    weights.flags.writeable = False
+    return weights
+
+
+def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Item bootstrap of per-item rows `values` (G, c): the column totals of each of n_boot resamples of G items
+    drawn with replacement (Efron & Tibshirani 1993, ch. 6), shape (n_boot, c).
+
+    When the rows take few distinct values (win/loss/tie counts, scores), drawing G items is the same as a
+    multinomial draw of how often each distinct row occurs, which costs nothing per item; otherwise explicit
+    item weights are used (shared and cached)."""
     values = np.asarray(values, dtype=float)
     if values.ndim == 1:
         values = values[:, None]
+    G = len(values)
+    if G == 0:
+        return np.full((n_boot, values.shape[1]), np.nan)
     patterns, freq = np.unique(values, axis=0, return_counts=True)
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(values), freq / len(values), size=n_boot).astype(float)
-    return patterns, draws
+    if len(patterns) <= PATTERN_LIMIT:
+        rng = np.random.default_rng(seed)
+        draws = rng.multinomial(G, freq / G, size=n_boot).astype(float)
+        return draws @ patterns
+    centre = values.mean(axis=0)
+    weights = item_weights(G, n_boot, seed)
+    return (weights @ (values - centre).astype(np.float32)).astype(float) + G * centre
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[float | None, float | None]:
@@ -178,9 +204,9 @@ def win_rate(
         per_item = (
             pd.DataFrame({"item": rows["item_id"].to_numpy(), "num": num, "den": den}).groupby("item").sum()
         )
-        patterns, draws = pattern_bootstrap(per_item[["num", "den"]].to_numpy(), n_boot, seed)
+        totals = bootstrap_totals(per_item[["num", "den"]].to_numpy(), n_boot, seed)
         with np.errstate(invalid="ignore", divide="ignore"):
-            boot = (draws @ patterns[:, 0]) / (draws @ patterns[:, 1])
+            boot = totals[:, 0] / totals[:, 1]
         result.boot_low, result.boot_high = percentile_interval(boot, confidence)
     return result
 
@@ -263,8 +289,7 @@ def bradley_terry(
     log_strength = log_strength - log_strength[ref]
     ci_low = ci_high = [None] * S
     if n_boot > 0:
-        patterns, draws = pattern_bootstrap(flat, n_boot, seed)
-        boot = _bt_fit((draws @ patterns).reshape(n_boot, S, S) / 2)
+        boot = _bt_fit(bootstrap_totals(flat, n_boot, seed).reshape(n_boot, S, S) / 2)
         boot = boot - boot[:, [ref]]
         bounds = [percentile_interval(boot[:, i], confidence) for i in range(S)]
         ci_low, ci_high = [b[0] for b in bounds], [b[1] for b in bounds]
@@ -347,10 +372,8 @@ def criterion_differences(
         else:
             row["reason"] = "every item has the same difference: the t interval is degenerate"
         if n_boot > 0 and len(per_item) >= 2:
-            patterns, draws = pattern_bootstrap(per_item[["sum", "n"]].to_numpy(), n_boot, seed)
-            row["ci_low"], row["ci_high"] = percentile_interval(
-                (draws @ patterns[:, 0]) / (draws @ patterns[:, 1]), confidence
-            )
+            totals = bootstrap_totals(per_item[["sum", "n"]].to_numpy(), n_boot, seed)
+            row["ci_low"], row["ci_high"] = percentile_interval(totals[:, 0] / totals[:, 1], confidence)
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 

@@ -209,3 +209,19 @@ def test_annotator_table_flags_the_planted_annotators_only():
     assert table.loc["ann-fast", "median_s"] < 2 and honest["fast_share"].max() < 0.05
     pace = stats.speed(j).set_index("annotator_id")
     assert pace.loc["all", "median_s"] == pytest.approx(j["duration_s"].median())
+
+
+def test_bootstrap_totals_paths_agree(monkeypatch):
+    # many distinct per-item rows use explicit item weights; few use the multinomial over patterns
+    rng = np.random.default_rng(12)
+    values = np.column_stack([rng.normal(size=3000), np.ones(3000)])
+    explicit = stats.bootstrap_totals(values, 2000, seed=1)
+    monkeypatch.setattr(stats, "PATTERN_LIMIT", 10**6)
+    patterns = stats.bootstrap_totals(values, 2000, seed=1)
+    assert (explicit[:, 1] == 3000).all() and (patterns[:, 1] == 3000).all()
+    for totals in (explicit, patterns):
+        # a resampled total has mean G * mean and SD sqrt(G) * SD (population SD of the rows)
+        assert totals[:, 0].mean() == pytest.approx(
+            values[:, 0].sum(), abs=3 * values[:, 0].std() * 3000**0.5 / 40
+        )
+        assert totals[:, 0].std() == pytest.approx(values[:, 0].std() * 3000**0.5, rel=0.08)
