@@ -19,8 +19,12 @@ def write_run_folder(
     decodings: tuple[str, ...] = ("greedy",),
     seeds: tuple[int, ...] = (0,),
     metric_seed: int = 0,
+    output_text=None,
 ) -> Path:
-    """A run folder with outputs/<system>__<decoding>__seed<seed>.jsonl and scores/per_example.parquet."""
+    """A run folder with outputs/<system>__<decoding>__seed<seed>.jsonl and scores/per_example.parquet.
+
+    `output_text(system, i)` gives the output of item i (default: a text naming the system, decoding and seed).
+    """
     (root / "outputs").mkdir(parents=True, exist_ok=True)
     (root / "scores").mkdir(exist_ok=True)
     rng = np.random.default_rng(metric_seed)
@@ -37,7 +41,9 @@ def write_run_folder(
                             "seed": seed,
                             "prompt": f"Summarize: source text {i}",
                             "source": f"source text {i}",
-                            "output": f"{system} {decoding} {seed} output for item {i}",
+                            "output": output_text(system, i)
+                            if output_text
+                            else f"{system} {decoding} {seed} output for item {i}",
                             "references": [f"reference {i}", f"second reference {i}"],
                             "new_tokens": 7,
                             "hit_max_new_tokens": False,

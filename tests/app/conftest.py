@@ -1,0 +1,62 @@
+"""Fixtures for AppTest page tests: a store in tmp_path (FT_APP_DB), a run folder (FT_RUNS_DIR), users, a campaign."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from annotations import db, users
+from annotations.campaigns import CampaignConfig, create_campaign
+
+APP = Path(__file__).resolve().parents[2]
+ADMIN_PASSWORD = "admin-test-password"
+
+_spec = importlib.util.spec_from_file_location(
+    "_run_folders", APP / "tests" / "annotations" / "run_folders.py"
+)
+_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+write_run_folder = _module.write_run_folder
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    """FT_APP_DB / FT_RUNS_DIR / FT_ADMIN_PASSWORD point into tmp_path; returns the store the pages will use."""
+    monkeypatch.setenv("FT_APP_DB", str(tmp_path / "app.duckdb"))
+    monkeypatch.setenv("FT_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("FT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    write_run_folder(tmp_path / "runs" / "run-1", n_items=6)
+    from pages.shared import store
+
+    return store()
+
+
+@pytest.fixture
+def annotator(app_env):
+    return users.create_user(app_env, "anna", "anna-password", "annotator")
+
+
+@pytest.fixture
+def researcher(app_env):
+    return users.create_user(app_env, "rita", "rita-password", "researcher")
+
+
+@pytest.fixture
+def campaign(app_env, tmp_path):
+    return create_campaign(
+        app_env, CampaignConfig(name="page test", run_dir=str(tmp_path / "runs" / "run-1"), k=2)
+    )
+
+
+def page(name: str):
+    """An AppTest of one page file (pages/<name>.py) or the entry point ('streamlit_app')."""
+    from streamlit.testing.v1 import AppTest
+
+    path = APP / ("streamlit_app.py" if name == "streamlit_app" else f"pages/{name}.py")
+    return AppTest.from_file(str(path), default_timeout=60)
+
+
+def db_path() -> Path:
+    return db.default_path()

@@ -1,0 +1,137 @@
+"""The annotate page with AppTest: blind rendering, choice + scores + submit, double submit, skip, undo/edit."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import page, write_run_folder
+
+from annotations import users
+from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judgments import judgments_frame, scores_frame
+
+
+def _all_protos(node) -> list[str]:
+    found = []
+    if getattr(node, "proto", None) is not None:
+        found.append(str(node.proto))
+    children = getattr(node, "children", None) or {}
+    for child in children.values():
+        found.extend(_all_protos(child))
+    return found
+
+
+def _annotate(user):
+    at = page("annotate")
+    at.session_state["user_id"] = user.user_id
+    return at.run()
+
+
+def _current_token(at) -> str:
+    keys = [b.key for b in at.button if b.key and b.key.startswith("choose::")]
+    return keys[0].split("::")[1]
+
+
+@pytest.fixture
+def blind_campaign(app_env, tmp_path):
+    """Outputs that do not name their system, so any system name on the page would be a leak."""
+    run = write_run_folder(
+        tmp_path / "runs" / "blind",
+        n_items=4,
+        output_text=lambda system, i: f"summary {i} written {'first' if system == 'base' else 'second'}",
+    )
+    return create_campaign(app_env, CampaignConfig(name="blind", run_dir=str(run), k=2))
+
+
+def test_page_is_blind(app_env, annotator, blind_campaign):
+    at = _annotate(annotator)
+    assert not at.exception
+    texts = [t.value for t in at.text]
+    assert any(t.startswith("summary") and t.endswith("first") for t in texts)
+    assert any(t.startswith("summary") and t.endswith("second") for t in texts)
+    rendered = "\n".join(_all_protos(at._tree)).lower()
+    state = repr(at.session_state.to_dict()).lower()
+    for secret in ("base", "finetuned", "shown_left", "is_gold"):
+        assert secret not in rendered, secret
+        assert secret not in state, secret
+
+
+def test_choice_scores_and_submit_store_a_de_randomized_judgment(app_env, annotator, campaign):
+    at = _annotate(annotator)
+    token = _current_token(at)
+    left = app_env.execute("SELECT shown_left FROM assignments WHERE assignment_id = ?", [token]).fetchone()[
+        0
+    ]
+    at.button(key=f"choose::{token}::A").click().run()
+    assert "A is better" in at.caption[0].value
+    at.button_group(key=f"score::{token}::fluency::A").set_value(5).run()
+    at.button_group(key=f"score::{token}::fluency::B").set_value(2).run()
+    at.text_area(key=f"comment::{token}").input("crisper").run()
+    at.button(key="submit").click().run()
+    assert not at.exception and at.success[0].value == "Saved."
+    frame = judgments_frame(app_env, campaign)
+    assert len(frame) == 1 and frame.winner.iloc[0] == left and frame.comment.iloc[0] == "crisper"
+    scores = scores_frame(app_env, campaign).set_index("system").score
+    assert scores[left] == 5 and len(scores) == 2
+    assert _current_token(at) != token  # the next pair is up
+    assert "1 / " in at.get("progress")[0].proto.text
+
+
+def test_submit_without_choice_warns(app_env, annotator, campaign):
+    at = _annotate(annotator)
+    at.button(key="submit").click().run()
+    assert "Choose A, B" in at.warning[0].value
+    assert judgments_frame(app_env, campaign).empty
+
+
+def test_resubmitting_the_same_pair_stores_one_judgment(app_env, annotator, campaign):
+    from annotations import judgments
+
+    at = _annotate(annotator)
+    token = _current_token(at)
+    at.button(key=f"choose::{token}::B").click().run()
+    at.button(key="submit").click().run()
+    # The browser sends the old form again (double click / resubmit): the store answers with the same judgment.
+    again = judgments.submit(app_env, token, annotator.user_id, "B")
+    assert not again.created
+    assert len(judgments_frame(app_env, campaign)) == 1
+
+
+def test_skip_then_undo_last_edits_a_new_version(app_env, annotator, campaign):
+    at = _annotate(annotator)
+    skipped = _current_token(at)
+    at.button(key="skip").click().run()
+    first = _current_token(at)
+    assert first != skipped
+    at.button(key=f"choose::{first}::A").click().run()
+    at.button(key="submit").click().run()
+    at.button(key="undo_last").click().run()
+    assert "editing an earlier judgment" in at.info[0].value
+    form = f"{first}-e1"
+    at.button(key=f"choose::{form}::tie").click().run()
+    at.button(key="submit").click().run()
+    assert "version 2" in at.success[0].value
+    frame = judgments_frame(app_env, campaign)
+    assert len(frame) == 1 and frame.version.iloc[0] == 2 and frame.winner.iloc[0] == "tie"
+    status = app_env.execute("SELECT status FROM assignments WHERE assignment_id = ?", [skipped]).fetchone()[
+        0
+    ]
+    assert status == "skipped"
+
+
+def test_untrusted_output_is_plain_text(app_env, annotator, tmp_path):
+    evil = "<script>alert('x')</script> **bold** [link](http://evil) <img src=x onerror=alert(1)>"
+    run = write_run_folder(tmp_path / "runs" / "evil", n_items=1, output_text=lambda system, i: evil)
+    create_campaign(app_env, CampaignConfig(name="evil", run_dir=str(run), k=1))
+    at = _annotate(annotator)
+    shown = [t for t in at.text if t.value == evil]
+    assert len(shown) == 2  # both sides, through st.text (never Markdown or HTML)
+    assert all(evil not in m.value for m in at.markdown)
+
+
+def test_nothing_left(app_env, annotator, tmp_path):
+    run = write_run_folder(tmp_path / "runs" / "one", n_items=1)
+    create_campaign(app_env, CampaignConfig(name="one", run_dir=str(run), k=1))
+    other = users.create_user(app_env, "olaf", "olaf-password", "annotator")
+    _annotate(other).button(key="skip")  # olaf holds the only item
+    at = _annotate(annotator)
+    assert "Nothing left" in at.success[0].value
