@@ -1,0 +1,163 @@
+"""ft_core.scoring on run folders whose outputs are written as plain files with a known difference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ft_core import metrics
+from ft_core.errors import ConfigError, RunFolderError
+from ft_core.scoring import ScoreConfig, format_table, score
+
+
+def _scitldr(shared_data: Path, n: int) -> list[dict]:
+    lines = (shared_data / "scitldr-a" / "dev.jsonl").read_text().splitlines()[:n]
+    return [json.loads(line) for line in lines]
+
+
+def write_outputs(
+    run: Path, system: str, decoding: str, seed: int, outputs: list[str], refs: list[list[str]]
+):
+    (run / "outputs").mkdir(parents=True, exist_ok=True)
+    path = run / "outputs" / f"{system}__{decoding}__seed{seed}.jsonl"
+    with path.open("w") as f:
+        for i, (output, references) in enumerate(zip(outputs, refs)):
+            record = {
+                "item_id": f"it{i}", "system": system, "decoding": decoding, "seed": seed, "prompt": "p",
+                "source": "s", "output": output, "references": references, "new_tokens": len(output.split()),
+                "hit_max_new_tokens": i % 5 == 0, "time_s": 0.01,
+            }  # fmt: skip
+            f.write(json.dumps(record) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory, shared_data):
+    """base = first abstract sentence (weak); finetuned = another author's TLDR for 3 items in 4 (strong)."""
+    rows = _scitldr(shared_data, 40)
+    refs = [[r["target"][0]] for r in rows]
+    base = [r["source"][0] for r in rows]
+    finetuned = [r["target"][-1] if i % 4 else r["source"][0] for i, r in enumerate(rows)]
+    run = tmp_path_factory.mktemp("scored")
+    write_outputs(run, "base", "greedy", 0, base, refs)
+    write_outputs(run, "finetuned", "greedy", 0, finetuned, refs)
+    comparison = score(ScoreConfig(run_dir=str(run), n_boot=500))
+    return run, comparison.set_index("metric"), base, finetuned, refs
+
+
+def test_files_follow_the_contract(scored_run):
+    run, _, base, _, _ = scored_run
+    per_example = pd.read_parquet(run / "scores" / "per_example.parquet")
+    assert len(per_example) == 2 * len(base)
+    assert list(per_example.columns[:4]) == ["item_id", "system", "decoding", "seed"]
+    for column in (
+        "bleu",
+        "sacrebleu",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "rougeLsum",
+        "bertscore_f1",
+        "output_tokens",
+    ):
+        assert column in per_example.columns
+    rows = json.loads((run / "scores" / "comparison.json").read_text())
+    csv = pd.read_csv(run / "scores" / "comparison.csv")
+    assert [r["metric"] for r in rows] == csv["metric"].tolist()
+    expected = {
+        "metric",
+        "base",
+        "finetuned",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "share_finetuned_higher",
+        "n",
+        "signature",
+    }
+    assert expected <= set(rows[0]) and expected <= set(csv.columns)
+
+
+def test_comparison_matches_independent_corpus_figures(scored_run):
+    from rouge_score import rouge_scorer
+
+    _, table, base, finetuned, refs = scored_run
+    for column in ("bleu", "sacrebleu"):
+        assert table.loc[column, "base"] == pytest.approx(
+            metrics.corpus(base, refs, ["bleu"]).loc[column, "value"]
+        )
+        assert table.loc[column, "finetuned"] == pytest.approx(
+            metrics.corpus(finetuned, refs, ["bleu"]).loc[column, "value"]
+        )
+    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+    base_r1 = np.array([scorer.score(r[0], p)["rouge1"].fmeasure for p, r in zip(base, refs)])
+    finetuned_r1 = np.array([scorer.score(r[0], p)["rouge1"].fmeasure for p, r in zip(finetuned, refs)])
+    row = table.loc["rouge1"]
+    assert row["base"] == pytest.approx(base_r1.mean()) and row["finetuned"] == pytest.approx(
+        finetuned_r1.mean()
+    )
+    assert row["delta"] == pytest.approx(finetuned_r1.mean() - base_r1.mean())
+    assert row["ci_low"] < row["delta"] < row["ci_high"] and row["ci_low"] > 0  # a real improvement
+    assert row["p_value"] < 0.01
+    assert row["share_finetuned_higher"] == pytest.approx(np.mean(finetuned_r1 > base_r1))
+    assert row["share_tied"] == pytest.approx(0.25)  # every 4th item is the same output
+    assert row["n"] == 40
+    assert "stemmer:yes" in row["signature"] and "tok:13a" in table.loc["sacrebleu", "signature"]
+    assert table.loc["hit_max_new_tokens", "base"] == pytest.approx(8 / 40)
+    assert "rouge1" in format_table(table.reset_index())
+
+
+def test_seeds_give_mean_and_sd_per_system(tmp_path, shared_data):
+    rows = _scitldr(shared_data, 12)
+    refs = [[r["target"][0]] for r in rows]
+    rng = np.random.default_rng(0)
+    per_seed = {}
+    for seed in range(3):
+        # each seed "samples" a different sentence of the abstract
+        outputs = [r["source"][int(rng.integers(len(r["source"])))] for r in rows]
+        write_outputs(tmp_path, "base", "sample-t0.7-p0.9", seed, outputs, refs)
+        write_outputs(tmp_path, "finetuned", "sample-t0.7-p0.9", seed, [r["target"][-1] for r in rows], refs)
+        per_seed[seed] = metrics.score(outputs, refs, ["rouge"])["rougeL"].mean()
+    table = score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"], n_boot=200)).set_index("metric")
+    row = table.loc["rougeL"]
+    values = list(per_seed.values())
+    assert row["base_n_seeds"] == 3 and row["finetuned_n_seeds"] == 3
+    assert row["base_sd"] == pytest.approx(np.std(values, ddof=1))
+    assert row["base"] == pytest.approx(np.mean(values))
+    assert row["base_mean_sd"] == f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+    assert row["finetuned_sd"] == pytest.approx(0.0)
+    corpus = pd.read_csv(tmp_path / "scores" / "corpus.csv")
+    assert len(corpus[(corpus.metric == "rougeL") & (corpus.system == "base")]) == 3
+
+
+def test_outputs_without_references_get_length_metrics_only(tmp_path):
+    write_outputs(tmp_path, "base", "greedy", 0, ["a b c", "d e"], [[], []])
+    write_outputs(tmp_path, "finetuned", "greedy", 0, ["a b", "d"], [[], []])
+    with pytest.warns(UserWarning, match="no references: skipping bleu, rouge"):
+        table = score(ScoreConfig(run_dir=str(tmp_path), metrics=["bleu", "rouge"], n_boot=100))
+    assert table["metric"].tolist() == ["output_words", "output_tokens", "hit_max_new_tokens"]
+    assert table.set_index("metric").loc["output_words", "delta"] == pytest.approx(-1.0)
+
+
+def test_bad_input_messages(tmp_path, capsys):
+    from ft_core.__main__ import main
+
+    with pytest.raises(RunFolderError, match="run `python -m ft_core generate` first"):
+        score(ScoreConfig(run_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="give run_dir"):
+        ScoreConfig().validate()
+    write_outputs(tmp_path, "base", "greedy", 0, ["a b"], [["a b"]])
+    with pytest.raises(ConfigError, match="unknown metric.*meteor"):
+        score(ScoreConfig(run_dir=str(tmp_path), metrics=["meteor"]))
+    assert main(["score", "--run-dir", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
+    # One system only: corpus figures, no comparison, and a warning that says why.
+    with pytest.warns(UserWarning, match="no finetuned outputs"):
+        table = score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"], n_boot=100)).set_index("metric")
+    assert table.loc["rouge1", "base"] == 1.0 and np.isnan(table.loc["rouge1", "delta"])
