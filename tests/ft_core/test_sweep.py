@@ -1,0 +1,91 @@
+"""ft_core.sweep: a decoding grid generated and scored in one command; a training grid with sweep.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_generate import NO_REPEAT, make_run, write_eval_file
+
+from ft_core.config import TrainConfig
+from ft_core.errors import ConfigError
+from ft_core.sweep import _numbers, main, run_name, sweep_train
+
+
+def test_decoding_sweep_generates_scores_and_prints_the_table(tmp_path, tiny_causal_dir, capsys):
+    run = make_run(tmp_path, tiny_causal_dir, write_eval_file(tmp_path, n=4))
+    code = main(
+        [
+            "decoding", "--run-dir", str(run), "--decodings", "greedy", "--decodings", "beam:num_beams=2|3",
+            "--metrics", "bleu,rouge", "--no-repeat-ngram-size", str(NO_REPEAT), "--n-boot", "200",
+            "--batch-size", "4",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    names = ["greedy-nr1", "beam-n2-nr1", "beam-n3-nr1"]
+    for name in names:
+        assert (run / "outputs" / f"base__{name}__seed0.jsonl").is_file()
+        assert (run / "outputs" / f"finetuned__{name}__seed0.jsonl").is_file()
+        assert any(line.startswith(name) and "rougeL" in line for line in out.splitlines())
+    assert "decoding settings by fine-tuned rougeL:" in out
+    rows = json.loads((run / "scores" / "comparison.json").read_text())
+    assert {r["decoding"] for r in rows} == set(names)
+    assert all(r["n"] == 4 for r in rows if r["metric"] == "rougeL")
+
+
+def test_train_sweep_writes_one_run_per_grid_point_and_sweep_json(
+    tmp_path, tiny_causal_dir, tiny_jsonl, capsys
+):
+    base = TrainConfig(
+        base_model=str(tiny_causal_dir),
+        train_file=str(tiny_jsonl / "train.jsonl"),
+        validation_file=str(tiny_jsonl / "dev.jsonl"),
+        test_file=str(tiny_jsonl / "test.jsonl"),
+        run_dir=str(tmp_path / "sweep"),
+        max_steps=2,
+        batch_size=8,
+        eval_every_steps=1,
+        log_every_steps=1,
+        max_source_length=32,
+        max_target_length=8,
+        lora_r=4,
+        lora_alpha=8,
+    )
+    summary = sweep_train(base, [1e-3, 3e-2], [2], alpha_per_r=True)
+    names = [run_name(1e-3, 2), run_name(3e-2, 2)]
+    assert names == ["lr0.001_r2", "lr0.03_r2"]
+    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert saved["runs"] == json.loads(json.dumps(summary["runs"]))
+    for run, name in zip(saved["runs"], names):
+        folder = tmp_path / "sweep" / name
+        assert run["run_dir"] == str(folder) and run["state"] == "finished"
+        assert (folder / "adapter" / "adapter_config.json").is_file()
+        config = json.loads((folder / "config.json").read_text())
+        assert config["learning_rate"] == run["learning_rate"] and config["lora_r"] == 2
+        assert config["lora_alpha"] == 4  # alpha / r kept at 8 / 4
+        assert run["best_eval_loss"] == json.loads((folder / "status.json").read_text())["best_eval_loss"]
+    best = min(saved["runs"], key=lambda r: r["best_eval_loss"])
+    assert saved["best"] == best["name"]
+    # Started again: finished runs are kept, not retrained.
+    capsys.readouterr()
+    sweep_train(base, [1e-3], [2], alpha_per_r=True)
+    assert "lr0.001_r2: finished before, kept" in capsys.readouterr().out
+    # The trained adapter generates: base and fine-tuned outputs differ.
+    from ft_core.generate import GenerateConfig, generate
+
+    paths = generate(
+        GenerateConfig(
+            run_dir=str(tmp_path / "sweep" / names[1]), max_new_tokens=4, no_repeat_ngram_size=NO_REPEAT
+        )
+    )
+    outputs = [[json.loads(x)["output"] for x in p.read_text().splitlines()] for p in paths]
+    assert outputs[0] != outputs[1]
+
+
+def test_bad_grid_values():
+    with pytest.raises(ConfigError, match="--lr takes comma-separated numbers"):
+        _numbers("1e-4,fast", float, "--lr")
+    with pytest.raises(ConfigError, match="--r is empty"):
+        _numbers(",", int, "--r")
+    assert main(["nothing"]) == 2
