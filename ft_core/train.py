@@ -255,8 +255,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     tokenizer = load_tokenizer(model_path, cfg.task)
     train_set, validation_set, trunc = prepare_data(cfg, tokenizer)
     mixed_precision = resolve_precision(cfg)
+    # cpu=True on a machine without a GPU lets `torchrun`/`accelerate launch` run DDP over gloo there too
     accelerator = Accelerator(
-        mixed_precision=mixed_precision, gradient_accumulation_steps=cfg.gradient_accumulation_steps
+        mixed_precision=mixed_precision,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        cpu=not torch.cuda.is_available(),
     )
     set_seed(cfg.seed)
     model = build_model(cfg, model_path)  # raises on a bad target module before the run folder exists
@@ -287,7 +290,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         num_warmup_steps=int(cfg.warmup_ratio * total_steps),
         num_training_steps=total_steps,
     )
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    # The scheduler stays outside prepare(): accelerate would step it once per process, while total_steps already
+    # counts optimizer steps across processes.
+    model, optimizer = accelerator.prepare(model, optimizer)
 
     state: dict[str, Any] = {
         "step": 0,
@@ -392,7 +397,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 cfg.seed + epoch,
                 cfg.group_by_length,
             )
-            batches = batches[accelerator.process_index :: accelerator.num_processes]
+            # every process takes the same number of batches, or DDP's gradient all-reduce would wait forever
+            usable = (
+                len(batches) - len(batches) % accelerator.num_processes
+                if len(batches) >= accelerator.num_processes
+                else len(batches)
+            )
+            batches = batches[:usable][accelerator.process_index :: accelerator.num_processes]
             for b_index in range(state["batch_in_epoch"], len(batches)):
                 batch = collate([train_set[i] for i in batches[b_index]], pad_id, cfg.task)
                 batch = {k: v.to(accelerator.device) for k, v in batch.items()}
@@ -554,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
         return 0
     run_dir = train(cfg)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under DDP only the first process reports
     status = read_status(run_dir)
     print(
         f"finished: {run_dir} (best eval loss {status.get('best_eval_loss')}, final train loss {status.get('final_train_loss')})"

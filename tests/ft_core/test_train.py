@@ -266,3 +266,55 @@ def test_check_validates_without_training(capsys, tmp_path, base_args):
     out = capsys.readouterr().out
     assert "truncation:" in out and json.loads(out.strip().splitlines()[-1])["train_examples"] == 16
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_ddp_through_torchrun_needs_no_code_change(tmp_path, tiny_causal_dir, tiny_jsonl):
+    """Two processes over gloo on the CPU: the same command that runs on several GPUs."""
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "ft_core",
+            "train",
+            "--set",
+            f"base_model={tiny_causal_dir}",
+            "--set",
+            f"train_file={tiny_jsonl / 'train.jsonl'}",
+            "--set",
+            f"validation_file={tiny_jsonl / 'dev.jsonl'}",
+            "--set",
+            f"run_dir={run_dir}",
+            "--set",
+            "epochs=1",
+            "--set",
+            "batch_size=2",
+            "--set",
+            "eval_every_steps=2",
+            "--set",
+            "log_every_steps=1",
+            "--set",
+            "lr_scheduler=linear",
+            "--set",
+            "warmup_ratio=0",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("finished:") == 1  # only the first process reports
+    status = read_status(run_dir)
+    assert status["num_processes"] == 2 and status["state"] == "finished"
+    steps = [r for r in _log(run_dir) if "loss" in r]
+    # 16 examples / batch 2 = 8 batches, shared by 2 processes: 4 optimizer steps make one epoch
+    assert [r["step"] for r in steps] == [1, 2, 3, 4] and steps[-1]["epoch"] == 1.0
+    assert steps[-1]["lr"] == 0.0  # the linear schedule ends exactly at the last step
