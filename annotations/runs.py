@@ -1,0 +1,347 @@
+"""Reading run folders for the researcher's pages: status, curves, configs, metric tables, sweeps.
+
+A run folder (`runs/<run>/`, layout in notes/contracts.md) is written by an `ft_core` job while the app reads it,
+and may be deleted while a page lists it; so every reader here returns an empty value instead of raising when a
+file is missing, half-written or the folder is gone. No torch: these are JSON, JSONL, CSV and Parquet files.
+A sweep folder holds one run folder per (learning rate, LoRA rank), e.g. `runs/sweep/lr0.0001_r16/`, and
+usually a `sweep.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RUN_FILES = ("config.json", "status.json", "train_log.jsonl")
+_SWEEP_CHILD = re.compile(r"^lr(?P<lr>[-+.\deE]+)_r(?P<r>\d+)$")
+_PROGRESS = re.compile(r"(\d+)/(\d+)")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_status(run_dir: str | Path | None) -> dict[str, Any]:
+    """status.json as a dict; {} when missing, half-written or the folder is gone."""
+    if run_dir is None:
+        return {}
+    data = _read_json(Path(run_dir) / "status.json")
+    return data if isinstance(data, dict) else {}
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """config.json (the TrainConfig the run used) as a dict; {} when missing."""
+    data = _read_json(Path(run_dir) / "config.json")
+    return data if isinstance(data, dict) else {}
+
+
+def read_log(run_dir: str | Path) -> pd.DataFrame:
+    """train_log.jsonl as a frame (one row per logged step or validation); a half-written last line is skipped."""
+    rows = []
+    try:
+        text = (Path(run_dir) / "train_log.jsonl").read_text(errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in ("step", "loss", "eval_loss", "tokens_per_s", "lr"):
+        if column not in frame:
+            frame[column] = pd.Series(dtype=float)
+    return frame
+
+
+def is_run(path: Path) -> bool:
+    return any((path / name).is_file() for name in RUN_FILES)
+
+
+def is_sweep(path: str | Path) -> bool:
+    path = Path(path)
+    try:
+        return (path / "sweep.json").is_file() or any(
+            _SWEEP_CHILD.match(p.name) and is_run(p) for p in path.iterdir() if p.is_dir()
+        )
+    except OSError:
+        return False
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    """Run folders under `root` and one level below (sweep members), sorted by name; hidden folders skipped."""
+    root = Path(root)
+    found: list[Path] = []
+    try:
+        children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+    for child in children:
+        if is_run(child):
+            found.append(child)
+        try:
+            found += sorted(g for g in child.iterdir() if g.is_dir() and is_run(g))
+        except OSError:
+            continue
+    return found
+
+
+def list_runs(root: str | Path) -> pd.DataFrame:
+    """One row per run folder: run (path relative to root), path, state, progress, best eval loss, key config
+    values, and what it has (adapter, outputs, scores)."""
+    root = Path(root)
+    rows = []
+    for path in find_runs(root):
+        status, config = read_status(path), read_config(path)
+        try:
+            outputs = len(list((path / "outputs").glob("*.jsonl")))
+        except OSError:
+            outputs = 0
+        rows.append(
+            {
+                "run": str(path.relative_to(root)),
+                "path": str(path),
+                "state": status.get("state", "unknown" if path.exists() else "deleted"),
+                "step": status.get("step"),
+                "total_steps": status.get("total_steps"),
+                "best_eval_loss": status.get("best_eval_loss"),
+                "final_train_loss": status.get("final_train_loss"),
+                "base_model": config.get("base_model"),
+                "lora_r": config.get("lora_r"),
+                "learning_rate": config.get("learning_rate"),
+                "adapter": (path / "adapter" / "adapter_config.json").is_file(),
+                "outputs": outputs,
+                "scores": (path / "scores" / "comparison.json").is_file(),
+                "sweep": path.parent.name if path.parent != root else None,
+                "updated_at": pd.to_datetime(status.get("updated_at"), unit="s", utc=True)
+                if isinstance(status.get("updated_at"), (int, float))
+                else None,
+            }
+        )
+    columns = [
+        "run",
+        "path",
+        "state",
+        "step",
+        "total_steps",
+        "best_eval_loss",
+        "final_train_loss",
+        "base_model",
+    ]
+    columns += ["lora_r", "learning_rate", "adapter", "outputs", "scores", "sweep", "updated_at"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def list_sweeps(root: str | Path) -> list[Path]:
+    """Sweep folders directly under `root`."""
+    try:
+        return sorted(
+            p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".") and is_sweep(p)
+        )
+    except OSError:
+        return []
+
+
+# ------------------------------------------------------------------------------------------------ progress
+
+
+@dataclass
+class RunProgress:
+    """Where a running job stands, for the progress bar: fraction done, seconds left, and live figures."""
+
+    fraction: float | None
+    eta_s: float | None
+    step: int | None
+    total_steps: int | None
+    loss: float | None
+    eval_loss: float | None
+    tokens_per_s: float | None
+    gpu_mem_gb: float | None
+    text: str
+
+
+def _last(frame: pd.DataFrame, column: str) -> float | None:
+    if column not in frame:
+        return None
+    values = frame[column].dropna()
+    return float(values.iloc[-1]) if len(values) else None
+
+
+def train_progress(run_dir: str | Path | None, now: float | None = None) -> RunProgress:
+    """Progress of a training run from status.json (steps, start time) and train_log.jsonl (loss, tokens/s)."""
+    status = read_status(run_dir)
+    log = read_log(run_dir) if run_dir else pd.DataFrame()
+    step, total = status.get("step"), status.get("total_steps")
+    fraction = eta = None
+    if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
+        fraction = min(1.0, step / total)
+        started = status.get("started_at")
+        now = time.time() if now is None else now
+        if isinstance(started, (int, float)) and step > 0 and status.get("state") == "running":
+            eta = (now - started) / step * (total - step)
+    text = f"step {step}/{total}" if fraction is not None else (status.get("state") or "starting")
+    if eta is not None:
+        text += f", {format_duration(eta)} left"
+    return RunProgress(
+        fraction=fraction,
+        eta_s=eta,
+        step=step,
+        total_steps=total,
+        loss=_last(log, "loss"),
+        eval_loss=_last(log, "eval_loss"),
+        tokens_per_s=_last(log, "tokens_per_s"),
+        gpu_mem_gb=_last(log, "gpu_mem_gb"),
+        text=text,
+    )
+
+
+def log_progress(log_tail: str) -> float | None:
+    """Fraction done from the last `N/M` a job printed (generation prints `file: 40/100 items`)."""
+    for line in reversed(log_tail.splitlines()):
+        matches = _PROGRESS.findall(line)
+        if matches:
+            done, total = (int(x) for x in matches[-1])
+            return min(1.0, done / total) if total else None
+    return None
+
+
+def format_duration(seconds: float) -> str:
+    """`75` -> '1 min 15 s'; for time-left texts."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+# ------------------------------------------------------------------------------------------------ comparing
+
+
+def curves(run_dirs: dict[str, str | Path], metrics: tuple[str, ...] = ("loss", "eval_loss")) -> pd.DataFrame:
+    """Long frame run, step, metric, value of the chosen runs' curves, to overlay them in one chart."""
+    parts = []
+    for name, path in run_dirs.items():
+        log = read_log(path)
+        for metric in metrics:
+            if metric in log and "step" in log:
+                part = log[["step", metric]].dropna().rename(columns={metric: "value"})
+                part.insert(0, "metric", metric)
+                part.insert(0, "run", name)
+                parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=["run", "metric", "step", "value"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def config_table(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
+    """Configs side by side: one row per field, one column per run, and `differs` (fields that differ first)."""
+    configs = {name: read_config(path) for name, path in run_dirs.items()}
+    fields: list[str] = []
+    for config in configs.values():
+        fields += [f for f in config if f not in fields]
+    table = pd.DataFrame(
+        {name: [_cell(config.get(f)) for f in fields] for name, config in configs.items()}, index=fields
+    )
+    table.index.name = "field"
+    table["differs"] = table.nunique(axis=1, dropna=False) > 1 if len(configs) > 1 else False
+    return table.sort_values("differs", ascending=False, kind="stable")
+
+
+def _cell(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else ("" if value is None else str(value))
+
+
+def comparison(run_dir: str | Path) -> pd.DataFrame:
+    """scores/comparison.json (metric, base, finetuned, delta, ci_low, ci_high, p_value, ...); empty if absent."""
+    data = _read_json(Path(run_dir) / "scores" / "comparison.json")
+    if isinstance(data, dict):
+        data = data.get("rows", [])
+    return pd.DataFrame(data if isinstance(data, list) else [])
+
+
+def metric_tables(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
+    """The comparison tables of several runs stacked, with a `run` column first."""
+    parts = []
+    for name, path in run_dirs.items():
+        table = comparison(path)
+        if len(table):
+            table.insert(0, "run", name)
+            parts.append(table)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+# ------------------------------------------------------------------------------------------------ sweeps
+
+
+def sweep_members(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per member run of a sweep: run, path, learning_rate, lora_r, state, best_eval_loss,
+    final_train_loss, and `delta_<metric>` / `finetuned_<metric>` columns where the run has been scored."""
+    sweep_dir = Path(sweep_dir)
+    listed = _read_json(sweep_dir / "sweep.json")
+    paths: list[Path] = []
+    if isinstance(listed, dict):
+        for entry in listed.get("runs", []):
+            where = entry.get("run_dir") if isinstance(entry, dict) else entry
+            if where:
+                path = Path(where)
+                paths.append(path if path.is_absolute() or path.exists() else sweep_dir / path.name)
+    try:
+        paths += [p for p in sorted(sweep_dir.iterdir()) if p.is_dir() and is_run(p) and p not in paths]
+    except OSError:
+        pass
+    rows = []
+    for path in dict.fromkeys(paths):
+        config, status = read_config(path), read_status(path)
+        match = _SWEEP_CHILD.match(path.name)
+        lr = config.get("learning_rate", float(match["lr"]) if match else math.nan)
+        r = config.get("lora_r", int(match["r"]) if match else None)
+        row: dict[str, Any] = {
+            "run": path.name,
+            "path": str(path),
+            "learning_rate": lr,
+            "lora_r": r,
+            "state": status.get("state", "pending" if not path.exists() else "unknown"),
+            "best_eval_loss": status.get("best_eval_loss"),
+            "final_train_loss": status.get("final_train_loss"),
+        }
+        table = comparison(path)
+        if len(table) and {"metric", "delta"} <= set(table.columns):
+            first = table.drop_duplicates("metric")
+            for rec in first.to_dict("records"):
+                row[f"delta_{rec['metric']}"] = rec.get("delta")
+                row[f"finetuned_{rec['metric']}"] = rec.get("finetuned")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sweep_metrics(members: pd.DataFrame) -> list[str]:
+    """The columns of `sweep_members` a heatmap can show."""
+    fixed = {"run", "path", "learning_rate", "lora_r", "state"}
+    return [
+        c
+        for c in members.columns
+        if c not in fixed and pd.to_numeric(members[c], errors="coerce").notna().any()
+    ]
+
+
+def sweep_grid(members: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The chosen metric over learning rate (rows) x LoRA rank (columns); NaN where a run has no value yet."""
+    if members.empty or metric not in members:
+        return pd.DataFrame()
+    frame = members.assign(value=pd.to_numeric(members[metric], errors="coerce"))
+    return frame.pivot_table(
+        index="learning_rate", columns="lora_r", values="value", aggfunc="first", dropna=False
+    )
