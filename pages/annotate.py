@@ -119,18 +119,19 @@ else:
         st.info(
             f"You are editing an earlier judgment (version {base_version}); saving writes version {base_version + 1}."
         )
-    if pair.prompt and pair.prompt != pair.source:
-        st.markdown("**Prompt**")
-        with st.container(border=True):
-            st.text(pair.prompt)
-    if pair.source:
-        st.markdown("**Source**")
-        with st.container(border=True, height=220):
-            st.text(pair.source)
-    for number, reference in enumerate(pair.references, 1):
-        st.markdown(f"**Reference{f' {number}' if len(pair.references) > 1 else ''}**")
-        with st.container(border=True):
-            st.text(reference)
+    source_col, reference_col = st.columns(2) if pair.references else (st.container(), None)
+    with source_col:
+        st.markdown("**Source**" if pair.source else "**Prompt**")
+        with st.container(
+            border=True, height="content" if len(pair.source or pair.prompt or "") < 1500 else 300
+        ):
+            st.text(pair.source or pair.prompt or "")
+    if reference_col is not None:
+        with reference_col:
+            for number, reference in enumerate(pair.references, 1):
+                st.markdown(f"**Reference{f' {number}' if len(pair.references) > 1 else ''}**")
+                with st.container(border=True):
+                    st.text(reference)
 
     left, right = st.columns(2)
     for column, letter, text in ((left, "A", pair.text_a), (right, "B", pair.text_b)):
