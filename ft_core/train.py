@@ -192,6 +192,37 @@ def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
     return float(total[0] / total[1]) if total[1] > 0 else float("nan")
 
 
+def generation_metrics(
+    model: Any, tokenizer: Any, cfg: TrainConfig, examples: list, accelerator: Any
+) -> dict[str, float]:
+    """Greedy outputs on a small validation sample, scored with BLEU and ROUGE (main process only): loss can fall
+    while outputs stay poor, as in the report that started this project."""
+    from ft_core.decoding import Decoding
+    from ft_core.generate import build_prompts, generate_texts
+    from ft_core.metrics import corpus
+
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.eval()
+    use_cache = unwrapped.config.use_cache
+    unwrapped.config.use_cache = True
+    try:
+        prompts = build_prompts(tokenizer, cfg, examples, cfg.task)
+        outputs = generate_texts(
+            unwrapped,
+            tokenizer,
+            prompts,
+            Decoding(max_new_tokens=cfg.max_target_length),
+            task=cfg.task,
+            batch_size=cfg.batch_size,
+        )
+    finally:
+        unwrapped.config.use_cache = use_cache
+        unwrapped.train()
+    table = corpus([o.output for o in outputs], [e.references for e in examples], metrics=("bleu", "rouge"))
+    keep = ("bleu", "rouge1", "rouge2", "rougeL", "rougeLsum", "output_words")
+    return {f"eval_{m}": float(table.loc[m, "value"]) for m in keep if m in table.index}
+
+
 def save_checkpoint(
     run_dir: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], accelerator: Any
 ) -> None:
@@ -320,6 +351,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         )
 
     pad_id = tokenizer.pad_token_id
+    generation_sample = []
+    if cfg.eval_generation_samples and (cfg.validation_file or cfg.sanity_overfit):
+        source = cfg.train_file if cfg.sanity_overfit else cfg.validation_file
+        generation_sample = load_examples(source, cfg, limit=cfg.eval_generation_samples)
     val_batches = [
         collate([validation_set[i] for i in b], pad_id, cfg.task)
         for b in length_grouped_batches(
@@ -374,14 +409,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             save_best_adapter(run_dir, model, accelerator)
         else:
             state["bad_evals"] += 1
-        log_row(
-            {
-                "step": state["step"],
-                "epoch": round(state["epoch_float"], 4),
-                "eval_loss": eval_loss,
-                "best_eval_loss": state["best_eval_loss"],
-            }
-        )
+        row = {
+            "step": state["step"],
+            "epoch": round(state["epoch_float"], 4),
+            "eval_loss": eval_loss,
+            "best_eval_loss": state["best_eval_loss"],
+        }
+        if generation_sample and accelerator.is_main_process:
+            row.update(generation_metrics(model, tokenizer, cfg, generation_sample, accelerator))
+        accelerator.wait_for_everyone()
+        log_row(row)
         log(
             f"step {state['step']}: eval_loss {eval_loss:.4f} (best {state['best_eval_loss']:.4f} at step {state['best_step']})",
             flush=True,

@@ -318,3 +318,21 @@ def test_ddp_through_torchrun_needs_no_code_change(tmp_path, tiny_causal_dir, ti
     # 16 examples / batch 2 = 8 batches, shared by 2 processes: 4 optimizer steps make one epoch
     assert [r["step"] for r in steps] == [1, 2, 3, 4] and steps[-1]["epoch"] == 1.0
     assert steps[-1]["lr"] == 0.0  # the linear schedule ends exactly at the last step
+
+
+def test_validation_can_report_generation_metrics(tmp_path, tiny_causal_dir, tiny_jsonl):
+    run_dir = train(
+        _cfg(
+            tiny_causal_dir,
+            tiny_jsonl,
+            tmp_path / "run",
+            max_steps=2,
+            eval_generation_samples=3,
+            max_target_length=8,
+        ),
+        progress=False,
+    )
+    evals = [r for r in _log(run_dir) if "eval_loss" in r]
+    assert [r["step"] for r in evals] == [2]
+    for key in ("eval_bleu", "eval_rouge1", "eval_rouge2", "eval_rougeL", "eval_rougeLsum"):
+        assert 0.0 <= evals[0][key] <= 1.0
