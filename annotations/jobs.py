@@ -194,6 +194,153 @@ def slurm_script(command: list[str], n_gpus: int = 1, job_name: str = "ft-core")
     )
 
 
+# ------------------------------------------------------------------------------------------------ ft_core jobs
+
+
+def job_files_dir(runs_root: str | Path) -> Path:
+    """Where job logs and the config files of launched jobs live: `<runs>/.jobs/` (not a run folder)."""
+    return Path(runs_root) / ".jobs"
+
+
+def write_job_config(config: dict[str, Any], runs_root: str | Path, name: str) -> Path:
+    """Write a config as YAML under `<runs>/.jobs/` (the run folder must not exist before training starts)."""
+    import yaml
+
+    folder = job_files_dir(runs_root)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = db.utcnow().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "run"
+    path = folder / f"{safe}-{stamp}-{db.new_id()[:6]}.yaml"
+    try:
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    except OSError as e:
+        raise JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
+    return path
+
+
+def train_job(
+    con: duckdb.DuckDBPyConnection,
+    config: dict[str, Any],
+    runs_root: str | Path,
+    n_gpus: int = 1,
+    **options: Any,
+) -> Job:
+    """Launch `python -m ft_core train --config <yaml>` for a validated TrainConfig (as a dict)."""
+    path = write_job_config(config, runs_root, Path(config["run_dir"]).name)
+    command = ft_core_command("train", ["--config", str(path)], n_gpus)
+    return launch(
+        con,
+        "train",
+        command,
+        log_dir=job_files_dir(runs_root),
+        run_dir=config["run_dir"],
+        label=options.pop("label", f"train {Path(config['run_dir']).name}"),
+        n_gpus=n_gpus,
+        **options,
+    )
+
+
+def sweep_job(
+    con: duckdb.DuckDBPyConnection,
+    config: dict[str, Any],
+    learning_rates: list[float],
+    ranks: list[int],
+    runs_root: str | Path,
+    n_gpus: int = 1,
+) -> Job:
+    """Launch `python -m ft_core sweep train --config <yaml> --lr ... --r ...` into config's run_dir."""
+    if not learning_rates or not ranks:
+        raise JobError("a sweep needs at least one learning rate and one LoRA rank")
+    path = write_job_config(config, runs_root, Path(config["run_dir"]).name + "-sweep")
+    args = ["train", "--config", str(path), "--lr", ",".join(f"{x:g}" for x in learning_rates)]
+    args += ["--r", ",".join(str(int(r)) for r in ranks)]
+    return launch(
+        con,
+        "sweep",
+        ft_core_command("sweep", args, n_gpus),
+        log_dir=job_files_dir(runs_root),
+        run_dir=config["run_dir"],
+        label=f"sweep {Path(config['run_dir']).name} ({len(learning_rates)}x{len(ranks)})",
+        n_gpus=n_gpus,
+    )
+
+
+def evaluate_jobs(
+    con: duckdb.DuckDBPyConnection,
+    run_dir: str | Path,
+    runs_root: str | Path,
+    limit: int | None = None,
+    max_new_tokens: int | None = None,
+    metrics: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    depends_on: str | None = None,
+    pipeline: str | None = None,
+) -> tuple[Job, Job]:
+    """Queue generation (base and fine-tuned, on the test split) then scoring of a finished run: two jobs, the
+    second waiting for the first."""
+    run_dir = str(run_dir)
+    pipeline = pipeline or db.new_id("eval-")[:16]
+    generate_args = ["--run-dir", run_dir]
+    if limit:
+        generate_args += ["--limit", str(int(limit))]
+    if max_new_tokens:
+        generate_args += ["--max-new-tokens", str(int(max_new_tokens))]
+    score_args = ["--run-dir", run_dir] + [a for m in (metrics or []) for a in ("--metrics", m)]
+    name = Path(run_dir).name
+    common = {"log_dir": job_files_dir(runs_root), "run_dir": run_dir, "pipeline": pipeline, "env": env}
+    generate = submit(
+        con,
+        "generate",
+        ft_core_command("generate", generate_args),
+        label=f"generate {name}",
+        depends_on=depends_on,
+        **common,
+    )
+    score = submit(
+        con,
+        "score",
+        ft_core_command("score", score_args),
+        label=f"score {name}",
+        depends_on=generate.job_id,
+        **common,
+    )
+    reconcile(con)
+    return get_job(con, generate.job_id) or generate, get_job(con, score.job_id) or score
+
+
+def check_train(config: dict[str, Any], runs_root: str | Path, timeout_s: float = 300) -> dict[str, Any]:
+    """`python -m ft_core train --check` in a subprocess: the config, data, tokenizer and run folder checks the
+    job would do, without training. Returns the truncation report; raises JobError with the CLI's message."""
+    path = write_job_config(config, runs_root, "check")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(db.PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    try:
+        proc = subprocess.run(
+            ft_core_command("train", ["--config", str(path), "--check"]),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=str(db.PROJECT_ROOT),
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise JobError(
+            f"the check took longer than {timeout_s:.0f} s; launch the run to see its log"
+        ) from None
+    finally:
+        path.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        lines = [x for x in proc.stderr.splitlines() if x.strip()]
+        errors = [x[len("error: ") :] for x in lines if x.startswith("error: ")]
+        raise JobError(
+            errors[-1] if errors else (lines[-1] if lines else f"check exited with {proc.returncode}")
+        )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise JobError("the check printed no report")
+
+
 # ------------------------------------------------------------------------------------------------ reading
 
 
@@ -455,6 +602,13 @@ def _settle(
     db.write(con, update)
     if job.kind in ("train", "sweep") and job.run_dir and status in ("failed", "cancelled"):
         _mark_run_folder(job.run_dir, status, error)
+        if job.kind == "sweep":
+            try:
+                members = [p for p in Path(job.run_dir).iterdir() if p.is_dir()]
+            except OSError:
+                members = []
+            for member in members:
+                _mark_run_folder(str(member), status, error)
 
 
 def _mark_run_folder(run_dir: str, state: str, error: str | None) -> None:

@@ -1,6 +1,222 @@
-"""Placeholder: being built."""
+"""Train (researchers): launch a LoRA run or an lr x r sweep from a form built from TrainConfig's fields.
 
+The form is `ft_core.config.field_groups(TrainConfig)`; its values go through `config_from_dict`, so a bad value
+gives exactly the ConfigError the CLI gives. Launching queues `python -m ft_core train|sweep ...` as a separate
+process (annotations.jobs); the page shows the same command for a terminal or a cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
+import yaml
 
-st.header("Train")
-st.info("This page is being built.")
+from annotations import jobs
+from annotations.errors import AnnotationError
+from ft_core.config import TrainConfig, config_from_dict, field_groups
+from ft_core.data import read_records
+from ft_core.errors import ConfigError, FtCoreError
+from pages.shared import require_role, runs_dir, store
+
+require_role("researcher")
+con = store()
+jobs.ensure_watcher(con)
+st.title("Train")
+
+GROUPS = ("data", "model", "lora", "optimization", "validation", "hardware")
+# The report's advice, as starting points (every field stays editable below).
+PRESETS: dict[str, dict[str, object]] = {
+    "Defaults": {},
+    "Sanity overfit (32 examples, loss must reach ~0)": {
+        "sanity_overfit": True,
+        "max_train_examples": 32,
+        "epochs": 30.0,
+        "learning_rate": 1e-3,
+        "lora_dropout": 0.0,
+        "eval_every_steps": 0,
+        "early_stopping_patience": 0,
+    },
+    "3-5 epochs with validation and early stopping": {
+        "epochs": 4.0,
+        "eval_every_steps": 0,
+        "early_stopping_patience": 2,
+        "learning_rate": 1e-4,
+        "lr_scheduler": "cosine",
+        "warmup_ratio": 0.03,
+    },
+    "lr x r sweep over {3e-5, 1e-4, 3e-4} x {8, 16, 32}": {
+        "epochs": 3.0,
+        "eval_every_steps": 0,
+        "early_stopping_patience": 2,
+    },
+    "Quick CPU try (48 examples, 12 steps)": {
+        "max_train_examples": 48,
+        "max_eval_examples": 16,
+        "max_source_length": 256,
+        "max_target_length": 48,
+        "batch_size": 4,
+        "max_steps": 12,
+        "eval_every_steps": 6,
+        "log_every_steps": 1,
+        "lora_r": 8,
+        "lora_alpha": 16,
+    },
+}
+SWEEP_PRESET = "lr x r sweep over {3e-5, 1e-4, 3e-4} x {8, 16, 32}"
+HINTS = typing.get_type_hints(TrainConfig)
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def widget_value(name: str, value: object) -> object:
+    """A config value as its widget holds it (text for floats, optional and list fields)."""
+    hint, f = HINTS[name], FIELDS[name]
+    if hint is bool or hint is int or f.metadata.get("choices"):
+        return value
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def apply_preset() -> None:
+    defaults = TrainConfig()
+    values = {f: getattr(defaults, f) for f in FIELDS}
+    values["run_dir"] = str(runs_dir() / "run")
+    values.update(PRESETS[st.session_state["preset"]])
+    for name, value in values.items():
+        st.session_state[f"cfg_{name}"] = widget_value(name, value)
+
+
+if "cfg_run_dir" not in st.session_state:
+    st.session_state.setdefault("preset", "Defaults")
+    apply_preset()
+
+preset = st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset)
+is_sweep = preset == SWEEP_PRESET
+if is_sweep:
+    c1, c2 = st.columns(2)
+    lr_text = c1.text_input("Learning rates", "3e-5, 1e-4, 3e-4", key="sweep_lrs")
+    r_text = c2.text_input("LoRA ranks", "8, 16, 32", key="sweep_ranks")
+
+values: dict[str, object] = {}
+groups = field_groups(TrainConfig)
+for tab, group in zip(st.tabs([g.capitalize() for g in GROUPS]), GROUPS):
+    with tab:
+        columns = st.columns(2)
+        for i, f in enumerate(groups.get(group, [])):
+            key, hint, help_ = f"cfg_{f.name}", HINTS[f.name], f.metadata.get("help")
+            where = columns[i % 2]
+            if f.metadata.get("choices"):
+                values[f.name] = where.selectbox(f.name, f.metadata["choices"], key=key, help=help_)
+            elif hint is bool:
+                values[f.name] = where.checkbox(f.name, key=key, help=help_)
+            elif hint is int:
+                values[f.name] = where.number_input(f.name, step=1, key=key, help=help_)
+            elif f.name == "prompt_template":
+                values[f.name] = where.text_area(f.name, key=key, help=help_)
+            else:
+                values[f.name] = where.text_input(f.name, key=key, help=help_)
+
+gpus = jobs.detect_gpus()
+n_gpus = 1
+if len(gpus) > 1:
+    n_gpus = int(
+        st.number_input(
+            f"GPUs for this run ({len(gpus)} here; more than one: `accelerate launch`)",
+            1,
+            len(gpus),
+            1,
+            key="n_gpus",
+        )
+    )
+st.caption(
+    f"This machine: {len(gpus)} GPU(s)"
+    if gpus
+    else "This machine: no GPU; jobs run on the CPU, one at a time."
+)
+
+try:
+    config = config_from_dict(TrainConfig, values)
+    config_error = None
+except ConfigError as e:
+    config, config_error = None, str(e)
+learning_rates: list[float] = []
+ranks: list[int] = []
+if is_sweep:
+    try:
+        learning_rates = [float(x) for x in lr_text.replace(" ", "").split(",") if x]
+        ranks = [int(x) for x in r_text.replace(" ", "").split(",") if x]
+    except ValueError:
+        config_error = config_error or "learning rates and ranks are comma-separated numbers, e.g. 3e-5, 1e-4"
+
+if config_error:
+    st.error(config_error)
+else:
+    assert config is not None
+    config_dict = dataclasses.asdict(config)
+    st.success("The configuration is valid.")
+    with st.expander("Run it from a terminal or on a cluster"):
+        file_name = f"{Path(config.run_dir).name}.yaml"
+        sub = "sweep" if is_sweep else "train"
+        args = ["--config", file_name]
+        if is_sweep:
+            args = ["train", *args, "--lr", ",".join(f"{x:g}" for x in learning_rates)]
+            args += ["--r", ",".join(str(r) for r in ranks)]
+        command = jobs.ft_core_command(sub, args, n_gpus)
+        st.code(jobs.shell_command(command), language="bash")
+        st.markdown(f"`{file_name}`:")
+        st.code(yaml.safe_dump(config_dict, sort_keys=False), language="yaml")
+        st.markdown("SLURM (`sbatch run.sh`):")
+        st.code(jobs.slurm_script(command, max(n_gpus, 1), Path(config.run_dir).name), language="bash")
+
+left, right = st.columns(2)
+if left.button("Check data and preview", key="check", disabled=config is None):
+    with st.spinner("Loading the tokenizer and the data (no training) ..."):
+        try:
+            report = jobs.check_train(dataclasses.asdict(config), runs_dir())
+        except AnnotationError as e:
+            st.error(str(e))
+        else:
+            st.session_state["check_report"] = report
+report = st.session_state.get("check_report")
+if report and config is not None:
+    st.subheader("Data set preview")
+    cols = st.columns(4)
+    cols[0].metric("Training examples", report.get("train_examples"))
+    cols[1].metric("Validation examples", report.get("validation_examples"))
+    cols[2].metric("Sources truncated", f"{report.get('sources_truncated_share', 0):.0%}")
+    cols[3].metric("Targets truncated", f"{report.get('targets_truncated_share', 0):.0%}")
+    st.caption(
+        f"Sources cut at max_source_length={config.max_source_length}: {report.get('sources_truncated')} of "
+        f"{report.get('examples')} (mean {report.get('source_tokens_lost_mean', 0):.0f}, max "
+        f"{report.get('source_tokens_lost_max')} tokens lost). Targets cut at max_target_length="
+        f"{config.max_target_length}: {report.get('targets_truncated')} (mean "
+        f"{report.get('target_tokens_lost_mean', 0):.0f}, max {report.get('target_tokens_lost_max')})."
+    )
+    try:
+        rows = read_records(config.train_file)[:5]
+    except FtCoreError as e:
+        st.warning(str(e))
+    else:
+        st.caption(f"The first {len(rows)} rows of {config.train_file}:")
+        st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
+
+if right.button("Launch", type="primary", key="launch", disabled=config is None):
+    try:
+        if is_sweep:
+            job = jobs.sweep_job(con, dataclasses.asdict(config), learning_rates, ranks, runs_dir(), n_gpus)
+        else:
+            job = jobs.train_job(con, dataclasses.asdict(config), runs_dir(), n_gpus)
+    except AnnotationError as e:
+        st.error(str(e))
+    else:
+        where = "started" if job.status == "running" else f"{job.status} (waiting for a free slot)"
+        st.success(
+            f"Job '{job.label}' {where}. Watch it on the Jobs page; closing the browser does not stop it."
+        )
+        st.page_link("pages/jobs.py", label="Open the Jobs page", icon=":material/work_history:")
