@@ -155,6 +155,11 @@ class TrainConfig(DataConfig):
         "sdpa", "attention kernel: 'sdpa', 'eager', 'flash_attention_2'", group="hardware"
     )
     fused_optimizer: bool = _help(True, "use fused AdamW on GPU", group="hardware")
+    torch_compile: bool = _help(
+        False,
+        "compile the model with torch.compile (dynamic shapes); pays off on long GPU runs",
+        group="hardware",
+    )
     num_workers: int = _help(0, "data-loader worker processes", group="hardware")
     log_every_steps: int = _help(10, "write a train_log row every N optimizer steps", group="hardware")
 

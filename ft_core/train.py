@@ -166,7 +166,14 @@ def build_model(cfg: TrainConfig, model_path: str) -> Any:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     model.config.use_cache = False
-    return get_peft_model(model, lora)
+    model = get_peft_model(model, lora)
+    if cfg.torch_compile:
+        import torch
+
+        # compile the transformer's forward only: the peft wrapper and generate() stay plain Python
+        inner = model.get_base_model()
+        inner.forward = torch.compile(inner.forward, dynamic=True)
+    return model
 
 
 # ---------------------------------------------------------------- the loop
