@@ -188,6 +188,9 @@ def main() -> None:
     parser.add_argument("--max-source-length", type=int, default=512)
     parser.add_argument("--max-target-length", type=int, default=64)
     parser.add_argument(
+        "--compile", action="store_true", help="also time ft_core with torch.compile (a third row)"
+    )
+    parser.add_argument(
         "--data",
         default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "scitldr-a" / "train.jsonl"),
     )
@@ -232,6 +235,14 @@ def main() -> None:
             ),
             model_dir,
         )
+        compiled = None
+        if args.compile:
+            compiled = run_ft_core(
+                TrainConfig(
+                    **common, run_dir=str(work / "ft_core_compiled"), group_by_length=True, torch_compile=True
+                ),
+                model_dir,
+            )
         tokens = baseline["target_tokens"]
         base_tps, ours_tps = tokens / baseline["seconds"], tokens / ours["seconds"]
         device = (
@@ -246,12 +257,18 @@ def main() -> None:
         print(
             f"{'system':<26}{'seconds':>10}{'target tok/s':>15}{'first loss':>12}{'last loss':>11}{'mean loss':>11}"
         )
-        for name, r, tps in (("Trainer+peft (baseline)", baseline, base_tps), ("ft_core", ours, ours_tps)):
+        rows = [("Trainer+peft (baseline)", baseline, base_tps), ("ft_core", ours, ours_tps)]
+        if compiled is not None:
+            rows.append(("ft_core + torch.compile", compiled, tokens / compiled["seconds"]))
+        for name, r, tps in rows:
             mean = sum(r["losses"]) / len(r["losses"])
             print(
                 f"{name:<26}{r['seconds']:>10.2f}{tps:>15.1f}{r['losses'][0]:>12.4f}{r['losses'][-1]:>11.4f}{mean:>11.4f}"
             )
         print(f"speed-up ft_core / baseline: {ours_tps / base_tps:.2f}x")
+        if compiled is not None:
+            ratio = tokens / compiled["seconds"] / base_tps
+            print(f"speed-up ft_core + torch.compile / baseline (compile time included): {ratio:.2f}x")
         mean_seq = baseline["tokens"] / args.examples
         value = mfu(args.arch, model_dir, baseline["tokens"] / ours["seconds"], mean_seq=mean_seq)
         if value is not None:
