@@ -18,6 +18,7 @@ depends on did not finish).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shlex
@@ -47,6 +48,7 @@ _COLUMNS = (
 _SCHEDULE_LOCK = threading.RLock()
 _CHILDREN: dict[int, subprocess.Popen] = {}  # processes this app started: polled to reap them
 _WATCHERS: dict[int, threading.Thread] = {}
+_STOP = threading.Event()
 
 
 class JobError(AnnotationError):
@@ -766,17 +768,27 @@ def ensure_watcher(con: duckdb.DuckDBPyConnection, interval_s: float = 3.0) -> N
         return
 
     def loop() -> None:
-        while True:
+        while not _STOP.is_set():
             try:
                 reconcile(con)
             except Exception as e:  # a closed store or a full disk must not kill the watcher silently
                 if "closed" in str(e).lower():
                     return
-            time.sleep(interval_s)
+            _STOP.wait(interval_s)
 
     thread = threading.Thread(target=loop, name="ft-job-watcher", daemon=True)
     _WATCHERS[key] = thread
     thread.start()
+
+
+def _stop_watchers() -> None:
+    """At exit, let watchers leave DuckDB's C++ code before the interpreter tears threads down."""
+    _STOP.set()
+    for thread in list(_WATCHERS.values()):
+        thread.join(timeout=5)
+
+
+atexit.register(_stop_watchers)
 
 
 def forget_children() -> None:

@@ -1,6 +1,113 @@
-"""Placeholder: being built."""
+"""Jobs (researchers): every training, generation and scoring job, live.
+
+Jobs are separate processes tracked in the store (annotations.jobs); this page only reads their state every two
+seconds (a fragment), so closing or reloading the browser never touches a job. A running job shows its progress
+and time left, live loss and eval curves, tokens/s and GPU memory; a failed one its error and the end of its log.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
-st.header("Jobs")
-st.info("This page is being built.")
+from annotations import jobs, runs
+from annotations.errors import AnnotationError
+from pages.shared import require_role, store
+
+require_role("researcher")
+con = store()
+jobs.ensure_watcher(con)
+st.title("Jobs")
+
+
+def link(page: str, label: str, icon: str) -> None:
+    """A link to another page; plain text where the page runs alone (AppTest of one file)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")
+
+
+ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "cancelled": "⏹️"}
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def gpu_memory():
+    return jobs.gpu_memory()
+
+
+def show_progress(job: jobs.Job) -> None:
+    """Progress bar, time left, live figures and curves of a running job."""
+    if job.kind == "train" and job.run_dir:
+        progress = runs.train_progress(job.run_dir)
+        st.progress(progress.fraction or 0.0, text=progress.text)
+        cols = st.columns(4)
+        cols[0].metric("Train loss", "–" if progress.loss is None else f"{progress.loss:.4f}")
+        cols[1].metric("Eval loss", "–" if progress.eval_loss is None else f"{progress.eval_loss:.4f}")
+        cols[2].metric("Tokens/s", "–" if progress.tokens_per_s is None else f"{progress.tokens_per_s:,.0f}")
+        if progress.gpu_mem_gb is not None:
+            cols[3].metric("GPU memory (peak)", f"{progress.gpu_mem_gb:.1f} GiB")
+        curves = runs.curves({job.label or job.job_id: job.run_dir})
+        if len(curves):
+            st.line_chart(curves, x="step", y="value", color="metric", height=220)
+    else:
+        tail = jobs.log_tail(job, 5)
+        fraction = runs.log_progress(tail)
+        last = tail.splitlines()[-1] if tail else "starting"
+        st.progress(fraction or 0.0, text=last[:160])
+
+
+@st.fragment(run_every=2)
+def board() -> None:
+    try:
+        all_jobs = jobs.reconcile(con)
+    except AnnotationError as e:
+        st.error(str(e))
+        return
+    if not all_jobs:
+        st.info("No job yet. Launch one on the Train page, or run the demo from Home.")
+        link("pages/train.py", label="Train", icon=":material/model_training:")
+        return
+    counts = {s: sum(j.status == s for j in all_jobs) for s in jobs.STATES}
+    st.caption(" · ".join(f"{ICONS[s]} {n} {s}" for s, n in counts.items()))
+    memory = gpu_memory()
+    if len(memory):
+        st.caption(
+            "GPU memory now: "
+            + ", ".join(f"GPU {r.gpu}: {r.used_gib:.1f}/{r.total_gib:.0f} GiB" for r in memory.itertuples())
+        )
+    for job in [j for j in all_jobs if j.active]:
+        with st.container(border=True):
+            head, button = st.columns([5, 1])
+            where = f" on GPU {job.gpus}" if job.gpus else ""
+            head.markdown(f"**{ICONS[job.status]} {job.label}** — {job.status}{where}")
+            if button.button("Cancel", key=f"cancel_{job.job_id}"):
+                try:
+                    jobs.cancel(con, job.job_id)
+                except AnnotationError as e:
+                    st.error(str(e))
+                st.rerun(scope="fragment")
+            if job.status == "running":
+                show_progress(job)
+            elif job.depends_on:
+                st.caption(f"Waits for job {job.depends_on} to finish.")
+            else:
+                st.caption("Waits for a free GPU (or the CPU slot): it starts when the running job ends.")
+    st.dataframe(jobs.jobs_frame(con), hide_index=True, width="stretch")
+    labels = {j.job_id: f"{ICONS[j.status]} {j.label} ({j.status})" for j in all_jobs}
+    chosen = st.selectbox("Job details", list(labels), format_func=labels.get, key="job_detail")
+    job = jobs.get_job(con, chosen)
+    if job is None:
+        return
+    if job.status == "failed":
+        st.error(job.error or "failed")
+    elif job.status == "finished" and job.run_dir:
+        st.success(f"Finished: {job.run_dir}")
+        link("pages/runs.py", label="Compare it on the Runs page", icon=":material/folder_open:")
+    elif job.status == "cancelled":
+        st.warning(job.error or "cancelled")
+    st.caption(f"Log: {job.log_path}")
+    st.code(jobs.log_tail(job, 30) or "(empty log)", language="text")
+
+
+board()

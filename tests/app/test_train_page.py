@@ -92,7 +92,7 @@ def test_a_real_cpu_training_job_through_the_page(app_env, researcher, tmp_path,
     assert labels["Sources truncated"] == "100%"  # every tiny source is longer than 16 tokens
 
     at.button(key="launch").click().run()
-    assert "started" in at.success[-1].value
+    assert not at.exception and "started" in at.success[-1].value
     at.button(key="launch").click().run()  # a second launch of the same run folder while it runs
     assert "already has a queued or running job" in at.error[0].value
 

@@ -1,0 +1,99 @@
+"""Jobs page with AppTest and fake quick jobs (tiny `python -c` processes writing a run folder): every state
+is shown, a running job shows its progress and curves, cancel works, a failed job shows its error and log."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from conftest import page
+
+from annotations import jobs
+
+FAKE_TRAIN = """
+import json, pathlib, sys, time
+run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True, exist_ok=True)
+log = open(run / 'train_log.jsonl', 'a')
+for step in range(1, 4):
+    log.write(json.dumps({'step': step, 'loss': 3.0 / step, 'tokens_per_s': 500.0}) + '\\n'); log.flush()
+(run / 'train_log.jsonl').open('a').write(json.dumps({'step': 3, 'eval_loss': 1.5}) + '\\n')
+status = {'state': 'running', 'step': 3, 'total_steps': 10, 'started_at': time.time() - 3}
+(run / 'status.json').write_text(json.dumps(status))
+print('step 3/10', flush=True)
+time.sleep(60)
+"""
+
+
+def _as(user):
+    at = page("jobs")
+    at.session_state["user_id"] = user.user_id
+    return at.run()
+
+
+def wait_for(con, job_id, states, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs.reconcile(con)
+        job = jobs.get_job(con, job_id)
+        if job.status in states:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"{job_id} is {jobs.get_job(con, job_id).status}")
+
+
+def test_no_jobs_yet(app_env, researcher):
+    at = _as(researcher)
+    assert not at.exception and "No job yet" in at.info[0].value
+
+
+def test_running_job_progress_curves_and_cancel(app_env, researcher, tmp_path):
+    run_dir = tmp_path / "runs" / "fake"
+    logs = tmp_path / "runs" / ".jobs"
+    job = jobs.launch(
+        app_env, "train", [sys.executable, "-c", FAKE_TRAIN, str(run_dir)], log_dir=logs, run_dir=run_dir
+    )
+    queued = jobs.launch(
+        app_env, "generate", [sys.executable, "-c", "print(1)"], log_dir=logs, label="waiting"
+    )
+    deadline = time.monotonic() + 20
+    while not (run_dir / "status.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at = _as(researcher)
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "train fake" in text and "running" in text and "waiting" in text and "queued" in text
+    assert "Waits for a free GPU" in " ".join(c.value for c in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (
+        metrics["Train loss"] == "1.0000"
+        and metrics["Eval loss"] == "1.5000"
+        and metrics["Tokens/s"] == "500"
+    )
+    bar = at.get("progress")[0]
+    assert bar.value == 30 and "step 3/10" in bar.proto.text and "left" in bar.proto.text
+    assert len(at.get("vega_lite_chart")) == 1  # the live curves
+
+    t0 = time.monotonic()
+    at.button(key=f"cancel_{job.job_id}").click().run()
+    assert time.monotonic() - t0 < 10
+    assert jobs.get_job(app_env, job.job_id).status == "cancelled"
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "cancelled"
+    # the queued job starts once the slot is free
+    assert wait_for(app_env, queued.job_id, ("finished",)).status == "finished"
+
+
+def test_failed_job_shows_its_error_and_log_and_survives_a_reload(app_env, researcher, tmp_path):
+    logs = tmp_path / "runs" / ".jobs"
+    code = "import sys; print('loading data'); print('error: data file not found: x.jsonl', file=sys.stderr); sys.exit(1)"
+    job = jobs.launch(
+        app_env, "train", [sys.executable, "-c", code], log_dir=logs, run_dir=tmp_path / "runs" / "x"
+    )
+    wait_for(app_env, job.job_id, ("failed",))
+    at = _as(researcher)
+    at.selectbox(key="job_detail").set_value(job.job_id).run()
+    assert at.error[0].value == "data file not found: x.jsonl"
+    assert "loading data" in at.code[0].value
+    # a new browser session (reload) sees the same job
+    again = _as(researcher)
+    assert job.job_id in again.dataframe[0].value.job_id.tolist()
