@@ -69,7 +69,7 @@ class GenerateConfig:
     top_p: float = _help(0.9, "nucleus sampling mass unless the spec says otherwise")
     top_k: int = _help(0, "sample from the k most likely tokens only; 0 = off")
     repetition_penalty: float = _help(1.0, "> 1 discourages repeated tokens")
-    batch_size: int = _help(16, "prompts per generate call")
+    batch_size: int = _help(64, "prompts per generate call (lower it on an out-of-memory error)")
     prompt_template: str | None = _help(None, "override the run's prompt template (must contain {source})")
     max_source_length: int | None = _help(None, "override the run's max_source_length")
     precision: str = _help(
