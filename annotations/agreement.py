@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from annotations.errors import AnnotationError
-from annotations.stats import bootstrap_totals
+from annotations.stats import PATTERN_LIMIT, bootstrap_totals, pattern_totals
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -193,7 +193,12 @@ def krippendorff_alpha(
         return result
     result.alpha = float(_alpha_from_coincidences(o, level, values))
     if n_boot > 0:
-        o_boot = bootstrap_totals(_unit_contributions(counts[pairable]).reshape(n_units, V * V), n_boot, seed)
+        if len(patterns) <= PATTERN_LIMIT:
+            o_boot = pattern_totals(contrib.reshape(len(patterns), V * V), freq, n_boot, seed)
+        else:
+            o_boot = bootstrap_totals(
+                _unit_contributions(counts[pairable]).reshape(n_units, V * V), n_boot, seed
+            )
         o_boot = o_boot.reshape(n_boot, V, V)
         boot = _alpha_from_coincidences(o_boot, level, values)
         ok = boot[~np.isnan(boot)]
@@ -212,20 +217,23 @@ def krippendorff_alpha(
 def _leave_one_annotator_out(
     annotators, unit_index, codes, counts, o, level, values
 ) -> dict[str, float | None]:
-    """Alpha without each annotator, by removing their ratings' share from the coincidence matrix."""
+    """Alpha without each annotator, all at once: a rating's share of the coincidence matrix is its unit's
+    contribution minus the unit's contribution without that rating; it depends only on the unit's counts and
+    the rating's value, so it is computed once per distinct (counts, value) and summed per annotator."""
+    V = len(values)
     ann_index, ann_codes = pd.factorize(annotators.astype(str), sort=True)
-    order = np.argsort(ann_index, kind="stable")
-    bounds = np.searchsorted(ann_index[order], np.arange(len(ann_codes) + 1))
-    out: dict[str, float | None] = {}
-    for a, name in enumerate(ann_codes):
-        rows = order[bounds[a] : bounds[a + 1]]
-        before = counts[unit_index[rows]]
-        after = before.copy()
-        after[np.arange(len(rows)), codes[rows]] -= 1
-        o_minus = o - _unit_contributions(before).sum(axis=0) + _unit_contributions(after).sum(axis=0)
-        alpha = _alpha_from_coincidences(o_minus, level, values)
-        out[str(name)] = None if np.isnan(alpha) else float(alpha)
-    return out
+    rows = np.column_stack([counts[unit_index], codes]).astype(np.int64)
+    base = int(rows.max()) + 1
+    keys = (rows * base ** np.arange(V + 1)[::-1]).sum(axis=1)
+    uniq, first, kind = np.unique(keys, return_index=True, return_inverse=True)
+    before = rows[first, :V].astype(float)
+    after = before.copy()
+    after[np.arange(len(first)), rows[first, V]] -= 1
+    share = (_unit_contributions(before) - _unit_contributions(after)).reshape(len(first), V * V)
+    A, P = len(ann_codes), len(first)
+    per_kind = np.bincount(ann_index * P + kind.ravel(), minlength=A * P).reshape(A, P)
+    alphas = _alpha_from_coincidences(o[None] - (per_kind @ share).reshape(A, V, V), level, values)
+    return {str(name): (None if np.isnan(a) else float(a)) for name, a in zip(ann_codes, alphas)}
 
 
 def cohen_kappa_pairs(

@@ -13,7 +13,8 @@ within each item and averages; system-level correlates the per-system means; poo
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from scipy import sparse
 from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats import bootstrap_totals, item_weights, percentile_interval, wilson_interval
+from annotations.stats import item_weights, percentile_interval, wilson_interval
 
 LEVELS = ("summary", "system", "pooled")
 METHODS = ("kendall", "spearman", "pearson")
@@ -29,8 +30,8 @@ METHODS = ("kendall", "spearman", "pearson")
 # cheap; above these sizes the bootstrap uses the coefficient's linear approximation (its exact gradient in the
 # item weights; Davison & Hinkley 1997, "Bootstrap Methods and their Application", section 2.7.4), whose error
 # shrinks as 1/n, exactly where the exact bootstrap becomes expensive.
-EXACT_KENDALL_MAX_ROWS = 1600
-EXACT_SPEARMAN_MAX_ROWS = 2000
+EXACT_KENDALL_MAX_ROWS = 600
+EXACT_SPEARMAN_MAX_ROWS = 1000
 
 
 @dataclass
@@ -64,6 +65,12 @@ def rowwise_correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray
     """Correlation of x[r] with y[r] for every row r of two (R, S) arrays, ignoring NaN pairs; NaN where
     undefined (fewer than two pairs or a constant row). Kendall is tau-b (Kendall 1945, ties adjusted)."""
     mask = ~(np.isnan(x) | np.isnan(y))
+    if method not in METHODS:
+        raise AnnotationError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if x.shape[1] == 2:  # two points: every coefficient is the sign agreement of the two differences
+        with np.errstate(invalid="ignore"):
+            product = np.sign(x[:, 1] - x[:, 0]) * np.sign(y[:, 1] - y[:, 0])
+        return np.where(mask.all(axis=1) & (product != 0), product, np.nan)
     x = np.where(mask, x, np.nan)
     y = np.where(mask, y, np.nan)
     if method == "kendall":
@@ -78,8 +85,6 @@ def rowwise_correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray
     if method == "spearman":
         x = sps.rankdata(x, axis=1, nan_policy="omit")
         y = sps.rankdata(y, axis=1, nan_policy="omit")
-    elif method != "pearson":
-        raise AnnotationError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     n = mask.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -107,9 +112,13 @@ def _coefficient(x: np.ndarray, y: np.ndarray, method: str) -> float:
 # --------------------------------------------------------------------------- pooled bootstrap engines
 
 
-def _group_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, G): how many times each of the G groups is drawn in each item bootstrap resample."""
-    return item_weights(int(groups.max()) + 1, n_boot, seed).astype(float)
+def weights_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Column totals of per-item rows `values` (G, k) in each item-bootstrap resample, (n_boot, k), using the
+    shared cached item weights (so one statistic gives the same interval alone or in a batch)."""
+    values = np.asarray(values, dtype=float)
+    centre = values.mean(axis=0)  # centred: the weights are float32
+    weights = item_weights(len(values), n_boot, seed)
+    return (weights @ (values - centre).astype(np.float32)).astype(float) + len(values) * centre
 
 
 def _pearson_from_totals(t: np.ndarray) -> np.ndarray:
@@ -130,36 +139,6 @@ def _weighted_midranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
     return ranks[:, inverse]
 
 
-def _pooled_exact(x, y, groups, method, n_boot, seed) -> np.ndarray:
-    if method == "pearson":
-        # centred first: the totals may be float32 for large campaigns
-        x, y = x - x.mean(), y - y.mean()
-        rows = np.column_stack([np.ones_like(x), x, y, x * x, y * y, x * y])
-        per_group = np.zeros((int(groups.max()) + 1, 6))
-        np.add.at(per_group, groups, rows)
-        return _pearson_from_totals(bootstrap_totals(per_group, n_boot, seed))
-    gw = _group_weights(groups, n_boot, seed)
-    if method == "spearman":
-        return _spearman_weighted(gw[:, groups], x, y)
-    # Kendall tau-b with frequency weights: sums over pairs of distinct rows of w_i w_j sign(dx) sign(dy);
-    # copies of one row tie on both, so they add nothing, as tau-b requires. Aggregated to item pairs.
-    order = np.argsort(groups, kind="stable")
-    x, y, groups = x[order], y[order], groups[order]
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-
-    def by_item(m: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(np.add.reduceat(m, starts, axis=0), starts, axis=1)
-
-    sx, sy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
-    a, tx, ty = by_item(sx * sy), by_item(np.abs(sx)), by_item(np.abs(sy))
-
-    def quadratic(m: np.ndarray) -> np.ndarray:
-        return ((gw @ m) * gw).sum(axis=1)
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return quadratic(a) / np.sqrt(quadratic(tx) * quadratic(ty))
-
-
 def _spearman_weighted(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman of every weighted resample: Pearson of the resample's own midranks."""
     rx, ry = _weighted_midranks(x, w), _weighted_midranks(y, w)
@@ -172,25 +151,54 @@ def _spearman_weighted(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarra
         return cxy / np.sqrt(cxx * cyy)
 
 
-def _block_sums(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row i: sum of weights over rows with a larger value, and over rows with an equal value."""
-    uniq, inverse = np.unique(values, return_inverse=True)
-    per_value = np.bincount(inverse, weights=weights, minlength=len(uniq))
-    above = per_value[::-1].cumsum()[::-1] - per_value  # strictly larger values
-    return above[inverse], per_value[inverse]
+def _kendall_weighted(gw: np.ndarray, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Kendall tau-b of every resample with item weights gw (B, G). Frequency weights: sums over pairs of
+    distinct rows of w_i w_j sign(dx) sign(dy); copies of one row tie on both, so add nothing, as tau-b needs."""
+    order = np.argsort(groups, kind="stable")
+    x, y, groups = x[order], y[order], groups[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    present = groups[starts]
+    sx, sy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
+    w = gw[:, present].astype(np.float32)
+
+    def quadratic(pairs: np.ndarray) -> np.ndarray:
+        by_item = np.add.reduceat(np.add.reduceat(pairs, starts, axis=0), starts, axis=1).astype(np.float32)
+        return ((w @ by_item) * w).sum(axis=1, dtype=np.float64)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return quadratic(sx * sy) / np.sqrt(quadratic(np.abs(sx)) * quadratic(np.abs(sy)))
 
 
-def _spearman_gradient(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+class _Column:
+    """One column's sort information (distinct values, midranks, ties), computed once and shared by every
+    coefficient that uses the column."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+        uniq, self.inverse, self.counts = np.unique(values, return_inverse=True, return_counts=True)
+        self.n_unique = len(uniq)
+        self.cum = np.cumsum(self.counts)
+        self.ranks = (self.cum - (self.counts - 1) / 2)[self.inverse]  # midranks, 1-based
+        self.ties = self.counts[self.inverse].astype(float)  # rows sharing the value, the row itself included
+
+    def block_sums(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row: sum of `weights` over rows with a larger value, and over rows with an equal value."""
+        per_value = np.bincount(self.inverse, weights=weights, minlength=self.n_unique)
+        above = per_value[::-1].cumsum()[::-1] - per_value
+        return above[self.inverse], per_value[self.inverse]
+
+
+def _spearman_gradient(x: _Column, y: _Column) -> tuple[float, np.ndarray]:
     """Spearman's rho and its exact gradient in the row weights at w = 1 (midranks, ties allowed)."""
-    n = len(x)
-    rx, ry = sps.rankdata(x), sps.rankdata(y)
+    n = len(x.values)
+    rx, ry = x.ranks, y.ranks
     m = (n + 1) / 2
     cxy, cxx, cyy = (rx * ry).sum() - n * m * m, (rx * rx).sum() - n * m * m, (ry * ry).sum() - n * m * m
     # d rank_i / d w_k = [x_k < x_i] + 1/2 [x_k = x_i]
-    above_ry, tie_ry = _block_sums(x, ry)
-    above_rx_y, tie_rx_y = _block_sums(y, rx)
-    above_rx, tie_rx = _block_sums(x, rx)
-    above_ry_y, tie_ry_y = _block_sums(y, ry)
+    above_ry, tie_ry = x.block_sums(ry)
+    above_rx_y, tie_rx_y = y.block_sums(rx)
+    above_rx, tie_rx = x.block_sums(rx)
+    above_ry_y, tie_ry_y = y.block_sums(ry)
     d_mm = m * m + n * m  # d(W m^2)/dw with m = (W + 1)/2
     d_cxy = rx * ry + above_ry + tie_ry / 2 + above_rx_y + tie_rx_y / 2 - d_mm
     d_cxx = rx * rx + 2 * above_rx + tie_rx - d_mm
@@ -199,66 +207,248 @@ def _spearman_gradient(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
     return float(rho), rho * (d_cxy / cxy - d_cxx / (2 * cxx) - d_cyy / (2 * cyy))
 
 
-def _kendall_pair_sums(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """h_i = sum_j sign(x_i - x_j) sign(y_i - y_j) for every row, in O(N L log N) where L is the number of
-    distinct values of the coarser variable (human scores have few); dense blocks otherwise."""
-    if len(np.unique(x)) < len(np.unique(y)):
+def _kendall_pair_sums(x: _Column, y: _Column) -> np.ndarray:
+    """h_i = sum_j sign(x_i - x_j) sign(y_i - y_j) for every row, in O(N L) where L is the number of distinct
+    values of the coarser variable (human scores have few); dense blocks when both are fine-grained."""
+    if x.n_unique < y.n_unique:
         x, y = y, x
-    levels = np.unique(y)
-    h = np.zeros(len(x))
-    if len(levels) <= 400:
-        for level in levels:
-            xs = np.sort(x[y == level])
-            below = np.searchsorted(xs, x, side="left")
-            above = len(xs) - np.searchsorted(xs, x, side="right")
-            h += np.sign(y - level) * (below - above)
+    n, L = len(x.values), y.n_unique
+    if L > 4096:
+        h = np.zeros(n)
+        xv, yv = x.values, y.values
+        for start in range(0, n, 1024):
+            block = slice(start, start + 1024)
+            h[block] = (np.sign(xv[block, None] - xv[None, :]) * np.sign(yv[block, None] - yv[None, :])).sum(
+                axis=1
+            )
         return h
-    for start in range(0, len(x), 2048):
-        block = slice(start, start + 2048)
-        h[block] = (np.sign(x[block, None] - x[None, :]) * np.sign(y[block, None] - y[None, :])).sum(axis=1)
+    order = np.argsort(x.inverse, kind="stable")  # rows by increasing x
+    start = (x.cum - x.counts)[x.inverse]  # sorted position where each row's x block starts
+    end = x.cum[x.inverse]  # ... and ends
+    y_sorted = y.inverse[order]
+    h = np.zeros(n)
+    for first in range(0, L, 64):  # levels in chunks, to bound memory
+        levels = np.arange(first, min(L, first + 64))
+        onehot = (y_sorted[:, None] == levels[None, :]).astype(np.float32)
+        cum = np.vstack([np.zeros((1, len(levels)), np.float32), np.cumsum(onehot, axis=0, dtype=np.float64)])
+        below = cum[start]  # rows with a strictly smaller x, per level
+        above = cum[-1] - cum[end]  # rows with a strictly larger x, per level
+        direction = np.sign(y.inverse[:, None] - levels[None, :])
+        h += (direction * (below - above)).sum(axis=1)
     return h
 
 
-def _kendall_gradient(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def _kendall_gradient(x: _Column, y: _Column) -> tuple[float, np.ndarray]:
     """Kendall's tau-b and its exact gradient in the row weights at w = 1."""
-    n = len(x)
+    n = len(x.values)
     h = _kendall_pair_sums(x, y)
-    _, tie_x = _block_sums(x, np.ones(n))
-    _, tie_y = _block_sums(y, np.ones(n))
-    s, tx, ty = h.sum() / 2, (n * n - (tie_x).sum()) / 2, (n * n - (tie_y).sum()) / 2
+    s, tx, ty = h.sum() / 2, (n * n - x.ties.sum()) / 2, (n * n - y.ties.sum()) / 2
     tau = s / np.sqrt(tx * ty)
-    return float(tau), tau * (h / s - (n - tie_x) / (2 * tx) - (n - tie_y) / (2 * ty))
+    return float(tau), tau * (h / s - (n - x.ties) / (2 * tx) - (n - y.ties) / (2 * ty))
 
 
-def pooled_bootstrap(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, method: str, n_boot: int, seed: int
-) -> tuple[np.ndarray, str]:
-    """Bootstrap replicates of the pooled coefficient, resampling groups (items); and how they were made."""
-    n_groups = int(groups.max()) + 1
-    exact = (
-        method == "pearson"
-        or (method == "spearman" and len(x) <= EXACT_SPEARMAN_MAX_ROWS)
-        or (method == "kendall" and len(x) <= EXACT_KENDALL_MAX_ROWS)
-    )
-    if exact:
-        return _pooled_exact(x, y, groups, method, n_boot, seed), "percentile bootstrap resampling items"
-    coefficient, gradient = (_kendall_gradient if method == "kendall" else _spearman_gradient)(x, y)
-    per_group = np.bincount(groups, weights=gradient, minlength=n_groups)
-    boot = coefficient + bootstrap_totals(per_group, n_boot, seed)[:, 0] - per_group.sum()
-    return boot, "percentile bootstrap resampling items (linearised statistic)"
+# --------------------------------------------------------------------------- the engine
 
 
-# --------------------------------------------------------------------------- public API
+@dataclass
+class _Prepared:
+    """The (item, system) table as arrays: one row per pair, items sorted, and (G, S) matrices per column."""
+
+    groups: np.ndarray  # item index of each row
+    n_groups: int
+    n_systems: int
+    flat: dict[str, np.ndarray]
+    matrix: dict[str, np.ndarray]
+    columns: dict[str, _Column] = field(default_factory=dict)
+
+    def column(self, name: str, keep: np.ndarray) -> _Column:
+        """Sort information of a column restricted to rows `keep` (cached when every row is kept)."""
+        if not keep.all():
+            return _Column(self.flat[name][keep])
+        if name not in self.columns:
+            self.columns[name] = _Column(self.flat[name])
+        return self.columns[name]
 
 
-def _prepare(df: pd.DataFrame, metric: str, human: str, group: str, system: str) -> pd.DataFrame:
-    missing = [c for c in (metric, human, group, system) if c not in df.columns]
+def _prepare(df: pd.DataFrame, columns: list[str], group: str, system: str) -> _Prepared:
+    missing = [c for c in (*columns, group, system) if c not in df.columns]
     if missing:
         raise AnnotationError(
             f"metric_human_correlation: column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}"
         )
-    data = df[[group, system, metric, human]].dropna()
-    return data.groupby([group, system], as_index=False, sort=True)[[metric, human]].mean()
+    data = df[[group, system, *columns]]
+    if data.duplicated([group, system]).any():
+        data = data.groupby([group, system], as_index=False, sort=True)[columns].mean()
+    else:
+        data = data.sort_values([group, system], kind="stable")
+    groups, group_names = pd.factorize(data[group], sort=True)
+    systems, system_names = pd.factorize(data[system], sort=True)
+    G, S = len(group_names), len(system_names)
+    flat, matrix = {}, {}
+    for column in columns:
+        values = pd.to_numeric(data[column], errors="coerce").to_numpy(float)
+        flat[column] = values
+        m = np.full((G, S), np.nan)
+        m[groups, systems] = values
+        matrix[column] = m
+    return _Prepared(groups, G, S, flat, matrix)
+
+
+class _Batch:
+    """Per-item columns of many statistics, bootstrapped together with one shared weight matrix."""
+
+    def __init__(self, n_items: int, n_boot: int, seed: int):
+        self.n_items, self.n_boot, self.seed = n_items, n_boot, seed
+        self.columns: list[np.ndarray] = []
+        self.index: dict[bytes, int] = {}
+        self.jobs: list[tuple[CorrelationResult, list[int], Callable[[np.ndarray], np.ndarray]]] = []
+
+    def add(
+        self, result: CorrelationResult, per_item: np.ndarray, finish: Callable[[np.ndarray], np.ndarray]
+    ):
+        positions = []
+        for column in np.asarray(per_item, dtype=float).reshape(self.n_items, -1).T:
+            key = column.tobytes()
+            if key not in self.index:  # e.g. the three summary-level methods agree with two systems
+                self.index[key] = len(self.columns)
+                self.columns.append(column)
+            positions.append(self.index[key])
+        self.jobs.append((result, positions, finish))
+
+    def run(self) -> None:
+        if not self.jobs or self.n_boot <= 0:
+            return
+        totals = weights_totals(np.column_stack(self.columns), self.n_boot, self.seed)
+        for result, positions, finish in self.jobs:
+            result.ci_low, result.ci_high = percentile_interval(
+                finish(totals[:, positions]), result.confidence
+            )
+
+
+def _summary(prep, x, y, result, batch) -> None:
+    per_item = rowwise_correlation(prep.matrix[x], prep.matrix[y], result.method)
+    defined = ~np.isnan(per_item)
+    result.n, result.n_skipped = int(defined.sum()), int(result.n_items - defined.sum())
+    if result.n == 0:
+        result.reason = (
+            f"the coefficient is undefined in every item ({result.n_skipped}): "
+            "scores are constant within each item, or fewer than two systems per item"
+        )
+        return
+    result.coefficient = float(per_item[defined].mean())
+    if result.n >= 2:
+        batch.add(
+            result, np.column_stack([np.where(defined, per_item, 0.0), defined]), lambda t: t[:, 0] / t[:, 1]
+        )
+
+
+def _system(prep, x, y, result, batch) -> None:
+    xs, ys = prep.matrix[x], prep.matrix[y]
+    both = ~(np.isnan(xs) | np.isnan(ys))
+    present = both.any(axis=0)
+    result.n = int(present.sum())
+    if result.n < 3:
+        result.reason = f"system-level correlation needs at least 3 systems; this campaign has {result.n}"
+        return
+    xs, ys, both = xs[:, present], ys[:, present], both[:, present]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx, my = (
+            np.nansum(np.where(both, xs, 0), 0) / both.sum(0),
+            np.nansum(np.where(both, ys, 0), 0) / both.sum(0),
+        )
+    coefficient = _coefficient(mx, my, result.method)
+    if np.isnan(coefficient):
+        result.reason = "the per-system means are constant: the coefficient is undefined"
+        return
+    result.coefficient = coefficient
+    S, method = result.n, result.method
+
+    def finish(t: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return rowwise_correlation(t[:, :S] / t[:, 2 * S :], t[:, S : 2 * S] / t[:, 2 * S :], method)
+
+    batch.add(result, np.column_stack([np.where(both, xs, 0), np.where(both, ys, 0), both]), finish)
+
+
+def _pooled(prep, x, y, result, batch) -> None:
+    keep = ~(np.isnan(prep.flat[x]) | np.isnan(prep.flat[y]))
+    xv, yv, groups = prep.flat[x][keep], prep.flat[y][keep], prep.groups[keep]
+    result.n = len(xv)
+    method = result.method
+    small = len(xv) <= (EXACT_KENDALL_MAX_ROWS if method == "kendall" else EXACT_SPEARMAN_MAX_ROWS)
+    if len(xv) < 2 or np.ptp(xv) == 0 or np.ptp(yv) == 0:
+        result.reason = (
+            "the metric or the human score is constant over all rows: the coefficient is undefined"
+        )
+        return
+    gradient = None
+    if method == "pearson" or small:
+        result.coefficient = _coefficient(xv, yv, method)
+    else:  # large: the exact coefficient and its gradient in the item weights, from shared sort information
+        result.coefficient, gradient = (_kendall_gradient if method == "kendall" else _spearman_gradient)(
+            prep.column(x, keep), prep.column(y, keep)
+        )
+    if result.n_boot <= 0 or result.n_items < 2:
+        return
+    G = prep.n_groups
+    if method == "pearson":
+        xc, yc = xv - xv.mean(), yv - yv.mean()
+        rows = np.column_stack([np.ones_like(xc), xc, yc, xc * xc, yc * yc, xc * yc])
+        per_item = np.column_stack([np.bincount(groups, weights=c, minlength=G) for c in rows.T])
+        batch.add(result, per_item, _pearson_from_totals)
+        return
+    if small:  # recompute the coefficient on every resample
+        gw = item_weights(G, result.n_boot, result.seed).astype(float)
+        boot = (
+            _kendall_weighted(gw, xv, yv, groups)
+            if method == "kendall"
+            else _spearman_weighted(gw[:, groups], xv, yv)
+        )
+        result.ci_low, result.ci_high = percentile_interval(boot, result.confidence)
+        return
+    per_item = np.bincount(groups, weights=gradient, minlength=G)
+    result.ci_method = "percentile bootstrap resampling items (linearised statistic)"
+    batch.add(result, per_item, lambda t, c=result.coefficient, s=per_item.sum(): c + t[:, 0] - s)
+
+
+def _correlate(
+    df: pd.DataFrame,
+    pairs: list[tuple[str, str]],
+    levels: tuple[str, ...],
+    methods: tuple[str, ...],
+    group: str,
+    system: str,
+    n_boot: int,
+    seed: int,
+    confidence: float,
+) -> list[CorrelationResult]:
+    for level in levels:
+        if level not in LEVELS:
+            raise AnnotationError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+    for method in methods:
+        if method not in METHODS:
+            raise AnnotationError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    columns = list(dict.fromkeys(c for pair in pairs for c in pair))
+    prep = _prepare(df, columns, group, system)
+    batch = _Batch(prep.n_groups, n_boot, seed)
+    results = []
+    for x, y in pairs:
+        both = ~(np.isnan(prep.flat[x]) | np.isnan(prep.flat[y]))
+        n_items = int(len(np.unique(prep.groups[both])))
+        for level in levels:
+            for method in methods:
+                result = CorrelationResult(x, y, level, method, None, None, None, 0, n_items=n_items,
+                                           n_boot=n_boot, seed=seed, confidence=confidence)  # fmt: skip
+                results.append(result)
+                if not both.any():
+                    result.reason = "no (item, system) pair has both a metric value and a human score"
+                    continue
+                {"summary": _summary, "system": _system, "pooled": _pooled}[level](prep, x, y, result, batch)
+    batch.run()
+    return results
+
+
+# --------------------------------------------------------------------------- public API
 
 
 def metric_human_correlation(
@@ -275,74 +465,10 @@ def metric_human_correlation(
 ) -> CorrelationResult:
     """Correlation of column `metric` with column `human` at `level` by `method`.
 
-    `df` has one row per (group, system) — several rows are averaged (e.g. several annotators' scores).
-    Summary-level items whose coefficient is undefined (constant scores) are skipped and counted in n_skipped."""
-    if level not in LEVELS:
-        raise AnnotationError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    if method not in METHODS:
-        raise AnnotationError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    data = _prepare(df, metric, human, group, system)
-    result = CorrelationResult(metric, human, level, method, None, None, None, 0, n_boot=n_boot, seed=seed)
-    result.confidence = confidence
-    result.n_items = int(data[group].nunique())
-    if data.empty:
-        result.reason = "no (item, system) pair has both a metric value and a human score"
-        return result
-    if level == "pooled":
-        return _pooled(data, metric, human, group, method, result)
-    x = data.pivot(index=group, columns=system, values=metric)
-    y = data.pivot(index=group, columns=system, values=human).reindex_like(x)
-    if level == "summary":
-        per_item = rowwise_correlation(x.to_numpy(float), y.to_numpy(float), method)
-        defined = per_item[~np.isnan(per_item)]
-        result.n, result.n_skipped = len(defined), int(np.isnan(per_item).sum())
-        if len(defined) == 0:
-            result.reason = (
-                f"the coefficient is undefined in every item ({result.n_skipped}): "
-                "scores are constant within each item, or fewer than two systems per item"
-            )
-            return result
-        result.coefficient = float(defined.mean())
-        if n_boot > 0 and len(defined) >= 2:
-            totals = bootstrap_totals(defined, n_boot, seed)[:, 0]
-            result.ci_low, result.ci_high = percentile_interval(totals / len(defined), confidence)
-        return result
-    # system level: correlate per-system means (over the items each system has)
-    result.n = x.shape[1]
-    if x.shape[1] < 3:
-        result.reason = f"system-level correlation needs at least 3 systems; this campaign has {x.shape[1]}"
-        return result
-    xs, ys = x.to_numpy(float), y.to_numpy(float)
-    result.coefficient = _coefficient(np.nanmean(xs, axis=0), np.nanmean(ys, axis=0), method)
-    if np.isnan(result.coefficient):
-        result.coefficient = None
-        result.reason = "the per-system means are constant: the coefficient is undefined"
-        return result
-    if n_boot > 0:
-        S = xs.shape[1]
-        per_item = np.column_stack([np.nan_to_num(xs), np.nan_to_num(ys), ~np.isnan(xs), ~np.isnan(ys)])
-        t = bootstrap_totals(per_item, n_boot, seed)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mx, my = t[:, :S] / t[:, 2 * S : 3 * S], t[:, S : 2 * S] / t[:, 3 * S :]
-        result.ci_low, result.ci_high = percentile_interval(rowwise_correlation(mx, my, method), confidence)
-    return result
-
-
-def _pooled(data, metric, human, group, method, result: CorrelationResult) -> CorrelationResult:
-    x, y = data[metric].to_numpy(float), data[human].to_numpy(float)
-    result.n = len(x)
-    coefficient = _coefficient(x, y, method)
-    if np.isnan(coefficient):
-        result.reason = (
-            "the metric or the human score is constant over all rows: the coefficient is undefined"
-        )
-        return result
-    result.coefficient = coefficient
-    if result.n_boot > 0 and result.n_items >= 2:
-        groups = pd.factorize(data[group])[0]
-        boot, result.ci_method = pooled_bootstrap(x, y, groups, method, result.n_boot, result.seed)
-        result.ci_low, result.ci_high = percentile_interval(boot, result.confidence)
-    return result
+    `df` has one row per (group, system); several rows are averaged (e.g. several annotators' scores).
+    Summary-level items whose coefficient is undefined (constant scores) are skipped and counted in n_skipped.
+    Pooled Kendall/Spearman on large campaigns bootstrap the linearised coefficient (see `ci_method`)."""
+    return _correlate(df, [(metric, human)], (level,), (method,), group, system, n_boot, seed, confidence)[0]
 
 
 def correlation_table(
@@ -355,16 +481,13 @@ def correlation_table(
     system: str = "system",
     n_boot: int = 1000,
     seed: int = 0,
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Every metric x human score x level x method, one row each (CorrelationResult fields as columns)."""
-    rows = [
-        metric_human_correlation(df, m, h, level, method, group, system, n_boot, seed).to_dict()
-        for m in metrics
-        for h in humans
-        for level in levels
-        for method in methods
-    ]
-    return pd.DataFrame(rows, columns=list(CorrelationResult.__dataclass_fields__))
+    """Every metric x human score x level x method, one row each (CorrelationResult fields as columns); the
+    same numbers as calling metric_human_correlation for each, computed together."""
+    pairs = [(m, h) for m in metrics for h in humans]
+    results = _correlate(df, pairs, levels, methods, group, system, n_boot, seed, confidence)
+    return pd.DataFrame([r.to_dict() for r in results], columns=list(CorrelationResult.__dataclass_fields__))
 
 
 # --------------------------------------------------------------------------- pairwise campaigns
@@ -379,10 +502,41 @@ def item_preferences(judgments: pd.DataFrame, system: str, opponent: str) -> pd.
 
 def metric_deltas(metrics: pd.DataFrame, system: str, opponent: str) -> pd.DataFrame:
     """(item_id x metric) frame of metric(system) - metric(opponent)."""
-    wide = metrics.pivot_table(index=["item_id", "metric"], columns="system", values="value", aggfunc="mean")
+    pair = metrics[metrics["system"].isin([system, opponent])]
+    keys = ["item_id", "metric", "system"]
+    if pair.duplicated(keys).any():
+        pair = pair.groupby(keys, as_index=False)["value"].mean()
+    wide = pair.set_index(keys)["value"].unstack("system")
     if system not in wide or opponent not in wide:
         return pd.DataFrame()
     return (wide[system] - wide[opponent]).unstack("metric")
+
+
+def preference_correlations(
+    judgments: pd.DataFrame,
+    metrics: pd.DataFrame,
+    metric_names: list[str],
+    system: str,
+    opponent: str,
+    methods: tuple[str, ...] = METHODS,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    deltas: pd.DataFrame | None = None,
+) -> list[CorrelationResult]:
+    """For each metric and method: correlation across items of the metric's delta (system - opponent) with
+    the mean human preference for system (+1 win, -1 loss, 0 tie), with an item bootstrap interval.
+    `deltas`: metric_deltas(metrics, system, opponent) when the caller has it already."""
+    deltas = metric_deltas(metrics, system, opponent) if deltas is None else deltas
+    frame = pd.DataFrame({"preference": item_preferences(judgments, system, opponent)})
+    for m in metric_names:
+        frame[f"delta:{m}"] = deltas[m].reindex(frame.index) if m in deltas else np.nan
+    frame = frame.rename_axis("item_id").reset_index().assign(system="delta")
+    pairs = [(f"delta:{m}", "preference") for m in metric_names]
+    results = _correlate(frame, pairs, ("pooled",), methods, "item_id", "system", n_boot, seed, confidence)
+    for r in results:
+        r.metric, r.level = r.metric.removeprefix("delta:"), "per-item delta"
+    return results
 
 
 def preference_correlation(
@@ -396,16 +550,10 @@ def preference_correlation(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> CorrelationResult:
-    """Correlation across items of the metric's delta (system - opponent) with the mean human preference."""
-    deltas = metric_deltas(metrics, system, opponent)
-    frame = pd.DataFrame({"preference": item_preferences(judgments, system, opponent)})
-    frame["delta"] = deltas[metric] if metric in deltas else np.nan
-    frame = frame.dropna().reset_index().assign(system="delta")
-    out = metric_human_correlation(
-        frame, "delta", "preference", "pooled", method, "item_id", "system", n_boot, seed, confidence
-    )
-    out.metric, out.human, out.level = metric, "preference", "per-item delta"
-    return out
+    """Correlation across items of one metric's delta (system - opponent) with the mean human preference."""
+    return preference_correlations(
+        judgments, metrics, [metric], system, opponent, (method,), n_boot, seed, confidence
+    )[0]
 
 
 @dataclass
@@ -426,6 +574,37 @@ class PairwiseAccuracy:
         return asdict(self)
 
 
+def pairwise_accuracies(
+    judgments: pd.DataFrame,
+    metrics: pd.DataFrame,
+    metric_names: list[str],
+    system: str,
+    opponent: str,
+    confidence: float = 0.95,
+    deltas: pd.DataFrame | None = None,
+) -> list[PairwiseAccuracy]:
+    """Pairwise accuracy of each metric against the human majority per item (Kocmi et al. 2021, "To Ship or
+    Not to Ship: An Extensive Evaluation of Automatic Metrics for Machine Translation")."""
+    deltas = metric_deltas(metrics, system, opponent) if deltas is None else deltas
+    pref = item_preferences(judgments, system, opponent)
+    out = []
+    for metric in metric_names:
+        delta = (deltas[metric] if metric in deltas else pd.Series(dtype=float)).reindex(pref.index)
+        known = delta.notna()
+        human_ties = int(((pref == 0) & known).sum())
+        metric_ties = int(((delta == 0) & (pref != 0)).sum())
+        used = known & (pref != 0) & (delta != 0)
+        n = int(used.sum())
+        if n == 0:
+            reason = "no item has both a human majority and a nonzero metric difference"
+            out.append(PairwiseAccuracy(metric, None, None, None, 0, human_ties, metric_ties, reason))
+            continue
+        agree = int((np.sign(pref[used]) == np.sign(delta[used])).sum())
+        low, high = wilson_interval(agree, n, confidence)
+        out.append(PairwiseAccuracy(metric, agree / n, low, high, n, human_ties, metric_ties))
+    return out
+
+
 def pairwise_accuracy(
     judgments: pd.DataFrame,
     metrics: pd.DataFrame,
@@ -434,18 +613,5 @@ def pairwise_accuracy(
     opponent: str,
     confidence: float = 0.95,
 ) -> PairwiseAccuracy:
-    """Pairwise accuracy of a metric against the human majority (Kocmi et al. 2021, "To Ship or Not to Ship")."""
-    deltas = metric_deltas(metrics, system, opponent)
-    pref = item_preferences(judgments, system, opponent)
-    delta = (deltas[metric] if metric in deltas else pd.Series(dtype=float)).reindex(pref.index)
-    known = delta.notna()
-    human_ties = int(((pref == 0) & known).sum())
-    metric_ties = int(((delta == 0) & (pref != 0)).sum())
-    used = known & (pref != 0) & (delta != 0)
-    n = int(used.sum())
-    if n == 0:
-        return PairwiseAccuracy(metric, None, None, None, 0, human_ties, metric_ties, "no item has both a human "
-                                "majority and a nonzero metric difference")  # fmt: skip
-    agree = int((np.sign(pref[used]) == np.sign(delta[used])).sum())
-    low, high = wilson_interval(agree, n, confidence)
-    return PairwiseAccuracy(metric, agree / n, low, high, n, human_ties, metric_ties)
+    """Pairwise accuracy of one metric against the human majority (ties on either side excluded)."""
+    return pairwise_accuracies(judgments, metrics, [metric], system, opponent, confidence)[0]

@@ -61,14 +61,29 @@ def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     G = len(values)
     if G == 0:
         return np.full((n_boot, values.shape[1]), np.nan)
-    patterns, freq = np.unique(values, axis=0, return_counts=True)
+    patterns, freq = distinct_rows(values)
     if len(patterns) <= PATTERN_LIMIT:
-        rng = np.random.default_rng(seed)
-        draws = rng.multinomial(G, freq / G, size=n_boot).astype(float)
-        return draws @ patterns
+        return pattern_totals(patterns, freq, n_boot, seed)
     centre = values.mean(axis=0)
     weights = item_weights(G, n_boot, seed)
     return (weights @ (values - centre).astype(np.float32)).astype(float) + G * centre
+
+
+def distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D array in sorted order and how often each occurs (hash-based, fast)."""
+    counts = pd.DataFrame(values).value_counts(sort=False).sort_index()
+    return np.array(counts.index.tolist(), dtype=float).reshape(
+        len(counts), values.shape[1]
+    ), counts.to_numpy()
+
+
+def pattern_totals(patterns: np.ndarray, freq: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Item bootstrap totals when G items take P distinct rows `patterns` with frequencies `freq`: drawing G
+    items with replacement is a multinomial draw of how often each pattern occurs."""
+    G = int(freq.sum())
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(G, freq / G, size=n_boot).astype(float)
+    return draws @ patterns
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[float | None, float | None]:

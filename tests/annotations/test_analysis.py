@@ -1,0 +1,105 @@
+"""`analyze` on synthetic campaigns with a known winner, a position-biased annotator and a useless metric."""
+
+import json
+
+import numpy as np
+import pytest
+from synthetic import make_campaign
+
+from annotations import stats
+from annotations.analysis import AnalysisOptions, analyze
+from annotations.errors import AnnotationError
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    return make_campaign(n_items=240, n_annotators=6, fast=("ann-fast",), seed=21)
+
+
+@pytest.fixture(scope="module")
+def result(campaign):
+    return analyze(campaign.judgments, campaign.scores, campaign.metrics, AnalysisOptions(n_boot=400))
+
+
+def test_known_winner_biased_annotator_and_useless_metric(result):
+    assert result.system == "finetuned" and result.opponent == "base"
+    assert result.win.boot_low > 0.5
+    annotators = result.annotators.set_index("annotator_id")
+    assert annotators.loc["ann-left", "flagged"] and annotators.loc["ann-fast", "flagged"]
+    accuracy = result.pairwise_accuracy.set_index("metric")
+    assert accuracy.loc["good_metric", "ci_low"] > 0.5
+    assert accuracy.loc["useless_metric", "ci_low"] < 0.5 < accuracy.loc["useless_metric", "ci_high"]
+    pooled = result.correlations.query("level == 'pooled' and method == 'kendall'").set_index(
+        ["metric", "human"]
+    )
+    assert (pooled.loc["good_metric", "ci_low"] > 0).all()
+    assert (
+        (pooled.loc["useless_metric", "ci_low"] < 0) & (pooled.loc["useless_metric", "ci_high"] > 0)
+    ).all()
+    assert set(result.correlations["level"]) == {"summary", "system", "pooled"}
+    assert result.correlations.query("level == 'system'")["reason"].str.contains("at least 3 systems").all()
+
+
+def test_what_was_used_is_stated_and_exclusions_apply(campaign, result):
+    j = campaign.judgments
+    firsts = j[~j["is_repeat"] & ~j["is_gold"]]
+    assert result.used["judgments_used"] == len(firsts) == result.win.n_judgments
+    assert result.used["repeats_left_out"] == int(j["is_repeat"].sum())
+    excluded = analyze(
+        j, campaign.scores, campaign.metrics, AnalysisOptions(n_boot=100, exclude_flagged=True)
+    )
+    assert {"ann-left", "ann-fast"} <= set(excluded.used["excluded_annotators"])
+    kept = firsts[~firsts["annotator_id"].isin(excluded.used["excluded_annotators"])]
+    assert excluded.win.n_judgments == len(kept)
+    assert excluded.agreement.iloc[0]["n_annotators"] == kept["annotator_id"].nunique()
+    assert "ann-left" not in set(excluded.position["annotator_id"])
+    assert excluded.annotators.set_index("annotator_id").loc["ann-left", "excluded"]
+    # without the left-biased annotator, the overall share of left choices is close to one half
+    overall = excluded.position.set_index("annotator_id").loc["all"]
+    assert abs(overall["left_share"] - 0.5) < 0.05
+    by_name = analyze(j, campaign.scores, None, AnalysisOptions(n_boot=0, exclude_annotators=("ann-00",)))
+    assert by_name.used["excluded_annotators"] == ["ann-00"]
+
+
+def test_tie_policy_is_applied_and_all_policies_are_shown(campaign):
+    half = analyze(campaign.judgments, campaign.scores, None, AnalysisOptions(n_boot=100, tie_policy="half"))
+    assert half.win.tie_policy == "half"
+    assert list(half.win_by_policy["tie_policy"]) == list(stats.TIE_POLICIES)
+    direct = stats.win_rate(
+        campaign.judgments[~campaign.judgments["is_repeat"] & ~campaign.judgments["is_gold"]],
+        tie_policy="half",
+    )
+    assert half.win.win_rate == direct.win_rate
+    with pytest.raises(AnnotationError, match="tie policy"):
+        AnalysisOptions(tie_policy="coin")
+
+
+def test_export_shapes_are_json_and_deterministic(campaign, result):
+    again = analyze(campaign.judgments, campaign.scores, campaign.metrics, AnalysisOptions(n_boot=400))
+    assert json.dumps(result.to_dict(), sort_keys=True) == json.dumps(again.to_dict(), sort_keys=True)
+    table = result.statistics_table()
+    assert {"statistic", "value", "ci_low", "ci_high", "n", "seed", "method"} <= set(table.columns)
+    assert (table["statistic"] == "krippendorff_alpha").sum() == len(result.agreement)
+    assert result.environment["numpy"] == np.__version__
+
+
+def test_more_than_two_systems_gets_bradley_terry():
+    c = make_campaign(n_items=150, seed=22)
+    j = c.judgments.copy()
+    third = j.index[::3]
+    # a third system replaces base in every third judgment and loses most of the time
+    j.loc[third, "shown_left"] = j.loc[third, "shown_left"].replace("base", "other")
+    j.loc[third, "shown_right"] = j.loc[third, "shown_right"].replace("base", "other")
+    j.loc[third, "winner"] = np.where(j.loc[third, "winner"] == "base", "other", j.loc[third, "winner"])
+    out = analyze(j, None, None, AnalysisOptions(n_boot=100))
+    assert out.bradley_terry is not None
+    assert set(out.bradley_terry.table["system"]) == {"base", "finetuned", "other"}
+    assert out.bradley_terry.table.iloc[0]["system"] == "finetuned"
+
+
+def test_nothing_to_analyse_says_so(campaign):
+    with pytest.raises(AnnotationError, match="no judgments yet"):
+        analyze(campaign.judgments.iloc[:0])
+    everyone = tuple(campaign.judgments["annotator_id"].unique())
+    with pytest.raises(AnnotationError, match="no judgments are left"):
+        analyze(campaign.judgments, options=AnalysisOptions(exclude_annotators=everyone))
