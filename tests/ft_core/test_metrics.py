@@ -221,3 +221,24 @@ def test_empty_predictions_score_zero_with_a_warning():
     with pytest.warns(UserWarning, match="1 of 2 predictions are empty"):
         df = metrics.score(["", "a cat"], [["a cat"], ["a cat"]], ["bleu", "rouge"])
     assert df.loc[0, "rouge1"] == 0.0 and df.loc[0, "bleu"] == 0.0 and df.loc[1, "rouge1"] == 1.0
+
+
+def test_rouge_is_the_exact_mean_unlike_the_bootstrap_median_evaluate_reports(shared_data):
+    # evaluate's "rouge" aggregates with rouge_score's BootstrapAggregator and reports `mid`: the median of
+    # bootstrap means drawn from numpy's global random state. Ours is the plain mean, the same in every process.
+    from rouge_score import rouge_scorer, scoring
+
+    predictions, references = _scitldr_pairs(shared_data, n=30)
+    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
+    exact = np.mean([scorer.score_multi(r, p)["rouge1"].fmeasure for p, r in zip(predictions, references)])
+    mids = []
+    for seed in (1, 2):
+        np.random.seed(seed)
+        aggregator = scoring.BootstrapAggregator()
+        for p, r in zip(predictions, references):
+            aggregator.add_scores(scorer.score_multi(r, p))
+        mids.append(aggregator.aggregate()["rouge1"].mid.fmeasure)
+    assert mids[0] != mids[1] and mids[0] != exact  # moves with the global seed, and is not the mean
+    assert abs(mids[0] - exact) < 0.02  # but only slightly
+    ours = [metrics.corpus(predictions, references, ["rouge"]).loc["rouge1", "value"] for _ in range(2)]
+    assert ours[0] == ours[1] == pytest.approx(exact, abs=1e-15)
