@@ -45,6 +45,9 @@ _COLUMNS = (
     "job_id, kind, run_dir, command, status, pid, created_at, started_at, finished_at, error, log_path, "
     "needs_gpu, label, depends_on, pipeline, n_gpus, gpus, exit_code, cancel_requested_at, env"
 )
+_FROM = (
+    "jobs LEFT JOIN job_extras USING (job_id)"  # the contract's table + what the queue adds (migration 100)
+)
 _SCHEDULE_LOCK = threading.RLock()
 _CHILDREN: dict[int, subprocess.Popen] = {}  # processes this app started: polled to reap them
 _WATCHERS: dict[int, threading.Thread] = {}
@@ -348,13 +351,13 @@ def check_train(config: dict[str, Any], runs_root: str | Path, timeout_s: float 
 
 def get_job(con: duckdb.DuckDBPyConnection, job_id: str) -> Job | None:
     """The job, or None when there is no such id."""
-    row = db.read(con).execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", [job_id]).fetchone()
+    row = db.read(con).execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE job_id = ?", [job_id]).fetchone()
     return _job(row) if row else None
 
 
 def list_jobs(con: duckdb.DuckDBPyConnection, statuses: tuple[str, ...] | None = None) -> list[Job]:
     """Jobs, newest first; only those in `statuses` when given."""
-    rows = db.read(con).execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY created_at DESC, job_id").fetchall()
+    rows = db.read(con).execute(f"SELECT {_COLUMNS} FROM {_FROM} ORDER BY created_at DESC, job_id").fetchall()
     jobs = [_job(r) for r in rows]
     return [j for j in jobs if statuses is None or j.status in statuses]
 
@@ -434,7 +437,7 @@ def submit(
     def insert(cur: duckdb.DuckDBPyConnection) -> None:
         if run_dir_s is not None:
             active = cur.execute(
-                "SELECT job_id, label, run_dir, pipeline FROM jobs WHERE status IN ('queued', 'running')"
+                f"SELECT job_id, label, run_dir, pipeline FROM {_FROM} WHERE status IN ('queued', 'running')"
             ).fetchall()
             for other_id, other_label, other_dir, other_pipeline in active:
                 if _same_folder(other_dir, run_dir_s) and (pipeline is None or other_pipeline != pipeline):
@@ -443,16 +446,14 @@ def submit(
                         "wait for it to end or cancel it on the Jobs page"
                     )
         cur.execute(
-            "INSERT INTO jobs (job_id, kind, run_dir, command, status, created_at, log_path, needs_gpu, label, "
-            "depends_on, pipeline, n_gpus, env) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (job_id, kind, run_dir, command, status, created_at, log_path, needs_gpu) "
+            "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+            [job_id, kind, run_dir_s, json.dumps(command), now, str(log), needs_gpu],
+        )
+        cur.execute(
+            "INSERT INTO job_extras (job_id, label, depends_on, pipeline, n_gpus, env) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 job_id,
-                kind,
-                run_dir_s,
-                json.dumps(command),
-                now,
-                str(log),
-                needs_gpu,
                 label or f"{kind} {Path(run_dir_s).name if run_dir_s else ''}".strip(),
                 depends_on,
                 pipeline,
@@ -585,8 +586,11 @@ def _start(con: duckdb.DuckDBPyConnection, job: Job, gpus: list[str], machine_gp
 
     def mark(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(
-            "UPDATE jobs SET status = 'running', pid = ?, started_at = ?, gpus = ? WHERE job_id = ?",
-            [proc.pid, db.utcnow(), ",".join(gpus) if gpus else None, job.job_id],
+            "UPDATE jobs SET status = 'running', pid = ?, started_at = ? WHERE job_id = ?",
+            [proc.pid, db.utcnow(), job.job_id],
+        )
+        cur.execute(
+            "UPDATE job_extras SET gpus = ? WHERE job_id = ?", [",".join(gpus) if gpus else None, job.job_id]
         )
 
     db.write(con, mark)
@@ -597,9 +601,10 @@ def _settle(
 ) -> None:
     def update(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(
-            "UPDATE jobs SET status = ?, error = ?, exit_code = ?, finished_at = ? WHERE job_id = ?",
-            [status, error, exit_code, db.utcnow(), job.job_id],
+            "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE job_id = ?",
+            [status, error, db.utcnow(), job.job_id],
         )
+        cur.execute("UPDATE job_extras SET exit_code = ? WHERE job_id = ?", [exit_code, job.job_id])
 
     db.write(con, update)
     if job.kind in ("train", "sweep") and job.run_dir and status in ("failed", "cancelled"):
@@ -737,12 +742,17 @@ def cancel(con: duckdb.DuckDBPyConnection, job_id: str, wait_s: float = 9.0) -> 
         row = cur.execute("SELECT status FROM jobs WHERE job_id = ?", [job_id]).fetchone()
         if row[0] == "queued":
             cur.execute(
-                "UPDATE jobs SET status = 'cancelled', error = 'cancelled before it started', finished_at = ?, "
-                "cancel_requested_at = ? WHERE job_id = ?",
-                [db.utcnow(), db.utcnow(), job_id],
+                "UPDATE jobs SET status = 'cancelled', error = 'cancelled before it started', finished_at = ? "
+                "WHERE job_id = ?",
+                [db.utcnow(), job_id],
+            )
+            cur.execute(
+                "UPDATE job_extras SET cancel_requested_at = ? WHERE job_id = ?", [db.utcnow(), job_id]
             )
         elif row[0] == "running":
-            cur.execute("UPDATE jobs SET cancel_requested_at = ? WHERE job_id = ?", [db.utcnow(), job_id])
+            cur.execute(
+                "UPDATE job_extras SET cancel_requested_at = ? WHERE job_id = ?", [db.utcnow(), job_id]
+            )
         return row[0]
 
     with _SCHEDULE_LOCK:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-
-from conftest import page
+from pathlib import Path
 
 from annotations import jobs
 
@@ -23,6 +22,15 @@ status = {'state': 'running', 'step': 3, 'total_steps': 10, 'started_at': time.t
 print('step 3/10', flush=True)
 time.sleep(60)
 """
+
+APP = Path(__file__).resolve().parents[2]
+
+
+def page(name: str):
+    """An AppTest of pages/<name>.py (the fixtures app_env/researcher come from tests/app/conftest.py)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(APP / "pages" / f"{name}.py"), default_timeout=60)
 
 
 def _as(user):

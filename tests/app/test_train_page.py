@@ -7,12 +7,21 @@ import dataclasses
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from conftest import APP, page
 
 from annotations import jobs, runs
 from ft_core.config import TrainConfig
+
+APP = Path(__file__).resolve().parents[2]
+
+
+def page(name: str):
+    """An AppTest of pages/<name>.py (the fixtures app_env/researcher come from tests/app/conftest.py)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(APP / "pages" / f"{name}.py"), default_timeout=60)
 
 
 def _as(user):
