@@ -67,7 +67,10 @@ def read_log(run_dir: str | Path) -> pd.DataFrame:
 
 
 def is_run(path: Path) -> bool:
-    return any((path / name).is_file() for name in RUN_FILES)
+    """A training run (config, status or log) or a folder of outputs made elsewhere (outputs/ or scores/)."""
+    return any((path / name).is_file() for name in RUN_FILES) or any(
+        (path / name).is_dir() for name in ("outputs", "scores")
+    )
 
 
 def is_sweep(path: str | Path) -> bool:

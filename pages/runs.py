@@ -1,6 +1,154 @@
-"""Placeholder: being built."""
+"""Runs (researchers): compare run folders — overlaid loss/eval curves, configs side by side, metric tables, a
+sweep's heatmap over lr x r — and carry a finished run on: generate and score, then create a campaign.
 
+Everything is read from the run folders (annotations.runs), so a folder deleted while listed only drops out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
-st.header("Runs")
-st.info("This page is being built.")
+from annotations import jobs, runs
+from annotations.campaigns import SELECTIONS, CampaignConfig, create_campaign
+from annotations.errors import AnnotationError
+from pages.shared import require_role, runs_dir, store
+
+user = require_role("researcher")
+con = store()
+jobs.ensure_watcher(con)
+st.title("Runs")
+
+
+def link(page: str, label: str, icon: str) -> None:
+    """A link to another page; plain text where the page runs alone (AppTest of one file)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")
+
+
+table = runs.list_runs(runs_dir())
+if table.empty:
+    st.info(f"No run folder in {runs_dir()} yet. Launch a run on the Train page, or run the demo from Home.")
+    link("pages/train.py", "Train", ":material/model_training:")
+    st.stop()
+
+st.dataframe(table.drop(columns=["path"]), hide_index=True, width="stretch")
+paths = dict(zip(table.run, table.path))
+finished = table[table.state == "finished"].run.tolist()
+chosen = st.multiselect("Runs to compare", list(paths), default=finished[:2] or list(paths)[:1], key="chosen")
+selected = {run: paths[run] for run in chosen}
+
+curves_tab, configs_tab, metrics_tab, sweep_tab = st.tabs(["Curves", "Configs", "Metrics", "Sweep heatmap"])
+with curves_tab:
+    metrics = st.multiselect(
+        "Curves",
+        ["loss", "eval_loss", "lr", "grad_norm", "tokens_per_s"],
+        default=["loss", "eval_loss"],
+        key="curve_metrics",
+    )
+    long = runs.curves(selected, tuple(metrics))
+    if long.empty:
+        st.info("No logged steps yet for these runs.")
+    for metric in metrics:
+        part = long[long.metric == metric]
+        if len(part):
+            st.markdown(f"**{metric}**")
+            st.line_chart(part, x="step", y="value", color="run", height=260)
+with configs_tab:
+    configs = runs.config_table(selected)
+    only_diff = st.toggle("Only fields that differ", value=len(selected) > 1, key="only_diff")
+    st.dataframe(configs[configs.differs] if only_diff else configs, width="stretch")
+with metrics_tab:
+    scores = runs.metric_tables(selected)
+    if scores.empty:
+        st.info("No scores yet: generate and score a finished run below.")
+    else:
+        st.dataframe(scores, hide_index=True, width="stretch")
+with sweep_tab:
+    sweeps = runs.list_sweeps(runs_dir())
+    if not sweeps:
+        st.info("No sweep yet: use the lr x r sweep preset on the Train page.")
+    else:
+        sweep = st.selectbox("Sweep", sweeps, format_func=lambda p: Path(p).name, key="sweep")
+        members = runs.sweep_members(sweep)
+        options = runs.sweep_metrics(members)
+        if not options:
+            st.info("No finished member run yet.")
+        else:
+            metric = st.selectbox("Metric", options, key="sweep_metric")
+            data = members.dropna(subset=[metric])[["learning_rate", "lora_r", metric, "run"]]
+            base = alt.Chart(data).encode(
+                x=alt.X("lora_r:O", title="LoRA rank r"), y=alt.Y("learning_rate:O", title="learning rate")
+            )
+            heat = base.mark_rect().encode(
+                color=alt.Color(f"{metric}:Q", scale=alt.Scale(scheme="viridis")),
+                tooltip=["run", "learning_rate", "lora_r", metric],
+            )
+            labels = base.mark_text(color="white").encode(text=alt.Text(f"{metric}:Q", format=".4g"))
+            st.altair_chart(heat + labels, width="stretch")
+            st.dataframe(runs.sweep_grid(members, metric), width="stretch")
+
+st.header("Continue a run")
+run = st.selectbox(
+    "Run", list(paths), index=list(paths).index(chosen[0]) if chosen else 0, key="continue_run"
+)
+path = paths[run]
+row = table.set_index("run").loc[run]
+active = [j for j in jobs.list_jobs(con, jobs.ACTIVE) if j.run_dir and Path(j.run_dir) == Path(path)]
+for job in active:
+    st.caption(f"{job.label}: {job.status}")
+left, right = st.columns(2)
+with left:
+    st.markdown("**1. Generate and score** (base and fine-tuned on the test split)")
+    limit = st.number_input("Test items (0 = all)", min_value=0, value=100, key="eval_limit")
+    max_new = st.number_input(
+        "max_new_tokens (0 = the run's max_target_length)", 0, 4096, 0, key="eval_tokens"
+    )
+    if st.button("Generate and score", key="evaluate", disabled=not row.adapter, type="primary"):
+        try:
+            generate, score = jobs.evaluate_jobs(
+                con, path, runs_dir(), int(limit) or None, int(max_new) or None
+            )
+        except AnnotationError as e:
+            st.error(str(e))
+        else:
+            st.success(f"Queued '{generate.label}' then '{score.label}'. Follow them on the Jobs page.")
+    if not row.adapter:
+        st.caption("The run has no adapter yet (it is still training, or it failed).")
+with right:
+    st.markdown("**2. Create an annotation campaign** from its outputs")
+    with st.expander("Campaign options", expanded=False):
+        name = st.text_input("Name", value=f"{run}: base vs finetuned", key="camp_name")
+        k = st.number_input("Annotators per item (k)", 1, 20, 3, key="camp_k")
+        selection = st.selectbox("Items", SELECTIONS, key="camp_selection")
+        n_items = st.number_input("How many (sample / critical)", 1, 10_000, 50, key="camp_n")
+        show_reference = st.checkbox("Show the reference", value=True, key="camp_ref")
+        gold_rate = st.slider("Share of gold pairs", 0.0, 0.5, 0.0, 0.05, key="camp_gold")
+        repeat_rate = st.slider("Share repeated with sides flipped", 0.0, 0.5, 0.0, 0.05, key="camp_repeat")
+    if st.button("Create campaign", key="campaign", disabled=not row.outputs):
+        try:
+            config = CampaignConfig(
+                name=name,
+                run_dir=str(path),
+                k=int(k),
+                selection=selection,
+                n_items=int(n_items),
+                show_reference=show_reference,
+                gold_rate=float(gold_rate),
+                repeat_rate=float(repeat_rate),
+            )
+            campaign_id = create_campaign(con, config, created_by=user.user_id)
+        except (AnnotationError, ValueError) as e:
+            st.error(str(e))
+        else:
+            st.success(
+                f"Campaign '{name}' created ({campaign_id}); annotators see it on their Annotate page."
+            )
+    if not row.outputs:
+        st.caption("No outputs yet: generate and score first.")
+    link("pages/campaigns.py", "All campaign options (criteria, gold items, quotas)", ":material/fact_check:")

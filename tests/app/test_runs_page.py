@@ -1,0 +1,111 @@
+"""Runs page with AppTest: overlaid curves, configs side by side, metric tables, a sweep heatmap, and carrying a
+run on (generate + score jobs, a campaign); a run folder deleted while listed does not break it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from annotations import jobs
+from annotations.campaigns import list_campaigns
+
+APP = Path(__file__).resolve().parents[2]
+
+
+def page(name: str):
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(APP / "pages" / f"{name}.py"), default_timeout=60)
+
+
+def _as(user):
+    at = page("runs")
+    at.session_state["user_id"] = user.user_id
+    return at.run()
+
+
+def write_run(folder: Path, lr: float, r: int, delta: float | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"base_model": "tiny", "learning_rate": lr, "lora_r": r}))
+    (folder / "status.json").write_text(
+        json.dumps({"state": "finished", "step": 3, "total_steps": 3, "best_eval_loss": lr * 1e3 + r})
+    )
+    rows = [{"step": s, "loss": 3.0 / s} for s in (1, 2, 3)] + [{"step": 3, "eval_loss": 1.0}]
+    (folder / "train_log.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+    (folder / "adapter").mkdir()
+    (folder / "adapter" / "adapter_config.json").write_text("{}")
+    if delta is not None:
+        (folder / "scores").mkdir()
+        rec = {
+            "decoding": "greedy",
+            "metric": "rougeL",
+            "base": 0.2,
+            "finetuned": 0.2 + delta,
+            "delta": delta,
+        }
+        (folder / "scores" / "comparison.json").write_text(json.dumps([rec]))
+    return folder
+
+
+def test_compare_runs_curves_configs_metrics(app_env, researcher, tmp_path):
+    root = tmp_path / "runs"
+    write_run(root / "a", 1e-4, 8, delta=0.02)
+    write_run(root / "b", 3e-4, 8, delta=0.05)
+    at = _as(researcher)
+    assert not at.exception
+    assert set(at.dataframe[0].value.run) == {"a", "b", "run-1"}
+    assert at.multiselect(key="chosen").value == ["a", "b"]
+    assert len(at.get("vega_lite_chart")) == 2  # loss and eval_loss, both runs overlaid in each
+    configs = at.dataframe[1].value
+    assert configs.index.tolist() == ["learning_rate"] and configs.loc["learning_rate", "b"] == "0.0003"
+    scores = at.dataframe[2].value
+    assert scores.set_index("run").loc["b", "delta"] == 0.05
+
+
+def test_sweep_heatmap(app_env, researcher, tmp_path):
+    sweep = tmp_path / "runs" / "grid"
+    for lr in (3e-5, 1e-4):
+        for r in (8, 16):
+            write_run(sweep / f"lr{lr}_r{r}", lr, r, delta=lr * 100 + r / 100)
+    at = _as(researcher)
+    at.selectbox(key="sweep_metric").set_value("delta_rougeL").run()
+    assert not at.exception
+    grid = at.dataframe[-1].value
+    assert grid.shape == (2, 2) and abs(grid.loc[1e-4, 16] - (1e-2 + 0.16)) < 1e-12
+
+
+def test_generate_and_score_then_campaign(app_env, researcher, tmp_path):
+    root = tmp_path / "runs"
+    write_run(root / "a", 1e-4, 8)
+    at = _as(researcher)
+    at.selectbox(key="continue_run").set_value("a").run()
+    at.number_input(key="eval_limit").set_value(20).run()
+    at.button(key="evaluate").click().run()
+    assert not at.exception and "Queued" in at.success[0].value
+    gen, score = sorted(jobs.list_jobs(app_env), key=lambda j: j.kind)
+    assert (gen.kind, score.kind) == ("generate", "score") and score.depends_on == gen.job_id
+    assert (
+        gen.command[-4:] == ["--run-dir", str(root / "a"), "--limit", "20"][-4:] or "--limit" in gen.command
+    )
+    for job in (score, gen):
+        if jobs.get_job(app_env, job.job_id).active:
+            jobs.cancel(app_env, job.job_id)
+    # a second click while they ran would have been refused; now: the campaign from run-1's outputs
+    at.selectbox(key="continue_run").set_value("run-1").run()
+    at.number_input(key="camp_k").set_value(2).run()
+    at.button(key="campaign").click().run()
+    assert not at.exception and "created" in at.success[0].value
+    campaigns = list_campaigns(app_env)
+    assert len(campaigns) == 1 and campaigns.k.iloc[0] == 2
+
+
+def test_a_run_folder_deleted_while_listed(app_env, researcher, tmp_path):
+    root = tmp_path / "runs"
+    write_run(root / "a", 1e-4, 8)
+    write_run(root / "b", 3e-4, 8)
+    at = _as(researcher)
+    shutil.rmtree(root / "b")
+    at.run()
+    assert not at.exception
+    assert "b" not in set(at.dataframe[0].value.run)
