@@ -66,7 +66,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "bertscore_num_layers": None,  # layer whose embeddings are compared; None = known default for the model
     "bertscore_batch_size": 64,
     "device": None,  # None = cuda when available, else cpu
-    "n_jobs": 1,  # processes for ROUGE; 0 = all cores
+    "n_jobs": 0,  # processes for ROUGE on 2,000+ pairs (fewer are scored in-process); 0 = all cores
     "lowercase": False,  # BLEU on lowercased text
 }
 

@@ -79,7 +79,7 @@ class ScoreConfig:
     )
     bertscore_batch_size: int = _help(64, "BERTScore batch size")
     device: str = _help("auto", "'auto', 'cpu' or 'cuda' for BERTScore")
-    n_jobs: int = _help(1, "processes for ROUGE; 0 = all cores")
+    n_jobs: int = _help(0, "processes for ROUGE on 2,000+ outputs; 0 = all cores")
     n_boot: int = _help(1000, "bootstrap resamples")
     confidence: float = _help(0.95, "confidence level of the intervals")
     seed: int = _help(0, "seed of the bootstrap")
@@ -292,8 +292,14 @@ def format_table(comparison: pd.DataFrame) -> str:
     lines.append(header)
     lines.append("-" * len(header))
     for row in comparison.itertuples():
-        base = row.base_mean_sd if row.base_n_seeds > 1 else f"{row.base:.4f}"
-        finetuned = row.finetuned_mean_sd if row.finetuned_n_seeds > 1 else f"{row.finetuned:.4f}"
+        base = (
+            row.base_mean_sd if row.base_n_seeds > 1 else ("-" if np.isnan(row.base) else f"{row.base:.4f}")
+        )
+        finetuned = (
+            row.finetuned_mean_sd
+            if row.finetuned_n_seeds > 1
+            else ("-" if np.isnan(row.finetuned) else f"{row.finetuned:.4f}")
+        )
         ci = "" if np.isnan(row.ci_low) else f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
         p = "" if np.isnan(row.p_value) else f"{row.p_value:.3f}"
         share = "" if np.isnan(row.share_finetuned_higher) else f"{row.share_finetuned_higher:.0%}"
