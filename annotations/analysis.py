@@ -81,6 +81,7 @@ class CampaignAnalysis:
     win_by_policy: pd.DataFrame  # the win rate under each tie policy, for comparison
     bradley_terry: stats.BradleyTerryResult | None
     criteria: pd.DataFrame
+    metric_table: pd.DataFrame  # automatic metrics on the campaign's items: means, paired delta, interval
     agreement: pd.DataFrame  # target, level, alpha, ci_low, ci_high, n_units, n_annotators, reason, ...
     leave_one_out: pd.DataFrame  # target, level, annotator_id, alpha_without
     cohen: pd.DataFrame
@@ -112,6 +113,7 @@ class CampaignAnalysis:
             "win_by_policy": frame(self.win_by_policy),
             "bradley_terry": self.bradley_terry.to_dict() if self.bradley_terry else None,
             "criteria": frame(self.criteria),
+            "metric_table": frame(self.metric_table),
             "agreement": frame(self.agreement),
             "leave_one_out": frame(self.leave_one_out),
             "cohen": frame(self.cohen),
@@ -142,6 +144,9 @@ class CampaignAnalysis:
         for r in self.criteria.itertuples():
             rows.append(("mean_score_difference", r.criterion, f"{self.system} - {self.opponent}",
                          "bootstrap over items", r.mean_diff, r.ci_low, r.ci_high, r.n, self.options.seed, r.reason))  # fmt: skip
+        for r in self.metric_table.itertuples():
+            rows.append(("metric_difference", r.metric, f"{self.system} - {self.opponent}", "bootstrap over items",
+                         r.delta, r.ci_low, r.ci_high, r.n_items, self.options.seed, None))  # fmt: skip
         for r in self.agreement.itertuples():
             rows.append(("krippendorff_alpha", r.target, r.level, "bootstrap over items", r.alpha, r.ci_low,
                          r.ci_high, r.n_units, r.seed, r.reason))  # fmt: skip
@@ -391,6 +396,7 @@ def analyze(
         win_by_policy=win_by_policy,
         bradley_terry=bt,
         criteria=criteria,
+        metric_table=stats.metric_differences(metrics, system, opponent, n_boot, seed, conf),
         agreement=agreement_table,
         leave_one_out=loo,
         cohen=cohen,

@@ -39,7 +39,7 @@ class MoreJudgments:
     """Where the campaign stands and what more annotation would buy."""
 
     n_items: int
-    judgments_per_item: float  # current k (judgments of the pair per item)
+    judgments_per_item: float  # current k: judgments of the pair per item, ties included
     win_rate_half_width: float | None  # current, from the item-clustered bootstrap (Wilson if unavailable)
     alpha_half_width: float | None
     sd_per_item: float | None  # win-rate standard deviation per item, design effect included
@@ -74,7 +74,7 @@ def more_judgments(
 ) -> MoreJudgments:
     """Current half-widths and the items needed (at the current judgments per item) for the targets."""
     z = sps.norm.ppf(1 - (1 - win.confidence) / 2)
-    k = win.n_used / win.n_items if win.n_items else 0.0
+    k = win.n_judgments / win.n_items if win.n_items else 0.0
     half = win.half_width
     if half is None and win.wilson_low is not None:
         half = (win.wilson_high - win.wilson_low) / 2

@@ -159,3 +159,59 @@ def make_campaign(
         }
     )
     return SyntheticCampaign(judgments, scores, metrics, items, outputs, quality)
+
+
+def fill_store(
+    con,
+    run_dir,
+    n_annotators: int = 4,
+    p_finetuned: float = 0.7,
+    left_biased: tuple[str, ...] = ("ann-left",),
+    seed: int = 0,
+    **config,
+) -> str:
+    """A campaign in a real DuckDB store, judged through the real assignment and submit path: honest
+    annotators prefer the fine-tuned output with probability p_finetuned, left-biased ones pick left 90%.
+    Returns the campaign id. Writes a train_log.jsonl into run_dir for the loss curve."""
+    import json
+    from datetime import timedelta
+    from pathlib import Path
+
+    from annotations import assignment, db, judgments
+    from annotations.campaigns import CampaignConfig, create_campaign
+
+    log = Path(run_dir) / "train_log.jsonl"
+    if not log.exists():
+        rows = [{"step": s, "epoch": s / 20, "loss": 2.5 * 0.97**s + 0.3, "lr": 1e-4} for s in range(1, 61)]
+        rows += [
+            {"step": s, "epoch": s / 20, "loss": None, "eval_loss": 2.0 * 0.98**s + 0.5} for s in (20, 40, 60)
+        ]
+        log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    defaults = {"name": "synthetic", "k": 3, "repeat_rate": 0.15}
+    defaults.update(config)
+    cid = create_campaign(con, CampaignConfig(run_dir=str(run_dir), **defaults))
+    rng = np.random.default_rng(seed)
+    annotators = [f"ann-{i}" for i in range(n_annotators - len(left_biased))] + list(left_biased)
+    now = db.utcnow()
+    active = True
+    while active:
+        active = False
+        for annotator in annotators:
+            pair = assignment.next_item(con, cid, annotator, now=now)
+            if pair is None:
+                continue
+            active = True
+            left, right = con.execute(
+                "SELECT shown_left, shown_right FROM assignments WHERE assignment_id = ?", [pair.token]
+            ).fetchone()
+            if annotator in left_biased:
+                choice = "A" if rng.random() < 0.9 else "B"
+            else:
+                u = rng.random()
+                winner = "tie" if u > 0.9 else ("finetuned" if u < p_finetuned * 0.9 else "base")
+                choice = "tie" if winner == "tie" else ("A" if left == winner else "B")
+            score_a, score_b = (int(v) for v in rng.integers(1, 6, 2))
+            scores = {c.name: {"A": score_a, "B": score_b} for c in pair.criteria}
+            now = now + timedelta(seconds=float(rng.uniform(5, 40)))
+            judgments.submit(con, pair.token, annotator, choice, scores, None, now=now)
+    return cid
