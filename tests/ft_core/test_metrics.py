@@ -208,6 +208,13 @@ def test_bad_inputs_have_clear_messages():
         metrics.score(["a"], [["a"]], ["rouge"], stemmer=True)
 
 
+def test_bertscore_encoder_errors(tmp_path):
+    with pytest.raises(ConfigError, match="bertscore_num_layers is needed"):
+        metrics.score(["a"], [["a"]], ["bertscore"], bertscore_model=str(tmp_path))
+    with pytest.raises(ConfigError, match="no config.json"):
+        metrics.score(["a"], [["a"]], ["bertscore"], bertscore_model=str(tmp_path), bertscore_num_layers=2)
+
+
 def test_missing_references_skip_reference_metrics_with_a_warning():
     with pytest.warns(UserWarning, match="no references: skipping bleu, rouge"):
         df = metrics.score(["an output", "another"], None, ["bleu", "rouge"])

@@ -89,3 +89,12 @@ def test_bad_grid_values():
     with pytest.raises(ConfigError, match="--r is empty"):
         _numbers(",", int, "--r")
     assert main(["nothing"]) == 2
+
+
+def test_train_sweep_cli_reports_bad_config_in_one_line(tmp_path, capsys):
+    from ft_core.__main__ import main as cli
+
+    args = ["sweep", "train", "--config", str(tmp_path / "missing.yaml"), "--lr", "1e-4", "--r", "8"]
+    assert cli(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: config file not found: {tmp_path / 'missing.yaml'}"
