@@ -66,6 +66,19 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
     )
 
 
+def data_version(con, campaign_id: str) -> str:
+    """Changes whenever a judgment of the campaign is written or edited (judgments are append-only versions):
+    the cache key of the results page."""
+    from annotations import db
+
+    count, latest = (
+        db.read(con)
+        .execute("SELECT count(*), max(submitted_at) FROM judgments WHERE campaign_id = ?", [campaign_id])
+        .fetchone()
+    )
+    return f"{count}:{latest}"
+
+
 def read_train_log(run_dir: str | Path | None) -> pd.DataFrame:
     """The run's train_log.jsonl (step, loss, eval_loss, ...) as a frame; empty when there is none."""
     if not run_dir:

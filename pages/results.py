@@ -1,6 +1,363 @@
-"""Placeholder: being built."""
+"""Results (researchers): did the fine-tune help? The human verdict with intervals, agreement, whether the
+automatic metrics track the humans, annotator quality, the run's loss curve, an example browser and the export.
+Every number comes from one call, `annotations.analysis.analyze`, cached per campaign and data version."""
 
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-st.header("Results")
-st.info("This page is being built.")
+from annotations import campaigns, stats
+from annotations.analysis import AnalysisOptions, CampaignAnalysis, analyze
+from annotations.errors import AnnotationError
+from annotations.export import (
+    CampaignData,
+    data_version,
+    export_bytes,
+    interpret,
+    judgments_with_scores,
+    load_campaign,
+    read_train_log,
+)
+from pages.shared import require_role, store
+
+MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
+
+
+@st.cache_data(show_spinner="Loading judgments…", max_entries=4)
+def campaign_data(campaign_id: str, version: str) -> CampaignData:
+    return load_campaign(store(), campaign_id)
+
+
+@st.cache_data(show_spinner="Computing statistics…", max_entries=16)
+def campaign_analysis(campaign_id: str, version: str, options: AnalysisOptions) -> CampaignAnalysis:
+    data = campaign_data(campaign_id, version)
+    return analyze(data.judgments, data.scores, data.metrics, options, campaign_id)
+
+
+@st.cache_data(max_entries=4)
+def items_and_outputs(campaign_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    con = store()
+    return campaigns.items_frame(con, campaign_id), campaigns.outputs_frame(con, campaign_id)
+
+
+def interval_chart(
+    df: pd.DataFrame, y: str, x: str, low: str, high: str, rule: float, title: str
+) -> alt.Chart:
+    """Points with interval bars, and a reference rule (0.5 for win rates, 0 for differences)."""
+    base = alt.Chart(df).encode(y=alt.Y(f"{y}:N", title=None, sort=None))
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X(f"{low}:Q", title=title), x2=f"{high}:Q")
+    points = base.mark_point(filled=True, size=90).encode(
+        x=f"{x}:Q",
+        tooltip=[
+            y,
+            alt.Tooltip(x, format=".3f"),
+            alt.Tooltip(low, format=".3f"),
+            alt.Tooltip(high, format=".3f"),
+        ],
+    )
+    reference = (
+        alt.Chart(pd.DataFrame({"r": [rule]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="r:Q")
+    )
+    return (bars + points + reference).properties(height=alt.Step(34))
+
+
+user = require_role("researcher")
+con = store()
+st.title("Results")
+
+listing = campaigns.list_campaigns(con)
+if listing.empty:
+    st.info("No campaign yet: create one on the Campaigns page, then collect judgments.")
+    st.stop()
+names = dict(zip(listing["campaign_id"], listing["name"]))
+campaign_id = st.selectbox("Campaign", list(names), format_func=lambda c: f"{names[c]} ({c})", key="campaign")
+version = data_version(con, campaign_id)
+data = campaign_data(campaign_id, version)
+if data.judgments.empty:
+    st.info("This campaign has no judgments yet.")
+    st.stop()
+
+all_annotators = sorted(data.judgments["annotator_id"].astype(str).unique())
+criteria_names = sorted(data.scores["criterion"].astype(str).unique()) if not data.scores.empty else []
+with st.expander("What counts", expanded=False):
+    left, right = st.columns(2)
+    tie_policy = left.radio(
+        "Ties and 'both bad'",
+        stats.TIE_POLICIES,
+        format_func=lambda p: f"{p}: {stats.TIE_POLICY_HELP[p]}",
+        key="tie_policy",
+    )
+    chosen = right.multiselect("Annotators", all_annotators, default=all_annotators, key="annotators")
+    exclude_flagged = right.checkbox("Leave out annotators the quality checks flag", key="exclude_flagged")
+    include_gold = right.checkbox("Count gold items in the verdict", key="include_gold")
+    include_repeats = right.checkbox("Count flipped repeats as extra judgments", key="include_repeats")
+options = AnalysisOptions(
+    tie_policy=tie_policy,
+    exclude_annotators=tuple(a for a in all_annotators if a not in chosen),
+    exclude_flagged=exclude_flagged,
+    include_gold=include_gold,
+    include_repeats=include_repeats,
+)
+try:
+    result = campaign_analysis(campaign_id, version, options)
+except AnnotationError as e:
+    st.error(str(e))
+    st.stop()
+
+used = result.used
+st.caption(
+    f"{used['judgments_used']} of {used['judgments_total']} judgments on {used['items_used']} items by "
+    f"{used['annotators_used']} annotators; left out: {used['judgments_of_excluded_annotators']} of excluded "
+    f"annotators ({', '.join(used['excluded_annotators']) or 'none'}), {used['repeats_left_out']} repeats, "
+    f"{used['gold_left_out']} gold. Intervals: 95%, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
+)
+criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
+
+verdict, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_tab, export_tab = st.tabs(
+    ["Verdict", "Agreement", "Metrics vs humans", "Annotators", "Training", "Examples", "Export"]
+)
+
+with verdict:
+    for line in interpret(result):
+        st.markdown(f"- {line}")
+    w = result.win
+    cols = st.columns(4)
+    cols[0].metric(
+        f"{w.system} win rate ({w.tie_policy})", "n/a" if w.win_rate is None else f"{w.win_rate:.1%}"
+    )
+    cols[1].metric(
+        "95% CI (item bootstrap)", "n/a" if w.boot_low is None else f"{w.boot_low:.1%} – {w.boot_high:.1%}"
+    )
+    cols[2].metric("Sign test p", "n/a" if w.sign_test_p is None else f"{w.sign_test_p:.3g}")
+    cols[3].metric("Wins / losses / ties", f"{w.wins} / {w.losses} / {w.ties + w.both_bad}")
+    policies = result.win_by_policy.dropna(subset=["win_rate"])
+    if not policies.empty:
+        rows = []
+        for r in policies.itertuples():
+            rows.append(
+                {
+                    "interval": f"{r.tie_policy}: item bootstrap",
+                    "win_rate": r.win_rate,
+                    "low": r.boot_low,
+                    "high": r.boot_high,
+                }
+            )
+            rows.append(
+                {
+                    "interval": f"{r.tie_policy}: Wilson",
+                    "win_rate": r.win_rate,
+                    "low": r.wilson_low,
+                    "high": r.wilson_high,
+                }
+            )
+        st.altair_chart(
+            interval_chart(
+                pd.DataFrame(rows), "interval", "win_rate", "low", "high", 0.5, f"win rate of {w.system}"
+            ),
+            width="stretch",
+        )
+    diffs = result.criteria.dropna(subset=["mean_diff"])
+    if criterion != "all":
+        diffs = diffs[diffs["criterion"] == criterion]
+    if not diffs.empty:
+        st.subheader("Scores per criterion")
+        st.altair_chart(
+            interval_chart(diffs.fillna({"ci_low": diffs["mean_diff"], "ci_high": diffs["mean_diff"]}), "criterion",
+                           "mean_diff", "ci_low", "ci_high", 0.0, f"mean score {w.system} − {w.opponent}"),
+            width="stretch",
+        )  # fmt: skip
+    if result.bradley_terry is not None:
+        st.subheader("Bradley–Terry strengths")
+        st.dataframe(result.bradley_terry.table, hide_index=True)
+    if not result.metric_table.empty:
+        st.subheader("Automatic metrics on these items")
+        st.dataframe(result.metric_table, hide_index=True)
+    p = result.power
+    st.subheader("How many more judgments?")
+    c1, c2, c3 = st.columns(3)
+    c1.metric(
+        "Win-rate interval now", "n/a" if p.win_rate_half_width is None else f"±{p.win_rate_half_width:.1%}"
+    )
+    c2.metric(
+        f"More items for ±{p.target_half_width:.0%}",
+        "n/a" if p.more_items_for_target is None else p.more_items_for_target,
+    )
+    c3.metric(
+        f"Items to detect ±{p.detect_difference:.0%}",
+        "n/a" if p.items_to_detect is None else p.items_to_detect,
+    )
+    if p.reason:
+        st.caption(p.reason)
+
+with agreement_tab:
+    table = result.agreement
+    if criterion != "all":
+        table = table[
+            table["target"].str.startswith("preference") | table["target"].str.startswith(f"{criterion} ")
+        ]
+    defined = table.dropna(subset=["alpha"]).assign(label=lambda t: t["target"] + " · " + t["level"])
+    if not defined.empty:
+        st.altair_chart(
+            interval_chart(defined.fillna({"ci_low": defined["alpha"], "ci_high": defined["alpha"]}), "label", "alpha",
+                           "ci_low", "ci_high", 0.667, "Krippendorff's alpha (dashed: .667, tentative reliability)"),
+            width="stretch",
+        )  # fmt: skip
+    st.dataframe(
+        table[["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]],
+        hide_index=True,
+    )
+    st.caption(f"Fleiss' kappa (preference): {result.fleiss.kappa if result.fleiss.kappa is not None else 'n/a'} "
+               f"on {result.fleiss.n_items} items with {result.fleiss.raters_per_item} ratings each.")  # fmt: skip
+    st.markdown("**Leave one annotator out** (alpha without each annotator)")
+    st.dataframe(result.leave_one_out, hide_index=True)
+    st.markdown("**Cohen's kappa per annotator pair**")
+    st.dataframe(result.cohen, hide_index=True)
+
+with metrics_tab:
+    accuracy = result.pairwise_accuracy.dropna(subset=["accuracy"])
+    if accuracy.empty and result.correlations.empty:
+        st.info("No automatic metrics were imported with this campaign.")
+    else:
+        if not accuracy.empty:
+            st.markdown(
+                "**Does the metric's difference point the same way as the human majority?** (ties excluded)"
+            )
+            st.altair_chart(
+                interval_chart(accuracy, "metric", "accuracy", "ci_low", "ci_high", 0.5, "pairwise accuracy"),
+                width="stretch",
+            )
+        metric_names = sorted(data.metrics["metric"].astype(str).unique())
+        human_names = criteria_names if criterion == "all" else [criterion]
+        if metric_names and human_names:
+            c1, c2 = st.columns(2)
+            metric = c1.selectbox("Metric", metric_names, key="scatter_metric")
+            human = c2.selectbox("Human score", human_names, key="scatter_human")
+            used_ids = set(
+                data.judgments.loc[
+                    ~data.judgments["annotator_id"].isin(used["excluded_annotators"]), "judgment_id"
+                ]
+            )
+            scores = data.scores[
+                (data.scores["criterion"] == human) & data.scores["judgment_id"].isin(used_ids)
+            ]
+            points = (
+                scores.groupby(["item_id", "system"], as_index=False)["score"].mean()
+                .merge(data.metrics[data.metrics["metric"] == metric], on=["item_id", "system"])
+            )  # fmt: skip
+            if len(points) > MAX_SCATTER_POINTS:
+                st.caption(f"Showing {MAX_SCATTER_POINTS} of {len(points)} points (random sample).")
+                points = points.sample(MAX_SCATTER_POINTS, random_state=0)
+            st.altair_chart(
+                alt.Chart(points).mark_circle(opacity=0.6).encode(
+                    x=alt.X("value:Q", title=metric), y=alt.Y("score:Q", title=f"mean human {human} score"),
+                    color="system:N", tooltip=["item_id", "system", "value", "score"],
+                ),
+                width="stretch",
+            )  # fmt: skip
+            shown = result.correlations[
+                (result.correlations["metric"] == metric) & (result.correlations["human"] == human)
+            ]
+            st.dataframe(
+                shown[
+                    [
+                        "level",
+                        "method",
+                        "coefficient",
+                        "ci_low",
+                        "ci_high",
+                        "n",
+                        "n_skipped",
+                        "ci_method",
+                        "reason",
+                    ]
+                ],
+                hide_index=True,
+            )
+        st.markdown("**Metric delta vs human preference, per item**")
+        st.dataframe(
+            result.preference_correlations[
+                ["metric", "method", "coefficient", "ci_low", "ci_high", "n", "reason"]
+            ],
+            hide_index=True,
+        )
+        with st.expander("Every correlation"):
+            st.dataframe(result.correlations, hide_index=True)
+
+with annotators_tab:
+    st.dataframe(result.annotators, hide_index=True)
+    position = result.position[result.position["annotator_id"] != "all"]
+    if not position.empty:
+        st.altair_chart(
+            alt.Chart(position).mark_bar().encode(
+                x=alt.X("left_share:Q", title="share of 'left' choices", scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("annotator_id:N", title=None), tooltip=["annotator_id", "n", "left_share", "p_value"],
+            )
+            + alt.Chart(pd.DataFrame({"r": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="r:Q"),
+            width="stretch",
+        )  # fmt: skip
+    length = result.length
+    st.caption(
+        "Length bias: " + (length.reason or f"the longer output won {length.share:.0%} of {length.n} decisive "
+                           f"judgments (p = {length.p_value:.3g}).")
+    )  # fmt: skip
+
+with training_tab:
+    log = read_train_log(data.run_dir)
+    if log.empty:
+        st.info("No train_log.jsonl for this campaign's run.")
+    else:
+        curves = log.melt(
+            id_vars="step", value_vars=[c for c in ("loss", "eval_loss") if c in log], var_name="series"
+        ).dropna()
+        st.altair_chart(
+            alt.Chart(curves)
+            .mark_line(point=False)
+            .encode(x="step:Q", y=alt.Y("value:Q", title="loss"), color="series:N"),
+            width="stretch",
+        )
+
+with examples_tab:
+    items, outputs = items_and_outputs(campaign_id)
+    judged = data.judgments["item_id"].astype(str).unique().tolist()
+    item_id = st.selectbox("Item", judged, key="example_item")
+    item = items[items["item_id"] == item_id]
+    if not item.empty:
+        row = item.iloc[0]
+        st.markdown("**Source**")
+        st.text(str(row.get("source") or ""))
+        if row.get("references"):
+            st.markdown("**References**")
+            for reference in row["references"]:
+                st.text(reference)
+    columns = st.columns(2)
+    for column, system in zip(columns, (result.opponent, result.system)):
+        text = outputs[(outputs["item_id"] == item_id) & (outputs["system"] == system)]["output"]
+        column.markdown(f"**{system}**")
+        column.text(text.iloc[0] if len(text) else "(no output)")
+        values = data.metrics[(data.metrics["item_id"] == item_id) & (data.metrics["system"] == system)]
+        column.dataframe(values[["metric", "value"]], hide_index=True)
+    item_judgments = judgments_with_scores(
+        data.judgments[data.judgments["item_id"] == item_id], data.scores[data.scores["item_id"] == item_id]
+    )
+    st.markdown("**Judgments**")
+    st.dataframe(
+        item_judgments.drop(
+            columns=["campaign_id", "system_a", "system_b", "assignment_id", "repeat_of"], errors="ignore"
+        ),
+        hide_index=True,
+    )
+
+with export_tab:
+    st.write(
+        "Judgments (CSV, Parquet, JSONL), every statistic (JSON, CSV) with method, n, intervals, seed and versions, "
+        "and the Markdown/HTML report, in one zip. `python -m annotations export --db FILE --out DIR` writes the same."
+    )
+    st.download_button(
+        "Download export (.zip)",
+        data=lambda: export_bytes(data, result),
+        file_name=f"{campaign_id}-export.zip",
+        mime="application/zip",
+        key="download_export",
+    )

@@ -1,0 +1,73 @@
+"""Results page with AppTest on a real store judged through the real assignment/submit path."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from conftest import APP, page, write_run_folder
+
+_spec = importlib.util.spec_from_file_location("_synthetic", APP / "tests" / "annotations" / "synthetic.py")
+synthetic = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(synthetic)
+
+
+def _as(user, name="results"):
+    at = page(name)
+    at.session_state["user_id"] = user.user_id
+    return at.run()
+
+
+@pytest.fixture
+def judged(app_env, tmp_path):
+    run_dir = write_run_folder(tmp_path / "runs" / "run-2", n_items=24)
+    return synthetic.fill_store(app_env, run_dir, n_annotators=4, name="judged campaign")
+
+
+def test_annotators_cannot_see_results(annotator):
+    at = _as(annotator)
+    assert "do not have access" in at.error[0].value
+
+
+def test_no_campaign_says_what_to_do(researcher):
+    at = _as(researcher)
+    assert not at.exception and "No campaign yet" in at.info[0].value
+
+
+def test_results_page_shows_the_verdict_and_reacts_to_options(researcher, judged):
+    at = _as(researcher)
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert "finetuned win rate (drop)" in labels and "Sign test p" in labels
+    assert any("judgments on" in c.value for c in at.caption)
+    assert [t.label for t in at.tabs] == [
+        "Verdict",
+        "Agreement",
+        "Metrics vs humans",
+        "Annotators",
+        "Training",
+        "Examples",
+        "Export",
+    ]
+    assert any("Humans preferred" in m.value or "No clear winner" in m.value for m in at.markdown)
+    at.radio(key="tie_policy").set_value("half").run()
+    assert "finetuned win rate (half)" in [m.label for m in at.metric]
+    at.multiselect(key="annotators").unselect("ann-left").run()
+    assert not at.exception
+    assert any("(ann-left)" in c.value for c in at.caption)
+    at.selectbox(key="criterion").set_value("fluency").run()
+    assert not at.exception
+    # the annotator table flags the left-biased annotator
+    table = next(df.value for df in at.dataframe if "flags" in df.value.columns)
+    assert "position bias" in table.set_index("annotator_id").loc["ann-left", "flags"]
+
+
+def test_example_browser_reveals_both_systems(researcher, judged):
+    at = _as(researcher)
+    item = at.selectbox(key="example_item").options[0]
+    at.selectbox(key="example_item").set_value(item).run()
+    assert not at.exception
+    names = [m.value for m in at.markdown]
+    assert "**base**" in names and "**finetuned**" in names
+    judgments_table = next(df.value for df in at.dataframe if "winner" in df.value.columns)
+    assert len(judgments_table) >= 3 and {"shown_left", "choice", "comment"} <= set(judgments_table.columns)
