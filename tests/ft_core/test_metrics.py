@@ -99,13 +99,15 @@ def test_rouge_matches_rouge_score(shared_data):
     from rouge_score import rouge_scorer
 
     predictions, references = _scitldr_pairs(shared_data)
+    # Two-sentence outputs, so rougeLsum takes the summary-level path.
+    predictions = [f"{p} {r[0]}" if i % 2 else p for i, (p, r) in enumerate(zip(predictions, references))]
     for stem in (True, False):
-        scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=stem)
+        scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=stem)
         df = metrics.score(predictions, references, ["rouge"], use_stemmer=stem, multi_ref="max")
         for i, (p, refs) in enumerate(zip(predictions, references)):
-            best = scorer.score_multi(refs, p)
-            for key in ("rouge1", "rouge2", "rougeL"):
-                assert df.loc[i, key] == pytest.approx(best[key].fmeasure, abs=1e-15)
+            best = scorer.score_multi([metrics.split_sentences(r) for r in refs], metrics.split_sentences(p))
+            for key in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+                assert df.loc[i, key] == best[key].fmeasure  # exactly the same float
     mean_df = metrics.score(predictions, references, ["rouge"], use_stemmer=True, multi_ref="mean")
     scorer = rouge_scorer.RougeScorer(["rouge2"], use_stemmer=True)
     for i, (p, refs) in enumerate(zip(predictions, references)):
@@ -115,6 +117,24 @@ def test_rouge_matches_rouge_score(shared_data):
     figures = metrics.corpus(predictions, references, ["rouge"])
     stemmed = metrics.score(predictions, references, ["rouge"])
     assert figures.loc["rouge1", "value"] == pytest.approx(stemmed["rouge1"].mean(), abs=1e-15)
+
+
+def test_bit_parallel_lcs_equals_the_dynamic_programming_table():
+    from rouge_score import rouge_scorer
+    from rouge_score.rouge_scorer import _lcs_table
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        a = list(rng.choice(list("abcde"), size=rng.integers(0, 40)))
+        b = list(rng.choice(list("abcdef"), size=rng.integers(0, 40)))
+        expected = _lcs_table(a, b)[-1][-1] if a and b else 0
+        assert metrics.lcs_length(a, b) == expected
+        assert metrics.lcs_indices(a, b) == rouge_scorer.lcs_ind(a, b)
+    for _ in range(100):
+        refs = [list(rng.choice(list("abcd"), size=rng.integers(0, 12))) for _ in range(rng.integers(1, 4))]
+        cans = [list(rng.choice(list("abcde"), size=rng.integers(0, 12))) for _ in range(rng.integers(1, 4))]
+        expected = rouge_scorer._summary_level_lcs(refs, cans).fmeasure
+        assert metrics.summary_level_lcs_f(refs, cans) == expected
 
 
 def test_rouge_lsum_gets_one_sentence_per_line():
