@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from annotations import db
-from annotations.campaigns import Campaign, Criterion, get_campaign
+from annotations.campaigns import CampaignConfig, Criterion, campaign_config
 from annotations.errors import AnnotationError, AuthError
 
 # A repeat is never served right after its original: at least this many other judgments come in between.
@@ -70,49 +70,67 @@ def next_item(
     con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, now: datetime | None = None
 ) -> ServedPair | None:
     """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done."""
-    campaign = get_campaign(con, campaign_id)
-    if campaign.status != "active":
-        return None
-    token = db.write(con, lambda cur: _claim(cur, campaign, annotator_id, now or db.utcnow()))
+    config = campaign_config(con, campaign_id)
+    # The annotator's own counts change only through their own requests, so they are read before taking the
+    # write lock (shorter lock, more annotators served); everything that other annotators change is read and
+    # decided inside it.
+    counts = _annotator_counts(db.read(con), campaign_id, config, annotator_id)
+    token = db.write(
+        con, lambda cur: _claim(cur, campaign_id, config, annotator_id, now or db.utcnow(), counts)
+    )
     return None if token is None else view(con, token, annotator_id)
 
 
-def _claim(
-    cur: duckdb.DuckDBPyConnection, campaign: Campaign, annotator_id: str, now: datetime
-) -> str | None:
-    cfg = campaign.config
-    cid = campaign.campaign_id
-    lease_until = now + timedelta(minutes=cfg.lease_minutes)
-
-    held = cur.execute(
-        "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat FROM assignments "
-        "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
-        [cid, annotator_id],
-    ).fetchall()
-    for assignment_id, item_id, lease_expires_at, is_gold, is_repeat in held:
-        if (
-            lease_expires_at > now
-            or is_gold
-            or is_repeat
-            or _has_room(cur, cid, item_id, cfg.k, now, assignment_id)
-        ):
-            cur.execute(
-                "UPDATE assignments SET lease_expires_at = ? WHERE assignment_id = ?",
-                [lease_until, assignment_id],
-            )
-            return assignment_id
-        cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [assignment_id])
-
-    counts = cur.execute(
-        "SELECT count(*) FILTER (WHERE status = 'submitted' AND NOT is_gold AND NOT is_repeat), "
+def _annotator_counts(
+    cur: duckdb.DuckDBPyConnection, cid: str, cfg: CampaignConfig, annotator_id: str
+) -> tuple:
+    """(campaign status, open, regular judged, repeats, gold, left balance, ever given) for one annotator."""
+    regular = "NOT is_gold AND NOT is_repeat AND status IN ('open', 'submitted')"
+    return cur.execute(
+        "SELECT (SELECT status FROM campaigns WHERE campaign_id = ?), "
+        "count(*) FILTER (WHERE status = 'open'), "
+        "count(*) FILTER (WHERE status = 'submitted' AND NOT is_gold AND NOT is_repeat), "
         "count(*) FILTER (WHERE is_repeat AND status IN ('open', 'submitted')), "
         "count(*) FILTER (WHERE is_gold AND status IN ('open', 'submitted')), "
-        "count(*) FILTER (WHERE NOT is_gold AND NOT is_repeat AND status IN ('open', 'submitted') AND shown_left = ?) "
-        "- count(*) FILTER (WHERE NOT is_gold AND NOT is_repeat AND status IN ('open', 'submitted') AND shown_left <> ?), "
+        f"count(*) FILTER (WHERE {regular} AND shown_left = ?) - count(*) FILTER (WHERE {regular} AND shown_left <> ?), "
         "count(*) FROM assignments WHERE campaign_id = ? AND annotator_id = ?",
-        [cfg.system_a, cfg.system_a, cid, annotator_id],
+        [cid, cfg.system_a, cfg.system_a, cid, annotator_id],
     ).fetchone()
-    n_regular, n_repeats, n_gold, annotator_diff, n_ever = (int(x or 0) for x in counts)
+
+
+def _claim(
+    cur: duckdb.DuckDBPyConnection,
+    cid: str,
+    cfg: CampaignConfig,
+    annotator_id: str,
+    now: datetime,
+    counts: tuple,
+) -> str | None:
+    lease_until = now + timedelta(minutes=cfg.lease_minutes)
+    if counts[0] != "active":
+        return None
+    n_open, n_regular, n_repeats, n_gold, annotator_diff, n_ever = (int(x or 0) for x in counts[1:])
+
+    if n_open:
+        held = cur.execute(
+            "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left FROM assignments "
+            "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
+            [cid, annotator_id],
+        ).fetchall()
+        for assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left in held:
+            if (
+                lease_expires_at > now
+                or is_gold
+                or is_repeat
+                or _has_room(cur, cid, item_id, cfg.k, now, assignment_id)
+            ):
+                cur.execute(
+                    "UPDATE assignments SET lease_expires_at = ? WHERE assignment_id = ?",
+                    [lease_until, assignment_id],
+                )
+                return assignment_id
+            cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [assignment_id])
+            annotator_diff -= 1 if shown_left == cfg.system_a else -1
 
     if cfg.items_per_annotator is not None and n_regular >= cfg.items_per_annotator:
         return None
@@ -147,14 +165,14 @@ def _claim(
             )
 
     if cfg.gold_rate > 0 and n_gold < math.floor((n_regular + n_gold + 1) * cfg.gold_rate):
-        gold = _pick_item(cur, campaign, annotator_id, now, annotator_diff, n_ever, gold=True)
+        gold = _pick_item(cur, cid, cfg, annotator_id, now, annotator_diff, n_ever, gold=True)
         if gold is not None:
             return _insert(cur, cid, gold[0], annotator_id, *gold[1], now, lease_until, is_gold=True)
 
-    regular = _pick_item(cur, campaign, annotator_id, now, annotator_diff, n_ever, gold=False)
-    if regular is None:
+    picked = _pick_item(cur, cid, cfg, annotator_id, now, annotator_diff, n_ever, gold=False)
+    if picked is None:
         return None
-    return _insert(cur, cid, regular[0], annotator_id, *regular[1], now, lease_until)
+    return _insert(cur, cid, picked[0], annotator_id, *picked[1], now, lease_until)
 
 
 def _has_room(
@@ -171,7 +189,8 @@ def _has_room(
 
 def _pick_item(
     cur: duckdb.DuckDBPyConnection,
-    campaign: Campaign,
+    cid: str,
+    cfg: CampaignConfig,
     annotator_id: str,
     now: datetime,
     annotator_diff: int,
@@ -180,7 +199,6 @@ def _pick_item(
     gold: bool,
 ) -> tuple[str, tuple[str, str]] | None:
     """The best item with room that this annotator has never been given, and the (left, right) systems."""
-    cfg = campaign.config
     a, b = cfg.system_a, cfg.system_b
     # Gold items are not limited to k: every annotator may see each one once.
     room = "TRUE" if gold else "coalesce(c.active, 0) < ?"
@@ -188,10 +206,10 @@ def _pick_item(
         now,
         a,
         now,
-        campaign.campaign_id,
+        cid,
         gold,
-        campaign.campaign_id,
-        campaign.campaign_id,
+        cid,
+        cid,
         annotator_id,
         gold,
     ]
@@ -295,7 +313,6 @@ def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> Serve
     )
     if row is None or row[0] != annotator_id:
         raise AuthError("this pair is not assigned to you")
-    campaign = get_campaign(con, row[1])
     return ServedPair(
         token=token,
         campaign_name=row[3],
@@ -305,7 +322,7 @@ def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> Serve
         references=list(row[8] or []) if row[5] else [],
         text_a=row[9],
         text_b=row[10],
-        criteria=list(campaign.criteria),
+        criteria=list(campaign_config(con, row[1]).criteria),
         status=row[2],
     )
 
@@ -315,8 +332,7 @@ def progress(
 ) -> Progress:
     """Pairs judged by this annotator, and pairs assigned: judged + held + those still open to them."""
     now = now or db.utcnow()
-    campaign = get_campaign(con, campaign_id)
-    cfg = campaign.config
+    cfg = campaign_config(con, campaign_id)
     cur = db.read(con)
     done, held, regular_done = cur.execute(
         "SELECT count(*) FILTER (WHERE status = 'submitted'), count(*) FILTER (WHERE status = 'open'), "

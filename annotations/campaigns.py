@@ -589,6 +589,24 @@ def get_campaign(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
     return Campaign(campaign_id, CampaignConfig.from_json(row[0]), row[1], int(row[2]))
 
 
+_CONFIGS: dict[str, CampaignConfig] = {}
+
+
+def campaign_config(con: duckdb.DuckDBPyConnection, campaign_id: str) -> CampaignConfig:
+    """The config of a campaign, cached in the process (a campaign's config never changes once created)."""
+    config = _CONFIGS.get(campaign_id)
+    if config is None:
+        row = (
+            db.read(con)
+            .execute("SELECT config FROM campaigns WHERE campaign_id = ?", [campaign_id])
+            .fetchone()
+        )
+        if row is None:
+            raise CampaignError(f"no campaign with id '{campaign_id}'")
+        config = _CONFIGS[campaign_id] = CampaignConfig.from_json(row[0])
+    return config
+
+
 def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) -> None:
     """Open ('active') or close ('closed') a campaign to annotators."""
     if status not in ("active", "closed"):

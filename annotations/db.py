@@ -1,9 +1,10 @@
 """The DuckDB store: where the file lives, the connection, migrations, and write transactions.
 
 One process (the app) opens the file read-write and keeps that single connection; every thread works through
-its own `con.cursor()`. Writes go through `transaction(con)`, which serializes them inside the process and
-retries DuckDB's optimistic-concurrency conflicts, so many annotators can submit at once without a lost or
-doubled judgment. A commit is durable when `transaction` returns (DuckDB syncs its write-ahead log).
+its own `con.cursor()`. Writes go through `write(con, work)`, which serializes them inside the process (group
+commit: writes arriving together share one transaction and one sync of the write-ahead log) and retries
+DuckDB's optimistic-concurrency conflicts, so many annotators can submit at once without a lost or doubled
+judgment. A write is durable when `write` returns.
 
 Path: `FT_APP_DB` if set, else `<project>/data/app.duckdb`.
 """
@@ -134,15 +135,68 @@ def _one_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPy
         cur.close()
 
 
-def write(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-    """Run `work(cursor)` in one serialized write transaction and return its result.
+class _Request:
+    """One write waiting for a group commit."""
 
-    `work` may run more than once: DuckDB raises a TransactionException when a transaction conflicts with one
-    committed meanwhile (another process-local cursor that did not use this function); we roll back and retry.
+    __slots__ = ("con", "work", "done", "result", "error")
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], object]
+    ) -> None:
+        self.con, self.work = con, work
+        self.done, self.result, self.error = False, None, None
+
+
+_PENDING: list[_Request] = []
+_PENDING_LOCK = threading.Lock()
+
+
+def write(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run `work(cursor)` in a serialized write transaction and return its result once it is committed.
+
+    Group commit: writes that arrive while another one is committing wait, then run one after the other in a
+    single transaction, so many annotators share one commit (one sync of the write-ahead log) without seeing
+    each other's half-done work. If any of them raises, the whole group is rolled back and each write is run
+    again alone, so a failure only ever affects its own write. `work` may therefore run more than once, and it
+    is also retried when DuckDB reports a conflict with a transaction committed outside this function.
     """
+    request = _Request(con, work)
+    with _PENDING_LOCK:
+        _PENDING.append(request)
+    with _WRITE_LOCK:
+        if not request.done:
+            with _PENDING_LOCK:
+                group = [r for r in _PENDING if r.con is con]
+                _PENDING[:] = [r for r in _PENDING if r.con is not con]
+            _run_group(con, group)
+    if request.error is not None:
+        raise request.error
+    return request.result  # type: ignore[return-value]
+
+
+def _run_group(con: duckdb.DuckDBPyConnection, group: list[_Request]) -> None:
+    if len(group) > 1:
+        try:
+            with _one_transaction(con) as cur:
+                results = [r.work(cur) for r in group]
+        except Exception:
+            pass  # replay each write alone below
+        else:
+            for r, result in zip(group, results):
+                r.result, r.done = result, True
+            return
+    for r in group:
+        try:
+            r.result = _write_alone(con, r.work)
+        except Exception as e:
+            r.error = e
+        r.done = True
+
+
+def _write_alone(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     for attempt in range(_CONFLICT_RETRIES):
         try:
-            with _WRITE_LOCK, _one_transaction(con) as cur:
+            with _one_transaction(con) as cur:
                 return work(cur)
         except duckdb.TransactionException:
             if attempt == _CONFLICT_RETRIES - 1:

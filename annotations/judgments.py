@@ -17,8 +17,8 @@ import pandas as pd
 
 from annotations import db
 from annotations.assignment import own_assignment
-from annotations.campaigns import get_campaign
-from annotations.errors import AnnotationError
+from annotations.campaigns import campaign_config
+from annotations.errors import AnnotationError, AuthError
 
 CHOICES = ("A", "B", "tie", "both_bad")
 _TO_SIDE = {"A": "left", "B": "right", "left": "left", "right": "right", "tie": "tie", "both_bad": "both_bad"}
@@ -62,7 +62,7 @@ def _side_and_winner(choice: str, shown_left: str, shown_right: str) -> tuple[st
 
 def _check_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, scores: Scores | None) -> Scores:
     scores = scores or {}
-    criteria = {c.name: c for c in get_campaign(con, campaign_id).criteria}
+    criteria = {c.name: c for c in campaign_config(con, campaign_id).criteria}
     for name, by_side in scores.items():
         if name not in criteria:
             raise AnnotationError(f"criterion '{name}' is not part of this campaign ({', '.join(criteria)})")
@@ -116,8 +116,9 @@ def _insert_version(
                 rows.append(
                     [judgment_id, criterion, "left" if letter == "A" else "right", system, int(value)]
                 )
-    if rows:
-        cur.executemany("INSERT INTO judgment_scores VALUES (?, ?, ?, ?, ?)", rows)
+    if rows:  # one statement for all scores: each statement costs more than its rows
+        placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
+        cur.execute(f"INSERT INTO judgment_scores VALUES {placeholders}", [v for row in rows for v in row])
     return judgment_id
 
 
@@ -135,22 +136,29 @@ def submit(
     `choice` is "A" (left), "B" (right), "tie" or "both_bad"; `scores` maps criterion -> {"A": int, "B": int}.
     The duration is measured here: submit time minus the time the pair was first served.
     """
-    assignment = own_assignment(con, token, annotator_id)
-    side, winner = _side_and_winner(choice, assignment[2], assignment[3])
-    scores = _check_scores(con, assignment[0], scores)
-    k = get_campaign(con, assignment[0]).config.k
+    if choice not in _TO_SIDE:
+        raise AnnotationError(f"choice must be one of {', '.join(CHOICES)}, got '{choice}'")
 
     def work(cur: duckdb.DuckDBPyConnection) -> SubmitResult:
         at = now or db.utcnow()
-        status, served_at, lease_expires_at, is_gold, is_repeat = cur.execute(
-            "SELECT status, served_at, lease_expires_at, is_gold, is_repeat FROM assignments WHERE assignment_id = ?",
+        row = cur.execute(
+            "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status, served_at, "
+            "lease_expires_at, is_gold, is_repeat FROM assignments WHERE assignment_id = ?",
             [token],
         ).fetchone()
+        if row is None:
+            raise AnnotationError("this pair does not exist (any more)")
+        if row[0] != annotator_id:
+            raise AuthError("this pair is not assigned to you")
+        assignment = row[1:5]
+        status, served_at, lease_expires_at, is_gold, is_repeat = row[5:]
+        side, winner = _side_and_winner(choice, assignment[2], assignment[3])
+        checked = _check_scores(con, assignment[0], scores)
         if status == "submitted":
-            row = cur.execute(
+            first = cur.execute(
                 "SELECT judgment_id FROM judgments WHERE assignment_id = ? AND version = 1", [token]
             ).fetchone()
-            return SubmitResult(row[0], 1, created=False)
+            return SubmitResult(first[0], 1, created=False)
         if status == "skipped":
             raise JudgmentRejected("this pair was skipped; it cannot be judged any more")
         if (status == "expired" or lease_expires_at <= at) and not (is_gold or is_repeat):
@@ -159,14 +167,13 @@ def submit(
                 "AND NOT is_gold AND assignment_id <> ? AND (status = 'submitted' OR (status = 'open' AND lease_expires_at > ?))",
                 [assignment[0], assignment[1], token, at],
             ).fetchone()
-            if others >= k:
-                cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [token])
+            if others >= campaign_config(con, assignment[0]).k:
                 raise JudgmentRejected(
                     "this pair went to another annotator while it was left idle; it was not saved"
                 )
         duration = (at - served_at).total_seconds()
         judgment_id = _insert_version(
-            cur, assignment, token, annotator_id, 1, side, winner, scores, comment, served_at, at, duration
+            cur, assignment, token, annotator_id, 1, side, winner, checked, comment, served_at, at, duration
         )
         cur.execute(
             "UPDATE assignments SET status = 'submitted', submitted_at = ? WHERE assignment_id = ?",

@@ -1,0 +1,293 @@
+"""Load and crash test of the annotation store: many simulated annotators in threads against a real DuckDB file.
+
+    python bench/annotation_load.py                      # 50 annotators, >= 5,000 submissions, kill -9 check
+    python bench/annotation_load.py --annotators 20 --submissions 1000 --kill-after 0   # quick, no crash test
+
+Two phases on one store file:
+1. crash: a child process runs annotators and logs each judgment id only after `submit` returned; the parent
+   kills it with SIGKILL mid-run, reopens the file (DuckDB replays its write-ahead log) and checks every logged
+   judgment is there, and that no rule broke in the half-done campaign.
+2. load: in this (restarted) process, N annotator threads take pairs (`next_item`) and submit them with random
+   choices and scores until every item of a fresh campaign has k judgments; ~3% of submits are sent twice (a
+   double click). Prints submissions/s and p50/p99 latency of "next item" and "submit", then checks: no duplicate
+   (item, annotator), no item above k, every item reaches k, zero lost judgments, left/right balance.
+Exits 1 when a check fails. Think time (`--think-ms`, mean of an exponential pause between an annotator's
+actions) models people reading; 0 measures the store flat out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from annotations import assignment, db, judgments  # noqa: E402
+from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
+
+CRITERIA = ("fluency", "fidelity", "relevance")
+
+
+def write_outputs(path: Path, n_items: int, seed: int = 0) -> Path:
+    """A CSV of item_id, system, output, source, rougeL for two systems (outputs made 'elsewhere')."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_items):
+        source = " ".join(rng.choice(["model", "data", "result", "method", "we", "show", "that"], size=40))
+        for system in ("base", "finetuned"):
+            words = rng.integers(8, 30)
+            rows.append(
+                {
+                    "item_id": f"item-{i:05d}",
+                    "system": system,
+                    "source": source,
+                    "output": " ".join(["word"] * words),
+                    "rougeL": rng.random(),
+                }
+            )
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def new_campaign(con, folder: Path, name: str, n_items: int, k: int) -> str:
+    csv = write_outputs(folder / f"{name}.csv", n_items)
+    return create_campaign(con, CampaignConfig(name=name, source_file=str(csv), k=k))
+
+
+def annotate(
+    con, cid: str, annotator: str, think_s: float, rng: random.Random, stats: dict, log=None
+) -> None:
+    """One simulated annotator: take a pair, think, submit (sometimes twice), until nothing is left."""
+    while True:
+        if think_s:
+            time.sleep(rng.expovariate(1 / think_s))
+        t0 = time.perf_counter()
+        pair = assignment.next_item(con, cid, annotator)
+        stats["next"].append(time.perf_counter() - t0)
+        if pair is None:
+            return
+        if think_s:
+            time.sleep(rng.expovariate(1 / think_s))
+        choice = rng.choice(["A", "B", "tie", "both_bad"])
+        scores = {c: {"A": rng.randint(1, 5), "B": rng.randint(1, 5)} for c in CRITERIA}
+        t0 = time.perf_counter()
+        result = judgments.submit(con, pair.token, annotator, choice, scores)
+        stats["submit"].append(time.perf_counter() - t0)
+        if log is not None:
+            log.write(result.judgment_id + "\n")
+        stats["created"].append(result.judgment_id)
+        if rng.random() < 0.03:  # a double click: must return the same judgment, create nothing
+            again = judgments.submit(con, pair.token, annotator, choice, scores)
+            stats["double"].append(again.judgment_id == result.judgment_id and not again.created)
+
+
+def run_load(con, cid: str, annotators: int, think_s: float, seed: int, log=None) -> tuple[dict, float]:
+    stats: dict = {"next": [], "submit": [], "created": [], "double": [], "errors": []}
+
+    def worker(i: int) -> None:
+        try:
+            annotate(con, cid, f"ann-bench-{i:03d}", think_s, random.Random(seed * 1000 + i), stats, log)
+        except Exception as e:  # reported as a failed check
+            stats["errors"].append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(annotators)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return stats, time.perf_counter() - t0
+
+
+def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, bool, str]]:
+    """(name, passed, detail) for every rule of the assignment and judgment store."""
+    a = con.execute("SELECT * FROM assignments WHERE campaign_id = ?", [cid]).df()
+    submitted = a[a.status == "submitted"]
+    n_items = con.execute("SELECT count(*) FROM items WHERE campaign_id = ?", [cid]).fetchone()[0]
+    per_item = submitted.groupby("item_id").size()
+    dup = int(a.duplicated(["item_id", "annotator_id"]).sum())
+    stored = {
+        r[0]
+        for r in con.execute(
+            "SELECT judgment_id FROM judgments WHERE campaign_id = ? AND version = 1", [cid]
+        ).fetchall()
+    }
+    per_assignment = con.execute(
+        "SELECT max(c) FROM (SELECT count(*) c FROM judgments WHERE campaign_id = ? AND version = 1 GROUP BY assignment_id)",
+        [cid],
+    ).fetchone()[0]
+    # Balance counts what holds a slot: judged pairs and pairs still open (after a crash some are).
+    shown = a[a.status.isin(["submitted", "open"]) & ~a.is_gold & ~a.is_repeat]
+    side = (shown.shown_left == "base").astype(int) * 2 - 1
+    item_balance = side.groupby(shown.item_id).sum().abs()
+    annotator_balance = side.groupby(shown.annotator_id).sum().abs()
+    result = [
+        ("no duplicate (item, annotator)", dup == 0, f"{dup} duplicates"),
+        ("no item above k", bool((per_item <= k).all()), f"max {per_item.max()} judgments per item"),
+        ("one version-1 judgment per assignment", (per_assignment or 0) <= 1, f"max {per_assignment}"),
+        (
+            "left/right balance per item within +-1",
+            bool((item_balance <= 1).all()),
+            f"max |left_a - left_b| = {item_balance.max()}",
+        ),
+        (
+            "left/right balance per annotator within +-1",
+            bool((annotator_balance <= 1).all()),
+            f"{(annotator_balance <= 1).mean():.0%} of annotators within +-1, max {annotator_balance.max()}",
+        ),
+    ]
+    if created is not None:
+        lost = set(created) - stored
+        result += [
+            (
+                "every item reaches k",
+                len(per_item) == n_items and bool((per_item == k).all()),
+                f"{int((per_item == k).sum())}/{n_items} items at k",
+            ),
+            (
+                "zero lost judgments",
+                not lost and len(stored) == len(created),
+                f"{len(created)} returned, {len(stored)} stored, {len(lost)} lost",
+            ),
+        ]
+    return result
+
+
+def child(args: argparse.Namespace) -> None:
+    """Phase 1 body, in its own process: annotate and log each returned judgment id (killed from outside)."""
+    con = db.connect(args.db)
+    with open(args.log, "a", buffering=1) as log:
+        run_load(con, args.child, args.annotators, 0.0, seed=1, log=log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--annotators", type=int, default=50, help="simulated annotators (threads)")
+    parser.add_argument(
+        "--submissions", type=int, default=5000, help="at least this many submissions in the load phase"
+    )
+    parser.add_argument("--k", type=int, default=3, help="judgments per item")
+    parser.add_argument(
+        "--think-ms", type=float, default=500.0, help="mean pause before each action (0: flat out)"
+    )
+    parser.add_argument(
+        "--kill-after", type=float, default=4.0, help="seconds before kill -9 of the crash phase; 0 skips it"
+    )
+    parser.add_argument("--db", default=None, help="store file (default: a new temporary one)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--log", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args)
+        return 0
+
+    folder = Path(tempfile.mkdtemp(prefix="annotation_load_"))
+    path = Path(args.db) if args.db else folder / "bench.duckdb"
+    results: list[tuple[str, bool, str]] = []
+    print(
+        f"store: {path}; {args.annotators} annotators, k={args.k}, think {args.think_ms:g} ms; {os.cpu_count()} CPUs"
+    )
+
+    if args.kill_after > 0:
+        con = db.connect(path)
+        crash_cid = new_campaign(con, folder, "crash", n_items=2000, k=args.k)
+        con.close()
+        log = folder / "returned.txt"
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            crash_cid,
+            "--db",
+            str(path),
+            "--log",
+            str(log),
+            "--annotators",
+            str(args.annotators),
+            "--k",
+            str(args.k),
+        ]
+        proc = subprocess.Popen(command)
+        time.sleep(args.kill_after)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        returned = log.read_text().split() if log.exists() else []
+        t0 = time.perf_counter()
+        con = db.connect(path)  # restart: replays the write-ahead log
+        reopen_s = time.perf_counter() - t0
+        stored = {
+            r[0]
+            for r in con.execute(
+                "SELECT judgment_id FROM judgments WHERE campaign_id = ?", [crash_cid]
+            ).fetchall()
+        }
+        missing = set(returned) - stored
+        print(
+            f"\ncrash phase: kill -9 after {args.kill_after:g} s; {len(returned)} submits had returned, {len(stored)} judgments stored; reopened in {reopen_s:.2f} s"
+        )
+        results.append(
+            (
+                "kill -9: every returned judgment survives",
+                not missing and len(returned) > 0,
+                f"{len(missing)} missing of {len(returned)}",
+            )
+        )
+        results += [
+            (f"kill -9: {name}", ok, detail) for name, ok, detail in checks(con, crash_cid, args.k, None)
+        ]
+    else:
+        con = db.connect(path)
+
+    n_items = math.ceil(args.submissions / args.k)
+    cid = new_campaign(con, folder, "load", n_items=n_items, k=args.k)
+    stats, wall = run_load(con, cid, args.annotators, args.think_ms / 1000, seed=2)
+    n = len(stats["created"])
+    nxt, sub = np.array(stats["next"]) * 1000, np.array(stats["submit"]) * 1000
+    print(
+        f"\nload phase: {n} submissions by {args.annotators} annotators in {wall:.1f} s = {n / wall:.1f} submissions/s"
+    )
+    print(
+        f"  next item: p50 {np.percentile(nxt, 50):6.1f} ms   p99 {np.percentile(nxt, 99):6.1f} ms   (n={len(nxt)})"
+    )
+    print(
+        f"  submit:    p50 {np.percentile(sub, 50):6.1f} ms   p99 {np.percentile(sub, 99):6.1f} ms   (n={len(sub)})"
+    )
+    print(
+        f"  double submits: {len(stats['double'])}, all answered with the first judgment: {all(stats['double'])}"
+    )
+    results.append(
+        ("no errors in annotator threads", not stats["errors"], "; ".join(stats["errors"][:3]) or "none")
+    )
+    results.append(("double submits create nothing", all(stats["double"]), f"{len(stats['double'])} sent"))
+    results += checks(con, cid, args.k, stats["created"])
+    results.append((f"at least {args.submissions} submissions", n >= args.submissions, f"{n}"))
+    results.append(
+        ("p99 submit < 100 ms (goal)", np.percentile(sub, 99) < 100, f"{np.percentile(sub, 99):.1f} ms")
+    )
+    con.close()
+
+    print("\nchecks:")
+    for name, ok, detail in results:
+        print(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}")
+    hard = [
+        r for r in results if not r[1] and not r[0].startswith(("p99", "left/right balance per annotator"))
+    ]
+    return 1 if hard else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
