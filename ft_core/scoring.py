@@ -226,6 +226,13 @@ def compare(
         # Item-level values averaged over seeds; items present for both systems, in one order.
         by_system = {s: in_decoding[in_decoding.system == s] for s in (a, b) if s in systems}
         items = sorted(set.intersection(*(set(g.item_id) for g in by_system.values()))) if by_system else []
+        if len(by_system) == 2 and any(g.item_id.nunique() != len(items) for g in by_system.values()):
+            counts = ", ".join(f"{s} has {g.item_id.nunique()}" for s, g in by_system.items())
+            warnings.warn(
+                f"decoding {decoding}: the systems cover different items ({counts}); "
+                f"comparing the {len(items)} items both have",
+                stacklevel=2,
+            )
         for metric in columns:
             row: dict[str, Any] = {"decoding": decoding, "metric": metric}
             for label, system in (("base", a), ("finetuned", b)):

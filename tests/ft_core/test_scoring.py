@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ft_core import metrics
-from ft_core.errors import ConfigError, RunFolderError
+from ft_core.errors import ConfigError, DataError, RunFolderError
 from ft_core.scoring import ScoreConfig, format_table, score
 
 
@@ -161,3 +161,12 @@ def test_bad_input_messages(tmp_path, capsys):
     with pytest.warns(UserWarning, match="no finetuned outputs"):
         table = score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"], n_boot=100)).set_index("metric")
     assert table.loc["rouge1", "base"] == 1.0 and np.isnan(table.loc["rouge1", "delta"])
+    # Systems with different items: only the shared ones are compared, with a warning.
+    write_outputs(tmp_path, "finetuned", "greedy", 0, ["a b", "c"], [["a b"], ["c"]])
+    with pytest.warns(UserWarning, match="different items .*comparing the 1 items both have"):
+        table = score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"], n_boot=100)).set_index("metric")
+    assert table.loc["rouge1", "n"] == 1
+    # An empty outputs file.
+    (tmp_path / "outputs" / "finetuned__greedy__seed0.jsonl").write_text("")
+    with pytest.raises(DataError, match="holds no outputs"):
+        score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"]))
