@@ -267,7 +267,9 @@ def _human_metric_frame(
     return auto.join(human, how="inner").reset_index(), metric_names, criteria
 
 
-def _correlations(scores, metrics, judgments, system, opponent, options: AnalysisOptions):
+def _correlations(
+    scores, metrics, judgments, system, opponent, options: AnalysisOptions, deltas: pd.DataFrame
+):
     frame, metric_names, criteria = _human_metric_frame(scores, metrics)
     columns = list(correlation.CorrelationResult.__dataclass_fields__)
     table = pd.DataFrame(columns=columns)
@@ -280,7 +282,6 @@ def _correlations(scores, metrics, judgments, system, opponent, options: Analysi
         table["metric"] = table["metric"].str.removeprefix("metric:")
         table["human"] = table["human"].str.removeprefix("human:")
     all_metrics = sorted(metrics["metric"].astype(str).unique()) if not metrics.empty else []
-    deltas = correlation.metric_deltas(metrics, system, opponent) if all_metrics else None
     preference = correlation.preference_correlations(
         judgments, metrics, all_metrics, system, opponent, options.correlation_methods,
         options.n_boot, options.seed, options.confidence, deltas=deltas,
@@ -358,7 +359,13 @@ def analyze(
     }
     if evidence.empty:
         raise AnnotationError("no judgments are left after the exclusions: include more annotators")
-    used_scores = scores[scores["judgment_id"].isin(evidence["judgment_id"])] if not scores.empty else scores
+    # (Index lookups: Series.isin on large string columns is slow in pandas 3)
+    if not scores.empty:
+        scores = scores[pd.Index(evidence["judgment_id"]).get_indexer(scores["judgment_id"]) >= 0]
+    if not metrics.empty:  # the verdict's items, so metrics and humans describe the same outputs
+        metrics = metrics[pd.Index(evidence["item_id"].unique()).get_indexer(metrics["item_id"]) >= 0]
+    used_scores = scores
+    pairs = stats.metric_pairs(metrics, system, opponent)
     n_boot, seed, conf = options.n_boot, options.seed, options.confidence
 
     win = stats.win_rate(evidence, system, opponent, options.tie_policy, n_boot, seed, conf)
@@ -376,7 +383,7 @@ def analyze(
     cohen = agreement.cohen_kappa_pairs(preference)
     fleiss = agreement.fleiss_kappa(preference)
     correlations, preference_correlations, accuracy = _correlations(
-        used_scores, metrics, evidence, system, opponent, options
+        used_scores, metrics, evidence, system, opponent, options, pairs[0] - pairs[1]
     )
     alpha_pref = agreement_table.iloc[0]
     alpha_for_power = agreement.AlphaResult(
@@ -396,7 +403,7 @@ def analyze(
         win_by_policy=win_by_policy,
         bradley_terry=bt,
         criteria=criteria,
-        metric_table=stats.metric_differences(metrics, system, opponent, n_boot, seed, conf),
+        metric_table=stats.metric_differences(metrics, system, opponent, n_boot, seed, conf, pairs=pairs),
         agreement=agreement_table,
         leave_one_out=loo,
         cohen=cohen,

@@ -22,7 +22,7 @@ from scipy import sparse
 from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats import item_weights, percentile_interval, wilson_interval
+from annotations.stats import item_weights, metric_pairs, percentile_interval, wilson_interval
 
 LEVELS = ("summary", "system", "pooled")
 METHODS = ("kendall", "spearman", "pearson")
@@ -106,7 +106,7 @@ def _coefficient(x: np.ndarray, y: np.ndarray, method: str) -> float:
         return float(sps.kendalltau(x, y).statistic)
     if method == "spearman":
         return float(sps.spearmanr(x, y).statistic)
-    return float(sps.pearsonr(x, y).statistic)
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 # --------------------------------------------------------------------------- pooled bootstrap engines
@@ -502,14 +502,8 @@ def item_preferences(judgments: pd.DataFrame, system: str, opponent: str) -> pd.
 
 def metric_deltas(metrics: pd.DataFrame, system: str, opponent: str) -> pd.DataFrame:
     """(item_id x metric) frame of metric(system) - metric(opponent)."""
-    pair = metrics[metrics["system"].isin([system, opponent])]
-    keys = ["item_id", "metric", "system"]
-    if pair.duplicated(keys).any():
-        pair = pair.groupby(keys, as_index=False)["value"].mean()
-    wide = pair.set_index(keys)["value"].unstack("system")
-    if system not in wide or opponent not in wide:
-        return pd.DataFrame()
-    return (wide[system] - wide[opponent]).unstack("metric")
+    mine, theirs = metric_pairs(metrics, system, opponent)
+    return mine - theirs
 
 
 def preference_correlations(

@@ -61,9 +61,11 @@ def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     G = len(values)
     if G == 0:
         return np.full((n_boot, values.shape[1]), np.nan)
-    patterns, freq = distinct_rows(values)
-    if len(patterns) <= PATTERN_LIMIT:
-        return pattern_totals(patterns, freq, n_boot, seed)
+    fine_grained = G > PATTERN_LIMIT and len(np.unique(values[:, 0])) > PATTERN_LIMIT
+    if not fine_grained:
+        patterns, freq = distinct_rows(values)
+        if len(patterns) <= PATTERN_LIMIT:
+            return pattern_totals(patterns, freq, n_boot, seed)
     centre = values.mean(axis=0)
     weights = item_weights(G, n_boot, seed)
     return (weights @ (values - centre).astype(np.float32)).astype(float) + G * centre
@@ -555,11 +557,13 @@ def metric_differences(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    pairs: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Per automatic metric, over the campaign's items that have both systems: mean of each system, the mean
-    paired difference with a percentile bootstrap interval over items (Koehn 2004, "Statistical significance
-    tests for machine translation evaluation"), and the share of items where `system` scores higher.
+    """Per automatic metric, over the items that have both systems: mean of each system, the mean paired
+    difference with a percentile bootstrap interval over items (Koehn 2004, "Statistical significance tests for
+    machine translation evaluation"), and the share of items where `system` scores higher.
 
+    `pairs`: metric_pairs(metrics, system, opponent) when the caller has it already.
     Columns: metric, mean_opponent, mean_system, delta, ci_low, ci_high, share_system_higher, n_items."""
     columns = [
         "metric",
@@ -571,25 +575,38 @@ def metric_differences(
         "share_system_higher",
         "n_items",
     ]
-    if metrics.empty:
-        return pd.DataFrame(columns=columns)
-    pair = metrics[metrics["system"].astype(str).isin([system, opponent])]
-    wide = pair.groupby(["metric", "item_id", "system"])["value"].mean().unstack("system")
+    mine, theirs = metric_pairs(metrics, system, opponent) if pairs is None else pairs
     rows = []
-    for metric, part in wide.groupby(level="metric", sort=True):
-        if system not in part or opponent not in part:
-            continue
-        part = part.dropna(subset=[system, opponent])
-        diff = (part[system] - part[opponent]).to_numpy(float)
+    for metric in sorted(mine.columns):
+        both = mine[metric].notna() & theirs[metric].notna()
+        a, b = mine[metric][both].to_numpy(float), theirs[metric][both].to_numpy(float)
+        diff = a - b
         row = dict.fromkeys(columns)
         row.update(metric=metric, n_items=len(diff))
         if len(diff):
             row.update(
-                mean_opponent=float(part[opponent].mean()), mean_system=float(part[system].mean()),
-                delta=float(diff.mean()), share_system_higher=float((diff > 0).mean()),
+                mean_opponent=float(b.mean()), mean_system=float(a.mean()), delta=float(diff.mean()),
+                share_system_higher=float((diff > 0).mean()),
             )  # fmt: skip
         if n_boot > 0 and len(diff) >= 2:
             totals = bootstrap_totals(diff, n_boot, seed)[:, 0] / len(diff)
             row["ci_low"], row["ci_high"] = percentile_interval(totals, confidence)
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def metric_pairs(metrics: pd.DataFrame, system: str, opponent: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two (item_id x metric) frames with the same index and columns: `system`'s and `opponent`'s values."""
+    if metrics.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    system_col = metrics["system"]
+    pair = metrics[(system_col == system) | (system_col == opponent)]
+    keys = ["item_id", "metric", "system"]
+    if pair.duplicated(keys).any():
+        pair = pair.groupby(keys, as_index=False)["value"].mean()
+    wide = pair.set_index(keys)["value"].unstack(["system", "metric"])
+    if system not in wide.columns.get_level_values(0) or opponent not in wide.columns.get_level_values(0):
+        return pd.DataFrame(), pd.DataFrame()
+    mine, theirs = wide[system], wide[opponent]
+    names = sorted(set(mine.columns) | set(theirs.columns))
+    return mine.reindex(columns=names), theirs.reindex(columns=names)

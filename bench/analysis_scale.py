@@ -1,0 +1,161 @@
+"""Scale check of the statistics and the results page: 100,000 judgments, every statistic with 1,000 bootstrap
+resamples in under 5 s, the results page in under 3 s (targets of issue 5). Prints each measurement beside its
+target and the ratio, all measured in this one run.
+
+    python bench/analysis_scale.py [--judgments 100000] [--repeats 3] [--skip-page]
+
+The statistics run on synthetic frames (tests/annotations/synthetic.py: 3 judgments per item, 10% flipped
+repeats, 10% gold, 2 criteria scored per output, 7 automatic metrics). The page is timed with Streamlit's
+AppTest against a real DuckDB store holding the same judgments: a cold run (load + analysis, nothing cached)
+and a warm run (the analysis cached per campaign and data version, as when a researcher changes a filter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "annotations")]
+
+from annotations import stats  # noqa: E402
+from annotations.analysis import AnalysisOptions, analyze  # noqa: E402
+from run_folders import write_run_folder  # noqa: E402
+from synthetic import make_campaign  # noqa: E402
+
+METRICS = ("rouge1", "rouge2", "rougeL", "bleu", "bertscore_f1")
+
+
+def frames(n_judgments: int, seed: int = 0):
+    n_items = int(round(n_judgments / (3 * 1.1)))  # k = 3, plus 10% repeats
+    c = make_campaign(n_items=n_items, n_annotators=60, k=3, criteria=("fluency", "relevance"), seed=seed)
+    rng = np.random.default_rng(seed)
+    good = c.metrics[c.metrics["metric"] == "good_metric"]
+    extra = [
+        good.assign(metric=m, value=good["value"] + rng.normal(0, 1 + i, len(good)))
+        for i, m in enumerate(METRICS)
+    ]
+    c.metrics = pd.concat([c.metrics, *extra], ignore_index=True)
+    return c
+
+
+def time_analysis(c, repeats: int) -> list[float]:
+    seconds = []
+    for _ in range(repeats):
+        stats.item_weights.cache_clear()  # cold: nothing shared with the previous run
+        started = time.perf_counter()
+        analyze(c.judgments, c.scores, c.metrics, AnalysisOptions(n_boot=1000))
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def build_store(c, folder: Path) -> tuple[Path, str]:
+    """A real store: a campaign created from a run folder, then the synthetic judgments bulk-inserted."""
+    from annotations import db, users
+    from annotations.campaigns import CampaignConfig, create_campaign
+
+    n_items = len(c.items)
+    run_dir = write_run_folder(folder / "runs" / "run-1", n_items=n_items)
+    path = folder / "app.duckdb"
+    con = db.connect(path)
+    cid = create_campaign(con, CampaignConfig(name="scale", run_dir=str(run_dir), k=3))
+    rename = {f"item-{i:05d}": f"item-{i:03d}" for i in range(n_items)}
+    j = c.judgments.assign(item_id=c.judgments["item_id"].map(rename), campaign_id=cid)
+    naive = {col: j[col].dt.tz_convert("UTC").dt.tz_localize(None) for col in ("served_at", "submitted_at")}
+    j = j.assign(**naive)
+    assignments = pd.DataFrame(
+        {
+            "assignment_id": j["assignment_id"], "campaign_id": cid, "item_id": j["item_id"],
+            "annotator_id": j["annotator_id"], "shown_left": j["shown_left"], "shown_right": j["shown_right"],
+            "status": "submitted", "is_gold": j["is_gold"], "is_repeat": j["is_repeat"], "repeat_of": j["repeat_of"],
+            "served_at": j["served_at"], "lease_expires_at": j["submitted_at"], "submitted_at": j["submitted_at"],
+        }
+    )  # fmt: skip
+    judgments = j[["judgment_id", "assignment_id", "campaign_id", "item_id", "annotator_id", "version", "choice",
+                   "winner", "comment", "served_at", "submitted_at", "duration_s"]]  # fmt: skip
+    scores = c.scores.merge(j[["judgment_id", "shown_left"]], on="judgment_id")
+    scores = pd.DataFrame(
+        {
+            "judgment_id": scores["judgment_id"], "criterion": scores["criterion"],
+            "side": np.where(scores["system"] == scores["shown_left"], "left", "right"),
+            "system": scores["system"], "score": scores["score"],
+        }
+    )  # fmt: skip
+    for name, frame in (("assignments", assignments), ("judgments", judgments), ("judgment_scores", scores)):
+        con.register("bulk", frame)
+        con.execute(f"INSERT INTO {name} SELECT * FROM bulk")
+        con.unregister("bulk")
+    users.create_user(con, "bench", "bench-password", "researcher")
+    con.close()
+    return path, cid
+
+
+def time_page(path: Path) -> tuple[float, float, float]:
+    """(load frames from the store, cold page, warm page) in seconds."""
+    os.environ["FT_APP_DB"] = str(path)
+    os.environ.setdefault("FT_ADMIN_PASSWORD", "bench-admin-password")
+    from streamlit.testing.v1 import AppTest
+
+    from annotations import db, users
+    from annotations.campaigns import list_campaigns
+    from annotations.export import load_campaign
+
+    con = db.connect(path, read_only=True)
+    cid = list_campaigns(con)["campaign_id"].iloc[0]
+    researcher = users.list_users(con).query("username == 'bench'")["user_id"].iloc[0]
+    started = time.perf_counter()
+    load_campaign(con, cid)
+    load_s = time.perf_counter() - started
+    con.close()
+    at = AppTest.from_file(str(ROOT / "pages" / "results.py"), default_timeout=300)
+    at.session_state["user_id"] = researcher
+    started = time.perf_counter()
+    at.run()
+    cold = time.perf_counter() - started
+    if at.exception:
+        raise RuntimeError(at.exception[0].value)
+    started = time.perf_counter()
+    at.selectbox(key="criterion").set_value("fluency").run()
+    warm = time.perf_counter() - started
+    return load_s, cold, warm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--judgments", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-page", action="store_true")
+    args = parser.parse_args()
+    c = frames(args.judgments)
+    print(f"campaign: {len(c.judgments):,} judgments, {len(c.items):,} items, {c.judgments['annotator_id'].nunique()} "
+          f"annotators, {len(c.scores):,} scores, {c.metrics['metric'].nunique()} metrics; cores: {os.cpu_count()}, "
+          f"load average now: {os.getloadavg()[0]:.1f}")  # fmt: skip
+    seconds = time_analysis(c, args.repeats)
+    best, median = min(seconds), statistics.median(seconds)
+    print(f"{'measurement':<48} {'seconds':>8} {'target':>7} {'ratio':>6}")
+    print(
+        f"{'all statistics, 1,000 resamples (best of ' + str(args.repeats) + ')':<48} {best:8.2f} {5:7.1f} {best / 5:6.2f}"
+    )
+    print(f"{'all statistics, 1,000 resamples (median)':<48} {median:8.2f} {5:7.1f} {median / 5:6.2f}")
+    if args.skip_page:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        path, _ = build_store(c, Path(tmp))
+        print(f"{'(setup: store with the judgments)':<48} {time.perf_counter() - started:8.2f}")
+        load_s, cold, warm = time_page(path)
+    print(f"{'load frames from DuckDB':<48} {load_s:8.2f}")
+    print(f"{'results page, cold (load + every statistic)':<48} {cold:8.2f} {3:7.1f} {cold / 3:6.2f}")
+    print(f"{'results page, warm (cached analysis, new filter)':<48} {warm:8.2f} {3:7.1f} {warm / 3:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
