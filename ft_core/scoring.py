@@ -189,6 +189,15 @@ def _corpus_values(
     return values
 
 
+def _mean_over_seeds(corpus_statistic, width: int):
+    """Statistic of column sums laid out as one block of `width` per seed: the mean of each block's figure."""
+
+    def statistic(sums: np.ndarray) -> float:
+        return float(np.mean([corpus_statistic(sums[i : i + width]) for i in range(0, len(sums), width)]))
+
+    return statistic
+
+
 def compare(
     per_example: pd.DataFrame,
     outputs: pd.DataFrame,
@@ -252,17 +261,27 @@ def compare(
                         group.groupby("item_id")[metric].mean().astype(float).reindex(items).to_numpy()
                     )
                 if metric in ("bleu", "sacrebleu"):
-                    pooled = {}
+                    # Each seed's statistics side by side (items x seeds*k): a resample keeps items across
+                    # seeds, and the statistic is the mean over seeds of each seed's corpus BLEU, as reported.
+                    side_by_side = {}
                     for system, group in by_system.items():
-                        item_stats = pd.DataFrame(stats[group.index], index=group.item_id.values)
-                        pooled[system] = item_stats.groupby(level=0).sum().reindex(items).to_numpy()
-                    statistic = (
+                        blocks = [
+                            pd.DataFrame(stats[g.index], index=g.item_id.values).reindex(items).to_numpy()
+                            for _, g in group.groupby("seed")
+                        ]
+                        side_by_side[system] = np.hstack(blocks)
+                    corpus_bleu = (
                         metric_lib.bleu_from_statistics
                         if metric == "bleu"
                         else metric_lib.sacrebleu_from_statistics
                     )
                     result = paired_bootstrap(
-                        pooled[a], pooled[b], statistic, cfg.n_boot, cfg.confidence, cfg.seed
+                        side_by_side[a],
+                        side_by_side[b],
+                        _mean_over_seeds(corpus_bleu, stats.shape[1]),
+                        cfg.n_boot,
+                        cfg.confidence,
+                        cfg.seed,
                     )
                 else:
                     result = paired_bootstrap(
@@ -294,8 +313,9 @@ def compare(
 
 def format_table(comparison: pd.DataFrame) -> str:
     """The comparison as a fixed-width text table (what the CLI prints)."""
+    width = max([18, *(len(str(d)) for d in comparison["decoding"])])
     lines = []
-    header = f"{'decoding':<18} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} {'95% CI':>21} {'p':>7} {'ft>base':>7}"
+    header = f"{'decoding':<{width}} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} {'95% CI':>21} {'p':>7} {'ft>base':>7}"
     lines.append(header)
     lines.append("-" * len(header))
     for row in comparison.itertuples():
@@ -312,7 +332,7 @@ def format_table(comparison: pd.DataFrame) -> str:
         share = "" if np.isnan(row.share_finetuned_higher) else f"{row.share_finetuned_higher:.0%}"
         delta = "" if np.isnan(row.delta) else f"{row.delta:+.4f}"
         lines.append(
-            f"{row.decoding:<18} {row.metric:<20} {base:>16} {finetuned:>16} {delta:>9} {ci:>21} {p:>7} {share:>7}"
+            f"{row.decoding:<{width}} {row.metric:<20} {base:>16} {finetuned:>16} {delta:>9} {ci:>21} {p:>7} {share:>7}"
         )
     return "\n".join(lines)
 

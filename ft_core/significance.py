@@ -64,11 +64,12 @@ def paired_bootstrap(
     """Paired bootstrap of finetuned - base over items (Koehn, 2004; p-value: Berg-Kirkpatrick et al., 2012).
 
     base, finetuned: per-item values, shape (n,) for a mean metric, or (n, k) sufficient statistics together with
-    `statistic`, a function of the column sums of a resample (e.g. corpus BLEU). Rows must be the same items in
-    the same order. Rows with a NaN in either system are dropped (items without a reference).
+    `statistic`, a function of the column sums of a resample (e.g. corpus BLEU; the two systems may have different
+    k, e.g. statistics of several seeds side by side). Rows must be the same items in the same order. Rows with a
+    NaN in either system are dropped (items without a reference).
     """
     a, b = _as_2d(base), _as_2d(finetuned)
-    if a.shape != b.shape:
+    if len(a) != len(b) or (statistic is None and a.shape != b.shape):
         raise ValueError(f"base has shape {a.shape} but finetuned has {b.shape}: pair the same items")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")

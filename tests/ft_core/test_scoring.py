@@ -116,14 +116,23 @@ def test_seeds_give_mean_and_sd_per_system(tmp_path, shared_data):
     rows = _scitldr(shared_data, 12)
     refs = [[r["target"][0]] for r in rows]
     rng = np.random.default_rng(0)
-    per_seed = {}
+    per_seed, per_seed_bleu = {}, []
     for seed in range(3):
         # each seed "samples" a different sentence of the abstract
         outputs = [r["source"][int(rng.integers(len(r["source"])))] for r in rows]
         write_outputs(tmp_path, "base", "sample-t0.7-p0.9", seed, outputs, refs)
         write_outputs(tmp_path, "finetuned", "sample-t0.7-p0.9", seed, [r["target"][-1] for r in rows], refs)
         per_seed[seed] = metrics.score(outputs, refs, ["rouge"])["rougeL"].mean()
-    table = score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"], n_boot=200)).set_index("metric")
+        per_seed_bleu.append(metrics.corpus(outputs, refs, ["bleu"]).loc["sacrebleu", "value"])
+    table = score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge", "bleu"], n_boot=200)).set_index(
+        "metric"
+    )
+    # Corpus BLEU with seeds: the mean of each seed's corpus figure, and the delta is between those means.
+    bleu = table.loc["sacrebleu"]
+    assert bleu["base"] == pytest.approx(np.mean(per_seed_bleu))
+    assert bleu["delta"] == pytest.approx(bleu["finetuned"] - bleu["base"])
+    assert bleu["base_sd"] == pytest.approx(np.std(per_seed_bleu, ddof=1))
+    assert bleu["ci_low"] <= bleu["delta"] <= bleu["ci_high"]
     row = table.loc["rougeL"]
     values = list(per_seed.values())
     assert row["base_n_seeds"] == 3 and row["finetuned_n_seeds"] == 3
