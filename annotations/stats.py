@@ -186,7 +186,7 @@ def win_rate(
         raise AnnotationError(f"tie policy must be one of {', '.join(TIE_POLICIES)}; got {tie_policy!r}")
     if system is None or opponent is None:
         system, opponent = default_pair(judgments)
-    rows = _pair_rows(judgments, system, opponent)
+    rows = _pair_rows(judgments[["item_id", "shown_left", "shown_right", "winner"]], system, opponent)
     winner = rows["winner"].astype(str).to_numpy()
     win, loss = winner == system, winner == opponent
     tie, both_bad = winner == "tie", winner == "both_bad"
@@ -403,7 +403,8 @@ def position_bias(judgments: pd.DataFrame) -> pd.DataFrame:
     binomial test against 1/2 (ties excluded). With sides randomized, an unbiased annotator is near 1/2.
 
     Columns: annotator_id, n, left, left_share, p_value."""
-    decisive = judgments[judgments["choice"].isin(["left", "right"])]
+    columns = judgments[["choice", "annotator_id"]]
+    decisive = columns[columns["choice"].isin(["left", "right"])]
     is_left = (decisive["choice"] == "left").astype(int)
     per = is_left.groupby(decisive["annotator_id"].astype(str)).agg(["size", "sum"])
     per.loc["all"] = [len(is_left), int(is_left.sum())]
@@ -434,7 +435,8 @@ class LengthBiasResult:
 
 def length_bias(judgments: pd.DataFrame) -> LengthBiasResult:
     """Length bias: among judgments with a winner and outputs of different length, how often the longer won."""
-    decisive = judgments[judgments["choice"].isin(["left", "right"])]
+    columns = judgments[["choice", "left_length", "right_length"]]
+    decisive = columns[columns["choice"].isin(["left", "right"])]
     left_len = decisive["left_length"].to_numpy(dtype=float)
     right_len = decisive["right_length"].to_numpy(dtype=float)
     unequal = np.isfinite(left_len) & np.isfinite(right_len) & (left_len != right_len)

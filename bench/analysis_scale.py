@@ -26,10 +26,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "annotations")]
 
-from annotations import stats  # noqa: E402
-from annotations.analysis import AnalysisOptions, analyze  # noqa: E402
 from run_folders import write_run_folder  # noqa: E402
 from synthetic import make_campaign  # noqa: E402
+
+from annotations import stats  # noqa: E402
+from annotations.analysis import AnalysisOptions, analyze  # noqa: E402
 
 METRICS = ("rouge1", "rouge2", "rougeL", "bleu", "bertscore_f1")
 
