@@ -1,14 +1,85 @@
-"""Researcher home: where the study stands (minimal; the team lead extends it)."""
+"""Researcher home: the loop in five steps, the embedded demo (one button, progress per step), and where the
+study stands. The demo runs as jobs (annotations.demo), so the page can be closed while it works."""
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
+from annotations import demo, jobs
 from annotations.campaigns import list_campaigns
-from pages.shared import require_role, store
+from annotations.errors import AnnotationError
+from pages.shared import require_role, runs_dir, store
 
 require_role("researcher")
+con = store()
+jobs.ensure_watcher(con)
 st.title("Did the fine-tune help?")
 st.write("LoRA fine-tuning, automatic metrics and blind human comparisons in one loop.")
-campaigns = list_campaigns(store())
+
+
+def link(page: str, label: str, icon: str) -> None:
+    """A link to another page; plain text where the page runs alone (AppTest of one file)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")
+
+
+st.markdown(
+    """
+1. **Train** a LoRA adapter: a form with every training setting and presets from the report (sanity overfit,
+   3–5 epochs with early stopping, an lr × r sweep). Jobs run as their own processes; closing the browser is fine.
+2. **Jobs**: watch progress, time left, loss and eval curves; cancel.
+3. **Runs**: compare curves, configs and metrics; for a finished run, *Generate and score*, then *Create campaign*.
+4. **Campaigns** / **Annotate**: blind pairwise judgments by your annotators.
+5. **Results**: agreement, win rates with intervals, and how well the metrics agree with people.
+"""
+)
+
+STATE_ICONS = {"waiting": "⏳", "running": "▶️", "done": "✅", "failed": "❌"}
+
+
+@st.fragment(run_every=2)
+def demo_panel() -> None:
+    st.subheader("The demo: the whole loop in a few minutes")
+    st.caption(
+        "SmolLM2-135M (embedded) and SciTLDR-A, offline: a short real LoRA run, generation on 20 test items, "
+        "scores, a demo campaign with demo annotator accounts and simulated judgments, and the results."
+    )
+    try:
+        state = demo.advance(con, runs_dir())
+    except AnnotationError as e:
+        st.error(str(e))
+        state = None
+    if state is None or state.finished or state.failed:
+        if st.button("Run the demo", type="primary", key="demo_start"):
+            try:
+                state = demo.start(con, runs_dir())
+            except AnnotationError as e:
+                st.error(str(e))
+    if state is None:
+        return
+    for step in state.steps:
+        st.progress(step.fraction or 0.0, text=f"{STATE_ICONS[step.state]} {step.name}: {step.detail}")
+    st.caption(f"Run folder: {state.run_dir}")
+    if state.failed:
+        st.error("A step of the demo failed; its error is above, and its log on the Jobs page.")
+    if state.finished:
+        st.success(
+            "Done. The demo campaign holds simulated judgments (labelled as such) from two demo annotators."
+        )
+        st.markdown("Demo annotator accounts (log in as the third one to judge pairs yourself):")
+        st.dataframe(
+            [{"username": name, "password": password} for name, password in state.accounts.items()],
+            hide_index=True,
+        )
+        link("pages/results.py", "See the results", ":material/insights:")
+        link("pages/runs.py", "Compare the run", ":material/folder_open:")
+
+
+demo_panel()
+
+st.subheader("Campaigns")
+campaigns = list_campaigns(con)
 st.metric("Campaigns", len(campaigns))
 if len(campaigns):
     st.dataframe(

@@ -105,3 +105,21 @@ def test_failed_job_shows_its_error_and_log_and_survives_a_reload(app_env, resea
     # a new browser session (reload) sees the same job
     again = _as(researcher)
     assert job.job_id in again.dataframe[0].value.job_id.tolist()
+
+
+def test_home_starts_the_demo_and_shows_each_step(app_env, researcher, tmp_path):
+    at = page("home")
+    at.session_state["user_id"] = researcher.user_id
+    at.run()
+    assert not at.exception
+    at.button(key="demo_start").click().run()
+    assert not at.exception
+    bars = [b.proto.text for b in at.get("progress")]
+    assert len(bars) == 4 and "Train a small LoRA" in bars[0] and "Demo campaign" in bars[3]
+    started = jobs.list_jobs(app_env)
+    assert sorted(j.kind for j in started) == ["generate", "score", "train"]
+    for job in started:  # not the real demo here: tests/annotations/test_demo.py runs it on a tiny model
+        if jobs.get_job(app_env, job.job_id).active:
+            jobs.cancel(app_env, job.job_id)
+    at.run()
+    assert "failed" in at.error[0].value and at.button(key="demo_start")  # it can be started again

@@ -1,0 +1,304 @@
+"""The embedded demo: the whole loop on SmolLM2-135M and SciTLDR-A, offline, in a few minutes on 2 CPU cores.
+
+Steps (each shows its progress on Home):
+1. train   — a short real LoRA run (`python -m ft_core train`, 32 examples x 8 steps on CPU; more on a GPU),
+2. generate — base and fine-tuned outputs on 20 test items (`python -m ft_core generate --limit 20`),
+3. score   — BLEU/ROUGE/BERTScore and the paired comparison (`python -m ft_core score`),
+4. campaign — a demo campaign from the run, three demo annotator accounts, and SIMULATED judgments from two of
+   them (comment "[simulated demo judgment]", drawn from the outputs' ROUGE-L with noise, seed 0) so the results
+   page has something to show; the third account is left for the newcomer to judge pairs by hand.
+
+Steps 1-3 are jobs (annotations.jobs) chained with `depends_on`; step 4 runs in the app (the only writer of the
+store) when `advance` sees the score job finished. The demo's manifest lives in `<runs>/.demo.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from annotations import db, jobs, runs, users
+from annotations.assignment import next_item, own_assignment
+from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame
+from annotations.judgments import submit
+
+MANIFEST = ".demo.json"
+ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
+SIMULATED = ANNOTATORS[:2]  # the third is left for a person to try the annotate page
+SIMULATED_COMMENT = "[simulated demo judgment]"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def train_config(run_dir: str | Path, on_gpu: bool = False) -> dict[str, Any]:
+    """TrainConfig values of the demo run (data: the default SciTLDR-A files; model: embedded SmolLM2-135M)."""
+    config: dict[str, Any] = {
+        "base_model": "smollm2-135m",
+        "run_dir": str(run_dir),
+        "max_train_examples": 32,
+        "max_eval_examples": 8,
+        "max_source_length": 256,
+        "max_target_length": 48,
+        "batch_size": 4,
+        "max_steps": 8,
+        "eval_every_steps": 4,
+        "log_every_steps": 1,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "learning_rate": 5e-4,
+        "warmup_ratio": 0.0,
+    }
+    if on_gpu:  # the same loop, long enough to move the metrics
+        config.update(
+            max_train_examples=2000, max_eval_examples=100, max_steps=0, epochs=2.0, batch_size=16,
+            eval_every_steps=50, log_every_steps=5, lora_r=16, lora_alpha=32, learning_rate=2e-4,
+        )  # fmt: skip
+    return config
+
+
+@dataclass
+class Step:
+    """One step of the demo as Home shows it."""
+
+    name: str
+    state: str  # waiting | running | done | failed
+    fraction: float | None
+    detail: str
+
+
+@dataclass
+class DemoState:
+    """Where the demo stands: its steps, run folder, campaign and demo accounts (None when never started)."""
+
+    run_dir: str
+    steps: list[Step]
+    campaign_id: str | None
+    accounts: dict[str, str]
+    finished: bool
+    failed: bool
+
+
+def _manifest_path(runs_root: str | Path) -> Path:
+    return Path(runs_root) / MANIFEST
+
+
+def _read_manifest(runs_root: str | Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(_manifest_path(runs_root).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_manifest(runs_root: str | Path, manifest: dict[str, Any]) -> None:
+    path = _manifest_path(runs_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(MANIFEST + ".tmp")
+    try:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str))
+        os.replace(tmp, path)
+    except OSError as e:
+        raise jobs.JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
+
+
+def start(
+    con: duckdb.DuckDBPyConnection,
+    runs_root: str | Path,
+    on_gpu: bool | None = None,
+    limit: int = 20,
+    max_new_tokens: int = 32,
+    overrides: dict[str, Any] | None = None,
+    metrics: list[str] | None = None,
+) -> DemoState:
+    """Queue the demo's three jobs (train -> generate -> score); refused while a demo is still running.
+
+    `overrides` change TrainConfig values of the demo run and `metrics` the scoring metrics (tests use a tiny
+    model and no BERTScore to stay fast)."""
+    current = status(con, runs_root)
+    if current is not None and not current.finished and not current.failed:
+        raise jobs.JobError("the demo is running already; watch it on Home or on the Jobs page")
+    on_gpu = bool(jobs.detect_gpus()) if on_gpu is None else on_gpu
+    stamp = db.utcnow().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(runs_root) / f"demo-{stamp}"
+    pipeline = f"demo-{stamp}-{db.new_id()[:6]}"
+    train = jobs.train_job(
+        con,
+        {**train_config(run_dir, on_gpu), **(overrides or {})},
+        runs_root,
+        label="demo 1/3: train",
+        pipeline=pipeline,
+        env=OFFLINE,
+    )
+    generate, score = jobs.evaluate_jobs(
+        con,
+        run_dir,
+        runs_root,
+        limit=limit if not on_gpu else max(limit, 100),
+        max_new_tokens=max_new_tokens if not on_gpu else max(max_new_tokens, 64),
+        metrics=metrics,
+        env=OFFLINE,
+        depends_on=train.job_id,
+        pipeline=pipeline,
+    )
+    _write_manifest(
+        runs_root,
+        {
+            "run_dir": str(run_dir),
+            "pipeline": pipeline,
+            "jobs": {"train": train.job_id, "generate": generate.job_id, "score": score.job_id},
+            "campaign_id": None,
+            "accounts": {},
+            "started_at": stamp,
+        },
+    )
+    return status(con, runs_root)  # type: ignore[return-value]
+
+
+def _job_step(name: str, job: jobs.Job | None) -> Step:
+    if job is None:
+        return Step(name, "failed", None, "its job is gone from the store")
+    if job.status == "finished":
+        return Step(name, "done", 1.0, "done")
+    if job.status in ("failed", "cancelled"):
+        return Step(name, "failed", None, job.error or job.status)
+    if job.status == "queued":
+        return Step(
+            name, "waiting", 0.0, "waiting for the step before" if job.depends_on else "waiting for a slot"
+        )
+    if job.kind == "train":
+        progress = runs.train_progress(job.run_dir)
+        loss = f", loss {progress.loss:.3f}" if progress.loss is not None else ""
+        text = progress.text if progress.fraction is not None else "loading the model (converting it once)"
+        return Step(name, "running", progress.fraction, text + loss)
+    tail = jobs.log_tail(job, 5)
+    last = tail.splitlines()[-1][:120] if tail else "starting"
+    return Step(name, "running", runs.log_progress(tail), last)
+
+
+def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState | None:
+    """The latest demo's steps with their progress; None when no demo was started here."""
+    manifest = _read_manifest(runs_root)
+    if manifest is None:
+        return None
+    ids = manifest.get("jobs", {})
+    steps = [
+        _job_step("Train a small LoRA on SciTLDR-A", jobs.get_job(con, ids.get("train", ""))),
+        _job_step("Generate base and fine-tuned outputs", jobs.get_job(con, ids.get("generate", ""))),
+        _job_step("Score them (BLEU, ROUGE, BERTScore)", jobs.get_job(con, ids.get("score", ""))),
+    ]
+    campaign_id = manifest.get("campaign_id")
+    if campaign_id:
+        steps.append(Step("Demo campaign with simulated judgments", "done", 1.0, "done"))
+    elif manifest.get("campaign_error"):
+        steps.append(
+            Step("Demo campaign with simulated judgments", "failed", None, manifest["campaign_error"])
+        )
+    else:
+        steps.append(Step("Demo campaign with simulated judgments", "waiting", 0.0, "after scoring"))
+    return DemoState(
+        run_dir=manifest["run_dir"],
+        steps=steps,
+        campaign_id=campaign_id,
+        accounts=manifest.get("accounts", {}),
+        finished=all(s.state == "done" for s in steps),
+        failed=any(s.state == "failed" for s in steps),
+    )
+
+
+def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState | None:
+    """Move the demo on: settle its jobs, and once scoring is done create the campaign, the accounts and the
+    simulated judgments (once). Call it often (Home does, every two seconds)."""
+    jobs.reconcile(con)
+    state = status(con, runs_root)
+    if state is None or state.campaign_id or state.failed or state.steps[2].state != "done":
+        return state
+    manifest = _read_manifest(runs_root) or {}
+    try:
+        accounts = demo_accounts(con)
+        campaign_id = create_campaign(
+            con,
+            CampaignConfig(
+                name=f"Demo {manifest.get('started_at', '')} (simulated judgments): base vs finetuned",
+                run_dir=state.run_dir,
+                k=3,
+                instructions="DEMO campaign: two of the three judgments per pair are simulated. "
+                + CampaignConfig(name="x").instructions,
+            ),
+        )
+        simulate_judgments(con, campaign_id, [accounts_ids(con)[name] for name in SIMULATED])
+    except Exception as e:  # say what went wrong on Home instead of retrying forever
+        manifest["campaign_error"] = f"{type(e).__name__}: {e}"
+        _write_manifest(runs_root, manifest)
+        return status(con, runs_root)
+    manifest.update(campaign_id=campaign_id, accounts=accounts)
+    _write_manifest(runs_root, manifest)
+    return status(con, runs_root)
+
+
+def accounts_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    frame = users.list_users(con)
+    return dict(zip(frame.username, frame.user_id))
+
+
+def demo_accounts(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Create (or reset the passwords of) the demo annotator accounts; returns username -> new password."""
+    existing = accounts_ids(con)
+    passwords = {}
+    for name in ANNOTATORS:
+        password = f"demo-{secrets.token_urlsafe(6)}"
+        if name in existing:
+            users.set_password(con, name, password)
+        else:
+            users.create_user(con, name, password, "annotator", created_by="demo")
+        passwords[name] = password
+    return passwords
+
+
+def simulate_judgments(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_ids: list[str], seed: int = 0
+) -> int:
+    """Judge every pair these annotators are served, as a noisy annotator who prefers the output with the higher
+    ROUGE-L would (logistic in the difference, some ties). Clearly labelled: the comment says it is simulated.
+    Returns the number of judgments made."""
+    metrics = metrics_frame(con, campaign_id)
+    quality = {
+        (r.item_id, r.system): float(r.value)
+        for r in metrics[metrics.metric == "rougeL"].itertuples()
+        if r.value is not None and not math.isnan(r.value)
+    }
+    made = 0
+    for number, annotator_id in enumerate(annotator_ids):
+        bias = np.random.default_rng([seed, number]).normal(0, 0.3)
+        while (pair := next_item(con, campaign_id, annotator_id)) is not None:
+            _, item_id, left, right = own_assignment(con, pair.token, annotator_id)
+            # drawn per (annotator, item) in system order: the same judgments whatever the serving order and sides
+            rng = np.random.default_rng([seed, number, zlib.crc32(item_id.encode())])
+            first, second = sorted((left, right))
+            q = {s: quality.get((item_id, s), 0.3) for s in (first, second)}
+            p_first = 1 / (1 + math.exp(-(8 * (q[first] - q[second]) + bias)))
+            tie, pick, bad = rng.random(), rng.random(), rng.random()
+            winner = first if pick < p_first else second
+            choice = "tie" if tie < 0.12 else ("A" if winner == left else "B")
+            if max(q.values()) < 0.08 and bad < 0.5:
+                choice = "both_bad"
+            noise = {s: rng.normal(0, 0.6, size=len(pair.criteria)) for s in (first, second)}
+            scores = {
+                c.name: {
+                    side: int(
+                        np.clip(round(1.5 + 6 * q[system] + noise[system][i]), c.min_score, c.max_score)
+                    )
+                    for side, system in (("A", left), ("B", right))
+                }
+                for i, c in enumerate(pair.criteria)
+            }
+            submit(con, pair.token, annotator_id, choice, scores, comment=SIMULATED_COMMENT)
+            made += 1
+    return made

@@ -1,0 +1,136 @@
+"""The embedded demo: its chained jobs (real ft_core processes on a tiny model), the demo campaign, the demo
+accounts and the clearly labelled simulated judgments. No torch in this process: the model is built and trained
+in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from annotations import demo, jobs
+from annotations.assignment import next_item
+from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns
+from annotations.judgments import judgments_frame
+from annotations.users import authenticate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_simulated_judgments_are_labelled_complete_and_reproducible(tmp_path, run_folder):
+    from annotations import db
+
+    winners = []
+    for name in ("one", "two"):
+        con = db.connect(tmp_path / f"{name}.duckdb")
+        demo.demo_accounts(con)
+        ids = demo.accounts_ids(con)
+        campaign_id = create_campaign(con, CampaignConfig(name="demo", run_dir=str(run_folder), k=3))
+        made = demo.simulate_judgments(con, campaign_id, [ids[a] for a in demo.SIMULATED])
+        frame = judgments_frame(con, campaign_id)
+        assert made == len(frame) == 2 * 12  # two simulated annotators, every item of the 12-item run
+        assert set(frame.comment) == {demo.SIMULATED_COMMENT}
+        assert set(frame.winner) <= {"base", "finetuned", "tie", "both_bad"}
+        # the third demo account still has every pair to judge by hand
+        assert next_item(con, campaign_id, ids[demo.ANNOTATORS[2]]) is not None
+        position = {ids[a]: n for n, a in enumerate(demo.SIMULATED)}
+        frame = frame.assign(who=frame.annotator_id.map(position))
+        winners.append(frame.sort_values(["who", "item_id"]).winner.tolist())
+        con.close()
+    assert winners[0] == winners[1]
+
+
+def test_demo_accounts_get_fresh_passwords(con):
+    first = demo.demo_accounts(con)
+    assert set(first) == set(demo.ANNOTATORS)
+    assert authenticate(con, "demo-annotator-1", first["demo-annotator-1"]).role == "annotator"
+    second = demo.demo_accounts(con)
+    assert second["demo-annotator-1"] != first["demo-annotator-1"]
+    assert authenticate(con, "demo-annotator-1", second["demo-annotator-1"]).role == "annotator"
+
+
+def test_demo_config_is_small_on_cpu_and_longer_on_gpu(tmp_path):
+    cpu = demo.train_config(tmp_path / "d")
+    gpu = demo.train_config(tmp_path / "d", on_gpu=True)
+    assert cpu["base_model"] == "smollm2-135m" and cpu["max_steps"] * cpu["batch_size"] <= 64
+    assert gpu["max_train_examples"] > cpu["max_train_examples"] and gpu["max_steps"] == 0
+
+
+def wait_for_demo(con, runs_root, timeout=420):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = demo.advance(con, runs_root)
+        if state.finished or state.failed:
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"the demo did not end in {timeout} s: {demo.status(con, runs_root)}")
+
+
+def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
+    runs_root = tmp_path / "runs"
+    state = demo.start(
+        con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "no-such-model")}
+    )
+    assert [s.state for s in state.steps] in (
+        ["running", "waiting", "waiting", "waiting"],
+        ["failed", "waiting", "waiting", "waiting"],
+    )
+    with pytest.raises(jobs.JobError, match="running already"):
+        demo.start(con, runs_root, on_gpu=False)
+    state = wait_for_demo(con, runs_root, timeout=120)
+    assert state.failed and not state.finished
+    assert "does not exist" in state.steps[0].detail
+    assert [s.state for s in state.steps[1:3]] == ["failed", "failed"]
+    assert "not started" in state.steps[1].detail
+    assert list_campaigns(con).empty
+
+
+@pytest.mark.slow
+def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path):
+    model = tmp_path / "tiny-model"
+    build = (
+        "import sys; from pathlib import Path; sys.path.insert(0, 'tests'); "
+        "from conftest import build_tiny_causal; from ft_core.models import embedded_tokenizer; "
+        "Path(sys.argv[1]).mkdir(); build_tiny_causal(Path(sys.argv[1]), embedded_tokenizer())"
+    )
+    subprocess.run([sys.executable, "-c", build, str(model)], cwd=ROOT, check=True, timeout=300)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        {"source": [f"We study topic {i}.", "It works."], "target": [f"Topic {i} works."]} for i in range(12)
+    ]
+    for name, part in (("train", rows[:6]), ("dev", rows[6:8]), ("test", rows[8:])):
+        (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+    runs_root = tmp_path / "runs"
+    overrides = {
+        "base_model": str(model),
+        "train_file": str(data / "train.jsonl"),
+        "validation_file": str(data / "dev.jsonl"),
+        "test_file": str(data / "test.jsonl"),
+        "max_steps": 2,
+        "eval_every_steps": 1,
+    }
+    state = demo.start(
+        con,
+        runs_root,
+        on_gpu=False,
+        limit=4,
+        max_new_tokens=8,
+        overrides=overrides,
+        metrics=["bleu", "rouge"],
+    )
+    state = wait_for_demo(con, runs_root)
+    assert state.finished, [(s.name, s.detail) for s in state.steps]
+    assert [s.state for s in state.steps] == ["done"] * 4
+    assert (Path(state.run_dir) / "scores" / "comparison.json").is_file()
+    frame = judgments_frame(con, state.campaign_id)
+    assert len(frame) == 2 * 4 and set(frame.comment) == {demo.SIMULATED_COMMENT}
+    assert set(state.accounts) == set(demo.ANNOTATORS)
+    assert authenticate(con, "demo-annotator-3", state.accounts["demo-annotator-3"]).role == "annotator"
+    # advancing again changes nothing: one campaign, made once
+    demo.advance(con, runs_root)
+    assert len(list_campaigns(con)) == 1
