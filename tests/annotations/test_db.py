@@ -137,3 +137,31 @@ def test_unreadable_migration_name_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(db, "MIGRATIONS_DIR", bad)
     with pytest.raises(StoreError, match="NNN_name.sql"):
         db.migrations()
+
+
+def test_a_failing_write_in_a_group_commit_only_fails_itself(con):
+    """Writes arriving together share a transaction; one that raises is replayed alone and fails alone."""
+    barrier = threading.Barrier(20)
+    outcomes = {}
+
+    def writer(i):
+        def work(cur):
+            cur.execute("INSERT INTO jobs (job_id, pid) VALUES (?, ?)", [f"job-{i}", i])
+            if i % 5 == 0:
+                raise ValueError(f"bad job {i}")
+            return i
+
+        barrier.wait()
+        try:
+            outcomes[i] = db.write(con, work)
+        except ValueError as e:
+            outcomes[i] = str(e)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == {i: (f"bad job {i}" if i % 5 == 0 else i) for i in range(20)}
+    stored = {r[0] for r in con.execute("SELECT pid FROM jobs").fetchall()}
+    assert stored == {i for i in range(20) if i % 5}
