@@ -103,6 +103,8 @@ class GenerateConfig:
             raise ConfigError(f"limit must be positive, got {self.limit}")
         if not self.seeds:
             raise ConfigError("seeds is empty; give at least one seed")
+        if not self.run_dir and not self.output_dir:
+            raise ConfigError("without run_dir, set output_dir: the folder that receives outputs/")
 
 
 # --------------------------------------------------------------------------------------------- setup
@@ -157,6 +159,17 @@ def resolve_job(cfg: GenerateConfig) -> Job:
             )
         if not (adapter / "adapter_config.json").is_file():
             raise RunFolderError(f"{adapter} is not a peft adapter folder: it has no adapter_config.json")
+        status_file = Path(cfg.run_dir or "") / "status.json"
+        state = (
+            json.loads(status_file.read_text()).get("state")
+            if cfg.run_dir and status_file.is_file()
+            else None
+        )
+        if state not in (None, "finished"):
+            warnings.warn(
+                f"the run's state is '{state}': {adapter} is the best adapter so far, not a finished run's",
+                stacklevel=2,
+            )
     if cfg.split in ("test", "validation", "dev"):
         eval_file = data.test_file if cfg.split == "test" else data.validation_file
         if not eval_file:

@@ -225,8 +225,10 @@ def test_run_without_adapter_and_split_without_references(tmp_path, tiny_causal_
 def test_bad_configs_have_clear_messages(tmp_path):
     with pytest.raises(ConfigError, match="give run_dir"):
         GenerateConfig().validate()
+    with pytest.raises(ConfigError, match="without run_dir, set output_dir"):
+        GenerateConfig(base_model="x").validate()
     with pytest.raises(ConfigError, match="systems must be among base, finetuned"):
-        GenerateConfig(base_model="x", systems=["baseline"]).validate()
+        GenerateConfig(base_model="x", output_dir="o", systems=["baseline"]).validate()
     with pytest.raises(RunFolderError, match="no config.json"):
         resolve_job(GenerateConfig(run_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="bad decoding option"):
@@ -247,3 +249,13 @@ def test_prompts_match_training_prompts(run_dir):
     prompts = build_prompts(tokenizer, job.data, examples, "causal")
     cut, _ = truncate_source(tokenizer, examples[1].source, 8)
     assert prompts[1] == build_prompt(tokenizer, job.data, cut, "causal")
+
+
+def test_warns_when_the_run_is_not_finished(run_dir):
+    status = run_dir / "status.json"
+    status.write_text(json.dumps({"state": "running", "step": 3}))
+    try:
+        with pytest.warns(UserWarning, match="state is 'running'.*best adapter so far"):
+            resolve_job(GenerateConfig(run_dir=str(run_dir)))
+    finally:
+        status.unlink()
