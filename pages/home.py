@@ -35,7 +35,12 @@ st.markdown(
 """
 )
 
-STATE_ICONS = {"waiting": "⏳", "running": "▶️", "done": "✅", "failed": "❌"}
+STATE_ICONS = {
+    "waiting": ":material/schedule:",
+    "running": ":material/play_circle:",
+    "done": ":material/check_circle:",
+    "failed": ":material/error:",
+}
 
 
 @st.fragment(run_every=2)

@@ -7,6 +7,7 @@ and time left, live loss and eval curves, tokens/s and GPU memory; a failed one 
 
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -28,7 +29,13 @@ def link(page: str, label: str, icon: str) -> None:
         st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")
 
 
-ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "cancelled": "⏹️"}
+ICONS = {
+    "queued": ":material/schedule:",
+    "running": ":material/play_circle:",
+    "finished": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+}
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -49,7 +56,8 @@ def show_progress(job: jobs.Job) -> None:
             cols[3].metric("GPU memory (peak)", f"{progress.gpu_mem_gb:.1f} GiB")
         curves = runs.curves({job.label or job.job_id: job.run_dir})
         if len(curves):
-            st.line_chart(curves, x="step", y="value", color="metric", height=220)
+            chart = alt.Chart(curves).mark_line(point=True).encode(x="step:Q", y="value:Q", color="metric:N")
+            st.altair_chart(chart.properties(height=220), width="stretch")
     else:
         tail = jobs.log_tail(job, 5)
         fraction = runs.log_progress(tail)
@@ -94,7 +102,7 @@ def board() -> None:
             else:
                 st.caption("Waits for a free GPU (or the CPU slot): it starts when the running job ends.")
     st.dataframe(jobs.jobs_frame(con), hide_index=True, width="stretch")
-    labels = {j.job_id: f"{ICONS[j.status]} {j.label} ({j.status})" for j in all_jobs}
+    labels = {j.job_id: f"{j.label} ({j.status})" for j in all_jobs}
     chosen = st.selectbox("Job details", list(labels), format_func=labels.get, key="job_detail")
     job = jobs.get_job(con, chosen)
     if job is None:

@@ -58,7 +58,17 @@ with curves_tab:
         part = long[long.metric == metric]
         if len(part):
             st.markdown(f"**{metric}**")
-            st.line_chart(part, x="step", y="value", color="run", height=260)
+            chart = (
+                alt.Chart(part)
+                .mark_line(point=True)
+                .encode(
+                    x="step:Q",
+                    y=alt.Y("value:Q", title=metric),
+                    color="run:N",
+                    tooltip=["run", "step", "value"],
+                )
+            )
+            st.altair_chart(chart.properties(height=260), width="stretch")
 with configs_tab:
     configs = runs.config_table(selected)
     only_diff = st.toggle("Only fields that differ", value=len(selected) > 1, key="only_diff")
