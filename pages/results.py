@@ -46,7 +46,7 @@ def interval_chart(
     df: pd.DataFrame, y: str, x: str, low: str, high: str, rule: float, title: str
 ) -> alt.Chart:
     """Points with interval bars, and a reference rule (0.5 for win rates, 0 for differences)."""
-    base = alt.Chart(df).encode(y=alt.Y(f"{y}:N", title=None, sort=None))
+    base = alt.Chart(df).encode(y=alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)))
     bars = base.mark_rule(strokeWidth=2).encode(x=alt.X(f"{low}:Q", title=title), x2=f"{high}:Q")
     points = base.mark_point(filled=True, size=90).encode(
         x=f"{x}:Q",
@@ -208,7 +208,8 @@ with agreement_tab:
         table[["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]],
         hide_index=True,
     )
-    st.caption(f"Fleiss' kappa (preference): {result.fleiss.kappa if result.fleiss.kappa is not None else 'n/a'} "
+    fleiss = "n/a" if result.fleiss.kappa is None else f"{result.fleiss.kappa:.3f}"
+    st.caption(f"Fleiss' kappa (preference): {fleiss} "
                f"on {result.fleiss.n_items} items with {result.fleiss.raters_per_item} ratings each.")  # fmt: skip
     st.markdown("**Leave one annotator out** (alpha without each annotator)")
     st.dataframe(result.leave_one_out, hide_index=True)
@@ -252,7 +253,8 @@ with metrics_tab:
             st.altair_chart(
                 alt.Chart(points).mark_circle(opacity=0.6).encode(
                     x=alt.X("value:Q", title=metric), y=alt.Y("score:Q", title=f"mean human {human} score"),
-                    color="system:N", tooltip=["item_id", "system", "value", "score"],
+                    color=alt.Color("system:N", scale=alt.Scale(scheme="tableau10")),
+                    tooltip=["item_id", "system", "value", "score"],
                 ),
                 width="stretch",
             )  # fmt: skip
