@@ -72,7 +72,15 @@ def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
 
 
 def distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a 2-D array in sorted order and how often each occurs (hash-based, fast)."""
+    """The distinct rows of a 2-D array in sorted order and how often each occurs."""
+    doubled = values * 2  # counts and half counts (ties) are integers once doubled
+    if np.all(doubled == np.round(doubled)) and doubled.min() >= 0:
+        ints = doubled.astype(np.int64)
+        base = int(ints.max()) + 1
+        if base ** values.shape[1] < 2**62:
+            keys = (ints * base ** np.arange(values.shape[1])[::-1]).sum(axis=1)
+            _, first, freq = np.unique(keys, return_index=True, return_counts=True)
+            return values[first], freq
     counts = pd.DataFrame(values).value_counts(sort=False).sort_index()
     return np.array(counts.index.tolist(), dtype=float).reshape(
         len(counts), values.shape[1]
@@ -218,10 +226,9 @@ def win_rate(
     if W + L > 0:
         result.sign_test_p = float(sps.binomtest(W, W + L, 0.5).pvalue)
     if n_boot > 0:
-        per_item = (
-            pd.DataFrame({"item": rows["item_id"].to_numpy(), "num": num, "den": den}).groupby("item").sum()
-        )
-        totals = bootstrap_totals(per_item[["num", "den"]].to_numpy(), n_boot, seed)
+        codes = pd.factorize(rows["item_id"], sort=True)[0]
+        per_item = np.column_stack([np.bincount(codes, weights=num), np.bincount(codes, weights=den)])
+        totals = bootstrap_totals(per_item, n_boot, seed)
         with np.errstate(invalid="ignore", divide="ignore"):
             boot = totals[:, 0] / totals[:, 1]
         result.boot_low, result.boot_high = percentile_interval(boot, confidence)
