@@ -25,8 +25,9 @@ from pages.shared import require_role, store
 MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
 
 
-@st.cache_data(show_spinner="Loading judgments…", max_entries=4)
+@st.cache_resource(show_spinner="Loading judgments…", max_entries=4)
 def campaign_data(campaign_id: str, version: str) -> CampaignData:
+    # a resource, not data: the frames are only read, and copying 100,000 judgments on every rerun costs seconds
     return load_campaign(store(), campaign_id)
 
 
