@@ -74,7 +74,19 @@ if listing.empty:
     st.stop()
 names = dict(zip(listing["campaign_id"], listing["name"]))
 campaign_id = st.selectbox("Campaign", list(names), format_func=lambda c: f"{names[c]} ({c})", key="campaign")
-version = data_version(con, campaign_id)
+# Keep showing the version first loaded while annotators keep adding judgments: recomputing every statistic on
+# each new judgment would make every visit a cold one. The researcher refreshes when they want.
+latest = data_version(con, campaign_id)
+version = st.session_state.setdefault(f"version:{campaign_id}", latest)
+if version != latest:
+    with st.container(horizontal=True):
+        st.info("New judgments arrived since these results were computed.")
+        st.button(
+            "Include them",
+            key="refresh",
+            on_click=st.session_state.__setitem__,
+            args=(f"version:{campaign_id}", latest),
+        )
 data = campaign_data(campaign_id, version)
 if data.judgments.empty:
     st.info("This campaign has no judgments yet.")

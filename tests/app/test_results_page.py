@@ -71,3 +71,26 @@ def test_example_browser_reveals_both_systems(researcher, judged):
     assert "**base**" in names and "**finetuned**" in names
     judgments_table = next(df.value for df in at.dataframe if "winner" in df.value.columns)
     assert len(judgments_table) >= 3 and {"shown_left", "choice", "comment"} <= set(judgments_table.columns)
+
+
+def test_new_judgments_are_included_on_request(researcher, judged, app_env):
+    from annotations import judgments
+
+    at = _as(researcher)
+    shown = next(df.value for df in at.dataframe if "flags" in df.value.columns)
+    comments_before = [m.value for m in at.markdown]
+    # an annotator edits a judgment: a new version, so the data changed
+    first = judgments.judgments_frame(app_env, judged).iloc[0]
+    judgments.edit(
+        app_env, first["assignment_id"], first["annotator_id"], 1, "tie", comment="changed my mind"
+    )
+    at.run()
+    assert "New judgments arrived" in at.info[0].value
+    assert [m.value for m in at.markdown] == comments_before  # still the results first shown
+    at.button(key="refresh").click().run()
+    assert not at.exception and not any("New judgments arrived" in i.value for i in at.info)
+    item = at.selectbox(key="example_item")
+    item.set_value(first["item_id"]).run()
+    table = next(df.value for df in at.dataframe if "comment" in df.value.columns)
+    assert "changed my mind" in set(table["comment"].dropna())
+    assert len(shown) == len(next(df.value for df in at.dataframe if "flags" in df.value.columns))
