@@ -29,6 +29,9 @@ from annotations import db
 from annotations.campaigns import CampaignConfig, Criterion, campaign_config
 from annotations.errors import AnnotationError, AuthError
 
+# The write lane of assignment (see db.write): judgments of pairs whose lease still runs use their own lane.
+ASSIGNMENT_LANE = "assignments"
+
 # A repeat is never served right after its original: at least this many other judgments come in between.
 REPEAT_MIN_GAP = 3
 
@@ -76,7 +79,9 @@ def next_item(
     # decided inside it.
     counts = _annotator_counts(db.read(con), campaign_id, config, annotator_id)
     token = db.write(
-        con, lambda cur: _claim(cur, campaign_id, config, annotator_id, now or db.utcnow(), counts)
+        con,
+        lambda cur: _claim(cur, campaign_id, config, annotator_id, now or db.utcnow(), counts),
+        lane=ASSIGNMENT_LANE,
     )
     return None if token is None else view(con, token, annotator_id)
 
@@ -124,10 +129,12 @@ def _claim(
                 or is_repeat
                 or _has_room(cur, cid, item_id, cfg.k, now, assignment_id)
             ):
-                cur.execute(
-                    "UPDATE assignments SET lease_expires_at = ? WHERE assignment_id = ?",
-                    [lease_until, assignment_id],
-                )
+                # Renew the lease, but not on every redraw of the page: only once half of it has run out.
+                if lease_expires_at - now < (lease_until - now) / 2:
+                    cur.execute(
+                        "UPDATE assignments SET lease_expires_at = ? WHERE assignment_id = ?",
+                        [lease_until, assignment_id],
+                    )
                 return assignment_id
             cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [assignment_id])
             annotator_diff -= 1 if shown_left == cfg.system_a else -1

@@ -30,9 +30,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 
-# One lock per process: DuckDB allows one writer process, and inside it we serialize write transactions so
-# that checks such as "does this item still have room for a k-th judgment" and the insert happen atomically.
-_WRITE_LOCK = threading.RLock()
+# DuckDB allows one writer process; inside it, writes are serialized per lane so that checks such as "does this
+# item still have room for a k-th judgment" and the insert happen atomically. Lanes whose writes cannot break
+# each other's checks run side by side (DuckDB's own conflict detection guards the rows they share).
+_WRITE_LOCK = threading.RLock()  # the default lane, also used by migrations
+_LANE_LOCKS: dict[str, threading.RLock] = {"store": _WRITE_LOCK}
 _CONFLICT_RETRIES = 8
 
 T = TypeVar("T")
@@ -147,11 +149,13 @@ class _Request:
         self.done, self.result, self.error = False, None, None
 
 
-_PENDING: list[_Request] = []
+_PENDING: dict[str, list[_Request]] = {}
 _PENDING_LOCK = threading.Lock()
 
 
-def write(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+def write(
+    con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T], lane: str = "store"
+) -> T:
     """Run `work(cursor)` in a serialized write transaction and return its result once it is committed.
 
     Group commit: writes that arrive while another one is committing wait, then run one after the other in a
@@ -159,15 +163,20 @@ def write(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnect
     each other's half-done work. If any of them raises, the whole group is rolled back and each write is run
     again alone, so a failure only ever affects its own write. `work` may therefore run more than once, and it
     is also retried when DuckDB reports a conflict with a transaction committed outside this function.
+
+    `lane`: writes in one lane are serialized; different lanes run concurrently. Use the default unless every
+    write of a lane is known not to break the checks of another (see annotations.assignment, .judgments).
     """
     request = _Request(con, work)
     with _PENDING_LOCK:
-        _PENDING.append(request)
-    with _WRITE_LOCK:
+        lock = _LANE_LOCKS.setdefault(lane, threading.RLock())
+        _PENDING.setdefault(lane, []).append(request)
+    with lock:
         if not request.done:
             with _PENDING_LOCK:
-                group = [r for r in _PENDING if r.con is con]
-                _PENDING[:] = [r for r in _PENDING if r.con is not con]
+                pending = _PENDING[lane]
+                group = [r for r in pending if r.con is con]
+                pending[:] = [r for r in pending if r.con is not con]
             _run_group(con, group)
     if request.error is not None:
         raise request.error

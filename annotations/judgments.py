@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from annotations import db
-from annotations.assignment import own_assignment
+from annotations.assignment import ASSIGNMENT_LANE, own_assignment
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, AuthError
 
@@ -25,6 +25,16 @@ _TO_SIDE = {"A": "left", "B": "right", "left": "left", "right": "right", "tie": 
 _TO_LETTER = {"left": "A", "right": "B", "tie": "tie", "both_bad": "both_bad"}
 
 Scores = dict[str, dict[str, int]]  # criterion -> {"A": score, "B": score}
+
+
+# Write lanes (see db.write): judging runs beside assigning, because a judgment of a pair whose lease still
+# runs takes no slot that assignment could give away. A late judgment (lease ran out) must be weighed against
+# new assignments, so it is written in the assignment lane.
+JUDGMENT_LANE = "judgments"
+
+
+class _NeedsAssignmentLane(Exception):
+    """Internal: this submit is late and must be serialized with assignment."""
 
 
 class JudgmentRejected(AnnotationError):
@@ -139,7 +149,7 @@ def submit(
     if choice not in _TO_SIDE:
         raise AnnotationError(f"choice must be one of {', '.join(CHOICES)}, got '{choice}'")
 
-    def work(cur: duckdb.DuckDBPyConnection) -> SubmitResult:
+    def work(cur: duckdb.DuckDBPyConnection, lane: str) -> SubmitResult:
         at = now or db.utcnow()
         row = cur.execute(
             "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status, served_at, "
@@ -162,6 +172,8 @@ def submit(
         if status == "skipped":
             raise JudgmentRejected("this pair was skipped; it cannot be judged any more")
         if (status == "expired" or lease_expires_at <= at) and not (is_gold or is_repeat):
+            if lane != ASSIGNMENT_LANE:
+                raise _NeedsAssignmentLane()
             (others,) = cur.execute(
                 "SELECT count(*) FROM assignments WHERE campaign_id = ? AND item_id = ? AND NOT is_repeat "
                 "AND NOT is_gold AND assignment_id <> ? AND (status = 'submitted' OR (status = 'open' AND lease_expires_at > ?))",
@@ -181,8 +193,10 @@ def submit(
         )
         return SubmitResult(judgment_id, 1, created=True)
 
-    result = db.write(con, work)
-    return result
+    try:
+        return db.write(con, lambda cur: work(cur, JUDGMENT_LANE), lane=JUDGMENT_LANE)
+    except _NeedsAssignmentLane:
+        return db.write(con, lambda cur: work(cur, ASSIGNMENT_LANE), lane=ASSIGNMENT_LANE)
 
 
 def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:
@@ -193,6 +207,7 @@ def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:
         lambda cur: cur.execute(
             "UPDATE assignments SET status = 'skipped' WHERE assignment_id = ? AND status = 'open'", [token]
         ),
+        lane=JUDGMENT_LANE,  # freeing a slot never lets assignment overfill an item
     )
 
 
@@ -245,7 +260,7 @@ def edit(
         )
         return SubmitResult(judgment_id, base_version + 1, created=True)
 
-    return db.write(con, work)
+    return db.write(con, work, lane=JUDGMENT_LANE)
 
 
 def own_judgments(
