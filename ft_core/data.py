@@ -89,13 +89,20 @@ def read_records(location: str) -> list[dict[str, Any]]:
         ) from None
 
 
-def load_examples(location: str, cfg: DataConfig, limit: int | None = None) -> list[Example]:
-    """Map columns to Examples, checking that the configured columns exist and that the file is not empty."""
+def load_examples(
+    location: str, cfg: DataConfig, limit: int | None = None, require_target: bool = True
+) -> list[Example]:
+    """Map columns to Examples, checking that the configured columns exist and that the file is not empty.
+
+    require_target=False lets an evaluation split without targets through (no references, no reference metrics).
+    """
     rows = read_records(location)
     if not rows:
         raise DataError(f"{location} holds no examples")
     columns = list(rows[0].keys())
-    wanted = [cfg.source_column, cfg.target_column]
+    wanted = [cfg.source_column]
+    if require_target or cfg.target_column in rows[0]:
+        wanted.append(cfg.target_column)
     if cfg.references_column:
         wanted.append(cfg.references_column)
     if cfg.id_column:

@@ -35,7 +35,7 @@ from ft_core.config import (
     load_config,
     save_config,
 )
-from ft_core.data import Example, build_prompt, load_examples, read_records, truncate_source
+from ft_core.data import Example, build_prompt, load_examples, truncate_source
 from ft_core.decoding import Decoding, expand
 from ft_core.errors import ConfigError, DataError, ModelError, RunFolderError
 
@@ -204,12 +204,7 @@ def resolve_job(cfg: GenerateConfig) -> Job:
 
 def load_eval_examples(location: str, data: DataConfig, limit: int | None = None) -> list[Example]:
     """The evaluation items; a file without the target column still works (no references, no reference metrics)."""
-    rows = read_records(location)
-    if rows and data.target_column not in rows[0] and not data.references_column:
-        # load_examples insists on the target column: map it onto the source, then drop it.
-        examples = load_examples(location, dataclasses.replace(data, target_column=data.source_column), limit)
-        return [dataclasses.replace(e, target="", references=[]) for e in examples]
-    return load_examples(location, data, limit=limit)
+    return load_examples(location, data, limit=limit, require_target=False)
 
 
 def output_path(output_dir: Path, system: str, decoding: str, seed: int) -> Path:
