@@ -61,8 +61,8 @@ def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
 def _encode(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     """Codes 0..V-1 for each rating and the sorted distinct values (numbers for metric levels)."""
     if level == "nominal":
-        cats, codes = np.unique(values.astype(str).to_numpy(), return_inverse=True)
-        return codes.astype(np.int64), cats
+        codes, cats = pd.factorize(values.astype(str), sort=True)
+        return codes.astype(np.int64), np.asarray(cats, dtype=object)
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.isna().any():
         bad = values[numeric.isna()].iloc[0]
@@ -255,10 +255,8 @@ def cohen_kappa_pairs(
     if pairs.empty:
         return pd.DataFrame(columns=columns)
     V = len(cats)
-    keys, pair_index = np.unique(
-        pairs[["_ann_1", "_ann_2"]].to_numpy().astype(str), axis=0, return_inverse=True
-    )
-    pair_index = pair_index.ravel()
+    pair_index, pair_names = pd.factorize(pairs["_ann_1"] + "\x00" + pairs["_ann_2"], sort=True)
+    keys = np.array([name.split("\x00") for name in pair_names], dtype=object).reshape(-1, 2)
     P = len(keys)
     table = np.bincount(
         (pair_index * V + pairs["_code_1"].to_numpy()) * V + pairs["_code_2"].to_numpy(), minlength=P * V * V
@@ -309,7 +307,7 @@ def fleiss_kappa(
     if data.empty:
         return FleissResult(None, 0, 0, 0, "there are no ratings")
     codes, cats = _encode(data[value], "nominal")
-    units, unit_index = np.unique(data[unit].astype(str).to_numpy(), return_inverse=True)
+    unit_index, units = pd.factorize(data[unit], sort=True)
     V = len(cats)
     table = np.bincount(unit_index * V + codes, minlength=len(units) * V).reshape(len(units), V)
     m = table.sum(axis=1)
@@ -339,7 +337,7 @@ def majority_agreement(
     _require(df, [unit, annotator, value], "majority_agreement")
     data = df[[unit, annotator, value]].dropna().drop_duplicates([unit, annotator])
     codes, cats = _encode(data[value], "nominal")
-    units, unit_index = np.unique(data[unit].astype(str).to_numpy(), return_inverse=True)
+    unit_index, units = pd.factorize(data[unit], sort=True)
     V = len(cats)
     counts = np.bincount(unit_index * V + codes, minlength=len(units) * V).reshape(len(units), V)
     others = counts[unit_index].copy()

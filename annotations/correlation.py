@@ -208,33 +208,29 @@ def _spearman_gradient(x: _Column, y: _Column) -> tuple[float, np.ndarray]:
 
 
 def _kendall_pair_sums(x: _Column, y: _Column) -> np.ndarray:
-    """h_i = sum_j sign(x_i - x_j) sign(y_i - y_j) for every row, in O(N L) where L is the number of distinct
-    values of the coarser variable (human scores have few); dense blocks when both are fine-grained."""
+    """h_i = sum_j sign(x_i - x_j) sign(y_i - y_j) for every row in O(N log N + N L): walk the levels of the
+    coarser variable upwards, keeping the finer values of the lower levels sorted, and count by binary search."""
     if x.n_unique < y.n_unique:
         x, y = y, x
-    n, L = len(x.values), y.n_unique
-    if L > 4096:
-        h = np.zeros(n)
-        xv, yv = x.values, y.values
-        for start in range(0, n, 1024):
-            block = slice(start, start + 1024)
-            h[block] = (np.sign(xv[block, None] - xv[None, :]) * np.sign(yv[block, None] - yv[None, :])).sum(
-                axis=1
-            )
-        return h
-    order = np.argsort(x.inverse, kind="stable")  # rows by increasing x
-    start = (x.cum - x.counts)[x.inverse]  # sorted position where each row's x block starts
-    end = x.cum[x.inverse]  # ... and ends
-    y_sorted = y.inverse[order]
-    h = np.zeros(n)
-    for first in range(0, L, 64):  # levels in chunks, to bound memory
-        levels = np.arange(first, min(L, first + 64))
-        onehot = (y_sorted[:, None] == levels[None, :]).astype(np.float32)
-        cum = np.vstack([np.zeros((1, len(levels)), np.float32), np.cumsum(onehot, axis=0, dtype=np.float64)])
-        below = cum[start]  # rows with a strictly smaller x, per level
-        above = cum[-1] - cum[end]  # rows with a strictly larger x, per level
-        direction = np.sign(y.inverse[:, None] - levels[None, :])
-        h += (direction * (below - above)).sum(axis=1)
+    n = len(x.values)
+    xv = x.values
+    start = (x.cum - x.counts)[x.inverse]  # rows with a smaller x, over all levels
+    end = x.cum[x.inverse]  # n - end: rows with a larger x
+    order = np.lexsort((xv, y.inverse))  # by level, then by x
+    bounds = np.searchsorted(y.inverse[order], np.arange(y.n_unique + 1))
+    lower = np.empty(0)  # sorted x of every row on a lower level
+    h = np.empty(n)
+    for level in range(y.n_unique):
+        rows = order[bounds[level] : bounds[level + 1]]
+        xs = xv[rows]  # sorted
+        lt_below = np.searchsorted(lower, xs, side="left")
+        lt_above = len(lower) - np.searchsorted(lower, xs, side="right")
+        eq_below = np.searchsorted(xs, xs, side="left")
+        eq_above = len(xs) - np.searchsorted(xs, xs, side="right")
+        gt_below = start[rows] - lt_below - eq_below
+        gt_above = (n - end[rows]) - lt_above - eq_above
+        h[rows] = (lt_below - lt_above) - (gt_below - gt_above)
+        lower = np.insert(lower, np.searchsorted(lower, xs), xs)
     return h
 
 
