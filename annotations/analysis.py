@@ -181,6 +181,9 @@ class CampaignAnalysis:
         ]
         table = pd.DataFrame(rows, columns=columns)
         table["n_boot"] = self.options.n_boot
+        table["confidence"] = self.options.confidence
+        table["tie_policy"] = self.options.tie_policy
+        table["versions"] = "; ".join(f"{k} {v}" for k, v in self.environment.items())
         return table
 
 
