@@ -96,6 +96,7 @@ class CampaignAnalysis:
     power: power.MoreJudgments
     environment: dict
     seconds: float = 0.0
+    used_judgment_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))  # not exported
 
     def to_dict(self) -> dict:
         """JSON-ready nested dict (NaN -> None)."""
@@ -421,4 +422,5 @@ def analyze(
         power=plan,
         environment=environment(),
         seconds=time.perf_counter() - started,
+        used_judgment_ids=evidence["judgment_id"].to_numpy(),
     )

@@ -489,6 +489,18 @@ def correlation_table(
 # --------------------------------------------------------------------------- pairwise campaigns
 
 
+def metric_human_points(
+    scores: pd.DataFrame, metrics: pd.DataFrame, metric: str, criterion: str, judgment_ids=None
+) -> pd.DataFrame:
+    """The points behind a metric-human correlation: one row per (item, system) with the mean human score on
+    `criterion` over the judgments `judgment_ids` (all when None) and the metric's value (for a scatter plot)."""
+    chosen = scores[scores["criterion"] == criterion]
+    if judgment_ids is not None:
+        chosen = chosen[pd.Index(pd.unique(np.asarray(judgment_ids))).get_indexer(chosen["judgment_id"]) >= 0]
+    human = chosen.groupby(["item_id", "system"], as_index=False)["score"].mean()
+    return human.merge(metrics[metrics["metric"] == metric], on=["item_id", "system"])
+
+
 def item_preferences(judgments: pd.DataFrame, system: str, opponent: str) -> pd.Series:
     """Per item: mean human preference for `system` over `opponent` (+1 win, -1 loss, 0 tie or both bad)."""
     winner = judgments["winner"].astype(str)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from annotations import campaigns, stats
 from annotations.analysis import AnalysisOptions, CampaignAnalysis, analyze
+from annotations.correlation import metric_human_points
 from annotations.errors import AnnotationError
 from annotations.export import (
     CampaignData,
@@ -248,18 +249,7 @@ with metrics_tab:
             c1, c2 = st.columns(2)
             metric = c1.selectbox("Metric", metric_names, key="scatter_metric")
             human = c2.selectbox("Human score", human_names, key="scatter_human")
-            used_ids = set(
-                data.judgments.loc[
-                    ~data.judgments["annotator_id"].isin(used["excluded_annotators"]), "judgment_id"
-                ]
-            )
-            scores = data.scores[
-                (data.scores["criterion"] == human) & data.scores["judgment_id"].isin(used_ids)
-            ]
-            points = (
-                scores.groupby(["item_id", "system"], as_index=False)["score"].mean()
-                .merge(data.metrics[data.metrics["metric"] == metric], on=["item_id", "system"])
-            )  # fmt: skip
+            points = metric_human_points(data.scores, data.metrics, metric, human, result.used_judgment_ids)
             if len(points) > MAX_SCATTER_POINTS:
                 st.caption(f"Showing {MAX_SCATTER_POINTS} of {len(points)} points (random sample).")
                 points = points.sample(MAX_SCATTER_POINTS, random_state=0)

@@ -186,3 +186,15 @@ def test_pairwise_accuracy_counts_by_hand():
     assert (result.accuracy, result.n, result.n_human_ties, result.n_metric_ties) == (1.0, 2, 1, 1)
     missing = pairwise_accuracy(judgments, metrics, "bleu", "finetuned", "base")
     assert missing.accuracy is None and missing.reason
+
+
+def test_scatter_points_are_the_pooled_rows():
+    c = make_campaign(n_items=50, seed=14)
+    ids = c.judgments["judgment_id"].iloc[::2]
+    points = correlation.metric_human_points(c.scores, c.metrics, "good_metric", "fluency", ids)
+    chosen = c.scores[(c.scores["criterion"] == "fluency") & c.scores["judgment_id"].isin(set(ids))]
+    expected = chosen.groupby(["item_id", "system"])["score"].mean()
+    assert len(points) == len(expected)
+    assert points.set_index(["item_id", "system"])["score"].sort_index().equals(expected.sort_index())
+    pooled = metric_human_correlation(points, "value", "score", "pooled", "pearson", n_boot=0)
+    assert pooled.coefficient == pytest.approx(sps.pearsonr(points["value"], points["score"]).statistic)
