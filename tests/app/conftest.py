@@ -60,3 +60,22 @@ def page(name: str):
 
 def db_path() -> Path:
     return db.default_path()
+
+
+# Fixtures for the names above, so tests need no `from conftest import ...` (which picks whichever conftest
+# module Python imported first when several test folders are collected together).
+@pytest.fixture
+def open_page():
+    """open_page('annotate') -> an AppTest of pages/annotate.py; 'streamlit_app' gives the entry point."""
+    return page
+
+
+@pytest.fixture
+def admin_password() -> str:
+    return ADMIN_PASSWORD
+
+
+@pytest.fixture
+def run_writer():
+    """write_run_folder(root, n_items=..., systems=..., output_text=...) from tests/annotations/run_folders.py."""
+    return write_run_folder

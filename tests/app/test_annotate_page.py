@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import page, write_run_folder
 
 from annotations import users
 from annotations.campaigns import CampaignConfig, create_campaign
@@ -20,8 +19,8 @@ def _all_protos(node) -> list[str]:
     return found
 
 
-def _annotate(user):
-    at = page("annotate")
+def _annotate(open_page, user):
+    at = open_page("annotate")
     at.session_state["user_id"] = user.user_id
     return at.run()
 
@@ -32,9 +31,9 @@ def _current_token(at) -> str:
 
 
 @pytest.fixture
-def blind_campaign(app_env, tmp_path):
+def blind_campaign(app_env, tmp_path, run_writer):
     """Outputs that do not name their system, so any system name on the page would be a leak."""
-    run = write_run_folder(
+    run = run_writer(
         tmp_path / "runs" / "blind",
         n_items=4,
         output_text=lambda system, i: f"summary {i} written {'first' if system == 'base' else 'second'}",
@@ -42,8 +41,8 @@ def blind_campaign(app_env, tmp_path):
     return create_campaign(app_env, CampaignConfig(name="blind", run_dir=str(run), k=2))
 
 
-def test_page_is_blind(app_env, annotator, blind_campaign):
-    at = _annotate(annotator)
+def test_page_is_blind(open_page, app_env, annotator, blind_campaign):
+    at = _annotate(open_page, annotator)
     assert not at.exception
     texts = [t.value for t in at.text]
     assert any(t.startswith("summary") and t.endswith("first") for t in texts)
@@ -55,8 +54,8 @@ def test_page_is_blind(app_env, annotator, blind_campaign):
         assert secret not in state, secret
 
 
-def test_choice_scores_and_submit_store_a_de_randomized_judgment(app_env, annotator, campaign):
-    at = _annotate(annotator)
+def test_choice_scores_and_submit_store_a_de_randomized_judgment(open_page, app_env, annotator, campaign):
+    at = _annotate(open_page, annotator)
     token = _current_token(at)
     left = app_env.execute("SELECT shown_left FROM assignments WHERE assignment_id = ?", [token]).fetchone()[
         0
@@ -76,17 +75,17 @@ def test_choice_scores_and_submit_store_a_de_randomized_judgment(app_env, annota
     assert "1 / " in at.get("progress")[0].proto.text
 
 
-def test_submit_without_choice_warns(app_env, annotator, campaign):
-    at = _annotate(annotator)
+def test_submit_without_choice_warns(open_page, app_env, annotator, campaign):
+    at = _annotate(open_page, annotator)
     at.button(key="submit").click().run()
     assert "Choose A, B" in at.warning[0].value
     assert judgments_frame(app_env, campaign).empty
 
 
-def test_resubmitting_the_same_pair_stores_one_judgment(app_env, annotator, campaign):
+def test_resubmitting_the_same_pair_stores_one_judgment(open_page, app_env, annotator, campaign):
     from annotations import judgments
 
-    at = _annotate(annotator)
+    at = _annotate(open_page, annotator)
     token = _current_token(at)
     at.button(key=f"choose::{token}::B").click().run()
     at.button(key="submit").click().run()
@@ -96,8 +95,8 @@ def test_resubmitting_the_same_pair_stores_one_judgment(app_env, annotator, camp
     assert len(judgments_frame(app_env, campaign)) == 1
 
 
-def test_skip_then_undo_last_edits_a_new_version(app_env, annotator, campaign):
-    at = _annotate(annotator)
+def test_skip_then_undo_last_edits_a_new_version(open_page, app_env, annotator, campaign):
+    at = _annotate(open_page, annotator)
     skipped = _current_token(at)
     at.button(key="skip").click().run()
     first = _current_token(at)
@@ -118,20 +117,20 @@ def test_skip_then_undo_last_edits_a_new_version(app_env, annotator, campaign):
     assert status == "skipped"
 
 
-def test_untrusted_output_is_plain_text(app_env, annotator, tmp_path):
+def test_untrusted_output_is_plain_text(open_page, app_env, annotator, tmp_path, run_writer):
     evil = "<script>alert('x')</script> **bold** [link](http://evil) <img src=x onerror=alert(1)>"
-    run = write_run_folder(tmp_path / "runs" / "evil", n_items=1, output_text=lambda system, i: evil)
+    run = run_writer(tmp_path / "runs" / "evil", n_items=1, output_text=lambda system, i: evil)
     create_campaign(app_env, CampaignConfig(name="evil", run_dir=str(run), k=1))
-    at = _annotate(annotator)
+    at = _annotate(open_page, annotator)
     shown = [t for t in at.text if t.value == evil]
     assert len(shown) == 2  # both sides, through st.text (never Markdown or HTML)
     assert all(evil not in m.value for m in at.markdown)
 
 
-def test_nothing_left(app_env, annotator, tmp_path):
-    run = write_run_folder(tmp_path / "runs" / "one", n_items=1)
+def test_nothing_left(open_page, app_env, annotator, tmp_path, run_writer):
+    run = run_writer(tmp_path / "runs" / "one", n_items=1)
     create_campaign(app_env, CampaignConfig(name="one", run_dir=str(run), k=1))
     other = users.create_user(app_env, "olaf", "olaf-password", "annotator")
-    _annotate(other).button(key="skip")  # olaf holds the only item
-    at = _annotate(annotator)
+    _annotate(open_page, other).button(key="skip")  # olaf holds the only item
+    at = _annotate(open_page, annotator)
     assert "Nothing left" in at.success[0].value

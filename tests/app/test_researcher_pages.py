@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from conftest import page
-
 from annotations.campaigns import items_frame, list_campaigns
 from annotations.users import authenticate, list_invitations
 
 
-def _as(user, name):
-    at = page(name)
+def _as(open_page, user, name):
+    at = open_page(name)
     at.session_state["user_id"] = user.user_id
     return at.run()
 
 
-def test_create_campaign_from_run_folder(app_env, researcher):
-    at = _as(researcher, "campaigns")
+def test_create_campaign_from_run_folder(open_page, app_env, researcher):
+    at = _as(open_page, researcher, "campaigns")
     assert not at.exception
     assert at.selectbox(key="system_a").value == "base" and at.selectbox(key="system_b").value == "finetuned"
     at.selectbox(key="selection").set_value("random").run()
@@ -28,16 +26,16 @@ def test_create_campaign_from_run_folder(app_env, researcher):
     assert len(items_frame(app_env, campaigns.campaign_id.iloc[0])) == 3
 
 
-def test_bad_gold_line_shows_an_error(app_env, researcher):
-    at = _as(researcher, "campaigns")
+def test_bad_gold_line_shows_an_error(open_page, app_env, researcher):
+    at = _as(open_page, researcher, "campaigns")
     at.text_area(key="gold").input("item-001,left").run()
     at.button(key="create").click().run()
     assert "winner 'left'" in at.error[0].value
     assert list_campaigns(app_env).empty
 
 
-def test_users_page_creates_accounts_and_invitations(app_env, researcher):
-    at = _as(researcher, "users")
+def test_users_page_creates_accounts_and_invitations(open_page, app_env, researcher):
+    at = _as(open_page, researcher, "users")
     assert not at.exception
     at.text_input[0].input("zoe")
     at.text_input[1].input("zoe-password")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ADMIN_PASSWORD, page
 
 
 def _login(at, username, password):
@@ -13,33 +12,33 @@ def _login(at, username, password):
     return at.run()
 
 
-def test_login_gate_and_first_researcher(app_env):
-    at = page("streamlit_app").run()
+def test_login_gate_and_first_researcher(open_page, app_env, admin_password):
+    at = open_page("streamlit_app").run()
     assert not at.exception and at.subheader[0].value == "Log in"
     _login(at, "admin", "wrong-password")
     assert "wrong username or password" in at.error[0].value
-    _login(at, "admin", ADMIN_PASSWORD)
+    _login(at, "admin", admin_password)
     assert not at.exception and at.session_state["user_id"].startswith("ann-")
     at.switch_page("pages/campaigns.py").run()
     assert not at.exception and at.title[0].value == "Campaigns"
 
 
-def test_annotator_lands_on_annotate(app_env, annotator, campaign):
-    at = page("streamlit_app").run()
+def test_annotator_lands_on_annotate(open_page, app_env, annotator, campaign):
+    at = open_page("streamlit_app").run()
     _login(at, "anna", "anna-password")
     assert at.session_state["user_id"] == annotator.user_id
     at.switch_page("pages/annotate.py").run()
     assert not at.exception and at.title[0].value == "Annotate"
     # AppTest keeps the first page's address; a fresh session of the same user lands on Annotate by default.
-    fresh = page("streamlit_app")
+    fresh = open_page("streamlit_app")
     fresh.session_state["user_id"] = annotator.user_id
     fresh.run()
     assert fresh.title[0].value == "Annotate"
 
 
 @pytest.mark.parametrize("name", ["campaigns", "users", "home"])
-def test_researcher_pages_refuse_annotators(app_env, annotator, name):
-    at = page(name)
+def test_researcher_pages_refuse_annotators(open_page, app_env, annotator, name):
+    at = open_page(name)
     at.session_state["user_id"] = annotator.user_id
     at.run()
     assert "do not have access" in at.error[0].value
@@ -47,16 +46,16 @@ def test_researcher_pages_refuse_annotators(app_env, annotator, name):
 
 
 @pytest.mark.parametrize("name", ["annotate", "campaigns", "users"])
-def test_pages_refuse_anonymous(app_env, name):
-    at = page(name).run()
+def test_pages_refuse_anonymous(open_page, app_env, name):
+    at = open_page(name).run()
     assert "log in" in at.error[0].value.lower()
 
 
-def test_invitation_link_creates_account(app_env):
+def test_invitation_link_creates_account(open_page, app_env):
     from annotations.users import authenticate, create_invitation
 
     token = create_invitation(app_env, "annotator")
-    at = page("streamlit_app")
+    at = open_page("streamlit_app")
     at.query_params["invite"] = token
     at.run()
     assert "Create your annotator account" in at.subheader[0].value

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from annotations.campaigns import CampaignConfig, create_campaign
 from annotations.judgments import judgments_frame
 from annotations.users import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 _spec = importlib.util.spec_from_file_location(
     "_run_folders", ROOT / "tests" / "annotations" / "run_folders.py"
