@@ -20,6 +20,7 @@ import os
 import secrets
 import zlib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def train_config(run_dir: str | Path, on_gpu: bool = False) -> dict[str, Any]:
         "max_train_examples": 32,
         "max_eval_examples": 8,
         "max_source_length": 256,
-        "max_target_length": 48,
+        "max_target_length": 32,  # = the demo's max_new_tokens
         "batch_size": 4,
         "max_steps": 8,
         "eval_every_steps": 4,
@@ -266,8 +267,8 @@ def simulate_judgments(
     con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_ids: list[str], seed: int = 0
 ) -> int:
     """Judge every pair these annotators are served, as a noisy annotator who prefers the output with the higher
-    ROUGE-L would (logistic in the difference, some ties). Clearly labelled: the comment says it is simulated.
-    Returns the number of judgments made."""
+    ROUGE-L would (logistic in the difference, some ties), taking 15-60 s per pair on a simulated clock over the
+    last hour. Clearly labelled: the comment of every judgment says it is simulated. Returns the number made."""
     metrics = metrics_frame(con, campaign_id)
     quality = {
         (r.item_id, r.system): float(r.value)
@@ -277,7 +278,9 @@ def simulate_judgments(
     made = 0
     for number, annotator_id in enumerate(annotator_ids):
         bias = np.random.default_rng([seed, number]).normal(0, 0.3)
-        while (pair := next_item(con, campaign_id, annotator_id)) is not None:
+        # simulated clock: pairs served and answered over the last hour, 15-60 s each (as a person would)
+        clock = db.utcnow() - timedelta(hours=1) + timedelta(minutes=number)
+        while (pair := next_item(con, campaign_id, annotator_id, now=clock)) is not None:
             _, item_id, left, right = own_assignment(con, pair.token, annotator_id)
             # drawn per (annotator, item) in system order: the same judgments whatever the serving order and sides
             rng = np.random.default_rng([seed, number, zlib.crc32(item_id.encode())])
@@ -299,6 +302,8 @@ def simulate_judgments(
                 }
                 for i, c in enumerate(pair.criteria)
             }
-            submit(con, pair.token, annotator_id, choice, scores, comment=SIMULATED_COMMENT)
+            clock += timedelta(seconds=float(rng.uniform(15, 60)))
+            submit(con, pair.token, annotator_id, choice, scores, comment=SIMULATED_COMMENT, now=clock)
+            clock += timedelta(seconds=3)
             made += 1
     return made

@@ -68,6 +68,9 @@ def demo_panel() -> None:
     st.caption(f"Run folder: {state.run_dir}")
     if state.failed:
         st.error("A step of the demo failed; its error is above, and its log on the Jobs page.")
+    if state.finished and st.session_state.get("demo_done_seen") != state.campaign_id:
+        st.session_state["demo_done_seen"] = state.campaign_id
+        st.rerun()  # the whole page: the campaigns below now include the demo's
     if state.finished:
         st.success(
             "Done. The demo campaign holds simulated judgments (labelled as such) from two demo annotators."

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from annotations import demo, jobs
@@ -35,6 +36,8 @@ def test_simulated_judgments_are_labelled_complete_and_reproducible(tmp_path, ru
         assert made == len(frame) == 2 * 12  # two simulated annotators, every item of the 12-item run
         assert set(frame.comment) == {demo.SIMULATED_COMMENT}
         assert set(frame.winner) <= {"base", "finetuned", "tie", "both_bad"}
+        assert frame.duration_s.between(15, 60).all()  # paced like a person, so not flagged as too fast
+        assert (frame.submitted_at <= pd.Timestamp.now(tz="UTC")).all()
         # the third demo account still has every pair to judge by hand
         assert next_item(con, campaign_id, ids[demo.ANNOTATORS[2]]) is not None
         position = {ids[a]: n for n, a in enumerate(demo.SIMULATED)}
