@@ -215,17 +215,23 @@ def interpret(a: CampaignAnalysis) -> list[str]:
     if not acc.empty:
         best = acc.sort_values("accuracy", ascending=False).iloc[0]
         useless = acc[(acc["ci_low"] <= 0.5) & (acc["ci_high"] >= 0.5)]["metric"].tolist()
-        lines.append(
-            f"Automatic metrics: {best['metric']} points the same way as the human majority on "
-            f"{_pct(best['accuracy'])} of items (95% CI {_pct(best['ci_low'])}–{_pct(best['ci_high'])}, n = "
-            f"{int(best['n'])})."
-            + (
-                f" No better than a coin flip here: {', '.join(useless)}: a change in these says little about "
-                "what these judges prefer."
-                if useless
-                else ""
-            )  # fmt: skip
+        figure = (
+            f"{_pct(best['accuracy'])} of items (95% CI {_pct(best['ci_low'])}–{_pct(best['ci_high'])}, "
+            f"n = {int(best['n'])})"
         )
+        if len(useless) == len(acc):
+            lines.append(
+                "None of the automatic metrics points the same way as the human majority more often than a coin "
+                f"flip would (best: {best['metric']}, {figure}): here, a metric moving says little about what "
+                "these judges prefer."
+            )
+        else:
+            line = (
+                f"Automatic metrics: {best['metric']} points the same way as the human majority on {figure}."
+            )
+            if useless:
+                line += f" No better than a coin flip here: {', '.join(useless)}."
+            lines.append(line)
     flagged = a.annotators[a.annotators["flagged"]]
     if not flagged.empty:
         names = "; ".join(f"{r.annotator_id} ({r.flags})" for r in flagged.itertuples())

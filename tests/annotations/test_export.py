@@ -127,3 +127,15 @@ def test_cli_stats_and_export(store, tmp_path, capsys):
 def test_judgments_with_scores_is_one_row_per_judgment(data):
     table = judgments_with_scores(data.judgments, data.scores)
     assert table["judgment_id"].is_unique and len(table) == len(data.judgments)
+
+
+def test_plain_language_reading_follows_the_numbers():
+    from annotations.export import interpret
+
+    winner = synthetic.make_campaign(n_items=200, left_biased=(), seed=31)
+    lines = interpret(analyze(winner.judgments, winner.scores, winner.metrics, AnalysisOptions(n_boot=300)))
+    assert lines[0].startswith("Humans preferred **finetuned** over base")
+    assert any("good_metric points the same way" in line and "useless_metric" in line for line in lines)
+    even = synthetic.make_campaign(n_items=200, advantage=0.0, left_biased=(), seed=32)
+    lines = interpret(analyze(even.judgments, None, None, AnalysisOptions(n_boot=300)))
+    assert lines[0].startswith("No clear winner")
