@@ -231,6 +231,20 @@ def train_job(
     **options: Any,
 ) -> Job:
     """Launch `python -m ft_core train --config <yaml>` for a validated TrainConfig (as a dict)."""
+    run_dir = Path(config["run_dir"])
+    busy = [j for j in list_jobs(con, ACTIVE) if _same_folder(j.run_dir, str(run_dir))]
+    if busy:
+        raise JobError(
+            f"run folder {run_dir} already has a queued or running job ({busy[0].label}); "
+            "wait for it to end or cancel it on the Jobs page"
+        )
+    try:
+        taken = run_dir.is_dir() and any(run_dir.iterdir())
+    except OSError:
+        taken = False
+    if taken and not config.get("resume"):
+        # the message ft_core gives, before a job is queued for nothing
+        raise JobError(f"run folder {run_dir} exists already; choose another run_dir or set resume=true")
     path = write_job_config(config, runs_root, Path(config["run_dir"]).name)
     command = ft_core_command("train", ["--config", str(path)], n_gpus)
     return launch(
@@ -396,6 +410,9 @@ def _error_from_log(job: Job) -> str | None:
             return line[len("error: ") :]
     for line in reversed(tail):
         if line and not line.startswith((" ", "\t")) and ("Error" in line or "Exception" in line):
+            return line.strip()
+    for line in reversed(tail):
+        if "FAILED" in line:  # e.g. "sanity overfit: final train loss 1.2 -> FAILED (loss not near zero ...)"
             return line.strip()
     return None
 

@@ -282,3 +282,40 @@ def test_commands_for_several_gpus_and_for_a_cluster():
     script = jobs.slurm_script(one, n_gpus=2, job_name="lora")
     assert "#SBATCH --gres=gpu:2" in script
     assert "accelerate launch --num_processes 2 -m ft_core train --config c.yaml" in script
+
+
+def test_out_of_memory_says_what_to_lower(con, logs, tmp_path):
+    # what ft_core.train does on a CUDA OOM: status.json failed with the advice, `error: ...` and exit code 1
+    advice = (
+        "out of GPU memory at batch_size=64, max_source_length=2048: lower batch_size (raise "
+        "gradient_accumulation_steps to keep the effective batch), set gradient_checkpointing=true, or lower "
+        "max_source_length"
+    )
+    run_dir = tmp_path / "runs" / "oom"
+    code = (
+        "import json, pathlib, sys; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); "
+        "(run / 'status.json').write_text(json.dumps({'state': 'failed', 'error': sys.argv[2]})); "
+        "print('error: ' + sys.argv[2], file=sys.stderr); sys.exit(1)"
+    )
+    job = jobs.launch(con, "train", [*py(code), str(run_dir), advice], log_dir=logs, run_dir=run_dir)
+    done = wait_for(con, job.job_id, **cpu())
+    assert done.status == "failed" and done.error == advice
+
+
+def test_a_finished_run_folder_is_refused_before_queueing(con, tmp_path):
+    run_dir = tmp_path / "runs" / "done"
+    run_dir.mkdir(parents=True)
+    (run_dir / "status.json").write_text('{"state": "finished"}')
+    with pytest.raises(JobError, match="exists already; choose another run_dir or set resume=true"):
+        jobs.train_job(con, {"run_dir": str(run_dir)}, tmp_path / "runs")
+    assert jobs.list_jobs(con) == []
+
+
+def test_a_failed_sanity_overfit_names_the_failure(con, logs):
+    code = (
+        "print('sanity overfit: final train loss 1.2000 -> FAILED (loss not near zero)'); raise SystemExit(3)"
+    )
+    done = wait_for(con, jobs.launch(con, "train", py(code), log_dir=logs).job_id, **cpu())
+    assert done.status == "failed" and done.error.startswith(
+        "sanity overfit: final train loss 1.2000 -> FAILED"
+    )

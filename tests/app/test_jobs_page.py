@@ -15,7 +15,8 @@ import json, pathlib, sys, time
 run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True, exist_ok=True)
 log = open(run / 'train_log.jsonl', 'a')
 for step in range(1, 4):
-    log.write(json.dumps({'step': step, 'loss': 3.0 / step, 'tokens_per_s': 500.0}) + '\\n'); log.flush()
+    row = {'step': step, 'loss': 3.0 / step, 'tokens_per_s': 500.0, 'gpu_mem_gb': 11.5}
+    log.write(json.dumps(row) + '\\n'); log.flush()
 (run / 'train_log.jsonl').open('a').write(json.dumps({'step': 3, 'eval_loss': 1.5}) + '\\n')
 status = {'state': 'running', 'step': 3, 'total_steps': 10, 'started_at': time.time() - 3}
 (run / 'status.json').write_text(json.dumps(status))
