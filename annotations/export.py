@@ -115,6 +115,8 @@ def judgments_with_scores(judgments: pd.DataFrame, scores: pd.DataFrame) -> pd.D
     """The judgments table of the export: one row per judgment with the shown-left system, the de-randomized
     winner, timestamps, duration, pseudonymous annotator id, version and one column per criterion and system."""
     out = judgments[[c for c in JUDGMENT_COLUMNS if c in judgments.columns]].copy()
+    if {"duration_s", "left_length", "right_length"} <= set(out.columns):
+        out["too_fast"] = stats.too_fast(out).to_numpy()  # default thresholds: stats.QualityThresholds
     if not scores.empty:
         wide = scores.pivot_table(
             index="judgment_id", columns=["criterion", "system"], values="score", aggfunc="first"
@@ -127,7 +129,7 @@ def judgments_with_scores(judgments: pd.DataFrame, scores: pd.DataFrame) -> pd.D
 def split_scores(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Inverse of judgments_with_scores: (judgments, long scores)."""
     score_columns = [c for c in table.columns if str(c).startswith(f"{SCORE_PREFIX}:")]
-    judgments = table.drop(columns=score_columns)
+    judgments = table.drop(columns=[*score_columns, "too_fast"], errors="ignore")
     if not score_columns:
         return judgments, pd.DataFrame(
             columns=["judgment_id", "item_id", "annotator_id", "criterion", "system", "score"]

@@ -72,7 +72,7 @@ def test_judgments_file_has_what_a_reviewer_needs(data, tmp_path):
     write_export(data, a, tmp_path)
     table = pd.read_csv(tmp_path / "judgments.csv")
     needed = {"shown_left", "shown_right", "winner", "choice", "served_at", "submitted_at", "duration_s",
-              "annotator_id", "version", "is_repeat", "is_gold"}  # fmt: skip
+              "annotator_id", "version", "is_repeat", "is_gold", "too_fast"}  # fmt: skip
     assert needed <= set(table.columns)
     score_columns = [c for c in table.columns if c.startswith("score:")]
     criteria = set(data.scores["criterion"])
