@@ -145,6 +145,21 @@ def gpu_memory() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["gpu", "used_gib", "total_gib"])
 
 
+def busy_gpus(memory: pd.DataFrame, ours: set[str], threshold: float | None = None) -> set[str]:
+    """GPUs that something outside the app holds: more than `threshold` (FT_GPU_BUSY_SHARE, default 0.5) of
+    their memory used while none of our jobs runs there. A GPU job waits for them instead of failing."""
+    if threshold is None:
+        try:
+            threshold = float(os.environ.get("FT_GPU_BUSY_SHARE", "0.5"))
+        except ValueError:
+            threshold = 0.5
+    return {
+        str(r.gpu)
+        for r in memory.itertuples()
+        if str(r.gpu) not in ours and r.total_gib > 0 and r.used_gib / r.total_gib > threshold
+    }
+
+
 def cpu_slots() -> int:
     """Jobs that may run at once without a GPU: `FT_CPU_JOBS`, default 1."""
     try:
@@ -710,7 +725,10 @@ def reconcile(
         running = list_jobs(con, ("running",))
         used = {g for j in running for g in (j.gpus or "").split(",") if g}
         cpu_running = sum(1 for j in running if not j.gpus)
-        for job in sorted(list_jobs(con, ("queued",)), key=lambda j: (j.created_at, j.job_id)):
+        queued = sorted(list_jobs(con, ("queued",)), key=lambda j: (j.created_at, j.job_id))
+        if gpus is None and machine_gpus and any(j.needs_gpu for j in queued):
+            used |= busy_gpus(gpu_memory(), used)  # held by a process outside the app
+        for job in queued:
             if job.depends_on:
                 parent = get_job(con, job.depends_on)
                 if parent is not None and parent.active:

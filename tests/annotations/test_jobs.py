@@ -319,3 +319,13 @@ def test_a_failed_sanity_overfit_names_the_failure(con, logs):
     assert done.status == "failed" and done.error.startswith(
         "sanity overfit: final train loss 1.2000 -> FAILED"
     )
+
+
+def test_a_gpu_held_outside_the_app_counts_as_busy():
+    import pandas as pd
+
+    memory = pd.DataFrame(
+        {"gpu": ["0", "1", "2"], "used_gib": [70.0, 0.5, 60.0], "total_gib": [80.0, 80.0, 80.0]}
+    )
+    assert jobs.busy_gpus(memory, ours={"2"}, threshold=0.5) == {"0"}  # GPU 2 is ours: already counted
+    assert jobs.busy_gpus(memory, ours=set(), threshold=0.9) == set()
