@@ -3,39 +3,46 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
-from conftest import APP, page, write_run_folder
 
-_spec = importlib.util.spec_from_file_location("_synthetic", APP / "tests" / "annotations" / "synthetic.py")
+# by path: a plain `import synthetic` would depend on which test folders pytest collected first
+_spec = importlib.util.spec_from_file_location(
+    "_synthetic", Path(__file__).resolve().parents[1] / "annotations" / "synthetic.py"
+)
 synthetic = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(synthetic)
 
 
-def _as(user, name="results"):
-    at = page(name)
-    at.session_state["user_id"] = user.user_id
-    return at.run()
+@pytest.fixture
+def as_user(open_page):
+    def run(user, name="results"):
+        at = open_page(name)
+        at.session_state["user_id"] = user.user_id
+        return at.run()
+
+    return run
 
 
 @pytest.fixture
-def judged(app_env, tmp_path):
-    run_dir = write_run_folder(tmp_path / "runs" / "run-2", n_items=24)
+def judged(app_env, tmp_path, run_writer):
+    run_dir = run_writer(tmp_path / "runs" / "run-2", n_items=24)
     return synthetic.fill_store(app_env, run_dir, n_annotators=4, name="judged campaign")
 
 
-def test_annotators_cannot_see_results(annotator):
-    at = _as(annotator)
+def test_annotators_cannot_see_results(as_user, annotator):
+    at = as_user(annotator)
     assert "do not have access" in at.error[0].value
 
 
-def test_no_campaign_says_what_to_do(researcher):
-    at = _as(researcher)
+def test_no_campaign_says_what_to_do(as_user, researcher):
+    at = as_user(researcher)
     assert not at.exception and "No campaign yet" in at.info[0].value
 
 
-def test_results_page_shows_the_verdict_and_reacts_to_options(researcher, judged):
-    at = _as(researcher)
+def test_results_page_shows_the_verdict_and_reacts_to_options(as_user, researcher, judged):
+    at = as_user(researcher)
     assert not at.exception, at.exception
     labels = [m.label for m in at.metric]
     assert "finetuned win rate (drop)" in labels and "Sign test p" in labels
@@ -62,8 +69,8 @@ def test_results_page_shows_the_verdict_and_reacts_to_options(researcher, judged
     assert "position bias" in table.set_index("annotator_id").loc["ann-left", "flags"]
 
 
-def test_example_browser_reveals_both_systems(researcher, judged):
-    at = _as(researcher)
+def test_example_browser_reveals_both_systems(as_user, researcher, judged):
+    at = as_user(researcher)
     item = at.selectbox(key="example_item").options[0]
     at.selectbox(key="example_item").set_value(item).run()
     assert not at.exception
@@ -73,10 +80,10 @@ def test_example_browser_reveals_both_systems(researcher, judged):
     assert len(judgments_table) >= 3 and {"shown_left", "choice", "comment"} <= set(judgments_table.columns)
 
 
-def test_new_judgments_are_included_on_request(researcher, judged, app_env):
+def test_new_judgments_are_included_on_request(as_user, researcher, judged, app_env):
     from annotations import judgments
 
-    at = _as(researcher)
+    at = as_user(researcher)
     shown = next(df.value for df in at.dataframe if "flags" in df.value.columns)
     comments_before = [m.value for m in at.markdown]
     # an annotator edits a judgment: a new version, so the data changed
