@@ -342,6 +342,29 @@ def evaluate_jobs(
     return get_job(con, generate.job_id) or generate, get_job(con, score.job_id) or score
 
 
+def sweep_size(command: list[str]) -> int | None:
+    """Grid points of a `sweep train` command (len(--lr) x len(--r)), for its progress bar."""
+    try:
+        lrs = command[command.index("--lr") + 1].split(",")
+        ranks = command[command.index("--r") + 1].split(",")
+    except (ValueError, IndexError):
+        return None
+    return len(lrs) * len(ranks)
+
+
+def evaluate_sweep(
+    con: duckdb.DuckDBPyConnection, members: list[str | Path], runs_root: str | Path, **options: Any
+) -> list[Job]:
+    """Queue generate + score for each given sweep member (one pipeline each); members already busy are skipped."""
+    queued = []
+    for member in members:
+        try:
+            queued += list(evaluate_jobs(con, member, runs_root, **options))
+        except JobError:
+            continue  # this member has a job already
+    return queued
+
+
 def check_train(config: dict[str, Any], runs_root: str | Path, timeout_s: float = 300) -> dict[str, Any]:
     """`python -m ft_core train --check` in a subprocess: the config, data, tokenizer and run folder checks the
     job would do, without training. Returns the truncation report; raises JobError with the CLI's message."""

@@ -58,6 +58,18 @@ def show_progress(job: jobs.Job) -> None:
         if len(curves):
             chart = alt.Chart(curves).mark_line(point=True).encode(x="step:Q", y="value:Q", color="metric:N")
             st.altair_chart(chart.properties(height=220), width="stretch")
+    elif job.kind == "sweep" and job.run_dir:
+        members = runs.sweep_members(job.run_dir)
+        total = jobs.sweep_size(job.command) or max(len(members), 1)
+        done = int((members.state == "finished").sum()) if len(members) else 0
+        running = members[members.state == "running"] if len(members) else members
+        text = f"{done}/{total} runs finished"
+        if len(running):
+            current = runs.train_progress(running.path.iloc[0])
+            text += f"; {running.run.iloc[0]}: {current.text}"
+        st.progress(min(1.0, done / total), text=text)
+        if len(members):
+            st.dataframe(members[["run", "state", "best_eval_loss"]], hide_index=True)
     else:
         tail = jobs.log_tail(job, 5)
         fraction = runs.log_progress(tail)

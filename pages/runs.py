@@ -102,6 +102,13 @@ with sweep_tab:
             labels = base.mark_text(color="white").encode(text=alt.Text(f"{metric}:Q", format=".4g"))
             st.altair_chart(heat + labels, width="stretch")
             st.dataframe(runs.sweep_grid(members, metric), width="stretch")
+        ready = members[members.state == "finished"]
+        unscored = [p for p in ready.path if not runs.comparison(p).shape[0]]
+        if unscored and st.button(
+            f"Generate and score the {len(unscored)} finished runs not scored yet", key="eval_sweep"
+        ):
+            queued = jobs.evaluate_sweep(con, unscored, runs_dir(), limit=100)
+            st.success(f"Queued {len(queued)} jobs; the heatmap fills in as they finish (metrics: delta_*).")
 
 st.header("Continue a run")
 run = st.selectbox(

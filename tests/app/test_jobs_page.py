@@ -124,3 +124,29 @@ def test_home_starts_the_demo_and_shows_each_step(app_env, researcher, tmp_path)
             jobs.cancel(app_env, job.job_id)
     at.run()
     assert "failed" in at.error[0].value and at.button(key="demo_start")  # it can be started again
+
+
+FAKE_SWEEP = """
+import json, pathlib, sys, time
+root = pathlib.Path(sys.argv[1])
+for name, state in (('lr0.0001_r8', 'finished'), ('lr0.0001_r16', 'running')):
+    (root / name).mkdir(parents=True, exist_ok=True)
+    status = {'state': state, 'step': 2, 'total_steps': 4, 'started_at': time.time() - 2, 'best_eval_loss': 1.0}
+    (root / name / 'status.json').write_text(json.dumps(status))
+print('swept', flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_running_sweep_shows_its_grid_progress(app_env, researcher, tmp_path):
+    root = tmp_path / "runs" / "grid"
+    command = [sys.executable, "-c", FAKE_SWEEP, str(root), "--lr", "1e-4,3e-4", "--r", "8,16"]
+    job = jobs.launch(app_env, "sweep", command, log_dir=tmp_path / "logs", run_dir=root, label="sweep grid")
+    deadline = time.monotonic() + 20
+    while not (root / "lr0.0001_r16" / "status.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at = _as(researcher)
+    assert not at.exception
+    bar = at.get("progress")[0]
+    assert bar.value == 25 and bar.proto.text.startswith("1/4 runs finished; lr0.0001_r16: step 2/4")
+    jobs.cancel(app_env, job.job_id)

@@ -73,6 +73,25 @@ def test_sweep_heatmap(app_env, researcher, tmp_path):
     assert not at.exception
     grid = at.dataframe[-1].value
     assert grid.shape == (2, 2) and abs(grid.loc[1e-4, 16] - (1e-2 + 0.16)) < 1e-12
+    assert "eval_sweep" not in [b.key for b in at.button]  # every member is scored
+
+
+def test_sweep_members_get_generated_and_scored_from_the_heatmap_tab(app_env, researcher, tmp_path):
+    sweep = tmp_path / "runs" / "grid"
+    write_run(sweep / "lr0.0001_r8", 1e-4, 8, delta=0.1)
+    write_run(sweep / "lr0.0001_r16", 1e-4, 16)
+    write_run(sweep / "lr0.0003_r8", 3e-4, 8)
+    at = _as(researcher)
+    at.button(key="eval_sweep").click().run()
+    assert not at.exception and "Queued 4 jobs" in at.success[0].value
+    queued = jobs.list_jobs(app_env)
+    assert sorted(Path(j.run_dir).name for j in queued if j.kind == "generate") == [
+        "lr0.0001_r16",
+        "lr0.0003_r8",
+    ]
+    for job in queued:
+        if jobs.get_job(app_env, job.job_id).active:
+            jobs.cancel(app_env, job.job_id)
 
 
 def test_generate_and_score_then_campaign(app_env, researcher, tmp_path):
