@@ -103,3 +103,17 @@ def test_nothing_to_analyse_says_so(campaign):
     everyone = tuple(campaign.judgments["annotator_id"].unique())
     with pytest.raises(AnnotationError, match="no judgments are left"):
         analyze(campaign.judgments, options=AnalysisOptions(exclude_annotators=everyone))
+
+
+def test_scale_bench_runs_at_small_size():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "analysis_scale.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--judgments", "3000", "--repeats", "1", "--skip-page"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "all statistics, 1,000 resamples" in done.stdout
