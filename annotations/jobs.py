@@ -178,6 +178,7 @@ def ft_core_command(subcommand: str, args: list[str], n_gpus: int = 1) -> list[s
             sys.executable,
             "-m",
             "accelerate.commands.launch",
+            "--multi_gpu",
             "--num_processes",
             str(n_gpus),
             "-m",
@@ -201,7 +202,9 @@ def slurm_script(command: list[str], n_gpus: int = 1, job_name: str = "ft-core")
     gpus = max(1, n_gpus)
     run = shell_command(command)
     if gpus > 1 and "accelerate launch" not in run:
-        run = run.replace("python -m ft_core", f"accelerate launch --num_processes {gpus} -m ft_core", 1)
+        run = run.replace(
+            "python -m ft_core", f"accelerate launch --multi_gpu --num_processes {gpus} -m ft_core", 1
+        )
     return (
         "#!/bin/bash\n"
         f"#SBATCH --job-name={job_name}\n"

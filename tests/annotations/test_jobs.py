@@ -278,10 +278,13 @@ def test_commands_for_several_gpus_and_for_a_cluster():
     one = jobs.ft_core_command("train", ["--config", "c.yaml"])
     assert one == [sys.executable, "-m", "ft_core", "train", "--config", "c.yaml"]
     four = jobs.ft_core_command("train", ["--config", "c.yaml"], n_gpus=4)
-    assert jobs.shell_command(four) == "accelerate launch --num_processes 4 -m ft_core train --config c.yaml"
+    assert (
+        jobs.shell_command(four)
+        == "accelerate launch --multi_gpu --num_processes 4 -m ft_core train --config c.yaml"
+    )
     script = jobs.slurm_script(one, n_gpus=2, job_name="lora")
     assert "#SBATCH --gres=gpu:2" in script
-    assert "accelerate launch --num_processes 2 -m ft_core train --config c.yaml" in script
+    assert "accelerate launch --multi_gpu --num_processes 2 -m ft_core train --config c.yaml" in script
 
 
 def test_out_of_memory_says_what_to_lower(con, logs, tmp_path):
