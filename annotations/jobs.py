@@ -4,7 +4,8 @@ The app enqueues a command (`python -m ft_core ...`), and `reconcile` — called
 thread every few seconds — starts queued jobs when a slot is free (one job per GPU, or `n_gpus` GPUs for a
 multi-GPU job started through `accelerate launch`; one job at a time on a CPU-only machine, `FT_CPU_JOBS` to
 change) and settles running ones from their process and run folder. A job is started detached
-(`start_new_session=True`: its own process group, no tie to the browser or the app), wrapped in `/bin/sh` that
+(`start_new_session=True`: its own process group, no tie to the browser or the app), its output going to
+`<runs>/.jobs/<job_id>.log` (appended to `<run_dir>/job.log` when it ends), wrapped in `/bin/sh` that
 writes the command's exit code next to the log, so that after an app restart or a job killed from outside the
 state can still be told from the pid, the exit file and the run folder's `status.json`.
 
@@ -665,6 +666,7 @@ def _settle(
         cur.execute("UPDATE job_extras SET exit_code = ? WHERE job_id = ?", [exit_code, job.job_id])
 
     db.write(con, update)
+    _append_log_to_run_folder(job)
     if job.kind in ("train", "sweep") and job.run_dir and status in ("failed", "cancelled"):
         _mark_run_folder(job.run_dir, status, error)
         if job.kind == "sweep":
@@ -674,6 +676,21 @@ def _settle(
                 members = []
             for member in members:
                 _mark_run_folder(str(member), status, error)
+
+
+def _append_log_to_run_folder(job: Job) -> None:
+    """Keep the job's log with its run: appended to `<run_dir>/job.log` once the job ended (it is written under
+    `<runs>/.jobs/` while it runs, because ft_core refuses to train into a folder that is not empty)."""
+    if not job.run_dir or not job.log_path or not Path(job.run_dir).is_dir():
+        return
+    try:
+        if not any(Path(job.run_dir).iterdir()):
+            return  # an empty folder stays empty, so the same run_dir can be launched again
+        text = Path(job.log_path).read_bytes()
+        with open(Path(job.run_dir) / "job.log", "ab") as out:
+            out.write(text if text.endswith(b"\n") else text + b"\n")
+    except OSError:
+        pass  # folder deleted or disk full: the log stays under .jobs/
 
 
 def _mark_run_folder(run_dir: str, state: str, error: str | None) -> None:

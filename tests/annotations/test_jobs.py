@@ -161,6 +161,7 @@ def test_a_job_killed_from_outside_is_reported_and_its_run_folder_says_so(con, l
     assert "killed from outside" in done.error
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed" and "killed from outside" in status["error"]
+    assert "training" in (run_dir / "job.log").read_text()  # the log is kept with the run
 
 
 def test_the_child_killed_alone_gives_its_signal(con, logs):
