@@ -248,18 +248,23 @@ def cohen_kappa_pairs(
     _require(df, [unit, annotator, value], "cohen_kappa_pairs")
     data = df[[unit, annotator, value]].dropna().drop_duplicates([unit, annotator])
     codes, cats = _encode(data[value], "nominal")
-    data = data.assign(_code=codes, _ann=data[annotator].astype(str))
-    pairs = data.merge(data, on=unit, suffixes=("_1", "_2"))
-    pairs = pairs[pairs["_ann_1"] < pairs["_ann_2"]]
+    ann_codes, ann_names = pd.factorize(data[annotator].astype(str), sort=True)
+    unit_codes = pd.factorize(data[unit])[0]
+    # integer codes only: the self-join on the unit is the expensive step
+    rows = pd.DataFrame({"u": unit_codes, "a": ann_codes, "c": codes})
+    pairs = rows.merge(rows, on="u", suffixes=("_1", "_2"))
+    pairs = pairs[pairs["a_1"] < pairs["a_2"]]
     columns = ["annotator_1", "annotator_2", "n", "observed", "kappa", "reason"]
     if pairs.empty:
         return pd.DataFrame(columns=columns)
-    V = len(cats)
-    pair_index, pair_names = pd.factorize(pairs["_ann_1"] + "\x00" + pairs["_ann_2"], sort=True)
-    keys = np.array([name.split("\x00") for name in pair_names], dtype=object).reshape(-1, 2)
+    V, A = len(cats), len(ann_names)
+    pair_code = pairs["a_1"].to_numpy() * A + pairs["a_2"].to_numpy()
+    pair_index, pair_values = pd.factorize(pair_code, sort=True)
+    names = np.asarray(ann_names, dtype=object)
+    keys = np.column_stack([names[pair_values // A], names[pair_values % A]])
     P = len(keys)
     table = np.bincount(
-        (pair_index * V + pairs["_code_1"].to_numpy()) * V + pairs["_code_2"].to_numpy(), minlength=P * V * V
+        (pair_index * V + pairs["c_1"].to_numpy()) * V + pairs["c_2"].to_numpy(), minlength=P * V * V
     ).reshape(P, V, V)
     n = table.sum(axis=(1, 2)).astype(float)
     observed = np.trace(table, axis1=1, axis2=2) / n

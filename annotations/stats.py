@@ -405,6 +405,15 @@ def criterion_differences(
 # --------------------------------------------------------------------------- biases and quality
 
 
+def _two_sided_binomial_half(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Exact two-sided binomial test against 1/2 for many (k, n) at once: the distribution is symmetric, so the
+    p-value is twice the smaller tail, capped at 1 (what scipy.stats.binomtest gives for p = 1/2)."""
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore"):
+        p = np.minimum(1.0, 2 * sps.binom.cdf(np.minimum(k, n - k), n, 0.5))
+    return np.where(n > 0, p, np.nan)
+
+
 def position_bias(judgments: pd.DataFrame) -> pd.DataFrame:
     """Share of "left" among left/right choices, per annotator and overall ("all"), with an exact two-sided
     binomial test against 1/2 (ties excluded). With sides randomized, an unbiased annotator is near 1/2.
@@ -417,9 +426,7 @@ def position_bias(judgments: pd.DataFrame) -> pd.DataFrame:
     per.loc["all"] = [len(is_left), int(is_left.sum())]
     out = per.rename(columns={"size": "n", "sum": "left"}).rename_axis("annotator_id").reset_index()
     out["left_share"] = np.where(out["n"] > 0, out["left"] / out["n"].clip(lower=1), np.nan)
-    out["p_value"] = [
-        sps.binomtest(int(k), int(n), 0.5).pvalue if n else np.nan for k, n in zip(out["left"], out["n"])
-    ]
+    out["p_value"] = _two_sided_binomial_half(out["left"].to_numpy(), out["n"].to_numpy())
     return out
 
 

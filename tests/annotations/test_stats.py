@@ -225,3 +225,9 @@ def test_bootstrap_totals_paths_agree(monkeypatch):
             values[:, 0].sum(), abs=3 * values[:, 0].std() * 3000**0.5 / 40
         )
         assert totals[:, 0].std() == pytest.approx(values[:, 0].std() * 3000**0.5, rel=0.08)
+
+
+def test_vectorised_binomial_test_matches_statsmodels():
+    ks, ns = zip(*[(k, n) for n in range(1, 40) for k in range(n + 1)])
+    expected = [binom_test(k, n, 0.5) for k, n in zip(ks, ns)]
+    assert stats._two_sided_binomial_half(np.array(ks), np.array(ns)) == pytest.approx(expected, abs=1e-12)
