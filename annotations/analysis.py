@@ -302,6 +302,26 @@ def _correlations(
     )
 
 
+def _judgment_statistics(evidence, scores, metrics, pairs, system, opponent, options: AnalysisOptions):
+    """Verdict, Bradley-Terry, criteria, metric table and agreement (everything but the correlations)."""
+    n_boot, seed, conf = options.n_boot, options.seed, options.confidence
+    win = stats.win_rate(evidence, system, opponent, options.tie_policy, n_boot, seed, conf)
+    by_policy = [
+        win.to_dict()
+        if policy == options.tie_policy
+        else stats.win_rate(evidence, system, opponent, policy, n_boot, seed, conf).to_dict()
+        for policy in stats.TIE_POLICIES
+    ]
+    shown = set(evidence["shown_left"].astype(str)) | set(evidence["shown_right"].astype(str))
+    bt = stats.bradley_terry(evidence, opponent, n_boot, seed, conf) if len(shown) > 2 else None
+    criteria = stats.criterion_differences(scores, system, opponent, n_boot, seed, conf)
+    metric_table = stats.metric_differences(metrics, system, opponent, n_boot, seed, conf, pairs=pairs)
+    agreement_table, loo, preference = _agreement(evidence, scores, options)
+    cohen = agreement.cohen_kappa_pairs(preference)
+    fleiss = agreement.fleiss_kappa(preference)
+    return win, pd.DataFrame(by_policy), bt, criteria, metric_table, agreement_table, loo, cohen, fleiss
+
+
 def analyze(
     judgments: pd.DataFrame,
     scores: pd.DataFrame | None = None,
@@ -370,25 +390,13 @@ def analyze(
         metrics = metrics[pd.Index(evidence["item_id"].unique()).get_indexer(metrics["item_id"]) >= 0]
     used_scores = scores
     pairs = stats.metric_pairs(metrics, system, opponent)
-    n_boot, seed, conf = options.n_boot, options.seed, options.confidence
+    conf = options.confidence
 
-    win = stats.win_rate(evidence, system, opponent, options.tie_policy, n_boot, seed, conf)
-    by_policy = [
-        win.to_dict()
-        if policy == options.tie_policy
-        else stats.win_rate(evidence, system, opponent, policy, n_boot, seed, conf).to_dict()
-        for policy in stats.TIE_POLICIES
-    ]
-    win_by_policy = pd.DataFrame(by_policy)
-    shown = set(evidence["shown_left"].astype(str)) | set(evidence["shown_right"].astype(str))
-    bt = stats.bradley_terry(evidence, opponent, n_boot, seed, conf) if len(shown) > 2 else None
-    criteria = stats.criterion_differences(used_scores, system, opponent, n_boot, seed, conf)
-    agreement_table, loo, preference = _agreement(evidence, used_scores, options)
-    cohen = agreement.cohen_kappa_pairs(preference)
-    fleiss = agreement.fleiss_kappa(preference)
+    parts = _judgment_statistics(evidence, used_scores, metrics, pairs, system, opponent, options)
     correlations, preference_correlations, accuracy = _correlations(
         used_scores, metrics, evidence, system, opponent, options, pairs[0] - pairs[1]
     )
+    win, win_by_policy, bt, criteria, metric_table, agreement_table, loo, cohen, fleiss = parts
     alpha_pref = agreement_table.iloc[0]
     alpha_for_power = agreement.AlphaResult(
         alpha_pref["alpha"], alpha_pref["ci_low"], alpha_pref["ci_high"], int(alpha_pref["n_units"]),
@@ -407,7 +415,7 @@ def analyze(
         win_by_policy=win_by_policy,
         bradley_terry=bt,
         criteria=criteria,
-        metric_table=stats.metric_differences(metrics, system, opponent, n_boot, seed, conf, pairs=pairs),
+        metric_table=metric_table,
         agreement=agreement_table,
         leave_one_out=loo,
         cohen=cohen,
