@@ -1,5 +1,6 @@
 """A real Chromium: a researcher launches a tiny training run from the Train page, watches it finish on the
-Jobs page (reloading the browser on the way: the job goes on), and opens its curves on the Runs page.
+Jobs page (reloading the browser and restarting the app on the way: the job goes on), and opens its curves on
+the Runs page.
 Screenshots go to screenshots/ (train_form.png, jobs_running.png, jobs_finished.png, runs_curves.png)."""
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir,
     page.reload()  # closing or reloading the browser never stops a job: a new session, logged in again ...
     page = app.login(page, "admin", app.admin_password)
     page.get_by_role("link", name="Jobs").first.click()
-    # ... and it is shown again, then settles as finished (the fragment refreshes every 2 s)
+    page.get_by_text("train tiny-browser").first.wait_for(timeout=30_000)
+    app.stop()  # ... nor does the app restarting: the job runs in its own session and the store keeps track
+    app.start()
+    page = app.login(page, "admin", app.admin_password)
+    page.get_by_role("link", name="Jobs").first.click()
+    # ... it is shown again, then settles as finished (the fragment refreshes every 2 s)
     page.get_by_text(re.compile(r"^Finished: ")).wait_for(timeout=240_000)
     app.screenshot(page, "jobs_finished")
 
