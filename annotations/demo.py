@@ -18,6 +18,7 @@ import json
 import math
 import os
 import secrets
+import threading
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,7 @@ MANIFEST = ".demo.json"
 ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
 SIMULATED = ANNOTATORS[:2]  # the third is left for a person to try the annotate page
 SIMULATED_COMMENT = "[simulated demo judgment]"
+_START_LOCK = threading.Lock()
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
@@ -123,9 +125,22 @@ def start(
 
     `overrides` change TrainConfig values of the demo run and `metrics` the scoring metrics (tests use a tiny
     model and no BERTScore to stay fast)."""
-    current = status(con, runs_root)
-    if current is not None and not current.finished and not current.failed:
-        raise jobs.JobError("the demo is running already; watch it on Home or on the Jobs page")
+    with _START_LOCK:  # two browsers clicking at once: one demo
+        current = status(con, runs_root)
+        if current is not None and not current.finished and not current.failed:
+            raise jobs.JobError("the demo is running already; watch it on Home or on the Jobs page")
+        return _start(con, runs_root, on_gpu, limit, max_new_tokens, overrides, metrics)
+
+
+def _start(
+    con: duckdb.DuckDBPyConnection,
+    runs_root: str | Path,
+    on_gpu: bool | None,
+    limit: int,
+    max_new_tokens: int,
+    overrides: dict[str, Any] | None,
+    metrics: list[str] | None,
+) -> DemoState:
     on_gpu = bool(jobs.detect_gpus()) if on_gpu is None else on_gpu
     stamp = db.utcnow().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(runs_root) / f"demo-{stamp}"

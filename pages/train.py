@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -96,7 +97,7 @@ def widget_value(name: str, value: object) -> object:
 def apply_preset() -> None:
     defaults = TrainConfig()
     values = {f: getattr(defaults, f) for f in FIELDS}
-    values["run_dir"] = str(runs_dir() / "run")
+    values["run_dir"] = str(runs_dir() / f"run-{datetime.now().strftime('%Y%m%d-%H%M')}")  # a fresh folder
     values.update(PRESETS[st.session_state["preset"]])
     for name, value in values.items():
         st.session_state[f"cfg_{name}"] = widget_value(name, value)

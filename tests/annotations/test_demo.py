@@ -137,3 +137,27 @@ def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path):
     # advancing again changes nothing: one campaign, made once
     demo.advance(con, runs_root)
     assert len(list_campaigns(con)) == 1
+
+
+def test_two_clicks_at_once_start_one_demo(con, tmp_path):
+    import threading
+
+    runs_root = tmp_path / "runs"
+    outcomes: list[object] = []
+
+    def click() -> None:
+        try:
+            outcomes.append(
+                demo.start(con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "none")})
+            )
+        except jobs.JobError as e:
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=click) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(isinstance(o, demo.DemoState) for o in outcomes) == 1
+    assert len([j for j in jobs.list_jobs(con) if j.kind == "train"]) == 1
+    wait_for_demo(con, runs_root, timeout=120)

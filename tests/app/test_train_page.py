@@ -4,6 +4,7 @@ presets fill it, and a real CPU training job on a tiny model is launched through
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ def test_the_form_has_every_field_of_the_training_config(app_env, researcher):
     assert {f"cfg_{f.name}" for f in dataclasses.fields(TrainConfig)} <= keys
     assert [t.label for t in at.tabs] == ["Data", "Model", "Lora", "Optimization", "Validation", "Hardware"]
     assert "valid" in at.success[0].value
-    assert "python -m ft_core train --config run.yaml" in at.code[0].value
+    assert re.search(r"python -m ft_core train --config run-\d{8}-\d{4}\.yaml", at.code[0].value)
 
 
 def test_a_bad_value_gives_the_error_the_cli_gives(app_env, researcher, tmp_path):
@@ -69,7 +70,9 @@ def test_presets_fill_the_form(app_env, researcher):
     assert at.number_input(key="cfg_early_stopping_patience").value == 2
     at.selectbox(key="preset").set_value("lr x r sweep over {3e-5, 1e-4, 3e-4} x {8, 16, 32}").run()
     assert at.text_input(key="sweep_lrs").value == "3e-5, 1e-4, 3e-4"
-    assert "sweep train --config run.yaml --lr 3e-05,0.0001,0.0003 --r 8,16,32" in at.code[0].value
+    assert re.search(
+        r"sweep train --config run-[\d-]+\.yaml --lr 3e-05,0.0001,0.0003 --r 8,16,32", at.code[0].value
+    )
 
 
 @pytest.mark.slow
