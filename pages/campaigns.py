@@ -98,7 +98,12 @@ system_b = b_col.selectbox(
     "System B", rest, index=rest.index("finetuned") if "finetuned" in rest else 0, key="system_b"
 )
 
-name = st.text_input("Name", value=f"{system_a} vs {system_b}", key="name")
+name = st.text_input(
+    "Name",
+    value=f"Campaign {datetime.now(UTC):%Y-%m-%d %H:%M}",
+    key="name",
+    help="Annotators see this name: keep system names out of it, so they stay blind.",
+)
 sel_col, n_col, seed_col = st.columns(3)
 selection = sel_col.selectbox(
     "Items",
