@@ -163,6 +163,7 @@ def _start(
         env=OFFLINE,
         depends_on=train.job_id,
         pipeline=pipeline,
+        labels=("demo 2/3: generate", "demo 3/3: score"),
     )
     _write_manifest(
         runs_root,

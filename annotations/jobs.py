@@ -313,6 +313,7 @@ def evaluate_jobs(
     env: dict[str, str] | None = None,
     depends_on: str | None = None,
     pipeline: str | None = None,
+    labels: tuple[str, str] | None = None,
 ) -> tuple[Job, Job]:
     """Queue generation (base and fine-tuned, on the test split) then scoring of a finished run: two jobs, the
     second waiting for the first."""
@@ -330,7 +331,7 @@ def evaluate_jobs(
         con,
         "generate",
         ft_core_command("generate", generate_args),
-        label=f"generate {name}",
+        label=labels[0] if labels else f"generate {name}",
         depends_on=depends_on,
         **common,
     )
@@ -338,7 +339,7 @@ def evaluate_jobs(
         con,
         "score",
         ft_core_command("score", score_args),
-        label=f"score {name}",
+        label=labels[1] if labels else f"score {name}",
         depends_on=generate.job_id,
         **common,
     )

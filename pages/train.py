@@ -200,8 +200,8 @@ if report and config is not None:
     cols = st.columns(4)
     cols[0].metric("Training examples", report.get("train_examples"))
     cols[1].metric("Validation examples", report.get("validation_examples"))
-    cols[2].metric("Sources truncated", f"{report.get('sources_truncated_share', 0):.0%}")
-    cols[3].metric("Targets truncated", f"{report.get('targets_truncated_share', 0):.0%}")
+    cols[2].metric("Sources truncated", f"{report.get('sources_truncated_share', 0):.1%}")
+    cols[3].metric("Targets truncated", f"{report.get('targets_truncated_share', 0):.1%}")
     st.caption(
         f"Sources cut at max_source_length={config.max_source_length}: {report.get('sources_truncated')} of "
         f"{report.get('examples')} (mean {report.get('source_tokens_lost_mean', 0):.0f}, max "
@@ -215,7 +215,9 @@ if report and config is not None:
         st.warning(str(e))
     else:
         st.caption(f"The first {len(rows)} rows of {config.train_file}:")
-        st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
+        preview = pd.DataFrame(rows).astype(str)
+        first = [c for c in (config.source_column, config.target_column) if c in preview]
+        st.dataframe(preview[first + [c for c in preview if c not in first]], hide_index=True)
 
 if right.button("Launch", type="primary", key="launch", disabled=config is None):
     try:

@@ -101,7 +101,7 @@ def test_a_real_cpu_training_job_through_the_page(app_env, researcher, tmp_path,
     assert not at.error, at.error[0].value
     labels = {m.label: m.value for m in at.metric}
     assert labels["Training examples"] == "16" and labels["Validation examples"] == "4"
-    assert labels["Sources truncated"] == "100%"  # every tiny source is longer than 16 tokens
+    assert labels["Sources truncated"] == "100.0%"  # every tiny source is longer than 16 tokens
 
     at.button(key="launch").click().run()
     assert not at.exception and "started" in at.success[-1].value
