@@ -757,7 +757,19 @@ def reconcile(
     """Settle running jobs whose processes ended, push on cancellations, start queued jobs where slots are free.
 
     Safe to call often and from several threads (pages and the watcher); returns the jobs after the update.
+    Raises JobError (not a DuckDB error) when the store cannot be written, e.g. on a full disk.
     """
+    try:
+        return _reconcile(con, gpus, max_cpu_jobs)
+    except duckdb.Error as e:
+        if "closed" in str(e).lower():
+            raise
+        raise JobError(
+            f"the jobs table cannot be updated ({type(e).__name__}: {e}); is the disk full?"
+        ) from e
+
+
+def _reconcile(con: duckdb.DuckDBPyConnection, gpus: list[str] | None, max_cpu_jobs: int | None) -> list[Job]:
     machine_gpus = detect_gpus() if gpus is None else list(gpus)
     slots = cpu_slots() if max_cpu_jobs is None else max_cpu_jobs
     with _SCHEDULE_LOCK:
