@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ def list_runs(root: str | Path) -> pd.DataFrame:
                 "outputs": outputs,
                 "scores": (path / "scores" / "comparison.json").is_file(),
                 "sweep": path.parent.name if path.parent != root else None,
+                "writer_alive": _alive(status.get("pid")) if status.get("state") == "running" else False,
                 "updated_at": pd.to_datetime(status.get("updated_at"), unit="s", utc=True)
                 if isinstance(status.get("updated_at"), (int, float))
                 else None,
@@ -143,8 +145,39 @@ def list_runs(root: str | Path) -> pd.DataFrame:
         "final_train_loss",
         "base_model",
     ]
-    columns += ["lora_r", "learning_rate", "adapter", "outputs", "scores", "sweep", "updated_at"]
+    columns += [
+        "lora_r",
+        "learning_rate",
+        "adapter",
+        "outputs",
+        "scores",
+        "sweep",
+        "writer_alive",
+        "updated_at",
+    ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _alive(pid: Any) -> bool:
+    """Is the process that says it writes this run folder still there? (A crashed run leaves "running".)"""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def outside_runs(root: str | Path, tracked: list[str]) -> pd.DataFrame:
+    """Runs being trained right now by a process the app did not start (a terminal, a cluster node sharing the
+    folder): state running, writer alive, and not among the `tracked` run folders of the app's jobs."""
+    table = list_runs(root)
+    known = {os.path.realpath(p) for p in tracked}
+    keep = table.writer_alive.astype(bool) & ~table.path.map(os.path.realpath).isin(known)
+    return table[keep]
 
 
 def list_sweeps(root: str | Path) -> list[Path]:

@@ -13,7 +13,7 @@ from streamlit.errors import StreamlitAPIException
 
 from annotations import jobs, runs
 from annotations.errors import AnnotationError
-from pages.shared import require_role, store
+from pages.shared import require_role, runs_dir, store
 
 require_role("researcher")
 con = store()
@@ -84,6 +84,12 @@ def board() -> None:
     except AnnotationError as e:
         st.error(str(e))
         return
+    outside = runs.outside_runs(runs_dir(), [j.run_dir for j in all_jobs if j.active and j.run_dir])
+    for run in outside.itertuples():
+        with st.container(border=True):
+            st.markdown(f"**:material/terminal: {run.run}** — running, started outside the app")
+            progress = runs.train_progress(run.path)
+            st.progress(progress.fraction or 0.0, text=progress.text)
     if not all_jobs:
         st.info("No job yet. Launch one on the Train page, or run the demo from Home.")
         link("pages/train.py", label="Train", icon=":material/model_training:")

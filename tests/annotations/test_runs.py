@@ -141,3 +141,21 @@ def test_log_progress_and_durations():
     assert runs.log_progress("loading\nbase__greedy__seed0.jsonl: 40/100 items, 12 new tokens/s") == 0.4
     assert runs.log_progress("nothing yet") is None
     assert runs.format_duration(75) == "1 min 15 s" and runs.format_duration(3 * 3600 + 120) == "3 h 2 min"
+
+
+def test_runs_trained_outside_the_app_are_found_while_their_writer_lives(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        for name, pid in (("terminal", writer.pid), ("crashed", 2**22 + 12345), ("app", os.getpid())):
+            run = write_run(tmp_path / name, state="running")
+            status = json.loads((run / "status.json").read_text())
+            (run / "status.json").write_text(json.dumps({**status, "pid": pid}))
+        found = runs.outside_runs(tmp_path, tracked=[str(tmp_path / "app")])
+        assert found.run.tolist() == ["terminal"]  # the crashed one's pid is gone; the app's is tracked
+    finally:
+        writer.kill()
+        writer.wait()

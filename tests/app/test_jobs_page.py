@@ -150,3 +150,22 @@ def test_a_running_sweep_shows_its_grid_progress(app_env, researcher, tmp_path):
     bar = at.get("progress")[0]
     assert bar.value == 25 and bar.proto.text.startswith("1/4 runs finished; lr0.0001_r16: step 2/4")
     jobs.cancel(app_env, job.job_id)
+
+
+def test_a_run_trained_from_a_terminal_is_shown(app_env, researcher, tmp_path):
+    import os
+
+    run = tmp_path / "runs" / "from-terminal"
+    run.mkdir(parents=True)
+    status = {
+        "state": "running",
+        "step": 5,
+        "total_steps": 10,
+        "started_at": time.time() - 5,
+        "pid": os.getpid(),
+    }
+    (run / "status.json").write_text(json.dumps(status))
+    at = _as(researcher)
+    assert not at.exception
+    assert any("from-terminal" in m.value and "outside the app" in m.value for m in at.markdown)
+    assert at.get("progress")[0].value == 50
