@@ -175,8 +175,13 @@ def outside_runs(root: str | Path, tracked: list[str]) -> pd.DataFrame:
     """Runs being trained right now by a process the app did not start (a terminal, a cluster node sharing the
     folder): state running, writer alive, and not among the `tracked` run folders of the app's jobs."""
     table = list_runs(root)
-    known = {os.path.realpath(p) for p in tracked}
-    keep = table.writer_alive.astype(bool) & ~table.path.map(os.path.realpath).isin(known)
+    known = [os.path.realpath(p) for p in tracked]
+
+    def by_the_app(path: str) -> bool:  # the run folder of a job, or a member of a sweep job's folder
+        real = os.path.realpath(path)
+        return any(real == k or real.startswith(k + os.sep) for k in known)
+
+    keep = table.writer_alive.astype(bool) & ~table.path.map(by_the_app).astype(bool)
     return table[keep]
 
 

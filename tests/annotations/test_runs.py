@@ -150,12 +150,14 @@ def test_runs_trained_outside_the_app_are_found_while_their_writer_lives(tmp_pat
 
     writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        for name, pid in (("terminal", writer.pid), ("crashed", 2**22 + 12345), ("app", os.getpid())):
+        cases = (("terminal", writer.pid), ("crashed", 2**22 + 12345), ("app", os.getpid()))
+        for name, pid in (*cases, ("sweep/lr0.0001_r8", os.getpid())):
             run = write_run(tmp_path / name, state="running")
             status = json.loads((run / "status.json").read_text())
             (run / "status.json").write_text(json.dumps({**status, "pid": pid}))
-        found = runs.outside_runs(tmp_path, tracked=[str(tmp_path / "app")])
-        assert found.run.tolist() == ["terminal"]  # the crashed one's pid is gone; the app's is tracked
+        found = runs.outside_runs(tmp_path, tracked=[str(tmp_path / "app"), str(tmp_path / "sweep")])
+        # the crashed one's pid is gone; the app's job and the member of the app's sweep job are tracked
+        assert found.run.tolist() == ["terminal"]
     finally:
         writer.kill()
         writer.wait()
