@@ -138,10 +138,10 @@ n_gpus = 1
 if len(gpus) > 1:
     n_gpus = int(
         st.number_input(
-            f"GPUs for this run ({len(gpus)} here; more than one: `accelerate launch`)",
+            f"GPUs for this run ({len(gpus)} here; more than one: `accelerate launch`, data parallel)",
             1,
             len(gpus),
-            1,
+            len(gpus),
             key="n_gpus",
         )
     )
