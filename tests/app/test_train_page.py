@@ -119,3 +119,15 @@ def test_a_real_cpu_training_job_through_the_page(app_env, researcher, tmp_path,
     assert status["state"] == "finished" and status["step"] == 3
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
     assert runs.read_log(run_dir).loss.notna().sum() == 3
+
+
+def test_several_gpus_launch_through_accelerate(app_env, researcher, monkeypatch):
+    monkeypatch.setenv(
+        "FT_JOB_GPUS", "0,1"
+    )  # what detect_gpus reads before CUDA_VISIBLE_DEVICES / nvidia-smi
+    at = _as(researcher)
+    assert at.number_input(key="n_gpus").value == 2
+    assert "accelerate launch --multi_gpu --num_processes 2 -m ft_core train --config" in at.code[0].value
+    assert "#SBATCH --gres=gpu:2" in at.code[2].value
+    at.number_input(key="n_gpus").set_value(1).run()
+    assert at.code[0].value.startswith("python -m ft_core train --config")
