@@ -104,8 +104,13 @@ def apply_preset() -> None:
 
 
 if "cfg_run_dir" not in st.session_state:
-    st.session_state.setdefault("preset", "Defaults")
-    apply_preset()
+    # Streamlit forgets widget values when another page is shown: restore the form kept under a plain key.
+    kept = st.session_state.get("train_form")
+    if kept:
+        st.session_state.update(kept)
+    else:
+        st.session_state.setdefault("preset", "Defaults")
+        apply_preset()
 
 preset = st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset)
 is_sweep = preset == SWEEP_PRESET
@@ -132,6 +137,9 @@ for tab, group in zip(st.tabs([g.capitalize() for g in GROUPS]), GROUPS):
                 values[f.name] = where.text_area(f.name, key=key, help=help_)
             else:
                 values[f.name] = where.text_input(f.name, key=key, help=help_)
+
+keys = ["preset", *(f"cfg_{name}" for name in FIELDS), "sweep_lrs", "sweep_ranks"]
+st.session_state["train_form"] = {k: st.session_state[k] for k in keys if k in st.session_state}
 
 gpus = jobs.detect_gpus()
 n_gpus = 1

@@ -48,6 +48,14 @@ def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir,
     open_tab(page, "Optimization")
     fill(page, "max_steps", "6")
     page.get_by_text("The configuration is valid.").wait_for()
+    # another page and back: the form is as it was left
+    page.get_by_role("link", name="Jobs").first.click()
+    page.get_by_text("No job yet").wait_for()
+    page.get_by_role("link", name="Train").first.click()
+    open_tab(page, "Model")
+    assert page.get_by_label("run_dir", exact=True).input_value() == str(run_dir)
+    open_tab(page, "Optimization")
+    assert page.get_by_label("max_steps", exact=True).input_value() == "6"
     app.screenshot(page, "train_form")
     page.get_by_role("button", name="Launch").click()
     page.get_by_text("Watch it on the Jobs page").wait_for(timeout=30_000)
