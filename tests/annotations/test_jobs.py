@@ -119,6 +119,7 @@ def test_cancel_stops_a_running_job_within_10_s(con, logs):
         os.killpg(done.pid, 0)
 
 
+@pytest.mark.slow
 def test_cancel_kills_a_job_that_ignores_sigterm(con, logs):
     code = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
