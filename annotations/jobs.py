@@ -53,6 +53,7 @@ _SCHEDULE_LOCK = threading.RLock()
 _CHILDREN: dict[int, subprocess.Popen] = {}  # processes this app started: polled to reap them
 _WATCHERS: dict[int, threading.Thread] = {}
 _STOP = threading.Event()
+_GPU_CACHE: dict[str, tuple[float, list[str]]] = {}
 
 
 class JobError(AnnotationError):
@@ -110,18 +111,24 @@ def detect_gpus() -> list[str]:
     for name in ("FT_JOB_GPUS", "CUDA_VISIBLE_DEVICES"):
         if name in os.environ:
             return [g.strip() for g in os.environ[name].split(",") if g.strip() and g.strip() != "-1"]
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+    cached = _GPU_CACHE.get("ids")
+    if cached is not None and time.monotonic() - cached[0] < 30:  # reconcile runs every few seconds
+        return list(cached[1])
+    found: list[str] = []
+    if shutil.which("nvidia-smi") is not None:
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            if out.returncode == 0:
+                found = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    _GPU_CACHE["ids"] = (time.monotonic(), found)
+    return list(found)
 
 
 def gpu_memory() -> pd.DataFrame:
