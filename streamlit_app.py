@@ -9,10 +9,13 @@ unset).
 
 import streamlit as st
 
+from annotations.jobs import ensure_watcher
 from pages.shared import current_user, log_out, store
 
 st.set_page_config(page_title="Did the fine-tune help?", layout="wide")
-store()  # open the store at start: migrations, and the first researcher account printed to the terminal
+# Open the store at start (migrations, and the first researcher account printed to the terminal), and start the
+# thread that launches queued jobs and settles finished ones, so an app restart picks its jobs up at once.
+ensure_watcher(store())
 
 user = current_user()
 if user is None:

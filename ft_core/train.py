@@ -19,7 +19,9 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import replace
@@ -432,6 +434,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         )
         return bool(cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience)
 
+    # `kill` (SIGTERM, what the app's Cancel sends first) ends the run like Ctrl-C: status "cancelled", not "failed"
+    previous_sigterm = (
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
         while not stop and state["step"] < total_steps:
             epoch = state["epoch"]
@@ -546,7 +554,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     finally:
         if log_file is not None:
             log_file.close()
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return run_dir
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _last_train_loss(run_dir: Path) -> float | None:

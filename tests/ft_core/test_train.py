@@ -338,3 +338,47 @@ def test_validation_can_report_generation_metrics(tmp_path, tiny_causal_dir, tin
     assert [r["step"] for r in evals] == [2]
     for key in ("eval_bleu", "eval_rouge1", "eval_rouge2", "eval_rougeL", "eval_rougeLsum"):
         assert 0.0 <= evals[0][key] <= 1.0
+
+
+def test_sigterm_marks_the_run_cancelled(tmp_path, tiny_causal_dir, tiny_jsonl):
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ft_core",
+            "train",
+            "--set",
+            f"base_model={tiny_causal_dir}",
+            "--set",
+            f"train_file={tiny_jsonl / 'train.jsonl'}",
+            "--set",
+            "validation_file=none",
+            "--set",
+            f"run_dir={run_dir}",
+            "--set",
+            "max_steps=100000",
+            "--set",
+            "batch_size=2",
+            "--set",
+            "log_every_steps=1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and read_status(run_dir).get("step", 0) < 1:
+        time.sleep(0.2)
+    assert read_status(run_dir).get("state") == "running"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    status = read_status(run_dir)
+    assert status["state"] == "cancelled" and 1 <= status["step"] < 100000
