@@ -25,44 +25,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ARCHS = {
-    "tiny": dict(
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    ),
-    "smollm2-135m": dict(
-        hidden_size=576,
-        intermediate_size=1536,
-        num_hidden_layers=30,
-        num_attention_heads=9,
-        num_key_value_heads=3,
-        rope_theta=100000.0,
-    ),
-}
+from architectures import ARCHS, build_model_folder  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scitldr-a" / "test.jsonl"
-
-
-def build_model(arch: str, tokenizer, folder: Path) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        max_position_embeddings=8192,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        **ARCHS[arch],
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def main() -> None:
@@ -99,7 +66,7 @@ def main() -> None:
     if args.threads or not device.startswith("cuda"):
         torch.set_num_threads(args.threads or 1)
     tokenizer = embedded_tokenizer()
-    folder = build_model(args.arch, tokenizer, Path(tempfile.mkdtemp(prefix="gen-bench-")))
+    folder = build_model_folder(args.arch, Path(tempfile.mkdtemp(prefix="gen-bench-")), tokenizer)
     model, tokenizer = load_for_generation(str(folder), "causal", None, args.precision, device, "sdpa")
     data = DataConfig(max_source_length=args.max_source_length)
     examples = load_examples(str(DATA), data)

@@ -25,60 +25,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ARCHS = {
-    # random weights from the real architectures' configs: speed is honest, no download needed
-    "tiny": dict(
-        model_type="llama",
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    ),
-    "smollm2-135m": dict(
-        model_type="llama",
-        hidden_size=576,
-        intermediate_size=1536,
-        num_hidden_layers=30,
-        num_attention_heads=9,
-        num_key_value_heads=3,
-        rope_theta=100000.0,
-    ),
-    "qwen2-0.5b": dict(
-        model_type="qwen2",
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=24,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        rope_theta=1000000.0,
-    ),
-}
+from architectures import ARCHS, build_model_folder  # noqa: E402
+
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
-
-
-def build_model_folder(arch: str, folder: Path) -> Path:
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    from ft_core.models import embedded_tokenizer
-
-    tokenizer = embedded_tokenizer()
-    spec = dict(ARCHS[arch])
-    model_type = spec.pop("model_type")
-    config = AutoConfig.for_model(
-        model_type,
-        vocab_size=len(tokenizer),
-        tie_word_embeddings=True,
-        max_position_embeddings=4096,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        **spec,
-    )
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def run_baseline(cfg, model_dir: str, out_dir: Path) -> dict:
