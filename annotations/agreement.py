@@ -224,8 +224,11 @@ def _leave_one_annotator_out(
     ann_index, ann_codes = pd.factorize(annotators.astype(str), sort=True)
     rows = np.column_stack([counts[unit_index], codes]).astype(np.int64)
     base = int(rows.max()) + 1
-    keys = (rows * base ** np.arange(V + 1)[::-1]).sum(axis=1)
-    uniq, first, kind = np.unique(keys, return_index=True, return_inverse=True)
+    if base ** (V + 1) < 2**62:
+        keys = (rows * base ** np.arange(V + 1)[::-1]).sum(axis=1)
+        _, first, kind = np.unique(keys, return_index=True, return_inverse=True)
+    else:  # the integer key would overflow int64 and merge distinct rows
+        _, first, kind = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     before = rows[first, :V].astype(float)
     after = before.copy()
     after[np.arange(len(first)), rows[first, V]] -= 1

@@ -196,3 +196,15 @@ def test_gold_agreement_and_self_consistency():
     consistency = self_consistency(j).set_index("annotator_id")
     assert consistency.loc["a", "self_consistency"] == 1.0  # s3 repeats s1: finetuned both times
     assert consistency.loc["b", "self_consistency"] == 0.0  # s5 says base, s4 said tie
+
+
+def test_leave_one_annotator_out_on_a_wide_scale_equals_direct_recompute():
+    # 0-100 interval scale: the rows' integer key would overflow int64 (base ** (V + 1) > 2 ** 62).
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 101, 40)
+    matrix = np.clip(truth + rng.integers(-15, 16, (5, 40)), 0, 100).astype(float)
+    result = krippendorff_alpha(to_long(matrix), "interval", n_boot=0)
+    for a in range(5):
+        rest = np.delete(matrix, a, axis=0)
+        expected = krippendorff.alpha(reliability_data=rest, level_of_measurement="interval")
+        assert result.leave_one_out[f"a{a}"] == pytest.approx(expected)
