@@ -133,6 +133,15 @@ def _patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(counts, axis=0, return_counts=True)
 
 
+def _reject_duplicates(data: pd.DataFrame, unit: str, annotator: str, name: str) -> None:
+    dupes = data.duplicated([unit, annotator]).sum()
+    if dupes:
+        raise AnnotationError(
+            f"{name} needs one rating per ({unit}, {annotator}); found {dupes} duplicates "
+            "(drop repeated judgments first)"
+        )
+
+
 def _undefined_reason(n_units: int, o: np.ndarray, values: np.ndarray) -> str | None:
     if n_units == 0:
         return "no item has ratings from two or more annotators, so there is no pair of ratings to compare"
@@ -166,12 +175,7 @@ def krippendorff_alpha(
         raise AnnotationError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
     _require(df, [unit, annotator, value], "krippendorff_alpha")
     data = df[[unit, annotator, value]].dropna(subset=[value])
-    dupes = data.duplicated([unit, annotator]).sum()
-    if dupes:
-        raise AnnotationError(
-            f"krippendorff_alpha needs one rating per ({unit}, {annotator}); found {dupes} duplicates "
-            "(drop repeated judgments first)"
-        )
+    _reject_duplicates(data, unit, annotator, "krippendorff_alpha")
     n_annotators = int(data[annotator].nunique())
     if data.empty:
         return AlphaResult(None, None, None, 0, 0, 0, level, "there are no ratings", n_boot, 0, seed)
@@ -249,7 +253,8 @@ def cohen_kappa_pairs(
     Reference: J. Cohen (1960), "A coefficient of agreement for nominal scales".
     """
     _require(df, [unit, annotator, value], "cohen_kappa_pairs")
-    data = df[[unit, annotator, value]].dropna().drop_duplicates([unit, annotator])
+    data = df[[unit, annotator, value]].dropna()
+    _reject_duplicates(data, unit, annotator, "cohen_kappa_pairs")
     codes, cats = _encode(data[value], "nominal")
     ann_codes, ann_names = pd.factorize(data[annotator].astype(str), sort=True)
     unit_codes = pd.factorize(data[unit])[0]

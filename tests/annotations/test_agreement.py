@@ -208,3 +208,18 @@ def test_leave_one_annotator_out_on_a_wide_scale_equals_direct_recompute():
         rest = np.delete(matrix, a, axis=0)
         expected = krippendorff.alpha(reliability_data=rest, level_of_measurement="interval")
         assert result.leave_one_out[f"a{a}"] == pytest.approx(expected)
+
+
+def test_cohen_kappa_rejects_duplicate_ratings_like_alpha():
+    df = pd.DataFrame(
+        {
+            "item_id": [1, 1, 1, 2, 2],
+            "annotator_id": ["a", "a", "b", "a", "b"],
+            "value": ["x", "y", "x", "y", "y"],
+        }
+    )
+    with pytest.raises(AnnotationError, match="one rating per") as kappa_error:
+        cohen_kappa_pairs(df)
+    with pytest.raises(AnnotationError, match="one rating per") as alpha_error:
+        krippendorff_alpha(df, "nominal")
+    assert "1 duplicates" in str(kappa_error.value) and "1 duplicates" in str(alpha_error.value)
