@@ -185,19 +185,22 @@ def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
     """Mean cross-entropy per target token over the validation set (not a mean of batch means)."""
     import torch
 
-    model.eval()
-    encoder_decoder = accelerator.unwrap_model(model).config.is_encoder_decoder
+    # The unwrapped model: processes may hold different numbers of validation batches, and a DDP-wrapped forward
+    # could wait on the others; the totals are combined once, below.
+    plain = accelerator.unwrap_model(model)
+    plain.eval()
+    encoder_decoder = plain.config.is_encoder_decoder
     total = torch.zeros(2, device=accelerator.device, dtype=torch.float64)
-    with torch.no_grad():
+    with torch.no_grad(), accelerator.autocast():
         for batch in batches:
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            out = model(**batch)
+            out = plain(**batch)
             # causal models shift labels by one inside the loss; seq2seq models do not
             labels = batch["labels"] if encoder_decoder else batch["labels"][:, 1:]
             n = (labels != IGNORE_INDEX).sum()
             total += torch.stack([out.loss.double() * n, n.double()])
     total = accelerator.reduce(total, reduction="sum")
-    model.train()
+    plain.train()
     return float(total[0] / total[1]) if total[1] > 0 else float("nan")
 
 
@@ -313,12 +316,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         write_json_atomic(run_dir / "truncation.json", trunc)
     accelerator.wait_for_everyone()
 
-    steps_per_epoch = math.ceil(
-        math.ceil(len(train_set) / cfg.batch_size)
-        / accelerator.num_processes
-        / cfg.gradient_accumulation_steps
+    # Each process takes the same whole number of batches per epoch (see the loop), then accumulates them.
+    n_batches = math.ceil(len(train_set) / cfg.batch_size)
+    processes = accelerator.num_processes
+    per_process = n_batches // processes if n_batches >= processes else 1
+    steps_per_epoch = max(1, per_process // cfg.gradient_accumulation_steps)
+    total_steps = (
+        cfg.max_steps
+        if cfg.max_steps > 0
+        else max(1, math.ceil(per_process * cfg.epochs / cfg.gradient_accumulation_steps))
     )
-    total_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, math.ceil(steps_per_epoch * cfg.epochs))
     use_fused = cfg.fused_optimizer and torch.cuda.is_available()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(

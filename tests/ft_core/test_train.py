@@ -294,7 +294,9 @@ def test_ddp_through_torchrun_needs_no_code_change(tmp_path, tiny_causal_dir, ti
             "--set",
             f"run_dir={run_dir}",
             "--set",
-            "epochs=1",
+            "epochs=2",
+            "--set",
+            "max_train_examples=10",
             "--set",
             "batch_size=2",
             "--set",
@@ -317,8 +319,9 @@ def test_ddp_through_torchrun_needs_no_code_change(tmp_path, tiny_causal_dir, ti
     status = read_status(run_dir)
     assert status["num_processes"] == 2 and status["state"] == "finished"
     steps = [r for r in _log(run_dir) if "loss" in r]
-    # 16 examples / batch 2 = 8 batches, shared by 2 processes: 4 optimizer steps make one epoch
-    assert [r["step"] for r in steps] == [1, 2, 3, 4] and steps[-1]["epoch"] == 1.0
+    # 10 examples / batch 2 = 5 batches; each process takes 2 of them (the odd one is left out, or DDP would
+    # wait forever), so 2 optimizer steps make an epoch and 2 epochs are 4 steps
+    assert [r["step"] for r in steps] == [1, 2, 3, 4] and steps[-1]["epoch"] == 2.0
     assert steps[-1]["lr"] == 0.0  # the linear schedule ends exactly at the last step
 
 
