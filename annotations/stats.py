@@ -308,7 +308,11 @@ def bradley_terry(
     np.add.at(flat, (item_index, li * S + ri), left_wins)
     np.add.at(flat, (item_index, ri * S + li), right_wins)
     wins = flat.sum(axis=0).reshape(S, S) / 2
-    ref = index.get(reference, 0)
+    if reference not in index:
+        raise AnnotationError(
+            f"bradley_terry: reference system {reference!r} was not judged; pick one of {', '.join(systems)}"
+        )
+    ref = index[reference]
     log_strength = _bt_fit(wins)
     log_strength = log_strength - log_strength[ref]
     ci_low = ci_high = [None] * S

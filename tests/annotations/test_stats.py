@@ -153,6 +153,16 @@ def test_bradley_terry_counts_ties_as_half_wins():
     assert table.loc["finetuned", "strength"] == pytest.approx(np.log(2.5 / 1.5))
 
 
+def test_bradley_terry_rejects_an_unknown_reference():
+    j, _ = three_system_judgments()
+    with pytest.raises(AnnotationError, match="reference system 'gpt-9' was not judged"):
+        stats.bradley_terry(j, reference="gpt-9", n_boot=0)
+    assert (
+        stats.bradley_terry(j, reference="other", n_boot=0).table.set_index("system").loc["other", "strength"]
+        == 0
+    )
+
+
 def test_criterion_differences_match_a_paired_t_interval_on_item_means():
     c = make_campaign(n_items=120, criteria=("fluency",), seed=5)
     out = stats.criterion_differences(c.scores, "finetuned", "base", n_boot=500).set_index("criterion")
