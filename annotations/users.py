@@ -9,6 +9,7 @@ it instead (tests, demos). User ids are pseudonyms such as `ann-3f2a9c`: analyse
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import os
 import re
@@ -31,6 +32,12 @@ ADMIN_USERNAME = "admin"
 MIN_PASSWORD_LENGTH = 8
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _HASHER = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random secret (computed once) that failed logins of unknown or inactive users verify against."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -
     )
     try:
         if row is None or not row[4]:
+            # The same argon2 work as a real check, so the time taken does not tell which usernames exist.
+            _HASHER.verify(_dummy_hash(), password)
             raise VerificationError("unknown or inactive")
         _HASHER.verify(row[3], password)
     except (VerificationError, InvalidHashError) as e:

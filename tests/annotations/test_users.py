@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 
 from annotations import db, users
 from annotations.errors import AuthError
@@ -52,6 +53,37 @@ def test_first_start_creates_one_researcher_with_a_random_password(con, monkeypa
     assert password and password in printed[0] and len(password) >= 12
     assert users.authenticate(con, "admin", password).role == "researcher"
     assert users.ensure_admin(con, printer=printed.append) is None and len(printed) == 1  # printed once
+
+
+class _CountingHasher(PasswordHasher):
+    """argon2's own hasher, counting the hashes it verifies."""
+
+    def __init__(self):
+        super().__init__()
+        self.verified = []
+
+    def verify(self, hash, password):
+        self.verified.append(hash)
+        return super().verify(hash, password)
+
+
+def test_failed_login_of_unknown_or_inactive_user_still_runs_an_argon2_verify(con, monkeypatch):
+    users.create_user(con, "alice", "correct horse", "annotator")
+    users.create_user(con, "bob", "correct horse", "annotator")
+    con.execute("UPDATE users SET active = FALSE WHERE username = 'bob'")
+    hasher = _CountingHasher()
+    monkeypatch.setattr(users, "_HASHER", hasher)
+    users._dummy_hash.cache_clear()
+    messages = []
+    for name in ("alice", "nobody", "bob"):
+        with pytest.raises(AuthError) as error:
+            users.authenticate(con, name, "wrong password")
+        messages.append(str(error.value))
+    assert len(set(messages)) == 1
+    assert len(hasher.verified) == 3  # one argon2 verify per failed login, whether or not the user exists
+    assert hasher.verified[1] == hasher.verified[2] == users._dummy_hash()  # computed once
+    assert hasher.verified[1].startswith("$argon2id$")
+    users._dummy_hash.cache_clear()
 
 
 def test_random_admin_passwords_differ(tmp_path, monkeypatch):
