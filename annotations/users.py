@@ -213,28 +213,28 @@ def list_invitations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] = print) -> str | None:
     """On a store with no researcher, create `admin` and print its password once; returns it (None if not created).
 
-    The password is `$FT_ADMIN_PASSWORD` when set (tests, demos), else a random one.
+    The password is `$FT_ADMIN_PASSWORD` when set (tests, demos), else a random one. When an annotator already
+    holds the name `admin`, that account is left alone and the researcher is `admin-<4 hex>` (printed).
     """
     password = os.environ.get("FT_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     password_hash = _HASHER.hash(password)
 
-    def work(cur: duckdb.DuckDBPyConnection) -> bool:
+    def work(cur: duckdb.DuckDBPyConnection) -> str | None:
         if cur.execute("SELECT 1 FROM users WHERE role = 'researcher' LIMIT 1").fetchone():
-            return False
-        if cur.execute("SELECT 1 FROM users WHERE username = ?", [ADMIN_USERNAME]).fetchone():
-            cur.execute(
-                "UPDATE users SET role = 'researcher', password_hash = ?, active = TRUE WHERE username = ?",
-                [password_hash, ADMIN_USERNAME],
-            )
-        else:
-            _insert_user(cur, ADMIN_USERNAME, password_hash, "researcher", created_by="first start")
-        return True
+            return None
+        # An existing account named `admin` (an annotator) is never changed: the researcher gets another name.
+        username = ADMIN_USERNAME
+        while cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+            username = f"{ADMIN_USERNAME}-{secrets.token_hex(2)}"
+        _insert_user(cur, username, password_hash, "researcher", created_by="first start")
+        return username
 
-    if not db.write(con, work):
+    username = db.write(con, work)
+    if username is None:
         return None
     printer(
-        f"\n  First start: created researcher account '{ADMIN_USERNAME}' with password: {password}\n"
-        "  (printed once; change it with `python -m annotations users password --username admin`)\n"
+        f"\n  First start: created researcher account '{username}' with password: {password}\n"
+        f"  (printed once; change it with `python -m annotations users password --username {username}`)\n"
     )
     return password
 

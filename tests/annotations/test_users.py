@@ -55,6 +55,21 @@ def test_first_start_creates_one_researcher_with_a_random_password(con, monkeypa
     assert users.ensure_admin(con, printer=printed.append) is None and len(printed) == 1  # printed once
 
 
+def test_first_start_never_changes_an_existing_admin_annotator(con, monkeypatch):
+    monkeypatch.delenv("FT_ADMIN_PASSWORD", raising=False)
+    annotator = users.create_user(con, "admin", "annotator-password", "annotator")
+    printed = []
+    password = users.ensure_admin(con, printer=printed.append)
+    # the annotator keeps its role and password
+    assert users.authenticate(con, "admin", "annotator-password") == annotator
+    with pytest.raises(AuthError):
+        users.authenticate(con, "admin", password)
+    (name,) = con.execute("SELECT username FROM users WHERE role = 'researcher'").fetchone()
+    assert name.startswith("admin-") and len(name) == len("admin-") + 4
+    assert f"'{name}'" in printed[0] and password in printed[0]
+    assert users.authenticate(con, name, password).is_researcher
+
+
 class _CountingHasher(PasswordHasher):
     """argon2's own hasher, counting the hashes it verifies."""
 
