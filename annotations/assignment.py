@@ -74,13 +74,11 @@ def next_item(
 ) -> ServedPair | None:
     """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done."""
     config = campaign_config(con, campaign_id)
-    # The annotator's own counts change only through their own requests, so they are read before taking the
-    # write lock (shorter lock, more annotators served); everything that other annotators change is read and
-    # decided inside it.
-    counts = _annotator_counts(db.read(con), campaign_id, config, annotator_id)
+    # Everything is read and decided inside the write lock, the annotator's own counts too: two tabs of one
+    # annotator are concurrent requests that must not both see "no open pair" and exceed the quota.
     token = db.write(
         con,
-        lambda cur: _claim(cur, campaign_id, config, annotator_id, now or db.utcnow(), counts),
+        lambda cur: _claim(cur, campaign_id, config, annotator_id, now or db.utcnow()),
         lane=ASSIGNMENT_LANE,
     )
     return None if token is None else view(con, token, annotator_id)
@@ -109,9 +107,9 @@ def _claim(
     cfg: CampaignConfig,
     annotator_id: str,
     now: datetime,
-    counts: tuple,
 ) -> str | None:
     lease_until = now + timedelta(minutes=cfg.lease_minutes)
+    counts = _annotator_counts(cur, cid, cfg, annotator_id)
     if counts[0] != "active":
         return None
     n_open, n_regular, n_repeats, n_gold, annotator_diff, n_ever = (int(x or 0) for x in counts[1:])

@@ -178,3 +178,40 @@ def test_concurrent_annotators_keep_every_rule(con, make_campaign):
     assert len(counts) == 36 and max(counts.values()) == 1
     a["a_left"] = (a.shown_left == "base").astype(int) * 2 - 1
     assert a.groupby("item_id").a_left.sum().abs().max() <= 1
+
+
+def test_two_tabs_of_one_annotator_cannot_exceed_the_quota(con, make_campaign, monkeypatch):
+    """Both tabs ask for a pair at once; the real db.write is made to wait until both asked, so any count read
+    before the write lock is stale. They must get the same pair, and the quota of 1 holds."""
+    cid = make_campaign(k=2, items_per_annotator=1)
+    both_asked = threading.Barrier(2, timeout=10)
+    real_write = db.write
+
+    def write_once_both_asked(con, work, lane="store"):
+        if lane == assignment.ASSIGNMENT_LANE and not both_asked.broken:
+            both_asked.wait()
+        return real_write(con, work, lane)
+
+    monkeypatch.setattr(db, "write", write_once_both_asked)
+    tokens, errors = [], []
+
+    def tab():
+        try:
+            pair = assignment.next_item(con, cid, "ann-tabs")
+            tokens.append(pair.token)
+            judgments.submit(con, pair.token, "ann-tabs", "A")
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=tab) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    monkeypatch.setattr(db, "write", real_write)
+    assert errors == [] and len(tokens) == 2
+    assert tokens[0] == tokens[1]
+    a = _assignments(con, cid)
+    assert (a.status == "submitted").sum() == 1
+    assert assignment.progress(con, cid, "ann-tabs") == assignment.Progress(1, 1)
+    assert assignment.next_item(con, cid, "ann-tabs") is None
