@@ -125,7 +125,7 @@ def _claim(
                 lease_expires_at > now
                 or is_gold
                 or is_repeat
-                or _has_room(cur, cid, item_id, cfg.k, now, assignment_id)
+                or has_room(cur, cid, item_id, cfg.k, now, assignment_id)
             ):
                 # Renew the lease, but not on every redraw of the page: only once half of it has run out.
                 if lease_expires_at - now < (lease_until - now) / 2:
@@ -180,10 +180,11 @@ def _claim(
     return _insert(cur, cid, picked[0], annotator_id, *picked[1], now, lease_until)
 
 
-def _has_room(
+def has_room(
     cur: duckdb.DuckDBPyConnection, cid: str, item_id: str, k: int, now: datetime, except_id: str
 ) -> bool:
-    """Whether `item_id` can take one more judgment besides the assignment `except_id`."""
+    """Whether `item_id` can take one more judgment besides the assignment `except_id`: the k-limit rule, used
+    by assignment and by a submit that comes in after its lease ran out."""
     row = cur.execute(
         f"SELECT count(*) FROM assignments WHERE campaign_id = ? AND item_id = ? AND NOT is_repeat AND NOT is_gold "
         f"AND assignment_id <> ? AND {_active()}",

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from annotations import db
-from annotations.assignment import ASSIGNMENT_LANE, own_assignment
+from annotations.assignment import ASSIGNMENT_LANE, has_room, own_assignment
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, AuthError
 
@@ -174,12 +174,9 @@ def submit(
         if (status == "expired" or lease_expires_at <= at) and not (is_gold or is_repeat):
             if lane != ASSIGNMENT_LANE:
                 raise _NeedsAssignmentLane()
-            (others,) = cur.execute(
-                "SELECT count(*) FROM assignments WHERE campaign_id = ? AND item_id = ? AND NOT is_repeat "
-                "AND NOT is_gold AND assignment_id <> ? AND (status = 'submitted' OR (status = 'open' AND lease_expires_at > ?))",
-                [assignment[0], assignment[1], token, at],
-            ).fetchone()
-            if others >= campaign_config(con, assignment[0]).k:
+            if not has_room(
+                cur, assignment[0], assignment[1], campaign_config(con, assignment[0]).k, at, token
+            ):
                 raise JudgmentRejected(
                     "this pair went to another annotator while it was left idle; it was not saved"
                 )
