@@ -2,26 +2,17 @@
 study stands. The demo runs as jobs (annotations.demo), so the page can be closed while it works."""
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from annotations import demo, jobs
 from annotations.campaigns import list_campaigns
 from annotations.errors import AnnotationError
-from pages.shared import require_role, runs_dir, store
+from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
 con = store()
 jobs.ensure_watcher(con)
 st.title("Did the fine-tune help?")
 st.write("LoRA fine-tuning, automatic metrics and blind human comparisons in one loop.")
-
-
-def link(page: str, label: str, icon: str) -> None:
-    """A link to another page; plain text where the page runs alone (AppTest of one file)."""
-    try:
-        st.page_link(page, label=label, icon=icon)
-    except StreamlitAPIException:
-        st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")
 
 
 st.markdown(

@@ -9,24 +9,15 @@ from __future__ import annotations
 
 import altair as alt
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from annotations import jobs, runs
 from annotations.errors import AnnotationError
-from pages.shared import require_role, runs_dir, store
+from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
 con = store()
 jobs.ensure_watcher(con)
 st.title("Jobs")
-
-
-def link(page: str, label: str, icon: str) -> None:
-    """A link to another page; plain text where the page runs alone (AppTest of one file)."""
-    try:
-        st.page_link(page, label=label, icon=icon)
-    except StreamlitAPIException:
-        st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")
 
 
 ICONS = {

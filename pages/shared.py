@@ -13,6 +13,7 @@ API (keep it small):
 - `runs_dir()`: `$FT_RUNS_DIR` (default runs/) as a Path.
 - `current_user()`: the logged-in `annotations.users.User`, or None.
 - `require_role(*roles)`: the user when their role is allowed, else an error on the page and `st.stop()`.
+- `link(page, label, icon)`: a link to another page; plain text where the page runs alone (AppTest of one file).
 - `log_in(user)`, `log_out()`: keep only the user id in `st.session_state` (never anything about systems).
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from annotations import db, users
 from annotations.users import User
@@ -80,3 +82,11 @@ def log_out() -> None:
     """Forget the user and everything this session remembered."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+
+
+def link(page: str, label: str, icon: str) -> None:
+    """A link to another page; plain text where the page runs alone (AppTest of one file)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")

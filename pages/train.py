@@ -15,27 +15,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 import yaml
-from streamlit.errors import StreamlitAPIException
 
 from annotations import jobs
 from annotations.errors import AnnotationError
 from ft_core.config import TrainConfig, config_from_dict, field_groups
 from ft_core.data import read_records
 from ft_core.errors import ConfigError, FtCoreError
-from pages.shared import require_role, runs_dir, store
+from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
 con = store()
 jobs.ensure_watcher(con)
 st.title("Train")
-
-
-def link(page: str, label: str, icon: str) -> None:
-    """A link to another page; plain text where the page runs alone (AppTest of one file)."""
-    try:
-        st.page_link(page, label=label, icon=icon)
-    except StreamlitAPIException:
-        st.markdown(f"{label}: the **{page.split('/')[-1][:-3].capitalize()}** page")
 
 
 GROUPS = ("data", "model", "lora", "optimization", "validation", "hardware")
