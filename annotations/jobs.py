@@ -660,7 +660,36 @@ def _start(con: duckdb.DuckDBPyConnection, job: Job, gpus: list[str], machine_gp
             "UPDATE job_extras SET gpus = ? WHERE job_id = ?", [",".join(gpus) if gpus else None, job.job_id]
         )
 
-    db.write(con, mark)
+    try:
+        db.write(con, mark)
+    except BaseException:
+        # Not recorded as running: a child left alive would run untracked while the queued row starts it again.
+        _kill_group(proc)
+        raise
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop a child's whole process group: SIGTERM, SIGKILL after CANCEL_GRACE_S; reap it and forget it."""
+
+    def alive() -> bool:
+        proc.poll()  # reap the wrapper, or its zombie would keep the group there
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not alive():
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    _CHILDREN.pop(proc.pid, None)
 
 
 def _settle(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from annotations import db, jobs
@@ -262,6 +264,61 @@ def test_a_full_disk_while_writing_the_log_fails_the_job_cleanly(con, logs, tmp_
     # the queue keeps working
     ok = jobs.launch(con, "fake", py("print(1)"), log_dir=logs)
     assert wait_for(con, ok.job_id, **cpu()).status == "finished"
+
+
+@pytest.mark.parametrize("ignores_sigterm", [False, True])
+def test_a_job_whose_start_cannot_be_recorded_leaves_no_process(
+    con, logs, tmp_path, monkeypatch, ignores_sigterm
+):
+    """The child is started, then the store refuses the 'running' mark (a full disk): the child must not run
+    on untracked, or the still-queued row would start the job a second time."""
+    ready = tmp_path / "ready"
+    code = (
+        "import pathlib, signal, sys, time; "
+        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN); " if ignores_sigterm else "")
+        + f"pathlib.Path({str(ready)!r}).write_text('up'); time.sleep(60)"
+    )
+    job = jobs.submit(con, "fake", py(code), log_dir=logs)
+    started = []
+    real_popen, real_write = subprocess.Popen, db.write
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    def write(con, work, lane="store"):
+        if getattr(work, "__name__", "") == "mark":
+            deadline = time.monotonic() + 10  # let the command start (and ignore SIGTERM) first
+            while not ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            raise duckdb.IOException("could not write the WAL: No space left on device")
+        return real_write(con, work, lane)
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", popen)
+    monkeypatch.setattr(jobs.db, "write", write)
+    monkeypatch.setattr(jobs, "CANCEL_GRACE_S", 0.5)
+    try:
+        with pytest.raises(JobError, match="disk full"):
+            jobs.reconcile(con, **cpu())
+        assert len(started) == 1 and ready.exists()
+        pgid = started[0].pid
+        deadline = time.monotonic() + 3  # a grandchild is reaped by init shortly after it died
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)
+        assert jobs.get_job(con, job.job_id).status == "queued" and pgid not in jobs._CHILDREN
+    finally:
+        for proc in started:  # without the fix: do not leave the child behind
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
 
 
 def test_a_run_folder_deleted_while_its_job_runs(con, logs, tmp_path):
