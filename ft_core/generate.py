@@ -22,6 +22,7 @@ import sys
 import time
 import warnings
 import zlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -498,24 +499,11 @@ def generate(cfg: GenerateConfig) -> list[Path]:
     for decoding in job.decodings:
         for seed in cfg.seeds if decoding.stochastic else cfg.seeds[:1]:
             for system in cfg.systems:
-                if system == "base" and adapter is not None:
-                    with model.disable_adapter():
-                        paths.append(
-                            generate_file(
-                                model,
-                                tokenizer,
-                                examples,
-                                prompts,
-                                system,
-                                decoding,
-                                seed,
-                                job.task,
-                                job.output_dir,
-                                cfg.batch_size,
-                                cfg.overwrite,
-                            )
-                        )
-                else:
+                # base = the same loaded model with the adapter switched off
+                switch = (
+                    model.disable_adapter() if system == "base" and adapter is not None else nullcontext()
+                )
+                with switch:
                     paths.append(
                         generate_file(
                             model,
