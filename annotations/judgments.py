@@ -17,7 +17,7 @@ import pandas as pd
 
 from annotations import db
 from annotations.assignment import ASSIGNMENT_LANE, has_room, own_assignment
-from annotations.campaigns import campaign_config
+from annotations.campaigns import campaign_config, read_frame
 from annotations.errors import AnnotationError, AuthError
 
 CHOICES = ("A", "B", "tie", "both_bad")
@@ -309,10 +309,9 @@ def _utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
     """One row per judged assignment, latest version; columns as in contracts.md (winner is de-randomized)."""
-    frame = (
-        db.read(con)
-        .execute(
-            f"""
+    frame = read_frame(
+        con,
+        f"""
         WITH {_LATEST}
         SELECT j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, j.version, j.assignment_id,
                c.system_a, c.system_b, a.shown_left, a.shown_right, j.choice, j.winner, j.comment,
@@ -326,9 +325,7 @@ def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.Data
         LEFT JOIN outputs orr ON orr.campaign_id = j.campaign_id AND orr.item_id = j.item_id AND orr.system = a.shown_right
         ORDER BY j.submitted_at, j.judgment_id
         """,
-            [campaign_id],
-        )
-        .df()
+        [campaign_id],
     )
     frame["is_gold"] = frame["is_gold"].astype(bool)
     frame["is_repeat"] = frame["is_repeat"].astype(bool)
@@ -338,10 +335,9 @@ def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.Data
 
 def scores_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
     """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system, score."""
-    frame = (
-        db.read(con)
-        .execute(
-            f"""
+    frame = read_frame(
+        con,
+        f"""
         WITH {_LATEST}
         SELECT j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score, s.side,
                a.is_gold, a.is_repeat
@@ -350,9 +346,7 @@ def scores_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFra
         JOIN assignments a ON a.assignment_id = j.assignment_id
         ORDER BY j.submitted_at, j.judgment_id, s.criterion, s.side
         """,
-            [campaign_id],
-        )
-        .df()
+        [campaign_id],
     )
     frame["score"] = frame["score"].astype(int)
     return frame

@@ -19,6 +19,7 @@ from annotations.campaigns import (
     metric_disagreement,
     metrics_frame,
     outputs_frame,
+    read_frame,
     run_folder_options,
     set_status,
 )
@@ -172,3 +173,19 @@ def test_gold_items_config_roundtrip_and_status(con, run_folder):
     assert list_campaigns(con).iloc[0].n_items == 11  # gold items are not part of the k-judged pool
     set_status(con, cid, "closed")
     assert get_campaign(con, cid).status == "closed"
+
+
+def test_read_frame_gives_what_df_gives(con):
+    """The Arrow fetch behind the analysis frames keeps `.df()`'s dtypes: nullable ints and booleans where a
+    column holds nulls, object for text that is all null, and for every text column of an empty result."""
+    con.execute(
+        "CREATE TABLE t (s VARCHAR, n VARCHAR, i INTEGER, b BOOLEAN, ts TIMESTAMP, d DOUBLE, p VARCHAR, bi BIGINT)"
+    )
+    con.execute(
+        "INSERT INTO t VALUES ('a', NULL, NULL, NULL, NULL, NULL, 'x', NULL), "
+        "('b', NULL, 2, true, '2020-01-01', 1.5, NULL, 3)"
+    )
+    for sql in ("SELECT * FROM t", "SELECT * FROM t WHERE s = ?", "SELECT * FROM t WHERE s = 'b' AND ? = ?"):
+        params = [] if "?" not in sql else (["a"] if sql.count("?") == 1 else [1, 2])
+        pd.testing.assert_frame_equal(read_frame(con, sql, params), con.cursor().execute(sql, params).df())
+    assert str(read_frame(con, "SELECT * FROM t", [])["i"].dtype) == "Int32"
