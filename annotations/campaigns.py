@@ -641,14 +641,18 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
-def items_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner, selection_reason)."""
+def items_frame(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner, selection_reason);
+    only the items `item_ids` names when given (the results page's example browser reads one item at a time)."""
+    only = "" if item_ids is None else " AND list_contains(?, item_id)"
     frame = (
         db.read(con)
         .execute(
             'SELECT item_id, source, reference_texts AS "references", is_gold, metadata, prompt, gold_winner, '
-            "selection_reason FROM items WHERE campaign_id = ? ORDER BY position",
-            [campaign_id],
+            f"selection_reason FROM items WHERE campaign_id = ?{only} ORDER BY position",
+            [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
         )
         .df()
     )
@@ -658,14 +662,17 @@ def items_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFram
     return frame
 
 
-def outputs_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """item_id, system, output (+ decoding, seed, n_words)."""
+def outputs_frame(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """item_id, system, output (+ decoding, seed, n_words); only the items `item_ids` names when given."""
+    only = "" if item_ids is None else " AND list_contains(?, o.item_id)"
     return (
         db.read(con)
         .execute(
             "SELECT o.item_id, o.system, o.output, o.decoding, o.seed, o.n_words FROM outputs o "
-            "JOIN items i USING (campaign_id, item_id) WHERE o.campaign_id = ? ORDER BY i.position, o.system",
-            [campaign_id],
+            f"JOIN items i USING (campaign_id, item_id) WHERE o.campaign_id = ?{only} ORDER BY i.position, o.system",
+            [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
         )
         .df()
     )

@@ -38,10 +38,14 @@ def campaign_analysis(campaign_id: str, version: str, options: AnalysisOptions) 
     return analyze(data.judgments, data.scores, data.metrics, options, campaign_id)
 
 
-@st.cache_data(max_entries=4)
-def items_and_outputs(campaign_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+@st.cache_data(max_entries=64)
+def item_and_outputs(campaign_id: str, item_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # one item at a time: reading every source and output of a large campaign cost a cold visit a third of a second
     con = store()
-    return campaigns.items_frame(con, campaign_id), campaigns.outputs_frame(con, campaign_id)
+    return (
+        campaigns.items_frame(con, campaign_id, item_ids=[item_id]),
+        campaigns.outputs_frame(con, campaign_id, item_ids=[item_id]),
+    )
 
 
 def interval_chart(
@@ -324,9 +328,9 @@ with training_tab:
         )
 
 with examples_tab:
-    items, outputs = items_and_outputs(campaign_id)
     judged = data.judgments["item_id"].astype(str).unique().tolist()
     item_id = st.selectbox("Item", judged, key="example_item")
+    items, outputs = item_and_outputs(campaign_id, item_id)
     item = items[items["item_id"] == item_id]
     if not item.empty:
         row = item.iloc[0]

@@ -189,3 +189,16 @@ def test_read_frame_gives_what_df_gives(con):
         params = [] if "?" not in sql else (["a"] if sql.count("?") == 1 else [1, 2])
         pd.testing.assert_frame_equal(read_frame(con, sql, params), con.cursor().execute(sql, params).df())
     assert str(read_frame(con, "SELECT * FROM t", [])["i"].dtype) == "Int32"
+
+
+def test_items_and_outputs_of_chosen_items_only(con, run_folder):
+    """The example browser's one-item read gives exactly the rows of the full frames for those items."""
+    cid = create_campaign(con, CampaignConfig(name="some items", run_dir=str(run_folder), k=2))
+    chosen = ["item-009", "item-002"]
+    items, outputs = items_frame(con, cid), outputs_frame(con, cid)
+    some_items = items_frame(con, cid, item_ids=chosen)
+    some_outputs = outputs_frame(con, cid, item_ids=chosen)
+    pd.testing.assert_frame_equal(some_items, items[items.item_id.isin(chosen)].reset_index(drop=True))
+    pd.testing.assert_frame_equal(some_outputs, outputs[outputs.item_id.isin(chosen)].reset_index(drop=True))
+    assert list(some_items.item_id) == ["item-002", "item-009"] and len(some_outputs) == 4
+    assert items_frame(con, cid, item_ids=["no-such-item"]).empty

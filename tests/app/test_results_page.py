@@ -69,7 +69,7 @@ def test_results_page_shows_the_verdict_and_reacts_to_options(as_user, researche
     assert "position bias" in table.set_index("annotator_id").loc["ann-left", "flags"]
 
 
-def test_example_browser_reveals_both_systems(as_user, researcher, judged):
+def test_example_browser_reveals_both_systems(as_user, researcher, judged, app_env):
     at = as_user(researcher)
     item = at.selectbox(key="example_item").options[0]
     at.selectbox(key="example_item").set_value(item).run()
@@ -78,6 +78,17 @@ def test_example_browser_reveals_both_systems(as_user, researcher, judged):
     assert "**base**" in names and "**finetuned**" in names
     judgments_table = next(df.value for df in at.dataframe if "winner" in df.value.columns)
     assert len(judgments_table) >= 3 and {"shown_left", "choice", "comment"} <= set(judgments_table.columns)
+    # another item: its own source and both outputs (read one item at a time)
+    from annotations.campaigns import items_frame, outputs_frame
+
+    second = at.selectbox(key="example_item").options[1]
+    at.selectbox(key="example_item").set_value(second).run()
+    assert not at.exception
+    texts = {t.value for t in at.text}
+    outputs = outputs_frame(app_env, judged)
+    items = items_frame(app_env, judged)
+    assert set(outputs[outputs.item_id == second].output) <= texts
+    assert items.set_index("item_id").loc[second, "source"] in texts
 
 
 def test_new_judgments_are_included_on_request(as_user, researcher, judged, app_env):
