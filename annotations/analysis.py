@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
@@ -392,10 +393,14 @@ def analyze(
     pairs = stats.metric_pairs(metrics, system, opponent)
     conf = options.confidence
 
-    parts = _judgment_statistics(evidence, used_scores, metrics, pairs, system, opponent, options)
-    correlations, preference_correlations, accuracy = _correlations(
-        used_scores, metrics, evidence, system, opponent, options, pairs[0] - pairs[1]
-    )
+    # the correlations run beside the rest on a second core (numpy and the bootstrap matrix products release
+    # the GIL); every input is only read, so the values are those of running one after the other
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(
+            _correlations, used_scores, metrics, evidence, system, opponent, options, pairs[0] - pairs[1]
+        )
+        parts = _judgment_statistics(evidence, used_scores, metrics, pairs, system, opponent, options)
+        correlations, preference_correlations, accuracy = later.result()
     win, win_by_policy, bt, criteria, metric_table, agreement_table, loo, cohen, fleiss = parts
     alpha_pref = agreement_table.iloc[0]
     alpha_for_power = agreement.AlphaResult(

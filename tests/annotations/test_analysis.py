@@ -117,3 +117,29 @@ def test_scale_bench_runs_at_small_size():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "all statistics, 1,000 resamples" in done.stdout
+
+
+def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
+    """analyze runs the correlations on a second thread: they must equal the same functions run one after the
+    other, and two runs must give the same numbers (shared bootstrap resamples, no race)."""
+    import pandas as pd
+
+    from annotations import analysis
+
+    options = AnalysisOptions(n_boot=200)
+    first = analyze(campaign.judgments, campaign.scores, campaign.metrics, options)
+    stats.item_weights.cache_clear()
+    second = analyze(campaign.judgments, campaign.scores, campaign.metrics, options)
+    assert json.dumps({**first.to_dict(), "environment": None}, sort_keys=True) == json.dumps(
+        {**second.to_dict(), "environment": None}, sort_keys=True
+    )
+    evidence = campaign.judgments[~campaign.judgments.is_repeat & ~campaign.judgments.is_gold]
+    scores = campaign.scores[campaign.scores.judgment_id.isin(evidence.judgment_id)]
+    metrics = campaign.metrics[campaign.metrics.item_id.isin(evidence.item_id)]
+    pairs = stats.metric_pairs(metrics, first.system, first.opponent)
+    table, preference, accuracy = analysis._correlations(
+        scores, metrics, evidence, first.system, first.opponent, options, pairs[0] - pairs[1]
+    )
+    pd.testing.assert_frame_equal(first.correlations, table)
+    pd.testing.assert_frame_equal(first.preference_correlations, preference)
+    pd.testing.assert_frame_equal(first.pairwise_accuracy, accuracy)
