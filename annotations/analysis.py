@@ -98,6 +98,8 @@ class CampaignAnalysis:
     environment: dict
     seconds: float = 0.0
     used_judgment_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))  # not exported
+    # (item_id, system) rows: "metric:<m>" and "human:<criterion>" means behind the correlations (not exported)
+    human_metric_means: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict:
         """JSON-ready nested dict (NaN -> None)."""
@@ -300,6 +302,7 @@ def _correlations(
         table,
         pd.DataFrame([r.to_dict() for r in preference], columns=columns),
         pd.DataFrame(accuracy, columns=acc_columns),
+        frame,
     )
 
 
@@ -400,7 +403,7 @@ def analyze(
             _correlations, used_scores, metrics, evidence, system, opponent, options, pairs[0] - pairs[1]
         )
         parts = _judgment_statistics(evidence, used_scores, metrics, pairs, system, opponent, options)
-        correlations, preference_correlations, accuracy = later.result()
+        correlations, preference_correlations, accuracy, human_metric_means = later.result()
     win, win_by_policy, bt, criteria, metric_table, agreement_table, loo, cohen, fleiss = parts
     alpha_pref = agreement_table.iloc[0]
     alpha_for_power = agreement.AlphaResult(
@@ -436,4 +439,5 @@ def analyze(
         environment=environment(),
         seconds=time.perf_counter() - started,
         used_judgment_ids=evidence["judgment_id"].to_numpy(),
+        human_metric_means=human_metric_means,
     )

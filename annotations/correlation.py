@@ -501,6 +501,27 @@ def metric_human_points(
     return human.merge(metrics[metrics["metric"] == metric], on=["item_id", "system"])
 
 
+def points_from_means(means: pd.DataFrame, metric: str, criterion: str) -> pd.DataFrame:
+    """The rows of `metric_human_points` taken from the (item_id, system) means `analyze` already built
+    (`CampaignAnalysis.human_metric_means`: "metric:<m>" and "human:<criterion>" columns): item_id, system,
+    score, metric, value, without grouping the scores again. Empty when either column is missing."""
+    columns = ["item_id", "system", "score", "metric", "value"]
+    m, h = f"metric:{metric}", f"human:{criterion}"
+    if means.empty or m not in means or h not in means:
+        return pd.DataFrame(columns=columns)
+    points = means[["item_id", "system", h, m]].dropna(subset=[h, m])
+    return pd.DataFrame(
+        {
+            "item_id": points["item_id"].to_numpy(),
+            "system": points["system"].to_numpy(),
+            "score": points[h].to_numpy(),
+            "metric": metric,
+            "value": points[m].to_numpy(),
+        },
+        columns=columns,
+    )
+
+
 def item_preferences(judgments: pd.DataFrame, system: str, opponent: str) -> pd.Series:
     """Per item: mean human preference for `system` over `opponent` (+1 win, -1 loss, 0 tie or both bad)."""
     winner = judgments["winner"].astype(str)

@@ -12,6 +12,7 @@ import argparse
 import html
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +55,18 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
         known = ", ".join(listing["campaign_id"].astype(str)) or "none"
         raise AnnotationError(f"campaign {campaign_id!r} not found; campaigns are: {known}")
     run_dir = row.iloc[0].get("run_dir")
+    # the three queries run at once, each on its own cursor (read_frame takes one per call); DuckDB and the Arrow
+    # conversion release the GIL, so a cold results page waits for the slowest query, not the sum
+    readers = (judgments.judgments_frame, judgments.scores_frame, campaigns.metrics_frame)
+    with ThreadPoolExecutor(max_workers=len(readers)) as pool:
+        futures = [pool.submit(reader, con, campaign_id) for reader in readers]
+        judgment_rows, score_rows, metric_rows = (f.result() for f in futures)
     return CampaignData(
         campaign_id=campaign_id,
         name=str(row.iloc[0]["name"]),
-        judgments=judgments.judgments_frame(con, campaign_id),
-        scores=judgments.scores_frame(con, campaign_id),
-        metrics=campaigns.metrics_frame(con, campaign_id),
+        judgments=judgment_rows,
+        scores=score_rows,
+        metrics=metric_rows,
         run_dir=None
         if run_dir is None or (isinstance(run_dir, float) and math.isnan(run_dir))
         else str(run_dir),

@@ -10,7 +10,7 @@ import streamlit as st
 
 from annotations import campaigns, stats
 from annotations.analysis import AnalysisOptions, CampaignAnalysis, analyze
-from annotations.correlation import metric_human_points
+from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
 from annotations.export import (
     CampaignData,
@@ -253,7 +253,7 @@ with metrics_tab:
             c1, c2 = st.columns(2)
             metric = c1.selectbox("Metric", metric_names, key="scatter_metric")
             human = c2.selectbox("Human score", human_names, key="scatter_human")
-            points = metric_human_points(data.scores, data.metrics, metric, human, result.used_judgment_ids)
+            points = points_from_means(result.human_metric_means, metric, human)  # analyze's own means
             if len(points) > MAX_SCATTER_POINTS:
                 st.caption(f"Showing {MAX_SCATTER_POINTS} of {len(points)} points (random sample).")
                 points = points.sample(MAX_SCATTER_POINTS, random_state=0)

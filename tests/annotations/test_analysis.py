@@ -137,7 +137,7 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
     scores = campaign.scores[campaign.scores.judgment_id.isin(evidence.judgment_id)]
     metrics = campaign.metrics[campaign.metrics.item_id.isin(evidence.item_id)]
     pairs = stats.metric_pairs(metrics, first.system, first.opponent)
-    table, preference, accuracy = analysis._correlations(
+    table, preference, accuracy, means = analysis._correlations(
         scores, metrics, evidence, first.system, first.opponent, options, pairs[0] - pairs[1]
     )
     pd.testing.assert_frame_equal(first.correlations, table)

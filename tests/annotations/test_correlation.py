@@ -198,3 +198,24 @@ def test_scatter_points_are_the_pooled_rows():
     assert points.set_index(["item_id", "system"])["score"].sort_index().equals(expected.sort_index())
     pooled = metric_human_correlation(points, "value", "score", "pooled", "pearson", n_boot=0)
     assert pooled.coefficient == pytest.approx(sps.pearsonr(points["value"], points["score"]).statistic)
+
+
+def test_scatter_points_from_the_analysis_means_are_those_of_metric_human_points():
+    from annotations.analysis import AnalysisOptions, analyze
+
+    c = make_campaign(n_items=60, criteria=("fluency", "relevance"), seed=15)
+    result = analyze(c.judgments, c.scores, c.metrics, AnalysisOptions(n_boot=0))
+    for metric in ("good_metric", "useless_metric"):
+        for human in ("fluency", "relevance"):
+            expected = correlation.metric_human_points(
+                c.scores, c.metrics, metric, human, result.used_judgment_ids
+            )
+            points = correlation.points_from_means(result.human_metric_means, metric, human)
+            assert len(points) == len(expected) > 0
+            pd.testing.assert_frame_equal(
+                points[["item_id", "system", "score", "value"]].astype({"item_id": str, "system": str}),
+                expected.reset_index(drop=True)[["item_id", "system", "score", "value"]].astype(
+                    {"item_id": str, "system": str}
+                ),
+            )
+    assert correlation.points_from_means(result.human_metric_means, "no_such_metric", "fluency").empty
