@@ -216,6 +216,8 @@ def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] 
     The password is `$FT_ADMIN_PASSWORD` when set (tests, demos), else a random one. When an annotator already
     holds the name `admin`, that account is left alone and the researcher is `admin-<4 hex>` (printed).
     """
+    if con.cursor().execute("SELECT 1 FROM users WHERE role = 'researcher' LIMIT 1").fetchone():
+        return None  # the usual case: no argon2 hash on every start
     password = os.environ.get("FT_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     password_hash = _HASHER.hash(password)
 
