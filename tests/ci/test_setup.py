@@ -1,0 +1,64 @@
+"""The README's setup installs into the project's virtual environment, also on a Python that refuses `pip install`.
+
+`.ci/run` makes `.venv` from Debian's /usr/bin/python3 where that interpreter is marked externally managed
+(PEP 668) and sets FT_EXPECT_EXTERNALLY_MANAGED=1; these tests then check the suite really runs from such a venv.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECT = os.environ.get("FT_EXPECT_EXTERNALLY_MANAGED") == "1"
+
+
+def _base_python() -> Path:
+    return Path(sys._base_executable)  # the interpreter the venv was made from
+
+
+@pytest.mark.skipif(not EXPECT, reason="only under .ci/run on a machine with an externally managed Python")
+def test_the_suite_runs_from_a_venv_made_from_the_externally_managed_system_python():
+    assert sys.prefix != sys.base_prefix, "the tests must run inside the project's virtual environment"
+    assert Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()
+    stdlib = Path(sysconfig.get_path("stdlib"))  # in a venv: the base interpreter's standard library
+    assert (stdlib / "EXTERNALLY-MANAGED").exists(), f"{stdlib} carries no PEP 668 marker"
+    # The premise: the system interpreter itself refuses a plain install.
+    refused = subprocess.run(
+        [str(_base_python()), "-m", "pip", "install", "--dry-run", "--no-index", "six"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0 and "externally-managed-environment" in refused.stdout + refused.stderr
+
+
+def test_setup_and_run_use_the_project_venv():
+    setup = (ROOT / ".ci" / "setup").read_text()
+    run = (ROOT / ".ci" / "run").read_text()
+    assert '-m venv "$VENV"' in setup and "VENV=${FT_VENV:-.venv}" in setup
+    assert "-c constraints.txt" in setup
+    # .ci/run is the README's second command.
+    readme = (ROOT / "README.md").read_text()
+    command = "bash .ci/setup --with-browser && .venv/bin/python -m pytest"
+    assert command in readme and run.rstrip().endswith(command)
+
+
+def test_constraints_pin_every_requirement():
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        name = line.split("[")[0]
+        for sep in ("==", ">=", "<=", "<", ">", "~="):
+            name = name.split(sep)[0]
+        assert name.strip().lower().replace("_", "-") in pinned, f"{name} is not pinned in constraints.txt"
