@@ -129,7 +129,7 @@ used = result.used
 st.caption(
     f"{used['judgments_used']} of {used['judgments_total']} judgments on {used['items_used']} items by "
     f"{used['annotators_used']} annotators; left out: {used['judgments_of_excluded_annotators']} of excluded "
-    f"annotators ({', '.join(used['excluded_annotators']) or 'none'}), {used['repeats_left_out']} repeats, "
+    f"annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), {used['repeats_left_out']} repeats, "
     f"{used['gold_left_out']} gold. Intervals: 95%, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
 )
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
