@@ -57,7 +57,8 @@ try:
         folders = run_folders(runs_dir())
         if not folders:
             st.warning(
-                f"No run folder with outputs in {runs_dir()}. Generate outputs first, or use a CSV/JSONL file."
+                f"No run folder with outputs in {escape_markdown(runs_dir())}. Generate outputs first, or use a "
+                "CSV/JSONL file."
             )
             st.stop()
         run_dir = str(st.selectbox("Run folder", folders, format_func=lambda p: Path(p).name, key="run_dir"))
@@ -177,6 +178,7 @@ repeat_rate = r_col.slider(
 )
 
 if st.button("Create campaign", type="primary", key="create"):
+    campaign_id = None
     try:
         if origin != "A run folder":
             folder = db.default_path().parent / "uploads"
@@ -222,10 +224,11 @@ if st.button("Create campaign", type="primary", key="create"):
         )
         campaign_id = create_campaign(con, config, created_by=user.user_id)
     except (AnnotationError, ValueError) as e:
-        if source_file is not None:
-            source_files.remove_upload(source_file)  # no campaign was made of it
         st.error(escape_markdown(e))
-    else:
+    finally:
+        if campaign_id is None and source_file is not None:
+            source_files.remove_upload(source_file)  # no campaign was made of it
+    if campaign_id is not None:
         cut = get_campaign(con, campaign_id).texts_truncated
         note = f" {cut:,} texts longer than {int(max_text_chars):,} characters were cut." if cut else ""
         st.success(
