@@ -10,6 +10,7 @@ unset).
 import streamlit as st
 
 from annotations.jobs import ensure_watcher
+from pages.plain_text import escape_markdown
 from pages.shared import current_user, log_out, store
 
 st.set_page_config(page_title="Did the fine-tune help?", layout="wide")
@@ -45,7 +46,7 @@ else:
         pages = [annotate]
     page = st.navigation(pages)
     with st.sidebar:
-        st.caption(f"Logged in as **{user.username}** ({user.role})")
+        st.caption(f"Logged in as **{escape_markdown(user.username)}** ({user.role})")
         if st.button("Log out", key="log_out"):
             log_out()
             st.rerun()

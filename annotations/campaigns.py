@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from annotations import db
+from annotations import db, source_files
 from annotations.errors import CampaignError
 
 SPECIAL_WINNERS = ("tie", "both_bad")
@@ -50,6 +50,11 @@ NOT_METRICS = {
     "gold_winner",
 }
 _OUTPUT_FILE = re.compile(r"^(?P<system>.+?)__(?P<decoding>.+)__seed(?P<seed>-?\d+)\.jsonl$")
+
+# Texts longer than this are refused at import (or cut, when the researcher asks): a page showing a megabyte of
+# text on one line froze annotators' tabs. Comments are kept short for the same reason.
+DEFAULT_MAX_TEXT_CHARS = 20_000
+DEFAULT_MAX_COMMENT_CHARS = 2_000
 
 DEFAULT_INSTRUCTIONS = (
     "Read the source, then the two outputs A and B. Choose the better output, or tie, or both bad. "
@@ -121,6 +126,16 @@ class CampaignConfig:
     lease_minutes: float = field(
         default=15.0, metadata={"help": "an unanswered pair returns to the pool after this"}
     )
+    max_text_chars: int = field(
+        default=DEFAULT_MAX_TEXT_CHARS,
+        metadata={"help": "longest source, prompt, output or reference imported, in characters"},
+    )
+    truncate_long_texts: bool = field(
+        default=False, metadata={"help": "cut longer texts to max_text_chars instead of refusing the import"}
+    )
+    max_comment_chars: int = field(
+        default=DEFAULT_MAX_COMMENT_CHARS, metadata={"help": "longest comment an annotator may leave"}
+    )
 
     def validate(self) -> None:
         """Raise CampaignError naming the first bad field."""
@@ -142,6 +157,8 @@ class CampaignConfig:
             raise CampaignError("gold_rate and repeat_rate are shares in [0, 1)")
         if self.lease_minutes <= 0:
             raise CampaignError("lease_minutes must be > 0")
+        if self.max_text_chars < 1 or self.max_comment_chars < 1:
+            raise CampaignError("max_text_chars and max_comment_chars must be >= 1")
         names = [c.name for c in self.criteria]
         if len(names) != len(set(names)) or any(not re.fullmatch(r"[A-Za-z0-9_]+", n) for n in names):
             raise CampaignError(f"criterion names must be unique words (letters, digits, _): {names}")
@@ -173,6 +190,7 @@ class Campaign:
     config: CampaignConfig
     status: str
     n_items: int
+    texts_truncated: int = 0  # texts the import cut to config.max_text_chars
 
     @property
     def criteria(self) -> list[Criterion]:
@@ -194,7 +212,8 @@ def run_folder_options(run_dir: str | Path) -> pd.DataFrame:
         match = _OUTPUT_FILE.match(file.name)
         if match is None:
             continue
-        n = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+        with file.open("rb") as lines:
+            n = sum(1 for line in lines if line.strip())
         rows.append(
             {
                 "system": match["system"],
@@ -209,16 +228,7 @@ def run_folder_options(run_dir: str | Path) -> pd.DataFrame:
 
 def table_file_systems(path: str | Path) -> list[str]:
     """The systems named in a CSV/JSONL of outputs (its `system` column), for the page's choices."""
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        table = pd.read_csv(path, dtype=str, usecols=lambda c: c == "system")
-    elif path.suffix.lower() in (".jsonl", ".json"):
-        table = pd.DataFrame(_read_jsonl(path))
-    else:
-        raise CampaignError(f"{path}: expected a .csv or .jsonl file")
-    if "system" not in table:
-        raise CampaignError(f"{path} has no 'system' column; it needs item_id, system, output")
-    return sorted(table["system"].dropna().astype(str).unique())
+    return source_files.table_systems(source_files.read_table_file(path))
 
 
 def run_folders(runs_dir: str | Path) -> list[Path]:
@@ -231,15 +241,9 @@ def run_folders(runs_dir: str | Path) -> list[Path]:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise CampaignError(f"{path}:{number} is not valid JSON: {e.msg}") from e
-    return rows
+    """The rows of a run folder's outputs file; messages name it as outputs/<file>."""
+    name = f"{path.parent.name}/{path.name}"
+    return source_files.parse_jsonl(name, source_files.decode_text(name, path.read_bytes()))
 
 
 def _pick_files(options: pd.DataFrame, config: CampaignConfig) -> dict[str, pd.Series]:
@@ -283,7 +287,15 @@ def _load_run_folder(config: CampaignConfig) -> tuple[pd.DataFrame, pd.DataFrame
     metrics = pd.DataFrame(columns=["item_id", "system", "metric", "value"])
     scores_file = run_dir / "scores" / "per_example.parquet"
     if scores_file.exists():
-        scores = pd.read_parquet(scores_file)
+        try:
+            scores = pd.read_parquet(scores_file)
+        except (OSError, ValueError, pa.ArrowException) as e:
+            raise CampaignError(
+                f"scores/per_example.parquet cannot be read ({source_files.short(e, 120)}); score the run again"
+            ) from None
+        missing = {"item_id", "system"} - set(scores.columns)
+        if missing:
+            raise CampaignError(f"scores/per_example.parquet lacks column(s) {sorted(missing)}")
         scores["item_id"] = scores["item_id"].astype(str)
         parts = []
         for system, meta in origin.items():
@@ -317,27 +329,12 @@ def _metrics_long(wide: pd.DataFrame) -> pd.DataFrame:
 
 def _load_table_file(config: CampaignConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, Any]]]:
     path = Path(config.source_file or "")
-    if not path.exists():
-        raise CampaignError(f"{path} not found")
-    if path.suffix.lower() in (".jsonl", ".json"):
-        table = pd.DataFrame(_read_jsonl(path))
-    elif path.suffix.lower() == ".csv":
-        table = pd.read_csv(
-            path, dtype={"item_id": str, "system": str, "output": str}, keep_default_na=False, na_values=[""]
-        )
-    else:
-        raise CampaignError(f"{path}: expected a .csv or .jsonl file")
-    missing = {"item_id", "system", "output"} - set(table.columns)
-    if missing:
-        raise CampaignError(
-            f"{path} lacks column(s) {sorted(missing)}; columns are: {', '.join(map(str, table.columns))}"
-        )
-    table["item_id"] = table["item_id"].astype(str)
-    table["output"] = table["output"].fillna("").astype(str)
+    table = source_files.read_table_file(path)
     for system in (config.system_a, config.system_b):
         if not (table.system == system).any():
             raise CampaignError(
-                f"{path} has no rows for system '{system}'; systems are: {', '.join(sorted(table.system.astype(str).unique()))}"
+                f"{path.name} has no rows for system '{source_files.short(system)}'; systems are: "
+                f"{source_files.listing(source_files.table_systems(table))}"
             )
     if "references" in table and len(table):
         table["references"] = table["references"].map(_as_reference_list)
@@ -453,46 +450,39 @@ def create_campaign(
     selected = _select_items(regular, metrics, config)
     selected.update({i: "gold" for i in gold})
 
-    items = []
-    first = by_system[config.system_a]
-    for position, (item_id, reason) in enumerate(selected.items()):
-        row = first.loc[item_id]
-        refs = row.get("references") if "references" in first else None
-        meta = {
-            k: _jsonable(v)
-            for k, v in row.items()
-            if k not in {"output", "system", "prompt", "source", "references", "reference", "gold_winner"}
+    ids = list(selected)
+    first = by_system[config.system_a].loc[ids]
+    items_df = pd.DataFrame(
+        {
+            "item_id": ids,
+            "position": range(len(ids)),
+            "prompt": [_text_or_none(v) for v in _column(first, "prompt")],
+            "source": [_text_or_none(v) for v in _column(first, "source")],
+            "reference_texts": [_as_reference_list(v) for v in _column(first, "references")],
+            "metadata": _metadata(first),
+            "is_gold": [i in gold for i in ids],
+            "gold_winner": [gold.get(i) for i in ids],
+            "selection_reason": list(selected.values()),
         }
-        items.append(
-            {
-                "item_id": item_id,
-                "position": position,
-                "prompt": _text_or_none(row.get("prompt")),
-                "source": _text_or_none(row.get("source")),
-                "reference_texts": _as_reference_list(refs),
-                "metadata": json.dumps(meta),
-                "is_gold": item_id in gold,
-                "gold_winner": gold.get(item_id),
-                "selection_reason": reason,
-            }
-        )
-    items_df = pd.DataFrame(items)
+    )
     keep = set(selected)
-    out_rows = []
-    for system, frame in by_system.items():
-        for item_id in selected:
-            text = str(frame.loc[item_id, "output"])
-            out_rows.append(
+    outputs_df = pd.concat(
+        [
+            pd.DataFrame(
                 {
-                    "item_id": item_id,
+                    "item_id": ids,
                     "system": system,
                     "decoding": origin[system]["decoding"],
                     "seed": origin[system]["seed"],
-                    "output": text,
-                    "n_words": len(text.split()),
+                    "output": frame.loc[ids, "output"].astype(str).tolist(),
                 }
             )
-    outputs_df = pd.DataFrame(out_rows)
+            for system, frame in by_system.items()
+        ],
+        ignore_index=True,
+    )
+    texts_truncated = _limit_texts(items_df, outputs_df, config)
+    outputs_df["n_words"] = [len(text.split()) for text in outputs_df["output"]]
     metrics_df = metrics[metrics.item_id.isin(keep) & metrics.system.isin(list(by_system))].dropna(
         subset=["value"]
     )
@@ -525,6 +515,10 @@ def create_campaign(
                 created_by,
             ],
         )
+        cur.execute(
+            "UPDATE campaigns SET max_text_chars = ?, texts_truncated = ? WHERE campaign_id = ?",
+            [config.max_text_chars, texts_truncated, campaign_id],
+        )
         for position, c in enumerate(config.criteria):
             cur.execute(
                 "INSERT INTO criteria VALUES (?, ?, ?, ?, ?, ?)",
@@ -556,6 +550,62 @@ def create_campaign(
     return campaign_id
 
 
+_ITEM_FIELDS = {"output", "system", "prompt", "source", "references", "reference", "gold_winner"}
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    """The values of a column, or None for every row where the file has no such column."""
+    return frame[name].tolist() if name in frame else [None] * len(frame)
+
+
+def _metadata(rows: pd.DataFrame) -> list[str]:
+    """Each item's other columns (beyond the texts and the system) as JSON."""
+    names = [c for c in rows.columns if c not in _ITEM_FIELDS]
+    return [
+        json.dumps({name: _jsonable(value) for name, value in zip(names, values)})
+        for values in rows[names].itertuples(index=False, name=None)
+    ]
+
+
+def _limit_texts(items: pd.DataFrame, outputs: pd.DataFrame, config: CampaignConfig) -> int:
+    """Refuse texts longer than `config.max_text_chars` with a message naming the first ones, or cut them when
+    `config.truncate_long_texts`; returns how many texts were cut. Works in place on the frames to be stored."""
+    limit = config.max_text_chars
+    position = dict(zip(items["item_id"], items["position"]))
+    long: list[tuple[int, int, str, str, int]] = []  # (item position, field order, item_id, field, length)
+    for order, column in enumerate(("prompt", "source")):
+        for item_id, text in zip(items["item_id"], items[column]):
+            if isinstance(text, str) and len(text) > limit:
+                long.append((position[item_id], order, item_id, column, len(text)))
+    for item_id, references in zip(items["item_id"], items["reference_texts"]):
+        for number, text in enumerate(references, 1):
+            if len(text) > limit:
+                field_name = "reference" if len(references) == 1 else f"reference {number}"
+                long.append((position[item_id], 2, item_id, field_name, len(text)))
+    for item_id, system, text in zip(outputs["item_id"], outputs["system"], outputs["output"]):
+        if len(text) > limit:
+            field_name = f"output of system '{source_files.short(system, 40)}'"
+            long.append((position[item_id], 3, item_id, field_name, len(text)))
+    if not long:
+        return 0
+    if not config.truncate_long_texts:
+        long.sort()
+        first = "; ".join(
+            f"item '{source_files.short(item_id, 40)}' {field_name}: {length:,}"
+            for _, _, item_id, field_name, length in long[:3]
+        )
+        raise CampaignError(
+            f"{len(long):,} text(s) are longer than the limit of {limit:,} characters ({first}"
+            f"{'; …' if len(long) > 3 else ''}); shorten them, raise max_text_chars, or let the import cut them "
+            "(truncate_long_texts)"
+        )
+    for column in ("prompt", "source"):
+        items[column] = [t[:limit] if isinstance(t, str) else t for t in items[column]]
+    items["reference_texts"] = [[t[:limit] for t in refs] for refs in items["reference_texts"]]
+    outputs["output"] = [t[:limit] for t in outputs["output"]]
+    return len(long)
+
+
 def _text_or_none(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -579,15 +629,15 @@ def get_campaign(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
     row = (
         db.read(con)
         .execute(
-            "SELECT config, status, (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id) "
-            "FROM campaigns c WHERE campaign_id = ?",
+            "SELECT config, status, (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id), "
+            "texts_truncated FROM campaigns c WHERE campaign_id = ?",
             [campaign_id],
         )
         .fetchone()
     )
     if row is None:
         raise CampaignError(f"no campaign with id '{campaign_id}'")
-    return Campaign(campaign_id, CampaignConfig.from_json(row[0]), row[1], int(row[2]))
+    return Campaign(campaign_id, CampaignConfig.from_json(row[0]), row[1], int(row[2]), int(row[3] or 0))
 
 
 _CONFIGS: dict[str, CampaignConfig] = {}
@@ -624,7 +674,8 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
 
 
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments)."""
+    """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments,
+    texts_truncated and the max_text_chars they were cut to)."""
     return (
         db.read(con)
         .execute(
@@ -633,7 +684,8 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id AND NOT i.is_gold) AS n_items,
                c.run_dir, c.status, c.source_file,
                (SELECT count(*) FROM assignments a WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted')
-                   AS n_judgments
+                   AS n_judgments,
+               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars
         FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
         """
         )

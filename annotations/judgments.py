@@ -41,6 +41,10 @@ class JudgmentRejected(AnnotationError):
     """The judgment cannot be stored (pair skipped, or its lease ran out and someone else took the slot)."""
 
 
+class CommentTooLong(AnnotationError):
+    """The comment is longer than the campaign allows (CampaignConfig.max_comment_chars); nothing was stored."""
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     """What a submit or edit wrote (or found already written)."""
@@ -83,6 +87,14 @@ def _check_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, scores: Scor
             if value is not None and not c.min_score <= int(value) <= c.max_score:
                 raise AnnotationError(f"{name} score {value} outside {c.min_score}-{c.max_score}")
     return scores
+
+
+def _check_comment(con: duckdb.DuckDBPyConnection, campaign_id: str, comment: str | None) -> None:
+    limit = campaign_config(con, campaign_id).max_comment_chars
+    if comment is not None and len(comment) > limit:
+        raise CommentTooLong(
+            f"the comment has {len(comment):,} characters; the limit is {limit:,}: shorten it and send again"
+        )
 
 
 def _insert_version(
@@ -164,6 +176,7 @@ def submit(
         status, served_at, lease_expires_at, is_gold, is_repeat = row[5:]
         side, winner = _side_and_winner(choice, assignment[2], assignment[3])
         checked = _check_scores(con, assignment[0], scores)
+        _check_comment(con, assignment[0], comment)
         if status == "submitted":
             first = cur.execute(
                 "SELECT judgment_id FROM judgments WHERE assignment_id = ? AND version = 1", [token]
@@ -225,6 +238,7 @@ def edit(
     assignment = own_assignment(con, token, annotator_id)
     side, winner = _side_and_winner(choice, assignment[2], assignment[3])
     scores = _check_scores(con, assignment[0], scores)
+    _check_comment(con, assignment[0], comment)
 
     def work(cur: duckdb.DuckDBPyConnection) -> SubmitResult:
         latest = cur.execute(

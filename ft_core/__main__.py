@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     except FtCoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except UnicodeDecodeError as e:  # a file read without a check of its own: still one line, not a traceback
+        print(
+            f"error: an input file is not UTF-8 text ({e.reason} at byte {e.start:,}); save it as UTF-8",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -301,6 +301,23 @@ def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _config_text(path: Path) -> str:
+    """The text of a config file, which must be UTF-8 (YAML's own encoding); ConfigError saying why not."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path} is UTF-16 text; save it as UTF-8")
+    if b"\x00" in data:
+        raise ConfigError(
+            f"{path} is not a text file (it holds binary data); give a YAML or JSON config file"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x} at position {e.start:,}); save it as UTF-8"
+        ) from None
+
+
 def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
     """Read a YAML (or JSON) config file, apply `key=value` overrides, coerce and validate."""
     values: dict[str, Any] = {}
@@ -309,9 +326,11 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: list[st
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            loaded = yaml.safe_load(_config_text(p)) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{p} is not valid YAML: {str(e).splitlines()[0]}") from None
+        except RecursionError:
+            raise ConfigError(f"{p} is nested too deeply to be a config file") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p} must hold a mapping of field: value, got {type(loaded).__name__}")
         values.update(loaded)

@@ -128,9 +128,9 @@ def read_outputs(outputs_dir: Path, decodings: list[str] | None = None) -> pd.Da
         if decodings and decoding not in decodings:
             continue
         try:
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path} is not valid JSONL ({e}); regenerate it") from None
+            rows = [json.loads(line) for line in path.read_bytes().decode().splitlines() if line.strip()]
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise DataError(f"{path} is not valid UTF-8 JSONL ({e}); regenerate it") from None
         if not rows:
             raise DataError(f"{path} holds no outputs")
         frame = pd.DataFrame(rows)

@@ -9,7 +9,9 @@ judgment. A double click or a resent form never stores two judgments: the store 
 import streamlit as st
 
 from annotations import assignment, judgments
+from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError
+from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
 
 CHOICES = [
@@ -19,6 +21,17 @@ CHOICES = [
     ("both_bad", "Both bad", "X"),
 ]
 LETTER_LABEL = {letter: label for letter, label, _ in CHOICES}
+# Every text box has a bounded height and scrolls on its own, so no text (a 20,000-character line) can make the
+# page huge; texts this short get the height of their content instead.
+SHORT_TEXT_CHARS, SHORT_TEXT_LINES = 800, 15
+OUTPUT_BOX_PX, SOURCE_BOX_PX = 420, 300
+
+
+def box_height(*texts: str | None, px: int) -> int | str:
+    """'content' when every text is short, else `px` (the same for A and B, so neither side stands out)."""
+    short = all(len(t or "") <= SHORT_TEXT_CHARS and (t or "").count("\n") <= SHORT_TEXT_LINES for t in texts)
+    return "content" if short else px
+
 
 user = require_role("annotator", "researcher")
 con = store()
@@ -51,7 +64,7 @@ def _send(token: str, form_key: str, base_version: int | None, criteria: list[st
             result = judgments.edit(con, token, user.user_id, base_version, choice, scores, comment)
             st.session_state["editing"] = None
     except AnnotationError as e:
-        _flash("error", str(e))
+        _flash("error", escape_markdown(e))
         return
     if result.created:
         _flash("success", "Saved." if result.version == 1 else f"Edit saved (version {result.version}).")
@@ -61,7 +74,7 @@ def _skip(token: str) -> None:
     try:
         judgments.skip(con, token, user.user_id)
     except AnnotationError as e:
-        _flash("error", str(e))
+        _flash("error", escape_markdown(e))
 
 
 def _start_edit(own: judgments.OwnJudgment) -> None:
@@ -102,7 +115,7 @@ try:
         form_key, base_version = (pair.token if pair else ""), None
 except AnnotationError as e:
     st.session_state["editing"] = None
-    st.error(str(e))
+    st.error(escape_markdown(e))
     st.stop()
 
 progress = assignment.progress(con, campaign_id, user.user_id)
@@ -122,22 +135,22 @@ else:
     source_col, reference_col = st.columns(2) if pair.references else (st.container(), None)
     with source_col:
         st.markdown("**Source**" if pair.source else "**Prompt**")
-        with st.container(
-            border=True, height="content" if len(pair.source or pair.prompt or "") < 1500 else 300
-        ):
-            st.text(pair.source or pair.prompt or "")
+        source_text = pair.source or pair.prompt or ""
+        with st.container(border=True, height=box_height(source_text, px=SOURCE_BOX_PX)):
+            st.text(source_text)
     if reference_col is not None:
         with reference_col:
             for number, reference in enumerate(pair.references, 1):
                 st.markdown(f"**Reference{f' {number}' if len(pair.references) > 1 else ''}**")
-                with st.container(border=True):
+                with st.container(border=True, height=box_height(reference, px=SOURCE_BOX_PX)):
                     st.text(reference)
 
     left, right = st.columns(2)
+    output_height = box_height(pair.text_a, pair.text_b, px=OUTPUT_BOX_PX)
     for column, letter, text in ((left, "A", pair.text_a), (right, "B", pair.text_b)):
         with column:
             st.markdown(f"### {letter}")
-            with st.container(border=True):
+            with st.container(border=True, height=output_height):
                 st.text(text)
 
     chosen = st.session_state.get(f"choice::{form_key}")
@@ -160,12 +173,18 @@ else:
         for criterion in pair.criteria:
             options = list(range(criterion.min_score, criterion.max_score + 1))
             label_col, a_col, b_col = st.columns([2, 3, 3])
-            label_col.markdown(f"{criterion.name.capitalize()}")
+            label_col.markdown(escape_markdown(criterion.name.capitalize()))
             if criterion.description:
-                label_col.caption(criterion.description)
+                label_col.caption(escape_markdown(criterion.description))
             for column, side in ((a_col, "A"), (b_col, "B")):
                 column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
-    st.text_area("Comment (optional)", key=f"comment::{form_key}", height=80)
+    comment_limit = campaign_config(con, campaign_id).max_comment_chars
+    st.text_area(
+        f"Comment (optional, at most {comment_limit:,} characters)",
+        key=f"comment::{form_key}",
+        height=80,
+        max_chars=comment_limit,
+    )
 
     actions = st.columns([2, 1, 1, 4])
     actions[0].button(

@@ -6,20 +6,23 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from annotations import db
+from annotations import db, source_files
 from annotations.campaigns import (
+    DEFAULT_MAX_COMMENT_CHARS,
+    DEFAULT_MAX_TEXT_CHARS,
     SELECTIONS,
     CampaignConfig,
     Criterion,
     create_campaign,
     default_criteria,
+    get_campaign,
     list_campaigns,
     run_folder_options,
     run_folders,
     set_status,
-    table_file_systems,
 )
 from annotations.errors import AnnotationError
+from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
 
 user = require_role("researcher")
@@ -32,7 +35,7 @@ if existing.empty:
 else:
     st.dataframe(existing, hide_index=True, width="stretch")
     with st.container(horizontal=True):
-        chosen = st.selectbox(
+        chosen = st.selectbox(  # option labels are plain text (only widget labels are Markdown)
             "Campaign",
             existing.campaign_id.tolist(),
             format_func=dict(zip(existing.campaign_id, existing.name)).get,
@@ -54,7 +57,8 @@ try:
         folders = run_folders(runs_dir())
         if not folders:
             st.warning(
-                f"No run folder with outputs in {runs_dir()}. Generate outputs first, or use a CSV/JSONL file."
+                f"No run folder with outputs in {escape_markdown(runs_dir())}. Generate outputs first, or use a "
+                "CSV/JSONL file."
             )
             st.stop()
         run_dir = str(st.selectbox("Run folder", folders, format_func=lambda p: Path(p).name, key="run_dir"))
@@ -72,22 +76,29 @@ try:
         )
         if upload is None:
             st.stop()
-        folder = db.default_path().parent / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        path = folder / f"{stamp}-{Path(upload.name).name}"
-        if st.session_state.get("uploaded") != (upload.file_id, upload.name):
-            path.write_bytes(upload.getvalue())
-            st.session_state["uploaded"] = (upload.file_id, upload.name)
-            st.session_state["uploaded_path"] = str(path)
-        source_file = st.session_state["uploaded_path"]
-        systems = table_file_systems(source_file)
+        # The upload is checked from its bytes; it is written to data/uploads/ only when a campaign is made of it.
+        checked = st.session_state.get("upload_check")
+        if checked is None or checked[0] != upload.file_id:
+            try:
+                systems = source_files.table_systems(
+                    source_files.read_table_bytes(upload.name, upload.getvalue())
+                )
+                checked = (upload.file_id, systems, None)
+            except AnnotationError as e:
+                checked = (upload.file_id, [], str(e))
+            st.session_state["upload_check"] = checked
+        if checked[2] is not None:
+            st.error(escape_markdown(checked[2]))
+            st.stop()
+        systems = checked[1]
 except AnnotationError as e:
-    st.error(str(e))
+    st.error(escape_markdown(e))
     st.stop()
 
 if len(systems) < 2:
-    st.error(f"Need outputs from two systems; found: {', '.join(systems) or 'none'}.")
+    st.error(
+        escape_markdown(f"Need outputs from two systems; found: {source_files.listing(systems) or 'none'}.")
+    )
     st.stop()
 a_col, b_col = st.columns(2)
 system_a = a_col.selectbox(
@@ -141,6 +152,22 @@ quota = quota_col.number_input("Pairs per annotator (0 = no limit)", min_value=0
 lease = lease_col.number_input(
     "Lease (minutes an unanswered pair stays held)", min_value=1.0, value=15.0, key="lease"
 )
+limit_col, cut_col, comment_col = st.columns(3)
+max_text_chars = limit_col.number_input(
+    "Longest text (characters per source, output or reference)",
+    min_value=100,
+    value=DEFAULT_MAX_TEXT_CHARS,
+    step=1000,
+    key="max_text_chars",
+)
+truncate = cut_col.checkbox(
+    "Cut longer texts instead of refusing the file",
+    key="truncate_long_texts",
+    help="The campaign records how many texts were cut.",
+)
+max_comment_chars = comment_col.number_input(
+    "Longest comment (characters)", min_value=1, value=DEFAULT_MAX_COMMENT_CHARS, key="max_comment_chars"
+)
 g_col, r_col = st.columns(2)
 gold_text = g_col.text_area(
     "Gold items: one `item_id,winner` per line (winner: a system, tie or both_bad)", key="gold"
@@ -151,7 +178,11 @@ repeat_rate = r_col.slider(
 )
 
 if st.button("Create campaign", type="primary", key="create"):
+    campaign_id = None
     try:
+        if origin != "A run folder":
+            folder = db.default_path().parent / "uploads"
+            source_file = str(source_files.save_upload(folder, upload.name, upload.getvalue()))
         gold = {}
         for line in gold_text.splitlines():
             if line.strip():
@@ -187,9 +218,21 @@ if st.button("Create campaign", type="primary", key="create"):
             repeat_rate=float(repeat_rate),
             items_per_annotator=int(quota) or None,
             lease_minutes=float(lease),
+            max_text_chars=int(max_text_chars),
+            truncate_long_texts=truncate,
+            max_comment_chars=int(max_comment_chars),
         )
         campaign_id = create_campaign(con, config, created_by=user.user_id)
     except (AnnotationError, ValueError) as e:
-        st.error(str(e))
-    else:
-        st.success(f"Campaign '{name}' created ({campaign_id}). Annotators see it on their Annotate page.")
+        st.error(escape_markdown(e))
+    finally:
+        if campaign_id is None and source_file is not None:
+            source_files.remove_upload(source_file)  # no campaign was made of it
+    if campaign_id is not None:
+        cut = get_campaign(con, campaign_id).texts_truncated
+        note = f" {cut:,} texts longer than {int(max_text_chars):,} characters were cut." if cut else ""
+        st.success(
+            escape_markdown(
+                f"Campaign '{name}' created ({campaign_id}). Annotators see it on their Annotate page.{note}"
+            )
+        )

@@ -6,6 +6,7 @@ import streamlit as st
 from annotations import demo, jobs
 from annotations.campaigns import list_campaigns
 from annotations.errors import AnnotationError
+from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
@@ -44,19 +45,20 @@ def demo_panel() -> None:
     try:
         state = demo.advance(con, runs_dir())
     except AnnotationError as e:
-        st.error(str(e))
+        st.error(escape_markdown(e))
         state = None
     if state is None or state.finished or state.failed:
         if st.button("Run the demo", type="primary", key="demo_start"):
             try:
                 state = demo.start(con, runs_dir())
             except AnnotationError as e:
-                st.error(str(e))
+                st.error(escape_markdown(e))
     if state is None:
         return
     for step in state.steps:
-        st.progress(step.fraction or 0.0, text=f"{STATE_ICONS[step.state]} {step.name}: {step.detail}")
-    st.caption(f"Run folder: {state.run_dir}")
+        text = f"{STATE_ICONS[step.state]} {escape_markdown(f'{step.name}: {step.detail}')}"
+        st.progress(step.fraction or 0.0, text=text)
+    st.caption(f"Run folder: {escape_markdown(state.run_dir)}")
     if state.failed:
         st.error("A step of the demo failed; its error is above, and its log on the Jobs page.")
     if state.finished and st.session_state.get("demo_done_seen") != state.campaign_id:

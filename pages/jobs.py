@@ -12,6 +12,7 @@ import streamlit as st
 
 from annotations import jobs, runs
 from annotations.errors import AnnotationError
+from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
@@ -38,7 +39,7 @@ def show_progress(job: jobs.Job) -> None:
     """Progress bar, time left, live figures and curves of a running job."""
     if job.kind == "train" and job.run_dir:
         progress = runs.train_progress(job.run_dir)
-        st.progress(progress.fraction or 0.0, text=progress.text)
+        st.progress(progress.fraction or 0.0, text=escape_markdown(progress.text))
         cols = st.columns(4)
         cols[0].metric("Train loss", "–" if progress.loss is None else f"{progress.loss:.4f}")
         cols[1].metric("Eval loss", "–" if progress.eval_loss is None else f"{progress.eval_loss:.4f}")
@@ -58,14 +59,14 @@ def show_progress(job: jobs.Job) -> None:
         if len(running):
             current = runs.train_progress(running.path.iloc[0])
             text += f"; {running.run.iloc[0]}: {current.text}"
-        st.progress(min(1.0, done / total), text=text)
+        st.progress(min(1.0, done / total), text=escape_markdown(text))
         if len(members):
             st.dataframe(members[["run", "state", "best_eval_loss"]], hide_index=True)
     else:
         tail = jobs.log_tail(job, 5)
         fraction = runs.log_progress(tail)
         last = tail.splitlines()[-1] if tail else "starting"
-        st.progress(fraction or 0.0, text=last[:160])
+        st.progress(fraction or 0.0, text=escape_markdown(last[:160]))
 
 
 @st.fragment(run_every=2)
@@ -73,14 +74,16 @@ def board() -> None:
     try:
         all_jobs = jobs.reconcile(con)
     except AnnotationError as e:
-        st.error(str(e))
+        st.error(escape_markdown(e))
         return
     outside = runs.outside_runs(runs_dir(), [j.run_dir for j in all_jobs if j.active and j.run_dir])
     for run in outside.itertuples():
         with st.container(border=True):
-            st.markdown(f"**:material/terminal: {run.run}** — running, started outside the app")
+            st.markdown(
+                f"**:material/terminal: {escape_markdown(run.run)}** — running, started outside the app"
+            )
             progress = runs.train_progress(run.path)
-            st.progress(progress.fraction or 0.0, text=progress.text)
+            st.progress(progress.fraction or 0.0, text=escape_markdown(progress.text))
     if not all_jobs:
         st.info("No job yet. Launch one on the Train page, or run the demo from Home.")
         link("pages/train.py", label="Train", icon=":material/model_training:")
@@ -97,17 +100,17 @@ def board() -> None:
         with st.container(border=True):
             head, button = st.columns([5, 1])
             where = f" on GPU {job.gpus}" if job.gpus else ""
-            head.markdown(f"**{ICONS[job.status]} {job.label}** — {job.status}{where}")
+            head.markdown(f"**{ICONS[job.status]} {escape_markdown(job.label)}** — {job.status}{where}")
             if button.button("Cancel", key=f"cancel_{job.job_id}"):
                 try:
                     jobs.cancel(con, job.job_id)
                 except AnnotationError as e:
-                    st.error(str(e))
+                    st.error(escape_markdown(e))
                 st.rerun(scope="fragment")
             if job.status == "running":
                 show_progress(job)
             elif job.depends_on:
-                st.caption(f"Waits for job {job.depends_on} to finish.")
+                st.caption(f"Waits for job {escape_markdown(job.depends_on)} to finish.")
             else:
                 st.caption("Waits for a free GPU (or the CPU slot): it starts when the running job ends.")
     st.dataframe(jobs.jobs_frame(con), hide_index=True, width="stretch")
@@ -117,13 +120,13 @@ def board() -> None:
     if job is None:
         return
     if job.status == "failed":
-        st.error(job.error or "failed")
+        st.error(escape_markdown(job.error or "failed"))
     elif job.status == "finished" and job.run_dir:
-        st.success(f"Finished: {job.run_dir}")
+        st.success(f"Finished: {escape_markdown(job.run_dir)}")
         link("pages/runs.py", label="Compare it on the Runs page", icon=":material/folder_open:")
     elif job.status == "cancelled":
-        st.warning(job.error or "cancelled")
-    st.caption(f"Log: {job.log_path}")
+        st.warning(escape_markdown(job.error or "cancelled"))
+    st.caption(f"Log: {escape_markdown(job.log_path)}")
     st.code(jobs.log_tail(job, 30) or "(empty log)", language="text")
 
 

@@ -21,6 +21,7 @@ from annotations.export import (
     load_campaign,
     read_train_log,
 )
+from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
 
 MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
@@ -121,14 +122,14 @@ options = AnalysisOptions(
 try:
     result = campaign_analysis(campaign_id, version, options)
 except AnnotationError as e:
-    st.error(str(e))
+    st.error(escape_markdown(e))
     st.stop()
 
 used = result.used
 st.caption(
     f"{used['judgments_used']} of {used['judgments_total']} judgments on {used['items_used']} items by "
     f"{used['annotators_used']} annotators; left out: {used['judgments_of_excluded_annotators']} of excluded "
-    f"annotators ({', '.join(used['excluded_annotators']) or 'none'}), {used['repeats_left_out']} repeats, "
+    f"annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), {used['repeats_left_out']} repeats, "
     f"{used['gold_left_out']} gold. Intervals: 95%, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
 )
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
@@ -139,11 +140,12 @@ verdict, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_tab,
 
 with verdict:
     for line in interpret(result):
-        st.markdown(f"- {line}")
+        st.markdown(f"- {escape_markdown_keep_bold(line)}")
     w = result.win
     cols = st.columns(4)
     cols[0].metric(
-        f"{w.system} win rate ({w.tie_policy})", "n/a" if w.win_rate is None else f"{w.win_rate:.1%}"
+        f"{escape_markdown(w.system)} win rate ({w.tie_policy})",
+        "n/a" if w.win_rate is None else f"{w.win_rate:.1%}",
     )
     cols[1].metric(
         "95% CI (item bootstrap)", "n/a" if w.boot_low is None else f"{w.boot_low:.1%} – {w.boot_high:.1%}"
@@ -343,7 +345,7 @@ with examples_tab:
     columns = st.columns(2)
     for column, system in zip(columns, (result.opponent, result.system)):
         text = outputs[(outputs["item_id"] == item_id) & (outputs["system"] == system)]["output"]
-        column.markdown(f"**{system}**")
+        column.markdown(f"**{escape_markdown(system)}**")
         column.text(text.iloc[0] if len(text) else "(no output)")
         values = data.metrics[(data.metrics["item_id"] == item_id) & (data.metrics["system"] == system)]
         column.dataframe(values[["metric", "value"]], hide_index=True)

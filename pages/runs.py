@@ -12,8 +12,15 @@ import altair as alt
 import streamlit as st
 
 from annotations import jobs, runs
-from annotations.campaigns import SELECTIONS, CampaignConfig, create_campaign
+from annotations.campaigns import (
+    DEFAULT_MAX_TEXT_CHARS,
+    SELECTIONS,
+    CampaignConfig,
+    create_campaign,
+    get_campaign,
+)
 from annotations.errors import AnnotationError
+from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 user = require_role("researcher")
@@ -24,7 +31,10 @@ st.title("Runs")
 
 table = runs.list_runs(runs_dir())
 if table.empty:
-    st.info(f"No run folder in {runs_dir()} yet. Launch a run on the Train page, or run the demo from Home.")
+    st.info(
+        f"No run folder in {escape_markdown(runs_dir())} yet. Launch a run on the Train page, or run the demo "
+        "from Home."
+    )
     link("pages/train.py", "Train", ":material/model_training:")
     st.stop()
 
@@ -109,7 +119,7 @@ path = paths[run]
 row = table.set_index("run").loc[run]
 active = [j for j in jobs.list_jobs(con, jobs.ACTIVE) if j.run_dir and Path(j.run_dir) == Path(path)]
 for job in active:
-    st.caption(f"{job.label}: {job.status}")
+    st.caption(escape_markdown(f"{job.label}: {job.status}"))
 left, right = st.columns(2)
 with left:
     st.markdown("**1. Generate and score** (base and fine-tuned on the test split)")
@@ -123,9 +133,13 @@ with left:
                 con, path, runs_dir(), int(limit) or None, int(max_new) or None
             )
         except AnnotationError as e:
-            st.error(str(e))
+            st.error(escape_markdown(e))
         else:
-            st.success(f"Queued '{generate.label}' then '{score.label}'. Follow them on the Jobs page.")
+            st.success(
+                escape_markdown(
+                    f"Queued '{generate.label}' then '{score.label}'. Follow them on the Jobs page."
+                )
+            )
     if not row.adapter:
         st.caption("The run has no adapter yet (it is still training, or it failed).")
 with right:
@@ -138,6 +152,10 @@ with right:
         show_reference = st.checkbox("Show the reference", value=True, key="camp_ref")
         gold_rate = st.slider("Share of gold pairs", 0.0, 0.5, 0.0, 0.05, key="camp_gold")
         repeat_rate = st.slider("Share repeated with sides flipped", 0.0, 0.5, 0.0, 0.05, key="camp_repeat")
+        max_text_chars = st.number_input(
+            "Longest text (characters)", 100, None, DEFAULT_MAX_TEXT_CHARS, 1000, key="camp_max_text"
+        )
+        truncate = st.checkbox("Cut longer texts instead of refusing them", key="camp_truncate")
     if st.button("Create campaign", key="campaign", disabled=not row.outputs):
         try:
             config = CampaignConfig(
@@ -149,13 +167,19 @@ with right:
                 show_reference=show_reference,
                 gold_rate=float(gold_rate),
                 repeat_rate=float(repeat_rate),
+                max_text_chars=int(max_text_chars),
+                truncate_long_texts=truncate,
             )
             campaign_id = create_campaign(con, config, created_by=user.user_id)
         except (AnnotationError, ValueError) as e:
-            st.error(str(e))
+            st.error(escape_markdown(e))
         else:
+            cut = get_campaign(con, campaign_id).texts_truncated
+            note = f" {cut:,} texts longer than {int(max_text_chars):,} characters were cut." if cut else ""
             st.success(
-                f"Campaign '{name}' created ({campaign_id}); annotators see it on their Annotate page."
+                escape_markdown(
+                    f"Campaign '{name}' created ({campaign_id}); annotators see it on their Annotate page.{note}"
+                )
             )
     if not row.outputs:
         st.caption("No outputs yet: generate and score first.")

@@ -21,6 +21,7 @@ from annotations.errors import AnnotationError
 from ft_core.config import TrainConfig, config_from_dict, field_groups
 from ft_core.data import read_records
 from ft_core.errors import ConfigError, FtCoreError
+from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
@@ -165,7 +166,7 @@ if is_sweep:
         config_error = config_error or "learning rates and ranks are comma-separated numbers, e.g. 3e-5, 1e-4"
 
 if config_error:
-    st.error(config_error)
+    st.error(escape_markdown(config_error))
 else:
     assert config is not None
     config_dict = dataclasses.asdict(config)
@@ -179,7 +180,7 @@ else:
             args += ["--r", ",".join(str(r) for r in ranks)]
         command = jobs.ft_core_command(sub, args, n_gpus)
         st.code(jobs.shell_command(command), language="bash")
-        st.markdown(f"`{file_name}`:")
+        st.text(f"{file_name}:")
         st.code(yaml.safe_dump(config_dict, sort_keys=False), language="yaml")
         st.markdown("SLURM (`sbatch run.sh`):")
         st.code(jobs.slurm_script(command, max(n_gpus, 1), Path(config.run_dir).name), language="bash")
@@ -190,7 +191,7 @@ if left.button("Check data and preview", key="check", disabled=config is None):
         try:
             report = jobs.check_train(dataclasses.asdict(config), runs_dir())
         except AnnotationError as e:
-            st.error(str(e))
+            st.error(escape_markdown(e))
         else:
             st.session_state["check_report"] = report
 report = st.session_state.get("check_report")
@@ -211,9 +212,9 @@ if report and config is not None:
     try:
         rows = read_records(config.train_file)[:5]
     except FtCoreError as e:
-        st.warning(str(e))
+        st.warning(escape_markdown(e))
     else:
-        st.caption(f"The first {len(rows)} rows of {config.train_file}:")
+        st.caption(f"The first {len(rows)} rows of {escape_markdown(config.train_file)}:")
         preview = pd.DataFrame(rows).astype(str)
         first = [c for c in (config.source_column, config.target_column) if c in preview]
         st.dataframe(preview[first + [c for c in preview if c not in first]], hide_index=True)
@@ -225,10 +226,11 @@ if right.button("Launch", type="primary", key="launch", disabled=config is None)
         else:
             job = jobs.train_job(con, dataclasses.asdict(config), runs_dir(), n_gpus)
     except AnnotationError as e:
-        st.error(str(e))
+        st.error(escape_markdown(e))
     else:
         where = "started" if job.status == "running" else f"{job.status} (waiting for a free slot)"
         st.success(
-            f"Job '{job.label}' {where}. Watch it on the Jobs page; closing the browser does not stop it."
+            f"Job '{escape_markdown(job.label)}' {where}. Watch it on the Jobs page; closing the browser does not "
+            "stop it."
         )
         link("pages/jobs.py", label="Open the Jobs page", icon=":material/work_history:")

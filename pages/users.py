@@ -4,6 +4,7 @@ import streamlit as st
 
 from annotations.errors import AuthError
 from annotations.users import ROLES, create_invitation, create_user, list_invitations, list_users, set_active
+from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
 
 user = require_role("researcher")
@@ -24,9 +25,11 @@ with create_col:
             try:
                 created = create_user(con, username.strip(), password, role, created_by=user.user_id)
             except AuthError as e:
-                st.error(str(e))
+                st.error(escape_markdown(e))
             else:
-                st.success(f"Created {created.role} '{created.username}' ({created.user_id}).")
+                st.success(
+                    escape_markdown(f"Created {created.role} '{created.username}' ({created.user_id}).")
+                )
 
 with invite_col:
     st.subheader("Invitation link")

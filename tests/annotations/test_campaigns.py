@@ -202,3 +202,86 @@ def test_items_and_outputs_of_chosen_items_only(con, run_folder):
     pd.testing.assert_frame_equal(some_outputs, outputs[outputs.item_id.isin(chosen)].reset_index(drop=True))
     assert list(some_items.item_id) == ["item-002", "item-009"] and len(some_outputs) == 4
     assert items_frame(con, cid, item_ids=["no-such-item"]).empty
+
+
+def _long_csv(tmp_path, lengths: dict[tuple[str, str], int], reference_length: int = 5):
+    """A CSV of 4 items; `lengths[(item_id, system)]` sets that output's length in characters."""
+    rows = []
+    for i in range(4):
+        for system in ("base", "finetuned"):
+            n = lengths.get((f"i{i}", system), 10)
+            rows.append(
+                {
+                    "item_id": f"i{i}",
+                    "system": system,
+                    "output": ("w " * n)[:n],
+                    "source": "s" * (25_000 if (i, system) == (2, "base") else 10),
+                    "reference": "r" * reference_length,
+                }
+            )
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_texts_over_the_limit_are_refused_naming_the_first_ones(con, tmp_path):
+    path = _long_csv(
+        tmp_path, {("i1", "finetuned"): 1_000_000, ("i3", "base"): 20_001, ("i0", "base"): 20_000}
+    )
+    with pytest.raises(CampaignError) as raised:
+        create_campaign(con, CampaignConfig(name="long", source_file=str(path)))
+    message = str(raised.value)
+    assert message.startswith(
+        "3 text(s) are longer than the limit of 20,000 characters (item 'i1' output of system 'finetuned': "
+        "1,000,000; item 'i2' source: 25,000; item 'i3' output of system 'base': 20,001)"
+    ), message
+    assert "truncate_long_texts" in message and "\n" not in message and len(message) < 400
+    assert list_campaigns(con).empty
+    # Exactly at the limit is fine; the limit is the campaign's to choose.
+    ok = _long_csv(tmp_path, {("i0", "base"): 20_000})
+    create_campaign(con, CampaignConfig(name="at limit", source_file=str(ok), max_text_chars=25_000))
+    with pytest.raises(CampaignError, match=r"^12 text\(s\) are longer than the limit of 9 characters"):
+        create_campaign(
+            con, CampaignConfig(name="tight", source_file=str(_long_csv(tmp_path, {}, 5)), max_text_chars=9)
+        )
+
+
+def test_truncation_cuts_at_the_limit_and_the_record_says_so(con, tmp_path):
+    path = _long_csv(
+        tmp_path, {("i1", "finetuned"): 1_000_000, ("i3", "base"): 20_001}, reference_length=30_000
+    )
+    cid = create_campaign(con, CampaignConfig(name="cut", source_file=str(path), truncate_long_texts=True))
+    outputs = outputs_frame(con, cid).set_index(["item_id", "system"])
+    assert outputs.loc[("i1", "finetuned"), "output"] == ("w " * 10_000)[:20_000]
+    assert len(outputs.loc[("i3", "base"), "output"]) == 20_000
+    assert outputs.loc[("i0", "base"), "output"] == "w w w w w "  # short texts untouched
+    assert outputs.loc[("i1", "finetuned"), "n_words"] == 10_000  # counted on the stored text
+    items = items_frame(con, cid).set_index("item_id")
+    assert len(items.loc["i2", "source"]) == 20_000 and items.loc["i1", "source"] == "s" * 10
+    assert [len(r) for refs in items.references for r in refs] == [20_000] * 4
+    # 2 outputs + 1 source + 4 references were cut: the campaign record holds how many and at which limit.
+    row = list_campaigns(con).iloc[0]
+    assert row.texts_truncated == 7 and row.max_text_chars == 20_000
+    assert get_campaign(con, cid).texts_truncated == 7
+    assert get_campaign(con, cid).config.truncate_long_texts
+    plain = create_campaign(
+        con, CampaignConfig(name="plain", source_file=str(_long_csv(tmp_path, {})), max_text_chars=30_000)
+    )
+    assert get_campaign(con, plain).texts_truncated == 0
+
+
+def test_run_folder_outputs_obey_the_limit(con, tmp_path):
+    run = write_run_folder(
+        tmp_path / "runs" / "long", n_items=3, output_text=lambda s, i: "x" * (30_000 if i == 1 else 5)
+    )
+    with pytest.raises(CampaignError, match=r"item 'item-001' output of system 'base': 30,000"):
+        create_campaign(con, CampaignConfig(name="r", run_dir=str(run)))
+    cid = create_campaign(con, CampaignConfig(name="r", run_dir=str(run), truncate_long_texts=True))
+    assert get_campaign(con, cid).texts_truncated == 2
+    assert outputs_frame(con, cid).output.str.len().max() == 20_000
+
+
+def test_limits_must_be_positive(con, run_folder):
+    for bad in ({"max_text_chars": 0}, {"max_comment_chars": 0}):
+        with pytest.raises(CampaignError, match="must be >= 1"):
+            create_campaign(con, CampaignConfig(name="x", run_dir=str(run_folder), **bad))

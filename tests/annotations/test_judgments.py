@@ -176,3 +176,26 @@ def test_every_returned_submit_survives_kill_9(tmp_path, run_folder):
     stored = {r[0] for r in con.execute("SELECT judgment_id FROM judgments").fetchall()}
     assert returned <= stored
     con.close()
+
+
+def test_comments_are_limited_and_a_too_long_one_stores_nothing(con, make_campaign):
+    cid = make_campaign(k=1)
+    pair = assignment.next_item(con, cid, "ann-a")
+    with pytest.raises(
+        judgments.CommentTooLong, match=r"^the comment has 2,001 characters; the limit is 2,000"
+    ):
+        judgments.submit(con, pair.token, "ann-a", "A", comment="c" * 2_001)
+    assert judgments.judgments_frame(con, cid).empty  # nothing stored, the pair is still open to judge
+    judgments.submit(con, pair.token, "ann-a", "A", comment="c" * 2_000)
+    with pytest.raises(judgments.CommentTooLong):
+        judgments.edit(con, pair.token, "ann-a", 1, "B", comment="d" * 1_000_000)
+    frame = judgments.judgments_frame(con, cid)
+    assert len(frame) == 1 and frame.comment.iloc[0] == "c" * 2_000 and frame.version.iloc[0] == 1
+
+
+def test_the_comment_limit_is_the_campaigns(con, make_campaign):
+    cid = make_campaign(k=1, max_comment_chars=10)
+    pair = assignment.next_item(con, cid, "ann-a")
+    with pytest.raises(judgments.CommentTooLong, match="the limit is 10"):
+        judgments.submit(con, pair.token, "ann-a", "A", comment="eleven char")
+    assert judgments.submit(con, pair.token, "ann-a", "A", comment="ten chars!").created

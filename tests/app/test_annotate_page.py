@@ -134,3 +134,35 @@ def test_nothing_left(open_page, app_env, annotator, tmp_path, run_writer):
     _annotate(open_page, other).button(key="skip")  # olaf holds the only item
     at = _annotate(open_page, annotator)
     assert "Nothing left" in at.success[0].value
+
+
+def test_the_comment_box_says_its_limit(open_page, app_env, annotator, campaign):
+    at = _annotate(open_page, annotator)
+    box = at.text_area(key=f"comment::{_current_token(at)}")
+    assert box.label == "Comment (optional, at most 2,000 characters)" and box.proto.max_chars == 2_000
+
+
+def _bordered_boxes(node) -> list:
+    found = (
+        [node] if getattr(node, "type", None) == "flex_container" and node.proto.flex_container.border else []
+    )
+    for child in (getattr(node, "children", None) or {}).values():
+        found.extend(_bordered_boxes(child))
+    return found
+
+
+def test_long_texts_get_bounded_boxes_and_short_ones_their_own_height(
+    open_page, app_env, annotator, run_writer, tmp_path
+):
+    run = run_writer(
+        tmp_path / "runs" / "long",
+        n_items=2,
+        output_text=lambda s, i: "y" * 20_000 if s == "base" else "short",
+    )
+    create_campaign(app_env, CampaignConfig(name="long", run_dir=str(run), k=1))
+    at = _annotate(open_page, annotator)
+    heights = [str(box.proto.height_config).strip() for box in _bordered_boxes(at.main)]
+    # source and the two references are short: their content's height; the outputs (one of them 20,000
+    # characters) both get the same bounded height, so neither side stands out
+    assert len(heights) == 5 and heights[-2:] == ["pixel_height: 420"] * 2, heights
+    assert not any("pixel_height" in h for h in heights[:3]), heights

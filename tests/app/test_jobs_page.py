@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from annotations import jobs
+from pages.plain_text import escape_markdown
 
 FAKE_TRAIN = """
 import json, pathlib, sys, time
@@ -101,7 +102,7 @@ def test_failed_job_shows_its_error_and_log_and_survives_a_reload(app_env, resea
     wait_for(app_env, job.job_id, ("failed",))
     at = _as(researcher)
     at.selectbox(key="job_detail").set_value(job.job_id).run()
-    assert at.error[0].value == "data file not found: x.jsonl"
+    assert at.error[0].value == escape_markdown("data file not found: x.jsonl")  # shown verbatim
     assert "loading data" in at.code[0].value
     # a new browser session (reload) sees the same job
     again = _as(researcher)
@@ -148,7 +149,9 @@ def test_a_running_sweep_shows_its_grid_progress(app_env, researcher, tmp_path):
     at = _as(researcher)
     assert not at.exception
     bar = at.get("progress")[0]
-    assert bar.value == 25 and bar.proto.text.startswith("1/4 runs finished; lr0.0001_r16: step 2/4")
+    assert bar.value == 25 and bar.proto.text.startswith(
+        escape_markdown("1/4 runs finished; lr0.0001_r16: step 2/4")
+    )
     jobs.cancel(app_env, job.job_id)
 
 
@@ -167,5 +170,7 @@ def test_a_run_trained_from_a_terminal_is_shown(app_env, researcher, tmp_path):
     (run / "status.json").write_text(json.dumps(status))
     at = _as(researcher)
     assert not at.exception
-    assert any("from-terminal" in m.value and "outside the app" in m.value for m in at.markdown)
+    assert any(
+        escape_markdown("from-terminal") in m.value and "outside the app" in m.value for m in at.markdown
+    )
     assert at.get("progress")[0].value == 50

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pages.plain_text import escape_markdown
+
 # by path: a plain `import synthetic` would depend on which test folders pytest collected first
 _spec = importlib.util.spec_from_file_location(
     "_synthetic", Path(__file__).resolve().parents[1] / "annotations" / "synthetic.py"
@@ -61,7 +63,7 @@ def test_results_page_shows_the_verdict_and_reacts_to_options(as_user, researche
     assert "finetuned win rate (half)" in [m.label for m in at.metric]
     at.multiselect(key="annotators").unselect("ann-left").run()
     assert not at.exception
-    assert any("(ann-left)" in c.value for c in at.caption)
+    assert any(f"({escape_markdown('ann-left')})" in c.value for c in at.caption)
     at.selectbox(key="criterion").set_value("fluency").run()
     assert not at.exception
     # the annotator table flags the left-biased annotator
