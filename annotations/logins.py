@@ -1,7 +1,9 @@
 """Logging in with a throttle: a growing back-off per account and per client address, and a lock after N failures.
 
-`log_in` is what the login page calls. It asks the throttle first, so a refused attempt costs no argon2 work (and
-`annotations.users` bounds the argon2 computations that do run); then it checks the password, records the verdict
+`log_in` is what the login page calls. It asks the throttle first, so a refused attempt costs no argon2 work, and
+lets only one password check per username and per address run at a time (sessions guessing in parallel would
+otherwise all pass before the first failure is written); `annotations.users` bounds the argon2 computations that
+do run. Then it checks the password, records the verdict
 in `login_attempts` (time, the username as typed, the client) and logs each failure on one line of the server log.
 
 The throttle counts failures by the canonical username that was typed (`users.username_key`), whether or not such
@@ -18,10 +20,13 @@ behind a reverse proxy that sets it).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Mapping
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -110,6 +115,44 @@ def _failures(
     ).fetchone()
 
 
+@dataclass(frozen=True)
+class Throttle:
+    """What the attempts table says about the next try: when the username and the address may try again."""
+
+    name_free_at: datetime
+    client_free_at: datetime
+    locked: bool  # the username reached lock_after failures
+
+    def wait(self, now: datetime) -> float:
+        return max(0.0, (max(self.name_free_at, self.client_free_at) - now).total_seconds())
+
+
+def throttle(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    client: str,
+    settings: LoginSettings | None = None,
+    now: datetime | None = None,
+) -> Throttle:
+    """Read the throttle's state for a username key and a client from `login_attempts`."""
+    settings = settings or LoginSettings.from_env()
+    now = now or db.utcnow()
+    window_start = now - timedelta(minutes=settings.lock_minutes)
+    cur = db.read(con)
+    last_success = cur.execute(
+        "SELECT max(attempted_at) FROM login_attempts WHERE username_key = ? AND outcome = 'success'", [key]
+    ).fetchone()[0]
+    n_name, last_name = _failures(cur, "username_key", key, max(window_start, last_success or window_start))
+    n_client, last_client = _failures(cur, "client", client, window_start)
+    locked = n_name >= settings.lock_after
+    if locked:
+        name_free_at = last_name + timedelta(minutes=settings.lock_minutes)
+    else:
+        name_free_at = last_name + settings.backoff(n_name) if n_name else now
+    client_free_at = last_client + settings.backoff(n_client) if n_client else now
+    return Throttle(name_free_at, client_free_at, locked)
+
+
 def wait_before_next(
     con: duckdb.DuckDBPyConnection,
     key: str,
@@ -118,26 +161,63 @@ def wait_before_next(
     now: datetime | None = None,
 ) -> tuple[float, bool]:
     """(seconds to wait before this username may be tried from this client, whether the username is locked)."""
-    settings = settings or LoginSettings.from_env()
     now = now or db.utcnow()
-    window_start = now - timedelta(minutes=settings.lock_minutes)
-    cur = db.read(con)
-    last_success = cur.execute(
-        "SELECT max(attempted_at) FROM login_attempts WHERE username_key = ? AND outcome = 'success'", [key]
-    ).fetchone()[0]
-    n_account, last_account = _failures(
-        cur, "username_key", key, max(window_start, last_success or window_start)
-    )
-    n_client, last_client = _failures(cur, "client", client, window_start)
-    waits = [timedelta(0)]
-    locked = n_account >= settings.lock_after
-    if locked:
-        waits.append(last_account + timedelta(minutes=settings.lock_minutes) - now)
-    elif n_account:
-        waits.append(last_account + settings.backoff(n_account) - now)
-    if n_client:
-        waits.append(last_client + settings.backoff(n_client) - now)
-    return max(waits).total_seconds(), locked and max(waits) > timedelta(0)
+    state = throttle(con, key, client, settings, now)
+    wait = state.wait(now)
+    return wait, state.locked and wait > 0
+
+
+# The throttle's answers, remembered per store until they lapse: a refused try then costs a dictionary lookup, not
+# three queries (sessions that guess flat out would otherwise compete with annotators for the cores). The table
+# stays the truth: this process writes every attempt, and an empty memory (a restart) asks the table.
+_FREE_AT: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[tuple[str, str], list]] = (
+    weakref.WeakKeyDictionary()
+)
+_FREE_AT_LOCK = threading.Lock()
+_FREE_AT_MAX = 10_000
+
+
+def _remembered(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list]:
+    with _FREE_AT_LOCK:
+        return _FREE_AT.setdefault(con, {})
+
+
+def _remember(memory: dict, key: str, client: str, state: Throttle, now: datetime) -> None:
+    with _FREE_AT_LOCK:
+        if len(memory) > _FREE_AT_MAX:
+            for stale in [k for k, (free_at, _) in memory.items() if free_at <= now]:
+                del memory[stale]
+        for entry, free_at in (
+            (("name", key), state.name_free_at),
+            (("client", client), state.client_free_at),
+        ):
+            if free_at > now:
+                memory[entry] = [free_at, False]  # [free at, refusal logged]
+            else:
+                memory.pop(entry, None)
+
+
+def _refuse(memory: dict, typed: str, key: str, client: str, now: datetime) -> LoginResult | None:
+    """The refusal when a remembered back-off or lock still runs (logged once per back-off), else None."""
+    with _FREE_AT_LOCK:
+        running = [
+            memory[e] for e in (("name", key), ("client", client)) if e in memory and memory[e][0] > now
+        ]
+        if not running:
+            return None
+        wait = max(free_at for free_at, _ in running) - now
+        first = not all(logged for _, logged in running)
+        for entry in running:
+            entry[1] = True
+    if first:
+        _LOG.warning(
+            "login refused for %r from %s: throttled for %.0f s more (further refusals until then not logged)",
+            typed,
+            client,
+            wait.total_seconds(),
+        )
+    seconds = wait.total_seconds()
+    return LoginResult(None, f"Too many failed logins. Try again in {_wait_text(seconds)}.", seconds)
 
 
 def _record(
@@ -169,16 +249,57 @@ def log_in(
 ) -> LoginResult:
     """Check a login through the throttle; the result holds the user, or the one-line message to show."""
     settings = settings or LoginSettings.from_env()
+    now = now or db.utcnow()
     typed = (username or "")[:_TYPED_MAX]
     key = users.username_key(users.clean_username(typed))
-    wait, locked = wait_before_next(con, key, client, settings, now)
-    if wait > 0:
-        _LOG.warning("login refused for %r from %s: throttled for %.0f s more", typed, client, wait)
-        return LoginResult(None, f"Too many failed logins. Try again in {_wait_text(wait)}.", wait)
+    memory = _remembered(con)
+    refused = _refuse(memory, typed, key, client, now)
+    if refused is None:
+        _remember(memory, key, client, throttle(con, key, client, settings, now), now)
+        refused = _refuse(memory, typed, key, client, now)
+    if refused is not None:
+        return refused
+    with _one_check_at_a_time(key, client) as alone:
+        if not alone:
+            # Sessions that guess in parallel would all pass the throttle before the first failure is recorded.
+            return LoginResult(None, "Too many failed logins. Try again in 1 s.", 1.0)
+        result = _check_password(con, typed, password, key, client, settings, now)
+        _remember(memory, key, client, throttle(con, key, client, settings, now), now)
+        return result
+
+
+_IN_FLIGHT: set[tuple[str, str]] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_check_at_a_time(key: str, client: str) -> Iterator[bool]:
+    """Whether no other password check of this username key or from this client is running in the process."""
+    mine = {("name", key), ("client", client)}
+    with _IN_FLIGHT_LOCK:
+        alone = not (mine & _IN_FLIGHT)
+        if alone:
+            _IN_FLIGHT.update(mine)
+    try:
+        yield alone
+    finally:
+        if alone:
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT.difference_update(mine)
+
+
+def _check_password(
+    con: duckdb.DuckDBPyConnection,
+    typed: str,
+    password: str,
+    key: str,
+    client: str,
+    settings: LoginSettings,
+    now: datetime,
+) -> LoginResult:
     try:
         user = users.authenticate(con, typed, password)
     except AuthError:
-        now = now or db.utcnow()
         _record(con, typed, key, client, "failure", now)
         wait, locked = wait_before_next(con, key, client, settings, now)
         _LOG.warning(
@@ -190,7 +311,7 @@ def log_in(
         )
         later = f" Try again in {_wait_text(wait)}." if wait > 0 else ""
         return LoginResult(None, f"Wrong username or password.{later}", wait)
-    _record(con, typed, key, client, "success", now or db.utcnow())
+    _record(con, typed, key, client, "success", now)
     return LoginResult(user)
 
 

@@ -193,3 +193,25 @@ def test_settings_come_from_the_environment(monkeypatch):
     assert [settings.backoff(n).total_seconds() for n in range(6)] == [0, 0.5, 1, 2, 4, 4]
     with pytest.raises(ValueError):
         logins.LoginSettings(lock_after=0)
+
+
+def test_sessions_guessing_one_name_in_parallel_get_one_argon2_check(con, alice, monkeypatch):
+    """Without the one-check-at-a-time rule all eight pass the throttle before the first failure is written."""
+    counting = _CountingHasher(hold_s=0.2)
+    monkeypatch.setattr(users, "_HASHER", counting)
+    results = []
+    barrier = threading.Barrier(8)
+
+    def guess(number: int) -> None:
+        barrier.wait()
+        results.append(logins.log_in(con, "alice", f"guess-{number}", f"10.1.1.{number}", SETTINGS))
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counting.verified == 1
+    assert sorted(r.message.split(".")[0] for r in results) == ["Too many failed logins"] * 7 + [
+        "Wrong username or password"
+    ]

@@ -208,3 +208,19 @@ def test_a_second_app_on_the_same_store_refuses_to_start_with_one_line(app, brow
     # the first app keeps working
     page = app.login(browser_page, "admin", app.admin_password)
     page.get_by_role("heading", name="Did the fine-tune help?").wait_for()
+
+
+def test_a_wrong_password_is_refused_throttled_and_logged_on_one_line(app, browser_page):
+    app.start()
+    browser_page.goto(app.url)
+    form = _login_form(browser_page)
+    form.wait_for()
+    form.fill("admin")
+    browser_page.get_by_role("textbox", name="Password", exact=True).fill("not-the-password")
+    browser_page.get_by_role("button", name="Log in").click()
+    browser_page.get_by_text("Wrong username or password").wait_for()
+    browser_page.get_by_role("textbox", name="Password", exact=True).fill(app.admin_password)
+    browser_page.get_by_role("button", name="Log in").click()  # within the back-off: refused, even if right
+    browser_page.get_by_text("Too many failed logins").wait_for()
+    lines = [line for line in app.output().splitlines() if "failed login for 'admin'" in line]
+    assert len(lines) == 1 and "from local" in lines[0]
