@@ -20,6 +20,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
     from pages import server
 
     server.open_store_or_exit()
+    server.navigation_only()
     app = st.App(__file__, routes=server.ROUTES)
 
 

@@ -2,7 +2,8 @@
 
 `streamlit run streamlit_app.py` finds the `st.App` in streamlit_app.py and serves it. Building it opens the store
 first (`open_store_or_exit`), so a second app pointed at a DuckDB file that another process holds stops with one
-line in its terminal, naming the holder, instead of serving tracebacks to visitors.
+line in its terminal, naming the holder, instead of serving tracebacks to visitors; and it makes every request go
+through the entry point's login gate and navigation (`navigation_only`).
 
 Routes (both answer only same-origin `fetch` calls that pages/shared.py puts in the page):
 - `POST /_ft/session` (body: a login's one-use ticket): sets the session cookie, HttpOnly, SameSite=Strict, Path=/,
@@ -19,12 +20,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from streamlit.runtime.pages_manager import PagesManager
 
 from annotations import sessions
 from annotations.errors import StoreError
 from pages.shared import store
 
 _MAX_BODY = 256  # a ticket is 43 characters
+
+
+def navigation_only() -> None:
+    """Serve pages only through streamlit_app.py's `st.navigation`, from the very first request.
+
+    Until some run calls `st.navigation`, Streamlit treats a `pages/` folder beside the entry point as the old
+    (v1) multipage layout: the first visitor after a start who opens e.g. `/jobs` would get pages/jobs.py run on
+    its own, outside the login gate, with every file of pages/ listed in the sidebar. `st.navigation` clears this
+    same class flag on its first call; we clear it before the first request.
+    """
+    PagesManager.uses_pages_directory = False
 
 
 def open_store_or_exit() -> None:

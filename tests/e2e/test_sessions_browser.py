@@ -106,16 +106,23 @@ def test_login_survives_reload_new_tab_and_restart_on_the_same_pair(app, browser
 
     page.reload()
     assert _pair(page) == pair and _login_form(page).count() == 0
+    page.get_by_text("Logged in as anna").wait_for()
 
     other_tab = page.context.new_page()
     other_tab.goto(page.url)
     assert _pair(other_tab) == pair
     other_tab.close()
 
+    address, context = page.url, page.context
+    page.close()  # (an open page would reconnect by itself as soon as the app is back)
     app.stop()
     app.start()  # a restarted app on the same store
-    page.reload()
+    page = context.new_page()
+    page.goto(address)  # the first request after the start, on a page's address: still through the login gate
     assert _pair(page) == pair and _login_form(page).count() == 0
+    page.get_by_text("Logged in as anna").wait_for()
+    nav = page.locator("[data-testid='stSidebarNav']")
+    assert nav.get_by_text("shared").count() == 0 and nav.get_by_text("server").count() == 0
     app.screenshot(page, "session_after_restart")
 
 
@@ -224,3 +231,14 @@ def test_a_wrong_password_is_refused_throttled_and_logged_on_one_line(app, brows
     browser_page.get_by_text("Too many failed logins").wait_for()
     lines = [line for line in app.output().splitlines() if "failed login for 'admin'" in line]
     assert len(lines) == 1 and "from local" in lines[0]
+
+
+def test_the_first_request_after_a_start_goes_through_the_login_gate(app, browser_page):
+    """Before any run called st.navigation, Streamlit would run pages/jobs.py on its own (the old `pages/` layout),
+    outside the gate and with every file of pages/ in the sidebar."""
+    app.start()
+    browser_page.goto(f"{app.url}/jobs")  # the very first request of this server
+    _login_form(browser_page).wait_for()
+    _settle(browser_page)
+    assert browser_page.locator("[data-testid='stSidebarNav']").count() == 0
+    assert browser_page.get_by_text("Please log in first").count() == 0
