@@ -45,9 +45,10 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1000  # argon2 takes any length; this only bounds what a form can make us hash
 _ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters are scored
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_HASHER = PasswordHasher()
-# argon2id as configured uses 64 MiB and 4 lanes (threads) per computation: on a 2-core machine two at once
-# already take every core. The semaphore queues the rest, so an annotator's page never waits behind eight.
+# argon2id with argon2-cffi's defaults (64 MiB, 3 passes) but one lane: a verification then runs on one thread,
+# never on every core (4 lanes would use 4 threads), and the semaphore queues the rest, so an annotator's page
+# keeps a core however many sessions guess. Hashes made with more lanes are redone at their next login.
+_HASHER = PasswordHasher(parallelism=1)
 _HASH_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("FT_LOGIN_CONCURRENT_HASHES", "1"))))
 
 
@@ -193,6 +194,15 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -
         _verify(row[3], password)
     except (VerificationError, InvalidHashError) as e:
         raise AuthError("wrong username or password") from e
+    if _HASHER.check_needs_rehash(row[3]):
+        new_hash = _hash(password)
+        db.write(
+            con,
+            lambda cur: cur.execute(
+                "UPDATE users SET password_hash = ? WHERE user_id = ?", [new_hash, row[0]]
+            ),
+            lane="auth",
+        )
     must_change = bool(row[5])
     if not must_change and password_problem(password, row[1]) is not None:
         must_change = True

@@ -311,3 +311,17 @@ def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path
     ).must_change_password  # too short now: asked to change
     with pytest.raises(AuthError, match="taken"):
         users.create_user(con, "ADMIN", STRONG)
+
+
+def test_a_hash_with_several_lanes_is_redone_with_one_at_login(con):
+    """One lane: a verification runs on one thread, so guessing sessions never occupy every core."""
+    user_id = _legacy_user(con, "petra", STRONG)  # made by argon2-cffi's default hasher: 4 lanes
+    assert "p=4" in con.execute("SELECT password_hash FROM users WHERE user_id = ?", [user_id]).fetchone()[0]
+    assert users.authenticate(con, "petra", STRONG).user_id == user_id
+    (stored,) = con.execute("SELECT password_hash FROM users WHERE user_id = ?", [user_id]).fetchone()
+    assert stored.startswith("$argon2id$") and "p=1" in stored
+    assert (
+        users.authenticate(con, "petra", STRONG).user_id == user_id
+    )  # the new hash checks the same password
+    users.create_user(con, "quinn", OTHER)
+    assert "p=1" in con.execute("SELECT password_hash FROM users WHERE username = 'quinn'").fetchone()[0]

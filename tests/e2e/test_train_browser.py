@@ -79,7 +79,7 @@ def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir,
     page.get_by_role("link", name="Runs").first.click()
     page.get_by_role("tab", name="Curves").wait_for()
     charts = page.locator('[data-testid="stVegaLiteChart"]')
-    charts.first.wait_for(timeout=30_000)
+    charts.nth(1).wait_for(timeout=30_000)  # the second one may be drawn a moment after the first
     assert charts.count() == 2  # loss and eval_loss
     app.screenshot(page, "runs_curves")
     assert page.get_by_text("train tiny-browser: running").count() == 0
