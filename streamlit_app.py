@@ -1,53 +1,93 @@
 """Entry point of the app: `streamlit run streamlit_app.py`.
 
-A login gate, then navigation by role: researchers see every page, annotators only Annotate. Each page also
-checks the role itself (`pages.shared.require_role`), so typing a page's URL cannot get around the menu.
+This file plays two parts. `streamlit run` finds the `st.App` below and imports the file as a module to build the
+web server (pages/server.py: the routes that set the HttpOnly session cookie, and the store opened before the first
+request, so a second app on a held DuckDB file stops with one line). The server then runs this same file as the
+app's script for every visitor (`__name__ == "__main__"`): the login gate, then navigation by role. Researchers see
+every page, annotators only Annotate; each page also checks the role itself (`pages.shared.require_role`), so
+typing a page's URL cannot get around the menu. An account whose password no longer meets the rules sees only the
+page that asks for a new one.
+
 Environment: FT_APP_DB (DuckDB file, default data/app.duckdb), FT_RUNS_DIR (run folders, default runs/),
 FT_ADMIN_PASSWORD (password of the `admin` researcher created on the first start; random and printed once when
-unset).
+unset); sessions and the login throttle: FT_SESSION_* (annotations/sessions.py), FT_LOGIN_* and FT_TRUST_PROXY
+(annotations/logins.py), FT_PASSWORD_MIN_SCORE (annotations/users.py). The README lists them.
 """
 
 import streamlit as st
 
-from annotations.jobs import ensure_watcher
-from pages.plain_text import escape_markdown
-from pages.shared import current_user, log_out, store
+if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to build the web server
+    from pages import server
 
-st.set_page_config(page_title="Did the fine-tune help?", layout="wide")
-# Open the store at start (migrations, and the first researcher account printed to the terminal), and start the
-# thread that launches queued jobs and settles finished ones, so an app restart picks its jobs up at once.
-ensure_watcher(store())
+    server.open_store_or_exit()
+    server.navigation_only()
+    app = st.App(__file__, routes=server.ROUTES)
 
-user = current_user()
-if user is None:
-    page = st.navigation(
-        [st.Page("pages/login.py", title="Log in", icon=":material/login:", default=True)], position="hidden"
-    )
-else:
-    annotate = st.Page(
-        "pages/annotate.py", title="Annotate", icon=":material/rate_review:", default=not user.is_researcher
-    )
-    if user.is_researcher:
-        pages = {
-            "Study": [
-                st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-                st.Page("pages/campaigns.py", title="Campaigns", icon=":material/fact_check:"),
-                annotate,
-                st.Page("pages/results.py", title="Results", icon=":material/insights:"),
-                st.Page("pages/users.py", title="Users", icon=":material/group:"),
-            ],
-            "Models": [
-                st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-                st.Page("pages/jobs.py", title="Jobs", icon=":material/work_history:"),
-                st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
-            ],
-        }
+
+def main() -> None:
+    from annotations.errors import StoreError
+    from annotations.jobs import ensure_watcher
+    from pages.shared import cookie_exchange, current_user, log_out, store
+
+    st.set_page_config(page_title="Did the fine-tune help?", layout="wide")
+    try:
+        # Open the store (migrations, the first researcher account printed to the terminal) and start the thread
+        # that launches queued jobs and settles finished ones, so an app restart picks its jobs up at once.
+        ensure_watcher(store())
+    except StoreError:
+        st.error(
+            "The study's data store is in use by another program. Please tell the person who runs this app."
+        )
+        st.stop()
+
+    user = current_user()
+    cookie_exchange()
+    if user is not None:
+        # Before st.navigation: the same widget on every page (its id does not depend on the page shown).
+        with st.sidebar:
+            st.text(f"Logged in as {user.username} ({user.role})")  # text, not Markdown: names are user input
+            if st.button("Log out", key="log_out"):
+                log_out()
+                st.rerun()
+    if user is None:
+        page = st.navigation(
+            [st.Page("pages/login.py", title="Log in", icon=":material/login:", default=True)],
+            position="hidden",
+        )
+    elif user.must_change_password:
+        page = st.navigation(
+            [st.Page("pages/password.py", title="New password", icon=":material/key:", default=True)],
+            position="hidden",
+        )
     else:
-        pages = [annotate]
-    page = st.navigation(pages)
-    with st.sidebar:
-        st.caption(f"Logged in as **{escape_markdown(user.username)}** ({user.role})")
-        if st.button("Log out", key="log_out"):
-            log_out()
-            st.rerun()
-page.run()
+        annotate = st.Page(
+            "pages/annotate.py",
+            title="Annotate",
+            icon=":material/rate_review:",
+            default=not user.is_researcher,
+        )
+        password = st.Page("pages/password.py", title="Password", icon=":material/key:")
+        if user.is_researcher:
+            pages = {
+                "Study": [
+                    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+                    st.Page("pages/campaigns.py", title="Campaigns", icon=":material/fact_check:"),
+                    annotate,
+                    st.Page("pages/results.py", title="Results", icon=":material/insights:"),
+                    st.Page("pages/users.py", title="Users", icon=":material/group:"),
+                ],
+                "Models": [
+                    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+                    st.Page("pages/jobs.py", title="Jobs", icon=":material/work_history:"),
+                    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+                ],
+                "Account": [password],
+            }
+        else:
+            pages = [annotate, password]
+        page = st.navigation(pages)
+    page.run()
+
+
+if __name__ == "__main__":
+    main()

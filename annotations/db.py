@@ -29,6 +29,8 @@ from annotations.errors import StoreError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
+# DuckDB says: 'Conflicting lock is held in /usr/bin/python3.11 (PID 1234) by user ann. See also ...'
+_LOCK_HOLDER = re.compile(r"lock is held in (.+?) \(PID (\d+)\)")
 
 # DuckDB allows one writer process; inside it, writes are serialized per lane so that checks such as "does this
 # item still have room for a k-th judgment" and the insert happen atomically. Lanes whose writes cannot break
@@ -69,13 +71,19 @@ def connect(path: str | Path | None = None, *, read_only: bool = False) -> duckd
     except duckdb.IOException as e:
         if "lock" in str(e).lower():
             raise StoreError(
-                f"{path} is open in another process (the app holds the only read-write connection); "
-                "stop it or use the app's pages"
+                f"{path} is held by another process ({lock_holder(str(e))}): only one app (or command) may "
+                "open it at a time; stop that one first, or use the running app's pages"
             ) from e
-        raise StoreError(f"cannot open {path}: {e}") from e
+        raise StoreError(f"cannot open {path}: {(str(e).splitlines() or [''])[0]}") from e
     if not read_only:
         migrate(con)
     return con
+
+
+def lock_holder(message: str) -> str:
+    """Who holds a DuckDB file, from DuckDB's lock error: 'PID 1234, /usr/bin/python3', or 'unknown'."""
+    match = _LOCK_HOLDER.search(message)
+    return f"PID {match.group(2)}, {match.group(1)}" if match else "unknown"
 
 
 def migrations() -> list[tuple[int, str, Path]]:

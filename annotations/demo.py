@@ -270,7 +270,7 @@ def demo_accounts(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     existing = accounts_ids(con)
     passwords = {}
     for name in ANNOTATORS:
-        password = f"demo-{secrets.token_urlsafe(6)}"
+        password = f"demo-{secrets.token_urlsafe(12)}"
         if name in existing:
             users.set_password(con, name, password)
         else:

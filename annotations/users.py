@@ -1,9 +1,18 @@
-"""Accounts, roles and invitation links; `python -m annotations users ...` manages them from the terminal.
+"""Accounts, roles, password rules and invitation links; `python -m annotations users ...` manages them.
 
 Two roles: an annotator reaches only the annotate page and their own judgments; a researcher reaches
-everything. Passwords are stored as argon2id hashes (argon2-cffi). The first start of the app creates a
-researcher `admin` whose random password is printed once (`ensure_admin`); set `FT_ADMIN_PASSWORD` to choose
-it instead (tests, demos). User ids are pseudonyms such as `ann-3f2a9c`: analyses never see usernames.
+everything. Passwords are stored as argon2id hashes (argon2-cffi); at most `FT_LOGIN_CONCURRENT_HASHES` (default
+1) argon2 computations run at once in the process, so guessing sessions cannot take every core from annotators.
+A new password has at least 12 characters, does not contain the username and scores at least
+`FT_PASSWORD_MIN_SCORE` (default 3 of 4) with `zxcvbn` (Dropbox's guessability estimator, which carries the
+common-password and word lists); an older password that fails these rules still logs in, and the account is then
+asked for a new one before anything else (`must_change_password`). Usernames are unique after NFKC, case folding
+and dropping `. _ -` (`Admin`, `admin.` and `admin` are one name: `username_key`).
+
+The first start of the app creates a researcher `admin` whose random password is printed once (`ensure_admin`);
+set `FT_ADMIN_PASSWORD` to choose it instead (tests, demos). User ids are pseudonyms such as `ann-3f2a9c`:
+analyses never see usernames. Logins (throttling, the attempts table) live in `annotations.logins`, browser
+sessions in `annotations.sessions`; disabling an account or changing its password revokes its sessions.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ import os
 import re
 import secrets
 import sys
+import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,56 +34,120 @@ import duckdb
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
-from annotations import db
+from annotations import db, sessions
 from annotations.errors import AuthError
 
 ROLES = ("annotator", "researcher")
 ADMIN_USERNAME = "admin"
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1000  # argon2 takes any length; this only bounds what a form can make us hash
+_ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters are scored
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_HASHER = PasswordHasher()
+# argon2id with argon2-cffi's defaults (64 MiB, 3 passes) but one lane: a verification then runs on one thread,
+# never on every core (4 lanes would use 4 threads), and the semaphore queues the rest, so an annotator's page
+# keeps a core however many sessions guess. Hashes made with more lanes are redone at their next login.
+_HASHER = PasswordHasher(parallelism=1)
+_HASH_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("FT_LOGIN_CONCURRENT_HASHES", "1"))))
+
+
+def min_password_score() -> int:
+    """The zxcvbn score (0-4) a new password needs: `$FT_PASSWORD_MIN_SCORE`, default 3."""
+    return int(os.environ.get("FT_PASSWORD_MIN_SCORE", "3"))
+
+
+def _hash(password: str) -> str:
+    with _HASH_SLOTS:
+        return _HASHER.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> None:
+    """argon2 verification, at most `FT_LOGIN_CONCURRENT_HASHES` at once; raises VerificationError on a mismatch."""
+    with _HASH_SLOTS:
+        _HASHER.verify(password_hash, password)
 
 
 @functools.cache
 def _dummy_hash() -> str:
     """A hash of a random secret (computed once) that failed logins of unknown or inactive users verify against."""
-    return _HASHER.hash(secrets.token_urlsafe(16))
+    return _hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
 class User:
-    """A logged-in person: pseudonymous id, login name and role."""
+    """A logged-in person: pseudonymous id, login name, role, and whether they must choose a new password."""
 
     user_id: str
     username: str
     role: str
+    must_change_password: bool = False
 
     @property
     def is_researcher(self) -> bool:
         return self.role == "researcher"
 
 
+def clean_username(typed: str) -> str:
+    """The username as stored: NFKC-normalized (full-width letters become ASCII) and stripped."""
+    return unicodedata.normalize("NFKC", typed).strip()
+
+
+def username_key(username: str) -> str:
+    """The canonical form that must be unique: NFKC, case-folded, without `.`, `_` and `-`.
+
+    `Admin`, `ADMIN`, `admin.`, `ａｄｍｉｎ` and `ad_min` all give `admin`, so none can pose as another account.
+    """
+    return re.sub(r"[._-]", "", unicodedata.normalize("NFKC", username or "").casefold())
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why this password may not be set for this user (one line), or None when it passes every rule."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"password must have at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"password must have at most {MAX_PASSWORD_LENGTH} characters"
+    folded, name, key = password.casefold(), clean_username(username).casefold(), username_key(username)
+    if folded == name or (len(key) >= 3 and (name in folded or key in username_key(password))):
+        return "password must not be or contain the username"
+    result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=[name, username_key(username)])
+    needed = min_password_score()
+    if result["score"] < needed:
+        feedback = result["feedback"]
+        advice = " ".join(
+            part for part in [feedback.get("warning") or "", *feedback.get("suggestions", [])] if part
+        )
+        return f"password is too easy to guess (strength {result['score']} of 4, needs {needed}). {advice}".strip()
+    return None
+
+
 def _check(username: str, password: str, role: str) -> None:
     if not _USERNAME.match(username):
         raise AuthError("username: 1-64 letters, digits or . _ @ -")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if not username_key(username):
+        raise AuthError("username must contain a letter or a digit")
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}, got '{role}'")
+    problem = password_problem(password, username)
+    if problem:
+        raise AuthError(problem)
 
 
 def _insert_user(
     cur: duckdb.DuckDBPyConnection, username: str, password_hash: str, role: str, created_by: str | None
 ) -> User:
-    if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
-        raise AuthError(f"username '{username}' is taken")
+    key = username_key(username)
+    if cur.execute("SELECT 1 FROM users WHERE username = ? OR username_key = ?", [username, key]).fetchone():
+        raise AuthError(
+            f"username '{username}' is taken (names differing only in case or . _ - are one name)"
+        )
     user_id = "ann-" + secrets.token_hex(3)
     while cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
         user_id = "ann-" + secrets.token_hex(4)
     cur.execute(
-        "INSERT INTO users (user_id, username, role, password_hash, active, created_at, created_by) VALUES (?, ?, ?, ?, TRUE, ?, ?)",
-        [user_id, username, role, password_hash, db.utcnow(), created_by],
+        "INSERT INTO users (user_id, username, username_key, role, password_hash, active, created_at, created_by) "
+        "VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)",
+        [user_id, username, key, role, password_hash, db.utcnow(), created_by],
     )
     return User(user_id, username, role)
 
@@ -84,70 +159,137 @@ def create_user(
     role: str = "annotator",
     created_by: str | None = None,
 ) -> User:
-    """Create an account; AuthError if the name is taken or the password too short."""
+    """Create an account; AuthError if the name is taken or the password breaks a rule (`password_problem`)."""
+    username = clean_username(username)
     _check(username, password, role)
-    password_hash = _HASHER.hash(password)
+    password_hash = _hash(password)
     return db.write(con, lambda cur: _insert_user(cur, username, password_hash, role, created_by))
 
 
+def _find(con: duckdb.DuckDBPyConnection, typed: str) -> tuple | None:
+    """(user_id, username, role, password_hash, active, must_change_password) by exact name, else by username_key."""
+    cur = db.read(con)
+    columns = "user_id, username, role, password_hash, active, must_change_password"
+    name = clean_username(typed)
+    row = cur.execute(f"SELECT {columns} FROM users WHERE username = ?", [name]).fetchone()
+    if row is None and username_key(name):
+        row = cur.execute(
+            f"SELECT {columns} FROM users WHERE username_key = ?", [username_key(name)]
+        ).fetchone()
+    return row
+
+
 def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -> User:
-    """The user with these credentials; AuthError (same message for every failure) otherwise."""
-    row = (
-        db.read(con)
-        .execute(
-            "SELECT user_id, username, role, password_hash, active FROM users WHERE username = ?",
-            [username.strip()],
-        )
-        .fetchone()
-    )
+    """The user with these credentials; AuthError (same message for every failure) otherwise.
+
+    This is the bare check, without throttling: the login page goes through `annotations.logins.log_in`. A correct
+    password that no longer passes the rules marks the account `must_change_password`.
+    """
+    row = _find(con, username)
     try:
         if row is None or not row[4]:
             # The same argon2 work as a real check, so the time taken does not tell which usernames exist.
-            _HASHER.verify(_dummy_hash(), password)
+            _verify(_dummy_hash(), password)
             raise VerificationError("unknown or inactive")
-        _HASHER.verify(row[3], password)
+        _verify(row[3], password)
     except (VerificationError, InvalidHashError) as e:
         raise AuthError("wrong username or password") from e
-    return User(row[0], row[1], row[2])
+    if _HASHER.check_needs_rehash(row[3]):
+        new_hash = _hash(password)
+        db.write(
+            con,
+            lambda cur: cur.execute(
+                "UPDATE users SET password_hash = ? WHERE user_id = ?", [new_hash, row[0]]
+            ),
+            lane="auth",
+        )
+    must_change = bool(row[5])
+    if not must_change and password_problem(password, row[1]) is not None:
+        must_change = True
+        db.write(
+            con,
+            lambda cur: cur.execute(
+                "UPDATE users SET must_change_password = TRUE WHERE user_id = ?", [row[0]]
+            ),
+            lane="auth",
+        )
+    return User(row[0], row[1], row[2], must_change)
 
 
 def get_user(con: duckdb.DuckDBPyConnection, user_id: str) -> User | None:
     """The active user with this id, or None."""
     row = (
         db.read(con)
-        .execute("SELECT user_id, username, role FROM users WHERE user_id = ? AND active", [user_id])
+        .execute(
+            "SELECT user_id, username, role, must_change_password FROM users WHERE user_id = ? AND active",
+            [user_id],
+        )
         .fetchone()
     )
     return User(*row) if row else None
 
 
 def list_users(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """user_id, username, role, active, created_at, created_by (no password hashes)."""
+    """user_id, username, role, active, must_change_password, created_at, created_by (no password hashes)."""
     return (
         db.read(con)
         .execute(
-            "SELECT user_id, username, role, active, created_at, created_by FROM users ORDER BY created_at"
+            "SELECT user_id, username, role, active, must_change_password, created_at, created_by "
+            "FROM users ORDER BY created_at"
         )
         .df()
     )
 
 
 def set_active(con: duckdb.DuckDBPyConnection, user_id: str, active: bool) -> None:
-    """Disable (or re-enable) an account; a disabled account cannot log in, its judgments stay."""
-    db.write(con, lambda cur: cur.execute("UPDATE users SET active = ? WHERE user_id = ?", [active, user_id]))
-
-
-def set_password(con: duckdb.DuckDBPyConnection, username: str, password: str) -> None:
-    """Replace a user's password."""
-    _check(username, password, "annotator")
-    password_hash = _HASHER.hash(password)
+    """Disable (or re-enable) an account; disabling logs it out everywhere at once, its judgments stay."""
 
     def work(cur: duckdb.DuckDBPyConnection) -> None:
-        if not cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
-            raise AuthError(f"no user named '{username}'")
-        cur.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
+        cur.execute("UPDATE users SET active = ? WHERE user_id = ?", [active, user_id])
+        if not active:
+            sessions.revoke_all(cur, user_id, "disabled")
 
     db.write(con, work)
+
+
+def set_password(
+    con: duckdb.DuckDBPyConnection, username: str, password: str, keep_session: str | None = None
+) -> None:
+    """Replace a user's password (the rules apply) and revoke their sessions, except `keep_session` if given."""
+    row = _find(con, username)
+    if row is None:
+        raise AuthError(f"no user named '{clean_username(username)}'")
+    user_id, username = row[0], row[1]
+    problem = password_problem(password, username)
+    if problem:
+        raise AuthError(problem)
+    password_hash = _hash(password)
+
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute(
+            "UPDATE users SET password_hash = ?, must_change_password = FALSE WHERE user_id = ?",
+            [password_hash, user_id],
+        )
+        sessions.revoke_all(cur, user_id, "password changed", keep=keep_session)
+
+    db.write(con, work)
+
+
+def change_own_password(
+    con: duckdb.DuckDBPyConnection, user: User, current: str, new: str, session_id: str | None = None
+) -> User:
+    """A logged-in user's own change: checks the current password, applies the rules, keeps `session_id` alive."""
+    row = _find(con, user.username)
+    try:
+        if row is None or row[0] != user.user_id:
+            raise VerificationError("account changed")
+        _verify(row[3], current)
+    except (VerificationError, InvalidHashError) as e:
+        raise AuthError("the current password is wrong") from e
+    if new == current:
+        raise AuthError("the new password must differ from the current one")
+    set_password(con, user.username, new, keep_session=session_id)
+    return User(user.user_id, user.username, user.role, False)
 
 
 def create_invitation(
@@ -186,8 +328,9 @@ def invitation_role(con: duckdb.DuckDBPyConnection, token: str) -> str:
 def accept_invitation(con: duckdb.DuckDBPyConnection, token: str, username: str, password: str) -> User:
     """Create the account an invitation grants and mark the invitation used (once only)."""
     role = invitation_role(con, token)
+    username = clean_username(username)
     _check(username, password, role)
-    password_hash = _HASHER.hash(password)
+    password_hash = _hash(password)
 
     def work(cur: duckdb.DuckDBPyConnection) -> User:
         row = cur.execute("SELECT used_by, expires_at FROM invitations WHERE token = ?", [token]).fetchone()
@@ -218,17 +361,21 @@ def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] 
     """
     if con.cursor().execute("SELECT 1 FROM users WHERE role = 'researcher' LIMIT 1").fetchone():
         return None  # the usual case: no argon2 hash on every start
-    password = os.environ.get("FT_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-    password_hash = _HASHER.hash(password)
+    password = os.environ.get("FT_ADMIN_PASSWORD") or secrets.token_urlsafe(16)
+    # A weak $FT_ADMIN_PASSWORD still works once: the account must choose a new password at its first login.
+    weak = password_problem(password, ADMIN_USERNAME)
+    password_hash = _hash(password)
 
     def work(cur: duckdb.DuckDBPyConnection) -> str | None:
         if cur.execute("SELECT 1 FROM users WHERE role = 'researcher' LIMIT 1").fetchone():
             return None
         # An existing account named `admin` (an annotator) is never changed: the researcher gets another name.
         username = ADMIN_USERNAME
-        while cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+        while cur.execute("SELECT 1 FROM users WHERE username_key = ?", [username_key(username)]).fetchone():
             username = f"{ADMIN_USERNAME}-{secrets.token_hex(2)}"
-        _insert_user(cur, username, password_hash, "researcher", created_by="first start")
+        user = _insert_user(cur, username, password_hash, "researcher", created_by="first start")
+        if weak:
+            cur.execute("UPDATE users SET must_change_password = TRUE WHERE user_id = ?", [user.user_id])
         return username
 
     username = db.write(con, work)
@@ -237,6 +384,7 @@ def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] 
     printer(
         f"\n  First start: created researcher account '{username}' with password: {password}\n"
         f"  (printed once; change it with `python -m annotations users password --username {username}`)\n"
+        + (f"  FT_ADMIN_PASSWORD is weak ({weak}): the first login asks for a new one.\n" if weak else "")
     )
     return password
 
@@ -284,11 +432,7 @@ def main(argv: list[str]) -> int:
             set_password(con, args.username, args.password or getpass.getpass("new password: "))
             print(f"password of '{args.username}' changed")
         elif args.command == "disable":
-            row = (
-                db.read(con)
-                .execute("SELECT user_id FROM users WHERE username = ?", [args.username])
-                .fetchone()
-            )
+            row = _find(con, args.username)
             if row is None:
                 raise AuthError(f"no user named '{args.username}'")
             set_active(con, row[0], False)

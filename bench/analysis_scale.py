@@ -96,7 +96,7 @@ def build_store(c, folder: Path) -> tuple[Path, str]:
         con.register("bulk", frame)
         con.execute(f"INSERT INTO {name} SELECT * FROM bulk")
         con.unregister("bulk")
-    users.create_user(con, "bench", "bench-password", "researcher")
+    users.create_user(con, "bench", "ledger-prism-walnut-71", "researcher")
     con.close()
     return path, cid
 
@@ -120,7 +120,7 @@ def streamlit_started(at) -> float:
 def time_page(path: Path) -> tuple[float, float, float, float]:
     """(load frames from the store, Streamlit start-up, cold page, warm page) in seconds."""
     os.environ["FT_APP_DB"] = str(path)
-    os.environ.setdefault("FT_ADMIN_PASSWORD", "bench-admin-password")
+    os.environ.setdefault("FT_ADMIN_PASSWORD", "bench-cobalt-heron-88")
     from streamlit.testing.v1 import AppTest
 
     from annotations import db, users

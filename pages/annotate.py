@@ -12,7 +12,7 @@ from annotations import assignment, judgments
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError
 from pages.plain_text import escape_markdown
-from pages.shared import require_role, store
+from pages.shared import require_role, signed_in, store
 
 CHOICES = [
     ("A", "A is better", "A"),
@@ -45,6 +45,7 @@ def _choose(form_key: str, letter: str) -> None:
     st.session_state[f"choice::{form_key}"] = letter
 
 
+@signed_in  # a callback runs before the page's own check: none may write for a session that has ended
 def _send(token: str, form_key: str, base_version: int | None, criteria: list[str]) -> None:
     choice = st.session_state.get(f"choice::{form_key}")
     if choice is None:
@@ -70,6 +71,7 @@ def _send(token: str, form_key: str, base_version: int | None, criteria: list[st
         _flash("success", "Saved." if result.version == 1 else f"Edit saved (version {result.version}).")
 
 
+@signed_in
 def _skip(token: str) -> None:
     try:
         judgments.skip(con, token, user.user_id)
@@ -99,7 +101,13 @@ if not campaigns:
 if len(campaigns) == 1:
     campaign_id = next(iter(campaigns))
 else:
-    campaign_id = st.selectbox("Campaign", list(campaigns), format_func=campaigns.get, key="campaign")
+    # The chosen campaign rides in the URL (`?campaign=<opaque id>`), so a reload or a new tab comes back to it.
+    wanted = st.query_params.get("campaign")
+    index = list(campaigns).index(wanted) if wanted in campaigns else 0
+    campaign_id = st.selectbox(
+        "Campaign", list(campaigns), index=index, format_func=campaigns.get, key="campaign"
+    )
+    st.query_params["campaign"] = campaign_id
 
 flash = st.session_state.pop("flash", None)
 if flash:

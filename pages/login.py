@@ -1,10 +1,15 @@
-"""Log in, or create an account from an invitation link (`/?invite=TOKEN`)."""
+"""Log in, or create an account from an invitation link (`/?invite=TOKEN`).
+
+Logins go through the throttle (annotations/logins.py): a refused or wrong attempt shows one line that reads the
+same whether or not the username exists.
+"""
 
 import streamlit as st
 
 from annotations.errors import AuthError
-from annotations.users import accept_invitation, authenticate, invitation_role
-from pages.shared import log_in, store
+from annotations.logins import log_in as check_login
+from annotations.users import MIN_PASSWORD_LENGTH, accept_invitation, invitation_role
+from pages.shared import client, log_in, store
 
 st.title("Did the fine-tune help?")
 con = store()
@@ -19,7 +24,10 @@ if invite:
     st.subheader(f"Create your {role} account")
     with st.form("accept_invitation"):
         username = st.text_input("Username")
-        password = st.text_input("Password (at least 8 characters)", type="password")
+        password = st.text_input(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters, hard to guess, without your username)",
+            type="password",
+        )
         again = st.text_input("Password again", type="password")
         if st.form_submit_button("Create account", type="primary"):
             if password != again:
@@ -39,10 +47,9 @@ else:
         username = st.text_input("Username")
         password = st.text_input("Password", type="password")
         if st.form_submit_button("Log in", type="primary"):
-            try:
-                user = authenticate(con, username, password)
-            except AuthError as e:
-                st.error(str(e))
+            result = check_login(con, username, password, client())
+            if result.user is None:
+                st.error(result.message)
             else:
-                log_in(user)
+                log_in(result.user)
                 st.rerun()

@@ -1,9 +1,18 @@
-"""Users (researchers): accounts, roles and one-use invitation links."""
+"""Users (researchers): accounts, roles, one-use invitation links, and recent login attempts (failures, locks)."""
 
 import streamlit as st
 
 from annotations.errors import AuthError
-from annotations.users import ROLES, create_invitation, create_user, list_invitations, list_users, set_active
+from annotations.logins import locked_usernames, recent_attempts
+from annotations.users import (
+    MIN_PASSWORD_LENGTH,
+    ROLES,
+    create_invitation,
+    create_user,
+    list_invitations,
+    list_users,
+    set_active,
+)
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
 
@@ -19,7 +28,10 @@ with create_col:
     st.subheader("Create an account")
     with st.form("create_user", clear_on_submit=True):
         username = st.text_input("Username")
-        password = st.text_input("Password (at least 8 characters)", type="password")
+        password = st.text_input(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters, hard to guess, without the username)",
+            type="password",
+        )
         role = st.selectbox("Role", ROLES)
         if st.form_submit_button("Create account", type="primary"):
             try:
@@ -65,3 +77,16 @@ else:
     if st.button("Disable" if active else "Enable", key="toggle_active"):
         set_active(con, target, not active)
         st.rerun()
+
+st.subheader("Login attempts")
+locked = locked_usernames(con)
+if len(locked):
+    st.warning(f"{len(locked)} username(s) locked after repeated failures (as typed, canonical form):")
+    st.dataframe(locked, hide_index=True, width="stretch")
+attempts = recent_attempts(con)
+failures = attempts[attempts.outcome == "failure"]
+st.caption(
+    f"{len(failures)} failed of the last {len(attempts)} attempts. Usernames are shown as typed; clients are "
+    "addresses ('local' on this machine)."
+)
+st.dataframe(attempts, hide_index=True, width="stretch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -80,6 +81,8 @@ def test_a_second_process_gets_a_clear_error(tmp_path):
     )
     assert out.stdout.startswith("StoreError"), out.stdout + out.stderr
     assert "another process" in out.stdout
+    assert f"PID {os.getpid()}" in out.stdout  # who holds it
+    assert out.stdout.strip().count("\n") == 0  # one line
     con.close()
 
 

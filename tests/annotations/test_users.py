@@ -10,40 +10,43 @@ from argon2 import PasswordHasher
 from annotations import db, users
 from annotations.errors import AuthError
 
+STRONG = "velvet-harbor-pines-29"  # passes every rule (12+ characters, zxcvbn score 4)
+OTHER = "copper-kite-orchard-64"
+
 
 def test_password_is_hashed_and_checked(con):
-    user = users.create_user(con, "alice", "correct horse", "annotator")
+    user = users.create_user(con, "alice", STRONG, "annotator")
     assert user.user_id.startswith("ann-") and user.role == "annotator"
     stored = con.execute("SELECT password_hash FROM users WHERE username = 'alice'").fetchone()[0]
-    assert stored.startswith("$argon2id$") and "correct horse" not in stored
-    assert users.authenticate(con, "alice", "correct horse") == user
+    assert stored.startswith("$argon2id$") and STRONG not in stored
+    assert users.authenticate(con, "alice", STRONG) == user
     with pytest.raises(AuthError, match="wrong username or password"):
         users.authenticate(con, "alice", "wrong password")
     with pytest.raises(AuthError, match="wrong username or password"):
-        users.authenticate(con, "nobody", "correct horse")
+        users.authenticate(con, "nobody", STRONG)
     with pytest.raises(AuthError, match="taken"):
-        users.create_user(con, "alice", "another one", "annotator")
-    with pytest.raises(AuthError, match="at least 8"):
+        users.create_user(con, "alice", OTHER, "annotator")
+    with pytest.raises(AuthError, match="at least 12"):
         users.create_user(con, "bob", "short", "annotator")
     users.set_active(con, user.user_id, False)
     with pytest.raises(AuthError):
-        users.authenticate(con, "alice", "correct horse")
+        users.authenticate(con, "alice", STRONG)
     assert users.get_user(con, user.user_id) is None
 
 
 def test_invitation_is_one_use_and_expires(con):
     token = users.create_invitation(con, "researcher", created_by="x")
     assert users.invitation_role(con, token) == "researcher"
-    user = users.accept_invitation(con, token, "carol", "long enough")
-    assert user.role == "researcher" and users.authenticate(con, "carol", "long enough") == user
+    user = users.accept_invitation(con, token, "carol", STRONG)
+    assert user.role == "researcher" and users.authenticate(con, "carol", STRONG) == user
     with pytest.raises(AuthError, match="used or expired"):
-        users.accept_invitation(con, token, "dave", "long enough")
+        users.accept_invitation(con, token, "dave", STRONG)
     old = users.create_invitation(con, "annotator", valid_days=1)
     con.execute(
         "UPDATE invitations SET expires_at = ? WHERE token = ?", [db.utcnow() - timedelta(seconds=1), old]
     )
     with pytest.raises(AuthError, match="used or expired"):
-        users.accept_invitation(con, old, "erin", "long enough")
+        users.accept_invitation(con, old, "erin", STRONG)
 
 
 def test_first_start_creates_one_researcher_with_a_random_password(con, monkeypatch):
@@ -57,11 +60,11 @@ def test_first_start_creates_one_researcher_with_a_random_password(con, monkeypa
 
 def test_first_start_never_changes_an_existing_admin_annotator(con, monkeypatch):
     monkeypatch.delenv("FT_ADMIN_PASSWORD", raising=False)
-    annotator = users.create_user(con, "admin", "annotator-password", "annotator")
+    annotator = users.create_user(con, "admin", OTHER, "annotator")
     printed = []
     password = users.ensure_admin(con, printer=printed.append)
     # the annotator keeps its role and password
-    assert users.authenticate(con, "admin", "annotator-password") == annotator
+    assert users.authenticate(con, "admin", OTHER) == annotator
     with pytest.raises(AuthError):
         users.authenticate(con, "admin", password)
     (name,) = con.execute("SELECT username FROM users WHERE role = 'researcher'").fetchone()
@@ -83,8 +86,8 @@ class _CountingHasher(PasswordHasher):
 
 
 def test_failed_login_of_unknown_or_inactive_user_still_runs_an_argon2_verify(con, monkeypatch):
-    users.create_user(con, "alice", "correct horse", "annotator")
-    users.create_user(con, "bob", "correct horse", "annotator")
+    users.create_user(con, "alice", STRONG, "annotator")
+    users.create_user(con, "bob", STRONG, "annotator")
     con.execute("UPDATE users SET active = FALSE WHERE username = 'bob'")
     hasher = _CountingHasher()
     monkeypatch.setattr(users, "_HASHER", hasher)
@@ -110,9 +113,18 @@ def test_random_admin_passwords_differ(tmp_path, monkeypatch):
 
 
 def test_admin_password_from_environment(con, monkeypatch):
-    monkeypatch.setenv("FT_ADMIN_PASSWORD", "demo-password")
+    monkeypatch.setenv("FT_ADMIN_PASSWORD", OTHER)
     users.ensure_admin(con, printer=lambda _: None)
-    assert users.authenticate(con, "admin", "demo-password").is_researcher
+    admin = users.authenticate(con, "admin", OTHER)
+    assert admin.is_researcher and not admin.must_change_password
+
+
+def test_a_weak_admin_password_from_the_environment_must_be_changed_at_first_login(con, monkeypatch):
+    monkeypatch.setenv("FT_ADMIN_PASSWORD", "demo-password")
+    printed = []
+    users.ensure_admin(con, printer=printed.append)
+    assert "weak" in printed[0]
+    assert users.authenticate(con, "admin", "demo-password").must_change_password
 
 
 def test_cli(tmp_path, capsys):
@@ -129,7 +141,7 @@ def test_cli(tmp_path, capsys):
                 "--username",
                 "frank",
                 "--password",
-                "password9",
+                "glacier-mosaic-ninety-9",
                 "--role",
                 "researcher",
             ]
@@ -141,5 +153,175 @@ def test_cli(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("http://example:8501/?invite=")
     assert main(["users", "--db", path, "list"]) == 0
     assert "frank" in capsys.readouterr().out
-    assert main(["users", "--db", path, "create", "--username", "frank", "--password", "password9"]) == 1
+    assert (
+        main(
+            ["users", "--db", path, "create", "--username", "frank", "--password", "glacier-mosaic-ninety-9"]
+        )
+        == 1
+    )
     assert "taken" in capsys.readouterr().err
+
+
+def test_cli_follows_the_password_rules(tmp_path, capsys):
+    from annotations.__main__ import main
+
+    path = str(tmp_path / "cli.duckdb")
+    weak = ["users", "--db", path, "create", "--username", "gina", "--password", "12345678"]
+    assert main(weak) == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    assert main(weak[:-1] + ["gina-gina-gina-gina"]) == 1
+    assert "username" in capsys.readouterr().err
+    assert main(weak[:-1] + [STRONG]) == 0
+    capsys.readouterr()
+    assert main(["users", "--db", path, "password", "--username", "GINA", "--password", "password1234"]) == 1
+    assert "too easy to guess" in capsys.readouterr().err
+    assert main(["users", "--db", path, "password", "--username", "GINA", "--password", OTHER]) == 0
+    con = db.connect(path)
+    assert users.authenticate(con, "gina", OTHER).username == "gina"
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("short-pw-1!", "at least 12 characters"),  # 11 characters
+        ("Marguerite-42", "contain the username"),  # the username, other case, inside
+        ("marguerite", "at least 12"),
+        ("m.a.r.g.u.e.r.i.t.e-2024", "contain the username"),  # the same name once . _ - are dropped
+        ("123456789012", "too easy to guess"),
+        ("password1234", "too easy to guess"),
+        ("qwertyuiopasdf", "too easy to guess"),
+    ],
+)
+def test_weak_passwords_are_refused_with_the_reason(password, problem):
+    message = users.password_problem(password, "marguerite")
+    assert message is not None and problem in message, message
+    assert "\n" not in message
+
+
+def test_zxcvbn_feedback_is_shown_and_the_minimum_score_is_configurable(monkeypatch):
+    message = users.password_problem("password1234", "zed")
+    assert "strength" in message and "needs 3" in message
+    assert "common" in message.lower() or "add another word" in message.lower()  # zxcvbn's own advice
+    monkeypatch.setenv("FT_PASSWORD_MIN_SCORE", "0")
+    assert users.password_problem("password1234", "zed") is None
+
+
+@pytest.mark.parametrize("password", [STRONG, OTHER, "Tr0ub4dor&3-horse", "x" * 40 + "-kite-9"])
+def test_strong_passwords_pass(password):
+    assert users.password_problem(password, "marguerite") is None
+
+
+def test_usernames_are_unique_after_nfkc_and_case_folding(con):
+    admin = users.create_user(con, "admin", STRONG, "researcher")
+    for look_alike in (
+        "Admin",
+        "ADMIN",
+        "admin.",
+        "ad_min",
+        "\uff41\uff44\uff4d\uff49\uff4e",
+    ):  # last: full-width
+        with pytest.raises(AuthError, match="taken"):
+            users.create_user(con, look_alike, OTHER, "annotator")
+    assert users.username_key("\uff21dmin.") == "admin"
+    # any spelling of the name logs into the one account
+    assert users.authenticate(con, "ADMIN", STRONG) == admin
+    assert users.authenticate(con, " Admin ", STRONG) == admin
+    # the store enforces it too (a unique index on the canonical key)
+    with pytest.raises(Exception, match="(?i)duplicate|constraint"):
+        con.execute(
+            "INSERT INTO users (user_id, username, username_key, role, password_hash, created_at) "
+            "VALUES ('ann-x', 'ADMIN', 'admin', 'annotator', 'h', now())"
+        )
+
+
+def _legacy_user(con, username: str, password: str) -> str:
+    """An account made before the rules (its hash written as the old code wrote it)."""
+    user_id = "ann-legacy"
+    con.execute(
+        "INSERT INTO users (user_id, username, username_key, role, password_hash, created_at) "
+        "VALUES (?, ?, ?, 'annotator', ?, now())",
+        [user_id, username, users.username_key(username), PasswordHasher().hash(password)],
+    )
+    return user_id
+
+
+def test_an_old_weak_password_still_logs_in_and_must_be_changed(con):
+    user_id = _legacy_user(con, "olga", "olga1234")
+    user = users.authenticate(con, "olga", "olga1234")
+    assert user.user_id == user_id and user.must_change_password
+    assert users.get_user(con, user_id).must_change_password  # stored, so a reload still asks
+    with pytest.raises(AuthError, match="current password is wrong"):
+        users.change_own_password(con, user, "not it", STRONG)
+    with pytest.raises(AuthError, match="at least 12"):
+        users.change_own_password(con, user, "olga1234", "olga5678")
+    changed = users.change_own_password(con, user, "olga1234", STRONG)
+    assert not changed.must_change_password and not users.get_user(con, user_id).must_change_password
+    assert not users.authenticate(con, "olga", STRONG).must_change_password
+    with pytest.raises(AuthError):
+        users.authenticate(con, "olga", "olga1234")
+
+
+def test_disabling_an_account_or_changing_its_password_revokes_its_sessions(con):
+    from annotations import sessions
+
+    user = users.create_user(con, "hugo", STRONG)
+    first, second, third = (sessions.start(con, user.user_id) for _ in range(3))
+    users.change_own_password(con, user, STRONG, OTHER, session_id=second.session_id)
+    assert sessions.check(con, first.session_id) is None  # other sessions end ...
+    assert sessions.check(con, second.session_id) is not None  # ... the one that changed it stays
+    assert sessions.check(con, third.session_id) is None
+    users.set_password(con, "hugo", STRONG)  # a researcher's reset (CLI): every session ends
+    assert sessions.check(con, second.session_id) is None
+    fourth = sessions.start(con, user.user_id)
+    users.set_active(con, user.user_id, False)
+    assert sessions.check(con, fourth.session_id) is None
+    reasons = {row[5] for row in sessions.list_sessions(con, user.user_id)}
+    assert reasons == {"password changed", "disabled"}
+
+
+def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path):
+    """A store made before migration 003 with names that collide once case-folded: both accounts keep working."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP)"
+    )
+    for number, name, file in db.migrations():
+        if number < 3:
+            old.execute(file.read_text())
+            old.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    hasher = PasswordHasher()
+    old.execute(
+        "INSERT INTO users (user_id, username, role, password_hash, created_at) VALUES "
+        "('ann-1', 'Admin', 'researcher', ?, TIMESTAMP '2026-01-01'), "
+        "('ann-2', 'admin', 'annotator', ?, TIMESTAMP '2026-01-02'), "
+        "('ann-3', 'j.smith', 'annotator', ?, TIMESTAMP '2026-01-03')",
+        [hasher.hash("first-pass"), hasher.hash("second-pass"), hasher.hash("third-pass")],
+    )
+    old.close()
+    con = db.connect(path)
+    keys = dict(con.execute("SELECT user_id, username_key FROM users").fetchall())
+    assert keys == {"ann-1": "admin", "ann-2": "admin#ann-2", "ann-3": "jsmith"}
+    assert users.authenticate(con, "Admin", "first-pass").user_id == "ann-1"
+    assert users.authenticate(con, "admin", "second-pass").user_id == "ann-2"  # the exact name still finds it
+    assert users.authenticate(
+        con, "JSmith", "third-pass"
+    ).must_change_password  # too short now: asked to change
+    with pytest.raises(AuthError, match="taken"):
+        users.create_user(con, "ADMIN", STRONG)
+
+
+def test_a_hash_with_several_lanes_is_redone_with_one_at_login(con):
+    """One lane: a verification runs on one thread, so guessing sessions never occupy every core."""
+    user_id = _legacy_user(con, "petra", STRONG)  # made by argon2-cffi's default hasher: 4 lanes
+    assert "p=4" in con.execute("SELECT password_hash FROM users WHERE user_id = ?", [user_id]).fetchone()[0]
+    assert users.authenticate(con, "petra", STRONG).user_id == user_id
+    (stored,) = con.execute("SELECT password_hash FROM users WHERE user_id = ?", [user_id]).fetchone()
+    assert stored.startswith("$argon2id$") and "p=1" in stored
+    assert (
+        users.authenticate(con, "petra", STRONG).user_id == user_id
+    )  # the new hash checks the same password
+    users.create_user(con, "quinn", OTHER)
+    assert "p=1" in con.execute("SELECT password_hash FROM users WHERE username = 'quinn'").fetchone()[0]

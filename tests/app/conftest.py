@@ -11,7 +11,7 @@ from annotations import db, users
 from annotations.campaigns import CampaignConfig, create_campaign
 
 APP = Path(__file__).resolve().parents[2]
-ADMIN_PASSWORD = "admin-test-password"
+ADMIN_PASSWORD = "quartz-lantern-meadow-17"
 
 _spec = importlib.util.spec_from_file_location(
     "_run_folders", APP / "tests" / "annotations" / "run_folders.py"
@@ -35,12 +35,12 @@ def app_env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def annotator(app_env):
-    return users.create_user(app_env, "anna", "anna-password", "annotator")
+    return users.create_user(app_env, "anna", "velvet-harbor-pines-29", "annotator")
 
 
 @pytest.fixture
 def researcher(app_env):
-    return users.create_user(app_env, "rita", "rita-password", "researcher")
+    return users.create_user(app_env, "rita", "copper-kite-orchard-64", "researcher")
 
 
 @pytest.fixture

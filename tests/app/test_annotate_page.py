@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from login_as import login_as
 
 from annotations import users
 from annotations.campaigns import CampaignConfig, create_campaign
@@ -21,7 +22,7 @@ def _all_protos(node) -> list[str]:
 
 def _annotate(open_page, user):
     at = open_page("annotate")
-    at.session_state["user_id"] = user.user_id
+    login_as(at, user)
     return at.run()
 
 
@@ -130,7 +131,7 @@ def test_untrusted_output_is_plain_text(open_page, app_env, annotator, tmp_path,
 def test_nothing_left(open_page, app_env, annotator, tmp_path, run_writer):
     run = run_writer(tmp_path / "runs" / "one", n_items=1)
     create_campaign(app_env, CampaignConfig(name="one", run_dir=str(run), k=1))
-    other = users.create_user(app_env, "olaf", "olaf-password", "annotator")
+    other = users.create_user(app_env, "olaf", "maple-drift-cobalt-83", "annotator")
     _annotate(open_page, other).button(key="skip")  # olaf holds the only item
     at = _annotate(open_page, annotator)
     assert "Nothing left" in at.success[0].value

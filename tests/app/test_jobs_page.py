@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from login_as import login_as
+
 from annotations import jobs
 from pages.plain_text import escape_markdown
 
@@ -37,7 +39,7 @@ def page(name: str):
 
 def _as(user):
     at = page("jobs")
-    at.session_state["user_id"] = user.user_id
+    login_as(at, user)
     return at.run()
 
 
@@ -111,7 +113,7 @@ def test_failed_job_shows_its_error_and_log_and_survives_a_reload(app_env, resea
 
 def test_home_starts_the_demo_and_shows_each_step(app_env, researcher, tmp_path):
     at = page("home")
-    at.session_state["user_id"] = researcher.user_id
+    login_as(at, researcher)
     at.run()
     assert not at.exception
     at.button(key="demo_start").click().run()

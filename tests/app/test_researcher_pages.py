@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from login_as import login_as
+
 from annotations.campaigns import items_frame, list_campaigns
 from annotations.users import authenticate, list_invitations
 
 
 def _as(open_page, user, name):
     at = open_page(name)
-    at.session_state["user_id"] = user.user_id
+    login_as(at, user)
     return at.run()
 
 
@@ -38,10 +40,10 @@ def test_users_page_creates_accounts_and_invitations(open_page, app_env, researc
     at = _as(open_page, researcher, "users")
     assert not at.exception
     at.text_input[0].input("zoe")
-    at.text_input[1].input("zoe-password")
+    at.text_input[1].input("silver-fjord-tango-45")
     at.button[0].click().run()
     assert "Created annotator 'zoe'" in at.success[0].value
-    assert authenticate(app_env, "zoe", "zoe-password").role == "annotator"
+    assert authenticate(app_env, "zoe", "silver-fjord-tango-45").role == "annotator"
     at.button(key="make_invite").click().run()
     assert "?invite=" in at.code[0].value
     assert len(list_invitations(app_env)) == 1

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from login_as import login_as
 
 from pages.plain_text import escape_markdown
 
@@ -21,7 +22,7 @@ _spec.loader.exec_module(synthetic)
 def as_user(open_page):
     def run(user, name="results"):
         at = open_page(name)
-        at.session_state["user_id"] = user.user_id
+        login_as(at, user)
         return at.run()
 
     return run

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from login_as import login_as
 
 
 def _login(at, username, password):
@@ -16,30 +19,34 @@ def test_login_gate_and_first_researcher(open_page, app_env, admin_password):
     at = open_page("streamlit_app").run()
     assert not at.exception and at.subheader[0].value == "Log in"
     _login(at, "admin", "wrong-password")
-    assert "wrong username or password" in at.error[0].value
+    assert "Wrong username or password" in at.error[0].value
+    _login(
+        at, "admin", admin_password
+    )  # at once: the back-off (1 s after one failure) refuses even the right one
+    assert "Too many failed logins" in at.error[0].value and "user_id" not in at.session_state
+    time.sleep(1.1)
     _login(at, "admin", admin_password)
     assert not at.exception and at.session_state["user_id"].startswith("ann-")
+    assert at.session_state["session_id"].startswith("ses-")
     at.switch_page("pages/campaigns.py").run()
     assert not at.exception and at.title[0].value == "Campaigns"
 
 
 def test_annotator_lands_on_annotate(open_page, app_env, annotator, campaign):
     at = open_page("streamlit_app").run()
-    _login(at, "anna", "anna-password")
+    _login(at, "anna", "velvet-harbor-pines-29")
     assert at.session_state["user_id"] == annotator.user_id
     at.switch_page("pages/annotate.py").run()
     assert not at.exception and at.title[0].value == "Annotate"
     # AppTest keeps the first page's address; a fresh session of the same user lands on Annotate by default.
-    fresh = open_page("streamlit_app")
-    fresh.session_state["user_id"] = annotator.user_id
+    fresh = login_as(open_page("streamlit_app"), annotator)
     fresh.run()
     assert fresh.title[0].value == "Annotate"
 
 
 @pytest.mark.parametrize("name", ["campaigns", "users", "home"])
 def test_researcher_pages_refuse_annotators(open_page, app_env, annotator, name):
-    at = open_page(name)
-    at.session_state["user_id"] = annotator.user_id
+    at = login_as(open_page(name), annotator)
     at.run()
     assert "do not have access" in at.error[0].value
     assert len(at.title) == 0 and len(at.dataframe) == 0
@@ -60,8 +67,8 @@ def test_invitation_link_creates_account(open_page, app_env):
     at.run()
     assert "Create your annotator account" in at.subheader[0].value
     at.text_input[0].input("newbie")
-    at.text_input[1].input("newbie-password")
-    at.text_input[2].input("newbie-password")
+    at.text_input[1].input("amber-quiver-basalt-36")
+    at.text_input[2].input("amber-quiver-basalt-36")
     at.button[0].click().run()
     assert not at.exception
-    assert authenticate(app_env, "newbie", "newbie-password").role == "annotator"
+    assert authenticate(app_env, "newbie", "amber-quiver-basalt-36").role == "annotator"

@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+from login_as import login_as
+
 from annotations import jobs
 from annotations.campaigns import list_campaigns
 
@@ -21,7 +23,7 @@ def page(name: str):
 
 def _as(user):
     at = page("runs")
-    at.session_state["user_id"] = user.user_id
+    login_as(at, user)
     return at.run()
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from login_as import login_as
 
 from annotations import jobs, runs
 from ft_core.config import TrainConfig
@@ -28,7 +29,7 @@ def page(name: str):
 
 def _as(user):
     at = page("train")
-    at.session_state["user_id"] = user.user_id
+    login_as(at, user)
     return at.run()
 
 

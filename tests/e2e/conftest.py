@@ -6,6 +6,7 @@ Reuse in any tests/e2e test:
         app.prepare(lambda con: ...)            # optional: write to the store BEFORE the app starts
         app.start()                             # streamlit run streamlit_app.py on a free port
         page = app.login(browser_page, "admin", app.admin_password)   # lands on the first page of the role
+        # the login survives reloads and new tabs of the context (a session cookie); app.log_out(page) ends it
         page.get_by_role("link", name="Campaigns").click()
         app.screenshot(page, "campaigns")       # saved under screenshots/ (git-ignored): look at it
         app.stop()                              # the app holds the only read-write connection ...
@@ -58,11 +59,12 @@ class StreamlitApp:
         self.db_path = tmp_path / "app.duckdb"
         self.runs_dir = tmp_path / "runs"
         self.runs_dir.mkdir(exist_ok=True)
-        self.admin_password = "e2e-admin-password"
+        self.admin_password = "e2e-granite-falcon-52"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tmp_path / "streamlit.log"
         self._process: subprocess.Popen | None = None
+        self.extra_env: dict[str, str] = {}  # e.g. FT_SESSION_IDLE_HOURS for one test
 
     def prepare(self, work: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
         """Run `work(con)` on the store before the app starts (create campaigns, users ...)."""
@@ -73,14 +75,18 @@ class StreamlitApp:
         finally:
             con.close()
 
-    def start(self, timeout: float = 60) -> None:
-        env = dict(
+    def environment(self) -> dict[str, str]:
+        return dict(
             os.environ,
             FT_APP_DB=str(self.db_path),
             FT_RUNS_DIR=str(self.runs_dir),
             FT_ADMIN_PASSWORD=self.admin_password,
+            **self.extra_env,
         )
-        command = [
+
+    def command(self, port: int | None = None) -> list[str]:
+        """`streamlit run streamlit_app.py` as the README says, on this app's (or the given) port."""
+        return [
             sys.executable,
             "-m",
             "streamlit",
@@ -89,7 +95,7 @@ class StreamlitApp:
             "--server.headless",
             "true",
             "--server.port",
-            str(self.port),
+            str(port or self.port),
             "--server.address",
             "127.0.0.1",
             "--browser.gatherUsageStats",
@@ -97,8 +103,14 @@ class StreamlitApp:
             "--server.fileWatcherType",
             "none",
         ]
+
+    def start(self, timeout: float = 60) -> None:
         self._process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self._log.open("w"), stderr=subprocess.STDOUT
+            self.command(),
+            cwd=ROOT,
+            env=self.environment(),
+            stdout=self._log.open("a"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -147,6 +159,15 @@ class StreamlitApp:
         page.get_by_role("button", name="Log in").click()
         page.get_by_text(f"Logged in as {username}").wait_for(timeout=30_000)
         return page
+
+    def log_out(self, page) -> None:
+        """Click the sidebar's Log out and wait for the login form (the session cookie outlives a reload)."""
+        not_found = page.get_by_text("Page not found")  # after opening a page the role may not see
+        if not_found.count():
+            page.keyboard.press("Escape")
+            not_found.wait_for(state="detached")
+        page.get_by_role("button", name="Log out").click()
+        page.get_by_role("textbox", name="Username").wait_for()
 
     def screenshot(self, page, name: str) -> Path:
         SCREENSHOTS.mkdir(exist_ok=True)

@@ -39,7 +39,7 @@ def _campaign(app, output_text, n_items=5, k=1):
         cid = create_campaign(
             con, CampaignConfig(name="e2e", run_dir=str(run), system_a="zebra", system_b="otter", k=k)
         )
-        create_user(con, "anna", "anna-password", "annotator")
+        create_user(con, "anna", "velvet-harbor-pines-29", "annotator")
         return cid
 
     return app.prepare(work)
@@ -81,7 +81,7 @@ def _system_of(text: str) -> str:
 def test_annotator_judges_with_the_keyboard_and_edits_one(app, browser_page):
     cid = _campaign(app, lambda system, i: f"Summary {i}, variant {WORD[system]}.")
     app.start()
-    page = app.login(browser_page, "anna", "anna-password")
+    page = app.login(browser_page, "anna", "velvet-harbor-pines-29")
     page.get_by_role("heading", name="Annotate").wait_for()
     expected, text_a = {}, None
     for number, key in enumerate(["a", "b", "t", "a"], 1):
@@ -139,7 +139,7 @@ def test_untrusted_output_is_text_and_annotators_cannot_open_researcher_pages(ap
     app.start()
     dialogs = []
     browser_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page = app.login(browser_page, "anna", "anna-password")
+    page = app.login(browser_page, "anna", "velvet-harbor-pines-29")
     shown = page.locator("[data-testid='stText']").filter(
         has_text="<script>window.pwned=1;alert('x')</script>"
     )
@@ -156,11 +156,12 @@ def test_untrusted_output_is_text_and_annotators_cannot_open_researcher_pages(ap
 
     # The menu offers an annotator nothing else ...
     assert page.locator("[data-testid='stSidebarNav']").get_by_text("Campaigns").count() == 0
-    # ... and the researcher page's address leads back to Annotate, never to the page.
-    page = app.login(page, "anna", "anna-password", path="campaigns")
+    # ... and the researcher page's address leads back to Annotate, never to the page (the login survives).
+    page.goto(f"{app.url}/campaigns")
     page.get_by_role("heading", name="Annotate").wait_for()
     assert page.get_by_text("New campaign").count() == 0
     # Control: a researcher does reach it.
+    app.log_out(page)
     page = app.login(page, "admin", app.admin_password, path="campaigns")
     page.get_by_role("link", name="Campaigns").click()
     page.get_by_text("New campaign").wait_for()

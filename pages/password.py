@@ -1,0 +1,37 @@
+"""Choose a new password: asked before anything else when the current one no longer meets the rules, and
+reachable from the menu otherwise. Other sessions of the account end; this one stays."""
+
+import streamlit as st
+
+from annotations.errors import AuthError
+from annotations.users import MIN_PASSWORD_LENGTH, change_own_password
+from pages.shared import SESSION_KEY, current_user, store
+
+user = current_user()
+if user is None:
+    st.error("Please log in first.")
+    st.stop()
+con = store()
+st.title("New password" if user.must_change_password else "Password")
+if user.must_change_password:
+    st.warning(
+        "Your password does not meet the current rules. Please choose a new one before you go on: at least "
+        f"{MIN_PASSWORD_LENGTH} characters, hard to guess, and not containing your username."
+    )
+with st.form("change_password", clear_on_submit=True):
+    current = st.text_input("Current password", type="password")
+    new = st.text_input(f"New password (at least {MIN_PASSWORD_LENGTH} characters)", type="password")
+    again = st.text_input("New password again", type="password")
+    if st.form_submit_button("Change password", type="primary"):
+        if new != again:
+            st.error("The two new passwords differ.")
+        else:
+            try:
+                change_own_password(con, user, current, new, st.session_state.get(SESSION_KEY))
+            except AuthError as e:
+                st.error(str(e))
+            else:
+                st.session_state["password_changed"] = True
+                st.rerun()
+if st.session_state.pop("password_changed", False):
+    st.success("Password changed. Your other sessions have been logged out.")

@@ -1,0 +1,104 @@
+"""The web server around the pages (Streamlit's `st.App`): the session-cookie routes, and the store opened at start.
+
+`streamlit run streamlit_app.py` finds the `st.App` in streamlit_app.py and serves it. Building it opens the store
+first (`open_store_or_exit`), so a second app pointed at a DuckDB file that another process holds stops with one
+line in its terminal, naming the holder, instead of serving tracebacks to visitors; and it makes every request go
+through the entry point's login gate and navigation (`navigation_only`).
+
+Routes (both answer only same-origin `fetch` calls that pages/shared.py puts in the page):
+- `POST /_ft/session` (body: a login's one-use ticket): sets the session cookie, HttpOnly, SameSite=Strict, Path=/,
+  Max-Age = the session's remaining lifetime, and Secure when the page is served over https (directly, or behind a
+  proxy that says so in `X-Forwarded-Proto` / `Forwarded`).
+- `POST /_ft/forget`: drops the cookie when its session has ended (logout, expiry, revocation); a live one stays.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from streamlit.runtime.pages_manager import PagesManager
+
+from annotations import sessions
+from annotations.errors import StoreError
+from pages.shared import store
+
+_MAX_BODY = 256  # a ticket is 43 characters
+
+
+def navigation_only() -> None:
+    """Serve pages only through streamlit_app.py's `st.navigation`, from the very first request.
+
+    Until some run calls `st.navigation`, Streamlit treats a `pages/` folder beside the entry point as the old
+    (v1) multipage layout: the first visitor after a start who opens e.g. `/jobs` would get pages/jobs.py run on
+    its own, outside the login gate, with every file of pages/ listed in the sidebar. `st.navigation` clears this
+    same class flag on its first call; we clear it before the first request.
+    """
+    PagesManager.uses_pages_directory = False
+
+
+def open_store_or_exit() -> None:
+    """Open the store now; when that fails (another process holds the file), print one line and exit 1."""
+    try:
+        store()
+    except StoreError as e:
+        print(f"error: the app does not start: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser reached us over https (directly or through a proxy that says so)."""
+    forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    forwarded = request.headers.get("forwarded", "").lower().replace(" ", "")
+    return request.url.scheme == "https" or forwarded_proto == "https" or "proto=https" in forwarded
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _read_small_body(request: Request) -> str | None:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            return None
+    return body.decode("ascii", errors="replace").strip()
+
+
+async def issue_session_cookie(request: Request) -> Response:
+    ticket = await _read_small_body(request)
+    cookie = await run_in_threadpool(sessions.issue_cookie, store(), ticket) if ticket else None
+    if cookie is None:
+        return _no_store(Response(status_code=403))
+    response = Response(status_code=204)
+    response.set_cookie(
+        sessions.COOKIE_NAME,
+        cookie.token,
+        max_age=cookie.max_age,
+        path="/",
+        secure=is_https(request),
+        httponly=True,
+        samesite="strict",
+    )
+    return _no_store(response)
+
+
+async def drop_dead_cookie(request: Request) -> Response:
+    token = request.cookies.get(sessions.COOKIE_NAME)
+    response = _no_store(Response(status_code=204))
+    if token and await run_in_threadpool(sessions.resume, store(), token) is None:
+        response.delete_cookie(
+            sessions.COOKIE_NAME, path="/", secure=is_https(request), httponly=True, samesite="strict"
+        )
+    return response
+
+
+ROUTES = [
+    Route("/_ft/session", issue_session_cookie, methods=["POST"]),
+    Route("/_ft/forget", drop_dead_cookie, methods=["POST"]),
+]
