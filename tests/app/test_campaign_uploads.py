@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 import pytest
+from login_as import login_as
 
 from annotations import db
 from annotations.campaigns import get_campaign, list_campaigns, outputs_frame
@@ -27,7 +28,7 @@ MALFORMED = [
 
 def _campaigns_page(open_page, researcher):
     at = open_page("campaigns")
-    at.session_state["user_id"] = researcher.user_id
+    login_as(at, researcher)
     at.run()
     return at.radio(key="origin").set_value("A CSV/JSONL file").run()
 
