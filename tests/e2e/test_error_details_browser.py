@@ -23,6 +23,7 @@ DEVELOPER_ITEMS = ("Deploy", "Rerun", "Clear cache", "Developer", "Settings")
 
 
 def _login(app, page, username: str, password: str) -> None:
+    page.context.clear_cookies()  # the login survives a reload: another person starts without the cookie
     page.goto(app.url)
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password", exact=True).fill(password)
