@@ -159,7 +159,7 @@ def test_bad_input_messages(tmp_path, capsys):
     with pytest.raises(RunFolderError, match="run `python -m ft_core generate` first"):
         score(ScoreConfig(run_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="give run_dir"):
-        ScoreConfig().validate()
+        ScoreConfig()
     write_outputs(tmp_path, "base", "greedy", 0, ["a b"], [["a b"]])
     with pytest.raises(ConfigError, match="unknown metric.*meteor"):
         score(ScoreConfig(run_dir=str(tmp_path), metrics=["meteor"]))
