@@ -233,6 +233,12 @@ def read_log(run_dir: str | Path | None) -> pd.DataFrame:
     return frame
 
 
+def read_truncation(run_dir: str | Path) -> dict[str, Any]:
+    """truncation.json (how many sources and targets the length limits cut); {} when missing."""
+    data = _read_json(truncation_path(run_dir))
+    return data if isinstance(data, dict) else {}
+
+
 def last_train_loss(run_dir: str | Path) -> float | None:
     """The training loss of the last logged step."""
     losses = [row["loss"] for row in read_log_rows(run_dir) if row.get("loss") is not None]
