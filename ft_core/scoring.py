@@ -1,7 +1,8 @@
 """Score a run's outputs and compare base with fine-tuned: `python -m ft_core score --run-dir runs/x`.
 
 Reads `outputs/<system>__<decoding>__seed<seed>.jsonl`, scores every output once (`ft_core.metrics.score`, one
-BERTScore model load for all files) and writes, in `scores/`:
+BERTScore model load for all files) and writes, in `scores/` (through `ft_core.runfolder`; every column in
+docs/run-folder.md):
 
 - `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens, hit_max_new_tokens.
 - `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system, the
