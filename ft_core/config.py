@@ -1035,6 +1035,8 @@ def add_field_flags(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.update(nargs="+", action="extend", metavar="VALUE")
         elif _is_bool(annotation):
             kwargs.update(nargs="?", const="true", metavar="true|false")
+        elif f.metadata.get("choices"):
+            kwargs.update(metavar="{" + ",".join(map(str, f.metadata["choices"])) + "}")
         else:
             kwargs.update(metavar=f.name.upper())
         group.add_argument(_flag(f), **kwargs)

@@ -6,7 +6,7 @@ docs/run-folder.md):
 
 - `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens, hit_max_new_tokens.
 - `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system, the
-  delta (finetuned - base), its 95% paired-bootstrap interval and p-value over items (Koehn, 2004; see
+  delta (finetuned - base), its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value over items (Koehn, 2004; see
   `ft_core.significance`), the share of items where the fine-tuned output scores higher, and the settings
   signature. With several sampling seeds, each item's scores are averaged over seeds before resampling (BLEU:
   its statistics are pooled), and the per-seed corpus figures are summarised as mean ± sd.
@@ -260,11 +260,16 @@ def compare(
     return pd.DataFrame(rows)[order], corpus
 
 
-def format_table(comparison: pd.DataFrame) -> str:
-    """The comparison as a fixed-width text table (what the CLI prints)."""
+def interval_label(confidence: float) -> str:
+    """'95% CI' for 0.95: the label of an interval says the confidence it was computed with."""
+    return f"{confidence * 100:g}% CI"
+
+
+def format_table(comparison: pd.DataFrame, confidence: float = 0.95) -> str:
+    """The comparison as a fixed-width text table (what the CLI prints); `confidence` of its intervals."""
     width = max([18, *(len(str(d)) for d in comparison["decoding"])])
     lines = []
-    header = f"{'decoding':<{width}} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} {'95% CI':>21} {'p':>7} {'ft>base':>7}"
+    header = f"{'decoding':<{width}} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} {interval_label(confidence):>21} {'p':>7} {'ft>base':>7}"
     lines.append(header)
     lines.append("-" * len(header))
     for row in comparison.itertuples():
@@ -312,6 +317,6 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("always")
         warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
         comparison = score(cfg)
-    print(format_table(comparison))
+    print(format_table(comparison, cfg.confidence))
     print(f"wrote {_scores_dir(cfg)}/per_example.parquet and comparison.json/.csv")
     return 0

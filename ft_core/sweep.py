@@ -37,7 +37,7 @@ from ft_core.config import (
 from ft_core.errors import FtCoreError
 from ft_core.generate import generate
 from ft_core.runfolder import sweep_member_name as run_name
-from ft_core.scoring import format_table
+from ft_core.scoring import format_table, interval_label
 from ft_core.scoring import score as score_run
 
 __all__ = [
@@ -55,8 +55,8 @@ def sweep_decoding(cfg: DecodingSweepConfig) -> pd.DataFrame:
     return comparison[comparison.decoding.isin(names)].reset_index(drop=True)
 
 
-def summary_lines(comparison: pd.DataFrame, metric: str) -> list[str]:
-    """One line per decoding setting, best fine-tuned figure of `metric` first."""
+def summary_lines(comparison: pd.DataFrame, metric: str, confidence: float = 0.95) -> list[str]:
+    """One line per decoding setting, best fine-tuned figure of `metric` first; `confidence` of the intervals."""
     rows = comparison[comparison.metric == metric].sort_values("finetuned", ascending=False)
     if rows.empty:
         return [f"(no {metric} figures: choose primary_metric among {', '.join(comparison.metric.unique())})"]
@@ -65,7 +65,7 @@ def summary_lines(comparison: pd.DataFrame, metric: str) -> list[str]:
         ci = (
             ""
             if pd.isna(row.ci_low)
-            else f", 95% CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}], p={row.p_value:.3f}"
+            else f", {interval_label(confidence)} [{row.ci_low:+.4f}, {row.ci_high:+.4f}], p={row.p_value:.3f}"
         )
         lines.append(
             f"  {row.decoding:<24} finetuned {row.finetuned:.4f}  base {row.base:.4f}  delta {row.delta:+.4f}{ci}"
@@ -190,8 +190,8 @@ def _decoding_main(argv: list[str]) -> int:
         warnings.simplefilter("always")
         warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
         comparison = sweep_decoding(cfg)
-    print(format_table(comparison))
-    print("\n".join(summary_lines(comparison, cfg.primary_metric)))
+    print(format_table(comparison, cfg.confidence))
+    print("\n".join(summary_lines(comparison, cfg.primary_metric, cfg.confidence)))
     return 0
 
 

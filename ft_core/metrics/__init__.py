@@ -29,7 +29,7 @@ from ft_core.metrics.bertscore import (
     BERTSCORE_COLUMNS,
     EMBEDDED_ENCODER,
     EMBEDDED_ENCODERS,
-    bertscore,
+    bertscore_scores,
     bertscore_signature,
     resolve_encoder,
 )
@@ -44,7 +44,7 @@ from ft_core.metrics.bleu import (
     sacrebleu_from_statistics,
     sentence_bleu,
 )
-from ft_core.metrics.rouge import ROUGE_TYPES, rouge, rouge_signature
+from ft_core.metrics.rouge import ROUGE_TYPES, rouge_scores, rouge_signature
 from ft_core.metrics.rouge_fast import lcs_indices, lcs_length, summary_level_lcs_f
 from ft_core.metrics.tokenize import split_sentences
 
@@ -202,7 +202,7 @@ def score(
             columns.update(sentence_bleu(predictions, references, opts["lowercase"]))
         elif metric == "rouge":
             columns.update(
-                rouge(
+                rouge_scores(
                     predictions,
                     references,
                     opts["use_stemmer"],
@@ -213,7 +213,7 @@ def score(
             )
         elif metric == "bertscore":
             columns.update(
-                bertscore(
+                bertscore_scores(
                     predictions,
                     references,
                     opts["bertscore_model"],

@@ -56,7 +56,7 @@ def _bert_scorer(path: str, num_layers: int, batch_size: int, device: str) -> An
         ) from None
 
 
-def bertscore(
+def bertscore_scores(
     predictions: Sequence[str],
     references: Sequence[Sequence[str]],
     model: str,

@@ -52,7 +52,7 @@ def _score_chunk(chunk: _Chunk) -> list[list[float]]:
     return rows
 
 
-def rouge(
+def rouge_scores(
     predictions: Sequence[str],
     references: Sequence[Sequence[str]],
     use_stemmer: bool,
