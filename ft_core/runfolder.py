@@ -39,7 +39,7 @@ from typing import IO, Any, NamedTuple
 
 import pandas as pd
 
-from ft_core.config import TrainConfig, config_from_dict, save_config
+from ft_core.config import TrainConfig, config_from_dict, config_to_dict
 from ft_core.errors import RunFolderError
 
 CONFIG = "config.json"
@@ -137,6 +137,11 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, payload: Any) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def write_config(path: str | Path, cfg: Any) -> None:
+    """A job config as JSON (config.json, generate_config.json, score_config.json), atomically."""
+    write_json_atomic(path, config_to_dict(cfg))
 
 
 def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
@@ -288,7 +293,7 @@ def create(run_dir: str | Path, cfg: TrainConfig, truncation: dict[str, Any]) ->
     """Start a run folder: config.json and truncation.json (from here on, status.json says where it stands)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, config_path(run_dir))
+    write_config(config_path(run_dir), cfg)
     write_json_atomic(truncation_path(run_dir), truncation)
 
 
@@ -479,7 +484,7 @@ def write_scores(
     write_json_atomic(folder / COMPARISON_JSON, json.loads(comparison.to_json(orient="records")))  # NaN: null
     _write_frame_atomic(folder / CORPUS_CSV, corpus, "csv")
     write_json_atomic(folder / SIGNATURES, signatures)
-    save_config(config, folder / SCORE_CONFIG)
+    write_config(folder / SCORE_CONFIG, config)
 
 
 def read_per_example(run_dir: str | Path) -> pd.DataFrame | None:

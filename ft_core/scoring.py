@@ -15,7 +15,6 @@ docs/run-folder.md):
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pandas as pd
 from ft_core import metrics as metric_lib
 from ft_core import runfolder
 from ft_core.config import ScoreConfig, parse_cli
-from ft_core.errors import DataError, RunFolderError
+from ft_core.errors import DataError, RunFolderError, warnings_as_lines
 from ft_core.significance import format_mean_sd, paired_bootstrap, seed_summary, share_higher
 
 __all__ = [
@@ -313,9 +312,7 @@ def _scores_dir(cfg: ScoreConfig) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_cli(ScoreConfig, argv, "score")
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+    with warnings_as_lines():
         comparison = score(cfg)
     print(format_table(comparison, cfg.confidence))
     print(f"wrote {_scores_dir(cfg)}/per_example.parquet and comparison.json/.csv")

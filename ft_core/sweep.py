@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from ft_core.config import (
     config_from_cli,
     parse_cli,
 )
-from ft_core.errors import FtCoreError
+from ft_core.errors import FtCoreError, warnings_as_lines
 from ft_core.generate import generate
 from ft_core.runfolder import sweep_member_name as run_name
 from ft_core.scoring import format_table, interval_label
@@ -186,9 +185,7 @@ def _train_main(argv: list[str]) -> int:
 
 def _decoding_main(argv: list[str]) -> int:
     cfg = parse_cli(DecodingSweepConfig, argv, "sweep decoding")
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+    with warnings_as_lines():
         comparison = sweep_decoding(cfg)
     print(format_table(comparison, cfg.confidence))
     print("\n".join(summary_lines(comparison, cfg.primary_metric, cfg.confidence)))
