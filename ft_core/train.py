@@ -293,13 +293,48 @@ def _steps(cfg: TrainConfig, n_examples: int, processes: int) -> tuple[int, int]
     return steps_per_epoch, max(1, math.ceil(per_process * cfg.epochs / cfg.gradient_accumulation_steps))
 
 
+def build_optimizer(cfg: TrainConfig, model: Any, total_steps: int) -> tuple[Any, Any]:
+    """(AdamW over the trainable LoRA parameters, fused on a GPU; its learning-rate schedule)."""
+    import torch
+    from transformers import get_scheduler
+
+    use_fused = cfg.fused_optimizer and torch.cuda.is_available()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=use_fused or None
+    )
+    scheduler = get_scheduler(
+        cfg.lr_scheduler,
+        optimizer,
+        num_warmup_steps=int(cfg.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+    return optimizer, scheduler
+
+
+def validation_batches(inputs: Inputs, accelerator: Any) -> list[dict]:
+    """This process's share of the validation set, in length-grouped padded batches."""
+    validation, cfg = inputs.data.validation, inputs.cfg
+    pad_id = inputs.tokenizer.pad_token_id
+    return [
+        collate([validation[i] for i in b], pad_id, cfg.task)
+        for b in length_grouped_batches([len(e["input_ids"]) for e in validation], cfg.batch_size, 0, True)
+    ][accelerator.process_index :: accelerator.num_processes]
+
+
+def generation_sample(cfg: TrainConfig) -> list[Example]:
+    """The examples generated on at each validation (`eval_generation_samples`; none by default)."""
+    if not cfg.eval_generation_samples or not (cfg.validation_file or cfg.sanity_overfit):
+        return []
+    source = cfg.train_file if cfg.sanity_overfit else cfg.validation_file
+    return load_examples(source, cfg, limit=cfg.eval_generation_samples)
+
+
 def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
     """Everything before the first step: inputs checked, model with adapters, run folder created (config.json,
     truncation.json), optimizer and schedule, validation batches. Bad input fails before the folder exists."""
-    import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from transformers import get_scheduler
 
     from ft_core.models import resolve_placement
 
@@ -324,31 +359,10 @@ def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
     accelerator.wait_for_everyone()
 
     steps_per_epoch, total_steps = _steps(cfg, len(inputs.data.train), accelerator.num_processes)
-    use_fused = cfg.fused_optimizer and torch.cuda.is_available()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        trainable, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=use_fused or None
-    )
-    scheduler = get_scheduler(
-        cfg.lr_scheduler,
-        optimizer,
-        num_warmup_steps=int(cfg.warmup_ratio * total_steps),
-        num_training_steps=total_steps,
-    )
+    optimizer, scheduler = build_optimizer(cfg, model, total_steps)
     # The scheduler stays outside prepare(): accelerate would step it once per process, while total_steps already
     # counts optimizer steps across processes.
     model, optimizer = accelerator.prepare(model, optimizer)
-
-    generation_sample = []
-    if cfg.eval_generation_samples and (cfg.validation_file or cfg.sanity_overfit):
-        source = cfg.train_file if cfg.sanity_overfit else cfg.validation_file
-        generation_sample = load_examples(source, cfg, limit=cfg.eval_generation_samples)
-    validation = inputs.data.validation
-    pad_id = inputs.tokenizer.pad_token_id
-    val_batches = [
-        collate([validation[i] for i in b], pad_id, cfg.task)
-        for b in length_grouped_batches([len(e["input_ids"]) for e in validation], cfg.batch_size, 0, True)
-    ][accelerator.process_index :: accelerator.num_processes]
     eval_every = cfg.eval_every_steps if cfg.eval_every_steps > 0 else steps_per_epoch
     return Run(
         cfg=cfg,
@@ -364,8 +378,8 @@ def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
         steps_per_epoch=steps_per_epoch,
         eval_every=eval_every,
         save_every=cfg.save_every_steps if cfg.save_every_steps > 0 else eval_every,
-        val_batches=val_batches,
-        generation_sample=generation_sample,
+        val_batches=validation_batches(inputs, accelerator),
+        generation_sample=generation_sample(cfg),
         progress=progress,
     )
 

@@ -229,3 +229,34 @@ def test_config_module_imports_neither_torch_nor_transformers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readmes_command_lines_parse(tmp_path, capsys):
+    from ft_core.__main__ import main
+
+    missing = tmp_path / "r16"
+    # README: generate --run-dir runs/r16 --limit 200 --decodings greedy "beam:num_beams=4" --seeds 0
+    argv = [
+        "--run-dir",
+        str(missing),
+        "--limit",
+        "200",
+        "--decodings",
+        "greedy",
+        "beam:num_beams=4",
+        "--seeds",
+        "0",
+    ]
+    cfg = parse_cli(GenerateConfig, argv, "generate")
+    assert (cfg.limit, cfg.decodings, cfg.seeds) == (200, ["greedy", "beam:num_beams=4"], [0])
+    assert main(["generate", *argv]) == 1  # parsed; the job then refuses the missing run folder
+    assert capsys.readouterr().err.strip() == f"error: run folder {missing} does not exist"
+    # README: sweep decoding --run-dir runs/r16 --decodings "beam:num_beams=2|4,length_penalty=0.8|1.2"
+    sweep = parse_cli(
+        DecodingSweepConfig,
+        ["--run-dir", str(missing), "--decodings", "beam:num_beams=2|4,length_penalty=0.8|1.2"],
+        "sweep decoding",
+    )
+    assert sweep.decodings == ["beam:num_beams=2|4,length_penalty=0.8|1.2"]
+    # README: score --run-dir runs/r16
+    assert parse_cli(ScoreConfig, ["--run-dir", str(missing)], "score").run_dir == str(missing)
