@@ -1,10 +1,11 @@
-"""Reading run folders for the researcher's pages: status, curves, configs, metric tables, sweeps.
+"""Run folders for the researcher's pages: the runs table, progress, curves, configs side by side, metric tables,
+sweep grids.
 
-A run folder (`runs/<run>/`, layout in notes/contracts.md) is written by an `ft_core` job while the app reads it,
-and may be deleted while a page lists it; so every reader here returns an empty value instead of raising when a
-file is missing, half-written or the folder is gone. No torch: these are JSON, JSONL, CSV and Parquet files.
-A sweep folder holds one run folder per (learning rate, LoRA rank), e.g. `runs/sweep/lr0.0001_r16/`, and
-usually a `sweep.json`.
+A run folder (`runs/<run>/`) is written by an `ft_core` job while the app reads it, and may be deleted while a
+page lists it. Its layout belongs to `ft_core.runfolder` (docs/run-folder.md); every file is read through it, and
+its readers return an empty value instead of raising when a file is missing, half-written or the folder is gone.
+No torch: these are JSON, JSONL, CSV and Parquet files. A sweep folder holds one run folder per (learning rate,
+LoRA rank), e.g. `runs/sweep/lr0.0001_r16/`, and usually a `sweep.json`.
 """
 
 from __future__ import annotations
@@ -20,86 +21,16 @@ from typing import Any
 
 import pandas as pd
 
-RUN_FILES = ("config.json", "status.json", "train_log.jsonl")
-_SWEEP_CHILD = re.compile(r"^lr(?P<lr>[-+.\deE]+)_r(?P<r>\d+)$")
+from ft_core import runfolder
+from ft_core.runfolder import find_runs, is_run, is_sweep, read_config, read_log, read_status
+
+__all__ = [
+    "RunProgress", "comparison", "config_table", "curves", "find_runs", "format_duration", "is_run", "is_sweep",
+    "list_runs", "list_sweeps", "log_progress", "metric_tables", "outside_runs", "read_config", "read_log",
+    "read_status", "sweep_grid", "sweep_members", "sweep_metrics", "train_progress",
+]  # fmt: skip
+
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def read_status(run_dir: str | Path | None) -> dict[str, Any]:
-    """status.json as a dict; {} when missing, half-written or the folder is gone."""
-    if run_dir is None:
-        return {}
-    data = _read_json(Path(run_dir) / "status.json")
-    return data if isinstance(data, dict) else {}
-
-
-def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """config.json (the TrainConfig the run used) as a dict; {} when missing."""
-    data = _read_json(Path(run_dir) / "config.json")
-    return data if isinstance(data, dict) else {}
-
-
-def read_log(run_dir: str | Path) -> pd.DataFrame:
-    """train_log.jsonl as a frame (one row per logged step or validation); a half-written last line is skipped."""
-    rows = []
-    try:
-        text = (Path(run_dir) / "train_log.jsonl").read_text(errors="replace")
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    frame = pd.DataFrame(rows)
-    for column in ("step", "loss", "eval_loss", "tokens_per_s", "lr"):
-        if column not in frame:
-            frame[column] = pd.Series(dtype=float)
-    return frame
-
-
-def is_run(path: Path) -> bool:
-    """A training run (config, status or log) or a folder of outputs made elsewhere (outputs/ or scores/)."""
-    return any((path / name).is_file() for name in RUN_FILES) or any(
-        (path / name).is_dir() for name in ("outputs", "scores")
-    )
-
-
-def is_sweep(path: str | Path) -> bool:
-    path = Path(path)
-    try:
-        return (path / "sweep.json").is_file() or any(
-            _SWEEP_CHILD.match(p.name) and is_run(p) for p in path.iterdir() if p.is_dir()
-        )
-    except OSError:
-        return False
-
-
-def find_runs(root: str | Path) -> list[Path]:
-    """Run folders under `root` and one level below (sweep members), sorted by name; hidden folders skipped."""
-    root = Path(root)
-    found: list[Path] = []
-    try:
-        children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return []
-    for child in children:
-        if is_run(child):
-            found.append(child)
-        try:
-            found += sorted(g for g in child.iterdir() if g.is_dir() and is_run(g))
-        except OSError:
-            continue
-    return found
 
 
 def list_runs(root: str | Path) -> pd.DataFrame:
@@ -109,10 +40,6 @@ def list_runs(root: str | Path) -> pd.DataFrame:
     rows = []
     for path in find_runs(root):
         status, config = read_status(path), read_config(path)
-        try:
-            outputs = len(list((path / "outputs").glob("*.jsonl")))
-        except OSError:
-            outputs = 0
         rows.append(
             {
                 "run": str(path.relative_to(root)),
@@ -125,11 +52,11 @@ def list_runs(root: str | Path) -> pd.DataFrame:
                 "base_model": config.get("base_model"),
                 "lora_r": config.get("lora_r"),
                 "learning_rate": config.get("learning_rate"),
-                "adapter": (path / "adapter" / "adapter_config.json").is_file(),
-                "outputs": outputs,
-                "scores": (path / "scores" / "comparison.json").is_file(),
+                "adapter": runfolder.has_adapter(path),
+                "outputs": len(runfolder.output_files(runfolder.outputs_dir(path))),
+                "scores": runfolder.has_scores(path),
                 "sweep": path.parent.name if path.parent != root else None,
-                "writer_alive": _alive(status.get("pid")) if status.get("state") == "running" else False,
+                "writer_alive": runfolder.writer_alive(status),
                 "updated_at": pd.to_datetime(status.get("updated_at"), unit="s", utc=True)
                 if isinstance(status.get("updated_at"), (int, float))
                 else None,
@@ -158,19 +85,6 @@ def list_runs(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _alive(pid: Any) -> bool:
-    """Is the process that says it writes this run folder still there? (A crashed run leaves "running".)"""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def outside_runs(root: str | Path, tracked: list[str]) -> pd.DataFrame:
     """Runs being trained right now by a process the app did not start (a terminal, a cluster node sharing the
     folder): state running, writer alive, and not among the `tracked` run folders of the app's jobs."""
@@ -187,12 +101,7 @@ def outside_runs(root: str | Path, tracked: list[str]) -> pd.DataFrame:
 
 def list_sweeps(root: str | Path) -> list[Path]:
     """Sweep folders directly under `root`."""
-    try:
-        return sorted(
-            p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".") and is_sweep(p)
-        )
-    except OSError:
-        return []
+    return runfolder.find_sweeps(root)
 
 
 # ------------------------------------------------------------------------------------------------ progress
@@ -307,10 +216,7 @@ def _cell(value: Any) -> str:
 
 def comparison(run_dir: str | Path) -> pd.DataFrame:
     """scores/comparison.json (metric, base, finetuned, delta, ci_low, ci_high, p_value, ...); empty if absent."""
-    data = _read_json(Path(run_dir) / "scores" / "comparison.json")
-    if isinstance(data, dict):
-        data = data.get("rows", [])
-    return pd.DataFrame(data if isinstance(data, list) else [])
+    return runfolder.read_comparison(run_dir)
 
 
 def metric_tables(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
@@ -330,25 +236,12 @@ def metric_tables(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
 def sweep_members(sweep_dir: str | Path) -> pd.DataFrame:
     """One row per member run of a sweep: run, path, learning_rate, lora_r, state, best_eval_loss,
     final_train_loss, and `delta_<metric>` / `finetuned_<metric>` columns where the run has been scored."""
-    sweep_dir = Path(sweep_dir)
-    listed = _read_json(sweep_dir / "sweep.json")
-    paths: list[Path] = []
-    if isinstance(listed, dict):
-        for entry in listed.get("runs", []):
-            where = entry.get("run_dir") if isinstance(entry, dict) else entry
-            if where:
-                path = Path(where)
-                paths.append(path if path.is_absolute() or path.exists() else sweep_dir / path.name)
-    try:
-        paths += [p for p in sorted(sweep_dir.iterdir()) if p.is_dir() and is_run(p) and p not in paths]
-    except OSError:
-        pass
     rows = []
-    for path in dict.fromkeys(paths):
+    for path in runfolder.sweep_member_dirs(sweep_dir):
         config, status = read_config(path), read_status(path)
-        match = _SWEEP_CHILD.match(path.name)
-        lr = config.get("learning_rate", float(match["lr"]) if match else math.nan)
-        r = config.get("lora_r", int(match["r"]) if match else None)
+        grid_point = runfolder.parse_sweep_member(path.name)
+        lr = config.get("learning_rate", grid_point[0] if grid_point else math.nan)
+        r = config.get("lora_r", grid_point[1] if grid_point else None)
         row: dict[str, Any] = {
             "run": path.name,
             "path": str(path),

@@ -59,8 +59,8 @@ def main() -> None:
     from ft_core.config import DataConfig
     from ft_core.data import load_examples
     from ft_core.decoding import Decoding
-    from ft_core.generate import build_prompts, generate_texts, load_for_generation, resolve_device
-    from ft_core.models import embedded_tokenizer
+    from ft_core.generate import build_prompts, generate_texts, load_for_generation
+    from ft_core.models import embedded_tokenizer, resolve_device
 
     device = resolve_device(args.device)
     if args.threads or not device.startswith("cuda"):

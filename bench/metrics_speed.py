@@ -50,6 +50,7 @@ def main() -> None:
     from rouge_score import rouge_scorer
 
     from ft_core import metrics
+    from ft_core.metrics.rouge_fast import pair_scorer
 
     stem = not args.no_stemmer
     predictions, references = build_pairs(args.pairs)
@@ -67,7 +68,7 @@ def main() -> None:
 
     timings = {}
     for jobs in sorted({1, args.jobs}):
-        metrics._rouge_scorer.cache_clear()  # no warm caches from an earlier run
+        pair_scorer.cache_clear()  # no warm caches from an earlier run
         started = time.perf_counter()
         frame = metrics.score(predictions, references, ["rouge"], use_stemmer=stem, n_jobs=jobs)
         timings[jobs] = time.perf_counter() - started

@@ -18,7 +18,6 @@ for forward+backward, the PaLM appendix B count scaled from 6N to 4N accounting)
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -96,13 +95,13 @@ def run_baseline(cfg, model_dir: str, out_dir: Path) -> dict:
 
 
 def run_ft_core(cfg, model_dir: str) -> dict:
-    from ft_core.train import read_status, train
+    from ft_core import runfolder
+    from ft_core.train import train
 
     run_dir = train(cfg, progress=False)
-    status = read_status(run_dir)
-    rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
-    losses = [r["loss"] for r in rows if "loss" in r]
-    truncation = json.loads((run_dir / "truncation.json").read_text())
+    status = runfolder.read_status(run_dir)
+    losses = [r["loss"] for r in runfolder.read_log_rows(run_dir) if "loss" in r]
+    truncation = runfolder.read_truncation(run_dir)
     return {
         "seconds": status["finished_at"] - status["started_at"],
         "losses": losses,

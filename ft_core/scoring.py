@@ -1,11 +1,12 @@
 """Score a run's outputs and compare base with fine-tuned: `python -m ft_core score --run-dir runs/x`.
 
 Reads `outputs/<system>__<decoding>__seed<seed>.jsonl`, scores every output once (`ft_core.metrics.score`, one
-BERTScore model load for all files) and writes, in `scores/`:
+BERTScore model load for all files) and writes, in `scores/` (through `ft_core.runfolder`; every column in
+docs/run-folder.md):
 
 - `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens, hit_max_new_tokens.
 - `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system, the
-  delta (finetuned - base), its 95% paired-bootstrap interval and p-value over items (Koehn, 2004; see
+  delta (finetuned - base), its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value over items (Koehn, 2004; see
   `ft_core.significance`), the share of items where the fine-tuned output scores higher, and the settings
   signature. With several sampling seeds, each item's scores are averaged over seeds before resampling (BLEU:
   its statistics are pooled), and the per-seed corpus figures are summarised as mean ± sd.
@@ -14,10 +15,7 @@ BERTScore model load for all files) and writes, in `scores/`:
 
 from __future__ import annotations
 
-import json
-import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,21 @@ import numpy as np
 import pandas as pd
 
 from ft_core import metrics as metric_lib
-from ft_core.config import _help, save_config
-from ft_core.errors import ConfigError, DataError, RunFolderError
-from ft_core.generate import parse_args, parse_output_name
+from ft_core import runfolder
+from ft_core.config import ScoreConfig, parse_cli
+from ft_core.errors import DataError, RunFolderError, warnings_as_lines
 from ft_core.significance import format_mean_sd, paired_bootstrap, seed_summary, share_higher
+
+__all__ = [
+    "COMPARED",
+    "KEYS",
+    "ScoreConfig",
+    "compare",
+    "format_table",
+    "read_outputs",
+    "score",
+    "score_outputs",
+]
 
 KEYS = ["item_id", "system", "decoding", "seed"]
 # Comparison rows in this order; corpus BLEU comes from pooled statistics, the rest are means of per-item values.
@@ -53,90 +62,31 @@ LENGTH_SIGNATURES = {
 }
 
 
-@dataclass
-class ScoreConfig:
-    """A scoring job: which outputs, which metrics and options, how the comparison is resampled."""
-
-    run_dir: str | None = _help(None, "run folder with outputs/; scores go to its scores/")
-    outputs_dir: str | None = _help(None, "folder of outputs/*.jsonl files; default: <run_dir>/outputs")
-    scores_dir: str | None = _help(None, "folder for the score files; default: <run_dir>/scores")
-    metrics: list[str] = _help(
-        ["bleu", "rouge", "bertscore"], "bleu, rouge, bertscore, and/or evaluate:<local path or hub id>"
-    )
-    decodings: list[str] = _help([], "score only these decoding names (as in the file names); empty = all")
-    system_a: str = _help("base", "the reference system of the comparison")
-    system_b: str = _help("finetuned", "the system compared with it (delta = b - a)")
-    use_stemmer: bool = _help(True, "Porter stemming before ROUGE matching")
-    multi_ref: str = _help(
-        "max", "several references combine by 'max' or 'mean' (ROUGE)", choices=("max", "mean")
-    )
-    split_sentences: bool = _help(True, "one sentence per line before rougeLsum")
-    bertscore_model: str = _help(
-        metric_lib.EMBEDDED_ENCODER, "BERTScore encoder: embedded name, folder or hub id"
-    )
-    bertscore_num_layers: int | None = _help(
-        None, "encoder layer for BERTScore; default: known for the model"
-    )
-    bertscore_batch_size: int = _help(64, "BERTScore batch size")
-    device: str = _help("auto", "'auto', 'cpu' or 'cuda' for BERTScore")
-    n_jobs: int = _help(0, "processes for ROUGE on 2,000+ outputs; 0 = all cores")
-    n_boot: int = _help(1000, "bootstrap resamples")
-    confidence: float = _help(0.95, "confidence level of the intervals")
-    seed: int = _help(0, "seed of the bootstrap")
-
-    def validate(self) -> None:
-        from ft_core.config import _check_choices
-
-        _check_choices(self)
-        if not self.run_dir and not (self.outputs_dir and self.scores_dir):
-            raise ConfigError("give run_dir, or both outputs_dir and scores_dir")
-        if self.n_boot < 100:
-            raise ConfigError(f"n_boot must be at least 100 for a usable interval, got {self.n_boot}")
-        if not 0 < self.confidence < 1:
-            raise ConfigError(f"confidence must be in (0, 1), got {self.confidence}")
-        if self.system_a == self.system_b:
-            raise ConfigError(f"system_a and system_b are both {self.system_a!r}; compare two systems")
-        if not self.metrics:
-            raise ConfigError(f"metrics is empty; choose from {', '.join(metric_lib.NEEDS_REFERENCES)}")
-
-    def metric_options(self) -> dict[str, Any]:
-        return {
-            "use_stemmer": self.use_stemmer,
-            "multi_ref": self.multi_ref,
-            "split_sentences": self.split_sentences,
-            "bertscore_model": self.bertscore_model,
-            "bertscore_num_layers": self.bertscore_num_layers,
-            "bertscore_batch_size": self.bertscore_batch_size,
-            "device": None if self.device == "auto" else self.device,
-            "n_jobs": self.n_jobs,
-        }
-
-
 # --------------------------------------------------------------------------------------------- reading
 def read_outputs(outputs_dir: Path, decodings: list[str] | None = None) -> pd.DataFrame:
     """All outputs files as one frame (item_id, system, decoding, seed, output, references, new_tokens, ...)."""
     outputs_dir = Path(outputs_dir)
     if not outputs_dir.is_dir():
         raise RunFolderError(f"{outputs_dir} not found: run `python -m ft_core generate` first")
-    files = sorted(p for p in outputs_dir.glob("*.jsonl") if not p.name.startswith("."))
     frames = []
-    for path in files:
-        try:
-            system, decoding, seed = parse_output_name(path)
-        except ValueError:
-            raise DataError(f"{path.name} is not named <system>__<decoding>__seed<seed>.jsonl") from None
+    for path in runfolder.output_files(outputs_dir):
+        name = runfolder.parse_output_name(path)
+        if name is None:
+            raise DataError(f"{path.name} is not named <system>__<decoding>__seed<seed>.jsonl")
+        system, decoding, seed = name
         if decodings and decoding not in decodings:
             continue
-        try:
-            rows = [json.loads(line) for line in path.read_bytes().decode().splitlines() if line.strip()]
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise DataError(f"{path} is not valid UTF-8 JSONL ({e}); regenerate it") from None
-        if not rows:
+        read = runfolder.read_jsonl(path)
+        if read.bad_line is not None:
+            raise DataError(
+                f"{path} is not valid UTF-8 JSONL (line {read.bad_line}: {read.error}); regenerate it"
+            )
+        if not read.records:
             raise DataError(f"{path} holds no outputs")
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(read.records)
         missing = {"item_id", "output"} - set(frame.columns)
         if missing:
-            raise DataError(f"{path.name} lacks {', '.join(sorted(missing))}; see notes/contracts.md")
+            raise DataError(f"{path.name} lacks {', '.join(sorted(missing))}; see docs/run-folder.md")
         if frame["item_id"].duplicated().any():
             raise DataError(
                 f"{path.name} repeats item ids, e.g. {frame.loc[frame.item_id.duplicated(), 'item_id'].iloc[0]}"
@@ -311,11 +261,16 @@ def compare(
     return pd.DataFrame(rows)[order], corpus
 
 
-def format_table(comparison: pd.DataFrame) -> str:
-    """The comparison as a fixed-width text table (what the CLI prints)."""
+def interval_label(confidence: float) -> str:
+    """'95% CI' for 0.95: the label of an interval says the confidence it was computed with."""
+    return f"{confidence * 100:g}% CI"
+
+
+def format_table(comparison: pd.DataFrame, confidence: float = 0.95) -> str:
+    """The comparison as a fixed-width text table (what the CLI prints); `confidence` of its intervals."""
     width = max([18, *(len(str(d)) for d in comparison["decoding"])])
     lines = []
-    header = f"{'decoding':<{width}} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} {'95% CI':>21} {'p':>7} {'ft>base':>7}"
+    header = f"{'decoding':<{width}} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} {interval_label(confidence):>21} {'p':>7} {'ft>base':>7}"
     lines.append(header)
     lines.append("-" * len(header))
     for row in comparison.itertuples():
@@ -339,34 +294,28 @@ def format_table(comparison: pd.DataFrame) -> str:
 
 def score(cfg: ScoreConfig) -> pd.DataFrame:
     """Run a scoring job; writes scores/ and returns the comparison table."""
-    cfg.validate()
-    outputs_dir = Path(cfg.outputs_dir or Path(cfg.run_dir) / "outputs")
-    scores_dir = Path(cfg.scores_dir or Path(cfg.run_dir) / "scores")
-    outputs = read_outputs(outputs_dir, cfg.decodings)
+    outputs = read_outputs(_outputs_dir(cfg), cfg.decodings)
     per_example = score_outputs(outputs, cfg)
     signatures = per_example.attrs.get("signatures", {})
     comparison, corpus = compare(per_example, outputs, cfg, signatures)
-    scores_dir.mkdir(parents=True, exist_ok=True)
     table = per_example.copy()
     table.attrs = {}
-    table.to_parquet(scores_dir / "per_example.parquet", index=False)
-    comparison.to_csv(scores_dir / "comparison.csv", index=False)
-    records = json.loads(comparison.to_json(orient="records"))  # NaN -> null
-    (scores_dir / "comparison.json").write_text(json.dumps(records, indent=2) + "\n")
-    corpus.to_csv(scores_dir / "corpus.csv", index=False)
-    (scores_dir / "signatures.json").write_text(json.dumps(signatures, indent=2) + "\n")
-    save_config(cfg, scores_dir / "score_config.json")
+    runfolder.write_scores(_scores_dir(cfg), table, comparison, corpus, signatures, cfg)
     return comparison
 
 
+def _outputs_dir(cfg: ScoreConfig) -> Path:
+    return Path(cfg.outputs_dir) if cfg.outputs_dir else runfolder.outputs_dir(cfg.run_dir)
+
+
+def _scores_dir(cfg: ScoreConfig) -> Path:
+    return Path(cfg.scores_dir) if cfg.scores_dir else runfolder.scores_dir(cfg.run_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(argv, ScoreConfig, prog="score")
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+    cfg = parse_cli(ScoreConfig, argv, "score")
+    with warnings_as_lines():
         comparison = score(cfg)
-    print(format_table(comparison))
-    print(
-        f"wrote {Path(cfg.scores_dir or Path(cfg.run_dir) / 'scores')}/per_example.parquet and comparison.json/.csv"
-    )
+    print(format_table(comparison, cfg.confidence))
+    print(f"wrote {_scores_dir(cfg)}/per_example.parquet and comparison.json/.csv")
     return 0

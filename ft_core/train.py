@@ -1,11 +1,15 @@
-"""LoRA fine-tuning, top to bottom in one file.
+"""LoRA fine-tuning, told in stages: `prepare_run`, `resume_state`, `run_loop` (with `validate`), `finish`.
 
 `python -m ft_core train --config FILE.yaml [--set key=value ...]` validates everything first (config, data
 columns, model, target modules, run folder) so bad input fails before a run folder exists; then it trains with
 `accelerate` (one process here, DDP under `accelerate launch` / `torchrun` with no code change), validates every
-N steps, stops early, keeps the best adapter, checkpoints for resuming, and logs to the run folder:
+N steps, stops early, keeps the best adapter, checkpoints for resuming, and logs to the run folder
+(`ft_core.runfolder`, docs/run-folder.md):
 
-    runs/<run>/config.json  train_log.jsonl  status.json  adapter/  checkpoint/
+    runs/<run>/config.json  truncation.json  train_log.jsonl  status.json  adapter/  checkpoint/
+
+What the run holds fixed once prepared (config, data, model, optimizer, schedule) is a `Run`; where it stands is
+one `TrainState`, the object saved as `checkpoint/trainer_state.json` and read back on resume.
 
 Loss is on target tokens only (prompt tokens are labelled -100). Batches are length-grouped and padded to their
 longest example, not to max length: the same examples, far less padding.
@@ -13,74 +17,56 @@ longest example, not to max length: the same examples, far less padding.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import math
 import os
 import random
-import shutil
 import signal
 import sys
 import threading
 import time
 import traceback
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ft_core.config import TrainConfig, load_config, save_config
+from ft_core import runfolder
+from ft_core.config import TrainConfig, cli_parser, config_from_cli
 from ft_core.data import (
     IGNORE_INDEX,
+    Example,
     encode_example,
     format_truncation_report,
     load_examples,
     truncation_report,
 )
-from ft_core.errors import ConfigError, FtCoreError, RunFolderError
+from ft_core.errors import FtCoreError, RunFolderError
+from ft_core.runfolder import TrainState, read_status
+
+__all__ = [
+    "EncodedData", "Run", "TrainState", "check", "collate", "effective_config", "finish", "length_grouped_batches",
+    "prepare_data", "prepare_run", "read_status", "resume_state", "run_loop", "train", "validate",
+]  # fmt: skip
 
 SANITY_EXAMPLES = 32
-
-
-# ---------------------------------------------------------------- run folder
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def write_status(run_dir: Path, **fields: Any) -> None:
-    path = run_dir / "status.json"
-    status = json.loads(path.read_text()) if path.is_file() else {}
-    status.update(fields, updated_at=time.time(), pid=os.getpid())
-    write_json_atomic(path, status)
-
-
-def read_status(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "status.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def check_run_dir(cfg: TrainConfig) -> Path:
-    run_dir = Path(cfg.run_dir)
-    if cfg.resume:
-        if not (run_dir / "checkpoint" / "trainer_state.json").is_file():
-            raise RunFolderError(
-                f"cannot resume: {run_dir} has no checkpoint/ (was it started with this config?)"
-            )
-    elif run_dir.exists() and any(run_dir.iterdir()):
-        raise RunFolderError(
-            f"run folder {run_dir} exists already; choose another run_dir or set resume=true"
-        )
-    return run_dir
 
 
 # ---------------------------------------------------------------- data
 
 
-def prepare_data(cfg: TrainConfig, tokenizer: Any) -> tuple[list[dict], list[dict], dict[str, Any]]:
-    """Encode train and validation examples; returns them and the truncation report of the training set."""
+@dataclass
+class EncodedData:
+    """Token ids of the training and validation examples, and the truncation report of the training set."""
+
+    train: list[dict]
+    validation: list[dict]
+    truncation: dict[str, Any]
+
+
+def prepare_data(cfg: TrainConfig, tokenizer: Any) -> EncodedData:
+    """Encode train and validation examples (sanity-overfit mode validates on what it trains on)."""
     limit = SANITY_EXAMPLES if cfg.sanity_overfit else cfg.max_train_examples
     train_examples = load_examples(cfg.train_file, cfg, limit=limit)
     train = [encode_example(tokenizer, cfg, e, cfg.task) for e in train_examples]
@@ -91,7 +77,7 @@ def prepare_data(cfg: TrainConfig, tokenizer: Any) -> tuple[list[dict], list[dic
         validation = [encode_example(tokenizer, cfg, e, cfg.task) for e in val_examples]
     else:
         validation = []
-    return train, validation, truncation_report(train)
+    return EncodedData(train, validation, truncation_report(train))
 
 
 def length_grouped_batches(
@@ -135,19 +121,6 @@ def collate(examples: list[dict], pad_id: int, task: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- model
 
 
-def resolve_precision(cfg: TrainConfig) -> str:
-    """accelerate's mixed_precision value: bf16 where the GPU has it, fp16 on older GPUs, fp32 on CPU."""
-    import torch
-
-    if cfg.precision == "auto":
-        if torch.cuda.is_available():
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "no"
-    if cfg.precision == "fp16" and not torch.cuda.is_available():
-        raise ConfigError("precision=fp16 needs a GPU; use precision=auto or fp32 on CPU")
-    return {"fp32": "no"}.get(cfg.precision, cfg.precision)
-
-
 def build_model(cfg: TrainConfig, model_path: str) -> Any:
     """Base model with LoRA adapters on the target modules; fails early on a module name the model lacks."""
     from peft import LoraConfig, TaskType, get_peft_model
@@ -178,7 +151,7 @@ def build_model(cfg: TrainConfig, model_path: str) -> Any:
     return model
 
 
-# ---------------------------------------------------------------- the loop
+# ---------------------------------------------------------------- validation
 
 
 def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
@@ -235,36 +208,7 @@ def generation_metrics(
     return {f"eval_{m}": float(table.loc[m, "value"]) for m in keep if m in table.index}
 
 
-def save_checkpoint(
-    run_dir: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], accelerator: Any
-) -> None:
-    """Everything a resume needs, written to a staging folder and swapped in, so a crash never leaves half."""
-    import torch
-
-    if not accelerator.is_main_process:
-        return
-    staging = run_dir / "checkpoint.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    accelerator.unwrap_model(model).save_pretrained(staging / "adapter")
-    torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-    torch.save(scheduler.state_dict(), staging / "scheduler.pt")
-    write_json_atomic(staging / "trainer_state.json", state)
-    final = run_dir / "checkpoint"
-    old = run_dir / "checkpoint.old"
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def save_best_adapter(run_dir: Path, model: Any, accelerator: Any) -> None:
-    if not accelerator.is_main_process:
-        return
-    staging = run_dir / "adapter.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    accelerator.unwrap_model(model).save_pretrained(staging)
-    shutil.rmtree(run_dir / "adapter", ignore_errors=True)
-    staging.rename(run_dir / "adapter")
+# ---------------------------------------------------------------- the stages
 
 
 def effective_config(cfg: TrainConfig) -> TrainConfig:
@@ -281,51 +225,79 @@ def effective_config(cfg: TrainConfig) -> TrainConfig:
     )
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Fine-tune `cfg.base_model` with LoRA into `cfg.run_dir`; returns the run folder."""
-    import torch
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
-    from transformers import get_scheduler
+@dataclass
+class Inputs:
+    """What training reads before anything is trained: the effective config, the model's path, its tokenizer and
+    the encoded data (`check` stops here)."""
 
+    cfg: TrainConfig
+    run_dir: Path
+    model_path: str
+    tokenizer: Any
+    data: EncodedData
+
+
+def load_inputs(cfg: TrainConfig) -> Inputs:
+    """Check the run folder, resolve the model, load its tokenizer and encode the data; raises on bad input."""
     from ft_core.models import load_tokenizer, resolve_model_path
 
-    cfg.validate()
     cfg = effective_config(cfg)
-    run_dir = check_run_dir(cfg)
+    problem = runfolder.run_dir_problem(cfg.run_dir, cfg.resume)
+    if problem:
+        raise RunFolderError(problem)
     model_path = resolve_model_path(cfg.base_model)
     tokenizer = load_tokenizer(model_path, cfg.task)
-    train_set, validation_set, trunc = prepare_data(cfg, tokenizer)
-    mixed_precision = resolve_precision(cfg)
-    # cpu=True on a machine without a GPU lets `torchrun`/`accelerate launch` run DDP over gloo there too
-    accelerator = Accelerator(
-        mixed_precision=mixed_precision,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        cpu=not torch.cuda.is_available(),
-    )
-    set_seed(cfg.seed)
-    model = build_model(cfg, model_path)  # raises on a bad target module before the run folder exists
-    log = print if accelerator.is_main_process and progress else (lambda *a, **k: None)
-    log(format_truncation_report(trunc, cfg), flush=True)
+    return Inputs(cfg, Path(cfg.run_dir), model_path, tokenizer, prepare_data(cfg, tokenizer))
 
-    # From here on a run folder exists; its status says whether it is finished.
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.json")
-        write_json_atomic(run_dir / "truncation.json", trunc)
-    accelerator.wait_for_everyone()
 
-    # Each process takes the same whole number of batches per epoch (see the loop), then accumulates them.
-    n_batches = math.ceil(len(train_set) / cfg.batch_size)
-    processes = accelerator.num_processes
+@dataclass
+class Run:
+    """What a training run holds fixed once prepared: config, data, model, optimizer, schedule, where it logs."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    tokenizer: Any
+    data: EncodedData
+    accelerator: Any
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    mixed_precision: str  # accelerate's value: 'bf16', 'fp16' or 'no'
+    total_steps: int  # optimizer steps of the whole run
+    steps_per_epoch: int
+    eval_every: int
+    save_every: int
+    val_batches: list[dict]  # this process's share of the validation batches
+    generation_sample: list[Example]  # validation examples generated on at each validation (may be empty)
+    progress: bool  # print progress (on the main process only)
+    train_log: runfolder.TrainLog | None = None
+
+    @property
+    def main(self) -> bool:
+        """Whether this is the process that writes the run folder."""
+        return self.accelerator.is_main_process
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        if self.main and self.progress:
+            print(*args, **kwargs)
+
+
+def _steps(cfg: TrainConfig, n_examples: int, processes: int) -> tuple[int, int]:
+    """(optimizer steps per epoch, optimizer steps of the run). Each process takes the same whole number of
+    batches per epoch (see `epoch_batches`), then accumulates them."""
+    n_batches = math.ceil(n_examples / cfg.batch_size)
     per_process = n_batches // processes if n_batches >= processes else 1
     steps_per_epoch = max(1, per_process // cfg.gradient_accumulation_steps)
-    total_steps = (
-        cfg.max_steps
-        if cfg.max_steps > 0
-        else max(1, math.ceil(per_process * cfg.epochs / cfg.gradient_accumulation_steps))
-    )
+    if cfg.max_steps > 0:
+        return steps_per_epoch, cfg.max_steps
+    return steps_per_epoch, max(1, math.ceil(per_process * cfg.epochs / cfg.gradient_accumulation_steps))
+
+
+def build_optimizer(cfg: TrainConfig, model: Any, total_steps: int) -> tuple[Any, Any]:
+    """(AdamW over the trainable LoRA parameters, fused on a GPU; its learning-rate schedule)."""
+    import torch
+    from transformers import get_scheduler
+
     use_fused = cfg.fused_optimizer and torch.cuda.is_available()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -337,246 +309,395 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         num_warmup_steps=int(cfg.warmup_ratio * total_steps),
         num_training_steps=total_steps,
     )
+    return optimizer, scheduler
+
+
+def validation_batches(inputs: Inputs, accelerator: Any) -> list[dict]:
+    """This process's share of the validation set, in length-grouped padded batches."""
+    validation, cfg = inputs.data.validation, inputs.cfg
+    pad_id = inputs.tokenizer.pad_token_id
+    return [
+        collate([validation[i] for i in b], pad_id, cfg.task)
+        for b in length_grouped_batches([len(e["input_ids"]) for e in validation], cfg.batch_size, 0, True)
+    ][accelerator.process_index :: accelerator.num_processes]
+
+
+def generation_sample(cfg: TrainConfig) -> list[Example]:
+    """The examples generated on at each validation (`eval_generation_samples`; none by default)."""
+    if not cfg.eval_generation_samples or not (cfg.validation_file or cfg.sanity_overfit):
+        return []
+    source = cfg.train_file if cfg.sanity_overfit else cfg.validation_file
+    return load_examples(source, cfg, limit=cfg.eval_generation_samples)
+
+
+def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
+    """Everything before the first step: inputs checked, model with adapters, run folder created (config.json,
+    truncation.json), optimizer and schedule, validation batches. Bad input fails before the folder exists."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    from ft_core.models import resolve_placement
+
+    inputs = load_inputs(cfg)
+    cfg = inputs.cfg
+    placement = resolve_placement(cfg.precision)
+    mixed_precision = placement.mixed_precision
+    # cpu=True on a machine without a GPU lets `torchrun`/`accelerate launch` run DDP over gloo there too
+    accelerator = Accelerator(
+        mixed_precision=mixed_precision,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        cpu=placement.device == "cpu",
+    )
+    set_seed(cfg.seed)
+    model = build_model(cfg, inputs.model_path)  # raises on a bad target module before the run folder exists
+    if accelerator.is_main_process and progress:
+        print(format_truncation_report(inputs.data.truncation, cfg), flush=True)
+
+    # From here on a run folder exists; its status says whether it is finished.
+    if accelerator.is_main_process:
+        runfolder.create(inputs.run_dir, cfg, inputs.data.truncation)
+    accelerator.wait_for_everyone()
+
+    steps_per_epoch, total_steps = _steps(cfg, len(inputs.data.train), accelerator.num_processes)
+    optimizer, scheduler = build_optimizer(cfg, model, total_steps)
     # The scheduler stays outside prepare(): accelerate would step it once per process, while total_steps already
     # counts optimizer steps across processes.
     model, optimizer = accelerator.prepare(model, optimizer)
+    eval_every = cfg.eval_every_steps if cfg.eval_every_steps > 0 else steps_per_epoch
+    return Run(
+        cfg=cfg,
+        run_dir=inputs.run_dir,
+        tokenizer=inputs.tokenizer,
+        data=inputs.data,
+        accelerator=accelerator,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        mixed_precision=mixed_precision,
+        total_steps=total_steps,
+        steps_per_epoch=steps_per_epoch,
+        eval_every=eval_every,
+        save_every=cfg.save_every_steps if cfg.save_every_steps > 0 else eval_every,
+        val_batches=validation_batches(inputs, accelerator),
+        generation_sample=generation_sample(cfg),
+        progress=progress,
+    )
 
-    state: dict[str, Any] = {
-        "step": 0,
-        "epoch": 0,
-        "batch_in_epoch": 0,
-        "best_eval_loss": None,
-        "best_step": None,
-        "bad_evals": 0,
-        "epoch_float": 0.0,
-    }
-    if cfg.resume:
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
 
-        checkpoint = run_dir / "checkpoint"
-        state = json.loads((checkpoint / "trainer_state.json").read_text())
-        set_peft_model_state_dict(
-            accelerator.unwrap_model(model), load_file(checkpoint / "adapter" / "adapter_model.safetensors")
-        )
-        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=False))
-        scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=False))
-        log(
-            f"resuming from step {state['step']} (epoch {state['epoch']}, batch {state['batch_in_epoch']})",
-            flush=True,
-        )
+def resume_state(run: Run) -> TrainState:
+    """A fresh TrainState, or, with `resume`, the checkpoint's: its state, adapter weights, optimizer and schedule."""
+    if not run.cfg.resume:
+        return TrainState()
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
 
-    pad_id = tokenizer.pad_token_id
-    generation_sample = []
-    if cfg.eval_generation_samples and (cfg.validation_file or cfg.sanity_overfit):
-        source = cfg.train_file if cfg.sanity_overfit else cfg.validation_file
-        generation_sample = load_examples(source, cfg, limit=cfg.eval_generation_samples)
-    val_batches = [
-        collate([validation_set[i] for i in b], pad_id, cfg.task)
-        for b in length_grouped_batches(
-            [len(e["input_ids"]) for e in validation_set], cfg.batch_size, 0, True
-        )
-    ][accelerator.process_index :: accelerator.num_processes]
+    checkpoint = runfolder.checkpoint_dir(run.run_dir)
+    state = runfolder.read_trainer_state(run.run_dir)
+    set_peft_model_state_dict(
+        run.accelerator.unwrap_model(run.model),
+        load_file(checkpoint / runfolder.ADAPTER / runfolder.ADAPTER_WEIGHTS),
+    )
+    run.optimizer.load_state_dict(torch.load(checkpoint / runfolder.OPTIMIZER, weights_only=False))
+    run.scheduler.load_state_dict(torch.load(checkpoint / runfolder.SCHEDULER, weights_only=False))
+    run.log(
+        f"resuming from step {state.step} (epoch {state.epoch}, batch {state.batch_in_epoch})",
+        flush=True,
+    )
+    return state
 
-    if accelerator.is_main_process:
-        write_status(
-            run_dir,
+
+def mark_running(run: Run, state: TrainState) -> None:
+    """status.json says the run is running, where it starts, and on what."""
+    if run.main:
+        runfolder.write_status(
+            run.run_dir,
             state="running",
-            step=state["step"],
-            total_steps=total_steps,
-            epoch=state["epoch"],
-            best_eval_loss=state["best_eval_loss"],
+            step=state.step,
+            total_steps=run.total_steps,
+            epoch=state.epoch,
+            best_eval_loss=state.best_eval_loss,
             started_at=time.time(),
             error=None,
-            device=str(accelerator.device),
-            num_processes=accelerator.num_processes,
-            mixed_precision=mixed_precision,
+            device=str(run.accelerator.device),
+            num_processes=run.accelerator.num_processes,
+            mixed_precision=run.mixed_precision,
         )
-    log_file = open(run_dir / "train_log.jsonl", "a") if accelerator.is_main_process else None  # noqa: SIM115
+
+
+@dataclass
+class Throughput:
+    """Loss and tokens since the last train_log row (what the next row averages), and the last gradient norm.
+    A logging accumulator, not training state: a resume starts a fresh one."""
+
+    loss: float = 0.0
+    micro_batches: int = 0
+    tokens: int = 0
+    target_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    grad_norm: float = math.nan  # the last clipped norm (NaN while clipping is off)
+
+    def add(self, loss: float, batch: dict[str, Any]) -> None:
+        self.loss += loss
+        self.micro_batches += 1
+        self.tokens += int(batch["attention_mask"].sum())
+        self.target_tokens += int((batch["labels"] != IGNORE_INDEX).sum())
+
+    def row(self, state: TrainState, lr: float, processes: int) -> dict[str, Any]:
+        """The train_log row for the window ending at this step; tokens counted over all processes."""
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        return {
+            "step": state.step,
+            "epoch": round(state.epoch_float, 4),
+            "loss": self.loss / self.micro_batches,
+            "lr": lr,
+            "grad_norm": self.grad_norm,
+            "tokens_per_s": self.tokens * processes / elapsed,
+            "target_tokens_per_s": self.target_tokens * processes / elapsed,
+        }
+
+    def reset(self) -> None:
+        self.loss, self.micro_batches, self.tokens, self.target_tokens = 0.0, 0, 0, 0
+        self.started = time.perf_counter()
+
+
+def epoch_batches(run: Run, epoch: int) -> list[list[int]]:
+    """This process's batches (example indices) of an epoch."""
+    accelerator = run.accelerator
+    batches = length_grouped_batches(
+        [len(e["input_ids"]) for e in run.data.train],
+        run.cfg.batch_size,
+        run.cfg.seed + epoch,
+        run.cfg.group_by_length,
+    )
+    # every process takes the same number of batches, or DDP's gradient all-reduce would wait forever
+    processes = accelerator.num_processes
+    usable = len(batches) - len(batches) % processes if len(batches) >= processes else len(batches)
+    return batches[:usable][accelerator.process_index :: processes]
+
+
+def train_micro_batch(run: Run, batch: dict[str, Any], window: Throughput) -> bool:
+    """Forward and backward on one micro-batch; the optimizer steps when the accumulation is complete.
+    Returns whether it stepped."""
+    accelerator, cfg = run.accelerator, run.cfg
+    with accelerator.accumulate(run.model):
+        out = run.model(**batch)
+        accelerator.backward(out.loss)
+        if accelerator.sync_gradients and cfg.max_grad_norm > 0:
+            window.grad_norm = float(accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm))
+        run.optimizer.step()
+        if accelerator.sync_gradients:
+            run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+    window.add(float(out.loss.detach()), batch)
+    return accelerator.sync_gradients
+
+
+def log_step(run: Run, state: TrainState, window: Throughput, bar: Any) -> None:
+    """A train_log row, the progress bar's figures and status.json's step, then a fresh window."""
+    import torch
+
+    row = window.row(state, run.scheduler.get_last_lr()[0], run.accelerator.num_processes)
+    if torch.cuda.is_available():
+        row["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
+    run.train_log.write(row)
+    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
+    window.reset()
+    if run.main:
+        runfolder.write_status(run.run_dir, step=state.step, epoch=state.epoch_float, loss=row["loss"])
+
+
+def validate(run: Run, state: TrainState) -> bool:
+    """Eval loss, best adapter, early stopping; returns True when training should stop."""
+    if not run.val_batches and not run.data.validation:
+        save_best_adapter(run)
+        return False
+    eval_loss = evaluate_loss(run.model, run.val_batches, run.accelerator)
+    best = state.best_eval_loss
+    if best is None or eval_loss < best - run.cfg.early_stopping_min_delta:
+        state.best_eval_loss, state.best_step, state.bad_evals = eval_loss, state.step, 0
+        save_best_adapter(run)
+    else:
+        state.bad_evals += 1
+    row = {
+        "step": state.step,
+        "epoch": round(state.epoch_float, 4),
+        "eval_loss": eval_loss,
+        "best_eval_loss": state.best_eval_loss,
+    }
+    if run.generation_sample and run.main:
+        row.update(
+            generation_metrics(run.model, run.tokenizer, run.cfg, run.generation_sample, run.accelerator)
+        )
+    run.accelerator.wait_for_everyone()
+    run.train_log.write(row)
+    run.log(
+        f"step {state.step}: eval_loss {eval_loss:.4f} (best {state.best_eval_loss:.4f} at step {state.best_step})",
+        flush=True,
+    )
+    patience = run.cfg.early_stopping_patience
+    return bool(patience and state.bad_evals >= patience)
+
+
+def after_step(run: Run, state: TrainState, window: Throughput, bar: Any) -> bool:
+    """Log, validate and checkpoint when due; returns True when early stopping says stop."""
+    last = state.step == run.total_steps
+    if state.step % run.cfg.log_every_steps == 0 or last:
+        log_step(run, state, window, bar)
+    stop = False
+    if state.step % run.eval_every == 0 or last:
+        stop = validate(run, state)
+        if run.main:
+            runfolder.write_status(
+                run.run_dir, best_eval_loss=state.best_eval_loss, best_step=state.best_step
+            )
+    if state.step % run.save_every == 0 and not last:
+        save_checkpoint(run, state)
+    return stop
+
+
+def run_loop(run: Run, state: TrainState) -> bool:
+    """Train until the last step or early stopping, from where `state` stands; returns True when it stopped early."""
+    from tqdm.auto import tqdm
+
     bar = tqdm(
-        total=total_steps,
-        initial=state["step"],
+        total=run.total_steps,
+        initial=state.step,
         desc="train",
-        disable=not (accelerator.is_main_process and progress),
+        disable=not (run.main and run.progress),
         dynamic_ncols=True,
     )
-    eval_every = cfg.eval_every_steps if cfg.eval_every_steps > 0 else steps_per_epoch
-    save_every = cfg.save_every_steps if cfg.save_every_steps > 0 else eval_every
-    window = {"loss": 0.0, "micro": 0, "tokens": 0, "target_tokens": 0, "t0": time.perf_counter()}
-    grad_norm = float("nan")
+    window = Throughput()
+    pad_id = run.tokenizer.pad_token_id
     stop = False
-    model.train()
-
-    def log_row(row: dict[str, Any]) -> None:
-        if log_file is not None:
-            log_file.write(json.dumps({**row, "time": time.time()}) + "\n")
-            log_file.flush()
-
-    def validate_and_save() -> bool:
-        """Eval loss, best adapter, early stopping; returns True when training should stop."""
-        if not val_batches and not validation_set:
-            save_best_adapter(run_dir, model, accelerator)
-            return False
-        eval_loss = evaluate_loss(model, val_batches, accelerator)
-        best = state["best_eval_loss"]
-        improved = best is None or eval_loss < best - cfg.early_stopping_min_delta
-        if improved:
-            state.update(best_eval_loss=eval_loss, best_step=state["step"], bad_evals=0)
-            save_best_adapter(run_dir, model, accelerator)
+    run.model.train()
+    while not stop and state.step < run.total_steps:
+        batches = epoch_batches(run, state.epoch)
+        for b_index in range(state.batch_in_epoch, len(batches)):
+            batch = collate([run.data.train[i] for i in batches[b_index]], pad_id, run.cfg.task)
+            batch = {k: v.to(run.accelerator.device) for k, v in batch.items()}
+            stepped = train_micro_batch(run, batch, window)
+            state.batch_in_epoch = b_index + 1
+            if not stepped:
+                continue
+            state.step += 1
+            state.epoch_float = state.epoch + (b_index + 1) / len(batches)
+            bar.update(1)
+            stop = after_step(run, state, window, bar)
+            if stop or state.step >= run.total_steps:
+                break
         else:
-            state["bad_evals"] += 1
-        row = {
-            "step": state["step"],
-            "epoch": round(state["epoch_float"], 4),
-            "eval_loss": eval_loss,
-            "best_eval_loss": state["best_eval_loss"],
-        }
-        if generation_sample and accelerator.is_main_process:
-            row.update(generation_metrics(model, tokenizer, cfg, generation_sample, accelerator))
-        accelerator.wait_for_everyone()
-        log_row(row)
-        log(
-            f"step {state['step']}: eval_loss {eval_loss:.4f} (best {state['best_eval_loss']:.4f} at step {state['best_step']})",
+            state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+    bar.close()
+    return stop
+
+
+def finish(run: Run, state: TrainState, stopped_early: bool) -> None:
+    """The last checkpoint and status.json's final figures (and the sanity-overfit verdict)."""
+    cfg = run.cfg
+    if stopped_early:
+        run.log(
+            f"early stopping: no improvement in {cfg.early_stopping_patience} validations; best step {state.best_step}",
             flush=True,
         )
-        return bool(cfg.early_stopping_patience and state["bad_evals"] >= cfg.early_stopping_patience)
+    final_loss = runfolder.last_train_loss(run.run_dir)
+    result = {
+        "state": "finished",
+        "step": state.step,
+        "stopped_early": stopped_early,
+        "best_eval_loss": state.best_eval_loss,
+        "best_step": state.best_step,
+        "final_train_loss": final_loss,
+        "finished_at": time.time(),
+    }
+    if cfg.sanity_overfit:
+        result["sanity_overfit_passed"] = final_loss is not None and final_loss < 0.1
+        verdict = (
+            "passed"
+            if result["sanity_overfit_passed"]
+            else "FAILED (loss not near zero: check the label masking and the learning rate)"
+        )
+        run.log(f"sanity overfit: final train loss {final_loss:.4f} -> {verdict}", flush=True)
+    if run.main:
+        save_checkpoint(run, state)
+        runfolder.write_status(run.run_dir, **result)
 
-    # `kill` (SIGTERM, what the app's Cancel sends first) ends the run like Ctrl-C: status "cancelled", not "failed"
-    previous_sigterm = (
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
+
+def record_failure(run: Run, error: BaseException) -> None:
+    """status.json says why the run ended early: cancelled (Ctrl-C, SIGTERM) or failed, with the reason."""
+    if run.main:
+        runfolder.write_status(
+            run.run_dir,
+            state="cancelled" if isinstance(error, KeyboardInterrupt) else "failed",
+            error=_explain_failure(error, run.cfg),
+            traceback=traceback.format_exc()[-4000:],
+            finished_at=time.time(),
+        )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """`kill` (SIGTERM, what the app's Cancel sends first) ends the run like Ctrl-C: cancelled, not failed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        while not stop and state["step"] < total_steps:
-            epoch = state["epoch"]
-            batches = length_grouped_batches(
-                [len(e["input_ids"]) for e in train_set],
-                cfg.batch_size,
-                cfg.seed + epoch,
-                cfg.group_by_length,
-            )
-            # every process takes the same number of batches, or DDP's gradient all-reduce would wait forever
-            usable = (
-                len(batches) - len(batches) % accelerator.num_processes
-                if len(batches) >= accelerator.num_processes
-                else len(batches)
-            )
-            batches = batches[:usable][accelerator.process_index :: accelerator.num_processes]
-            for b_index in range(state["batch_in_epoch"], len(batches)):
-                batch = collate([train_set[i] for i in batches[b_index]], pad_id, cfg.task)
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                with accelerator.accumulate(model):
-                    out = model(**batch)
-                    accelerator.backward(out.loss)
-                    if accelerator.sync_gradients and cfg.max_grad_norm > 0:
-                        grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
-                    optimizer.step()
-                    scheduler.step() if accelerator.sync_gradients else None
-                    optimizer.zero_grad(set_to_none=True)
-                window["loss"] += float(out.loss.detach())
-                window["micro"] += 1
-                window["tokens"] += int(batch["attention_mask"].sum())
-                window["target_tokens"] += int((batch["labels"] != IGNORE_INDEX).sum())
-                state["batch_in_epoch"] = b_index + 1
-                if not accelerator.sync_gradients:
-                    continue
-                state["step"] += 1
-                state["epoch_float"] = epoch + (b_index + 1) / len(batches)
-                bar.update(1)
-                if state["step"] % cfg.log_every_steps == 0 or state["step"] == total_steps:
-                    elapsed = max(time.perf_counter() - window["t0"], 1e-9)
-                    scale = accelerator.num_processes
-                    row = {
-                        "step": state["step"],
-                        "epoch": round(state["epoch_float"], 4),
-                        "loss": window["loss"] / window["micro"],
-                        "lr": scheduler.get_last_lr()[0],
-                        "grad_norm": grad_norm,
-                        "tokens_per_s": window["tokens"] * scale / elapsed,
-                        "target_tokens_per_s": window["target_tokens"] * scale / elapsed,
-                    }
-                    if torch.cuda.is_available():
-                        row["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
-                    log_row(row)
-                    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
-                    window.update(loss=0.0, micro=0, tokens=0, target_tokens=0, t0=time.perf_counter())
-                    if accelerator.is_main_process:
-                        write_status(
-                            run_dir, step=state["step"], epoch=state["epoch_float"], loss=row["loss"]
-                        )
-                if state["step"] % eval_every == 0 or state["step"] == total_steps:
-                    stop = validate_and_save()
-                    if accelerator.is_main_process:
-                        write_status(
-                            run_dir, best_eval_loss=state["best_eval_loss"], best_step=state["best_step"]
-                        )
-                if state["step"] % save_every == 0 and state["step"] < total_steps:
-                    save_checkpoint(run_dir, model, optimizer, scheduler, state, accelerator)
-                if stop or state["step"] >= total_steps:
-                    break
-            else:
-                state.update(epoch=epoch + 1, batch_in_epoch=0)
-        bar.close()
-        if stop:
-            log(
-                f"early stopping: no improvement in {cfg.early_stopping_patience} validations; best step {state['best_step']}",
-                flush=True,
-            )
-        final_loss = _last_train_loss(run_dir)
-        result = {
-            "state": "finished",
-            "step": state["step"],
-            "stopped_early": stop,
-            "best_eval_loss": state["best_eval_loss"],
-            "best_step": state["best_step"],
-            "final_train_loss": final_loss,
-            "finished_at": time.time(),
-        }
-        if cfg.sanity_overfit:
-            result["sanity_overfit_passed"] = final_loss is not None and final_loss < 0.1
-            log(
-                f"sanity overfit: final train loss {final_loss:.4f} -> {'passed' if result['sanity_overfit_passed'] else 'FAILED (loss not near zero: check the label masking and the learning rate)'}",
-                flush=True,
-            )
-        if accelerator.is_main_process:
-            save_checkpoint(run_dir, model, optimizer, scheduler, state, accelerator)
-            write_status(run_dir, **result)
-    except BaseException as e:
-        if accelerator.is_main_process:
-            reason = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-            message = _explain_failure(e, cfg)
-            write_status(
-                run_dir,
-                state=reason,
-                error=message,
-                traceback=traceback.format_exc()[-4000:],
-                finished_at=time.time(),
-            )
-        if isinstance(e, (KeyboardInterrupt, SystemExit)):
-            raise
-        if "out of memory" in str(e).lower():
-            raise FtCoreError(_explain_failure(e, cfg)) from None
-        raise
+        yield
     finally:
-        if log_file is not None:
-            log_file.close()
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
-    return run_dir
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _last_train_loss(run_dir: Path) -> float | None:
-    path = run_dir / "train_log.jsonl"
-    if not path.is_file():
-        return None
-    losses = [json.loads(line).get("loss") for line in path.read_text().splitlines() if line.strip()]
-    losses = [x for x in losses if x is not None]
-    return losses[-1] if losses else None
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Fine-tune `cfg.base_model` with LoRA into `cfg.run_dir`; returns the run folder."""
+    run = prepare_run(cfg, progress)
+    state = resume_state(run)
+    mark_running(run, state)
+    run.train_log = runfolder.TrainLog(run.run_dir, enabled=run.main)
+    with _sigterm_as_interrupt():
+        try:
+            stopped_early = run_loop(run, state)
+            finish(run, state, stopped_early)
+        except BaseException as e:
+            record_failure(run, e)
+            if not isinstance(e, (KeyboardInterrupt, SystemExit)) and "out of memory" in str(e).lower():
+                raise FtCoreError(_explain_failure(e, run.cfg)) from None
+            raise
+        finally:
+            run.train_log.close()
+    return run.run_dir
+
+
+# ---------------------------------------------------------------- saving
+
+
+def save_checkpoint(run: Run, state: TrainState) -> None:
+    """Everything a resume needs, written to a staging folder and swapped in, so a crash never leaves half."""
+    import torch
+
+    if not run.main:
+        return
+    final = runfolder.checkpoint_dir(run.run_dir)
+    staging = runfolder.staging_dir(final)
+    run.accelerator.unwrap_model(run.model).save_pretrained(staging / runfolder.ADAPTER)
+    torch.save(run.optimizer.state_dict(), staging / runfolder.OPTIMIZER)
+    torch.save(run.scheduler.state_dict(), staging / runfolder.SCHEDULER)
+    runfolder.write_trainer_state(staging, state)
+    runfolder.swap_in(staging, final)
+
+
+def save_best_adapter(run: Run) -> None:
+    """The current adapter becomes adapter/ (the one generation loads), swapped in whole."""
+    if not run.main:
+        return
+    final = runfolder.adapter_dir(run.run_dir)
+    staging = runfolder.staging_dir(final)
+    run.accelerator.unwrap_model(run.model).save_pretrained(staging)
+    runfolder.swap_in(staging, final)
 
 
 def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:
@@ -593,37 +714,24 @@ def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:
 def check(cfg: TrainConfig) -> dict[str, Any]:
     """Everything `train` checks before it starts, without training: config, run folder, data, tokenizer.
     Returns the truncation report and data sizes (the training page's preview uses this)."""
-    from ft_core.models import load_tokenizer, resolve_model_path
-
-    cfg.validate()
-    cfg = effective_config(cfg)
-    check_run_dir(cfg)
-    model_path = resolve_model_path(cfg.base_model)
-    tokenizer = load_tokenizer(model_path, cfg.task)
-    train_set, validation_set, trunc = prepare_data(cfg, tokenizer)
+    inputs = load_inputs(cfg)
     return {
-        **trunc,
-        "train_examples": len(train_set),
-        "validation_examples": len(validation_set),
-        "model_path": model_path,
+        **inputs.data.truncation,
+        "train_examples": len(inputs.data.train),
+        "validation_examples": len(inputs.data.validation),
+        "model_path": inputs.model_path,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ft_core train", description="LoRA fine-tuning into a run folder"
-    )
-    parser.add_argument("--config", help="YAML file of TrainConfig fields")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a field"
-    )
+    parser = cli_parser(TrainConfig, "train", description="LoRA fine-tuning into a run folder")
     parser.add_argument(
         "--check",
         action="store_true",
         help="validate config, data and model, print the truncation report, do not train",
     )
     args = parser.parse_args(argv)
-    cfg = load_config(TrainConfig, args.config, args.overrides)
+    cfg = config_from_cli(TrainConfig, args)
     if args.check:
         report = check(cfg)
         print(format_truncation_report(report, cfg))

@@ -1,8 +1,28 @@
-"""TrainConfig: YAML + --set overrides, type coercion, and the nonsense it refuses."""
+"""The job configs: YAML + --set overrides, type coercion, the nonsense they refuse, their field metadata, and the
+one helper that parses every command line from them."""
+
+import dataclasses
 
 import pytest
 
-from ft_core.config import TrainConfig, config_from_dict, field_groups, load_config, parse_overrides
+from ft_core.config import (
+    DecodingSweepConfig,
+    GenerateConfig,
+    ScoreConfig,
+    SweepConfig,
+    TrainConfig,
+    add_field_flags,
+    check_fields,
+    cli_parser,
+    config_from_cli,
+    config_from_dict,
+    field_groups,
+    field_specs,
+    load_config,
+    option,
+    parse_cli,
+    parse_overrides,
+)
 from ft_core.errors import ConfigError
 
 
@@ -72,3 +92,171 @@ def test_every_field_has_help_and_a_group():
     for fields in groups.values():
         for f in fields:
             assert f.metadata.get("help"), f.name
+
+
+# ------------------------------------------------------------------ every job config, one helper
+JOB_CONFIGS = [TrainConfig, GenerateConfig, ScoreConfig, SweepConfig, DecodingSweepConfig]
+
+
+@pytest.mark.parametrize("cls", JOB_CONFIGS, ids=lambda c: c.__name__)
+def test_every_field_of_every_job_config_has_help_and_a_short_label(cls):
+    specs = field_specs(cls)
+    assert [s.name for s in specs] == [f.name for f in dataclasses.fields(cls)]
+    for spec in specs:
+        assert spec.help and spec.label and spec.label != spec.name, spec.name
+        assert len(spec.label) <= 40 and isinstance(spec.advanced, bool), spec.name
+    assert any(s.advanced for s in specs) or cls is SweepConfig
+    labels = {s.name: s.label for s in field_specs(TrainConfig)}
+    assert labels["max_target_length"] == "Max target length (tokens)"
+    assert labels["train_file"] == "Training data file"
+
+
+def test_configs_check_themselves_when_built_directly():
+    # The same checks and coercion as through a file: no separate validate() to forget.
+    with pytest.raises(ConfigError, match="lora_r must be positive"):
+        TrainConfig(lora_r=0)
+    with pytest.raises(ConfigError, match="lr_scheduler must be one of"):
+        TrainConfig(lr_scheduler="bogus")
+    with pytest.raises(ConfigError, match="give run_dir"):
+        GenerateConfig()
+    with pytest.raises(ConfigError, match="n_boot must be at least 100"):
+        ScoreConfig(run_dir="r", n_boot=10)
+    form = TrainConfig(learning_rate="1e-4", lora_r="8", target_modules="q_proj, v_proj", resume="false")
+    assert form.learning_rate == 1e-4 and form.lora_r == 8 and form.resume is False
+    assert form.target_modules == ["q_proj", "v_proj"]
+    with pytest.raises(ConfigError, match="learning_rate must be in"):
+        dataclasses.replace(form, learning_rate=2.0)  # a changed copy is checked again
+
+
+def test_command_lines_are_parsed_from_the_dataclass(tmp_path):
+    config = tmp_path / "gen.yaml"
+    config.write_text("run_dir: from-file\nbatch_size: 8\nlimit: 5\n")
+    cfg = parse_cli(
+        GenerateConfig,
+        ["--config", str(config), "--set", "limit=7", "--limit", "200", "--decodings", "greedy",
+         "beam:num_beams=4,length_penalty=0.8", "--decodings", "sample", "--seeds", "0,1", "--seeds", "2",
+         "--overwrite"],
+        "generate",
+    )  # fmt: skip
+    assert cfg.run_dir == "from-file" and cfg.batch_size == 8  # the file
+    assert cfg.limit == 200  # file < --set < flag
+    # several values per flag and repeated flags; a decoding setting keeps its commas, seeds split on them
+    assert cfg.decodings == ["greedy", "beam:num_beams=4,length_penalty=0.8", "sample"]
+    assert cfg.seeds == [0, 1, 2]
+    assert cfg.overwrite is True
+    assert (
+        parse_cli(GenerateConfig, ["--run-dir", "r", "--overwrite", "false"], "generate").overwrite is False
+    )
+    score = parse_cli(ScoreConfig, ["--run-dir", "r", "--metrics", "bleu,rouge", "--n-boot", "200"], "score")
+    assert score.metrics == ["bleu", "rouge"] and score.n_boot == 200
+    parser = cli_parser(TrainConfig, "sweep train", field_flags=False)
+    add_field_flags(parser, SweepConfig)
+    args = parser.parse_args(["--set", "lora_alpha=8", "--lr", "3e-5,1e-4", "--r", "8,16", "--alpha-per-r"])
+    assert config_from_cli(TrainConfig, args).lora_alpha == 8
+    grid = config_from_cli(SweepConfig, args, from_file=False)
+    assert grid == SweepConfig(learning_rates=[3e-5, 1e-4], lora_ranks=[8, 16], alpha_per_r=True)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "--run-dir", "r", "--bogus", "1"], "unrecognized arguments: --bogus 1"),
+        (["generate", "--run-dir", "r", "--limit", "many"], "limit must be of type int, got 'many'"),
+        (["score", "--run-dir", "r", "--multi-ref", "median"], "multi_ref must be one of max, mean"),
+        (["train", "--set", "lora_r"], "--set expects key=value"),
+        (["sweep", "train", "--r", "8"], "SweepConfig needs learning_rates (--lr)"),
+    ],
+)
+def test_bad_command_lines_fail_in_one_line(capsys, argv, message):
+    from ft_core.__main__ import main
+
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+
+
+def test_binary_or_non_utf8_config_files_are_one_line_errors(tmp_path, capsys):
+    from ft_core.__main__ import main
+
+    binary = tmp_path / "weights.yaml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("prompt_template: Résumé {source}\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="binary file"):
+        load_config(TrainConfig, binary)
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(TrainConfig, latin)
+    for path in (binary, latin):
+        assert main(["train", "--config", str(path), "--check"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {path}") and len(err.splitlines()) == 1
+
+
+def test_a_dataclass_defined_elsewhere_uses_the_same_helper():
+    class ItsError(Exception):
+        pass
+
+    @dataclasses.dataclass
+    class Elsewhere:
+        """A config of another package."""
+
+        name: str = option(help="what it is called", label="Name")
+        k: int = option(3, help="judgments per item", label="Judgments per item", advanced=True)
+        tags: list[str] = option([], help="free labels", label="Tags")
+
+        def __post_init__(self):
+            check_fields(self, ItsError)
+            if self.k < 1:
+                raise ItsError(f"k must be >= 1, got {self.k}")
+
+    cfg = parse_cli(Elsewhere, ["--name", "pilot", "--k", "5", "--tags", "a,b"], "elsewhere")
+    assert cfg == Elsewhere(name="pilot", k=5, tags=["a", "b"])
+    assert Elsewhere(name="x", k="2").k == 2
+    with pytest.raises(ItsError, match="k must be of type int"):
+        Elsewhere(name="x", k="two")
+    with pytest.raises(ConfigError, match="Elsewhere needs name"):
+        config_from_dict(Elsewhere, {})
+    assert [s.label for s in field_specs(Elsewhere)] == ["Name", "Judgments per item", "Tags"]
+
+
+def test_config_module_imports_neither_torch_nor_transformers():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ft_core.config, ft_core.runfolder; "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_readmes_command_lines_parse(tmp_path, capsys):
+    from ft_core.__main__ import main
+
+    missing = tmp_path / "r16"
+    # README: generate --run-dir runs/r16 --limit 200 --decodings greedy "beam:num_beams=4" --seeds 0
+    argv = [
+        "--run-dir",
+        str(missing),
+        "--limit",
+        "200",
+        "--decodings",
+        "greedy",
+        "beam:num_beams=4",
+        "--seeds",
+        "0",
+    ]
+    cfg = parse_cli(GenerateConfig, argv, "generate")
+    assert (cfg.limit, cfg.decodings, cfg.seeds) == (200, ["greedy", "beam:num_beams=4"], [0])
+    assert main(["generate", *argv]) == 1  # parsed; the job then refuses the missing run folder
+    assert capsys.readouterr().err.strip() == f"error: run folder {missing} does not exist"
+    # README: sweep decoding --run-dir runs/r16 --decodings "beam:num_beams=2|4,length_penalty=0.8|1.2"
+    sweep = parse_cli(
+        DecodingSweepConfig,
+        ["--run-dir", str(missing), "--decodings", "beam:num_beams=2|4,length_penalty=0.8|1.2"],
+        "sweep decoding",
+    )
+    assert sweep.decodings == ["beam:num_beams=2|4,length_penalty=0.8|1.2"]
+    # README: score --run-dir runs/r16
+    assert parse_cli(ScoreConfig, ["--run-dir", str(missing)], "score").run_dir == str(missing)

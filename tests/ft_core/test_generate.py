@@ -224,11 +224,11 @@ def test_run_without_adapter_and_split_without_references(tmp_path, tiny_causal_
 
 def test_bad_configs_have_clear_messages(tmp_path):
     with pytest.raises(ConfigError, match="give run_dir"):
-        GenerateConfig().validate()
+        GenerateConfig()
     with pytest.raises(ConfigError, match="without run_dir, set output_dir"):
-        GenerateConfig(base_model="x").validate()
+        GenerateConfig(base_model="x")
     with pytest.raises(ConfigError, match="systems must be among base, finetuned"):
-        GenerateConfig(base_model="x", output_dir="o", systems=["baseline"]).validate()
+        GenerateConfig(base_model="x", output_dir="o", systems=["baseline"])
     with pytest.raises(RunFolderError, match="no config.json"):
         resolve_job(GenerateConfig(run_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="bad decoding option"):

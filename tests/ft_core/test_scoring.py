@@ -110,6 +110,9 @@ def test_comparison_matches_independent_corpus_figures(scored_run):
     assert "stemmer:yes" in row["signature"] and "tok:13a" in table.loc["sacrebleu", "signature"]
     assert table.loc["hit_max_new_tokens", "base"] == pytest.approx(8 / 40)
     assert "rouge1" in format_table(table.reset_index())
+    # the interval's label says the confidence it was computed with
+    assert "95% CI" in format_table(table.reset_index()).splitlines()[0]
+    assert "90% CI" in format_table(table.reset_index(), 0.9).splitlines()[0]
 
 
 def test_seeds_give_mean_and_sd_per_system(tmp_path, shared_data):
@@ -159,7 +162,7 @@ def test_bad_input_messages(tmp_path, capsys):
     with pytest.raises(RunFolderError, match="run `python -m ft_core generate` first"):
         score(ScoreConfig(run_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="give run_dir"):
-        ScoreConfig().validate()
+        ScoreConfig()
     write_outputs(tmp_path, "base", "greedy", 0, ["a b"], [["a b"]])
     with pytest.raises(ConfigError, match="unknown metric.*meteor"):
         score(ScoreConfig(run_dir=str(tmp_path), metrics=["meteor"]))

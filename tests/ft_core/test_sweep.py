@@ -7,9 +7,9 @@ import json
 import pytest
 from test_generate import NO_REPEAT, make_run, write_eval_file
 
-from ft_core.config import TrainConfig
+from ft_core.config import SweepConfig, TrainConfig
 from ft_core.errors import ConfigError
-from ft_core.sweep import _numbers, main, run_name, sweep_train
+from ft_core.sweep import main, run_name, sweep_train
 
 
 def test_decoding_sweep_generates_scores_and_prints_the_table(tmp_path, tiny_causal_dir, capsys):
@@ -52,11 +52,11 @@ def test_train_sweep_writes_one_run_per_grid_point_and_sweep_json(
         lora_r=4,
         lora_alpha=8,
     )
-    summary = sweep_train(base, [1e-3, 3e-2], [2], alpha_per_r=True)
+    summary = sweep_train(base, SweepConfig(learning_rates=[1e-3, 3e-2], lora_ranks=[2], alpha_per_r=True))
     names = [run_name(1e-3, 2), run_name(3e-2, 2)]
     assert names == ["lr0.001_r2", "lr0.03_r2"]
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    assert saved["runs"] == json.loads(json.dumps(summary["runs"]))
+    assert saved["runs"] == json.loads(json.dumps(summary.to_json()["runs"]))
     for run, name in zip(saved["runs"], names):
         folder = tmp_path / "sweep" / name
         assert run["run_dir"] == str(folder) and run["state"] == "finished"
@@ -69,7 +69,7 @@ def test_train_sweep_writes_one_run_per_grid_point_and_sweep_json(
     assert saved["best"] == best["name"]
     # Started again: finished runs are kept, not retrained.
     capsys.readouterr()
-    sweep_train(base, [1e-3], [2], alpha_per_r=True)
+    sweep_train(base, SweepConfig(learning_rates=[1e-3], lora_ranks=[2], alpha_per_r=True))
     assert "lr0.001_r2: finished before, kept" in capsys.readouterr().out
     # The trained adapter generates: base and fine-tuned outputs differ.
     from ft_core.generate import GenerateConfig, generate
@@ -83,11 +83,19 @@ def test_train_sweep_writes_one_run_per_grid_point_and_sweep_json(
     assert outputs[0] != outputs[1]
 
 
-def test_bad_grid_values():
-    with pytest.raises(ConfigError, match="--lr takes comma-separated numbers"):
-        _numbers("1e-4,fast", float, "--lr")
-    with pytest.raises(ConfigError, match="--r is empty"):
-        _numbers(",", int, "--r")
+def test_bad_grid_values(capsys):
+    from ft_core.__main__ import main as cli
+
+    with pytest.raises(ConfigError, match=r"learning_rates \(--lr\) must be of type float, got 'fast'"):
+        SweepConfig(learning_rates="1e-4,fast", lora_ranks=[8])
+    with pytest.raises(ConfigError, match=r"lora_ranks \(--r\) is empty"):
+        SweepConfig(learning_rates=[1e-4], lora_ranks=",")
+    # The command line names the flag in one line, exit code 1.
+    assert cli(["sweep", "train", "--lr", "1e-4,fast", "--r", "8"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: learning_rates (--lr) must be of type float, got 'fast'"
+    assert cli(["sweep", "train", "--lr", "1e-4"]) == 1
+    assert capsys.readouterr().err.strip() == "error: SweepConfig needs lora_ranks (--r)"
     assert main(["nothing"]) == 2
 
 

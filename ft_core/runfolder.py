@@ -1,0 +1,630 @@
+"""The run folder: the one module that knows its layout. Everything else reads and writes run folders through it.
+
+    runs/<run_id>/
+      config.json            the TrainConfig of the run                         (train, once, atomic)
+      truncation.json        how many sources and targets the length limits cut (train, once, atomic)
+      status.json            state, step, losses, pid, error, ...              (train, merged + atomic each time)
+      train_log.jsonl        one row per logged step or validation              (train, appended)
+      adapter/               the best LoRA adapter so far (peft folder)         (train, swapped in whole)
+      checkpoint/            adapter/, optimizer.pt, scheduler.pt, trainer_state.json: what a resume needs
+      outputs/<system>__<decoding>__seed<seed>.jsonl   one record per item      (generate, atomic when complete)
+      outputs/.<name>.partial                          finished batches so far  (generate, appended + fsync)
+      outputs/generate_config.json                     the GenerateConfig       (generate)
+      scores/per_example.parquet, comparison.json, comparison.csv, corpus.csv, signatures.json, score_config.json
+                                                                                (score, each atomic)
+      job.log                the app's log of the job that wrote the folder     (the app, appended at the end)
+    runs/<sweep>/sweep.json  and one run folder per grid point, lr{lr}_r{r}/    (sweep train, atomic)
+
+docs/run-folder.md describes every file and field. A folder is written by one job process while the app reads
+it and may delete it, so the readers here (`read_status`, `read_config`, `read_log`, ...) return an empty value
+instead of raising when a file is missing, half-written or the folder is gone; the few strict readers that a job
+needs (`load_train_config`, `read_trainer_state`) raise `RunFolderError`. Every whole-file write is atomic (a
+staging file in the same folder, then `os.replace`), so a reader never sees half a JSON file.
+No torch here: the app and the job queue import this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import pandas as pd
+
+from ft_core.config import TrainConfig, config_from_dict, config_to_dict
+from ft_core.errors import RunFolderError
+
+CONFIG = "config.json"
+STATUS = "status.json"
+TRAIN_LOG = "train_log.jsonl"
+TRUNCATION = "truncation.json"
+ADAPTER = "adapter"
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+CHECKPOINT = "checkpoint"
+TRAINER_STATE = "trainer_state.json"
+OPTIMIZER = "optimizer.pt"
+SCHEDULER = "scheduler.pt"
+OUTPUTS = "outputs"
+GENERATE_CONFIG = "generate_config.json"
+SCORES = "scores"
+PER_EXAMPLE = "per_example.parquet"
+COMPARISON_JSON = "comparison.json"
+COMPARISON_CSV = "comparison.csv"
+CORPUS_CSV = "corpus.csv"
+SIGNATURES = "signatures.json"
+SCORE_CONFIG = "score_config.json"
+SWEEP = "sweep.json"
+JOB_LOG = "job.log"
+RUN_FILES = (CONFIG, STATUS, TRAIN_LOG)  # any one of them makes a folder a training run
+STATES = ("running", "finished", "failed", "cancelled")
+
+_OUTPUT_NAME = re.compile(
+    r"^(?P<system>(?:(?!__).)+)__(?P<decoding>(?:(?!__).)+)__seed(?P<seed>-?\d+)\.jsonl$"
+)
+_SWEEP_MEMBER = re.compile(r"^lr(?P<lr>[-+.\deE]+)_r(?P<r>\d+)$")
+
+
+# --------------------------------------------------------------------------------------------- paths
+def config_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CONFIG
+
+
+def status_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / STATUS
+
+
+def train_log_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / TRAIN_LOG
+
+
+def truncation_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / TRUNCATION
+
+
+def adapter_dir(run_dir: str | Path) -> Path:
+    """The best adapter so far; generation's `finetuned` system loads it."""
+    return Path(run_dir) / ADAPTER
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CHECKPOINT
+
+
+def outputs_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / OUTPUTS
+
+
+def scores_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / SCORES
+
+
+def job_log_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / JOB_LOG
+
+
+def sweep_path(sweep_dir: str | Path) -> Path:
+    return Path(sweep_dir) / SWEEP
+
+
+# --------------------------------------------------------------------------------------------- atomic writes
+def _staging(path: Path) -> Path:
+    """A unique hidden name beside `path` (several writers, e.g. a job and the app, never share one)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a whole text file so that a reader sees the old file or the new one, never half of it."""
+    path = Path(path)
+    staging = _staging(path)
+    try:
+        with staging.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def write_config(path: str | Path, cfg: Any) -> None:
+    """A job config as JSON (config.json, generate_config.json, score_config.json), atomically."""
+    write_json_atomic(path, config_to_dict(cfg))
+
+
+def write_jsonl_atomic(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    """One JSON record per line (UTF-8, not ASCII-escaped), atomically."""
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def append_jsonl(sink: IO[str], records: Iterable[dict[str, Any]]) -> None:
+    """Append records to an open JSONL file and make them durable (a crash keeps every finished line)."""
+    sink.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    sink.flush()
+    os.fsync(sink.fileno())
+
+
+def _write_frame_atomic(path: Path, frame: pd.DataFrame, kind: str) -> None:
+    staging = _staging(path)
+    try:
+        if kind == "parquet":
+            frame.to_parquet(staging, index=False)
+        else:
+            frame.to_csv(staging, index=False)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def staging_dir(final: Path) -> Path:
+    """An empty staging folder beside `final` (`<name>.tmp`), for a folder that is swapped in whole."""
+    staging = final.with_name(final.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
+def swap_in(staging: Path, final: Path) -> None:
+    """Replace the folder `final` by `staging` (two renames, so a crash leaves the old folder or the new one)."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- tolerant reading
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_status(run_dir: str | Path | None) -> dict[str, Any]:
+    """status.json as a dict; {} when missing, half-written or the folder is gone."""
+    if run_dir is None:
+        return {}
+    data = _read_json(status_path(run_dir))
+    return data if isinstance(data, dict) else {}
+
+
+def read_config(run_dir: str | Path | None) -> dict[str, Any]:
+    """config.json (the TrainConfig the run used) as a dict, for display; {} when missing."""
+    if not run_dir:
+        return {}
+    data = _read_json(config_path(run_dir))
+    return data if isinstance(data, dict) else {}
+
+
+def read_log_rows(run_dir: str | Path | None) -> list[dict[str, Any]]:
+    """train_log.jsonl's rows; a line being written (or cut by a crash) is skipped."""
+    if not run_dir:
+        return []
+    try:
+        text = train_log_path(run_dir).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def read_log(run_dir: str | Path | None) -> pd.DataFrame:
+    """train_log.jsonl as a frame (one row per logged step or validation), with at least the columns step, loss,
+    eval_loss, tokens_per_s and lr; empty when there is no log."""
+    frame = pd.DataFrame(read_log_rows(run_dir))
+    for column in ("step", "loss", "eval_loss", "tokens_per_s", "lr"):
+        if column not in frame:
+            frame[column] = pd.Series(dtype=float)
+    return frame
+
+
+def read_truncation(run_dir: str | Path) -> dict[str, Any]:
+    """truncation.json (how many sources and targets the length limits cut); {} when missing."""
+    data = _read_json(truncation_path(run_dir))
+    return data if isinstance(data, dict) else {}
+
+
+def last_train_loss(run_dir: str | Path) -> float | None:
+    """The training loss of the last logged step."""
+    losses = [row["loss"] for row in read_log_rows(run_dir) if row.get("loss") is not None]
+    return losses[-1] if losses else None
+
+
+def best_eval_loss(run_dir: str | Path) -> float | None:
+    """The best validation loss: status.json's, else the lowest in the log (a run that died before its end)."""
+    status = read_status(run_dir)
+    if status.get("best_eval_loss") is not None:
+        return float(status["best_eval_loss"])
+    losses = [row["eval_loss"] for row in read_log_rows(run_dir) if row.get("eval_loss") is not None]
+    return min(losses) if losses else None
+
+
+def has_adapter(run_dir: str | Path) -> bool:
+    return (adapter_dir(run_dir) / ADAPTER_CONFIG).is_file()
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    return (checkpoint_dir(run_dir) / TRAINER_STATE).is_file()
+
+
+def has_scores(run_dir: str | Path) -> bool:
+    return (scores_dir(run_dir) / COMPARISON_JSON).is_file()
+
+
+# --------------------------------------------------------------------------------------------- training
+def run_dir_problem(run_dir: str | Path, resume: bool) -> str | None:
+    """Why training cannot start in `run_dir`, or None: a new run needs an empty or absent folder, a resume
+    needs the checkpoint."""
+    run_dir = Path(run_dir)
+    if resume:
+        if not has_checkpoint(run_dir):
+            return f"cannot resume: {run_dir} has no checkpoint/ (was it started with this config?)"
+        return None
+    try:
+        taken = run_dir.is_dir() and any(run_dir.iterdir())
+    except OSError:
+        taken = False
+    if taken or (run_dir.exists() and not run_dir.is_dir()):
+        return f"run folder {run_dir} exists already; choose another run_dir or set resume=true"
+    return None
+
+
+def create(run_dir: str | Path, cfg: TrainConfig, truncation: dict[str, Any]) -> None:
+    """Start a run folder: config.json and truncation.json (from here on, status.json says where it stands)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config(config_path(run_dir), cfg)
+    write_json_atomic(truncation_path(run_dir), truncation)
+
+
+def write_status(run_dir: str | Path, **fields: Any) -> dict[str, Any]:
+    """Merge `fields` into status.json, stamped with `updated_at` and the writer's `pid`; returns the status."""
+    status = read_status(run_dir)
+    status.update(fields, updated_at=time.time(), pid=os.getpid())
+    write_json_atomic(status_path(run_dir), status)
+    return status
+
+
+def mark_ended(run_dir: str | Path, state: str, error: str | None) -> bool:
+    """Say in status.json that a run ended (a job killed hard cannot say it itself), if it still says running.
+    Returns whether it was written (False: not running, folder gone, or disk full)."""
+    status = read_status(run_dir)
+    if status.get("state") != "running":
+        return False
+    status.update(state=state, error=error, finished_at=time.time())
+    try:
+        write_json_atomic(status_path(run_dir), status)
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class TrainState:
+    """Where a training run stands: what `checkpoint/trainer_state.json` holds, all a resume needs besides the
+    weights, optimizer and scheduler."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # the epoch in progress (0-based)
+    batch_in_epoch: int = 0  # this process's micro-batches of that epoch already trained on
+    best_eval_loss: float | None = None
+    best_step: int | None = None  # the step of best_eval_loss (the adapter in adapter/)
+    bad_evals: int = 0  # validations in a row without improvement (early stopping)
+    epoch_float: float = 0.0  # progress in epochs, e.g. 1.25
+
+
+def write_trainer_state(folder: Path, state: TrainState) -> None:
+    write_json_atomic(folder / TRAINER_STATE, dataclasses.asdict(state))
+
+
+def read_trainer_state(run_dir: str | Path) -> TrainState:
+    """The checkpoint's TrainState; RunFolderError when there is none."""
+    data = _read_json(checkpoint_dir(run_dir) / TRAINER_STATE)
+    if not isinstance(data, dict):
+        raise RunFolderError(f"cannot resume: {run_dir} has no readable checkpoint/{TRAINER_STATE}")
+    known = {f.name for f in dataclasses.fields(TrainState)}
+    return TrainState(**{k: v for k, v in data.items() if k in known})
+
+
+class TrainLog:
+    """train_log.jsonl, appended one row at a time (each stamped with `time`) and flushed, so the app follows."""
+
+    def __init__(self, run_dir: str | Path, enabled: bool = True):
+        self._file = train_log_path(run_dir).open("a", encoding="utf-8") if enabled else None
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps({**row, "time": time.time()}) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def load_train_config(run_dir: str | Path) -> TrainConfig:
+    """The run's TrainConfig from config.json (fields this version does not know are ignored)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir} does not exist")
+    path = config_path(run_dir)
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir} is not a run folder: it has no config.json")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunFolderError(f"{path} is not valid JSON: {e}") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    return config_from_dict(TrainConfig, {k: v for k, v in values.items() if k in known})
+
+
+# --------------------------------------------------------------------------------------------- outputs
+class OutputName(NamedTuple):
+    """What an outputs file's name says: `<system>__<decoding>__seed<seed>.jsonl`."""
+
+    system: str
+    decoding: str
+    seed: int
+
+
+def output_file_name(system: str, decoding: str, seed: int) -> str:
+    return f"{system}__{decoding}__seed{seed}.jsonl"
+
+
+def output_path(output_dir: str | Path, system: str, decoding: str, seed: int) -> Path:
+    """`<output_dir>/outputs/<system>__<decoding>__seed<seed>.jsonl` (output_dir is usually the run folder)."""
+    return outputs_dir(output_dir) / output_file_name(system, decoding, seed)
+
+
+def partial_path(path: Path) -> Path:
+    """Where generation appends the finished batches of an outputs file before it is complete."""
+    return path.with_name(f".{path.name}.partial")
+
+
+def parse_output_name(path: str | Path) -> OutputName | None:
+    """(system, decoding, seed) from an outputs file name; None for a name outside the scheme."""
+    match = _OUTPUT_NAME.match(Path(path).name)
+    if match is None:
+        return None
+    return OutputName(match["system"], match["decoding"], int(match["seed"]))
+
+
+def output_files(folder: str | Path) -> list[Path]:
+    """The visible *.jsonl files of an outputs folder, sorted; [] when it does not exist."""
+    try:
+        return sorted(p for p in Path(folder).glob("*.jsonl") if not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+class OutputFile(NamedTuple):
+    """An outputs file and what its name says."""
+
+    path: Path
+    name: OutputName
+
+
+def list_outputs(run_dir: str | Path) -> list[OutputFile]:
+    """The outputs files of a run folder whose names follow the scheme (others are skipped), sorted by name."""
+    found = []
+    for path in output_files(outputs_dir(run_dir)):
+        name = parse_output_name(path)
+        if name is not None:
+            found.append(OutputFile(path, name))
+    return found
+
+
+def has_outputs(run_dir: str | Path) -> bool:
+    return bool(output_files(outputs_dir(run_dir)))
+
+
+@dataclass
+class JsonlRecords:
+    """The records of a JSONL file up to its first line that is not JSON (a line cut by a crash, or damage)."""
+
+    records: list[Any]
+    bad_line: int | None = None  # 1-based number of that line; None when every line was read
+    error: str | None = None  # what the JSON parser said about it
+
+
+def read_jsonl(path: str | Path) -> JsonlRecords:
+    """Read a JSONL file (blank lines skipped); reading stops at the first line that is not JSON."""
+    records = []
+    with Path(path).open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return JsonlRecords(records, number, "not UTF-8 text")
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                return JsonlRecords(records, number, e.msg)
+    return JsonlRecords(records)
+
+
+def count_records(path: str | Path) -> int:
+    """Non-blank lines of a JSONL file (its number of items), without parsing them."""
+    with Path(path).open(encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip())
+
+
+# --------------------------------------------------------------------------------------------- scores
+def write_scores(
+    folder: str | Path,
+    per_example: pd.DataFrame,
+    comparison: pd.DataFrame,
+    corpus: pd.DataFrame,
+    signatures: dict[str, str],
+    config: Any,
+) -> None:
+    """Every file of scores/, each atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_frame_atomic(folder / PER_EXAMPLE, per_example, "parquet")
+    _write_frame_atomic(folder / COMPARISON_CSV, comparison, "csv")
+    write_json_atomic(folder / COMPARISON_JSON, json.loads(comparison.to_json(orient="records")))  # NaN: null
+    _write_frame_atomic(folder / CORPUS_CSV, corpus, "csv")
+    write_json_atomic(folder / SIGNATURES, signatures)
+    write_config(folder / SCORE_CONFIG, config)
+
+
+def read_per_example(run_dir: str | Path) -> pd.DataFrame | None:
+    """scores/per_example.parquet (item_id as text), or None when the run has not been scored."""
+    path = scores_dir(run_dir) / PER_EXAMPLE
+    if not path.is_file():
+        return None
+    frame = pd.read_parquet(path)
+    frame["item_id"] = frame["item_id"].astype(str)
+    return frame
+
+
+def read_comparison(run_dir: str | Path) -> pd.DataFrame:
+    """scores/comparison.json (decoding, metric, base, finetuned, delta, ci_low, ci_high, p_value, ...); empty
+    when absent."""
+    data = _read_json(scores_dir(run_dir) / COMPARISON_JSON)
+    if isinstance(data, dict):
+        data = data.get("rows", [])
+    return pd.DataFrame(data if isinstance(data, list) else [])
+
+
+# --------------------------------------------------------------------------------------------- sweeps
+def sweep_member_name(learning_rate: float, lora_r: int) -> str:
+    """Folder name of one grid point: lr{lr}_r{r} with the float as Python prints it (lr3e-05_r8)."""
+    return f"lr{float(learning_rate)}_r{int(lora_r)}"
+
+
+def parse_sweep_member(name: str) -> tuple[float, int] | None:
+    """(learning rate, LoRA rank) from a grid point's folder name; None for another name."""
+    match = _SWEEP_MEMBER.match(name)
+    if match is None:
+        return None
+    try:
+        return float(match["lr"]), int(match["r"])
+    except ValueError:  # e.g. "lr1e-4e_r8": the pattern's characters, but not a number
+        return None
+
+
+def write_sweep(sweep_dir: str | Path, summary: dict[str, Any]) -> None:
+    write_json_atomic(sweep_path(sweep_dir), summary)
+
+
+def read_sweep(sweep_dir: str | Path) -> dict[str, Any] | None:
+    """sweep.json, or None when absent or unreadable."""
+    data = _read_json(sweep_path(sweep_dir))
+    return data if isinstance(data, dict) else None
+
+
+def sweep_member_dirs(sweep_dir: str | Path) -> list[Path]:
+    """A sweep's run folders: those sweep.json lists (possibly not started yet), then any other run folder in it."""
+    sweep_dir = Path(sweep_dir)
+    listed = read_sweep(sweep_dir) or {}
+    paths: list[Path] = []
+    for entry in listed.get("runs", []):
+        where = entry.get("run_dir") if isinstance(entry, dict) else entry
+        if where:
+            path = Path(where)
+            paths.append(path if path.is_absolute() or path.exists() else sweep_dir / path.name)
+    try:
+        paths += [p for p in sorted(sweep_dir.iterdir()) if p.is_dir() and is_run(p) and p not in paths]
+    except OSError:
+        pass
+    return list(dict.fromkeys(paths))
+
+
+# --------------------------------------------------------------------------------------------- finding runs
+def is_run(path: str | Path) -> bool:
+    """A training run (config, status or log) or a folder of outputs made elsewhere (outputs/ or scores/)."""
+    path = Path(path)
+    return any((path / name).is_file() for name in RUN_FILES) or any(
+        (path / name).is_dir() for name in (OUTPUTS, SCORES)
+    )
+
+
+def is_sweep(path: str | Path) -> bool:
+    """A folder with sweep.json, or with grid-point run folders (lr{lr}_r{r})."""
+    path = Path(path)
+    try:
+        return sweep_path(path).is_file() or any(
+            parse_sweep_member(p.name) is not None and is_run(p) for p in path.iterdir() if p.is_dir()
+        )
+    except OSError:
+        return False
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    """Run folders under `root` and one level below (sweep members), sorted by name; hidden folders skipped."""
+    root = Path(root)
+    found: list[Path] = []
+    try:
+        children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+    for child in children:
+        if is_run(child):
+            found.append(child)
+        try:
+            found += sorted(g for g in child.iterdir() if g.is_dir() and is_run(g))
+        except OSError:
+            continue
+    return found
+
+
+def find_sweeps(root: str | Path) -> list[Path]:
+    """Sweep folders directly under `root`."""
+    try:
+        return sorted(
+            p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".") and is_sweep(p)
+        )
+    except OSError:
+        return []
+
+
+def folders_with_outputs(root: str | Path) -> list[Path]:
+    """Folders directly under `root` that hold generated outputs, newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and has_outputs(p)]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+# --------------------------------------------------------------------------------------------- the writer
+def pid_alive(pid: Any) -> bool:
+    """Is there a process with this id (ours or another user's)? False for anything that is not a positive int."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def writer_alive(status: dict[str, Any]) -> bool:
+    """Does the process that says it writes this run folder still run? (A crashed run leaves "running".)"""
+    return status.get("state") == "running" and pid_alive(status.get("pid"))

