@@ -124,7 +124,7 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
     other, and two runs must give the same numbers (shared bootstrap resamples, no race)."""
     import pandas as pd
 
-    from annotations import analysis
+    from annotations.stats import analysis
 
     options = AnalysisOptions(n_boot=200)
     first = analyze(campaign.judgments, campaign.scores, campaign.metrics, options)

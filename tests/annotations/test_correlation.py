@@ -9,9 +9,9 @@ import pytest
 from scipy import stats as sps
 from synthetic import make_campaign
 
-from annotations import correlation
 from annotations.correlation import metric_human_correlation, pairwise_accuracy, preference_correlation
 from annotations.errors import AnnotationError
+from annotations.stats import correlation
 
 SCIPY = {
     "kendall": lambda x, y: sps.kendalltau(x, y).statistic,  # tau-b

@@ -12,6 +12,7 @@ from synthetic import make_campaign
 
 from annotations import agreement, stats
 from annotations.errors import AnnotationError
+from annotations.stats import bootstrap, quality
 
 
 def tiny(winners: list[str], items: list[str] | None = None) -> pd.DataFrame:
@@ -226,7 +227,7 @@ def test_bootstrap_totals_paths_agree(monkeypatch):
     rng = np.random.default_rng(12)
     values = np.column_stack([rng.normal(size=3000), np.ones(3000)])
     explicit = stats.bootstrap_totals(values, 2000, seed=1)
-    monkeypatch.setattr(stats, "PATTERN_LIMIT", 10**6)
+    monkeypatch.setattr(bootstrap, "PATTERN_LIMIT", 10**6)
     patterns = stats.bootstrap_totals(values, 2000, seed=1)
     assert (explicit[:, 1] == 3000).all() and (patterns[:, 1] == 3000).all()
     for totals in (explicit, patterns):
@@ -240,4 +241,4 @@ def test_bootstrap_totals_paths_agree(monkeypatch):
 def test_vectorised_binomial_test_matches_statsmodels():
     ks, ns = zip(*[(k, n) for n in range(1, 40) for k in range(n + 1)])
     expected = [binom_test(k, n, 0.5) for k, n in zip(ks, ns)]
-    assert stats._two_sided_binomial_half(np.array(ks), np.array(ns)) == pytest.approx(expected, abs=1e-12)
+    assert quality._two_sided_binomial_half(np.array(ks), np.array(ns)) == pytest.approx(expected, abs=1e-12)
