@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from synthetic import make_campaign
 
-from annotations import stats
-from annotations.analysis import AnalysisOptions, analyze
 from annotations.errors import AnnotationError
+from annotations.stats import bootstrap, paired_metrics, preference
+from annotations.stats.analysis import AnalysisOptions, analyze
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def test_what_was_used_is_stated_and_exclusions_apply(campaign, result):
 def test_tie_policy_is_applied_and_all_policies_are_shown(campaign):
     half = analyze(campaign.judgments, campaign.scores, None, AnalysisOptions(n_boot=100, tie_policy="half"))
     assert half.win.tie_policy == "half"
-    assert list(half.win_by_policy["tie_policy"]) == list(stats.TIE_POLICIES)
-    direct = stats.win_rate(
+    assert list(half.win_by_policy["tie_policy"]) == list(preference.TIE_POLICIES)
+    direct = preference.win_rate(
         campaign.judgments[~campaign.judgments["is_repeat"] & ~campaign.judgments["is_gold"]],
         tie_policy="half",
     )
@@ -110,7 +110,7 @@ def test_scale_bench_runs_at_small_size():
     import sys
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parents[2] / "bench" / "analysis_scale.py"
+    bench = Path(__file__).resolve().parents[3] / "bench" / "analysis_scale.py"
     done = subprocess.run(
         [sys.executable, str(bench), "--judgments", "3000", "--repeats", "1", "--skip-page"],
         capture_output=True, text=True, timeout=300,
@@ -128,7 +128,7 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
 
     options = AnalysisOptions(n_boot=200)
     first = analyze(campaign.judgments, campaign.scores, campaign.metrics, options)
-    stats.item_weights.cache_clear()
+    bootstrap.item_weights.cache_clear()
     second = analyze(campaign.judgments, campaign.scores, campaign.metrics, options)
     assert json.dumps({**first.to_dict(), "environment": None}, sort_keys=True) == json.dumps(
         {**second.to_dict(), "environment": None}, sort_keys=True
@@ -136,7 +136,7 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
     evidence = campaign.judgments[~campaign.judgments.is_repeat & ~campaign.judgments.is_gold]
     scores = campaign.scores[campaign.scores.judgment_id.isin(evidence.judgment_id)]
     metrics = campaign.metrics[campaign.metrics.item_id.isin(evidence.item_id)]
-    pairs = stats.metric_pairs(metrics, first.system, first.opponent)
+    pairs = paired_metrics.metric_pairs(metrics, first.system, first.opponent)
     table, preference, accuracy, means = analysis._correlations(
         scores, metrics, evidence, first.system, first.opponent, options, pairs[0] - pairs[1]
     )

@@ -9,9 +9,9 @@ import pytest
 from scipy import stats as sps
 from synthetic import make_campaign
 
-from annotations.correlation import metric_human_correlation, pairwise_accuracy, preference_correlation
 from annotations.errors import AnnotationError
 from annotations.stats import correlation
+from annotations.stats.correlation import metric_human_correlation, pairwise_accuracy, preference_correlation
 
 SCIPY = {
     "kendall": lambda x, y: sps.kendalltau(x, y).statistic,  # tau-b
@@ -201,7 +201,7 @@ def test_scatter_points_are_the_pooled_rows():
 
 
 def test_scatter_points_from_the_analysis_means_are_those_of_metric_human_points():
-    from annotations.analysis import AnalysisOptions, analyze
+    from annotations.stats.analysis import AnalysisOptions, analyze
 
     c = make_campaign(n_items=60, criteria=("fluency", "relevance"), seed=15)
     result = analyze(c.judgments, c.scores, c.metrics, AnalysisOptions(n_boot=0))
