@@ -13,6 +13,8 @@ shared and cached, which keeps 1,000 resamples of 100,000 judgments in milliseco
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,23 +24,66 @@ PATTERN_LIMIT = 2000  # above this many distinct per-item rows, resample with ex
 
 @functools.lru_cache(maxsize=2)
 def item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n_items) float32: how often each item is drawn in each bootstrap resample (each row is one
-    draw of n_items items with replacement). Cached, so every statistic of an analysis shares the resamples."""
+    """(n_boot, n_items) float64 whole numbers: how often each item is drawn in each bootstrap resample (each
+    row is one draw of n_items items with replacement). Cached, so every statistic of an analysis shares the
+    resamples (float64, as `resample_totals` multiplies them: converting on each call would cost more than the
+    product of a single column)."""
     rng = np.random.default_rng(seed)
-    weights = np.empty((n_boot, n_items), dtype=np.float32)
+    weights = np.empty((n_boot, n_items))
     for b in range(n_boot):
         weights[b] = np.bincount(rng.integers(0, n_items, n_items), minlength=n_items)
     weights.flags.writeable = False
     return weights
 
 
-def weights_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Column totals of per-item rows `values` (G, k) in each item-bootstrap resample, (n_boot, k), using the
-    shared cached item weights (so one statistic gives the same interval alone or in a batch)."""
+# Means of up to 12 integer ratings (halves, thirds, ... twelfths) are whole multiples of 1 / lcm(1, ..., 12).
+RATIONAL_DENOMINATOR = 27720
+
+
+def resample_totals(weights: np.ndarray, values: np.ndarray, n_draws: int) -> np.ndarray:
+    """totals[b, j] = sum_i weights[b, i] * values[i, j]: the column totals of per-item rows `values` (G, k) in
+    each resample, where `weights` (B, G) holds how often each item is drawn (whole numbers; each row sums to at
+    most `n_draws`).
+
+    Computed exactly, so each column's totals have the same bits whether it is resampled alone or beside any
+    other columns, whatever the BLAS, its threads or its blocking: a matrix product sums in an order that
+    depends on the shape of the whole batch, and a rounding error there can turn two exactly tied resampled
+    means into a strict order (a concordant pair in a Kendall tau). Each column is written as whole numbers on
+    a grid of its own (`_fixed_point`) small enough that every partial sum of the product is a whole number
+    below 2^53, which float64 holds exactly in any order; whole and rational columns (counts, scores, means of
+    a few ratings) lose nothing, any other column is rounded to 2^-(53 - log2 G) of its largest value."""
     values = np.asarray(values, dtype=float)
-    centre = values.mean(axis=0)  # centred: the weights are float32
-    weights = item_weights(len(values), n_boot, seed)
-    return (weights @ (values - centre).astype(np.float32)).astype(float) + len(values) * centre
+    if values.ndim == 1:
+        values = values[:, None]
+    grid, scale = _fixed_point(values, n_draws)
+    return (np.asarray(weights, dtype=np.float64) @ grid) / scale
+
+
+def _fixed_point(values: np.ndarray, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, whole numbers `grid` and a `scale` with grid / scale = values, whose sums over n_draws draws
+    stay exact in float64: whole columns as they are (scale 1), multiples of 1/RATIONAL_DENOMINATOR on that
+    denominator (exact), anything else on the finest power-of-two grid that fits. Columns holding NaN or
+    infinity are passed through (their totals are not finite anyway)."""
+    bits = 52 - int(np.ceil(np.log2(max(n_draws, 2))))  # |grid value| <= 2^bits: sums stay below 2^52
+    budget = 2.0**bits
+    finite = np.isfinite(values).all(axis=0)
+    safe = np.where(finite, values, 0.0)
+    top = np.abs(safe).max(axis=0) if len(values) else np.zeros(values.shape[1])
+    whole = finite & (safe == np.round(safe)).all(axis=0) & (top <= budget)
+    on_denominator = np.round(safe * RATIONAL_DENOMINATOR) / RATIONAL_DENOMINATOR == safe
+    rational = finite & ~whole & on_denominator.all(axis=0) & (top * RATIONAL_DENOMINATOR <= budget)
+    _, exponent = np.frexp(np.where(top > 0, top, 1.0))  # top < 2^exponent
+    power_of_two = np.ldexp(1.0, np.minimum(bits - exponent, 1000))
+    scale = np.select([~finite | whole, rational], [1.0, float(RATIONAL_DENOMINATOR)], power_of_two)
+    grid = np.where(finite, np.round(safe * scale), values)
+    return grid, scale
+
+
+def weights_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Column totals of per-item rows `values` (G, k) in each of n_boot item-bootstrap resamples (the shared,
+    cached item weights), shape (n_boot, k); each column's totals are the same alone or in any batch."""
+    values = np.asarray(values, dtype=float)
+    return resample_totals(item_weights(len(values), n_boot, seed), values, n_draws=len(values))
 
 
 def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
@@ -82,5 +127,48 @@ def pattern_totals(patterns: np.ndarray, freq: np.ndarray, n_boot: int, seed: in
     items with replacement is a multinomial draw of how often each pattern occurs."""
     G = int(freq.sum())
     rng = np.random.default_rng(seed)
-    draws = rng.multinomial(G, freq / G, size=n_boot).astype(float)
-    return draws @ patterns
+    draws = rng.multinomial(G, freq / G, size=n_boot)
+    return resample_totals(draws, patterns, n_draws=G)
+
+
+@dataclass
+class BatchJob:
+    """One statistic of a `BootstrapBatch`: where its per-item columns sit, how its resample totals become the
+    statistic (`finish`), and, after `run`, the statistic in every resample."""
+
+    positions: list[int]
+    finish: Callable[[np.ndarray], np.ndarray]
+    samples: np.ndarray | None = None
+
+
+class BootstrapBatch:
+    """Per-item columns of many statistics resampled together: one pass over the shared item weights for all of
+    them, each identical column once. A statistic gets the same samples as `weights_totals` gives it alone."""
+
+    def __init__(self, n_items: int, n_boot: int, seed: int):
+        self.n_items, self.n_boot, self.seed = n_items, n_boot, seed
+        self.columns: list[np.ndarray] = []
+        self.index: dict[bytes, int] = {}
+        self.jobs: list[BatchJob] = []
+
+    def add(self, per_item: np.ndarray, finish: Callable[[np.ndarray], np.ndarray]) -> BatchJob:
+        """Queue a statistic: `per_item` (n_items, c) rows, `finish` maps resample totals (n_boot, c) to the
+        statistic in each resample."""
+        positions = []
+        for column in np.asarray(per_item, dtype=float).reshape(self.n_items, -1).T:
+            key = column.tobytes()
+            if key not in self.index:  # e.g. the three summary-level methods agree with two systems
+                self.index[key] = len(self.columns)
+                self.columns.append(column)
+            positions.append(self.index[key])
+        job = BatchJob(positions, finish)
+        self.jobs.append(job)
+        return job
+
+    def run(self) -> None:
+        """Resample every queued statistic (nothing when n_boot <= 0: the samples stay None)."""
+        if not self.jobs or self.n_boot <= 0:
+            return
+        totals = weights_totals(np.column_stack(self.columns), self.n_boot, self.seed)
+        for job in self.jobs:
+            job.samples = job.finish(totals[:, job.positions])

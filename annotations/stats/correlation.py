@@ -13,7 +13,6 @@ within each item and averages; system-level correlates the per-system means; poo
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -22,7 +21,7 @@ from scipy import sparse
 from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats.bootstrap import item_weights, weights_totals
+from annotations.stats.bootstrap import BatchJob, BootstrapBatch, item_weights, resample_totals
 from annotations.stats.intervals import percentile_interval, wilson_interval
 from annotations.stats.paired_metrics import metric_pairs
 
@@ -152,11 +151,12 @@ def _kendall_weighted(gw: np.ndarray, x: np.ndarray, y: np.ndarray, groups: np.n
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     present = groups[starts]
     sx, sy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
-    w = gw[:, present].astype(np.float32)
+    w = gw[:, present]
+    n_draws = len(gw[0])
 
     def quadratic(pairs: np.ndarray) -> np.ndarray:
-        by_item = np.add.reduceat(np.add.reduceat(pairs, starts, axis=0), starts, axis=1).astype(np.float32)
-        return ((w @ by_item) * w).sum(axis=1, dtype=np.float64)
+        by_item = np.add.reduceat(np.add.reduceat(pairs, starts, axis=0), starts, axis=1)
+        return (resample_totals(w, by_item, n_draws) * w).sum(axis=1)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         return quadratic(sx * sy) / np.sqrt(quadratic(np.abs(sx)) * quadratic(np.abs(sy)))
@@ -283,38 +283,7 @@ def _prepare(df: pd.DataFrame, columns: list[str], group: str, system: str) -> _
     return _Prepared(groups, G, S, flat, matrix)
 
 
-class _Batch:
-    """Per-item columns of many statistics, bootstrapped together with one shared weight matrix."""
-
-    def __init__(self, n_items: int, n_boot: int, seed: int):
-        self.n_items, self.n_boot, self.seed = n_items, n_boot, seed
-        self.columns: list[np.ndarray] = []
-        self.index: dict[bytes, int] = {}
-        self.jobs: list[tuple[CorrelationResult, list[int], Callable[[np.ndarray], np.ndarray]]] = []
-
-    def add(
-        self, result: CorrelationResult, per_item: np.ndarray, finish: Callable[[np.ndarray], np.ndarray]
-    ):
-        positions = []
-        for column in np.asarray(per_item, dtype=float).reshape(self.n_items, -1).T:
-            key = column.tobytes()
-            if key not in self.index:  # e.g. the three summary-level methods agree with two systems
-                self.index[key] = len(self.columns)
-                self.columns.append(column)
-            positions.append(self.index[key])
-        self.jobs.append((result, positions, finish))
-
-    def run(self) -> None:
-        if not self.jobs or self.n_boot <= 0:
-            return
-        totals = weights_totals(np.column_stack(self.columns), self.n_boot, self.seed)
-        for result, positions, finish in self.jobs:
-            result.ci_low, result.ci_high = percentile_interval(
-                finish(totals[:, positions]), result.confidence
-            )
-
-
-def _summary(prep, x, y, result, batch) -> None:
+def _summary(prep, x, y, result, batch) -> BatchJob | None:
     per_item = rowwise_correlation(prep.matrix[x], prep.matrix[y], result.method)
     defined = ~np.isnan(per_item)
     result.n, result.n_skipped = int(defined.sum()), int(result.n_items - defined.sum())
@@ -323,22 +292,23 @@ def _summary(prep, x, y, result, batch) -> None:
             f"the coefficient is undefined in every item ({result.n_skipped}): "
             "scores are constant within each item, or fewer than two systems per item"
         )
-        return
+        return None
     result.coefficient = float(per_item[defined].mean())
-    if result.n >= 2:
-        batch.add(
-            result, np.column_stack([np.where(defined, per_item, 0.0), defined]), lambda t: t[:, 0] / t[:, 1]
-        )
+    if result.n < 2:
+        return None
+    return batch.add(
+        np.column_stack([np.where(defined, per_item, 0.0), defined]), lambda t: t[:, 0] / t[:, 1]
+    )
 
 
-def _system(prep, x, y, result, batch) -> None:
+def _system(prep, x, y, result, batch) -> BatchJob | None:
     xs, ys = prep.matrix[x], prep.matrix[y]
     both = ~(np.isnan(xs) | np.isnan(ys))
     present = both.any(axis=0)
     result.n = int(present.sum())
     if result.n < 3:
         result.reason = f"system-level correlation needs at least 3 systems; this campaign has {result.n}"
-        return
+        return None
     xs, ys, both = xs[:, present], ys[:, present], both[:, present]
     with np.errstate(invalid="ignore", divide="ignore"):
         mx, my = (
@@ -348,7 +318,7 @@ def _system(prep, x, y, result, batch) -> None:
     coefficient = _coefficient(mx, my, result.method)
     if np.isnan(coefficient):
         result.reason = "the per-system means are constant: the coefficient is undefined"
-        return
+        return None
     result.coefficient = coefficient
     S, method = result.n, result.method
 
@@ -356,10 +326,10 @@ def _system(prep, x, y, result, batch) -> None:
         with np.errstate(invalid="ignore", divide="ignore"):
             return rowwise_correlation(t[:, :S] / t[:, 2 * S :], t[:, S : 2 * S] / t[:, 2 * S :], method)
 
-    batch.add(result, np.column_stack([np.where(both, xs, 0), np.where(both, ys, 0), both]), finish)
+    return batch.add(np.column_stack([np.where(both, xs, 0), np.where(both, ys, 0), both]), finish)
 
 
-def _pooled(prep, x, y, result, batch) -> None:
+def _pooled(prep, x, y, result, batch) -> BatchJob | None:
     keep = ~(np.isnan(prep.flat[x]) | np.isnan(prep.flat[y]))
     xv, yv, groups = prep.flat[x][keep], prep.flat[y][keep], prep.groups[keep]
     result.n = len(xv)
@@ -369,7 +339,7 @@ def _pooled(prep, x, y, result, batch) -> None:
         result.reason = (
             "the metric or the human score is constant over all rows: the coefficient is undefined"
         )
-        return
+        return None
     gradient = None
     if method == "pearson" or small:
         result.coefficient = _coefficient(xv, yv, method)
@@ -378,26 +348,25 @@ def _pooled(prep, x, y, result, batch) -> None:
             prep.column(x, keep), prep.column(y, keep)
         )
     if result.n_boot <= 0 or result.n_items < 2:
-        return
+        return None
     G = prep.n_groups
     if method == "pearson":
         xc, yc = xv - xv.mean(), yv - yv.mean()
         rows = np.column_stack([np.ones_like(xc), xc, yc, xc * xc, yc * yc, xc * yc])
         per_item = np.column_stack([np.bincount(groups, weights=c, minlength=G) for c in rows.T])
-        batch.add(result, per_item, _pearson_from_totals)
-        return
+        return batch.add(per_item, _pearson_from_totals)
     if small:  # recompute the coefficient on every resample
-        gw = item_weights(G, result.n_boot, result.seed).astype(float)
+        gw = item_weights(G, result.n_boot, result.seed)
         boot = (
             _kendall_weighted(gw, xv, yv, groups)
             if method == "kendall"
             else _spearman_weighted(gw[:, groups], xv, yv)
         )
         result.ci_low, result.ci_high = percentile_interval(boot, result.confidence)
-        return
+        return None
     per_item = np.bincount(groups, weights=gradient, minlength=G)
     result.ci_method = "percentile bootstrap resampling items (linearised statistic)"
-    batch.add(result, per_item, lambda t, c=result.coefficient, s=per_item.sum(): c + t[:, 0] - s)
+    return batch.add(per_item, lambda t, c=result.coefficient, s=per_item.sum(): c + t[:, 0] - s)
 
 
 def _correlate(
@@ -419,8 +388,8 @@ def _correlate(
             raise AnnotationError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     columns = list(dict.fromkeys(c for pair in pairs for c in pair))
     prep = _prepare(df, columns, group, system)
-    batch = _Batch(prep.n_groups, n_boot, seed)
-    results = []
+    batch = BootstrapBatch(prep.n_groups, n_boot, seed)
+    results, queued = [], []
     for x, y in pairs:
         both = ~(np.isnan(prep.flat[x]) | np.isnan(prep.flat[y]))
         n_items = int(len(np.unique(prep.groups[both])))
@@ -432,8 +401,15 @@ def _correlate(
                 if not both.any():
                     result.reason = "no (item, system) pair has both a metric value and a human score"
                     continue
-                {"summary": _summary, "system": _system, "pooled": _pooled}[level](prep, x, y, result, batch)
+                job = {"summary": _summary, "system": _system, "pooled": _pooled}[level](
+                    prep, x, y, result, batch
+                )
+                if job is not None:
+                    queued.append((result, job))
     batch.run()
+    for result, job in queued:
+        if job.samples is not None:
+            result.ci_low, result.ci_high = percentile_interval(job.samples, result.confidence)
     return results
 
 
