@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from annotations.errors import AnnotationError
-from annotations.stats.bootstrap import PATTERN_LIMIT, bootstrap_totals, pattern_totals
+from annotations.stats.bootstrap import PATTERN_LIMIT, bootstrap_totals, distinct_rows, pattern_totals
+from annotations.stats.frames import require_columns
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -48,14 +49,6 @@ class AlphaResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise AnnotationError(
-            f"{what}: column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}"
-        )
 
 
 def _encode(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
@@ -121,18 +114,6 @@ def _unit_contributions(counts: np.ndarray) -> np.ndarray:
     return contrib
 
 
-def _patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a small-integer count matrix, in sorted order, and how often each occurs."""
-    if len(counts) == 0:
-        return counts, np.zeros(0, dtype=np.int64)
-    base = int(counts.max()) + 1
-    if base ** counts.shape[1] < 2**62:
-        keys = (counts.astype(np.int64) * base ** np.arange(counts.shape[1])[::-1]).sum(axis=1)
-        uniq, first, freq = np.unique(keys, return_index=True, return_counts=True)
-        return counts[first], freq
-    return np.unique(counts, axis=0, return_counts=True)
-
-
 def _reject_duplicates(data: pd.DataFrame, unit: str, annotator: str, name: str) -> None:
     dupes = data.duplicated([unit, annotator]).sum()
     if dupes:
@@ -173,7 +154,7 @@ def krippendorff_alpha(
     """
     if level not in LEVELS:
         raise AnnotationError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    _require(df, [unit, annotator, value], "krippendorff_alpha")
+    require_columns(df, [unit, annotator, value], "krippendorff_alpha")
     data = df[[unit, annotator, value]].dropna(subset=[value])
     _reject_duplicates(data, unit, annotator, "krippendorff_alpha")
     n_annotators = int(data[annotator].nunique())
@@ -188,7 +169,8 @@ def krippendorff_alpha(
     pairable = m >= 2
     n_units = int(pairable.sum())
     n_values = int(m[pairable].sum())
-    patterns, freq = _patterns(counts[pairable])
+    distinct = distinct_rows(counts[pairable])
+    patterns, freq = distinct.rows, distinct.counts
     contrib = _unit_contributions(patterns) if len(patterns) else np.zeros((0, V, V))
     o = np.tensordot(freq.astype(float), contrib, axes=1) if len(patterns) else np.zeros((V, V))
     reason = _undefined_reason(n_units, o, values)
@@ -226,19 +208,13 @@ def _leave_one_annotator_out(
     the rating's value, so it is computed once per distinct (counts, value) and summed per annotator."""
     V = len(values)
     ann_index, ann_codes = pd.factorize(annotators.astype(str), sort=True)
-    rows = np.column_stack([counts[unit_index], codes]).astype(np.int64)
-    base = int(rows.max()) + 1
-    if base ** (V + 1) < 2**62:
-        keys = (rows * base ** np.arange(V + 1)[::-1]).sum(axis=1)
-        _, first, kind = np.unique(keys, return_index=True, return_inverse=True)
-    else:  # the integer key would overflow int64 and merge distinct rows
-        _, first, kind = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-    before = rows[first, :V].astype(float)
+    kinds = distinct_rows(np.column_stack([counts[unit_index], codes]).astype(np.int64))
+    before = kinds.rows[:, :V].astype(float)
     after = before.copy()
-    after[np.arange(len(first)), rows[first, V]] -= 1
-    share = (_unit_contributions(before) - _unit_contributions(after)).reshape(len(first), V * V)
-    A, P = len(ann_codes), len(first)
-    per_kind = np.bincount(ann_index * P + kind.ravel(), minlength=A * P).reshape(A, P)
+    after[np.arange(len(before)), kinds.rows[:, V]] -= 1
+    share = (_unit_contributions(before) - _unit_contributions(after)).reshape(len(before), V * V)
+    A, P = len(ann_codes), len(before)
+    per_kind = np.bincount(ann_index * P + kinds.inverse, minlength=A * P).reshape(A, P)
     alphas = _alpha_from_coincidences(o[None] - (per_kind @ share).reshape(A, V, V), level, values)
     return {str(name): (None if np.isnan(a) else float(a)) for name, a in zip(ann_codes, alphas)}
 
@@ -252,7 +228,7 @@ def cohen_kappa_pairs(
     expected agreement is 1, i.e. both used a single identical label), reason.
     Reference: J. Cohen (1960), "A coefficient of agreement for nominal scales".
     """
-    _require(df, [unit, annotator, value], "cohen_kappa_pairs")
+    require_columns(df, [unit, annotator, value], "cohen_kappa_pairs")
     data = df[[unit, annotator, value]].dropna()
     _reject_duplicates(data, unit, annotator, "cohen_kappa_pairs")
     codes, cats = _encode(data[value], "nominal")
@@ -315,7 +291,7 @@ def fleiss_kappa(
 ) -> FleissResult:
     """Fleiss' kappa (nominal). Reference: J. L. Fleiss (1971), "Measuring nominal scale agreement among many
     raters", Psychological Bulletin 76(5)."""
-    _require(df, [unit, annotator, value], "fleiss_kappa")
+    require_columns(df, [unit, annotator, value], "fleiss_kappa")
     data = df[[unit, annotator, value]].dropna().drop_duplicates([unit, annotator])
     if data.empty:
         return FleissResult(None, 0, 0, 0, "there are no ratings")
@@ -347,7 +323,7 @@ def majority_agreement(
 
     Items where the others are tied for the majority, or where nobody else rated, are not counted.
     Columns: annotator_id, n, agreement (None when n == 0)."""
-    _require(df, [unit, annotator, value], "majority_agreement")
+    require_columns(df, [unit, annotator, value], "majority_agreement")
     data = df[[unit, annotator, value]].dropna().drop_duplicates([unit, annotator])
     codes, cats = _encode(data[value], "nominal")
     unit_index, units = pd.factorize(data[unit], sort=True)
@@ -373,7 +349,7 @@ def gold_agreement(
     """Per annotator: share of gold items (is_gold with a known gold winner) judged as the gold answer says.
 
     Columns: annotator_id, gold_n, gold_accuracy (None when the annotator saw no gold item)."""
-    _require(judgments, [annotator, value, gold, "is_gold"], "gold_agreement")
+    require_columns(judgments, [annotator, value, gold, "is_gold"], "gold_agreement")
     data = judgments[judgments["is_gold"].fillna(False).astype(bool) & judgments[gold].notna()]
     annotators = judgments[annotator].astype(str).unique()
     correct = (data[value].astype(str) == data[gold].astype(str)).groupby(data[annotator].astype(str))
@@ -389,7 +365,7 @@ def self_consistency(judgments: pd.DataFrame) -> pd.DataFrame:
 
     A repeat shows the same item with sides swapped, so a side-driven annotator contradicts themselves.
     Columns: annotator_id, repeat_n, self_consistency (None without repeats)."""
-    _require(
+    require_columns(
         judgments, ["annotator_id", "assignment_id", "is_repeat", "repeat_of", "winner"], "self_consistency"
     )
     repeats = judgments[judgments["is_repeat"].fillna(False).astype(bool) & judgments["repeat_of"].notna()]

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 PATTERN_LIMIT = 2000  # above this many distinct per-item rows, resample with explicit item weights
 
@@ -100,26 +99,40 @@ def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
         return np.full((n_boot, values.shape[1]), np.nan)
     fine_grained = G > PATTERN_LIMIT and len(np.unique(values[:, 0])) > PATTERN_LIMIT
     if not fine_grained:
-        patterns, freq = distinct_rows(values)
-        if len(patterns) <= PATTERN_LIMIT:
-            return pattern_totals(patterns, freq, n_boot, seed)
+        distinct = distinct_rows(values)
+        if len(distinct.rows) <= PATTERN_LIMIT:
+            return pattern_totals(distinct.rows, distinct.counts, n_boot, seed)
     return weights_totals(values, n_boot, seed)
 
 
-def distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a 2-D array in sorted order and how often each occurs."""
-    doubled = values * 2  # counts and half counts (ties) are integers once doubled
+@dataclass
+class DistinctRows:
+    """The distinct rows of a 2-D array in sorted (lexicographic) order, how often each occurs, and which
+    distinct row each input row is."""
+
+    rows: np.ndarray
+    counts: np.ndarray
+    inverse: np.ndarray
+
+
+def distinct_rows(values: np.ndarray) -> DistinctRows:
+    """The distinct rows of `values` (n, c). Rows of counts and half counts (ties) are encoded as one integer
+    each, which makes this a sort of n integers; other rows are compared column by column."""
+    values = np.asarray(values)
+    if len(values) == 0:
+        return DistinctRows(values[:0], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    doubled = values * 2
     if np.all(doubled == np.round(doubled)) and doubled.min() >= 0:
         ints = doubled.astype(np.int64)
         base = int(ints.max()) + 1
-        if base ** values.shape[1] < 2**62:
+        if base ** values.shape[1] < 2**62:  # else the key would overflow int64 and merge distinct rows
             keys = (ints * base ** np.arange(values.shape[1])[::-1]).sum(axis=1)
-            _, first, freq = np.unique(keys, return_index=True, return_counts=True)
-            return values[first], freq
-    counts = pd.DataFrame(values).value_counts(sort=False).sort_index()
-    return np.array(counts.index.tolist(), dtype=float).reshape(
-        len(counts), values.shape[1]
-    ), counts.to_numpy()
+            _, first, inverse, counts = np.unique(
+                keys, return_index=True, return_inverse=True, return_counts=True
+            )
+            return DistinctRows(values[first], counts, inverse)
+    rows, inverse, counts = np.unique(values, axis=0, return_inverse=True, return_counts=True)
+    return DistinctRows(rows, counts, inverse.ravel())
 
 
 def pattern_totals(patterns: np.ndarray, freq: np.ndarray, n_boot: int, seed: int) -> np.ndarray:

@@ -22,8 +22,9 @@ from scipy import stats as sps
 
 from annotations.errors import AnnotationError
 from annotations.stats.bootstrap import BatchJob, BootstrapBatch, item_weights, resample_totals
+from annotations.stats.frames import require_columns
 from annotations.stats.intervals import percentile_interval, wilson_interval
-from annotations.stats.paired_metrics import metric_pairs
+from annotations.stats.paired_metrics import metric_deltas
 
 LEVELS = ("summary", "system", "pooled")
 METHODS = ("kendall", "spearman", "pearson")
@@ -260,11 +261,7 @@ class _Prepared:
 
 
 def _prepare(df: pd.DataFrame, columns: list[str], group: str, system: str) -> _Prepared:
-    missing = [c for c in (*columns, group, system) if c not in df.columns]
-    if missing:
-        raise AnnotationError(
-            f"metric_human_correlation: column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}"
-        )
+    require_columns(df, [*columns, group, system], "metric_human_correlation")
     data = df[[group, system, *columns]]
     if data.duplicated([group, system]).any():
         data = data.groupby([group, system], as_index=False, sort=True)[columns].mean()
@@ -496,12 +493,6 @@ def item_preferences(judgments: pd.DataFrame, system: str, opponent: str) -> pd.
     winner = judgments["winner"].astype(str)
     score = (winner == system).astype(float) - (winner == opponent).astype(float)
     return score.groupby(judgments["item_id"]).mean().rename("preference")
-
-
-def metric_deltas(metrics: pd.DataFrame, system: str, opponent: str) -> pd.DataFrame:
-    """(item_id x metric) frame of metric(system) - metric(opponent)."""
-    mine, theirs = metric_pairs(metrics, system, opponent)
-    return mine - theirs
 
 
 def preference_correlations(

@@ -71,3 +71,9 @@ def metric_pairs(metrics: pd.DataFrame, system: str, opponent: str) -> tuple[pd.
     mine, theirs = wide[system], wide[opponent]
     names = sorted(set(mine.columns) | set(theirs.columns))
     return mine.reindex(columns=names), theirs.reindex(columns=names)
+
+
+def metric_deltas(metrics: pd.DataFrame, system: str, opponent: str) -> pd.DataFrame:
+    """(item_id x metric) frame of metric(system) - metric(opponent)."""
+    mine, theirs = metric_pairs(metrics, system, opponent)
+    return mine - theirs

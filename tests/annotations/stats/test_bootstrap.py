@@ -95,3 +95,24 @@ def test_a_batch_gives_each_statistic_what_it_gets_alone():
     job = idle.add(columns[:, 0], lambda t: t[:, 0])
     idle.run()
     assert job.samples is None
+
+
+@pytest.mark.parametrize("kind", ["counts", "half counts", "signed floats", "wide counts"])
+def test_distinct_rows_are_pandas_value_counts_in_sorted_order(kind):
+    """Both encodings (one integer per row, or column by column) give pandas' sorted value counts, and
+    `inverse` rebuilds the input (the pattern bootstrap's multinomial depends on this order)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    values = {
+        "counts": rng.integers(0, 4, (500, 3)).astype(float),
+        "half counts": rng.integers(0, 7, (500, 2)) / 2,
+        "signed floats": rng.choice([-1.5, 0.25, 2.0, 1 / 3], (500, 2)),
+        "wide counts": rng.integers(0, 2**20, (500, 4)).astype(float),  # the integer key would overflow
+    }[kind]
+    distinct = bootstrap.distinct_rows(values)
+    expected = pd.DataFrame(values).value_counts(sort=False).sort_index()
+    assert np.array_equal(distinct.rows, np.array(expected.index.tolist()))
+    assert np.array_equal(distinct.counts, expected.to_numpy())
+    assert np.array_equal(distinct.rows[distinct.inverse], values)
+    assert len(bootstrap.distinct_rows(values[:0]).rows) == 0
