@@ -19,6 +19,7 @@ import pandas as pd
 from annotations.errors import AnnotationError
 from annotations.stats.bootstrap import PATTERN_LIMIT, bootstrap_totals, distinct_rows, pattern_totals
 from annotations.stats.frames import require_columns
+from annotations.stats.intervals import percentile_interval
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -40,6 +41,7 @@ class AlphaResult:
     seed: int = 0
     method: str = "Krippendorff's alpha (Krippendorff 2011), percentile bootstrap over units"
     leave_one_out: dict[str, float | None] = field(default_factory=dict)
+    confidence: float = 0.95  # coverage of [ci_low, ci_high]
 
     @property
     def half_width(self) -> float | None:
@@ -145,6 +147,7 @@ def krippendorff_alpha(
     n_boot: int = 1000,
     seed: int = 0,
     leave_one_out: bool = True,
+    confidence: float = 0.95,
 ) -> AlphaResult:
     """Krippendorff's alpha of `df` (one row per unit x annotator rating) at `level`.
 
@@ -159,7 +162,8 @@ def krippendorff_alpha(
     _reject_duplicates(data, unit, annotator, "krippendorff_alpha")
     n_annotators = int(data[annotator].nunique())
     if data.empty:
-        return AlphaResult(None, None, None, 0, 0, 0, level, "there are no ratings", n_boot, 0, seed)
+        return AlphaResult(None, None, None, 0, 0, 0, level, "there are no ratings", n_boot=n_boot, seed=seed,
+                           confidence=confidence)  # fmt: skip
     codes, values = _encode(data[value], level)
     V = len(values)
     unit_index, unit_codes = pd.factorize(data[unit])
@@ -174,7 +178,8 @@ def krippendorff_alpha(
     contrib = _unit_contributions(patterns) if len(patterns) else np.zeros((0, V, V))
     o = np.tensordot(freq.astype(float), contrib, axes=1) if len(patterns) else np.zeros((V, V))
     reason = _undefined_reason(n_units, o, values)
-    result = AlphaResult(None, None, None, n_units, n_annotators, n_values, level, reason, n_boot, 0, seed)
+    result = AlphaResult(None, None, None, n_units, n_annotators, n_values, level, reason, n_boot=n_boot, seed=seed,
+                         confidence=confidence)  # fmt: skip
     if reason is not None:
         return result
     result.alpha = float(_alpha_from_coincidences(o, level, values))
@@ -187,11 +192,9 @@ def krippendorff_alpha(
             )
         o_boot = o_boot.reshape(n_boot, V, V)
         boot = _alpha_from_coincidences(o_boot, level, values)
-        ok = boot[~np.isnan(boot)]
-        result.n_boot_undefined = int(n_boot - len(ok))
-        if len(ok) >= 2:
-            result.ci_low, result.ci_high = (float(x) for x in np.quantile(ok, [0.025, 0.975]))
-        else:
+        result.n_boot_undefined = int(np.isnan(boot).sum())
+        result.ci_low, result.ci_high = percentile_interval(boot, confidence)
+        if result.ci_low is None:
             result.reason = "the bootstrap resamples have no variation, so the interval is undefined"
     if leave_one_out and n_annotators > 2:
         result.leave_one_out = _leave_one_annotator_out(

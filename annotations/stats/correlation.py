@@ -552,6 +552,7 @@ class PairwiseAccuracy:
     n_metric_ties: int
     reason: str | None = None
     method: str = "share of items where sign(metric delta) = sign(human majority); Wilson interval"
+    confidence: float = 0.95  # coverage of [ci_low, ci_high]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -580,11 +581,14 @@ def pairwise_accuracies(
         n = int(used.sum())
         if n == 0:
             reason = "no item has both a human majority and a nonzero metric difference"
-            out.append(PairwiseAccuracy(metric, None, None, None, 0, human_ties, metric_ties, reason))
+            out.append(PairwiseAccuracy(metric, None, None, None, 0, human_ties, metric_ties, reason,
+                                        confidence=confidence))  # fmt: skip
             continue
         agree = int((np.sign(pref[used]) == np.sign(delta[used])).sum())
         low, high = wilson_interval(agree, n, confidence)
-        out.append(PairwiseAccuracy(metric, agree / n, low, high, n, human_ties, metric_ties))
+        out.append(
+            PairwiseAccuracy(metric, agree / n, low, high, n, human_ties, metric_ties, confidence=confidence)
+        )
     return out
 
 

@@ -30,3 +30,14 @@ def wilson_interval(
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return float(centre - half), float(centre + half)
+
+
+def percent_label(confidence: float) -> str:
+    """A coverage as people write it: 0.95 -> "95%", 0.9 -> "90%", 0.975 -> "97.5%"."""
+    return f"{round(100 * confidence, 6):.10g}%"
+
+
+def ci_label(confidence: float) -> str:
+    """The name of an interval of this coverage, for the report and the results page: 0.95 -> "95% CI". Every
+    result carries the `confidence` it was computed with; label it with that, never with a constant."""
+    return f"{percent_label(confidence)} CI"

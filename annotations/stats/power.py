@@ -55,6 +55,7 @@ class MoreJudgments:
     items_for_alpha_target: int | None
     more_items_for_alpha_target: int | None
     reason: str | None = None
+    confidence: float = 0.95  # coverage of the intervals whose half-widths these are
     method: str = (
         "normal approximation with the per-item SD of the item-clustered bootstrap (design effect included)"
     )
@@ -79,8 +80,12 @@ def more_judgments(
     if half is None and win.wilson_low is not None:
         half = (win.wilson_high - win.wilson_low) / 2
     result = MoreJudgments(
-        win.n_items, k, half, alpha.half_width if alpha else None, None, target_half_width, None, None,
-        detect_difference, power, significance, None, None, alpha_target_half_width, None, None,
+        n_items=win.n_items, judgments_per_item=k, win_rate_half_width=half,
+        alpha_half_width=alpha.half_width if alpha else None, sd_per_item=None,
+        target_half_width=target_half_width, items_for_target=None, more_items_for_target=None,
+        detect_difference=detect_difference, power=power, significance=significance,
+        items_to_detect=None, more_items_to_detect=None, alpha_target_half_width=alpha_target_half_width,
+        items_for_alpha_target=None, more_items_for_alpha_target=None, confidence=win.confidence,
     )  # fmt: skip
     if half is None or win.n_items == 0:
         result.reason = win.reason or "no win-rate interval yet: collect judgments first"

@@ -105,20 +105,15 @@ def win_rate(
     tie, both_bad = winner == "tie", winner == "both_bad"
     W, L, T, B = int(win.sum()), int(loss.sum()), int(tie.sum()), int(both_bad.sum())
     N = W + L + T + B
-    if tie_policy == "drop":
-        num, den = win.astype(float), (win | loss).astype(float)
-    elif tie_policy == "half":
-        num, den = win + 0.5 * (tie | both_bad), np.ones(len(rows))
-    else:
-        num, den = win.astype(float), np.ones(len(rows))
+    num, den = _policy_counts(win, loss, tie | both_bad, tie_policy)
     n_used, successes = float(den.sum()), float(num.sum())
-    n_items = int(rows["item_id"].nunique())
     result = WinRateResult(
-        system, opponent, tie_policy, W, L, T, B, N, int(n_used), n_items,
-        None, None, None, None, None, None, None, None, n_boot, seed, confidence,
+        system=system, opponent=opponent, tie_policy=tie_policy, wins=W, losses=L, ties=T, both_bad=B,
+        n_judgments=N, n_used=int(n_used), n_items=int(rows["item_id"].nunique()),
+        win_rate=None, tie_rate=(T + B) / N if N else None, loss_rate=L / N if N else None,
+        wilson_low=None, wilson_high=None, boot_low=None, boot_high=None, sign_test_p=None,
+        n_boot=n_boot, seed=seed, confidence=confidence,
     )  # fmt: skip
-    if N:
-        result.tie_rate, result.loss_rate = (T + B) / N, L / N
     if n_used == 0:
         result.reason = (
             "no judgments of this pair yet"
@@ -140,6 +135,18 @@ def win_rate(
     return result
 
 
+def _policy_counts(
+    win: np.ndarray, loss: np.ndarray, tie: np.ndarray, tie_policy: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per judgment, what it adds to the win rate's numerator and denominator under `tie_policy` (`tie`: a tie
+    or both bad)."""
+    if tie_policy == "drop":
+        return win.astype(float), (win | loss).astype(float)
+    if tie_policy == "half":
+        return win + 0.5 * tie, np.ones(len(win))
+    return win.astype(float), np.ones(len(win))
+
+
 @dataclass
 class BradleyTerryResult:
     """Log-strengths relative to `reference` (0), with item-bootstrap intervals, and P(beats reference)."""
@@ -151,6 +158,7 @@ class BradleyTerryResult:
     seed: int
     reason: str | None = None
     method: str = "Bradley-Terry maximum likelihood by the MM algorithm (Hunter 2004), ties as half wins"
+    confidence: float = 0.95  # coverage of the table's [ci_low, ci_high]
 
     def to_dict(self) -> dict:
         return {
@@ -197,7 +205,13 @@ def bradley_terry(
     empty = pd.DataFrame(columns=["system", "strength", "ci_low", "ci_high", "p_beats_reference"])
     if S < 2:
         return BradleyTerryResult(
-            empty, reference, len(judgments), n_boot, seed, "fewer than two systems judged"
+            empty,
+            reference,
+            len(judgments),
+            n_boot,
+            seed,
+            "fewer than two systems judged",
+            confidence=confidence,
         )
     index = {s: i for i, s in enumerate(systems)}
     li, ri = np.array([index[s] for s in left]), np.array([index[s] for s in right])
@@ -237,4 +251,4 @@ def bradley_terry(
     reason = None
     if ((table["wins"] == 0) | (table["wins"] == table["comparisons"])).any():
         reason = "a system won all or none of its comparisons: its strength is unbounded (shown at the fit's limit)"
-    return BradleyTerryResult(table, reference, len(judgments), n_boot, seed, reason)
+    return BradleyTerryResult(table, reference, len(judgments), n_boot, seed, reason, confidence=confidence)

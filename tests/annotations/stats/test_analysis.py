@@ -137,9 +137,43 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
     scores = campaign.scores[campaign.scores.judgment_id.isin(evidence.judgment_id)]
     metrics = campaign.metrics[campaign.metrics.item_id.isin(evidence.item_id)]
     pairs = paired_metrics.metric_pairs(metrics, first.system, first.opponent)
-    table, preference, accuracy, means = analysis._correlations(
+    alone = analysis.metrics_versus_humans(
         scores, metrics, evidence, first.system, first.opponent, options, pairs[0] - pairs[1]
     )
-    pd.testing.assert_frame_equal(first.correlations, table)
-    pd.testing.assert_frame_equal(first.preference_correlations, preference)
-    pd.testing.assert_frame_equal(first.pairwise_accuracy, accuracy)
+    pd.testing.assert_frame_equal(first.correlations, alone.correlations)
+    pd.testing.assert_frame_equal(first.preference_correlations, alone.preference_correlations)
+    pd.testing.assert_frame_equal(first.pairwise_accuracy, alone.pairwise_accuracy)
+
+
+def test_every_interval_follows_the_confidence_asked_for(campaign):
+    """A label can say the coverage used only if every result carries it and every interval was computed with
+    it (Krippendorff's alpha used a fixed 95% before)."""
+    from annotations.stats.intervals import ci_label
+
+    j, s, m = campaign.judgments, campaign.scores, campaign.metrics
+    wide = analyze(j, s, m, AnalysisOptions(n_boot=300))
+    narrow = analyze(j, s, m, AnalysisOptions(n_boot=300, confidence=0.8))
+    for result, confidence in ((wide, 0.95), (narrow, 0.8)):
+        assert result.win.confidence == result.power.confidence == confidence
+        for table in (
+            result.agreement,
+            result.correlations,
+            result.preference_correlations,
+            result.pairwise_accuracy,
+        ):
+            assert (table["confidence"] == confidence).all()
+    assert ci_label(narrow.win.confidence) == "80% CI" and ci_label(wide.win.confidence) == "95% CI"
+
+    def width(low, high):
+        return np.asarray(high, dtype=float) - np.asarray(low, dtype=float)
+
+    assert width(narrow.win.boot_low, narrow.win.boot_high) < width(wide.win.boot_low, wide.win.boot_high)
+    assert width(narrow.win.wilson_low, narrow.win.wilson_high) < width(
+        wide.win.wilson_low, wide.win.wilson_high
+    )
+    for name in ("agreement", "correlations", "pairwise_accuracy", "criteria", "metric_table"):
+        n, w = getattr(narrow, name).dropna(subset=["ci_low"]), getattr(wide, name).dropna(subset=["ci_low"])
+        assert len(n) == len(w) > 0, name
+        assert (width(n["ci_low"], n["ci_high"]) < width(w["ci_low"], w["ci_high"])).all(), name
+    with pytest.raises(AnnotationError, match="confidence must be between 0 and 1"):
+        AnalysisOptions(confidence=95)

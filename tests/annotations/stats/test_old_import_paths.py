@@ -14,7 +14,7 @@ OLD_TO_NEW = [
     ("annotations.power", "more_judgments", "annotations.stats.power"),
     ("annotations.analysis", "analyze", "annotations.stats.analysis"),
     ("annotations.analysis", "AnalysisOptions", "annotations.stats.analysis"),
-    ("annotations.analysis", "CampaignAnalysis", "annotations.stats.analysis"),
+    ("annotations.analysis", "CampaignAnalysis", "annotations.stats.campaign_analysis"),
     ("annotations.stats", "win_rate", "annotations.stats.preference"),
     ("annotations.stats", "bradley_terry", "annotations.stats.preference"),
     ("annotations.stats", "TIE_POLICIES", "annotations.stats.preference"),

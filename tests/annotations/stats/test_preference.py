@@ -155,3 +155,16 @@ def test_bradley_terry_rejects_an_unknown_reference():
         .loc["other", "strength"]
         == 0
     )
+
+
+def test_bradley_terry_intervals_follow_the_confidence():
+    j, _ = three_system_judgments()
+    wide = preference.bradley_terry(j, n_boot=300).table.set_index("system")
+    narrow_result = preference.bradley_terry(j, n_boot=300, confidence=0.8)
+    narrow = narrow_result.table.set_index("system")
+    assert narrow_result.confidence == 0.8 and narrow_result.to_dict()["confidence"] == 0.8
+    for name in ("finetuned", "other"):
+        assert (
+            narrow.loc[name, "ci_high"] - narrow.loc[name, "ci_low"]
+            < wide.loc[name, "ci_high"] - wide.loc[name, "ci_low"]
+        )
