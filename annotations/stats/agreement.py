@@ -184,13 +184,7 @@ def krippendorff_alpha(
         return result
     result.alpha = float(_alpha_from_coincidences(o, level, values))
     if n_boot > 0:
-        if len(patterns) <= PATTERN_LIMIT:
-            o_boot = pattern_totals(contrib.reshape(len(patterns), V * V), freq, n_boot, seed)
-        else:
-            o_boot = bootstrap_totals(
-                _unit_contributions(counts[pairable]).reshape(n_units, V * V), n_boot, seed
-            )
-        o_boot = o_boot.reshape(n_boot, V, V)
+        o_boot = _resampled_coincidences(contrib, freq, counts[pairable], n_boot, seed)
         boot = _alpha_from_coincidences(o_boot, level, values)
         result.n_boot_undefined = int(np.isnan(boot).sum())
         result.ci_low, result.ci_high = percentile_interval(boot, confidence)
@@ -201,6 +195,20 @@ def krippendorff_alpha(
             data[annotator], unit_index, codes, counts, o, level, values
         )
     return result
+
+
+def _resampled_coincidences(
+    contrib: np.ndarray, freq: np.ndarray, counts: np.ndarray, n_boot: int, seed: int
+) -> np.ndarray:
+    """The coincidence matrix of each item-bootstrap resample, (n_boot, V, V): from the distinct units'
+    contributions `contrib` and their frequencies `freq` when they are few, else from every pairable unit's
+    `counts`."""
+    V = contrib.shape[-1]
+    if len(contrib) <= PATTERN_LIMIT:
+        totals = pattern_totals(contrib.reshape(len(contrib), V * V), freq, n_boot, seed)
+    else:
+        totals = bootstrap_totals(_unit_contributions(counts).reshape(len(counts), V * V), n_boot, seed)
+    return totals.reshape(n_boot, V, V)
 
 
 def _leave_one_annotator_out(

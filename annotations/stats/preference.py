@@ -201,28 +201,13 @@ def bradley_terry(
     systems = sorted(set(left) | set(right))
     if reference is None:
         reference = str(judgments["system_a"].iloc[0]) if len(judgments) else (systems[0] if systems else "")
-    S = len(systems)
-    empty = pd.DataFrame(columns=["system", "strength", "ci_low", "ci_high", "p_beats_reference"])
-    if S < 2:
-        return BradleyTerryResult(
-            empty,
-            reference,
-            len(judgments),
-            n_boot,
-            seed,
-            "fewer than two systems judged",
-            confidence=confidence,
-        )
+    if len(systems) < 2:
+        empty = pd.DataFrame(columns=["system", "strength", "ci_low", "ci_high", "p_beats_reference"])
+        return BradleyTerryResult(empty, reference, len(judgments), n_boot, seed, "fewer than two systems judged",
+                                  confidence=confidence)  # fmt: skip
     index = {s: i for i, s in enumerate(systems)}
-    li, ri = np.array([index[s] for s in left]), np.array([index[s] for s in right])
-    # twice the wins, as integers: a tie gives each side one (= half a win)
-    left_wins = np.where(winner == left, 2, np.where(winner == right, 0, 1))
-    right_wins = 2 - left_wins
-    item_index, items = pd.factorize(judgments["item_id"])
-    G = len(items)
-    flat = np.zeros((G, S * S))
-    np.add.at(flat, (item_index, li * S + ri), left_wins)
-    np.add.at(flat, (item_index, ri * S + li), right_wins)
+    S = len(systems)
+    flat = _doubled_wins_per_item(judgments, left, right, winner, index)
     wins = flat.sum(axis=0).reshape(S, S) / 2
     if reference not in index:
         raise AnnotationError(
@@ -252,3 +237,18 @@ def bradley_terry(
     if ((table["wins"] == 0) | (table["wins"] == table["comparisons"])).any():
         reason = "a system won all or none of its comparisons: its strength is unbounded (shown at the fit's limit)"
     return BradleyTerryResult(table, reference, len(judgments), n_boot, seed, reason, confidence=confidence)
+
+
+def _doubled_wins_per_item(
+    judgments: pd.DataFrame, left: np.ndarray, right: np.ndarray, winner: np.ndarray, index: dict[str, int]
+) -> np.ndarray:
+    """(items, S * S): twice how often system i beat system j on each item, as whole numbers (a tie or both
+    bad gives each side one, half a win), so the item bootstrap resamples counts."""
+    S = len(index)
+    li, ri = np.array([index[s] for s in left]), np.array([index[s] for s in right])
+    left_wins = np.where(winner == left, 2, np.where(winner == right, 0, 1))
+    item_index, items = pd.factorize(judgments["item_id"])
+    flat = np.zeros((len(items), S * S))
+    np.add.at(flat, (item_index, li * S + ri), left_wins)
+    np.add.at(flat, (item_index, ri * S + li), 2 - left_wins)
+    return flat
