@@ -1,15 +1,19 @@
-"""The statistics of a campaign, as pure functions over the frames of docs/frames.md (no I/O):
+"""The statistics of a campaign, as pure functions over the frames of docs/frames.md (no I/O), for the results
+page, the export and `python -m annotations stats`:
 
-- `bootstrap`: the one bootstrap engine (item resamples, shared by every interval)
-- `intervals`: percentile and Wilson intervals, and their labels
+- `bootstrap`: the one bootstrap engine (item resamples shared by every interval, exact per column)
+- `intervals`: percentile and Wilson intervals, and the labels that say their coverage
+- `frames`: the one check on the frames' columns
 - `preference`: win rate with a tie policy, sign test, Bradley-Terry
 - `criteria`: per-criterion mean score differences
 - `paired_metrics`: automatic metrics of two systems on the same items
 - `quality`: position and length bias, speed, the annotator table
-- `agreement`: Krippendorff's alpha, Cohen's and Fleiss' kappa, gold and self-consistency
+- `agreement`: Krippendorff's alpha, Cohen's and Fleiss' kappa, gold accuracy, self-consistency
 - `correlation`: metric-human correlation at every level, per-item preference correlation, pairwise accuracy
 - `power`: how many more judgments
-- `analysis`: `analyze`, every statistic of one campaign in one call
+- `analysis`: `analyze`, every statistic of one campaign in one call, told in stages
+- `campaign_analysis`: its result, as JSON and as one long table
+- `environment`: the versions written beside every statistic
 
 `annotations.stats` keeps exposing the names it had when it was one module (`annotations.stats.win_rate`, ...).
 """
