@@ -19,7 +19,7 @@ import pandas as pd
 from annotations.errors import AnnotationError
 from annotations.stats.bootstrap import PATTERN_LIMIT, bootstrap_totals, distinct_rows, pattern_totals
 from annotations.stats.frames import require_columns
-from annotations.stats.intervals import percentile_interval
+from annotations.stats.intervals import half_width, percentile_interval
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -45,9 +45,7 @@ class AlphaResult:
 
     @property
     def half_width(self) -> float | None:
-        if self.ci_low is None or self.ci_high is None:
-            return None
-        return (self.ci_high - self.ci_low) / 2
+        return half_width(self.ci_low, self.ci_high)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,6 +19,13 @@ def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[
     return float(low), float(high)
 
 
+def half_width(low: float | None, high: float | None) -> float | None:
+    """Half the width of an interval; None when either end is."""
+    if low is None or high is None:
+        return None
+    return (high - low) / 2
+
+
 def wilson_interval(
     successes: float, n: float, confidence: float = 0.95
 ) -> tuple[float | None, float | None]:

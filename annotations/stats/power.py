@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from scipy import stats as sps
 
 from annotations.stats.agreement import AlphaResult
+from annotations.stats.intervals import half_width
 from annotations.stats.preference import WinRateResult
 
 
@@ -76,9 +77,7 @@ def more_judgments(
     """Current half-widths and the items needed (at the current judgments per item) for the targets."""
     z = sps.norm.ppf(1 - (1 - win.confidence) / 2)
     k = win.n_judgments / win.n_items if win.n_items else 0.0
-    half = win.half_width
-    if half is None and win.wilson_low is not None:
-        half = (win.wilson_high - win.wilson_low) / 2
+    half = win.half_width if win.half_width is not None else half_width(win.wilson_low, win.wilson_high)
     result = MoreJudgments(
         n_items=win.n_items, judgments_per_item=k, win_rate_half_width=half,
         alpha_half_width=alpha.half_width if alpha else None, sd_per_item=None,

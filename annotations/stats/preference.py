@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 from annotations.errors import AnnotationError
 from annotations.stats.bootstrap import bootstrap_totals
-from annotations.stats.intervals import percentile_interval, wilson_interval
+from annotations.stats.intervals import half_width, percentile_interval, wilson_interval
 
 TIE_POLICIES = ("drop", "half", "separate")
 TIE_POLICY_HELP = {
@@ -60,9 +60,7 @@ class WinRateResult:
 
     @property
     def half_width(self) -> float | None:
-        if self.boot_low is None or self.boot_high is None:
-            return None
-        return (self.boot_high - self.boot_low) / 2
+        return half_width(self.boot_low, self.boot_high)
 
     def to_dict(self) -> dict:
         return asdict(self)
