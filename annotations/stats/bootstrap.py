@@ -50,7 +50,8 @@ def resample_totals(weights: np.ndarray, values: np.ndarray, n_draws: int) -> np
     means into a strict order (a concordant pair in a Kendall tau). Each column is written as whole numbers on
     a grid of its own (`_fixed_point`) small enough that every partial sum of the product is a whole number
     below 2^53, which float64 holds exactly in any order; whole and rational columns (counts, scores, means of
-    a few ratings) lose nothing, any other column is rounded to 2^-(53 - log2 G) of its largest value."""
+    up to 12 ratings) lose nothing, any other column is rounded to 2^-(52 - log2 n_draws) of its largest value
+    (about 1e-11 with 30,000 items: finer than the float32 product this replaced)."""
     values = np.asarray(values, dtype=float)
     if values.ndim == 1:
         values = values[:, None]
