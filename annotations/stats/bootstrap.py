@@ -67,16 +67,35 @@ def _fixed_point(values: np.ndarray, n_draws: int) -> tuple[np.ndarray, np.ndarr
     bits = 52 - int(np.ceil(np.log2(max(n_draws, 2))))  # |grid value| <= 2^bits: sums stay below 2^52
     budget = 2.0**bits
     finite = np.isfinite(values).all(axis=0)
-    safe = np.where(finite, values, 0.0)
+    safe = values if finite.all() else np.where(finite, values, 0.0)
     top = np.abs(safe).max(axis=0) if len(values) else np.zeros(values.shape[1])
-    whole = finite & (safe == np.round(safe)).all(axis=0) & (top <= budget)
-    on_denominator = np.round(safe * RATIONAL_DENOMINATOR) / RATIONAL_DENOMINATOR == safe
-    rational = finite & ~whole & on_denominator.all(axis=0) & (top * RATIONAL_DENOMINATOR <= budget)
+    whole = finite & (top <= budget) & _columns_where(safe, lambda v: v == np.round(v))
+    rational = finite & ~whole & (top * RATIONAL_DENOMINATOR <= budget)
+    rational &= _columns_where(
+        safe, lambda v: np.round(v * RATIONAL_DENOMINATOR) / RATIONAL_DENOMINATOR == v, among=rational
+    )
     _, exponent = np.frexp(np.where(top > 0, top, 1.0))  # top < 2^exponent
     power_of_two = np.ldexp(1.0, np.minimum(bits - exponent, 1000))
     scale = np.select([~finite | whole, rational], [1.0, float(RATIONAL_DENOMINATOR)], power_of_two)
-    grid = np.where(finite, np.round(safe * scale), values)
+    grid = safe * scale
+    np.round(grid, out=grid)
+    if not finite.all():
+        grid = np.where(finite, grid, values)
     return grid, scale
+
+
+def _columns_where(
+    values: np.ndarray, holds: Callable[[np.ndarray], np.ndarray], among: np.ndarray | None = None
+) -> np.ndarray:
+    """Per column, whether `holds` is true of every value, checked on the columns `among` (all by default) and
+    first on a few rows, so a column that fails early (a continuous one) costs almost nothing."""
+    candidates = np.ones(values.shape[1], dtype=bool) if among is None else among.copy()
+    for rows in (slice(0, 64), slice(None)):
+        columns = np.flatnonzero(candidates)
+        if len(columns) == 0:
+            break
+        candidates[columns] = holds(values[rows][:, columns]).all(axis=0)
+    return candidates
 
 
 def weights_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
