@@ -111,18 +111,43 @@ def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
 
     When the rows take few distinct values, the resamples are a multinomial draw over the distinct rows
     (`pattern_totals`); otherwise explicit item weights are used (`weights_totals`, shared and cached)."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
+    return bootstrap_each([values], n_boot, seed)[0]
+
+
+def bootstrap_each(statistics: list[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
+    """`bootstrap_totals` of each of several statistics' per-item rows, each exactly what it gets alone; those
+    resampled with explicit item weights and the same number of items share one pass over the weights."""
+    out: list[np.ndarray | None] = [None] * len(statistics)
+    batches: dict[int, BootstrapBatch] = {}
+    queued = []
+    for i, values in enumerate(statistics):
+        values = np.asarray(values, dtype=float)
+        values = values[:, None] if values.ndim == 1 else values
+        G = len(values)
+        if G == 0:
+            out[i] = np.full((n_boot, values.shape[1]), np.nan)
+            continue
+        distinct = _few_distinct_rows(values)
+        if distinct is not None:
+            out[i] = pattern_totals(distinct.rows, distinct.counts, n_boot, seed)
+            continue
+        batch = batches.setdefault(G, BootstrapBatch(G, n_boot, seed))
+        queued.append((i, batch.add(values, lambda totals: totals)))
+    for batch in batches.values():
+        batch.run()
+    for i, job in queued:
+        out[i] = job.samples
+    return out
+
+
+def _few_distinct_rows(values: np.ndarray) -> DistinctRows | None:
+    """The distinct rows of `values` when there are at most PATTERN_LIMIT of them (then the multinomial draw
+    over them is the item bootstrap), else None; a first column with many distinct values says so early."""
     G = len(values)
-    if G == 0:
-        return np.full((n_boot, values.shape[1]), np.nan)
-    fine_grained = G > PATTERN_LIMIT and len(np.unique(values[:, 0])) > PATTERN_LIMIT
-    if not fine_grained:
-        distinct = distinct_rows(values)
-        if len(distinct.rows) <= PATTERN_LIMIT:
-            return pattern_totals(distinct.rows, distinct.counts, n_boot, seed)
-    return weights_totals(values, n_boot, seed)
+    if G > PATTERN_LIMIT and len(np.unique(values[:, 0])) > PATTERN_LIMIT:
+        return None
+    distinct = distinct_rows(values)
+    return distinct if len(distinct.rows) <= PATTERN_LIMIT else None
 
 
 @dataclass

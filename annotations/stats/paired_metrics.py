@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotations.stats.bootstrap import bootstrap_totals
+from annotations.stats.bootstrap import bootstrap_each
 from annotations.stats.intervals import percentile_interval
 
 
@@ -37,7 +37,7 @@ def metric_differences(
         "n_items",
     ]
     mine, theirs = metric_pairs(metrics, system, opponent) if pairs is None else pairs
-    rows = []
+    rows, diffs = [], []
     for metric in sorted(mine.columns):
         both = mine[metric].notna() & theirs[metric].notna()
         a, b = mine[metric][both].to_numpy(float), theirs[metric][both].to_numpy(float)
@@ -49,10 +49,13 @@ def metric_differences(
                 mean_opponent=float(b.mean()), mean_system=float(a.mean()), delta=float(diff.mean()),
                 share_system_higher=float((diff > 0).mean()),
             )  # fmt: skip
-        if n_boot > 0 and len(diff) >= 2:
-            totals = bootstrap_totals(diff, n_boot, seed)[:, 0] / len(diff)
-            row["ci_low"], row["ci_high"] = percentile_interval(totals, confidence)
         rows.append(row)
+        diffs.append(diff)
+    resampled = [i for i, diff in enumerate(diffs) if len(diff) >= 2] if n_boot > 0 else []
+    # every metric's own bootstrap, the ones on the same items in one pass over the item weights
+    totals = bootstrap_each([diffs[i] for i in resampled], n_boot, seed)
+    for i, t in zip(resampled, totals):
+        rows[i]["ci_low"], rows[i]["ci_high"] = percentile_interval(t[:, 0] / len(diffs[i]), confidence)
     return pd.DataFrame(rows, columns=columns)
 
 

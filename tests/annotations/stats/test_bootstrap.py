@@ -116,3 +116,18 @@ def test_distinct_rows_are_pandas_value_counts_in_sorted_order(kind):
     assert np.array_equal(distinct.counts, expected.to_numpy())
     assert np.array_equal(distinct.rows[distinct.inverse], values)
     assert len(bootstrap.distinct_rows(values[:0]).rows) == 0
+
+
+def test_bootstrap_each_gives_every_statistic_what_it_gets_alone():
+    rng = np.random.default_rng(11)
+    statistics = [
+        rng.integers(0, 3, (3000, 2)).astype(float),  # few patterns: multinomial
+        rng.normal(size=3000),  # many distinct rows: item weights ...
+        rng.normal(size=(3000, 2)),  # ... in one pass with the previous one
+        rng.normal(size=2500),  # other items: another pass
+        np.zeros((0, 1)),
+    ]
+    together = bootstrap.bootstrap_each(statistics, 300, 4)
+    for values, totals in zip(statistics, together):
+        alone = bootstrap.bootstrap_totals(values, 300, 4)
+        assert np.array_equal(totals, alone, equal_nan=True)
