@@ -142,16 +142,10 @@ def analyze(
     pairs = paired_metrics.metric_pairs(metrics, system, opponent)
     # the metrics-versus-humans stage runs beside the rest on a second core (numpy and the bootstrap's matrix
     # products release the GIL); every input is only read, so the values are those of running one after another
+    deltas = pairs[0] - pairs[1]
     with ThreadPoolExecutor(max_workers=1) as pool:
         later = pool.submit(
-            metrics_versus_humans,
-            scores,
-            metrics,
-            evidence.used,
-            system,
-            opponent,
-            options,
-            pairs[0] - pairs[1],
+            metrics_versus_humans, scores, metrics, evidence.used, system, opponent, options, deltas
         )
         verdict = verdict_statistics(evidence.used, scores, metrics, pairs, system, opponent, options)
         agreeing = agreement_statistics(evidence.used, scores, options)
