@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from synthetic import make_campaign
 
-from annotations import stats
-from annotations.analysis import AnalysisOptions, analyze
 from annotations.errors import AnnotationError
+from annotations.stats import bootstrap, paired_metrics, preference
+from annotations.stats.analysis import AnalysisOptions, analyze
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def test_what_was_used_is_stated_and_exclusions_apply(campaign, result):
 def test_tie_policy_is_applied_and_all_policies_are_shown(campaign):
     half = analyze(campaign.judgments, campaign.scores, None, AnalysisOptions(n_boot=100, tie_policy="half"))
     assert half.win.tie_policy == "half"
-    assert list(half.win_by_policy["tie_policy"]) == list(stats.TIE_POLICIES)
-    direct = stats.win_rate(
+    assert list(half.win_by_policy["tie_policy"]) == list(preference.TIE_POLICIES)
+    direct = preference.win_rate(
         campaign.judgments[~campaign.judgments["is_repeat"] & ~campaign.judgments["is_gold"]],
         tie_policy="half",
     )
@@ -110,7 +110,7 @@ def test_scale_bench_runs_at_small_size():
     import sys
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parents[2] / "bench" / "analysis_scale.py"
+    bench = Path(__file__).resolve().parents[3] / "bench" / "analysis_scale.py"
     done = subprocess.run(
         [sys.executable, str(bench), "--judgments", "3000", "--repeats", "1", "--skip-page"],
         capture_output=True, text=True, timeout=300,
@@ -124,11 +124,11 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
     other, and two runs must give the same numbers (shared bootstrap resamples, no race)."""
     import pandas as pd
 
-    from annotations import analysis
+    from annotations.stats import analysis
 
     options = AnalysisOptions(n_boot=200)
     first = analyze(campaign.judgments, campaign.scores, campaign.metrics, options)
-    stats.item_weights.cache_clear()
+    bootstrap.item_weights.cache_clear()
     second = analyze(campaign.judgments, campaign.scores, campaign.metrics, options)
     assert json.dumps({**first.to_dict(), "environment": None}, sort_keys=True) == json.dumps(
         {**second.to_dict(), "environment": None}, sort_keys=True
@@ -136,10 +136,44 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
     evidence = campaign.judgments[~campaign.judgments.is_repeat & ~campaign.judgments.is_gold]
     scores = campaign.scores[campaign.scores.judgment_id.isin(evidence.judgment_id)]
     metrics = campaign.metrics[campaign.metrics.item_id.isin(evidence.item_id)]
-    pairs = stats.metric_pairs(metrics, first.system, first.opponent)
-    table, preference, accuracy, means = analysis._correlations(
+    pairs = paired_metrics.metric_pairs(metrics, first.system, first.opponent)
+    alone = analysis.metrics_versus_humans(
         scores, metrics, evidence, first.system, first.opponent, options, pairs[0] - pairs[1]
     )
-    pd.testing.assert_frame_equal(first.correlations, table)
-    pd.testing.assert_frame_equal(first.preference_correlations, preference)
-    pd.testing.assert_frame_equal(first.pairwise_accuracy, accuracy)
+    pd.testing.assert_frame_equal(first.correlations, alone.correlations)
+    pd.testing.assert_frame_equal(first.preference_correlations, alone.preference_correlations)
+    pd.testing.assert_frame_equal(first.pairwise_accuracy, alone.pairwise_accuracy)
+
+
+def test_every_interval_follows_the_confidence_asked_for(campaign):
+    """A label can say the coverage used only if every result carries it and every interval was computed with
+    it (Krippendorff's alpha used a fixed 95% before)."""
+    from annotations.stats.intervals import ci_label
+
+    j, s, m = campaign.judgments, campaign.scores, campaign.metrics
+    wide = analyze(j, s, m, AnalysisOptions(n_boot=300))
+    narrow = analyze(j, s, m, AnalysisOptions(n_boot=300, confidence=0.8))
+    for result, confidence in ((wide, 0.95), (narrow, 0.8)):
+        assert result.win.confidence == result.power.confidence == confidence
+        for table in (
+            result.agreement,
+            result.correlations,
+            result.preference_correlations,
+            result.pairwise_accuracy,
+        ):
+            assert (table["confidence"] == confidence).all()
+    assert ci_label(narrow.win.confidence) == "80% CI" and ci_label(wide.win.confidence) == "95% CI"
+
+    def width(low, high):
+        return np.asarray(high, dtype=float) - np.asarray(low, dtype=float)
+
+    assert width(narrow.win.boot_low, narrow.win.boot_high) < width(wide.win.boot_low, wide.win.boot_high)
+    assert width(narrow.win.wilson_low, narrow.win.wilson_high) < width(
+        wide.win.wilson_low, wide.win.wilson_high
+    )
+    for name in ("agreement", "correlations", "pairwise_accuracy", "criteria", "metric_table"):
+        n, w = getattr(narrow, name).dropna(subset=["ci_low"]), getattr(wide, name).dropna(subset=["ci_low"])
+        assert len(n) == len(w) > 0, name
+        assert (width(n["ci_low"], n["ci_high"]) < width(w["ci_low"], w["ci_high"])).all(), name
+    with pytest.raises(AnnotationError, match="confidence must be between 0 and 1"):
+        AnalysisOptions(confidence=95)

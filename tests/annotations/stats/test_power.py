@@ -9,7 +9,7 @@ import pytest
 from statsmodels.stats.power import NormalIndPower
 from synthetic import make_campaign
 
-from annotations import agreement, power, stats
+from annotations.stats import agreement, power, preference
 
 
 @pytest.mark.parametrize("difference,sd", [(0.05, 0.5), (0.1, 0.35), (0.2, 0.8)])
@@ -26,12 +26,12 @@ def test_items_for_half_width_is_the_inverted_interval():
 
 def test_projection_holds_when_the_items_are_collected():
     small = make_campaign(n_items=150, k=3, left_biased=(), seed=11).judgments
-    plan = power.more_judgments(stats.win_rate(small, n_boot=2000), target_half_width=0.03)
+    plan = power.more_judgments(preference.win_rate(small, n_boot=2000), target_half_width=0.03)
     assert plan.items_for_target > 150 and plan.more_items_for_target == plan.items_for_target - 150
     assert plan.judgments_per_item == pytest.approx(len(small) / 150)
     # collect that many items (same process, another seed) and look at the interval we get
     big = make_campaign(n_items=plan.items_for_target, k=3, left_biased=(), seed=12).judgments
-    achieved = stats.win_rate(big, n_boot=2000).half_width
+    achieved = preference.win_rate(big, n_boot=2000).half_width
     assert achieved == pytest.approx(0.03, rel=0.2)
 
 
@@ -40,11 +40,11 @@ def test_alpha_projection_and_degenerate_cases():
     firsts = c.judgments[~c.judgments["is_repeat"]]
     alpha = agreement.krippendorff_alpha(firsts.rename(columns={"winner": "value"}), "nominal")
     plan = power.more_judgments(
-        stats.win_rate(c.judgments), alpha, alpha_target_half_width=alpha.half_width / 2
+        preference.win_rate(c.judgments), alpha, alpha_target_half_width=alpha.half_width / 2
     )
     assert plan.items_for_alpha_target == pytest.approx(4 * alpha.n_units, abs=1)
     empty = pd.DataFrame({"item_id": [], "shown_left": [], "shown_right": [], "winner": []})
-    nothing = power.more_judgments(stats.win_rate(empty, "finetuned", "base"))
+    nothing = power.more_judgments(preference.win_rate(empty, "finetuned", "base"))
     assert nothing.items_for_target is None and nothing.reason
     unanimous = pd.DataFrame(
         {
@@ -54,5 +54,5 @@ def test_alpha_projection_and_degenerate_cases():
             "winner": "finetuned",
         }
     )
-    flat = power.more_judgments(stats.win_rate(unanimous, "finetuned", "base"))
+    flat = power.more_judgments(preference.win_rate(unanimous, "finetuned", "base"))
     assert flat.items_for_target is None and "zero width" in flat.reason

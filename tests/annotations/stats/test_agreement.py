@@ -10,7 +10,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from annotations.agreement import (
+from annotations.errors import AnnotationError
+from annotations.stats.agreement import (
     cohen_kappa_pairs,
     fleiss_kappa,
     gold_agreement,
@@ -18,7 +19,6 @@ from annotations.agreement import (
     majority_agreement,
     self_consistency,
 )
-from annotations.errors import AnnotationError
 
 nan = np.nan
 # K. Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12 units, values

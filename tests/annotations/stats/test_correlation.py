@@ -9,9 +9,9 @@ import pytest
 from scipy import stats as sps
 from synthetic import make_campaign
 
-from annotations import correlation
-from annotations.correlation import metric_human_correlation, pairwise_accuracy, preference_correlation
 from annotations.errors import AnnotationError
+from annotations.stats import correlation
+from annotations.stats.correlation import metric_human_correlation, pairwise_accuracy, preference_correlation
 
 SCIPY = {
     "kendall": lambda x, y: sps.kendalltau(x, y).statistic,  # tau-b
@@ -201,7 +201,7 @@ def test_scatter_points_are_the_pooled_rows():
 
 
 def test_scatter_points_from_the_analysis_means_are_those_of_metric_human_points():
-    from annotations.analysis import AnalysisOptions, analyze
+    from annotations.stats.analysis import AnalysisOptions, analyze
 
     c = make_campaign(n_items=60, criteria=("fluency", "relevance"), seed=15)
     result = analyze(c.judgments, c.scores, c.metrics, AnalysisOptions(n_boot=0))
@@ -219,3 +219,52 @@ def test_scatter_points_from_the_analysis_means_are_those_of_metric_human_points
                 ),
             )
     assert correlation.points_from_means(result.human_metric_means, "no_such_metric", "fluency").empty
+
+
+def tied_campaign(n_items: int = 40, n_systems: int = 5, seed: int = 3) -> pd.DataFrame:
+    """Every system on every item; human scores are means of one to three Likert ratings (halves, thirds) and
+    the metric is a whole number, so resampled per-system means often tie exactly."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for item in range(n_items):
+        for s in range(n_systems):
+            ratings = rng.integers(1, 6, rng.integers(1, 4))
+            rows.append({"item_id": f"i{item:02d}", "system": f"s{s}", "human": ratings.mean(),
+                         "metric": float(rng.integers(3, 7))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("method", ["kendall", "spearman"])
+def test_system_level_interval_treats_exact_ties_as_ties(method):
+    """The resampled per-system means are compared in exact arithmetic (fractions), so a tie is a tie, and the
+    table and the single call give bit-identical intervals."""
+    from fractions import Fraction
+
+    from annotations.stats import bootstrap
+
+    df = tied_campaign()
+    result = metric_human_correlation(df, "metric", "human", "system", method, n_boot=300, seed=4)
+    table = correlation.correlation_table(df, ["metric"], ["human"], n_boot=300, seed=4)
+    row = table.set_index(["level", "method"]).loc[("system", method)]
+    assert (row["ci_low"], row["ci_high"]) == (result.ci_low, result.ci_high)
+    # naive, exact: the same item resamples, totals in fractions, one rounding per mean
+    wide = {c: df.pivot(index="item_id", columns="system", values=c) for c in ("metric", "human")}
+    weights = bootstrap.item_weights(len(wide["human"]), 300, 4).astype(int)
+    exact = {
+        c: [[Fraction(v).limit_denominator(6) for v in col] for col in w.to_numpy().T]
+        for c, w in wide.items()
+    }
+    f = SCIPY[method]
+    boot = []
+    for w in weights:
+        means = {
+            c: [float(sum(wi * v for wi, v in zip(w, col)) / int(w.sum())) for col in cols]
+            for c, cols in exact.items()
+        }
+        ties = (
+            len(means["human"]) - len(set(means["human"])) + len(means["metric"]) - len(set(means["metric"]))
+        )
+        boot.append((f(means["metric"], means["human"]), ties))
+    assert sum(t > 0 for _, t in boot) > 30  # the data do tie
+    low, high = np.quantile([b for b, _ in boot], [0.025, 0.975])
+    assert (result.ci_low, result.ci_high) == pytest.approx((low, high), abs=1e-12)

@@ -1,0 +1,360 @@
+"""Every statistic of a campaign in one call, for the results page, `python -m annotations stats` and the export
+(all three call `analyze`, so they can never disagree). Frames in (docs/frames.md), a `CampaignAnalysis` out;
+no I/O.
+
+Which judgments count: annotators excluded by name (or flagged by the quality checks, when asked) are left out
+of everything except the annotator table, which always shows everyone. Flipped repeats and gold items are
+checks, not evidence: they feed self-consistency and gold accuracy, and stay out of the verdict and agreement
+unless asked for. `CampaignAnalysis.used` says exactly what was used.
+
+`analyze` is told in stages, each a function with a result type of its own: the annotators' quality, the
+selection of the evidence, the verdict, the agreement, the metrics against the humans, and the plan.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from annotations.errors import AnnotationError
+from annotations.stats import agreement, correlation, criteria, paired_metrics, power, preference, quality
+from annotations.stats.campaign_analysis import CampaignAnalysis
+from annotations.stats.environment import environment
+
+SCORE_COLUMNS = ["judgment_id", "item_id", "annotator_id", "criterion", "system", "score"]
+METRIC_COLUMNS = ["item_id", "system", "metric", "value"]
+
+
+@dataclass
+class AnalysisOptions:
+    """How to turn judgments into conclusions (shown on the page and written into every export)."""
+
+    tie_policy: str = field(
+        default="drop", metadata={"help": "drop | half | separate (see preference.TIE_POLICY_HELP)"}
+    )
+    exclude_annotators: tuple[str, ...] = field(default=(), metadata={"help": "annotator ids left out"})
+    exclude_flagged: bool = field(
+        default=False, metadata={"help": "also leave out annotators the checks flag"}
+    )
+    include_gold: bool = field(
+        default=False, metadata={"help": "count gold items in the verdict and agreement"}
+    )
+    include_repeats: bool = field(
+        default=False, metadata={"help": "count flipped repeats as extra judgments"}
+    )
+    n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples for every interval"})
+    seed: int = field(default=0, metadata={"help": "seed of every bootstrap"})
+    confidence: float = field(default=0.95, metadata={"help": "interval coverage"})
+    correlation_levels: tuple[str, ...] = field(
+        default=correlation.LEVELS, metadata={"help": "metric-human levels"}
+    )
+    correlation_methods: tuple[str, ...] = field(
+        default=correlation.METHODS, metadata={"help": "coefficients"}
+    )
+    target_half_width: float = field(
+        default=0.05, metadata={"help": "win-rate interval half-width to plan for"}
+    )
+    detect_difference: float = field(
+        default=0.05, metadata={"help": "win-rate difference from 0.5 to detect"}
+    )
+    thresholds: quality.QualityThresholds = field(default_factory=quality.QualityThresholds)
+
+    def __post_init__(self) -> None:
+        if self.tie_policy not in preference.TIE_POLICIES:
+            raise AnnotationError(
+                f"tie policy must be one of {', '.join(preference.TIE_POLICIES)}; got {self.tie_policy!r}"
+            )
+        if not 0 < self.confidence < 1:
+            raise AnnotationError(f"confidence must be between 0 and 1 (e.g. 0.95); got {self.confidence!r}")
+        self.exclude_annotators = tuple(sorted(set(self.exclude_annotators)))
+        if isinstance(self.thresholds, dict):
+            self.thresholds = quality.QualityThresholds(**self.thresholds)
+
+
+@dataclass
+class Evidence:
+    """Which judgments each statistic uses, after the exclusions (see the module docstring)."""
+
+    kept: pd.DataFrame  # every judgment of the annotators kept, repeats and gold included: biases and speed
+    used: pd.DataFrame  # the verdict's and the agreement's judgments: no repeats or gold unless asked for
+    excluded: set[str]  # annotator ids left out
+    record: dict  # CampaignAnalysis.used: counts and exclusions, in words
+
+
+@dataclass
+class Verdict:
+    """Who won: the win rate (under the chosen tie policy and under each), Bradley-Terry with more than two
+    systems, per-criterion score differences and the automatic metrics' paired differences."""
+
+    win: preference.WinRateResult
+    win_by_policy: pd.DataFrame
+    bradley_terry: preference.BradleyTerryResult | None
+    criteria: pd.DataFrame
+    metric_table: pd.DataFrame
+
+
+@dataclass
+class Agreement:
+    """Whether the annotators agree: alpha for each target, leave-one-annotator-out, Cohen and Fleiss."""
+
+    table: pd.DataFrame  # one row per (target, level)
+    leave_one_out: pd.DataFrame
+    cohen: pd.DataFrame
+    fleiss: agreement.FleissResult
+    preference_alpha: agreement.AlphaResult  # the preference with ties as a category (the power plan uses it)
+
+
+@dataclass
+class MetricsVersusHumans:
+    """Whether the automatic metrics agree with the humans."""
+
+    correlations: pd.DataFrame  # metric x human score x level x method
+    preference_correlations: pd.DataFrame  # per-item metric delta against the human preference
+    pairwise_accuracy: pd.DataFrame
+    means: pd.DataFrame  # (item_id, system): "metric:<m>" and "human:<criterion>" means
+
+
+def analyze(
+    judgments: pd.DataFrame,
+    scores: pd.DataFrame | None = None,
+    metrics: pd.DataFrame | None = None,
+    options: AnalysisOptions | None = None,
+    campaign_id: str | None = None,
+) -> CampaignAnalysis:
+    """Run every statistic of one campaign. Raises AnnotationError when there is nothing to analyse."""
+    started = time.perf_counter()
+    options = options or AnalysisOptions()
+    if judgments is None or judgments.empty:
+        raise AnnotationError("this campaign has no judgments yet: nothing to analyse")
+    scores = scores if scores is not None else pd.DataFrame(columns=SCORE_COLUMNS)
+    metrics = metrics if metrics is not None else pd.DataFrame(columns=METRIC_COLUMNS)
+    if not campaign_id and "campaign_id" in judgments:
+        campaign_id = str(judgments["campaign_id"].iloc[0])
+    system, opponent = preference.default_pair(judgments)
+    annotators = annotator_quality(judgments, options.thresholds)
+    evidence = select_evidence(judgments, annotators, options)
+    annotators["excluded"] = annotators["annotator_id"].isin(evidence.excluded)
+    scores, metrics = evidence_frames(scores, metrics, evidence.used)
+    pairs = paired_metrics.metric_pairs(metrics, system, opponent)
+    # the metrics-versus-humans stage runs beside the rest on a second core (numpy and the bootstrap's matrix
+    # products release the GIL); every input is only read, so the values are those of running one after another
+    deltas = pairs[0] - pairs[1]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(
+            metrics_versus_humans, scores, metrics, evidence.used, system, opponent, options, deltas
+        )
+        verdict = verdict_statistics(evidence.used, scores, metrics, pairs, system, opponent, options)
+        agreeing = agreement_statistics(evidence.used, scores, options)
+        versus = later.result()
+    plan = power.more_judgments(
+        verdict.win, agreeing.preference_alpha, options.target_half_width, options.detect_difference,
+        significance=1 - options.confidence,
+    )  # fmt: skip
+    th = options.thresholds
+    return CampaignAnalysis(
+        campaign_id=campaign_id or "", system=system, opponent=opponent, options=options, used=evidence.record,
+        win=verdict.win, win_by_policy=verdict.win_by_policy, bradley_terry=verdict.bradley_terry,
+        criteria=verdict.criteria, metric_table=verdict.metric_table,
+        agreement=agreeing.table, leave_one_out=agreeing.leave_one_out, cohen=agreeing.cohen, fleiss=agreeing.fleiss,
+        annotators=annotators, position=quality.position_bias(evidence.kept), length=quality.length_bias(evidence.kept),
+        speed=quality.speed(evidence.kept, th.min_seconds, th.max_words_per_second),
+        correlations=versus.correlations, preference_correlations=versus.preference_correlations,
+        pairwise_accuracy=versus.pairwise_accuracy, power=plan, environment=environment(),
+        seconds=time.perf_counter() - started, used_judgment_ids=evidence.used["judgment_id"].to_numpy(),
+        human_metric_means=versus.means,
+    )  # fmt: skip
+
+
+def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresholds) -> pd.DataFrame:
+    """The annotator table, on everything each annotator did (exclusions do not apply to it)."""
+    firsts = judgments[~judgments["is_repeat"].astype(bool)]
+    majority = agreement.majority_agreement(firsts.rename(columns={"winner": "value"}))
+    gold = agreement.gold_agreement(judgments)
+    consistency = agreement.self_consistency(judgments)
+    return quality.annotator_table(judgments, majority, gold, consistency, thresholds)
+
+
+def select_evidence(judgments: pd.DataFrame, annotators: pd.DataFrame, options: AnalysisOptions) -> Evidence:
+    """Leave out the excluded (and, when asked, the flagged) annotators, then repeats and gold unless asked for;
+    raise AnnotationError when nothing is left."""
+    excluded = set(options.exclude_annotators)
+    if options.exclude_flagged:
+        excluded |= set(annotators.loc[annotators["flagged"], "annotator_id"])
+    # one row selection per frame, and none when it keeps every row: copying 100,000 judgments' text columns
+    # costs a cold results page about a tenth of a second each time (same rows, same index, same values)
+    kept = judgments[~judgments["annotator_id"].astype(str).isin(excluded)] if excluded else judgments
+    repeat, gold = kept["is_repeat"].astype(bool).to_numpy(), kept["is_gold"].astype(bool).to_numpy()
+    keep = np.ones(len(kept), dtype=bool)
+    if not options.include_repeats:
+        keep &= ~repeat
+    if not options.include_gold:
+        keep &= ~gold
+    used = kept if keep.all() else kept[keep]
+    record = {
+        "judgments_total": len(judgments),
+        "annotators_total": int(judgments["annotator_id"].nunique()),
+        "excluded_annotators": sorted(excluded),
+        "judgments_of_excluded_annotators": int(len(judgments) - len(kept)),
+        "repeats_left_out": 0 if options.include_repeats else int(repeat.sum()),
+        "gold_left_out": 0 if options.include_gold else int((gold & ~repeat).sum()),
+        "judgments_used": len(used),
+        "items_used": int(used["item_id"].nunique()),
+        "annotators_used": int(used["annotator_id"].nunique()),
+        "verdict_and_agreement": "judgments_used (no excluded annotators; repeats and gold per the options)",
+        "biases_and_speed": "every judgment of the annotators kept, repeats and gold included",
+        "annotator_table": "every judgment of every annotator",
+    }
+    if used.empty:
+        raise AnnotationError("no judgments are left after the exclusions: include more annotators")
+    return Evidence(kept, used, excluded, record)
+
+
+def evidence_frames(
+    scores: pd.DataFrame, metrics: pd.DataFrame, used: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scores of the judgments used, and the metrics of their items (so metrics and humans describe the
+    same outputs). Index lookups: Series.isin on large string columns is slow in pandas 3."""
+    if not scores.empty:
+        scores = scores[pd.Index(used["judgment_id"]).get_indexer(scores["judgment_id"]) >= 0]
+    if not metrics.empty:
+        metrics = metrics[pd.Index(used["item_id"].unique()).get_indexer(metrics["item_id"]) >= 0]
+    return scores, metrics
+
+
+def verdict_statistics(
+    used: pd.DataFrame,
+    scores: pd.DataFrame,
+    metrics: pd.DataFrame,
+    pairs: tuple[pd.DataFrame, pd.DataFrame],
+    system: str,
+    opponent: str,
+    options: AnalysisOptions,
+) -> Verdict:
+    """Win rate (under every tie policy), Bradley-Terry, criterion and metric differences."""
+    n_boot, seed, conf = options.n_boot, options.seed, options.confidence
+    win = preference.win_rate(used, system, opponent, options.tie_policy, n_boot, seed, conf)
+    by_policy = [
+        win if policy == options.tie_policy
+        else preference.win_rate(used, system, opponent, policy, n_boot, seed, conf)
+        for policy in preference.TIE_POLICIES
+    ]  # fmt: skip
+    shown = set(used["shown_left"].astype(str)) | set(used["shown_right"].astype(str))
+    return Verdict(
+        win=win,
+        win_by_policy=pd.DataFrame([r.to_dict() for r in by_policy]),
+        bradley_terry=preference.bradley_terry(used, opponent, n_boot, seed, conf)
+        if len(shown) > 2
+        else None,
+        criteria=criteria.criterion_differences(scores, system, opponent, n_boot, seed, conf),
+        metric_table=paired_metrics.metric_differences(
+            metrics, system, opponent, n_boot, seed, conf, pairs=pairs
+        ),
+    )
+
+
+def agreement_targets(used: pd.DataFrame, scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
+    """(target, ratings, level) for alpha: the preference with and without ties (nominal), and each criterion's
+    scores (ordinal and interval), whose unit is an (item, system) output: each annotator scored both."""
+    preference_ratings = used[["item_id", "annotator_id", "winner"]].rename(columns={"winner": "value"})
+    decisive = preference_ratings[~preference_ratings["value"].isin(preference.TIE_OUTCOMES)]
+    targets = [
+        ("preference (ties as a category)", preference_ratings, "nominal"),
+        ("preference (ties left out)", decisive, "nominal"),
+    ]
+    for criterion, part in scores.groupby("criterion", sort=True):
+        ratings = pd.DataFrame(
+            {
+                "item_id": part.groupby(["item_id", "system"], sort=True).ngroup().to_numpy(),
+                "annotator_id": part["annotator_id"].to_numpy(),
+                "value": part["score"].to_numpy(),
+            }
+        ).drop_duplicates(["item_id", "annotator_id"])
+        targets += [(f"{criterion} score", ratings, "ordinal"), (f"{criterion} score", ratings, "interval")]
+    return targets
+
+
+def agreement_statistics(used: pd.DataFrame, scores: pd.DataFrame, options: AnalysisOptions) -> Agreement:
+    """Alpha for every target of `agreement_targets`, leave-one-annotator-out, and Cohen's and Fleiss' kappa on
+    the preference."""
+    rows, loo, alphas = [], [], []
+    targets = agreement_targets(used, scores)
+    for target, ratings, level in targets:
+        result = agreement.krippendorff_alpha(
+            ratings, level, n_boot=options.n_boot, seed=options.seed, confidence=options.confidence
+        )
+        alphas.append(result)
+        rows.append({"target": target, **{k: v for k, v in result.to_dict().items() if k != "leave_one_out"},
+                     "half_width": result.half_width})  # fmt: skip
+        loo += [
+            {"target": target, "level": level, "annotator_id": a, "alpha_without": v, "alpha": result.alpha}
+            for a, v in result.leave_one_out.items()
+        ]
+    preference_ratings = targets[0][1]
+    return Agreement(
+        table=pd.DataFrame(rows),
+        leave_one_out=pd.DataFrame(
+            loo, columns=["target", "level", "annotator_id", "alpha_without", "alpha"]
+        ),
+        cohen=agreement.cohen_kappa_pairs(preference_ratings),
+        fleiss=agreement.fleiss_kappa(preference_ratings),
+        preference_alpha=alphas[0],
+    )
+
+
+def human_metric_frame(scores: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """(item_id, system) rows with a "metric:<m>" column per metric and a "human:<criterion>" column per
+    criterion (mean score over the judgments); empty without scores or metrics."""
+    if scores.empty or metrics.empty:
+        return pd.DataFrame()
+    human = scores.pivot_table(
+        index=["item_id", "system"], columns="criterion", values="score", aggfunc="mean"
+    )
+    auto = metrics.pivot_table(index=["item_id", "system"], columns="metric", values="value", aggfunc="mean")
+    human.columns = [f"human:{c}" for c in human.columns]
+    auto.columns = [f"metric:{m}" for m in auto.columns]
+    return auto.join(human, how="inner").reset_index()
+
+
+def metrics_versus_humans(
+    scores: pd.DataFrame,
+    metrics: pd.DataFrame,
+    used: pd.DataFrame,
+    system: str,
+    opponent: str,
+    options: AnalysisOptions,
+    deltas: pd.DataFrame,
+) -> MetricsVersusHumans:
+    """Metric-human correlations at every level and method, the per-item delta against the human preference,
+    and each metric's pairwise accuracy against the human majority (`deltas`: metric_deltas of the pair)."""
+    means = human_metric_frame(scores, metrics)
+    columns = list(correlation.CorrelationResult.__dataclass_fields__)
+    table = pd.DataFrame(columns=columns)
+    metric_columns = [c for c in means.columns if c.startswith("metric:")]
+    human_columns = [c for c in means.columns if c.startswith("human:")]
+    if metric_columns and human_columns:
+        table = correlation.correlation_table(
+            means, metric_columns, human_columns, options.correlation_levels, options.correlation_methods,
+            n_boot=options.n_boot, seed=options.seed, confidence=options.confidence,
+        )  # fmt: skip
+        table["metric"] = table["metric"].str.removeprefix("metric:")
+        table["human"] = table["human"].str.removeprefix("human:")
+    names = sorted(metrics["metric"].astype(str).unique()) if not metrics.empty else []
+    by_delta = correlation.preference_correlations(
+        used, metrics, names, system, opponent, options.correlation_methods,
+        options.n_boot, options.seed, options.confidence, deltas=deltas,
+    ) if names else []  # fmt: skip
+    accuracies = correlation.pairwise_accuracies(
+        used, metrics, names, system, opponent, options.confidence, deltas=deltas
+    )
+    return MetricsVersusHumans(
+        correlations=table,
+        preference_correlations=pd.DataFrame([r.to_dict() for r in by_delta], columns=columns),
+        pairwise_accuracy=pd.DataFrame(
+            [r.to_dict() for r in accuracies], columns=list(correlation.PairwiseAccuracy.__dataclass_fields__)
+        ),
+        means=means,
+    )

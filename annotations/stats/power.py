@@ -1,0 +1,106 @@
+"""How many more judgments? For the researcher deciding whether to keep annotating: the current interval
+half-widths of the win rate and of alpha, how many items (at the current number of judgments per item) would
+bring the win-rate interval under a target half-width, and how many would detect a given win-rate difference
+from a coin flip.
+
+The per-item standard deviation comes from the item-clustered bootstrap, so the correlation between judgments of
+the same item (the design effect; Kish 1965, "Survey Sampling") is already in it. Sample sizes use the normal
+approximation for a one-sample test of a mean (Chow, Shao & Wang 2008, "Sample Size Calculations in Clinical
+Research", section 3.1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from scipy import stats as sps
+
+from annotations.stats.agreement import AlphaResult
+from annotations.stats.intervals import half_width
+from annotations.stats.preference import WinRateResult
+
+
+def items_for_half_width(target_half_width: float, sd_per_item: float, confidence: float = 0.95) -> int:
+    """Items n with z * sd / sqrt(n) <= target half-width."""
+    z = sps.norm.ppf(1 - (1 - confidence) / 2)
+    return math.ceil((z * sd_per_item / target_half_width) ** 2)
+
+
+def items_to_detect(
+    difference: float, sd_per_item: float, significance: float = 0.05, power: float = 0.8
+) -> int:
+    """Items n for a two-sided test at `significance` to detect a mean shift `difference` with `power`."""
+    z = sps.norm.ppf(1 - significance / 2) + sps.norm.ppf(power)
+    return math.ceil((z * sd_per_item / difference) ** 2)
+
+
+@dataclass
+class MoreJudgments:
+    """Where the campaign stands and what more annotation would buy."""
+
+    n_items: int
+    judgments_per_item: float  # current k: judgments of the pair per item, ties included
+    win_rate_half_width: float | None  # current, from the item-clustered bootstrap (Wilson if unavailable)
+    alpha_half_width: float | None
+    sd_per_item: float | None  # win-rate standard deviation per item, design effect included
+    target_half_width: float
+    items_for_target: int | None  # total items needed at the current k
+    more_items_for_target: int | None
+    detect_difference: float  # win rate 0.5 + this
+    power: float
+    significance: float
+    items_to_detect: int | None
+    more_items_to_detect: int | None
+    alpha_target_half_width: float
+    items_for_alpha_target: int | None
+    more_items_for_alpha_target: int | None
+    reason: str | None = None
+    confidence: float = 0.95  # coverage of the intervals whose half-widths these are
+    method: str = (
+        "normal approximation with the per-item SD of the item-clustered bootstrap (design effect included)"
+    )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def more_judgments(
+    win: WinRateResult,
+    alpha: AlphaResult | None = None,
+    target_half_width: float = 0.05,
+    detect_difference: float = 0.05,
+    power: float = 0.8,
+    significance: float = 0.05,
+    alpha_target_half_width: float = 0.05,
+) -> MoreJudgments:
+    """Current half-widths and the items needed (at the current judgments per item) for the targets."""
+    z = sps.norm.ppf(1 - (1 - win.confidence) / 2)
+    k = win.n_judgments / win.n_items if win.n_items else 0.0
+    half = win.half_width if win.half_width is not None else half_width(win.wilson_low, win.wilson_high)
+    result = MoreJudgments(
+        n_items=win.n_items, judgments_per_item=k, win_rate_half_width=half,
+        alpha_half_width=alpha.half_width if alpha else None, sd_per_item=None,
+        target_half_width=target_half_width, items_for_target=None, more_items_for_target=None,
+        detect_difference=detect_difference, power=power, significance=significance,
+        items_to_detect=None, more_items_to_detect=None, alpha_target_half_width=alpha_target_half_width,
+        items_for_alpha_target=None, more_items_for_alpha_target=None, confidence=win.confidence,
+    )  # fmt: skip
+    if half is None or win.n_items == 0:
+        result.reason = win.reason or "no win-rate interval yet: collect judgments first"
+    elif half == 0:
+        result.reason = (
+            "every item has the same outcome: the interval has zero width, so no projection is possible"
+        )
+    else:
+        sd = half / z * math.sqrt(win.n_items)
+        result.sd_per_item = sd
+        result.items_for_target = items_for_half_width(target_half_width, sd, win.confidence)
+        result.more_items_for_target = max(0, result.items_for_target - win.n_items)
+        result.items_to_detect = items_to_detect(detect_difference, sd, significance, power)
+        result.more_items_to_detect = max(0, result.items_to_detect - win.n_items)
+    if alpha is not None and alpha.half_width:
+        needed = math.ceil(alpha.n_units * (alpha.half_width / alpha_target_half_width) ** 2)
+        result.items_for_alpha_target = needed
+        result.more_items_for_alpha_target = max(0, needed - alpha.n_units)
+    return result
