@@ -3,22 +3,10 @@ config it was given; a sweep's members queued one pipeline each, those already b
 
 from __future__ import annotations
 
-import pytest
 from fake_jobs import py
 
 from ft_core.config import GenerateConfig, ScoreConfig, parse_cli
-from jobs import evaluation, queue, scheduler
-
-
-@pytest.fixture
-def busy_cpu(con, log_dir, monkeypatch):
-    """The one CPU slot taken, so the evaluation jobs stay queued: their rows and commands are looked at."""
-    monkeypatch.setenv("FT_CPU_JOBS", "1")
-    monkeypatch.setenv("FT_JOB_GPUS", "")
-    scheduler.launch(con, "fake", py("import time; time.sleep(60)"), log_dir=log_dir)
-    yield
-    for job in queue.list_jobs(con, queue.ACTIVE):
-        scheduler.cancel(con, job.job_id)
+from jobs import evaluation, queue
 
 
 def test_generate_then_score_from_their_configs(con, tmp_path, busy_cpu):

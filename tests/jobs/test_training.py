@@ -5,22 +5,10 @@ training jobs queued: only their command lines and config files are looked at.)"
 from __future__ import annotations
 
 import pytest
-from fake_jobs import py
 
 from ft_core.config import SweepConfig, TrainConfig, load_config
-from jobs import logs, queue, scheduler, training
+from jobs import logs, queue, training
 from jobs.queue import JobError
-
-
-@pytest.fixture
-def busy_cpu(con, log_dir, monkeypatch):
-    monkeypatch.setenv("FT_CPU_JOBS", "1")
-    monkeypatch.setenv("FT_JOB_GPUS", "")  # a CPU-only machine, whatever this one has
-    blocker = scheduler.launch(con, "fake", py("import time; time.sleep(60)"), log_dir=log_dir)
-    assert blocker.status == "running"
-    yield
-    for job in queue.list_jobs(con, queue.ACTIVE):
-        scheduler.cancel(con, job.job_id)
 
 
 def test_a_finished_run_folder_is_refused_before_queueing(con, tmp_path):
