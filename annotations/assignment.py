@@ -6,15 +6,26 @@ them:
 - an item gets at most k judgments: submitted assignments plus open ones whose lease has not run out;
 - an open assignment whose lease ran out (default 15 minutes) no longer holds its slot: the item returns to the
   pool; if its holder comes back before someone else took the slot, they keep it;
-- the left side is counterbalanced, not drawn: an item that has shown system A on the left more often shows B
-  next, and when the item is even, the annotator's own running balance decides. Among the items with room we
-  prefer one whose needed side matches what the annotator needs, so both stay within +-1. The side is stored
-  on the assignment (`shown_left`, `shown_right`).
+- the left side is drawn, not alternated: each annotator has a random design of their own (annotations.design:
+  random permuted blocks of the campaign's `side_block_sizes`, from the campaign's server-side secret), so both
+  systems are on their left equally often within every block, never more than `side_max_imbalance` apart, and
+  earlier pairs do not tell the next side. The n-th regular pair given to an annotator takes slot n of their
+  sequence; every regular pair given counts (skipped and expired ones too: re-using a slot would repeat a known
+  side). Gold pairs take the slots of a second sequence of their own, so they never unbalance the regular ones;
+  a flipped repeat takes no slot (its sides are its original's, swapped). The side is stored on the assignment
+  (`shown_left`, `shown_right`), which is what analyses read.
+- each annotator meets the items in an order of their own (md5 of a keyed hash of the annotator and the item
+  id), and items in progress are finished first: once the campaign's `max_items_in_progress` items are
+  started and short of k, an annotator gets one of those (the first in their order) before any new one, so a
+  campaign stopped early holds complete items, while annotators working side by side still meet items at
+  different positions. Within the next SIDE_LOOKAHEAD items of their order, an item whose other judgments
+  need the design's side comes first, which keeps items balanced across annotators too;
 - gold items (known answer) are mixed in at the campaign's `gold_rate`; a share `repeat_rate` of an
-  annotator's judged items comes back later with the sides flipped (intra-annotator consistency).
+  annotator's judged items comes back later with the sides flipped (intra-annotator consistency);
+- a quota (`items_per_annotator`) caps an annotator's regular judgments.
 
 What the annotator's page gets is a `ServedPair`: an opaque token and texts "A" (left) and "B" (right); never a
-system name, never whether the pair is gold or a repeat.
+system name, never whether the pair is gold or a repeat, never anything of the design.
 """
 
 from __future__ import annotations
@@ -26,7 +37,8 @@ from datetime import datetime, timedelta
 import duckdb
 
 from annotations import db
-from annotations.campaigns import CampaignConfig, Criterion, campaign_config
+from annotations.campaigns import CampaignConfig, Criterion, campaign_config, campaign_design
+from annotations.design import Design
 from annotations.errors import AnnotationError, AuthError
 
 # The write lane of assignment (see db.write): judgments of pairs whose lease still runs use their own lane.
@@ -34,6 +46,11 @@ ASSIGNMENT_LANE = "assignments"
 
 # A repeat is never served right after its original: at least this many other judgments come in between.
 REPEAT_MIN_GAP = 3
+
+# How far down their own order an annotator's next item may come from, to give an item the side it needs.
+SIDE_LOOKAHEAD = 8
+
+_NO_LIMIT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -74,30 +91,29 @@ def next_item(
 ) -> ServedPair | None:
     """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done."""
     config = campaign_config(con, campaign_id)
+    design = campaign_design(con, campaign_id)
     # Everything is read and decided inside the write lock, the annotator's own counts too: two tabs of one
     # annotator are concurrent requests that must not both see "no open pair" and exceed the quota.
     token = db.write(
         con,
-        lambda cur: _claim(cur, campaign_id, config, annotator_id, now or db.utcnow()),
+        lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now or db.utcnow()),
         lane=ASSIGNMENT_LANE,
     )
     return None if token is None else view(con, token, annotator_id)
 
 
-def _annotator_counts(
-    cur: duckdb.DuckDBPyConnection, cid: str, cfg: CampaignConfig, annotator_id: str
-) -> tuple:
-    """(campaign status, open, regular judged, repeats, gold, left balance, ever given) for one annotator."""
-    regular = "NOT is_gold AND NOT is_repeat AND status IN ('open', 'submitted')"
+def _annotator_counts(cur: duckdb.DuckDBPyConnection, cid: str, annotator_id: str) -> tuple:
+    """(campaign status, open, regular judged, repeats, gold, regular pairs ever given, gold pairs ever given)."""
     return cur.execute(
         "SELECT (SELECT status FROM campaigns WHERE campaign_id = ?), "
         "count(*) FILTER (WHERE status = 'open'), "
         "count(*) FILTER (WHERE status = 'submitted' AND NOT is_gold AND NOT is_repeat), "
         "count(*) FILTER (WHERE is_repeat AND status IN ('open', 'submitted')), "
         "count(*) FILTER (WHERE is_gold AND status IN ('open', 'submitted')), "
-        f"count(*) FILTER (WHERE {regular} AND shown_left = ?) - count(*) FILTER (WHERE {regular} AND shown_left <> ?), "
-        "count(*) FROM assignments WHERE campaign_id = ? AND annotator_id = ?",
-        [cid, cfg.system_a, cfg.system_a, cid, annotator_id],
+        "count(*) FILTER (WHERE NOT is_gold AND NOT is_repeat), "
+        "count(*) FILTER (WHERE is_gold) "
+        "FROM assignments WHERE campaign_id = ? AND annotator_id = ?",
+        [cid, cid, annotator_id],
     ).fetchone()
 
 
@@ -105,22 +121,23 @@ def _claim(
     cur: duckdb.DuckDBPyConnection,
     cid: str,
     cfg: CampaignConfig,
+    design: Design,
     annotator_id: str,
     now: datetime,
 ) -> str | None:
     lease_until = now + timedelta(minutes=cfg.lease_minutes)
-    counts = _annotator_counts(cur, cid, cfg, annotator_id)
+    counts = _annotator_counts(cur, cid, annotator_id)
     if counts[0] != "active":
         return None
-    n_open, n_regular, n_repeats, n_gold, annotator_diff, n_ever = (int(x or 0) for x in counts[1:])
+    n_open, n_regular, n_repeats, n_gold, pair_slots, gold_slots = (int(x or 0) for x in counts[1:])
 
     if n_open:
         held = cur.execute(
-            "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left FROM assignments "
+            "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat FROM assignments "
             "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
             [cid, annotator_id],
         ).fetchall()
-        for assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left in held:
+        for assignment_id, item_id, lease_expires_at, is_gold, is_repeat in held:
             if (
                 lease_expires_at > now
                 or is_gold
@@ -135,7 +152,6 @@ def _claim(
                     )
                 return assignment_id
             cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [assignment_id])
-            annotator_diff -= 1 if shown_left == cfg.system_a else -1
 
     if cfg.items_per_annotator is not None and n_regular >= cfg.items_per_annotator:
         return None
@@ -155,7 +171,7 @@ def _claim(
             [cid, annotator_id, REPEAT_MIN_GAP],
         ).fetchone()
         if original is not None:
-            # Flipped sides: what was on the left is now on the right.
+            # Flipped sides: what was on the left is now on the right (a repeat takes no slot of the design).
             return _insert(
                 cur,
                 cid,
@@ -169,15 +185,23 @@ def _claim(
                 repeat_of=original[0],
             )
 
+    order_key = design.order_key(annotator_id)
     if cfg.gold_rate > 0 and n_gold < math.floor((n_regular + n_gold + 1) * cfg.gold_rate):
-        gold = _pick_item(cur, cid, cfg, annotator_id, now, annotator_diff, n_ever, gold=True)
+        a_left = design.a_left(annotator_id, gold_slots, "gold")
+        gold = _pick_item(cur, cid, cfg, annotator_id, now, a_left, order_key, gold=True)
         if gold is not None:
-            return _insert(cur, cid, gold[0], annotator_id, *gold[1], now, lease_until, is_gold=True)
+            return _insert(cur, cid, gold, annotator_id, *_sides(cfg, a_left), now, lease_until, is_gold=True)
 
-    picked = _pick_item(cur, cid, cfg, annotator_id, now, annotator_diff, n_ever, gold=False)
+    a_left = design.a_left(annotator_id, pair_slots, "pairs")
+    picked = _pick_item(cur, cid, cfg, annotator_id, now, a_left, order_key, gold=False)
     if picked is None:
         return None
-    return _insert(cur, cid, picked[0], annotator_id, *picked[1], now, lease_until)
+    return _insert(cur, cid, picked, annotator_id, *_sides(cfg, a_left), now, lease_until)
+
+
+def _sides(cfg: CampaignConfig, a_left: bool) -> tuple[str, str]:
+    """(shown_left, shown_right) for a side of the design."""
+    return (cfg.system_a, cfg.system_b) if a_left else (cfg.system_b, cfg.system_a)
 
 
 def has_room(
@@ -199,68 +223,67 @@ def _pick_item(
     cfg: CampaignConfig,
     annotator_id: str,
     now: datetime,
-    annotator_diff: int,
-    n_ever: int,
+    a_left: bool,
+    order_key: str,
     *,
     gold: bool,
-) -> tuple[str, tuple[str, str]] | None:
-    """The best item with room that this annotator has never been given, and the (left, right) systems."""
-    a, b = cfg.system_a, cfg.system_b
+) -> str | None:
+    """The item this annotator meets next, given the side the design chose (`a_left`: system A on the left).
+
+    Among the items with room that the annotator was never given: while `max_items_in_progress` items are
+    started and short of k, only those (items in progress are finished before new ones start); then the first
+    SIDE_LOOKAHEAD in the annotator's own order (md5 of their order key and the item id); of these, the first
+    whose other judgments need this side (so items stay balanced too), else the first that is even, else the
+    first.
+    """
     # Gold items are not limited to k: every annotator may see each one once.
     room = "TRUE" if gold else "coalesce(c.active, 0) < ?"
+    in_progress_limit = _NO_LIMIT if gold else cfg.max_items_in_progress
     params: list[object] = [
-        now,
-        a,
-        now,
+        cfg.system_a,
         cid,
         gold,
+        now,
+        cfg.k,
+        in_progress_limit,
         cid,
+        gold,
         cid,
         annotator_id,
-        gold,
     ]
     if not gold:
         params.append(cfg.k)
-    params += [annotator_diff, annotator_diff]
-    row = cur.execute(
+    params += [order_key, SIDE_LOOKAHEAD]
+    rows = cur.execute(
         f"""
         WITH c AS (
-            SELECT item_id,
-                   count(*) FILTER (WHERE {_active()}) AS active,
-                   sum(CASE WHEN shown_left = ? THEN 1 ELSE -1 END) FILTER (WHERE {_active()}) AS diff
-            FROM assignments WHERE campaign_id = ? AND NOT is_repeat AND is_gold = ?
+            SELECT item_id, count(*) AS active, sum(CASE WHEN shown_left = ? THEN 1 ELSE -1 END) AS diff
+            FROM assignments WHERE campaign_id = ? AND NOT is_repeat AND is_gold = ? AND {_active()}
             GROUP BY item_id
-        )
-        SELECT i.item_id, i.position, coalesce(c.diff, 0) AS diff
+        ),
+        in_progress AS (SELECT count(*) AS n FROM c WHERE active < ?)
+        SELECT i.item_id, coalesce(c.diff, 0) AS diff,
+               -- tier 1: a new item while enough are in progress; taken only when no started one is left
+               CASE WHEN c.active IS NULL AND (SELECT n FROM in_progress) >= ? THEN 1 ELSE 0 END AS tier
         FROM items i LEFT JOIN c ON c.item_id = i.item_id
-        WHERE i.campaign_id = ?
+        WHERE i.campaign_id = ? AND i.is_gold = ?
           AND i.item_id NOT IN (SELECT item_id FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
-          AND i.is_gold = ? AND {room}
-        ORDER BY
-          -- an item whose next side matches what the annotator needs keeps both balanced
-          -- (an item that needs the very side the annotator needs first: it rebalances both)
-          CASE WHEN coalesce(c.diff, 0) <> 0 AND (? = 0 OR sign(coalesce(c.diff, 0)) = sign(?)) THEN 0
-               WHEN coalesce(c.diff, 0) = 0 THEN 1 ELSE 2 END,
-          -- finish items that are nearly complete first, so partial campaigns hold complete items
-          coalesce(c.active, 0) DESC,
-          i.position
-        LIMIT 1
+          AND {room}
+        ORDER BY tier, md5(? || i.item_id)
+        LIMIT ?
         """,
         params,
-    ).fetchone()
-    if row is None:
+    ).fetchall()
+    if not rows:
         return None
-    item_id, position, item_diff = row[0], int(row[1]), int(row[2])
-    if item_diff > 0:
-        a_left = False
-    elif item_diff < 0:
-        a_left = True
-    elif annotator_diff != 0:
-        a_left = annotator_diff < 0
-    else:
-        # Both balanced: alternate by the item's position and the annotator's count (deterministic, not a coin).
-        a_left = (position + n_ever) % 2 == 0
-    return item_id, ((a, b) if a_left else (b, a))
+    side = 1 if a_left else -1
+    tier = rows[0][2]
+    window = [(item_id, diff) for item_id, diff, row_tier in rows if row_tier == tier]
+
+    def fit(diff: int) -> int:  # 0: this side rebalances the item, 1: the item is even, 2: it unbalances it
+        return 0 if diff * side < 0 else 1 if diff == 0 else 2
+
+    return min(window, key=lambda row: fit(row[1]))[0]  # min keeps the first of equals: the annotator's order
 
 
 def _insert(
