@@ -31,8 +31,11 @@ system name, never whether the pair is gold or a repeat, never anything of the d
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import duckdb
 
@@ -94,27 +97,63 @@ def next_item(
     design = campaign_design(con, campaign_id)
     # Everything is read and decided inside the write lock, the annotator's own counts too: two tabs of one
     # annotator are concurrent requests that must not both see "no open pair" and exceed the quota.
-    token = db.write(
+    claimed = db.write(
         con,
         lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now or db.utcnow()),
         lane=ASSIGNMENT_LANE,
     )
-    return None if token is None else view(con, token, annotator_id)
+    return None if claimed is None else _served(con, campaign_id, *claimed, status="open")
 
 
-def _annotator_counts(cur: duckdb.DuckDBPyConnection, cid: str, annotator_id: str) -> tuple:
-    """(campaign status, open, regular judged, repeats, gold, regular pairs ever given, gold pairs ever given)."""
-    return cur.execute(
-        "SELECT (SELECT status FROM campaigns WHERE campaign_id = ?), "
-        "count(*) FILTER (WHERE status = 'open'), "
-        "count(*) FILTER (WHERE status = 'submitted' AND NOT is_gold AND NOT is_repeat), "
-        "count(*) FILTER (WHERE is_repeat AND status IN ('open', 'submitted')), "
-        "count(*) FILTER (WHERE is_gold AND status IN ('open', 'submitted')), "
-        "count(*) FILTER (WHERE NOT is_gold AND NOT is_repeat), "
-        "count(*) FILTER (WHERE is_gold) "
-        "FROM assignments WHERE campaign_id = ? AND annotator_id = ?",
-        [cid, cid, annotator_id],
-    ).fetchone()
+class _Claimed(NamedTuple):
+    """The assignment a claim holds for the annotator: all the page's view needs, without reading it again."""
+
+    token: str
+    item_id: str
+    shown_left: str
+    shown_right: str
+
+
+class _History(NamedTuple):
+    """What the claim needs to know of one annotator in one campaign."""
+
+    n_open: int  # pairs they hold now
+    n_regular: int  # regular pairs judged (the quota counts these)
+    n_repeats: int  # repeats given, open or judged
+    n_gold: int  # gold pairs given, open or judged
+    pair_slots: int  # regular pairs ever given, whatever became of them: the next one takes this design slot
+    gold_slots: int  # gold pairs ever given: the next gold pair takes this slot of the gold sequence
+
+
+def _annotator_history(cur: duckdb.DuckDBPyConnection, cid: str, annotator_id: str) -> _History:
+    # a few rows (status x gold x repeat) counted here: cheaper for DuckDB to plan than one FILTER per figure
+    counts = {
+        (status, is_gold, is_repeat): int(n)
+        for status, is_gold, is_repeat, n in cur.execute(
+            "SELECT status, is_gold, is_repeat, count(*) FROM assignments "
+            "WHERE campaign_id = ? AND annotator_id = ? GROUP BY ALL",
+            [cid, annotator_id],
+        ).fetchall()
+    }
+    held_or_judged = ("open", "submitted")
+
+    def total(status=None, gold=None, repeat=None) -> int:
+        return sum(
+            n
+            for (s, g, r), n in counts.items()
+            if (status is None or s in status)
+            and (gold is None or g == gold)
+            and (repeat is None or r == repeat)
+        )
+
+    return _History(
+        n_open=total(status=("open",)),
+        n_regular=total(status=("submitted",), gold=False, repeat=False),
+        n_repeats=total(status=held_or_judged, repeat=True),
+        n_gold=total(status=held_or_judged, gold=True),
+        pair_slots=total(gold=False, repeat=False),
+        gold_slots=total(gold=True),
+    )
 
 
 def _claim(
@@ -124,20 +163,20 @@ def _claim(
     design: Design,
     annotator_id: str,
     now: datetime,
-) -> str | None:
+) -> _Claimed | None:
     lease_until = now + timedelta(minutes=cfg.lease_minutes)
-    counts = _annotator_counts(cur, cid, annotator_id)
-    if counts[0] != "active":
+    (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
+    if status != "active":
         return None
-    n_open, n_regular, n_repeats, n_gold, pair_slots, gold_slots = (int(x or 0) for x in counts[1:])
+    n_open, n_regular, n_repeats, n_gold, pair_slots, gold_slots = _annotator_history(cur, cid, annotator_id)
 
     if n_open:
         held = cur.execute(
-            "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat FROM assignments "
-            "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
+            "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left, shown_right "
+            "FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
             [cid, annotator_id],
         ).fetchall()
-        for assignment_id, item_id, lease_expires_at, is_gold, is_repeat in held:
+        for assignment_id, item_id, lease_expires_at, is_gold, is_repeat, left, right in held:
             if (
                 lease_expires_at > now
                 or is_gold
@@ -150,7 +189,7 @@ def _claim(
                         "UPDATE assignments SET lease_expires_at = ? WHERE assignment_id = ?",
                         [lease_until, assignment_id],
                     )
-                return assignment_id
+                return _Claimed(assignment_id, item_id, left, right)
             cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [assignment_id])
 
     if cfg.items_per_annotator is not None and n_regular >= cfg.items_per_annotator:
@@ -299,7 +338,7 @@ def _insert(
     is_gold: bool = False,
     is_repeat: bool = False,
     repeat_of: str | None = None,
-) -> str:
+) -> _Claimed:
     assignment_id = db.new_id()
     cur.execute(
         "INSERT INTO assignments (assignment_id, campaign_id, item_id, annotator_id, shown_left, shown_right, "
@@ -318,7 +357,7 @@ def _insert(
             lease_until,
         ],
     )
-    return assignment_id
+    return _Claimed(assignment_id, item_id, shown_left, shown_right)
 
 
 def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> ServedPair:
@@ -326,33 +365,83 @@ def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> Serve
     row = (
         db.read(con)
         .execute(
-            """
-        SELECT a.annotator_id, a.campaign_id, a.status, c.name, c.instructions, c.show_reference,
-               i.prompt, i.source, i.reference_texts, ol.output, orr.output
-        FROM assignments a
-        JOIN campaigns c ON c.campaign_id = a.campaign_id
-        JOIN items i ON i.campaign_id = a.campaign_id AND i.item_id = a.item_id
-        JOIN outputs ol ON ol.campaign_id = a.campaign_id AND ol.item_id = a.item_id AND ol.system = a.shown_left
-        JOIN outputs orr ON orr.campaign_id = a.campaign_id AND orr.item_id = a.item_id AND orr.system = a.shown_right
-        WHERE a.assignment_id = ?
-        """,
+            "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status FROM assignments "
+            "WHERE assignment_id = ?",
             [token],
         )
         .fetchone()
     )
     if row is None or row[0] != annotator_id:
         raise AuthError("this pair is not assigned to you")
+    return _served(con, row[1], token, row[2], row[3], row[4], status=row[5])
+
+
+@dataclass(frozen=True)
+class _ItemTexts:
+    prompt: str | None
+    source: str | None
+    references: tuple[str, ...]
+    outputs: dict[str, str]  # system -> output
+
+
+# Items and outputs never change once a campaign exists, so the texts of the pairs being judged are kept in
+# the process: serving a pair then reads only its assignment row. Bounded: least recently served out first.
+ITEM_TEXT_CACHE = 4096
+_TEXTS: OrderedDict[tuple[str, str], _ItemTexts] = OrderedDict()
+_TEXTS_LOCK = threading.Lock()
+
+
+def _item_texts(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) -> _ItemTexts:
+    key = (campaign_id, item_id)
+    with _TEXTS_LOCK:
+        texts = _TEXTS.get(key)
+        if texts is not None:
+            _TEXTS.move_to_end(key)
+            return texts
+    rows = (
+        db.read(con)
+        .execute(
+            "SELECT i.prompt, i.source, i.reference_texts, o.system, o.output FROM items i "
+            "JOIN outputs o ON o.campaign_id = i.campaign_id AND o.item_id = i.item_id "
+            "WHERE i.campaign_id = ? AND i.item_id = ?",
+            [campaign_id, item_id],
+        )
+        .fetchall()
+    )
+    if not rows:
+        raise AnnotationError(f"item {item_id} of campaign {campaign_id} has no outputs")
+    prompt, source, references = rows[0][:3]
+    texts = _ItemTexts(prompt, source, tuple(references or ()), {row[3]: row[4] for row in rows})
+    with _TEXTS_LOCK:
+        _TEXTS[key] = texts
+        while len(_TEXTS) > ITEM_TEXT_CACHE:
+            _TEXTS.popitem(last=False)
+    return texts
+
+
+def _served(
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    token: str,
+    item_id: str,
+    shown_left: str,
+    shown_right: str,
+    *,
+    status: str,
+) -> ServedPair:
+    cfg = campaign_config(con, campaign_id)
+    texts = _item_texts(con, campaign_id, item_id)
     return ServedPair(
         token=token,
-        campaign_name=row[3],
-        instructions=row[4] or "",
-        prompt=row[6],
-        source=row[7],
-        references=list(row[8] or []) if row[5] else [],
-        text_a=row[9],
-        text_b=row[10],
-        criteria=list(campaign_config(con, row[1]).criteria),
-        status=row[2],
+        campaign_name=cfg.name,
+        instructions=cfg.instructions or "",
+        prompt=texts.prompt,
+        source=texts.source,
+        references=list(texts.references) if cfg.show_reference else [],
+        text_a=texts.outputs[shown_left],
+        text_b=texts.outputs[shown_right],
+        criteria=list(cfg.criteria),
+        status=status,
     )
 
 
@@ -371,13 +460,15 @@ def progress(
     ).fetchone()
     (available,) = cur.execute(
         f"""
-        SELECT count(*) FROM items i
-        WHERE i.campaign_id = ? AND NOT i.is_gold
-          AND i.item_id NOT IN (SELECT item_id FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
-          AND (SELECT count(*) FROM assignments a WHERE a.campaign_id = i.campaign_id AND a.item_id = i.item_id
-               AND NOT a.is_repeat AND NOT a.is_gold AND {_active()}) < ?
+        WITH c AS (
+            SELECT item_id, count(*) FILTER (WHERE NOT is_repeat AND NOT is_gold AND {_active()}) AS active,
+                   bool_or(annotator_id = ?) AS seen
+            FROM assignments WHERE campaign_id = ? GROUP BY item_id
+        )
+        SELECT count(*) FROM items i LEFT JOIN c ON c.item_id = i.item_id
+        WHERE i.campaign_id = ? AND NOT i.is_gold AND NOT coalesce(c.seen, FALSE) AND coalesce(c.active, 0) < ?
         """,
-        [campaign_id, campaign_id, annotator_id, now, cfg.k],
+        [now, annotator_id, campaign_id, campaign_id, cfg.k],
     ).fetchone()
     if cfg.items_per_annotator is not None:
         available = min(available, max(cfg.items_per_annotator - regular_done - held, 0))

@@ -207,9 +207,11 @@ def test_concurrent_annotators_keep_every_rule(con, make_campaign):
 
 def test_two_tabs_of_one_annotator_cannot_exceed_the_quota(con, make_campaign, monkeypatch):
     """Both tabs ask for a pair at once; the real db.write is made to wait until both asked, so any count read
-    before the write lock is stale. They must get the same pair, and the quota of 1 holds."""
+    before the write lock is stale. They must get the same pair, and the quota of 1 holds. (Neither submits
+    before both were served: a pair judged in one tab before the other asks leaves that tab nothing.)"""
     cid = make_campaign(k=2, items_per_annotator=1)
     both_asked = threading.Barrier(2, timeout=10)
+    both_served = threading.Barrier(2, timeout=10)
     real_write = db.write
 
     def write_once_both_asked(con, work, lane="store"):
@@ -224,6 +226,7 @@ def test_two_tabs_of_one_annotator_cannot_exceed_the_quota(con, make_campaign, m
         try:
             pair = assignment.next_item(con, cid, "ann-tabs")
             tokens.append(pair.token)
+            both_served.wait()
             judgments.submit(con, pair.token, "ann-tabs", "A")
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
