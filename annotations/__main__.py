@@ -9,7 +9,11 @@ from annotations.errors import AnnotationError
 
 COMMANDS = {
     "stats": ("annotations.export", "main_stats", "print every statistic of a campaign (--db FILE [--json])"),
-    "export": ("annotations.export", "main_export", "write judgments, statistics and the report (--db FILE --out DIR)"),
+    "export": (
+        "annotations.export",
+        "main_export",
+        "write judgments, statistics and the report (--db FILE --out DIR)",
+    ),
     "users": ("annotations.users", "main", "create accounts and invitation links (--db FILE)"),
 }
 
@@ -18,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         lines = [f"  {name:<7} {help_}" for name, (_, _, help_) in COMMANDS.items()]
-        print("usage: python -m annotations COMMAND [options]\n\ncommands:\n" + "\n".join(lines), file=sys.stderr)
+        print(
+            "usage: python -m annotations COMMAND [options]\n\ncommands:\n" + "\n".join(lines),
+            file=sys.stderr,
+        )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     module_name, func_name, _ = COMMANDS[argv[0]]
     func = getattr(importlib.import_module(module_name), func_name)
