@@ -95,14 +95,38 @@ def next_item(
     """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done."""
     config = campaign_config(con, campaign_id)
     design = campaign_design(con, campaign_id)
-    # Everything is read and decided inside the write lock, the annotator's own counts too: two tabs of one
-    # annotator are concurrent requests that must not both see "no open pair" and exceed the quota.
+    now = now or db.utcnow()
+    held = _held_without_renewal(con, campaign_id, config, annotator_id, now)
+    if held is not None:  # every redraw of the page lands here: one read, no write transaction
+        return _served(con, campaign_id, *held, status="open")
+    # Everything else is read and decided inside the write lock, the annotator's own counts too: two tabs of
+    # one annotator are concurrent requests that must not both see "no open pair" and exceed the quota.
     claimed = db.write(
         con,
-        lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now or db.utcnow()),
+        lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now),
         lane=ASSIGNMENT_LANE,
     )
     return None if claimed is None else _served(con, campaign_id, *claimed, status="open")
+
+
+def _held_without_renewal(
+    con: duckdb.DuckDBPyConnection, cid: str, cfg: CampaignConfig, annotator_id: str, now: datetime
+) -> _Claimed | None:
+    """The pair the claim would return unchanged: the annotator's first open pair in an active campaign, while
+    more than half of its lease is left (the claim renews a lease only after that). None: ask the claim."""
+    row = (
+        db.read(con)
+        .execute(
+            "SELECT a.assignment_id, a.item_id, a.shown_left, a.shown_right, a.lease_expires_at, c.status "
+            "FROM assignments a JOIN campaigns c ON c.campaign_id = a.campaign_id "
+            "WHERE a.campaign_id = ? AND a.annotator_id = ? AND a.status = 'open' ORDER BY a.served_at LIMIT 1",
+            [cid, annotator_id],
+        )
+        .fetchone()
+    )
+    if row is None or row[5] != "active" or row[4] - now < timedelta(minutes=cfg.lease_minutes) / 2:
+        return None
+    return _Claimed(*row[:4])
 
 
 class _Claimed(NamedTuple):

@@ -18,7 +18,7 @@ from scipy.stats import kendalltau
 from statsmodels.sandbox.stats.runs import runstest_1samp
 
 from annotations import assignment, db, judgments
-from annotations.campaigns import CampaignConfig, campaign_design, create_campaign
+from annotations.campaigns import CampaignConfig, campaign_design, create_campaign, set_status
 
 
 def _judge_all(con, cid, annotators, rng=None, choice="A"):
@@ -398,3 +398,23 @@ def test_a_restarted_app_continues_the_same_design(tmp_path, campaign_of_100):
     assert _served(con, cid, "ann-r") == expected
     assert [left for _, left in expected] == campaign_design(con, cid).sides("ann-r", 40)
     con.close()
+
+
+def test_a_held_pair_is_served_again_and_its_lease_renewed_only_after_half(con, make_campaign):
+    cid = make_campaign(k=1, lease_minutes=20)
+    t0 = db.utcnow()
+    first = assignment.next_item(con, cid, "ann-l", now=t0)
+
+    def lease():
+        return con.execute(
+            "SELECT lease_expires_at FROM assignments WHERE assignment_id = ?", [first.token]
+        ).fetchone()[0]
+
+    original = lease()
+    assert assignment.next_item(con, cid, "ann-l", now=t0 + timedelta(minutes=9)).token == first.token
+    assert lease() == original  # a redraw early in the lease writes nothing
+    later = t0 + timedelta(minutes=11)
+    assert assignment.next_item(con, cid, "ann-l", now=later).token == first.token
+    assert lease() == later + timedelta(minutes=20)
+    set_status(con, cid, "closed")
+    assert assignment.next_item(con, cid, "ann-l", now=later) is None  # a closed campaign serves nothing
