@@ -9,7 +9,7 @@ them:
 - the left side is drawn, not alternated: each annotator has a random design of their own (annotations.design:
   random permuted blocks of the campaign's `side_block_sizes`, from the campaign's server-side secret), so both
   systems are on their left equally often within every block, never more than `side_max_imbalance` apart, and
-  earlier pairs do not tell the next side. The n-th regular pair given to an annotator takes slot n of their
+  earlier sides tell little about the next (annotations.design says how little). The n-th regular pair given to an annotator takes slot n of their
   sequence; every regular pair given counts (skipped and expired ones too: re-using a slot would repeat a known
   side). Gold pairs take the slots of a second sequence of their own, so they never unbalance the regular ones;
   a flipped repeat takes no slot (its sides are its original's, swapped). The side is stored on the assignment
@@ -23,6 +23,12 @@ them:
 - gold items (known answer) are mixed in at the campaign's `gold_rate`; a share `repeat_rate` of an
   annotator's judged items comes back later with the sides flipped (intra-annotator consistency);
 - a quota (`items_per_annotator`) caps an annotator's regular judgments.
+
+Speed: a redraw of the page whose pair is held and needs no new lease is served from one read; the search for
+an annotator's next items (the costly query) runs before the write lock, beside other annotators' claims, and
+the claim re-reads only those few items inside the lock (k-limit, never twice), searching again in the lock
+only when none of them may be taken any more. The preferences (items in progress first, the side an item
+needs) come from that earlier read, so they may be a few claims old; the rules never are.
 
 What the annotator's page gets is a `ServedPair`: an opaque token and texts "A" (left) and "B" (right); never a
 system name, never whether the pair is gold or a repeat, never anything of the design.
@@ -99,11 +105,14 @@ def next_item(
     held = _held_without_renewal(con, campaign_id, config, annotator_id, now)
     if held is not None:  # every redraw of the page lands here: one read, no write transaction
         return _served(con, campaign_id, *held, status="open")
-    # Everything else is read and decided inside the write lock, the annotator's own counts too: two tabs of
-    # one annotator are concurrent requests that must not both see "no open pair" and exceed the quota.
+    # The costly search for the annotator's next items runs before the write lock, beside other annotators'
+    # claims; inside the lock the claim re-reads those few items and takes one only if it still may.
+    window = _window(db.read(con), campaign_id, config, annotator_id, now, design.order_key(annotator_id))
+    # Everything is decided inside the write lock, the annotator's own counts too: two tabs of one annotator
+    # are concurrent requests that must not both see "no open pair" and exceed the quota.
     claimed = db.write(
         con,
-        lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now),
+        lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now, window),
         lane=ASSIGNMENT_LANE,
     )
     return None if claimed is None else _served(con, campaign_id, *claimed, status="open")
@@ -114,19 +123,16 @@ def _held_without_renewal(
 ) -> _Claimed | None:
     """The pair the claim would return unchanged: the annotator's first open pair in an active campaign, while
     more than half of its lease is left (the claim renews a lease only after that). None: ask the claim."""
-    row = (
-        db.read(con)
-        .execute(
-            "SELECT a.assignment_id, a.item_id, a.shown_left, a.shown_right, a.lease_expires_at, c.status "
-            "FROM assignments a JOIN campaigns c ON c.campaign_id = a.campaign_id "
-            "WHERE a.campaign_id = ? AND a.annotator_id = ? AND a.status = 'open' ORDER BY a.served_at LIMIT 1",
-            [cid, annotator_id],
-        )
-        .fetchone()
-    )
-    if row is None or row[5] != "active" or row[4] - now < timedelta(minutes=cfg.lease_minutes) / 2:
+    cur = db.read(con)
+    row = cur.execute(
+        "SELECT assignment_id, item_id, shown_left, shown_right, lease_expires_at FROM assignments "
+        "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at LIMIT 1",
+        [cid, annotator_id],
+    ).fetchone()
+    if row is None or row[4] - now < timedelta(minutes=cfg.lease_minutes) / 2:
         return None
-    return _Claimed(*row[:4])
+    (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
+    return _Claimed(*row[:4]) if status == "active" else None
 
 
 class _Claimed(NamedTuple):
@@ -187,6 +193,7 @@ def _claim(
     design: Design,
     annotator_id: str,
     now: datetime,
+    window: list[tuple[str, int]],
 ) -> _Claimed | None:
     lease_until = now + timedelta(minutes=cfg.lease_minutes)
     (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
@@ -251,15 +258,23 @@ def _claim(
     order_key = design.order_key(annotator_id)
     if cfg.gold_rate > 0 and n_gold < math.floor((n_regular + n_gold + 1) * cfg.gold_rate):
         a_left = design.a_left(annotator_id, gold_slots, "gold")
-        gold = _pick_item(cur, cid, cfg, annotator_id, now, a_left, order_key, gold=True)
-        if gold is not None:
-            return _insert(cur, cid, gold, annotator_id, *_sides(cfg, a_left), now, lease_until, is_gold=True)
+        gold = _window(cur, cid, cfg, annotator_id, now, order_key, gold=True)
+        if gold:
+            item_id = _best_fit(gold, a_left)
+            return _insert(
+                cur, cid, item_id, annotator_id, *_sides(cfg, a_left), now, lease_until, is_gold=True
+            )
 
     a_left = design.a_left(annotator_id, pair_slots, "pairs")
-    picked = _pick_item(cur, cid, cfg, annotator_id, now, a_left, order_key, gold=False)
-    if picked is None:
+    # The window read before the lock, re-checked; when none of it may be taken any more, a search in the lock.
+    candidates = _still_open(cur, cid, cfg, annotator_id, now, window) or _window(
+        cur, cid, cfg, annotator_id, now, order_key
+    )
+    if not candidates:
         return None
-    return _insert(cur, cid, picked, annotator_id, *_sides(cfg, a_left), now, lease_until)
+    return _insert(
+        cur, cid, _best_fit(candidates, a_left), annotator_id, *_sides(cfg, a_left), now, lease_until
+    )
 
 
 def _sides(cfg: CampaignConfig, a_left: bool) -> tuple[str, str]:
@@ -280,24 +295,22 @@ def has_room(
     return int(row[0]) < k
 
 
-def _pick_item(
+def _window(
     cur: duckdb.DuckDBPyConnection,
     cid: str,
     cfg: CampaignConfig,
     annotator_id: str,
     now: datetime,
-    a_left: bool,
     order_key: str,
     *,
-    gold: bool,
-) -> str | None:
-    """The item this annotator meets next, given the side the design chose (`a_left`: system A on the left).
+    gold: bool = False,
+) -> list[tuple[str, int]]:
+    """(item_id, left balance) of the items this annotator may meet next, in their own order.
 
     Among the items with room that the annotator was never given: while `max_items_in_progress` items are
-    started and short of k, only those (items in progress are finished before new ones start); then the first
-    SIDE_LOOKAHEAD in the annotator's own order (md5 of their order key and the item id); of these, the first
-    whose other judgments need this side (so items stay balanced too), else the first that is even, else the
-    first.
+    started and short of k, only those (items in progress are finished before new ones start); of these the
+    first SIDE_LOOKAHEAD in the annotator's own order (md5 of their order key and the item id). The balance is
+    (judgments with system A on the left) - (with B on the left) among those that hold a slot.
     """
     # Gold items are not limited to k: every annotator may see each one once.
     room = "TRUE" if gold else "coalesce(c.active, 0) < ?"
@@ -337,16 +350,54 @@ def _pick_item(
         """,
         params,
     ).fetchall()
-    if not rows:
-        return None
+    return [(item_id, int(diff)) for item_id, diff, tier in rows if tier == rows[0][2]]
+
+
+def _still_open(
+    cur: duckdb.DuckDBPyConnection,
+    cid: str,
+    cfg: CampaignConfig,
+    annotator_id: str,
+    now: datetime,
+    window: list[tuple[str, int]],
+) -> list[tuple[str, int]]:
+    """The items of a window read earlier that the annotator may still be given, with their balance now: the
+    k-limit and "never the same item twice" are checked here, inside the write lock."""
+    if not window:
+        return []
+    wanted = [item_id for item_id, _ in window]
+    state = {item_id: [0, 0, 0] for item_id in wanted}  # given to this annotator, holding a slot, balance
+    rows = cur.execute(  # a few rows (k per item), counted here: cheaper than asking DuckDB to aggregate
+        "SELECT item_id, annotator_id, shown_left, status, lease_expires_at, is_repeat, is_gold FROM assignments "
+        f"WHERE campaign_id = ? AND item_id IN ({', '.join('?' * len(wanted))})",
+        [cid, *wanted],
+    ).fetchall()
+    for item_id, holder, shown_left, status, lease_expires_at, is_repeat, is_gold in rows:
+        counts = state[item_id]
+        counts[0] += holder == annotator_id
+        if (
+            not is_repeat
+            and not is_gold
+            and (status == "submitted" or (status == "open" and lease_expires_at > now))
+        ):
+            counts[1] += 1
+            counts[2] += 1 if shown_left == cfg.system_a else -1
+    return [
+        (item_id, diff) for item_id, (mine, active, diff) in state.items() if mine == 0 and active < cfg.k
+    ]
+
+
+def _best_fit(candidates: list[tuple[str, int]], a_left: bool) -> str:
+    """Of (item_id, balance) in the annotator's order, the first whose judgments need the design's side (so
+    items stay balanced across annotators too), else the first that is even, else the first."""
     side = 1 if a_left else -1
-    tier = rows[0][2]
-    window = [(item_id, diff) for item_id, diff, row_tier in rows if row_tier == tier]
 
     def fit(diff: int) -> int:  # 0: this side rebalances the item, 1: the item is even, 2: it unbalances it
         return 0 if diff * side < 0 else 1 if diff == 0 else 2
 
-    return min(window, key=lambda row: fit(row[1]))[0]  # min keeps the first of equals: the annotator's order
+    return min(candidates, key=lambda row: fit(row[1]))[
+        0
+    ]  # min keeps the first of equals: the annotator's order
 
 
 def _insert(

@@ -418,3 +418,28 @@ def test_a_held_pair_is_served_again_and_its_lease_renewed_only_after_half(con, 
     assert lease() == later + timedelta(minutes=20)
     set_status(con, cid, "closed")
     assert assignment.next_item(con, cid, "ann-l", now=later) is None  # a closed campaign serves nothing
+
+
+def test_items_read_before_the_lock_are_checked_again_inside_it(con, make_campaign, monkeypatch):
+    """next_item reads the annotator's next candidates before taking the write lock. Here 11 other annotators
+    take 11 of the 12 items (k = 1) between that read and the claim: the claim must see it and give the last
+    free item, never one already taken."""
+    cid = make_campaign(k=1)
+    real_write = db.write
+    others_went_first = []
+
+    def others_first(con, work, lane="store"):
+        if lane == assignment.ASSIGNMENT_LANE and not others_went_first:
+            others_went_first.append(True)
+            for i in range(11):
+                pair = assignment.next_item(con, cid, f"ann-other-{i}")
+                judgments.submit(con, pair.token, f"ann-other-{i}", "A")
+        return real_write(con, work, lane)
+
+    monkeypatch.setattr(db, "write", others_first)
+    pair = assignment.next_item(con, cid, "ann-late")
+    monkeypatch.setattr(db, "write", real_write)
+    assert others_went_first and pair is not None
+    a = _assignments(con, cid)
+    assert a.groupby("item_id").size().max() == 1 and a.item_id.nunique() == 12
+    assert assignment.next_item(con, cid, "ann-late-2") is None

@@ -40,7 +40,7 @@ def free_port() -> int:
 class StreamlitServer:
     """One app process with its own store and runs folder under `folder`."""
 
-    def __init__(self, folder: Path, admin_password: str = "bench-admin-password-7f3c") -> None:
+    def __init__(self, folder: Path, admin_password: str = "bench-granite-harbor-7f3c-lantern") -> None:
         self.db_path = folder / "app.duckdb"
         self.runs_dir = folder / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
