@@ -172,7 +172,7 @@ def test_u_after_the_last_pair_edits_the_last_judgment(app, browser_page):
     the last judgment; B and Ctrl+Enter save version 2."""
     cid = _campaign(app, lambda system, i: f"Summary {i}, variant {WORD[system]}.", n_items=2)
     app.start()
-    page = app.login(browser_page, "anna", "anna-password")
+    page = app.login(browser_page, "anna", "velvet-harbor-pines-29")
     text_a = None
     for number in (1, 2):
         page.get_by_text(f"{number - 1} / 2 judged").wait_for()
