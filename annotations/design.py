@@ -9,8 +9,9 @@ often. A block is drawn uniformly among the balanced sequences whose running imb
 `side_max_imbalance` (the "maximal procedure" of Berger, Ivanova & Knoll, Stat. Med. 22:3017-3028, 2003), so
 an annotator is balanced within that bound at every point of their sequence, not only at block ends, and
 random block sizes hide where a block ends. Blocks of 2 would give the second side of every pair away; here a
-guesser who knows every earlier side and the rules is right only slightly more often than by chance (see
-tests/annotations/test_design.py).
+guesser who knows every earlier side and the rules, and bets on the system that is behind, is right about 65%
+of the time (blocks of 2: 75%, a coin: 50%; tests/annotations/test_design.py), and nobody but the server knows
+the earlier sides: the page shows texts, not systems. Defaults: blocks of 8, 12 or 16, at most 3 apart.
 
 Item order: each annotator ranks the items by md5(order_key || item_id), `order_key` being a keyed hash of the
 annotator: a permutation of their own that nobody can predict without the secret, computed inside the SQL

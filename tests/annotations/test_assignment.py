@@ -265,16 +265,18 @@ def campaign_of_100(con, tmp_path):
     """make(**config) -> campaign id: 100 items, two systems."""
     run = write_run_folder(tmp_path / "runs" / "run-100", n_items=100)
 
-    def make(**overrides) -> str:
-        return create_campaign(con, CampaignConfig(name="100 items", run_dir=str(run), **overrides))
+    def make(design_secret: str | None = None, **overrides) -> str:
+        config = CampaignConfig(name="100 items", run_dir=str(run), **overrides)
+        return create_campaign(con, config, design_secret=design_secret)
 
     return make
 
 
 def test_eighty_pairs_side_by_side_are_random_balanced_and_in_orders_of_their_own(con, campaign_of_100):
     """Two annotators working in turns, 80 pairs each: each one's left sides pass a runs test and are balanced;
-    they do not meet the same items at the same positions or in the same order."""
-    cid = campaign_of_100(k=2, items_per_annotator=80)
+    they do not meet the same items at the same positions or in the same order. (A fixed secret keeps the test
+    exact; tests/annotations/test_design.py checks the design over many annotators.)"""
+    cid = campaign_of_100(k=2, items_per_annotator=80, design_secret="a1" * 32)
     for _ in range(80):
         for annotator in ("ann-1", "ann-2"):
             judgments.submit(con, assignment.next_item(con, cid, annotator).token, annotator, "A")
@@ -293,7 +295,7 @@ def test_eighty_pairs_side_by_side_are_random_balanced_and_in_orders_of_their_ow
 
 
 def test_an_annotator_after_another_meets_the_same_items_in_another_order(con, campaign_of_100):
-    cid = campaign_of_100(k=2, items_per_annotator=80)
+    cid = campaign_of_100(k=2, items_per_annotator=80, design_secret="b2" * 32)
     for annotator in ("ann-1", "ann-2"):
         for _ in range(80):
             judgments.submit(con, assignment.next_item(con, cid, annotator).token, annotator, "A")
@@ -310,7 +312,7 @@ def test_items_in_progress_are_finished_before_new_ones_start(con, campaign_of_1
     all of those), so a campaign stopped early holds complete items; a larger limit lets more be open."""
     most_open = {}
     for limit in (4, 40):
-        cid = campaign_of_100(k=3, max_items_in_progress=limit)
+        cid = campaign_of_100(k=3, max_items_in_progress=limit, design_secret="c3" * 32)
         annotators = [f"ann-{i}" for i in range(5)]
         rng = random.Random(7)
         peak = 0
