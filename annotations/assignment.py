@@ -1,6 +1,6 @@
 """Who judges which pair next, and which output is shown on the left.
 
-Rules, all enforced inside one serialized write transaction (`db.write`) so concurrent annotators cannot break
+Rules, all enforced inside one serialized write transaction (`store.write`) so concurrent annotators cannot break
 them:
 - an annotator never gets an item someone already gave them (except a deliberate flipped repeat);
 - an item gets at most k judgments: submitted assignments plus open ones whose lease has not run out;
@@ -45,12 +45,12 @@ from typing import NamedTuple
 
 import duckdb
 
-from annotations import db
+from annotations import store
 from annotations.campaigns import CampaignConfig, Criterion, campaign_config, campaign_design
 from annotations.design import Design
 from annotations.errors import AnnotationError, AuthError
 
-# The write lane of assignment (see db.write): judgments of pairs whose lease still runs use their own lane.
+# The write lane of assignment (see store.write): judgments of pairs whose lease still runs use their own lane.
 ASSIGNMENT_LANE = "assignments"
 
 # A repeat is never served right after its original: at least this many other judgments come in between.
@@ -101,16 +101,16 @@ def next_item(
     """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done."""
     config = campaign_config(con, campaign_id)
     design = campaign_design(con, campaign_id)
-    now = now or db.utcnow()
+    now = now or store.utcnow()
     held = _held_without_renewal(con, campaign_id, config, annotator_id, now)
     if held is not None:  # every redraw of the page lands here: one read, no write transaction
         return _served(con, campaign_id, *held, status="open")
     # The costly search for the annotator's next items runs before the write lock, beside other annotators'
     # claims; inside the lock the claim re-reads those few items and takes one only if it still may.
-    window = _window(db.read(con), campaign_id, config, annotator_id, now, design.order_key(annotator_id))
+    window = _window(store.read(con), campaign_id, config, annotator_id, now, design.order_key(annotator_id))
     # Everything is decided inside the write lock, the annotator's own counts too: two tabs of one annotator
     # are concurrent requests that must not both see "no open pair" and exceed the quota.
-    claimed = db.write(
+    claimed = store.write(
         con,
         lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now, window),
         lane=ASSIGNMENT_LANE,
@@ -123,7 +123,7 @@ def _held_without_renewal(
 ) -> _Claimed | None:
     """The pair the claim would return unchanged: the annotator's first open pair in an active campaign, while
     more than half of its lease is left (the claim renews a lease only after that). None: ask the claim."""
-    cur = db.read(con)
+    cur = store.read(con)
     row = cur.execute(
         "SELECT assignment_id, item_id, shown_left, shown_right, lease_expires_at FROM assignments "
         "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at LIMIT 1",
@@ -414,7 +414,7 @@ def _insert(
     is_repeat: bool = False,
     repeat_of: str | None = None,
 ) -> _Claimed:
-    assignment_id = db.new_id()
+    assignment_id = store.new_id()
     cur.execute(
         "INSERT INTO assignments (assignment_id, campaign_id, item_id, annotator_id, shown_left, shown_right, "
         "status, is_gold, is_repeat, repeat_of, served_at, lease_expires_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
@@ -438,7 +438,7 @@ def _insert(
 def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> ServedPair:
     """The blind view of one of this annotator's assignments; AuthError if the token is someone else's."""
     row = (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status FROM assignments "
             "WHERE assignment_id = ?",
@@ -474,7 +474,7 @@ def _item_texts(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) 
             _TEXTS.move_to_end(key)
             return texts
     rows = (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT i.prompt, i.source, i.reference_texts, o.system, o.output FROM items i "
             "JOIN outputs o ON o.campaign_id = i.campaign_id AND o.item_id = i.item_id "
@@ -524,9 +524,9 @@ def progress(
     con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, now: datetime | None = None
 ) -> Progress:
     """Pairs judged by this annotator, and pairs assigned: judged + held + those still open to them."""
-    now = now or db.utcnow()
+    now = now or store.utcnow()
     cfg = campaign_config(con, campaign_id)
-    cur = db.read(con)
+    cur = store.read(con)
     done, held, regular_done = cur.execute(
         "SELECT count(*) FILTER (WHERE status = 'submitted'), count(*) FILTER (WHERE status = 'open'), "
         "count(*) FILTER (WHERE status = 'submitted' AND NOT is_gold AND NOT is_repeat) "
@@ -558,7 +558,7 @@ def own_assignment(
     For the store's own use (judgments); never hand its result to the annotator's page.
     """
     row = (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right FROM assignments WHERE assignment_id = ?",
             [token],
@@ -575,7 +575,7 @@ def own_assignment(
 def open_campaigns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """campaign_id -> name of the campaigns annotators may work on (no system names: safe for the annotate page)."""
     rows = (
-        db.read(con)
+        store.read(con)
         .execute("SELECT campaign_id, name FROM campaigns WHERE status = 'active' ORDER BY created_at DESC")
         .fetchall()
     )

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from annotations import db, source_files
+from annotations import source_files, store
 from annotations.design import Design, check_design, new_secret
 from annotations.errors import CampaignError
+from annotations.store import read_frame
 
 SPECIAL_WINNERS = ("tie", "both_bad")
 SELECTIONS = ("all", "random", "critical")
@@ -522,11 +523,11 @@ def create_campaign(
         subset=["value"]
     )
 
-    campaign_id = db.new_id("c-")[:14]
-    now = db.utcnow()
+    campaign_id = store.new_id("c-")[:14]
+    now = store.utcnow()
     design = Design(design_secret or new_secret(), tuple(config.side_block_sizes), config.side_max_imbalance)
 
-    def store(cur: duckdb.DuckDBPyConnection) -> None:
+    def write_campaign(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(
             "INSERT INTO campaigns (campaign_id, name, system_a, system_b, k, run_dir, source_file, selection, "
             "show_reference, instructions, lease_minutes, gold_rate, repeat_rate, items_per_annotator, config, "
@@ -585,7 +586,7 @@ def create_campaign(
                 "INSERT INTO metrics SELECT ?, item_id, system, metric, value FROM new_metrics", [campaign_id]
             )
 
-    db.write(con, store)
+    store.write(con, write_campaign)
     return campaign_id
 
 
@@ -666,7 +667,7 @@ def _jsonable(value: Any) -> Any:
 def get_campaign(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
     """The stored campaign; CampaignError if there is none with this id."""
     row = (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT config, status, (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id), "
             "texts_truncated, design_id FROM campaigns c WHERE campaign_id = ?",
@@ -689,7 +690,7 @@ def campaign_config(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaig
     config = _CONFIGS.get(campaign_id)
     if config is None:
         row = (
-            db.read(con)
+            store.read(con)
             .execute("SELECT config FROM campaigns WHERE campaign_id = ?", [campaign_id])
             .fetchone()
         )
@@ -709,7 +710,7 @@ def campaign_design(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Design:
     if design is None:
         config = campaign_config(con, campaign_id)
         (secret,) = (
-            db.read(con)
+            store.read(con)
             .execute("SELECT design_secret FROM campaigns WHERE campaign_id = ?", [campaign_id])
             .fetchone()
         )
@@ -725,7 +726,7 @@ def design_record(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str,
     config = campaign_config(con, campaign_id)
     try:
         (public_id,) = (
-            db.read(con)
+            store.read(con)
             .execute("SELECT design_id FROM campaigns WHERE campaign_id = ?", [campaign_id])
             .fetchone()
         )
@@ -745,7 +746,7 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
     """Open ('active') or close ('closed') a campaign to annotators."""
     if status not in ("active", "closed"):
         raise CampaignError(f"status must be 'active' or 'closed', got '{status}'")
-    db.write(
+    store.write(
         con,
         lambda cur: cur.execute(
             "UPDATE campaigns SET status = ? WHERE campaign_id = ?", [status, campaign_id]
@@ -760,7 +761,7 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments,
     texts_truncated and the max_text_chars they were cut to, design_id))."""
     return (
-        db.read(con)
+        store.read(con)
         .execute(
             """
         SELECT c.campaign_id, c.name, c.system_a, c.system_b, c.created_at, c.k,
@@ -783,7 +784,7 @@ def items_frame(
     only the items `item_ids` names when given (the results page's example browser reads one item at a time)."""
     only = "" if item_ids is None else " AND list_contains(?, item_id)"
     frame = (
-        db.read(con)
+        store.read(con)
         .execute(
             'SELECT item_id, source, reference_texts AS "references", is_gold, metadata, prompt, gold_winner, '
             f"selection_reason FROM items WHERE campaign_id = ?{only} ORDER BY position",
@@ -803,7 +804,7 @@ def outputs_frame(
     """item_id, system, output (+ decoding, seed, n_words); only the items `item_ids` names when given."""
     only = "" if item_ids is None else " AND list_contains(?, o.item_id)"
     return (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT o.item_id, o.system, o.output, o.decoding, o.seed, o.n_words FROM outputs o "
             f"JOIN items i USING (campaign_id, item_id) WHERE o.campaign_id = ?{only} ORDER BY i.position, o.system",
@@ -811,30 +812,6 @@ def outputs_frame(
         )
         .df()
     )
-
-
-def read_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pd.DataFrame:
-    """The rows of a read query as a DataFrame with exactly the columns and dtypes `.df()` gives, fetched through
-    Arrow: in pandas 3 that is about twice as fast for the string columns of the analysis frames (issue 5).
-    `.df()` turns an integer or boolean column holding nulls into a nullable Int/boolean column and a text column
-    of nulls only into an object column of None; the Arrow path is brought to the same dtypes."""
-    table = db.read(con).sql(sql, params=params).to_arrow_table()
-    if table.num_rows == 0:  # `.df()` types empty text columns as object; cheap to ask it directly
-        return db.read(con).execute(sql, params).df()
-    frame = table.to_pandas()
-    for name, column in zip(table.column_names, table.columns):
-        nulls, kind = column.null_count, column.type
-        if not nulls:
-            continue
-        if pa.types.is_integer(kind):
-            frame[name] = frame[name].astype(
-                f"{'U' if pa.types.is_unsigned_integer(kind) else ''}Int{kind.bit_width}"
-            )
-        elif pa.types.is_boolean(kind):
-            frame[name] = frame[name].astype("boolean")
-        elif (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and nulls == len(column):
-            frame[name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    return frame
 
 
 def metrics_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:

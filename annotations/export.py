@@ -78,10 +78,10 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
 def data_version(con, campaign_id: str) -> str:
     """Changes whenever a judgment of the campaign is written or edited (judgments are append-only versions):
     the cache key of the results page."""
-    from annotations import db
+    from annotations import store
 
     count, latest = (
-        db.read(con)
+        store.read(con)
         .execute("SELECT count(*), max(submitted_at) FROM judgments WHERE campaign_id = ?", [campaign_id])
         .fetchone()
     )
@@ -676,11 +676,11 @@ def _campaigns(con, wanted: list[str] | None) -> list[str]:
 
 
 def _open(path: str):
-    from annotations import db
+    from annotations import store
 
     if not Path(path).is_file():
         raise AnnotationError(f"{path} not found: pass the app's DuckDB file with --db (FT_APP_DB)")
-    return db.connect(path, read_only=True)
+    return store.connect(path, read_only=True)
 
 
 def summary_text(data: CampaignData, a: CampaignAnalysis) -> str:

@@ -15,10 +15,11 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from annotations import db
+from annotations import store
 from annotations.assignment import ASSIGNMENT_LANE, has_room, own_assignment
-from annotations.campaigns import campaign_config, read_frame
+from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, AuthError
+from annotations.store import read_frame
 
 CHOICES = ("A", "B", "tie", "both_bad")
 _TO_SIDE = {"A": "left", "B": "right", "left": "left", "right": "right", "tie": "tie", "both_bad": "both_bad"}
@@ -27,7 +28,7 @@ _TO_LETTER = {"left": "A", "right": "B", "tie": "tie", "both_bad": "both_bad"}
 Scores = dict[str, dict[str, int]]  # criterion -> {"A": score, "B": score}
 
 
-# Write lanes (see db.write): judging runs beside assigning, because a judgment of a pair whose lease still
+# Write lanes (see store.write): judging runs beside assigning, because a judgment of a pair whose lease still
 # runs takes no slot that assignment could give away. A late judgment (lease ran out) must be weighed against
 # new assignments, so it is written in the assignment lane.
 JUDGMENT_LANE = "judgments"
@@ -112,7 +113,7 @@ def _insert_version(
     duration_s: float | None,
 ) -> str:
     campaign_id, item_id, shown_left, shown_right = assignment
-    judgment_id = db.new_id("j-")
+    judgment_id = store.new_id("j-")
     cur.execute(
         "INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -162,7 +163,7 @@ def submit(
         raise AnnotationError(f"choice must be one of {', '.join(CHOICES)}, got '{choice}'")
 
     def work(cur: duckdb.DuckDBPyConnection, lane: str) -> SubmitResult:
-        at = now or db.utcnow()
+        at = now or store.utcnow()
         row = cur.execute(
             "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status, served_at, "
             "lease_expires_at, is_gold, is_repeat FROM assignments WHERE assignment_id = ?",
@@ -204,15 +205,15 @@ def submit(
         return SubmitResult(judgment_id, 1, created=True)
 
     try:
-        return db.write(con, lambda cur: work(cur, JUDGMENT_LANE), lane=JUDGMENT_LANE)
+        return store.write(con, lambda cur: work(cur, JUDGMENT_LANE), lane=JUDGMENT_LANE)
     except _NeedsAssignmentLane:
-        return db.write(con, lambda cur: work(cur, ASSIGNMENT_LANE), lane=ASSIGNMENT_LANE)
+        return store.write(con, lambda cur: work(cur, ASSIGNMENT_LANE), lane=ASSIGNMENT_LANE)
 
 
 def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:
     """Give the pair back without judging it; the item returns to the pool for other annotators."""
     own_assignment(con, token, annotator_id)
-    db.write(
+    store.write(
         con,
         lambda cur: cur.execute(
             "UPDATE assignments SET status = 'skipped' WHERE assignment_id = ? AND status = 'open'", [token]
@@ -254,7 +255,7 @@ def edit(
             raise JudgmentRejected(
                 f"this judgment changed meanwhile (now version {latest[1]}); reload and edit again"
             )
-        at = now or db.utcnow()
+        at = now or store.utcnow()
         judgment_id = _insert_version(
             cur,
             assignment,
@@ -271,14 +272,14 @@ def edit(
         )
         return SubmitResult(judgment_id, base_version + 1, created=True)
 
-    return db.write(con, work, lane=JUDGMENT_LANE)
+    return store.write(con, work, lane=JUDGMENT_LANE)
 
 
 def own_judgments(
     con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, limit: int = 5
 ) -> list[OwnJudgment]:
     """The annotator's latest judgments (newest first), in A/B terms, for undo/edit."""
-    cur = db.read(con)
+    cur = store.read(con)
     rows = cur.execute(
         """
         WITH latest AS (

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from annotations import db, users
+from annotations import store, users
 from annotations.errors import AuthError
 from annotations.users import User
 
@@ -136,9 +136,9 @@ def throttle(
 ) -> Throttle:
     """Read the throttle's state for a username key and a client from `login_attempts`."""
     settings = settings or LoginSettings.from_env()
-    now = now or db.utcnow()
+    now = now or store.utcnow()
     window_start = now - timedelta(minutes=settings.lock_minutes)
-    cur = db.read(con)
+    cur = store.read(con)
     last_success = cur.execute(
         "SELECT max(attempted_at) FROM login_attempts WHERE username_key = ? AND outcome = 'success'", [key]
     ).fetchone()[0]
@@ -161,7 +161,7 @@ def wait_before_next(
     now: datetime | None = None,
 ) -> tuple[float, bool]:
     """(seconds to wait before this username may be tried from this client, whether the username is locked)."""
-    now = now or db.utcnow()
+    now = now or store.utcnow()
     state = throttle(con, key, client, settings, now)
     wait = state.wait(now)
     return wait, state.locked and wait > 0
@@ -223,7 +223,7 @@ def _refuse(memory: dict, typed: str, key: str, client: str, now: datetime) -> L
 def _record(
     con: duckdb.DuckDBPyConnection, typed: str, key: str, client: str, outcome: str, now: datetime
 ) -> None:
-    db.write(
+    store.write(
         con,
         lambda cur: cur.execute(
             "INSERT INTO login_attempts (attempted_at, username, username_key, client, outcome) VALUES (?, ?, ?, ?, ?)",
@@ -249,7 +249,7 @@ def log_in(
 ) -> LoginResult:
     """Check a login through the throttle; the result holds the user, or the one-line message to show."""
     settings = settings or LoginSettings.from_env()
-    now = now or db.utcnow()
+    now = now or store.utcnow()
     typed = (username or "")[:_TYPED_MAX]
     key = users.username_key(users.clean_username(typed))
     memory = _remembered(con)
@@ -318,7 +318,7 @@ def _check_password(
 def recent_attempts(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
     """The newest login attempts: attempted_at, username (as typed), client, outcome."""
     return (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT attempted_at, username, client, outcome FROM login_attempts ORDER BY attempted_at DESC LIMIT ?",
             [limit],
@@ -332,10 +332,10 @@ def locked_usernames(
 ) -> pd.DataFrame:
     """Usernames (canonical) locked right now, with their failures and when the lock ends."""
     settings = settings or LoginSettings.from_env()
-    now = now or db.utcnow()
+    now = now or store.utcnow()
     window_start = now - timedelta(minutes=settings.lock_minutes)
     frame = (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT f.username_key, count(*) AS failures, max(f.attempted_at) AS last_failure FROM login_attempts f "
             "WHERE f.outcome = 'failure' AND f.attempted_at > ? AND f.attempted_at > coalesce(("

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from annotations import db
+from annotations import store
 
 COOKIE_NAME = "ft_session"
 _LANE = "auth"  # sessions and login attempts: no other lane's checks read these tables
@@ -92,9 +92,9 @@ def start(
 ) -> NewSession:
     """Start a session for a user who just proved their password."""
     settings = settings or SessionSettings.from_env()
-    now = now or db.utcnow()
-    session_id, ticket = db.new_id("ses-"), secrets.token_urlsafe(32)
-    db.write(
+    now = now or store.utcnow()
+    session_id, ticket = store.new_id("ses-"), secrets.token_urlsafe(32)
+    store.write(
         con,
         lambda cur: cur.execute(
             "INSERT INTO sessions (session_id, user_id, ticket_hash, ticket_expires_at, client, created_at, "
@@ -133,7 +133,7 @@ def issue_cookie(
     once used.
     """
     settings = settings or SessionSettings.from_env()
-    now = now or db.utcnow()
+    now = now or store.utcnow()
     token = secrets.token_urlsafe(32)
 
     def work(cur: duckdb.DuckDBPyConnection) -> datetime | None:
@@ -150,7 +150,7 @@ def issue_cookie(
         )
         return row[1]
 
-    expires_at = db.write(con, work, lane=_LANE)
+    expires_at = store.write(con, work, lane=_LANE)
     if expires_at is None:
         return None
     return Cookie(token, max(1, int((expires_at - now).total_seconds())))
@@ -160,7 +160,7 @@ def _live(
     con: duckdb.DuckDBPyConnection, column: str, value: str, settings: SessionSettings, now: datetime
 ) -> Session | None:
     row = (
-        db.read(con)
+        store.read(con)
         .execute(
             f"SELECT s.session_id, s.user_id, s.expires_at, s.last_seen_at FROM sessions s "
             f"WHERE s.{column} = ? AND {_LIVE}",
@@ -173,7 +173,7 @@ def _live(
     if (
         now - row[3] >= settings.touch_every
     ):  # idle expiry counts from the last use; one write a minute at most
-        db.write(
+        store.write(
             con,
             lambda cur: cur.execute(
                 "UPDATE sessions SET last_seen_at = ? WHERE session_id = ? AND last_seen_at < ?",
@@ -191,7 +191,7 @@ def check(
     now: datetime | None = None,
 ) -> Session | None:
     """The session if it is still live (not revoked, not expired, account active), else None; marks it used."""
-    return _live(con, "session_id", session_id, settings or SessionSettings.from_env(), now or db.utcnow())
+    return _live(con, "session_id", session_id, settings or SessionSettings.from_env(), now or store.utcnow())
 
 
 def resume(
@@ -204,17 +204,17 @@ def resume(
     if not token:
         return None
     return _live(
-        con, "token_hash", token_hash(token), settings or SessionSettings.from_env(), now or db.utcnow()
+        con, "token_hash", token_hash(token), settings or SessionSettings.from_env(), now or store.utcnow()
     )
 
 
 def revoke(con: duckdb.DuckDBPyConnection, session_id: str, reason: str = "logout") -> None:
     """End one session now (every tab that shares it asks for the password at its next action)."""
-    db.write(
+    store.write(
         con,
         lambda cur: cur.execute(
             "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE session_id = ? AND revoked_at IS NULL",
-            [db.utcnow(), reason, session_id],
+            [store.utcnow(), reason, session_id],
         ),
         lane=_LANE,
     )
@@ -222,11 +222,11 @@ def revoke(con: duckdb.DuckDBPyConnection, session_id: str, reason: str = "logou
 
 def revoke_token(con: duckdb.DuckDBPyConnection, token: str, reason: str = "logout") -> None:
     """End the session a cookie's token belongs to, if any."""
-    db.write(
+    store.write(
         con,
         lambda cur: cur.execute(
             "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE token_hash = ? AND revoked_at IS NULL",
-            [db.utcnow(), reason, token_hash(token)],
+            [store.utcnow(), reason, token_hash(token)],
         ),
         lane=_LANE,
     )
@@ -237,14 +237,14 @@ def revoke_all(cur: duckdb.DuckDBPyConnection, user_id: str, reason: str, keep: 
     cur.execute(
         "UPDATE sessions SET revoked_at = ?, revoked_reason = ? "
         "WHERE user_id = ? AND revoked_at IS NULL AND session_id IS DISTINCT FROM ?",
-        [db.utcnow(), reason, user_id, keep],
+        [store.utcnow(), reason, user_id, keep],
     )
 
 
 def list_sessions(con: duckdb.DuckDBPyConnection, user_id: str) -> list[tuple]:
     """(session_id, created_at, last_seen_at, expires_at, revoked_at, revoked_reason) of a user, newest first."""
     return (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT session_id, created_at, last_seen_at, expires_at, revoked_at, revoked_reason FROM sessions "
             "WHERE user_id = ? ORDER BY created_at DESC",

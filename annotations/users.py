@@ -36,7 +36,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
-from annotations import db, sessions
+from annotations import sessions, store
 from annotations.errors import AuthError
 
 ROLES = ("annotator", "researcher")
@@ -147,7 +147,7 @@ def _insert_user(
     cur.execute(
         "INSERT INTO users (user_id, username, username_key, role, password_hash, active, created_at, created_by) "
         "VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)",
-        [user_id, username, key, role, password_hash, db.utcnow(), created_by],
+        [user_id, username, key, role, password_hash, store.utcnow(), created_by],
     )
     return User(user_id, username, role)
 
@@ -163,12 +163,12 @@ def create_user(
     username = clean_username(username)
     _check(username, password, role)
     password_hash = _hash(password)
-    return db.write(con, lambda cur: _insert_user(cur, username, password_hash, role, created_by))
+    return store.write(con, lambda cur: _insert_user(cur, username, password_hash, role, created_by))
 
 
 def _find(con: duckdb.DuckDBPyConnection, typed: str) -> tuple | None:
     """(user_id, username, role, password_hash, active, must_change_password) by exact name, else by username_key."""
-    cur = db.read(con)
+    cur = store.read(con)
     columns = "user_id, username, role, password_hash, active, must_change_password"
     name = clean_username(typed)
     row = cur.execute(f"SELECT {columns} FROM users WHERE username = ?", [name]).fetchone()
@@ -196,7 +196,7 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -
         raise AuthError("wrong username or password") from e
     if _HASHER.check_needs_rehash(row[3]):
         new_hash = _hash(password)
-        db.write(
+        store.write(
             con,
             lambda cur: cur.execute(
                 "UPDATE users SET password_hash = ? WHERE user_id = ?", [new_hash, row[0]]
@@ -206,7 +206,7 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -
     must_change = bool(row[5])
     if not must_change and password_problem(password, row[1]) is not None:
         must_change = True
-        db.write(
+        store.write(
             con,
             lambda cur: cur.execute(
                 "UPDATE users SET must_change_password = TRUE WHERE user_id = ?", [row[0]]
@@ -219,7 +219,7 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -
 def get_user(con: duckdb.DuckDBPyConnection, user_id: str) -> User | None:
     """The active user with this id, or None."""
     row = (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT user_id, username, role, must_change_password FROM users WHERE user_id = ? AND active",
             [user_id],
@@ -232,7 +232,7 @@ def get_user(con: duckdb.DuckDBPyConnection, user_id: str) -> User | None:
 def list_users(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """user_id, username, role, active, must_change_password, created_at, created_by (no password hashes)."""
     return (
-        db.read(con)
+        store.read(con)
         .execute(
             "SELECT user_id, username, role, active, must_change_password, created_at, created_by "
             "FROM users ORDER BY created_at"
@@ -249,7 +249,7 @@ def set_active(con: duckdb.DuckDBPyConnection, user_id: str, active: bool) -> No
         if not active:
             sessions.revoke_all(cur, user_id, "disabled")
 
-    db.write(con, work)
+    store.write(con, work)
 
 
 def set_password(
@@ -272,7 +272,7 @@ def set_password(
         )
         sessions.revoke_all(cur, user_id, "password changed", keep=keep_session)
 
-    db.write(con, work)
+    store.write(con, work)
 
 
 def change_own_password(
@@ -302,8 +302,8 @@ def create_invitation(
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}, got '{role}'")
     token = secrets.token_urlsafe(24)
-    now = db.utcnow()
-    db.write(
+    now = store.utcnow()
+    store.write(
         con,
         lambda cur: cur.execute(
             "INSERT INTO invitations (token, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -316,11 +316,11 @@ def create_invitation(
 def invitation_role(con: duckdb.DuckDBPyConnection, token: str) -> str:
     """The role an unused, unexpired invitation grants; AuthError otherwise."""
     row = (
-        db.read(con)
+        store.read(con)
         .execute("SELECT role, expires_at, used_by FROM invitations WHERE token = ?", [token])
         .fetchone()
     )
-    if row is None or row[2] is not None or row[1] <= db.utcnow():
+    if row is None or row[2] is not None or row[1] <= store.utcnow():
         raise AuthError("this invitation link is unknown, used or expired; ask a researcher for a new one")
     return row[0]
 
@@ -334,23 +334,23 @@ def accept_invitation(con: duckdb.DuckDBPyConnection, token: str, username: str,
 
     def work(cur: duckdb.DuckDBPyConnection) -> User:
         row = cur.execute("SELECT used_by, expires_at FROM invitations WHERE token = ?", [token]).fetchone()
-        if row is None or row[0] is not None or row[1] <= db.utcnow():
+        if row is None or row[0] is not None or row[1] <= store.utcnow():
             raise AuthError(
                 "this invitation link is unknown, used or expired; ask a researcher for a new one"
             )
         user = _insert_user(cur, username, password_hash, role, created_by=f"invitation:{token[:6]}")
         cur.execute(
             "UPDATE invitations SET used_by = ?, used_at = ? WHERE token = ?",
-            [user.user_id, db.utcnow(), token],
+            [user.user_id, store.utcnow(), token],
         )
         return user
 
-    return db.write(con, work)
+    return store.write(con, work)
 
 
 def list_invitations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """token, role, created_by, created_at, expires_at, used_by, used_at."""
-    return db.read(con).execute("SELECT * FROM invitations ORDER BY created_at DESC").df()
+    return store.read(con).execute("SELECT * FROM invitations ORDER BY created_at DESC").df()
 
 
 def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] = print) -> str | None:
@@ -378,7 +378,7 @@ def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] 
             cur.execute("UPDATE users SET must_change_password = TRUE WHERE user_id = ?", [user.user_id])
         return username
 
-    username = db.write(con, work)
+    username = store.write(con, work)
     if username is None:
         return None
     printer(
@@ -412,7 +412,7 @@ def main(argv: list[str]) -> int:
     disable.add_argument("--username", required=True)
     args = parser.parse_args(argv)
 
-    con = db.connect(args.db)
+    con = store.connect(args.db)
     try:
         if args.command == "create":
             user = create_user(

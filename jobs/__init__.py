@@ -1,6 +1,6 @@
 """Running `ft_core` as processes for the app: training, generation and scoring jobs, tracked in the store.
 
-- `queue`: the jobs table (a job's row, submitting, reading, recording its state), through `annotations.db`.
+- `queue`: the jobs table (a job's row, submitting, reading, recording its state), through `annotations.store`.
 - `scheduler`: starting queued jobs where a slot is free, settling ended ones, cancelling, the watcher thread.
 - `processes`: a job's processes (started detached, found again after a restart, signalled, reaped).
 - `machine`: the GPUs (nvidia-smi, busy ones), CPU slots, free ports for `accelerate launch`.

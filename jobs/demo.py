@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from annotations import db, runs, users
+from annotations import runs, store, users
 from annotations.assignment import next_item, own_assignment
 from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame
 from annotations.judgments import submit
@@ -152,9 +152,9 @@ def _start(
     metrics: list[str] | None,
 ) -> DemoState:
     on_gpu = bool(machine.detect_gpus()) if on_gpu is None else on_gpu
-    stamp = db.utcnow().strftime("%Y%m%d-%H%M%S")
+    stamp = store.utcnow().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(runs_root) / f"demo-{stamp}"
-    pipeline = f"demo-{stamp}-{db.new_id()[:6]}"
+    pipeline = f"demo-{stamp}-{store.new_id()[:6]}"
     config = train_config(run_dir, on_gpu)
     if overrides:
         config = config_from_dict(TrainConfig, {**config_to_dict(config), **overrides})
@@ -307,7 +307,7 @@ def simulate_judgments(
     for number, annotator_id in enumerate(annotator_ids):
         bias = np.random.default_rng([seed, number]).normal(0, 0.3)
         # simulated clock: pairs served and answered over the last hour, 15-60 s each (as a person would)
-        clock = db.utcnow() - timedelta(hours=1) + timedelta(minutes=number)
+        clock = store.utcnow() - timedelta(hours=1) + timedelta(minutes=number)
         while (pair := next_item(con, campaign_id, annotator_id, now=clock)) is not None:
             _, item_id, left, right = own_assignment(con, pair.token, annotator_id)
             # drawn per (annotator, item) in system order: the same judgments whatever the serving order and sides

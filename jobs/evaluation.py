@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from annotations import db
+from annotations import store
 from ft_core.config import GenerateConfig, ScoreConfig
 from jobs import commands, scheduler
 from jobs.logs import job_files_dir
@@ -30,7 +30,7 @@ def evaluate_jobs(
     """Queue `python -m ft_core generate` then `score` for the two configs (the score job waits for the
     generation job; `depends_on`: the generation job waits for that one). Returns (generate job, score job)."""
     run_dir = str(generate.run_dir or generate.output_dir)
-    pipeline = pipeline or db.new_id("eval-")[:16]
+    pipeline = pipeline or store.new_id("eval-")[:16]
     name = Path(run_dir).name
     common = {"log_dir": job_files_dir(runs_root), "run_dir": run_dir, "pipeline": pipeline, "env": env}
     first = submit(

@@ -3,7 +3,7 @@
 A job is a command the app runs as its own process; this module holds its row: what to run, for which run folder,
 its state and what it ended with. States: queued -> running -> finished | failed | cancelled (queued ->
 cancelled, or failed when a job it depends on did not finish). Every query of the queue lives here; the app is
-the only writer, and writes are serialized by `annotations.db.write`, so "one active job per run folder" is
+the only writer, and writes are serialized by `annotations.store.write`, so "one active job per run folder" is
 checked and recorded in one step.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from annotations import db
+from annotations import store
 from annotations.errors import AnnotationError
 from ft_core import runfolder
 
@@ -84,13 +84,15 @@ def _job(row: tuple) -> Job:
 # --------------------------------------------------------------------------------------------- reading
 def get_job(con: duckdb.DuckDBPyConnection, job_id: str) -> Job | None:
     """The job, or None when there is no such id."""
-    row = db.read(con).execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE job_id = ?", [job_id]).fetchone()
+    row = store.read(con).execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE job_id = ?", [job_id]).fetchone()
     return _job(row) if row else None
 
 
 def list_jobs(con: duckdb.DuckDBPyConnection, statuses: tuple[str, ...] | None = None) -> list[Job]:
     """Jobs, newest first; only those in `statuses` when given."""
-    rows = db.read(con).execute(f"SELECT {_COLUMNS} FROM {_FROM} ORDER BY created_at DESC, job_id").fetchall()
+    rows = (
+        store.read(con).execute(f"SELECT {_COLUMNS} FROM {_FROM} ORDER BY created_at DESC, job_id").fetchall()
+    )
     jobs = [_job(r) for r in rows]
     return [j for j in jobs if statuses is None or j.status in statuses]
 
@@ -143,7 +145,7 @@ def submit(
     """
     if not command:
         raise JobError("the job has no command")
-    job_id = db.new_id("job-")[:16]
+    job_id = store.new_id("job-")[:16]
     run_dir_s = str(run_dir) if run_dir is not None else None
     row = {
         "job_id": job_id,
@@ -160,7 +162,7 @@ def submit(
     }
     if run_dir_s is not None and kind in ("train", "sweep"):
         _refuse_outside_writer(run_dir_s)
-    blocked_by = db.write(con, lambda cur: _insert(cur, row))
+    blocked_by = store.write(con, lambda cur: _insert(cur, row))
     if blocked_by is not None:
         raise JobError(busy_message(run_dir_s, blocked_by))
     job = get_job(con, job_id)
@@ -187,7 +189,7 @@ def _insert(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> str | None:
             row["kind"],
             row["run_dir"],
             row["command"],
-            db.utcnow(),
+            store.utcnow(),
             row["log_path"],
             row["needs_gpu"],
         ],
@@ -217,13 +219,13 @@ def mark_running(
     def mark(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(
             "UPDATE jobs SET status = 'running', pid = ?, started_at = ?, command = ? WHERE job_id = ?",
-            [pid, db.utcnow(), json.dumps(command), job_id],
+            [pid, store.utcnow(), json.dumps(command), job_id],
         )
         cur.execute(
             "UPDATE job_extras SET gpus = ? WHERE job_id = ?", [",".join(gpus) if gpus else None, job_id]
         )
 
-    db.write(con, mark)
+    store.write(con, mark)
 
 
 def record_end(
@@ -234,11 +236,11 @@ def record_end(
     def update(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(
             "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE job_id = ?",
-            [status, error, db.utcnow(), job_id],
+            [status, error, store.utcnow(), job_id],
         )
         cur.execute("UPDATE job_extras SET exit_code = ? WHERE job_id = ?", [exit_code, job_id])
 
-    db.write(con, update)
+    store.write(con, update)
 
 
 def request_cancel(con: duckdb.DuckDBPyConnection, job_id: str) -> str:
@@ -250,12 +252,12 @@ def request_cancel(con: duckdb.DuckDBPyConnection, job_id: str) -> str:
             cur.execute(
                 "UPDATE jobs SET status = 'cancelled', error = 'cancelled before it started', finished_at = ? "
                 "WHERE job_id = ?",
-                [db.utcnow(), job_id],
+                [store.utcnow(), job_id],
             )
         if status in ACTIVE:
             cur.execute(
-                "UPDATE job_extras SET cancel_requested_at = ? WHERE job_id = ?", [db.utcnow(), job_id]
+                "UPDATE job_extras SET cancel_requested_at = ? WHERE job_id = ?", [store.utcnow(), job_id]
             )
         return status
 
-    return db.write(con, request)
+    return store.write(con, request)

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from annotations import db
+from annotations import store
 from ft_core import runfolder
 from jobs import commands, logs, machine, processes
 from jobs.queue import Job, JobError, get_job, list_jobs, record_end, request_cancel, submit
@@ -213,7 +213,7 @@ def _push_cancel(job: Job) -> None:
     """A cancelled job still alive: SIGTERM was sent; after CANCEL_GRACE_S send SIGKILL."""
     if job.cancel_requested_at is None or not job.pid:
         return
-    waited = (db.utcnow() - job.cancel_requested_at).total_seconds()
+    waited = (store.utcnow() - job.cancel_requested_at).total_seconds()
     processes.signal_group(job.pid, signal.SIGKILL if waited >= processes.CANCEL_GRACE_S else signal.SIGTERM)
 
 

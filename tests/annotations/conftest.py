@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from run_folders import write_run_folder
 
-from annotations import db
+from annotations import store
 from annotations.campaigns import CampaignConfig, create_campaign
 
 
 @pytest.fixture
 def con(tmp_path):
-    connection = db.connect(tmp_path / "store.duckdb")
+    connection = store.connect(tmp_path / "store.duckdb")
     yield connection
     connection.close()
 

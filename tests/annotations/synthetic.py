@@ -177,7 +177,7 @@ def fill_store(
     from datetime import timedelta
     from pathlib import Path
 
-    from annotations import assignment, db, judgments
+    from annotations import assignment, judgments, store
     from annotations.campaigns import CampaignConfig, create_campaign
 
     log = Path(run_dir) / "train_log.jsonl"
@@ -194,7 +194,7 @@ def fill_store(
     cid = create_campaign(con, CampaignConfig(run_dir=str(run_dir), **defaults), design_secret=secret)
     rng = np.random.default_rng(seed)
     annotators = [f"ann-{i}" for i in range(n_annotators - len(left_biased))] + list(left_biased)
-    now = db.utcnow()
+    now = store.utcnow()
     active = True
     while active:
         active = False

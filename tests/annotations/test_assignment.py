@@ -17,7 +17,7 @@ from run_folders import write_run_folder
 from scipy.stats import kendalltau
 from statsmodels.sandbox.stats.runs import runstest_1samp
 
-from annotations import assignment, db, judgments
+from annotations import assignment, judgments, store
 from annotations.campaigns import CampaignConfig, campaign_design, create_campaign, set_status
 
 
@@ -89,7 +89,7 @@ def test_open_pair_is_renewed_not_duplicated(con, make_campaign):
 
 def test_lease_returns_an_abandoned_item_to_the_pool(con, make_campaign):
     cid = make_campaign(k=1, lease_minutes=15)
-    t0 = db.utcnow()
+    t0 = store.utcnow()
     held = {}
     for i in range(12):  # 12 annotators each hold one item: the pool is empty
         held[f"ann-{i}"] = assignment.next_item(con, cid, f"ann-{i}", now=t0)
@@ -206,20 +206,20 @@ def test_concurrent_annotators_keep_every_rule(con, make_campaign):
 
 
 def test_two_tabs_of_one_annotator_cannot_exceed_the_quota(con, make_campaign, monkeypatch):
-    """Both tabs ask for a pair at once; the real db.write is made to wait until both asked, so any count read
+    """Both tabs ask for a pair at once; the real store.write is made to wait until both asked, so any count read
     before the write lock is stale. They must get the same pair, and the quota of 1 holds. (Neither submits
     before both were served: a pair judged in one tab before the other asks leaves that tab nothing.)"""
     cid = make_campaign(k=2, items_per_annotator=1)
     both_asked = threading.Barrier(2, timeout=10)
     both_served = threading.Barrier(2, timeout=10)
-    real_write = db.write
+    real_write = store.write
 
     def write_once_both_asked(con, work, lane="store"):
         if lane == assignment.ASSIGNMENT_LANE and not both_asked.broken:
             both_asked.wait()
         return real_write(con, work, lane)
 
-    monkeypatch.setattr(db, "write", write_once_both_asked)
+    monkeypatch.setattr(store, "write", write_once_both_asked)
     tokens, errors = [], []
 
     def tab():
@@ -236,7 +236,7 @@ def test_two_tabs_of_one_annotator_cannot_exceed_the_quota(con, make_campaign, m
         t.start()
     for t in threads:
         t.join()
-    monkeypatch.setattr(db, "write", real_write)
+    monkeypatch.setattr(store, "write", real_write)
     assert errors == [] and len(tokens) == 2
     assert tokens[0] == tokens[1]
     a = _assignments(con, cid)
@@ -363,8 +363,8 @@ def test_gold_pairs_and_skips_take_design_slots_and_repeats_take_none(con, make_
 
 _CONTINUE_IN_A_NEW_PROCESS = """
 import sys
-from annotations import assignment, db, judgments
-con = db.connect(sys.argv[1])
+from annotations import assignment, store, judgments
+con = store.connect(sys.argv[1])
 for _ in range(int(sys.argv[3])):
     pair = assignment.next_item(con, sys.argv[2], "ann-r")
     judgments.submit(con, pair.token, "ann-r", "B")
@@ -376,7 +376,7 @@ def test_a_restarted_app_continues_the_same_design(tmp_path, campaign_of_100):
     """The same campaign (same secret) judged in one go, and judged half, then continued by a new process on
     the same file: the same items in the same order with the same sides."""
     secret = "5e" * 32
-    straight = db.connect(tmp_path / "straight.duckdb")
+    straight = store.connect(tmp_path / "straight.duckdb")
     run = write_run_folder(tmp_path / "runs" / "r", n_items=100)
     config = CampaignConfig(name="restart", run_dir=str(run), k=2)
     cid = create_campaign(straight, config, design_secret=secret)
@@ -386,7 +386,7 @@ def test_a_restarted_app_continues_the_same_design(tmp_path, campaign_of_100):
     straight.close()
 
     path = tmp_path / "restarted.duckdb"
-    con = db.connect(path)
+    con = store.connect(path)
     cid = create_campaign(con, config, design_secret=secret)
     for _ in range(20):
         judgments.submit(con, assignment.next_item(con, cid, "ann-r").token, "ann-r", "B")
@@ -396,7 +396,7 @@ def test_a_restarted_app_continues_the_same_design(tmp_path, campaign_of_100):
         cwd=Path(__file__).resolve().parents[2],
         check=True,
     )
-    con = db.connect(path)
+    con = store.connect(path)
     assert _served(con, cid, "ann-r") == expected
     assert [left for _, left in expected] == campaign_design(con, cid).sides("ann-r", 40)
     con.close()
@@ -404,7 +404,7 @@ def test_a_restarted_app_continues_the_same_design(tmp_path, campaign_of_100):
 
 def test_a_held_pair_is_served_again_and_its_lease_renewed_only_after_half(con, make_campaign):
     cid = make_campaign(k=1, lease_minutes=20)
-    t0 = db.utcnow()
+    t0 = store.utcnow()
     first = assignment.next_item(con, cid, "ann-l", now=t0)
 
     def lease():
@@ -427,7 +427,7 @@ def test_items_read_before_the_lock_are_checked_again_inside_it(con, make_campai
     take 11 of the 12 items (k = 1) between that read and the claim: the claim must see it and give the last
     free item, never one already taken."""
     cid = make_campaign(k=1)
-    real_write = db.write
+    real_write = store.write
     others_went_first = []
 
     def others_first(con, work, lane="store"):
@@ -438,9 +438,9 @@ def test_items_read_before_the_lock_are_checked_again_inside_it(con, make_campai
                 judgments.submit(con, pair.token, f"ann-other-{i}", "A")
         return real_write(con, work, lane)
 
-    monkeypatch.setattr(db, "write", others_first)
+    monkeypatch.setattr(store, "write", others_first)
     pair = assignment.next_item(con, cid, "ann-late")
-    monkeypatch.setattr(db, "write", real_write)
+    monkeypatch.setattr(store, "write", real_write)
     assert others_went_first and pair is not None
     a = _assignments(con, cid)
     assert a.groupby("item_id").size().max() == 1 and a.item_id.nunique() == 12

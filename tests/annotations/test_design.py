@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from annotations import db
+from annotations import store
 from annotations.campaigns import (
     CampaignConfig,
     campaign_design,
@@ -157,7 +157,7 @@ def test_a_store_from_before_the_design_gets_a_secret_per_campaign(tmp_path):
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
         "applied_at TIMESTAMP NOT NULL)"
     )
-    raw.execute((db.MIGRATIONS_DIR / "001_initial.sql").read_text())
+    raw.execute((store.MIGRATIONS_DIR / "001_initial.sql").read_text())
     raw.execute("INSERT INTO schema_migrations VALUES (1, '001_initial', now())")
     for cid in ("c-old-1", "c-old-2"):
         raw.execute(
@@ -167,7 +167,7 @@ def test_a_store_from_before_the_design_gets_a_secret_per_campaign(tmp_path):
             [cid, CampaignConfig(name="old", source_file="x.csv").to_json()],
         )
     raw.close()
-    con = db.connect(path)
+    con = store.connect(path)
     rows = con.execute("SELECT design_secret, design_id FROM campaigns ORDER BY campaign_id").fetchall()
     assert len({secret for secret, _ in rows}) == 2
     assert all(len(secret) == 64 and public == design_id(secret) for secret, public in rows)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from annotations import assignment, db, judgments
+from annotations import assignment, judgments, store
 from annotations.judgments import JudgmentRejected
 
 
@@ -110,7 +110,7 @@ def test_someone_elses_pair_and_bad_input_are_refused(con, make_campaign):
 
 def test_late_submit_after_the_slot_was_taken_is_rejected(con, make_campaign):
     cid = make_campaign(k=1, lease_minutes=1)
-    t0 = db.utcnow()
+    t0 = store.utcnow()
     held = [assignment.next_item(con, cid, f"ann-{i}", now=t0) for i in range(12)]
     later = t0 + timedelta(minutes=2)
     taken = assignment.next_item(con, cid, "late", now=later)
@@ -139,8 +139,8 @@ def test_late_submit_after_the_slot_was_taken_is_rejected(con, make_campaign):
 
 _WRITER = """
 import sys, time
-from annotations import assignment, db, judgments
-con = db.connect(sys.argv[1])
+from annotations import assignment, store, judgments
+con = store.connect(sys.argv[1])
 log = open(sys.argv[2], "a", buffering=1)
 cid, i = sys.argv[3], 0
 while True:
@@ -160,11 +160,11 @@ def test_every_returned_submit_survives_kill_9(tmp_path, run_folder):
     from annotations.campaigns import CampaignConfig, create_campaign
 
     path = tmp_path / "kill.duckdb"
-    con = db.connect(path)
+    con = store.connect(path)
     cid = create_campaign(con, CampaignConfig(name="kill", run_dir=str(run_folder), k=40))
     con.close()
     log = tmp_path / "returned.txt"
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(log), cid], cwd=db.PROJECT_ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(log), cid], cwd=store.PROJECT_ROOT)
     deadline = time.time() + 60
     while time.time() < deadline and (not log.exists() or len(log.read_text().split()) < 150):
         time.sleep(0.05)
@@ -172,7 +172,7 @@ def test_every_returned_submit_survives_kill_9(tmp_path, run_folder):
     proc.wait()
     returned = set(log.read_text().split())
     assert len(returned) >= 150
-    con = db.connect(path)
+    con = store.connect(path)
     stored = {r[0] for r in con.execute("SELECT judgment_id FROM judgments").fetchall()}
     assert returned <= stored
     con.close()

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from annotations import db, logins, users
+from annotations import logins, store, users
 from annotations.errors import AuthError
 
 PASSWORD = "velvet-harbor-pines-29"
@@ -57,7 +57,7 @@ def _try(con, name, password, at, client="10.0.0.1"):
 
 
 def test_back_off_grows_and_a_refused_attempt_costs_no_argon2(con, alice, hasher):
-    t0 = db.utcnow()
+    t0 = store.utcnow()
     first = _try(con, "alice", "nope", t0)
     assert first.user is None and first.message.startswith("Wrong username or password")
     assert first.retry_after_s == pytest.approx(2, abs=0.01)
@@ -90,7 +90,7 @@ def _fail_until_locked(con, name, start, clients):
 
 def test_a_username_locks_after_n_failures_and_unlocks_later(con, alice, hasher):
     clients = [f"10.0.0.{n}" for n in range(SETTINGS.lock_after)]  # from several addresses
-    last, _ = _fail_until_locked(con, "alice", db.utcnow(), clients)
+    last, _ = _fail_until_locked(con, "alice", store.utcnow(), clients)
     verified = hasher.verified
     locked = _try(con, "alice", PASSWORD, last + timedelta(minutes=5), client="10.9.9.9")
     assert locked.user is None and "Try again in 5 min" in locked.message and hasher.verified == verified
@@ -102,7 +102,7 @@ def test_a_username_locks_after_n_failures_and_unlocks_later(con, alice, hasher)
 
 
 def test_an_unknown_username_gets_the_same_answers_as_a_real_one(con, alice, hasher):
-    t = db.utcnow()
+    t = store.utcnow()
     answers = {}
     for name, client in (("alice", "10.0.0.1"), ("nobody", "10.0.0.2")):
         at, seen = t, []
@@ -118,7 +118,7 @@ def test_an_unknown_username_gets_the_same_answers_as_a_real_one(con, alice, has
 
 def test_the_address_backs_off_across_usernames(con, alice, hasher):
     users.create_user(con, "bert", PASSWORD)
-    t = db.utcnow()
+    t = store.utcnow()
     _try(con, "alice", "nope", t, client="10.0.0.5")
     _try(con, "bert", "nope", t + timedelta(seconds=2.1), client="10.0.0.5")
     # a third name from the same address must wait (2 failures: 4 s) ...
@@ -130,7 +130,7 @@ def test_the_address_backs_off_across_usernames(con, alice, hasher):
 
 
 def test_every_verdict_is_recorded_and_every_failure_logged_on_one_line(con, alice, caplog):
-    t = db.utcnow()
+    t = store.utcnow()
     caplog.set_level(logging.WARNING, logger="annotations.logins")
     _try(
         con, "Alice\nroot logged in", "nope", t, client="203.0.113.9"

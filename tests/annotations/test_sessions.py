@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from annotations import db, sessions, users
+from annotations import sessions, store, users
 
 PASSWORD = "velvet-harbor-pines-29"
 SETTINGS = sessions.SessionSettings(idle=timedelta(hours=1), lifetime=timedelta(days=2))
@@ -40,12 +40,12 @@ def test_the_store_keeps_only_hashes_and_a_ticket_is_traded_once(con, user):
 
 def test_a_ticket_must_be_traded_quickly(con, user):
     started = sessions.start(con, user.user_id, settings=SETTINGS)
-    late = db.utcnow() + SETTINGS.ticket_ttl + timedelta(seconds=1)
+    late = store.utcnow() + SETTINGS.ticket_ttl + timedelta(seconds=1)
     assert sessions.issue_cookie(con, started.ticket, SETTINGS, now=late) is None
 
 
 def test_idle_expiry_counts_from_the_last_use(con, user):
-    t0 = db.utcnow()
+    t0 = store.utcnow()
     started = sessions.start(con, user.user_id, settings=SETTINGS, now=t0)
     token = sessions.issue_cookie(con, started.ticket, SETTINGS, now=t0).token
     # used every 50 minutes: it lives on past the one-hour idle limit
@@ -59,7 +59,7 @@ def test_idle_expiry_counts_from_the_last_use(con, user):
 
 
 def test_absolute_expiry_ends_even_a_busy_session(con, user):
-    t0 = db.utcnow()
+    t0 = store.utcnow()
     started = sessions.start(con, user.user_id, settings=SETTINGS, now=t0)
     token = sessions.issue_cookie(con, started.ticket, SETTINGS, now=t0).token
     at = t0
@@ -70,7 +70,7 @@ def test_absolute_expiry_ends_even_a_busy_session(con, user):
 
 
 def test_last_use_is_written_at_most_once_a_minute(con, user):
-    t0 = db.utcnow()
+    t0 = store.utcnow()
     started = sessions.start(con, user.user_id, settings=SETTINGS, now=t0)
 
     def last_seen():

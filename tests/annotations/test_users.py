@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from annotations import db, users
+from annotations import store, users
 from annotations.errors import AuthError
 
 STRONG = "velvet-harbor-pines-29"  # passes every rule (12+ characters, zxcvbn score 4)
@@ -43,7 +43,7 @@ def test_invitation_is_one_use_and_expires(con):
         users.accept_invitation(con, token, "dave", STRONG)
     old = users.create_invitation(con, "annotator", valid_days=1)
     con.execute(
-        "UPDATE invitations SET expires_at = ? WHERE token = ?", [db.utcnow() - timedelta(seconds=1), old]
+        "UPDATE invitations SET expires_at = ? WHERE token = ?", [store.utcnow() - timedelta(seconds=1), old]
     )
     with pytest.raises(AuthError, match="used or expired"):
         users.accept_invitation(con, old, "erin", STRONG)
@@ -107,7 +107,7 @@ def test_failed_login_of_unknown_or_inactive_user_still_runs_an_argon2_verify(co
 def test_random_admin_passwords_differ(tmp_path, monkeypatch):
     monkeypatch.delenv("FT_ADMIN_PASSWORD", raising=False)
     passwords = {
-        users.ensure_admin(db.connect(tmp_path / f"{i}.duckdb"), printer=lambda _: None) for i in range(2)
+        users.ensure_admin(store.connect(tmp_path / f"{i}.duckdb"), printer=lambda _: None) for i in range(2)
     }
     assert len(passwords) == 2
 
@@ -176,7 +176,7 @@ def test_cli_follows_the_password_rules(tmp_path, capsys):
     assert main(["users", "--db", path, "password", "--username", "GINA", "--password", "password1234"]) == 1
     assert "too easy to guess" in capsys.readouterr().err
     assert main(["users", "--db", path, "password", "--username", "GINA", "--password", OTHER]) == 0
-    con = db.connect(path)
+    con = store.connect(path)
     assert users.authenticate(con, "gina", OTHER).username == "gina"
 
 
@@ -288,7 +288,7 @@ def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path
     old.execute(
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP)"
     )
-    for number, name, file in db.migrations():
+    for number, name, file in store.migrations():
         if number < 3:
             old.execute(file.read_text())
             old.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
@@ -301,7 +301,7 @@ def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path
         [hasher.hash("first-pass"), hasher.hash("second-pass"), hasher.hash("third-pass")],
     )
     old.close()
-    con = db.connect(path)
+    con = store.connect(path)
     keys = dict(con.execute("SELECT user_id, username_key FROM users").fetchall())
     assert keys == {"ann-1": "admin", "ann-2": "admin#ann-2", "ann-3": "jsmith"}
     assert users.authenticate(con, "Admin", "first-pass").user_id == "ann-1"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from annotations import db, users
+from annotations import store, users
 from annotations.campaigns import CampaignConfig, create_campaign
 
 APP = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def page(name: str):
 
 
 def db_path() -> Path:
-    return db.default_path()
+    return store.default_path()
 
 
 # Fixtures for the names above, so tests need no `from conftest import ...` (which picks whichever conftest

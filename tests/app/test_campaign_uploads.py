@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from login_as import login_as
 
-from annotations import db
+from annotations import store
 from annotations.campaigns import get_campaign, list_campaigns, outputs_frame
 from pages.plain_text import escape_markdown
 
@@ -34,7 +34,7 @@ def _campaigns_page(open_page, researcher):
 
 
 def _uploads() -> list[str]:
-    folder = db.default_path().parent / "uploads"
+    folder = store.default_path().parent / "uploads"
     return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from annotations import db
+from annotations import store
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -69,7 +69,7 @@ class StreamlitApp:
     def prepare(self, work: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
         """Run `work(con)` on the store before the app starts (create campaigns, users ...)."""
         assert self._process is None, "prepare() must run before start(): the app holds the only connection"
-        con = db.connect(self.db_path)
+        con = store.connect(self.db_path)
         try:
             return work(con)
         finally:
@@ -137,7 +137,7 @@ class StreamlitApp:
     def store(self) -> duckdb.DuckDBPyConnection:
         """The store, for checks after stop()."""
         assert self._process is None, "stop() the app first: it holds the only read-write connection"
-        return db.connect(self.db_path)
+        return store.connect(self.db_path)
 
     def output(self) -> str:
         return self._log.read_text() if self._log.exists() else ""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from annotations import db
+from annotations import store
 from jobs import queue, scheduler
 
 _spec = importlib.util.spec_from_file_location(
@@ -22,7 +22,7 @@ _spec.loader.exec_module(_run_folders)
 
 @pytest.fixture
 def con(tmp_path):
-    connection = db.connect(tmp_path / "store.duckdb")
+    connection = store.connect(tmp_path / "store.duckdb")
     yield connection
     connection.close()
 

@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_simulated_judgments_are_labelled_complete_and_reproducible(tmp_path, run_folder):
-    from annotations import db
+    from annotations import store
 
     winners = []
     for name in ("one", "two"):
-        con = db.connect(tmp_path / f"{name}.duckdb")
+        con = store.connect(tmp_path / f"{name}.duckdb")
         demo.demo_accounts(con)
         ids = demo.accounts_ids(con)
         campaign_id = create_campaign(con, CampaignConfig(name="demo", run_dir=str(run_folder), k=3))

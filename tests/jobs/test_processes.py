@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from fake_jobs import cpu, py, wait_for, wait_for_line
 
-from annotations import db
+from annotations import store
 from jobs import logs, processes, queue, scheduler
 from jobs.queue import JobError
 
@@ -83,14 +83,14 @@ def test_the_child_killed_alone_gives_its_signal(con, log_dir):
 
 def test_jobs_survive_an_app_restart(tmp_path, log_dir):
     path = tmp_path / "app.duckdb"
-    con = db.connect(path)
+    con = store.connect(path)
     job = scheduler.launch(con, "fake", py("import time; time.sleep(1.5); print('done')"), log_dir=log_dir)
     scheduler.reconcile(con, **cpu())
     assert queue.get_job(con, job.job_id).status == "running"
     con.close()
     processes.forget_children()  # the app process is gone: no handle on the child any more
 
-    con = db.connect(path)
+    con = store.connect(path)
     scheduler.reconcile(con, **cpu())
     assert queue.get_job(con, job.job_id).status == "running"  # still tracked: pid + process group
     done = wait_for(con, job.job_id, **cpu())
@@ -125,7 +125,7 @@ def test_a_job_whose_start_cannot_be_recorded_leaves_no_process(
     )
     job = queue.submit(con, "fake", py(code), log_dir=log_dir)
     started = []
-    real_popen, real_write = subprocess.Popen, db.write
+    real_popen, real_write = subprocess.Popen, store.write
 
     def popen(*args, **kwargs):
         started.append(real_popen(*args, **kwargs))
@@ -140,7 +140,7 @@ def test_a_job_whose_start_cannot_be_recorded_leaves_no_process(
         return real_write(con, work, lane)
 
     monkeypatch.setattr(processes.subprocess, "Popen", popen)
-    monkeypatch.setattr(db, "write", write)
+    monkeypatch.setattr(store, "write", write)
     monkeypatch.setattr(processes, "CANCEL_GRACE_S", 0.5)
     try:
         with pytest.raises(JobError, match="disk full"):

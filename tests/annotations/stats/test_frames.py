@@ -9,7 +9,7 @@ import pytest
 import synthetic
 from run_folders import write_run_folder
 
-from annotations import campaigns, db, judgments
+from annotations import campaigns, judgments, store
 from annotations.errors import AnnotationError
 from annotations.stats.frames import require_columns
 
@@ -36,7 +36,7 @@ def documented_columns() -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory):
     root = tmp_path_factory.mktemp("frames")
-    con = db.connect(root / "app.duckdb")
+    con = store.connect(root / "app.duckdb")
     cid = synthetic.fill_store(con, write_run_folder(root / "runs" / "run-1", n_items=8))
     yield {name: read(con, cid) for name, read in READERS.items()}
     con.close()

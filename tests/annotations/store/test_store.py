@@ -1,4 +1,4 @@
-"""The store: migrations, the contract's tables, the single-writer lock, serialized writes."""
+"""annotations.store: migrations, the contract's tables, the single-writer lock, serialized writes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from annotations import db
+from annotations import store
 from annotations.errors import StoreError
+from annotations.store import schema
 
 JOBS_COLUMNS = {
     "job_id": "VARCHAR",
@@ -30,12 +31,12 @@ JOBS_COLUMNS = {
 
 def test_migrations_apply_once_and_are_recorded(tmp_path):
     path = tmp_path / "a.duckdb"
-    con = db.connect(path)
-    numbers = [n for n, _, _ in db.migrations()]
-    assert db.schema_version(con) == max(numbers)
-    assert db.migrate(con) == []  # nothing pending the second time
+    con = store.connect(path)
+    numbers = [n for n, _, _ in store.migrations()]
+    assert store.schema_version(con) == max(numbers)
+    assert store.migrate(con) == []  # nothing pending the second time
     con.close()
-    con = db.connect(path)  # reopening applies nothing again
+    con = store.connect(path)  # reopening applies nothing again
     rows = con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
     assert [r[0] for r in rows] == numbers
     con.close()
@@ -67,17 +68,17 @@ def test_schema_has_the_contract_tables(con):
 
 def test_default_path_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FT_APP_DB", str(tmp_path / "x.duckdb"))
-    assert db.default_path() == tmp_path / "x.duckdb"
+    assert store.default_path() == tmp_path / "x.duckdb"
     monkeypatch.delenv("FT_APP_DB")
-    assert db.default_path() == db.PROJECT_ROOT / "data" / "app.duckdb"
+    assert store.default_path() == store.PROJECT_ROOT / "data" / "app.duckdb"
 
 
 def test_a_second_process_gets_a_clear_error(tmp_path):
     path = tmp_path / "locked.duckdb"
-    con = db.connect(path)
+    con = store.connect(path)
     code = f"from annotations import db\ntry:\n    db.connect({str(path)!r})\nexcept Exception as e:\n    print(type(e).__name__, e)"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=db.PROJECT_ROOT, timeout=60
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=store.PROJECT_ROOT, timeout=60
     )
     assert out.stdout.startswith("StoreError"), out.stdout + out.stderr
     assert "another process" in out.stdout
@@ -92,19 +93,21 @@ def test_failed_write_rolls_back(con):
         raise ValueError("boom")
 
     with pytest.raises(ValueError):
-        db.write(con, work)
+        store.write(con, work)
     assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
 
 
 def test_concurrent_read_modify_write_loses_nothing(con):
-    """40 threads x 25 increments of one counter through db.write: serialized, so the sum is exact."""
-    db.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('counter', 0)"))
+    """40 threads x 25 increments of one counter through store.write: serialized, so the sum is exact."""
+    store.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('counter', 0)"))
 
     def bump(cur):
         (value,) = cur.execute("SELECT pid FROM jobs WHERE job_id = 'counter'").fetchone()
         cur.execute("UPDATE jobs SET pid = ? WHERE job_id = 'counter'", [value + 1])
 
-    threads = [threading.Thread(target=lambda: [db.write(con, bump) for _ in range(25)]) for _ in range(40)]
+    threads = [
+        threading.Thread(target=lambda: [store.write(con, bump) for _ in range(25)]) for _ in range(40)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -113,8 +116,8 @@ def test_concurrent_read_modify_write_loses_nothing(con):
 
 
 def test_write_retries_a_transaction_conflict(con):
-    """A cursor outside db.write holds an uncommitted update; db.write's first attempt conflicts and retries."""
-    db.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('row', 0)"))
+    """A cursor outside store.write holds an uncommitted update; store.write's first attempt conflicts and retries."""
+    store.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('row', 0)"))
     other = con.cursor()
     other.execute("BEGIN TRANSACTION")
     other.execute("UPDATE jobs SET pid = 100 WHERE job_id = 'row'")
@@ -128,7 +131,7 @@ def test_write_retries_a_transaction_conflict(con):
             if len(attempts) == 1:
                 other.execute("COMMIT")  # the other writer finishes after our first attempt hit its lock
 
-    db.write(con, work)
+    store.write(con, work)
     assert con.execute("SELECT pid FROM jobs WHERE job_id = 'row'").fetchone()[0] == 101
     assert len(attempts) == 2  # the first attempt conflicted and was retried
 
@@ -137,9 +140,9 @@ def test_unreadable_migration_name_is_reported(tmp_path, monkeypatch):
     bad = tmp_path / "migrations"
     bad.mkdir()
     (bad / "first.sql").write_text("SELECT 1;")
-    monkeypatch.setattr(db, "MIGRATIONS_DIR", bad)
+    monkeypatch.setattr(schema, "MIGRATIONS_DIR", bad)
     with pytest.raises(StoreError, match="NNN_name.sql"):
-        db.migrations()
+        store.migrations()
 
 
 def test_a_failing_write_in_a_group_commit_only_fails_itself(con):
@@ -156,7 +159,7 @@ def test_a_failing_write_in_a_group_commit_only_fails_itself(con):
 
         barrier.wait()
         try:
-            outcomes[i] = db.write(con, work)
+            outcomes[i] = store.write(con, work)
         except ValueError as e:
             outcomes[i] = str(e)
 
@@ -168,3 +171,13 @@ def test_a_failing_write_in_a_group_commit_only_fails_itself(con):
     assert outcomes == {i: (f"bad job {i}" if i % 5 == 0 else i) for i in range(20)}
     stored = {r[0] for r in con.execute("SELECT pid FROM jobs").fetchall()}
     assert stored == {i for i in range(20) if i % 5}
+
+
+def test_the_old_name_annotations_db_still_opens_the_store(tmp_path):
+    """DESIGN.md's public interface `annotations.db.connect(path)` is a re-export of the store's."""
+    from annotations import db
+
+    assert db.connect is store.connect and db.write is store.write and db.read_frame is store.read_frame
+    con = db.connect(tmp_path / "old-name.duckdb")
+    assert db.schema_version(con) == max(n for n, _, _ in db.migrations())
+    con.close()

@@ -1,0 +1,57 @@
+"""Where the DuckDB file lives and how the app opens it: one read-write connection per process, migrations
+applied on open (annotations.store.schema), a one-line reason when another process holds the file.
+
+One process (the app) opens the file read-write and keeps that single connection; every thread works through
+its own `con.cursor()` and writes through annotations.store.writes.
+
+Path: `FT_APP_DB` if set, else `<project>/data/app.duckdb`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import duckdb
+
+from annotations.errors import StoreError
+from annotations.store.schema import migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# DuckDB says: 'Conflicting lock is held in /usr/bin/python3.11 (PID 1234) by user ann. See also ...'
+_LOCK_HOLDER = re.compile(r"lock is held in (.+?) \(PID (\d+)\)")
+
+
+def default_path() -> Path:
+    """The DuckDB file the app uses: `$FT_APP_DB`, else `data/app.duckdb` under the project root."""
+    env = os.environ.get("FT_APP_DB")
+    return Path(env) if env else PROJECT_ROOT / "data" / "app.duckdb"
+
+
+def connect(path: str | Path | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store and apply pending migrations; `path` defaults to `default_path()`.
+
+    Raises StoreError with a one-line reason when the file is locked by another process or cannot be opened.
+    """
+    path = Path(path) if path is not None else default_path()
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise StoreError(
+                f"{path} is held by another process ({lock_holder(str(e))}): only one app (or command) may "
+                "open it at a time; stop that one first, or use the running app's pages"
+            ) from e
+        raise StoreError(f"cannot open {path}: {(str(e).splitlines() or [''])[0]}") from e
+    if not read_only:
+        migrate(con)
+    return con
+
+
+def lock_holder(message: str) -> str:
+    """Who holds a DuckDB file, from DuckDB's lock error: 'PID 1234, /usr/bin/python3', or 'unknown'."""
+    match = _LOCK_HOLDER.search(message)
+    return f"PID {match.group(2)}, {match.group(1)}" if match else "unknown"

@@ -1,0 +1,123 @@
+"""Write transactions for the one process that holds the store: serialized per lane, grouped into shared
+commits, retried on DuckDB's optimistic-concurrency conflicts.
+
+Writes go through `write(con, work)`, which serializes them inside the process (group commit: writes arriving
+together share one transaction and one sync of the write-ahead log) and retries DuckDB's conflicts, so many
+annotators can submit at once without a lost or doubled judgment. A write is durable when `write` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import duckdb
+
+# DuckDB allows one writer process; inside it, writes are serialized per lane so that checks such as "does this
+# item still have room for a k-th judgment" and the insert happen atomically. Lanes whose writes cannot break
+# each other's checks run side by side (DuckDB's own conflict detection guards the rows they share).
+WRITE_LOCK = threading.RLock()  # the default lane, also used by migrations
+_LANE_LOCKS: dict[str, threading.RLock] = {"store": WRITE_LOCK}
+_CONFLICT_RETRIES = 8
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _one_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    cur = con.cursor()
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+    finally:
+        cur.close()
+
+
+class _Request:
+    """One write waiting for a group commit."""
+
+    __slots__ = ("con", "work", "done", "result", "error")
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], object]
+    ) -> None:
+        self.con, self.work = con, work
+        self.done, self.result, self.error = False, None, None
+
+
+_PENDING: dict[str, list[_Request]] = {}
+_PENDING_LOCK = threading.Lock()
+
+
+def write(
+    con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T], lane: str = "store"
+) -> T:
+    """Run `work(cursor)` in a serialized write transaction and return its result once it is committed.
+
+    Group commit: writes that arrive while another one is committing wait, then run one after the other in a
+    single transaction, so many annotators share one commit (one sync of the write-ahead log) without seeing
+    each other's half-done work. If any of them raises, the whole group is rolled back and each write is run
+    again alone, so a failure only ever affects its own write. `work` may therefore run more than once, and it
+    is also retried when DuckDB reports a conflict with a transaction committed outside this function.
+
+    `lane`: writes in one lane are serialized; different lanes run concurrently. Use the default unless every
+    write of a lane is known not to break the checks of another (see annotations.assignment, .judgments).
+    """
+    request = _Request(con, work)
+    with _PENDING_LOCK:
+        lock = _LANE_LOCKS.setdefault(lane, threading.RLock())
+        _PENDING.setdefault(lane, []).append(request)
+    with lock:
+        if not request.done:
+            with _PENDING_LOCK:
+                pending = _PENDING[lane]
+                group = [r for r in pending if r.con is con]
+                pending[:] = [r for r in pending if r.con is not con]
+            _run_group(con, group)
+    if request.error is not None:
+        raise request.error
+    return request.result  # type: ignore[return-value]
+
+
+def _run_group(con: duckdb.DuckDBPyConnection, group: list[_Request]) -> None:
+    if len(group) > 1:
+        try:
+            with _one_transaction(con) as cur:
+                results = [r.work(cur) for r in group]
+        except Exception:
+            pass  # replay each write alone below
+        else:
+            for r, result in zip(group, results):
+                r.result, r.done = result, True
+            return
+    for r in group:
+        try:
+            r.result = _write_alone(con, r.work)
+        except Exception as e:
+            r.error = e
+        r.done = True
+
+
+def _write_alone(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            with _one_transaction(con) as cur:
+                return work(cur)
+        except duckdb.TransactionException:
+            if attempt == _CONFLICT_RETRIES - 1:
+                raise
+            time.sleep(0.002 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def read(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A fresh cursor for reads from any thread (DuckDB connections are not shared across threads)."""
+    return con.cursor()
