@@ -8,9 +8,13 @@ import sys
 from annotations.errors import AnnotationError
 
 COMMANDS = {
-    "stats": ("annotations.export", "main_stats", "print every statistic of a campaign (--db FILE [--json])"),
+    "stats": (
+        "annotations.report.cli",
+        "main_stats",
+        "print every statistic of a campaign (--db FILE [--json])",
+    ),
     "export": (
-        "annotations.export",
+        "annotations.report.cli",
         "main_export",
         "write judgments, statistics and the report (--db FILE --out DIR)",
     ),

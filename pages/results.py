@@ -12,15 +12,15 @@ from annotations import campaigns, stats
 from annotations.analysis import AnalysisOptions, CampaignAnalysis, analyze
 from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
-from annotations.export import (
+from annotations.report import (
     CampaignData,
     data_version,
     export_bytes,
     interpret,
     judgments_with_scores,
     load_campaign,
-    read_train_log,
 )
+from ft_core import runfolder
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
 
@@ -315,7 +315,7 @@ with annotators_tab:
     )  # fmt: skip
 
 with training_tab:
-    log = read_train_log(data.run_dir)
+    log = runfolder.read_log(data.run_dir)
     if log.empty:
         st.info("No train_log.jsonl for this campaign's run.")
     else:

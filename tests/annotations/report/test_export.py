@@ -11,14 +11,14 @@ from run_folders import write_run_folder
 from annotations import db
 from annotations.__main__ import main as cli
 from annotations.analysis import AnalysisOptions, analyze
-from annotations.export import (
+from annotations.report import (
     CampaignData,
     judgments_with_scores,
     load_campaign,
     load_export,
-    read_train_log,
     write_export,
 )
+from ft_core import runfolder
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_report_has_every_section_and_the_loss_curve(data, store, tmp_path):
     assert "ann-left" in md and "position bias" in md
     html = (tmp_path / "report.html").read_text()
     assert "<svg" in html and "<table" in html
-    assert len(read_train_log(store[2])) == 63
+    assert len(runfolder.read_log(store[2])) == 63
 
 
 def test_cli_stats_and_export(store, tmp_path, capsys):
@@ -130,7 +130,7 @@ def test_judgments_with_scores_is_one_row_per_judgment(data):
 
 
 def test_plain_language_reading_follows_the_numbers():
-    from annotations.export import interpret
+    from annotations.report import interpret
 
     winner = synthetic.make_campaign(n_items=200, left_biased=(), seed=31)
     lines = interpret(analyze(winner.judgments, winner.scores, winner.metrics, AnalysisOptions(n_boot=300)))
@@ -161,3 +161,11 @@ def test_export_names_the_design_but_never_its_secret(store, tmp_path):
     assert set(table["shown_left"]) == {"base", "finetuned"}
     for file in (out / cid).iterdir():
         assert secret not in file.read_bytes().decode("utf-8", "replace"), file.name
+
+
+def test_the_old_name_annotations_export_still_gives_the_report():
+    """Old imports (`from annotations.export import load_export`) keep working after the move to report/."""
+    from annotations import export, report
+
+    assert export.load_export is report.load_export and export.write_export is report.write_export
+    assert export.interpret is report.interpret and export.main_stats is report.main_stats

@@ -1,0 +1,164 @@
+"""The report's content as blocks (kind, content): headings, paragraphs, bullet lists, tables and the loss-curve
+SVG, in the order a reader meets them; annotations.report.render turns them into Markdown or HTML."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from annotations import stats
+from annotations.report.campaign_data import CampaignData
+from annotations.report.loss_curve import loss_curve_svg
+from annotations.report.summary import _num, interpret
+from annotations.stats.analysis import CampaignAnalysis
+
+
+def _table(df: pd.DataFrame, columns: list[str] | None = None, digits: int = 3) -> pd.DataFrame:
+    df = df[columns] if columns else df
+    return df.map(
+        lambda v: (
+            round(v, digits)
+            if isinstance(v, float) and not math.isnan(v)
+            else ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+        )
+    )
+
+
+Block = tuple[str, object]  # (kind, content): kind is h1, h2, p, list, table or svg
+
+# the training settings the report names, in this order, from the run's config.json
+_TRAINING_KEYS = (
+    "base_model",
+    "task",
+    "lora_r",
+    "lora_alpha",
+    "learning_rate",
+    "num_epochs",
+    "max_steps",
+    "seed",
+)
+
+
+def report_blocks(data: CampaignData, a: CampaignAnalysis, log: pd.DataFrame, config: dict) -> list[Block]:
+    """The report as blocks (kind, content): h1/h2 headings, paragraphs, bullet lists, tables and the SVG.
+
+    `log` is the run's train log (ft_core.runfolder.read_log), `config` its config.json ({} without a run)."""
+    return [
+        ("h1", f"Did the fine-tune help? {data.name}"),
+        ("h2", "In plain words"),
+        ("list", interpret(a)),
+        ("h2", "Setup"),
+        ("list", setup_lines(data, a, config)),
+        ("h2", "Training"),
+        *training_blocks(log),
+        ("h2", "Automatic metrics on the campaign's items"),
+        *metric_blocks(a),
+        ("h2", "Human verdict"),
+        *verdict_blocks(a),
+        ("h2", "Agreement"),
+        *agreement_blocks(a),
+        ("h2", "Do the metrics agree with the humans?"),
+        *metrics_vs_humans_blocks(a),
+        ("h2", "Annotators"),
+        *annotator_blocks(a),
+    ]
+
+
+def setup_lines(data: CampaignData, a: CampaignAnalysis, config: dict) -> list[str]:
+    """What was compared, on which judgments, with which options and versions, and the training run's settings."""
+    o = a.options
+    lines = [
+        f"Campaign `{a.campaign_id}`: {a.system} (fine-tuned) against {a.opponent}, blind pairwise comparison with "
+        "sides randomized per judgment.",
+    ]
+    if data.design and data.design.get("design_id"):
+        lines.append(
+            f"Sides: each annotator's own random design `{data.design['design_id']}` (permuted blocks of "
+            f"{'/'.join(map(str, data.design['side_block_sizes']))} pairs, each system left in half of each "
+            f"block, never more than {data.design['side_max_imbalance']} apart); items in an order of each "
+            "annotator's own."
+        )
+    lines += [
+        f"Judgments used: {a.used['judgments_used']} of {a.used['judgments_total']} on {a.used['items_used']} items "
+        f"from {a.used['annotators_used']} annotators; repeats left out: {a.used['repeats_left_out']}; gold left out: "
+        f"{a.used['gold_left_out']}; excluded annotators: {', '.join(a.used['excluded_annotators']) or 'none'}.",
+        f"Tie policy: {o.tie_policy} ({stats.TIE_POLICY_HELP[o.tie_policy]}). Intervals: {int(100 * o.confidence)}%, "
+        f"{o.n_boot} bootstrap resamples over items, seed {o.seed}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in a.environment.items()),
+    ]
+    if config:
+        lines.append(
+            "Training run: " + ", ".join(f"{k} = {config[k]}" for k in _TRAINING_KEYS if k in config)
+        )
+    return lines
+
+
+def training_blocks(log: pd.DataFrame) -> list[Block]:
+    """The loss curve and the best eval / final training loss, or a line saying there is no log."""
+    svg = loss_curve_svg(log)
+    if not svg:
+        return [("p", "No train_log.jsonl found for this campaign's run.")]
+    blocks: list[Block] = [("svg", svg)]
+    if "eval_loss" in log and log["eval_loss"].notna().any():
+        blocks.append(
+            (
+                "p",
+                f"Best eval loss {log['eval_loss'].min():.4f}; final training loss {log['loss'].dropna().iloc[-1]:.4f}.",
+            )
+        )
+    return blocks
+
+
+def metric_blocks(a: CampaignAnalysis) -> list[Block]:
+    """The automatic metrics of both systems on the campaign's items."""
+    if a.metric_table.empty:
+        return [("p", "No automatic metrics were imported with this campaign.")]
+    return [("table", _table(a.metric_table))]
+
+
+def verdict_blocks(a: CampaignAnalysis) -> list[Block]:
+    """The win rate under each tie policy, the per-criterion score differences and Bradley-Terry strengths."""
+    blocks: list[Block] = [("table", _table(a.win_by_policy, ["tie_policy", "wins", "losses", "ties", "both_bad", "win_rate",
+                                                             "boot_low", "boot_high", "wilson_low", "wilson_high", "sign_test_p", "n_used", "n_items"]))]  # fmt: skip
+    if not a.criteria.empty:
+        blocks.append(("table", _table(a.criteria, ["criterion", "mean_opponent", "mean_system", "mean_diff", "ci_low",
+                                                    "ci_high", "t_p", "n", "n_items", "reason"])))  # fmt: skip
+    if a.bradley_terry is not None:
+        blocks.append(("table", _table(a.bradley_terry.table)))
+    return blocks
+
+
+def agreement_blocks(a: CampaignAnalysis) -> list[Block]:
+    """Krippendorff's alpha per target and Fleiss' kappa on the preference."""
+    columns = ["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]
+    return [
+        ("table", _table(a.agreement, columns)),
+        ("p", f"Fleiss' kappa on the preference: {_num(a.fleiss.kappa)} ({a.fleiss.n_items} items with "
+              f"{a.fleiss.raters_per_item} ratings each){'; ' + a.fleiss.reason if a.fleiss.reason else ''}."),
+    ]  # fmt: skip
+
+
+def metrics_vs_humans_blocks(a: CampaignAnalysis) -> list[Block]:
+    """Pairwise accuracy of each metric against the human majority, and metric-human correlations (Kendall)."""
+    if a.correlations.empty and a.pairwise_accuracy.empty:
+        return [("p", "No automatic metrics to compare.")]
+    blocks: list[Block] = []
+    if not a.pairwise_accuracy.empty:
+        columns = ["metric", "accuracy", "ci_low", "ci_high", "n", "n_human_ties", "n_metric_ties"]
+        blocks.append(("table", _table(a.pairwise_accuracy, columns)))
+    if not a.preference_correlations.empty:
+        columns = ["metric", "method", "coefficient", "ci_low", "ci_high", "n"]
+        blocks.append(("table", _table(a.preference_correlations, columns)))
+    if not a.correlations.empty:
+        shown = a.correlations[a.correlations["method"] == "kendall"]
+        columns = ["metric", "human", "level", "coefficient", "ci_low", "ci_high", "n", "n_skipped", "reason"]
+        blocks.append(("table", _table(shown, columns)))
+        blocks.append(("p", "Kendall tau-b shown; Spearman and Pearson are in statistics.csv."))
+    return blocks
+
+
+def annotator_blocks(a: CampaignAnalysis) -> list[Block]:
+    """Each annotator's quality checks: speed, side preference, gold accuracy, self-consistency, flags."""
+    return [("table", _table(a.annotators, ["annotator_id", "n_judgments", "median_s", "fast_share", "left_share", "left_p",
+                                            "gold_n", "gold_accuracy", "self_consistency", "majority_agreement", "flags", "excluded"]))]  # fmt: skip

@@ -1,0 +1,106 @@
+"""The command line of the report: `python -m annotations stats --db FILE [--json]` prints every statistic of
+each campaign, `python -m annotations export --db FILE --out DIR` writes its export (DESIGN.md public interfaces)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from annotations import campaigns, stats, store
+from annotations.errors import AnnotationError
+from annotations.report.campaign_data import load_campaign
+from annotations.report.export import write_export
+from annotations.report.summary import summary_text
+from annotations.stats.analysis import AnalysisOptions, analyze
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--db", required=True, help="the DuckDB file of the app (FT_APP_DB)")
+    parser.add_argument(
+        "--campaign", action="append", help="campaign id (repeat for several; default: all with judgments)"
+    )
+    parser.add_argument(
+        "--tie-policy", choices=stats.TIE_POLICIES, default="drop", help="how ties count in the win rate"
+    )
+    parser.add_argument("--exclude-annotators", default="", help="comma-separated annotator ids to leave out")
+    parser.add_argument(
+        "--exclude-flagged", action="store_true", help="leave out annotators the quality checks flag"
+    )
+    parser.add_argument("--include-gold", action="store_true", help="count gold items in the verdict")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    return parser
+
+
+def _options(args) -> AnalysisOptions:
+    excluded = tuple(a.strip() for a in args.exclude_annotators.split(",") if a.strip())
+    return AnalysisOptions(
+        tie_policy=args.tie_policy, exclude_annotators=excluded, exclude_flagged=args.exclude_flagged,
+        include_gold=args.include_gold, n_boot=args.n_boot, seed=args.seed,
+    )  # fmt: skip
+
+
+def _campaigns(con, wanted: list[str] | None) -> list[str]:
+    listing = campaigns.list_campaigns(con)
+    if wanted:
+        missing = [c for c in wanted if c not in set(listing["campaign_id"])]
+        if missing:
+            raise AnnotationError(
+                f"campaign(s) {', '.join(missing)} not found; campaigns are: {', '.join(listing['campaign_id']) or 'none'}"
+            )
+        return wanted
+    with_judgments = listing[listing.get("n_judgments", pd.Series(1, index=listing.index)) > 0]
+    if with_judgments.empty:
+        raise AnnotationError("no campaign has judgments yet: nothing to report")
+    return list(with_judgments["campaign_id"])
+
+
+def _open(path: str):
+    if not Path(path).is_file():
+        raise AnnotationError(f"{path} not found: pass the app's DuckDB file with --db (FT_APP_DB)")
+    return store.connect(path, read_only=True)
+
+
+def main_stats(argv: list[str]) -> int:
+    """`python -m annotations stats --db FILE [--json]`: every statistic of each campaign."""
+    parser = _parser("python -m annotations stats", "Print every statistic of a campaign.")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = parser.parse_args(argv)
+    con = _open(args.db)
+    try:
+        results = []
+        for campaign_id in _campaigns(con, args.campaign):
+            data = load_campaign(con, campaign_id)
+            a = analyze(data.judgments, data.scores, data.metrics, _options(args), campaign_id)
+            results.append((data, a))
+    finally:
+        con.close()
+    if args.json:
+        payload = [{"campaign_name": d.name, **a.to_dict()} for d, a in results]
+        print(json.dumps(payload if len(payload) > 1 else payload[0], indent=2, default=str))
+    else:
+        print("\n\n".join(summary_text(d, a) for d, a in results))
+    return 0
+
+
+def main_export(argv: list[str]) -> int:
+    """`python -m annotations export --db FILE --out DIR`: judgments, statistics and the report per campaign."""
+    parser = _parser(
+        "python -m annotations export", "Write judgments, statistics and the report of a campaign."
+    )
+    parser.add_argument("--out", required=True, help="folder to write into (one subfolder per campaign)")
+    args = parser.parse_args(argv)
+    con = _open(args.db)
+    try:
+        for campaign_id in _campaigns(con, args.campaign):
+            data = load_campaign(con, campaign_id)
+            a = analyze(data.judgments, data.scores, data.metrics, _options(args), campaign_id)
+            files = write_export(data, a, Path(args.out) / campaign_id)
+            print(f"{campaign_id}: wrote {len(files)} files to {Path(args.out) / campaign_id}")
+    finally:
+        con.close()
+    return 0

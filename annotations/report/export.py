@@ -1,0 +1,152 @@
+"""A campaign's export, for the researcher who archives or shares a result: the judgments (CSV, Parquet, JSONL),
+every statistic (JSON and CSV, with method, level, n, intervals, seed and package versions) and the Markdown/HTML
+report with the loss curve; `load_export` reads an export back and `analyze` on it reproduces every statistic
+exactly; `export_bytes` zips it for the results page's download button.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from annotations.errors import AnnotationError
+from annotations.report.blocks import report_blocks
+from annotations.report.campaign_data import CampaignData
+from annotations.report.judgments_table import judgments_with_scores, split_scores
+from annotations.report.loss_curve import loss_curve_svg
+from annotations.report.render import render_html, render_markdown
+from annotations.stats.analysis import AnalysisOptions, CampaignAnalysis, analyze
+from ft_core import runfolder
+
+
+def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -> list[Path]:
+    """Write one campaign's export into out_dir; returns the files written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = judgments_with_scores(data.judgments, data.scores)
+    files = []
+
+    def save(name: str, write) -> None:
+        path = out / name
+        write(path)
+        files.append(path)
+
+    save("judgments.parquet", lambda p: table.to_parquet(p, index=False))
+    save("judgments.csv", lambda p: table.to_csv(p, index=False))
+    save(
+        "judgments.jsonl",
+        lambda p: table.to_json(p, orient="records", lines=True, date_format="iso", date_unit="us"),
+    )
+    save("metrics.parquet", lambda p: data.metrics.to_parquet(p, index=False))
+    save("metrics.csv", lambda p: data.metrics.to_csv(p, index=False))
+    statistics = a.to_dict()
+    statistics["campaign_name"] = data.name
+    save("statistics.json", lambda p: p.write_text(json.dumps(statistics, indent=2, default=str)))
+    save("statistics.csv", lambda p: a.statistics_table().to_csv(p, index=False))
+    for name in ("agreement", "correlations", "preference_correlations", "pairwise_accuracy", "annotators",
+                 "win_by_policy", "criteria", "metric_table", "cohen", "position", "speed", "leave_one_out"):  # fmt: skip
+        frame = getattr(a, name)
+        save(f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
+    log = runfolder.read_log(data.run_dir)
+    blocks = report_blocks(data, a, log, runfolder.read_config(data.run_dir))
+    svg = loss_curve_svg(log)
+    if svg:
+        save("loss_curve.svg", lambda p: p.write_text(svg))
+    save("report.md", lambda p: p.write_text(render_markdown(blocks)))
+    save("report.html", lambda p: p.write_text(render_html(blocks)))
+    manifest = {
+        "campaign_id": data.campaign_id,
+        "campaign_name": data.name,
+        "options": statistics["options"],
+        "design": data.design,
+        "environment": a.environment,
+        "files": [f.name for f in files],
+        "reanalyse": "annotations.export.load_export(DIR) then annotations.analysis.analyze(...)",
+    }
+    save("manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2, default=str)))
+    return files
+
+
+@dataclass
+class LoadedExport:
+    """An export read back: the frames and the options it was analysed with."""
+
+    campaign_id: str
+    judgments: pd.DataFrame
+    scores: pd.DataFrame
+    metrics: pd.DataFrame
+    options: AnalysisOptions
+    statistics: dict
+
+    def analyze(self) -> CampaignAnalysis:
+        return analyze(self.judgments, self.scores, self.metrics, self.options, self.campaign_id)
+
+
+def options_from_dict(values: dict) -> AnalysisOptions:
+    """AnalysisOptions from the dict written in statistics.json (tuples restored)."""
+    values = dict(values)
+    for key in ("exclude_annotators", "correlation_levels", "correlation_methods"):
+        if key in values and values[key] is not None:
+            values[key] = tuple(values[key])
+    return AnalysisOptions(**values)
+
+
+def load_export(directory: str | Path, fmt: str = "parquet") -> LoadedExport:
+    """Read an export written by write_export; `fmt` picks the judgments file (parquet, csv or jsonl)."""
+    folder = Path(directory)
+    stats_path = folder / "statistics.json"
+    if not stats_path.is_file():
+        raise AnnotationError(
+            f"{stats_path} not found: not an export folder (run `python -m annotations export`)"
+        )
+    statistics = json.loads(stats_path.read_text())
+    if fmt == "parquet":
+        table = pd.read_parquet(folder / "judgments.parquet")
+        metrics = pd.read_parquet(folder / "metrics.parquet")
+    elif fmt == "csv":
+        table = pd.read_csv(folder / "judgments.csv", parse_dates=["served_at", "submitted_at"])
+        metrics = pd.read_csv(folder / "metrics.csv")
+    elif fmt == "jsonl":
+        table = pd.read_json(
+            folder / "judgments.jsonl", lines=True, convert_dates=["served_at", "submitted_at"]
+        )
+        metrics = pd.read_csv(folder / "metrics.csv")
+    else:
+        raise AnnotationError(f"format must be parquet, csv or jsonl; got {fmt!r}")
+    for column in ("item_id", "annotator_id", "judgment_id", "assignment_id", "repeat_of", "campaign_id"):
+        if column in table:
+            table[column] = (
+                table[column]
+                .astype(object)
+                .where(table[column].notna(), None)
+                .map(lambda v: v if v is None else str(v))
+            )
+    if "item_id" in metrics:
+        metrics["item_id"] = metrics["item_id"].astype(str)
+    judgments, scores = split_scores(table)
+    return LoadedExport(
+        campaign_id=statistics["campaign_id"],
+        judgments=judgments,
+        scores=scores,
+        metrics=metrics,
+        options=options_from_dict(statistics["options"]),
+        statistics=statistics,
+    )
+
+
+def export_bytes(data: CampaignData, a: CampaignAnalysis) -> bytes:
+    """The export as a zip archive in memory, for the results page's download button."""
+    import io
+    import tempfile
+    import zipfile
+
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_export(data, a, tmp)
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                archive.write(path, arcname=f"{data.campaign_id}/{path.name}")
+    return buffer.getvalue()
