@@ -112,12 +112,17 @@ with st.expander("What counts", expanded=False):
     exclude_flagged = right.checkbox("Leave out annotators the quality checks flag", key="exclude_flagged")
     include_gold = right.checkbox("Count gold items in the verdict", key="include_gold")
     include_repeats = right.checkbox("Count flipped repeats as extra judgments", key="include_repeats")
+    confidence = left.selectbox(
+        "Interval coverage", stats.CONFIDENCES, index=stats.CONFIDENCES.index(0.95), format_func=stats.percent_label,
+        key="confidence",
+    )  # fmt: skip
 options = AnalysisOptions(
     tie_policy=tie_policy,
     exclude_annotators=tuple(a for a in all_annotators if a not in chosen),
     exclude_flagged=exclude_flagged,
     include_gold=include_gold,
     include_repeats=include_repeats,
+    confidence=confidence,
 )
 try:
     result = campaign_analysis(campaign_id, version, options)
@@ -130,7 +135,7 @@ st.caption(
     f"{used['judgments_used']} of {used['judgments_total']} judgments on {used['items_used']} items by "
     f"{used['annotators_used']} annotators; left out: {used['judgments_of_excluded_annotators']} of excluded "
     f"annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), {used['repeats_left_out']} repeats, "
-    f"{used['gold_left_out']} gold. Intervals: 95%, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
+    f"{used['gold_left_out']} gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
 )
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
 
@@ -148,7 +153,8 @@ with verdict:
         "n/a" if w.win_rate is None else f"{w.win_rate:.1%}",
     )
     cols[1].metric(
-        "95% CI (item bootstrap)", "n/a" if w.boot_low is None else f"{w.boot_low:.1%} – {w.boot_high:.1%}"
+        f"{stats.ci_label(result.options.confidence)} (item bootstrap)",
+        "n/a" if w.boot_low is None else f"{w.boot_low:.1%} – {w.boot_high:.1%}",
     )
     cols[2].metric("Sign test p", "n/a" if w.sign_test_p is None else f"{w.sign_test_p:.3g}")
     cols[3].metric("Wins / losses / ties", f"{w.wins} / {w.losses} / {w.ties + w.both_bad}")

@@ -83,7 +83,7 @@ def setup_lines(data: CampaignData, a: CampaignAnalysis, config: dict) -> list[s
         f"Judgments used: {a.used['judgments_used']} of {a.used['judgments_total']} on {a.used['items_used']} items "
         f"from {a.used['annotators_used']} annotators; repeats left out: {a.used['repeats_left_out']}; gold left out: "
         f"{a.used['gold_left_out']}; excluded annotators: {', '.join(a.used['excluded_annotators']) or 'none'}.",
-        f"Tie policy: {o.tie_policy} ({stats.TIE_POLICY_HELP[o.tie_policy]}). Intervals: {int(100 * o.confidence)}%, "
+        f"Tie policy: {o.tie_policy} ({stats.TIE_POLICY_HELP[o.tie_policy]}). Intervals: {stats.percent_label(o.confidence)}, "
         f"{o.n_boot} bootstrap resamples over items, seed {o.seed}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in a.environment.items()),
     ]

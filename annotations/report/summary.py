@@ -8,6 +8,7 @@ import math
 
 from annotations.report.campaign_data import CampaignData
 from annotations.stats.analysis import CampaignAnalysis
+from annotations.stats.intervals import ci_label
 
 
 def _pct(x: float | None) -> str:
@@ -23,6 +24,7 @@ def _num(x, digits: int = 2) -> str:
 def interpret(a: CampaignAnalysis) -> list[str]:
     """A few sentences a reviewer can read without the tables: verdict, agreement, metrics, biases, what next."""
     lines = []
+    ci = ci_label(a.options.confidence)  # every interval below was computed at this coverage
     w = a.win
     pct = {
         "drop": "of decisive judgments",
@@ -43,7 +45,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
             verdict = f"No clear winner: {w.system} won"
             tail = "the interval includes 50%, so these judgments cannot tell the systems apart"
         lines.append(
-            f"{verdict} {_pct(w.win_rate)} {pct[w.tie_policy]} (95% CI {_pct(low)}–{_pct(high)}, "
+            f"{verdict} {_pct(w.win_rate)} {pct[w.tie_policy]} ({ci} {_pct(low)}–{_pct(high)}, "
             f"{w.n_items} items, item bootstrap; sign test p = {w.sign_test_p:.2g}); {tail}. "
             f"Ties or 'both bad': {_pct(w.tie_rate)}."
             if w.sign_test_p is not None
@@ -54,7 +56,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
             direction = "higher" if r.ci_low > 0 else "lower" if r.ci_high < 0 else "not clearly different"
             lines.append(
                 f"On {r.criterion}, {a.system} scored {_num(r.mean_diff)} points vs {a.opponent} "
-                f"(95% CI {_num(r.ci_low)} to {_num(r.ci_high)}): {direction}."
+                f"({ci} {_num(r.ci_low)} to {_num(r.ci_high)}): {direction}."
             )
     pref = a.agreement.iloc[0]
     if pref["alpha"] is None or (isinstance(pref["alpha"], float) and math.isnan(pref["alpha"])):
@@ -65,7 +67,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
         quality = "reliable" if alpha >= 0.8 else "only tentatively reliable" if alpha >= 0.667 else "low"
         lines.append(
             f"Annotators agree on which output is better with Krippendorff's alpha = {alpha:.2f} "
-            f"(95% CI {_num(pref['ci_low'])} to {_num(pref['ci_high'])}): {quality} by Krippendorff's thresholds "
+            f"({ci} {_num(pref['ci_low'])} to {_num(pref['ci_high'])}): {quality} by Krippendorff's thresholds "
             "(.667 tentative, .800 reliable). Subjective preference often sits below these; read the verdict "
             "with its interval."
         )
@@ -74,7 +76,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
         best = acc.sort_values("accuracy", ascending=False).iloc[0]
         useless = acc[(acc["ci_low"] <= 0.5) & (acc["ci_high"] >= 0.5)]["metric"].tolist()
         figure = (
-            f"{_pct(best['accuracy'])} of items (95% CI {_pct(best['ci_low'])}–{_pct(best['ci_high'])}, "
+            f"{_pct(best['accuracy'])} of items ({ci} {_pct(best['ci_low'])}–{_pct(best['ci_high'])}, "
             f"n = {int(best['n'])})"
         )
         if len(useless) == len(acc):

@@ -26,7 +26,13 @@ from annotations.stats.bootstrap import (
     pattern_totals,
 )
 from annotations.stats.criteria import criterion_differences
-from annotations.stats.intervals import ci_label, percent_label, percentile_interval, wilson_interval
+from annotations.stats.intervals import (
+    CONFIDENCES,
+    ci_label,
+    percent_label,
+    percentile_interval,
+    wilson_interval,
+)
 from annotations.stats.paired_metrics import metric_differences, metric_pairs
 from annotations.stats.preference import (
     TIE_OUTCOMES,
@@ -53,5 +59,5 @@ __all__ = [
     "TIE_POLICIES", "TIE_POLICY_HELP", "WinRateResult", "annotator_table",
     "bootstrap_totals", "bradley_terry", "criterion_differences", "default_pair", "distinct_rows",
     "item_weights", "length_bias", "metric_differences", "metric_pairs", "pattern_totals",
-    "ci_label", "percent_label", "percentile_interval", "position_bias", "speed", "too_fast", "wilson_interval", "win_rate",
+    "CONFIDENCES", "ci_label", "percent_label", "percentile_interval", "position_bias", "speed", "too_fast", "wilson_interval", "win_rate",
 ]  # fmt: skip

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
+CONFIDENCES = (0.8, 0.9, 0.95, 0.975, 0.99)  # the coverages the results page offers; 0.95 is the default
+
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[float | None, float | None]:
     """Percentile bootstrap interval (Efron & Tibshirani 1993, ch. 13) of the finite `samples`; (None, None)

@@ -115,3 +115,15 @@ def test_new_judgments_are_included_on_request(as_user, researcher, judged, app_
     table = next(df.value for df in at.dataframe if "comment" in df.value.columns)
     assert "changed my mind" in set(table["comment"].dropna())
     assert len(shown) == len(next(df.value for df in at.dataframe if "flags" in df.value.columns))
+
+
+@pytest.mark.parametrize(("confidence", "label"), [(0.9, "90% CI"), (0.975, "97.5% CI")])
+def test_interval_labels_follow_the_coverage_chosen(as_user, researcher, judged, confidence, label):
+    at = as_user(researcher)
+    assert "95% CI (item bootstrap)" in [m.label for m in at.metric]
+    at.selectbox(key="confidence").set_value(confidence).run()
+    assert not at.exception, at.exception
+    assert f"{label} (item bootstrap)" in [m.label for m in at.metric]
+    assert any(f"Intervals: {label.removesuffix(' CI')}," in c.value for c in at.caption)
+    verdict = [m.value for m in at.markdown if "Humans preferred" in m.value or "No clear winner" in m.value]
+    assert verdict and escape_markdown(label) in verdict[0] and "95% CI" not in verdict[0]

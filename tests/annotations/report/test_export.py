@@ -169,3 +169,20 @@ def test_the_old_name_annotations_export_still_gives_the_report():
 
     assert export.load_export is report.load_export and export.write_export is report.write_export
     assert export.interpret is report.interpret and export.main_stats is report.main_stats
+
+
+@pytest.mark.parametrize(("confidence", "label"), [(0.9, "90% CI"), (0.975, "97.5% CI")])
+def test_every_interval_label_says_the_coverage_used(data, tmp_path, confidence, label):
+    """At 0.9 or 0.975 the summary, report.md and report.html say "90% CI" / "97.5% CI", never "95% CI" (and
+    never "97%": int(100 * 0.975) would say so)."""
+    from annotations.report import summary_text
+
+    a = analyze(data.judgments, data.scores, data.metrics, AnalysisOptions(n_boot=100, confidence=confidence))
+    summary = summary_text(data, a)
+    assert summary.count(label) >= 3 and "95% CI" not in summary  # verdict, criteria, agreement, metrics
+    write_export(data, a, tmp_path)
+    coverage = label.removesuffix(" CI")
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / name).read_text()
+        assert label in text and f"Intervals: {coverage}," in text, name
+        assert "95%" not in text and "97%" not in text.replace("97.5%", ""), name
