@@ -550,10 +550,18 @@ def progress(
     return Progress(done=int(done), assigned=int(done + held + available))
 
 
-def own_assignment(
-    con: duckdb.DuckDBPyConnection, token: str, annotator_id: str
-) -> tuple[str, str, str, str]:
-    """(campaign_id, item_id, shown_left, shown_right) of an assignment, checked to belong to the annotator.
+@dataclass(frozen=True)
+class OwnedPair:
+    """An assignment checked to belong to the annotator: which item, and which system is shown on each side."""
+
+    campaign_id: str
+    item_id: str
+    shown_left: str
+    shown_right: str
+
+
+def own_assignment(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> OwnedPair:
+    """The campaign, item and sides of an assignment, checked to belong to the annotator.
 
     For the store's own use (judgments); never hand its result to the annotator's page.
     """
@@ -569,7 +577,7 @@ def own_assignment(
         raise AnnotationError("this pair does not exist (any more)")
     if row[0] != annotator_id:
         raise AuthError("this pair is not assigned to you")
-    return row[1], row[2], row[3], row[4]
+    return OwnedPair(*row[1:])
 
 
 def open_campaigns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -466,8 +466,9 @@ def read_jsonl(path: str | Path) -> JsonlRecords:
 
 
 def count_records(path: str | Path) -> int:
-    """Non-blank lines of a JSONL file (its number of items), without parsing them."""
-    with Path(path).open(encoding="utf-8") as f:
+    """Non-blank lines of a JSONL file (its number of items), without parsing or decoding them (a damaged file
+    is counted; reading it says what is wrong)."""
+    with Path(path).open("rb") as f:
         return sum(1 for line in f if line.strip())
 
 
@@ -497,7 +498,8 @@ def read_per_example(run_dir: str | Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     frame = pd.read_parquet(path)
-    frame["item_id"] = frame["item_id"].astype(str)
+    if "item_id" in frame:  # a file without one is the reader's to refuse, naming the column
+        frame["item_id"] = frame["item_id"].astype(str)
     return frame
 
 

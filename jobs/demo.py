@@ -31,7 +31,7 @@ import numpy as np
 
 from annotations import runs, store, users
 from annotations.assignment import next_item, own_assignment
-from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame
+from annotations.campaigns import DEFAULT_INSTRUCTIONS, CampaignConfig, create_campaign, metrics_frame
 from annotations.judgments import submit
 from ft_core.config import (
     DEFAULT_METRICS,
@@ -259,7 +259,7 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
                 run_dir=state.run_dir,
                 k=3,
                 instructions="DEMO campaign: two of the three judgments per pair are simulated. "
-                + CampaignConfig(name="x").instructions,
+                + DEFAULT_INSTRUCTIONS,
             ),
         )
         simulate_judgments(con, campaign_id, [accounts_ids(con)[name] for name in SIMULATED])
@@ -309,7 +309,8 @@ def simulate_judgments(
         # simulated clock: pairs served and answered over the last hour, 15-60 s each (as a person would)
         clock = store.utcnow() - timedelta(hours=1) + timedelta(minutes=number)
         while (pair := next_item(con, campaign_id, annotator_id, now=clock)) is not None:
-            _, item_id, left, right = own_assignment(con, pair.token, annotator_id)
+            owned = own_assignment(con, pair.token, annotator_id)
+            item_id, left, right = owned.item_id, owned.shown_left, owned.shown_right
             # drawn per (annotator, item) in system order: the same judgments whatever the serving order and sides
             rng = np.random.default_rng([seed, number, zlib.crc32(item_id.encode())])
             first, second = sorted((left, right))

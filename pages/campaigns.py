@@ -3,18 +3,12 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from annotations import db, source_files
 from annotations.campaigns import (
-    DEFAULT_MAX_COMMENT_CHARS,
-    DEFAULT_MAX_TEXT_CHARS,
-    SELECTIONS,
     CampaignConfig,
-    Criterion,
     create_campaign,
-    default_criteria,
     get_campaign,
     list_campaigns,
     run_folder_options,
@@ -22,6 +16,7 @@ from annotations.campaigns import (
     set_status,
 )
 from annotations.errors import AnnotationError
+from pages.campaign_form import campaign_options
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
 
@@ -115,67 +110,7 @@ name = st.text_input(
     key="name",
     help="Annotators see this name: keep system names out of it, so they stay blind.",
 )
-sel_col, n_col, seed_col = st.columns(3)
-selection = sel_col.selectbox(
-    "Items",
-    SELECTIONS,
-    format_func={
-        "all": "all",
-        "random": "a random sample",
-        "critical": "critical: largest metric disagreement",
-    }.get,
-    key="selection",
-)
-n_items = n_col.number_input(
-    "How many (sample / critical)", min_value=1, value=100, key="n_items", disabled=selection == "all"
-)
-sample_seed = seed_col.number_input(
-    "Sample seed", min_value=0, value=0, key="sample_seed", disabled=selection != "random"
-)
-
-st.markdown("**Criteria** (besides the overall choice A / B / tie / both bad): each output gets a score")
-criteria_table = st.data_editor(
-    pd.DataFrame([vars(c) for c in default_criteria()]),
-    num_rows="dynamic",
-    key="criteria",
-    hide_index=True,
-    column_config={
-        "min_score": st.column_config.NumberColumn(step=1),
-        "max_score": st.column_config.NumberColumn(step=1),
-    },
-)
-show_reference = st.checkbox("Show the reference to annotators", value=True, key="show_reference")
-instructions = st.text_area("Instructions", value=CampaignConfig(name="x").instructions, key="instructions")
-k_col, quota_col, lease_col = st.columns(3)
-k = k_col.number_input("Annotators per item (k)", min_value=1, value=3, key="k")
-quota = quota_col.number_input("Pairs per annotator (0 = no limit)", min_value=0, value=0, key="quota")
-lease = lease_col.number_input(
-    "Lease (minutes an unanswered pair stays held)", min_value=1.0, value=15.0, key="lease"
-)
-limit_col, cut_col, comment_col = st.columns(3)
-max_text_chars = limit_col.number_input(
-    "Longest text (characters per source, output or reference)",
-    min_value=100,
-    value=DEFAULT_MAX_TEXT_CHARS,
-    step=1000,
-    key="max_text_chars",
-)
-truncate = cut_col.checkbox(
-    "Cut longer texts instead of refusing the file",
-    key="truncate_long_texts",
-    help="The campaign records how many texts were cut.",
-)
-max_comment_chars = comment_col.number_input(
-    "Longest comment (characters)", min_value=1, value=DEFAULT_MAX_COMMENT_CHARS, key="max_comment_chars"
-)
-g_col, r_col = st.columns(2)
-gold_text = g_col.text_area(
-    "Gold items: one `item_id,winner` per line (winner: a system, tie or both_bad)", key="gold"
-)
-gold_rate = g_col.slider("Share of gold pairs", 0.0, 0.5, 0.0, 0.05, key="gold_rate")
-repeat_rate = r_col.slider(
-    "Share of pairs repeated later with sides flipped", 0.0, 0.5, 0.0, 0.05, key="repeat_rate"
-)
+form = campaign_options()
 
 if st.button("Create campaign", type="primary", key="create"):
     campaign_id = None
@@ -183,21 +118,6 @@ if st.button("Create campaign", type="primary", key="create"):
         if origin != "A run folder":
             folder = db.default_path().parent / "uploads"
             source_file = str(source_files.save_upload(folder, upload.name, upload.getvalue()))
-        gold = {}
-        for line in gold_text.splitlines():
-            if line.strip():
-                item_id, _, winner = line.partition(",")
-                gold[item_id.strip()] = winner.strip()
-        criteria = [
-            Criterion(
-                str(r["name"]).strip(),
-                str(r.get("description") or ""),
-                int(r["min_score"]),
-                int(r["max_score"]),
-            )
-            for r in criteria_table.dropna(subset=["name"]).to_dict("records")
-            if str(r["name"]).strip()
-        ]
         config = CampaignConfig(
             name=name,
             run_dir=run_dir,
@@ -206,21 +126,7 @@ if st.button("Create campaign", type="primary", key="create"):
             system_b=system_b,
             decoding=decoding,
             seed=seed,
-            selection=selection,
-            n_items=int(n_items),
-            sample_seed=int(sample_seed),
-            criteria=criteria,
-            show_reference=show_reference,
-            instructions=instructions,
-            k=int(k),
-            gold_items=gold,
-            gold_rate=float(gold_rate),
-            repeat_rate=float(repeat_rate),
-            items_per_annotator=int(quota) or None,
-            lease_minutes=float(lease),
-            max_text_chars=int(max_text_chars),
-            truncate_long_texts=truncate,
-            max_comment_chars=int(max_comment_chars),
+            **form.config_fields(),
         )
         campaign_id = create_campaign(con, config, created_by=user.user_id)
     except (AnnotationError, ValueError) as e:
@@ -230,7 +136,7 @@ if st.button("Create campaign", type="primary", key="create"):
             source_files.remove_upload(source_file)  # no campaign was made of it
     if campaign_id is not None:
         cut = get_campaign(con, campaign_id).texts_truncated
-        note = f" {cut:,} texts longer than {int(max_text_chars):,} characters were cut." if cut else ""
+        note = f" {cut:,} texts longer than {config.max_text_chars:,} characters were cut." if cut else ""
         st.success(
             escape_markdown(
                 f"Campaign '{name}' created ({campaign_id}). Annotators see it on their Annotate page.{note}"

@@ -13,8 +13,6 @@ import streamlit as st
 
 from annotations import runs
 from annotations.campaigns import (
-    DEFAULT_MAX_TEXT_CHARS,
-    SELECTIONS,
     CampaignConfig,
     create_campaign,
     get_campaign,
@@ -23,6 +21,7 @@ from annotations.errors import AnnotationError
 from ft_core.config import GenerateConfig, ScoreConfig
 from ft_core.errors import FtCoreError
 from jobs import evaluation, queue, scheduler
+from pages.campaign_form import campaign_options
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
@@ -154,36 +153,16 @@ with right:
     st.markdown("**2. Create an annotation campaign** from its outputs")
     with st.expander("Campaign options", expanded=False):
         name = st.text_input("Name", value=f"{run}: base vs finetuned", key="camp_name")
-        k = st.number_input("Annotators per item (k)", 1, 20, 3, key="camp_k")
-        selection = st.selectbox("Items", SELECTIONS, key="camp_selection")
-        n_items = st.number_input("How many (sample / critical)", 1, 10_000, 50, key="camp_n")
-        show_reference = st.checkbox("Show the reference", value=True, key="camp_ref")
-        gold_rate = st.slider("Share of gold pairs", 0.0, 0.5, 0.0, 0.05, key="camp_gold")
-        repeat_rate = st.slider("Share repeated with sides flipped", 0.0, 0.5, 0.0, 0.05, key="camp_repeat")
-        max_text_chars = st.number_input(
-            "Longest text (characters)", 100, None, DEFAULT_MAX_TEXT_CHARS, 1000, key="camp_max_text"
-        )
-        truncate = st.checkbox("Cut longer texts instead of refusing them", key="camp_truncate")
+        form = campaign_options("camp_", every_option=False)
     if st.button("Create campaign", key="campaign", disabled=not row.outputs):
         try:
-            config = CampaignConfig(
-                name=name,
-                run_dir=str(path),
-                k=int(k),
-                selection=selection,
-                n_items=int(n_items),
-                show_reference=show_reference,
-                gold_rate=float(gold_rate),
-                repeat_rate=float(repeat_rate),
-                max_text_chars=int(max_text_chars),
-                truncate_long_texts=truncate,
-            )
+            config = CampaignConfig(name=name, run_dir=str(path), **form.config_fields())
             campaign_id = create_campaign(con, config, created_by=user.user_id)
         except (AnnotationError, ValueError) as e:
             st.error(escape_markdown(e))
         else:
             cut = get_campaign(con, campaign_id).texts_truncated
-            note = f" {cut:,} texts longer than {int(max_text_chars):,} characters were cut." if cut else ""
+            note = f" {cut:,} texts longer than {config.max_text_chars:,} characters were cut." if cut else ""
             st.success(
                 escape_markdown(
                     f"Campaign '{name}' created ({campaign_id}); annotators see it on their Annotate page.{note}"

@@ -141,7 +141,7 @@ def test_the_campaign_record_names_the_design_and_keeps_the_secret(con, make_cam
 )
 def test_bad_design_settings_are_refused(run_folder, overrides, message):
     with pytest.raises(CampaignError, match=message):
-        CampaignConfig(name="x", run_dir=str(run_folder), **overrides).validate()
+        CampaignConfig(name="x", run_dir=str(run_folder), **overrides)
 
 
 def test_a_given_design_secret_must_be_256_bits(con, run_folder):

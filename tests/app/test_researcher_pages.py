@@ -47,3 +47,32 @@ def test_users_page_creates_accounts_and_invitations(open_page, app_env, researc
     at.button(key="make_invite").click().run()
     assert "?invite=" in at.code[0].value
     assert len(list_invitations(app_env)) == 1
+
+
+def test_both_campaign_forms_offer_the_configs_defaults_and_labels(open_page, app_env, researcher):
+    """One form (pages/campaign_form.py) on the Campaigns and Runs pages: the same defaults as CampaignConfig
+    (the Runs page offered 50 items where the Campaigns page offered 100) and the same labels."""
+    import dataclasses
+
+    from annotations.campaigns import CampaignConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(CampaignConfig)}
+    labels = {f.name: f.metadata["label"] for f in dataclasses.fields(CampaignConfig)}
+    campaigns_page = _as(open_page, researcher, "campaigns")
+    runs_page = _as(open_page, researcher, "runs")
+    assert not campaigns_page.exception and not runs_page.exception
+    for name in ("n_items", "k", "max_text_chars"):
+        full, short = campaigns_page.number_input(key=name), runs_page.number_input(key=f"camp_{name}")
+        assert full.value == short.value == defaults[name], name
+        assert full.label == short.label == labels[name], name
+    for name in ("gold_rate", "repeat_rate"):
+        assert (
+            campaigns_page.slider(key=name).value
+            == runs_page.slider(key=f"camp_{name}").value
+            == defaults[name]
+        )
+    assert (
+        campaigns_page.checkbox(key="show_reference").label
+        == runs_page.checkbox(key="camp_show_reference").label
+        == labels["show_reference"]
+    )

@@ -1,0 +1,190 @@
+"""A stored campaign read back: its config, its design, its status, and the frames (items, outputs, metrics,
+the list of campaigns) that the assignment, the statistics and the results page read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from annotations import store
+from annotations.campaigns.config import CampaignConfig, Criterion
+from annotations.design import Design
+from annotations.errors import CampaignError
+from annotations.store import read_frame
+
+
+@dataclass
+class Campaign:
+    """A stored campaign: its id plus the config it was created with."""
+
+    campaign_id: str
+    config: CampaignConfig
+    status: str
+    n_items: int
+    texts_truncated: int = 0  # texts the import cut to config.max_text_chars
+    # the public name of the side and order design (annotations.design); the secret stays in the store
+    design_id: str = ""
+
+    @property
+    def criteria(self) -> list[Criterion]:
+        return self.config.criteria
+
+
+def get_campaign(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
+    """The stored campaign; CampaignError if there is none with this id."""
+    row = (
+        store.read(con)
+        .execute(
+            "SELECT config, status, (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id), "
+            "texts_truncated, design_id FROM campaigns c WHERE campaign_id = ?",
+            [campaign_id],
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise CampaignError(f"no campaign with id '{campaign_id}'")
+    return Campaign(
+        campaign_id, CampaignConfig.from_json(row[0]), row[1], int(row[2]), int(row[3] or 0), row[4] or ""
+    )
+
+
+_CONFIGS: dict[str, CampaignConfig] = {}
+
+
+def campaign_config(con: duckdb.DuckDBPyConnection, campaign_id: str) -> CampaignConfig:
+    """The config of a campaign, cached in the process (a campaign's config never changes once created)."""
+    config = _CONFIGS.get(campaign_id)
+    if config is None:
+        row = (
+            store.read(con)
+            .execute("SELECT config FROM campaigns WHERE campaign_id = ?", [campaign_id])
+            .fetchone()
+        )
+        if row is None:
+            raise CampaignError(f"no campaign with id '{campaign_id}'")
+        config = _CONFIGS[campaign_id] = CampaignConfig.from_json(row[0])
+    return config
+
+
+_DESIGNS: dict[str, Design] = {}
+
+
+def campaign_design(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Design:
+    """The randomization design of a campaign, secret included: for the server's own use (assignment), never
+    for a page. Cached in the process like the config (neither changes once the campaign exists)."""
+    design = _DESIGNS.get(campaign_id)
+    if design is None:
+        config = campaign_config(con, campaign_id)
+        (secret,) = (
+            store.read(con)
+            .execute("SELECT design_secret FROM campaigns WHERE campaign_id = ?", [campaign_id])
+            .fetchone()
+        )
+        design = _DESIGNS[campaign_id] = Design(
+            secret, tuple(config.side_block_sizes), config.side_max_imbalance
+        )
+    return design
+
+
+def design_record(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str, Any]:
+    """The public description of a campaign's design, for the export and the researcher: its id (a commitment
+    to the secret), the side blocks and the order rule; never the secret itself."""
+    config = campaign_config(con, campaign_id)
+    try:
+        (public_id,) = (
+            store.read(con)
+            .execute("SELECT design_id FROM campaigns WHERE campaign_id = ?", [campaign_id])
+            .fetchone()
+        )
+    except duckdb.BinderException:  # a store opened read-only that predates migration 002
+        public_id = None
+    return {
+        "design_id": public_id,
+        "sides": "random permuted blocks per annotator (annotations.design), stored per assignment as shown_left",
+        "side_block_sizes": list(config.side_block_sizes),
+        "side_max_imbalance": config.side_max_imbalance,
+        "item_order": "per annotator: md5(HMAC(secret, annotator) || item_id)",
+        "max_items_in_progress": config.max_items_in_progress,
+    }
+
+
+def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) -> None:
+    """Open ('active') or close ('closed') a campaign to annotators."""
+    if status not in ("active", "closed"):
+        raise CampaignError(f"status must be 'active' or 'closed', got '{status}'")
+    store.write(
+        con,
+        lambda cur: cur.execute(
+            "UPDATE campaigns SET status = ? WHERE campaign_id = ?", [status, campaign_id]
+        ),
+    )
+
+
+def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments,
+    texts_truncated and the max_text_chars they were cut to, design_id))."""
+    return (
+        store.read(con)
+        .execute(
+            """
+        SELECT c.campaign_id, c.name, c.system_a, c.system_b, c.created_at, c.k,
+               (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id AND NOT i.is_gold) AS n_items,
+               c.run_dir, c.status, c.source_file,
+               (SELECT count(*) FROM assignments a WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted')
+                   AS n_judgments,
+               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id
+        FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
+        """
+        )
+        .df()
+    )
+
+
+def items_frame(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner, selection_reason);
+    only the items `item_ids` names when given (the results page's example browser reads one item at a time)."""
+    only = "" if item_ids is None else " AND list_contains(?, item_id)"
+    frame = (
+        store.read(con)
+        .execute(
+            'SELECT item_id, source, reference_texts AS "references", is_gold, metadata, prompt, gold_winner, '
+            f"selection_reason FROM items WHERE campaign_id = ?{only} ORDER BY position",
+            [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
+        )
+        .df()
+    )
+    frame["references"] = frame["references"].map(lambda r: [] if r is None else list(r))
+    frame["metadata"] = frame["metadata"].map(lambda m: json.loads(m) if m else {})
+    frame["is_gold"] = frame["is_gold"].astype(bool)
+    return frame
+
+
+def outputs_frame(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """item_id, system, output (+ decoding, seed, n_words); only the items `item_ids` names when given."""
+    only = "" if item_ids is None else " AND list_contains(?, o.item_id)"
+    return (
+        store.read(con)
+        .execute(
+            "SELECT o.item_id, o.system, o.output, o.decoding, o.seed, o.n_words FROM outputs o "
+            f"JOIN items i USING (campaign_id, item_id) WHERE o.campaign_id = ?{only} ORDER BY i.position, o.system",
+            [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
+        )
+        .df()
+    )
+
+
+def metrics_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """item_id, system, metric, value: the automatic metrics of the campaign's outputs."""
+    return read_frame(
+        con,
+        "SELECT item_id, system, metric, value FROM metrics WHERE campaign_id = ? ORDER BY item_id, system, metric",
+        [campaign_id],
+    )
