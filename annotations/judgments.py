@@ -4,7 +4,7 @@ The page speaks in "A" (left) and "B" (right); this module turns that into syste
 on the assignment, so the winner in the store is de-randomized. Idempotency: an assignment gets exactly one
 version-1 judgment however often its form is sent (double click, resubmitted form); an edit names the version
 it edits and a repeated edit of the same version is answered with the version already written.
-`judgments_frame` and `scores_frame` return the latest version of each judgment (see contracts.md).
+`judgments_frame` and `scores_frame` return the latest version of each judgment (docs/frames.md).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from annotations import store
-from annotations.assignment import ASSIGNMENT_LANE, has_room, own_assignment
+from annotations.assignment import ASSIGNMENT_LANE, OwnedPair, has_room, own_assignment
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, AuthError
 from annotations.store import read_frame
@@ -32,10 +32,6 @@ Scores = dict[str, dict[str, int]]  # criterion -> {"A": score, "B": score}
 # runs takes no slot that assignment could give away. A late judgment (lease ran out) must be weighed against
 # new assignments, so it is written in the assignment lane.
 JUDGMENT_LANE = "judgments"
-
-
-class _NeedsAssignmentLane(Exception):
-    """Internal: this submit is late and must be serialized with assignment."""
 
 
 class JudgmentRejected(AnnotationError):
@@ -66,6 +62,37 @@ class OwnJudgment:
     comment: str | None = None
     submitted_at: datetime | None = None
     source_start: str = ""
+
+
+@dataclass(frozen=True)
+class _AssignmentState:
+    """An assignment as a submit finds it inside its write."""
+
+    pair: OwnedPair
+    status: str  # open | submitted | skipped | expired
+    served_at: datetime
+    lease_expires_at: datetime
+    is_gold: bool
+    is_repeat: bool
+
+    def is_late(self, at: datetime) -> bool:
+        """Its lease ran out, so its slot may have gone to someone else (gold items and repeats hold none)."""
+        return (self.status == "expired" or self.lease_expires_at <= at) and not (
+            self.is_gold or self.is_repeat
+        )
+
+
+def _assignment_state(cur: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> _AssignmentState:
+    row = cur.execute(
+        "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status, served_at, "
+        "lease_expires_at, is_gold, is_repeat FROM assignments WHERE assignment_id = ?",
+        [token],
+    ).fetchone()
+    if row is None:
+        raise AnnotationError("this pair does not exist (any more)")
+    if row[0] != annotator_id:
+        raise AuthError("this pair is not assigned to you")
+    return _AssignmentState(OwnedPair(*row[1:5]), *row[5:])
 
 
 def _side_and_winner(choice: str, shown_left: str, shown_right: str) -> tuple[str, str]:
@@ -100,7 +127,7 @@ def _check_comment(con: duckdb.DuckDBPyConnection, campaign_id: str, comment: st
 
 def _insert_version(
     cur: duckdb.DuckDBPyConnection,
-    assignment: tuple[str, str, str, str],
+    assignment: OwnedPair,
     token: str,
     annotator_id: str,
     version: int,
@@ -112,7 +139,8 @@ def _insert_version(
     submitted_at: datetime,
     duration_s: float | None,
 ) -> str:
-    campaign_id, item_id, shown_left, shown_right = assignment
+    campaign_id, item_id = assignment.campaign_id, assignment.item_id
+    shown_left, shown_right = assignment.shown_left, assignment.shown_right
     judgment_id = store.new_id("j-")
     cur.execute(
         "INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -162,41 +190,32 @@ def submit(
     if choice not in _TO_SIDE:
         raise AnnotationError(f"choice must be one of {', '.join(CHOICES)}, got '{choice}'")
 
-    def work(cur: duckdb.DuckDBPyConnection, lane: str) -> SubmitResult:
+    def work(cur: duckdb.DuckDBPyConnection, lane: str) -> SubmitResult | None:
+        """The submit, in `lane`; None when it is late and so must run in the assignment lane instead."""
         at = now or store.utcnow()
-        row = cur.execute(
-            "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status, served_at, "
-            "lease_expires_at, is_gold, is_repeat FROM assignments WHERE assignment_id = ?",
-            [token],
-        ).fetchone()
-        if row is None:
-            raise AnnotationError("this pair does not exist (any more)")
-        if row[0] != annotator_id:
-            raise AuthError("this pair is not assigned to you")
-        assignment = row[1:5]
-        status, served_at, lease_expires_at, is_gold, is_repeat = row[5:]
-        side, winner = _side_and_winner(choice, assignment[2], assignment[3])
-        checked = _check_scores(con, assignment[0], scores)
-        _check_comment(con, assignment[0], comment)
-        if status == "submitted":
+        state = _assignment_state(cur, token, annotator_id)
+        pair = state.pair
+        side, winner = _side_and_winner(choice, pair.shown_left, pair.shown_right)
+        checked = _check_scores(con, pair.campaign_id, scores)
+        _check_comment(con, pair.campaign_id, comment)
+        if state.status == "submitted":
             first = cur.execute(
                 "SELECT judgment_id FROM judgments WHERE assignment_id = ? AND version = 1", [token]
             ).fetchone()
             return SubmitResult(first[0], 1, created=False)
-        if status == "skipped":
+        if state.status == "skipped":
             raise JudgmentRejected("this pair was skipped; it cannot be judged any more")
-        if (status == "expired" or lease_expires_at <= at) and not (is_gold or is_repeat):
+        if state.is_late(at):
             if lane != ASSIGNMENT_LANE:
-                raise _NeedsAssignmentLane()
-            if not has_room(
-                cur, assignment[0], assignment[1], campaign_config(con, assignment[0]).k, at, token
-            ):
+                return None
+            k = campaign_config(con, pair.campaign_id).k
+            if not has_room(cur, pair.campaign_id, pair.item_id, k, at, token):
                 raise JudgmentRejected(
                     "this pair went to another annotator while it was left idle; it was not saved"
                 )
-        duration = (at - served_at).total_seconds()
+        duration = (at - state.served_at).total_seconds()
         judgment_id = _insert_version(
-            cur, assignment, token, annotator_id, 1, side, winner, checked, comment, served_at, at, duration
+            cur, pair, token, annotator_id, 1, side, winner, checked, comment, state.served_at, at, duration
         )
         cur.execute(
             "UPDATE assignments SET status = 'submitted', submitted_at = ? WHERE assignment_id = ?",
@@ -204,10 +223,12 @@ def submit(
         )
         return SubmitResult(judgment_id, 1, created=True)
 
-    try:
-        return store.write(con, lambda cur: work(cur, JUDGMENT_LANE), lane=JUDGMENT_LANE)
-    except _NeedsAssignmentLane:
-        return store.write(con, lambda cur: work(cur, ASSIGNMENT_LANE), lane=ASSIGNMENT_LANE)
+    result = store.write(con, lambda cur: work(cur, JUDGMENT_LANE), lane=JUDGMENT_LANE)
+    if (
+        result is None
+    ):  # late: whether its slot is still free is decided beside new assignments, in their lane
+        result = store.write(con, lambda cur: work(cur, ASSIGNMENT_LANE), lane=ASSIGNMENT_LANE)
+    return result
 
 
 def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:
@@ -237,9 +258,9 @@ def edit(
     Earlier versions stay in the store; analyses read the latest. `duration_s` keeps the first judgment's time.
     """
     assignment = own_assignment(con, token, annotator_id)
-    side, winner = _side_and_winner(choice, assignment[2], assignment[3])
-    scores = _check_scores(con, assignment[0], scores)
-    _check_comment(con, assignment[0], comment)
+    side, winner = _side_and_winner(choice, assignment.shown_left, assignment.shown_right)
+    scores = _check_scores(con, assignment.campaign_id, scores)
+    _check_comment(con, assignment.campaign_id, comment)
 
     def work(cur: duckdb.DuckDBPyConnection) -> SubmitResult:
         latest = cur.execute(

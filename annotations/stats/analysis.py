@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -256,14 +257,22 @@ def verdict_statistics(
     )
 
 
-def agreement_targets(used: pd.DataFrame, scores: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
-    """(target, ratings, level) for alpha: the preference with and without ties (nominal), and each criterion's
+class AgreementTarget(NamedTuple):
+    """What one alpha is computed on: a name for the table, the long ratings, the level of measurement."""
+
+    target: str
+    ratings: pd.DataFrame
+    level: str
+
+
+def agreement_targets(used: pd.DataFrame, scores: pd.DataFrame) -> list[AgreementTarget]:
+    """The targets of alpha: the preference with and without ties (nominal), and each criterion's
     scores (ordinal and interval), whose unit is an (item, system) output: each annotator scored both."""
     preference_ratings = used[["item_id", "annotator_id", "winner"]].rename(columns={"winner": "value"})
     decisive = preference_ratings[~preference_ratings["value"].isin(preference.TIE_OUTCOMES)]
     targets = [
-        ("preference (ties as a category)", preference_ratings, "nominal"),
-        ("preference (ties left out)", decisive, "nominal"),
+        AgreementTarget("preference (ties as a category)", preference_ratings, "nominal"),
+        AgreementTarget("preference (ties left out)", decisive, "nominal"),
     ]
     for criterion, part in scores.groupby("criterion", sort=True):
         ratings = pd.DataFrame(
@@ -273,7 +282,10 @@ def agreement_targets(used: pd.DataFrame, scores: pd.DataFrame) -> list[tuple[st
                 "value": part["score"].to_numpy(),
             }
         ).drop_duplicates(["item_id", "annotator_id"])
-        targets += [(f"{criterion} score", ratings, "ordinal"), (f"{criterion} score", ratings, "interval")]
+        targets += [
+            AgreementTarget(f"{criterion} score", ratings, "ordinal"),
+            AgreementTarget(f"{criterion} score", ratings, "interval"),
+        ]
     return targets
 
 
@@ -293,7 +305,7 @@ def agreement_statistics(used: pd.DataFrame, scores: pd.DataFrame, options: Anal
             {"target": target, "level": level, "annotator_id": a, "alpha_without": v, "alpha": result.alpha}
             for a, v in result.leave_one_out.items()
         ]
-    preference_ratings = targets[0][1]
+    preference_ratings = targets[0].ratings
     return Agreement(
         table=pd.DataFrame(rows),
         leave_one_out=pd.DataFrame(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -19,14 +20,22 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 
 
-def migrations() -> list[tuple[int, str, Path]]:
-    """The migration files in order: (number, name, path)."""
+class Migration(NamedTuple):
+    """One numbered migration file."""
+
+    number: int
+    name: str  # the file name without .sql, e.g. 001_initial
+    path: Path
+
+
+def migrations() -> list[Migration]:
+    """The migration files in order."""
     found = []
     for file in sorted(MIGRATIONS_DIR.glob("*.sql")):
         match = _MIGRATION_NAME.match(file.name)
         if match is None:
             raise StoreError(f"migration file {file.name} must be named NNN_name.sql")
-        found.append((int(match.group(1)), file.stem, file))
+        found.append(Migration(int(match.group(1)), file.stem, file))
     numbers = [n for n, _, _ in found]
     if len(numbers) != len(set(numbers)):
         raise StoreError(f"two migration files share a number in {MIGRATIONS_DIR}")
