@@ -349,7 +349,7 @@ def _utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """One row per judged assignment, latest version; columns as in contracts.md (winner is de-randomized)."""
+    """One row per judged assignment, latest version; columns as in docs/frames.md (winner is de-randomized)."""
     frame = read_frame(
         con,
         f"""

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "annotations")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the test helpers: tests/helpers/
 
-from run_folders import write_run_folder  # noqa: E402
-from synthetic import make_campaign  # noqa: E402
+from helpers.run_folders import write_run_folder  # noqa: E402
+from helpers.synthetic import make_campaign  # noqa: E402
 
 from annotations import stats  # noqa: E402
 from annotations.analysis import AnalysisOptions, analyze  # noqa: E402

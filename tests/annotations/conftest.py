@@ -1,4 +1,4 @@
-"""Fixtures for the store tests: tiny run folders written as files (contracts.md layout) and a fresh store."""
+"""Fixtures for the store tests: tiny run folders (helpers.run_folders) and a fresh store."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from run_folders import write_run_folder
+from helpers.run_folders import write_run_folder
 
 from annotations import store
 from annotations.campaigns import CampaignConfig, create_campaign

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_folders import write_run_folder
+from helpers.run_folders import write_run_folder
 from scipy.stats import kendalltau
 from statsmodels.sandbox.stats.runs import runstest_1samp
 

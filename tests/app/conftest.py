@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers.run_folders import write_run_folder
 
 from annotations import store, users
 from annotations.campaigns import CampaignConfig, create_campaign
 
 APP = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "quartz-lantern-meadow-17"
-
-_spec = importlib.util.spec_from_file_location(
-    "_run_folders", APP / "tests" / "annotations" / "run_folders.py"
-)
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-write_run_folder = _module.write_run_folder
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from login_as import login_as
+from helpers.login_as import login_as
 
 from annotations import users
 from annotations.campaigns import CampaignConfig, campaign_design, create_campaign

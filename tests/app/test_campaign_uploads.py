@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 import pytest
-from login_as import login_as
+from helpers.login_as import login_as
 
 from annotations import store
 from annotations.campaigns import get_campaign, list_campaigns, outputs_frame

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from login_as import login_as
+from helpers.login_as import login_as
 
 from jobs import queue, scheduler
 from pages.plain_text import escape_markdown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from login_as import login_as
+from helpers.login_as import login_as
 
 from annotations.campaigns import items_frame, list_campaigns
 from annotations.users import authenticate, list_invitations

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-from login_as import login_as
+from helpers import synthetic
+from helpers.login_as import login_as
 
 from pages.plain_text import escape_markdown
-
-# by path: a plain `import synthetic` would depend on which test folders pytest collected first
-_spec = importlib.util.spec_from_file_location(
-    "_synthetic", Path(__file__).resolve().parents[1] / "annotations" / "synthetic.py"
-)
-synthetic = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(synthetic)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from login_as import login_as
+from helpers.login_as import login_as
 
 
 def _login(at, username, password):

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from login_as import login_as
+from helpers.login_as import login_as
 
 from annotations.campaigns import list_campaigns
 from jobs import queue, scheduler

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from argon2 import PasswordHasher
-from login_as import login_as
+from helpers.login_as import login_as
 
 from annotations import sessions, users
 from pages.shared import SESSION_KEY

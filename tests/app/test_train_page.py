@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from login_as import login_as
+from helpers.login_as import login_as
 
 from annotations import runs
 from ft_core.config import TrainConfig

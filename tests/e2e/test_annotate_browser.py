@@ -6,11 +6,11 @@ researcher page by its URL. Screenshots go to screenshots/ (annotate.png, untrus
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from helpers.run_folders import write_run_folder
 
 from annotations.campaigns import CampaignConfig, create_campaign
 from annotations.judgments import judgments_frame
@@ -20,11 +20,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-_spec = importlib.util.spec_from_file_location(
-    "_run_folders", ROOT / "tests" / "annotations" / "run_folders.py"
-)
-_run_folders = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_run_folders)
 
 # Distinctive system names: if either ever reaches the browser, the page is not blind.
 SYSTEMS = ("zebra", "otter")
@@ -33,7 +28,7 @@ WORD = {"zebra": "alpha", "otter": "omega"}
 
 def _campaign(app, output_text, n_items=5, k=1):
     def work(con):
-        run = _run_folders.write_run_folder(
+        run = write_run_folder(
             app.runs_dir / "run-e2e", n_items=n_items, systems=SYSTEMS, output_text=output_text
         )
         cid = create_campaign(

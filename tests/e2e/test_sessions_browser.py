@@ -5,7 +5,6 @@ a second app on the same DuckDB file refuses to start with one line."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import subprocess
 import time
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.run_folders import write_run_folder
 
 from annotations import users
 from annotations.campaigns import CampaignConfig, create_campaign
@@ -23,12 +23,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "velvet-harbor-pines-29"
 
-_spec = importlib.util.spec_from_file_location(
-    "_run_folders", ROOT / "tests" / "annotations" / "run_folders.py"
-)
-_run_folders = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_run_folders)
-
 
 def _two_campaigns_and_anna(app) -> dict[str, str]:
     """Two open campaigns whose outputs name their campaign ('first' / 'second'), and the annotator anna."""
@@ -36,7 +30,7 @@ def _two_campaigns_and_anna(app) -> dict[str, str]:
     def work(con):
         ids = {}
         for name in ("first", "second"):
-            run = _run_folders.write_run_folder(
+            run = write_run_folder(
                 app.runs_dir / f"run-{name}",
                 n_items=6,
                 systems=("zebra", "otter"),

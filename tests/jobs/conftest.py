@@ -1,23 +1,16 @@
-"""Fixtures for the job tests: a fresh store, a folder for job logs, a 12-item run folder written as files
-(tests/annotations/run_folders.py, loaded by path until the shared test helpers have a package of their own), and
-a CPU-only machine whose one slot is taken."""
+"""Fixtures for the job tests: a fresh store, a folder for job logs, a 12-item run folder (helpers.run_folders)
+and a CPU-only machine whose one slot is taken."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.run_folders import write_run_folder
 
 from annotations import store
 from jobs import queue, scheduler
-
-_spec = importlib.util.spec_from_file_location(
-    "_run_folders", Path(__file__).resolve().parents[1] / "annotations" / "run_folders.py"
-)
-_run_folders = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_run_folders)
 
 
 @pytest.fixture
@@ -34,7 +27,7 @@ def log_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def run_folder(tmp_path) -> Path:
-    return _run_folders.write_run_folder(tmp_path / "runs" / "run-1")
+    return write_run_folder(tmp_path / "runs" / "run-1")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ config it was given; a sweep's members queued one pipeline each, those already b
 
 from __future__ import annotations
 
-from fake_jobs import py
+from helpers.fake_jobs import py
 
 from ft_core.config import GenerateConfig, ScoreConfig, parse_cli
 from jobs import evaluation, queue

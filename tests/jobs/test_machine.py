@@ -8,7 +8,7 @@ import socket
 
 import pandas as pd
 import pytest
-from fake_jobs import fake_nvidia_smi, py, set_gpu_rows, wait_for_line
+from helpers.fake_jobs import fake_nvidia_smi, py, set_gpu_rows, wait_for_line
 
 from jobs import machine, queue, scheduler
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fake_jobs import cpu, py, wait_for, wait_for_line
+from helpers.fake_jobs import cpu, py, wait_for, wait_for_line
 
 from annotations import store
 from jobs import logs, processes, queue, scheduler

@@ -8,7 +8,7 @@ import os
 import threading
 
 import pytest
-from fake_jobs import py
+from helpers.fake_jobs import py
 
 from jobs import queue, scheduler
 from jobs.queue import JobError

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_jobs import cpu, fake_accelerate, launched_args, py, wait_for, wait_for_line
+from helpers.fake_jobs import cpu, fake_accelerate, launched_args, py, wait_for, wait_for_line
 
 from ft_core import runfolder
 from jobs import commands, logs, processes, queue, scheduler

@@ -5,8 +5,8 @@ import json
 
 import pandas as pd
 import pytest
-import synthetic
-from run_folders import write_run_folder
+from helpers import synthetic
+from helpers.run_folders import write_run_folder
 
 from annotations import db
 from annotations.__main__ import main as cli

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from synthetic import make_campaign
+from helpers.synthetic import make_campaign
 
 from annotations.errors import AnnotationError
 from annotations.stats import bootstrap, paired_metrics, preference

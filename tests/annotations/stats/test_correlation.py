@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.synthetic import make_campaign
 from scipy import stats as sps
-from synthetic import make_campaign
 
 from annotations.errors import AnnotationError
 from annotations.stats import correlation

@@ -1,8 +1,8 @@
 """Per-criterion score differences against scipy's paired t test on a synthetic campaign."""
 
 import pytest
+from helpers.synthetic import make_campaign
 from scipy import stats as sps
-from synthetic import make_campaign
 
 from annotations.stats import criteria
 

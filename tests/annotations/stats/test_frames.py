@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import synthetic
-from run_folders import write_run_folder
+from helpers import synthetic
+from helpers.run_folders import write_run_folder
 
 from annotations import campaigns, judgments, store
 from annotations.errors import AnnotationError

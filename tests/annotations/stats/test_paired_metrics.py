@@ -4,7 +4,7 @@ whether a metric is resampled alone or beside the others (one pass over the item
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import make_campaign
+from helpers.synthetic import make_campaign
 
 from annotations.stats import bootstrap, paired_metrics
 from annotations.stats.intervals import percentile_interval

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.synthetic import make_campaign
 from statsmodels.stats.power import NormalIndPower
-from synthetic import make_campaign
 
 from annotations.stats import agreement, power, preference
 

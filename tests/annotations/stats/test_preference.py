@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from helpers.synthetic import make_campaign
 from statsmodels.stats.descriptivestats import sign_test
 from statsmodels.stats.proportion import binom_test, proportion_confint
-from synthetic import make_campaign
 
 from annotations.errors import AnnotationError
 from annotations.stats import preference

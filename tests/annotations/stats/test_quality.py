@@ -3,8 +3,8 @@ planted annotators."""
 
 import numpy as np
 import pytest
+from helpers.synthetic import make_campaign
 from statsmodels.stats.proportion import binom_test
-from synthetic import make_campaign
 
 from annotations.stats import agreement, quality
 

@@ -1,15 +1,14 @@
-"""Tiny run folders written as plain files in the contracts.md layout (outputs/*.jsonl, scores/per_example.parquet).
-
-Imported by tests/annotations, tests/app and tests/e2e (the latter by path) so all build the same fixtures.
-"""
+"""Tiny run folders (outputs/*.jsonl, scores/per_example.parquet) written through ft_core.runfolder, the one owner
+of the layout (docs/run-folder.md), so every suite builds the same fixtures the way generation and scoring do."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ft_core import runfolder
 
 
 def write_run_folder(
@@ -25,16 +24,17 @@ def write_run_folder(
 
     `output_text(system, i)` gives the output of item i (default: a text naming the system, decoding and seed).
     """
-    (root / "outputs").mkdir(parents=True, exist_ok=True)
-    (root / "scores").mkdir(exist_ok=True)
+    runfolder.outputs_dir(root).mkdir(parents=True, exist_ok=True)
+    runfolder.scores_dir(root).mkdir(exist_ok=True)
     rng = np.random.default_rng(metric_seed)
     scores = []
     for system in systems:
         for decoding in decodings:
             for seed in seeds:
-                with (root / "outputs" / f"{system}__{decoding}__seed{seed}.jsonl").open("w") as f:
-                    for i in range(n_items):
-                        row = {
+                rows = []
+                for i in range(n_items):
+                    rows.append(
+                        {
                             "item_id": f"item-{i:03d}",
                             "system": system,
                             "decoding": decoding,
@@ -49,18 +49,19 @@ def write_run_folder(
                             "hit_max_new_tokens": False,
                             "time_s": 0.01,
                         }
-                        f.write(json.dumps(row) + "\n")
-                        scores.append(
-                            {
-                                "item_id": f"item-{i:03d}",
-                                "system": system,
-                                "decoding": decoding,
-                                "seed": seed,
-                                "rougeL": rng.random(),
-                                "bleu": rng.random() * 100,
-                                "bertscore_f1": rng.random(),
-                                "output_tokens": 7,
-                            }
-                        )
-    pd.DataFrame(scores).to_parquet(root / "scores" / "per_example.parquet")
+                    )
+                    scores.append(
+                        {
+                            "item_id": f"item-{i:03d}",
+                            "system": system,
+                            "decoding": decoding,
+                            "seed": seed,
+                            "rougeL": rng.random(),
+                            "bleu": rng.random() * 100,
+                            "bertscore_f1": rng.random(),
+                            "output_tokens": 7,
+                        }
+                    )
+                runfolder.write_jsonl_atomic(runfolder.output_path(root, system, decoding, seed), rows)
+    pd.DataFrame(scores).to_parquet(runfolder.scores_dir(root) / runfolder.PER_EXAMPLE)
     return root

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from run_folders import write_run_folder
+from helpers.run_folders import write_run_folder
 
 from annotations.campaigns import (
     CampaignConfig,
@@ -285,3 +285,24 @@ def test_limits_must_be_positive(con, run_folder):
     for bad in ({"max_text_chars": 0}, {"max_comment_chars": 0}):
         with pytest.raises(CampaignError, match="must be >= 1"):
             create_campaign(con, CampaignConfig(name="x", run_dir=str(run_folder), **bad))
+
+
+def test_a_campaign_config_checks_itself_when_made(run_folder):
+    """CampaignConfig validates in __post_init__ (no separate validate()), coerces form/YAML text to the field
+    types with ft_core.config's one helper, and carries labels and help for the form."""
+    from ft_core.config import field_specs
+
+    with pytest.raises(CampaignError, match="k must be >= 1"):
+        CampaignConfig(name="x", run_dir=str(run_folder), k=0)
+    with pytest.raises(CampaignError, match="selection must be one of all, random, critical; got 'best'"):
+        CampaignConfig(name="x", run_dir=str(run_folder), selection="best")
+    with pytest.raises(CampaignError, match="exactly one of run_dir"):
+        CampaignConfig(name="x")
+    with pytest.raises(CampaignError, match="k must be of type int"):
+        CampaignConfig(name="x", run_dir=str(run_folder), k="three")
+    config = CampaignConfig(name="x", run_dir=str(run_folder), k="2", gold_rate="0.1")
+    assert config.k == 2 and config.gold_rate == 0.1
+    assert CampaignConfig.from_json(config.to_json()) == config
+    specs = {spec.name: spec for spec in field_specs(CampaignConfig)}
+    assert specs["selection"].choices == ("all", "random", "critical")
+    assert all(spec.label and spec.help for spec in specs.values())

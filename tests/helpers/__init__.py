@@ -1,0 +1,9 @@
+"""Helpers shared by the test suites, imported as `from helpers.<module> import ...` (pytest puts tests/ on the
+path: `pythonpath` in pyproject.toml):
+
+- `run_folders`: tiny run folders written through ft_core.runfolder (outputs, scores).
+- `synthetic`: simulated campaigns with known answers, as frames or judged through the real store.
+- `login_as`: log a user in on an AppTest the way the login page does.
+- `fake_jobs`: tiny child processes and a fake `nvidia-smi` for the job tests.
+- `streamlit_server`: the app in a subprocess on a free port, for the browser tests and benches.
+"""
