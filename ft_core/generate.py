@@ -1,7 +1,9 @@
 """Base and fine-tuned outputs for an evaluation split: `python -m ft_core generate --run-dir runs/x`.
 
 For each system (base, finetuned), decoding setting and seed, one JSONL file in `<run>/outputs/` (layout:
-`ft_core.runfolder`, docs/run-folder.md). One model load serves both systems: the LoRA adapter is switched off for `base`.
+`ft_core.runfolder`, docs/run-folder.md). One model load serves both systems (`use_system`): `base` runs with the
+LoRA adapter switched off, then `finetuned` with the adapter merged into the base weights, so both pay the same
+compute per token (unmerged, peft keeps the adapter in fp32 beside a bf16 base and runs it as extra matmuls).
 Prompts are built exactly as in training (same template, chat template, source truncation). Generation is
 batched with left padding over length-sorted batches (little padding, so little wasted compute) and written back
 in input order. Finished batches are appended to a hidden `.partial` file as they complete, so a crashed or
@@ -18,7 +20,6 @@ import dataclasses
 import time
 import warnings
 import zlib
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ft_core.runfolder import output_path, parse_output_name
 __all__ = [
     "SYSTEMS", "GenerateConfig", "Generated", "Job", "build_prompts", "generate", "generate_file",
     "generate_texts", "length_sorted_batches", "load_eval_examples", "load_for_generation", "output_path",
-    "parse_output_name", "resolve_device", "resolve_job", "run_config",
+    "parse_output_name", "resolve_device", "resolve_job", "run_config", "use_system",
 ]  # fmt: skip
 
 
@@ -150,6 +151,30 @@ def load_for_generation(
     return model, tokenizer
 
 
+def use_system(model: Any, system: str) -> None:
+    """Make a loaded model generate as `system`: "base" with the LoRA adapter switched off (and unmerged),
+    "finetuned" with the adapter merged into the base weights (peft's `merge_adapter`): the same weights and the
+    same compute per token as the base, where the unmerged adapter would add two fp32 matmuls per target module
+    beside a bf16 base. A model without an adapter generates as itself.
+
+    Unmerging 16-bit weights does not give the base weights back bit for bit (W + dW - dW rounds), so callers
+    generate every base output first and merge once (as `generate` does)."""
+    from peft import PeftModel
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    if not isinstance(model, PeftModel):
+        return
+    merged = any(m.merged for m in model.modules() if isinstance(m, BaseTunerLayer))
+    if system == "base":
+        if merged:
+            model.unmerge_adapter()
+        model.base_model.disable_adapter_layers()
+    else:
+        model.base_model.enable_adapter_layers()
+        if not merged:
+            model.merge_adapter()
+
+
 def build_prompts(tokenizer: Any, data: DataConfig, examples: list[Example], task: str) -> list[str]:
     """The training prompts: source cut to max_source_length tokens, in the template (and chat template)."""
     prompts = []
@@ -225,10 +250,11 @@ def generate_texts(
         with torch.inference_mode():
             out = model.generate(**inputs, generation_config=config)
         new = out[:, inputs["input_ids"].shape[1] :] if task == "causal" else out[:, 1:]
+        new_ids = new.tolist()  # one copy to the host per batch, not one per row
         elapsed = time.perf_counter() - started
         finished = []
         for row, index in enumerate(batch):
-            ids = new[row].tolist()
+            ids = new_ids[row]
             stop = next((j for j, t in enumerate(ids) if t in eos), None)
             n_tokens = stop if stop is not None else len(ids)
             text = tokenizer.decode(ids[:n_tokens], skip_special_tokens=True).strip()
@@ -362,30 +388,30 @@ def generate(cfg: GenerateConfig) -> list[Path]:
     prompts = build_prompts(tokenizer, job.data, examples, job.task)
     runfolder.outputs_dir(job.output_dir).mkdir(parents=True, exist_ok=True)
     runfolder.write_config(runfolder.outputs_dir(job.output_dir) / runfolder.GENERATE_CONFIG, cfg)
-    paths = []
-    for decoding in job.decodings:
-        for seed in cfg.seeds if decoding.stochastic else cfg.seeds[:1]:
-            for system in cfg.systems:
-                # base = the same loaded model with the adapter switched off
-                switch = (
-                    model.disable_adapter() if system == "base" and adapter is not None else nullcontext()
-                )
-                with switch:
-                    paths.append(
-                        generate_file(
-                            model,
-                            tokenizer,
-                            examples,
-                            prompts,
-                            system,
-                            decoding,
-                            seed,
-                            job.task,
-                            job.output_dir,
-                            cfg.batch_size,
-                            cfg.overwrite,
-                        )
-                    )
+    work = [
+        (decoding, seed, system)
+        for decoding in job.decodings
+        for seed in (cfg.seeds if decoding.stochastic else cfg.seeds[:1])
+        for system in cfg.systems
+    ]
+    paths: list[Path] = [Path()] * len(work)
+    # every base file first, on the untouched weights; then the adapter is merged once for the fine-tuned files
+    for i in sorted(range(len(work)), key=lambda i: work[i][2] != "base"):
+        decoding, seed, system = work[i]
+        use_system(model, system)
+        paths[i] = generate_file(
+            model,
+            tokenizer,
+            examples,
+            prompts,
+            system,
+            decoding,
+            seed,
+            job.task,
+            job.output_dir,
+            cfg.batch_size,
+            cfg.overwrite,
+        )
     return paths
 
 
