@@ -816,9 +816,9 @@ def record_failure(run: Run, error: BaseException) -> None:
     the out-of-memory hint); the main process writes status.json: cancelled or failed as `runfolder.ending`
     decides from the run folder (a requested cancel; else the first process's error; else Ctrl-C/SIGTERM is a
     cancel)."""
-    interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+    interrupted = isinstance(error, KeyboardInterrupt)
     message = _explain_failure(error, run.cfg)
-    if not interrupted:
+    if not interrupted and not isinstance(error, SystemExit):
         kind = "oom" if _is_oom(error) else type(error).__name__
         with contextlib.suppress(OSError):  # a full disk or a deleted folder must not hide the error itself
             runfolder.write_process_error(run.run_dir, run.rank, message, kind)
