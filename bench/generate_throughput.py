@@ -14,12 +14,12 @@ Both sides run `--rounds` times, alternating, and each reports its median round.
 on the first K prompts only (its tokens/s is a rate, so it compares), which keeps the CPU run short; the batched
 side always runs every prompt.
 
-It also times batched generation as each system of `python -m ft_core generate` runs it, on one model loaded
-with a random LoRA adapter (q/k/v/o, r=16): `base` (adapter off), `finetuned` (adapter merged into the weights,
-`ft_core.generate.use_system`), and, for reference, the adapter unmerged (what generation did before: on a bf16
-base peft keeps the adapter in fp32 and runs it as extra matmuls). It prints the time per generated token of
-each and fine-tuned / base (goal: within 10%). Rounds alternate these too; the switches merge and unmerge, which
-in 16-bit weights is not bit-exact (harmless for timing; generate() itself merges once, after every base file).
+It also times batched generation as each system of `python -m ft_core generate` runs it, with a random LoRA
+adapter (q/k/v/o, r=16): `base` (the plain model), `finetuned` (the adapter merged into a second copy's weights,
+peft's wrappers removed: `ft_core.generate.merge_adapter`), and, for reference, a peft model with the adapter
+unmerged (what generation did before: on a bf16 base peft keeps the adapter in fp32 and runs it as extra matmuls
+behind a wrapper per adapted layer). It prints the time per generated token of each and fine-tuned / base (goal:
+within 10%). The rounds alternate these too. The per-example loop runs the plain base model.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main() -> None:
     from ft_core.config import DataConfig
     from ft_core.data import load_examples
     from ft_core.decoding import Decoding
-    from ft_core.generate import build_prompts, generate_texts, load_for_generation, use_system
+    from ft_core.generate import build_prompts, generate_texts, load_for_generation, merge_adapter
     from ft_core.models import embedded_tokenizer, resolve_device
 
     device = resolve_device(args.device)
@@ -77,8 +77,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gen-bench-"))
     folder = build_model_folder(args.arch, work / "model", tokenizer)
     adapter = build_adapter_folder(folder, work / "adapter")
-    model, tokenizer = load_for_generation(str(folder), "causal", adapter, args.precision, device, "sdpa")
-    use_system(model, "base")
+    model, tokenizer = load_for_generation(str(folder), "causal", None, args.precision, device, "sdpa")
+    finetuned, _ = load_for_generation(str(folder), "causal", None, args.precision, device, "sdpa")
+    finetuned = merge_adapter(finetuned, adapter)
+    unmerged, _ = load_for_generation(str(folder), "causal", adapter, args.precision, device, "sdpa")
+    models = {"base": model, "finetuned": finetuned, "unmerged": unmerged}
     data = DataConfig(max_source_length=args.max_source_length)
     examples = load_examples(str(DATA), data)
     examples = (examples * (args.prompts // len(examples) + 1))[: args.prompts]
@@ -107,14 +110,9 @@ def main() -> None:
         return tokens, time.perf_counter() - started
 
     def run_batched(batch: list[str], system: str = "base") -> tuple[int, float]:
-        if system == "unmerged":  # the adapter on, beside the weights (what generation did before)
-            use_system(model, "base")
-            model.base_model.enable_adapter_layers()
-        else:
-            use_system(model, system)
         sync()
         started = time.perf_counter()
-        results = generate_texts(model, tokenizer, batch, decoding, batch_size=args.batch_size)
+        results = generate_texts(models[system], tokenizer, batch, decoding, batch_size=args.batch_size)
         sync()
         return sum(r.new_tokens for r in results), time.perf_counter() - started
 
@@ -124,7 +122,6 @@ def main() -> None:
     # Warm-up both paths (kernels, allocator), then alternate them so that load from other processes on a
     # shared machine hits both alike; each side's figure is its median over the rounds.
     systems = ("base", "finetuned", "unmerged")
-    use_system(model, "base")
     run_loop(prompts[:2])
     for system in systems:
         run_batched(prompts[:4], system)
@@ -132,7 +129,6 @@ def main() -> None:
     loop_runs: list[tuple[int, float]] = []
     system_runs: dict[str, list[tuple[int, float]]] = {s: [] for s in systems}
     for _ in range(args.rounds):
-        use_system(model, "base")
         loop_runs.append(run_loop(loop_prompts))
         for system in systems:
             system_runs[system].append(run_batched(prompts, system))
@@ -161,7 +157,7 @@ def main() -> None:
     print(f"ratio: {batched_rate / loop_rate:.1f}x (medians of {args.rounds} alternating rounds)")
     finetuned_vs_base = per_token["finetuned"] / per_token["base"]
     print(
-        f"time per generated token, batched, {model.get_base_model().dtype}: base {1e3 * per_token['base']:.2f} ms, "
+        f"time per generated token, batched, {model.dtype}: base {1e3 * per_token['base']:.2f} ms, "
         f"fine-tuned (adapter merged) {1e3 * per_token['finetuned']:.2f} ms, "
         f"fine-tuned with the adapter unmerged (before) {1e3 * per_token['unmerged']:.2f} ms"
     )

@@ -1,9 +1,11 @@
 """Base and fine-tuned outputs for an evaluation split: `python -m ft_core generate --run-dir runs/x`.
 
 For each system (base, finetuned), decoding setting and seed, one JSONL file in `<run>/outputs/` (layout:
-`ft_core.runfolder`, docs/run-folder.md). One model load serves both systems (`use_system`): `base` runs with the
-LoRA adapter switched off, then `finetuned` with the adapter merged into the base weights, so both pay the same
-compute per token (unmerged, peft keeps the adapter in fp32 beside a bf16 base and runs it as extra matmuls).
+`ft_core.runfolder`, docs/run-folder.md). One model load serves both systems: `base` runs the plain model (the
+adapter is only checked to fit), then `finetuned` the same model with the adapter merged into its weights and
+peft's wrappers removed (`merge_adapter`), so both run a plain transformers model at the same cost per token.
+Unmerged, peft would keep the adapter in fp32 beside a bf16 base and run it as extra matmuls, and its per-layer
+wrappers cost time even with the adapter switched off.
 Prompts are built exactly as in training (same template, chat template, source truncation). Generation is
 batched with left padding over length-sorted batches (little padding, so little wasted compute) and written back
 in input order. Finished batches are appended to a hidden `.partial` file as they complete, so a crashed or
@@ -35,7 +37,7 @@ from ft_core.runfolder import output_path, parse_output_name
 __all__ = [
     "SYSTEMS", "GenerateConfig", "Generated", "Job", "build_prompts", "generate", "generate_file",
     "generate_texts", "length_sorted_batches", "load_eval_examples", "load_for_generation", "output_path",
-    "parse_output_name", "resolve_device", "resolve_job", "run_config", "use_system",
+    "merge_adapter", "parse_output_name", "resolve_device", "resolve_job", "run_config",
 ]  # fmt: skip
 
 
@@ -138,41 +140,36 @@ def load_for_generation(
     path = resolve_model_path(base_model)
     tokenizer = load_tokenizer(path, task)
     model = load_model(path, task, dtype=placement.dtype, attn_implementation=attn_implementation)
+    model.to(placement.device)
     if adapter is not None:
-        from peft import PeftModel
-
-        try:
-            model = PeftModel.from_pretrained(model, str(adapter))
-        except (ValueError, KeyError, RuntimeError, OSError) as e:
-            raise ModelError(
-                f"the adapter {adapter} does not fit {base_model}: {str(e).splitlines()[0][:200]}"
-            ) from None
-    model.to(placement.device).eval()
-    return model, tokenizer
+        model = _attach(model, adapter, base_model)
+    return model.eval(), tokenizer
 
 
-def use_system(model: Any, system: str) -> None:
-    """Make a loaded model generate as `system`: "base" with the LoRA adapter switched off (and unmerged),
-    "finetuned" with the adapter merged into the base weights (peft's `merge_adapter`): the same weights and the
-    same compute per token as the base, where the unmerged adapter would add two fp32 matmuls per target module
-    beside a bf16 base. A model without an adapter generates as itself.
-
-    Unmerging 16-bit weights does not give the base weights back bit for bit (W + dW - dW rounds), so callers
-    generate every base output first and merge once (as `generate` does)."""
+def _attach(model: Any, adapter: Path, base_model: str) -> Any:
+    """`model` with the peft adapter attached (in place), or ModelError when the adapter does not fit it."""
     from peft import PeftModel
-    from peft.tuners.tuners_utils import BaseTunerLayer
 
-    if not isinstance(model, PeftModel):
-        return
-    merged = any(m.merged for m in model.modules() if isinstance(m, BaseTunerLayer))
-    if system == "base":
-        if merged:
-            model.unmerge_adapter()
-        model.base_model.disable_adapter_layers()
-    else:
-        model.base_model.enable_adapter_layers()
-        if not merged:
-            model.merge_adapter()
+    try:
+        return PeftModel.from_pretrained(model, str(adapter))
+    except (ValueError, KeyError, RuntimeError, OSError) as e:
+        raise ModelError(
+            f"the adapter {adapter} does not fit {base_model}: {str(e).splitlines()[0][:200]}"
+        ) from None
+
+
+def check_adapter(model: Any, adapter: Path, base_model: str) -> None:
+    """Fail now when the adapter does not fit the model: attach it and take it off again (peft's `unload`: the
+    model's weights and modules are as before)."""
+    _attach(model, adapter, base_model).unload()
+
+
+def merge_adapter(model: Any, adapter: Path, base_model: str = "") -> Any:
+    """The fine-tuned system as a plain model: the adapter merged into `model`'s weights, in place, and peft's
+    wrappers removed (`merge_and_unload`). It then costs exactly what the base costs per token: no fp32 side
+    matmuls beside 16-bit weights, no per-layer wrapper. The base weights are gone afterwards (unmerging 16-bit
+    weights would not give them back bit for bit), so generate every base output first."""
+    return _attach(model, adapter, base_model).merge_and_unload().eval()
 
 
 def build_prompts(tokenizer: Any, data: DataConfig, examples: list[Example], task: str) -> list[str]:
@@ -383,8 +380,10 @@ def generate(cfg: GenerateConfig) -> list[Path]:
     resolve_device(cfg.device)  # a CUDA device without a GPU fails here, before the model loads
     adapter = job.adapter if "finetuned" in cfg.systems else None
     model, tokenizer = load_for_generation(
-        job.base_model, job.task, adapter, cfg.precision, cfg.device, cfg.attn_implementation
+        job.base_model, job.task, None, cfg.precision, cfg.device, cfg.attn_implementation
     )
+    if adapter is not None:
+        check_adapter(model, adapter, job.base_model)  # a misfit fails before any output is written
     prompts = build_prompts(tokenizer, job.data, examples, job.task)
     runfolder.outputs_dir(job.output_dir).mkdir(parents=True, exist_ok=True)
     runfolder.write_config(runfolder.outputs_dir(job.output_dir) / runfolder.GENERATE_CONFIG, cfg)
@@ -395,10 +394,12 @@ def generate(cfg: GenerateConfig) -> list[Path]:
         for system in cfg.systems
     ]
     paths: list[Path] = [Path()] * len(work)
-    # every base file first, on the untouched weights; then the adapter is merged once for the fine-tuned files
+    merged = False
+    # every base file first, on the plain model; then the adapter is merged in once for the fine-tuned files
     for i in sorted(range(len(work)), key=lambda i: work[i][2] != "base"):
         decoding, seed, system = work[i]
-        use_system(model, system)
+        if system == "finetuned" and not merged:
+            model, merged = merge_adapter(model, adapter, job.base_model), True
         paths[i] = generate_file(
             model,
             tokenizer,

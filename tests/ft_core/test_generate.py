@@ -13,7 +13,7 @@ import pytest
 
 from ft_core.config import TrainConfig, save_config
 from ft_core.decoding import Decoding, expand
-from ft_core.errors import ConfigError, RunFolderError
+from ft_core.errors import ConfigError, ModelError, RunFolderError
 from ft_core.generate import (
     GenerateConfig,
     build_prompts,
@@ -269,49 +269,48 @@ def test_the_merged_finetuned_pass_equals_the_unmerged_adapter(tmp_path, tiny_ca
     import torch
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    from ft_core.generate import use_system
+    from ft_core.generate import check_adapter, merge_adapter
 
     adapter = make_adapter(tiny_causal_dir, tmp_path / "adapter")
-    model, tokenizer = load_for_generation(str(tiny_causal_dir), "causal", adapter, precision, "cpu", "sdpa")
-    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
     prompts = [("word " * (1 + (i * 7) % 11)) + f"end {i}" for i in range(6)]
     decoding = Decoding(max_new_tokens=MAX_NEW, no_repeat_ngram_size=NO_REPEAT)
+    unmerged, tokenizer = load_for_generation(
+        str(tiny_causal_dir), "causal", adapter, precision, "cpu", "sdpa"
+    )
     ids = tokenizer(prompts[:1], return_tensors="pt")["input_ids"]
     with torch.no_grad():
-        unmerged_logits = model(ids).logits.float()
-    unmerged = generate_texts(model, tokenizer, prompts, decoding, batch_size=3)
-    assert not any(m.merged for m in layers)
+        unmerged_logits = unmerged(ids).logits.float()
+    unmerged_out = generate_texts(unmerged, tokenizer, prompts, decoding, batch_size=3)
 
-    use_system(model, "finetuned")
-    assert layers and all(m.merged for m in layers)
+    plain, _ = load_for_generation(str(tiny_causal_dir), "causal", None, precision, "cpu", "sdpa")
     with torch.no_grad():
-        merged_logits = model(ids).logits.float()
-    merged = generate_texts(model, tokenizer, prompts, decoding, batch_size=3)
+        base_logits = plain(ids).logits.float()
+    weights = {k: v.clone() for k, v in plain.state_dict().items()}
+    check_adapter(plain, adapter, "tiny")  # attached and taken off: the base is as it was
+    assert not any(isinstance(m, BaseTunerLayer) for m in plain.modules())
+    assert all(torch.equal(weights[k], v) for k, v in plain.state_dict().items())
+
+    merged = merge_adapter(plain, adapter)
+    assert not any(isinstance(m, BaseTunerLayer) for m in merged.modules())  # a plain model: no peft wrappers
+    assert type(merged) is type(plain) and merged.dtype == unmerged.get_base_model().dtype
+    with torch.no_grad():
+        merged_logits = merged(ids).logits.float()
+    merged_out = generate_texts(merged, tokenizer, prompts, decoding, batch_size=3)
+    assert not torch.allclose(merged_logits, base_logits, atol=1e-3)  # the adapter is really in the weights
     if precision == "fp32":
         assert torch.allclose(merged_logits, unmerged_logits, atol=1e-4)
-        assert [g.output for g in merged] == [g.output for g in unmerged]
+        assert [g.output for g in merged_out] == [g.output for g in unmerged_out]
     else:  # bf16 weights: W + dW rounds once, the fp32 side path does not; close, not equal
         scale = unmerged_logits.abs().max()
         assert (merged_logits - unmerged_logits).abs().max() < 0.05 * scale
-        assert sum(a.output == b.output for a, b in zip(merged, unmerged)) >= len(prompts) - 1
-
-    use_system(model, "base")
-    assert not any(m.merged for m in layers)
-    from ft_core.models import load_model
-
-    plain = load_model(str(tiny_causal_dir), "causal", dtype=model.get_base_model().dtype)
-    with torch.no_grad():
-        base_logits = model(ids).logits.float()
-        plain_logits = plain(ids).logits.float()
-    tolerance = 1e-4 if precision == "fp32" else 0.05 * plain_logits.abs().max()
-    assert (base_logits - plain_logits).abs().max() <= tolerance
+        assert sum(a.output == b.output for a, b in zip(merged_out, unmerged_out)) >= len(prompts) - 1
 
 
 def test_generate_writes_the_base_first_and_merges_the_adapter_once(monkeypatch, tmp_path, tiny_causal_dir):
-    from peft.tuners.tuners_utils import BaseTuner  # a PeftModel passes merge_adapter on to its LoRA tuner
+    from peft.tuners.tuners_utils import BaseTuner  # a PeftModel passes these on to its LoRA tuner
 
     calls = []
-    for name in ("merge_adapter", "unmerge_adapter"):
+    for name in ("merge_and_unload", "unload", "merge_adapter", "unmerge_adapter"):
         original = getattr(BaseTuner, name)
 
         def spy(self, *args, _original=original, _name=name, **kwargs):  # observation only
@@ -335,11 +334,21 @@ def test_generate_writes_the_base_first_and_merges_the_adapter_once(monkeypatch,
         ("base", "beam-n2-nr1"),
         ("finetuned", "beam-n2-nr1"),
     ]  # returned in the config's order
-    assert calls == ["merge_adapter"]  # both base files were written before the one merge
+    assert calls == ["unload", "merge_and_unload"]  # checked to fit, then merged once, after both base files
     times = {parse_output_name(p)[:2]: p.stat().st_mtime_ns for p in paths}
     assert max(t for (s, _), t in times.items() if s == "base") <= min(
         t for (s, _), t in times.items() if s == "finetuned"
     )
+
+
+def test_an_adapter_that_does_not_fit_fails_before_any_output(tmp_path, tiny_causal_dir, tiny_seq2seq_dir):
+    root = tmp_path / "gen"
+    root.mkdir()
+    run = make_run(root, tiny_causal_dir, write_eval_file(root, n=3), id_column="paper_id")
+    cfg = GenerateConfig(run_dir=str(run), base_model=str(tiny_seq2seq_dir), task="seq2seq", batch_size=3)
+    with pytest.raises(ModelError, match="does not fit"):
+        generate(cfg)
+    assert not any((run / "outputs").glob("*.jsonl"))
 
 
 def test_generated_ids_reach_the_host_once_per_batch_fault_injection(monkeypatch, tiny_causal_dir):
