@@ -555,12 +555,19 @@ def resume_state(run: Run) -> TrainState:
     run.optimizer.load_state_dict(
         torch.load(checkpoint / runfolder.OPTIMIZER, map_location=device, weights_only=True)
     )
-    run.scheduler.load_state_dict(torch.load(checkpoint / runfolder.SCHEDULER, weights_only=True))
+    # the rest holds no model tensors: whatever a GPU process saved, it is read onto the CPU (random states are
+    # CPU tensors, CUDA's included)
+    run.scheduler.load_state_dict(
+        torch.load(checkpoint / runfolder.SCHEDULER, map_location="cpu", weights_only=True)
+    )
     if run.accelerator.scaler is not None and (checkpoint / runfolder.SCALER).is_file():
-        run.accelerator.scaler.load_state_dict(torch.load(checkpoint / runfolder.SCALER, weights_only=True))
+        run.accelerator.scaler.load_state_dict(
+            torch.load(checkpoint / runfolder.SCALER, map_location="cpu", weights_only=True)
+        )
     rng = runfolder.rng_state_path(checkpoint, run.rank)
     if rng.is_file():
-        set_rng_state(torch.load(rng, weights_only=False))  # our own file; numpy's state is not a tensor
+        # our own file; numpy's state is not a tensor
+        set_rng_state(torch.load(rng, map_location="cpu", weights_only=False))
     else:
         run.log(
             f"{rng.name} not in the checkpoint (another number of processes?): dropout draws differ",

@@ -110,3 +110,28 @@ def test_training_loads_the_base_in_the_runs_precision(tiny_checkpoints, tmp_pat
     assert base == {expected}
     assert lora == {torch.float32}  # trainable adapter weights stay fp32 (peft's autocast_adapter_dtype)
     assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
+
+
+@pytest.mark.parametrize("checkpoint, precision", [("fp32", "bf16"), ("bf16", "fp32"), ("fp32", "auto")])
+def test_a_prepared_run_trains_on_base_weights_in_its_precision(
+    tiny_checkpoints, tiny_jsonl, tmp_path, checkpoint, precision
+):
+    # the whole path `train` takes: config -> placement -> build_model -> accelerate.prepare
+    from ft_core.config import TrainConfig
+    from ft_core.train import prepare_run
+
+    cfg = TrainConfig(
+        base_model=str(tiny_checkpoints[checkpoint]),
+        train_file=str(tiny_jsonl / "train.jsonl"),
+        validation_file=None,
+        run_dir=str(tmp_path / "run"),
+        precision=precision,
+        max_steps=1,
+        max_source_length=48,
+        max_target_length=16,
+    )
+    run = prepare_run(cfg, progress=False)
+    expected = resolve_placement(precision).dtype  # auto on this CPU machine: fp32
+    base = {p.dtype for n, p in run.model.named_parameters() if "lora_" not in n}
+    assert base == {expected}
+    assert run.mixed_precision == resolve_placement(precision).mixed_precision

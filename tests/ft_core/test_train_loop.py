@@ -301,3 +301,39 @@ def test_the_fp16_loss_scale_survives_a_resume(tmp_path, tiny_causal_dir, tiny_j
     resumed.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=65536.0)
     state = resume_state(resumed)
     assert state.step == 3 and resumed.accelerator.scaler.get_scale() == 1024.0
+
+
+def test_a_checkpoint_saved_on_a_gpu_resumes_on_this_process_device_fault_injection(
+    monkeypatch, tmp_path, tiny_causal_dir, tiny_jsonl
+):
+    """Fault injection: every tensor the checkpoint saves is tagged as living on cuda:0, as a GPU process's optimizer
+    state does. Loaded without `map_location`, torch would put each rank's state on cuda:0 (here: fail, no GPU);
+    the resume must read everything onto this process's own device."""
+    import torch.serialization
+
+    cfg = _cfg(
+        tiny_causal_dir, tiny_jsonl, tmp_path / "run", max_steps=4, save_every_steps=2, log_every_steps=1
+    )
+    run = prepare_run(cfg, progress=False)
+    run.model.train()
+    batches = train_loader(
+        run.data.train, [[0, 1], [2, 3]], run.tokenizer.pad_token_id, "causal", 0, "cpu", 0
+    )
+    for batch in batches:  # two real steps: the optimizer has state (exp_avg, exp_avg_sq) to save
+        run.model(**batch).loss.backward()
+        run.optimizer.step()
+        run.optimizer.zero_grad()
+    monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+    save_checkpoint(run, runfolder.TrainState(step=2, epoch=0, batch_in_epoch=2))
+    monkeypatch.undo()
+    checkpoint = runfolder.checkpoint_dir(cfg.run_dir)
+    with pytest.raises(RuntimeError, match="CUDA"):  # the injected fault is real: a plain load needs a GPU
+        torch.load(checkpoint / runfolder.OPTIMIZER, weights_only=True)
+
+    resumed = prepare_run(replace(cfg, resume=True), progress=False)
+    assert resume_state(resumed).step == 2
+    moments = [t for s in resumed.optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+    assert moments and {t.device.type for t in moments} == {"cpu"}
+    saved = run.optimizer.state_dict()["state"]
+    got = resumed.optimizer.state_dict()["state"]
+    assert all(torch.equal(saved[k]["exp_avg"], got[k]["exp_avg"]) for k in saved)
