@@ -141,9 +141,30 @@ def load_for_generation(
     tokenizer = load_tokenizer(path, task)
     model = load_model(path, task, dtype=placement.dtype, attn_implementation=attn_implementation)
     model.to(placement.device)
+    contiguous_output_embedding_input(model)
     if adapter is not None:
         model = _attach(model, adapter, base_model)
     return model.eval(), tokenizer
+
+
+def contiguous_output_embedding_input(model: Any) -> None:
+    """Give the output embedding (lm_head) a contiguous input, so that the first step of generation costs the same
+    whether the weights are frozen or not.
+
+    That step computes logits for the last position only (`hidden_states[:, -1:, :]`, a strided view). torch's
+    matmul folds such a 3-D input into one matrix product only when a weight requires grad (aten's
+    `should_fold`, LinearAlgebra.cpp); for frozen weights, which a merged or attached adapter leaves behind
+    (peft freezes the base), it takes the batched path, which copies the whole vocab x hidden weight once per
+    prompt of the batch: slower, and on a GPU a batch x weight-sized allocation at every batch. A contiguous
+    input (a copy of batch x hidden values; a no-op at later steps) always folds."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is None:
+        return
+
+    def contiguous(module: Any, args: tuple) -> tuple:
+        return (args[0].contiguous(), *args[1:]) if args else args
+
+    head.register_forward_pre_hook(contiguous)
 
 
 def _attach(model: Any, adapter: Path, base_model: str) -> Any:

@@ -373,3 +373,45 @@ def test_generated_ids_reach_the_host_once_per_batch_fault_injection(monkeypatch
     results = generate_texts(model, tokenizer, prompts, Decoding(max_new_tokens=3), batch_size=3)
     assert len(results) == 7
     assert reads == ["tolist"] * 3  # 3 batches (3 + 3 + 1 rows); it used to be one copy per row
+
+
+def _aten_ops(model, tokenizer, prompts):
+    """Observation (torch's profiler): the aten operators, with their input shapes, that one batched generation
+    runs; and its outputs."""
+    import collections
+
+    import torch
+
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+        outputs = generate_texts(
+            model, tokenizer, prompts, Decoding(max_new_tokens=3), batch_size=len(prompts)
+        )
+    ops = collections.Counter(
+        (e.name, str(e.input_shapes)) for e in prof.events() if e.name.startswith("aten::")
+    )
+    return ops, [o.output for o in outputs]
+
+
+def test_the_merged_finetuned_model_runs_the_same_operations_as_the_base(tmp_path, tiny_causal_dir):
+    # peft leaves the merged model's weights frozen, the plain base's require grad. Without a contiguous lm_head
+    # input, torch's matmul took another path for frozen weights at the first step: a batched product over a copy
+    # of the whole vocab x hidden weight per prompt (bench/generate_throughput.py: fine-tuned 15-40% slower).
+    from ft_core.generate import merge_adapter
+
+    adapter = make_adapter(tiny_causal_dir, tmp_path / "adapter")
+    prompts = [("word " * (2 + 3 * i)) + f"end {i}" for i in range(5)]
+    base, tokenizer = load_for_generation(str(tiny_causal_dir), "causal", None, "fp32", "cpu", "sdpa")
+    finetuned, _ = load_for_generation(str(tiny_causal_dir), "causal", None, "fp32", "cpu", "sdpa")
+    finetuned = merge_adapter(finetuned, adapter)
+    assert {p.requires_grad for p in base.parameters()} == {True}
+    assert {p.requires_grad for p in finetuned.parameters()} == {False}
+    base_ops, base_out = _aten_ops(base, tokenizer, prompts)
+    finetuned_ops, finetuned_out = _aten_ops(finetuned, tokenizer, prompts)
+    assert finetuned_ops == base_ops
+    vocab, hidden = base.get_output_embeddings().weight.shape
+    # no batched product over per-prompt copies of the output embedding's weight
+    assert not any(name == "aten::bmm" and str([hidden, vocab]) in shapes for name, shapes in finetuned_ops)
+    # the hook changes no result: the frozen model gives what the same weights give with grads required
+    for p in finetuned.parameters():
+        p.requires_grad_(True)
+    assert _aten_ops(finetuned, tokenizer, prompts)[1] == finetuned_out
