@@ -62,3 +62,24 @@ def build_model_folder(arch: str, folder: Path, tokenizer: Any = None) -> Path:
     AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def build_adapter_folder(model_folder: Path, folder: Path, r: int = 16, target_modules: Any = None) -> Path:
+    """Save a LoRA adapter with random (non-zero) A and B on `model_folder` into `folder`: a fine-tuned system
+    whose outputs differ from the base, for generation speed (what it computes matters, not what it learned)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_folder),
+        LoraConfig(
+            r=r,
+            lora_alpha=2 * r,
+            target_modules=target_modules or ["q_proj", "k_proj", "v_proj", "o_proj"],
+            init_lora_weights=False,  # B random too, so the adapter is not a no-op
+        ),
+    )
+    model.save_pretrained(folder)
+    return folder

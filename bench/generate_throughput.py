@@ -10,8 +10,16 @@ generate about `--max-new-tokens` per prompt.
     python bench/generate_throughput.py --arch tiny --prompts 256 --max-new-tokens 32              # CPU
     python bench/generate_throughput.py --arch smollm2-135m --prompts 512 --batch-size 128         # one H100
 
-Both sides run `--rounds` times, alternating, and each reports its median round. `--loop-prompts K` times the loop on the first K prompts only (its tokens/s is a rate, so it compares), which keeps
-the CPU run short; the batched side always runs every prompt.
+Both sides run `--rounds` times, alternating, and each reports its median round. `--loop-prompts K` times the loop
+on the first K prompts only (its tokens/s is a rate, so it compares), which keeps the CPU run short; the batched
+side always runs every prompt.
+
+It also times batched generation as each system of `python -m ft_core generate` runs it, with a random LoRA
+adapter (q/k/v/o, r=16): `base` (the plain model), `finetuned` (the adapter merged into a second copy's weights,
+peft's wrappers removed: `ft_core.generate.merge_adapter`), and, for reference, a peft model with the adapter
+unmerged (what generation did before: on a bf16 base peft keeps the adapter in fp32 and runs it as extra matmuls
+behind a wrapper per adapted layer). It prints the time per generated token of each and fine-tuned / base (goal:
+within 10%). The rounds alternate these too. The per-example loop runs the plain base model.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from architectures import ARCHS, build_model_folder  # noqa: E402
+from architectures import ARCHS, build_adapter_folder, build_model_folder  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scitldr-a" / "test.jsonl"
 
@@ -59,15 +67,21 @@ def main() -> None:
     from ft_core.config import DataConfig
     from ft_core.data import load_examples
     from ft_core.decoding import Decoding
-    from ft_core.generate import build_prompts, generate_texts, load_for_generation
+    from ft_core.generate import build_prompts, generate_texts, load_for_generation, merge_adapter
     from ft_core.models import embedded_tokenizer, resolve_device
 
     device = resolve_device(args.device)
     if args.threads or not device.startswith("cuda"):
         torch.set_num_threads(args.threads or 1)
     tokenizer = embedded_tokenizer()
-    folder = build_model_folder(args.arch, Path(tempfile.mkdtemp(prefix="gen-bench-")), tokenizer)
+    work = Path(tempfile.mkdtemp(prefix="gen-bench-"))
+    folder = build_model_folder(args.arch, work / "model", tokenizer)
+    adapter = build_adapter_folder(folder, work / "adapter")
     model, tokenizer = load_for_generation(str(folder), "causal", None, args.precision, device, "sdpa")
+    finetuned, _ = load_for_generation(str(folder), "causal", None, args.precision, device, "sdpa")
+    finetuned = merge_adapter(finetuned, adapter)
+    unmerged, _ = load_for_generation(str(folder), "causal", adapter, args.precision, device, "sdpa")
+    models = {"base": model, "finetuned": finetuned, "unmerged": unmerged}
     data = DataConfig(max_source_length=args.max_source_length)
     examples = load_examples(str(DATA), data)
     examples = (examples * (args.prompts // len(examples) + 1))[: args.prompts]
@@ -95,24 +109,32 @@ def main() -> None:
         sync()
         return tokens, time.perf_counter() - started
 
-    def run_batched(batch: list[str]) -> tuple[int, float]:
+    def run_batched(batch: list[str], system: str = "base") -> tuple[int, float]:
         sync()
         started = time.perf_counter()
-        results = generate_texts(model, tokenizer, batch, decoding, batch_size=args.batch_size)
+        results = generate_texts(models[system], tokenizer, batch, decoding, batch_size=args.batch_size)
         sync()
         return sum(r.new_tokens for r in results), time.perf_counter() - started
 
+    def median(runs: list[tuple[int, float]]) -> tuple[int, float]:
+        return sorted(runs, key=lambda r: r[0] / r[1])[len(runs) // 2]
+
     # Warm-up both paths (kernels, allocator), then alternate them so that load from other processes on a
     # shared machine hits both alike; each side's figure is its median over the rounds.
+    systems = ("base", "finetuned", "unmerged")
     run_loop(prompts[:2])
-    run_batched(prompts[:4])
+    for system in systems:
+        run_batched(prompts[:4], system)
     loop_prompts = prompts[: args.loop_prompts or len(prompts)]
-    loop_runs, batched_runs = [], []
+    loop_runs: list[tuple[int, float]] = []
+    system_runs: dict[str, list[tuple[int, float]]] = {s: [] for s in systems}
     for _ in range(args.rounds):
         loop_runs.append(run_loop(loop_prompts))
-        batched_runs.append(run_batched(prompts))
-    loop_tokens, loop_s = sorted(loop_runs, key=lambda r: r[0] / r[1])[len(loop_runs) // 2]
-    batched_tokens, batched_s = sorted(batched_runs, key=lambda r: r[0] / r[1])[len(batched_runs) // 2]
+        for system in systems:
+            system_runs[system].append(run_batched(prompts, system))
+    loop_tokens, loop_s = median(loop_runs)
+    batched_tokens, batched_s = median(system_runs["base"])
+    per_token = {s: median(runs)[1] / median(runs)[0] for s, runs in system_runs.items()}
 
     loop_rate, batched_rate = loop_tokens / loop_s, batched_tokens / batched_s
     machine = (
@@ -133,6 +155,16 @@ def main() -> None:
         f"ft_core batched (batch_size={args.batch_size}): {batched_tokens} tokens from {len(prompts)} prompts in {batched_s:.1f} s = {batched_rate:.0f} tokens/s"
     )
     print(f"ratio: {batched_rate / loop_rate:.1f}x (medians of {args.rounds} alternating rounds)")
+    finetuned_vs_base = per_token["finetuned"] / per_token["base"]
+    print(
+        f"time per generated token, batched, {model.dtype}: base {1e3 * per_token['base']:.2f} ms, "
+        f"fine-tuned (adapter merged) {1e3 * per_token['finetuned']:.2f} ms, "
+        f"fine-tuned with the adapter unmerged (before) {1e3 * per_token['unmerged']:.2f} ms"
+    )
+    print(
+        f"fine-tuned / base: {finetuned_vs_base:.2f} ({'within' if finetuned_vs_base <= 1.10 else 'NOT within'} "
+        f"the 10% goal); unmerged / base: {per_token['unmerged'] / per_token['base']:.2f}"
+    )
     print(
         json.dumps(
             {
@@ -142,6 +174,8 @@ def main() -> None:
                 "loop_tokens_per_s": loop_rate,
                 "batched_tokens_per_s": batched_rate,
                 "ratio": batched_rate / loop_rate,
+                "seconds_per_token": per_token,
+                "finetuned_vs_base": finetuned_vs_base,
             }
         )
     )

@@ -1,7 +1,11 @@
 """Base and fine-tuned outputs for an evaluation split: `python -m ft_core generate --run-dir runs/x`.
 
 For each system (base, finetuned), decoding setting and seed, one JSONL file in `<run>/outputs/` (layout:
-`ft_core.runfolder`, docs/run-folder.md). One model load serves both systems: the LoRA adapter is switched off for `base`.
+`ft_core.runfolder`, docs/run-folder.md). One model load serves both systems: `base` runs the plain model (the
+adapter is only checked to fit), then `finetuned` the same model with the adapter merged into its weights and
+peft's wrappers removed (`merge_adapter`), so both run a plain transformers model at the same cost per token.
+Unmerged, peft would keep the adapter in fp32 beside a bf16 base and run it as extra matmuls, and its per-layer
+wrappers cost time even with the adapter switched off.
 Prompts are built exactly as in training (same template, chat template, source truncation). Generation is
 batched with left padding over length-sorted batches (little padding, so little wasted compute) and written back
 in input order. Finished batches are appended to a hidden `.partial` file as they complete, so a crashed or
@@ -18,7 +22,6 @@ import dataclasses
 import time
 import warnings
 import zlib
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from ft_core.runfolder import output_path, parse_output_name
 __all__ = [
     "SYSTEMS", "GenerateConfig", "Generated", "Job", "build_prompts", "generate", "generate_file",
     "generate_texts", "length_sorted_batches", "load_eval_examples", "load_for_generation", "output_path",
-    "parse_output_name", "resolve_device", "resolve_job", "run_config",
+    "merge_adapter", "parse_output_name", "resolve_device", "resolve_job", "run_config",
 ]  # fmt: skip
 
 
@@ -137,17 +140,57 @@ def load_for_generation(
     path = resolve_model_path(base_model)
     tokenizer = load_tokenizer(path, task)
     model = load_model(path, task, dtype=placement.dtype, attn_implementation=attn_implementation)
+    model.to(placement.device)
+    contiguous_output_embedding_input(model)
     if adapter is not None:
-        from peft import PeftModel
+        model = _attach(model, adapter, base_model)
+    return model.eval(), tokenizer
 
-        try:
-            model = PeftModel.from_pretrained(model, str(adapter))
-        except (ValueError, KeyError, RuntimeError, OSError) as e:
-            raise ModelError(
-                f"the adapter {adapter} does not fit {base_model}: {str(e).splitlines()[0][:200]}"
-            ) from None
-    model.to(placement.device).eval()
-    return model, tokenizer
+
+def contiguous_output_embedding_input(model: Any) -> None:
+    """Give the output embedding (lm_head) a contiguous input, so that the first step of generation costs the same
+    whether the weights are frozen or not.
+
+    That step computes logits for the last position only (`hidden_states[:, -1:, :]`, a strided view). torch's
+    matmul folds such a 3-D input into one matrix product only when a weight requires grad (aten's
+    `should_fold`, LinearAlgebra.cpp); for frozen weights, which a merged or attached adapter leaves behind
+    (peft freezes the base), it takes the batched path, which copies the whole vocab x hidden weight once per
+    prompt of the batch: slower, and on a GPU a batch x weight-sized allocation at every batch. A contiguous
+    input (a copy of batch x hidden values; a no-op at later steps) always folds."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is None:
+        return
+
+    def contiguous(module: Any, args: tuple) -> tuple:
+        return (args[0].contiguous(), *args[1:]) if args else args
+
+    head.register_forward_pre_hook(contiguous)
+
+
+def _attach(model: Any, adapter: Path, base_model: str) -> Any:
+    """`model` with the peft adapter attached (in place), or ModelError when the adapter does not fit it."""
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, str(adapter))
+    except (ValueError, KeyError, RuntimeError, OSError) as e:
+        raise ModelError(
+            f"the adapter {adapter} does not fit {base_model}: {str(e).splitlines()[0][:200]}"
+        ) from None
+
+
+def check_adapter(model: Any, adapter: Path, base_model: str) -> None:
+    """Fail now when the adapter does not fit the model: attach it and take it off again (peft's `unload`: the
+    model's weights and modules are as before)."""
+    _attach(model, adapter, base_model).unload()
+
+
+def merge_adapter(model: Any, adapter: Path, base_model: str = "") -> Any:
+    """The fine-tuned system as a plain model: the adapter merged into `model`'s weights, in place, and peft's
+    wrappers removed (`merge_and_unload`). It then costs exactly what the base costs per token: no fp32 side
+    matmuls beside 16-bit weights, no per-layer wrapper. The base weights are gone afterwards (unmerging 16-bit
+    weights would not give them back bit for bit), so generate every base output first."""
+    return _attach(model, adapter, base_model).merge_and_unload().eval()
 
 
 def build_prompts(tokenizer: Any, data: DataConfig, examples: list[Example], task: str) -> list[str]:
@@ -225,10 +268,11 @@ def generate_texts(
         with torch.inference_mode():
             out = model.generate(**inputs, generation_config=config)
         new = out[:, inputs["input_ids"].shape[1] :] if task == "causal" else out[:, 1:]
+        new_ids = new.tolist()  # one copy to the host per batch, not one per row
         elapsed = time.perf_counter() - started
         finished = []
         for row, index in enumerate(batch):
-            ids = new[row].tolist()
+            ids = new_ids[row]
             stop = next((j for j, t in enumerate(ids) if t in eos), None)
             n_tokens = stop if stop is not None else len(ids)
             text = tokenizer.decode(ids[:n_tokens], skip_special_tokens=True).strip()
@@ -357,35 +401,39 @@ def generate(cfg: GenerateConfig) -> list[Path]:
     resolve_device(cfg.device)  # a CUDA device without a GPU fails here, before the model loads
     adapter = job.adapter if "finetuned" in cfg.systems else None
     model, tokenizer = load_for_generation(
-        job.base_model, job.task, adapter, cfg.precision, cfg.device, cfg.attn_implementation
+        job.base_model, job.task, None, cfg.precision, cfg.device, cfg.attn_implementation
     )
+    if adapter is not None:
+        check_adapter(model, adapter, job.base_model)  # a misfit fails before any output is written
     prompts = build_prompts(tokenizer, job.data, examples, job.task)
     runfolder.outputs_dir(job.output_dir).mkdir(parents=True, exist_ok=True)
     runfolder.write_config(runfolder.outputs_dir(job.output_dir) / runfolder.GENERATE_CONFIG, cfg)
-    paths = []
-    for decoding in job.decodings:
-        for seed in cfg.seeds if decoding.stochastic else cfg.seeds[:1]:
-            for system in cfg.systems:
-                # base = the same loaded model with the adapter switched off
-                switch = (
-                    model.disable_adapter() if system == "base" and adapter is not None else nullcontext()
-                )
-                with switch:
-                    paths.append(
-                        generate_file(
-                            model,
-                            tokenizer,
-                            examples,
-                            prompts,
-                            system,
-                            decoding,
-                            seed,
-                            job.task,
-                            job.output_dir,
-                            cfg.batch_size,
-                            cfg.overwrite,
-                        )
-                    )
+    work = [
+        (decoding, seed, system)
+        for decoding in job.decodings
+        for seed in (cfg.seeds if decoding.stochastic else cfg.seeds[:1])
+        for system in cfg.systems
+    ]
+    paths: list[Path] = [Path()] * len(work)
+    merged = False
+    # every base file first, on the plain model; then the adapter is merged in once for the fine-tuned files
+    for i in sorted(range(len(work)), key=lambda i: work[i][2] != "base"):
+        decoding, seed, system = work[i]
+        if system == "finetuned" and not merged:
+            model, merged = merge_adapter(model, adapter, job.base_model), True
+        paths[i] = generate_file(
+            model,
+            tokenizer,
+            examples,
+            prompts,
+            system,
+            decoding,
+            seed,
+            job.task,
+            job.output_dir,
+            cfg.batch_size,
+            cfg.overwrite,
+        )
     return paths
 
 

@@ -41,10 +41,12 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def bf16_supported() -> bool:
-    """Whether the visible GPU computes in bfloat16 (what precision=auto picks when it does)."""
+    """Whether the visible GPU computes in bfloat16 natively (compute capability 8.0+, or ROCm): what
+    precision=auto picks when it does. A V100 or T4 only emulates bf16 (slower than fp16), and torch's
+    `is_bf16_supported()` says True there unless asked `including_emulation=False` (torch 2.3+)."""
     import torch
 
-    return torch.cuda.is_bf16_supported()
+    return torch.cuda.is_bf16_supported(including_emulation=False)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@
       status.json            state, step, losses, pid, error, ...              (train, merged + atomic each time)
       train_log.jsonl        one row per logged step or validation              (train, appended)
       adapter/               the best LoRA adapter so far (peft folder)         (train, swapped in whole)
-      checkpoint/            adapter/, optimizer.pt, scheduler.pt, trainer_state.json: what a resume needs
+      checkpoint/            adapter/, optimizer.pt, scheduler.pt, trainer_state.json, rng_state_<k>.pt,
+                             scaler.pt (fp16): what a resume needs
+      cancel_requested.json  the app asks for a cancel before it sends SIGTERM (the app, once)
+      errors/rank<k>.json    one line: why process k of the run died            (train, the failing process)
       outputs/<system>__<decoding>__seed<seed>.jsonl   one record per item      (generate, atomic when complete)
       outputs/.<name>.partial                          finished batches so far  (generate, appended + fsync)
       outputs/generate_config.json                     the GenerateConfig       (generate)
@@ -64,6 +67,9 @@ SIGNATURES = "signatures.json"
 SCORE_CONFIG = "score_config.json"
 SWEEP = "sweep.json"
 JOB_LOG = "job.log"
+SCALER = "scaler.pt"
+CANCEL_REQUEST = "cancel_requested.json"
+ERRORS = "errors"
 RUN_FILES = (CONFIG, STATUS, TRAIN_LOG)  # any one of them makes a folder a training run
 STATES = ("running", "finished", "failed", "cancelled")
 
@@ -168,9 +174,15 @@ def _write_frame_atomic(path: Path, frame: pd.DataFrame, kind: str) -> None:
         staging.unlink(missing_ok=True)
 
 
+def staging_path(final: Path) -> Path:
+    """Where a folder that is swapped in whole is staged (`<name>.tmp` beside it): every process of a run
+    computes the same name, so each can add its own files before the swap."""
+    return final.with_name(final.name + ".tmp")
+
+
 def staging_dir(final: Path) -> Path:
-    """An empty staging folder beside `final` (`<name>.tmp`), for a folder that is swapped in whole."""
-    staging = final.with_name(final.name + ".tmp")
+    """`staging_path(final)`, emptied (absent), for a folder that is swapped in whole."""
+    staging = staging_path(final)
     shutil.rmtree(staging, ignore_errors=True)
     return staging
 
@@ -307,16 +319,93 @@ def write_status(run_dir: str | Path, **fields: Any) -> dict[str, Any]:
 
 def mark_ended(run_dir: str | Path, state: str, error: str | None) -> bool:
     """Say in status.json that a run ended (a job killed hard cannot say it itself), if it still says running.
-    Returns whether it was written (False: not running, folder gone, or disk full)."""
+    `state` and `error` are what the caller saw ("cancelled" after its own cancel, "failed" otherwise); the
+    folder's own evidence wins as in `ending`: a process's error file makes it "failed" with that error unless
+    a cancel was requested. Returns whether it was written (False: not running, folder gone, or disk full)."""
     status = read_status(run_dir)
     if status.get("state") != "running":
         return False
-    status.update(state=state, error=error, finished_at=time.time())
+    outcome = ending(run_dir, interrupted=state == "cancelled", error=error)
+    status.update(state=outcome.state, error=outcome.error, finished_at=time.time())
     try:
         write_json_atomic(status_path(run_dir), status)
     except OSError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------------------------- how a run ended
+# A cancel and a crash both reach a multi-process run as SIGTERM: `torchrun` stops every other process with it
+# when one of them dies (an out-of-memory error on process 1, say), and the app's Cancel sends it to the whole
+# process group. The run folder tells them apart: the app writes cancel_requested.json *before* it signals, and a
+# process that dies of an exception writes errors/rank<k>.json *before* it exits (so before torchrun signals the
+# others). `ending` turns that evidence into the state status.json records.
+def cancel_request_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CANCEL_REQUEST
+
+
+def errors_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / ERRORS
+
+
+def request_cancel(run_dir: str | Path, by: str = "app") -> bool:
+    """Mark the run as cancelled on purpose; call it before sending SIGTERM. Returns False (and writes nothing)
+    when the run folder does not exist yet: a run that has not created its folder has nothing to record."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return False
+    write_json_atomic(cancel_request_path(run_dir), {"requested_at": time.time(), "by": by})
+    return True
+
+
+def cancel_requested(run_dir: str | Path) -> bool:
+    return cancel_request_path(run_dir).is_file()
+
+
+def write_process_error(run_dir: str | Path, rank: int, error: str, kind: str) -> None:
+    """errors/rank<k>.json: why process `rank` died, one line (`kind`: the exception's type name, or "oom")."""
+    folder = errors_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        folder / f"rank{int(rank)}.json",
+        {"rank": int(rank), "error": error, "kind": kind, "time": time.time(), "pid": os.getpid()},
+    )
+
+
+def process_errors(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The processes' error files, first failure first ([] when none)."""
+    try:
+        paths = sorted(errors_dir(run_dir).glob("rank*.json"))
+    except OSError:
+        return []
+    found = [e for e in (_read_json(p) for p in paths) if isinstance(e, dict) and "error" in e]
+    return sorted(found, key=lambda e: (e.get("time", 0.0), e.get("rank", 0)))
+
+
+def clear_run_signals(run_dir: str | Path) -> None:
+    """Forget an earlier attempt's cancel request and process errors (a resumed run starts clean)."""
+    cancel_request_path(run_dir).unlink(missing_ok=True)
+    shutil.rmtree(errors_dir(run_dir), ignore_errors=True)
+
+
+class Ending(NamedTuple):
+    """The state and error status.json records for a run that did not finish."""
+
+    state: str  # "cancelled" or "failed"
+    error: str | None
+
+
+def ending(run_dir: str | Path, interrupted: bool, error: str | None) -> Ending:
+    """How a run that did not finish ended. A requested cancel is "cancelled", whatever else happened; otherwise
+    the first process that died of an error is the cause ("failed", with its error, e.g. an out-of-memory hint),
+    even when this process only saw the SIGTERM or the broken connection that followed; otherwise an interrupt
+    (Ctrl-C, a plain SIGTERM) is "cancelled" and anything else "failed" with `error`."""
+    if cancel_requested(run_dir):
+        return Ending("cancelled", error)
+    first = next(iter(process_errors(run_dir)), None)
+    if first is not None:
+        return Ending("failed", f"process {first.get('rank')}: {first['error']}")
+    return Ending("cancelled" if interrupted else "failed", error)
 
 
 @dataclass
@@ -331,6 +420,11 @@ class TrainState:
     best_step: int | None = None  # the step of best_eval_loss (the adapter in adapter/)
     bad_evals: int = 0  # validations in a row without improvement (early stopping)
     epoch_float: float = 0.0  # progress in epochs, e.g. 1.25
+
+
+def rng_state_path(folder: Path, rank: int) -> Path:
+    """A checkpoint's random-number state of process `rank` (python, numpy, torch, cuda): each process has its own."""
+    return Path(folder) / f"rng_state_{int(rank)}.pt"
 
 
 def write_trainer_state(folder: Path, state: TrainState) -> None:

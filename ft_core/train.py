@@ -12,12 +12,24 @@ What the run holds fixed once prepared (config, data, model, optimizer, schedule
 one `TrainState`, the object saved as `checkpoint/trainer_state.json` and read back on resume.
 
 Loss is on target tokens only (prompt tokens are labelled -100). Batches are length-grouped and padded to their
-longest example, not to max length: the same examples, far less padding.
+longest example, not to max length: the same examples, far less padding; the largest batch runs first, so an
+out-of-memory error shows in the first minute, not hours in. A DataLoader collates them (in `num_workers` worker
+processes) into pinned memory on a GPU, and the loop never waits on the GPU between logged rows: losses and the
+gradient norm are summed on the device and read once per `log_every_steps`, tokens are counted on the host.
+
+The frozen base model is loaded in the run's precision (bf16 weights for a bf16 run, whatever the checkpoint holds);
+the LoRA weights stay fp32 (see `build_model`).
+
+A multi-process run that does not finish says why in status.json (`runfolder.ending`): a process that dies of an
+error writes `errors/rank<k>.json` first, so the SIGTERM that `torchrun` then sends the others is not mistaken for a
+cancel; the app's Cancel writes `cancel_requested.json` before it signals.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
 import math
 import os
@@ -42,15 +54,18 @@ from ft_core.data import (
     load_examples,
     truncation_report,
 )
-from ft_core.errors import FtCoreError, RunFolderError
+from ft_core.errors import ConfigError, FtCoreError, RunFolderError
 from ft_core.runfolder import TrainState, read_status
 
 __all__ = [
-    "EncodedData", "Run", "TrainState", "check", "collate", "effective_config", "finish", "length_grouped_batches",
-    "prepare_data", "prepare_run", "read_status", "resume_state", "run_loop", "train", "validate",
+    "EncodedData", "Run", "Terminated", "TrainState", "check", "collate", "effective_config", "finish",
+    "length_grouped_batches", "prepare_data", "prepare_run", "read_status", "resume_state", "run_loop",
+    "share_batches", "train", "train_loader", "uncompiled", "validate",
 ]  # fmt: skip
 
 SANITY_EXAMPLES = 32
+# fault injection for tests: "<rank>:<step>" raises torch.OutOfMemoryError on that process at that step
+INJECT_OOM = "FT_CORE_INJECT_OOM"
 
 
 # ---------------------------------------------------------------- data
@@ -81,10 +96,14 @@ def prepare_data(cfg: TrainConfig, tokenizer: Any) -> EncodedData:
 
 
 def length_grouped_batches(
-    lengths: list[int], batch_size: int, seed: int, group_by_length: bool
+    lengths: list[int], batch_size: int, seed: int, group_by_length: bool, largest_first: int = 1
 ) -> list[list[int]]:
     """Shuffle, then sort by length inside mega-batches of 50 batches, so each batch holds similar lengths;
-    batch order is shuffled again so long and short batches alternate. Deterministic for a seed."""
+    batch order is shuffled again so long and short batches alternate. Deterministic for a seed.
+
+    The `largest_first` batches with the most padded tokens (then the longest) move to the front, the rest keep
+    their random order: an out-of-memory error shows in the first steps, not hours into the run (with several
+    processes, one such batch each)."""
     rng = random.Random(seed)
     order = list(range(len(lengths)))
     rng.shuffle(order)
@@ -98,7 +117,40 @@ def length_grouped_batches(
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if group_by_length:
         rng.shuffle(batches)
+    if largest_first > 0 and batches:
+
+        def size(b: int) -> tuple[int, int]:
+            width = max(lengths[i] for i in batches[b])
+            return width * len(batches[b]), width
+
+        largest = sorted(range(len(batches)), key=size, reverse=True)[:largest_first]
+        chosen = set(largest)
+        batches = [batches[b] for b in largest] + [b for i, b in enumerate(batches) if i not in chosen]
     return batches
+
+
+def share_batches(batches: list[list[int]], processes: int) -> list[list[list[int]]]:
+    """Each process's batches of an epoch (the list's k-th item is process k's). Every process takes the same
+    number, or DDP's gradient all-reduce would wait forever for the ones that ran out.
+
+    With at least as many batches as processes, batch i goes to process i mod P and the last few (fewer than P)
+    sit this epoch out (a different few each epoch: the order is shuffled). With fewer batches than processes
+    (sanity_overfit's 4 batches on 8 GPUs), the epoch's examples are dealt into P smaller batches, one per
+    process: every example once, and the step averages the same examples as on fewer GPUs."""
+    if processes <= 1:
+        return [batches]
+    if len(batches) >= processes:
+        usable = batches[: len(batches) - len(batches) % processes]
+        return [usable[k::processes] for k in range(processes)]
+    order = [i for b in batches for i in b]
+    if len(order) < processes:
+        raise ConfigError(
+            f"{len(order)} training examples for {processes} processes: every process needs at least one "
+            "example per step; use fewer processes (GPUs) or more examples"
+        )
+    return [
+        [order[k * len(order) // processes : (k + 1) * len(order) // processes]] for k in range(processes)
+    ]
 
 
 def collate(examples: list[dict], pad_id: int, task: str) -> dict[str, Any]:
@@ -118,16 +170,49 @@ def collate(examples: list[dict], pad_id: int, task: str) -> dict[str, Any]:
     return batch
 
 
+def train_loader(
+    examples: list[dict],
+    batches: list[list[int]],
+    pad_id: int,
+    task: str,
+    num_workers: int,
+    device_type: str,
+    seed: int,
+) -> Any:
+    """A DataLoader over `batches` (example indices, in order): collated in `num_workers` worker processes (here
+    when 0), into pinned memory on a GPU so that the copy to the device (`non_blocking=True`) overlaps compute.
+    Its own generator seeds the workers, so creating it draws nothing from torch's global random state (a
+    resumed run's dropout masks stay those of an uninterrupted run)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        examples,
+        batch_sampler=batches,
+        collate_fn=functools.partial(collate, pad_id=pad_id, task=task),
+        num_workers=num_workers,
+        pin_memory=device_type == "cuda",
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
 # ---------------------------------------------------------------- model
 
 
-def build_model(cfg: TrainConfig, model_path: str) -> Any:
-    """Base model with LoRA adapters on the target modules; fails early on a module name the model lacks."""
+def build_model(cfg: TrainConfig, model_path: str, dtype: Any = None) -> Any:
+    """Base model with LoRA adapters on the target modules; fails early on a module name the model lacks.
+
+    The frozen base is loaded in `dtype`, the run's precision (`Placement.dtype`), whatever the checkpoint holds:
+    an fp32 checkpoint in a bf16 run would otherwise keep fp32 weights (twice the memory, recast to bf16 on every
+    forward), and precision=fp32 on a bf16 checkpoint would silently train in bf16. The LoRA weights stay fp32
+    (peft's `autocast_adapter_dtype=True`, which peft recommends for stable training and fp16's GradScaler needs:
+    it refuses to unscale fp16 gradients); autocast runs their matmuls in the run's precision and AdamW updates
+    fp32 weights, the usual mixed-precision recipe (accelerate, peft's docs)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     from ft_core.models import check_target_modules, load_model
 
-    model = load_model(model_path, cfg.task, attn_implementation=cfg.attn_implementation)
+    model = load_model(model_path, cfg.task, dtype=dtype, attn_implementation=cfg.attn_implementation)
     check_target_modules(model, cfg.target_modules)
     targets: Any = "all-linear" if cfg.target_modules == ["all-linear"] else cfg.target_modules
     lora = LoraConfig(
@@ -141,14 +226,28 @@ def build_model(cfg: TrainConfig, model_path: str) -> Any:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     model.config.use_cache = False
-    model = get_peft_model(model, lora)
+    model = get_peft_model(model, lora, autocast_adapter_dtype=True)
     if cfg.torch_compile:
         import torch
 
-        # compile the transformer's forward only: the peft wrapper and generate() stay plain Python
+        # compile the transformer's forward only, for training steps: validation and generation run it plain
+        # (`uncompiled`), since no-grad mode, inference mode and a KV cache would each recompile it
         inner = model.get_base_model()
         inner.forward = torch.compile(inner.forward, dynamic=True)
     return model
+
+
+@contextlib.contextmanager
+def uncompiled(model: Any) -> Iterator[None]:
+    """Run a peft model's transformer with its plain forward inside the block (validation loss, generation),
+    leaving the torch.compile'd one (an instance attribute set by `build_model`) to training steps."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    compiled = inner.__dict__.pop("forward", None)
+    try:
+        yield
+    finally:
+        if compiled is not None:
+            inner.forward = compiled
 
 
 # ---------------------------------------------------------------- validation
@@ -164,9 +263,9 @@ def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
     plain.eval()
     encoder_decoder = plain.config.is_encoder_decoder
     total = torch.zeros(2, device=accelerator.device, dtype=torch.float64)
-    with torch.no_grad(), accelerator.autocast():
+    with torch.no_grad(), accelerator.autocast(), uncompiled(plain):
         for batch in batches:
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in batch.items()}
             out = plain(**batch)
             # causal models shift labels by one inside the loss; seq2seq models do not
             labels = batch["labels"] if encoder_decoder else batch["labels"][:, 1:]
@@ -192,14 +291,17 @@ def generation_metrics(
     unwrapped.config.use_cache = True
     try:
         prompts = build_prompts(tokenizer, cfg, examples, cfg.task)
-        outputs = generate_texts(
-            unwrapped,
-            tokenizer,
-            prompts,
-            Decoding(max_new_tokens=cfg.max_target_length),
-            task=cfg.task,
-            batch_size=cfg.batch_size,
-        )
+        # autocast: the fp32 LoRA weights compute in the run's precision, as in training (no merge here: merging
+        # into 16-bit base weights and back would perturb the base the run goes on training)
+        with accelerator.autocast(), uncompiled(unwrapped):
+            outputs = generate_texts(
+                unwrapped,
+                tokenizer,
+                prompts,
+                Decoding(max_new_tokens=cfg.max_target_length),
+                task=cfg.task,
+                batch_size=cfg.batch_size,
+            )
     finally:
         unwrapped.config.use_cache = use_cache
         unwrapped.train()
@@ -271,6 +373,13 @@ class Run:
     generation_sample: list[Example]  # validation examples generated on at each validation (may be empty)
     progress: bool  # print progress (on the main process only)
     train_log: runfolder.TrainLog | None = None
+    tokens: list[int] = field(default_factory=list)  # per training example: its tokens
+    target_tokens: list[int] = field(default_factory=list)  # per training example: its target (loss) tokens
+    inject_oom_at: int | None = None  # FT_CORE_INJECT_OOM: the step at which this process fails (tests only)
+
+    @property
+    def rank(self) -> int:
+        return self.accelerator.process_index
 
     @property
     def main(self) -> bool:
@@ -284,7 +393,8 @@ class Run:
 
 def _steps(cfg: TrainConfig, n_examples: int, processes: int) -> tuple[int, int]:
     """(optimizer steps per epoch, optimizer steps of the run). Each process takes the same whole number of
-    batches per epoch (see `epoch_batches`), then accumulates them."""
+    batches per epoch (see `share_batches`: one each when there are fewer batches than processes), then
+    accumulates them."""
     n_batches = math.ceil(n_examples / cfg.batch_size)
     per_process = n_batches // processes if n_batches >= processes else 1
     steps_per_epoch = max(1, per_process // cfg.gradient_accumulation_steps)
@@ -342,19 +452,26 @@ def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
     cfg = inputs.cfg
     placement = resolve_placement(cfg.precision)
     mixed_precision = placement.mixed_precision
+    cpu = placement.device == "cpu"
+    fresh_accelerator_state(mixed_precision, cpu)
     # cpu=True on a machine without a GPU lets `torchrun`/`accelerate launch` run DDP over gloo there too
     accelerator = Accelerator(
         mixed_precision=mixed_precision,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        cpu=placement.device == "cpu",
+        cpu=cpu,
     )
+    # fewer examples than processes: refuse now, on every process alike, before a run folder exists
+    share_batches([[i] for i in range(len(inputs.data.train))], accelerator.num_processes)
     set_seed(cfg.seed)
-    model = build_model(cfg, inputs.model_path)  # raises on a bad target module before the run folder exists
+    # raises on a bad target module before the run folder exists
+    model = build_model(cfg, inputs.model_path, placement.dtype)
     if accelerator.is_main_process and progress:
         print(format_truncation_report(inputs.data.truncation, cfg), flush=True)
 
     # From here on a run folder exists; its status says whether it is finished.
     if accelerator.is_main_process:
+        if cfg.resume:  # forget an earlier attempt's cancel request and process errors
+            runfolder.clear_run_signals(inputs.run_dir)
         runfolder.create(inputs.run_dir, cfg, inputs.data.truncation)
     accelerator.wait_for_everyone()
 
@@ -381,7 +498,43 @@ def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
         val_batches=validation_batches(inputs, accelerator),
         generation_sample=generation_sample(cfg),
         progress=progress,
+        tokens=[len(e["input_ids"]) for e in inputs.data.train],
+        target_tokens=[sum(1 for t in e["labels"] if t != IGNORE_INDEX) for e in inputs.data.train],
+        inject_oom_at=_injected_oom_step(accelerator.process_index),
     )
+
+
+def fresh_accelerator_state(mixed_precision: str, cpu: bool) -> None:
+    """Let a second run in one process ask for another precision (or the CPU).
+
+    accelerate keeps one process-wide state: once an `Accelerator` (a `transformers.Trainer`'s, or an earlier
+    run's) set `mixed_precision="no"`, asking for "bf16" raises "AcceleratorState has already been initialized".
+    Then this clears it, as accelerate's own test cases do between tests (`AcceleratorState._reset_state`):
+    the mixed-precision state always, the process state (device, process group) only in a single process, where
+    no process group can be lost. Nothing happens when the state already matches (every DDP run)."""
+    from accelerate.state import AcceleratorState, GradientState, PartialState
+
+    partial = PartialState._shared_state
+    if not partial:
+        return
+    current = AcceleratorState._shared_state.get("_mixed_precision", mixed_precision)
+    wrong_device = cpu and getattr(partial.get("device"), "type", "cpu") != "cpu"
+    if current == mixed_precision and not wrong_device:
+        return
+    AcceleratorState._reset_state(reset_partial_state=wrong_device and partial.get("num_processes", 1) == 1)
+    GradientState._reset_state()
+
+
+def _injected_oom_step(rank: int) -> int | None:
+    """The step at which FT_CORE_INJECT_OOM="<rank>:<step>" makes this process fail (fault injection for tests)."""
+    value = os.environ.get(INJECT_OOM, "")
+    if not value:
+        return None
+    try:
+        fault_rank, step = (int(x) for x in value.split(":"))
+    except ValueError:
+        raise ConfigError(f'{INJECT_OOM} must be "<rank>:<step>", got {value!r}') from None
+    return step if fault_rank == rank else None
 
 
 def resume_state(run: Run) -> TrainState:
@@ -394,12 +547,32 @@ def resume_state(run: Run) -> TrainState:
 
     checkpoint = runfolder.checkpoint_dir(run.run_dir)
     state = runfolder.read_trainer_state(run.run_dir)
+    device = run.accelerator.device  # this process's own device: without it every rank would load onto cuda:0
     set_peft_model_state_dict(
         run.accelerator.unwrap_model(run.model),
-        load_file(checkpoint / runfolder.ADAPTER / runfolder.ADAPTER_WEIGHTS),
+        load_file(checkpoint / runfolder.ADAPTER / runfolder.ADAPTER_WEIGHTS, device=str(device)),
     )
-    run.optimizer.load_state_dict(torch.load(checkpoint / runfolder.OPTIMIZER, weights_only=False))
-    run.scheduler.load_state_dict(torch.load(checkpoint / runfolder.SCHEDULER, weights_only=False))
+    run.optimizer.load_state_dict(
+        torch.load(checkpoint / runfolder.OPTIMIZER, map_location=device, weights_only=True)
+    )
+    # the rest holds no model tensors: whatever a GPU process saved, it is read onto the CPU (random states are
+    # CPU tensors, CUDA's included)
+    run.scheduler.load_state_dict(
+        torch.load(checkpoint / runfolder.SCHEDULER, map_location="cpu", weights_only=True)
+    )
+    if run.accelerator.scaler is not None and (checkpoint / runfolder.SCALER).is_file():
+        run.accelerator.scaler.load_state_dict(
+            torch.load(checkpoint / runfolder.SCALER, map_location="cpu", weights_only=True)
+        )
+    rng = runfolder.rng_state_path(checkpoint, run.rank)
+    if rng.is_file():
+        # our own file; numpy's state is not a tensor
+        set_rng_state(torch.load(rng, map_location="cpu", weights_only=False))
+    else:
+        run.log(
+            f"{rng.name} not in the checkpoint (another number of processes?): dropout draws differ",
+            flush=True,
+        )
     run.log(
         f"resuming from step {state.step} (epoch {state.epoch}, batch {state.batch_in_epoch})",
         flush=True,
@@ -428,52 +601,59 @@ def mark_running(run: Run, state: TrainState) -> None:
 @dataclass
 class Throughput:
     """Loss and tokens since the last train_log row (what the next row averages), and the last gradient norm.
-    A logging accumulator, not training state: a resume starts a fresh one."""
+    A logging accumulator, not training state: a resume starts a fresh one.
 
-    loss: float = 0.0
+    The loss sum and the norm stay on the device and are read once per row (`row`), so the loop queues work for
+    the GPU without waiting on it; token counts come from the examples' lengths on the host."""
+
+    loss_sum: Any = None  # sum of the window's micro-batch losses, a tensor on the device
     micro_batches: int = 0
     tokens: int = 0
     target_tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
-    grad_norm: float = math.nan  # the last clipped norm (NaN while clipping is off)
+    grad_norm: Any = None  # the last clipped norm, a tensor on the device (None while clipping is off)
 
-    def add(self, loss: float, batch: dict[str, Any]) -> None:
-        self.loss += loss
+    def add_loss(self, loss: Any) -> None:
+        loss = loss.double()  # summed in float64, as the Python floats it replaces were
+        self.loss_sum = loss if self.loss_sum is None else self.loss_sum + loss
         self.micro_batches += 1
-        self.tokens += int(batch["attention_mask"].sum())
-        self.target_tokens += int((batch["labels"] != IGNORE_INDEX).sum())
+
+    def add_tokens(self, tokens: int, target_tokens: int) -> None:
+        self.tokens += tokens
+        self.target_tokens += target_tokens
 
     def row(self, state: TrainState, lr: float, processes: int) -> dict[str, Any]:
-        """The train_log row for the window ending at this step; tokens counted over all processes."""
+        """The train_log row for the window ending at this step; tokens counted over all processes (this
+        process's count times the processes). The one wait on the device per row is here."""
+        import torch
+
+        figures = [self.loss_sum] + ([self.grad_norm.double()] if self.grad_norm is not None else [])
+        values = torch.stack(figures).tolist()
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         return {
             "step": state.step,
             "epoch": round(state.epoch_float, 4),
-            "loss": self.loss / self.micro_batches,
+            "loss": values[0] / self.micro_batches,
             "lr": lr,
-            "grad_norm": self.grad_norm,
+            "grad_norm": values[1] if len(values) > 1 else math.nan,
+            "tokens": self.tokens * processes,
+            "target_tokens": self.target_tokens * processes,
             "tokens_per_s": self.tokens * processes / elapsed,
             "target_tokens_per_s": self.target_tokens * processes / elapsed,
         }
 
     def reset(self) -> None:
-        self.loss, self.micro_batches, self.tokens, self.target_tokens = 0.0, 0, 0, 0
+        self.loss_sum, self.micro_batches, self.tokens, self.target_tokens = None, 0, 0, 0
         self.started = time.perf_counter()
 
 
 def epoch_batches(run: Run, epoch: int) -> list[list[int]]:
-    """This process's batches (example indices) of an epoch."""
-    accelerator = run.accelerator
+    """This process's batches (example indices) of an epoch, the largest first (see `length_grouped_batches`)."""
+    processes = run.accelerator.num_processes
     batches = length_grouped_batches(
-        [len(e["input_ids"]) for e in run.data.train],
-        run.cfg.batch_size,
-        run.cfg.seed + epoch,
-        run.cfg.group_by_length,
+        run.tokens, run.cfg.batch_size, run.cfg.seed + epoch, run.cfg.group_by_length, largest_first=processes
     )
-    # every process takes the same number of batches, or DDP's gradient all-reduce would wait forever
-    processes = accelerator.num_processes
-    usable = len(batches) - len(batches) % processes if len(batches) >= processes else len(batches)
-    return batches[:usable][accelerator.process_index :: processes]
+    return share_batches(batches, processes)[run.rank]
 
 
 def train_micro_batch(run: Run, batch: dict[str, Any], window: Throughput) -> bool:
@@ -484,12 +664,13 @@ def train_micro_batch(run: Run, batch: dict[str, Any], window: Throughput) -> bo
         out = run.model(**batch)
         accelerator.backward(out.loss)
         if accelerator.sync_gradients and cfg.max_grad_norm > 0:
-            window.grad_norm = float(accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm))
+            # a tensor: reading it here would make the CPU wait for the GPU every step
+            window.grad_norm = accelerator.clip_grad_norm_(run.model.parameters(), cfg.max_grad_norm)
         run.optimizer.step()
         if accelerator.sync_gradients:
             run.scheduler.step()
         run.optimizer.zero_grad(set_to_none=True)
-    window.add(float(out.loss.detach()), batch)
+    window.add_loss(out.loss.detach())
     return accelerator.sync_gradients
 
 
@@ -568,14 +749,28 @@ def run_loop(run: Run, state: TrainState) -> bool:
         dynamic_ncols=True,
     )
     window = Throughput()
-    pad_id = run.tokenizer.pad_token_id
+    device = run.accelerator.device
     stop = False
     run.model.train()
     while not stop and state.step < run.total_steps:
         batches = epoch_batches(run, state.epoch)
-        for b_index in range(state.batch_in_epoch, len(batches)):
-            batch = collate([run.data.train[i] for i in batches[b_index]], pad_id, run.cfg.task)
-            batch = {k: v.to(run.accelerator.device) for k, v in batch.items()}
+        todo = batches[state.batch_in_epoch :]
+        loader = train_loader(
+            run.data.train,
+            todo,
+            run.tokenizer.pad_token_id,
+            run.cfg.task,
+            run.cfg.num_workers,
+            device.type,
+            run.cfg.seed + state.epoch,
+        )
+        for b_index, indices, cpu_batch in zip(itertools.count(state.batch_in_epoch), todo, loader):
+            if run.inject_oom_at == state.step + 1:
+                import torch
+
+                raise torch.OutOfMemoryError(f"CUDA out of memory ({INJECT_OOM} on process {run.rank})")
+            window.add_tokens(sum(run.tokens[i] for i in indices), sum(run.target_tokens[i] for i in indices))
+            batch = {k: v.to(device, non_blocking=True) for k, v in cpu_batch.items()}
             stepped = train_micro_batch(run, batch, window)
             state.batch_in_epoch = b_index + 1
             if not stepped:
@@ -618,38 +813,67 @@ def finish(run: Run, state: TrainState, stopped_early: bool) -> None:
             else "FAILED (loss not near zero: check the label masking and the learning rate)"
         )
         run.log(f"sanity overfit: final train loss {final_loss:.4f} -> {verdict}", flush=True)
+    save_checkpoint(run, state)  # every process: each saves its random state
     if run.main:
-        save_checkpoint(run, state)
         runfolder.write_status(run.run_dir, **result)
 
 
 def record_failure(run: Run, error: BaseException) -> None:
-    """status.json says why the run ended early: cancelled (Ctrl-C, SIGTERM) or failed, with the reason."""
+    """Say why the run ended early. A process that died of an error writes errors/rank<k>.json (one line, with
+    the out-of-memory hint); the main process writes status.json: cancelled or failed as `runfolder.ending`
+    decides from the run folder (a requested cancel; else the first process's error; else Ctrl-C/SIGTERM is a
+    cancel)."""
+    interrupted = isinstance(error, KeyboardInterrupt)
+    message = _explain_failure(error, run.cfg)
+    if not interrupted and not isinstance(error, SystemExit):
+        kind = "oom" if _is_oom(error) else type(error).__name__
+        with contextlib.suppress(OSError):  # a full disk or a deleted folder must not hide the error itself
+            runfolder.write_process_error(run.run_dir, run.rank, message, kind)
     if run.main:
+        outcome = runfolder.ending(run.run_dir, interrupted=interrupted, error=message)
         runfolder.write_status(
             run.run_dir,
-            state="cancelled" if isinstance(error, KeyboardInterrupt) else "failed",
-            error=_explain_failure(error, run.cfg),
+            state=outcome.state,
+            error=outcome.error,
             traceback=traceback.format_exc()[-4000:],
             finished_at=time.time(),
         )
 
 
+def _record_ending(run: Run, error: BaseException) -> None:
+    """`record_failure`, carried through when a SIGTERM arrives meanwhile (torchrun signals the other processes
+    when one fails, while they record the broken connection): the handler raises only once."""
+    try:
+        record_failure(run, error)
+    except Terminated:
+        record_failure(run, error)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: the app's Cancel (after `runfolder.request_cancel`), `torchrun` stopping the other processes when
+    one failed, or a scheduler. Raised like Ctrl-C, so the run ends through the same path."""
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """`kill` (SIGTERM, what the app's Cancel sends first) ends the run like Ctrl-C: cancelled, not failed."""
+    """SIGTERM raises `Terminated` in the training loop, once: a second SIGTERM (the launcher's or the app's retry)
+    must not cut short the record of the first."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    received: list[int] = []
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        if received:
+            return
+        received.append(signum)
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
@@ -663,8 +887,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             stopped_early = run_loop(run, state)
             finish(run, state, stopped_early)
         except BaseException as e:
-            record_failure(run, e)
-            if not isinstance(e, (KeyboardInterrupt, SystemExit)) and "out of memory" in str(e).lower():
+            _record_ending(run, e)
+            if _is_oom(e):
                 raise FtCoreError(_explain_failure(e, run.cfg)) from None
             raise
         finally:
@@ -676,18 +900,50 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
 
 def save_checkpoint(run: Run, state: TrainState) -> None:
-    """Everything a resume needs, written to a staging folder and swapped in, so a crash never leaves half."""
+    """Everything a resume needs, written to a staging folder and swapped in, so a crash never leaves half:
+    adapter, optimizer, schedule, fp16's loss scale, the TrainState, and each process's random state (so a
+    resumed run draws the dropout masks an uninterrupted one would). Every process calls it."""
     import torch
 
-    if not run.main:
-        return
+    accelerator = run.accelerator
     final = runfolder.checkpoint_dir(run.run_dir)
-    staging = runfolder.staging_dir(final)
-    run.accelerator.unwrap_model(run.model).save_pretrained(staging / runfolder.ADAPTER)
-    torch.save(run.optimizer.state_dict(), staging / runfolder.OPTIMIZER)
-    torch.save(run.scheduler.state_dict(), staging / runfolder.SCHEDULER)
-    runfolder.write_trainer_state(staging, state)
-    runfolder.swap_in(staging, final)
+    staging = runfolder.staging_path(final)
+    if run.main:
+        runfolder.staging_dir(final).mkdir(parents=True)
+        accelerator.unwrap_model(run.model).save_pretrained(staging / runfolder.ADAPTER)
+        torch.save(run.optimizer.state_dict(), staging / runfolder.OPTIMIZER)
+        torch.save(run.scheduler.state_dict(), staging / runfolder.SCHEDULER)
+        if accelerator.scaler is not None:
+            torch.save(accelerator.scaler.state_dict(), staging / runfolder.SCALER)
+        runfolder.write_trainer_state(staging, state)
+    accelerator.wait_for_everyone()  # the staging folder exists
+    torch.save(rng_state(), runfolder.rng_state_path(staging, run.rank))
+    accelerator.wait_for_everyone()  # every process's random state is in it
+    if run.main:
+        runfolder.swap_in(staging, final)
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's random-number state: python, numpy, torch (CPU) and its CUDA device's."""
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` saved (the CUDA state only where there is a GPU)."""
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 def save_best_adapter(run: Run) -> None:
@@ -700,13 +956,22 @@ def save_best_adapter(run: Run) -> None:
     runfolder.swap_in(staging, final)
 
 
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    if isinstance(e, (KeyboardInterrupt, SystemExit)):
+        return False
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
 def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:
+    """One line: the error, or for an out-of-memory error what to change."""
     text = str(e).splitlines()[0] if str(e) else type(e).__name__
-    if "out of memory" in text.lower():
+    if _is_oom(e):
         return (
             f"out of GPU memory at batch_size={cfg.batch_size}, max_source_length={cfg.max_source_length}: lower batch_size "
             f"(raise gradient_accumulation_steps to keep the effective batch), set gradient_checkpointing=true, or "
-            f"lower max_source_length"
+            f"lower max_source_length (max_target_length={cfg.max_target_length})"
         )
     return f"{type(e).__name__}: {text}"
 

@@ -19,7 +19,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -220,12 +219,8 @@ def _push_cancel(job: Job) -> None:
 def _request_cancel(run_dir: str) -> None:
     """Leave the cancel marker in a run folder before its job gets SIGTERM: ft_core's rank 0 then records
     "cancelled"; a SIGTERM without it is torchrun tearing the ranks down after another rank died ("failed").
-
-    `ft_core.runfolder.request_cancel` comes with issue 13 item 5 on another branch; once merged, this is
-    `runfolder.request_cancel(run_dir)`."""
-    request = getattr(runfolder, "request_cancel", None)
-    if request is not None and Path(run_dir).is_dir():
-        request(run_dir)
+    A run that has not created its folder yet gets no marker (`runfolder.request_cancel` writes nothing)."""
+    runfolder.request_cancel(run_dir)
 
 
 def _cancelled_folders(job: Job) -> list[str]:

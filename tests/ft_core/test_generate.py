@@ -13,7 +13,7 @@ import pytest
 
 from ft_core.config import TrainConfig, save_config
 from ft_core.decoding import Decoding, expand
-from ft_core.errors import ConfigError, RunFolderError
+from ft_core.errors import ConfigError, ModelError, RunFolderError
 from ft_core.generate import (
     GenerateConfig,
     build_prompts,
@@ -259,3 +259,159 @@ def test_warns_when_the_run_is_not_finished(run_dir):
             resolve_job(GenerateConfig(run_dir=str(run_dir)))
     finally:
         status.unlink()
+
+
+# --- the fine-tuned pass: adapter merged, same outputs; the host reads each batch once ------------------------
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_merged_finetuned_pass_equals_the_unmerged_adapter(tmp_path, tiny_causal_dir, precision):
+    import torch
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    from ft_core.generate import check_adapter, merge_adapter
+
+    adapter = make_adapter(tiny_causal_dir, tmp_path / "adapter")
+    prompts = [("word " * (1 + (i * 7) % 11)) + f"end {i}" for i in range(6)]
+    decoding = Decoding(max_new_tokens=MAX_NEW, no_repeat_ngram_size=NO_REPEAT)
+    unmerged, tokenizer = load_for_generation(
+        str(tiny_causal_dir), "causal", adapter, precision, "cpu", "sdpa"
+    )
+    ids = tokenizer(prompts[:1], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        unmerged_logits = unmerged(ids).logits.float()
+    unmerged_out = generate_texts(unmerged, tokenizer, prompts, decoding, batch_size=3)
+
+    plain, _ = load_for_generation(str(tiny_causal_dir), "causal", None, precision, "cpu", "sdpa")
+    with torch.no_grad():
+        base_logits = plain(ids).logits.float()
+    weights = {k: v.clone() for k, v in plain.state_dict().items()}
+    check_adapter(plain, adapter, "tiny")  # attached and taken off: the base is as it was
+    assert not any(isinstance(m, BaseTunerLayer) for m in plain.modules())
+    assert all(torch.equal(weights[k], v) for k, v in plain.state_dict().items())
+
+    merged = merge_adapter(plain, adapter)
+    assert not any(isinstance(m, BaseTunerLayer) for m in merged.modules())  # a plain model: no peft wrappers
+    assert type(merged) is type(plain) and merged.dtype == unmerged.get_base_model().dtype
+    with torch.no_grad():
+        merged_logits = merged(ids).logits.float()
+    merged_out = generate_texts(merged, tokenizer, prompts, decoding, batch_size=3)
+    assert not torch.allclose(merged_logits, base_logits, atol=1e-3)  # the adapter is really in the weights
+    if precision == "fp32":
+        assert torch.allclose(merged_logits, unmerged_logits, atol=1e-4)
+        assert [g.output for g in merged_out] == [g.output for g in unmerged_out]
+    else:  # bf16 weights: W + dW rounds once, the fp32 side path does not; close, not equal
+        scale = unmerged_logits.abs().max()
+        assert (merged_logits - unmerged_logits).abs().max() < 0.05 * scale
+        assert sum(a.output == b.output for a, b in zip(merged_out, unmerged_out)) >= len(prompts) - 1
+
+
+def test_generate_writes_the_base_first_and_merges_the_adapter_once(monkeypatch, tmp_path, tiny_causal_dir):
+    from peft.tuners.tuners_utils import BaseTuner  # a PeftModel passes these on to its LoRA tuner
+
+    calls = []
+    for name in ("merge_and_unload", "unload", "merge_adapter", "unmerge_adapter"):
+        original = getattr(BaseTuner, name)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):  # observation only
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(BaseTuner, name, spy)
+    root = tmp_path / "gen"
+    root.mkdir()
+    run = make_run(root, tiny_causal_dir, write_eval_file(root, n=3), id_column="paper_id")
+    cfg = GenerateConfig(
+        run_dir=str(run),
+        batch_size=3,
+        no_repeat_ngram_size=NO_REPEAT,
+        decodings=["greedy", "beam:num_beams=2"],
+    )
+    paths = generate(cfg)
+    assert [parse_output_name(p)[:2] for p in paths] == [
+        ("base", "greedy-nr1"),
+        ("finetuned", "greedy-nr1"),
+        ("base", "beam-n2-nr1"),
+        ("finetuned", "beam-n2-nr1"),
+    ]  # returned in the config's order
+    assert calls == ["unload", "merge_and_unload"]  # checked to fit, then merged once, after both base files
+    times = {parse_output_name(p)[:2]: p.stat().st_mtime_ns for p in paths}
+    assert max(t for (s, _), t in times.items() if s == "base") <= min(
+        t for (s, _), t in times.items() if s == "finetuned"
+    )
+
+
+def test_an_adapter_that_does_not_fit_fails_before_any_output(tmp_path, tiny_causal_dir, tiny_seq2seq_dir):
+    root = tmp_path / "gen"
+    root.mkdir()
+    run = make_run(root, tiny_causal_dir, write_eval_file(root, n=3), id_column="paper_id")
+    cfg = GenerateConfig(run_dir=str(run), base_model=str(tiny_seq2seq_dir), task="seq2seq", batch_size=3)
+    with pytest.raises(ModelError, match="does not fit"):
+        generate(cfg)
+    assert not any((run / "outputs").glob("*.jsonl"))
+
+
+def test_generated_ids_reach_the_host_once_per_batch_fault_injection(monkeypatch, tiny_causal_dir):
+    """Fault injection: every read of a tensor's values into Python made by ft_core.generate is counted (on a GPU
+    each is a copy to the host and a wait)."""
+    import sys
+
+    import torch
+
+    reads = []
+    for name in ("item", "tolist", "__float__", "__int__", "__index__", "__bool__", "numpy", "cpu"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if sys._getframe(1).f_globals.get("__name__") == "ft_core.generate":
+                reads.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    model, tokenizer = load_for_generation(str(tiny_causal_dir), "causal", None, "fp32", "cpu", "sdpa")
+    prompts = [f"word {i} " * (1 + i) for i in range(7)]
+    results = generate_texts(model, tokenizer, prompts, Decoding(max_new_tokens=3), batch_size=3)
+    assert len(results) == 7
+    assert reads == ["tolist"] * 3  # 3 batches (3 + 3 + 1 rows); it used to be one copy per row
+
+
+def _aten_ops(model, tokenizer, prompts):
+    """Observation (torch's profiler): the aten operators, with their input shapes, that one batched generation
+    runs; and its outputs."""
+    import collections
+
+    import torch
+
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+        outputs = generate_texts(
+            model, tokenizer, prompts, Decoding(max_new_tokens=3), batch_size=len(prompts)
+        )
+    ops = collections.Counter(
+        (e.name, str(e.input_shapes)) for e in prof.events() if e.name.startswith("aten::")
+    )
+    return ops, [o.output for o in outputs]
+
+
+def test_the_merged_finetuned_model_runs_the_same_operations_as_the_base(tmp_path, tiny_causal_dir):
+    # peft leaves the merged model's weights frozen, the plain base's require grad. Without a contiguous lm_head
+    # input, torch's matmul took another path for frozen weights at the first step: a batched product over a copy
+    # of the whole vocab x hidden weight per prompt (bench/generate_throughput.py: fine-tuned 15-40% slower).
+    from ft_core.generate import merge_adapter
+
+    adapter = make_adapter(tiny_causal_dir, tmp_path / "adapter")
+    prompts = [("word " * (2 + 3 * i)) + f"end {i}" for i in range(5)]
+    base, tokenizer = load_for_generation(str(tiny_causal_dir), "causal", None, "fp32", "cpu", "sdpa")
+    finetuned, _ = load_for_generation(str(tiny_causal_dir), "causal", None, "fp32", "cpu", "sdpa")
+    finetuned = merge_adapter(finetuned, adapter)
+    assert {p.requires_grad for p in base.parameters()} == {True}
+    assert {p.requires_grad for p in finetuned.parameters()} == {False}
+    base_ops, base_out = _aten_ops(base, tokenizer, prompts)
+    finetuned_ops, finetuned_out = _aten_ops(finetuned, tokenizer, prompts)
+    assert finetuned_ops == base_ops
+    vocab, hidden = base.get_output_embeddings().weight.shape
+    # no batched product over per-prompt copies of the output embedding's weight
+    assert not any(name == "aten::bmm" and str([hidden, vocab]) in shapes for name, shapes in finetuned_ops)
+    # the hook changes no result: the frozen model gives what the same weights give with grads required
+    for p in finetuned.parameters():
+        p.requires_grad_(True)
+    assert _aten_ops(finetuned, tokenizer, prompts)[1] == finetuned_out

@@ -150,3 +150,57 @@ def test_pid_alive_tells_a_crashed_writer_from_a_live_one():
     assert not runfolder.pid_alive(None) and not runfolder.pid_alive("123") and not runfolder.pid_alive(0)
     assert runfolder.writer_alive({"state": "running", "pid": os.getpid()})
     assert not runfolder.writer_alive({"state": "finished", "pid": os.getpid()})
+
+
+# --- how a run that did not finish ended: a requested cancel, a process's error, or neither ---------------------
+
+
+def test_a_process_error_makes_a_sigterm_a_failure_and_a_requested_cancel_wins(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    # nothing recorded: an interrupt (Ctrl-C, a plain SIGTERM) is a cancel, any other error a failure
+    assert runfolder.ending(run, interrupted=True, error="Terminated: signal 15") == (
+        "cancelled",
+        "Terminated: signal 15",
+    )
+    assert runfolder.ending(run, interrupted=False, error="RuntimeError: x").state == "failed"
+    # process 1 died first of an out-of-memory error, process 0 then of the broken connection: the first is the cause
+    runfolder.write_process_error(run, 1, "out of GPU memory at batch_size=8: lower batch_size", "oom")
+    runfolder.write_process_error(run, 0, "RuntimeError: Connection closed by peer", "RuntimeError")
+    assert [e["rank"] for e in runfolder.process_errors(run)] == [1, 0]
+    for interrupted in (True, False):
+        outcome = runfolder.ending(run, interrupted=interrupted, error="Terminated: signal 15")
+        assert outcome == ("failed", "process 1: out of GPU memory at batch_size=8: lower batch_size")
+    # the app asked for the cancel before it signalled: cancelled, whatever the processes wrote
+    assert runfolder.request_cancel(run) and runfolder.cancel_requested(run)
+    assert runfolder.ending(run, interrupted=True, error="Terminated: signal 15").state == "cancelled"
+    assert runfolder.ending(run, interrupted=False, error="RuntimeError: x").state == "cancelled"
+    # a resumed run starts clean
+    runfolder.clear_run_signals(run)
+    assert not runfolder.cancel_requested(run) and runfolder.process_errors(run) == []
+    assert sorted(p.name for p in run.iterdir()) == []
+
+
+def test_request_cancel_writes_nothing_where_no_run_folder_exists(tmp_path):
+    assert runfolder.request_cancel(tmp_path / "not-started") is False
+    assert not (tmp_path / "not-started").exists()  # a later `train` would refuse an existing folder
+
+
+def test_mark_ended_records_the_failing_process_unless_a_cancel_was_requested(tmp_path):
+    # the app marks a run whose process 0 was killed before it could write (NCCL blocks it in a CUDA call until
+    # torchrun's SIGKILL): the folder's evidence decides, as in the job itself
+    run = tmp_path / "run"
+    run.mkdir()
+    runfolder.write_status(run, state="running")
+    runfolder.write_process_error(run, 2, "out of GPU memory at batch_size=8: lower batch_size", "oom")
+    assert runfolder.mark_ended(run, "cancelled", "killed by signal 9")
+    status = runfolder.read_status(run)
+    assert status["state"] == "failed" and status["error"].startswith("process 2: out of GPU memory")
+
+    other = tmp_path / "other"
+    other.mkdir()
+    runfolder.write_status(other, state="running")
+    runfolder.write_process_error(other, 1, "RuntimeError: Connection closed by peer", "RuntimeError")
+    runfolder.request_cancel(other)
+    assert runfolder.mark_ended(other, "cancelled", "cancelled by the user")
+    assert runfolder.read_status(other)["state"] == "cancelled"

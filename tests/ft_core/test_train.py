@@ -280,6 +280,7 @@ def test_ddp_through_torchrun_needs_no_code_change(tmp_path, tiny_causal_dir, ti
             sys.executable,
             "-m",
             "torch.distributed.run",
+            "--standalone",  # a free port: other launches on this machine may hold the default 29500
             "--nproc_per_node",
             "2",
             "-m",

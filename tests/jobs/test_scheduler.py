@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from helpers.fake_jobs import cpu, fake_accelerate, launched_args, py, wait_for, wait_for_line
@@ -209,12 +208,12 @@ def test_cancel_a_queued_job_and_refuse_a_finished_one(con, log_dir):
         scheduler.cancel(con, blocker.job_id)
 
 
-# rank 0's SIGTERM handler, as ft_core's will be: a cancel when the app left its marker, else a teardown
+# rank 0's SIGTERM handler, as ft_core's (`runfolder.ending`): a cancel when the app left its marker, else a teardown
 RANK_ZERO = """
 import pathlib, signal, sys, time
-run = pathlib.Path(sys.argv[1])
+run, MARKER = pathlib.Path(sys.argv[1]), sys.argv[2]
 def on_term(signum, frame):
-    marked = (run / "cancel-requested").exists()
+    marked = (run / MARKER).exists()
     (run / "seen.txt").write_text("cancelled" if marked else "torn down")
     sys.exit(143)
 signal.signal(signal.SIGTERM, on_term)
@@ -227,19 +226,16 @@ def test_a_cancel_from_the_app_is_marked_in_the_run_folder_before_sigterm(
     con, log_dir, tmp_path, monkeypatch
 ):
     """So that ft_core records a real cancel as "cancelled", and a SIGTERM from torchrun after another rank died
-    (no marker) as "failed". `runfolder.request_cancel` lands with ft_core's side of the fix (another branch):
-    until then a stand-in writes the marker."""
+    (no marker) as "failed": the marker is `runfolder.request_cancel`'s, the one `runfolder.ending` reads."""
     monkeypatch.setenv("FT_CPU_JOBS", "2")  # both jobs at once
-    marker = "cancel-requested"
-    monkeypatch.setattr(
-        runfolder, "request_cancel", lambda d: (Path(d) / marker).write_text("app"), raising=False
-    )
+    marker = runfolder.CANCEL_REQUEST
     folders = []
     for name in ("cancelled", "torn-down"):
         folders.append(tmp_path / "runs" / name)
         folders[-1].mkdir(parents=True)
     cancelled, torn_down = (
-        scheduler.launch(con, "train", [*py(RANK_ZERO), str(f)], log_dir=log_dir, run_dir=f) for f in folders
+        scheduler.launch(con, "train", [*py(RANK_ZERO), str(f), marker], log_dir=log_dir, run_dir=f)
+        for f in folders
     )
     for job in (cancelled, torn_down):
         wait_for_line(job, "ready")
