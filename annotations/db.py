@@ -25,6 +25,7 @@ from typing import TypeVar
 import duckdb
 
 from annotations.errors import StoreError
+from annotations.write_failures import as_write_failed, is_refused_write
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -187,7 +188,7 @@ def write(
                 pending[:] = [r for r in pending if r.con is not con]
             _run_group(con, group)
     if request.error is not None:
-        raise request.error
+        raise as_write_failed(request.error)  # a full disk: WriteFailed, "not stored, try again"
     return request.result  # type: ignore[return-value]
 
 
@@ -215,8 +216,8 @@ def _write_alone(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPy
         try:
             with _one_transaction(con) as cur:
                 return work(cur)
-        except duckdb.TransactionException:
-            if attempt == _CONFLICT_RETRIES - 1:
+        except duckdb.TransactionException as e:
+            if attempt == _CONFLICT_RETRIES - 1 or is_refused_write(e):
                 raise
             time.sleep(0.002 * (attempt + 1))
     raise AssertionError("unreachable")
