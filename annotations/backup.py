@@ -167,7 +167,8 @@ def take_backup(con: duckdb.DuckDBPyConnection, directory: str | Path, trigger: 
             partial.rename(final)
         except (OSError, duckdb.Error, StoreError) as e:
             shutil.rmtree(partial, ignore_errors=True)
-            reason = (str(e).splitlines() or [type(e).__name__])[0]
+            cause = e.__cause__ if isinstance(e, StoreError) and e.__cause__ is not None else e
+            reason = (str(cause).splitlines() or [type(cause).__name__])[0]
             raise BackupError(f"the backup was not written ({reason}); the store itself is unchanged") from e
     backup = read_backup(final)
     log.info("backup %s written (%s, %d files)", final, trigger, len(files))

@@ -36,6 +36,9 @@ def as_write_failed(error: BaseException) -> BaseException:
         return error
     reason = (str(error).splitlines() or [type(error).__name__])[0]
     log.error("a write was not stored: %s", reason)
-    failed = WriteFailed(f"the store could not write ({reason}); nothing was stored: try again in a moment")
+    # The message reaches annotators' pages: no paths (the log line above has the details).
+    failed = WriteFailed(
+        "the server could not save this (its disk is full or failing); nothing was stored: try again"
+    )
     failed.__cause__ = error
     return failed

@@ -75,7 +75,7 @@ def main(mode: str, folder: Path) -> None:
     from run_folders import write_run_folder
     from streamlit.testing.v1 import AppTest
 
-    from annotations import users
+    from annotations import backup, users
     from annotations.campaigns import CampaignConfig, create_campaign
     from pages.shared import store
 
@@ -105,6 +105,12 @@ def main(mode: str, folder: Path) -> None:
     at.button(key="submit").click().run()  # the annotator tries again while the disk is still full
     steps["full_again"] = seen(at)
     steps["stored_while_full_again"] = stored()
+
+    try:  # a researcher's "Back up now" onto the same full disk
+        steps["backup_while_full"] = backup.take_backup(con, folder / "backups").name
+    except backup.BackupError as e:
+        steps["backup_while_full"] = f"BackupError: {e}"
+    steps["backups_left_while_full"] = sorted(p.name for p in (folder / "backups").glob("*"))
 
     disk.free()
     at.button(key="submit").click().run()  # the same choice, still on the page

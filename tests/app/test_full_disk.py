@@ -64,6 +64,8 @@ def test_injected_full_disk_says_not_stored_keeps_the_choice_and_saves_once_ther
         # The same pair, with the same choice.
         assert seen["tokens"] == [token] and "Your choice: A is better" in seen["captions"]
     assert steps["stored_while_full"] == [] and steps["stored_while_full_again"] == []
+    assert steps["backup_while_full"].startswith("BackupError: the backup was not written")
+    assert steps["backups_left_while_full"] == []  # no half-written backup folder
     room = steps["room_again"]
     assert room["successes"] == ["Saved."] and room["errors"] == [] and room["exception"] == []
     assert steps["stored_after"] == [[token, "left", "crisper"]]  # the kept choice and comment, stored once
