@@ -21,6 +21,7 @@ FT_BACKUP_KEEP (default 24: scheduled backups beyond the newest 24 are deleted; 
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import logging
@@ -376,6 +377,15 @@ def ensure_schedule(
         _SCHEDULE = BackupSchedule(con, settings)
         _SCHEDULE.thread.start()
         return _SCHEDULE
+
+
+def _stop_schedule() -> None:
+    """At exit, let a backup in progress leave DuckDB's C++ code before the interpreter tears threads down."""
+    if _SCHEDULE is not None:
+        _SCHEDULE.stop(timeout=30)
+
+
+atexit.register(_stop_schedule)
 
 
 def running_schedule() -> BackupSchedule | None:
