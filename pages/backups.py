@@ -30,7 +30,7 @@ if st.button("Back up now", key="backup_now", type="primary"):
 schedule = backup.running_schedule()
 if settings.every_minutes == 0:
     st.info(
-        "The schedule is off (FT_BACKUP_EVERY_MINUTES=0): backups are taken here or with the command line."
+        "The schedule is off (`FT_BACKUP_EVERY_MINUTES=0`): backups are taken here or with the command line."
     )
 else:
     keep = f"the newest {settings.keep}" if settings.keep else "all"
@@ -49,7 +49,10 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
 
 st.subheader("Restore")
-st.markdown("Restore into a new file, then start the app on it (see docs/deploy.md):")
+st.markdown(
+    "Restore into a new file (the running app and its file are not touched), then stop the app and start it on "
+    "the restored file (docs/deploy.md, *Restore*):"
+)
 st.code(
     f"python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"
     f"FT_APP_DB=data/restored.duckdb streamlit run streamlit_app.py   # now: {default_path()}",
