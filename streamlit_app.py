@@ -75,6 +75,7 @@ def main() -> None:
                     annotate,
                     st.Page("pages/results.py", title="Results", icon=":material/insights:"),
                     st.Page("pages/users.py", title="Users", icon=":material/group:"),
+                    st.Page("pages/backups.py", title="Backups", icon=":material/backup:"),
                 ],
                 "Models": [
                     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),

@@ -1,4 +1,4 @@
-"""`python -m annotations {stats,export,users} ...`"""
+"""`python -m annotations {stats,export,users,backup,restore} ...`"""
 
 from __future__ import annotations
 
@@ -19,6 +19,16 @@ COMMANDS = {
         "write judgments, statistics and the report (--db FILE --out DIR)",
     ),
     "users": ("annotations.users", "main", "create accounts and invitation links (--db FILE)"),
+    "backup": (
+        "annotations.backup",
+        "main_backup",
+        "back up a store no app holds open (--db FILE --out DIR)",
+    ),
+    "restore": (
+        "annotations.backup",
+        "main_restore",
+        "rebuild a store from a backup (BACKUP --db NEW.duckdb)",
+    ),
 }
 
 

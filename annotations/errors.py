@@ -15,3 +15,7 @@ class CampaignError(AnnotationError):
 
 class AuthError(AnnotationError):
     """Wrong credentials, an expired invitation, or a role that may not do this."""
+
+
+class WriteFailed(StoreError):
+    """A write could not be stored (full disk, quota, I/O error); nothing of it was kept, so it may be retried."""

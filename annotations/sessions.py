@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from annotations import store
+from annotations.errors import WriteFailed
 
 COOKIE_NAME = "ft_session"
 _LANE = "auth"  # sessions and login attempts: no other lane's checks read these tables
@@ -173,14 +174,17 @@ def _live(
     if (
         now - row[3] >= settings.touch_every
     ):  # idle expiry counts from the last use; one write a minute at most
-        store.write(
-            con,
-            lambda cur: cur.execute(
-                "UPDATE sessions SET last_seen_at = ? WHERE session_id = ? AND last_seen_at < ?",
-                [now, row[0], now],
-            ),
-            lane=_LANE,
-        )
+        try:
+            store.write(
+                con,
+                lambda cur: cur.execute(
+                    "UPDATE sessions SET last_seen_at = ? WHERE session_id = ? AND last_seen_at < ?",
+                    [now, row[0], now],
+                ),
+                lane=_LANE,
+            )
+        except WriteFailed:
+            pass  # a full disk: the session stays usable (pages keep reading); the mark is retried next minute
     return Session(row[0], row[1], row[2])
 
 

@@ -24,11 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent.parent),
+    str(Path(__file__).resolve().parent.parent / "tests"),
+]
+
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in  # noqa: E402
 
 from annotations import db, users  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
-from tests.helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in  # noqa: E402
 
 # The left output's text once it differs from the pair just judged (and nothing on the page is stale).
 NEXT_PAIR_SHOWN = """(previous) => {

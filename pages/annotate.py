@@ -10,7 +10,7 @@ import streamlit as st
 
 from annotations import assignment, judgments
 from annotations.campaigns import campaign_config
-from annotations.errors import AnnotationError
+from annotations.errors import AnnotationError, WriteFailed
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, signed_in, store
 
@@ -64,6 +64,9 @@ def _send(token: str, form_key: str, base_version: int | None, criteria: list[st
         else:
             result = judgments.edit(con, token, user.user_id, base_version, choice, scores, comment)
             st.session_state["editing"] = None
+    except WriteFailed:  # e.g. a full disk: nothing was stored; the choice stays on the page for a retry
+        _flash("error", "Saving failed: your judgment was not stored. Try again.")
+        return
     except AnnotationError as e:
         _flash("error", escape_markdown(e))
         return

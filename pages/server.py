@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from streamlit.runtime.pages_manager import PagesManager
 
-from annotations import sessions
+from annotations import backup, sessions
 from annotations.errors import StoreError
 from pages.shared import store
 
@@ -41,10 +41,11 @@ def navigation_only() -> None:
 
 
 def open_store_or_exit() -> None:
-    """Open the store now; when that fails (another process holds the file), print one line and exit 1."""
+    """Open the store now and start the backup schedule; when that fails (another process holds the file, a
+    bad FT_BACKUP_* setting), print one line and exit 1."""
     try:
-        store()
-    except StoreError as e:
+        backup.ensure_schedule(store())  # the scheduled backups (FT_BACKUP_*), one thread per process
+    except (StoreError, backup.BackupError) as e:
         print(f"error: the app does not start: {e}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 import duckdb
 
+from annotations.store.write_failures import as_write_failed, is_refused_write
+
 # DuckDB allows one writer process; inside it, writes are serialized per lane so that checks such as "does this
 # item still have room for a k-th judgment" and the insert happen atomically. Lanes whose writes cannot break
 # each other's checks run side by side (DuckDB's own conflict detection guards the rows they share).
@@ -83,7 +85,7 @@ def write(
                 pending[:] = [r for r in pending if r.con is not con]
             _run_group(con, group)
     if request.error is not None:
-        raise request.error
+        raise as_write_failed(request.error)  # a full disk: WriteFailed, "not stored, try again"
     return request.result  # type: ignore[return-value]
 
 
@@ -111,8 +113,8 @@ def _write_alone(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPy
         try:
             with _one_transaction(con) as cur:
                 return work(cur)
-        except duckdb.TransactionException:
-            if attempt == _CONFLICT_RETRIES - 1:
+        except duckdb.TransactionException as e:
+            if attempt == _CONFLICT_RETRIES - 1 or is_refused_write(e):
                 raise
             time.sleep(0.002 * (attempt + 1))
     raise AssertionError("unreachable")

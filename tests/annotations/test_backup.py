@@ -1,0 +1,224 @@
+"""Backups while annotators submit, restore into a new file, the refusals, the schedule, and the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from helpers import synthetic
+from helpers.run_folders import write_run_folder
+
+from annotations import assignment, backup, db, judgments
+from annotations.__main__ import main as cli
+from annotations.campaigns import CampaignConfig, create_campaign
+
+SCORES = {"fluency": {"A": 2, "B": 4}, "fidelity": {"A": 5, "B": 1}}
+
+
+def _restore(folder: Path, target: Path):
+    backup.restore(folder, target)
+    return db.connect(target, read_only=True)
+
+
+def test_backup_while_annotators_submit_holds_every_acknowledged_judgment_and_nothing_half_written(tmp_path):
+    con = db.connect(tmp_path / "app.duckdb")
+    run = write_run_folder(tmp_path / "runs" / "r", n_items=80)
+    cid = create_campaign(con, CampaignConfig(name="busy", run_dir=str(run), k=3))
+    acknowledged: list[str] = []  # tokens whose submit returned (committed), in order
+    lock, stop, errors = threading.Lock(), threading.Event(), []
+
+    def annotator(name: str) -> None:
+        try:
+            while not stop.is_set() and (pair := assignment.next_item(con, cid, name)) is not None:
+                judgments.submit(con, pair.token, name, "A" if len(name) % 2 else "B", SCORES, f"by {name}")
+                with lock:
+                    acknowledged.append(pair.token)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=annotator, args=(f"ann-{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    snapshots = []
+    for _ in range(3):
+        while len(acknowledged) < 15 * (len(snapshots) + 1):
+            time.sleep(0.01)
+        with lock:
+            before = list(acknowledged)
+        taken = backup.take_backup(con, tmp_path / "backups")
+        with lock:
+            after = list(acknowledged)
+        snapshots.append((taken, before, after))
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert any(len(after) > len(before) for _, before, after in snapshots), "no submit overlapped a backup"
+
+    for n, (taken, before, after) in enumerate(snapshots):
+        restored = _restore(taken.path, tmp_path / f"restored-{n}.duckdb")
+        tokens = {t for (t,) in restored.execute("SELECT assignment_id FROM judgments").fetchall()}
+        assert set(before) <= tokens  # every judgment acknowledged before the backup started
+        assert tokens <= set(after)  # nothing that was not acknowledged by the time it ended
+        assert taken.rows["judgments"] == len(tokens)
+        # Nothing half-written: each judgment with all its scores and its assignment marked submitted, and no
+        # submitted assignment without its judgment.
+        (partial_scores,) = restored.execute(
+            "SELECT count(*) FROM (SELECT j.judgment_id FROM judgments j LEFT JOIN judgment_scores s "
+            "USING (judgment_id) GROUP BY j.judgment_id HAVING count(s.score) <> 4)"
+        ).fetchone()
+        (mismatched,) = restored.execute(
+            "SELECT count(*) FROM assignments a FULL JOIN judgments j USING (assignment_id) "
+            "WHERE (a.status = 'submitted') <> (j.judgment_id IS NOT NULL)"
+        ).fetchone()
+        assert partial_scores == 0 and mismatched == 0
+        # The restored rows are the original's rows.
+        query = (
+            "SELECT judgment_id, assignment_id, choice, winner, comment FROM judgments ORDER BY judgment_id"
+        )
+        mine = restored.execute(query).fetchall()
+        theirs = {row[0]: row for row in con.execute(query).fetchall()}
+        assert all(theirs[row[0]] == row for row in mine)
+        restored.close()
+    con.close()
+
+
+@pytest.fixture
+def filled(tmp_path):
+    path = tmp_path / "app.duckdb"
+    con = db.connect(path)
+    synthetic.fill_store(con, write_run_folder(tmp_path / "runs" / "run-1", n_items=20), name="backup test")
+    con.close()
+    return path
+
+
+def _stats(path: Path, capsys) -> dict:
+    assert cli(["stats", "--db", str(path), "--json", "--n-boot", "200"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    return payload
+
+
+def test_command_line_backup_and_restore_give_the_same_stats(filled, tmp_path, capsys):
+    assert cli(["backup", "--db", str(filled), "--out", str(tmp_path / "backups")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    (folder,) = (tmp_path / "backups").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["trigger"] == "command" and manifest["tables"]["judgments"] > 0
+    assert manifest["schema_version"] == db.schema_version(db.connect(filled, read_only=True))
+    assert set(manifest["files"]) >= {"schema.sql", "load.sql", "judgments.parquet"}
+    assert cli(["restore", str(folder), "--db", str(tmp_path / "new.duckdb")]) == 0
+    assert "restored" in capsys.readouterr().out
+    assert _stats(tmp_path / "new.duckdb", capsys) == _stats(filled, capsys)
+    again = db.connect(tmp_path / "new.duckdb")  # a restored store opens for writing (the app's own connect)
+    assert db.schema_version(again) == manifest["schema_version"]
+    again.close()
+
+
+def _one_line_error(capsys, *argv: str) -> str:
+    assert cli(list(argv)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_restore_refuses_an_existing_file_a_damaged_backup_and_a_newer_schema(filled, tmp_path, capsys):
+    assert cli(["backup", "--db", str(filled), "--out", str(tmp_path / "b")]) == 0
+    (folder,) = (tmp_path / "b").iterdir()
+    assert "exists" in _one_line_error(capsys, "restore", str(folder), "--db", str(filled))
+    assert "not found" in _one_line_error(capsys, "restore", str(tmp_path / "nope"), "--db", "x.duckdb")
+    assert "no manifest" in _one_line_error(
+        capsys, "restore", str(tmp_path), "--db", str(tmp_path / "x.duckdb")
+    )
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    newer = dict(manifest, migrations=manifest["migrations"] + [999], schema_version=999)
+    (folder / "manifest.json").write_text(json.dumps(newer))
+    err = _one_line_error(capsys, "restore", str(folder), "--db", str(tmp_path / "x.duckdb"))
+    assert "newer version" in err and "999" in err
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    original = (folder / "judgments.parquet").read_bytes()
+    flipped = original[:100] + bytes([original[100] ^ 0xFF]) + original[101:]  # one flipped byte
+    (folder / "judgments.parquet").write_bytes(flipped)
+    assert "damaged: judgments.parquet" in _one_line_error(
+        capsys, "restore", str(folder), "--db", str(tmp_path / "x.duckdb")
+    )
+    (folder / "judgments.parquet").write_bytes(original)
+    (folder / "users.parquet").unlink()
+    assert "users.parquet is missing" in _one_line_error(
+        capsys, "restore", str(folder), "--db", str(tmp_path / "x.duckdb")
+    )
+    assert not (tmp_path / "x.duckdb").exists()  # a refused restore leaves no file behind
+    assert [p.name for p in tmp_path.iterdir() if "restoring" in p.name] == []
+
+
+def test_command_line_backup_refuses_a_store_the_app_holds(filled, tmp_path, capsys):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(filled)!r}); print(1, flush=True); time.sleep(60)",
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+    )
+    try:
+        holder.stdout.readline()
+        err = _one_line_error(capsys, "backup", "--db", str(filled), "--out", str(tmp_path / "b"))
+        assert "held by another process" in err and "Back up now" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_schedule_runs_once_per_process_and_keeps_the_newest(filled, tmp_path):
+    con = db.connect(filled)
+    manual = backup.take_backup(con, tmp_path / "backups", trigger="manual")
+    settings = backup.BackupSettings(tmp_path / "backups", every_minutes=0.2 / 60, keep=2)
+    schedule = backup.ensure_schedule(con, settings)
+    try:
+        assert backup.ensure_schedule(con, settings) is schedule  # started once
+        assert [t.name for t in threading.enumerate()].count("ft-backups") == 1
+        deadline = time.monotonic() + 30
+        taken: set[str] = set()
+        while time.monotonic() < deadline and len(taken) < 4:
+            taken |= {b.name for b in backup.list_backups(tmp_path / "backups") if b.trigger == "scheduled"}
+            time.sleep(0.05)
+        assert len(taken) >= 4, taken
+    finally:
+        schedule.stop()
+    left = backup.list_backups(tmp_path / "backups")
+    scheduled = [b for b in left if b.trigger == "scheduled"]
+    assert len(scheduled) == 2 and {b.name for b in scheduled} == set(sorted(taken)[-2:])
+    assert manual.name in {b.name for b in left}  # a backup taken by hand is never pruned
+    assert schedule.last_error is None
+    assert backup.ensure_schedule(con, backup.BackupSettings(tmp_path, every_minutes=0)) is None  # off
+    con.close()
+
+
+def test_settings_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("FT_BACKUP_DIR", raising=False)
+    monkeypatch.delenv("FT_BACKUP_EVERY_MINUTES", raising=False)
+    monkeypatch.delenv("FT_BACKUP_KEEP", raising=False)
+    default = backup.BackupSettings.from_env(tmp_path / "data" / "app.duckdb")
+    assert default == backup.BackupSettings(tmp_path / "data" / "backups", 60.0, 24)
+    monkeypatch.setenv("FT_BACKUP_EVERY_MINUTES", "15")
+    monkeypatch.setenv("FT_BACKUP_KEEP", "5")
+    monkeypatch.setenv("FT_BACKUP_DIR", str(tmp_path / "elsewhere"))
+    assert backup.BackupSettings.from_env() == backup.BackupSettings(tmp_path / "elsewhere", 15.0, 5)
+    monkeypatch.setenv("FT_BACKUP_KEEP", "-1")
+    with pytest.raises(backup.BackupError, match="FT_BACKUP_KEEP"):
+        backup.BackupSettings.from_env()
+
+
+def test_an_unfinished_backup_folder_is_not_listed(filled, tmp_path):
+    con = db.connect(filled)
+    taken = backup.take_backup(con, tmp_path / "b")
+    con.close()
+    taken.path.rename(taken.path.with_name(taken.name + ".partial"))
+    assert backup.list_backups(tmp_path / "b") == [] and backup.backups_frame(tmp_path / "b").empty
