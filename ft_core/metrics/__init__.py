@@ -170,6 +170,8 @@ def check_inputs(
                 raise DataError(
                     f"references[{i}] is a string; pass a list of references per item, e.g. [[ref], ...]"
                 )
+    if isinstance(sources, str):
+        raise DataError("sources is a string; pass one source per item, e.g. [source, ...]")
     if sources is not None and len(sources) != len(predictions):
         raise DataError(
             f"{len(predictions)} predictions but {len(sources)} sources: they must pair up one to one"

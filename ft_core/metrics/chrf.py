@@ -41,7 +41,6 @@ def chrf_statistics(
     width = 3 * (metric.char_order + metric.word_order)
     rows = []
     for prediction, refs in zip(predictions, references):
-        refs = [r for r in refs]
         if not refs:
             rows.append([np.nan] * width)
             continue

@@ -175,10 +175,6 @@ class UnicodeTokenizer:
             self._stem = functools.lru_cache(2**18)(SnowballStemmer(SNOWBALL[language]).stem)
         self.tokenize = functools.lru_cache(2**16)(self._tokenize)
 
-    @property
-    def stemmer_name(self) -> str:
-        return f"snowball-{SNOWBALL[self.language]}" if self._stem else "none"
-
     def _tokenize(self, text: str) -> list[str]:
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
@@ -207,10 +203,6 @@ class RougeTokenizer:
                 "Stemmer", (), {"stem": staticmethod(functools.lru_cache(2**18)(stemmer.stem))}
             )
         self.tokenize = functools.lru_cache(2**16)(self._tokenize)
-
-    @property
-    def stemmer_name(self) -> str:
-        return "porter" if self._stemmer else "none"
 
     def _tokenize(self, text: str) -> list[str]:
         from rouge_score import tokenize

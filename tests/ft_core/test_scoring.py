@@ -241,3 +241,21 @@ def test_language_comes_from_the_run_and_faithfulness_is_compared(tmp_path, shar
 def test_bad_language_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not an ISO 639-1 code"):
         ScoreConfig(run_dir=str(tmp_path), language="portuguese")
+
+
+def test_outputs_written_elsewhere_take_the_language_of_the_run_that_generated_them(tmp_path):
+    run, elsewhere = tmp_path / "run", tmp_path / "sweep-output"
+    run.mkdir()
+    _write_run_config(run, language="de")
+    write_outputs(elsewhere, "base", "greedy", 0, ["Die Häuser wurden gebaut."], [["Das Haus wurde gebaut."]])
+    write_outputs(
+        elsewhere, "finetuned", "greedy", 0, ["Das Haus wurde gebaut."], [["Das Haus wurde gebaut."]]
+    )
+    (elsewhere / "outputs" / "generate_config.json").write_text(json.dumps({"run_dir": str(run)}))
+    table = score(ScoreConfig(run_dir=str(elsewhere), metrics=["rouge"], n_boot=100)).set_index("metric")
+    assert "lang:de" in table.loc["rouge1", "signature"]
+    assert table.loc["rouge1", "base"] == pytest.approx(
+        metrics.score(
+            ["Die Häuser wurden gebaut."], [["Das Haus wurde gebaut."]], ["rouge"], language="de"
+        ).loc[0, "rouge1"]
+    )
