@@ -87,10 +87,19 @@ def summary_level(frame, score: str, human: str = "consistency") -> dict[str, fl
     }
 
 
-def cached_logprobs(cache: Path, key: str, compute) -> list:
-    """Per-token log-probabilities of every summary, computed once and kept in `cache/key.npz`."""
+def cached_logprobs(cache: Path, key: str, compute, rows: list[int] | None = None) -> list:
+    """Per-token log-probabilities of every summary, computed once and kept in `cache/key.npz`; for a subset of
+    the articles (`rows`: their summaries' positions among all 1,600), sliced from the full cache when it exists,
+    else computed and kept under a key of its own."""
     import numpy as np
 
+    full = cache / f"{key}.npz"
+    if full.is_file():
+        data = np.load(full)
+        values = np.split(data["values"], data["offsets"][1:-1])
+        return values if rows is None else [values[i] for i in rows]
+    if rows is not None:
+        key = f"{key}-summaries{len(rows)}"
     path = cache / f"{key}.npz"
     if path.is_file():
         data = np.load(path)
@@ -104,7 +113,7 @@ def cached_logprobs(cache: Path, key: str, compute) -> list:
     return values
 
 
-def likelihood_columns(frame, sources, args) -> dict[str, list[float]]:
+def likelihood_columns(frame, sources, args, rows) -> dict[str, list[float]]:
     import numpy as np
 
     from ft_core.metrics import likelihood
@@ -127,8 +136,8 @@ def likelihood_columns(frame, sources, args) -> dict[str, list[float]]:
             encoded = likelihood.encode(loaded.tokenizer, [""] * len(outputs), outputs, prompt, 0, chat)
             return likelihood.token_logprobs(loaded, encoded, args.batch_tokens)
 
-        cond = cached_logprobs(args.cache, f"{tag}-conditional", conditional)
-        uncond = cached_logprobs(args.cache, f"{args.model}-{name}-unconditional", unconditional)
+        cond = cached_logprobs(args.cache, f"{tag}-conditional", conditional, rows)
+        uncond = cached_logprobs(args.cache, f"{args.model}-{name}-unconditional", unconditional, rows)
         columns[f"likelihood mean ({name})"] = [float(np.mean(c)) for c in cond]
         columns[f"likelihood sum ({name})"] = [float(np.sum(c)) for c in cond]
         columns[f"likelihood PMI mean ({name})"] = [float(np.mean(c - u)) for c, u in zip(cond, uncond)]
@@ -145,6 +154,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ft_core_summeval"))
     parser.add_argument("--framings", nargs="*", default=None, help=f"subset of {', '.join(FRAMINGS)}")
+    parser.add_argument(
+        "--articles", type=int, default=100, help="the first N articles only (all 16 summaries)"
+    )
     parser.add_argument("--skip-likelihood", action="store_true")
     parser.add_argument("--skip-lexical", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -159,13 +171,19 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     summaries, documents = load()
     frame = pd.DataFrame(summaries)
+    subset = None
+    if args.articles < frame.doc_id.nunique():
+        keep = list(documents)[: args.articles]
+        subset = [i for i, d in enumerate(frame.doc_id) if d in keep]
+        frame = frame.iloc[subset].reset_index(drop=True)
     sources = [documents[d]["source"] for d in frame.doc_id]
     references = [documents[d]["references"] for d in frame.doc_id]
-    rows: dict[str, list[float]] = {}
+    columns: dict[str, list[float]] = {}
     if not args.skip_lexical:
         cached = args.cache / "scores.parquet"
         if cached.is_file():
             scored = pd.read_parquet(cached)
+            scored = scored if subset is None else scored.iloc[subset].reset_index(drop=True)
         else:
             started = time.perf_counter()
             scored = metrics.score(
@@ -175,8 +193,9 @@ def main() -> None:
                 sources=sources,
             )
             print(f"lexical and BERTScore scores in {time.perf_counter() - started:.0f} s", flush=True)
-            args.cache.mkdir(parents=True, exist_ok=True)
-            scored.to_parquet(cached)
+            if subset is None:
+                args.cache.mkdir(parents=True, exist_ok=True)
+                scored.to_parquet(cached)
         named = {
             "ROUGE-1": "rouge1", "ROUGE-2": "rouge2", "ROUGE-L": "rougeL", "BLEU (sacreBLEU)": "sacrebleu",
             "chrF": "chrf", "chrF++": "chrfpp", "BERTScore F1 (MiniLM, vs references)": "bertscore_f1",
@@ -187,9 +206,9 @@ def main() -> None:
         }  # fmt: skip
         for label, column in named.items():
             sign = -1.0 if label.startswith("- ") else 1.0  # lower is better: correlate its negative
-            rows[label] = (sign * scored[column].astype(float)).tolist()
+            columns[label] = (sign * scored[column].astype(float)).tolist()
     if not args.skip_likelihood:
-        rows.update(likelihood_columns(frame, sources, args))
+        columns.update(likelihood_columns(frame, sources, args, subset))
 
     print(
         f"\nSummEval consistency, summary level (mean over articles of the correlation across 16 systems); "
@@ -197,7 +216,7 @@ def main() -> None:
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
     )
     print(f"{'score':<44} {'Spearman':>9} {'Kendall':>8} {'articles':>8}   {'constant score = 0':>20}")
-    for label, values in rows.items():
+    for label, values in columns.items():
         frame["_score"] = values
         r = summary_level(frame, "_score")
         zero = f"{r['rho_zero']:.3f} / {r['tau_zero']:.3f}" if r["constant_score"] else ""

@@ -199,7 +199,10 @@ def check_inputs(
     skipped = no_refs + no_sources
     empty = sum(1 for p in predictions if not p.strip())
     if empty:
-        warnings.warn(f"{empty} of {len(predictions)} predictions are empty; they score 0", stacklevel=3)
+        warnings.warn(
+            f"{empty} of {len(predictions)} predictions are empty; they score 0 (novelty and likelihood: NaN)",
+            stacklevel=3,
+        )
     if has_refs:
         missing = sum(1 for r in references if not len(r))
         if missing:

@@ -60,6 +60,7 @@ _TOKEN_PER_CHARACTER = regex.compile(
     rf"(?V1)[{_UNSPACED}]\p{{M}}*|[[\p{{L}}\p{{M}}]--[{_UNSPACED}]]+|\p{{N}}+"
 )
 _TOKEN = regex.compile(r"[\p{L}\p{M}]+|\p{N}+")  # after a segmenter: its words stay whole
+_HAS_UNSPACED = regex.compile(rf"[{_UNSPACED}]")
 
 SNOWBALL = {
     "ar": "arabic", "da": "danish", "de": "german", "en": "english", "es": "spanish", "fi": "finnish",
@@ -161,6 +162,22 @@ def split_sentences(text: str, language: str = "en") -> str:
 
 
 # --------------------------------------------------------------------------------------------- word tokens
+def per_character_tokens(text: str) -> list[str]:
+    """`_TOKEN_PER_CHARACTER.findall(text)`, faster: letter runs first, and only the runs that hold a character
+    of an unspaced script (never an ASCII one) are cut again (tests/ft_core/metrics/test_multilingual.py pins
+    the two together)."""
+    tokens = _TOKEN.findall(text)
+    if text.isascii():
+        return tokens
+    out: list[str] = []
+    for token in tokens:
+        if token.isascii() or not _HAS_UNSPACED.search(token):
+            out.append(token)
+        else:
+            out.extend(_TOKEN_PER_CHARACTER.findall(token))
+    return out
+
+
 class UnicodeTokenizer:
     """Words of any language (see the module docstring), optionally stemmed; memoized per text."""
 
@@ -181,7 +198,7 @@ class UnicodeTokenizer:
         if self.lowercase:
             text = text.lower()
         if self._segment is None:
-            tokens = _TOKEN_PER_CHARACTER.findall(text)
+            tokens = per_character_tokens(text)
         else:
             tokens = [t for segment in self._segment(text) for t in _TOKEN.findall(segment)]
         if self._stem is not None:

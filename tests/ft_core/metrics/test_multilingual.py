@@ -195,3 +195,28 @@ def test_bad_language_codes_are_a_clear_error(bad):
         metrics.score(["a"], [["a"]], ["rouge"], language=bad)
     with pytest.raises(ConfigError, match="ISO 639-1"):
         metrics.corpus(["a"], [["a"]], ["bleu"], language=bad)
+
+
+def test_fast_word_split_equals_the_one_regex():
+    # the speed trick (letter runs first, unspaced scripts cut again) against the plain reading of the rule
+    from ft_core.metrics.tokenize import _TOKEN_PER_CHARACTER, per_character_tokens
+
+    alphabet = list("ab ção1 2\u0301.-") + [
+        "中",
+        "文",
+        "ภ",
+        "่",
+        "ア",
+        "の",
+        "ह",
+        "ि",
+        "ب",
+        "٣",
+        "ー",
+        "\u0301",
+        " ",
+    ]
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet, size=rng.integers(0, 25)))
+        assert per_character_tokens(text) == _TOKEN_PER_CHARACTER.findall(text), repr(text)
