@@ -26,7 +26,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
 
 def main() -> None:
     from annotations.errors import StoreError
-    from annotations.jobs import ensure_watcher
+    from jobs.scheduler import ensure_watcher
     from pages.shared import cookie_exchange, current_user, log_out, store
 
     st.set_page_config(page_title="Did the fine-tune help?", layout="wide")

@@ -6,27 +6,48 @@ them:
 - an item gets at most k judgments: submitted assignments plus open ones whose lease has not run out;
 - an open assignment whose lease ran out (default 15 minutes) no longer holds its slot: the item returns to the
   pool; if its holder comes back before someone else took the slot, they keep it;
-- the left side is counterbalanced, not drawn: an item that has shown system A on the left more often shows B
-  next, and when the item is even, the annotator's own running balance decides. Among the items with room we
-  prefer one whose needed side matches what the annotator needs, so both stay within +-1. The side is stored
-  on the assignment (`shown_left`, `shown_right`).
+- the left side is drawn, not alternated: each annotator has a random design of their own (annotations.design:
+  random permuted blocks of the campaign's `side_block_sizes`, from the campaign's server-side secret), so both
+  systems are on their left equally often within every block, never more than `side_max_imbalance` apart, and
+  earlier sides tell little about the next (annotations.design says how little). The n-th regular pair given to an annotator takes slot n of their
+  sequence; every regular pair given counts (skipped and expired ones too: re-using a slot would repeat a known
+  side). Gold pairs take the slots of a second sequence of their own, so they never unbalance the regular ones;
+  a flipped repeat takes no slot (its sides are its original's, swapped). The side is stored on the assignment
+  (`shown_left`, `shown_right`), which is what analyses read.
+- each annotator meets the items in an order of their own (md5 of a keyed hash of the annotator and the item
+  id), and items in progress are finished first: once the campaign's `max_items_in_progress` items are
+  started and short of k, an annotator gets one of those (the first in their order) before any new one, so a
+  campaign stopped early holds complete items, while annotators working side by side still meet items at
+  different positions. Within the next SIDE_LOOKAHEAD items of their order, an item whose other judgments
+  need the design's side comes first, which keeps items balanced across annotators too;
 - gold items (known answer) are mixed in at the campaign's `gold_rate`; a share `repeat_rate` of an
-  annotator's judged items comes back later with the sides flipped (intra-annotator consistency).
+  annotator's judged items comes back later with the sides flipped (intra-annotator consistency);
+- a quota (`items_per_annotator`) caps an annotator's regular judgments.
+
+Speed: a redraw of the page whose pair is held and needs no new lease is served from one read; the search for
+an annotator's next items (the costly query) runs before the write lock, beside other annotators' claims, and
+the claim re-reads only those few items inside the lock (k-limit, never twice), searching again in the lock
+only when none of them may be taken any more. The preferences (items in progress first, the side an item
+needs) come from that earlier read, so they may be a few claims old; the rules never are.
 
 What the annotator's page gets is a `ServedPair`: an opaque token and texts "A" (left) and "B" (right); never a
-system name, never whether the pair is gold or a repeat.
+system name, never whether the pair is gold or a repeat, never anything of the design.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import duckdb
 
 from annotations import db
-from annotations.campaigns import CampaignConfig, Criterion, campaign_config
+from annotations.campaigns import CampaignConfig, Criterion, campaign_config, campaign_design
+from annotations.design import Design
 from annotations.errors import AnnotationError, AuthError
 
 # The write lane of assignment (see db.write): judgments of pairs whose lease still runs use their own lane.
@@ -34,6 +55,11 @@ ASSIGNMENT_LANE = "assignments"
 
 # A repeat is never served right after its original: at least this many other judgments come in between.
 REPEAT_MIN_GAP = 3
+
+# How far down their own order an annotator's next item may come from, to give an item the side it needs.
+SIDE_LOOKAHEAD = 8
+
+_NO_LIMIT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -74,53 +100,114 @@ def next_item(
 ) -> ServedPair | None:
     """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done."""
     config = campaign_config(con, campaign_id)
-    # Everything is read and decided inside the write lock, the annotator's own counts too: two tabs of one
-    # annotator are concurrent requests that must not both see "no open pair" and exceed the quota.
-    token = db.write(
+    design = campaign_design(con, campaign_id)
+    now = now or db.utcnow()
+    held = _held_without_renewal(con, campaign_id, config, annotator_id, now)
+    if held is not None:  # every redraw of the page lands here: one read, no write transaction
+        return _served(con, campaign_id, *held, status="open")
+    # The costly search for the annotator's next items runs before the write lock, beside other annotators'
+    # claims; inside the lock the claim re-reads those few items and takes one only if it still may.
+    window = _window(db.read(con), campaign_id, config, annotator_id, now, design.order_key(annotator_id))
+    # Everything is decided inside the write lock, the annotator's own counts too: two tabs of one annotator
+    # are concurrent requests that must not both see "no open pair" and exceed the quota.
+    claimed = db.write(
         con,
-        lambda cur: _claim(cur, campaign_id, config, annotator_id, now or db.utcnow()),
+        lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now, window),
         lane=ASSIGNMENT_LANE,
     )
-    return None if token is None else view(con, token, annotator_id)
+    return None if claimed is None else _served(con, campaign_id, *claimed, status="open")
 
 
-def _annotator_counts(
-    cur: duckdb.DuckDBPyConnection, cid: str, cfg: CampaignConfig, annotator_id: str
-) -> tuple:
-    """(campaign status, open, regular judged, repeats, gold, left balance, ever given) for one annotator."""
-    regular = "NOT is_gold AND NOT is_repeat AND status IN ('open', 'submitted')"
-    return cur.execute(
-        "SELECT (SELECT status FROM campaigns WHERE campaign_id = ?), "
-        "count(*) FILTER (WHERE status = 'open'), "
-        "count(*) FILTER (WHERE status = 'submitted' AND NOT is_gold AND NOT is_repeat), "
-        "count(*) FILTER (WHERE is_repeat AND status IN ('open', 'submitted')), "
-        "count(*) FILTER (WHERE is_gold AND status IN ('open', 'submitted')), "
-        f"count(*) FILTER (WHERE {regular} AND shown_left = ?) - count(*) FILTER (WHERE {regular} AND shown_left <> ?), "
-        "count(*) FROM assignments WHERE campaign_id = ? AND annotator_id = ?",
-        [cid, cfg.system_a, cfg.system_a, cid, annotator_id],
+def _held_without_renewal(
+    con: duckdb.DuckDBPyConnection, cid: str, cfg: CampaignConfig, annotator_id: str, now: datetime
+) -> _Claimed | None:
+    """The pair the claim would return unchanged: the annotator's first open pair in an active campaign, while
+    more than half of its lease is left (the claim renews a lease only after that). None: ask the claim."""
+    cur = db.read(con)
+    row = cur.execute(
+        "SELECT assignment_id, item_id, shown_left, shown_right, lease_expires_at FROM assignments "
+        "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at LIMIT 1",
+        [cid, annotator_id],
     ).fetchone()
+    if row is None or row[4] - now < timedelta(minutes=cfg.lease_minutes) / 2:
+        return None
+    (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
+    return _Claimed(*row[:4]) if status == "active" else None
+
+
+class _Claimed(NamedTuple):
+    """The assignment a claim holds for the annotator: all the page's view needs, without reading it again."""
+
+    token: str
+    item_id: str
+    shown_left: str
+    shown_right: str
+
+
+class _History(NamedTuple):
+    """What the claim needs to know of one annotator in one campaign."""
+
+    n_open: int  # pairs they hold now
+    n_regular: int  # regular pairs judged (the quota counts these)
+    n_repeats: int  # repeats given, open or judged
+    n_gold: int  # gold pairs given, open or judged
+    pair_slots: int  # regular pairs ever given, whatever became of them: the next one takes this design slot
+    gold_slots: int  # gold pairs ever given: the next gold pair takes this slot of the gold sequence
+
+
+def _annotator_history(cur: duckdb.DuckDBPyConnection, cid: str, annotator_id: str) -> _History:
+    # a few rows (status x gold x repeat) counted here: cheaper for DuckDB to plan than one FILTER per figure
+    counts = {
+        (status, is_gold, is_repeat): int(n)
+        for status, is_gold, is_repeat, n in cur.execute(
+            "SELECT status, is_gold, is_repeat, count(*) FROM assignments "
+            "WHERE campaign_id = ? AND annotator_id = ? GROUP BY ALL",
+            [cid, annotator_id],
+        ).fetchall()
+    }
+    held_or_judged = ("open", "submitted")
+
+    def total(status=None, gold=None, repeat=None) -> int:
+        return sum(
+            n
+            for (s, g, r), n in counts.items()
+            if (status is None or s in status)
+            and (gold is None or g == gold)
+            and (repeat is None or r == repeat)
+        )
+
+    return _History(
+        n_open=total(status=("open",)),
+        n_regular=total(status=("submitted",), gold=False, repeat=False),
+        n_repeats=total(status=held_or_judged, repeat=True),
+        n_gold=total(status=held_or_judged, gold=True),
+        pair_slots=total(gold=False, repeat=False),
+        gold_slots=total(gold=True),
+    )
 
 
 def _claim(
     cur: duckdb.DuckDBPyConnection,
     cid: str,
     cfg: CampaignConfig,
+    design: Design,
     annotator_id: str,
     now: datetime,
-) -> str | None:
+    window: list[tuple[str, int]],
+) -> _Claimed | None:
     lease_until = now + timedelta(minutes=cfg.lease_minutes)
-    counts = _annotator_counts(cur, cid, cfg, annotator_id)
-    if counts[0] != "active":
+    (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
+    if status != "active":
         return None
-    n_open, n_regular, n_repeats, n_gold, annotator_diff, n_ever = (int(x or 0) for x in counts[1:])
+    n_open, n_regular, n_repeats, n_gold, pair_slots, gold_slots = _annotator_history(cur, cid, annotator_id)
 
     if n_open:
         held = cur.execute(
-            "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left FROM assignments "
-            "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
+            "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left, shown_right "
+            "FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
             [cid, annotator_id],
         ).fetchall()
-        for assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left in held:
+        for assignment_id, item_id, lease_expires_at, is_gold, is_repeat, left, right in held:
             if (
                 lease_expires_at > now
                 or is_gold
@@ -133,9 +220,8 @@ def _claim(
                         "UPDATE assignments SET lease_expires_at = ? WHERE assignment_id = ?",
                         [lease_until, assignment_id],
                     )
-                return assignment_id
+                return _Claimed(assignment_id, item_id, left, right)
             cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [assignment_id])
-            annotator_diff -= 1 if shown_left == cfg.system_a else -1
 
     if cfg.items_per_annotator is not None and n_regular >= cfg.items_per_annotator:
         return None
@@ -155,7 +241,7 @@ def _claim(
             [cid, annotator_id, REPEAT_MIN_GAP],
         ).fetchone()
         if original is not None:
-            # Flipped sides: what was on the left is now on the right.
+            # Flipped sides: what was on the left is now on the right (a repeat takes no slot of the design).
             return _insert(
                 cur,
                 cid,
@@ -169,15 +255,31 @@ def _claim(
                 repeat_of=original[0],
             )
 
+    order_key = design.order_key(annotator_id)
     if cfg.gold_rate > 0 and n_gold < math.floor((n_regular + n_gold + 1) * cfg.gold_rate):
-        gold = _pick_item(cur, cid, cfg, annotator_id, now, annotator_diff, n_ever, gold=True)
-        if gold is not None:
-            return _insert(cur, cid, gold[0], annotator_id, *gold[1], now, lease_until, is_gold=True)
+        a_left = design.a_left(annotator_id, gold_slots, "gold")
+        gold = _window(cur, cid, cfg, annotator_id, now, order_key, gold=True)
+        if gold:
+            item_id = _best_fit(gold, a_left)
+            return _insert(
+                cur, cid, item_id, annotator_id, *_sides(cfg, a_left), now, lease_until, is_gold=True
+            )
 
-    picked = _pick_item(cur, cid, cfg, annotator_id, now, annotator_diff, n_ever, gold=False)
-    if picked is None:
+    a_left = design.a_left(annotator_id, pair_slots, "pairs")
+    # The window read before the lock, re-checked; when none of it may be taken any more, a search in the lock.
+    candidates = _still_open(cur, cid, cfg, annotator_id, now, window) or _window(
+        cur, cid, cfg, annotator_id, now, order_key
+    )
+    if not candidates:
         return None
-    return _insert(cur, cid, picked[0], annotator_id, *picked[1], now, lease_until)
+    return _insert(
+        cur, cid, _best_fit(candidates, a_left), annotator_id, *_sides(cfg, a_left), now, lease_until
+    )
+
+
+def _sides(cfg: CampaignConfig, a_left: bool) -> tuple[str, str]:
+    """(shown_left, shown_right) for a side of the design."""
+    return (cfg.system_a, cfg.system_b) if a_left else (cfg.system_b, cfg.system_a)
 
 
 def has_room(
@@ -193,74 +295,109 @@ def has_room(
     return int(row[0]) < k
 
 
-def _pick_item(
+def _window(
     cur: duckdb.DuckDBPyConnection,
     cid: str,
     cfg: CampaignConfig,
     annotator_id: str,
     now: datetime,
-    annotator_diff: int,
-    n_ever: int,
+    order_key: str,
     *,
-    gold: bool,
-) -> tuple[str, tuple[str, str]] | None:
-    """The best item with room that this annotator has never been given, and the (left, right) systems."""
-    a, b = cfg.system_a, cfg.system_b
+    gold: bool = False,
+) -> list[tuple[str, int]]:
+    """(item_id, left balance) of the items this annotator may meet next, in their own order.
+
+    Among the items with room that the annotator was never given: while `max_items_in_progress` items are
+    started and short of k, only those (items in progress are finished before new ones start); of these the
+    first SIDE_LOOKAHEAD in the annotator's own order (md5 of their order key and the item id). The balance is
+    (judgments with system A on the left) - (with B on the left) among those that hold a slot.
+    """
     # Gold items are not limited to k: every annotator may see each one once.
     room = "TRUE" if gold else "coalesce(c.active, 0) < ?"
+    in_progress_limit = _NO_LIMIT if gold else cfg.max_items_in_progress
     params: list[object] = [
-        now,
-        a,
-        now,
+        cfg.system_a,
         cid,
         gold,
+        now,
+        cfg.k,
+        in_progress_limit,
         cid,
+        gold,
         cid,
         annotator_id,
-        gold,
     ]
     if not gold:
         params.append(cfg.k)
-    params += [annotator_diff, annotator_diff]
-    row = cur.execute(
+    params += [order_key, SIDE_LOOKAHEAD]
+    rows = cur.execute(
         f"""
         WITH c AS (
-            SELECT item_id,
-                   count(*) FILTER (WHERE {_active()}) AS active,
-                   sum(CASE WHEN shown_left = ? THEN 1 ELSE -1 END) FILTER (WHERE {_active()}) AS diff
-            FROM assignments WHERE campaign_id = ? AND NOT is_repeat AND is_gold = ?
+            SELECT item_id, count(*) AS active, sum(CASE WHEN shown_left = ? THEN 1 ELSE -1 END) AS diff
+            FROM assignments WHERE campaign_id = ? AND NOT is_repeat AND is_gold = ? AND {_active()}
             GROUP BY item_id
-        )
-        SELECT i.item_id, i.position, coalesce(c.diff, 0) AS diff
+        ),
+        in_progress AS (SELECT count(*) AS n FROM c WHERE active < ?)
+        SELECT i.item_id, coalesce(c.diff, 0) AS diff,
+               -- tier 1: a new item while enough are in progress; taken only when no started one is left
+               CASE WHEN c.active IS NULL AND (SELECT n FROM in_progress) >= ? THEN 1 ELSE 0 END AS tier
         FROM items i LEFT JOIN c ON c.item_id = i.item_id
-        WHERE i.campaign_id = ?
+        WHERE i.campaign_id = ? AND i.is_gold = ?
           AND i.item_id NOT IN (SELECT item_id FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
-          AND i.is_gold = ? AND {room}
-        ORDER BY
-          -- an item whose next side matches what the annotator needs keeps both balanced
-          -- (an item that needs the very side the annotator needs first: it rebalances both)
-          CASE WHEN coalesce(c.diff, 0) <> 0 AND (? = 0 OR sign(coalesce(c.diff, 0)) = sign(?)) THEN 0
-               WHEN coalesce(c.diff, 0) = 0 THEN 1 ELSE 2 END,
-          -- finish items that are nearly complete first, so partial campaigns hold complete items
-          coalesce(c.active, 0) DESC,
-          i.position
-        LIMIT 1
+          AND {room}
+        ORDER BY tier, md5(? || i.item_id)
+        LIMIT ?
         """,
         params,
-    ).fetchone()
-    if row is None:
-        return None
-    item_id, position, item_diff = row[0], int(row[1]), int(row[2])
-    if item_diff > 0:
-        a_left = False
-    elif item_diff < 0:
-        a_left = True
-    elif annotator_diff != 0:
-        a_left = annotator_diff < 0
-    else:
-        # Both balanced: alternate by the item's position and the annotator's count (deterministic, not a coin).
-        a_left = (position + n_ever) % 2 == 0
-    return item_id, ((a, b) if a_left else (b, a))
+    ).fetchall()
+    return [(item_id, int(diff)) for item_id, diff, tier in rows if tier == rows[0][2]]
+
+
+def _still_open(
+    cur: duckdb.DuckDBPyConnection,
+    cid: str,
+    cfg: CampaignConfig,
+    annotator_id: str,
+    now: datetime,
+    window: list[tuple[str, int]],
+) -> list[tuple[str, int]]:
+    """The items of a window read earlier that the annotator may still be given, with their balance now: the
+    k-limit and "never the same item twice" are checked here, inside the write lock."""
+    if not window:
+        return []
+    wanted = [item_id for item_id, _ in window]
+    state = {item_id: [0, 0, 0] for item_id in wanted}  # given to this annotator, holding a slot, balance
+    rows = cur.execute(  # a few rows (k per item), counted here: cheaper than asking DuckDB to aggregate
+        "SELECT item_id, annotator_id, shown_left, status, lease_expires_at, is_repeat, is_gold FROM assignments "
+        f"WHERE campaign_id = ? AND item_id IN ({', '.join('?' * len(wanted))})",
+        [cid, *wanted],
+    ).fetchall()
+    for item_id, holder, shown_left, status, lease_expires_at, is_repeat, is_gold in rows:
+        counts = state[item_id]
+        counts[0] += holder == annotator_id
+        if (
+            not is_repeat
+            and not is_gold
+            and (status == "submitted" or (status == "open" and lease_expires_at > now))
+        ):
+            counts[1] += 1
+            counts[2] += 1 if shown_left == cfg.system_a else -1
+    return [
+        (item_id, diff) for item_id, (mine, active, diff) in state.items() if mine == 0 and active < cfg.k
+    ]
+
+
+def _best_fit(candidates: list[tuple[str, int]], a_left: bool) -> str:
+    """Of (item_id, balance) in the annotator's order, the first whose judgments need the design's side (so
+    items stay balanced across annotators too), else the first that is even, else the first."""
+    side = 1 if a_left else -1
+
+    def fit(diff: int) -> int:  # 0: this side rebalances the item, 1: the item is even, 2: it unbalances it
+        return 0 if diff * side < 0 else 1 if diff == 0 else 2
+
+    return min(candidates, key=lambda row: fit(row[1]))[
+        0
+    ]  # min keeps the first of equals: the annotator's order
 
 
 def _insert(
@@ -276,7 +413,7 @@ def _insert(
     is_gold: bool = False,
     is_repeat: bool = False,
     repeat_of: str | None = None,
-) -> str:
+) -> _Claimed:
     assignment_id = db.new_id()
     cur.execute(
         "INSERT INTO assignments (assignment_id, campaign_id, item_id, annotator_id, shown_left, shown_right, "
@@ -295,7 +432,7 @@ def _insert(
             lease_until,
         ],
     )
-    return assignment_id
+    return _Claimed(assignment_id, item_id, shown_left, shown_right)
 
 
 def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> ServedPair:
@@ -303,33 +440,83 @@ def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> Serve
     row = (
         db.read(con)
         .execute(
-            """
-        SELECT a.annotator_id, a.campaign_id, a.status, c.name, c.instructions, c.show_reference,
-               i.prompt, i.source, i.reference_texts, ol.output, orr.output
-        FROM assignments a
-        JOIN campaigns c ON c.campaign_id = a.campaign_id
-        JOIN items i ON i.campaign_id = a.campaign_id AND i.item_id = a.item_id
-        JOIN outputs ol ON ol.campaign_id = a.campaign_id AND ol.item_id = a.item_id AND ol.system = a.shown_left
-        JOIN outputs orr ON orr.campaign_id = a.campaign_id AND orr.item_id = a.item_id AND orr.system = a.shown_right
-        WHERE a.assignment_id = ?
-        """,
+            "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right, status FROM assignments "
+            "WHERE assignment_id = ?",
             [token],
         )
         .fetchone()
     )
     if row is None or row[0] != annotator_id:
         raise AuthError("this pair is not assigned to you")
+    return _served(con, row[1], token, row[2], row[3], row[4], status=row[5])
+
+
+@dataclass(frozen=True)
+class _ItemTexts:
+    prompt: str | None
+    source: str | None
+    references: tuple[str, ...]
+    outputs: dict[str, str]  # system -> output
+
+
+# Items and outputs never change once a campaign exists, so the texts of the pairs being judged are kept in
+# the process: serving a pair then reads only its assignment row. Bounded: least recently served out first.
+ITEM_TEXT_CACHE = 4096
+_TEXTS: OrderedDict[tuple[str, str], _ItemTexts] = OrderedDict()
+_TEXTS_LOCK = threading.Lock()
+
+
+def _item_texts(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) -> _ItemTexts:
+    key = (campaign_id, item_id)
+    with _TEXTS_LOCK:
+        texts = _TEXTS.get(key)
+        if texts is not None:
+            _TEXTS.move_to_end(key)
+            return texts
+    rows = (
+        db.read(con)
+        .execute(
+            "SELECT i.prompt, i.source, i.reference_texts, o.system, o.output FROM items i "
+            "JOIN outputs o ON o.campaign_id = i.campaign_id AND o.item_id = i.item_id "
+            "WHERE i.campaign_id = ? AND i.item_id = ?",
+            [campaign_id, item_id],
+        )
+        .fetchall()
+    )
+    if not rows:
+        raise AnnotationError(f"item {item_id} of campaign {campaign_id} has no outputs")
+    prompt, source, references = rows[0][:3]
+    texts = _ItemTexts(prompt, source, tuple(references or ()), {row[3]: row[4] for row in rows})
+    with _TEXTS_LOCK:
+        _TEXTS[key] = texts
+        while len(_TEXTS) > ITEM_TEXT_CACHE:
+            _TEXTS.popitem(last=False)
+    return texts
+
+
+def _served(
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    token: str,
+    item_id: str,
+    shown_left: str,
+    shown_right: str,
+    *,
+    status: str,
+) -> ServedPair:
+    cfg = campaign_config(con, campaign_id)
+    texts = _item_texts(con, campaign_id, item_id)
     return ServedPair(
         token=token,
-        campaign_name=row[3],
-        instructions=row[4] or "",
-        prompt=row[6],
-        source=row[7],
-        references=list(row[8] or []) if row[5] else [],
-        text_a=row[9],
-        text_b=row[10],
-        criteria=list(campaign_config(con, row[1]).criteria),
-        status=row[2],
+        campaign_name=cfg.name,
+        instructions=cfg.instructions or "",
+        prompt=texts.prompt,
+        source=texts.source,
+        references=list(texts.references) if cfg.show_reference else [],
+        text_a=texts.outputs[shown_left],
+        text_b=texts.outputs[shown_right],
+        criteria=list(cfg.criteria),
+        status=status,
     )
 
 
@@ -348,13 +535,15 @@ def progress(
     ).fetchone()
     (available,) = cur.execute(
         f"""
-        SELECT count(*) FROM items i
-        WHERE i.campaign_id = ? AND NOT i.is_gold
-          AND i.item_id NOT IN (SELECT item_id FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
-          AND (SELECT count(*) FROM assignments a WHERE a.campaign_id = i.campaign_id AND a.item_id = i.item_id
-               AND NOT a.is_repeat AND NOT a.is_gold AND {_active()}) < ?
+        WITH c AS (
+            SELECT item_id, count(*) FILTER (WHERE NOT is_repeat AND NOT is_gold AND {_active()}) AS active,
+                   bool_or(annotator_id = ?) AS seen
+            FROM assignments WHERE campaign_id = ? GROUP BY item_id
+        )
+        SELECT count(*) FROM items i LEFT JOIN c ON c.item_id = i.item_id
+        WHERE i.campaign_id = ? AND NOT i.is_gold AND NOT coalesce(c.seen, FALSE) AND coalesce(c.active, 0) < ?
         """,
-        [campaign_id, campaign_id, annotator_id, now, cfg.k],
+        [now, annotator_id, campaign_id, campaign_id, cfg.k],
     ).fetchone()
     if cfg.items_per_annotator is not None:
         available = min(available, max(cfg.items_per_annotator - regular_done - held, 0))

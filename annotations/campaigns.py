@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from annotations import db, source_files
+from annotations.design import Design, check_design, new_secret
 from annotations.errors import CampaignError
 
 SPECIAL_WINNERS = ("tie", "both_bad")
@@ -59,7 +60,8 @@ DEFAULT_MAX_COMMENT_CHARS = 2_000
 DEFAULT_INSTRUCTIONS = (
     "Read the source, then the two outputs A and B. Choose the better output, or tie, or both bad. "
     "Then score each output from 1 (poor) to 5 (excellent) on every criterion. Which system wrote which "
-    "output is hidden and the sides are shuffled."
+    "output is hidden. Which of the two is shown as A is drawn at random for each pair, from a sequence made "
+    "for you alone in which each system is A equally often, and you get the pairs in an order of your own."
 )
 
 
@@ -136,6 +138,24 @@ class CampaignConfig:
     max_comment_chars: int = field(
         default=DEFAULT_MAX_COMMENT_CHARS, metadata={"help": "longest comment an annotator may leave"}
     )
+    side_block_sizes: list[int] = field(
+        default_factory=lambda: [8, 12, 16],
+        metadata={
+            "help": "each annotator's left sides come in random blocks of these sizes (even, >= 8; drawn at "
+            "random), each block with both systems on the left equally often (annotations.design)"
+        },
+    )
+    side_max_imbalance: int = field(
+        default=3,
+        metadata={"help": "most by which one system may lead the other on an annotator's left side (>= 2)"},
+    )
+    max_items_in_progress: int = field(
+        default=32,
+        metadata={
+            "help": "items started but short of k at once: once this many are, annotators finish them before "
+            "new ones start (larger: annotators' orders differ more; smaller: fewer half-judged items)"
+        },
+    )
 
     def validate(self) -> None:
         """Raise CampaignError naming the first bad field."""
@@ -159,6 +179,9 @@ class CampaignConfig:
             raise CampaignError("lease_minutes must be > 0")
         if self.max_text_chars < 1 or self.max_comment_chars < 1:
             raise CampaignError("max_text_chars and max_comment_chars must be >= 1")
+        check_design(self.side_block_sizes, self.side_max_imbalance)
+        if self.max_items_in_progress < 1:
+            raise CampaignError(f"max_items_in_progress must be >= 1, got {self.max_items_in_progress}")
         names = [c.name for c in self.criteria]
         if len(names) != len(set(names)) or any(not re.fullmatch(r"[A-Za-z0-9_]+", n) for n in names):
             raise CampaignError(f"criterion names must be unique words (letters, digits, _): {names}")
@@ -191,6 +214,8 @@ class Campaign:
     status: str
     n_items: int
     texts_truncated: int = 0  # texts the import cut to config.max_text_chars
+    # the public name of the side and order design (annotations.design); the secret stays in the store
+    design_id: str = ""
 
     @property
     def criteria(self) -> list[Criterion]:
@@ -416,10 +441,20 @@ def _select_items(item_ids: list[str], metrics: pd.DataFrame, config: CampaignCo
 
 
 def create_campaign(
-    con: duckdb.DuckDBPyConnection, config: CampaignConfig, created_by: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    config: CampaignConfig,
+    created_by: str | None = None,
+    *,
+    design_secret: str | None = None,
 ) -> str:
-    """Validate `config`, read its outputs and metrics, choose the items, store everything; returns campaign_id."""
+    """Validate `config`, read its outputs and metrics, choose the items, store everything; returns campaign_id.
+
+    `design_secret` (64 hex digits) fixes the secret of the side and order design, to rerun a design exactly
+    (tests, simulations); by default every campaign gets a fresh random one, which is what keeps it blind.
+    """
     config.validate()
+    if design_secret is not None and not re.fullmatch(r"[0-9a-f]{64}", design_secret):
+        raise CampaignError("design_secret must be 64 lowercase hex digits (256 bits)")
     outputs, metrics, origin = _load_run_folder(config) if config.run_dir else _load_table_file(config)
     outputs = outputs.copy()
     outputs["item_id"] = outputs["item_id"].astype(str)
@@ -489,12 +524,14 @@ def create_campaign(
 
     campaign_id = db.new_id("c-")[:14]
     now = db.utcnow()
+    design = Design(design_secret or new_secret(), tuple(config.side_block_sizes), config.side_max_imbalance)
 
     def store(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(
             "INSERT INTO campaigns (campaign_id, name, system_a, system_b, k, run_dir, source_file, selection, "
             "show_reference, instructions, lease_minutes, gold_rate, repeat_rate, items_per_annotator, config, "
-            "status, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+            "status, created_at, created_by, design_secret, design_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
             [
                 campaign_id,
                 config.name,
@@ -513,6 +550,8 @@ def create_campaign(
                 config.to_json(),
                 now,
                 created_by,
+                design.secret,
+                design.design_id,
             ],
         )
         cur.execute(
@@ -630,14 +669,16 @@ def get_campaign(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
         db.read(con)
         .execute(
             "SELECT config, status, (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id), "
-            "texts_truncated FROM campaigns c WHERE campaign_id = ?",
+            "texts_truncated, design_id FROM campaigns c WHERE campaign_id = ?",
             [campaign_id],
         )
         .fetchone()
     )
     if row is None:
         raise CampaignError(f"no campaign with id '{campaign_id}'")
-    return Campaign(campaign_id, CampaignConfig.from_json(row[0]), row[1], int(row[2]), int(row[3] or 0))
+    return Campaign(
+        campaign_id, CampaignConfig.from_json(row[0]), row[1], int(row[2]), int(row[3] or 0), row[4] or ""
+    )
 
 
 _CONFIGS: dict[str, CampaignConfig] = {}
@@ -658,6 +699,48 @@ def campaign_config(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaig
     return config
 
 
+_DESIGNS: dict[str, Design] = {}
+
+
+def campaign_design(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Design:
+    """The randomization design of a campaign, secret included: for the server's own use (assignment), never
+    for a page. Cached in the process like the config (neither changes once the campaign exists)."""
+    design = _DESIGNS.get(campaign_id)
+    if design is None:
+        config = campaign_config(con, campaign_id)
+        (secret,) = (
+            db.read(con)
+            .execute("SELECT design_secret FROM campaigns WHERE campaign_id = ?", [campaign_id])
+            .fetchone()
+        )
+        design = _DESIGNS[campaign_id] = Design(
+            secret, tuple(config.side_block_sizes), config.side_max_imbalance
+        )
+    return design
+
+
+def design_record(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str, Any]:
+    """The public description of a campaign's design, for the export and the researcher: its id (a commitment
+    to the secret), the side blocks and the order rule; never the secret itself."""
+    config = campaign_config(con, campaign_id)
+    try:
+        (public_id,) = (
+            db.read(con)
+            .execute("SELECT design_id FROM campaigns WHERE campaign_id = ?", [campaign_id])
+            .fetchone()
+        )
+    except duckdb.BinderException:  # a store opened read-only that predates migration 002
+        public_id = None
+    return {
+        "design_id": public_id,
+        "sides": "random permuted blocks per annotator (annotations.design), stored per assignment as shown_left",
+        "side_block_sizes": list(config.side_block_sizes),
+        "side_max_imbalance": config.side_max_imbalance,
+        "item_order": "per annotator: md5(HMAC(secret, annotator) || item_id)",
+        "max_items_in_progress": config.max_items_in_progress,
+    }
+
+
 def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) -> None:
     """Open ('active') or close ('closed') a campaign to annotators."""
     if status not in ("active", "closed"):
@@ -675,7 +758,7 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
 
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments,
-    texts_truncated and the max_text_chars they were cut to)."""
+    texts_truncated and the max_text_chars they were cut to, design_id))."""
     return (
         db.read(con)
         .execute(
@@ -685,7 +768,7 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                c.run_dir, c.status, c.source_file,
                (SELECT count(*) FROM assignments a WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted')
                    AS n_judgments,
-               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars
+               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id
         FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
         """
         )

@@ -43,6 +43,7 @@ class CampaignData:
     scores: pd.DataFrame
     metrics: pd.DataFrame
     run_dir: str | None = None
+    design: dict | None = None  # the public record of the side/order design (campaigns.design_record)
 
 
 def load_campaign(con, campaign_id: str) -> CampaignData:
@@ -70,6 +71,7 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
         run_dir=None
         if run_dir is None or (isinstance(run_dir, float) and math.isnan(run_dir))
         else str(run_dir),
+        design=campaigns.design_record(con, campaign_id),
     )
 
 
@@ -330,6 +332,16 @@ def report_blocks(
     setup = [
         f"Campaign `{a.campaign_id}`: {a.system} (fine-tuned) against {a.opponent}, blind pairwise comparison with "
         "sides randomized per judgment.",
+        *(
+            [
+                f"Sides: each annotator's own random design `{data.design['design_id']}` (permuted blocks of "
+                f"{'/'.join(map(str, data.design['side_block_sizes']))} pairs, each system left in half of each "
+                f"block, never more than {data.design['side_max_imbalance']} apart); items in an order of each "
+                "annotator's own."
+            ]
+            if data.design and data.design.get("design_id")
+            else []
+        ),
         f"Judgments used: {a.used['judgments_used']} of {a.used['judgments_total']} on {a.used['items_used']} items "
         f"from {a.used['annotators_used']} annotators; repeats left out: {a.used['repeats_left_out']}; gold left out: "
         f"{a.used['gold_left_out']}; excluded annotators: {', '.join(a.used['excluded_annotators']) or 'none'}.",
@@ -540,6 +552,7 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
         "campaign_id": data.campaign_id,
         "campaign_name": data.name,
         "options": statistics["options"],
+        "design": data.design,
         "environment": a.environment,
         "files": [f.name for f in files],
         "reanalyse": "annotations.export.load_export(DIR) then annotations.analysis.analyze(...)",

@@ -281,22 +281,27 @@ def own_judgments(
     cur = db.read(con)
     rows = cur.execute(
         """
-        SELECT j.judgment_id, j.assignment_id, j.version, j.choice, j.comment, a.submitted_at, i.source, i.prompt
-        FROM judgments j
-        JOIN assignments a ON a.assignment_id = j.assignment_id
-        JOIN items i ON i.campaign_id = j.campaign_id AND i.item_id = j.item_id
-        WHERE j.campaign_id = ? AND j.annotator_id = ?
-        QUALIFY row_number() OVER (PARTITION BY j.assignment_id ORDER BY j.version DESC) = 1
-        ORDER BY a.submitted_at DESC LIMIT ?
+        WITH latest AS (
+            SELECT j.judgment_id, j.assignment_id, j.version, j.choice, j.comment, a.submitted_at, i.source,
+                   i.prompt
+            FROM judgments j
+            JOIN assignments a ON a.assignment_id = j.assignment_id
+            JOIN items i ON i.campaign_id = j.campaign_id AND i.item_id = j.item_id
+            WHERE j.campaign_id = ? AND j.annotator_id = ?
+            QUALIFY row_number() OVER (PARTITION BY j.assignment_id ORDER BY j.version DESC) = 1
+            ORDER BY a.submitted_at DESC LIMIT ?
+        )
+        SELECT l.*, list(s.criterion) FILTER (WHERE s.criterion IS NOT NULL),
+               list(s.side) FILTER (WHERE s.criterion IS NOT NULL), list(s.score) FILTER (WHERE s.criterion IS NOT NULL)
+        FROM latest l LEFT JOIN judgment_scores s ON s.judgment_id = l.judgment_id
+        GROUP BY ALL ORDER BY l.submitted_at DESC
         """,
         [campaign_id, annotator_id, limit],
     ).fetchall()
     result = []
-    for judgment_id, token, version, side, comment, submitted_at, source, prompt in rows:
-        scores: Scores = {}
-        for criterion, score_side, score in cur.execute(
-            "SELECT criterion, side, score FROM judgment_scores WHERE judgment_id = ?", [judgment_id]
-        ).fetchall():
+    for _, token, version, side, comment, submitted_at, source, prompt, criteria, sides, values in rows:
+        scores: Scores = {}  # one query for the judgments and their scores: this runs on every redraw
+        for criterion, score_side, score in zip(criteria or [], sides or [], values or []):
             scores.setdefault(criterion, {})["A" if score_side == "left" else "B"] = int(score)
         text = (source or prompt or "").strip().replace("\n", " ")
         result.append(

@@ -1147,14 +1147,69 @@ def config_from_cli(cls: type[C], args: argparse.Namespace, from_file: bool = Tr
         given = getattr(args, _dest(cls, f), None)
         if given is None:
             continue
-        if _is_list(hints[f.name]):
-            split = f.metadata.get("split_commas", True)
-            values[f.name] = [v for x in given for v in (x.split(",") if split else [x]) if v.strip()]
-        else:
-            values[f.name] = _parse_value(given)
+        values[f.name] = _flag_value(f, hints[f.name], given)
     return config_from_dict(cls, values)
+
+
+def _flag_value(f: dataclasses.Field, annotation: Any, given: Any) -> Any:
+    """What a field flag's words mean before the config coerces them: a list's items (split at commas unless the
+    field says not), or a scalar read as YAML."""
+    if _is_list(annotation):
+        split = f.metadata.get("split_commas", True)
+        return [v for x in given for v in (x.split(",") if split else [x]) if v.strip()]
+    return _parse_value(given)
 
 
 def parse_cli(cls: type[C], argv: list[str] | None, prog: str) -> C:
     """Parse a command line into a config of `cls` (see `cli_parser` and `config_from_cli`)."""
     return config_from_cli(cls, cli_parser(cls, prog).parse_args(argv))
+
+
+def _word(value: Any) -> str:
+    """A value as one command-line word: `true`/`false`, `none`, floats exactly as Python prints them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
+
+
+def _flag_words(f: dataclasses.Field, value: Any, annotation: Any) -> list[str] | None:
+    """The words after a field's flag that `config_from_cli` reads back as `value`; None when no flag can say it
+    (an empty list, a list item holding a comma, a text YAML reads as another type, a nested config)."""
+    if dataclasses.is_dataclass(annotation) or isinstance(value, dict):
+        return None
+    if _is_list(annotation):
+        split = f.metadata.get("split_commas", True)
+        items = [_word(v) for v in value]
+        if not items or any(not w.strip() or (split and "," in w) for w in items):
+            return None
+        words = [",".join(items)] if split else items
+        given: Any = words
+    else:
+        words = [_word(value)]
+        given = words[0]
+    read = _flag_value(f, annotation, given)
+    if isinstance(read, (list, dict)) and not _is_list(annotation):
+        return None  # a text such as "[a]": YAML reads a list
+    return words if coerce(f.name, read, annotation) == value else None
+
+
+def config_to_args(cfg: Any) -> list[str]:
+    """The command line that `parse_cli(type(cfg), ...)` reads back as `cfg`: `--field-name value` for every field
+    that differs from its default (`--run-dir runs/a --limit 20`), or `--set name=<JSON>` where no flag can say the
+    value exactly. The job queue builds `python -m ft_core generate|score ...` with it."""
+    hints = field_types(type(cfg))
+    args: list[str] = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = f.default
+        if default is not dataclasses.MISSING and value == default:
+            continue
+        words = _flag_words(f, value, hints[f.name])
+        if words is None:
+            args += ["--set", f"{f.name}={json.dumps(value, ensure_ascii=False)}"]
+        else:
+            args += [_flag(f), *words]
+    return args

@@ -132,6 +132,8 @@ own = judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
 
 if pair is None:
     st.success("Nothing left to judge in this campaign. Thank you!")
+    if own:  # the last judgment stays editable with U after the last pair, as it is before
+        st.button("Undo last", key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
 else:
     criteria = [c.name for c in pair.criteria]
     with st.expander("Instructions", expanded=progress.done == 0):

@@ -1,17 +1,17 @@
 """Researcher home: the loop in five steps, the embedded demo (one button, progress per step), and where the
-study stands. The demo runs as jobs (annotations.demo), so the page can be closed while it works."""
+study stands. The demo runs as jobs (jobs.demo), so the page can be closed while it works."""
 
 import streamlit as st
 
-from annotations import demo, jobs
 from annotations.campaigns import list_campaigns
 from annotations.errors import AnnotationError
+from jobs import demo, scheduler
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
 con = store()
-jobs.ensure_watcher(con)
+scheduler.ensure_watcher(con)
 st.title("Did the fine-tune help?")
 st.write("LoRA fine-tuning, automatic metrics and blind human comparisons in one loop.")
 

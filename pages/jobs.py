@@ -1,6 +1,6 @@
 """Jobs (researchers): every training, generation and scoring job, live.
 
-Jobs are separate processes tracked in the store (annotations.jobs); this page only reads their state every two
+Jobs are separate processes tracked in the store (the `jobs` package); this page only reads their state every two
 seconds (a fragment), so closing or reloading the browser never touches a job. A running job shows its progress
 and time left, live loss and eval curves, tokens/s and GPU memory; a failed one its error and the end of its log.
 """
@@ -10,14 +10,15 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from annotations import jobs, runs
+from annotations import runs
 from annotations.errors import AnnotationError
+from jobs import commands, logs, machine, queue, scheduler
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
 con = store()
-jobs.ensure_watcher(con)
+scheduler.ensure_watcher(con)
 st.title("Jobs")
 
 
@@ -32,10 +33,10 @@ ICONS = {
 
 @st.cache_data(ttl=5, show_spinner=False)
 def gpu_memory():
-    return jobs.gpu_memory()
+    return machine.gpu_memory()
 
 
-def show_progress(job: jobs.Job) -> None:
+def show_progress(job: queue.Job) -> None:
     """Progress bar, time left, live figures and curves of a running job."""
     if job.kind == "train" and job.run_dir:
         progress = runs.train_progress(job.run_dir)
@@ -52,7 +53,7 @@ def show_progress(job: jobs.Job) -> None:
             st.altair_chart(chart.properties(height=220), width="stretch")
     elif job.kind == "sweep" and job.run_dir:
         members = runs.sweep_members(job.run_dir)
-        total = jobs.sweep_size(job.command) or max(len(members), 1)
+        total = commands.sweep_size(job.command) or max(len(members), 1)
         done = int((members.state == "finished").sum()) if len(members) else 0
         running = members[members.state == "running"] if len(members) else members
         text = f"{done}/{total} runs finished"
@@ -63,7 +64,7 @@ def show_progress(job: jobs.Job) -> None:
         if len(members):
             st.dataframe(members[["run", "state", "best_eval_loss"]], hide_index=True)
     else:
-        tail = jobs.log_tail(job, 5)
+        tail = logs.log_tail(job, 5)
         fraction = runs.log_progress(tail)
         last = tail.splitlines()[-1] if tail else "starting"
         st.progress(fraction or 0.0, text=escape_markdown(last[:160]))
@@ -72,7 +73,7 @@ def show_progress(job: jobs.Job) -> None:
 @st.fragment(run_every=2)
 def board() -> None:
     try:
-        all_jobs = jobs.reconcile(con)
+        all_jobs = scheduler.reconcile(con)
     except AnnotationError as e:
         st.error(escape_markdown(e))
         return
@@ -88,7 +89,7 @@ def board() -> None:
         st.info("No job yet. Launch one on the Train page, or run the demo from Home.")
         link("pages/train.py", label="Train", icon=":material/model_training:")
         return
-    counts = {s: sum(j.status == s for j in all_jobs) for s in jobs.STATES}
+    counts = {s: sum(j.status == s for j in all_jobs) for s in queue.STATES}
     st.caption(" · ".join(f"{ICONS[s]} {n} {s}" for s, n in counts.items()))
     memory = gpu_memory()
     if len(memory):
@@ -103,7 +104,7 @@ def board() -> None:
             head.markdown(f"**{ICONS[job.status]} {escape_markdown(job.label)}** — {job.status}{where}")
             if button.button("Cancel", key=f"cancel_{job.job_id}"):
                 try:
-                    jobs.cancel(con, job.job_id)
+                    scheduler.cancel(con, job.job_id)
                 except AnnotationError as e:
                     st.error(escape_markdown(e))
                 st.rerun(scope="fragment")
@@ -113,10 +114,10 @@ def board() -> None:
                 st.caption(f"Waits for job {escape_markdown(job.depends_on)} to finish.")
             else:
                 st.caption("Waits for a free GPU (or the CPU slot): it starts when the running job ends.")
-    st.dataframe(jobs.jobs_frame(con), hide_index=True, width="stretch")
+    st.dataframe(queue.jobs_frame(con), hide_index=True, width="stretch")
     labels = {j.job_id: f"{j.label} ({j.status})" for j in all_jobs}
     chosen = st.selectbox("Job details", list(labels), format_func=labels.get, key="job_detail")
-    job = jobs.get_job(con, chosen)
+    job = queue.get_job(con, chosen)
     if job is None:
         return
     if job.status == "failed":
@@ -127,7 +128,7 @@ def board() -> None:
     elif job.status == "cancelled":
         st.warning(escape_markdown(job.error or "cancelled"))
     st.caption(f"Log: {escape_markdown(job.log_path)}")
-    st.code(jobs.log_tail(job, 30) or "(empty log)", language="text")
+    st.code(logs.log_tail(job, 30) or "(empty log)", language="text")
 
 
 board()

@@ -11,7 +11,7 @@ from pathlib import Path
 import altair as alt
 import streamlit as st
 
-from annotations import jobs, runs
+from annotations import runs
 from annotations.campaigns import (
     DEFAULT_MAX_TEXT_CHARS,
     SELECTIONS,
@@ -20,12 +20,15 @@ from annotations.campaigns import (
     get_campaign,
 )
 from annotations.errors import AnnotationError
+from ft_core.config import GenerateConfig, ScoreConfig
+from ft_core.errors import FtCoreError
+from jobs import evaluation, queue, scheduler
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 user = require_role("researcher")
 con = store()
-jobs.ensure_watcher(con)
+scheduler.ensure_watcher(con)
 st.title("Runs")
 
 
@@ -108,7 +111,7 @@ with sweep_tab:
         if unscored and st.button(
             f"Generate and score the {len(unscored)} finished runs not scored yet", key="eval_sweep"
         ):
-            queued = jobs.evaluate_sweep(con, unscored, runs_dir(), limit=100)
+            queued = evaluation.evaluate_sweep(con, unscored, runs_dir(), limit=100)
             st.success(f"Queued {len(queued)} jobs; the heatmap fills in as they finish (metrics: delta_*).")
 
 st.header("Continue a run")
@@ -117,7 +120,7 @@ run = st.selectbox(
 )
 path = paths[run]
 row = table.set_index("run").loc[run]
-active = [j for j in jobs.list_jobs(con, jobs.ACTIVE) if j.run_dir and Path(j.run_dir) == Path(path)]
+active = [j for j in queue.list_jobs(con, queue.ACTIVE) if j.run_dir and Path(j.run_dir) == Path(path)]
 for job in active:
     st.caption(escape_markdown(f"{job.label}: {job.status}"))
 left, right = st.columns(2)
@@ -129,10 +132,15 @@ with left:
     )
     if st.button("Generate and score", key="evaluate", disabled=not row.adapter, type="primary"):
         try:
-            generate, score = jobs.evaluate_jobs(
-                con, path, runs_dir(), int(limit) or None, int(max_new) or None
+            generate, score = evaluation.evaluate_jobs(
+                con,
+                GenerateConfig(
+                    run_dir=str(path), limit=int(limit) or None, max_new_tokens=int(max_new) or None
+                ),
+                ScoreConfig(run_dir=str(path)),
+                runs_dir(),
             )
-        except AnnotationError as e:
+        except (AnnotationError, FtCoreError) as e:
             st.error(escape_markdown(e))
         else:
             st.success(

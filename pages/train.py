@@ -2,7 +2,7 @@
 
 The form is `ft_core.config.field_groups(TrainConfig)`; its values go through `config_from_dict`, so a bad value
 gives exactly the ConfigError the CLI gives. Launching queues `python -m ft_core train|sweep ...` as a separate
-process (annotations.jobs); the page shows the same command for a terminal or a cluster.
+process (jobs.training); the page shows the same command for a terminal or a cluster.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from annotations import jobs
 from annotations.errors import AnnotationError
-from ft_core.config import TrainConfig, config_from_dict, field_groups
+from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to_dict, field_groups
 from ft_core.data import read_records
 from ft_core.errors import ConfigError, FtCoreError
+from jobs import commands, machine, scheduler, training
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
 require_role("researcher")
 con = store()
-jobs.ensure_watcher(con)
+scheduler.ensure_watcher(con)
 st.title("Train")
 
 
@@ -133,7 +133,7 @@ for tab, group in zip(st.tabs([g.capitalize() for g in GROUPS]), GROUPS):
 keys = ["preset", *(f"cfg_{name}" for name in FIELDS), "sweep_lrs", "sweep_ranks"]
 st.session_state["train_form"] = {k: st.session_state[k] for k in keys if k in st.session_state}
 
-gpus = jobs.detect_gpus()
+gpus = machine.detect_gpus()
 n_gpus = 1
 if len(gpus) > 1:
     n_gpus = int(
@@ -156,40 +156,35 @@ try:
     config_error = None
 except ConfigError as e:
     config, config_error = None, str(e)
-learning_rates: list[float] = []
-ranks: list[int] = []
+grid: SweepConfig | None = None
 if is_sweep:
     try:
-        learning_rates = [float(x) for x in lr_text.replace(" ", "").split(",") if x]
-        ranks = [int(x) for x in r_text.replace(" ", "").split(",") if x]
-    except ValueError:
-        config_error = config_error or "learning rates and ranks are comma-separated numbers, e.g. 3e-5, 1e-4"
+        grid = config_from_dict(SweepConfig, {"learning_rates": lr_text, "lora_ranks": r_text})
+    except ConfigError as e:
+        config_error = config_error or str(e)
 
 if config_error:
     st.error(escape_markdown(config_error))
 else:
     assert config is not None
-    config_dict = dataclasses.asdict(config)
     st.success("The configuration is valid.")
     with st.expander("Run it from a terminal or on a cluster"):
         file_name = f"{Path(config.run_dir).name}.yaml"
-        sub = "sweep" if is_sweep else "train"
-        args = ["--config", file_name]
-        if is_sweep:
-            args = ["train", *args, "--lr", ",".join(f"{x:g}" for x in learning_rates)]
-            args += ["--r", ",".join(str(r) for r in ranks)]
-        command = jobs.ft_core_command(sub, args, n_gpus)
-        st.code(jobs.shell_command(command), language="bash")
+        if grid is not None:
+            command = commands.sweep_command(file_name, grid, n_gpus)
+        else:
+            command = commands.train_command(file_name, n_gpus)
+        st.code(commands.shell_command(command), language="bash")
         st.text(f"{file_name}:")
-        st.code(yaml.safe_dump(config_dict, sort_keys=False), language="yaml")
+        st.code(yaml.safe_dump(config_to_dict(config), sort_keys=False), language="yaml")
         st.markdown("SLURM (`sbatch run.sh`):")
-        st.code(jobs.slurm_script(command, max(n_gpus, 1), Path(config.run_dir).name), language="bash")
+        st.code(commands.slurm_script(command, max(n_gpus, 1), Path(config.run_dir).name), language="bash")
 
 left, right = st.columns(2)
 if left.button("Check data and preview", key="check", disabled=config is None):
     with st.spinner("Loading the tokenizer and the data (no training) ..."):
         try:
-            report = jobs.check_train(dataclasses.asdict(config), runs_dir())
+            report = training.check_train(config, runs_dir())
         except AnnotationError as e:
             st.error(escape_markdown(e))
         else:
@@ -219,12 +214,14 @@ if report and config is not None:
         first = [c for c in (config.source_column, config.target_column) if c in preview]
         st.dataframe(preview[first + [c for c in preview if c not in first]], hide_index=True)
 
-if right.button("Launch", type="primary", key="launch", disabled=config is None):
+ready = config is not None and (grid is not None or not is_sweep)
+if right.button("Launch", type="primary", key="launch", disabled=not ready):
+    assert config is not None
     try:
-        if is_sweep:
-            job = jobs.sweep_job(con, dataclasses.asdict(config), learning_rates, ranks, runs_dir(), n_gpus)
+        if grid is not None:
+            job = training.sweep_job(con, config, grid, runs_dir(), n_gpus)
         else:
-            job = jobs.train_job(con, dataclasses.asdict(config), runs_dir(), n_gpus)
+            job = training.train_job(con, config, runs_dir(), n_gpus)
     except AnnotationError as e:
         st.error(escape_markdown(e))
     else:

@@ -189,7 +189,9 @@ def fill_store(
         log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     defaults = {"name": "synthetic", "k": 3, "repeat_rate": 0.15}
     defaults.update(config)
-    cid = create_campaign(con, CampaignConfig(run_dir=str(run_dir), **defaults))
+    # a design secret from the seed: the same seed gives the same sides, order and judgments
+    secret = np.random.default_rng(seed).bytes(32).hex()
+    cid = create_campaign(con, CampaignConfig(run_dir=str(run_dir), **defaults), design_secret=secret)
     rng = np.random.default_rng(seed)
     annotators = [f"ann-{i}" for i in range(n_annotators - len(left_biased))] + list(left_biased)
     now = db.utcnow()

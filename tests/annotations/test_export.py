@@ -139,3 +139,25 @@ def test_plain_language_reading_follows_the_numbers():
     even = synthetic.make_campaign(n_items=200, advantage=0.0, left_biased=(), seed=32)
     lines = interpret(analyze(even.judgments, None, None, AnalysisOptions(n_boot=300)))
     assert lines[0].startswith("No clear winner")
+
+
+def test_export_names_the_design_but_never_its_secret(store, tmp_path):
+    """`python -m annotations export`: the manifest carries the design (id, blocks, imbalance bound), each
+    judgment its own shown_left; the secret that would let an annotator predict sides is in no file."""
+    path, cid, _ = store
+    con = db.connect(path, read_only=True)
+    secret, public_id = con.execute(
+        "SELECT design_secret, design_id FROM campaigns WHERE campaign_id = ?", [cid]
+    ).fetchone()
+    con.close()
+    out = tmp_path / "export"
+    assert cli(["export", "--db", str(path), "--out", str(out), "--campaign", cid, "--n-boot", "50"]) == 0
+    manifest = json.loads((out / cid / "manifest.json").read_text())
+    design = manifest["design"]
+    assert design["design_id"] == public_id and len(public_id) == 16
+    assert design["side_block_sizes"] == [8, 12, 16] and design["side_max_imbalance"] == 3
+    assert f"`{public_id}`" in (out / cid / "report.md").read_text()
+    table = pd.read_parquet(out / cid / "judgments.parquet")
+    assert set(table["shown_left"]) == {"base", "finetuned"}
+    for file in (out / cid).iterdir():
+        assert secret not in file.read_bytes().decode("utf-8", "replace"), file.name

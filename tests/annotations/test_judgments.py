@@ -199,3 +199,19 @@ def test_the_comment_limit_is_the_campaigns(con, make_campaign):
     with pytest.raises(judgments.CommentTooLong, match="the limit is 10"):
         judgments.submit(con, pair.token, "ann-a", "A", comment="eleven char")
     assert judgments.submit(con, pair.token, "ann-a", "A", comment="ten chars!").created
+
+
+def test_own_judgments_are_the_newest_first_with_their_scores(con, make_campaign):
+    cid = make_campaign(k=1)
+    tokens = []
+    for n, scores in enumerate([{"fluency": {"A": 2, "B": 5}}, None, {"fidelity": {"B": 1}}]):
+        pair = assignment.next_item(con, cid, "ann-o")
+        judgments.submit(con, pair.token, "ann-o", ["A", "tie", "B"][n], scores, f"note {n}")
+        tokens.append(pair.token)
+    mine = judgments.own_judgments(con, cid, "ann-o", limit=2)
+    assert [m.token for m in mine] == [tokens[2], tokens[1]]
+    assert mine[0].scores == {"fidelity": {"B": 1}} and mine[0].choice == "B" and mine[0].comment == "note 2"
+    assert mine[1].scores == {} and mine[1].choice == "tie"
+    oldest = judgments.own_judgments(con, cid, "ann-o")[-1]
+    assert oldest.token == tokens[0] and oldest.scores == {"fluency": {"A": 2, "B": 5}}
+    assert oldest.source_start.startswith("source text")

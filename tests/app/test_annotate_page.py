@@ -6,7 +6,7 @@ import pytest
 from login_as import login_as
 
 from annotations import users
-from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.campaigns import CampaignConfig, campaign_design, create_campaign
 from annotations.judgments import judgments_frame, scores_frame
 
 
@@ -50,7 +50,16 @@ def test_page_is_blind(open_page, app_env, annotator, blind_campaign):
     assert any(t.startswith("summary") and t.endswith("second") for t in texts)
     rendered = "\n".join(_all_protos(at._tree)).lower()
     state = repr(at.session_state.to_dict()).lower()
-    for secret in ("base", "finetuned", "shown_left", "is_gold"):
+    design = campaign_design(app_env, blind_campaign)
+    # nothing of the design either: neither its secret nor the annotator's order key
+    for secret in (
+        "base",
+        "finetuned",
+        "shown_left",
+        "is_gold",
+        design.secret,
+        design.order_key(annotator.user_id),
+    ):
         assert secret not in rendered, secret
         assert secret not in state, secret
 
@@ -167,3 +176,29 @@ def test_long_texts_get_bounded_boxes_and_short_ones_their_own_height(
     # characters) both get the same bounded height, so neither side stands out
     assert len(heights) == 5 and heights[-2:] == ["pixel_height: 420"] * 2, heights
     assert not any("pixel_height" in h for h in heights[:3]), heights
+
+
+def test_undo_after_the_last_pair_edits_the_last_judgment(
+    open_page, app_env, annotator, tmp_path, run_writer
+):
+    """Judging the last pair shows "nothing left"; U (the undo button) must still reopen that judgment."""
+    run = run_writer(tmp_path / "runs" / "two", n_items=2)
+    cid = create_campaign(app_env, CampaignConfig(name="two", run_dir=str(run), k=1))
+    at = _annotate(open_page, annotator)
+    for _ in range(2):
+        token = _current_token(at)
+        at.button(key=f"choose::{token}::A").click().run()
+        at.button(key="submit").click().run()
+    assert any("Nothing left" in s.value for s in at.success)
+    undo = at.button(key="undo_last")
+    assert undo.proto.shortcut.upper() == "U"
+    undo.click().run()
+    assert "editing an earlier judgment" in at.info[0].value
+    form = f"{token}-e1"
+    at.button(key=f"choose::{form}::B").click().run()
+    at.button(key="submit").click().run()
+    assert "version 2" in at.success[0].value
+    frame = judgments_frame(app_env, cid).set_index("assignment_id")
+    assert frame.loc[token, "version"] == 2 and frame.loc[token, "choice"] == "right"
+    assert any("Nothing left" in s.value for s in at.success)  # and back to the end, U still there
+    assert at.button(key="undo_last")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from login_as import login_as
 
-from annotations import jobs
+from jobs import queue, scheduler
 from pages.plain_text import escape_markdown
 
 FAKE_TRAIN = """
@@ -46,12 +46,12 @@ def _as(user):
 def wait_for(con, job_id, states, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        jobs.reconcile(con)
-        job = jobs.get_job(con, job_id)
+        scheduler.reconcile(con)
+        job = queue.get_job(con, job_id)
         if job.status in states:
             return job
         time.sleep(0.05)
-    raise AssertionError(f"{job_id} is {jobs.get_job(con, job_id).status}")
+    raise AssertionError(f"{job_id} is {queue.get_job(con, job_id).status}")
 
 
 def test_no_jobs_yet(app_env, researcher):
@@ -62,10 +62,10 @@ def test_no_jobs_yet(app_env, researcher):
 def test_running_job_progress_curves_and_cancel(app_env, researcher, tmp_path):
     run_dir = tmp_path / "runs" / "fake"
     logs = tmp_path / "runs" / ".jobs"
-    job = jobs.launch(
+    job = scheduler.launch(
         app_env, "train", [sys.executable, "-c", FAKE_TRAIN, str(run_dir)], log_dir=logs, run_dir=run_dir
     )
-    queued = jobs.launch(
+    queued = scheduler.launch(
         app_env, "generate", [sys.executable, "-c", "print(1)"], log_dir=logs, label="waiting"
     )
     deadline = time.monotonic() + 20
@@ -89,7 +89,7 @@ def test_running_job_progress_curves_and_cancel(app_env, researcher, tmp_path):
     t0 = time.monotonic()
     at.button(key=f"cancel_{job.job_id}").click().run()
     assert time.monotonic() - t0 < 10
-    assert jobs.get_job(app_env, job.job_id).status == "cancelled"
+    assert queue.get_job(app_env, job.job_id).status == "cancelled"
     assert json.loads((run_dir / "status.json").read_text())["state"] == "cancelled"
     # the queued job starts once the slot is free
     assert wait_for(app_env, queued.job_id, ("finished",)).status == "finished"
@@ -98,7 +98,7 @@ def test_running_job_progress_curves_and_cancel(app_env, researcher, tmp_path):
 def test_failed_job_shows_its_error_and_log_and_survives_a_reload(app_env, researcher, tmp_path):
     logs = tmp_path / "runs" / ".jobs"
     code = "import sys; print('loading data'); print('error: data file not found: x.jsonl', file=sys.stderr); sys.exit(1)"
-    job = jobs.launch(
+    job = scheduler.launch(
         app_env, "train", [sys.executable, "-c", code], log_dir=logs, run_dir=tmp_path / "runs" / "x"
     )
     wait_for(app_env, job.job_id, ("failed",))
@@ -120,11 +120,11 @@ def test_home_starts_the_demo_and_shows_each_step(app_env, researcher, tmp_path)
     assert not at.exception
     bars = [b.proto.text for b in at.get("progress")]
     assert len(bars) == 4 and "Train a small LoRA" in bars[0] and "Demo campaign" in bars[3]
-    started = jobs.list_jobs(app_env)
+    started = queue.list_jobs(app_env)
     assert sorted(j.kind for j in started) == ["generate", "score", "train"]
-    for job in started:  # not the real demo here: tests/annotations/test_demo.py runs it on a tiny model
-        if jobs.get_job(app_env, job.job_id).active:
-            jobs.cancel(app_env, job.job_id)
+    for job in started:  # not the real demo here: tests/jobs/test_demo.py runs it on a tiny model
+        if queue.get_job(app_env, job.job_id).active:
+            scheduler.cancel(app_env, job.job_id)
     at.run()
     assert "failed" in at.error[0].value and at.button(key="demo_start")  # it can be started again
 
@@ -144,7 +144,9 @@ time.sleep(60)
 def test_a_running_sweep_shows_its_grid_progress(app_env, researcher, tmp_path):
     root = tmp_path / "runs" / "grid"
     command = [sys.executable, "-c", FAKE_SWEEP, str(root), "--lr", "1e-4,3e-4", "--r", "8,16"]
-    job = jobs.launch(app_env, "sweep", command, log_dir=tmp_path / "logs", run_dir=root, label="sweep grid")
+    job = scheduler.launch(
+        app_env, "sweep", command, log_dir=tmp_path / "logs", run_dir=root, label="sweep grid"
+    )
     deadline = time.monotonic() + 20
     while not (root / "lr0.0001_r16" / "status.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -154,7 +156,7 @@ def test_a_running_sweep_shows_its_grid_progress(app_env, researcher, tmp_path):
     assert bar.value == 25 and bar.proto.text.startswith(
         escape_markdown("1/4 runs finished; lr0.0001_r16: step 2/4")
     )
-    jobs.cancel(app_env, job.job_id)
+    scheduler.cancel(app_env, job.job_id)
 
 
 def test_a_run_trained_from_a_terminal_is_shown(app_env, researcher, tmp_path):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from login_as import login_as
 
-from annotations import jobs
 from annotations.campaigns import list_campaigns
+from jobs import queue, scheduler
 
 APP = Path(__file__).resolve().parents[2]
 
@@ -86,14 +86,14 @@ def test_sweep_members_get_generated_and_scored_from_the_heatmap_tab(app_env, re
     at = _as(researcher)
     at.button(key="eval_sweep").click().run()
     assert not at.exception and "Queued 4 jobs" in at.success[0].value
-    queued = jobs.list_jobs(app_env)
+    queued = queue.list_jobs(app_env)
     assert sorted(Path(j.run_dir).name for j in queued if j.kind == "generate") == [
         "lr0.0001_r16",
         "lr0.0003_r8",
     ]
     for job in queued:
-        if jobs.get_job(app_env, job.job_id).active:
-            jobs.cancel(app_env, job.job_id)
+        if queue.get_job(app_env, job.job_id).active:
+            scheduler.cancel(app_env, job.job_id)
 
 
 def test_generate_and_score_then_campaign(app_env, researcher, tmp_path):
@@ -104,12 +104,12 @@ def test_generate_and_score_then_campaign(app_env, researcher, tmp_path):
     at.number_input(key="eval_limit").set_value(20).run()
     at.button(key="evaluate").click().run()
     assert not at.exception and "Queued" in at.success[0].value
-    gen, score = sorted(jobs.list_jobs(app_env), key=lambda j: j.kind)
+    gen, score = sorted(queue.list_jobs(app_env), key=lambda j: j.kind)
     assert (gen.kind, score.kind) == ("generate", "score") and score.depends_on == gen.job_id
     assert gen.command[-5:] == ["generate", "--run-dir", str(root / "a"), "--limit", "20"]
     for job in (score, gen):
-        if jobs.get_job(app_env, job.job_id).active:
-            jobs.cancel(app_env, job.job_id)
+        if queue.get_job(app_env, job.job_id).active:
+            scheduler.cancel(app_env, job.job_id)
     # a second click while they ran would have been refused; now: the campaign from run-1's outputs
     at.selectbox(key="continue_run").set_value("run-1").run()
     at.number_input(key="camp_k").set_value(2).run()

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from login_as import login_as
 
-from annotations import jobs, runs
+from annotations import runs
 from ft_core.config import TrainConfig
+from jobs import logs, queue, scheduler
 from pages.plain_text import escape_markdown
 
 APP = Path(__file__).resolve().parents[2]
@@ -112,13 +113,13 @@ def test_a_real_cpu_training_job_through_the_page(app_env, researcher, tmp_path,
     at.button(key="launch").click().run()  # a second launch of the same run folder while it runs
     assert "already has a queued or running job" in at.error[0].value
 
-    (job,) = jobs.list_jobs(app_env)
+    (job,) = queue.list_jobs(app_env)
     deadline = time.monotonic() + 240
-    while job.status in jobs.ACTIVE and time.monotonic() < deadline:
+    while job.status in queue.ACTIVE and time.monotonic() < deadline:
         time.sleep(0.5)
-        jobs.reconcile(app_env)
-        job = jobs.get_job(app_env, job.job_id)
-    assert job.status == "finished", jobs.log_tail(job)
+        scheduler.reconcile(app_env)
+        job = queue.get_job(app_env, job.job_id)
+    assert job.status == "finished", logs.log_tail(job)
     status = runs.read_status(run_dir)
     assert status["state"] == "finished" and status["step"] == 3
     assert (run_dir / "adapter" / "adapter_config.json").is_file()

@@ -165,3 +165,42 @@ def test_untrusted_output_is_text_and_annotators_cannot_open_researcher_pages(ap
     page = app.login(page, "admin", app.admin_password, path="campaigns")
     page.get_by_role("link", name="Campaigns").click()
     page.get_by_text("New campaign").wait_for()
+
+
+def test_u_after_the_last_pair_edits_the_last_judgment(app, browser_page):
+    """The keyboard path of the undo: after the last pair the page says nothing is left, and U still reopens
+    the last judgment; B and Ctrl+Enter save version 2."""
+    cid = _campaign(app, lambda system, i: f"Summary {i}, variant {WORD[system]}.", n_items=2)
+    app.start()
+    page = app.login(browser_page, "anna", "velvet-harbor-pines-29")
+    text_a = None
+    for number in (1, 2):
+        page.get_by_text(f"{number - 1} / 2 judged").wait_for()
+        text_a, _ = _next_outputs(page, text_a)
+        page.get_by_role("heading", name="Annotate").click()
+        page.keyboard.press("a")
+        page.get_by_text("Your choice: A is better").wait_for()
+        page.keyboard.press("Control+Enter")
+        page.get_by_text(f"{number} / 2 judged").wait_for()
+    page.get_by_text("Nothing left to judge").wait_for()
+    _settle(page)
+    page.get_by_role("heading", name="Annotate").click()
+    page.keyboard.press("u")
+    page.get_by_text("You are editing an earlier judgment").wait_for()
+    _settle(page)
+    edited_a, edited_b = _outputs(page)
+    assert edited_a == text_a  # the pair judged last
+    page.get_by_role("heading", name="Annotate").click()
+    page.keyboard.press("b")
+    page.get_by_text("Your choice: B is better").wait_for()
+    page.keyboard.press("Control+Enter")
+    page.get_by_text("Edit saved (version 2).").wait_for()
+    page.get_by_text("Nothing left to judge").wait_for()
+    app.stop()
+
+    con = app.store()
+    frame = judgments_frame(con, cid).set_index("item_id")
+    number = int(re.search(r"Summary (\d+)", edited_a).group(1))
+    item = f"item-{number:03d}"
+    assert frame.loc[item, "version"] == 2 and frame.loc[item, "winner"] == _system_of(edited_b)
+    con.close()

@@ -6,6 +6,7 @@ a second app on the same DuckDB file refuses to start with one line."""
 from __future__ import annotations
 
 import importlib.util
+import socket
 import subprocess
 import time
 import urllib.request
@@ -198,10 +199,10 @@ def test_the_cookie_is_secure_when_a_proxy_says_https(app, browser):
 
 
 def test_a_second_app_on_the_same_store_refuses_to_start_with_one_line(app, browser_page):
-    from conftest import _free_port
-
     app.start()
-    port = _free_port()
+    with socket.socket() as s:  # a free port for the second app
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     second = subprocess.run(
         app.command(port), cwd=ROOT, env=app.environment(), capture_output=True, text=True, timeout=120
     )

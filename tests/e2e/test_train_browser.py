@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from annotations import jobs, runs
+from annotations import runs
+from jobs import queue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -86,7 +87,7 @@ def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir,
 
     app.stop()
     con = app.store()
-    (job,) = jobs.list_jobs(con)
+    (job,) = queue.list_jobs(con)
     assert job.status == "finished" and job.kind == "train"
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "finished" and status["step"] == 6

@@ -16,6 +16,7 @@ from ft_core.config import (
     cli_parser,
     config_from_cli,
     config_from_dict,
+    config_to_args,
     field_groups,
     field_specs,
     load_config,
@@ -260,3 +261,30 @@ def test_the_readmes_command_lines_parse(tmp_path, capsys):
     assert sweep.decodings == ["beam:num_beams=2|4,length_penalty=0.8|1.2"]
     # README: score --run-dir runs/r16
     assert parse_cli(ScoreConfig, ["--run-dir", str(missing)], "score").run_dir == str(missing)
+
+
+def test_a_config_written_as_a_command_line_reads_back_the_same():
+    """config_to_args is parse_cli's inverse: flags where a flag can say the value, --set JSON where not."""
+    generate = GenerateConfig(run_dir="runs/a", limit=20)
+    assert config_to_args(generate) == ["--run-dir", "runs/a", "--limit", "20"]  # defaults are left out
+    assert config_to_args(ScoreConfig(run_dir="runs/a", metrics=["bleu", "rouge"])) == [
+        "--run-dir", "runs/a", "--metrics", "bleu,rouge",
+    ]  # fmt: skip
+    assert config_to_args(SweepConfig(learning_rates=[3e-5, 1e-4], lora_ranks=[8, 16])) == [
+        "--lr", "3e-05,0.0001", "--r", "8,16",
+    ]  # fmt: skip
+    awkward = [
+        GenerateConfig(
+            run_dir="true",  # YAML would read a boolean
+            decodings=["beam:num_beams=4,length_penalty=0.8", "greedy"],  # items hold commas
+            prompt_template="Summarize:\n\n{source}, briefly: 'now'",  # newlines, quotes, a colon
+            seeds=[0, 1, 2],
+            max_new_tokens=None,
+        ),
+        ScoreConfig(run_dir="r", decodings=[], system_a="finetuned", system_b="base", confidence=0.9),
+        TrainConfig(validation_file=None, learning_rate=1.2345678901234e-4, resume=True, run_dir="runs/x y"),
+        SweepConfig(learning_rates=[0.1], lora_ranks=[4], alpha_per_r=True),
+    ]
+    for cfg in awkward:
+        assert parse_cli(type(cfg), config_to_args(cfg), "test") == cfg, config_to_args(cfg)
+    assert 'run_dir="true"' in config_to_args(awkward[0])  # as a flag word, YAML would read True

@@ -8,8 +8,9 @@ Steps (each shows its progress on Home):
    them (comment "[simulated demo judgment]", drawn from the outputs' ROUGE-L with noise, seed 0) so the results
    page has something to show; the third account is left for the newcomer to judge pairs by hand.
 
-Steps 1-3 are jobs (annotations.jobs) chained with `depends_on`; step 4 runs in the app (the only writer of the
-store) when `advance` sees the score job finished. The demo's manifest lives in `<runs>/.demo.json`.
+Steps 1-3 are jobs (`jobs.training`, `jobs.evaluation`) chained with `depends_on`; step 4 runs in the app (the
+only writer of the store) when `advance` sees the score job finished. The demo's manifest lives in
+`<runs>/.demo.json`.
 """
 
 from __future__ import annotations
@@ -28,10 +29,19 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from annotations import db, jobs, runs, users
+from annotations import db, runs, users
 from annotations.assignment import next_item, own_assignment
 from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame
 from annotations.judgments import submit
+from ft_core.config import (
+    DEFAULT_METRICS,
+    GenerateConfig,
+    ScoreConfig,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+)
+from jobs import evaluation, logs, machine, queue, scheduler, training
 
 MANIFEST = ".demo.json"
 ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
@@ -41,9 +51,9 @@ _START_LOCK = threading.Lock()
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def train_config(run_dir: str | Path, on_gpu: bool = False) -> dict[str, Any]:
-    """TrainConfig values of the demo run (data: the default SciTLDR-A files; model: embedded SmolLM2-135M)."""
-    config: dict[str, Any] = {
+def train_config(run_dir: str | Path, on_gpu: bool = False) -> TrainConfig:
+    """The demo run's TrainConfig (data: the default SciTLDR-A files; model: embedded SmolLM2-135M)."""
+    values: dict[str, Any] = {
         "base_model": "smollm2-135m",
         "run_dir": str(run_dir),
         "max_train_examples": 32,
@@ -60,11 +70,11 @@ def train_config(run_dir: str | Path, on_gpu: bool = False) -> dict[str, Any]:
         "warmup_ratio": 0.0,
     }
     if on_gpu:  # the same loop, long enough to move the metrics
-        config.update(
+        values.update(
             max_train_examples=2000, max_eval_examples=100, max_steps=0, epochs=2.0, batch_size=16,
             eval_every_steps=50, log_every_steps=5, lora_r=16, lora_alpha=32, learning_rate=2e-4,
         )  # fmt: skip
-    return config
+    return TrainConfig(**values)
 
 
 @dataclass
@@ -109,7 +119,7 @@ def _write_manifest(runs_root: str | Path, manifest: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(manifest, indent=2, default=str))
         os.replace(tmp, path)
     except OSError as e:
-        raise jobs.JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
+        raise queue.JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
 
 
 def start(
@@ -128,7 +138,7 @@ def start(
     with _START_LOCK:  # two browsers clicking at once: one demo
         current = status(con, runs_root)
         if current is not None and not current.finished and not current.failed:
-            raise jobs.JobError("the demo is running already; watch it on Home or on the Jobs page")
+            raise queue.JobError("the demo is running already; watch it on Home or on the Jobs page")
         return _start(con, runs_root, on_gpu, limit, max_new_tokens, overrides, metrics)
 
 
@@ -141,25 +151,27 @@ def _start(
     overrides: dict[str, Any] | None,
     metrics: list[str] | None,
 ) -> DemoState:
-    on_gpu = bool(jobs.detect_gpus()) if on_gpu is None else on_gpu
+    on_gpu = bool(machine.detect_gpus()) if on_gpu is None else on_gpu
     stamp = db.utcnow().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(runs_root) / f"demo-{stamp}"
     pipeline = f"demo-{stamp}-{db.new_id()[:6]}"
-    train = jobs.train_job(
-        con,
-        {**train_config(run_dir, on_gpu), **(overrides or {})},
-        runs_root,
-        label="demo 1/3: train",
-        pipeline=pipeline,
-        env=OFFLINE,
+    config = train_config(run_dir, on_gpu)
+    if overrides:
+        config = config_from_dict(TrainConfig, {**config_to_dict(config), **overrides})
+    train = training.train_job(
+        con, config, runs_root, label="demo 1/3: train", pipeline=pipeline, env=OFFLINE
     )
-    generate, score = jobs.evaluate_jobs(
-        con,
-        run_dir,
-        runs_root,
+    generate = GenerateConfig(
+        run_dir=str(run_dir),
         limit=limit if not on_gpu else max(limit, 100),
         max_new_tokens=max_new_tokens if not on_gpu else max(max_new_tokens, 64),
-        metrics=metrics,
+    )
+    score = ScoreConfig(run_dir=str(run_dir), metrics=list(metrics or DEFAULT_METRICS))
+    generate_job, score_job = evaluation.evaluate_jobs(
+        con,
+        generate,
+        score,
+        runs_root,
         env=OFFLINE,
         depends_on=train.job_id,
         pipeline=pipeline,
@@ -170,7 +182,7 @@ def _start(
         {
             "run_dir": str(run_dir),
             "pipeline": pipeline,
-            "jobs": {"train": train.job_id, "generate": generate.job_id, "score": score.job_id},
+            "jobs": {"train": train.job_id, "generate": generate_job.job_id, "score": score_job.job_id},
             "campaign_id": None,
             "accounts": {},
             "started_at": stamp,
@@ -179,7 +191,7 @@ def _start(
     return status(con, runs_root)  # type: ignore[return-value]
 
 
-def _job_step(name: str, job: jobs.Job | None) -> Step:
+def _job_step(name: str, job: queue.Job | None) -> Step:
     if job is None:
         return Step(name, "failed", None, "its job is gone from the store")
     if job.status == "finished":
@@ -195,7 +207,7 @@ def _job_step(name: str, job: jobs.Job | None) -> Step:
         loss = f", loss {progress.loss:.3f}" if progress.loss is not None else ""
         text = progress.text if progress.fraction is not None else "loading the model (converting it once)"
         return Step(name, "running", progress.fraction, text + loss)
-    tail = jobs.log_tail(job, 5)
+    tail = logs.log_tail(job, 5)
     last = tail.splitlines()[-1][:120] if tail else "starting"
     return Step(name, "running", runs.log_progress(tail), last)
 
@@ -207,9 +219,9 @@ def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState |
         return None
     ids = manifest.get("jobs", {})
     steps = [
-        _job_step("Train a small LoRA on SciTLDR-A", jobs.get_job(con, ids.get("train", ""))),
-        _job_step("Generate base and fine-tuned outputs", jobs.get_job(con, ids.get("generate", ""))),
-        _job_step("Score them (BLEU, ROUGE, BERTScore)", jobs.get_job(con, ids.get("score", ""))),
+        _job_step("Train a small LoRA on SciTLDR-A", queue.get_job(con, ids.get("train", ""))),
+        _job_step("Generate base and fine-tuned outputs", queue.get_job(con, ids.get("generate", ""))),
+        _job_step("Score them (BLEU, ROUGE, BERTScore)", queue.get_job(con, ids.get("score", ""))),
     ]
     campaign_id = manifest.get("campaign_id")
     if campaign_id:
@@ -233,7 +245,7 @@ def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState |
 def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState | None:
     """Move the demo on: settle its jobs, and once scoring is done create the campaign, the accounts and the
     simulated judgments (once). Call it often (Home does, every two seconds)."""
-    jobs.reconcile(con)
+    scheduler.reconcile(con)
     state = status(con, runs_root)
     if state is None or state.campaign_id or state.failed or state.steps[2].state != "done":
         return state

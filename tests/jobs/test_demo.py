@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotations import demo, jobs
 from annotations.assignment import next_item
 from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns
 from annotations.judgments import judgments_frame
 from annotations.users import authenticate
+from jobs import demo, queue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,8 +59,8 @@ def test_demo_accounts_get_fresh_passwords(con):
 def test_demo_config_is_small_on_cpu_and_longer_on_gpu(tmp_path):
     cpu = demo.train_config(tmp_path / "d")
     gpu = demo.train_config(tmp_path / "d", on_gpu=True)
-    assert cpu["base_model"] == "smollm2-135m" and cpu["max_steps"] * cpu["batch_size"] <= 64
-    assert gpu["max_train_examples"] > cpu["max_train_examples"] and gpu["max_steps"] == 0
+    assert cpu.base_model == "smollm2-135m" and cpu.max_steps * cpu.batch_size <= 64
+    assert gpu.max_train_examples > cpu.max_train_examples and gpu.max_steps == 0
 
 
 def wait_for_demo(con, runs_root, timeout=420):
@@ -82,7 +82,7 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
         ["running", "waiting", "waiting", "waiting"],
         ["failed", "waiting", "waiting", "waiting"],
     )
-    with pytest.raises(jobs.JobError, match="running already"):
+    with pytest.raises(queue.JobError, match="running already"):
         demo.start(con, runs_root, on_gpu=False)
     state = wait_for_demo(con, runs_root, timeout=120)
     assert state.failed and not state.finished
@@ -150,7 +150,7 @@ def test_two_clicks_at_once_start_one_demo(con, tmp_path):
             outcomes.append(
                 demo.start(con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "none")})
             )
-        except jobs.JobError as e:
+        except queue.JobError as e:
             outcomes.append(e)
 
     threads = [threading.Thread(target=click) for _ in range(3)]
@@ -159,5 +159,5 @@ def test_two_clicks_at_once_start_one_demo(con, tmp_path):
     for t in threads:
         t.join()
     assert sum(isinstance(o, demo.DemoState) for o in outcomes) == 1
-    assert len([j for j in jobs.list_jobs(con) if j.kind == "train"]) == 1
+    assert len([j for j in queue.list_jobs(con) if j.kind == "train"]) == 1
     wait_for_demo(con, runs_root, timeout=120)

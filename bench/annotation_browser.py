@@ -1,0 +1,197 @@
+"""What waiting feels like to annotators: concurrent scripted Chromium annotators on the real app.
+
+    python bench/annotation_browser.py                        # 10 annotators, 20 pairs each, ~2 s thinking
+    python bench/annotation_browser.py --annotators 4 --pairs 5 --think-ms 500     # quick
+
+Starts the app (`streamlit run streamlit_app.py` on a free port, its own store in a temporary folder) with a
+500-item campaign (k = 3) and one account per annotator, then drives one headless Chromium page per annotator
+(Playwright, all at once): log in, and for every pair think for a while (exponential, mean `--think-ms`), click
+"A is better", wait until the page has settled, click Submit, and stop the clock when the next pair's texts are
+on screen. Prints p50/p95/max of that submit-to-next-pair time, the time a person waits after each judgment
+(goal: p95 under 1 s), with the machine's load average before and after. Exits 1 when an annotator failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from annotations import db, users  # noqa: E402
+from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
+from tests.helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in  # noqa: E402
+
+# The left output's text once it differs from the pair just judged (and nothing on the page is stale).
+NEXT_PAIR_SHOWN = """(previous) => {
+    if (document.querySelector("[data-stale='true']")) return false;
+    const columns = [...document.querySelectorAll("[data-testid='stColumn']")].filter(c => c.querySelector("h3"));
+    const left = columns.length ? columns[0].querySelector("[data-testid='stText']") : null;
+    return left !== null && left.innerText.length > 0 && left.innerText !== previous;
+}"""
+SETTLED = """() => !document.querySelector("[data-testid='stStatusWidget']")
+    && !document.querySelector("[data-stale='true']")"""
+LEFT_TEXT = """() => {
+    const columns = [...document.querySelectorAll("[data-testid='stColumn']")].filter(c => c.querySelector("h3"));
+    const left = columns.length ? columns[0].querySelector("[data-testid='stText']") : null;
+    return left ? left.innerText : null;
+}"""
+
+
+def write_outputs(path: Path, n_items: int, seed: int = 0) -> Path:
+    """A CSV of item_id, system, output, source: every output names its item, so a new pair shows new text."""
+    rng = np.random.default_rng(seed)
+    words = ["model", "data", "result", "method", "we", "show", "that", "the", "a", "new"]
+    rows = ["item_id,system,output,source"]
+    for i in range(n_items):
+        source = " ".join(rng.choice(words, size=60))
+        for system in ("base", "finetuned"):
+            rows.append(f"item-{i:05d},{system},Summary {i}: {' '.join(rng.choice(words, size=25))},{source}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _process_tree_cpu() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds so far) of every process on the machine (Linux /proc)."""
+    found, tick = {}, os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_split(server_pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by the app server, and by every other process started from this script (the
+    Playwright driver and the browsers)."""
+    table = _process_tree_cpu()
+
+    def tree(root: int) -> set[int]:
+        members, grew = {root}, True
+        while grew:
+            more = {pid for pid, (parent, _) in table.items() if parent in members} - members
+            members |= more
+            grew = bool(more)
+        return members
+
+    server = tree(server_pid)
+    ours = tree(os.getpid()) - server - {os.getpid()}
+    return sum(table[p][1] for p in server if p in table), sum(table[p][1] for p in ours if p in table)
+
+
+def prepare(server: StreamlitServer, folder: Path, annotators: int, n_items: int) -> list[tuple[str, str]]:
+    """The campaign and one account per annotator, written before the app opens the store."""
+    con = db.connect(server.db_path)
+    try:
+        csv = write_outputs(folder / "outputs.csv", n_items)
+        create_campaign(con, CampaignConfig(name="browser bench", source_file=str(csv), k=3))
+        accounts = []
+        for i in range(annotators):
+            username, password = f"reader{i:02d}", f"Quartz-Harbor-{i:02d}-violet-lantern"
+            users.create_user(con, username, password, "annotator")
+            accounts.append((username, password))
+        return accounts
+    finally:
+        con.close()
+
+
+async def annotate(browser, url: str, account: tuple[str, str], args, seed: int, waits: list[float]) -> None:
+    """One annotator: log in, then judge `args.pairs` pairs, timing each submit until the next pair shows."""
+    rng = random.Random(seed)
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        await log_in(page, url, *account)
+        await page.get_by_role("heading", name="Annotate").wait_for()
+        await page.wait_for_function(NEXT_PAIR_SHOWN, arg=None)
+        for _ in range(args.pairs):
+            shown = await page.evaluate(LEFT_TEXT)
+            await asyncio.sleep(rng.expovariate(1000 / args.think_ms) if args.think_ms else 0)
+            await page.get_by_role("button", name="A is better").click()
+            await page.get_by_text("Your choice: A is better").wait_for()
+            await page.wait_for_function(SETTLED)
+            started = time.perf_counter()
+            await page.get_by_role("button", name="Submit").click()
+            await page.wait_for_function(NEXT_PAIR_SHOWN, arg=shown, polling=10)
+            waits.append(time.perf_counter() - started)
+    finally:
+        await context.close()
+
+
+async def run(args) -> tuple[list[float], list[str]]:
+    from playwright.async_api import async_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="annotation_browser_"))
+    server = StreamlitServer(folder)
+    accounts = prepare(server, folder, args.annotators, args.items)
+    server.start()
+    waits: list[float] = []
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            server_before, _ = cpu_split(server.pid)
+            results = await asyncio.gather(
+                *(annotate(browser, server.url, acc, args, i, waits) for i, acc in enumerate(accounts)),
+                return_exceptions=True,
+            )
+            server_cpu, browser_cpu = cpu_split(server.pid)
+            await browser.close()
+    finally:
+        server.stop()
+    errors = [f"{acc[0]}: {r!r}"[:300] for acc, r in zip(accounts, results) if isinstance(r, BaseException)]
+    print(
+        f"CPU while annotating: app server {server_cpu - server_before:.0f} s, browsers and driver "
+        f"{browser_cpu:.0f} s (this machine runs all of them; a real annotator's browser runs on their own)"
+    )
+    return waits, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--annotators", type=int, default=10, help="concurrent Chromium annotators")
+    parser.add_argument("--pairs", type=int, default=20, help="pairs each annotator judges")
+    parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause before each judgment")
+    parser.add_argument("--items", type=int, default=500, help="items in the campaign (k = 3)")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"error: {CHROMIUM} missing (bash .ci/setup --with-browser)", file=sys.stderr)
+        return 1
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    waits, errors = asyncio.run(run(args))
+    wall = time.perf_counter() - t0
+    load_after = os.getloadavg()
+    print(
+        f"{args.annotators} Chromium annotators x {args.pairs} pairs, think {args.think_ms:g} ms, "
+        f"{os.cpu_count()} CPUs; {wall:.0f} s; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+    )
+    if waits:
+        ms = np.array(waits) * 1000
+        print(
+            f"submit -> next pair on screen: p50 {np.percentile(ms, 50):.0f} ms   p95 {np.percentile(ms, 95):.0f} ms"
+            f"   max {ms.max():.0f} ms   (n={len(ms)})"
+        )
+        print(f"[{'ok' if np.percentile(ms, 95) < 1000 else 'FAIL'}] p95 under 1 s (goal)")
+    for error in errors:
+        print(f"[FAIL] {error}")
+    return 1 if errors or not waits else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Training jobs from typed configs: a LoRA run (`TrainConfig`), an lr x r sweep (`TrainConfig` + `SweepConfig`),
+and the check the Train page runs before launching (`python -m ft_core train --check`).
+
+The config object the page built is written as the job's config file and read back by `ft_core` unchanged; a run
+folder that cannot take the run (it exists, or a resume without a checkpoint) is refused before anything is
+queued, in the words `ft_core train` would use.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ft_core import runfolder
+from ft_core.config import SweepConfig, TrainConfig
+from jobs import commands, processes, scheduler
+from jobs.logs import job_files_dir
+from jobs.queue import Job, JobError, active_job_on, busy_message
+
+
+def _refuse_busy_folder(con: duckdb.DuckDBPyConnection, run_dir: str) -> None:
+    busy = active_job_on(con, run_dir)
+    if busy is not None:
+        raise JobError(busy_message(run_dir, busy.label or busy.job_id))
+
+
+def train_job(
+    con: duckdb.DuckDBPyConnection,
+    config: TrainConfig,
+    runs_root: str | Path,
+    n_gpus: int = 1,
+    **options: Any,
+) -> Job:
+    """Launch `python -m ft_core train --config <yaml>` for the config (`options`: label, pipeline, env, ...)."""
+    _refuse_busy_folder(con, config.run_dir)
+    problem = runfolder.run_dir_problem(config.run_dir, config.resume)
+    if problem is not None:
+        raise JobError(problem)  # the message ft_core gives, before a job is queued for nothing
+    name = Path(config.run_dir).name
+    path = commands.write_job_config(config, runs_root, name)
+    return scheduler.launch(
+        con,
+        "train",
+        commands.train_command(path, n_gpus),
+        log_dir=job_files_dir(runs_root),
+        run_dir=config.run_dir,
+        label=options.pop("label", f"train {name}"),
+        n_gpus=n_gpus,
+        **options,
+    )
+
+
+def sweep_job(
+    con: duckdb.DuckDBPyConnection,
+    config: TrainConfig,
+    grid: SweepConfig,
+    runs_root: str | Path,
+    n_gpus: int = 1,
+) -> Job:
+    """Launch `python -m ft_core sweep train --config <yaml> --lr ... --r ...` into the config's run_dir."""
+    name = Path(config.run_dir).name
+    path = commands.write_job_config(config, runs_root, name + "-sweep")
+    return scheduler.launch(
+        con,
+        "sweep",
+        commands.sweep_command(path, grid, n_gpus),
+        log_dir=job_files_dir(runs_root),
+        run_dir=config.run_dir,
+        label=f"sweep {name} ({len(grid.learning_rates)}x{len(grid.lora_ranks)})",
+        n_gpus=n_gpus,
+    )
+
+
+def check_train(config: TrainConfig, runs_root: str | Path, timeout_s: float = 300) -> dict[str, Any]:
+    """`python -m ft_core train --check` in a subprocess: the config, data, tokenizer and run folder checks the
+    job would do, without training. Returns the truncation report; raises JobError with the CLI's message."""
+    path = commands.write_job_config(config, runs_root, "check")
+    try:
+        proc = subprocess.run(
+            commands.train_command(path, check=True),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=str(processes.PROJECT_ROOT),
+            env=processes.job_environment({}, None),
+        )
+    except subprocess.TimeoutExpired:
+        raise JobError(
+            f"the check took longer than {timeout_s:.0f} s; launch the run to see its log"
+        ) from None
+    finally:
+        path.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        lines = [x for x in proc.stderr.splitlines() if x.strip()]
+        errors = [x[len("error: ") :] for x in lines if x.startswith("error: ")]
+        raise JobError(
+            errors[-1] if errors else (lines[-1] if lines else f"check exited with {proc.returncode}")
+        )
+    reports = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not reports:
+        raise JobError("the check printed no report")
+    return json.loads(reports[-1])

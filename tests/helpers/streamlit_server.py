@@ -1,0 +1,113 @@
+"""The app as a real server for scripts that drive browsers without pytest (bench/annotation_browser.py): start
+`streamlit run streamlit_app.py` on a free port with its own store and runs folder, wait until it answers,
+log a browser page in, stop it. The same approach as tests/e2e/conftest.py's StreamlitApp, without fixtures.
+
+    server = StreamlitServer(folder)          # FT_APP_DB, FT_RUNS_DIR and FT_ADMIN_PASSWORD point into folder
+    con = db.connect(server.db_path); ...; con.close()   # prepare the store before the app holds it
+    server.start()
+    ...                                       # Playwright pages on server.url (CHROMIUM, CHROMIUM_ARGS)
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """One app process with its own store and runs folder under `folder`."""
+
+    def __init__(self, folder: Path, admin_password: str = "bench-granite-harbor-7f3c-lantern") -> None:
+        self.db_path = folder / "app.duckdb"
+        self.runs_dir = folder / "runs"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.admin_password = admin_password
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = folder / "streamlit.log"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> None:
+        env = dict(
+            os.environ,
+            FT_APP_DB=str(self.db_path),
+            FT_RUNS_DIR=str(self.runs_dir),
+            FT_ADMIN_PASSWORD=self.admin_password,
+        )
+        command = [
+            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        ]  # fmt: skip
+        with self.log_path.open("w") as log:
+            self._process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"streamlit exited early:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"streamlit did not answer within {timeout}s:\n{self.output()}")
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "start() first"
+        return self._process.pid
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def output(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+async def log_in(page, url: str, username: str, password: str) -> None:
+    """Open the app in a Playwright (async) page and log in; returns once the role's first page is drawn."""
+    await page.goto(url)
+    username_box = page.get_by_role("textbox", name="Username")
+    await username_box.wait_for()
+    await page.wait_for_timeout(300)
+    not_found = page.get_by_text(
+        "Page not found"
+    )  # a page hidden before login: Streamlit says so in a dialog
+    if await not_found.count():
+        await page.keyboard.press("Escape")
+        await not_found.wait_for(state="detached")
+    await username_box.fill(username)
+    await page.get_by_role("textbox", name="Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_text(f"Logged in as {username}").wait_for(timeout=60_000)
