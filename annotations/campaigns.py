@@ -25,6 +25,7 @@ import pyarrow as pa
 from annotations import db, source_files
 from annotations.design import Design, check_design, new_secret
 from annotations.errors import CampaignError
+from ft_core.config import ConfigError, check_language
 
 SPECIAL_WINNERS = ("tie", "both_bad")
 SELECTIONS = ("all", "random", "critical")
@@ -116,6 +117,10 @@ class CampaignConfig:
     )
     show_reference: bool = field(default=True, metadata={"help": "show the reference text to annotators"})
     instructions: str = field(default=DEFAULT_INSTRUCTIONS, metadata={"help": "shown above every pair"})
+    language: str = field(
+        default="en",
+        metadata={"help": "ISO 639-1 code of the texts and of the annotator's page (pages/i18n.py: en, pt)"},
+    )
     k: int = field(default=3, metadata={"help": "judgments per item, each by a different annotator"})
     gold_items: dict[str, str] = field(default_factory=dict, metadata={"help": "item_id -> known winner"})
     gold_rate: float = field(
@@ -180,6 +185,10 @@ class CampaignConfig:
         if self.max_text_chars < 1 or self.max_comment_chars < 1:
             raise CampaignError("max_text_chars and max_comment_chars must be >= 1")
         check_design(self.side_block_sizes, self.side_max_imbalance)
+        try:
+            self.language = check_language(self.language)
+        except ConfigError as e:
+            raise CampaignError(str(e)) from None
         if self.max_items_in_progress < 1:
             raise CampaignError(f"max_items_in_progress must be >= 1, got {self.max_items_in_progress}")
         names = [c.name for c in self.criteria]
@@ -555,8 +564,8 @@ def create_campaign(
             ],
         )
         cur.execute(
-            "UPDATE campaigns SET max_text_chars = ?, texts_truncated = ? WHERE campaign_id = ?",
-            [config.max_text_chars, texts_truncated, campaign_id],
+            "UPDATE campaigns SET max_text_chars = ?, texts_truncated = ?, language = ? WHERE campaign_id = ?",
+            [config.max_text_chars, texts_truncated, config.language, campaign_id],
         )
         for position, c in enumerate(config.criteria):
             cur.execute(
@@ -758,7 +767,7 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
 
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments,
-    texts_truncated and the max_text_chars they were cut to, design_id))."""
+    texts_truncated and the max_text_chars they were cut to, design_id, language))."""
     return (
         db.read(con)
         .execute(
@@ -768,7 +777,7 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                c.run_dir, c.status, c.source_file,
                (SELECT count(*) FROM assignments a WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted')
                    AS n_judgments,
-               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id
+               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id, c.language
         FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
         """
         )

@@ -22,6 +22,7 @@ from annotations.campaigns import (
     set_status,
 )
 from annotations.errors import AnnotationError
+from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
 
@@ -144,6 +145,13 @@ criteria_table = st.data_editor(
         "max_score": st.column_config.NumberColumn(step=1),
     },
 )
+language = st.selectbox(
+    "Language of the texts and of the annotators' page",
+    list(UI_LANGUAGES),
+    format_func=UI_LANGUAGES.get,
+    key="language",
+    help="Annotators see buttons, messages and the default instructions and criteria in this language.",
+)
 show_reference = st.checkbox("Show the reference to annotators", value=True, key="show_reference")
 instructions = st.text_area("Instructions", value=CampaignConfig(name="x").instructions, key="instructions")
 k_col, quota_col, lease_col = st.columns(3)
@@ -212,6 +220,7 @@ if st.button("Create campaign", type="primary", key="create"):
             criteria=criteria,
             show_reference=show_reference,
             instructions=instructions,
+            language=language,
             k=int(k),
             gold_items=gold,
             gold_rate=float(gold_rate),
