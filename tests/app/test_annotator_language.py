@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from login_as import login_as
 
 from annotations import users
-from annotations.campaigns import CampaignConfig, create_campaign, set_status
+from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns, set_status
 from annotations.errors import CampaignError
 from pages import i18n
 
@@ -140,3 +140,12 @@ def test_login_and_password_pages_follow_the_open_campaigns_language(open_page, 
     assert (
         login_as(open_page("password"), researcher).run().title[0].value == "Password"
     )  # researchers: English
+
+
+def test_researcher_picks_the_language_on_the_campaign_form(open_page, app_env, researcher):
+    at = login_as(open_page("campaigns"), researcher).run()
+    assert at.selectbox(key="language").options == ["English", "Português (Brasil)"]
+    at.selectbox(key="language").set_value("pt").run()
+    at.button(key="create").click().run()
+    assert not at.exception and "created" in at.success[0].value
+    assert list_campaigns(app_env).language.tolist() == ["pt"]
