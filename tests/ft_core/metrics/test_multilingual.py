@@ -104,8 +104,9 @@ def test_scripts_without_spaces_fall_back_to_characters_and_thai_keeps_marks():
 
 
 # XL-Sum's multilingual ROUGE (csebuetnlp/xl-sum, multilingual_rouge_scoring at commit afcd803, installed from
-# its source in a separate virtual environment with jieba and pyonmttok): RougeScorer(["rouge1", "rouge2",
-# "rougeL"], lang=<name>, use_stemmer=...).score(reference, prediction), F-measures. With the stemmer, NLTK's
+# its source in a separate virtual environment with jieba and pyonmttok; bench/xlsum_reference.py recomputes
+# every row below with it): RougeScorer(["rouge1", "rouge2", "rougeL"], lang=<name>, use_stemmer=...)
+# .score(reference, prediction), F-measures. With the stemmer, NLTK's
 # Snowball is passed as `callable_stemmer` (XL-Sum's default skips NLTK's stopwords, a corpus that must be
 # downloaded); XL-Sum applies it to tokens of more than 3 characters, as we do.
 XLSUM = [
@@ -126,6 +127,19 @@ XLSUM = [
      [0.6666666666666665, 0.28571428571428575, 0.6666666666666665]),
     ("fr", "Les étudiants ont présenté leurs résultats.", "L'étudiant présente ses résultats.",
      [0.1818181818181818, 0.0, 0.1818181818181818], [0.5454545454545454, 0.0, 0.5454545454545454]),
+    # news-length pairs: punctuation, numbers, a currency sign, hyphenated words
+    ("pt", "O presidente Luiz Inácio Lula da Silva anunciou nesta terça-feira (12) um pacote de R$ 15 bilhões para a educação básica, com foco em escolas públicas do Nordeste.",
+     "Lula anuncia investimento de 15 bilhões de reais em escolas públicas; o Nordeste será a região mais beneficiada.",
+     [0.4255319148936171, 0.13333333333333333, 0.3404255319148936],
+     [0.46808510638297873, 0.13333333333333333, 0.3829787234042554]),
+    ("es", "El Gobierno español aprobó el martes una reforma de las pensiones que eleva las cotizaciones de los trabajadores con salarios más altos.",
+     "España aprueba la reforma de pensiones: suben las cotizaciones para los salarios altos.",
+     [0.4571428571428572, 0.12121212121212123, 0.4571428571428572],
+     [0.4571428571428572, 0.12121212121212123, 0.4571428571428572]),
+    ("de", "Die Bundesregierung hat am Mittwoch beschlossen, die Förderung für Elektroautos zum Jahresende auslaufen zu lassen.",
+     "Förderprogramm für E-Autos endet: Die Regierung stoppt die Kaufprämie Ende des Jahres.",
+     [0.21428571428571427, 0.0, 0.14285714285714288],
+     [0.21428571428571427, 0.0, 0.14285714285714288]),
 ]  # fmt: skip
 
 
