@@ -27,6 +27,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
 def main() -> None:
     from annotations.errors import StoreError
     from jobs.scheduler import ensure_watcher
+    from pages.i18n import gettext_for, study_language
     from pages.shared import cookie_exchange, current_user, log_out, store
 
     st.set_page_config(page_title="Did the fine-tune help?", layout="wide")
@@ -42,31 +43,34 @@ def main() -> None:
 
     user = current_user()
     cookie_exchange()
+    # Annotators read the menu in their campaigns' language (pages/i18n.py); researchers in English.
+    _ = gettext_for("en" if user is not None and user.is_researcher else study_language(store()))
     if user is not None:
         # Before st.navigation: the same widget on every page (its id does not depend on the page shown).
         with st.sidebar:
-            st.text(f"Logged in as {user.username} ({user.role})")  # text, not Markdown: names are user input
-            if st.button("Log out", key="log_out"):
+            # text, not Markdown: names are user input
+            st.text(_("Logged in as {username} ({role})").format(username=user.username, role=_(user.role)))
+            if st.button(_("Log out"), key="log_out"):
                 log_out()
                 st.rerun()
     if user is None:
         page = st.navigation(
-            [st.Page("pages/login.py", title="Log in", icon=":material/login:", default=True)],
+            [st.Page("pages/login.py", title=_("Log in"), icon=":material/login:", default=True)],
             position="hidden",
         )
     elif user.must_change_password:
         page = st.navigation(
-            [st.Page("pages/password.py", title="New password", icon=":material/key:", default=True)],
+            [st.Page("pages/password.py", title=_("New password"), icon=":material/key:", default=True)],
             position="hidden",
         )
     else:
         annotate = st.Page(
             "pages/annotate.py",
-            title="Annotate",
+            title=_("Annotate"),
             icon=":material/rate_review:",
             default=not user.is_researcher,
         )
-        password = st.Page("pages/password.py", title="Password", icon=":material/key:")
+        password = st.Page("pages/password.py", title=_("Password"), icon=":material/key:")
         if user.is_researcher:
             pages = {
                 "Study": [

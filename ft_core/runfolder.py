@@ -221,6 +221,12 @@ def read_config(run_dir: str | Path | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def read_generate_config(outputs_folder: str | Path) -> dict[str, Any]:
+    """outputs/generate_config.json (the GenerateConfig that wrote the outputs) as a dict; {} when missing."""
+    data = _read_json(Path(outputs_folder) / GENERATE_CONFIG)
+    return data if isinstance(data, dict) else {}
+
+
 def read_log_rows(run_dir: str | Path | None) -> list[dict[str, Any]]:
     """train_log.jsonl's rows; a line being written (or cut by a crash) is skipped."""
     if not run_dir:

@@ -6,15 +6,21 @@ docs/run-folder.md):
 
 - `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens, hit_max_new_tokens.
 - `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system, the
-  delta (finetuned - base), its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value over items (Koehn, 2004; see
-  `ft_core.significance`), the share of items where the fine-tuned output scores higher, and the settings
-  signature. With several sampling seeds, each item's scores are averaged over seeds before resampling (BLEU:
-  its statistics are pooled), and the per-seed corpus figures are summarised as mean ± sd.
+  delta (finetuned - base), its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value
+  over items (Koehn, 2004; see `ft_core.significance`), the share of items where the fine-tuned output scores
+  higher, whether higher is better for that metric, and the settings signature. With several sampling seeds,
+  each item's scores are averaged over seeds before resampling (BLEU, chrF: their statistics are pooled), and the
+  per-seed corpus figures are summarised as mean ± sd.
 - `corpus.csv`: every corpus figure per system, decoding and seed (what the seed summary is made from).
+
+The outputs' language is the run's (`language` of its config.json) unless `language` says otherwise; the
+faithfulness scores compare each output with the `source` its outputs file records; the likelihood score runs
+on the run's base model unless `likelihood_model` says otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ from ft_core import metrics as metric_lib
 from ft_core import runfolder
 from ft_core.config import ScoreConfig, parse_cli
 from ft_core.errors import DataError, RunFolderError, warnings_as_lines
+from ft_core.languages import DEFAULT_LANGUAGE, check_language
 from ft_core.significance import format_mean_sd, paired_bootstrap, seed_summary, share_higher
 
 __all__ = [
@@ -51,6 +58,16 @@ COMPARED = [
     "bertscore_precision",
     "bertscore_recall",
     "bertscore_f1",
+    "chrf",
+    "chrfpp",
+    "novel_1gram",
+    "novel_2gram",
+    "novel_3gram",
+    "novel_4gram",
+    "unsupported_numbers",
+    "unsupported_entities",
+    "bertscore_src_precision",
+    "likelihood",
     "output_words",
     "output_tokens",
     "hit_max_new_tokens",
@@ -109,12 +126,39 @@ def read_outputs(outputs_dir: Path, decodings: list[str] | None = None) -> pd.Da
 
 
 # --------------------------------------------------------------------------------------------- scoring
+def resolve_defaults(cfg: ScoreConfig) -> ScoreConfig:
+    """The config with what it leaves to the run filled in: the language of the run's data (else English) and,
+    when the likelihood is asked for, the run's base model (a causal one; else the embedded model). The run is
+    `run_dir`, or the one named in the outputs' generate_config.json."""
+    run = runfolder.read_config(cfg.run_dir) if cfg.run_dir else {}
+    if not run:  # outputs written elsewhere (a decoding sweep's output_dir): the run their generation names
+        run = runfolder.read_config(runfolder.read_generate_config(_outputs_dir(cfg)).get("run_dir"))
+    language = cfg.language or check_language(run.get("language") or DEFAULT_LANGUAGE)
+    model = cfg.likelihood_model
+    if "likelihood" in cfg.metrics and model is None:
+        model = run.get("base_model") or "smollm2-135m"
+        if run.get("task", "causal") != "causal":
+            warnings.warn(
+                f"the run's base model {model} is not a causal LM: the likelihood score uses smollm2-135m",
+                stacklevel=2,
+            )
+            model = "smollm2-135m"
+    return dataclasses.replace(cfg, language=language, likelihood_model=model)
+
+
 def score_outputs(outputs: pd.DataFrame, cfg: ScoreConfig) -> pd.DataFrame:
     """Per-example scores of every output, keyed by item_id, system, decoding, seed."""
     references = outputs["references"].tolist()
     no_refs = not any(len(r) for r in references)
+    sources = None
+    if "source" in outputs:
+        sources = [s if isinstance(s, str) else None for s in outputs["source"]]
     scored = metric_lib.score(
-        outputs["output"].tolist(), None if no_refs else references, cfg.metrics, **cfg.metric_options()
+        outputs["output"].tolist(),
+        None if no_refs else references,
+        cfg.metrics,
+        sources=sources,
+        **cfg.metric_options(),
     )
     frame = pd.concat([outputs[KEYS].reset_index(drop=True), scored], axis=1)
     if "new_tokens" in outputs:
@@ -126,16 +170,17 @@ def score_outputs(outputs: pd.DataFrame, cfg: ScoreConfig) -> pd.DataFrame:
 
 
 def _corpus_values(
-    per_example: pd.DataFrame, bleu_stats: np.ndarray | None, columns: list[str]
+    per_example: pd.DataFrame, stats: dict[str, np.ndarray], columns: list[str]
 ) -> dict[str, float]:
+    """Corpus figures of one system/decoding/seed: from summed statistics (BLEU, chrF), else means."""
     values = {}
     for column in columns:
-        if column == "bleu" and bleu_stats is not None:
-            values["bleu"] = metric_lib.bleu_from_statistics(np.nansum(bleu_stats, axis=0))
-        elif column == "sacrebleu" and bleu_stats is not None:
-            values["sacrebleu"] = metric_lib.sacrebleu_from_statistics(np.nansum(bleu_stats, axis=0))
+        if column in stats:
+            sums = np.nansum(stats[column][per_example.index], axis=0)
+            values[column] = metric_lib.corpus_from_statistics(column, sums)
         else:
-            values[column] = float(np.nanmean(per_example[column].astype(float)))
+            column_values = per_example[column].astype(float)
+            values[column] = float(np.nanmean(column_values)) if column_values.notna().any() else np.nan
     return values
 
 
@@ -156,13 +201,23 @@ def compare(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(comparison rows, corpus figures per system/decoding/seed) from per-example scores."""
     columns = [c for c in COMPARED if c in per_example.columns]
-    uses_bleu = "bleu" in columns
-    stats = None
-    if uses_bleu:
-        stats = metric_lib.bleu_statistics(outputs["output"].tolist(), outputs["references"].tolist())
+    stats = {}
+    for column in columns:
+        if column in metric_lib.STATISTIC_COLUMNS:
+            shared = "bleu" if column == "sacrebleu" and "bleu" in stats else None  # one block holds both
+            stats[column] = (
+                stats[shared]
+                if shared
+                else metric_lib.sufficient_statistics(
+                    column,
+                    outputs["output"].tolist(),
+                    outputs["references"].tolist(),
+                    cfg.language or DEFAULT_LANGUAGE,
+                )
+            )
     corpus_rows = []
     for (system, decoding, seed), group in per_example.groupby(["system", "decoding", "seed"], sort=True):
-        values = _corpus_values(group, stats[group.index] if uses_bleu else None, columns)
+        values = _corpus_values(group, stats, columns)
         corpus_rows += [
             {"system": system, "decoding": decoding, "seed": seed, "metric": m, "value": v}
             for m, v in values.items()
@@ -210,25 +265,25 @@ def compare(
                     per_item[system] = (
                         group.groupby("item_id")[metric].mean().astype(float).reindex(items).to_numpy()
                     )
-                if metric in ("bleu", "sacrebleu"):
+                if metric in stats:
                     # Each seed's statistics side by side (items x seeds*k): a resample keeps items across
-                    # seeds, and the statistic is the mean over seeds of each seed's corpus BLEU, as reported.
+                    # seeds, and the statistic is the mean over seeds of each seed's corpus figure, as reported.
                     side_by_side = {}
                     for system, group in by_system.items():
                         blocks = [
-                            pd.DataFrame(stats[g.index], index=g.item_id.values).reindex(items).to_numpy()
+                            pd.DataFrame(stats[metric][g.index], index=g.item_id.values)
+                            .reindex(items)
+                            .to_numpy()
                             for _, g in group.groupby("seed")
                         ]
                         side_by_side[system] = np.hstack(blocks)
-                    corpus_bleu = (
-                        metric_lib.bleu_from_statistics
-                        if metric == "bleu"
-                        else metric_lib.sacrebleu_from_statistics
-                    )
                     result = paired_bootstrap(
                         side_by_side[a],
                         side_by_side[b],
-                        _mean_over_seeds(corpus_bleu, stats.shape[1]),
+                        _mean_over_seeds(
+                            lambda sums, m=metric: metric_lib.corpus_from_statistics(m, sums),
+                            stats[metric].shape[1],
+                        ),
                         cfg.n_boot,
                         cfg.confidence,
                         cfg.seed,
@@ -250,13 +305,15 @@ def compare(
             else:
                 row.update(delta=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan, n=len(items))
                 row.update(share_finetuned_higher=np.nan, share_finetuned_lower=np.nan, share_tied=np.nan)
+            row["higher_is_better"] = metric_lib.HIGHER_IS_BETTER.get(metric, np.nan)
             row["signature"] = signatures.get(metric, LENGTH_SIGNATURES.get(metric, ""))
             row["system_a"], row["system_b"] = a, b
             rows.append(row)
     order = [
         "decoding", "metric", "base", "finetuned", "delta", "ci_low", "ci_high", "p_value",
         "share_finetuned_higher", "share_finetuned_lower", "share_tied", "n", "base_mean_sd", "finetuned_mean_sd",
-        "base_sd", "finetuned_sd", "base_n_seeds", "finetuned_n_seeds", "system_a", "system_b", "signature",
+        "base_sd", "finetuned_sd", "base_n_seeds", "finetuned_n_seeds", "system_a", "system_b", "higher_is_better",
+        "signature",
     ]  # fmt: skip
     return pd.DataFrame(rows)[order], corpus
 
@@ -286,14 +343,17 @@ def format_table(comparison: pd.DataFrame, confidence: float = 0.95) -> str:
         p = "" if np.isnan(row.p_value) else f"{row.p_value:.3f}"
         share = "" if np.isnan(row.share_finetuned_higher) else f"{row.share_finetuned_higher:.0%}"
         delta = "" if np.isnan(row.delta) else f"{row.delta:+.4f}"
+        lower_is_better = isinstance(row.higher_is_better, (bool, np.bool_)) and not row.higher_is_better
+        metric = f"{row.metric} (lower=better)" if lower_is_better else row.metric
         lines.append(
-            f"{row.decoding:<{width}} {row.metric:<20} {base:>16} {finetuned:>16} {delta:>9} {ci:>21} {p:>7} {share:>7}"
+            f"{row.decoding:<{width}} {metric:<20} {base:>16} {finetuned:>16} {delta:>9} {ci:>21} {p:>7} {share:>7}"
         )
     return "\n".join(lines)
 
 
 def score(cfg: ScoreConfig) -> pd.DataFrame:
     """Run a scoring job; writes scores/ and returns the comparison table."""
+    cfg = resolve_defaults(cfg)
     outputs = read_outputs(_outputs_dir(cfg), cfg.decodings)
     per_example = score_outputs(outputs, cfg)
     signatures = per_example.attrs.get("signatures", {})

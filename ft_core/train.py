@@ -305,7 +305,12 @@ def generation_metrics(
     finally:
         unwrapped.config.use_cache = use_cache
         unwrapped.train()
-    table = corpus([o.output for o in outputs], [e.references for e in examples], metrics=("bleu", "rouge"))
+    table = corpus(
+        [o.output for o in outputs],
+        [e.references for e in examples],
+        ("bleu", "rouge"),
+        language=cfg.language,
+    )
     keep = ("bleu", "rouge1", "rouge2", "rougeL", "rougeLsum", "output_words")
     return {f"eval_{m}": float(table.loc[m, "value"]) for m in keep if m in table.index}
 

@@ -11,16 +11,17 @@ import streamlit as st
 from annotations import assignment, judgments
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, WriteFailed
+from pages.i18n import N_, gettext_for
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, signed_in, store
 
 CHOICES = [
-    ("A", "A is better", "A"),
-    ("B", "B is better", "B"),
-    ("tie", "Tie", "T"),
-    ("both_bad", "Both bad", "X"),
+    ("A", N_("A is better"), "A"),
+    ("B", N_("B is better"), "B"),
+    ("tie", N_("Tie"), "T"),
+    ("both_bad", N_("Both bad"), "X"),
 ]
-LETTER_LABEL = {letter: label for letter, label, _ in CHOICES}
+LETTER_LABEL = {letter: label for letter, label, _shortcut in CHOICES}
 # Every text box has a bounded height and scrolls on its own, so no text (a 20,000-character line) can make the
 # page huge; texts this short get the height of their content instead.
 SHORT_TEXT_CHARS, SHORT_TEXT_LINES = 800, 15
@@ -46,10 +47,11 @@ def _choose(form_key: str, letter: str) -> None:
 
 
 @signed_in  # a callback runs before the page's own check: none may write for a session that has ended
-def _send(token: str, form_key: str, base_version: int | None, criteria: list[str]) -> None:
+def _send(token: str, form_key: str, base_version: int | None, criteria: list[str], language: str) -> None:
+    _ = gettext_for(language)
     choice = st.session_state.get(f"choice::{form_key}")
     if choice is None:
-        _flash("warning", "Choose A, B, tie or both bad first.")
+        _flash("warning", _("Choose A, B, tie or both bad first."))
         return
     scores = {}
     for name in criteria:
@@ -65,13 +67,14 @@ def _send(token: str, form_key: str, base_version: int | None, criteria: list[st
             result = judgments.edit(con, token, user.user_id, base_version, choice, scores, comment)
             st.session_state["editing"] = None
     except WriteFailed:  # e.g. a full disk: nothing was stored; the choice stays on the page for a retry
-        _flash("error", "Saving failed: your judgment was not stored. Try again.")
+        _flash("error", _("Saving failed: your judgment was not stored. Try again."))
         return
     except AnnotationError as e:
         _flash("error", escape_markdown(e))
         return
     if result.created:
-        _flash("success", "Saved." if result.version == 1 else f"Edit saved (version {result.version}).")
+        saved = _("Saved.") if result.version == 1 else _("Edit saved (version {version}).")
+        _flash("success", saved.format(version=result.version))
 
 
 @signed_in
@@ -97,18 +100,23 @@ def _cancel_edit() -> None:
 
 
 campaigns = assignment.open_campaigns(con)
-st.title("Annotate")
 if not campaigns:
-    st.info("No campaign is open right now. Come back later.")
+    _ = gettext_for(None)  # no campaign, no language: English
+    st.title(_("Annotate"))
+    st.info(_("No campaign is open right now. Come back later."))
     st.stop()
-if len(campaigns) == 1:
-    campaign_id = next(iter(campaigns))
-else:
-    # The chosen campaign rides in the URL (`?campaign=<opaque id>`), so a reload or a new tab comes back to it.
-    wanted = st.query_params.get("campaign")
-    index = list(campaigns).index(wanted) if wanted in campaigns else 0
+# The chosen campaign rides in the URL (`?campaign=<opaque id>`), so a reload or a new tab comes back to it; the
+# page speaks the language of the campaign it shows (pages/i18n.py).
+wanted = st.session_state.get("campaign") or st.query_params.get("campaign")
+campaign_id = wanted if wanted in campaigns else next(iter(campaigns))
+config = campaign_config(con, campaign_id)
+language = config.language
+_ = gettext_for(language)
+st.title(_("Annotate"))
+if len(campaigns) > 1:
+    index = list(campaigns).index(campaign_id)
     campaign_id = st.selectbox(
-        "Campaign", list(campaigns), index=index, format_func=campaigns.get, key="campaign"
+        _("Campaign"), list(campaigns), index=index, format_func=campaigns.get, key="campaign"
     )
     st.query_params["campaign"] = campaign_id
 
@@ -130,31 +138,41 @@ except AnnotationError as e:
     st.stop()
 
 progress = assignment.progress(con, campaign_id, user.user_id)
-st.progress(progress.share, text=f"{progress.done} / {progress.assigned} judged")
+st.progress(
+    progress.share,
+    text=_("{done} / {assigned} judged").format(done=progress.done, assigned=progress.assigned),
+)
 own = judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
 
 if pair is None:
-    st.success("Nothing left to judge in this campaign. Thank you!")
+    st.success(_("Nothing left to judge in this campaign. Thank you!"))
     if own:  # the last judgment stays editable with U after the last pair, as it is before
-        st.button("Undo last", key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
+        st.button(_("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
 else:
     criteria = [c.name for c in pair.criteria]
-    with st.expander("Instructions", expanded=progress.done == 0):
-        st.text(pair.instructions)
+    with st.expander(_("Instructions"), expanded=progress.done == 0):
+        st.text(
+            _(pair.instructions)
+        )  # the default instructions are in the catalog; a researcher's own are not
     if editing:
         st.info(
-            f"You are editing an earlier judgment (version {base_version}); saving writes version {base_version + 1}."
+            _(
+                "You are editing an earlier judgment (version {version}); saving writes version {next_version}."
+            ).format(version=base_version, next_version=base_version + 1)
         )
     source_col, reference_col = st.columns(2) if pair.references else (st.container(), None)
     with source_col:
-        st.markdown("**Source**" if pair.source else "**Prompt**")
+        source_label = _("Source") if pair.source else _("Prompt")
+        st.markdown(f"**{source_label}**")
         source_text = pair.source or pair.prompt or ""
         with st.container(border=True, height=box_height(source_text, px=SOURCE_BOX_PX)):
             st.text(source_text)
     if reference_col is not None:
         with reference_col:
             for number, reference in enumerate(pair.references, 1):
-                st.markdown(f"**Reference{f' {number}' if len(pair.references) > 1 else ''}**")
+                several = len(pair.references) > 1
+                label = _("Reference {number}").format(number=number) if several else _("Reference")
+                st.markdown(f"**{label}**")
                 with st.container(border=True, height=box_height(reference, px=SOURCE_BOX_PX)):
                     st.text(reference)
 
@@ -167,11 +185,12 @@ else:
                 st.text(text)
 
     chosen = st.session_state.get(f"choice::{form_key}")
-    st.markdown("**Which output is better?**")
+    question = _("Which output is better?")
+    st.markdown(f"**{question}**")
     buttons = st.columns(len(CHOICES))
     for column, (letter, label, shortcut) in zip(buttons, CHOICES):
         column.button(
-            label,
+            _(label),
             key=f"choose::{form_key}::{letter}",
             shortcut=shortcut,
             type="primary" if chosen == letter else "secondary",
@@ -179,21 +198,25 @@ else:
             args=(form_key, letter),
             width="stretch",
         )
-    st.caption(f"Your choice: {LETTER_LABEL[chosen]}" if chosen else "Your choice: none yet")
+    st.caption(
+        _("Your choice: {choice}").format(choice=_(LETTER_LABEL[chosen]))
+        if chosen
+        else _("Your choice: none yet")
+    )
 
     if pair.criteria:
-        st.markdown("**Scores** (optional; 1 = poor, 5 = excellent)")
+        st.markdown(_("**Scores** (optional; 1 = poor, 5 = excellent)"))
         for criterion in pair.criteria:
             options = list(range(criterion.min_score, criterion.max_score + 1))
             label_col, a_col, b_col = st.columns([2, 3, 3])
-            label_col.markdown(escape_markdown(criterion.name.capitalize()))
+            label_col.markdown(escape_markdown(_(criterion.name.capitalize())))
             if criterion.description:
-                label_col.caption(escape_markdown(criterion.description))
+                label_col.caption(escape_markdown(_(criterion.description)))
             for column, side in ((a_col, "A"), (b_col, "B")):
                 column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
-    comment_limit = campaign_config(con, campaign_id).max_comment_chars
+    comment_limit = config.max_comment_chars
     st.text_area(
-        f"Comment (optional, at most {comment_limit:,} characters)",
+        _("Comment (optional, at most {limit} characters)").format(limit=f"{comment_limit:,}"),
         key=f"comment::{form_key}",
         height=80,
         max_chars=comment_limit,
@@ -201,26 +224,26 @@ else:
 
     actions = st.columns([2, 1, 1, 4])
     actions[0].button(
-        "Save edit" if editing else "Submit",
+        _("Save edit") if editing else _("Submit"),
         key="submit",
         type="primary",
         shortcut="Ctrl+Enter",
         on_click=_send,
-        args=(pair.token, form_key, base_version, criteria),
+        args=(pair.token, form_key, base_version, criteria, language),
     )
     if editing:
-        actions[1].button("Cancel edit", key="cancel_edit", on_click=_cancel_edit)
+        actions[1].button(_("Cancel edit"), key="cancel_edit", on_click=_cancel_edit)
     else:
-        actions[1].button("Skip", key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
+        actions[1].button(_("Skip"), key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
         if own:
             actions[2].button(
-                "Undo last", key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],)
+                _("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],)
             )
 
 if own:
-    with st.expander("Your last judgments (edit one)", expanded=False):
+    with st.expander(_("Your last judgments (edit one)"), expanded=False):
         for number, mine in enumerate(own, 1):
             row = st.columns([6, 2, 1])
             row[0].text(f"{number}. {mine.source_start}")
-            row[1].caption(f"{LETTER_LABEL[mine.choice]} (v{mine.version})")
-            row[2].button("Edit", key=f"edit::{mine.token}", on_click=_start_edit, args=(mine,))
+            row[1].caption(f"{_(LETTER_LABEL[mine.choice])} (v{mine.version})")
+            row[2].button(_("Edit"), key=f"edit::{mine.token}", on_click=_start_edit, args=(mine,))

@@ -12,6 +12,7 @@ import streamlit as st
 
 from annotations.campaigns import SELECTIONS, CampaignConfig, Criterion
 from ft_core.config import field_specs
+from pages.i18n import UI_LANGUAGES
 
 _SPECS = {spec.name: spec for spec in field_specs(CampaignConfig)}
 SELECTION_WORDS = {
@@ -105,6 +106,14 @@ def campaign_options(prefix: str = "", *, every_option: bool = True) -> Campaign
                 "max_score": st.column_config.NumberColumn(step=1),
             },
         )
+    values["language"] = st.selectbox(
+        "Language of the texts and of the annotators' page",
+        list(UI_LANGUAGES),
+        index=list(UI_LANGUAGES).index(_default("language")),
+        format_func=UI_LANGUAGES.get,
+        key=f"{prefix}language",
+        help="Annotators see buttons, messages and the default instructions and criteria in this language.",
+    )
     values["show_reference"] = st.checkbox(
         _label("show_reference"), value=_default("show_reference"), key=f"{prefix}show_reference"
     )

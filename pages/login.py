@@ -9,10 +9,13 @@ import streamlit as st
 from annotations.errors import AuthError
 from annotations.logins import log_in as check_login
 from annotations.users import MIN_PASSWORD_LENGTH, accept_invitation, invitation_role
+from pages.i18n import N_, gettext_for, study_language
 from pages.shared import client, log_in, store
 
-st.title("Did the fine-tune help?")
+ROLE_NAMES = (N_("annotator"), N_("researcher"))  # "Create your {role} account"
 con = store()
+_ = gettext_for(study_language(con))
+st.title("Did the fine-tune help?")
 invite = st.query_params.get("invite")
 
 if invite:
@@ -21,17 +24,19 @@ if invite:
     except AuthError as e:
         st.error(str(e))
         st.stop()
-    st.subheader(f"Create your {role} account")
+    st.subheader(_("Create your {role} account").format(role=_(role)))
     with st.form("accept_invitation"):
-        username = st.text_input("Username")
+        username = st.text_input(_("Username"))
         password = st.text_input(
-            f"Password (at least {MIN_PASSWORD_LENGTH} characters, hard to guess, without your username)",
+            _("Password (at least {length} characters, hard to guess, without your username)").format(
+                length=MIN_PASSWORD_LENGTH
+            ),
             type="password",
         )
-        again = st.text_input("Password again", type="password")
-        if st.form_submit_button("Create account", type="primary"):
+        again = st.text_input(_("Password again"), type="password")
+        if st.form_submit_button(_("Create account"), type="primary"):
             if password != again:
-                st.error("The two passwords differ.")
+                st.error(_("The two passwords differ."))
             else:
                 try:
                     user = accept_invitation(con, invite, username.strip(), password)
@@ -42,11 +47,11 @@ if invite:
                     log_in(user)
                     st.rerun()
 else:
-    st.subheader("Log in")
+    st.subheader(_("Log in"))
     with st.form("log_in"):
-        username = st.text_input("Username")
-        password = st.text_input("Password", type="password")
-        if st.form_submit_button("Log in", type="primary"):
+        username = st.text_input(_("Username"))
+        password = st.text_input(_("Password"), type="password")
+        if st.form_submit_button(_("Log in"), type="primary"):
             result = check_login(con, username, password, client())
             if result.user is None:
                 st.error(result.message)

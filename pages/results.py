@@ -20,6 +20,7 @@ from annotations.report import (
     judgments_with_scores,
     load_campaign,
 )
+from annotations.stats.faithfulness import fidelity_table
 from ft_core import runfolder
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
@@ -292,6 +293,14 @@ with metrics_tab:
                 ],
                 hide_index=True,
             )
+        fidelity = fidelity_table(result.correlations)
+        if not fidelity.empty:
+            st.markdown(
+                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; "
+                "`against` source: reference-free scores of the output against its source; `better`: lower-is-better "
+                "scores that track fidelity correlate negatively)"
+            )
+            st.dataframe(fidelity, hide_index=True)
         st.markdown("**Metric delta vs human preference, per item**")
         st.dataframe(
             result.preference_correlations[

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from annotations.design import check_design
 from annotations.errors import CampaignError
-from ft_core.config import check_fields, option
+from ft_core.config import ConfigError, check_fields, check_language, option
 
 SPECIAL_WINNERS = ("tie", "both_bad")
 SELECTIONS = ("all", "random", "critical")
@@ -83,6 +83,11 @@ class CampaignConfig:
         True, help="show the reference text to annotators", label="Show the reference to annotators"
     )
     instructions: str = option(DEFAULT_INSTRUCTIONS, help="shown above every pair", label="Instructions")
+    language: str = option(
+        "en",
+        help="ISO 639-1 code of the texts and of the annotator's page (pages/i18n.py: en, pt)",
+        label="Language",
+    )
     k: int = option(
         3, help="judgments per item, each by a different annotator", label="Annotators per item (k)"
     )
@@ -165,6 +170,10 @@ class CampaignConfig:
         if self.max_text_chars < 1 or self.max_comment_chars < 1:
             raise CampaignError("max_text_chars and max_comment_chars must be >= 1")
         check_design(self.side_block_sizes, self.side_max_imbalance)
+        try:
+            self.language = check_language(self.language)
+        except ConfigError as e:
+            raise CampaignError(str(e)) from None
         if self.max_items_in_progress < 1:
             raise CampaignError(f"max_items_in_progress must be >= 1, got {self.max_items_in_progress}")
         names = [c.name for c in self.criteria]

@@ -197,8 +197,8 @@ def store_campaign(
             ],
         )
         cur.execute(
-            "UPDATE campaigns SET max_text_chars = ?, texts_truncated = ? WHERE campaign_id = ?",
-            [config.max_text_chars, texts_truncated, campaign_id],
+            "UPDATE campaigns SET max_text_chars = ?, texts_truncated = ?, language = ? WHERE campaign_id = ?",
+            [config.max_text_chars, texts_truncated, config.language, campaign_id],
         )
         for position, c in enumerate(config.criteria):
             cur.execute(

@@ -126,7 +126,7 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
 
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments,
-    texts_truncated and the max_text_chars they were cut to, design_id))."""
+    texts_truncated and the max_text_chars they were cut to, design_id, language)).."""
     return (
         store.read(con)
         .execute(
@@ -136,7 +136,7 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                c.run_dir, c.status, c.source_file,
                (SELECT count(*) FROM assignments a WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted')
                    AS n_judgments,
-               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id
+               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id, c.language
         FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
         """
         )

@@ -8,6 +8,9 @@
   unsmoothed corpus score / 100 (see `ft_core.metrics.tokenize` for the one tokenization difference). Per
   example, unsmoothed `bleu` is 0 whenever an output shares no 4-gram with its references: compare systems on the
   corpus figure, which `ft_core.significance` resamples from these statistics (Koehn, 2004).
+
+`language` picks sacreBLEU's tokenizer for both (`ft_core.metrics.tokenize.bleu_tokenizer_name`: 13a for
+English, as before; `intl`, `zh`, `ja-mecab` or `char` for other languages).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ft_core.metrics.tokenize import evaluate_bleu_segment, sacrebleu_segment
+from ft_core.metrics.tokenize import bleu_tokenizer_name, evaluate_bleu_segment, sacrebleu_segment
 
 MAX_ORDER = 4
 # Columns of `bleu_statistics`: one block per BLEU, each (output length, reference length, matches n=1..4,
@@ -30,13 +33,13 @@ EVALUATE_BLOCK = slice(2 + 2 * MAX_ORDER, 4 + 4 * MAX_ORDER)
 STATISTICS_WIDTH = 4 + 4 * MAX_ORDER
 
 
-@functools.lru_cache(maxsize=4)
-def _sacrebleu(lowercase: bool, sentence: bool) -> Any:
+@functools.lru_cache(maxsize=16)
+def _sacrebleu(lowercase: bool, sentence: bool, tokenize: str = "13a") -> Any:
     from sacrebleu.metrics import BLEU
 
     if sentence:
-        return BLEU(tokenize="13a", lowercase=lowercase, effective_order=True)
-    return BLEU(tokenize="13a", lowercase=lowercase)
+        return BLEU(tokenize=tokenize, lowercase=lowercase, effective_order=True)
+    return BLEU(tokenize=tokenize, lowercase=lowercase)
 
 
 def _block(bleu: Any, prediction: str, references: list[str]) -> list[int]:
@@ -47,20 +50,23 @@ def _block(bleu: Any, prediction: str, references: list[str]) -> list[int]:
 
 
 def bleu_statistics(
-    predictions: Sequence[str], references: Sequence[Sequence[str]], lowercase: bool = False
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    lowercase: bool = False,
+    language: str = "en",
 ) -> np.ndarray:
     """BLEU's sufficient statistics per item, summable over any subset of items; NaN rows for items without a
     reference. Columns: sacreBLEU's block (`SACREBLEU_BLOCK`: output length, closest reference length,
     matches for n = 1..4, possible matches for n = 1..4) then evaluate's (`EVALUATE_BLOCK`: the same with the
     shortest reference length, on evaluate's tokens)."""
-    bleu = _sacrebleu(lowercase, False)
+    bleu = _sacrebleu(lowercase, False, bleu_tokenizer_name(language))
     rows = []
     for prediction, refs in zip(predictions, references):
         if not refs:
             rows.append([np.nan] * STATISTICS_WIDTH)
             continue
-        sacre_texts = [sacrebleu_segment(t, lowercase) for t in (prediction, *refs)]
-        evaluate_texts = [evaluate_bleu_segment(t, lowercase) for t in (prediction, *refs)]
+        sacre_texts = [sacrebleu_segment(t, lowercase, language) for t in (prediction, *refs)]
+        evaluate_texts = [evaluate_bleu_segment(t, lowercase, language) for t in (prediction, *refs)]
         sacre = _block(bleu, sacre_texts[0], sacre_texts[1:])
         # Tokens differ only for segments ending in "-\n": reuse sacreBLEU's counts otherwise.
         same = evaluate_texts == sacre_texts
@@ -90,11 +96,11 @@ def sacrebleu_from_statistics(stats: np.ndarray, lowercase: bool = False) -> flo
 
 
 def sentence_bleu(
-    predictions: Sequence[str], references: Sequence[Sequence[str]], lowercase: bool
+    predictions: Sequence[str], references: Sequence[Sequence[str]], lowercase: bool, language: str = "en"
 ) -> dict[str, list[float]]:
     """Per-example `bleu` (unsmoothed, from the statistics) and `sacrebleu` (sacreBLEU's sentence BLEU)."""
-    stats = bleu_statistics(predictions, references, lowercase)
-    sentence = _sacrebleu(lowercase, True)
+    stats = bleu_statistics(predictions, references, lowercase, language)
+    sentence = _sacrebleu(lowercase, True, bleu_tokenizer_name(language))
     bleu, sacre = [], []
     for prediction, refs, row in zip(predictions, references, stats):
         if not refs:
@@ -107,18 +113,20 @@ def sentence_bleu(
 
 
 def corpus_bleu(
-    predictions: Sequence[str], references: Sequence[Sequence[str]], lowercase: bool
+    predictions: Sequence[str], references: Sequence[Sequence[str]], lowercase: bool, language: str = "en"
 ) -> dict[str, float]:
     """Corpus `bleu` and `sacrebleu` from the statistics of the items that have references."""
-    stats = bleu_statistics(predictions, references, lowercase)
+    stats = bleu_statistics(predictions, references, lowercase, language)
     sums = stats[~np.isnan(stats).any(axis=1)].sum(axis=0)
     return {"bleu": bleu_from_statistics(sums), "sacrebleu": sacrebleu_from_statistics(sums, lowercase)}
 
 
-def bleu_signature(lowercase: bool = False, nrefs: int | str = 1) -> dict[str, str]:
+def bleu_signature(lowercase: bool = False, nrefs: int | str = 1, language: str = "en") -> dict[str, str]:
     version = importlib.metadata.version("sacrebleu")
     case = "lc" if lowercase else "mixed"
+    tok = _sacrebleu(lowercase, False, bleu_tokenizer_name(language)).tokenizer.signature()
     return {
-        "bleu": f"bleu:hf-evaluate|nrefs:{nrefs}|case:{case}|tok:13a|smooth:none|ref_len:shortest|scale:0-1",
-        "sacrebleu": f"nrefs:{nrefs}|case:{case}|eff:no|tok:13a|smooth:exp|version:{version}",
+        "bleu": f"bleu:hf-evaluate|nrefs:{nrefs}|case:{case}|tok:{tok}|smooth:none|ref_len:shortest|scale:0-1|"
+        f"lang:{language}",
+        "sacrebleu": f"nrefs:{nrefs}|case:{case}|eff:no|tok:{tok}|smooth:exp|version:{version}|lang:{language}",
     }

@@ -5,7 +5,10 @@ from numpy's global state, so the figure moves slightly between runs), this mean
 process. rougeLsum treats newline-separated lines as sentences, so each sentence goes on its own line first
 (`ft_core.metrics.tokenize.split_sentences`; texts that already hold newlines are kept as they are). Several
 references combine by `max` (rouge_score's `score_multi`: the reference with the best F-measure) or `mean`.
-The per-pair arithmetic is `ft_core.metrics.rouge_fast` (the same floats as rouge_score, faster).
+The per-pair arithmetic is `ft_core.metrics.rouge_fast` (the same floats as rouge_score, faster). `language`
+chooses the tokenizer, stemmer and sentence splitter (`ft_core.metrics.tokenize`): English is rouge_score's
+exactly; other languages keep their letters and diacritics and get their own stemmer (XL-Sum's multilingual
+ROUGE, Hasan et al., 2021).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ft_core.metrics.rouge_fast import pair_scorer
-from ft_core.metrics.tokenize import split_sentences
+from ft_core.metrics.tokenize import rouge_tokens_name, split_sentences
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 PARALLEL_FROM = 2000  # fewer pairs are scored in-process: a pool costs more than it saves
@@ -32,18 +35,19 @@ class _Chunk(NamedTuple):
     use_stemmer: bool
     multi_ref: str
     split: bool
+    language: str
 
 
 def _score_chunk(chunk: _Chunk) -> list[list[float]]:
-    scorer = pair_scorer(chunk.use_stemmer)
+    scorer = pair_scorer(chunk.use_stemmer, chunk.language)
     rows = []
     for prediction, refs in zip(chunk.predictions, chunk.references):
         if not refs:
             rows.append([np.nan] * len(ROUGE_TYPES))
             continue
         if chunk.split:
-            prediction = split_sentences(prediction)
-            refs = [split_sentences(r) for r in refs]
+            prediction = split_sentences(prediction, chunk.language)
+            refs = [split_sentences(r, chunk.language) for r in refs]
         per_ref = np.array([scorer.score(r, prediction) for r in refs])
         if chunk.multi_ref == "max":  # the reference with the best F per type, as rouge_score's score_multi
             rows.append(per_ref.max(axis=0).tolist())
@@ -59,13 +63,14 @@ def rouge_scores(
     multi_ref: str,
     split: bool,
     n_jobs: int,
+    language: str = "en",
 ) -> dict[str, np.ndarray]:
     """Per-example F-measures of each ROUGE type; NaN for items without a reference.
 
     n_jobs: processes for 2,000+ pairs (0 = all cores); fewer pairs are scored in this process.
     """
     n_jobs = (os.cpu_count() or 1) if n_jobs == 0 else max(1, n_jobs)
-    chunk = _Chunk(list(predictions), [list(r) for r in references], use_stemmer, multi_ref, split)
+    chunk = _Chunk(list(predictions), [list(r) for r in references], use_stemmer, multi_ref, split, language)
     if n_jobs == 1 or len(predictions) < PARALLEL_FROM:
         rows = _score_chunk(chunk)
     else:
@@ -80,10 +85,10 @@ def rouge_scores(
     return {t: array[:, i] for i, t in enumerate(ROUGE_TYPES)}
 
 
-def rouge_signature(use_stemmer: bool, multi_ref: str, split_sentences: bool) -> str:
+def rouge_signature(use_stemmer: bool, multi_ref: str, split_sentences: bool, language: str = "en") -> str:
     version = importlib.metadata.version("rouge-score")
     lsum = "punctuation-newlines" if split_sentences else "as-given"
     return (
-        f"rouge_score:{version}|stemmer:{'yes' if use_stemmer else 'no'}|multi_ref:{multi_ref}|"
-        f"lsum_sentences:{lsum}|aggregate:mean-F"
+        f"rouge_score:{version}|lang:{language}|{rouge_tokens_name(language, use_stemmer)}|"
+        f"multi_ref:{multi_ref}|lsum_sentences:{lsum}|aggregate:mean-F"
     )

@@ -7,6 +7,9 @@ reading of ROUGE (Lin, 2004) while this module makes it fast:
 - tokens and n-grams of each text are computed once (references recur across systems and seeds);
 - the LCS length is bit-parallel (Allison & Dix, 1986; Hyyrö, 2004) instead of a dynamic-programming table;
 - rougeLsum of two one-sentence texts is rougeL (the union LCS of one sentence pair is that pair's LCS).
+
+For languages other than English the same arithmetic runs on `ft_core.metrics.tokenize.UnicodeTokenizer`'s
+tokens; only the tokenizer differs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import functools
 from collections import Counter
 from typing import NamedTuple
 
-from ft_core.metrics.tokenize import RougeTokenizer
+from ft_core.metrics.tokenize import rouge_tokenizer
 
 
 def lcs_length(a: list[str], b: list[str]) -> int:
@@ -97,11 +100,11 @@ class TextNgrams(NamedTuple):
 
 
 class RougePairScorer:
-    """rouge1/2/L/Lsum F-measures of one (target, prediction) pair, with rouge_score's own tokenizer, n-gram and
-    summary-level functions: `RougeScorer.score`'s numbers, faster (see the module docstring)."""
+    """rouge1/2/L/Lsum F-measures of one (target, prediction) pair, with rouge_score's n-gram and summary-level
+    functions and the language's tokenizer: for English `RougeScorer.score`'s numbers, faster (see above)."""
 
-    def __init__(self, use_stemmer: bool):
-        self.tokenize = RougeTokenizer(use_stemmer).tokenize
+    def __init__(self, use_stemmer: bool, language: str = "en"):
+        self.tokenize = rouge_tokenizer(language, use_stemmer).tokenize
         self.ngrams = functools.lru_cache(2**16)(self._ngrams)
 
     def _ngrams(self, text: str) -> TextNgrams:
@@ -133,7 +136,7 @@ class RougePairScorer:
         return [rouge1, rouge2, rouge_l, rouge_lsum]
 
 
-@functools.lru_cache(maxsize=4)
-def pair_scorer(use_stemmer: bool) -> RougePairScorer:
-    """One scorer per stemmer setting and process, so its caches serve every call."""
-    return RougePairScorer(use_stemmer)
+@functools.lru_cache(maxsize=8)
+def pair_scorer(use_stemmer: bool, language: str = "en") -> RougePairScorer:
+    """One scorer per stemmer setting, language and process, so its caches serve every call."""
+    return RougePairScorer(use_stemmer, language)

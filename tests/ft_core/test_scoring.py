@@ -182,3 +182,80 @@ def test_bad_input_messages(tmp_path, capsys):
     (tmp_path / "outputs" / "finetuned__greedy__seed0.jsonl").write_text("")
     with pytest.raises(DataError, match="holds no outputs"):
         score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"]))
+
+
+def _write_run_config(run: Path, **fields) -> None:
+    (run / "config.json").write_text(json.dumps(fields))
+
+
+def test_language_comes_from_the_run_and_faithfulness_is_compared(tmp_path, shared_data, tiny_causal_dir):
+    # Portuguese outputs: the run's config.json says language pt, so ROUGE keeps "ação" whole and stems it.
+    sources = [
+        f"A votação do orçamento de {1000 + i} milhões terminou na terça-feira, disse Ana Souza."
+        for i in range(12)
+    ]
+    refs = [[f"O orçamento de {1000 + i} milhões foi aprovado."] for i in range(12)]
+    base = [f"A votação terminou com {2000 + i} votos, disse João Lima." for i in range(12)]  # unsupported
+    finetuned = [f"A votação do orçamento de {1000 + i} milhões terminou." for i in range(12)]  # supported
+    write_outputs(tmp_path, "base", "greedy", 0, base, refs)
+    write_outputs(tmp_path, "finetuned", "greedy", 0, finetuned, refs)
+    for system in ("base", "finetuned"):  # put the real sources in
+        path = tmp_path / "outputs" / f"{system}__greedy__seed0.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({**r, "source": s}) + "\n" for r, s in zip(rows, sources)))
+    _write_run_config(tmp_path, language="pt", base_model=str(tiny_causal_dir), task="causal")
+    metric_names = ["rouge", "bleu", "chrf", "novelty", "unsupported", "likelihood"]
+    table = score(ScoreConfig(run_dir=str(tmp_path), metrics=metric_names, n_boot=200)).set_index("metric")
+    per_example = pd.read_parquet(tmp_path / "scores" / "per_example.parquet")
+    signatures = json.loads((tmp_path / "scores" / "signatures.json").read_text())
+    saved = json.loads((tmp_path / "scores" / "score_config.json").read_text())
+    assert saved["language"] == "pt" and saved["likelihood_model"] == str(tiny_causal_dir)
+    for column in ("rouge1", "sacrebleu", "chrf", "chrfpp", "novel_1gram", "novel_4gram", "unsupported_numbers",
+                   "unsupported_entities", "likelihood"):  # fmt: skip
+        assert column in per_example.columns and "lang:pt" in signatures[column], column
+    assert f"model:{tiny_causal_dir}" in signatures["likelihood"]  # the run's base model by default
+    expected = metrics.score(finetuned, refs, ["rouge"], language="pt")
+    ours = per_example[per_example.system == "finetuned"].sort_values(
+        "item_id", key=lambda s: s.str[2:].astype(int)
+    )
+    assert ours["rouge1"].to_numpy() == pytest.approx(expected["rouge1"].to_numpy())
+    # chrF's corpus figure and its paired bootstrap come from summed statistics, as BLEU's
+    assert table.loc["chrf", "finetuned"] == pytest.approx(
+        metrics.corpus(finetuned, refs, ["chrf"]).loc["chrf", "value"]
+    )
+    assert table.loc["chrf", "ci_low"] <= table.loc["chrf", "delta"] <= table.loc["chrf", "ci_high"]
+    # base invents a number and a name in every item; fine-tuned none: an interval below zero for the delta
+    assert (
+        table.loc["unsupported_numbers", "base"] == 1.0
+        and table.loc["unsupported_numbers", "finetuned"] == 0.0
+    )
+    assert table.loc["unsupported_entities", "base"] == 2.0  # João, Lima
+    assert table.loc["unsupported_entities", "ci_high"] < 0 and table.loc["novel_2gram", "ci_high"] < 0
+    assert not table.loc["novel_1gram", "higher_is_better"] and table.loc["rouge1", "higher_is_better"]
+    assert "(lower=better)" in format_table(table.reset_index())
+    # an explicit language wins over the run's
+    english = score(ScoreConfig(run_dir=str(tmp_path), metrics=["rouge"], language="en", n_boot=100))
+    assert "lang:en" in english.set_index("metric").loc["rouge1", "signature"]
+
+
+def test_bad_language_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="not an ISO 639-1 code"):
+        ScoreConfig(run_dir=str(tmp_path), language="portuguese")
+
+
+def test_outputs_written_elsewhere_take_the_language_of_the_run_that_generated_them(tmp_path):
+    run, elsewhere = tmp_path / "run", tmp_path / "sweep-output"
+    run.mkdir()
+    _write_run_config(run, language="de")
+    write_outputs(elsewhere, "base", "greedy", 0, ["Die Häuser wurden gebaut."], [["Das Haus wurde gebaut."]])
+    write_outputs(
+        elsewhere, "finetuned", "greedy", 0, ["Das Haus wurde gebaut."], [["Das Haus wurde gebaut."]]
+    )
+    (elsewhere / "outputs" / "generate_config.json").write_text(json.dumps({"run_dir": str(run)}))
+    table = score(ScoreConfig(run_dir=str(elsewhere), metrics=["rouge"], n_boot=100)).set_index("metric")
+    assert "lang:de" in table.loc["rouge1", "signature"]
+    assert table.loc["rouge1", "base"] == pytest.approx(
+        metrics.score(
+            ["Die Häuser wurden gebaut."], [["Das Haus wurde gebaut."]], ["rouge"], language="de"
+        ).loc[0, "rouge1"]
+    )

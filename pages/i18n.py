@@ -1,0 +1,136 @@
+"""The annotator's strings in the campaign's language: one gettext catalog (domain `annotator`).
+
+Every string an annotator reads on the annotate page (and on the login and password pages, and the menu) is
+written in English in the code and wrapped in `_()`; `translator(language)` looks it up in
+`pages/locales/<locale>/LC_MESSAGES/annotator.mo`. The catalogs are made with Babel, by
+
+    python -m pages.i18n        # extract the strings (annotator.pot), merge them into each .po, compile the .mo
+
+after a string changes; translate the new entries of the .po (`msgstr`), run it again, and commit the .po and
+its .mo together (the .mo is committed, so nothing is compiled at install or start).
+`tests/app/test_annotator_language.py` checks that the committed .mo equals its .po compiled, that every wrapped
+string has a translation, and walks the annotate page in each language. English needs no catalog (the strings
+are English). A campaign's `language` is an ISO 639-1 code; languages without a catalog are shown in English.
+The campaign defaults (instructions, criteria) are English in the store and translated when shown, so a
+researcher's own text, which the catalog does not hold, is shown as written.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+from collections.abc import Callable
+from pathlib import Path
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locales"
+DOMAIN = "annotator"
+# The languages annotators can be shown, as the campaign form offers them: ISO 639-1 code -> name.
+UI_LANGUAGES = {"en": "English", "pt": "Português (Brasil)"}
+_LOCALES = {"pt": "pt_BR"}  # the catalog of each code (Brazilian Portuguese for pt)
+
+
+@functools.lru_cache(maxsize=8)
+def translator(language: str | None) -> gettext.NullTranslations:
+    """The catalog of `language` (an ISO 639-1 code); English (the strings as written) when none exists."""
+    locale = _LOCALES.get((language or "en").split("-")[0].lower())
+    if locale is None:
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[locale], fallback=True)
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog (the extraction finds it); `_` translates it where it is shown."""
+    return message
+
+
+def gettext_for(language: str | None) -> Callable[[str], str]:
+    """`_` for a language: `_("Submit")` -> "Enviar" for "pt"."""
+    return translator(language).gettext
+
+
+def study_language(con) -> str:
+    """The language of the pages an annotator sees before a campaign (login, password, the menu): the one every
+    open campaign shares, else English."""
+    from annotations import assignment
+    from annotations.campaigns import campaign_config
+
+    languages = {campaign_config(con, c).language for c in assignment.open_campaigns(con)}
+    return languages.pop() if len(languages) == 1 else "en"
+
+
+# ----------------------------------------------------------------------------------------------- the catalogs
+SOURCES = ("pages/annotate.py", "pages/login.py", "pages/password.py", "streamlit_app.py")
+KEYWORDS = {"_": None, "N_": None}
+
+
+def campaign_default_messages() -> list[str]:
+    """The campaign's English defaults an annotator reads: the instructions, the criteria's names and questions."""
+    from annotations.campaigns import DEFAULT_INSTRUCTIONS, default_criteria
+
+    criteria = default_criteria()
+    return [
+        DEFAULT_INSTRUCTIONS,
+        *(c.name.capitalize() for c in criteria),
+        *(c.description for c in criteria),
+    ]
+
+
+def template():
+    """The catalog template: every `_()`/`N_()` string of SOURCES, then the campaign defaults."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_file
+
+    root = Path(__file__).resolve().parent.parent
+    catalog = Catalog(project="did-the-fine-tune-help", domain=DOMAIN, fuzzy=False)
+    for source in SOURCES:
+        for line, message, comments, context in extract_from_file("python", root / source, KEYWORDS):
+            catalog.add(message, locations=[(source, line)], auto_comments=comments, context=context)
+    for message in campaign_default_messages():
+        catalog.add(message, locations=[("annotations/campaigns.py", 0)])
+    return catalog
+
+
+def po_path(locale: str) -> Path:
+    return LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def compiled(locale: str) -> bytes:
+    """The .mo bytes of a locale's .po, as Babel compiles them."""
+    import io
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po_path(locale).open("rb") as f:
+        catalog = read_po(f, locale=locale, domain=DOMAIN)
+    out = io.BytesIO()
+    write_mo(out, catalog)
+    return out.getvalue()
+
+
+def update_catalogs() -> None:
+    """Write annotator.pot, merge it into every locale's .po (new strings untranslated), compile each .mo."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po, write_po
+
+    pot = template()
+    with (LOCALE_DIR / f"{DOMAIN}.pot").open("wb") as f:
+        write_po(f, pot, width=116)
+    for locale in _LOCALES.values():
+        path = po_path(locale)
+        if path.is_file():
+            with path.open("rb") as f:
+                catalog = read_po(f, locale=locale, domain=DOMAIN)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            catalog = Catalog(locale=locale, domain=DOMAIN)
+        catalog.update(pot, no_fuzzy_matching=True)
+        with path.open("wb") as f:
+            write_po(f, catalog, width=116, ignore_obsolete=True)
+        path.with_suffix(".mo").write_bytes(compiled(locale))
+        missing = [m.id for m in catalog if m.id and not m.string]
+        print(f"{path}: {len(catalog)} messages, {len(missing)} untranslated")
+
+
+if __name__ == "__main__":
+    update_catalogs()
