@@ -137,7 +137,9 @@ def time_page(path: Path) -> tuple[float, float, float, float]:
     con.close()
     at = AppTest.from_file(str(ROOT / "pages" / "results.py"), default_timeout=300)
     with_session = store.connect(path)
-    at.session_state[SESSION_KEY] = sessions.start(with_session, researcher).session_id  # as the login page does
+    at.session_state[SESSION_KEY] = sessions.start(
+        with_session, researcher
+    ).session_id  # as the login page does
     with_session.close()
     startup = streamlit_started(at)
     started = time.perf_counter()
