@@ -123,11 +123,12 @@ def time_page(path: Path) -> tuple[float, float, float, float]:
     os.environ.setdefault("FT_ADMIN_PASSWORD", "bench-cobalt-heron-88")
     from streamlit.testing.v1 import AppTest
 
-    from annotations import db, users
+    from annotations import sessions, store, users
     from annotations.campaigns import list_campaigns
-    from annotations.export import load_campaign
+    from annotations.report import load_campaign
+    from pages.shared import SESSION_KEY
 
-    con = db.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
     cid = list_campaigns(con)["campaign_id"].iloc[0]
     researcher = users.list_users(con).query("username == 'bench'")["user_id"].iloc[0]
     started = time.perf_counter()
@@ -135,7 +136,11 @@ def time_page(path: Path) -> tuple[float, float, float, float]:
     load_s = time.perf_counter() - started
     con.close()
     at = AppTest.from_file(str(ROOT / "pages" / "results.py"), default_timeout=300)
-    at.session_state["user_id"] = researcher
+    with_session = store.connect(path)
+    at.session_state[SESSION_KEY] = sessions.start(
+        with_session, researcher
+    ).session_id  # as the login page does
+    with_session.close()
     startup = streamlit_started(at)
     started = time.perf_counter()
     at.run()
