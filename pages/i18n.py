@@ -51,10 +51,9 @@ def gettext_for(language: str | None) -> Callable[[str], str]:
 def study_language(con) -> str:
     """The language of the pages an annotator sees before a campaign (login, password, the menu): the one every
     open campaign shares, else English."""
-    from annotations import assignment
-    from annotations.campaigns import campaign_config
+    from annotations.campaign_language import open_campaign_languages
 
-    languages = {campaign_config(con, c).language for c in assignment.open_campaigns(con)}
+    languages = open_campaign_languages(con)
     return languages.pop() if len(languages) == 1 else "en"
 
 

@@ -1,0 +1,19 @@
+"""The language of the open campaigns (the `language` column, migration 005), for the pages an annotator sees
+before choosing a campaign (login, password, the menu): read from its own column, so a campaign whose stored
+config cannot be read never stops anyone from logging in."""
+
+from __future__ import annotations
+
+import duckdb
+
+from annotations import db
+
+
+def open_campaign_languages(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The distinct ISO 639-1 codes of the campaigns annotators may work on (campaigns made before 005: 'en')."""
+    rows = (
+        db.read(con)
+        .execute("SELECT DISTINCT coalesce(language, 'en') FROM campaigns WHERE status = 'active'")
+        .fetchall()
+    )
+    return {row[0] for row in rows}
