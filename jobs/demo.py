@@ -82,7 +82,7 @@ class Step:
     """One step of the demo as Home shows it."""
 
     name: str
-    state: str  # waiting | running | done | failed
+    state: str  # waiting | running | done | failed | cancelled | skipped (never ran: a step before it ended)
     fraction: float | None
     detail: str
 
@@ -97,6 +97,14 @@ class DemoState:
     accounts: dict[str, str]
     finished: bool
     failed: bool
+    stopped: bool = (
+        False  # a step was cancelled (the ones after it are skipped): the demo can be started again
+    )
+
+    @property
+    def over(self) -> bool:
+        """Finished, failed or stopped: nothing more will happen until the demo is started again."""
+        return self.finished or self.failed or self.stopped
 
 
 def _manifest_path(runs_root: str | Path) -> Path:
@@ -137,7 +145,7 @@ def start(
     model and no BERTScore to stay fast)."""
     with _START_LOCK:  # two browsers clicking at once: one demo
         current = status(con, runs_root)
-        if current is not None and not current.finished and not current.failed:
+        if current is not None and not current.over:
             raise queue.JobError("the demo is running already; watch it on Home or on the Jobs page")
         return _start(con, runs_root, on_gpu, limit, max_new_tokens, overrides, metrics)
 
@@ -196,8 +204,8 @@ def _job_step(name: str, job: queue.Job | None) -> Step:
         return Step(name, "failed", None, "its job is gone from the store")
     if job.status == "finished":
         return Step(name, "done", 1.0, "done")
-    if job.status in ("failed", "cancelled"):
-        return Step(name, "failed", None, job.error or job.status)
+    if job.status in ("failed", "cancelled", "skipped"):
+        return Step(name, job.status, None, job.error or job.status)
     if job.status == "queued":
         return Step(
             name, "waiting", 0.0, "waiting for the step before" if job.depends_on else "waiting for a slot"
@@ -239,6 +247,7 @@ def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState |
         accounts=manifest.get("accounts", {}),
         finished=all(s.state == "done" for s in steps),
         failed=any(s.state == "failed" for s in steps),
+        stopped=any(s.state in ("cancelled", "skipped") for s in steps),
     )
 
 
@@ -247,7 +256,7 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
     simulated judgments (once). Call it often (Home does, every two seconds)."""
     scheduler.reconcile(con)
     state = status(con, runs_root)
-    if state is None or state.campaign_id or state.failed or state.steps[2].state != "done":
+    if state is None or state.campaign_id or state.over or state.steps[2].state != "done":
         return state
     manifest = _read_manifest(runs_root) or {}
     try:
