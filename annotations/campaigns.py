@@ -25,6 +25,7 @@ import pyarrow as pa
 from annotations import db, source_files
 from annotations.design import Design, check_design, new_secret
 from annotations.errors import CampaignError
+from annotations.plurals import counted, plural
 
 SPECIAL_WINNERS = ("tie", "both_bad")
 SELECTIONS = ("all", "random", "critical")
@@ -634,7 +635,7 @@ def _limit_texts(items: pd.DataFrame, outputs: pd.DataFrame, config: CampaignCon
             for _, _, item_id, field_name, length in long[:3]
         )
         raise CampaignError(
-            f"{len(long):,} text(s) are longer than the limit of {limit:,} characters ({first}"
+            f"{counted(len(long), 'text')} {plural(len(long), 'is')} longer than the limit of {limit:,} characters ({first}"
             f"{'; …' if len(long) > 3 else ''}); shorten them, raise max_text_chars, or let the import cut them "
             "(truncate_long_texts)"
         )

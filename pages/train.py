@@ -16,6 +16,7 @@ import streamlit as st
 import yaml
 
 from annotations.errors import AnnotationError
+from annotations.plurals import counted
 from ft_core import runfolder
 from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to_dict, field_specs
 from ft_core.errors import ConfigError
@@ -164,7 +165,7 @@ if len(gpus) > 1:
         )
     )
 st.caption(
-    f"This machine: {len(gpus)} GPU(s)"
+    f"This machine: {counted(len(gpus), 'GPU')}"
     if gpus
     else "This machine: no GPU; jobs run on the CPU, one at a time."
 )
