@@ -131,7 +131,7 @@ def load_for_generation(
     """(model, tokenizer): the base model once, with the adapter attached when given; eval mode, on device.
 
     precision and device as in GenerateConfig ('auto' resolves with `ft_core.models.resolve_placement`)."""
-    from ft_core.models import load_model, load_tokenizer, resolve_model_path
+    from ft_core.models import load_model, load_tokenizer, peft_wrapping, resolve_model_path
 
     placement = resolve_placement(precision, device)
     path = resolve_model_path(base_model)
@@ -141,7 +141,8 @@ def load_for_generation(
         from peft import PeftModel
 
         try:
-            model = PeftModel.from_pretrained(model, str(adapter))
+            with peft_wrapping():
+                model = PeftModel.from_pretrained(model, str(adapter))
         except (ValueError, KeyError, RuntimeError, OSError) as e:
             raise ModelError(
                 f"the adapter {adapter} does not fit {base_model}: {str(e).splitlines()[0][:200]}"

@@ -125,7 +125,7 @@ def build_model(cfg: TrainConfig, model_path: str) -> Any:
     """Base model with LoRA adapters on the target modules; fails early on a module name the model lacks."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    from ft_core.models import check_target_modules, load_model
+    from ft_core.models import check_target_modules, load_model, peft_wrapping
 
     model = load_model(model_path, cfg.task, attn_implementation=cfg.attn_implementation)
     check_target_modules(model, cfg.target_modules)
@@ -141,7 +141,8 @@ def build_model(cfg: TrainConfig, model_path: str) -> Any:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     model.config.use_cache = False
-    model = get_peft_model(model, lora)
+    with peft_wrapping():
+        model = get_peft_model(model, lora)
     if cfg.torch_compile:
         import torch
 
