@@ -57,9 +57,18 @@ def test_demo_accounts_get_fresh_passwords(con):
 
 
 def test_demo_config_is_small_on_cpu_and_longer_on_gpu(tmp_path):
-    cpu = demo.train_config(tmp_path / "d")
+    cpu = demo.train_config(tmp_path / "d", cpus=2)
     gpu = demo.train_config(tmp_path / "d", on_gpu=True)
-    assert cpu.base_model == "smollm2-135m" and cpu.max_steps * cpu.batch_size <= 64
+    assert cpu.base_model == "smollm2-135m" and cpu.max_steps * cpu.batch_size <= 24  # 2 cores: ~5 min in all
+    assert (
+        cpu.eval_every_steps == cpu.max_steps and cpu.max_source_length < 256
+    )  # one validation, short inputs
+    bigger = demo.train_config(tmp_path / "d", cpus=16)
+    assert bigger.max_steps > demo.train_config(tmp_path / "d", cpus=4).max_steps > cpu.max_steps  # sized
+    assert (
+        demo.train_config(tmp_path / "d").max_steps
+        == demo.train_config(tmp_path / "d", cpus=demo.machine_cpus()).max_steps
+    )
     assert gpu.max_train_examples > cpu.max_train_examples and gpu.max_steps == 0
 
 
