@@ -33,9 +33,11 @@ class TimeLeft:
         return self.high_s - self.low_s > max(0.25 * self.estimate_s, 20)
 
     def text(self) -> str:
-        """'about 5 min left', '4-7 min left', 'under a minute left'."""
+        """'about 5 min left', '4-7 min left', 'under 3 min left', 'under a minute left'."""
         if self.high_s < 60:
             return "under a minute left"
+        if self.low_s < 60 and self.is_range:
+            return f"under {_duration(self.high_s)} left"
         if not self.is_range:
             return f"about {_duration(self.estimate_s)} left"
         low, high = _duration(self.low_s), _duration(self.high_s)
@@ -97,7 +99,7 @@ def estimate(
     if eval_every <= 0:
         eval_every = total_steps + 1  # no validation counted
     pace, n = seconds / counted, len(rates)
-    spread = _sd(rates) if n > 1 else pace  # one interval: as uncertain as the pace itself
+    spread = _sd(rates) if n > 1 else pace / 4  # one interval: no spread seen yet; a step's usual noise
     last_step = previous_step or 0.0
     steps_left = max(0.0, total_steps - last_step)
     # ~95%: the remaining steps' own noise (it adds up as sqrt(steps)) and the pace's standard error (linear)

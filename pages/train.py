@@ -148,7 +148,7 @@ with name_slot:
     st.caption(f"Run folder: {escape_markdown(runs_dir() / run_name)}")
 values["run_dir"] = str(runs_dir() / run_name)
 
-keys = ["preset", "run_name", "data_mode", "data_set", *(f"cfg_{name}" for name in SPECS)]
+keys = ["preset", "run_name", "data_mode", "data_set", "picker_kept", *(f"cfg_{name}" for name in SPECS)]
 keys += ["pick_train_file", "pick_validation_file", "pick_test_file", "sweep_lrs", "sweep_ranks"]
 st.session_state["train_form"] = {k: st.session_state[k] for k in keys if k in st.session_state}
 

@@ -115,9 +115,8 @@ def _keep_upload(folder: Path) -> None:
     st.session_state["upload_kept"] = upload.name
     st.session_state["data_mode"] = FOUND
     st.session_state["data_set"] = data_files.UPLOADS
-    st.session_state["pick_train_file"] = kept.name
-    st.session_state["pick_validation_file"] = NONE
-    st.session_state["pick_test_file"] = NONE
+    _new_data_set()
+    st.session_state["pick_train_file"] = _keep("pick_train_file", kept.name)
 
 
 def _pick_file(split: str, dataset: data_files.Dataset, label: str, optional: bool) -> str | None:
@@ -125,29 +124,54 @@ def _pick_file(split: str, dataset: data_files.Dataset, label: str, optional: bo
     key = f"pick_{split}_file"
     names = [f.name for f in dataset.files]
     options = ([NONE] if optional else []) + names
-    if st.session_state.get(key) not in options:
+    current = _kept(key, None)
+    if current not in options:
         guess = dataset.splits.get(split)
-        st.session_state[key] = guess.name if guess is not None else (NONE if optional else names[0])
-    chosen = st.selectbox(label, options, key=key, format_func=lambda v: v or "(none)")
+        current = guess.name if guess is not None else (NONE if optional else names[0])
+    st.session_state[key] = current
+    chosen = _keep(key, st.selectbox(label, options, key=key, format_func=lambda v: v or "(none)"))
     return str(dataset.folder / chosen) if chosen else None
 
 
-def _column_widget(name: str, label: str, help_: str, columns: list[str] | None, optional: bool) -> str:
-    key = f"cfg_{name}"
-    current = st.session_state.get(key) or NONE
+def _kept(key: str, default: object) -> object:
+    """A picker widget's value: its state, else the value it last had (Streamlit drops the state of a widget that
+    was not drawn in a run, e.g. the columns while "Upload a file" is chosen), else `default`."""
+    if key in st.session_state and st.session_state[key] is not None:
+        return st.session_state[key]
+    return st.session_state.get("picker_kept", {}).get(key, default)
+
+
+def _keep(key: str, value: object) -> object:
+    st.session_state.setdefault("picker_kept", {})[key] = value
+    return value
+
+
+def _column_widget(spec: FieldSpec, columns: list[str] | None, optional: bool) -> str:
+    key = f"cfg_{spec.name}"
+    current = str(_kept(key, spec.default or NONE) or NONE)
+    if not optional and not current:
+        current = str(spec.default)  # a required column is never left out
+    st.session_state[key] = current
     if columns is None:  # a hub id: no columns to offer
-        return st.text_input(label, key=key, help=help_)
+        return _keep(key, st.text_input(spec.label, key=key, help=spec.help))
     options = ([NONE] if optional else []) + columns
     if current not in options:
         options = [*options, current]  # kept (and reported) until another column is picked
-    st.session_state[key] = current
-    return st.selectbox(
-        label,
+    chosen = st.selectbox(
+        spec.label,
         options,
         key=key,
-        help=help_,
+        help=spec.help,
         format_func=lambda v: (v or "(none)") if v in columns or not v else f"{v} (not in the file)",
     )
+    return _keep(key, chosen)
+
+
+def _new_data_set() -> None:
+    """Another data set: its own split files are picked again."""
+    for split in ("train", "validation", "test"):
+        st.session_state.pop(f"pick_{split}_file", None)
+        st.session_state.get("picker_kept", {}).pop(f"pick_{split}_file", None)
 
 
 def data_picker(specs: dict[str, FieldSpec]) -> DataChoice:
@@ -192,9 +216,16 @@ def data_picker(specs: dict[str, FieldSpec]) -> DataChoice:
             )
             choice.problems.append("no data set chosen")
             return choice
-        if st.session_state.get("data_set") not in datasets:
-            st.session_state["data_set"] = next(iter(datasets))
-        name = st.selectbox("Data set", list(datasets), key="data_set", help=f"the data sets in {root}")
+        current = _kept("data_set", None)
+        st.session_state["data_set"] = current if current in datasets else next(iter(datasets))
+        name = st.selectbox(
+            "Data set",
+            list(datasets),
+            key="data_set",
+            help=f"the data sets in {root}",
+            on_change=_new_data_set,
+        )
+        _keep("data_set", name)
         dataset = datasets[name]
         choice.dataset = name
         c1, c2, c3 = st.columns(3)
@@ -208,7 +239,9 @@ def data_picker(specs: dict[str, FieldSpec]) -> DataChoice:
             values["test_file"] = _pick_file("test", dataset, specs["test_file"].label, True)
     else:
         for split in ("train_file", "validation_file", "test_file"):
-            values[split] = st.text_input(specs[split].label, key=f"cfg_{split}", help=specs[split].help)
+            key = f"cfg_{split}"
+            st.session_state[key] = str(_kept(key, specs[split].default or NONE))
+            values[split] = _keep(key, st.text_input(specs[split].label, key=key, help=specs[split].help))
     _inspect_and_columns(values, specs, choice)
     return choice
 
@@ -236,9 +269,7 @@ def _inspect_and_columns(values: dict[str, object], specs: dict[str, FieldSpec],
     cols = st.columns(4)
     for where, (name, (_, optional)) in zip(cols, COLUMNS.items()):
         with where:
-            values[name] = (
-                _column_widget(name, specs[name].label, specs[name].help, columns, optional) or None
-            )
+            values[name] = _column_widget(specs[name], columns, optional) or None
     wanted = {f"{COLUMNS[n][0]} column": values[n] for n in COLUMNS}
     if look is not None:
         choice.problems += data_files.column_problems(look, wanted)

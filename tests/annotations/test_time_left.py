@@ -56,6 +56,12 @@ def test_the_range_holds_the_true_time_left(seed):
     assert np.mean(inside) >= 0.9
 
 
+def test_the_first_estimate_is_a_useful_range():
+    rows = [LogPoint(1, 100.0), LogPoint(2, 160.0)]  # one interval: 60 s a step, 58 steps to go
+    found = estimate(rows, 60, now=160.0)
+    assert found.estimate_s == 58 * 60 and found.text() == "29-87 min left"
+
+
 def test_early_estimates_are_ranges_and_later_ones_narrow():
     rows, _, end = simulated_run(0)
     seen = estimates_over_time(rows, end)
@@ -108,3 +114,4 @@ def test_texts():
     assert TimeLeft(300, 285, 315).text() == "about 5 min left"
     assert TimeLeft(330, 240, 420).text() == "4-7 min left"
     assert TimeLeft(3000, 1500, 7200).text() == "25 min-2.0 h left"
+    assert TimeLeft(100, 0, 170).text() == "under 3 min left"  # never "1 s-3 min"

@@ -121,7 +121,9 @@ def test_the_data_picker_shows_rows_and_real_columns(app_env, researcher, data_r
     assert "id_column: paper_id" in at.code[1].value
     # another data set whose columns differ: the old column is flagged, Launch is off until one is picked
     at.selectbox(key="data_set").set_value("wide").run()
-    assert any(escape_markdown("abstract.csv has no column 'source' (source column)") in e.value for e in at.error)
+    assert any(
+        escape_markdown("abstract.csv has no column 'source' (source column)") in e.value for e in at.error
+    )
     assert at.button(key="launch").disabled
     at.selectbox(key="cfg_source_column").set_value("abstract").run()
     at.selectbox(key="cfg_target_column").set_value("tldr").run()
@@ -231,7 +233,8 @@ def test_presets_fill_the_form(app_env, researcher):
     at.selectbox(key="preset").set_value("lr x r sweep over {3e-5, 1e-4, 3e-4} x {8, 16, 32}").run()
     assert at.text_input(key="sweep_lrs").value == "3e-5, 1e-4, 3e-4"
     assert re.search(
-        r"sweep train --config [\w.-]+-smollm2-135m\.yaml --lr 3e-05,0.0001,0.0003 --r 8,16,32", at.code[0].value
+        r"sweep train --config [\w.-]+-smollm2-135m\.yaml --lr 3e-05,0.0001,0.0003 --r 8,16,32",
+        at.code[0].value,
     )
 
 
@@ -292,3 +295,26 @@ def test_several_gpus_launch_through_accelerate(app_env, researcher, monkeypatch
     assert "#SBATCH --gres=gpu:2" in at.code[2].value
     at.number_input(key="n_gpus").set_value(1).run()
     assert at.code[0].value.startswith("python -m ft_core train --config")
+
+
+def test_the_chosen_columns_and_files_survive_a_visit_to_the_upload_tab(app_env, researcher, data_root):
+    """Streamlit drops the state of widgets a run does not draw; the picker keeps the researcher's choices (this
+    once came back as source column '(none)' with the form still 'ready')."""
+    at = _as(researcher)
+    at.selectbox(key="cfg_id_column").set_value("paper_id").run()
+    at.selectbox(key="pick_test_file").set_value("").run()
+    at.radio(key="data_mode").set_value("Upload a file").run()
+    at.radio(key="data_mode").set_value("A data set found here").run()
+    assert at.selectbox(key="cfg_source_column").value == "source"
+    assert at.selectbox(key="cfg_target_column").value == "target"
+    assert at.selectbox(key="cfg_id_column").value == "paper_id"
+    assert at.selectbox(key="pick_validation_file").value == "dev.jsonl"
+    assert at.selectbox(key="pick_test_file").value == ""
+    assert "source_column: source" in at.code[1].value and "id_column: paper_id" in at.code[1].value
+    at.radio(key="data_mode").set_value("Hub id or path").run()
+    assert at.text_input(key="cfg_train_file").value.endswith("train.jsonl")
+    assert at.selectbox(key="cfg_source_column").value == "source"
+    # another data set: its own split files are picked again
+    at.radio(key="data_mode").set_value("A data set found here").run()
+    at.selectbox(key="data_set").set_value("wide").run()
+    assert at.selectbox(key="pick_train_file").value == "abstract.csv"
