@@ -25,6 +25,7 @@ from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 from pages.train_form import (
     DATA_FIELDS,
+    chosen_data_set_name,
     data_picker,
     default_run_name,
     field_widget,
@@ -110,7 +111,15 @@ if "cfg_base_model" not in st.session_state:
     else:
         fresh_form()
 
-name_slot = st.container()  # the run name comes first; its default needs the data set and model chosen below
+model = Path(str(st.session_state.get("cfg_base_model") or "model")).name
+if not st.session_state.get("run_name"):
+    st.session_state["run_name"] = default_run_name(f"{chosen_data_set_name() or 'run'}-{model}", runs_dir())
+run_name = st.text_input(
+    "Run name",
+    key="run_name",
+    help="names the run folder, its job on the Jobs page and the run on the Runs and Results pages",
+).strip()
+st.caption(f"Run folder: {escape_markdown(runs_dir() / run_name)}")
 preset = st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset)
 is_sweep = preset == SWEEP_PRESET
 if is_sweep:
@@ -136,16 +145,6 @@ for group, tab in tabs.items():
                 for i, spec in enumerate(advanced):
                     values[spec.name] = field_widget(spec, columns[i % 2])
 
-with name_slot:
-    model = Path(str(st.session_state.get("cfg_base_model") or "model")).name
-    if not st.session_state.get("run_name"):
-        st.session_state["run_name"] = default_run_name(f"{data.dataset or 'run'}-{model}", runs_dir())
-    run_name = st.text_input(
-        "Run name",
-        key="run_name",
-        help="names the run folder, its job on the Jobs page and the run on the Runs and Results pages",
-    ).strip()
-    st.caption(f"Run folder: {escape_markdown(runs_dir() / run_name)}")
 values["run_dir"] = str(runs_dir() / run_name)
 
 keys = ["preset", "run_name", "data_mode", "data_set", "picker_kept", *(f"cfg_{name}" for name in SPECS)]

@@ -167,6 +167,15 @@ def _column_widget(spec: FieldSpec, columns: list[str] | None, optional: bool) -
     return _keep(key, chosen)
 
 
+def chosen_data_set_name() -> str | None:
+    """The data set the picker shows (or will show first), for the run name's default before the picker is drawn."""
+    if _kept("data_mode", FOUND) != FOUND:
+        return None
+    names = [d.name for d in data_files.find_datasets(data_files.data_root())]
+    current = _kept("data_set", None)
+    return current if current in names else (names[0] if names else None)
+
+
 def _new_data_set() -> None:
     """Another data set: its own split files are picked again."""
     for split in ("train", "validation", "test"):

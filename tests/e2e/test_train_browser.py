@@ -78,6 +78,7 @@ def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir,
     page.get_by_role("link", name="Jobs").first.click()
     page.get_by_text("No job yet").wait_for()
     page.get_by_role("link", name="Train").first.click()
+    page.get_by_text("Ready to launch").wait_for()
     assert page.get_by_label("Run name", exact=True).input_value() == "tiny-browser"
     open_tab(page, "Optimization")
     assert page.get_by_label("Max steps (0 = epochs)", exact=True).input_value() == "6"
