@@ -318,3 +318,11 @@ def test_the_chosen_columns_and_files_survive_a_visit_to_the_upload_tab(app_env,
     at.radio(key="data_mode").set_value("A data set found here").run()
     at.selectbox(key="data_set").set_value("wide").run()
     assert at.selectbox(key="pick_train_file").value == "abstract.csv"
+
+
+def test_an_empty_training_file_is_an_error_not_a_valid_configuration(app_env, researcher, data_root):
+    at = _as(researcher)
+    at.radio(key="data_mode").set_value("Hub id or path").run()
+    at.text_input(key="cfg_train_file").input("").run()
+    assert any(escape_markdown("Training data file: no file chosen") in e.value for e in at.error)
+    assert not at.success and at.button(key="launch").disabled
