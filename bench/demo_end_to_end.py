@@ -54,9 +54,12 @@ def main() -> int:
             break
         time.sleep(1.0)
     total = time.monotonic() - t0
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    job_cpu = cpu.ru_utime + cpu.ru_stime
+    outcome = "finished" if state.finished else "FAILED" if state.failed else "stopped or timed out"
     print(
-        f"demo {'finished' if state.finished else 'FAILED' if state.failed else 'timed out'} in {total:.0f} s "
-        f"({total / 60:.1f} min); load after: {os.getloadavg()[0]:.2f}",
+        f"demo {outcome} in {total:.0f} s ({total / 60:.1f} min) wall; its jobs used {job_cpu:.0f} s of CPU "
+        f"(on 2 free cores: ~{job_cpu / 2 / 60:.1f}-{job_cpu / 60:.1f} min); load after: {os.getloadavg()[0]:.2f}",
         flush=True,
     )
     con.close()
