@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from annotations import time_left
 from ft_core import runfolder
 from ft_core.runfolder import find_runs, is_run, is_sweep, read_config, read_log, read_status
 
@@ -120,6 +121,9 @@ class RunProgress:
     tokens_per_s: float | None
     gpu_mem_gb: float | None
     text: str
+    time_left: time_left.TimeLeft | None = (
+        None  # the smoothed estimate with its range (annotations/time_left.py)
+    )
 
 
 def _last(frame: pd.DataFrame, column: str) -> float | None:
@@ -134,16 +138,16 @@ def train_progress(run_dir: str | Path | None, now: float | None = None) -> RunP
     status = read_status(run_dir)
     log = read_log(run_dir) if run_dir else pd.DataFrame()
     step, total = status.get("step"), status.get("total_steps")
-    fraction = eta = None
+    fraction = left = None
     if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
         fraction = min(1.0, step / total)
-        started = status.get("started_at")
         now = time.time() if now is None else now
-        if isinstance(started, (int, float)) and step > 0 and status.get("state") == "running":
-            eta = (now - started) / step * (total - step)
+        if status.get("state") == "running":
+            left = time_left.estimate(_log_points(log), int(total), now, _eval_every(run_dir))
     text = f"step {step}/{total}" if fraction is not None else (status.get("state") or "starting")
-    if eta is not None:
-        text += f", {format_duration(eta)} left"
+    if fraction is not None and status.get("state") == "running":
+        text += f", {left.text()}" if left is not None else ", estimating the time left"
+    eta = left.estimate_s if left is not None else None
     return RunProgress(
         fraction=fraction,
         eta_s=eta,
@@ -154,7 +158,21 @@ def train_progress(run_dir: str | Path | None, now: float | None = None) -> RunP
         tokens_per_s=_last(log, "tokens_per_s"),
         gpu_mem_gb=_last(log, "gpu_mem_gb"),
         text=text,
+        time_left=left,
     )
+
+
+def _log_points(log: pd.DataFrame) -> list[time_left.LogPoint]:
+    """The train log's rows as (step, time, is it a validation row) for the time-left estimate."""
+    if "time" not in log or "step" not in log:
+        return []
+    is_eval = log["eval_loss"].notna() if "eval_loss" in log else pd.Series(False, index=log.index)
+    return [time_left.LogPoint(s, t, bool(e)) for s, t, e in zip(log["step"], log["time"], is_eval)]
+
+
+def _eval_every(run_dir: str | Path | None) -> int:
+    value = read_config(run_dir).get("eval_every_steps") if run_dir else None
+    return int(value) if isinstance(value, (int, float)) and value > 0 else 0
 
 
 def log_progress(log_tail: str) -> float | None:

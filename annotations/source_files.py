@@ -122,14 +122,15 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
         raise SourceFileError(f"{name}: expected a .csv or .jsonl file")
     text = decode_text(name, data)
     table = parse_csv(name, text) if suffix == ".csv" else pd.DataFrame(parse_jsonl(name, text))
+    if table.empty:
+        header = f" (only a header: {listing(map(str, table.columns))})" if len(table.columns) else ""
+        raise SourceFileError(f"{name} is empty: it has no rows{header}")
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise SourceFileError(
-            f"{name} lacks column(s) {missing}; it needs item_id, system, output; columns are: "
-            f"{listing(map(str, table.columns)) or 'none'}"
+            f"{name} lacks {'column' if len(missing) == 1 else 'columns'} {', '.join(missing)}; it needs item_id, "
+            f"system, output; its columns are: {listing(map(str, table.columns))}"
         )
-    if table.empty:
-        raise SourceFileError(f"{name} has a header but no rows")
     table["item_id"] = table["item_id"].astype(str)
     table["output"] = table["output"].fillna("").astype(str)
     return table

@@ -171,8 +171,11 @@ def _attach(model: Any, adapter: Path, base_model: str) -> Any:
     """`model` with the peft adapter attached (in place), or ModelError when the adapter does not fit it."""
     from peft import PeftModel
 
+    from ft_core.models import peft_wrapping
+
     try:
-        return PeftModel.from_pretrained(model, str(adapter))
+        with peft_wrapping():
+            return PeftModel.from_pretrained(model, str(adapter))
     except (ValueError, KeyError, RuntimeError, OSError) as e:
         raise ModelError(
             f"the adapter {adapter} does not fit {base_model}: {str(e).splitlines()[0][:200]}"

@@ -9,10 +9,13 @@ transformers reads GGUF through the `gguf` package and de-quantizes it; we do th
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +89,18 @@ def resolve_placement(precision: str = "auto", device: str = "auto") -> Placemen
 
 
 # ---------------------------------------------------------------- base models
+
+
+@contextlib.contextmanager
+def peft_wrapping() -> Iterator[None]:
+    """Around our `get_peft_model` / `PeftModel.from_pretrained` calls: peft 0.21 reads the model's
+    `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning in every job log. Only that
+    one warning is silenced, only here; peft's own later releases read `is_activation_checkpointing`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
 
 
 def cache_dir() -> Path:

@@ -210,7 +210,7 @@ def build_model(cfg: TrainConfig, model_path: str, dtype: Any = None) -> Any:
     fp32 weights, the usual mixed-precision recipe (accelerate, peft's docs)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    from ft_core.models import check_target_modules, load_model
+    from ft_core.models import check_target_modules, load_model, peft_wrapping
 
     model = load_model(model_path, cfg.task, dtype=dtype, attn_implementation=cfg.attn_implementation)
     check_target_modules(model, cfg.target_modules)
@@ -226,7 +226,8 @@ def build_model(cfg: TrainConfig, model_path: str, dtype: Any = None) -> Any:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     model.config.use_cache = False
-    model = get_peft_model(model, lora, autocast_adapter_dtype=True)
+    with peft_wrapping():
+        model = get_peft_model(model, lora, autocast_adapter_dtype=True)
     if cfg.torch_compile:
         import torch
 

@@ -1,7 +1,8 @@
 """The embedded demo: the whole loop on SmolLM2-135M and SciTLDR-A, offline, in a few minutes on 2 CPU cores.
 
 Steps (each shows its progress on Home):
-1. train   — a short real LoRA run (`python -m ft_core train`, 32 examples x 8 steps on CPU; more on a GPU),
+1. train   — a short real LoRA run (`python -m ft_core train`, 6 steps of 4 examples on 2 CPU cores, more with
+   more cores or a GPU: `cpu_sizing`),
 2. generate — base and fine-tuned outputs on 20 test items (`python -m ft_core generate --limit 20`),
 3. score   — BLEU/ROUGE/BERTScore and the paired comparison (`python -m ft_core score`),
 4. campaign — a demo campaign from the run, three demo annotator accounts, and SIMULATED judgments from two of
@@ -51,28 +52,46 @@ _START_LOCK = threading.Lock()
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def train_config(run_dir: str | Path, on_gpu: bool = False) -> TrainConfig:
-    """The demo run's TrainConfig (data: the default SciTLDR-A files; model: embedded SmolLM2-135M)."""
+def cpu_sizing(cpus: int) -> dict[str, Any]:
+    """The demo's training size on a CPU with `cpus` cores, so the whole demo stays within ~5 minutes: on 2 cores
+    6 steps of 4 examples, shorter sources and one validation at the end (bench/demo_end_to_end.py measures it);
+    more steps where more cores make them cheap."""
+    if cpus <= 2:
+        return {"max_steps": 6, "eval_every_steps": 6, "max_eval_examples": 4, "max_source_length": 192}
+    if cpus <= 8:
+        return {"max_steps": 8, "eval_every_steps": 4, "max_eval_examples": 8, "max_source_length": 256}
+    return {"max_steps": 16, "eval_every_steps": 8, "max_eval_examples": 16, "max_source_length": 256}
+
+
+def machine_cpus() -> int:
+    """The cores this process may use (its affinity, which a container or taskset narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def train_config(run_dir: str | Path, on_gpu: bool = False, cpus: int | None = None) -> TrainConfig:
+    """The demo run's TrainConfig (data: the default SciTLDR-A files; model: embedded SmolLM2-135M), sized to
+    the machine: `cpu_sizing(cpus)` on a CPU, a longer run on a GPU."""
     values: dict[str, Any] = {
         "base_model": "smollm2-135m",
         "run_dir": str(run_dir),
         "max_train_examples": 32,
-        "max_eval_examples": 8,
-        "max_source_length": 256,
         "max_target_length": 32,  # = the demo's max_new_tokens
         "batch_size": 4,
-        "max_steps": 8,
-        "eval_every_steps": 4,
         "log_every_steps": 1,
         "lora_r": 8,
         "lora_alpha": 16,
         "learning_rate": 5e-4,
         "warmup_ratio": 0.0,
+        **cpu_sizing(machine_cpus() if cpus is None else cpus),
     }
     if on_gpu:  # the same loop, long enough to move the metrics
         values.update(
             max_train_examples=2000, max_eval_examples=100, max_steps=0, epochs=2.0, batch_size=16,
             eval_every_steps=50, log_every_steps=5, lora_r=16, lora_alpha=32, learning_rate=2e-4,
+            max_source_length=256,
         )  # fmt: skip
     return TrainConfig(**values)
 
@@ -82,7 +101,7 @@ class Step:
     """One step of the demo as Home shows it."""
 
     name: str
-    state: str  # waiting | running | done | failed
+    state: str  # waiting | running | done | failed | cancelled | skipped (never ran: a step before it ended)
     fraction: float | None
     detail: str
 
@@ -97,6 +116,14 @@ class DemoState:
     accounts: dict[str, str]
     finished: bool
     failed: bool
+    stopped: bool = (
+        False  # a step was cancelled (the ones after it are skipped): the demo can be started again
+    )
+
+    @property
+    def over(self) -> bool:
+        """Finished, failed or stopped: nothing more will happen until the demo is started again."""
+        return self.finished or self.failed or self.stopped
 
 
 def _manifest_path(runs_root: str | Path) -> Path:
@@ -137,7 +164,7 @@ def start(
     model and no BERTScore to stay fast)."""
     with _START_LOCK:  # two browsers clicking at once: one demo
         current = status(con, runs_root)
-        if current is not None and not current.finished and not current.failed:
+        if current is not None and not current.over:
             raise queue.JobError("the demo is running already; watch it on Home or on the Jobs page")
         return _start(con, runs_root, on_gpu, limit, max_new_tokens, overrides, metrics)
 
@@ -196,8 +223,8 @@ def _job_step(name: str, job: queue.Job | None) -> Step:
         return Step(name, "failed", None, "its job is gone from the store")
     if job.status == "finished":
         return Step(name, "done", 1.0, "done")
-    if job.status in ("failed", "cancelled"):
-        return Step(name, "failed", None, job.error or job.status)
+    if job.status in ("failed", "cancelled", "skipped"):
+        return Step(name, job.status, None, job.error or job.status)
     if job.status == "queued":
         return Step(
             name, "waiting", 0.0, "waiting for the step before" if job.depends_on else "waiting for a slot"
@@ -205,7 +232,7 @@ def _job_step(name: str, job: queue.Job | None) -> Step:
     if job.kind == "train":
         progress = runs.train_progress(job.run_dir)
         loss = f", loss {progress.loss:.3f}" if progress.loss is not None else ""
-        text = progress.text if progress.fraction is not None else "loading the model (converting it once)"
+        text = progress.text if progress.fraction is not None else "loading the model"
         return Step(name, "running", progress.fraction, text + loss)
     tail = logs.log_tail(job, 5)
     last = tail.splitlines()[-1][:120] if tail else "starting"
@@ -239,6 +266,7 @@ def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState |
         accounts=manifest.get("accounts", {}),
         finished=all(s.state == "done" for s in steps),
         failed=any(s.state == "failed" for s in steps),
+        stopped=any(s.state in ("cancelled", "skipped") for s in steps),
     )
 
 
@@ -247,7 +275,7 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
     simulated judgments (once). Call it often (Home does, every two seconds)."""
     scheduler.reconcile(con)
     state = status(con, runs_root)
-    if state is None or state.campaign_id or state.failed or state.steps[2].state != "done":
+    if state is None or state.campaign_id or state.over or state.steps[2].state != "done":
         return state
     manifest = _read_manifest(runs_root) or {}
     try:

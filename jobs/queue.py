@@ -1,9 +1,10 @@
 """The job queue: the `jobs` table (with migration 100's `job_extras`) through the store.
 
 A job is a command the app runs as its own process; this module holds its row: what to run, for which run folder,
-its state and what it ended with. States: queued -> running -> finished | failed | cancelled (queued ->
-cancelled, or failed when a job it depends on did not finish). Every query of the queue lives here; the app is
-the only writer, and writes are serialized by `annotations.store.write`, so "one active job per run folder" is
+its state and what it ended with. States: queued -> running -> finished | failed | cancelled; a queued job is
+cancelled at once, or "skipped" (with the reason) when a job before it in its chain did not finish: it never ran,
+so it is not counted as failed. A chain is the jobs of one pipeline (the demo's train -> generate -> score).
+Every query of the queue lives here; the app is the only writer, and writes are serialized by `annotations.store.write`, so "one active job per run folder" is
 checked and recorded in one step.
 """
 
@@ -22,7 +23,7 @@ from annotations import store
 from annotations.errors import AnnotationError
 from ft_core import runfolder
 
-STATES = ("queued", "running", "finished", "failed", "cancelled")
+STATES = ("queued", "running", "finished", "failed", "cancelled", "skipped")
 ACTIVE = ("queued", "running")
 _COLUMNS = (
     "job_id, kind, run_dir, command, status, pid, created_at, started_at, finished_at, error, log_path, "
@@ -95,6 +96,23 @@ def list_jobs(con: duckdb.DuckDBPyConnection, statuses: tuple[str, ...] | None =
     )
     jobs = [_job(r) for r in rows]
     return [j for j in jobs if statuses is None or j.status in statuses]
+
+
+def chain(con: duckdb.DuckDBPyConnection, job: Job) -> list[Job]:
+    """The jobs of the job's chain in the order they run (its pipeline's jobs, or those linked to it through
+    `depends_on`); just the job when it stands alone."""
+    jobs = list_jobs(con)
+    if job.pipeline:
+        members = [j for j in jobs if j.pipeline == job.pipeline]
+    else:
+        ids, grew = {job.job_id}, True
+        while grew:
+            linked = {j.job_id for j in jobs if j.depends_on in ids}
+            linked |= {j.depends_on for j in jobs if j.job_id in ids and j.depends_on}
+            grew = not linked <= ids
+            ids |= linked
+        members = [j for j in jobs if j.job_id in ids]
+    return sorted(members or [job], key=lambda j: (j.created_at, j.job_id))
 
 
 def jobs_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

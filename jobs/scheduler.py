@@ -26,7 +26,7 @@ import duckdb
 from annotations import store
 from ft_core import runfolder
 from jobs import commands, logs, machine, processes
-from jobs.queue import Job, JobError, get_job, list_jobs, record_end, request_cancel, submit
+from jobs.queue import Job, JobError, chain, get_job, list_jobs, record_end, request_cancel, submit
 
 _SCHEDULE_LOCK = threading.RLock()
 _WATCHERS: dict[int, threading.Thread] = {}
@@ -121,15 +121,20 @@ def _slots(
 
 
 def _ready(con: duckdb.DuckDBPyConnection, job: Job) -> bool:
-    """Has the job it depends on finished? A dependency that failed or vanished fails this job too."""
+    """Has the job it depends on finished? One that was cancelled, failed, was skipped or vanished makes this job
+    "skipped" (it never ran; not a failure of its own), with the reason."""
     if not job.depends_on:
         return True
     parent = get_job(con, job.depends_on)
     if parent is not None and parent.active:
         return False
     if parent is None or parent.status != "finished":
-        why = "was deleted" if parent is None else f"ended {parent.status}"
-        settle(con, job, "failed", f"not started: the job it waits for ({job.depends_on}) {why}")
+        name = f"'{parent.label}'" if parent is not None and parent.label else job.depends_on
+        why = {"cancelled": "was cancelled", "failed": "failed", "skipped": "was skipped"}
+        reason = (
+            "is gone from the store" if parent is None else why.get(parent.status, f"ended {parent.status}")
+        )
+        settle(con, job, "skipped", f"not started: the job before it in its chain, {name}, {reason}")
         return False
     return True
 
@@ -231,6 +236,45 @@ def _cancelled_folders(job: Job) -> list[str]:
         return [job.run_dir]
     members = runfolder.sweep_member_dirs(job.run_dir)
     return [str(m) for m in members if runfolder.read_status(m).get("state") == "running"]
+
+
+@dataclass
+class CancelPlan:
+    """What cancelling a job does: the job, its chain (in order) and the queued jobs after it that will then be
+    skipped."""
+
+    job: Job
+    chain: list[Job]
+    skipped: list[Job]
+
+    def question(self) -> str:
+        """The confirmation's text, naming the job and its chain."""
+        text = f"Cancel '{self.job.label or self.job.job_id}' ({self.job.status})?"
+        if len(self.chain) > 1:
+            position = [j.job_id for j in self.chain].index(self.job.job_id) + 1
+            steps = " -> ".join(f"'{j.label or j.job_id}' ({j.status})" for j in self.chain)
+            text += f" It is step {position} of {len(self.chain)} of its chain: {steps}."
+        if self.skipped:
+            names = ", ".join(f"'{j.label or j.job_id}'" for j in self.skipped)
+            text += (
+                f" The {'job' if len(self.skipped) == 1 else f'{len(self.skipped)} jobs'} after it "
+                f"({names}) will then be skipped."
+            )
+        return text
+
+
+def cancel_plan(con: duckdb.DuckDBPyConnection, job_id: str) -> CancelPlan:
+    """What `cancel(job_id)` would do, for the question the Jobs page asks before it does."""
+    job = get_job(con, job_id)
+    if job is None:
+        raise JobError(f"no job {job_id}")
+    members = chain(con, job)
+    after, waiting_on = [], {job.job_id}
+    for other in members:
+        if other.depends_on in waiting_on and other.status == "queued":
+            after.append(other)
+            waiting_on.add(other.job_id)
+    return CancelPlan(job, members, after)
 
 
 def cancel(con: duckdb.DuckDBPyConnection, job_id: str, wait_s: float = 9.0) -> Job:

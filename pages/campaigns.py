@@ -16,6 +16,7 @@ from annotations.campaigns import (
     set_status,
 )
 from annotations.errors import AnnotationError
+from annotations.plurals import counted, plural
 from pages.campaign_form import campaign_options
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
@@ -24,6 +25,11 @@ user = require_role("researcher")
 con = store()
 st.title("Campaigns")
 
+created = st.session_state.pop("campaign_created", None)
+if (
+    created
+):  # said after the rerun that lists the new campaign, so no stale "no campaign yet" stays on the page
+    st.success(escape_markdown(created))
 existing = list_campaigns(con)
 if existing.empty:
     st.info("No campaign yet. Create the first one below.")
@@ -136,9 +142,13 @@ if st.button("Create campaign", type="primary", key="create"):
             source_files.remove_upload(source_file)  # no campaign was made of it
     if campaign_id is not None:
         cut = get_campaign(con, campaign_id).texts_truncated
-        note = f" {cut:,} texts longer than {config.max_text_chars:,} characters were cut." if cut else ""
-        st.success(
-            escape_markdown(
-                f"Campaign '{name}' created ({campaign_id}). Annotators see it on their Annotate page.{note}"
-            )
+        texts = counted(cut, "text")
+        note = (
+            f" {texts} longer than {config.max_text_chars:,} characters {plural(cut, 'was')} cut."
+            if cut
+            else ""
         )
+        st.session_state["campaign_created"] = (
+            f"Campaign '{name}' created ({campaign_id}). Annotators see it on their Annotate page.{note}"
+        )
+        st.rerun()

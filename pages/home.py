@@ -32,6 +32,8 @@ STATE_ICONS = {
     "running": ":material/play_circle:",
     "done": ":material/check_circle:",
     "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "skipped": ":material/skip_next:",
 }
 
 
@@ -47,7 +49,7 @@ def demo_panel() -> None:
     except AnnotationError as e:
         st.error(escape_markdown(e))
         state = None
-    if state is None or state.finished or state.failed:
+    if state is None or state.over:
         if st.button("Run the demo", type="primary", key="demo_start"):
             try:
                 state = demo.start(con, runs_dir())
@@ -61,6 +63,10 @@ def demo_panel() -> None:
     st.caption(f"Run folder: {escape_markdown(state.run_dir)}")
     if state.failed:
         st.error("A step of the demo failed; its error is above, and its log on the Jobs page.")
+    elif state.stopped:
+        st.warning(
+            "The demo was cancelled; the steps after the cancelled one were skipped. Start it again above."
+        )
     if state.finished and st.session_state.get("demo_done_seen") != state.campaign_id:
         st.session_state["demo_done_seen"] = state.campaign_id
         st.rerun()  # the whole page: the campaigns below now include the demo's

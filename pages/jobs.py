@@ -7,14 +7,14 @@ and time left, live loss and eval curves, tokens/s and GPU memory; a failed one 
 
 from __future__ import annotations
 
-import altair as alt
 import streamlit as st
 
 from annotations import runs
 from annotations.errors import AnnotationError
 from jobs import commands, logs, machine, queue, scheduler
+from pages.curve_chart import curve_chart
 from pages.plain_text import escape_markdown
-from pages.shared import link, require_role, runs_dir, store
+from pages.shared import link, require_role, runs_dir, signed_in, store
 
 require_role("researcher")
 con = store()
@@ -28,6 +28,7 @@ ICONS = {
     "finished": ":material/check_circle:",
     "failed": ":material/error:",
     "cancelled": ":material/cancel:",
+    "skipped": ":material/skip_next:",
 }
 
 
@@ -49,8 +50,7 @@ def show_progress(job: queue.Job) -> None:
             cols[3].metric("GPU memory (peak)", f"{progress.gpu_mem_gb:.1f} GiB")
         curves = runs.curves({job.label or job.job_id: job.run_dir})
         if len(curves):
-            chart = alt.Chart(curves).mark_line(point=True).encode(x="step:Q", y="value:Q", color="metric:N")
-            st.altair_chart(chart.properties(height=220), width="stretch")
+            st.altair_chart(curve_chart(curves), width="stretch")
     elif job.kind == "sweep" and job.run_dir:
         members = runs.sweep_members(job.run_dir)
         total = commands.sweep_size(job.command) or max(len(members), 1)
@@ -68,6 +68,39 @@ def show_progress(job: queue.Job) -> None:
         fraction = runs.log_progress(tail)
         last = tail.splitlines()[-1] if tail else "starting"
         st.progress(fraction or 0.0, text=escape_markdown(last[:160]))
+
+
+def _ask(job_id: str | None) -> None:
+    """Button callback: show (or, with None, drop) the cancel question of a job."""
+    st.session_state["confirm_cancel"] = job_id
+
+
+def _cancel(job_id: str) -> None:
+    """Button callback, after the question was answered yes (callbacks run before the page is drawn)."""
+    st.session_state["confirm_cancel"] = None
+    try:
+        scheduler.cancel(con, job_id)
+    except AnnotationError as e:
+        st.session_state["cancel_error"] = str(e)
+
+
+def confirm_cancel(job: queue.Job) -> None:
+    """Ask before cancelling: name the job and its chain, and which jobs after it will be skipped."""
+    try:
+        plan = scheduler.cancel_plan(con, job.job_id)
+    except AnnotationError as e:
+        st.error(escape_markdown(e))
+        return
+    st.warning(escape_markdown(plan.question()))
+    yes, no = st.columns(2)
+    yes.button(
+        "Yes, cancel it",
+        key=f"confirm_{job.job_id}",
+        type="primary",
+        on_click=signed_in(_cancel),
+        args=(job.job_id,),
+    )
+    no.button("No, keep it", key=f"keep_{job.job_id}", on_click=signed_in(_ask), args=(None,))
 
 
 @st.fragment(run_every=2)
@@ -89,6 +122,8 @@ def board() -> None:
         st.info("No job yet. Launch one on the Train page, or run the demo from Home.")
         link("pages/train.py", label="Train", icon=":material/model_training:")
         return
+    if st.session_state.get("cancel_error"):
+        st.error(escape_markdown(st.session_state.pop("cancel_error")))
     counts = {s: sum(j.status == s for j in all_jobs) for s in queue.STATES}
     st.caption(" · ".join(f"{ICONS[s]} {n} {s}" for s, n in counts.items()))
     memory = gpu_memory()
@@ -102,16 +137,15 @@ def board() -> None:
             head, button = st.columns([5, 1])
             where = f" on GPU {job.gpus}" if job.gpus else ""
             head.markdown(f"**{ICONS[job.status]} {escape_markdown(job.label)}** — {job.status}{where}")
-            if button.button("Cancel", key=f"cancel_{job.job_id}"):
-                try:
-                    scheduler.cancel(con, job.job_id)
-                except AnnotationError as e:
-                    st.error(escape_markdown(e))
-                st.rerun(scope="fragment")
+            button.button("Cancel", key=f"cancel_{job.job_id}", on_click=signed_in(_ask), args=(job.job_id,))
+            if st.session_state.get("confirm_cancel") == job.job_id:
+                confirm_cancel(job)
             if job.status == "running":
                 show_progress(job)
             elif job.depends_on:
-                st.caption(f"Waits for job {escape_markdown(job.depends_on)} to finish.")
+                before = queue.get_job(con, job.depends_on)
+                name = before.label if before is not None and before.label else job.depends_on
+                st.caption(f"Waits for '{escape_markdown(name)}', the job before it in its chain, to finish.")
             else:
                 st.caption("Waits for a free GPU (or the CPU slot): it starts when the running job ends.")
     st.dataframe(queue.jobs_frame(con), hide_index=True, width="stretch")
@@ -127,6 +161,8 @@ def board() -> None:
         link("pages/runs.py", label="Compare it on the Runs page", icon=":material/folder_open:")
     elif job.status == "cancelled":
         st.warning(escape_markdown(job.error or "cancelled"))
+    elif job.status == "skipped":
+        st.info(f"Skipped (it never ran, so it is not counted as failed): {escape_markdown(job.error or '')}")
     st.caption(f"Log: {escape_markdown(job.log_path)}")
     st.code(logs.log_tail(job, 30) or "(empty log)", language="text")
 

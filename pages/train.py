@@ -1,28 +1,37 @@
-"""Train (researchers): launch a LoRA run or an lr x r sweep from a form built from TrainConfig's fields.
+"""Train (researchers): launch a LoRA run or an lr x r sweep from a form in the researcher's words.
 
-The form is `ft_core.config.field_groups(TrainConfig)`; its values go through `config_from_dict`, so a bad value
-gives exactly the ConfigError the CLI gives. Launching queues `python -m ft_core train|sweep ...` as a separate
-process (jobs.training); the page shows the same command for a terminal or a cluster.
+The run name comes first. Every field shows its label and help from `ft_core.config`'s own metadata (the words the
+CLI's `--help` prints), the rarely changed ones folded under "Advanced"; the data come from a picker
+(pages/train_form.py) that shows the chosen file's first rows and real columns. The values go through
+`config_from_dict`, so a bad value gives exactly the ConfigError the CLI gives; a problem with the data or the run
+name is shown before Launch and keeps it disabled. Launching queues `python -m ft_core train|sweep ...` as a
+separate process (jobs.training); the page shows the same command for a terminal or a cluster.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 import yaml
 
 from annotations.errors import AnnotationError
-from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to_dict, field_groups
-from ft_core.data import read_records
-from ft_core.errors import ConfigError, FtCoreError
+from annotations.plurals import counted
+from ft_core import runfolder
+from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to_dict, field_specs
+from ft_core.errors import ConfigError
 from jobs import commands, machine, scheduler, training
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
+from pages.train_form import (
+    DATA_FIELDS,
+    chosen_data_set_name,
+    data_picker,
+    default_run_name,
+    field_widget,
+    run_name_problem,
+    widget_text,
+)
 
 require_role("researcher")
 con = store()
@@ -30,7 +39,8 @@ scheduler.ensure_watcher(con)
 st.title("Train")
 
 
-GROUPS = ("data", "model", "lora", "optimization", "validation", "hardware")
+GROUPS = {"model": "Model", "data": "Data", "lora": "LoRA", "optimization": "Optimization"}
+GROUPS |= {"validation": "Validation", "hardware": "Hardware"}
 # The report's advice, as starting points (every field stays editable below).
 PRESETS: dict[str, dict[str, object]] = {
     "Defaults": {},
@@ -70,40 +80,46 @@ PRESETS: dict[str, dict[str, object]] = {
     },
 }
 SWEEP_PRESET = "lr x r sweep over {3e-5, 1e-4, 3e-4} x {8, 16, 32}"
-HINTS = typing.get_type_hints(TrainConfig)
-FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-
-
-def widget_value(name: str, value: object) -> object:
-    """A config value as its widget holds it (text for floats, optional and list fields)."""
-    hint, f = HINTS[name], FIELDS[name]
-    if hint is bool or hint is int or f.metadata.get("choices"):
-        return value
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if value is None:
-        return ""
-    return f"{value:g}" if isinstance(value, float) else str(value)
+SPECS = {spec.name: spec for spec in field_specs(TrainConfig)}
+FORM_FIELDS = [
+    n for n in SPECS if n not in DATA_FIELDS and n != "run_dir"
+]  # the picker and the run name do these
 
 
 def apply_preset() -> None:
-    defaults = TrainConfig()
-    values = {f: getattr(defaults, f) for f in FIELDS}
-    values["run_dir"] = str(runs_dir() / f"run-{datetime.now().strftime('%Y%m%d-%H%M')}")  # a fresh folder
+    """Fill the form's fields with the defaults, then the chosen preset (the data and the run name stay)."""
+    values = {name: SPECS[name].default for name in FORM_FIELDS}
     values.update(PRESETS[st.session_state["preset"]])
     for name, value in values.items():
-        st.session_state[f"cfg_{name}"] = widget_value(name, value)
+        st.session_state[f"cfg_{name}"] = widget_text(SPECS[name], value)
 
 
-if "cfg_run_dir" not in st.session_state:
+def fresh_form() -> None:
+    """A new form: defaults, the embedded model, the default data files and columns, a readable run name."""
+    st.session_state.setdefault("preset", "Defaults")
+    apply_preset()
+    for name in DATA_FIELDS:
+        st.session_state[f"cfg_{name}"] = widget_text(SPECS[name], SPECS[name].default)
+    st.session_state["run_name"] = ""
+
+
+if "cfg_base_model" not in st.session_state:
     # Streamlit forgets widget values when another page is shown: restore the form kept under a plain key.
     kept = st.session_state.get("train_form")
     if kept:
         st.session_state.update(kept)
     else:
-        st.session_state.setdefault("preset", "Defaults")
-        apply_preset()
+        fresh_form()
 
+model = Path(str(st.session_state.get("cfg_base_model") or "model")).name
+if not st.session_state.get("run_name"):
+    st.session_state["run_name"] = default_run_name(f"{chosen_data_set_name() or 'run'}-{model}", runs_dir())
+run_name = st.text_input(
+    "Run name",
+    key="run_name",
+    help="names the run folder, its job on the Jobs page and the run on the Runs and Results pages",
+).strip()
+st.caption(f"Run folder: {escape_markdown(runs_dir() / run_name)}")
 preset = st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset)
 is_sweep = preset == SWEEP_PRESET
 if is_sweep:
@@ -112,25 +128,27 @@ if is_sweep:
     r_text = c2.text_input("LoRA ranks", "8, 16, 32", key="sweep_ranks")
 
 values: dict[str, object] = {}
-groups = field_groups(TrainConfig)
-for tab, group in zip(st.tabs([g.capitalize() for g in GROUPS]), GROUPS):
+tabs = dict(zip(GROUPS, st.tabs(list(GROUPS.values()))))
+with tabs["data"]:
+    data = data_picker(SPECS)
+    values.update(data.values)
+for group, tab in tabs.items():
+    fields = [SPECS[n] for n in FORM_FIELDS if SPECS[n].group == group]
     with tab:
+        plain, advanced = [f for f in fields if not f.advanced], [f for f in fields if f.advanced]
         columns = st.columns(2)
-        for i, f in enumerate(groups.get(group, [])):
-            key, hint, help_ = f"cfg_{f.name}", HINTS[f.name], f.metadata.get("help")
-            where = columns[i % 2]
-            if f.metadata.get("choices"):
-                values[f.name] = where.selectbox(f.name, f.metadata["choices"], key=key, help=help_)
-            elif hint is bool:
-                values[f.name] = where.checkbox(f.name, key=key, help=help_)
-            elif hint is int:
-                values[f.name] = where.number_input(f.name, step=1, key=key, help=help_)
-            elif f.name == "prompt_template":
-                values[f.name] = where.text_area(f.name, key=key, help=help_)
-            else:
-                values[f.name] = where.text_input(f.name, key=key, help=help_)
+        for i, spec in enumerate(plain):
+            values[spec.name] = field_widget(spec, columns[i % 2])
+        if advanced:
+            with st.expander(f"Advanced {GROUPS[group]} settings"):
+                columns = st.columns(2)
+                for i, spec in enumerate(advanced):
+                    values[spec.name] = field_widget(spec, columns[i % 2])
 
-keys = ["preset", *(f"cfg_{name}" for name in FIELDS), "sweep_lrs", "sweep_ranks"]
+values["run_dir"] = str(runs_dir() / run_name)
+
+keys = ["preset", "run_name", "data_mode", "data_set", "picker_kept", *(f"cfg_{name}" for name in SPECS)]
+keys += ["pick_train_file", "pick_validation_file", "pick_test_file", "sweep_lrs", "sweep_ranks"]
 st.session_state["train_form"] = {k: st.session_state[k] for k in keys if k in st.session_state}
 
 gpus = machine.detect_gpus()
@@ -146,7 +164,7 @@ if len(gpus) > 1:
         )
     )
 st.caption(
-    f"This machine: {len(gpus)} GPU(s)"
+    f"This machine: {counted(len(gpus), 'GPU')}"
     if gpus
     else "This machine: no GPU; jobs run on the CPU, one at a time."
 )
@@ -162,12 +180,17 @@ if is_sweep:
         grid = config_from_dict(SweepConfig, {"learning_rates": lr_text, "lora_ranks": r_text})
     except ConfigError as e:
         config_error = config_error or str(e)
+problems = [p for p in (run_name_problem(run_name),) if p] + data.problems
+if config is not None and not problems:
+    folder = runfolder.run_dir_problem(config.run_dir, config.resume)
+    problems += [folder.replace("choose another run_dir", "choose another run name")] if folder else []
 
-if config_error:
-    st.error(escape_markdown(config_error))
+if config_error or problems:
+    for problem in ([config_error] if config_error else []) + problems:
+        st.error(escape_markdown(problem))
 else:
     assert config is not None
-    st.success("The configuration is valid.")
+    st.success("Ready to launch: the configuration is valid and the data files have the chosen columns.")
     with st.expander("Run it from a terminal or on a cluster"):
         file_name = f"{Path(config.run_dir).name}.yaml"
         if grid is not None:
@@ -180,8 +203,9 @@ else:
         st.markdown("SLURM (`sbatch run.sh`):")
         st.code(commands.slurm_script(command, max(n_gpus, 1), Path(config.run_dir).name), language="bash")
 
+ready = config is not None and not problems and (grid is not None or not is_sweep)
 left, right = st.columns(2)
-if left.button("Check data and preview", key="check", disabled=config is None):
+if left.button("Check tokens and truncation", key="check", disabled=not ready):
     with st.spinner("Loading the tokenizer and the data (no training) ..."):
         try:
             report = training.check_train(config, runs_dir())
@@ -191,37 +215,28 @@ if left.button("Check data and preview", key="check", disabled=config is None):
             st.session_state["check_report"] = report
 report = st.session_state.get("check_report")
 if report and config is not None:
-    st.subheader("Data set preview")
+    st.subheader("Tokens and truncation")
     cols = st.columns(4)
     cols[0].metric("Training examples", report.get("train_examples"))
     cols[1].metric("Validation examples", report.get("validation_examples"))
     cols[2].metric("Sources truncated", f"{report.get('sources_truncated_share', 0):.1%}")
     cols[3].metric("Targets truncated", f"{report.get('targets_truncated_share', 0):.1%}")
     st.caption(
-        f"Sources cut at max_source_length={config.max_source_length}: {report.get('sources_truncated')} of "
-        f"{report.get('examples')} (mean {report.get('source_tokens_lost_mean', 0):.0f}, max "
-        f"{report.get('source_tokens_lost_max')} tokens lost). Targets cut at max_target_length="
-        f"{config.max_target_length}: {report.get('targets_truncated')} (mean "
-        f"{report.get('target_tokens_lost_mean', 0):.0f}, max {report.get('target_tokens_lost_max')})."
+        f"Sources cut at {SPECS['max_source_length'].label.lower()} {config.max_source_length}: "
+        f"{report.get('sources_truncated')} of {report.get('examples')} (mean "
+        f"{report.get('source_tokens_lost_mean', 0):.0f}, max {report.get('source_tokens_lost_max')} tokens lost). "
+        f"Targets cut at {SPECS['max_target_length'].label.lower()} {config.max_target_length}: "
+        f"{report.get('targets_truncated')} (mean {report.get('target_tokens_lost_mean', 0):.0f}, max "
+        f"{report.get('target_tokens_lost_max')})."
     )
-    try:
-        rows = read_records(config.train_file)[:5]
-    except FtCoreError as e:
-        st.warning(escape_markdown(e))
-    else:
-        st.caption(f"The first {len(rows)} rows of {escape_markdown(config.train_file)}:")
-        preview = pd.DataFrame(rows).astype(str)
-        first = [c for c in (config.source_column, config.target_column) if c in preview]
-        st.dataframe(preview[first + [c for c in preview if c not in first]], hide_index=True)
 
-ready = config is not None and (grid is not None or not is_sweep)
 if right.button("Launch", type="primary", key="launch", disabled=not ready):
     assert config is not None
     try:
         if grid is not None:
             job = training.sweep_job(con, config, grid, runs_dir(), n_gpus)
         else:
-            job = training.train_job(con, config, runs_dir(), n_gpus)
+            job = training.train_job(con, config, runs_dir(), n_gpus, label=f"train {run_name}")
     except AnnotationError as e:
         st.error(escape_markdown(e))
     else:

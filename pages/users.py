@@ -4,6 +4,7 @@ import streamlit as st
 
 from annotations.errors import AuthError
 from annotations.logins import locked_usernames, recent_attempts
+from annotations.plurals import counted
 from annotations.users import (
     MIN_PASSWORD_LENGTH,
     ROLES,
@@ -81,7 +82,9 @@ else:
 st.subheader("Login attempts")
 locked = locked_usernames(con)
 if len(locked):
-    st.warning(f"{len(locked)} username(s) locked after repeated failures (as typed, canonical form):")
+    st.warning(
+        f"{counted(len(locked), 'username')} locked after repeated failures (as typed, canonical form):"
+    )
     st.dataframe(locked, hide_index=True, width="stretch")
 attempts = recent_attempts(con)
 failures = attempts[attempts.outcome == "failure"]

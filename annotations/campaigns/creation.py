@@ -19,6 +19,7 @@ from annotations.campaigns.imports import ImportedOutputs, as_reference_list, im
 from annotations.campaigns.selection import select_items
 from annotations.design import Design, new_secret
 from annotations.errors import CampaignError
+from annotations.plurals import counted, plural
 
 
 @dataclass
@@ -286,7 +287,8 @@ def _limit_texts(items: pd.DataFrame, outputs: pd.DataFrame, config: CampaignCon
             for _, _, item_id, field_name, length in long[:3]
         )
         raise CampaignError(
-            f"{len(long):,} text(s) are longer than the limit of {limit:,} characters ({first}"
+            f"{counted(len(long), 'text')} {plural(len(long), 'is')} longer than the limit of {limit:,} characters "
+            f"({first}"
             f"{'; …' if len(long) > 3 else ''}); shorten them, raise max_text_chars, or let the import cut them "
             "(truncate_long_texts)"
         )

@@ -90,11 +90,19 @@ def test_curves_overlay_and_progress_with_time_left(tmp_path):
     status = json.loads((a / "status.json").read_text())
     status.update(total_steps=10, step=4, started_at=1000.0)
     (a / "status.json").write_text(json.dumps(status))
-    progress = runs.train_progress(a, now=1020.0)
+    assert "estimating the time left" in runs.train_progress(a, now=1020.0).text  # no logged times: no guess
+    rows = [
+        {"step": s, "loss": 3.0 - 0.5 * s, "tokens_per_s": 100.0 + s, "time": 1000.0 + 5 * s}
+        for s in (1, 2, 3, 4)
+    ]
+    rows.append({"step": 4, "eval_loss": 2.0, "time": 1021.0})
+    (a / "train_log.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+    progress = runs.train_progress(a, now=1021.0)
     assert progress.fraction == pytest.approx(0.4)
-    assert progress.eta_s == pytest.approx(20.0 / 4 * 6)  # 5 s per step, 6 steps left
+    assert progress.eta_s == pytest.approx(5.0 * 6)  # 5 s per step (loading and validation left out), 6 left
+    assert progress.time_left.low_s < 30 < progress.time_left.high_s  # three intervals: still a range
     assert progress.loss == 1.0 and progress.tokens_per_s == 104.0 and progress.eval_loss == 2.0
-    assert "30 s left" in progress.text
+    assert "under a minute left" in progress.text
     write_run(tmp_path / "b", steps=2)
     long = runs.curves({"a": a, "b": tmp_path / "b"})
     assert set(long.metric) == {"loss", "eval_loss"}

@@ -18,7 +18,8 @@ GOOD_CSV = "item_id,system,output\n1,base,hello\n1,finetuned,hi\n2,base,a\n2,fin
 MALFORMED = [
     ("random bytes.csv", bytes(range(256)) * 8, "binary"),
     ("empty.csv", b"", "empty"),
-    ("header-only.csv", b"item_id,system,output\n", "header but no rows"),
+    ("header-only.csv", b"item_id,system,output\n", "is empty: it has no rows (only a header"),
+    ("wrong columns.csv", b"a,b\n1,2\n", "lacks columns item_id, system, output"),
     ("latin1.csv", "item_id,system,output\n1,base,caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ("utf16.csv", GOOD_CSV.encode("utf-16"), "UTF-16"),
     ("array.jsonl", json.dumps([{"item_id": 1, "system": "base", "output": "x"}]).encode(), "JSON array"),
@@ -65,6 +66,8 @@ def test_a_good_upload_makes_a_campaign_and_keeps_the_file_under_its_own_name(op
     assert _uploads() == []  # checked from its bytes; written only when a campaign is made of it
     at.button(key="create").click().run()
     assert not at.exception and "created" in at.success[0].value
+    assert not any("No campaign yet" in i.value for i in at.info)  # the list above shows the new campaign
+    assert at.dataframe[0].value.name.tolist() == ["Campaign " + at.text_input(key="name").value[9:]]
     assert _uploads() == ["my outputs.csv"]
     assert list_campaigns(app_env).source_file.iloc[0].endswith("/my outputs.csv")
 
@@ -81,7 +84,7 @@ def test_long_texts_are_refused_then_cut_when_the_form_says_so(open_page, app_en
     at.button(key="create").click().run()
     assert not at.exception and list_campaigns(app_env).empty
     assert at.error[0].value.startswith(
-        escape_markdown("2 text(s) are longer than the limit of 20,000 characters")
+        escape_markdown("2 texts are longer than the limit of 20,000 characters")
     )
     assert _uploads() == []  # the refused file is removed
     at.checkbox(key="truncate_long_texts").check().run()

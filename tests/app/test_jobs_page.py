@@ -86,8 +86,15 @@ def test_running_job_progress_curves_and_cancel(app_env, researcher, tmp_path):
     assert bar.value == 30 and "step 3/10" in bar.proto.text and "left" in bar.proto.text
     assert len(at.get("vega_lite_chart")) == 1  # the live curves
 
-    t0 = time.monotonic()
+    at.button(key=f"cancel_{job.job_id}").click().run()  # asks first, naming the job
+    assert queue.get_job(app_env, job.job_id).status == "running"
+    assert any(escape_markdown("Cancel 'train fake' (running)?") in w.value for w in at.warning)
+    at.button(key=f"keep_{job.job_id}").click().run()  # "No, keep it": nothing happens
+    assert queue.get_job(app_env, job.job_id).status == "running"
+    assert not any("Cancel" in w.value for w in at.warning), [w.value for w in at.warning]
     at.button(key=f"cancel_{job.job_id}").click().run()
+    t0 = time.monotonic()
+    at.button(key=f"confirm_{job.job_id}").click().run()
     assert time.monotonic() - t0 < 10
     assert queue.get_job(app_env, job.job_id).status == "cancelled"
     assert json.loads((run_dir / "status.json").read_text())["state"] == "cancelled"
@@ -126,7 +133,8 @@ def test_home_starts_the_demo_and_shows_each_step(app_env, researcher, tmp_path)
         if queue.get_job(app_env, job.job_id).active:
             scheduler.cancel(app_env, job.job_id)
     at.run()
-    assert "failed" in at.error[0].value and at.button(key="demo_start")  # it can be started again
+    assert not at.error  # cancelled and skipped steps are no failure
+    assert "cancelled" in at.warning[0].value and at.button(key="demo_start")  # it can be started again
 
 
 FAKE_SWEEP = """
@@ -178,3 +186,82 @@ def test_a_run_trained_from_a_terminal_is_shown(app_env, researcher, tmp_path):
         escape_markdown("from-terminal") in m.value and "outside the app" in m.value for m in at.markdown
     )
     assert at.get("progress")[0].value == 50
+
+
+def test_cancel_names_the_chain_and_the_jobs_after_it_are_skipped_not_failed(app_env, researcher, tmp_path):
+    logs = tmp_path / "runs" / ".jobs"
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    first = scheduler.launch(app_env, "train", sleep, log_dir=logs, label="chain 1/3: train", pipeline="p")
+    second = scheduler.launch(
+        app_env,
+        "generate",
+        sleep,
+        log_dir=logs,
+        label="chain 2/3: generate",
+        pipeline="p",
+        depends_on=first.job_id,
+    )
+    third = scheduler.launch(
+        app_env,
+        "score",
+        sleep,
+        log_dir=logs,
+        label="chain 3/3: score",
+        pipeline="p",
+        depends_on=second.job_id,
+    )
+    at = _as(researcher)
+    captions = " ".join(c.value for c in at.caption)
+    assert escape_markdown("Waits for 'chain 1/3: train', the job before it in its chain") in captions
+    at.button(key=f"cancel_{first.job_id}").click().run()
+    question = at.warning[0].value
+    assert (
+        escape_markdown(
+            "Cancel 'chain 1/3: train' (running)? It is step 1 of 3 of its chain: 'chain 1/3: train' (running) -> "
+            "'chain 2/3: generate' (queued) -> 'chain 3/3: score' (queued). The 2 jobs after it ('chain 2/3: "
+            "generate', 'chain 3/3: score') will then be skipped."
+        )
+        == question
+    )
+    at.button(key=f"confirm_{first.job_id}").click().run()
+    for job in (second, third):
+        done = wait_for(app_env, job.job_id, ("skipped", "failed"))
+        assert done.status == "skipped" and done.pid is None
+    assert "chain 1/3: train', was cancelled" in queue.get_job(app_env, second.job_id).error
+    assert "chain 2/3: generate', was skipped" in queue.get_job(app_env, third.job_id).error
+    at.run()
+    counts = next(c.value for c in at.caption if "finished" in c.value)
+    assert "0 failed" in counts and "2 skipped" in counts and "1 cancelled" in counts
+    at.selectbox(key="job_detail").set_value(second.job_id).run()
+    assert not at.error and "Skipped (it never ran, so it is not counted as failed)" in at.info[0].value
+
+
+def test_a_curve_with_one_point_lies_inside_its_axes(app_env, researcher, tmp_path):
+    run_dir = tmp_path / "runs" / "one"
+    code = (
+        "import json, pathlib, sys, time; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); "
+        "(run / 'train_log.jsonl').write_text(json.dumps({'step': 1, 'loss': 3.6067, 'time': time.time()}) + '\\n'); "
+        "(run / 'status.json').write_text(json.dumps({'state': 'running', 'step': 1, 'total_steps': 8, "
+        "'started_at': time.time()})); time.sleep(60)"
+    )
+    job = scheduler.launch(
+        app_env,
+        "train",
+        [sys.executable, "-c", code, str(run_dir)],
+        log_dir=tmp_path / "logs",
+        run_dir=run_dir,
+    )
+    deadline = time.monotonic() + 20
+    while not (run_dir / "status.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at = _as(researcher)
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    x, y = spec["encoding"]["x"], spec["encoding"]["y"]
+    assert (
+        x["scale"]["domain"] == [0, 2] and x["axis"]["format"] == "d"
+    )  # whole steps, the point in the middle
+    low, high = y["scale"]["domain"]
+    assert low < 3.6067 < high and y["scale"]["nice"] is False
+    assert "estimating the time left" in at.get("progress")[0].proto.text  # one logged step: no guess yet
+    scheduler.cancel(app_env, job.job_id)

@@ -62,3 +62,26 @@ def test_constraints_pin_every_requirement():
         for sep in ("==", ">=", "<=", "<", ">", "~="):
             name = name.split(sep)[0]
         assert name.strip().lower().replace("_", "-") in pinned, f"{name} is not pinned in constraints.txt"
+
+
+def test_setup_converts_the_embedded_model_into_the_cache_the_demo_reads(tmp_path):
+    """.ci/setup converts the GGUF once (about 2 minutes on 2 cores), so the demo's first job does not. Its command
+    is run here against a cache where the folder exists already: it must name the folder the jobs load."""
+    setup = (ROOT / ".ci" / "setup").read_text()
+    (line,) = [x for x in setup.splitlines() if "convert_embedded" in x and not x.startswith("#")]
+    assert line.startswith('"$VENV/bin/python" -c ')
+    code = line.split(" -c ", 1)[1].strip().strip("'")
+    from ft_core import models
+
+    real = models.cache_dir() / "models" / "smollm2-135m"
+    if not (real / "model.safetensors").is_file():
+        pytest.skip("the embedded model is not converted on this machine (run .ci/setup)")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "smollm2-135m").symlink_to(real)
+    env = {**os.environ, "FT_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / "models" / "smollm2-135m")  # found, not converted again
+    assert "converting" not in done.stdout

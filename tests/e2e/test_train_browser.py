@@ -1,7 +1,10 @@
 """A real Chromium: a researcher launches a tiny training run from the Train page, watches it finish on the
 Jobs page (reloading the browser and restarting the app on the way: the job goes on), and opens its curves on
 the Runs page.
-Screenshots go to screenshots/ (train_form.png, jobs_running.png, jobs_finished.png, runs_curves.png)."""
+The form is the researcher's: a run name first, labels from the config, a data set picked from the data folder
+and a file uploaded through the browser (a bad one refused by its own name). Cancel asks before it acts.
+Screenshots go to screenshots/ (train_form.png, jobs_running.png, jobs_cancel_question.png, jobs_finished.png,
+runs_curves.png)."""
 
 from __future__ import annotations
 
@@ -28,35 +31,58 @@ def open_tab(page, name: str) -> None:
     page.wait_for_timeout(200)
 
 
-def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir, tiny_jsonl):
+def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir, tiny_jsonl, tmp_path):
+    data = tmp_path / "data"
+    (data / "tiny").mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (data / "tiny" / f"{split}.jsonl").write_text((tiny_jsonl / f"{split}.jsonl").read_text())
+    app.extra_env["FT_DATA_DIR"] = str(data)
     app.start()
     page = app.login(browser_page, "admin", app.admin_password)
     page.get_by_role("link", name="Train").click()
     page.get_by_text("Preset").wait_for()
+    page.get_by_text("Ready to launch").wait_for()  # the whole form has arrived
+    assert page.get_by_label("Run name", exact=True).input_value() == "tiny-smollm2-135m"  # first, readable
 
-    # a preset first (it resets the form), then the tiny model and data
+    # a preset first (it resets the form's settings, not the data or the name), then the tiny model
     page.get_by_label("Preset").click()
     page.get_by_role("option", name="Quick CPU try (48 examples, 12 steps)").click()
     page.wait_for_timeout(500)
-    run_dir = app.runs_dir / "tiny-browser"
     open_tab(page, "Data")
-    fill(page, "train_file", str(tiny_jsonl / "train.jsonl"))
-    fill(page, "validation_file", str(tiny_jsonl / "dev.jsonl"))
-    fill(page, "test_file", str(tiny_jsonl / "test.jsonl"))
+    # an upload through the browser: a header-only CSV is refused by its own name, a good file is kept and picked
+    page.get_by_text("Upload a file").click()
+    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    bad = tmp_path / "header only.csv"
+    bad.write_text("source,target\n")
+    chooser.set_input_files(str(bad))
+    page.get_by_text("header only.csv has no rows (only a header)").wait_for()
+    assert str(tmp_path) not in page.locator('[data-testid="stAlert"]').first.inner_text()
+    chooser.set_input_files(str(tiny_jsonl / "train.jsonl"))
+    page.get_by_text("Uploaded train.jsonl").wait_for()
+    assert (data / "uploads" / "train.jsonl").is_file()  # kept under the data folder, listed as "uploads"
+    page.get_by_text("rows; the first 5").wait_for()
+    # back to the data set found in the data folder: preview, row count, columns from the file
+    page.get_by_text("A data set found here").click()
+    page.get_by_label("Data set", exact=True).click()
+    page.get_by_role("option", name="tiny").click()
+    page.wait_for_timeout(500)
+    page.get_by_text("train.jsonl: 16 rows; the first 5").wait_for()
     open_tab(page, "Model")
-    fill(page, "base_model", str(tiny_causal_dir))
-    fill(page, "run_dir", str(run_dir))
+    fill(page, "Base model", str(tiny_causal_dir))
+    run_dir = app.runs_dir / "tiny-browser"
+    fill(page, "Run name", "tiny-browser")
     open_tab(page, "Optimization")
-    fill(page, "max_steps", "6")
-    page.get_by_text("The configuration is valid.").wait_for()
+    fill(page, "Max steps (0 = epochs)", "6")
+    page.get_by_text("Ready to launch").wait_for()
     # another page and back: the form is as it was left
     page.get_by_role("link", name="Jobs").first.click()
     page.get_by_text("No job yet").wait_for()
     page.get_by_role("link", name="Train").first.click()
-    open_tab(page, "Model")
-    assert page.get_by_label("run_dir", exact=True).input_value() == str(run_dir)
+    page.get_by_text("Ready to launch").wait_for()
+    assert page.get_by_label("Run name", exact=True).input_value() == "tiny-browser"
     open_tab(page, "Optimization")
-    assert page.get_by_label("max_steps", exact=True).input_value() == "6"
+    assert page.get_by_label("Max steps (0 = epochs)", exact=True).input_value() == "6"
+    open_tab(page, "Data")
     app.screenshot(page, "train_form")
     page.get_by_role("button", name="Launch").click()
     page.get_by_text("Watch it on the Jobs page").wait_for(timeout=30_000)
@@ -64,6 +90,12 @@ def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir,
     page.get_by_role("link", name="Jobs").first.click()
     page.get_by_text("train tiny-browser").first.wait_for(timeout=30_000)
     app.screenshot(page, "jobs_running")
+    # Cancel asks first, naming the job; "No, keep it" leaves it running
+    page.get_by_role("button", name="Cancel").first.click()
+    page.get_by_text("Cancel 'train tiny-browser' (running)?").wait_for()
+    app.screenshot(page, "jobs_cancel_question")
+    page.get_by_role("button", name="No, keep it").click()
+    page.get_by_text("Cancel 'train tiny-browser'").wait_for(state="detached")
     page.reload()  # reloading the browser never stops a job: a new session (still logged in: the cookie) ...
     page.get_by_text("Logged in as admin").wait_for()
     page.get_by_role("link", name="Jobs").first.click()

@@ -251,7 +251,7 @@ def test_user_strings_stay_text_on_every_page(app, browser_page, outside, tmp_pa
 
     _open(page, "Train")
     page.get_by_role("tab", name="Optimization", exact=True).click()
-    box = page.get_by_label("learning_rate", exact=True)
+    box = page.get_by_label("Learning rate", exact=True)
     box.fill(hostile(port, "train"))
     box.press("Enter")
     page.get_by_text("learning_rate must be of type float").wait_for()

@@ -135,8 +135,37 @@ def test_a_pipeline_waits_for_its_first_step_and_stops_when_it_fails(con, log_di
     after = queue.submit(
         con, "score", py("pass"), log_dir=log_dir, run_dir=run_dir, pipeline="p2", depends_on=bad.job_id
     )
-    done = wait_for(con, after.job_id, **cpu())
-    assert done.status == "failed" and "ended failed" in done.error and done.pid is None
+    done = wait_for(con, after.job_id, ("finished", "failed", "cancelled", "skipped"), **cpu())
+    # it never ran: skipped with the reason, not counted as a failure of its own
+    assert done.status == "skipped" and "before it in its chain" in done.error and "failed" in done.error
+    assert done.pid is None
+
+
+def test_a_cancel_plan_names_the_chain_and_what_will_be_skipped(con, log_dir, busy_cpu):
+    first = queue.submit(con, "train", py("pass"), log_dir=log_dir, label="a: train", pipeline="q")
+    second = queue.submit(
+        con,
+        "generate",
+        py("pass"),
+        log_dir=log_dir,
+        label="b: generate",
+        pipeline="q",
+        depends_on=first.job_id,
+    )
+    alone = queue.submit(con, "score", py("pass"), log_dir=log_dir, label="alone")
+    plan = scheduler.cancel_plan(con, second.job_id)
+    assert [j.job_id for j in plan.chain] == [first.job_id, second.job_id] and plan.skipped == []
+    assert "step 2 of 2 of its chain: 'a: train' (queued) -> 'b: generate' (queued)" in plan.question()
+    plan = scheduler.cancel_plan(con, first.job_id)
+    assert [j.job_id for j in plan.skipped] == [second.job_id]
+    assert plan.question().endswith("The job after it ('b: generate') will then be skipped.")
+    assert scheduler.cancel_plan(con, alone.job_id).question() == "Cancel 'alone' (queued)?"
+    # chains without a pipeline name are followed through depends_on
+    loose = queue.submit(con, "score", py("pass"), log_dir=log_dir, label="loose", depends_on=alone.job_id)
+    assert [j.job_id for j in queue.chain(con, queue.get_job(con, loose.job_id))] == [
+        alone.job_id,
+        loose.job_id,
+    ]
 
 
 def test_out_of_memory_says_what_to_lower(con, log_dir, tmp_path):

@@ -232,7 +232,7 @@ def test_texts_over_the_limit_are_refused_naming_the_first_ones(con, tmp_path):
         create_campaign(con, CampaignConfig(name="long", source_file=str(path)))
     message = str(raised.value)
     assert message.startswith(
-        "3 text(s) are longer than the limit of 20,000 characters (item 'i1' output of system 'finetuned': "
+        "3 texts are longer than the limit of 20,000 characters (item 'i1' output of system 'finetuned': "
         "1,000,000; item 'i2' source: 25,000; item 'i3' output of system 'base': 20,001)"
     ), message
     assert "truncate_long_texts" in message and "\n" not in message and len(message) < 400
@@ -240,7 +240,7 @@ def test_texts_over_the_limit_are_refused_naming_the_first_ones(con, tmp_path):
     # Exactly at the limit is fine; the limit is the campaign's to choose.
     ok = _long_csv(tmp_path, {("i0", "base"): 20_000})
     create_campaign(con, CampaignConfig(name="at limit", source_file=str(ok), max_text_chars=25_000))
-    with pytest.raises(CampaignError, match=r"^12 text\(s\) are longer than the limit of 9 characters"):
+    with pytest.raises(CampaignError, match=r"^12 texts are longer than the limit of 9 characters"):
         create_campaign(
             con, CampaignConfig(name="tight", source_file=str(_long_csv(tmp_path, {}, 5)), max_text_chars=9)
         )

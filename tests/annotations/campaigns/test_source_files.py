@@ -30,7 +30,7 @@ MALFORMED = [
     ("high-bytes.csv", bytes(range(128, 256)) * 8, "not UTF-8"),
     ("empty.csv", b"", "empty"),
     ("blank.jsonl", b"\n \n\t\n", "empty"),
-    ("header-only.csv", b"item_id,system,output\n", "header but no rows"),
+    ("header-only.csv", b"item_id,system,output\n", "is empty: it has no rows (only a header"),
     ("latin1.csv", "item_id,system,output\n1,base,caf\xe9 cr\xe8me\n".encode("latin-1"), "not UTF-8"),
     (
         "cp1252.jsonl",
@@ -48,7 +48,7 @@ MALFORMED = [
     ),
     ("not-objects.jsonl", b"1\n2\n", "line 1 holds a JSON int"),
     ("ragged.csv", b'item_id,system,output\n1,base,"unclosed\n', "not a valid CSV"),
-    ("no-output.csv", b"item_id,system,text\n1,base,x\n", "lacks column(s) ['output']"),
+    ("no-output.csv", b"item_id,system,text\n1,base,x\n", "lacks column output; it needs"),
     ("outputs.txt", GOOD_CSV.encode(), "expected a .csv or .jsonl"),
     ("deep.jsonl", b"[" * 100_000 + b"\n", "JSON array"),
     ("deep-object.jsonl", b'{"a": ' * 100_000 + b"1" + b"}" * 100_000 + b"\n", "nested too deeply"),
