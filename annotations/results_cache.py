@@ -1,5 +1,6 @@
 """Computed analyses kept on disk across app restarts, for the results page: a researcher who comes back after
-a restart sees the statistics at once instead of waiting for every bootstrap again.
+a restart sees the statistics at once instead of waiting for every bootstrap again. `page_analysis` is the one
+call the page makes: the kept analysis when there is one, else the stages started on the store's frames.
 
 One pickle per (campaign, data version, analysis options) under `<data folder>/analysis_cache/` (the data
 folder is the one holding the store, `$FT_APP_DB`'s folder). The key holds the campaign id, its data version
@@ -78,3 +79,22 @@ def save(folder: Path, campaign_id: str, version: str, analysis: CampaignAnalysi
         pickle.dump(analysis, f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(f.name, path)
     return path
+
+
+def page_analysis(con, campaign_id: str, version: str, options: AnalysisOptions, folder: Path | None = None):
+    """The kept analysis of exactly this data version and these options (FinishedStages), else its stages
+    started (AnalysisStages): the judgments are read first, the scores and metrics while the headline is
+    computed. Save the result with `save` once `.result()` is in."""
+    from annotations import campaigns, judgments
+    from annotations.stats.stages import AnalysisStages, FinishedStages
+
+    saved = load(folder or cache_folder(), campaign_id, version, options)
+    if saved is not None:
+        return FinishedStages(saved)
+    return AnalysisStages(
+        judgments.judgments_frame(con, campaign_id),
+        lambda: judgments.scores_frame(con, campaign_id),
+        lambda: campaigns.metrics_frame(con, campaign_id),
+        options,
+        campaign_id,
+    )

@@ -13,6 +13,7 @@ import streamlit as st
 
 from annotations import campaigns, results_cache, stats
 from annotations.analysis import AnalysisOptions
+from annotations.campaign_facets import CampaignFacets, ItemFrames, campaign_facets, item_frames
 from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
 from annotations.export import (
@@ -33,8 +34,13 @@ MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
 
 @st.cache_resource(show_spinner="Loading judgments…", max_entries=4)
 def campaign_data(campaign_id: str, version: str) -> CampaignData:
-    # a resource, not data: the frames are only read, and copying 100,000 judgments on every rerun costs seconds
+    # only for the export and the slides (on their button): the page itself never reads every judgment
     return load_campaign(store(), campaign_id)
+
+
+@st.cache_data(max_entries=16)
+def facets(campaign_id: str, version: str) -> CampaignFacets:
+    return campaign_facets(store(), campaign_id)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -42,11 +48,7 @@ def campaign_stages(
     campaign_id: str, version: str, options: AnalysisOptions
 ) -> AnalysisStages | FinishedStages:
     # a resource: the running stages are shared by every rerun and tab until they finish, then kept
-    saved = results_cache.load(results_cache.cache_folder(), campaign_id, version, options)
-    if saved is not None:
-        return FinishedStages(saved)
-    data = campaign_data(campaign_id, version)
-    return AnalysisStages(data.judgments, data.scores, data.metrics, options, campaign_id)
+    return results_cache.page_analysis(store(), campaign_id, version, options)
 
 
 def plural(n: int, word: str) -> str:
@@ -54,13 +56,9 @@ def plural(n: int, word: str) -> str:
 
 
 @st.cache_data(max_entries=64)
-def item_and_outputs(campaign_id: str, item_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def one_item(campaign_id: str, version: str, item_id: str) -> ItemFrames:
     # one item at a time: reading every source and output of a large campaign cost a cold visit a third of a second
-    con = store()
-    return (
-        campaigns.items_frame(con, campaign_id, item_ids=[item_id]),
-        campaigns.outputs_frame(con, campaign_id, item_ids=[item_id]),
-    )
+    return item_frames(store(), campaign_id, item_id)
 
 
 def interval_chart(
@@ -107,13 +105,13 @@ if version != latest:
             on_click=st.session_state.__setitem__,
             args=(f"version:{campaign_id}", latest),
         )
-data = campaign_data(campaign_id, version)
-if data.judgments.empty:
+choices = facets(campaign_id, version)
+if not choices.n_judgments:
     st.info("This campaign has no judgments yet.")
     st.stop()
 
-all_annotators = sorted(data.judgments["annotator_id"].astype(str).unique())
-criteria_names = sorted(data.scores["criterion"].astype(str).unique()) if not data.scores.empty else []
+all_annotators = choices.annotators
+criteria_names = choices.criteria
 with st.expander("What counts", expanded=False):
     left, right = st.columns(2)
     tie_policy = left.radio(
@@ -337,7 +335,7 @@ with metrics_tab:
                 interval_chart(accuracy, "metric", "accuracy", "ci_low", "ci_high", 0.5, "pairwise accuracy"),
                 width="stretch",
             )
-        metric_names = sorted(data.metrics["metric"].astype(str).unique())
+        metric_names = choices.metrics
         human_names = criteria_names if criterion == "all" else [criterion]
         if metric_names and human_names:
             scatter(versus, metric_names, human_names)
@@ -393,7 +391,7 @@ with plan_section:
 progress.empty()
 
 with training_tab:
-    log = read_train_log(data.run_dir)
+    log = read_train_log(choices.run_dir)
     if log.empty:
         st.info("No train_log.jsonl for this campaign's run.")
     else:
@@ -411,12 +409,10 @@ with training_tab:
 @st.fragment
 def example_browser(system: str, opponent: str) -> None:
     """One item's source, both outputs and its judgments: its own fragment, so another item redraws only this."""
-    judged = data.judgments["item_id"].astype(str).unique().tolist()
-    item_id = st.selectbox("Item", judged, key="example_item")
-    items, outputs = item_and_outputs(campaign_id, item_id)
-    item = items[items["item_id"] == item_id]
-    if not item.empty:
-        row = item.iloc[0]
+    item_id = st.selectbox("Item", choices.items, key="example_item")
+    one = one_item(campaign_id, version, item_id)
+    if not one.item.empty:
+        row = one.item.iloc[0]
         st.markdown("**Source**")
         st.text(str(row.get("source") or ""))
         if row.get("references"):
@@ -425,17 +421,13 @@ def example_browser(system: str, opponent: str) -> None:
                 st.text(reference)
     columns = st.columns(2)
     for column, name in zip(columns, (opponent, system)):
-        text = outputs[(outputs["item_id"] == item_id) & (outputs["system"] == name)]["output"]
+        text = one.outputs[one.outputs["system"] == name]["output"]
         column.markdown(f"**{escape_markdown(name)}**")
         column.text(text.iloc[0] if len(text) else "(no output)")
-        values = data.metrics[(data.metrics["item_id"] == item_id) & (data.metrics["system"] == name)]
-        column.dataframe(values[["metric", "value"]], hide_index=True)
-    item_judgments = judgments_with_scores(
-        data.judgments[data.judgments["item_id"] == item_id], data.scores[data.scores["item_id"] == item_id]
-    )
+        column.dataframe(one.metrics[one.metrics["system"] == name][["metric", "value"]], hide_index=True)
     st.markdown("**Judgments**")
     st.dataframe(
-        item_judgments.drop(
+        judgments_with_scores(one.judgments, one.scores).drop(
             columns=["campaign_id", "system_a", "system_b", "assignment_id", "repeat_of"], errors="ignore"
         ),
         hide_index=True,
@@ -452,7 +444,7 @@ with export_tab:
     )
     st.download_button(
         "Download export (.zip)",
-        data=lambda: export_bytes(data, result),
+        data=lambda: export_bytes(campaign_data(campaign_id, version), result),
         file_name=f"{campaign_id}-export.zip",
         mime="application/zip",
         key="download_export",

@@ -3,6 +3,8 @@ verdict (win rate under each tie policy, sign test) first, in a fraction of a se
 thread pool (numpy, pandas and the bootstrap's matrix products release the GIL, so two cores work at once).
 
     stages = AnalysisStages(judgments, scores, metrics, options, campaign_id)   # starts every stage
+    # scores and metrics may be loaders (no-argument callables): they are read on the pool while the headline,
+    # which needs only the judgments, is computed
     stages.headline()     # (win, win_by_policy): what the Verdict tab shows first
     stages.verdict()      # analysis.Verdict: + criteria, metric table, Bradley-Terry
     stages.agreement()    # analysis.Agreement
@@ -16,6 +18,7 @@ waits only on stages submitted before it, so the pool cannot deadlock. No I/O.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -25,6 +28,13 @@ from annotations.errors import AnnotationError
 from annotations.stats import analysis, paired_metrics, power, preference, quality
 from annotations.stats.campaign_analysis import CampaignAnalysis
 from annotations.stats.environment import environment
+
+
+def _frame(value: pd.DataFrame | Callable[[], pd.DataFrame] | None, columns: list[str]) -> pd.DataFrame:
+    """A frame as given, loaded by calling it, or an empty frame with `columns`."""
+    value = value() if callable(value) else value
+    return value if value is not None else pd.DataFrame(columns=columns)
+
 
 STAGES = ("verdict", "agreement", "metrics versus humans", "annotators")  # what a progress line counts
 
@@ -45,8 +55,8 @@ class AnalysisStages:
     def __init__(
         self,
         judgments: pd.DataFrame,
-        scores: pd.DataFrame | None = None,
-        metrics: pd.DataFrame | None = None,
+        scores: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
+        metrics: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
         options: analysis.AnalysisOptions | None = None,
         campaign_id: str | None = None,
         workers: int = 2,
@@ -55,8 +65,6 @@ class AnalysisStages:
         self.options = options = options or analysis.AnalysisOptions()
         if judgments is None or judgments.empty:
             raise AnnotationError("this campaign has no judgments yet: nothing to analyse")
-        scores = scores if scores is not None else pd.DataFrame(columns=analysis.SCORE_COLUMNS)
-        metrics = metrics if metrics is not None else pd.DataFrame(columns=analysis.METRIC_COLUMNS)
         if not campaign_id and "campaign_id" in judgments:
             campaign_id = str(judgments["campaign_id"].iloc[0])
         self.campaign_id = campaign_id or ""
@@ -71,7 +79,9 @@ class AnalysisStages:
         self._headline = submit(
             "headline", analysis.headline_statistics, evidence.used, system, opponent, options
         )
-        self._frames = submit("frames", self._frames_and_pairs, scores, metrics)
+        loaded_scores = submit("scores", _frame, scores, analysis.SCORE_COLUMNS)
+        loaded_metrics = submit("metrics", _frame, metrics, analysis.METRIC_COLUMNS)
+        self._frames = submit("frames", self._frames_and_pairs, loaded_scores, loaded_metrics)
         self._versus = submit("metrics versus humans", self._run_versus)
         self._verdict = submit("verdict", self._run_verdict)
         self._agreement = submit("agreement", self._run_agreement)
@@ -89,8 +99,8 @@ class AnalysisStages:
 
     # ------------------------------------------------------------------ the stages (each waits on earlier ones)
 
-    def _frames_and_pairs(self, scores: pd.DataFrame, metrics: pd.DataFrame):
-        scores, metrics = analysis.evidence_frames(scores, metrics, self.evidence.used)
+    def _frames_and_pairs(self, scores: Future, metrics: Future):
+        scores, metrics = analysis.evidence_frames(scores.result(), metrics.result(), self.evidence.used)
         return scores, metrics, paired_metrics.metric_pairs(metrics, self.system, self.opponent)
 
     def _run_versus(self) -> analysis.MetricsVersusHumans:
