@@ -120,7 +120,10 @@ with st.expander("What counts", expanded=False):
         format_func=lambda p: f"{p}: {stats.TIE_POLICY_HELP[p]}",
         key="tie_policy",
     )
-    chosen = right.multiselect("Annotators", all_annotators, default=all_annotators, key="annotators")
+    # one choice per campaign: a key shared by every campaign carried one campaign's annotators into the next
+    chosen = right.multiselect(
+        "Annotators", all_annotators, default=all_annotators, key=f"annotators:{campaign_id}"
+    )
     exclude_flagged = right.checkbox("Leave out annotators the quality checks flag", key="exclude_flagged")
     include_gold = right.checkbox("Count gold items in the verdict", key="include_gold")
     include_repeats = right.checkbox("Count flipped repeats as extra judgments", key="include_repeats")
@@ -437,6 +440,13 @@ def example_browser(system: str, opponent: str) -> None:
 with examples_tab:
     example_browser(result.system, result.opponent)
 
+
+def slides_zip() -> bytes:
+    from annotations.slides import slides_bytes  # matplotlib: imported on the click, not on every cold page
+
+    return slides_bytes(store(), campaign_data(campaign_id, version), result)
+
+
 with export_tab:
     st.write(
         "Judgments (CSV, Parquet, JSONL), every statistic (JSON, CSV) with method, n, intervals, seed and versions, "
@@ -448,4 +458,16 @@ with export_tab:
         file_name=f"{campaign_id}-export.zip",
         mime="application/zip",
         key="download_export",
+    )
+    st.write(
+        "A slide deck to present as is: training curves, the metric table with paired-bootstrap intervals, the "
+        "verdict, agreement, bias checks and three example pairs; PNG charts, a Marp Markdown deck and one "
+        "self-contained HTML file. `python -m annotations export --db FILE --out DIR --slides` writes the same."
+    )
+    st.download_button(
+        "Download slides (.zip)",
+        data=slides_zip,
+        file_name=f"{campaign_id}-slides.zip",
+        mime="application/zip",
+        key="download_slides",
     )
