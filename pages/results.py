@@ -160,12 +160,18 @@ def wait_for(stage: str):
             len(ready) / len(STAGES),
             text=f"Computing statistics: {stage} ({len(ready)} of {len(STAGES)} ready)…",
         )
-    return {
+    collect = {
         "verdict": stages.verdict,
         "agreement": stages.agreement,
         "metrics versus humans": stages.versus,
         "annotators": stages.biases,
-    }[stage]()
+    }[stage]
+    try:
+        return collect()
+    except AnnotationError as e:
+        progress.empty()
+        st.error(escape_markdown(e))
+        st.stop()
 
 
 try:
