@@ -26,6 +26,8 @@ def _load(name: str, path: Path):
 synthetic = _load("_synthetic_e2e", TESTS / "annotations" / "synthetic.py")
 run_folders = _load("_run_folders_e2e", TESTS / "annotations" / "run_folders.py")
 
+SETTLED = """() => !document.body.innerText.includes('Computing statistics')
+    && document.querySelectorAll("[data-stale='true']").length === 0"""  # this run's elements only, all drawn
 EVERY_IMAGE_RENDERED = """() => Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"""
 
 
@@ -46,8 +48,9 @@ def _campaigns(app):
     return app.prepare(work)
 
 
-def _open_results(page, current: str | None = None, campaign_label: str | None = None):
-    """Open Results (the newest campaign first), or switch from the campaign named `current` to another."""
+def _open_results(page, current: str | None = None, campaign_label: str | None = None, caption: str = ""):
+    """Open Results (the newest campaign first), or switch from the campaign named `current` to another whose
+    caption says `caption`; returns once every stage is drawn."""
     if campaign_label:
         page.get_by_role("combobox").first.click()  # the Campaign box, showing `current`
         page.get_by_role("option", name=campaign_label).click()
@@ -77,7 +80,7 @@ def test_results_page_slides_download_and_one_annotator_agreement(app, browser_p
     app.screenshot(page, "results-agreement-one-annotator")
 
     # four annotators: verdict, agreement, and the slides in one click
-    _open_results(page, f"one reader ({solo})", f"four readers ({many})")
+    _open_results(page, f"one reader ({solo})", f"four readers ({many})", caption="by 4 annotators;")
     page.get_by_text(
         "by 4 annotators;"
     ).wait_for()  # every annotator of this campaign counts, not the last one's
