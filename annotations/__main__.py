@@ -16,7 +16,7 @@ COMMANDS = {
     "export": (
         "annotations.report.cli",
         "main_export",
-        "write judgments, statistics and the report (--db FILE --out DIR)",
+        "write judgments, statistics and the report (--db FILE --out DIR [--slides])",
     ),
     "users": ("annotations.users", "main", "create accounts and invitation links (--db FILE)"),
     "backup": (
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     module_name, func_name, _ = COMMANDS[argv[0]]
+    if argv[0] == "export" and "--slides" in argv:  # the export, then a slide deck beside it
+        module_name, func_name = "annotations.report.slides", "main_export_with_slides"
     func = getattr(importlib.import_module(module_name), func_name)
     try:
         return int(func(argv[1:]) or 0)

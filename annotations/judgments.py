@@ -348,8 +348,12 @@ def _utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """One row per judged assignment, latest version; columns as in docs/frames.md (winner is de-randomized)."""
+def judgments_frame(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """One row per judged assignment, latest version; columns as in docs/frames.md (winner is de-randomized); only
+    the items `item_ids` names when given (the results page's example browser reads one item at a time)."""
+    only = "" if item_ids is None else "WHERE list_contains(?, j.item_id)"
     frame = read_frame(
         con,
         f"""
@@ -364,9 +368,10 @@ def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.Data
         JOIN items i ON i.campaign_id = j.campaign_id AND i.item_id = j.item_id
         LEFT JOIN outputs ol ON ol.campaign_id = j.campaign_id AND ol.item_id = j.item_id AND ol.system = a.shown_left
         LEFT JOIN outputs orr ON orr.campaign_id = j.campaign_id AND orr.item_id = j.item_id AND orr.system = a.shown_right
+        {only}
         ORDER BY j.submitted_at, j.judgment_id
         """,
-        [campaign_id],
+        [campaign_id] if item_ids is None else [campaign_id, item_ids],
     )
     frame["is_gold"] = frame["is_gold"].astype(bool)
     frame["is_repeat"] = frame["is_repeat"].astype(bool)
@@ -374,8 +379,12 @@ def judgments_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.Data
     return _utc(frame, ["served_at", "submitted_at"])
 
 
-def scores_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system, score."""
+def scores_frame(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system, score;
+    only the items `item_ids` names when given."""
+    only = "" if item_ids is None else "WHERE list_contains(?, j.item_id)"
     frame = read_frame(
         con,
         f"""
@@ -385,9 +394,10 @@ def scores_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFra
         FROM latest j
         JOIN judgment_scores s ON s.judgment_id = j.judgment_id
         JOIN assignments a ON a.assignment_id = j.assignment_id
+        {only}
         ORDER BY j.submitted_at, j.judgment_id, s.criterion, s.side
         """,
-        [campaign_id],
+        [campaign_id] if item_ids is None else [campaign_id, item_ids],
     )
     frame["score"] = frame["score"].astype(int)
     return frame

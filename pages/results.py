@@ -1,6 +1,9 @@
 """Results (researchers): did the fine-tune help? The human verdict with intervals, agreement, whether the
 automatic metrics track the humans, annotator quality, the run's loss curve, an example browser and the export.
-Every number comes from one call, `annotations.analysis.analyze`, cached per campaign and data version."""
+Every number comes from `analyze`'s stages (`annotations.stats.stages`), started once per campaign, data version
+and options: the verdict is drawn as soon as its win rates are ready and the other tabs fill in as their
+statistics finish, under a progress line. A finished analysis is kept on disk (`annotations.results_cache`), so
+a restarted app shows it at once."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from annotations import campaigns, stats
-from annotations.analysis import AnalysisOptions, CampaignAnalysis, analyze
+from annotations import campaigns, results_cache, stats
+from annotations.analysis import AnalysisOptions
+from annotations.campaign_facets import CampaignFacets, ItemFrames, campaign_facets, item_frames
 from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
 from annotations.report import (
@@ -21,6 +25,7 @@ from annotations.report import (
     load_campaign,
 )
 from annotations.stats.faithfulness import fidelity_table
+from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
@@ -30,24 +35,31 @@ MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
 
 @st.cache_resource(show_spinner="Loading judgments…", max_entries=4)
 def campaign_data(campaign_id: str, version: str) -> CampaignData:
-    # a resource, not data: the frames are only read, and copying 100,000 judgments on every rerun costs seconds
+    # only for the export and the slides (on their button): the page itself never reads every judgment
     return load_campaign(store(), campaign_id)
 
 
-@st.cache_data(show_spinner="Computing statistics…", max_entries=16)
-def campaign_analysis(campaign_id: str, version: str, options: AnalysisOptions) -> CampaignAnalysis:
-    data = campaign_data(campaign_id, version)
-    return analyze(data.judgments, data.scores, data.metrics, options, campaign_id)
+@st.cache_data(max_entries=16)
+def facets(campaign_id: str, version: str) -> CampaignFacets:
+    return campaign_facets(store(), campaign_id)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def campaign_stages(
+    campaign_id: str, version: str, options: AnalysisOptions
+) -> AnalysisStages | FinishedStages:
+    # a resource: the running stages are shared by every rerun and tab until they finish, then kept
+    return results_cache.page_analysis(store(), campaign_id, version, options)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @st.cache_data(max_entries=64)
-def item_and_outputs(campaign_id: str, item_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def one_item(campaign_id: str, version: str, item_id: str) -> ItemFrames:
     # one item at a time: reading every source and output of a large campaign cost a cold visit a third of a second
-    con = store()
-    return (
-        campaigns.items_frame(con, campaign_id, item_ids=[item_id]),
-        campaigns.outputs_frame(con, campaign_id, item_ids=[item_id]),
-    )
+    return item_frames(store(), campaign_id, item_id)
 
 
 def interval_chart(
@@ -94,13 +106,13 @@ if version != latest:
             on_click=st.session_state.__setitem__,
             args=(f"version:{campaign_id}", latest),
         )
-data = campaign_data(campaign_id, version)
-if data.judgments.empty:
+choices = facets(campaign_id, version)
+if not choices.n_judgments:
     st.info("This campaign has no judgments yet.")
     st.stop()
 
-all_annotators = sorted(data.judgments["annotator_id"].astype(str).unique())
-criteria_names = sorted(data.scores["criterion"].astype(str).unique()) if not data.scores.empty else []
+all_annotators = choices.annotators
+criteria_names = choices.criteria
 with st.expander("What counts", expanded=False):
     left, right = st.columns(2)
     tie_policy = left.radio(
@@ -109,7 +121,10 @@ with st.expander("What counts", expanded=False):
         format_func=lambda p: f"{p}: {stats.TIE_POLICY_HELP[p]}",
         key="tie_policy",
     )
-    chosen = right.multiselect("Annotators", all_annotators, default=all_annotators, key="annotators")
+    # one choice per campaign: a key shared by every campaign carried one campaign's annotators into the next
+    chosen = right.multiselect(
+        "Annotators", all_annotators, default=all_annotators, key=f"annotators:{campaign_id}"
+    )
     exclude_flagged = right.checkbox("Leave out annotators the quality checks flag", key="exclude_flagged")
     include_gold = right.checkbox("Count gold items in the verdict", key="include_gold")
     include_repeats = right.checkbox("Count flipped repeats as extra judgments", key="include_repeats")
@@ -126,81 +141,260 @@ options = AnalysisOptions(
     confidence=confidence,
 )
 try:
-    result = campaign_analysis(campaign_id, version, options)
+    stages = campaign_stages(campaign_id, version, options)
+    used = stages.used
 except AnnotationError as e:
     st.error(escape_markdown(e))
     st.stop()
 
-used = result.used
 st.caption(
-    f"{used['judgments_used']} of {used['judgments_total']} judgments on {used['items_used']} items by "
-    f"{used['annotators_used']} annotators; left out: {used['judgments_of_excluded_annotators']} of excluded "
-    f"annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), {used['repeats_left_out']} repeats, "
-    f"{used['gold_left_out']} gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
-)
+    f"{used['judgments_used']} of {plural(used['judgments_total'], 'judgment')} on {plural(used['items_used'], 'item')} "
+    f"by {plural(used['annotators_used'], 'annotator')}; left out: {used['judgments_of_excluded_annotators']} of "
+    f"excluded annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), "
+    f"{used['repeats_left_out']} {'repeat' if used['repeats_left_out'] == 1 else 'repeats'}, {used['gold_left_out']} "
+    f"gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
+)  # fmt: skip
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
+progress = st.empty()
 
-verdict, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_tab, export_tab = st.tabs(
+
+def wait_for(stage: str):
+    """The stage's result; the progress line says what is ready and what is still being computed."""
+    ready = stages.done()
+    if stage not in ready:
+        progress.progress(
+            len(ready) / len(STAGES),
+            text=f"Computing statistics: {stage} ({len(ready)} of {len(STAGES)} ready)…",
+        )
+    collect = {
+        "verdict": stages.verdict,
+        "agreement": stages.agreement,
+        "metrics versus humans": stages.versus,
+        "annotators": stages.biases,
+    }[stage]
+    try:
+        return collect()
+    except AnnotationError as e:
+        progress.empty()
+        st.error(escape_markdown(e))
+        st.stop()
+
+
+try:
+    win, win_by_policy = stages.headline()
+except AnnotationError as e:
+    st.error(escape_markdown(e))
+    st.stop()
+
+verdict_tab, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_tab, export_tab = st.tabs(
     ["Verdict", "Agreement", "Metrics vs humans", "Annotators", "Training", "Examples", "Export"]
 )
 
-with verdict:
-    for line in interpret(result):
-        st.markdown(f"- {escape_markdown_keep_bold(line)}")
-    w = result.win
+# ---------------------------------------------------------------- the verdict first: its win rates are ready
+with verdict_tab:
+    summary = st.container()  # the plain-words reading, filled once every statistic is in
     cols = st.columns(4)
     cols[0].metric(
-        f"{escape_markdown(w.system)} win rate ({w.tie_policy})",
-        "n/a" if w.win_rate is None else f"{w.win_rate:.1%}",
+        f"{escape_markdown(win.system)} win rate ({win.tie_policy})",
+        "n/a" if win.win_rate is None else f"{win.win_rate:.1%}",
     )
     cols[1].metric(
-        f"{stats.ci_label(result.options.confidence)} (item bootstrap)",
-        "n/a" if w.boot_low is None else f"{w.boot_low:.1%} – {w.boot_high:.1%}",
+        f"{stats.ci_label(options.confidence)} (item bootstrap)",
+        "n/a" if win.boot_low is None else f"{win.boot_low:.1%} – {win.boot_high:.1%}",
     )
-    cols[2].metric("Sign test p", "n/a" if w.sign_test_p is None else f"{w.sign_test_p:.3g}")
-    cols[3].metric("Wins / losses / ties", f"{w.wins} / {w.losses} / {w.ties + w.both_bad}")
-    policies = result.win_by_policy.dropna(subset=["win_rate"])
+    cols[2].metric("Sign test p", "n/a" if win.sign_test_p is None else f"{win.sign_test_p:.3g}")
+    cols[3].metric("Wins / losses / ties", f"{win.wins} / {win.losses} / {win.ties + win.both_bad}")
+    policies = win_by_policy.dropna(subset=["win_rate"])
     if not policies.empty:
         rows = []
         for r in policies.itertuples():
-            rows.append(
-                {
-                    "interval": f"{r.tie_policy}: item bootstrap",
-                    "win_rate": r.win_rate,
-                    "low": r.boot_low,
-                    "high": r.boot_high,
-                }
-            )
-            rows.append(
-                {
-                    "interval": f"{r.tie_policy}: Wilson",
-                    "win_rate": r.win_rate,
-                    "low": r.wilson_low,
-                    "high": r.wilson_high,
-                }
-            )
+            rows.append({"interval": f"{r.tie_policy}: item bootstrap", "win_rate": r.win_rate,
+                         "low": r.boot_low, "high": r.boot_high})  # fmt: skip
+            rows.append({"interval": f"{r.tie_policy}: Wilson", "win_rate": r.win_rate,
+                         "low": r.wilson_low, "high": r.wilson_high})  # fmt: skip
         st.altair_chart(
             interval_chart(
-                pd.DataFrame(rows), "interval", "win_rate", "low", "high", 0.5, f"win rate of {w.system}"
+                pd.DataFrame(rows), "interval", "win_rate", "low", "high", 0.5, f"win rate of {win.system}"
             ),
             width="stretch",
         )
-    diffs = result.criteria.dropna(subset=["mean_diff"])
+    rest_of_verdict = st.container()
+
+# ---------------------------------------------------------------- the other tabs, as their statistics finish
+with rest_of_verdict:
+    verdict = wait_for("verdict")
+    diffs = verdict.criteria.dropna(subset=["mean_diff"])
     if criterion != "all":
         diffs = diffs[diffs["criterion"] == criterion]
     if not diffs.empty:
         st.subheader("Scores per criterion")
         st.altair_chart(
             interval_chart(diffs.fillna({"ci_low": diffs["mean_diff"], "ci_high": diffs["mean_diff"]}), "criterion",
-                           "mean_diff", "ci_low", "ci_high", 0.0, f"mean score {w.system} − {w.opponent}"),
+                           "mean_diff", "ci_low", "ci_high", 0.0, f"mean score {win.system} − {win.opponent}"),
             width="stretch",
         )  # fmt: skip
-    if result.bradley_terry is not None:
+    if verdict.bradley_terry is not None:
         st.subheader("Bradley–Terry strengths")
-        st.dataframe(result.bradley_terry.table, hide_index=True)
-    if not result.metric_table.empty:
+        st.dataframe(verdict.bradley_terry.table, hide_index=True)
+    if not verdict.metric_table.empty:
         st.subheader("Automatic metrics on these items")
-        st.dataframe(result.metric_table, hide_index=True)
+        st.dataframe(verdict.metric_table, hide_index=True)
+    plan_section = st.container()  # "how many more judgments" needs the agreement too
+
+with agreement_tab:
+    agreeing = wait_for("agreement")
+    table = agreeing.table
+    if criterion != "all":
+        table = table[
+            table["target"].str.startswith("preference") | table["target"].str.startswith(f"{criterion} ")
+        ]
+    preference_alpha = agreeing.table.iloc[0]["alpha"]
+    plan = agreeing.plan
+    if preference_alpha is None or pd.isna(preference_alpha):
+        # one annotator, or several who never judged the same item: say what would make agreement measurable
+        st.info(
+            "Agreement needs **a second annotator on the same items**: "
+            + (
+                f"so far {plural(plan.n_annotators, 'annotator')} judged {plural(plan.n_items, 'item')}, "
+                f"{plan.n_items_overlapping} of them by two different annotators."
+                if plan is not None
+                else "no item has been judged by two different annotators yet."
+            )
+        )
+        if plan is not None and plan.items_needed:
+            st.markdown(
+                "**How many overlapping judgments?** Items that need a second, independent judgment for the "
+                "preference's Krippendorff's alpha to have a 95% interval of the given width"
+            )
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "interval": [f"alpha ± {w:.2f}" for w in plan.items_needed],
+                        "items judged by two annotators": list(plan.items_needed.values()),
+                        "second judgments still needed": list(plan.more_judgments.values()),
+                    }
+                ),
+                hide_index=True,
+            )
+            st.caption(
+                f"Assumes the annotators agree at alpha ≈ {plan.assumed_alpha:.3f} (Krippendorff's tentative "
+                f"threshold) and choose the outcomes in the shares seen so far (chance agreement "
+                f"{plan.chance_agreement:.2f}); Cohen's (1960) large-sample standard error. Give the second "
+                "annotator the same campaign: the assignment serves each item to k annotators."
+            )
+        elif plan is not None and plan.reason:
+            st.caption(f"No plan: {plan.reason}.")
+    else:
+        defined = table.dropna(subset=["alpha"]).assign(label=lambda t: t["target"] + " · " + t["level"])
+        if not defined.empty:
+            st.altair_chart(
+                interval_chart(defined.fillna({"ci_low": defined["alpha"], "ci_high": defined["alpha"]}), "label",
+                               "alpha", "ci_low", "ci_high", 0.667,
+                               "Krippendorff's alpha (dashed: .667, tentative reliability)"),
+                width="stretch",
+            )  # fmt: skip
+        st.dataframe(
+            table[["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]],
+            hide_index=True,
+        )
+        fleiss = agreeing.fleiss
+        if fleiss.kappa is not None:
+            st.caption(f"Fleiss' kappa (preference): {fleiss.kappa:.3f} on {plural(fleiss.n_items, 'item')} "
+                       f"with {fleiss.raters_per_item} ratings each.")  # fmt: skip
+        if not agreeing.leave_one_out.empty:
+            st.markdown("**Leave one annotator out** (alpha without each annotator)")
+            st.dataframe(agreeing.leave_one_out, hide_index=True)
+        if not agreeing.cohen.empty:
+            st.markdown("**Cohen's kappa per annotator pair**")
+            st.dataframe(agreeing.cohen, hide_index=True)
+
+
+@st.fragment
+def scatter(versus, metric_names: list[str], human_names: list[str]) -> None:
+    """The metric-human scatter: its own fragment, so choosing another metric redraws only this part."""
+    c1, c2 = st.columns(2)
+    metric = c1.selectbox("Metric", metric_names, key="scatter_metric")
+    human = c2.selectbox("Human score", human_names, key="scatter_human")
+    points = points_from_means(versus.means, metric, human)  # analyze's own means
+    if len(points) > MAX_SCATTER_POINTS:
+        st.caption(f"Showing {MAX_SCATTER_POINTS} of {len(points)} points (random sample).")
+        points = points.sample(MAX_SCATTER_POINTS, random_state=0)
+    st.altair_chart(
+        alt.Chart(points).mark_circle(opacity=0.6).encode(
+            x=alt.X("value:Q", title=metric), y=alt.Y("score:Q", title=f"mean human {human} score"),
+            color=alt.Color("system:N", scale=alt.Scale(scheme="tableau10")),
+            tooltip=["item_id", "system", "value", "score"],
+        ),
+        width="stretch",
+    )  # fmt: skip
+    shown = versus.correlations[
+        (versus.correlations["metric"] == metric) & (versus.correlations["human"] == human)
+    ]
+    st.dataframe(
+        shown[["level", "method", "coefficient", "ci_low", "ci_high", "n", "n_skipped", "ci_method", "reason"]],
+        hide_index=True,
+    )  # fmt: skip
+
+
+with metrics_tab:
+    versus = wait_for("metrics versus humans")
+    accuracy = versus.pairwise_accuracy.dropna(subset=["accuracy"])
+    if accuracy.empty and versus.correlations.empty:
+        st.info("No automatic metrics were imported with this campaign.")
+    else:
+        if not accuracy.empty:
+            st.markdown(
+                "**Does the metric's difference point the same way as the human majority?** (ties excluded)"
+            )
+            st.altair_chart(
+                interval_chart(accuracy, "metric", "accuracy", "ci_low", "ci_high", 0.5, "pairwise accuracy"),
+                width="stretch",
+            )
+        metric_names = choices.metrics
+        human_names = criteria_names if criterion == "all" else [criterion]
+        if metric_names and human_names:
+            scatter(versus, metric_names, human_names)
+        fidelity = fidelity_table(versus.correlations)
+        if not fidelity.empty:
+            st.markdown(
+                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; "
+                "`against` source: reference-free scores of the output against its source; `better`: lower-is-better "
+                "scores that track fidelity correlate negatively)"
+            )
+            st.dataframe(fidelity, hide_index=True)
+        st.markdown("**Metric delta vs human preference, per item**")
+        st.dataframe(
+            versus.preference_correlations[["metric", "method", "coefficient", "ci_low", "ci_high", "n", "reason"]],
+            hide_index=True,
+        )  # fmt: skip
+        with st.expander("Every correlation"):
+            st.dataframe(versus.correlations, hide_index=True)
+
+with annotators_tab:
+    biases = wait_for("annotators")
+    st.dataframe(biases.annotators, hide_index=True)
+    position = biases.position[biases.position["annotator_id"] != "all"]
+    if not position.empty:
+        st.altair_chart(
+            alt.Chart(position).mark_bar().encode(
+                x=alt.X("left_share:Q", title="share of 'left' choices", scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("annotator_id:N", title=None), tooltip=["annotator_id", "n", "left_share", "p_value"],
+            )
+            + alt.Chart(pd.DataFrame({"r": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="r:Q"),
+            width="stretch",
+        )  # fmt: skip
+    length = biases.length
+    st.caption(
+        "Length bias: " + (length.reason or f"the longer output won {length.share:.0%} of {length.n} decisive "
+                           f"judgments (p = {length.p_value:.3g}).")
+    )  # fmt: skip
+
+result = stages.result()  # every stage is in: the reading in plain words, the plan and the export
+results_cache.save(results_cache.cache_folder(), campaign_id, version, result)  # once; kept across restarts
+with summary:
+    for line in interpret(result):
+        st.markdown(f"- {escape_markdown_keep_bold(line)}")
+with plan_section:
     p = result.power
     st.subheader("How many more judgments?")
     c1, c2, c3 = st.columns(3)
@@ -217,120 +411,10 @@ with verdict:
     )
     if p.reason:
         st.caption(p.reason)
-
-with agreement_tab:
-    table = result.agreement
-    if criterion != "all":
-        table = table[
-            table["target"].str.startswith("preference") | table["target"].str.startswith(f"{criterion} ")
-        ]
-    defined = table.dropna(subset=["alpha"]).assign(label=lambda t: t["target"] + " · " + t["level"])
-    if not defined.empty:
-        st.altair_chart(
-            interval_chart(defined.fillna({"ci_low": defined["alpha"], "ci_high": defined["alpha"]}), "label", "alpha",
-                           "ci_low", "ci_high", 0.667, "Krippendorff's alpha (dashed: .667, tentative reliability)"),
-            width="stretch",
-        )  # fmt: skip
-    st.dataframe(
-        table[["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]],
-        hide_index=True,
-    )
-    fleiss = "n/a" if result.fleiss.kappa is None else f"{result.fleiss.kappa:.3f}"
-    st.caption(f"Fleiss' kappa (preference): {fleiss} "
-               f"on {result.fleiss.n_items} items with {result.fleiss.raters_per_item} ratings each.")  # fmt: skip
-    st.markdown("**Leave one annotator out** (alpha without each annotator)")
-    st.dataframe(result.leave_one_out, hide_index=True)
-    st.markdown("**Cohen's kappa per annotator pair**")
-    st.dataframe(result.cohen, hide_index=True)
-
-with metrics_tab:
-    accuracy = result.pairwise_accuracy.dropna(subset=["accuracy"])
-    if accuracy.empty and result.correlations.empty:
-        st.info("No automatic metrics were imported with this campaign.")
-    else:
-        if not accuracy.empty:
-            st.markdown(
-                "**Does the metric's difference point the same way as the human majority?** (ties excluded)"
-            )
-            st.altair_chart(
-                interval_chart(accuracy, "metric", "accuracy", "ci_low", "ci_high", 0.5, "pairwise accuracy"),
-                width="stretch",
-            )
-        metric_names = sorted(data.metrics["metric"].astype(str).unique())
-        human_names = criteria_names if criterion == "all" else [criterion]
-        if metric_names and human_names:
-            c1, c2 = st.columns(2)
-            metric = c1.selectbox("Metric", metric_names, key="scatter_metric")
-            human = c2.selectbox("Human score", human_names, key="scatter_human")
-            points = points_from_means(result.human_metric_means, metric, human)  # analyze's own means
-            if len(points) > MAX_SCATTER_POINTS:
-                st.caption(f"Showing {MAX_SCATTER_POINTS} of {len(points)} points (random sample).")
-                points = points.sample(MAX_SCATTER_POINTS, random_state=0)
-            st.altair_chart(
-                alt.Chart(points).mark_circle(opacity=0.6).encode(
-                    x=alt.X("value:Q", title=metric), y=alt.Y("score:Q", title=f"mean human {human} score"),
-                    color=alt.Color("system:N", scale=alt.Scale(scheme="tableau10")),
-                    tooltip=["item_id", "system", "value", "score"],
-                ),
-                width="stretch",
-            )  # fmt: skip
-            shown = result.correlations[
-                (result.correlations["metric"] == metric) & (result.correlations["human"] == human)
-            ]
-            st.dataframe(
-                shown[
-                    [
-                        "level",
-                        "method",
-                        "coefficient",
-                        "ci_low",
-                        "ci_high",
-                        "n",
-                        "n_skipped",
-                        "ci_method",
-                        "reason",
-                    ]
-                ],
-                hide_index=True,
-            )
-        fidelity = fidelity_table(result.correlations)
-        if not fidelity.empty:
-            st.markdown(
-                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; "
-                "`against` source: reference-free scores of the output against its source; `better`: lower-is-better "
-                "scores that track fidelity correlate negatively)"
-            )
-            st.dataframe(fidelity, hide_index=True)
-        st.markdown("**Metric delta vs human preference, per item**")
-        st.dataframe(
-            result.preference_correlations[
-                ["metric", "method", "coefficient", "ci_low", "ci_high", "n", "reason"]
-            ],
-            hide_index=True,
-        )
-        with st.expander("Every correlation"):
-            st.dataframe(result.correlations, hide_index=True)
-
-with annotators_tab:
-    st.dataframe(result.annotators, hide_index=True)
-    position = result.position[result.position["annotator_id"] != "all"]
-    if not position.empty:
-        st.altair_chart(
-            alt.Chart(position).mark_bar().encode(
-                x=alt.X("left_share:Q", title="share of 'left' choices", scale=alt.Scale(domain=[0, 1])),
-                y=alt.Y("annotator_id:N", title=None), tooltip=["annotator_id", "n", "left_share", "p_value"],
-            )
-            + alt.Chart(pd.DataFrame({"r": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="r:Q"),
-            width="stretch",
-        )  # fmt: skip
-    length = result.length
-    st.caption(
-        "Length bias: " + (length.reason or f"the longer output won {length.share:.0%} of {length.n} decisive "
-                           f"judgments (p = {length.p_value:.3g}).")
-    )  # fmt: skip
+progress.empty()
 
 with training_tab:
-    log = runfolder.read_log(data.run_dir)
+    log = runfolder.read_log(choices.run_dir)
     if log.empty:
         st.info("No train_log.jsonl for this campaign's run.")
     else:
@@ -344,13 +428,14 @@ with training_tab:
             width="stretch",
         )
 
-with examples_tab:
-    judged = data.judgments["item_id"].astype(str).unique().tolist()
-    item_id = st.selectbox("Item", judged, key="example_item")
-    items, outputs = item_and_outputs(campaign_id, item_id)
-    item = items[items["item_id"] == item_id]
-    if not item.empty:
-        row = item.iloc[0]
+
+@st.fragment
+def example_browser(system: str, opponent: str) -> None:
+    """One item's source, both outputs and its judgments: its own fragment, so another item redraws only this."""
+    item_id = st.selectbox("Item", choices.items, key="example_item")
+    one = one_item(campaign_id, version, item_id)
+    if not one.item.empty:
+        row = one.item.iloc[0]
         st.markdown("**Source**")
         st.text(str(row.get("source") or ""))
         if row.get("references"):
@@ -358,22 +443,31 @@ with examples_tab:
             for reference in row["references"]:
                 st.text(reference)
     columns = st.columns(2)
-    for column, system in zip(columns, (result.opponent, result.system)):
-        text = outputs[(outputs["item_id"] == item_id) & (outputs["system"] == system)]["output"]
-        column.markdown(f"**{escape_markdown(system)}**")
+    for column, name in zip(columns, (opponent, system)):
+        text = one.outputs[one.outputs["system"] == name]["output"]
+        column.markdown(f"**{escape_markdown(name)}**")
         column.text(text.iloc[0] if len(text) else "(no output)")
-        values = data.metrics[(data.metrics["item_id"] == item_id) & (data.metrics["system"] == system)]
-        column.dataframe(values[["metric", "value"]], hide_index=True)
-    item_judgments = judgments_with_scores(
-        data.judgments[data.judgments["item_id"] == item_id], data.scores[data.scores["item_id"] == item_id]
-    )
+        column.dataframe(one.metrics[one.metrics["system"] == name][["metric", "value"]], hide_index=True)
     st.markdown("**Judgments**")
     st.dataframe(
-        item_judgments.drop(
+        judgments_with_scores(one.judgments, one.scores).drop(
             columns=["campaign_id", "system_a", "system_b", "assignment_id", "repeat_of"], errors="ignore"
         ),
         hide_index=True,
     )
+
+
+with examples_tab:
+    example_browser(result.system, result.opponent)
+
+
+def slides_zip() -> bytes:
+    from annotations.report.slides import (
+        slides_bytes,  # matplotlib: imported on the click, not on every cold page
+    )
+
+    return slides_bytes(store(), campaign_data(campaign_id, version), result)
+
 
 with export_tab:
     st.write(
@@ -382,8 +476,20 @@ with export_tab:
     )
     st.download_button(
         "Download export (.zip)",
-        data=lambda: export_bytes(data, result),
+        data=lambda: export_bytes(campaign_data(campaign_id, version), result),
         file_name=f"{campaign_id}-export.zip",
         mime="application/zip",
         key="download_export",
+    )
+    st.write(
+        "A slide deck to present as is: training curves, the metric table with paired-bootstrap intervals, the "
+        "verdict, agreement, bias checks and three example pairs; PNG charts, a Marp Markdown deck and one "
+        "self-contained HTML file. `python -m annotations export --db FILE --out DIR --slides` writes the same."
+    )
+    st.download_button(
+        "Download slides (.zip)",
+        data=slides_zip,
+        file_name=f"{campaign_id}-slides.zip",
+        mime="application/zip",
+        key="download_slides",
     )

@@ -181,10 +181,14 @@ def outputs_frame(
     )
 
 
-def metrics_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """item_id, system, metric, value: the automatic metrics of the campaign's outputs."""
+def metrics_frame(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """item_id, system, metric, value: the automatic metrics of the campaign's outputs (of `item_ids` if given)."""
+    only = "" if item_ids is None else " AND list_contains(?, item_id)"
     return read_frame(
         con,
-        "SELECT item_id, system, metric, value FROM metrics WHERE campaign_id = ? ORDER BY item_id, system, metric",
-        [campaign_id],
+        f"SELECT item_id, system, metric, value FROM metrics WHERE campaign_id = ?{only} "
+        "ORDER BY item_id, system, metric",
+        [campaign_id] if item_ids is None else [campaign_id, item_ids],
     )

@@ -13,8 +13,6 @@ selection of the evidence, the verdict, the agreement, the metrics against the h
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -24,7 +22,6 @@ import pandas as pd
 from annotations.errors import AnnotationError
 from annotations.stats import agreement, correlation, criteria, paired_metrics, power, preference, quality
 from annotations.stats.campaign_analysis import CampaignAnalysis
-from annotations.stats.environment import environment
 
 SCORE_COLUMNS = ["judgment_id", "item_id", "annotator_id", "criterion", "system", "score"]
 METRIC_COLUMNS = ["item_id", "system", "metric", "value"]
@@ -107,6 +104,7 @@ class Agreement:
     cohen: pd.DataFrame
     fleiss: agreement.FleissResult
     preference_alpha: agreement.AlphaResult  # the preference with ties as a category (the power plan uses it)
+    plan: power.AgreementPlan  # items a second annotator would have to judge, for intervals of given widths
 
 
 @dataclass
@@ -126,48 +124,13 @@ def analyze(
     options: AnalysisOptions | None = None,
     campaign_id: str | None = None,
 ) -> CampaignAnalysis:
-    """Run every statistic of one campaign. Raises AnnotationError when there is nothing to analyse."""
-    started = time.perf_counter()
-    options = options or AnalysisOptions()
-    if judgments is None or judgments.empty:
-        raise AnnotationError("this campaign has no judgments yet: nothing to analyse")
-    scores = scores if scores is not None else pd.DataFrame(columns=SCORE_COLUMNS)
-    metrics = metrics if metrics is not None else pd.DataFrame(columns=METRIC_COLUMNS)
-    if not campaign_id and "campaign_id" in judgments:
-        campaign_id = str(judgments["campaign_id"].iloc[0])
-    system, opponent = preference.default_pair(judgments)
-    annotators = annotator_quality(judgments, options.thresholds)
-    evidence = select_evidence(judgments, annotators, options)
-    annotators["excluded"] = annotators["annotator_id"].isin(evidence.excluded)
-    scores, metrics = evidence_frames(scores, metrics, evidence.used)
-    pairs = paired_metrics.metric_pairs(metrics, system, opponent)
-    # the metrics-versus-humans stage runs beside the rest on a second core (numpy and the bootstrap's matrix
-    # products release the GIL); every input is only read, so the values are those of running one after another
-    deltas = pairs[0] - pairs[1]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        later = pool.submit(
-            metrics_versus_humans, scores, metrics, evidence.used, system, opponent, options, deltas
-        )
-        verdict = verdict_statistics(evidence.used, scores, metrics, pairs, system, opponent, options)
-        agreeing = agreement_statistics(evidence.used, scores, options)
-        versus = later.result()
-    plan = power.more_judgments(
-        verdict.win, agreeing.preference_alpha, options.target_half_width, options.detect_difference,
-        significance=1 - options.confidence,
-    )  # fmt: skip
-    th = options.thresholds
-    return CampaignAnalysis(
-        campaign_id=campaign_id or "", system=system, opponent=opponent, options=options, used=evidence.record,
-        win=verdict.win, win_by_policy=verdict.win_by_policy, bradley_terry=verdict.bradley_terry,
-        criteria=verdict.criteria, metric_table=verdict.metric_table,
-        agreement=agreeing.table, leave_one_out=agreeing.leave_one_out, cohen=agreeing.cohen, fleiss=agreeing.fleiss,
-        annotators=annotators, position=quality.position_bias(evidence.kept), length=quality.length_bias(evidence.kept),
-        speed=quality.speed(evidence.kept, th.min_seconds, th.max_words_per_second),
-        correlations=versus.correlations, preference_correlations=versus.preference_correlations,
-        pairwise_accuracy=versus.pairwise_accuracy, power=plan, environment=environment(),
-        seconds=time.perf_counter() - started, used_judgment_ids=evidence.used["judgment_id"].to_numpy(),
-        human_metric_means=versus.means,
-    )  # fmt: skip
+    """Run every statistic of one campaign. Raises AnnotationError when there is nothing to analyse.
+
+    The stages (`annotations.stats.stages`) run on a second core beside each other; every input is only read, so
+    the values are those of running them one after another."""
+    from annotations.stats.stages import AnalysisStages
+
+    return AnalysisStages(judgments, scores, metrics, options, campaign_id).result()
 
 
 def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresholds) -> pd.DataFrame:
@@ -179,9 +142,11 @@ def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresh
     return quality.annotator_table(judgments, majority, gold, consistency, thresholds)
 
 
-def select_evidence(judgments: pd.DataFrame, annotators: pd.DataFrame, options: AnalysisOptions) -> Evidence:
+def select_evidence(
+    judgments: pd.DataFrame, annotators: pd.DataFrame | None, options: AnalysisOptions
+) -> Evidence:
     """Leave out the excluded (and, when asked, the flagged) annotators, then repeats and gold unless asked for;
-    raise AnnotationError when nothing is left."""
+    raise AnnotationError when nothing is left. `annotators` (the quality table) is read only to find the flagged."""
     excluded = set(options.exclude_annotators)
     if options.exclude_flagged:
         excluded |= set(annotators.loc[annotators["flagged"], "annotator_id"])
@@ -226,6 +191,20 @@ def evidence_frames(
     return scores, metrics
 
 
+def headline_statistics(
+    used: pd.DataFrame, system: str, opponent: str, options: AnalysisOptions
+) -> tuple[preference.WinRateResult, pd.DataFrame]:
+    """The win rate under the chosen tie policy, and under each policy as a table: the verdict's headline."""
+    n_boot, seed, conf = options.n_boot, options.seed, options.confidence
+    win = preference.win_rate(used, system, opponent, options.tie_policy, n_boot, seed, conf)
+    by_policy = [
+        win if policy == options.tie_policy
+        else preference.win_rate(used, system, opponent, policy, n_boot, seed, conf)
+        for policy in preference.TIE_POLICIES
+    ]  # fmt: skip
+    return win, pd.DataFrame([r.to_dict() for r in by_policy])
+
+
 def verdict_statistics(
     used: pd.DataFrame,
     scores: pd.DataFrame,
@@ -234,19 +213,16 @@ def verdict_statistics(
     system: str,
     opponent: str,
     options: AnalysisOptions,
+    headline: tuple[preference.WinRateResult, pd.DataFrame] | None = None,
 ) -> Verdict:
-    """Win rate (under every tie policy), Bradley-Terry, criterion and metric differences."""
+    """Win rate (under every tie policy; `headline` when already computed), Bradley-Terry, criterion and metric
+    differences."""
     n_boot, seed, conf = options.n_boot, options.seed, options.confidence
-    win = preference.win_rate(used, system, opponent, options.tie_policy, n_boot, seed, conf)
-    by_policy = [
-        win if policy == options.tie_policy
-        else preference.win_rate(used, system, opponent, policy, n_boot, seed, conf)
-        for policy in preference.TIE_POLICIES
-    ]  # fmt: skip
+    win, by_policy = headline or headline_statistics(used, system, opponent, options)
     shown = set(used["shown_left"].astype(str)) | set(used["shown_right"].astype(str))
     return Verdict(
         win=win,
-        win_by_policy=pd.DataFrame([r.to_dict() for r in by_policy]),
+        win_by_policy=by_policy,
         bradley_terry=preference.bradley_terry(used, opponent, n_boot, seed, conf)
         if len(shown) > 2
         else None,
@@ -314,6 +290,7 @@ def agreement_statistics(used: pd.DataFrame, scores: pd.DataFrame, options: Anal
         cohen=agreement.cohen_kappa_pairs(preference_ratings),
         fleiss=agreement.fleiss_kappa(preference_ratings),
         preference_alpha=alphas[0],
+        plan=power.agreement_plan(preference_ratings, confidence=options.confidence),
     )
 
 

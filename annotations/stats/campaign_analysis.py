@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from annotations.stats.agreement import FleissResult
-from annotations.stats.power import MoreJudgments
+from annotations.stats.power import AgreementPlan, MoreJudgments
 from annotations.stats.preference import BradleyTerryResult, WinRateResult
 from annotations.stats.quality import LengthBiasResult
 
@@ -51,6 +51,7 @@ class CampaignAnalysis:
     used_judgment_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))  # not exported
     # (item_id, system) rows: "metric:<m>" and "human:<criterion>" means behind the correlations (not exported)
     human_metric_means: pd.DataFrame = field(default_factory=pd.DataFrame)
+    agreement_plan: AgreementPlan | None = None  # second judgments needed for alpha intervals of given widths
 
     def to_dict(self) -> dict:
         """JSON-ready nested dict (NaN -> None)."""
@@ -81,6 +82,7 @@ class CampaignAnalysis:
             "preference_correlations": frame(self.preference_correlations),
             "pairwise_accuracy": frame(self.pairwise_accuracy),
             "power": _clean(self.power.to_dict()),
+            "agreement_plan": _clean(self.agreement_plan.to_dict()) if self.agreement_plan else None,
             "environment": self.environment,
         }
         return _clean(out)

@@ -104,3 +104,57 @@ def more_judgments(
         result.items_for_alpha_target = needed
         result.more_items_for_alpha_target = max(0, needed - alpha.n_units)
     return result
+
+
+@dataclass
+class AgreementPlan:
+    """What agreement needs when it cannot be measured yet (or only loosely): items judged by two annotators.
+
+    `items_needed[w]` is the number of items with two independent judgments that would give the preference's
+    alpha a 95% interval of half-width about w, if the annotators agree at `assumed_alpha` and choose the
+    outcomes in the shares seen so far. Cohen's (1960) large-sample standard error of kappa,
+    sqrt(p_o (1 - p_o) / (n (1 - p_e)^2)), with p_o = alpha (1 - p_e) + p_e; for two raters alpha is close to
+    Scott's pi and kappa (Krippendorff 2004, "Content Analysis", 2nd ed., section 11.3)."""
+
+    n_annotators: int
+    n_items: int  # items judged at least once
+    n_items_overlapping: int  # items judged by at least two different annotators
+    assumed_alpha: float
+    chance_agreement: float | None  # p_e from the outcome shares so far
+    items_needed: dict[float, int]  # half-width -> items with two judgments
+    more_judgments: dict[float, int]  # half-width -> second judgments still missing
+    reason: str | None = None  # why no plan (e.g. every judgment has the same outcome)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["items_needed"] = {str(k): v for k, v in self.items_needed.items()}
+        out["more_judgments"] = {str(k): v for k, v in self.more_judgments.items()}
+        return out
+
+
+def agreement_plan(
+    ratings,
+    half_widths: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2),
+    assumed_alpha: float = 0.667,
+    confidence: float = 0.95,
+) -> AgreementPlan:
+    """How many items need a second, independent judgment for the preference's alpha to have an interval of each
+    half-width. `ratings`: item_id, annotator_id, value (the preference, ties as a category)."""
+    per_item = ratings.groupby("item_id")["annotator_id"].nunique()
+    shares = ratings["value"].astype(str).value_counts(normalize=True)
+    p_e = float((shares**2).sum()) if len(shares) else None
+    plan = AgreementPlan(
+        n_annotators=int(ratings["annotator_id"].nunique()), n_items=int(len(per_item)),
+        n_items_overlapping=int((per_item >= 2).sum()), assumed_alpha=assumed_alpha, chance_agreement=p_e,
+        items_needed={}, more_judgments={},
+    )  # fmt: skip
+    if p_e is None or p_e >= 1:
+        plan.reason = "every judgment so far has the same outcome, so chance agreement cannot be estimated"
+        return plan
+    z = sps.norm.ppf(1 - (1 - confidence) / 2)
+    p_o = assumed_alpha * (1 - p_e) + p_e
+    for w in half_widths:
+        n = math.ceil(p_o * (1 - p_o) * (z / (w * (1 - p_e))) ** 2)
+        plan.items_needed[w] = n
+        plan.more_judgments[w] = max(0, n - plan.n_items_overlapping)
+    return plan

@@ -91,11 +91,6 @@ def test_pages_count_right_with_one_annotator_and_with_several(
     assert {name: wrong_counts(lines) for name, lines in shown.items() if wrong_counts(lines)} == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/results.py and annotations/export.py say 'by 1 annotators'; issue 11 item 4 (helper "
-    "i11-results) rewrites them: once merged this passes and the mark must go",
-)
 def test_the_results_page_counts_right_with_one_annotator(
     open_page, app_env, researcher, tmp_path, run_writer
 ):

@@ -53,7 +53,7 @@ def test_results_page_shows_the_verdict_and_reacts_to_options(as_user, researche
     assert any("Humans preferred" in m.value or "No clear winner" in m.value for m in at.markdown)
     at.radio(key="tie_policy").set_value("half").run()
     assert "finetuned win rate (half)" in [m.label for m in at.metric]
-    at.multiselect(key="annotators").unselect("ann-left").run()
+    at.multiselect(key=f"annotators:{judged}").unselect("ann-left").run()
     assert not at.exception
     assert any(f"({escape_markdown('ann-left')})" in c.value for c in at.caption)
     at.selectbox(key="criterion").set_value("fluency").run()
@@ -118,3 +118,81 @@ def test_interval_labels_follow_the_coverage_chosen(as_user, researcher, judged,
     assert any(f"Intervals: {label.removesuffix(' CI')}," in c.value for c in at.caption)
     verdict = [m.value for m in at.markdown if "Humans preferred" in m.value or "No clear winner" in m.value]
     assert verdict and escape_markdown(label) in verdict[0] and "95% CI" not in verdict[0]
+
+
+def fresh_app_process():
+    """What an app restart forgets: Streamlit's in-memory caches (data and resources). The disk stays."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_one_annotator_agreement_tab_says_what_is_needed(as_user, researcher, app_env, tmp_path, run_writer):
+    run_dir = run_writer(tmp_path / "runs" / "run-solo", n_items=12)
+    synthetic.fill_store(app_env, run_dir, n_annotators=1, left_biased=(), name="solo campaign")
+    at = as_user(researcher)
+    assert not at.exception, at.exception
+    assert any("by 1 annotator;" in c.value for c in at.caption)
+    assert any("a second annotator on the same items" in i.value for i in at.info)
+    assert any(
+        "1 annotator judged 12 items, 0 of them by two different annotators" in i.value for i in at.info
+    )
+    plan = next(df.value for df in at.dataframe if "second judgments still needed" in df.value.columns)
+    assert list(plan["interval"]) == ["alpha ± 0.05", "alpha ± 0.10", "alpha ± 0.15", "alpha ± 0.20"]
+    needed = list(plan["second judgments still needed"])
+    assert needed == sorted(needed, reverse=True) and needed[-1] > 0
+    texts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not any("Fleiss" in t or "Leave one annotator out" in t or "Cohen's kappa per" in t for t in texts)
+
+
+def test_several_annotators_still_get_alpha_and_kappas(as_user, researcher, judged):
+    at = as_user(researcher)
+    assert not any("a second annotator on the same items" in i.value for i in at.info)
+    markdown = [m.value for m in at.markdown]
+    assert "**Leave one annotator out** (alpha without each annotator)" in markdown
+    assert any("Fleiss' kappa (preference)" in c.value for c in at.caption)
+
+
+def test_results_survive_a_restart_on_disk_until_the_data_change(
+    as_user, researcher, judged, app_env, tmp_path
+):
+    import pickle
+
+    from annotations import judgments
+
+    at = as_user(researcher)
+    assert not at.exception
+    files = list((tmp_path / "analysis_cache").glob("*.pkl"))
+    assert len(files) == 1
+    # mark the kept analysis, so the next page can only show the mark by reading this very file
+    analysis = pickle.loads(files[0].read_bytes())
+    analysis.win.win_rate = 0.123456
+    files[0].write_bytes(pickle.dumps(analysis))
+    fresh_app_process()
+    at = as_user(researcher)
+    assert not at.exception
+    rate = next(m for m in at.metric if m.label == "finetuned win rate (drop)")
+    assert rate.value == "12.3%"
+    # a new judgment version: another data version, so the statistics are computed again and the old file goes
+    first = judgments.judgments_frame(app_env, judged).iloc[0]
+    judgments.edit(app_env, first["assignment_id"], first["annotator_id"], 1, "tie", comment="again")
+    fresh_app_process()
+    at = as_user(researcher)
+    assert not at.exception
+    rate = next(m for m in at.metric if m.label == "finetuned win rate (drop)")
+    assert rate.value != "12.3%"
+    after = list((tmp_path / "analysis_cache").glob("*.pkl"))
+    assert len(after) == 1 and after[0] != files[0]
+
+
+def test_the_verdict_is_drawn_before_the_other_statistics_finish(as_user, researcher, judged):
+    """The Verdict tab opens with the headline win-rate metrics (drawn from the first stage)."""
+    at = as_user(researcher)
+    verdict_tab = at.tabs[0]
+    assert [m.label for m in verdict_tab.metric][:4] == [
+        "finetuned win rate (drop)",
+        "95% CI (item bootstrap)",
+        "Sign test p",
+        "Wins / losses / ties",
+    ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 import pytest
 from helpers.login_as import login_as
+
+from annotations import store
 
 
 def _login(at, username, password):
@@ -15,16 +17,19 @@ def _login(at, username, password):
     return at.run()
 
 
-def test_login_gate_and_first_researcher(open_page, app_env, admin_password):
+def test_login_gate_and_first_researcher(open_page, app_env, admin_password, monkeypatch):
+    # a back-off far longer than a page run on a loaded machine; the clock, not a sleep, lets it pass
+    monkeypatch.setenv("FT_LOGIN_BACKOFF_SECONDS", "30")
     at = open_page("streamlit_app").run()
     assert not at.exception and at.subheader[0].value == "Log in"
     _login(at, "admin", "wrong-password")
     assert "Wrong username or password" in at.error[0].value
     _login(
         at, "admin", admin_password
-    )  # at once: the back-off (1 s after one failure) refuses even the right one
+    )  # at once: the back-off (30 s after one failure) refuses even the right one
     assert "Too many failed logins" in at.error[0].value and "user_id" not in at.session_state
-    time.sleep(1.1)
+    real_utcnow = store.utcnow
+    monkeypatch.setattr(store, "utcnow", lambda: real_utcnow() + timedelta(seconds=31))
     _login(at, "admin", admin_password)
     assert not at.exception and at.session_state["user_id"].startswith("ann-")
     assert at.session_state["session_id"].startswith("ses-")
