@@ -225,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         "--think-ms", type=float, default=1000.0, help="mean pause before each action (0: flat out)"
     )
     parser.add_argument(
-        "--kill-after", type=float, default=4.0, help="seconds before kill -9 of the crash phase; 0 skips it"
+        "--kill-after",
+        type=float,
+        default=4.0,
+        help="seconds after the crash phase's first judgment before kill -9; 0 skips it",
     )
     parser.add_argument(
         "--solo-pairs", type=int, default=300, help="pairs one annotator judges alone first (0 skips it)"
@@ -265,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
             str(args.k),
         ]
         proc = subprocess.Popen(command)
+        # The clock starts at the child's first judgment: on a busy machine its start-up alone can take seconds.
+        deadline = time.monotonic() + 120
+        while (
+            not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
         time.sleep(args.kill_after)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -280,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         missing = set(returned) - stored
         print(
-            f"\ncrash phase: kill -9 after {args.kill_after:g} s; {len(returned)} submits had returned, {len(stored)} judgments stored; reopened in {reopen_s:.2f} s"
+            f"\ncrash phase: kill -9 {args.kill_after:g} s after the first judgment; {len(returned)} submits had returned, {len(stored)} judgments stored; reopened in {reopen_s:.2f} s"
         )
         results.append(
             (
