@@ -125,14 +125,19 @@ def prepare(server: StreamlitServer, folder: Path, annotators: int, n_items: int
         con.close()
 
 
-async def annotate(browser, url: str, account: tuple[str, str], args, seed: int, waits: list[float]) -> None:
+async def annotate(
+    browser, url: str, account: tuple[str, str], args, seed: int, waits: list[float], logging_in: asyncio.Lock
+) -> None:
     """One annotator: log in, then judge `args.pairs` pairs, timing each submit until the next pair shows."""
     rng = random.Random(seed)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     page.set_default_timeout(120_000)
     try:
-        await log_in(page, url, *account)
+        async with (
+            logging_in
+        ):  # one at a time: argon2 checks queue anyway, and a loaded machine made them time out
+            await log_in(page, url, *account)
         await page.get_by_role("heading", name="Annotate").wait_for()
         shown = await wait_for(page, "next")
         for _ in range(args.pairs):
@@ -162,8 +167,12 @@ async def run(args) -> tuple[list[float], list[str]]:
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             server_before, _ = cpu_split(server.pid)
+            logging_in = asyncio.Lock()
             results = await asyncio.gather(
-                *(annotate(browser, server.url, acc, args, i, waits) for i, acc in enumerate(accounts)),
+                *(
+                    annotate(browser, server.url, acc, args, i, waits, logging_in)
+                    for i, acc in enumerate(accounts)
+                ),
                 return_exceptions=True,
             )
             server_cpu, browser_cpu = cpu_split(server.pid)
