@@ -2,8 +2,9 @@
 
 `log_in` is what the login page calls. It asks the throttle first, so a refused attempt costs no argon2 work, and
 lets only one password check per username and per address run at a time (sessions guessing in parallel would
-otherwise all pass before the first failure is written); `annotations.users` bounds the argon2 computations that
-do run. Then it checks the password, records the verdict
+otherwise all pass before the first failure is written): a second one waits for the first, then asks the throttle
+again, so annotators behind one address who log in at the same moment all get in, one after the other.
+`annotations.users` bounds the argon2 computations that do run. Then it checks the password, records the verdict
 in `login_attempts` (time, the username as typed, the client) and logs each failure on one line of the server log.
 
 The throttle counts failures by the canonical username that was typed (`users.username_key`), whether or not such
@@ -25,6 +26,7 @@ import logging
 import math
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -249,6 +251,7 @@ def log_in(
 ) -> LoginResult:
     """Check a login through the throttle; the result holds the user, or the one-line message to show."""
     settings = settings or LoginSettings.from_env()
+    now_given = now is not None
     now = now or store.utcnow()
     typed = (username or "")[:_TYPED_MAX]
     key = users.username_key(users.clean_username(typed))
@@ -259,33 +262,50 @@ def log_in(
         refused = _refuse(memory, typed, key, client, now)
     if refused is not None:
         return refused
-    with _one_check_at_a_time(key, client) as alone:
-        if not alone:
-            # Sessions that guess in parallel would all pass the throttle before the first failure is recorded.
-            return LoginResult(None, "Too many failed logins. Try again in 1 s.", 1.0)
-        result = _check_password(con, typed, password, key, client, settings, now)
+    deadline = time.monotonic() + _IN_FLIGHT_WAIT_S
+    while time.monotonic() < deadline:
+        with _one_check_at_a_time(key, client, deadline) as alone:
+            if alone:
+                result = _check_password(con, typed, password, key, client, settings, now)
+                _remember(memory, key, client, throttle(con, key, client, settings, now), now)
+                return result
+        # Another check of this name or from this address ran meanwhile (sessions guessing in parallel would all
+        # pass the throttle before the first failure is recorded; annotators behind one address log in at once):
+        # ask the throttle again with what that check recorded.
+        now = now if now_given else db.utcnow()
         _remember(memory, key, client, throttle(con, key, client, settings, now), now)
-        return result
+        refused = _refuse(memory, typed, key, client, now)
+        if refused is not None:
+            return refused
+    return LoginResult(None, "Too many logins at once. Try again in 1 s.", 1.0)
 
 
 _IN_FLIGHT: set[tuple[str, str]] = set()
-_IN_FLIGHT_LOCK = threading.Lock()
+_IN_FLIGHT_CHANGED = threading.Condition()
+_IN_FLIGHT_WAIT_S = 10.0  # longest wait for another check of the same name or address before refusing
 
 
 @contextlib.contextmanager
-def _one_check_at_a_time(key: str, client: str) -> Iterator[bool]:
-    """Whether no other password check of this username key or from this client is running in the process."""
+def _one_check_at_a_time(key: str, client: str, deadline: float) -> Iterator[bool]:
+    """Whether this check may run now: True when no other password check of this username key or from this client
+    runs in the process. Otherwise waits until the one running ends or the (monotonic) deadline passes, and says
+    False: ask the throttle again first."""
     mine = {("name", key), ("client", client)}
-    with _IN_FLIGHT_LOCK:
+    with _IN_FLIGHT_CHANGED:
         alone = not (mine & _IN_FLIGHT)
         if alone:
             _IN_FLIGHT.update(mine)
+        else:
+            _IN_FLIGHT_CHANGED.wait_for(
+                lambda: not (mine & _IN_FLIGHT), timeout=max(0.0, deadline - time.monotonic())
+            )
     try:
         yield alone
     finally:
         if alone:
-            with _IN_FLIGHT_LOCK:
+            with _IN_FLIGHT_CHANGED:
                 _IN_FLIGHT.difference_update(mine)
+                _IN_FLIGHT_CHANGED.notify_all()
 
 
 def _check_password(

@@ -34,20 +34,39 @@ from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, l
 from annotations import db, users  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
 
-# The left output's text once it differs from the pair just judged (and nothing on the page is stale).
-NEXT_PAIR_SHOWN = """(previous) => {
-    if (document.querySelector("[data-stale='true']")) return false;
-    const columns = [...document.querySelectorAll("[data-testid='stColumn']")].filter(c => c.querySelector("h3"));
-    const left = columns.length ? columns[0].querySelector("[data-testid='stText']") : null;
-    return left !== null && left.innerText.length > 0 && left.innerText !== previous;
-}"""
-SETTLED = """() => !document.querySelector("[data-testid='stStatusWidget']")
-    && !document.querySelector("[data-stale='true']")"""
-LEFT_TEXT = """() => {
-    const columns = [...document.querySelectorAll("[data-testid='stColumn']")].filter(c => c.querySelector("h3"));
-    const left = columns.length ? columns[0].querySelector("[data-testid='stText']") : null;
-    return left ? left.innerText : null;
-}"""
+# Waits in the page itself: a MutationObserver resolves as soon as the DOM shows what is awaited (no polling,
+# which on 10 pages sharing 2 cores would itself cost CPU and delay what it measures).
+_WAIT_FOR = """(args) => new Promise((resolve, reject) => {
+    const [kind, previous, timeoutMs] = args;
+    const leftText = () => {
+        const columns = [...document.querySelectorAll("[data-testid='stColumn']")].filter(c => c.querySelector("h3"));
+        const left = columns.length ? columns[0].querySelector("[data-testid='stText']") : null;
+        return left ? left.innerText : null;
+    };
+    const done = () => {
+        if (document.querySelector("[data-stale='true']")) return false;
+        if (kind === "settled") return !document.querySelector("[data-testid='stStatusWidget']");
+        const text = leftText();
+        return text !== null && text.length > 0 && text !== previous;  // the next pair's texts are on screen
+    };
+    if (done()) return resolve(leftText());
+    const observer = new MutationObserver(() => {
+        if (done()) { observer.disconnect(); clearTimeout(timer); resolve(leftText()); }
+    });
+    const timer = setTimeout(() => {
+        observer.disconnect();
+        reject(new Error(`page not ${kind} after ${timeoutMs} ms`));
+    }, timeoutMs);
+    observer.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+})"""
+WAIT_TIMEOUT_MS = (
+    120_000  # a page that never shows the next pair fails its annotator instead of hanging the run
+)
+
+
+async def wait_for(page, kind: str, previous: str | None = None) -> str | None:
+    """Until the page has settled ("settled") or shows a pair other than `previous` ("next"); the left text."""
+    return await page.evaluate(_WAIT_FOR, [kind, previous, WAIT_TIMEOUT_MS])
 
 
 def write_outputs(path: Path, n_items: int, seed: int = 0) -> Path:
@@ -110,25 +129,29 @@ def prepare(server: StreamlitServer, folder: Path, annotators: int, n_items: int
         con.close()
 
 
-async def annotate(browser, url: str, account: tuple[str, str], args, seed: int, waits: list[float]) -> None:
+async def annotate(
+    browser, url: str, account: tuple[str, str], args, seed: int, waits: list[float], logging_in: asyncio.Lock
+) -> None:
     """One annotator: log in, then judge `args.pairs` pairs, timing each submit until the next pair shows."""
     rng = random.Random(seed)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     page.set_default_timeout(120_000)
     try:
-        await log_in(page, url, *account)
+        async with (
+            logging_in
+        ):  # one at a time: argon2 checks queue anyway, and a loaded machine made them time out
+            await log_in(page, url, *account)
         await page.get_by_role("heading", name="Annotate").wait_for()
-        await page.wait_for_function(NEXT_PAIR_SHOWN, arg=None)
+        shown = await wait_for(page, "next")
         for _ in range(args.pairs):
-            shown = await page.evaluate(LEFT_TEXT)
             await asyncio.sleep(rng.expovariate(1000 / args.think_ms) if args.think_ms else 0)
             await page.get_by_role("button", name="A is better").click()
             await page.get_by_text("Your choice: A is better").wait_for()
-            await page.wait_for_function(SETTLED)
+            await wait_for(page, "settled")
             started = time.perf_counter()
             await page.get_by_role("button", name="Submit").click()
-            await page.wait_for_function(NEXT_PAIR_SHOWN, arg=shown, polling=10)
+            shown = await wait_for(page, "next", shown)
             waits.append(time.perf_counter() - started)
     finally:
         await context.close()
@@ -148,8 +171,12 @@ async def run(args) -> tuple[list[float], list[str]]:
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             server_before, _ = cpu_split(server.pid)
+            logging_in = asyncio.Lock()
             results = await asyncio.gather(
-                *(annotate(browser, server.url, acc, args, i, waits) for i, acc in enumerate(accounts)),
+                *(
+                    annotate(browser, server.url, acc, args, i, waits, logging_in)
+                    for i, acc in enumerate(accounts)
+                ),
                 return_exceptions=True,
             )
             server_cpu, browser_cpu = cpu_split(server.pid)

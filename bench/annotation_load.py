@@ -7,7 +7,10 @@ Two phases on one store file:
 1. crash: a child process runs annotators and logs each judgment id only after `submit` returned; the parent
    kills it with SIGKILL mid-run, reopens the file (DuckDB replays its write-ahead log) and checks every logged
    judgment is there, and that no rule broke in the half-done campaign.
-2. load: in this (restarted) process, N annotator threads take pairs (`next_item`) and submit them with random
+2. solo: one annotator alone, flat out, on a campaign of the same size: how long each call takes when it has the
+   store to itself (the load phase's waits are that plus queueing behind the others, and behind any other process
+   on the machine: the load phase prints its CPU per pair and the load average, so a busy machine shows).
+3. load: in this (restarted) process, N annotator threads take pairs (`next_item`) and submit them with random
    choices and scores until every item of a fresh campaign has k judgments; ~3% of submits are sent twice (a
    double click). Prints submissions/s and p50/p99 latency of "next item" and "submit", then checks: no duplicate
    (item, annotator), no item above k, every item reaches k, zero lost judgments, and every annotator's left
@@ -76,10 +79,11 @@ def new_campaign(con, folder: Path, name: str, n_items: int, k: int) -> str:
 
 
 def annotate(
-    con, cid: str, annotator: str, think_s: float, rng: random.Random, stats: dict, log=None
+    con, cid: str, annotator: str, think_s: float, rng: random.Random, stats: dict, log=None, limit=None
 ) -> None:
-    """One simulated annotator: take a pair, think, submit (sometimes twice), until nothing is left."""
-    while True:
+    """One simulated annotator: take a pair, think, submit (sometimes twice), until nothing is left (or `limit`
+    pairs are judged)."""
+    while limit is None or len(stats["created"]) < limit:
         if think_s:
             time.sleep(rng.expovariate(1 / think_s))
         t0 = time.perf_counter()
@@ -102,12 +106,19 @@ def annotate(
             stats["double"].append(again.judgment_id == result.judgment_id and not again.created)
 
 
-def run_load(con, cid: str, annotators: int, think_s: float, seed: int, log=None) -> tuple[dict, float]:
+def run_load(
+    con, cid: str, annotators: int, think_s: float, seed: int, log=None, limit: int | None = None
+) -> tuple[dict, float]:
+    """Run `annotators` threads to the end; (stats, wall seconds). stats["cpu_s"]: this process's CPU seconds (all
+    its threads, DuckDB's included), which other processes on the machine do not inflate."""
     stats: dict = {"next": [], "submit": [], "created": [], "double": [], "errors": []}
+    cpu0 = time.process_time()
 
     def worker(i: int) -> None:
         try:
-            annotate(con, cid, f"ann-bench-{i:03d}", think_s, random.Random(seed * 1000 + i), stats, log)
+            annotate(
+                con, cid, f"ann-bench-{i:03d}", think_s, random.Random(seed * 1000 + i), stats, log, limit
+            )
         except Exception as e:  # reported as a failed check
             stats["errors"].append(repr(e))
 
@@ -117,7 +128,16 @@ def run_load(con, cid: str, annotators: int, think_s: float, seed: int, log=None
         t.start()
     for t in threads:
         t.join()
+    stats["cpu_s"] = time.process_time() - cpu0
     return stats, time.perf_counter() - t0
+
+
+def _latencies(stats: dict) -> tuple[np.ndarray, np.ndarray]:
+    return np.array(stats["next"]) * 1000, np.array(stats["submit"]) * 1000
+
+
+def _percentiles(name: str, ms: np.ndarray) -> str:
+    return f"  {name:<10} p50 {np.percentile(ms, 50):6.1f} ms   p99 {np.percentile(ms, 99):6.1f} ms   (n={len(ms)})"
 
 
 def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, bool, str]]:
@@ -205,7 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         "--think-ms", type=float, default=1000.0, help="mean pause before each action (0: flat out)"
     )
     parser.add_argument(
-        "--kill-after", type=float, default=4.0, help="seconds before kill -9 of the crash phase; 0 skips it"
+        "--kill-after",
+        type=float,
+        default=4.0,
+        help="seconds after the crash phase's first judgment before kill -9; 0 skips it",
+    )
+    parser.add_argument(
+        "--solo-pairs", type=int, default=300, help="pairs one annotator judges alone first (0 skips it)"
     )
     parser.add_argument("--db", default=None, help="store file (default: a new temporary one)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -242,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
             str(args.k),
         ]
         proc = subprocess.Popen(command)
+        # The clock starts at the child's first judgment: on a busy machine its start-up alone can take seconds.
+        deadline = time.monotonic() + 120
+        while (
+            not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
         time.sleep(args.kill_after)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -257,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         missing = set(returned) - stored
         print(
-            f"\ncrash phase: kill -9 after {args.kill_after:g} s; {len(returned)} submits had returned, {len(stored)} judgments stored; reopened in {reopen_s:.2f} s"
+            f"\ncrash phase: kill -9 {args.kill_after:g} s after the first judgment; {len(returned)} submits had returned, {len(stored)} judgments stored; reopened in {reopen_s:.2f} s"
         )
         results.append(
             (
@@ -273,18 +305,31 @@ def main(argv: list[str] | None = None) -> int:
         con = db.connect(path)
 
     n_items = math.ceil(args.submissions / args.k)
+    if args.solo_pairs:
+        # The time one call takes when it has the store to itself: what the load phase's figures are made of.
+        solo_cid = new_campaign(con, folder, "solo", n_items=n_items, k=args.k)
+        solo, _ = run_load(con, solo_cid, 1, 0.0, seed=3, limit=args.solo_pairs)
+        print(
+            f"\nsolo phase: one annotator alone, flat out, {len(solo['created'])} pairs of a {n_items}-item campaign"
+        )
+        solo_next, solo_submit = _latencies(solo)
+        print(_percentiles("next item", solo_next))
+        print(_percentiles("submit", solo_submit))
     cid = new_campaign(con, folder, "load", n_items=n_items, k=args.k)
+    load_before = os.getloadavg()[0]
     stats, wall = run_load(con, cid, args.annotators, args.think_ms / 1000, seed=2)
+    load_after = os.getloadavg()[0]
     n = len(stats["created"])
-    nxt, sub = np.array(stats["next"]) * 1000, np.array(stats["submit"]) * 1000
+    nxt, sub = _latencies(stats)
     print(
         f"\nload phase: {n} submissions by {args.annotators} annotators in {wall:.1f} s = {n / wall:.1f} submissions/s"
     )
+    print(_percentiles("next item", nxt))
+    print(_percentiles("submit", sub))
     print(
-        f"  next item: p50 {np.percentile(nxt, 50):6.1f} ms   p99 {np.percentile(nxt, 99):6.1f} ms   (n={len(nxt)})"
-    )
-    print(
-        f"  submit:    p50 {np.percentile(sub, 50):6.1f} ms   p99 {np.percentile(sub, 99):6.1f} ms   (n={len(sub)})"
+        f"  CPU of this process: {stats['cpu_s']:.0f} s = {1000 * stats['cpu_s'] / max(n, 1):.1f} ms per pair, "
+        f"{stats['cpu_s'] / wall:.2f} of {os.cpu_count()} cores; machine load average {load_before:.1f} before, "
+        f"{load_after:.1f} after (above {os.cpu_count()}, other processes hold the cores and every wait grows)"
     )
     print(
         f"  double submits: {len(stats['double'])}, all answered with the first judgment: {all(stats['double'])}"

@@ -17,6 +17,7 @@ from scipy.stats import chisquare
 
 from annotations import store
 from annotations.campaigns import (
+    DEFAULT_INSTRUCTIONS,
     CampaignConfig,
     campaign_design,
     create_campaign,
@@ -172,3 +173,18 @@ def test_a_store_from_before_the_design_gets_a_secret_per_campaign(tmp_path):
     assert len({secret for secret, _ in rows}) == 2
     assert all(len(secret) == 64 and public == design_id(secret) for secret, public in rows)
     con.close()
+
+
+def test_the_default_instructions_say_what_the_design_does():
+    """The annotate page used to say "the sides are shuffled" while they alternated: the text now describes the
+    design (random side per pair from a balanced sequence of one's own, an item order of one's own)."""
+    text = DEFAULT_INSTRUCTIONS.lower()
+    assert "shuffled" not in text and "alternat" not in text
+    for claim in (
+        "hidden",
+        "drawn at random for each pair",
+        "for you alone",
+        "equally often",
+        "order of your own",
+    ):
+        assert claim in text, claim

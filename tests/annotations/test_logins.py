@@ -215,3 +215,30 @@ def test_sessions_guessing_one_name_in_parallel_get_one_argon2_check(con, alice,
     assert sorted(r.message.split(".")[0] for r in results) == ["Too many failed logins"] * 7 + [
         "Wrong username or password"
     ]
+
+
+def test_annotators_behind_one_address_who_log_in_at_once_all_get_in(con, monkeypatch):
+    """A class in one lab (one address) logs in at the same moment: each check waits for the one running, none is
+    refused (the one-check-at-a-time rule used to answer 'Too many failed logins' to all but one), and still only
+    one argon2 verification runs at a time."""
+    names = [f"reader{n}" for n in range(6)]
+    for name in names:
+        users.create_user(con, name, PASSWORD)
+    counting = _CountingHasher(hold_s=0.05)
+    monkeypatch.setattr(users, "_HASHER", counting)
+    results = {}
+    barrier = threading.Barrier(len(names))
+
+    def log_in(name: str) -> None:
+        barrier.wait()
+        results[name] = logins.log_in(con, name, PASSWORD, "192.0.2.7", SETTINGS)
+
+    threads = [threading.Thread(target=log_in, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {name: (r.user.username if r.user else r.message) for name, r in results.items()} == {
+        name: name for name in names
+    }
+    assert counting.verified == len(names) and counting.most_at_once == 1
