@@ -272,7 +272,7 @@ def log_in(
         # Another check of this name or from this address ran meanwhile (sessions guessing in parallel would all
         # pass the throttle before the first failure is recorded; annotators behind one address log in at once):
         # ask the throttle again with what that check recorded.
-        now = now if now_given else db.utcnow()
+        now = now if now_given else store.utcnow()
         _remember(memory, key, client, throttle(con, key, client, settings, now), now)
         refused = _refuse(memory, typed, key, client, now)
         if refused is not None:
