@@ -10,7 +10,7 @@ repeats, 10% gold, 2 criteria scored per output, 7 automatic metrics). The page 
 AppTest against a real DuckDB store holding the same judgments: a cold run (load + analysis, nothing cached;
 only Streamlit's own once-per-server start-up is done before, as a running server has), a warm run (the analysis
 cached per campaign and data version, as when a researcher changes a filter) and a restart (Streamlit's
-in-memory caches cleared, the analysis kept on disk by annotations/results_cache.py).
+in-memory caches cleared, the analysis kept on disk by annotations/report/results_cache.py).
 
 AppTest returns only when the whole script has run, so the time until the verdict is drawn is measured in a real
 browser: the app as a server (`streamlit run`), a researcher logged in with Chromium clicks Results; the clock
@@ -185,7 +185,7 @@ def time_browser(folder: Path, path: Path) -> dict[str, float]:
     from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in
     from playwright.async_api import async_playwright
 
-    from annotations import results_cache
+    from annotations.report import results_cache
 
     server = StreamlitServer(folder)
     server.db_path = path  # the store with the judgments (its folder also holds the analysis cache)

@@ -51,7 +51,7 @@ def gettext_for(language: str | None) -> Callable[[str], str]:
 def study_language(con) -> str:
     """The language of the pages an annotator sees before a campaign (login, password, the menu): the one every
     open campaign shares, else English."""
-    from annotations.campaign_language import open_campaign_languages
+    from annotations.campaigns.language import open_campaign_languages
 
     languages = open_campaign_languages(con)
     return languages.pop() if len(languages) == 1 else "en"

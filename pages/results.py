@@ -2,7 +2,7 @@
 automatic metrics track the humans, annotator quality, the run's loss curve, an example browser and the export.
 Every number comes from `analyze`'s stages (`annotations.stats.stages`), started once per campaign, data version
 and options: the verdict is drawn as soon as its win rates are ready and the other tabs fill in as their
-statistics finish, under a progress line. A finished analysis is kept on disk (`annotations.results_cache`), so
+statistics finish, under a progress line. A finished analysis is kept on disk (`annotations.report.results_cache`), so
 a restarted app shows it at once."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from annotations import campaigns, results_cache, stats
+from annotations import campaigns, stats
 from annotations.analysis import AnalysisOptions
-from annotations.campaign_facets import CampaignFacets, ItemFrames, campaign_facets, item_frames
+from annotations.campaigns.facets import CampaignFacets, ItemFrames, campaign_facets, item_frames
 from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
 from annotations.report import (
@@ -23,6 +23,7 @@ from annotations.report import (
     interpret,
     judgments_with_scores,
     load_campaign,
+    results_cache,
 )
 from annotations.stats.faithfulness import fidelity_table
 from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages

@@ -98,7 +98,7 @@ def example_items(judgments: pd.DataFrame, system: str, opponent: str) -> dict[s
 
 def example_pairs(con, data: CampaignData, a: CampaignAnalysis) -> list[ExamplePair]:
     """The three example pairs with their texts (read one item at a time from the store)."""
-    from annotations.campaign_facets import item_frames
+    from annotations.campaigns.facets import item_frames
 
     judgments = data.judgments
     if len(a.used_judgment_ids):

@@ -1,4 +1,4 @@
-"""Telling a write the disk refused (full, over quota, failing) from a transaction conflict, for `db.write`.
+"""Telling a write the disk refused (full, over quota, failing) from a transaction conflict, for `store.write`.
 
 DuckDB reports both as errors of a commit: a conflict ("Transaction conflict: ...") is worth retrying at once, a
 refused write ('Failed to commit: Could not write file "app.duckdb.wal": No space left on device') is not. The

@@ -185,16 +185,20 @@ def test_schedule_runs_once_per_process_and_keeps_the_newest(filled, tmp_path):
         assert backup.ensure_schedule(con, settings) is schedule  # started once
         assert [t.name for t in threading.enumerate()].count("ft-backups") == 1
         deadline = time.monotonic() + 30
-        taken: set[str] = set()
+        taken: dict[str, object] = {}  # name -> when it was taken (a pruned name may be used again)
         while time.monotonic() < deadline and len(taken) < 4:
-            taken |= {b.name for b in backup.list_backups(tmp_path / "backups") if b.trigger == "scheduled"}
+            taken |= {
+                b.name: b.created_at
+                for b in backup.list_backups(tmp_path / "backups")
+                if b.trigger == "scheduled"
+            }
             time.sleep(0.05)
         assert len(taken) >= 4, taken
     finally:
         schedule.stop()
     left = backup.list_backups(tmp_path / "backups")
     scheduled = [b for b in left if b.trigger == "scheduled"]
-    assert len(scheduled) == 2 and {b.name for b in scheduled} == set(sorted(taken)[-2:])
+    assert len(scheduled) == 2 and {b.name for b in scheduled} == set(sorted(taken, key=taken.get)[-2:])
     assert manual.name in {b.name for b in left}  # a backup taken by hand is never pruned
     assert schedule.last_error is None
     assert backup.ensure_schedule(con, backup.BackupSettings(tmp_path, every_minutes=0)) is None  # off

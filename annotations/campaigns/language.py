@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import duckdb
 
-from annotations import db
+from annotations import store
 
 
 def open_campaign_languages(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The distinct ISO 639-1 codes of the campaigns annotators may work on (campaigns made before 005: 'en')."""
     rows = (
-        db.read(con)
+        store.read(con)
         .execute("SELECT DISTINCT coalesce(language, 'en') FROM campaigns WHERE status = 'active'")
         .fetchall()
     )

@@ -1,7 +1,7 @@
 """What the results page offers to choose from, read without loading a campaign's frames: its annotators,
 criteria, metrics, judged items and run folder (a few small queries), and one item's judgments, scores and
 metrics for the example browser. The page draws its filters and its verdict from these and the analysis, so a
-restarted app that finds the analysis on disk (annotations/results_cache.py) never reads 100,000 judgments.
+restarted app that finds the analysis on disk (annotations/report/results_cache.py) never reads 100,000 judgments.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from annotations import db
+from annotations import store
 
 
 @dataclass
@@ -29,7 +29,7 @@ class CampaignFacets:
 
 def campaign_facets(con: duckdb.DuckDBPyConnection, campaign_id: str) -> CampaignFacets:
     """Annotators, criteria, metrics, judged items and the run folder of one campaign."""
-    cur = db.read(con)
+    cur = store.read(con)
     annotators = [
         r[0]
         for r in cur.execute(

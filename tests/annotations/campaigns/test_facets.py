@@ -1,11 +1,11 @@
-"""The results page's choices read without the frames (annotations/campaign_facets.py) match what the full
+"""The results page's choices read without the frames (annotations/campaigns/facets.py) match what the full
 frames say, and one item's frames are exactly that item's rows of the full frames."""
 
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
 from annotations import campaigns, judgments
-from annotations.campaign_facets import campaign_facets, item_frames
+from annotations.campaigns.facets import campaign_facets, item_frames
 
 
 def test_facets_and_one_item_match_the_full_frames(con, tmp_path):

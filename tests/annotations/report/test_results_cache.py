@@ -1,9 +1,9 @@
-"""The on-disk cache of analyses (annotations/results_cache.py): keyed by campaign, data version and options;
+"""The on-disk cache of analyses (annotations/report/results_cache.py): keyed by campaign, data version and options;
 a new data version replaces the old files; an unreadable file is a miss, not an error."""
 
 from helpers.synthetic import make_campaign
 
-from annotations import results_cache
+from annotations.report import results_cache
 from annotations.stats.analysis import AnalysisOptions, analyze
 
 
