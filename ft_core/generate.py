@@ -445,5 +445,6 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_cli(GenerateConfig, argv, "generate")
     with warnings_as_lines():
         paths = generate(cfg)
-    print(f"wrote {len(paths)} outputs file(s) under {paths[0].parent if paths else cfg.output_dir}")
+    files = "1 outputs file" if len(paths) == 1 else f"{len(paths)} outputs files"
+    print(f"wrote {files} under {paths[0].parent if paths else cfg.output_dir}")
     return 0
