@@ -16,6 +16,7 @@ from annotations.analysis import AnalysisOptions
 from annotations.campaigns.facets import CampaignFacets, ItemFrames, campaign_facets, item_frames
 from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
+from annotations.plurals import counted
 from annotations.report import (
     CampaignData,
     data_version,
@@ -51,10 +52,6 @@ def campaign_stages(
 ) -> AnalysisStages | FinishedStages:
     # a resource: the running stages are shared by every rerun and tab until they finish, then kept
     return results_cache.page_analysis(store(), campaign_id, version, options)
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @st.cache_data(max_entries=64)
@@ -149,10 +146,10 @@ except AnnotationError as e:
     st.stop()
 
 st.caption(
-    f"{used['judgments_used']} of {plural(used['judgments_total'], 'judgment')} on {plural(used['items_used'], 'item')} "
-    f"by {plural(used['annotators_used'], 'annotator')}; left out: {used['judgments_of_excluded_annotators']} of "
+    f"{used['judgments_used']} of {counted(used['judgments_total'], 'judgment')} on {counted(used['items_used'], 'item')} "
+    f"by {counted(used['annotators_used'], 'annotator')}; left out: {used['judgments_of_excluded_annotators']} of "
     f"excluded annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), "
-    f"{used['repeats_left_out']} {'repeat' if used['repeats_left_out'] == 1 else 'repeats'}, {used['gold_left_out']} "
+    f"{counted(used['repeats_left_out'], 'repeat')}, {used['gold_left_out']} "
     f"gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
 )  # fmt: skip
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
@@ -256,7 +253,7 @@ with agreement_tab:
         st.info(
             "Agreement needs **a second annotator on the same items**: "
             + (
-                f"so far {plural(plan.n_annotators, 'annotator')} judged {plural(plan.n_items, 'item')}, "
+                f"so far {counted(plan.n_annotators, 'annotator')} judged {counted(plan.n_items, 'item')}, "
                 f"{plan.n_items_overlapping} of them by two different annotators."
                 if plan is not None
                 else "no item has been judged by two different annotators yet."
@@ -300,7 +297,7 @@ with agreement_tab:
         )
         fleiss = agreeing.fleiss
         if fleiss.kappa is not None:
-            st.caption(f"Fleiss' kappa (preference): {fleiss.kappa:.3f} on {plural(fleiss.n_items, 'item')} "
+            st.caption(f"Fleiss' kappa (preference): {fleiss.kappa:.3f} on {counted(fleiss.n_items, 'item')} "
                        f"with {fleiss.raters_per_item} ratings each.")  # fmt: skip
         if not agreeing.leave_one_out.empty:
             st.markdown("**Leave one annotator out** (alpha without each annotator)")
