@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers.browser import settle
 from helpers.run_folders import write_run_folder
 
 from annotations.campaigns import CampaignConfig, create_campaign
@@ -47,21 +48,10 @@ def _outputs(page) -> tuple[str, str]:
     ).inner_text()
 
 
-def _settle(page) -> None:
-    """Wait until the script run is over and no element is stale (Streamlit redraws element by element)."""
-    page.wait_for_timeout(150)
-    for _ in range(300):
-        running = page.locator("[data-testid='stStatusWidget']").count() > 0
-        if not running and page.locator("[data-stale='true']").count() == 0:
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("the app kept running")
-
-
 def _next_outputs(page, previous: str | None) -> tuple[str, str]:
     """The two outputs once the page has settled on a pair other than `previous`."""
     for _ in range(100):
-        _settle(page)
+        settle(page)
         text_a, text_b = _outputs(page)
         if text_a != previous:
             return text_a, text_b
@@ -91,14 +81,14 @@ def test_annotator_judges_with_the_keyboard_and_edits_one(app, browser_page):
             app.screenshot(page, "annotate")
         page.keyboard.press("Control+Enter")
         page.get_by_text(f"{number} / 5 judged").wait_for()
-        _settle(page)
+        settle(page)
     last_judged = text_a
 
     # Edit the last judgment: undo (U), choose B instead, save.
     page.get_by_role("heading", name="Annotate").click()
     page.keyboard.press("u")
     page.get_by_text("You are editing an earlier judgment").wait_for()
-    _settle(page)
+    settle(page)
     text_a, text_b = _outputs(page)
     assert text_a == last_judged  # "undo" reopened the pair judged last
     edited_item = re.search(r"Summary (\d+)", text_a).group(1)
@@ -178,11 +168,11 @@ def test_u_after_the_last_pair_edits_the_last_judgment(app, browser_page):
         page.keyboard.press("Control+Enter")
         page.get_by_text(f"{number} / 2 judged").wait_for()
     page.get_by_text("Nothing left to judge").wait_for()
-    _settle(page)
+    settle(page)
     page.get_by_role("heading", name="Annotate").click()
     page.keyboard.press("u")
     page.get_by_text("You are editing an earlier judgment").wait_for()
-    _settle(page)
+    settle(page)
     edited_a, edited_b = _outputs(page)
     assert edited_a == text_a  # the pair judged last
     page.get_by_role("heading", name="Annotate").click()

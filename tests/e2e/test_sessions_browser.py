@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.browser import settle
 from helpers.run_folders import write_run_folder
 
 from annotations import users
@@ -45,24 +46,12 @@ def _two_campaigns_and_anna(app) -> dict[str, str]:
     return app.prepare(work)
 
 
-def _settle(page) -> None:
-    page.wait_for_timeout(150)
-    for _ in range(300):
-        if (
-            page.locator("[data-testid='stStatusWidget']").count() == 0
-            and page.locator("[data-stale='true']").count() == 0
-        ):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("the app kept running")
-
-
 def _pair(page) -> tuple[str, str]:
     """The two texts on the annotate page, once it has settled."""
     page.get_by_role("heading", name="Annotate").wait_for()
     columns = page.locator("[data-testid='stColumn']").filter(has=page.locator("h3"))
     columns.nth(1).locator("[data-testid='stText']").wait_for()
-    _settle(page)
+    settle(page)
     return tuple(columns.nth(n).locator("[data-testid='stText']").inner_text() for n in (0, 1))
 
 
@@ -78,7 +67,7 @@ def _session_cookie(context) -> dict:
 def _choose_campaign(page, name: str) -> None:
     page.get_by_role("combobox").first.click()
     page.get_by_role("option", name=name).click()
-    _settle(page)
+    settle(page)
 
 
 def _login_form(page):
@@ -131,12 +120,12 @@ def test_logging_out_in_one_tab_logs_out_the_other_at_its_next_click(app, browse
     second.goto(app.url)
     _pair(second)
     second.get_by_role("button", name="A is better").click()  # a choice made before the logout ...
-    _settle(second)
+    settle(second)
 
     app.log_out(first)
     second.get_by_role("button", name="Submit").click()  # ... is not stored after it
     _login_form(second).wait_for()
-    _settle(second)
+    settle(second)
     assert second.get_by_text("Logged in as").count() == 0
     second.reload()  # the cookie's session is over too
     _login_form(second).wait_for()
@@ -235,6 +224,6 @@ def test_the_first_request_after_a_start_goes_through_the_login_gate(app, browse
     app.start()
     browser_page.goto(f"{app.url}/jobs")  # the very first request of this server
     _login_form(browser_page).wait_for()
-    _settle(browser_page)
+    settle(browser_page)
     assert browser_page.locator("[data-testid='stSidebarNav']").count() == 0
     assert browser_page.get_by_text("Please log in first").count() == 0

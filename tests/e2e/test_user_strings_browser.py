@@ -18,6 +18,7 @@ import time
 
 import pandas as pd
 import pytest
+from helpers.browser import settle
 
 from annotations import assignment, judgments
 from annotations.campaigns import CampaignConfig, Criterion, create_campaign
@@ -68,25 +69,13 @@ def hostile(port: int, tag: str) -> str:
     )
 
 
-def _settle(page) -> None:
-    page.wait_for_timeout(200)
-    for _ in range(300):
-        if (
-            page.locator("[data-testid='stStatusWidget']").count() == 0
-            and page.locator("[data-stale='true']").count() == 0
-        ):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("the app kept running")
-
-
 def _shown(page) -> str:
     """The text of the page as a person reads it (without the invisible word joiners that break autolinks)."""
     return page.locator("#root").inner_text().replace("\u2060", "")
 
 
 def _assert_only_text(page, port: int, where: str) -> None:
-    _settle(page)
+    settle(page, first_wait_ms=200)
     found = page.evaluate(
         """(port) => ({
             images: [...document.images].map(i => i.src).filter(s => s.includes(port) || s.includes('pixel')),
@@ -113,7 +102,7 @@ def _login(app, page, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("button", name="Log out").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page, first_wait_ms=200)
 
 
 def _open_instructions(page) -> None:
@@ -121,12 +110,12 @@ def _open_instructions(page) -> None:
     expander.wait_for()
     if expander.locator("details[open]").count() == 0:
         expander.locator("summary").click()
-    _settle(page)
+    settle(page, first_wait_ms=200)
 
 
 def _open(page, name: str) -> None:
     page.get_by_role("link", name=name, exact=True).first.click()
-    _settle(page)
+    settle(page, first_wait_ms=200)
 
 
 def _prepare(app, port: int) -> dict[str, str]:
@@ -208,7 +197,7 @@ def test_user_strings_stay_text_on_every_page(app, browser_page, outside, tmp_pa
     assert strings["sysB"] in _shown(page)  # the verdict sentence and the win-rate label name the system
     _assert_only_text(page, port, "results: verdict")
     page.get_by_role("tab", name="Examples").click()
-    _settle(page)
+    settle(page, first_wait_ms=200)
     assert strings["sysA"] in _shown(page)
     _assert_only_text(page, port, "results: examples")
     app.screenshot(page, "user-strings-results")
@@ -225,7 +214,7 @@ def test_user_strings_stay_text_on_every_page(app, browser_page, outside, tmp_pa
     name_box = page.get_by_label("Name", exact=True)
     name_box.fill(hostile(port, "created"))
     name_box.press("Enter")
-    _settle(page)
+    settle(page, first_wait_ms=200)
     page.get_by_role("button", name="Create campaign").click()
     page.get_by_text("Annotators see it on their Annotate page").wait_for()
     assert f"Campaign '{hostile(port, 'created')}' created" in _shown(page)
