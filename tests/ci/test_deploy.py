@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.streamlit_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -88,7 +89,7 @@ def test_systemd_analyze_verifies_the_unit(tmp_path):
 
 def test_the_units_command_with_its_environment_serves_the_health_check(tmp_path):
     unit = _unit()
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, **_environment(unit))
     env.update(
         STREAMLIT_SERVER_PORT=str(port),
@@ -234,14 +235,6 @@ def test_deploy_doc_names_every_piece():
     ):
         assert needed in doc, needed
     assert "docs/deploy.md" in (ROOT / "README.md").read_text()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> bytes:

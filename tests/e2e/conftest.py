@@ -20,7 +20,6 @@ Tests are skipped with a clear reason when /usr/bin/chromium is missing (`bash .
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,26 +29,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port
 
 from annotations import store
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = ROOT / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class StreamlitApp:
@@ -60,7 +45,7 @@ class StreamlitApp:
         self.runs_dir = tmp_path / "runs"
         self.runs_dir.mkdir(exist_ok=True)
         self.admin_password = "e2e-granite-falcon-52"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tmp_path / "streamlit.log"
         self._process: subprocess.Popen | None = None
