@@ -26,11 +26,23 @@ def item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, n_items) float64 whole numbers: how often each item is drawn in each bootstrap resample (each
     row is one draw of n_items items with replacement). Cached, so every statistic of an analysis shares the
     resamples (float64, as `resample_totals` multiplies them: converting on each call would cost more than the
-    product of a single column)."""
+    product of a single column).
+
+    Row b counts the b-th call of `rng.integers(0, n_items, n_items)` on `default_rng(seed)`. The draws are made
+    a block of rows per call and counted with one `bincount` per block: numpy's bounded integers are one
+    continuous stream (a block of rows holds the numbers of as many calls, in order; checked by
+    tests/annotations/stats/test_bootstrap.py against that loop), and a loop of n_boot small calls, each
+    releasing and taking back the GIL, waits several milliseconds per call whenever another thread of the app
+    is busy in Python (the results page computes its stages on two threads beside the page's own)."""
     rng = np.random.default_rng(seed)
     weights = np.empty((n_boot, n_items))
-    for b in range(n_boot):
-        weights[b] = np.bincount(rng.integers(0, n_items, n_items), minlength=n_items)
+    dtype = np.int32 if n_items <= 2**31 else np.int64  # the same numbers as int64 draws, in half the memory
+    block = max(1, 2**19 // max(n_items, 1))  # rows per call: about half a million draws
+    for start in range(0, n_boot, block):
+        rows = min(block, n_boot - start)
+        draws = rng.integers(0, n_items, (rows, n_items), dtype=dtype)
+        offsets = (draws + (np.arange(rows, dtype=np.intp) * n_items)[:, None]).ravel()
+        weights[start : start + rows] = np.bincount(offsets, minlength=rows * n_items).reshape(rows, n_items)
     weights.flags.writeable = False
     return weights
 

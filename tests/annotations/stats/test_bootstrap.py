@@ -131,3 +131,16 @@ def test_bootstrap_each_gives_every_statistic_what_it_gets_alone():
     for values, totals in zip(statistics, together):
         alone = bootstrap.bootstrap_totals(values, 300, 4)
         assert np.array_equal(totals, alone, equal_nan=True)
+
+
+@pytest.mark.parametrize("n_items, n_boot", [(1, 3), (2, 5), (7, 40), (400, 300), (30_303, 20), (20_000, 60)])
+def test_item_weights_count_one_call_of_n_items_draws_per_resample(n_items, n_boot):
+    """The definition the statistics were pinned with: row b counts the b-th `rng.integers(0, G, G)`. The
+    weights are drawn a block of rows per call (fast, and few GIL hand-overs), which must give the same rows:
+    odd and even G, one item, several blocks (20,000 items: 26 rows per block) and a partial last block."""
+    bootstrap.item_weights.cache_clear()
+    rng = np.random.default_rng(11)
+    expected = np.stack([np.bincount(rng.integers(0, n_items, n_items), minlength=n_items) for _ in range(n_boot)])
+    weights = bootstrap.item_weights(n_items, n_boot, 11)
+    assert weights.dtype == np.float64 and not weights.flags.writeable
+    assert np.array_equal(weights, expected)
