@@ -21,6 +21,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
 
     server.open_store_or_exit()
     server.navigation_only()
+    server.one_blas_thread()
     server.warm_imports()
     app = st.App(__file__, routes=server.ROUTES)
 
