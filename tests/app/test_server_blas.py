@@ -33,7 +33,13 @@ def test_building_the_server_limits_numpy_blas_to_one_thread(tmp_path):
         "OPENBLAS_NUM_THREADS": "2",  # what the server would use on this 2-core machine class without the limit
     }
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=True
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
     )
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["app"] == "App"

@@ -140,7 +140,9 @@ def test_item_weights_count_one_call_of_n_items_draws_per_resample(n_items, n_bo
     odd and even G, one item, several blocks (20,000 items: 26 rows per block) and a partial last block."""
     bootstrap.item_weights.cache_clear()
     rng = np.random.default_rng(11)
-    expected = np.stack([np.bincount(rng.integers(0, n_items, n_items), minlength=n_items) for _ in range(n_boot)])
+    expected = np.stack(
+        [np.bincount(rng.integers(0, n_items, n_items), minlength=n_items) for _ in range(n_boot)]
+    )
     weights = bootstrap.item_weights(n_items, n_boot, 11)
     assert weights.dtype == np.float64 and not weights.flags.writeable
     assert np.array_equal(weights, expected)
