@@ -22,6 +22,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
     server.open_store_or_exit()
     server.navigation_only()
     server.one_blas_thread()
+    server.system_allocator_for_arrow()
     server.warm_imports()
     app = st.App(__file__, routes=server.ROUTES)
 

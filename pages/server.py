@@ -85,6 +85,18 @@ def one_blas_thread() -> None:
     threadpool_limits(limits=1, user_api="blas")  # for the process's life: nothing restores it
 
 
+def system_allocator_for_arrow() -> None:
+    """Let pyarrow (pandas' string columns, the frames read from DuckDB) allocate with the C library's malloc
+    instead of its bundled jemalloc, which hands freed pages back to the kernel within a second and takes fresh
+    ones for the next frame. A first touch of a page is expensive on a virtual machine (Firecracker here), and a
+    cold results page touches a few hundred MB: the first analysis in a fresh process (bench/analysis_scale.py's
+    100,000 judgments, six runs each) spent 0.15-1.3 s of system time with jemalloc, 0.13-0.22 s with malloc,
+    and 1.8-3.0 against 1.8 CPU seconds. malloc keeps and reuses what it has. Values are not affected."""
+    import pyarrow
+
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+
+
 def open_store_or_exit() -> None:
     """Open the store now and start the backup schedule; when that fails (another process holds the file, a
     bad FT_BACKUP_* setting), print one line and exit 1."""
