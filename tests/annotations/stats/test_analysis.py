@@ -177,3 +177,14 @@ def test_every_interval_follows_the_confidence_asked_for(campaign):
         assert (width(n["ci_low"], n["ci_high"]) < width(w["ci_low"], w["ci_high"])).all(), name
     with pytest.raises(AnnotationError, match="confidence must be between 0 and 1"):
         AnalysisOptions(confidence=95)
+
+
+def test_bradley_terry_only_when_more_than_two_systems_were_shown(campaign, result):
+    assert result.bradley_terry is None  # two systems: the win rate says it all
+    j = campaign.judgments.copy()
+    swap = (j["shown_left"] == "base") & (j.index % 4 == 0)  # a third system in some comparisons
+    j.loc[swap, "shown_left"] = "other"
+    j.loc[swap & (j["winner"] == "base"), "winner"] = "other"
+    three = analyze(j, campaign.scores, campaign.metrics, AnalysisOptions(n_boot=50))
+    assert three.bradley_terry is not None
+    assert set(three.bradley_terry.table["system"]) == {"base", "finetuned", "other"}
