@@ -29,6 +29,7 @@ from annotations.report import (
 from annotations.stats.faithfulness import fidelity_table
 from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder
+from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
 
@@ -430,7 +431,25 @@ with training_tab:
 @st.fragment
 def example_browser(system: str, opponent: str) -> None:
     """One item's source, both outputs and its judgments: its own fragment, so another item redraws only this."""
-    item_id = st.selectbox("Item", choices.items, key="example_item")
+    listed = choices.items[: shared.LISTED_ITEMS]
+    more = len(choices.items) > len(listed)
+    left, right = st.columns(2) if more else (st.container(), None)
+    item_id = left.selectbox("Item", listed, key="example_item")
+    if more:
+        typed = right.text_input(
+            "Or an item id",
+            key="example_item_typed",
+            placeholder="any judged item",
+            help="Opens an item not listed.",
+        ).strip()
+        st.caption(
+            f"Listing the first {len(listed)} of {counted(len(choices.items), 'judged item')} (in the order they were "
+            "first judged); type any other item's id beside the list."
+        )
+        if typed and typed not in set(choices.items):
+            st.warning(f"This campaign has no judged item “{escape_markdown(typed)}”.")
+            return
+        item_id = typed or item_id
     one = one_item(campaign_id, version, item_id)
     if not one.item.empty:
         row = one.item.iloc[0]

@@ -41,6 +41,10 @@ from streamlit.errors import StreamlitAPIException
 from annotations import db, logins, sessions, users
 from annotations.users import User
 
+# Options a page sends to the browser in one select box: the Results page's example browser lists this many items
+# and takes any other item id typed by hand (30,000 options cost the browser 50 MB and 0.3 s of script per visit).
+LISTED_ITEMS = 200
+
 SESSION_KEY = "session_id"
 _USER_KEY = "user_id"  # who the session belongs to, for display; the session id is what is checked
 _TICKET_KEY = "_cookie_ticket"

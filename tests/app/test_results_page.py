@@ -196,3 +196,33 @@ def test_the_verdict_is_drawn_before_the_other_statistics_finish(as_user, resear
         "Sign test p",
         "Wins / losses / ties",
     ]
+
+
+def test_example_browser_lists_a_few_items_and_opens_any_typed_id(
+    as_user, researcher, judged, app_env, monkeypatch
+):
+    """A large campaign sends the browser a short list (30,000 options cost it 50 MB and a third of a second per
+    visit); any other judged item opens when its id is typed beside it, an unknown id is named."""
+    from annotations.campaigns import items_frame
+
+    from pages import shared
+
+    monkeypatch.setattr(shared, "LISTED_ITEMS", 3)
+    at = as_user(researcher)
+    box = at.selectbox(key="example_item")
+    assert len(box.options) == 3
+    assert any("Listing the first 3 of 24 judged items" in c.value for c in at.caption)
+    sources = items_frame(app_env, judged).set_index("item_id")["source"]
+    unlisted = next(i for i in sources.index if i not in box.options)
+    at.text_input(key="example_item_typed").input(f" {unlisted} ").run()
+    assert not at.exception, at.exception
+    assert sources[unlisted] in {t.value for t in at.text}
+    at.text_input(key="example_item_typed").input("no-such-item").run()
+    assert not at.exception
+    assert any(f"no judged item “{escape_markdown('no-such-item')}”" in w.value for w in at.warning)
+
+
+def test_example_browser_lists_every_item_of_a_small_campaign(as_user, researcher, judged):
+    at = as_user(researcher)
+    assert len(at.selectbox(key="example_item").options) == 24
+    assert not any("Listing the first" in c.value for c in at.caption) and not at.text_input
