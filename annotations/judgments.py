@@ -380,20 +380,28 @@ def judgments_frame(
 
 
 def scores_frame(
-    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
+    con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None, lean: bool = False
 ) -> pd.DataFrame:
-    """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system, score;
-    only the items `item_ids` names when given."""
+    """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system, score,
+    side, is_gold, is_repeat; only the items `item_ids` names when given. `lean`: only the columns the statistics
+    read (`annotations.stats.analysis.SCORE_COLUMNS`), in the same rows and order: half the reading time at
+    400,000 scores (the results page's cold analysis)."""
     only = "" if item_ids is None else "WHERE list_contains(?, j.item_id)"
+    columns = (
+        "j.judgment_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score"
+        if lean
+        else "j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score, s.side, "
+        "a.is_gold, a.is_repeat"
+    )
+    flags = "" if lean else "JOIN assignments a ON a.assignment_id = j.assignment_id"
     frame = read_frame(
         con,
         f"""
         WITH {_LATEST}
-        SELECT j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score, s.side,
-               a.is_gold, a.is_repeat
+        SELECT {columns}
         FROM latest j
         JOIN judgment_scores s ON s.judgment_id = j.judgment_id
-        JOIN assignments a ON a.assignment_id = j.assignment_id
+        {flags}
         {only}
         ORDER BY j.submitted_at, j.judgment_id, s.criterion, s.side
         """,

@@ -93,7 +93,7 @@ def page_analysis(con, campaign_id: str, version: str, options: AnalysisOptions,
         return FinishedStages(saved)
     return AnalysisStages(
         judgments.judgments_frame(con, campaign_id),
-        lambda: judgments.scores_frame(con, campaign_id),
+        lambda: judgments.scores_frame(con, campaign_id, lean=True),
         lambda: campaigns.metrics_frame(con, campaign_id),
         options,
         campaign_id,

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from annotations import assignment, judgments, store
@@ -45,6 +46,24 @@ def test_winner_is_de_randomized(con, make_campaign):
     f = judgments.judgments_frame(con, cid)
     assert str(f.submitted_at.dt.tz) == "UTC" and (f.duration_s >= 0).all()
     assert (f.left_length > 0).all() and set(f.choice) == {"left", "right", "tie", "both_bad"}
+
+
+def test_lean_scores_are_the_statistics_columns_of_the_same_rows(con, make_campaign):
+    """The results page reads only the columns the statistics use: the same rows, in the same order, with the
+    same values and types as those columns of the full frame (an edit's newer version included)."""
+    from annotations.stats.analysis import SCORE_COLUMNS
+
+    cid = make_campaign(k=2)
+    for annotator in ("ann-a", "ann-b"):
+        for choice in ("A", "B", "tie"):
+            pair = assignment.next_item(con, cid, annotator)
+            judgments.submit(con, pair.token, annotator, choice, {"fluency": {"A": 4, "B": 2}})
+    judgments.edit(con, pair.token, "ann-b", 1, "A", {"fluency": {"A": 1, "B": 5}})
+    full = judgments.scores_frame(con, cid)
+    lean = judgments.scores_frame(con, cid, lean=True)
+    assert list(lean.columns) == SCORE_COLUMNS
+    pd.testing.assert_frame_equal(lean, full[SCORE_COLUMNS], check_exact=True)
+    assert len(lean) == 2 * 6 and 5 in set(lean["score"])  # the edit's scores, not the first version's
 
 
 def test_double_submit_writes_one_judgment(con, make_campaign):
