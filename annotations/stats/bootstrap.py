@@ -13,6 +13,7 @@ shared and cached, which keeps 1,000 resamples of 100,000 judgments in milliseco
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,8 +22,18 @@ import numpy as np
 PATTERN_LIMIT = 2000  # above this many distinct per-item rows, resample with explicit item weights
 
 
-@functools.lru_cache(maxsize=2)
+_ITEM_WEIGHTS_LOCK = threading.Lock()
+
+
 def item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
+    """`_item_weights`, computed once per key even when the analysis stages ask from several threads at once (an
+    lru_cache alone let two stages compute the same 200 MB side by side); `cache_clear()` empties the cache."""
+    with _ITEM_WEIGHTS_LOCK:
+        return _item_weights(n_items, n_boot, seed)
+
+
+@functools.lru_cache(maxsize=2)
+def _item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, n_items) float64 whole numbers: how often each item is drawn in each bootstrap resample (each
     row is one draw of n_items items with replacement). Cached, so every statistic of an analysis shares the
     resamples (float64, as `resample_totals` multiplies them: converting on each call would cost more than the
@@ -45,6 +56,9 @@ def item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
         weights[start : start + rows] = np.bincount(offsets, minlength=rows * n_items).reshape(rows, n_items)
     weights.flags.writeable = False
     return weights
+
+
+item_weights.cache_clear = _item_weights.cache_clear
 
 
 # Means of up to 12 integer ratings (halves, thirds, ... twelfths) are whole multiples of 1 / lcm(1, ..., 12).

@@ -146,3 +146,23 @@ def test_item_weights_count_one_call_of_n_items_draws_per_resample(n_items, n_bo
     weights = bootstrap.item_weights(n_items, n_boot, 11)
     assert weights.dtype == np.float64 and not weights.flags.writeable
     assert np.array_equal(weights, expected)
+
+
+def test_item_weights_are_computed_once_when_stages_ask_at_the_same_time():
+    """The analysis stages run on threads and each asks for the shared resamples: they must get one array, not
+    one each (a plain lru_cache let concurrent callers each compute their own 200 MB)."""
+    import threading
+
+    bootstrap.item_weights.cache_clear()
+    start, got = threading.Barrier(4), []
+
+    def ask():
+        start.wait()
+        got.append(bootstrap.item_weights(20_000, 200, 3))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(got) == 4 and all(weights is got[0] for weights in got)
