@@ -334,9 +334,15 @@ def own_judgments(
 
 # ----------------------------------------------------------------------------------------------------- frames
 
-_LATEST = """
+
+def _latest(only_items: bool) -> str:
+    """The CTE `latest`: each assignment's latest judgment version in one campaign (parameter: its id), and only
+    in the items of a list (a second parameter) when `only_items`: every version of an assignment has its item,
+    so filtering before the window is the same as after, and spares the window every other item."""
+    items = " AND list_contains(?, item_id)" if only_items else ""
+    return f"""
     latest AS (
-        SELECT * FROM judgments WHERE campaign_id = ?
+        SELECT * FROM judgments WHERE campaign_id = ?{items}
         QUALIFY row_number() OVER (PARTITION BY assignment_id ORDER BY version DESC) = 1
     )
 """
@@ -353,11 +359,10 @@ def judgments_frame(
 ) -> pd.DataFrame:
     """One row per judged assignment, latest version; columns as in docs/frames.md (winner is de-randomized); only
     the items `item_ids` names when given (the results page's example browser reads one item at a time)."""
-    only = "" if item_ids is None else "WHERE list_contains(?, j.item_id)"
     frame = read_frame(
         con,
         f"""
-        WITH {_LATEST}
+        WITH {_latest(item_ids is not None)}
         SELECT j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, j.version, j.assignment_id,
                c.system_a, c.system_b, a.shown_left, a.shown_right, j.choice, j.winner, j.comment,
                j.served_at, j.submitted_at, j.duration_s, a.is_gold, i.gold_winner, a.is_repeat, a.repeat_of,
@@ -368,7 +373,6 @@ def judgments_frame(
         JOIN items i ON i.campaign_id = j.campaign_id AND i.item_id = j.item_id
         LEFT JOIN outputs ol ON ol.campaign_id = j.campaign_id AND ol.item_id = j.item_id AND ol.system = a.shown_left
         LEFT JOIN outputs orr ON orr.campaign_id = j.campaign_id AND orr.item_id = j.item_id AND orr.system = a.shown_right
-        {only}
         ORDER BY j.submitted_at, j.judgment_id
         """,
         [campaign_id] if item_ids is None else [campaign_id, item_ids],
@@ -386,7 +390,6 @@ def scores_frame(
     side, is_gold, is_repeat; only the items `item_ids` names when given. `lean`: only the columns the statistics
     read (`annotations.stats.analysis.SCORE_COLUMNS`), in the same rows and order: half the reading time at
     400,000 scores (the results page's cold analysis)."""
-    only = "" if item_ids is None else "WHERE list_contains(?, j.item_id)"
     columns = (
         "j.judgment_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score"
         if lean
@@ -397,12 +400,11 @@ def scores_frame(
     frame = read_frame(
         con,
         f"""
-        WITH {_LATEST}
+        WITH {_latest(item_ids is not None)}
         SELECT {columns}
         FROM latest j
         JOIN judgment_scores s ON s.judgment_id = j.judgment_id
         {flags}
-        {only}
         ORDER BY j.submitted_at, j.judgment_id, s.criterion, s.side
         """,
         [campaign_id] if item_ids is None else [campaign_id, item_ids],
