@@ -44,11 +44,15 @@ def _item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
     continuous stream (a block of rows holds the numbers of as many calls, in order; checked by
     tests/annotations/stats/test_bootstrap.py against that loop), and a loop of n_boot small calls, each
     releasing and taking back the GIL, waits several milliseconds per call whenever another thread of the app
-    is busy in Python (the results page computes its stages on two threads beside the page's own)."""
+    is busy in Python (the results page computes its stages on two threads beside the page's own). Callers use
+    `item_weights`, which computes each key once."""
     rng = np.random.default_rng(seed)
     weights = np.empty((n_boot, n_items))
     dtype = np.int32 if n_items <= 2**31 else np.int64  # the same numbers as int64 draws, in half the memory
-    block = max(1, 2**19 // max(n_items, 1))  # rows per call: about half a million draws
+    # rows per call: about 4 million draws (80 MB for the moment). Each call hands the GIL over a few times, and
+    # each hand-over waits up to Python's switch interval (5 ms) while another thread runs Python: with half a
+    # million draws per call the 1,000 x 27,000 weights took 1.6-2.0 s beside a busy thread, with 4 million 0.35 s.
+    block = max(1, 2**22 // max(n_items, 1))
     for start in range(0, n_boot, block):
         rows = min(block, n_boot - start)
         draws = rng.integers(0, n_items, (rows, n_items), dtype=dtype)

@@ -133,11 +133,14 @@ def test_bootstrap_each_gives_every_statistic_what_it_gets_alone():
         assert np.array_equal(totals, alone, equal_nan=True)
 
 
-@pytest.mark.parametrize("n_items, n_boot", [(1, 3), (2, 5), (7, 40), (400, 300), (30_303, 20), (20_000, 60)])
+@pytest.mark.parametrize(
+    "n_items, n_boot", [(1, 3), (2, 5), (7, 40), (400, 300), (20_000, 60), (30_303, 300)]
+)
 def test_item_weights_count_one_call_of_n_items_draws_per_resample(n_items, n_boot):
     """The definition the statistics were pinned with: row b counts the b-th `rng.integers(0, G, G)`. The
     weights are drawn a block of rows per call (fast, and few GIL hand-overs), which must give the same rows:
-    odd and even G, one item, several blocks (20,000 items: 26 rows per block) and a partial last block."""
+    odd and even G, one item, one block, and several blocks with a partial last one (30,303 items: 138 rows per
+    block)."""
     bootstrap.item_weights.cache_clear()
     rng = np.random.default_rng(11)
     expected = np.stack(
