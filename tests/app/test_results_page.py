@@ -225,3 +225,24 @@ def test_example_browser_lists_every_item_of_a_small_campaign(as_user, researche
     at = as_user(researcher)
     assert len(at.selectbox(key="example_item").options) == 24
     assert not any("Listing the first" in c.value for c in at.caption) and not at.text_input
+
+
+def test_interval_charts_are_vega_lite_specs_with_their_rows(as_user, researcher, judged):
+    """The four interval charts (verdict, criteria, agreement, metric accuracy) go to the browser as Vega-Lite
+    specs written by hand (no Altair on the page's path): bars, points and the dashed reference rule, over the
+    rows of the statistic shown."""
+    import json
+
+    import pyarrow as pa
+
+    at = as_user(researcher)
+    charts = [c for c in at.get("vega_lite_chart") if len(json.loads(c.proto.spec).get("layer", [])) == 3]
+    specs = [json.loads(c.proto.spec) for c in charts]
+    assert [s["layer"][2]["data"]["values"][0]["r"] for s in specs] == [0.5, 0.0, 0.667, 0.5]
+    for spec in specs:
+        assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rule", "point", "rule"]
+        assert spec["layer"][2]["mark"]["strokeDash"] == [4, 4]
+    verdict = pa.ipc.open_stream(charts[0].proto.data.data).read_all().to_pandas()
+    assert {"drop: item bootstrap", "drop: Wilson"} <= set(verdict["interval"])
+    assert (verdict["low"] <= verdict["win_rate"]).all() and (verdict["win_rate"] <= verdict["high"]).all()
+    assert specs[0]["layer"][0]["encoding"]["x"]["title"] == "win rate of finetuned"
