@@ -158,11 +158,11 @@ except AnnotationError as e:
     st.stop()
 
 st.caption(
-    f"{used['judgments_used']} of {counted(used['judgments_total'], 'judgment')} on {counted(used['items_used'], 'item')} "
-    f"by {counted(used['annotators_used'], 'annotator')}; left out: {used['judgments_of_excluded_annotators']} of "
+    f"{used['judgments_used']:,} of {counted(used['judgments_total'], 'judgment')} on {counted(used['items_used'], 'item')} "
+    f"by {counted(used['annotators_used'], 'annotator')}; left out: {used['judgments_of_excluded_annotators']:,} of "
     f"excluded annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), "
-    f"{counted(used['repeats_left_out'], 'repeat')}, {used['gold_left_out']} "
-    f"gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot} bootstrap resamples over items, seed {options.seed}."
+    f"{counted(used['repeats_left_out'], 'repeat')}, {used['gold_left_out']:,} "
+    f"gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot:,} bootstrap resamples over items, seed {options.seed}."
 )  # fmt: skip
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
 progress = st.empty()

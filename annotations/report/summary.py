@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from annotations.plurals import counted
 from annotations.report.campaign_data import CampaignData
 from annotations.stats.analysis import CampaignAnalysis
 from annotations.stats.intervals import ci_label
@@ -19,6 +20,11 @@ def _num(x, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     return f"{x:.{digits}f}"
+
+
+def _p(p: float) -> str:
+    """A p-value as read: 'p = 0.03', 'p < 0.0001' (a p-value is never exactly 0; 2 significant digits)."""
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.2g}"
 
 
 def interpret(a: CampaignAnalysis) -> list[str]:
@@ -46,7 +52,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
             tail = "the interval includes 50%, so these judgments cannot tell the systems apart"
         lines.append(
             f"{verdict} {_pct(w.win_rate)} {pct[w.tie_policy]} ({ci} {_pct(low)}–{_pct(high)}, "
-            f"{w.n_items} items, item bootstrap; sign test p = {w.sign_test_p:.2g}); {tail}. "
+            f"{counted(w.n_items, 'item')}, item bootstrap; sign test {_p(w.sign_test_p)}); {tail}. "
             f"Ties or 'both bad': {_pct(w.tie_rate)}."
             if w.sign_test_p is not None
             else f"{verdict} {_pct(w.win_rate)} {pct[w.tie_policy]}; {tail}."
@@ -96,20 +102,28 @@ def interpret(a: CampaignAnalysis) -> list[str]:
     if not flagged.empty:
         names = "; ".join(f"{r.annotator_id} ({r.flags})" for r in flagged.itertuples())
         excluded = "excluded" if a.used["excluded_annotators"] else "still included (exclude them to check)"
-        lines.append(f"Quality checks flag {len(flagged)} annotator(s): {names}; {excluded}.")
+        lines.append(f"Quality checks flag {counted(len(flagged), 'annotator')}: {names}; {excluded}.")
     if a.length.share is not None and a.length.p_value is not None and a.length.p_value < 0.01:
         lines.append(
-            f"Length bias: the longer output won {_pct(a.length.share)} of decisive judgments (p = "
-            f"{a.length.p_value:.2g}); part of the preference may be for length."
+            f"Length bias: the longer output won {_pct(a.length.share)} of decisive judgments "
+            f"({_p(a.length.p_value)}); part of the preference may be for length."
         )
     p = a.power
     if p.more_items_for_target is not None:
-        lines.append(
-            f"The win-rate interval is ±{100 * p.win_rate_half_width:.1f} points; about {p.more_items_for_target} "
-            f"more items at {p.judgments_per_item:.1f} judgments each would bring it to ±{100 * p.target_half_width:.0f} "
-            f"points, and {p.items_to_detect} items in all would detect a {100 * p.detect_difference:.0f}-point "
-            f"difference from 50% with {100 * p.power:.0f}% power."
+        now, target = 100 * p.win_rate_half_width, 100 * p.target_half_width
+        detect = (
+            f"{counted(p.items_to_detect, 'item')} in all would detect a {100 * p.detect_difference:.0f}-point "
+            f"difference from 50% with {100 * p.power:.0f}% power"
         )
+        if p.more_items_for_target == 0:
+            lines.append(
+                f"The win-rate interval is ±{now:.1f} points, already within ±{target:.0f}; {detect}."
+            )
+        else:
+            lines.append(
+                f"The win-rate interval is ±{now:.1f} points; about {counted(p.more_items_for_target, 'more item')} "
+                f"at {p.judgments_per_item:.1f} judgments each would bring it to ±{target:.0f} points, and {detect}."
+            )
     return lines
 
 

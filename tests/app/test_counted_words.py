@@ -98,3 +98,16 @@ def test_the_results_page_counts_right_with_one_annotator(
     synthetic.fill_store(app_env, run_dir, n_annotators=1, left_biased=(), name="walk")
     shown = _walk(open_page, researcher, ("results",))
     assert wrong_counts(shown["results"]) == []
+
+
+def test_the_results_page_counts_right_with_one_flagged_annotator_among_several(
+    open_page, app_env, researcher, tmp_path, run_writer
+):
+    """The plain-words reading names the flagged annotators ("flag 1 annotator", not "annotator(s)"), and its
+    numbers read as numbers: no "p = 0", no "about 0 more items"."""
+    run_dir = run_writer(tmp_path / "runs" / "run-2", n_items=24)
+    synthetic.fill_store(app_env, run_dir, n_annotators=4, left_biased=("ann-left",), name="walk")
+    shown = _walk(open_page, researcher, ("results",))["results"]
+    assert any("Quality checks flag 1 annotator:" in line for line in shown), shown
+    assert wrong_counts(shown) == []
+    assert not [line for line in shown if re.search(r"\bp = 0(?![.\d])|about 0 more", line)]
