@@ -38,6 +38,7 @@ import pandas as pd
 
 from annotations import store
 from annotations.errors import AnnotationError, StoreError
+from annotations.plurals import plural
 
 MANIFEST = "manifest.json"
 FORMAT = "ft-annotations-backup"
@@ -296,7 +297,7 @@ def restore(folder: str | Path, new_db: str | Path) -> Backup:
     unknown = sorted(set(manifest.get("migrations") or [manifest["schema_version"]]) - known)
     if unknown:
         raise BackupError(
-            f"{folder} comes from a newer version of this app (schema {manifest['schema_version']}, migration(s) "
+            f"{folder} comes from a newer version of this app (schema {manifest['schema_version']}, {plural(len(unknown), 'migration')} "
             f"{', '.join(f'{n:03d}' for n in unknown)} unknown here): restore it with that version"
         )
     new_db.parent.mkdir(parents=True, exist_ok=True)

@@ -967,7 +967,8 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(
-            f"unknown {cls.__name__} field(s): {', '.join(unknown)}; known fields: {', '.join(known)}"
+            f"unknown {cls.__name__} {'field' if len(unknown) == 1 else 'fields'}: {', '.join(unknown)}; "
+            f"known fields: {', '.join(known)}"
         )
     missing = [
         display_name(f)

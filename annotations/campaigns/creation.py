@@ -97,7 +97,10 @@ def choose_items(
     gold = config.gold_items
     unknown_gold = [i for i in gold if i not in common]
     if unknown_gold:
-        raise CampaignError(f"gold item(s) {unknown_gold[:5]} have no outputs from both systems")
+        raise CampaignError(
+            f"gold {plural(len(unknown_gold), 'item')} {unknown_gold[:5]} {plural(len(unknown_gold), 'has', 'have')} "
+            "no outputs from both systems"
+        )
     regular = [i for i in common if i not in gold]
     selected = select_items(regular, metrics, config)
     selected.update({i: "gold" for i in gold})

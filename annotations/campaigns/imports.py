@@ -16,6 +16,7 @@ import pyarrow as pa
 from annotations import source_files
 from annotations.campaigns.config import CampaignConfig
 from annotations.errors import CampaignError
+from annotations.plurals import plural
 from ft_core import runfolder
 
 NOT_METRICS = {
@@ -112,7 +113,9 @@ def load_run_folder(config: CampaignConfig) -> ImportedOutputs:
         rows = pd.DataFrame(read_outputs_file(Path(choice.file)))
         missing = {"item_id", "output"} - set(rows.columns)
         if missing:
-            raise CampaignError(f"{choice.file} lacks column(s) {sorted(missing)}; see docs/run-folder.md")
+            raise CampaignError(
+                f"{choice.file} lacks {plural(len(missing), 'column')} {sorted(missing)}; see docs/run-folder.md"
+            )
         rows["system"] = system
         rows["decoding"] = choice.decoding
         rows["seed"] = int(choice.seed)
@@ -133,7 +136,9 @@ def load_run_folder(config: CampaignConfig) -> ImportedOutputs:
     if scores is not None:
         missing = {"item_id", "system"} - set(scores.columns)
         if missing:
-            raise CampaignError(f"scores/per_example.parquet lacks column(s) {sorted(missing)}")
+            raise CampaignError(
+                f"scores/per_example.parquet lacks {plural(len(missing), 'column')} {sorted(missing)}"
+            )
         parts = []
         for system, meta in origin.items():
             sel = scores[scores.system == system]

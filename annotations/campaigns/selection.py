@@ -8,6 +8,7 @@ import pandas as pd
 
 from annotations.campaigns.config import CampaignConfig
 from annotations.errors import CampaignError
+from annotations.plurals import plural
 
 # Metrics that say how good an output is; lengths and token counts are not quality and stay out of "critical".
 QUALITY_METRICS = (
@@ -57,7 +58,9 @@ def select_items(item_ids: list[str], metrics: pd.DataFrame, config: CampaignCon
     wanted = config.critical_metrics or [m for m in QUALITY_METRICS if m in present] or sorted(present)
     unknown = [m for m in wanted if m not in present]
     if unknown:
-        raise CampaignError(f"metric(s) {unknown} not in the scores; available: {', '.join(sorted(present))}")
+        raise CampaignError(
+            f"{plural(len(unknown), 'metric')} {unknown} not in the scores; available: {', '.join(sorted(present))}"
+        )
     wide = metrics[metrics.metric.isin(wanted)].pivot_table(
         index=["item_id", "metric"], columns="system", values="value"
     )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from annotations import campaigns, stats, store
 from annotations.errors import AnnotationError
+from annotations.plurals import plural
 from annotations.report.campaign_data import load_campaign
 from annotations.report.export import write_export
 from annotations.report.summary import summary_text
@@ -50,7 +51,8 @@ def _campaigns(con, wanted: list[str] | None) -> list[str]:
         missing = [c for c in wanted if c not in set(listing["campaign_id"])]
         if missing:
             raise AnnotationError(
-                f"campaign(s) {', '.join(missing)} not found; campaigns are: {', '.join(listing['campaign_id']) or 'none'}"
+                f"{plural(len(missing), 'campaign')} {', '.join(missing)} not found; campaigns are: "
+                f"{', '.join(listing['campaign_id']) or 'none'}"
             )
         return wanted
     with_judgments = listing[listing.get("n_judgments", pd.Series(1, index=listing.index)) > 0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from annotations.errors import AnnotationError
+from annotations.plurals import plural
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -13,5 +14,6 @@ def require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise AnnotationError(
-            f"{what}: column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}"
+            f"{what}: {plural(len(missing), 'column')} {missing} not found; columns are: "
+            f"{', '.join(map(str, df.columns))}"
         )

@@ -154,7 +154,8 @@ def check_inputs(
     unknown = [m for m in metrics if m not in BUILTIN_METRICS and not m.startswith(evaluate_modules.PREFIX)]
     if unknown:
         raise ConfigError(
-            f"unknown metric(s): {', '.join(unknown)}; known metrics: {', '.join(BUILTIN_METRICS)}, "
+            f"unknown {'metric' if len(unknown) == 1 else 'metrics'}: {', '.join(unknown)}; known metrics: "
+            f"{', '.join(BUILTIN_METRICS)}, "
             "or evaluate:<local path or hub id>"
         )
     if not metrics:
@@ -217,7 +218,8 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
     if unknown:
         raise ConfigError(
-            f"unknown metric option(s): {', '.join(unknown)}; options are: {', '.join(DEFAULT_OPTIONS)}"
+            f"unknown metric {'option' if len(unknown) == 1 else 'options'}: {', '.join(unknown)}; options are: "
+            f"{', '.join(DEFAULT_OPTIONS)}"
         )
     merged = {**DEFAULT_OPTIONS, **options}
     if merged["multi_ref"] not in ("max", "mean"):

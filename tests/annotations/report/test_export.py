@@ -121,7 +121,7 @@ def test_cli_stats_and_export(store, tmp_path, capsys):
     assert cli(["stats", "--db", str(tmp_path / "missing.duckdb")]) == 1
     assert "not found" in capsys.readouterr().err
     assert cli(["stats", "--db", str(path), "--campaign", "nope"]) == 1
-    assert "campaign(s) nope not found" in capsys.readouterr().err
+    assert "campaign nope not found" in capsys.readouterr().err
 
 
 def test_judgments_with_scores_is_one_row_per_judgment(data):

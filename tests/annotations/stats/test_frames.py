@@ -53,6 +53,6 @@ def test_a_missing_column_is_named_with_the_ones_there():
     require_columns(frame, ["item_id", "winner"], "win_rate")
     with pytest.raises(
         AnnotationError,
-        match=r"win_rate: column\(s\) \['shown_left'\] not found; columns are: item_id, winner",
+        match=r"win_rate: column \['shown_left'\] not found; columns are: item_id, winner",
     ):
         require_columns(frame, ["item_id", "shown_left"], "win_rate")
