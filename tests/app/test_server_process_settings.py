@@ -34,6 +34,7 @@ def test_building_the_server_limits_blas_to_one_thread_and_gives_arrow_malloc(tm
         "FT_RUNS_DIR": str(tmp_path / "runs"),
         "FT_ADMIN_PASSWORD": "blas-test-cobalt-heron-88",
         "OPENBLAS_NUM_THREADS": "2",  # what the server would use on this 2-core machine class without the limit
+        "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",  # pyarrow's default on Linux, whatever the caller's environment
     }
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT],
