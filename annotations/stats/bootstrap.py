@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PATTERN_LIMIT = 2000  # above this many distinct per-item rows, resample with explicit item weights
+DRAWS_PER_CALL = 2**22  # item weights are drawn about this many numbers per call (see _item_weights)
 
 
 _ITEM_WEIGHTS_LOCK = threading.Lock()
@@ -49,10 +50,12 @@ def _item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     weights = np.empty((n_boot, n_items))
     dtype = np.int32 if n_items <= 2**31 else np.int64  # the same numbers as int64 draws, in half the memory
-    # rows per call: about 4 million draws (80 MB for the moment). Each call hands the GIL over a few times, and
-    # each hand-over waits up to Python's switch interval (5 ms) while another thread runs Python: with half a
-    # million draws per call the 1,000 x 27,000 weights took 1.6-2.0 s beside a busy thread, with 4 million 0.35 s.
-    block = max(1, 2**22 // max(n_items, 1))
+    # rows per call: about DRAWS_PER_CALL draws (80 MB for the moment). Each call hands the GIL over a few times,
+    # and each hand-over waits up to Python's switch interval (5 ms) while another thread runs Python. The
+    # 1,000 x 27,265 weights beside a busy Python thread (bench/bootstrap_weights.py, median of 5, 2-core CPU):
+    # 12.5 s one resample per call, 1.5 s with half a million draws per call, 0.83 s with 4 million (alone: 0.12,
+    # 0.11 and 0.17 s).
+    block = max(1, DRAWS_PER_CALL // max(n_items, 1))
     for start in range(0, n_boot, block):
         rows = min(block, n_boot - start)
         draws = rng.integers(0, n_items, (rows, n_items), dtype=dtype)
