@@ -354,7 +354,7 @@ def scatter(versus, metric_names: list[str], human_names: list[str]) -> None:
     shown = versus.correlations[
         (versus.correlations["metric"] == metric) & (versus.correlations["human"] == human)
     ]
-    with st.expander(f"{metric} against the human {human} score: every level and method"):
+    with st.expander(escape_markdown(f"{metric} against the human {human} score: every level and method")):
         show_table(
             shown[["level", "method", "coefficient", "ci_low", "ci_high", "n", "n_skipped", "ci_method", "reason"]],
             context=context,
