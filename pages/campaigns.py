@@ -25,22 +25,33 @@ from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
 from pages.tables import show_table, usernames
 
-# The listing's columns, in words; the full run-folder path and the design id stay out (the path alone made the
-# table wider than the page, cutting it after k).
+# The listing's columns, in words, and their widths in pixels: together narrower than the page at a laptop's
+# width (the full run-folder path once made the table wider than the page, cutting it after k). A long name is
+# cut in its cell; the chosen campaign's line under the list gives everything in full.
 LISTING = {
-    "name": "Name",
-    "status": "Status",
-    "language": "Language",
-    "k": "k",
-    "n_items": "Items",
-    "n_judgments": "Judgments",
-    "system_a": "System A",
-    "system_b": "System B",
-    "outputs": "Outputs from",
-    "created_at": "Created",
-    "texts_truncated": "Texts cut",
-    "campaign_id": "Id",
+    "name": ("Name", 150),
+    "status": ("Status", 70),
+    "language": ("Language", 80),
+    "k": ("k", 40),
+    "n_items": ("Items", 60),
+    "n_judgments": ("Judgments", 85),
+    "systems": ("Systems (A vs B)", 150),
+    "outputs": ("Outputs from", 150),
 }
+
+
+def about(row, campaign_id: str) -> None:
+    """One line with what the listing cuts or leaves out: the id, the systems, where the outputs come from, the
+    language, when it was made, and the texts cut on import."""
+    cut = int(row["texts_truncated"])
+    texts = f"; {counted(cut, 'text')} cut to {int(row['max_text_chars']):,} characters" if cut else ""
+    st.caption(
+        escape_markdown(
+            f"{campaign_id}: A = {row['system_a']}, B = {row['system_b']}; outputs from "
+            f"{row['run_dir'] or row['source_file']}; {UI_LANGUAGES.get(row['language'], row['language'])}; "
+            f"created {row['created_at']:%Y-%m-%d %H:%M} UTC{texts}."
+        )
+    )
 
 
 def progress_view(campaign_id: str) -> None:
@@ -84,9 +95,15 @@ if existing.empty:
 else:
     listing = existing.assign(
         outputs=[Path(r or f or "").name for r, f in zip(existing.run_dir, existing.source_file)],
-        language=existing.language.map(lambda code: UI_LANGUAGES.get(code, code)),
+        systems=existing.system_a + " vs " + existing.system_b,
     )
-    show_table(listing, labels=LISTING, column_order=list(LISTING), width="stretch")
+    show_table(
+        listing,
+        labels={c: header for c, (header, _) in LISTING.items()},
+        widths={c: width for c, (_, width) in LISTING.items()},
+        column_order=list(LISTING),
+        width="stretch",
+    )
     with st.container(horizontal=True, vertical_alignment="bottom"):
         chosen = st.selectbox(  # option labels are plain text (only widget labels are Markdown)
             "Campaign",
@@ -100,6 +117,7 @@ else:
         if status == "closed" and st.button("Reopen", key="reopen_campaign"):
             set_status(con, chosen, "active")
             st.rerun()
+    about(listing.set_index("campaign_id").loc[chosen], chosen)
     progress_view(chosen)
 
 st.header("New campaign")

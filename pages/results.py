@@ -407,6 +407,9 @@ with annotators_tab:
     show_table(
         biases.annotators, names=people,
         empty_note="where an annotator judged no gold item or no repeat: nothing to measure",
+        column_order=["annotator_id", "n_judgments", "flags", "median_s", "fast_share", "left_share", "left_p",
+                      "gold_n", "gold_accuracy", "repeat_n", "self_consistency", "majority_n",
+                      "majority_agreement", "excluded"],  # the flags beside the name; `flagged` is their echo
     )  # fmt: skip
     position = with_usernames(biases.position[biases.position["annotator_id"] != "all"], people)
     if not position.empty:

@@ -40,17 +40,17 @@ LABELS = {
     # the annotators' quality checks
     "n_judgments": "Judgments",
     "median_s": "Median time per pair (s)",
-    "fast_share": "Fast answers (share)",
-    "left_share": "Left chosen (share)",
+    "fast_share": "Fast answers",
+    "left_share": "Left chosen",
     "left": "Left chosen",
     "left_p": "Left chosen (p)",
     "p_value": "p",
     "gold_n": "Gold items",
     "gold_accuracy": "Gold accuracy",
     "repeat_n": "Repeats",
-    "self_consistency": "Same answer on repeats (share)",
-    "majority_n": "Items with a majority",
-    "majority_agreement": "Agrees with the majority (share)",
+    "self_consistency": "Same on repeats",
+    "majority_n": "Majority items",
+    "majority_agreement": "Agrees with majority",
     "flags": "Flags",
     "flagged": "Flagged",
     "excluded": "Excluded",
@@ -87,10 +87,10 @@ LABELS = {
     "n_metric_ties": "Metric ties",
     "mean_opponent": "Mean, {opponent}",
     "mean_system": "Mean, {system}",
-    "delta": "Difference ({system} − {opponent})",
-    "share_system_higher": "Items where {system} is higher (share)",
+    "delta": "Difference",
+    "share_system_higher": "{system} higher",
     "criterion": "Criterion",
-    "mean_diff": "Mean difference ({system} − {opponent})",
+    "mean_diff": "Mean difference",
     "t_low": "t interval low",
     "t_high": "t interval high",
     "t_p": "t-test p",
@@ -105,8 +105,33 @@ LABELS = {
     "served_at": "Served",
     "submitted_at": "Submitted",
 }
-# Number formats (printf, or Streamlit's names): p-values to three significant digits, seconds to a tenth.
+# What a short header means, shown when the pointer rests on it.
+HELP = {
+    "fast_share": "Share of this annotator's judgments given faster than the quality check's too-fast threshold",
+    "left_share": "Share of decisive judgments that chose the left output (about 0.5 expected: sides are random)",
+    "left_p": "Two-sided binomial test of the left share against 0.5",
+    "gold_accuracy": "Share of gold items judged as their known winner",
+    "self_consistency": "Share of flipped repeats judged the same way as the first time",
+    "majority_n": "Items this annotator judged where the others reached a majority",
+    "majority_agreement": "Share of those items where this annotator chose as the majority did",
+    "delta": "{system} − {opponent}, mean over the items",
+    "mean_diff": "{system} − {opponent}",
+    "share_system_higher": "Share of items where {system} scores higher than {opponent}",
+    "n_skipped": "Groups where a coefficient is undefined (constant scores), skipped and counted",
+}
+SHARES = ("fast_share", "left_share", "gold_accuracy", "self_consistency", "majority_agreement",
+          "share_system_higher", "accuracy")  # fmt: skip
+# Number formats (printf, or Streamlit's names): shares as percentages, p-values to three significant digits,
+# seconds to a tenth.
 FORMATS = {"median_s": "%.1f", "left_p": "%.3g", "p_value": "%.3g", "t_p": "%.3g", "seed": "%d"}
+FORMATS.update(dict.fromkeys(SHARES, "percent"))
+
+
+def _filled(text: str, context: Mapping[str, str]) -> str:
+    try:
+        return text.format(**context)
+    except KeyError:  # a header that names what this table did not say: the plain words
+        return text.replace("{", "").replace("}", "")
 
 
 def label(column: str, **context: str) -> str:
@@ -114,10 +139,7 @@ def label(column: str, **context: str) -> str:
     text = LABELS.get(column)
     if text is None:
         return column.replace("_", " ").strip().capitalize()
-    try:
-        return text.format(**context)
-    except KeyError:  # a header that names what this table did not say: the plain words
-        return text.replace("{", "").replace("}", "").capitalize()
+    return _filled(text, context)
 
 
 def usernames(con) -> dict[str, str]:
@@ -146,15 +168,26 @@ def analysis_with_usernames(analysis, names: Mapping[str, str]):
     return dataclasses.replace(analysis, annotators=with_usernames(analysis.annotators, names), used=used)
 
 
-def column_config(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **context: str) -> dict:
-    """st.dataframe's column_config for `frame`: every column with its header (`labels` overrides LABELS)."""
+def column_config(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    widths: Mapping[str, int | str] | None = None,
+    **context: str,
+) -> dict:
+    """st.dataframe's column_config for `frame`: every column with its header (`labels` overrides LABELS) and
+    the width `widths` gives it (pixels, or "small" / "medium" / "large"; else sized to its content)."""
     config = {}
     for column in frame.columns:
         header = (labels or {}).get(column) or label(str(column), **context)
+        options = {"help": _filled(HELP[column], context) if column in HELP else None}
+        if widths and column in widths:
+            options["width"] = widths[column]
         if pd.api.types.is_float_dtype(frame[column]) or column in FORMATS:
-            config[column] = st.column_config.NumberColumn(header, format=FORMATS.get(column, "%.3f"))
+            config[column] = st.column_config.NumberColumn(
+                header, format=FORMATS.get(column, "%.3f"), **options
+            )
         else:
-            config[column] = st.column_config.Column(header)
+            config[column] = st.column_config.Column(header, **options)
     return config
 
 
@@ -174,6 +207,7 @@ def show_table(
     *,
     names: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    widths: Mapping[str, int | str] | None = None,
     empty_note: str | None = None,
     context: Mapping[str, str] | None = None,
     **dataframe_options,
@@ -185,7 +219,7 @@ def show_table(
     dataframe_options.setdefault("hide_index", True)
     st.dataframe(
         shown,
-        column_config=column_config(shown, labels, **(context or {})),
+        column_config=column_config(shown, labels, widths, **(context or {})),
         placeholder=EMPTY,
         **dataframe_options,
     )

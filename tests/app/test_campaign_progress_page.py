@@ -11,6 +11,7 @@ from helpers.login_as import login_as
 
 from annotations import assignment, judgments, store, users
 from annotations.campaigns import CampaignConfig, create_campaign
+from pages.plain_text import escape_markdown
 
 PASSWORD = "velvet-harbor-pines-29"
 
@@ -40,13 +41,18 @@ def test_campaign_listing_and_the_progress_of_one(open_page, app_env, researcher
     assert not at.exception, at.exception
 
     listing = at.dataframe[0]
-    assert _headers(listing) == ["Name", "Status", "Language", "k", "Items", "Judgments", "System A", "System B",
-                                 "Outputs from", "Created", "Texts cut", "Id"]  # fmt: skip
+    assert _headers(listing) == ["Name", "Status", "Language", "k", "Items", "Judgments", "Systems (A vs B)",
+                                 "Outputs from"]  # fmt: skip
+    widths = [json.loads(listing.proto.columns)[c]["width"] for c in listing.proto.column_order]
+    assert sum(widths) <= 820  # the page's width for content at 1280 px, beside the sidebar
     row = listing.value.iloc[0]
-    assert row["outputs"] == "run-1" and row["n_judgments"] == 6 and row["language"] == "English"
+    assert row["outputs"] == "run-1" and row["n_judgments"] == 6 and row["systems"] == "base vs finetuned"
     assert str(tmp_path) not in " ".join(
         str(row[c]) for c in listing.proto.column_order
     )  # no full path shown
+    # what the listing leaves out, in full for the chosen campaign
+    about = next(c.value for c in at.caption if c.value.startswith(escape_markdown(campaign_id)))
+    assert escape_markdown(f"A = base, B = finetuned; outputs from {run}; English; created ") in about
 
     bar = at.get("progress")[0].proto
     items_at_k = app_env.execute(
