@@ -30,7 +30,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
 def main() -> None:
     from annotations.errors import StoreError
     from jobs.scheduler import ensure_watcher
-    from pages.i18n import gettext_for, study_language
+    from pages.i18n import gettext_for, page_language
     from pages.shared import cookie_exchange, current_user, log_out, store
 
     st.set_page_config(page_title="Did the fine-tune help?", layout="wide")
@@ -46,8 +46,9 @@ def main() -> None:
 
     user = current_user()
     cookie_exchange()
-    # Annotators read the menu in their campaigns' language (pages/i18n.py); researchers in English.
-    _ = gettext_for("en" if user is not None and user.is_researcher else study_language(store()))
+    # Annotators read the menu in the language of the campaign their annotate page shows (pages/i18n.py);
+    # researchers in English.
+    _ = gettext_for(page_language(store(), user))
     if user is not None:
         # Before st.navigation: the same widget on every page (its id does not depend on the page shown).
         with st.sidebar:

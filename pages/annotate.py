@@ -11,7 +11,7 @@ import streamlit as st
 from annotations import assignment, judgments
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, WriteFailed
-from pages.i18n import N_, gettext_for
+from pages.i18n import N_, SHOWN_CAMPAIGN_KEY, format_number, gettext_for, ngettext_for, shown_campaign
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, signed_in, store
 
@@ -106,12 +106,11 @@ if not campaigns:
     st.info(_("No campaign is open right now. Come back later."))
     st.stop()
 # The chosen campaign rides in the URL (`?campaign=<opaque id>`), so a reload or a new tab comes back to it; the
-# page speaks the language of the campaign it shows (pages/i18n.py).
-wanted = st.session_state.get("campaign") or st.query_params.get("campaign")
-campaign_id = wanted if wanted in campaigns else next(iter(campaigns))
+# page, and the menu beside it, speak the language of the campaign it shows (pages/i18n.py).
+campaign_id = shown_campaign(campaigns)
 config = campaign_config(con, campaign_id)
 language = config.language
-_ = gettext_for(language)
+_, _n = gettext_for(language), ngettext_for(language)
 st.title(_("Annotate"))
 if len(campaigns) > 1:
     index = list(campaigns).index(campaign_id)
@@ -119,6 +118,7 @@ if len(campaigns) > 1:
         _("Campaign"), list(campaigns), index=index, format_func=campaigns.get, key="campaign"
     )
     st.query_params["campaign"] = campaign_id
+st.session_state[SHOWN_CAMPAIGN_KEY] = campaign_id
 
 flash = st.session_state.pop("flash", None)
 if flash:
@@ -140,7 +140,9 @@ except AnnotationError as e:
 progress = assignment.progress(con, campaign_id, user.user_id)
 st.progress(
     progress.share,
-    text=_("{done} / {assigned} judged").format(done=progress.done, assigned=progress.assigned),
+    text=_n("{done} / {assigned} judged", "{done} / {assigned} judged", progress.assigned).format(
+        done=format_number(progress.done, language), assigned=format_number(progress.assigned, language)
+    ),
 )
 own = judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
 
@@ -216,29 +218,33 @@ else:
                 column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
     comment_limit = config.max_comment_chars
     st.text_area(
-        _("Comment (optional, at most {limit} characters)").format(limit=f"{comment_limit:,}"),
+        _n(
+            "Comment (optional, at most {limit} character)",
+            "Comment (optional, at most {limit} characters)",
+            comment_limit,
+        ).format(limit=format_number(comment_limit, language)),
         key=f"comment::{form_key}",
         height=80,
         max_chars=comment_limit,
     )
 
-    actions = st.columns([2, 1, 1, 4])
-    actions[0].button(
-        _("Save edit") if editing else _("Submit"),
-        key="submit",
-        type="primary",
-        shortcut="Ctrl+Enter",
-        on_click=_send,
-        args=(pair.token, form_key, base_version, criteria, language),
-    )
-    if editing:
-        actions[1].button(_("Cancel edit"), key="cancel_edit", on_click=_cancel_edit)
-    else:
-        actions[1].button(_("Skip"), key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
-        if own:
-            actions[2].button(
-                _("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],)
-            )
+    # A row of buttons as wide as their labels: fixed columns cut a longer label ("Desfazer o último" read
+    # "Desfaz…"); on a narrow screen the row wraps instead.
+    with st.container(horizontal=True):
+        st.button(
+            _("Save edit") if editing else _("Submit"),
+            key="submit",
+            type="primary",
+            shortcut="Ctrl+Enter",
+            on_click=_send,
+            args=(pair.token, form_key, base_version, criteria, language),
+        )
+        if editing:
+            st.button(_("Cancel edit"), key="cancel_edit", on_click=_cancel_edit)
+        else:
+            st.button(_("Skip"), key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
+            if own:
+                st.button(_("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
 
 if own:
     with st.expander(_("Your last judgments (edit one)"), expanded=False):

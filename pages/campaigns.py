@@ -1,4 +1,5 @@
-"""Campaigns (researchers): create one from a run folder or a CSV/JSONL of outputs; list, close and reopen."""
+"""Campaigns (researchers): create one from a run folder or a CSV/JSONL of outputs; list, follow the progress
+of one (items at k, each annotator's counts, time left), close and reopen."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +16,69 @@ from annotations.campaigns import (
     run_folders,
     set_status,
 )
+from annotations.campaigns.progress import campaign_progress
 from annotations.errors import AnnotationError
 from annotations.plurals import counted, plural
 from pages.campaign_form import campaign_options
+from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
+from pages.tables import show_table, usernames
+
+# The listing's columns, in words, and their widths in pixels: together narrower than the page at a laptop's
+# width (the full run-folder path once made the table wider than the page, cutting it after k). A long name is
+# cut in its cell; the chosen campaign's line under the list gives everything in full.
+LISTING = {
+    "name": ("Name", 150),
+    "status": ("Status", 70),
+    "language": ("Language", 80),
+    "k": ("k", 40),
+    "n_items": ("Items", 60),
+    "n_judgments": ("Judgments", 85),
+    "systems": ("Systems (A vs B)", 150),
+    "outputs": ("Outputs from", 150),
+}
+
+
+def about(row, campaign_id: str) -> None:
+    """One line with what the listing cuts or leaves out: the id, the systems, where the outputs come from, the
+    language, when it was made, and the texts cut on import."""
+    cut = int(row["texts_truncated"])
+    texts = f"; {counted(cut, 'text')} cut to {int(row['max_text_chars']):,} characters" if cut else ""
+    st.caption(
+        escape_markdown(
+            f"{campaign_id}: A = {row['system_a']}, B = {row['system_b']}; outputs from "
+            f"{row['run_dir'] or row['source_file']}; {UI_LANGUAGES.get(row['language'], row['language'])}; "
+            f"created {row['created_at']:%Y-%m-%d %H:%M} UTC{texts}."
+        )
+    )
+
+
+def progress_view(campaign_id: str) -> None:
+    """Items that reached k, each annotator's judged / skipped / in-progress pairs, and the time left."""
+    progress = campaign_progress(con, campaign_id)
+    if progress.complete:
+        when = "complete"
+    elif progress.time_left is not None:
+        when = f"{progress.time_left.text()} at the pace so far"
+    else:
+        when = "time left known after two judgments"
+    st.progress(
+        progress.items_at_k / progress.n_items if progress.n_items else 0.0,
+        text=f"{progress.items_at_k:,} of {counted(progress.n_items, 'item')} have their k = {progress.k} "
+        f"{plural(progress.k, 'judgment')}; {progress.judgments_done:,} of "
+        f"{counted(progress.judgments_needed, 'judgment')} in; {when}",
+    )
+    if progress.annotators.empty:
+        st.caption("No annotator has opened this campaign yet.")
+        return
+    show_table(
+        progress.annotators,
+        names=usernames(con),
+        labels={"judged": "Judged", "skipped": "Skipped", "in_progress": "Open now", "last_judged_at": "Last judged"},
+        empty_note="no judgment yet",
+        width="content",
+    )
 
 user = require_role("researcher")
 con = store()
@@ -34,8 +93,18 @@ existing = list_campaigns(con)
 if existing.empty:
     st.info("No campaign yet. Create the first one below.")
 else:
-    st.dataframe(existing, hide_index=True, width="stretch")
-    with st.container(horizontal=True):
+    listing = existing.assign(
+        outputs=[Path(r or f or "").name for r, f in zip(existing.run_dir, existing.source_file)],
+        systems=existing.system_a + " vs " + existing.system_b,
+    )
+    show_table(
+        listing,
+        labels={c: header for c, (header, _) in LISTING.items()},
+        widths={c: width for c, (_, width) in LISTING.items()},
+        column_order=list(LISTING),
+        width="stretch",
+    )
+    with st.container(horizontal=True, vertical_alignment="bottom"):
         chosen = st.selectbox(  # option labels are plain text (only widget labels are Markdown)
             "Campaign",
             existing.campaign_id.tolist(),
@@ -48,6 +117,8 @@ else:
         if status == "closed" and st.button("Reopen", key="reopen_campaign"):
             set_status(con, chosen, "active")
             st.rerun()
+    about(listing.set_index("campaign_id").loc[chosen], chosen)
+    progress_view(chosen)
 
 st.header("New campaign")
 origin = st.radio("Outputs from", ["A run folder", "A CSV/JSONL file"], horizontal=True, key="origin")

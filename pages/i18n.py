@@ -13,6 +13,12 @@ string has a translation, and walks the annotate page in each language. English 
 are English). A campaign's `language` is an ISO 639-1 code; languages without a catalog are shown in English.
 The campaign defaults (instructions, criteria) are English in the store and translated when shown, so a
 researcher's own text, which the catalog does not hold, is shown as written.
+
+Numbers are written the page language's way through Babel (`format_number`: "2,000" in English, "2.000" in
+Portuguese), and a string with a count goes through `_n` (`ngettext_for`), which picks the form by the locale's
+plural rules (the catalog's Plural-Forms, from Babel's CLDR data). The menu and the account pages speak the
+language of the campaign the annotate page shows this annotator (`page_language`), not only the one every open
+campaign shares.
 """
 
 from __future__ import annotations
@@ -48,6 +54,24 @@ def gettext_for(language: str | None) -> Callable[[str], str]:
     return translator(language).gettext
 
 
+def ngettext_for(language: str | None) -> Callable[[str, str, int], str]:
+    """`_n` for a language: `_n("{n} character", "{n} characters", n)` in the form the locale's plural rules
+    give for n (Portuguese: one form for 0 and 1, one for other counts, one for whole millions)."""
+    return translator(language).ngettext
+
+
+def locale_of(language: str | None) -> str:
+    """The Babel locale of a language's pages: 'pt_BR' for 'pt', 'en' for English and languages without a catalog."""
+    return _LOCALES.get((language or "en").split("-")[0].lower(), "en")
+
+
+def format_number(number: float, language: str | None) -> str:
+    """A number written the language's way: 2000 -> '2,000' (English), '2.000' (Portuguese)."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(number, locale=locale_of(language))
+
+
 def study_language(con) -> str:
     """The language of the pages an annotator sees before a campaign (login, password, the menu): the one every
     open campaign shares, else English."""
@@ -57,9 +81,44 @@ def study_language(con) -> str:
     return languages.pop() if len(languages) == 1 else "en"
 
 
+# The campaign the annotate page showed last in this tab: the menu and the password page keep its language after
+# the page's own box (a widget, forgotten on another page) and the URL's ?campaign= are gone.
+SHOWN_CAMPAIGN_KEY = "annotate_campaign"
+
+
+def shown_campaign(campaigns: dict[str, str]) -> str | None:
+    """The campaign the annotate page shows this tab, of the open `campaigns` (id -> name): the one picked in the
+    page's box, named in the URL (`?campaign=`) or shown last in this tab, else the newest; None when none is
+    open. The menu calls it before the page runs, so both speak the same language."""
+    import streamlit as st
+
+    for wanted in (
+        st.session_state.get("campaign"),
+        st.query_params.get("campaign"),
+        st.session_state.get(SHOWN_CAMPAIGN_KEY),
+    ):
+        if wanted in campaigns:
+            return wanted
+    return next(iter(campaigns), None)
+
+
+def page_language(con, user) -> str:
+    """The language of the menu and the password page: English for a researcher; for an annotator, the language of
+    the campaign the annotate page shows them (English when none is open); before a login, `study_language`."""
+    from annotations.assignment import open_campaigns
+    from annotations.campaigns.language import campaign_language
+
+    if user is None:
+        return study_language(con)
+    if user.is_researcher:
+        return "en"
+    campaign_id = shown_campaign(open_campaigns(con))
+    return "en" if campaign_id is None else campaign_language(con, campaign_id)
+
+
 # ----------------------------------------------------------------------------------------------- the catalogs
 SOURCES = ("pages/annotate.py", "pages/login.py", "pages/password.py", "streamlit_app.py")
-KEYWORDS = {"_": None, "N_": None}
+KEYWORDS = {"_": None, "N_": None, "_n": (1, 2)}
 
 
 def campaign_default_messages() -> list[str]:
@@ -87,6 +146,12 @@ def template():
     for message in campaign_default_messages():
         catalog.add(message, locations=[("annotations/campaigns.py", 0)])
     return catalog
+
+
+def translated(message) -> bool:
+    """Whether a catalog entry has its translation: every plural form of a counted string."""
+    forms = message.string if message.pluralizable else (message.string,)
+    return bool(forms) and all(forms) and not message.fuzzy
 
 
 def po_path(locale: str) -> Path:
@@ -127,7 +192,7 @@ def update_catalogs() -> None:
         with path.open("wb") as f:
             write_po(f, catalog, width=116, ignore_obsolete=True)
         path.with_suffix(".mo").write_bytes(compiled(locale))
-        missing = [m.id for m in catalog if m.id and not m.string]
+        missing = [m.id for m in catalog if m.id and not translated(m)]
         print(f"{path}: {len(catalog)} messages, {len(missing)} untranslated")
 
 

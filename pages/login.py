@@ -9,12 +9,13 @@ import streamlit as st
 from annotations.errors import AuthError
 from annotations.logins import log_in as check_login
 from annotations.users import MIN_PASSWORD_LENGTH, accept_invitation, invitation_role
-from pages.i18n import N_, gettext_for, study_language
+from pages.i18n import N_, format_number, gettext_for, ngettext_for, study_language
 from pages.shared import client, log_in, store
 
 ROLE_NAMES = (N_("annotator"), N_("researcher"))  # "Create your {role} account"
 con = store()
-_ = gettext_for(study_language(con))
+language = study_language(con)
+_, _n = gettext_for(language), ngettext_for(language)
 st.title("Did the fine-tune help?")
 invite = st.query_params.get("invite")
 
@@ -28,9 +29,11 @@ if invite:
     with st.form("accept_invitation"):
         username = st.text_input(_("Username"))
         password = st.text_input(
-            _("Password (at least {length} characters, hard to guess, without your username)").format(
-                length=MIN_PASSWORD_LENGTH
-            ),
+            _n(
+                "Password (at least {length} character, hard to guess, without your username)",
+                "Password (at least {length} characters, hard to guess, without your username)",
+                MIN_PASSWORD_LENGTH,
+            ).format(length=format_number(MIN_PASSWORD_LENGTH, language)),
             type="password",
         )
         again = st.text_input(_("Password again"), type="password")

@@ -5,27 +5,38 @@ import streamlit as st
 
 from annotations.errors import AuthError
 from annotations.users import MIN_PASSWORD_LENGTH, change_own_password
-from pages.i18n import gettext_for, study_language
+from pages.i18n import format_number, gettext_for, ngettext_for, page_language
 from pages.shared import SESSION_KEY, current_user, store
 
 user = current_user()
 con = store()
-_ = gettext_for("en" if user is not None and user.is_researcher else study_language(con))
+# an annotator's: the language of the campaign the annotate page shows them (pages/i18n.py)
+language = page_language(con, user)
+_, _n = gettext_for(language), ngettext_for(language)
+length = format_number(MIN_PASSWORD_LENGTH, language)
 if user is None:
     st.error(_("Please log in first."))
     st.stop()
 st.title(_("New password") if user.must_change_password else _("Password"))
 if user.must_change_password:
     st.warning(
-        _(
+        _n(
             "Your password does not meet the current rules. Please choose a new one before you go on: at least "
-            "{length} characters, hard to guess, and not containing your username."
-        ).format(length=MIN_PASSWORD_LENGTH)
+            "{length} character, hard to guess, and not containing your username.",
+            "Your password does not meet the current rules. Please choose a new one before you go on: at least "
+            "{length} characters, hard to guess, and not containing your username.",
+            MIN_PASSWORD_LENGTH,
+        ).format(length=length)
     )
 with st.form("change_password", clear_on_submit=True):
     current = st.text_input(_("Current password"), type="password")
     new = st.text_input(
-        _("New password (at least {length} characters)").format(length=MIN_PASSWORD_LENGTH), type="password"
+        _n(
+            "New password (at least {length} character)",
+            "New password (at least {length} characters)",
+            MIN_PASSWORD_LENGTH,
+        ).format(length=length),
+        type="password",
     )
     again = st.text_input(_("New password again"), type="password")
     if st.form_submit_button(_("Change password"), type="primary"):

@@ -26,12 +26,14 @@ from annotations.report import (
     load_campaign,
     results_cache,
 )
+from annotations.report.metric_reading import metric_reading
 from annotations.stats.faithfulness import fidelity_table
 from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
+from pages.tables import analysis_with_usernames, show_table, usernames, with_usernames
 
 MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
 
@@ -103,6 +105,8 @@ if listing.empty:
     st.stop()
 names = dict(zip(listing["campaign_id"], listing["name"]))
 campaign_id = st.selectbox("Campaign", list(names), format_func=lambda c: f"{names[c]} ({c})", key="campaign")
+# The analysis is keyed by annotator ids; a researcher reads usernames (ids of no account are shown as they are).
+people = usernames(con)
 # Keep showing the version first loaded while annotators keep adding judgments: recomputing every statistic on
 # each new judgment would make every visit a cold one. The researcher refreshes when they want.
 latest = data_version(con, campaign_id)
@@ -133,8 +137,9 @@ with st.expander("What counts", expanded=False):
     )
     # one choice per campaign: a key shared by every campaign carried one campaign's annotators into the next
     chosen = right.multiselect(
-        "Annotators", all_annotators, default=all_annotators, key=f"annotators:{campaign_id}"
-    )
+        "Annotators", all_annotators, default=all_annotators, key=f"annotators:{campaign_id}",
+        format_func=lambda a: people.get(a, a),
+    )  # fmt: skip
     exclude_flagged = right.checkbox("Leave out annotators the quality checks flag", key="exclude_flagged")
     include_gold = right.checkbox("Count gold items in the verdict", key="include_gold")
     include_repeats = right.checkbox("Count flipped repeats as extra judgments", key="include_repeats")
@@ -160,7 +165,7 @@ except AnnotationError as e:
 st.caption(
     f"{used['judgments_used']:,} of {counted(used['judgments_total'], 'judgment')} on {counted(used['items_used'], 'item')} "
     f"by {counted(used['annotators_used'], 'annotator')}; left out: {used['judgments_of_excluded_annotators']:,} of "
-    f"excluded annotators ({escape_markdown(', '.join(used['excluded_annotators']) or 'none')}), "
+    f"excluded annotators ({escape_markdown(', '.join(people.get(a, a) for a in used['excluded_annotators']) or 'none')}), "
     f"{counted(used['repeats_left_out'], 'repeat')}, {used['gold_left_out']:,} "
     f"gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot:,} bootstrap resamples over items, seed {options.seed}."
 )  # fmt: skip
@@ -195,6 +200,7 @@ try:
 except AnnotationError as e:
     st.error(escape_markdown(e))
     st.stop()
+context = {"ci": stats.ci_label(options.confidence), "system": win.system, "opponent": win.opponent}  # headers
 
 verdict_tab, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_tab, export_tab = st.tabs(
     ["Verdict", "Agreement", "Metrics vs humans", "Annotators", "Training", "Examples", "Export"]
@@ -203,17 +209,23 @@ verdict_tab, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_
 # ---------------------------------------------------------------- the verdict first: its win rates are ready
 with verdict_tab:
     summary = st.container()  # the plain-words reading, filled once every statistic is in
-    cols = st.columns(4)
-    cols[0].metric(
-        f"{escape_markdown(win.system)} win rate ({win.tie_policy})",
-        "n/a" if win.win_rate is None else f"{win.win_rate:.1%}",
-    )
-    cols[1].metric(
-        f"{stats.ci_label(options.confidence)} (item bootstrap)",
-        "n/a" if win.boot_low is None else f"{win.boot_low:.1%} – {win.boot_high:.1%}",
-    )
-    cols[2].metric("Sign test p", "n/a" if win.sign_test_p is None else f"{win.sign_test_p:.3g}")
-    cols[3].metric("Wins / losses / ties", f"{win.wins} / {win.losses} / {win.ties + win.both_bad}")
+    # Each figure as wide as its value, the row wrapping when they do not fit: in four equal columns the interval
+    # was cut at a desktop width ("27.0% – 6…").
+    with st.container(horizontal=True, gap="large"):
+        st.metric(
+            f"{escape_markdown(win.system)} win rate ({win.tie_policy})",
+            "n/a" if win.win_rate is None else f"{win.win_rate:.1%}",
+            width="content",
+        )
+        st.metric(
+            f"{stats.ci_label(options.confidence)} (item bootstrap)",
+            "n/a" if win.boot_low is None else f"{win.boot_low:.1%} – {win.boot_high:.1%}",
+            width="content",
+        )
+        st.metric("Sign test p", "n/a" if win.sign_test_p is None else f"{win.sign_test_p:.3g}", width="content")
+        st.metric(
+            "Wins / losses / ties", f"{win.wins:,} / {win.losses:,} / {win.ties + win.both_bad:,}", width="content"
+        )
     policies = win_by_policy.dropna(subset=["win_rate"])
     if not policies.empty:
         rows = []
@@ -244,10 +256,10 @@ with rest_of_verdict:
         )  # fmt: skip
     if verdict.bradley_terry is not None:
         st.subheader("Bradley–Terry strengths")
-        st.dataframe(verdict.bradley_terry.table, hide_index=True)
+        show_table(verdict.bradley_terry.table)
     if not verdict.metric_table.empty:
         st.subheader("Automatic metrics on these items")
-        st.dataframe(verdict.metric_table, hide_index=True)
+        show_table(verdict.metric_table, context=context)
     plan_section = st.container()  # "how many more judgments" needs the agreement too
 
 with agreement_tab:
@@ -302,9 +314,9 @@ with agreement_tab:
                                "Krippendorff's alpha (dashed: .667, tentative reliability)"),
                 width="stretch",
             )  # fmt: skip
-        st.dataframe(
+        show_table(
             table[["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]],
-            hide_index=True,
+            context=context,
         )
         fleiss = agreeing.fleiss
         if fleiss.kappa is not None:
@@ -312,10 +324,13 @@ with agreement_tab:
                        f"with {fleiss.raters_per_item} ratings each.")  # fmt: skip
         if not agreeing.leave_one_out.empty:
             st.markdown("**Leave one annotator out** (alpha without each annotator)")
-            st.dataframe(agreeing.leave_one_out, hide_index=True)
+            show_table(
+                agreeing.leave_one_out, names=people, labels={"alpha": "Alpha with everyone"},
+                empty_note="no alpha without this annotator: too few items judged by two of the others",
+            )  # fmt: skip
         if not agreeing.cohen.empty:
             st.markdown("**Cohen's kappa per annotator pair**")
-            st.dataframe(agreeing.cohen, hide_index=True)
+            show_table(agreeing.cohen, names=people, labels={"n": "Items judged by both"})
 
 
 @st.fragment
@@ -339,10 +354,11 @@ def scatter(versus, metric_names: list[str], human_names: list[str]) -> None:
     shown = versus.correlations[
         (versus.correlations["metric"] == metric) & (versus.correlations["human"] == human)
     ]
-    st.dataframe(
-        shown[["level", "method", "coefficient", "ci_low", "ci_high", "n", "n_skipped", "ci_method", "reason"]],
-        hide_index=True,
-    )  # fmt: skip
+    with st.expander(escape_markdown(f"{metric} against the human {human} score: every level and method")):
+        show_table(
+            shown[["level", "method", "coefficient", "ci_low", "ci_high", "n", "n_skipped", "ci_method", "reason"]],
+            context=context,
+        )  # fmt: skip
 
 
 with metrics_tab:
@@ -351,6 +367,11 @@ with metrics_tab:
     if accuracy.empty and versus.correlations.empty:
         st.info("No automatic metrics were imported with this campaign.")
     else:
+        if not versus.preference_correlations.empty:  # the answer first: one sentence and one table
+            reading = metric_reading(versus.preference_correlations, options.confidence)
+            st.markdown("**Do the automatic metrics track the humans?**")
+            st.markdown(escape_markdown(reading.sentence))
+            show_table(reading.table, context=context, labels={"n": "Items"})
         if not accuracy.empty:
             st.markdown(
                 "**Does the metric's difference point the same way as the human majority?** (ties excluded)"
@@ -372,18 +393,25 @@ with metrics_tab:
                 "scores that track fidelity correlate negatively)"
             )
             st.dataframe(fidelity, hide_index=True)
-        st.markdown("**Metric delta vs human preference, per item**")
-        st.dataframe(
-            versus.preference_correlations[["metric", "method", "coefficient", "ci_low", "ci_high", "n", "reason"]],
-            hide_index=True,
-        )  # fmt: skip
-        with st.expander("Every correlation"):
-            st.dataframe(versus.correlations, hide_index=True)
+        with st.expander("Spearman and Pearson, and every correlation"):
+            st.markdown("**The metric's per-item difference against the human preference, by every method**")
+            show_table(
+                versus.preference_correlations[["metric", "method", "coefficient", "ci_low", "ci_high", "n", "reason"]],
+                context=context,
+            )  # fmt: skip
+            st.markdown("**Every correlation of a metric with a human score**")
+            show_table(versus.correlations, context=context)
 
 with annotators_tab:
     biases = wait_for("annotators")
-    st.dataframe(biases.annotators, hide_index=True)
-    position = biases.position[biases.position["annotator_id"] != "all"]
+    show_table(
+        biases.annotators, names=people,
+        empty_note="where an annotator judged no gold item or no repeat: nothing to measure",
+        column_order=["annotator_id", "n_judgments", "flags", "median_s", "fast_share", "left_share", "left_p",
+                      "gold_n", "gold_accuracy", "repeat_n", "self_consistency", "majority_n",
+                      "majority_agreement", "excluded"],  # the flags beside the name; `flagged` is their echo
+    )  # fmt: skip
+    position = with_usernames(biases.position[biases.position["annotator_id"] != "all"], people)
     if not position.empty:
         st.altair_chart(
             alt.Chart(position).mark_bar().encode(
@@ -402,7 +430,7 @@ with annotators_tab:
 result = stages.result()  # every stage is in: the reading in plain words, the plan and the export
 results_cache.save(results_cache.cache_folder(), campaign_id, version, result)  # once; kept across restarts
 with summary:
-    for line in interpret(result):
+    for line in interpret(analysis_with_usernames(result, people)):
         st.markdown(f"- {escape_markdown_keep_bold(line)}")
 with plan_section:
     p = result.power
@@ -475,13 +503,15 @@ def example_browser(system: str, opponent: str) -> None:
         text = one.outputs[one.outputs["system"] == name]["output"]
         column.markdown(f"**{escape_markdown(name)}**")
         column.text(text.iloc[0] if len(text) else "(no output)")
-        column.dataframe(one.metrics[one.metrics["system"] == name][["metric", "value"]], hide_index=True)
+        with column:
+            show_table(one.metrics[one.metrics["system"] == name][["metric", "value"]])
     st.markdown("**Judgments**")
-    st.dataframe(
+    show_table(
         judgments_with_scores(one.judgments, one.scores).drop(
             columns=["campaign_id", "system_a", "system_b", "assignment_id", "repeat_of"], errors="ignore"
         ),
-        hide_index=True,
+        names=people,
+        empty_note="no comment, or a score not given",
     )
 
 

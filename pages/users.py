@@ -16,13 +16,15 @@ from annotations.users import (
 )
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
+from pages.tables import show_table
 
 user = require_role("researcher")
 con = store()
 st.title("Users")
 
 accounts = list_users(con)
-st.dataframe(accounts, hide_index=True, width="stretch")
+names = dict(zip(accounts.user_id, accounts.username))  # who created an account: a username, not an id
+show_table(accounts, names=names, width="stretch")
 
 create_col, invite_col = st.columns(2)
 with create_col:
@@ -61,7 +63,9 @@ with invite_col:
     invitations = list_invitations(con)
     if len(invitations):
         with st.expander("Invitations"):
-            st.dataframe(invitations.assign(token=invitations.token.str[:6] + "…"), hide_index=True)
+            show_table(
+                invitations.assign(token=invitations.token.str[:6] + "…"), names=names, empty_note="not used yet"
+            )
 
 st.subheader("Disable an account")
 others = accounts[accounts.user_id != user.user_id]
@@ -85,11 +89,11 @@ if len(locked):
     st.warning(
         f"{counted(len(locked), 'username')} locked after repeated failures (as typed, canonical form):"
     )
-    st.dataframe(locked, hide_index=True, width="stretch")
+    show_table(locked, width="stretch")
 attempts = recent_attempts(con)
 failures = attempts[attempts.outcome == "failure"]
 st.caption(
     f"{len(failures)} failed of the last {len(attempts)} attempts. Usernames are shown as typed; clients are "
     "addresses ('local' on this machine)."
 )
-st.dataframe(attempts, hide_index=True, width="stretch")
+show_table(attempts, width="stretch")

@@ -42,10 +42,12 @@ def test_every_string_of_the_pages_and_defaults_is_translated():
         if not message.id:
             continue
         translated = catalog.get(message.id)
-        assert translated is not None and translated.string, f"untranslated: {message.id!r}"
-        assert not translated.fuzzy, message.id
-        # the same placeholders, or .format() would fail (or drop a number) in Portuguese
-        assert sorted(PLACEHOLDER.findall(translated.string)) == sorted(PLACEHOLDER.findall(message.id))
+        assert translated is not None and i18n.translated(translated), f"untranslated: {message.id!r}"
+        assert translated.pluralizable == message.pluralizable, message.id
+        # the same placeholders in every form, or .format() would fail (or drop a number) in Portuguese
+        english = message.id[-1] if message.pluralizable else message.id
+        for form in translated.string if translated.pluralizable else (translated.string,):
+            assert sorted(PLACEHOLDER.findall(form)) == sorted(PLACEHOLDER.findall(english)), form
     assert i18n.gettext_for("pt")("Submit") == "Enviar"
     assert i18n.gettext_for("pt-BR")("Skip") == "Pular"
     assert i18n.gettext_for("en")("Submit") == "Submit"
@@ -155,3 +157,94 @@ def test_researcher_picks_the_language_on_the_campaign_form(open_page, app_env, 
     at.button(key="create").click().run()
     assert not at.exception and "created" in at.success[0].value
     assert list_campaigns(app_env).language.tolist() == ["pt"]
+
+
+def test_numbers_and_counted_strings_follow_the_locales_rules():
+    """Counts pick their form by the locale's plural rules and numbers are written the locale's way: checked
+    against Babel's CLDR data (the plural category of each n for pt_BR), not against our own catalog."""
+    from babel import Locale
+
+    comment = (
+        "Comment (optional, at most {limit} character)",
+        "Comment (optional, at most {limit} characters)",
+    )
+    category = Locale.parse("pt_BR").plural_form  # one: 0 and 1; many: whole millions; other: the rest
+    noun = {"one": "caractere", "many": "de caracteres", "other": "caracteres"}
+    _n = i18n.ngettext_for("pt")
+    for n in (0, 1, 2, 1000, 2000, 1_000_000, 1_500_000, 3_000_000):
+        number = i18n.format_number(n, "pt")
+        shown = _n(*comment, n).format(limit=number)
+        assert shown == f"Comentário (opcional, no máximo {number} {noun[category(n)]})", n
+    assert i18n.format_number(2000, "pt") == "2.000" and i18n.format_number(1_500_000, "pt-BR") == "1.500.000"
+    # English, and a language without a catalog, are written the English way
+    assert i18n.format_number(2000, "en") == "2,000" and i18n.format_number(2000, "de") == "2,000"
+    english = i18n.ngettext_for("en")
+    assert english(*comment, 1).format(limit="1") == "Comment (optional, at most 1 character)"
+    assert english(*comment, 0).format(limit="0") == "Comment (optional, at most 0 characters)"
+
+
+def _english_patterns() -> list[re.Pattern]:
+    """Every English string of the catalog (each plural form too) as a pattern its formatted text matches."""
+    patterns = []
+    for message in i18n.template():
+        for english in message.id if message.pluralizable else (message.id,):
+            if english and english not in SAME_IN_BOTH:
+                parts = PLACEHOLDER.split(english)
+                patterns.append(re.compile(".+?".join(re.escape(p) for p in parts), re.DOTALL))
+    return patterns
+
+
+def _menu_strings(at) -> list[str]:
+    """The menu an annotator reads: the pages' titles, who is logged in, and Log out."""
+    # AppTest has no element for st.navigation; the pages it registered carry their titles
+    titles = [info["page_name"] for info in at._registered_pages.values()]
+    return titles + [t.value for t in at.sidebar.text] + [b.label for b in at.sidebar.button]
+
+
+def test_menu_and_pages_speak_the_language_of_the_campaign_shown(open_page, app_env, tmp_path, run_writer):
+    """An English and a Portuguese campaign are open. Wherever the annotate page takes the Portuguese one from (its
+    box, the URL, the campaign this tab showed last), the menu speaks Portuguese with it; the walk through the
+    annotate page and the password page show no English string of the catalog, and numbers are written the
+    Portuguese way ("2.000"). Without a choice, the newest campaign (English) sets both."""
+    run = str(run_writer(tmp_path / "runs" / "two", n_items=2))
+    portuguese = create_campaign(app_env, CampaignConfig(name="Resumos", run_dir=run, k=1, language="pt"))
+    create_campaign(app_env, CampaignConfig(name="Summaries", run_dir=run, k=1, language="en"))  # the newest
+    annotator = users.create_user(app_env, "bia", "velvet-harbor-pines-29", "annotator")
+
+    def entry_point(query=None, **state):
+        # a fresh first run each time: AppTest reruns a page of st.navigation without the entry point around it
+        at = login_as(open_page("streamlit_app"), annotator)
+        at.query_params.update(query or {})
+        for key, value in state.items():
+            at.session_state[key] = value
+        return at.run()
+
+    english = entry_point()
+    assert not english.exception and english.title[0].value == "Annotate"
+    assert {"Annotate", "Password", "Log out", "Logged in as bia (annotator)"} <= set(_menu_strings(english))
+    seen = []
+    for chosen in (entry_point(campaign=portuguese), entry_point(query={"campaign": portuguese}),
+                   entry_point(**{i18n.SHOWN_CAMPAIGN_KEY: portuguese})):  # fmt: skip
+        assert not chosen.exception and chosen.title[0].value == "Anotar"
+        menu = _menu_strings(chosen)
+        assert {"Anotar", "Senha", "Sair", "Conectado como bia (anotador)"} <= set(menu), menu
+        seen += menu
+
+    def token_of(at):
+        return next(b.key for b in at.button if b.key and b.key.startswith("choose::")).split("::")[1]
+
+    page = login_as(open_page("annotate"), annotator).run()
+    page.selectbox(key="campaign").set_value(portuguese).run()
+    steps = _walk(page, token_of)
+    comment_box = next(s for s in steps if s.startswith("Comentário"))
+    assert "no máximo 2.000 caracteres" in comment_box and not any("2,000" in s for s in steps)
+    assert page.session_state[i18n.SHOWN_CAMPAIGN_KEY] == portuguese  # what the menu and password page read
+    # the password page, opened from the menu, keeps the campaign this tab showed (the page's box is gone there)
+    password = login_as(open_page("password"), annotator)
+    password.session_state[i18n.SHOWN_CAMPAIGN_KEY] = portuguese
+    password.run()
+    assert not password.exception and password.title[0].value == "Senha"
+    seen += steps + [t.label for t in password.text_input] + [b.label for b in password.button]
+    assert "Nova senha (pelo menos 12 caracteres)" in seen
+    english_left = sorted({s for s in seen for p in _english_patterns() if p.fullmatch(s)})
+    assert not english_left, f"English on the Portuguese campaign's pages: {english_left}"
