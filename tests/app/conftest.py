@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 from helpers.run_folders import write_run_folder
 
+import jobs  # noqa: F401  (see below)
 from annotations import store, users
 from annotations.campaigns import CampaignConfig, create_campaign
+
+# AppTest.from_file("pages/runs.py") puts the page's folder (pages/) first on sys.path, where pages/jobs.py would
+# shadow the `jobs` package for a page that imports it (pages/runs.py -> pages/jobs.py -> `from jobs import ...`)
+# when no earlier test imported the package: importing it here makes a test pass alone as in the whole suite.
+# The served app is unaffected (streamlit_app.py sits at the repository root).
 
 APP = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "quartz-lantern-meadow-17"
