@@ -24,6 +24,7 @@ from annotations.report import (
     interpret,
     judgments_with_scores,
     load_campaign,
+    metric_table_help,
     results_cache,
 )
 from annotations.stats.faithfulness import fidelity_table
@@ -248,6 +249,7 @@ with rest_of_verdict:
     if not verdict.metric_table.empty:
         st.subheader("Automatic metrics on these items")
         st.dataframe(verdict.metric_table, hide_index=True)
+        st.caption(metric_table_help(verdict.metric_table["metric"]))
     plan_section = st.container()  # "how many more judgments" needs the agreement too
 
 with agreement_tab:
