@@ -369,8 +369,8 @@ with metrics_tab:
         fidelity = fidelity_table(versus.correlations)
         if not fidelity.empty:
             st.markdown(
-                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; "
-                "`against` source: reference-free scores of the output against its source; `better`: lower-is-better "
+                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; only "
+                "reference-free scores that compare the output with its source; `better`: lower-is-better "
                 "scores that track fidelity correlate negatively)"
             )
             st.dataframe(fidelity, hide_index=True)
