@@ -30,6 +30,7 @@ from annotations.report import (
 from annotations.stats.faithfulness import fidelity_table
 from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder
+from jobs import campaign_scores
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
@@ -110,13 +111,18 @@ latest = data_version(con, campaign_id)
 version = st.session_state.setdefault(f"version:{campaign_id}", latest)
 if version != latest:
     with st.container(horizontal=True):
-        st.info("New judgments arrived since these results were computed.")
+        st.info("New judgments or automatic scores arrived since these results were computed.")
         st.button(
             "Include them",
             key="refresh",
             on_click=st.session_state.__setitem__,
             args=(f"version:{campaign_id}", latest),
         )
+if campaign_scores.pending(con, campaign_id) is not None:
+    st.caption(
+        "The outputs are being scored against their sources in the background (Jobs page): those scores join the "
+        "automatic metrics once they are in."
+    )
 choices = facets(campaign_id, version)
 if not choices.n_judgments:
     st.info("This campaign has no judgments yet.")
