@@ -83,5 +83,6 @@ def test_uploaded_sources_are_scored_in_the_background_and_shown(
     assert table.loc["novel_1gram", "mean_opponent"] == pytest.approx(3 / 7)
     assert table.loc["novel_1gram", "mean_system"] == 0
     assert table.loc["unsupported_numbers", "delta"] == -1
+    assert any(c.value.startswith("Means over these items of each output's score") for c in results.caption)
     (fidelity,) = [d.value for d in results.dataframe if "better" in d.value.columns]
     assert {"novel_1gram", "unsupported_numbers", "unsupported_entities"} <= set(fidelity["metric"])
