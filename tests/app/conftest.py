@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from helpers.run_folders import write_run_folder
 
+import jobs  # noqa: F401  (the package, imported first: AppTest puts pages/ on sys.path, where pages/jobs.py hides it)
 from annotations import store, users
 from annotations.campaigns import CampaignConfig, create_campaign
 
