@@ -43,7 +43,7 @@ from helpers.synthetic import make_campaign  # noqa: E402
 from annotations import stats  # noqa: E402
 from annotations.analysis import AnalysisOptions, analyze  # noqa: E402
 
-METRICS = ("rouge1", "rouge2", "rougeL", "bleu", "bertscore_f1")
+METRICS = ("rouge1", "rouge2", "rougeL", "sentence_bleu", "bertscore_f1")
 
 
 def frames(n_judgments: int, seed: int = 0):

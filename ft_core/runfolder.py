@@ -73,6 +73,51 @@ ERRORS = "errors"
 RUN_FILES = (CONFIG, STATUS, TRAIN_LOG)  # any one of them makes a folder a training run
 STATES = ("running", "finished", "failed", "cancelled")
 
+# A corpus figure and the mean of per-item scores are different statistics, so they never share a name. `bleu`,
+# `sacrebleu`, `chrf` and `chrfpp` are corpus figures: n-gram counts pooled over the items, then one score
+# (comparison.json, corpus.csv, training's eval_bleu). Per item the same formulas give sentence scores, named
+# `sentence_bleu`, ... wherever they are kept per item (per_example.parquet, a campaign's metrics) and wherever
+# their mean over items is shown (the comparison's sentence_* rows, the results page, the export, the slides).
+# Run folders scored before this naming kept the per-item scores under the corpus names: read_per_example renames.
+SENTENCE_COLUMNS = {
+    "bleu": "sentence_bleu",
+    "sacrebleu": "sentence_sacrebleu",
+    "chrf": "sentence_chrf",
+    "chrfpp": "sentence_chrfpp",
+}
+# What each of those names means: the help of every table that shows them.
+METRIC_DEFINITIONS = {
+    "bleu": "corpus BLEU on the 0-1 scale (Hugging Face evaluate's: no smoothing, shortest reference length): "
+    "n-gram matches pooled over all items, then one score",
+    "sacrebleu": "corpus sacreBLEU on the 0-100 scale (13a tokens, closest reference length): n-gram matches "
+    "pooled over all items, then one score",
+    "chrf": "corpus chrF on the 0-100 scale (sacreBLEU): character n-gram counts pooled over all items",
+    "chrfpp": "corpus chrF++ on the 0-100 scale (sacreBLEU): character and word n-gram counts pooled over all "
+    "items",
+    "sentence_bleu": "each item's own BLEU on the 0-1 scale, unsmoothed (0 when an output shares no 4-gram with "
+    "its references); a table of systems shows its mean over items, which is not corpus BLEU",
+    "sentence_sacrebleu": "each item's sentence sacreBLEU on the 0-100 scale (exponential smoothing, effective "
+    "order); a table of systems shows its mean over items, which is not corpus sacreBLEU",
+    "sentence_chrf": "each item's chrF on the 0-100 scale; a table of systems shows its mean over items, which is "
+    "not corpus chrF",
+    "sentence_chrfpp": "each item's chrF++ on the 0-100 scale; a table of systems shows its mean over items, "
+    "which is not corpus chrF++",
+}
+
+
+def per_item_metric(name: str) -> str:
+    """The name a per-item score goes by: `sentence_bleu` for a per-item `bleu` (`bleu` is a corpus figure's
+    name), any other name as it is."""
+    return SENTENCE_COLUMNS.get(name, name)
+
+
+def metric_help(names: Iterable[str]) -> str:
+    """One line defining those of `names` that are easily confused (corpus figures, means of sentence scores);
+    empty when none is among them."""
+    shown = [n for n in METRIC_DEFINITIONS if n in set(names)]
+    return "; ".join(f"`{n}`: {METRIC_DEFINITIONS[n]}" for n in shown)
+
+
 _OUTPUT_NAME = re.compile(
     r"^(?P<system>(?:(?!__).)+)__(?P<decoding>(?:(?!__).)+)__seed(?P<seed>-?\d+)\.jsonl$"
 )
@@ -593,14 +638,16 @@ def write_scores(
 
 
 def read_per_example(run_dir: str | Path) -> pd.DataFrame | None:
-    """scores/per_example.parquet (item_id as text), or None when the run has not been scored."""
+    """scores/per_example.parquet (item_id as text), or None when the run has not been scored. Per-item BLEU and
+    chrF columns under their corpus names (folders scored before SENTENCE_COLUMNS) come back as sentence_*."""
     path = scores_dir(run_dir) / PER_EXAMPLE
     if not path.is_file():
         return None
     frame = pd.read_parquet(path)
     if "item_id" in frame:  # a file without one is the reader's to refuse, naming the column
         frame["item_id"] = frame["item_id"].astype(str)
-    return frame
+    old = {c: per_item_metric(c) for c in frame.columns if c in SENTENCE_COLUMNS}
+    return frame.rename(columns={c: new for c, new in old.items() if new not in frame.columns})
 
 
 def read_comparison(run_dir: str | Path) -> pd.DataFrame:

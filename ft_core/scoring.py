@@ -4,8 +4,12 @@ Reads `outputs/<system>__<decoding>__seed<seed>.jsonl`, scores every output once
 BERTScore model load for all files) and writes, in `scores/` (through `ft_core.runfolder`; every column in
 docs/run-folder.md):
 
-- `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens, hit_max_new_tokens.
-- `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system, the
+- `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens, hit_max_new_tokens;
+  BLEU and chrF per item are sentence scores, named `sentence_bleu`, `sentence_sacrebleu`, `sentence_chrf`,
+  `sentence_chrfpp` (`runfolder.SENTENCE_COLUMNS`): `bleu` and the others name the corpus figures only.
+- `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system (`bleu`,
+  `sacrebleu`, `chrf`, `chrfpp` from n-gram statistics pooled over items; the `sentence_*` rows and every other
+  metric the mean of the per-item scores, the figure a campaign's results show), the
   delta (finetuned - base), its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value
   over items (Koehn, 2004; see `ft_core.significance`), the share of items where the fine-tuned output scores
   higher, whether higher is better for that metric, and the settings signature. With several sampling seeds,
@@ -47,10 +51,13 @@ __all__ = [
 ]
 
 KEYS = ["item_id", "system", "decoding", "seed"]
-# Comparison rows in this order; corpus BLEU comes from pooled statistics, the rest are means of per-item values.
+# Comparison rows in this order; corpus BLEU and chrF come from pooled statistics (each shown when its sentence
+# score was computed), the rest are means of per-item values.
 COMPARED = [
     "bleu",
     "sacrebleu",
+    "sentence_bleu",
+    "sentence_sacrebleu",
     "rouge1",
     "rouge2",
     "rougeL",
@@ -60,6 +67,8 @@ COMPARED = [
     "bertscore_f1",
     "chrf",
     "chrfpp",
+    "sentence_chrf",
+    "sentence_chrfpp",
     "novel_1gram",
     "novel_2gram",
     "novel_3gram",
@@ -160,12 +169,20 @@ def score_outputs(outputs: pd.DataFrame, cfg: ScoreConfig) -> pd.DataFrame:
         sources=sources,
         **cfg.metric_options(),
     )
-    frame = pd.concat([outputs[KEYS].reset_index(drop=True), scored], axis=1)
+    # per item, BLEU and chrF are sentence scores: they take the sentence_ names (bleu names the corpus figure)
+    frame = pd.concat([outputs[KEYS].reset_index(drop=True), scored], axis=1).rename(
+        columns=runfolder.SENTENCE_COLUMNS
+    )
     if "new_tokens" in outputs:
         frame["output_tokens"] = outputs["new_tokens"].astype(float).to_numpy()
     if "hit_max_new_tokens" in outputs:
         frame["hit_max_new_tokens"] = outputs["hit_max_new_tokens"].astype(bool).to_numpy()
-    frame.attrs["signatures"] = scored.attrs.get("signatures", {})
+    signatures = {runfolder.per_item_metric(c): s for c, s in scored.attrs.get("signatures", {}).items()}
+    corpus_metrics = [m for m in cfg.metrics if m in ("bleu", "chrf")]
+    if corpus_metrics and not no_refs:
+        corpus_signatures = metric_lib.signatures(corpus_metrics, references, **cfg.metric_options())
+        signatures.update({c: s for c, s in corpus_signatures.items() if c in runfolder.SENTENCE_COLUMNS})
+    frame.attrs["signatures"] = signatures
     return frame
 
 
@@ -200,7 +217,11 @@ def compare(
     signatures: dict[str, str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(comparison rows, corpus figures per system/decoding/seed) from per-example scores."""
-    columns = [c for c in COMPARED if c in per_example.columns]
+    # a corpus figure is there when its sentence score is: both come from the same outputs and references
+    present = set(per_example.columns) | {
+        c for c, s in runfolder.SENTENCE_COLUMNS.items() if s in per_example
+    }
+    columns = [c for c in COMPARED if c in present]
     stats = {}
     for column in columns:
         if column in metric_lib.STATISTIC_COLUMNS:
@@ -262,8 +283,12 @@ def compare(
             if len(by_system) == 2 and items:
                 per_item = {}
                 for system, group in by_system.items():
-                    per_item[system] = (
-                        group.groupby("item_id")[metric].mean().astype(float).reindex(items).to_numpy()
+                    per_item[system] = (  # corpus BLEU, chrF: the items' sentence scores say which is higher
+                        group.groupby("item_id")[runfolder.per_item_metric(metric)]
+                        .mean()
+                        .astype(float)
+                        .reindex(items)
+                        .to_numpy()
                     )
                 if metric in stats:
                     # Each seed's statistics side by side (items x seeds*k): a resample keeps items across
@@ -348,7 +373,25 @@ def format_table(comparison: pd.DataFrame, confidence: float = 0.95) -> str:
         lines.append(
             f"{row.decoding:<{width}} {metric:<20} {base:>16} {finetuned:>16} {delta:>9} {ci:>21} {p:>7} {share:>7}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + corpus_note(comparison["metric"]))
+
+
+def corpus_note(metrics: pd.Series | list[str]) -> list[str]:
+    """The lines under a table saying which BLEU/chrF figures are corpus figures and which are means of sentence
+    scores (the two differ; runfolder.METRIC_DEFINITIONS)."""
+    names = set(metrics)
+    corpus = [m for m in runfolder.SENTENCE_COLUMNS if m in names]
+    sentence = [s for s in runfolder.SENTENCE_COLUMNS.values() if s in names]
+    lines = []
+    if corpus:
+        lines.append(
+            f"{', '.join(corpus)}: corpus figures (n-gram counts pooled over the items, then one score)"
+        )
+    if sentence:
+        lines.append(
+            f"{', '.join(sentence)}: means over items of each item's own score (what a campaign's results show)"
+        )
+    return lines
 
 
 def score(cfg: ScoreConfig) -> pd.DataFrame:

@@ -38,7 +38,13 @@ def settle(
     con: duckdb.DuckDBPyConnection, job: Job, status: str, error: str | None, exit_code: int | None = None
 ) -> None:
     """Record how the job ended, keep its log with its run, and, for a training job that could not say it
-    itself, mark its run folder(s) failed or cancelled."""
+    itself, mark its run folder(s) failed or cancelled. A campaign's scoring job is finished once its scores are
+    in the store (`campaign_scores.store_scores`), failed when they cannot be stored."""
+    if job.kind == "campaign_scores" and status == "finished":
+        from jobs import campaign_scores  # it launches its jobs through this module
+
+        error = campaign_scores.store_scores(con, job)
+        status = "failed" if error else status
     record_end(con, job.job_id, status, error, exit_code)
     logs.keep_with_run(job)
     if job.kind in ("train", "sweep") and job.run_dir and status in ("failed", "cancelled"):

@@ -19,6 +19,8 @@ from annotations.campaigns import (
 from annotations.campaigns.progress import campaign_progress
 from annotations.errors import AnnotationError
 from annotations.plurals import counted, plural
+from ft_core.errors import FtCoreError
+from jobs import campaign_scores
 from pages.campaign_form import campaign_options
 from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
@@ -219,6 +221,16 @@ if st.button("Create campaign", type="primary", key="create"):
             if cut
             else ""
         )
+        try:  # a file with sources: its reference-free scores are computed by a job, without waiting for it
+            scoring = campaign_scores.start(con, campaign_id, runs_dir())
+        except (AnnotationError, FtCoreError, OSError) as e:
+            scoring = None
+            note += f" Its outputs could not be queued for scoring against their sources: {e}."
+        if scoring is not None:
+            note += (
+                " Its outputs are being scored against their sources in the background (Jobs page); the Results "
+                "page shows those scores once they are in."
+            )
         st.session_state["campaign_created"] = (
             f"Campaign '{name}' created ({campaign_id}). Annotators see it on their Annotate page.{note}"
         )

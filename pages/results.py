@@ -24,12 +24,14 @@ from annotations.report import (
     interpret,
     judgments_with_scores,
     load_campaign,
+    metric_table_help,
     results_cache,
 )
 from annotations.report.metric_reading import metric_reading
 from annotations.stats.faithfulness import fidelity_table
 from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder
+from jobs import campaign_scores
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.shared import require_role, store
@@ -113,13 +115,18 @@ latest = data_version(con, campaign_id)
 version = st.session_state.setdefault(f"version:{campaign_id}", latest)
 if version != latest:
     with st.container(horizontal=True):
-        st.info("New judgments arrived since these results were computed.")
+        st.info("New judgments or automatic scores arrived since these results were computed.")
         st.button(
             "Include them",
             key="refresh",
             on_click=st.session_state.__setitem__,
             args=(f"version:{campaign_id}", latest),
         )
+if campaign_scores.pending(con, campaign_id) is not None:
+    st.caption(
+        "The outputs are being scored against their sources in the background (Jobs page): those scores join the "
+        "automatic metrics once they are in."
+    )
 choices = facets(campaign_id, version)
 if not choices.n_judgments:
     st.info("This campaign has no judgments yet.")
@@ -260,6 +267,7 @@ with rest_of_verdict:
     if not verdict.metric_table.empty:
         st.subheader("Automatic metrics on these items")
         show_table(verdict.metric_table, context=context)
+        st.caption(metric_table_help(verdict.metric_table["metric"]))
     plan_section = st.container()  # "how many more judgments" needs the agreement too
 
 with agreement_tab:
@@ -388,8 +396,8 @@ with metrics_tab:
         fidelity = fidelity_table(versus.correlations)
         if not fidelity.empty:
             st.markdown(
-                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; "
-                "`against` source: reference-free scores of the output against its source; `better`: lower-is-better "
+                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; only "
+                "reference-free scores that compare the output with its source; `better`: lower-is-better "
                 "scores that track fidelity correlate negatively)"
             )
             st.dataframe(fidelity, hide_index=True)

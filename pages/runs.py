@@ -18,6 +18,7 @@ from annotations.campaigns import (
     get_campaign,
 )
 from annotations.errors import AnnotationError
+from ft_core import runfolder
 from ft_core.config import GenerateConfig, ScoreConfig
 from ft_core.errors import FtCoreError
 from jobs import evaluation, queue, scheduler
@@ -82,6 +83,9 @@ with metrics_tab:
         st.info("No scores yet: generate and score a finished run below.")
     else:
         st.dataframe(scores, hide_index=True, width="stretch")
+        definitions = runfolder.metric_help(scores["metric"]) if "metric" in scores else ""
+        if definitions:
+            st.caption(definitions)  # our own text (ft_core.runfolder.METRIC_DEFINITIONS)
 with sweep_tab:
     sweeps = runs.list_sweeps(runs_dir())
     if not sweeps:

@@ -152,7 +152,9 @@ def load_run_folder(config: CampaignConfig) -> ImportedOutputs:
 
 
 def metrics_long(wide: pd.DataFrame) -> pd.DataFrame:
-    """The numeric metric columns of a wide frame (one row per item and system) as long rows."""
+    """The numeric metric columns of a wide frame (one row per item and system) as long rows. A per-item column
+    named like a corpus figure (`bleu`, `sacrebleu`, `chrf`, `chrfpp`) is a sentence score and is stored as
+    `sentence_bleu`, ... (ft_core.runfolder.SENTENCE_COLUMNS): `bleu` names the corpus figure everywhere."""
     columns = [
         c
         for c in wide.columns
@@ -166,6 +168,7 @@ def metrics_long(wide: pd.DataFrame) -> pd.DataFrame:
         id_vars=["item_id", "system"], var_name="metric", value_name="value"
     )
     long["item_id"] = long["item_id"].astype(str)
+    long["metric"] = long["metric"].map(runfolder.per_item_metric)
     long["value"] = long["value"].astype(float)
     return long.drop_duplicates(["item_id", "system", "metric"])
 

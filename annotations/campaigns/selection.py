@@ -9,6 +9,7 @@ import pandas as pd
 from annotations.campaigns.config import CampaignConfig
 from annotations.errors import CampaignError
 from annotations.plurals import plural
+from ft_core import runfolder
 
 # Metrics that say how good an output is; lengths and token counts are not quality and stay out of "critical".
 QUALITY_METRICS = (
@@ -16,9 +17,9 @@ QUALITY_METRICS = (
     "rouge2",
     "rougeL",
     "rougeLsum",
-    "bleu",
-    "sacrebleu",
-    "chrf",
+    "sentence_bleu",
+    "sentence_sacrebleu",
+    "sentence_chrf",
     "meteor",
     "bertscore_f1",
 )
@@ -55,7 +56,12 @@ def select_items(item_ids: list[str], metrics: pd.DataFrame, config: CampaignCon
             "critical selection needs automatic metrics (scores/per_example.parquet or metric columns)"
         )
     present = set(metrics.metric)
-    wanted = config.critical_metrics or [m for m in QUALITY_METRICS if m in present] or sorted(present)
+    # per item, `bleu` is stored as sentence_bleu (ft_core.runfolder.SENTENCE_COLUMNS): either name picks it
+    wanted = (
+        [runfolder.per_item_metric(m) for m in config.critical_metrics or []]
+        or [m for m in QUALITY_METRICS if m in present]
+        or sorted(present)
+    )
     unknown = [m for m in wanted if m not in present]
     if unknown:
         raise CampaignError(

@@ -9,7 +9,7 @@
 - `cli`: `python -m annotations stats --db FILE [--json]` and `python -m annotations export --db FILE --out DIR`.
 """
 
-from annotations.report.blocks import report_blocks
+from annotations.report.blocks import metric_table_help, report_blocks
 from annotations.report.campaign_data import CampaignData, data_version, load_campaign
 from annotations.report.cli import main_export, main_stats
 from annotations.report.export import LoadedExport, export_bytes, load_export, options_from_dict, write_export
@@ -25,7 +25,7 @@ from annotations.report.summary import interpret, summary_text
 
 __all__ = [
     "JUDGMENT_COLUMNS", "SCORE_PREFIX", "CampaignData", "LoadedExport", "data_version", "export_bytes", "interpret",
-    "judgments_with_scores", "load_campaign", "load_export", "loss_curve_svg", "main_export", "main_stats",
+    "judgments_with_scores", "load_campaign", "load_export", "loss_curve_svg", "main_export", "main_stats", "metric_table_help",
     "options_from_dict", "render_html", "render_markdown", "report_blocks", "split_scores", "summary_text",
     "write_export",
 ]  # fmt: skip

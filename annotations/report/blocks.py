@@ -12,6 +12,7 @@ from annotations.report.campaign_data import CampaignData
 from annotations.report.loss_curve import loss_curve_svg
 from annotations.report.summary import _num, interpret
 from annotations.stats.analysis import CampaignAnalysis
+from ft_core import runfolder
 
 
 def _table(df: pd.DataFrame, columns: list[str] | None = None, digits: int = 3) -> pd.DataFrame:
@@ -110,11 +111,23 @@ def training_blocks(log: pd.DataFrame) -> list[Block]:
     return blocks
 
 
+def metric_table_help(metrics) -> str:
+    """The line under a table of automatic metrics on a campaign's items (the results page, the report, the
+    slides): its figures are means of per-item scores, and which BLEU and chrF those are."""
+    line = (
+        "Means over these items of each output's score, and the mean paired difference. A run's own table (Runs "
+        "page) also shows corpus BLEU and chrF (`bleu`, `sacrebleu`, `chrf`, `chrfpp`: n-gram counts pooled over "
+        "the items, then one score), which differ from these means."
+    )
+    definitions = runfolder.metric_help(metrics)
+    return f"{line} {definitions}." if definitions else line
+
+
 def metric_blocks(a: CampaignAnalysis) -> list[Block]:
-    """The automatic metrics of both systems on the campaign's items."""
+    """The automatic metrics of both systems on the campaign's items, and what their figures are."""
     if a.metric_table.empty:
         return [("p", "No automatic metrics were imported with this campaign.")]
-    return [("table", _table(a.metric_table))]
+    return [("table", _table(a.metric_table)), ("p", metric_table_help(a.metric_table["metric"]))]
 
 
 def verdict_blocks(a: CampaignAnalysis) -> list[Block]:

@@ -56,11 +56,16 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
 
 
 def data_version(con, campaign_id: str) -> str:
-    """Changes whenever a judgment of the campaign is written or edited (judgments are append-only versions):
-    the cache key of the results page."""
-    count, latest = (
+    """Changes whenever a judgment of the campaign is written or edited (judgments are append-only versions), and
+    when automatic scores arrive after its creation (the reference-free scores of an imported file are computed
+    in the background): the cache key of the results page."""
+    count, latest, n_metrics = (
         store.read(con)
-        .execute("SELECT count(*), max(submitted_at) FROM judgments WHERE campaign_id = ?", [campaign_id])
+        .execute(
+            "SELECT count(*), max(submitted_at), "
+            "(SELECT count(*) FROM metrics WHERE campaign_id = ?) FROM judgments WHERE campaign_id = ?",
+            [campaign_id, campaign_id],
+        )
         .fetchone()
     )
-    return f"{count}:{latest}"
+    return f"{count}:{latest}:{n_metrics}"

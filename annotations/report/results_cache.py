@@ -26,7 +26,7 @@ from annotations.stats.analysis import AnalysisOptions
 from annotations.stats.campaign_analysis import CampaignAnalysis
 from annotations.stats.environment import environment
 
-FORMAT = 1  # bump when CampaignAnalysis changes shape
+FORMAT = 2  # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006)
 
 
 def cache_folder() -> Path:

@@ -301,6 +301,11 @@ def build_slides(
                 f"| {_cell(r.metric)} | {_num(getattr(r, 'mean_opponent', None))} | {_num(getattr(r, 'mean_system', None))} "
                 f"| {_num(r.delta)} | {_num(r.ci_low)} – {_num(r.ci_high)} |"
             )
+        sentence = [m for m in runfolder.SENTENCE_COLUMNS.values() if m in set(a.metric_table["metric"])]
+        if sentence:  # not the corpus figures of the run's own table, which pool n-gram counts over the items
+            corpus = [c for c, m in runfolder.SENTENCE_COLUMNS.items() if m in sentence]
+            table.insert(0, f"Means over the items; {', '.join(sentence)}: the mean of each item's own score, "
+                         f"not the corpus {', '.join(corpus)} of the run's table")  # fmt: skip
         slides.append(Slide("Automatic metrics, paired bootstrap", table, name("metrics")))
     low, high = (w.boot_low, w.boot_high) if w.boot_low is not None else (w.wilson_low, w.wilson_high)
     slides.append(

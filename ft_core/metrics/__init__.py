@@ -7,6 +7,11 @@ settings, so two tables are only compared when they were made the same way. One 
 - `bleu`: BLEU twice, sacreBLEU's (`sacrebleu`, 0-100) and Hugging Face `evaluate`'s (`bleu`, 0-1), from
   per-item sufficient statistics.
 - `chrf`: chrF and chrF++ (`chrf`, `chrfpp`, 0-100) with sacreBLEU, from per-item sufficient statistics.
+
+BLEU and chrF per example (`score`) are sentence scores; `corpus` pools the items' statistics into one score,
+which is not the mean of the sentence scores. Outside this package the per-example ones are `sentence_bleu`,
+`sentence_sacrebleu`, `sentence_chrf`, `sentence_chrfpp` (`ft_core.runfolder.SENTENCE_COLUMNS`), so that `bleu`
+always names the corpus figure.
 - `rouge`: ROUGE-1/2/L/Lsum as `rouge_score` computes them, exact means; its speed tricks live in `rouge_fast`,
   pinned to `rouge_score` by their tests.
 - `bertscore`: BERTScore with `bert_score`, on an embedded encoder by default.
@@ -34,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ft_core import runfolder
 from ft_core.errors import ConfigError, DataError
 from ft_core.languages import DEFAULT_LANGUAGE, check_language
 from ft_core.metrics import evaluate_modules
@@ -109,6 +115,7 @@ METRIC_COLUMNS = {
 # Whether a higher value of a column is better (the faithfulness counts and rates are better low).
 HIGHER_IS_BETTER = {
     **dict.fromkeys(("bleu", "sacrebleu", *ROUGE_TYPES, *BERTSCORE_COLUMNS, *CHRF_COLUMNS), True),
+    **dict.fromkeys(runfolder.SENTENCE_COLUMNS.values(), True),
     **dict.fromkeys((*SOURCE_COLUMNS, "likelihood"), True),
     **dict.fromkeys((*NOVELTY_COLUMNS, *UNSUPPORTED_COLUMNS), False),
 }
@@ -236,8 +243,14 @@ def _lengths(predictions: Sequence[str]) -> dict[str, list[int]]:
     }
 
 
-def signatures(metrics: Sequence[str], references: Sequence[Sequence[str]] | None = None, **options) -> dict:
-    """The settings string of each column a `score`/`corpus` call produces (each names the language)."""
+def signatures(
+    metrics: Sequence[str],
+    references: Sequence[Sequence[str]] | None = None,
+    sentence: bool = False,
+    **options,
+) -> dict:
+    """The settings string of each column a `corpus` call produces (each names the language); with `sentence`,
+    of each column of `score` (BLEU and chrF per example are sentence scores: `level:sentence`)."""
     opts = _options(options)
     language = opts["language"]
     out: dict[str, str] = {}
@@ -247,7 +260,7 @@ def signatures(metrics: Sequence[str], references: Sequence[Sequence[str]] | Non
         nrefs = counts.pop() if len(counts) == 1 else "var"
     for metric in metrics:
         if metric == "bleu":
-            out.update(bleu_signature(opts["lowercase"], nrefs, language))
+            out.update(bleu_signature(opts["lowercase"], nrefs, language, sentence))
         elif metric == "rouge":
             sig = rouge_signature(opts["use_stemmer"], opts["multi_ref"], opts["split_sentences"], language)
             out.update(dict.fromkeys(ROUGE_TYPES, sig))
@@ -255,7 +268,7 @@ def signatures(metrics: Sequence[str], references: Sequence[Sequence[str]] | Non
             sig = bertscore_signature(opts["bertscore_model"], opts["bertscore_num_layers"], language)
             out.update(dict.fromkeys(BERTSCORE_COLUMNS, sig))
         elif metric == "chrf":
-            out.update(chrf_signature(nrefs, language))
+            out.update(chrf_signature(nrefs, language, sentence))
         elif metric in ("novelty", "unsupported"):
             out.update(dict.fromkeys(METRIC_COLUMNS[metric], faithfulness_signature(metric, language)))
         elif metric == "bertscore_source":
@@ -356,7 +369,8 @@ def score(
     **options: Any,
 ) -> pd.DataFrame:
     """One row per example: bleu, sacrebleu, rouge1/2/L/Lsum, bertscore_*, chrf, chrfpp, the faithfulness
-    scores, output_words/chars, ...
+    scores, output_words/chars, ... BLEU and chrF here are each example's sentence score (`bleu`: unsmoothed, 0-1;
+    `sacrebleu`: sacreBLEU's sentence BLEU, 0-100); their mean is not the corpus figure that `corpus` gives.
 
     `references` holds a list of references per item (None: reference-free metrics only, with a warning);
     `sources` the source of each item, for the faithfulness metrics (novelty, unsupported, bertscore_source,
@@ -377,7 +391,7 @@ def score(
     columns.update(_lengths(predictions))
     frame = pd.DataFrame(columns, index=range(len(predictions)))
     frame.attrs["signatures"] = signatures(
-        [m for m in runs if m != "length"] + ["length"], references, **opts
+        [m for m in runs if m != "length"] + ["length"], references, sentence=True, **opts
     )
     return frame
 

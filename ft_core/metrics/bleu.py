@@ -1,5 +1,9 @@
 """BLEU twice, from per-item sufficient statistics that sum over any subset of items (Papineni et al., 2002).
 
+A corpus figure (`corpus_bleu`: the statistics summed over the items, then one score) is not the mean of the
+per-example scores (`sentence_bleu`); wherever both leave ft_core the per-example ones are named `sentence_bleu`
+and `sentence_sacrebleu` (`ft_core.runfolder.SENTENCE_COLUMNS`), `bleu` and `sacrebleu` being the corpus figures.
+
 - `sacrebleu`: sacreBLEU (Post, 2018) on the 0-100 scale, 13a tokens, closest reference length; per example,
   sentence BLEU with exponential smoothing and effective order.
 - `bleu`: the 0-1 BLEU that Hugging Face `evaluate`'s "bleu" module reports (tensorflow/nmt's `compute_bleu`:
@@ -98,7 +102,8 @@ def sacrebleu_from_statistics(stats: np.ndarray, lowercase: bool = False) -> flo
 def sentence_bleu(
     predictions: Sequence[str], references: Sequence[Sequence[str]], lowercase: bool, language: str = "en"
 ) -> dict[str, list[float]]:
-    """Per-example `bleu` (unsmoothed, from the statistics) and `sacrebleu` (sacreBLEU's sentence BLEU)."""
+    """Per-example sentence BLEU: `bleu` (unsmoothed, from the item's statistics, 0-1) and `sacrebleu`
+    (sacreBLEU's sentence BLEU, 0-100). Their means over items are not the corpus figures (`corpus_bleu`)."""
     stats = bleu_statistics(predictions, references, lowercase, language)
     sentence = _sacrebleu(lowercase, True, bleu_tokenizer_name(language))
     bleu, sacre = [], []
@@ -121,12 +126,18 @@ def corpus_bleu(
     return {"bleu": bleu_from_statistics(sums), "sacrebleu": sacrebleu_from_statistics(sums, lowercase)}
 
 
-def bleu_signature(lowercase: bool = False, nrefs: int | str = 1, language: str = "en") -> dict[str, str]:
+def bleu_signature(
+    lowercase: bool = False, nrefs: int | str = 1, language: str = "en", sentence: bool = False
+) -> dict[str, str]:
+    """The settings of the corpus figures, or with `sentence` of the per-example scores (`level:sentence`;
+    sacreBLEU's sentence BLEU uses the effective order)."""
     version = importlib.metadata.version("sacrebleu")
     case = "lc" if lowercase else "mixed"
     tok = _sacrebleu(lowercase, False, bleu_tokenizer_name(language)).tokenizer.signature()
+    level = "|level:sentence" if sentence else ""
     return {
         "bleu": f"bleu:hf-evaluate|nrefs:{nrefs}|case:{case}|tok:{tok}|smooth:none|ref_len:shortest|scale:0-1|"
-        f"lang:{language}",
-        "sacrebleu": f"nrefs:{nrefs}|case:{case}|eff:no|tok:{tok}|smooth:exp|version:{version}|lang:{language}",
+        f"lang:{language}{level}",
+        "sacrebleu": f"nrefs:{nrefs}|case:{case}|eff:{'yes' if sentence else 'no'}|tok:{tok}|smooth:exp|"
+        f"version:{version}|lang:{language}{level}",
     }

@@ -78,12 +78,14 @@ def corpus_chrf(
     return out
 
 
-def chrf_signature(nrefs: int | str = 1, language: str = "en") -> dict[str, str]:
+def chrf_signature(nrefs: int | str = 1, language: str = "en", sentence: bool = False) -> dict[str, str]:
+    """The settings of the corpus figures, or with `sentence` of the per-example scores (`level:sentence`)."""
     version = importlib.metadata.version("sacrebleu")
     words = bleu_tokenizer_name(language)
     segmented = f"|segmented:{words}" if words in ("zh", "ja-mecab", "char") else ""
+    level = "|level:sentence" if sentence else ""
     return {
         column: f"nrefs:{nrefs}|case:mixed|eff:yes|nc:6|nw:{WORD_ORDER[column]}|space:no|version:{version}|"
-        f"lang:{language}{segmented}"
+        f"lang:{language}{segmented}{level}"
         for column in CHRF_COLUMNS
     }

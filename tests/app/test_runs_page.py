@@ -128,3 +128,18 @@ def test_a_run_folder_deleted_while_listed(app_env, researcher, tmp_path):
     at.run()
     assert not at.exception
     assert "b" not in set(at.dataframe[0].value.run)
+
+
+def test_the_metric_table_says_which_bleu_is_which(app_env, researcher, tmp_path):
+    folder = write_run(tmp_path / "runs" / "a", 1e-4, 8)
+    (folder / "scores").mkdir()
+    rows = [
+        {"decoding": "greedy", "metric": "bleu", "base": 0.062, "finetuned": 0.077, "delta": 0.015},
+        {"decoding": "greedy", "metric": "sentence_bleu", "base": 0.028, "finetuned": 0.031, "delta": 0.003},
+    ]
+    (folder / "scores" / "comparison.json").write_text(json.dumps(rows))
+    at = _as(researcher)
+    assert not at.exception
+    (help_line,) = [c.value for c in at.caption if "`sentence_bleu`" in c.value]
+    assert "`bleu`: corpus BLEU on the 0-1 scale" in help_line
+    assert "a table of systems shows its mean over items, which is not corpus BLEU" in help_line

@@ -55,8 +55,8 @@ def test_files_follow_the_contract(scored_run):
     assert len(per_example) == 2 * len(base)
     assert list(per_example.columns[:4]) == ["item_id", "system", "decoding", "seed"]
     for column in (
-        "bleu",
-        "sacrebleu",
+        "sentence_bleu",
+        "sentence_sacrebleu",
         "rouge1",
         "rouge2",
         "rougeL",
@@ -68,6 +68,8 @@ def test_files_follow_the_contract(scored_run):
     rows = json.loads((run / "scores" / "comparison.json").read_text())
     csv = pd.read_csv(run / "scores" / "comparison.csv")
     assert [r["metric"] for r in rows] == csv["metric"].tolist()
+    # per item, BLEU is a sentence score and never carries the corpus figure's name
+    assert "bleu" not in per_example.columns and "sacrebleu" not in per_example.columns
     expected = {
         "metric",
         "base",
@@ -94,6 +96,17 @@ def test_comparison_matches_independent_corpus_figures(scored_run):
         assert table.loc[column, "finetuned"] == pytest.approx(
             metrics.corpus(finetuned, refs, ["bleu"]).loc[column, "value"]
         )
+        # the sentence_ rows are the means of the per-example sentence scores: another statistic, another name
+        sentence = metrics.score(finetuned, refs, ["bleu"])[column]
+        assert table.loc[f"sentence_{column}", "finetuned"] == pytest.approx(sentence.mean())
+        assert table.loc[f"sentence_{column}", "finetuned"] != pytest.approx(table.loc[column, "finetuned"])
+        assert "level:sentence" in table.loc[f"sentence_{column}", "signature"]
+        assert "level:sentence" not in table.loc[column, "signature"]
+    assert "eff:yes" in table.loc["sentence_sacrebleu", "signature"]
+    assert "eff:no" in table.loc["sacrebleu", "signature"]
+    printed = format_table(table.reset_index())
+    assert "bleu, sacrebleu, chrf, chrfpp: corpus figures" in printed
+    assert "sentence_bleu, sentence_sacrebleu, sentence_chrf, sentence_chrfpp: means over items" in printed
     scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
     base_r1 = np.array([scorer.score(r[0], p)["rouge1"].fmeasure for p, r in zip(base, refs)])
     finetuned_r1 = np.array([scorer.score(r[0], p)["rouge1"].fmeasure for p, r in zip(finetuned, refs)])
@@ -210,7 +223,7 @@ def test_language_comes_from_the_run_and_faithfulness_is_compared(tmp_path, shar
     signatures = json.loads((tmp_path / "scores" / "signatures.json").read_text())
     saved = json.loads((tmp_path / "scores" / "score_config.json").read_text())
     assert saved["language"] == "pt" and saved["likelihood_model"] == str(tiny_causal_dir)
-    for column in ("rouge1", "sacrebleu", "chrf", "chrfpp", "novel_1gram", "novel_4gram", "unsupported_numbers",
+    for column in ("rouge1", "sentence_sacrebleu", "sentence_chrf", "sentence_chrfpp", "novel_1gram", "novel_4gram", "unsupported_numbers",
                    "unsupported_entities", "likelihood"):  # fmt: skip
         assert column in per_example.columns and "lang:pt" in signatures[column], column
     assert f"model:{tiny_causal_dir}" in signatures["likelihood"]  # the run's base model by default

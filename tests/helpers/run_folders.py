@@ -19,10 +19,12 @@ def write_run_folder(
     seeds: tuple[int, ...] = (0,),
     metric_seed: int = 0,
     output_text=None,
+    references=None,
 ) -> Path:
     """A run folder with outputs/<system>__<decoding>__seed<seed>.jsonl and scores/per_example.parquet.
 
-    `output_text(system, i)` gives the output of item i (default: a text naming the system, decoding and seed).
+    `output_text(system, i)` gives the output of item i (default: a text naming the system, decoding and seed),
+    `references(i)` its references (default: two short made-up ones).
     """
     runfolder.outputs_dir(root).mkdir(parents=True, exist_ok=True)
     runfolder.scores_dir(root).mkdir(exist_ok=True)
@@ -44,7 +46,9 @@ def write_run_folder(
                             "output": output_text(system, i)
                             if output_text
                             else f"{system} {decoding} {seed} output for item {i}",
-                            "references": [f"reference {i}", f"second reference {i}"],
+                            "references": references(i)
+                            if references
+                            else [f"reference {i}", f"second reference {i}"],
                             "new_tokens": 7,
                             "hit_max_new_tokens": False,
                             "time_s": 0.01,
@@ -57,7 +61,7 @@ def write_run_folder(
                             "decoding": decoding,
                             "seed": seed,
                             "rougeL": rng.random(),
-                            "bleu": rng.random() * 100,
+                            "sentence_bleu": rng.random() * 100,
                             "bertscore_f1": rng.random(),
                             "output_tokens": 7,
                         }

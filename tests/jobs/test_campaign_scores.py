@@ -1,0 +1,113 @@
+"""Reference-free scores of a campaign made from a CSV with a `source` column (issue 18, item 5): creating it
+returns while a real `python -m ft_core score` process, started by jobs/, still runs; once it ends, the scores are
+in the store, with the values the definitions give by hand (See et al., 2017, novel n-grams; distinct numbers and
+capitalised words absent from the source)."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame
+from annotations.stats.faithfulness import FAITHFULNESS_SCORES
+from jobs import campaign_scores, processes, queue, scheduler
+
+SOURCE = "The committee approved 120 new grants for researchers in Lisbon in 2021."
+COPIED = "The committee approved 120 new grants."  # every word, number and name is in the source
+INVENTED = "The board approved 450 grants for Porto."  # board, 450, porto are not
+
+
+@pytest.fixture
+def cpu_machine(monkeypatch):
+    """A CPU-only machine with one job slot, whatever the machine running the tests has."""
+    monkeypatch.setenv("FT_CPU_JOBS", "1")
+    monkeypatch.setenv("FT_JOB_GPUS", "")
+
+
+def _csv(path, with_source: bool = True):
+    rows = []
+    for i in range(4):
+        for system, output in (("gpt", INVENTED), ("mine", COPIED)):
+            row = {"item_id": i, "system": system, "output": output, "references": f"ref {i}", "chrf": 0.5}
+            if with_source:
+                row["source"] = SOURCE
+            rows.append(row)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _wait(con, job_id: str, timeout_s: float = 240.0) -> queue.Job:
+    """What the app's watcher thread does every few seconds: reconcile, until the job has ended."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        scheduler.reconcile(con)
+        job = queue.get_job(con, job_id)
+        if not job.active:
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"the scoring job did not end within {timeout_s} s")
+
+
+def test_creation_returns_before_scoring_and_the_scores_arrive_in_the_store(con, tmp_path, cpu_machine):
+    csv = _csv(tmp_path / "outputs.csv")
+    runs = tmp_path / "runs"
+    cid = create_campaign(
+        con, CampaignConfig(name="csv", source_file=str(csv), system_a="gpt", system_b="mine")
+    )
+    job = campaign_scores.start(con, cid, runs)
+    # creation is done and the scoring still runs in its own process: nothing of it is in the store yet
+    assert job is not None and job.kind == campaign_scores.KIND and job.status == "running"
+    assert processes.group_alive(job)
+    assert set(metrics_frame(con, cid).metric) == {"sentence_chrf"}  # the file's own column, imported at once
+    assert campaign_scores.pending(con, cid).job_id == job.job_id
+
+    ended = _wait(con, job.job_id)
+    assert ended.status == "finished", f"{ended.error}\n{(runs / '.jobs' / f'{job.job_id}.log').read_text()}"
+    assert campaign_scores.pending(con, cid) is None
+    metrics = metrics_frame(con, cid)
+    assert set(metrics.metric) == {"sentence_chrf"} | {
+        "novel_1gram", "novel_2gram", "novel_3gram", "novel_4gram", "unsupported_numbers", "unsupported_entities",
+    }  # fmt: skip
+    assert set(metrics.metric) - {"sentence_chrf"} <= set(FAITHFULNESS_SCORES)
+    values = metrics.set_index(["item_id", "system", "metric"])["value"]
+    for item in map(str, range(4)):
+        # copied: nothing new. invented: the, board, approved, 450, grants, for, porto -> 3 of 7 words are new
+        assert (
+            values[(item, "mine", "novel_1gram")] == 0.0
+            and values[(item, "mine", "unsupported_numbers")] == 0
+        )
+        assert values[(item, "gpt", "novel_1gram")] == pytest.approx(3 / 7)
+        assert values[(item, "gpt", "unsupported_numbers")] == 1  # 450
+        assert values[(item, "gpt", "unsupported_entities")] == 1  # Porto ("The" starts the sentence)
+        assert values[(item, "mine", "unsupported_entities")] == 0
+    # started again (the page is clicked twice, the app restarts): nothing more to compute
+    assert campaign_scores.start(con, cid, runs) is None
+
+
+def test_nothing_is_queued_without_a_source_or_for_a_run_folder(con, tmp_path, run_folder, cpu_machine):
+    csv = _csv(tmp_path / "no-source.csv", with_source=False)
+    cid = create_campaign(
+        con, CampaignConfig(name="no source", source_file=str(csv), system_a="gpt", system_b="mine")
+    )
+    assert campaign_scores.start(con, cid, tmp_path / "runs") is None
+    # a run folder brings the scores its own scoring job computed (its items have sources)
+    from_run = create_campaign(con, CampaignConfig(name="run", run_dir=str(run_folder)))
+    assert campaign_scores.start(con, from_run, tmp_path / "runs") is None
+    assert queue.list_jobs(con) == []
+
+
+def test_scores_that_cannot_be_stored_fail_the_job_with_the_reason(con, tmp_path, cpu_machine):
+    # fault injected on purpose: the job "scores" by writing nothing, so there is nothing to store
+    csv = _csv(tmp_path / "outputs.csv")
+    cid = create_campaign(
+        con, CampaignConfig(name="csv", source_file=str(csv), system_a="gpt", system_b="mine")
+    )
+    folder = campaign_scores.scores_folder(tmp_path / "runs", cid)
+    job = scheduler.launch(
+        con, campaign_scores.KIND, ["true"], log_dir=tmp_path / "logs", run_dir=str(folder), needs_gpu=False
+    )
+    ended = _wait(con, job.job_id)
+    assert ended.status == "failed" and "could not be stored" in ended.error and "no scores" in ended.error
+    assert set(metrics_frame(con, cid).metric) == {"sentence_chrf"}
