@@ -108,10 +108,16 @@ class LoginResult:
     retry_after_s: float = 0.0
 
 
+def trusts_proxy() -> bool:
+    """Whether `FT_TRUST_PROXY=1`: a reverse proxy of ours sets the `X-Forwarded-*` / `Forwarded` headers, so the
+    app may read them. Without one in front, anyone could send them and pick their address or scheme."""
+    return os.environ.get("FT_TRUST_PROXY") == "1"
+
+
 def client_address(ip_address: str | None, headers: Mapping[str, str] | None = None) -> str:
     """Who is knocking: the connection's address ('local' for loopback), or with `FT_TRUST_PROXY=1` the address
     the nearest proxy appended to `X-Forwarded-For` (trusting that header without a proxy lets anyone pick one)."""
-    if os.environ.get("FT_TRUST_PROXY") == "1" and headers:
+    if trusts_proxy() and headers:
         forwarded = headers.get("X-Forwarded-For") or headers.get("x-forwarded-for") or ""
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
