@@ -99,7 +99,7 @@ def _cancel_edit() -> None:
     st.session_state["editing"] = None
 
 
-campaigns = assignment.open_campaigns(con)
+campaigns = assignment.open_campaigns(con, user.user_id)  # only those this account may judge
 if not campaigns:
     _ = gettext_for(None)  # no campaign, no language: English
     st.title(_("Annotate"))
@@ -215,12 +215,16 @@ else:
             for column, side in ((a_col, "A"), (b_col, "B")):
                 column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
     comment_limit = config.max_comment_chars
-    st.text_area(
+    # No max_chars: the browser would cut a longer paste without a word. A longer comment is kept in the box, said
+    # here, and refused by the store (CommentTooLong) until it is shortened: nothing is ever cut.
+    comment = st.text_area(
         _("Comment (optional, at most {limit} characters)").format(limit=f"{comment_limit:,}"),
         key=f"comment::{form_key}",
         height=80,
-        max_chars=comment_limit,
     )
+    if comment and len(comment.strip()) > comment_limit:
+        too_long = _("Your comment has {length} characters, over the limit of {limit}: shorten it to submit.")
+        st.warning(too_long.format(length=f"{len(comment.strip()):,}", limit=f"{comment_limit:,}"))
 
     actions = st.columns([2, 1, 1, 4])
     actions[0].button(

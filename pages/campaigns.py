@@ -1,4 +1,5 @@
-"""Campaigns (researchers): create one from a run folder or a CSV/JSONL of outputs; list, close and reopen."""
+"""Campaigns (researchers): create one from a run folder or a CSV/JSONL of outputs; list, close and reopen; choose
+who may judge each (everyone by default)."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,15 +9,18 @@ import streamlit as st
 from annotations import db, source_files
 from annotations.campaigns import (
     CampaignConfig,
+    campaign_judges,
     create_campaign,
     get_campaign,
     list_campaigns,
     run_folder_options,
     run_folders,
+    set_judges,
     set_status,
 )
 from annotations.errors import AnnotationError
 from annotations.plurals import counted, plural
+from annotations.users import list_users
 from pages.campaign_form import campaign_options
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
@@ -48,6 +52,31 @@ else:
         if status == "closed" and st.button("Reopen", key="reopen_campaign"):
             set_status(con, chosen, "active")
             st.rerun()
+    accounts = list_users(con).query("active")
+    names = dict(zip(accounts.user_id, accounts.username))
+    judges = campaign_judges(con, chosen)
+    options = list(names) + [j for j in judges if j not in names]  # a disabled judge stays until removed
+    with st.form(f"judges:{chosen}"):
+        picked = st.multiselect(
+            "Who may judge it",
+            options,
+            default=judges,
+            format_func=lambda user_id: names.get(user_id, f"{user_id} (disabled)"),
+            placeholder="Everyone (no list)",
+            help="Leave empty to let every account judge this campaign. With a list, only these accounts are "
+            "served its pairs and may submit; judgments already made stay.",
+            key=f"judges:{chosen}",
+        )
+        if st.form_submit_button("Save who may judge"):
+            saved = set_judges(con, chosen, picked, added_by=user.user_id)
+            st.session_state["judges_saved"] = (
+                f"Only {', '.join(names.get(j, j) for j in saved)} may judge it now."
+                if saved
+                else "Every account may judge it now."
+            )
+            st.rerun()
+    if st.session_state.get("judges_saved"):
+        st.success(escape_markdown(st.session_state.pop("judges_saved")))
 
 st.header("New campaign")
 origin = st.radio("Outputs from", ["A run folder", "A CSV/JSONL file"], horizontal=True, key="origin")
