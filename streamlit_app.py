@@ -19,12 +19,13 @@ import streamlit as st
 if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to build the web server
     from pages import server
 
+    server.proxy_headers_only_when_trusted()
     server.open_store_or_exit()
     server.navigation_only()
     server.one_blas_thread()
     server.system_allocator_for_arrow()
     server.warm_imports()
-    app = st.App(__file__, routes=server.ROUTES)
+    app = st.App(__file__, routes=server.ROUTES, middleware=server.MIDDLEWARE)
 
 
 def main() -> None:

@@ -47,6 +47,7 @@ import duckdb
 
 from annotations import store
 from annotations.campaigns import CampaignConfig, Criterion, campaign_config, campaign_design
+from annotations.campaigns.judges import JUDGE_OF_EACH_CAMPAIGN_SQL, check_judge
 from annotations.design import Design
 from annotations.errors import AnnotationError, AuthError
 
@@ -98,11 +99,14 @@ def _active(now_param: str = "?") -> str:
 def next_item(
     con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, now: datetime | None = None
 ) -> ServedPair | None:
-    """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done."""
+    """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done.
+    AuthError when the campaign lists its judges and this account is not one of them."""
+    cur = store.read(con)
+    check_judge(cur, campaign_id, annotator_id)
     config = campaign_config(con, campaign_id)
     design = campaign_design(con, campaign_id)
     now = now or store.utcnow()
-    held = _held_without_renewal(con, campaign_id, config, annotator_id, now)
+    held = _held_without_renewal(cur, campaign_id, config, annotator_id, now)
     if held is not None:  # every redraw of the page lands here: one read, no write transaction
         return _served(con, campaign_id, *held, status="open")
     # The costly search for the annotator's next items runs before the write lock, beside other annotators'
@@ -119,11 +123,11 @@ def next_item(
 
 
 def _held_without_renewal(
-    con: duckdb.DuckDBPyConnection, cid: str, cfg: CampaignConfig, annotator_id: str, now: datetime
+    cur: duckdb.DuckDBPyConnection, cid: str, cfg: CampaignConfig, annotator_id: str, now: datetime
 ) -> _Claimed | None:
     """The pair the claim would return unchanged: the annotator's first open pair in an active campaign, while
-    more than half of its lease is left (the claim renews a lease only after that). None: ask the claim."""
-    cur = store.read(con)
+    more than half of its lease is left (the claim renews a lease only after that). None: ask the claim.
+    `cur`: a read cursor of this thread."""
     row = cur.execute(
         "SELECT assignment_id, item_id, shown_left, shown_right, lease_expires_at FROM assignments "
         "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at LIMIT 1",
@@ -580,11 +584,13 @@ def own_assignment(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str
     return OwnedPair(*row[1:])
 
 
-def open_campaigns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """campaign_id -> name of the campaigns annotators may work on (no system names: safe for the annotate page)."""
-    rows = (
-        store.read(con)
-        .execute("SELECT campaign_id, name FROM campaigns WHERE status = 'active' ORDER BY created_at DESC")
-        .fetchall()
-    )
+def open_campaigns(con: duckdb.DuckDBPyConnection, annotator_id: str | None = None) -> dict[str, str]:
+    """campaign_id -> name of the campaigns annotators may work on (no system names: safe for the annotate page);
+    with `annotator_id`, only those this account may judge (annotations/campaigns/judges.py)."""
+    query = "SELECT c.campaign_id, c.name FROM campaigns c WHERE c.status = 'active'"
+    params: list[str] = []
+    if annotator_id is not None:
+        query += f" AND {JUDGE_OF_EACH_CAMPAIGN_SQL}"
+        params = [annotator_id]
+    rows = store.read(con).execute(f"{query} ORDER BY c.created_at DESC", params).fetchall()
     return dict(rows)

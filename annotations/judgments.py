@@ -18,6 +18,7 @@ import pandas as pd
 from annotations import store
 from annotations.assignment import ASSIGNMENT_LANE, OwnedPair, has_room, own_assignment
 from annotations.campaigns import campaign_config
+from annotations.campaigns.judges import check_judge
 from annotations.errors import AnnotationError, AuthError
 from annotations.store import read_frame
 
@@ -195,6 +196,7 @@ def submit(
         at = now or store.utcnow()
         state = _assignment_state(cur, token, annotator_id)
         pair = state.pair
+        check_judge(cur, pair.campaign_id, annotator_id)  # may have left the judges since it was served
         side, winner = _side_and_winner(choice, pair.shown_left, pair.shown_right)
         checked = _check_scores(con, pair.campaign_id, scores)
         _check_comment(con, pair.campaign_id, comment)
@@ -263,6 +265,7 @@ def edit(
     _check_comment(con, assignment.campaign_id, comment)
 
     def work(cur: duckdb.DuckDBPyConnection) -> SubmitResult:
+        check_judge(cur, assignment.campaign_id, annotator_id)
         latest = cur.execute(
             "SELECT judgment_id, version, served_at, duration_s FROM judgments WHERE assignment_id = ? "
             "ORDER BY version DESC LIMIT 1",

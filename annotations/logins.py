@@ -1,4 +1,5 @@
-"""Logging in with a throttle: a growing back-off per account and per client address, and a lock after N failures.
+"""Logging in with a throttle: a growing back-off per username, per client address and per pair of the two, and a
+lock of one username from one address after N failures.
 
 `log_in` is what the login page calls. It asks the throttle first, so a refused attempt costs no argon2 work, and
 lets only one password check per username and per address run at a time (sessions guessing in parallel would
@@ -7,11 +8,20 @@ again, so annotators behind one address who log in at the same moment all get in
 `annotations.users` bounds the argon2 computations that do run. Then it checks the password, records the verdict
 in `login_attempts` (time, the username as typed, the client) and logs each failure on one line of the server log.
 
-The throttle counts failures by the canonical username that was typed (`users.username_key`), whether or not such
-an account exists, so a back-off or a lock reads and takes the same for an unknown name: it never tells whether a
-username exists. An account's failures count from its last successful login, within the last `lock_minutes`; an
-address's failures count within the last `lock_minutes` (a success does not clear them, or one valid account would
-unlock guessing at all others from that address).
+What counts, within the last `lock_minutes` (failures older are forgotten):
+- a username typed from one address (the pair): `lock_after` failures lock that pair until `lock_minutes` after the
+  last one; fewer give a back-off that doubles with each. A success of the pair, or a researcher's unlock of the
+  name (`unlock`, the Users page), starts the count again.
+- an address, whatever names it types: a back-off that doubles with each failure, capped at
+  `max_backoff_seconds`, never a lock (a success does not clear it, or one valid account would unlock guessing at
+  all others from that address).
+- a username, from every address: a back-off capped at `max_backoff_seconds`, never a lock, and only for addresses
+  that have failed within the window themselves. So nobody can lock an account they do not hold: the right
+  password from an address with no failures always gets in, while guessing one name from many addresses still
+  waits out the name's back-off from each address's second try on.
+The throttle counts by the canonical username that was typed (`users.username_key`), whether or not such an
+account exists, so a back-off or a lock reads and takes the same for an unknown name: it never tells whether a
+username exists.
 
 Settings (environment): `FT_LOGIN_LOCK_AFTER` (default 5 failures), `FT_LOGIN_LOCK_MINUTES` (15),
 `FT_LOGIN_BACKOFF_SECONDS` (1: the wait after the first failure; it doubles with each further one),
@@ -49,7 +59,9 @@ LOCAL_CLIENT = "local"
 class LoginSettings:
     """The throttle's knobs; `from_env()` reads the FT_LOGIN_* variables."""
 
-    lock_after: int = field(default=5, metadata={"help": "failures for one username that lock it"})
+    lock_after: int = field(
+        default=5, metadata={"help": "failures of one username from one address that lock the two"}
+    )
     lock_minutes: float = field(
         default=15, metadata={"help": "how long a lock lasts; failures older are forgotten"}
     )
@@ -96,10 +108,16 @@ class LoginResult:
     retry_after_s: float = 0.0
 
 
+def trusts_proxy() -> bool:
+    """Whether `FT_TRUST_PROXY=1`: a reverse proxy of ours sets the `X-Forwarded-*` / `Forwarded` headers, so the
+    app may read them. Without one in front, anyone could send them and pick their address or scheme."""
+    return os.environ.get("FT_TRUST_PROXY") == "1"
+
+
 def client_address(ip_address: str | None, headers: Mapping[str, str] | None = None) -> str:
     """Who is knocking: the connection's address ('local' for loopback), or with `FT_TRUST_PROXY=1` the address
     the nearest proxy appended to `X-Forwarded-For` (trusting that header without a proxy lets anyone pick one)."""
-    if os.environ.get("FT_TRUST_PROXY") == "1" and headers:
+    if trusts_proxy() and headers:
         forwarded = headers.get("X-Forwarded-For") or headers.get("x-forwarded-for") or ""
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
@@ -107,26 +125,21 @@ def client_address(ip_address: str | None, headers: Mapping[str, str] | None = N
     return (ip_address or LOCAL_CLIENT)[:100]
 
 
-def _failures(
-    cur: duckdb.DuckDBPyConnection, column: str, value: str, since: datetime
-) -> tuple[int, datetime | None]:
-    return cur.execute(
-        f"SELECT count(*), max(attempted_at) FROM login_attempts "
-        f"WHERE {column} = ? AND outcome = 'failure' AND attempted_at > ?",
-        [value, since],
-    ).fetchone()
-
-
 @dataclass(frozen=True)
 class Throttle:
-    """What the attempts table says about the next try: when the username and the address may try again."""
+    """What the attempts table says about the next try of a username from an address."""
 
-    name_free_at: datetime
-    client_free_at: datetime
-    locked: bool  # the username reached lock_after failures
+    pair_free_at: datetime  # when this name may be tried again from this address (a lock or a back-off)
+    client_free_at: datetime  # when this address may try any name again
+    name_free_at: datetime  # when this name may be tried again from an address that has failed itself
+    client_failing_until: datetime  # the address counts as failing until then (its last failure + the window)
+    locked: bool  # the name reached lock_after failures from this address
 
     def wait(self, now: datetime) -> float:
-        return max(0.0, (max(self.name_free_at, self.client_free_at) - now).total_seconds())
+        free_at = max(self.pair_free_at, self.client_free_at)
+        if self.client_failing_until > now:
+            free_at = max(free_at, self.name_free_at)
+        return max(0.0, (free_at - now).total_seconds())
 
 
 def throttle(
@@ -136,23 +149,45 @@ def throttle(
     settings: LoginSettings | None = None,
     now: datetime | None = None,
 ) -> Throttle:
-    """Read the throttle's state for a username key and a client from `login_attempts`."""
+    """Read the throttle's state for a username key and a client from `login_attempts` and `login_unlocks`."""
     settings = settings or LoginSettings.from_env()
     now = now or store.utcnow()
     window_start = now - timedelta(minutes=settings.lock_minutes)
     cur = store.read(con)
-    last_success = cur.execute(
-        "SELECT max(attempted_at) FROM login_attempts WHERE username_key = ? AND outcome = 'success'", [key]
-    ).fetchone()[0]
-    n_name, last_name = _failures(cur, "username_key", key, max(window_start, last_success or window_start))
-    n_client, last_client = _failures(cur, "client", client, window_start)
-    locked = n_name >= settings.lock_after
+    name_ok, pair_ok = cur.execute(
+        "SELECT max(attempted_at), max(attempted_at) FILTER (WHERE client = ?) FROM login_attempts "
+        "WHERE username_key = ? AND outcome = 'success'",
+        [client, key],
+    ).fetchone()
+    (unlocked,) = cur.execute(
+        "SELECT max(unlocked_at) FROM login_unlocks WHERE username_key = ?", [key]
+    ).fetchone()
+    name_since = max(t for t in (window_start, name_ok, unlocked) if t is not None)
+    pair_since = max(t for t in (window_start, pair_ok, unlocked) if t is not None)
+    n_name, last_name, n_pair, last_pair = cur.execute(
+        "SELECT count(*) FILTER (WHERE attempted_at > ?), max(attempted_at) FILTER (WHERE attempted_at > ?), "
+        "count(*) FILTER (WHERE client = ? AND attempted_at > ?), "
+        "max(attempted_at) FILTER (WHERE client = ? AND attempted_at > ?) "
+        "FROM login_attempts WHERE username_key = ? AND outcome = 'failure' AND attempted_at > ?",
+        [name_since, name_since, client, pair_since, client, pair_since, key, window_start],
+    ).fetchone()
+    n_client, last_client = cur.execute(
+        "SELECT count(*), max(attempted_at) FROM login_attempts "
+        "WHERE client = ? AND outcome = 'failure' AND attempted_at > ?",
+        [client, window_start],
+    ).fetchone()
+    locked = n_pair >= settings.lock_after
     if locked:
-        name_free_at = last_name + timedelta(minutes=settings.lock_minutes)
+        pair_free_at = last_pair + timedelta(minutes=settings.lock_minutes)
     else:
-        name_free_at = last_name + settings.backoff(n_name) if n_name else now
-    client_free_at = last_client + settings.backoff(n_client) if n_client else now
-    return Throttle(name_free_at, client_free_at, locked)
+        pair_free_at = last_pair + settings.backoff(n_pair) if n_pair else now
+    return Throttle(
+        pair_free_at=pair_free_at,
+        client_free_at=last_client + settings.backoff(n_client) if n_client else now,
+        name_free_at=last_name + settings.backoff(n_name) if n_name else now,
+        client_failing_until=last_client + timedelta(minutes=settings.lock_minutes) if n_client else now,
+        locked=locked,
+    )
 
 
 def wait_before_next(
@@ -162,7 +197,7 @@ def wait_before_next(
     settings: LoginSettings | None = None,
     now: datetime | None = None,
 ) -> tuple[float, bool]:
-    """(seconds to wait before this username may be tried from this client, whether the username is locked)."""
+    """(seconds to wait before this username may be tried from this client, whether the pair is locked)."""
     now = now or store.utcnow()
     state = throttle(con, key, client, settings, now)
     wait = state.wait(now)
@@ -170,16 +205,18 @@ def wait_before_next(
 
 
 # The throttle's answers, remembered per store until they lapse: a refused try then costs a dictionary lookup, not
-# three queries (sessions that guess flat out would otherwise compete with annotators for the cores). The table
-# stays the truth: this process writes every attempt, and an empty memory (a restart) asks the table.
-_FREE_AT: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[tuple[str, str], list]] = (
+# four queries (sessions that guess flat out would otherwise compete with annotators for the cores). The table
+# stays the truth: this process writes every attempt and every unlock, and an empty memory (a restart) asks the
+# table. Entries: ("pair", key, client), ("client", client), ("name", key) -> [free at, refusal logged], and
+# ("failing", client) -> [until, _]: the name's back-off applies only to an address that has failed itself.
+_FREE_AT: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[tuple[str, ...], list]] = (
     weakref.WeakKeyDictionary()
 )
 _FREE_AT_LOCK = threading.Lock()
 _FREE_AT_MAX = 10_000
 
 
-def _remembered(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list]:
+def _remembered(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, ...], list]:
     with _FREE_AT_LOCK:
         return _FREE_AT.setdefault(con, {})
 
@@ -190,8 +227,10 @@ def _remember(memory: dict, key: str, client: str, state: Throttle, now: datetim
             for stale in [k for k, (free_at, _) in memory.items() if free_at <= now]:
                 del memory[stale]
         for entry, free_at in (
-            (("name", key), state.name_free_at),
+            (("pair", key, client), state.pair_free_at),
             (("client", client), state.client_free_at),
+            (("name", key), state.name_free_at),
+            (("failing", client), state.client_failing_until),
         ):
             if free_at > now:
                 memory[entry] = [free_at, False]  # [free at, refusal logged]
@@ -202,9 +241,11 @@ def _remember(memory: dict, key: str, client: str, state: Throttle, now: datetim
 def _refuse(memory: dict, typed: str, key: str, client: str, now: datetime) -> LoginResult | None:
     """The refusal when a remembered back-off or lock still runs (logged once per back-off), else None."""
     with _FREE_AT_LOCK:
-        running = [
-            memory[e] for e in (("name", key), ("client", client)) if e in memory and memory[e][0] > now
-        ]
+        entries = [("pair", key, client), ("client", client)]
+        failing = memory.get(("failing", client))
+        if failing is not None and failing[0] > now:
+            entries.append(("name", key))
+        running = [memory[e] for e in entries if e in memory and memory[e][0] > now]
         if not running:
             return None
         wait = max(free_at for free_at, _ in running) - now
@@ -220,6 +261,14 @@ def _refuse(memory: dict, typed: str, key: str, client: str, now: datetime) -> L
         )
     seconds = wait.total_seconds()
     return LoginResult(None, f"Too many failed logins. Try again in {_wait_text(seconds)}.", seconds)
+
+
+def _forget_name(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Drop what the memory holds about a username (after an unlock): the next try asks the table."""
+    memory = _remembered(con)
+    with _FREE_AT_LOCK:
+        for entry in [e for e in memory if e[0] in ("name", "pair") and e[1] == key]:
+            del memory[entry]
 
 
 def _record(
@@ -350,21 +399,46 @@ def recent_attempts(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.Data
 def locked_usernames(
     con: duckdb.DuckDBPyConnection, settings: LoginSettings | None = None, now: datetime | None = None
 ) -> pd.DataFrame:
-    """Usernames (canonical) locked right now, with their failures and when the lock ends."""
+    """Usernames (canonical) locked right now from one address each: username_key, client, failures,
+    last_failure and when the lock ends (`locked_until`). Other addresses are not locked out."""
     settings = settings or LoginSettings.from_env()
     now = now or store.utcnow()
     window_start = now - timedelta(minutes=settings.lock_minutes)
     frame = (
         store.read(con)
         .execute(
-            "SELECT f.username_key, count(*) AS failures, max(f.attempted_at) AS last_failure FROM login_attempts f "
-            "WHERE f.outcome = 'failure' AND f.attempted_at > ? AND f.attempted_at > coalesce(("
-            "  SELECT max(s.attempted_at) FROM login_attempts s "
-            "  WHERE s.username_key = f.username_key AND s.outcome = 'success'), ?) "
-            "GROUP BY f.username_key HAVING count(*) >= ? ORDER BY last_failure DESC",
-            [window_start, window_start, settings.lock_after],
+            "SELECT f.username_key, f.client, count(*) AS failures, max(f.attempted_at) AS last_failure "
+            "FROM login_attempts f WHERE f.outcome = 'failure' AND f.attempted_at > ? "
+            "AND f.attempted_at > coalesce((SELECT max(s.attempted_at) FROM login_attempts s "
+            "  WHERE s.username_key = f.username_key AND s.client = f.client AND s.outcome = 'success'), ?) "
+            "AND f.attempted_at > coalesce((SELECT max(u.unlocked_at) FROM login_unlocks u "
+            "  WHERE u.username_key = f.username_key), ?) "
+            "GROUP BY f.username_key, f.client HAVING count(*) >= ? ORDER BY last_failure DESC",
+            [window_start, window_start, window_start, settings.lock_after],
         )
         .df()
     )
     frame["locked_until"] = frame["last_failure"] + pd.Timedelta(minutes=settings.lock_minutes)
     return frame
+
+
+def unlock(
+    con: duckdb.DuckDBPyConnection, username: str, unlocked_by: str | None = None, now: datetime | None = None
+) -> str:
+    """A researcher's unlock: the failures typed for this username so far no longer count, from any address
+    (each address's own back-off for the other names it typed stays). Returns the canonical name unlocked."""
+    key = users.username_key(users.clean_username(username or ""))
+    if not key:
+        raise AuthError("no username to unlock")
+    at = now or store.utcnow()
+    store.write(
+        con,
+        lambda cur: cur.execute(
+            "INSERT INTO login_unlocks (username_key, unlocked_at, unlocked_by) VALUES (?, ?, ?)",
+            [key, at, unlocked_by],
+        ),
+        lane=_LANE,
+    )
+    _forget_name(con, key)
+    _LOG.warning("login lock of %r lifted by %s", key, unlocked_by or "a researcher")
+    return key

@@ -7,7 +7,8 @@ A new password has at least 12 characters, does not contain the username and sco
 `FT_PASSWORD_MIN_SCORE` (default 3 of 4) with `zxcvbn` (Dropbox's guessability estimator, which carries the
 common-password and word lists); an older password that fails these rules still logs in, and the account is then
 asked for a new one before anything else (`must_change_password`). Usernames are unique after NFKC, case folding
-and dropping `. _ -` (`Admin`, `admin.` and `admin` are one name: `username_key`).
+and dropping everything but letters and digits (`Admin`, `admin.`, `admin@` and `admin` are one name:
+`username_key`).
 
 The first start of the app creates a researcher `admin` whose random password is printed once (`ensure_admin`);
 set `FT_ADMIN_PASSWORD` to choose it instead (tests, demos). User ids are pseudonyms such as `ann-3f2a9c`:
@@ -94,11 +95,12 @@ def clean_username(typed: str) -> str:
 
 
 def username_key(username: str) -> str:
-    """The canonical form that must be unique: NFKC, case-folded, without `.`, `_` and `-`.
+    """The canonical form that must be unique: NFKC, case-folded, letters and digits only.
 
-    `Admin`, `ADMIN`, `admin.`, `ａｄｍｉｎ` and `ad_min` all give `admin`, so none can pose as another account.
+    `Admin`, `ADMIN`, `admin.`, `admin@`, `ａｄｍｉｎ`, `ad_min` and `ad\u200bmin` (a zero-width space) all give
+    `admin`, so none can pose as another account: punctuation, symbols, spaces and invisible characters are dropped.
     """
-    return re.sub(r"[._-]", "", unicodedata.normalize("NFKC", username or "").casefold())
+    return "".join(ch for ch in unicodedata.normalize("NFKC", username or "").casefold() if ch.isalnum())
 
 
 def password_problem(password: str, username: str) -> str | None:
@@ -139,7 +141,7 @@ def _insert_user(
     key = username_key(username)
     if cur.execute("SELECT 1 FROM users WHERE username = ? OR username_key = ?", [username, key]).fetchone():
         raise AuthError(
-            f"username '{username}' is taken (names differing only in case or . _ - are one name)"
+            f"username '{username}' is taken (names differing only in case or . _ @ - are one name)"
         )
     user_id = "ann-" + secrets.token_hex(3)
     while cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():

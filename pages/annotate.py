@@ -99,7 +99,7 @@ def _cancel_edit() -> None:
     st.session_state["editing"] = None
 
 
-campaigns = assignment.open_campaigns(con)
+campaigns = assignment.open_campaigns(con, user.user_id)  # only those this account may judge
 if not campaigns:
     _ = gettext_for(None)  # no campaign, no language: English
     st.title(_("Annotate"))
@@ -217,7 +217,9 @@ else:
             for column, side in ((a_col, "A"), (b_col, "B")):
                 column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
     comment_limit = config.max_comment_chars
-    st.text_area(
+    # No max_chars: the browser would cut a longer paste without a word. A longer comment is kept in the box, said
+    # here, and refused by the store (CommentTooLong) until it is shortened: nothing is ever cut.
+    comment = st.text_area(
         _n(
             "Comment (optional, at most {limit} character)",
             "Comment (optional, at most {limit} characters)",
@@ -225,8 +227,14 @@ else:
         ).format(limit=format_number(comment_limit, language)),
         key=f"comment::{form_key}",
         height=80,
-        max_chars=comment_limit,
     )
+    if comment and len(comment.strip()) > comment_limit:
+        too_long = _("Your comment has {length} characters, over the limit of {limit}: shorten it to submit.")
+        st.warning(
+            too_long.format(
+                length=format_number(len(comment.strip()), language), limit=format_number(comment_limit, language)
+            )
+        )
 
     # A row of buttons as wide as their labels: fixed columns cut a longer label ("Desfazer o último" read
     # "Desfaz…"); on a narrow screen the row wraps instead.

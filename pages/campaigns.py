@@ -1,5 +1,6 @@
 """Campaigns (researchers): create one from a run folder or a CSV/JSONL of outputs; list, follow the progress
-of one (items at k, each annotator's counts, time left), close and reopen."""
+of one (items at k, each annotator's counts, time left), close and reopen; choose who may judge each (everyone by
+default)."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,16 +10,19 @@ import streamlit as st
 from annotations import db, source_files
 from annotations.campaigns import (
     CampaignConfig,
+    campaign_judges,
     create_campaign,
     get_campaign,
     list_campaigns,
     run_folder_options,
     run_folders,
+    set_judges,
     set_status,
 )
 from annotations.campaigns.progress import campaign_progress
 from annotations.errors import AnnotationError
 from annotations.plurals import counted, plural
+from annotations.users import list_users
 from ft_core.errors import FtCoreError
 from jobs import campaign_scores
 from pages.campaign_form import campaign_options
@@ -121,6 +125,31 @@ else:
             st.rerun()
     about(listing.set_index("campaign_id").loc[chosen], chosen)
     progress_view(chosen)
+    accounts = list_users(con).query("active")
+    names = dict(zip(accounts.user_id, accounts.username))
+    judges = campaign_judges(con, chosen)
+    options = list(names) + [j for j in judges if j not in names]  # a disabled judge stays until removed
+    with st.form(f"judges:{chosen}"):
+        picked = st.multiselect(
+            "Who may judge it",
+            options,
+            default=judges,
+            format_func=lambda user_id: names.get(user_id, f"{user_id} (disabled)"),
+            placeholder="Everyone (no list)",
+            help="Leave empty to let every account judge this campaign. With a list, only these accounts are "
+            "served its pairs and may submit; judgments already made stay.",
+            key=f"judges:{chosen}",
+        )
+        if st.form_submit_button("Save who may judge"):
+            saved = set_judges(con, chosen, picked, added_by=user.user_id)
+            st.session_state["judges_saved"] = (
+                f"Only {', '.join(names.get(j, j) for j in saved)} may judge it now."
+                if saved
+                else "Every account may judge it now."
+            )
+            st.rerun()
+    if st.session_state.get("judges_saved"):
+        st.success(escape_markdown(st.session_state.pop("judges_saved")))
 
 st.header("New campaign")
 origin = st.radio("Outputs from", ["A run folder", "A CSV/JSONL file"], horizontal=True, key="origin")

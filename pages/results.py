@@ -542,7 +542,7 @@ with export_tab:
     )
     st.download_button(
         "Download export (.zip)",
-        data=lambda: export_bytes(campaign_data(campaign_id, version), result),
+        data=shared.while_signed_in(lambda: export_bytes(campaign_data(campaign_id, version), result)),
         file_name=f"{campaign_id}-export.zip",
         mime="application/zip",
         key="download_export",
@@ -554,7 +554,7 @@ with export_tab:
     )
     st.download_button(
         "Download slides (.zip)",
-        data=slides_zip,
+        data=shared.while_signed_in(slides_zip),
         file_name=f"{campaign_id}-slides.zip",
         mime="application/zip",
         key="download_slides",

@@ -5,26 +5,39 @@ first (`open_store_or_exit`), so a second app pointed at a DuckDB file that anot
 line in its terminal, naming the holder, instead of serving tracebacks to visitors; and it makes every request go
 through the entry point's login gate and navigation (`navigation_only`).
 
-Routes (both answer only same-origin `fetch` calls that pages/shared.py puts in the page):
+Routes (both answer only same-origin `fetch` calls that pages/shared.py puts in the page; a request that a browser
+marks cross-site, by `Sec-Fetch-Site` or by an `Origin` other than the host asked, gets 403 and changes nothing):
 - `POST /_ft/session` (body: a login's one-use ticket): sets the session cookie, HttpOnly, SameSite=Strict, Path=/,
   Max-Age = the session's remaining lifetime, and Secure when the page is served over https (directly, or behind a
-  proxy that says so in `X-Forwarded-Proto` / `Forwarded`).
+  proxy that says so in `X-Forwarded-Proto` / `Forwarded`, read only with `FT_TRUST_PROXY=1`).
 - `POST /_ft/forget`: drops the cookie when its session has ended (logout, expiry, revocation); a live one stays.
+
+Every HTTP request also passes `Guard` (a middleware of the `st.App`): `/_stcore/metrics` answers 404 (Streamlit's
+counters of sessions and caches are nobody's business outside), `/media/...` (downloads the pages made, images)
+needs the cookie of a live session, and every response says it may be framed only by the app itself
+(`Content-Security-Policy: frame-ancestors 'self'`, `X-Frame-Options: SAMEORIGIN`), with `X-Content-Type-Options:
+nosniff` and `Referrer-Policy: same-origin` (an invitation link's token never leaves in a Referer).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import sys
 import threading
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
-from annotations import backup, sessions
+from annotations import backup, logins, sessions
 from annotations.errors import StoreError
 from pages.shared import store
 
@@ -97,6 +110,26 @@ def system_allocator_for_arrow() -> None:
     pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
+def proxy_headers_only_when_trusted() -> None:
+    """Let the web server (uvicorn) rewrite a request's scheme and client address from `X-Forwarded-Proto` /
+    `X-Forwarded-For` only with `FT_TRUST_PROXY=1`. Uvicorn does it by default for any peer on 127.0.0.1, so
+    anything that relays requests from this machine would let the sender choose the scheme (a Secure cookie) and
+    the address the login throttle counts; FT_TRUST_PROXY is the one switch. `streamlit run` has built uvicorn's
+    config before it imports the app, but wraps the app in uvicorn's ProxyHeadersMiddleware only after: the class
+    it takes is made to trust no peer (tests/app/test_server_http.py checks it over real HTTP)."""
+    if logins.trusts_proxy():
+        return
+    os.environ["FORWARDED_ALLOW_IPS"] = ""  # for a server built after this
+    import uvicorn.config
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    class TrustNoPeer(ProxyHeadersMiddleware):
+        def __init__(self, app: ASGIApp, trusted_hosts: object = None) -> None:
+            super().__init__(app, trusted_hosts=[])
+
+    uvicorn.config.ProxyHeadersMiddleware = TrustNoPeer
+
+
 def open_store_or_exit() -> None:
     """Open the store now and start the backup schedule; when that fails (another process holds the file, a
     bad FT_BACKUP_* setting), print one line and exit 1."""
@@ -108,10 +141,31 @@ def open_store_or_exit() -> None:
 
 
 def is_https(request: Request) -> bool:
-    """Whether the browser reached us over https (directly or through a proxy that says so)."""
+    """Whether the browser reached us over https: directly, or through our own proxy that says so (its
+    `X-Forwarded-Proto` / `Forwarded` headers are read only with `FT_TRUST_PROXY=1`: anyone can send them)."""
+    if request.url.scheme == "https":
+        return True
+    if not logins.trusts_proxy():
+        return False
     forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     forwarded = request.headers.get("forwarded", "").lower().replace(" ", "")
-    return request.url.scheme == "https" or forwarded_proto == "https" or "proto=https" in forwarded
+    return forwarded_proto == "https" or "proto=https" in forwarded
+
+
+def is_cross_site(request: HTTPConnection) -> bool:
+    """Whether a browser says this request comes from another site: `Sec-Fetch-Site` other than same-origin, or an
+    `Origin` whose host is not the one asked (`Host`, or the proxy's `X-Forwarded-Host` when it is trusted).
+    A client that sends neither (curl, a script) is no browser a login CSRF could ride on."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.lower() != "same-origin":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = request.headers.get("host", "")
+    if logins.trusts_proxy():
+        host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
+    return origin == "null" or urlsplit(origin).netloc.lower() != host.lower()
 
 
 def _no_store(response: Response) -> Response:
@@ -129,6 +183,8 @@ async def _read_small_body(request: Request) -> str | None:
 
 
 async def issue_session_cookie(request: Request) -> Response:
+    if is_cross_site(request):  # a login CSRF: another site's page posting a ticket of its own
+        return _no_store(Response(status_code=403))
     ticket = await _read_small_body(request)
     cookie = await run_in_threadpool(sessions.issue_cookie, store(), ticket) if ticket else None
     if cookie is None:
@@ -147,6 +203,8 @@ async def issue_session_cookie(request: Request) -> Response:
 
 
 async def drop_dead_cookie(request: Request) -> Response:
+    if is_cross_site(request):
+        return _no_store(Response(status_code=403))
     token = request.cookies.get(sessions.COOKIE_NAME)
     response = _no_store(Response(status_code=204))
     if token and await run_in_threadpool(sessions.resume, store(), token) is None:
@@ -160,3 +218,54 @@ ROUTES = [
     Route("/_ft/session", issue_session_cookie, methods=["POST"]),
     Route("/_ft/forget", drop_dead_cookie, methods=["POST"]),
 ]
+
+
+_METRICS = re.compile(r"(^|/)_stcore/metrics/?$")
+_MEDIA = re.compile(r"(^|/)media/")
+SECURITY_HEADERS = {
+    "content-security-policy": "frame-ancestors 'self'",
+    "x-frame-options": "SAMEORIGIN",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+class Guard:
+    """Pure ASGI middleware around every HTTP request of the server (websockets pass untouched): closes
+    `/_stcore/metrics`, serves `/media/...` only to a browser holding a live session's cookie, and adds
+    SECURITY_HEADERS to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        refused = None
+        if _METRICS.search(path):
+            refused = Response(status_code=404)
+        elif _MEDIA.search(path) and not await _live_cookie(HTTPConnection(scope)):
+            refused = _no_store(Response(status_code=403))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        if refused is not None:
+            await refused(scope, receive, send_with_headers)
+        else:
+            await self.app(scope, receive, send_with_headers)
+
+
+async def _live_cookie(connection: HTTPConnection) -> bool:
+    token = connection.cookies.get(sessions.COOKIE_NAME)
+    return bool(token) and await run_in_threadpool(sessions.resume, store(), token) is not None
+
+
+MIDDLEWARE = [Middleware(Guard)]

@@ -18,6 +18,8 @@ API (keep it small):
 - `require_role(*roles)`: the user when their role is allowed, else an error on the page and `st.stop()`.
 - `signed_in(callback)`: wraps a widget callback so it does nothing once the session has ended (Streamlit runs
   callbacks before the page script, so a page's own `require_role` comes too late for them).
+- `while_signed_in(data)`: wraps a download button's deferred data function (`st.download_button(data=...)`), which
+  Streamlit runs on the click outside any script run, so it refuses once the session that drew the button ended.
 - `link(page, label, icon)`: a link to another page; plain text where the page runs alone (AppTest of one file).
 - `log_in(user)`, `log_out()`: start / end the session. The tab keeps only the session id in `st.session_state`;
   the browser gets an HttpOnly cookie through `cookie_exchange()` (see annotations/sessions.py).
@@ -39,6 +41,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from annotations import db, logins, sessions, users
+from annotations.errors import AuthError
 from annotations.users import User
 
 # Options a page sends to the browser in one select box: the Results page's example browser lists this many items
@@ -136,6 +139,35 @@ def signed_in(callback: Callable[P, None]) -> Callable[P, None]:
     return guarded
 
 
+def while_signed_in(data: Callable[[], bytes]) -> Callable[[], bytes]:
+    """`st.download_button(data=while_signed_in(f))`: make the file only while the session that drew the button
+    is live. Streamlit runs the function on the click, in a thread of its own without this tab's state, so the
+    session is taken now and checked then; an ended one raises AuthError (the button says the download failed)."""
+    session_id = st.session_state.get(SESSION_KEY)
+
+    @wraps(data)
+    def guarded() -> bytes:
+        if not session_id or sessions.check(store(), session_id) is None:
+            raise AuthError("the session that drew this button has ended: log in again")
+        return data()
+
+    return guarded
+
+
+def _drop_media() -> None:
+    """Forget the files this tab's runs put in Streamlit's media store (images, downloads ready to fetch): what
+    no other tab uses goes at once. `/media/...` needs a live session's cookie anyway (pages/server.py)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return
+    media = Runtime.instance().media_file_mgr
+    media.clear_session_refs(ctx.session_id)
+    media.remove_orphaned_files()
+
+
 def log_in(user: User) -> None:
     """Start a session for this user: this tab keeps its id; the browser gets its cookie at the next rerun."""
     started = sessions.start(store(), user.user_id, client())
@@ -151,6 +183,7 @@ def log_out() -> None:
     session_id = st.session_state.get(SESSION_KEY)
     if session_id:
         sessions.revoke(store(), session_id, "logout")
+    _drop_media()
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.session_state[_FORGET_KEY] = st.session_state[_DROPPED_KEY] = True

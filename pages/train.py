@@ -22,7 +22,7 @@ from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to
 from ft_core.errors import ConfigError
 from jobs import commands, machine, scheduler, training
 from pages.plain_text import escape_markdown
-from pages.shared import link, require_role, runs_dir, store
+from pages.shared import link, require_role, runs_dir, signed_in, store
 from pages.train_form import (
     DATA_FIELDS,
     chosen_data_set_name,
@@ -120,7 +120,7 @@ run_name = st.text_input(
     help="names the run folder, its job on the Jobs page and the run on the Runs and Results pages",
 ).strip()
 st.caption(f"Run folder: {escape_markdown(runs_dir() / run_name)}")
-preset = st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset)
+preset = st.selectbox("Preset", list(PRESETS), key="preset", on_change=signed_in(apply_preset))
 is_sweep = preset == SWEEP_PRESET
 if is_sweep:
     c1, c2 = st.columns(2)

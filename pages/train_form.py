@@ -20,6 +20,7 @@ from ft_core import data_files
 from ft_core.config import FieldSpec
 from ft_core.errors import DataError
 from pages.plain_text import escape_markdown
+from pages.shared import signed_in
 
 DATA_FIELDS = (
     "train_file",
@@ -201,7 +202,7 @@ def data_picker(specs: dict[str, FieldSpec]) -> DataChoice:
             "A JSONL, JSON, CSV or Parquet file with a source and a target column",
             type=[s.lstrip(".") for s in data_files.DATA_SUFFIXES],
             key="data_upload",
-            on_change=_keep_upload,
+            on_change=signed_in(_keep_upload),  # a callback runs before the page checks the session
             args=(uploads,),
         )
         if st.session_state.get("upload_error"):
@@ -232,7 +233,7 @@ def data_picker(specs: dict[str, FieldSpec]) -> DataChoice:
             list(datasets),
             key="data_set",
             help=f"the data sets in {root}",
-            on_change=_new_data_set,
+            on_change=signed_in(_new_data_set),
         )
         _keep("data_set", name)
         dataset = datasets[name]

@@ -1,9 +1,10 @@
-"""Users (researchers): accounts, roles, one-use invitation links, and recent login attempts (failures, locks)."""
+"""Users (researchers): accounts, roles, one-use invitation links, and recent login attempts (failures, locks, and
+the Unlock button that lifts a lock at once)."""
 
 import streamlit as st
 
 from annotations.errors import AuthError
-from annotations.logins import locked_usernames, recent_attempts
+from annotations.logins import locked_usernames, recent_attempts, unlock
 from annotations.plurals import counted
 from annotations.users import (
     MIN_PASSWORD_LENGTH,
@@ -87,9 +88,19 @@ st.subheader("Login attempts")
 locked = locked_usernames(con)
 if len(locked):
     st.warning(
-        f"{counted(len(locked), 'username')} locked after repeated failures (as typed, canonical form):"
+        f"{counted(len(locked['username_key'].unique()), 'username')} locked after repeated failures, each from the "
+        "addresses listed only (canonical form; the same name from any other address still logs in):"
     )
     show_table(locked, width="stretch")
+    with st.container(horizontal=True):
+        to_unlock = st.selectbox("Username", sorted(locked["username_key"].unique()), key="unlock_target")
+        if st.button("Unlock", key="unlock"):
+            unlock(con, to_unlock, unlocked_by=user.user_id)
+            st.session_state["unlocked"] = to_unlock
+            st.rerun()
+if st.session_state.get("unlocked"):
+    unlocked = st.session_state.pop("unlocked")
+    st.success(escape_markdown(f"Unlocked '{unlocked}': its failures so far no longer count."))
 attempts = recent_attempts(con)
 failures = attempts[attempts.outcome == "failure"]
 st.caption(

@@ -16,6 +16,7 @@ import pandas as pd
 from annotations import source_files, store
 from annotations.campaigns.config import CampaignConfig
 from annotations.campaigns.imports import ImportedOutputs, as_reference_list, import_outputs
+from annotations.campaigns.language import forget_open_languages
 from annotations.campaigns.selection import select_items
 from annotations.design import Design, new_secret
 from annotations.errors import CampaignError
@@ -232,6 +233,7 @@ def store_campaign(
             )
 
     store.write(con, write_campaign)
+    forget_open_languages(con)
     return campaign_id
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from annotations import store
 from annotations.campaigns.config import CampaignConfig, Criterion
+from annotations.campaigns.language import forget_open_languages
 from annotations.design import Design
 from annotations.errors import CampaignError
 from annotations.store import read_frame
@@ -122,6 +123,7 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
             "UPDATE campaigns SET status = ? WHERE campaign_id = ?", [status, campaign_id]
         ),
     )
+    forget_open_languages(con)
 
 
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

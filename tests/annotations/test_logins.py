@@ -1,5 +1,6 @@
-"""The login throttle: growing back-off per username and per address, a lock after N failures, the same answers
-for unknown usernames, every verdict recorded and every failure logged on one line, no argon2 work for a refused
+"""The login throttle: growing back-off per username, per address and per pair, a lock of a username from one address
+after N failures that nobody else can use to lock the account out (issue 20, item 1), a researcher's unlock, the
+same answers for unknown usernames, every verdict recorded and every failure logged on one line, no argon2 work for a refused
 attempt, and at most one argon2 computation at a time."""
 
 from __future__ import annotations
@@ -77,28 +78,66 @@ def test_back_off_grows_and_a_refused_attempt_costs_no_argon2(con, alice, hasher
     assert same_address.retry_after_s == pytest.approx(16, abs=0.01)
 
 
-def _fail_until_locked(con, name, start, clients):
-    """lock_after wrong passwords, each as soon as the back-off allows; returns the time of the last one."""
+def _fail_until_locked(con, name, start, client):
+    """lock_after wrong passwords from one address, each as soon as the back-off allows; returns the last time."""
     at = start
     for number in range(SETTINGS.lock_after):
-        result = _try(con, name, "nope", at, client=clients[number % len(clients)])
+        result = _try(con, name, "nope", at, client=client)
         if number < SETTINGS.lock_after - 1:
             at += timedelta(seconds=result.retry_after_s + 0.1)
     assert result.retry_after_s == pytest.approx(SETTINGS.lock_minutes * 60, abs=1)  # locked
     return at, result
 
 
-def test_a_username_locks_after_n_failures_and_unlocks_later(con, alice, hasher):
-    clients = [f"10.0.0.{n}" for n in range(SETTINGS.lock_after)]  # from several addresses
-    last, _ = _fail_until_locked(con, "alice", store.utcnow(), clients)
+def test_nobody_can_lock_an_account_from_their_own_address(con, alice, hasher):
+    """The attack: N wrong passwords for a name from any address locked that name for everyone, and N more per
+    period kept it locked for ever. Now the lock holds the attacker's address only: the real user, from an address
+    with no failures, logs in with the right password during the lock and after every renewal of it."""
+    attacker, home = "203.0.113.66", "198.51.100.5"
+    last, _ = _fail_until_locked(con, "alice", store.utcnow(), attacker)
     verified = hasher.verified
-    locked = _try(con, "alice", PASSWORD, last + timedelta(minutes=5), client="10.9.9.9")
-    assert locked.user is None and "Try again in 5 min" in locked.message and hasher.verified == verified
-    assert logins.locked_usernames(con, SETTINGS, now=last + timedelta(minutes=5)).username_key.tolist() == [
-        "alice"
+    refused = _try(con, "alice", PASSWORD, last + timedelta(minutes=5), client=attacker)
+    assert "Try again in 5 min" in refused.message and hasher.verified == verified  # no argon2 for a refusal
+    assert _try(con, "alice", PASSWORD, last + timedelta(seconds=1), client=home).user == alice
+    # the attacker renews the lock each period: it still holds only for the attacker's address
+    for _period in range(3):
+        last, _ = _fail_until_locked(con, "Alice", last + timedelta(minutes=10.1), attacker)
+        assert "Too many failed logins" in _try(con, "alice", PASSWORD, last, client=attacker).message
+        assert _try(con, "alice", PASSWORD, last + timedelta(seconds=1), client=home).user == alice
+
+
+def test_a_lock_lifts_after_lock_minutes_and_is_listed_meanwhile(con, alice, hasher):
+    last, _ = _fail_until_locked(con, "alice", store.utcnow(), "10.0.0.9")
+    locked = logins.locked_usernames(con, SETTINGS, now=last + timedelta(minutes=5))
+    assert locked[["username_key", "client", "failures"]].values.tolist() == [
+        ["alice", "10.0.0.9", SETTINGS.lock_after]
     ]
-    assert _try(con, "alice", PASSWORD, last + timedelta(minutes=10.1), client="10.9.9.9").user == alice
+    assert _try(con, "alice", PASSWORD, last + timedelta(minutes=10.1), client="10.0.0.9").user == alice
     assert logins.locked_usernames(con, SETTINGS, now=last + timedelta(minutes=11)).empty
+
+
+def test_a_researcher_unlocks_a_name_for_every_address(con, alice, hasher):
+    last, _ = _fail_until_locked(con, "alice", store.utcnow(), "10.0.0.9")
+    assert logins.unlock(con, "ALICE", unlocked_by="ann-rita", now=last + timedelta(seconds=5)) == "alice"
+    assert logins.locked_usernames(con, SETTINGS, now=last + timedelta(seconds=6)).empty
+    # the lock is gone; the address's own back-off for its failures (capped, 16 s here) still runs out first
+    assert _try(con, "alice", PASSWORD, last + timedelta(seconds=6), client="10.0.0.9").user is None
+    assert _try(con, "alice", PASSWORD, last + timedelta(seconds=16.2), client="10.0.0.9").user == alice
+    unlocks = con.execute("SELECT username_key, unlocked_by FROM login_unlocks").fetchall()
+    assert unlocks == [("alice", "ann-rita")]
+
+
+def test_guessing_one_name_from_many_addresses_waits_the_names_back_off(con, alice, hasher):
+    """Each new address gets its try; from its second one on, an address waits the back-off of the name (every
+    address's failures), never a lock; an address with no failures still logs in with the right password."""
+    t = store.utcnow()
+    for number in range(4):
+        _try(con, "alice", "nope", t + timedelta(seconds=number * 0.1), client=f"10.2.0.{number}")
+    # 10.2.0.0's own back-off (one failure: 2 s) has run out, the name's (four failures: 16 s) has not
+    second = _try(con, "alice", "nope", t + timedelta(seconds=3), client="10.2.0.0")
+    assert "Too many failed logins" in second.message
+    assert second.retry_after_s == pytest.approx(13.3, abs=0.01)
+    assert _try(con, "alice", PASSWORD, t + timedelta(seconds=3), client="10.2.0.99").user == alice
 
 
 def test_an_unknown_username_gets_the_same_answers_as_a_real_one(con, alice, hasher):
@@ -140,7 +179,7 @@ def test_every_verdict_is_recorded_and_every_failure_logged_on_one_line(con, ali
         "SELECT username, username_key, client, outcome FROM login_attempts ORDER BY attempted_at"
     )
     assert rows.fetchall() == [
-        ("Alice\nroot logged in", "alice\nroot logged in", "203.0.113.9", "failure"),
+        ("Alice\nroot logged in", "alicerootloggedin", "203.0.113.9", "failure"),  # key: letters and digits
         ("alice", "alice", "203.0.113.9", "success"),
     ]
     failures = [r.getMessage() for r in caplog.records if "failed login" in r.getMessage()]
@@ -196,7 +235,11 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 
 def test_sessions_guessing_one_name_in_parallel_get_one_argon2_check(con, alice, monkeypatch):
-    """Without the one-check-at-a-time rule all eight pass the throttle before the first failure is written."""
+    """Eight sessions, from eight addresses that have failed before, guess one name at the same moment: without the
+    one-check-at-a-time rule all eight pass the throttle before the first failure is written."""
+    earlier = store.utcnow() - timedelta(seconds=100)  # own back-offs run out; they still count as failing
+    for number in range(8):
+        logins.log_in(con, f"zed{number}", "nope", f"10.1.1.{number}", SETTINGS, now=earlier)
     counting = _CountingHasher(hold_s=0.2)
     monkeypatch.setattr(users, "_HASHER", counting)
     results = []

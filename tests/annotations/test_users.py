@@ -218,11 +218,16 @@ def test_usernames_are_unique_after_nfkc_and_case_folding(con):
         "ADMIN",
         "admin.",
         "ad_min",
+        "admin@",  # issue 20, item 10: `admin@` read as `admin` on every page
+        "@admin",
+        "ad@min",
         "\uff41\uff44\uff4d\uff49\uff4e",
     ):  # last: full-width
         with pytest.raises(AuthError, match="taken"):
             users.create_user(con, look_alike, OTHER, "annotator")
     assert users.username_key("\uff21dmin.") == "admin"
+    for typed in ("admin@", "ad\u200bmin", "ad\u00b7min", "ad\u2010min", "ad min", "'admin'"):
+        assert users.username_key(typed) == "admin", typed  # zero-width space, middle dot, Unicode hyphen
     # any spelling of the name logs into the one account
     assert users.authenticate(con, "ADMIN", STRONG) == admin
     assert users.authenticate(con, " Admin ", STRONG) == admin
@@ -311,6 +316,39 @@ def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path
     ).must_change_password  # too short now: asked to change
     with pytest.raises(AuthError, match="taken"):
         users.create_user(con, "ADMIN", STRONG)
+
+
+def test_migration_009_folds_at_in_existing_keys_without_losing_an_account(tmp_path):
+    """A store made before `@` was folded, holding `admin` and `admin@` (the look-alike) and an e-mail-like name:
+    both admins keep logging in by their exact names, and no new account can take either spelling."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP)"
+    )
+    for number, name, file in store.migrations():
+        if number < 9:
+            old.execute(file.read_text())
+            old.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    hasher = PasswordHasher()
+    old.execute(
+        "INSERT INTO users (user_id, username, username_key, role, password_hash, created_at) VALUES "
+        "('ann-1', 'admin', 'admin', 'researcher', ?, now()), ('ann-2', 'admin@', 'admin@', 'annotator', ?, now()), "
+        "('ann-3', 'Anna@Lab.org', 'anna@laborg', 'annotator', ?, now())",
+        [hasher.hash(STRONG), hasher.hash(OTHER), hasher.hash(STRONG)],
+    )
+    old.close()
+    con = store.connect(path)
+    keys = dict(con.execute("SELECT user_id, username_key FROM users").fetchall())
+    assert keys == {"ann-1": "admin", "ann-2": "admin@#ann-2", "ann-3": "annalaborg"}
+    assert users.authenticate(con, "admin", STRONG).user_id == "ann-1"
+    assert users.authenticate(con, "admin@", OTHER).user_id == "ann-2"  # the exact name still finds it
+    assert users.authenticate(con, "anna@lab.org", STRONG).user_id == "ann-3"
+    for taken in ("ADMIN@", "annalab.org"):
+        with pytest.raises(AuthError, match="taken"):
+            users.create_user(con, taken, "slate-meadow-copper-81")
 
 
 def test_a_hash_with_several_lanes_is_redone_with_one_at_login(con):

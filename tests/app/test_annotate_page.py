@@ -146,10 +146,46 @@ def test_nothing_left(open_page, app_env, annotator, tmp_path, run_writer):
     assert "Nothing left" in at.success[0].value
 
 
-def test_the_comment_box_says_its_limit(open_page, app_env, annotator, campaign):
+def test_a_comment_over_the_limit_is_said_and_never_cut(open_page, app_env, annotator, campaign):
+    """Issue 20, item 13: the box had max_chars, so the browser cut a longer paste to 2,000 characters without a
+    word. Now the box takes it, the page says how long it is before anything is sent, Submit stores nothing and
+    keeps the text, and the shortened comment is stored whole."""
     at = _annotate(open_page, annotator)
-    box = at.text_area(key=f"comment::{_current_token(at)}")
-    assert box.label == "Comment (optional, at most 2,000 characters)" and box.proto.max_chars == 2_000
+    token = _current_token(at)
+    box = at.text_area(key=f"comment::{token}")
+    assert box.label == "Comment (optional, at most 2,000 characters)" and box.proto.max_chars == 0
+    long = "why " * 625  # 2,500 characters
+    box.input(long).run()
+    assert "Your comment has 2,499 characters, over the limit of 2,000" in at.warning[0].value  # stripped
+    at.button(key=f"choose::{token}::A").click().run()
+    at.button(key="submit").click().run()
+    assert "the comment has 2,499 characters; the limit is 2,000" in at.error[0].value
+    assert judgments_frame(app_env, campaign).empty
+    assert at.text_area(key=f"comment::{token}").value == long  # nothing was cut
+    at.text_area(key=f"comment::{token}").input(long[:1999]).run()
+    assert not at.warning
+    at.button(key="submit").click().run()
+    assert judgments_frame(app_env, campaign).comment.tolist() == [long[:1999].strip()]
+
+
+def test_an_account_off_a_campaigns_judges_is_not_served_it(
+    open_page, app_env, annotator, researcher, campaign, tmp_path, run_writer
+):
+    """Issue 20, item 13 through the pages: the researcher lists who may judge on the Campaigns page; an annotator
+    off the list sees only the campaigns open to them, and nothing at all when none is."""
+    other = users.create_user(app_env, "olaf", "maple-drift-cobalt-83", "annotator")
+    page = login_as(open_page("campaigns"), researcher).run()
+    page.selectbox[0].set_value(campaign).run()
+    page.multiselect(key=f"judges:{campaign}").set_value([other.user_id])  # in a form: sent with its button
+    page.button[[b.label for b in page.button].index("Save who may judge")].click().run()
+    assert not page.exception and "Only olaf may judge it now" in page.success[0].value
+    at = _annotate(open_page, annotator)
+    assert "No campaign is open right now" in at.info[0].value and not at.button
+    assert _current_token(_annotate(open_page, other))  # olaf is served a pair
+    run = run_writer(tmp_path / "runs" / "open", n_items=2)
+    create_campaign(app_env, CampaignConfig(name="open one", run_dir=str(run), k=1))
+    at = _annotate(open_page, annotator)
+    assert _current_token(at) and not at.selectbox  # only the campaign open to all, so no campaign box
 
 
 def _bordered_boxes(node) -> list:

@@ -136,9 +136,15 @@ def test_login_and_password_pages_follow_the_open_campaigns_language(open_page, 
     run = str(tmp_path / "runs" / "run-1")
     english_login = open_page("login").run()
     assert [t.label for t in english_login.text_input] == ["Username", "Password"]
-    create_campaign(app_env, CampaignConfig(name="pt", run_dir=run, language="pt"))
+    pt = create_campaign(app_env, CampaignConfig(name="pt", run_dir=run, language="pt"))
     login = open_page("login").run()
     assert [t.label for t in login.text_input] == ["Nome de usuário", "Senha"]
+    # the open campaigns' language is remembered between runs (anonymous runs query nothing), and follows every
+    # close and reopen at once
+    set_status(app_env, pt, "closed")
+    assert [t.label for t in open_page("login").run().text_input] == ["Username", "Password"]
+    set_status(app_env, pt, "active")
+    assert [t.label for t in open_page("login").run().text_input] == ["Nome de usuário", "Senha"]
     assert login.subheader[0].value == "Entrar" and login.button[0].label == "Entrar"
     annotator = users.create_user(app_env, "ana", "velvet-harbor-pines-29", "annotator")
     password = login_as(open_page("password"), annotator).run()

@@ -10,7 +10,7 @@ import sys
 from argon2 import PasswordHasher
 from helpers.login_as import login_as
 
-from annotations import sessions, users
+from annotations import logins, sessions, users
 from pages.shared import SESSION_KEY
 
 
@@ -122,6 +122,27 @@ def test_failed_logins_are_shown_to_researchers(open_page, app_env, researcher, 
     failed = attempts[attempts.outcome == "failure"]
     assert sorted(failed.username) == ["admin", "admin", "ghost-user"] and set(failed.client) == {"local"}
     assert "3 failed" in page.caption[-1].value
+
+
+def test_a_locked_admin_still_logs_in_from_elsewhere_and_a_researcher_unlocks_it(
+    open_page, app_env, admin_password, researcher, monkeypatch
+):
+    """Issue 20, item 1, on the pages: five wrong passwords for `admin` from an attacker's address lock only that
+    address; the login page (another address) lets admin in with the right password; the Users page lists the
+    lock and its Unlock button lifts it."""
+    monkeypatch.setenv("FT_LOGIN_BACKOFF_SECONDS", "0")
+    for _ in range(5):
+        logins.log_in(app_env, "admin", "not-the-password", "203.0.113.66")
+    assert "Too many failed logins" in logins.log_in(app_env, "admin", admin_password, "203.0.113.66").message
+    gate = _login(open_page("streamlit_app").run(), "admin", admin_password)
+    assert not gate.exception and not gate.error and gate.session_state[SESSION_KEY].startswith("ses-")
+    page = login_as(open_page("users"), researcher).run()
+    assert "1 username locked" in page.warning[0].value
+    assert page.selectbox(key="unlock_target").value == "admin"
+    page.button(key="unlock").click().run()
+    assert not page.exception and "Unlocked 'admin'" in page.success[0].value
+    assert logins.locked_usernames(app_env).empty
+    assert logins.log_in(app_env, "admin", admin_password, "203.0.113.66").user is not None
 
 
 def test_a_store_held_by_another_process_gives_one_line_to_visitors(open_page, tmp_path, monkeypatch):

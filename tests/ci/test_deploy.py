@@ -169,6 +169,29 @@ def test_nginx_passes_websockets_and_the_headers_the_app_reads():
     assert f"client_max_body_size {upload_mb}m" in servers
 
 
+def test_nginx_limits_each_address_on_the_stream_and_sends_the_security_headers():
+    """Issue 20, items 4 and 13: per-address limits on /_stcore/stream (connections at once and new ones per
+    minute) and on the login route, /_stcore/metrics closed, framing by other sites forbidden."""
+    text = (DEPLOY / "nginx.conf").read_text()
+    blocks = _nginx_blocks(text)
+    top = _directives(re.sub(r"(map|server)[^{]*\{[^{}]*(\{[^{}]*\}[^{}]*)*\}", "", re.sub(r"#[^\n]*", "", text)))
+    assert "limit_conn_zone $binary_remote_addr zone=ft_stream_conn:10m" in top
+    assert "limit_req_zone $binary_remote_addr zone=ft_stream_req:10m rate=30r/m" in top
+    stream = _directives(blocks["location /_stcore/stream"])
+    assert {"limit_conn ft_stream_conn 40", "limit_req zone=ft_stream_req burst=40 nodelay"} <= stream
+    assert "limit_req zone=ft_login_req burst=30 nodelay" in _directives(blocks["location /_ft/"])
+    assert _directives(blocks["location = /_stcore/metrics"]) == {"return 404"}
+    servers = _directives(blocks["server"])
+    for header, value in (
+        ("Content-Security-Policy", "\"frame-ancestors 'self'\""),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+    ):
+        assert f"add_header {header} {value} always" in servers, header
+        assert f"proxy_hide_header {header}" in servers, header  # the app's copy dropped: the header goes once
+
+
 @pytest.mark.skipif(
     shutil.which("nginx") is None, reason="nginx is not installed here (apt-get install nginx)"
 )
@@ -216,6 +239,34 @@ def test_caddy_validates_the_caddyfile_and_it_matches_the_unit(tmp_path):
     port = _environment(_unit())["STREAMLIT_SERVER_PORT"]
     assert re.search(rf"reverse_proxy 127\.0\.0\.1:{port}\b", text)
     assert f"max_size {_streamlit_config()['server']['maxUploadSize']}MB" in text
+    assert "respond /_stcore/metrics 404" in text
+    headers = re.search(r"header \{([^}]*)\}", text).group(1).split()
+    assert headers[0] == "defer" and "Content-Security-Policy" in headers and "X-Frame-Options" in headers
+
+
+def _without_rate_limits(text: str) -> str:
+    text = re.sub(r"#[^\n]*", "", text)
+    text = re.sub(r"^\{\s*order rate_limit [^}]*\}", "", text.strip())
+    text = re.sub(r"rate_limit \{(?:[^{}]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\})*[^{}]*\}", "", text)
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
+
+
+def test_the_rate_limited_caddyfile_is_the_caddyfile_plus_its_limits(tmp_path):
+    limited = (DEPLOY / "Caddyfile.ratelimit").read_text()
+    assert _without_rate_limits(limited) == _without_rate_limits((DEPLOY / "Caddyfile").read_text())
+    zones = re.findall(r"zone (\w+) \{\s*match \{\s*path (\S+)\s*\}\s*key \{remote_host\}", limited)
+    assert zones == [("ft_stream", "/_stcore/stream"), ("ft_login", "/_ft/*")]
+    caddy = _caddy()
+    modules = subprocess.run([caddy, "list-modules"], capture_output=True, text=True).stdout if caddy else ""
+    if "http.handlers.rate_limit" not in modules:
+        pytest.skip("no caddy with the rate_limit plugin here (xcaddy build --with github.com/mholt/caddy-ratelimit)")
+    done = subprocess.run(
+        [caddy, "validate", "--config", str(DEPLOY / "Caddyfile.ratelimit"), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path)),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_deploy_doc_names_every_piece():
@@ -232,6 +283,10 @@ def test_deploy_doc_names_every_piece():
         "python -m annotations restore",
         "Back up now",
         "FT_BACKUP_EVERY_MINUTES",
+        "Limits per address",
+        "deploy/Caddyfile.ratelimit",
+        "limit_conn",
+        "docs/security.md",
     ):
         assert needed in doc, needed
     assert "docs/deploy.md" in (ROOT / "README.md").read_text()

@@ -169,6 +169,7 @@ def test_a_revoked_session_asks_for_the_password_after_a_restart(app, browser_pa
 
 
 def test_the_cookie_is_secure_when_a_proxy_says_https(app, browser):
+    app.extra_env["FT_TRUST_PROXY"] = "1"  # our own proxy in front (without it the header is not believed)
     app.start()
     context = browser.new_context(extra_http_headers={"X-Forwarded-Proto": "https"})
     try:

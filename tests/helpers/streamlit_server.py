@@ -49,6 +49,7 @@ class StreamlitServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = folder / "streamlit.log"
         self._process: subprocess.Popen | None = None
+        self.root = ROOT  # the checkout that runs (bench/anonymous_load.py runs the code before too)
 
     def start(self, timeout: float = 90) -> None:
         env = dict(
@@ -63,7 +64,9 @@ class StreamlitServer:
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         ]  # fmt: skip
         with self.log_path.open("w") as log:
-            self._process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self._process.poll() is not None:
