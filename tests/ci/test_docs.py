@@ -36,8 +36,8 @@ def test_the_links_of_the_index_and_the_architecture_lead_to_files():
 
 
 def test_the_architecture_page_mirrors_the_import_contracts():
-    """Every contract's id and every `ignore_imports` line (what a rule lets through and today's exceptions)
-    appear in docs/architecture.md, in backticks, so the page a contributor reads is the rule that is checked."""
+    """Every contract's id and every `ignore_imports` line (what a rule lets through, today's exceptions)
+    appear in docs/architecture.md in backticks: the page a contributor reads is the rule that is checked."""
     architecture = (DOCS / "architecture.md").read_text()
     quoted = set(re.findall(r"`([^`\n]+)`", architecture))
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]

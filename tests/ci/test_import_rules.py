@@ -27,7 +27,7 @@ PLANTED = {
     "layers": [
         ("ft_core/planted_violation_up.py", "import annotations.stats\n"),
         ("annotations/planted_violation_up.py", "from jobs import queue\n"),
-        ("jobs/planted_violation_up.py", "import pages.i18n\n"),
+        ("jobs/planted_violation_up.py", "import pages.{first_page}\n"),  # any module of pages/
     ],
     "ft-core-no-app": [("ft_core/planted_violation_app.py", "import duckdb\n")],
     "shared-modules-no-torch": [("append:ft_core.config", "import torch  # planted violation\n")],
@@ -47,6 +47,7 @@ def _contracts() -> list[dict]:
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert LINT_IMPORTS.exists(), f"{LINT_IMPORTS} is missing: run `bash .ci/setup` (requirements.txt has it)"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the packages under cwd, nothing else
     env["COLUMNS"] = "400"  # one line per contract name, no wrapping
     return subprocess.run(
@@ -105,7 +106,7 @@ def test_a_planted_violation_breaks_each_contract_in_a_copy_of_the_tree(tmp_path
                 path.write_text(path.read_text() + code)
             else:
                 path = tree / target
-                path.write_text(code)
+                path.write_text(code.format(first_page=min(p.stem for p in (tree / "pages").glob("*.py"))))
                 module = target.removesuffix(".py").replace("/", ".")
             planted.setdefault(contract_id, []).append(module)
 
