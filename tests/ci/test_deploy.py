@@ -174,7 +174,9 @@ def test_nginx_limits_each_address_on_the_stream_and_sends_the_security_headers(
     minute) and on the login route, /_stcore/metrics closed, framing by other sites forbidden."""
     text = (DEPLOY / "nginx.conf").read_text()
     blocks = _nginx_blocks(text)
-    top = _directives(re.sub(r"(map|server)[^{]*\{[^{}]*(\{[^{}]*\}[^{}]*)*\}", "", re.sub(r"#[^\n]*", "", text)))
+    top = _directives(
+        re.sub(r"(map|server)[^{]*\{[^{}]*(\{[^{}]*\}[^{}]*)*\}", "", re.sub(r"#[^\n]*", "", text))
+    )
     assert "limit_conn_zone $binary_remote_addr zone=ft_stream_conn:10m" in top
     assert "limit_req_zone $binary_remote_addr zone=ft_stream_req:10m rate=30r/m" in top
     stream = _directives(blocks["location /_stcore/stream"])
@@ -189,7 +191,9 @@ def test_nginx_limits_each_address_on_the_stream_and_sends_the_security_headers(
         ("Referrer-Policy", "same-origin"),
     ):
         assert f"add_header {header} {value} always" in servers, header
-        assert f"proxy_hide_header {header}" in servers, header  # the app's copy dropped: the header goes once
+        assert f"proxy_hide_header {header}" in servers, (
+            header
+        )  # the app's copy dropped: the header goes once
 
 
 @pytest.mark.skipif(
@@ -259,7 +263,9 @@ def test_the_rate_limited_caddyfile_is_the_caddyfile_plus_its_limits(tmp_path):
     caddy = _caddy()
     modules = subprocess.run([caddy, "list-modules"], capture_output=True, text=True).stdout if caddy else ""
     if "http.handlers.rate_limit" not in modules:
-        pytest.skip("no caddy with the rate_limit plugin here (xcaddy build --with github.com/mholt/caddy-ratelimit)")
+        pytest.skip(
+            "no caddy with the rate_limit plugin here (xcaddy build --with github.com/mholt/caddy-ratelimit)"
+        )
     done = subprocess.run(
         [caddy, "validate", "--config", str(DEPLOY / "Caddyfile.ratelimit"), "--adapter", "caddyfile"],
         capture_output=True,

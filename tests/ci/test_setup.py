@@ -42,10 +42,13 @@ def test_setup_and_run_use_the_project_venv():
     run = (ROOT / ".ci" / "run").read_text()
     assert '-m venv "$VENV"' in setup and "VENV=${FT_VENV:-.venv}" in setup
     assert "-c constraints.txt" in setup
-    # .ci/run is the README's second command.
+    # .ci/run is the README's second command with the import rules checked between setup and the tests (the
+    # suite checks them too, tests/ci/test_import_rules.py, so the README's command runs everything CI runs).
     readme = (ROOT / "README.md").read_text()
     command = "bash .ci/setup --with-browser && .venv/bin/python -m pytest"
-    assert command in readme and run.rstrip().endswith(command)
+    setup_step, test_step = command.split(" && ")
+    assert command in readme
+    assert run.rstrip().endswith(f"{setup_step} && .venv/bin/lint-imports --no-cache && {test_step}")
 
 
 def test_constraints_pin_every_requirement():
