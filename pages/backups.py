@@ -3,6 +3,7 @@
 import streamlit as st
 
 from annotations import backup
+from annotations.plurals import counted
 from annotations.store import default_path
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
@@ -47,6 +48,14 @@ if table.empty:
     st.caption("No backup yet.")
 else:
     st.dataframe(table, hide_index=True, width="stretch")
+unreadable = backup.scan_backups(settings.directory).unreadable
+if unreadable:
+    st.warning(
+        escape_markdown(
+            f"{counted(len(unreadable), 'folder')} in {settings.directory} cannot be read as backups; not listed, "
+            "restored or pruned: " + "; ".join(bad.reason for bad in unreadable)
+        )
+    )
 
 st.subheader("Restore")
 st.markdown(
