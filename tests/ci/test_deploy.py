@@ -66,7 +66,8 @@ def test_the_unit_restarts_the_app_and_runs_the_readme_command():
     assert env["FT_TRUST_PROXY"] == "1"
     assert env["FT_APP_DB"].startswith(service["WorkingDirectory"])
     assert service["StandardOutput"] == service["StandardError"] == "journal"
-    assert service["UMask"] == "0077"  # the store, its WAL and the backups readable by the service's user alone
+    # The store, its WAL and the backups readable by the service's user alone.
+    assert service["UMask"] == "0077"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze on this machine")
