@@ -54,7 +54,7 @@ from annotations.backup_manifest import (  # the manifest's names stay importabl
     read_manifest,
 )
 from annotations.errors import StoreError
-from annotations.plurals import plural
+from annotations.plurals import counted, plural
 
 BACKUP_LANE = "backup"  # its own lane: a backup never shares a group commit with anyone's write
 _PARTIAL = ".partial"
@@ -594,5 +594,30 @@ def main_restore(argv: list[str]) -> int:
     print(
         f"restored {backup.name} (schema {backup.schema_version}, {backup.rows.get('judgments', 0)} judgments) "
         f"into {args.db}"
+    )
+    return 0
+
+
+def main_prune(argv: list[str]) -> int:
+    """`python -m annotations prune --dir DIR --keep N`: delete scheduled backups beyond the newest N."""
+    parser = argparse.ArgumentParser(
+        prog="python -m annotations prune",
+        description="Delete scheduled backups beyond the newest N (backups taken by hand or with the command line "
+        "stay), and what a killed backup left (`.partial`). The app's schedule does this itself (FT_BACKUP_KEEP).",
+    )
+    parser.add_argument("--dir", required=True, help="the backups folder (FT_BACKUP_DIR)")
+    parser.add_argument("--keep", required=True, type=int, help="scheduled backups to keep; 0 keeps all")
+    args = parser.parse_args(argv)
+    directory = Path(args.dir)
+    if args.keep < 0:
+        raise BackupError(f"--keep must be 0 (keep all) or positive, got {args.keep}")
+    if not directory.is_dir():
+        raise BackupError(f"{directory} not found: pass the backups folder with --dir (FT_BACKUP_DIR)")
+    unfinished = [p for p in directory.iterdir() if p.name.endswith(_PARTIAL) and p.is_dir()]
+    removed = prune(directory, args.keep)
+    unreadable = scan_backups(directory).unreadable
+    print(
+        f"removed {counted(len(removed), 'scheduled backup')} and {counted(len(unfinished), 'unfinished backup')}"
+        + "".join(f"\nleft alone, cannot be read: {bad.reason}" for bad in unreadable)
     )
     return 0

@@ -158,3 +158,31 @@ def test_a_malformed_backup_is_listed_as_unreadable_and_never_pruned(tmp_path, s
         len(removed) == 2 and broken.is_dir()
     )  # the newest readable one kept, the unreadable one left alone
     assert [b.path for b in backup.list_backups(folder)] == [found.backups[0].path]
+
+
+def test_the_prune_command_keeps_the_newest_scheduled_and_leaves_unreadable_and_manual_ones(tmp_path, capsys):
+    con = db.connect(tmp_path / "app.duckdb")
+    folder = tmp_path / "backups"
+    manual = backup.take_backup(con, folder, trigger="manual").path
+    scheduled = [backup.take_backup(con, folder, trigger="scheduled").path for _ in range(3)]
+    con.close()
+    _break(scheduled[0], "no files")
+    (folder / "backup-20200101T000000Z.partial").mkdir()
+    assert cli(["prune", "--dir", str(folder), "--keep", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("removed 1 scheduled backup and 1 unfinished backup\n")
+    assert (
+        f"left alone, cannot be read: {scheduled[0] / 'manifest.json'} is malformed: it has no files" in out
+    )
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [manual.name, scheduled[0].name, scheduled[2].name]
+    )
+    assert "--keep must be 0" in _one_line(capsys, "prune", "--dir", str(folder), "--keep", "-1")
+    assert "not found" in _one_line(capsys, "prune", "--dir", str(tmp_path / "nope"), "--keep", "1")
+
+
+def _one_line(capsys, *argv: str) -> str:
+    assert cli(list(argv)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
