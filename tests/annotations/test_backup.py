@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -371,3 +372,18 @@ def test_backups_and_restored_stores_are_their_owners_alone(filled, tmp_path):
     assert "manifest.json" in {p.name for p in files} and {mode(p) for p in files} == {0o600}
     backup.restore(taken.path, tmp_path / "new" / "restored.duckdb")
     assert mode(tmp_path / "new") == 0o700 and mode(tmp_path / "new" / "restored.duckdb") == 0o600
+
+
+def test_the_commands_in_docs_backups_md_run_as_written(filled, tmp_path, capsys):
+    text = (Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text()
+    commands = re.findall(r"\.venv/bin/python -m annotations (\w+) ([^\n`]*)", text)
+    assert [name for name, _ in commands] == ["backup", "restore", "prune"]
+    (tmp_path / "data").mkdir()
+    filled.rename(tmp_path / "data" / "app.duckdb")
+    for name, args in commands:
+        argv = [name, *args.replace("data/", f"{tmp_path}/data/").split()]
+        if name == "restore":
+            (taken,) = backup.list_backups(tmp_path / "data" / "backups")
+            argv[1] = str(taken.path)  # the documented example's name
+        assert cli(argv) == 0, capsys.readouterr().err
+    assert _judgments(tmp_path / "data" / "restored.duckdb") == _judgments(tmp_path / "data" / "app.duckdb")
