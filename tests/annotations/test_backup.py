@@ -11,11 +11,12 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import assignment, backup, db, judgments
+from annotations import assignment, backup, db, judgments, store
 from annotations.__main__ import main as cli
 from annotations.campaigns import CampaignConfig, create_campaign
 
@@ -387,3 +388,26 @@ def test_the_commands_in_docs_backups_md_run_as_written(filled, tmp_path, capsys
             argv[1] = str(taken.path)  # the documented example's name
         assert cli(argv) == 0, capsys.readouterr().err
     assert _judgments(tmp_path / "data" / "restored.duckdb") == _judgments(tmp_path / "data" / "app.duckdb")
+
+
+def test_a_backup_from_an_older_schema_restores_with_the_newer_migrations_applied_after_its_data(tmp_path):
+    numbers = [n for n, _, _ in store.migrations()]
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    store.migrate(old, only={1, 2, 3})  # a store from before 004
+    old.execute(
+        "INSERT INTO users VALUES ('u1', 'ad@min', 'researcher', 'argon2-hash', TRUE, now(), NULL, 'ad@min', FALSE)"
+    )
+    applied_then = old.execute(
+        "SELECT version, applied_at FROM schema_migrations ORDER BY version"
+    ).fetchall()
+    taken = backup.take_backup(old, tmp_path / "b")
+    old.close()
+    assert taken.schema_version == 3
+    backup.restore(taken.path, tmp_path / "new.duckdb")
+    new = db.connect(tmp_path / "new.duckdb", read_only=True)
+    assert db.schema_version(new) == max(numbers)
+    history = new.execute("SELECT version, applied_at FROM schema_migrations ORDER BY version").fetchall()
+    assert history[:3] == applied_then and [v for v, _ in history] == numbers  # its own record, then ours
+    # 009 ran on the restored rows: the '@' left the canonical name.
+    assert new.execute("SELECT username, username_key FROM users").fetchall() == [("ad@min", "admin")]
+    new.close()
