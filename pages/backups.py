@@ -60,7 +60,7 @@ if unreadable:
 st.subheader("Restore")
 st.markdown(
     "Restore into a new file (the running app and its file are not touched), then stop the app and start it on "
-    "the restored file (docs/deploy.md, *Restore*):"
+    "the restored file (docs/backups.md, *Restoring one*):"
 )
 st.code(
     f"python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"
