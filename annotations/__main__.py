@@ -1,4 +1,4 @@
-"""`python -m annotations {stats,export,users,backup,restore} ...`"""
+"""`python -m annotations {stats,export,users,backup,restore,prune} ...`"""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ COMMANDS = {
         "annotations.backup",
         "main_restore",
         "rebuild a store from a backup (BACKUP --db NEW.duckdb)",
+    ),
+    "prune": (
+        "annotations.backup",
+        "main_prune",
+        "delete scheduled backups beyond the newest N (--dir DIR --keep N)",
     ),
 }
 

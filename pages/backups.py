@@ -3,6 +3,7 @@
 import streamlit as st
 
 from annotations import backup
+from annotations.plurals import counted
 from annotations.store import default_path
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
@@ -47,11 +48,19 @@ if table.empty:
     st.caption("No backup yet.")
 else:
     st.dataframe(table, hide_index=True, width="stretch")
+unreadable = backup.scan_backups(settings.directory).unreadable
+if unreadable:
+    st.warning(
+        escape_markdown(
+            f"{counted(len(unreadable), 'folder')} in {settings.directory} cannot be read as backups; not listed, "
+            "restored or pruned: " + "; ".join(bad.reason for bad in unreadable)
+        )
+    )
 
 st.subheader("Restore")
 st.markdown(
     "Restore into a new file (the running app and its file are not touched), then stop the app and start it on "
-    "the restored file (docs/deploy.md, *Restore*):"
+    "the restored file (docs/backups.md, *Restoring one*):"
 )
 st.code(
     f"python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"

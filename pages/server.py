@@ -132,7 +132,9 @@ def proxy_headers_only_when_trusted() -> None:
 
 def open_store_or_exit() -> None:
     """Open the store now and start the backup schedule; when that fails (another process holds the file, a
-    bad FT_BACKUP_* setting), print one line and exit 1."""
+    bad FT_BACKUP_* setting), print one line and exit 1. Files the app creates from here on (the store's WAL,
+    backups, uploads) are the service user's alone, as the systemd unit's UMask=0077 makes them."""
+    os.umask(os.umask(0o077) | 0o077)
     try:
         backup.ensure_schedule(store())  # the scheduled backups (FT_BACKUP_*), one thread per process
     except (StoreError, backup.BackupError) as e:

@@ -4,7 +4,8 @@ applied on open (annotations.store.schema), a one-line reason when another proce
 One process (the app) opens the file read-write and keeps that single connection; every thread works through
 its own `con.cursor()` and writes through annotations.store.writes.
 
-Path: `FT_APP_DB` if set, else `<project>/data/app.duckdb`.
+Path: `FT_APP_DB` if set, else `<project>/data/app.duckdb`. A folder or file created here is its owner's alone
+(0700, 0600): the store holds password hashes and every campaign's design.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def connect(path: str | Path | None = None, *, read_only: bool = False) -> duckd
     Raises StoreError with a one-line reason when the file is locked by another process or cannot be opened.
     """
     path = Path(path) if path is not None else default_path()
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+    creating = str(path) != ":memory:" and not path.exists()
+    if creating:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
@@ -46,6 +48,8 @@ def connect(path: str | Path | None = None, *, read_only: bool = False) -> duckd
                 "open it at a time; stop that one first, or use the running app's pages"
             ) from e
         raise StoreError(f"cannot open {path}: {(str(e).splitlines() or [''])[0]}") from e
+    if creating and path.exists():
+        os.chmod(path, 0o600)  # before the first write; the WAL beside it follows the process's umask
     if not read_only:
         migrate(con)
     return con

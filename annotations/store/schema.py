@@ -7,6 +7,7 @@ transaction, and records it in `schema_migrations`.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,8 +43,11 @@ def migrations() -> list[Migration]:
     return found
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply every migration not yet recorded in `schema_migrations`; returns the names applied."""
+def migrate(con: duckdb.DuckDBPyConnection, *, only: Collection[int] | None = None) -> list[str]:
+    """Apply every migration not yet recorded in `schema_migrations`; returns the names applied.
+
+    `only`: apply just the migrations with these numbers (restore rebuilds a backup's schema as it was).
+    """
     with WRITE_LOCK:
         con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -52,7 +56,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
         applied = []
         for number, name, file in migrations():
-            if number in done:
+            if number in done or (only is not None and number not in only):
                 continue
             con.execute("BEGIN TRANSACTION")
             try:

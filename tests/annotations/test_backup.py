@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import assignment, backup, db, judgments
+from annotations import assignment, backup, db, judgments, store
 from annotations.__main__ import main as cli
 from annotations.campaigns import CampaignConfig, create_campaign
 
@@ -226,3 +229,185 @@ def test_an_unfinished_backup_folder_is_not_listed(filled, tmp_path):
     con.close()
     taken.path.rename(taken.path.with_name(taken.name + ".partial"))
     assert backup.list_backups(tmp_path / "b") == [] and backup.backups_frame(tmp_path / "b").empty
+
+
+# ------------------------------------------------------------------ a backup folder someone else could write into
+
+
+def _reseal(folder: Path) -> None:
+    """What an attacker who can write into a backup folder does after editing it: recompute every checksum in
+    the manifest, which lives in the same folder."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"] = {
+        p.name: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+        for p in sorted(folder.iterdir())
+        if p.name != "manifest.json"
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _judgments(path: Path) -> list[tuple]:
+    con = db.connect(path, read_only=True)
+    try:
+        return con.execute(
+            "SELECT judgment_id, choice, comment FROM judgments ORDER BY judgment_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_restore_runs_no_sql_from_the_backup_folder(filled, tmp_path):
+    con = db.connect(filled)
+    taken = backup.take_backup(con, tmp_path / "b")
+    con.close()
+    written, stolen = tmp_path / "written-by-restore.csv", "/etc/passwd"
+    attack = (
+        f"\nCOPY (SELECT 'owned' AS x) TO '{written}' (HEADER false);\n"
+        f"CREATE TABLE stolen AS SELECT * FROM read_csv('{stolen}', header = false, sep = '\\x01', "
+        "columns = {'line': 'VARCHAR'});\n"
+    )
+    with (taken.path / "schema.sql").open("a") as f:  # DuckDB's IMPORT DATABASE runs this file as it is
+        f.write(attack)
+    _reseal(taken.path)
+    backup.restore(taken.path, tmp_path / "restored.duckdb")
+    assert not written.exists()
+    restored = db.connect(tmp_path / "restored.duckdb", read_only=True)
+    tables = {t for (t,) in restored.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    restored.close()
+    assert "stolen" not in tables
+    assert _judgments(tmp_path / "restored.duckdb") == _judgments(filled)
+
+
+def test_restore_refuses_table_names_and_columns_that_are_not_the_schemas(filled, tmp_path, capsys):
+    con = db.connect(filled)
+    folder = backup.take_backup(con, tmp_path / "b").path
+    con.close()
+    original = (folder / "manifest.json").read_text()
+    target = tmp_path / "out" / "x.duckdb"
+
+    def refused(edit) -> str:
+        manifest = json.loads(original)
+        edit(manifest)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        _reseal(folder)
+        err = _one_line_error(capsys, "restore", str(folder), "--db", str(target))
+        assert not (tmp_path / "out").exists()
+        (folder / "manifest.json").write_text(original)
+        return err
+
+    # The name the old restore pasted into f'SELECT count(*) FROM "{table}"'.
+    injected = f"judgments\"; COPY (SELECT 1) TO '{tmp_path}/x.csv'; --"
+    assert "is not a table name" in refused(lambda m: m["tables"].update({injected: 1}))
+    assert not (tmp_path / "x.csv").exists()
+
+    # A plain name, but not one of the schema's tables: its file would be read into a table of its own.
+    (folder / "stolen.parquet").write_bytes((folder / "users.parquet").read_bytes())
+    assert "lists table that schema" in refused(lambda m: m["tables"].update(stolen=m["tables"]["users"]))
+    (folder / "stolen.parquet").unlink()
+
+    # A table's file with columns of its own (another table's data under its name).
+    users = (folder / "users.parquet").read_bytes()
+    (folder / "users.parquet").write_bytes((folder / "judgments.parquet").read_bytes())
+    err = refused(lambda m: m["tables"].update(users=m["tables"]["judgments"]))
+    assert "users.parquet does not hold the columns of table users" in err
+    (folder / "users.parquet").write_bytes(users)
+
+    # A link to a file elsewhere in place of a table's file.
+    (folder / "users.parquet").unlink()
+    (folder / "users.parquet").symlink_to(tmp_path / "app.duckdb")
+    assert "users.parquet is missing (or not a plain file)" in refused(lambda m: None)
+
+
+def test_a_stale_partial_folder_is_removed_by_the_next_backup_and_by_pruning(filled, tmp_path):
+    folder = tmp_path / "b"
+    stale = folder / "backup-20200101T000000Z.partial"
+    stale.mkdir(parents=True)
+    (stale / "judgments.parquet").write_bytes(b"x" * 1000)
+    con = db.connect(filled)
+    taken = backup.take_backup(con, folder, trigger="scheduled")
+    assert sorted(p.name for p in folder.iterdir()) == [taken.name]
+    stale.mkdir()
+    assert backup.prune(folder, keep=5) == [] and sorted(p.name for p in folder.iterdir()) == [taken.name]
+    con.close()
+
+
+KILLED_MIDWAY = """
+import os, signal, sys
+from annotations import backup, db
+
+def killed(folder):  # the fault: SIGKILL once the export is written, before the folder is renamed
+    os.kill(os.getpid(), signal.SIGKILL)
+
+backup._fsync_folder = killed
+backup.take_backup(db.connect(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_a_backup_killed_with_sigkill_midway_leaves_a_partial_the_next_one_removes(filled, tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_MIDWAY, str(filled), str(tmp_path / "b")], cwd=root, capture_output=True
+    )
+    assert done.returncode == -9, done.stderr
+    (left,) = (tmp_path / "b").iterdir()
+    assert left.name.endswith(".partial") and (left / "judgments.parquet").is_file()
+    assert backup.list_backups(tmp_path / "b") == []
+    con = db.connect(filled)
+    taken = backup.take_backup(con, tmp_path / "b")
+    con.close()
+    assert [p.name for p in (tmp_path / "b").iterdir()] == [taken.name]
+    backup.restore(taken.path, tmp_path / "r.duckdb")
+    assert _judgments(tmp_path / "r.duckdb") == _judgments(filled)
+
+
+def test_backups_and_restored_stores_are_their_owners_alone(filled, tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)  # an existing folder open to all is closed
+    con = db.connect(filled)
+    taken = backup.take_backup(con, folder)
+    con.close()
+    mode = lambda p: p.stat().st_mode & 0o777  # noqa: E731
+    assert mode(folder) == 0o700 and mode(taken.path) == 0o700
+    files = list(taken.path.iterdir())
+    assert "manifest.json" in {p.name for p in files} and {mode(p) for p in files} == {0o600}
+    backup.restore(taken.path, tmp_path / "new" / "restored.duckdb")
+    assert mode(tmp_path / "new") == 0o700 and mode(tmp_path / "new" / "restored.duckdb") == 0o600
+
+
+def test_the_commands_in_docs_backups_md_run_as_written(filled, tmp_path, capsys):
+    text = (Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text()
+    commands = re.findall(r"\.venv/bin/python -m annotations (\w+) ([^\n`]*)", text)
+    assert [name for name, _ in commands] == ["backup", "restore", "prune"]
+    (tmp_path / "data").mkdir()
+    filled.rename(tmp_path / "data" / "app.duckdb")
+    for name, args in commands:
+        argv = [name, *args.replace("data/", f"{tmp_path}/data/").split()]
+        if name == "restore":
+            (taken,) = backup.list_backups(tmp_path / "data" / "backups")
+            argv[1] = str(taken.path)  # the documented example's name
+        assert cli(argv) == 0, capsys.readouterr().err
+    assert _judgments(tmp_path / "data" / "restored.duckdb") == _judgments(tmp_path / "data" / "app.duckdb")
+
+
+def test_a_backup_from_an_older_schema_restores_with_the_newer_migrations_applied_after_its_data(tmp_path):
+    numbers = [n for n, _, _ in store.migrations()]
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    store.migrate(old, only={1, 2, 3})  # a store from before 004
+    old.execute(
+        "INSERT INTO users VALUES ('u1', 'ad@min', 'researcher', 'argon2-hash', TRUE, now(), NULL, 'ad@min', FALSE)"
+    )
+    applied_then = old.execute(
+        "SELECT version, applied_at FROM schema_migrations ORDER BY version"
+    ).fetchall()
+    taken = backup.take_backup(old, tmp_path / "b")
+    old.close()
+    assert taken.schema_version == 3
+    backup.restore(taken.path, tmp_path / "new.duckdb")
+    new = db.connect(tmp_path / "new.duckdb", read_only=True)
+    assert db.schema_version(new) == max(numbers)
+    history = new.execute("SELECT version, applied_at FROM schema_migrations ORDER BY version").fetchall()
+    assert history[:3] == applied_then and [v for v, _ in history] == numbers  # its own record, then ours
+    # 009 ran on the restored rows: the '@' left the canonical name.
+    assert new.execute("SELECT username, username_key FROM users").fetchall() == [("ad@min", "admin")]
+    new.close()

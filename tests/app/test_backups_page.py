@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers.login_as import login_as
 
@@ -37,3 +39,22 @@ def test_annotators_cannot_open_the_backups_page(open_page, app_env, annotator, 
     at = login_as(open_page("backups"), annotator).run()
     assert at.error[0].value == "You do not have access to this page."
     assert not [b for b in at.button if b.key == "backup_now"] and not backup_dir.exists()
+
+
+def test_a_malformed_backup_is_named_as_unreadable_and_the_page_still_lists_the_others(
+    open_page, app_env, researcher, backup_dir
+):
+    good = backup.take_backup(app_env, backup_dir, trigger="manual")
+    broken = backup.take_backup(app_env, backup_dir, trigger="scheduled")
+    manifest = json.loads((broken.path / "manifest.json").read_text())
+    manifest["tables"] = list(manifest["tables"])  # the shape that broke the page
+    (broken.path / "manifest.json").write_text(json.dumps(manifest))
+    at = login_as(open_page("backups"), researcher).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["backup"]) == [good.name]
+    (warning,) = [w.value.replace("\\", "") for w in at.warning]  # without the Markdown escapes
+    assert (
+        warning.startswith("1 folder in ")
+        and broken.name in warning
+        and "tables must be an object" in warning
+    )

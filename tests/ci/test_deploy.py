@@ -66,6 +66,8 @@ def test_the_unit_restarts_the_app_and_runs_the_readme_command():
     assert env["FT_TRUST_PROXY"] == "1"
     assert env["FT_APP_DB"].startswith(service["WorkingDirectory"])
     assert service["StandardOutput"] == service["StandardError"] == "journal"
+    # The store, its WAL and the backups readable by the service's user alone.
+    assert service["UMask"] == "0077"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze on this machine")
@@ -106,6 +108,11 @@ def test_the_units_command_with_its_environment_serves_the_health_check(tmp_path
     try:
         body = _wait_for(f"http://127.0.0.1:{port}/_stcore/health", app, tmp_path / "app.log")
         assert body == b"ok"
+        # The app created the store's folder and file as its user's alone, and runs with umask 077 (its WAL).
+        assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+        assert (tmp_path / "data" / "app.duckdb").stat().st_mode & 0o777 == 0o600
+        status = Path(f"/proc/{app.pid}/status").read_text()
+        assert "Umask:\t0077" in status
     finally:
         app.terminate()
         app.wait(timeout=30)

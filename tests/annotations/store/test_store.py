@@ -181,3 +181,13 @@ def test_the_old_name_annotations_db_still_opens_the_store(tmp_path):
     con = db.connect(tmp_path / "old-name.duckdb")
     assert db.schema_version(con) == max(n for n, _, _ in db.migrations())
     con.close()
+
+
+def test_a_new_store_and_its_folder_are_their_owners_alone(tmp_path):
+    path = tmp_path / "data" / "app.duckdb"
+    store.connect(path).close()
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o640)  # an existing file keeps the mode its owner gave it
+    store.connect(path).close()
+    assert path.stat().st_mode & 0o777 == 0o640
