@@ -132,7 +132,7 @@ def test_numbers_stay_numbers_and_only_text_gets_the_quote(tmp_path):
     text = (tmp_path / "f.csv").read_text()
     assert text.splitlines()[0] == '"delta","count","note","\'=header"'
     assert text.splitlines()[1] == '-0.5,-1,"\'-0.5","x"'  # numbers bare, text quoted and guarded
-    assert '"\'\'=already quoted"' in text and '"\'@y"' in text
+    assert "\"''=already quoted\"" in text and '"\'@y"' in text
     runfolder.write_csv(pd.DataFrame({"comment": ["ok\r=1+1", "x;=1"]}), tmp_path / "cr.csv")
     assert (tmp_path / "cr.csv").read_bytes() == b'"comment"\n"ok\r=1+1"\n"x;=1"\n'
     back = runfolder.read_csv(tmp_path / "f.csv")
