@@ -81,25 +81,27 @@ def test_the_store_and_its_backups_keep_only_the_hash_of_an_invitation(con, tmp_
     assert users.accept_invitation(con, unused, "grace", STRONG).role == "researcher"
 
 
-def test_migration_20_hashes_the_plain_tokens_of_an_older_store(con):
-    """A store from before migration 020 held invitation tokens in plain text: the migration replaces each by its
-    hash (DuckDB's sha256 is hashlib's), and a link sent before the upgrade still creates its account once."""
+def _as_before_migration_20(con, tokens: dict[str, str | None]) -> None:
+    """Turn a fresh store back into one from before migration 020, with these plain tokens (token -> used_by)."""
     con.execute("DROP TABLE invitations")
     con.execute(
         "CREATE TABLE invitations (token VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, created_by VARCHAR, "
         "created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL, used_by VARCHAR, used_at TIMESTAMP)"
     )  # the table as migration 001 made it
     now = store.utcnow()
-    sent, used = "plain-token-sent-before-the-upgrade", "plain-token-already-used"
-    con.execute(
-        "INSERT INTO invitations VALUES (?, 'annotator', 'x', ?, ?, NULL, NULL)",
-        [sent, now, now + timedelta(days=7)],
-    )
-    con.execute(
-        "INSERT INTO invitations VALUES (?, 'annotator', 'x', ?, ?, 'ann-1', ?)",
-        [used, now, now + timedelta(days=7), now],
-    )
+    for token, used_by in tokens.items():
+        con.execute(
+            "INSERT INTO invitations VALUES (?, 'annotator', 'x', ?, ?, ?, ?)",
+            [token, now, now + timedelta(days=7), used_by, now if used_by else None],
+        )
     con.execute("DELETE FROM schema_migrations WHERE version = 20")
+
+
+def test_migration_20_hashes_the_plain_tokens_of_an_older_store(con):
+    """A store from before migration 020 held invitation tokens in plain text: the migration replaces each by its
+    hash (DuckDB's sha256 is hashlib's), and a link sent before the upgrade still creates its account once."""
+    sent, used = "plain-token-sent-before-the-upgrade", "plain-token-already-used"
+    _as_before_migration_20(con, {sent: None, used: "ann-1"})
     assert store.migrate(con) == ["020_invitation_token_hashes"]
     text = _every_text(con)
     assert sent not in text and used not in text
@@ -423,3 +425,20 @@ def test_a_hash_with_several_lanes_is_redone_with_one_at_login(con):
     )  # the new hash checks the same password
     users.create_user(con, "quinn", OTHER)
     assert "p=1" in con.execute("SELECT password_hash FROM users WHERE username = 'quinn'").fetchone()[0]
+
+
+def test_a_backup_from_before_migration_20_restores_with_hashes_only(con, tmp_path):
+    """An old backup holds plain tokens; restoring it applies migration 020, so the restored store holds only
+    hashes and the link still works."""
+    from annotations import backup
+
+    sent = "plain-token-in-an-old-backup"
+    _as_before_migration_20(con, {sent: None})
+    old = backup.take_backup(con, tmp_path / "backups")
+    backup.restore(old.path, tmp_path / "restored.duckdb")
+    restored = store.connect(tmp_path / "restored.duckdb")
+    try:
+        assert sent not in _every_text(restored)
+        assert users.invitation_role(restored, sent) == "annotator"
+    finally:
+        restored.close()
