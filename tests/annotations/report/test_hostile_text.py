@@ -232,3 +232,16 @@ def test_any_user_string_renders_as_exactly_its_characters(text):
 def test_the_report_keeps_its_own_bold_and_code():
     md = render_markdown([("h1", "Report"), ("p", "Humans preferred **finetuned**; design `d-1` <b>")])
     assert "Humans preferred **finetuned**; design `d-1` &lt;b&gt;" in md
+
+
+def test_tables_on_pages_offer_no_unguarded_csv_download():
+    """The grid's own "Download as CSV" (Streamlit's frontend) writes cells as they are, formulas included: the
+    app turns it off (`client.disableDataExport`, sent to every browser session), so the export is the CSV."""
+    import tomllib
+    from pathlib import Path
+
+    from streamlit import config
+
+    settings = tomllib.loads((Path(__file__).parents[3] / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["disableDataExport"] is True
+    config.get_option("client.disableDataExport")  # an option this Streamlit knows (raises otherwise)
