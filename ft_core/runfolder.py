@@ -248,9 +248,8 @@ def swap_in(staging: Path, final: Path) -> None:
 # (OWASP, "CSV Injection"): `=HYPERLINK(...)`, `=cmd|' /C calc'!A0`, `+SUM(1)`, `@SUM(1)`, `-2+3`, or the same
 # behind a tab or a carriage return. Such a cell gets a leading `'`, which the spreadsheet shows as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_QUOTE = (
-    "'"  # a cell that already starts with it gets a second one, so `read_csv` gives back the exact text
-)
+# A cell that already starts with the quote gets a second one, so `read_csv` gives back the exact text.
+_TEXT_QUOTE = "'"
 
 
 def spreadsheet_text(value: Any) -> Any:

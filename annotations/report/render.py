@@ -22,9 +22,8 @@ _BACKSLASHED = str.maketrans({c: "\\" + c for c in "\\`*[]|~#$"})
 _REFERENCES = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
 _LINE_START = re.compile(r"^([-+=>]|\d{1,9}[.)])")  # a list, quote or setext mark when it opens a line
 _LOOSE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # `_` not between two letters or digits: emphasis
-_BARE_LINK = re.compile(
-    r"(?<=[A-Za-z]):(?=//)|(?<=\bwww)\.", re.IGNORECASE
-)  # what GFM and linkify turn into links
+# `http://` and `www.`, which GitHub and linkify turn into links: broken up with a character reference.
+_BARE_LINK = re.compile(r"(?<=[A-Za-z]):(?=//)|(?<=\bwww)\.", re.IGNORECASE)
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
