@@ -294,13 +294,20 @@ def change_own_password(
     return User(user.user_id, user.username, user.role, False)
 
 
+def invitation_label(token_hash: str) -> str:
+    """How an invitation is named on the Users page and in `created_by` of the account it made: the first 8 hex
+    digits of its token's hash (never part of the token itself)."""
+    return token_hash[:8]
+
+
 def create_invitation(
     con: duckdb.DuckDBPyConnection,
     role: str = "annotator",
     created_by: str | None = None,
     valid_days: float = 7,
 ) -> str:
-    """A one-use token; the invitation link is `<app url>/?invite=<token>`."""
+    """A one-use token; the invitation link is `<app url>/?invite=<token>`. The store keeps only the token's
+    SHA-256 (`sessions.token_hash`, as for session cookies), so neither it nor a backup holds a usable link."""
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}, got '{role}'")
     token = secrets.token_urlsafe(24)
@@ -308,8 +315,8 @@ def create_invitation(
     store.write(
         con,
         lambda cur: cur.execute(
-            "INSERT INTO invitations (token, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-            [token, role, created_by, now, now + timedelta(days=valid_days)],
+            "INSERT INTO invitations (token_hash, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            [sessions.token_hash(token), role, created_by, now, now + timedelta(days=valid_days)],
         ),
     )
     return token
@@ -319,7 +326,10 @@ def invitation_role(con: duckdb.DuckDBPyConnection, token: str) -> str:
     """The role an unused, unexpired invitation grants; AuthError otherwise."""
     row = (
         store.read(con)
-        .execute("SELECT role, expires_at, used_by FROM invitations WHERE token = ?", [token])
+        .execute(
+            "SELECT role, expires_at, used_by FROM invitations WHERE token_hash = ?",
+            [sessions.token_hash(token)],
+        )
         .fetchone()
     )
     if row is None or row[2] is not None or row[1] <= store.utcnow():
@@ -333,17 +343,21 @@ def accept_invitation(con: duckdb.DuckDBPyConnection, token: str, username: str,
     username = clean_username(username)
     _check(username, password, role)
     password_hash = _hash(password)
+    token_hash = sessions.token_hash(token)
 
     def work(cur: duckdb.DuckDBPyConnection) -> User:
-        row = cur.execute("SELECT used_by, expires_at FROM invitations WHERE token = ?", [token]).fetchone()
+        row = cur.execute(
+            "SELECT used_by, expires_at FROM invitations WHERE token_hash = ?", [token_hash]
+        ).fetchone()
         if row is None or row[0] is not None or row[1] <= store.utcnow():
             raise AuthError(
                 "this invitation link is unknown, used or expired; ask a researcher for a new one"
             )
-        user = _insert_user(cur, username, password_hash, role, created_by=f"invitation:{token[:6]}")
+        created_by = f"invitation:{invitation_label(token_hash)}"
+        user = _insert_user(cur, username, password_hash, role, created_by=created_by)
         cur.execute(
-            "UPDATE invitations SET used_by = ?, used_at = ? WHERE token = ?",
-            [user.user_id, store.utcnow(), token],
+            "UPDATE invitations SET used_by = ?, used_at = ? WHERE token_hash = ?",
+            [user.user_id, store.utcnow(), token_hash],
         )
         return user
 
@@ -351,8 +365,18 @@ def accept_invitation(con: duckdb.DuckDBPyConnection, token: str, username: str,
 
 
 def list_invitations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """token, role, created_by, created_at, expires_at, used_by, used_at."""
-    return store.read(con).execute("SELECT * FROM invitations ORDER BY created_at DESC").df()
+    """invitation (`invitation_label`), role, created_by, created_at, expires_at, used_by, used_at."""
+    frame = (
+        store.read(con)
+        .execute(
+            "SELECT token_hash, role, created_by, created_at, expires_at, used_by, used_at "
+            "FROM invitations ORDER BY created_at DESC"
+        )
+        .df()
+    )
+    return frame.assign(token_hash=frame["token_hash"].map(invitation_label)).rename(
+        columns={"token_hash": "invitation"}
+    )
 
 
 def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] = print) -> str | None:

@@ -28,6 +28,7 @@ No torch here: the app and the job queue import this module.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -213,7 +214,7 @@ def _write_frame_atomic(path: Path, frame: pd.DataFrame, kind: str) -> None:
         if kind == "parquet":
             frame.to_parquet(staging, index=False)
         else:
-            frame.to_csv(staging, index=False)
+            write_csv(frame, staging)
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
@@ -240,6 +241,71 @@ def swap_in(staging: Path, final: Path) -> None:
         final.rename(old)
     staging.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- CSV for spreadsheets
+# A text cell that starts with one of these is read as a formula by Excel, LibreOffice and Google Sheets
+# (OWASP, "CSV Injection"): `=HYPERLINK(...)`, `=cmd|' /C calc'!A0`, `+SUM(1)`, `@SUM(1)`, `-2+3`, or the same
+# behind a tab or a carriage return. Such a cell gets a leading `'`, which the spreadsheet shows as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell that already starts with the quote gets a second one, so `read_csv` gives back the exact text.
+_TEXT_QUOTE = "'"
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """`value` as a CSV cell a spreadsheet will not run: text starting with = + - @ tab, CR or ' gets a leading
+    `'`; anything that is not text (numbers, dates, missing values) is returned unchanged."""
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, _TEXT_QUOTE)):
+        return _TEXT_QUOTE + value
+    return value
+
+
+def plain_text(value: Any) -> Any:
+    """The inverse of `spreadsheet_text`, for a cell read back from a CSV written by `write_csv`."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_TEXT_QUOTE)
+        and value[1:2]
+        and value[1:].startswith((*FORMULA_STARTS, _TEXT_QUOTE))
+    ):
+        return value[1:]
+    return value
+
+
+def _map_text_cells(frame: pd.DataFrame, cell) -> pd.DataFrame:
+    """`frame` with `cell` applied to every text cell and header; numeric, boolean and date columns keep their
+    values and dtypes (a -0.5 in a numeric column stays the number -0.5)."""
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        values = out.iloc[:, i]
+        if (
+            pd.api.types.is_numeric_dtype(values)
+            or pd.api.types.is_bool_dtype(values)
+            or pd.api.types.is_datetime64_any_dtype(values)
+        ):
+            continue
+        mapped = values.astype(object).map(cell)
+        out.isetitem(i, mapped.astype(values.dtype) if isinstance(values.dtype, pd.StringDtype) else mapped)
+    out.columns = [cell(c) for c in out.columns]
+    return out
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text cell and header passed through `spreadsheet_text`."""
+    return _map_text_cells(frame, spreadsheet_text)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """The one writer of every CSV the app and the CLIs hand out (exports, scores): no index, no cell a
+    spreadsheet would run as a formula (`spreadsheet_text`), and every text cell in double quotes, so a carriage
+    return, a newline or a `;` inside a comment never starts a new row or cell in a spreadsheet that splits on
+    them. Numbers stay bare. Parquet and JSONL files keep the exact text."""
+    spreadsheet_safe(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
+
+
+def read_csv(path: str | Path, **options: Any) -> pd.DataFrame:
+    """A CSV written by `write_csv`, with the text cells as they were before the formula guard."""
+    return _map_text_cells(pd.read_csv(path, **options), plain_text)
 
 
 # --------------------------------------------------------------------------------------------- tolerant reading

@@ -64,8 +64,8 @@ with invite_col:
     invitations = list_invitations(con)
     if len(invitations):
         with st.expander("Invitations"):
-            show_table(
-                invitations.assign(token=invitations.token.str[:6] + "…"), names=names, empty_note="not used yet"
+            show_table(  # the store keeps only each link's hash: the link is shown once, when made
+                invitations, names=names, labels={"invitation": "Invitation"}, empty_note="not used yet"
             )
 
 st.subheader("Disable an account")

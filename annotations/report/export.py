@@ -2,6 +2,10 @@
 every statistic (JSON and CSV, with method, level, n, intervals, seed and package versions) and the Markdown/HTML
 report with the loss curve; `load_export` reads an export back and `analyze` on it reproduces every statistic
 exactly; `export_bytes` zips it for the results page's download button.
+
+Every CSV goes through `ft_core.runfolder.write_csv`, so no cell opens as a spreadsheet formula (a text cell that
+starts with = + - @, a tab or a carriage return gets a leading '; numeric columns stay numbers); `load_export`
+removes that quote again. Parquet and JSONL keep the exact text.
 """
 
 from __future__ import annotations
@@ -35,21 +39,21 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
         files.append(path)
 
     save("judgments.parquet", lambda p: table.to_parquet(p, index=False))
-    save("judgments.csv", lambda p: table.to_csv(p, index=False))
+    save("judgments.csv", lambda p: runfolder.write_csv(table, p))
     save(
         "judgments.jsonl",
         lambda p: table.to_json(p, orient="records", lines=True, date_format="iso", date_unit="us"),
     )
     save("metrics.parquet", lambda p: data.metrics.to_parquet(p, index=False))
-    save("metrics.csv", lambda p: data.metrics.to_csv(p, index=False))
+    save("metrics.csv", lambda p: runfolder.write_csv(data.metrics, p))
     statistics = a.to_dict()
     statistics["campaign_name"] = data.name
     save("statistics.json", lambda p: p.write_text(json.dumps(statistics, indent=2, default=str)))
-    save("statistics.csv", lambda p: a.statistics_table().to_csv(p, index=False))
+    save("statistics.csv", lambda p: runfolder.write_csv(a.statistics_table(), p))
     for name in ("agreement", "correlations", "preference_correlations", "pairwise_accuracy", "annotators",
                  "win_by_policy", "criteria", "metric_table", "cohen", "position", "speed", "leave_one_out"):  # fmt: skip
         frame = getattr(a, name)
-        save(f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
+        save(f"{name}.csv", lambda p, f=frame: runfolder.write_csv(f, p))
     log = runfolder.read_log(data.run_dir)
     blocks = report_blocks(data, a, log, runfolder.read_config(data.run_dir))
     svg = loss_curve_svg(log)
@@ -107,13 +111,13 @@ def load_export(directory: str | Path, fmt: str = "parquet") -> LoadedExport:
         table = pd.read_parquet(folder / "judgments.parquet")
         metrics = pd.read_parquet(folder / "metrics.parquet")
     elif fmt == "csv":
-        table = pd.read_csv(folder / "judgments.csv", parse_dates=["served_at", "submitted_at"])
-        metrics = pd.read_csv(folder / "metrics.csv")
+        table = runfolder.read_csv(folder / "judgments.csv", parse_dates=["served_at", "submitted_at"])
+        metrics = runfolder.read_csv(folder / "metrics.csv")
     elif fmt == "jsonl":
         table = pd.read_json(
             folder / "judgments.jsonl", lines=True, convert_dates=["served_at", "submitted_at"]
         )
-        metrics = pd.read_csv(folder / "metrics.csv")
+        metrics = runfolder.read_csv(folder / "metrics.csv")
     else:
         raise AnnotationError(f"format must be parquet, csv or jsonl; got {fmt!r}")
     for column in ("item_id", "annotator_id", "judgment_id", "assignment_id", "repeat_of", "campaign_id"):

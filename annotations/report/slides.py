@@ -17,6 +17,7 @@ import html
 import io
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from annotations.report.campaign_data import CampaignData  # noqa: E402
+from annotations.report.render import markdown_inline, markdown_text  # noqa: E402
 from annotations.report.summary import interpret  # noqa: E402
 from annotations.stats.campaign_analysis import CampaignAnalysis  # noqa: E402
 from annotations.stats.preference import TIE_OUTCOMES  # noqa: E402
@@ -378,13 +380,22 @@ def build_slides(
     return slides
 
 
+def _marp_table_row(line: str) -> str:
+    """A table line of a slide with each cell escaped (`_cell` has already turned a `|` in a cell into `/`)."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if all(re.fullmatch(r":?-+:?", c) for c in cells):
+        return line
+    return "| " + " | ".join(markdown_text(c, line_start=False) for c in cells) + " |"
+
+
 def render_marp(slides: list[Slide], folder: str = "charts") -> str:
     """The deck as Marp Markdown: front matter, slides split by `---`, charts as images beside the file."""
     parts = ["---\nmarp: true\ntheme: default\npaginate: true\nsize: 16:9\n---\n"]
     for i, slide in enumerate(slides):
-        body = [f"# {slide.title}" if i == 0 else f"## {slide.title}", ""]
-        table = [line for line in slide.lines if line.startswith("|")]
-        body += [f"- {line}" for line in slide.lines if not line.startswith("|")]
+        title = markdown_inline(slide.title)  # names and outputs are text, never Markdown (render.py)
+        body = [f"# {title}" if i == 0 else f"## {title}", ""]
+        table = [_marp_table_row(line) for line in slide.lines if line.startswith("|")]
+        body += [f"- {markdown_inline(line)}" for line in slide.lines if not line.startswith("|")]
         if table:
             body += ["", *table]
         if slide.chart:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 from argon2 import PasswordHasher
 
-from annotations import store, users
+from annotations import sessions, store, users
 from annotations.errors import AuthError
 
 STRONG = "velvet-harbor-pines-29"  # passes every rule (12+ characters, zxcvbn score 4)
@@ -43,10 +44,71 @@ def test_invitation_is_one_use_and_expires(con):
         users.accept_invitation(con, token, "dave", STRONG)
     old = users.create_invitation(con, "annotator", valid_days=1)
     con.execute(
-        "UPDATE invitations SET expires_at = ? WHERE token = ?", [store.utcnow() - timedelta(seconds=1), old]
+        "UPDATE invitations SET expires_at = ? WHERE token_hash = ?",
+        [store.utcnow() - timedelta(seconds=1), sessions.token_hash(old)],
     )
     with pytest.raises(AuthError, match="used or expired"):
         users.accept_invitation(con, old, "erin", STRONG)
+
+
+def _every_text(con, folder=None) -> str:
+    """Every value of every table of the store (and of every file of a backup folder, its Parquet tables read)."""
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    text = "".join(con.execute(f'SELECT * FROM "{t}"').df().to_csv() for t in tables)
+    for file in sorted(folder.iterdir()) if folder else []:
+        text += file.read_bytes().decode("utf-8", "replace")
+        if file.suffix == ".parquet":
+            text += pd.read_parquet(file).to_csv()
+    return text
+
+
+def test_the_store_and_its_backups_keep_only_the_hash_of_an_invitation(con, tmp_path):
+    """A copy of the store (a backup) must not hold a link that creates an account: only the token's SHA-256
+    is stored, as for session cookies, and the link still works."""
+    from annotations import backup
+
+    used = users.create_invitation(con, "annotator", created_by="x")
+    users.accept_invitation(con, used, "frank", STRONG)
+    unused = users.create_invitation(con, "researcher", created_by="x")
+    taken = backup.take_backup(con, tmp_path / "backups")
+    text = _every_text(con, taken.path)
+    assert sessions.token_hash(unused) in text  # the hash is there: the search does see the tables
+    for token in (used, unused):
+        assert token not in text and token[:8] not in text
+    listed = users.list_invitations(con)
+    assert "token" not in listed.columns and set(listed["invitation"].str.len()) == {8}
+    assert users.invitation_role(con, unused) == "researcher"  # the link still works
+    assert users.accept_invitation(con, unused, "grace", STRONG).role == "researcher"
+
+
+def _as_before_migration_10(con, tokens: dict[str, str | None]) -> None:
+    """Turn a fresh store back into one from before migration 010, with these plain tokens (token -> used_by)."""
+    con.execute("DROP TABLE invitations")
+    con.execute(
+        "CREATE TABLE invitations (token VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, created_by VARCHAR, "
+        "created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL, used_by VARCHAR, used_at TIMESTAMP)"
+    )  # the table as migration 001 made it
+    now = store.utcnow()
+    for token, used_by in tokens.items():
+        con.execute(
+            "INSERT INTO invitations VALUES (?, 'annotator', 'x', ?, ?, ?, ?)",
+            [token, now, now + timedelta(days=7), used_by, now if used_by else None],
+        )
+    con.execute("DELETE FROM schema_migrations WHERE version = 10")
+
+
+def test_migration_10_hashes_the_plain_tokens_of_an_older_store(con):
+    """A store from before migration 010 held invitation tokens in plain text: the migration replaces each by its
+    hash (DuckDB's sha256 is hashlib's), and a link sent before the upgrade still creates its account once."""
+    sent, used = "plain-token-sent-before-the-upgrade", "plain-token-already-used"
+    _as_before_migration_10(con, {sent: None, used: "ann-1"})
+    assert store.migrate(con) == ["010_invitation_token_hashes"]
+    text = _every_text(con)
+    assert sent not in text and used not in text
+    assert users.invitation_role(con, sent) == "annotator"
+    assert users.accept_invitation(con, sent, "heidi", STRONG).role == "annotator"
+    with pytest.raises(AuthError, match="used or expired"):
+        users.invitation_role(con, used)
 
 
 def test_first_start_creates_one_researcher_with_a_random_password(con, monkeypatch):
@@ -363,3 +425,20 @@ def test_a_hash_with_several_lanes_is_redone_with_one_at_login(con):
     )  # the new hash checks the same password
     users.create_user(con, "quinn", OTHER)
     assert "p=1" in con.execute("SELECT password_hash FROM users WHERE username = 'quinn'").fetchone()[0]
+
+
+def test_a_backup_from_before_migration_10_restores_with_hashes_only(con, tmp_path):
+    """An old backup holds plain tokens; restoring it applies migration 010, so the restored store holds only
+    hashes and the link still works."""
+    from annotations import backup
+
+    sent = "plain-token-in-an-old-backup"
+    _as_before_migration_10(con, {sent: None})
+    old = backup.take_backup(con, tmp_path / "backups")
+    backup.restore(old.path, tmp_path / "restored.duckdb")
+    restored = store.connect(tmp_path / "restored.duckdb")
+    try:
+        assert sent not in _every_text(restored)
+        assert users.invitation_role(restored, sent) == "annotator"
+    finally:
+        restored.close()
