@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from annotations.errors import AnnotationError
 
@@ -121,7 +121,7 @@ def ppi_mean(y, yhat, yhat_unlabelled, confidence: float = 0.95, *, small_sample
     n, big_n = len(y), len(yhat_unlabelled)
     ddof = 1 if small_sample else 0
     tail = 1 - (1 - confidence) / 2
-    z = float(sps.t.ppf(tail, n - 1) if small_sample else sps.norm.ppf(tail))
+    z = float(special.stdtrit(n - 1, tail) if small_sample else special.ndtri(tail))  # t / normal quantile
 
     human_estimate = float(y.mean())
     human_se = float(y.std(ddof=ddof) / math.sqrt(n))
