@@ -150,3 +150,70 @@ def ppi_mean(y, yhat, yhat_unlabelled, confidence: float = 0.95, *, small_sample
         confidence=confidence,
         small_sample=small_sample,
     )
+
+
+LAMBDA_WARNING = 0.1  # below this the proxy is hardly used: say that it does not track the humans
+
+
+def describe(result: PPIResult, proxy: str = "the proxy") -> str:
+    """A plain sentence for the results page: what the proxy was worth, or a warning when lam is near 0."""
+    share = f"{result.confidence:.0%}"
+    if result.n_unlabelled == 0:
+        return f"Every item was judged by humans, so {proxy} adds nothing: the {share} interval is the human-only one."
+    if result.lam < LAMBDA_WARNING:
+        return (
+            f"Warning: {proxy} does not track the human judgments (lambda = {result.lam:.2f}), so it adds almost "
+            f"nothing; the interval is about the human-only one."
+        )
+    return (
+        f"With {proxy} on all {result.n_labelled + result.n_unlabelled} items, the {result.n_labelled} human-judged "
+        f"items are worth about {result.effective_n:.0f} judged by humans alone: the {share} interval is "
+        f"{result.half_width / result.human_half_width:.0%} as wide as the human-only one (lambda = {result.lam:.2f})."
+    )
+
+
+@dataclass(frozen=True)
+class PPIPlan:
+    """How many human-judged items a target half-width needs, with and without the proxy."""
+
+    target_half_width: float
+    items_with_proxy: int | None  # None: not reachable within `total_items` items
+    items_human_only: int
+    total_items: int  # items the proxy covers (judged or not)
+    confidence: float = 0.95
+    method: str = "normal approximation with the current variances and lambda re-tuned for each n"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def human_items_for_half_width(
+    y,
+    yhat,
+    yhat_unlabelled,
+    target_half_width: float,
+    confidence: float = 0.95,
+    total_items: int | None = None,
+) -> PPIPlan:
+    """Human-judged items needed for a `target_half_width`, with the proxy on `total_items` items (default: those
+    there are now) and without it, from the variances of the current data (Angelopoulos, Duchi & Zrnic 2023,
+    eq. 4: the PPI++ variance at lam tuned for each n)."""
+    y, yhat, yhat_unlabelled = check_inputs(y, yhat, yhat_unlabelled, confidence)
+    if not 0 < target_half_width < 1:
+        raise StatsInputError(f"target half-width must be between 0 and 1, got {target_half_width}")
+    total = len(y) + len(yhat_unlabelled) if total_items is None else int(total_items)
+    if total < len(y):
+        raise StatsInputError(f"total_items ({total}) is below the {len(y)} items humans already judged")
+    z = float(special.ndtri(1 - (1 - confidence) / 2))
+    var_y = y.var(ddof=1)
+    human_only = max(2, math.ceil((z * math.sqrt(var_y) / target_half_width) ** 2))
+    covariance = np.cov(y, yhat)[0, 1]
+    var_f = np.var(np.concatenate([yhat, yhat_unlabelled]), ddof=1)
+    n = np.arange(2, total)  # judged; at least one item left for the proxy alone
+    lam = np.clip(covariance / ((1 + n / (total - n)) * var_f), 0, 1) if var_f > 0 else np.zeros(len(n))
+    variance = (var_y - 2 * lam * covariance + lam**2 * var_f) / n + lam**2 * var_f / (total - n)
+    reached = np.flatnonzero(z * np.sqrt(variance) <= target_half_width)
+    with_proxy = int(n[reached[0]]) if len(reached) else None
+    if with_proxy is None and human_only <= total:
+        with_proxy = human_only  # lam = 0 is always allowed
+    return PPIPlan(target_half_width, with_proxy, human_only, total, confidence)

@@ -7,7 +7,14 @@ from helpers.judged_campaigns import judged_campaigns
 from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats.ppi import StatsInputError, ppi_mean
+from annotations.stats.power import items_for_half_width
+from annotations.stats.ppi import (
+    LAMBDA_WARNING,
+    StatsInputError,
+    describe,
+    human_items_for_half_width,
+    ppi_mean,
+)
 
 
 def reference_cases():
@@ -162,3 +169,42 @@ def test_narrower_the_better_the_proxy_tracks():
         _, results = campaign_intervals(60, n_campaigns=200, n_items=600, judge_skill=skill, seed=23)
         widths.append(np.mean([r.half_width / r.human_half_width for r in results]))
     assert widths[0] > widths[1] > widths[2] and widths[2] < 0.8
+
+
+def test_plan_holds_when_the_items_are_collected():
+    """Plan from a pilot of 40 human-judged items among 1,000, then judge that many and look at the interval."""
+    c = judged_campaigns(n_campaigns=1, n_items=1000, seed=24)
+    human, judge = c.human[0], c.judge[0]
+    plan = human_items_for_half_width(human[:40], judge[:40], judge[40:], target_half_width=0.04)
+    assert plan.total_items == 1000 and plan.items_with_proxy < plan.items_human_only
+    # the human-only count is the inverted normal interval (power.items_for_half_width)
+    assert plan.items_human_only == items_for_half_width(0.04, np.std(human[:40], ddof=1))
+    # collect the planned items in fresh campaigns of the same process: the half-widths land near the target
+    fresh = judged_campaigns(n_campaigns=40, n_items=1000, seed=25)
+    n = plan.items_with_proxy
+    achieved = [ppi_mean(h[:n], j[:n], j[n:]).half_width for h, j in zip(fresh.human, fresh.judge)]
+    assert np.mean(achieved) == pytest.approx(0.04, rel=0.25)
+    m = plan.items_human_only
+    human_only = [ppi_mean(h[:m], j[:m], j[m:]).human_half_width for h, j in zip(fresh.human, fresh.judge)]
+    assert np.mean(human_only) == pytest.approx(0.04, rel=0.25)
+
+
+def test_plan_without_a_useful_proxy_is_the_human_only_plan():
+    c = judged_campaigns(n_campaigns=1, n_items=2000, judge_skill=0.0, seed=26)
+    plan = human_items_for_half_width(c.human[0][:200], c.judge[0][:200], c.judge[0][200:], 0.05)
+    assert plan.items_with_proxy == pytest.approx(plan.items_human_only, rel=0.05)
+    unreachable = human_items_for_half_width(c.human[0][:20], c.judge[0][:20], c.judge[0][20:40], 0.01)
+    assert unreachable.items_with_proxy is None and unreachable.items_human_only > 40
+    with pytest.raises(StatsInputError, match="target half-width"):
+        human_items_for_half_width([1, 0], [1, 0], [1], 0)
+
+
+def test_plain_sentence_and_the_warning():
+    c = judged_campaigns(n_campaigns=1, n_items=600, seed=27)
+    tracking = ppi_mean(c.human[0][:100], c.judge[0][:100], c.judge[0][100:])
+    sentence = describe(tracking, "the judge")
+    assert f"worth about {tracking.effective_n:.0f}" in sentence and "Warning" not in sentence
+    noise = judged_campaigns(n_campaigns=1, n_items=600, judge_skill=0.0, seed=28)
+    useless = ppi_mean(noise.human[0][:100], noise.judge[0][:100], noise.judge[0][100:])
+    assert useless.lam < LAMBDA_WARNING and describe(useless).startswith("Warning")
+    assert "adds nothing" in describe(ppi_mean([1, 0, 1], [1, 0, 1], []))
