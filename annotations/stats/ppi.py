@@ -53,6 +53,7 @@ class PPIResult:
     human_ci_high: float
     confidence: float = 0.95
     small_sample: bool = True  # t quantile and n - 1 variances (False: ppi-python's normal interval)
+    proxy_correlation: float | None = None  # Pearson r of y and yhat on the judged items (None: a constant)
     method: str = "PPI++ (Angelopoulos, Duchi & Zrnic 2023), power-tuned lambda clipped to [0, 1]"
 
     @property
@@ -149,10 +150,18 @@ def ppi_mean(y, yhat, yhat_unlabelled, confidence: float = 0.95, *, small_sample
         human_ci_high=human_estimate + z * human_se,
         confidence=confidence,
         small_sample=small_sample,
+        proxy_correlation=_correlation(y, yhat),
     )
 
 
-LAMBDA_WARNING = 0.1  # below this the proxy is hardly used: say that it does not track the humans
+def _correlation(y: np.ndarray, yhat: np.ndarray) -> float | None:
+    if y.std() == 0 or yhat.std() == 0:
+        return None
+    return float(np.corrcoef(y, yhat)[0, 1])
+
+
+LAMBDA_WARNING = 0.1  # below this the proxy is hardly used: say why
+TRACKING = 0.2  # a proxy correlated less than this with the human labels "does not track" them
 
 
 def describe(result: PPIResult, proxy: str = "the proxy") -> str:
@@ -160,10 +169,16 @@ def describe(result: PPIResult, proxy: str = "the proxy") -> str:
     share = f"{result.confidence:.0%}"
     if result.n_unlabelled == 0:
         return f"Every item was judged by humans, so {proxy} adds nothing: the {share} interval is the human-only one."
+    if result.lam < LAMBDA_WARNING and (result.proxy_correlation or 0) < TRACKING:
+        return (
+            f"Warning: {proxy} does not track the human judgments (lambda = {result.lam:.2f}, correlation "
+            f"{result.proxy_correlation or 0:.2f}), so it adds almost nothing; the interval is about the human-only one."
+        )
     if result.lam < LAMBDA_WARNING:
         return (
-            f"Warning: {proxy} does not track the human judgments (lambda = {result.lam:.2f}), so it adds almost "
-            f"nothing; the interval is about the human-only one."
+            f"{proxy.capitalize()} tracks the human judgments (correlation {result.proxy_correlation:.2f}) but only "
+            f"{result.n_unlabelled} of {result.n_labelled + result.n_unlabelled} items lack one, so it adds little "
+            f"(lambda = {result.lam:.2f}): the interval is about the human-only one."
         )
     return (
         f"With {proxy} on all {result.n_labelled + result.n_unlabelled} items, the {result.n_labelled} human-judged "
