@@ -86,9 +86,11 @@ def certainty(
     system: str | None = None,
     opponent: str | None = None,
     gold_items=(),
+    use_proxy: bool = True,
 ) -> Certainty:
     """The PPI interval with `metric` (default: the first of `proxy_metrics`) as the proxy and the sequential
-    decision at equivalence margin `delta`, for `system` against `opponent` (default the campaign's pair).
+    decision at equivalence margin `delta`, for `system` against `opponent` (default the campaign's pair);
+    `use_proxy=False` for the human judgments alone.
 
     Gold items are not part of the population the win rate describes: those judged are known from the judgments;
     pass `gold_items` (the items frame's gold ids) to leave out the unjudged ones from the proxy's items too."""
@@ -99,7 +101,7 @@ def certainty(
         raise StatsInputError("no human judgments of this pair yet (gold items and repeats left out)")
     sequence = confidence_sequence(labels["label"].to_numpy(), alpha=1 - confidence)
     decision = decide(sequence.lower, sequence.upper, delta, estimate=float(sequence.mean[-1]))
-    metric = metric or next(iter(proxy_metrics(metrics)), None)
+    metric = (metric or next(iter(proxy_metrics(metrics)), None)) if use_proxy else None
     ppi, sentence = None, "No automatic score to use as a proxy: only the human judgments count."
     if metric is not None:
         proxy = metric_preference(metrics, metric, system, opponent)

@@ -43,6 +43,8 @@ def test_a_tracking_metric_narrows_the_interval_a_useless_one_warns(campaign):
     assert "worth about" in good.ppi_sentence
     useless = certainty(judged, campaign.metrics, "useless_metric")
     assert useless.ppi_sentence.startswith("Warning")
+    humans_only = certainty(judged, campaign.metrics, use_proxy=False)
+    assert humans_only.ppi is None and humans_only.proxy is None
     # the proxy is the metric's preference for the fine-tune: above 1/2 where it scores higher
     preference = metric_preference(campaign.metrics, "good_metric", "finetuned", "base")
     wide = campaign.metrics[campaign.metrics["metric"] == "good_metric"].pivot(
