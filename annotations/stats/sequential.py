@@ -194,7 +194,12 @@ def decide(lower, upper, delta: float, *, estimate: float | None = None, n: int 
         more = _more_items((high - low) / 2, abs(centre - 0.5), delta, n)
     message = VERDICTS[verdict].format(delta=delta)
     if verdict == "keep_going":
-        message += f" — about {more} more items at the current effect." if more else " — no end in sight yet."
+        if more:
+            message += f" — about {more} more items at the current effect."
+        elif n:  # the effect is too small for a verdict either way at any size we would plan for
+            message += " — no end in sight at the current effect."
+        else:
+            message += "."
     return Decision(verdict, message, low, high, n, delta, more)
 
 

@@ -103,7 +103,9 @@ def test_decisions():
     assert going.verdict == "keep_going" and not going.may_stop and going.n == 2
     assert going.more_items and f"about {going.more_items} more items" in going.message
     # no difference to find and no equivalence margin: no end in sight
-    assert decide(0.4, 0.6, delta=0.0, n=100).more_items is None
+    stuck = decide(0.4, 0.6, delta=0.0, n=100)
+    assert stuck.more_items is None and stuck.message.endswith("no end in sight at the current effect.")
+    assert decide(0.4, 0.6, delta=0.05).message == "Keep going."  # scalars without n: no count to give
 
 
 def test_more_items_is_roughly_what_the_campaign_then_needs():
