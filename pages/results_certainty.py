@@ -69,3 +69,14 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
             "Effective human judgments", f"{p.effective_n:,.0f} (of {p.n_labelled:,} items)", width="content"
         )
     (st.warning if r.ppi_sentence.startswith("Warning") else st.caption)(escape_markdown(r.ppi_sentence))
+    plan = r.plan
+    if plan is not None:
+        with_proxy = (
+            "not within this campaign's items"
+            if plan.items_with_proxy is None
+            else f"{plan.items_with_proxy:,}"
+        )
+        st.caption(
+            f"For a {share} interval of ±{plan.target_half_width:.0%}: about {with_proxy} human-judged items with "
+            f"the proxy on all {plan.total_items:,} items, {plan.items_human_only:,} without it (from the current data)."
+        )

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from annotations.stats.ppi import PPIResult, StatsInputError, describe, ppi_mean
+from annotations.stats.ppi import (
+    PPIPlan,
+    PPIResult,
+    StatsInputError,
+    describe,
+    human_items_for_half_width,
+    ppi_mean,
+)
 from annotations.stats.preference import default_pair
 from annotations.stats.sequential import Decision, confidence_sequence, decide
 
@@ -74,6 +81,7 @@ class Certainty:
     proxy: str | None  # the automatic score used as proxy, if any
     ppi: PPIResult | None  # None without a proxy, or with fewer than 2 judged items that have it
     ppi_sentence: str
+    plan: PPIPlan | None  # human-judged items for target_half_width, with and without the proxy
     confidence: float
 
 
@@ -87,10 +95,12 @@ def certainty(
     opponent: str | None = None,
     gold_items=(),
     use_proxy: bool = True,
+    target_half_width: float = 0.05,
 ) -> Certainty:
     """The PPI interval with `metric` (default: the first of `proxy_metrics`) as the proxy and the sequential
     decision at equivalence margin `delta`, for `system` against `opponent` (default the campaign's pair);
-    `use_proxy=False` for the human judgments alone.
+    `use_proxy=False` for the human judgments alone. With a proxy, also the planner: human-judged items for a
+    `target_half_width`, with the proxy on the campaign's items and without it.
 
     Gold items are not part of the population the win rate describes: those judged are known from the judgments;
     pass `gold_items` (the items frame's gold ids) to leave out the unjudged ones from the proxy's items too."""
@@ -102,7 +112,7 @@ def certainty(
     sequence = confidence_sequence(labels["label"].to_numpy(), alpha=1 - confidence)
     decision = decide(sequence.lower, sequence.upper, delta, estimate=float(sequence.mean[-1]))
     metric = (metric or next(iter(proxy_metrics(metrics)), None)) if use_proxy else None
-    ppi, sentence = None, "No automatic score to use as a proxy: only the human judgments count."
+    ppi, plan, sentence = None, None, "No automatic score to use as a proxy: only the human judgments count."
     if metric is not None:
         proxy = metric_preference(metrics, metric, system, opponent)
         gold = set(map(str, gold_items)) | set(
@@ -116,6 +126,13 @@ def certainty(
                 judged["label"], proxy.loc[judged["item_id"]], unjudged.to_numpy(), confidence=confidence
             )
             sentence = describe(ppi, f"the {metric} difference")
+            plan = human_items_for_half_width(
+                judged["label"],
+                proxy.loc[judged["item_id"]],
+                unjudged.to_numpy(),
+                target_half_width,
+                confidence,
+            )
         else:
             sentence = f"Fewer than 2 human-judged items have a {metric} score: the proxy cannot be used yet."
     return Certainty(
@@ -128,6 +145,7 @@ def certainty(
         decision=decision,
         proxy=metric,
         ppi=ppi,
+        plan=plan,
         ppi_sentence=sentence,
         confidence=confidence,
     )

@@ -26,9 +26,10 @@ def test_certainty_block_shows_the_stop_state_and_both_intervals(open_page, rese
     assert any("you may stop" in s or "Keep going" in s for s in states)
     assert any("confidence sequence of the win rate after" in c.value for c in at.caption)
     proxies = at.selectbox(key="certainty_proxy").options
+    assert "rougeL" in proxies and proxies[-1] == "(none: humans only)"  # the run folder's per-item scores
     labels = [m.label for m in at.metric]
-    if proxies[0] != "(none: humans only)":
-        assert "Human-only 95% interval" in labels and "λ (weight of the proxy)" in labels
+    assert "Human-only 95% interval" in labels and "λ (weight of the proxy)" in labels
+    assert any("human-judged items with the proxy" in c.value for c in at.caption)
     at.selectbox(key="certainty_proxy").set_value("(none: humans only)").run()
     assert not at.exception and "λ (weight of the proxy)" not in [m.label for m in at.metric]
     assert any("only the human judgments count" in c.value for c in at.caption)

@@ -41,6 +41,9 @@ def test_a_tracking_metric_narrows_the_interval_a_useless_one_warns(campaign):
     assert good.ppi.n_labelled == good.n_items == len(set(first) - set(gold))
     assert good.ppi.n_unlabelled == 400 - len(first) - len(set(gold) - set(first))  # gold items left out
     assert "worth about" in good.ppi_sentence
+    assert good.plan.items_with_proxy < good.plan.items_human_only and good.plan.total_items == 400 - len(
+        gold
+    )
     useless = certainty(judged, campaign.metrics, "useless_metric")
     assert useless.ppi_sentence.startswith("Warning")
     humans_only = certainty(judged, campaign.metrics, use_proxy=False)
