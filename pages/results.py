@@ -34,6 +34,7 @@ from ft_core import runfolder
 from jobs import campaign_scores
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
+from pages.results_certainty import certainty_block
 from pages.shared import require_role, store
 from pages.tables import analysis_with_usernames, show_table, usernames, with_usernames
 
@@ -457,6 +458,7 @@ with plan_section:
     )
     if p.reason:
         st.caption(p.reason)
+    certainty_block(campaign_id, version, options.confidence)  # prediction-powered interval, when to stop
 progress.empty()
 
 with training_tab:

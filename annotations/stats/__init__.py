@@ -11,6 +11,9 @@ page, the export and `python -m annotations stats`:
 - `agreement`: Krippendorff's alpha, Cohen's and Fleiss' kappa, gold accuracy, self-consistency
 - `correlation`: metric-human correlation at every level, per-item preference correlation, pairwise accuracy
 - `power`: how many more judgments
+- `ppi`: prediction-powered win rates (PPI++: human labels plus a judge or metric on every item), the planner
+- `sequential`: the anytime-valid confidence sequence and the stop / keep-going decision
+- `active`: which items humans should judge (by the judge's uncertainty) and the weighted estimate that goes with it
 - `analysis`: `analyze`, every statistic of one campaign in one call, told in stages
 - `campaign_analysis`: its result, as JSON and as one long table
 - `environment`: the versions written beside every statistic

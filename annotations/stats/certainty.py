@@ -1,0 +1,151 @@
+"""How certain the verdict is, for the results page's "Certainty" block: the prediction-powered win rate with a
+stored automatic score difference as the proxy (`ppi`), beside the human-only interval, and the anytime-valid
+state of the campaign (`sequential`), from the frames of docs/frames.md (no I/O).
+
+The unit is the item: each item's human label is the mean of its judgments of the pair (the system's win 1, a
+tie or both bad 1/2, a loss 0), gold items and flipped repeats left out as in the verdict; items enter the
+confidence sequence in the order they were completed (their last judgment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from annotations.stats.ppi import (
+    PPIPlan,
+    PPIResult,
+    StatsInputError,
+    describe,
+    human_items_for_half_width,
+    ppi_mean,
+)
+from annotations.stats.preference import default_pair
+from annotations.stats.sequential import Decision, confidence_sequence, decide
+
+# the automatic score tried first as the proxy, when the page does not name one (most human-like first)
+PROXY_ORDER = ("likelihood", "bertscore_f1", "rougeL", "rougeLsum", "rouge1", "rouge2", "sentence_sacrebleu")
+
+
+def item_labels(judgments: pd.DataFrame, system: str, opponent: str) -> pd.DataFrame:
+    """One row per judged item of the pair, in completion order: item_id, label (in [0, 1]), n_judgments."""
+    left, right = judgments["shown_left"].astype(str), judgments["shown_right"].astype(str)
+    pair = ((left == system) & (right == opponent)) | ((left == opponent) & (right == system))
+    rows = judgments[pair & ~judgments["is_gold"].astype(bool) & ~judgments["is_repeat"].astype(bool)]
+    winner = rows["winner"].astype(str)
+    label = np.where(winner == system, 1.0, np.where(winner == opponent, 0.0, 0.5))
+    frame = pd.DataFrame(
+        {
+            "item_id": rows["item_id"].astype(str).to_numpy(),
+            "label": label,
+            "at": rows["submitted_at"].to_numpy(),
+        }
+    )
+    per_item = frame.groupby("item_id", sort=False).agg(
+        label=("label", "mean"), n_judgments=("label", "size"), completed=("at", "max")
+    )
+    return per_item.sort_values("completed", kind="stable").reset_index()[["item_id", "label", "n_judgments"]]
+
+
+def metric_preference(metrics: pd.DataFrame, metric: str, system: str, opponent: str) -> pd.Series:
+    """Per item, the score's preference for `system`: 1/2 + tanh(difference / its sd over items) / 2, so that the
+    proxy lives on the labels' scale (PPI++'s lam is clipped to [0, 1]); only items scored for both systems."""
+    rows = metrics[metrics["metric"].astype(str) == metric]
+    table = rows.pivot_table(index="item_id", columns="system", values="value", aggfunc="mean")
+    if system not in table or opponent not in table:
+        return pd.Series(dtype=float)
+    difference = (table[system] - table[opponent]).dropna()
+    spread = float(difference.std()) if len(difference) > 1 else 0.0
+    return 0.5 + np.tanh(difference / (spread or 1.0)) / 2
+
+
+def proxy_metrics(metrics: pd.DataFrame | None) -> list[str]:
+    """The automatic scores a campaign has, in the order the page offers them as proxy."""
+    if metrics is None or metrics.empty:
+        return []
+    present = sorted(set(metrics["metric"].astype(str)))
+    return [m for m in PROXY_ORDER if m in present] + [m for m in present if m not in PROXY_ORDER]
+
+
+@dataclass(frozen=True)
+class Certainty:
+    system: str
+    opponent: str
+    n_items: int  # items of the pair humans judged (gold and repeats left out)
+    human_win_rate: float
+    sequence_low: float  # the confidence sequence's current ends, valid however often anyone looked
+    sequence_high: float
+    decision: Decision
+    proxy: str | None  # the automatic score used as proxy, if any
+    ppi: PPIResult | None  # None without a proxy, or with fewer than 2 judged items that have it
+    ppi_sentence: str
+    plan: PPIPlan | None  # human-judged items for target_half_width, with and without the proxy
+    confidence: float
+
+
+def certainty(
+    judgments: pd.DataFrame,
+    metrics: pd.DataFrame | None = None,
+    metric: str | None = None,
+    delta: float = 0.05,
+    confidence: float = 0.95,
+    system: str | None = None,
+    opponent: str | None = None,
+    gold_items=(),
+    use_proxy: bool = True,
+    target_half_width: float = 0.05,
+) -> Certainty:
+    """The PPI interval with `metric` (default: the first of `proxy_metrics`) as the proxy and the sequential
+    decision at equivalence margin `delta`, for `system` against `opponent` (default the campaign's pair);
+    `use_proxy=False` for the human judgments alone. With a proxy, also the planner: human-judged items for a
+    `target_half_width`, with the proxy on the campaign's items and without it.
+
+    Gold items are not part of the population the win rate describes: those judged are known from the judgments;
+    pass `gold_items` (the items frame's gold ids) to leave out the unjudged ones from the proxy's items too."""
+    if system is None or opponent is None:
+        system, opponent = default_pair(judgments)
+    labels = item_labels(judgments, system, opponent)
+    if labels.empty:
+        raise StatsInputError("no human judgments of this pair yet (gold items and repeats left out)")
+    sequence = confidence_sequence(labels["label"].to_numpy(), alpha=1 - confidence)
+    decision = decide(sequence.lower, sequence.upper, delta, estimate=float(sequence.mean[-1]))
+    metric = (metric or next(iter(proxy_metrics(metrics)), None)) if use_proxy else None
+    ppi, plan, sentence = None, None, "No automatic score to use as a proxy: only the human judgments count."
+    if metric is not None:
+        proxy = metric_preference(metrics, metric, system, opponent)
+        gold = set(map(str, gold_items)) | set(
+            judgments.loc[judgments["is_gold"].astype(bool), "item_id"].astype(str)
+        )
+        proxy = proxy[~proxy.index.astype(str).isin(gold)]
+        judged = labels[labels["item_id"].isin(proxy.index)]
+        unjudged = proxy[~proxy.index.isin(labels["item_id"])]
+        if len(judged) >= 2:
+            ppi = ppi_mean(
+                judged["label"], proxy.loc[judged["item_id"]], unjudged.to_numpy(), confidence=confidence
+            )
+            sentence = describe(ppi, f"the {metric} difference")
+            plan = human_items_for_half_width(
+                judged["label"],
+                proxy.loc[judged["item_id"]],
+                unjudged.to_numpy(),
+                target_half_width,
+                confidence,
+            )
+        else:
+            sentence = f"Fewer than 2 human-judged items have a {metric} score: the proxy cannot be used yet."
+    return Certainty(
+        system=system,
+        opponent=opponent,
+        n_items=len(labels),
+        human_win_rate=float(labels["label"].mean()),
+        sequence_low=float(sequence.lower[-1]),
+        sequence_high=float(sequence.upper[-1]),
+        decision=decision,
+        proxy=metric,
+        ppi=ppi,
+        plan=plan,
+        ppi_sentence=sentence,
+        confidence=confidence,
+    )

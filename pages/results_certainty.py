@@ -1,0 +1,82 @@
+"""The Results page's "Certainty" block: the prediction-powered win rate with a stored automatic score difference
+as the proxy, beside the human-only interval, and whether the campaign may stop (the anytime-valid confidence
+sequence). Thin: `annotations.stats.certainty` computes, this draws. Off until asked, because it reads every
+judgment (the rest of the page reads only what it shows)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from annotations.errors import AnnotationError
+from annotations.report import load_campaign
+from annotations.stats import percent_label
+from annotations.stats.certainty import certainty, proxy_metrics
+from pages.plain_text import escape_markdown
+from pages.shared import store
+
+NO_PROXY = "(none: humans only)"
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading every judgment…")
+def _frames(campaign_id: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = load_campaign(store(), campaign_id)
+    return data.judgments, data.metrics
+
+
+@st.fragment
+def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
+    """The block, in its own fragment: changing the proxy or delta redraws only this."""
+    st.subheader("Certainty")
+    if not st.toggle(
+        "Prediction-powered interval and when to stop", key=f"certainty:{campaign_id}", value=False
+    ):
+        st.caption("Uses an automatic score on every item to narrow the human interval, and says whether the "
+                   "campaign may stop (reads every judgment).")  # fmt: skip
+        return
+    judgments, metrics = _frames(campaign_id, version)
+    names = proxy_metrics(metrics)
+    left, right = st.columns(2)
+    proxy = left.selectbox("Proxy (automatic score difference)", names + [NO_PROXY], key="certainty_proxy")
+    delta = right.number_input(
+        "Equivalence margin ±δ", min_value=0.0, max_value=0.45, value=0.05, step=0.01, key="certainty_delta"
+    )
+    try:
+        r = certainty(judgments, metrics, proxy, delta, confidence, use_proxy=proxy != NO_PROXY)
+    except AnnotationError as e:
+        st.info(escape_markdown(e))
+        return
+    share = percent_label(confidence)
+    (st.success if r.decision.may_stop else st.info)(escape_markdown(r.decision.message))
+    st.caption(
+        f"{share} confidence sequence of the win rate after {r.n_items:,} items: {r.sequence_low:.1%} – "
+        f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024). It stays valid however often anyone looks and "
+        f"whenever the campaign stops; changing the question (the pair, the tie rule, δ) after looking is not covered."
+    )
+    if r.ppi is None:
+        st.caption(escape_markdown(r.ppi_sentence))
+        return
+    p = r.ppi
+    with st.container(horizontal=True, gap="large"):
+        st.metric(
+            f"Prediction-powered {share} interval", f"{p.ci_low:.1%} – {p.ci_high:.1%}", width="content"
+        )
+        st.metric(
+            f"Human-only {share} interval", f"{p.human_ci_low:.1%} – {p.human_ci_high:.1%}", width="content"
+        )
+        st.metric("λ (weight of the proxy)", f"{p.lam:.2f}", width="content")
+        st.metric(
+            "Effective human judgments", f"{p.effective_n:,.0f} (of {p.n_labelled:,} items)", width="content"
+        )
+    (st.warning if r.ppi_sentence.startswith("Warning") else st.caption)(escape_markdown(r.ppi_sentence))
+    plan = r.plan
+    if plan is not None:
+        with_proxy = (
+            "not within this campaign's items"
+            if plan.items_with_proxy is None
+            else f"{plan.items_with_proxy:,}"
+        )
+        st.caption(
+            f"For a {share} interval of ±{plan.target_half_width:.0%}: about {with_proxy} human-judged items with "
+            f"the proxy on all {plan.total_items:,} items, {plan.items_human_only:,} without it (from the current data)."
+        )

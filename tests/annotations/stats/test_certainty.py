@@ -1,0 +1,77 @@
+"""The results page's certainty block from the frames: item labels (the unit is the item), the PPI interval with a
+stored metric as the proxy, and the sequential decision."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers.synthetic import make_campaign
+
+from annotations.stats.certainty import certainty, item_labels, metric_preference, proxy_metrics
+from annotations.stats.ppi import StatsInputError
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    return make_campaign(n_items=400, k=3, seed=61)
+
+
+def test_item_labels_average_each_items_judgments_in_completion_order(campaign):
+    j = campaign.judgments
+    labels = item_labels(j, "finetuned", "base")
+    kept = j[~j["is_gold"] & ~j["is_repeat"]]
+    expected = (
+        kept.assign(v=np.select([kept["winner"] == "finetuned", kept["winner"] == "base"], [1.0, 0.0], 0.5))
+        .groupby("item_id")["v"]
+        .mean()
+    )
+    assert len(labels) == kept["item_id"].nunique()
+    assert labels.set_index("item_id")["label"].sort_index().to_numpy() == pytest.approx(expected.to_numpy())
+    completed = kept.groupby("item_id")["submitted_at"].max().loc[labels["item_id"]]
+    assert completed.is_monotonic_increasing
+
+
+def test_a_tracking_metric_narrows_the_interval_a_useless_one_warns(campaign):
+    # humans judged the first 80 items; the metrics cover all 400
+    first = sorted(campaign.judgments["item_id"].unique())[:80]
+    judged = campaign.judgments[campaign.judgments["item_id"].isin(first)]
+    assert proxy_metrics(campaign.metrics) == ["good_metric", "useless_metric"]
+    gold = campaign.items.loc[campaign.items["is_gold"], "item_id"]
+    good = certainty(judged, campaign.metrics, "good_metric", gold_items=gold)
+    assert good.ppi.lam > 0.2 and good.ppi.half_width < good.ppi.human_half_width
+    assert good.ppi.n_labelled == good.n_items == len(set(first) - set(gold))
+    assert good.ppi.n_unlabelled == 400 - len(first) - len(set(gold) - set(first))  # gold items left out
+    assert "worth about" in good.ppi_sentence
+    assert good.plan.items_with_proxy < good.plan.items_human_only and good.plan.total_items == 400 - len(
+        gold
+    )
+    useless = certainty(judged, campaign.metrics, "useless_metric")
+    assert useless.ppi_sentence.startswith("Warning")
+    humans_only = certainty(judged, campaign.metrics, use_proxy=False)
+    assert humans_only.ppi is None and humans_only.proxy is None
+    # the proxy is the metric's preference for the fine-tune: above 1/2 where it scores higher
+    preference = metric_preference(campaign.metrics, "good_metric", "finetuned", "base")
+    wide = campaign.metrics[campaign.metrics["metric"] == "good_metric"].pivot(
+        index="item_id", columns="system", values="value"
+    )
+    assert ((preference > 0.5) == (wide["finetuned"] > wide["base"]).loc[preference.index]).all()
+
+
+def test_decision_follows_the_confidence_sequence():
+    clear = make_campaign(n_items=300, advantage=1.5, seed=62)
+    result = certainty(clear.judgments, clear.metrics)
+    assert result.decision.verdict == "finetune_better" and result.sequence_low > 0.5
+    assert result.sequence_low <= result.human_win_rate <= result.sequence_high
+    none = make_campaign(n_items=40, advantage=0.0, seed=63)
+    early = certainty(none.judgments, None, delta=0.05)
+    assert (
+        early.decision.verdict == "keep_going"
+        and early.ppi is None
+        and "No automatic score" in early.ppi_sentence
+    )
+
+
+def test_no_judgments_of_the_pair_is_one_line(campaign):
+    with pytest.raises(StatsInputError, match="no human judgments"):
+        certainty(campaign.judgments, system="finetuned", opponent="other")
+    empty = pd.DataFrame(columns=campaign.metrics.columns)
+    assert proxy_metrics(empty) == []
