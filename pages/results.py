@@ -42,7 +42,7 @@ MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
 ITEM_INTERVAL_HELP = (
     "The interval to read: a Wilson score interval with the item as the unit (each item's share of wins under the "
     "tie policy, averaged over the items, with n = items). It never claims certainty: 10 items won unanimously "
-    "read 72%–100%, where a bootstrap collapses to a single point."
+    "read 72%–100%, where a bootstrap collapses to a single point (docs/metrics.md)."
 )
 
 
