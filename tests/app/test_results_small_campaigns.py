@@ -74,3 +74,21 @@ def test_ties_only_say_there_is_no_verdict(as_researcher, app_env, tmp_path, run
     assert metric["finetuned win rate (half)"] == "50.0%"
     low, high = proportion_confint(2, 4, alpha=0.05, method="wilson")  # 4 items, each half
     assert metric["95% CI (items, Wilson)"] == f"{low:.1%} – {high:.1%}"
+
+
+def test_raw_agreement_is_shown_beside_a_defined_alpha(as_researcher, app_env, tmp_path, run_writer):
+    # ann-1 disagrees with ann-0 on every third item: alpha is defined, and the plain share is 2 of 3 pairs agreeing
+    def decide(item, annotator):
+        i = int(item.split("-")[1])
+        first = "finetuned" if i % 2 else "base"
+        return first if annotator == "ann-0" or i % 3 else ("base" if first == "finetuned" else "finetuned")
+
+    fill_decided(app_env, run_writer(tmp_path / "runs" / "run-s", n_items=12), n_annotators=2, decide=decide,
+                 name="split")  # fmt: skip
+    at = as_researcher()
+    assert not at.exception, at.exception
+    metric = {m.label: m.value for m in at.metric}
+    assert metric["Raw agreement on the preference"] == f"{8 / 12:.0%}"
+    assert not any("alpha is undefined" in t or "second annotator" in t for t in texts(at))
+    alpha = next(df.value for df in at.dataframe if "alpha" in df.value.columns and "target" in df.value.columns)
+    assert alpha["alpha"].notna().iloc[0]
