@@ -90,5 +90,7 @@ def test_raw_agreement_is_shown_beside_a_defined_alpha(as_researcher, app_env, t
     metric = {m.label: m.value for m in at.metric}
     assert metric["Raw agreement on the preference"] == f"{8 / 12:.0%}"
     assert not any("alpha is undefined" in t or "second annotator" in t for t in texts(at))
-    alpha = next(df.value for df in at.dataframe if "alpha" in df.value.columns and "target" in df.value.columns)
+    alpha = next(
+        df.value for df in at.dataframe if "alpha" in df.value.columns and "target" in df.value.columns
+    )
     assert alpha["alpha"].notna().iloc[0]
