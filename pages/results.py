@@ -28,6 +28,7 @@ from annotations.report import (
     results_cache,
 )
 from annotations.report.metric_reading import metric_reading
+from annotations.report.summary import agreement_sentence
 from annotations.stats.faithfulness import fidelity_table
 from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder
@@ -39,6 +40,11 @@ from pages.shared import require_role, store
 from pages.tables import analysis_with_usernames, show_table, usernames, with_usernames
 
 MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
+ITEM_INTERVAL_HELP = (
+    "The interval to read: a Wilson score interval with the item as the unit (each item's share of wins under the "
+    "tie policy, averaged over the items, with n = items). It never claims certainty: 10 items won unanimously "
+    "read 72%–100%, where a bootstrap collapses to a single point (docs/metrics.md)."
+)
 
 
 @st.cache_resource(show_spinner="Loading judgments…", max_entries=4)
@@ -226,8 +232,9 @@ with verdict_tab:
             width="content",
         )
         st.metric(
-            f"{stats.ci_label(options.confidence)} (item bootstrap)",
-            "n/a" if win.boot_low is None else f"{win.boot_low:.1%} – {win.boot_high:.1%}",
+            f"{stats.ci_label(options.confidence)} (items, Wilson)",
+            "n/a" if win.item_low is None else f"{win.item_low:.1%} – {win.item_high:.1%}",
+            help=ITEM_INTERVAL_HELP,
             width="content",
         )
         st.metric("Sign test p", "n/a" if win.sign_test_p is None else f"{win.sign_test_p:.3g}", width="content")
@@ -238,14 +245,23 @@ with verdict_tab:
     if not policies.empty:
         rows = []
         for r in policies.itertuples():
-            rows.append({"interval": f"{r.tie_policy}: item bootstrap", "win_rate": r.win_rate,
-                         "low": r.boot_low, "high": r.boot_high})  # fmt: skip
-            rows.append({"interval": f"{r.tie_policy}: Wilson", "win_rate": r.win_rate,
-                         "low": r.wilson_low, "high": r.wilson_high})  # fmt: skip
+            for kind, low, high in (
+                ("items, Wilson", r.item_low, r.item_high),
+                ("item bootstrap", r.boot_low, r.boot_high),  # left out where it collapsed to a point
+                ("judgments, Wilson", r.wilson_low, r.wilson_high),
+            ):
+                if low is not None and not pd.isna(low):
+                    rows.append({"interval": f"{r.tie_policy}: {kind}", "win_rate": r.win_rate,
+                                 "low": low, "high": high})  # fmt: skip
         st.vega_lite_chart(
             pd.DataFrame(rows),
             interval_chart("interval", "win_rate", "low", "high", 0.5, f"win rate of {win.system}"),
             width="stretch",
+        )
+        st.caption(
+            f"{ITEM_INTERVAL_HELP} The item bootstrap resamples items; the judgments' Wilson interval treats "
+            "judgments of one item as independent (too narrow when judges of an item agree)."
+            + (f" No item-bootstrap interval: {win.boot_note}." if win.boot_note else "")
         )
     rest_of_verdict = st.container()
 
@@ -262,6 +278,8 @@ with rest_of_verdict:
             interval_chart("criterion", "mean_diff", "ci_low", "ci_high", 0.0, f"mean score {win.system} − {win.opponent}"),
             width="stretch",
         )  # fmt: skip
+        for r in diffs[diffs["ci_low"].isna() & diffs["reason"].notna()].itertuples():
+            st.caption(escape_markdown(f"{r.criterion}: {r.mean_diff:+.2f}, no interval: {r.reason}."))
     if verdict.bradley_terry is not None:
         st.subheader("Bradley–Terry strengths")
         show_table(verdict.bradley_terry.table)
@@ -280,18 +298,20 @@ with agreement_tab:
         ]
     preference_alpha = agreeing.table.iloc[0]["alpha"]
     plan = agreeing.plan
-    if preference_alpha is None or pd.isna(preference_alpha):
-        # one annotator, or several who never judged the same item: say what would make agreement measurable
-        st.info(
-            "Agreement needs **a second annotator on the same items**: "
-            + (
-                f"so far {counted(plan.n_annotators, 'annotator')} judged {counted(plan.n_items, 'item')}, "
-                f"{plan.n_items_overlapping} of them by two different annotators."
-                if plan is not None
-                else "no item has been judged by two different annotators yet."
-            )
+    raw = agreeing.raw
+    if raw is not None and raw.share is not None:  # a plain share whenever some item was judged twice or more
+        st.metric(
+            "Raw agreement on the preference",
+            f"{raw.share:.0%}",
+            help="Of all pairs of judgments on the same item (by two annotators), the share that chose the same "
+            f"outcome: {raw.n_pairs:,} pairs on {counted(raw.n_items, 'item')}.",
+            width="content",
         )
-        if plan is not None and plan.items_needed:
+    if preference_alpha is None or pd.isna(preference_alpha):
+        # one annotator, several who never judged the same item, or judgments with no variation: say which
+        sentence = agreement_sentence(agreeing.table.iloc[0], raw, plan, stats.ci_label(options.confidence))
+        st.info(escape_markdown(sentence))
+        if plan is not None and plan.items_needed and (raw is None or raw.n_pairs == 0):
             st.markdown(
                 "**How many overlapping judgments?** Items that need a second, independent judgment for the "
                 "preference's Krippendorff's alpha to have a 95% interval of the given width"

@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from annotations import stats
+from annotations.plurals import counted
 from annotations.report.campaign_data import CampaignData
 from annotations.report.loss_curve import loss_curve_svg
 from annotations.report.summary import _num, interpret
@@ -130,10 +131,27 @@ def metric_blocks(a: CampaignAnalysis) -> list[Block]:
     return [("table", _table(a.metric_table)), ("p", metric_table_help(a.metric_table["metric"]))]
 
 
+INTERVALS_HELP = (
+    "`item_low`–`item_high`: the interval to read, a Wilson score interval with the item as the unit (each item's "
+    "share of wins under the tie policy, averaged over the items, with n = items); it stays honest when every item "
+    "agrees. `boot_low`–`boot_high`: percentile bootstrap over items (empty when every resample gives the same "
+    "value). `wilson_low`–`wilson_high`: Wilson over judgments, as if judgments of one item were independent."
+)
+
+
 def verdict_blocks(a: CampaignAnalysis) -> list[Block]:
     """The win rate under each tie policy, the per-criterion score differences and Bradley-Terry strengths."""
     blocks: list[Block] = [("table", _table(a.win_by_policy, ["tie_policy", "wins", "losses", "ties", "both_bad", "win_rate",
-                                                             "boot_low", "boot_high", "wilson_low", "wilson_high", "sign_test_p", "n_used", "n_items"]))]  # fmt: skip
+                                                             "item_low", "item_high", "boot_low", "boot_high", "wilson_low", "wilson_high",
+                                                             "sign_test_p", "n_used", "n_items"])),
+                           ("p", INTERVALS_HELP)]  # fmt: skip
+    notes = (
+        a.win_by_policy.dropna(subset=["boot_note"])
+        if "boot_note" in a.win_by_policy
+        else a.win_by_policy[:0]
+    )
+    if not notes.empty:
+        blocks.append(("p", f"No bootstrap interval: {notes.iloc[0]['boot_note']}."))
     if not a.criteria.empty:
         blocks.append(("table", _table(a.criteria, ["criterion", "mean_opponent", "mean_system", "mean_diff", "ci_low",
                                                     "ci_high", "t_p", "n", "n_items", "reason"])))  # fmt: skip
@@ -145,8 +163,16 @@ def verdict_blocks(a: CampaignAnalysis) -> list[Block]:
 def agreement_blocks(a: CampaignAnalysis) -> list[Block]:
     """Krippendorff's alpha per target and Fleiss' kappa on the preference."""
     columns = ["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]
+    raw = a.raw_agreement
+    plain = (
+        [("p", f"Raw agreement on the preference: {100 * raw.share:.0f}% of {counted(raw.n_pairs, 'pair')} of "
+               f"judgments on {counted(raw.n_items, 'item')} judged by two or more annotators agree.")]
+        if raw is not None and raw.share is not None
+        else []
+    )  # fmt: skip
     return [
         ("table", _table(a.agreement, columns)),
+        *plain,
         ("p", f"Fleiss' kappa on the preference: {_num(a.fleiss.kappa)} ({a.fleiss.n_items} items with "
               f"{a.fleiss.raters_per_item} ratings each){'; ' + a.fleiss.reason if a.fleiss.reason else ''}."),
     ]  # fmt: skip

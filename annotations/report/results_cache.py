@@ -26,7 +26,8 @@ from annotations.stats.analysis import AnalysisOptions
 from annotations.stats.campaign_analysis import CampaignAnalysis
 from annotations.stats.environment import environment
 
-FORMAT = 2  # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006)
+FORMAT = 3  # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006; 3: item
+# intervals of the win rate, raw agreement)
 
 
 def cache_folder() -> Path:

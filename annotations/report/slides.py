@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 
 from annotations.report.campaign_data import CampaignData  # noqa: E402
 from annotations.report.render import markdown_inline, markdown_text  # noqa: E402
-from annotations.report.summary import interpret  # noqa: E402
+from annotations.report.summary import agreement_sentence, interpret  # noqa: E402
 from annotations.stats.campaign_analysis import CampaignAnalysis  # noqa: E402
 from annotations.stats.preference import TIE_OUTCOMES  # noqa: E402
 from ft_core import runfolder  # noqa: E402
@@ -38,6 +38,17 @@ from ft_core import runfolder  # noqa: E402
 EXCERPT_CHARS = 420  # an output longer than this is cut on the slide (the export has the whole text)
 FIGSIZE = (8.0, 4.2)
 DPI = 110
+# A chart is drawn for the slide it goes on: at most this tall (inches; 4.4 x 110 dpi = 484 px, what a 16:9 slide
+# keeps under its title and a line of text), so a long list of metrics or policies makes the rows narrower instead of
+# the figure taller than its slide.
+MAX_FIG_HEIGHT = 4.4
+SLIDE_PX = (1120, 630)  # the HTML deck's slide, 16:9
+MARP_PX = (1280, 720)  # Marp's 16:9 slide
+
+
+def _fig_height(rows: int, per_row: float, extra: float) -> float:
+    """A chart's height for `rows` rows: per_row inches each plus `extra`, between 1.6 and MAX_FIG_HEIGHT."""
+    return min(MAX_FIG_HEIGHT, max(1.6, per_row * rows + extra))
 
 
 @dataclass
@@ -67,11 +78,43 @@ class ExamplePair:
 
 
 def example_items(judgments: pd.DataFrame, system: str, opponent: str) -> dict[str, str]:
-    """{"best", "worst", "most contested"} -> item_id, from the judgments the verdict used: best is the item with the
-    largest net preference for `system` ((wins - losses) / judgments; more judgments break ties), worst the
-    smallest, most contested the item whose decisive votes are most evenly split (most judgments first)."""
+    """{"best", "worst", "most contested"} -> item_id, from the judgments the verdict used, each only where an item
+    means what the title says, and never one item twice:
+
+    - best: an item `system` won (more votes for it than for `opponent`), the largest net preference
+      ((wins - losses) / judgments; more judgments, then the item id, break ties);
+    - worst: an item `opponent` won, the largest net preference for it (never an item `system` won);
+    - most contested: a split item (votes for both), the most evenly split (most judgments first), other than
+      the two above.
+
+    A label is missing when no item qualifies (in a unanimous campaign there is no worst and no contested item);
+    `missing_examples` says why in words."""
     if judgments.empty:
         return {}
+    per_item = _votes_per_item(judgments, system, opponent)
+    ranked = per_item.reset_index()
+    chosen: dict[str, str] = {}
+    won = ranked[ranked["win"] > ranked["loss"]]
+    if not won.empty:
+        chosen["best"] = won.sort_values(["net", "n", "item_id"], ascending=[False, False, True]).iloc[0][
+            "item_id"
+        ]
+    lost = ranked[ranked["loss"] > ranked["win"]]
+    if not lost.empty:
+        chosen["worst"] = lost.sort_values(["net", "n", "item_id"], ascending=[True, False, True]).iloc[0][
+            "item_id"
+        ]
+    split = ranked[(ranked["win"] > 0) & (ranked["loss"] > 0) & ~ranked["item_id"].isin(set(chosen.values()))]
+    if not split.empty:
+        chosen["most contested"] = split.sort_values(
+            ["split", "n", "item_id"], ascending=[False, False, True]
+        ).iloc[0]["item_id"]
+    return chosen
+
+
+def _votes_per_item(judgments: pd.DataFrame, system: str, opponent: str) -> pd.DataFrame:
+    """Per item: votes for `system` (win), for `opponent` (loss), ties, all (n), the net preference for `system`
+    and how evenly the decisive votes split (1: half and half, 0: one-sided)."""
     winner = judgments["winner"].astype(str)
     votes = pd.DataFrame(
         {
@@ -86,16 +129,17 @@ def example_items(judgments: pd.DataFrame, system: str, opponent: str) -> dict[s
     per_item["net"] = (per_item["win"] - per_item["loss"]) / per_item["n"]
     decisive = per_item["win"] + per_item["loss"]
     per_item["split"] = 1 - (per_item["win"] - per_item["loss"]).abs() / decisive.where(decisive > 0)
-    ranked = per_item.reset_index()
-    best = ranked.sort_values(["net", "n", "item_id"], ascending=[False, False, True]).iloc[0]["item_id"]
-    worst = ranked.sort_values(["net", "n", "item_id"], ascending=[True, False, True]).iloc[0]["item_id"]
-    contested = ranked[decisive.to_numpy() >= 2].sort_values(
-        ["split", "n", "item_id"], ascending=[False, False, True]
-    )
-    chosen = {"best": best, "worst": worst}
-    if not contested.empty:
-        chosen["most contested"] = contested.iloc[0]["item_id"]
-    return chosen
+    return per_item
+
+
+def missing_examples(chosen: dict[str, str], system: str, opponent: str) -> list[str]:
+    """Why an example slide is left out, one line per missing label (empty when all three are shown)."""
+    why = {
+        "best": f"no best example: {system} won no item (no item had more votes for it than for {opponent})",
+        "worst": f"no worst example: {opponent} won no item (no item had more votes for it than for {system})",
+        "most contested": "no contested example: no other item had votes for both systems",
+    }
+    return [line for label, line in why.items() if label not in chosen]
 
 
 def example_pairs(con, data: CampaignData, a: CampaignAnalysis) -> list[ExamplePair]:
@@ -137,7 +181,7 @@ def _save(fig, path: Path) -> Path:
 
 def _interval_chart(labels, values, lows, highs, rule: float, xlabel: str, path: Path) -> Path:
     """Points with interval bars and a dashed reference line: the page's interval_chart, as a PNG."""
-    fig, ax = plt.subplots(figsize=(FIGSIZE[0], max(1.6, 0.5 * len(labels) + 1.2)))
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], _fig_height(len(labels), 0.5, 1.2)))
     y = list(range(len(labels)))[::-1]
     for yi, value, low, high in zip(y, values, lows, highs):
         low = value if low is None or (isinstance(low, float) and math.isnan(low)) else low
@@ -179,16 +223,20 @@ def training_chart(log: pd.DataFrame, path: Path) -> Path | None:
 
 
 def verdict_chart(a: CampaignAnalysis, path: Path) -> Path | None:
-    """The win rate under each tie policy with its item-bootstrap and Wilson intervals (the page's chart)."""
+    """The win rate under each tie policy with its item interval (Wilson, the item as the unit), its item-bootstrap
+    interval where the bootstrap did not collapse, and the Wilson interval over judgments (the page's chart)."""
     rows = a.win_by_policy.dropna(subset=["win_rate"])
     if rows.empty:
         return None
     labels, values, lows, highs = [], [], [], []
     for r in rows.itertuples():
         for kind, low, high in (
+            ("items, Wilson", r.item_low, r.item_high),
             ("item bootstrap", r.boot_low, r.boot_high),
-            ("Wilson", r.wilson_low, r.wilson_high),
+            ("judgments, Wilson", r.wilson_low, r.wilson_high),
         ):
+            if low is None or pd.isna(low):  # a bootstrap that collapsed to a point is left out, not drawn
+                continue
             labels.append(f"{r.tie_policy}: {kind}")
             values.append(r.win_rate)
             lows.append(low)
@@ -204,7 +252,9 @@ def metrics_chart(a: CampaignAnalysis, path: Path) -> Path | None:
     table = a.metric_table.dropna(subset=["delta"]) if not a.metric_table.empty else a.metric_table
     if table.empty:
         return None
-    fig, axes = plt.subplots(len(table), 1, figsize=(FIGSIZE[0], 0.75 * len(table) + 0.9), squeeze=False)
+    fig, axes = plt.subplots(
+        len(table), 1, figsize=(FIGSIZE[0], _fig_height(len(table), 0.75, 0.9)), squeeze=False
+    )
     for ax, r in zip(axes[:, 0], table.itertuples()):
         low = r.delta if pd.isna(r.ci_low) else r.ci_low
         high = r.delta if pd.isna(r.ci_high) else r.ci_high
@@ -214,6 +264,7 @@ def metrics_chart(a: CampaignAnalysis, path: Path) -> Path | None:
         span = max(abs(low), abs(high)) * 1.15 or 1.0  # a metric equal on every item: a unit scale
         ax.set_xlim(-span, span)
         ax.set_yticks([0], [str(r.metric)])
+        ax.tick_params(labelsize=10 if len(table) <= 5 else 8)  # many metrics share the slide's height
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel(
         f"{a.system} − {a.opponent} (paired bootstrap over items, 95%; each row its own scale)"
@@ -238,7 +289,7 @@ def bias_chart(a: CampaignAnalysis, path: Path) -> Path | None:
     position = a.position[a.position["annotator_id"] != "all"]
     if position.empty:
         return None
-    fig, ax = plt.subplots(figsize=(FIGSIZE[0], max(1.6, 0.32 * len(position) + 1.2)))
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], _fig_height(len(position), 0.32, 1.2)))
     colours = ["#e45756" if p is not None and p < 0.01 else "#4c78a8" for p in position["p_value"]]
     ax.barh(position["annotator_id"].astype(str), position["left_share"], color=colours)
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
@@ -298,36 +349,59 @@ def build_slides(
             "| metric | " + f"{a.opponent} | {a.system} | difference | 95% CI |",
             "|---|---|---|---|---|",
         ]
+        no_interval = []
         for r in a.metric_table.itertuples():
+            collapsed = pd.isna(r.ci_low) and isinstance(getattr(r, "reason", None), str)
+            interval = "see below" if collapsed else f"{_num(r.ci_low)} – {_num(r.ci_high)}"
             table.append(
                 f"| {_cell(r.metric)} | {_num(getattr(r, 'mean_opponent', None))} | {_num(getattr(r, 'mean_system', None))} "
-                f"| {_num(r.delta)} | {_num(r.ci_low)} – {_num(r.ci_high)} |"
+                f"| {_num(r.delta)} | {interval} |"
             )
+            if collapsed:
+                no_interval.append(f"No interval for {r.metric}: {r.reason}")
         sentence = [m for m in runfolder.SENTENCE_COLUMNS.values() if m in set(a.metric_table["metric"])]
         if sentence:  # not the corpus figures of the run's own table, which pool n-gram counts over the items
             corpus = [c for c, m in runfolder.SENTENCE_COLUMNS.items() if m in sentence]
             table.insert(0, f"Means over the items; {', '.join(sentence)}: the mean of each item's own score, "
                          f"not the corpus {', '.join(corpus)} of the run's table")  # fmt: skip
-        slides.append(Slide("Automatic metrics, paired bootstrap", table, name("metrics")))
-    low, high = (w.boot_low, w.boot_high) if w.boot_low is not None else (w.wilson_low, w.wilson_high)
+        slides.append(Slide("Automatic metrics, paired bootstrap", no_interval + table))
+        if name("metrics"):  # the chart on a slide of its own: under the table it would not fit the slide
+            slides.append(
+                Slide(
+                    "Automatic metrics: differences with their intervals",
+                    [f"{a.system} − {a.opponent} per metric, each row on its own scale"],
+                    name("metrics"),
+                )
+            )
     slides.append(
         Slide(
             "The human verdict",
             [
-                f"**{a.system} win rate ({w.tie_policy}): {_pct(w.win_rate)}**, 95% CI {_pct(low)} – {_pct(high)} "
-                f"(item bootstrap)",
+                f"**{a.system} win rate ({w.tie_policy}): {_pct(w.win_rate)}**, 95% CI {_pct(w.item_low)} – "
+                f"{_pct(w.item_high)} (Wilson score over {w.n_items_used} items)",
                 f"Sign test p = {_num(w.sign_test_p, 3) if w.sign_test_p is None else f'{w.sign_test_p:.3g}'}; "
                 f"wins / losses / ties: {w.wins} / {w.losses} / {w.ties + w.both_bad}",
                 interpret(a)[0].replace("**", ""),
             ],
-            name("verdict"),
         )
     )
+    if name("verdict"):  # the chart on a slide of its own, sized to it
+        slides.append(
+            Slide(
+                "The human verdict: intervals",
+                [
+                    "The win rate under each tie policy: items (Wilson, the interval to read), item bootstrap, "
+                    "judgments (Wilson)"
+                ],
+                name("verdict"),
+            )
+        )
     preference = a.agreement.iloc[0]
     if preference["alpha"] is None or pd.isna(preference["alpha"]):
         plan = a.agreement_plan
-        lines = [f"Agreement cannot be measured yet: {preference['reason']}."]
-        if plan is not None and plan.items_needed:
+        raw = a.raw_agreement
+        lines = [agreement_sentence(preference, raw, plan, "95% CI")]
+        if plan is not None and plan.items_needed and (raw is None or raw.n_pairs == 0):
             lines.append(
                 "A second annotator on the same items would need to judge about "
                 + ", ".join(f"{n} items for alpha ± {hw:.2f}" for hw, n in plan.items_needed.items())
@@ -343,6 +417,14 @@ def build_slides(
                     f"(95% CI {_num(preference['ci_low'])} – {_num(preference['ci_high'])}, "
                     f"{int(preference['n_units'])} items)",
                     f"Fleiss' kappa: {_num(a.fleiss.kappa)}",
+                    *(
+                        [
+                            f"Raw agreement: {_pct(a.raw_agreement.share)} of {a.raw_agreement.n_pairs} pairs of "
+                            f"judgments on the same item"
+                        ]
+                        if a.raw_agreement is not None and a.raw_agreement.share is not None
+                        else []
+                    ),
                 ],
                 name("agreement"),
             )
@@ -365,6 +447,11 @@ def build_slides(
         + ("; ".join(f"{r.annotator_id} ({r.flags})" for r in flagged.itertuples()) or "none")
     )
     slides.append(Slide("Bias checks", bias_lines, name("bias")))
+    missing = missing_examples({pair.label: pair.item_id for pair in examples}, a.system, a.opponent)
+    if (
+        missing
+    ):  # say which example slides are left out, and why, rather than show an item under a wrong title
+        slides.append(Slide("Examples", [f"{line[0].upper()}{line[1:]}." for line in missing]))
     for pair in examples:
         slides.append(
             Slide(
@@ -388,6 +475,18 @@ def _marp_table_row(line: str) -> str:
     return "| " + " | ".join(markdown_text(c, line_start=False) for c in cells) + " |"
 
 
+# Marp's default theme: 35 px text on lines about 50 px high, about 64 characters to a line, 78.5 px padding
+MARP_LINE_PX, MARP_LINE_CHARS, MARP_PADDING_PX, MARP_TITLE_PX = 50, 64, 78.5, 80
+
+
+def marp_chart_height(slide: Slide) -> int:
+    """The height (px) a slide's chart gets in the Marp deck: what the 720 px slide keeps under its padding, its
+    title and its text lines (each bullet wrapped at MARP_LINE_CHARS), between 150 and 440 px."""
+    lines = sum(max(1, math.ceil(len(line) / MARP_LINE_CHARS)) for line in slide.lines)
+    free = MARP_PX[1] - 2 * MARP_PADDING_PX - MARP_TITLE_PX - MARP_LINE_PX * lines - 30
+    return int(min(440, max(150, free)))
+
+
 def render_marp(slides: list[Slide], folder: str = "charts") -> str:
     """The deck as Marp Markdown: front matter, slides split by `---`, charts as images beside the file."""
     parts = ["---\nmarp: true\ntheme: default\npaginate: true\nsize: 16:9\n---\n"]
@@ -399,7 +498,7 @@ def render_marp(slides: list[Slide], folder: str = "charts") -> str:
         if table:
             body += ["", *table]
         if slide.chart:
-            body += ["", f"![h:300]({folder}/{slide.chart})"]
+            body += ["", f"![h:{marp_chart_height(slide)}]({folder}/{slide.chart})"]
         parts.append("\n".join(body) + "\n")
     return "\n---\n\n".join(parts)
 
@@ -419,10 +518,14 @@ def render_deck_html(slides: list[Slide], charts: dict[str, Path | None]) -> str
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Slides</title><style>"
         "body{margin:0;background:#555;font-family:sans-serif}"
-        "section{box-sizing:border-box;width:1120px;height:630px;margin:24px auto;padding:36px 56px;background:white;"
-        "overflow:hidden;position:relative}h1{font-size:40px;margin:120px 0 24px}h2{font-size:30px;margin:0 0 12px}"
+        # a slide is a column: title, text, then the chart in whatever height is left (object-fit keeps its shape),
+        # so a chart is always sized to its slide and never runs off it
+        f"section{{box-sizing:border-box;width:{SLIDE_PX[0]}px;height:{SLIDE_PX[1]}px;margin:24px auto;"
+        "padding:36px 56px 40px;background:white;overflow:hidden;position:relative;display:flex;flex-direction:column}"
+        "section>*{flex:0 0 auto}h1{font-size:40px;margin:120px 0 24px}h2{font-size:30px;margin:0 0 12px}"
         "li{font-size:19px;margin:4px 0}table{border-collapse:collapse;font-size:16px;margin:8px 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px}img{display:block;max-height:330px;max-width:100%;margin:8px auto}"
+        "td,th{border:1px solid #ccc;padding:3px 8px}"
+        "section>img{flex:1 1 0;min-height:0;width:100%;object-fit:contain;margin:8px 0 0}"
         ".page{position:absolute;right:24px;bottom:16px;color:#888;font-size:14px}"
         "</style></head><body>"
     ]

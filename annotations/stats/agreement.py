@@ -19,7 +19,7 @@ import pandas as pd
 from annotations.errors import AnnotationError
 from annotations.stats.bootstrap import PATTERN_LIMIT, bootstrap_totals, distinct_rows, pattern_totals
 from annotations.stats.frames import require_columns
-from annotations.stats.intervals import half_width, percentile_interval
+from annotations.stats.intervals import degenerate, half_width, percentile_interval
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
@@ -185,9 +185,16 @@ def krippendorff_alpha(
         o_boot = _resampled_coincidences(contrib, freq, counts[pairable], n_boot, seed)
         boot = _alpha_from_coincidences(o_boot, level, values)
         result.n_boot_undefined = int(np.isnan(boot).sum())
-        result.ci_low, result.ci_high = percentile_interval(boot, confidence)
-        if result.ci_low is None:
+        low, high = percentile_interval(boot, confidence)
+        if low is None:
             result.reason = "the bootstrap resamples have no variation, so the interval is undefined"
+        elif degenerate(low, high):  # printed, "1.00 to 1.00" would claim a certainty the items do not hold
+            result.reason = (
+                f"every bootstrap resample gives alpha = {result.alpha:.2f} (on {n_units} units rated twice or "
+                "more); the bootstrap cannot give an interval from so few distinct values"
+            )
+        else:
+            result.ci_low, result.ci_high = low, high
     if leave_one_out and n_annotators > 2:
         result.leave_one_out = _leave_one_annotator_out(
             data[annotator], unit_index, codes, counts, o, level, values
@@ -278,6 +285,42 @@ def cohen_kappa_pairs(
             ],
         }
     )
+
+
+@dataclass
+class RawAgreement:
+    """The plain share of agreeing pairs: of all pairs of judgments by two annotators on the same item, the share
+    that chose the same outcome. Shown beside alpha, and instead of it where alpha is undefined."""
+
+    share: float | None  # None when no item has judgments from two annotators
+    n_pairs: int  # pairs of judgments on the same item
+    n_items: int  # items judged by two or more annotators
+    n_judgments: int  # judgments on those items
+    values: list[str] = field(default_factory=list)  # the distinct outcomes chosen on those items
+    method: str = "pairwise percent agreement: agreeing pairs / all pairs of judgments on the same item"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def raw_agreement(
+    df: pd.DataFrame, unit: str = "item_id", annotator: str = "annotator_id", value: str = "value"
+) -> RawAgreement:
+    """Share of agreeing pairs among the pairs of ratings by two annotators of the same unit (one rating per
+    annotator and unit: the first). The observed agreement of Fleiss (1971), pooled over units with any number of
+    ratings (Krippendorff 2004, "Content Analysis", 2nd ed., section 11.2, on percent agreement)."""
+    require_columns(df, [unit, annotator, value], "raw_agreement")
+    data = df[[unit, annotator, value]].dropna().drop_duplicates([unit, annotator])
+    per_unit = data.groupby(unit)[annotator].transform("size")
+    data = data[per_unit >= 2]
+    if data.empty:
+        return RawAgreement(None, 0, 0, 0)
+    counts = data.groupby([unit, value]).size()
+    m = data.groupby(unit).size()
+    agreeing = float((counts * (counts - 1) / 2).sum())
+    pairs = float((m * (m - 1) / 2).sum())
+    values = sorted(data[value].astype(str).unique())
+    return RawAgreement(agreeing / pairs, int(pairs), int(len(m)), int(len(data)), values)
 
 
 @dataclass

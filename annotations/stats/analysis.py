@@ -105,6 +105,9 @@ class Agreement:
     fleiss: agreement.FleissResult
     preference_alpha: agreement.AlphaResult  # the preference with ties as a category (the power plan uses it)
     plan: power.AgreementPlan  # items a second annotator would have to judge, for intervals of given widths
+    raw: agreement.RawAgreement | None = (
+        None  # share of agreeing pairs of preference judgments on the same item
+    )
 
 
 @dataclass
@@ -294,6 +297,7 @@ def agreement_statistics(used: pd.DataFrame, scores: pd.DataFrame, options: Anal
         fleiss=agreement.fleiss_kappa(preference_ratings),
         preference_alpha=alphas[0],
         plan=power.agreement_plan(preference_ratings, confidence=options.confidence),
+        raw=agreement.raw_agreement(preference_ratings),
     )
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from annotations.stats.agreement import FleissResult
+from annotations.stats.agreement import FleissResult, RawAgreement
 from annotations.stats.power import AgreementPlan, MoreJudgments
 from annotations.stats.preference import BradleyTerryResult, WinRateResult
 from annotations.stats.quality import LengthBiasResult
@@ -52,6 +52,9 @@ class CampaignAnalysis:
     # (item_id, system) rows: "metric:<m>" and "human:<criterion>" means behind the correlations (not exported)
     human_metric_means: pd.DataFrame = field(default_factory=pd.DataFrame)
     agreement_plan: AgreementPlan | None = None  # second judgments needed for alpha intervals of given widths
+    raw_agreement: RawAgreement | None = (
+        None  # share of agreeing pairs of preference judgments on the same item
+    )
 
     def to_dict(self) -> dict:
         """JSON-ready nested dict (NaN -> None)."""
@@ -83,6 +86,7 @@ class CampaignAnalysis:
             "pairwise_accuracy": frame(self.pairwise_accuracy),
             "power": _clean(self.power.to_dict()),
             "agreement_plan": _clean(self.agreement_plan.to_dict()) if self.agreement_plan else None,
+            "raw_agreement": _clean(self.raw_agreement.to_dict()) if self.raw_agreement else None,
             "environment": self.environment,
         }
         return _clean(out)
@@ -92,9 +96,12 @@ class CampaignAnalysis:
         n, seed, note (the CSV export)."""
         rows = []
         w = self.win
+        rows.append(("win_rate", f"{w.system} vs {w.opponent}", f"tie policy {w.tie_policy}",
+                     "Wilson score, the item as the unit (item-mean share)", w.item_share, w.item_low, w.item_high,
+                     w.n_items_used, None, w.reason))  # fmt: skip
         rows.append(("win_rate", f"{w.system} vs {w.opponent}", f"tie policy {w.tie_policy}", "bootstrap over items",
-                     w.win_rate, w.boot_low, w.boot_high, w.n_used, w.seed, w.reason))  # fmt: skip
-        rows.append(("win_rate", f"{w.system} vs {w.opponent}", f"tie policy {w.tie_policy}", "Wilson score",
+                     w.win_rate, w.boot_low, w.boot_high, w.n_used, w.seed, w.reason or w.boot_note))  # fmt: skip
+        rows.append(("win_rate", f"{w.system} vs {w.opponent}", f"tie policy {w.tie_policy}", "Wilson score, judgments as the unit",
                      w.win_rate, w.wilson_low, w.wilson_high, w.n_used, None, None))  # fmt: skip
         rows.append(("sign_test_p", f"{w.system} vs {w.opponent}", "ties excluded", "exact binomial",
                      w.sign_test_p, None, None, w.wins + w.losses, None, None))  # fmt: skip
@@ -103,10 +110,14 @@ class CampaignAnalysis:
                          "bootstrap over items", r.mean_diff, r.ci_low, r.ci_high, r.n, self.options.seed, r.reason))  # fmt: skip
         for r in self.metric_table.itertuples():
             rows.append(("metric_difference", r.metric, f"{self.system} - {self.opponent}", "bootstrap over items",
-                         r.delta, r.ci_low, r.ci_high, r.n_items, self.options.seed, None))  # fmt: skip
+                         r.delta, r.ci_low, r.ci_high, r.n_items, self.options.seed, getattr(r, "reason", None)))  # fmt: skip
         for r in self.agreement.itertuples():
             rows.append(("krippendorff_alpha", r.target, r.level, "bootstrap over items", r.alpha, r.ci_low,
                          r.ci_high, r.n_units, r.seed, r.reason))  # fmt: skip
+        raw = self.raw_agreement
+        if raw is not None and raw.share is not None:
+            rows.append(("raw_agreement", "preference (ties as a category)", "pairs of judgments on one item",
+                         raw.method, raw.share, None, None, raw.n_pairs, None, f"{raw.n_items} items"))  # fmt: skip
         rows.append(("fleiss_kappa", "preference", "nominal", self.fleiss.method, self.fleiss.kappa, None, None,
                      self.fleiss.n_items, None, self.fleiss.reason))  # fmt: skip
         for r in self.correlations.itertuples():

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from annotations.stats.bootstrap import bootstrap_totals
-from annotations.stats.intervals import percentile_interval
+from annotations.stats.intervals import degenerate, percentile_interval
 
 COLUMNS = ["criterion", "mean_system", "mean_opponent", "mean_diff", "ci_low", "ci_high", "t_low", "t_high", "t_p",
            "n", "n_items", "reason"]  # fmt: skip
@@ -69,8 +69,25 @@ def _criterion_row(
     elif len(item_means) < 2:
         row["reason"] = "fewer than two items: no interval"
     else:
-        row["reason"] = "every item has the same difference: the t interval is degenerate"
+        row["reason"] = "every item has the same difference: no t interval"
     if n_boot > 0 and len(per_item) >= 2:
         totals = bootstrap_totals(per_item[["sum", "n"]].to_numpy(), n_boot, seed)
-        row["ci_low"], row["ci_high"] = percentile_interval(totals[:, 0] / totals[:, 1], confidence)
+        low, high = percentile_interval(totals[:, 0] / totals[:, 1], confidence)
+        if degenerate(low, high):  # printed, "3.00 to 3.00" would claim a certainty the items do not hold
+            row["reason"] = collapsed_note(item_means)
+        else:
+            row["ci_low"], row["ci_high"] = low, high
     return row
+
+
+def collapsed_note(item_means) -> str:
+    """Why an item bootstrap of these per-item differences gives no interval, in words."""
+    if len(set(item_means)) == 1:
+        return (
+            f"all {len(item_means)} items give the same difference ({item_means[0]:+.2f}); the bootstrap cannot "
+            "give an interval from so few distinct values"
+        )
+    return (
+        f"the {len(item_means)} items take too few distinct values; the bootstrap cannot give an interval from "
+        "them"
+    )

@@ -21,6 +21,14 @@ def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[
     return float(low), float(high)
 
 
+def degenerate(low: float | None, high: float | None) -> bool:
+    """Whether a bootstrap interval collapsed to a point (every resample gave the same value, up to rounding):
+    such an interval claims a certainty the data do not hold, so callers say why instead of printing it."""
+    if low is None or high is None:
+        return False
+    return abs(high - low) <= 1e-12 * max(1.0, abs(low), abs(high))
+
+
 def half_width(low: float | None, high: float | None) -> float | None:
     """Half the width of an interval; None when either end is."""
     if low is None or high is None:

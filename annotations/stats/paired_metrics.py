@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from annotations.stats.bootstrap import bootstrap_each
-from annotations.stats.intervals import percentile_interval
+from annotations.stats.criteria import collapsed_note
+from annotations.stats.intervals import degenerate, percentile_interval
 
 
 def metric_differences(
@@ -25,7 +26,8 @@ def metric_differences(
     machine translation evaluation"), and the share of items where `system` scores higher.
 
     `pairs`: metric_pairs(metrics, system, opponent) when the caller has it already.
-    Columns: metric, mean_opponent, mean_system, delta, ci_low, ci_high, share_system_higher, n_items."""
+    Columns: metric, mean_opponent, mean_system, delta, ci_low, ci_high, share_system_higher, n_items, reason
+    (why the interval is empty: a bootstrap that collapsed to one point is said in words, not printed)."""
     columns = [
         "metric",
         "mean_opponent",
@@ -35,6 +37,7 @@ def metric_differences(
         "ci_high",
         "share_system_higher",
         "n_items",
+        "reason",
     ]
     mine, theirs = metric_pairs(metrics, system, opponent) if pairs is None else pairs
     rows, diffs = [], []
@@ -55,7 +58,11 @@ def metric_differences(
     # every metric's own bootstrap, the ones on the same items in one pass over the item weights
     totals = bootstrap_each([diffs[i] for i in resampled], n_boot, seed)
     for i, t in zip(resampled, totals):
-        rows[i]["ci_low"], rows[i]["ci_high"] = percentile_interval(t[:, 0] / len(diffs[i]), confidence)
+        low, high = percentile_interval(t[:, 0] / len(diffs[i]), confidence)
+        if degenerate(low, high):
+            rows[i]["reason"] = collapsed_note(diffs[i])
+        else:
+            rows[i]["ci_low"], rows[i]["ci_high"] = low, high
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -3,8 +3,9 @@ half-widths of the win rate and of alpha, how many items (at the current number 
 bring the win-rate interval under a target half-width, and how many would detect a given win-rate difference
 from a coin flip.
 
-The per-item standard deviation comes from the item-clustered bootstrap, so the correlation between judgments of
-the same item (the design effect; Kish 1965, "Survey Sampling") is already in it. Sample sizes use the normal
+The per-item standard deviation comes from the win rate's item interval (Wilson score with the item as the unit,
+annotations.stats.preference), so the correlation between judgments of the same item (the design effect; Kish 1965,
+"Survey Sampling") is already in it, and a campaign whose items all agree still gets an honest, non-zero width. Sample sizes use the normal
 approximation for a one-sample test of a mean (Chow, Shao & Wang 2008, "Sample Size Calculations in Clinical
 Research", section 3.1).
 """
@@ -17,7 +18,6 @@ from dataclasses import asdict, dataclass
 from scipy import stats as sps
 
 from annotations.stats.agreement import AlphaResult
-from annotations.stats.intervals import half_width
 from annotations.stats.preference import WinRateResult
 
 
@@ -41,7 +41,7 @@ class MoreJudgments:
 
     n_items: int
     judgments_per_item: float  # current k: judgments of the pair per item, ties included
-    win_rate_half_width: float | None  # current, from the item-clustered bootstrap (Wilson if unavailable)
+    win_rate_half_width: float | None  # current, of the item interval (Wilson score, the item as the unit)
     alpha_half_width: float | None
     sd_per_item: float | None  # win-rate standard deviation per item, design effect included
     target_half_width: float
@@ -58,7 +58,8 @@ class MoreJudgments:
     reason: str | None = None
     confidence: float = 0.95  # coverage of the intervals whose half-widths these are
     method: str = (
-        "normal approximation with the per-item SD of the item-clustered bootstrap (design effect included)"
+        "normal approximation with the per-item SD of the item interval (Wilson score, n = items; design effect "
+        "included)"
     )
 
     def to_dict(self) -> dict:
@@ -77,7 +78,7 @@ def more_judgments(
     """Current half-widths and the items needed (at the current judgments per item) for the targets."""
     z = sps.norm.ppf(1 - (1 - win.confidence) / 2)
     k = win.n_judgments / win.n_items if win.n_items else 0.0
-    half = win.half_width if win.half_width is not None else half_width(win.wilson_low, win.wilson_high)
+    half = win.half_width
     result = MoreJudgments(
         n_items=win.n_items, judgments_per_item=k, win_rate_half_width=half,
         alpha_half_width=alpha.half_width if alpha else None, sd_per_item=None,

@@ -1,6 +1,13 @@
-"""Who won, and how sure: the win rate of one system over another with an explicit tie policy (Wilson interval,
-exact sign test, item-clustered bootstrap), and Bradley-Terry strengths for campaigns with more than two systems.
-For the researcher asking whether the fine-tune helped.
+"""Who won, and how sure: the win rate of one system over another with an explicit tie policy (Wilson interval
+with the item as the unit, exact sign test, item-clustered bootstrap), and Bradley-Terry strengths for campaigns
+with more than two systems. For the researcher asking whether the fine-tune helped.
+
+The interval a researcher reads is the item interval (`item_low`, `item_high`): the Wilson score interval of the
+item-mean share (each item's share of wins under the tie policy, averaged over the items) with the number of
+items as n. It stays honest at the edges: 10 items won unanimously read 72%–100%, never 100%–100% (a percentile
+bootstrap collapses to one point when every item has the same share; `boot_note` then says so and the bootstrap
+interval is left empty). Counting items rather than judgments is conservative when judges of one item disagree
+independently, and right when they agree (the design effect of k judgments per item is then k).
 
 Every statistic works on the de-randomized `winner` (a system name, "tie" or "both_bad"), never on left/right.
 Pure functions over the judgments frame (docs/frames.md).
@@ -16,7 +23,7 @@ from scipy import stats as sps
 
 from annotations.errors import AnnotationError
 from annotations.stats.bootstrap import bootstrap_totals
-from annotations.stats.intervals import half_width, percentile_interval, wilson_interval
+from annotations.stats.intervals import degenerate, half_width, percentile_interval, wilson_interval
 
 TIE_POLICIES = ("drop", "half", "separate")
 TIE_POLICY_HELP = {
@@ -54,13 +61,21 @@ class WinRateResult:
     confidence: float
     reason: str | None = None
     method: str = (
-        "win rate; Wilson score interval; exact binomial sign test (ties excluded); "
-        "percentile bootstrap resampling items"
+        "win rate; Wilson score interval with the item as the unit (item-mean share, n = items); Wilson score "
+        "interval over judgments; exact binomial sign test (ties excluded); percentile bootstrap resampling items"
     )
+    item_share: float | None = None  # mean over the items of each item's win share under the tie policy
+    item_low: float | None = (
+        None  # Wilson score interval of item_share with n = n_items_used: the one to read
+    )
+    item_high: float | None = None
+    n_items_used: int = 0  # items with at least one judgment in the tie policy's denominator
+    boot_note: str | None = None  # why the bootstrap interval is empty when it collapsed to a point
 
     @property
     def half_width(self) -> float | None:
-        return half_width(self.boot_low, self.boot_high)
+        """Half the width of the item interval (the one the verdict and the sample-size plan read)."""
+        return half_width(self.item_low, self.item_high)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,14 +138,39 @@ def win_rate(
     result.wilson_low, result.wilson_high = wilson_interval(successes, n_used, confidence)
     if W + L > 0:
         result.sign_test_p = float(sps.binomtest(W, W + L, 0.5).pvalue)
+    codes = pd.factorize(rows["item_id"], sort=True)[0]
+    per_item = np.column_stack([np.bincount(codes, weights=num), np.bincount(codes, weights=den)])
+    counted_items = per_item[per_item[:, 1] > 0]
+    shares = counted_items[:, 0] / counted_items[:, 1]
+    result.n_items_used = len(shares)
+    result.item_share = float(shares.mean())
+    result.item_low, result.item_high = wilson_interval(
+        result.item_share * len(shares), len(shares), confidence
+    )
     if n_boot > 0:
-        codes = pd.factorize(rows["item_id"], sort=True)[0]
-        per_item = np.column_stack([np.bincount(codes, weights=num), np.bincount(codes, weights=den)])
         totals = bootstrap_totals(per_item, n_boot, seed)
         with np.errstate(invalid="ignore", divide="ignore"):
             boot = totals[:, 0] / totals[:, 1]
-        result.boot_low, result.boot_high = percentile_interval(boot, confidence)
+        low, high = percentile_interval(boot, confidence)
+        if degenerate(low, high):
+            result.boot_note = collapsed_bootstrap_note(shares)
+        else:
+            result.boot_low, result.boot_high = low, high
     return result
+
+
+def collapsed_bootstrap_note(shares: np.ndarray) -> str:
+    """Why an item bootstrap of these per-item shares gives no interval, in words."""
+    n = len(shares)
+    if n == 1:
+        return "one item only: the bootstrap cannot give an interval from a single item"
+    same = len(np.unique(shares)) == 1
+    subject = (
+        f"all {n} items agree (each gives {100 * shares[0]:.0f}%)"
+        if same
+        else f"the {n} items take too few distinct values"
+    )
+    return f"{subject}; the bootstrap cannot give an interval from so few distinct values"
 
 
 def _policy_counts(

@@ -182,7 +182,7 @@ class AnalysisStages:
             preference_correlations=versus.preference_correlations, pairwise_accuracy=versus.pairwise_accuracy,
             power=plan, environment=environment(), seconds=time.perf_counter() - self.started,
             used_judgment_ids=self.evidence.used["judgment_id"].to_numpy(), human_metric_means=versus.means,
-            agreement_plan=agreeing.plan,
+            agreement_plan=agreeing.plan, raw_agreement=agreeing.raw,
         )  # fmt: skip
         return self._result
 
@@ -209,7 +209,9 @@ class FinishedStages:
 
     def agreement(self) -> analysis.Agreement:
         a = self._result
-        return analysis.Agreement(a.agreement, a.leave_one_out, a.cohen, a.fleiss, None, a.agreement_plan)
+        return analysis.Agreement(
+            a.agreement, a.leave_one_out, a.cohen, a.fleiss, None, a.agreement_plan, a.raw_agreement
+        )
 
     def versus(self) -> analysis.MetricsVersusHumans:
         a = self._result

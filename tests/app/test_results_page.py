@@ -111,10 +111,10 @@ def test_new_judgments_are_included_on_request(as_user, researcher, judged, app_
 @pytest.mark.parametrize(("confidence", "label"), [(0.9, "90% CI"), (0.975, "97.5% CI")])
 def test_interval_labels_follow_the_coverage_chosen(as_user, researcher, judged, confidence, label):
     at = as_user(researcher)
-    assert "95% CI (item bootstrap)" in [m.label for m in at.metric]
+    assert "95% CI (items, Wilson)" in [m.label for m in at.metric]
     at.selectbox(key="confidence").set_value(confidence).run()
     assert not at.exception, at.exception
-    assert f"{label} (item bootstrap)" in [m.label for m in at.metric]
+    assert f"{label} (items, Wilson)" in [m.label for m in at.metric]
     assert any(f"Intervals: {label.removesuffix(' CI')}," in c.value for c in at.caption)
     verdict = [m.value for m in at.markdown if "Humans preferred" in m.value or "No clear winner" in m.value]
     assert verdict and escape_markdown(label) in verdict[0] and "95% CI" not in verdict[0]
@@ -136,7 +136,7 @@ def test_one_annotator_agreement_tab_says_what_is_needed(as_user, researcher, ap
     assert any("by 1 annotator;" in c.value for c in at.caption)
     assert any("a second annotator on the same items" in i.value for i in at.info)
     assert any(
-        "1 annotator judged 12 items, 0 of them by two different annotators" in i.value for i in at.info
+        "1 annotator judged 12 items, none of them judged by two different annotators" in i.value for i in at.info
     )
     plan = next(df.value for df in at.dataframe if "second judgments still needed" in df.value.columns)
     assert list(plan["interval"]) == ["alpha ± 0.05", "alpha ± 0.10", "alpha ± 0.15", "alpha ± 0.20"]
@@ -192,7 +192,7 @@ def test_the_verdict_is_drawn_before_the_other_statistics_finish(as_user, resear
     verdict_tab = at.tabs[0]
     assert [m.label for m in verdict_tab.metric][:4] == [
         "finetuned win rate (drop)",
-        "95% CI (item bootstrap)",
+        "95% CI (items, Wilson)",
         "Sign test p",
         "Wins / losses / ties",
     ]
@@ -243,6 +243,6 @@ def test_interval_charts_are_vega_lite_specs_with_their_rows(as_user, researcher
         assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rule", "point", "rule"]
         assert spec["layer"][2]["mark"]["strokeDash"] == [4, 4]
     verdict = pa.ipc.open_stream(charts[0].proto.data.data).read_all().to_pandas()
-    assert {"drop: item bootstrap", "drop: Wilson"} <= set(verdict["interval"])
+    assert {"drop: items, Wilson", "drop: item bootstrap", "drop: judgments, Wilson"} <= set(verdict["interval"])
     assert (verdict["low"] <= verdict["win_rate"]).all() and (verdict["win_rate"] <= verdict["high"]).all()
     assert specs[0]["layer"][0]["encoding"]["x"]["title"] == "win rate of finetuned"

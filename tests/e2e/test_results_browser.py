@@ -60,7 +60,8 @@ def test_results_page_slides_download_and_one_annotator_agreement(app, browser_p
     _open_results(page)
     page.get_by_text("by 1 annotator;").wait_for()  # the one-annotator campaign is the one shown
     page.get_by_role("tab", name="Agreement").click()
-    page.get_by_text("a second annotator on the same items").wait_for()
+    # (the same sentence is also a bullet of the verdict's plain-words reading, on the first tab)
+    page.get_by_test_id("stAlertContentInfo").get_by_text("a second annotator on the same items").wait_for()
     page.get_by_text("second judgments still needed").first.wait_for(state="attached")  # the grid is a canvas
     assert page.get_by_text("Leave one annotator out").count() == 0
     assert page.get_by_text("Fleiss").count() == 0

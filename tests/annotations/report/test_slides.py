@@ -50,9 +50,10 @@ def test_export_with_slides_writes_charts_marp_and_one_html(exported):
     assert deck.startswith("---\nmarp: true\n")
     assert {f"charts/{name}" for name in charts} == set(re.findall(r"\]\((charts/[^)]+)\)", deck))
     titles = re.findall(r"^#+ (.+)$", deck, flags=re.M)
-    assert titles[1:6] == ["Training and validation curves", "Automatic metrics, paired bootstrap",
-                           "The human verdict", "Agreement", "Bias checks"]  # fmt: skip
-    assert [t.split(" (")[0] for t in titles[6:]] == [
+    assert titles[1:8] == ["Training and validation curves", "Automatic metrics, paired bootstrap",
+                           "Automatic metrics: differences with their intervals", "The human verdict",
+                           "The human verdict: intervals", "Agreement", "Bias checks"]  # fmt: skip
+    assert [t.split(" (")[0] for t in titles[8:]] == [
         "Example: best",
         "Example: worst",
         "Example: most contested",
@@ -74,13 +75,18 @@ def test_the_deck_shows_the_analysis_numbers(exported):
     deck = (folder / "out" / cid / "slides" / "deck.md").read_text()
     w = a.win
     assert (
-        f"win rate ({w.tie_policy}): {w.win_rate:.1%}**, 95% CI {w.boot_low:.1%} – {w.boot_high:.1%}" in deck
+        f"win rate ({w.tie_policy}): {w.win_rate:.1%}**, 95% CI {w.item_low:.1%} – {w.item_high:.1%} "
+        f"(Wilson score over {w.n_items_used} items)" in deck
     )
     for r in a.metric_table.itertuples():
+        # a metric equal on every item (output_tokens here) has no interval: said in words, not "0.000 – 0.000"
+        interval = "see below" if pd.isna(r.ci_low) else f"{r.ci_low:.3f} – {r.ci_high:.3f}"
         assert (
-            f"| {r.metric} | {r.mean_opponent:.3f} | {r.mean_system:.3f} | {r.delta:.3f} | {r.ci_low:.3f} – {r.ci_high:.3f} |"
+            f"| {r.metric} | {r.mean_opponent:.3f} | {r.mean_system:.3f} | {r.delta:.3f} | {interval} |"
             in deck
         )
+        if pd.isna(r.ci_low):
+            assert f"- No interval for {r.metric}: {r.reason}" in deck and "the same difference" in r.reason
     alpha = a.agreement.iloc[0]
     assert f"Krippendorff's alpha on the preference: {alpha['alpha']:.3f}" in deck
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from helpers.synthetic import make_campaign
 from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_confint
 
 from annotations.stats import agreement, power, preference
 
@@ -54,5 +55,10 @@ def test_alpha_projection_and_degenerate_cases():
             "winner": "finetuned",
         }
     )
-    flat = power.more_judgments(preference.win_rate(unanimous, "finetuned", "base"))
-    assert flat.items_for_target is None and "zero width" in flat.reason
+    # every item won: the bootstrap collapses, the item interval (Wilson, n = 10 items) does not, and the plan
+    # reads that honest width, never "already within ±0"
+    won = preference.win_rate(unanimous, "finetuned", "base")
+    flat = power.more_judgments(won)
+    low, _ = proportion_confint(10, 10, alpha=0.05, method="wilson")
+    assert flat.win_rate_half_width == pytest.approx((1 - low) / 2) and flat.win_rate_half_width > 0.1
+    assert flat.reason is None and flat.items_for_target > 10 and flat.more_items_for_target > 0
