@@ -237,7 +237,14 @@ with verdict_tab:
             help=ITEM_INTERVAL_HELP,
             width="content",
         )
-        st.metric("Sign test p", "n/a" if win.sign_test_p is None else f"{win.sign_test_p:.3g}", width="content")
+        st.metric(
+            "p (items)",
+            "n/a" if win.item_p is None else f"{win.item_p:.3g}",
+            help="Score test of a 50% win rate with the item as the unit: the test the Wilson interval inverts, so "
+            "p is below 5% exactly when the 95% interval leaves out 50%. The exact sign test on judgments, which "
+            "treats judgments of one item as independent, is in the statistics table.",
+            width="content",
+        )
         st.metric(
             "Wins / losses / ties", f"{win.wins:,} / {win.losses:,} / {win.ties + win.both_bad:,}", width="content"
         )

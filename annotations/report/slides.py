@@ -379,8 +379,9 @@ def build_slides(
             [
                 f"**{a.system} win rate ({w.tie_policy}): {_pct(w.win_rate)}**, 95% CI {_pct(w.item_low)} – "
                 f"{_pct(w.item_high)} (Wilson score over {w.n_items_used} items)",
-                f"Sign test p = {_num(w.sign_test_p, 3) if w.sign_test_p is None else f'{w.sign_test_p:.3g}'}; "
-                f"wins / losses / ties: {w.wins} / {w.losses} / {w.ties + w.both_bad}",
+                f"p = {_num(w.item_p, 3) if w.item_p is None else f'{w.item_p:.3g}'} (score test on items, the "
+                f"test the interval inverts); judgments won / lost / tied: {w.wins} / {w.losses} / "
+                f"{w.ties + w.both_bad}",
                 interpret(a)[0].replace("**", ""),
             ],
         )

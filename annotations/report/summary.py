@@ -52,7 +52,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
         else:
             verdict = f"No clear winner: {w.system} won"
             tail = "the interval includes 50%, so these judgments cannot tell the systems apart"
-        sign = f"; sign test {_p(w.sign_test_p)}" if w.sign_test_p is not None else ""
+        sign = f"; {_p(w.item_p)}" if w.item_p is not None else ""  # the test the interval inverts
         lines.append(
             f"{verdict} {_pct(w.win_rate)} {pct[w.tie_policy]} ({ci} {_pct(low)}–{_pct(high)} over "
             f"{counted(w.n_items_used, 'item')}, Wilson score with the item as the unit{sign}); {tail}. "

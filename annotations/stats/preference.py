@@ -15,6 +15,7 @@ Pure functions over the judgments frame (docs/frames.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -71,6 +72,10 @@ class WinRateResult:
     item_high: float | None = None
     n_items_used: int = 0  # items with at least one judgment in the tie policy's denominator
     boot_note: str | None = None  # why the bootstrap interval is empty when it collapsed to a point
+    item_p: float | None = (
+        None  # two-sided score test of item_share = 1/2 with n = items: the test the Wilson
+    )
+    # interval inverts, so `item_p < 1 - confidence` exactly when [item_low, item_high] leaves out 1/2
 
     @property
     def half_width(self) -> float | None:
@@ -147,6 +152,8 @@ def win_rate(
     result.item_low, result.item_high = wilson_interval(
         result.item_share * len(shares), len(shares), confidence
     )
+    score = (result.item_share - 0.5) / math.sqrt(0.25 / len(shares))
+    result.item_p = float(2 * sps.norm.sf(abs(score)))
     if n_boot > 0:
         totals = bootstrap_totals(per_item, n_boot, seed)
         with np.errstate(invalid="ignore", divide="ignore"):

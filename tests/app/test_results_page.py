@@ -39,7 +39,7 @@ def test_results_page_shows_the_verdict_and_reacts_to_options(as_user, researche
     at = as_user(researcher)
     assert not at.exception, at.exception
     labels = [m.label for m in at.metric]
-    assert "finetuned win rate (drop)" in labels and "Sign test p" in labels
+    assert "finetuned win rate (drop)" in labels and "p (items)" in labels
     assert any("judgments on" in c.value for c in at.caption)
     assert [t.label for t in at.tabs] == [
         "Verdict",
@@ -193,7 +193,7 @@ def test_the_verdict_is_drawn_before_the_other_statistics_finish(as_user, resear
     assert [m.label for m in verdict_tab.metric][:4] == [
         "finetuned win rate (drop)",
         "95% CI (items, Wilson)",
-        "Sign test p",
+        "p (items)",
         "Wins / losses / ties",
     ]
 

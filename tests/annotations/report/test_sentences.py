@@ -46,6 +46,13 @@ def check_verdict(a, lines: list[str]) -> None:
     else:
         assert verdict.startswith("No clear winner") and "cannot tell the systems apart" in verdict
     assert w.item_high - w.item_low > 0  # never a point
+    # The p-value in the sentence is the test the interval inverts: "unlikely to be chance" exactly when p < 5%,
+    # never "cannot tell the systems apart" beside "p = 0.007" (a sign test on judgments said that once).
+    p = re.search(r"p (<|=) ([\d.e-]+)\)", verdict)
+    assert p, verdict
+    decided = w.item_low > 0.5 or w.item_high < 0.5
+    assert decided == (w.item_p < 0.05), (verdict, w.item_p)
+    assert decided == (p[1] == "<" or float(p[2]) < 0.05), verdict
 
 
 def check_power(a, lines: list[str]) -> None:
@@ -220,3 +227,16 @@ def test_a_small_unanimous_campaign_through_the_export_report(tmp_path):
     assert (items["ci_low"], items["ci_high"]) == pytest.approx((low, high))
     boot = table[(table["statistic"] == "win_rate") & (table["method"] == "bootstrap over items")].iloc[0]
     assert pd.isna(boot["ci_low"]) and "cannot give an interval" in boot["note"]
+
+
+def test_judges_that_split_every_item_do_not_make_a_sign_test_of_judgments_the_verdict():
+    """10 items, each judged by 3 annotators 2 to 1 for the fine-tune: 20 of 30 judgments (a sign test on judgments
+    says p = 0.099, and on 10 items won of 10 p = 0.002), but the item-mean share 67% over 10 items does not leave
+    out 50%: the sentence says no clear winner and gives the p of the same test, above 5%."""
+    frames = decided_frames(
+        10, annotators=("a", "b", "c"), decide=lambda i, a: "base" if a == "c" else "finetuned"
+    )
+    a = analyze(*frames, options=OPTIONS)
+    lines = interpret(a)
+    check_verdict(a, lines)
+    assert lines[0].startswith("No clear winner") and a.win.item_p > 0.05
