@@ -65,9 +65,12 @@ def generation_progress(log: str) -> JobProgress:
     fraction = min(1.0, sum(min(d, n) for d, n in counts.values()) / total) if total else None
     systems = [p.system for p in map(runfolder.parse_output_name, files) if p is not None]
     per_system = {s: systems.count(s) for s in systems}
-    text = ", ".join(f"{_file_words(f, per_system)} {d}/{n} items" for f, (d, n) in counts.items())
+    # "items written: base model 20/20, ..." (no count before a noun, so no "1/1 items")
+    text = "items written: " + ", ".join(
+        f"{_file_words(f, per_system)} {d}/{n}" for f, (d, n) in counts.items()
+    )
     if not done:
-        text = f"loading the model ({text})"
+        text = f"loading the model; {text}"
     elif merging and not any(f in done for f in files if f.startswith("finetuned__")):
         text = f"adding the fine-tuned adapter; {text}"
     return JobProgress(fraction, text)

@@ -157,7 +157,7 @@ def test_the_printed_plan_gives_progress_over_both_systems(run_dir, capsys):
     base_only = out[: out.index("merging the fine-tuned adapter")]
     assert generation_progress(base_only).fraction == 0.5
     assert generation_progress(out).fraction == 1.0
-    assert generation_progress(out).text == "base model 7/7 items, fine-tuned model 7/7 items"
+    assert generation_progress(out).text == "items written: base model 7/7, fine-tuned model 7/7"
 
 
 def test_resume_keeps_finished_items_and_generates_the_rest(run_dir, capsys):

@@ -154,7 +154,7 @@ def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path):
     # the real generation's log, read as Home reads it: both models, in words, complete only at the end
     generation = queue.get_job(con, demo._read_manifest(runs_root)["jobs"]["generate"])
     log = logs.log_text(generation)
-    assert progress.job_progress(generation).text == "base model 4/4 items, fine-tuned model 4/4 items"
+    assert progress.job_progress(generation).text == "items written: base model 4/4, fine-tuned model 4/4"
     assert progress.generation_progress(log[: log.index("merging the fine-tuned")]).fraction == 0.5
 
 

@@ -26,7 +26,7 @@ def test_generation_reaches_half_when_the_base_model_is_done_and_all_only_with_b
     log = "\n".join([COMMAND, PLAN, "loading the model", BAR, *base_lines(20)])
     now = progress.generation_progress(log)
     assert now.fraction == pytest.approx(0.5)  # not 1.0: the fine-tuned model has not started
-    assert now.text == "base model 20/20 items, fine-tuned model 0/20 items"
+    assert now.text == "items written: base model 20/20, fine-tuned model 0/20"
     merging = progress.generation_progress(log + "\nmerging the fine-tuned adapter into the model")
     assert merging.fraction == pytest.approx(0.5) and merging.text.startswith("adding the fine-tuned adapter")
     log += "\n" + "\n".join(
@@ -38,7 +38,7 @@ def test_generation_reaches_half_when_the_base_model_is_done_and_all_only_with_b
     assert progress.generation_progress(log).fraction == pytest.approx(25 / 40)
     log += "\nfinetuned__greedy__seed0.jsonl: 20/20 items, 80 new tokens/s\nwrote 2 outputs files under runs/x/outputs"
     done = progress.generation_progress(log)
-    assert done.fraction == 1.0 and done.text == "base model 20/20 items, fine-tuned model 20/20 items"
+    assert done.fraction == 1.0 and done.text == "items written: base model 20/20, fine-tuned model 20/20"
 
 
 def test_generation_before_any_item_and_with_kept_resumed_and_several_seeds():
@@ -58,8 +58,7 @@ def test_generation_before_any_item_and_with_kept_resumed_and_several_seeds():
     now = progress.generation_progress(seeds)
     assert now.fraction == pytest.approx(0.25)
     assert (
-        "base model (sample, seed 0) 10/10 items" in now.text
-        and "fine-tuned model (sample, seed 1)" in now.text
+        "base model (sample, seed 0) 10/10," in now.text and "fine-tuned model (sample, seed 1)" in now.text
     )
 
 
@@ -116,7 +115,7 @@ def test_the_demo_step_of_a_running_generation_says_both_models_in_words(con, lo
             time.sleep(0.1)
         step = demo._job_step("Generate base and fine-tuned outputs", queue.get_job(con, job.job_id))
         assert step.state == "running" and step.fraction == pytest.approx(0.5)
-        assert "fine-tuned model 0/20 items" in step.detail and "base model 20/20 items" in step.detail
+        assert step.detail.endswith("items written: base model 20/20, fine-tuned model 0/20")
         assert "$" not in step.detail and "%|" not in step.detail and "python" not in step.detail
     finally:
         scheduler.cancel(con, job.job_id)
