@@ -409,7 +409,7 @@ def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] 
         return None
     printer(
         f"\n  First start: created researcher account '{username}' with password: {password}\n"
-        f"  (printed once; change it with `python -m annotations users password --username {username}`)\n"
+        f"  (printed once; change it with `.venv/bin/python -m annotations users password --username {username}`)\n"
         + (f"  FT_ADMIN_PASSWORD is weak ({weak}): the first login asks for a new one.\n" if weak else "")
     )
     return password

@@ -403,6 +403,18 @@ def generate(cfg: GenerateConfig) -> list[Path]:
         )
     resolve_device(cfg.device)  # a CUDA device without a GPU fails here, before the model loads
     adapter = job.adapter if "finetuned" in cfg.systems else None
+    work = [
+        (decoding, seed, system)
+        for decoding in job.decodings
+        for seed in (cfg.seeds if decoding.stochastic else cfg.seeds[:1])
+        for system in cfg.systems
+    ]
+    # every base file first, on the plain model; then the adapter is merged in once for the fine-tuned files
+    order = sorted(range(len(work)), key=lambda i: work[i][2] != "base")
+    # the whole plan first, so a reader of the log (jobs.progress) knows how much is left across every file
+    names = [runfolder.output_file_name(work[i][2], work[i][0].name, work[i][1]) for i in order]
+    print(f"plan: {len(work)} outputs files of {len(examples)} items: {', '.join(names)}", flush=True)
+    print("loading the model", flush=True)
     model, tokenizer = load_for_generation(
         job.base_model, job.task, None, cfg.precision, cfg.device, cfg.attn_implementation
     )
@@ -411,18 +423,12 @@ def generate(cfg: GenerateConfig) -> list[Path]:
     prompts = build_prompts(tokenizer, job.data, examples, job.task)
     runfolder.outputs_dir(job.output_dir).mkdir(parents=True, exist_ok=True)
     runfolder.write_config(runfolder.outputs_dir(job.output_dir) / runfolder.GENERATE_CONFIG, cfg)
-    work = [
-        (decoding, seed, system)
-        for decoding in job.decodings
-        for seed in (cfg.seeds if decoding.stochastic else cfg.seeds[:1])
-        for system in cfg.systems
-    ]
     paths: list[Path] = [Path()] * len(work)
     merged = False
-    # every base file first, on the plain model; then the adapter is merged in once for the fine-tuned files
-    for i in sorted(range(len(work)), key=lambda i: work[i][2] != "base"):
+    for i in order:
         decoding, seed, system = work[i]
         if system == "finetuned" and not merged:
+            print("merging the fine-tuned adapter into the model", flush=True)
             model, merged = merge_adapter(model, adapter, job.base_model), True
         paths[i] = generate_file(
             model,

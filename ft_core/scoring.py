@@ -93,7 +93,7 @@ def read_outputs(outputs_dir: Path, decodings: list[str] | None = None) -> pd.Da
     """All outputs files as one frame (item_id, system, decoding, seed, output, references, new_tokens, ...)."""
     outputs_dir = Path(outputs_dir)
     if not outputs_dir.is_dir():
-        raise RunFolderError(f"{outputs_dir} not found: run `python -m ft_core generate` first")
+        raise RunFolderError(f"{outputs_dir} not found: run `.venv/bin/python -m ft_core generate` first")
     frames = []
     for path in runfolder.output_files(outputs_dir):
         name = runfolder.parse_output_name(path)
@@ -129,7 +129,7 @@ def read_outputs(outputs_dir: Path, decodings: list[str] | None = None) -> pd.Da
     if not frames:
         which = f" for decodings {', '.join(decodings)}" if decodings else ""
         raise RunFolderError(
-            f"no outputs files in {outputs_dir}{which}: run `python -m ft_core generate` first"
+            f"no outputs files in {outputs_dir}{which}: run `.venv/bin/python -m ft_core generate` first"
         )
     return pd.concat(frames, ignore_index=True)
 

@@ -17,7 +17,7 @@ import secrets
 import shlex
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -30,6 +30,8 @@ ACCELERATE_LAUNCH = "accelerate.commands.launch"  # `accelerate launch`, run wit
 PORT_FLAG = "--main_process_port"
 SLURM_PORT = "$MAIN_PROCESS_PORT"
 # A free port on the cluster node, chosen when the batch job starts (jobs sharing a node must not collide).
+# The interpreter as the README's setup gives it (`.ci/setup` makes the checkout's .venv): what hints to type say.
+README_PYTHON = ".venv/bin/python"
 SLURM_FREE_PORT = (
     'MAIN_PROCESS_PORT=$(python -c \'import socket; s = socket.socket(); s.bind(("", 0)); '
     "print(s.getsockname()[1])')"
@@ -134,17 +136,21 @@ def sweep_size(command: list[str]) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------- for people
-def shell_command(command: list[str]) -> str:
-    """The command as a researcher types it (`python` for this interpreter, `accelerate launch` spelled out)."""
-    words = ["python" if w == sys.executable else w for w in command]
-    if words[:3] == ["python", "-m", ACCELERATE_LAUNCH]:
-        words = ["accelerate", "launch", *words[3:]]
+def shell_command(command: list[str], python: str = "python") -> str:
+    """The command as a researcher types it (`python` for this interpreter, `accelerate launch` spelled out); hints
+    to type pass `python=README_PYTHON` (then `.venv/bin/accelerate launch`)."""
+    words = [python if w == sys.executable else w for w in command]
+    if words[:3] == [python, "-m", ACCELERATE_LAUNCH]:
+        words = [str(PurePosixPath(python).with_name("accelerate")), "launch", *words[3:]]
     return shlex.join(words)
 
 
-def slurm_script(command: list[str], n_gpus: int = 1, job_name: str = "ft-core") -> str:
+def slurm_script(
+    command: list[str], n_gpus: int = 1, job_name: str = "ft-core", python: str = README_PYTHON
+) -> str:
     """An sbatch script running the same command on a cluster node (edit partition and time to your site); with
-    several GPUs, `accelerate launch` on a port that is free on the node when the job starts."""
+    several GPUs, `accelerate launch` on a port that is free on the node when the job starts. `python`: the
+    interpreter as the script names it (the checkout's venv, from the folder `sbatch` is run in)."""
     gpus = max(1, n_gpus)
     words = _ft_core_words(command)
     if words is None and command[1:3] == ["-m", "ft_core"]:
@@ -153,7 +159,7 @@ def slurm_script(command: list[str], n_gpus: int = 1, job_name: str = "ft-core")
     if words is not None and gpus > 1:
         lines.append(SLURM_FREE_PORT)
         command = ft_core_command(words[0], words[1:], gpus, SLURM_PORT)
-    run = shell_command(command).replace(shlex.quote(SLURM_PORT), f'"{SLURM_PORT}"')
+    run = shell_command(command, python).replace(shlex.quote(SLURM_PORT), f'"{SLURM_PORT}"')
     return (
         "#!/bin/bash\n"
         f"#SBATCH --job-name={job_name}\n"

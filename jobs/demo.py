@@ -23,7 +23,7 @@ import secrets
 import threading
 import zlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from ft_core.config import (
     config_from_dict,
     config_to_dict,
 )
-from jobs import evaluation, logs, machine, queue, scheduler, training
+from jobs import evaluation, machine, progress, queue, scheduler, training
 
 MANIFEST = ".demo.json"
 ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
@@ -230,13 +230,12 @@ def _job_step(name: str, job: queue.Job | None) -> Step:
             name, "waiting", 0.0, "waiting for the step before" if job.depends_on else "waiting for a slot"
         )
     if job.kind == "train":
-        progress = runs.train_progress(job.run_dir)
-        loss = f", loss {progress.loss:.3f}" if progress.loss is not None else ""
-        text = progress.text if progress.fraction is not None else "loading the model"
-        return Step(name, "running", progress.fraction, text + loss)
-    tail = logs.log_tail(job, 5)
-    last = tail.splitlines()[-1][:120] if tail else "starting"
-    return Step(name, "running", runs.log_progress(tail), last)
+        trained = runs.train_progress(job.run_dir)
+        loss = f", loss {trained.loss:.3f}" if trained.loss is not None else ""
+        text = trained.text if trained.fraction is not None else "loading the model"
+        return Step(name, "running", trained.fraction, text + loss)
+    now = progress.job_progress(job)  # in words: no progress bar or command line of the log
+    return Step(name, "running", now.fraction, now.text)
 
 
 def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState | None:
@@ -283,7 +282,7 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
         campaign_id = create_campaign(
             con,
             CampaignConfig(
-                name=f"Demo {manifest.get('started_at', '')} (simulated judgments): base vs finetuned",
+                name=campaign_name(manifest.get("started_at", "")),
                 run_dir=state.run_dir,
                 k=3,
                 instructions="DEMO campaign: two of the three judgments per pair are simulated. "
@@ -298,6 +297,16 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
     manifest.update(campaign_id=campaign_id, accounts=accounts)
     _write_manifest(runs_root, manifest)
     return status(con, runs_root)
+
+
+def campaign_name(started_at: str) -> str:
+    """The demo campaign's name: what the study is about, never which system is which (annotators see every open
+    campaign's name), with the demo's start time (`20261203-064510` -> 2026-12-03 06:45) to tell runs apart."""
+    try:
+        when = datetime.strptime(started_at, "%Y%m%d-%H%M%S").strftime(" (%Y-%m-%d %H:%M)")
+    except ValueError:
+        when = ""
+    return f"Demo study: SciTLDR summaries{when}"
 
 
 def accounts_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -37,7 +37,12 @@ else:
     keep = f"the newest {settings.keep}" if settings.keep else "all"
     st.caption(
         f"Schedule: every {settings.every_minutes:g} minutes, keeping {keep} scheduled backups; backups taken by "
-        "hand are kept." + ("" if schedule else " The schedule runs in the app server (`streamlit run`).")
+        "hand are kept."
+        + (
+            ""
+            if schedule
+            else " The schedule runs in the app server (`.venv/bin/streamlit run streamlit_app.py`)."
+        )
     )
 if schedule is not None and schedule.last_error:
     st.warning(escape_markdown(f"The last scheduled backup failed: {schedule.last_error}"))
@@ -63,7 +68,7 @@ st.markdown(
     "the restored file (docs/backups.md, *Restoring one*):"
 )
 st.code(
-    f"python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"
-    f"FT_APP_DB=data/restored.duckdb streamlit run streamlit_app.py   # now: {default_path()}",
+    f".venv/bin/python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"
+    f"FT_APP_DB=data/restored.duckdb .venv/bin/streamlit run streamlit_app.py   # now: {default_path()}",
     language="bash",
 )

@@ -49,13 +49,13 @@ def demo_panel() -> None:
     except AnnotationError as e:
         st.error(escape_markdown(e))
         state = None
-    if state is None or state.over:
+    if state is None or (state.over and not state.finished):  # a finished demo offers its results instead
         if st.button("Run the demo", type="primary", key="demo_start"):
-            try:
-                state = demo.start(con, runs_dir())
-            except AnnotationError as e:
-                st.error(escape_markdown(e))
+            state = start_demo()
     if state is None:
+        return
+    if state.finished:
+        demo_results(state)
         return
     for step in state.steps:
         text = f"{STATE_ICONS[step.state]} {escape_markdown(f'{step.name}: {step.detail}')}"
@@ -67,20 +67,37 @@ def demo_panel() -> None:
         st.warning(
             "The demo was cancelled; the steps after the cancelled one were skipped. Start it again above."
         )
-    if state.finished and st.session_state.get("demo_done_seen") != state.campaign_id:
+
+
+def start_demo() -> demo.DemoState | None:
+    try:
+        return demo.start(con, runs_dir())
+    except AnnotationError as e:
+        st.error(escape_markdown(e))
+        return None
+
+
+def demo_results(state: demo.DemoState) -> None:
+    """A finished demo: its results first (the Results page on the demo campaign), its accounts, a new run."""
+    if st.session_state.get("demo_done_seen") != state.campaign_id:
         st.session_state["demo_done_seen"] = state.campaign_id
         st.rerun()  # the whole page: the campaigns below now include the demo's
-    if state.finished:
-        st.success(
-            "Done. The demo campaign holds simulated judgments (labelled as such) from two demo annotators."
-        )
-        st.markdown("Demo annotator accounts (log in as the third one to judge pairs yourself):")
-        st.dataframe(
-            [{"username": name, "password": password} for name, password in state.accounts.items()],
-            hide_index=True,
-        )
-        link("pages/results.py", "See the results", ":material/insights:")
-        link("pages/runs.py", "Compare the run", ":material/folder_open:")
+    st.success(
+        "Done. The demo campaign holds simulated judgments (labelled as such) from two demo annotators."
+    )
+    if st.button("See the demo's results", type="primary", icon=":material/insights:", key="demo_results"):
+        st.session_state["campaign"] = state.campaign_id  # the Results page's campaign picker
+        st.switch_page("pages/results.py")
+    link("pages/runs.py", "Compare the run", ":material/folder_open:")
+    st.markdown("Demo annotator accounts (log in as the third one to judge pairs yourself):")
+    st.dataframe(
+        [{"username": name, "password": password} for name, password in state.accounts.items()],
+        hide_index=True,
+    )
+    with st.expander("Run the demo again"):
+        st.caption("A new training run and a new demo campaign; the demo accounts get new passwords.")
+        if st.button("Start a new demo run", key="demo_again") and start_demo() is not None:
+            st.rerun()
 
 
 demo_panel()

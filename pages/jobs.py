@@ -11,7 +11,7 @@ import streamlit as st
 
 from annotations import runs
 from annotations.errors import AnnotationError
-from jobs import commands, logs, machine, queue, scheduler
+from jobs import commands, logs, machine, progress, queue, scheduler
 from pages.curve_chart import curve_chart
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, signed_in, store
@@ -40,14 +40,14 @@ def gpu_memory():
 def show_progress(job: queue.Job) -> None:
     """Progress bar, time left, live figures and curves of a running job."""
     if job.kind == "train" and job.run_dir:
-        progress = runs.train_progress(job.run_dir)
-        st.progress(progress.fraction or 0.0, text=escape_markdown(progress.text))
+        trained = runs.train_progress(job.run_dir)
+        st.progress(trained.fraction or 0.0, text=escape_markdown(trained.text))
         cols = st.columns(4)
-        cols[0].metric("Train loss", "–" if progress.loss is None else f"{progress.loss:.4f}")
-        cols[1].metric("Eval loss", "–" if progress.eval_loss is None else f"{progress.eval_loss:.4f}")
-        cols[2].metric("Tokens/s", "–" if progress.tokens_per_s is None else f"{progress.tokens_per_s:,.0f}")
-        if progress.gpu_mem_gb is not None:
-            cols[3].metric("GPU memory (peak)", f"{progress.gpu_mem_gb:.1f} GiB")
+        cols[0].metric("Train loss", "–" if trained.loss is None else f"{trained.loss:.4f}")
+        cols[1].metric("Eval loss", "–" if trained.eval_loss is None else f"{trained.eval_loss:.4f}")
+        cols[2].metric("Tokens/s", "–" if trained.tokens_per_s is None else f"{trained.tokens_per_s:,.0f}")
+        if trained.gpu_mem_gb is not None:
+            cols[3].metric("GPU memory (peak)", f"{trained.gpu_mem_gb:.1f} GiB")
         curves = runs.curves({job.label or job.job_id: job.run_dir})
         if len(curves):
             st.altair_chart(curve_chart(curves), width="stretch")
@@ -63,11 +63,9 @@ def show_progress(job: queue.Job) -> None:
         st.progress(min(1.0, done / total), text=escape_markdown(text))
         if len(members):
             st.dataframe(members[["run", "state", "best_eval_loss"]], hide_index=True)
-    else:
-        tail = logs.log_tail(job, 5)
-        fraction = runs.log_progress(tail)
-        last = tail.splitlines()[-1] if tail else "starting"
-        st.progress(fraction or 0.0, text=escape_markdown(last[:160]))
+    else:  # in words (generation: every outputs file, base and fine-tuned); the log file keeps the raw lines
+        now = progress.job_progress(job)
+        st.progress(now.fraction or 0.0, text=escape_markdown(now.text))
 
 
 def _ask(job_id: str | None) -> None:
@@ -116,8 +114,8 @@ def board() -> None:
             st.markdown(
                 f"**:material/terminal: {escape_markdown(run.run)}** — running, started outside the app"
             )
-            progress = runs.train_progress(run.path)
-            st.progress(progress.fraction or 0.0, text=escape_markdown(progress.text))
+            trained = runs.train_progress(run.path)
+            st.progress(trained.fraction or 0.0, text=escape_markdown(trained.text))
     if not all_jobs:
         st.info("No job yet. Launch one on the Train page, or run the demo from Home.")
         link("pages/train.py", label="Train", icon=":material/model_training:")
@@ -163,8 +161,9 @@ def board() -> None:
         st.warning(escape_markdown(job.error or "cancelled"))
     elif job.status == "skipped":
         st.info(f"Skipped (it never ran, so it is not counted as failed): {escape_markdown(job.error or '')}")
-    st.caption(f"Log: {escape_markdown(job.log_path)}")
-    st.code(logs.log_tail(job, 30) or "(empty log)", language="text")
+    # the log's last lines without its command line and progress bars; the file keeps everything
+    st.caption(f"Log (command line and progress bars are in the file): {escape_markdown(job.log_path)}")
+    st.code(logs.readable_tail(job, 30) or "(nothing printed yet)", language="text")
 
 
 board()

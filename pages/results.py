@@ -567,7 +567,7 @@ def slides_zip() -> bytes:
 with export_tab:
     st.write(
         "Judgments (CSV, Parquet, JSONL), every statistic (JSON, CSV) with method, n, intervals, seed and versions, "
-        "and the Markdown/HTML report, in one zip. `python -m annotations export --db FILE --out DIR` writes the same."
+        "and the Markdown/HTML report, in one zip. `.venv/bin/python -m annotations export --db FILE --out DIR` writes the same."
     )
     st.download_button(
         "Download export (.zip)",
@@ -579,7 +579,7 @@ with export_tab:
     st.write(
         "A slide deck to present as is: training curves, the metric table with paired-bootstrap intervals, the "
         "verdict, agreement, bias checks and three example pairs; PNG charts, a Marp Markdown deck and one "
-        "self-contained HTML file. `python -m annotations export --db FILE --out DIR --slides` writes the same."
+        "self-contained HTML file. `.venv/bin/python -m annotations export --db FILE --out DIR --slides` writes the same."
     )
     st.download_button(
         "Download slides (.zip)",

@@ -197,7 +197,7 @@ else:
             command = commands.sweep_command(file_name, grid, n_gpus)
         else:
             command = commands.train_command(file_name, n_gpus)
-        st.code(commands.shell_command(command), language="bash")
+        st.code(commands.shell_command(command, commands.README_PYTHON), language="bash")
         st.text(f"{file_name}:")
         st.code(yaml.safe_dump(config_to_dict(config), sort_keys=False), language="yaml")
         st.markdown("SLURM (`sbatch run.sh`):")

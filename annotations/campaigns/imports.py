@@ -50,7 +50,7 @@ def run_folder_options(run_dir: str | Path) -> pd.DataFrame:
     out_dir = runfolder.outputs_dir(run_dir)
     if not out_dir.is_dir():
         raise CampaignError(
-            f"{out_dir} not found: a run folder needs outputs/ (run `python -m ft_core generate`)"
+            f"{out_dir} not found: a run folder needs outputs/ (run `.venv/bin/python -m ft_core generate`)"
         )
     rows = [
         {

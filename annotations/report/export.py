@@ -104,7 +104,7 @@ def load_export(directory: str | Path, fmt: str = "parquet") -> LoadedExport:
     stats_path = folder / "statistics.json"
     if not stats_path.is_file():
         raise AnnotationError(
-            f"{stats_path} not found: not an export folder (run `python -m annotations export`)"
+            f"{stats_path} not found: not an export folder (run `.venv/bin/python -m annotations export`)"
         )
     statistics = json.loads(stats_path.read_text())
     if fmt == "parquet":

@@ -294,7 +294,7 @@ def test_several_gpus_launch_through_accelerate(app_env, researcher, monkeypatch
     assert "accelerate launch --multi_gpu --num_processes 2 -m ft_core train --config" in at.code[0].value
     assert "#SBATCH --gres=gpu:2" in at.code[2].value
     at.number_input(key="n_gpus").set_value(1).run()
-    assert at.code[0].value.startswith("python -m ft_core train --config")
+    assert at.code[0].value.startswith(".venv/bin/python -m ft_core train --config")
 
 
 def test_the_chosen_columns_and_files_survive_a_visit_to_the_upload_tab(app_env, researcher, data_root):

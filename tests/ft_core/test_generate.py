@@ -142,6 +142,24 @@ def test_generate_writes_both_systems_in_input_order(run_dir):
     assert parse_output_name(paths[0])[1:] == ("greedy-nr1", 0)
 
 
+def test_the_printed_plan_gives_progress_over_both_systems(run_dir, capsys):
+    """What generate prints is what jobs.progress reads for Home and the Jobs page: half when the base model's file
+    is written, all only when the fine-tuned one is too."""
+    from jobs.progress import generation_progress
+
+    cfg = GenerateConfig(
+        run_dir=str(run_dir), output_dir=str(run_dir / "plan"), batch_size=4, no_repeat_ngram_size=NO_REPEAT
+    )
+    capsys.readouterr()
+    generate(cfg)
+    out = capsys.readouterr().out
+    assert out.startswith("plan: 2 outputs files of 7 items: base__greedy-nr1__seed0.jsonl, finetuned__")
+    base_only = out[: out.index("merging the fine-tuned adapter")]
+    assert generation_progress(base_only).fraction == 0.5
+    assert generation_progress(out).fraction == 1.0
+    assert generation_progress(out).text == "items written: base model 7/7, fine-tuned model 7/7"
+
+
 def test_resume_keeps_finished_items_and_generates_the_rest(run_dir, capsys):
     cfg = GenerateConfig(
         run_dir=str(run_dir), systems=["base"], output_dir=str(run_dir / "resume"), batch_size=4,

@@ -172,7 +172,7 @@ def test_outputs_without_references_get_length_metrics_only(tmp_path):
 def test_bad_input_messages(tmp_path, capsys):
     from ft_core.__main__ import main
 
-    with pytest.raises(RunFolderError, match="run `python -m ft_core generate` first"):
+    with pytest.raises(RunFolderError, match="run `.venv/bin/python -m ft_core generate` first"):
         score(ScoreConfig(run_dir=str(tmp_path)))
     with pytest.raises(ConfigError, match="give run_dir"):
         ScoreConfig()

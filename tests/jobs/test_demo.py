@@ -17,7 +17,7 @@ from annotations.assignment import next_item
 from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns
 from annotations.judgments import judgments_frame
 from annotations.users import authenticate
-from jobs import demo, queue
+from jobs import demo, logs, progress, queue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,6 +146,16 @@ def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path):
     # advancing again changes nothing: one campaign, made once
     demo.advance(con, runs_root)
     assert len(list_campaigns(con)) == 1
+    # its name says what the study is about, never which system is which (annotators see it)
+    campaign = list_campaigns(con).iloc[0]
+    assert campaign["name"].startswith("Demo study: SciTLDR summaries")
+    for word in {campaign.system_a, campaign.system_b, "base", "fine", "tuned"}:
+        assert word.lower() not in campaign["name"].lower()
+    # the real generation's log, read as Home reads it: both models, in words, complete only at the end
+    generation = queue.get_job(con, demo._read_manifest(runs_root)["jobs"]["generate"])
+    log = logs.log_text(generation)
+    assert progress.job_progress(generation).text == "items written: base model 4/4, fine-tuned model 4/4"
+    assert progress.generation_progress(log[: log.index("merging the fine-tuned")]).fraction == 0.5
 
 
 def test_two_clicks_at_once_start_one_demo(con, tmp_path):
