@@ -30,7 +30,7 @@ import pandas as pd
 
 from annotations.errors import AnnotationError
 from ft_core import runfolder
-from ft_core.errors import RunFolderError
+from ft_core.config import ConfigError
 
 EVAL_SPLITS = ("test", "validation", "dev", "eval", "evaluation", "unknown")
 FILES = ("preferences.jsonl", "preferences.parquet", "summary.json")
@@ -101,7 +101,7 @@ def prompt_format(run_dir: str | None) -> PromptFormat:
         )
     try:
         cfg = runfolder.load_train_config(run_dir)
-    except RunFolderError as e:
+    except (runfolder.RunFolderError, ConfigError) as e:
         raise AnnotationError(f"the prompt format cannot be recovered: {e}") from None
     return PromptFormat(cfg.prompt_template, bool(cfg.use_chat_template and cfg.task == "causal"))
 
