@@ -18,9 +18,12 @@ The format is documented in docs/preference-tuning.md.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
+import tempfile
+import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -389,6 +392,17 @@ def write_preferences(data: PreferenceData, out: str | Path) -> list[Path]:
         return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def preferences_zip(data: PreferenceData) -> bytes:
+    """The files `write_preferences` writes, in one zip (the Results page's download)."""
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_preferences(data, folder)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                archive.write(path, path.name)
+        return buffer.getvalue()
 
 
 def main_preferences(argv: list[str]) -> int:
