@@ -386,6 +386,9 @@ def write_preferences(data: PreferenceData, out: str | Path) -> list[Path]:
             frame.to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "summary.json").write_text(json.dumps(asdict(data.summary), indent=2) + "\n")
         written = []
+        if data.kto is None:  # an earlier export's KTO rows would not match this summary
+            for name in KTO_FILES:
+                (out / name).unlink(missing_ok=True)
         for path in sorted(staging.iterdir()):
             os.replace(path, out / path.name)
             written.append(out / path.name)

@@ -2,6 +2,7 @@
 ties and low margins counted, the evaluation-split rule, the chat format, the too-few error, and no blind id or
 system name in any row. Stores are real DuckDB files filled through the real assignment/submit path."""
 
+import io
 import json
 from collections import Counter
 
@@ -17,6 +18,7 @@ from annotations.report.preferences import (
     PreferenceOptions,
     build_preferences,
     campaign_preferences,
+    kto_rows,
     user_messages,
 )
 from ft_core import runfolder
@@ -121,6 +123,26 @@ def test_handmade_votes_majority_ties_margin_and_disagreement():
         build_preferences("c1", *args, PreferenceOptions(min_pairs=4))
 
 
+def test_kto_labels_from_scaled_mean_scores():
+    def score(item, annotator, criterion, system, value, **flags):
+        return {"item_id": item, "annotator_id": annotator, "criterion": criterion, "system": system,
+                "score": value, "is_gold": flags.get("gold", False), "is_repeat": flags.get("repeat", False)}  # fmt: skip
+
+    criteria = {"fluency": (1, 5), "faithful": (0, 10)}
+    rows = [score("i1", "a", "fluency", "x", 5), score("i1", "a", "faithful", "x", 6)]  # (1 + 0.6) / 2 = 0.8
+    rows += [score("i1", "a", "fluency", "y", 2), score("i1", "b", "fluency", "y", 3)]  # (0.25 + 0.5) / 2
+    rows += [score("i2", "a", "fluency", "x", 3)]  # exactly 0.5: no label
+    rows += [score("i2", "a", "fluency", "y", 1), score("i2", "a", "fluency", "y", 5, repeat=True)]  # 0
+    rows += [
+        score("i3", "a", "fluency", "x", 5, gold=True),
+        score("i3", "a", "style", "y", 5),
+    ]  # never counted
+    texts = {(i, s): f"{s}-{i}" for i in ("i1", "i2", "i3") for s in "xy"}
+    kto, neutral = kto_rows(pd.DataFrame(rows), criteria, texts)
+    assert dict(zip(kto.completion, kto.label)) == {"x-i1": True, "y-i1": False, "y-i2": False}
+    assert neutral == 1
+
+
 def test_cli_writes_majority_pairs_of_training_items_only(plain_store, tmp_path):
     path, cid = plain_store
     out = tmp_path / "prefs"
@@ -177,13 +199,16 @@ def test_no_blind_ids_system_names_or_gold_items_in_rows(plain_store, tmp_path):
     gold = {r[0] for r in con.execute("SELECT item_id FROM items WHERE is_gold").fetchall()}
     con.close()
     assert gold, "the campaign should have gold items to leave out"
+    kto_text = (out / "kto.jsonl").read_text()
     for name in ("preferences.jsonl", "kto.jsonl"):
         text = (out / name).read_text()
         rows = [json.loads(line) for line in text.splitlines()]
         assert rows and not gold & {r["item_id"] for r in rows}
         for secret in [*tokens, *judgment_ids, "finetuned", "base", "ann-0"]:
             assert secret not in text, f"{secret} leaked into {name}"
-    kto = pd.read_parquet(out / "kto.parquet")
+    assert cli(argv) == 0  # without --kto again: the earlier KTO files go
+    assert not (out / "kto.jsonl").exists() and not (out / "kto.parquet").exists()
+    kto = pd.read_json(io.StringIO(kto_text), lines=True)
     assert list(kto.columns[:3]) == ["prompt", "completion", "label"] and kto["label"].dtype == bool
 
 
