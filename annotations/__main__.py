@@ -1,4 +1,4 @@
-"""`python -m annotations {stats,export,users,backup,restore,prune} ...`"""
+"""`python -m annotations {stats,export,preferences,users,backup,restore,prune} ...`"""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ COMMANDS = {
         "annotations.report.cli",
         "main_export",
         "write judgments, statistics and the report (--db FILE --out DIR [--slides])",
+    ),
+    "preferences": (
+        "annotations.report.preferences",
+        "main_preferences",
+        "TRL preference data from a campaign's judgments (--campaign ID --out DIR [--kto])",
     ),
     "users": ("annotations.users", "main", "create accounts and invitation links (--db FILE)"),
     "backup": (
@@ -40,7 +45,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
-        lines = [f"  {name:<7} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+        lines = [f"  {name:<11} {help_}" for name, (_, _, help_) in COMMANDS.items()]
         print(
             "usage: python -m annotations COMMAND [options]\n\ncommands:\n" + "\n".join(lines),
             file=sys.stderr,

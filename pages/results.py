@@ -36,6 +36,7 @@ from jobs import campaign_scores
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.results_certainty import certainty_block
+from pages.results_preferences import preference_block
 from pages.shared import require_role, store
 from pages.tables import analysis_with_usernames, show_table, usernames, with_usernames
 
@@ -588,3 +589,4 @@ with export_tab:
         mime="application/zip",
         key="download_slides",
     )
+    preference_block(campaign_id, version)
