@@ -2,6 +2,9 @@
 the endpoint judge's tests and bench: a thread of `http.server`, with faults injected on purpose (429s, 500s, slow
 and malformed answers, a required key) and counters of what it saw.
 
+`python tests/helpers/chat_server.py --delay 0.05` serves in a process of its own (as a real server runs beside
+the judge, not sharing its interpreter): it prints its base URL on one line, then serves until stdin closes.
+
 Its judge prefers whichever answer holds `prefer` ("finetuned" by default: the outputs `helpers.run_folders`
 writes name their system), so its verdicts are known: `[[A]]` or `[[B]]`, `[[C]]` when neither or both hold it.
 """
@@ -94,6 +97,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout): fine
             pass
 
+    def do_GET(self) -> None:
+        """`GET /stats`: the counters, for a server in another process (bench/judge_endpoint.py)."""
+        b = self.behaviour
+        with b.lock:
+            stats = {"requests": b.requests, "max_in_flight": b.max_in_flight}
+        self._send(200, stats)
+
     def do_POST(self) -> None:
         b = self.behaviour
         length = int(self.headers.get("Content-Length") or 0)
@@ -173,3 +183,16 @@ class ChatServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="a chat-completions server for tests and benches")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
+    parser.add_argument("--no-logprobs", action="store_true")
+    args = parser.parse_args()
+    with ChatServer(Behaviour(delay=args.delay, logprobs=not args.no_logprobs)) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin (or ends)
