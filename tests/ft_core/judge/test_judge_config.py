@@ -75,3 +75,12 @@ def test_the_job_queue_can_say_a_judge_config_on_a_command_line():
     )  # fmt: skip
     assert parse_cli(JudgeConfig, config_to_args(cfg), "judge") == cfg
     assert cfg.name == "endpoint-qwen"
+
+
+def test_a_damaged_outputs_file_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    run = write_run_folder(tmp_path / "run", n_items=2)
+    runfolder.output_path(run, "finetuned", "greedy", 0).write_bytes(bytes(range(256)) * 4)
+    assert cli(["judge", "--run-dir", str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "finetuned__greedy__seed0.jsonl is not valid UTF-8 JSONL" in err
+    assert not runfolder.judges_dir(run).exists()
