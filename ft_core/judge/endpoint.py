@@ -9,7 +9,8 @@ server, hosted APIs), through the maintained client of that protocol, the `opena
   written to the run folder or printed.
 - The verdict is the strictly parsed label: exactly one of `[[A]]`, `[[B]]`, `[[C]]` in the answer (none, or two
   different ones, is an unparsed answer, kept with its text). When the server returns logprobs, the label
-  token's `top_logprobs` give the probabilities of A, B and C (renormalised over those three).
+  token's `top_logprobs` give the probabilities of A, B and C (renormalised over those three). A server that
+  refuses the logprobs options (HTTP 400 naming them) is asked without them from then on.
 """
 
 from __future__ import annotations
@@ -91,20 +92,32 @@ class EndpointJudge:
         # the server's tokenizer is unknown: the embedded model's counts tokens (an approximation) and cuts sources
         self.tokenizer = tokenizer if tokenizer is not None else embedded_tokenizer()
         self.completion_tokens = cfg.max_tokens
+        self.logprobs = True  # asked for until the server refuses them
+
+    def create(self, request: JudgeRequest, options: dict[str, Any]) -> Any:
+        return self.client.chat.completions.create(
+            model=self.cfg.model_name,
+            messages=[{"role": "user", "content": request.prompt}],
+            max_tokens=self.cfg.max_tokens,
+            temperature=0,
+            **options,
+        )
 
     def prompt_tokens(self, prompt: str) -> int:
         return len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"]) + 8  # + the chat format
 
     def ask(self, request: JudgeRequest) -> OrderVerdict:
         """One request (with the client's retries) and its verdict."""
-        response = self.client.chat.completions.create(
-            model=self.cfg.model_name,
-            messages=[{"role": "user", "content": request.prompt}],
-            max_tokens=self.cfg.max_tokens,
-            temperature=0,
-            logprobs=True,
-            top_logprobs=TOP_LOGPROBS,
-        )
+        import openai
+
+        options: dict[str, Any] = {"logprobs": True, "top_logprobs": TOP_LOGPROBS} if self.logprobs else {}
+        try:
+            response = self.create(request, options)
+        except openai.BadRequestError as e:
+            if not options or "logprob" not in str(e).lower():
+                raise
+            self.logprobs = False  # a server that refuses logprobs: parsed labels from here on
+            response = self.create(request, {})
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content if choice is not None and choice.message else None) or ""
         label = parse_label(text)

@@ -38,6 +38,7 @@ class Behaviour:
     slow_seconds: float = 2.0
     malformed_when: str | None = None  # a prompt holding this text gets an answer without a verdict
     expected_key: str | None = None  # require `Authorization: Bearer <key>` (else 401)
+    refuse_logprobs: bool = False  # answer a request asking for logprobs with 400, as some servers do
     # counters
     requests: int = 0
     in_flight: int = 0
@@ -125,6 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": {"message": f"no route {self.path}"}})
         if b.expected_key is not None and self.headers.get("Authorization") != f"Bearer {b.expected_key}":
             return self._send(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
+        if b.refuse_logprobs and request.get("logprobs"):
+            return self._send(
+                400, {"error": {"message": "logprobs is not supported", "type": "invalid_request_error"}}
+            )
         if b.always_fail is not None:
             return self._send(b.always_fail, {"error": {"message": f"injected {b.always_fail}"}})
         if number <= len(b.fail_first):

@@ -65,6 +65,14 @@ def test_without_logprobs_the_strictly_parsed_label_is_the_verdict(run):
         assert r["p_b_better"] == 0.0
 
 
+def test_a_server_refusing_logprobs_is_asked_without_them(run):
+    with ChatServer(Behaviour(refuse_logprobs=True)) as server:
+        summary = run_judge(endpoint_config(run, server, concurrency=1))
+        assert server.behaviour.requests == 2 * N_ITEMS + 1  # one refusal, then never asked again
+    assert summary["judged"] == N_ITEMS and summary["win_rate_finetuned"] == 1.0
+    assert all(r["probs_from"] is None for r in verdict_lines(run))
+
+
 def test_429s_and_a_500_are_retried_and_every_pair_is_judged_once(run):
     with ChatServer(Behaviour(fail_first=[429, 429, 500, 429])) as server:
         summary = run_judge(endpoint_config(run, server, concurrency=2))
