@@ -15,6 +15,7 @@ server, hosted APIs), through the maintained client of that protocol, the `opena
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -29,6 +30,14 @@ from ft_core.judge.pairs import OrderVerdict
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 TOP_LOGPROBS = 5
 NO_KEY = "no-key"  # what the client sends to a server that needs none (the client refuses an empty key)
+
+
+@functools.lru_cache(maxsize=1)
+def counting_tokenizer() -> Any:
+    """The embedded model's tokenizer, loaded once: it counts an endpoint's tokens and cuts its sources."""
+    from ft_core.models import embedded_tokenizer
+
+    return embedded_tokenizer()
 
 
 class EndpointError(FtCoreError):
@@ -83,14 +92,12 @@ class EndpointJudge:
     def __init__(self, cfg: JudgeConfig, tokenizer: Any = None):
         from openai import OpenAI
 
-        from ft_core.models import embedded_tokenizer
-
         self.cfg = cfg
         self.client = OpenAI(
             base_url=cfg.base_url, api_key=api_key(cfg), max_retries=cfg.max_retries, timeout=cfg.timeout
         )
         # the server's tokenizer is unknown: the embedded model's counts tokens (an approximation) and cuts sources
-        self.tokenizer = tokenizer if tokenizer is not None else embedded_tokenizer()
+        self.tokenizer = tokenizer if tokenizer is not None else counting_tokenizer()
         self.completion_tokens = cfg.max_tokens
         self.logprobs = True  # asked for until the server refuses them
 
