@@ -164,9 +164,11 @@ class EndpointJudge:
                             f"{_one_line(e)}"
                         ) from None
                     except openai.APIStatusError as e:
+                        retried = e.status_code in (408, 409, 429) or e.status_code >= 500
+                        after = f" after {self.cfg.max_retries} retries" if retried else ""
                         raise EndpointError(
-                            f"the judge endpoint {self.cfg.base_url} answered HTTP {e.status_code} "
-                            f"after {self.cfg.max_retries} retries: {_one_line(e)}"
+                            f"the judge endpoint {self.cfg.base_url} answered HTTP {e.status_code}{after} "
+                            f"(model {self.cfg.model_name}): {_one_line(e)}"
                         ) from None
                     except openai.APIConnectionError as e:
                         what = "timed out" if isinstance(e, openai.APITimeoutError) else "cannot be reached"
