@@ -1,12 +1,11 @@
-"""Local judge speed: ft_core's judging (length-sorted batches of whole pairs, each pair's shared prefix run once,
-only the last position's logits) against plain batches, one prompt at a time and a plain loop, side by side, same
-probabilities.
+"""Local judge speed: ft_core's batched judging (length-sorted batches, left padding, only the last position's
+logits) against a one-prompt-at-a-time loop, side by side, same probabilities.
 
 Three sides read the same prompts (a pair in both orders, the default MT-bench-style prompt, SciTLDR-A test
 abstracts cut to `--max-source-tokens` with two short outputs each) with the same small random Llama built from
 config (SmolLM2's real tokenizer; `--hidden`, `--layers`: the default is about 15M parameters, 12.6M of them the
-embedding): ft_core's own path (`LocalJudge.judge`), plain batches of prompts (`LocalJudge.label_probabilities`),
-the same call one prompt at a time, and a plain loop (one prompt per forward pass, every position's logits computed, the last one read). Rounds alternate the
+embedding): ft_core's batches (`LocalJudge.label_probabilities`), the same call one prompt at a time, and a plain
+loop (one prompt per forward pass, every position's logits computed, the last one read). Rounds alternate the
 sides and the medians are reported; the script checks that all give the same probabilities (within 1e-4).
 
     python bench/judge_local.py                       # 2-core CPU: a few minutes
@@ -88,7 +87,6 @@ def main() -> None:
     import torch
 
     from ft_core import models
-    from ft_core.judge.backend import JudgeRequest
     from ft_core.judge.config import JudgeConfig
     from ft_core.judge.local import LocalJudge
 
@@ -99,21 +97,12 @@ def main() -> None:
     n_params = sum(p.numel() for p in model.parameters())
     cfg = JudgeConfig(run_dir="unused", model="unused", batch_size=args.batch_size)
     judge = LocalJudge(cfg, model, tokenizer)
-    filled = prompts(args.pairs, tokenizer, args.max_source_tokens)
-    requests = [JudgeRequest(i // 2, ("ab", "ba")[i % 2], p) for i, p in enumerate(filled)]
-    position = {r: i for i, r in enumerate(requests)}
-    texts = [judge.full_prompt(p) for p in filled]
+    texts = [judge.full_prompt(p) for p in prompts(args.pairs, tokenizer, args.max_source_tokens)]
     tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
     from ft_core.generate import length_sorted_batches
 
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-
-    def shared() -> list:
-        """The judging job's own path: batches of whole pairs, each pair's prefix run once."""
-        out: dict = {}
-        judge.judge(requests, lambda r, v: out.__setitem__(position[r], (v.p_a, v.p_b, v.p_tie)))
-        return [out[i] for i in range(len(requests))]
 
     def batched() -> list:
         out = [None] * len(texts)
@@ -136,8 +125,8 @@ def main() -> None:
             out.append(tuple(labels.tolist()))
         return out
 
-    sides = {"ft_core": shared, "batched": batched, "one at a time": one_at_a_time, "plain loop": plain_loop}
-    shared()  # warm-up
+    sides = {"batched": batched, "one at a time": one_at_a_time, "plain loop": plain_loop}
+    batched()  # warm-up
     times: dict[str, list[float]] = {name: [] for name in sides}
     results = {}
     for _ in range(args.rounds):
@@ -145,7 +134,7 @@ def main() -> None:
             started = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - started)
-    reference = np.asarray(results["ft_core"])[:, :3]
+    reference = np.asarray(results["batched"])[:, :3]
     diff = max(float(np.abs(reference - np.asarray(results[n])[:, :3]).max()) for n in sides)
     assert diff < 1e-4, f"the sides' probabilities differ by {diff}"
     medians = {k: statistics.median(v) for k, v in times.items()}
@@ -156,19 +145,17 @@ def main() -> None:
         f"max |probability difference| {diff:.1e}"
     )
     labels = {
-        "ft_core": f"batches of {args.batch_size // 2} pairs, each pair's shared prefix run once",
-        "batched": f"batches of {args.batch_size} prompts, last position's logits only",
+        "batched": f"ft_core, batches of {args.batch_size}, last position's logits only",
         "one at a time": "one prompt per forward pass, last position's logits only",
         "plain loop": "one prompt per forward pass, every position's logits (a plain script)",
     }
     for name, seconds in medians.items():
-        ratio = medians[name] / medians["ft_core"]
-        print(f"  {name:<14} {seconds:8.2f}s  {len(texts) / seconds:8.1f} prompts/s  {ratio:5.1f}x ft_core's time"
+        ratio = medians[name] / medians["batched"]
+        print(f"  {name:<14} {seconds:8.2f}s  {len(texts) / seconds:8.1f} prompts/s  {ratio:5.1f}x the batched time"
               f"  ({labels[name]})")  # fmt: skip
     print(
-        f"speed-up of ft_core's judging: {medians['plain loop'] / medians['ft_core']:.1f}x over the plain loop, "
-        f"{medians['one at a time'] / medians['ft_core']:.1f}x over one at a time, "
-        f"{medians['batched'] / medians['ft_core']:.1f}x over plain batches"
+        f"speed-up of batched judging: {medians['plain loop'] / medians['batched']:.1f}x over the plain loop, "
+        f"{medians['one at a time'] / medians['batched']:.1f}x over one at a time"
     )
 
 

@@ -6,10 +6,6 @@ next token is the verdict: its probabilities over the labels A, B and C (renorma
 verdict's probabilities, and the most likely label the verdict (as AlpacaEval's logprob judges read a label
 token). `label_mass`, the three labels' share of all next-token probability, shows how far the model follows the
 format at all: a weak judge puts little mass there.
-
-A batch holds whole pairs: both orders of a pair share the instructions and the source, and that prefix runs once
-per pair (`ft_core.judge.shared_prefix`), with only each order's ending run on a copy of its cache; only the last
-position's logits are computed.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ from typing import Any
 
 from ft_core.errors import ModelError
 from ft_core.generate import length_sorted_batches
-from ft_core.judge import shared_prefix
 from ft_core.judge.backend import JudgeRequest, OnVerdict
 from ft_core.judge.config import LABELS, JudgeConfig
 from ft_core.judge.pairs import OrderVerdict
@@ -59,8 +54,6 @@ class LocalJudge:
         self.tokenizer.padding_side = "left"
         self.batch_size = cfg.batch_size
         self.label_ids = label_token_ids(tokenizer)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self.share_prefix = True  # both orders of a pair run their shared prefix once (shared_prefix.py)
 
     def full_prompt(self, prompt: str) -> str:
         """The text the model reads: the prompt in its chat template, the answer opened with `[[`."""
@@ -77,48 +70,17 @@ class LocalJudge:
 
     def judge(self, requests: list[JudgeRequest], on_verdict: OnVerdict) -> None:
         texts = [self.full_prompt(r.prompt) for r in requests]
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        groups: dict[
-            int, list[int]
-        ] = {}  # a pair's requests (its two orders) run together, sharing their prefix
-        for index, request in enumerate(requests):
-            groups.setdefault(request.pair_index, []).append(index)
-        members = list(groups.values())
-        sizes = [sum(len(ids[i]) for i in m) for m in members]
-        for batch in length_sorted_batches(sizes, max(1, self.batch_size // 2)):
-            indices = [i for g in batch for i in members[g]]
-            probs = self.group_probabilities(
-                [[ids[i] for i in members[g]] for g in batch], [texts[i] for i in indices]
-            )
-            for index, (p_a, p_b, p_tie, mass) in zip(indices, probs):
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        for batch in length_sorted_batches(lengths, self.batch_size):
+            probs = self.label_probabilities([texts[i] for i in batch])
+            for row, index in enumerate(batch):
+                p_a, p_b, p_tie, mass = probs[row]
                 label = LABELS[max(range(3), key=lambda k: (p_a, p_b, p_tie)[k])]
                 verdict = OrderVerdict(
                     label, p_a, p_b, p_tie, raw=label, probs_from="next_token", label_mass=mass
                 )
-                verdict.prompt_tokens, verdict.completion_tokens = len(ids[index]), 1
+                verdict.prompt_tokens, verdict.completion_tokens = lengths[index], 1
                 on_verdict(requests[index], verdict)
-
-    def group_probabilities(
-        self, groups: list[list[list[int]]], texts: list[str]
-    ) -> list[tuple[float, float, float, float]]:
-        """`label_probabilities` of the texts, computed with each group's shared prefix run once
-        (`ft_core.judge.shared_prefix`); the plain batch for a model whose forward takes no cache."""
-        import torch
-
-        if self.share_prefix:
-            try:
-                log_probs = shared_prefix.label_log_probs(self.model, groups, self.label_ids, self.pad_id)
-            except (
-                TypeError,
-                ValueError,
-                AttributeError,
-                KeyError,
-            ):  # an architecture without that cache API
-                self.share_prefix = False
-            else:
-                labels, mass = torch.softmax(log_probs, dim=-1), log_probs.exp().sum(-1)
-                return [(*map(float, labels[i].tolist()), float(mass[i])) for i in range(len(texts))]
-        return self.label_probabilities(texts)
 
     def label_probabilities(self, texts: list[str]) -> list[tuple[float, float, float, float]]:
         """Per text: P(A), P(B), P(C) renormalised over the three labels, and their share of all probability."""

@@ -17,11 +17,8 @@ from helpers.run_folders import write_run_folder
 
 from ft_core import runfolder
 from ft_core.judge import JudgeConfig, run_judge
-from ft_core.judge.backend import JudgeRequest
-from ft_core.judge.config import fill_template
 from ft_core.judge.local import LocalJudge, label_token_ids
 from ft_core.judge.pairs import ORDERS, order_winner, summarize
-from ft_core.judge.shared_prefix import common_prefix
 
 REPO = Path(__file__).resolve().parents[3]
 N_ITEMS = 7
@@ -78,34 +75,6 @@ def test_batched_probabilities_equal_one_prompt_at_a_time(tmp_path, tiny_causal_
     batched = judge.label_probabilities(texts)
     alone = [judge.label_probabilities([t])[0] for t in texts]
     assert np.asarray(batched) == pytest.approx(np.asarray(alone), abs=1e-4)
-
-
-def test_a_pairs_shared_prefix_run_once_gives_the_probabilities_of_each_prompt_alone(
-    tmp_path, tiny_causal_dir, tiny_model
-):
-    cfg = local_config(tmp_path, tiny_causal_dir, batch_size=6)
-    judge = LocalJudge(cfg, *tiny_model)
-    requests = []
-    for i in range(5):  # pairs of different lengths; the last pair has one order only
-        source, a, b = "word " * (10 + 17 * i), f"finetuned output {i} " * (1 + i % 3), f"base {i}"
-        orders = {"ab": (a, b), "ba": (b, a)}
-        for order in ("ab", "ba") if i < 4 else ("ab",):
-            prompt = fill_template(cfg.prompt_template, cfg.question, source, *orders[order])
-            requests.append(JudgeRequest(i, order, prompt))
-    got = {}
-    judge.judge(requests, lambda request, verdict: got.__setitem__(request, verdict))
-    assert judge.share_prefix  # the trick ran, it did not fall back to the plain batch
-    for request in requests:
-        alone = judge.label_probabilities([judge.full_prompt(request.prompt)])[0]
-        v = got[request]
-        assert (v.p_a, v.p_b, v.p_tie, v.label_mass) == pytest.approx(alone, abs=1e-4)
-
-
-def test_common_prefix_leaves_every_sequence_an_ending():
-    assert common_prefix([[1, 2, 3, 4], [1, 2, 5]]) == 2
-    assert common_prefix([[1, 2, 3], [1, 2, 3]]) == 2
-    assert common_prefix([[7], [7, 8]]) == 0
-    assert common_prefix([[1, 2, 3]]) == 2
 
 
 def test_label_tokens_are_distinct(real_tokenizer):
