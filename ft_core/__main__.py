@@ -1,4 +1,4 @@
-"""`python -m ft_core {train,generate,score,sweep} ...`: each prints progress and exits non-zero with a
+"""`python -m ft_core {train,generate,score,judge,sweep} ...`: each prints progress and exits non-zero with a
 one-line reason on bad input."""
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ COMMANDS = {
     "train": ("ft_core.train", "fine-tune a base model with LoRA into a run folder"),
     "generate": ("ft_core.generate", "generate base and fine-tuned outputs on an evaluation split"),
     "score": ("ft_core.scoring", "score outputs and compare systems with paired-bootstrap intervals"),
+    "judge": (
+        "ft_core.judge",
+        "judge base vs fine-tuned outputs in both orders with an LLM (local or endpoint)",
+    ),
     "sweep": (
         "ft_core.sweep",
         "train over an lr x LoRA-rank grid, or generate and score a grid of decoding settings",

@@ -15,6 +15,9 @@
       outputs/generate_config.json                     the GenerateConfig       (generate)
       scores/per_example.parquet, comparison.json, comparison.csv, corpus.csv, signatures.json, score_config.json
                                                                                 (score, each atomic)
+      judges/<name>/verdicts.jsonl     one record per pair, both orders          (judge, appended + fsync per pair)
+      judges/<name>/judge_config.json  the JudgeConfig (a key's variable name, never the key)   (judge, atomic)
+      judges/<name>/summary.json       counts, the judge's win rate, cut sources, tokens, time  (judge, atomic)
       job.log                the app's log of the job that wrote the folder     (the app, appended at the end)
     runs/<sweep>/sweep.json  and one run folder per grid point, lr{lr}_r{r}/    (sweep train, atomic)
 
@@ -67,6 +70,10 @@ CORPUS_CSV = "corpus.csv"
 SIGNATURES = "signatures.json"
 SCORE_CONFIG = "score_config.json"
 SWEEP = "sweep.json"
+JUDGES = "judges"
+VERDICTS = "verdicts.jsonl"
+JUDGE_CONFIG = "judge_config.json"
+JUDGE_SUMMARY = "summary.json"
 JOB_LOG = "job.log"
 SCALER = "scaler.pt"
 CANCEL_REQUEST = "cancel_requested.json"
@@ -723,6 +730,64 @@ def read_comparison(run_dir: str | Path) -> pd.DataFrame:
     if isinstance(data, dict):
         data = data.get("rows", [])
     return pd.DataFrame(data if isinstance(data, list) else [])
+
+
+# --------------------------------------------------------------------------------------------- judges
+def judges_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / JUDGES
+
+
+def judge_dir(run_dir: str | Path, name: str) -> Path:
+    """`<run_dir>/judges/<name>/`: one judge's verdicts, config and summary."""
+    return judges_dir(run_dir) / name
+
+
+def verdicts_path(run_dir: str | Path, name: str) -> Path:
+    return judge_dir(run_dir, name) / VERDICTS
+
+
+def list_judges(run_dir: str | Path) -> list[str]:
+    """The names of the judges that left verdicts in a run folder, sorted; [] when none."""
+    try:
+        return sorted(
+            p.name for p in judges_dir(run_dir).iterdir() if p.is_dir() and (p / VERDICTS).is_file()
+        )
+    except OSError:
+        return []
+
+
+def read_verdict_records(run_dir: str | Path, name: str) -> JsonlRecords:
+    """A judge's verdict records up to the first line that is not JSON (a line cut by a crash); none when the
+    file is missing."""
+    path = verdicts_path(run_dir, name)
+    if not path.is_file():
+        return JsonlRecords([])
+    return read_jsonl(path)
+
+
+def read_verdicts(run_dir: str | Path, name: str) -> pd.DataFrame:
+    """A judge's verdicts.jsonl as a frame (one row per judged pair, columns in docs/run-folder.md; item_id as
+    text); empty when the judge has none. A last line being written is skipped."""
+    try:
+        records = [r for r in read_verdict_records(run_dir, name).records if isinstance(r, dict)]
+    except OSError:
+        records = []
+    frame = pd.DataFrame(records)
+    if "item_id" in frame:
+        frame["item_id"] = frame["item_id"].astype(str)
+    return frame
+
+
+def read_judge_config(run_dir: str | Path, name: str) -> dict[str, Any]:
+    """judges/<name>/judge_config.json as a dict; {} when missing."""
+    data = _read_json(judge_dir(run_dir, name) / JUDGE_CONFIG)
+    return data if isinstance(data, dict) else {}
+
+
+def read_judge_summary(run_dir: str | Path, name: str) -> dict[str, Any]:
+    """judges/<name>/summary.json as a dict; {} when missing (a judge still running or stopped half-way)."""
+    data = _read_json(judge_dir(run_dir, name) / JUDGE_SUMMARY)
+    return data if isinstance(data, dict) else {}
 
 
 # --------------------------------------------------------------------------------------------- sweeps
