@@ -11,6 +11,7 @@ import streamlit as st
 from annotations import assignment, judgments
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, WriteFailed
+from pages.annotate_layout import phone_css, scroll_to_top
 from pages.i18n import N_, SHOWN_CAMPAIGN_KEY, format_number, gettext_for, ngettext_for, shown_campaign
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, signed_in, store
@@ -111,6 +112,7 @@ campaign_id = shown_campaign(campaigns)
 config = campaign_config(con, campaign_id)
 language = config.language
 _, _n = gettext_for(language), ngettext_for(language)
+phone_css()
 st.title(_("Annotate"))
 if len(campaigns) > 1:
     index = list(campaigns).index(campaign_id)
@@ -121,8 +123,6 @@ if len(campaigns) > 1:
 st.session_state[SHOWN_CAMPAIGN_KEY] = campaign_id
 
 flash = st.session_state.pop("flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
 
 editing = st.session_state.get("editing")
 try:
@@ -134,8 +134,15 @@ try:
         form_key, base_version = (pair.token if pair else ""), None
 except AnnotationError as e:
     st.session_state["editing"] = None
+    if flash:
+        getattr(st, flash[0])(flash[1])
     st.error(escape_markdown(e))
     st.stop()
+# A new pair (or an edit) starts at its top, on a phone too. The script sits before the flash, so that a rerun of
+# the same pair finds it at the same place and does not run it again.
+scroll_to_top(form_key)
+if flash:
+    getattr(st, flash[0])(flash[1])
 
 progress = assignment.progress(con, campaign_id, user.user_id)
 st.progress(
@@ -153,21 +160,30 @@ if pair is None:
 else:
     criteria = [c.name for c in pair.criteria]
     with st.expander(_("Instructions"), expanded=progress.done == 0):
-        st.text(
-            _(pair.instructions)
-        )  # the default instructions are in the catalog; a researcher's own are not
+        with st.container(key="instructions_text"):
+            st.text(
+                _(pair.instructions)
+            )  # the default instructions are in the catalog; a researcher's own are not
     if editing:
         st.info(
             _(
                 "You are editing an earlier judgment (version {version}); saving writes version {next_version}."
             ).format(version=base_version, next_version=base_version + 1)
         )
+    # Texts fold: a long one gets a bounded box that scrolls on its own, on a phone every one does (CSS on the
+    # `fold-` keys), until the annotator turns on "Show the whole texts" for this pair.
+    show_all = st.session_state.get(f"show_all::{form_key}", False)
+    fold = "open" if show_all else "fold"
+
+    def height(*texts: str | None, px: int) -> int | str:
+        return "content" if show_all else box_height(*texts, px=px)
+
     source_col, reference_col = st.columns(2) if pair.references else (st.container(), None)
     with source_col:
         source_label = _("Source") if pair.source else _("Prompt")
         st.markdown(f"**{source_label}**")
         source_text = pair.source or pair.prompt or ""
-        with st.container(border=True, height=box_height(source_text, px=SOURCE_BOX_PX)):
+        with st.container(border=True, height=height(source_text, px=SOURCE_BOX_PX), key=f"{fold}-source"):
             st.text(source_text)
     if reference_col is not None:
         with reference_col:
@@ -175,36 +191,44 @@ else:
                 several = len(pair.references) > 1
                 label = _("Reference {number}").format(number=number) if several else _("Reference")
                 st.markdown(f"**{label}**")
-                with st.container(border=True, height=box_height(reference, px=SOURCE_BOX_PX)):
+                with st.container(
+                    border=True, height=height(reference, px=SOURCE_BOX_PX), key=f"{fold}-reference-{number}"
+                ):
                     st.text(reference)
 
     left, right = st.columns(2)
-    output_height = box_height(pair.text_a, pair.text_b, px=OUTPUT_BOX_PX)
+    output_height = height(pair.text_a, pair.text_b, px=OUTPUT_BOX_PX)
     for column, letter, text in ((left, "A", pair.text_a), (right, "B", pair.text_b)):
         with column:
             st.markdown(f"### {letter}")
-            with st.container(border=True, height=output_height):
+            with st.container(border=True, height=output_height, key=f"{fold}-output-{letter}"):
                 st.text(text)
+    texts = (source_text, *pair.references, pair.text_a, pair.text_b)
+    all_short = box_height(*texts, px=OUTPUT_BOX_PX) == "content"  # then only a phone folds them
+    with st.container(key="show_all_short" if all_short else "show_all_long"):
+        st.toggle(_("Show the whole texts"), key=f"show_all::{form_key}")
 
     chosen = st.session_state.get(f"choice::{form_key}")
     question = _("Which output is better?")
     st.markdown(f"**{question}**")
-    buttons = st.columns(len(CHOICES))
-    for column, (letter, label, shortcut) in zip(buttons, CHOICES):
-        column.button(
-            _(label),
-            key=f"choose::{form_key}::{letter}",
-            shortcut=shortcut,
-            type="primary" if chosen == letter else "secondary",
-            on_click=_choose,
-            args=(form_key, letter),
-            width="stretch",
+    # On a phone the choice bar and the Submit row stick to the bottom of the screen (pages/annotate_layout.py).
+    with st.container(key="choice_bar"):
+        buttons = st.columns(len(CHOICES))
+        for column, (letter, label, shortcut) in zip(buttons, CHOICES):
+            column.button(
+                _(label),
+                key=f"choose::{form_key}::{letter}",
+                shortcut=shortcut,
+                type="primary" if chosen == letter else "secondary",
+                on_click=_choose,
+                args=(form_key, letter),
+                width="stretch",
+            )
+        st.caption(
+            _("Your choice: {choice}").format(choice=_(LETTER_LABEL[chosen]))
+            if chosen
+            else _("Your choice: none yet")
         )
-    st.caption(
-        _("Your choice: {choice}").format(choice=_(LETTER_LABEL[chosen]))
-        if chosen
-        else _("Your choice: none yet")
-    )
 
     if pair.criteria:
         st.markdown(_("**Scores** (optional; 1 = poor, 5 = excellent)"))
@@ -232,13 +256,14 @@ else:
         too_long = _("Your comment has {length} characters, over the limit of {limit}: shorten it to submit.")
         st.warning(
             too_long.format(
-                length=format_number(len(comment.strip()), language), limit=format_number(comment_limit, language)
+                length=format_number(len(comment.strip()), language),
+                limit=format_number(comment_limit, language),
             )
         )
 
     # A row of buttons as wide as their labels: fixed columns cut a longer label ("Desfazer o último" read
     # "Desfaz…"); on a narrow screen the row wraps instead.
-    with st.container(horizontal=True):
+    with st.container(horizontal=True, key="submit_bar"):
         st.button(
             _("Save edit") if editing else _("Submit"),
             key="submit",
