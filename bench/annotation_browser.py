@@ -8,7 +8,8 @@ Starts the app (`streamlit run streamlit_app.py` on a free port, its own store i
 (Playwright, all at once): log in, and for every pair think for a while (exponential, mean `--think-ms`), click
 "A is better", wait until the page has settled, click Submit, and stop the clock when the next pair's texts are
 on screen. Prints p50/p95/max of that submit-to-next-pair time, the time a person waits after each judgment
-(goal: p95 under 1 s), with the machine's load average before and after. Exits 1 when an annotator failed.
+(goal: p95 under 1 s), the app server's CPU per judged pair (logins included), with the machine's load average
+before and after. Exits 1 when an annotator failed.
 """
 
 from __future__ import annotations
@@ -184,10 +185,13 @@ async def run(args) -> tuple[list[float], list[str]]:
     finally:
         server.stop()
     errors = [f"{acc[0]}: {r!r}"[:300] for acc, r in zip(accounts, results) if isinstance(r, BaseException)]
+    server_seconds = server_cpu - server_before
     print(
-        f"CPU while annotating: app server {server_cpu - server_before:.0f} s, browsers and driver "
+        f"CPU while annotating: app server {server_seconds:.1f} s, browsers and driver "
         f"{browser_cpu:.0f} s (this machine runs all of them; a real annotator's browser runs on their own)"
     )
+    if waits:  # the logins are in it too, as they are in a real session
+        print(f"app server CPU per judged pair: {server_seconds / len(waits) * 1000:.0f} ms (n={len(waits)})")
     return waits, errors
 
 
