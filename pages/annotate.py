@@ -123,6 +123,31 @@ if len(campaigns) > 1:
 st.session_state[SHOWN_CAMPAIGN_KEY] = campaign_id
 
 
+# A choice reruns only its own buttons (a fragment inside the pair's): the pair, the progress and the store are
+# not touched until Submit.
+@st.fragment
+def choice_bar(form_key: str) -> None:
+    """The four choice buttons and the choice made; on a phone they stick to the bottom of the screen."""
+    chosen = st.session_state.get(f"choice::{form_key}")
+    with st.container(key="choice_bar"):
+        buttons = st.columns(len(CHOICES))
+        for column, (letter, label, shortcut) in zip(buttons, CHOICES):
+            column.button(
+                _(label),
+                key=f"choose::{form_key}::{letter}",
+                shortcut=shortcut,
+                type="primary" if chosen == letter else "secondary",
+                on_click=_choose,
+                args=(form_key, letter),
+                width="stretch",
+            )
+        st.caption(
+            _("Your choice: {choice}").format(choice=_(LETTER_LABEL[chosen]))
+            if chosen
+            else _("Your choice: none yet")
+        )
+
+
 # Only the pair and its buttons rerun on a click (a fragment): the menu, the campaign list and the campaign's
 # configuration are not redrawn for every judgment (bench/annotation_browser.py measures the server's CPU per
 # pair). The campaign selectbox above and a reload run the whole page.
@@ -222,27 +247,9 @@ def pair_view() -> None:
         with st.container(key="show_all_short" if all_short else "show_all_long"):
             st.toggle(_("Show the whole texts"), key=f"show_all::{form_key}")
 
-        chosen = st.session_state.get(f"choice::{form_key}")
         question = _("Which output is better?")
         st.markdown(f"**{question}**")
-        # On a phone the choice bar and the Submit row stick to the bottom of the screen (pages/annotate_layout.py).
-        with st.container(key="choice_bar"):
-            buttons = st.columns(len(CHOICES))
-            for column, (letter, label, shortcut) in zip(buttons, CHOICES):
-                column.button(
-                    _(label),
-                    key=f"choose::{form_key}::{letter}",
-                    shortcut=shortcut,
-                    type="primary" if chosen == letter else "secondary",
-                    on_click=_choose,
-                    args=(form_key, letter),
-                    width="stretch",
-                )
-            st.caption(
-                _("Your choice: {choice}").format(choice=_(LETTER_LABEL[chosen]))
-                if chosen
-                else _("Your choice: none yet")
-            )
+        choice_bar(form_key)
 
         if pair.criteria:
             st.markdown(_("**Scores** (optional; 1 = poor, 5 = excellent)"))

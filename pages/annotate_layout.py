@@ -14,6 +14,11 @@ import streamlit as st
 NARROW = "@media (max-width: 640px)"  # where Streamlit stacks columns
 TOUCH = "@media (hover: none) and (pointer: coarse)"  # a finger, no mouse: keyboard hints mean nothing
 
+CHOICE_BOX = (
+    "[data-testid='stLayoutWrapper']:has(> [data-testid='stVerticalBlock'] > [data-testid='stLayoutWrapper']"
+    " > .st-key-choice_bar)"
+)
+
 CSS = f"""
 <style>
 {TOUCH} {{
@@ -29,13 +34,14 @@ CSS = f"""
   [data-testid='stLayoutWrapper']:has(> [class*='st-key-fold-']) {{ max-height: 30vh; overflow-y: auto; }}
   [class*='st-key-fold-source'],
   [data-testid='stLayoutWrapper']:has(> [class*='st-key-fold-source']) {{ max-height: 20vh; }}
-  /* the choice and Submit stay in reach: they stick to the bottom of the screen until their own place */
-  [data-testid='stLayoutWrapper']:has(> .st-key-choice_bar),
+  /* the choice and Submit stay in reach: they stick to the bottom of the screen until their own place (the
+     choice bar is a fragment of its own: the box that sticks is the fragment's, around the bar) */
+  {CHOICE_BOX},
   [data-testid='stLayoutWrapper']:has(> .st-key-submit_bar) {{
     position: sticky; z-index: 10; background: var(--st-background-color, #fff);
   }}
   [data-testid='stLayoutWrapper']:has(> .st-key-submit_bar) {{ bottom: 0; padding: 0.25rem 0; }}
-  [data-testid='stLayoutWrapper']:has(> .st-key-choice_bar) {{
+  {CHOICE_BOX} {{
     bottom: 3rem; padding-top: 0.25rem; box-shadow: 0 -0.5rem 0.5rem -0.5rem rgba(0, 0, 0, 0.2);
   }}
   .st-key-submit_bar {{ flex-wrap: nowrap; overflow-x: auto; }}
