@@ -8,7 +8,8 @@ Starts the app (`streamlit run streamlit_app.py` on a free port, its own store i
 (Playwright, all at once): log in, and for every pair think for a while (exponential, mean `--think-ms`), click
 "A is better", wait until the page has settled, click Submit, and stop the clock when the next pair's texts are
 on screen. Prints p50/p95/max of that submit-to-next-pair time, the time a person waits after each judgment
-(goal: p95 under 1 s), with the machine's load average before and after. Exits 1 when an annotator failed.
+(goal: p95 under 1 s), the app server's CPU per judged pair (counted once every annotator has logged in), with
+the machine's load average before and after. Exits 1 when an annotator failed.
 """
 
 from __future__ import annotations
@@ -130,9 +131,17 @@ def prepare(server: StreamlitServer, folder: Path, annotators: int, n_items: int
 
 
 async def annotate(
-    browser, url: str, account: tuple[str, str], args, seed: int, waits: list[float], logging_in: asyncio.Lock
+    browser,
+    url: str,
+    account: tuple[str, str],
+    args,
+    seed: int,
+    waits: list[float],
+    logging_in: asyncio.Lock,
+    all_in: asyncio.Barrier,
 ) -> None:
-    """One annotator: log in, then judge `args.pairs` pairs, timing each submit until the next pair shows."""
+    """One annotator: log in, wait for the others (`all_in`), then judge `args.pairs` pairs, timing each submit
+    until the next pair shows."""
     rng = random.Random(seed)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
@@ -144,6 +153,7 @@ async def annotate(
             await log_in(page, url, *account)
         await page.get_by_role("heading", name="Annotate").wait_for()
         shown = await wait_for(page, "next")
+        await all_in.wait()  # the server's CPU for the pairs is counted from here, the logins apart
         for _ in range(args.pairs):
             await asyncio.sleep(rng.expovariate(1000 / args.think_ms) if args.think_ms else 0)
             await page.get_by_role("button", name="A is better").click()
@@ -153,6 +163,9 @@ async def annotate(
             await page.get_by_role("button", name="Submit").click()
             shown = await wait_for(page, "next", shown)
             waits.append(time.perf_counter() - started)
+    except BaseException:
+        await all_in.abort()  # the others would wait for this one forever
+        raise
     finally:
         await context.close()
 
@@ -171,10 +184,16 @@ async def run(args) -> tuple[list[float], list[str]]:
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             server_before, _ = cpu_split(server.pid)
-            logging_in = asyncio.Lock()
-            results = await asyncio.gather(
+            logging_in, all_in = asyncio.Lock(), asyncio.Barrier(len(accounts) + 1)
+
+            async def logged_in() -> float:
+                await all_in.wait()
+                return cpu_split(server.pid)[0]
+
+            after_logins, *results = await asyncio.gather(
+                logged_in(),
                 *(
-                    annotate(browser, server.url, acc, args, i, waits, logging_in)
+                    annotate(browser, server.url, acc, args, i, waits, logging_in, all_in)
                     for i, acc in enumerate(accounts)
                 ),
                 return_exceptions=True,
@@ -184,10 +203,17 @@ async def run(args) -> tuple[list[float], list[str]]:
     finally:
         server.stop()
     errors = [f"{acc[0]}: {r!r}"[:300] for acc, r in zip(accounts, results) if isinstance(r, BaseException)]
+    server_seconds = server_cpu - server_before
     print(
-        f"CPU while annotating: app server {server_cpu - server_before:.0f} s, browsers and driver "
+        f"CPU while annotating: app server {server_seconds:.1f} s, browsers and driver "
         f"{browser_cpu:.0f} s (this machine runs all of them; a real annotator's browser runs on their own)"
     )
+    if waits and not isinstance(after_logins, BaseException):
+        logins, pairs = after_logins - server_before, server_cpu - after_logins
+        print(
+            f"app server CPU: {logins:.1f} s for {len(accounts)} logins, then {pairs / len(waits) * 1000:.0f} ms "
+            f"per judged pair (n={len(waits)}; a choice click and a Submit each)"
+        )
     return waits, errors
 
 

@@ -11,9 +11,10 @@ import streamlit as st
 from annotations import assignment, judgments
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, WriteFailed
+from pages.annotate_layout import phone_css, scroll_to_top
 from pages.i18n import N_, SHOWN_CAMPAIGN_KEY, format_number, gettext_for, ngettext_for, shown_campaign
 from pages.plain_text import escape_markdown
-from pages.shared import require_role, signed_in, store
+from pages.shared import current_user, require_role, signed_in, store
 
 CHOICES = [
     ("A", N_("A is better"), "A"),
@@ -111,6 +112,7 @@ campaign_id = shown_campaign(campaigns)
 config = campaign_config(con, campaign_id)
 language = config.language
 _, _n = gettext_for(language), ngettext_for(language)
+phone_css()
 st.title(_("Annotate"))
 if len(campaigns) > 1:
     index = list(campaigns).index(campaign_id)
@@ -120,144 +122,197 @@ if len(campaigns) > 1:
     st.query_params["campaign"] = campaign_id
 st.session_state[SHOWN_CAMPAIGN_KEY] = campaign_id
 
-flash = st.session_state.pop("flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
 
-editing = st.session_state.get("editing")
-try:
-    if editing:
-        pair = assignment.view(con, editing[0], user.user_id)
-        form_key, base_version = f"{editing[0]}-e{editing[1]}", editing[1]
-    else:
-        pair = assignment.next_item(con, campaign_id, user.user_id)
-        form_key, base_version = (pair.token if pair else ""), None
-except AnnotationError as e:
-    st.session_state["editing"] = None
-    st.error(escape_markdown(e))
-    st.stop()
-
-progress = assignment.progress(con, campaign_id, user.user_id)
-st.progress(
-    progress.share,
-    text=_n("{done} / {assigned} judged", "{done} / {assigned} judged", progress.assigned).format(
-        done=format_number(progress.done, language), assigned=format_number(progress.assigned, language)
-    ),
-)
-own = judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
-
-if pair is None:
-    st.success(_("Nothing left to judge in this campaign. Thank you!"))
-    if own:  # the last judgment stays editable with U after the last pair, as it is before
-        st.button(_("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
-else:
-    criteria = [c.name for c in pair.criteria]
-    with st.expander(_("Instructions"), expanded=progress.done == 0):
-        st.text(
-            _(pair.instructions)
-        )  # the default instructions are in the catalog; a researcher's own are not
-    if editing:
-        st.info(
-            _(
-                "You are editing an earlier judgment (version {version}); saving writes version {next_version}."
-            ).format(version=base_version, next_version=base_version + 1)
-        )
-    source_col, reference_col = st.columns(2) if pair.references else (st.container(), None)
-    with source_col:
-        source_label = _("Source") if pair.source else _("Prompt")
-        st.markdown(f"**{source_label}**")
-        source_text = pair.source or pair.prompt or ""
-        with st.container(border=True, height=box_height(source_text, px=SOURCE_BOX_PX)):
-            st.text(source_text)
-    if reference_col is not None:
-        with reference_col:
-            for number, reference in enumerate(pair.references, 1):
-                several = len(pair.references) > 1
-                label = _("Reference {number}").format(number=number) if several else _("Reference")
-                st.markdown(f"**{label}**")
-                with st.container(border=True, height=box_height(reference, px=SOURCE_BOX_PX)):
-                    st.text(reference)
-
-    left, right = st.columns(2)
-    output_height = box_height(pair.text_a, pair.text_b, px=OUTPUT_BOX_PX)
-    for column, letter, text in ((left, "A", pair.text_a), (right, "B", pair.text_b)):
-        with column:
-            st.markdown(f"### {letter}")
-            with st.container(border=True, height=output_height):
-                st.text(text)
-
+# A choice reruns only its own buttons (a fragment inside the pair's): the pair, the progress and the store are
+# not touched until Submit.
+@st.fragment
+def choice_bar(form_key: str) -> None:
+    """The four choice buttons and the choice made; on a phone they stick to the bottom of the screen."""
     chosen = st.session_state.get(f"choice::{form_key}")
-    question = _("Which output is better?")
-    st.markdown(f"**{question}**")
-    buttons = st.columns(len(CHOICES))
-    for column, (letter, label, shortcut) in zip(buttons, CHOICES):
-        column.button(
-            _(label),
-            key=f"choose::{form_key}::{letter}",
-            shortcut=shortcut,
-            type="primary" if chosen == letter else "secondary",
-            on_click=_choose,
-            args=(form_key, letter),
-            width="stretch",
-        )
-    st.caption(
-        _("Your choice: {choice}").format(choice=_(LETTER_LABEL[chosen]))
-        if chosen
-        else _("Your choice: none yet")
-    )
-
-    if pair.criteria:
-        st.markdown(_("**Scores** (optional; 1 = poor, 5 = excellent)"))
-        for criterion in pair.criteria:
-            options = list(range(criterion.min_score, criterion.max_score + 1))
-            label_col, a_col, b_col = st.columns([2, 3, 3])
-            label_col.markdown(escape_markdown(_(criterion.name.capitalize())))
-            if criterion.description:
-                label_col.caption(escape_markdown(_(criterion.description)))
-            for column, side in ((a_col, "A"), (b_col, "B")):
-                column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
-    comment_limit = config.max_comment_chars
-    # No max_chars: the browser would cut a longer paste without a word. A longer comment is kept in the box, said
-    # here, and refused by the store (CommentTooLong) until it is shortened: nothing is ever cut.
-    comment = st.text_area(
-        _n(
-            "Comment (optional, at most {limit} character)",
-            "Comment (optional, at most {limit} characters)",
-            comment_limit,
-        ).format(limit=format_number(comment_limit, language)),
-        key=f"comment::{form_key}",
-        height=80,
-    )
-    if comment and len(comment.strip()) > comment_limit:
-        too_long = _("Your comment has {length} characters, over the limit of {limit}: shorten it to submit.")
-        st.warning(
-            too_long.format(
-                length=format_number(len(comment.strip()), language), limit=format_number(comment_limit, language)
+    with st.container(key="choice_bar"):
+        buttons = st.columns(len(CHOICES))
+        for column, (letter, label, shortcut) in zip(buttons, CHOICES):
+            column.button(
+                _(label),
+                key=f"choose::{form_key}::{letter}",
+                shortcut=shortcut,
+                type="primary" if chosen == letter else "secondary",
+                on_click=_choose,
+                args=(form_key, letter),
+                width="stretch",
             )
+        st.caption(
+            _("Your choice: {choice}").format(choice=_(LETTER_LABEL[chosen]))
+            if chosen
+            else _("Your choice: none yet")
         )
 
-    # A row of buttons as wide as their labels: fixed columns cut a longer label ("Desfazer o último" read
-    # "Desfaz…"); on a narrow screen the row wraps instead.
-    with st.container(horizontal=True):
-        st.button(
-            _("Save edit") if editing else _("Submit"),
-            key="submit",
-            type="primary",
-            shortcut="Ctrl+Enter",
-            on_click=_send,
-            args=(pair.token, form_key, base_version, criteria, language),
-        )
+
+# Only the pair and its buttons rerun on a click (a fragment): the menu, the campaign list and the campaign's
+# configuration are not redrawn for every judgment (bench/annotation_browser.py measures the server's CPU per
+# pair). The campaign selectbox above and a reload run the whole page.
+@st.fragment
+def pair_view() -> None:
+    """The progress, the pair, the choice, the scores and comment, Submit, and the last judgments to edit."""
+    # A session that ended (a logout in another tab, expiry) reruns the whole app, which shows the login.
+    if current_user() is None:
+        st.rerun(scope="app")
+    flash = st.session_state.pop("flash", None)
+
+    editing = st.session_state.get("editing")
+    try:
         if editing:
-            st.button(_("Cancel edit"), key="cancel_edit", on_click=_cancel_edit)
+            pair = assignment.view(con, editing[0], user.user_id)
+            form_key, base_version = f"{editing[0]}-e{editing[1]}", editing[1]
         else:
-            st.button(_("Skip"), key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
-            if own:
-                st.button(_("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
+            pair = assignment.next_item(con, campaign_id, user.user_id)
+            form_key, base_version = (pair.token if pair else ""), None
+    except AnnotationError as e:
+        st.session_state["editing"] = None
+        if flash:
+            getattr(st, flash[0])(flash[1])
+        st.error(escape_markdown(e))
+        st.stop()
+    # A new pair (or an edit) starts at its top, on a phone too. The script sits before the flash, so that a rerun of
+    # the same pair finds it at the same place and does not run it again.
+    scroll_to_top(form_key)
+    if flash:
+        getattr(st, flash[0])(flash[1])
 
-if own:
-    with st.expander(_("Your last judgments (edit one)"), expanded=False):
-        for number, mine in enumerate(own, 1):
-            row = st.columns([6, 2, 1])
-            row[0].text(f"{number}. {mine.source_start}")
-            row[1].caption(f"{_(LETTER_LABEL[mine.choice])} (v{mine.version})")
-            row[2].button(_("Edit"), key=f"edit::{mine.token}", on_click=_start_edit, args=(mine,))
+    progress = assignment.progress(con, campaign_id, user.user_id)
+    st.progress(
+        progress.share,
+        text=_n("{done} / {assigned} judged", "{done} / {assigned} judged", progress.assigned).format(
+            done=format_number(progress.done, language), assigned=format_number(progress.assigned, language)
+        ),
+    )
+    own = judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
+
+    if pair is None:
+        st.success(_("Nothing left to judge in this campaign. Thank you!"))
+        if own:  # the last judgment stays editable with U after the last pair, as it is before
+            st.button(_("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
+    else:
+        criteria = [c.name for c in pair.criteria]
+        with st.expander(_("Instructions"), expanded=progress.done == 0):
+            with st.container(key="instructions_text"):
+                st.text(
+                    _(pair.instructions)
+                )  # the default instructions are in the catalog; a researcher's own are not
+        if editing:
+            st.info(
+                _(
+                    "You are editing an earlier judgment (version {version}); saving writes version {next_version}."
+                ).format(version=base_version, next_version=base_version + 1)
+            )
+        # Texts fold: a long one gets a bounded box that scrolls on its own, on a phone every one does (CSS on the
+        # `fold-` keys), until the annotator turns on "Show the whole texts" for this pair.
+        show_all = st.session_state.get(f"show_all::{form_key}", False)
+        fold = "open" if show_all else "fold"
+
+        def height(*texts: str | None, px: int) -> int | str:
+            return "content" if show_all else box_height(*texts, px=px)
+
+        source_col, reference_col = st.columns(2) if pair.references else (st.container(), None)
+        with source_col:
+            source_label = _("Source") if pair.source else _("Prompt")
+            st.markdown(f"**{source_label}**")
+            source_text = pair.source or pair.prompt or ""
+            with st.container(
+                border=True, height=height(source_text, px=SOURCE_BOX_PX), key=f"{fold}-source"
+            ):
+                st.text(source_text)
+        if reference_col is not None:
+            with reference_col:
+                for number, reference in enumerate(pair.references, 1):
+                    several = len(pair.references) > 1
+                    label = _("Reference {number}").format(number=number) if several else _("Reference")
+                    st.markdown(f"**{label}**")
+                    with st.container(
+                        border=True,
+                        height=height(reference, px=SOURCE_BOX_PX),
+                        key=f"{fold}-reference-{number}",
+                    ):
+                        st.text(reference)
+
+        left, right = st.columns(2)
+        output_height = height(pair.text_a, pair.text_b, px=OUTPUT_BOX_PX)
+        for column, letter, text in ((left, "A", pair.text_a), (right, "B", pair.text_b)):
+            with column:
+                st.markdown(f"### {letter}")
+                with st.container(border=True, height=output_height, key=f"{fold}-output-{letter}"):
+                    st.text(text)
+        texts = (source_text, *pair.references, pair.text_a, pair.text_b)
+        all_short = box_height(*texts, px=OUTPUT_BOX_PX) == "content"  # then only a phone folds them
+        with st.container(key="show_all_short" if all_short else "show_all_long"):
+            st.toggle(_("Show the whole texts"), key=f"show_all::{form_key}")
+
+        question = _("Which output is better?")
+        st.markdown(f"**{question}**")
+        choice_bar(form_key)
+
+        if pair.criteria:
+            st.markdown(_("**Scores** (optional; 1 = poor, 5 = excellent)"))
+            for criterion in pair.criteria:
+                options = list(range(criterion.min_score, criterion.max_score + 1))
+                label_col, a_col, b_col = st.columns([2, 3, 3])
+                label_col.markdown(escape_markdown(_(criterion.name.capitalize())))
+                if criterion.description:
+                    label_col.caption(escape_markdown(_(criterion.description)))
+                for column, side in ((a_col, "A"), (b_col, "B")):
+                    column.segmented_control(
+                        side, options, key=f"score::{form_key}::{criterion.name}::{side}"
+                    )
+        comment_limit = config.max_comment_chars
+        # No max_chars: the browser would cut a longer paste without a word. A longer comment is kept in the box, said
+        # here, and refused by the store (CommentTooLong) until it is shortened: nothing is ever cut.
+        comment = st.text_area(
+            _n(
+                "Comment (optional, at most {limit} character)",
+                "Comment (optional, at most {limit} characters)",
+                comment_limit,
+            ).format(limit=format_number(comment_limit, language)),
+            key=f"comment::{form_key}",
+            height=80,
+        )
+        if comment and len(comment.strip()) > comment_limit:
+            too_long = _(
+                "Your comment has {length} characters, over the limit of {limit}: shorten it to submit."
+            )
+            st.warning(
+                too_long.format(
+                    length=format_number(len(comment.strip()), language),
+                    limit=format_number(comment_limit, language),
+                )
+            )
+
+        # A row of buttons as wide as their labels: fixed columns cut a longer label ("Desfazer o último" read
+        # "Desfaz…"); on a narrow screen the row wraps instead.
+        with st.container(horizontal=True, key="submit_bar"):
+            st.button(
+                _("Save edit") if editing else _("Submit"),
+                key="submit",
+                type="primary",
+                shortcut="Ctrl+Enter",
+                on_click=_send,
+                args=(pair.token, form_key, base_version, criteria, language),
+            )
+            if editing:
+                st.button(_("Cancel edit"), key="cancel_edit", on_click=_cancel_edit)
+            else:
+                st.button(_("Skip"), key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
+                if own:
+                    st.button(
+                        _("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],)
+                    )
+
+    if own:
+        with st.expander(_("Your last judgments (edit one)"), expanded=False):
+            for number, mine in enumerate(own, 1):
+                row = st.columns([6, 2, 1])
+                row[0].text(f"{number}. {mine.source_start}")
+                row[1].caption(f"{_(LETTER_LABEL[mine.choice])} (v{mine.version})")
+                row[2].button(_("Edit"), key=f"edit::{mine.token}", on_click=_start_edit, args=(mine,))
+
+
+pair_view()
