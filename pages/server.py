@@ -223,7 +223,9 @@ ROUTES = [
 
 
 _METRICS = re.compile(r"(^|/)_stcore/metrics/?$")
-_MEDIA = re.compile(r"(^|/)media/")
+# Streamlit's media endpoint, `[/base-url]/media/<file id>`, never its bundled assets under `/static/media/` (the
+# fonts and icons every page, the login page included, loads before any session exists)
+_MEDIA = re.compile(r"(^|/)(?<!static/)media/")
 SECURITY_HEADERS = {
     "content-security-policy": "frame-ancestors 'self'",
     "x-frame-options": "SAMEORIGIN",

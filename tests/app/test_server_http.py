@@ -92,6 +92,24 @@ def test_media_needs_the_cookie_of_a_live_session(server):
     assert _request(url, headers={"Cookie": cookie})[0] == 404  # through the guard, to Streamlit's own answer
 
 
+def test_the_bundled_fonts_and_icons_load_without_a_session(server):
+    """The login page's own assets under /static/media/ (the text font, the icon font) load for a visitor with no
+    cookie yet: the media guard once refused them too, and every page showed icon names ("home", "key") instead
+    of icons."""
+    from pathlib import Path
+
+    from streamlit import file_util
+
+    fonts = sorted(p.name for p in (Path(file_util.get_static_dir()) / "static" / "media").glob("*.woff2"))
+    icons = [name for name in fonts if name.startswith("MaterialSymbols")]
+    assert icons
+    for name in fonts[:3] + icons:
+        assert _request(f"{server.url}/static/media/{name}")[0] == 200, name
+    assert (
+        _request(f"{server.url}/media/0123456789abcdef0123456789abcdef.zip")[0] == 403
+    )  # the guard still holds
+
+
 def _scope_request(headers: dict[str, str], scheme: str = "http") -> Request:
     raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     return Request(
