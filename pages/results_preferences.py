@@ -30,7 +30,7 @@ def preference_block(campaign_id: str, version: str) -> None:
     st.subheader("Preference data")
     if not st.toggle("Preference data for DPO / KTO", key=f"preferences:{campaign_id}", value=False):
         st.caption("The pairs the annotators decided, as TRL preference data (reads every judgment). "
-                   "`python -m annotations preferences --campaign ID --out DIR` writes the same.")  # fmt: skip
+                   "`.venv/bin/python -m annotations preferences --campaign ID --out DIR` writes the same.")  # fmt: skip
         return
     left, middle, right = st.columns(3)
     min_margin = left.slider("Minimum vote margin", 0.0, 1.0, 0.0, 0.05, key="preferences_margin")

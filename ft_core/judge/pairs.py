@@ -68,7 +68,7 @@ def read_pairs(cfg: JudgeConfig) -> list[Pair]:
         raise RunFolderError(f"run folder {run_dir} does not exist")
     files = {(o.name.system, o.name.decoding, o.name.seed): o.path for o in runfolder.list_outputs(run_dir)}
     if not files:
-        raise RunFolderError(f"{run_dir} has no outputs/: run `python -m ft_core generate` first")
+        raise RunFolderError(f"{run_dir} has no outputs/: run `.venv/bin/python -m ft_core generate` first")
     settings = sorted({(d, s) for (system, d, s) in files if system == cfg.system_a})
     settings = [
         (d, s)
