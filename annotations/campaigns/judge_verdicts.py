@@ -91,7 +91,9 @@ def import_judge(
     verdicts = verdicts.reindex(columns=list(VERDICT_COLUMNS))
     item_ids = {
         r[0]
-        for r in store.read(con).execute("SELECT item_id FROM items WHERE campaign_id = ?", [campaign_id])
+        for r in store.read(con)
+        .execute("SELECT item_id FROM items WHERE campaign_id = ?", [campaign_id])
+        .fetchall()
     }
     mine = (
         verdicts["item_id"].isin(item_ids)
