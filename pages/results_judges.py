@@ -1,0 +1,111 @@
+"""The Results page's "LLM judges" block: one card per judge imported into the campaign (`python -m annotations
+import-judge`), measuring it against the annotators. Thin: `annotations.campaigns` reads the verdicts,
+`annotations.stats.judges.judge_card` computes, this draws. A judge's verdicts never enter the human statistics
+above; this block is the only place they appear."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from annotations import campaigns
+from annotations.errors import AnnotationError
+from annotations.judgments import judgments_frame
+from annotations.stats import percent_label
+from annotations.stats.judges import JudgeCard, judge_card
+from pages.plain_text import escape_markdown
+from pages.shared import store
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the judges' verdicts…")
+def _frames(campaign_id: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    con = store()  # `version` keys the cache: new judgments, new cards
+    return (
+        judgments_frame(con, campaign_id),
+        campaigns.judge_verdicts_frame(con, campaign_id),
+        campaigns.judge_runs(con, campaign_id),
+    )
+
+
+def _interval(value: float | None, ci: tuple[float | None, float | None], fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    low, high = ci
+    return format(value, fmt) if low is None else f"{value:{fmt}} ({low:{fmt}} – {high:{fmt}})"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _cost(summary: dict) -> str:
+    if not summary:
+        return (
+            "The judge had not finished when it was imported (no summary.json): import it again when it has."
+        )
+    tokens = int(summary.get("prompt_tokens") or 0) + int(summary.get("completion_tokens") or 0)
+    seconds = summary.get("seconds")
+    took = "" if seconds is None else f" in {float(seconds):,.0f} s"
+    model = summary.get("model")
+    return f"Cost: {summary.get('pairs', 0):,} pairs, {tokens:,} tokens{took}" + (
+        f" ({model})." if model else "."
+    )
+
+
+def _card(card: JudgeCard, summary: dict, confidence: float) -> None:
+    st.markdown(f"**Judge {escape_markdown(card.judge)}**")
+    (st.warning if card.weak else st.success)(escape_markdown(card.sentence))
+    a = card.agreement
+    share = percent_label(confidence)
+    with st.container(horizontal=True, gap="large"):
+        st.metric(
+            f"Agreement with the majority ({share})",
+            _interval(a.accuracy, a.accuracy_ci, ".0%"),
+            width="content",
+        )
+        st.metric(f"Cohen's κ ({share})", _interval(a.kappa, a.kappa_ci, ".2f"), width="content")
+        st.metric("Order flip rate", _share(card.flip_rate), width="content")
+        st.metric("Chose the longer output", _share(card.longer_share), width="content")
+        st.metric(
+            "Calibration error (ECE)",
+            "n/a" if card.calibration.ece is None else f"{card.calibration.ece:.2f}",
+            width="content",
+        )
+    st.caption(
+        f"On {a.n_items:,} items judged by both. Flip rate: of {card.n_pairs:,} pairs, the share whose two orders "
+        f"name different winners. Longer output: of {card.n_length_pairs:,} decided pairs of unequal length "
+        f"(½ is no preference; the annotators' majority: {_share(card.human_longer_share)}). ECE: the gap between "
+        "the judge's probability and the annotators' share, over ten bins. " + _cost(summary)
+    )  # fmt: skip
+    bins = card.calibration.bins
+    if len(bins) >= 2:
+        diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+            strokeDash=[4, 4], color="gray"
+        )
+        curve = alt.Chart(bins).mark_line(point=True).encode(
+            x=alt.X("p_mean:Q", title="judge's probability the second system is better", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("human_share:Q", title="annotators' share", scale=alt.Scale(domain=[0, 1])),
+            tooltip=["p_mean", "human_share", "n"],
+        )  # fmt: skip
+        st.altair_chart(diagonal.encode(x="x:Q", y="y:Q") + curve, width="stretch")
+
+
+def judge_block(campaign_id: str, version: str, confidence: float) -> None:
+    """Every imported judge's card, or how to add one."""
+    st.subheader("LLM judges")
+    judgments, verdicts, runs = _frames(campaign_id, version)
+    if runs.empty:
+        st.caption("No judge on this campaign. Run one on its run folder (`python -m ft_core judge --run-dir RUN`), "
+                   f"then `python -m annotations import-judge --campaign {campaign_id} --judge NAME`; its verdicts "
+                   "stay apart from the annotators' and are measured against them here.")  # fmt: skip
+        return
+    for run in runs.itertuples():
+        try:
+            card = judge_card(
+                run.judge, judgments, verdicts[verdicts["judge"] == run.judge], confidence=confidence
+            )
+        except AnnotationError as e:
+            st.info(escape_markdown(e))
+            return
+        _card(card, run.summary, confidence)
