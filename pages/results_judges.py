@@ -96,8 +96,8 @@ def judge_block(campaign_id: str, version: str, confidence: float) -> None:
     st.subheader("LLM judges")
     judgments, verdicts, runs = _frames(campaign_id, version)
     if runs.empty:
-        st.caption("No judge on this campaign. Run one on its run folder (`python -m ft_core judge --run-dir RUN`), "
-                   f"then `python -m annotations import-judge --campaign {campaign_id} --judge NAME`; its verdicts "
+        st.caption("No judge on this campaign. Run one on its run folder (`.venv/bin/python -m ft_core judge --run-dir RUN`), "
+                   f"then `.venv/bin/python -m annotations import-judge --campaign {campaign_id} --judge NAME`; its verdicts "
                    "stay apart from the annotators' and are measured against them here.")  # fmt: skip
         return
     for run in runs.itertuples():
