@@ -15,17 +15,15 @@ from annotations.judgments import judgments_frame
 from annotations.stats import percent_label
 from annotations.stats.judges import JudgeCard, judge_card
 from pages.plain_text import escape_markdown
-from pages.shared import store
+from pages.shared import current_user, store
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the judges' verdicts…")
-def _frames(campaign_id: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    con = store()  # `version` keys the cache: new judgments, new cards
-    return (
-        judgments_frame(con, campaign_id),
-        campaigns.judge_verdicts_frame(con, campaign_id),
-        campaigns.judge_runs(con, campaign_id),
-    )
+def _frames(campaign_id: str, version: str, imports: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The judgments and every imported judge's verdicts; `version` (new judgments) and `imports` (each judge's
+    import time) key the cache, so a new import shows at once."""
+    con = store()
+    return judgments_frame(con, campaign_id), campaigns.judge_verdicts_frame(con, campaign_id)
 
 
 def _interval(value: float | None, ci: tuple[float | None, float | None], fmt: str) -> str:
@@ -91,15 +89,44 @@ def _card(card: JudgeCard, summary: dict, confidence: float) -> None:
         st.altair_chart(diagonal.encode(x="x:Q", y="y:Q") + curve, width="stretch")
 
 
+@st.fragment
+def _import_control(campaign_id: str, imported: list[str]) -> None:
+    """Import (or import again) a judge found in the campaign's run folder."""
+    found = campaigns.judges_in_run(store(), campaign_id)
+    if not found:
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    judge = left.selectbox("Judge in the run folder", found, key=f"judge_import:{campaign_id}",
+                           format_func=lambda j: f"{j} (imported: import again)" if j in imported else j)  # fmt: skip
+    if right.button("Import its verdicts", key=f"judge_import_button:{campaign_id}"):
+        try:
+            done = campaigns.import_judge(
+                store(), campaign_id, judge, imported_by=getattr(current_user(), "user_id", None)
+            )
+        except AnnotationError as e:
+            st.error(escape_markdown(e))
+            return
+        st.session_state[f"judge_imported:{campaign_id}"] = (
+            f"{done.imported:,} verdicts of {done.judge} imported; {done.missing:,} items without one."
+        )
+        st.rerun()
+
+
 def judge_block(campaign_id: str, version: str, confidence: float) -> None:
     """Every imported judge's card, or how to add one."""
     st.subheader("LLM judges")
-    judgments, verdicts, runs = _frames(campaign_id, version)
+    runs = campaigns.judge_runs(store(), campaign_id)
+    note = st.session_state.pop(f"judge_imported:{campaign_id}", None)
+    if note:
+        st.success(escape_markdown(note))
+    _import_control(campaign_id, list(runs["judge"]))
     if runs.empty:
         st.caption("No judge on this campaign. Run one on its run folder (`.venv/bin/python -m ft_core judge --run-dir RUN`), "
-                   f"then `.venv/bin/python -m annotations import-judge --campaign {campaign_id} --judge NAME`; its verdicts "
-                   "stay apart from the annotators' and are measured against them here.")  # fmt: skip
+                   f"then import it here or with `.venv/bin/python -m annotations import-judge --campaign {campaign_id} "
+                   "--judge NAME`; its verdicts stay apart from the annotators' and are measured against them here.")  # fmt: skip
         return
+    imports = tuple(zip(runs["judge"], runs["imported_at"].astype(str)))
+    judgments, verdicts = _frames(campaign_id, version, imports)
     for run in runs.itertuples():
         try:
             card = judge_card(

@@ -129,6 +129,17 @@ def import_judge(
     )
 
 
+def judges_in_run(con: duckdb.DuckDBPyConnection, campaign_id: str) -> list[str]:
+    """The judges with verdicts in the campaign's run folder (imported or not); [] for a campaign made from a file
+    or whose run folder is gone."""
+    row = (
+        store.read(con)
+        .execute("SELECT run_dir FROM campaigns WHERE campaign_id = ?", [campaign_id])
+        .fetchone()
+    )
+    return runfolder.list_judges(row[0]) if row and row[0] else []
+
+
 def judge_runs(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
     """The judges imported into a campaign: judge, run_dir, n_verdicts, imported_at, and their summary and config
     as dicts."""

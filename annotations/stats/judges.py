@@ -25,7 +25,7 @@ import pandas as pd
 
 from annotations.errors import AnnotationError
 from annotations.stats.bootstrap import bootstrap_totals
-from annotations.stats.intervals import percentile_interval
+from annotations.stats.intervals import degenerate, percentile_interval
 
 TIE = "tie"
 
@@ -186,8 +186,9 @@ def judge_sentence(judge: str, a: Agreement, flips: float | None) -> tuple[bool,
         kappa = "undefined" if a.kappa is None else f"{a.kappa:.2f}"
         return True, (f"This judge does not track your annotators: its agreement beyond chance (κ = {kappa}) "
                       f"could be zero. Do not use its verdicts in place of human judgments.{flip_note}")  # fmt: skip
+    interval = "" if degenerate(low, high) else f" ({low:.2f} – {high:.2f})"
     return False, (f"This judge tracks your annotators: it agrees with their majority on {a.accuracy:.0%} of "
-                   f"{a.n_items} items, κ = {a.kappa:.2f} ({low:.2f} – {high:.2f}).{flip_note}")  # fmt: skip
+                   f"{a.n_items} items, κ = {a.kappa:.2f}{interval}.{flip_note}")  # fmt: skip
 
 
 def judge_card(

@@ -74,3 +74,25 @@ def test_the_annotate_page_shows_nothing_of_a_judge(open_page, annotator, judged
     rendered = "\n".join(_all_protos(at._tree)).lower() + repr(at.session_state.to_dict()).lower()
     for trace in ("judge-follows", "judge-coin", "verdict", "p_b_better", "order flip", "llm judge"):
         assert trace not in rendered, trace
+
+
+def test_a_judge_in_the_run_folder_is_imported_from_the_page_and_its_card_shows(
+    open_page, researcher, app_env, tmp_path, run_writer
+):
+    run_dir = run_writer(tmp_path / "runs" / "run-4", n_items=12)
+    cid = fill_decided(app_env, run_dir, decide=lambda item, annotator: human_choice(int(item[-3:])))
+    at = open_page("results")
+    login_as(at, researcher)
+    at.run()
+    assert not at.exception, at.exception
+    assert not [s for s in at.selectbox if s.key == f"judge_import:{cid}"]  # nothing to import yet
+    write_judge(run_dir, "judge-late", 12, prefers=human_choice)
+    at.run()  # the same data version: the new judge in the run folder is offered all the same
+    assert at.selectbox(key=f"judge_import:{cid}").options == ["judge-late"]
+    at.button(key=f"judge_import_button:{cid}").click().run()
+    assert not at.exception, at.exception
+    assert any("12 verdicts of judge-late imported" in s.value.replace("\\", "") for s in at.success)
+    assert "Judge judge-late" in "".join(m.value for m in at.markdown).replace("\\", "")
+    assert at.selectbox(key=f"judge_import:{cid}").options == ["judge-late (imported: import again)"]
+    stored = app_env.execute("SELECT count(*), any_value(imported_by) FROM judge_runs").fetchone()
+    assert stored == (1, researcher.user_id)
