@@ -13,6 +13,7 @@ from annotations import campaigns
 from annotations.errors import AnnotationError
 from annotations.judgments import judgments_frame
 from annotations.stats import percent_label
+from annotations.stats.intervals import degenerate
 from annotations.stats.judges import JudgeCard, judge_card
 from pages.plain_text import escape_markdown
 from pages.shared import current_user, store
@@ -26,11 +27,16 @@ def _frames(campaign_id: str, version: str, imports: tuple) -> tuple[pd.DataFram
     return judgments_frame(con, campaign_id), campaigns.judge_verdicts_frame(con, campaign_id)
 
 
-def _interval(value: float | None, ci: tuple[float | None, float | None], fmt: str) -> str:
-    if value is None:
-        return "n/a"
+def _point(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def _label(name: str, share: str, ci: tuple[float | None, float | None], fmt: str) -> str:
+    """The metric's name with its interval, so the value stays one short number and a card fits one row."""
     low, high = ci
-    return format(value, fmt) if low is None else f"{value:{fmt}} ({low:{fmt}} – {high:{fmt}})"
+    if low is None or degenerate(low, high):  # a point interval claims a certainty the items do not hold
+        return name
+    return f"{name}, {share}: {low:{fmt}} – {high:{fmt}}"
 
 
 def _share(value: float | None) -> str:
@@ -58,11 +64,11 @@ def _card(card: JudgeCard, summary: dict, confidence: float) -> None:
     share = percent_label(confidence)
     with st.container(horizontal=True, gap="large"):
         st.metric(
-            f"Agreement with the majority ({share})",
-            _interval(a.accuracy, a.accuracy_ci, ".0%"),
+            _label("Agreement with the majority", share, a.accuracy_ci, ".0%"),
+            _point(a.accuracy, ".0%"),
             width="content",
         )
-        st.metric(f"Cohen's κ ({share})", _interval(a.kappa, a.kappa_ci, ".2f"), width="content")
+        st.metric(_label("Cohen's κ", share, a.kappa_ci, ".2f"), _point(a.kappa, ".2f"), width="content")
         st.metric("Order flip rate", _share(card.flip_rate), width="content")
         st.metric("Chose the longer output", _share(card.longer_share), width="content")
         st.metric(
