@@ -36,7 +36,7 @@ def _label(name: str, share: str, ci: tuple[float | None, float | None], fmt: st
     low, high = ci
     if low is None or degenerate(low, high):  # a point interval claims a certainty the items do not hold
         return name
-    return f"{name}, {share}: {low:{fmt}} – {high:{fmt}}"
+    return f"{name}, {share}: {low:{fmt}}–{high:{fmt}}"
 
 
 def _share(value: float | None) -> str:
@@ -62,23 +62,23 @@ def _card(card: JudgeCard, summary: dict, confidence: float) -> None:
     (st.warning if card.weak else st.success)(escape_markdown(card.sentence))
     a = card.agreement
     share = percent_label(confidence)
-    with st.container(horizontal=True, gap="large"):
+    with st.container(horizontal=True, gap="small"):
         st.metric(
-            _label("Agreement with the majority", share, a.accuracy_ci, ".0%"),
+            _label("Agreement", share, a.accuracy_ci, ".0%"),
             _point(a.accuracy, ".0%"),
             width="content",
         )
         st.metric(_label("Cohen's κ", share, a.kappa_ci, ".2f"), _point(a.kappa, ".2f"), width="content")
         st.metric("Order flip rate", _share(card.flip_rate), width="content")
-        st.metric("Chose the longer output", _share(card.longer_share), width="content")
+        st.metric("Chose the longer", _share(card.longer_share), width="content")
         st.metric(
-            "Calibration error (ECE)",
+            "Calibration (ECE)",
             "n/a" if card.calibration.ece is None else f"{card.calibration.ece:.2f}",
             width="content",
         )
     st.caption(
-        f"On {a.n_items:,} items judged by both. Flip rate: of {card.n_pairs:,} pairs, the share whose two orders "
-        f"name different winners. Longer output: of {card.n_length_pairs:,} decided pairs of unequal length "
+        f"Agreement: with the annotators' majority, on {a.n_items:,} items judged by both. Order flip rate: of {card.n_pairs:,} pairs, the share whose two orders "
+        f"name different winners. Chose the longer: of {card.n_length_pairs:,} decided pairs of unequal length "
         f"(½ is no preference; the annotators' majority: {_share(card.human_longer_share)}). ECE: the gap between "
         "the judge's probability and the annotators' share, over ten bins. " + _cost(summary)
     )  # fmt: skip
@@ -92,7 +92,7 @@ def _card(card: JudgeCard, summary: dict, confidence: float) -> None:
             y=alt.Y("human_share:Q", title="annotators' share", scale=alt.Scale(domain=[0, 1])),
             tooltip=["p_mean", "human_share", "n"],
         )  # fmt: skip
-        st.altair_chart(diagonal.encode(x="x:Q", y="y:Q") + curve, width="stretch")
+        st.altair_chart((diagonal.encode(x="x:Q", y="y:Q") + curve).properties(height=240), width="stretch")
 
 
 @st.fragment

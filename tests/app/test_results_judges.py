@@ -46,7 +46,7 @@ def test_results_show_one_card_per_judge_and_call_the_weak_one_weak(open_page, r
     assert len(kappas) == 2 and labels.count("Order flip rate") == 2
     assert kappas.pop("Cohen's κ") == "1.00"  # the follower: every resample agrees, so no interval is printed
     ((label, _),) = kappas.items()
-    assert label.startswith("Cohen's κ, 95%: ") and " – " in label  # the coin's kappa with its interval
+    assert label.startswith("Cohen's κ, 95%: ") and "–" in label  # the coin's kappa with its interval
     assert sum("Cost: 24 pairs, 4,848 tokens in 12 s" in c.value for c in at.caption) == 2
 
 
