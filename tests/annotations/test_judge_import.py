@@ -22,6 +22,7 @@ from annotations.campaigns import (
 from annotations.errors import CampaignError
 from annotations.report import load_campaign
 from annotations.stats.analysis import analyze
+from annotations.stats.judges import judge_card
 
 JUDGE = "judge-sentinel-7"
 
@@ -122,3 +123,25 @@ def test_no_human_statistic_changes_and_no_annotator_sees_the_judge(con, run_fol
     assert pair is not None
     shown = repr(vars(pair) if hasattr(pair, "__dict__") else pair).lower()
     assert JUDGE not in shown and "verdict" not in shown and "p_b_better" not in shown
+
+
+@pytest.mark.slow
+def test_the_real_local_judge_on_a_tiny_model_imports_and_gives_a_card(con, run_folder, tiny_causal_dir):
+    """The format end to end: `ft_core.judge` (a tiny random Llama through the local backend) writes the run
+    folder's verdicts, the import reads every one of the campaign's pairs, and the card is computed from them."""
+    from ft_core.judge import JudgeConfig, run_judge
+    from ft_core.judge.local import LocalJudge
+
+    cid = fill_decided(con, run_folder, decide=lambda item, annotator: "finetuned")
+    cfg = JudgeConfig(run_dir=str(run_folder), model=str(tiny_causal_dir), name="tiny", batch_size=6)
+    run_judge(cfg, LocalJudge(cfg))
+    done = import_judge(con, cid, "tiny")
+    assert (done.imported, done.missing, done.other_pairs, done.finished) == (12, 0, 0, True)
+    frame = judge_verdicts_frame(con, cid)
+    assert (
+        frame["p_system_b"].between(0, 1).all() and frame["winner"].isin(["base", "finetuned", "tie"]).all()
+    )
+    data = load_campaign(con, cid)
+    card = judge_card("tiny", data.judgments, frame, n_boot=200)
+    assert card.agreement.n_items == 12 and card.n_pairs == 12 and card.calibration.n_items == 12
+    assert judge_runs(con, cid).iloc[0]["summary"]["pairs"] == 12
