@@ -369,7 +369,7 @@ with agreement_tab:
         if not agreeing.cohen.empty:
             st.markdown("**Cohen's kappa per annotator pair**")
             show_table(agreeing.cohen, names=people, labels={"n": "Items judged by both"})
-    judge_block(campaign_id, version, options.confidence)  # LLM judges against the annotators, apart from them
+    judge_block(campaign_id, version, options.confidence)  # LLM judges, measured against the annotators
 
 
 @st.fragment
