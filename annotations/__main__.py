@@ -1,4 +1,4 @@
-"""`python -m annotations {stats,export,preferences,users,backup,restore,prune} ...`"""
+"""`python -m annotations {stats,export,preferences,import-judge,users,backup,restore,prune} ...`"""
 
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ COMMANDS = {
         "main_preferences",
         "TRL preference data from a campaign's judgments (--campaign ID --out DIR [--kto])",
     ),
+    "import-judge": (
+        "annotations.campaigns.judge_verdicts",
+        "main_import_judge",
+        "an LLM judge's verdicts from the run folder, apart from human judgments (--campaign ID --judge NAME)",
+    ),
     "users": ("annotations.users", "main", "create accounts and invitation links (--db FILE)"),
     "backup": (
         "annotations.backup",
@@ -45,7 +50,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
-        lines = [f"  {name:<11} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+        lines = [f"  {name:<12} {help_}" for name, (_, _, help_) in COMMANDS.items()]
         print(
             "usage: python -m annotations COMMAND [options]\n\ncommands:\n" + "\n".join(lines),
             file=sys.stderr,

@@ -36,6 +36,7 @@ from jobs import campaign_scores
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.results_certainty import certainty_block
+from pages.results_judges import judge_block
 from pages.results_preferences import preference_block
 from pages.shared import require_role, store
 from pages.tables import analysis_with_usernames, show_table, usernames, with_usernames
@@ -368,6 +369,7 @@ with agreement_tab:
         if not agreeing.cohen.empty:
             st.markdown("**Cohen's kappa per annotator pair**")
             show_table(agreeing.cohen, names=people, labels={"n": "Items judged by both"})
+    judge_block(campaign_id, version, options.confidence)  # LLM judges, measured against the annotators
 
 
 @st.fragment

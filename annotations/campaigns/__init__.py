@@ -9,6 +9,7 @@ docs/run-folder.md) or from a CSV/JSONL with `item_id, system, output` columns (
 - `selection`: all items, a random sample, or the "critical" ones where the metrics disagree most.
 - `creation`: `create_campaign`, in stages, and its one write to the store.
 - `judges`: who may judge a campaign (everyone by default, or a list a researcher sets).
+- `judge_verdicts`: an LLM judge's verdicts imported from the run folder, apart from human judgments.
 - `queries`: a stored campaign read back, and the frames the assignment, statistics and results page read.
 """
 
@@ -31,6 +32,13 @@ from annotations.campaigns.imports import (
     run_folders,
     table_file_systems,
 )
+from annotations.campaigns.judge_verdicts import (
+    JudgeImport,
+    import_judge,
+    judge_runs,
+    judge_verdicts_frame,
+    judges_in_run,
+)
 from annotations.campaigns.judges import campaign_judges, may_judge, set_judges
 from annotations.campaigns.queries import (
     Campaign,
@@ -49,8 +57,8 @@ from annotations.store import read_frame
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS", "DEFAULT_MAX_COMMENT_CHARS", "DEFAULT_MAX_TEXT_CHARS", "NOT_METRICS", "QUALITY_METRICS",
-    "SELECTIONS", "SPECIAL_WINNERS", "Campaign", "CampaignConfig", "Criterion", "ImportedOutputs", "campaign_config",
-    "campaign_design", "campaign_judges", "create_campaign", "default_criteria", "design_record", "get_campaign", "import_outputs",
-    "items_frame", "list_campaigns", "may_judge", "metric_disagreement", "metrics_frame", "outputs_frame", "read_frame",
+    "SELECTIONS", "SPECIAL_WINNERS", "Campaign", "CampaignConfig", "Criterion", "ImportedOutputs", "JudgeImport", "campaign_config",
+    "campaign_design", "campaign_judges", "create_campaign", "default_criteria", "design_record", "get_campaign", "import_judge", "import_outputs",
+    "items_frame", "judge_runs", "judge_verdicts_frame", "judges_in_run", "list_campaigns", "may_judge", "metric_disagreement", "metrics_frame", "outputs_frame", "read_frame",
     "run_folder_options", "run_folders", "set_judges", "set_status", "table_file_systems",
 ]  # fmt: skip
