@@ -187,7 +187,7 @@ class Measured:
     logins: int = 0
 
 
-async def run(args, root: Path, measured: Measured) -> None:
+async def run(args, name: str, root: Path, measured: Measured) -> None:
     from playwright.async_api import async_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="annotation_browser_"))
@@ -224,7 +224,7 @@ async def run(args, root: Path, measured: Measured) -> None:
         f"{acc[0]}: {r!r}"[:300] for acc, r in zip(accounts, results) if isinstance(r, BaseException)
     ]
     print(
-        f"  {root.name}: app server {server_cpu - server_before:.1f} s of CPU, browsers and driver "
+        f"  {name} ({root}): app server {server_cpu - server_before:.1f} s of CPU, browsers and driver "
         f"{browser_cpu:.0f} s (this machine runs all of them; a real annotator's browser runs on their own)"
     )
     if waits and not isinstance(after_logins, BaseException):
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     for round_number in range(args.rounds):
         names = list(versions) if round_number % 2 == 0 else list(reversed(versions))
         for name in names:
-            asyncio.run(run(args, versions[name], measured[name]))
+            asyncio.run(run(args, name, versions[name], measured[name]))
     wall = time.perf_counter() - t0
     load_after = os.getloadavg()
     print(
