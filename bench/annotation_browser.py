@@ -2,6 +2,7 @@
 
     python bench/annotation_browser.py                        # 10 annotators, 20 pairs each, ~2 s thinking
     python bench/annotation_browser.py --annotators 4 --pairs 5 --think-ms 500     # quick
+    python bench/annotation_browser.py --before /tmp/base --rounds 2    # against the code before, side by side
 
 Starts the app (`streamlit run streamlit_app.py` on a free port, its own store in a temporary folder) with a
 500-item campaign (k = 3) and one account per annotator, then drives one headless Chromium page per annotator
@@ -10,6 +11,10 @@ Starts the app (`streamlit run streamlit_app.py` on a free port, its own store i
 on screen. Prints p50/p95/max of that submit-to-next-pair time, the time a person waits after each judgment
 (goal: p95 under 1 s), the app server's CPU per judged pair (counted once every annotator has logged in), with
 the machine's load average before and after. Exits 1 when an annotator failed.
+
+With `--before DIR` (a checkout of the code before, e.g. `git archive <commit> | tar -x -C /tmp/base`) the two
+versions run one after the other, `--rounds` times in alternating order so that drifting machine load hits both
+alike, and the figures are printed per version, pooled over the rounds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +36,7 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parent.parent / "tests"),
 ]
 
-from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in  # noqa: E402
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, log_in  # noqa: E402
 
 from annotations import db, users  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
@@ -170,11 +176,23 @@ async def annotate(
         await context.close()
 
 
-async def run(args) -> tuple[list[float], list[str]]:
+@dataclass
+class Measured:
+    """One version's figures, added up over its rounds."""
+
+    waits: list[float] = field(default_factory=list)  # submit -> next pair, seconds
+    errors: list[str] = field(default_factory=list)
+    login_cpu: float = 0.0  # app server CPU seconds for the logins
+    pair_cpu: float = 0.0  # app server CPU seconds once every annotator had logged in
+    logins: int = 0
+
+
+async def run(args, name: str, root: Path, measured: Measured) -> None:
     from playwright.async_api import async_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="annotation_browser_"))
     server = StreamlitServer(folder)
+    server.root = root  # the checkout that runs: this one, or the code before
     accounts = prepare(server, folder, args.annotators, args.items)
     server.start()
     waits: list[float] = []
@@ -202,19 +220,33 @@ async def run(args) -> tuple[list[float], list[str]]:
             await browser.close()
     finally:
         server.stop()
-    errors = [f"{acc[0]}: {r!r}"[:300] for acc, r in zip(accounts, results) if isinstance(r, BaseException)]
-    server_seconds = server_cpu - server_before
+    measured.errors += [
+        f"{acc[0]}: {r!r}"[:300] for acc, r in zip(accounts, results) if isinstance(r, BaseException)
+    ]
     print(
-        f"CPU while annotating: app server {server_seconds:.1f} s, browsers and driver "
+        f"  {name} ({root}): app server {server_cpu - server_before:.1f} s of CPU, browsers and driver "
         f"{browser_cpu:.0f} s (this machine runs all of them; a real annotator's browser runs on their own)"
     )
     if waits and not isinstance(after_logins, BaseException):
-        logins, pairs = after_logins - server_before, server_cpu - after_logins
-        print(
-            f"app server CPU: {logins:.1f} s for {len(accounts)} logins, then {pairs / len(waits) * 1000:.0f} ms "
-            f"per judged pair (n={len(waits)}; a choice click and a Submit each)"
-        )
-    return waits, errors
+        measured.waits += waits
+        measured.login_cpu += after_logins - server_before
+        measured.pair_cpu += server_cpu - after_logins
+        measured.logins += len(accounts)
+
+
+def report(name: str, measured: Measured) -> None:
+    """The version's submit -> next pair percentiles and the app server's CPU per judged pair."""
+    if not measured.waits:
+        print(f"{name}: no pair judged")
+        return
+    ms = np.array(measured.waits) * 1000
+    print(
+        f"{name}: app server CPU {measured.login_cpu:.1f} s for {measured.logins} logins, then "
+        f"{measured.pair_cpu / len(ms) * 1000:.0f} ms per judged pair (a choice click and a Submit each); "
+        f"submit -> next pair on screen: p50 {np.percentile(ms, 50):.0f} ms   p95 {np.percentile(ms, 95):.0f} ms"
+        f"   max {ms.max():.0f} ms   (n={len(ms)})"
+    )
+    print(f"[{'ok' if np.percentile(ms, 95) < 1000 else 'FAIL'}] {name}: p95 under 1 s (goal)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,29 +257,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=20, help="pairs each annotator judges")
     parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause before each judgment")
     parser.add_argument("--items", type=int, default=500, help="items in the campaign (k = 3)")
+    parser.add_argument("--before", type=Path, help="a checkout of the code before, measured beside this one")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each version, in alternating order")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} missing (bash .ci/setup --with-browser)", file=sys.stderr)
         return 1
+    versions = {"after": ROOT} if args.before else {"this checkout": ROOT}
+    if args.before:
+        versions["before"] = args.before.resolve()
+    measured = {name: Measured() for name in versions}
     load_before = os.getloadavg()
     t0 = time.perf_counter()
-    waits, errors = asyncio.run(run(args))
+    for round_number in range(args.rounds):
+        names = list(versions) if round_number % 2 == 0 else list(reversed(versions))
+        for name in names:
+            asyncio.run(run(args, name, versions[name], measured[name]))
     wall = time.perf_counter() - t0
     load_after = os.getloadavg()
     print(
         f"{args.annotators} Chromium annotators x {args.pairs} pairs, think {args.think_ms:g} ms, "
-        f"{os.cpu_count()} CPUs; {wall:.0f} s; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+        f"{args.rounds} round(s), {os.cpu_count()} CPUs; {wall:.0f} s; load average {load_before[0]:.1f} before, "
+        f"{load_after[0]:.1f} after"
     )
-    if waits:
-        ms = np.array(waits) * 1000
-        print(
-            f"submit -> next pair on screen: p50 {np.percentile(ms, 50):.0f} ms   p95 {np.percentile(ms, 95):.0f} ms"
-            f"   max {ms.max():.0f} ms   (n={len(ms)})"
-        )
-        print(f"[{'ok' if np.percentile(ms, 95) < 1000 else 'FAIL'}] p95 under 1 s (goal)")
+    for name, figures in measured.items():
+        report(name, figures)
+    if args.before and measured["before"].waits and measured["after"].waits:
+        per_pair = {name: m.pair_cpu / len(m.waits) for name, m in measured.items()}
+        print(f"app server CPU per judged pair, after / before: {per_pair['after'] / per_pair['before']:.2f}")
+    errors = [error for figures in measured.values() for error in figures.errors]
     for error in errors:
         print(f"[FAIL] {error}")
-    return 1 if errors or not waits else 0
+    return 1 if errors or any(not m.waits for m in measured.values()) else 0
 
 
 if __name__ == "__main__":

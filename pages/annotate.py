@@ -35,7 +35,14 @@ def box_height(*texts: str | None, px: int) -> int | str:
     return "content" if short else px
 
 
+# Set by a callback that `signed_in` let through: the session was checked in this very run, so the pair's own
+# check after it would ask the store the same question again (one read per Submit saved).
+CHECKED_KEY = "_session_checked_by_callback"
+
+
 user = require_role("annotator", "researcher")
+# A whole run checked the session just above; a flag left over from a callback must never skip a later check.
+st.session_state.pop(CHECKED_KEY, None)
 con = store()
 
 
@@ -49,6 +56,7 @@ def _choose(form_key: str, letter: str) -> None:
 
 @signed_in  # a callback runs before the page's own check: none may write for a session that has ended
 def _send(token: str, form_key: str, base_version: int | None, criteria: list[str], language: str) -> None:
+    st.session_state[CHECKED_KEY] = True
     _ = gettext_for(language)
     choice = st.session_state.get(f"choice::{form_key}")
     if choice is None:
@@ -80,6 +88,7 @@ def _send(token: str, form_key: str, base_version: int | None, criteria: list[st
 
 @signed_in
 def _skip(token: str) -> None:
+    st.session_state[CHECKED_KEY] = True
     try:
         judgments.skip(con, token, user.user_id)
     except AnnotationError as e:
@@ -94,6 +103,14 @@ def _start_edit(own: judgments.OwnJudgment) -> None:
     for name, by_side in own.scores.items():
         for side, value in by_side.items():
             st.session_state[f"score::{form_key}::{name}::{side}"] = value
+
+
+@signed_in
+def _undo_last(campaign_id: str) -> None:
+    # The last judgment is read on the click, not on every redraw: "Undo last" shows whenever one exists.
+    last = judgments.own_judgments(con, campaign_id, user.user_id, limit=1)
+    if last:
+        _start_edit(last[0])
 
 
 def _cancel_edit() -> None:
@@ -155,7 +172,7 @@ def choice_bar(form_key: str) -> None:
 def pair_view() -> None:
     """The progress, the pair, the choice, the scores and comment, Submit, and the last judgments to edit."""
     # A session that ended (a logout in another tab, expiry) reruns the whole app, which shows the login.
-    if current_user() is None:
+    if not st.session_state.pop(CHECKED_KEY, False) and current_user() is None:
         st.rerun(scope="app")
     flash = st.session_state.pop("flash", None)
 
@@ -186,12 +203,12 @@ def pair_view() -> None:
             done=format_number(progress.done, language), assigned=format_number(progress.assigned, language)
         ),
     )
-    own = judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
+    judged_any = progress.done > 0  # every pair judged has a judgment: there is a last one to undo or edit
 
     if pair is None:
         st.success(_("Nothing left to judge in this campaign. Thank you!"))
-        if own:  # the last judgment stays editable with U after the last pair, as it is before
-            st.button(_("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],))
+        if judged_any:  # the last judgment stays editable with U after the last pair, as it is before
+            st.button(_("Undo last"), key="undo_last", shortcut="U", on_click=_undo_last, args=(campaign_id,))
     else:
         criteria = [c.name for c in pair.criteria]
         with st.expander(_("Instructions"), expanded=progress.done == 0):
@@ -301,13 +318,26 @@ def pair_view() -> None:
                 st.button(_("Cancel edit"), key="cancel_edit", on_click=_cancel_edit)
             else:
                 st.button(_("Skip"), key="skip", shortcut="S", on_click=_skip, args=(pair.token,))
-                if own:
+                if judged_any:
                     st.button(
-                        _("Undo last"), key="undo_last", shortcut="U", on_click=_start_edit, args=(own[0],)
+                        _("Undo last"),
+                        key="undo_last",
+                        shortcut="U",
+                        on_click=_undo_last,
+                        args=(campaign_id,),
                     )
 
-    if own:
-        with st.expander(_("Your last judgments (edit one)"), expanded=False):
+    if judged_any:
+        # Its rows are drawn (and read from the store) only while it is open: a closed list costs a Submit nothing.
+        last_judgments = st.expander(
+            _("Your last judgments (edit one)"), expanded=False, key="last_judgments", on_change="rerun"
+        )
+        with last_judgments:
+            own = (
+                judgments.own_judgments(con, campaign_id, user.user_id, limit=5)
+                if last_judgments.open
+                else []
+            )
             for number, mine in enumerate(own, 1):
                 row = st.columns([6, 2, 1])
                 row[0].text(f"{number}. {mine.source_start}")
