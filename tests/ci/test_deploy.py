@@ -128,7 +128,9 @@ def test_streamlit_production_settings_keep_the_existing_ones():
     )
     assert 1 <= server["maxUploadSize"] <= 200
     assert config["browser"]["gatherUsageStats"] is False
-    assert config["client"] == {"showErrorDetails": "none", "toolbarMode": "viewer"}
+    # disableDataExport: Streamlit's own table download wrote spreadsheet formulas verbatim (issue 20, item 3)
+    assert config["client"] == {"showErrorDetails": "none", "toolbarMode": "viewer", "disableDataExport": True}
+    assert server["fileWatcherType"] == "none" and server["runOnSave"] is False  # issue 18, item 1
     assert config["runner"]["postScriptGC"] is False
 
 
