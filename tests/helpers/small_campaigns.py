@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from annotations import assignment, judgments, store
+from annotations import judgments, store
 from annotations.campaigns import CampaignConfig, create_campaign
+from helpers.synthetic import judge_round_robin
 
 
 def fill_decided(
@@ -25,23 +26,16 @@ def fill_decided(
     settings = {"name": "decided", "k": n_annotators, "repeat_rate": 0.0, **config}
     cid = create_campaign(con, CampaignConfig(run_dir=str(run_dir), **settings), design_secret="ab" * 32)
     annotators = [f"ann-{i}" for i in range(n_annotators)]
-    now = store.utcnow()
-    active = True
-    while active:
-        active = False
-        for annotator in annotators:
-            pair = assignment.next_item(con, cid, annotator, now=now)
-            if pair is None:
-                continue
-            active = True
-            item_id, left, right = con.execute(
-                "SELECT item_id, shown_left, shown_right FROM assignments WHERE assignment_id = ?", [pair.token]
-            ).fetchone()
-            winner = decide(item_id, annotator)
-            choice = winner if winner in ("tie", "both_bad") else ("A" if winner == left else "B")
-            given = {c.name: {"A": scores[left], "B": scores[right]} for c in pair.criteria}
-            now = now + timedelta(seconds=20)
-            judgments.submit(con, pair.token, annotator, choice, given, None, now=now)
+
+    def judge(annotator, pair, item_id, left, right, now):
+        winner = decide(item_id, annotator)
+        choice = winner if winner in ("tie", "both_bad") else ("A" if winner == left else "B")
+        given = {c.name: {"A": scores[left], "B": scores[right]} for c in pair.criteria}
+        now = now + timedelta(seconds=20)
+        judgments.submit(con, pair.token, annotator, choice, given, None, now=now)
+        return now
+
+    judge_round_robin(con, cid, annotators, store.utcnow(), judge)
     return cid
 
 

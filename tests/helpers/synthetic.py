@@ -177,7 +177,7 @@ def fill_store(
     from datetime import timedelta
     from pathlib import Path
 
-    from annotations import assignment, judgments, store
+    from annotations import judgments, store
     from annotations.campaigns import CampaignConfig, create_campaign
 
     log = Path(run_dir) / "train_log.jsonl"
@@ -194,26 +194,39 @@ def fill_store(
     cid = create_campaign(con, CampaignConfig(run_dir=str(run_dir), **defaults), design_secret=secret)
     rng = np.random.default_rng(seed)
     annotators = [f"ann-{i}" for i in range(n_annotators - len(left_biased))] + list(left_biased)
-    now = store.utcnow()
+
+    def judge(annotator, pair, item_id, left, right, now):
+        if annotator in left_biased:
+            choice = "A" if rng.random() < 0.9 else "B"
+        else:
+            u = rng.random()
+            winner = "tie" if u > 0.9 else ("finetuned" if u < p_finetuned * 0.9 else "base")
+            choice = "tie" if winner == "tie" else ("A" if left == winner else "B")
+        score_a, score_b = (int(v) for v in rng.integers(1, 6, 2))
+        scores = {c.name: {"A": score_a, "B": score_b} for c in pair.criteria}
+        now = now + timedelta(seconds=float(rng.uniform(5, 40)))
+        judgments.submit(con, pair.token, annotator, choice, scores, None, now=now)
+        return now
+
+    judge_round_robin(con, cid, annotators, store.utcnow(), judge)
+    return cid
+
+
+def judge_round_robin(con, campaign_id: str, annotators, now, judge) -> None:
+    """Each annotator in turn asks for their next pair until none gets one; `judge(annotator, pair, item_id,
+    shown_left, shown_right, now)` submits it and returns the clock after the judgment."""
+    from annotations import assignment
+
     active = True
     while active:
         active = False
         for annotator in annotators:
-            pair = assignment.next_item(con, cid, annotator, now=now)
+            pair = assignment.next_item(con, campaign_id, annotator, now=now)
             if pair is None:
                 continue
             active = True
-            left, right = con.execute(
-                "SELECT shown_left, shown_right FROM assignments WHERE assignment_id = ?", [pair.token]
+            item_id, left, right = con.execute(
+                "SELECT item_id, shown_left, shown_right FROM assignments WHERE assignment_id = ?",
+                [pair.token],
             ).fetchone()
-            if annotator in left_biased:
-                choice = "A" if rng.random() < 0.9 else "B"
-            else:
-                u = rng.random()
-                winner = "tie" if u > 0.9 else ("finetuned" if u < p_finetuned * 0.9 else "base")
-                choice = "tie" if winner == "tie" else ("A" if left == winner else "B")
-            score_a, score_b = (int(v) for v in rng.integers(1, 6, 2))
-            scores = {c.name: {"A": score_a, "B": score_b} for c in pair.criteria}
-            now = now + timedelta(seconds=float(rng.uniform(5, 40)))
-            judgments.submit(con, pair.token, annotator, choice, scores, None, now=now)
-    return cid
+            now = judge(annotator, pair, item_id, left, right, now)
