@@ -70,7 +70,8 @@ def progress_view(campaign_id: str) -> None:
     else:
         when = "time left known after two judgments"
     st.progress(
-        progress.items_at_k / progress.n_items if progress.n_items else 0.0,
+        # whole percent, rounded down: the bar reaches 100 only when every item has its k judgments
+        100 * progress.items_at_k // progress.n_items if progress.n_items else 0,
         text=f"{progress.items_at_k:,} of {counted(progress.n_items, 'item')} have their k = {progress.k} "
         f"{plural(progress.k, 'judgment')}; {progress.judgments_done:,} of "
         f"{counted(progress.judgments_needed, 'judgment')} in; {when}",

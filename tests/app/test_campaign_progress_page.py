@@ -61,7 +61,7 @@ def test_campaign_listing_and_the_progress_of_one(open_page, app_env, researcher
         [campaign_id],
     ).fetchone()[0]
     assert bar.text.startswith(f"{items_at_k} of 6 items have their k = 2 judgments; 6 of 12 judgments in; ")
-    assert bar.text.endswith("left at the pace so far") and bar.value == round(100 * items_at_k / 6)
+    assert bar.text.endswith("left at the pace so far") and bar.value == 100 * items_at_k // 6
     people = at.dataframe[1]
     assert _headers(people) == ["Annotator", "Judged", "Skipped", "Open now", "Last judged"]
     assert people.value["annotator_id"].tolist() == ["maria", "joao"]
