@@ -40,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the test helpers: tests/helpe
 from helpers.run_folders import write_run_folder  # noqa: E402
 from helpers.synthetic import make_campaign  # noqa: E402
 
+import jobs  # noqa: E402, F401  (AppTest puts pages/ first on sys.path: pages/jobs.py must not shadow the package)
 from annotations import stats  # noqa: E402
 from annotations.analysis import AnalysisOptions, analyze  # noqa: E402
 
