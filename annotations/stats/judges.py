@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from annotations.errors import AnnotationError
-from annotations.stats.bootstrap import bootstrap_totals
 from annotations.stats.intervals import degenerate, percentile_interval
+from ft_core.resampling import bootstrap_totals
 
 TIE = "tie"
 
