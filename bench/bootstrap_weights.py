@@ -1,10 +1,10 @@
-"""The shared bootstrap weights of the one resampling engine (ft_core/resampling.py: item_weights, integer draws
-counted with bincount) drawn one resample per call (as before issue 11's last session), a small block per call,
-and a large one (now), alone and beside a thread that runs Python (as the results page's other analysis stage
-does): each call hands the GIL over and waits up to Python's switch interval to get it back. Then the other
-method, a multinomial draw of the item counts (what ft_core/significance.py drew before issue 19), against the
-engine's. Prints the seconds of each and the ratios, measured side by side in this one run, and checks the block
-sizes give the same weights.
+"""The shared bootstrap weights of the one resampling engine (ft_core/resampling.py: item_weights, integer
+draws counted with bincount) drawn one resample per call (as before issue 11's last session), a small block
+per call, and a large one (now), alone and beside a thread that runs Python (as the results page's other
+analysis stage does): each call hands the GIL over and waits up to Python's switch interval to get it back.
+Then the other method, a multinomial draw of the item counts (what ft_core/significance.py drew before issue
+19), against the engine's. Prints the seconds of each and the ratios, measured side by side in this one run,
+and checks the block sizes give the same weights.
 
     python bench/bootstrap_weights.py [--items 27265] [--boot 1000] [--repeats 3]
 """
@@ -84,14 +84,12 @@ def main() -> None:
             else:
                 other.append(multinomial(args.items, args.boot))
     print(f"{'':<28}{'multinomial':>14}{'engine':>14}  ratio multinomial/engine")
-    print(
-        f"{'multinomial / engine, alone':<28}{statistics.median(other):13.2f}s{statistics.median(engine):13.2f}s"
-        f"  {statistics.median(other) / statistics.median(engine):6.1f}"
-    )
+    slow, fast = statistics.median(other), statistics.median(engine)
+    print(f"{'multinomial / engine, alone':<28}{slow:13.2f}s{fast:13.2f}s  {slow / fast:6.1f}")
 
 
 def multinomial(n_items: int, n_boot: int) -> float:
-    """Seconds to draw the same kind of weights as a multinomial over n_items equal cells (the other method)."""
+    """Seconds to draw the same kind of weights as a multinomial over n_items equal cells (the other way)."""
     started = time.perf_counter()
     rng = np.random.default_rng(0)
     weights = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(float)

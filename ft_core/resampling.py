@@ -4,18 +4,18 @@ Krippendorff's alpha, metric-human correlations), draws its resamples here, so t
 same resamples and the same arithmetic wherever they are computed. numpy only: annotations imports it.
 
 Judgments and outputs on the same item are not independent, so every bootstrap resamples items (Efron &
-Tibshirani 1993, "An Introduction to the Bootstrap", ch. 6; Field & Welsh 2007, "Bootstrapping clustered data").
-A statistic hands in one row of per-item totals per item and gets back the column totals of each resample. When
-the rows take few distinct values (win/loss/tie counts, scores), drawing G items is the same as a multinomial
-draw of how often each distinct row occurs, which costs nothing per item; otherwise the resamples are explicit
-item weights (integer draws counted with `bincount`, several times faster than a multinomial over G equal
-cells: bench/bootstrap_weights.py), shared and cached, which keeps 1,000 resamples of 100,000 judgments in
-milliseconds.
+Tibshirani 1993, "An Introduction to the Bootstrap", ch. 6; Field & Welsh 2007, "Bootstrapping clustered
+data"). A statistic hands in one row of per-item totals per item and gets back the column totals of each
+resample. When the rows take few distinct values (win/loss/tie counts, scores), drawing G items is the same as
+a multinomial draw of how often each distinct row occurs, which costs nothing per item; otherwise the
+resamples are explicit item weights (integer draws counted with `bincount`, several times faster than a
+multinomial over G equal cells: bench/bootstrap_weights.py), shared and cached, which keeps 1,000 resamples of
+100,000 judgments in milliseconds.
 
 `paired_difference` is the one paired comparison of two systems on the same items (the run's comparison in
 `ft_core.scoring` and the metric table of the results page both call it): the difference of a statistic,
-finetuned - base, with its percentile interval over item resamples (Koehn 2004, "Statistical significance tests
-for machine translation evaluation"; Efron & Tibshirani 1993, ch. 13).
+finetuned - base, with its percentile interval over item resamples (Koehn 2004, "Statistical significance
+tests for machine translation evaluation"; Efron & Tibshirani 1993, ch. 13).
 """
 
 from __future__ import annotations
@@ -326,8 +326,8 @@ def paired_differences(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> list[PairedDifference]:
-    """`paired_difference` of each (base, finetuned) pair, each exactly what it gets alone; the pairs on the same
-    number of items share one pass over the item weights (`bootstrap_each`)."""
+    """`paired_difference` of each (base, finetuned) pair, each exactly what it gets alone; the pairs on the
+    same number of items share one pass over the item weights (`bootstrap_each`)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     prepared = [_paired_rows(base, finetuned, statistic) for base, finetuned in pairs]

@@ -4,8 +4,8 @@ Pure functions over arrays and DataFrames, for `ft_core.scoring` (and anyone hol
 
 - `paired_bootstrap`: resample items with replacement, the same items for both systems, and recompute the
   corpus statistic of each (Koehn, 2004, "Statistical Significance Tests for Machine Translation Evaluation").
-  The interval is the percentile interval of the resampled deltas (Efron & Tibshirani, 1993, ch. 13). Both come
-  from `ft_core.resampling.paired_difference`, the one paired comparison and resampling engine of the
+  The interval is the percentile interval of the resampled deltas (Efron & Tibshirani, 1993, ch. 13). Both
+  come from `ft_core.resampling.paired_difference`, the one paired comparison and resampling engine of the
   repository, which the results page's metric table calls too: same data and seed, same interval.
 - `bootstrap_p_value`, the two-sided p-value: with d_b = stat_b(finetuned) - stat_b(base) on resample b,
   B resamples and d the observed delta, p = (1 + #{b : |d_b - mean(d)| >= |d|}) / (B + 1). Centring the
@@ -58,10 +58,11 @@ class BootstrapResult:
 def resampled_deltas(
     base: np.ndarray, finetuned: np.ndarray, statistic: Statistic | None, n_boot: int, seed: int
 ) -> np.ndarray:
-    """finetuned - base of `statistic` (None: the mean) on each of `n_boot` paired resamples of the rows (the same
-    rows for both), as `paired_bootstrap` draws them.
+    """finetuned - base of `statistic` (None: the mean) on each of `n_boot` paired resamples of the rows (the
+    same rows for both), as `paired_bootstrap` draws them.
 
-    base, finetuned: one row per item (NaN rows are dropped); `statistic` gets the column sums of a resample."""
+    base, finetuned: one row per item (NaN rows are dropped); `statistic` gets the column sums of a
+    resample."""
     return paired_difference(base, finetuned, statistic, n_boot, seed=seed).deltas
 
 

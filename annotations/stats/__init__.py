@@ -1,8 +1,8 @@
 """The statistics of a campaign, as pure functions over the frames of docs/frames.md (no I/O), for the results
 page, the export and `python -m annotations stats`:
 
-- the one bootstrap engine (item resamples shared by every interval, exact per column) is `ft_core.resampling`,
-  shared with the run's comparison; `bootstrap` is its old name here
+- the one bootstrap engine (item resamples shared by every interval, exact per column) is
+  `ft_core.resampling`, shared with the run's comparison; `bootstrap` is its old name here
 - `intervals`: percentile and Wilson intervals, and the labels that say their coverage
 - `frames`: the one check on the frames' columns
 - `preference`: win rate with a tie policy, sign test, Bradley-Terry

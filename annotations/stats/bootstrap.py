@@ -1,5 +1,5 @@
-"""The bootstrap engine of the statistics under its old name: it lives in `ft_core.resampling` (numpy only), the
-one resampling engine of the repository, so that the run's comparison and the results page draw the same
+"""The bootstrap engine of the statistics under its old name: it lives in `ft_core.resampling` (numpy only),
+the one resampling engine of the repository, so that the run's comparison and the results page draw the same
 resamples."""
 
 from ft_core.resampling import (  # noqa: F401

@@ -41,8 +41,8 @@ def metric_differences(
     ]
     mine, theirs = metric_pairs(metrics, system, opponent) if pairs is None else pairs
     names = sorted(mine.columns)
-    # the run's comparison (ft_core.scoring) calls the same paired_difference: same data and seed, same interval;
-    # every metric gets its own bootstrap, the ones on the same items in one pass over the item weights
+    # the run's comparison (ft_core.scoring) calls the same paired_difference: same data and seed, same
+    # interval; every metric gets its own bootstrap, the ones on the same items in one pass over the weights
     differences = paired_differences(
         [(theirs[metric].to_numpy(float), mine[metric].to_numpy(float)) for metric in names],
         n_boot=n_boot,

@@ -1,6 +1,7 @@
-"""The run's comparison (`python -m ft_core score`) and the results page's metric table answer "did the metric go
-up?" with the same number: for a per-item metric, the same outputs imported as a campaign and the same bootstrap
-seed give exactly the same delta and interval, both through `ft_core.resampling.paired_difference`."""
+"""The run's comparison (`python -m ft_core score`) and the results page's metric table answer "did the metric
+go up?" with the same number: for a per-item metric, the same outputs imported as a campaign and the same
+bootstrap seed give exactly the same delta and interval, both through
+`ft_core.resampling.paired_difference`."""
 
 from __future__ import annotations
 
