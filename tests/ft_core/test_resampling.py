@@ -169,3 +169,32 @@ def test_item_weights_are_computed_once_when_stages_ask_at_the_same_time():
     for thread in threads:
         thread.join()
     assert len(got) == 4 and all(weights is got[0] for weights in got)
+
+
+def test_paired_differences_batched_are_each_what_they_get_alone_and_a_mean_is_the_mean_difference():
+    # several metrics on the same items share one pass over the weights (explicit weights: 2,500 distinct
+    # differences) and one on fewer items a multinomial over its rows; each must be bit-identical alone
+    rng = np.random.default_rng(6)
+    item = rng.normal(0.4, 0.1, 2500)
+    pairs = [(item + rng.normal(0, 0.05, 2500), item + d + rng.normal(0, 0.05, 2500)) for d in (0.0, 0.02)]
+    pairs.append((np.round(item[:80], 1), np.round(item[:80] + 0.1, 1)))
+    together = resampling.paired_differences(pairs, n_boot=300, confidence=0.9, seed=2)
+    for (base, finetuned), got in zip(pairs, together):
+        alone = resampling.paired_difference(base, finetuned, n_boot=300, confidence=0.9, seed=2)
+        assert (got.delta, got.ci_low, got.ci_high) == (alone.delta, alone.ci_low, alone.ci_high)
+        assert np.array_equal(got.deltas, alone.deltas)
+        diff = finetuned - base
+        assert got.delta == diff.mean() and got.n == len(diff)
+        # the resamples are the item bootstrap of the per-item differences, through the one engine
+        totals = resampling.bootstrap_totals(diff, 300, 2)[:, 0] / len(diff)
+        assert (got.ci_low, got.ci_high) == resampling.percentile_interval(totals, 0.9)
+    assert together[1].ci_low > 0 > together[0].ci_low  # the 0.02 difference is found, the null one is not
+
+
+def test_paired_difference_refuses_what_does_not_pair_in_one_line():
+    with pytest.raises(ValueError, match="pair the same items"):
+        resampling.paired_difference(np.ones(5), np.ones(4))
+    with pytest.raises(ValueError, match="confidence must be in"):
+        resampling.paired_difference(np.ones(5), np.ones(5), confidence=95)
+    one = resampling.paired_difference(np.array([0.2, np.nan]), np.array([0.5, 0.1]))
+    assert one.n == 1 and one.delta == pytest.approx(0.3) and one.ci_low is None  # no interval from one item
