@@ -1,7 +1,10 @@
-"""The shared bootstrap weights (annotations/stats/bootstrap.py: item_weights) drawn one resample per call (as
-before issue 11's last session), a small block per call, and a large one (now), alone and beside a thread that runs Python (as the results page's other analysis stage does): each
-call hands the GIL over and waits up to Python's switch interval to get it back. Prints the seconds of each and
-the ratio, measured side by side in this one run, and checks both give the same weights.
+"""The shared bootstrap weights of the one resampling engine (ft_core/resampling.py: item_weights, integer
+draws counted with bincount) drawn one resample per call (as before issue 11's last session), a small block
+per call, and a large one (now), alone and beside a thread that runs Python (as the results page's other
+analysis stage does): each call hands the GIL over and waits up to Python's switch interval to get it back.
+Then the other method, a multinomial draw of the item counts (what ft_core/significance.py drew before issue
+19), against the engine's. Prints the seconds of each and the ratios, measured side by side in this one run,
+and checks the block sizes give the same weights.
 
     python bench/bootstrap_weights.py [--items 27265] [--boot 1000] [--repeats 3]
 """
@@ -19,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotations.stats import bootstrap  # noqa: E402
+from ft_core import resampling  # noqa: E402
 
 SMALL = 2**19  # about half a million draws per call: the first version of the block drawing
 
@@ -36,10 +39,10 @@ def draw(n_items: int, n_boot: int, per_call: int, busy: bool) -> tuple[float, n
     other = threading.Thread(target=spin)
     if busy:
         other.start()
-    bootstrap.DRAWS_PER_CALL = per_call
-    bootstrap.item_weights.cache_clear()
+    resampling.DRAWS_PER_CALL = per_call
+    resampling.item_weights.cache_clear()
     started = time.perf_counter()
-    weights = bootstrap.item_weights(n_items, n_boot, 0)
+    weights = resampling.item_weights(n_items, n_boot, 0)
     seconds = time.perf_counter() - started
     stop.set()
     if busy:
@@ -53,7 +56,7 @@ def main() -> None:
     parser.add_argument("--boot", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    large = bootstrap.DRAWS_PER_CALL
+    large = resampling.DRAWS_PER_CALL
     print(f"{args.boot} x {args.items:,} weights; median of {args.repeats}")
     sizes = {"per resample": 1, "small calls": SMALL, "large calls": large}  # 1: one resample (row) per call
     print(f"{'':<28}" + "".join(f"{name:>14}" for name in sizes) + "  ratio first/last")
@@ -72,7 +75,27 @@ def main() -> None:
         medians = [statistics.median(seconds[name]) for name in sizes]
         label = "beside a busy Python thread" if busy else "alone"
         print(f"{label:<28}" + "".join(f"{m:13.2f}s" for m in medians) + f"  {medians[0] / medians[-1]:6.1f}")
-    bootstrap.DRAWS_PER_CALL = large
+    resampling.DRAWS_PER_CALL = large
+    engine, other = [], []
+    for repeat in range(args.repeats):
+        for method in ("engine", "multinomial") if repeat % 2 == 0 else ("multinomial", "engine"):
+            if method == "engine":
+                engine.append(draw(args.items, args.boot, large, busy=False)[0])
+            else:
+                other.append(multinomial(args.items, args.boot))
+    print(f"{'':<28}{'multinomial':>14}{'engine':>14}  ratio multinomial/engine")
+    slow, fast = statistics.median(other), statistics.median(engine)
+    print(f"{'multinomial / engine, alone':<28}{slow:13.2f}s{fast:13.2f}s  {slow / fast:6.1f}")
+
+
+def multinomial(n_items: int, n_boot: int) -> float:
+    """Seconds to draw the same kind of weights as a multinomial over n_items equal cells (the other way)."""
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    weights = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot).astype(float)
+    seconds = time.perf_counter() - started
+    assert weights.shape == (n_boot, n_items) and (weights.sum(axis=1) == n_items).all()
+    return seconds
 
 
 if __name__ == "__main__":

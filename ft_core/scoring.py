@@ -9,12 +9,14 @@ docs/run-folder.md):
   `sentence_chrfpp` (`runfolder.SENTENCE_COLUMNS`): `bleu` and the others name the corpus figures only.
 - `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system (`bleu`,
   `sacrebleu`, `chrf`, `chrfpp` from n-gram statistics pooled over items; the `sentence_*` rows and every other
-  metric the mean of the per-item scores, the figure a campaign's results show), the
-  delta (finetuned - base), its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value
-  over items (Koehn, 2004; see `ft_core.significance`), the share of items where the fine-tuned output scores
-  higher, whether higher is better for that metric, and the settings signature. With several sampling seeds,
-  each item's scores are averaged over seeds before resampling (BLEU, chrF: their statistics are pooled), and the
-  per-seed corpus figures are summarised as mean ± sd.
+  metric the mean of the per-item scores, the figure a campaign's results show), the delta (finetuned - base),
+  its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value over items (Koehn, 2004;
+  see `ft_core.significance`), the share of items where the fine-tuned output scores higher, whether higher is
+  better for that metric, and the settings signature. The delta and interval come from
+  `ft_core.resampling.paired_difference`, which the results page's metric table calls too: a campaign imported
+  from one seed of this run shows the same interval for a per-item metric with the same bootstrap seed. With
+  several sampling seeds, each item's scores are averaged over seeds before resampling (BLEU, chrF: their
+  statistics are pooled), and the per-seed corpus figures are summarised as mean ± sd.
 - `corpus.csv`: every corpus figure per system, decoding and seed (what the seed summary is made from).
 
 The outputs' language is the run's (`language` of its config.json) unless `language` says otherwise; the

@@ -4,7 +4,9 @@ Pure functions over arrays and DataFrames, for `ft_core.scoring` (and anyone hol
 
 - `paired_bootstrap`: resample items with replacement, the same items for both systems, and recompute the
   corpus statistic of each (Koehn, 2004, "Statistical Significance Tests for Machine Translation Evaluation").
-  The interval is the percentile interval of the resampled deltas (Efron & Tibshirani, 1993, ch. 13).
+  The interval is the percentile interval of the resampled deltas (Efron & Tibshirani, 1993, ch. 13). Both
+  come from `ft_core.resampling.paired_difference`, the one paired comparison and resampling engine of the
+  repository, which the results page's metric table calls too: same data and seed, same interval.
 - `bootstrap_p_value`, the two-sided p-value: with d_b = stat_b(finetuned) - stat_b(base) on resample b,
   B resamples and d the observed delta, p = (1 + #{b : |d_b - mean(d)| >= |d|}) / (B + 1). Centring the
   resampled deltas on their mean simulates the null "no difference" (the shifted null of Berg-Kirkpatrick et
@@ -27,13 +29,12 @@ Pure functions over arrays and DataFrames, for `ft_core.scoring` (and anyone hol
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-Statistic = Callable[[np.ndarray], float]
+from ft_core.resampling import Statistic, paired_difference
 
 
 @dataclass
@@ -54,28 +55,15 @@ class BootstrapResult:
         return asdict(self)
 
 
-def _as_2d(values: np.ndarray) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    return array[:, None] if array.ndim == 1 else array
-
-
-def _mean_of_sums(n: int) -> Statistic:
-    return lambda sums: float(sums[0] / n)
-
-
 def resampled_deltas(
-    base: np.ndarray, finetuned: np.ndarray, statistic: Statistic, n_boot: int, seed: int
+    base: np.ndarray, finetuned: np.ndarray, statistic: Statistic | None, n_boot: int, seed: int
 ) -> np.ndarray:
-    """finetuned - base of `statistic` on each of `n_boot` paired resamples of the rows (the same rows for both).
+    """finetuned - base of `statistic` (None: the mean) on each of `n_boot` paired resamples of the rows (the
+    same rows for both), as `paired_bootstrap` draws them.
 
-    base, finetuned: 2-D, one row per item (NaN rows already dropped); `statistic` gets the column sums of a
+    base, finetuned: one row per item (NaN rows are dropped); `statistic` gets the column sums of a
     resample."""
-    n = len(base)
-    rng = np.random.default_rng(seed)
-    # Resample counts rather than indices: weights @ values gives every resample's sums in one product.
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
-    sums_a, sums_b = weights @ base, weights @ finetuned
-    return np.array([statistic(sb) - statistic(sa) for sa, sb in zip(sums_a, sums_b)])
+    return paired_difference(base, finetuned, statistic, n_boot, seed=seed).deltas
 
 
 def bootstrap_p_value(deltas: np.ndarray, observed: float) -> float:
@@ -99,35 +87,17 @@ def paired_bootstrap(
     k, e.g. statistics of several seeds side by side). Rows must be the same items in the same order. Rows with a
     NaN in either system are dropped (items without a reference).
     """
-    a, b = _as_2d(base), _as_2d(finetuned)
-    if len(a) != len(b) or (statistic is None and a.shape != b.shape):
-        raise ValueError(f"base has shape {a.shape} but finetuned has {b.shape}: pair the same items")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    keep = ~(np.isnan(a).any(axis=1) | np.isnan(b).any(axis=1))
-    a, b = a[keep], b[keep]
-    n = len(a)
-    if n == 0:
-        nan = float("nan")
-        return BootstrapResult(nan, nan, nan, nan, nan, nan, 0, n_boot, confidence)
-    if statistic is None:
-        if a.shape[1] != 1:
-            raise ValueError("several columns per item need a `statistic` of their sums")
-        statistic = _mean_of_sums(n)
-    observed_a, observed_b = statistic(a.sum(axis=0)), statistic(b.sum(axis=0))
-    deltas = resampled_deltas(a, b, statistic, n_boot, seed)
-    delta = observed_b - observed_a
-    tail = (1 - confidence) / 2
-    ci_low, ci_high = np.quantile(deltas, [tail, 1 - tail])
-    p_value = bootstrap_p_value(deltas, delta)
+    difference = paired_difference(base, finetuned, statistic, n_boot, confidence, seed)
+    nan = float("nan")
+    resampled = difference.ci_low is not None  # not with one item: every resample would be the observed delta
     return BootstrapResult(
-        float(observed_a),
-        float(observed_b),
-        float(delta),
-        float(ci_low),
-        float(ci_high),
-        float(p_value),
-        int(n),
+        difference.base,
+        difference.finetuned,
+        difference.delta,
+        difference.ci_low if resampled else nan,
+        difference.ci_high if resampled else nan,
+        bootstrap_p_value(difference.deltas, difference.delta) if resampled else nan,
+        difference.n,
         int(n_boot),
         float(confidence),
     )

@@ -1,7 +1,8 @@
 """The statistics of a campaign, as pure functions over the frames of docs/frames.md (no I/O), for the results
 page, the export and `python -m annotations stats`:
 
-- `bootstrap`: the one bootstrap engine (item resamples shared by every interval, exact per column)
+- the one bootstrap engine (item resamples shared by every interval, exact per column) is
+  `ft_core.resampling`, shared with the run's comparison; `bootstrap` is its old name here
 - `intervals`: percentile and Wilson intervals, and the labels that say their coverage
 - `frames`: the one check on the frames' columns
 - `preference`: win rate with a tie policy, sign test, Bradley-Terry
@@ -21,13 +22,6 @@ page, the export and `python -m annotations stats`:
 `annotations.stats` keeps exposing the names it had when it was one module (`annotations.stats.win_rate`, ...).
 """
 
-from annotations.stats.bootstrap import (
-    PATTERN_LIMIT,
-    bootstrap_totals,
-    distinct_rows,
-    item_weights,
-    pattern_totals,
-)
 from annotations.stats.criteria import criterion_differences
 from annotations.stats.intervals import (
     CONFIDENCES,
@@ -55,6 +49,13 @@ from annotations.stats.quality import (
     position_bias,
     speed,
     too_fast,
+)
+from ft_core.resampling import (
+    PATTERN_LIMIT,
+    bootstrap_totals,
+    distinct_rows,
+    item_weights,
+    pattern_totals,
 )
 
 __all__ = [

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from annotations.errors import AnnotationError
-from annotations.stats.bootstrap import PATTERN_LIMIT, bootstrap_totals, distinct_rows, pattern_totals
 from annotations.stats.frames import require_columns
 from annotations.stats.intervals import degenerate, half_width, percentile_interval
+from ft_core.resampling import PATTERN_LIMIT, bootstrap_totals, distinct_rows, pattern_totals
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 

@@ -21,10 +21,10 @@ from scipy import sparse
 from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats.bootstrap import BatchJob, BootstrapBatch, item_weights, resample_totals
 from annotations.stats.frames import require_columns
 from annotations.stats.intervals import percentile_interval, wilson_interval
 from annotations.stats.paired_metrics import metric_deltas
+from ft_core.resampling import BatchJob, BootstrapBatch, item_weights, resample_totals
 
 LEVELS = ("summary", "system", "pooled")
 METHODS = ("kendall", "spearman", "pearson")

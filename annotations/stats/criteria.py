@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 from scipy import stats as sps
 
-from annotations.stats.bootstrap import bootstrap_totals
 from annotations.stats.intervals import degenerate, percentile_interval
+from ft_core.resampling import bootstrap_totals
 
 COLUMNS = ["criterion", "mean_system", "mean_opponent", "mean_diff", "ci_low", "ci_high", "t_low", "t_high", "t_p",
            "n", "n_items", "reason"]  # fmt: skip

@@ -6,19 +6,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
+from ft_core.resampling import percentile_interval  # noqa: F401  (the engine's, used by the statistics)
+
 CONFIDENCES = (0.8, 0.9, 0.95, 0.975, 0.99)  # the coverages the results page offers; 0.95 is the default
-
-
-def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[float | None, float | None]:
-    """Percentile bootstrap interval (Efron & Tibshirani 1993, ch. 13) of the finite `samples`; (None, None)
-    with fewer than two."""
-    samples = np.asarray(samples, dtype=float)
-    samples = samples[np.isfinite(samples)]
-    if len(samples) < 2:
-        return None, None
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(samples, [tail, 1 - tail])
-    return float(low), float(high)
 
 
 def degenerate(low: float | None, high: float | None) -> bool:

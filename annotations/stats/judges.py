@@ -7,7 +7,7 @@ vote for either, a draw between the systems is a tie) against the judge's verdic
 agree, a tie when they disagree, as MT-bench counts it; Zheng et al. 2023).
 
 - agreement: accuracy and Cohen's kappa (Cohen 1960) over the three labels, each with a percentile interval from
-  the one item bootstrap (`annotations.stats.bootstrap`);
+  the one item bootstrap (`ft_core.resampling`);
 - order flip rate: the share of pairs whose two orders name different winners (position bias);
 - preference for the longer output: among the pairs the judge decided whose outputs differ in length, the share
   where it chose the longer one (½: no preference), beside the same share for the human majority;
@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from annotations.errors import AnnotationError
-from annotations.stats.bootstrap import bootstrap_totals
 from annotations.stats.intervals import degenerate, percentile_interval
+from ft_core.resampling import bootstrap_totals
 
 TIE = "tie"
 

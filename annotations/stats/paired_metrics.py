@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotations.stats.bootstrap import bootstrap_each
 from annotations.stats.criteria import collapsed_note
-from annotations.stats.intervals import degenerate, percentile_interval
+from annotations.stats.intervals import degenerate
+from ft_core.resampling import paired_differences
 
 
 def metric_differences(
@@ -40,29 +40,31 @@ def metric_differences(
         "reason",
     ]
     mine, theirs = metric_pairs(metrics, system, opponent) if pairs is None else pairs
-    rows, diffs = [], []
-    for metric in sorted(mine.columns):
-        both = mine[metric].notna() & theirs[metric].notna()
-        a, b = mine[metric][both].to_numpy(float), theirs[metric][both].to_numpy(float)
-        diff = a - b
+    names = sorted(mine.columns)
+    # the run's comparison (ft_core.scoring) calls the same paired_difference: same data and seed, same
+    # interval; every metric gets its own bootstrap, the ones on the same items in one pass over the weights
+    differences = paired_differences(
+        [(theirs[metric].to_numpy(float), mine[metric].to_numpy(float)) for metric in names],
+        n_boot=n_boot,
+        seed=seed,
+        confidence=confidence,
+    )
+    rows = []
+    for metric, difference in zip(names, differences):
         row = dict.fromkeys(columns)
-        row.update(metric=metric, n_items=len(diff))
-        if len(diff):
+        row.update(metric=metric, n_items=difference.n)
+        if difference.n:
+            both = mine[metric].notna() & theirs[metric].notna()
+            diff = mine[metric][both].to_numpy(float) - theirs[metric][both].to_numpy(float)
             row.update(
-                mean_opponent=float(b.mean()), mean_system=float(a.mean()), delta=float(diff.mean()),
-                share_system_higher=float((diff > 0).mean()),
-            )  # fmt: skip
+                mean_opponent=difference.base, mean_system=difference.finetuned, delta=difference.delta
+            )
+            row["share_system_higher"] = float((diff > 0).mean())
+            if degenerate(difference.ci_low, difference.ci_high):
+                row["reason"] = collapsed_note(diff)
+            else:
+                row["ci_low"], row["ci_high"] = difference.ci_low, difference.ci_high
         rows.append(row)
-        diffs.append(diff)
-    resampled = [i for i, diff in enumerate(diffs) if len(diff) >= 2] if n_boot > 0 else []
-    # every metric's own bootstrap, the ones on the same items in one pass over the item weights
-    totals = bootstrap_each([diffs[i] for i in resampled], n_boot, seed)
-    for i, t in zip(resampled, totals):
-        low, high = percentile_interval(t[:, 0] / len(diffs[i]), confidence)
-        if degenerate(low, high):
-            rows[i]["reason"] = collapsed_note(diffs[i])
-        else:
-            rows[i]["ci_low"], rows[i]["ci_high"] = low, high
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -23,8 +23,8 @@ import pandas as pd
 from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats.bootstrap import bootstrap_totals
 from annotations.stats.intervals import degenerate, half_width, percentile_interval, wilson_interval
+from ft_core.resampling import bootstrap_totals
 
 TIE_POLICIES = ("drop", "half", "separate")
 TIE_POLICY_HELP = {
