@@ -117,7 +117,9 @@ def main() -> int:
     args = parser.parse_args()
     folder = Path(args.folder)
     if not (folder / "app.duckdb").exists():
-        raise SystemExit(f"error: {folder / 'app.duckdb'} not found: run bench/demo_end_to_end.py --keep first")
+        raise SystemExit(
+            f"error: {folder / 'app.duckdb'} not found: run bench/demo_end_to_end.py --keep first"
+        )
     from annotations.store import connect
     from annotations.users import set_password
 
