@@ -86,6 +86,13 @@ def idle(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=120_000)
 
 
+def open_page(page, title: str) -> None:
+    """Click the sidebar's link to a page and wait for its title."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+    idle(page)
+
+
 def shoot(url: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -95,16 +102,14 @@ def shoot(url: str) -> None:
         log_in(researcher, url, "admin", ADMIN_PASSWORD)
         idle(researcher)
         save(researcher, "home")
-        for name, heading in (("train", "Train"), ("campaigns", "Campaigns")):
-            researcher.goto(f"{url}/{name}")
-            researcher.get_by_text(heading).first.wait_for(timeout=120_000)
-            idle(researcher)
+        for name, title in (("train", "Train"), ("campaigns", "Campaigns")):
+            open_page(researcher, title)
             save(researcher, name)
-        researcher.goto(f"{url}/results")
-        researcher.get_by_text("Verdict").first.wait_for(timeout=180_000)
+        open_page(researcher, "Results")
+        researcher.get_by_role("tab", name="Verdict").wait_for(timeout=180_000)
         idle(researcher)
         save(researcher, "results")
-        annotator = browser.new_page(viewport={"width": 1280, "height": 860})
+        annotator = browser.new_page(viewport={"width": 1280, "height": 1560})  # the source and both outputs
         log_in(annotator, url, ANNOTATOR, ANNOTATOR_PASSWORD)
         idle(annotator)
         save(annotator, "annotate")
