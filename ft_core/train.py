@@ -1013,9 +1013,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # under DDP only the first process reports
     status = read_status(run_dir)
     print(
-        f"finished: {run_dir} (best eval loss {status.get('best_eval_loss')}, final train loss {status.get('final_train_loss')})"
+        f"finished: {run_dir} (best eval loss {status.best_eval_loss}, final train loss {status.final_train_loss})"
     )
-    if cfg.sanity_overfit and not status.get("sanity_overfit_passed"):
+    if cfg.sanity_overfit and not status.sanity_overfit_passed:
         return 3
     return 0
 

@@ -24,6 +24,7 @@ from annotations.report.loss_curve import loss_curve_svg
 from annotations.report.render import render_html, render_markdown
 from annotations.stats.analysis import AnalysisOptions, CampaignAnalysis, analyze
 from ft_core import runfolder
+from ft_core.config import config_to_dict
 
 
 def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -> list[Path]:
@@ -55,7 +56,8 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
         frame = getattr(a, name)
         save(f"{name}.csv", lambda p, f=frame: runfolder.write_csv(f, p))
     log = runfolder.read_log(data.run_dir)
-    blocks = report_blocks(data, a, log, runfolder.read_config(data.run_dir))
+    run_config = runfolder.read_config(data.run_dir)
+    blocks = report_blocks(data, a, log, config_to_dict(run_config) if run_config else {})
     svg = loss_curve_svg(log)
     if svg:
         save("loss_curve.svg", lambda p: p.write_text(svg))
