@@ -40,11 +40,11 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ft_core import runfolder
+from ft_core import runfolder, sanity
 from ft_core.config import TrainConfig, cli_parser, config_from_cli
 from ft_core.data import (
     IGNORE_INDEX,
@@ -63,7 +63,6 @@ __all__ = [
     "share_batches", "train", "train_loader", "uncompiled", "validate",
 ]  # fmt: skip
 
-SANITY_EXAMPLES = 32
 # fault injection for tests: "<rank>:<step>" raises torch.OutOfMemoryError on that process at that step
 INJECT_OOM = "FT_CORE_INJECT_OOM"
 
@@ -82,7 +81,7 @@ class EncodedData:
 
 def prepare_data(cfg: TrainConfig, tokenizer: Any) -> EncodedData:
     """Encode train and validation examples (sanity-overfit mode validates on what it trains on)."""
-    limit = SANITY_EXAMPLES if cfg.sanity_overfit else cfg.max_train_examples
+    limit = sanity.EXAMPLES if cfg.sanity_overfit else cfg.max_train_examples
     train_examples = load_examples(cfg.train_file, cfg, limit=limit)
     train = [encode_example(tokenizer, cfg, e, cfg.task) for e in train_examples]
     if cfg.sanity_overfit:
@@ -320,17 +319,8 @@ def generation_metrics(
 
 
 def effective_config(cfg: TrainConfig) -> TrainConfig:
-    """Sanity-overfit mode: a few examples, many epochs, no dropout, a high learning rate unless set."""
-    if not cfg.sanity_overfit:
-        return cfg
-    return replace(
-        cfg,
-        lora_dropout=0.0,
-        epochs=max(cfg.epochs, 30.0) if cfg.max_steps == 0 else cfg.epochs,
-        early_stopping_patience=0,
-        warmup_ratio=0.0,
-        lr_scheduler="constant",
-    )
+    """Sanity-overfit mode: the recipe of `ft_core.sanity` (a few examples, many epochs, no dropout)."""
+    return sanity.effective(cfg)
 
 
 @dataclass
@@ -812,7 +802,7 @@ def finish(run: Run, state: TrainState, stopped_early: bool) -> None:
         "finished_at": time.time(),
     }
     if cfg.sanity_overfit:
-        result["sanity_overfit_passed"] = final_loss is not None and final_loss < 0.1
+        result["sanity_overfit_passed"] = sanity.passed(final_loss)
         verdict = (
             "passed"
             if result["sanity_overfit_passed"]

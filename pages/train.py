@@ -17,7 +17,7 @@ import yaml
 
 from annotations.errors import AnnotationError
 from annotations.plurals import counted
-from ft_core import runfolder
+from ft_core import runfolder, sanity
 from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to_dict, field_specs
 from ft_core.errors import ConfigError
 from jobs import commands, machine, scheduler, training
@@ -44,15 +44,7 @@ GROUPS |= {"validation": "Validation", "hardware": "Hardware"}
 # The report's advice, as starting points (every field stays editable below).
 PRESETS: dict[str, dict[str, object]] = {
     "Defaults": {},
-    "Sanity overfit (32 examples, loss must reach ~0)": {
-        "sanity_overfit": True,
-        "max_train_examples": 32,
-        "epochs": 30.0,
-        "learning_rate": 1e-3,
-        "lora_dropout": 0.0,
-        "eval_every_steps": 0,
-        "early_stopping_patience": 0,
-    },
+    f"Sanity overfit ({sanity.EXAMPLES} examples, loss must reach ~0)": sanity.PRESET,
     "3-5 epochs with validation and early stopping": {
         "epochs": 4.0,
         "eval_every_steps": 0,
