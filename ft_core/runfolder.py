@@ -399,6 +399,52 @@ def _status_value_fits(value: Any, kind: Any) -> bool:
     return isinstance(value, kind)
 
 
+@dataclass
+class CheckReport:
+    """What `python -m ft_core train --check` found without training: the sizes of the data and how much of it
+    the length limits cut (`ft_core.data.truncation_report`). The check prints it as its last stdout line, one
+    JSON object (`to_json`); the app reads that line back typed (`from_json`), tolerantly (a key this version
+    does not know is ignored, a missing one is None). It has no file in the run folder: the folder is not made
+    until the run starts."""
+
+    train_examples: int | None = None
+    validation_examples: int | None = None
+    model_path: str | None = None  # where the base model was found
+    examples: int | None = None  # the training examples the truncation figures count
+    sources_truncated: int | None = None
+    sources_truncated_share: float | None = None
+    source_tokens_lost_mean: float | None = None
+    source_tokens_lost_max: int | None = None
+    targets_truncated: int | None = None
+    targets_truncated_share: float | None = None
+    target_tokens_lost_mean: float | None = None
+    target_tokens_lost_max: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """The report as one line of JSON."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckReport:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_output(cls, stdout: str) -> CheckReport | None:
+        """The report a check printed (its last line that is a JSON object), or None when it printed none."""
+        for line in reversed(stdout.splitlines()):
+            try:
+                data = json.loads(line) if line.startswith("{") else None
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                return cls.from_dict(data)
+        return None
+
+
 def read_status(run_dir: str | Path | None) -> RunStatus:
     """status.json as a `RunStatus`; an empty one (every field None) when missing, half-written or the folder
     is gone."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import json
 import math
 import os
 import random
@@ -972,16 +971,18 @@ def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:
     return f"{type(e).__name__}: {text}"
 
 
-def check(cfg: TrainConfig) -> dict[str, Any]:
+def check(cfg: TrainConfig) -> runfolder.CheckReport:
     """Everything `train` checks before it starts, without training: config, run folder, data, tokenizer.
-    Returns the truncation report and data sizes (the training page's preview uses this)."""
+    Returns the truncation report and data sizes (the training page's preview reads it)."""
     inputs = load_inputs(cfg)
-    return {
-        **inputs.data.truncation,
-        "train_examples": len(inputs.data.train),
-        "validation_examples": len(inputs.data.validation),
-        "model_path": inputs.model_path,
-    }
+    return runfolder.CheckReport.from_dict(
+        {
+            **inputs.data.truncation,
+            "train_examples": len(inputs.data.train),
+            "validation_examples": len(inputs.data.validation),
+            "model_path": inputs.model_path,
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -995,8 +996,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_cli(TrainConfig, args)
     if args.check:
         report = check(cfg)
-        print(format_truncation_report(report, cfg))
-        print(json.dumps(report))
+        print(format_truncation_report(report.to_dict(), cfg))
+        print(report.to_json())  # the last line: what the app reads (runfolder.CheckReport.from_output)
         return 0
     run_dir = train(cfg)
     if int(os.environ.get("RANK", "0")) != 0:

@@ -209,17 +209,17 @@ report = st.session_state.get("check_report")
 if report and config is not None:
     st.subheader("Tokens and truncation")
     cols = st.columns(4)
-    cols[0].metric("Training examples", report.get("train_examples"))
-    cols[1].metric("Validation examples", report.get("validation_examples"))
-    cols[2].metric("Sources truncated", f"{report.get('sources_truncated_share', 0):.1%}")
-    cols[3].metric("Targets truncated", f"{report.get('targets_truncated_share', 0):.1%}")
+    cols[0].metric("Training examples", report.train_examples)
+    cols[1].metric("Validation examples", report.validation_examples)
+    cols[2].metric("Sources truncated", f"{report.sources_truncated_share or 0:.1%}")
+    cols[3].metric("Targets truncated", f"{report.targets_truncated_share or 0:.1%}")
     st.caption(
         f"Sources cut at {SPECS['max_source_length'].label.lower()} {config.max_source_length}: "
-        f"{report.get('sources_truncated')} of {report.get('examples')} (mean "
-        f"{report.get('source_tokens_lost_mean', 0):.0f}, max {report.get('source_tokens_lost_max')} tokens lost). "
+        f"{report.sources_truncated} of {report.examples} (mean "
+        f"{report.source_tokens_lost_mean or 0:.0f}, max {report.source_tokens_lost_max} tokens lost). "
         f"Targets cut at {SPECS['max_target_length'].label.lower()} {config.max_target_length}: "
-        f"{report.get('targets_truncated')} (mean {report.get('target_tokens_lost_mean', 0):.0f}, max "
-        f"{report.get('target_tokens_lost_max')})."
+        f"{report.targets_truncated} (mean {report.target_tokens_lost_mean or 0:.0f}, max "
+        f"{report.target_tokens_lost_max})."
     )
 
 if right.button("Launch", type="primary", key="launch", disabled=not ready):

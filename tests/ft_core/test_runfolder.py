@@ -237,3 +237,14 @@ def test_read_config_returns_the_config_and_tolerates_old_and_odd_files(tmp_path
     assert isinstance(cfg, TrainConfig) and cfg.lora_r == 8 and cfg.task == TrainConfig().task
     (run / "config.json").write_text("[]")
     assert runfolder.read_config(run) is None and runfolder.read_config(None) is None
+
+
+def test_the_check_report_is_one_typed_json_line():
+    report = runfolder.CheckReport(train_examples=16, validation_examples=4, model_path="m", examples=16)
+    report.sources_truncated, report.sources_truncated_share = 16, 1.0
+    printed = f"loading the tokenizer\ntruncation: 16/16 sources cut ...\n{report.to_json()}\n"
+    assert runfolder.CheckReport.from_output(printed) == report
+    # an older or newer check: unknown keys ignored, missing ones None; text lines and broken JSON skipped
+    other = runfolder.CheckReport.from_output('{"train_examples": 3, "new_figure": 1}\n{"cut\nbye\n')
+    assert other == runfolder.CheckReport(train_examples=3)
+    assert runfolder.CheckReport.from_output("no report here\n") is None

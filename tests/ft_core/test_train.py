@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ft_core import runfolder
 from ft_core.__main__ import main as cli
 from ft_core.config import TrainConfig
 from ft_core.train import length_grouped_batches, read_status, train
@@ -269,6 +270,8 @@ def test_check_validates_without_training(capsys, tmp_path, base_args):
     assert cli(["train", *base_args, "--check"]) == 0
     out = capsys.readouterr().out
     assert "truncation:" in out and json.loads(out.strip().splitlines()[-1])["train_examples"] == 16
+    report = runfolder.CheckReport.from_output(out)  # what the app reads, typed
+    assert report.train_examples == 16 and report.examples == 16 and report.sources_truncated is not None
     assert not (tmp_path / "run").exists()
 
 
