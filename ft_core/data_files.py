@@ -132,10 +132,16 @@ class EmptyFileError(DataError):
     """A data file holds nothing but blank space; callers that treat an empty file as "no rows" catch it."""
 
 
-def decode_text(name: str, data: bytes, error: type[Exception] = DataError) -> str:
+def decode_text(
+    name: str,
+    data: bytes,
+    error: type[Exception] = DataError,
+    expected: str = "JSON Lines, JSON, CSV or Parquet",
+) -> str:
     """The text of a file holding UTF-8 (a byte-order mark is allowed), or `error` naming `name` and saying
     why not: empty, UTF-16, binary, another encoding. `error` lets a caller raise its own type (a config file's
-    `ConfigError`, a campaign's `SourceFileError`); the message is the same."""
+    `ConfigError`, a campaign's `SourceFileError`) and `expected` names what a binary file should have been;
+    the message is otherwise the same."""
     if not data.strip():
         raise (EmptyFileError if error is DataError else error)(f"{name} is empty")
     sample = data[:4096]
@@ -147,9 +153,7 @@ def decode_text(name: str, data: bytes, error: type[Exception] = DataError) -> s
     ):
         raise error(f"{name} is UTF-16 text; save it as UTF-8 (CSV UTF-8 in spreadsheet programs)")
     if b"\x00" in data:
-        raise error(
-            f"{name} is not a text file (it holds binary data); expected JSON Lines, JSON, CSV or Parquet"
-        )
+        raise error(f"{name} is not a text file (it holds binary data); expected {expected}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

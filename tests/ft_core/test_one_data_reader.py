@@ -89,3 +89,16 @@ def test_the_three_callers_refuse_the_same_file_for_the_same_reason(tmp_path, na
 def test_the_array_rule_is_one_function():
     assert data_files.holds_json_array("\ufeff \n\t[{}]") and data_files.holds_json_array("[")
     assert not data_files.holds_json_array('{"a": [1]}\n') and not data_files.holds_json_array("")
+
+
+def test_a_caller_gets_the_same_reasons_as_its_own_error_type():
+    """How ft_core.config's config-file reader would use the decoder: its own error type and file kind."""
+    from ft_core.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"^c\.yaml is not a text file \(it holds binary data\); expected YAML$"
+    ):
+        data_files.decode_text("c.yaml", b"\x00\x01\x02", error=ConfigError, expected="YAML")
+    with pytest.raises(ConfigError, match=r"^c\.yaml is UTF-16 text"):
+        data_files.decode_text("c.yaml", "a: 1\n".encode("utf-16"), error=ConfigError, expected="YAML")
+    assert data_files.decode_text("c.yaml", codecs.BOM_UTF8 + b"a: 1\n", error=ConfigError) == "a: 1\n"
