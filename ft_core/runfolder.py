@@ -342,7 +342,7 @@ class RunStatus:
     best_step: int | None = None  # the step of best_eval_loss (its adapter is adapter/)
     final_train_loss: float | None = None
     stopped_early: bool | None = None
-    sanity_overfit_passed: bool | None = None  # set when the run was a sanity overfit (SANITY_OVERFIT)
+    sanity_overfit_passed: bool | None = None  # set when the run was a sanity overfit (ft_core.sanity)
     error: str | None = None  # one line: why the run failed or was cancelled
     traceback: str | None = None  # the end of the failing process's traceback
     device: str | None = None
