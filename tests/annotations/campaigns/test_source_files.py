@@ -12,8 +12,8 @@ import pytest
 
 from annotations import campaigns
 from annotations.campaigns import CampaignConfig, create_campaign, items_frame, list_campaigns
-from annotations.errors import CampaignError
 from annotations.campaigns.source_files import SourceFileError, read_table_bytes, table_systems
+from annotations.errors import CampaignError
 from ft_core.data_files import remove_upload, save_upload
 
 GOOD_CSV = "item_id,system,output\n1,base,hello\n1,finetuned,hi\n2,base,a\n2,finetuned,b\n"
