@@ -23,6 +23,7 @@ import pandas as pd
 
 from annotations import time_left
 from ft_core import runfolder
+from ft_core.config import TrainConfig, config_to_dict
 from ft_core.runfolder import find_runs, is_run, is_sweep, read_config, read_log, read_status
 
 __all__ = [
@@ -45,21 +46,21 @@ def list_runs(root: str | Path) -> pd.DataFrame:
             {
                 "run": str(path.relative_to(root)),
                 "path": str(path),
-                "state": status.get("state", "unknown" if path.exists() else "deleted"),
-                "step": status.get("step"),
-                "total_steps": status.get("total_steps"),
-                "best_eval_loss": status.get("best_eval_loss"),
-                "final_train_loss": status.get("final_train_loss"),
-                "base_model": config.get("base_model"),
-                "lora_r": config.get("lora_r"),
-                "learning_rate": config.get("learning_rate"),
+                "state": status.state or ("unknown" if path.exists() else "deleted"),
+                "step": status.step,
+                "total_steps": status.total_steps,
+                "best_eval_loss": status.best_eval_loss,
+                "final_train_loss": status.final_train_loss,
+                "base_model": config.base_model if config else None,
+                "lora_r": config.lora_r if config else None,
+                "learning_rate": config.learning_rate if config else None,
                 "adapter": runfolder.has_adapter(path),
                 "outputs": len(runfolder.output_files(runfolder.outputs_dir(path))),
                 "scores": runfolder.has_scores(path),
                 "sweep": path.parent.name if path.parent != root else None,
                 "writer_alive": runfolder.writer_alive(status),
-                "updated_at": pd.to_datetime(status.get("updated_at"), unit="s", utc=True)
-                if isinstance(status.get("updated_at"), (int, float))
+                "updated_at": pd.to_datetime(status.updated_at, unit="s", utc=True)
+                if status.updated_at is not None
                 else None,
             }
         )
@@ -137,15 +138,15 @@ def train_progress(run_dir: str | Path | None, now: float | None = None) -> RunP
     """Progress of a training run from status.json (steps, start time) and train_log.jsonl (loss, tokens/s)."""
     status = read_status(run_dir)
     log = read_log(run_dir) if run_dir else pd.DataFrame()
-    step, total = status.get("step"), status.get("total_steps")
+    step, total = status.step, status.total_steps
     fraction = left = None
     if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
         fraction = min(1.0, step / total)
         now = time.time() if now is None else now
-        if status.get("state") == "running":
+        if status.running:
             left = time_left.estimate(_log_points(log), int(total), now, _eval_every(run_dir))
-    text = f"step {step}/{total}" if fraction is not None else (status.get("state") or "starting")
-    if fraction is not None and status.get("state") == "running":
+    text = f"step {step}/{total}" if fraction is not None else (status.state or "starting")
+    if fraction is not None and status.running:
         text += f", {left.text()}" if left is not None else ", estimating the time left"
     eta = left.estimate_s if left is not None else None
     return RunProgress(
@@ -171,8 +172,10 @@ def _log_points(log: pd.DataFrame) -> list[time_left.LogPoint]:
 
 
 def _eval_every(run_dir: str | Path | None) -> int:
-    value = read_config(run_dir).get("eval_every_steps") if run_dir else None
-    return int(value) if isinstance(value, (int, float)) and value > 0 else 0
+    config = read_config(run_dir)
+    return (
+        config.eval_every_steps if config and config.eval_every_steps and config.eval_every_steps > 0 else 0
+    )
 
 
 def log_progress(log_tail: str) -> float | None:
@@ -216,7 +219,7 @@ def curves(run_dirs: dict[str, str | Path], metrics: tuple[str, ...] = ("loss", 
 
 def config_table(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
     """Configs side by side: one row per field, one column per run, and `differs` (fields that differ first)."""
-    configs = {name: read_config(path) for name, path in run_dirs.items()}
+    configs = {name: _config_fields(read_config(path)) for name, path in run_dirs.items()}
     fields: list[str] = []
     for config in configs.values():
         fields += [f for f in config if f not in fields]
@@ -226,6 +229,10 @@ def config_table(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
     table.index.name = "field"
     table["differs"] = table.nunique(axis=1, dropna=False) > 1 if len(configs) > 1 else False
     return table.sort_values("differs", ascending=False, kind="stable")
+
+
+def _config_fields(config: TrainConfig | None) -> dict[str, Any]:
+    return config_to_dict(config) if config is not None else {}
 
 
 def _cell(value: Any) -> str:
@@ -258,16 +265,16 @@ def sweep_members(sweep_dir: str | Path) -> pd.DataFrame:
     for path in runfolder.sweep_member_dirs(sweep_dir):
         config, status = read_config(path), read_status(path)
         grid_point = runfolder.parse_sweep_member(path.name)
-        lr = config.get("learning_rate", grid_point[0] if grid_point else math.nan)
-        r = config.get("lora_r", grid_point[1] if grid_point else None)
+        lr = config.learning_rate if config else (grid_point[0] if grid_point else math.nan)
+        r = config.lora_r if config else (grid_point[1] if grid_point else None)
         row: dict[str, Any] = {
             "run": path.name,
             "path": str(path),
             "learning_rate": lr,
             "lora_r": r,
-            "state": status.get("state", "pending" if not path.exists() else "unknown"),
-            "best_eval_loss": status.get("best_eval_loss"),
-            "final_train_loss": status.get("final_train_loss"),
+            "state": status.state or ("pending" if not path.exists() else "unknown"),
+            "best_eval_loss": status.best_eval_loss,
+            "final_train_loss": status.final_train_loss,
         }
         table = comparison(path)
         if len(table) and {"metric", "delta"} <= set(table.columns):

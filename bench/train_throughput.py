@@ -214,7 +214,7 @@ def run_ft_core(args: argparse.Namespace, run_dir: Path, compile_: bool = False)
         "tokens": sum(r["tokens"] for r in timed),
         "target_tokens": sum(r["target_tokens"] for r in timed),
         "losses": [r["loss"] for r in rows],
-        "mixed_precision": status.get("mixed_precision"),
+        "mixed_precision": status.mixed_precision,
     }
 
 

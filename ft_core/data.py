@@ -8,11 +8,13 @@ lost signal to truncation without knowing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from ft_core import data_files
 from ft_core.config import DataConfig
 from ft_core.errors import DataError
 
@@ -48,36 +50,19 @@ def _as_list(value: Any) -> list[str]:
 
 
 def read_records(location: str) -> list[dict[str, Any]]:
-    """Rows of a local .jsonl/.json/.csv/.parquet file, or of a `datasets` hub id written `name[:split]`."""
-    path = Path(location).expanduser()
-    suffix = path.suffix.lower()
-    if (
-        suffix in (".jsonl", ".json", ".csv", ".parquet")
-        or path.exists()
-        or location.startswith((".", "/", "~"))
-    ):
+    """Rows of a local .jsonl/.json/.csv/.parquet file (read by `ft_core.data_files`, the one data-file reader),
+    or of a `datasets` hub id written `name[:split]`."""
+    if not data_files.is_hub_id(location):
+        path = Path(location).expanduser()
         if not path.is_file():
             raise DataError(f"data file not found: {location}")
         try:
-            if suffix == ".jsonl" or (suffix == ".json" and path.read_text()[:1] != "["):
-                rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            elif suffix == ".json":
-                rows = json.loads(path.read_text())
-            elif suffix == ".csv":
-                import pandas as pd
-
-                rows = pd.read_csv(path).to_dict("records")
-            elif suffix == ".parquet":
-                import pandas as pd
-
-                rows = pd.read_parquet(path).to_dict("records")
-            else:
-                raise DataError(
-                    f"{location}: unsupported file type '{suffix}'; use .jsonl, .json, .csv or .parquet"
-                )
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
-            raise DataError(f"{location} could not be parsed: {str(e).splitlines()[0][:200]}") from None
-        return rows
+            rows = data_files.read_records(path.name, data_files.file_bytes(path))
+        except data_files.EmptyFileError:
+            return []
+        except DataError as e:
+            raise DataError(f"{location} could not be parsed: {e}") from None
+        return rows.to_dict("records") if isinstance(rows, pd.DataFrame) else rows
     name, _, split = location.partition(":")
     try:
         import datasets

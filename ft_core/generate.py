@@ -85,7 +85,7 @@ def resolve_job(cfg: GenerateConfig) -> Job:
             )
         if not (adapter / runfolder.ADAPTER_CONFIG).is_file():
             raise RunFolderError(f"{adapter} is not a peft adapter folder: it has no adapter_config.json")
-        state = runfolder.read_status(cfg.run_dir).get("state") if cfg.run_dir else None
+        state = runfolder.read_status(cfg.run_dir).state if cfg.run_dir else None
         if state not in (None, "finished"):
             warnings.warn(
                 f"the run's state is '{state}': {adapter} is the best adapter so far, not a finished run's",

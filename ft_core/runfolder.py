@@ -47,7 +47,7 @@ from typing import IO, Any, NamedTuple
 import pandas as pd
 
 from ft_core.config import TrainConfig, config_from_dict, config_to_dict
-from ft_core.errors import RunFolderError
+from ft_core.errors import ConfigError, RunFolderError
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -323,20 +323,162 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def read_status(run_dir: str | Path | None) -> dict[str, Any]:
-    """status.json as a dict; {} when missing, half-written or the folder is gone."""
-    if run_dir is None:
-        return {}
-    data = _read_json(status_path(run_dir))
-    return data if isinstance(data, dict) else {}
+_NUMBER = (int, float)
 
 
-def read_config(run_dir: str | Path | None) -> dict[str, Any]:
-    """config.json (the TrainConfig the run used) as a dict, for display; {} when missing."""
+@dataclass
+class RunStatus:
+    """status.json: where a training run stands. The training job writes it (`write_status`, merged and atomic
+    each time); the app, the job queue, sweeps and generation read it (`read_status`). Every field may be None:
+    a run that has not written it yet, or an older run that never did. `extra` keeps the keys this version does
+    not know (an older or newer writer), so a rewrite never drops them."""
+
+    state: str | None = None  # running | finished | failed | cancelled
+    step: int | None = None  # optimizer steps done
+    total_steps: int | None = None
+    epoch: float | None = None
+    loss: float | None = None  # the last logged training loss
+    best_eval_loss: float | None = None
+    best_step: int | None = None  # the step of best_eval_loss (its adapter is adapter/)
+    final_train_loss: float | None = None
+    stopped_early: bool | None = None
+    sanity_overfit_passed: bool | None = None  # set when the run was a sanity overfit (ft_core.sanity)
+    error: str | None = None  # one line: why the run failed or was cancelled
+    traceback: str | None = None  # the end of the failing process's traceback
+    device: str | None = None
+    num_processes: int | None = None
+    mixed_precision: str | None = None  # accelerate's value: bf16, fp16 or no
+    pid: int | None = None  # the process that wrote it last
+    started_at: float | None = None  # Unix times
+    updated_at: float | None = None
+    finished_at: float | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunStatus:
+        """A status from status.json's mapping, tolerantly: a missing key is None, a value of the wrong type
+        is None, an unknown key goes to `extra`; anything but a mapping is an empty status."""
+        if not isinstance(data, dict):
+            return cls()
+        known = {f.name: _STATUS_TYPES[f.name] for f in dataclasses.fields(cls) if f.name != "extra"}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                values.setdefault("extra", {})[key] = value
+            elif value is not None and _status_value_fits(value, known[key]):
+                values[key] = int(value) if known[key] is int else value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as status.json's mapping (unknown keys kept from `extra`)."""
+        out = {**self.extra, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+        del out["extra"]
+        return out
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+# the JSON type each status field must have to be read (bool is not a number here, and a float step is cut)
+_STATUS_TYPES: dict[str, Any] = {
+    "state": str, "step": int, "total_steps": int, "epoch": _NUMBER, "loss": _NUMBER, "best_eval_loss": _NUMBER,
+    "best_step": int, "final_train_loss": _NUMBER, "stopped_early": bool, "sanity_overfit_passed": bool,
+    "error": str, "traceback": str, "device": str, "num_processes": int, "mixed_precision": str, "pid": int,
+    "started_at": _NUMBER, "updated_at": _NUMBER, "finished_at": _NUMBER,
+}  # fmt: skip
+
+
+def _status_value_fits(value: Any, kind: Any) -> bool:
+    if kind is bool or kind is str:
+        return isinstance(value, kind)
+    if isinstance(value, bool):
+        return False
+    if kind is int:
+        return isinstance(value, _NUMBER) and float(value).is_integer()
+    return isinstance(value, kind)
+
+
+@dataclass
+class CheckReport:
+    """What `python -m ft_core train --check` found without training: the sizes of the data and how much of it
+    the length limits cut (`ft_core.data.truncation_report`). The check prints it as its last stdout line, one
+    JSON object (`to_json`); the app reads that line back typed (`from_json`), tolerantly (a key this version
+    does not know is ignored, a missing one is None). It has no file in the run folder: the folder is not made
+    until the run starts."""
+
+    train_examples: int | None = None
+    validation_examples: int | None = None
+    model_path: str | None = None  # where the base model was found
+    examples: int | None = None  # the training examples the truncation figures count
+    sources_truncated: int | None = None
+    sources_truncated_share: float | None = None
+    source_tokens_lost_mean: float | None = None
+    source_tokens_lost_max: int | None = None
+    targets_truncated: int | None = None
+    targets_truncated_share: float | None = None
+    target_tokens_lost_mean: float | None = None
+    target_tokens_lost_max: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """The report as one line of JSON."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckReport:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_output(cls, stdout: str) -> CheckReport | None:
+        """The report a check printed (its last line that is a JSON object), or None when it printed none."""
+        for line in reversed(stdout.splitlines()):
+            try:
+                data = json.loads(line) if line.startswith("{") else None
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                return cls.from_dict(data)
+        return None
+
+
+def read_status(run_dir: str | Path | None) -> RunStatus:
+    """status.json as a `RunStatus`; an empty one (every field None) when missing, half-written or the folder
+    is gone."""
     if not run_dir:
-        return {}
+        return RunStatus()
+    return RunStatus.from_dict(_read_json(status_path(run_dir)))
+
+
+def read_config(run_dir: str | Path | None) -> TrainConfig | None:
+    """config.json as the TrainConfig the run used; None when there is none (a folder of outputs made
+    elsewhere, a folder being deleted). Tolerant, like the other readers: fields this version does not know are
+    ignored, and a value this version refuses (an old run's since-renamed choice) falls back to its default."""
+    if not run_dir:
+        return None
     data = _read_json(config_path(run_dir))
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in data.items() if k in known}
+    try:
+        return config_from_dict(TrainConfig, values)
+    except (ConfigError, TypeError, ValueError):
+        pass
+    kept: dict[str, Any] = {}
+    for key, value in values.items():  # keep each value that reads on its own; the rest take their default
+        try:
+            config_from_dict(TrainConfig, {**kept, key: value})
+        except (ConfigError, TypeError, ValueError):
+            continue
+        kept[key] = value
+    try:
+        return config_from_dict(TrainConfig, kept)
+    except (ConfigError, TypeError, ValueError):
+        return None
 
 
 def read_generate_config(outputs_folder: str | Path) -> dict[str, Any]:
@@ -389,8 +531,8 @@ def last_train_loss(run_dir: str | Path) -> float | None:
 def best_eval_loss(run_dir: str | Path) -> float | None:
     """The best validation loss: status.json's, else the lowest in the log (a run that died before its end)."""
     status = read_status(run_dir)
-    if status.get("best_eval_loss") is not None:
-        return float(status["best_eval_loss"])
+    if status.best_eval_loss is not None:
+        return float(status.best_eval_loss)
     losses = [row["eval_loss"] for row in read_log_rows(run_dir) if row.get("eval_loss") is not None]
     return min(losses) if losses else None
 
@@ -433,11 +575,11 @@ def create(run_dir: str | Path, cfg: TrainConfig, truncation: dict[str, Any]) ->
     write_json_atomic(truncation_path(run_dir), truncation)
 
 
-def write_status(run_dir: str | Path, **fields: Any) -> dict[str, Any]:
-    """Merge `fields` into status.json, stamped with `updated_at` and the writer's `pid`; returns the status."""
-    status = read_status(run_dir)
-    status.update(fields, updated_at=time.time(), pid=os.getpid())
-    write_json_atomic(status_path(run_dir), status)
+def write_status(run_dir: str | Path, **fields: Any) -> RunStatus:
+    """Merge `fields` (names of `RunStatus` fields; another name is a TypeError) into status.json, stamped with
+    `updated_at` and the writer's `pid`; returns the status written."""
+    status = dataclasses.replace(read_status(run_dir), **fields, updated_at=time.time(), pid=os.getpid())
+    write_json_atomic(status_path(run_dir), status.to_dict())
     return status
 
 
@@ -447,12 +589,12 @@ def mark_ended(run_dir: str | Path, state: str, error: str | None) -> bool:
     folder's own evidence wins as in `ending`: a process's error file makes it "failed" with that error unless
     a cancel was requested. Returns whether it was written (False: not running, folder gone, or disk full)."""
     status = read_status(run_dir)
-    if status.get("state") != "running":
+    if not status.running:
         return False
     outcome = ending(run_dir, interrupted=state == "cancelled", error=error)
-    status.update(state=outcome.state, error=outcome.error, finished_at=time.time())
+    status = dataclasses.replace(status, state=outcome.state, error=outcome.error, finished_at=time.time())
     try:
-        write_json_atomic(status_path(run_dir), status)
+        write_json_atomic(status_path(run_dir), status.to_dict())
     except OSError:
         return False
     return True
@@ -905,6 +1047,6 @@ def pid_alive(pid: Any) -> bool:
     return True
 
 
-def writer_alive(status: dict[str, Any]) -> bool:
+def writer_alive(status: RunStatus) -> bool:
     """Does the process that says it writes this run folder still run? (A crashed run leaves "running".)"""
-    return status.get("state") == "running" and pid_alive(status.get("pid"))
+    return status.running and pid_alive(status.pid)

@@ -141,14 +141,16 @@ def resolve_defaults(cfg: ScoreConfig) -> ScoreConfig:
     """The config with what it leaves to the run filled in: the language of the run's data (else English) and,
     when the likelihood is asked for, the run's base model (a causal one; else the embedded model). The run is
     `run_dir`, or the one named in the outputs' generate_config.json."""
-    run = runfolder.read_config(cfg.run_dir) if cfg.run_dir else {}
-    if not run:  # outputs written elsewhere (a decoding sweep's output_dir): the run their generation names
+    run = runfolder.read_config(cfg.run_dir)
+    if (
+        run is None
+    ):  # outputs written elsewhere (a decoding sweep's output_dir): the run their generation names
         run = runfolder.read_config(runfolder.read_generate_config(_outputs_dir(cfg)).get("run_dir"))
-    language = cfg.language or check_language(run.get("language") or DEFAULT_LANGUAGE)
+    language = cfg.language or check_language((run.language if run else None) or DEFAULT_LANGUAGE)
     model = cfg.likelihood_model
     if "likelihood" in cfg.metrics and model is None:
-        model = run.get("base_model") or "smollm2-135m"
-        if run.get("task", "causal") != "causal":
+        model = (run.base_model if run else None) or "smollm2-135m"
+        if run is not None and run.task != "causal":
             warnings.warn(
                 f"the run's base model {model} is not a causal LM: the likelihood score uses smollm2-135m",
                 stacklevel=2,

@@ -140,11 +140,11 @@ def sweep_train(base: TrainConfig, grid: SweepConfig) -> SweepSummary:
                 base, learning_rate=learning_rate, lora_r=rank, lora_alpha=alpha, run_dir=str(run_dir)
             )
             run = SweepRun(run_dir.name, str(run_dir), learning_rate, rank, alpha)
-            if runfolder.read_status(run_dir).get("state") == "finished":
+            if runfolder.read_status(run_dir).state == "finished":
                 print(f"{run_dir.name}: finished before, kept", flush=True)
             else:
                 run.error = _train_point(cfg)
-            run.state = runfolder.read_status(run_dir).get("state") or ("failed" if run.error else None)
+            run.state = runfolder.read_status(run_dir).state or ("failed" if run.error else None)
             run.best_eval_loss = runfolder.best_eval_loss(run_dir)
             summary.runs.append(run)
             done = [r for r in summary.runs if r.best_eval_loss is not None and r.state == "finished"]

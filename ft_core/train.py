@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import json
 import math
 import os
 import random
@@ -40,11 +39,11 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ft_core import runfolder
+from ft_core import runfolder, sanity
 from ft_core.config import TrainConfig, cli_parser, config_from_cli
 from ft_core.data import (
     IGNORE_INDEX,
@@ -63,7 +62,6 @@ __all__ = [
     "share_batches", "train", "train_loader", "uncompiled", "validate",
 ]  # fmt: skip
 
-SANITY_EXAMPLES = 32
 # fault injection for tests: "<rank>:<step>" raises torch.OutOfMemoryError on that process at that step
 INJECT_OOM = "FT_CORE_INJECT_OOM"
 
@@ -82,7 +80,7 @@ class EncodedData:
 
 def prepare_data(cfg: TrainConfig, tokenizer: Any) -> EncodedData:
     """Encode train and validation examples (sanity-overfit mode validates on what it trains on)."""
-    limit = SANITY_EXAMPLES if cfg.sanity_overfit else cfg.max_train_examples
+    limit = sanity.EXAMPLES if cfg.sanity_overfit else cfg.max_train_examples
     train_examples = load_examples(cfg.train_file, cfg, limit=limit)
     train = [encode_example(tokenizer, cfg, e, cfg.task) for e in train_examples]
     if cfg.sanity_overfit:
@@ -320,17 +318,8 @@ def generation_metrics(
 
 
 def effective_config(cfg: TrainConfig) -> TrainConfig:
-    """Sanity-overfit mode: a few examples, many epochs, no dropout, a high learning rate unless set."""
-    if not cfg.sanity_overfit:
-        return cfg
-    return replace(
-        cfg,
-        lora_dropout=0.0,
-        epochs=max(cfg.epochs, 30.0) if cfg.max_steps == 0 else cfg.epochs,
-        early_stopping_patience=0,
-        warmup_ratio=0.0,
-        lr_scheduler="constant",
-    )
+    """Sanity-overfit mode: the recipe of `ft_core.sanity` (a few examples, many epochs, no dropout)."""
+    return sanity.effective(cfg)
 
 
 @dataclass
@@ -812,7 +801,7 @@ def finish(run: Run, state: TrainState, stopped_early: bool) -> None:
         "finished_at": time.time(),
     }
     if cfg.sanity_overfit:
-        result["sanity_overfit_passed"] = final_loss is not None and final_loss < 0.1
+        result["sanity_overfit_passed"] = sanity.passed(final_loss)
         verdict = (
             "passed"
             if result["sanity_overfit_passed"]
@@ -982,16 +971,18 @@ def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:
     return f"{type(e).__name__}: {text}"
 
 
-def check(cfg: TrainConfig) -> dict[str, Any]:
+def check(cfg: TrainConfig) -> runfolder.CheckReport:
     """Everything `train` checks before it starts, without training: config, run folder, data, tokenizer.
-    Returns the truncation report and data sizes (the training page's preview uses this)."""
+    Returns the truncation report and data sizes (the training page's preview reads it)."""
     inputs = load_inputs(cfg)
-    return {
-        **inputs.data.truncation,
-        "train_examples": len(inputs.data.train),
-        "validation_examples": len(inputs.data.validation),
-        "model_path": inputs.model_path,
-    }
+    return runfolder.CheckReport.from_dict(
+        {
+            **inputs.data.truncation,
+            "train_examples": len(inputs.data.train),
+            "validation_examples": len(inputs.data.validation),
+            "model_path": inputs.model_path,
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1005,17 +996,17 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_cli(TrainConfig, args)
     if args.check:
         report = check(cfg)
-        print(format_truncation_report(report, cfg))
-        print(json.dumps(report))
+        print(format_truncation_report(report.to_dict(), cfg))
+        print(report.to_json())  # the last line: what the app reads (runfolder.CheckReport.from_output)
         return 0
     run_dir = train(cfg)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under DDP only the first process reports
     status = read_status(run_dir)
     print(
-        f"finished: {run_dir} (best eval loss {status.get('best_eval_loss')}, final train loss {status.get('final_train_loss')})"
+        f"finished: {run_dir} (best eval loss {status.best_eval_loss}, final train loss {status.final_train_loss})"
     )
-    if cfg.sanity_overfit and not status.get("sanity_overfit_passed"):
+    if cfg.sanity_overfit and not status.sanity_overfit_passed:
         return 3
     return 0
 

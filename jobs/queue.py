@@ -224,7 +224,7 @@ def _refuse_outside_writer(run_dir: str) -> None:
     status = runfolder.read_status(run_dir)
     if runfolder.writer_alive(status):
         raise JobError(
-            f"run folder {run_dir} is being written by process {status['pid']} (started outside the app); "
+            f"run folder {run_dir} is being written by process {status.pid} (started outside the app); "
             "choose another run_dir"
         )
 

@@ -54,9 +54,9 @@ def settle(
                 runfolder.mark_ended(member, status, error)
 
 
-def _failure(job: Job, code: int, status: dict[str, Any]) -> str:
+def _failure(job: Job, code: int, status: runfolder.RunStatus) -> str:
     """Why a job that exited with `code` failed: its run folder's error, its `error: ...` line, the signal."""
-    reason = (status.get("error") if status.get("state") == "failed" else None) or logs.error_from_log(job)
+    reason = (status.error if status.state == "failed" else None) or logs.error_from_log(job)
     if code > 128:
         killed = f"killed by signal {code - 128} (from outside, or out of memory)"
         reason = f"{reason}; {killed}" if reason else killed
@@ -66,14 +66,14 @@ def _failure(job: Job, code: int, status: dict[str, Any]) -> str:
 def _finish(con: duckdb.DuckDBPyConnection, job: Job) -> None:
     """The job's processes are gone: decide finished / failed / cancelled and say why."""
     code = processes.read_exit_code(job)
-    status = runfolder.read_status(job.run_dir) if job.run_dir and job.kind == "train" else {}
+    status = runfolder.read_status(job.run_dir if job.kind == "train" else None)
     if job.cancel_requested_at is not None:
         settle(con, job, "cancelled", "cancelled from the Jobs page", code)
     elif code == 0:
         settle(con, job, "finished", None, 0)
     elif code is not None:
         settle(con, job, "failed", _failure(job, code, status), code)
-    elif status.get("state") == "finished":
+    elif status.state == "finished":
         settle(con, job, "finished", None, None)
     else:
         settle(
@@ -241,7 +241,7 @@ def _cancelled_folders(job: Job) -> list[str]:
     if job.kind == "train":
         return [job.run_dir]
     members = runfolder.sweep_member_dirs(job.run_dir)
-    return [str(m) for m in members if runfolder.read_status(m).get("state") == "running"]
+    return [str(m) for m in members if runfolder.read_status(m).running]
 
 
 @dataclass

@@ -8,7 +8,6 @@ queued, in the words `ft_core train` would use.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,7 @@ def sweep_job(
     )
 
 
-def check_train(config: TrainConfig, runs_root: str | Path, timeout_s: float = 300) -> dict[str, Any]:
+def check_train(config: TrainConfig, runs_root: str | Path, timeout_s: float = 300) -> runfolder.CheckReport:
     """`python -m ft_core train --check` in a subprocess: the config, data, tokenizer and run folder checks the
     job would do, without training. Returns the truncation report; raises JobError with the CLI's message."""
     path = commands.write_job_config(config, runs_root, "check")
@@ -100,7 +99,7 @@ def check_train(config: TrainConfig, runs_root: str | Path, timeout_s: float = 3
         raise JobError(
             errors[-1] if errors else (lines[-1] if lines else f"check exited with {proc.returncode}")
         )
-    reports = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if not reports:
+    report = runfolder.CheckReport.from_output(proc.stdout)
+    if report is None:
         raise JobError("the check printed no report")
-    return json.loads(reports[-1])
+    return report

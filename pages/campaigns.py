@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotations import db, source_files
+from annotations import db
 from annotations.campaigns import (
     CampaignConfig,
     campaign_judges,
@@ -18,11 +18,13 @@ from annotations.campaigns import (
     run_folders,
     set_judges,
     set_status,
+    source_files,
 )
 from annotations.campaigns.progress import campaign_progress
 from annotations.errors import AnnotationError
 from annotations.plurals import counted, plural
 from annotations.users import list_users
+from ft_core import data_files
 from ft_core.errors import FtCoreError
 from jobs import campaign_scores
 from pages.campaign_form import campaign_options
@@ -82,10 +84,16 @@ def progress_view(campaign_id: str) -> None:
     show_table(
         progress.annotators,
         names=usernames(con),
-        labels={"judged": "Judged", "skipped": "Skipped", "in_progress": "Open now", "last_judged_at": "Last judged"},
+        labels={
+            "judged": "Judged",
+            "skipped": "Skipped",
+            "in_progress": "Open now",
+            "last_judged_at": "Last judged",
+        },
         empty_note="no judgment yet",
         width="content",
     )
+
 
 user = require_role("researcher")
 con = store()
@@ -226,7 +234,15 @@ if st.button("Create campaign", type="primary", key="create"):
     try:
         if origin != "A run folder":
             folder = db.default_path().parent / "uploads"
-            source_file = str(source_files.save_upload(folder, upload.name, upload.getvalue()))
+            source_file = str(
+                data_files.save_upload(
+                    folder,
+                    upload.name,
+                    upload.getvalue(),
+                    own_folder=True,
+                    error=source_files.SourceFileError,
+                )
+            )
         config = CampaignConfig(
             name=name,
             run_dir=run_dir,
@@ -242,7 +258,7 @@ if st.button("Create campaign", type="primary", key="create"):
         st.error(escape_markdown(e))
     finally:
         if campaign_id is None and source_file is not None:
-            source_files.remove_upload(source_file)  # no campaign was made of it
+            data_files.remove_upload(source_file)  # no campaign was made of it
     if campaign_id is not None:
         cut = get_campaign(con, campaign_id).texts_truncated
         texts = counted(cut, "text")

@@ -17,7 +17,7 @@ import yaml
 
 from annotations.errors import AnnotationError
 from annotations.plurals import counted
-from ft_core import runfolder
+from ft_core import runfolder, sanity
 from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to_dict, field_specs
 from ft_core.errors import ConfigError
 from jobs import commands, machine, scheduler, training
@@ -44,15 +44,7 @@ GROUPS |= {"validation": "Validation", "hardware": "Hardware"}
 # The report's advice, as starting points (every field stays editable below).
 PRESETS: dict[str, dict[str, object]] = {
     "Defaults": {},
-    "Sanity overfit (32 examples, loss must reach ~0)": {
-        "sanity_overfit": True,
-        "max_train_examples": 32,
-        "epochs": 30.0,
-        "learning_rate": 1e-3,
-        "lora_dropout": 0.0,
-        "eval_every_steps": 0,
-        "early_stopping_patience": 0,
-    },
+    f"Sanity overfit ({sanity.EXAMPLES} examples, loss must reach ~0)": sanity.PRESET,
     "3-5 epochs with validation and early stopping": {
         "epochs": 4.0,
         "eval_every_steps": 0,
@@ -217,17 +209,17 @@ report = st.session_state.get("check_report")
 if report and config is not None:
     st.subheader("Tokens and truncation")
     cols = st.columns(4)
-    cols[0].metric("Training examples", report.get("train_examples"))
-    cols[1].metric("Validation examples", report.get("validation_examples"))
-    cols[2].metric("Sources truncated", f"{report.get('sources_truncated_share', 0):.1%}")
-    cols[3].metric("Targets truncated", f"{report.get('targets_truncated_share', 0):.1%}")
+    cols[0].metric("Training examples", report.train_examples)
+    cols[1].metric("Validation examples", report.validation_examples)
+    cols[2].metric("Sources truncated", f"{report.sources_truncated_share or 0:.1%}")
+    cols[3].metric("Targets truncated", f"{report.targets_truncated_share or 0:.1%}")
     st.caption(
         f"Sources cut at {SPECS['max_source_length'].label.lower()} {config.max_source_length}: "
-        f"{report.get('sources_truncated')} of {report.get('examples')} (mean "
-        f"{report.get('source_tokens_lost_mean', 0):.0f}, max {report.get('source_tokens_lost_max')} tokens lost). "
+        f"{report.sources_truncated} of {report.examples} (mean "
+        f"{report.source_tokens_lost_mean or 0:.0f}, max {report.source_tokens_lost_max} tokens lost). "
         f"Targets cut at {SPECS['max_target_length'].label.lower()} {config.max_target_length}: "
-        f"{report.get('targets_truncated')} (mean {report.get('target_tokens_lost_mean', 0):.0f}, max "
-        f"{report.get('target_tokens_lost_max')})."
+        f"{report.targets_truncated} (mean {report.target_tokens_lost_mean or 0:.0f}, max "
+        f"{report.target_tokens_lost_max})."
     )
 
 if right.button("Launch", type="primary", key="launch", disabled=not ready):

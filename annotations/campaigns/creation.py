@@ -13,7 +13,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from annotations import source_files, store
+from annotations import store
+from annotations.campaigns import source_files
 from annotations.campaigns.config import CampaignConfig
 from annotations.campaigns.imports import ImportedOutputs, as_reference_list, import_outputs
 from annotations.campaigns.language import forget_open_languages

@@ -1,6 +1,6 @@
 """Reading the outputs and automatic metrics a campaign is made of: from a run folder (through
 ft_core.runfolder, the one owner of its layout; docs/run-folder.md) or from a CSV/JSONL of outputs made
-elsewhere (annotations.source_files). Errors are one line naming the file."""
+elsewhere (annotations.campaigns.source_files). Errors are one line naming the file."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from annotations import source_files
+from annotations.campaigns import source_files
 from annotations.campaigns.config import CampaignConfig
 from annotations.errors import CampaignError
 from annotations.plurals import plural

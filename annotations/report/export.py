@@ -24,6 +24,9 @@ from annotations.report.loss_curve import loss_curve_svg
 from annotations.report.render import render_html, render_markdown
 from annotations.stats.analysis import AnalysisOptions, CampaignAnalysis, analyze
 from ft_core import runfolder
+from ft_core.config import config_to_dict
+
+STATISTICS = "statistics.json"  # the file that makes a folder an export: every statistic and the options
 
 
 def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -> list[Path]:
@@ -48,14 +51,15 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
     save("metrics.csv", lambda p: runfolder.write_csv(data.metrics, p))
     statistics = a.to_dict()
     statistics["campaign_name"] = data.name
-    save("statistics.json", lambda p: p.write_text(json.dumps(statistics, indent=2, default=str)))
+    save(STATISTICS, lambda p: p.write_text(json.dumps(statistics, indent=2, default=str)))
     save("statistics.csv", lambda p: runfolder.write_csv(a.statistics_table(), p))
     for name in ("agreement", "correlations", "preference_correlations", "pairwise_accuracy", "annotators",
                  "win_by_policy", "criteria", "metric_table", "cohen", "position", "speed", "leave_one_out"):  # fmt: skip
         frame = getattr(a, name)
         save(f"{name}.csv", lambda p, f=frame: runfolder.write_csv(f, p))
     log = runfolder.read_log(data.run_dir)
-    blocks = report_blocks(data, a, log, runfolder.read_config(data.run_dir))
+    run_config = runfolder.read_config(data.run_dir)
+    blocks = report_blocks(data, a, log, config_to_dict(run_config) if run_config else {})
     svg = loss_curve_svg(log)
     if svg:
         save("loss_curve.svg", lambda p: p.write_text(svg))
@@ -98,15 +102,39 @@ def options_from_dict(values: dict) -> AnalysisOptions:
     return AnalysisOptions(**values)
 
 
-def load_export(directory: str | Path, fmt: str = "parquet") -> LoadedExport:
-    """Read an export written by write_export; `fmt` picks the judgments file (parquet, csv or jsonl)."""
-    folder = Path(directory)
-    stats_path = folder / "statistics.json"
+def is_export(directory: str | Path) -> bool:
+    """Does `directory` hold an export (its statistics.json; a campaign without judgments has none)?"""
+    return (Path(directory) / STATISTICS).is_file()
+
+
+def read_statistics(directory: str | Path) -> dict:
+    """An export folder's statistics.json (every statistic, the options, the campaign id); AnnotationError
+    saying why when the folder is not an export or the file is damaged."""
+    stats_path = Path(directory) / STATISTICS
     if not stats_path.is_file():
         raise AnnotationError(
             f"{stats_path} not found: not an export folder (run `.venv/bin/python -m annotations export`)"
         )
-    statistics = json.loads(stats_path.read_text())
+    try:
+        statistics = json.loads(stats_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise AnnotationError(
+            f"{stats_path} cannot be read ({type(e).__name__}); export the campaign again"
+        ) from None
+    if not isinstance(statistics, dict) or not isinstance(statistics.get("options"), dict):
+        raise AnnotationError(f"{stats_path} holds no analysis options; export the campaign again")
+    return statistics
+
+
+def export_options(directory: str | Path) -> AnalysisOptions:
+    """The AnalysisOptions an export was analysed with, so a deck or a re-analysis shows the same numbers."""
+    return options_from_dict(read_statistics(directory)["options"])
+
+
+def load_export(directory: str | Path, fmt: str = "parquet") -> LoadedExport:
+    """Read an export written by write_export; `fmt` picks the judgments file (parquet, csv or jsonl)."""
+    folder = Path(directory)
+    statistics = read_statistics(folder)
     if fmt == "parquet":
         table = pd.read_parquet(folder / "judgments.parquet")
         metrics = pd.read_parquet(folder / "metrics.parquet")

@@ -171,7 +171,8 @@ def item_splits(items: pd.DataFrame, run_dir: str | None) -> dict[str, str]:
     split = "unknown"
     if run_dir:
         generated = runfolder.read_generate_config(runfolder.outputs_dir(run_dir)).get("split")
-        train_file = runfolder.read_config(run_dir).get("train_file")
+        run_config = runfolder.read_config(run_dir)
+        train_file = run_config.train_file if run_config else None
         if generated in ("test", "validation"):
             split = generated
         elif generated == "dev":

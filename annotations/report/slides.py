@@ -15,7 +15,6 @@ import argparse
 import base64
 import html
 import io
-import json
 import math
 import re
 import zipfile
@@ -591,6 +590,7 @@ def main_export_with_slides(argv: list[str]) -> int:
     from annotations import report, store
     from annotations.analysis import analyze
     from annotations.campaigns import list_campaigns
+    from annotations.report import export
 
     argv = [a for a in argv if a != "--slides"]
     status = report.main_export(argv)
@@ -605,11 +605,9 @@ def main_export_with_slides(argv: list[str]) -> int:
         wanted = args.campaign or list(listing["campaign_id"])
         for campaign_id in wanted:
             folder = Path(args.out) / campaign_id
-            if not (folder / "statistics.json").is_file():
+            if not export.is_export(folder):
                 continue  # not exported (no judgments)
-            options = report.options_from_dict(
-                json.loads((folder / "statistics.json").read_text())["options"]
-            )
+            options = export.export_options(folder)
             data = report.load_campaign(con, campaign_id)
             a = analyze(data.judgments, data.scores, data.metrics, options, campaign_id)
             files = write_slides(con, data, a, folder / "slides")

@@ -65,9 +65,9 @@ def test_readers_tolerate_half_written_and_missing_files(tmp_path):
     with open(run / "train_log.jsonl", "a") as f:
         f.write('{"step": 5, "loss": 0.')  # the job is writing this line right now
     (run / "status.json").write_text('{"state": "runn')
-    assert runs.read_status(run) == {}
+    assert runs.read_status(run).state is None
     assert len(runs.read_log(run)) == 5
-    assert runs.read_status(tmp_path / "nope") == {} and runs.read_config(tmp_path / "nope") == {}
+    assert runs.read_status(tmp_path / "nope").state is None and runs.read_config(tmp_path / "nope") is None
     assert runs.read_log(tmp_path / "nope").empty
     assert runs.comparison(tmp_path / "nope").empty
 

@@ -280,7 +280,7 @@ def test_a_real_cpu_training_job_through_the_page(app_env, researcher, tmp_path,
         job = queue.get_job(app_env, job.job_id)
     assert job.status == "finished", logs.log_tail(job)
     status = runs.read_status(run_dir)
-    assert status["state"] == "finished" and status["step"] == 3
+    assert status.state == "finished" and status.step == 3
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
     assert runs.read_log(run_dir).loss.notna().sum() == 3
 

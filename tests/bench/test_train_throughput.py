@@ -61,7 +61,7 @@ def test_a_trainer_then_bf16_in_one_process(tmp_path, tiny_causal_dir, tiny_json
                 progress=False,
             )
             status = read_status(run_dir)
-            print("ft_core", precision, status["state"], status["mixed_precision"])
+            print("ft_core", precision, status.state, status.mixed_precision)
         """,
         tmp_path,
     )

@@ -52,7 +52,8 @@ def test_inspect_gives_rows_count_and_columns(tmp_path):
         ("e.jsonl", b"  \n\n", "e.jsonl is empty"),
         ("h.csv", b"source,target\n", "h.csv has no rows (only a header)"),
         ("b.jsonl", b"\x00\x01\x02", "b.jsonl is not a text file"),
-        ("l.jsonl", b"\xff\xfeab", "l.jsonl is not UTF-8 text"),
+        ("l.jsonl", b"\xff\xfeab", "l.jsonl is UTF-16 text"),  # a UTF-16 byte-order mark
+        ("l1.jsonl", b'{"a": "caf\xe9"}\n', "l1.jsonl is not UTF-8 text"),
         ("j.jsonl", b'{"a": 1}\n{oops\n', "j.jsonl line 2 is not valid JSON"),
         ("p.parquet", b"not parquet", "p.parquet is not a readable Parquet file"),
         ("t.txt", b"hello", "t.txt: expected a .jsonl, .json, .csv or .parquet file"),

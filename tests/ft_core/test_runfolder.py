@@ -41,14 +41,14 @@ def test_sweep_member_names_round_trip():
 
 def test_readers_return_empty_values_for_missing_and_half_written_files(tmp_path):
     gone = tmp_path / "deleted-meanwhile"
-    assert runfolder.read_status(gone) == {} and runfolder.read_config(gone) == {}
+    assert runfolder.read_status(gone) == runfolder.RunStatus() and runfolder.read_config(gone) is None
     assert runfolder.read_log(gone).empty and list(runfolder.read_log(gone).columns)[:2] == ["step", "loss"]
     assert runfolder.read_comparison(gone).empty and runfolder.read_sweep(gone) is None
     run = tmp_path / "run"
     run.mkdir()
     (run / "status.json").write_text('{"state": "runn')  # a writer that does not write atomically
     (run / "train_log.jsonl").write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "lo')
-    assert runfolder.read_status(run) == {}
+    assert runfolder.read_status(run) == runfolder.RunStatus()
     assert runfolder.read_log_rows(run) == [{"step": 1, "loss": 2.0}]
     assert runfolder.last_train_loss(run) == 2.0
     with pytest.raises(RunFolderError, match="no config.json"):
@@ -70,7 +70,7 @@ def test_jsonl_reading_stops_at_a_cut_line(tmp_path):
 def test_status_is_merged_and_written_atomically_while_a_reader_polls(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    runfolder.write_status(run, state="running", step=0, note="x" * 20000)
+    runfolder.write_status(run, state="running", step=0, traceback="x" * 20000)
     seen, stop = [], threading.Event()
 
     def reader():
@@ -83,9 +83,9 @@ def test_status_is_merged_and_written_atomically_while_a_reader_polls(tmp_path):
         runfolder.write_status(run, step=step)
     stop.set()
     thread.join()
-    assert seen and all(s.get("state") == "running" for s in seen)  # never empty, never half a file
+    assert seen and all(s.state == "running" for s in seen)  # never empty, never half a file
     final = runfolder.read_status(run)
-    assert final["step"] == 199 and final["pid"] == os.getpid() and final["note"] == "x" * 20000
+    assert final.step == 199 and final.pid == os.getpid() and final.traceback == "x" * 20000
     assert sorted(p.name for p in run.iterdir()) == ["status.json"]  # no staging file left behind
 
 
@@ -94,11 +94,11 @@ def test_mark_ended_only_touches_a_run_that_still_says_running(tmp_path):
     run.mkdir()
     runfolder.write_status(run, state="finished", step=3)
     assert runfolder.mark_ended(run, "failed", "killed") is False
-    assert runfolder.read_status(run)["state"] == "finished"
+    assert runfolder.read_status(run).state == "finished"
     runfolder.write_status(run, state="running")
     assert runfolder.mark_ended(run, "cancelled", "cancelled from the Jobs page") is True
     status = runfolder.read_status(run)
-    assert status["state"] == "cancelled" and status["error"] == "cancelled from the Jobs page"
+    assert status.state == "cancelled" and status.error == "cancelled from the Jobs page"
     assert runfolder.mark_ended(tmp_path / "gone", "failed", None) is False
 
 
@@ -136,7 +136,7 @@ def test_config_round_trips_through_the_run_folder(tmp_path):
     cfg = TrainConfig(run_dir=str(tmp_path / "run"), lora_r=4, target_modules=["q_proj"])
     runfolder.create(cfg.run_dir, cfg, {"examples": 3})
     assert runfolder.load_train_config(cfg.run_dir) == cfg
-    assert runfolder.read_config(cfg.run_dir)["lora_r"] == 4
+    assert runfolder.read_config(cfg.run_dir) == cfg
     assert runfolder.read_truncation(cfg.run_dir) == {"examples": 3}
     assert runfolder.is_run(cfg.run_dir) and not runfolder.is_sweep(tmp_path)
 
@@ -148,8 +148,8 @@ def test_pid_alive_tells_a_crashed_writer_from_a_live_one():
     )
     assert not runfolder.pid_alive(int(dead.stdout))
     assert not runfolder.pid_alive(None) and not runfolder.pid_alive("123") and not runfolder.pid_alive(0)
-    assert runfolder.writer_alive({"state": "running", "pid": os.getpid()})
-    assert not runfolder.writer_alive({"state": "finished", "pid": os.getpid()})
+    assert runfolder.writer_alive(runfolder.RunStatus(state="running", pid=os.getpid()))
+    assert not runfolder.writer_alive(runfolder.RunStatus(state="finished", pid=os.getpid()))
 
 
 # --- how a run that did not finish ended: a requested cancel, a process's error, or neither ---------------------
@@ -195,7 +195,7 @@ def test_mark_ended_records_the_failing_process_unless_a_cancel_was_requested(tm
     runfolder.write_process_error(run, 2, "out of GPU memory at batch_size=8: lower batch_size", "oom")
     assert runfolder.mark_ended(run, "cancelled", "killed by signal 9")
     status = runfolder.read_status(run)
-    assert status["state"] == "failed" and status["error"].startswith("process 2: out of GPU memory")
+    assert status.state == "failed" and status.error.startswith("process 2: out of GPU memory")
 
     other = tmp_path / "other"
     other.mkdir()
@@ -203,4 +203,48 @@ def test_mark_ended_records_the_failing_process_unless_a_cancel_was_requested(tm
     runfolder.write_process_error(other, 1, "RuntimeError: Connection closed by peer", "RuntimeError")
     runfolder.request_cancel(other)
     assert runfolder.mark_ended(other, "cancelled", "cancelled by the user")
-    assert runfolder.read_status(other)["state"] == "cancelled"
+    assert runfolder.read_status(other).state == "cancelled"
+
+
+def test_run_status_is_typed_and_reads_old_and_odd_files_tolerantly(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    # an older run's status.json: a key this version does not know, a field of the wrong type, one missing
+    (run / "status.json").write_text(
+        json.dumps({"state": "finished", "step": 4.0, "best_eval_loss": "n/a", "phase": "old", "pid": True})
+    )
+    status = runfolder.read_status(run)
+    assert (status.state, status.step, status.best_eval_loss, status.pid) == ("finished", 4, None, None)
+    assert status.final_train_loss is None and status.extra == {"phase": "old"}
+    # a rewrite merges and keeps what it does not know
+    runfolder.write_status(run, final_train_loss=0.5)
+    written = json.loads((run / "status.json").read_text())
+    assert written["phase"] == "old" and written["final_train_loss"] == 0.5 and written["state"] == "finished"
+    with pytest.raises(TypeError):
+        runfolder.write_status(run, no_such_field=1)  # fields are typed: a typo is an error, not a new key
+    for odd in ("[1, 2]", "null", '{"state": "runn'):
+        (run / "status.json").write_text(odd)
+        assert runfolder.read_status(run) == runfolder.RunStatus()
+
+
+def test_read_config_returns_the_config_and_tolerates_old_and_odd_files(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(
+        json.dumps({"base_model": "smollm2-135m", "lora_r": 8, "retired_field": 1, "task": "no-such-task"})
+    )
+    cfg = runfolder.read_config(run)
+    assert isinstance(cfg, TrainConfig) and cfg.lora_r == 8 and cfg.task == TrainConfig().task
+    (run / "config.json").write_text("[]")
+    assert runfolder.read_config(run) is None and runfolder.read_config(None) is None
+
+
+def test_the_check_report_is_one_typed_json_line():
+    report = runfolder.CheckReport(train_examples=16, validation_examples=4, model_path="m", examples=16)
+    report.sources_truncated, report.sources_truncated_share = 16, 1.0
+    printed = f"loading the tokenizer\ntruncation: 16/16 sources cut ...\n{report.to_json()}\n"
+    assert runfolder.CheckReport.from_output(printed) == report
+    # an older or newer check: unknown keys ignored, missing ones None; text lines and broken JSON skipped
+    other = runfolder.CheckReport.from_output('{"train_examples": 3, "new_figure": 1}\n{"cut\nbye\n')
+    assert other == runfolder.CheckReport(train_examples=3)
+    assert runfolder.CheckReport.from_output("no report here\n") is None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ft_core import runfolder
 from ft_core.__main__ import main as cli
 from ft_core.config import TrainConfig
 from ft_core.train import length_grouped_batches, read_status, train
@@ -72,7 +73,7 @@ def test_cli_trains_and_writes_the_run_folder(tmp_path, tiny_causal_dir, tiny_js
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["lora_r"] == 4 and saved["max_steps"] == 4
     status = read_status(run_dir)
-    assert status["state"] == "finished" and status["step"] == 4
+    assert status.state == "finished" and status.step == 4
     rows = _log(run_dir)
     train_rows = [r for r in rows if "loss" in r]
     assert [r["step"] for r in train_rows] == [1, 2, 3, 4]
@@ -106,7 +107,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path, tiny_causal_dir, tiny_js
     train(_cfg(tiny_causal_dir, tiny_jsonl, run_dir, max_steps=6, resume=True), progress=False)
     steps = [r["step"] for r in _log(run_dir) if "loss" in r]
     assert steps == [1, 2, 3, 4, 5, 6]  # nothing recomputed, nothing skipped
-    assert read_status(run_dir)["step"] == 6
+    assert read_status(run_dir).step == 6
 
 
 def test_early_stopping_keeps_the_best_adapter(tmp_path, tiny_causal_dir, tiny_jsonl):
@@ -123,8 +124,8 @@ def test_early_stopping_keeps_the_best_adapter(tmp_path, tiny_causal_dir, tiny_j
     )
     train(cfg, progress=False)
     status = read_status(run_dir)
-    assert status["stopped_early"] is True
-    assert status["step"] == 3 and status["best_step"] == 1
+    assert status.stopped_early is True
+    assert status.step == 3 and status.best_step == 1
 
 
 def test_seq2seq_model_trains_through_the_same_config(tmp_path, tiny_seq2seq_dir, tiny_jsonl):
@@ -132,7 +133,7 @@ def test_seq2seq_model_trains_through_the_same_config(tmp_path, tiny_seq2seq_dir
         _cfg(tiny_seq2seq_dir, tiny_jsonl, tmp_path / "run", task="seq2seq", target_modules=["q", "v"]),
         progress=False,
     )
-    assert read_status(run_dir)["state"] == "finished"
+    assert read_status(run_dir).state == "finished"
     assert (
         json.loads((run_dir / "adapter" / "adapter_config.json").read_text())["task_type"] == "SEQ_2_SEQ_LM"
     )
@@ -178,8 +179,8 @@ def test_sanity_overfit_reaches_near_zero_loss(tmp_path, tiny_causal_dir):
     assert (
         json.loads((run_dir / "truncation.json").read_text())["examples"] == 32
     )  # sanity mode keeps 32 of 40
-    assert losses[0] > 3 and status["final_train_loss"] < 0.1
-    assert status["sanity_overfit_passed"] is True
+    assert losses[0] > 3 and status.final_train_loss < 0.1
+    assert status.sanity_overfit_passed is True
 
 
 def test_length_grouping_keeps_every_example_once_and_cuts_padding():
@@ -269,6 +270,8 @@ def test_check_validates_without_training(capsys, tmp_path, base_args):
     assert cli(["train", *base_args, "--check"]) == 0
     out = capsys.readouterr().out
     assert "truncation:" in out and json.loads(out.strip().splitlines()[-1])["train_examples"] == 16
+    report = runfolder.CheckReport.from_output(out)  # what the app reads, typed
+    assert report.train_examples == 16 and report.examples == 16 and report.sources_truncated is not None
     assert not (tmp_path / "run").exists()
 
 
@@ -320,7 +323,7 @@ def test_ddp_through_torchrun_needs_no_code_change(tmp_path, tiny_causal_dir, ti
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("finished:") == 1  # only the first process reports
     status = read_status(run_dir)
-    assert status["num_processes"] == 2 and status["state"] == "finished"
+    assert status.num_processes == 2 and status.state == "finished"
     steps = [r for r in _log(run_dir) if "loss" in r]
     # 10 examples / batch 2 = 5 batches; each process takes 2 of them (the odd one is left out, or DDP would
     # wait forever), so 2 optimizer steps make an epoch and 2 epochs are 4 steps
@@ -380,11 +383,11 @@ def test_sigterm_marks_the_run_cancelled(tmp_path, tiny_causal_dir, tiny_jsonl):
         text=True,
     )
     deadline = time.time() + 120
-    while time.time() < deadline and read_status(run_dir).get("step", 0) < 1:
+    while time.time() < deadline and (read_status(run_dir).step or 0) < 1:
         time.sleep(0.2)
-    assert read_status(run_dir).get("state") == "running"
+    assert read_status(run_dir).state == "running"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err
     status = read_status(run_dir)
-    assert status["state"] == "cancelled" and 1 <= status["step"] < 100000
+    assert status.state == "cancelled" and 1 <= status.step < 100000

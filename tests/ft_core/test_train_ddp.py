@@ -101,7 +101,7 @@ def test_fewer_batches_than_processes_trains_instead_of_hanging(tmp_path, tiny_c
     code, out, err = _finish(_launch(3, settings), timeout=420)
     assert code == 0, err[-3000:]
     status = runfolder.read_status(run_dir)
-    assert status["state"] == "finished" and status["num_processes"] == 3
+    assert status.state == "finished" and status.num_processes == 3
     rows = [r for r in runfolder.read_log_rows(run_dir) if "loss" in r]
     # one step per epoch (each process takes one batch of 1-2 examples), two epochs
     assert [(r["step"], r["epoch"]) for r in rows] == [(1, 1.0), (2, 2.0)]
@@ -119,12 +119,12 @@ def test_an_out_of_memory_error_on_process_1_fails_the_run_with_the_hint_fault_i
     code, out, err = _finish(_launch(2, settings, {INJECT_OOM: "1:2"}), timeout=420)
     assert code != 0
     status = runfolder.read_status(run_dir)
-    assert status["state"] == "failed", status  # torchrun's SIGTERM to process 0 is not a cancel
-    assert status["error"].startswith("process 1: out of GPU memory at batch_size=2")
-    assert "gradient_checkpointing=true" in status["error"]
+    assert status.state == "failed", status  # torchrun's SIGTERM to process 0 is not a cancel
+    assert status.error.startswith("process 1: out of GPU memory at batch_size=2")
+    assert "gradient_checkpointing=true" in status.error
     first = runfolder.process_errors(run_dir)[0]
     assert (first["rank"], first["kind"]) == (1, "oom")
-    assert status["step"] == 1  # process 1 failed as it started step 2
+    assert status.step == 1  # process 1 failed as it started step 2
 
 
 def test_a_requested_cancel_of_a_multi_process_run_is_cancelled(tmp_path, tiny_causal_dir, tiny_jsonl):
@@ -134,18 +134,18 @@ def test_a_requested_cancel_of_a_multi_process_run_is_cancelled(tmp_path, tiny_c
     )
     proc = _launch(2, settings)
     deadline = time.time() + 300
-    while time.time() < deadline and runfolder.read_status(run_dir).get("step", 0) < 1:
+    while time.time() < deadline and (runfolder.read_status(run_dir).step or 0) < 1:
         if proc.poll() is not None:
             pytest.fail(f"the run ended early: {proc.stderr.read()[-3000:]}")
         time.sleep(0.3)
-    assert runfolder.read_status(run_dir).get("state") == "running"
+    assert runfolder.read_status(run_dir).state == "running"
     # what the app's Cancel does: ask first, then SIGTERM to the job's whole process group
     assert runfolder.request_cancel(run_dir)
     os.killpg(proc.pid, signal.SIGTERM)
     _finish(proc, timeout=120)
     status = runfolder.read_status(run_dir)
-    assert status["state"] == "cancelled", status
-    assert 1 <= status["step"] < 100000
+    assert status.state == "cancelled", status
+    assert 1 <= status.step < 100000
 
 
 def test_a_sigterm_after_another_process_failed_records_that_failure_fault_injection(
@@ -170,7 +170,7 @@ def test_a_sigterm_after_another_process_failed_records_that_failure_fault_injec
         text=True,
     )
     deadline = time.time() + 120
-    while time.time() < deadline and runfolder.read_status(run_dir).get("step", 0) < 1:
+    while time.time() < deadline and (runfolder.read_status(run_dir).step or 0) < 1:
         time.sleep(0.2)
     runfolder.write_process_error(run_dir, 1, "out of GPU memory at batch_size=2: lower batch_size", "oom")
     proc.send_signal(signal.SIGTERM)
@@ -178,6 +178,6 @@ def test_a_sigterm_after_another_process_failed_records_that_failure_fault_injec
     assert proc.returncode == 130, err[-2000:]
     status = runfolder.read_status(run_dir)
     assert (
-        status["state"] == "failed"
-        and status["error"] == "process 1: out of GPU memory at batch_size=2: lower batch_size"
+        status.state == "failed"
+        and status.error == "process 1: out of GPU memory at batch_size=2: lower batch_size"
     )

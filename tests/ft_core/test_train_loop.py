@@ -276,12 +276,12 @@ def test_resume_after_a_failure_continues_exactly_as_an_uninterrupted_run_fault_
     with pytest.raises(FtCoreError, match="out of GPU memory"):
         train(_cfg(tiny_causal_dir, tiny_jsonl, cut, **common), progress=False)
     status = runfolder.read_status(cut)
-    assert status["state"] == "failed" and "gradient_checkpointing=true" in status["error"]
+    assert status.state == "failed" and "gradient_checkpointing=true" in status.error
     assert [e["kind"] for e in runfolder.process_errors(cut)] == ["oom"]
     monkeypatch.delenv(INJECT_OOM)
 
     train(_cfg(tiny_causal_dir, tiny_jsonl, cut, resume=True, **common), progress=False)
-    assert runfolder.read_status(cut)["state"] == "finished"
+    assert runfolder.read_status(cut).state == "finished"
     assert runfolder.process_errors(cut) == []  # the resumed run starts clean
     expected = [(r["step"], r["loss"], r["grad_norm"]) for r in _train_rows(whole)]
     got = [(r["step"], r["loss"], r["grad_norm"]) for r in _train_rows(cut)]

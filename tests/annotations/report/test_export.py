@@ -186,3 +186,22 @@ def test_every_interval_label_says_the_coverage_used(data, tmp_path, confidence,
         text = (tmp_path / name).read_text()
         assert label in text and f"Intervals: {coverage}," in text, name
         assert "95%" not in text and "97%" not in text.replace("97.5%", ""), name
+
+
+def test_the_export_folder_has_one_reader(data, tmp_path):
+    """load_export and the slides deck (export.export_options) read an export's options the same way, and a
+    damaged statistics.json is one line for both."""
+    from annotations.errors import AnnotationError
+    from annotations.report import export
+
+    options = AnalysisOptions(n_boot=50, seed=3, tie_policy="drop")
+    write_export(
+        data, analyze(data.judgments, data.scores, data.metrics, options, data.campaign_id), tmp_path
+    )
+    assert export.is_export(tmp_path) and not export.is_export(tmp_path / "nope")
+    assert export.export_options(tmp_path) == options == load_export(tmp_path).options
+    (tmp_path / export.STATISTICS).write_text('{"campaign_id": "x", "opt')
+    for read in (export.export_options, load_export):
+        with pytest.raises(AnnotationError, match=r"statistics\.json cannot be read") as raised:
+            read(tmp_path)
+        assert "\n" not in str(raised.value)
