@@ -9,10 +9,14 @@ into the run folder's `config.json`; nobody re-parses loose dicts.
   marks what is rarely changed, `group` sorts fields into a form's tabs, `choices` lists the allowed values,
   `flag` renames the command-line flag. `field_specs(cls)` hands this metadata to a form.
 - A config checks itself in `__post_init__`: `check_fields` coerces every value to its field's type (a form's
-  text "1e-4" or a YAML string is fine) and checks `choices`, then the class checks its ranges. Any bad value
-  raises `ConfigError` naming the field, so a page shows exactly the error the CLI prints.
+  text "1e-4" or a YAML string is fine) and checks the field's `choices` and range (`option(..., above=0,
+  below=1)`), then the class checks the rules that join fields. Any bad value raises `ConfigError` (a
+  `ValueError`) naming the field, so a page shows exactly the error the CLI prints.
+- `all_field_specs(cls)` lists every field with its name, type, default, help, label, choices and range (a nested
+  config's as `score.confidence`): what a form or a generated configuration reference reads.
 - `load_config(TrainConfig, "train.yaml", ["lr=1e-4"])` reads a YAML/JSON file and applies `key=value`
-  overrides (configs are flat); `config_from_dict` refuses unknown keys.
+  overrides; `config_from_dict` refuses unknown keys. A config made of configs (`DecodingSweepConfig`: a
+  `GenerateConfig` and a `ScoreConfig`) takes `score.confidence`, a nested mapping, or a plain `confidence`.
 - `parse_cli(cls, argv, prog)` parses a command line from the dataclass: `--config FILE`, `--set key=value`,
   and `--field-name value` for every field (lists take several values or comma-separated ones). Usage errors
   are `ConfigError`s too, so every command fails with one line `error: ...` and exit code 1.
@@ -35,18 +39,22 @@ from ft_core.config.cli import (
 )
 from ft_core.config.fields import (
     FieldSpec,
+    Range,
+    all_field_specs,
     check_fields,
     coerce,
     display_name,
     field_groups,
     field_specs,
     field_types,
+    nested_configs,
     option,
 )
 from ft_core.config.files import (
     config_from_dict,
     config_to_dict,
     load_config,
+    nest_values,
     parse_overrides,
     read_config_file,
     save_config,
@@ -59,12 +67,17 @@ from ft_core.config.score import (
     SOURCE_SCORE_METRICS,
     ScoreConfig,
 )
-from ft_core.config.sweep import DecodingSweepConfig, SweepConfig
+from ft_core.config.sweep import DECODING_GRID, DecodingSweepConfig, SweepConfig
 from ft_core.config.train import DEFAULT_DATA_DIR, DataConfig, TrainConfig
 from ft_core.errors import ConfigError
 from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 __all__ = [
+    "Range",
+    "DECODING_GRID",
+    "all_field_specs",
+    "nest_values",
+    "nested_configs",
     "DEFAULT_DATA_DIR",
     "DEFAULT_LANGUAGE",
     "DEFAULT_METRICS",

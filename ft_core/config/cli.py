@@ -11,9 +11,10 @@ import argparse
 import dataclasses
 import json
 import typing
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from ft_core.config.fields import coerce, field_types
+from ft_core.config.fields import all_field_specs, coerce, field_types, nested_configs
 from ft_core.config.files import config_from_dict, parse_overrides, parse_value, read_config_file
 from ft_core.errors import ConfigError
 
@@ -31,6 +32,65 @@ def _flag(f: dataclasses.Field) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
+@dataclass(frozen=True)
+class _FieldFlag:
+    """One command-line flag: the field it sets, by its path from the config (`("score", "confidence")` in a
+    config made of configs), and the flag's name."""
+
+    path: tuple[str, ...]
+    field: dataclasses.Field
+    annotation: Any
+    default: Any  # as the outer config sets it; dataclasses.MISSING when required
+    flag: str
+    dest: str
+    owner: type  # the config class that declares the field
+
+    @property
+    def key(self) -> str:
+        """The field's key in a config file or `--set`: `confidence`, or `score.confidence` when nested."""
+        return ".".join(self.path)
+
+
+def _field_flags(cls: type) -> list[_FieldFlag]:
+    """The flags of `cls` in declaration order, a nested config's fields in place of the field that holds it.
+    A nested field whose flag is taken already (both a sweep's generation and scoring have `device`) gets the
+    nested field's name in front: `--score-device`."""
+    hints = field_types(cls)
+    specs = {s.name: s for s in all_field_specs(cls)}
+    flags: list[_FieldFlag] = []
+    taken: set[str] = set()
+    nested = nested_configs(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in nested:
+            sub = nested[f.name]
+            sub_hints = field_types(sub)
+            for inner in dataclasses.fields(sub):
+                if inner.name in nested_configs(sub):
+                    continue  # one level of nesting is all the configs use
+                flag = _flag(inner)
+                if flag in taken:
+                    flag = f"--{f.name.replace('_', '-')}-{flag[2:]}"
+                path = (f.name, inner.name)
+                spec = specs[".".join(path)]
+                flags.append(
+                    _FieldFlag(
+                        path,
+                        inner,
+                        sub_hints[inner.name],
+                        spec.default,
+                        flag,
+                        f"{cls.__name__}.{f.name}.{inner.name}",
+                        sub,
+                    )
+                )
+                taken.add(flag)
+            continue
+        flag = _flag(f)
+        flags.append(_FieldFlag((f.name,), f, hints[f.name], specs[f.name].default, flag, _dest(cls, f), cls))
+        taken.add(flag)
+    return flags
+
+
 def _dest(cls: type, f: dataclasses.Field) -> str:
     return f"{cls.__name__}.{f.name}"
 
@@ -45,35 +105,29 @@ def _is_bool(annotation: Any) -> bool:
 
 def add_field_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     """A flag per field of `cls`: `--field-name VALUE` (lists: several values, repeatable; bools: the flag
-    alone means true)."""
-    hints = field_types(cls)
-    group = parser.add_argument_group(f"{cls.__name__} fields")
-    for f in dataclasses.fields(cls):
-        annotation = hints[f.name]
-        if dataclasses.is_dataclass(annotation):
-            continue
-        text = f.metadata.get("help", "")
-        if f.default_factory is not dataclasses.MISSING:
-            default = f"default: {f.default_factory()}"
-        elif f.default is not dataclasses.MISSING:
-            default = f"default: {f.default}"
-        else:
-            default = "required"
+    alone means true); the fields of a nested config too (see `_field_flags`)."""
+    groups: dict[type, Any] = {}
+    for ff in _field_flags(cls):
+        if ff.owner not in groups:
+            title = f"{ff.owner.__name__} fields" + (f" ({ff.path[0]}.*)" if len(ff.path) > 1 else "")
+            groups[ff.owner] = parser.add_argument_group(title)
+        text = ff.field.metadata.get("help", "")
+        default = "required" if ff.default is dataclasses.MISSING else f"default: {ff.default}"
         # argparse formats help with %: a literal percent sign must be doubled
         kwargs: dict[str, Any] = {
-            "dest": _dest(cls, f),
+            "dest": ff.dest,
             "default": None,
             "help": f"{text} ({default})".replace("%", "%%"),
         }
-        if _is_list(annotation):
+        if _is_list(ff.annotation):
             kwargs.update(nargs="+", action="extend", metavar="VALUE")
-        elif _is_bool(annotation):
+        elif _is_bool(ff.annotation):
             kwargs.update(nargs="?", const="true", metavar="true|false")
-        elif f.metadata.get("choices"):
-            kwargs.update(metavar="{" + ",".join(map(str, f.metadata["choices"])) + "}")
+        elif ff.field.metadata.get("choices"):
+            kwargs.update(metavar="{" + ",".join(map(str, ff.field.metadata["choices"])) + "}")
         else:
-            kwargs.update(metavar=f.name.upper())
-        group.add_argument(_flag(f), **kwargs)
+            kwargs.update(metavar=ff.field.name.upper())
+        groups[ff.owner].add_argument(ff.flag, **kwargs)
 
 
 def cli_parser(
@@ -105,12 +159,12 @@ def config_from_cli(cls: type[C], args: argparse.Namespace, from_file: bool = Tr
         if args.config is not None:
             values.update(read_config_file(args.config))
         values.update(parse_overrides(args.overrides))
-    hints = field_types(cls)
-    for f in dataclasses.fields(cls):
-        given = getattr(args, _dest(cls, f), None)
+    for ff in _field_flags(cls):
+        given = getattr(args, ff.dest, None)
         if given is None:
             continue
-        values[f.name] = _flag_value(f, hints[f.name], given)
+        values.pop(ff.key, None)  # the flag's value comes last, whichever way the file wrote the key
+        values[ff.key] = _flag_value(ff.field, ff.annotation, given)
     return config_from_dict(cls, values)
 
 
@@ -159,20 +213,18 @@ def _flag_words(f: dataclasses.Field, value: Any, annotation: Any) -> list[str] 
 def config_to_args(cfg: Any) -> list[str]:
     """The command line that `parse_cli(type(cfg), ...)` reads back as `cfg`: `--field-name value` for every field
     that differs from its default (`--run-dir runs/a --limit 20`), or `--set name=<JSON>` where no flag can say the
-    value exactly. The job queue builds `python -m ft_core generate|score ...` with it."""
-    hints = field_types(type(cfg))
+    value exactly. A nested config's fields are all written out. The job queue builds `python -m ft_core
+    generate|score ...` with it."""
     args: list[str] = []
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            default = f.default
-        if default is not dataclasses.MISSING and value == default:
+    for ff in _field_flags(type(cfg)):
+        value = cfg
+        for name in ff.path:
+            value = getattr(value, name)
+        if len(ff.path) == 1 and ff.default is not dataclasses.MISSING and value == ff.default:
             continue
-        words = _flag_words(f, value, hints[f.name])
+        words = _flag_words(ff.field, value, ff.annotation)
         if words is None:
-            args += ["--set", f"{f.name}={json.dumps(value, ensure_ascii=False)}"]
+            args += ["--set", f"{ff.key}={json.dumps(value, ensure_ascii=False)}"]
         else:
-            args += [_flag(f), *words]
+            args += [ff.flag, *words]
     return args

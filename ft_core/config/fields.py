@@ -1,4 +1,4 @@
-"""Declaring config fields and checking them: `option(...)` with its metadata (help, label, group, choices, flag),
+"""Declaring config fields and checking them: `option(...)` with its metadata (help, label, group, choices, range),
 `field_specs(cls)` for forms and generated docs, and `check_fields(cfg)`, which coerces every value to its field's
 type and checks `choices`; `require`, `positive`, `not_negative` are the range checks configs call next.
 
@@ -32,12 +32,18 @@ def option(
     choices: tuple[Any, ...] | None = None,
     flag: str | None = None,
     split_commas: bool = True,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+    at_most: float | None = None,
 ) -> Any:
     """A config field with its metadata; no default makes it required.
 
     help: one line for `--help` and a form's tooltip; label: the short name a form shows; advanced: rarely
     changed (a form may fold it away); group: a form's tab; choices: the allowed values; flag: the command-line
-    flag when not `--field-name`; split_commas: for a list field, whether `--flag a,b` means two items.
+    flag when not `--field-name`; split_commas: for a list field, whether `--flag a,b` means two items;
+    above / at_least / below / at_most: the range of a number (of each item of a list), which `check_fields`
+    enforces and `FieldSpec.range` shows.
     """
     metadata: dict[str, Any] = {"help": help, "label": label, "advanced": advanced}
     if group is not None:
@@ -48,11 +54,58 @@ def option(
         metadata["flag"] = flag
     if not split_commas:
         metadata["split_commas"] = False
+    if (above, at_least, below, at_most) != (None, None, None, None):
+        metadata["range"] = Range(
+            low=above if above is not None else at_least,
+            high=below if below is not None else at_most,
+            low_open=above is not None,
+            high_open=below is not None,
+        )
     if default is dataclasses.MISSING:
         return field(metadata=metadata)
     if isinstance(default, (list, dict)):
         return field(default_factory=functools.partial(copy.deepcopy, default), metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number field accepts: a lower and an upper bound (None: none), each open or closed.
+    `str(Range(0, 1, low_open=True, high_open=True))` is "(0, 1)"; a lower bound alone reads "> 0" or ">= 100"."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"{left}{_number(self.low)}, {_number(self.high)}{right}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        return f"{'<' if self.high_open else '<='} {_number(self.high)}"
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def problem(self, name: str, value: float) -> str | None:
+        """None when `value` is in range, else the one-line error: `lora_r must be positive, got 0`."""
+        if value in self:
+            return None
+        if self.high is not None and self.low is not None:
+            return f"{name} must be in {self}, got {value}"
+        if self.low == 0:
+            return f"{name} must be {'positive' if self.low_open else '>= 0'}, got {value}"
+        if self.low is not None and not self.low_open:
+            return f"{name} must be at least {_number(self.low)}, got {value}"
+        return f"{name} must be {self}, got {value}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +120,7 @@ class FieldSpec:
     choices: tuple[Any, ...] | None
     advanced: bool
     group: str
+    range: Range | None = None  # the numbers it accepts; str() gives "(0, 1)", "> 0", ">= 100"
 
 
 def field_specs(cls: type) -> list[FieldSpec]:
@@ -88,8 +142,31 @@ def field_specs(cls: type) -> list[FieldSpec]:
                 choices=f.metadata.get("choices"),
                 advanced=bool(f.metadata.get("advanced", False)),
                 group=f.metadata.get("group", "other"),
+                range=f.metadata.get("range"),
             )
         )
+    return specs
+
+
+def nested_configs(cls: type) -> dict[str, type]:
+    """The fields of `cls` that hold a config of their own, by name (a decoding sweep's `generate` and `score`)."""
+    hints = field_types(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def all_field_specs(cls: type) -> list[FieldSpec]:
+    """`field_specs`, with a nested config's fields in place of the field that holds it, named `score.confidence`;
+    their defaults as the outer config sets them (a nested field's default is a mapping of the values it changes).
+    What a generated configuration reference lists."""
+    specs = []
+    for spec in field_specs(cls):
+        if not dataclasses.is_dataclass(spec.annotation):
+            specs.append(spec)
+            continue
+        overrides = spec.default if isinstance(spec.default, dict) else {}
+        for inner in all_field_specs(spec.annotation):
+            default = overrides.get(inner.name, inner.default)
+            specs.append(dataclasses.replace(inner, name=f"{spec.name}.{inner.name}", default=default))
     return specs
 
 
@@ -200,18 +277,14 @@ def check_fields(cfg: Any, error: type[Exception] = ConfigError) -> None:
         choices = f.metadata.get("choices")
         if choices and value not in choices:
             raise error(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        bounds = f.metadata.get("range")
+        if bounds is not None and value is not None:
+            for item in value if isinstance(value, list) else [value]:
+                problem = bounds.problem(display_name(f), item)
+                if problem:
+                    raise error(problem)
 
 
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
-
-
-def positive(cfg: Any, *names: str) -> None:
-    for name in names:
-        require(getattr(cfg, name) > 0, f"{name} must be positive, got {getattr(cfg, name)}")
-
-
-def not_negative(cfg: Any, *names: str) -> None:
-    for name in names:
-        require(getattr(cfg, name) >= 0, f"{name} must be >= 0, got {getattr(cfg, name)}")

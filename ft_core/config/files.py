@@ -9,20 +9,23 @@ from typing import Any, TypeVar
 
 import yaml
 
-from ft_core.config.fields import display_name
+from ft_core.config.fields import display_name, nested_configs
 from ft_core.errors import ConfigError
 
 C = TypeVar("C")
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
-    """Build a config from a flat mapping; unknown keys are an error, not silently dropped."""
+    """Build a config from a flat mapping; unknown keys are an error, not silently dropped. A config made of
+    configs (a decoding sweep) takes `score.confidence`, a nested mapping, or plain `confidence` (`nest_values`)."""
+    values = nest_values(cls, values)
     known = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(known))
     if unknown:
+        nested = [f.name for sub in nested_configs(cls).values() for f in dataclasses.fields(sub)]
         raise ConfigError(
             f"unknown {cls.__name__} {'field' if len(unknown) == 1 else 'fields'}: {', '.join(unknown)}; "
-            f"known fields: {', '.join(known)}"
+            f"known fields: {', '.join(dict.fromkeys(known + nested))}"
         )
     missing = [
         display_name(f)
@@ -34,6 +37,39 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     if missing:
         raise ConfigError(f"{cls.__name__} needs {', '.join(missing)}")
     return cls(**values)
+
+
+def nest_values(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with the keys of `cls`'s nested configs gathered under the field that holds each: `score.confidence`,
+    `score: {confidence: ...}`, or a plain `confidence` as before the nesting (a plain key goes to the first nested
+    config that has the field: a decoding sweep's `run_dir` is its generation's). Unknown keys stay as they are."""
+    nested = nested_configs(cls)
+    if not nested:
+        return dict(values)
+    own = {f.name for f in dataclasses.fields(cls)}
+    owners = {}
+    for name, sub in reversed(nested.items()):
+        owners.update({f.name: name for f in dataclasses.fields(sub)})
+    out: dict[str, Any] = {}
+
+    def put(name: str, key: str, value: Any) -> None:
+        current = out.get(name, {})
+        if dataclasses.is_dataclass(current):
+            current = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
+        out[name] = {**current, key: value}
+
+    for key, value in values.items():
+        head, dot, rest = key.partition(".")
+        if dot and head in nested:
+            put(head, rest, value)
+        elif key in nested and isinstance(value, dict):
+            for inner_key, inner_value in value.items():
+                put(key, inner_key, inner_value)
+        elif key in own or key not in owners:
+            out[key] = value
+        else:
+            put(owners[key], key, value)
+    return out
 
 
 def parse_value(raw: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ft_core.config.choices import PRECISIONS, SYSTEMS, TASKS
-from ft_core.config.fields import check_fields, option, positive, require
+from ft_core.config.fields import check_fields, option, require
 
 
 @dataclass
@@ -35,7 +35,9 @@ class GenerateConfig:
         help="'test', 'validation', or a data file path (JSONL/CSV/Parquet)",
         label="Evaluation split",
     )
-    limit: int | None = option(None, help="generate for the first N items only", label="Items (first N)")
+    limit: int | None = option(
+        None, help="generate for the first N items only", label="Items (first N)", above=0
+    )
     systems: list[str] = option(
         list(SYSTEMS), help="systems to generate: base, finetuned", label="Systems", advanced=True
     )
@@ -54,9 +56,14 @@ class GenerateConfig:
         None,
         help="tokens generated at most; default: the run's max_target_length (the report used 272)",
         label="Max new tokens",
+        above=0,
     )
     num_beams: int = option(
-        4, help="beams for 'beam' unless its spec says otherwise", label="Beams", advanced=True
+        4,
+        help="beams for 'beam' unless its spec says otherwise",
+        label="Beams",
+        advanced=True,
+        above=0,
     )
     length_penalty: float = option(
         1.0,
@@ -69,24 +76,42 @@ class GenerateConfig:
         help="forbid repeated n-grams of this size; 0 = off",
         label="No-repeat n-gram size",
         advanced=True,
+        at_least=0,
     )
     temperature: float = option(
         0.7,
         help="sampling temperature unless the spec says otherwise",
         label="Temperature",
         advanced=True,
+        above=0,
     )
     top_p: float = option(
-        0.9, help="nucleus sampling mass unless the spec says otherwise", label="Top-p", advanced=True
+        0.9,
+        help="nucleus sampling mass unless the spec says otherwise",
+        label="Top-p",
+        advanced=True,
+        above=0,
+        at_most=1,
     )
     top_k: int = option(
-        0, help="sample from the k most likely tokens only; 0 = off", label="Top-k", advanced=True
+        0,
+        help="sample from the k most likely tokens only; 0 = off",
+        label="Top-k",
+        advanced=True,
+        at_least=0,
     )
     repetition_penalty: float = option(
-        1.0, help="> 1 discourages repeated tokens", label="Repetition penalty", advanced=True
+        1.0,
+        help="> 1 discourages repeated tokens",
+        label="Repetition penalty",
+        advanced=True,
+        above=0,
     )
     batch_size: int = option(
-        64, help="prompts per generate call (lower it on an out-of-memory error)", label="Batch size"
+        64,
+        help="prompts per generate call (lower it on an out-of-memory error)",
+        label="Batch size",
+        above=0,
     )
     prompt_template: str | None = option(
         None,
@@ -99,6 +124,7 @@ class GenerateConfig:
         help="override the run's max_source_length",
         label="Max source length (tokens)",
         advanced=True,
+        above=0,
     )
     precision: str = option(
         "auto",
@@ -135,12 +161,6 @@ class GenerateConfig:
             not unknown and bool(self.systems),
             f"systems must be among {', '.join(SYSTEMS)}; got {', '.join(self.systems) or 'none'}",
         )
-        positive(self, "batch_size")
-        require(
-            self.max_new_tokens is None or self.max_new_tokens > 0,
-            f"max_new_tokens must be positive, got {self.max_new_tokens}",
-        )
-        require(self.limit is None or self.limit > 0, f"limit must be positive, got {self.limit}")
         require(bool(self.seeds), "seeds is empty; give at least one seed")
         require(
             bool(self.run_dir or self.output_dir),

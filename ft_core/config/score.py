@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ft_core.config.choices import PRECISIONS
-from ft_core.config.fields import check_fields, option, positive, require
+from ft_core.config.fields import check_fields, option, require
 from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 EMBEDDED_ENCODER = (
@@ -94,9 +94,14 @@ class ScoreConfig:
         help="encoder layer for BERTScore; default: known for the model",
         label="BERTScore layer",
         advanced=True,
+        above=0,
     )
     bertscore_batch_size: int = option(
-        64, help="BERTScore batch size", label="BERTScore batch size", advanced=True
+        64,
+        help="BERTScore batch size",
+        label="BERTScore batch size",
+        advanced=True,
+        above=0,
     )
     likelihood_model: str | None = option(
         None,
@@ -117,7 +122,11 @@ class ScoreConfig:
         advanced=True,
     )
     likelihood_max_source_tokens: int = option(
-        1024, help="source tokens the likelihood model reads", label="Likelihood source tokens", advanced=True
+        1024,
+        help="source tokens the likelihood model reads",
+        label="Likelihood source tokens",
+        advanced=True,
+        above=0,
     )
     device: str = option(
         "auto", help="'auto', 'cpu' or 'cuda' for BERTScore and the likelihood", label="Device", advanced=True
@@ -130,10 +139,21 @@ class ScoreConfig:
         choices=PRECISIONS,
     )
     n_jobs: int = option(
-        0, help="processes for ROUGE on 2,000+ outputs; 0 = all cores", label="ROUGE processes", advanced=True
+        0,
+        help="processes for ROUGE on 2,000+ outputs; 0 = all cores",
+        label="ROUGE processes",
+        advanced=True,
+        at_least=0,
     )
-    n_boot: int = option(1000, help="bootstrap resamples", label="Bootstrap resamples")
-    confidence: float = option(0.95, help="confidence level of the intervals", label="Confidence level")
+    n_boot: int = option(
+        1000,
+        help="bootstrap resamples (at least 100 for a usable interval)",
+        label="Bootstrap resamples",
+        at_least=100,
+    )
+    confidence: float = option(
+        0.95, help="confidence level of the intervals", label="Confidence level", above=0, below=1
+    )
     seed: int = option(0, help="seed of the bootstrap", label="Bootstrap seed", advanced=True)
 
     def __post_init__(self) -> None:
@@ -142,8 +162,6 @@ class ScoreConfig:
             bool(self.run_dir or (self.outputs_dir and self.scores_dir)),
             "give run_dir, or both outputs_dir and scores_dir",
         )
-        require(self.n_boot >= 100, f"n_boot must be at least 100 for a usable interval, got {self.n_boot}")
-        require(0 < self.confidence < 1, f"confidence must be in (0, 1), got {self.confidence}")
         require(
             self.system_a != self.system_b,
             f"system_a and system_b are both {self.system_a!r}; compare two systems",
@@ -151,7 +169,6 @@ class ScoreConfig:
         require(bool(self.metrics), f"metrics is empty; choose from {', '.join(SCORE_METRICS)}")
         if self.language is not None:
             self.language = check_language(self.language)
-        positive(self, "likelihood_max_source_tokens")
 
     def metric_options(self) -> dict[str, Any]:
         """The keyword options of `ft_core.metrics.score` this config sets (language and likelihood model:

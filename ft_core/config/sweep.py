@@ -6,8 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from ft_core.config.fields import check_fields, option, require
+from ft_core.config.files import config_from_dict
 from ft_core.config.generate import GenerateConfig
-from ft_core.config.score import DEFAULT_METRICS, EMBEDDED_ENCODER, ScoreConfig
+from ft_core.config.score import DEFAULT_METRICS, ScoreConfig
 
 
 @dataclass
@@ -16,10 +17,17 @@ class SweepConfig:
     TrainConfig's run_dir."""
 
     learning_rates: list[float] = option(
-        help="learning rates, comma-separated: 3e-5,1e-4,3e-4", label="Learning rates", flag="--lr"
+        help="learning rates, comma-separated: 3e-5,1e-4,3e-4",
+        label="Learning rates",
+        flag="--lr",
+        above=0,
+        below=1,
     )
     lora_ranks: list[int] = option(
-        help="LoRA ranks, comma-separated: 8,16,32", label="LoRA ranks", flag="--r"
+        help="LoRA ranks, comma-separated: 8,16,32",
+        label="LoRA ranks",
+        flag="--r",
+        above=0,
     )
     alpha_per_r: bool = option(
         False,
@@ -37,64 +45,54 @@ class SweepConfig:
         require(
             bool(self.lora_ranks), "lora_ranks (--r) is empty; give comma-separated values, e.g. --r 8,16"
         )
-        bad = [x for x in self.learning_rates if not 0 < x < 1]
-        require(not bad, f"learning_rates (--lr) must be in (0, 1), got {bad[0] if bad else ''}")
-        bad_r = [r for r in self.lora_ranks if r <= 0]
-        require(not bad_r, f"lora_ranks (--r) must be positive, got {bad_r[0] if bad_r else ''}")
+
+
+DECODING_GRID = ["greedy", "beam:num_beams=4", "beam:num_beams=4,no_repeat_ngram_size=3", "sample"]
 
 
 @dataclass
-class DecodingSweepConfig(GenerateConfig):
-    """A decoding sweep: every `generate` field (decodings is the grid) plus how the outputs are scored."""
+class DecodingSweepConfig:
+    """A decoding sweep: a generation job whose `decodings` is the grid, then a scoring job over every output in
+    the folder it wrote. Made of a `GenerateConfig` and a `ScoreConfig`, each checking itself when the sweep is
+    built, so a bad `confidence` or `n_boot` fails before any model loads.
 
-    decodings: list[str] = option(
-        ["greedy", "beam:num_beams=4", "beam:num_beams=4,no_repeat_ngram_size=3", "sample"],
-        help="the grid: settings, each may hold a|b|c value lists",
-        label="Decoding grid",
-        split_commas=False,
+    Keys: `score.confidence` (file, `--set`), a nested `score:` mapping, or, as before, plain `confidence`; a plain
+    key both have (run_dir, decodings, device, precision) is the generation's, and scoring follows it: it reads
+    the generation's output folder on its device unless `score.run_dir` / `score.device` say otherwise."""
+
+    # A nested field's default is the mapping of the values the sweep sets differently from the job's own defaults.
+    generate: GenerateConfig = option(
+        {"decodings": DECODING_GRID},
+        help="the generation job (every `generate` field); its decodings are the grid, each may hold a|b|c lists",
+        label="Generation",
     )
-    metrics: list[str] = option(
-        list(DEFAULT_METRICS), help="metrics to compute (see `score`)", label="Metrics"
+    score: ScoreConfig = option(
+        {"metrics": list(DEFAULT_METRICS)},
+        help="the scoring job (every `score` field); run_dir and device default to the generation's",
+        label="Scoring",
     )
-    use_stemmer: bool = option(
-        True, help="Porter stemming before ROUGE matching", label="ROUGE stemming", advanced=True
-    )
-    multi_ref: str = option(
-        "max",
-        help="several references combine by 'max' or 'mean' (ROUGE)",
-        label="Several references combine by",
-        advanced=True,
-        choices=("max", "mean"),
-    )
-    bertscore_model: str = option(
-        EMBEDDED_ENCODER, help="BERTScore encoder", label="BERTScore encoder", advanced=True
-    )
-    bertscore_num_layers: int | None = option(
-        None,
-        help="BERTScore layer; default: known for the model",
-        label="BERTScore layer",
-        advanced=True,
-    )
-    n_boot: int = option(1000, help="bootstrap resamples", label="Bootstrap resamples")
-    confidence: float = option(0.95, help="confidence level of the intervals", label="Confidence level")
     primary_metric: str = option(
         "rougeL", help="metric the summary line ranks decoding settings by", label="Ranking metric"
     )
 
-    def generate_config(self) -> GenerateConfig:
-        """The generation job of the grid."""
-        return GenerateConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(GenerateConfig)})
-
-    def score_config(self) -> ScoreConfig:
-        """The scoring job: every output in the folder, so scores/ stays complete for the annotation import."""
-        return ScoreConfig(
-            run_dir=self.output_dir or self.run_dir,
-            metrics=list(self.metrics),
-            use_stemmer=self.use_stemmer,
-            multi_ref=self.multi_ref,
-            bertscore_model=self.bertscore_model,
-            bertscore_num_layers=self.bertscore_num_layers,
-            device=self.device,
-            n_boot=self.n_boot,
-            confidence=self.confidence,
+    def __post_init__(self) -> None:
+        check_fields(self)
+        defaults = {
+            f.name: f.default_factory() for f in dataclasses.fields(self) if f.name in ("generate", "score")
+        }
+        if isinstance(self.generate, dict):
+            self.generate = config_from_dict(GenerateConfig, {**defaults["generate"], **self.generate})
+        require(
+            isinstance(self.generate, GenerateConfig),
+            f"generate must be a GenerateConfig or a mapping of its fields, got {type(self.generate).__name__}",
+        )
+        if isinstance(self.score, dict):
+            follows = {
+                "run_dir": self.generate.output_dir or self.generate.run_dir,
+                "device": self.generate.device,
+            }
+            self.score = config_from_dict(ScoreConfig, {**follows, **defaults["score"], **self.score})
+        require(
+            isinstance(self.score, ScoreConfig),
+            f"score must be a ScoreConfig or a mapping of its fields, got {type(self.score).__name__}",
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ft_core.config.choices import PRECISIONS, TASKS
-from ft_core.config.fields import check_fields, not_negative, option, positive, require
+from ft_core.config.fields import check_fields, option, require
 from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "scitldr-a"
@@ -84,15 +84,21 @@ class DataConfig:
         help="tokens of the prompt kept (longer sources are truncated)",
         label="Max source length (tokens)",
         group="data",
+        above=0,
     )
     max_target_length: int = option(
         64,
         help="tokens of the target kept; align with generate's max_new_tokens",
         label="Max target length (tokens)",
         group="data",
+        above=0,
     )
     max_train_examples: int | None = option(
-        None, help="use only the first N training examples", label="Training examples (first N)", group="data"
+        None,
+        help="use only the first N training examples",
+        label="Training examples (first N)",
+        group="data",
+        above=0,
     )
     max_eval_examples: int | None = option(
         None,
@@ -100,6 +106,7 @@ class DataConfig:
         label="Validation examples (first N)",
         advanced=True,
         group="data",
+        at_least=0,
     )
 
     def __post_init__(self) -> None:
@@ -133,10 +140,18 @@ class TrainConfig(DataConfig):
         group="model",
     )
     # lora
-    lora_r: int = option(16, help="LoRA rank", label="LoRA rank (r)", group="lora")
-    lora_alpha: int = option(32, help="LoRA alpha (scaling = alpha / r)", label="LoRA alpha", group="lora")
+    lora_r: int = option(16, help="LoRA rank", label="LoRA rank (r)", group="lora", above=0)
+    lora_alpha: int = option(
+        32, help="LoRA alpha (scaling = alpha / r)", label="LoRA alpha", group="lora", above=0
+    )
     lora_dropout: float = option(
-        0.05, help="dropout on the LoRA path", label="LoRA dropout", advanced=True, group="lora"
+        0.05,
+        help="dropout on the LoRA path",
+        label="LoRA dropout",
+        advanced=True,
+        group="lora",
+        at_least=0,
+        below=1,
     )
     target_modules: list[str] = option(
         ["q_proj", "k_proj", "v_proj", "o_proj"],
@@ -158,7 +173,12 @@ class TrainConfig(DataConfig):
         group="optimization",
     )
     learning_rate: float = option(
-        2e-4, help="peak learning rate", label="Learning rate", group="optimization"
+        2e-4,
+        help="peak learning rate",
+        label="Learning rate",
+        group="optimization",
+        above=0,
+        below=1,
     )
     lr_scheduler: str = option(
         "cosine",
@@ -174,18 +194,30 @@ class TrainConfig(DataConfig):
         label="Warm-up share",
         advanced=True,
         group="optimization",
+        at_least=0,
+        below=1,
     )
     weight_decay: float = option(
-        0.0, help="AdamW weight decay", label="Weight decay", advanced=True, group="optimization"
+        0.0,
+        help="AdamW weight decay",
+        label="Weight decay",
+        advanced=True,
+        group="optimization",
+        at_least=0,
     )
     batch_size: int = option(
-        8, help="examples per device per micro-batch", label="Batch size", group="optimization"
+        8,
+        help="examples per device per micro-batch",
+        label="Batch size",
+        group="optimization",
+        above=0,
     )
     gradient_accumulation_steps: int = option(
         1,
         help="micro-batches per optimizer step",
         label="Gradient accumulation steps",
         group="optimization",
+        above=0,
     )
     max_grad_norm: float = option(
         1.0,
@@ -193,6 +225,7 @@ class TrainConfig(DataConfig):
         label="Max gradient norm",
         advanced=True,
         group="optimization",
+        at_least=0,
     )
     seed: int = option(
         42, help="seed for data order, LoRA init and dropout", label="Seed", group="optimization"
@@ -216,6 +249,7 @@ class TrainConfig(DataConfig):
         help="validate every N optimizer steps; 0 = once per epoch",
         label="Validate every N steps",
         group="validation",
+        at_least=0,
     )
     eval_generation_samples: int = option(
         0,
@@ -223,12 +257,14 @@ class TrainConfig(DataConfig):
         label="Generation samples per validation",
         advanced=True,
         group="validation",
+        at_least=0,
     )
     early_stopping_patience: int = option(
         0,
         help="stop after N validations without improvement; 0 = off",
         label="Early-stopping patience",
         group="validation",
+        at_least=0,
     )
     early_stopping_min_delta: float = option(
         0.0,
@@ -236,6 +272,7 @@ class TrainConfig(DataConfig):
         label="Early-stopping min improvement",
         advanced=True,
         group="validation",
+        at_least=0,
     )
     save_every_steps: int = option(
         0,
@@ -243,6 +280,7 @@ class TrainConfig(DataConfig):
         label="Checkpoint every N steps",
         advanced=True,
         group="validation",
+        at_least=0,
     )
     resume: bool = option(
         False,
@@ -283,7 +321,12 @@ class TrainConfig(DataConfig):
         group="hardware",
     )
     num_workers: int = option(
-        0, help="data-loader worker processes", label="Data-loader workers", advanced=True, group="hardware"
+        0,
+        help="data-loader worker processes",
+        label="Data-loader workers",
+        advanced=True,
+        group="hardware",
+        at_least=0,
     )
     log_every_steps: int = option(
         10,
@@ -291,37 +334,15 @@ class TrainConfig(DataConfig):
         label="Log every N steps",
         advanced=True,
         group="hardware",
+        above=0,
     )
 
     def __post_init__(self) -> None:
         """Refuse values that cannot make sense, before anything is loaded."""
-        super().__post_init__()
-        positive(
-            self,
-            "lora_r",
-            "lora_alpha",
-            "batch_size",
-            "gradient_accumulation_steps",
-            "max_source_length",
-            "max_target_length",
-            "log_every_steps",
-        )
-        require(0 < self.learning_rate < 1, f"learning_rate must be in (0, 1), got {self.learning_rate}")
-        require(0 <= self.lora_dropout < 1, f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        require(0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        super().__post_init__()  # types, choices and each field's range
         require(
             self.max_steps >= 0 and self.epochs >= 0 and (self.max_steps > 0 or self.epochs > 0),
             f"set epochs > 0 or max_steps > 0 (got epochs={self.epochs}, max_steps={self.max_steps})",
-        )
-        not_negative(
-            self,
-            "eval_every_steps",
-            "early_stopping_patience",
-            "save_every_steps",
-            "eval_generation_samples",
-            "num_workers",
-            "weight_decay",
-            "max_grad_norm",
         )
         require(bool(self.target_modules), "target_modules is empty; name the modules that get LoRA adapters")
         require(
