@@ -73,11 +73,7 @@ from ft_core.errors import ConfigError
 from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 __all__ = [
-    "Range",
     "DECODING_GRID",
-    "all_field_specs",
-    "nest_values",
-    "nested_configs",
     "DEFAULT_DATA_DIR",
     "DEFAULT_LANGUAGE",
     "DEFAULT_METRICS",
@@ -93,10 +89,12 @@ __all__ = [
     "DecodingSweepConfig",
     "FieldSpec",
     "GenerateConfig",
+    "Range",
     "ScoreConfig",
     "SweepConfig",
     "TrainConfig",
     "add_field_flags",
+    "all_field_specs",
     "check_fields",
     "check_language",
     "cli_parser",
@@ -110,6 +108,8 @@ __all__ = [
     "field_specs",
     "field_types",
     "load_config",
+    "nest_values",
+    "nested_configs",
     "option",
     "parse_cli",
     "parse_overrides",
