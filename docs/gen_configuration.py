@@ -159,7 +159,9 @@ def _what(f: dataclasses.Field) -> str:
     if meta.get("choices"):
         parts.append("(one of " + ", ".join(f"`{_value(c)}`" for c in meta["choices"]) + ")")
     for key in sorted(set(meta) - KNOWN_METADATA):  # e.g. a range a config declares on the field
-        parts.append(f"({key}: `{_value(meta[key])}`)")
+        value = meta[key]
+        shown = str(value) if type(value).__str__ is not object.__str__ else _value(value)  # Range: "(0, 1)"
+        parts.append(f"({key}: `{shown}`)")
     if meta.get("advanced"):
         parts.append("*advanced*")
     return _cell(" ".join(p for p in parts if p))

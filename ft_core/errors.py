@@ -13,7 +13,7 @@ class FtCoreError(Exception):
     """Base class: the CLI prints the message on one line and exits non-zero."""
 
 
-class ConfigError(FtCoreError):
+class ConfigError(FtCoreError, ValueError):
     """A config field is missing, unknown or out of range."""
 
 

@@ -4,7 +4,7 @@
   fine-tuned outputs for every decoding setting in the grid (one model load), scores every output in the run
   folder, and prints the comparison for the grid: which decoding gives the fine-tuned model its best figures,
   and whether its advantage over the base model holds under each (the report's recommendation 4). Accepts every
-  `generate` option plus the scoring options listed by `--help`.
+  `generate` and every `score` option (`--help` lists them; `--score-device` where both have the name).
 - `sweep train --config FILE --lr 3e-5,1e-4,3e-4 --r 8,16,32 [--set key=value]`: one `ft_core.train` run per
   (learning rate, LoRA rank) into `<run_dir>/lr{lr}_r{r}` (lr written as Python prints the float: `lr3e-05_r8`,
   `lr0.0001_r16`), and `<run_dir>/sweep.json` with each run's folder, state and best eval loss, rewritten after
@@ -47,10 +47,10 @@ __all__ = [
 
 def sweep_decoding(cfg: DecodingSweepConfig) -> pd.DataFrame:
     """Generate and score the grid; returns the comparison rows of the grid's decoding settings."""
-    paths = generate(cfg.generate_config())
+    paths = generate(cfg.generate)
     names = sorted({runfolder.parse_output_name(p).decoding for p in paths})
     # Score every output in the folder, so scores/per_example.parquet stays complete for the annotation import.
-    comparison = score_run(cfg.score_config())
+    comparison = score_run(cfg.score)
     return comparison[comparison.decoding.isin(names)].reset_index(drop=True)
 
 
@@ -187,8 +187,8 @@ def _decoding_main(argv: list[str]) -> int:
     cfg = parse_cli(DecodingSweepConfig, argv, "sweep decoding")
     with warnings_as_lines():
         comparison = sweep_decoding(cfg)
-    print(format_table(comparison, cfg.confidence))
-    print("\n".join(summary_lines(comparison, cfg.primary_metric, cfg.confidence)))
+    print(format_table(comparison, cfg.score.confidence))
+    print("\n".join(summary_lines(comparison, cfg.primary_metric, cfg.score.confidence)))
     return 0
 
 

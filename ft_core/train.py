@@ -3,19 +3,20 @@
 `python -m ft_core train --config FILE.yaml [--set key=value ...]` validates everything first (config, data
 columns, model, target modules, run folder) so bad input fails before a run folder exists; then it trains with
 `accelerate` (one process here, DDP under `accelerate launch` / `torchrun` with no code change), validates every
-N steps, stops early, keeps the best adapter, checkpoints for resuming, and logs to the run folder
-(`ft_core.runfolder`, docs/run-folder.md):
+N steps, stops early, keeps the best adapter, checkpoints for resuming (`ft_core.checkpoints`), and logs to the run
+folder (`ft_core.runfolder`, docs/run-folder.md):
 
     runs/<run>/config.json  truncation.json  train_log.jsonl  status.json  adapter/  checkpoint/
 
 What the run holds fixed once prepared (config, data, model, optimizer, schedule) is a `Run`; where it stands is
 one `TrainState`, the object saved as `checkpoint/trainer_state.json` and read back on resume.
 
-Loss is on target tokens only (prompt tokens are labelled -100). Batches are length-grouped and padded to their
-longest example, not to max length: the same examples, far less padding; the largest batch runs first, so an
-out-of-memory error shows in the first minute, not hours in. A DataLoader collates them (in `num_workers` worker
-processes) into pinned memory on a GPU, and the loop never waits on the GPU between logged rows: losses and the
-gradient norm are summed on the device and read once per `log_every_steps`, tokens are counted on the host.
+Loss is on target tokens only (prompt tokens are labelled -100). Batches (`ft_core.batching`) are length-grouped
+and padded to their longest example, not to max length: the same examples, far less padding; the largest batch
+runs first, so an out-of-memory error shows in the first minute, not hours in. A DataLoader collates them (in
+`num_workers` worker processes) into pinned memory on a GPU, and the loop never waits on the GPU between logged
+rows: losses and the gradient norm are summed on the device and read once per `log_every_steps`, tokens are
+counted on the host.
 
 The frozen base model is loaded in the run's precision (bf16 weights for a bf16 run, whatever the checkpoint holds);
 the LoRA weights stay fp32 (see `build_model`).
@@ -28,11 +29,9 @@ cancel; the app's Cancel writes `cancel_requested.json` before it signals.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import math
 import os
-import random
 import signal
 import sys
 import threading
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from ft_core import runfolder, sanity
+from ft_core.batching import collate, length_grouped_batches, share_batches, train_loader
+from ft_core.checkpoints import resume_state, save_best_adapter, save_checkpoint
 from ft_core.config import TrainConfig, cli_parser, config_from_cli
 from ft_core.data import (
     IGNORE_INDEX,
@@ -57,13 +58,35 @@ from ft_core.errors import ConfigError, FtCoreError, RunFolderError
 from ft_core.runfolder import TrainState, read_status
 
 __all__ = [
-    "EncodedData", "Run", "Terminated", "TrainState", "check", "collate", "effective_config", "finish",
-    "length_grouped_batches", "prepare_data", "prepare_run", "read_status", "resume_state", "run_loop",
-    "share_batches", "train", "train_loader", "uncompiled", "validate",
+    "EncodedData", "Run", "Terminated", "TrainState", "check", "effective_config", "finish", "prepare_data",
+    "prepare_run", "read_status", "run_loop", "train", "uncompiled", "validate",
 ]  # fmt: skip
 
 # fault injection for tests: "<rank>:<step>" raises torch.OutOfMemoryError on that process at that step
 INJECT_OOM = "FT_CORE_INJECT_OOM"
+
+
+# ---------------------------------------------------------------- the story
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Fine-tune `cfg.base_model` with LoRA into `cfg.run_dir`; returns the run folder."""
+    run = prepare_run(cfg, progress)
+    state = resume_state(run)
+    mark_running(run, state)
+    run.train_log = runfolder.TrainLog(run.run_dir, enabled=run.main)
+    with _sigterm_as_interrupt():
+        try:
+            stopped_early = run_loop(run, state)
+            finish(run, state, stopped_early)
+        except BaseException as e:
+            _record_ending(run, e)
+            if _is_oom(e):
+                raise FtCoreError(_explain_failure(e, run.cfg)) from None
+            raise
+        finally:
+            run.train_log.close()
+    return run.run_dir
 
 
 # ---------------------------------------------------------------- data
@@ -91,227 +114,6 @@ def prepare_data(cfg: TrainConfig, tokenizer: Any) -> EncodedData:
     else:
         validation = []
     return EncodedData(train, validation, truncation_report(train))
-
-
-def length_grouped_batches(
-    lengths: list[int], batch_size: int, seed: int, group_by_length: bool, largest_first: int = 1
-) -> list[list[int]]:
-    """Shuffle, then sort by length inside mega-batches of 50 batches, so each batch holds similar lengths;
-    batch order is shuffled again so long and short batches alternate. Deterministic for a seed.
-
-    The `largest_first` batches with the most padded tokens (then the longest) move to the front, the rest keep
-    their random order: an out-of-memory error shows in the first steps, not hours into the run (with several
-    processes, one such batch each)."""
-    rng = random.Random(seed)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    if group_by_length:
-        mega = batch_size * 50
-        order = [
-            i
-            for start in range(0, len(order), mega)
-            for i in sorted(order[start : start + mega], key=lambda j: -lengths[j])
-        ]
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if group_by_length:
-        rng.shuffle(batches)
-    if largest_first > 0 and batches:
-
-        def size(b: int) -> tuple[int, int]:
-            width = max(lengths[i] for i in batches[b])
-            return width * len(batches[b]), width
-
-        largest = sorted(range(len(batches)), key=size, reverse=True)[:largest_first]
-        chosen = set(largest)
-        batches = [batches[b] for b in largest] + [b for i, b in enumerate(batches) if i not in chosen]
-    return batches
-
-
-def share_batches(batches: list[list[int]], processes: int) -> list[list[list[int]]]:
-    """Each process's batches of an epoch (the list's k-th item is process k's). Every process takes the same
-    number, or DDP's gradient all-reduce would wait forever for the ones that ran out.
-
-    With at least as many batches as processes, batch i goes to process i mod P and the last few (fewer than P)
-    sit this epoch out (a different few each epoch: the order is shuffled). With fewer batches than processes
-    (sanity_overfit's 4 batches on 8 GPUs), the epoch's examples are dealt into P smaller batches, one per
-    process: every example once, and the step averages the same examples as on fewer GPUs."""
-    if processes <= 1:
-        return [batches]
-    if len(batches) >= processes:
-        usable = batches[: len(batches) - len(batches) % processes]
-        return [usable[k::processes] for k in range(processes)]
-    order = [i for b in batches for i in b]
-    if len(order) < processes:
-        raise ConfigError(
-            f"{len(order)} training examples for {processes} processes: every process needs at least one "
-            "example per step; use fewer processes (GPUs) or more examples"
-        )
-    return [
-        [order[k * len(order) // processes : (k + 1) * len(order) // processes]] for k in range(processes)
-    ]
-
-
-def collate(examples: list[dict], pad_id: int, task: str) -> dict[str, Any]:
-    """Pad to the longest example of the batch (right padding); labels padded with -100."""
-    import torch
-
-    def pad(seqs: list[list[int]], value: int) -> torch.Tensor:
-        width = max(len(s) for s in seqs)
-        return torch.tensor([s + [value] * (width - len(s)) for s in seqs], dtype=torch.long)
-
-    input_ids = [e["input_ids"] for e in examples]
-    batch = {
-        "input_ids": pad(input_ids, pad_id),
-        "attention_mask": pad([[1] * len(s) for s in input_ids], 0),
-        "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),
-    }
-    return batch
-
-
-def train_loader(
-    examples: list[dict],
-    batches: list[list[int]],
-    pad_id: int,
-    task: str,
-    num_workers: int,
-    device_type: str,
-    seed: int,
-) -> Any:
-    """A DataLoader over `batches` (example indices, in order): collated in `num_workers` worker processes (here
-    when 0), into pinned memory on a GPU so that the copy to the device (`non_blocking=True`) overlaps compute.
-    Its own generator seeds the workers, so creating it draws nothing from torch's global random state (a
-    resumed run's dropout masks stay those of an uninterrupted run)."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    return DataLoader(
-        examples,
-        batch_sampler=batches,
-        collate_fn=functools.partial(collate, pad_id=pad_id, task=task),
-        num_workers=num_workers,
-        pin_memory=device_type == "cuda",
-        generator=torch.Generator().manual_seed(seed),
-    )
-
-
-# ---------------------------------------------------------------- model
-
-
-def build_model(cfg: TrainConfig, model_path: str, dtype: Any = None) -> Any:
-    """Base model with LoRA adapters on the target modules; fails early on a module name the model lacks.
-
-    The frozen base is loaded in `dtype`, the run's precision (`Placement.dtype`), whatever the checkpoint holds:
-    an fp32 checkpoint in a bf16 run would otherwise keep fp32 weights (twice the memory, recast to bf16 on every
-    forward), and precision=fp32 on a bf16 checkpoint would silently train in bf16. The LoRA weights stay fp32
-    (peft's `autocast_adapter_dtype=True`, which peft recommends for stable training and fp16's GradScaler needs:
-    it refuses to unscale fp16 gradients); autocast runs their matmuls in the run's precision and AdamW updates
-    fp32 weights, the usual mixed-precision recipe (accelerate, peft's docs)."""
-    from peft import LoraConfig, TaskType, get_peft_model
-
-    from ft_core.models import check_target_modules, load_model, peft_wrapping
-
-    model = load_model(model_path, cfg.task, dtype=dtype, attn_implementation=cfg.attn_implementation)
-    check_target_modules(model, cfg.target_modules)
-    targets: Any = "all-linear" if cfg.target_modules == ["all-linear"] else cfg.target_modules
-    lora = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=targets,
-        task_type=TaskType.CAUSAL_LM if cfg.task == "causal" else TaskType.SEQ_2_SEQ_LM,
-    )
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
-    model.config.use_cache = False
-    with peft_wrapping():
-        model = get_peft_model(model, lora, autocast_adapter_dtype=True)
-    if cfg.torch_compile:
-        import torch
-
-        # compile the transformer's forward only, for training steps: validation and generation run it plain
-        # (`uncompiled`), since no-grad mode, inference mode and a KV cache would each recompile it
-        inner = model.get_base_model()
-        inner.forward = torch.compile(inner.forward, dynamic=True)
-    return model
-
-
-@contextlib.contextmanager
-def uncompiled(model: Any) -> Iterator[None]:
-    """Run a peft model's transformer with its plain forward inside the block (validation loss, generation),
-    leaving the torch.compile'd one (an instance attribute set by `build_model`) to training steps."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    compiled = inner.__dict__.pop("forward", None)
-    try:
-        yield
-    finally:
-        if compiled is not None:
-            inner.forward = compiled
-
-
-# ---------------------------------------------------------------- validation
-
-
-def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
-    """Mean cross-entropy per target token over the validation set (not a mean of batch means)."""
-    import torch
-
-    # The unwrapped model: processes may hold different numbers of validation batches, and a DDP-wrapped forward
-    # could wait on the others; the totals are combined once, below.
-    plain = accelerator.unwrap_model(model)
-    plain.eval()
-    encoder_decoder = plain.config.is_encoder_decoder
-    total = torch.zeros(2, device=accelerator.device, dtype=torch.float64)
-    with torch.no_grad(), accelerator.autocast(), uncompiled(plain):
-        for batch in batches:
-            batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in batch.items()}
-            out = plain(**batch)
-            # causal models shift labels by one inside the loss; seq2seq models do not
-            labels = batch["labels"] if encoder_decoder else batch["labels"][:, 1:]
-            n = (labels != IGNORE_INDEX).sum()
-            total += torch.stack([out.loss.double() * n, n.double()])
-    total = accelerator.reduce(total, reduction="sum")
-    plain.train()
-    return float(total[0] / total[1]) if total[1] > 0 else float("nan")
-
-
-def generation_metrics(
-    model: Any, tokenizer: Any, cfg: TrainConfig, examples: list, accelerator: Any
-) -> dict[str, float]:
-    """Greedy outputs on a small validation sample, scored with BLEU and ROUGE (main process only): loss can fall
-    while outputs stay poor, as in the report that started this project."""
-    from ft_core.decoding import Decoding
-    from ft_core.generate import build_prompts, generate_texts
-    from ft_core.metrics import corpus
-
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.eval()
-    use_cache = unwrapped.config.use_cache
-    unwrapped.config.use_cache = True
-    try:
-        prompts = build_prompts(tokenizer, cfg, examples, cfg.task)
-        # autocast: the fp32 LoRA weights compute in the run's precision, as in training (no merge here: merging
-        # into 16-bit base weights and back would perturb the base the run goes on training)
-        with accelerator.autocast(), uncompiled(unwrapped):
-            outputs = generate_texts(
-                unwrapped,
-                tokenizer,
-                prompts,
-                Decoding(max_new_tokens=cfg.max_target_length),
-                task=cfg.task,
-                batch_size=cfg.batch_size,
-            )
-    finally:
-        unwrapped.config.use_cache = use_cache
-        unwrapped.train()
-    table = corpus(
-        [o.output for o in outputs],
-        [e.references for e in examples],
-        ("bleu", "rouge"),
-        language=cfg.language,
-    )
-    keep = ("bleu", "rouge1", "rouge2", "rougeL", "rougeLsum", "output_words")
-    return {f"eval_{m}": float(table.loc[m, "value"]) for m in keep if m in table.index}
 
 
 # ---------------------------------------------------------------- the stages
@@ -530,49 +332,6 @@ def _injected_oom_step(rank: int) -> int | None:
     except ValueError:
         raise ConfigError(f'{INJECT_OOM} must be "<rank>:<step>", got {value!r}') from None
     return step if fault_rank == rank else None
-
-
-def resume_state(run: Run) -> TrainState:
-    """A fresh TrainState, or, with `resume`, the checkpoint's: its state, adapter weights, optimizer and schedule."""
-    if not run.cfg.resume:
-        return TrainState()
-    import torch
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    checkpoint = runfolder.checkpoint_dir(run.run_dir)
-    state = runfolder.read_trainer_state(run.run_dir)
-    device = run.accelerator.device  # this process's own device: without it every rank would load onto cuda:0
-    set_peft_model_state_dict(
-        run.accelerator.unwrap_model(run.model),
-        load_file(checkpoint / runfolder.ADAPTER / runfolder.ADAPTER_WEIGHTS, device=str(device)),
-    )
-    run.optimizer.load_state_dict(
-        torch.load(checkpoint / runfolder.OPTIMIZER, map_location=device, weights_only=True)
-    )
-    # the rest holds no model tensors: whatever a GPU process saved, it is read onto the CPU (random states are
-    # CPU tensors, CUDA's included)
-    run.scheduler.load_state_dict(
-        torch.load(checkpoint / runfolder.SCHEDULER, map_location="cpu", weights_only=True)
-    )
-    if run.accelerator.scaler is not None and (checkpoint / runfolder.SCALER).is_file():
-        run.accelerator.scaler.load_state_dict(
-            torch.load(checkpoint / runfolder.SCALER, map_location="cpu", weights_only=True)
-        )
-    rng = runfolder.rng_state_path(checkpoint, run.rank)
-    if rng.is_file():
-        # our own file; numpy's state is not a tensor
-        set_rng_state(torch.load(rng, map_location="cpu", weights_only=False))
-    else:
-        run.log(
-            f"{rng.name} not in the checkpoint (another number of processes?): dropout draws differ",
-            flush=True,
-        )
-    run.log(
-        f"resuming from step {state.step} (epoch {state.epoch}, batch {state.batch_in_epoch})",
-        flush=True,
-    )
-    return state
 
 
 def mark_running(run: Run, state: TrainState) -> None:
@@ -871,84 +630,127 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Fine-tune `cfg.base_model` with LoRA into `cfg.run_dir`; returns the run folder."""
-    run = prepare_run(cfg, progress)
-    state = resume_state(run)
-    mark_running(run, state)
-    run.train_log = runfolder.TrainLog(run.run_dir, enabled=run.main)
-    with _sigterm_as_interrupt():
-        try:
-            stopped_early = run_loop(run, state)
-            finish(run, state, stopped_early)
-        except BaseException as e:
-            _record_ending(run, e)
-            if _is_oom(e):
-                raise FtCoreError(_explain_failure(e, run.cfg)) from None
-            raise
-        finally:
-            run.train_log.close()
-    return run.run_dir
+# ---------------------------------------------------------------- model
 
 
-# ---------------------------------------------------------------- saving
+def build_model(cfg: TrainConfig, model_path: str, dtype: Any = None) -> Any:
+    """Base model with LoRA adapters on the target modules; fails early on a module name the model lacks.
+
+    The frozen base is loaded in `dtype`, the run's precision (`Placement.dtype`), whatever the checkpoint holds:
+    an fp32 checkpoint in a bf16 run would otherwise keep fp32 weights (twice the memory, recast to bf16 on every
+    forward), and precision=fp32 on a bf16 checkpoint would silently train in bf16. The LoRA weights stay fp32
+    (peft's `autocast_adapter_dtype=True`, which peft recommends for stable training and fp16's GradScaler needs:
+    it refuses to unscale fp16 gradients); autocast runs their matmuls in the run's precision and AdamW updates
+    fp32 weights, the usual mixed-precision recipe (accelerate, peft's docs)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    from ft_core.models import check_target_modules, load_model, peft_wrapping
+
+    model = load_model(model_path, cfg.task, dtype=dtype, attn_implementation=cfg.attn_implementation)
+    check_target_modules(model, cfg.target_modules)
+    targets: Any = "all-linear" if cfg.target_modules == ["all-linear"] else cfg.target_modules
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        task_type=TaskType.CAUSAL_LM if cfg.task == "causal" else TaskType.SEQ_2_SEQ_LM,
+    )
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    model.config.use_cache = False
+    with peft_wrapping():
+        model = get_peft_model(model, lora, autocast_adapter_dtype=True)
+    if cfg.torch_compile:
+        import torch
+
+        # compile the transformer's forward only, for training steps: validation and generation run it plain
+        # (`uncompiled`), since no-grad mode, inference mode and a KV cache would each recompile it
+        inner = model.get_base_model()
+        inner.forward = torch.compile(inner.forward, dynamic=True)
+    return model
 
 
-def save_checkpoint(run: Run, state: TrainState) -> None:
-    """Everything a resume needs, written to a staging folder and swapped in, so a crash never leaves half:
-    adapter, optimizer, schedule, fp16's loss scale, the TrainState, and each process's random state (so a
-    resumed run draws the dropout masks an uninterrupted one would). Every process calls it."""
+@contextlib.contextmanager
+def uncompiled(model: Any) -> Iterator[None]:
+    """Run a peft model's transformer with its plain forward inside the block (validation loss, generation),
+    leaving the torch.compile'd one (an instance attribute set by `build_model`) to training steps."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    compiled = inner.__dict__.pop("forward", None)
+    try:
+        yield
+    finally:
+        if compiled is not None:
+            inner.forward = compiled
+
+
+# ---------------------------------------------------------------- validation
+
+
+def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
+    """Mean cross-entropy per target token over the validation set (not a mean of batch means)."""
     import torch
 
-    accelerator = run.accelerator
-    final = runfolder.checkpoint_dir(run.run_dir)
-    staging = runfolder.staging_path(final)
-    if run.main:
-        runfolder.staging_dir(final).mkdir(parents=True)
-        accelerator.unwrap_model(run.model).save_pretrained(staging / runfolder.ADAPTER)
-        torch.save(run.optimizer.state_dict(), staging / runfolder.OPTIMIZER)
-        torch.save(run.scheduler.state_dict(), staging / runfolder.SCHEDULER)
-        if accelerator.scaler is not None:
-            torch.save(accelerator.scaler.state_dict(), staging / runfolder.SCALER)
-        runfolder.write_trainer_state(staging, state)
-    accelerator.wait_for_everyone()  # the staging folder exists
-    torch.save(rng_state(), runfolder.rng_state_path(staging, run.rank))
-    accelerator.wait_for_everyone()  # every process's random state is in it
-    if run.main:
-        runfolder.swap_in(staging, final)
+    # The unwrapped model: processes may hold different numbers of validation batches, and a DDP-wrapped forward
+    # could wait on the others; the totals are combined once, below.
+    plain = accelerator.unwrap_model(model)
+    plain.eval()
+    encoder_decoder = plain.config.is_encoder_decoder
+    total = torch.zeros(2, device=accelerator.device, dtype=torch.float64)
+    with torch.no_grad(), accelerator.autocast(), uncompiled(plain):
+        for batch in batches:
+            batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in batch.items()}
+            out = plain(**batch)
+            # causal models shift labels by one inside the loss; seq2seq models do not
+            labels = batch["labels"] if encoder_decoder else batch["labels"][:, 1:]
+            n = (labels != IGNORE_INDEX).sum()
+            total += torch.stack([out.loss.double() * n, n.double()])
+    total = accelerator.reduce(total, reduction="sum")
+    plain.train()
+    return float(total[0] / total[1]) if total[1] > 0 else float("nan")
 
 
-def rng_state() -> dict[str, Any]:
-    """This process's random-number state: python, numpy, torch (CPU) and its CUDA device's."""
-    import numpy as np
-    import torch
+def generation_metrics(
+    model: Any, tokenizer: Any, cfg: TrainConfig, examples: list, accelerator: Any
+) -> dict[str, float]:
+    """Greedy outputs on a small validation sample, scored with BLEU and ROUGE (main process only): loss can fall
+    while outputs stay poor, as in the report that started this project."""
+    from ft_core.decoding import Decoding
+    from ft_core.generate import build_prompts, generate_texts
+    from ft_core.metrics import corpus
 
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.eval()
+    use_cache = unwrapped.config.use_cache
+    unwrapped.config.use_cache = True
+    try:
+        prompts = build_prompts(tokenizer, cfg, examples, cfg.task)
+        # autocast: the fp32 LoRA weights compute in the run's precision, as in training (no merge here: merging
+        # into 16-bit base weights and back would perturb the base the run goes on training)
+        with accelerator.autocast(), uncompiled(unwrapped):
+            outputs = generate_texts(
+                unwrapped,
+                tokenizer,
+                prompts,
+                Decoding(max_new_tokens=cfg.max_target_length),
+                task=cfg.task,
+                batch_size=cfg.batch_size,
+            )
+    finally:
+        unwrapped.config.use_cache = use_cache
+        unwrapped.train()
+    table = corpus(
+        [o.output for o in outputs],
+        [e.references for e in examples],
+        ("bleu", "rouge"),
+        language=cfg.language,
+    )
+    keep = ("bleu", "rouge1", "rouge2", "rougeL", "rougeLsum", "output_words")
+    return {f"eval_{m}": float(table.loc[m, "value"]) for m in keep if m in table.index}
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what `rng_state` saved (the CUDA state only where there is a GPU)."""
-    import numpy as np
-    import torch
-
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
-
-
-def save_best_adapter(run: Run) -> None:
-    """The current adapter becomes adapter/ (the one generation loads), swapped in whole."""
-    if not run.main:
-        return
-    final = runfolder.adapter_dir(run.run_dir)
-    staging = runfolder.staging_dir(final)
-    run.accelerator.unwrap_model(run.model).save_pretrained(staging)
-    runfolder.swap_in(staging, final)
+# ---------------------------------------------------------------- failures, check, command line
 
 
 def _is_oom(e: BaseException) -> bool:

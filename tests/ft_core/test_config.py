@@ -2,6 +2,8 @@
 one helper that parses every command line from them."""
 
 import dataclasses
+import re
+import typing
 
 import pytest
 
@@ -12,6 +14,7 @@ from ft_core.config import (
     SweepConfig,
     TrainConfig,
     add_field_flags,
+    all_field_specs,
     check_fields,
     cli_parser,
     config_from_cli,
@@ -103,6 +106,7 @@ JOB_CONFIGS = [TrainConfig, GenerateConfig, ScoreConfig, SweepConfig, DecodingSw
 def test_every_field_of_every_job_config_has_help_and_a_short_label(cls):
     specs = field_specs(cls)
     assert [s.name for s in specs] == [f.name for f in dataclasses.fields(cls)]
+    specs = all_field_specs(cls)  # a decoding sweep's generate.* and score.* too
     for spec in specs:
         assert spec.help and spec.label and spec.label != spec.name, spec.name
         assert len(spec.label) <= 40 and isinstance(spec.advanced, bool), spec.name
@@ -183,7 +187,7 @@ def test_binary_or_non_utf8_config_files_are_one_line_errors(tmp_path, capsys):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("prompt_template: Résumé {source}\n".encode("latin-1"))
-    with pytest.raises(ConfigError, match="binary file"):
+    with pytest.raises(ConfigError, match="not a text file \(it holds binary data\)"):
         load_config(TrainConfig, binary)
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(TrainConfig, latin)
@@ -258,7 +262,7 @@ def test_the_readmes_command_lines_parse(tmp_path, capsys):
         ["--run-dir", str(missing), "--decodings", "beam:num_beams=2|4,length_penalty=0.8|1.2"],
         "sweep decoding",
     )
-    assert sweep.decodings == ["beam:num_beams=2|4,length_penalty=0.8|1.2"]
+    assert sweep.generate.decodings == ["beam:num_beams=2|4,length_penalty=0.8|1.2"]
     # README: score --run-dir runs/r16
     assert parse_cli(ScoreConfig, ["--run-dir", str(missing)], "score").run_dir == str(missing)
 
@@ -288,3 +292,161 @@ def test_a_config_written_as_a_command_line_reads_back_the_same():
     for cfg in awkward:
         assert parse_cli(type(cfg), config_to_args(cfg), "test") == cfg, config_to_args(cfg)
     assert 'run_dir="true"' in config_to_args(awkward[0])  # as a flag word, YAML would read True
+
+
+# ------------------------------------------------------------------ a config made of configs: the decoding sweep
+def test_a_decoding_sweep_is_a_generate_and_a_score_config_with_the_old_defaults():
+    sweep = DecodingSweepConfig(generate={"run_dir": "runs/a", "device": "cpu"})
+    assert isinstance(sweep.generate, GenerateConfig) and isinstance(sweep.score, ScoreConfig)
+    assert sweep.generate.decodings == [
+        "greedy",
+        "beam:num_beams=4",
+        "beam:num_beams=4,no_repeat_ngram_size=3",
+        "sample",
+    ]
+    # scoring reads what the generation wrote, on its device, with the sweep's metrics; every decoding in the folder
+    assert (sweep.score.run_dir, sweep.score.device, sweep.score.decodings) == ("runs/a", "cpu", [])
+    assert sweep.score.metrics == ["bleu", "rouge", "bertscore"]
+    assert (
+        DecodingSweepConfig(generate={"run_dir": "runs/a", "output_dir": "elsewhere"}).score.run_dir
+        == "elsewhere"
+    )
+    specs = {s.name: s for s in all_field_specs(DecodingSweepConfig)}
+    assert specs["score.confidence"].default == 0.95 and specs["score.confidence"].label == "Confidence level"
+    assert (
+        specs["generate.decodings"].default == sweep.generate.decodings
+    )  # the sweep's default, not generate's
+    assert specs["score.metrics"].default == ["bleu", "rouge", "bertscore"]
+    assert specs["primary_metric"].default == "rougeL"
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"confidence": 0.9, "n_boot": 200},  # as before the nesting: plain keys
+        {"score.confidence": 0.9, "score.n_boot": 200},
+        {"score": {"confidence": 0.9, "n_boot": 200}},
+    ],
+    ids=["plain", "dotted", "nested"],
+)
+def test_a_sweeps_scoring_keys_are_accepted_plain_dotted_or_nested(tmp_path, keys):
+    import yaml
+
+    file = tmp_path / "sweep.yaml"
+    file.write_text(yaml.safe_dump({"run_dir": "runs/a", **keys}))
+    from_file = load_config(DecodingSweepConfig, file)
+    assert (from_file.score.confidence, from_file.score.n_boot) == (0.9, 200)
+    assert from_file.generate.run_dir == "runs/a"
+    overrides = [f"{k}={v}" for k, v in keys.items() if not isinstance(v, dict)]
+    if overrides:
+        assert (
+            parse_cli(
+                DecodingSweepConfig,
+                ["--run-dir", "runs/a", *[w for o in overrides for w in ("--set", o)]],
+                "s",
+            )
+            == from_file
+        )
+    flags = parse_cli(
+        DecodingSweepConfig, ["--run-dir", "runs/a", "--confidence", "0.9", "--n-boot", "200"], "s"
+    )
+    assert flags == from_file
+    # a name both jobs have is the generation's; the scoring one has its own flag
+    both = parse_cli(
+        DecodingSweepConfig, ["--run-dir", "r", "--device", "cpu", "--score-device", "cuda"], "s"
+    )
+    assert (both.generate.device, both.score.device) == ("cpu", "cuda")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--confidence", "1.5"], "confidence must be in (0, 1), got 1.5"),
+        (["--n-boot", "5"], "n_boot must be at least 100"),
+        (["--set", "score.confidence=0"], "confidence must be in (0, 1), got 0.0"),
+        (["--set", "score.bogus=1"], "unknown ScoreConfig field: bogus"),
+        (["--set", "bogus=1"], "unknown DecodingSweepConfig field: bogus"),
+        (["--multi-ref", "median"], "multi_ref must be one of max, mean"),
+    ],
+)
+def test_a_sweep_with_bad_scoring_options_fails_before_any_model_loads(tmp_path, capsys, argv, message):
+    """The run folder does not exist: had the sweep started generating, the error would name it instead."""
+    from ft_core.__main__ import main
+
+    missing = tmp_path / "no-such-run"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_cli(DecodingSweepConfig, ["--run-dir", str(missing), *argv], "sweep decoding")
+    assert main(["sweep", "decoding", "--run-dir", str(missing), *argv]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert not missing.exists()
+
+
+def test_configs_refuse_bad_values_on_construction_as_value_errors():
+    with pytest.raises(ValueError, match="confidence must be in"):
+        DecodingSweepConfig(generate={"run_dir": "r"}, score={"confidence": 2})
+    with pytest.raises(ValueError, match="n_boot must be at least 100"):
+        DecodingSweepConfig(generate=GenerateConfig(run_dir="r"), score={"n_boot": 10})
+    with pytest.raises(ValueError, match="give run_dir"):
+        DecodingSweepConfig()
+    with pytest.raises(ValueError, match="score must be a ScoreConfig"):
+        DecodingSweepConfig(generate={"run_dir": "r"}, score=3)
+
+
+def test_a_sweep_written_as_a_command_line_reads_back_the_same():
+    sweep = DecodingSweepConfig(
+        generate=GenerateConfig(
+            run_dir="runs/a", decodings=["greedy", "beam:num_beams=4,length_penalty=0.8"]
+        ),
+        score=ScoreConfig(run_dir="runs/a", metrics=["bleu"], confidence=0.9, decodings=[], device="cpu"),
+        primary_metric="bleu",
+    )
+    assert parse_cli(DecodingSweepConfig, config_to_args(sweep), "sweep decoding") == sweep
+
+
+# ------------------------------------------------------------------ ranges declared on the fields
+BUILDABLE = {
+    TrainConfig: {},
+    GenerateConfig: {"run_dir": "r"},
+    ScoreConfig: {"run_dir": "r"},
+    SweepConfig: {"learning_rates": [1e-4], "lora_ranks": [8]},
+}
+
+
+@pytest.mark.parametrize("cls", list(BUILDABLE), ids=lambda c: c.__name__)
+def test_every_declared_range_is_enforced_on_construction(cls):
+    """Each field's range (what the configuration reference shows) is what construction refuses: a value just
+    outside it fails with one line naming the field, its default passes."""
+    ranged = [s for s in field_specs(cls) if s.range is not None]
+    assert ranged
+    for spec in ranged:
+        r = spec.range
+        outside = (
+            r.low - (0 if r.low_open else 1) if r.low is not None else r.high + (0 if r.high_open else 1)
+        )
+        is_list = typing.get_origin(spec.annotation) is list
+        with pytest.raises(ValueError, match=rf"^{re.escape(spec.name)}.* must be [^\n]*, got {outside}"):
+            cls(**{**BUILDABLE[cls], spec.name: [outside] if is_list else outside})
+        cls(**BUILDABLE[cls])  # the defaults are in range
+
+
+def test_ranges_read_as_intervals():
+    specs = {s.name: s for s in all_field_specs(DecodingSweepConfig)} | {
+        s.name: s for s in field_specs(TrainConfig)
+    }
+    shown = {
+        name: str(specs[name].range)
+        for name in ("learning_rate", "lora_dropout", "lora_r", "score.n_boot", "generate.top_p")
+    }
+    assert shown == {
+        "learning_rate": "(0, 1)",
+        "lora_dropout": "[0, 1)",
+        "lora_r": "> 0",
+        "score.n_boot": ">= 100",
+        "generate.top_p": "(0, 1]",
+    }
+    assert specs["seed"].range is None
+    with pytest.raises(ConfigError, match=r"^top_p must be in \(0, 1\], got 1.5$"):
+        GenerateConfig(run_dir="r", top_p=1.5)
+    with pytest.raises(ConfigError, match=r"^learning_rates \(--lr\) must be in \(0, 1\), got 2.0$"):
+        SweepConfig(learning_rates=[1e-4, 2], lora_ranks=[8])

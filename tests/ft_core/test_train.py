@@ -11,8 +11,10 @@ import pytest
 
 from ft_core import runfolder
 from ft_core.__main__ import main as cli
+from ft_core.batching import length_grouped_batches
 from ft_core.config import TrainConfig
-from ft_core.train import length_grouped_batches, read_status, train
+from ft_core.runfolder import read_status
+from ft_core.train import train
 
 ROOT = Path(__file__).resolve().parents[2]
 

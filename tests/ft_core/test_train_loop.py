@@ -18,19 +18,11 @@ import pytest
 import torch
 
 from ft_core import runfolder
+from ft_core.batching import collate, length_grouped_batches, share_batches, train_loader
+from ft_core.checkpoints import resume_state, save_checkpoint
 from ft_core.config import TrainConfig
 from ft_core.errors import ConfigError, FtCoreError
-from ft_core.train import (
-    INJECT_OOM,
-    collate,
-    length_grouped_batches,
-    prepare_run,
-    resume_state,
-    save_checkpoint,
-    share_batches,
-    train,
-    train_loader,
-)
+from ft_core.train import INJECT_OOM, prepare_run, train
 
 
 def _cfg(tiny_causal_dir, tiny_jsonl, run_dir, **kw):
