@@ -186,3 +186,35 @@ def test_every_interval_label_says_the_coverage_used(data, tmp_path, confidence,
         text = (tmp_path / name).read_text()
         assert label in text and f"Intervals: {coverage}," in text, name
         assert "95%" not in text and "97%" not in text.replace("97.5%", ""), name
+
+
+# `python -m annotations stats --json` is a public interface (DESIGN.md): its keys are pinned here, so a change of
+# the analysis' inner shape cannot change what scripts reading this JSON find
+STATS_JSON_KEYS = [
+    "campaign_name", "campaign_id", "system", "opponent", "options", "used", "win", "win_by_policy",
+    "bradley_terry", "criteria", "metric_table", "agreement", "leave_one_out", "cohen", "fleiss", "annotators",
+    "position", "length", "speed", "correlations", "preference_correlations", "pairwise_accuracy", "power",
+    "agreement_plan", "raw_agreement", "environment",
+]  # fmt: skip
+STATS_JSON_USED_KEYS = [
+    "judgments_total", "annotators_total", "excluded_annotators", "judgments_of_excluded_annotators",
+    "repeats_left_out", "gold_left_out", "judgments_used", "items_used", "annotators_used",
+    "verdict_and_agreement", "biases_and_speed", "annotator_table",
+]  # fmt: skip
+STATS_JSON_OPTION_KEYS = [
+    "tie_policy", "exclude_annotators", "exclude_flagged", "include_gold", "include_repeats", "n_boot", "seed",
+    "confidence", "correlation_levels", "correlation_methods", "target_half_width", "detect_difference",
+    "thresholds",
+]  # fmt: skip
+
+
+def test_cli_stats_json_keeps_its_keys(store, capsys):
+    path, cid, _ = store
+    assert cli(["stats", "--db", str(path), "--json", "--n-boot", "30"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert list(payload) == STATS_JSON_KEYS
+    assert list(payload["used"]) == STATS_JSON_USED_KEYS
+    assert list(payload["options"]) == STATS_JSON_OPTION_KEYS
+    assert payload["used"]["judgments_used"] > 0 and payload["win"]["system"] == payload["system"]
+    assert {"alpha", "target", "level"} <= set(payload["agreement"][0])
+    assert {"annotator_id", "flagged", "excluded"} <= set(payload["annotators"][0])
