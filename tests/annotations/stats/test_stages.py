@@ -4,11 +4,11 @@ headline is the verdict's win rate."""
 import json
 
 import pytest
+from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from helpers.synthetic import make_campaign
 
 from annotations.errors import AnnotationError
 from annotations.stats.analysis import AnalysisOptions, analyze
-from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 
 
 @pytest.fixture(scope="module")
