@@ -146,6 +146,24 @@ class CampaignAnalysis:
         }
         return _clean(out)
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The result's tables by the name of their JSON key (the export writes each as `<name>.csv`)."""
+        v, g, m, b = self.verdict, self.agreement, self.versus_metrics, self.biases
+        return {
+            "agreement": g.table,
+            "correlations": m.correlations,
+            "preference_correlations": m.preference_correlations,
+            "pairwise_accuracy": m.pairwise_accuracy,
+            "annotators": b.annotators,
+            "win_by_policy": v.win_by_policy,
+            "criteria": v.criteria,
+            "metric_table": v.metric_table,
+            "cohen": g.cohen,
+            "position": b.position,
+            "speed": b.speed,
+            "leave_one_out": g.leave_one_out,
+        }
+
     def statistics_table(self) -> pd.DataFrame:
         """Every headline statistic as one long table: statistic, target, level, method, value, ci_low, ci_high,
         n, seed, note (the CSV export)."""

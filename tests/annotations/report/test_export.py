@@ -218,3 +218,41 @@ def test_cli_stats_json_keeps_its_keys(store, capsys):
     assert payload["used"]["judgments_used"] > 0 and payload["win"]["system"] == payload["system"]
     assert {"alpha", "target", "level"} <= set(payload["agreement"][0])
     assert {"annotator_id", "flagged", "excluded"} <= set(payload["annotators"][0])
+
+
+def test_cli_flags_are_generated_from_the_analysis_options(store, capsys):
+    import dataclasses
+
+    from annotations.report.cli import _options, _parser
+
+    parser = _parser("python -m annotations stats", "")
+    flags = {a.option_strings[0] for a in parser._actions if a.option_strings}
+    for f in dataclasses.fields(AnalysisOptions):
+        if not dataclasses.is_dataclass(
+            f.default_factory if f.default_factory is not dataclasses.MISSING else 0
+        ):
+            assert "--" + f.name.replace("_", "-") in flags, f.name
+    assert _options(parser.parse_args(["--db", "x"])) == AnalysisOptions()
+    given = _options(
+        parser.parse_args(
+            ["--db", "x", "--exclude-annotators", "b,a", "--exclude-flagged", "--confidence", "0.9",
+             "--correlation-methods", "kendall", "--n-boot", "7"]
+        )
+    )  # fmt: skip
+    assert given == AnalysisOptions(
+        exclude_annotators=("a", "b"),
+        exclude_flagged=True,
+        confidence=0.9,
+        correlation_methods=("kendall",),
+        n_boot=7,
+    )
+    path, _, _ = store
+    for flag, value, words in [
+        ("--confidence", "1.5", "confidence must be between 0 and 1"),
+        ("--tie-policy", "coin", "tie_policy must be one of drop, half, separate"),
+        ("--n-boot", "-3", "n_boot must be >= 0"),
+        ("--correlation-levels", "summary,weekly", "correlation_levels must be among"),
+    ]:
+        assert cli(["stats", "--db", str(path), flag, value]) == 1
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
