@@ -38,7 +38,9 @@ class Evidence:
     judgments_used: int
     items_used: int
     annotators_used: int
-    used_judgment_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object), repr=False)
+    used_judgment_ids: np.ndarray = field(
+        default_factory=lambda: np.empty(0, dtype=object), repr=False, compare=False
+    )
 
     def to_dict(self) -> dict:
         """The counts and exclusions, then what each statistic reads (EVIDENCE_SCOPES); not the judgment ids."""
