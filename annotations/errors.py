@@ -19,3 +19,7 @@ class AuthError(AnnotationError):
 
 class WriteFailed(StoreError):
     """A write could not be stored (full disk, quota, I/O error); nothing of it was kept, so it may be retried."""
+
+
+class OptionError(AnnotationError, ValueError):
+    """An analysis option or quality threshold out of its range (a ValueError too, as configs raise)."""

@@ -42,7 +42,7 @@ from helpers.synthetic import make_campaign  # noqa: E402
 
 import jobs  # noqa: E402, F401  (AppTest puts pages/ first on sys.path: pages/jobs.py must not shadow the package)
 from annotations import stats  # noqa: E402
-from annotations.analysis import AnalysisOptions, analyze  # noqa: E402
+from annotations.stats import AnalysisOptions  # noqa: E402
 
 METRICS = ("rouge1", "rouge2", "rougeL", "sentence_bleu", "bertscore_f1")
 
@@ -61,12 +61,16 @@ def frames(n_judgments: int, seed: int = 0):
 
 
 def time_analysis(c, repeats: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and CPU seconds of `analyze` (CPU time shows what a machine shared with other work costs us)."""
+    """Wall-clock and CPU seconds of every statistic as the results page computes it (the threaded stages of
+    `annotations.report.analysis_stages`, the same numbers as the plain `analyze`; CPU time shows what a machine
+    shared with other work costs us)."""
+    from annotations.report.analysis_stages import AnalysisStages
+
     wall, cpu = [], []
     for _ in range(repeats):
         stats.item_weights.cache_clear()  # cold: nothing shared with the previous run
         started, started_cpu = time.perf_counter(), time.process_time()
-        analyze(c.judgments, c.scores, c.metrics, AnalysisOptions(n_boot=1000))
+        AnalysisStages(c.judgments, c.scores, c.metrics, AnalysisOptions(n_boot=1000)).result()
         wall.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
     return wall, cpu

@@ -1,9 +1,13 @@
 """The one campaign-options form, drawn by the Campaigns page (every option) and the Runs page (the common ones,
-under its own widget keys). Labels, help and defaults come from `CampaignConfig`'s fields, so both pages offer the
-same choices with the same defaults as the config a script would make."""
+under its own widget keys). Labels, help, defaults, choices and limits come from `CampaignConfig`'s fields (its
+`field_specs` and the `min`/`max`/`above`/`below` of their metadata), the way the Train form is generated from the
+training config, so both pages offer the same choices within the same limits as the config a script would make. A
+value the config refuses at a limit it excludes (a share of 1) is refused when the campaign is made, with the
+config's own message."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +19,8 @@ from ft_core.config import field_specs
 from pages.i18n import UI_LANGUAGES
 
 _SPECS = {spec.name: spec for spec in field_specs(CampaignConfig)}
+_LIMITS = {f.name: f.metadata for f in dataclasses.fields(CampaignConfig)}
+SHARE_STEP = 0.05  # the sliders of the gold and repeat shares
 SELECTION_WORDS = {
     "all": "all",
     "random": "a random sample",
@@ -32,6 +38,32 @@ def _help(name: str) -> str:
 
 def _default(name: str) -> Any:
     return _SPECS[name].default
+
+
+def widget_limits(name: str) -> tuple[Any, Any]:
+    """(lowest, highest) a widget of the field offers: the config's limits, an excluded bound included (the
+    config then refuses it with its message); None where the config sets none."""
+    limits = _LIMITS[name]
+    low = limits.get("min", limits.get("above"))
+    high = limits.get("max", limits.get("below"))
+    number = float if _SPECS[name].annotation is float else int
+    return (None if low is None else number(low)), (None if high is None else number(high))
+
+
+def _number(where, name: str, key: str, value: Any = None, **more: Any):
+    """A number input of one field: its label, help, default and limits from CampaignConfig."""
+    low, high = widget_limits(name)
+    value = _default(name) if value is None else value
+    if isinstance(value, float) or _SPECS[name].annotation is float:
+        value = float(value)
+    more.setdefault("help", _help(name))
+    return where.number_input(_label(name), min_value=low, max_value=high, value=value, key=key, **more)
+
+
+def _share(where, name: str, key: str) -> float:
+    """A slider of one share field, over the config's range in steps of SHARE_STEP."""
+    low, high = widget_limits(name)
+    return float(where.slider(_label(name), low, high, float(_default(name)), SHARE_STEP, key=key))
 
 
 @dataclass
@@ -76,21 +108,16 @@ def campaign_options(prefix: str = "", *, every_option: bool = True) -> Campaign
     values: dict[str, Any] = {}
     sel_col, n_col, seed_col = st.columns(3) if every_option else (st, st, None)
     values["selection"] = sel_col.selectbox(
-        _label("selection"), SELECTIONS, format_func=SELECTION_WORDS.get, key=f"{prefix}selection"
-    )
-    values["n_items"] = int(
-        n_col.number_input(
-            _label("n_items"), min_value=1, value=_default("n_items"), key=f"{prefix}n_items",
-            help=_help("n_items"), disabled=values["selection"] == "all",
-        )
+        _label("selection"), _SPECS["selection"].choices or SELECTIONS, format_func=SELECTION_WORDS.get,
+        key=f"{prefix}selection",
     )  # fmt: skip
+    values["n_items"] = int(
+        _number(n_col, "n_items", f"{prefix}n_items", disabled=values["selection"] == "all")
+    )
     if seed_col is not None:
         values["sample_seed"] = int(
-            seed_col.number_input(
-                _label("sample_seed"), min_value=0, value=_default("sample_seed"), key=f"{prefix}sample_seed",
-                disabled=values["selection"] != "random",
-            )
-        )  # fmt: skip
+            _number(seed_col, "sample_seed", f"{prefix}sample_seed", disabled=values["selection"] != "random")
+        )
     options = CampaignOptions(values)
     if every_option:
         st.markdown(
@@ -122,27 +149,14 @@ def campaign_options(prefix: str = "", *, every_option: bool = True) -> Campaign
             _label("instructions"), value=_default("instructions"), key=f"{prefix}instructions"
         )
     k_col, quota_col, lease_col = st.columns(3) if every_option else (st, None, None)
-    values["k"] = int(
-        k_col.number_input(_label("k"), min_value=1, value=_default("k"), key=f"{prefix}k", help=_help("k"))
-    )
+    values["k"] = int(_number(k_col, "k", f"{prefix}k"))
     if quota_col is not None and lease_col is not None:
         values["items_per_annotator"] = int(
-            quota_col.number_input(
-                _label("items_per_annotator"), min_value=0, value=0, key=f"{prefix}items_per_annotator"
-            )
+            _number(quota_col, "items_per_annotator", f"{prefix}items_per_annotator", value=0)
         )
-        values["lease_minutes"] = float(
-            lease_col.number_input(
-                _label("lease_minutes"), min_value=1.0, value=_default("lease_minutes"), key=f"{prefix}lease_minutes"
-            )
-        )  # fmt: skip
+        values["lease_minutes"] = float(_number(lease_col, "lease_minutes", f"{prefix}lease_minutes"))
     limit_col, cut_col, comment_col = st.columns(3) if every_option else (st, st, None)
-    values["max_text_chars"] = int(
-        limit_col.number_input(
-            _label("max_text_chars"), min_value=100, value=_default("max_text_chars"), step=1000,
-            key=f"{prefix}max_text_chars",
-        )
-    )  # fmt: skip
+    values["max_text_chars"] = int(_number(limit_col, "max_text_chars", f"{prefix}max_text_chars", step=1000))
     values["truncate_long_texts"] = cut_col.checkbox(
         _label("truncate_long_texts"),
         value=_default("truncate_long_texts"),
@@ -151,23 +165,14 @@ def campaign_options(prefix: str = "", *, every_option: bool = True) -> Campaign
     )
     if comment_col is not None:
         values["max_comment_chars"] = int(
-            comment_col.number_input(
-                _label("max_comment_chars"), min_value=1, value=_default("max_comment_chars"),
-                key=f"{prefix}max_comment_chars",
-            )
-        )  # fmt: skip
+            _number(comment_col, "max_comment_chars", f"{prefix}max_comment_chars")
+        )
     g_col, r_col = st.columns(2) if every_option else (st, st)
     if every_option:
         options.gold_text = g_col.text_area(
             "Gold items: one `item_id,winner` per line (winner: a system, tie or both_bad)",
             key=f"{prefix}gold",
         )
-    values["gold_rate"] = float(
-        g_col.slider(_label("gold_rate"), 0.0, 0.5, _default("gold_rate"), 0.05, key=f"{prefix}gold_rate")
-    )
-    values["repeat_rate"] = float(
-        r_col.slider(
-            _label("repeat_rate"), 0.0, 0.5, _default("repeat_rate"), 0.05, key=f"{prefix}repeat_rate"
-        )
-    )
+    values["gold_rate"] = _share(g_col, "gold_rate", f"{prefix}gold_rate")
+    values["repeat_rate"] = _share(r_col, "repeat_rate", f"{prefix}repeat_rate")
     return options

@@ -1,6 +1,6 @@
 """Results (researchers): did the fine-tune help? The human verdict with intervals, agreement, whether the
 automatic metrics track the humans, annotator quality, the run's loss curve, an example browser and the export.
-Every number comes from `analyze`'s stages (`annotations.stats.stages`), started once per campaign, data version
+Every number comes from `analyze`'s stages run on threads (`annotations.report.analysis_stages`), started once per campaign, data version
 and options: the verdict is drawn as soon as its win rates are ready and the other tabs fill in as their
 statistics finish, under a progress line. A finished analysis is kept on disk (`annotations.report.results_cache`), so
 a restarted app shows it at once."""
@@ -12,9 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from annotations import campaigns, stats
-from annotations.analysis import AnalysisOptions
 from annotations.campaigns.facets import CampaignFacets, ItemFrames, campaign_facets, item_frames
-from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
 from annotations.plurals import counted
 from annotations.report import (
@@ -27,10 +25,12 @@ from annotations.report import (
     metric_table_help,
     results_cache,
 )
+from annotations.report.analysis_stages import STAGES, AnalysisStages, FinishedStages
 from annotations.report.metric_reading import metric_reading
 from annotations.report.summary import agreement_sentence
+from annotations.stats import AnalysisOptions
+from annotations.stats.correlation import points_from_means
 from annotations.stats.faithfulness import fidelity_table
-from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder
 from jobs import campaign_scores
 from pages import shared
@@ -173,16 +173,16 @@ options = AnalysisOptions(
 )
 try:
     stages = campaign_stages(campaign_id, version, options)
-    used = stages.used
+    used = stages.evidence
 except AnnotationError as e:
     st.error(escape_markdown(e))
     st.stop()
 
 st.caption(
-    f"{used['judgments_used']:,} of {counted(used['judgments_total'], 'judgment')} on {counted(used['items_used'], 'item')} "
-    f"by {counted(used['annotators_used'], 'annotator')}; left out: {used['judgments_of_excluded_annotators']:,} of "
-    f"excluded annotators ({escape_markdown(', '.join(people.get(a, a) for a in used['excluded_annotators']) or 'none')}), "
-    f"{counted(used['repeats_left_out'], 'repeat')}, {used['gold_left_out']:,} "
+    f"{used.judgments_used:,} of {counted(used.judgments_total, 'judgment')} on {counted(used.items_used, 'item')} "
+    f"by {counted(used.annotators_used, 'annotator')}; left out: {used.judgments_of_excluded_annotators:,} of "
+    f"excluded annotators ({escape_markdown(', '.join(people.get(a, a) for a in used.excluded_annotators) or 'none')}), "
+    f"{counted(used.repeats_left_out, 'repeat')}, {used.gold_left_out:,} "
     f"gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot:,} bootstrap resamples over items, seed {options.seed}."
 )  # fmt: skip
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
@@ -216,7 +216,11 @@ try:
 except AnnotationError as e:
     st.error(escape_markdown(e))
     st.stop()
-context = {"ci": stats.ci_label(options.confidence), "system": win.system, "opponent": win.opponent}  # headers
+context = {
+    "ci": stats.ci_label(options.confidence),
+    "system": win.system,
+    "opponent": win.opponent,
+}  # headers
 
 verdict_tab, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_tab, export_tab = st.tabs(
     ["Verdict", "Agreement", "Metrics vs humans", "Annotators", "Training", "Examples", "Export"]
@@ -248,7 +252,9 @@ with verdict_tab:
             width="content",
         )
         st.metric(
-            "Wins / losses / ties", f"{win.wins:,} / {win.losses:,} / {win.ties + win.both_bad:,}", width="content"
+            "Wins / losses / ties",
+            f"{win.wins:,} / {win.losses:,} / {win.ties + win.both_bad:,}",
+            width="content",
         )
     policies = win_by_policy.dropna(subset=["win_rate"])
     if not policies.empty:

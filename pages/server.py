@@ -60,7 +60,7 @@ def navigation_only() -> None:
 WARM_MODULES = (
     "altair",
     "scipy.stats",
-    "annotations.stats.stages",
+    "annotations.report.analysis_stages",
     "annotations.stats.faithfulness",
     "annotations.report",
     "annotations.report.results_cache",

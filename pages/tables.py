@@ -162,10 +162,14 @@ def with_usernames(frame: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFram
 def analysis_with_usernames(analysis, names: Mapping[str, str]):
     """A shallow copy of a CampaignAnalysis whose annotator ids read as usernames, for the sentences of
     `annotations.report.interpret`; the analysis itself (kept on disk, exported) keeps the ids."""
-    used = dict(
-        analysis.used, excluded_annotators=[names.get(a, a) for a in analysis.used["excluded_annotators"]]
+    evidence = dataclasses.replace(
+        analysis.evidence,
+        excluded_annotators=[names.get(a, a) for a in analysis.evidence.excluded_annotators],
     )
-    return dataclasses.replace(analysis, annotators=with_usernames(analysis.annotators, names), used=used)
+    biases = dataclasses.replace(
+        analysis.biases, annotators=with_usernames(analysis.biases.annotators, names)
+    )
+    return dataclasses.replace(analysis, biases=biases, evidence=evidence)
 
 
 def column_config(

@@ -1,6 +1,7 @@
 """A campaign's settings as one typed object: which two systems are compared on which items, under which
 criteria, by how many annotators. The researcher's form (pages/campaign_form.py) is built from its fields' labels,
-help and defaults; the object is stored as JSON on the campaign. It checks itself when it is made."""
+help, defaults and limits (`min`/`max`/`above`/`below` in the metadata: the one source of limits); the object is
+stored as JSON on the campaign. It checks itself when it is made."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 from annotations.design import check_design
 from annotations.errors import CampaignError
-from ft_core.config import ConfigError, check_fields, check_language, option
+from annotations.fields import bounded, check_limits
+from ft_core.config import ConfigError, check_language, option
 
 SPECIAL_WINNERS = ("tie", "both_bad")
 SELECTIONS = ("all", "random", "critical")
@@ -71,10 +73,10 @@ class CampaignConfig:
     selection: str = option(
         "all", help="all | random | critical (largest metric disagreement)", label="Items", choices=SELECTIONS
     )
-    n_items: int | None = option(
-        100, help="items to keep for random/critical selection", label="How many (sample / critical)"
+    n_items: int | None = bounded(
+        100, help="items to keep for random/critical selection", label="How many (sample / critical)", min=1
     )
-    sample_seed: int = option(0, help="seed of the random sample", label="Sample seed")
+    sample_seed: int = bounded(0, help="seed of the random sample", label="Sample seed", min=0)
     critical_metrics: list[str] | None = option(
         None, help="metrics compared; None: quality ones", label="Metrics compared", advanced=True
     )
@@ -88,40 +90,46 @@ class CampaignConfig:
         help="ISO 639-1 code of the texts and of the annotator's page (pages/i18n.py: en, pt)",
         label="Language",
     )
-    k: int = option(
-        3, help="judgments per item, each by a different annotator", label="Annotators per item (k)"
+    k: int = bounded(
+        3, help="judgments per item, each by a different annotator", label="Annotators per item (k)", min=1
     )
     gold_items: dict[str, str] = option({}, help="item_id -> known winner", label="Gold items")
-    gold_rate: float = option(
-        0.0, help="share of an annotator's pairs that are gold items", label="Share of gold pairs"
-    )
-    repeat_rate: float = option(
+    gold_rate: float = bounded(
+        0.0, help="share of an annotator's pairs that are gold items", label="Share of gold pairs",
+        min=0, below=1,
+    )  # fmt: skip
+    repeat_rate: float = bounded(
         0.0,
         help="share re-shown later with the sides flipped",
         label="Share of pairs repeated later with sides flipped",
+        min=0,
+        below=1,
     )
-    items_per_annotator: int | None = option(
-        None, help="quota per annotator; None: no quota", label="Pairs per annotator (0 = no limit)"
+    items_per_annotator: int | None = bounded(
+        None, help="quota per annotator; None: no quota", label="Pairs per annotator (0 = no limit)", min=0
     )
-    lease_minutes: float = option(
+    lease_minutes: float = bounded(
         15.0,
         help="an unanswered pair returns to the pool after this",
         label="Lease (minutes an unanswered pair stays held)",
+        above=0,
     )
-    max_text_chars: int = option(
+    max_text_chars: int = bounded(
         DEFAULT_MAX_TEXT_CHARS,
         help="longest source, prompt, output or reference imported, in characters",
         label="Longest text (characters per source, output or reference)",
+        min=1,
     )
     truncate_long_texts: bool = option(
         False,
         help="cut longer texts to max_text_chars instead of refusing the import",
         label="Cut longer texts instead of refusing the file",
     )
-    max_comment_chars: int = option(
+    max_comment_chars: int = bounded(
         DEFAULT_MAX_COMMENT_CHARS,
         help="longest comment an annotator may leave",
         label="Longest comment (characters)",
+        min=1,
     )
     side_block_sizes: list[int] = option(
         [8, 12, 16],
@@ -130,14 +138,16 @@ class CampaignConfig:
         label="Side block sizes",
         advanced=True,
     )
-    side_max_imbalance: int = option(
+    side_max_imbalance: int = bounded(
         3,
+        min=2,
         help="most by which one system may lead the other on an annotator's left side (>= 2)",
         label="Most left-side lead",
         advanced=True,
     )
-    max_items_in_progress: int = option(
+    max_items_in_progress: int = bounded(
         32,
+        min=1,
         help="items started but short of k at once: once this many are, annotators finish them before new ones "
         "start (larger: annotators' orders differ more; smaller: fewer half-judged items)",
         label="Items in progress at once",
@@ -146,7 +156,7 @@ class CampaignConfig:
 
     def __post_init__(self) -> None:
         self.criteria = [Criterion(**c) if isinstance(c, dict) else c for c in self.criteria]
-        check_fields(self, error=CampaignError)
+        check_limits(self, CampaignError)  # types, choices and the limits in the fields' metadata
         self._check()
 
     def _check(self) -> None:
@@ -161,21 +171,11 @@ class CampaignConfig:
             )
         if self.selection != "all" and (self.n_items is None or self.n_items < 1):
             raise CampaignError(f"n_items must be >= 1 for selection '{self.selection}'")
-        if self.k < 1:
-            raise CampaignError(f"k must be >= 1 (judgments per item), got {self.k}")
-        if not 0.0 <= self.gold_rate < 1.0 or not 0.0 <= self.repeat_rate < 1.0:
-            raise CampaignError("gold_rate and repeat_rate are shares in [0, 1)")
-        if self.lease_minutes <= 0:
-            raise CampaignError("lease_minutes must be > 0")
-        if self.max_text_chars < 1 or self.max_comment_chars < 1:
-            raise CampaignError("max_text_chars and max_comment_chars must be >= 1")
         check_design(self.side_block_sizes, self.side_max_imbalance)
         try:
             self.language = check_language(self.language)
         except ConfigError as e:
             raise CampaignError(str(e)) from None
-        if self.max_items_in_progress < 1:
-            raise CampaignError(f"max_items_in_progress must be >= 1, got {self.max_items_in_progress}")
         names = [c.name for c in self.criteria]
         if len(names) != len(set(names)) or any(not re.fullmatch(r"[A-Za-z0-9_]+", n) for n in names):
             raise CampaignError(f"criterion names must be unique words (letters, digits, _): {names}")

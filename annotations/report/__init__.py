@@ -6,6 +6,8 @@
 - `loss_curve`: the run's training loss as an SVG; `render`: blocks to Markdown or HTML.
 - `judgments_table`: the export's judgments table and its inverse; `export`: writing an export, reading it
   back (`load_export`) and zipping it (`export_bytes`).
+- `analysis_stages`: the results page's speed trick, `analyze`'s stages on threads (the verdict first), pinned to
+  the plain `annotations.stats.analyze`; `results_cache`: finished analyses kept on disk across restarts.
 - `cli`: `python -m annotations stats --db FILE [--json]` and `python -m annotations export --db FILE --out DIR`.
 """
 

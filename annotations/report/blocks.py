@@ -82,9 +82,9 @@ def setup_lines(data: CampaignData, a: CampaignAnalysis, config: dict) -> list[s
             "annotator's own."
         )
     lines += [
-        f"Judgments used: {a.used['judgments_used']} of {a.used['judgments_total']} on {a.used['items_used']} items "
-        f"from {a.used['annotators_used']} annotators; repeats left out: {a.used['repeats_left_out']}; gold left out: "
-        f"{a.used['gold_left_out']}; excluded annotators: {', '.join(a.used['excluded_annotators']) or 'none'}.",
+        f"Judgments used: {a.evidence.judgments_used} of {a.evidence.judgments_total} on {a.evidence.items_used} items "
+        f"from {a.evidence.annotators_used} annotators; repeats left out: {a.evidence.repeats_left_out}; gold left out: "
+        f"{a.evidence.gold_left_out}; excluded annotators: {', '.join(a.evidence.excluded_annotators) or 'none'}.",
         f"Tie policy: {o.tie_policy} ({stats.TIE_POLICY_HELP[o.tie_policy]}). Intervals: {stats.percent_label(o.confidence)}, "
         f"{o.n_boot} bootstrap resamples over items, seed {o.seed}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in a.environment.items()),
@@ -126,9 +126,12 @@ def metric_table_help(metrics) -> str:
 
 def metric_blocks(a: CampaignAnalysis) -> list[Block]:
     """The automatic metrics of both systems on the campaign's items, and what their figures are."""
-    if a.metric_table.empty:
+    if a.verdict.metric_table.empty:
         return [("p", "No automatic metrics were imported with this campaign.")]
-    return [("table", _table(a.metric_table)), ("p", metric_table_help(a.metric_table["metric"]))]
+    return [
+        ("table", _table(a.verdict.metric_table)),
+        ("p", metric_table_help(a.verdict.metric_table["metric"])),
+    ]
 
 
 INTERVALS_HELP = (
@@ -141,29 +144,29 @@ INTERVALS_HELP = (
 
 def verdict_blocks(a: CampaignAnalysis) -> list[Block]:
     """The win rate under each tie policy, the per-criterion score differences and Bradley-Terry strengths."""
-    blocks: list[Block] = [("table", _table(a.win_by_policy, ["tie_policy", "wins", "losses", "ties", "both_bad", "win_rate",
+    blocks: list[Block] = [("table", _table(a.verdict.win_by_policy, ["tie_policy", "wins", "losses", "ties", "both_bad", "win_rate",
                                                              "item_low", "item_high", "boot_low", "boot_high", "wilson_low", "wilson_high",
                                                              "sign_test_p", "n_used", "n_items"])),
                            ("p", INTERVALS_HELP)]  # fmt: skip
     notes = (
-        a.win_by_policy.dropna(subset=["boot_note"])
-        if "boot_note" in a.win_by_policy
-        else a.win_by_policy[:0]
+        a.verdict.win_by_policy.dropna(subset=["boot_note"])
+        if "boot_note" in a.verdict.win_by_policy
+        else a.verdict.win_by_policy[:0]
     )
     if not notes.empty:
         blocks.append(("p", f"No bootstrap interval: {notes.iloc[0]['boot_note']}."))
-    if not a.criteria.empty:
-        blocks.append(("table", _table(a.criteria, ["criterion", "mean_opponent", "mean_system", "mean_diff", "ci_low",
+    if not a.verdict.criteria.empty:
+        blocks.append(("table", _table(a.verdict.criteria, ["criterion", "mean_opponent", "mean_system", "mean_diff", "ci_low",
                                                     "ci_high", "t_p", "n", "n_items", "reason"])))  # fmt: skip
-    if a.bradley_terry is not None:
-        blocks.append(("table", _table(a.bradley_terry.table)))
+    if a.verdict.bradley_terry is not None:
+        blocks.append(("table", _table(a.verdict.bradley_terry.table)))
     return blocks
 
 
 def agreement_blocks(a: CampaignAnalysis) -> list[Block]:
     """Krippendorff's alpha per target and Fleiss' kappa on the preference."""
     columns = ["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]
-    raw = a.raw_agreement
+    raw = a.agreement.raw
     plain = (
         [("p", f"Raw agreement on the preference: {100 * raw.share:.0f}% of {counted(raw.n_pairs, 'pair')} of "
                f"judgments on {counted(raw.n_items, 'item')} judged by two or more annotators agree.")]
@@ -171,26 +174,26 @@ def agreement_blocks(a: CampaignAnalysis) -> list[Block]:
         else []
     )  # fmt: skip
     return [
-        ("table", _table(a.agreement, columns)),
+        ("table", _table(a.agreement.table, columns)),
         *plain,
-        ("p", f"Fleiss' kappa on the preference: {_num(a.fleiss.kappa)} ({a.fleiss.n_items} items with "
-              f"{a.fleiss.raters_per_item} ratings each){'; ' + a.fleiss.reason if a.fleiss.reason else ''}."),
+        ("p", f"Fleiss' kappa on the preference: {_num(a.agreement.fleiss.kappa)} ({a.agreement.fleiss.n_items} items with "
+              f"{a.agreement.fleiss.raters_per_item} ratings each){'; ' + a.agreement.fleiss.reason if a.agreement.fleiss.reason else ''}."),
     ]  # fmt: skip
 
 
 def metrics_vs_humans_blocks(a: CampaignAnalysis) -> list[Block]:
     """Pairwise accuracy of each metric against the human majority, and metric-human correlations (Kendall)."""
-    if a.correlations.empty and a.pairwise_accuracy.empty:
+    if a.versus_metrics.correlations.empty and a.versus_metrics.pairwise_accuracy.empty:
         return [("p", "No automatic metrics to compare.")]
     blocks: list[Block] = []
-    if not a.pairwise_accuracy.empty:
+    if not a.versus_metrics.pairwise_accuracy.empty:
         columns = ["metric", "accuracy", "ci_low", "ci_high", "n", "n_human_ties", "n_metric_ties"]
-        blocks.append(("table", _table(a.pairwise_accuracy, columns)))
-    if not a.preference_correlations.empty:
+        blocks.append(("table", _table(a.versus_metrics.pairwise_accuracy, columns)))
+    if not a.versus_metrics.preference_correlations.empty:
         columns = ["metric", "method", "coefficient", "ci_low", "ci_high", "n"]
-        blocks.append(("table", _table(a.preference_correlations, columns)))
-    if not a.correlations.empty:
-        shown = a.correlations[a.correlations["method"] == "kendall"]
+        blocks.append(("table", _table(a.versus_metrics.preference_correlations, columns)))
+    if not a.versus_metrics.correlations.empty:
+        shown = a.versus_metrics.correlations[a.versus_metrics.correlations["method"] == "kendall"]
         columns = ["metric", "human", "level", "coefficient", "ci_low", "ci_high", "n", "n_skipped", "reason"]
         blocks.append(("table", _table(shown, columns)))
         blocks.append(("p", "Kendall tau-b shown; Spearman and Pearson are in statistics.csv."))
@@ -199,5 +202,5 @@ def metrics_vs_humans_blocks(a: CampaignAnalysis) -> list[Block]:
 
 def annotator_blocks(a: CampaignAnalysis) -> list[Block]:
     """Each annotator's quality checks: speed, side preference, gold accuracy, self-consistency, flags."""
-    return [("table", _table(a.annotators, ["annotator_id", "n_judgments", "median_s", "fast_share", "left_share", "left_p",
+    return [("table", _table(a.biases.annotators, ["annotator_id", "n_judgments", "median_s", "fast_share", "left_share", "left_p",
                                             "gold_n", "gold_accuracy", "self_consistency", "majority_agreement", "flags", "excluded"]))]  # fmt: skip

@@ -9,40 +9,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from annotations import campaigns, stats, store
+from annotations import campaigns, store
 from annotations.errors import AnnotationError
 from annotations.plurals import plural
 from annotations.report.campaign_data import load_campaign
 from annotations.report.export import write_export
 from annotations.report.summary import summary_text
 from annotations.stats.analysis import AnalysisOptions, analyze
+from ft_core.config import add_field_flags, config_from_cli
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """--db, --campaign, and a flag per AnalysisOptions field, generated from its metadata (ft_core's mechanism)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--db", required=True, help="the DuckDB file of the app (FT_APP_DB)")
     parser.add_argument(
         "--campaign", action="append", help="campaign id (repeat for several; default: all with judgments)"
     )
-    parser.add_argument(
-        "--tie-policy", choices=stats.TIE_POLICIES, default="drop", help="how ties count in the win rate"
-    )
-    parser.add_argument("--exclude-annotators", default="", help="comma-separated annotator ids to leave out")
-    parser.add_argument(
-        "--exclude-flagged", action="store_true", help="leave out annotators the quality checks flag"
-    )
-    parser.add_argument("--include-gold", action="store_true", help="count gold items in the verdict")
-    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_field_flags(parser, AnalysisOptions)
     return parser
 
 
 def _options(args) -> AnalysisOptions:
-    excluded = tuple(a.strip() for a in args.exclude_annotators.split(",") if a.strip())
-    return AnalysisOptions(
-        tie_policy=args.tie_policy, exclude_annotators=excluded, exclude_flagged=args.exclude_flagged,
-        include_gold=args.include_gold, n_boot=args.n_boot, seed=args.seed,
-    )  # fmt: skip
+    """The AnalysisOptions the flags describe (the defaults for flags not given)."""
+    return config_from_cli(AnalysisOptions, args, from_file=False)
 
 
 def _campaigns(con, wanted: list[str] | None) -> list[str]:

@@ -53,9 +53,7 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
     statistics["campaign_name"] = data.name
     save(STATISTICS, lambda p: p.write_text(json.dumps(statistics, indent=2, default=str)))
     save("statistics.csv", lambda p: runfolder.write_csv(a.statistics_table(), p))
-    for name in ("agreement", "correlations", "preference_correlations", "pairwise_accuracy", "annotators",
-                 "win_by_policy", "criteria", "metric_table", "cohen", "position", "speed", "leave_one_out"):  # fmt: skip
-        frame = getattr(a, name)
+    for name, frame in a.tables().items():
         save(f"{name}.csv", lambda p, f=frame: runfolder.write_csv(f, p))
     log = runfolder.read_log(data.run_dir)
     run_config = runfolder.read_config(data.run_dir)

@@ -22,12 +22,12 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from annotations.stats.analysis import AnalysisOptions
+from annotations.stats.analysis_options import AnalysisOptions
 from annotations.stats.campaign_analysis import CampaignAnalysis
 from annotations.stats.environment import environment
 
-FORMAT = 3  # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006; 3: item
-# intervals of the win rate, raw agreement)
+FORMAT = 4  # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006; 3: item
+# intervals of the win rate, raw agreement; 4: nested verdict, agreement, versus_metrics, biases, evidence)
 
 
 def cache_folder() -> Path:
@@ -87,7 +87,7 @@ def page_analysis(con, campaign_id: str, version: str, options: AnalysisOptions,
     started (AnalysisStages): the judgments are read first, the scores and metrics while the headline is
     computed. Save the result with `save` once `.result()` is in."""
     from annotations import campaigns, judgments
-    from annotations.stats.stages import AnalysisStages, FinishedStages
+    from annotations.report.analysis_stages import AnalysisStages, FinishedStages
 
     saved = load(folder or cache_folder(), campaign_id, version, options)
     if saved is not None:

@@ -146,8 +146,8 @@ def example_pairs(con, data: CampaignData, a: CampaignAnalysis) -> list[ExampleP
     from annotations.campaigns.facets import item_frames
 
     judgments = data.judgments
-    if len(a.used_judgment_ids):
-        judgments = judgments[judgments["judgment_id"].isin(set(a.used_judgment_ids))]
+    if len(a.evidence.used_judgment_ids):
+        judgments = judgments[judgments["judgment_id"].isin(set(a.evidence.used_judgment_ids))]
     pairs = []
     for label, item_id in example_items(judgments, a.system, a.opponent).items():
         one = item_frames(con, data.campaign_id, item_id)
@@ -224,7 +224,7 @@ def training_chart(log: pd.DataFrame, path: Path) -> Path | None:
 def verdict_chart(a: CampaignAnalysis, path: Path) -> Path | None:
     """The win rate under each tie policy with its item interval (Wilson, the item as the unit), its item-bootstrap
     interval where the bootstrap did not collapse, and the Wilson interval over judgments (the page's chart)."""
-    rows = a.win_by_policy.dropna(subset=["win_rate"])
+    rows = a.verdict.win_by_policy.dropna(subset=["win_rate"])
     if rows.empty:
         return None
     labels, values, lows, highs = [], [], [], []
@@ -248,7 +248,11 @@ def verdict_chart(a: CampaignAnalysis, path: Path) -> Path | None:
 def metrics_chart(a: CampaignAnalysis, path: Path) -> Path | None:
     """Each automatic metric's paired difference (system - opponent) with its paired-bootstrap interval, one row
     per metric on its own scale (BLEU's points and ROUGE's fractions do not share an axis)."""
-    table = a.metric_table.dropna(subset=["delta"]) if not a.metric_table.empty else a.metric_table
+    table = (
+        a.verdict.metric_table.dropna(subset=["delta"])
+        if not a.verdict.metric_table.empty
+        else a.verdict.metric_table
+    )
     if table.empty:
         return None
     fig, axes = plt.subplots(
@@ -273,7 +277,7 @@ def metrics_chart(a: CampaignAnalysis, path: Path) -> Path | None:
 
 def agreement_chart(a: CampaignAnalysis, path: Path) -> Path | None:
     """Krippendorff's alpha of each target with its interval; None when no alpha is defined."""
-    table = a.agreement.dropna(subset=["alpha"])
+    table = a.agreement.table.dropna(subset=["alpha"])
     if table.empty:
         return None
     labels = [f"{t} · {lv}" for t, lv in zip(table["target"], table["level"])]
@@ -285,7 +289,7 @@ def agreement_chart(a: CampaignAnalysis, path: Path) -> Path | None:
 
 def bias_chart(a: CampaignAnalysis, path: Path) -> Path | None:
     """Each annotator's share of 'left' choices (position bias), with a dashed line at one half."""
-    position = a.position[a.position["annotator_id"] != "all"]
+    position = a.biases.position[a.biases.position["annotator_id"] != "all"]
     if position.empty:
         return None
     fig, ax = plt.subplots(figsize=(FIGSIZE[0], _fig_height(len(position), 0.32, 1.2)))
@@ -322,15 +326,15 @@ def build_slides(
     data: CampaignData, a: CampaignAnalysis, charts: dict[str, Path | None], examples
 ) -> list[Slide]:
     """The deck's slides, in order; `charts` maps a chart's name to its PNG (None when it has no data)."""
-    w = a.win
+    w = a.verdict.win
     name = lambda key: charts[key].name if charts.get(key) else None  # noqa: E731
     slides = [
         Slide(
             f"Did the fine-tune help? {data.name}",
             [
                 f"{a.system} (fine-tuned) against {a.opponent}: blind pairwise human comparison, sides randomized",
-                f"{a.used['judgments_used']} judgments on {a.used['items_used']} items by "
-                f"{a.used['annotators_used']} annotator{'' if a.used['annotators_used'] == 1 else 's'}",
+                f"{a.evidence.judgments_used} judgments on {a.evidence.items_used} items by "
+                f"{a.evidence.annotators_used} annotator{'' if a.evidence.annotators_used == 1 else 's'}",
                 f"95% intervals: {a.options.n_boot} bootstrap resamples over items, seed {a.options.seed}",
             ],
         )
@@ -341,7 +345,7 @@ def build_slides(
         else ["No train_log.jsonl was found for this campaign's run."]
     )
     slides.append(Slide("Training and validation curves", log_lines, name("training")))
-    if a.metric_table.empty:
+    if a.verdict.metric_table.empty:
         slides.append(Slide("Automatic metrics", ["No automatic metrics were imported with this campaign."]))
     else:
         table = [
@@ -349,7 +353,7 @@ def build_slides(
             "|---|---|---|---|---|",
         ]
         no_interval = []
-        for r in a.metric_table.itertuples():
+        for r in a.verdict.metric_table.itertuples():
             collapsed = pd.isna(r.ci_low) and isinstance(getattr(r, "reason", None), str)
             interval = "see below" if collapsed else f"{_num(r.ci_low)} – {_num(r.ci_high)}"
             table.append(
@@ -358,7 +362,9 @@ def build_slides(
             )
             if collapsed:
                 no_interval.append(f"No interval for {r.metric}: {r.reason}")
-        sentence = [m for m in runfolder.SENTENCE_COLUMNS.values() if m in set(a.metric_table["metric"])]
+        sentence = [
+            m for m in runfolder.SENTENCE_COLUMNS.values() if m in set(a.verdict.metric_table["metric"])
+        ]
         if sentence:  # not the corpus figures of the run's own table, which pool n-gram counts over the items
             corpus = [c for c, m in runfolder.SENTENCE_COLUMNS.items() if m in sentence]
             table.insert(0, f"Means over the items; {', '.join(sentence)}: the mean of each item's own score, "
@@ -396,10 +402,10 @@ def build_slides(
                 name("verdict"),
             )
         )
-    preference = a.agreement.iloc[0]
+    preference = a.agreement.table.iloc[0]
     if preference["alpha"] is None or pd.isna(preference["alpha"]):
-        plan = a.agreement_plan
-        raw = a.raw_agreement
+        plan = a.agreement.plan
+        raw = a.agreement.raw
         lines = [agreement_sentence(preference, raw, plan, "95% CI")]
         if plan is not None and plan.items_needed and (raw is None or raw.n_pairs == 0):
             lines.append(
@@ -416,21 +422,21 @@ def build_slides(
                     f"Krippendorff's alpha on the preference: {_num(preference['alpha'])} "
                     f"(95% CI {_num(preference['ci_low'])} – {_num(preference['ci_high'])}, "
                     f"{int(preference['n_units'])} items)",
-                    f"Fleiss' kappa: {_num(a.fleiss.kappa)}",
+                    f"Fleiss' kappa: {_num(a.agreement.fleiss.kappa)}",
                     *(
                         [
-                            f"Raw agreement: {_pct(a.raw_agreement.share)} of {a.raw_agreement.n_pairs} pairs of "
+                            f"Raw agreement: {_pct(a.agreement.raw.share)} of {a.agreement.raw.n_pairs} pairs of "
                             f"judgments on the same item"
                         ]
-                        if a.raw_agreement is not None and a.raw_agreement.share is not None
+                        if a.agreement.raw is not None and a.agreement.raw.share is not None
                         else []
                     ),
                 ],
                 name("agreement"),
             )
         )
-    length = a.length
-    overall = a.position[a.position["annotator_id"] == "all"]
+    length = a.biases.length
+    overall = a.biases.position[a.biases.position["annotator_id"] == "all"]
     bias_lines = []
     if not overall.empty:
         row = overall.iloc[0]
@@ -441,7 +447,7 @@ def build_slides(
         + (length.reason or f"the longer output won {_pct(length.share)} of {length.n} decisive judgments "
                             f"(p = {length.p_value:.3g})")
     )  # fmt: skip
-    flagged = a.annotators[a.annotators["flagged"]]
+    flagged = a.biases.annotators[a.biases.annotators["flagged"]]
     bias_lines.append(
         "Flagged annotators: "
         + ("; ".join(f"{r.annotator_id} ({r.flags})" for r in flagged.itertuples()) or "none")
@@ -588,9 +594,9 @@ def main_export_with_slides(argv: list[str]) -> int:
     """`python -m annotations export --db FILE --out DIR --slides`: the export, then a deck in DIR/<campaign>/slides/
     made from the export's own options (statistics.json), so deck and export show the same numbers."""
     from annotations import report, store
-    from annotations.analysis import analyze
     from annotations.campaigns import list_campaigns
     from annotations.report import export
+    from annotations.stats import analyze
 
     argv = [a for a in argv if a != "--slides"]
     status = report.main_export(argv)

@@ -33,7 +33,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
     """A few sentences a reviewer can read without the tables: verdict, agreement, metrics, biases, what next."""
     lines = []
     ci = ci_label(a.options.confidence)  # every interval below was computed at this coverage
-    w = a.win
+    w = a.verdict.win
     pct = {
         "drop": "of decisive judgments",
         "half": "of judgments (ties count half)",
@@ -58,7 +58,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
             f"{counted(w.n_items_used, 'item')}, Wilson score with the item as the unit{sign}); {tail}. "
             f"Ties or 'both bad': {_pct(w.tie_rate)}."
         )
-    for r in a.criteria.itertuples():
+    for r in a.verdict.criteria.itertuples():
         if r.mean_diff is None or math.isnan(r.mean_diff):
             continue
         if r.ci_low is not None and not math.isnan(r.ci_low):
@@ -72,19 +72,23 @@ def interpret(a: CampaignAnalysis) -> list[str]:
                 f"On {r.criterion}, {a.system} scored {_num(r.mean_diff)} points vs {a.opponent}, no interval: "
                 f"{r.reason}."
             )
-    lines.append(agreement_sentence(a.agreement.iloc[0], a.raw_agreement, a.agreement_plan, ci))
-    accuracy = accuracy_sentence(a.pairwise_accuracy, a.options.confidence)
+    lines.append(agreement_sentence(a.agreement.table.iloc[0], a.agreement.raw, a.agreement.plan, ci))
+    accuracy = accuracy_sentence(a.versus_metrics.pairwise_accuracy, a.options.confidence)
     if accuracy:
         lines.append(accuracy)
-    flagged = a.annotators[a.annotators["flagged"]]
+    flagged = a.biases.annotators[a.biases.annotators["flagged"]]
     if not flagged.empty:
         names = "; ".join(f"{r.annotator_id} ({r.flags})" for r in flagged.itertuples())
-        excluded = "excluded" if a.used["excluded_annotators"] else "still included (exclude them to check)"
+        excluded = "excluded" if a.evidence.excluded_annotators else "still included (exclude them to check)"
         lines.append(f"Quality checks flag {counted(len(flagged), 'annotator')}: {names}; {excluded}.")
-    if a.length.share is not None and a.length.p_value is not None and a.length.p_value < 0.01:
+    if (
+        a.biases.length.share is not None
+        and a.biases.length.p_value is not None
+        and a.biases.length.p_value < 0.01
+    ):
         lines.append(
-            f"Length bias: the longer output won {_pct(a.length.share)} of decisive judgments "
-            f"({_p(a.length.p_value)}); part of the preference may be for length."
+            f"Length bias: the longer output won {_pct(a.biases.length.share)} of decisive judgments "
+            f"({_p(a.biases.length.p_value)}); part of the preference may be for length."
         )
     p = a.power
     if p.more_items_for_target is not None:
@@ -225,14 +229,14 @@ def summary_text(data: CampaignData, a: CampaignAnalysis) -> str:
     """The stats command's human-readable output."""
     lines = [f"campaign {a.campaign_id} ({data.name}): {a.system} vs {a.opponent}", ""]
     lines += [f"* {line.replace('**', '')}" for line in interpret(a)]
-    w = a.win
+    w = a.verdict.win
     boot = w.boot_note or f"[{_num(w.boot_low, 3)}, {_num(w.boot_high, 3)}]"
     lines += ["", f"win rate ({w.tie_policy}): {_num(w.win_rate, 3)}  items (Wilson) [{_num(w.item_low, 3)}, "
               f"{_num(w.item_high, 3)}]  bootstrap {boot}  judgments (Wilson) [{_num(w.wilson_low, 3)}, "
               f"{_num(w.wilson_high, 3)}]  wins/losses/ties/both-bad {w.wins}/{w.losses}/{w.ties}/{w.both_bad}"]  # fmt: skip
-    for r in a.agreement.itertuples():
+    for r in a.agreement.table.itertuples():
         lines.append(f"alpha {r.target} ({r.level}): {_num(r.alpha, 3)} [{_num(r.ci_low, 3)}, {_num(r.ci_high, 3)}]"
                      f" n={r.n_units}" + (f"  ({r.reason})" if isinstance(r.reason, str) else ""))  # fmt: skip
-    lines.append(f"used: {a.used['judgments_used']} judgments, excluded annotators: "
-                 f"{', '.join(a.used['excluded_annotators']) or 'none'}; {a.seconds:.2f} s")  # fmt: skip
+    lines.append(f"used: {a.evidence.judgments_used} judgments, excluded annotators: "
+                 f"{', '.join(a.evidence.excluded_annotators) or 'none'}; {a.seconds:.2f} s")  # fmt: skip
     return "\n".join(lines)

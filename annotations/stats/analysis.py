@@ -5,15 +5,19 @@ no I/O.
 Which judgments count: annotators excluded by name (or flagged by the quality checks, when asked) are left out
 of everything except the annotator table, which always shows everyone. Flipped repeats and gold items are
 checks, not evidence: they feed self-consistency and gold accuracy, and stay out of the verdict and agreement
-unless asked for. `CampaignAnalysis.used` says exactly what was used.
+unless asked for. `CampaignAnalysis.evidence` says exactly what was used.
 
-`analyze` is told in stages, each a function with a result type of its own: the annotators' quality, the
-selection of the evidence, the verdict, the agreement, the metrics against the humans, and the plan.
+`analyze` is a plain function told in stages, each a function with a result type of its own
+(`annotations.stats.campaign_analysis`): the annotators' quality, the selection of the evidence, the verdict, the
+agreement, the metrics against the humans, the biases, and the plan. It runs them one after another, with no
+threads and no cache; the results page runs the same stage functions on threads
+(`annotations.report.analysis_stages`), pinned to this path by a test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -21,103 +25,37 @@ import pandas as pd
 
 from annotations.errors import AnnotationError
 from annotations.stats import agreement, correlation, criteria, paired_metrics, power, preference, quality
-from annotations.stats.campaign_analysis import CampaignAnalysis
+from annotations.stats.analysis_options import AnalysisOptions
+from annotations.stats.campaign_analysis import (
+    Agreement,
+    Biases,
+    CampaignAnalysis,
+    Evidence,
+    MetricsVersusHumans,
+    Verdict,
+)
+from annotations.stats.environment import environment
+
+__all__ = [
+    "METRIC_COLUMNS", "SCORE_COLUMNS", "Agreement", "AgreementTarget", "AnalysisOptions", "Biases",
+    "CampaignAnalysis", "Evidence", "MetricsVersusHumans", "Selection", "Verdict", "agreement_statistics",
+    "agreement_targets", "analyze", "annotator_quality", "bias_statistics", "check_judgments", "evidence_frames",
+    "finish", "headline_statistics", "human_metric_frame", "metrics_versus_humans", "select_evidence",
+    "verdict_statistics",
+]  # fmt: skip
 
 SCORE_COLUMNS = ["judgment_id", "item_id", "annotator_id", "criterion", "system", "score"]
 METRIC_COLUMNS = ["item_id", "system", "metric", "value"]
 
 
 @dataclass
-class AnalysisOptions:
-    """How to turn judgments into conclusions (shown on the page and written into every export)."""
-
-    tie_policy: str = field(
-        default="drop", metadata={"help": "drop | half | separate (see preference.TIE_POLICY_HELP)"}
-    )
-    exclude_annotators: tuple[str, ...] = field(default=(), metadata={"help": "annotator ids left out"})
-    exclude_flagged: bool = field(
-        default=False, metadata={"help": "also leave out annotators the checks flag"}
-    )
-    include_gold: bool = field(
-        default=False, metadata={"help": "count gold items in the verdict and agreement"}
-    )
-    include_repeats: bool = field(
-        default=False, metadata={"help": "count flipped repeats as extra judgments"}
-    )
-    n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples for every interval"})
-    seed: int = field(default=0, metadata={"help": "seed of every bootstrap"})
-    confidence: float = field(default=0.95, metadata={"help": "interval coverage"})
-    correlation_levels: tuple[str, ...] = field(
-        default=correlation.LEVELS, metadata={"help": "metric-human levels"}
-    )
-    correlation_methods: tuple[str, ...] = field(
-        default=correlation.METHODS, metadata={"help": "coefficients"}
-    )
-    target_half_width: float = field(
-        default=0.05, metadata={"help": "win-rate interval half-width to plan for"}
-    )
-    detect_difference: float = field(
-        default=0.05, metadata={"help": "win-rate difference from 0.5 to detect"}
-    )
-    thresholds: quality.QualityThresholds = field(default_factory=quality.QualityThresholds)
-
-    def __post_init__(self) -> None:
-        if self.tie_policy not in preference.TIE_POLICIES:
-            raise AnnotationError(
-                f"tie policy must be one of {', '.join(preference.TIE_POLICIES)}; got {self.tie_policy!r}"
-            )
-        if not 0 < self.confidence < 1:
-            raise AnnotationError(f"confidence must be between 0 and 1 (e.g. 0.95); got {self.confidence!r}")
-        self.exclude_annotators = tuple(sorted(set(self.exclude_annotators)))
-        if isinstance(self.thresholds, dict):
-            self.thresholds = quality.QualityThresholds(**self.thresholds)
-
-
-@dataclass
-class Evidence:
-    """Which judgments each statistic uses, after the exclusions (see the module docstring)."""
+class Selection:
+    """The judgments each statistic uses, after the exclusions (see the module docstring), and their counts."""
 
     kept: pd.DataFrame  # every judgment of the annotators kept, repeats and gold included: biases and speed
     used: pd.DataFrame  # the verdict's and the agreement's judgments: no repeats or gold unless asked for
     excluded: set[str]  # annotator ids left out
-    record: dict  # CampaignAnalysis.used: counts and exclusions, in words
-
-
-@dataclass
-class Verdict:
-    """Who won: the win rate (under the chosen tie policy and under each), Bradley-Terry with more than two
-    systems, per-criterion score differences and the automatic metrics' paired differences."""
-
-    win: preference.WinRateResult
-    win_by_policy: pd.DataFrame
-    bradley_terry: preference.BradleyTerryResult | None
-    criteria: pd.DataFrame
-    metric_table: pd.DataFrame
-
-
-@dataclass
-class Agreement:
-    """Whether the annotators agree: alpha for each target, leave-one-annotator-out, Cohen and Fleiss."""
-
-    table: pd.DataFrame  # one row per (target, level)
-    leave_one_out: pd.DataFrame
-    cohen: pd.DataFrame
-    fleiss: agreement.FleissResult
-    preference_alpha: agreement.AlphaResult  # the preference with ties as a category (the power plan uses it)
-    plan: power.AgreementPlan  # items a second annotator would have to judge, for intervals of given widths
-    raw: agreement.RawAgreement | None = (
-        None  # share of agreeing pairs of preference judgments on the same item
-    )
-
-
-@dataclass
-class MetricsVersusHumans:
-    """Whether the automatic metrics agree with the humans."""
-
-    correlations: pd.DataFrame  # metric x human score x level x method
-    preference_correlations: pd.DataFrame  # per-item metric delta against the human preference
-    pairwise_accuracy: pd.DataFrame
-    means: pd.DataFrame  # (item_id, system): "metric:<m>" and "human:<criterion>" means
+    evidence: Evidence  # the counts, for the result
 
 
 def analyze(
@@ -127,13 +65,59 @@ def analyze(
     options: AnalysisOptions | None = None,
     campaign_id: str | None = None,
 ) -> CampaignAnalysis:
-    """Run every statistic of one campaign. Raises AnnotationError when there is nothing to analyse.
+    """Run every statistic of one campaign, one stage after another. Raises AnnotationError when there is
+    nothing to analyse. (The results page runs the same stages on threads: annotations.report.analysis_stages.)"""
+    started = time.perf_counter()
+    options = options or AnalysisOptions()
+    campaign_id = check_judgments(judgments, campaign_id)
+    system, opponent = preference.default_pair(judgments)
+    table = annotator_quality(judgments, options.thresholds) if options.exclude_flagged else None
+    selection = select_evidence(judgments, table, options)
+    scores = scores if scores is not None else pd.DataFrame(columns=SCORE_COLUMNS)
+    metrics = metrics if metrics is not None else pd.DataFrame(columns=METRIC_COLUMNS)
+    scores, metrics = evidence_frames(scores, metrics, selection.used)
+    pairs = paired_metrics.metric_pairs(metrics, system, opponent)
+    return finish(
+        campaign_id, system, opponent, options, selection,
+        verdict=verdict_statistics(selection.used, scores, metrics, pairs, system, opponent, options),
+        agreeing=agreement_statistics(selection.used, scores, options),
+        versus=metrics_versus_humans(scores, metrics, selection.used, system, opponent, options, pairs[0] - pairs[1]),
+        biases=bias_statistics(judgments, table, selection, options),
+        started=started,
+    )  # fmt: skip
 
-    The stages (`annotations.stats.stages`) run on a second core beside each other; every input is only read, so
-    the values are those of running them one after another."""
-    from annotations.stats.stages import AnalysisStages
 
-    return AnalysisStages(judgments, scores, metrics, options, campaign_id).result()
+def check_judgments(judgments: pd.DataFrame | None, campaign_id: str | None) -> str:
+    """The campaign id (given, or the judgments' own); AnnotationError when there are no judgments."""
+    if judgments is None or judgments.empty:
+        raise AnnotationError("this campaign has no judgments yet: nothing to analyse")
+    if not campaign_id and "campaign_id" in judgments:
+        campaign_id = str(judgments["campaign_id"].iloc[0])
+    return campaign_id or ""
+
+
+def finish(
+    campaign_id: str,
+    system: str,
+    opponent: str,
+    options: AnalysisOptions,
+    selection: Selection,
+    verdict: Verdict,
+    agreeing: Agreement,
+    versus: MetricsVersusHumans,
+    biases: Biases,
+    started: float,
+) -> CampaignAnalysis:
+    """The stages' results as one CampaignAnalysis, with the plan for more judgments."""
+    plan = power.more_judgments(
+        verdict.win, agreeing.preference_alpha, options.target_half_width, options.detect_difference,
+        significance=1 - options.confidence,
+    )  # fmt: skip
+    return CampaignAnalysis(
+        campaign_id=campaign_id, system=system, opponent=opponent, options=options, evidence=selection.evidence,
+        verdict=verdict, agreement=agreeing, versus_metrics=versus, biases=biases, power=plan,
+        environment=environment(), seconds=time.perf_counter() - started,
+    )  # fmt: skip
 
 
 def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresholds) -> pd.DataFrame:
@@ -147,7 +131,7 @@ def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresh
 
 def select_evidence(
     judgments: pd.DataFrame, annotators: pd.DataFrame | None, options: AnalysisOptions
-) -> Evidence:
+) -> Selection:
     """Leave out the excluded (and, when asked, the flagged) annotators, then repeats and gold unless asked for;
     raise AnnotationError when nothing is left. `annotators` (the quality table) is read only to find the flagged."""
     excluded = set(options.exclude_annotators)
@@ -163,23 +147,37 @@ def select_evidence(
     if not options.include_gold:
         keep &= ~gold
     used = kept if keep.all() else kept[keep]
-    record = {
-        "judgments_total": len(judgments),
-        "annotators_total": int(judgments["annotator_id"].nunique()),
-        "excluded_annotators": sorted(excluded),
-        "judgments_of_excluded_annotators": int(len(judgments) - len(kept)),
-        "repeats_left_out": 0 if options.include_repeats else int(repeat.sum()),
-        "gold_left_out": 0 if options.include_gold else int((gold & ~repeat).sum()),
-        "judgments_used": len(used),
-        "items_used": int(used["item_id"].nunique()),
-        "annotators_used": int(used["annotator_id"].nunique()),
-        "verdict_and_agreement": "judgments_used (no excluded annotators; repeats and gold per the options)",
-        "biases_and_speed": "every judgment of the annotators kept, repeats and gold included",
-        "annotator_table": "every judgment of every annotator",
-    }
     if used.empty:
         raise AnnotationError("no judgments are left after the exclusions: include more annotators")
-    return Evidence(kept, used, excluded, record)
+    evidence = Evidence(
+        judgments_total=len(judgments),
+        annotators_total=int(judgments["annotator_id"].nunique()),
+        excluded_annotators=sorted(excluded),
+        judgments_of_excluded_annotators=int(len(judgments) - len(kept)),
+        repeats_left_out=0 if options.include_repeats else int(repeat.sum()),
+        gold_left_out=0 if options.include_gold else int((gold & ~repeat).sum()),
+        judgments_used=len(used),
+        items_used=int(used["item_id"].nunique()),
+        annotators_used=int(used["annotator_id"].nunique()),
+        used_judgment_ids=used["judgment_id"].to_numpy(),
+    )
+    return Selection(kept, used, excluded, evidence)
+
+
+def bias_statistics(
+    judgments: pd.DataFrame, table: pd.DataFrame | None, selection: Selection, options: AnalysisOptions
+) -> Biases:
+    """The annotator table (`table` when already computed; every judgment of everyone, with who is excluded),
+    and the position, length and speed checks on the judgments of the annotators kept."""
+    annotators = table if table is not None else annotator_quality(judgments, options.thresholds)
+    annotators = annotators.assign(excluded=annotators["annotator_id"].isin(selection.excluded))
+    kept, th = selection.kept, options.thresholds
+    return Biases(
+        annotators=annotators,
+        position=quality.position_bias(kept),
+        length=quality.length_bias(kept),
+        speed=quality.speed(kept, th.min_seconds, th.max_words_per_second),
+    )
 
 
 def evidence_frames(

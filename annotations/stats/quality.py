@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from annotations.errors import OptionError
+from annotations.fields import bounded, check_limits
+
 
 def _two_sided_binomial_half(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Exact two-sided binomial test against 1/2 for many (k, n) at once: the distribution is symmetric, so the
@@ -114,17 +117,61 @@ def speed(
 
 @dataclass
 class QualityThresholds:
-    """When an annotator is flagged (each check needs a minimum of evidence before it may flag)."""
+    """When an annotator is flagged (each check needs a minimum of evidence before it may flag). Checks itself:
+    a value out of its range is an OptionError (a ValueError) naming the field and the range."""
 
-    position_p: float = 0.01  # binomial test p below this ...
-    position_share: float = 0.75  # ... and left share above this (or below 1 - this)
-    fast_share: float = 0.5  # more than this share of implausibly fast judgments
-    gold_accuracy: float = 0.5  # gold accuracy below this, with at least min_gold gold items
-    min_gold: int = 3
-    self_consistency: float = 0.4  # consistency on flipped repeats below this, with at least min_repeats
-    min_repeats: int = 10
-    min_seconds: float = 3.0
-    max_words_per_second: float = 20.0
+    position_p: float = bounded(
+        0.01,
+        help="flag left/right bias when the binomial test's p is below this ...",
+        label="Position p",
+        above=0,
+        max=1,
+    )
+    position_share: float = bounded(
+        0.75,
+        help="... and the left share is above this (or below 1 - this)",
+        label="Position share",
+        min=0.5,
+        max=1,
+    )
+    fast_share: float = bounded(
+        0.5, help="flag more than this share of implausibly fast judgments", label="Fast share", min=0, max=1
+    )
+    gold_accuracy: float = bounded(
+        0.5,
+        help="flag gold accuracy below this, with at least min_gold gold items",
+        label="Gold accuracy",
+        min=0,
+        max=1,
+    )
+    min_gold: int = bounded(
+        3, help="gold items needed before gold accuracy may flag", label="Gold items", min=1
+    )
+    self_consistency: float = bounded(
+        0.4,
+        help="flag consistency on flipped repeats below this, with at least min_repeats",
+        label="Self-consistency",
+        min=0,
+        max=1,
+    )
+    min_repeats: int = bounded(
+        10, help="flipped repeats needed before self-consistency may flag", label="Repeats", min=1
+    )
+    min_seconds: float = bounded(
+        3.0,
+        help="a judgment faster than this many seconds is implausibly fast",
+        label="Fastest seconds",
+        min=0,
+    )
+    max_words_per_second: float = bounded(
+        20.0,
+        help="a judgment reading faster than this is implausibly fast",
+        label="Words per second",
+        above=0,
+    )
+
+    def __post_init__(self) -> None:
+        check_limits(self, OptionError)
 
 
 def annotator_table(

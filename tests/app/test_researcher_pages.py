@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers.login_as import login_as
 
 from annotations.campaigns import items_frame, list_campaigns
@@ -33,6 +34,47 @@ def test_bad_gold_line_shows_an_error(open_page, app_env, researcher):
     at.text_area(key="gold").input("item-001,left").run()
     at.button(key="create").click().run()
     assert "winner 'left'" in at.error[0].value
+    assert list_campaigns(app_env).empty
+
+
+def test_the_campaign_forms_limits_are_the_configs(open_page, app_env, researcher):
+    """The form takes its limits from CampaignConfig's field metadata (the form offered gold shares up to 0.5 where
+    the config allowed up to 1): each widget's range is the config's, on both pages."""
+    import dataclasses
+
+    from annotations.campaigns import CampaignConfig
+
+    limits = {f.name: f.metadata for f in dataclasses.fields(CampaignConfig)}
+    campaigns_page = _as(open_page, researcher, "campaigns")
+    runs_page = _as(open_page, researcher, "runs")
+    numbers = ("n_items", "sample_seed", "k", "items_per_annotator", "lease_minutes", "max_text_chars",
+               "max_comment_chars")  # fmt: skip
+    for name in numbers:
+        widget = campaigns_page.number_input(key=name)
+        assert widget.min == limits[name].get("min", limits[name].get("above")), name
+        assert widget.max == limits[name].get("max", limits[name].get("below")), name
+    for name in ("n_items", "k", "max_text_chars"):
+        assert runs_page.number_input(key=f"camp_{name}").min == campaigns_page.number_input(key=name).min
+    for name in ("gold_rate", "repeat_rate"):
+        for slider in (campaigns_page.slider(key=name), runs_page.slider(key=f"camp_{name}")):
+            assert (slider.min, slider.max) == (limits[name]["min"], limits[name]["below"]), name
+
+
+def test_a_value_the_config_refuses_is_refused_by_the_form_with_the_configs_message(
+    open_page, app_env, researcher
+):
+    """A share of 1 is within the slider (the config's bound) but not a share the config takes: creating the
+    campaign shows the config's own message and makes nothing."""
+    from annotations.campaigns import CampaignConfig
+    from annotations.errors import CampaignError
+
+    with pytest.raises(CampaignError) as refused:
+        CampaignConfig(name="x", run_dir="runs/x", gold_rate=1.0)
+    at = _as(open_page, researcher, "campaigns")
+    at.slider(key="gold_rate").set_value(1.0).run()
+    at.button(key="create").click().run()
+    assert not at.exception and at.error[0].value.replace("\\", "") == str(refused.value)
+    assert "gold_rate must be" in str(refused.value)
     assert list_campaigns(app_env).empty
 
 

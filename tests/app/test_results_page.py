@@ -136,7 +136,8 @@ def test_one_annotator_agreement_tab_says_what_is_needed(as_user, researcher, ap
     assert any("by 1 annotator;" in c.value for c in at.caption)
     assert any("a second annotator on the same items" in i.value for i in at.info)
     assert any(
-        "1 annotator judged 12 items, none of them judged by two different annotators" in i.value for i in at.info
+        "1 annotator judged 12 items, none of them judged by two different annotators" in i.value
+        for i in at.info
     )
     plan = next(df.value for df in at.dataframe if "second judgments still needed" in df.value.columns)
     assert list(plan["interval"]) == ["alpha ± 0.05", "alpha ± 0.10", "alpha ± 0.15", "alpha ± 0.20"]
@@ -167,7 +168,7 @@ def test_results_survive_a_restart_on_disk_until_the_data_change(
     assert len(files) == 1
     # mark the kept analysis, so the next page can only show the mark by reading this very file
     analysis = pickle.loads(files[0].read_bytes())
-    analysis.win.win_rate = 0.123456
+    analysis.verdict.win.win_rate = 0.123456
     files[0].write_bytes(pickle.dumps(analysis))
     fresh_app_process()
     at = as_user(researcher)
@@ -243,6 +244,8 @@ def test_interval_charts_are_vega_lite_specs_with_their_rows(as_user, researcher
         assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rule", "point", "rule"]
         assert spec["layer"][2]["mark"]["strokeDash"] == [4, 4]
     verdict = pa.ipc.open_stream(charts[0].proto.data.data).read_all().to_pandas()
-    assert {"drop: items, Wilson", "drop: item bootstrap", "drop: judgments, Wilson"} <= set(verdict["interval"])
+    assert {"drop: items, Wilson", "drop: item bootstrap", "drop: judgments, Wilson"} <= set(
+        verdict["interval"]
+    )
     assert (verdict["low"] <= verdict["win_rate"]).all() and (verdict["win_rate"] <= verdict["high"]).all()
     assert specs[0]["layer"][0]["encoding"]["x"]["title"] == "win rate of finetuned"

@@ -205,3 +205,73 @@ def test_the_export_folder_has_one_reader(data, tmp_path):
         with pytest.raises(AnnotationError, match=r"statistics\.json cannot be read") as raised:
             read(tmp_path)
         assert "\n" not in str(raised.value)
+
+
+# `python -m annotations stats --json` is a public interface (DESIGN.md): its keys are pinned here, so a change of
+# the analysis' inner shape cannot change what scripts reading this JSON find
+STATS_JSON_KEYS = [
+    "campaign_name", "campaign_id", "system", "opponent", "options", "used", "win", "win_by_policy",
+    "bradley_terry", "criteria", "metric_table", "agreement", "leave_one_out", "cohen", "fleiss", "annotators",
+    "position", "length", "speed", "correlations", "preference_correlations", "pairwise_accuracy", "power",
+    "agreement_plan", "raw_agreement", "environment",
+]  # fmt: skip
+STATS_JSON_USED_KEYS = [
+    "judgments_total", "annotators_total", "excluded_annotators", "judgments_of_excluded_annotators",
+    "repeats_left_out", "gold_left_out", "judgments_used", "items_used", "annotators_used",
+    "verdict_and_agreement", "biases_and_speed", "annotator_table",
+]  # fmt: skip
+STATS_JSON_OPTION_KEYS = [
+    "tie_policy", "exclude_annotators", "exclude_flagged", "include_gold", "include_repeats", "n_boot", "seed",
+    "confidence", "correlation_levels", "correlation_methods", "target_half_width", "detect_difference",
+    "thresholds",
+]  # fmt: skip
+
+
+def test_cli_stats_json_keeps_its_keys(store, capsys):
+    path, cid, _ = store
+    assert cli(["stats", "--db", str(path), "--json", "--n-boot", "30"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert list(payload) == STATS_JSON_KEYS
+    assert list(payload["used"]) == STATS_JSON_USED_KEYS
+    assert list(payload["options"]) == STATS_JSON_OPTION_KEYS
+    assert payload["used"]["judgments_used"] > 0 and payload["win"]["system"] == payload["system"]
+    assert {"alpha", "target", "level"} <= set(payload["agreement"][0])
+    assert {"annotator_id", "flagged", "excluded"} <= set(payload["annotators"][0])
+
+
+def test_cli_flags_are_generated_from_the_analysis_options(store, capsys):
+    import dataclasses
+
+    from annotations.report.cli import _options, _parser
+
+    parser = _parser("python -m annotations stats", "")
+    flags = {a.option_strings[0] for a in parser._actions if a.option_strings}
+    for f in dataclasses.fields(AnalysisOptions):
+        if not dataclasses.is_dataclass(
+            f.default_factory if f.default_factory is not dataclasses.MISSING else 0
+        ):
+            assert "--" + f.name.replace("_", "-") in flags, f.name
+    assert _options(parser.parse_args(["--db", "x"])) == AnalysisOptions()
+    given = _options(
+        parser.parse_args(
+            ["--db", "x", "--exclude-annotators", "b,a", "--exclude-flagged", "--confidence", "0.9",
+             "--correlation-methods", "kendall", "--n-boot", "7"]
+        )
+    )  # fmt: skip
+    assert given == AnalysisOptions(
+        exclude_annotators=("a", "b"),
+        exclude_flagged=True,
+        confidence=0.9,
+        correlation_methods=("kendall",),
+        n_boot=7,
+    )
+    path, _, _ = store
+    for flag, value, words in [
+        ("--confidence", "1.5", "confidence must be between 0 and 1"),
+        ("--tie-policy", "coin", "tie_policy must be one of drop, half, separate"),
+        ("--n-boot", "-3", "n_boot must be >= 0"),
+        ("--correlation-levels", "summary,weekly", "correlation_levels must be among"),
+    ]:
+        assert cli(["stats", "--db", str(path), flag, value]) == 1
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err

@@ -48,7 +48,7 @@ def campaign(tmp_path_factory, shared_data):
     data = load_campaign(con, cid)
     con.close()
     options = options_from_dict(json.loads((out / cid / "statistics.json").read_text())["options"])
-    results = analyze(data.judgments, data.scores, data.metrics, options, cid).metric_table
+    results = analyze(data.judgments, data.scores, data.metrics, options, cid).verdict.metric_table
     return run, rows, runs.comparison(run), results, out / cid
 
 

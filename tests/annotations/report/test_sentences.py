@@ -28,7 +28,7 @@ def line(lines: list[str], start: str) -> str:
 
 
 def check_verdict(a, lines: list[str]) -> None:
-    w = a.win
+    w = a.verdict.win
     if w.win_rate is None:
         assert lines[0] == f"No verdict yet: {w.reason}."
         return
@@ -62,14 +62,16 @@ def check_power(a, lines: list[str]) -> None:
         assert not plan
         return
     m = re.match(r"The win-rate interval is ±([\d.]+) points", plan[0])
-    assert float(m[1]) == pytest.approx(100 * (a.win.item_high - a.win.item_low) / 2, abs=0.05)
+    assert float(m[1]) == pytest.approx(
+        100 * (a.verdict.win.item_high - a.verdict.win.item_low) / 2, abs=0.05
+    )
     assert float(m[1]) > 0 and "±0 " not in plan[0] and "within ±0" not in plan[0]
     if "already within" in plan[0]:
         assert float(m[1]) <= 100 * p.target_half_width
 
 
 def check_criteria(a, lines: list[str]) -> None:
-    for r in a.criteria.itertuples():
+    for r in a.verdict.criteria.itertuples():
         sentence = line(lines, f"On {r.criterion},")
         if r.ci_low is None:
             assert "no interval" in sentence and r.reason in sentence
@@ -79,7 +81,7 @@ def check_criteria(a, lines: list[str]) -> None:
 
 
 def check_accuracy(a, lines: list[str]) -> None:
-    acc = a.pairwise_accuracy.dropna(subset=["accuracy"])
+    acc = a.versus_metrics.pairwise_accuracy.dropna(subset=["accuracy"])
     metric_lines = [t for t in lines if "human majority" in t]
     if acc.empty:
         assert not metric_lines
@@ -128,7 +130,7 @@ def test_unanimous_campaign_sentences():
         and "20 judgments on them are the same (finetuned)" in agreement
     )
     assert "alpha is undefined" in agreement and "second annotator" not in agreement
-    assert a.raw_agreement.share == 1.0 and a.raw_agreement.n_pairs == 10
+    assert a.agreement.raw.share == 1.0 and a.agreement.raw.n_pairs == 10
 
 
 def test_one_annotator_sentences():
@@ -137,7 +139,7 @@ def test_one_annotator_sentences():
     lines = check_all(a)
     agreement = line(lines, "Agreement needs a second annotator on the same items")
     assert "so far 1 annotator judged 8 items, none of them judged by two different annotators" in agreement
-    assert a.raw_agreement.share is None
+    assert a.agreement.raw.share is None
 
 
 def test_fewer_items_than_a_test_can_tell_say_so():
@@ -170,9 +172,9 @@ def test_split_items_give_a_defined_alpha_and_the_raw_share():
     a = analyze(*frames, OPTIONS)
     lines = check_all(a)
     agreement = line(lines, "Annotators agree on which output is better with Krippendorff's alpha")
-    alpha = a.agreement.iloc[0]["alpha"]
+    alpha = a.agreement.table.iloc[0]["alpha"]
     assert f"alpha = {alpha:.2f}" in agreement
-    assert f"raw agreement {pct(a.raw_agreement.share)} on 12 items" in agreement
+    assert f"raw agreement {pct(a.agreement.raw.share)} on 12 items" in agreement
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -239,4 +241,4 @@ def test_judges_that_split_every_item_do_not_make_a_sign_test_of_judgments_the_v
     a = analyze(*frames, options=OPTIONS)
     lines = interpret(a)
     check_verdict(a, lines)
-    assert lines[0].startswith("No clear winner") and a.win.item_p > 0.05
+    assert lines[0].startswith("No clear winner") and a.verdict.win.item_p > 0.05

@@ -73,12 +73,12 @@ def test_the_deck_shows_the_analysis_numbers(exported):
     options = options_from_dict(json.loads((folder / "out" / cid / "statistics.json").read_text())["options"])
     a = analyze(data.judgments, data.scores, data.metrics, options, cid)
     deck = (folder / "out" / cid / "slides" / "deck.md").read_text()
-    w = a.win
+    w = a.verdict.win
     assert (
         f"win rate ({w.tie_policy}): {w.win_rate:.1%}**, 95% CI {w.item_low:.1%} – {w.item_high:.1%} "
         f"(Wilson score over {w.n_items_used} items)" in deck
     )
-    for r in a.metric_table.itertuples():
+    for r in a.verdict.metric_table.itertuples():
         # a metric equal on every item (output_tokens here) has no interval: said in words, not "0.000 – 0.000"
         interval = "see below" if pd.isna(r.ci_low) else f"{r.ci_low:.3f} – {r.ci_high:.3f}"
         assert (
@@ -87,7 +87,7 @@ def test_the_deck_shows_the_analysis_numbers(exported):
         )
         if pd.isna(r.ci_low):
             assert f"- No interval for {r.metric}: {r.reason}" in deck and "the same difference" in r.reason
-    alpha = a.agreement.iloc[0]
+    alpha = a.agreement.table.iloc[0]
     assert f"Krippendorff's alpha on the preference: {alpha['alpha']:.3f}" in deck
 
 

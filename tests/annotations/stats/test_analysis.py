@@ -23,54 +23,58 @@ def result(campaign):
 
 def test_known_winner_biased_annotator_and_useless_metric(result):
     assert result.system == "finetuned" and result.opponent == "base"
-    assert result.win.boot_low > 0.5
-    annotators = result.annotators.set_index("annotator_id")
+    assert result.verdict.win.boot_low > 0.5
+    annotators = result.biases.annotators.set_index("annotator_id")
     assert annotators.loc["ann-left", "flagged"] and annotators.loc["ann-fast", "flagged"]
-    accuracy = result.pairwise_accuracy.set_index("metric")
+    accuracy = result.versus_metrics.pairwise_accuracy.set_index("metric")
     assert accuracy.loc["good_metric", "ci_low"] > 0.5
     assert accuracy.loc["useless_metric", "ci_low"] < 0.5 < accuracy.loc["useless_metric", "ci_high"]
-    pooled = result.correlations.query("level == 'pooled' and method == 'kendall'").set_index(
+    pooled = result.versus_metrics.correlations.query("level == 'pooled' and method == 'kendall'").set_index(
         ["metric", "human"]
     )
     assert (pooled.loc["good_metric", "ci_low"] > 0).all()
     assert (
         (pooled.loc["useless_metric", "ci_low"] < 0) & (pooled.loc["useless_metric", "ci_high"] > 0)
     ).all()
-    assert set(result.correlations["level"]) == {"summary", "system", "pooled"}
-    assert result.correlations.query("level == 'system'")["reason"].str.contains("at least 3 systems").all()
+    assert set(result.versus_metrics.correlations["level"]) == {"summary", "system", "pooled"}
+    assert (
+        result.versus_metrics.correlations.query("level == 'system'")["reason"]
+        .str.contains("at least 3 systems")
+        .all()
+    )
 
 
 def test_what_was_used_is_stated_and_exclusions_apply(campaign, result):
     j = campaign.judgments
     firsts = j[~j["is_repeat"] & ~j["is_gold"]]
-    assert result.used["judgments_used"] == len(firsts) == result.win.n_judgments
-    assert result.used["repeats_left_out"] == int(j["is_repeat"].sum())
+    assert result.evidence.judgments_used == len(firsts) == result.verdict.win.n_judgments
+    assert result.evidence.repeats_left_out == int(j["is_repeat"].sum())
     excluded = analyze(
         j, campaign.scores, campaign.metrics, AnalysisOptions(n_boot=100, exclude_flagged=True)
     )
-    assert {"ann-left", "ann-fast"} <= set(excluded.used["excluded_annotators"])
-    kept = firsts[~firsts["annotator_id"].isin(excluded.used["excluded_annotators"])]
-    assert excluded.win.n_judgments == len(kept)
-    assert excluded.agreement.iloc[0]["n_annotators"] == kept["annotator_id"].nunique()
-    assert "ann-left" not in set(excluded.position["annotator_id"])
-    assert excluded.annotators.set_index("annotator_id").loc["ann-left", "excluded"]
+    assert {"ann-left", "ann-fast"} <= set(excluded.evidence.excluded_annotators)
+    kept = firsts[~firsts["annotator_id"].isin(excluded.evidence.excluded_annotators)]
+    assert excluded.verdict.win.n_judgments == len(kept)
+    assert excluded.agreement.table.iloc[0]["n_annotators"] == kept["annotator_id"].nunique()
+    assert "ann-left" not in set(excluded.biases.position["annotator_id"])
+    assert excluded.biases.annotators.set_index("annotator_id").loc["ann-left", "excluded"]
     # without the left-biased annotator, the overall share of left choices is close to one half
-    overall = excluded.position.set_index("annotator_id").loc["all"]
+    overall = excluded.biases.position.set_index("annotator_id").loc["all"]
     assert abs(overall["left_share"] - 0.5) < 0.05
     by_name = analyze(j, campaign.scores, None, AnalysisOptions(n_boot=0, exclude_annotators=("ann-00",)))
-    assert by_name.used["excluded_annotators"] == ["ann-00"]
+    assert by_name.evidence.excluded_annotators == ["ann-00"]
 
 
 def test_tie_policy_is_applied_and_all_policies_are_shown(campaign):
     half = analyze(campaign.judgments, campaign.scores, None, AnalysisOptions(n_boot=100, tie_policy="half"))
-    assert half.win.tie_policy == "half"
-    assert list(half.win_by_policy["tie_policy"]) == list(preference.TIE_POLICIES)
+    assert half.verdict.win.tie_policy == "half"
+    assert list(half.verdict.win_by_policy["tie_policy"]) == list(preference.TIE_POLICIES)
     direct = preference.win_rate(
         campaign.judgments[~campaign.judgments["is_repeat"] & ~campaign.judgments["is_gold"]],
         tie_policy="half",
     )
-    assert half.win.win_rate == direct.win_rate
-    with pytest.raises(AnnotationError, match="tie policy"):
+    assert half.verdict.win.win_rate == direct.win_rate
+    with pytest.raises(AnnotationError, match="tie_policy must be one of"):
         AnalysisOptions(tie_policy="coin")
 
 
@@ -79,7 +83,7 @@ def test_export_shapes_are_json_and_deterministic(campaign, result):
     assert json.dumps(result.to_dict(), sort_keys=True) == json.dumps(again.to_dict(), sort_keys=True)
     table = result.statistics_table()
     assert {"statistic", "value", "ci_low", "ci_high", "n", "seed", "method"} <= set(table.columns)
-    assert (table["statistic"] == "krippendorff_alpha").sum() == len(result.agreement)
+    assert (table["statistic"] == "krippendorff_alpha").sum() == len(result.agreement.table)
     assert result.environment["numpy"] == np.__version__
 
 
@@ -92,9 +96,9 @@ def test_more_than_two_systems_gets_bradley_terry():
     j.loc[third, "shown_right"] = j.loc[third, "shown_right"].replace("base", "other")
     j.loc[third, "winner"] = np.where(j.loc[third, "winner"] == "base", "other", j.loc[third, "winner"])
     out = analyze(j, None, None, AnalysisOptions(n_boot=100))
-    assert out.bradley_terry is not None
-    assert set(out.bradley_terry.table["system"]) == {"base", "finetuned", "other"}
-    assert out.bradley_terry.table.iloc[0]["system"] == "finetuned"
+    assert out.verdict.bradley_terry is not None
+    assert set(out.verdict.bradley_terry.table["system"]) == {"base", "finetuned", "other"}
+    assert out.verdict.bradley_terry.table.iloc[0]["system"] == "finetuned"
 
 
 def test_nothing_to_analyse_says_so(campaign):
@@ -120,7 +124,7 @@ def test_scale_bench_runs_at_small_size():
 
 
 def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
-    """analyze runs the correlations on a second thread: they must equal the same functions run one after the
+    """The correlations analyze computes beside the other statistics must equal the same functions run one after the
     other, and two runs must give the same numbers (shared bootstrap resamples, no race)."""
     import pandas as pd
 
@@ -140,9 +144,9 @@ def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
     alone = analysis.metrics_versus_humans(
         scores, metrics, evidence, first.system, first.opponent, options, pairs[0] - pairs[1]
     )
-    pd.testing.assert_frame_equal(first.correlations, alone.correlations)
-    pd.testing.assert_frame_equal(first.preference_correlations, alone.preference_correlations)
-    pd.testing.assert_frame_equal(first.pairwise_accuracy, alone.pairwise_accuracy)
+    pd.testing.assert_frame_equal(first.versus_metrics.correlations, alone.correlations)
+    pd.testing.assert_frame_equal(first.versus_metrics.preference_correlations, alone.preference_correlations)
+    pd.testing.assert_frame_equal(first.versus_metrics.pairwise_accuracy, alone.pairwise_accuracy)
 
 
 def test_every_interval_follows_the_confidence_asked_for(campaign):
@@ -154,25 +158,37 @@ def test_every_interval_follows_the_confidence_asked_for(campaign):
     wide = analyze(j, s, m, AnalysisOptions(n_boot=300))
     narrow = analyze(j, s, m, AnalysisOptions(n_boot=300, confidence=0.8))
     for result, confidence in ((wide, 0.95), (narrow, 0.8)):
-        assert result.win.confidence == result.power.confidence == confidence
+        assert result.verdict.win.confidence == result.power.confidence == confidence
         for table in (
-            result.agreement,
-            result.correlations,
-            result.preference_correlations,
-            result.pairwise_accuracy,
+            result.agreement.table,
+            result.versus_metrics.correlations,
+            result.versus_metrics.preference_correlations,
+            result.versus_metrics.pairwise_accuracy,
         ):
             assert (table["confidence"] == confidence).all()
-    assert ci_label(narrow.win.confidence) == "80% CI" and ci_label(wide.win.confidence) == "95% CI"
+    assert (
+        ci_label(narrow.verdict.win.confidence) == "80% CI"
+        and ci_label(wide.verdict.win.confidence) == "95% CI"
+    )
 
     def width(low, high):
         return np.asarray(high, dtype=float) - np.asarray(low, dtype=float)
 
-    assert width(narrow.win.boot_low, narrow.win.boot_high) < width(wide.win.boot_low, wide.win.boot_high)
-    assert width(narrow.win.wilson_low, narrow.win.wilson_high) < width(
-        wide.win.wilson_low, wide.win.wilson_high
+    assert width(narrow.verdict.win.boot_low, narrow.verdict.win.boot_high) < width(
+        wide.verdict.win.boot_low, wide.verdict.win.boot_high
     )
-    for name in ("agreement", "correlations", "pairwise_accuracy", "criteria", "metric_table"):
-        n, w = getattr(narrow, name).dropna(subset=["ci_low"]), getattr(wide, name).dropna(subset=["ci_low"])
+    assert width(narrow.verdict.win.wilson_low, narrow.verdict.win.wilson_high) < width(
+        wide.verdict.win.wilson_low, wide.verdict.win.wilson_high
+    )
+    tables = {
+        "agreement": lambda a: a.agreement.table,
+        "correlations": lambda a: a.versus_metrics.correlations,
+        "pairwise_accuracy": lambda a: a.versus_metrics.pairwise_accuracy,
+        "criteria": lambda a: a.verdict.criteria,
+        "metric_table": lambda a: a.verdict.metric_table,
+    }
+    for name, table in tables.items():
+        n, w = table(narrow).dropna(subset=["ci_low"]), table(wide).dropna(subset=["ci_low"])
         assert len(n) == len(w) > 0, name
         assert (width(n["ci_low"], n["ci_high"]) < width(w["ci_low"], w["ci_high"])).all(), name
     with pytest.raises(AnnotationError, match="confidence must be between 0 and 1"):
@@ -180,11 +196,11 @@ def test_every_interval_follows_the_confidence_asked_for(campaign):
 
 
 def test_bradley_terry_only_when_more_than_two_systems_were_shown(campaign, result):
-    assert result.bradley_terry is None  # two systems: the win rate says it all
+    assert result.verdict.bradley_terry is None  # two systems: the win rate says it all
     j = campaign.judgments.copy()
     swap = (j["shown_left"] == "base") & (j.index % 4 == 0)  # a third system in some comparisons
     j.loc[swap, "shown_left"] = "other"
     j.loc[swap & (j["winner"] == "base"), "winner"] = "other"
     three = analyze(j, campaign.scores, campaign.metrics, AnalysisOptions(n_boot=50))
-    assert three.bradley_terry is not None
-    assert set(three.bradley_terry.table["system"]) == {"base", "finetuned", "other"}
+    assert three.verdict.bradley_terry is not None
+    assert set(three.verdict.bradley_terry.table["system"]) == {"base", "finetuned", "other"}

@@ -208,9 +208,9 @@ def test_scatter_points_from_the_analysis_means_are_those_of_metric_human_points
     for metric in ("good_metric", "useless_metric"):
         for human in ("fluency", "relevance"):
             expected = correlation.metric_human_points(
-                c.scores, c.metrics, metric, human, result.used_judgment_ids
+                c.scores, c.metrics, metric, human, result.evidence.used_judgment_ids
             )
-            points = correlation.points_from_means(result.human_metric_means, metric, human)
+            points = correlation.points_from_means(result.versus_metrics.means, metric, human)
             assert len(points) == len(expected) > 0
             pd.testing.assert_frame_equal(
                 points[["item_id", "system", "score", "value"]].astype({"item_id": str, "system": str}),
@@ -218,7 +218,7 @@ def test_scatter_points_from_the_analysis_means_are_those_of_metric_human_points
                     {"item_id": str, "system": str}
                 ),
             )
-    assert correlation.points_from_means(result.human_metric_means, "no_such_metric", "fluency").empty
+    assert correlation.points_from_means(result.versus_metrics.means, "no_such_metric", "fluency").empty
 
 
 def tied_campaign(n_items: int = 40, n_systems: int = 5, seed: int = 3) -> pd.DataFrame:

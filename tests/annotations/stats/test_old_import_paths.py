@@ -15,6 +15,8 @@ OLD_TO_NEW = [
     ("annotations.analysis", "analyze", "annotations.stats.analysis"),
     ("annotations.analysis", "AnalysisOptions", "annotations.stats.analysis"),
     ("annotations.analysis", "CampaignAnalysis", "annotations.stats.campaign_analysis"),
+    ("annotations.stats", "analyze", "annotations.stats.analysis"),
+    ("annotations.stats", "AnalysisOptions", "annotations.stats.analysis_options"),
     ("annotations.stats", "win_rate", "annotations.stats.preference"),
     ("annotations.stats", "bradley_terry", "annotations.stats.preference"),
     ("annotations.stats", "TIE_POLICIES", "annotations.stats.preference"),

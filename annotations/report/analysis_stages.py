@@ -1,4 +1,4 @@
-"""The stages of `analyze` as futures, for a page that draws each statistic as soon as it is ready: the headline
+"""The stages of `annotations.stats.analyze` as futures, for a page that draws each statistic as soon as it is ready: the headline
 verdict (win rate under each tie policy, sign test) first, in a fraction of a second, then the rest on a small
 thread pool (numpy, pandas and the bootstrap's matrix products release the GIL, so two cores work at once).
 
@@ -6,13 +6,16 @@ thread pool (numpy, pandas and the bootstrap's matrix products release the GIL, 
     # scores and metrics may be loaders (no-argument callables): they are read on the pool while the headline,
     # which needs only the judgments, is computed
     stages.headline()     # (win, win_by_policy): what the Verdict tab shows first
-    stages.verdict()      # analysis.Verdict: + criteria, metric table, Bradley-Terry
-    stages.agreement()    # analysis.Agreement
-    stages.versus()       # analysis.MetricsVersusHumans
-    stages.result()       # the CampaignAnalysis that `analyze` returns (analyze is this, run to the end)
+    stages.verdict()      # Verdict: + criteria, metric table, Bradley-Terry
+    stages.agreement()    # Agreement
+    stages.versus()       # MetricsVersusHumans
+    stages.biases()       # Biases
+    stages.result()       # the CampaignAnalysis that `analyze` returns
 
-Every stage reads its inputs only, so the values are those of running the stages one after another. A stage
-waits only on stages submitted before it, so the pool cannot deadlock. No I/O.
+The speed trick of the results page, kept beside its cache (`results_cache`): the statistics are the stage
+functions of `annotations.stats.analysis`, which `analyze` runs one after another. Every stage reads its inputs
+only, so the values are those of the plain `analyze` (tests/annotations/report/test_analysis_stages.py pins it).
+A stage waits only on stages submitted before it, so the pool cannot deadlock. No I/O.
 """
 
 from __future__ import annotations
@@ -20,14 +23,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pandas as pd
 
-from annotations.errors import AnnotationError
-from annotations.stats import analysis, paired_metrics, power, preference, quality
-from annotations.stats.campaign_analysis import CampaignAnalysis
-from annotations.stats.environment import environment
+from annotations.stats import analysis, paired_metrics, preference
+from annotations.stats.analysis_options import AnalysisOptions
+from annotations.stats.campaign_analysis import (
+    Agreement,
+    Biases,
+    CampaignAnalysis,
+    Evidence,
+    MetricsVersusHumans,
+    Verdict,
+)
 
 
 def _frame(value: pd.DataFrame | Callable[[], pd.DataFrame] | None, columns: list[str]) -> pd.DataFrame:
@@ -39,16 +47,6 @@ def _frame(value: pd.DataFrame | Callable[[], pd.DataFrame] | None, columns: lis
 STAGES = ("verdict", "agreement", "metrics versus humans", "annotators")  # what a progress line counts
 
 
-@dataclass
-class Biases:
-    """The annotator table and the position, length and speed checks."""
-
-    annotators: pd.DataFrame
-    position: pd.DataFrame
-    length: quality.LengthBiasResult
-    speed: pd.DataFrame
-
-
 class AnalysisStages:
     """Every statistic of one campaign, started at construction and collected stage by stage."""
 
@@ -57,27 +55,23 @@ class AnalysisStages:
         judgments: pd.DataFrame,
         scores: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
         metrics: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
-        options: analysis.AnalysisOptions | None = None,
+        options: AnalysisOptions | None = None,
         campaign_id: str | None = None,
         workers: int = 2,
     ) -> None:
         self.started = time.perf_counter()
-        self.options = options = options or analysis.AnalysisOptions()
-        if judgments is None or judgments.empty:
-            raise AnnotationError("this campaign has no judgments yet: nothing to analyse")
-        if not campaign_id and "campaign_id" in judgments:
-            campaign_id = str(judgments["campaign_id"].iloc[0])
-        self.campaign_id = campaign_id or ""
+        self.options = options = options or AnalysisOptions()
+        self.campaign_id = analysis.check_judgments(judgments, campaign_id)
         self.system, self.opponent = system, opponent = preference.default_pair(judgments)
         self.seconds: dict[str, float] = {}  # stage -> seconds from the start until it was ready
         # the quality checks decide the evidence only when flagged annotators are left out; otherwise the
         # headline need not wait for them
         table = analysis.annotator_quality(judgments, options.thresholds) if options.exclude_flagged else None
-        self.evidence = evidence = analysis.select_evidence(judgments, table, options)
+        self.selection = selection = analysis.select_evidence(judgments, table, options)
         self._pool = pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analysis")
         submit = self._submit
         self._headline = submit(
-            "headline", analysis.headline_statistics, evidence.used, system, opponent, options
+            "headline", analysis.headline_statistics, selection.used, system, opponent, options
         )
         loaded_scores = submit("scores", _frame, scores, analysis.SCORE_COLUMNS)
         loaded_metrics = submit("metrics", _frame, metrics, analysis.METRIC_COLUMNS)
@@ -100,58 +94,48 @@ class AnalysisStages:
     # ------------------------------------------------------------------ the stages (each waits on earlier ones)
 
     def _frames_and_pairs(self, scores: Future, metrics: Future):
-        scores, metrics = analysis.evidence_frames(scores.result(), metrics.result(), self.evidence.used)
+        scores, metrics = analysis.evidence_frames(scores.result(), metrics.result(), self.selection.used)
         return scores, metrics, paired_metrics.metric_pairs(metrics, self.system, self.opponent)
 
-    def _run_versus(self) -> analysis.MetricsVersusHumans:
+    def _run_versus(self) -> MetricsVersusHumans:
         scores, metrics, pairs = self._frames.result()
-        used, o = self.evidence.used, self.options
+        used, o = self.selection.used, self.options
         return analysis.metrics_versus_humans(
             scores, metrics, used, self.system, self.opponent, o, pairs[0] - pairs[1]
         )
 
-    def _run_verdict(self) -> analysis.Verdict:
+    def _run_verdict(self) -> Verdict:
         scores, metrics, pairs = self._frames.result()
         return analysis.verdict_statistics(
-            self.evidence.used, scores, metrics, pairs, self.system, self.opponent, self.options,
+            self.selection.used, scores, metrics, pairs, self.system, self.opponent, self.options,
             headline=self._headline.result(),
         )  # fmt: skip
 
-    def _run_agreement(self) -> analysis.Agreement:
+    def _run_agreement(self) -> Agreement:
         scores, _, _ = self._frames.result()
-        return analysis.agreement_statistics(self.evidence.used, scores, self.options)
+        return analysis.agreement_statistics(self.selection.used, scores, self.options)
 
     def _run_biases(self, judgments: pd.DataFrame, table: pd.DataFrame | None) -> Biases:
-        annotators = (
-            table if table is not None else analysis.annotator_quality(judgments, self.options.thresholds)
-        )
-        annotators = annotators.assign(excluded=annotators["annotator_id"].isin(self.evidence.excluded))
-        kept, th = self.evidence.kept, self.options.thresholds
-        return Biases(
-            annotators=annotators,
-            position=quality.position_bias(kept),
-            length=quality.length_bias(kept),
-            speed=quality.speed(kept, th.min_seconds, th.max_words_per_second),
-        )
+        return analysis.bias_statistics(judgments, table, self.selection, self.options)
 
     # ------------------------------------------------------------------ collecting them
 
     @property
-    def used(self) -> dict:
-        """What the statistics use: counts and exclusions (CampaignAnalysis.used)."""
-        return self.evidence.record
+    def evidence(self) -> Evidence:
+        """What the statistics use: counts and exclusions (CampaignAnalysis.evidence), known at once."""
+        return self.selection.evidence
 
     def headline(self) -> tuple[preference.WinRateResult, pd.DataFrame]:
         """(win rate under the chosen tie policy, the win rate under each policy as a table)."""
         return self._headline.result()
 
-    def verdict(self) -> analysis.Verdict:
+    def verdict(self) -> Verdict:
         return self._verdict.result()
 
-    def agreement(self) -> analysis.Agreement:
+    def agreement(self) -> Agreement:
         return self._agreement.result()
 
-    def versus(self) -> analysis.MetricsVersusHumans:
+    def versus(self) -> MetricsVersusHumans:
         return self._versus.result()
 
     def biases(self) -> Biases:
@@ -166,23 +150,10 @@ class AnalysisStages:
         """Wait for every stage; the same CampaignAnalysis as `analyze` (computed once, then kept)."""
         if self._result is not None:
             return self._result
-        verdict, agreeing, versus, biases = self.verdict(), self.agreement(), self.versus(), self.biases()
-        o = self.options
-        plan = power.more_judgments(
-            verdict.win, agreeing.preference_alpha, o.target_half_width, o.detect_difference,
-            significance=1 - o.confidence,
-        )  # fmt: skip
-        self._result = CampaignAnalysis(
-            campaign_id=self.campaign_id, system=self.system, opponent=self.opponent, options=o,
-            used=self.evidence.record, win=verdict.win, win_by_policy=verdict.win_by_policy,
-            bradley_terry=verdict.bradley_terry, criteria=verdict.criteria, metric_table=verdict.metric_table,
-            agreement=agreeing.table, leave_one_out=agreeing.leave_one_out, cohen=agreeing.cohen,
-            fleiss=agreeing.fleiss, annotators=biases.annotators, position=biases.position, length=biases.length,
-            speed=biases.speed, correlations=versus.correlations,
-            preference_correlations=versus.preference_correlations, pairwise_accuracy=versus.pairwise_accuracy,
-            power=plan, environment=environment(), seconds=time.perf_counter() - self.started,
-            used_judgment_ids=self.evidence.used["judgment_id"].to_numpy(), human_metric_means=versus.means,
-            agreement_plan=agreeing.plan, raw_agreement=agreeing.raw,
+        self._result = analysis.finish(
+            self.campaign_id, self.system, self.opponent, self.options, self.selection,
+            verdict=self.verdict(), agreeing=self.agreement(), versus=self.versus(), biases=self.biases(),
+            started=self.started,
         )  # fmt: skip
         return self._result
 
@@ -197,31 +168,23 @@ class FinishedStages:
         self.seconds: dict[str, float] = {}
 
     @property
-    def used(self) -> dict:
-        return self._result.used
+    def evidence(self) -> Evidence:
+        return self._result.evidence
 
     def headline(self) -> tuple[preference.WinRateResult, pd.DataFrame]:
-        return self._result.win, self._result.win_by_policy
+        return self._result.verdict.win, self._result.verdict.win_by_policy
 
-    def verdict(self) -> analysis.Verdict:
-        a = self._result
-        return analysis.Verdict(a.win, a.win_by_policy, a.bradley_terry, a.criteria, a.metric_table)
+    def verdict(self) -> Verdict:
+        return self._result.verdict
 
-    def agreement(self) -> analysis.Agreement:
-        a = self._result
-        return analysis.Agreement(
-            a.agreement, a.leave_one_out, a.cohen, a.fleiss, None, a.agreement_plan, a.raw_agreement
-        )
+    def agreement(self) -> Agreement:
+        return self._result.agreement
 
-    def versus(self) -> analysis.MetricsVersusHumans:
-        a = self._result
-        return analysis.MetricsVersusHumans(
-            a.correlations, a.preference_correlations, a.pairwise_accuracy, a.human_metric_means
-        )
+    def versus(self) -> MetricsVersusHumans:
+        return self._result.versus_metrics
 
     def biases(self) -> Biases:
-        a = self._result
-        return Biases(a.annotators, a.position, a.length, a.speed)
+        return self._result.biases
 
     def done(self) -> list[str]:
         return list(STAGES)
