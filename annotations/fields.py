@@ -1,17 +1,15 @@
-"""Config fields with limits, for the configs of `annotations` (AnalysisOptions, QualityThresholds): ft_core's
-`option` (label, help, choices, the command-line flag) plus `min`/`max` (inclusive) and `above`/`below`
-(exclusive) in the field's metadata, and the one check that reads them, so a form, a command line and the
-config's own `__post_init__` share one source of limits."""
+"""Config fields with limits, for the configs of `annotations` (AnalysisOptions, QualityThresholds,
+CampaignConfig): ft_core's `option` (label, help, choices, the command-line flag, and the range of a number as
+one `ft_core.config.Range` in the field's metadata), spelled with the names a form reads (`min`/`max` inclusive,
+`above`/`below` exclusive), and ft_core's one check of them, so a form, a command line and the config's own
+`__post_init__` share one source of limits and one wording of their errors."""
 
 from __future__ import annotations
 
 import dataclasses
-import types
 from typing import Any
 
-from ft_core.config import check_fields, option
-
-LIMITS = ("min", "max", "above", "below")
+from ft_core.config import Range, check_fields, option
 
 
 def bounded(
@@ -19,62 +17,29 @@ def bounded(
     *,
     help: str,
     label: str,
-    min: float | None = None,  # noqa: A002 - the metadata key, as the form reads it
+    min: float | None = None,  # noqa: A002 - the name a form's min_value reads
     max: float | None = None,  # noqa: A002
     above: float | None = None,
     below: float | None = None,
     **more: Any,
 ) -> Any:
     """`ft_core.config.option` with limits on the value (None: no limit on that side)."""
-    f = option(default, help=help, label=label, **more)
-    limits = {k: v for k, v in zip(LIMITS, (min, max, above, below), strict=True) if v is not None}
-    f.metadata = types.MappingProxyType({**f.metadata, **limits})
-    return f
+    return option(default, help=help, label=label, at_least=min, at_most=max, above=above, below=below, **more)
 
 
-def allowed_range(metadata: Any) -> str:
-    """The limits of a field in words: "between 0 and 1", "> 0", "at least 0"."""
-    low = (
-        (">=", metadata["min"])
-        if "min" in metadata
-        else (">", metadata["above"])
-        if "above" in metadata
-        else None
-    )
-    high = (
-        ("<=", metadata["max"])
-        if "max" in metadata
-        else ("<", metadata["below"])
-        if "below" in metadata
-        else None
-    )
-    if low and high:
-        inclusive = low[0] == ">=" and high[0] == "<="
-        exclusive = low[0] == ">" and high[0] == "<"
-        if inclusive or exclusive:
-            return f"between {low[1]} and {high[1]}{'' if inclusive else ' (both excluded)'}"
-        return f"{low[0]} {low[1]} and {high[0]} {high[1]}"
-    bound = low or high
-    return f"{bound[0]} {bound[1]}" if bound else "any value"
+def field_range(metadata: Any) -> Range | None:
+    """The range a field declares, or None."""
+    return metadata.get("range")
 
 
-def out_of_range(value: Any, metadata: Any) -> bool:
-    """Whether `value` breaks a limit in `metadata` (None is never checked: it means "not set")."""
-    if value is None:
-        return False
-    return (
-        ("min" in metadata and value < metadata["min"])
-        or ("max" in metadata and value > metadata["max"])
-        or ("above" in metadata and value <= metadata["above"])
-        or ("below" in metadata and value >= metadata["below"])
-    )
+def widget_bounds(metadata: Any) -> tuple[float | None, float | None]:
+    """The lowest and highest value a form's widget offers (an open bound is offered and refused by the config
+    with its own message: Streamlit's inputs have closed bounds only)."""
+    bounds = field_range(metadata)
+    return (None, None) if bounds is None else (bounds.low, bounds.high)
 
 
 def check_limits(cfg: Any, error: type[Exception]) -> None:
-    """Coerce every field to its type and check its choices (ft_core's `check_fields`), then its limits: raise
-    `error` naming the first bad field and its allowed range, on one line."""
+    """Coerce every field to its type, check its choices and its range (ft_core's `check_fields`): raise `error`
+    naming the first bad field and its allowed range, on one line."""
     check_fields(cfg, error)
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if out_of_range(value, f.metadata):
-            raise error(f"{f.name} must be {allowed_range(f.metadata)}; got {value!r}")

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from annotations.campaigns import SELECTIONS, CampaignConfig, Criterion
+from annotations.fields import widget_bounds
 from ft_core.config import field_specs
 from pages.i18n import UI_LANGUAGES
 
@@ -43,9 +44,7 @@ def _default(name: str) -> Any:
 def widget_limits(name: str) -> tuple[Any, Any]:
     """(lowest, highest) a widget of the field offers: the config's limits, an excluded bound included (the
     config then refuses it with its message); None where the config sets none."""
-    limits = _LIMITS[name]
-    low = limits.get("min", limits.get("above"))
-    high = limits.get("max", limits.get("below"))
+    low, high = widget_bounds(_LIMITS[name])
     number = float if _SPECS[name].annotation is float else int
     return (None if low is None else number(low)), (None if high is None else number(high))
 

@@ -44,20 +44,20 @@ def test_the_campaign_forms_limits_are_the_configs(open_page, app_env, researche
 
     from annotations.campaigns import CampaignConfig
 
-    limits = {f.name: f.metadata for f in dataclasses.fields(CampaignConfig)}
+    limits = {f.name: f.metadata["range"] for f in dataclasses.fields(CampaignConfig) if "range" in f.metadata}
     campaigns_page = _as(open_page, researcher, "campaigns")
     runs_page = _as(open_page, researcher, "runs")
     numbers = ("n_items", "sample_seed", "k", "items_per_annotator", "lease_minutes", "max_text_chars",
                "max_comment_chars")  # fmt: skip
     for name in numbers:
         widget = campaigns_page.number_input(key=name)
-        assert widget.min == limits[name].get("min", limits[name].get("above")), name
-        assert widget.max == limits[name].get("max", limits[name].get("below")), name
+        assert widget.min == limits[name].low, name
+        assert widget.max == limits[name].high, name
     for name in ("n_items", "k", "max_text_chars"):
         assert runs_page.number_input(key=f"camp_{name}").min == campaigns_page.number_input(key=name).min
     for name in ("gold_rate", "repeat_rate"):
         for slider in (campaigns_page.slider(key=name), runs_page.slider(key=f"camp_{name}")):
-            assert (slider.min, slider.max) == (limits[name]["min"], limits[name]["below"]), name
+            assert (slider.min, slider.max) == (limits[name].low, limits[name].high), name
 
 
 def test_a_value_the_config_refuses_is_refused_by_the_form_with_the_configs_message(

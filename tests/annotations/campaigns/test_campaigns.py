@@ -284,7 +284,7 @@ def test_run_folder_outputs_obey_the_limit(con, tmp_path):
 
 def test_limits_must_be_positive(con, run_folder):
     for bad in ({"max_text_chars": 0}, {"max_comment_chars": 0}):
-        with pytest.raises(CampaignError, match="must be >= 1"):
+        with pytest.raises(CampaignError, match="must be at least 1, got 0"):
             create_campaign(con, CampaignConfig(name="x", run_dir=str(run_folder), **bad))
 
 
@@ -293,7 +293,7 @@ def test_a_campaign_config_checks_itself_when_made(run_folder):
     types with ft_core.config's one helper, and carries labels and help for the form."""
     from ft_core.config import field_specs
 
-    with pytest.raises(CampaignError, match="k must be >= 1"):
+    with pytest.raises(CampaignError, match="k must be at least 1, got 0"):
         CampaignConfig(name="x", run_dir=str(run_folder), k=0)
     with pytest.raises(CampaignError, match="selection must be one of all, random, critical; got 'best'"):
         CampaignConfig(name="x", run_dir=str(run_folder), selection="best")

@@ -267,9 +267,9 @@ def test_cli_flags_are_generated_from_the_analysis_options(store, capsys):
     )
     path, _, _ = store
     for flag, value, words in [
-        ("--confidence", "1.5", "confidence must be between 0 and 1"),
+        ("--confidence", "1.5", "confidence must be in (0, 1), got 1.5"),
         ("--tie-policy", "coin", "tie_policy must be one of drop, half, separate"),
-        ("--n-boot", "-3", "n_boot must be >= 0"),
+        ("--n-boot", "-3", "n_boot must be >= 0, got -3"),
         ("--correlation-levels", "summary,weekly", "correlation_levels must be among"),
     ]:
         assert cli(["stats", "--db", str(path), flag, value]) == 1

@@ -191,7 +191,7 @@ def test_every_interval_follows_the_confidence_asked_for(campaign):
         n, w = table(narrow).dropna(subset=["ci_low"]), table(wide).dropna(subset=["ci_low"])
         assert len(n) == len(w) > 0, name
         assert (width(n["ci_low"], n["ci_high"]) < width(w["ci_low"], w["ci_high"])).all(), name
-    with pytest.raises(AnnotationError, match="confidence must be between 0 and 1"):
+    with pytest.raises(AnnotationError, match=r"confidence must be in \(0, 1\), got 95"):
         AnalysisOptions(confidence=95)
 
 

@@ -6,19 +6,19 @@ import dataclasses
 import pytest
 
 from annotations.errors import AnnotationError
-from annotations.fields import allowed_range
+from annotations.fields import field_range
 from annotations.stats import AnalysisOptions, QualityThresholds
 
 BAD_THRESHOLDS = [
-    ("position_p", 0.0, "position_p must be > 0 and <= 1"),
-    ("position_share", 0.4, "position_share must be between 0.5 and 1"),
-    ("fast_share", 1.5, "fast_share must be between 0 and 1"),
-    ("gold_accuracy", -0.1, "gold_accuracy must be between 0 and 1"),
-    ("min_gold", 0, "min_gold must be >= 1"),
-    ("self_consistency", 2, "self_consistency must be between 0 and 1"),
-    ("min_repeats", 0, "min_repeats must be >= 1"),
-    ("min_seconds", -1, "min_seconds must be >= 0"),
-    ("max_words_per_second", 0, "max_words_per_second must be > 0"),
+    ("position_p", 0.0, r"position_p must be in \(0, 1\], got 0.0"),
+    ("position_share", 0.4, r"position_share must be in \[0.5, 1\], got 0.4"),
+    ("fast_share", 1.5, r"fast_share must be in \[0, 1\], got 1.5"),
+    ("gold_accuracy", -0.1, r"gold_accuracy must be in \[0, 1\], got -0.1"),
+    ("min_gold", 0, "min_gold must be at least 1, got 0"),
+    ("self_consistency", 2, r"self_consistency must be in \[0, 1\], got 2"),
+    ("min_repeats", 0, "min_repeats must be at least 1, got 0"),
+    ("min_seconds", -1, "min_seconds must be >= 0, got -1"),
+    ("max_words_per_second", 0, "max_words_per_second must be positive, got 0"),
 ]
 
 
@@ -27,27 +27,26 @@ def test_quality_thresholds_refuse_a_value_out_of_range(name, value, message):
     with pytest.raises(ValueError, match=message) as caught:
         QualityThresholds(**{name: value})
     assert isinstance(caught.value, AnnotationError) and "\n" not in str(caught.value)
-    assert f"got {value!r}" in str(caught.value) or f"got {float(value)!r}" in str(caught.value)
 
 
 def test_every_threshold_has_a_range_and_the_defaults_pass():
     for f in dataclasses.fields(QualityThresholds):
-        assert allowed_range(f.metadata) != "any value", f.name
+        assert field_range(f.metadata) is not None, f.name
     assert QualityThresholds() == QualityThresholds(**dataclasses.asdict(QualityThresholds()))
 
 
 @pytest.mark.parametrize(
     "values,message",
     [
-        ({"confidence": 0.0}, "confidence must be between 0 and 1 \\(both excluded\\); got 0.0"),
-        ({"confidence": 95}, "confidence must be between 0 and 1"),
-        ({"n_boot": -1}, "n_boot must be >= 0; got -1"),
+        ({"confidence": 0.0}, r"confidence must be in \(0, 1\), got 0.0"),
+        ({"confidence": 95}, r"confidence must be in \(0, 1\), got 95"),
+        ({"n_boot": -1}, "n_boot must be >= 0, got -1"),
         ({"seed": "x"}, "seed must be of type int"),
         ({"tie_policy": "coin"}, "tie_policy must be one of drop, half, separate"),
-        ({"target_half_width": 0.0}, "target_half_width must be > 0 and <= 0.5"),
-        ({"detect_difference": 0.7}, "detect_difference must be > 0 and <= 0.5"),
+        ({"target_half_width": 0.0}, r"target_half_width must be in \(0, 0.5\], got 0.0"),
+        ({"detect_difference": 0.7}, r"detect_difference must be in \(0, 0.5\], got 0.7"),
         ({"correlation_methods": ("kendall", "cosine")}, "correlation_methods must be among .*; got cosine"),
-        ({"thresholds": {"min_gold": 0}}, "min_gold must be >= 1"),
+        ({"thresholds": {"min_gold": 0}}, "min_gold must be at least 1, got 0"),
     ],
 )
 def test_analysis_options_refuse_a_bad_value_naming_the_field(values, message):
