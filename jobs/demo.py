@@ -30,10 +30,11 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from annotations import runs, store, users
-from annotations.assignment import next_item, own_assignment
-from annotations.campaigns import DEFAULT_INSTRUCTIONS, CampaignConfig, create_campaign, metrics_frame
-from annotations.judgments import submit
+from annotations import store
+from annotations.accounts import users
+from annotations.campaigns import DEFAULT_INSTRUCTIONS, CampaignConfig, create_campaign, metrics_frame, runs
+from annotations.judging.assignment import next_item, own_assignment
+from annotations.judging.judgments import submit
 from ft_core.config import (
     DEFAULT_METRICS,
     GenerateConfig,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotations import db, source_files
+from annotations import source_files
+from annotations.accounts.users import list_users
 from annotations.campaigns import (
     CampaignConfig,
     campaign_judges,
@@ -22,7 +23,7 @@ from annotations.campaigns import (
 from annotations.campaigns.progress import campaign_progress
 from annotations.errors import AnnotationError
 from annotations.plurals import counted, plural
-from annotations.users import list_users
+from annotations.store import default_path
 from ft_core.errors import FtCoreError
 from jobs import campaign_scores
 from pages.campaign_form import campaign_options
@@ -225,7 +226,7 @@ if st.button("Create campaign", type="primary", key="create"):
     campaign_id = None
     try:
         if origin != "A run folder":
-            folder = db.default_path().parent / "uploads"
+            folder = default_path().parent / "uploads"
             source_file = str(source_files.save_upload(folder, upload.name, upload.getvalue()))
         config = CampaignConfig(
             name=name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotations import runs
+from annotations.campaigns import runs
 from annotations.errors import AnnotationError
 from jobs import commands, logs, machine, progress, queue, scheduler
 from pages.curve_chart import curve_chart

@@ -12,9 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from annotations import campaigns, stats
-from annotations.analysis import AnalysisOptions
 from annotations.campaigns.facets import CampaignFacets, ItemFrames, campaign_facets, item_frames
-from annotations.correlation import points_from_means
 from annotations.errors import AnnotationError
 from annotations.plurals import counted
 from annotations.report import (
@@ -29,6 +27,8 @@ from annotations.report import (
 )
 from annotations.report.metric_reading import metric_reading
 from annotations.report.summary import agreement_sentence
+from annotations.stats.analysis import AnalysisOptions
+from annotations.stats.correlation import points_from_means
 from annotations.stats.faithfulness import fidelity_table
 from annotations.stats.stages import STAGES, AnalysisStages, FinishedStages
 from ft_core import runfolder

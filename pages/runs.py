@@ -1,7 +1,7 @@
 """Runs (researchers): compare run folders — overlaid loss/eval curves, configs side by side, metric tables, a
 sweep's heatmap over lr x r — and carry a finished run on: generate and score, then create a campaign.
 
-Everything is read from the run folders (annotations.runs), so a folder deleted while listed only drops out.
+Everything is read from the run folders (annotations.campaigns.runs), so a folder deleted while listed only drops out.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 import altair as alt
 import streamlit as st
 
-from annotations import runs
 from annotations.campaigns import (
     CampaignConfig,
     create_campaign,
     get_campaign,
+    runs,
 )
 from annotations.errors import AnnotationError
 from ft_core import runfolder

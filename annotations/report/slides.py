@@ -589,8 +589,8 @@ def main_export_with_slides(argv: list[str]) -> int:
     """`python -m annotations export --db FILE --out DIR --slides`: the export, then a deck in DIR/<campaign>/slides/
     made from the export's own options (statistics.json), so deck and export show the same numbers."""
     from annotations import report, store
-    from annotations.analysis import analyze
     from annotations.campaigns import list_campaigns
+    from annotations.stats.analysis import analyze
 
     argv = [a for a in argv if a != "--slides"]
     status = report.main_export(argv)

@@ -8,7 +8,8 @@ import pytest
 from helpers.run_folders import write_run_folder
 
 import jobs  # noqa: F401  (see below)
-from annotations import store, users
+from annotations import store
+from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, create_campaign
 
 # AppTest.from_file("pages/runs.py") puts the page's folder (pages/) first on sys.path, where pages/jobs.py would

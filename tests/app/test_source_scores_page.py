@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from helpers.login_as import login_as
 
-from annotations import assignment, judgments, store
+from annotations import store
 from annotations.campaigns import list_campaigns
+from annotations.judging import assignment, judgments
 from jobs import campaign_scores, queue, scheduler
 
 SOURCE = "The committee approved 120 new grants for researchers in Lisbon in 2021."

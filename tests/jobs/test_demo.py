@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotations.assignment import next_item
+from annotations.accounts.users import authenticate
 from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns
-from annotations.judgments import judgments_frame
-from annotations.users import authenticate
+from annotations.judging.assignment import next_item
+from annotations.judging.judgments import judgments_frame
 from jobs import demo, logs, progress, queue
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ and dropping everything but letters and digits (`Admin`, `admin.`, `admin@` and 
 
 The first start of the app creates a researcher `admin` whose random password is printed once (`ensure_admin`);
 set `FT_ADMIN_PASSWORD` to choose it instead (tests, demos). User ids are pseudonyms such as `ann-3f2a9c`:
-analyses never see usernames. Logins (throttling, the attempts table) live in `annotations.logins`, browser
-sessions in `annotations.sessions`; disabling an account or changing its password revokes its sessions.
+analyses never see usernames. Logins (throttling, the attempts table) live in `annotations.accounts.logins`, browser
+sessions in `annotations.accounts.sessions`; disabling an account or changing its password revokes its sessions.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
-from annotations import sessions, store
+from annotations import store
+from annotations.accounts import sessions
 from annotations.errors import AuthError
 
 ROLES = ("annotator", "researcher")
@@ -184,7 +185,7 @@ def _find(con: duckdb.DuckDBPyConnection, typed: str) -> tuple | None:
 def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -> User:
     """The user with these credentials; AuthError (same message for every failure) otherwise.
 
-    This is the bare check, without throttling: the login page goes through `annotations.logins.log_in`. A correct
+    This is the bare check, without throttling: the login page goes through `annotations.accounts.logins.log_in`. A correct
     password that no longer passes the rules marks the account `must_change_password`.
     """
     row = _find(con, username)

@@ -1,7 +1,7 @@
 """Backups of the study's store while the app runs, and restoring one into a new DuckDB file (docs/backups.md).
 
 A backup is a folder `backup-<UTC time>/` holding DuckDB's `EXPORT DATABASE` in Parquet (one file per table, plus
-DuckDB's `schema.sql` and `load.sql`, which restore never runs) and a `manifest.json` (annotations.backup_manifest):
+DuckDB's `schema.sql` and `load.sql`, which restore never runs) and a `manifest.json` (annotations.store.backup_manifest):
 when, the schema version, the row count of every table, and the SHA-256 and size of every file. It is written
 through the app's own connection, in the write queue (`store.write`, its own lane) and inside one transaction:
 DuckDB gives that transaction one snapshot of the committed data, so a backup holds every write acknowledged before
@@ -43,7 +43,9 @@ import duckdb
 import pandas as pd
 
 from annotations import store
-from annotations.backup_manifest import (  # the manifest's names stay importable from here
+from annotations.errors import StoreError
+from annotations.plurals import counted, plural
+from annotations.store.backup_manifest import (  # the manifest's names stay importable from here
     FORMAT,  # noqa: F401
     FORMAT_VERSION,  # noqa: F401
     MANIFEST,
@@ -53,8 +55,6 @@ from annotations.backup_manifest import (  # the manifest's names stay importabl
     Manifest,
     read_manifest,
 )
-from annotations.errors import StoreError
-from annotations.plurals import counted, plural
 
 BACKUP_LANE = "backup"  # its own lane: a backup never shares a group commit with anyone's write
 _PARTIAL = ".partial"

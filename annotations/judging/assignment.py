@@ -6,10 +6,10 @@ them:
 - an item gets at most k judgments: submitted assignments plus open ones whose lease has not run out;
 - an open assignment whose lease ran out (default 15 minutes) no longer holds its slot: the item returns to the
   pool; if its holder comes back before someone else took the slot, they keep it;
-- the left side is drawn, not alternated: each annotator has a random design of their own (annotations.design:
+- the left side is drawn, not alternated: each annotator has a random design of their own (annotations.judging.design:
   random permuted blocks of the campaign's `side_block_sizes`, from the campaign's server-side secret), so both
   systems are on their left equally often within every block, never more than `side_max_imbalance` apart, and
-  earlier sides tell little about the next (annotations.design says how little). The n-th regular pair given to an annotator takes slot n of their
+  earlier sides tell little about the next (annotations.judging.design says how little). The n-th regular pair given to an annotator takes slot n of their
   sequence; every regular pair given counts (skipped and expired ones too: re-using a slot would repeat a known
   side). Gold pairs take the slots of a second sequence of their own, so they never unbalance the regular ones;
   a flipped repeat takes no slot (its sides are its original's, swapped). The side is stored on the assignment
@@ -48,8 +48,8 @@ import duckdb
 from annotations import store
 from annotations.campaigns import CampaignConfig, Criterion, campaign_config, campaign_design
 from annotations.campaigns.judges import JUDGE_OF_EACH_CAMPAIGN_SQL, check_judge
-from annotations.design import Design
 from annotations.errors import AnnotationError, AuthError
+from annotations.judging.design import Design
 
 # The write lane of assignment (see store.write): judgments of pairs whose lease still runs use their own lane.
 ASSIGNMENT_LANE = "assignments"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from annotations import time_left
+from annotations.campaigns import time_left
 from ft_core import runfolder
 from ft_core.runfolder import find_runs, is_run, is_sweep, read_config, read_log, read_status
 
@@ -122,7 +122,7 @@ class RunProgress:
     gpu_mem_gb: float | None
     text: str
     time_left: time_left.TimeLeft | None = (
-        None  # the smoothed estimate with its range (annotations/time_left.py)
+        None  # the smoothed estimate with its range (annotations/campaigns/time_left.py)
     )
 
 

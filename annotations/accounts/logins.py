@@ -5,7 +5,7 @@ lock of one username from one address after N failures.
 lets only one password check per username and per address run at a time (sessions guessing in parallel would
 otherwise all pass before the first failure is written): a second one waits for the first, then asks the throttle
 again, so annotators behind one address who log in at the same moment all get in, one after the other.
-`annotations.users` bounds the argon2 computations that do run. Then it checks the password, records the verdict
+`annotations.accounts.users` bounds the argon2 computations that do run. Then it checks the password, records the verdict
 in `login_attempts` (time, the username as typed, the client) and logs each failure on one line of the server log.
 
 What counts, within the last `lock_minutes` (failures older are forgotten):
@@ -45,11 +45,12 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from annotations import store, users
+from annotations import store
+from annotations.accounts import users
+from annotations.accounts.users import User
 from annotations.errors import AuthError
-from annotations.users import User
 
-_LOG = logging.getLogger("annotations.logins")
+_LOG = logging.getLogger("annotations.accounts.logins")
 _LANE = "auth"
 _TYPED_MAX = 200  # characters of a typed username kept in login_attempts and the log
 LOCAL_CLIENT = "local"

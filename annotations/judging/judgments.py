@@ -16,10 +16,10 @@ import duckdb
 import pandas as pd
 
 from annotations import store
-from annotations.assignment import ASSIGNMENT_LANE, OwnedPair, has_room, own_assignment
 from annotations.campaigns import campaign_config
 from annotations.campaigns.judges import check_judge
 from annotations.errors import AnnotationError, AuthError
+from annotations.judging.assignment import ASSIGNMENT_LANE, OwnedPair, has_room, own_assignment
 from annotations.store import read_frame
 
 CHOICES = ("A", "B", "tie", "both_bad")
