@@ -44,6 +44,7 @@ from ft_core.config import (
     config_to_dict,
 )
 from jobs import evaluation, machine, progress, queue, scheduler, training
+from jobs.errors import JobError
 
 MANIFEST = ".demo.json"
 ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
@@ -147,7 +148,7 @@ def _write_manifest(runs_root: str | Path, manifest: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(manifest, indent=2, default=str))
         os.replace(tmp, path)
     except OSError as e:
-        raise queue.JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
+        raise JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
 
 
 def start(
@@ -166,7 +167,7 @@ def start(
     with _START_LOCK:  # two browsers clicking at once: one demo
         current = status(con, runs_root)
         if current is not None and not current.over:
-            raise queue.JobError("the demo is running already; watch it on Home or on the Jobs page")
+            raise JobError("the demo is running already; watch it on Home or on the Jobs page")
         return _start(con, runs_root, on_gpu, limit, max_new_tokens, overrides, metrics)
 
 

@@ -26,6 +26,7 @@ from annotations.plurals import counted, plural
 from annotations.store import default_path
 from ft_core.errors import FtCoreError
 from jobs import campaign_scores
+from jobs.errors import JobError
 from pages.campaign_form import campaign_options
 from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
@@ -254,7 +255,7 @@ if st.button("Create campaign", type="primary", key="create"):
         )
         try:  # a file with sources: its reference-free scores are computed by a job, without waiting for it
             scoring = campaign_scores.start(con, campaign_id, runs_dir())
-        except (AnnotationError, FtCoreError, OSError) as e:
+        except (AnnotationError, JobError, FtCoreError, OSError) as e:
             scoring = None
             note += f" Its outputs could not be queued for scoring against their sources: {e}."
         if scoring is not None:

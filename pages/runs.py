@@ -22,6 +22,7 @@ from ft_core import runfolder
 from ft_core.config import GenerateConfig, ScoreConfig
 from ft_core.errors import FtCoreError
 from jobs import evaluation, queue, scheduler
+from jobs.errors import JobError
 from pages.campaign_form import campaign_options
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
@@ -143,7 +144,7 @@ with left:
                 ScoreConfig(run_dir=str(path)),
                 runs_dir(),
             )
-        except (AnnotationError, FtCoreError) as e:
+        except (AnnotationError, JobError, FtCoreError) as e:
             st.error(escape_markdown(e))
         else:
             st.success(
