@@ -145,11 +145,12 @@ def issue_cookie(
         ).fetchone()
         if row is None:
             return None
+        session_id, expires_at = row
         cur.execute(
             "UPDATE sessions SET token_hash = ?, ticket_hash = NULL, ticket_expires_at = NULL WHERE session_id = ?",
-            [token_hash(token), row[0]],
+            [token_hash(token), session_id],
         )
-        return row[1]
+        return expires_at
 
     expires_at = store.write(con, work, lane=_LANE)
     if expires_at is None:
@@ -171,21 +172,21 @@ def _live(
     )
     if row is None:
         return None
-    if (
-        now - row[3] >= settings.touch_every
-    ):  # idle expiry counts from the last use; one write a minute at most
+    session_id, user_id, expires_at, last_seen_at = row
+    # idle expiry counts from the last use; one write a minute at most
+    if now - last_seen_at >= settings.touch_every:
         try:
             store.write(
                 con,
                 lambda cur: cur.execute(
                     "UPDATE sessions SET last_seen_at = ? WHERE session_id = ? AND last_seen_at < ?",
-                    [now, row[0], now],
+                    [now, session_id, now],
                 ),
                 lane=_LANE,
             )
         except WriteFailed:
             pass  # a full disk: the session stays usable (pages keep reading); the mark is retried next minute
-    return Session(row[0], row[1], row[2])
+    return Session(session_id, user_id, expires_at)
 
 
 def check(

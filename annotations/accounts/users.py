@@ -28,7 +28,7 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 import duckdb
@@ -64,10 +64,13 @@ def _hash(password: str) -> str:
         return _HASHER.hash(password)
 
 
-def _verify(password_hash: str, password: str) -> None:
-    """argon2 verification, at most `FT_LOGIN_CONCURRENT_HASHES` at once; raises VerificationError on a mismatch."""
+def _password_matches(password_hash: str, password: str) -> bool:
+    """argon2 verification, at most `FT_LOGIN_CONCURRENT_HASHES` at once; False on a mismatch or a broken hash."""
     with _HASH_SLOTS:
-        _HASHER.verify(password_hash, password)
+        try:
+            return _HASHER.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 @functools.cache
@@ -169,17 +172,31 @@ def create_user(
     return store.write(con, lambda cur: _insert_user(cur, username, password_hash, role, created_by))
 
 
-def _find(con: duckdb.DuckDBPyConnection, typed: str) -> tuple | None:
-    """(user_id, username, role, password_hash, active, must_change_password) by exact name, else by username_key."""
+@dataclass(frozen=True)
+class _Account:
+    """A users row as the password checks read it; the hash never leaves this module."""
+
+    user_id: str
+    username: str
+    role: str
+    password_hash: str
+    active: bool
+    must_change_password: bool
+
+
+_ACCOUNT_COLUMNS = ", ".join(f.name for f in fields(_Account))  # the SELECT list, in the record's order
+
+
+def _find(con: duckdb.DuckDBPyConnection, typed: str) -> _Account | None:
+    """The account by its exact name, else by `username_key`; None when there is none."""
     cur = store.read(con)
-    columns = "user_id, username, role, password_hash, active, must_change_password"
     name = clean_username(typed)
-    row = cur.execute(f"SELECT {columns} FROM users WHERE username = ?", [name]).fetchone()
+    row = cur.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM users WHERE username = ?", [name]).fetchone()
     if row is None and username_key(name):
         row = cur.execute(
-            f"SELECT {columns} FROM users WHERE username_key = ?", [username_key(name)]
+            f"SELECT {_ACCOUNT_COLUMNS} FROM users WHERE username_key = ?", [username_key(name)]
         ).fetchone()
-    return row
+    return _Account(*row) if row is not None else None
 
 
 def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -> User:
@@ -188,35 +205,33 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -
     This is the bare check, without throttling: the login page goes through `annotations.accounts.logins.log_in`. A correct
     password that no longer passes the rules marks the account `must_change_password`.
     """
-    row = _find(con, username)
-    try:
-        if row is None or not row[4]:
-            # The same argon2 work as a real check, so the time taken does not tell which usernames exist.
-            _verify(_dummy_hash(), password)
-            raise VerificationError("unknown or inactive")
-        _verify(row[3], password)
-    except (VerificationError, InvalidHashError) as e:
-        raise AuthError("wrong username or password") from e
-    if _HASHER.check_needs_rehash(row[3]):
+    account = _find(con, username)
+    if account is None or not account.active:
+        # The same argon2 work as a real check, so the time taken does not tell which usernames exist.
+        _password_matches(_dummy_hash(), password)
+        raise AuthError("wrong username or password")
+    if not _password_matches(account.password_hash, password):
+        raise AuthError("wrong username or password")
+    if _HASHER.check_needs_rehash(account.password_hash):
         new_hash = _hash(password)
         store.write(
             con,
             lambda cur: cur.execute(
-                "UPDATE users SET password_hash = ? WHERE user_id = ?", [new_hash, row[0]]
+                "UPDATE users SET password_hash = ? WHERE user_id = ?", [new_hash, account.user_id]
             ),
             lane="auth",
         )
-    must_change = bool(row[5])
-    if not must_change and password_problem(password, row[1]) is not None:
+    must_change = bool(account.must_change_password)
+    if not must_change and password_problem(password, account.username) is not None:
         must_change = True
         store.write(
             con,
             lambda cur: cur.execute(
-                "UPDATE users SET must_change_password = TRUE WHERE user_id = ?", [row[0]]
+                "UPDATE users SET must_change_password = TRUE WHERE user_id = ?", [account.user_id]
             ),
             lane="auth",
         )
-    return User(row[0], row[1], row[2], must_change)
+    return User(account.user_id, account.username, account.role, must_change)
 
 
 def get_user(con: duckdb.DuckDBPyConnection, user_id: str) -> User | None:
@@ -259,10 +274,10 @@ def set_password(
     con: duckdb.DuckDBPyConnection, username: str, password: str, keep_session: str | None = None
 ) -> None:
     """Replace a user's password (the rules apply) and revoke their sessions, except `keep_session` if given."""
-    row = _find(con, username)
-    if row is None:
+    account = _find(con, username)
+    if account is None:
         raise AuthError(f"no user named '{clean_username(username)}'")
-    user_id, username = row[0], row[1]
+    user_id, username = account.user_id, account.username
     problem = password_problem(password, username)
     if problem:
         raise AuthError(problem)
@@ -282,13 +297,11 @@ def change_own_password(
     con: duckdb.DuckDBPyConnection, user: User, current: str, new: str, session_id: str | None = None
 ) -> User:
     """A logged-in user's own change: checks the current password, applies the rules, keeps `session_id` alive."""
-    row = _find(con, user.username)
-    try:
-        if row is None or row[0] != user.user_id:
-            raise VerificationError("account changed")
-        _verify(row[3], current)
-    except (VerificationError, InvalidHashError) as e:
-        raise AuthError("the current password is wrong") from e
+    account = _find(con, user.username)
+    if account is None or account.user_id != user.user_id:  # renamed or replaced since the user logged in
+        raise AuthError("the current password is wrong")
+    if not _password_matches(account.password_hash, current):
+        raise AuthError("the current password is wrong")
     if new == current:
         raise AuthError("the new password must differ from the current one")
     set_password(con, user.username, new, keep_session=session_id)
@@ -333,9 +346,10 @@ def invitation_role(con: duckdb.DuckDBPyConnection, token: str) -> str:
         )
         .fetchone()
     )
-    if row is None or row[2] is not None or row[1] <= store.utcnow():
+    role, expires_at, used_by = row if row is not None else (None, None, None)
+    if role is None or used_by is not None or expires_at <= store.utcnow():
         raise AuthError("this invitation link is unknown, used or expired; ask a researcher for a new one")
-    return row[0]
+    return role
 
 
 def accept_invitation(con: duckdb.DuckDBPyConnection, token: str, username: str, password: str) -> User:
@@ -350,7 +364,8 @@ def accept_invitation(con: duckdb.DuckDBPyConnection, token: str, username: str,
         row = cur.execute(
             "SELECT used_by, expires_at FROM invitations WHERE token_hash = ?", [token_hash]
         ).fetchone()
-        if row is None or row[0] is not None or row[1] <= store.utcnow():
+        used_by, expires_at = row if row is not None else ("unknown", None)
+        if used_by is not None or expires_at <= store.utcnow():
             raise AuthError(
                 "this invitation link is unknown, used or expired; ask a researcher for a new one"
             )
@@ -459,10 +474,10 @@ def main(argv: list[str]) -> int:
             set_password(con, args.username, args.password or getpass.getpass("new password: "))
             print(f"password of '{args.username}' changed")
         elif args.command == "disable":
-            row = _find(con, args.username)
-            if row is None:
+            account = _find(con, args.username)
+            if account is None:
                 raise AuthError(f"no user named '{args.username}'")
-            set_active(con, row[0], False)
+            set_active(con, account.user_id, False)
             print(f"'{args.username}' disabled")
     finally:
         con.close()

@@ -133,10 +133,13 @@ def _held_without_renewal(
         "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at LIMIT 1",
         [cid, annotator_id],
     ).fetchone()
-    if row is None or row[4] - now < timedelta(minutes=cfg.lease_minutes) / 2:
+    if row is None:
+        return None
+    assignment_id, item_id, shown_left, shown_right, lease_expires_at = row
+    if lease_expires_at - now < timedelta(minutes=cfg.lease_minutes) / 2:
         return None
     (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
-    return _Claimed(*row[:4]) if status == "active" else None
+    return _Claimed(assignment_id, item_id, shown_left, shown_right) if status == "active" else None
 
 
 class _Claimed(NamedTuple):
@@ -245,18 +248,19 @@ def _claim(
             [cid, annotator_id, REPEAT_MIN_GAP],
         ).fetchone()
         if original is not None:
+            original_id, item_id, shown_left, shown_right = original
             # Flipped sides: what was on the left is now on the right (a repeat takes no slot of the design).
             return _insert(
                 cur,
                 cid,
-                original[1],
+                item_id,
                 annotator_id,
-                original[3],
-                original[2],
+                shown_right,
+                shown_left,
                 now,
                 lease_until,
                 is_repeat=True,
-                repeat_of=original[0],
+                repeat_of=original_id,
             )
 
     order_key = design.order_key(annotator_id)
@@ -291,12 +295,12 @@ def has_room(
 ) -> bool:
     """Whether `item_id` can take one more judgment besides the assignment `except_id`: the k-limit rule, used
     by assignment and by a submit that comes in after its lease ran out."""
-    row = cur.execute(
+    (judged_or_held,) = cur.execute(
         f"SELECT count(*) FROM assignments WHERE campaign_id = ? AND item_id = ? AND NOT is_repeat AND NOT is_gold "
         f"AND assignment_id <> ? AND {_active()}",
         [cid, item_id, except_id, now],
     ).fetchone()
-    return int(row[0]) < k
+    return int(judged_or_held) < k
 
 
 def _window(
@@ -396,12 +400,12 @@ def _best_fit(candidates: list[tuple[str, int]], a_left: bool) -> str:
     items stay balanced across annotators too), else the first that is even, else the first."""
     side = 1 if a_left else -1
 
-    def fit(diff: int) -> int:  # 0: this side rebalances the item, 1: the item is even, 2: it unbalances it
+    def fit(candidate: tuple[str, int]) -> int:
+        _, diff = candidate  # 0: this side rebalances the item, 1: the item is even, 2: it unbalances it
         return 0 if diff * side < 0 else 1 if diff == 0 else 2
 
-    return min(candidates, key=lambda row: fit(row[1]))[
-        0
-    ]  # min keeps the first of equals: the annotator's order
+    item_id, _ = min(candidates, key=fit)  # min keeps the first of equals: the annotator's order
+    return item_id
 
 
 def _insert(
@@ -450,9 +454,10 @@ def view(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> Serve
         )
         .fetchone()
     )
-    if row is None or row[0] != annotator_id:
+    owner, campaign_id, item_id, shown_left, shown_right, status = row if row is not None else (None,) * 6
+    if owner is None or owner != annotator_id:
         raise AuthError("this pair is not assigned to you")
-    return _served(con, row[1], token, row[2], row[3], row[4], status=row[5])
+    return _served(con, campaign_id, token, item_id, shown_left, shown_right, status=status)
 
 
 @dataclass(frozen=True)
@@ -489,8 +494,9 @@ def _item_texts(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) 
     )
     if not rows:
         raise AnnotationError(f"item {item_id} of campaign {campaign_id} has no outputs")
-    prompt, source, references = rows[0][:3]
-    texts = _ItemTexts(prompt, source, tuple(references or ()), {row[3]: row[4] for row in rows})
+    prompt, source, references, *_ = rows[0]
+    outputs = {system: output for *_, system, output in rows}
+    texts = _ItemTexts(prompt, source, tuple(references or ()), outputs)
     with _TEXTS_LOCK:
         _TEXTS[key] = texts
         while len(_TEXTS) > ITEM_TEXT_CACHE:
@@ -579,9 +585,10 @@ def own_assignment(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str
     )
     if row is None:
         raise AnnotationError("this pair does not exist (any more)")
-    if row[0] != annotator_id:
+    owner, campaign_id, item_id, shown_left, shown_right = row
+    if owner != annotator_id:
         raise AuthError("this pair is not assigned to you")
-    return OwnedPair(*row[1:])
+    return OwnedPair(campaign_id, item_id, shown_left, shown_right)
 
 
 def open_campaigns(con: duckdb.DuckDBPyConnection, annotator_id: str | None = None) -> dict[str, str]:

@@ -91,9 +91,11 @@ def _assignment_state(cur: duckdb.DuckDBPyConnection, token: str, annotator_id: 
     ).fetchone()
     if row is None:
         raise AnnotationError("this pair does not exist (any more)")
-    if row[0] != annotator_id:
+    owner, campaign_id, item_id, left, right, status, served_at, lease_ends, is_gold, is_repeat = row
+    if owner != annotator_id:
         raise AuthError("this pair is not assigned to you")
-    return _AssignmentState(OwnedPair(*row[1:5]), *row[5:])
+    pair = OwnedPair(campaign_id, item_id, left, right)
+    return _AssignmentState(pair, status, served_at, lease_ends, is_gold, is_repeat)
 
 
 def _side_and_winner(choice: str, shown_left: str, shown_right: str) -> tuple[str, str]:
@@ -201,10 +203,10 @@ def submit(
         checked = _check_scores(con, pair.campaign_id, scores)
         _check_comment(con, pair.campaign_id, comment)
         if state.status == "submitted":
-            first = cur.execute(
+            (first_id,) = cur.execute(
                 "SELECT judgment_id FROM judgments WHERE assignment_id = ? AND version = 1", [token]
             ).fetchone()
-            return SubmitResult(first[0], 1, created=False)
+            return SubmitResult(first_id, 1, created=False)
         if state.status == "skipped":
             raise JudgmentRejected("this pair was skipped; it cannot be judged any more")
         if state.is_late(at):
@@ -273,11 +275,12 @@ def edit(
         ).fetchone()
         if latest is None:
             raise JudgmentRejected("there is no judgment of this pair to edit yet; submit it first")
-        if latest[1] != base_version:
-            if latest[1] == base_version + 1:
-                return SubmitResult(latest[0], latest[1], created=False)
+        latest_id, latest_version, served_at, duration_s = latest
+        if latest_version != base_version:
+            if latest_version == base_version + 1:
+                return SubmitResult(latest_id, latest_version, created=False)
             raise JudgmentRejected(
-                f"this judgment changed meanwhile (now version {latest[1]}); reload and edit again"
+                f"this judgment changed meanwhile (now version {latest_version}); reload and edit again"
             )
         at = now or store.utcnow()
         judgment_id = _insert_version(
@@ -290,9 +293,9 @@ def edit(
             winner,
             scores,
             comment,
-            latest[2],
+            served_at,
             at,
-            latest[3],
+            duration_s,
         )
         return SubmitResult(judgment_id, base_version + 1, created=True)
 

@@ -443,3 +443,17 @@ def test_a_backup_from_before_migration_10_restores_with_hashes_only(con, tmp_pa
         assert users.invitation_role(restored, sent) == "annotator"
     finally:
         restored.close()
+
+
+def test_a_stored_hash_argon2_cannot_read_is_a_wrong_password_not_a_crash(con):
+    """A mismatch and an unreadable hash are ordinary answers of the check (no exception jumps to a handler):
+    logging in and changing one's password both refuse with the usual one line; a renamed account too."""
+    user = users.create_user(con, "alice", STRONG, "annotator")
+    con.execute("UPDATE users SET password_hash = 'not-an-argon2-hash' WHERE user_id = ?", [user.user_id])
+    with pytest.raises(AuthError, match="^wrong username or password$"):
+        users.authenticate(con, "alice", STRONG)
+    with pytest.raises(AuthError, match="^the current password is wrong$"):
+        users.change_own_password(con, user, STRONG, STRONG + "-new")
+    stranger = users.User("someone-else", "alice", "annotator")  # same name, another account id
+    with pytest.raises(AuthError, match="^the current password is wrong$"):
+        users.change_own_password(con, stranger, STRONG, STRONG + "-new")
