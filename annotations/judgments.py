@@ -1,0 +1,3 @@
+"""Moved to `annotations.judging.judgments`; this name keeps old imports working."""
+
+from annotations.judging.judgments import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""Moved to `annotations.campaigns.runs`; this name keeps old imports working."""
+
+from annotations.campaigns.runs import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""Moved to `annotations.campaigns.time_left`; this name keeps old imports working."""
+
+from annotations.campaigns.time_left import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""Moved to `annotations.accounts.users`; this name keeps old imports working."""
+
+from annotations.accounts.users import *  # noqa: F403
