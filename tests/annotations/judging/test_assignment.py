@@ -395,7 +395,7 @@ def test_a_restarted_app_continues_the_same_design(tmp_path, campaign_of_100):
     con.close()
     subprocess.run(
         [sys.executable, "-c", _CONTINUE_IN_A_NEW_PROCESS, str(path), cid, "20"],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         check=True,
     )
     con = store.connect(path)

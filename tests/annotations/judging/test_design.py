@@ -96,7 +96,7 @@ def test_the_same_secret_gives_the_same_design_in_another_process():
     )
     out = subprocess.run(
         [sys.executable, "-c", code, SECRET],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         capture_output=True,
         text=True,
         check=True,

@@ -349,7 +349,7 @@ backup.take_backup(store.connect(sys.argv[1]), sys.argv[2])
 
 
 def test_a_backup_killed_with_sigkill_midway_leaves_a_partial_the_next_one_removes(filled, tmp_path):
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     done = subprocess.run(
         [sys.executable, "-c", KILLED_MIDWAY, str(filled), str(tmp_path / "b")], cwd=root, capture_output=True
     )
@@ -381,7 +381,7 @@ def test_backups_and_restored_stores_are_their_owners_alone(filled, tmp_path):
 
 
 def test_the_commands_in_docs_backups_md_run_as_written(filled, tmp_path, capsys):
-    text = (Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "docs" / "backups.md").read_text()
     commands = re.findall(r"\.venv/bin/python -m annotations (\w+) ([^\n`]*)", text)
     assert [name for name, _ in commands] == ["backup", "restore", "prune"]
     (tmp_path / "data").mkdir()
