@@ -257,9 +257,9 @@ def sweep_members(sweep_dir: str | Path) -> pd.DataFrame:
     rows = []
     for path in runfolder.sweep_member_dirs(sweep_dir):
         config, status = read_config(path), read_status(path)
-        grid_point = runfolder.parse_sweep_member(path.name)
-        lr = config.get("learning_rate", grid_point[0] if grid_point else math.nan)
-        r = config.get("lora_r", grid_point[1] if grid_point else None)
+        named_lr, named_r = runfolder.parse_sweep_member(path.name) or (math.nan, None)  # from `lr0.0001_r16`
+        lr = config.get("learning_rate", named_lr)
+        r = config.get("lora_r", named_r)
         row: dict[str, Any] = {
             "run": path.name,
             "path": str(path),

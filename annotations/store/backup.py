@@ -441,7 +441,7 @@ def _plan(folder: Path, manifest: Manifest) -> list[_TableLoad]:
         for table, columns in schema.items():
             file = folder / f"{table}.parquet"  # checked: named in the manifest, checksum matched
             described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(file)]).fetchall()
-            found = [row[0] for row in described]
+            found = [name for name, *_ in described]  # DESCRIBE: column_name, column_type, ...
             if sorted(found) != sorted(columns):
                 extra = sorted(set(found) - set(columns)) or "none"
                 lacking = sorted(set(columns) - set(found)) or "none"
