@@ -10,8 +10,9 @@ page that asks for a new one.
 
 Environment: FT_APP_DB (DuckDB file, default data/app.duckdb), FT_RUNS_DIR (run folders, default runs/),
 FT_ADMIN_PASSWORD (password of the `admin` researcher created on the first start; random and printed once when
-unset); sessions and the login throttle: FT_SESSION_* (annotations/accounts/sessions.py), FT_LOGIN_* and FT_TRUST_PROXY
-(annotations/accounts/logins.py), FT_PASSWORD_MIN_SCORE (annotations/accounts/users.py). The README lists them.
+unset); sessions and the login throttle: FT_SESSION_* (annotations/accounts/sessions.py), FT_LOGIN_* and
+FT_TRUST_PROXY (annotations/accounts/logins.py), FT_PASSWORD_MIN_SCORE (annotations/accounts/users.py). The
+README lists them.
 """
 
 import streamlit as st

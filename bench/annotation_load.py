@@ -159,7 +159,8 @@ def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, 
         [cid],
     ).fetchone()[0]
     # Sides: every annotator's regular pairs, in the order they were served, follow that annotator's design
-    # slot by slot (annotations.judging.design), so they are balanced within the design's bound at every point.
+    # slot by slot (annotations.judging.design), so they are balanced within the design's bound at every
+    # point.
     design, system_a = campaign_design(con, cid), campaign_config(con, cid).system_a
     regular = a[~a.is_gold & ~a.is_repeat].sort_values("served_at")
     off_design, worst = [], 0

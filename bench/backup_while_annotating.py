@@ -5,9 +5,9 @@
 
 One store file, one campaign. Phase "quiet": N annotator threads take pairs and submit them (no think time) for
 `--seconds`. Phase "backing up": the same, while another thread takes backups back to back through the app's
-connection (annotations/store/backup.py: EXPORT DATABASE in the write queue's own lane). Prints, per phase, submits/s and
-p50/p95 of `submit`, the ratio of the two, the backups taken and their mean time, and checks that each backup
-holds every judgment acknowledged before it started (restored into a new file).
+connection (annotations/store/backup.py: EXPORT DATABASE in the write queue's own lane). Prints, per phase,
+submits/s and p50/p95 of `submit`, the ratio of the two, the backups taken and their mean time, and checks
+that each backup holds every judgment acknowledged before it started (restored into a new file).
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ One store file and one process, as in the app: the annotator calls `judgments.su
 each measured in every round, in an order rotated per round so drifting machine load hits all of them alike:
 
 - idle: nobody guesses.
-- guess admin: 8 sessions guess `admin`'s password through `annotations.accounts.logins.log_in`, as the login page does
-  (the issue's attack: 80 wrong passwords from 8 sessions). The throttle refuses most tries before any argon2.
+- guess admin: 8 sessions guess `admin`'s password through `annotations.accounts.logins.log_in`, as the login
+  page does (the issue's attack: 80 wrong passwords from 8 sessions). The throttle refuses most tries before
+  any argon2.
 - guess spread: 8 sessions guess, each try with a new username from a new address, so the per-name and
   per-address back-off never applies and every try costs an argon2 verification: only the process-wide bound on
   argon2 (`FT_LOGIN_CONCURRENT_HASHES`, default 1) protects the annotator. The worst case for us.

@@ -41,9 +41,9 @@ _FINISHING: dict[str, Finishing] = {}
 
 
 def on_finished(kind: str, finishing: Finishing) -> None:
-    """Give jobs of `kind` a step to run in the app when their process ends well (`settle`): it returns why the
-    job failed after all, or None. A module that launches such jobs registers it (jobs.campaign_scores); the
-    scheduler never imports it, so the two do not import each other."""
+    """Give jobs of `kind` a step to run in the app when their process ends well (`settle`): it returns why
+    the job failed after all, or None. A module that launches such jobs registers it (jobs.campaign_scores);
+    the scheduler never imports it, so the two do not import each other."""
     _FINISHING[kind] = finishing
 
 
@@ -51,8 +51,9 @@ def settle(
     con: duckdb.DuckDBPyConnection, job: Job, status: str, error: str | None, exit_code: int | None = None
 ) -> None:
     """Record how the job ended, keep its log with its run, and, for a training job that could not say it
-    itself, mark its run folder(s) failed or cancelled. A job of a kind with a finishing step (`on_finished`: a
-    campaign's scoring job stores its scores) is finished once that step is done, failed when it says why not."""
+    itself, mark its run folder(s) failed or cancelled. A job of a kind with a finishing step (`on_finished`:
+    a campaign's scoring job stores its scores) is finished once that step is done, failed when it says why
+    not."""
     finishing = _FINISHING.get(job.kind)
     if finishing is not None and status == "finished":
         error = finishing(con, job)

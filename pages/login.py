@@ -1,7 +1,7 @@
 """Log in, or create an account from an invitation link (`/?invite=TOKEN`).
 
-Logins go through the throttle (annotations/accounts/logins.py): a refused or wrong attempt shows one line that reads the
-same whether or not the username exists.
+Logins go through the throttle (annotations/accounts/logins.py): a refused or wrong attempt shows one line
+that reads the same whether or not the username exists.
 """
 
 import streamlit as st

@@ -1,7 +1,8 @@
 """Runs (researchers): compare run folders — overlaid loss/eval curves, configs side by side, metric tables, a
 sweep's heatmap over lr x r — and carry a finished run on: generate and score, then create a campaign.
 
-Everything is read from the run folders (annotations.campaigns.runs), so a folder deleted while listed only drops out.
+Everything is read from the run folders (annotations.campaigns.runs), so a folder deleted while listed only
+drops out.
 """
 
 from __future__ import annotations

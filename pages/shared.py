@@ -12,9 +12,9 @@ API (keep it small):
   Pass it to `annotations.*` functions; they take cursors per thread themselves. The web server opens it before the
   first request (pages/server.py), so a second app on a held file stops at once.
 - `runs_dir()`: `$FT_RUNS_DIR` (default runs/) as a Path.
-- `current_user()`: the logged-in `annotations.accounts.users.User`, or None. Checked against the sessions table on every
-  call: a session revoked elsewhere (logout in another tab, account disabled, password changed) or expired logs
-  this tab out at its next action.
+- `current_user()`: the logged-in `annotations.accounts.users.User`, or None. Checked against the sessions
+  table on every call: a session revoked elsewhere (logout in another tab, account disabled, password changed)
+  or expired logs this tab out at its next action.
 - `require_role(*roles)`: the user when their role is allowed, else an error on the page and `st.stop()`.
 - `signed_in(callback)`: wraps a widget callback so it does nothing once the session has ended (Streamlit runs
   callbacks before the page script, so a page's own `require_role` comes too late for them).

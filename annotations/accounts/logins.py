@@ -5,8 +5,9 @@ lock of one username from one address after N failures.
 lets only one password check per username and per address run at a time (sessions guessing in parallel would
 otherwise all pass before the first failure is written): a second one waits for the first, then asks the throttle
 again, so annotators behind one address who log in at the same moment all get in, one after the other.
-`annotations.accounts.users` bounds the argon2 computations that do run. Then it checks the password, records the verdict
-in `login_attempts` (time, the username as typed, the client) and logs each failure on one line of the server log.
+`annotations.accounts.users` bounds the argon2 computations that do run. Then it checks the password, records
+the verdict in `login_attempts` (time, the username as typed, the client) and logs each failure on one line of
+the server log.
 
 What counts, within the last `lock_minutes` (failures older are forgotten):
 - a username typed from one address (the pair): `lock_after` failures lock that pair until `lock_minutes` after the

@@ -12,8 +12,9 @@ and dropping everything but letters and digits (`Admin`, `admin.`, `admin@` and 
 
 The first start of the app creates a researcher `admin` whose random password is printed once (`ensure_admin`);
 set `FT_ADMIN_PASSWORD` to choose it instead (tests, demos). User ids are pseudonyms such as `ann-3f2a9c`:
-analyses never see usernames. Logins (throttling, the attempts table) live in `annotations.accounts.logins`, browser
-sessions in `annotations.accounts.sessions`; disabling an account or changing its password revokes its sessions.
+analyses never see usernames. Logins (throttling, the attempts table) live in `annotations.accounts.logins`,
+browser sessions in `annotations.accounts.sessions`; disabling an account or changing its password revokes its
+sessions.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def _hash(password: str) -> str:
 
 
 def _password_matches(password_hash: str, password: str) -> bool:
-    """argon2 verification, at most `FT_LOGIN_CONCURRENT_HASHES` at once; False on a mismatch or a broken hash."""
+    """argon2 verification, at most `FT_LOGIN_CONCURRENT_HASHES` at once; False on a mismatch or a broken
+    hash."""
     with _HASH_SLOTS:
         try:
             return _HASHER.verify(password_hash, password)
@@ -202,8 +204,9 @@ def _find(con: duckdb.DuckDBPyConnection, typed: str) -> _Account | None:
 def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str) -> User:
     """The user with these credentials; AuthError (same message for every failure) otherwise.
 
-    This is the bare check, without throttling: the login page goes through `annotations.accounts.logins.log_in`. A correct
-    password that no longer passes the rules marks the account `must_change_password`.
+    This is the bare check, without throttling: the login page goes through
+    `annotations.accounts.logins.log_in`. A correct password that no longer passes the rules marks the account
+    `must_change_password`.
     """
     account = _find(con, username)
     if account is None or not account.active:

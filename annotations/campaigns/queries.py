@@ -105,7 +105,8 @@ def design_record(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str,
         public_id = None
     return {
         "design_id": public_id,
-        "sides": "random permuted blocks per annotator (annotations.judging.design), stored per assignment as shown_left",
+        "sides": "random permuted blocks per annotator (annotations.judging.design), "
+        "stored per assignment as shown_left",
         "side_block_sizes": list(config.side_block_sizes),
         "side_max_imbalance": config.side_max_imbalance,
         "item_order": "per annotator: md5(HMAC(secret, annotator) || item_id)",

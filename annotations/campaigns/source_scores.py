@@ -100,7 +100,8 @@ def import_source_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, folde
 
 def prepare_scoring(con: duckdb.DuckDBPyConnection, campaign_id: str, folder: str | Path) -> str | None:
     """Write the campaign's outputs and sources into `folder` for its scoring job; returns the campaign's
-    language for the scores, or None when it needs none (no source, made from a run folder, or scored already)."""
+    language for the scores, or None when it needs none (no source, made from a run folder, or scored
+    already)."""
     if not needs_source_scores(con, campaign_id) or write_scoring_outputs(con, campaign_id, folder) == 0:
         return None
     return get_campaign(con, campaign_id).config.language

@@ -6,14 +6,15 @@ them:
 - an item gets at most k judgments: submitted assignments plus open ones whose lease has not run out;
 - an open assignment whose lease ran out (default 15 minutes) no longer holds its slot: the item returns to the
   pool; if its holder comes back before someone else took the slot, they keep it;
-- the left side is drawn, not alternated: each annotator has a random design of their own (annotations.judging.design:
-  random permuted blocks of the campaign's `side_block_sizes`, from the campaign's server-side secret), so both
-  systems are on their left equally often within every block, never more than `side_max_imbalance` apart, and
-  earlier sides tell little about the next (annotations.judging.design says how little). The n-th regular pair given to an annotator takes slot n of their
-  sequence; every regular pair given counts (skipped and expired ones too: re-using a slot would repeat a known
-  side). Gold pairs take the slots of a second sequence of their own, so they never unbalance the regular ones;
-  a flipped repeat takes no slot (its sides are its original's, swapped). The side is stored on the assignment
-  (`shown_left`, `shown_right`), which is what analyses read.
+- the left side is drawn, not alternated: each annotator has a random design of their own
+  (annotations.judging.design: random permuted blocks of the campaign's `side_block_sizes`, from the
+  campaign's server-side secret), so both systems are on their left equally often within every block, never
+  more than `side_max_imbalance` apart, and earlier sides tell little about the next
+  (annotations.judging.design says how little). The n-th regular pair given to an annotator takes slot n of
+  their sequence; every regular pair given counts (skipped and expired ones too: re-using a slot would repeat
+  a known side). Gold pairs take the slots of a second sequence of their own, so they never unbalance the
+  regular ones; a flipped repeat takes no slot (its sides are its original's, swapped). The side is stored on
+  the assignment (`shown_left`, `shown_right`), which is what analyses read.
 - each annotator meets the items in an order of their own (md5 of a keyed hash of the annotator and the item
   id), and items in progress are finished first: once the campaign's `max_items_in_progress` items are
   started and short of k, an annotator gets one of those (the first in their order) before any new one, so a

@@ -1,15 +1,16 @@
 """Backups of the study's store while the app runs, and restoring one into a new DuckDB file (docs/backups.md).
 
 A backup is a folder `backup-<UTC time>/` holding DuckDB's `EXPORT DATABASE` in Parquet (one file per table, plus
-DuckDB's `schema.sql` and `load.sql`, which restore never runs) and a `manifest.json` (annotations.store.backup_manifest):
-when, the schema version, the row count of every table, and the SHA-256 and size of every file. It is written
-through the app's own connection, in the write queue (`store.write`, its own lane) and inside one transaction:
-DuckDB gives that transaction one snapshot of the committed data, so a backup holds every write acknowledged before
-it started (a submit is acknowledged only after its commit) and no write half: a judgment is in it with its scores
-and its assignment marked submitted, or not at all. Annotators keep submitting meanwhile (their lanes are not
-blocked). The folder is written as `<name>.partial` and renamed once complete, so a crash or a full disk never
-leaves one that looks finished; the next backup (or pruning) removes what a killed one left. The backups folder
-and every backup are the owner's alone (0700, files 0600): a backup holds password hashes and design secrets.
+DuckDB's `schema.sql` and `load.sql`, which restore never runs) and a `manifest.json`
+(annotations.store.backup_manifest): when, the schema version, the row count of every table, and the SHA-256
+and size of every file. It is written through the app's own connection, in the write queue (`store.write`, its
+own lane) and inside one transaction: DuckDB gives that transaction one snapshot of the committed data, so a
+backup holds every write acknowledged before it started (a submit is acknowledged only after its commit) and
+no write half: a judgment is in it with its scores and its assignment marked submitted, or not at all.
+Annotators keep submitting meanwhile (their lanes are not blocked). The folder is written as `<name>.partial`
+and renamed once complete, so a crash or a full disk never leaves one that looks finished; the next backup (or
+pruning) removes what a killed one left. The backups folder and every backup are the owner's alone (0700,
+files 0600): a backup holds password hashes and design secrets.
 
 Restore (`python -m annotations restore BACKUP --db NEW.duckdb`) checks the manifest's structure and every checksum,
 refuses a backup made by a newer schema than this code knows, builds the schema from this code's own migrations

@@ -74,8 +74,8 @@ def test_injected_full_disk_says_not_stored_keeps_the_choice_and_saves_once_ther
 
 
 def test_a_refused_write_is_write_failed_at_once_not_retried_as_a_conflict(tmp_path, monkeypatch):
-    """Injected on purpose: DuckDB's own commit error on a full disk. store.write must not retry it as a conflict
-    (it ran the work once) and raises WriteFailed, which the store keeps usable for the retry."""
+    """Injected on purpose: DuckDB's own commit error on a full disk. store.write must not retry it as a
+    conflict (it ran the work once) and raises WriteFailed, which the store keeps usable for the retry."""
     import duckdb
     from helpers.run_folders import write_run_folder
 

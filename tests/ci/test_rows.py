@@ -1,5 +1,6 @@
-"""Results are types, not tuples (STYLE.md; issue 19, item 5): in the rooms of accounts and judging, a row read
-from the store is unpacked into names or a record next to its SELECT, never read by position further down."""
+"""Results are types, not tuples (STYLE.md; issue 19, item 5): in the rooms of accounts and judging, a row
+read from the store is unpacked into names or a record next to its SELECT, never read by position further
+down."""
 
 from __future__ import annotations
 
@@ -34,7 +35,10 @@ def positional_reads(source: str) -> list[str]:
 
 
 def test_the_finder_flags_a_row_read_by_position():
-    source = "row = cur.execute(q).fetchone()\nif row[4] > 1:\n    x = row[1:3]\nname, = cur.execute(q).fetchone()\n"
+    source = (
+        "row = cur.execute(q).fetchone()\nif row[4] > 1:\n    x = row[1:3]\n"
+        "name, = cur.execute(q).fetchone()\n"
+    )
     assert positional_reads(source) == ["line 2: row[4]", "line 3: row[1:3]"]
 
 

@@ -1,9 +1,9 @@
 """Old import paths keep working, and nothing inside the repository uses them (issue 19, item 5).
 
 A module that moved to its room leaves a shim at its old name (DESIGN.md, "Public interfaces"): a module that
-defines nothing and only re-exports its new home, so outside checks never break on a move. Inside the repository
-every import names the new home, so a shim can be deleted the day no outside check needs it. A package's
-`__init__.py` is its face, not a shim.
+defines nothing and only re-exports its new home, so outside checks never break on a move. Inside the
+repository every import names the new home, so a shim can be deleted the day no outside check needs it. A
+package's `__init__.py` is its face, not a shim.
 """
 
 from __future__ import annotations

@@ -126,9 +126,10 @@ def test_scores_that_cannot_be_stored_fail_the_job_with_the_reason(con, tmp_path
 def test_a_process_that_never_connected_the_campaigns_refuses_and_fails_with_the_reason(
     con, tmp_path, cpu_machine
 ):
-    """Fault injected on purpose: the campaign steps are taken away (a process other than the app). Starting is
-    refused in one line, and a scoring job that ends there fails with the reason instead of finishing without its
-    scores; the scheduler reaches this step through `on_finished` alone (it imports no campaign_scores)."""
+    """Fault injected on purpose: the campaign steps are taken away (a process other than the app). Starting
+    is refused in one line, and a scoring job that ends there fails with the reason instead of finishing
+    without its scores; the scheduler reaches this step through `on_finished` alone (it imports no
+    campaign_scores)."""
     csv = _csv(tmp_path / "outputs.csv")
     cid = create_campaign(
         con, CampaignConfig(name="csv", source_file=str(csv), system_a="gpt", system_b="mine")

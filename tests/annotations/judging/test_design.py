@@ -1,5 +1,6 @@
-"""The side and order design (annotations.judging.design): balanced blocks, uniform draws, unpredictable sides, the
-same design in every process, and a campaign record that names the design without giving its secret away."""
+"""The side and order design (annotations.judging.design): balanced blocks, uniform draws, unpredictable
+sides, the same design in every process, and a campaign record that names the design without giving its secret
+away."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def test_earlier_sides_barely_tell_the_next():
 def test_the_same_secret_gives_the_same_design_in_another_process():
     here = Design(SECRET, (8, 12, 16), 3)
     code = (
-        "from annotations.judging.design import Design; import json, sys; d = Design(sys.argv[1], (8, 12, 16), 3); "
+        "from annotations.judging.design import Design; import json, sys; "
+        "d = Design(sys.argv[1], (8, 12, 16), 3); "
         "print(json.dumps([d.sides('ann-x', 100), d.sides('ann-x', 10, 'gold'), d.order_key('ann-x')]))"
     )
     out = subprocess.run(

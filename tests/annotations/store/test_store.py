@@ -116,7 +116,8 @@ def test_concurrent_read_modify_write_loses_nothing(con):
 
 
 def test_write_retries_a_transaction_conflict(con):
-    """A cursor outside store.write holds an uncommitted update; store.write's first attempt conflicts and retries."""
+    """A cursor outside store.write holds an uncommitted update; store.write's first attempt conflicts and
+    retries."""
     store.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('row', 0)"))
     other = con.cursor()
     other.execute("BEGIN TRANSACTION")
