@@ -10,7 +10,7 @@ campaign's metrics, and only then is the job "finished"; the results page shows 
 
 Reading the campaign and storing its scores is the campaigns' work (`annotations.campaigns.source_scores`:
 `prepare_scoring`, `store_scores`), which jobs/ may not import: the app hands the two steps over once with
-`connect` (pages/shared.py), and this module registers its finishing step with the scheduler
+`connect` (streamlit_app.py), and this module registers its finishing step with the scheduler
 (`scheduler.on_finished`), so the scheduler never imports it.
 """
 

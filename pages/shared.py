@@ -42,11 +42,9 @@ from streamlit.errors import StreamlitAPIException
 
 from annotations.accounts import logins, sessions, users
 from annotations.accounts.users import User
-from annotations.campaigns import source_scores
 from annotations.errors import AuthError
 from annotations.store import PROJECT_ROOT, default_path
 from annotations.store import connect as connect_store
-from jobs import campaign_scores
 
 # Options a page sends to the browser in one select box: the Results page's example browser lists this many items
 # and takes any other item id typed by hand (30,000 options cost the browser 50 MB and 0.3 s of script per visit).
@@ -61,10 +59,6 @@ _STORES: dict[str, duckdb.DuckDBPyConnection] = {}
 _STORES_LOCK = threading.Lock()
 
 P = ParamSpec("P")
-
-# A campaign's scoring job reads the campaign and stores its scores: campaigns' work, which jobs/ may not
-# import, so the app hands it over.
-campaign_scores.connect(source_scores.prepare_scoring, source_scores.store_scores)
 
 
 def _open_store(path: str) -> duckdb.DuckDBPyConnection:
