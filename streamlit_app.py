@@ -10,8 +10,9 @@ page that asks for a new one.
 
 Environment: FT_APP_DB (DuckDB file, default data/app.duckdb), FT_RUNS_DIR (run folders, default runs/),
 FT_ADMIN_PASSWORD (password of the `admin` researcher created on the first start; random and printed once when
-unset); sessions and the login throttle: FT_SESSION_* (annotations/sessions.py), FT_LOGIN_* and FT_TRUST_PROXY
-(annotations/logins.py), FT_PASSWORD_MIN_SCORE (annotations/users.py). The README lists them.
+unset); sessions and the login throttle: FT_SESSION_* (annotations/accounts/sessions.py), FT_LOGIN_* and
+FT_TRUST_PROXY (annotations/accounts/logins.py), FT_PASSWORD_MIN_SCORE (annotations/accounts/users.py). The
+README lists them.
 """
 
 import streamlit as st
@@ -29,12 +30,17 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
 
 
 def main() -> None:
+    from annotations.campaigns import source_scores
     from annotations.errors import StoreError
+    from jobs import campaign_scores
     from jobs.scheduler import ensure_watcher
     from pages.i18n import gettext_for, page_language
     from pages.shared import cookie_exchange, current_user, log_out, store
 
     st.set_page_config(page_title="Did the fine-tune help?", layout="wide")
+    # A campaign's scoring job reads the campaign and stores its scores: campaigns' work, which jobs/ may not
+    # import, so the app hands the two steps over before its watcher settles any job.
+    campaign_scores.connect(source_scores.prepare_scoring, source_scores.store_scores)
     try:
         # Open the store (migrations, the first researcher account printed to the terminal) and start the thread
         # that launches queued jobs and settles finished ones, so an app restart picks its jobs up at once.

@@ -28,19 +28,19 @@ COMMANDS = {
         "main_import_judge",
         "an LLM judge's verdicts from the run folder, apart from human judgments (--campaign ID --judge NAME)",
     ),
-    "users": ("annotations.users", "main", "create accounts and invitation links (--db FILE)"),
+    "users": ("annotations.accounts.users", "main", "create accounts and invitation links (--db FILE)"),
     "backup": (
-        "annotations.backup",
+        "annotations.store.backup",
         "main_backup",
         "back up a store no app holds open (--db FILE --out DIR)",
     ),
     "restore": (
-        "annotations.backup",
+        "annotations.store.backup",
         "main_restore",
         "rebuild a store from a backup (BACKUP --db NEW.duckdb)",
     ),
     "prune": (
-        "annotations.backup",
+        "annotations.store.backup",
         "main_prune",
         "delete scheduled backups beyond the newest N (--dir DIR --keep N)",
     ),

@@ -78,13 +78,14 @@ def time_analysis(c, repeats: int) -> tuple[list[float], list[float]]:
 
 def build_store(c, folder: Path) -> tuple[Path, str]:
     """A real store: a campaign created from a run folder, then the synthetic judgments bulk-inserted."""
-    from annotations import db, users
+    from annotations import store
+    from annotations.accounts import users
     from annotations.campaigns import CampaignConfig, create_campaign
 
     n_items = len(c.items)
     run_dir = write_run_folder(folder / "runs" / "run-1", n_items=n_items)
     path = folder / "app.duckdb"
-    con = db.connect(path)
+    con = store.connect(path)
     cid = create_campaign(con, CampaignConfig(name="scale", run_dir=str(run_dir), k=3))
     rename = {f"item-{i:05d}": f"item-{i:03d}" for i in range(n_items)}
     j = c.judgments.assign(item_id=c.judgments["item_id"].map(rename), campaign_id=cid)
@@ -141,12 +142,13 @@ def time_page(path: Path) -> dict[str, float]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from annotations import db, sessions, users
+    from annotations.accounts import sessions, users
     from annotations.campaigns import list_campaigns
     from annotations.report import load_campaign
+    from annotations.store import connect
     from pages.shared import SESSION_KEY, store
 
-    con = db.connect(path, read_only=True)
+    con = connect(path, read_only=True)
     cid = list_campaigns(con)["campaign_id"].iloc[0]
     researcher = users.list_users(con).query("username == 'bench'")["user_id"].iloc[0]
     started = time.perf_counter()

@@ -38,7 +38,8 @@ sys.path[:0] = [
 
 from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, log_in  # noqa: E402
 
-from annotations import db, users  # noqa: E402
+from annotations import store  # noqa: E402
+from annotations.accounts import users  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
 
 # Waits in the page itself: a MutationObserver resolves as soon as the DOM shows what is awaited (no polling,
@@ -122,7 +123,7 @@ def cpu_split(server_pid: int) -> tuple[float, float]:
 
 def prepare(server: StreamlitServer, folder: Path, annotators: int, n_items: int) -> list[tuple[str, str]]:
     """The campaign and one account per annotator, written before the app opens the store."""
-    con = db.connect(server.db_path)
+    con = store.connect(server.db_path)
     try:
         csv = write_outputs(folder / "outputs.csv", n_items)
         create_campaign(con, CampaignConfig(name="browser bench", source_file=str(csv), k=3))

@@ -41,13 +41,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from annotations import assignment, db, judgments  # noqa: E402
+from annotations import store  # noqa: E402
 from annotations.campaigns import (  # noqa: E402
     CampaignConfig,
     campaign_config,
     campaign_design,
     create_campaign,
 )
+from annotations.judging import assignment, judgments
 
 CRITERIA = ("fluency", "fidelity", "relevance")
 
@@ -158,7 +159,8 @@ def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, 
         [cid],
     ).fetchone()[0]
     # Sides: every annotator's regular pairs, in the order they were served, follow that annotator's design
-    # slot by slot (annotations.design), so they are balanced within the design's bound at every point.
+    # slot by slot (annotations.judging.design), so they are balanced within the design's bound at every
+    # point.
     design, system_a = campaign_design(con, cid), campaign_config(con, cid).system_a
     regular = a[~a.is_gold & ~a.is_repeat].sort_values("served_at")
     off_design, worst = [], 0
@@ -207,7 +209,7 @@ def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, 
 
 def child(args: argparse.Namespace) -> None:
     """Phase 1 body, in its own process: annotate and log each returned judgment id (killed from outside)."""
-    con = db.connect(args.db)
+    con = store.connect(args.db)
     with open(args.log, "a", buffering=1) as log:
         run_load(con, args.child, args.annotators, 0.0, seed=1, log=log)
 
@@ -249,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.kill_after > 0:
-        con = db.connect(path)
+        con = store.connect(path)
         crash_cid = new_campaign(con, folder, "crash", n_items=2000, k=args.k)
         con.close()
         log = folder / "returned.txt"
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.wait()
         returned = log.read_text().split() if log.exists() else []
         t0 = time.perf_counter()
-        con = db.connect(path)  # restart: replays the write-ahead log
+        con = store.connect(path)  # restart: replays the write-ahead log
         reopen_s = time.perf_counter() - t0
         stored = {
             r[0]
@@ -302,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             (f"kill -9: {name}", ok, detail) for name, ok, detail in checks(con, crash_cid, args.k, None)
         ]
     else:
-        con = db.connect(path)
+        con = store.connect(path)
 
     n_items = math.ceil(args.submissions / args.k)
     if args.solo_pairs:

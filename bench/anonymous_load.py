@@ -49,7 +49,8 @@ from helpers.streamlit_server import StreamlitServer  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
-from annotations import sessions, store, users  # noqa: E402
+from annotations import store  # noqa: E402
+from annotations.accounts import sessions, users  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
 
 PASSWORD = "velvet-harbor-pines-29"

@@ -5,9 +5,9 @@
 
 One store file, one campaign. Phase "quiet": N annotator threads take pairs and submit them (no think time) for
 `--seconds`. Phase "backing up": the same, while another thread takes backups back to back through the app's
-connection (annotations/backup.py: EXPORT DATABASE in the write queue's own lane). Prints, per phase, submits/s and
-p50/p95 of `submit`, the ratio of the two, the backups taken and their mean time, and checks that each backup
-holds every judgment acknowledged before it started (restored into a new file).
+connection (annotations/store/backup.py: EXPORT DATABASE in the write queue's own lane). Prints, per phase,
+submits/s and p50/p95 of `submit`, the ratio of the two, the backups taken and their mean time, and checks
+that each backup holds every judgment acknowledged before it started (restored into a new file).
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from helpers.run_folders import write_run_folder  # noqa: E402
 
-from annotations import assignment, backup, db, judgments  # noqa: E402
+from annotations import store  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
+from annotations.judging import assignment, judgments  # noqa: E402
+from annotations.store import backup  # noqa: E402
 
 
 def phase(con, cid, annotators: int, seconds: float, offset: int, with_backups: Path | None) -> dict:
@@ -81,7 +83,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        con = db.connect(folder / "app.duckdb")
+        con = store.connect(folder / "app.duckdb")
         run = write_run_folder(folder / "runs" / "r", n_items=args.items)
         cid = create_campaign(con, CampaignConfig(name="bench", run_dir=str(run), k=2 * args.annotators))
         quiet = phase(con, cid, args.annotators, args.seconds, 0, None)
@@ -97,7 +99,7 @@ def main() -> int:
             busy["checks"][:5]
         ):  # restore a few: every acknowledged one is there
             backup.restore(taken.path, folder / f"restored-{n}.duckdb")
-            restored = db.connect(folder / f"restored-{n}.duckdb", read_only=True)
+            restored = store.connect(folder / f"restored-{n}.duckdb", read_only=True)
             held = {t for (t,) in restored.execute("SELECT assignment_id FROM judgments").fetchall()}
             restored.close()
             failures += not before <= held

@@ -8,8 +8,9 @@ One store file and one process, as in the app: the annotator calls `judgments.su
 each measured in every round, in an order rotated per round so drifting machine load hits all of them alike:
 
 - idle: nobody guesses.
-- guess admin: 8 sessions guess `admin`'s password through `annotations.logins.log_in`, as the login page does
-  (the issue's attack: 80 wrong passwords from 8 sessions). The throttle refuses most tries before any argon2.
+- guess admin: 8 sessions guess `admin`'s password through `annotations.accounts.logins.log_in`, as the login
+  page does (the issue's attack: 80 wrong passwords from 8 sessions). The throttle refuses most tries before
+  any argon2.
 - guess spread: 8 sessions guess, each try with a new username from a new address, so the per-name and
   per-address back-off never applies and every try costs an argon2 verification: only the process-wide bound on
   argon2 (`FT_LOGIN_CONCURRENT_HASHES`, default 1) protects the annotator. The worst case for us.
@@ -40,9 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from argon2 import PasswordHasher  # noqa: E402
 
-from annotations import assignment, db, judgments, logins, users  # noqa: E402
+from annotations import store
+from annotations.accounts import logins, users  # noqa: E402
 from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
 from annotations.errors import AuthError  # noqa: E402
+from annotations.judging import assignment, judgments
 
 ADMIN_PASSWORD = "quartz-lantern-meadow-17"
 SCENARIOS = ("idle", "guess admin", "guess spread", "unbounded argon2")
@@ -51,7 +54,7 @@ OLD_HASH = PasswordHasher().hash(ADMIN_PASSWORD)  # argon2-cffi's defaults, as t
 
 def build_store(folder: Path, n_items: int) -> tuple:
     """A store with a researcher `admin`, an annotator and a k=1 campaign of n_items pairs."""
-    con = db.connect(folder / "bench.duckdb")
+    con = store.connect(folder / "bench.duckdb")
     users.create_user(con, "admin", ADMIN_PASSWORD, "researcher")
     annotator = users.create_user(con, "anna", "velvet-harbor-pines-29", "annotator")
     rng = np.random.default_rng(0)
@@ -124,7 +127,7 @@ def annotate(con, cid: str, annotator: str, n_pairs: int) -> list[float]:
 
 
 def argon2_verifications(con) -> int:
-    return db.read(con).execute("SELECT count(*) FROM login_attempts").fetchone()[0]
+    return store.read(con).execute("SELECT count(*) FROM login_attempts").fetchone()[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         log_file = Path(tmp) / "server.log"  # the failure lines go where a server's log would
         handler = logging.FileHandler(log_file)
-        logging.getLogger("annotations.logins").addHandler(handler)
-        logging.getLogger("annotations.logins").propagate = False
+        logging.getLogger("annotations.accounts.logins").addHandler(handler)
+        logging.getLogger("annotations.accounts.logins").propagate = False
         con, cid, annotator = build_store(
             Path(tmp), args.items or len(SCENARIOS) * args.rounds * args.pairs + 50
         )

@@ -7,26 +7,53 @@ campaign's outputs and sources into `<runs>/.campaign-scores/<campaign_id>/outpu
 default scores, `ft_core.config.SOURCE_SCORE_METRICS`, load no model), offline. It returns at once. When the job
 ends, `scheduler.settle` calls `store_scores`, in the app (the only writer of the store): the scores become the
 campaign's metrics, and only then is the job "finished"; the results page shows them from its next visit.
-Like the demo, this module calls the public functions of annotations.campaigns.
+
+Reading the campaign and storing its scores is the campaigns' work (`annotations.campaigns.source_scores`:
+`prepare_scoring`, `store_scores`), which jobs/ may not import: the app hands the two steps over once with
+`connect` (streamlit_app.py), and this module registers its finishing step with the scheduler
+(`scheduler.on_finished`), so the scheduler never imports it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from annotations.campaigns import get_campaign
-from annotations.campaigns import source_scores as campaign_sources
-from annotations.errors import AnnotationError
 from ft_core.config import SOURCE_SCORE_METRICS, ScoreConfig
 from jobs import commands, scheduler
+from jobs.errors import JobError
 from jobs.logs import job_files_dir
 from jobs.queue import ACTIVE, Job, list_jobs
 
 KIND = "campaign_scores"
 FOLDER = ".campaign-scores"  # under the runs folder; hidden, so no page lists it as a run
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@dataclass(frozen=True)
+class CampaignSteps:
+    """The campaign's side of its scoring, from annotations.campaigns.source_scores."""
+
+    # (con, campaign_id, folder) -> the campaign's language, after writing its outputs and sources into the
+    # folder; None when it needs no scores (no source, made from a run folder, or scored already)
+    prepare: Callable[[duckdb.DuckDBPyConnection, str, Path], str | None]
+    # (con, campaign_id, folder) -> why the scores in the folder could not be stored, or None once they are
+    store: Callable[[duckdb.DuckDBPyConnection, str, Path], str | None]
+
+
+_STEPS: dict[str, CampaignSteps] = {}  # KIND -> the steps, once the app has connected them
+
+
+def connect(
+    prepare: Callable[[duckdb.DuckDBPyConnection, str, Path], str | None],
+    store: Callable[[duckdb.DuckDBPyConnection, str, Path], str | None],
+) -> None:
+    """Hand over the campaign's two steps (`annotations.campaigns.source_scores.prepare_scoring` and
+    `store_scores`); the app does it once, before its watcher settles any job."""
+    _STEPS[KIND] = CampaignSteps(prepare, store)
 
 
 def scores_folder(runs_root: str | Path, campaign_id: str) -> Path:
@@ -42,15 +69,19 @@ def start(
 ) -> Job | None:
     """Queue the scoring of the campaign's outputs against their sources, and return without waiting; None when
     the campaign was made from a run folder, no item has a source, or it has scores against the source already."""
-    if not campaign_sources.needs_source_scores(con, campaign_id):
-        return None
+    steps = _STEPS.get(KIND)
+    if steps is None:
+        raise JobError(
+            "the app has not connected the campaigns to their scoring jobs (campaign_scores.connect)"
+        )
     folder = scores_folder(runs_root, campaign_id)
-    if campaign_sources.write_scoring_outputs(con, campaign_id, folder) == 0:
+    language = steps.prepare(con, campaign_id, folder)
+    if language is None:
         return None
     config = ScoreConfig(
         run_dir=str(folder),
         metrics=list(metrics),
-        language=get_campaign(con, campaign_id).config.language,
+        language=language,
         system_a="a",
         system_b="b",
     )
@@ -78,11 +109,12 @@ def store_scores(con: duckdb.DuckDBPyConnection, job: Job) -> str | None:
     campaign_id = campaign_of(job)
     if campaign_id is None:
         return f"job {job.job_id} is not a campaign's scoring job"
-    try:
-        campaign_sources.import_source_scores(con, campaign_id, job.run_dir)
-    except AnnotationError as e:
-        return f"the scores could not be stored: {e}"
-    return None
+    steps = _STEPS.get(KIND)
+    if steps is None:
+        return (
+            "the scores could not be stored: the campaigns are not connected here (campaign_scores.connect)"
+        )
+    return steps.store(con, campaign_id, Path(job.run_dir))
 
 
 def pending(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Job | None:
@@ -91,3 +123,6 @@ def pending(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Job | None:
         if campaign_of(job) == campaign_id:
             return job
     return None
+
+
+scheduler.on_finished(KIND, store_scores)

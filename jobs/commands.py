@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from ft_core.config import GenerateConfig, ScoreConfig, SweepConfig, config_to_args, config_to_dict
+from jobs.errors import JobError
 from jobs.logs import job_files_dir
-from jobs.queue import JobError
 
 ACCELERATE_LAUNCH = "accelerate.commands.launch"  # `accelerate launch`, run with this interpreter
 PORT_FLAG = "--main_process_port"

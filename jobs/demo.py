@@ -30,10 +30,11 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from annotations import runs, store, users
-from annotations.assignment import next_item, own_assignment
-from annotations.campaigns import DEFAULT_INSTRUCTIONS, CampaignConfig, create_campaign, metrics_frame
-from annotations.judgments import submit
+from annotations import store
+from annotations.accounts import users
+from annotations.campaigns import DEFAULT_INSTRUCTIONS, CampaignConfig, create_campaign, metrics_frame, runs
+from annotations.judging.assignment import next_item, own_assignment
+from annotations.judging.judgments import submit
 from ft_core.config import (
     DEFAULT_METRICS,
     GenerateConfig,
@@ -43,6 +44,7 @@ from ft_core.config import (
     config_to_dict,
 )
 from jobs import evaluation, machine, progress, queue, scheduler, training
+from jobs.errors import JobError
 
 MANIFEST = ".demo.json"
 ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
@@ -146,7 +148,7 @@ def _write_manifest(runs_root: str | Path, manifest: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(manifest, indent=2, default=str))
         os.replace(tmp, path)
     except OSError as e:
-        raise queue.JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
+        raise JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
 
 
 def start(
@@ -165,7 +167,7 @@ def start(
     with _START_LOCK:  # two browsers clicking at once: one demo
         current = status(con, runs_root)
         if current is not None and not current.over:
-            raise queue.JobError("the demo is running already; watch it on Home or on the Jobs page")
+            raise JobError("the demo is running already; watch it on Home or on the Jobs page")
         return _start(con, runs_root, on_gpu, limit, max_new_tokens, overrides, metrics)
 
 

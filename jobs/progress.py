@@ -4,7 +4,7 @@ progress bar and no command line (those stay in the log file, `jobs.logs`).
 Generation prints its plan first (`plan: 2 outputs files of 20 items: base__greedy__seed0.jsonl, ...`, then
 `<file>: 5/20 items, ...` per batch; ft_core/generate.py), so its fraction covers every outputs file: base and
 fine-tuned, and reaches 1 only when the last one is written. Training reads its run folder instead
-(`annotations.runs.train_progress`, which the pages call).
+(`annotations.campaigns.runs.train_progress`, which the pages call).
 """
 
 from __future__ import annotations

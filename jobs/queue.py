@@ -20,8 +20,8 @@ import duckdb
 import pandas as pd
 
 from annotations import store
-from annotations.errors import AnnotationError
 from ft_core import runfolder
+from jobs.errors import JobError
 
 STATES = ("queued", "running", "finished", "failed", "cancelled", "skipped")
 ACTIVE = ("queued", "running")
@@ -32,10 +32,6 @@ _COLUMNS = (
 _FROM = (
     "jobs LEFT JOIN job_extras USING (job_id)"  # the contract's table + what the queue adds (migration 100)
 )
-
-
-class JobError(AnnotationError):
-    """A job cannot be enqueued, started or cancelled; the message says why and what to do."""
 
 
 @dataclass

@@ -18,6 +18,7 @@ import atexit
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ import duckdb
 from annotations import store
 from ft_core import runfolder
 from jobs import commands, logs, machine, processes
-from jobs.queue import Job, JobError, chain, get_job, list_jobs, record_end, request_cancel, submit
+from jobs.errors import JobError
+from jobs.queue import Job, chain, get_job, list_jobs, record_end, request_cancel, submit
 
 _SCHEDULE_LOCK = threading.RLock()
 _WATCHERS: dict[int, threading.Thread] = {}
@@ -34,16 +36,27 @@ _STOP = threading.Event()
 
 
 # --------------------------------------------------------------------------------------------- ending
+Finishing = Callable[[duckdb.DuckDBPyConnection, Job], str | None]
+_FINISHING: dict[str, Finishing] = {}
+
+
+def on_finished(kind: str, finishing: Finishing) -> None:
+    """Give jobs of `kind` a step to run in the app when their process ends well (`settle`): it returns why
+    the job failed after all, or None. A module that launches such jobs registers it (jobs.campaign_scores);
+    the scheduler never imports it, so the two do not import each other."""
+    _FINISHING[kind] = finishing
+
+
 def settle(
     con: duckdb.DuckDBPyConnection, job: Job, status: str, error: str | None, exit_code: int | None = None
 ) -> None:
     """Record how the job ended, keep its log with its run, and, for a training job that could not say it
-    itself, mark its run folder(s) failed or cancelled. A campaign's scoring job is finished once its scores are
-    in the store (`campaign_scores.store_scores`), failed when they cannot be stored."""
-    if job.kind == "campaign_scores" and status == "finished":
-        from jobs import campaign_scores  # it launches its jobs through this module
-
-        error = campaign_scores.store_scores(con, job)
+    itself, mark its run folder(s) failed or cancelled. A job of a kind with a finishing step (`on_finished`:
+    a campaign's scoring job stores its scores) is finished once that step is done, failed when it says why
+    not."""
+    finishing = _FINISHING.get(job.kind)
+    if finishing is not None and status == "finished":
+        error = finishing(con, job)
         status = "failed" if error else status
     record_end(con, job.job_id, status, error, exit_code)
     logs.keep_with_run(job)

@@ -17,8 +17,9 @@ import duckdb
 from ft_core import runfolder
 from ft_core.config import SweepConfig, TrainConfig
 from jobs import commands, processes, scheduler
+from jobs.errors import JobError
 from jobs.logs import job_files_dir
-from jobs.queue import Job, JobError, active_job_on, busy_message
+from jobs.queue import Job, active_job_on, busy_message
 
 
 def _refuse_busy_folder(con: duckdb.DuckDBPyConnection, run_dir: str) -> None:

@@ -8,9 +8,9 @@ judgment. A double click or a resent form never stores two judgments: the store 
 
 import streamlit as st
 
-from annotations import assignment, judgments
 from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError, WriteFailed
+from annotations.judging import assignment, judgments
 from pages.annotate_layout import phone_css, scroll_to_top
 from pages.i18n import N_, SHOWN_CAMPAIGN_KEY, format_number, gettext_for, ngettext_for, shown_campaign
 from pages.plain_text import escape_markdown

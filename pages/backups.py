@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from annotations import backup
 from annotations.plurals import counted
-from annotations.store import default_path
+from annotations.store import backup, default_path
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotations import db
+from annotations.accounts.users import list_users
 from annotations.campaigns import (
     CampaignConfig,
     campaign_judges,
@@ -23,10 +23,11 @@ from annotations.campaigns import (
 from annotations.campaigns.progress import campaign_progress
 from annotations.errors import AnnotationError
 from annotations.plurals import counted, plural
-from annotations.users import list_users
+from annotations.store import default_path
 from ft_core import data_files
 from ft_core.errors import FtCoreError
 from jobs import campaign_scores
+from jobs.errors import JobError
 from pages.campaign_form import campaign_options
 from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
@@ -233,7 +234,7 @@ if st.button("Create campaign", type="primary", key="create"):
     campaign_id = None
     try:
         if origin != "A run folder":
-            folder = db.default_path().parent / "uploads"
+            folder = default_path().parent / "uploads"
             source_file = str(
                 data_files.save_upload(
                     folder,
@@ -269,7 +270,7 @@ if st.button("Create campaign", type="primary", key="create"):
         )
         try:  # a file with sources: its reference-free scores are computed by a job, without waiting for it
             scoring = campaign_scores.start(con, campaign_id, runs_dir())
-        except (AnnotationError, FtCoreError, OSError) as e:
+        except (AnnotationError, JobError, FtCoreError, OSError) as e:
             scoring = None
             note += f" Its outputs could not be queued for scoring against their sources: {e}."
         if scoring is not None:

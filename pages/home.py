@@ -6,6 +6,7 @@ import streamlit as st
 from annotations.campaigns import list_campaigns
 from annotations.errors import AnnotationError
 from jobs import demo, scheduler
+from jobs.errors import JobError
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
 
@@ -46,7 +47,7 @@ def demo_panel() -> None:
     )
     try:
         state = demo.advance(con, runs_dir())
-    except AnnotationError as e:
+    except (AnnotationError, JobError) as e:
         st.error(escape_markdown(e))
         state = None
     if state is None or (state.over and not state.finished):  # a finished demo offers its results instead
@@ -72,7 +73,7 @@ def demo_panel() -> None:
 def start_demo() -> demo.DemoState | None:
     try:
         return demo.start(con, runs_dir())
-    except AnnotationError as e:
+    except (AnnotationError, JobError) as e:
         st.error(escape_markdown(e))
         return None
 

@@ -105,8 +105,8 @@ def shown_campaign(campaigns: dict[str, str]) -> str | None:
 def page_language(con, user) -> str:
     """The language of the menu and the password page: English for a researcher; for an annotator, the language of
     the campaign the annotate page shows them (English when none is open); before a login, `study_language`."""
-    from annotations.assignment import open_campaigns
     from annotations.campaigns.language import campaign_language
+    from annotations.judging.assignment import open_campaigns
 
     if user is None:
         return study_language(con)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotations import runs
+from annotations.campaigns import runs
 from annotations.errors import AnnotationError
 from jobs import commands, logs, machine, progress, queue, scheduler
+from jobs.errors import JobError
 from pages.curve_chart import curve_chart
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, signed_in, store
@@ -78,7 +79,7 @@ def _cancel(job_id: str) -> None:
     st.session_state["confirm_cancel"] = None
     try:
         scheduler.cancel(con, job_id)
-    except AnnotationError as e:
+    except (AnnotationError, JobError) as e:
         st.session_state["cancel_error"] = str(e)
 
 
@@ -86,7 +87,7 @@ def confirm_cancel(job: queue.Job) -> None:
     """Ask before cancelling: name the job and its chain, and which jobs after it will be skipped."""
     try:
         plan = scheduler.cancel_plan(con, job.job_id)
-    except AnnotationError as e:
+    except (AnnotationError, JobError) as e:
         st.error(escape_markdown(e))
         return
     st.warning(escape_markdown(plan.question()))
@@ -105,7 +106,7 @@ def confirm_cancel(job: queue.Job) -> None:
 def board() -> None:
     try:
         all_jobs = scheduler.reconcile(con)
-    except AnnotationError as e:
+    except (AnnotationError, JobError) as e:
         st.error(escape_markdown(e))
         return
     outside = runs.outside_runs(runs_dir(), [j.run_dir for j in all_jobs if j.active and j.run_dir])

@@ -1,14 +1,14 @@
 """Log in, or create an account from an invitation link (`/?invite=TOKEN`).
 
-Logins go through the throttle (annotations/logins.py): a refused or wrong attempt shows one line that reads the
-same whether or not the username exists.
+Logins go through the throttle (annotations/accounts/logins.py): a refused or wrong attempt shows one line
+that reads the same whether or not the username exists.
 """
 
 import streamlit as st
 
+from annotations.accounts.logins import log_in as check_login
+from annotations.accounts.users import MIN_PASSWORD_LENGTH, accept_invitation, invitation_role
 from annotations.errors import AuthError
-from annotations.logins import log_in as check_login
-from annotations.users import MIN_PASSWORD_LENGTH, accept_invitation, invitation_role
 from pages.i18n import N_, format_number, gettext_for, ngettext_for, study_language
 from pages.shared import client, log_in, store
 

@@ -3,8 +3,8 @@ reachable from the menu otherwise. Other sessions of the account end; this one s
 
 import streamlit as st
 
+from annotations.accounts.users import MIN_PASSWORD_LENGTH, change_own_password
 from annotations.errors import AuthError
-from annotations.users import MIN_PASSWORD_LENGTH, change_own_password
 from pages.i18n import format_number, gettext_for, ngettext_for, page_language
 from pages.shared import SESSION_KEY, current_user, store
 

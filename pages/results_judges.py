@@ -11,7 +11,7 @@ import streamlit as st
 
 from annotations import campaigns
 from annotations.errors import AnnotationError
-from annotations.judgments import judgments_frame
+from annotations.judging.judgments import judgments_frame
 from annotations.stats import percent_label
 from annotations.stats.intervals import degenerate
 from annotations.stats.judges import JudgeCard, judge_card

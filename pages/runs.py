@@ -1,7 +1,8 @@
 """Runs (researchers): compare run folders — overlaid loss/eval curves, configs side by side, metric tables, a
 sweep's heatmap over lr x r — and carry a finished run on: generate and score, then create a campaign.
 
-Everything is read from the run folders (annotations.runs), so a folder deleted while listed only drops out.
+Everything is read from the run folders (annotations.campaigns.runs), so a folder deleted while listed only
+drops out.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from pathlib import Path
 import altair as alt
 import streamlit as st
 
-from annotations import runs
 from annotations.campaigns import (
     CampaignConfig,
     create_campaign,
     get_campaign,
+    runs,
 )
 from annotations.errors import AnnotationError
 from ft_core import runfolder
 from ft_core.config import GenerateConfig, ScoreConfig
 from ft_core.errors import FtCoreError
 from jobs import evaluation, queue, scheduler
+from jobs.errors import JobError
 from pages.campaign_form import campaign_options
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, store
@@ -143,7 +145,7 @@ with left:
                 ScoreConfig(run_dir=str(path)),
                 runs_dir(),
             )
-        except (AnnotationError, FtCoreError) as e:
+        except (AnnotationError, JobError, FtCoreError) as e:
             st.error(escape_markdown(e))
         else:
             st.success(

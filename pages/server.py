@@ -37,8 +37,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.runtime.pages_manager import PagesManager
 
-from annotations import backup, logins, sessions
+from annotations.accounts import logins, sessions
 from annotations.errors import StoreError
+from annotations.store import backup
 from pages.shared import store
 
 _MAX_BODY = 256  # a ticket is 43 characters

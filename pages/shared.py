@@ -12,9 +12,9 @@ API (keep it small):
   Pass it to `annotations.*` functions; they take cursors per thread themselves. The web server opens it before the
   first request (pages/server.py), so a second app on a held file stops at once.
 - `runs_dir()`: `$FT_RUNS_DIR` (default runs/) as a Path.
-- `current_user()`: the logged-in `annotations.users.User`, or None. Checked against the sessions table on every
-  call: a session revoked elsewhere (logout in another tab, account disabled, password changed) or expired logs
-  this tab out at its next action.
+- `current_user()`: the logged-in `annotations.accounts.users.User`, or None. Checked against the sessions
+  table on every call: a session revoked elsewhere (logout in another tab, account disabled, password changed)
+  or expired logs this tab out at its next action.
 - `require_role(*roles)`: the user when their role is allowed, else an error on the page and `st.stop()`.
 - `signed_in(callback)`: wraps a widget callback so it does nothing once the session has ended (Streamlit runs
   callbacks before the page script, so a page's own `require_role` comes too late for them).
@@ -22,8 +22,8 @@ API (keep it small):
   Streamlit runs on the click outside any script run, so it refuses once the session that drew the button ended.
 - `link(page, label, icon)`: a link to another page; plain text where the page runs alone (AppTest of one file).
 - `log_in(user)`, `log_out()`: start / end the session. The tab keeps only the session id in `st.session_state`;
-  the browser gets an HttpOnly cookie through `cookie_exchange()` (see annotations/sessions.py).
-- `client()`: the visitor's address for the login throttle (annotations/logins.py).
+  the browser gets an HttpOnly cookie through `cookie_exchange()` (see annotations/accounts/sessions.py).
+- `client()`: the visitor's address for the login throttle (annotations/accounts/logins.py).
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ import duckdb
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from annotations import db, logins, sessions, users
+from annotations.accounts import logins, sessions, users
+from annotations.accounts.users import User
 from annotations.errors import AuthError
-from annotations.users import User
+from annotations.store import PROJECT_ROOT, default_path
+from annotations.store import connect as connect_store
 
 # Options a page sends to the browser in one select box: the Results page's example browser lists this many items
 # and takes any other item id typed by hand (30,000 options cost the browser 50 MB and 0.3 s of script per visit).
@@ -64,7 +66,7 @@ def _open_store(path: str) -> duckdb.DuckDBPyConnection:
     # outside any script run, and the pages must get that same connection.
     with _STORES_LOCK:
         if path not in _STORES:
-            con = db.connect(path)
+            con = connect_store(path)
             users.ensure_admin(con)
             _STORES[path] = con
         return _STORES[path]
@@ -72,13 +74,13 @@ def _open_store(path: str) -> duckdb.DuckDBPyConnection:
 
 def store() -> duckdb.DuckDBPyConnection:
     """The app's one read-write connection to the DuckDB store (cached for the process)."""
-    return _open_store(str(db.default_path().resolve()))
+    return _open_store(str(default_path().resolve()))
 
 
 def runs_dir() -> Path:
     """Where run folders live: `$FT_RUNS_DIR`, default `runs/` under the project."""
     env = os.environ.get("FT_RUNS_DIR")
-    return Path(env) if env else db.PROJECT_ROOT / "runs"
+    return Path(env) if env else PROJECT_ROOT / "runs"
 
 
 def client() -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import pandas as pd
 import streamlit as st
 
-from annotations.users import list_users
+from annotations.accounts.users import list_users
 
 EMPTY = "—"  # what an empty cell shows (Streamlit writes "None")
 # Columns that hold user ids, shown as usernames.

@@ -21,6 +21,7 @@ from ft_core import runfolder, sanity
 from ft_core.config import SweepConfig, TrainConfig, config_from_dict, config_to_dict, field_specs
 from ft_core.errors import ConfigError
 from jobs import commands, machine, scheduler, training
+from jobs.errors import JobError
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, signed_in, store
 from pages.train_form import (
@@ -201,7 +202,7 @@ if left.button("Check tokens and truncation", key="check", disabled=not ready):
     with st.spinner("Loading the tokenizer and the data (no training) ..."):
         try:
             report = training.check_train(config, runs_dir())
-        except AnnotationError as e:
+        except (AnnotationError, JobError) as e:
             st.error(escape_markdown(e))
         else:
             st.session_state["check_report"] = report
@@ -229,7 +230,7 @@ if right.button("Launch", type="primary", key="launch", disabled=not ready):
             job = training.sweep_job(con, config, grid, runs_dir(), n_gpus)
         else:
             job = training.train_job(con, config, runs_dir(), n_gpus, label=f"train {run_name}")
-    except AnnotationError as e:
+    except (AnnotationError, JobError) as e:
         st.error(escape_markdown(e))
     else:
         where = "started" if job.status == "running" else f"{job.status} (waiting for a free slot)"

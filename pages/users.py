@@ -3,10 +3,8 @@ the Unlock button that lifts a lock at once)."""
 
 import streamlit as st
 
-from annotations.errors import AuthError
-from annotations.logins import locked_usernames, recent_attempts, unlock
-from annotations.plurals import counted
-from annotations.users import (
+from annotations.accounts.logins import locked_usernames, recent_attempts, unlock
+from annotations.accounts.users import (
     MIN_PASSWORD_LENGTH,
     ROLES,
     create_invitation,
@@ -15,6 +13,8 @@ from annotations.users import (
     list_users,
     set_active,
 )
+from annotations.errors import AuthError
+from annotations.plurals import counted
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
 from pages.tables import show_table

@@ -10,9 +10,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from annotations.design import check_design
 from annotations.errors import CampaignError
 from annotations.fields import bounded, check_limits
+from annotations.judging.design import check_design
 from ft_core.config import ConfigError, check_language, option
 
 SPECIAL_WINNERS = ("tie", "both_bad")
@@ -134,7 +134,7 @@ class CampaignConfig:
     side_block_sizes: list[int] = option(
         [8, 12, 16],
         help="each annotator's left sides come in random blocks of these sizes (even, >= 8; drawn at random), each "
-        "block with both systems on the left equally often (annotations.design)",
+        "block with both systems on the left equally often (annotations.judging.design)",
         label="Side block sizes",
         advanced=True,
     )

@@ -19,8 +19,8 @@ from annotations.campaigns.config import CampaignConfig
 from annotations.campaigns.imports import ImportedOutputs, as_reference_list, import_outputs
 from annotations.campaigns.language import forget_open_languages
 from annotations.campaigns.selection import select_items
-from annotations.design import Design, new_secret
 from annotations.errors import CampaignError
+from annotations.judging.design import Design, new_secret
 from annotations.plurals import counted, plural
 
 

@@ -84,7 +84,8 @@ class ItemFrames:
 
 def item_frames(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) -> ItemFrames:
     """Everything the example browser shows about one item."""
-    from annotations import campaigns, judgments
+    from annotations import campaigns
+    from annotations.judging import judgments
 
     only = [item_id]
     return ItemFrames(

@@ -2,9 +2,9 @@
 annotator has judged, skipped and holds now, and how long the rest will take at the pace so far.
 
 Only the regular pairs count toward k (gold items and flipped repeats are extra, as in the assignment's k-limit
-rule). The time left is `annotations.time_left.estimate` over the campaign's judgments in the order they came, one
-judgment a step: the mean time between judgments (pauses included, since they happen again) and its spread
-give an estimate with a range; None until two judgments are in.
+rule). The time left is `annotations.campaigns.time_left.estimate` over the campaign's judgments in the order
+they came, one judgment a step: the mean time between judgments (pauses included, since they happen again) and
+its spread give an estimate with a range; None until two judgments are in.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 
 from annotations import store
 from annotations.campaigns.queries import campaign_config
-from annotations.time_left import LogPoint, TimeLeft, estimate
+from annotations.campaigns.time_left import LogPoint, TimeLeft, estimate
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import pandas as pd
 from annotations import store
 from annotations.campaigns.config import CampaignConfig, Criterion
 from annotations.campaigns.language import forget_open_languages
-from annotations.design import Design
 from annotations.errors import CampaignError
+from annotations.judging.design import Design
 from annotations.store import read_frame
 
 
@@ -27,7 +27,7 @@ class Campaign:
     status: str
     n_items: int
     texts_truncated: int = 0  # texts the import cut to config.max_text_chars
-    # the public name of the side and order design (annotations.design); the secret stays in the store
+    # the public name of the side and order design (annotations.judging.design); the secret stays in the store
     design_id: str = ""
 
     @property
@@ -105,7 +105,8 @@ def design_record(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str,
         public_id = None
     return {
         "design_id": public_id,
-        "sides": "random permuted blocks per annotator (annotations.design), stored per assignment as shown_left",
+        "sides": "random permuted blocks per annotator (annotations.judging.design), "
+        "stored per assignment as shown_left",
         "side_block_sizes": list(config.side_block_sizes),
         "side_max_imbalance": config.side_max_imbalance,
         "item_order": "per annotator: md5(HMAC(secret, annotator) || item_id)",

@@ -17,7 +17,7 @@ import pandas as pd
 
 from annotations import store
 from annotations.campaigns.queries import get_campaign, items_frame, metrics_frame, outputs_frame
-from annotations.errors import CampaignError
+from annotations.errors import AnnotationError, CampaignError
 from annotations.stats.faithfulness import FAITHFULNESS_SCORES
 from ft_core import runfolder
 
@@ -96,3 +96,22 @@ def import_source_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, folde
 
     store.write(con, write)
     return len(new_metrics)
+
+
+def prepare_scoring(con: duckdb.DuckDBPyConnection, campaign_id: str, folder: str | Path) -> str | None:
+    """Write the campaign's outputs and sources into `folder` for its scoring job; returns the campaign's
+    language for the scores, or None when it needs none (no source, made from a run folder, or scored
+    already)."""
+    if not needs_source_scores(con, campaign_id) or write_scoring_outputs(con, campaign_id, folder) == 0:
+        return None
+    return get_campaign(con, campaign_id).config.language
+
+
+def store_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, folder: str | Path) -> str | None:
+    """Store a finished scoring job's scores as the campaign's metrics; returns why they could not be, or
+    None."""
+    try:
+        import_source_scores(con, campaign_id, folder)
+    except AnnotationError as e:
+        return f"the scores could not be stored: {e}"
+    return None

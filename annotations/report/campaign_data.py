@@ -27,8 +27,9 @@ class CampaignData:
 
 
 def load_campaign(con, campaign_id: str) -> CampaignData:
-    """The frames of one campaign from the store (annotations.judgments / annotations.campaigns)."""
-    from annotations import campaigns, judgments
+    """The frames of one campaign from the store (annotations.judging.judgments / annotations.campaigns)."""
+    from annotations import campaigns
+    from annotations.judging import judgments
 
     listing = campaigns.list_campaigns(con)
     row = listing[listing["campaign_id"] == campaign_id]

@@ -70,7 +70,7 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
         "design": data.design,
         "environment": a.environment,
         "files": [f.name for f in files],
-        "reanalyse": "annotations.export.load_export(DIR) then annotations.analysis.analyze(...)",
+        "reanalyse": "annotations.report.load_export(DIR) then annotations.stats.analysis.analyze(...)",
     }
     save("manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2, default=str)))
     return files

@@ -195,8 +195,8 @@ def is_eval_split(split: str) -> bool:
 def majority_pairs(judgments: pd.DataFrame, system_a: str, system_b: str) -> pd.DataFrame:
     """One row per item: votes for each system, raters, the majority winner (None on a tie) and its margin.
 
-    `judgments`: the campaign's latest judgments (annotations.judgments.judgments_frame); gold items and repeated
-    assignments are left out, so each rater counts once per item."""
+    `judgments`: the campaign's latest judgments (annotations.judging.judgments.judgments_frame); gold items
+    and repeated assignments are left out, so each rater counts once per item."""
     counted = judgments[~judgments["is_gold"].astype(bool) & ~judgments["is_repeat"].astype(bool)]
     votes = (
         counted.assign(
@@ -344,7 +344,8 @@ def build_preferences(
 
 def campaign_preferences(con, campaign_id: str, options: PreferenceOptions) -> PreferenceData:
     """The preference data of a stored campaign (judgments, items, outputs and the run folder's prompt format)."""
-    from annotations import campaigns, judgments
+    from annotations import campaigns
+    from annotations.judging import judgments
 
     campaign = campaigns.get_campaign(con, campaign_id)
     config = campaign.config

@@ -4,7 +4,7 @@ call the page makes: the kept analysis when there is one, else the stages starte
 
 One pickle per (campaign, data version, analysis options) under `<data folder>/analysis_cache/` (the data
 folder is the one holding the store, `$FT_APP_DB`'s folder). The key holds the campaign id, its data version
-(`annotations.export.data_version`: judgment count and latest submission, so any new or edited judgment changes
+(`annotations.report.data_version`: judgment count and latest submission, so any new or edited judgment changes
 it), every analysis option, a format number and the package versions the statistics were computed with. Saving
 a new data version of a campaign removes that campaign's files of older versions. A file that cannot be read
 back (another pandas, a half-written file) counts as missing and is removed. The files are written by the app
@@ -32,9 +32,9 @@ FORMAT = 4  # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... pe
 
 def cache_folder() -> Path:
     """`analysis_cache/` beside the app's store."""
-    from annotations import db
+    from annotations import store
 
-    return db.default_path().resolve().parent / "analysis_cache"
+    return store.default_path().resolve().parent / "analysis_cache"
 
 
 def _digest(value) -> str:
@@ -86,7 +86,8 @@ def page_analysis(con, campaign_id: str, version: str, options: AnalysisOptions,
     """The kept analysis of exactly this data version and these options (FinishedStages), else its stages
     started (AnalysisStages): the judgments are read first, the scores and metrics while the headline is
     computed. Save the result with `save` once `.result()` is in."""
-    from annotations import campaigns, judgments
+    from annotations import campaigns
+    from annotations.judging import judgments
     from annotations.report.analysis_stages import AnalysisStages, FinishedStages
 
     saved = load(folder or cache_folder(), campaign_id, version, options)

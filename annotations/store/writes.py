@@ -71,7 +71,8 @@ def write(
     is also retried when DuckDB reports a conflict with a transaction committed outside this function.
 
     `lane`: writes in one lane are serialized; different lanes run concurrently. Use the default unless every
-    write of a lane is known not to break the checks of another (see annotations.assignment, .judgments).
+    write of a lane is known not to break the checks of another (see annotations.judging.assignment,
+    .judgments).
     """
     request = _Request(con, work)
     with _PENDING_LOCK:

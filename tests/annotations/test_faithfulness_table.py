@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from annotations.correlation import correlation_table, metric_human_correlation
+from annotations.stats.correlation import correlation_table, metric_human_correlation
 from annotations.stats.faithfulness import FAITHFULNESS_SCORES, fidelity_table
 
 

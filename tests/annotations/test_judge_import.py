@@ -10,7 +10,7 @@ import pytest
 from helpers.judge_verdicts import write_judge
 from helpers.small_campaigns import fill_decided
 
-from annotations import assignment, store
+from annotations import store
 from annotations.__main__ import main
 from annotations.campaigns import (
     CampaignConfig,
@@ -20,6 +20,7 @@ from annotations.campaigns import (
     judge_verdicts_frame,
 )
 from annotations.errors import CampaignError
+from annotations.judging import assignment
 from annotations.report import load_campaign
 from annotations.stats.analysis import analyze
 from annotations.stats.judges import judge_card

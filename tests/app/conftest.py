@@ -8,7 +8,8 @@ import pytest
 from helpers.run_folders import write_run_folder
 
 import jobs  # noqa: F401  (see below)
-from annotations import store, users
+from annotations import store
+from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, create_campaign
 
 # AppTest.from_file("pages/runs.py") puts the page's folder (pages/) first on sys.path, where pages/jobs.py would
@@ -27,8 +28,12 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("FT_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("FT_ADMIN_PASSWORD", ADMIN_PASSWORD)
     write_run_folder(tmp_path / "runs" / "run-1", n_items=6)
+    from annotations.campaigns import source_scores
+    from jobs import campaign_scores
     from pages.shared import store
 
+    # what streamlit_app.main does first, for the tests that open one page file without it
+    campaign_scores.connect(source_scores.prepare_scoring, source_scores.store_scores)
     return store()
 
 

@@ -75,8 +75,9 @@ def main(mode: str, folder: Path) -> None:
     from helpers.run_folders import write_run_folder
     from streamlit.testing.v1 import AppTest
 
-    from annotations import backup, users
+    from annotations.accounts import users
     from annotations.campaigns import CampaignConfig, create_campaign
+    from annotations.store import backup
     from pages.shared import store
 
     run = write_run_folder(folder.parent / "runs" / "run-1", n_items=3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from helpers.login_as import login_as
 
-from annotations import users
+from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, campaign_design, create_campaign
-from annotations.judgments import judgments_frame, scores_frame
+from annotations.judging.judgments import judgments_frame, scores_frame
 
 
 def _all_protos(node) -> list[str]:
@@ -93,7 +93,7 @@ def test_submit_without_choice_warns(open_page, app_env, annotator, campaign):
 
 
 def test_resubmitting_the_same_pair_stores_one_judgment(open_page, app_env, annotator, campaign):
-    from annotations import judgments
+    from annotations.judging import judgments
 
     at = _annotate(open_page, annotator)
     token = _current_token(at)

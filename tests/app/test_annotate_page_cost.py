@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from helpers.login_as import login_as
 
-from annotations import judgments, sessions
-from annotations.judgments import judgments_frame
+from annotations.accounts import sessions
+from annotations.judging import judgments
+from annotations.judging.judgments import judgments_frame
 from pages.shared import SESSION_KEY, store
 
 CHECKED_KEY = "_session_checked_by_callback"  # pages/annotate.py (importing a page runs it)

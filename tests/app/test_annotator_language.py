@@ -10,7 +10,7 @@ import pytest
 from babel.messages.pofile import read_po
 from helpers.login_as import login_as
 
-from annotations import users
+from annotations.accounts import users
 from annotations.campaigns import (
     DEFAULT_INSTRUCTIONS,
     CampaignConfig,

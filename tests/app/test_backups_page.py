@@ -7,7 +7,9 @@ import json
 import pytest
 from helpers.login_as import login_as
 
-from annotations import assignment, backup, db, judgments
+from annotations import store
+from annotations.judging import assignment, judgments
+from annotations.store import backup
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def test_back_up_now_writes_a_backup_that_restores_and_lists_it(
     table = at.dataframe[0].value
     assert list(table["backup"]) == [taken.name] and list(table["judgments"]) == [1]
     backup.restore(taken.path, tmp_path / "restored.duckdb")
-    restored = db.connect(tmp_path / "restored.duckdb", read_only=True)
+    restored = store.connect(tmp_path / "restored.duckdb", read_only=True)
     assert restored.execute("SELECT assignment_id FROM judgments").fetchall() == [(pair.token,)]
     restored.close()
 

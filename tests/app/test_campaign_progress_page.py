@@ -9,8 +9,10 @@ from datetime import timedelta
 
 from helpers.login_as import login_as
 
-from annotations import assignment, judgments, store, users
+from annotations import store
+from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import assignment, judgments
 from pages.plain_text import escape_markdown
 
 PASSWORD = "velvet-harbor-pines-29"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helpers.login_as import login_as
 
-from annotations import users
+from annotations.accounts import users
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = ("pages", "annotations", "jobs", "ft_core")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from annotations import assignment, db, judgments
+from annotations import store
 from annotations.errors import WriteFailed
+from annotations.judging import assignment, judgments
 
 SESSION = Path(__file__).resolve().parent / "full_disk_session.py"
 NOT_STORED = "Saving failed: your judgment was not stored. Try again."
@@ -73,14 +74,14 @@ def test_injected_full_disk_says_not_stored_keeps_the_choice_and_saves_once_ther
 
 
 def test_a_refused_write_is_write_failed_at_once_not_retried_as_a_conflict(tmp_path, monkeypatch):
-    """Injected on purpose: DuckDB's own commit error on a full disk. db.write must not retry it as a conflict
-    (it ran the work once) and raises WriteFailed, which the store keeps usable for the retry."""
+    """Injected on purpose: DuckDB's own commit error on a full disk. store.write must not retry it as a
+    conflict (it ran the work once) and raises WriteFailed, which the store keeps usable for the retry."""
     import duckdb
     from helpers.run_folders import write_run_folder
 
     from annotations.campaigns import CampaignConfig, create_campaign
 
-    con = db.connect(tmp_path / "app.duckdb")
+    con = store.connect(tmp_path / "app.duckdb")
     run = write_run_folder(tmp_path / "runs" / "r", n_items=2)
     cid = create_campaign(con, CampaignConfig(name="t", run_dir=str(run), k=1))
     pair = assignment.next_item(con, cid, "ann-a")
@@ -94,7 +95,7 @@ def test_a_refused_write_is_write_failed_at_once_not_retried_as_a_conflict(tmp_p
         )
 
     with pytest.raises(WriteFailed, match="nothing was stored"):
-        db.write(con, full_disk, lane=judgments.JUDGMENT_LANE)
+        store.write(con, full_disk, lane=judgments.JUDGMENT_LANE)
     assert calls == [1]
     assert judgments.submit(con, pair.token, "ann-a", "B").created  # the connection goes on
     con.close()

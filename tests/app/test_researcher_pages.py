@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers.login_as import login_as
 
+from annotations.accounts.users import authenticate, list_invitations
 from annotations.campaigns import items_frame, list_campaigns
-from annotations.users import authenticate, list_invitations
 
 
 def _as(open_page, user, name):

@@ -86,7 +86,7 @@ def test_example_browser_reveals_both_systems(as_user, researcher, judged, app_e
 
 
 def test_new_judgments_are_included_on_request(as_user, researcher, judged, app_env):
-    from annotations import judgments
+    from annotations.judging import judgments
 
     at = as_user(researcher)
     shown = next(df.value for df in at.dataframe if "flags" in df.value.columns)
@@ -160,7 +160,7 @@ def test_results_survive_a_restart_on_disk_until_the_data_change(
 ):
     import pickle
 
-    from annotations import judgments
+    from annotations.judging import judgments
 
     at = as_user(researcher)
     assert not at.exception

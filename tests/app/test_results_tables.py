@@ -10,8 +10,9 @@ import re
 import pytest
 from helpers.login_as import login_as
 
-from annotations import assignment, judgments, users
+from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import assignment, judgments
 
 PASSWORD = "velvet-harbor-pines-29"
 NAMES = ("maria", "joao", "ana")

@@ -64,7 +64,7 @@ def test_pages_refuse_anonymous(open_page, app_env, name):
 
 
 def test_invitation_link_creates_account(open_page, app_env):
-    from annotations.users import authenticate, create_invitation
+    from annotations.accounts.users import authenticate, create_invitation
 
     token = create_invitation(app_env, "annotator")
     at = open_page("streamlit_app")

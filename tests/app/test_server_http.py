@@ -12,7 +12,8 @@ import pytest
 from helpers.streamlit_server import StreamlitServer
 from starlette.requests import Request
 
-from annotations import sessions, store, users
+from annotations import store
+from annotations.accounts import sessions, users
 from pages import server as web
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import sys
 from argon2 import PasswordHasher
 from helpers.login_as import login_as
 
-from annotations import logins, sessions, users
+from annotations.accounts import logins, sessions, users
 from pages.shared import SESSION_KEY
 
 

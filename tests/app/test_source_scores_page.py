@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from helpers.login_as import login_as
 
-from annotations import assignment, judgments, store
+from annotations import store
 from annotations.campaigns import list_campaigns
+from annotations.judging import assignment, judgments
 from jobs import campaign_scores, queue, scheduler
 
 SOURCE = "The committee approved 120 new grants for researchers in Lisbon in 2021."
@@ -86,3 +87,18 @@ def test_uploaded_sources_are_scored_in_the_background_and_shown(
     assert any(c.value.startswith("Means over these items of each output's score") for c in results.caption)
     (fidelity,) = [d.value for d in results.dataframe if "better" in d.value.columns]
     assert {"novel_1gram", "unsupported_numbers", "unsupported_entities"} <= set(fidelity["metric"])
+
+
+def test_the_app_connects_the_campaigns_to_their_scoring_jobs_before_its_watcher_starts(
+    open_page, app_env, monkeypatch
+):
+    """jobs/ may not import annotations.campaigns: the entry point hands the scoring jobs the campaign's two
+    steps, so a scoring job that ends after a restart still stores its scores (and the server's own start,
+    pages/server.py, imports none of them: tests/app/test_server_warm.py)."""
+    from annotations.campaigns import source_scores
+
+    monkeypatch.setattr(campaign_scores, "_STEPS", {})
+    at = open_page("streamlit_app").run()
+    assert not at.exception, at.exception
+    steps = campaign_scores._STEPS[campaign_scores.KIND]
+    assert steps.prepare is source_scores.prepare_scoring and steps.store is source_scores.store_scores

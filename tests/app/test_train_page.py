@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers.login_as import login_as
 
-from annotations import runs
+from annotations.campaigns import runs
 from ft_core import data_files
 from ft_core.config import TrainConfig, field_specs
 from jobs import logs, queue, scheduler

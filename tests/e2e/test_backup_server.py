@@ -12,8 +12,11 @@ import pytest
 from helpers.run_folders import write_run_folder
 from helpers.streamlit_server import ROOT, StreamlitServer
 
-from annotations import assignment, backup, db, judgments, users
+from annotations import store
+from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import assignment, judgments
+from annotations.store import backup
 
 
 def test_the_server_backs_up_on_its_schedule_and_the_backup_restores(tmp_path, monkeypatch):
@@ -21,7 +24,7 @@ def test_the_server_backs_up_on_its_schedule_and_the_backup_restores(tmp_path, m
     monkeypatch.setenv("FT_BACKUP_EVERY_MINUTES", "0.02")  # every 1.2 s
     monkeypatch.setenv("FT_BACKUP_KEEP", "3")
     server = StreamlitServer(tmp_path / "app")
-    con = db.connect(server.db_path)
+    con = store.connect(server.db_path)
     users.create_user(con, "anna", "velvet-harbor-pines-29", "annotator")
     run = write_run_folder(tmp_path / "runs" / "r", n_items=2)
     cid = create_campaign(con, CampaignConfig(name="served", run_dir=str(run), k=1))
@@ -38,7 +41,7 @@ def test_the_server_backs_up_on_its_schedule_and_the_backup_restores(tmp_path, m
             time.sleep(0.2)
         assert found and found[0].trigger == "scheduled" and found[0].rows["judgments"] == 1
         backup.restore(found[0].path, tmp_path / "restored.duckdb")  # while the app still holds its own file
-        restored = db.connect(tmp_path / "restored.duckdb", read_only=True)
+        restored = store.connect(tmp_path / "restored.duckdb", read_only=True)
         assert restored.execute("SELECT assignment_id, choice FROM judgments").fetchall() == [
             (pair.token, "right")
         ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from annotations.accounts.users import create_user
 from annotations.campaigns import CampaignConfig, create_campaign
-from annotations.users import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

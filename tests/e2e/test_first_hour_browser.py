@@ -10,8 +10,9 @@ import pytest
 from helpers import run_folders
 from helpers.browser import settle
 
-from annotations import assignment, judgments, users
+from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import assignment, judgments
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

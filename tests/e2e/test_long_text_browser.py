@@ -14,8 +14,8 @@ import time
 import pandas as pd
 import pytest
 
+from annotations.accounts.users import create_user
 from annotations.campaigns import DEFAULT_MAX_TEXT_CHARS, CampaignConfig, create_campaign
-from annotations.users import create_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from helpers.browser import settle
 
+from annotations.accounts.users import create_user
 from annotations.campaigns import CampaignConfig, create_campaign
-from annotations.judgments import judgments_frame
-from annotations.users import create_user
+from annotations.judging.judgments import judgments_frame
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -15,9 +15,9 @@ import pytest
 from helpers.browser import settle
 from helpers.run_folders import write_run_folder
 
-from annotations import users
+from annotations.accounts import users
+from annotations.accounts.sessions import COOKIE_NAME
 from annotations.campaigns import CampaignConfig, create_campaign
-from annotations.sessions import COOKIE_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

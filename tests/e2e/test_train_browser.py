@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from annotations import runs
+from annotations.campaigns import runs
 from jobs import queue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

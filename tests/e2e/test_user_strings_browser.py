@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from helpers.browser import settle
 
-from annotations import assignment, judgments
+from annotations.accounts.users import create_user
 from annotations.campaigns import CampaignConfig, Criterion, create_campaign
-from annotations.users import create_user
+from annotations.judging import assignment, judgments
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -187,7 +187,7 @@ def test_binary_or_non_utf8_config_files_are_one_line_errors(tmp_path, capsys):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("prompt_template: Résumé {source}\n".encode("latin-1"))
-    with pytest.raises(ConfigError, match="not a text file \(it holds binary data\)"):
+    with pytest.raises(ConfigError, match=r"not a text file \(it holds binary data\)"):
         load_config(TrainConfig, binary)
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(TrainConfig, latin)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def login_as(at, user):
     """Start a session for `user` in the store the pages use and give `at` its id; returns `at`."""
-    from annotations import sessions
+    from annotations.accounts import sessions
     from pages.shared import SESSION_KEY, store
 
     at.session_state[SESSION_KEY] = sessions.start(store(), user.user_id).session_id

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from annotations import judgments, store
+from annotations import store
 from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import judgments
 from helpers.synthetic import judge_round_robin
 
 

@@ -177,8 +177,9 @@ def fill_store(
     from datetime import timedelta
     from pathlib import Path
 
-    from annotations import judgments, store
+    from annotations import store
     from annotations.campaigns import CampaignConfig, create_campaign
+    from annotations.judging import judgments
 
     log = Path(run_dir) / "train_log.jsonl"
     if not log.exists():
@@ -215,7 +216,7 @@ def fill_store(
 def judge_round_robin(con, campaign_id: str, annotators, now, judge) -> None:
     """Each annotator in turn asks for their next pair until none gets one; `judge(annotator, pair, item_id,
     shown_left, shown_right, now)` submits it and returns the clock after the judgment."""
-    from annotations import assignment
+    from annotations.judging import assignment
 
     active = True
     while active:

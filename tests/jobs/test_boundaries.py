@@ -37,3 +37,16 @@ def test_nothing_in_annotations_imports_jobs():
             if any(n == "jobs" or n.startswith("jobs.") for n in names):
                 importers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert importers == []
+
+
+def test_jobs_errors_have_a_base_of_their_own():
+    """JobError is jobs' own base (issue 19, item 5), no AnnotationError: a page that shows a job's refusal
+    catches it by name, and nothing of annotations/ is needed to raise it."""
+    from annotations.errors import AnnotationError
+    from jobs import queue, scheduler, training
+    from jobs.errors import JobError
+
+    assert not issubclass(JobError, AnnotationError)
+    assert queue.JobError is scheduler.JobError is training.JobError is JobError
+    tree = ast.parse((ROOT / "jobs" / "errors.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]

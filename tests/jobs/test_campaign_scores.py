@@ -5,14 +5,17 @@ capitalised words absent from the source)."""
 
 from __future__ import annotations
 
+import ast
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame
+from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame, source_scores
 from annotations.stats.faithfulness import FAITHFULNESS_SCORES
 from jobs import campaign_scores, processes, queue, scheduler
+from jobs.errors import JobError
 
 SOURCE = "The committee approved 120 new grants for researchers in Lisbon in 2021."
 COPIED = "The committee approved 120 new grants."  # every word, number and name is in the source
@@ -24,6 +27,13 @@ def cpu_machine(monkeypatch):
     """A CPU-only machine with one job slot, whatever the machine running the tests has."""
     monkeypatch.setenv("FT_CPU_JOBS", "1")
     monkeypatch.setenv("FT_JOB_GPUS", "")
+
+
+@pytest.fixture(autouse=True)
+def connected(monkeypatch):
+    """What the app does once (pages/shared.py): hand the campaign's two steps to its scoring jobs."""
+    monkeypatch.setattr(campaign_scores, "_STEPS", {})
+    campaign_scores.connect(source_scores.prepare_scoring, source_scores.store_scores)
 
 
 def _csv(path, with_source: bool = True):
@@ -111,3 +121,30 @@ def test_scores_that_cannot_be_stored_fail_the_job_with_the_reason(con, tmp_path
     ended = _wait(con, job.job_id)
     assert ended.status == "failed" and "could not be stored" in ended.error and "no scores" in ended.error
     assert set(metrics_frame(con, cid).metric) == {"sentence_chrf"}
+
+
+def test_a_process_that_never_connected_the_campaigns_refuses_and_fails_with_the_reason(
+    con, tmp_path, cpu_machine
+):
+    """Fault injected on purpose: the campaign steps are taken away (a process other than the app). Starting
+    is refused in one line, and a scoring job that ends there fails with the reason instead of finishing
+    without its scores; the scheduler reaches this step through `on_finished` alone (it imports no
+    campaign_scores)."""
+    csv = _csv(tmp_path / "outputs.csv")
+    cid = create_campaign(
+        con, CampaignConfig(name="csv", source_file=str(csv), system_a="gpt", system_b="mine")
+    )
+    campaign_scores._STEPS.clear()
+    with pytest.raises(JobError, match="not connected the campaigns"):
+        campaign_scores.start(con, cid, tmp_path / "runs")
+    folder = campaign_scores.scores_folder(tmp_path / "runs", cid)
+    job = scheduler.launch(
+        con, campaign_scores.KIND, ["true"], log_dir=tmp_path / "logs", run_dir=str(folder), needs_gpu=False
+    )
+    ended = _wait(con, job.job_id)
+    assert (
+        ended.status == "failed" and "could not be stored" in ended.error and "not connected" in ended.error
+    )
+    tree = ast.parse(Path(scheduler.__file__).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert "campaign_scores" not in imported  # no circle: campaign_scores imports the scheduler, not back

@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotations.assignment import next_item
+from annotations.accounts.users import authenticate
 from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns
-from annotations.judgments import judgments_frame
-from annotations.users import authenticate
+from annotations.judging.assignment import next_item
+from annotations.judging.judgments import judgments_frame
 from jobs import demo, logs, progress, queue
+from jobs.errors import JobError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +92,7 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
         ["running", "waiting", "waiting", "waiting"],
         ["failed", "waiting", "waiting", "waiting"],
     )
-    with pytest.raises(queue.JobError, match="running already"):
+    with pytest.raises(JobError, match="running already"):
         demo.start(con, runs_root, on_gpu=False)
     state = wait_for_demo(con, runs_root, timeout=120)
     assert state.failed and not state.finished
@@ -169,7 +170,7 @@ def test_two_clicks_at_once_start_one_demo(con, tmp_path):
             outcomes.append(
                 demo.start(con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "none")})
             )
-        except queue.JobError as e:
+        except JobError as e:
             outcomes.append(e)
 
     threads = [threading.Thread(target=click) for _ in range(3)]

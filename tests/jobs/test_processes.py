@@ -16,7 +16,7 @@ from helpers.fake_jobs import cpu, py, wait_for, wait_for_line
 
 from annotations import store
 from jobs import logs, processes, queue, scheduler
-from jobs.queue import JobError
+from jobs.errors import JobError
 
 
 def test_a_quick_job_runs_detached_and_finishes_with_its_log(con, log_dir):

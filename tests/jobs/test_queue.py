@@ -11,7 +11,7 @@ import pytest
 from helpers.fake_jobs import py
 
 from jobs import queue, scheduler
-from jobs.queue import JobError
+from jobs.errors import JobError
 
 
 def test_two_launches_of_the_same_run_folder_at_once_are_refused(con, log_dir, tmp_path):

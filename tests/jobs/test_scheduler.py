@@ -14,7 +14,7 @@ from helpers.fake_jobs import cpu, fake_accelerate, launched_args, py, wait_for,
 
 from ft_core import runfolder
 from jobs import commands, logs, processes, queue, scheduler
-from jobs.queue import JobError
+from jobs.errors import JobError
 
 
 def test_a_failing_job_says_why(con, log_dir):

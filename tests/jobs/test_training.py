@@ -8,7 +8,7 @@ import pytest
 
 from ft_core.config import SweepConfig, TrainConfig, load_config
 from jobs import logs, queue, training
-from jobs.queue import JobError
+from jobs.errors import JobError
 
 
 def test_a_finished_run_folder_is_refused_before_queueing(con, tmp_path):

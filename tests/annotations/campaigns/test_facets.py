@@ -4,8 +4,9 @@ frames say, and one item's frames are exactly that item's rows of the full frame
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import campaigns, judgments
+from annotations import campaigns
 from annotations.campaigns.facets import campaign_facets, item_frames
+from annotations.judging import judgments
 
 
 def test_facets_and_one_item_match_the_full_frames(con, tmp_path):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from annotations import assignment, judgments, users
+from annotations.accounts import users
 from annotations.campaigns import campaign_judges, may_judge, set_judges
 from annotations.errors import AuthError, CampaignError
+from annotations.judging import assignment, judgments
 
 PASSWORD = "velvet-harbor-pines-29"
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from annotations import assignment, judgments, store
+from annotations import store
 from annotations.campaigns.progress import campaign_progress
+from annotations.judging import assignment, judgments
 
 
 def test_items_at_k_annotator_counts_and_time_left_at_a_steady_pace(con, make_campaign):

@@ -140,21 +140,3 @@ def test_a_100k_row_file_imports(tmp_path, con):
     # Not a speed claim (bench/ holds those): a generous bound that the old per-row import (about 11 s here,
     # and minutes for a large file on a loaded machine) would come close to, and a hang would not meet.
     assert elapsed < 120, elapsed
-
-
-def test_the_old_module_path_still_works_and_nothing_inside_uses_it():
-    import pathlib
-
-    import annotations.campaigns.source_files as new
-    import annotations.source_files as old
-
-    assert old.read_table_bytes is new.read_table_bytes and old.SourceFileError is new.SourceFileError
-    root = pathlib.Path(__file__).resolve().parents[3]
-    users = [
-        str(path.relative_to(root))
-        for folder in ("ft_core", "annotations", "jobs", "pages", "bench")
-        for path in (root / folder).rglob("*.py")
-        if "annotations.source_files" in path.read_text()
-        or "from annotations import source_files" in path.read_text()
-    ]
-    assert users == []

@@ -9,7 +9,7 @@ from helpers import synthetic
 from helpers.run_folders import write_run_folder
 from helpers.synthetic import make_campaign
 
-from annotations import db
+from annotations import store as db
 from annotations.errors import AnnotationError
 from annotations.report import load_campaign
 from annotations.report.analysis_stages import STAGES, AnalysisStages, FinishedStages

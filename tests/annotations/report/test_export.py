@@ -8,9 +8,7 @@ import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import db
 from annotations.__main__ import main as cli
-from annotations.analysis import AnalysisOptions, analyze
 from annotations.report import (
     CampaignData,
     judgments_with_scores,
@@ -18,6 +16,8 @@ from annotations.report import (
     load_export,
     write_export,
 )
+from annotations.stats.analysis import AnalysisOptions, analyze
+from annotations.store import connect
 from ft_core import runfolder
 
 
@@ -27,7 +27,7 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     run_dir = write_run_folder(root / "runs" / "run-1", n_items=20)
     path = root / "app.duckdb"
-    con = db.connect(path)
+    con = connect(path)
     cid = synthetic.fill_store(con, run_dir, name="export test")
     con.close()
     return path, cid, run_dir
@@ -36,7 +36,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def data(store):
     path, cid, _ = store
-    con = db.connect(path, read_only=True)
+    con = connect(path, read_only=True)
     try:
         return load_campaign(con, cid)
     finally:
@@ -145,7 +145,7 @@ def test_export_names_the_design_but_never_its_secret(store, tmp_path):
     """`python -m annotations export`: the manifest carries the design (id, blocks, imbalance bound), each
     judgment its own shown_left; the secret that would let an annotator predict sides is in no file."""
     path, cid, _ = store
-    con = db.connect(path, read_only=True)
+    con = connect(path, read_only=True)
     secret, public_id = con.execute(
         "SELECT design_secret, design_id FROM campaigns WHERE campaign_id = ?", [cid]
     ).fetchone()
@@ -161,14 +161,6 @@ def test_export_names_the_design_but_never_its_secret(store, tmp_path):
     assert set(table["shown_left"]) == {"base", "finetuned"}
     for file in (out / cid).iterdir():
         assert secret not in file.read_bytes().decode("utf-8", "replace"), file.name
-
-
-def test_the_old_name_annotations_export_still_gives_the_report():
-    """Old imports (`from annotations.export import load_export`) keep working after the move to report/."""
-    from annotations import export, report
-
-    assert export.load_export is report.load_export and export.write_export is report.write_export
-    assert export.interpret is report.interpret and export.main_stats is report.main_stats
 
 
 @pytest.mark.parametrize(("confidence", "label"), [(0.9, "90% CI"), (0.975, "97.5% CI")])

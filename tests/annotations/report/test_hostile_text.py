@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 from markdown_it import MarkdownIt
 
-from annotations import assignment, db, judgments, store
-from annotations.analysis import AnalysisOptions, analyze
+from annotations import store
 from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import assignment, judgments
 from annotations.report import export_bytes, load_campaign, load_export, render_markdown, write_export
 from annotations.report.render import markdown_inline, markdown_text
 from annotations.report.slides import write_slides
+from annotations.stats.analysis import AnalysisOptions, analyze
 from ft_core import runfolder
 
 # what OWASP's rule is about: a cell that starts with = + - @, a tab or a carriage return runs as a formula
@@ -51,7 +52,7 @@ def exported(tmp_path_factory):
             {"item_id": f"i{i}", "system": "finetuned", "output": f"{FORMULAS[i % 7]}", "source": source}
         )
     pd.DataFrame(rows).to_csv(folder / "outputs.csv", index=False)
-    con = db.connect(folder / "store.duckdb")
+    con = store.connect(folder / "store.duckdb")
     cid = create_campaign(con, CampaignConfig(name=NAME, source_file=str(folder / "outputs.csv"), k=3))
     now = store.utcnow()
     comments = iter(FORMULAS * 10)

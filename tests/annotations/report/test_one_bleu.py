@@ -12,10 +12,11 @@ import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import db, runs
+from annotations import store
 from annotations.__main__ import main
-from annotations.analysis import analyze
-from annotations.export import load_campaign, options_from_dict
+from annotations.campaigns import runs
+from annotations.report import load_campaign, options_from_dict
+from annotations.stats.analysis import analyze
 from ft_core import runfolder
 from ft_core.config import ScoreConfig
 from ft_core.scoring import score
@@ -38,13 +39,13 @@ def campaign(tmp_path_factory, shared_data):
         references=lambda i: [rows[i]["target"][0]],
     )
     score(ScoreConfig(run_dir=str(run), metrics=["bleu", "chrf"], n_boot=200))  # replaces the helper's scores
-    con = db.connect(folder / "store.duckdb")
+    con = store.connect(folder / "store.duckdb")
     cid = synthetic.fill_store(con, run, n_annotators=4)
     con.close()
     out = folder / "out"
     assert main(["export", "--db", str(folder / "store.duckdb"), "--out", str(out), "--slides",
                  "--n-boot", "200"]) == 0  # fmt: skip
-    con = db.connect(folder / "store.duckdb", read_only=True)
+    con = store.connect(folder / "store.duckdb", read_only=True)
     data = load_campaign(con, cid)
     con.close()
     options = options_from_dict(json.loads((out / cid / "statistics.json").read_text())["options"])
@@ -108,7 +109,7 @@ def test_a_run_folder_scored_before_the_sentence_names_imports_under_them(tmp_pa
     path = runfolder.scores_dir(run) / runfolder.PER_EXAMPLE
     pd.read_parquet(path).rename(columns={"sentence_bleu": "bleu"}).to_parquet(path)
     assert "sentence_bleu" in runfolder.read_per_example(run).columns
-    con = db.connect(tmp_path / "store.duckdb")
+    con = store.connect(tmp_path / "store.duckdb")
     from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame
 
     cid = create_campaign(con, CampaignConfig(name="old", run_dir=str(run)))

@@ -11,9 +11,10 @@ import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import campaigns, db, judgments
+from annotations import campaigns, store
 from annotations.__main__ import main as cli
 from annotations.errors import AnnotationError
+from annotations.judging import judgments
 from annotations.report.preferences import (
     PreferenceOptions,
     build_preferences,
@@ -60,7 +61,7 @@ def make_store(root, tokenizer=None, split="test", item_split=None, source_text=
                 r["split"] = item_split(i)
         runfolder.write_jsonl_atomic(path, records)
     path = root / "app.duckdb"
-    con = db.connect(path)
+    con = store.connect(path)
     cid = synthetic.fill_store(
         con, run_dir, n_annotators=4, left_biased=(), name="prefs", k=3, gold_rate=0.1, gold_items=GOLD
     )
@@ -151,7 +152,7 @@ def test_cli_writes_majority_pairs_of_training_items_only(plain_store, tmp_path)
     )
     pairs = pd.read_json(out / "preferences.jsonl", lines=True)
     assert pairs.equals(pd.read_parquet(out / "preferences.parquet"))
-    con = db.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
     frame = judgments.judgments_frame(con, cid)
     texts = campaigns.outputs_frame(con, cid).set_index(["item_id", "system"])["output"]
     items = campaigns.items_frame(con, cid).set_index("item_id")
@@ -176,7 +177,7 @@ def test_cli_writes_majority_pairs_of_training_items_only(plain_store, tmp_path)
 
 def test_eval_split_written_only_when_asked_and_labelled(plain_store):
     path, cid = plain_store
-    con = db.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
     try:
         kept = campaign_preferences(con, cid, PreferenceOptions(min_pairs=1))
         everything = campaign_preferences(con, cid, PreferenceOptions(min_pairs=1, include_eval_split=True))
@@ -193,7 +194,7 @@ def test_no_blind_ids_system_names_or_gold_items_in_rows(plain_store, tmp_path):
     out = tmp_path / "prefs"
     argv = ["preferences", "--db", str(path), "--campaign", cid, "--out", str(out), "--min-pairs", "1"]
     assert cli([*argv, "--kto", "--include-eval-split"]) == 0
-    con = db.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
     tokens = [r[0] for r in con.execute("SELECT assignment_id FROM assignments").fetchall()]
     judgment_ids = [r[0] for r in con.execute("SELECT judgment_id FROM judgments").fetchall()]
     gold = {r[0] for r in con.execute("SELECT item_id FROM items WHERE is_gold").fetchall()}
@@ -222,7 +223,7 @@ def test_chat_template_runs_give_conversational_rows(tmp_path, real_tokenizer):
         cli(["preferences", "--db", str(path), "--campaign", cid, "--out", str(out), "--min-pairs", "3"]) == 0
     )
     rows = [json.loads(line) for line in (out / "preferences.jsonl").read_text().splitlines()]
-    con = db.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
     prompts = campaigns.items_frame(con, cid).set_index("item_id")["prompt"]
     con.close()
     for row in rows:
@@ -263,7 +264,7 @@ def test_unrecoverable_prompt_format_and_too_few_pairs_are_one_line_errors(plain
     assert len(err.splitlines()) == 1 and "fewer than --min-pairs 500" in err and "nothing written" in err
     assert not out.exists() or not any(out.iterdir())
     # a campaign whose run folder lost its config.json: the prompt format cannot be recovered
-    con = db.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
     run_dir = campaigns.get_campaign(con, cid).config.run_dir
     con.close()
     config = runfolder.config_path(run_dir)

@@ -11,8 +11,8 @@ from helpers.small_campaigns import decided_frames
 from helpers.synthetic import make_campaign
 from statsmodels.stats.proportion import proportion_confint
 
-from annotations.analysis import AnalysisOptions, analyze
 from annotations.report.summary import accuracy_sentence, fewest_items_for_sign_test, interpret
+from annotations.stats.analysis import AnalysisOptions, analyze
 
 OPTIONS = AnalysisOptions(n_boot=300)
 
@@ -209,10 +209,10 @@ def test_a_small_unanimous_campaign_through_the_export_report(tmp_path):
     from helpers.run_folders import write_run_folder
     from helpers.small_campaigns import fill_decided
 
-    from annotations import db
+    from annotations import store
     from annotations.__main__ import main
 
-    con = db.connect(tmp_path / "store.duckdb")
+    con = store.connect(tmp_path / "store.duckdb")
     cid = fill_decided(con, write_run_folder(tmp_path / "runs" / "r", n_items=10), name="unanimous")
     con.close()
     out = tmp_path / "out"

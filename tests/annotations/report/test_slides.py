@@ -11,11 +11,11 @@ import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import db
+from annotations import store
 from annotations.__main__ import main
-from annotations.analysis import analyze
-from annotations.export import load_campaign, options_from_dict
+from annotations.report import load_campaign, options_from_dict
 from annotations.report.slides import example_items
+from annotations.stats.analysis import analyze
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -23,7 +23,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("slides")
-    con = db.connect(folder / "store.duckdb")
+    con = store.connect(folder / "store.duckdb")
     cid = synthetic.fill_store(con, write_run_folder(folder / "runs" / "run-s", n_items=16), n_annotators=4)
     con.close()
     assert main(["export", "--db", str(folder / "store.duckdb"), "--out", str(folder / "out"), "--slides",
@@ -67,7 +67,7 @@ def test_export_with_slides_writes_charts_marp_and_one_html(exported):
 
 def test_the_deck_shows_the_analysis_numbers(exported):
     folder, cid = exported
-    con = db.connect(folder / "store.duckdb", read_only=True)
+    con = store.connect(folder / "store.duckdb", read_only=True)
     data = load_campaign(con, cid)
     con.close()
     options = options_from_dict(json.loads((folder / "out" / cid / "statistics.json").read_text())["options"])

@@ -16,10 +16,10 @@ from helpers.run_folders import write_run_folder
 from helpers.small_campaigns import fill_decided
 from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS
 
-from annotations import db
-from annotations.analysis import AnalysisOptions, analyze
-from annotations.export import load_campaign
+from annotations import store
+from annotations.report import load_campaign
 from annotations.report.slides import example_items, marp_chart_height, missing_examples, write_slides
+from annotations.stats.analysis import AnalysisOptions, analyze
 from ft_core import runfolder
 
 
@@ -90,7 +90,7 @@ def demo_like_run(root: Path, n_items: int = 30) -> Path:
 @pytest.fixture(scope="module")
 def decks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("decks")
-    con = db.connect(folder / "store.duckdb")
+    con = store.connect(folder / "store.duckdb")
     demo = synthetic.fill_store(con, demo_like_run(folder / "runs" / "demo"), n_annotators=3, left_biased=(),
                                 name="Demo-like")  # fmt: skip
     unanimous = fill_decided(

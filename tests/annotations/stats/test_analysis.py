@@ -7,8 +7,9 @@ import pytest
 from helpers.synthetic import make_campaign
 
 from annotations.errors import AnnotationError
-from annotations.stats import bootstrap, paired_metrics, preference
+from annotations.stats import paired_metrics, preference
 from annotations.stats.analysis import AnalysisOptions, analyze
+from ft_core import resampling as bootstrap
 
 
 @pytest.fixture(scope="module")

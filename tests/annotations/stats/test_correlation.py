@@ -240,7 +240,7 @@ def test_system_level_interval_treats_exact_ties_as_ties(method):
     table and the single call give bit-identical intervals."""
     from fractions import Fraction
 
-    from annotations.stats import bootstrap
+    from ft_core import resampling as bootstrap
 
     df = tied_campaign()
     result = metric_human_correlation(df, "metric", "human", "system", method, n_boot=300, seed=4)

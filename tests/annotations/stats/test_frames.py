@@ -9,8 +9,9 @@ import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import campaigns, judgments, store
+from annotations import campaigns, store
 from annotations.errors import AnnotationError
+from annotations.judging import judgments
 from annotations.stats.frames import require_columns
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "frames.md"

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from helpers.synthetic import make_campaign
 
-from annotations.stats import bootstrap, paired_metrics
+from annotations.stats import paired_metrics
 from annotations.stats.intervals import percentile_interval
+from ft_core import resampling as bootstrap
 
 
 def campaign_metrics(n_items: int, seed: int) -> pd.DataFrame:

@@ -76,7 +76,7 @@ def test_default_path_follows_environment(monkeypatch, tmp_path):
 def test_a_second_process_gets_a_clear_error(tmp_path):
     path = tmp_path / "locked.duckdb"
     con = store.connect(path)
-    code = f"from annotations import db\ntry:\n    db.connect({str(path)!r})\nexcept Exception as e:\n    print(type(e).__name__, e)"
+    code = f"from annotations import store\ntry:\n    store.connect({str(path)!r})\nexcept Exception as e:\n    print(type(e).__name__, e)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=store.PROJECT_ROOT, timeout=60
     )
@@ -116,7 +116,8 @@ def test_concurrent_read_modify_write_loses_nothing(con):
 
 
 def test_write_retries_a_transaction_conflict(con):
-    """A cursor outside store.write holds an uncommitted update; store.write's first attempt conflicts and retries."""
+    """A cursor outside store.write holds an uncommitted update; store.write's first attempt conflicts and
+    retries."""
     store.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('row', 0)"))
     other = con.cursor()
     other.execute("BEGIN TRANSACTION")
@@ -171,16 +172,6 @@ def test_a_failing_write_in_a_group_commit_only_fails_itself(con):
     assert outcomes == {i: (f"bad job {i}" if i % 5 == 0 else i) for i in range(20)}
     stored = {r[0] for r in con.execute("SELECT pid FROM jobs").fetchall()}
     assert stored == {i for i in range(20) if i % 5}
-
-
-def test_the_old_name_annotations_db_still_opens_the_store(tmp_path):
-    """DESIGN.md's public interface `annotations.db.connect(path)` is a re-export of the store's."""
-    from annotations import db
-
-    assert db.connect is store.connect and db.write is store.write and db.read_frame is store.read_frame
-    con = db.connect(tmp_path / "old-name.duckdb")
-    assert db.schema_version(con) == max(n for n, _, _ in db.migrations())
-    con.close()
 
 
 def test_a_new_store_and_its_folder_are_their_owners_alone(tmp_path):

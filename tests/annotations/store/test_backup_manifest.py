@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from annotations import backup, db
+from annotations import store
 from annotations.__main__ import main as cli
+from annotations.store import backup
 
 
 @pytest.fixture
 def taken(tmp_path) -> Path:
     """A real backup of a store that holds the schema and no campaign."""
-    con = db.connect(tmp_path / "app.duckdb")
+    con = store.connect(tmp_path / "app.duckdb")
     folder = backup.take_backup(con, tmp_path / "backups", trigger="scheduled").path
     con.close()
     return folder
@@ -140,7 +141,7 @@ def test_restore_refuses_a_manifest_that_is_not_a_json_object(taken, tmp_path, c
 
 @pytest.mark.parametrize("shape", ["no files", "an entry without bytes", "no created_at", "tables as a list"])
 def test_a_malformed_backup_is_listed_as_unreadable_and_never_pruned(tmp_path, shape):
-    con = db.connect(tmp_path / "app.duckdb")
+    con = store.connect(tmp_path / "app.duckdb")
     folder = tmp_path / "backups"
     broken = backup.take_backup(con, folder, trigger="scheduled").path
     kept = [backup.take_backup(con, folder, trigger="scheduled").path for _ in range(3)]
@@ -161,7 +162,7 @@ def test_a_malformed_backup_is_listed_as_unreadable_and_never_pruned(tmp_path, s
 
 
 def test_the_prune_command_keeps_the_newest_scheduled_and_leaves_unreadable_and_manual_ones(tmp_path, capsys):
-    con = db.connect(tmp_path / "app.duckdb")
+    con = store.connect(tmp_path / "app.duckdb")
     folder = tmp_path / "backups"
     manual = backup.take_backup(con, folder, trigger="manual").path
     scheduled = [backup.take_backup(con, folder, trigger="scheduled").path for _ in range(3)]

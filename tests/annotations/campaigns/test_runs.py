@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from annotations import runs
+from annotations.campaigns import runs
 
 
 def write_run(

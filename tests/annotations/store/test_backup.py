@@ -16,20 +16,22 @@ import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 
-from annotations import assignment, backup, db, judgments, store
+from annotations import store
 from annotations.__main__ import main as cli
 from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import assignment, judgments
+from annotations.store import backup
 
 SCORES = {"fluency": {"A": 2, "B": 4}, "fidelity": {"A": 5, "B": 1}}
 
 
 def _restore(folder: Path, target: Path):
     backup.restore(folder, target)
-    return db.connect(target, read_only=True)
+    return store.connect(target, read_only=True)
 
 
 def test_backup_while_annotators_submit_holds_every_acknowledged_judgment_and_nothing_half_written(tmp_path):
-    con = db.connect(tmp_path / "app.duckdb")
+    con = store.connect(tmp_path / "app.duckdb")
     run = write_run_folder(tmp_path / "runs" / "r", n_items=80)
     cid = create_campaign(con, CampaignConfig(name="busy", run_dir=str(run), k=3))
     acknowledged: list[str] = []  # tokens whose submit returned (committed), in order
@@ -94,7 +96,7 @@ def test_backup_while_annotators_submit_holds_every_acknowledged_judgment_and_no
 @pytest.fixture
 def filled(tmp_path):
     path = tmp_path / "app.duckdb"
-    con = db.connect(path)
+    con = store.connect(path)
     synthetic.fill_store(con, write_run_folder(tmp_path / "runs" / "run-1", n_items=20), name="backup test")
     con.close()
     return path
@@ -112,13 +114,15 @@ def test_command_line_backup_and_restore_give_the_same_stats(filled, tmp_path, c
     (folder,) = (tmp_path / "backups").iterdir()
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["trigger"] == "command" and manifest["tables"]["judgments"] > 0
-    assert manifest["schema_version"] == db.schema_version(db.connect(filled, read_only=True))
+    assert manifest["schema_version"] == store.schema_version(store.connect(filled, read_only=True))
     assert set(manifest["files"]) >= {"schema.sql", "load.sql", "judgments.parquet"}
     assert cli(["restore", str(folder), "--db", str(tmp_path / "new.duckdb")]) == 0
     assert "restored" in capsys.readouterr().out
     assert _stats(tmp_path / "new.duckdb", capsys) == _stats(filled, capsys)
-    again = db.connect(tmp_path / "new.duckdb")  # a restored store opens for writing (the app's own connect)
-    assert db.schema_version(again) == manifest["schema_version"]
+    again = store.connect(
+        tmp_path / "new.duckdb"
+    )  # a restored store opens for writing (the app's own connect)
+    assert store.schema_version(again) == manifest["schema_version"]
     again.close()
 
 
@@ -180,7 +184,7 @@ def test_command_line_backup_refuses_a_store_the_app_holds(filled, tmp_path, cap
 
 
 def test_schedule_runs_once_per_process_and_keeps_the_newest(filled, tmp_path):
-    con = db.connect(filled)
+    con = store.connect(filled)
     manual = backup.take_backup(con, tmp_path / "backups", trigger="manual")
     settings = backup.BackupSettings(tmp_path / "backups", every_minutes=0.2 / 60, keep=2)
     schedule = backup.ensure_schedule(con, settings)
@@ -224,7 +228,7 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
 
 
 def test_an_unfinished_backup_folder_is_not_listed(filled, tmp_path):
-    con = db.connect(filled)
+    con = store.connect(filled)
     taken = backup.take_backup(con, tmp_path / "b")
     con.close()
     taken.path.rename(taken.path.with_name(taken.name + ".partial"))
@@ -247,7 +251,7 @@ def _reseal(folder: Path) -> None:
 
 
 def _judgments(path: Path) -> list[tuple]:
-    con = db.connect(path, read_only=True)
+    con = store.connect(path, read_only=True)
     try:
         return con.execute(
             "SELECT judgment_id, choice, comment FROM judgments ORDER BY judgment_id"
@@ -257,7 +261,7 @@ def _judgments(path: Path) -> list[tuple]:
 
 
 def test_restore_runs_no_sql_from_the_backup_folder(filled, tmp_path):
-    con = db.connect(filled)
+    con = store.connect(filled)
     taken = backup.take_backup(con, tmp_path / "b")
     con.close()
     written, stolen = tmp_path / "written-by-restore.csv", "/etc/passwd"
@@ -271,7 +275,7 @@ def test_restore_runs_no_sql_from_the_backup_folder(filled, tmp_path):
     _reseal(taken.path)
     backup.restore(taken.path, tmp_path / "restored.duckdb")
     assert not written.exists()
-    restored = db.connect(tmp_path / "restored.duckdb", read_only=True)
+    restored = store.connect(tmp_path / "restored.duckdb", read_only=True)
     tables = {t for (t,) in restored.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     restored.close()
     assert "stolen" not in tables
@@ -279,7 +283,7 @@ def test_restore_runs_no_sql_from_the_backup_folder(filled, tmp_path):
 
 
 def test_restore_refuses_table_names_and_columns_that_are_not_the_schemas(filled, tmp_path, capsys):
-    con = db.connect(filled)
+    con = store.connect(filled)
     folder = backup.take_backup(con, tmp_path / "b").path
     con.close()
     original = (folder / "manifest.json").read_text()
@@ -323,7 +327,7 @@ def test_a_stale_partial_folder_is_removed_by_the_next_backup_and_by_pruning(fil
     stale = folder / "backup-20200101T000000Z.partial"
     stale.mkdir(parents=True)
     (stale / "judgments.parquet").write_bytes(b"x" * 1000)
-    con = db.connect(filled)
+    con = store.connect(filled)
     taken = backup.take_backup(con, folder, trigger="scheduled")
     assert sorted(p.name for p in folder.iterdir()) == [taken.name]
     stale.mkdir()
@@ -333,18 +337,19 @@ def test_a_stale_partial_folder_is_removed_by_the_next_backup_and_by_pruning(fil
 
 KILLED_MIDWAY = """
 import os, signal, sys
-from annotations import backup, db
+from annotations.store import backup
+from annotations import store
 
 def killed(folder):  # the fault: SIGKILL once the export is written, before the folder is renamed
     os.kill(os.getpid(), signal.SIGKILL)
 
 backup._fsync_folder = killed
-backup.take_backup(db.connect(sys.argv[1]), sys.argv[2])
+backup.take_backup(store.connect(sys.argv[1]), sys.argv[2])
 """
 
 
 def test_a_backup_killed_with_sigkill_midway_leaves_a_partial_the_next_one_removes(filled, tmp_path):
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     done = subprocess.run(
         [sys.executable, "-c", KILLED_MIDWAY, str(filled), str(tmp_path / "b")], cwd=root, capture_output=True
     )
@@ -352,7 +357,7 @@ def test_a_backup_killed_with_sigkill_midway_leaves_a_partial_the_next_one_remov
     (left,) = (tmp_path / "b").iterdir()
     assert left.name.endswith(".partial") and (left / "judgments.parquet").is_file()
     assert backup.list_backups(tmp_path / "b") == []
-    con = db.connect(filled)
+    con = store.connect(filled)
     taken = backup.take_backup(con, tmp_path / "b")
     con.close()
     assert [p.name for p in (tmp_path / "b").iterdir()] == [taken.name]
@@ -364,7 +369,7 @@ def test_backups_and_restored_stores_are_their_owners_alone(filled, tmp_path):
     folder = tmp_path / "b"
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)  # an existing folder open to all is closed
-    con = db.connect(filled)
+    con = store.connect(filled)
     taken = backup.take_backup(con, folder)
     con.close()
     mode = lambda p: p.stat().st_mode & 0o777  # noqa: E731
@@ -376,7 +381,7 @@ def test_backups_and_restored_stores_are_their_owners_alone(filled, tmp_path):
 
 
 def test_the_commands_in_docs_backups_md_run_as_written(filled, tmp_path, capsys):
-    text = (Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "docs" / "backups.md").read_text()
     commands = re.findall(r"\.venv/bin/python -m annotations (\w+) ([^\n`]*)", text)
     assert [name for name, _ in commands] == ["backup", "restore", "prune"]
     (tmp_path / "data").mkdir()
@@ -404,8 +409,8 @@ def test_a_backup_from_an_older_schema_restores_with_the_newer_migrations_applie
     old.close()
     assert taken.schema_version == 3
     backup.restore(taken.path, tmp_path / "new.duckdb")
-    new = db.connect(tmp_path / "new.duckdb", read_only=True)
-    assert db.schema_version(new) == max(numbers)
+    new = store.connect(tmp_path / "new.duckdb", read_only=True)
+    assert store.schema_version(new) == max(numbers)
     history = new.execute("SELECT version, applied_at FROM schema_migrations ORDER BY version").fetchall()
     assert history[:3] == applied_then and [v for v, _ in history] == numbers  # its own record, then ours
     # 009 ran on the restored rows: the '@' left the canonical name.

@@ -1,5 +1,6 @@
-"""The side and order design (annotations.design): balanced blocks, uniform draws, unpredictable sides, the
-same design in every process, and a campaign record that names the design without giving its secret away."""
+"""The side and order design (annotations.judging.design): balanced blocks, uniform draws, unpredictable
+sides, the same design in every process, and a campaign record that names the design without giving its secret
+away."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ from annotations.campaigns import (
     get_campaign,
     list_campaigns,
 )
-from annotations.design import Design, _Stream, design_id, draw_block
 from annotations.errors import CampaignError
+from annotations.judging.design import Design, _Stream, design_id, draw_block
 
 SECRET = "0123456789abcdef" * 4
 
@@ -91,12 +92,13 @@ def test_earlier_sides_barely_tell_the_next():
 def test_the_same_secret_gives_the_same_design_in_another_process():
     here = Design(SECRET, (8, 12, 16), 3)
     code = (
-        "from annotations.design import Design; import json, sys; d = Design(sys.argv[1], (8, 12, 16), 3); "
+        "from annotations.judging.design import Design; import json, sys; "
+        "d = Design(sys.argv[1], (8, 12, 16), 3); "
         "print(json.dumps([d.sides('ann-x', 100), d.sides('ann-x', 10, 'gold'), d.order_key('ann-x')]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, SECRET],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         capture_output=True,
         text=True,
         check=True,

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from annotations import sessions, store, users
+from annotations import store
+from annotations.accounts import sessions, users
 
 PASSWORD = "velvet-harbor-pines-29"
 SETTINGS = sessions.SessionSettings(idle=timedelta(hours=1), lifetime=timedelta(days=2))

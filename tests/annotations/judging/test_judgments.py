@@ -13,8 +13,9 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from annotations import assignment, judgments, store
-from annotations.judgments import JudgmentRejected
+from annotations import store
+from annotations.judging import assignment, judgments
+from annotations.judging.judgments import JudgmentRejected
 
 
 def _shown(con, token):
@@ -158,7 +159,8 @@ def test_late_submit_after_the_slot_was_taken_is_rejected(con, make_campaign):
 
 _WRITER = """
 import sys, time
-from annotations import assignment, store, judgments
+from annotations.judging import assignment, judgments
+from annotations import store
 con = store.connect(sys.argv[1])
 log = open(sys.argv[2], "a", buffering=1)
 cid, i = sys.argv[3], 0

@@ -1,13 +1,13 @@
-"""annotations.time_left: a smoothed time-left estimate whose successive values move by less than their own
-uncertainty and whose range holds the true time left, on simulated runs (a slow start, noisy steps, validation
-pauses) where the old (now - started) / step estimate jumps."""
+"""annotations.campaigns.time_left: a smoothed time-left estimate whose successive values move by less than
+their own uncertainty and whose range holds the true time left, on simulated runs (a slow start, noisy steps,
+validation pauses) where the old (now - started) / step estimate jumps."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from annotations.time_left import LogPoint, TimeLeft, estimate
+from annotations.campaigns.time_left import LogPoint, TimeLeft, estimate
 
 TOTAL, EVAL_EVERY = 60, 10
 

@@ -17,8 +17,9 @@ from helpers.run_folders import write_run_folder
 from scipy.stats import kendalltau
 from statsmodels.sandbox.stats.runs import runstest_1samp
 
-from annotations import assignment, judgments, store
+from annotations import store
 from annotations.campaigns import CampaignConfig, campaign_design, create_campaign, set_status
+from annotations.judging import assignment, judgments
 
 
 def _judge_all(con, cid, annotators, rng=None, choice="A"):
@@ -363,7 +364,8 @@ def test_gold_pairs_and_skips_take_design_slots_and_repeats_take_none(con, make_
 
 _CONTINUE_IN_A_NEW_PROCESS = """
 import sys
-from annotations import assignment, store, judgments
+from annotations.judging import assignment, judgments
+from annotations import store
 con = store.connect(sys.argv[1])
 for _ in range(int(sys.argv[3])):
     pair = assignment.next_item(con, sys.argv[2], "ann-r")
@@ -393,7 +395,7 @@ def test_a_restarted_app_continues_the_same_design(tmp_path, campaign_of_100):
     con.close()
     subprocess.run(
         [sys.executable, "-c", _CONTINUE_IN_A_NEW_PROCESS, str(path), cid, "20"],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         check=True,
     )
     con = store.connect(path)

@@ -13,7 +13,8 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from annotations import logins, store, users
+from annotations import store
+from annotations.accounts import logins, users
 from annotations.errors import AuthError
 
 PASSWORD = "velvet-harbor-pines-29"
@@ -170,7 +171,7 @@ def test_the_address_backs_off_across_usernames(con, alice, hasher):
 
 def test_every_verdict_is_recorded_and_every_failure_logged_on_one_line(con, alice, caplog):
     t = store.utcnow()
-    caplog.set_level(logging.WARNING, logger="annotations.logins")
+    caplog.set_level(logging.WARNING, logger="annotations.accounts.logins")
     _try(
         con, "Alice\nroot logged in", "nope", t, client="203.0.113.9"
     )  # a name that tries to forge a log line

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from argon2 import PasswordHasher
 
-from annotations import sessions, store, users
+from annotations import store
+from annotations.accounts import sessions, users
 from annotations.errors import AuthError
 
 STRONG = "velvet-harbor-pines-29"  # passes every rule (12+ characters, zxcvbn score 4)
@@ -65,7 +66,7 @@ def _every_text(con, folder=None) -> str:
 def test_the_store_and_its_backups_keep_only_the_hash_of_an_invitation(con, tmp_path):
     """A copy of the store (a backup) must not hold a link that creates an account: only the token's SHA-256
     is stored, as for session cookies, and the link still works."""
-    from annotations import backup
+    from annotations.store import backup
 
     used = users.create_invitation(con, "annotator", created_by="x")
     users.accept_invitation(con, used, "frank", STRONG)
@@ -329,7 +330,7 @@ def test_an_old_weak_password_still_logs_in_and_must_be_changed(con):
 
 
 def test_disabling_an_account_or_changing_its_password_revokes_its_sessions(con):
-    from annotations import sessions
+    from annotations.accounts import sessions
 
     user = users.create_user(con, "hugo", STRONG)
     first, second, third = (sessions.start(con, user.user_id) for _ in range(3))
@@ -430,7 +431,7 @@ def test_a_hash_with_several_lanes_is_redone_with_one_at_login(con):
 def test_a_backup_from_before_migration_10_restores_with_hashes_only(con, tmp_path):
     """An old backup holds plain tokens; restoring it applies migration 010, so the restored store holds only
     hashes and the link still works."""
-    from annotations import backup
+    from annotations.store import backup
 
     sent = "plain-token-in-an-old-backup"
     _as_before_migration_10(con, {sent: None})
@@ -442,3 +443,17 @@ def test_a_backup_from_before_migration_10_restores_with_hashes_only(con, tmp_pa
         assert users.invitation_role(restored, sent) == "annotator"
     finally:
         restored.close()
+
+
+def test_a_stored_hash_argon2_cannot_read_is_a_wrong_password_not_a_crash(con):
+    """A mismatch and an unreadable hash are ordinary answers of the check (no exception jumps to a handler):
+    logging in and changing one's password both refuse with the usual one line; a renamed account too."""
+    user = users.create_user(con, "alice", STRONG, "annotator")
+    con.execute("UPDATE users SET password_hash = 'not-an-argon2-hash' WHERE user_id = ?", [user.user_id])
+    with pytest.raises(AuthError, match="^wrong username or password$"):
+        users.authenticate(con, "alice", STRONG)
+    with pytest.raises(AuthError, match="^the current password is wrong$"):
+        users.change_own_password(con, user, STRONG, STRONG + "-new")
+    stranger = users.User("someone-else", "alice", "annotator")  # same name, another account id
+    with pytest.raises(AuthError, match="^the current password is wrong$"):
+        users.change_own_password(con, stranger, STRONG, STRONG + "-new")
