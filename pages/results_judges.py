@@ -69,9 +69,13 @@ def _with_interval(value: float | None, low: float | None, high: float | None, f
     """'0.42 [0.10 – 0.70]' (no interval when the resamples all agree), 'n/a' without a value."""
     if value is None or pd.isna(value):
         return "n/a"
+
+    def shown(x: float) -> str:
+        return format(x, fmt).replace("-0.00", "0.00").replace("-0%", "0%")  # no negative zero
+
     if low is None or pd.isna(low) or degenerate(low, high):
-        return format(value, fmt)
-    return f"{value:{fmt}} [{low:{fmt}} – {high:{fmt}}]"
+        return shown(value)
+    return f"{shown(value)} [{shown(low)} – {shown(high)}]"
 
 
 def _alpha_metric(name: str, alpha: AlphaResult, share: str) -> None:
@@ -85,29 +89,31 @@ def _alpha_metric(name: str, alpha: AlphaResult, share: str) -> None:
 
 def _agreement_table(frame: pd.DataFrame, key: str, share: str, names: dict | None = None) -> None:
     """A compact table of agreement rows (AGREEMENT_COLUMNS): items, agreement, kappa with its interval."""
-    shown = frame.assign(
-        kappa=[
-            _with_interval(k, lo, hi, ".2f")
-            for k, lo, hi in zip(frame["kappa"], frame["kappa_ci_low"], frame["kappa_ci_high"])
-        ],
-        accuracy=[
-            _with_interval(a, lo, hi, ".0%")
-            for a, lo, hi in zip(frame["accuracy"], frame["accuracy_ci_low"], frame["accuracy_ci_high"])
-        ],
+    # strings, under names of their own: the tables module formats its "accuracy" and "kappa" columns as numbers
+    shown = pd.DataFrame(
+        {
+            key: frame[key],
+            "n_items": frame["n_items"],
+            "agrees": [
+                _with_interval(a, lo, hi, ".0%")
+                for a, lo, hi in zip(frame["accuracy"], frame["accuracy_ci_low"], frame["accuracy_ci_high"])
+            ],
+            "kappa_with_judge": [
+                _with_interval(k, lo, hi, ".2f")
+                for k, lo, hi in zip(frame["kappa"], frame["kappa_ci_low"], frame["kappa_ci_high"])
+            ],
+        }
     )
-    columns = [key, "n_items", "accuracy", "kappa"] + (["human_kappa"] if "human_kappa" in frame else [])
+    if "human_kappa" in frame:
+        shown["kappa_with_others"] = [_with_interval(k, None, None, ".2f") for k in frame["human_kappa"]]
     show_table(
-        shown[columns],
+        shown,
         names=names,
         labels={
-            "accuracy": f"Agrees with the judge [{share}]",
-            "kappa": f"κ with the judge [{share}]",
-            "human_kappa": "κ with the other annotators",
+            "agrees": f"Agrees with the judge [{share}]",
+            "kappa_with_judge": f"κ with the judge [{share}]",
+            "kappa_with_others": "κ with the other annotators",
         },
-        empty_note="κ with the other annotators: none where the annotator shares no item with another one (or κ is "
-        "undefined)"
-        if "human_kappa" in frame
-        else None,
     )
 
 
@@ -156,8 +162,8 @@ def _beside_the_annotators(card: JudgeCard, share: str) -> None:
         _alpha_metric("Krippendorff's α, annotators", card.alpha.humans, share)
         _alpha_metric("α with the judge as a rater", card.alpha.with_judge, share)
     st.caption(
-        f"Krippendorff's α (nominal: {card.agreement.n_items:,} items' labels, a system or a tie) of the annotators "
-        "alone and with the judge as one more rater; lower with the judge means it agrees with them less than they "
+        f"Krippendorff's α (nominal: a system or a tie) on the {card.alpha.with_judge.n_units:,} items the judge "
+        "judged, of the annotators alone and with the judge as one more rater; lower with the judge means it agrees with them less than they "
         "agree with each other."
     )  # fmt: skip
     if not card.per_annotator.empty:
@@ -166,7 +172,7 @@ def _beside_the_annotators(card: JudgeCard, share: str) -> None:
         st.caption(
             "Each annotator's own labels on the items they share with the judge; κ with the other annotators is "
             "their Cohen's κ with each of the others, weighted by shared items: the yardstick the judge's κ "
-            "should reach."
+            "should reach (n/a: they share no item with another annotator, or κ is undefined)."
         )  # fmt: skip
     if not card.per_criterion.empty:
         st.markdown("**The judge against each criterion**")

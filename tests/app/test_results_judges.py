@@ -13,6 +13,7 @@ from helpers.judge_verdicts import write_judge
 from helpers.login_as import login_as
 from helpers.small_campaigns import fill_decided
 from helpers.synthetic import judge_round_robin
+from sklearn.metrics import cohen_kappa_score
 
 from annotations import judgments, store, users
 from annotations.campaigns import CampaignConfig, create_campaign, import_judge
@@ -93,15 +94,22 @@ def test_the_card_shows_alpha_with_the_judge_each_annotator_by_name_and_each_cri
     assert metrics["Krippendorff's α"] == f"{humans:.2f}"
     assert metrics["α with the judge as a rater"] == f"{together:.2f}"
     tables = [d.value for d in at.dataframe]
-    (people,) = [t for t in tables if "annotator_id" in t and "human_kappa" in t]
+    (people,) = [t for t in tables if "annotator_id" in t and "kappa_with_others" in t]
     people = people.set_index("annotator_id")
     assert sorted(people.index) == ["anna", "bruno"]  # usernames, not the pseudonymous ids
-    assert people.loc["anna", "kappa"] == "1.00" and people.loc["anna", "accuracy"] == "100%"
-    assert people.loc["bruno", "kappa"].startswith("0.") and " [" in people.loc["bruno", "kappa"]
+    assert people.loc["anna", "kappa_with_judge"] == "1.00" and people.loc["anna", "agrees"] == "100%"
+    assert (
+        people.loc["bruno", "kappa_with_judge"].startswith("0.")
+        and " [" in people.loc["bruno", "kappa_with_judge"]
+    )
+    anna = [human_choice(i) for i in range(12)]
+    bruno = ["tie" if i <= 1 else a for i, a in enumerate(anna)]
+    # each one's kappa with the other: sklearn's Cohen's kappa of the two annotators
+    assert people["kappa_with_others"].tolist() == [f"{cohen_kappa_score(anna, bruno):.2f}"] * 2
     assert list(people["n_items"]) == [12, 12]
-    (criteria,) = [t for t in tables if "criterion" in t and "kappa" in t]
+    (criteria,) = [t for t in tables if "criterion" in t and "kappa_with_judge" in t]
     criteria = criteria.set_index("criterion")
-    assert criteria.loc["fluency", "accuracy"] == "100%" and criteria.loc["fidelity", "accuracy"] == "0%"
+    assert criteria.loc["fluency", "agrees"] == "100%" and criteria.loc["fidelity", "agrees"] == "0%"
 
 
 def test_results_without_a_judge_say_how_to_add_one(open_page, researcher, app_env, tmp_path, run_writer):
