@@ -11,20 +11,28 @@ import streamlit as st
 
 from annotations import campaigns
 from annotations.errors import AnnotationError
-from annotations.judging.judgments import judgments_frame
+from annotations.judging.judgments import judgments_frame, scores_frame
 from annotations.stats import percent_label
+from annotations.stats.agreement import AlphaResult
 from annotations.stats.intervals import degenerate
 from annotations.stats.judges import JudgeCard, judge_card
 from pages.plain_text import escape_markdown
 from pages.shared import current_user, store
+from pages.tables import show_table, usernames
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the judges' verdicts…")
-def _frames(campaign_id: str, version: str, imports: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The judgments and every imported judge's verdicts; `version` (new judgments) and `imports` (each judge's
-    import time) key the cache, so a new import shows at once."""
+def _frames(
+    campaign_id: str, version: str, imports: tuple
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The judgments, every imported judge's verdicts and the criteria scores; `version` (new judgments) and
+    `imports` (each judge's import time) key the cache, so a new import shows at once."""
     con = store()
-    return judgments_frame(con, campaign_id), campaigns.judge_verdicts_frame(con, campaign_id)
+    return (
+        judgments_frame(con, campaign_id),
+        campaigns.judge_verdicts_frame(con, campaign_id),
+        scores_frame(con, campaign_id),
+    )
 
 
 def _point(value: float | None, fmt: str) -> str:
@@ -54,6 +62,58 @@ def _cost(summary: dict) -> str:
     model = summary.get("model")
     return f"Cost: {summary.get('pairs', 0):,} pairs, {tokens:,} tokens{took}" + (
         f" ({model})." if model else "."
+    )
+
+
+def _with_interval(value: float | None, low: float | None, high: float | None, fmt: str) -> str:
+    """'0.42 [0.10 – 0.70]' (no interval when the resamples all agree), 'n/a' without a value."""
+    if value is None or pd.isna(value):
+        return "n/a"
+
+    def shown(x: float) -> str:
+        return format(x, fmt).replace("-0.00", "0.00").replace("-0%", "0%")  # no negative zero
+
+    if low is None or pd.isna(low) or degenerate(low, high):
+        return shown(value)
+    return f"{shown(value)} [{shown(low)} – {shown(high)}]"
+
+
+def _alpha_metric(name: str, alpha: AlphaResult, share: str) -> None:
+    st.metric(
+        _label(name, share, (alpha.ci_low, alpha.ci_high), ".2f"),
+        "n/a" if alpha.alpha is None else f"{alpha.alpha:.2f}",
+        help=alpha.reason,
+        width="content",
+    )
+
+
+def _agreement_table(frame: pd.DataFrame, key: str, share: str, names: dict | None = None) -> None:
+    """A compact table of agreement rows (AGREEMENT_COLUMNS): items, agreement, kappa with its interval."""
+    # strings, under names of their own: the tables module formats its "accuracy" and "kappa" columns as numbers
+    shown = pd.DataFrame(
+        {
+            key: frame[key],
+            "n_items": frame["n_items"],
+            "agrees": [
+                _with_interval(a, lo, hi, ".0%")
+                for a, lo, hi in zip(frame["accuracy"], frame["accuracy_ci_low"], frame["accuracy_ci_high"])
+            ],
+            "kappa_with_judge": [
+                _with_interval(k, lo, hi, ".2f")
+                for k, lo, hi in zip(frame["kappa"], frame["kappa_ci_low"], frame["kappa_ci_high"])
+            ],
+        }
+    )
+    if "human_kappa" in frame:
+        shown["kappa_with_others"] = [_with_interval(k, None, None, ".2f") for k in frame["human_kappa"]]
+    show_table(
+        shown,
+        names=names,
+        labels={
+            "agrees": f"Agrees with the judge [{share}]",
+            "kappa_with_judge": f"κ with the judge [{share}]",
+            "kappa_with_others": "κ with the other annotators",
+        },
     )
 
 
@@ -93,6 +153,34 @@ def _card(card: JudgeCard, summary: dict, confidence: float) -> None:
             tooltip=["p_mean", "human_share", "n"],
         )  # fmt: skip
         st.altair_chart((diagonal.encode(x="x:Q", y="y:Q") + curve).properties(height=240), width="stretch")
+    _beside_the_annotators(card, share)
+
+
+def _beside_the_annotators(card: JudgeCard, share: str) -> None:
+    """Alpha with and without the judge, the judge against each annotator, and against each criterion."""
+    with st.container(horizontal=True, gap="small"):
+        _alpha_metric("Krippendorff's α, annotators", card.alpha.humans, share)
+        _alpha_metric("α with the judge as a rater", card.alpha.with_judge, share)
+    st.caption(
+        f"Krippendorff's α (nominal: a system or a tie) on the {card.alpha.with_judge.n_units:,} items the judge "
+        "judged, of the annotators alone and with the judge as one more rater; lower with the judge means it agrees with them less than they "
+        "agree with each other."
+    )  # fmt: skip
+    if not card.per_annotator.empty:
+        st.markdown("**The judge against each annotator**")
+        _agreement_table(card.per_annotator, "annotator_id", share, names=usernames(store()))
+        st.caption(
+            "Each annotator's own labels on the items they share with the judge; κ with the other annotators is "
+            "their Cohen's κ with each of the others, weighted by shared items: the yardstick the judge's κ "
+            "should reach (n/a: they share no item with another annotator, or κ is undefined)."
+        )  # fmt: skip
+    if not card.per_criterion.empty:
+        st.markdown("**The judge against each criterion**")
+        _agreement_table(card.per_criterion, "criterion", share)
+        st.caption(
+            "Per criterion, the annotators' preference is the system they scored higher (equal scores: a tie), "
+            "the majority per item; the judge's one verdict is measured against each."
+        )
 
 
 @st.fragment
@@ -132,11 +220,15 @@ def judge_block(campaign_id: str, version: str, confidence: float) -> None:
                    "--judge NAME`; its verdicts stay apart from the annotators' and are measured against them here.")  # fmt: skip
         return
     imports = tuple(zip(runs["judge"], runs["imported_at"].astype(str)))
-    judgments, verdicts = _frames(campaign_id, version, imports)
+    judgments, verdicts, scores = _frames(campaign_id, version, imports)
     for run in runs.itertuples():
         try:
             card = judge_card(
-                run.judge, judgments, verdicts[verdicts["judge"] == run.judge], confidence=confidence
+                run.judge,
+                judgments,
+                verdicts[verdicts["judge"] == run.judge],
+                confidence=confidence,
+                scores=scores,
             )
         except AnnotationError as e:
             st.info(escape_markdown(e))

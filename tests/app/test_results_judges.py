@@ -4,13 +4,21 @@ nothing of either."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import krippendorff
 import numpy as np
 import pytest
 from helpers.judge_verdicts import write_judge
 from helpers.login_as import login_as
 from helpers.small_campaigns import fill_decided
+from helpers.synthetic import judge_round_robin
+from sklearn.metrics import cohen_kappa_score
 
-from annotations.campaigns import import_judge
+from annotations import store
+from annotations.accounts import users
+from annotations.campaigns import CampaignConfig, create_campaign, import_judge
+from annotations.judging import judgments
 
 N_ITEMS = 24
 
@@ -48,6 +56,62 @@ def test_results_show_one_card_per_judge_and_call_the_weak_one_weak(open_page, r
     ((label, _),) = kappas.items()
     assert label.startswith("Cohen's κ, 95%: ") and "–" in label  # the coin's kappa with its interval
     assert sum("Cost: 24 pairs, 4,848 tokens in 12 s" in c.value for c in at.caption) == 2
+
+
+def test_the_card_shows_alpha_with_the_judge_each_annotator_by_name_and_each_criterion(
+    open_page, researcher, annotator, app_env, tmp_path, run_writer
+):
+    """Two annotator accounts (anna, bruno) judge 12 items as the judge does except on items 0 and 1 (bruno
+    differs), scoring fluency the judge's way and fidelity the other way."""
+    run_dir = run_writer(tmp_path / "runs" / "run-5", n_items=12)
+    bruno = users.create_user(app_env, "bruno", "maple-signal-harvest-41", "annotator")
+    cid = create_campaign(app_env, CampaignConfig(name="named", run_dir=str(run_dir), k=2, repeat_rate=0.0),
+                          design_secret="cd" * 32)  # fmt: skip
+
+    def judge(who, pair, item_id, left, right, now):
+        i = int(item_id[-3:])
+        winner = human_choice(i) if who == annotator.user_id or i > 1 else "tie"
+        choice = "tie" if winner == "tie" else ("A" if winner == left else "B")
+        fluent = {side: 5 if human_choice(i) == system else 1 for side, system in (("A", left), ("B", right))}
+        given = {c.name: (fluent if c.name == "fluency" else {s: 6 - v for s, v in fluent.items()})
+                 for c in pair.criteria}  # fmt: skip
+        judgments.submit(app_env, pair.token, who, choice, given, None, now=now + timedelta(seconds=20))
+        return now + timedelta(seconds=20)
+
+    judge_round_robin(app_env, cid, [annotator.user_id, bruno.user_id], store.utcnow(), judge)
+    write_judge(run_dir, "judge-named", 12, prefers=human_choice)
+    import_judge(app_env, cid, "judge-named")
+    at = open_page("results")
+    login_as(at, researcher)
+    at.run()
+    assert not at.exception, at.exception
+    metrics = {m.label.split(",")[0]: m.value for m in at.metric}
+    code = {"base": 0, "finetuned": 1, "tie": 2}
+    anna = [code[human_choice(i)] for i in range(12)]
+    bruno = [code["tie"] if i <= 1 else a for i, a in enumerate(anna)]
+    # the `krippendorff` package on the reliability matrices; the judge rates as anna does
+    humans = krippendorff.alpha(np.array([anna, bruno], dtype=float), level_of_measurement="nominal")
+    together = krippendorff.alpha(np.array([anna, bruno, anna], dtype=float), level_of_measurement="nominal")
+    assert together > humans  # a judge that agrees with the annotators raises their alpha
+    assert metrics["Krippendorff's α"] == f"{humans:.2f}"
+    assert metrics["α with the judge as a rater"] == f"{together:.2f}"
+    tables = [d.value for d in at.dataframe]
+    (people,) = [t for t in tables if "annotator_id" in t and "kappa_with_others" in t]
+    people = people.set_index("annotator_id")
+    assert sorted(people.index) == ["anna", "bruno"]  # usernames, not the pseudonymous ids
+    assert people.loc["anna", "kappa_with_judge"] == "1.00" and people.loc["anna", "agrees"] == "100%"
+    assert (
+        people.loc["bruno", "kappa_with_judge"].startswith("0.")
+        and " [" in people.loc["bruno", "kappa_with_judge"]
+    )
+    anna = [human_choice(i) for i in range(12)]
+    bruno = ["tie" if i <= 1 else a for i, a in enumerate(anna)]
+    # each one's kappa with the other: sklearn's Cohen's kappa of the two annotators
+    assert people["kappa_with_others"].tolist() == [f"{cohen_kappa_score(anna, bruno):.2f}"] * 2
+    assert list(people["n_items"]) == [12, 12]
+    (criteria,) = [t for t in tables if "criterion" in t and "kappa_with_judge" in t]
+    criteria = criteria.set_index("criterion")
+    assert criteria.loc["fluency", "agrees"] == "100%" and criteria.loc["fidelity", "agrees"] == "0%"
 
 
 def test_results_without_a_judge_say_how_to_add_one(open_page, researcher, app_env, tmp_path, run_writer):
