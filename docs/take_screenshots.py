@@ -126,7 +126,7 @@ def main() -> int:
             f"error: {folder / 'app.duckdb'} not found: run bench/demo_end_to_end.py --keep first"
         )
     from annotations.store import connect
-    from annotations.users import set_password
+    from annotations.accounts.users import set_password
 
     con = connect(folder / "app.duckdb")
     set_password(con, ANNOTATOR, ANNOTATOR_PASSWORD)

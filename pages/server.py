@@ -91,7 +91,7 @@ def one_blas_thread() -> None:
     and BLAS threads on top of those oversubscribe the cores and spin waiting for work: on 2 cores a cold results
     page at 100,000 judgments used 0.6 CPU seconds less in the server and drew every tab 0.25 s sooner
     (bench/analysis_scale.py). The statistics are the same to the bit (their sums are exact whatever the BLAS
-    threads: annotations/stats/bootstrap.py). Training and generation run in their own processes (jobs/), which
+    threads: ft_core/resampling.py). Training and generation run in their own processes (jobs/), which
     this does not touch."""
     import numpy  # noqa: F401 - its BLAS must be loaded for threadpoolctl to find it
     from threadpoolctl import threadpool_limits

@@ -1,7 +1,7 @@
 """Login sessions that survive a reload, a new tab and an app restart, and end on logout, expiry or revocation.
 
 How the pieces fit (pages/shared.py, pages/server.py): logging in creates a row here and a one-use ticket; the page
-hands the ticket to the browser, which trades it at `POST /auth/session` (a route of the app's `st.App`) for an
+hands the ticket to the browser, which trades it at `POST /_ft/session` (a route of the app server, pages/server.py) for an
 HttpOnly, SameSite=Strict cookie holding a fresh random token. The store keeps only SHA-256 hashes of the token and
 of the ticket. A new tab, a reload or a restarted app finds the session through the cookie (`resume`); the tab that
 logged in keeps the row's `session_id` on the server. Every rerun of every tab checks its session here (`check`),
