@@ -125,8 +125,8 @@ def main() -> int:
         raise SystemExit(
             f"error: {folder / 'app.duckdb'} not found: run bench/demo_end_to_end.py --keep first"
         )
-    from annotations.store import connect
     from annotations.accounts.users import set_password
+    from annotations.store import connect
 
     con = connect(folder / "app.duckdb")
     set_password(con, ANNOTATOR, ANNOTATOR_PASSWORD)
