@@ -1,12 +1,12 @@
 """Entry point of the app: `streamlit run streamlit_app.py`.
 
-This file plays two parts. `streamlit run` finds the `st.App` below and imports the file as a module to build the
-web server (pages/server.py: the routes that set the HttpOnly session cookie, and the store opened before the first
-request, so a second app on a held DuckDB file stops with one line). The server then runs this same file as the
-app's script for every visitor (`__name__ == "__main__"`): the login gate, then navigation by role. Researchers see
-every page, annotators only Annotate; each page also checks the role itself (`pages.shared.require_role`), so
-typing a page's URL cannot get around the menu. An account whose password no longer meets the rules sees only the
-page that asks for a new one.
+This file plays two parts. `streamlit run` finds the `st.App` below and imports the file as a module to build
+the web server (pages/server.py: the routes that set the HttpOnly session cookie, and the store opened before
+the first request, so a second app on a held DuckDB file stops with one line). The server then runs this same
+file as the app's script for every visitor (`__name__ == "__main__"`): the login gate, then navigation by
+role. Researchers see every page, annotators only Annotate; each page also checks the role itself
+(`pages.shared.require_role`), so typing a page's URL cannot get around the menu. An account whose password no
+longer meets the rules sees only the page that asks for a new one.
 
 Environment: FT_APP_DB (DuckDB file, default data/app.duckdb), FT_RUNS_DIR (run folders, default runs/),
 FT_ADMIN_PASSWORD (password of the `admin` researcher created on the first start; random and printed once when
@@ -42,8 +42,9 @@ def main() -> None:
     # import, so the app hands the two steps over before its watcher settles any job.
     campaign_scores.connect(source_scores.prepare_scoring, source_scores.store_scores)
     try:
-        # Open the store (migrations, the first researcher account printed to the terminal) and start the thread
-        # that launches queued jobs and settles finished ones, so an app restart picks its jobs up at once.
+        # Open the store (migrations, the first researcher account printed to the terminal) and start the
+        # thread that launches queued jobs and settles finished ones, so an app restart picks its jobs up at
+        # once.
         ensure_watcher(store())
     except StoreError:
         st.error(

@@ -26,7 +26,8 @@ COMMANDS = {
     "import-judge": (
         "annotations.campaigns.judge_verdicts",
         "main_import_judge",
-        "an LLM judge's verdicts from the run folder, apart from human judgments (--campaign ID --judge NAME)",
+        "an LLM judge's verdicts from the run folder, apart from human judgments (--campaign ID --judge "
+        "NAME)",
     ),
     "users": ("annotations.accounts.users", "main", "create accounts and invitation links (--db FILE)"),
     "backup": (

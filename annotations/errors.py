@@ -18,7 +18,8 @@ class AuthError(AnnotationError):
 
 
 class WriteFailed(StoreError):
-    """A write could not be stored (full disk, quota, I/O error); nothing of it was kept, so it may be retried."""
+    """A write could not be stored (full disk, quota, I/O error); nothing of it was kept, so it may be
+    retried."""
 
 
 class OptionError(AnnotationError, ValueError):

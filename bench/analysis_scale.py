@@ -5,20 +5,21 @@ ratio, all measured in this one run.
 
     python bench/analysis_scale.py [--judgments 100000] [--repeats 3] [--skip-page] [--skip-browser]
 
-The statistics run on synthetic frames (tests/helpers/synthetic.py: 3 judgments per item, 10% flipped
-repeats, 10% gold, 2 criteria scored per output, 7 automatic metrics). The page is timed with Streamlit's
-AppTest against a real DuckDB store holding the same judgments: a cold run (load + analysis, nothing cached;
-only Streamlit's own once-per-server start-up is done before, as a running server has), a warm run (the analysis
+The statistics run on synthetic frames (tests/helpers/synthetic.py: 3 judgments per item, 10% flipped repeats,
+10% gold, 2 criteria scored per output, 7 automatic metrics). The page is timed with Streamlit's AppTest
+against a real DuckDB store holding the same judgments: a cold run (load + analysis, nothing cached; only
+Streamlit's own once-per-server start-up is done before, as a running server has), a warm run (the analysis
 cached per campaign and data version, as when a researcher changes a filter) and a restart (Streamlit's
 in-memory caches cleared, the analysis kept on disk by annotations/report/results_cache.py).
 
-AppTest returns only when the whole script has run, so the time until the verdict is drawn is measured in a real
-browser: the app as a server (`streamlit run`), a researcher logged in with Chromium clicks Results; the clock
-runs from the click until the verdict's win rate shows, and until every tab is filled (the progress line gone
-and the plan drawn). Then the server is restarted and the same is timed again (the analysis read from disk).
-This is done `--repeats` times, each cold visit on a fresh server with no analysis on disk, and the median is
-printed with every run beside it: one visit varied by 0.3-0.5 s from run to run on the same quiet machine. The
-browser runs on the same cores as the server. (The statistics row is the best of `--repeats`, as before.)
+AppTest returns only when the whole script has run, so the time until the verdict is drawn is measured in a
+real browser: the app as a server (`streamlit run`), a researcher logged in with Chromium clicks Results; the
+clock runs from the click until the verdict's win rate shows, and until every tab is filled (the progress line
+gone and the plan drawn). Then the server is restarted and the same is timed again (the analysis read from
+disk). This is done `--repeats` times, each cold visit on a fresh server with no analysis on disk, and the
+median is printed with every run beside it: one visit varied by 0.3-0.5 s from run to run on the same quiet
+machine. The browser runs on the same cores as the server. (The statistics row is the best of `--repeats`, as
+before.)
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ def frames(n_judgments: int, seed: int = 0):
 
 
 def time_analysis(c, repeats: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and CPU seconds of every statistic as the results page computes it (the threaded stages of
-    `annotations.report.analysis_stages`, the same numbers as the plain `analyze`; CPU time shows what a machine
-    shared with other work costs us)."""
+    """Wall-clock and CPU seconds of every statistic as the results page computes it (the threaded stages
+    of `annotations.report.analysis_stages`, the same numbers as the plain `analyze`; CPU time shows what a
+    machine shared with other work costs us)."""
     from annotations.report.analysis_stages import AnalysisStages
 
     wall, cpu = [], []
@@ -93,22 +94,47 @@ def build_store(c, folder: Path) -> tuple[Path, str]:
     j = j.assign(**naive)
     assignments = pd.DataFrame(
         {
-            "assignment_id": j["assignment_id"], "campaign_id": cid, "item_id": j["item_id"],
-            "annotator_id": j["annotator_id"], "shown_left": j["shown_left"], "shown_right": j["shown_right"],
-            "status": "submitted", "is_gold": j["is_gold"], "is_repeat": j["is_repeat"], "repeat_of": j["repeat_of"],
-            "served_at": j["served_at"], "lease_expires_at": j["submitted_at"], "submitted_at": j["submitted_at"],
+            "assignment_id": j["assignment_id"],
+            "campaign_id": cid,
+            "item_id": j["item_id"],
+            "annotator_id": j["annotator_id"],
+            "shown_left": j["shown_left"],
+            "shown_right": j["shown_right"],
+            "status": "submitted",
+            "is_gold": j["is_gold"],
+            "is_repeat": j["is_repeat"],
+            "repeat_of": j["repeat_of"],
+            "served_at": j["served_at"],
+            "lease_expires_at": j["submitted_at"],
+            "submitted_at": j["submitted_at"],
         }
-    )  # fmt: skip
-    judgments = j[["judgment_id", "assignment_id", "campaign_id", "item_id", "annotator_id", "version", "choice",
-                   "winner", "comment", "served_at", "submitted_at", "duration_s"]]  # fmt: skip
+    )
+    judgments = j[
+        [
+            "judgment_id",
+            "assignment_id",
+            "campaign_id",
+            "item_id",
+            "annotator_id",
+            "version",
+            "choice",
+            "winner",
+            "comment",
+            "served_at",
+            "submitted_at",
+            "duration_s",
+        ]
+    ]
     scores = c.scores.merge(j[["judgment_id", "shown_left"]], on="judgment_id")
     scores = pd.DataFrame(
         {
-            "judgment_id": scores["judgment_id"], "criterion": scores["criterion"],
+            "judgment_id": scores["judgment_id"],
+            "criterion": scores["criterion"],
             "side": np.where(scores["system"] == scores["shown_left"], "left", "right"),
-            "system": scores["system"], "score": scores["score"],
+            "system": scores["system"],
+            "score": scores["score"],
         }
-    )  # fmt: skip
+    )
     for name, frame in (("assignments", assignments), ("judgments", judgments), ("judgment_scores", scores)):
         con.register("bulk", frame)
         con.execute(f"INSERT INTO {name} SELECT * FROM bulk")
@@ -119,10 +145,11 @@ def build_store(c, folder: Path) -> tuple[Path, str]:
 
 
 def streamlit_started(at) -> float:
-    """Does once what a Streamlit server does once when it starts (Runtime.__init__), not on any page visit:
-    scan the installed packages for components. AppTest does it inside the first run of each AppTest, so without
-    this the cold page would be charged about half a second no researcher ever waits for. Nothing of the page,
-    its data or its statistics is computed or cached here. Returns the seconds it took (printed beside)."""
+    """Does once what a Streamlit server does once when it starts (Runtime.__init__), not on any page
+    visit: scan the installed packages for components. AppTest does it inside the first run of each
+    AppTest, so without this the cold page would be charged about half a second no researcher ever waits
+    for. Nothing of the page, its data or its statistics is computed or cached here. Returns the seconds it
+    took (printed beside)."""
     from streamlit.components.v2.component_manager import BidiComponentManager
 
     if not hasattr(at, "_bidi_component_manager"):  # another Streamlit: leave AppTest as it is
@@ -187,9 +214,9 @@ def time_page(path: Path) -> dict[str, float]:
 
 
 def time_browser(folder: Path, path: Path, repeats: int) -> dict[str, list[float]]:
-    """In Chromium against `streamlit run`: seconds from clicking Results until the verdict shows and until every
-    tab is filled, on a fresh server (nothing computed) and after a restart (the analysis on disk); `repeats` times
-    each (a fresh server and no analysis on disk before every cold visit)."""
+    """In Chromium against `streamlit run`: seconds from clicking Results until the verdict shows and until
+    every tab is filled, on a fresh server (nothing computed) and after a restart (the analysis on disk);
+    `repeats` times each (a fresh server and no analysis on disk before every cold visit)."""
     import asyncio
 
     from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, log_in
@@ -224,7 +251,8 @@ def time_browser(folder: Path, path: Path, repeats: int) -> dict[str, list[float
             )
             for _ in range(repeats):
                 for old in results_cache.cache_folder().glob("*.pkl"):
-                    old.unlink()  # the AppTest runs and the previous repeat kept one: the fresh server must compute
+                    # the AppTest runs and the previous repeat kept one: the fresh server must compute
+                    old.unlink()
                 for label in ("cold", "restart"):
                     server.start(timeout=120)
                     try:
@@ -247,9 +275,12 @@ def main() -> None:
     parser.add_argument("--skip-browser", action="store_true", help="no Chromium timing of the verdict")
     args = parser.parse_args()
     c = frames(args.judgments)
-    print(f"campaign: {len(c.judgments):,} judgments, {len(c.items):,} items, {c.judgments['annotator_id'].nunique()} "
-          f"annotators, {len(c.scores):,} scores, {c.metrics['metric'].nunique()} metrics; cores: {os.cpu_count()}, "
-          f"load average now: {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"campaign: {len(c.judgments):,} judgments, {len(c.items):,} items, "
+        f"{c.judgments['annotator_id'].nunique()} annotators, {len(c.scores):,} scores, "
+        f"{c.metrics['metric'].nunique()} metrics; cores: {os.cpu_count()}, load average now: "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     wall, cpu = time_analysis(c, args.repeats)
     best, median = min(wall), statistics.median(wall)
     print(f"{'measurement':<52} {'seconds':>8} {'target':>7} {'ratio':>6}")

@@ -1,20 +1,20 @@
 """What waiting feels like to annotators: concurrent scripted Chromium annotators on the real app.
 
     python bench/annotation_browser.py                        # 10 annotators, 20 pairs each, ~2 s thinking
-    python bench/annotation_browser.py --annotators 4 --pairs 5 --think-ms 500     # quick
-    python bench/annotation_browser.py --before /tmp/base --rounds 2    # against the code before, side by side
+    python bench/annotation_browser.py --annotators 4 --pairs 5 --think-ms 500     # quick python
+    bench/annotation_browser.py --before /tmp/base --rounds 2    # against the code before, side by side
 
 Starts the app (`streamlit run streamlit_app.py` on a free port, its own store in a temporary folder) with a
 500-item campaign (k = 3) and one account per annotator, then drives one headless Chromium page per annotator
-(Playwright, all at once): log in, and for every pair think for a while (exponential, mean `--think-ms`), click
-"A is better", wait until the page has settled, click Submit, and stop the clock when the next pair's texts are
-on screen. Prints p50/p95/max of that submit-to-next-pair time, the time a person waits after each judgment
-(goal: p95 under 1 s), the app server's CPU per judged pair (counted once every annotator has logged in), with
-the machine's load average before and after. Exits 1 when an annotator failed.
+(Playwright, all at once): log in, and for every pair think for a while (exponential, mean `--think-ms`),
+click "A is better", wait until the page has settled, click Submit, and stop the clock when the next pair's
+texts are on screen. Prints p50/p95/max of that submit-to-next-pair time, the time a person waits after each
+judgment (goal: p95 under 1 s), the app server's CPU per judged pair (counted once every annotator has logged
+in), with the machine's load average before and after. Exits 1 when an annotator failed.
 
 With `--before DIR` (a checkout of the code before, e.g. `git archive <commit> | tar -x -C /tmp/base`) the two
-versions run one after the other, `--rounds` times in alternating order so that drifting machine load hits both
-alike, and the figures are printed per version, pooled over the rounds.
+versions run one after the other, `--rounds` times in alternating order so that drifting machine load hits
+both alike, and the figures are printed per version, pooled over the rounds.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from annotations.campaigns import CampaignConfig, create_campaign  # noqa: E402
 _WAIT_FOR = """(args) => new Promise((resolve, reject) => {
     const [kind, previous, timeoutMs] = args;
     const leftText = () => {
-        const columns = [...document.querySelectorAll("[data-testid='stColumn']")].filter(c => c.querySelector("h3"));
+        const columns = [...document.querySelectorAll("[data-testid='stColumn']")]
+            .filter(c => c.querySelector("h3"));
         const left = columns.length ? columns[0].querySelector("[data-testid='stText']") : null;
         return left ? left.innerText : null;
     };
@@ -73,7 +74,8 @@ WAIT_TIMEOUT_MS = (
 
 
 async def wait_for(page, kind: str, previous: str | None = None) -> str | None:
-    """Until the page has settled ("settled") or shows a pair other than `previous` ("next"); the left text."""
+    """Until the page has settled ("settled") or shows a pair other than `previous` ("next"); the left
+    text."""
     return await page.evaluate(_WAIT_FOR, [kind, previous, WAIT_TIMEOUT_MS])
 
 
@@ -147,8 +149,8 @@ async def annotate(
     logging_in: asyncio.Lock,
     all_in: asyncio.Barrier,
 ) -> None:
-    """One annotator: log in, wait for the others (`all_in`), then judge `args.pairs` pairs, timing each submit
-    until the next pair shows."""
+    """One annotator: log in, wait for the others (`all_in`), then judge `args.pairs` pairs, timing each
+    submit until the next pair shows."""
     rng = random.Random(seed)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
@@ -244,7 +246,8 @@ def report(name: str, measured: Measured) -> None:
     print(
         f"{name}: app server CPU {measured.login_cpu:.1f} s for {measured.logins} logins, then "
         f"{measured.pair_cpu / len(ms) * 1000:.0f} ms per judged pair (a choice click and a Submit each); "
-        f"submit -> next pair on screen: p50 {np.percentile(ms, 50):.0f} ms   p95 {np.percentile(ms, 95):.0f} ms"
+        f"submit -> next pair on screen: p50 {np.percentile(ms, 50):.0f} ms   p95 "
+        f"{np.percentile(ms, 95):.0f} ms"
         f"   max {ms.max():.0f} ms   (n={len(ms)})"
     )
     print(f"[{'ok' if np.percentile(ms, 95) < 1000 else 'FAIL'}] {name}: p95 under 1 s (goal)")
@@ -278,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
     print(
         f"{args.annotators} Chromium annotators x {args.pairs} pairs, think {args.think_ms:g} ms, "
-        f"{args.rounds} round(s), {os.cpu_count()} CPUs; {wall:.0f} s; load average {load_before[0]:.1f} before, "
-        f"{load_after[0]:.1f} after"
+        f"{args.rounds} round(s), {os.cpu_count()} CPUs; {wall:.0f} s; load average {load_before[0]:.1f} "
+        f"before, {load_after[0]:.1f} after"
     )
     for name, figures in measured.items():
         report(name, figures)

@@ -1,20 +1,22 @@
-"""Load and crash test of the annotation store: many simulated annotators in threads against a real DuckDB file.
+"""Load and crash test of the annotation store: many simulated annotators in threads against a real DuckDB
+file.
 
     python bench/annotation_load.py                      # 50 annotators, >= 5,000 submissions, kill -9 check
     python bench/annotation_load.py --annotators 20 --submissions 1000 --kill-after 0   # quick, no crash test
 
 Two phases on one store file:
 1. crash: a child process runs annotators and logs each judgment id only after `submit` returned; the parent
-   kills it with SIGKILL mid-run, reopens the file (DuckDB replays its write-ahead log) and checks every logged
-   judgment is there, and that no rule broke in the half-done campaign.
-2. solo: one annotator alone, flat out, on a campaign of the same size: how long each call takes when it has the
-   store to itself (the load phase's waits are that plus queueing behind the others, and behind any other process
-   on the machine: the load phase prints its CPU per pair and the load average, so a busy machine shows).
+   kills it with SIGKILL mid-run, reopens the file (DuckDB replays its write-ahead log) and checks every
+   logged judgment is there, and that no rule broke in the half-done campaign.
+2. solo: one annotator alone, flat out, on a campaign of the same size: how long each call takes when it has
+   the store to itself (the load phase's waits are that plus queueing behind the others, and behind any other
+   process on the machine: the load phase prints its CPU per pair and the load average, so a busy machine
+   shows).
 3. load: in this (restarted) process, N annotator threads take pairs (`next_item`) and submit them with random
    choices and scores until every item of a fresh campaign has k judgments; ~3% of submits are sent twice (a
-   double click). Prints submissions/s and p50/p99 latency of "next item" and "submit", then checks: no duplicate
-   (item, annotator), no item above k, every item reaches k, zero lost judgments, and every annotator's left
-   sides follow their own random block design (balanced within its bound at every point).
+   double click). Prints submissions/s and p50/p99 latency of "next item" and "submit", then checks: no
+   duplicate (item, annotator), no item above k, every item reaches k, zero lost judgments, and every
+   annotator's left sides follow their own random block design (balanced within its bound at every point).
 Exits 1 when a check fails (the latency goals and the per-item left/right balance are reported, not enforced:
 sides come from each annotator's design, and items are only steered towards the side they need). Think
 time (`--think-ms`, mean of an exponential pause before each action, default 1 s, so ~2 s per pair and ~25
@@ -82,8 +84,8 @@ def new_campaign(con, folder: Path, name: str, n_items: int, k: int) -> str:
 def annotate(
     con, cid: str, annotator: str, think_s: float, rng: random.Random, stats: dict, log=None, limit=None
 ) -> None:
-    """One simulated annotator: take a pair, think, submit (sometimes twice), until nothing is left (or `limit`
-    pairs are judged)."""
+    """One simulated annotator: take a pair, think, submit (sometimes twice), until nothing is left (or
+    `limit` pairs are judged)."""
     while limit is None or len(stats["created"]) < limit:
         if think_s:
             time.sleep(rng.expovariate(1 / think_s))
@@ -110,8 +112,8 @@ def annotate(
 def run_load(
     con, cid: str, annotators: int, think_s: float, seed: int, log=None, limit: int | None = None
 ) -> tuple[dict, float]:
-    """Run `annotators` threads to the end; (stats, wall seconds). stats["cpu_s"]: this process's CPU seconds (all
-    its threads, DuckDB's included), which other processes on the machine do not inflate."""
+    """Run `annotators` threads to the end; (stats, wall seconds). stats["cpu_s"]: this process's CPU
+    seconds (all its threads, DuckDB's included), which other processes on the machine do not inflate."""
     stats: dict = {"next": [], "submit": [], "created": [], "double": [], "errors": []}
     cpu0 = time.process_time()
 
@@ -138,7 +140,10 @@ def _latencies(stats: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _percentiles(name: str, ms: np.ndarray) -> str:
-    return f"  {name:<10} p50 {np.percentile(ms, 50):6.1f} ms   p99 {np.percentile(ms, 99):6.1f} ms   (n={len(ms)})"
+    return (
+        f"  {name:<10} p50 {np.percentile(ms, 50):6.1f} ms   p99 {np.percentile(ms, 99):6.1f} ms   "
+        f"(n={len(ms)})"
+    )
 
 
 def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, bool, str]]:
@@ -155,7 +160,8 @@ def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, 
         ).fetchall()
     }
     per_assignment = con.execute(
-        "SELECT max(c) FROM (SELECT count(*) c FROM judgments WHERE campaign_id = ? AND version = 1 GROUP BY assignment_id)",
+        "SELECT max(c) FROM (SELECT count(*) c FROM judgments WHERE campaign_id = ? AND version = 1 GROUP BY "
+        "assignment_id)",
         [cid],
     ).fetchone()[0]
     # Sides: every annotator's regular pairs, in the order they were served, follow that annotator's design
@@ -182,7 +188,8 @@ def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, 
             "every annotator's sides follow their own random block design",
             not off_design and worst <= design.max_imbalance,
             f"{n_annotators - len(off_design)}/{n_annotators} annotators slot by slot; largest running "
-            f"imbalance {worst} (bound {design.max_imbalance}, blocks {'/'.join(map(str, design.block_sizes))})",
+            f"imbalance {worst} (bound {design.max_imbalance}, blocks "
+            f"{'/'.join(map(str, design.block_sizes))})",
         ),
         (
             "left/right balance per item within +-1 (reported)",
@@ -247,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.db) if args.db else folder / "bench.duckdb"
     results: list[tuple[str, bool, str]] = []
     print(
-        f"store: {path}; {args.annotators} annotators, k={args.k}, think {args.think_ms:g} ms; {os.cpu_count()} CPUs"
+        f"store: {path}; {args.annotators} annotators, k={args.k}, think {args.think_ms:g} ms; "
+        f"{os.cpu_count()} CPUs"
     )
 
     if args.kill_after > 0:
@@ -270,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             str(args.k),
         ]
         proc = subprocess.Popen(command)
-        # The clock starts at the child's first judgment: on a busy machine its start-up alone can take seconds.
+        # The clock starts at the child's first judgment: on a busy machine its start-up alone can take
+        # seconds.
         deadline = time.monotonic() + 120
         while (
             not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline
@@ -291,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         missing = set(returned) - stored
         print(
-            f"\ncrash phase: kill -9 {args.kill_after:g} s after the first judgment; {len(returned)} submits had returned, {len(stored)} judgments stored; reopened in {reopen_s:.2f} s"
+            f"\ncrash phase: kill -9 {args.kill_after:g} s after the first judgment; {len(returned)} submits "
+            f"had returned, {len(stored)} judgments stored; reopened in {reopen_s:.2f} s"
         )
         results.append(
             (
@@ -312,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         solo_cid = new_campaign(con, folder, "solo", n_items=n_items, k=args.k)
         solo, _ = run_load(con, solo_cid, 1, 0.0, seed=3, limit=args.solo_pairs)
         print(
-            f"\nsolo phase: one annotator alone, flat out, {len(solo['created'])} pairs of a {n_items}-item campaign"
+            f"\nsolo phase: one annotator alone, flat out, {len(solo['created'])} pairs of a {n_items}-item "
+            "campaign"
         )
         solo_next, solo_submit = _latencies(solo)
         print(_percentiles("next item", solo_next))
@@ -324,17 +335,22 @@ def main(argv: list[str] | None = None) -> int:
     n = len(stats["created"])
     nxt, sub = _latencies(stats)
     print(
-        f"\nload phase: {n} submissions by {args.annotators} annotators in {wall:.1f} s = {n / wall:.1f} submissions/s"
+        f"\nload phase: {n} submissions by {args.annotators} annotators in {wall:.1f} s = {n / wall:.1f} "
+        "submissions/s"
     )
     print(_percentiles("next item", nxt))
     print(_percentiles("submit", sub))
     print(
-        f"  CPU of this process: {stats['cpu_s']:.0f} s = {1000 * stats['cpu_s'] / max(n, 1):.1f} ms per pair, "
-        f"{stats['cpu_s'] / wall:.2f} of {os.cpu_count()} cores; machine load average {load_before:.1f} before, "
-        f"{load_after:.1f} after (above {os.cpu_count()}, other processes hold the cores and every wait grows)"
+        f"  CPU of this process: {stats['cpu_s']:.0f} s = {1000 * stats['cpu_s'] / max(n, 1):.1f} ms per "
+        "pair, "
+        f"{stats['cpu_s'] / wall:.2f} of {os.cpu_count()} cores; machine load average {load_before:.1f} "
+        "before, "
+        f"{load_after:.1f} after (above {os.cpu_count()}, other processes hold the cores and every wait "
+        "grows)"
     )
     print(
-        f"  double submits: {len(stats['double'])}, all answered with the first judgment: {all(stats['double'])}"
+        f"  double submits: {len(stats['double'])}, all answered with the first judgment: "
+        f"{all(stats['double'])}"
     )
     results.append(
         ("no errors in annotator threads", not stats["errors"], "; ".join(stats["errors"][:3]) or "none")

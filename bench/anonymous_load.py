@@ -1,25 +1,27 @@
-"""An annotator's submit on the real app while unauthenticated clients load the login page or guess passwords, idle
-against flooded, this checkout against the code before, side by side in one run.
+"""An annotator's submit on the real app while unauthenticated clients load the login page or guess passwords,
+idle against flooded, this checkout against the code before, side by side in one run.
 
     python bench/anonymous_load.py --before /tmp/base        # /tmp/base: the code before, see below
     python bench/anonymous_load.py --rounds 2 --pairs 8      # this checkout alone, quicker
 
-Each code version runs as `streamlit run streamlit_app.py` on a free port with its own store (a k=1 campaign, the
-annotator anna, logged in through the app's own cookie route). The annotator is a websocket client speaking
-Streamlit's protocol, as the browser does: it clicks "A is better", then Submit, and the clock runs from sending
-Submit until the run that stores the judgment and draws the next pair has finished (the submit latency). Beside it,
-`--clients` unauthenticated clients (8, as in issue 20's measurement) in one of these ways:
+Each code version runs as `streamlit run streamlit_app.py` on a free port with its own store (a k=1 campaign,
+the annotator anna, logged in through the app's own cookie route). The annotator is a websocket client
+speaking Streamlit's protocol, as the browser does: it clicks "A is better", then Submit, and the clock runs
+from sending Submit until the run that stores the judgment and draws the next pair has finished (the submit
+latency). Beside it, `--clients` unauthenticated clients (8, as in issue 20's measurement) in one of these
+ways:
 - idle: none.
 - login page: each opens a new websocket, loads the login page, closes it and starts again at once (a session
   set-up and a page run each time: the issue's "8 clients merely loading the login page").
 - login page, bounded: the same, but the clients together open no more streams than the proxy lets one address
-  open (deploy/nginx.conf's `limit_req` on /_stcore/stream: its rate, with its burst spent first) and hold no more
-  than its `limit_conn` at once.
-- guessing: each keeps its websocket and submits the login form with a wrong password as fast as it is answered
+  open (deploy/nginx.conf's `limit_req` on /_stcore/stream: its rate, with its burst spent first) and hold no
+  more than its `limit_conn` at once.
+- guessing: each keeps its websocket and submits the login form with a wrong password as fast as it is
+  answered
   (the throttle refuses almost all: what remains is the page run).
-The versions and scenarios alternate within each round, so drifting machine load hits all alike. Prints per version
-and scenario the submit p50 / p95 and the ratio to that version's idle p50, the anonymous page runs served, and the
-server's CPU milliseconds per anonymous run (from /proc/<pid>/stat), with the load average.
+The versions and scenarios alternate within each round, so drifting machine load hits all alike. Prints per
+version and scenario the submit p50 / p95 and the ratio to that version's idle p50, the anonymous page runs
+served, and the server's CPU milliseconds per anonymous run (from /proc/<pid>/stat), with the load average.
 
 "before": a checkout of the code before the change, e.g.
     mkdir /tmp/base && git archive <commit> | tar -x -C /tmp/base && ln -s "$PWD/.venv" /tmp/base/.venv
@@ -287,12 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     per_second, burst, conns = result["limits"]
     print(
         f"submit latency of one annotator (websocket client) beside {args.clients} anonymous clients; "
-        f"{args.rounds} rounds x {args.pairs} submits per version and scenario; bounded = deploy/nginx.conf's "
+        f"{args.rounds} rounds x {args.pairs} submits per version and scenario; bounded = "
+        "deploy/nginx.conf's "
         f"{per_second * 60:g} new streams/min (burst {burst}), {conns} at once, per address; "
         f"{os.cpu_count()} CPUs; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
     )
     print(
-        f"{'version':<8} {'scenario':<21} {'p50 ms':>8} {'p95 ms':>8} {'p50/idle':>9} {'anon runs':>10} {'CPU ms/run':>11}"
+        f"{'version':<8} {'scenario':<21} {'p50 ms':>8} {'p95 ms':>8} {'p50/idle':>9} {'anon runs':>10} "
+        f"{'CPU ms/run':>11}"
     )
     for name, _ in versions:
         idle = statistics.median(result["times"][(name, "idle")])
@@ -303,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             per_run = f"{(cpu - annotator_cpu) / n_runs * 1000:11.1f}" if n_runs else f"{'-':>11}"
             print(
                 f"{name:<8} {scenario:<21} {statistics.median(sample) * 1000:8.0f} "
-                f"{np.percentile(sample, 95) * 1000:8.0f} {statistics.median(sample) / idle:8.2f}x {n_runs:10d} {per_run}"
+                f"{np.percentile(sample, 95) * 1000:8.0f} {statistics.median(sample) / idle:8.2f}x "
+                f"{n_runs:10d} {per_run}"
             )
     return 0
 

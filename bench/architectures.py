@@ -1,5 +1,5 @@
-"""Real architectures' configs with random weights, for speed benchmarks: the GPU machine cannot receive weights
-over 64 MiB and nothing may download them, and random weights measure speed honestly."""
+"""Real architectures' configs with random weights, for speed benchmarks: the GPU machine cannot receive
+weights over 64 MiB and nothing may download them, and random weights measure speed honestly."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ ARCHS: dict[str, dict[str, Any]] = {
 
 
 def build_model_folder(arch: str, folder: Path, tokenizer: Any = None) -> Path:
-    """Save a random-weight model of `arch` with SmolLM2's real tokenizer (and chat template) into `folder`."""
+    """Save a random-weight model of `arch` with SmolLM2's real tokenizer (and chat template) into
+    `folder`."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -65,8 +66,9 @@ def build_model_folder(arch: str, folder: Path, tokenizer: Any = None) -> Path:
 
 
 def build_adapter_folder(model_folder: Path, folder: Path, r: int = 16, target_modules: Any = None) -> Path:
-    """Save a LoRA adapter with random (non-zero) A and B on `model_folder` into `folder`: a fine-tuned system
-    whose outputs differ from the base, for generation speed (what it computes matters, not what it learned)."""
+    """Save a LoRA adapter with random (non-zero) A and B on `model_folder` into `folder`: a fine-tuned
+    system whose outputs differ from the base, for generation speed (what it computes matters, not what it
+    learned)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

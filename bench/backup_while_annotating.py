@@ -1,13 +1,14 @@
-"""What a backup costs the annotators: submit latency with and without backups running, side by side in one run.
+"""What a backup costs the annotators: submit latency with and without backups running, side by side in one
+run.
 
     python bench/backup_while_annotating.py                   # 8 annotators, 3,000 items, 20 s per phase
     python bench/backup_while_annotating.py --seconds 5       # quick
 
-One store file, one campaign. Phase "quiet": N annotator threads take pairs and submit them (no think time) for
-`--seconds`. Phase "backing up": the same, while another thread takes backups back to back through the app's
-connection (annotations/store/backup.py: EXPORT DATABASE in the write queue's own lane). Prints, per phase,
-submits/s and p50/p95 of `submit`, the ratio of the two, the backups taken and their mean time, and checks
-that each backup holds every judgment acknowledged before it started (restored into a new file).
+One store file, one campaign. Phase "quiet": N annotator threads take pairs and submit them (no think time)
+for `--seconds`. Phase "backing up": the same, while another thread takes backups back to back through the
+app's connection (annotations/store/backup.py: EXPORT DATABASE in the write queue's own lane). Prints, per
+phase, submits/s and p50/p95 of `submit`, the ratio of the two, the backups taken and their mean time, and
+checks that each backup holds every judgment acknowledged before it started (restored into a new file).
 """
 
 from __future__ import annotations
@@ -90,10 +91,14 @@ def main() -> int:
         busy = phase(con, cid, args.annotators, args.seconds, args.annotators, folder / "backups")
         print(f"{'phase':<12} {'submits/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'backups':>8} {'s/backup':>9}")
         for name, r in (("quiet", quiet), ("backing up", busy)):
-            print(f"{name:<12} {r['submits_per_s']:>10.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
-                  f"{r['backups']:>8} {r['backup_s']:>9.2f}")  # fmt: skip
-        print(f"ratio backing up / quiet: submits/s {busy['submits_per_s'] / quiet['submits_per_s']:.2f}, "
-              f"p50 {busy['p50_ms'] / quiet['p50_ms']:.2f}, p95 {busy['p95_ms'] / quiet['p95_ms']:.2f}")  # fmt: skip
+            print(
+                f"{name:<12} {r['submits_per_s']:>10.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
+                f"{r['backups']:>8} {r['backup_s']:>9.2f}"
+            )
+        print(
+            f"ratio backing up / quiet: submits/s {busy['submits_per_s'] / quiet['submits_per_s']:.2f}, "
+            f"p50 {busy['p50_ms'] / quiet['p50_ms']:.2f}, p95 {busy['p95_ms'] / quiet['p95_ms']:.2f}"
+        )
         failures = 0
         for n, (taken, before) in enumerate(
             busy["checks"][:5]
@@ -103,8 +108,10 @@ def main() -> int:
             held = {t for (t,) in restored.execute("SELECT assignment_id FROM judgments").fetchall()}
             restored.close()
             failures += not before <= held
-        print(f"restored {min(5, len(busy['checks']))} backups: {'every' if not failures else 'NOT every'} "
-              "acknowledged judgment present")  # fmt: skip
+        print(
+            f"restored {min(5, len(busy['checks']))} backups: {'every' if not failures else 'NOT every'} "
+            "acknowledged judgment present"
+        )
         con.close()
         return 1 if failures else 0
 

@@ -1,13 +1,14 @@
-"""The embedded demo end to end, as a new user meets it: the app started exactly as the README's first command starts
-it (`.venv/bin/streamlit run streamlit_app.py`, no extra flag), a browser logged in as `admin`, one click on
-**Run the demo** on Home, and the clock stopped when Home offers the demo's results ("See the demo's results").
+"""The embedded demo end to end, as a new user meets it: the app started exactly as the README's first command
+starts it (`.venv/bin/streamlit run streamlit_app.py`, no extra flag), a browser logged in as `admin`, one
+click on **Run the demo** on Home, and the clock stopped when Home offers the demo's results ("See the demo's
+results").
 
 Only what the README leaves open is set, through the environment: a fresh store and runs folder (FT_APP_DB,
-FT_RUNS_DIR), the admin password (FT_ADMIN_PASSWORD) and a free port (STREAMLIT_SERVER_PORT). Prints the time from
-the click until each step shows *done* on Home (the page refreshes its steps every 2 s), the total, the machine's
-load average before and after, and the CPU seconds of the app server and of the jobs it ran and reaped (from
-/proc: on a busy shared machine the wall time mostly measures the other processes, the CPU seconds do not). The
-demo model must have been converted already (`.ci/setup` does it).
+FT_RUNS_DIR), the admin password (FT_ADMIN_PASSWORD) and a free port (STREAMLIT_SERVER_PORT). Prints the time
+from the click until each step shows *done* on Home (the page refreshes its steps every 2 s), the total, the
+machine's load average before and after, and the CPU seconds of the app server and of the jobs it ran and
+reaped (from /proc: on a busy shared machine the wall time mostly measures the other processes, the CPU
+seconds do not). The demo model must have been converted already (`.ci/setup` does it).
 
     .venv/bin/python bench/demo_end_to_end.py [--keep DIR] [--timeout 1800]
 """
@@ -85,7 +86,8 @@ def start_app(folder: Path, port: int) -> subprocess.Popen:
 
 
 def run_demo(url: str, timeout: float) -> tuple[float, dict[str, float], bool]:
-    """Log in, click Run the demo, watch Home; returns (total s, seconds from the click to each step's end, ok)."""
+    """Log in, click Run the demo, watch Home; returns (total s, seconds from the click to each step's end,
+    ok)."""
     from playwright.sync_api import sync_playwright
 
     ended: dict[str, float] = {}

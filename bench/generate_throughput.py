@@ -1,25 +1,27 @@
-"""Generation throughput: a per-example `model.generate` loop against ft_core's batched generation, side by side.
+"""Generation throughput: a per-example `model.generate` loop against ft_core's batched generation, side by
+side.
 
 Both generate greedily, with the same model, the same prompts (SciTLDR-A test abstracts in the training prompt
-and chat template) and the same GenerationConfig. The loop is what the report's setup did: one prompt at a time.
-ft_core sorts prompts by length, left-pads batches of `--batch-size` and writes results back in input order.
-Prints generated tokens per second of each and the ratio. Random weights from the real architecture's config:
-speed is honest, and no download is needed; with random weights outputs rarely stop early, so both sides
-generate about `--max-new-tokens` per prompt.
+and chat template) and the same GenerationConfig. The loop is what the report's setup did: one prompt at a
+time. ft_core sorts prompts by length, left-pads batches of `--batch-size` and writes results back in input
+order. Prints generated tokens per second of each and the ratio. Random weights from the real architecture's
+config: speed is honest, and no download is needed; with random weights outputs rarely stop early, so both
+sides generate about `--max-new-tokens` per prompt.
 
     python bench/generate_throughput.py --arch tiny --prompts 256 --max-new-tokens 32              # CPU
     python bench/generate_throughput.py --arch smollm2-135m --prompts 512 --batch-size 128         # one H100
 
-Both sides run `--rounds` times, alternating, and each reports its median round. `--loop-prompts K` times the loop
-on the first K prompts only (its tokens/s is a rate, so it compares), which keeps the CPU run short; the batched
-side always runs every prompt.
+Both sides run `--rounds` times, alternating, and each reports its median round. `--loop-prompts K` times the
+loop on the first K prompts only (its tokens/s is a rate, so it compares), which keeps the CPU run short; the
+batched side always runs every prompt.
 
 It also times batched generation as each system of `python -m ft_core generate` runs it, with a random LoRA
-adapter (q/k/v/o, r=16): `base` (the plain model), `finetuned` (the adapter merged into a second copy's weights,
-peft's wrappers removed: `ft_core.generate.merge_adapter`), and, for reference, a peft model with the adapter
-unmerged (what generation did before: on a bf16 base peft keeps the adapter in fp32 and runs it as extra matmuls
-behind a wrapper per adapted layer). It prints the time per generated token of each and fine-tuned / base (goal:
-within 10%). The rounds alternate these too. The per-example loop runs the plain base model.
+adapter (q/k/v/o, r=16): `base` (the plain model), `finetuned` (the adapter merged into a second copy's
+weights, peft's wrappers removed: `ft_core.generate.merge_adapter`), and, for reference, a peft model with the
+adapter unmerged (what generation did before: on a bf16 base peft keeps the adapter in fp32 and runs it as
+extra matmuls behind a wrapper per adapted layer). It prints the time per generated token of each and
+fine-tuned / base (goal: within 10%). The rounds alternate these too. The per-example loop runs the plain base
+model.
 """
 
 from __future__ import annotations
@@ -146,13 +148,17 @@ def main() -> None:
         prompts
     )
     print(
-        f"machine: {machine}; arch {args.arch} (random weights), {len(prompts)} prompts of {prompt_tokens:.0f} tokens on average, greedy, max_new_tokens={args.max_new_tokens}"
+        f"machine: {machine}; arch {args.arch} (random weights), {len(prompts)} prompts of "
+        f"{prompt_tokens:.0f} tokens on average, greedy, max_new_tokens={args.max_new_tokens}"
     )
     print(
-        f"per-example model.generate loop: {loop_tokens} tokens from {len(loop_prompts)} prompts in {loop_s:.1f} s = {loop_rate:.0f} tokens/s"
+        f"per-example model.generate loop: {loop_tokens} tokens from {len(loop_prompts)} prompts in "
+        f"{loop_s:.1f} s = {loop_rate:.0f} tokens/s"
     )
     print(
-        f"ft_core batched (batch_size={args.batch_size}): {batched_tokens} tokens from {len(prompts)} prompts in {batched_s:.1f} s = {batched_rate:.0f} tokens/s"
+        f"ft_core batched (batch_size={args.batch_size}): {batched_tokens} tokens from {len(prompts)} "
+        "prompts "
+        f"in {batched_s:.1f} s = {batched_rate:.0f} tokens/s"
     )
     print(f"ratio: {batched_rate / loop_rate:.1f}x (medians of {args.rounds} alternating rounds)")
     finetuned_vs_base = per_token["finetuned"] / per_token["base"]
@@ -162,8 +168,9 @@ def main() -> None:
         f"fine-tuned with the adapter unmerged (before) {1e3 * per_token['unmerged']:.2f} ms"
     )
     print(
-        f"fine-tuned / base: {finetuned_vs_base:.2f} ({'within' if finetuned_vs_base <= 1.10 else 'NOT within'} "
-        f"the 10% goal); unmerged / base: {per_token['unmerged'] / per_token['base']:.2f}"
+        f"fine-tuned / base: {finetuned_vs_base:.2f} "
+        f"({'within' if finetuned_vs_base <= 1.10 else 'NOT within'} the 10% goal); unmerged / base: "
+        f"{per_token['unmerged'] / per_token['base']:.2f}"
     )
     print(
         json.dumps(

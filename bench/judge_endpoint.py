@@ -1,12 +1,13 @@
 """Endpoint judge speed: concurrent requests against sequential ones, side by side, same verdicts.
 
 A real chat-completions server on localhost (tests/helpers/chat_server.py, `http.server` with a thread per
-request, in a process of its own as a real server would be) answers every request after `--latency` seconds (50 ms by default, a fast hosted or local inference server). The same
-run folder (`--pairs` pairs, each judged in both orders) is judged by `python -m ft_core judge`'s own code
-(`run_judge`, backend=endpoint) with `concurrency=1` and with `--concurrency`; the script checks both wrote the
-same verdicts and prints pairs/s and the ratios: of the requests (the judging stage) and of the whole job (with
-reading the pairs, cutting the sources, the token estimate and the records, the same work on both sides). What it measures is the client side: the bounded thread pool,
-the openai client's connection reuse, appending a record per pair.
+request, in a process of its own as a real server would be) answers every request after `--latency` seconds
+(50 ms by default, a fast hosted or local inference server). The same run folder (`--pairs` pairs, each judged
+in both orders) is judged by `python -m ft_core judge`'s own code (`run_judge`, backend=endpoint) with
+`concurrency=1` and with `--concurrency`; the script checks both wrote the same verdicts and prints pairs/s
+and the ratios: of the requests (the judging stage) and of the whole job (with reading the pairs, cutting the
+sources, the token estimate and the records, the same work on both sides). What it measures is the client
+side: the bounded thread pool, the openai client's connection reuse, appending a record per pair.
 
     python bench/judge_endpoint.py                     # about 10 s
     python bench/judge_endpoint.py --pairs 100 --concurrency 32
@@ -58,16 +59,22 @@ def main() -> None:
     seconds, request_seconds, verdicts = {}, {}, {}
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "helpers" / "chat_server.py"), "--delay", str(args.latency)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     base_url = server.stdout.readline().strip()
     with tempfile.TemporaryDirectory() as tmp:
         run = write_run_folder(Path(tmp) / "run", n_items=args.pairs)
         for name, concurrency in (("sequential", 1), ("concurrent", args.concurrency)):
             cfg = JudgeConfig(
-                run_dir=str(run), name=name, backend="endpoint", base_url=base_url, model_name="bench",
+                run_dir=str(run),
+                name=name,
+                backend="endpoint",
+                base_url=base_url,
+                model_name="bench",
                 concurrency=concurrency,
-            )  # fmt: skip
+            )
             judge = Timed(cfg)
             started = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):

@@ -2,11 +2,12 @@
 logits) against a one-prompt-at-a-time loop, side by side, same probabilities.
 
 Three sides read the same prompts (a pair in both orders, the default MT-bench-style prompt, SciTLDR-A test
-abstracts cut to `--max-source-tokens` with two short outputs each) with the same small random Llama built from
-config (SmolLM2's real tokenizer; `--hidden`, `--layers`: the default is about 15M parameters, 12.6M of them the
-embedding): ft_core's batches (`LocalJudge.label_probabilities`), the same call one prompt at a time, and a plain
-loop (one prompt per forward pass, every position's logits computed, the last one read). Rounds alternate the
-sides and the medians are reported; the script checks that all give the same probabilities (within 1e-4).
+abstracts cut to `--max-source-tokens` with two short outputs each) with the same small random Llama built
+from config (SmolLM2's real tokenizer; `--hidden`, `--layers`: the default is about 15M parameters, 12.6M of
+them the embedding): ft_core's batches (`LocalJudge.label_probabilities`), the same call one prompt at a time,
+and a plain loop (one prompt per forward pass, every position's logits computed, the last one read). Rounds
+alternate the sides and the medians are reported; the script checks that all give the same probabilities
+(within 1e-4).
 
     python bench/judge_local.py                       # 2-core CPU: a few minutes
     python bench/judge_local.py --pairs 64 --batch-size 32
@@ -115,7 +116,8 @@ def main() -> None:
         return [judge.label_probabilities([t])[0] for t in texts]
 
     def plain_loop() -> list:
-        """What a plain script does: one prompt per forward pass, every position's logits, the last one read."""
+        """What a plain script does: one prompt per forward pass, every position's logits, the last one
+        read."""
         out = []
         for text in texts:
             inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
@@ -139,9 +141,11 @@ def main() -> None:
     assert diff < 1e-4, f"the sides' probabilities differ by {diff}"
     medians = {k: statistics.median(v) for k, v in times.items()}
     print(
-        f"local judge, random Llama {n_params / 1e6:.1f}M parameters ({args.layers} layers, hidden {args.hidden}), "
+        f"local judge, random Llama {n_params / 1e6:.1f}M parameters ({args.layers} layers, hidden "
+        f"{args.hidden}), "
         f"{torch.get_num_threads()} CPU threads, {platform.processor() or platform.machine()}; "
-        f"{len(texts)} prompts ({args.pairs} pairs x 2 orders), {tokens:,} tokens; median of {args.rounds} rounds; "
+        f"{len(texts)} prompts ({args.pairs} pairs x 2 orders), {tokens:,} tokens; median of {args.rounds} "
+        "rounds; "
         f"max |probability difference| {diff:.1e}"
     )
     labels = {
@@ -151,10 +155,13 @@ def main() -> None:
     }
     for name, seconds in medians.items():
         ratio = medians[name] / medians["batched"]
-        print(f"  {name:<14} {seconds:8.2f}s  {len(texts) / seconds:8.1f} prompts/s  {ratio:5.1f}x the batched time"
-              f"  ({labels[name]})")  # fmt: skip
+        print(
+            f"  {name:<14} {seconds:8.2f}s  {len(texts) / seconds:8.1f} prompts/s  {ratio:5.1f}x the batched "
+            f"time  ({labels[name]})"
+        )
     print(
-        f"speed-up of batched judging: {medians['plain loop'] / medians['batched']:.1f}x over the plain loop, "
+        f"speed-up of batched judging: {medians['plain loop'] / medians['batched']:.1f}x over the plain "
+        "loop, "
         f"{medians['one at a time'] / medians['batched']:.1f}x over one at a time"
     )
 

@@ -3,17 +3,18 @@
 Both compute the log-probability of every output token given its source with the same model (the embedded
 SmolLM2-135M by default), the same prompt and the same source cut. The loop runs one forward pass per example
 over the whole sequence (`likelihood.token_logprobs_plain`, what a plain script does); ft_core
-(`likelihood.token_logprobs`) batches by length and reads each distinct source once for all of its outputs. Two
-workloads:
+(`likelihood.token_logprobs`) batches by length and reads each distinct source once for all of its outputs.
+Two workloads:
 
-- `summeval`: SummEval articles with their 16 system summaries each (the correlation study of bench/summeval.py);
+- `summeval`: SummEval articles with their 16 system summaries each (the correlation study of
+  bench/summeval.py);
 - `pairs`: SciTLDR-A test abstracts with two outputs each (a base and a fine-tuned system: the smallest run
   folder), the first sentence and the TLDR.
 
 The loop runs on the first `--loop-examples` examples only (its examples/s is a rate, so it compares); every
 round alternates the two sides and the medians are reported. The script checks that both give the same
-log-probabilities (within 1e-3 nats; float32 sums differ in the last bits) and prints examples/s and the ratio.
-The device is the GPU when there is one (bf16 there), else the CPU (float32).
+log-probabilities (within 1e-3 nats; float32 sums differ in the last bits) and prints examples/s and the
+ratio. The device is the GPU when there is one (bf16 there), else the CPU (float32).
 
     python bench/likelihood_speed.py                                    # 2-core CPU: a few minutes
     python bench/likelihood_speed.py --articles 100 --loop-examples 256 # one GPU

@@ -1,25 +1,28 @@
-"""An annotator's submit-to-next-pair time while sessions guess passwords next to them, against idle, in one run.
+"""An annotator's submit-to-next-pair time while sessions guess passwords next to them, against idle, in one
+run.
 
-    python bench/login_pressure.py                       # 8 guessing sessions, 6 rounds of 30 pairs per scenario
-    python bench/login_pressure.py --guessers 8 --rounds 3 --pairs 20 --pause-ms 20   # quicker
+    python bench/login_pressure.py                       # 8 guessing sessions, 6 rounds of 30 pairs per
+    scenario python bench/login_pressure.py --guessers 8 --rounds 3 --pairs 20 --pause-ms 20   # quicker
 
-One store file and one process, as in the app: the annotator calls `judgments.submit` then `assignment.next_item`
-(what the annotate page calls between a click and the next pair) while guessing threads run beside it. Scenarios,
-each measured in every round, in an order rotated per round so drifting machine load hits all of them alike:
+One store file and one process, as in the app: the annotator calls `judgments.submit` then
+`assignment.next_item` (what the annotate page calls between a click and the next pair) while guessing threads
+run beside it. Scenarios, each measured in every round, in an order rotated per round so drifting machine load
+hits all of them alike:
 
 - idle: nobody guesses.
 - guess admin: 8 sessions guess `admin`'s password through `annotations.accounts.logins.log_in`, as the login
   page does (the issue's attack: 80 wrong passwords from 8 sessions). The throttle refuses most tries before
   any argon2.
 - guess spread: 8 sessions guess, each try with a new username from a new address, so the per-name and
-  per-address back-off never applies and every try costs an argon2 verification: only the process-wide bound on
-  argon2 (`FT_LOGIN_CONCURRENT_HASHES`, default 1) protects the annotator. The worst case for us.
-- unbounded argon2: for reference, 8 threads verify wrong passwords with argon2 directly, no throttle and no bound,
-  against a hash with argon2-cffi's default 4 lanes: what every login cost before (the issue measured a page rerun
-  going from 0.6 s to 6 s).
+  per-address back-off never applies and every try costs an argon2 verification: only the process-wide bound
+  on argon2 (`FT_LOGIN_CONCURRENT_HASHES`, default 1) protects the annotator. The worst case for us.
+- unbounded argon2: for reference, 8 threads verify wrong passwords with argon2 directly, no throttle and no
+  bound, against a hash with argon2-cffi's default 4 lanes: what every login cost before (the issue measured a
+  page rerun going from 0.6 s to 6 s).
 
 Each guessing session waits `--pause-ms` between its tries (a browser's round trip). Prints p50 / p95 per
-scenario and its ratio to idle, the tries made and how many reached argon2. Goal: guess admin p50 within 1.5x idle.
+scenario and its ratio to idle, the tries made and how many reached argon2. Goal: guess admin p50 within 1.5x
+idle.
 """
 
 from __future__ import annotations
@@ -178,13 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.environ.get('FT_LOGIN_CONCURRENT_HASHES', '1')}; load average {load[0]}"
     )
     print(
-        f"{'scenario':<18} {'p50 ms':>8} {'p95 ms':>8} {'p50 ratio':>10} {'p95 ratio':>10} {'tries':>7} {'argon2':>7}"
+        f"{'scenario':<18} {'p50 ms':>8} {'p95 ms':>8} {'p50 ratio':>10} {'p95 ratio':>10} {'tries':>7} "
+        f"{'argon2':>7}"
     )
     for scenario in SCENARIOS:
         p50, p95 = statistics.median(times[scenario]), float(np.percentile(times[scenario], 95))
         print(
-            f"{scenario:<18} {p50 * 1000:8.1f} {p95 * 1000:8.1f} {p50 / idle_p50:9.2f}x {p95 / idle_p95:9.2f}x "
-            f"{tries[scenario]:7d} {verified[scenario]:7d}"
+            f"{scenario:<18} {p50 * 1000:8.1f} {p95 * 1000:8.1f} {p50 / idle_p50:9.2f}x "
+            f"{p95 / idle_p95:9.2f}x {tries[scenario]:7d} {verified[scenario]:7d}"
         )
     ratio = statistics.median(times["guess admin"]) / idle_p50
     print(f"server log lines written for refused and failed logins: {log_lines}")

@@ -1,15 +1,17 @@
-"""ROUGE speed: `ft_core.metrics.score` against the plain `rouge_score` loop, side by side, same pairs, same numbers.
+"""ROUGE speed: `ft_core.metrics.score` against the plain `rouge_score` loop, side by side, same pairs, same
+numbers.
 
 10,000 (prediction, references) pairs built from SciTLDR-A (a sentence of one abstract plus a sentence of
-another as the prediction, that paper's TLDRs as references, each text made unique so no text-level cache helps).
-The plain loop is what most scripts do: one `RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"])`,
-`score_multi(references, prediction)` per pair, sentences put on lines for rougeLsum the same way. ft_core runs
-in one process and in `--jobs` processes. The script checks that every score is identical, then prints pairs/s
-and the ratios.
+another as the prediction, that paper's TLDRs as references, each text made unique so no text-level cache
+helps). The plain loop is what most scripts do: one `RougeScorer(["rouge1", "rouge2", "rougeL",
+"rougeLsum"])`, `score_multi(references, prediction)` per pair, sentences put on lines for rougeLsum the same
+way. ft_core runs in one process and in `--jobs` processes. The script checks that every score is identical,
+then prints pairs/s and the ratios.
 
 Then the language-aware ROUGE (`language=--language`, default `pt`: the Unicode tokenizer and a Snowball
 stemmer, as any language other than English gets) on the same pairs, in one process, beside today's fast
-English ROUGE in one process, alternating `--rounds` times (medians): the issue asks for at most 1.5x its time.
+English ROUGE in one process, alternating `--rounds` times (medians): the issue asks for at most 1.5x its
+time.
 
     python bench/metrics_speed.py --pairs 10000 --jobs 2
 """
@@ -106,9 +108,11 @@ def main() -> None:
             rounds[language].append(time.perf_counter() - started)
     english, other = float(np.median(rounds["en"])), float(np.median(rounds[args.language]))
     print(
-        f"median of {args.rounds} alternating rounds, n_jobs=1: rouge (language=en, rouge_score's tokenizer): "
+        f"median of {args.rounds} alternating rounds, n_jobs=1: rouge (language=en, rouge_score's "
+        "tokenizer): "
         f"{english:.1f} s = {args.pairs / english:.0f} pairs/s; rouge (language={args.language}, "
-        f"{tokenize.rouge_tokens_name(args.language, stem)}): {other:.1f} s = {args.pairs / other:.0f} pairs/s; "
+        f"{tokenize.rouge_tokens_name(args.language, stem)}): {other:.1f} s = {args.pairs / other:.0f} "
+        "pairs/s; "
         f"time ratio {other / english:.2f}x (the bound is 1.5x)"
     )
 

@@ -1,25 +1,27 @@
-"""Model FLOPs utilization (MFU) of LoRA fine-tuning: the FLOPs the model needs per useful token, times tokens per
-second, over the GPU's dense 16-bit tensor-core peak. For bench/train_throughput.py.
+"""Model FLOPs utilization (MFU) of LoRA fine-tuning: the FLOPs the model needs per useful token, times tokens
+per second, over the GPU's dense 16-bit tensor-core peak. For bench/train_throughput.py.
 
-FLOPs per token, with N the weights of the model's matmuls (every linear layer, the LM head included; the input
-embedding is a lookup, not a matmul), L layers, d the hidden size, T the length of the token's sequence:
+FLOPs per token, with N the weights of the model's matmuls (every linear layer, the LM head included; the
+input embedding is a lookup, not a matmul), L layers, d the hidden size, T the length of the token's sequence:
 
     forward                 2·N       one multiply and one add per weight
     backward, activations   2·N       dX = dY·Wᵀ, needed down to the lowest adapted layer
     backward, weights       2·N only for trainable weights: the frozen base skips its weight gradient, so
                             LoRA training is 4·N_frozen + 6·N_lora, not the 6·N of full fine-tuning
-    attention               QKᵀ and A·V are 2·d·T each per token and layer (every head together), 4·L·d·T forward;
+    attention               QKᵀ and A·V are 2·d·T each per token and layer (every head together), 4·L·d·T
+    forward;
                             they hold no weights, so the backward needs both input gradients (2x the forward)
-                            whether the base is frozen or not: 12·L·d·T for forward + backward, half of it with
-                            causal masking (a token attends to the positions before it; SDPA and FlashAttention
-                            skip the masked half)
+                            whether the base is frozen or not: 12·L·d·T for forward + backward, half of it
+                            with causal masking (a token attends to the positions before it; SDPA and
+                            FlashAttention skip the masked half)
 
-Sources: PaLM (Chowdhery et al. 2022, appendix B: 6N + 12·L·H·Q·T per token, H·Q = d, without the causal halving,
-so our figure is the more conservative one for causal models); Kaplan et al. 2020 §2.1 (the 2N forward, 4N backward
-split); Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models" §4 (the attention
-matmuls). For sequences of different lengths each token of a sequence of length T attends to T positions, so the
-attention term takes the token-weighted mean length E[T²]/E[T], not E[T]. Only real tokens count (no padding), and
-no recomputation (gradient checkpointing adds hardware FLOPs, not model FLOPs).
+Sources: PaLM (Chowdhery et al. 2022, appendix B: 6N + 12·L·H·Q·T per token, H·Q = d, without the causal
+halving, so our figure is the more conservative one for causal models); Kaplan et al. 2020 §2.1 (the 2N
+forward, 4N backward split); Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
+Models" §4 (the attention matmuls). For sequences of different lengths each token of a sequence of length T
+attends to T positions, so the attention term takes the token-weighted mean length E[T²]/E[T], not E[T]. Only
+real tokens count (no padding), and no recomputation (gradient checkpointing adds hardware FLOPs, not model
+FLOPs).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from dataclasses import dataclass
 
 # Dense (no sparsity) bf16/fp16 tensor-core peaks in TFLOPS, from NVIDIA's datasheets. A key matches a device
 # when all its words are words of the name torch reports (torch.cuda.get_device_name(), e.g. "NVIDIA H100 80GB
-# HBM3" for the SXM part, "NVIDIA H100 PCIe", "NVIDIA H100 NVL", "NVIDIA H200", "NVIDIA A100-SXM4-80GB"); the key
-# with the most words wins.
+# HBM3" for the SXM part, "NVIDIA H100 PCIe", "NVIDIA H100 NVL", "NVIDIA H200", "NVIDIA A100-SXM4-80GB"); the
+# key with the most words wins.
 PEAK_TFLOPS: dict[tuple[str, ...], float] = {
     ("H100",): 989.0,  # SXM5 ("H100 80GB HBM3")
     ("H100", "PCIe"): 756.0,

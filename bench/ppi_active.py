@@ -1,8 +1,8 @@
-"""Humans where they matter, measured: at an equal human budget, the inverse-probability-weighted PPI++ interval
-(annotations/stats/active.py) when items are drawn by the judge's uncertainty, beside the same estimator with
-uniform draws; coverage and mean half-width, in simulated campaigns (tests/helpers/judged_campaigns.py: a biased
-judge, and an unbiased one) and on SummEval (tests/helpers/summeval_pairs.py: ROUGE-1 as the proxy). All in this
-one run.
+"""Humans where they matter, measured: at an equal human budget, the inverse-probability-weighted PPI++
+interval (annotations/stats/active.py) when items are drawn by the judge's uncertainty, beside the same
+estimator with uniform draws; coverage and mean half-width, in simulated campaigns
+(tests/helpers/judged_campaigns.py: a biased judge, and an unbiased one) and on SummEval
+(tests/helpers/summeval_pairs.py: ROUGE-1 as the proxy). All in this one run.
 
     python bench/ppi_active.py [--campaigns 1000] [--subsets 100]
 """

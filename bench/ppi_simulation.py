@@ -1,7 +1,7 @@
-"""Prediction-powered win rates in simulated campaigns with a biased judge (tests/helpers/judged_campaigns.py: the
-judge prefers the longer output and the first position): coverage of the true win rate, mean half-widths, lambda
-and effective n of PPI++ (annotations/stats/ppi.py) beside the human-only interval, for several numbers of
-human-judged items and judges from useless to strong, all measured in this one run.
+"""Prediction-powered win rates in simulated campaigns with a biased judge (tests/helpers/judged_campaigns.py:
+the judge prefers the longer output and the first position): coverage of the true win rate, mean half-widths,
+lambda and effective n of PPI++ (annotations/stats/ppi.py) beside the human-only interval, for several numbers
+of human-judged items and judges from useless to strong, all measured in this one run.
 
     python bench/ppi_simulation.py [--campaigns 1000] [--items 1000]
 """

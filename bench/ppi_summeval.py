@@ -1,7 +1,7 @@
-"""Prediction-powered win rates on real human data: SummEval's expert ratings as pairwise campaigns between its 16
-systems (120 pairs, 100 articles each; tests/helpers/summeval_pairs.py), ROUGE-1 against the best of 11 references
-as the proxy, many random subsets of human-labelled articles. Prints, side by side, how often the PPI and the
-human-only 95% intervals cover the full-data win rate and their mean half-widths.
+"""Prediction-powered win rates on real human data: SummEval's expert ratings as pairwise campaigns between
+its 16 systems (120 pairs, 100 articles each; tests/helpers/summeval_pairs.py), ROUGE-1 against the best of 11
+references as the proxy, many random subsets of human-labelled articles. Prints, side by side, how often the
+PPI and the human-only 95% intervals cover the full-data win rate and their mean half-widths.
 
     python bench/ppi_summeval.py [--subsets 200] [--labelled 20 30 50]
 """

@@ -43,7 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     print(
-        f"{args.campaigns} campaigns of {args.items} items (3 annotators per item, ties), alpha {args.alpha}, "
+        f"{args.campaigns} campaigns of {args.items} items (3 annotators per item, ties), alpha "
+        f"{args.alpha}, "
         f"a look after every item; python {platform.python_version()}"
     )
     labels = judged_campaigns(n_campaigns=args.campaigns, n_items=args.items, advantage=0.0, seed=7).human
@@ -58,7 +59,8 @@ def main() -> None:
     print(f"  confidence sequence                 {ever.mean():.4f}   (alpha {args.alpha})")
     for first in (10, 30, 100):
         print(
-            f"  fixed-n t interval, looks from {first:<4} {fixed_n_wrong(labels, args.alpha, first).mean():.4f}"
+            f"  fixed-n t interval, looks from {first:<4} "
+            f"{fixed_n_wrong(labels, args.alpha, first).mean():.4f}"
         )
     last = fixed_n_wrong(labels, args.alpha, args.items).mean()
     print(f"  fixed-n t interval, last look only  {last:.4f}")

@@ -1,18 +1,20 @@
-"""How well each automatic score tracks the experts' consistency judgments of SummEval, as G-Eval's Table 1 reports.
+"""How well each automatic score tracks the experts' consistency judgments of SummEval, as G-Eval's Table 1
+reports.
 
-SummEval (Fabbri et al., 2021; `../shared/data/summeval`): 100 CNN/DailyMail articles, 16 system summaries each,
-consistency rated 1-5 by three experts (their mean). Summary level, as G-Eval (Liu et al., 2023, Table 1) and
-UniEval report it: within each article, Spearman's rho and Kendall's tau (tau-b, scipy) between the score and
-the experts across the 16 summaries, then the mean over articles (articles where either side is constant are
-skipped and counted). Reference-based scores use the 11 references of each article (ROUGE: the best one per
-summary, rouge_score's `score_multi`; BERTScore: bert_score's best reference).
+SummEval (Fabbri et al., 2021; `../shared/data/summeval`): 100 CNN/DailyMail articles, 16 system summaries
+each, consistency rated 1-5 by three experts (their mean). Summary level, as G-Eval (Liu et al., 2023, Table
+1) and UniEval report it: within each article, Spearman's rho and Kendall's tau (tau-b, scipy) between the
+score and the experts across the 16 summaries, then the mean over articles (articles where either side is
+constant are skipped and counted). Reference-based scores use the 11 references of each article (ROUGE: the
+best one per summary, rouge_score's `score_multi`; BERTScore: bert_score's best reference).
 
 Every score comes from `ft_core.metrics.score` with its defaults, except the likelihood variants, which are
 computed from the same per-token log-probabilities (`ft_core.metrics.likelihood.token_logprobs`). Scores and
-log-probabilities are cached in `--cache` (delete it after changing the code), so that a second run costs seconds: the mean per token (the `likelihood` column), the sum, and the mean
-PMI (conditional minus unconditional log-probability), each under three framings of the source: `plain`
-("{source}\\n\\nSummary:"), `instruction` ("Summarize the following news article.\\n\\n{source}\\n\\nSummary:") and
-`chat` (the instruction in the model's chat template, the summary as the assistant's answer). Sources are cut to
+log-probabilities are cached in `--cache` (delete it after changing the code), so that a second run costs
+seconds: the mean per token (the `likelihood` column), the sum, and the mean PMI (conditional minus
+unconditional log-probability), each under three framings of the source: `plain` ("{source}\\n\\nSummary:"),
+`instruction` ("Summarize the following news article.\\n\\n{source}\\n\\nSummary:") and `chat` (the
+instruction in the model's chat template, the summary as the assistant's answer). Sources are cut to
 `--max-source-tokens` tokens of the model's tokenizer (1024 keeps every article whole: the longest has 759).
 
     python bench/summeval.py                         # everything; the LM part takes ~1 h on 2 busy CPU cores
@@ -57,9 +59,10 @@ def load() -> tuple[list[dict], dict[str, dict]]:
 
 
 def summary_level(frame, score: str, human: str = "consistency") -> dict[str, float]:
-    """Mean over articles of Spearman and Kendall (tau-b) across systems. Articles where the experts gave every
-    summary the same score are skipped (no correlation exists); where only the score is constant (a count that
-    is 0 for all 16 summaries), `rho`/`tau` skip the article too and `rho_zero`/`tau_zero` count it as 0."""
+    """Mean over articles of Spearman and Kendall (tau-b) across systems. Articles where the experts gave
+    every summary the same score are skipped (no correlation exists); where only the score is constant (a
+    count that is 0 for all 16 summaries), `rho`/`tau` skip the article too and `rho_zero`/`tau_zero` count
+    it as 0."""
     import numpy as np
     from scipy import stats
 
@@ -88,9 +91,9 @@ def summary_level(frame, score: str, human: str = "consistency") -> dict[str, fl
 
 
 def cached_logprobs(cache: Path, key: str, compute, rows: list[int] | None = None) -> list:
-    """Per-token log-probabilities of every summary, computed once and kept in `cache/key.npz`; for a subset of
-    the articles (`rows`: their summaries' positions among all 1,600), sliced from the full cache when it exists,
-    else computed and kept under a key of its own."""
+    """Per-token log-probabilities of every summary, computed once and kept in `cache/key.npz`; for a
+    subset of the articles (`rows`: their summaries' positions among all 1,600), sliced from the full cache
+    when it exists, else computed and kept under a key of its own."""
     import numpy as np
 
     full = cache / f"{key}.npz"
@@ -197,13 +200,21 @@ def main() -> None:
                 args.cache.mkdir(parents=True, exist_ok=True)
                 scored.to_parquet(cached)
         named = {
-            "ROUGE-1": "rouge1", "ROUGE-2": "rouge2", "ROUGE-L": "rougeL", "BLEU (sacreBLEU)": "sacrebleu",
-            "chrF": "chrf", "chrF++": "chrfpp", "BERTScore F1 (MiniLM, vs references)": "bertscore_f1",
+            "ROUGE-1": "rouge1",
+            "ROUGE-2": "rouge2",
+            "ROUGE-L": "rougeL",
+            "BLEU (sacreBLEU)": "sacrebleu",
+            "chrF": "chrf",
+            "chrF++": "chrfpp",
+            "BERTScore F1 (MiniLM, vs references)": "bertscore_f1",
             "BERTScore precision vs source (MiniLM)": "bertscore_src_precision",
-            "- novel 1-gram rate": "novel_1gram", "- novel 2-gram rate": "novel_2gram",
-            "- novel 3-gram rate": "novel_3gram", "- novel 4-gram rate": "novel_4gram",
-            "- unsupported numbers": "unsupported_numbers", "- unsupported entities": "unsupported_entities",
-        }  # fmt: skip
+            "- novel 1-gram rate": "novel_1gram",
+            "- novel 2-gram rate": "novel_2gram",
+            "- novel 3-gram rate": "novel_3gram",
+            "- novel 4-gram rate": "novel_4gram",
+            "- unsupported numbers": "unsupported_numbers",
+            "- unsupported entities": "unsupported_entities",
+        }
         for label, column in named.items():
             sign = -1.0 if label.startswith("- ") else 1.0  # lower is better: correlate its negative
             columns[label] = (sign * scored[column].astype(float)).tolist()
@@ -222,9 +233,9 @@ def main() -> None:
         zero = f"{r['rho_zero']:.3f} / {r['tau_zero']:.3f}" if r["constant_score"] else ""
         print(f"{label:<44} {r['rho']:>9.3f} {r['tau']:>8.3f} {r['articles']:>8}   {zero:>20}")
     print(
-        f"(articles where the experts rated all 16 summaries alike are left out everywhere: {r['constant_human']}; "
-        "where a score is constant over an article's 16 summaries, the article is left out, or, in the last "
-        "column, counted as a correlation of 0)"
+        "(articles where the experts rated all 16 summaries alike are left out everywhere: "
+        f"{r['constant_human']}; where a score is constant over an article's 16 summaries, the article is "
+        "left out, or, in the last column, counted as a correlation of 0)"
     )
     print("\nG-Eval's Table 1 (consistency) for comparison:")
     for label, (rho, tau) in G_EVAL.items():

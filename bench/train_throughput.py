@@ -1,4 +1,5 @@
-"""Training throughput: a plain `transformers.Trainer` + `peft` baseline against `ft_core.train`, like with like.
+"""Training throughput: a plain `transformers.Trainer` + `peft` baseline against `ft_core.train`, like with
+like.
 
 Each system runs in a process of its own, started by this script (`--system ...`): accelerate keeps one
 process-wide state, so a Trainer's `mixed_precision="no"` would make ft_core's bf16 `Accelerator` raise
@@ -11,14 +12,15 @@ number of optimizer steps, and
   autocast on both sides, TF32 on for what stays fp32; fp32 on a CPU (`--precision` forces one for both);
 - on one device: the children see one GPU (CUDA_VISIBLE_DEVICES), so Trainer does not wrap DataParallel;
 - timed over the same steps: from the end of warm-up step W to the end of the last step, the device
-  synchronized at both ends; model loading, CUDA warm-up, compilation and the final saves fall outside. Both log
-  (and so read the loss from the device) every W steps.
-What differs is what ft_core is for: the baseline keeps Trainer's defaults and pads every example to max length
-(what the report's setup did); ft_core groups batches by length and pads each to its longest example.
+  synchronized at both ends; model loading, CUDA warm-up, compilation and the final saves fall outside. Both
+  log (and so read the loss from the device) every W steps.
+What differs is what ft_core is for: the baseline keeps Trainer's defaults and pads every example to max
+length (what the report's setup did); ft_core groups batches by length and pads each to its longest example.
 
-Prints each side's precision, batch size, steps timed, tokens, target tokens and seconds, target tokens per second
-and their ratio, the losses (the same examples: equal loss expected), and MFU over all real (non-padding) tokens
-(`mfu.py`: the formula and its sources, the peak table; "n/a" with the reason on a CPU or an unknown GPU).
+Prints each side's precision, batch size, steps timed, tokens, target tokens and seconds, target tokens per
+second and their ratio, the losses (the same examples: equal loss expected), and MFU over all real
+(non-padding) tokens (`mfu.py`: the formula and its sources, the peak table; "n/a" with the reason on a CPU or
+an unknown GPU).
 
     python bench/train_throughput.py --arch tiny --examples 64          # CPU, minutes
     python bench/train_throughput.py --arch smollm2-135m --examples 2048 # one H100/H200
@@ -186,8 +188,8 @@ def run_baseline(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
 
 
 def run_ft_core(args: argparse.Namespace, run_dir: Path, compile_: bool = False) -> dict[str, Any]:
-    """ft_core.train with its best settings; timed from its train_log rows (one every W steps, each written after
-    reading the loss from the device, i.e. after the step's work is done)."""
+    """ft_core.train with its best settings; timed from its train_log rows (one every W steps, each written
+    after reading the loss from the device, i.e. after the step's work is done)."""
     from ft_core import runfolder
     from ft_core.train import train
 
@@ -238,7 +240,8 @@ def one_device_env() -> dict[str, str]:
 
 
 def model_shape(model_dir: str, target_modules: list[str], lora_r: int) -> dict[str, int]:
-    """Frozen and LoRA matmul weights, layers and hidden size, from the config (a meta-device model: no memory)."""
+    """Frozen and LoRA matmul weights, layers and hidden size, from the config (a meta-device model: no
+    memory)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -358,12 +361,14 @@ def report(
     for name, r in results.items():
         mean = sum(r["losses"]) / len(r["losses"])
         print(
-            f"{SYSTEMS[name]:<26}{r['precision'] + ' (' + str(r['mixed_precision']) + ')':>10}{r['batch_size']:>6}"
+            f"{SYSTEMS[name]:<26}{r['precision'] + ' (' + str(r['mixed_precision']) + ')':>10}"
+            f"{r['batch_size']:>6}"
             f"{r['steps_timed']:>7}{r['tokens']:>9}{r['target_tokens']:>11}{r['seconds']:>9.2f}"
             f"{rate[name]:>13.1f}{mean:>10.4f}{r['losses'][-1]:>10.4f}"
         )
     print(
-        f"speed-up ft_core / baseline (target tokens per second over the same steps): {rate['ft_core'] / rate['baseline']:.2f}x"
+        "speed-up ft_core / baseline (target tokens per second over the same steps): "
+        f"{rate['ft_core'] / rate['baseline']:.2f}x"
     )
     if "ft_core_compile" in results:
         print(

@@ -1,7 +1,9 @@
-"""The reference values of tests/ft_core/metrics/test_multilingual.py (XLSUM), recomputed with XL-Sum's own code.
+"""The reference values of tests/ft_core/metrics/test_multilingual.py (XLSUM), recomputed with XL-Sum's own
+code.
 
 XL-Sum's multilingual ROUGE (Hasan et al., 2021; github csebuetnlp/xl-sum, folder multilingual_rouge_scoring,
-commit afcd803) installs as a fork of `rouge_score` under the same name, so it runs in an environment of its own:
+commit afcd803) installs as a fork of `rouge_score` under the same name, so it runs in an environment of its
+own:
 
     python -m venv /tmp/xlsum-venv
     /tmp/xlsum-venv/bin/pip install ./xl-sum/multilingual_rouge_scoring jieba pyonmttok nltk
@@ -47,7 +49,8 @@ def main() -> None:
             same = all(abs(g - w) < 1e-12 for g, w in zip(got, want))
             mismatches += not same
             print(
-                f"{language} stem={stem!s:<5} {prediction[:30]!r:<34} xl-sum {got} {'==' if same else '!='} ours"
+                f"{language} stem={stem!s:<5} {prediction[:30]!r:<34} xl-sum {got} {'==' if same else '!='} "
+                "ours"
             )
     print("all equal" if not mismatches else f"{mismatches} differ")
     raise SystemExit(1 if mismatches else 0)

@@ -5,9 +5,9 @@ First run the demo as a new user meets it, keeping its store, then point this sc
     .venv/bin/python bench/demo_end_to_end.py --keep /tmp/demo
     .venv/bin/python docs/take_screenshots.py /tmp/demo
 
-It starts the app with the README's command on that store (FT_APP_DB, FT_RUNS_DIR), logs a headless Chromium in as
-`admin` (the bench's password) for Home, Train, Campaigns and Results, and as `demo-annotator-3` (given a new
-password first) for Annotate, and writes docs/img/*.png as 256-colour PNGs (each well under 200 KB).
+It starts the app with the README's command on that store (FT_APP_DB, FT_RUNS_DIR), logs a headless Chromium
+in as `admin` (the bench's password) for Home, Train, Campaigns and Results, and as `demo-annotator-3` (given
+a new password first) for Annotate, and writes docs/img/*.png as 256-colour PNGs (each well under 200 KB).
 """
 
 from __future__ import annotations

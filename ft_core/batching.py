@@ -1,8 +1,8 @@
-"""Batches of a training run: length-grouped batches of example indices (the largest first), each process's share
-of an epoch, padding to the batch's longest example, and the DataLoader that collates them.
+"""Batches of a training run: length-grouped batches of example indices (the largest first), each process's
+share of an epoch, padding to the batch's longest example, and the DataLoader that collates them.
 
-Length grouping pads each batch to its longest example, not to max length: the same examples, far less padding;
-the largest batch runs first, so an out-of-memory error shows in the first minute, not hours in.
+Length grouping pads each batch to its longest example, not to max length: the same examples, far less
+padding; the largest batch runs first, so an out-of-memory error shows in the first minute, not hours in.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ def length_grouped_batches(
     """Shuffle, then sort by length inside mega-batches of 50 batches, so each batch holds similar lengths;
     batch order is shuffled again so long and short batches alternate. Deterministic for a seed.
 
-    The `largest_first` batches with the most padded tokens (then the longest) move to the front, the rest keep
-    their random order: an out-of-memory error shows in the first steps, not hours into the run (with several
-    processes, one such batch each)."""
+    The `largest_first` batches with the most padded tokens (then the longest) move to the front, the rest
+    keep their random order: an out-of-memory error shows in the first steps, not hours into the run (with
+    several processes, one such batch each)."""
     rng = random.Random(seed)
     order = list(range(len(lengths)))
     rng.shuffle(order)
@@ -53,10 +53,10 @@ def share_batches(batches: list[list[int]], processes: int) -> list[list[list[in
     """Each process's batches of an epoch (the list's k-th item is process k's). Every process takes the same
     number, or DDP's gradient all-reduce would wait forever for the ones that ran out.
 
-    With at least as many batches as processes, batch i goes to process i mod P and the last few (fewer than P)
-    sit this epoch out (a different few each epoch: the order is shuffled). With fewer batches than processes
-    (sanity_overfit's 4 batches on 8 GPUs), the epoch's examples are dealt into P smaller batches, one per
-    process: every example once, and the step averages the same examples as on fewer GPUs."""
+    With at least as many batches as processes, batch i goes to process i mod P and the last few (fewer
+    than P) sit this epoch out (a different few each epoch: the order is shuffled). With fewer batches than
+    processes (sanity_overfit's 4 batches on 8 GPUs), the epoch's examples are dealt into P smaller
+    batches, one per process: every example once, and the step averages the same examples as on fewer GPUs."""
     if processes <= 1:
         return [batches]
     if len(batches) >= processes:
@@ -99,10 +99,10 @@ def train_loader(
     device_type: str,
     seed: int,
 ) -> Any:
-    """A DataLoader over `batches` (example indices, in order): collated in `num_workers` worker processes (here
-    when 0), into pinned memory on a GPU so that the copy to the device (`non_blocking=True`) overlaps compute.
-    Its own generator seeds the workers, so creating it draws nothing from torch's global random state (a
-    resumed run's dropout masks stay those of an uninterrupted run)."""
+    """A DataLoader over `batches` (example indices, in order): collated in `num_workers` worker processes
+    (here when 0), into pinned memory on a GPU so that the copy to the device (`non_blocking=True`)
+    overlaps compute. Its own generator seeds the workers, so creating it draws nothing from torch's global
+    random state (a resumed run's dropout masks stay those of an uninterrupted run)."""
     import torch
     from torch.utils.data import DataLoader
 

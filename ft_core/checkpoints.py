@@ -1,6 +1,6 @@
 """Checkpoints of a training run: saving everything a resume needs (`save_checkpoint`), resuming from it
-(`resume_state`), each process's random state, and keeping the best adapter (`save_best_adapter`). Every write goes
-to a staging folder swapped in whole (`ft_core.runfolder`), so a crash never leaves half a checkpoint.
+(`resume_state`), each process's random state, and keeping the best adapter (`save_best_adapter`). Every write
+goes to a staging folder swapped in whole (`ft_core.runfolder`), so a crash never leaves half a checkpoint.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class Training(Protocol):
 
 
 def resume_state(run: Training) -> TrainState:
-    """A fresh TrainState, or, with `resume`, the checkpoint's: its state, adapter weights, optimizer and schedule."""
+    """A fresh TrainState, or, with `resume`, the checkpoint's: its state, adapter weights, optimizer and
+    schedule."""
     if not run.cfg.resume:
         return TrainState()
     import torch
@@ -50,8 +51,8 @@ def resume_state(run: Training) -> TrainState:
     run.optimizer.load_state_dict(
         torch.load(checkpoint / runfolder.OPTIMIZER, map_location=device, weights_only=True)
     )
-    # the rest holds no model tensors: whatever a GPU process saved, it is read onto the CPU (random states are
-    # CPU tensors, CUDA's included)
+    # the rest holds no model tensors: whatever a GPU process saved, it is read onto the CPU (random states
+    # are CPU tensors, CUDA's included)
     run.scheduler.load_state_dict(
         torch.load(checkpoint / runfolder.SCHEDULER, map_location="cpu", weights_only=True)
     )

@@ -1,9 +1,9 @@
 """Data loading and formatting: files or hub ids in, prompts and target-only labels out.
 
-Sources may be a string or a list of sentences (SciTLDR keeps an abstract as a list); targets may be a string or
-a list of references (the first one is trained on, all of them are used by the metrics). Before training we
-report how many sources and targets the length limits cut, and by how much: the report that started this project
-lost signal to truncation without knowing.
+Sources may be a string or a list of sentences (SciTLDR keeps an abstract as a list); targets may be a string
+or a list of references (the first one is trained on, all of them are used by the metrics). Before training we
+report how many sources and targets the length limits cut, and by how much: the report that started this
+project lost signal to truncation without knowing.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def _as_list(value: Any) -> list[str]:
 
 
 def read_records(location: str) -> list[dict[str, Any]]:
-    """Rows of a local .jsonl/.json/.csv/.parquet file (read by `ft_core.data_files`, the one data-file reader),
-    or of a `datasets` hub id written `name[:split]`."""
+    """Rows of a local .jsonl/.json/.csv/.parquet file (read by `ft_core.data_files`, the one data-file
+    reader), or of a `datasets` hub id written `name[:split]`."""
     if not data_files.is_hub_id(location):
         path = Path(location).expanduser()
         if not path.is_file():
@@ -79,7 +79,8 @@ def load_examples(
 ) -> list[Example]:
     """Map columns to Examples, checking that the configured columns exist and that the file is not empty.
 
-    require_target=False lets an evaluation split without targets through (no references, no reference metrics).
+    require_target=False lets an evaluation split without targets through (no references, no reference
+    metrics).
     """
     rows = read_records(location)
     if not rows:
@@ -95,7 +96,8 @@ def load_examples(
     for column in wanted:
         if column not in rows[0]:
             raise DataError(
-                f"column '{column}' not found in {Path(location).name}; columns are: {', '.join(map(str, columns))}"
+                f"column '{column}' not found in {Path(location).name}; columns are: "
+                f"{', '.join(map(str, columns))}"
             )
     examples = []
     for i, row in enumerate(rows[:limit] if limit else rows):
@@ -123,7 +125,8 @@ def build_prompt(tokenizer: Any, cfg: DataConfig, source: str, task: str = "caus
 
 
 def truncate_source(tokenizer: Any, source: str, max_tokens: int) -> tuple[str, int]:
-    """Cut the source (not the instructions around it) to `max_tokens`; returns the text and tokens dropped."""
+    """Cut the source (not the instructions around it) to `max_tokens`; returns the text and tokens
+    dropped."""
     ids = tokenizer(source, add_special_tokens=False)["input_ids"]
     if len(ids) <= max_tokens:
         return source, 0
@@ -175,7 +178,9 @@ def format_truncation_report(report: dict[str, Any], cfg: DataConfig) -> str:
     """One line a researcher reads before training starts."""
     return (
         f"truncation: {report['sources_truncated']}/{report['examples']} sources cut at max_source_length="
-        f"{cfg.max_source_length} (mean {report['source_tokens_lost_mean']:.0f}, max {report['source_tokens_lost_max']} "
+        f"{cfg.max_source_length} (mean {report['source_tokens_lost_mean']:.0f}, max "
+        f"{report['source_tokens_lost_max']} "
         f"tokens lost); {report['targets_truncated']}/{report['examples']} targets cut at max_target_length="
-        f"{cfg.max_target_length} (mean {report['target_tokens_lost_mean']:.0f}, max {report['target_tokens_lost_max']} tokens lost)"
+        f"{cfg.max_target_length} (mean {report['target_tokens_lost_mean']:.0f}, max "
+        f"{report['target_tokens_lost_max']} tokens lost)"
     )

@@ -1,6 +1,7 @@
 """The data files a training form offers, and a quick look at one of them.
 
-- `find_datasets(root)`: the data sets under a data folder (default `../shared/data`, `FT_DATA_DIR` moves it): each
+- `find_datasets(root)`: the data sets under a data folder (default `../shared/data`, `FT_DATA_DIR` moves it):
+  each
   sub-folder holding `.jsonl`/`.json`/`.csv`/`.parquet` files, with its files and which of them look like the
   train / validation / test splits.
 - The one reader of data files (`read_frame`, `read_records`, `decode_text`, `parse_json_rows`): JSON Lines,
@@ -11,8 +12,8 @@
 - `save_upload(folder, name, data)` checks an uploaded data file and keeps it under the uploads folder (by its
   own name, so it is listed again later; or in a folder of its own, which `remove_upload` takes away again).
 - `inspect(location)`: the first rows, the row count and the columns of a local file, or a `DataError` saying
-  why it cannot be used (missing, empty, unreadable); `column_problems` names columns a config asks for that the
-  file does not have. A hub id (`name[:split]`) cannot be looked at offline; `is_hub_id` tells it apart.
+  why it cannot be used (missing, empty, unreadable); `column_problems` names columns a config asks for that
+  the file does not have. A hub id (`name[:split]`) cannot be looked at offline; `is_hub_id` tells it apart.
 
 No torch, no transformers: the app and `annotations` import this module (pandas and `ft_core.errors` only).
 """
@@ -102,8 +103,8 @@ def find_datasets(root: str | Path) -> list[Dataset]:
 
 
 def uploads_folder(root: str | Path) -> Path:
-    """Where uploads are kept: `<data folder>/uploads` (`FT_UPLOADS_DIR` moves it, e.g. when the data folder is
-    read-only)."""
+    """Where uploads are kept: `<data folder>/uploads` (`FT_UPLOADS_DIR` moves it, e.g. when the data
+    folder is read-only)."""
     env = os.environ.get("FT_UPLOADS_DIR")
     return Path(env) if env else Path(root) / UPLOADS
 
@@ -120,7 +121,8 @@ class FileLook:
 
 
 def is_hub_id(location: str) -> bool:
-    """A `datasets` hub id (`name[:split]`) rather than a local file: not a data file name, not an existing path."""
+    """A `datasets` hub id (`name[:split]`) rather than a local file: not a data file name, not an existing
+    path."""
     text = location.strip()
     path = Path(text).expanduser()
     return bool(text) and not (
@@ -139,13 +141,14 @@ def decode_text(
     expected: str = "JSON Lines, JSON, CSV or Parquet",
 ) -> str:
     """The text of a file holding UTF-8 (a byte-order mark is allowed), or `error` naming `name` and saying
-    why not: empty, UTF-16, binary, another encoding. `error` lets a caller raise its own type (a config file's
-    `ConfigError`, a campaign's `SourceFileError`) and `expected` names what a binary file should have been;
-    the message is otherwise the same."""
+    why not: empty, UTF-16, binary, another encoding. `error` lets a caller raise its own type (a config
+    file's `ConfigError`, a campaign's `SourceFileError`) and `expected` names what a binary file should
+    have been; the message is otherwise the same."""
     if not data.strip():
         raise (EmptyFileError if error is DataError else error)(f"{name} is empty")
     sample = data[:4096]
-    # UTF-16 without a byte-order mark: most zero bytes on one side (a few bytes of binary are not text at all)
+    # UTF-16 without a byte-order mark: most zero bytes on one side (a few bytes of binary are not text at
+    # all)
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
         sample.count(0) >= 4
         and sample.count(0) > len(sample) // 4
@@ -158,16 +161,16 @@ def decode_text(
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise error(
-            f"{name} is not UTF-8 text (byte 0x{data[e.start]:02x} at position {e.start:,}, perhaps Latin-1 or "
-            "Windows-1252); save it as UTF-8"
+            f"{name} is not UTF-8 text (byte 0x{data[e.start]:02x} at position {e.start:,}, perhaps Latin-1 "
+            "or Windows-1252); save it as UTF-8"
         ) from None
 
 
 def holds_json_array(text: str) -> bool:
-    """The one rule for telling a JSON array from JSON Lines: the first character that is not white space (a
-    byte-order mark counts as white space) is `[`. A `.json` file that holds one is read as an array of objects,
-    any other `.json` file as JSON Lines; a `.jsonl` file that holds one is refused (JSON Lines never start with
-    `[`)."""
+    """The one rule for telling a JSON array from JSON Lines: the first character that is not white space
+    (a byte-order mark counts as white space) is `[`. A `.json` file that holds one is read as an array of
+    objects, any other `.json` file as JSON Lines; a `.jsonl` file that holds one is refused (JSON Lines
+    never start with `[`)."""
     return text.lstrip("\ufeff \t\r\n").startswith("[")
 
 
@@ -186,8 +189,8 @@ def parse_json_rows(name: str, text: str, error: type[Exception] = DataError) ->
     if holds_json_array(text):
         if Path(name).suffix.lower() != ".json":
             raise error(
-                f"{name} holds a JSON array; expected JSON Lines (one JSON object per line, no surrounding [ ]); "
-                "name it .json to read it as an array"
+                f"{name} holds a JSON array; expected JSON Lines (one JSON object per line, no surrounding [ "
+                "]); name it .json to read it as an array"
             )
         try:
             rows = json.loads(text)
@@ -334,7 +337,8 @@ def save_upload(
 
 
 def remove_upload(path: str | Path) -> None:
-    """Delete a file kept by `save_upload(..., own_folder=True)`, and its folder; any other path is left alone."""
+    """Delete a file kept by `save_upload(..., own_folder=True)`, and its folder; any other path is left
+    alone."""
     path = Path(path)
     if _UPLOAD_FOLDER.fullmatch(path.parent.name):
         shutil.rmtree(path.parent, ignore_errors=True)

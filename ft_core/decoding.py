@@ -1,9 +1,10 @@
 """Decoding settings: what `generate` and the decoding sweep vary, and the name each one gets in file names.
 
 A setting is written `strategy[:key=value,...]` on the command line, e.g. `greedy`, `beam:num_beams=8`,
-`sample:temperature=0.7,top_p=0.9`; `key=a|b|c` expands into a grid (`beam:num_beams=2|4,length_penalty=0.8|1.0`
-gives four settings). Its `name` (`beam-n8-lp0.8`) goes into `outputs/<system>__<name>__seed<seed>.jsonl`, so it
-holds only characters safe in a file name and never a double underscore.
+`sample:temperature=0.7,top_p=0.9`; `key=a|b|c` expands into a grid
+(`beam:num_beams=2|4,length_penalty=0.8|1.0` gives four settings). Its `name` (`beam-n8-lp0.8`) goes into
+`outputs/<system>__<name>__seed<seed>.jsonl`, so it holds only characters safe in a file name and never a
+double underscore.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ class Decoding:
         return "-".join(parts)
 
     def generation_kwargs(self) -> dict[str, Any]:
-        """Arguments for a fresh `transformers.GenerationConfig` (nothing inherited from the model's defaults)."""
+        """Arguments for a fresh `transformers.GenerationConfig` (nothing inherited from the model's
+        defaults)."""
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
             "repetition_penalty": self.repetition_penalty,

@@ -1,5 +1,5 @@
-"""Errors a researcher can act on. Every bad input ends in one of these, raised early, at the edge; the commands
-print them, and warnings, on one line each."""
+"""Errors a researcher can act on. Every bad input ends in one of these, raised early, at the edge; the
+commands print them, and warnings, on one line each."""
 
 from __future__ import annotations
 

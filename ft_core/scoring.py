@@ -4,19 +4,20 @@ Reads `outputs/<system>__<decoding>__seed<seed>.jsonl`, scores every output once
 BERTScore model load for all files) and writes, in `scores/` (through `ft_core.runfolder`; every column in
 docs/run-folder.md):
 
-- `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens, hit_max_new_tokens;
+- `per_example.parquet`: item_id, system, decoding, seed, one column per metric, output_tokens,
+  hit_max_new_tokens;
   BLEU and chrF per item are sentence scores, named `sentence_bleu`, `sentence_sacrebleu`, `sentence_chrf`,
   `sentence_chrfpp` (`runfolder.SENTENCE_COLUMNS`): `bleu` and the others name the corpus figures only.
-- `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system (`bleu`,
-  `sacrebleu`, `chrf`, `chrfpp` from n-gram statistics pooled over items; the `sentence_*` rows and every other
-  metric the mean of the per-item scores, the figure a campaign's results show), the delta (finetuned - base),
-  its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value over items (Koehn, 2004;
-  see `ft_core.significance`), the share of items where the fine-tuned output scores higher, whether higher is
-  better for that metric, and the settings signature. The delta and interval come from
-  `ft_core.resampling.paired_difference`, which the results page's metric table calls too: a campaign imported
-  from one seed of this run shows the same interval for a per-item metric with the same bootstrap seed. With
-  several sampling seeds, each item's scores are averaged over seeds before resampling (BLEU, chrF: their
-  statistics are pooled), and the per-seed corpus figures are summarised as mean ± sd.
+- `comparison.json` / `comparison.csv`: per decoding setting and metric, the corpus figure of each system
+  (`bleu`, `sacrebleu`, `chrf`, `chrfpp` from n-gram statistics pooled over items; the `sentence_*` rows and
+  every other metric the mean of the per-item scores, the figure a campaign's results show), the delta
+  (finetuned - base), its paired-bootstrap interval (95% unless `confidence` says otherwise) and p-value over
+  items (Koehn, 2004; see `ft_core.significance`), the share of items where the fine-tuned output scores
+  higher, whether higher is better for that metric, and the settings signature. The delta and interval come
+  from `ft_core.resampling.paired_difference`, which the results page's metric table calls too: a campaign
+  imported from one seed of this run shows the same interval for a per-item metric with the same bootstrap
+  seed. With several sampling seeds, each item's scores are averaged over seeds before resampling (BLEU, chrF:
+  their statistics are pooled), and the per-seed corpus figures are summarised as mean ± sd.
 - `corpus.csv`: every corpus figure per system, decoding and seed (what the seed summary is made from).
 
 The outputs' language is the run's (`language` of its config.json) unless `language` says otherwise; the
@@ -53,8 +54,8 @@ __all__ = [
 ]
 
 KEYS = ["item_id", "system", "decoding", "seed"]
-# Comparison rows in this order; corpus BLEU and chrF come from pooled statistics (each shown when its sentence
-# score was computed), the rest are means of per-item values.
+# Comparison rows in this order; corpus BLEU and chrF come from pooled statistics (each shown when its
+# sentence score was computed), the rest are means of per-item values.
 COMPARED = [
     "bleu",
     "sacrebleu",
@@ -92,7 +93,8 @@ LENGTH_SIGNATURES = {
 
 # --------------------------------------------------------------------------------------------- reading
 def read_outputs(outputs_dir: Path, decodings: list[str] | None = None) -> pd.DataFrame:
-    """All outputs files as one frame (item_id, system, decoding, seed, output, references, new_tokens, ...)."""
+    """All outputs files as one frame (item_id, system, decoding, seed, output, references, new_tokens,
+    ...)."""
     outputs_dir = Path(outputs_dir)
     if not outputs_dir.is_dir():
         raise RunFolderError(f"{outputs_dir} not found: run `.venv/bin/python -m ft_core generate` first")
@@ -117,7 +119,8 @@ def read_outputs(outputs_dir: Path, decodings: list[str] | None = None) -> pd.Da
             raise DataError(f"{path.name} lacks {', '.join(sorted(missing))}; see docs/run-folder.md")
         if frame["item_id"].duplicated().any():
             raise DataError(
-                f"{path.name} repeats item ids, e.g. {frame.loc[frame.item_id.duplicated(), 'item_id'].iloc[0]}"
+                f"{path.name} repeats item ids, e.g. "
+                f"{frame.loc[frame.item_id.duplicated(), 'item_id'].iloc[0]}"
             )
         frame["item_id"] = frame["item_id"].astype(str)
         frame["system"], frame["decoding"], frame["seed"] = system, decoding, seed
@@ -173,7 +176,8 @@ def score_outputs(outputs: pd.DataFrame, cfg: ScoreConfig) -> pd.DataFrame:
         sources=sources,
         **cfg.metric_options(),
     )
-    # per item, BLEU and chrF are sentence scores: they take the sentence_ names (bleu names the corpus figure)
+    # per item, BLEU and chrF are sentence scores: they take the sentence_ names (bleu names the corpus
+    # figure)
     frame = pd.concat([outputs[KEYS].reset_index(drop=True), scored], axis=1).rename(
         columns=runfolder.SENTENCE_COLUMNS
     )
@@ -296,7 +300,8 @@ def compare(
                     )
                 if metric in stats:
                     # Each seed's statistics side by side (items x seeds*k): a resample keeps items across
-                    # seeds, and the statistic is the mean over seeds of each seed's corpus figure, as reported.
+                    # seeds, and the statistic is the mean over seeds of each seed's corpus figure, as
+                    # reported.
                     side_by_side = {}
                     for system, group in by_system.items():
                         blocks = [
@@ -339,11 +344,29 @@ def compare(
             row["system_a"], row["system_b"] = a, b
             rows.append(row)
     order = [
-        "decoding", "metric", "base", "finetuned", "delta", "ci_low", "ci_high", "p_value",
-        "share_finetuned_higher", "share_finetuned_lower", "share_tied", "n", "base_mean_sd", "finetuned_mean_sd",
-        "base_sd", "finetuned_sd", "base_n_seeds", "finetuned_n_seeds", "system_a", "system_b", "higher_is_better",
+        "decoding",
+        "metric",
+        "base",
+        "finetuned",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "share_finetuned_higher",
+        "share_finetuned_lower",
+        "share_tied",
+        "n",
+        "base_mean_sd",
+        "finetuned_mean_sd",
+        "base_sd",
+        "finetuned_sd",
+        "base_n_seeds",
+        "finetuned_n_seeds",
+        "system_a",
+        "system_b",
+        "higher_is_better",
         "signature",
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows)[order], corpus
 
 
@@ -356,7 +379,10 @@ def format_table(comparison: pd.DataFrame, confidence: float = 0.95) -> str:
     """The comparison as a fixed-width text table (what the CLI prints); `confidence` of its intervals."""
     width = max([18, *(len(str(d)) for d in comparison["decoding"])])
     lines = []
-    header = f"{'decoding':<{width}} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} {interval_label(confidence):>21} {'p':>7} {'ft>base':>7}"
+    header = (
+        f"{'decoding':<{width}} {'metric':<20} {'base':>16} {'finetuned':>16} {'delta':>9} "
+        f"{interval_label(confidence):>21} {'p':>7} {'ft>base':>7}"
+    )
     lines.append(header)
     lines.append("-" * len(header))
     for row in comparison.itertuples():
@@ -375,14 +401,15 @@ def format_table(comparison: pd.DataFrame, confidence: float = 0.95) -> str:
         lower_is_better = isinstance(row.higher_is_better, (bool, np.bool_)) and not row.higher_is_better
         metric = f"{row.metric} (lower=better)" if lower_is_better else row.metric
         lines.append(
-            f"{row.decoding:<{width}} {metric:<20} {base:>16} {finetuned:>16} {delta:>9} {ci:>21} {p:>7} {share:>7}"
+            f"{row.decoding:<{width}} {metric:<20} {base:>16} {finetuned:>16} {delta:>9} {ci:>21} {p:>7} "
+            f"{share:>7}"
         )
     return "\n".join(lines + corpus_note(comparison["metric"]))
 
 
 def corpus_note(metrics: pd.Series | list[str]) -> list[str]:
-    """The lines under a table saying which BLEU/chrF figures are corpus figures and which are means of sentence
-    scores (the two differ; runfolder.METRIC_DEFINITIONS)."""
+    """The lines under a table saying which BLEU/chrF figures are corpus figures and which are means of
+    sentence scores (the two differ; runfolder.METRIC_DEFINITIONS)."""
     names = set(metrics)
     corpus = [m for m in runfolder.SENTENCE_COLUMNS if m in names]
     sentence = [s for s in runfolder.SENTENCE_COLUMNS.values() if s in names]
@@ -393,7 +420,8 @@ def corpus_note(metrics: pd.Series | list[str]) -> list[str]:
         )
     if sentence:
         lines.append(
-            f"{', '.join(sentence)}: means over items of each item's own score (what a campaign's results show)"
+            f"{', '.join(sentence)}: means over items of each item's own score (what a campaign's results "
+            "show)"
         )
     return lines
 

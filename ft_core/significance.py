@@ -15,12 +15,12 @@ Pure functions over arrays and DataFrames, for `ft_core.scoring` (and anyone hol
 
   sacreBLEU's paired bootstrap (`sacrebleu/significance.py`, `_paired_bs_test` with `_compute_p_value`,
   replicating Moses' `bootstrap-hypothesis-difference-significance.pl`) computes another number from the same
-  kind of resamples: it takes the *absolute* resampled differences |d_b|, centres those on their mean, and counts
-  p = (1 + #{b : |d_b| - mean(|d|) > |d|}) / (B + 1). Folding the differences before centring (mean(|d|) is at
-  least |mean(d)|) and counting one tail only, it gives p-values 2-3 times smaller than ours on the same
-  resamples wherever p is between about 0.01 and 0.5 (both reach the floor 1 / (B + 1) for very clear
-  differences); tests/ft_core/test_significance.py runs both on the same resamples. Ours is the two-sided test
-  its name promises: without a difference, p < 0.05 in about 5% of experiments (tested too).
+  kind of resamples: it takes the *absolute* resampled differences |d_b|, centres those on their mean, and
+  counts p = (1 + #{b : |d_b| - mean(|d|) > |d|}) / (B + 1). Folding the differences before centring
+  (mean(|d|) is at least |mean(d)|) and counting one tail only, it gives p-values 2-3 times smaller than ours
+  on the same resamples wherever p is between about 0.01 and 0.5 (both reach the floor 1 / (B + 1) for very
+  clear differences); tests/ft_core/test_significance.py runs both on the same resamples. Ours is the
+  two-sided test its name promises: without a difference, p < 0.05 in about 5% of experiments (tested too).
 - Corpus statistics that are not means (BLEU) are resampled through their per-item sufficient statistics: the
   statistic receives the column sums of the resampled rows.
 - `share_higher`: the share of items where the fine-tuned output scores higher, lower, or the same.
@@ -82,10 +82,10 @@ def paired_bootstrap(
 ) -> BootstrapResult:
     """Paired bootstrap of finetuned - base over items (Koehn, 2004; p-value: `bootstrap_p_value`).
 
-    base, finetuned: per-item values, shape (n,) for a mean metric, or (n, k) sufficient statistics together with
-    `statistic`, a function of the column sums of a resample (e.g. corpus BLEU; the two systems may have different
-    k, e.g. statistics of several seeds side by side). Rows must be the same items in the same order. Rows with a
-    NaN in either system are dropped (items without a reference).
+    base, finetuned: per-item values, shape (n,) for a mean metric, or (n, k) sufficient statistics together
+    with `statistic`, a function of the column sums of a resample (e.g. corpus BLEU; the two systems may have
+    different k, e.g. statistics of several seeds side by side). Rows must be the same items in the same
+    order. Rows with a NaN in either system are dropped (items without a reference).
     """
     difference = paired_difference(base, finetuned, statistic, n_boot, confidence, seed)
     nan = float("nan")
@@ -104,7 +104,8 @@ def paired_bootstrap(
 
 
 def share_higher(base: np.ndarray, finetuned: np.ndarray, tolerance: float = 1e-12) -> dict[str, float]:
-    """Shares of items where finetuned scores higher, lower, or ties (within `tolerance`); NaN pairs dropped."""
+    """Shares of items where finetuned scores higher, lower, or ties (within `tolerance`); NaN pairs
+    dropped."""
     a, b = np.asarray(base, dtype=float), np.asarray(finetuned, dtype=float)
     keep = ~(np.isnan(a) | np.isnan(b))
     diff = b[keep] - a[keep]
@@ -122,7 +123,8 @@ def seed_summary(
 ) -> pd.DataFrame:
     """Mean and sample sd (ddof=1; NaN for one seed) of corpus figures across seeds, one row per group.
 
-    corpus_values: one row per (system, seed, metric) or any finer grouping named in `by`, with a `seed` column.
+    corpus_values: one row per (system, seed, metric) or any finer grouping named in `by`, with a `seed`
+    column.
     """
     grouped = corpus_values.groupby(list(by), sort=False)
     out = grouped[value].agg(mean="mean", sd=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else np.nan)

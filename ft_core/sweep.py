@@ -3,13 +3,13 @@
 - `sweep decoding --run-dir R --decodings greedy --decodings "beam:num_beams=2|4" ...`: generates base and
   fine-tuned outputs for every decoding setting in the grid (one model load), scores every output in the run
   folder, and prints the comparison for the grid: which decoding gives the fine-tuned model its best figures,
-  and whether its advantage over the base model holds under each (the report's recommendation 4). Accepts every
-  `generate` and every `score` option (`--help` lists them; `--score-device` where both have the name).
+  and whether its advantage over the base model holds under each (the report's recommendation 4). Accepts
+  every `generate` and every `score` option (`--help` lists them; `--score-device` where both have the name).
 - `sweep train --config FILE --lr 3e-5,1e-4,3e-4 --r 8,16,32 [--set key=value]`: one `ft_core.train` run per
-  (learning rate, LoRA rank) into `<run_dir>/lr{lr}_r{r}` (lr written as Python prints the float: `lr3e-05_r8`,
-  `lr0.0001_r16`), and `<run_dir>/sweep.json` with each run's folder, state and best eval loss, rewritten after
-  every run. LoRA alpha stays as configured unless `--alpha-per-r` keeps alpha / r constant. A finished run is
-  kept when the sweep is started again; a run that failed does not stop the others.
+  (learning rate, LoRA rank) into `<run_dir>/lr{lr}_r{r}` (lr written as Python prints the float:
+  `lr3e-05_r8`, `lr0.0001_r16`), and `<run_dir>/sweep.json` with each run's folder, state and best eval loss,
+  rewritten after every run. LoRA alpha stays as configured unless `--alpha-per-r` keeps alpha / r constant. A
+  finished run is kept when the sweep is started again; a run that failed does not stop the others.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from ft_core.scoring import format_table, interval_label
 from ft_core.scoring import score as score_run
 
 __all__ = [
-    "DecodingSweepConfig", "SweepConfig", "SweepRun", "SweepSummary", "format_train_summary", "main", "run_name",
-    "summary_lines", "sweep_decoding", "sweep_train",
+    "DecodingSweepConfig", "SweepConfig", "SweepRun", "SweepSummary", "format_train_summary", "main",
+    "run_name", "summary_lines", "sweep_decoding", "sweep_train",
 ]  # fmt: skip
 
 
@@ -49,13 +49,15 @@ def sweep_decoding(cfg: DecodingSweepConfig) -> pd.DataFrame:
     """Generate and score the grid; returns the comparison rows of the grid's decoding settings."""
     paths = generate(cfg.generate)
     names = sorted({runfolder.parse_output_name(p).decoding for p in paths})
-    # Score every output in the folder, so scores/per_example.parquet stays complete for the annotation import.
+    # Score every output in the folder, so scores/per_example.parquet stays complete for the annotation
+    # import.
     comparison = score_run(cfg.score)
     return comparison[comparison.decoding.isin(names)].reset_index(drop=True)
 
 
 def summary_lines(comparison: pd.DataFrame, metric: str, confidence: float = 0.95) -> list[str]:
-    """One line per decoding setting, best fine-tuned figure of `metric` first; `confidence` of the intervals."""
+    """One line per decoding setting, best fine-tuned figure of `metric` first; `confidence` of the
+    intervals."""
     rows = comparison[comparison.metric == metric].sort_values("finetuned", ascending=False)
     if rows.empty:
         return [f"(no {metric} figures: choose primary_metric among {', '.join(comparison.metric.unique())})"]
@@ -64,10 +66,12 @@ def summary_lines(comparison: pd.DataFrame, metric: str, confidence: float = 0.9
         ci = (
             ""
             if pd.isna(row.ci_low)
-            else f", {interval_label(confidence)} [{row.ci_low:+.4f}, {row.ci_high:+.4f}], p={row.p_value:.3f}"
+            else f", {interval_label(confidence)} [{row.ci_low:+.4f}, {row.ci_high:+.4f}], "
+            f"p={row.p_value:.3f}"
         )
         lines.append(
-            f"  {row.decoding:<24} finetuned {row.finetuned:.4f}  base {row.base:.4f}  delta {row.delta:+.4f}{ci}"
+            f"  {row.decoding:<24} finetuned {row.finetuned:.4f}  base {row.base:.4f}  delta "
+            f"{row.delta:+.4f}{ci}"
         )
     return lines
 
@@ -112,7 +116,8 @@ class SweepSummary:
 
 
 def _train_point(cfg: TrainConfig) -> str | None:
-    """Train (or resume) one grid point; returns why it failed, or None. One failure must not lose the others."""
+    """Train (or resume) one grid point; returns why it failed, or None. One failure must not lose the
+    others."""
     from ft_core.train import train
 
     resumable = runfolder.has_checkpoint(cfg.run_dir)

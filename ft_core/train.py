@@ -2,28 +2,28 @@
 
 `python -m ft_core train --config FILE.yaml [--set key=value ...]` validates everything first (config, data
 columns, model, target modules, run folder) so bad input fails before a run folder exists; then it trains with
-`accelerate` (one process here, DDP under `accelerate launch` / `torchrun` with no code change), validates every
-N steps, stops early, keeps the best adapter, checkpoints for resuming (`ft_core.checkpoints`), and logs to the run
-folder (`ft_core.runfolder`, docs/run-folder.md):
+`accelerate` (one process here, DDP under `accelerate launch` / `torchrun` with no code change), validates
+every N steps, stops early, keeps the best adapter, checkpoints for resuming (`ft_core.checkpoints`), and logs
+to the run folder (`ft_core.runfolder`, docs/run-folder.md):
 
     runs/<run>/config.json  truncation.json  train_log.jsonl  status.json  adapter/  checkpoint/
 
-What the run holds fixed once prepared (config, data, model, optimizer, schedule) is a `Run`; where it stands is
-one `TrainState`, the object saved as `checkpoint/trainer_state.json` and read back on resume.
+What the run holds fixed once prepared (config, data, model, optimizer, schedule) is a `Run`; where it stands
+is one `TrainState`, the object saved as `checkpoint/trainer_state.json` and read back on resume.
 
-Loss is on target tokens only (prompt tokens are labelled -100). Batches (`ft_core.batching`) are length-grouped
-and padded to their longest example, not to max length: the same examples, far less padding; the largest batch
-runs first, so an out-of-memory error shows in the first minute, not hours in. A DataLoader collates them (in
-`num_workers` worker processes) into pinned memory on a GPU, and the loop never waits on the GPU between logged
-rows: losses and the gradient norm are summed on the device and read once per `log_every_steps`, tokens are
-counted on the host.
+Loss is on target tokens only (prompt tokens are labelled -100). Batches (`ft_core.batching`) are
+length-grouped and padded to their longest example, not to max length: the same examples, far less padding;
+the largest batch runs first, so an out-of-memory error shows in the first minute, not hours in. A DataLoader
+collates them (in `num_workers` worker processes) into pinned memory on a GPU, and the loop never waits on the
+GPU between logged rows: losses and the gradient norm are summed on the device and read once per
+`log_every_steps`, tokens are counted on the host.
 
-The frozen base model is loaded in the run's precision (bf16 weights for a bf16 run, whatever the checkpoint holds);
-the LoRA weights stay fp32 (see `build_model`).
+The frozen base model is loaded in the run's precision (bf16 weights for a bf16 run, whatever the checkpoint
+holds); the LoRA weights stay fp32 (see `build_model`).
 
-A multi-process run that does not finish says why in status.json (`runfolder.ending`): a process that dies of an
-error writes `errors/rank<k>.json` first, so the SIGTERM that `torchrun` then sends the others is not mistaken for a
-cancel; the app's Cancel writes `cancel_requested.json` before it signals.
+A multi-process run that does not finish says why in status.json (`runfolder.ending`): a process that dies of
+an error writes `errors/rank<k>.json` first, so the SIGTERM that `torchrun` then sends the others is not
+mistaken for a cancel; the app's Cancel writes `cancel_requested.json` before it signals.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def effective_config(cfg: TrainConfig) -> TrainConfig:
 
 @dataclass
 class Inputs:
-    """What training reads before anything is trained: the effective config, the model's path, its tokenizer and
-    the encoded data (`check` stops here)."""
+    """What training reads before anything is trained: the effective config, the model's path, its
+    tokenizer and the encoded data (`check` stops here)."""
 
     cfg: TrainConfig
     run_dir: Path
@@ -137,7 +137,8 @@ class Inputs:
 
 
 def load_inputs(cfg: TrainConfig) -> Inputs:
-    """Check the run folder, resolve the model, load its tokenizer and encode the data; raises on bad input."""
+    """Check the run folder, resolve the model, load its tokenizer and encode the data; raises on bad
+    input."""
     from ft_core.models import load_tokenizer, resolve_model_path
 
     cfg = effective_config(cfg)
@@ -151,7 +152,8 @@ def load_inputs(cfg: TrainConfig) -> Inputs:
 
 @dataclass
 class Run:
-    """What a training run holds fixed once prepared: config, data, model, optimizer, schedule, where it logs."""
+    """What a training run holds fixed once prepared: config, data, model, optimizer, schedule, where it
+    logs."""
 
     cfg: TrainConfig
     run_dir: Path
@@ -274,8 +276,8 @@ def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
 
     steps_per_epoch, total_steps = _steps(cfg, len(inputs.data.train), accelerator.num_processes)
     optimizer, scheduler = build_optimizer(cfg, model, total_steps)
-    # The scheduler stays outside prepare(): accelerate would step it once per process, while total_steps already
-    # counts optimizer steps across processes.
+    # The scheduler stays outside prepare(): accelerate would step it once per process, while total_steps
+    # already counts optimizer steps across processes.
     model, optimizer = accelerator.prepare(model, optimizer)
     eval_every = cfg.eval_every_steps if cfg.eval_every_steps > 0 else steps_per_epoch
     return Run(
@@ -304,11 +306,12 @@ def prepare_run(cfg: TrainConfig, progress: bool = True) -> Run:
 def fresh_accelerator_state(mixed_precision: str, cpu: bool) -> None:
     """Let a second run in one process ask for another precision (or the CPU).
 
-    accelerate keeps one process-wide state: once an `Accelerator` (a `transformers.Trainer`'s, or an earlier
-    run's) set `mixed_precision="no"`, asking for "bf16" raises "AcceleratorState has already been initialized".
-    Then this clears it, as accelerate's own test cases do between tests (`AcceleratorState._reset_state`):
-    the mixed-precision state always, the process state (device, process group) only in a single process, where
-    no process group can be lost. Nothing happens when the state already matches (every DDP run)."""
+    accelerate keeps one process-wide state: once an `Accelerator` (a `transformers.Trainer`'s, or an
+    earlier run's) set `mixed_precision="no"`, asking for "bf16" raises "AcceleratorState has already been
+    initialized". Then this clears it, as accelerate's own test cases do between tests
+    (`AcceleratorState._reset_state`): the mixed-precision state always, the process state (device, process
+    group) only in a single process, where no process group can be lost. Nothing happens when the state
+    already matches (every DDP run)."""
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     partial = PartialState._shared_state
@@ -323,7 +326,8 @@ def fresh_accelerator_state(mixed_precision: str, cpu: bool) -> None:
 
 
 def _injected_oom_step(rank: int) -> int | None:
-    """The step at which FT_CORE_INJECT_OOM="<rank>:<step>" makes this process fail (fault injection for tests)."""
+    """The step at which FT_CORE_INJECT_OOM="<rank>:<step>" makes this process fail (fault injection for
+    tests)."""
     value = os.environ.get(INJECT_OOM, "")
     if not value:
         return None
@@ -357,8 +361,8 @@ class Throughput:
     """Loss and tokens since the last train_log row (what the next row averages), and the last gradient norm.
     A logging accumulator, not training state: a resume starts a fresh one.
 
-    The loss sum and the norm stay on the device and are read once per row (`row`), so the loop queues work for
-    the GPU without waiting on it; token counts come from the examples' lengths on the host."""
+    The loss sum and the norm stay on the device and are read once per row (`row`), so the loop queues work
+    for the GPU without waiting on it; token counts come from the examples' lengths on the host."""
 
     loss_sum: Any = None  # sum of the window's micro-batch losses, a tensor on the device
     micro_batches: int = 0
@@ -402,7 +406,8 @@ class Throughput:
 
 
 def epoch_batches(run: Run, epoch: int) -> list[list[int]]:
-    """This process's batches (example indices) of an epoch, the largest first (see `length_grouped_batches`)."""
+    """This process's batches (example indices) of an epoch, the largest first (see
+    `length_grouped_batches`)."""
     processes = run.accelerator.num_processes
     batches = length_grouped_batches(
         run.tokens, run.cfg.batch_size, run.cfg.seed + epoch, run.cfg.group_by_length, largest_first=processes
@@ -467,7 +472,8 @@ def validate(run: Run, state: TrainState) -> bool:
     run.accelerator.wait_for_everyone()
     run.train_log.write(row)
     run.log(
-        f"step {state.step}: eval_loss {eval_loss:.4f} (best {state.best_eval_loss:.4f} at step {state.best_step})",
+        f"step {state.step}: eval_loss {eval_loss:.4f} (best {state.best_eval_loss:.4f} at step "
+        f"{state.best_step})",
         flush=True,
     )
     patience = run.cfg.early_stopping_patience
@@ -492,7 +498,8 @@ def after_step(run: Run, state: TrainState, window: Throughput, bar: Any) -> boo
 
 
 def run_loop(run: Run, state: TrainState) -> bool:
-    """Train until the last step or early stopping, from where `state` stands; returns True when it stopped early."""
+    """Train until the last step or early stopping, from where `state` stands; returns True when it stopped
+    early."""
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -546,7 +553,8 @@ def finish(run: Run, state: TrainState, stopped_early: bool) -> None:
     cfg = run.cfg
     if stopped_early:
         run.log(
-            f"early stopping: no improvement in {cfg.early_stopping_patience} validations; best step {state.best_step}",
+            f"early stopping: no improvement in {cfg.early_stopping_patience} validations; best step "
+            f"{state.best_step}",
             flush=True,
         )
     final_loss = runfolder.last_train_loss(run.run_dir)
@@ -595,8 +603,8 @@ def record_failure(run: Run, error: BaseException) -> None:
 
 
 def _record_ending(run: Run, error: BaseException) -> None:
-    """`record_failure`, carried through when a SIGTERM arrives meanwhile (torchrun signals the other processes
-    when one fails, while they record the broken connection): the handler raises only once."""
+    """`record_failure`, carried through when a SIGTERM arrives meanwhile (torchrun signals the other
+    processes when one fails, while they record the broken connection): the handler raises only once."""
     try:
         record_failure(run, error)
     except Terminated:
@@ -604,14 +612,14 @@ def _record_ending(run: Run, error: BaseException) -> None:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM: the app's Cancel (after `runfolder.request_cancel`), `torchrun` stopping the other processes when
-    one failed, or a scheduler. Raised like Ctrl-C, so the run ends through the same path."""
+    """SIGTERM: the app's Cancel (after `runfolder.request_cancel`), `torchrun` stopping the other
+    processes when one failed, or a scheduler. Raised like Ctrl-C, so the run ends through the same path."""
 
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises `Terminated` in the training loop, once: a second SIGTERM (the launcher's or the app's retry)
-    must not cut short the record of the first."""
+    """SIGTERM raises `Terminated` in the training loop, once: a second SIGTERM (the launcher's or the
+    app's retry) must not cut short the record of the first."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -636,12 +644,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def build_model(cfg: TrainConfig, model_path: str, dtype: Any = None) -> Any:
     """Base model with LoRA adapters on the target modules; fails early on a module name the model lacks.
 
-    The frozen base is loaded in `dtype`, the run's precision (`Placement.dtype`), whatever the checkpoint holds:
-    an fp32 checkpoint in a bf16 run would otherwise keep fp32 weights (twice the memory, recast to bf16 on every
-    forward), and precision=fp32 on a bf16 checkpoint would silently train in bf16. The LoRA weights stay fp32
-    (peft's `autocast_adapter_dtype=True`, which peft recommends for stable training and fp16's GradScaler needs:
-    it refuses to unscale fp16 gradients); autocast runs their matmuls in the run's precision and AdamW updates
-    fp32 weights, the usual mixed-precision recipe (accelerate, peft's docs)."""
+    The frozen base is loaded in `dtype`, the run's precision (`Placement.dtype`), whatever the checkpoint
+    holds: an fp32 checkpoint in a bf16 run would otherwise keep fp32 weights (twice the memory, recast to
+    bf16 on every forward), and precision=fp32 on a bf16 checkpoint would silently train in bf16. The LoRA
+    weights stay fp32 (peft's `autocast_adapter_dtype=True`, which peft recommends for stable training and
+    fp16's GradScaler needs: it refuses to unscale fp16 gradients); autocast runs their matmuls in the
+    run's precision and AdamW updates fp32 weights, the usual mixed-precision recipe (accelerate, peft's
+    docs)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     from ft_core.models import check_target_modules, load_model, peft_wrapping
@@ -692,8 +701,8 @@ def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
     """Mean cross-entropy per target token over the validation set (not a mean of batch means)."""
     import torch
 
-    # The unwrapped model: processes may hold different numbers of validation batches, and a DDP-wrapped forward
-    # could wait on the others; the totals are combined once, below.
+    # The unwrapped model: processes may hold different numbers of validation batches, and a DDP-wrapped
+    # forward could wait on the others; the totals are combined once, below.
     plain = accelerator.unwrap_model(model)
     plain.eval()
     encoder_decoder = plain.config.is_encoder_decoder
@@ -714,8 +723,8 @@ def evaluate_loss(model: Any, batches: list[dict], accelerator: Any) -> float:
 def generation_metrics(
     model: Any, tokenizer: Any, cfg: TrainConfig, examples: list, accelerator: Any
 ) -> dict[str, float]:
-    """Greedy outputs on a small validation sample, scored with BLEU and ROUGE (main process only): loss can fall
-    while outputs stay poor, as in the report that started this project."""
+    """Greedy outputs on a small validation sample, scored with BLEU and ROUGE (main process only): loss
+    can fall while outputs stay poor, as in the report that started this project."""
     from ft_core.decoding import Decoding
     from ft_core.generate import build_prompts, generate_texts
     from ft_core.metrics import corpus
@@ -726,8 +735,8 @@ def generation_metrics(
     unwrapped.config.use_cache = True
     try:
         prompts = build_prompts(tokenizer, cfg, examples, cfg.task)
-        # autocast: the fp32 LoRA weights compute in the run's precision, as in training (no merge here: merging
-        # into 16-bit base weights and back would perturb the base the run goes on training)
+        # autocast: the fp32 LoRA weights compute in the run's precision, as in training (no merge here:
+        # merging into 16-bit base weights and back would perturb the base the run goes on training)
         with accelerator.autocast(), uncompiled(unwrapped):
             outputs = generate_texts(
                 unwrapped,
@@ -766,9 +775,10 @@ def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:
     text = str(e).splitlines()[0] if str(e) else type(e).__name__
     if _is_oom(e):
         return (
-            f"out of GPU memory at batch_size={cfg.batch_size}, max_source_length={cfg.max_source_length}: lower batch_size "
-            f"(raise gradient_accumulation_steps to keep the effective batch), set gradient_checkpointing=true, or "
-            f"lower max_source_length (max_target_length={cfg.max_target_length})"
+            f"out of GPU memory at batch_size={cfg.batch_size}, max_source_length={cfg.max_source_length}: "
+            "lower batch_size (raise gradient_accumulation_steps to keep the effective batch), set "
+            "gradient_checkpointing=true, or lower max_source_length "
+            f"(max_target_length={cfg.max_target_length})"
         )
     return f"{type(e).__name__}: {text}"
 
@@ -806,7 +816,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # under DDP only the first process reports
     status = read_status(run_dir)
     print(
-        f"finished: {run_dir} (best eval loss {status.best_eval_loss}, final train loss {status.final_train_loss})"
+        f"finished: {run_dir} (best eval loss {status.best_eval_loss}, final train loss "
+        f"{status.final_train_loss})"
     )
     if cfg.sanity_overfit and not status.sanity_overfit_passed:
         return 3

@@ -1,6 +1,7 @@
 """Running `ft_core` as processes for the app: training, generation and scoring jobs, tracked in the store.
 
-- `queue`: the jobs table (a job's row, submitting, reading, recording its state), through `annotations.store`.
+- `queue`: the jobs table (a job's row, submitting, reading, recording its state), through
+  `annotations.store`.
 - `scheduler`: starting queued jobs where a slot is free, settling ended ones, cancelling, the watcher thread.
 - `processes`: a job's processes (started detached, found again after a restart, signalled, reaped).
 - `machine`: the GPUs (nvidia-smi, busy ones), CPU slots, free ports for `accelerate launch`.
@@ -9,6 +10,6 @@
 - `training`, `evaluation`: the ft_core jobs the pages launch, from typed configs.
 - `demo`: the embedded demo (train -> generate -> score -> a campaign with simulated judgments).
 
-Jobs call into `annotations` (the store, and campaigns for the demo), never the reverse; no torch here (jobs are
-separate processes) and no streamlit.
+Jobs call into `annotations` (the store, and campaigns for the demo), never the reverse; no torch here (jobs
+are separate processes) and no streamlit.
 """

@@ -1,12 +1,13 @@
 """Reference-free scores for a new campaign, computed in the background, never blocking its creation.
 
-A campaign made from a CSV/JSONL with a `source` column has outputs and sources but no score against the source
-(a run folder brings the ones its scoring job computed). `start`, called by the pages right after `create_campaign`, writes the
-campaign's outputs and sources into `<runs>/.campaign-scores/<campaign_id>/outputs/`
-(`annotations.campaigns.source_scores`) and queues `python -m ft_core score` on that folder: a CPU job (the
-default scores, `ft_core.config.SOURCE_SCORE_METRICS`, load no model), offline. It returns at once. When the job
-ends, `scheduler.settle` calls `store_scores`, in the app (the only writer of the store): the scores become the
-campaign's metrics, and only then is the job "finished"; the results page shows them from its next visit.
+A campaign made from a CSV/JSONL with a `source` column has outputs and sources but no score against the
+source (a run folder brings the ones its scoring job computed). `start`, called by the pages right after
+`create_campaign`, writes the campaign's outputs and sources into
+`<runs>/.campaign-scores/<campaign_id>/outputs/` (`annotations.campaigns.source_scores`) and queues `python -m
+ft_core score` on that folder: a CPU job (the default scores, `ft_core.config.SOURCE_SCORE_METRICS`, load no
+model), offline. It returns at once. When the job ends, `scheduler.settle` calls `store_scores`, in the app
+(the only writer of the store): the scores become the campaign's metrics, and only then is the job "finished";
+the results page shows them from its next visit.
 
 Reading the campaign and storing its scores is the campaigns' work (`annotations.campaigns.source_scores`:
 `prepare_scoring`, `store_scores`), which jobs/ may not import: the app hands the two steps over once with
@@ -67,8 +68,9 @@ def start(
     runs_root: str | Path,
     metrics: tuple[str, ...] | list[str] = SOURCE_SCORE_METRICS,
 ) -> Job | None:
-    """Queue the scoring of the campaign's outputs against their sources, and return without waiting; None when
-    the campaign was made from a run folder, no item has a source, or it has scores against the source already."""
+    """Queue the scoring of the campaign's outputs against their sources, and return without waiting; None
+    when the campaign was made from a run folder, no item has a source, or it has scores against the source
+    already."""
     steps = _STEPS.get(KIND)
     if steps is None:
         raise JobError(

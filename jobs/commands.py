@@ -5,8 +5,8 @@
   (`ft_core.config.config_to_args`: `--run-dir runs/a --limit 20`).
 - Several GPUs: `python -m accelerate.commands.launch --multi_gpu --num_processes N --main_process_port P -m
   ft_core ...`. A queued command holds the GPUs asked for; when it starts, `for_processes` rewrites it for the
-  GPUs it actually got (N) and a port no other running job holds (P), since two launches on accelerate's default
-  port 29500 would collide.
+  GPUs it actually got (N) and a port no other running job holds (P), since two launches on accelerate's
+  default port 29500 would collide.
 - The same command for a terminal (`shell_command`) and as a SLURM batch script (`slurm_script`, which picks a
   free port on the node when it runs).
 """
@@ -30,7 +30,8 @@ ACCELERATE_LAUNCH = "accelerate.commands.launch"  # `accelerate launch`, run wit
 PORT_FLAG = "--main_process_port"
 SLURM_PORT = "$MAIN_PROCESS_PORT"
 # A free port on the cluster node, chosen when the batch job starts (jobs sharing a node must not collide).
-# The interpreter as the README's setup gives it (`.ci/setup` makes the checkout's .venv): what hints to type say.
+# The interpreter as the README's setup gives it (`.ci/setup` makes the checkout's .venv): what hints to type
+# say.
 README_PYTHON = ".venv/bin/python"
 SLURM_FREE_PORT = (
     'MAIN_PROCESS_PORT=$(python -c \'import socket; s = socket.socket(); s.bind(("", 0)); '
@@ -57,17 +58,20 @@ def ft_core_command(
 
 
 def train_command(config_file: str | Path, n_gpus: int = 1, check: bool = False) -> list[str]:
-    """`python -m ft_core train --config FILE` (`--check`: validate config, data and run folder, no training)."""
+    """`python -m ft_core train --config FILE` (`--check`: validate config, data and run folder, no
+    training)."""
     return ft_core_command("train", ["--config", str(config_file), *(["--check"] if check else [])], n_gpus)
 
 
 def sweep_command(config_file: str | Path, grid: SweepConfig, n_gpus: int = 1) -> list[str]:
-    """`python -m ft_core sweep train --config FILE --lr ... --r ...`: the grid's flags from the SweepConfig."""
+    """`python -m ft_core sweep train --config FILE --lr ... --r ...`: the grid's flags from the
+    SweepConfig."""
     return ft_core_command("sweep", ["train", "--config", str(config_file), *config_to_args(grid)], n_gpus)
 
 
 def generate_command(config: GenerateConfig) -> list[str]:
-    """`python -m ft_core generate --run-dir ... [--limit N ...]`: the config's fields that differ from defaults."""
+    """`python -m ft_core generate --run-dir ... [--limit N ...]`: the config's fields that differ from
+    defaults."""
     return ft_core_command("generate", config_to_args(config))
 
 
@@ -77,8 +81,8 @@ def score_command(config: ScoreConfig) -> list[str]:
 
 
 def write_job_config(config: Any, runs_root: str | Path, name: str) -> Path:
-    """Write a job config (TrainConfig, ...) as YAML under `<runs>/.jobs/` (the run folder must not exist before
-    training starts); returns its path."""
+    """Write a job config (TrainConfig, ...) as YAML under `<runs>/.jobs/` (the run folder must not exist
+    before training starts); returns its path."""
     folder = job_files_dir(runs_root)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "run"
@@ -91,7 +95,8 @@ def write_job_config(config: Any, runs_root: str | Path, name: str) -> Path:
     return path
 
 
-# --------------------------------------------------------------------------------------------- reading commands
+# --------------------------------------------------------------------------------------------- reading
+# commands
 def _value_after(command: list[str], flag: str) -> str | None:
     """The word after `flag` in the command, or None."""
     at = command.index(flag) if flag in command else -1
@@ -99,7 +104,8 @@ def _value_after(command: list[str], flag: str) -> str | None:
 
 
 def _ft_core_words(command: list[str]) -> list[str] | None:
-    """`SUB ARGS` of an `accelerate launch ... -m ft_core SUB ARGS` command of ours; None for anything else."""
+    """`SUB ARGS` of an `accelerate launch ... -m ft_core SUB ARGS` command of ours; None for anything
+    else."""
     if command[1:3] != ["-m", ACCELERATE_LAUNCH]:
         return None
     starts = [i for i in range(3, len(command) - 2) if command[i : i + 2] == ["-m", "ft_core"]]
@@ -108,8 +114,8 @@ def _ft_core_words(command: list[str]) -> list[str] | None:
 
 def for_processes(command: list[str], n_processes: int, port: int | None) -> list[str]:
     """The command a queued job runs with the GPUs it got: an `accelerate launch` of ft_core gets
-    `--num_processes` = those GPUs (one, or none: plain `python -m ft_core`) and the port `port`. Other commands
-    run as they were queued."""
+    `--num_processes` = those GPUs (one, or none: plain `python -m ft_core`) and the port `port`. Other
+    commands run as they were queued."""
     words = _ft_core_words(command)
     if words is None:
         return command
@@ -137,8 +143,8 @@ def sweep_size(command: list[str]) -> int | None:
 
 # --------------------------------------------------------------------------------------------- for people
 def shell_command(command: list[str], python: str = "python") -> str:
-    """The command as a researcher types it (`python` for this interpreter, `accelerate launch` spelled out); hints
-    to type pass `python=README_PYTHON` (then `.venv/bin/accelerate launch`)."""
+    """The command as a researcher types it (`python` for this interpreter, `accelerate launch` spelled
+    out); hints to type pass `python=README_PYTHON` (then `.venv/bin/accelerate launch`)."""
     words = [python if w == sys.executable else w for w in command]
     if words[:3] == [python, "-m", ACCELERATE_LAUNCH]:
         words = [str(PurePosixPath(python).with_name("accelerate")), "launch", *words[3:]]
@@ -148,9 +154,10 @@ def shell_command(command: list[str], python: str = "python") -> str:
 def slurm_script(
     command: list[str], n_gpus: int = 1, job_name: str = "ft-core", python: str = README_PYTHON
 ) -> str:
-    """An sbatch script running the same command on a cluster node (edit partition and time to your site); with
-    several GPUs, `accelerate launch` on a port that is free on the node when the job starts. `python`: the
-    interpreter as the script names it (the checkout's venv, from the folder `sbatch` is run in)."""
+    """An sbatch script running the same command on a cluster node (edit partition and time to your site);
+    with several GPUs, `accelerate launch` on a port that is free on the node when the job starts.
+    `python`: the interpreter as the script names it (the checkout's venv, from the folder `sbatch` is run
+    in)."""
     gpus = max(1, n_gpus)
     words = _ft_core_words(command)
     if words is None and command[1:3] == ["-m", "ft_core"]:

@@ -6,8 +6,8 @@ Steps (each shows its progress on Home):
 2. generate — base and fine-tuned outputs on 20 test items (`python -m ft_core generate --limit 20`),
 3. score   — BLEU/ROUGE/BERTScore and the paired comparison (`python -m ft_core score`),
 4. campaign — a demo campaign from the run, three demo annotator accounts, and SIMULATED judgments from two of
-   them (comment "[simulated demo judgment]", drawn from the outputs' ROUGE-L with noise, seed 0) so the results
-   page has something to show; the third account is left for the newcomer to judge pairs by hand.
+   them (comment "[simulated demo judgment]", drawn from the outputs' ROUGE-L with noise, seed 0) so the
+   results page has something to show; the third account is left for the newcomer to judge pairs by hand.
 
 Steps 1-3 are jobs (`jobs.training`, `jobs.evaluation`) chained with `depends_on`; step 4 runs in the app (the
 only writer of the store) when `advance` sees the score job finished. The demo's manifest lives in
@@ -55,9 +55,9 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARAL
 
 
 def cpu_sizing(cpus: int) -> dict[str, Any]:
-    """The demo's training size on a CPU with `cpus` cores, so the whole demo stays within ~5 minutes: on 2 cores
-    6 steps of 4 examples, shorter sources and one validation at the end (bench/demo_end_to_end.py measures it);
-    more steps where more cores make them cheap."""
+    """The demo's training size on a CPU with `cpus` cores, so the whole demo stays within ~5 minutes: on 2
+    cores 6 steps of 4 examples, shorter sources and one validation at the end (bench/demo_end_to_end.py
+    measures it); more steps where more cores make them cheap."""
     if cpus <= 2:
         return {"max_steps": 6, "eval_every_steps": 6, "max_eval_examples": 4, "max_source_length": 192}
     if cpus <= 8:
@@ -91,10 +91,18 @@ def train_config(run_dir: str | Path, on_gpu: bool = False, cpus: int | None = N
     }
     if on_gpu:  # the same loop, long enough to move the metrics
         values.update(
-            max_train_examples=2000, max_eval_examples=100, max_steps=0, epochs=2.0, batch_size=16,
-            eval_every_steps=50, log_every_steps=5, lora_r=16, lora_alpha=32, learning_rate=2e-4,
+            max_train_examples=2000,
+            max_eval_examples=100,
+            max_steps=0,
+            epochs=2.0,
+            batch_size=16,
+            eval_every_steps=50,
+            log_every_steps=5,
+            lora_r=16,
+            lora_alpha=32,
+            learning_rate=2e-4,
             max_source_length=256,
-        )  # fmt: skip
+        )
     return TrainConfig(**values)
 
 
@@ -302,8 +310,9 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
 
 
 def campaign_name(started_at: str) -> str:
-    """The demo campaign's name: what the study is about, never which system is which (annotators see every open
-    campaign's name), with the demo's start time (`20261203-064510` -> 2026-12-03 06:45) to tell runs apart."""
+    """The demo campaign's name: what the study is about, never which system is which (annotators see every
+    open campaign's name), with the demo's start time (`20261203-064510` -> 2026-12-03 06:45) to tell runs
+    apart."""
     try:
         when = datetime.strptime(started_at, "%Y%m%d-%H%M%S").strftime(" (%Y-%m-%d %H:%M)")
     except ValueError:
@@ -333,9 +342,10 @@ def demo_accounts(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def simulate_judgments(
     con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_ids: list[str], seed: int = 0
 ) -> int:
-    """Judge every pair these annotators are served, as a noisy annotator who prefers the output with the higher
-    ROUGE-L would (logistic in the difference, some ties), taking 15-60 s per pair on a simulated clock over the
-    last hour. Clearly labelled: the comment of every judgment says it is simulated. Returns the number made."""
+    """Judge every pair these annotators are served, as a noisy annotator who prefers the output with the
+    higher ROUGE-L would (logistic in the difference, some ties), taking 15-60 s per pair on a simulated
+    clock over the last hour. Clearly labelled: the comment of every judgment says it is simulated. Returns
+    the number made."""
     metrics = metrics_frame(con, campaign_id)
     quality = {
         (r.item_id, r.system): float(r.value)
@@ -350,7 +360,8 @@ def simulate_judgments(
         while (pair := next_item(con, campaign_id, annotator_id, now=clock)) is not None:
             owned = own_assignment(con, pair.token, annotator_id)
             item_id, left, right = owned.item_id, owned.shown_left, owned.shown_right
-            # drawn per (annotator, item) in system order: the same judgments whatever the serving order and sides
+            # drawn per (annotator, item) in system order: the same judgments whatever the serving order and
+            # sides
             rng = np.random.default_rng([seed, number, zlib.crc32(item_id.encode())])
             first, second = sorted((left, right))
             q = {s: quality.get((item_id, s), 0.3) for s in (first, second)}

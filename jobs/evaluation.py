@@ -1,6 +1,6 @@
 """Evaluation jobs of a finished run: generation (base and fine-tuned, `GenerateConfig`) then scoring
-(`ScoreConfig`), two jobs of one pipeline, the second waiting for the first; and the same for every member of a
-sweep.
+(`ScoreConfig`), two jobs of one pipeline, the second waiting for the first; and the same for every member of
+a sweep.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def evaluate_jobs(
     labels: tuple[str, str] | None = None,
 ) -> tuple[Job, Job]:
     """Queue `python -m ft_core generate` then `score` for the two configs (the score job waits for the
-    generation job; `depends_on`: the generation job waits for that one). Returns (generate job, score job)."""
+    generation job; `depends_on`: the generation job waits for that one). Returns (generate job, score
+    job)."""
     run_dir = str(generate.run_dir or generate.output_dir)
     pipeline = pipeline or store.new_id("eval-")[:16]
     name = Path(run_dir).name

@@ -1,5 +1,5 @@
-"""A job's log: where it is written, its last lines for the pages, the one-line reason a failed job gave, and the
-copy kept with its run.
+"""A job's log: where it is written, its last lines for the pages, the one-line reason a failed job gave, and
+the copy kept with its run.
 
 While a job runs, its output goes to `<runs>/.jobs/<job_id>.log` (not into the run folder: `ft_core train`
 refuses a folder that is not empty), with its exit code beside it in `<job_id>.log.exit`. The config files of
@@ -15,7 +15,8 @@ from pathlib import Path
 from ft_core import runfolder
 from jobs.queue import Job
 
-# tqdm's bars ("Loading checkpoint shards:  50%|#####     | 1/2 [00:01<00:01, 1.2it/s]", with or without a total)
+# tqdm's bars ("Loading checkpoint shards:  50%|#####     | 1/2 [00:01<00:01, 1.2it/s]", with or without a
+# total)
 _BAR = re.compile(r"\d+%\|.*\||\[\d+:\d+(?::\d+)?(?:<[\d:?]+)?, *[\d.?]+ ?\S*/s\]")
 
 
@@ -59,15 +60,16 @@ def log_tail(job: Job, lines: int = 40) -> str:
 
 
 def log_text(job: Job) -> str:
-    """The job's whole log with progress bars collapsed (its first and last 1 MB when longer); '' when unreadable.
-    Generation's plan sits at the top (jobs.progress)."""
+    """The job's whole log with progress bars collapsed (its first and last 1 MB when longer); '' when
+    unreadable. Generation's plan sits at the top (jobs.progress)."""
     if not job.log_path:
         return ""
     return "\n".join(_collapse_bars(_read(job.log_path, 1_000_000, 1_000_000))).strip("\n")
 
 
 def is_noise(line: str) -> bool:
-    """A line people need not read: the job's `$ command` header (processes.py writes it) or a progress bar."""
+    """A line people need not read: the job's `$ command` header (processes.py writes it) or a progress
+    bar."""
     return line.startswith("$ ") or bool(_BAR.search(line))
 
 

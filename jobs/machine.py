@@ -1,9 +1,10 @@
-"""The machine jobs run on: its GPUs (as `CUDA_VISIBLE_DEVICES` names them, and as nvidia-smi reports them), which
-of them something outside the app holds, how many jobs may share the CPU, and free ports for `accelerate launch`.
+"""The machine jobs run on: its GPUs (as `CUDA_VISIBLE_DEVICES` names them, and as nvidia-smi reports them),
+which of them something outside the app holds, how many jobs may share the CPU, and free ports for `accelerate
+launch`.
 
-GPU ids are whatever the machine is told to use: `FT_JOB_GPUS`, else the app's own `CUDA_VISIBLE_DEVICES`, else
-nvidia-smi's indices. The first two may hold indices (`0,1`), UUIDs (`GPU-8932f937-...`, or a unique prefix) or
-MIG instances (`MIG-...`). nvidia-smi numbers GPUs in PCI bus order; every job runs with
+GPU ids are whatever the machine is told to use: `FT_JOB_GPUS`, else the app's own `CUDA_VISIBLE_DEVICES`,
+else nvidia-smi's indices. The first two may hold indices (`0,1`), UUIDs (`GPU-8932f937-...`, or a unique
+prefix) or MIG instances (`MIG-...`). nvidia-smi numbers GPUs in PCI bus order; every job runs with
 `CUDA_DEVICE_ORDER=PCI_BUS_ID` (see `processes.job_environment`) so that CUDA numbers them the same way.
 """
 
@@ -35,7 +36,8 @@ def _nvidia_smi(*args: str) -> str:
 
 
 def detect_gpus() -> list[str]:
-    """GPU ids jobs may use: `FT_JOB_GPUS` ("0,1", or "" for none), else CUDA_VISIBLE_DEVICES, else nvidia-smi."""
+    """GPU ids jobs may use: `FT_JOB_GPUS` ("0,1", or "" for none), else CUDA_VISIBLE_DEVICES, else
+    nvidia-smi."""
     for name in ("FT_JOB_GPUS", "CUDA_VISIBLE_DEVICES"):
         if name in os.environ:
             return [g.strip() for g in os.environ[name].split(",") if g.strip() and g.strip() != "-1"]

@@ -1,10 +1,10 @@
 """A job's processes: started detached, found again after an app restart, signalled, reaped.
 
 A job starts in its own session (`start_new_session=True`: its own process group, no tie to the browser or the
-app), its output appended to its log, wrapped in `/bin/sh` that writes the command's exit code next to the log. So
-after an app restart, or a job killed from outside, its state can still be told from the pid, the exit file and
-the run folder's `status.json`. Stopping a job sends SIGTERM to its whole process group (every rank of an
-`accelerate launch`), then SIGKILL after CANCEL_GRACE_S.
+app), its output appended to its log, wrapped in `/bin/sh` that writes the command's exit code next to the
+log. So after an app restart, or a job killed from outside, its state can still be told from the pid, the exit
+file and the run folder's `status.json`. Stopping a job sends SIGTERM to its whole process group (every rank
+of an `accelerate launch`), then SIGKILL after CANCEL_GRACE_S.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def job_environment(extra: dict[str, str], cuda_visible_devices: str | None) -> 
 
 
 def _open_log(job: Job, command: list[str], notes: list[str]) -> IO[bytes] | str:
-    """The job's log, opened for appending with `$ command` (and any notes) written first; or why it cannot be."""
+    """The job's log, opened for appending with `$ command` (and any notes) written first; or why it cannot
+    be."""
     log_path = Path(job.log_path or f"{job.job_id}.log")
     try:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +67,8 @@ def start(
     gpus: list[str],
     notes: list[str] | None = None,
 ) -> str | None:
-    """Start `command` for the job, detached, and record it as running with `gpus` and that command. Returns why
-    it could not start (to be recorded as the job's failure), or None once it runs."""
+    """Start `command` for the job, detached, and record it as running with `gpus` and that command.
+    Returns why it could not start (to be recorded as the job's failure), or None once it runs."""
     log = _open_log(job, command, notes or [])
     if isinstance(log, str):
         return log
@@ -93,7 +94,8 @@ def start(
     try:
         mark_running(con, job.job_id, proc.pid, gpus, command)
     except BaseException:
-        # Not recorded as running: a child left alive would run untracked while the queued row starts it again.
+        # Not recorded as running: a child left alive would run untracked while the queued row starts it
+        # again.
         stop_group(proc)
         raise
     return None
@@ -113,7 +115,8 @@ def reap(pid: int) -> None:
 
 
 def group_alive(job: Job) -> bool:
-    """Is any process of the job's process group still there? (pgid == pid: it was started in a new session)."""
+    """Is any process of the job's process group still there? (pgid == pid: it was started in a new
+    session)."""
     if not job.pid:
         return False
     reap(job.pid)

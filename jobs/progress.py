@@ -1,5 +1,5 @@
-"""A running job's progress in words, for Home's demo steps and the Jobs page: read from the job's log, with no raw
-progress bar and no command line (those stay in the log file, `jobs.logs`).
+"""A running job's progress in words, for Home's demo steps and the Jobs page: read from the job's log, with
+no raw progress bar and no command line (those stay in the log file, `jobs.logs`).
 
 Generation prints its plan first (`plan: 2 outputs files of 20 items: base__greedy__seed0.jsonl, ...`, then
 `<file>: 5/20 items, ...` per batch; ft_core/generate.py), so its fraction covers every outputs file: base and
@@ -31,7 +31,8 @@ class JobProgress:
 
 
 def _file_words(name: str, per_system: dict[str, int]) -> str:
-    """'fine-tuned model' for `finetuned__greedy__seed0.jsonl`; decoding and seed only where a system has several."""
+    """'fine-tuned model' for `finetuned__greedy__seed0.jsonl`; decoding and seed only where a system has
+    several."""
     parsed = runfolder.parse_output_name(name)
     if parsed is None:
         return name

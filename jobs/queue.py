@@ -1,11 +1,11 @@
 """The job queue: the `jobs` table (with migration 100's `job_extras`) through the store.
 
-A job is a command the app runs as its own process; this module holds its row: what to run, for which run folder,
-its state and what it ended with. States: queued -> running -> finished | failed | cancelled; a queued job is
-cancelled at once, or "skipped" (with the reason) when a job before it in its chain did not finish: it never ran,
-so it is not counted as failed. A chain is the jobs of one pipeline (the demo's train -> generate -> score).
-Every query of the queue lives here; the app is the only writer, and writes are serialized by `annotations.store.write`, so "one active job per run folder" is
-checked and recorded in one step.
+A job is a command the app runs as its own process; this module holds its row: what to run, for which run
+folder, its state and what it ended with. States: queued -> running -> finished | failed | cancelled; a queued
+job is cancelled at once, or "skipped" (with the reason) when a job before it in its chain did not finish: it
+never ran, so it is not counted as failed. A chain is the jobs of one pipeline (the demo's train -> generate
+-> score). Every query of the queue lives here; the app is the only writer, and writes are serialized by
+`annotations.store.write`, so "one active job per run folder" is checked and recorded in one step.
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ def submit(
     """Queue a job; refused (JobError) when another pipeline already has a queued or running job on `run_dir`,
     or when a training process started outside the app still writes it.
 
-    The job starts at the next `scheduler.reconcile` (or `scheduler.launch`) when a slot is free; its output goes
-    to `log_dir/<job_id>.log` unless `log_path` is given.
+    The job starts at the next `scheduler.reconcile` (or `scheduler.launch`) when a slot is free; its output
+    goes to `log_dir/<job_id>.log` unless `log_path` is given.
     """
     if not command:
         raise JobError("the job has no command")
@@ -185,7 +185,8 @@ def submit(
 
 
 def _insert(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> str | None:
-    """Insert the job unless another pipeline has an active job on its run folder; returns that job's label."""
+    """Insert the job unless another pipeline has an active job on its run folder; returns that job's
+    label."""
     if row["run_dir"] is not None:
         active = cur.execute(
             f"SELECT job_id, label, run_dir, pipeline FROM {_FROM} WHERE status IN ('queued', 'running')"
@@ -264,8 +265,8 @@ def request_cancel(con: duckdb.DuckDBPyConnection, job_id: str) -> str:
         (status,) = cur.execute("SELECT status FROM jobs WHERE job_id = ?", [job_id]).fetchone()
         if status == "queued":
             cur.execute(
-                "UPDATE jobs SET status = 'cancelled', error = 'cancelled before it started', finished_at = ? "
-                "WHERE job_id = ?",
+                "UPDATE jobs SET status = 'cancelled', error = 'cancelled before it started', finished_at = "
+                "? WHERE job_id = ?",
                 [store.utcnow(), job_id],
             )
         if status in ACTIVE:

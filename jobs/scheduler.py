@@ -1,12 +1,12 @@
-"""The scheduler: starts queued jobs where a slot is free, settles ended ones, cancels, and keeps doing so in a
-watcher thread.
+"""The scheduler: starts queued jobs where a slot is free, settles ended ones, cancels, and keeps doing so in
+a watcher thread.
 
-`reconcile` (called by the pages and by the watcher every few seconds) settles running jobs whose processes ended
-(finished, failed or cancelled, and why, from the exit code, the run folder's status.json and the log), pushes
-on cancellations, then starts queued jobs: one job per GPU, or `n_gpus` GPUs for a multi-GPU job started through
-`accelerate launch` (with as many processes as GPUs it got, and a port of its own); one job at a time on a
-CPU-only machine (`FT_CPU_JOBS` to change). A job waits for the one it depends on, and for GPUs that something
-outside the app holds.
+`reconcile` (called by the pages and by the watcher every few seconds) settles running jobs whose processes
+ended (finished, failed or cancelled, and why, from the exit code, the run folder's status.json and the log),
+pushes on cancellations, then starts queued jobs: one job per GPU, or `n_gpus` GPUs for a multi-GPU job
+started through `accelerate launch` (with as many processes as GPUs it got, and a port of its own); one job at
+a time on a CPU-only machine (`FT_CPU_JOBS` to change). A job waits for the one it depends on, and for GPUs
+that something outside the app holds.
 
 Cancelling leaves a marker in the run folder (so ft_core tells a cancel from torchrun tearing the ranks down
 after another rank died), then sends SIGTERM to the job's process group, SIGKILL after CANCEL_GRACE_S.
@@ -128,7 +128,8 @@ class Slots:
 def _slots(
     con: duckdb.DuckDBPyConnection, machine_gpus: list[str], cpu_slots: int, check_busy: bool
 ) -> Slots:
-    """The slots left by the running jobs (and, with `check_busy`, by processes outside the app on the GPUs)."""
+    """The slots left by the running jobs (and, with `check_busy`, by processes outside the app on the
+    GPUs)."""
     slots = Slots(machine_gpus, cpu_slots)
     for job in list_jobs(con, ("running",)):
         gpus = [g for g in (job.gpus or "").split(",") if g]
@@ -140,8 +141,8 @@ def _slots(
 
 
 def _ready(con: duckdb.DuckDBPyConnection, job: Job) -> bool:
-    """Has the job it depends on finished? One that was cancelled, failed, was skipped or vanished makes this job
-    "skipped" (it never ran; not a failure of its own), with the reason."""
+    """Has the job it depends on finished? One that was cancelled, failed, was skipped or vanished makes
+    this job "skipped" (it never ran; not a failure of its own), with the reason."""
     if not job.depends_on:
         return True
     parent = get_job(con, job.depends_on)
@@ -186,7 +187,8 @@ def _start(con: duckdb.DuckDBPyConnection, job: Job, gpus: list[str], slots: Slo
 def reconcile(
     con: duckdb.DuckDBPyConnection, gpus: list[str] | None = None, max_cpu_jobs: int | None = None
 ) -> list[Job]:
-    """Settle running jobs whose processes ended, push on cancellations, start queued jobs where slots are free.
+    """Settle running jobs whose processes ended, push on cancellations, start queued jobs where slots are
+    free.
 
     `gpus` and `max_cpu_jobs` stand for the machine (default: `machine.detect_gpus()`, `machine.cpu_slots()`;
     the busy check of GPUs held outside the app runs only with the real machine). Safe to call often and from
@@ -259,8 +261,8 @@ def _cancelled_folders(job: Job) -> list[str]:
 
 @dataclass
 class CancelPlan:
-    """What cancelling a job does: the job, its chain (in order) and the queued jobs after it that will then be
-    skipped."""
+    """What cancelling a job does: the job, its chain (in order) and the queued jobs after it that will
+    then be skipped."""
 
     job: Job
     chain: list[Job]
@@ -297,7 +299,8 @@ def cancel_plan(con: duckdb.DuckDBPyConnection, job_id: str) -> CancelPlan:
 
 
 def cancel(con: duckdb.DuckDBPyConnection, job_id: str, wait_s: float = 9.0) -> Job:
-    """Cancel a job: a queued one at once; a running one by SIGTERM, then SIGKILL after 5 s (waits <= wait_s)."""
+    """Cancel a job: a queued one at once; a running one by SIGTERM, then SIGKILL after 5 s (waits <=
+    wait_s)."""
     job = get_job(con, job_id)
     if job is None:
         raise JobError(f"no job {job_id}")

@@ -1,9 +1,9 @@
-"""Training jobs from typed configs: a LoRA run (`TrainConfig`), an lr x r sweep (`TrainConfig` + `SweepConfig`),
-and the check the Train page runs before launching (`python -m ft_core train --check`).
+"""Training jobs from typed configs: a LoRA run (`TrainConfig`), an lr x r sweep (`TrainConfig` +
+`SweepConfig`), and the check the Train page runs before launching (`python -m ft_core train --check`).
 
-The config object the page built is written as the job's config file and read back by `ft_core` unchanged; a run
-folder that cannot take the run (it exists, or a resume without a checkpoint) is refused before anything is
-queued, in the words `ft_core train` would use.
+The config object the page built is written as the job's config file and read back by `ft_core` unchanged; a
+run folder that cannot take the run (it exists, or a resume without a checkpoint) is refused before anything
+is queued, in the words `ft_core train` would use.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def train_job(
     n_gpus: int = 1,
     **options: Any,
 ) -> Job:
-    """Launch `python -m ft_core train --config <yaml>` for the config (`options`: label, pipeline, env, ...)."""
+    """Launch `python -m ft_core train --config <yaml>` for the config (`options`: label, pipeline, env,
+    ...)."""
     _refuse_busy_folder(con, config.run_dir)
     problem = runfolder.run_dir_problem(config.run_dir, config.resume)
     if problem is not None:
@@ -76,8 +77,9 @@ def sweep_job(
 
 
 def check_train(config: TrainConfig, runs_root: str | Path, timeout_s: float = 300) -> runfolder.CheckReport:
-    """`python -m ft_core train --check` in a subprocess: the config, data, tokenizer and run folder checks the
-    job would do, without training. Returns the truncation report; raises JobError with the CLI's message."""
+    """`python -m ft_core train --check` in a subprocess: the config, data, tokenizer and run folder checks
+    the job would do, without training. Returns the truncation report; raises JobError with the CLI's
+    message."""
     path = commands.write_job_config(config, runs_root, "check")
     try:
         proc = subprocess.run(

@@ -23,8 +23,8 @@ CHOICES = [
     ("both_bad", N_("Both bad"), "X"),
 ]
 LETTER_LABEL = {letter: label for letter, label, _shortcut in CHOICES}
-# Every text box has a bounded height and scrolls on its own, so no text (a 20,000-character line) can make the
-# page huge; texts this short get the height of their content instead.
+# Every text box has a bounded height and scrolls on its own, so no text (a 20,000-character line) can make
+# the page huge; texts this short get the height of their content instead.
 SHORT_TEXT_CHARS, SHORT_TEXT_LINES = 800, 15
 OUTPUT_BOX_PX, SOURCE_BOX_PX = 420, 300
 
@@ -123,8 +123,8 @@ if not campaigns:
     st.title(_("Annotate"))
     st.info(_("No campaign is open right now. Come back later."))
     st.stop()
-# The chosen campaign rides in the URL (`?campaign=<opaque id>`), so a reload or a new tab comes back to it; the
-# page, and the menu beside it, speak the language of the campaign it shows (pages/i18n.py).
+# The chosen campaign rides in the URL (`?campaign=<opaque id>`), so a reload or a new tab comes back to it;
+# the page, and the menu beside it, speak the language of the campaign it shows (pages/i18n.py).
 campaign_id = shown_campaign(campaigns)
 config = campaign_config(con, campaign_id)
 language = config.language
@@ -140,8 +140,8 @@ if len(campaigns) > 1:
 st.session_state[SHOWN_CAMPAIGN_KEY] = campaign_id
 
 
-# A choice reruns only its own buttons (a fragment inside the pair's): the pair, the progress and the store are
-# not touched until Submit.
+# A choice reruns only its own buttons (a fragment inside the pair's): the pair, the progress and the store
+# are not touched until Submit.
 @st.fragment
 def choice_bar(form_key: str) -> None:
     """The four choice buttons and the choice made; on a phone they stick to the bottom of the screen."""
@@ -190,8 +190,8 @@ def pair_view() -> None:
             getattr(st, flash[0])(flash[1])
         st.error(escape_markdown(e))
         st.stop()
-    # A new pair (or an edit) starts at its top, on a phone too. The script sits before the flash, so that a rerun of
-    # the same pair finds it at the same place and does not run it again.
+    # A new pair (or an edit) starts at its top, on a phone too. The script sits before the flash, so that a
+    # rerun of the same pair finds it at the same place and does not run it again.
     scroll_to_top(form_key)
     if flash:
         getattr(st, flash[0])(flash[1])
@@ -219,11 +219,12 @@ def pair_view() -> None:
         if editing:
             st.info(
                 _(
-                    "You are editing an earlier judgment (version {version}); saving writes version {next_version}."
+                    "You are editing an earlier judgment (version {version}); saving writes version "
+                    "{next_version}."
                 ).format(version=base_version, next_version=base_version + 1)
             )
-        # Texts fold: a long one gets a bounded box that scrolls on its own, on a phone every one does (CSS on the
-        # `fold-` keys), until the annotator turns on "Show the whole texts" for this pair.
+        # Texts fold: a long one gets a bounded box that scrolls on its own, on a phone every one does (CSS on
+        # the `fold-` keys), until the annotator turns on "Show the whole texts" for this pair.
         show_all = st.session_state.get(f"show_all::{form_key}", False)
         fold = "open" if show_all else "fold"
 
@@ -281,8 +282,9 @@ def pair_view() -> None:
                         side, options, key=f"score::{form_key}::{criterion.name}::{side}"
                     )
         comment_limit = config.max_comment_chars
-        # No max_chars: the browser would cut a longer paste without a word. A longer comment is kept in the box, said
-        # here, and refused by the store (CommentTooLong) until it is shortened: nothing is ever cut.
+        # No max_chars: the browser would cut a longer paste without a word. A longer comment is kept in the
+        # box, said here, and refused by the store (CommentTooLong) until it is shortened: nothing is ever
+        # cut.
         comment = st.text_area(
             _n(
                 "Comment (optional, at most {limit} character)",
@@ -328,7 +330,8 @@ def pair_view() -> None:
                     )
 
     if judged_any:
-        # Its rows are drawn (and read from the store) only while it is open: a closed list costs a Submit nothing.
+        # Its rows are drawn (and read from the store) only while it is open: a closed list costs a Submit
+        # nothing.
         last_judgments = st.expander(
             _("Your last judgments (edit one)"), expanded=False, key="last_judgments", on_change="rerun"
         )

@@ -1,10 +1,12 @@
-"""The annotate page on a phone: CSS for narrow and touch screens, and the scroll back to the top of each new pair.
+"""The annotate page on a phone: CSS for narrow and touch screens, and the scroll back to the top of each new
+pair.
 
-Used only by pages/annotate.py. Streamlit keeps the scroll position across reruns, so after Submit a phone stayed at
-the bottom of the page, below the next pair's texts; `scroll_to_top(form_key)` sends a script that runs once per
-pair (its body changes with the pair, an unchanged body is not run again) and scrolls Streamlit's frame to the top.
-The CSS works on the containers' keys (`st-key-<key>` classes), so it needs no knowledge of Streamlit's markup
-beyond `stMain`, `stMainBlockContainer` and `kbd` (the shortcut hint inside a button).
+Used only by pages/annotate.py. Streamlit keeps the scroll position across reruns, so after Submit a phone
+stayed at the bottom of the page, below the next pair's texts; `scroll_to_top(form_key)` sends a script that
+runs once per pair (its body changes with the pair, an unchanged body is not run again) and scrolls
+Streamlit's frame to the top. The CSS works on the containers' keys (`st-key-<key>` classes), so it needs no
+knowledge of Streamlit's markup beyond `stMain`, `stMainBlockContainer` and `kbd` (the shortcut hint inside a
+button).
 """
 
 import html
@@ -66,7 +68,8 @@ def phone_css() -> None:
 
 
 def scroll_to_top(form_key: str) -> None:
-    """Scroll to the top once when a new pair (or an edit) is shown; reruns of the same pair leave the view alone."""
+    """Scroll to the top once when a new pair (or an edit) is shown; reruns of the same pair leave the view
+    alone."""
     script = (
         f"<script data-pair='{html.escape(form_key, quote=True)}'>"
         "for (const e of [document.scrollingElement, document.querySelector(\"[data-testid='stMain']\"),"

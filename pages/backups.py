@@ -1,4 +1,5 @@
-"""Backups (researchers): back the study's store up now, see the backups and the schedule, and how to restore."""
+"""Backups (researchers): back the study's store up now, see the backups and the schedule, and how to
+restore."""
 
 import streamlit as st
 
@@ -35,7 +36,8 @@ if settings.every_minutes == 0:
 else:
     keep = f"the newest {settings.keep}" if settings.keep else "all"
     st.caption(
-        f"Schedule: every {settings.every_minutes:g} minutes, keeping {keep} scheduled backups; backups taken by "
+        f"Schedule: every {settings.every_minutes:g} minutes, keeping {keep} scheduled backups; backups "
+        "taken by "
         "hand are kept."
         + (
             ""
@@ -56,15 +58,15 @@ unreadable = backup.scan_backups(settings.directory).unreadable
 if unreadable:
     st.warning(
         escape_markdown(
-            f"{counted(len(unreadable), 'folder')} in {settings.directory} cannot be read as backups; not listed, "
-            "restored or pruned: " + "; ".join(bad.reason for bad in unreadable)
+            f"{counted(len(unreadable), 'folder')} in {settings.directory} cannot be read as backups; not "
+            "listed, restored or pruned: " + "; ".join(bad.reason for bad in unreadable)
         )
     )
 
 st.subheader("Restore")
 st.markdown(
-    "Restore into a new file (the running app and its file are not touched), then stop the app and start it on "
-    "the restored file (docs/backups.md, *Restoring one*):"
+    "Restore into a new file (the running app and its file are not touched), then stop the app and start it "
+    "on the restored file (docs/backups.md, *Restoring one*):"
 )
 st.code(
     f".venv/bin/python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"

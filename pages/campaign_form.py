@@ -1,9 +1,9 @@
-"""The one campaign-options form, drawn by the Campaigns page (every option) and the Runs page (the common ones,
-under its own widget keys). Labels, help, defaults, choices and limits come from `CampaignConfig`'s fields (its
-`field_specs` and the `min`/`max`/`above`/`below` of their metadata), the way the Train form is generated from the
-training config, so both pages offer the same choices within the same limits as the config a script would make. A
-value the config refuses at a limit it excludes (a share of 1) is refused when the campaign is made, with the
-config's own message."""
+"""The one campaign-options form, drawn by the Campaigns page (every option) and the Runs page (the common
+ones, under its own widget keys). Labels, help, defaults, choices and limits come from `CampaignConfig`'s
+fields (its `field_specs` and the `min`/`max`/`above`/`below` of their metadata), the way the Train form is
+generated from the training config, so both pages offer the same choices within the same limits as the
+config a script would make. A value the config refuses at a limit it excludes (a share of 1) is refused
+when the campaign is made, with the config's own message."""
 
 from __future__ import annotations
 
@@ -102,14 +102,16 @@ class CampaignOptions:
 def campaign_options(prefix: str = "", *, every_option: bool = True) -> CampaignOptions:
     """Draw the campaign options (besides name, outputs and systems); widget keys are `prefix` + field name.
 
-    every_option=False draws the common ones (items, k, reference, gold and repeat shares, text limit); the others
-    stay at CampaignConfig's defaults."""
+    every_option=False draws the common ones (items, k, reference, gold and repeat shares, text limit); the
+    others stay at CampaignConfig's defaults."""
     values: dict[str, Any] = {}
     sel_col, n_col, seed_col = st.columns(3) if every_option else (st, st, None)
     values["selection"] = sel_col.selectbox(
-        _label("selection"), _SPECS["selection"].choices or SELECTIONS, format_func=SELECTION_WORDS.get,
+        _label("selection"),
+        _SPECS["selection"].choices or SELECTIONS,
+        format_func=SELECTION_WORDS.get,
         key=f"{prefix}selection",
-    )  # fmt: skip
+    )
     values["n_items"] = int(
         _number(n_col, "n_items", f"{prefix}n_items", disabled=values["selection"] == "all")
     )

@@ -1,6 +1,6 @@
-"""Campaigns (researchers): create one from a run folder or a CSV/JSONL of outputs; list, follow the progress
-of one (items at k, each annotator's counts, time left), close and reopen; choose who may judge each (everyone by
-default)."""
+"""Campaigns (researchers): create one from a run folder or a CSV/JSONL of outputs; list, follow the
+progress of one (items at k, each annotator's counts, time left), close and reopen; choose who may judge
+each (everyone by default)."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,8 +50,8 @@ LISTING = {
 
 
 def about(row, campaign_id: str) -> None:
-    """One line with what the listing cuts or leaves out: the id, the systems, where the outputs come from, the
-    language, when it was made, and the texts cut on import."""
+    """One line with what the listing cuts or leaves out: the id, the systems, where the outputs come from,
+    the language, when it was made, and the texts cut on import."""
     cut = int(row["texts_truncated"])
     texts = f"; {counted(cut, 'text')} cut to {int(row['max_text_chars']):,} characters" if cut else ""
     st.caption(
@@ -170,7 +170,8 @@ try:
         folders = run_folders(runs_dir())
         if not folders:
             st.warning(
-                f"No run folder with outputs in {escape_markdown(runs_dir())}. Generate outputs first, or use a "
+                f"No run folder with outputs in {escape_markdown(runs_dir())}. Generate outputs first, or "
+                "use a "
                 "CSV/JSONL file."
             )
             st.stop()
@@ -184,12 +185,14 @@ try:
         seed = int(st.selectbox("Generation seed", seeds, key="seed"))
     else:
         upload = st.file_uploader(
-            "CSV or JSONL with item_id, system, output (optional: source, prompt, references, gold_winner, metric columns)",
+            "CSV or JSONL with item_id, system, output (optional: source, prompt, references, gold_winner, "
+            "metric columns)",
             type=["csv", "jsonl"],
         )
         if upload is None:
             st.stop()
-        # The upload is checked from its bytes; it is written to data/uploads/ only when a campaign is made of it.
+        # The upload is checked from its bytes; it is written to data/uploads/ only when a campaign is made of
+        # it.
         checked = st.session_state.get("upload_check")
         if checked is None or checked[0] != upload.file_id:
             try:
@@ -275,8 +278,8 @@ if st.button("Create campaign", type="primary", key="create"):
             note += f" Its outputs could not be queued for scoring against their sources: {e}."
         if scoring is not None:
             note += (
-                " Its outputs are being scored against their sources in the background (Jobs page); the Results "
-                "page shows those scores once they are in."
+                " Its outputs are being scored against their sources in the background (Jobs page); the "
+                "Results page shows those scores once they are in."
             )
         st.session_state["campaign_created"] = (
             f"Campaign '{name}' created ({campaign_id}). Annotators see it on their Annotate page.{note}"

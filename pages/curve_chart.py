@@ -1,8 +1,9 @@
 """The live training curve of the Jobs page: loss and eval loss against the step, drawn inside its axes.
 
-Vega-Lite's default domain for a single point is that point itself (and "nice" rounding may leave it on or past
-the axis' end), and its default tick format on a range of one step prints "1.000000". Here the domains are
-padded around the data (a single value or step gets a window of its own) and the step axis shows whole numbers.
+Vega-Lite's default domain for a single point is that point itself (and "nice" rounding may leave it on or
+past the axis' end), and its default tick format on a range of one step prints "1.000000". Here the domains
+are padded around the data (a single value or step gets a window of its own) and the step axis shows whole
+numbers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def padded(low: float, high: float, share: float = 0.1, minimum: float = 0.05) -
 
 
 def step_domain(steps: pd.Series) -> tuple[float, float]:
-    """The step axis: from the step before the first to the one after the last (whole steps, never below 0)."""
+    """The step axis: from the step before the first to the one after the last (whole steps, never below
+    0)."""
     first, last = float(steps.min()), float(steps.max())
     return max(0.0, math.floor(first) - 1), math.ceil(last) + 1
 

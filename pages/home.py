@@ -20,9 +20,11 @@ st.write("LoRA fine-tuning, automatic metrics and blind human comparisons in one
 st.markdown(
     """
 1. **Train** a LoRA adapter: a form with every training setting and presets from the report (sanity overfit,
-   3–5 epochs with early stopping, an lr × r sweep). Jobs run as their own processes; closing the browser is fine.
+   3–5 epochs with early stopping, an lr × r sweep). Jobs run as their own processes; closing the browser is
+   fine.
 2. **Jobs**: watch progress, time left, loss and eval curves; cancel.
-3. **Runs**: compare curves, configs and metrics; for a finished run, *Generate and score*, then *Create campaign*.
+3. **Runs**: compare curves, configs and metrics; for a finished run, *Generate and score*, then *Create
+   campaign*.
 4. **Campaigns** / **Annotate**: blind pairwise judgments by your annotators.
 5. **Results**: agreement, win rates with intervals, and how well the metrics agree with people.
 """

@@ -4,21 +4,22 @@ Every string an annotator reads on the annotate page (and on the login and passw
 written in English in the code and wrapped in `_()`; `translator(language)` looks it up in
 `pages/locales/<locale>/LC_MESSAGES/annotator.mo`. The catalogs are made with Babel, by
 
-    python -m pages.i18n        # extract the strings (annotator.pot), merge them into each .po, compile the .mo
+    python -m pages.i18n        # extract the strings (annotator.pot), merge them into each .po, compile the
+    .mo
 
 after a string changes; translate the new entries of the .po (`msgstr`), run it again, and commit the .po and
 its .mo together (the .mo is committed, so nothing is compiled at install or start).
-`tests/app/test_annotator_language.py` checks that the committed .mo equals its .po compiled, that every wrapped
-string has a translation, and walks the annotate page in each language. English needs no catalog (the strings
-are English). A campaign's `language` is an ISO 639-1 code; languages without a catalog are shown in English.
-The campaign defaults (instructions, criteria) are English in the store and translated when shown, so a
-researcher's own text, which the catalog does not hold, is shown as written.
+`tests/app/test_annotator_language.py` checks that the committed .mo equals its .po compiled, that every
+wrapped string has a translation, and walks the annotate page in each language. English needs no catalog (the
+strings are English). A campaign's `language` is an ISO 639-1 code; languages without a catalog are shown in
+English. The campaign defaults (instructions, criteria) are English in the store and translated when shown, so
+a researcher's own text, which the catalog does not hold, is shown as written.
 
 Numbers are written the page language's way through Babel (`format_number`: "2,000" in English, "2.000" in
-Portuguese), and a string with a count goes through `_n` (`ngettext_for`), which picks the form by the locale's
-plural rules (the catalog's Plural-Forms, from Babel's CLDR data). The menu and the account pages speak the
-language of the campaign the annotate page shows this annotator (`page_language`), not only the one every open
-campaign shares.
+Portuguese), and a string with a count goes through `_n` (`ngettext_for`), which picks the form by the
+locale's plural rules (the catalog's Plural-Forms, from Babel's CLDR data). The menu and the account pages
+speak the language of the campaign the annotate page shows this annotator (`page_language`), not only the one
+every open campaign shares.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def ngettext_for(language: str | None) -> Callable[[str, str, int], str]:
 
 
 def locale_of(language: str | None) -> str:
-    """The Babel locale of a language's pages: 'pt_BR' for 'pt', 'en' for English and languages without a catalog."""
+    """The Babel locale of a language's pages: 'pt_BR' for 'pt', 'en' for English and languages without a
+    catalog."""
     return _LOCALES.get((language or "en").split("-")[0].lower(), "en")
 
 
@@ -73,23 +75,23 @@ def format_number(number: float, language: str | None) -> str:
 
 
 def study_language(con) -> str:
-    """The language of the pages an annotator sees before a campaign (login, password, the menu): the one every
-    open campaign shares, else English."""
+    """The language of the pages an annotator sees before a campaign (login, password, the menu): the one
+    every open campaign shares, else English."""
     from annotations.campaigns.language import open_campaign_languages
 
     languages = open_campaign_languages(con)
     return languages.pop() if len(languages) == 1 else "en"
 
 
-# The campaign the annotate page showed last in this tab: the menu and the password page keep its language after
-# the page's own box (a widget, forgotten on another page) and the URL's ?campaign= are gone.
+# The campaign the annotate page showed last in this tab: the menu and the password page keep its language
+# after the page's own box (a widget, forgotten on another page) and the URL's ?campaign= are gone.
 SHOWN_CAMPAIGN_KEY = "annotate_campaign"
 
 
 def shown_campaign(campaigns: dict[str, str]) -> str | None:
-    """The campaign the annotate page shows this tab, of the open `campaigns` (id -> name): the one picked in the
-    page's box, named in the URL (`?campaign=`) or shown last in this tab, else the newest; None when none is
-    open. The menu calls it before the page runs, so both speak the same language."""
+    """The campaign the annotate page shows this tab, of the open `campaigns` (id -> name): the one picked
+    in the page's box, named in the URL (`?campaign=`) or shown last in this tab, else the newest; None
+    when none is open. The menu calls it before the page runs, so both speak the same language."""
     import streamlit as st
 
     for wanted in (
@@ -103,8 +105,9 @@ def shown_campaign(campaigns: dict[str, str]) -> str | None:
 
 
 def page_language(con, user) -> str:
-    """The language of the menu and the password page: English for a researcher; for an annotator, the language of
-    the campaign the annotate page shows them (English when none is open); before a login, `study_language`."""
+    """The language of the menu and the password page: English for a researcher; for an annotator, the
+    language of the campaign the annotate page shows them (English when none is open); before a login,
+    `study_language`."""
     from annotations.campaigns.language import campaign_language
     from annotations.judging.assignment import open_campaigns
 
@@ -122,7 +125,8 @@ KEYWORDS = {"_": None, "N_": None, "_n": (1, 2)}
 
 
 def campaign_default_messages() -> list[str]:
-    """The campaign's English defaults an annotator reads: the instructions, the criteria's names and questions."""
+    """The campaign's English defaults an annotator reads: the instructions, the criteria's names and
+    questions."""
     from annotations.campaigns import DEFAULT_INSTRUCTIONS, default_criteria
 
     criteria = default_criteria()

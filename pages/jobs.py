@@ -1,8 +1,9 @@
 """Jobs (researchers): every training, generation and scoring job, live.
 
-Jobs are separate processes tracked in the store (the `jobs` package); this page only reads their state every two
-seconds (a fragment), so closing or reloading the browser never touches a job. A running job shows its progress
-and time left, live loss and eval curves, tokens/s and GPU memory; a failed one its error and the end of its log.
+Jobs are separate processes tracked in the store (the `jobs` package); this page only reads their state every
+two seconds (a fragment), so closing or reloading the browser never touches a job. A running job shows its
+progress and time left, live loss and eval curves, tokens/s and GPU memory; a failed one its error and the end
+of its log.
 """
 
 from __future__ import annotations

@@ -21,10 +21,10 @@ st.title(_("New password") if user.must_change_password else _("Password"))
 if user.must_change_password:
     st.warning(
         _n(
-            "Your password does not meet the current rules. Please choose a new one before you go on: at least "
-            "{length} character, hard to guess, and not containing your username.",
-            "Your password does not meet the current rules. Please choose a new one before you go on: at least "
-            "{length} characters, hard to guess, and not containing your username.",
+            "Your password does not meet the current rules. Please choose a new one before you go on: at "
+            "least {length} character, hard to guess, and not containing your username.",
+            "Your password does not meet the current rules. Please choose a new one before you go on: at "
+            "least {length} characters, hard to guess, and not containing your username.",
             MIN_PASSWORD_LENGTH,
         ).format(length=length)
     )

@@ -1,9 +1,9 @@
 """Results (researchers): did the fine-tune help? The human verdict with intervals, agreement, whether the
-automatic metrics track the humans, annotator quality, the run's loss curve, an example browser and the export.
-Every number comes from `analyze`'s stages run on threads (`annotations.report.analysis_stages`), started once per campaign, data version
-and options: the verdict is drawn as soon as its win rates are ready and the other tabs fill in as their
-statistics finish, under a progress line. A finished analysis is kept on disk (`annotations.report.results_cache`), so
-a restarted app shows it at once."""
+automatic metrics track the humans, annotator quality, the run's loss curve, an example browser and the
+export. Every number comes from `analyze`'s stages run on threads (`annotations.report.analysis_stages`),
+started once per campaign, data version and options: the verdict is drawn as soon as its win rates are
+ready and the other tabs fill in as their statistics finish, under a progress line. A finished analysis is
+kept on disk (`annotations.report.results_cache`), so a restarted app shows it at once."""
 
 from __future__ import annotations
 
@@ -43,9 +43,9 @@ from pages.tables import analysis_with_usernames, show_table, usernames, with_us
 
 MAX_SCATTER_POINTS = 5000  # the browser draws a sample beyond this
 ITEM_INTERVAL_HELP = (
-    "The interval to read: a Wilson score interval with the item as the unit (each item's share of wins under the "
-    "tie policy, averaged over the items, with n = items). It never claims certainty: 10 items won unanimously "
-    "read 72%–100%, where a bootstrap collapses to a single point (docs/metrics.md)."
+    "The interval to read: a Wilson score interval with the item as the unit (each item's share of wins "
+    "under the tie policy, averaged over the items, with n = items). It never claims certainty: 10 items won "
+    "unanimously read 72%–100%, where a bootstrap collapses to a single point (docs/metrics.md)."
 )
 
 
@@ -70,14 +70,16 @@ def campaign_stages(
 
 @st.cache_data(max_entries=64)
 def one_item(campaign_id: str, version: str, item_id: str) -> ItemFrames:
-    # one item at a time: reading every source and output of a large campaign cost a cold visit a third of a second
+    # one item at a time: reading every source and output of a large campaign cost a cold visit a third of a
+    # second
     return item_frames(store(), campaign_id, item_id)
 
 
 def interval_chart(y: str, x: str, low: str, high: str, rule: float, title: str) -> dict:
-    """Points with interval bars, and a reference rule (0.5 for win rates, 0 for differences): a Vega-Lite spec
-    for `st.vega_lite_chart(frame, spec)`, written as a dict. Altair built and validated the same spec in 20-60 ms a
-    chart, a tenth of a second of every cold results page for its four interval charts; this takes none."""
+    """Points with interval bars, and a reference rule (0.5 for win rates, 0 for differences): a Vega-Lite
+    spec for `st.vega_lite_chart(frame, spec)`, written as a dict. Altair built and validated the same spec
+    in 20-60 ms a chart, a tenth of a second of every cold results page for its four interval charts; this
+    takes none."""
     rows = {"field": y, "type": "nominal", "title": None, "sort": None, "axis": {"labelLimit": 320}}
     tooltip = [{"field": y, "type": "nominal"}] + [
         {"field": f, "type": "quantitative", "format": ".3f"} for f in (x, low, high)
@@ -116,7 +118,8 @@ if listing.empty:
     st.stop()
 names = dict(zip(listing["campaign_id"], listing["name"]))
 campaign_id = st.selectbox("Campaign", list(names), format_func=lambda c: f"{names[c]} ({c})", key="campaign")
-# The analysis is keyed by annotator ids; a researcher reads usernames (ids of no account are shown as they are).
+# The analysis is keyed by annotator ids; a researcher reads usernames (ids of no account are shown as they
+# are).
 people = usernames(con)
 # Keep showing the version first loaded while annotators keep adding judgments: recomputing every statistic on
 # each new judgment would make every visit a cold one. The researcher refreshes when they want.
@@ -133,8 +136,8 @@ if version != latest:
         )
 if campaign_scores.pending(con, campaign_id) is not None:
     st.caption(
-        "The outputs are being scored against their sources in the background (Jobs page): those scores join the "
-        "automatic metrics once they are in."
+        "The outputs are being scored against their sources in the background (Jobs page): those scores join "
+        "the automatic metrics once they are in."
     )
 choices = facets(campaign_id, version)
 if not choices.n_judgments:
@@ -153,16 +156,22 @@ with st.expander("What counts", expanded=False):
     )
     # one choice per campaign: a key shared by every campaign carried one campaign's annotators into the next
     chosen = right.multiselect(
-        "Annotators", all_annotators, default=all_annotators, key=f"annotators:{campaign_id}",
+        "Annotators",
+        all_annotators,
+        default=all_annotators,
+        key=f"annotators:{campaign_id}",
         format_func=lambda a: people.get(a, a),
-    )  # fmt: skip
+    )
     exclude_flagged = right.checkbox("Leave out annotators the quality checks flag", key="exclude_flagged")
     include_gold = right.checkbox("Count gold items in the verdict", key="include_gold")
     include_repeats = right.checkbox("Count flipped repeats as extra judgments", key="include_repeats")
     confidence = left.selectbox(
-        "Interval coverage", stats.CONFIDENCES, index=stats.CONFIDENCES.index(0.95), format_func=stats.percent_label,
+        "Interval coverage",
+        stats.CONFIDENCES,
+        index=stats.CONFIDENCES.index(0.95),
+        format_func=stats.percent_label,
         key="confidence",
-    )  # fmt: skip
+    )
 options = AnalysisOptions(
     tie_policy=tie_policy,
     exclude_annotators=tuple(a for a in all_annotators if a not in chosen),
@@ -179,11 +188,13 @@ except AnnotationError as e:
     st.stop()
 
 st.caption(
-    f"{used.judgments_used:,} of {counted(used.judgments_total, 'judgment')} on {counted(used.items_used, 'item')} "
-    f"by {counted(used.annotators_used, 'annotator')}; left out: {used.judgments_of_excluded_annotators:,} of "
-    f"excluded annotators ({escape_markdown(', '.join(people.get(a, a) for a in used.excluded_annotators) or 'none')}), "
-    f"{counted(used.repeats_left_out, 'repeat')}, {used.gold_left_out:,} "
-    f"gold. Intervals: {stats.percent_label(options.confidence)}, {options.n_boot:,} bootstrap resamples over items, seed {options.seed}."
+    f"{used.judgments_used:,} of {counted(used.judgments_total, 'judgment')} on "
+    f"{counted(used.items_used, 'item')} by {counted(used.annotators_used, 'annotator')}; left out: "
+    f"{used.judgments_of_excluded_annotators:,} of excluded annotators "
+    f"({escape_markdown(', '.join(people.get(a, a) for a in used.excluded_annotators) or 'none')}), "
+    f"{counted(used.repeats_left_out, 'repeat')}, {used.gold_left_out:,} gold. Intervals: "
+    f"{stats.percent_label(options.confidence)}, {options.n_boot:,} bootstrap resamples over items, seed "
+    f"{options.seed}."
 )  # fmt: skip
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
 progress = st.empty()
@@ -229,8 +240,8 @@ verdict_tab, agreement_tab, metrics_tab, annotators_tab, training_tab, examples_
 # ---------------------------------------------------------------- the verdict first: its win rates are ready
 with verdict_tab:
     summary = st.container()  # the plain-words reading, filled once every statistic is in
-    # Each figure as wide as its value, the row wrapping when they do not fit: in four equal columns the interval
-    # was cut at a desktop width ("27.0% – 6…").
+    # Each figure as wide as its value, the row wrapping when they do not fit: in four equal columns the
+    # interval was cut at a desktop width ("27.0% – 6…").
     with st.container(horizontal=True, gap="large"):
         st.metric(
             f"{escape_markdown(win.system)} win rate ({win.tie_policy})",
@@ -246,9 +257,9 @@ with verdict_tab:
         st.metric(
             "p (items)",
             "n/a" if win.item_p is None else f"{win.item_p:.3g}",
-            help="Score test of a 50% win rate with the item as the unit: the test the Wilson interval inverts, so "
-            "p is below 5% exactly when the 95% interval leaves out 50%. The exact sign test on judgments, which "
-            "treats judgments of one item as independent, is in the statistics table.",
+            help="Score test of a 50% win rate with the item as the unit: the test the Wilson interval "
+            "inverts, so p is below 5% exactly when the 95% interval leaves out 50%. The exact sign test on "
+            "judgments, which treats judgments of one item as independent, is in the statistics table.",
             width="content",
         )
         st.metric(
@@ -266,8 +277,14 @@ with verdict_tab:
                 ("judgments, Wilson", r.wilson_low, r.wilson_high),
             ):
                 if low is not None and not pd.isna(low):
-                    rows.append({"interval": f"{r.tie_policy}: {kind}", "win_rate": r.win_rate,
-                                 "low": low, "high": high})  # fmt: skip
+                    rows.append(
+                        {
+                            "interval": f"{r.tie_policy}: {kind}",
+                            "win_rate": r.win_rate,
+                            "low": low,
+                            "high": high,
+                        }
+                    )
         st.vega_lite_chart(
             pd.DataFrame(rows),
             interval_chart("interval", "win_rate", "low", "high", 0.5, f"win rate of {win.system}"),
@@ -290,9 +307,16 @@ with rest_of_verdict:
         st.subheader("Scores per criterion")
         st.vega_lite_chart(
             diffs.fillna({"ci_low": diffs["mean_diff"], "ci_high": diffs["mean_diff"]}),
-            interval_chart("criterion", "mean_diff", "ci_low", "ci_high", 0.0, f"mean score {win.system} − {win.opponent}"),
+            interval_chart(
+                "criterion",
+                "mean_diff",
+                "ci_low",
+                "ci_high",
+                0.0,
+                f"mean score {win.system} − {win.opponent}",
+            ),
             width="stretch",
-        )  # fmt: skip
+        )
         for r in diffs[diffs["ci_low"].isna() & diffs["reason"].notna()].itertuples():
             st.caption(escape_markdown(f"{r.criterion}: {r.mean_diff:+.2f}, no interval: {r.reason}."))
     if verdict.bradley_terry is not None:
@@ -318,8 +342,8 @@ with agreement_tab:
         st.metric(
             "Raw agreement on the preference",
             f"{raw.share:.0%}",
-            help="Of all pairs of judgments on the same item (by two annotators), the share that chose the same "
-            f"outcome: {raw.n_pairs:,} pairs on {counted(raw.n_items, 'item')}.",
+            help="Of all pairs of judgments on the same item (by two annotators), the share that chose the "
+            f"same outcome: {raw.n_pairs:,} pairs on {counted(raw.n_items, 'item')}.",
             width="content",
         )
     if preference_alpha is None or pd.isna(preference_alpha):
@@ -354,24 +378,34 @@ with agreement_tab:
         if not defined.empty:
             st.vega_lite_chart(
                 defined.fillna({"ci_low": defined["alpha"], "ci_high": defined["alpha"]}),
-                interval_chart("label", "alpha", "ci_low", "ci_high", 0.667,
-                               "Krippendorff's alpha (dashed: .667, tentative reliability)"),
+                interval_chart(
+                    "label",
+                    "alpha",
+                    "ci_low",
+                    "ci_high",
+                    0.667,
+                    "Krippendorff's alpha (dashed: .667, tentative reliability)",
+                ),
                 width="stretch",
-            )  # fmt: skip
+            )
         show_table(
             table[["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]],
             context=context,
         )
         fleiss = agreeing.fleiss
         if fleiss.kappa is not None:
-            st.caption(f"Fleiss' kappa (preference): {fleiss.kappa:.3f} on {counted(fleiss.n_items, 'item')} "
-                       f"with {fleiss.raters_per_item} ratings each.")  # fmt: skip
+            st.caption(
+                f"Fleiss' kappa (preference): {fleiss.kappa:.3f} on {counted(fleiss.n_items, 'item')} "
+                f"with {fleiss.raters_per_item} ratings each."
+            )
         if not agreeing.leave_one_out.empty:
             st.markdown("**Leave one annotator out** (alpha without each annotator)")
             show_table(
-                agreeing.leave_one_out, names=people, labels={"alpha": "Alpha with everyone"},
+                agreeing.leave_one_out,
+                names=people,
+                labels={"alpha": "Alpha with everyone"},
                 empty_note="no alpha without this annotator: too few items judged by two of the others",
-            )  # fmt: skip
+            )
         if not agreeing.cohen.empty:
             st.markdown("**Cohen's kappa per annotator pair**")
             show_table(agreeing.cohen, names=people, labels={"n": "Items judged by both"})
@@ -389,21 +423,36 @@ def scatter(versus, metric_names: list[str], human_names: list[str]) -> None:
         st.caption(f"Showing {MAX_SCATTER_POINTS} of {len(points)} points (random sample).")
         points = points.sample(MAX_SCATTER_POINTS, random_state=0)
     st.altair_chart(
-        alt.Chart(points).mark_circle(opacity=0.6).encode(
-            x=alt.X("value:Q", title=metric), y=alt.Y("score:Q", title=f"mean human {human} score"),
+        alt.Chart(points)
+        .mark_circle(opacity=0.6)
+        .encode(
+            x=alt.X("value:Q", title=metric),
+            y=alt.Y("score:Q", title=f"mean human {human} score"),
             color=alt.Color("system:N", scale=alt.Scale(scheme="tableau10")),
             tooltip=["item_id", "system", "value", "score"],
         ),
         width="stretch",
-    )  # fmt: skip
+    )
     shown = versus.correlations[
         (versus.correlations["metric"] == metric) & (versus.correlations["human"] == human)
     ]
     with st.expander(escape_markdown(f"{metric} against the human {human} score: every level and method")):
         show_table(
-            shown[["level", "method", "coefficient", "ci_low", "ci_high", "n", "n_skipped", "ci_method", "reason"]],
+            shown[
+                [
+                    "level",
+                    "method",
+                    "coefficient",
+                    "ci_low",
+                    "ci_high",
+                    "n",
+                    "n_skipped",
+                    "ci_method",
+                    "reason",
+                ]
+            ],
             context=context,
-        )  # fmt: skip
+        )
 
 
 with metrics_tab:
@@ -433,44 +482,69 @@ with metrics_tab:
         fidelity = fidelity_table(versus.correlations)
         if not fidelity.empty:
             st.markdown(
-                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; only "
-                "reference-free scores that compare the output with its source; `better`: lower-is-better "
-                "scores that track fidelity correlate negatively)"
+                "**Faithfulness scores beside the human fidelity score** (summary level: within each item; "
+                "only reference-free scores that compare the output with its source; `better`: "
+                "lower-is-better scores that track fidelity correlate negatively)"
             )
             st.dataframe(fidelity, hide_index=True)
         with st.expander("Spearman and Pearson, and every correlation"):
             st.markdown("**The metric's per-item difference against the human preference, by every method**")
             show_table(
-                versus.preference_correlations[["metric", "method", "coefficient", "ci_low", "ci_high", "n", "reason"]],
+                versus.preference_correlations[
+                    ["metric", "method", "coefficient", "ci_low", "ci_high", "n", "reason"]
+                ],
                 context=context,
-            )  # fmt: skip
+            )
             st.markdown("**Every correlation of a metric with a human score**")
             show_table(versus.correlations, context=context)
 
 with annotators_tab:
     biases = wait_for("annotators")
     show_table(
-        biases.annotators, names=people,
+        biases.annotators,
+        names=people,
         empty_note="where an annotator judged no gold item or no repeat: nothing to measure",
-        column_order=["annotator_id", "n_judgments", "flags", "median_s", "fast_share", "left_share", "left_p",
-                      "gold_n", "gold_accuracy", "repeat_n", "self_consistency", "majority_n",
-                      "majority_agreement", "excluded"],  # the flags beside the name; `flagged` is their echo
-    )  # fmt: skip
+        column_order=[
+            "annotator_id",
+            "n_judgments",
+            "flags",
+            "median_s",
+            "fast_share",
+            "left_share",
+            "left_p",
+            "gold_n",
+            "gold_accuracy",
+            "repeat_n",
+            "self_consistency",
+            "majority_n",
+            "majority_agreement",
+            "excluded",
+        ],  # the flags beside the name; `flagged` is their echo
+    )
     position = with_usernames(biases.position[biases.position["annotator_id"] != "all"], people)
     if not position.empty:
         st.altair_chart(
-            alt.Chart(position).mark_bar().encode(
+            alt.Chart(position)
+            .mark_bar()
+            .encode(
                 x=alt.X("left_share:Q", title="share of 'left' choices", scale=alt.Scale(domain=[0, 1])),
-                y=alt.Y("annotator_id:N", title=None), tooltip=["annotator_id", "n", "left_share", "p_value"],
+                y=alt.Y("annotator_id:N", title=None),
+                tooltip=["annotator_id", "n", "left_share", "p_value"],
             )
-            + alt.Chart(pd.DataFrame({"r": [0.5]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="r:Q"),
+            + alt.Chart(pd.DataFrame({"r": [0.5]}))
+            .mark_rule(strokeDash=[4, 4], color="gray")
+            .encode(x="r:Q"),
             width="stretch",
-        )  # fmt: skip
+        )
     length = biases.length
     st.caption(
-        "Length bias: " + (length.reason or f"the longer output won {length.share:.0%} of {length.n} decisive "
-                           f"judgments (p = {length.p_value:.3g}).")
-    )  # fmt: skip
+        "Length bias: "
+        + (
+            length.reason
+            or f"the longer output won {length.share:.0%} of {length.n} decisive "
+            f"judgments (p = {length.p_value:.3g})."
+        )
+    )
 
 result = stages.result()  # every stage is in: the reading in plain words, the plan and the export
 results_cache.save(results_cache.cache_folder(), campaign_id, version, result)  # once; kept across restarts
@@ -515,7 +589,8 @@ with training_tab:
 
 @st.fragment
 def example_browser(system: str, opponent: str) -> None:
-    """One item's source, both outputs and its judgments: its own fragment, so another item redraws only this."""
+    """One item's source, both outputs and its judgments: its own fragment, so another item redraws only
+    this."""
     listed = choices.items[: shared.LISTED_ITEMS]
     more = len(choices.items) > len(listed)
     left, right = st.columns(2) if more else (st.container(), None)
@@ -528,8 +603,8 @@ def example_browser(system: str, opponent: str) -> None:
             help="Opens an item not listed.",
         ).strip()
         st.caption(
-            f"Listing the first {len(listed)} of {counted(len(choices.items), 'judged item')} (in the order they were "
-            "first judged); type any other item's id beside the list."
+            f"Listing the first {len(listed)} of {counted(len(choices.items), 'judged item')} (in the order "
+            "they were first judged); type any other item's id beside the list."
         )
         if typed and typed not in set(choices.items):
             st.warning(f"This campaign has no judged item “{escape_markdown(typed)}”.")
@@ -575,8 +650,9 @@ def slides_zip() -> bytes:
 
 with export_tab:
     st.write(
-        "Judgments (CSV, Parquet, JSONL), every statistic (JSON, CSV) with method, n, intervals, seed and versions, "
-        "and the Markdown/HTML report, in one zip. `.venv/bin/python -m annotations export --db FILE --out DIR` writes the same."
+        "Judgments (CSV, Parquet, JSONL), every statistic (JSON, CSV) with method, n, intervals, seed and "
+        "versions, and the Markdown/HTML report, in one zip. `.venv/bin/python -m annotations export --db "
+        "FILE --out DIR` writes the same."
     )
     st.download_button(
         "Download export (.zip)",
@@ -586,9 +662,10 @@ with export_tab:
         key="download_export",
     )
     st.write(
-        "A slide deck to present as is: training curves, the metric table with paired-bootstrap intervals, the "
-        "verdict, agreement, bias checks and three example pairs; PNG charts, a Marp Markdown deck and one "
-        "self-contained HTML file. `.venv/bin/python -m annotations export --db FILE --out DIR --slides` writes the same."
+        "A slide deck to present as is: training curves, the metric table with paired-bootstrap intervals, "
+        "the verdict, agreement, bias checks and three example pairs; PNG charts, a Marp Markdown deck and "
+        "one self-contained HTML file. `.venv/bin/python -m annotations export --db FILE --out DIR --slides` "
+        "writes the same."
     )
     st.download_button(
         "Download slides (.zip)",

@@ -1,7 +1,7 @@
-"""The Results page's "Certainty" block: the prediction-powered win rate with a stored automatic score difference
-as the proxy, beside the human-only interval, and whether the campaign may stop (the anytime-valid confidence
-sequence). Thin: `annotations.stats.certainty` computes, this draws. Off until asked, because it reads every
-judgment (the rest of the page reads only what it shows)."""
+"""The Results page's "Certainty" block: the prediction-powered win rate with a stored automatic score
+difference as the proxy, beside the human-only interval, and whether the campaign may stop (the
+anytime-valid confidence sequence). Thin: `annotations.stats.certainty` computes, this draws. Off until
+asked, because it reads every judgment (the rest of the page reads only what it shows)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
     if not st.toggle(
         "Prediction-powered interval and when to stop", key=f"certainty:{campaign_id}", value=False
     ):
-        st.caption("Uses an automatic score on every item to narrow the human interval, and says whether the "
-                   "campaign may stop (reads every judgment).")  # fmt: skip
+        st.caption(
+            "Uses an automatic score on every item to narrow the human interval, and says whether the "
+            "campaign may stop (reads every judgment)."
+        )
         return
     judgments, metrics = _frames(campaign_id, version)
     names = proxy_metrics(metrics)
@@ -51,7 +53,8 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
     st.caption(
         f"{share} confidence sequence of the win rate after {r.n_items:,} items: {r.sequence_low:.1%} – "
         f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024). It stays valid however often anyone looks and "
-        f"whenever the campaign stops; changing the question (the pair, the tie rule, δ) after looking is not covered."
+        "whenever the campaign stops; changing the question (the pair, the tie rule, δ) after looking is not "
+        "covered."
     )
     if r.ppi is None:
         st.caption(escape_markdown(r.ppi_sentence))
@@ -77,6 +80,7 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
             else f"{plan.items_with_proxy:,}"
         )
         st.caption(
-            f"For a {share} interval of ±{plan.target_half_width:.0%}: about {with_proxy} human-judged items with "
-            f"the proxy on all {plan.total_items:,} items, {plan.items_human_only:,} without it (from the current data)."
+            f"For a {share} interval of ±{plan.target_half_width:.0%}: about {with_proxy} human-judged items "
+            f"with the proxy on all {plan.total_items:,} items, {plan.items_human_only:,} without it (from "
+            "the current data)."
         )

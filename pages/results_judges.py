@@ -1,7 +1,7 @@
-"""The Results page's "LLM judges" block: one card per judge imported into the campaign (`python -m annotations
-import-judge`), measuring it against the annotators. Thin: `annotations.campaigns` reads the verdicts,
-`annotations.stats.judges.judge_card` computes, this draws. A judge's verdicts never enter the human statistics
-above; this block is the only place they appear."""
+"""The Results page's "LLM judges" block: one card per judge imported into the campaign (`python -m
+annotations import-judge`), measuring it against the annotators. Thin: `annotations.campaigns` reads the
+verdicts, `annotations.stats.judges.judge_card` computes, this draws. A judge's verdicts never enter the
+human statistics above; this block is the only place they appear."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def _alpha_metric(name: str, alpha: AlphaResult, share: str) -> None:
 
 def _agreement_table(frame: pd.DataFrame, key: str, share: str, names: dict | None = None) -> None:
     """A compact table of agreement rows (AGREEMENT_COLUMNS): items, agreement, kappa with its interval."""
-    # strings, under names of their own: the tables module formats its "accuracy" and "kappa" columns as numbers
+    # strings, under names of their own: the tables module formats its "accuracy" and "kappa" columns as
+    # numbers
     shown = pd.DataFrame(
         {
             key: frame[key],
@@ -137,21 +138,30 @@ def _card(card: JudgeCard, summary: dict, confidence: float) -> None:
             width="content",
         )
     st.caption(
-        f"Agreement: with the annotators' majority, on {a.n_items:,} items judged by both. Order flip rate: of {card.n_pairs:,} pairs, the share whose two orders "
-        f"name different winners. Chose the longer: of {card.n_length_pairs:,} decided pairs of unequal length "
-        f"(½ is no preference; the annotators' majority: {_share(card.human_longer_share)}). ECE: the gap between "
-        "the judge's probability and the annotators' share, over ten bins. " + _cost(summary)
-    )  # fmt: skip
+        f"Agreement: with the annotators' majority, on {a.n_items:,} items judged by both. Order flip rate: "
+        f"of {card.n_pairs:,} pairs, the share whose two orders name different winners. Chose the longer: of "
+        f"{card.n_length_pairs:,} decided pairs of unequal length (½ is no preference; the annotators' "
+        f"majority: {_share(card.human_longer_share)}). ECE: the gap between the judge's probability and the "
+        "annotators' share, over ten bins. " + _cost(summary)
+    )
     bins = card.calibration.bins
     if len(bins) >= 2:
         diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
             strokeDash=[4, 4], color="gray"
         )
-        curve = alt.Chart(bins).mark_line(point=True).encode(
-            x=alt.X("p_mean:Q", title="judge's probability the second system is better", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("human_share:Q", title="annotators' share", scale=alt.Scale(domain=[0, 1])),
-            tooltip=["p_mean", "human_share", "n"],
-        )  # fmt: skip
+        curve = (
+            alt.Chart(bins)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X(
+                    "p_mean:Q",
+                    title="judge's probability the second system is better",
+                    scale=alt.Scale(domain=[0, 1]),
+                ),
+                y=alt.Y("human_share:Q", title="annotators' share", scale=alt.Scale(domain=[0, 1])),
+                tooltip=["p_mean", "human_share", "n"],
+            )
+        )
         st.altair_chart((diagonal.encode(x="x:Q", y="y:Q") + curve).properties(height=240), width="stretch")
     _beside_the_annotators(card, share)
 
@@ -162,24 +172,24 @@ def _beside_the_annotators(card: JudgeCard, share: str) -> None:
         _alpha_metric("Krippendorff's α, annotators", card.alpha.humans, share)
         _alpha_metric("α with the judge as a rater", card.alpha.with_judge, share)
     st.caption(
-        f"Krippendorff's α (nominal: a system or a tie) on the {card.alpha.with_judge.n_units:,} items the judge "
-        "judged, of the annotators alone and with the judge as one more rater; lower with the judge means it agrees with them less than they "
-        "agree with each other."
-    )  # fmt: skip
+        f"Krippendorff's α (nominal: a system or a tie) on the {card.alpha.with_judge.n_units:,} items the "
+        "judge judged, of the annotators alone and with the judge as one more rater; lower with the judge "
+        "means it agrees with them less than they agree with each other."
+    )
     if not card.per_annotator.empty:
         st.markdown("**The judge against each annotator**")
         _agreement_table(card.per_annotator, "annotator_id", share, names=usernames(store()))
         st.caption(
-            "Each annotator's own labels on the items they share with the judge; κ with the other annotators is "
-            "their Cohen's κ with each of the others, weighted by shared items: the yardstick the judge's κ "
-            "should reach (n/a: they share no item with another annotator, or κ is undefined)."
-        )  # fmt: skip
+            "Each annotator's own labels on the items they share with the judge; κ with the other annotators "
+            "is their Cohen's κ with each of the others, weighted by shared items: the yardstick the judge's "
+            "κ should reach (n/a: they share no item with another annotator, or κ is undefined)."
+        )
     if not card.per_criterion.empty:
         st.markdown("**The judge against each criterion**")
         _agreement_table(card.per_criterion, "criterion", share)
         st.caption(
-            "Per criterion, the annotators' preference is the system they scored higher (equal scores: a tie), "
-            "the majority per item; the judge's one verdict is measured against each."
+            "Per criterion, the annotators' preference is the system they scored higher (equal scores: a "
+            "tie), the majority per item; the judge's one verdict is measured against each."
         )
 
 
@@ -190,8 +200,12 @@ def _import_control(campaign_id: str, imported: list[str]) -> None:
     if not found:
         return
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    judge = left.selectbox("Judge in the run folder", found, key=f"judge_import:{campaign_id}",
-                           format_func=lambda j: f"{j} (imported: import again)" if j in imported else j)  # fmt: skip
+    judge = left.selectbox(
+        "Judge in the run folder",
+        found,
+        key=f"judge_import:{campaign_id}",
+        format_func=lambda j: f"{j} (imported: import again)" if j in imported else j,
+    )
     if right.button("Import its verdicts", key=f"judge_import_button:{campaign_id}"):
         try:
             done = campaigns.import_judge(
@@ -215,9 +229,12 @@ def judge_block(campaign_id: str, version: str, confidence: float) -> None:
         st.success(escape_markdown(note))
     _import_control(campaign_id, list(runs["judge"]))
     if runs.empty:
-        st.caption("No judge on this campaign. Run one on its run folder (`.venv/bin/python -m ft_core judge --run-dir RUN`), "
-                   f"then import it here or with `.venv/bin/python -m annotations import-judge --campaign {campaign_id} "
-                   "--judge NAME`; its verdicts stay apart from the annotators' and are measured against them here.")  # fmt: skip
+        st.caption(
+            "No judge on this campaign. Run one on its run folder (`.venv/bin/python -m ft_core judge "
+            "--run-dir RUN`), then import it here or with `.venv/bin/python -m annotations import-judge "
+            f"--campaign {campaign_id} --judge NAME`; its verdicts stay apart from the annotators' and are "
+            "measured against them here."
+        )
         return
     imports = tuple(zip(runs["judge"], runs["imported_at"].astype(str)))
     judgments, verdicts, scores = _frames(campaign_id, version, imports)

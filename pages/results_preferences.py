@@ -1,6 +1,7 @@
 """The Results page's "Preference data" block: the campaign's majority preferences as TRL preference data
-(docs/preference-tuning.md), to download for preference tuning. Thin: `annotations.report.preferences` builds the
-rows, this draws the options, the counts and the button. Off until asked, because it reads every judgment."""
+(docs/preference-tuning.md), to download for preference tuning. Thin: `annotations.report.preferences`
+builds the rows, this draws the options, the counts and the button. Off until asked, because it reads every
+judgment."""
 
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ def preference_block(campaign_id: str, version: str) -> None:
     """Options, what would be written and left out, and the download; redrawn alone when an option changes."""
     st.subheader("Preference data")
     if not st.toggle("Preference data for DPO / KTO", key=f"preferences:{campaign_id}", value=False):
-        st.caption("The pairs the annotators decided, as TRL preference data (reads every judgment). "
-                   "`.venv/bin/python -m annotations preferences --campaign ID --out DIR` writes the same.")  # fmt: skip
+        st.caption(
+            "The pairs the annotators decided, as TRL preference data (reads every judgment). "
+            "`.venv/bin/python -m annotations preferences --campaign ID --out DIR` writes the same."
+        )
         return
     left, middle, right = st.columns(3)
     min_margin = left.slider("Minimum vote margin", 0.0, 1.0, 0.0, 0.05, key="preferences_margin")
@@ -45,7 +48,8 @@ def preference_block(campaign_id: str, version: str) -> None:
     s = data.summary
     rate = "n/a" if s.disagreement_rate is None else f"{s.disagreement_rate:.1%}"
     st.write(
-        f"{s.written} pairs ({'conversational' if s.conversational else 'plain prompts'}); left out: {s.ties} "
+        f"{s.written} pairs ({'conversational' if s.conversational else 'plain prompts'}); left out: "
+        f"{s.ties} "
         f"ties, {s.undecided} undecided, {s.low_margin} below the margin, {s.eval_split_left_out} from an "
         f"evaluation split. Disagreement rate (label noise): {rate}."
     )

@@ -37,7 +37,8 @@ st.title("Runs")
 table = runs.list_runs(runs_dir())
 if table.empty:
     st.info(
-        f"No run folder in {escape_markdown(runs_dir())} yet. Launch a run on the Train page, or run the demo "
+        f"No run folder in {escape_markdown(runs_dir())} yet. Launch a run on the Train page, or run the "
+        "demo "
         "from Home."
     )
     link("pages/train.py", "Train", ":material/model_training:")
@@ -171,7 +172,8 @@ with right:
             note = f" {cut:,} texts longer than {config.max_text_chars:,} characters were cut." if cut else ""
             st.success(
                 escape_markdown(
-                    f"Campaign '{name}' created ({campaign_id}); annotators see it on their Annotate page.{note}"
+                    f"Campaign '{name}' created ({campaign_id}); annotators see it on their Annotate "
+                    f"page.{note}"
                 )
             )
     if not row.outputs:

@@ -1,22 +1,26 @@
-"""The web server around the pages (Streamlit's `st.App`): the session-cookie routes, and the store opened at start.
+"""The web server around the pages (Streamlit's `st.App`): the session-cookie routes, and the store opened at
+start.
 
-`streamlit run streamlit_app.py` finds the `st.App` in streamlit_app.py and serves it. Building it opens the store
-first (`open_store_or_exit`), so a second app pointed at a DuckDB file that another process holds stops with one
-line in its terminal, naming the holder, instead of serving tracebacks to visitors; and it makes every request go
-through the entry point's login gate and navigation (`navigation_only`).
+`streamlit run streamlit_app.py` finds the `st.App` in streamlit_app.py and serves it. Building it opens the
+store first (`open_store_or_exit`), so a second app pointed at a DuckDB file that another process holds stops
+with one line in its terminal, naming the holder, instead of serving tracebacks to visitors; and it makes
+every request go through the entry point's login gate and navigation (`navigation_only`).
 
-Routes (both answer only same-origin `fetch` calls that pages/shared.py puts in the page; a request that a browser
-marks cross-site, by `Sec-Fetch-Site` or by an `Origin` other than the host asked, gets 403 and changes nothing):
-- `POST /_ft/session` (body: a login's one-use ticket): sets the session cookie, HttpOnly, SameSite=Strict, Path=/,
-  Max-Age = the session's remaining lifetime, and Secure when the page is served over https (directly, or behind a
-  proxy that says so in `X-Forwarded-Proto` / `Forwarded`, read only with `FT_TRUST_PROXY=1`).
-- `POST /_ft/forget`: drops the cookie when its session has ended (logout, expiry, revocation); a live one stays.
+Routes (both answer only same-origin `fetch` calls that pages/shared.py puts in the page; a request that a
+browser marks cross-site, by `Sec-Fetch-Site` or by an `Origin` other than the host asked, gets 403 and
+changes nothing):
+- `POST /_ft/session` (body: a login's one-use ticket): sets the session cookie, HttpOnly, SameSite=Strict,
+  Path=/, Max-Age = the session's remaining lifetime, and Secure when the page is served over https (directly,
+  or behind a proxy that says so in `X-Forwarded-Proto` / `Forwarded`, read only with `FT_TRUST_PROXY=1`).
+- `POST /_ft/forget`: drops the cookie when its session has ended (logout, expiry, revocation); a live one
+  stays.
 
-Every HTTP request also passes `Guard` (a middleware of the `st.App`): `/_stcore/metrics` answers 404 (Streamlit's
-counters of sessions and caches are nobody's business outside), `/media/...` (downloads the pages made, images)
-needs the cookie of a live session, and every response says it may be framed only by the app itself
-(`Content-Security-Policy: frame-ancestors 'self'`, `X-Frame-Options: SAMEORIGIN`), with `X-Content-Type-Options:
-nosniff` and `Referrer-Policy: same-origin` (an invitation link's token never leaves in a Referer).
+Every HTTP request also passes `Guard` (a middleware of the `st.App`): `/_stcore/metrics` answers 404
+(Streamlit's counters of sessions and caches are nobody's business outside), `/media/...` (downloads the pages
+made, images) needs the cookie of a live session, and every response says it may be framed only by the app
+itself (`Content-Security-Policy: frame-ancestors 'self'`, `X-Frame-Options: SAMEORIGIN`), with
+`X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin` (an invitation link's token never leaves
+in a Referer).
 """
 
 from __future__ import annotations
@@ -49,9 +53,9 @@ def navigation_only() -> None:
     """Serve pages only through streamlit_app.py's `st.navigation`, from the very first request.
 
     Until some run calls `st.navigation`, Streamlit treats a `pages/` folder beside the entry point as the old
-    (v1) multipage layout: the first visitor after a start who opens e.g. `/jobs` would get pages/jobs.py run on
-    its own, outside the login gate, with every file of pages/ listed in the sidebar. `st.navigation` clears this
-    same class flag on its first call; we clear it before the first request.
+    (v1) multipage layout: the first visitor after a start who opens e.g. `/jobs` would get pages/jobs.py run
+    on its own, outside the login gate, with every file of pages/ listed in the sidebar. `st.navigation`
+    clears this same class flag on its first call; we clear it before the first request.
     """
     PagesManager.uses_pages_directory = False
 
@@ -87,12 +91,12 @@ def warm_imports() -> threading.Thread:
 
 def one_blas_thread() -> None:
     """Let numpy's BLAS use one thread in this process. The server already works on the cores from several
-    threads at once (the results page computes its statistics on two, beside the pages' own and the event loop),
-    and BLAS threads on top of those oversubscribe the cores and spin waiting for work: on 2 cores a cold results
-    page at 100,000 judgments used 0.6 CPU seconds less in the server and drew every tab 0.25 s sooner
-    (bench/analysis_scale.py). The statistics are the same to the bit (their sums are exact whatever the BLAS
-    threads: ft_core/resampling.py). Training and generation run in their own processes (jobs/), which
-    this does not touch."""
+    threads at once (the results page computes its statistics on two, beside the pages' own and the event
+    loop), and BLAS threads on top of those oversubscribe the cores and spin waiting for work: on 2 cores a
+    cold results page at 100,000 judgments used 0.6 CPU seconds less in the server and drew every tab 0.25
+    s sooner (bench/analysis_scale.py). The statistics are the same to the bit (their sums are exact
+    whatever the BLAS threads: ft_core/resampling.py). Training and generation run in their own processes
+    (jobs/), which this does not touch."""
     import numpy  # noqa: F401 - its BLAS must be loaded for threadpoolctl to find it
     from threadpoolctl import threadpool_limits
 
@@ -100,24 +104,26 @@ def one_blas_thread() -> None:
 
 
 def system_allocator_for_arrow() -> None:
-    """Let pyarrow (pandas' string columns, the frames read from DuckDB) allocate with the C library's malloc
-    instead of its bundled jemalloc, which hands freed pages back to the kernel within a second and takes fresh
-    ones for the next frame. A first touch of a page is expensive on a virtual machine (Firecracker here), and a
-    cold results page touches a few hundred MB: the first analysis in a fresh process (bench/analysis_scale.py's
-    100,000 judgments, six runs each) spent 0.15-1.3 s of system time with jemalloc, 0.13-0.22 s with malloc,
-    and 1.8-3.0 against 1.8 CPU seconds. malloc keeps and reuses what it has. Values are not affected."""
+    """Let pyarrow (pandas' string columns, the frames read from DuckDB) allocate with the C library's
+    malloc instead of its bundled jemalloc, which hands freed pages back to the kernel within a second and
+    takes fresh ones for the next frame. A first touch of a page is expensive on a virtual machine
+    (Firecracker here), and a cold results page touches a few hundred MB: the first analysis in a fresh
+    process (bench/analysis_scale.py's 100,000 judgments, six runs each) spent 0.15-1.3 s of system time
+    with jemalloc, 0.13-0.22 s with malloc, and 1.8-3.0 against 1.8 CPU seconds. malloc keeps and reuses
+    what it has. Values are not affected."""
     import pyarrow
 
     pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def proxy_headers_only_when_trusted() -> None:
-    """Let the web server (uvicorn) rewrite a request's scheme and client address from `X-Forwarded-Proto` /
-    `X-Forwarded-For` only with `FT_TRUST_PROXY=1`. Uvicorn does it by default for any peer on 127.0.0.1, so
-    anything that relays requests from this machine would let the sender choose the scheme (a Secure cookie) and
-    the address the login throttle counts; FT_TRUST_PROXY is the one switch. `streamlit run` has built uvicorn's
-    config before it imports the app, but wraps the app in uvicorn's ProxyHeadersMiddleware only after: the class
-    it takes is made to trust no peer (tests/app/test_server_http.py checks it over real HTTP)."""
+    """Let the web server (uvicorn) rewrite a request's scheme and client address from `X-Forwarded-Proto`
+    / `X-Forwarded-For` only with `FT_TRUST_PROXY=1`. Uvicorn does it by default for any peer on 127.0.0.1,
+    so anything that relays requests from this machine would let the sender choose the scheme (a Secure
+    cookie) and the address the login throttle counts; FT_TRUST_PROXY is the one switch. `streamlit run`
+    has built uvicorn's config before it imports the app, but wraps the app in uvicorn's
+    ProxyHeadersMiddleware only after: the class it takes is made to trust no peer
+    (tests/app/test_server_http.py checks it over real HTTP)."""
     if logins.trusts_proxy():
         return
     os.environ["FORWARDED_ALLOW_IPS"] = ""  # for a server built after this
@@ -156,9 +162,10 @@ def is_https(request: Request) -> bool:
 
 
 def is_cross_site(request: HTTPConnection) -> bool:
-    """Whether a browser says this request comes from another site: `Sec-Fetch-Site` other than same-origin, or an
-    `Origin` whose host is not the one asked (`Host`, or the proxy's `X-Forwarded-Host` when it is trusted).
-    A client that sends neither (curl, a script) is no browser a login CSRF could ride on."""
+    """Whether a browser says this request comes from another site: `Sec-Fetch-Site` other than
+    same-origin, or an `Origin` whose host is not the one asked (`Host`, or the proxy's `X-Forwarded-Host`
+    when it is trusted). A client that sends neither (curl, a script) is no browser a login CSRF could ride
+    on."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site.lower() != "same-origin":
         return True
@@ -224,8 +231,8 @@ ROUTES = [
 
 
 _METRICS = re.compile(r"(^|/)_stcore/metrics/?$")
-# Streamlit's media endpoint, `[/base-url]/media/<file id>`, never its bundled assets under `/static/media/` (the
-# fonts and icons every page, the login page included, loads before any session exists)
+# Streamlit's media endpoint, `[/base-url]/media/<file id>`, never its bundled assets under `/static/media/`
+# (the fonts and icons every page, the login page included, loads before any session exists)
 _MEDIA = re.compile(r"(^|/)(?<!static/)media/")
 SECURITY_HEADERS = {
     "content-security-policy": "frame-ancestors 'self'",

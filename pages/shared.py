@@ -7,10 +7,10 @@ Use at the top of a page:
     con = store()                              # the app's single read-write DuckDB connection
 
 API (keep it small):
-- `store()`: the process's connection to `$FT_APP_DB` (default data/app.duckdb), migrations applied; the first call
-  on an empty store creates the researcher `admin` and prints its password once (`$FT_ADMIN_PASSWORD` sets it).
-  Pass it to `annotations.*` functions; they take cursors per thread themselves. The web server opens it before the
-  first request (pages/server.py), so a second app on a held file stops at once.
+- `store()`: the process's connection to `$FT_APP_DB` (default data/app.duckdb), migrations applied; the first
+  call on an empty store creates the researcher `admin` and prints its password once (`$FT_ADMIN_PASSWORD`
+  sets it). Pass it to `annotations.*` functions; they take cursors per thread themselves. The web server
+  opens it before the first request (pages/server.py), so a second app on a held file stops at once.
 - `runs_dir()`: `$FT_RUNS_DIR` (default runs/) as a Path.
 - `current_user()`: the logged-in `annotations.accounts.users.User`, or None. Checked against the sessions
   table on every call: a session revoked elsewhere (logout in another tab, account disabled, password changed)
@@ -18,10 +18,13 @@ API (keep it small):
 - `require_role(*roles)`: the user when their role is allowed, else an error on the page and `st.stop()`.
 - `signed_in(callback)`: wraps a widget callback so it does nothing once the session has ended (Streamlit runs
   callbacks before the page script, so a page's own `require_role` comes too late for them).
-- `while_signed_in(data)`: wraps a download button's deferred data function (`st.download_button(data=...)`), which
-  Streamlit runs on the click outside any script run, so it refuses once the session that drew the button ended.
-- `link(page, label, icon)`: a link to another page; plain text where the page runs alone (AppTest of one file).
-- `log_in(user)`, `log_out()`: start / end the session. The tab keeps only the session id in `st.session_state`;
+- `while_signed_in(data)`: wraps a download button's deferred data function (`st.download_button(data=...)`),
+  which Streamlit runs on the click outside any script run, so it refuses once the session that drew the
+  button ended.
+- `link(page, label, icon)`: a link to another page; plain text where the page runs alone (AppTest of one
+  file).
+- `log_in(user)`, `log_out()`: start / end the session. The tab keeps only the session id in
+  `st.session_state`;
   the browser gets an HttpOnly cookie through `cookie_exchange()` (see annotations/accounts/sessions.py).
 - `client()`: the visitor's address for the login throttle (annotations/accounts/logins.py).
 """
@@ -46,8 +49,9 @@ from annotations.errors import AuthError
 from annotations.store import PROJECT_ROOT, default_path
 from annotations.store import connect as connect_store
 
-# Options a page sends to the browser in one select box: the Results page's example browser lists this many items
-# and takes any other item id typed by hand (30,000 options cost the browser 50 MB and 0.3 s of script per visit).
+# Options a page sends to the browser in one select box: the Results page's example browser lists this many
+# items and takes any other item id typed by hand (30,000 options cost the browser 50 MB and 0.3 s of script
+# per visit).
 LISTED_ITEMS = 200
 
 SESSION_KEY = "session_id"
@@ -130,7 +134,8 @@ def require_role(*roles: str) -> User:
 
 
 def signed_in(callback: Callable[P, None]) -> Callable[P, None]:
-    """`on_click=signed_in(f)`: run `f` only while this tab's session is live (else the page shows the login)."""
+    """`on_click=signed_in(f)`: run `f` only while this tab's session is live (else the page shows the
+    login)."""
 
     @wraps(callback)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
@@ -142,9 +147,10 @@ def signed_in(callback: Callable[P, None]) -> Callable[P, None]:
 
 
 def while_signed_in(data: Callable[[], bytes]) -> Callable[[], bytes]:
-    """`st.download_button(data=while_signed_in(f))`: make the file only while the session that drew the button
-    is live. Streamlit runs the function on the click, in a thread of its own without this tab's state, so the
-    session is taken now and checked then; an ended one raises AuthError (the button says the download failed)."""
+    """`st.download_button(data=while_signed_in(f))`: make the file only while the session that drew the
+    button is live. Streamlit runs the function on the click, in a thread of its own without this tab's
+    state, so the session is taken now and checked then; an ended one raises AuthError (the button says the
+    download failed)."""
     session_id = st.session_state.get(SESSION_KEY)
 
     @wraps(data)
@@ -157,8 +163,9 @@ def while_signed_in(data: Callable[[], bytes]) -> Callable[[], bytes]:
 
 
 def _drop_media() -> None:
-    """Forget the files this tab's runs put in Streamlit's media store (images, downloads ready to fetch): what
-    no other tab uses goes at once. `/media/...` needs a live session's cookie anyway (pages/server.py)."""
+    """Forget the files this tab's runs put in Streamlit's media store (images, downloads ready to fetch):
+    what no other tab uses goes at once. `/media/...` needs a live session's cookie anyway
+    (pages/server.py)."""
     from streamlit.runtime import Runtime
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
@@ -201,7 +208,10 @@ def cookie_exchange() -> None:
     ticket = st.session_state.pop(_TICKET_KEY, None)
     forget = st.session_state.pop(_FORGET_KEY, None)
     if ticket:
-        body = f"fetch('/_ft/session', {{method: 'POST', body: {json.dumps(ticket)}, credentials: 'same-origin'}});"
+        body = (
+            f"fetch('/_ft/session', {{method: 'POST', body: {json.dumps(ticket)}, credentials: "
+            "'same-origin'});"
+        )
     elif forget:
         body = "fetch('/_ft/forget', {method: 'POST', credentials: 'same-origin'});"
     else:

@@ -1,9 +1,9 @@
-"""How the researchers' pages draw a statistic's table: a header a person reads ("Median time per pair (s)", not
-`median_s`), usernames where the frame holds user ids, and "—" in an empty cell with a line saying why.
+"""How the researchers' pages draw a statistic's table: a header a person reads ("Median time per pair (s)",
+not `median_s`), usernames where the frame holds user ids, and "—" in an empty cell with a line saying why.
 
-Only what `st.dataframe` draws changes: the frames keep their columns and their ids, because the analysis is keyed
-by ids and the export and outside checks read those columns. Headers go through `column_config` labels, empty
-cells through `placeholder`.
+Only what `st.dataframe` draws changes: the frames keep their columns and their ids, because the analysis is
+keyed by ids and the export and outside checks read those columns. Headers go through `column_config` labels,
+empty cells through `placeholder`.
 """
 
 from __future__ import annotations
@@ -107,8 +107,10 @@ LABELS = {
 }
 # What a short header means, shown when the pointer rests on it.
 HELP = {
-    "fast_share": "Share of this annotator's judgments given faster than the quality check's too-fast threshold",
-    "left_share": "Share of decisive judgments that chose the left output (about 0.5 expected: sides are random)",
+    "fast_share": "Share of this annotator's judgments given faster than the quality check's too-fast "
+    "threshold",
+    "left_share": "Share of decisive judgments that chose the left output (about 0.5 expected: sides are "
+    "random)",
     "left_p": "Two-sided binomial test of the left share against 0.5",
     "gold_accuracy": "Share of gold items judged as their known winner",
     "self_consistency": "Share of flipped repeats judged the same way as the first time",
@@ -119,8 +121,15 @@ HELP = {
     "share_system_higher": "Share of items where {system} scores higher than {opponent}",
     "n_skipped": "Groups where a coefficient is undefined (constant scores), skipped and counted",
 }
-SHARES = ("fast_share", "left_share", "gold_accuracy", "self_consistency", "majority_agreement",
-          "share_system_higher", "accuracy")  # fmt: skip
+SHARES = (
+    "fast_share",
+    "left_share",
+    "gold_accuracy",
+    "self_consistency",
+    "majority_agreement",
+    "share_system_higher",
+    "accuracy",
+)
 # Number formats (printf, or Streamlit's names): shares as percentages, p-values to three significant digits,
 # seconds to a tenth.
 FORMATS = {"median_s": "%.1f", "left_p": "%.3g", "p_value": "%.3g", "t_p": "%.3g", "seed": "%d"}
@@ -196,7 +205,8 @@ def column_config(
 
 
 def _numbers(column: pd.Series) -> pd.Series:
-    """A column of numbers and Nones (an object column) as floats, so it gets a number format; others as they are."""
+    """A column of numbers and Nones (an object column) as floats, so it gets a number format; others as
+    they are."""
     values = column.dropna()
     if (
         values.empty
@@ -216,8 +226,9 @@ def show_table(
     context: Mapping[str, str] | None = None,
     **dataframe_options,
 ) -> None:
-    """Draw `frame` with readable headers, usernames for user ids (`names`) and "—" for empty cells; when a cell
-    is empty, a caption says why (`empty_note`, else the 'Why empty' column, else that nothing could be computed)."""
+    """Draw `frame` with readable headers, usernames for user ids (`names`) and "—" for empty cells; when a
+    cell is empty, a caption says why (`empty_note`, else the 'Why empty' column, else that nothing could
+    be computed)."""
     shown = with_usernames(frame, names) if names else frame
     shown = shown.assign(**{c: _numbers(shown[c]) for c in shown.columns if shown[c].dtype == object})
     dataframe_options.setdefault("hide_index", True)

@@ -1,11 +1,11 @@
 """Train (researchers): launch a LoRA run or an lr x r sweep from a form in the researcher's words.
 
-The run name comes first. Every field shows its label and help from `ft_core.config`'s own metadata (the words the
-CLI's `--help` prints), the rarely changed ones folded under "Advanced"; the data come from a picker
+The run name comes first. Every field shows its label and help from `ft_core.config`'s own metadata (the words
+the CLI's `--help` prints), the rarely changed ones folded under "Advanced"; the data come from a picker
 (pages/train_form.py) that shows the chosen file's first rows and real columns. The values go through
-`config_from_dict`, so a bad value gives exactly the ConfigError the CLI gives; a problem with the data or the run
-name is shown before Launch and keeps it disabled. Launching queues `python -m ft_core train|sweep ...` as a
-separate process (jobs.training); the page shows the same command for a terminal or a cluster.
+`config_from_dict`, so a bad value gives exactly the ConfigError the CLI gives; a problem with the data or the
+run name is shown before Launch and keeps it disabled. Launching queues `python -m ft_core train|sweep ...` as
+a separate process (jobs.training); the page shows the same command for a terminal or a cluster.
 """
 
 from __future__ import annotations
@@ -235,7 +235,8 @@ if right.button("Launch", type="primary", key="launch", disabled=not ready):
     else:
         where = "started" if job.status == "running" else f"{job.status} (waiting for a free slot)"
         st.success(
-            f"Job '{escape_markdown(job.label)}' {where}. Watch it on the Jobs page; closing the browser does not "
+            f"Job '{escape_markdown(job.label)}' {where}. Watch it on the Jobs page; closing the browser "
+            "does not "
             "stop it."
         )
         link("pages/jobs.py", label="Open the Jobs page", icon=":material/work_history:")

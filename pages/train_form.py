@@ -1,10 +1,10 @@
 """The Train page's form pieces: one widget per config field from its own metadata, and the data picker.
 
-`field_widget` draws a `ft_core.config.FieldSpec` with its label and help (the same words `--help` prints); the
-data picker offers the data sets found under the data folder (`ft_core.data_files`), files uploaded through the
-page (kept in the uploads folder and listed again), or a hub id / local path typed by hand, then shows the chosen
-file's first rows and row count and lets the researcher pick the columns from the file's real columns. Every
-problem it finds is returned, so the page shows it before Launch and keeps Launch disabled.
+`field_widget` draws a `ft_core.config.FieldSpec` with its label and help (the same words `--help` prints);
+the data picker offers the data sets found under the data folder (`ft_core.data_files`), files uploaded
+through the page (kept in the uploads folder and listed again), or a hub id / local path typed by hand, then
+shows the chosen file's first rows and row count and lets the researcher pick the columns from the file's real
+columns. Every problem it finds is returned, so the page shows it before Launch and keeps Launch disabled.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def run_name_problem(name: str) -> str | None:
         return "give the run a name"
     if not _RUN_NAME.fullmatch(name):
         return (
-            f"the run name '{name}' may hold only letters, digits, '.', '_' and '-' (80 at most), starting with a "
-            "letter or digit"
+            f"the run name '{name}' may hold only letters, digits, '.', '_' and '-' (80 at most), starting "
+            "with a letter or digit"
         )
     return None
 
@@ -135,8 +135,8 @@ def _pick_file(split: str, dataset: data_files.Dataset, label: str, optional: bo
 
 
 def _kept(key: str, default: object) -> object:
-    """A picker widget's value: its state, else the value it last had (Streamlit drops the state of a widget that
-    was not drawn in a run, e.g. the columns while "Upload a file" is chosen), else `default`."""
+    """A picker widget's value: its state, else the value it last had (Streamlit drops the state of a
+    widget that was not drawn in a run, e.g. the columns while "Upload a file" is chosen), else `default`."""
     if key in st.session_state and st.session_state[key] is not None:
         return st.session_state[key]
     return st.session_state.get("picker_kept", {}).get(key, default)
@@ -169,7 +169,8 @@ def _column_widget(spec: FieldSpec, columns: list[str] | None, optional: bool) -
 
 
 def chosen_data_set_name() -> str | None:
-    """The data set the picker shows (or will show first), for the run name's default before the picker is drawn."""
+    """The data set the picker shows (or will show first), for the run name's default before the picker is
+    drawn."""
     if _kept("data_mode", FOUND) != FOUND:
         return None
     names = [d.name for d in data_files.find_datasets(data_files.data_root())]
@@ -263,8 +264,8 @@ def _inspect_and_columns(values: dict[str, object], specs: dict[str, FieldSpec],
         choice.problems.append(f"{specs['train_file'].label}: no file chosen")
     elif data_files.is_hub_id(train):
         st.info(
-            f"{escape_markdown(train)} is read as a Hugging Face hub id when the job starts (no preview here); "
-            "type the column names below."
+            f"{escape_markdown(train)} is read as a Hugging Face hub id when the job starts (no preview "
+            "here); type the column names below."
         )
     else:
         try:

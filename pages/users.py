@@ -1,5 +1,5 @@
-"""Users (researchers): accounts, roles, one-use invitation links, and recent login attempts (failures, locks, and
-the Unlock button that lifts a lock at once)."""
+"""Users (researchers): accounts, roles, one-use invitation links, and recent login attempts (failures,
+locks, and the Unlock button that lifts a lock at once)."""
 
 import streamlit as st
 
@@ -88,8 +88,9 @@ st.subheader("Login attempts")
 locked = locked_usernames(con)
 if len(locked):
     st.warning(
-        f"{counted(len(locked['username_key'].unique()), 'username')} locked after repeated failures, each from the "
-        "addresses listed only (canonical form; the same name from any other address still logs in):"
+        f"{counted(len(locked['username_key'].unique()), 'username')} locked after repeated failures, each "
+        "from the addresses listed only (canonical form; the same name from any other address still logs "
+        "in):"
     )
     show_table(locked, width="stretch")
     with st.container(horizontal=True):

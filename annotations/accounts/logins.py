@@ -1,22 +1,23 @@
-"""Logging in with a throttle: a growing back-off per username, per client address and per pair of the two, and a
-lock of one username from one address after N failures.
+"""Logging in with a throttle: a growing back-off per username, per client address and per pair of the two,
+and a lock of one username from one address after N failures.
 
-`log_in` is what the login page calls. It asks the throttle first, so a refused attempt costs no argon2 work, and
-lets only one password check per username and per address run at a time (sessions guessing in parallel would
-otherwise all pass before the first failure is written): a second one waits for the first, then asks the throttle
-again, so annotators behind one address who log in at the same moment all get in, one after the other.
-`annotations.accounts.users` bounds the argon2 computations that do run. Then it checks the password, records
-the verdict in `login_attempts` (time, the username as typed, the client) and logs each failure on one line of
-the server log.
+`log_in` is what the login page calls. It asks the throttle first, so a refused attempt costs no argon2 work,
+and lets only one password check per username and per address run at a time (sessions guessing in parallel
+would otherwise all pass before the first failure is written): a second one waits for the first, then asks the
+throttle again, so annotators behind one address who log in at the same moment all get in, one after the
+other. `annotations.accounts.users` bounds the argon2 computations that do run. Then it checks the password,
+records the verdict in `login_attempts` (time, the username as typed, the client) and logs each failure on one
+line of the server log.
 
 What counts, within the last `lock_minutes` (failures older are forgotten):
-- a username typed from one address (the pair): `lock_after` failures lock that pair until `lock_minutes` after the
-  last one; fewer give a back-off that doubles with each. A success of the pair, or a researcher's unlock of the
-  name (`unlock`, the Users page), starts the count again.
+- a username typed from one address (the pair): `lock_after` failures lock that pair until `lock_minutes`
+  after the last one; fewer give a back-off that doubles with each. A success of the pair, or a researcher's
+  unlock of the name (`unlock`, the Users page), starts the count again.
 - an address, whatever names it types: a back-off that doubles with each failure, capped at
-  `max_backoff_seconds`, never a lock (a success does not clear it, or one valid account would unlock guessing at
-  all others from that address).
-- a username, from every address: a back-off capped at `max_backoff_seconds`, never a lock, and only for addresses
+  `max_backoff_seconds`, never a lock (a success does not clear it, or one valid account would unlock guessing
+  at all others from that address).
+- a username, from every address: a back-off capped at `max_backoff_seconds`, never a lock, and only for
+  addresses
   that have failed within the window themselves. So nobody can lock an account they do not hold: the right
   password from an address with no failures always gets in, while guessing one name from many addresses still
   waits out the name's back-off from each address's second try on.
@@ -111,14 +112,16 @@ class LoginResult:
 
 
 def trusts_proxy() -> bool:
-    """Whether `FT_TRUST_PROXY=1`: a reverse proxy of ours sets the `X-Forwarded-*` / `Forwarded` headers, so the
-    app may read them. Without one in front, anyone could send them and pick their address or scheme."""
+    """Whether `FT_TRUST_PROXY=1`: a reverse proxy of ours sets the `X-Forwarded-*` / `Forwarded` headers,
+    so the app may read them. Without one in front, anyone could send them and pick their address or
+    scheme."""
     return os.environ.get("FT_TRUST_PROXY") == "1"
 
 
 def client_address(ip_address: str | None, headers: Mapping[str, str] | None = None) -> str:
-    """Who is knocking: the connection's address ('local' for loopback), or with `FT_TRUST_PROXY=1` the address
-    the nearest proxy appended to `X-Forwarded-For` (trusting that header without a proxy lets anyone pick one)."""
+    """Who is knocking: the connection's address ('local' for loopback), or with `FT_TRUST_PROXY=1` the
+    address the nearest proxy appended to `X-Forwarded-For` (trusting that header without a proxy lets
+    anyone pick one)."""
     if trusts_proxy() and headers:
         forwarded = headers.get("X-Forwarded-For") or headers.get("x-forwarded-for") or ""
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
@@ -206,11 +209,12 @@ def wait_before_next(
     return wait, state.locked and wait > 0
 
 
-# The throttle's answers, remembered per store until they lapse: a refused try then costs a dictionary lookup, not
-# four queries (sessions that guess flat out would otherwise compete with annotators for the cores). The table
-# stays the truth: this process writes every attempt and every unlock, and an empty memory (a restart) asks the
-# table. Entries: ("pair", key, client), ("client", client), ("name", key) -> [free at, refusal logged], and
-# ("failing", client) -> [until, _]: the name's back-off applies only to an address that has failed itself.
+# The throttle's answers, remembered per store until they lapse: a refused try then costs a dictionary lookup,
+# not four queries (sessions that guess flat out would otherwise compete with annotators for the cores). The
+# table stays the truth: this process writes every attempt and every unlock, and an empty memory (a restart)
+# asks the table. Entries: ("pair", key, client), ("client", client), ("name", key) -> [free at, refusal
+# logged], and ("failing", client) -> [until, _]: the name's back-off applies only to an address that has
+# failed itself.
 _FREE_AT: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[tuple[str, ...], list]] = (
     weakref.WeakKeyDictionary()
 )
@@ -256,7 +260,8 @@ def _refuse(memory: dict, typed: str, key: str, client: str, now: datetime) -> L
             entry[1] = True
     if first:
         _LOG.warning(
-            "login refused for %r from %s: throttled for %.0f s more (further refusals until then not logged)",
+            "login refused for %r from %s: throttled for %.0f s more (further refusals until then not "
+            "logged)",
             typed,
             client,
             wait.total_seconds(),
@@ -279,7 +284,8 @@ def _record(
     store.write(
         con,
         lambda cur: cur.execute(
-            "INSERT INTO login_attempts (attempted_at, username, username_key, client, outcome) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO login_attempts (attempted_at, username, username_key, client, outcome) VALUES (?, "
+            "?, ?, ?, ?)",
             [now, typed, key, client, outcome],
         ),
         lane=_LANE,
@@ -320,9 +326,9 @@ def log_in(
                 result = _check_password(con, typed, password, key, client, settings, now)
                 _remember(memory, key, client, throttle(con, key, client, settings, now), now)
                 return result
-        # Another check of this name or from this address ran meanwhile (sessions guessing in parallel would all
-        # pass the throttle before the first failure is recorded; annotators behind one address log in at once):
-        # ask the throttle again with what that check recorded.
+        # Another check of this name or from this address ran meanwhile (sessions guessing in parallel would
+        # all pass the throttle before the first failure is recorded; annotators behind one address log in at
+        # once): ask the throttle again with what that check recorded.
         now = now if now_given else store.utcnow()
         _remember(memory, key, client, throttle(con, key, client, settings, now), now)
         refused = _refuse(memory, typed, key, client, now)
@@ -338,9 +344,9 @@ _IN_FLIGHT_WAIT_S = 10.0  # longest wait for another check of the same name or a
 
 @contextlib.contextmanager
 def _one_check_at_a_time(key: str, client: str, deadline: float) -> Iterator[bool]:
-    """Whether this check may run now: True when no other password check of this username key or from this client
-    runs in the process. Otherwise waits until the one running ends or the (monotonic) deadline passes, and says
-    False: ask the throttle again first."""
+    """Whether this check may run now: True when no other password check of this username key or from this
+    client runs in the process. Otherwise waits until the one running ends or the (monotonic) deadline
+    passes, and says False: ask the throttle again first."""
     mine = {("name", key), ("client", client)}
     with _IN_FLIGHT_CHANGED:
         alone = not (mine & _IN_FLIGHT)
@@ -391,7 +397,8 @@ def recent_attempts(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.Data
     return (
         store.read(con)
         .execute(
-            "SELECT attempted_at, username, client, outcome FROM login_attempts ORDER BY attempted_at DESC LIMIT ?",
+            "SELECT attempted_at, username, client, outcome FROM login_attempts ORDER BY attempted_at DESC "
+            "LIMIT ?",
             [limit],
         )
         .df()

@@ -1,11 +1,13 @@
-"""Login sessions that survive a reload, a new tab and an app restart, and end on logout, expiry or revocation.
+"""Login sessions that survive a reload, a new tab and an app restart, and end on logout, expiry or
+revocation.
 
-How the pieces fit (pages/shared.py, pages/server.py): logging in creates a row here and a one-use ticket; the page
-hands the ticket to the browser, which trades it at `POST /_ft/session` (a route of the app server, pages/server.py) for an
-HttpOnly, SameSite=Strict cookie holding a fresh random token. The store keeps only SHA-256 hashes of the token and
-of the ticket. A new tab, a reload or a restarted app finds the session through the cookie (`resume`); the tab that
-logged in keeps the row's `session_id` on the server. Every rerun of every tab checks its session here (`check`),
-so a logout, a disabled account or a changed password ends every tab at its next action.
+How the pieces fit (pages/shared.py, pages/server.py): logging in creates a row here and a one-use ticket; the
+page hands the ticket to the browser, which trades it at `POST /_ft/session` (a route of the app server,
+pages/server.py) for an HttpOnly, SameSite=Strict cookie holding a fresh random token. The store keeps only
+SHA-256 hashes of the token and of the ticket. A new tab, a reload or a restarted app finds the session
+through the cookie (`resume`); the tab that logged in keeps the row's `session_id` on the server. Every rerun
+of every tab checks its session here (`check`), so a logout, a disabled account or a changed password ends
+every tab at its next action.
 
 Settings (environment): `FT_SESSION_IDLE_HOURS` (default 12: a session unused that long ends) and
 `FT_SESSION_MAX_DAYS` (default 7: no session lives longer, used or not).
@@ -65,7 +67,8 @@ class Session:
 
 @dataclass(frozen=True)
 class NewSession:
-    """A session just started: its id (kept server side) and the one-use ticket the browser trades for a cookie."""
+    """A session just started: its id (kept server side) and the one-use ticket the browser trades for a
+    cookie."""
 
     session_id: str
     ticket: str
@@ -128,10 +131,11 @@ def issue_cookie(
     settings: SessionSettings | None = None,
     now: datetime | None = None,
 ) -> Cookie | None:
-    """Trade a ticket (once, before it expires) for the cookie's token; None for an unknown, used or late ticket.
+    """Trade a ticket (once, before it expires) for the cookie's token; None for an unknown, used or late
+    ticket.
 
-    The token is new here and only its hash is stored, so the ticket that travelled through the page is worthless
-    once used.
+    The token is new here and only its hash is stored, so the ticket that travelled through the page is
+    worthless once used.
     """
     settings = settings or SessionSettings.from_env()
     now = now or store.utcnow()
@@ -147,7 +151,8 @@ def issue_cookie(
             return None
         session_id, expires_at = row
         cur.execute(
-            "UPDATE sessions SET token_hash = ?, ticket_hash = NULL, ticket_expires_at = NULL WHERE session_id = ?",
+            "UPDATE sessions SET token_hash = ?, ticket_hash = NULL, ticket_expires_at = NULL WHERE "
+            "session_id = ?",
             [token_hash(token), session_id],
         )
         return expires_at
@@ -185,7 +190,8 @@ def _live(
                 lane=_LANE,
             )
         except WriteFailed:
-            pass  # a full disk: the session stays usable (pages keep reading); the mark is retried next minute
+            # a full disk: the session stays usable (pages keep reading); the mark is retried next minute
+            pass
     return Session(session_id, user_id, expires_at)
 
 
@@ -195,7 +201,8 @@ def check(
     settings: SessionSettings | None = None,
     now: datetime | None = None,
 ) -> Session | None:
-    """The session if it is still live (not revoked, not expired, account active), else None; marks it used."""
+    """The session if it is still live (not revoked, not expired, account active), else None; marks it
+    used."""
     return _live(con, "session_id", session_id, settings or SessionSettings.from_env(), now or store.utcnow())
 
 
@@ -218,7 +225,8 @@ def revoke(con: duckdb.DuckDBPyConnection, session_id: str, reason: str = "logou
     store.write(
         con,
         lambda cur: cur.execute(
-            "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE session_id = ? AND revoked_at IS NULL",
+            "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE session_id = ? AND revoked_at IS "
+            "NULL",
             [store.utcnow(), reason, session_id],
         ),
         lane=_LANE,
@@ -230,7 +238,8 @@ def revoke_token(con: duckdb.DuckDBPyConnection, token: str, reason: str = "logo
     store.write(
         con,
         lambda cur: cur.execute(
-            "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE token_hash = ? AND revoked_at IS NULL",
+            "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE token_hash = ? AND revoked_at IS "
+            "NULL",
             [store.utcnow(), reason, token_hash(token)],
         ),
         lane=_LANE,
@@ -238,7 +247,8 @@ def revoke_token(con: duckdb.DuckDBPyConnection, token: str, reason: str = "logo
 
 
 def revoke_all(cur: duckdb.DuckDBPyConnection, user_id: str, reason: str, keep: str | None = None) -> None:
-    """Inside a write transaction: end every session of a user except `keep` (disabled account, new password)."""
+    """Inside a write transaction: end every session of a user except `keep` (disabled account, new
+    password)."""
     cur.execute(
         "UPDATE sessions SET revoked_at = ?, revoked_reason = ? "
         "WHERE user_id = ? AND revoked_at IS NULL AND session_id IS DISTINCT FROM ?",
@@ -247,12 +257,13 @@ def revoke_all(cur: duckdb.DuckDBPyConnection, user_id: str, reason: str, keep: 
 
 
 def list_sessions(con: duckdb.DuckDBPyConnection, user_id: str) -> list[tuple]:
-    """(session_id, created_at, last_seen_at, expires_at, revoked_at, revoked_reason) of a user, newest first."""
+    """(session_id, created_at, last_seen_at, expires_at, revoked_at, revoked_reason) of a user, newest
+    first."""
     return (
         store.read(con)
         .execute(
-            "SELECT session_id, created_at, last_seen_at, expires_at, revoked_at, revoked_reason FROM sessions "
-            "WHERE user_id = ? ORDER BY created_at DESC",
+            "SELECT session_id, created_at, last_seen_at, expires_at, revoked_at, revoked_reason FROM "
+            "sessions WHERE user_id = ? ORDER BY created_at DESC",
             [user_id],
         )
         .fetchall()

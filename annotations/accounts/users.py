@@ -1,20 +1,21 @@
 """Accounts, roles, password rules and invitation links; `python -m annotations users ...` manages them.
 
 Two roles: an annotator reaches only the annotate page and their own judgments; a researcher reaches
-everything. Passwords are stored as argon2id hashes (argon2-cffi); at most `FT_LOGIN_CONCURRENT_HASHES` (default
-1) argon2 computations run at once in the process, so guessing sessions cannot take every core from annotators.
-A new password has at least 12 characters, does not contain the username and scores at least
-`FT_PASSWORD_MIN_SCORE` (default 3 of 4) with `zxcvbn` (Dropbox's guessability estimator, which carries the
-common-password and word lists); an older password that fails these rules still logs in, and the account is then
-asked for a new one before anything else (`must_change_password`). Usernames are unique after NFKC, case folding
-and dropping everything but letters and digits (`Admin`, `admin.`, `admin@` and `admin` are one name:
-`username_key`).
+everything. Passwords are stored as argon2id hashes (argon2-cffi); at most `FT_LOGIN_CONCURRENT_HASHES`
+(default
+1) argon2 computations run at once in the process, so guessing sessions cannot take every core from
+   annotators. A new password has at least 12 characters, does not contain the username and scores at least
+   `FT_PASSWORD_MIN_SCORE` (default 3 of 4) with `zxcvbn` (Dropbox's guessability estimator, which carries the
+   common-password and word lists); an older password that fails these rules still logs in, and the account is
+   then asked for a new one before anything else (`must_change_password`). Usernames are unique after NFKC,
+   case folding and dropping everything but letters and digits (`Admin`, `admin.`, `admin@` and `admin` are
+   one name: `username_key`).
 
-The first start of the app creates a researcher `admin` whose random password is printed once (`ensure_admin`);
-set `FT_ADMIN_PASSWORD` to choose it instead (tests, demos). User ids are pseudonyms such as `ann-3f2a9c`:
-analyses never see usernames. Logins (throttling, the attempts table) live in `annotations.accounts.logins`,
-browser sessions in `annotations.accounts.sessions`; disabling an account or changing its password revokes its
-sessions.
+The first start of the app creates a researcher `admin` whose random password is printed once
+(`ensure_admin`); set `FT_ADMIN_PASSWORD` to choose it instead (tests, demos). User ids are pseudonyms such as
+`ann-3f2a9c`: analyses never see usernames. Logins (throttling, the attempts table) live in
+`annotations.accounts.logins`, browser sessions in `annotations.accounts.sessions`; disabling an account or
+changing its password revokes its sessions.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1000  # argon2 takes any length; this only bounds what a form can make us hash
 _ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters are scored
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-# argon2id with argon2-cffi's defaults (64 MiB, 3 passes) but one lane: a verification then runs on one thread,
-# never on every core (4 lanes would use 4 threads), and the semaphore queues the rest, so an annotator's page
-# keeps a core however many sessions guess. Hashes made with more lanes are redone at their next login.
+# argon2id with argon2-cffi's defaults (64 MiB, 3 passes) but one lane: a verification then runs on one
+# thread, never on every core (4 lanes would use 4 threads), and the semaphore queues the rest, so an
+# annotator's page keeps a core however many sessions guess. Hashes made with more lanes are redone at their
+# next login.
 _HASHER = PasswordHasher(parallelism=1)
 _HASH_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("FT_LOGIN_CONCURRENT_HASHES", "1"))))
 
@@ -77,7 +79,8 @@ def _password_matches(password_hash: str, password: str) -> bool:
 
 @functools.cache
 def _dummy_hash() -> str:
-    """A hash of a random secret (computed once) that failed logins of unknown or inactive users verify against."""
+    """A hash of a random secret (computed once) that failed logins of unknown or inactive users verify
+    against."""
     return _hash(secrets.token_urlsafe(16))
 
 
@@ -103,8 +106,9 @@ def clean_username(typed: str) -> str:
 def username_key(username: str) -> str:
     """The canonical form that must be unique: NFKC, case-folded, letters and digits only.
 
-    `Admin`, `ADMIN`, `admin.`, `admin@`, `ａｄｍｉｎ`, `ad_min` and `ad\u200bmin` (a zero-width space) all give
-    `admin`, so none can pose as another account: punctuation, symbols, spaces and invisible characters are dropped.
+    `Admin`, `ADMIN`, `admin.`, `admin@`, `ａｄｍｉｎ`, `ad_min` and `ad\u200bmin` (a zero-width space) all
+    give `admin`, so none can pose as another account: punctuation, symbols, spaces and invisible characters
+    are dropped.
     """
     return "".join(ch for ch in unicodedata.normalize("NFKC", username or "").casefold() if ch.isalnum())
 
@@ -125,7 +129,8 @@ def password_problem(password: str, username: str) -> str | None:
         advice = " ".join(
             part for part in [feedback.get("warning") or "", *feedback.get("suggestions", [])] if part
         )
-        return f"password is too easy to guess (strength {result['score']} of 4, needs {needed}). {advice}".strip()
+        reason = f"password is too easy to guess (strength {result['score']} of 4, needs {needed})."
+        return f"{reason} {advice}".strip()
     return None
 
 
@@ -153,8 +158,8 @@ def _insert_user(
     while cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
         user_id = "ann-" + secrets.token_hex(4)
     cur.execute(
-        "INSERT INTO users (user_id, username, username_key, role, password_hash, active, created_at, created_by) "
-        "VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)",
+        "INSERT INTO users (user_id, username, username_key, role, password_hash, active, created_at, "
+        "created_by) VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)",
         [user_id, username, key, role, password_hash, store.utcnow(), created_by],
     )
     return User(user_id, username, role)
@@ -167,7 +172,8 @@ def create_user(
     role: str = "annotator",
     created_by: str | None = None,
 ) -> User:
-    """Create an account; AuthError if the name is taken or the password breaks a rule (`password_problem`)."""
+    """Create an account; AuthError if the name is taken or the password breaks a rule
+    (`password_problem`)."""
     username = clean_username(username)
     _check(username, password, role)
     password_hash = _hash(password)
@@ -276,7 +282,8 @@ def set_active(con: duckdb.DuckDBPyConnection, user_id: str, active: bool) -> No
 def set_password(
     con: duckdb.DuckDBPyConnection, username: str, password: str, keep_session: str | None = None
 ) -> None:
-    """Replace a user's password (the rules apply) and revoke their sessions, except `keep_session` if given."""
+    """Replace a user's password (the rules apply) and revoke their sessions, except `keep_session` if
+    given."""
     account = _find(con, username)
     if account is None:
         raise AuthError(f"no user named '{clean_username(username)}'")
@@ -299,7 +306,8 @@ def set_password(
 def change_own_password(
     con: duckdb.DuckDBPyConnection, user: User, current: str, new: str, session_id: str | None = None
 ) -> User:
-    """A logged-in user's own change: checks the current password, applies the rules, keeps `session_id` alive."""
+    """A logged-in user's own change: checks the current password, applies the rules, keeps `session_id`
+    alive."""
     account = _find(con, user.username)
     if account is None or account.user_id != user.user_id:  # renamed or replaced since the user logged in
         raise AuthError("the current password is wrong")
@@ -312,8 +320,8 @@ def change_own_password(
 
 
 def invitation_label(token_hash: str) -> str:
-    """How an invitation is named on the Users page and in `created_by` of the account it made: the first 8 hex
-    digits of its token's hash (never part of the token itself)."""
+    """How an invitation is named on the Users page and in `created_by` of the account it made: the first 8
+    hex digits of its token's hash (never part of the token itself)."""
     return token_hash[:8]
 
 
@@ -323,8 +331,9 @@ def create_invitation(
     created_by: str | None = None,
     valid_days: float = 7,
 ) -> str:
-    """A one-use token; the invitation link is `<app url>/?invite=<token>`. The store keeps only the token's
-    SHA-256 (`sessions.token_hash`, as for session cookies), so neither it nor a backup holds a usable link."""
+    """A one-use token; the invitation link is `<app url>/?invite=<token>`. The store keeps only the
+    token's SHA-256 (`sessions.token_hash`, as for session cookies), so neither it nor a backup holds a
+    usable link."""
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}, got '{role}'")
     token = secrets.token_urlsafe(24)
@@ -332,7 +341,8 @@ def create_invitation(
     store.write(
         con,
         lambda cur: cur.execute(
-            "INSERT INTO invitations (token_hash, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO invitations (token_hash, role, created_by, created_at, expires_at) VALUES (?, ?, ?, "
+            "?, ?)",
             [sessions.token_hash(token), role, created_by, now, now + timedelta(days=valid_days)],
         ),
     )
@@ -399,7 +409,8 @@ def list_invitations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] = print) -> str | None:
-    """On a store with no researcher, create `admin` and print its password once; returns it (None if not created).
+    """On a store with no researcher, create `admin` and print its password once; returns it (None if not
+    created).
 
     The password is `$FT_ADMIN_PASSWORD` when set (tests, demos), else a random one. When an annotator already
     holds the name `admin`, that account is left alone and the researcher is `admin-<4 hex>` (printed).
@@ -427,8 +438,8 @@ def ensure_admin(con: duckdb.DuckDBPyConnection, printer: Callable[[str], None] 
     if username is None:
         return None
     printer(
-        f"\n  First start: created researcher account '{username}' with password: {password}\n"
-        f"  (printed once; change it with `.venv/bin/python -m annotations users password --username {username}`)\n"
+        f"\n  First start: created researcher account '{username}' with password: {password}\n  (printed "
+        f"once; change it with `.venv/bin/python -m annotations users password --username {username}`)\n"
         + (f"  FT_ADMIN_PASSWORD is weak ({weak}): the first login asks for a new one.\n" if weak else "")
     )
     return password

@@ -56,9 +56,11 @@ from annotations.campaigns.selection import QUALITY_METRICS, metric_disagreement
 from annotations.store import read_frame
 
 __all__ = [
-    "DEFAULT_INSTRUCTIONS", "DEFAULT_MAX_COMMENT_CHARS", "DEFAULT_MAX_TEXT_CHARS", "NOT_METRICS", "QUALITY_METRICS",
-    "SELECTIONS", "SPECIAL_WINNERS", "Campaign", "CampaignConfig", "Criterion", "ImportedOutputs", "JudgeImport", "campaign_config",
-    "campaign_design", "campaign_judges", "create_campaign", "default_criteria", "design_record", "get_campaign", "import_judge", "import_outputs",
-    "items_frame", "judge_runs", "judge_verdicts_frame", "judges_in_run", "list_campaigns", "may_judge", "metric_disagreement", "metrics_frame", "outputs_frame", "read_frame",
-    "run_folder_options", "run_folders", "set_judges", "set_status", "table_file_systems",
+    "DEFAULT_INSTRUCTIONS", "DEFAULT_MAX_COMMENT_CHARS", "DEFAULT_MAX_TEXT_CHARS", "NOT_METRICS",
+    "QUALITY_METRICS", "SELECTIONS", "SPECIAL_WINNERS", "Campaign", "CampaignConfig", "Criterion",
+    "ImportedOutputs", "JudgeImport", "campaign_config", "campaign_design", "campaign_judges",
+    "create_campaign", "default_criteria", "design_record", "get_campaign", "import_judge", "import_outputs",
+    "items_frame", "judge_runs", "judge_verdicts_frame", "judges_in_run", "list_campaigns", "may_judge",
+    "metric_disagreement", "metrics_frame", "outputs_frame", "read_frame", "run_folder_options",
+    "run_folders", "set_judges", "set_status", "table_file_systems",
 ]  # fmt: skip

@@ -1,7 +1,7 @@
 """A campaign's settings as one typed object: which two systems are compared on which items, under which
-criteria, by how many annotators. The researcher's form (pages/campaign_form.py) is built from its fields' labels,
-help, defaults and limits (`min`/`max`/`above`/`below` in the metadata: the one source of limits); the object is
-stored as JSON on the campaign. It checks itself when it is made."""
+criteria, by how many annotators. The researcher's form (pages/campaign_form.py) is built from its fields'
+labels, help, defaults and limits (`min`/`max`/`above`/`below` in the metadata: the one source of limits);
+the object is stored as JSON on the campaign. It checks itself when it is made."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from ft_core.config import ConfigError, check_language, option
 SPECIAL_WINNERS = ("tie", "both_bad")
 SELECTIONS = ("all", "random", "critical")
 
-# Texts longer than this are refused at import (or cut, when the researcher asks): a page showing a megabyte of
-# text on one line froze annotators' tabs. Comments are kept short for the same reason.
+# Texts longer than this are refused at import (or cut, when the researcher asks): a page showing a megabyte
+# of text on one line froze annotators' tabs. Comments are kept short for the same reason.
 DEFAULT_MAX_TEXT_CHARS = 20_000
 DEFAULT_MAX_COMMENT_CHARS = 2_000
 
@@ -95,9 +95,12 @@ class CampaignConfig:
     )
     gold_items: dict[str, str] = option({}, help="item_id -> known winner", label="Gold items")
     gold_rate: float = bounded(
-        0.0, help="share of an annotator's pairs that are gold items", label="Share of gold pairs",
-        min=0, below=1,
-    )  # fmt: skip
+        0.0,
+        help="share of an annotator's pairs that are gold items",
+        label="Share of gold pairs",
+        min=0,
+        below=1,
+    )
     repeat_rate: float = bounded(
         0.0,
         help="share re-shown later with the sides flipped",
@@ -133,8 +136,8 @@ class CampaignConfig:
     )
     side_block_sizes: list[int] = option(
         [8, 12, 16],
-        help="each annotator's left sides come in random blocks of these sizes (even, >= 8; drawn at random), each "
-        "block with both systems on the left equally often (annotations.judging.design)",
+        help="each annotator's left sides come in random blocks of these sizes (even, >= 8; drawn at "
+        "random), each block with both systems on the left equally often (annotations.judging.design)",
         label="Side block sizes",
         advanced=True,
     )
@@ -148,8 +151,8 @@ class CampaignConfig:
     max_items_in_progress: int = bounded(
         32,
         min=1,
-        help="items started but short of k at once: once this many are, annotators finish them before new ones "
-        "start (larger: annotators' orders differ more; smaller: fewer half-judged items)",
+        help="items started but short of k at once: once this many are, annotators finish them before new "
+        "ones start (larger: annotators' orders differ more; smaller: fewer half-judged items)",
         label="Items in progress at once",
         advanced=True,
     )

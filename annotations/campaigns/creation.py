@@ -1,5 +1,6 @@
-"""Creating a campaign: read its outputs and metrics, pair the two systems' outputs per item, choose the items,
-check the texts' lengths, and store everything in one write. `create_campaign` tells it in these stages."""
+"""Creating a campaign: read its outputs and metrics, pair the two systems' outputs per item, choose the
+items, check the texts' lengths, and store everything in one write. `create_campaign` tells it in these
+stages."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def create_campaign(
 
 
 def outputs_by_system(outputs: pd.DataFrame, config: CampaignConfig) -> dict[str, pd.DataFrame]:
-    """Each system's outputs indexed by item_id; refuses two outputs of one system for an item, and two systems
-    without an item in common."""
+    """Each system's outputs indexed by item_id; refuses two outputs of one system for an item, and two
+    systems without an item in common."""
     outputs = outputs.copy()
     outputs["item_id"] = outputs["item_id"].astype(str)
     dup = outputs.duplicated(["item_id", "system"])
@@ -100,8 +101,8 @@ def choose_items(
     unknown_gold = [i for i in gold if i not in common]
     if unknown_gold:
         raise CampaignError(
-            f"gold {plural(len(unknown_gold), 'item')} {unknown_gold[:5]} {plural(len(unknown_gold), 'has', 'have')} "
-            "no outputs from both systems"
+            f"gold {plural(len(unknown_gold), 'item')} {unknown_gold[:5]} "
+            f"{plural(len(unknown_gold), 'has', 'have')} no outputs from both systems"
         )
     regular = [i for i in common if i not in gold]
     selected = select_items(regular, metrics, config)
@@ -164,7 +165,8 @@ def store_campaign(
     design: Design,
     created_by: str | None,
 ) -> str:
-    """Write the campaign, its criteria, systems, items, outputs and metrics in one transaction; its new id."""
+    """Write the campaign, its criteria, systems, items, outputs and metrics in one transaction; its new
+    id."""
     campaign_id = store.new_id("c-")[:14]
     now = store.utcnow()
     items_df, outputs_df, metrics_df, texts_truncated = (
@@ -176,10 +178,10 @@ def store_campaign(
 
     def write_campaign(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(
-            "INSERT INTO campaigns (campaign_id, name, system_a, system_b, k, run_dir, source_file, selection, "
-            "show_reference, instructions, lease_minutes, gold_rate, repeat_rate, items_per_annotator, config, "
-            "status, created_at, created_by, design_secret, design_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+            "INSERT INTO campaigns (campaign_id, name, system_a, system_b, k, run_dir, source_file, "
+            "selection, show_reference, instructions, lease_minutes, gold_rate, repeat_rate, "
+            "items_per_annotator, config, status, created_at, created_by, design_secret, design_id) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
             [
                 campaign_id,
                 config.name,
@@ -203,7 +205,8 @@ def store_campaign(
             ],
         )
         cur.execute(
-            "UPDATE campaigns SET max_text_chars = ?, texts_truncated = ?, language = ? WHERE campaign_id = ?",
+            "UPDATE campaigns SET max_text_chars = ?, texts_truncated = ?, language = ? WHERE campaign_id = "
+            "?",
             [config.max_text_chars, texts_truncated, config.language, campaign_id],
         )
         for position, c in enumerate(config.criteria):
@@ -218,8 +221,8 @@ def store_campaign(
             )
         cur.register("new_items", items_df)
         cur.execute(
-            "INSERT INTO items SELECT ?, item_id, position, prompt, source, reference_texts::VARCHAR[], metadata, "
-            "is_gold, gold_winner, selection_reason FROM new_items",
+            "INSERT INTO items SELECT ?, item_id, position, prompt, source, reference_texts::VARCHAR[], "
+            "metadata, is_gold, gold_winner, selection_reason FROM new_items",
             [campaign_id],
         )
         cur.register("new_outputs", outputs_df)
@@ -266,8 +269,9 @@ class _LongText(NamedTuple):
 
 
 def _limit_texts(items: pd.DataFrame, outputs: pd.DataFrame, config: CampaignConfig) -> int:
-    """Refuse texts longer than `config.max_text_chars` with a message naming the first ones, or cut them when
-    `config.truncate_long_texts`; returns how many texts were cut. Works in place on the frames to be stored."""
+    """Refuse texts longer than `config.max_text_chars` with a message naming the first ones, or cut them
+    when `config.truncate_long_texts`; returns how many texts were cut. Works in place on the frames to be
+    stored."""
     limit = config.max_text_chars
     position = dict(zip(items["item_id"], items["position"]))
     long: list[_LongText] = []
@@ -293,10 +297,9 @@ def _limit_texts(items: pd.DataFrame, outputs: pd.DataFrame, config: CampaignCon
             for _, _, item_id, field_name, length in long[:3]
         )
         raise CampaignError(
-            f"{counted(len(long), 'text')} {plural(len(long), 'is')} longer than the limit of {limit:,} characters "
-            f"({first}"
-            f"{'; …' if len(long) > 3 else ''}); shorten them, raise max_text_chars, or let the import cut them "
-            "(truncate_long_texts)"
+            f"{counted(len(long), 'text')} {plural(len(long), 'is')} longer than the limit of {limit:,} "
+            f"characters ({first}{'; …' if len(long) > 3 else ''}); shorten them, raise max_text_chars, or "
+            "let the import cut them (truncate_long_texts)"
         )
     for column in ("prompt", "source"):
         items[column] = [t[:limit] if isinstance(t, str) else t for t in items[column]]

@@ -1,7 +1,8 @@
 """What the results page offers to choose from, read without loading a campaign's frames: its annotators,
 criteria, metrics, judged items and run folder (a few small queries), and one item's judgments, scores and
 metrics for the example browser. The page draws its filters and its verdict from these and the analysis, so a
-restarted app that finds the analysis on disk (annotations/report/results_cache.py) never reads 100,000 judgments.
+restarted app that finds the analysis on disk (annotations/report/results_cache.py) never reads 100,000
+judgments.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def campaign_facets(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaig
     criteria = [
         r[0]
         for r in cur.execute(
-            "SELECT DISTINCT s.criterion FROM judgment_scores s JOIN judgments j ON j.judgment_id = s.judgment_id "
-            "WHERE j.campaign_id = ? ORDER BY 1",
+            "SELECT DISTINCT s.criterion FROM judgment_scores s JOIN judgments j ON j.judgment_id = "
+            "s.judgment_id WHERE j.campaign_id = ? ORDER BY 1",
             [campaign_id],
         ).fetchall()
     ]
@@ -53,7 +54,8 @@ def campaign_facets(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaig
     items = [
         r[0]
         for r in cur.execute(
-            "SELECT item_id FROM judgments WHERE campaign_id = ? GROUP BY item_id ORDER BY min(submitted_at), item_id",
+            "SELECT item_id FROM judgments WHERE campaign_id = ? GROUP BY item_id ORDER BY "
+            "min(submitted_at), item_id",
             [campaign_id],
         ).fetchall()
     ]
@@ -65,10 +67,13 @@ def campaign_facets(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaig
     if isinstance(run_dir, float) and math.isnan(run_dir):
         run_dir = None
     return CampaignFacets(
-        annotators=[str(a) for a in annotators], criteria=[str(c) for c in criteria],
-        metrics=[str(m) for m in metrics], items=[str(i) for i in items], n_judgments=int(n_judgments),
+        annotators=[str(a) for a in annotators],
+        criteria=[str(c) for c in criteria],
+        metrics=[str(m) for m in metrics],
+        items=[str(i) for i in items],
+        n_judgments=int(n_judgments),
         run_dir=str(run_dir) if run_dir else None,
-    )  # fmt: skip
+    )
 
 
 @dataclass

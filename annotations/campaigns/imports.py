@@ -46,7 +46,8 @@ def import_outputs(config: CampaignConfig) -> ImportedOutputs:
 
 
 def run_folder_options(run_dir: str | Path) -> pd.DataFrame:
-    """The (system, decoding, seed) output files of a run folder with their item counts, for the page's choices."""
+    """The (system, decoding, seed) output files of a run folder with their item counts, for the page's
+    choices."""
     out_dir = runfolder.outputs_dir(run_dir)
     if not out_dir.is_dir():
         raise CampaignError(
@@ -114,7 +115,8 @@ def load_run_folder(config: CampaignConfig) -> ImportedOutputs:
         missing = {"item_id", "output"} - set(rows.columns)
         if missing:
             raise CampaignError(
-                f"{choice.file} lacks {plural(len(missing), 'column')} {sorted(missing)}; see docs/run-folder.md"
+                f"{choice.file} lacks {plural(len(missing), 'column')} {sorted(missing)}; see "
+                "docs/run-folder.md"
             )
         rows["system"] = system
         rows["decoding"] = choice.decoding
@@ -152,9 +154,10 @@ def load_run_folder(config: CampaignConfig) -> ImportedOutputs:
 
 
 def metrics_long(wide: pd.DataFrame) -> pd.DataFrame:
-    """The numeric metric columns of a wide frame (one row per item and system) as long rows. A per-item column
-    named like a corpus figure (`bleu`, `sacrebleu`, `chrf`, `chrfpp`) is a sentence score and is stored as
-    `sentence_bleu`, ... (ft_core.runfolder.SENTENCE_COLUMNS): `bleu` names the corpus figure everywhere."""
+    """The numeric metric columns of a wide frame (one row per item and system) as long rows. A per-item
+    column named like a corpus figure (`bleu`, `sacrebleu`, `chrf`, `chrfpp`) is a sentence score and is
+    stored as `sentence_bleu`, ... (ft_core.runfolder.SENTENCE_COLUMNS): `bleu` names the corpus figure
+    everywhere."""
     columns = [
         c
         for c in wide.columns

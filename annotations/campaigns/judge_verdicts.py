@@ -1,10 +1,11 @@
-"""An LLM judge's verdicts on a campaign's pairs, imported from the campaign's run folder (`judges/<name>/`, written
-by `python -m ft_core judge`, docs/judges.md) into `judge_runs` and `judge_verdicts` (migration 011).
+"""An LLM judge's verdicts on a campaign's pairs, imported from the campaign's run folder (`judges/<name>/`,
+written by `python -m ft_core judge`, docs/judges.md) into `judge_runs` and `judge_verdicts` (migration 011).
 
 Kept apart from human judgments: nothing here writes `judgments` or `assignments`, and neither the assignment,
 the annotate page nor any statistic of the annotators reads these tables; only the researcher's judge card on
-Results does (`annotations.stats.judges`). Only the verdicts on the campaign's own pairs are kept: its items, of
-the decoding and seed its outputs came from, between its two systems. Importing again replaces the judge's rows.
+Results does (`annotations.stats.judges`). Only the verdicts on the campaign's own pairs are kept: its items,
+of the decoding and seed its outputs came from, between its two systems. Importing again replaces the judge's
+rows.
 
 `python -m annotations import-judge --campaign ID --judge NAME [--db FILE]`.
 """
@@ -44,7 +45,8 @@ class JudgeImport:
 
 
 def _campaign_pair(cur: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[str, str, str, Any, Any]:
-    """(run_dir, system_a, system_b, decoding, seed) of a campaign built from a run folder; CampaignError else."""
+    """(run_dir, system_a, system_b, decoding, seed) of a campaign built from a run folder; CampaignError
+    else."""
     row = cur.execute(
         "SELECT run_dir, system_a, system_b FROM campaigns WHERE campaign_id = ?", [campaign_id]
     ).fetchone()
@@ -64,7 +66,8 @@ def _campaign_pair(cur: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[st
     decoding, seed = origins.get(system_b, (None, None))
     if origins.get(system_a, (None, None)) != (decoding, seed):
         raise CampaignError(
-            f"campaign '{campaign_id}' compares outputs of different decodings or seeds; a judge compares the two "
+            f"campaign '{campaign_id}' compares outputs of different decodings or seeds; a judge compares "
+            "the two "
             "systems' outputs of one decoding and seed"
         )
     return str(run_dir), str(system_a), str(system_b), decoding, seed
@@ -111,9 +114,17 @@ def import_judge(
         cur.execute("DELETE FROM judge_runs WHERE campaign_id = ? AND judge = ?", [campaign_id, judge])
         cur.execute(
             "INSERT INTO judge_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [campaign_id, judge, run_dir, json.dumps(config), json.dumps(summary), len(rows), store.utcnow(),
-             imported_by],
-        )  # fmt: skip
+            [
+                campaign_id,
+                judge,
+                run_dir,
+                json.dumps(config),
+                json.dumps(summary),
+                len(rows),
+                store.utcnow(),
+                imported_by,
+            ],
+        )
         if rows:
             marks = ", ".join("?" * (2 + len(VERDICT_COLUMNS)))
             cur.executemany(f"INSERT INTO judge_verdicts VALUES ({marks})", rows)
@@ -130,8 +141,8 @@ def import_judge(
 
 
 def judges_in_run(con: duckdb.DuckDBPyConnection, campaign_id: str) -> list[str]:
-    """The judges with verdicts in the campaign's run folder (imported or not); [] for a campaign made from a file
-    or whose run folder is gone."""
+    """The judges with verdicts in the campaign's run folder (imported or not); [] for a campaign made from
+    a file or whose run folder is gone."""
     row = (
         store.read(con)
         .execute("SELECT run_dir FROM campaigns WHERE campaign_id = ?", [campaign_id])
@@ -141,8 +152,8 @@ def judges_in_run(con: duckdb.DuckDBPyConnection, campaign_id: str) -> list[str]
 
 
 def judge_runs(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """The judges imported into a campaign: judge, run_dir, n_verdicts, imported_at, and their summary and config
-    as dicts."""
+    """The judges imported into a campaign: judge, run_dir, n_verdicts, imported_at, and their summary and
+    config as dicts."""
     frame = store.read_frame(
         con,
         "SELECT judge, run_dir, n_verdicts, imported_at, summary, config FROM judge_runs "
@@ -155,18 +166,19 @@ def judge_runs(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame
 
 
 def judge_verdicts_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
-    """One row per (judge, item): the judge's verdict seen from the campaign (`winner`: a system, `tie` or None;
-    `p_system_b`: its probability that the campaign's system_b is better, a tie ½), whether its two orders agree
-    (`consistent`), and the words of each output (`length_a`, `length_b`). (docs/judges.md, "In the app")."""
+    """One row per (judge, item): the judge's verdict seen from the campaign (`winner`: a system, `tie` or
+    None; `p_system_b`: its probability that the campaign's system_b is better, a tie ½), whether its two
+    orders agree (`consistent`), and the words of each output (`length_a`, `length_b`). (docs/judges.md,
+    "In the app")."""
     return store.read_frame(
         con,
-        "SELECT v.judge, v.item_id, c.system_a, c.system_b, v.verdict AS winner, v.consistent, "
-        "CASE WHEN v.system_b = c.system_b THEN v.p_b_better ELSE 1 - v.p_b_better END AS p_system_b, "
-        "oa.n_words AS length_a, ob.n_words AS length_b, v.prompt_tokens, v.completion_tokens "
-        "FROM judge_verdicts v JOIN campaigns c USING (campaign_id) "
-        "LEFT JOIN outputs oa ON oa.campaign_id = v.campaign_id AND oa.item_id = v.item_id AND oa.system = c.system_a "
-        "LEFT JOIN outputs ob ON ob.campaign_id = v.campaign_id AND ob.item_id = v.item_id AND ob.system = c.system_b "
-        "WHERE v.campaign_id = ? ORDER BY v.judge, v.item_id",
+        "SELECT v.judge, v.item_id, c.system_a, c.system_b, v.verdict AS winner, v.consistent, CASE WHEN "
+        "v.system_b = c.system_b THEN v.p_b_better ELSE 1 - v.p_b_better END AS p_system_b, oa.n_words AS "
+        "length_a, ob.n_words AS length_b, v.prompt_tokens, v.completion_tokens FROM judge_verdicts v JOIN "
+        "campaigns c USING (campaign_id) LEFT JOIN outputs oa ON oa.campaign_id = v.campaign_id AND "
+        "oa.item_id = v.item_id AND oa.system = c.system_a LEFT JOIN outputs ob ON ob.campaign_id = "
+        "v.campaign_id AND ob.item_id = v.item_id AND ob.system = c.system_b WHERE v.campaign_id = ? ORDER "
+        "BY v.judge, v.item_id",
         [campaign_id],
     )
 
@@ -175,8 +187,8 @@ def main_import_judge(argv: list[str] | None = None) -> int:
     """`python -m annotations import-judge --campaign ID --judge NAME [--db FILE]`."""
     parser = argparse.ArgumentParser(
         prog="python -m annotations import-judge",
-        description="Import an LLM judge's verdicts from the campaign's run folder (judges/NAME/), kept apart "
-        "from human judgments.",
+        description="Import an LLM judge's verdicts from the campaign's run folder (judges/NAME/), kept "
+        "apart from human judgments.",
     )
     parser.add_argument("--campaign", required=True, help="campaign id")
     parser.add_argument("--judge", required=True, help="the judge's name: its folder under the run's judges/")
@@ -190,7 +202,8 @@ def main_import_judge(argv: list[str] | None = None) -> int:
     state = "finished" if done.finished else "not finished yet (no summary.json): import again when it is"
     print(
         f"judge '{done.judge}': {done.imported} verdicts imported into campaign {done.campaign_id}; "
-        f"{done.missing} of its items without a verdict, {done.other_pairs} verdicts on other pairs left out; "
+        f"{done.missing} of its items without a verdict, {done.other_pairs} verdicts on other pairs left "
+        "out; "
         f"the judge is {state}"
     )
     return 0

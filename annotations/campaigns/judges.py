@@ -1,8 +1,9 @@
 """Who may judge a campaign: every account by default, or only the accounts a researcher lists.
 
-The list lives in `campaign_judges` (migration 007); an empty list means open to all. `assignment.next_item` and
-`judgments.submit` / `edit` refuse an account that is not on a non-empty list (AuthError), and the annotate page
-offers only the campaigns the account may judge (`assignment.open_campaigns(con, annotator_id)`).
+The list lives in `campaign_judges` (migration 007); an empty list means open to all. `assignment.next_item`
+and `judgments.submit` / `edit` refuse an account that is not on a non-empty list (AuthError), and the
+annotate page offers only the campaigns the account may judge (`assignment.open_campaigns(con,
+annotator_id)`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ JUDGE_OF_EACH_CAMPAIGN_SQL = (
 
 
 def may_judge(cur: duckdb.DuckDBPyConnection, campaign_id: str, user_id: str) -> bool:
-    """Whether this account may judge this campaign (read on the cursor given: inside a write, its transaction)."""
+    """Whether this account may judge this campaign (read on the cursor given: inside a write, its
+    transaction)."""
     return bool(cur.execute(f"SELECT {MAY_JUDGE_SQL}", [campaign_id, campaign_id, user_id]).fetchone()[0])
 
 
@@ -56,8 +58,8 @@ def set_judges(
 ) -> list[str]:
     """Replace the list of a campaign's judges (empty: open to every account again); returns it, sorted.
 
-    Judgments already made stay; a pair an account holds stays its own until its lease runs out, but no new pair
-    is served and nothing more is stored for an account left off the list.
+    Judgments already made stay; a pair an account holds stays its own until its lease runs out, but no new
+    pair is served and nothing more is stored for an account left off the list.
     """
     wanted = sorted(set(user_ids))
 

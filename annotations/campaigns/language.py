@@ -1,11 +1,12 @@
-"""The language of the open campaigns and of one campaign (the `language` column, migration 005), for the pages
-an annotator sees around the annotate page (login, password, the menu): read from its own column, so a campaign whose stored
-config cannot be read never stops anyone from logging in.
+"""The language of the open campaigns and of one campaign (the `language` column, migration 005), for the
+pages an annotator sees around the annotate page (login, password, the menu): read from its own column, so a
+campaign whose stored config cannot be read never stops anyone from logging in.
 
-The answer is remembered per store until a campaign is created, opened or closed (`forget_open_languages`, called
-by `create_campaign` and `set_status`; the app is the only process that writes its store). The login page asks on
-every run of every visitor, logged in or not, and a fresh cursor plus a query cost a third of an anonymous page
-run (~10 ms on a busy machine): anonymous visitors then cost the store nothing (bench/anonymous_load.py).
+The answer is remembered per store until a campaign is created, opened or closed (`forget_open_languages`,
+called by `create_campaign` and `set_status`; the app is the only process that writes its store). The login
+page asks on every run of every visitor, logged in or not, and a fresh cursor plus a query cost a third of an
+anonymous page run (~10 ms on a busy machine): anonymous visitors then cost the store nothing
+(bench/anonymous_load.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ _LOCK = threading.Lock()
 
 
 def open_campaign_languages(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The distinct ISO 639-1 codes of the campaigns annotators may work on (campaigns made before 005: 'en')."""
+    """The distinct ISO 639-1 codes of the campaigns annotators may work on (campaigns made before 005:
+    'en')."""
     with _LOCK:
         known = _OPEN_LANGUAGES.get(con)
     if known is None:
@@ -40,7 +42,8 @@ def open_campaign_languages(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def forget_open_languages(con: duckdb.DuckDBPyConnection) -> None:
-    """After a write that opens, closes or adds a campaign: the next `open_campaign_languages` reads the store."""
+    """After a write that opens, closes or adds a campaign: the next `open_campaign_languages` reads the
+    store."""
     with _LOCK:
         _OPEN_LANGUAGES.pop(con, None)
 

@@ -1,10 +1,10 @@
-"""How far a campaign is, for the researcher's Campaigns page: how many items have their k judgments, what each
-annotator has judged, skipped and holds now, and how long the rest will take at the pace so far.
+"""How far a campaign is, for the researcher's Campaigns page: how many items have their k judgments, what
+each annotator has judged, skipped and holds now, and how long the rest will take at the pace so far.
 
-Only the regular pairs count toward k (gold items and flipped repeats are extra, as in the assignment's k-limit
-rule). The time left is `annotations.campaigns.time_left.estimate` over the campaign's judgments in the order
-they came, one judgment a step: the mean time between judgments (pauses included, since they happen again) and
-its spread give an estimate with a range; None until two judgments are in.
+Only the regular pairs count toward k (gold items and flipped repeats are extra, as in the assignment's
+k-limit rule). The time left is `annotations.campaigns.time_left.estimate` over the campaign's judgments in
+the order they came, one judgment a step: the mean time between judgments (pauses included, since they happen
+again) and its spread give an estimate with a range; None until two judgments are in.
 """
 
 from __future__ import annotations

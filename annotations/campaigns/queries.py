@@ -128,17 +128,18 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
 
 
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file, n_judgments,
-    texts_truncated and the max_text_chars they were cut to, design_id, language)).."""
+    """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file,
+    n_judgments, texts_truncated and the max_text_chars they were cut to, design_id, language)).."""
     return (
         store.read(con)
         .execute(
             """
         SELECT c.campaign_id, c.name, c.system_a, c.system_b, c.created_at, c.k,
-               (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id AND NOT i.is_gold) AS n_items,
+               (SELECT count(*) FROM items i WHERE i.campaign_id = c.campaign_id AND NOT i.is_gold)
+                   AS n_items,
                c.run_dir, c.status, c.source_file,
-               (SELECT count(*) FROM assignments a WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted')
-                   AS n_judgments,
+               (SELECT count(*) FROM assignments a
+                 WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted') AS n_judgments,
                coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id, c.language
         FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
         """
@@ -150,13 +151,15 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def items_frame(
     con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
 ) -> pd.DataFrame:
-    """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner, selection_reason);
-    only the items `item_ids` names when given (the results page's example browser reads one item at a time)."""
+    """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner,
+    selection_reason); only the items `item_ids` names when given (the results page's example browser reads
+    one item at a time)."""
     only = "" if item_ids is None else " AND list_contains(?, item_id)"
     frame = (
         store.read(con)
         .execute(
-            'SELECT item_id, source, reference_texts AS "references", is_gold, metadata, prompt, gold_winner, '
+            'SELECT item_id, source, reference_texts AS "references", is_gold, metadata, prompt, '
+            "gold_winner, "
             f"selection_reason FROM items WHERE campaign_id = ?{only} ORDER BY position",
             [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
         )
@@ -176,8 +179,8 @@ def outputs_frame(
     return (
         store.read(con)
         .execute(
-            "SELECT o.item_id, o.system, o.output, o.decoding, o.seed, o.n_words FROM outputs o "
-            f"JOIN items i USING (campaign_id, item_id) WHERE o.campaign_id = ?{only} ORDER BY i.position, o.system",
+            "SELECT o.item_id, o.system, o.output, o.decoding, o.seed, o.n_words FROM outputs o JOIN items i "
+            f"USING (campaign_id, item_id) WHERE o.campaign_id = ?{only} ORDER BY i.position, o.system",
             [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
         )
         .df()
@@ -187,7 +190,8 @@ def outputs_frame(
 def metrics_frame(
     con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
 ) -> pd.DataFrame:
-    """item_id, system, metric, value: the automatic metrics of the campaign's outputs (of `item_ids` if given)."""
+    """item_id, system, metric, value: the automatic metrics of the campaign's outputs (of `item_ids` if
+    given)."""
     only = "" if item_ids is None else " AND list_contains(?, item_id)"
     return read_frame(
         con,

@@ -1,11 +1,11 @@
-"""Run folders for the researcher's pages: the runs table, progress, curves, configs side by side, metric tables,
-sweep grids.
+"""Run folders for the researcher's pages: the runs table, progress, curves, configs side by side, metric
+tables, sweep grids.
 
 A run folder (`runs/<run>/`) is written by an `ft_core` job while the app reads it, and may be deleted while a
-page lists it. Its layout belongs to `ft_core.runfolder` (docs/run-folder.md); every file is read through it, and
-its readers return an empty value instead of raising when a file is missing, half-written or the folder is gone.
-No torch: these are JSON, JSONL, CSV and Parquet files. A sweep folder holds one run folder per (learning rate,
-LoRA rank), e.g. `runs/sweep/lr0.0001_r16/`, and usually a `sweep.json`.
+page lists it. Its layout belongs to `ft_core.runfolder` (docs/run-folder.md); every file is read through it,
+and its readers return an empty value instead of raising when a file is missing, half-written or the folder is
+gone. No torch: these are JSON, JSONL, CSV and Parquet files. A sweep folder holds one run folder per
+(learning rate, LoRA rank), e.g. `runs/sweep/lr0.0001_r16/`, and usually a `sweep.json`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from ft_core.config import TrainConfig, config_to_dict
 from ft_core.runfolder import find_runs, is_run, is_sweep, read_config, read_log, read_status
 
 __all__ = [
-    "RunProgress", "comparison", "config_table", "curves", "find_runs", "format_duration", "is_run", "is_sweep",
-    "list_runs", "list_sweeps", "log_progress", "metric_tables", "outside_runs", "read_config", "read_log",
-    "read_status", "sweep_grid", "sweep_members", "sweep_metrics", "train_progress",
+    "RunProgress", "comparison", "config_table", "curves", "find_runs", "format_duration", "is_run",
+    "is_sweep", "list_runs", "list_sweeps", "log_progress", "metric_tables", "outside_runs", "read_config",
+    "read_log", "read_status", "sweep_grid", "sweep_members", "sweep_metrics", "train_progress",
 ]  # fmt: skip
 
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
@@ -135,7 +135,8 @@ def _last(frame: pd.DataFrame, column: str) -> float | None:
 
 
 def train_progress(run_dir: str | Path | None, now: float | None = None) -> RunProgress:
-    """Progress of a training run from status.json (steps, start time) and train_log.jsonl (loss, tokens/s)."""
+    """Progress of a training run from status.json (steps, start time) and train_log.jsonl (loss,
+    tokens/s)."""
     status = read_status(run_dir)
     log = read_log(run_dir) if run_dir else pd.DataFrame()
     step, total = status.step, status.total_steps
@@ -218,7 +219,8 @@ def curves(run_dirs: dict[str, str | Path], metrics: tuple[str, ...] = ("loss", 
 
 
 def config_table(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
-    """Configs side by side: one row per field, one column per run, and `differs` (fields that differ first)."""
+    """Configs side by side: one row per field, one column per run, and `differs` (fields that differ
+    first)."""
     configs = {name: _config_fields(read_config(path)) for name, path in run_dirs.items()}
     fields: list[str] = []
     for config in configs.values():
@@ -240,7 +242,8 @@ def _cell(value: Any) -> str:
 
 
 def comparison(run_dir: str | Path) -> pd.DataFrame:
-    """scores/comparison.json (metric, base, finetuned, delta, ci_low, ci_high, p_value, ...); empty if absent."""
+    """scores/comparison.json (metric, base, finetuned, delta, ci_low, ci_high, p_value, ...); empty if
+    absent."""
     return runfolder.read_comparison(run_dir)
 
 

@@ -28,12 +28,12 @@ QUALITY_METRICS = (
 def metric_disagreement(deltas: pd.DataFrame) -> pd.Series:
     """How much the automatic metrics disagree about one item; larger = more critical to look at by hand.
 
-    `deltas` has one row per item and one column per metric holding metric(system_b) - metric(system_a).
-    Each column is standardized (divided by its standard deviation across items, so metrics on different scales
-    weigh the same); the score is the spread max - min of the standardized deltas: high when one metric says
-    B is much better and another says it is worse. With a single metric it is |standardized delta|: the
-    items where the two systems differ most. This follows the "metric disagreement" sampling used to pick
-    items for human checks in meta-evaluation studies (e.g. Deutsch et al., 2022, "Re-Examining System-Level
+    `deltas` has one row per item and one column per metric holding metric(system_b) - metric(system_a). Each
+    column is standardized (divided by its standard deviation across items, so metrics on different scales
+    weigh the same); the score is the spread max - min of the standardized deltas: high when one metric says B
+    is much better and another says it is worse. With a single metric it is |standardized delta|: the items
+    where the two systems differ most. This follows the "metric disagreement" sampling used to pick items for
+    human checks in meta-evaluation studies (e.g. Deutsch et al., 2022, "Re-Examining System-Level
     Correlations of Automatic Summarization Evaluation Metrics").
     """
     scale = deltas.std(ddof=0).replace(0.0, np.nan)
@@ -65,7 +65,8 @@ def select_items(item_ids: list[str], metrics: pd.DataFrame, config: CampaignCon
     unknown = [m for m in wanted if m not in present]
     if unknown:
         raise CampaignError(
-            f"{plural(len(unknown), 'metric')} {unknown} not in the scores; available: {', '.join(sorted(present))}"
+            f"{plural(len(unknown), 'metric')} {unknown} not in the scores; available: "
+            f"{', '.join(sorted(present))}"
         )
     wide = metrics[metrics.metric.isin(wanted)].pivot_table(
         index=["item_id", "metric"], columns="system", values="value"

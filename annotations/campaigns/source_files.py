@@ -54,7 +54,8 @@ def listing(values: Any, limit: int = 8) -> str:
 
 
 def decode_text(name: str, data: bytes) -> str:
-    """The text of a file holding UTF-8 (a byte-order mark is allowed); SourceFileError naming `name` otherwise."""
+    """The text of a file holding UTF-8 (a byte-order mark is allowed); SourceFileError naming `name`
+    otherwise."""
     return data_files.decode_text(name, data, error=SourceFileError)
 
 
@@ -65,7 +66,8 @@ def parse_jsonl(name: str, text: str) -> list[dict[str, Any]]:
 
 
 def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
-    """The rows of a CSV/JSONL/JSON of outputs (`item_id`, `system`, `output` as text; other columns as given).
+    """The rows of a CSV/JSONL/JSON of outputs (`item_id`, `system`, `output` as text; other columns as
+    given).
 
     `name` is the file's own name: it picks the format by its ending and is the only name messages use.
     """
@@ -78,8 +80,8 @@ def read_table_bytes(name: str, data: bytes) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise SourceFileError(
-            f"{name} lacks {'column' if len(missing) == 1 else 'columns'} {', '.join(missing)}; it needs item_id, "
-            f"system, output; its columns are: {listing(map(str, table.columns))}"
+            f"{name} lacks {'column' if len(missing) == 1 else 'columns'} {', '.join(missing)}; it needs "
+            f"item_id, system, output; its columns are: {listing(map(str, table.columns))}"
         )
     table["item_id"] = table["item_id"].astype(str)
     table["output"] = table["output"].fillna("").astype(str)

@@ -1,11 +1,11 @@
-"""The reference-free scores of a campaign made from a CSV or JSONL of outputs with a `source` column: novelty,
-unsupported numbers and names, ... compare each output with its source (ft_core.metrics), so they can be computed
-after the campaign is made. (A run folder brings its own, from the run's scoring job.)
+"""The reference-free scores of a campaign made from a CSV or JSONL of outputs with a `source` column:
+novelty, unsupported numbers and names, ... compare each output with its source (ft_core.metrics), so they can
+be computed after the campaign is made. (A run folder brings its own, from the run's scoring job.)
 
-Annotations never imports torch, so the scoring runs as a job (`jobs.campaign_scores`: `python -m ft_core score`
-on a folder laid out as a run folder). This module writes that folder's `outputs/` from the stored campaign and
-stores the job's `scores/per_example.parquet` back as the campaign's metrics. The two systems are written as
-`a` and `b` (`SYSTEM_FILES`), whatever characters their names hold.
+Annotations never imports torch, so the scoring runs as a job (`jobs.campaign_scores`: `python -m ft_core
+score` on a folder laid out as a run folder). This module writes that folder's `outputs/` from the stored
+campaign and stores the job's `scores/per_example.parquet` back as the campaign's metrics. The two systems are
+written as `a` and `b` (`SYSTEM_FILES`), whatever characters their names hold.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ SEED = 0
 
 
 def system_files(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str, str]:
-    """The name each system of the campaign goes by in the scoring folder: system_a -> "a", system_b -> "b"."""
+    """The name each system of the campaign goes by in the scoring folder: system_a -> "a", system_b ->
+    "b"."""
     config = get_campaign(con, campaign_id).config
     return {config.system_a: "a", config.system_b: "b"}
 
@@ -42,8 +43,8 @@ def needs_source_scores(con: duckdb.DuckDBPyConnection, campaign_id: str) -> boo
 
 
 def write_scoring_outputs(con: duckdb.DuckDBPyConnection, campaign_id: str, folder: str | Path) -> int:
-    """Write `folder/outputs/<a|b>__campaign__seed0.jsonl`: item_id, output and source of every item that has a
-    source, as the campaign stores them (what annotators read). Returns the number of items written."""
+    """Write `folder/outputs/<a|b>__campaign__seed0.jsonl`: item_id, output and source of every item that
+    has a source, as the campaign stores them (what annotators read). Returns the number of items written."""
     items = items_frame(con, campaign_id)
     sources = {
         str(i): s for i, s in zip(items["item_id"], items["source"]) if isinstance(s, str) and s.strip()
@@ -63,8 +64,8 @@ def write_scoring_outputs(con: duckdb.DuckDBPyConnection, campaign_id: str, fold
 
 def import_source_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, folder: str | Path) -> int:
     """Store the scores against the source in `folder/scores/per_example.parquet` as the campaign's metrics
-    (replacing any of the same names); returns the number of rows stored. CampaignError when the folder holds no
-    scores."""
+    (replacing any of the same names); returns the number of rows stored. CampaignError when the folder
+    holds no scores."""
     try:
         scores = runfolder.read_per_example(folder)
     except (OSError, ValueError) as e:

@@ -1,12 +1,12 @@
 """How long a training run has left: a smoothed estimate with its uncertainty, for the progress bars.
 
-The old estimate, (now - started) / step * steps left, counted the model's loading in the first steps' pace and
-moved with every slow or fast step and every validation pause, so it jumped (21:35 -> 25:20 -> 20:00 -> 12:48 min).
-Here the pace is the mean time per step between the first and the last logged step (loading excluded; validation
-pauses spread over the steps), and its uncertainty the standard error of that mean from the spread of the logged
-intervals (doubled for a ~95% range), widened while few intervals are known. Early on the estimate is a range
-("4-7 min left"); a new estimate moves by less than the range it replaces as long as the pace holds. Pure: numbers
-in, numbers out.
+The old estimate, (now - started) / step * steps left, counted the model's loading in the first steps' pace
+and moved with every slow or fast step and every validation pause, so it jumped (21:35 -> 25:20 -> 20:00 ->
+12:48 min). Here the pace is the mean time per step between the first and the last logged step (loading
+excluded; validation pauses spread over the steps), and its uncertainty the standard error of that mean from
+the spread of the logged intervals (doubled for a ~95% range), widened while few intervals are known. Early on
+the estimate is a range ("4-7 min left"); a new estimate moves by less than the range it replaces as long as
+the pace holds. Pure: numbers in, numbers out.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class LogPoint:
 def estimate(
     points: Sequence[LogPoint], total_steps: int, now: float, eval_every: int = 0
 ) -> TimeLeft | None:
-    """Time left for a run at `now` from its train-log rows, in the order written; None until two training rows.
+    """Time left for a run at `now` from its train-log rows, in the order written; None until two training
+    rows.
 
     The pace is the mean seconds per step over the logged training intervals (the first row, which carries the
     model's loading, and the validation pauses are left out); validations still due (every `eval_every` steps)

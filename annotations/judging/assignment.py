@@ -1,10 +1,11 @@
 """Who judges which pair next, and which output is shown on the left.
 
-Rules, all enforced inside one serialized write transaction (`store.write`) so concurrent annotators cannot break
-them:
+Rules, all enforced inside one serialized write transaction (`store.write`) so concurrent annotators cannot
+break them:
 - an annotator never gets an item someone already gave them (except a deliberate flipped repeat);
 - an item gets at most k judgments: submitted assignments plus open ones whose lease has not run out;
-- an open assignment whose lease ran out (default 15 minutes) no longer holds its slot: the item returns to the
+- an open assignment whose lease ran out (default 15 minutes) no longer holds its slot: the item returns to
+  the
   pool; if its holder comes back before someone else took the slot, they keep it;
 - the left side is drawn, not alternated: each annotator has a random design of their own
   (annotations.judging.design: random permuted blocks of the campaign's `side_block_sizes`, from the
@@ -31,8 +32,8 @@ the claim re-reads only those few items inside the lock (k-limit, never twice), 
 only when none of them may be taken any more. The preferences (items in progress first, the side an item
 needs) come from that earlier read, so they may be a few claims old; the rules never are.
 
-What the annotator's page gets is a `ServedPair`: an opaque token and texts "A" (left) and "B" (right); never a
-system name, never whether the pair is gold or a repeat, never anything of the design.
+What the annotator's page gets is a `ServedPair`: an opaque token and texts "A" (left) and "B" (right); never
+a system name, never whether the pair is gold or a repeat, never anything of the design.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ from annotations.campaigns.judges import JUDGE_OF_EACH_CAMPAIGN_SQL, check_judge
 from annotations.errors import AnnotationError, AuthError
 from annotations.judging.design import Design
 
-# The write lane of assignment (see store.write): judgments of pairs whose lease still runs use their own lane.
+# The write lane of assignment (see store.write): judgments of pairs whose lease still runs use their own
+# lane.
 ASSIGNMENT_LANE = "assignments"
 
 # A repeat is never served right after its original: at least this many other judgments come in between.
@@ -212,7 +214,8 @@ def _claim(
     if n_open:
         held = cur.execute(
             "SELECT assignment_id, item_id, lease_expires_at, is_gold, is_repeat, shown_left, shown_right "
-            "FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at",
+            "FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY "
+            "served_at",
             [cid, annotator_id],
         ).fetchall()
         for assignment_id, item_id, lease_expires_at, is_gold, is_repeat, left, right in held:
@@ -275,7 +278,8 @@ def _claim(
             )
 
     a_left = design.a_left(annotator_id, pair_slots, "pairs")
-    # The window read before the lock, re-checked; when none of it may be taken any more, a search in the lock.
+    # The window read before the lock, re-checked; when none of it may be taken any more, a search in the
+    # lock.
     candidates = _still_open(cur, cid, cfg, annotator_id, now, window) or _window(
         cur, cid, cfg, annotator_id, now, order_key
     )
@@ -297,8 +301,8 @@ def has_room(
     """Whether `item_id` can take one more judgment besides the assignment `except_id`: the k-limit rule, used
     by assignment and by a submit that comes in after its lease ran out."""
     (judged_or_held,) = cur.execute(
-        f"SELECT count(*) FROM assignments WHERE campaign_id = ? AND item_id = ? AND NOT is_repeat AND NOT is_gold "
-        f"AND assignment_id <> ? AND {_active()}",
+        "SELECT count(*) FROM assignments WHERE campaign_id = ? AND item_id = ? AND NOT is_repeat AND NOT "
+        f"is_gold AND assignment_id <> ? AND {_active()}",
         [cid, item_id, except_id, now],
     ).fetchone()
     return int(judged_or_held) < k
@@ -377,8 +381,8 @@ def _still_open(
     wanted = [item_id for item_id, _ in window]
     state = {item_id: [0, 0, 0] for item_id in wanted}  # given to this annotator, holding a slot, balance
     rows = cur.execute(  # a few rows (k per item), counted here: cheaper than asking DuckDB to aggregate
-        "SELECT item_id, annotator_id, shown_left, status, lease_expires_at, is_repeat, is_gold FROM assignments "
-        f"WHERE campaign_id = ? AND item_id IN ({', '.join('?' * len(wanted))})",
+        "SELECT item_id, annotator_id, shown_left, status, lease_expires_at, is_repeat, is_gold FROM "
+        f"assignments WHERE campaign_id = ? AND item_id IN ({', '.join('?' * len(wanted))})",
         [cid, *wanted],
     ).fetchall()
     for item_id, holder, shown_left, status, lease_expires_at, is_repeat, is_gold in rows:
@@ -425,8 +429,9 @@ def _insert(
 ) -> _Claimed:
     assignment_id = store.new_id()
     cur.execute(
-        "INSERT INTO assignments (assignment_id, campaign_id, item_id, annotator_id, shown_left, shown_right, "
-        "status, is_gold, is_repeat, repeat_of, served_at, lease_expires_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+        "INSERT INTO assignments (assignment_id, campaign_id, item_id, annotator_id, shown_left, "
+        "shown_right, status, is_gold, is_repeat, repeat_of, served_at, lease_expires_at) VALUES (?, ?, ?, "
+        "?, ?, ?, 'open', ?, ?, ?, ?, ?)",
         [
             assignment_id,
             cid,
@@ -552,7 +557,8 @@ def progress(
             FROM assignments WHERE campaign_id = ? GROUP BY item_id
         )
         SELECT count(*) FROM items i LEFT JOIN c ON c.item_id = i.item_id
-        WHERE i.campaign_id = ? AND NOT i.is_gold AND NOT coalesce(c.seen, FALSE) AND coalesce(c.active, 0) < ?
+        WHERE i.campaign_id = ? AND NOT i.is_gold AND NOT coalesce(c.seen, FALSE)
+          AND coalesce(c.active, 0) < ?
         """,
         [now, annotator_id, campaign_id, campaign_id, cfg.k],
     ).fetchone()
@@ -563,7 +569,8 @@ def progress(
 
 @dataclass(frozen=True)
 class OwnedPair:
-    """An assignment checked to belong to the annotator: which item, and which system is shown on each side."""
+    """An assignment checked to belong to the annotator: which item, and which system is shown on each
+    side."""
 
     campaign_id: str
     item_id: str
@@ -579,7 +586,8 @@ def own_assignment(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str
     row = (
         store.read(con)
         .execute(
-            "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right FROM assignments WHERE assignment_id = ?",
+            "SELECT annotator_id, campaign_id, item_id, shown_left, shown_right FROM assignments WHERE "
+            "assignment_id = ?",
             [token],
         )
         .fetchone()
@@ -593,8 +601,8 @@ def own_assignment(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str
 
 
 def open_campaigns(con: duckdb.DuckDBPyConnection, annotator_id: str | None = None) -> dict[str, str]:
-    """campaign_id -> name of the campaigns annotators may work on (no system names: safe for the annotate page);
-    with `annotator_id`, only those this account may judge (annotations/campaigns/judges.py)."""
+    """campaign_id -> name of the campaigns annotators may work on (no system names: safe for the annotate
+    page); with `annotator_id`, only those this account may judge (annotations/campaigns/judges.py)."""
     query = "SELECT c.campaign_id, c.name FROM campaigns c WHERE c.status = 'active'"
     params: list[str] = []
     if annotator_id is not None:

@@ -164,6 +164,7 @@ class Design:
         return self._key("order", annotator_id).hex()
 
 
-# Sides already drawn, per (design, annotator, stream): a pick needs one more side, not the whole sequence again.
+# Sides already drawn, per (design, annotator, stream): a pick needs one more side, not the whole sequence
+# again.
 _SEQUENCES: dict[tuple, _Sequence] = {}
 _LOCK = threading.Lock()

@@ -40,7 +40,8 @@ class JudgmentRejected(AnnotationError):
 
 
 class CommentTooLong(AnnotationError):
-    """The comment is longer than the campaign allows (CampaignConfig.max_comment_chars); nothing was stored."""
+    """The comment is longer than the campaign allows (CampaignConfig.max_comment_chars); nothing was
+    stored."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,8 @@ def edit(
 ) -> SubmitResult:
     """Write version `base_version + 1` of a judgment; repeating the same edit returns it (created=False).
 
-    Earlier versions stay in the store; analyses read the latest. `duration_s` keeps the first judgment's time.
+    Earlier versions stay in the store; analyses read the latest. `duration_s` keeps the first judgment's
+    time.
     """
     assignment = own_assignment(con, token, annotator_id)
     side, winner = _side_and_winner(choice, assignment.shown_left, assignment.shown_right)
@@ -320,7 +322,8 @@ def own_judgments(
             ORDER BY a.submitted_at DESC LIMIT ?
         )
         SELECT l.*, list(s.criterion) FILTER (WHERE s.criterion IS NOT NULL),
-               list(s.side) FILTER (WHERE s.criterion IS NOT NULL), list(s.score) FILTER (WHERE s.criterion IS NOT NULL)
+               list(s.side) FILTER (WHERE s.criterion IS NOT NULL),
+               list(s.score) FILTER (WHERE s.criterion IS NOT NULL)
         FROM latest l LEFT JOIN judgment_scores s ON s.judgment_id = l.judgment_id
         GROUP BY ALL ORDER BY l.submitted_at DESC
         """,
@@ -342,9 +345,9 @@ def own_judgments(
 
 
 def _latest(only_items: bool) -> str:
-    """The CTE `latest`: each assignment's latest judgment version in one campaign (parameter: its id), and only
-    in the items of a list (a second parameter) when `only_items`: every version of an assignment has its item,
-    so filtering before the window is the same as after, and spares the window every other item."""
+    """The CTE `latest`: each assignment's latest judgment version in one campaign (parameter: its id), and
+    only in the items of a list (a second parameter) when `only_items`: every version of an assignment has
+    its item, so filtering before the window is the same as after, and spares the window every other item."""
     items = " AND list_contains(?, item_id)" if only_items else ""
     return f"""
     latest AS (
@@ -363,11 +366,12 @@ def _utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def judgments_frame(
     con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
 ) -> pd.DataFrame:
-    """One row per judged assignment, latest version; columns as in docs/frames.md (winner is de-randomized); only
-    the items `item_ids` names when given (the results page's example browser reads one item at a time)."""
-    # the outputs' lengths and the gold answers joined from the campaign's own rows (every judged item is an item
-    # of its campaign: assignments are made from items): joining the outputs and items tables on (campaign, item)
-    # took 0.12 s of 0.2 at 100,000 judgments, these joins 0.04
+    """One row per judged assignment, latest version; columns as in docs/frames.md (winner is
+    de-randomized); only the items `item_ids` names when given (the results page's example browser reads
+    one item at a time)."""
+    # the outputs' lengths and the gold answers joined from the campaign's own rows (every judged item is an
+    # item of its campaign: assignments are made from items): joining the outputs and items tables on
+    # (campaign, item) took 0.12 s of 0.2 at 100,000 judgments, these joins 0.04
     frame = read_frame(
         con,
         f"""
@@ -397,15 +401,15 @@ def judgments_frame(
 def scores_frame(
     con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None, lean: bool = False
 ) -> pd.DataFrame:
-    """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system, score,
-    side, is_gold, is_repeat; only the items `item_ids` names when given. `lean`: only the columns the statistics
-    read (`annotations.stats.analysis.SCORE_COLUMNS`), in the same rows and order: half the reading time at
-    400,000 scores (the results page's cold analysis)."""
+    """Long format, latest versions: judgment_id, campaign_id, item_id, annotator_id, criterion, system,
+    score, side, is_gold, is_repeat; only the items `item_ids` names when given. `lean`: only the columns
+    the statistics read (`annotations.stats.analysis.SCORE_COLUMNS`), in the same rows and order: half the
+    reading time at 400,000 scores (the results page's cold analysis)."""
     columns = (
         "j.judgment_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score"
         if lean
-        else "j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score, s.side, "
-        "a.is_gold, a.is_repeat"
+        else "j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, s.criterion, s.system, s.score, "
+        "s.side, a.is_gold, a.is_repeat"
     )
     flags = "" if lean else "JOIN assignments a ON a.assignment_id = j.assignment_id"
     frame = read_frame(

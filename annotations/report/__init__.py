@@ -6,9 +6,11 @@
 - `loss_curve`: the run's training loss as an SVG; `render`: blocks to Markdown or HTML.
 - `judgments_table`: the export's judgments table and its inverse; `export`: writing an export, reading it
   back (`load_export`) and zipping it (`export_bytes`).
-- `analysis_stages`: the results page's speed trick, `analyze`'s stages on threads (the verdict first), pinned to
+- `analysis_stages`: the results page's speed trick, `analyze`'s stages on threads (the verdict first), pinned
+  to
   the plain `annotations.stats.analyze`; `results_cache`: finished analyses kept on disk across restarts.
-- `cli`: `python -m annotations stats --db FILE [--json]` and `python -m annotations export --db FILE --out DIR`.
+- `cli`: `python -m annotations stats --db FILE [--json]` and `python -m annotations export --db FILE --out
+  DIR`.
 """
 
 from annotations.report.blocks import metric_table_help, report_blocks
@@ -26,8 +28,8 @@ from annotations.report.render import render_html, render_markdown
 from annotations.report.summary import interpret, summary_text
 
 __all__ = [
-    "JUDGMENT_COLUMNS", "SCORE_PREFIX", "CampaignData", "LoadedExport", "data_version", "export_bytes", "interpret",
-    "judgments_with_scores", "load_campaign", "load_export", "loss_curve_svg", "main_export", "main_stats", "metric_table_help",
-    "options_from_dict", "render_html", "render_markdown", "report_blocks", "split_scores", "summary_text",
-    "write_export",
+    "JUDGMENT_COLUMNS", "SCORE_PREFIX", "CampaignData", "LoadedExport", "data_version", "export_bytes",
+    "interpret", "judgments_with_scores", "load_campaign", "load_export", "loss_curve_svg", "main_export",
+    "main_stats", "metric_table_help", "options_from_dict", "render_html", "render_markdown", "report_blocks",
+    "split_scores", "summary_text", "write_export",
 ]  # fmt: skip

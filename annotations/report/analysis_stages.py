@@ -1,6 +1,7 @@
-"""The stages of `annotations.stats.analyze` as futures, for a page that draws each statistic as soon as it is ready: the headline
-verdict (win rate under each tie policy, sign test) first, in a fraction of a second, then the rest on a small
-thread pool (numpy, pandas and the bootstrap's matrix products release the GIL, so two cores work at once).
+"""The stages of `annotations.stats.analyze` as futures, for a page that draws each statistic as soon as it is
+ready: the headline verdict (win rate under each tie policy, sign test) first, in a fraction of a second, then
+the rest on a small thread pool (numpy, pandas and the bootstrap's matrix products release the GIL, so two
+cores work at once).
 
     stages = AnalysisStages(judgments, scores, metrics, options, campaign_id)   # starts every stage
     # scores and metrics may be loaders (no-argument callables): they are read on the pool while the headline,
@@ -13,9 +14,9 @@ thread pool (numpy, pandas and the bootstrap's matrix products release the GIL, 
     stages.result()       # the CampaignAnalysis that `analyze` returns
 
 The speed trick of the results page, kept beside its cache (`results_cache`): the statistics are the stage
-functions of `annotations.stats.analysis`, which `analyze` runs one after another. Every stage reads its inputs
-only, so the values are those of the plain `analyze` (tests/annotations/report/test_analysis_stages.py pins it).
-A stage waits only on stages submitted before it, so the pool cannot deadlock. No I/O.
+functions of `annotations.stats.analysis`, which `analyze` runs one after another. Every stage reads its
+inputs only, so the values are those of the plain `analyze` (tests/annotations/report/test_analysis_stages.py
+pins it). A stage waits only on stages submitted before it, so the pool cannot deadlock. No I/O.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class AnalysisStages:
 
         return self._pool.submit(timed)
 
-    # ------------------------------------------------------------------ the stages (each waits on earlier ones)
+    # ------------------------------------------------------------------ the stages (each waits on earlier
+    # ones)
 
     def _frames_and_pairs(self, scores: Future, metrics: Future):
         scores, metrics = analysis.evidence_frames(scores.result(), metrics.result(), self.selection.used)
@@ -107,9 +109,15 @@ class AnalysisStages:
     def _run_verdict(self) -> Verdict:
         scores, metrics, pairs = self._frames.result()
         return analysis.verdict_statistics(
-            self.selection.used, scores, metrics, pairs, self.system, self.opponent, self.options,
+            self.selection.used,
+            scores,
+            metrics,
+            pairs,
+            self.system,
+            self.opponent,
+            self.options,
             headline=self._headline.result(),
-        )  # fmt: skip
+        )
 
     def _run_agreement(self) -> Agreement:
         scores, _, _ = self._frames.result()
@@ -151,10 +159,17 @@ class AnalysisStages:
         if self._result is not None:
             return self._result
         self._result = analysis.finish(
-            self.campaign_id, self.system, self.opponent, self.options, self.selection,
-            verdict=self.verdict(), agreeing=self.agreement(), versus=self.versus(), biases=self.biases(),
+            self.campaign_id,
+            self.system,
+            self.opponent,
+            self.options,
+            self.selection,
+            verdict=self.verdict(),
+            agreeing=self.agreement(),
+            versus=self.versus(),
+            biases=self.biases(),
             started=self.started,
-        )  # fmt: skip
+        )
         return self._result
 
 

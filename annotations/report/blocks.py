@@ -1,5 +1,6 @@
-"""The report's content as blocks (kind, content): headings, paragraphs, bullet lists, tables and the loss-curve
-SVG, in the order a reader meets them; annotations.report.render turns them into Markdown or HTML."""
+"""The report's content as blocks (kind, content): headings, paragraphs, bullet lists, tables and the
+loss-curve SVG, in the order a reader meets them; annotations.report.render turns them into Markdown or
+HTML."""
 
 from __future__ import annotations
 
@@ -68,10 +69,12 @@ def report_blocks(data: CampaignData, a: CampaignAnalysis, log: pd.DataFrame, co
 
 
 def setup_lines(data: CampaignData, a: CampaignAnalysis, config: dict) -> list[str]:
-    """What was compared, on which judgments, with which options and versions, and the training run's settings."""
+    """What was compared, on which judgments, with which options and versions, and the training run's
+    settings."""
     o = a.options
     lines = [
-        f"Campaign `{a.campaign_id}`: {a.system} (fine-tuned) against {a.opponent}, blind pairwise comparison with "
+        f"Campaign `{a.campaign_id}`: {a.system} (fine-tuned) against {a.opponent}, blind pairwise "
+        "comparison with "
         "sides randomized per judgment.",
     ]
     if data.design and data.design.get("design_id"):
@@ -82,11 +85,12 @@ def setup_lines(data: CampaignData, a: CampaignAnalysis, config: dict) -> list[s
             "annotator's own."
         )
     lines += [
-        f"Judgments used: {a.evidence.judgments_used} of {a.evidence.judgments_total} on {a.evidence.items_used} items "
-        f"from {a.evidence.annotators_used} annotators; repeats left out: {a.evidence.repeats_left_out}; gold left out: "
-        f"{a.evidence.gold_left_out}; excluded annotators: {', '.join(a.evidence.excluded_annotators) or 'none'}.",
-        f"Tie policy: {o.tie_policy} ({stats.TIE_POLICY_HELP[o.tie_policy]}). Intervals: {stats.percent_label(o.confidence)}, "
-        f"{o.n_boot} bootstrap resamples over items, seed {o.seed}.",
+        f"Judgments used: {a.evidence.judgments_used} of {a.evidence.judgments_total} on "
+        f"{a.evidence.items_used} items from {a.evidence.annotators_used} annotators; repeats left out: "
+        f"{a.evidence.repeats_left_out}; gold left out: {a.evidence.gold_left_out}; excluded annotators: "
+        f"{', '.join(a.evidence.excluded_annotators) or 'none'}.",
+        f"Tie policy: {o.tie_policy} ({stats.TIE_POLICY_HELP[o.tie_policy]}). Intervals: "
+        f"{stats.percent_label(o.confidence)}, {o.n_boot} bootstrap resamples over items, seed {o.seed}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in a.environment.items()),
     ]
     if config:
@@ -106,7 +110,8 @@ def training_blocks(log: pd.DataFrame) -> list[Block]:
         blocks.append(
             (
                 "p",
-                f"Best eval loss {log['eval_loss'].min():.4f}; final training loss {log['loss'].dropna().iloc[-1]:.4f}.",
+                f"Best eval loss {log['eval_loss'].min():.4f}; final training loss "
+                f"{log['loss'].dropna().iloc[-1]:.4f}.",
             )
         )
     return blocks
@@ -116,9 +121,9 @@ def metric_table_help(metrics) -> str:
     """The line under a table of automatic metrics on a campaign's items (the results page, the report, the
     slides): its figures are means of per-item scores, and which BLEU and chrF those are."""
     line = (
-        "Means over these items of each output's score, and the mean paired difference. A run's own table (Runs "
-        "page) also shows corpus BLEU and chrF (`bleu`, `sacrebleu`, `chrf`, `chrfpp`: n-gram counts pooled over "
-        "the items, then one score), which differ from these means."
+        "Means over these items of each output's score, and the mean paired difference. A run's own table "
+        "(Runs page) also shows corpus BLEU and chrF (`bleu`, `sacrebleu`, `chrf`, `chrfpp`: n-gram counts "
+        "pooled over the items, then one score), which differ from these means."
     )
     definitions = runfolder.metric_help(metrics)
     return f"{line} {definitions}." if definitions else line
@@ -135,19 +140,42 @@ def metric_blocks(a: CampaignAnalysis) -> list[Block]:
 
 
 INTERVALS_HELP = (
-    "`item_low`–`item_high`: the interval to read, a Wilson score interval with the item as the unit (each item's "
-    "share of wins under the tie policy, averaged over the items, with n = items); it stays honest when every item "
-    "agrees. `boot_low`–`boot_high`: percentile bootstrap over items (empty when every resample gives the same "
-    "value). `wilson_low`–`wilson_high`: Wilson over judgments, as if judgments of one item were independent."
+    "`item_low`–`item_high`: the interval to read, a Wilson score interval with the item as the unit (each "
+    "item's share of wins under the tie policy, averaged over the items, with n = items); it stays honest "
+    "when every item agrees. `boot_low`–`boot_high`: percentile bootstrap over items (empty when every "
+    "resample gives the same value). `wilson_low`–`wilson_high`: Wilson over judgments, as if judgments of "
+    "one item were independent."
 )
 
 
 def verdict_blocks(a: CampaignAnalysis) -> list[Block]:
     """The win rate under each tie policy, the per-criterion score differences and Bradley-Terry strengths."""
-    blocks: list[Block] = [("table", _table(a.verdict.win_by_policy, ["tie_policy", "wins", "losses", "ties", "both_bad", "win_rate",
-                                                             "item_low", "item_high", "boot_low", "boot_high", "wilson_low", "wilson_high",
-                                                             "sign_test_p", "n_used", "n_items"])),
-                           ("p", INTERVALS_HELP)]  # fmt: skip
+    blocks: list[Block] = [
+        (
+            "table",
+            _table(
+                a.verdict.win_by_policy,
+                [
+                    "tie_policy",
+                    "wins",
+                    "losses",
+                    "ties",
+                    "both_bad",
+                    "win_rate",
+                    "item_low",
+                    "item_high",
+                    "boot_low",
+                    "boot_high",
+                    "wilson_low",
+                    "wilson_high",
+                    "sign_test_p",
+                    "n_used",
+                    "n_items",
+                ],
+            ),
+        ),
+        ("p", INTERVALS_HELP),
+    ]
     notes = (
         a.verdict.win_by_policy.dropna(subset=["boot_note"])
         if "boot_note" in a.verdict.win_by_policy
@@ -156,8 +184,26 @@ def verdict_blocks(a: CampaignAnalysis) -> list[Block]:
     if not notes.empty:
         blocks.append(("p", f"No bootstrap interval: {notes.iloc[0]['boot_note']}."))
     if not a.verdict.criteria.empty:
-        blocks.append(("table", _table(a.verdict.criteria, ["criterion", "mean_opponent", "mean_system", "mean_diff", "ci_low",
-                                                    "ci_high", "t_p", "n", "n_items", "reason"])))  # fmt: skip
+        blocks.append(
+            (
+                "table",
+                _table(
+                    a.verdict.criteria,
+                    [
+                        "criterion",
+                        "mean_opponent",
+                        "mean_system",
+                        "mean_diff",
+                        "ci_low",
+                        "ci_high",
+                        "t_p",
+                        "n",
+                        "n_items",
+                        "reason",
+                    ],
+                ),
+            )
+        )
     if a.verdict.bradley_terry is not None:
         blocks.append(("table", _table(a.verdict.bradley_terry.table)))
     return blocks
@@ -168,21 +214,32 @@ def agreement_blocks(a: CampaignAnalysis) -> list[Block]:
     columns = ["target", "level", "alpha", "ci_low", "ci_high", "n_units", "n_annotators", "reason"]
     raw = a.agreement.raw
     plain = (
-        [("p", f"Raw agreement on the preference: {100 * raw.share:.0f}% of {counted(raw.n_pairs, 'pair')} of "
-               f"judgments on {counted(raw.n_items, 'item')} judged by two or more annotators agree.")]
+        [
+            (
+                "p",
+                f"Raw agreement on the preference: {100 * raw.share:.0f}% of {counted(raw.n_pairs, 'pair')} "
+                f"of judgments on {counted(raw.n_items, 'item')} judged by two or more annotators agree.",
+            )
+        ]
         if raw is not None and raw.share is not None
         else []
-    )  # fmt: skip
+    )
     return [
         ("table", _table(a.agreement.table, columns)),
         *plain,
-        ("p", f"Fleiss' kappa on the preference: {_num(a.agreement.fleiss.kappa)} ({a.agreement.fleiss.n_items} items with "
-              f"{a.agreement.fleiss.raters_per_item} ratings each){'; ' + a.agreement.fleiss.reason if a.agreement.fleiss.reason else ''}."),
-    ]  # fmt: skip
+        (
+            "p",
+            f"Fleiss' kappa on the preference: {_num(a.agreement.fleiss.kappa)} "
+            f"({a.agreement.fleiss.n_items} items with "
+            f"{a.agreement.fleiss.raters_per_item} ratings "
+            f"each){'; ' + a.agreement.fleiss.reason if a.agreement.fleiss.reason else ''}.",
+        ),
+    ]
 
 
 def metrics_vs_humans_blocks(a: CampaignAnalysis) -> list[Block]:
-    """Pairwise accuracy of each metric against the human majority, and metric-human correlations (Kendall)."""
+    """Pairwise accuracy of each metric against the human majority, and metric-human correlations
+    (Kendall)."""
     if a.versus_metrics.correlations.empty and a.versus_metrics.pairwise_accuracy.empty:
         return [("p", "No automatic metrics to compare.")]
     blocks: list[Block] = []
@@ -202,5 +259,25 @@ def metrics_vs_humans_blocks(a: CampaignAnalysis) -> list[Block]:
 
 def annotator_blocks(a: CampaignAnalysis) -> list[Block]:
     """Each annotator's quality checks: speed, side preference, gold accuracy, self-consistency, flags."""
-    return [("table", _table(a.biases.annotators, ["annotator_id", "n_judgments", "median_s", "fast_share", "left_share", "left_p",
-                                            "gold_n", "gold_accuracy", "self_consistency", "majority_agreement", "flags", "excluded"]))]  # fmt: skip
+    return [
+        (
+            "table",
+            _table(
+                a.biases.annotators,
+                [
+                    "annotator_id",
+                    "n_judgments",
+                    "median_s",
+                    "fast_share",
+                    "left_share",
+                    "left_p",
+                    "gold_n",
+                    "gold_accuracy",
+                    "self_consistency",
+                    "majority_agreement",
+                    "flags",
+                    "excluded",
+                ],
+            ),
+        )
+    ]

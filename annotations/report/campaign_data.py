@@ -37,8 +37,8 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
         known = ", ".join(listing["campaign_id"].astype(str)) or "none"
         raise AnnotationError(f"campaign {campaign_id!r} not found; campaigns are: {known}")
     run_dir = row.iloc[0].get("run_dir")
-    # the three queries run at once, each on its own cursor (read_frame takes one per call); DuckDB and the Arrow
-    # conversion release the GIL, so a cold results page waits for the slowest query, not the sum
+    # the three queries run at once, each on its own cursor (read_frame takes one per call); DuckDB and the
+    # Arrow conversion release the GIL, so a cold results page waits for the slowest query, not the sum
     readers = (judgments.judgments_frame, judgments.scores_frame, campaigns.metrics_frame)
     with ThreadPoolExecutor(max_workers=len(readers)) as pool:
         futures = [pool.submit(reader, con, campaign_id) for reader in readers]
@@ -57,9 +57,9 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
 
 
 def data_version(con, campaign_id: str) -> str:
-    """Changes whenever a judgment of the campaign is written or edited (judgments are append-only versions), and
-    when automatic scores arrive after its creation (the reference-free scores of an imported file are computed
-    in the background): the cache key of the results page."""
+    """Changes whenever a judgment of the campaign is written or edited (judgments are append-only
+    versions), and when automatic scores arrive after its creation (the reference-free scores of an
+    imported file are computed in the background): the cache key of the results page."""
     count, latest, n_metrics = (
         store.read(con)
         .execute(

@@ -1,5 +1,6 @@
-"""The command line of the report: `python -m annotations stats --db FILE [--json]` prints every statistic of
-each campaign, `python -m annotations export --db FILE --out DIR` writes its export (DESIGN.md public interfaces)."""
+"""The command line of the report: `python -m annotations stats --db FILE [--json]` prints every statistic
+of each campaign, `python -m annotations export --db FILE --out DIR` writes its export (DESIGN.md public
+interfaces)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from ft_core.config import add_field_flags, config_from_cli
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """--db, --campaign, and a flag per AnalysisOptions field, generated from its metadata (ft_core's mechanism)."""
+    """--db, --campaign, and a flag per AnalysisOptions field, generated from its metadata (ft_core's
+    mechanism)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--db", required=True, help="the DuckDB file of the app (FT_APP_DB)")
     parser.add_argument(
@@ -80,7 +82,8 @@ def main_stats(argv: list[str]) -> int:
 
 
 def main_export(argv: list[str]) -> int:
-    """`python -m annotations export --db FILE --out DIR`: judgments, statistics and the report per campaign."""
+    """`python -m annotations export --db FILE --out DIR`: judgments, statistics and the report per
+    campaign."""
     parser = _parser(
         "python -m annotations export", "Write judgments, statistics and the report of a campaign."
     )

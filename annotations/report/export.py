@@ -1,11 +1,11 @@
-"""A campaign's export, for the researcher who archives or shares a result: the judgments (CSV, Parquet, JSONL),
-every statistic (JSON and CSV, with method, level, n, intervals, seed and package versions) and the Markdown/HTML
-report with the loss curve; `load_export` reads an export back and `analyze` on it reproduces every statistic
-exactly; `export_bytes` zips it for the results page's download button.
+"""A campaign's export, for the researcher who archives or shares a result: the judgments (CSV, Parquet,
+JSONL), every statistic (JSON and CSV, with method, level, n, intervals, seed and package versions) and the
+Markdown/HTML report with the loss curve; `load_export` reads an export back and `analyze` on it reproduces
+every statistic exactly; `export_bytes` zips it for the results page's download button.
 
-Every CSV goes through `ft_core.runfolder.write_csv`, so no cell opens as a spreadsheet formula (a text cell that
-starts with = + - @, a tab or a carriage return gets a leading '; numeric columns stay numbers); `load_export`
-removes that quote again. Parquet and JSONL keep the exact text.
+Every CSV goes through `ft_core.runfolder.write_csv`, so no cell opens as a spreadsheet formula (a text cell
+that starts with = + - @, a tab or a carriage return gets a leading '; numeric columns stay numbers);
+`load_export` removes that quote again. Parquet and JSONL keep the exact text.
 """
 
 from __future__ import annotations

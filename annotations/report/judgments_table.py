@@ -8,16 +8,17 @@ import pandas as pd
 from annotations import stats
 
 JUDGMENT_COLUMNS = [
-    "judgment_id", "campaign_id", "item_id", "annotator_id", "version", "assignment_id", "system_a", "system_b",
-    "shown_left", "shown_right", "choice", "winner", "comment", "served_at", "submitted_at", "duration_s",
-    "is_gold", "gold_winner", "is_repeat", "repeat_of", "left_length", "right_length",
+    "judgment_id", "campaign_id", "item_id", "annotator_id", "version", "assignment_id", "system_a",
+    "system_b", "shown_left", "shown_right", "choice", "winner", "comment", "served_at", "submitted_at",
+    "duration_s", "is_gold", "gold_winner", "is_repeat", "repeat_of", "left_length", "right_length",
 ]  # fmt: skip
 SCORE_PREFIX = "score"  # per-criterion score columns: score:<criterion>:<system>
 
 
 def judgments_with_scores(judgments: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """The judgments table of the export: one row per judgment with the shown-left system, the de-randomized
-    winner, timestamps, duration, pseudonymous annotator id, version and one column per criterion and system."""
+    """The judgments table of the export: one row per judgment with the shown-left system, the
+    de-randomized winner, timestamps, duration, pseudonymous annotator id, version and one column per
+    criterion and system."""
     out = judgments[[c for c in JUDGMENT_COLUMNS if c in judgments.columns]].copy()
     if {"duration_s", "left_length", "right_length"} <= set(out.columns):
         out["too_fast"] = stats.too_fast(out).to_numpy()  # default thresholds: stats.QualityThresholds

@@ -28,7 +28,8 @@ def loss_curve_svg(log: pd.DataFrame, width: int = 560, height: int = 240) -> st
         return f"{x:.1f},{y:.1f}"
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="11">'
     ]
     parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>')
     parts.append(

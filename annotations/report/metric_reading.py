@@ -6,10 +6,10 @@ statistic for metrics against human judgments, with its bootstrap interval and n
 the full frame for whoever wants them; on few items the three coincide and say nothing more.
 
 The sentence says first whether the items are enough for any correlation to tell: with n items, even a perfect
-ranking has Kendall's exact two-sided p = 2/n! (Kendall 1938; scipy.stats.kendalltau(method="exact")), so below
-the n where 2/n! falls under 1 - coverage (5 items at 95%) no coefficient can be told from chance. Otherwise it
-names the metrics whose interval lies above 0 (they track the humans), below 0 (they run against them), or says
-that every interval includes 0.
+ranking has Kendall's exact two-sided p = 2/n! (Kendall 1938; scipy.stats.kendalltau(method="exact")), so
+below the n where 2/n! falls under 1 - coverage (5 items at 95%) no coefficient can be told from chance.
+Otherwise it names the metrics whose interval lies above 0 (they track the humans), below 0 (they run against
+them), or says that every interval includes 0.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def _with_interval(row, ci: str) -> str:
 
 
 def metric_reading(preference_correlations: pd.DataFrame, confidence: float) -> MetricReading:
-    """The reading of `analyze`'s preference correlations (columns metric, method, coefficient, ci_low, ci_high,
-    n, reason) at the coverage they were computed with."""
+    """The reading of `analyze`'s preference correlations (columns metric, method, coefficient, ci_low,
+    ci_high, n, reason) at the coverage they were computed with."""
     rows = preference_correlations[preference_correlations["method"] == METHOD]
     table = rows.reindex(columns=COLUMNS).assign(method=METHOD_NAME).reset_index(drop=True)
     if table.empty:
@@ -74,18 +74,24 @@ def metric_reading(preference_correlations: pd.DataFrame, confidence: float) -> 
     if n < needed:
         sentence = (
             f"{counted(n, 'item')} {'is' if n == 1 else 'are'} too few to tell whether any metric tracks the "
-            f"human preference: even a perfect agreement on {n} items could be chance (Kendall's exact "
-            f"p = 2/{n}! = {2 / math.factorial(n):.2g}), so the coefficients below mean nothing yet; that "
-            f"Kendall, Spearman and Pearson agree on so few items is no finding either. At least {needed} judged "
-            f"items are needed."
+            f"human preference: even a perfect agreement on {n} items could be chance (Kendall's exact p = "
+            f"2/{n}! = {2 / math.factorial(n):.2g}), so the coefficients below mean nothing yet; that "
+            f"Kendall, Spearman and Pearson agree on so few items is no finding either. At least {needed} "
+            "judged items are needed."
         )
         return MetricReading(sentence + no_value, table)
     above = defined[defined["ci_low"] > 0].sort_values("coefficient", ascending=False)
     below = defined[defined["ci_high"] < 0].sort_values("coefficient")
-    on = f"On {counted(n, 'item')} ({METHOD_NAME} of each metric's per-item difference with the human preference)"
+    on = (
+        f"On {counted(n, 'item')} ({METHOD_NAME} of each metric's per-item difference with the human "
+        "preference)"
+    )
     if above.empty and below.empty:
         best = defined.sort_values("coefficient", ascending=False).iloc[0]
-        sentence = f"{on}, no metric clearly tracks the humans: every {ci} includes 0 (highest: {_with_interval(best, ci)})."
+        sentence = (
+            f"{on}, no metric clearly tracks the humans: every {ci} includes 0 (highest: "
+            f"{_with_interval(best, ci)})."
+        )
         return MetricReading(sentence + no_value, table)
     parts = []
     if not above.empty:

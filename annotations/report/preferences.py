@@ -1,18 +1,18 @@
-"""Preference data from a campaign's judgments, in TRL's formats, for the researcher who tunes the next model on
-what the annotators preferred: `python -m annotations preferences --campaign ID --out DIR`.
+"""Preference data from a campaign's judgments, in TRL's formats, for the researcher who tunes the next model
+on what the annotators preferred: `python -m annotations preferences --campaign ID --out DIR`.
 
 Each judged item becomes at most one pair (`prompt`, `chosen`, `rejected`): the raters of the item vote, the
 majority decides (Condorcet's simple majority; "tie" and "both bad" votes are no vote for either side), and a
 pair without a majority (a tie) or whose margin (winning minus losing votes over all raters) is below
-`min_margin` is left out and counted. Gold and attention items and repeated assignments never count. The prompt is
-the one the run's generation used (`ft_core.generate` writes it into every output record; the campaign stores it
-per item); when the run wrapped it in a chat template the rows are conversational (lists of role/content messages,
-TRL's "conversational" format), the user message being the run's `prompt_template` as it appears in that prompt.
-Items of an evaluation split are left out unless `include_eval_split`. The share of decided votes against the
-majority (`disagreement_rate`) is the label noise a robust DPO loss (label smoothing, Mitchell 2023 "cDPO")
-takes. KTO rows (`prompt`, `completion`, `label`; Ethayarajh et al. 2024) come from the per-criterion scores: an
-output whose mean score, each scaled to [0, 1] over its criterion's range, is above the middle is desirable.
-The format is documented in docs/preference-tuning.md.
+`min_margin` is left out and counted. Gold and attention items and repeated assignments never count. The
+prompt is the one the run's generation used (`ft_core.generate` writes it into every output record; the
+campaign stores it per item); when the run wrapped it in a chat template the rows are conversational (lists of
+role/content messages, TRL's "conversational" format), the user message being the run's `prompt_template` as
+it appears in that prompt. Items of an evaluation split are left out unless `include_eval_split`. The share of
+decided votes against the majority (`disagreement_rate`) is the label noise a robust DPO loss (label
+smoothing, Mitchell 2023 "cDPO") takes. KTO rows (`prompt`, `completion`, `label`; Ethayarajh et al. 2024)
+come from the per-criterion scores: an output whose mean score, each scaled to [0, 1] over its criterion's
+range, is above the middle is desirable. The format is documented in docs/preference-tuning.md.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class PreferenceData:
 
 # --------------------------------------------------------------------------------------------- prompts
 def prompt_format(run_dir: str | None) -> PromptFormat:
-    """The run's prompt template and whether its generation used a chat template (config.json, `ft_core.data`)."""
+    """The run's prompt template and whether its generation used a chat template (config.json,
+    `ft_core.data`)."""
     if not run_dir:
         raise AnnotationError(
             "the prompt format cannot be recovered: the campaign was not imported from a run folder"
@@ -110,8 +111,9 @@ def prompt_format(run_dir: str | None) -> PromptFormat:
 
 
 def chat_wrapper(prompts: list[str], messages: list[str]) -> tuple[str, str] | None:
-    """The chat template's text before and after the user message (the same for every prompt of a run), learnt
-    from the prompts whose whole message (template and uncut source) they contain; None when no prompt shows it."""
+    """The chat template's text before and after the user message (the same for every prompt of a run),
+    learnt from the prompts whose whole message (template and uncut source) they contain; None when no
+    prompt shows it."""
     seen: Counter[tuple[str, str]] = Counter()
     for prompt, message in zip(prompts, messages):
         at = prompt.find(message) if message else -1
@@ -121,9 +123,9 @@ def chat_wrapper(prompts: list[str], messages: list[str]) -> tuple[str, str] | N
 
 
 def user_messages(items: pd.DataFrame, template: str) -> dict[str, str] | None:
-    """item_id -> the user message inside each chat-formatted prompt, or None when the prompts are the plain
-    template (use_chat_template, but the tokenizer had no chat template). A source cut to max_source_length tokens
-    is found between the chat template's fixed text before and after the message."""
+    """item_id -> the user message inside each chat-formatted prompt, or None when the prompts are the
+    plain template (use_chat_template, but the tokenizer had no chat template). A source cut to
+    max_source_length tokens is found between the chat template's fixed text before and after the message."""
     prefix, _, suffix = template.partition("{source}")
     ids = list(items["item_id"])
     prompts = [p if isinstance(p, str) else "" for p in items["prompt"]]
@@ -142,8 +144,8 @@ def user_messages(items: pd.DataFrame, template: str) -> dict[str, str] | None:
         inner = prompt[len(head) : len(prompt) - len(tail)]
         if not (prompt.startswith(head) and prompt.endswith(tail) and inner.startswith(prefix)):
             raise AnnotationError(
-                f"the prompt format cannot be recovered: item {item_id}'s prompt is not the run's chat template "
-                "around its prompt_template"
+                f"the prompt format cannot be recovered: item {item_id}'s prompt is not the run's chat "
+                "template around its prompt_template"
             )
         found[item_id] = inner
     return found
@@ -166,8 +168,9 @@ def formatted_prompts(items: pd.DataFrame, fmt: PromptFormat) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------- splits
 def item_splits(items: pd.DataFrame, run_dir: str | None) -> dict[str, str]:
-    """item_id -> the split the item came from: the item's own `split` field, else the split the run's generation
-    read (outputs/generate_config.json; a file path that is the run's training file is "train"), else "unknown"."""
+    """item_id -> the split the item came from: the item's own `split` field, else the split the run's
+    generation read (outputs/generate_config.json; a file path that is the run's training file is "train"),
+    else "unknown"."""
     split = "unknown"
     if run_dir:
         generated = runfolder.read_generate_config(runfolder.outputs_dir(run_dir)).get("split")
@@ -215,7 +218,8 @@ def majority_pairs(judgments: pd.DataFrame, system_a: str, system_b: str) -> pd.
 
 
 def disagreement(votes: pd.DataFrame) -> tuple[float | None, int]:
-    """Minority votes over decided votes, on pairs with at least two decided votes; and how many such pairs."""
+    """Minority votes over decided votes, on pairs with at least two decided votes; and how many such
+    pairs."""
     decided = votes["for_a"] + votes["for_b"]
     rows = votes[decided >= 2]
     if rows.empty:
@@ -227,8 +231,9 @@ def disagreement(votes: pd.DataFrame) -> tuple[float | None, int]:
 def kto_rows(
     scores: pd.DataFrame, criteria: dict[str, tuple[int, int]], texts: dict[tuple[str, str], str]
 ) -> tuple[pd.DataFrame, int]:
-    """One row per (item, system) output with scores: its mean score, each scaled to [0, 1] over its criterion's
-    range; label True above 0.5, False below, and outputs exactly at 0.5 left out (their count returned)."""
+    """One row per (item, system) output with scores: its mean score, each scaled to [0, 1] over its
+    criterion's range; label True above 0.5, False below, and outputs exactly at 0.5 left out (their count
+    returned)."""
     rows = scores[scores["criterion"].isin(list(criteria)) & ~scores["is_gold"].astype(bool)]
     rows = rows[~rows["is_repeat"].astype(bool)]
     if rows.empty:
@@ -291,7 +296,8 @@ def build_preferences(
         decided = decided[~held_out]
     if len(decided) < options.min_pairs:
         hint = (
-            f"; {summary.eval_split_left_out} more are from an evaluation split (--include-eval-split writes them)"
+            f"; {summary.eval_split_left_out} more are from an evaluation split (--include-eval-split writes "
+            "them)"
             if summary.eval_split_left_out
             else ""
         )
@@ -343,7 +349,8 @@ def build_preferences(
 
 
 def campaign_preferences(con, campaign_id: str, options: PreferenceOptions) -> PreferenceData:
-    """The preference data of a stored campaign (judgments, items, outputs and the run folder's prompt format)."""
+    """The preference data of a stored campaign (judgments, items, outputs and the run folder's prompt
+    format)."""
     from annotations import campaigns
     from annotations.judging import judgments
 
@@ -449,8 +456,8 @@ def main_preferences(argv: list[str]) -> int:
     s = data.summary
     rate = "n/a" if s.disagreement_rate is None else f"{s.disagreement_rate:.3f}"
     print(
-        f"{args.campaign}: {s.written} pairs written to {args.out} ({len(files)} files); left out: {s.ties} ties, "
-        f"{s.low_margin} below the margin, {s.eval_split_left_out} from an evaluation split; "
+        f"{args.campaign}: {s.written} pairs written to {args.out} ({len(files)} files); left out: {s.ties} "
+        f"ties, {s.low_margin} below the margin, {s.eval_split_left_out} from an evaluation split; "
         f"disagreement rate {rate}"
     )
     return 0

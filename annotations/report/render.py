@@ -1,10 +1,10 @@
 """The report's blocks written out as Markdown (report.md, beside loss_curve.svg) or as one HTML page.
 
 Both treat the blocks' text alike: `**` marks bold and a backtick code, and everything else is text, whoever
-wrote it. Campaign names, system names, model outputs, sources, comments, usernames and criteria names reach the
-blocks as they were typed, so the HTML escapes them (`html.escape`) and the Markdown escapes them
-(`markdown_inline`, `markdown_text`, also used by the slide deck): `![x](http://evil/x.png)` or `<img src=...>` in
-a campaign name is shown as those characters, never as an image, a link or HTML.
+wrote it. Campaign names, system names, model outputs, sources, comments, usernames and criteria names reach
+the blocks as they were typed, so the HTML escapes them (`html.escape`) and the Markdown escapes them
+(`markdown_inline`, `markdown_text`, also used by the slide deck): `![x](http://evil/x.png)` or `<img
+src=...>` in a campaign name is shown as those characters, never as an image, a link or HTML.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import re
 
 import pandas as pd
 
-# Escaped with a backslash (CommonMark and Python-Markdown both read these): emphasis, strikethrough, links and
-# images (`[`), tables, headings (a closing `#` run), math (Marp), code, and the backslash itself.
+# Escaped with a backslash (CommonMark and Python-Markdown both read these): emphasis, strikethrough, links
+# and images (`[`), tables, headings (a closing `#` run), math (Marp), code, and the backslash itself.
 _BACKSLASHED = str.maketrans({c: "\\" + c for c in "\\`*[]|~#$"})
 # Written as character references: raw HTML, autolinks (`<http://...>`), entities.
 _REFERENCES = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
@@ -50,8 +50,9 @@ def markdown_text(text, line_start: bool = True) -> str:
 
 
 def markdown_inline(text) -> str:
-    """Like `markdown_text`, but `**` marks bold and a backtick code, as the HTML renderer reads them; a code
-    span holds its text as is (Markdown shows a code span's characters literally), an unclosed one is closed."""
+    """Like `markdown_text`, but `**` marks bold and a backtick code, as the HTML renderer reads them; a
+    code span holds its text as is (Markdown shows a code span's characters literally), an unclosed one is
+    closed."""
     out, code, bold = [], False, False
     for token in re.split(r"(`|\*\*)", _one_line(text)):
         if token == "`":
@@ -112,10 +113,10 @@ def render_html(blocks) -> str:
         return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
     out = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>Report</title><style>"
-        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
-        "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
-        "</style></head><body>"
+        "<!doctype html><html><head><meta "
+        "charset='utf-8'><title>Report</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em "
+        "auto;line-height:1.4}table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px "
+        "solid #ccc;padding:3px 6px}</style></head><body>"
     ]
     for kind, content in blocks:
         if kind == "h1":

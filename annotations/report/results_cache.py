@@ -4,11 +4,11 @@ call the page makes: the kept analysis when there is one, else the stages starte
 
 One pickle per (campaign, data version, analysis options) under `<data folder>/analysis_cache/` (the data
 folder is the one holding the store, `$FT_APP_DB`'s folder). The key holds the campaign id, its data version
-(`annotations.report.data_version`: judgment count and latest submission, so any new or edited judgment changes
-it), every analysis option, a format number and the package versions the statistics were computed with. Saving
-a new data version of a campaign removes that campaign's files of older versions. A file that cannot be read
-back (another pandas, a half-written file) counts as missing and is removed. The files are written by the app
-itself and read only by it.
+(`annotations.report.data_version`: judgment count and latest submission, so any new or edited judgment
+changes it), every analysis option, a format number and the package versions the statistics were computed
+with. Saving a new data version of a campaign removes that campaign's files of older versions. A file that
+cannot be read back (another pandas, a half-written file) counts as missing and is removed. The files are
+written by the app itself and read only by it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from annotations.stats.analysis_options import AnalysisOptions
 from annotations.stats.campaign_analysis import CampaignAnalysis
 from annotations.stats.environment import environment
 
-FORMAT = 4  # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006; 3: item
+# bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006; 3: item
+FORMAT = 4
 # intervals of the win rate, raw agreement; 4: nested verdict, agreement, versus_metrics, biases, evidence)
 
 
@@ -64,8 +65,8 @@ def load(folder: Path, campaign_id: str, version: str, options: AnalysisOptions)
 
 
 def save(folder: Path, campaign_id: str, version: str, analysis: CampaignAnalysis) -> Path:
-    """Write the analysis (atomically; nothing to do when it is there already) and remove this campaign's files of
-    other data versions."""
+    """Write the analysis (atomically; nothing to do when it is there already) and remove this campaign's
+    files of other data versions."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = cache_path(folder, campaign_id, version, analysis.options)

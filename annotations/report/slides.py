@@ -1,12 +1,12 @@
-"""A small slide deck of one campaign, for the researcher who presents the result as is: training and validation
-curves, the automatic metrics with their paired-bootstrap intervals, the human verdict with its interval,
-agreement, the bias checks and three example pairs (the fine-tune's clearest win, its clearest loss and the
-most contested item). Written as PNG charts, a Markdown deck in Marp's format (`marp deck.md` renders it) and
-one self-contained HTML file (the charts inlined as data URIs).
+"""A small slide deck of one campaign, for the researcher who presents the result as is: training and
+validation curves, the automatic metrics with their paired-bootstrap intervals, the human verdict with its
+interval, agreement, the bias checks and three example pairs (the fine-tune's clearest win, its clearest loss
+and the most contested item). Written as PNG charts, a Markdown deck in Marp's format (`marp deck.md` renders
+it) and one self-contained HTML file (the charts inlined as data URIs).
 
 Every chart and number comes from the same `CampaignAnalysis` and run folder the results page draws, so the
-deck and the page cannot disagree. `python -m annotations export --db FILE --out DIR --slides` writes it beside
-the export; the results page offers it as a download.
+deck and the page cannot disagree. `python -m annotations export --db FILE --out DIR --slides` writes it
+beside the export; the results page offers it as a download.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from ft_core import runfolder  # noqa: E402
 EXCERPT_CHARS = 420  # an output longer than this is cut on the slide (the export has the whole text)
 FIGSIZE = (8.0, 4.2)
 DPI = 110
-# A chart is drawn for the slide it goes on: at most this tall (inches; 4.4 x 110 dpi = 484 px, what a 16:9 slide
-# keeps under its title and a line of text), so a long list of metrics or policies makes the rows narrower instead of
-# the figure taller than its slide.
+# A chart is drawn for the slide it goes on: at most this tall (inches; 4.4 x 110 dpi = 484 px, what a 16:9
+# slide keeps under its title and a line of text), so a long list of metrics or policies makes the rows
+# narrower instead of the figure taller than its slide.
 MAX_FIG_HEIGHT = 4.4
 SLIDE_PX = (1120, 630)  # the HTML deck's slide, 16:9
 MARP_PX = (1280, 720)  # Marp's 16:9 slide
@@ -77,8 +77,8 @@ class ExamplePair:
 
 
 def example_items(judgments: pd.DataFrame, system: str, opponent: str) -> dict[str, str]:
-    """{"best", "worst", "most contested"} -> item_id, from the judgments the verdict used, each only where an item
-    means what the title says, and never one item twice:
+    """{"best", "worst", "most contested"} -> item_id, from the judgments the verdict used, each only where an
+    item means what the title says, and never one item twice:
 
     - best: an item `system` won (more votes for it than for `opponent`), the largest net preference
       ((wins - losses) / judgments; more judgments, then the item id, break ties);
@@ -86,8 +86,8 @@ def example_items(judgments: pd.DataFrame, system: str, opponent: str) -> dict[s
     - most contested: a split item (votes for both), the most evenly split (most judgments first), other than
       the two above.
 
-    A label is missing when no item qualifies (in a unanimous campaign there is no worst and no contested item);
-    `missing_examples` says why in words."""
+    A label is missing when no item qualifies (in a unanimous campaign there is no worst and no contested
+    item); `missing_examples` says why in words."""
     if judgments.empty:
         return {}
     per_item = _votes_per_item(judgments, system, opponent)
@@ -112,8 +112,8 @@ def example_items(judgments: pd.DataFrame, system: str, opponent: str) -> dict[s
 
 
 def _votes_per_item(judgments: pd.DataFrame, system: str, opponent: str) -> pd.DataFrame:
-    """Per item: votes for `system` (win), for `opponent` (loss), ties, all (n), the net preference for `system`
-    and how evenly the decisive votes split (1: half and half, 0: one-sided)."""
+    """Per item: votes for `system` (win), for `opponent` (loss), ties, all (n), the net preference for
+    `system` and how evenly the decisive votes split (1: half and half, 0: one-sided)."""
     winner = judgments["winner"].astype(str)
     votes = pd.DataFrame(
         {
@@ -135,7 +135,9 @@ def missing_examples(chosen: dict[str, str], system: str, opponent: str) -> list
     """Why an example slide is left out, one line per missing label (empty when all three are shown)."""
     why = {
         "best": f"no best example: {system} won no item (no item had more votes for it than for {opponent})",
-        "worst": f"no worst example: {opponent} won no item (no item had more votes for it than for {system})",
+        "worst": (
+            f"no worst example: {opponent} won no item (no item had more votes for it than for {system})"
+        ),
         "most contested": "no contested example: no other item had votes for both systems",
     }
     return [line for label, line in why.items() if label not in chosen]
@@ -222,8 +224,9 @@ def training_chart(log: pd.DataFrame, path: Path) -> Path | None:
 
 
 def verdict_chart(a: CampaignAnalysis, path: Path) -> Path | None:
-    """The win rate under each tie policy with its item interval (Wilson, the item as the unit), its item-bootstrap
-    interval where the bootstrap did not collapse, and the Wilson interval over judgments (the page's chart)."""
+    """The win rate under each tie policy with its item interval (Wilson, the item as the unit), its
+    item-bootstrap interval where the bootstrap did not collapse, and the Wilson interval over judgments
+    (the page's chart)."""
     rows = a.verdict.win_by_policy.dropna(subset=["win_rate"])
     if rows.empty:
         return None
@@ -246,8 +249,8 @@ def verdict_chart(a: CampaignAnalysis, path: Path) -> Path | None:
 
 
 def metrics_chart(a: CampaignAnalysis, path: Path) -> Path | None:
-    """Each automatic metric's paired difference (system - opponent) with its paired-bootstrap interval, one row
-    per metric on its own scale (BLEU's points and ROUGE's fractions do not share an axis)."""
+    """Each automatic metric's paired difference (system - opponent) with its paired-bootstrap interval,
+    one row per metric on its own scale (BLEU's points and ROUGE's fractions do not share an axis)."""
     table = (
         a.verdict.metric_table.dropna(subset=["delta"])
         if not a.verdict.metric_table.empty
@@ -282,9 +285,14 @@ def agreement_chart(a: CampaignAnalysis, path: Path) -> Path | None:
         return None
     labels = [f"{t} · {lv}" for t, lv in zip(table["target"], table["level"])]
     return _interval_chart(
-        labels, list(table["alpha"]), list(table["ci_low"]), list(table["ci_high"]), 0.667,
-        "Krippendorff's alpha (dashed: .667, tentative reliability)", path,
-    )  # fmt: skip
+        labels,
+        list(table["alpha"]),
+        list(table["ci_low"]),
+        list(table["ci_high"]),
+        0.667,
+        "Krippendorff's alpha (dashed: .667, tentative reliability)",
+        path,
+    )
 
 
 def bias_chart(a: CampaignAnalysis, path: Path) -> Path | None:
@@ -332,7 +340,8 @@ def build_slides(
         Slide(
             f"Did the fine-tune help? {data.name}",
             [
-                f"{a.system} (fine-tuned) against {a.opponent}: blind pairwise human comparison, sides randomized",
+                f"{a.system} (fine-tuned) against {a.opponent}: blind pairwise human comparison, sides "
+                "randomized",
                 f"{a.evidence.judgments_used} judgments on {a.evidence.items_used} items by "
                 f"{a.evidence.annotators_used} annotator{'' if a.evidence.annotators_used == 1 else 's'}",
                 f"95% intervals: {a.options.n_boot} bootstrap resamples over items, seed {a.options.seed}",
@@ -357,8 +366,8 @@ def build_slides(
             collapsed = pd.isna(r.ci_low) and isinstance(getattr(r, "reason", None), str)
             interval = "see below" if collapsed else f"{_num(r.ci_low)} – {_num(r.ci_high)}"
             table.append(
-                f"| {_cell(r.metric)} | {_num(getattr(r, 'mean_opponent', None))} | {_num(getattr(r, 'mean_system', None))} "
-                f"| {_num(r.delta)} | {interval} |"
+                f"| {_cell(r.metric)} | {_num(getattr(r, 'mean_opponent', None))} | "
+                f"{_num(getattr(r, 'mean_system', None))} | {_num(r.delta)} | {interval} |"
             )
             if collapsed:
                 no_interval.append(f"No interval for {r.metric}: {r.reason}")
@@ -367,8 +376,11 @@ def build_slides(
         ]
         if sentence:  # not the corpus figures of the run's own table, which pool n-gram counts over the items
             corpus = [c for c, m in runfolder.SENTENCE_COLUMNS.items() if m in sentence]
-            table.insert(0, f"Means over the items; {', '.join(sentence)}: the mean of each item's own score, "
-                         f"not the corpus {', '.join(corpus)} of the run's table")  # fmt: skip
+            table.insert(
+                0,
+                f"Means over the items; {', '.join(sentence)}: the mean of each item's own score, "
+                f"not the corpus {', '.join(corpus)} of the run's table",
+            )
         slides.append(Slide("Automatic metrics, paired bootstrap", no_interval + table))
         if name("metrics"):  # the chart on a slide of its own: under the table it would not fit the slide
             slides.append(
@@ -384,8 +396,8 @@ def build_slides(
             [
                 f"**{a.system} win rate ({w.tie_policy}): {_pct(w.win_rate)}**, 95% CI {_pct(w.item_low)} – "
                 f"{_pct(w.item_high)} (Wilson score over {w.n_items_used} items)",
-                f"p = {_num(w.item_p, 3) if w.item_p is None else f'{w.item_p:.3g}'} (score test on items, the "
-                f"test the interval inverts); judgments won / lost / tied: {w.wins} / {w.losses} / "
+                f"p = {_num(w.item_p, 3) if w.item_p is None else f'{w.item_p:.3g}'} (score test on items, "
+                f"the test the interval inverts); judgments won / lost / tied: {w.wins} / {w.losses} / "
                 f"{w.ties + w.both_bad}",
                 interpret(a)[0].replace("**", ""),
             ],
@@ -396,8 +408,8 @@ def build_slides(
             Slide(
                 "The human verdict: intervals",
                 [
-                    "The win rate under each tie policy: items (Wilson, the interval to read), item bootstrap, "
-                    "judgments (Wilson)"
+                    "The win rate under each tie policy: items (Wilson, the interval to read), item "
+                    "bootstrap, judgments (Wilson)"
                 ],
                 name("verdict"),
             )
@@ -425,7 +437,8 @@ def build_slides(
                     f"Fleiss' kappa: {_num(a.agreement.fleiss.kappa)}",
                     *(
                         [
-                            f"Raw agreement: {_pct(a.agreement.raw.share)} of {a.agreement.raw.n_pairs} pairs of "
+                            f"Raw agreement: {_pct(a.agreement.raw.share)} of {a.agreement.raw.n_pairs} "
+                            "pairs of "
                             f"judgments on the same item"
                         ]
                         if a.agreement.raw is not None and a.agreement.raw.share is not None
@@ -440,13 +453,18 @@ def build_slides(
     bias_lines = []
     if not overall.empty:
         row = overall.iloc[0]
-        bias_lines.append(f"Position: 'left' chosen in {_pct(row['left_share'])} of {int(row['n'])} judgments "
-                          f"(p = {row['p_value']:.3g})")  # fmt: skip
+        bias_lines.append(
+            f"Position: 'left' chosen in {_pct(row['left_share'])} of {int(row['n'])} judgments "
+            f"(p = {row['p_value']:.3g})"
+        )
     bias_lines.append(
         "Length: "
-        + (length.reason or f"the longer output won {_pct(length.share)} of {length.n} decisive judgments "
-                            f"(p = {length.p_value:.3g})")
-    )  # fmt: skip
+        + (
+            length.reason
+            or f"the longer output won {_pct(length.share)} of {length.n} decisive judgments "
+            f"(p = {length.p_value:.3g})"
+        )
+    )
     flagged = a.biases.annotators[a.biases.annotators["flagged"]]
     bias_lines.append(
         "Flagged annotators: "
@@ -474,7 +492,8 @@ def build_slides(
 
 
 def _marp_table_row(line: str) -> str:
-    """A table line of a slide with each cell escaped (`_cell` has already turned a `|` in a cell into `/`)."""
+    """A table line of a slide with each cell escaped (`_cell` has already turned a `|` in a cell into
+    `/`)."""
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     if all(re.fullmatch(r":?-+:?", c) for c in cells):
         return line
@@ -486,8 +505,8 @@ MARP_LINE_PX, MARP_LINE_CHARS, MARP_PADDING_PX, MARP_TITLE_PX = 50, 64, 78.5, 80
 
 
 def marp_chart_height(slide: Slide) -> int:
-    """The height (px) a slide's chart gets in the Marp deck: what the 720 px slide keeps under its padding, its
-    title and its text lines (each bullet wrapped at MARP_LINE_CHARS), between 150 and 440 px."""
+    """The height (px) a slide's chart gets in the Marp deck: what the 720 px slide keeps under its
+    padding, its title and its text lines (each bullet wrapped at MARP_LINE_CHARS), between 150 and 440 px."""
     lines = sum(max(1, math.ceil(len(line) / MARP_LINE_CHARS)) for line in slide.lines)
     free = MARP_PX[1] - 2 * MARP_PADDING_PX - MARP_TITLE_PX - MARP_LINE_PX * lines - 30
     return int(min(440, max(150, free)))
@@ -524,10 +543,11 @@ def render_deck_html(slides: list[Slide], charts: dict[str, Path | None]) -> str
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Slides</title><style>"
         "body{margin:0;background:#555;font-family:sans-serif}"
-        # a slide is a column: title, text, then the chart in whatever height is left (object-fit keeps its shape),
-        # so a chart is always sized to its slide and never runs off it
+        # a slide is a column: title, text, then the chart in whatever height is left (object-fit keeps its
+        # shape), so a chart is always sized to its slide and never runs off it
         f"section{{box-sizing:border-box;width:{SLIDE_PX[0]}px;height:{SLIDE_PX[1]}px;margin:24px auto;"
-        "padding:36px 56px 40px;background:white;overflow:hidden;position:relative;display:flex;flex-direction:column}"
+        "padding:36px 56px "
+        "40px;background:white;overflow:hidden;position:relative;display:flex;flex-direction:column}"
         "section>*{flex:0 0 auto}h1{font-size:40px;margin:120px 0 24px}h2{font-size:30px;margin:0 0 12px}"
         "li{font-size:19px;margin:4px 0}table{border-collapse:collapse;font-size:16px;margin:8px 0}"
         "td,th{border:1px solid #ccc;padding:3px 8px}"
@@ -591,8 +611,9 @@ def slides_bytes(con, data: CampaignData, a: CampaignAnalysis) -> bytes:
 
 
 def main_export_with_slides(argv: list[str]) -> int:
-    """`python -m annotations export --db FILE --out DIR --slides`: the export, then a deck in DIR/<campaign>/slides/
-    made from the export's own options (statistics.json), so deck and export show the same numbers."""
+    """`python -m annotations export --db FILE --out DIR --slides`: the export, then a deck in
+    DIR/<campaign>/slides/ made from the export's own options (statistics.json), so deck and export show
+    the same numbers."""
     from annotations import report, store
     from annotations.campaigns import list_campaigns
     from annotations.report import export

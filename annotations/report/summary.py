@@ -1,6 +1,6 @@
 """The plain-language reading of a campaign's analysis: a few sentences a reviewer reads without the tables
-(the report's "In plain words", the results page's verdict, the stats command's text). Every interval is labelled
-with the coverage the analysis used (annotations.stats.intervals.ci_label)."""
+(the report's "In plain words", the results page's verdict, the stats command's text). Every interval is
+labelled with the coverage the analysis used (annotations.stats.intervals.ci_label)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def _p(p: float) -> str:
 
 
 def interpret(a: CampaignAnalysis) -> list[str]:
-    """A few sentences a reviewer can read without the tables: verdict, agreement, metrics, biases, what next."""
+    """A few sentences a reviewer can read without the tables: verdict, agreement, metrics, biases, what
+    next."""
     lines = []
     ci = ci_label(a.options.confidence)  # every interval below was computed at this coverage
     w = a.verdict.win
@@ -69,8 +70,8 @@ def interpret(a: CampaignAnalysis) -> list[str]:
             )
         elif r.reason:  # e.g. a bootstrap that collapsed to a point: said, not printed as "3.00 to 3.00"
             lines.append(
-                f"On {r.criterion}, {a.system} scored {_num(r.mean_diff)} points vs {a.opponent}, no interval: "
-                f"{r.reason}."
+                f"On {r.criterion}, {a.system} scored {_num(r.mean_diff)} points vs {a.opponent}, no "
+                f"interval: {r.reason}."
             )
     lines.append(agreement_sentence(a.agreement.table.iloc[0], a.agreement.raw, a.agreement.plan, ci))
     accuracy = accuracy_sentence(a.versus_metrics.pairwise_accuracy, a.options.confidence)
@@ -94,8 +95,8 @@ def interpret(a: CampaignAnalysis) -> list[str]:
     if p.more_items_for_target is not None:
         now, target = 100 * p.win_rate_half_width, 100 * p.target_half_width
         detect = (
-            f"{counted(p.items_to_detect, 'item')} in all would detect a {100 * p.detect_difference:.0f}-point "
-            f"difference from 50% with {100 * p.power:.0f}% power"
+            f"{counted(p.items_to_detect, 'item')} in all would detect a "
+            f"{100 * p.detect_difference:.0f}-point difference from 50% with {100 * p.power:.0f}% power"
         )
         if p.more_items_for_target == 0 and now <= target:
             lines.append(
@@ -103,8 +104,9 @@ def interpret(a: CampaignAnalysis) -> list[str]:
             )
         else:
             lines.append(
-                f"The win-rate interval is ±{now:.1f} points; about {counted(p.more_items_for_target, 'more item')} "
-                f"at {p.judgments_per_item:.1f} judgments each would bring it to ±{target:.0f} points, and {detect}."
+                f"The win-rate interval is ±{now:.1f} points; about "
+                f"{counted(p.more_items_for_target, 'more item')} at {p.judgments_per_item:.1f} judgments "
+                f"each would bring it to ±{target:.0f} points, and {detect}."
             )
     return lines
 
@@ -135,8 +137,8 @@ def agreement_sentence(preference, raw, plan, ci: str) -> str:
             else f"no interval: {preference['reason']}"
         )
         return (
-            f"Annotators agree on which output is better with Krippendorff's alpha = {alpha:.2f} ({interval}): "
-            f"{quality} by Krippendorff's thresholds (.667 tentative, .800 reliable)"
+            f"Annotators agree on which output is better with Krippendorff's alpha = {alpha:.2f} "
+            f"({interval}): {quality} by Krippendorff's thresholds (.667 tentative, .800 reliable)"
             + (f"; {plain}" if plain else "")
             + ". Subjective preference often sits below these; read the verdict with its interval."
         )
@@ -152,8 +154,9 @@ def agreement_sentence(preference, raw, plan, ci: str) -> str:
         )
     if plan is not None:
         return (
-            f"Agreement needs a second annotator on the same items: so far {counted(plan.n_annotators, 'annotator')} "
-            f"judged {counted(plan.n_items, 'item')}, none of them judged by two different annotators."
+            "Agreement needs a second annotator on the same items: so far "
+            f"{counted(plan.n_annotators, 'annotator')} judged {counted(plan.n_items, 'item')}, none of them "
+            "judged by two different annotators."
         )
     return f"Agreement on the preference cannot be computed: {preference['reason']}."
 
@@ -169,9 +172,9 @@ def fewest_items_for_sign_test(confidence: float) -> int:
 
 
 def accuracy_sentence(pairwise_accuracy: pd.DataFrame, confidence: float) -> str | None:
-    """Whether the automatic metrics point the same way as the human majority (pairwise accuracy), in words that
-    follow the numbers: too few items, better than a coin flip (interval above 50%), the opposite way (interval
-    below 50%), or no better than a coin flip (interval includes 50%). None without any accuracy."""
+    """Whether the automatic metrics point the same way as the human majority (pairwise accuracy), in words
+    that follow the numbers: too few items, better than a coin flip (interval above 50%), the opposite way
+    (interval below 50%), or no better than a coin flip (interval includes 50%). None without any accuracy."""
     acc = pairwise_accuracy.dropna(subset=["accuracy"])
     if acc.empty:
         return None
@@ -179,16 +182,19 @@ def accuracy_sentence(pairwise_accuracy: pd.DataFrame, confidence: float) -> str
     needed = fewest_items_for_sign_test(confidence)
 
     def figure(r) -> str:
-        return f"{_pct(r['accuracy'])} of {counted(int(r['n']), 'item')} ({ci} {_pct(r['ci_low'])}–{_pct(r['ci_high'])})"
+        return (
+            f"{_pct(r['accuracy'])} of {counted(int(r['n']), 'item')} ({ci} "
+            f"{_pct(r['ci_low'])}–{_pct(r['ci_high'])})"
+        )
 
     enough = acc[acc["n"] >= needed]
     if enough.empty:
         n = int(acc["n"].max())
         return (
-            f"Automatic metrics against the human majority: {counted(n, 'item')} with a human majority and a metric "
-            f"difference {'is' if n == 1 else 'are'} too few to tell whether any metric points the same way as "
-            f"the humans more often than a coin flip (even agreeing on all {n}, exact p = {2 / 2**n:.2g}); at "
-            f"least {needed} are needed."
+            f"Automatic metrics against the human majority: {counted(n, 'item')} with a human majority and a "
+            f"metric difference {'is' if n == 1 else 'are'} too few to tell whether any metric points the "
+            f"same way as the humans more often than a coin flip (even agreeing on all {n}, exact p = "
+            f"{2 / 2**n:.2g}); at least {needed} are needed."
         )
     enough = enough.sort_values("accuracy", ascending=False)
     better = enough[enough["ci_low"] > 0.5]
@@ -214,8 +220,10 @@ def accuracy_sentence(pairwise_accuracy: pd.DataFrame, confidence: float) -> str
         best = coin.iloc[0]
         if better.empty and worse.empty:
             return (
-                "None of the automatic metrics points the same way as the human majority more often than a coin "
-                f"flip would (best: {best['metric']}, {figure(best)}): here, a metric moving says little about what "
+                "None of the automatic metrics points the same way as the human majority more often than a "
+                "coin "
+                f"flip would (best: {best['metric']}, {figure(best)}): here, a metric moving says little "
+                "about what "
                 "these judges prefer." + (f" Too few items to tell for {', '.join(few)}." if few else "")
             )
         parts.append(f"no better than a coin flip here: {', '.join(coin['metric'])}")
@@ -231,12 +239,19 @@ def summary_text(data: CampaignData, a: CampaignAnalysis) -> str:
     lines += [f"* {line.replace('**', '')}" for line in interpret(a)]
     w = a.verdict.win
     boot = w.boot_note or f"[{_num(w.boot_low, 3)}, {_num(w.boot_high, 3)}]"
-    lines += ["", f"win rate ({w.tie_policy}): {_num(w.win_rate, 3)}  items (Wilson) [{_num(w.item_low, 3)}, "
-              f"{_num(w.item_high, 3)}]  bootstrap {boot}  judgments (Wilson) [{_num(w.wilson_low, 3)}, "
-              f"{_num(w.wilson_high, 3)}]  wins/losses/ties/both-bad {w.wins}/{w.losses}/{w.ties}/{w.both_bad}"]  # fmt: skip
+    lines += [
+        "",
+        f"win rate ({w.tie_policy}): {_num(w.win_rate, 3)}  items (Wilson) [{_num(w.item_low, 3)}, "
+        f"{_num(w.item_high, 3)}]  bootstrap {boot}  judgments (Wilson) [{_num(w.wilson_low, 3)}, "
+        f"{_num(w.wilson_high, 3)}]  wins/losses/ties/both-bad {w.wins}/{w.losses}/{w.ties}/{w.both_bad}",
+    ]
     for r in a.agreement.table.itertuples():
-        lines.append(f"alpha {r.target} ({r.level}): {_num(r.alpha, 3)} [{_num(r.ci_low, 3)}, {_num(r.ci_high, 3)}]"
-                     f" n={r.n_units}" + (f"  ({r.reason})" if isinstance(r.reason, str) else ""))  # fmt: skip
-    lines.append(f"used: {a.evidence.judgments_used} judgments, excluded annotators: "
-                 f"{', '.join(a.evidence.excluded_annotators) or 'none'}; {a.seconds:.2f} s")  # fmt: skip
+        lines.append(
+            f"alpha {r.target} ({r.level}): {_num(r.alpha, 3)} [{_num(r.ci_low, 3)}, {_num(r.ci_high, 3)}]"
+            f" n={r.n_units}" + (f"  ({r.reason})" if isinstance(r.reason, str) else "")
+        )
+    lines.append(
+        f"used: {a.evidence.judgments_used} judgments, excluded annotators: "
+        f"{', '.join(a.evidence.excluded_annotators) or 'none'}; {a.seconds:.2f} s"
+    )
     return "\n".join(lines)

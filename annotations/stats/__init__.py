@@ -14,14 +14,16 @@ page, the export and `python -m annotations stats`:
 - `power`: how many more judgments
 - `ppi`: prediction-powered win rates (PPI++: human labels plus a judge or metric on every item), the planner
 - `sequential`: the anytime-valid confidence sequence and the stop / keep-going decision
-- `active`: which items humans should judge (by the judge's uncertainty) and the weighted estimate that goes with it
+- `active`: which items humans should judge (by the judge's uncertainty) and the weighted estimate that goes
+  with it
 - `analysis_options`: how `analyze` turns judgments into conclusions (`AnalysisOptions`, checked when made)
 - `analysis`: `analyze`, every statistic of one campaign in one plain call, told in stages
-- `campaign_analysis`: its result (verdict, agreement, versus_metrics, biases, evidence), as JSON and as one table
+- `campaign_analysis`: its result (verdict, agreement, versus_metrics, biases, evidence), as JSON and as one
+  table
 - `environment`: the versions written beside every statistic
 
-`annotations.stats.analyze` is the one call for a whole campaign. `annotations.stats` keeps exposing the names it
-had when it was one module (`annotations.stats.win_rate`, ...).
+`annotations.stats.analyze` is the one call for a whole campaign. `annotations.stats` keeps exposing the names
+it had when it was one module (`annotations.stats.win_rate`, ...).
 """
 
 from annotations.stats.analysis import AnalysisOptions, CampaignAnalysis, analyze
@@ -62,9 +64,10 @@ from ft_core.resampling import (
 )
 
 __all__ = [
-    "AnalysisOptions", "CampaignAnalysis", "analyze", "PATTERN_LIMIT", "BradleyTerryResult", "LengthBiasResult", "QualityThresholds", "TIE_OUTCOMES",
-    "TIE_POLICIES", "TIE_POLICY_HELP", "WinRateResult", "annotator_table",
-    "bootstrap_totals", "bradley_terry", "criterion_differences", "default_pair", "distinct_rows",
-    "item_weights", "length_bias", "metric_differences", "metric_pairs", "pattern_totals",
-    "CONFIDENCES", "ci_label", "percent_label", "percentile_interval", "position_bias", "speed", "too_fast", "wilson_interval", "win_rate",
+    "AnalysisOptions", "CampaignAnalysis", "analyze", "PATTERN_LIMIT", "BradleyTerryResult",
+    "LengthBiasResult", "QualityThresholds", "TIE_OUTCOMES", "TIE_POLICIES", "TIE_POLICY_HELP",
+    "WinRateResult", "annotator_table", "bootstrap_totals", "bradley_terry", "criterion_differences",
+    "default_pair", "distinct_rows", "item_weights", "length_bias", "metric_differences", "metric_pairs",
+    "pattern_totals", "CONFIDENCES", "ci_label", "percent_label", "percentile_interval", "position_bias",
+    "speed", "too_fast", "wilson_interval", "win_rate",
 ]  # fmt: skip

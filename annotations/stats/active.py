@@ -3,13 +3,14 @@ unbiased with inverse-probability weights (active inference, Zrnic & Candès 202
 Inference", ICML; section 3 for the mean, with PPI++'s power tuning). For the assignment (which items to offer
 annotators first) and the results page (the estimate that goes with that choice).
 
-Each item i is sent to humans with probability pi_i, decided before its human label is seen, bounded away from 0
-and proportional to how unsure the judge is; the estimate
+Each item i is sent to humans with probability pi_i, decided before its human label is seen, bounded away from
+0 and proportional to how unsure the judge is; the estimate
 
-    theta = mean_i [ lam * yhat_i + (y_i - lam * yhat_i) * xi_i / pi_i ]      (xi_i = 1 if humans judged item i)
+    theta = mean_i [ lam * yhat_i + (y_i - lam * yhat_i) * xi_i / pi_i ]      (xi_i = 1 if humans judged item
+    i)
 
-is unbiased for every fixed lam whatever the pi_i (the inverse weights undo the preference), and its variance is
-smallest when pi_i follows the judge's expected error (Zrnic & Candès 2024, Theorem 1 and eq. 5).
+is unbiased for every fixed lam whatever the pi_i (the inverse weights undo the preference), and its variance
+is smallest when pi_i follows the judge's expected error (Zrnic & Candès 2024, Theorem 1 and eq. 5).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def judge_uncertainty(probability) -> np.ndarray:
 
 
 def sampling_probabilities(uncertainty, budget: float, min_share: float = MIN_SHARE) -> np.ndarray:
-    """Probabilities pi_i of sending each item to humans, summing to `budget` (expected human-judged items),
-    proportional to `uncertainty` and mixed with the uniform budget / N so that pi_i >= min_share * budget / N;
-    capped at 1 (the excess goes to the other items)."""
+    """Probabilities pi_i of sending each item to humans, summing to `budget` (expected human-judged
+    items), proportional to `uncertainty` and mixed with the uniform budget / N so that pi_i >= min_share *
+    budget / N; capped at 1 (the excess goes to the other items)."""
     u = np.asarray(uncertainty, dtype=float)
     n = len(u)
     if u.ndim != 1 or n == 0 or not np.all(np.isfinite(u)) or u.min() < 0:
@@ -59,8 +60,9 @@ def sampling_probabilities(uncertainty, budget: float, min_share: float = MIN_SH
 
 
 def active_mean(y, yhat, judged, probabilities, confidence: float = 0.95) -> PPIResult:
-    """Inverse-probability-weighted PPI++ mean over all N items: `y` the human label of each item (ignored where
-    `judged` is False), `yhat` the proxy on every item, `probabilities` the pi_i the items were drawn with.
+    """Inverse-probability-weighted PPI++ mean over all N items: `y` the human label of each item (ignored
+    where `judged` is False), `yhat` the proxy on every item, `probabilities` the pi_i the items were drawn
+    with.
 
     The human-only figures beside it are the same estimator with lam = 0 (Horvitz-Thompson), so both use the
     same human judgments. Reference: Zrnic & Candès (2024), "Active Statistical Inference", with the power
@@ -84,7 +86,8 @@ def active_mean(y, yhat, judged, probabilities, confidence: float = 0.95) -> PPI
         raise StatsInputError("human labels must lie in [0, 1] (tie = 0.5)")
     if np.any((pi <= 0) | (pi > 1)):
         raise StatsInputError(
-            "every sampling probability must be in (0, 1]: an item humans could never judge biases the estimate"
+            "every sampling probability must be in (0, 1]: an item humans could never judge biases the "
+            "estimate"
         )
     if judged.sum() < 2:
         raise StatsInputError(f"at least 2 human-judged items are needed, got {int(judged.sum())}")
@@ -114,5 +117,6 @@ def active_mean(y, yhat, judged, probabilities, confidence: float = 0.95) -> PPI
         human_ci_low=human_estimate - z * human_se,
         human_ci_high=human_estimate + z * human_se,
         confidence=confidence,
-        method="active PPI++ with inverse-probability weights (Zrnic & Candès 2024), lambda clipped to [0, 1]",
+        method="active PPI++ with inverse-probability weights (Zrnic & Candès 2024), lambda clipped to [0, "
+        "1]",
     )

@@ -160,8 +160,19 @@ def krippendorff_alpha(
     _reject_duplicates(data, unit, annotator, "krippendorff_alpha")
     n_annotators = int(data[annotator].nunique())
     if data.empty:
-        return AlphaResult(None, None, None, 0, 0, 0, level, "there are no ratings", n_boot=n_boot, seed=seed,
-                           confidence=confidence)  # fmt: skip
+        return AlphaResult(
+            None,
+            None,
+            None,
+            0,
+            0,
+            0,
+            level,
+            "there are no ratings",
+            n_boot=n_boot,
+            seed=seed,
+            confidence=confidence,
+        )
     codes, values = _encode(data[value], level)
     V = len(values)
     unit_index, unit_codes = pd.factorize(data[unit])
@@ -176,8 +187,19 @@ def krippendorff_alpha(
     contrib = _unit_contributions(patterns) if len(patterns) else np.zeros((0, V, V))
     o = np.tensordot(freq.astype(float), contrib, axes=1) if len(patterns) else np.zeros((V, V))
     reason = _undefined_reason(n_units, o, values)
-    result = AlphaResult(None, None, None, n_units, n_annotators, n_values, level, reason, n_boot=n_boot, seed=seed,
-                         confidence=confidence)  # fmt: skip
+    result = AlphaResult(
+        None,
+        None,
+        None,
+        n_units,
+        n_annotators,
+        n_values,
+        level,
+        reason,
+        n_boot=n_boot,
+        seed=seed,
+        confidence=confidence,
+    )
     if reason is not None:
         return result
     result.alpha = float(_alpha_from_coincidences(o, level, values))
@@ -190,8 +212,8 @@ def krippendorff_alpha(
             result.reason = "the bootstrap resamples have no variation, so the interval is undefined"
         elif degenerate(low, high):  # printed, "1.00 to 1.00" would claim a certainty the items do not hold
             result.reason = (
-                f"every bootstrap resample gives alpha = {result.alpha:.2f} (on {n_units} units rated twice or "
-                "more); the bootstrap cannot give an interval from so few distinct values"
+                f"every bootstrap resample gives alpha = {result.alpha:.2f} (on {n_units} units rated twice "
+                "or more); the bootstrap cannot give an interval from so few distinct values"
             )
         else:
             result.ci_low, result.ci_high = low, high
@@ -289,8 +311,8 @@ def cohen_kappa_pairs(
 
 @dataclass
 class RawAgreement:
-    """The plain share of agreeing pairs: of all pairs of judgments by two annotators on the same item, the share
-    that chose the same outcome. Shown beside alpha, and instead of it where alpha is undefined."""
+    """The plain share of agreeing pairs: of all pairs of judgments by two annotators on the same item, the
+    share that chose the same outcome. Shown beside alpha, and instead of it where alpha is undefined."""
 
     share: float | None  # None when no item has judgments from two annotators
     n_pairs: int  # pairs of judgments on the same item
@@ -306,9 +328,9 @@ class RawAgreement:
 def raw_agreement(
     df: pd.DataFrame, unit: str = "item_id", annotator: str = "annotator_id", value: str = "value"
 ) -> RawAgreement:
-    """Share of agreeing pairs among the pairs of ratings by two annotators of the same unit (one rating per
-    annotator and unit: the first). The observed agreement of Fleiss (1971), pooled over units with any number of
-    ratings (Krippendorff 2004, "Content Analysis", 2nd ed., section 11.2, on percent agreement)."""
+    """Share of agreeing pairs among the pairs of ratings by two annotators of the same unit (one rating
+    per annotator and unit: the first). The observed agreement of Fleiss (1971), pooled over units with any
+    number of ratings (Krippendorff 2004, "Content Analysis", 2nd ed., section 11.2, on percent agreement)."""
     require_columns(df, [unit, annotator, value], "raw_agreement")
     data = df[[unit, annotator, value]].dropna().drop_duplicates([unit, annotator])
     per_unit = data.groupby(unit)[annotator].transform("size")

@@ -1,6 +1,6 @@
-"""Every statistic of a campaign in one call, for the results page, `python -m annotations stats` and the export
-(all three call `analyze`, so they can never disagree). Frames in (docs/frames.md), a `CampaignAnalysis` out;
-no I/O.
+"""Every statistic of a campaign in one call, for the results page, `python -m annotations stats` and the
+export (all three call `analyze`, so they can never disagree). Frames in (docs/frames.md), a
+`CampaignAnalysis` out; no I/O.
 
 Which judgments count: annotators excluded by name (or flagged by the quality checks, when asked) are left out
 of everything except the annotator table, which always shows everyone. Flipped repeats and gold items are
@@ -8,9 +8,9 @@ checks, not evidence: they feed self-consistency and gold accuracy, and stay out
 unless asked for. `CampaignAnalysis.evidence` says exactly what was used.
 
 `analyze` is a plain function told in stages, each a function with a result type of its own
-(`annotations.stats.campaign_analysis`): the annotators' quality, the selection of the evidence, the verdict, the
-agreement, the metrics against the humans, the biases, and the plan. It runs them one after another, with no
-threads and no cache; the results page runs the same stage functions on threads
+(`annotations.stats.campaign_analysis`): the annotators' quality, the selection of the evidence, the verdict,
+the agreement, the metrics against the humans, the biases, and the plan. It runs them one after another, with
+no threads and no cache; the results page runs the same stage functions on threads
 (`annotations.report.analysis_stages`), pinned to this path by a test.
 """
 
@@ -39,9 +39,9 @@ from annotations.stats.environment import environment
 __all__ = [
     "METRIC_COLUMNS", "SCORE_COLUMNS", "Agreement", "AgreementTarget", "AnalysisOptions", "Biases",
     "CampaignAnalysis", "Evidence", "MetricsVersusHumans", "Selection", "Verdict", "agreement_statistics",
-    "agreement_targets", "analyze", "annotator_quality", "bias_statistics", "check_judgments", "evidence_frames",
-    "finish", "headline_statistics", "human_metric_frame", "metrics_versus_humans", "select_evidence",
-    "verdict_statistics",
+    "agreement_targets", "analyze", "annotator_quality", "bias_statistics", "check_judgments",
+    "evidence_frames", "finish", "headline_statistics", "human_metric_frame", "metrics_versus_humans",
+    "select_evidence", "verdict_statistics",
 ]  # fmt: skip
 
 SCORE_COLUMNS = ["judgment_id", "item_id", "annotator_id", "criterion", "system", "score"]
@@ -50,7 +50,8 @@ METRIC_COLUMNS = ["item_id", "system", "metric", "value"]
 
 @dataclass
 class Selection:
-    """The judgments each statistic uses, after the exclusions (see the module docstring), and their counts."""
+    """The judgments each statistic uses, after the exclusions (see the module docstring), and their
+    counts."""
 
     kept: pd.DataFrame  # every judgment of the annotators kept, repeats and gold included: biases and speed
     used: pd.DataFrame  # the verdict's and the agreement's judgments: no repeats or gold unless asked for
@@ -66,7 +67,8 @@ def analyze(
     campaign_id: str | None = None,
 ) -> CampaignAnalysis:
     """Run every statistic of one campaign, one stage after another. Raises AnnotationError when there is
-    nothing to analyse. (The results page runs the same stages on threads: annotations.report.analysis_stages.)"""
+    nothing to analyse. (The results page runs the same stages on threads:
+    annotations.report.analysis_stages.)"""
     started = time.perf_counter()
     options = options or AnalysisOptions()
     campaign_id = check_judgments(judgments, campaign_id)
@@ -78,13 +80,19 @@ def analyze(
     scores, metrics = evidence_frames(scores, metrics, selection.used)
     pairs = paired_metrics.metric_pairs(metrics, system, opponent)
     return finish(
-        campaign_id, system, opponent, options, selection,
+        campaign_id,
+        system,
+        opponent,
+        options,
+        selection,
         verdict=verdict_statistics(selection.used, scores, metrics, pairs, system, opponent, options),
         agreeing=agreement_statistics(selection.used, scores, options),
-        versus=metrics_versus_humans(scores, metrics, selection.used, system, opponent, options, pairs[0] - pairs[1]),
+        versus=metrics_versus_humans(
+            scores, metrics, selection.used, system, opponent, options, pairs[0] - pairs[1]
+        ),
         biases=bias_statistics(judgments, table, selection, options),
         started=started,
-    )  # fmt: skip
+    )
 
 
 def check_judgments(judgments: pd.DataFrame | None, campaign_id: str | None) -> str:
@@ -110,14 +118,26 @@ def finish(
 ) -> CampaignAnalysis:
     """The stages' results as one CampaignAnalysis, with the plan for more judgments."""
     plan = power.more_judgments(
-        verdict.win, agreeing.preference_alpha, options.target_half_width, options.detect_difference,
+        verdict.win,
+        agreeing.preference_alpha,
+        options.target_half_width,
+        options.detect_difference,
         significance=1 - options.confidence,
-    )  # fmt: skip
+    )
     return CampaignAnalysis(
-        campaign_id=campaign_id, system=system, opponent=opponent, options=options, evidence=selection.evidence,
-        verdict=verdict, agreement=agreeing, versus_metrics=versus, biases=biases, power=plan,
-        environment=environment(), seconds=time.perf_counter() - started,
-    )  # fmt: skip
+        campaign_id=campaign_id,
+        system=system,
+        opponent=opponent,
+        options=options,
+        evidence=selection.evidence,
+        verdict=verdict,
+        agreement=agreeing,
+        versus_metrics=versus,
+        biases=biases,
+        power=plan,
+        environment=environment(),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresholds) -> pd.DataFrame:
@@ -132,8 +152,9 @@ def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresh
 def select_evidence(
     judgments: pd.DataFrame, annotators: pd.DataFrame | None, options: AnalysisOptions
 ) -> Selection:
-    """Leave out the excluded (and, when asked, the flagged) annotators, then repeats and gold unless asked for;
-    raise AnnotationError when nothing is left. `annotators` (the quality table) is read only to find the flagged."""
+    """Leave out the excluded (and, when asked, the flagged) annotators, then repeats and gold unless asked
+    for; raise AnnotationError when nothing is left. `annotators` (the quality table) is read only to find
+    the flagged."""
     excluded = set(options.exclude_annotators)
     if options.exclude_flagged:
         excluded |= set(annotators.loc[annotators["flagged"], "annotator_id"])
@@ -199,10 +220,11 @@ def headline_statistics(
     n_boot, seed, conf = options.n_boot, options.seed, options.confidence
     win = preference.win_rate(used, system, opponent, options.tie_policy, n_boot, seed, conf)
     by_policy = [
-        win if policy == options.tie_policy
+        win
+        if policy == options.tie_policy
         else preference.win_rate(used, system, opponent, policy, n_boot, seed, conf)
         for policy in preference.TIE_POLICIES
-    ]  # fmt: skip
+    ]
     return win, pd.DataFrame([r.to_dict() for r in by_policy])
 
 
@@ -216,8 +238,8 @@ def verdict_statistics(
     options: AnalysisOptions,
     headline: tuple[preference.WinRateResult, pd.DataFrame] | None = None,
 ) -> Verdict:
-    """Win rate (under every tie policy; `headline` when already computed), Bradley-Terry, criterion and metric
-    differences."""
+    """Win rate (under every tie policy; `headline` when already computed), Bradley-Terry, criterion and
+    metric differences."""
     n_boot, seed, conf = options.n_boot, options.seed, options.confidence
     win, by_policy = headline or headline_statistics(used, system, opponent, options)
     # systems ever shown (counted in C: a Python set of 100,000 judgments' sides cost a tenth of a second)
@@ -270,8 +292,8 @@ def agreement_targets(used: pd.DataFrame, scores: pd.DataFrame) -> list[Agreemen
 
 
 def agreement_statistics(used: pd.DataFrame, scores: pd.DataFrame, options: AnalysisOptions) -> Agreement:
-    """Alpha for every target of `agreement_targets`, leave-one-annotator-out, and Cohen's and Fleiss' kappa on
-    the preference."""
+    """Alpha for every target of `agreement_targets`, leave-one-annotator-out, and Cohen's and Fleiss'
+    kappa on the preference."""
     rows, loo, alphas = [], [], []
     targets = agreement_targets(used, scores)
     for target, ratings, level in targets:
@@ -279,8 +301,13 @@ def agreement_statistics(used: pd.DataFrame, scores: pd.DataFrame, options: Anal
             ratings, level, n_boot=options.n_boot, seed=options.seed, confidence=options.confidence
         )
         alphas.append(result)
-        rows.append({"target": target, **{k: v for k, v in result.to_dict().items() if k != "leave_one_out"},
-                     "half_width": result.half_width})  # fmt: skip
+        rows.append(
+            {
+                "target": target,
+                **{k: v for k, v in result.to_dict().items() if k != "leave_one_out"},
+                "half_width": result.half_width,
+            }
+        )
         loo += [
             {"target": target, "level": level, "annotator_id": a, "alpha_without": v, "alpha": result.alpha}
             for a, v in result.leave_one_out.items()
@@ -331,16 +358,34 @@ def metrics_versus_humans(
     human_columns = [c for c in means.columns if c.startswith("human:")]
     if metric_columns and human_columns:
         table = correlation.correlation_table(
-            means, metric_columns, human_columns, options.correlation_levels, options.correlation_methods,
-            n_boot=options.n_boot, seed=options.seed, confidence=options.confidence,
-        )  # fmt: skip
+            means,
+            metric_columns,
+            human_columns,
+            options.correlation_levels,
+            options.correlation_methods,
+            n_boot=options.n_boot,
+            seed=options.seed,
+            confidence=options.confidence,
+        )
         table["metric"] = table["metric"].str.removeprefix("metric:")
         table["human"] = table["human"].str.removeprefix("human:")
     names = sorted(metrics["metric"].astype(str).unique()) if not metrics.empty else []
-    by_delta = correlation.preference_correlations(
-        used, metrics, names, system, opponent, options.correlation_methods,
-        options.n_boot, options.seed, options.confidence, deltas=deltas,
-    ) if names else []  # fmt: skip
+    by_delta = (
+        correlation.preference_correlations(
+            used,
+            metrics,
+            names,
+            system,
+            opponent,
+            options.correlation_methods,
+            options.n_boot,
+            options.seed,
+            options.confidence,
+            deltas=deltas,
+        )
+        if names
+        else []
+    )
     accuracies = correlation.pairwise_accuracies(
         used, metrics, names, system, opponent, options.confidence, deltas=deltas
     )

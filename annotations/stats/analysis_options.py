@@ -1,6 +1,7 @@
-"""How `analyze` turns judgments into conclusions: the options shown on the results page, written into every export
-and offered by `python -m annotations stats` (its flags are generated from these fields' metadata). The options
-check themselves when made: a bad value is an OptionError (a ValueError) naming the field and its allowed values."""
+"""How `analyze` turns judgments into conclusions: the options shown on the results page, written into
+every export and offered by `python -m annotations stats` (its flags are generated from these fields'
+metadata). The options check themselves when made: a bad value is an OptionError (a ValueError) naming the
+field and its allowed values."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ class AnalysisOptions:
     """How to turn judgments into conclusions (shown on the page and written into every export)."""
 
     tie_policy: str = bounded(
-        "drop", help="how ties count in the win rate: drop | half | separate", label="Ties",
+        "drop",
+        help="how ties count in the win rate: drop | half | separate",
+        label="Ties",
         choices=preference.TIE_POLICIES,
-    )  # fmt: skip
+    )
     exclude_annotators: tuple[str, ...] = bounded(
         (), help="annotator ids left out (comma-separated)", label="Annotators left out"
     )

@@ -1,7 +1,8 @@
-"""The result of `analyze`, for the results page, the export and `python -m annotations stats`: every statistic
-of one campaign, nested by the question it answers (`verdict`, `agreement`, `versus_metrics`, `biases`), the
-`evidence` behind them and the options, and two ways to write it down (a JSON-ready dict whose keys are those of
-`python -m annotations stats --json`, and one long table of every headline statistic for the CSV export).
+"""The result of `analyze`, for the results page, the export and `python -m annotations stats`: every
+statistic of one campaign, nested by the question it answers (`verdict`, `agreement`, `versus_metrics`,
+`biases`), the `evidence` behind them and the options, and two ways to write it down (a JSON-ready dict whose
+keys are those of `python -m annotations stats --json`, and one long table of every headline statistic for the
+CSV export).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class Evidence:
     )
 
     def to_dict(self) -> dict:
-        """The counts and exclusions, then what each statistic reads (EVIDENCE_SCOPES); not the judgment ids."""
+        """The counts and exclusions, then what each statistic reads (EVIDENCE_SCOPES); not the judgment
+        ids."""
         counts = {k: v for k, v in asdict(self).items() if k != "used_judgment_ids"}
         return {**counts, **EVIDENCE_SCOPES}
 
@@ -167,49 +169,216 @@ class CampaignAnalysis:
         }
 
     def statistics_table(self) -> pd.DataFrame:
-        """Every headline statistic as one long table: statistic, target, level, method, value, ci_low, ci_high,
-        n, seed, note (the CSV export)."""
+        """Every headline statistic as one long table: statistic, target, level, method, value, ci_low,
+        ci_high, n, seed, note (the CSV export)."""
         rows = []
         w = self.verdict.win
-        rows.append(("win_rate", f"{w.system} vs {w.opponent}", f"tie policy {w.tie_policy}",
-                     "Wilson score, the item as the unit (item-mean share)", w.item_share, w.item_low, w.item_high,
-                     w.n_items_used, None, w.reason))  # fmt: skip
-        rows.append(("win_rate", f"{w.system} vs {w.opponent}", f"tie policy {w.tie_policy}", "bootstrap over items",
-                     w.win_rate, w.boot_low, w.boot_high, w.n_used, w.seed, w.reason or w.boot_note))  # fmt: skip
-        rows.append(("win_rate", f"{w.system} vs {w.opponent}", f"tie policy {w.tie_policy}", "Wilson score, judgments as the unit",
-                     w.win_rate, w.wilson_low, w.wilson_high, w.n_used, None, None))  # fmt: skip
-        rows.append(("sign_test_p", f"{w.system} vs {w.opponent}", "ties excluded", "exact binomial",
-                     w.sign_test_p, None, None, w.wins + w.losses, None, None))  # fmt: skip
+        rows.append(
+            (
+                "win_rate",
+                f"{w.system} vs {w.opponent}",
+                f"tie policy {w.tie_policy}",
+                "Wilson score, the item as the unit (item-mean share)",
+                w.item_share,
+                w.item_low,
+                w.item_high,
+                w.n_items_used,
+                None,
+                w.reason,
+            )
+        )
+        rows.append(
+            (
+                "win_rate",
+                f"{w.system} vs {w.opponent}",
+                f"tie policy {w.tie_policy}",
+                "bootstrap over items",
+                w.win_rate,
+                w.boot_low,
+                w.boot_high,
+                w.n_used,
+                w.seed,
+                w.reason or w.boot_note,
+            )
+        )
+        rows.append(
+            (
+                "win_rate",
+                f"{w.system} vs {w.opponent}",
+                f"tie policy {w.tie_policy}",
+                "Wilson score, judgments as the unit",
+                w.win_rate,
+                w.wilson_low,
+                w.wilson_high,
+                w.n_used,
+                None,
+                None,
+            )
+        )
+        rows.append(
+            (
+                "sign_test_p",
+                f"{w.system} vs {w.opponent}",
+                "ties excluded",
+                "exact binomial",
+                w.sign_test_p,
+                None,
+                None,
+                w.wins + w.losses,
+                None,
+                None,
+            )
+        )
         for r in self.verdict.criteria.itertuples():
-            rows.append(("mean_score_difference", r.criterion, f"{self.system} - {self.opponent}",
-                         "bootstrap over items", r.mean_diff, r.ci_low, r.ci_high, r.n, self.options.seed, r.reason))  # fmt: skip
+            rows.append(
+                (
+                    "mean_score_difference",
+                    r.criterion,
+                    f"{self.system} - {self.opponent}",
+                    "bootstrap over items",
+                    r.mean_diff,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n,
+                    self.options.seed,
+                    r.reason,
+                )
+            )
         for r in self.verdict.metric_table.itertuples():
-            rows.append(("metric_difference", r.metric, f"{self.system} - {self.opponent}", "bootstrap over items",
-                         r.delta, r.ci_low, r.ci_high, r.n_items, self.options.seed, getattr(r, "reason", None)))  # fmt: skip
+            rows.append(
+                (
+                    "metric_difference",
+                    r.metric,
+                    f"{self.system} - {self.opponent}",
+                    "bootstrap over items",
+                    r.delta,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n_items,
+                    self.options.seed,
+                    getattr(r, "reason", None),
+                )
+            )
         for r in self.agreement.table.itertuples():
-            rows.append(("krippendorff_alpha", r.target, r.level, "bootstrap over items", r.alpha, r.ci_low,
-                         r.ci_high, r.n_units, r.seed, r.reason))  # fmt: skip
+            rows.append(
+                (
+                    "krippendorff_alpha",
+                    r.target,
+                    r.level,
+                    "bootstrap over items",
+                    r.alpha,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n_units,
+                    r.seed,
+                    r.reason,
+                )
+            )
         raw = self.agreement.raw
         if raw is not None and raw.share is not None:
-            rows.append(("raw_agreement", "preference (ties as a category)", "pairs of judgments on one item",
-                         raw.method, raw.share, None, None, raw.n_pairs, None, f"{raw.n_items} items"))  # fmt: skip
-        rows.append(("fleiss_kappa", "preference", "nominal", self.agreement.fleiss.method, self.agreement.fleiss.kappa, None, None,
-                     self.agreement.fleiss.n_items, None, self.agreement.fleiss.reason))  # fmt: skip
+            rows.append(
+                (
+                    "raw_agreement",
+                    "preference (ties as a category)",
+                    "pairs of judgments on one item",
+                    raw.method,
+                    raw.share,
+                    None,
+                    None,
+                    raw.n_pairs,
+                    None,
+                    f"{raw.n_items} items",
+                )
+            )
+        rows.append(
+            (
+                "fleiss_kappa",
+                "preference",
+                "nominal",
+                self.agreement.fleiss.method,
+                self.agreement.fleiss.kappa,
+                None,
+                None,
+                self.agreement.fleiss.n_items,
+                None,
+                self.agreement.fleiss.reason,
+            )
+        )
         for r in self.versus_metrics.correlations.itertuples():
-            rows.append((f"correlation_{r.method}", f"{r.metric} ~ {r.human}", r.level, r.ci_method, r.coefficient,
-                         r.ci_low, r.ci_high, r.n, r.seed, r.reason))  # fmt: skip
+            rows.append(
+                (
+                    f"correlation_{r.method}",
+                    f"{r.metric} ~ {r.human}",
+                    r.level,
+                    r.ci_method,
+                    r.coefficient,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n,
+                    r.seed,
+                    r.reason,
+                )
+            )
         for r in self.versus_metrics.preference_correlations.itertuples():
-            rows.append((f"correlation_{r.method}", f"{r.metric} delta ~ preference", r.level, r.ci_method,
-                         r.coefficient, r.ci_low, r.ci_high, r.n, r.seed, r.reason))  # fmt: skip
+            rows.append(
+                (
+                    f"correlation_{r.method}",
+                    f"{r.metric} delta ~ preference",
+                    r.level,
+                    r.ci_method,
+                    r.coefficient,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n,
+                    r.seed,
+                    r.reason,
+                )
+            )
         for r in self.versus_metrics.pairwise_accuracy.itertuples():
-            rows.append(("pairwise_accuracy", r.metric, "items with a human majority", "Wilson score", r.accuracy,
-                         r.ci_low, r.ci_high, r.n, None, r.reason))  # fmt: skip
+            rows.append(
+                (
+                    "pairwise_accuracy",
+                    r.metric,
+                    "items with a human majority",
+                    "Wilson score",
+                    r.accuracy,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n,
+                    None,
+                    r.reason,
+                )
+            )
         length = self.biases.length
-        rows.append(("length_bias_longer_wins", "decisive judgments", "unequal lengths", "exact binomial p",
-                     length.share, None, None, length.n, None, length.reason))  # fmt: skip
+        rows.append(
+            (
+                "length_bias_longer_wins",
+                "decisive judgments",
+                "unequal lengths",
+                "exact binomial p",
+                length.share,
+                None,
+                None,
+                length.n,
+                None,
+                length.reason,
+            )
+        )
         overall = self.biases.position[self.biases.position["annotator_id"] == "all"].iloc[0]
-        rows.append(("position_bias_left_share", "all annotators", "left/right choices", "exact binomial p",
-                     overall["left_share"], None, None, overall["n"], None, f"p = {overall['p_value']:.3g}"))  # fmt: skip
+        rows.append(
+            (
+                "position_bias_left_share",
+                "all annotators",
+                "left/right choices",
+                "exact binomial p",
+                overall["left_share"],
+                None,
+                None,
+                overall["n"],
+                None,
+                f"p = {overall['p_value']:.3g}",
+            )
+        )
         columns = [
             "statistic",
             "target",

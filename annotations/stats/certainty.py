@@ -1,6 +1,6 @@
-"""How certain the verdict is, for the results page's "Certainty" block: the prediction-powered win rate with a
-stored automatic score difference as the proxy (`ppi`), beside the human-only interval, and the anytime-valid
-state of the campaign (`sequential`), from the frames of docs/frames.md (no I/O).
+"""How certain the verdict is, for the results page's "Certainty" block: the prediction-powered win rate with
+a stored automatic score difference as the proxy (`ppi`), beside the human-only interval, and the
+anytime-valid state of the campaign (`sequential`), from the frames of docs/frames.md (no I/O).
 
 The unit is the item: each item's human label is the mean of its judgments of the pair (the system's win 1, a
 tie or both bad 1/2, a loss 0), gold items and flipped repeats left out as in the verdict; items enter the
@@ -50,8 +50,9 @@ def item_labels(judgments: pd.DataFrame, system: str, opponent: str) -> pd.DataF
 
 
 def metric_preference(metrics: pd.DataFrame, metric: str, system: str, opponent: str) -> pd.Series:
-    """Per item, the score's preference for `system`: 1/2 + tanh(difference / its sd over items) / 2, so that the
-    proxy lives on the labels' scale (PPI++'s lam is clipped to [0, 1]); only items scored for both systems."""
+    """Per item, the score's preference for `system`: 1/2 + tanh(difference / its sd over items) / 2, so
+    that the proxy lives on the labels' scale (PPI++'s lam is clipped to [0, 1]); only items scored for
+    both systems."""
     rows = metrics[metrics["metric"].astype(str) == metric]
     table = rows.pivot_table(index="item_id", columns="system", values="value", aggfunc="mean")
     if system not in table or opponent not in table:
@@ -102,8 +103,9 @@ def certainty(
     `use_proxy=False` for the human judgments alone. With a proxy, also the planner: human-judged items for a
     `target_half_width`, with the proxy on the campaign's items and without it.
 
-    Gold items are not part of the population the win rate describes: those judged are known from the judgments;
-    pass `gold_items` (the items frame's gold ids) to leave out the unjudged ones from the proxy's items too."""
+    Gold items are not part of the population the win rate describes: those judged are known from the
+    judgments; pass `gold_items` (the items frame's gold ids) to leave out the unjudged ones from the
+    proxy's items too."""
     if system is None or opponent is None:
         system, opponent = default_pair(judgments)
     labels = item_labels(judgments, system, opponent)

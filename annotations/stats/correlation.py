@@ -1,7 +1,7 @@
-"""Do the automatic metrics agree with the humans? For the researcher asking whether ROUGE moving means anything
-for their task: correlation of each metric with each human score at the summary, system and pooled level
-(Kendall tau-b, Spearman, Pearson; bootstrap intervals resampling items), and, for pairwise campaigns, the
-correlation of each metric's per-item delta with the human preference and the metric's pairwise accuracy
+"""Do the automatic metrics agree with the humans? For the researcher asking whether ROUGE moving means
+anything for their task: correlation of each metric with each human score at the summary, system and pooled
+level (Kendall tau-b, Spearman, Pearson; bootstrap intervals resampling items), and, for pairwise campaigns,
+the correlation of each metric's per-item delta with the human preference and the metric's pairwise accuracy
 against the human majority.
 
 Levels follow the meta-evaluation literature (Deutsch, Dror & Roth 2021, "A Statistical Analysis of
@@ -29,9 +29,9 @@ from ft_core.resampling import BatchJob, BootstrapBatch, item_weights, resample_
 LEVELS = ("summary", "system", "pooled")
 METHODS = ("kendall", "spearman", "pearson")
 # Pooled rank correlations: the exact bootstrap recomputes the coefficient on each resample while that stays
-# cheap; above these sizes the bootstrap uses the coefficient's linear approximation (its exact gradient in the
-# item weights; Davison & Hinkley 1997, "Bootstrap Methods and their Application", section 2.7.4), whose error
-# shrinks as 1/n, exactly where the exact bootstrap becomes expensive.
+# cheap; above these sizes the bootstrap uses the coefficient's linear approximation (its exact gradient in
+# the item weights; Davison & Hinkley 1997, "Bootstrap Methods and their Application", section 2.7.4), whose
+# error shrinks as 1/n, exactly where the exact bootstrap becomes expensive.
 EXACT_KENDALL_MAX_ROWS = 600
 EXACT_SPEARMAN_MAX_ROWS = 1000
 
@@ -146,7 +146,8 @@ def _spearman_weighted(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarra
 
 def _kendall_weighted(gw: np.ndarray, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Kendall tau-b of every resample with item weights gw (B, G). Frequency weights: sums over pairs of
-    distinct rows of w_i w_j sign(dx) sign(dy); copies of one row tie on both, so add nothing, as tau-b needs."""
+    distinct rows of w_i w_j sign(dx) sign(dy); copies of one row tie on both, so add nothing, as tau-b
+    needs."""
     order = np.argsort(groups, kind="stable")
     x, y, groups = x[order], y[order], groups[order]
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
@@ -202,8 +203,9 @@ def _spearman_gradient(x: _Column, y: _Column) -> tuple[float, np.ndarray]:
 
 
 def _kendall_pair_sums(x: _Column, y: _Column) -> np.ndarray:
-    """h_i = sum_j sign(x_i - x_j) sign(y_i - y_j) for every row in O(N log N + N L): walk the levels of the
-    coarser variable upwards, keeping the finer values of the lower levels sorted, and count by binary search."""
+    """h_i = sum_j sign(x_i - x_j) sign(y_i - y_j) for every row in O(N log N + N L): walk the levels of
+    the coarser variable upwards, keeping the finer values of the lower levels sorted, and count by binary
+    search."""
     if x.n_unique < y.n_unique:
         x, y = y, x
     n = len(x.values)
@@ -392,8 +394,20 @@ def _correlate(
         n_items = int(len(np.unique(prep.groups[both])))
         for level in levels:
             for method in methods:
-                result = CorrelationResult(x, y, level, method, None, None, None, 0, n_items=n_items,
-                                           n_boot=n_boot, seed=seed, confidence=confidence)  # fmt: skip
+                result = CorrelationResult(
+                    x,
+                    y,
+                    level,
+                    method,
+                    None,
+                    None,
+                    None,
+                    0,
+                    n_items=n_items,
+                    n_boot=n_boot,
+                    seed=seed,
+                    confidence=confidence,
+                )
                 results.append(result)
                 if not both.any():
                     result.reason = "no (item, system) pair has both a metric value and a human score"
@@ -458,8 +472,9 @@ def correlation_table(
 def metric_human_points(
     scores: pd.DataFrame, metrics: pd.DataFrame, metric: str, criterion: str, judgment_ids=None
 ) -> pd.DataFrame:
-    """The points behind a metric-human correlation: one row per (item, system) with the mean human score on
-    `criterion` over the judgments `judgment_ids` (all when None) and the metric's value (for a scatter plot)."""
+    """The points behind a metric-human correlation: one row per (item, system) with the mean human score
+    on `criterion` over the judgments `judgment_ids` (all when None) and the metric's value (for a scatter
+    plot)."""
     chosen = scores[scores["criterion"] == criterion]
     if judgment_ids is not None:
         chosen = chosen[pd.Index(pd.unique(np.asarray(judgment_ids))).get_indexer(chosen["judgment_id"]) >= 0]
@@ -541,7 +556,8 @@ def preference_correlation(
 
 @dataclass
 class PairwiseAccuracy:
-    """How often the metric's delta points the same way as the human majority (ties on either side excluded)."""
+    """How often the metric's delta points the same way as the human majority (ties on either side
+    excluded)."""
 
     metric: str
     accuracy: float | None
@@ -581,8 +597,11 @@ def pairwise_accuracies(
         n = int(used.sum())
         if n == 0:
             reason = "no item has both a human majority and a nonzero metric difference"
-            out.append(PairwiseAccuracy(metric, None, None, None, 0, human_ties, metric_ties, reason,
-                                        confidence=confidence))  # fmt: skip
+            out.append(
+                PairwiseAccuracy(
+                    metric, None, None, None, 0, human_ties, metric_ties, reason, confidence=confidence
+                )
+            )
             continue
         agree = int((np.sign(pref[used]) == np.sign(delta[used])).sum())
         low, high = wilson_interval(agree, n, confidence)

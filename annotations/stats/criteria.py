@@ -11,8 +11,20 @@ from scipy import stats as sps
 from annotations.stats.intervals import degenerate, percentile_interval
 from ft_core.resampling import bootstrap_totals
 
-COLUMNS = ["criterion", "mean_system", "mean_opponent", "mean_diff", "ci_low", "ci_high", "t_low", "t_high", "t_p",
-           "n", "n_items", "reason"]  # fmt: skip
+COLUMNS = [
+    "criterion",
+    "mean_system",
+    "mean_opponent",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "t_low",
+    "t_high",
+    "t_p",
+    "n",
+    "n_items",
+    "reason",
+]
 
 
 def criterion_differences(
@@ -26,8 +38,8 @@ def criterion_differences(
     """Per criterion: mean of (score of `system` - score of `opponent`) over judgments that scored both, with
     an item-clustered bootstrap interval and a paired t interval on per-item mean differences (Student 1908).
 
-    Columns: criterion, mean_system, mean_opponent, mean_diff, ci_low, ci_high, t_low, t_high, t_p, n, n_items,
-    reason."""
+    Columns: criterion, mean_system, mean_opponent, mean_diff, ci_low, ci_high, t_low, t_high, t_p, n,
+    n_items, reason."""
     if scores.empty:
         return pd.DataFrame(columns=COLUMNS)
     wide = scores[scores["system"].astype(str).isin([system, opponent])].pivot_table(
@@ -84,10 +96,10 @@ def collapsed_note(item_means) -> str:
     """Why an item bootstrap of these per-item differences gives no interval, in words."""
     if len(set(item_means)) == 1:
         return (
-            f"all {len(item_means)} items give the same difference ({item_means[0]:+.2f}); the bootstrap cannot "
-            "give an interval from so few distinct values"
+            f"all {len(item_means)} items give the same difference ({item_means[0]:+.2f}); the bootstrap "
+            "cannot give an interval from so few distinct values"
         )
     return (
-        f"the {len(item_means)} items take too few distinct values; the bootstrap cannot give an interval from "
-        "them"
+        f"the {len(item_means)} items take too few distinct values; the bootstrap cannot give an interval "
+        "from them"
     )

@@ -21,8 +21,8 @@ def installed_version(distribution: str) -> str | None:
 
 def package_version(distribution: str = DISTRIBUTION, pyproject: Path = PYPROJECT) -> str:
     """This project's version: from the installed package's metadata, or, in a checkout that was never
-    pip-installed (the usual case: the app runs from the repository), from `pyproject.toml`, the one place it is
-    written."""
+    pip-installed (the usual case: the app runs from the repository), from `pyproject.toml`, the one place
+    it is written."""
     installed = installed_version(distribution)
     if installed is not None:
         return installed

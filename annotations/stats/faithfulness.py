@@ -1,14 +1,14 @@
 """The faithfulness scores beside the human "fidelity" criterion, for the results page.
 
 `ft_core.metrics` scores each output against its source without a reference (`novel_1gram` ... `novel_4gram`,
-`unsupported_numbers`, `unsupported_entities`, `bertscore_src_precision`, `likelihood`). The question a researcher
-asks of them is whether they track what annotators call fidelity ("is everything it says supported by the
-source?"). `fidelity_table` picks those rows out of the metric-human correlation table `analyze` already made
-(`CampaignAnalysis.correlations`; annotations.stats.correlation), one row per score and method, with the
-direction in which each score is better: a lower-is-better score that tracks fidelity correlates negatively.
-Only scores that compare the output with its source belong here: a reference-based metric (ROUGE, BLEU,
-BERTScore against the reference) says nothing about what the source supports, and the correlation table has
-them all. No statistics are computed here.
+`unsupported_numbers`, `unsupported_entities`, `bertscore_src_precision`, `likelihood`). The question a
+researcher asks of them is whether they track what annotators call fidelity ("is everything it says supported
+by the source?"). `fidelity_table` picks those rows out of the metric-human correlation table `analyze`
+already made (`CampaignAnalysis.correlations`; annotations.stats.correlation), one row per score and method,
+with the direction in which each score is better: a lower-is-better score that tracks fidelity correlates
+negatively. Only scores that compare the output with its source belong here: a reference-based metric (ROUGE,
+BLEU, BERTScore against the reference) says nothing about what the source supports, and the correlation table
+has them all. No statistics are computed here.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from annotations.plurals import plural
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], what: str) -> None:
-    """Raise AnnotationError when `df` lacks any of `columns` (`what`: the function asking, for the message)."""
+    """Raise AnnotationError when `df` lacks any of `columns` (`what`: the function asking, for the
+    message)."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise AnnotationError(

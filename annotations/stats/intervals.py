@@ -1,5 +1,5 @@
-"""Intervals from bootstrap samples and for proportions, and the words that label them, for every statistic and
-for the report and the results page (a label must say the coverage that was actually used)."""
+"""Intervals from bootstrap samples and for proportions, and the words that label them, for every statistic
+and for the report and the results page (a label must say the coverage that was actually used)."""
 
 from __future__ import annotations
 

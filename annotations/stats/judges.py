@@ -2,22 +2,26 @@
 
 Pure functions over two frames, no I/O: the campaign's human `judgments` (docs/frames.md) and one judge's
 verdicts (`annotations.campaigns.judge_verdicts_frame`: item_id, winner, consistent, p_system_b, length_a,
-length_b). The unit is the item: the human majority of an item (votes for each system; ties and "both bad" are no
-vote for either, a draw between the systems is a tie) against the judge's verdict (a system when its two orders
-agree, a tie when they disagree, as MT-bench counts it; Zheng et al. 2023).
+length_b). The unit is the item: the human majority of an item (votes for each system; ties and "both bad" are
+no vote for either, a draw between the systems is a tie) against the judge's verdict (a system when its two
+orders agree, a tie when they disagree, as MT-bench counts it; Zheng et al. 2023).
 
-- agreement: accuracy and Cohen's kappa (Cohen 1960) over the three labels, each with a percentile interval from
+- agreement: accuracy and Cohen's kappa (Cohen 1960) over the three labels, each with a percentile interval
+  from
   the one item bootstrap (`ft_core.resampling`);
 - order flip rate: the share of pairs whose two orders name different winners (position bias);
-- preference for the longer output: among the pairs the judge decided whose outputs differ in length, the share
+- preference for the longer output: among the pairs the judge decided whose outputs differ in length, the
+  share
   where it chose the longer one (½: no preference), beside the same share for the human majority;
 - calibration: the judge's probability that system_b is better against the human share of the item (votes for
   system_b, a tie ½), in equal-width bins; the expected calibration error (ECE, Naeini et al. 2015; Guo et al.
   2017) is the items-weighted mean gap between the two per bin;
-- agreement with each annotator: accuracy and kappa of the judge against one annotator's labels on the items both
+- agreement with each annotator: accuracy and kappa of the judge against one annotator's labels on the items
+  both
   judged (annotators with at least `min_items` of them), beside that annotator's own kappa with the other
   annotators (Cohen's kappa per pair, weighted by shared items) as the yardstick;
-- Krippendorff's alpha (nominal, Krippendorff 2011) over the three labels with the judge as one more rater, next
+- Krippendorff's alpha (nominal, Krippendorff 2011) over the three labels with the judge as one more rater,
+  next
   to the annotators' own alpha on the same items (`annotations.stats.agreement.krippendorff_alpha`, its item
   bootstrap);
 - per criterion: the judge's verdict against the annotators' preference on each criterion (per judgment, the
@@ -40,13 +44,21 @@ TIE = "tie"
 JUDGE_RATER = (
     "(judge)"  # the judge's rater id in the alpha frame; annotator ids are pseudonyms like ann-3f2a9c
 )
-AGREEMENT_COLUMNS = ["n_items", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "kappa", "kappa_ci_low",
-                     "kappa_ci_high"]  # fmt: skip
+AGREEMENT_COLUMNS = [
+    "n_items",
+    "accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "kappa",
+    "kappa_ci_low",
+    "kappa_ci_high",
+]
 
 
 @dataclass(frozen=True)
 class Agreement:
-    """Accuracy and Cohen's kappa of a judge against the human majority, with bootstrap intervals over items."""
+    """Accuracy and Cohen's kappa of a judge against the human majority, with bootstrap intervals over
+    items."""
 
     n_items: int  # items with both a human majority and a judge verdict
     accuracy: float | None
@@ -90,7 +102,8 @@ class JudgeCard:
 
 @dataclass(frozen=True)
 class JudgeAlpha:
-    """Krippendorff's alpha of the annotators alone and with the judge as one more rater, on the judge's items."""
+    """Krippendorff's alpha of the annotators alone and with the judge as one more rater, on the judge's
+    items."""
 
     humans: AlphaResult
     with_judge: AlphaResult
@@ -113,8 +126,8 @@ def _counted(judgments: pd.DataFrame) -> pd.DataFrame:
 
 
 def _votes(frame: pd.DataFrame, keys: list[str], system_a: str, system_b: str) -> pd.DataFrame:
-    """Per `keys` group of `frame` (a `winner` column): votes for each system, raters, and the majority `human`
-    (a system, or `tie` on a draw; ties and "both bad" are no vote)."""
+    """Per `keys` group of `frame` (a `winner` column): votes for each system, raters, and the majority
+    `human` (a system, or `tie` on a draw; ties and "both bad" are no vote)."""
     votes = (
         frame.assign(
             for_a=(frame["winner"] == system_a).astype(float),
@@ -131,8 +144,8 @@ def _votes(frame: pd.DataFrame, keys: list[str], system_a: str, system_b: str) -
 
 
 def annotator_labels(judgments: pd.DataFrame) -> pd.DataFrame:
-    """One row per (item, annotator) the cards count: item_id, annotator_id, value (a system, or `tie` for a tie
-    and "both bad", the judge's three labels)."""
+    """One row per (item, annotator) the cards count: item_id, annotator_id, value (a system, or `tie` for
+    a tie and "both bad", the judge's three labels)."""
     counted = _counted(judgments)
     if counted.empty:
         return pd.DataFrame(columns=["item_id", "annotator_id", "value"])
@@ -241,8 +254,8 @@ def calibration(p: pd.Series, share: pd.Series, n_bins: int = 10) -> Calibration
 
 
 def human_kappa_with_others(labels: pd.DataFrame) -> pd.DataFrame:
-    """Per annotator: Cohen's kappa with each other annotator on the items both judged, averaged weighted by those
-    items (pairs with an undefined kappa left out): annotator_id, human_kappa, human_n."""
+    """Per annotator: Cohen's kappa with each other annotator on the items both judged, averaged weighted
+    by those items (pairs with an undefined kappa left out): annotator_id, human_kappa, human_n."""
     pairs = cohen_kappa_pairs(labels).dropna(subset=["kappa"])
     if pairs.empty:
         return pd.DataFrame(columns=["annotator_id", "human_kappa", "human_n"])
@@ -292,8 +305,9 @@ def per_annotator_agreement(
 def alpha_with_judge(
     labels: pd.DataFrame, judge: pd.Series, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> JudgeAlpha:
-    """Nominal Krippendorff's alpha of the annotators on the judge's items, and of the same ratings with the judge's
-    label per item (`judge`, indexed by item_id) as one more rater; both with their item-bootstrap interval."""
+    """Nominal Krippendorff's alpha of the annotators on the judge's items, and of the same ratings with
+    the judge's label per item (`judge`, indexed by item_id) as one more rater; both with their
+    item-bootstrap interval."""
     humans = labels[labels["item_id"].isin(judge.index)]
     judged = judge.dropna()
     rater = pd.DataFrame({"item_id": judged.index, "annotator_id": JUDGE_RATER, "value": judged.values})
@@ -344,12 +358,14 @@ def per_criterion_agreement(
 def judge_sentence(
     judge: str, a: Agreement, flips: float | None, alpha: JudgeAlpha | None = None
 ) -> tuple[bool, str]:
-    """(weak, a plain sentence): a judge is weak when its kappa interval includes 0 (or kappa is undefined), or
-    when adding it as one more rater lowers the annotators' Krippendorff's alpha (it agrees with them less than
-    they agree with each other)."""
+    """(weak, a plain sentence): a judge is weak when its kappa interval includes 0 (or kappa is
+    undefined), or when adding it as one more rater lowers the annotators' Krippendorff's alpha (it agrees
+    with them less than they agree with each other)."""
     if a.n_items < 2:
-        return True, (f"Judge {judge} and the annotators share {a.n_items} item(s): too few to say whether it "
-                      "tracks them.")  # fmt: skip
+        return True, (
+            f"Judge {judge} and the annotators share {a.n_items} item(s): too few to say whether it "
+            "tracks them."
+        )
     low, high = a.kappa_ci
     flip_note = (
         f" It changes its verdict when the two outputs swap places in {flips:.0%} of pairs."
@@ -368,15 +384,21 @@ def judge_sentence(
     alpha_note = f" {lowers[:1].upper()}{lowers[1:]}" if below else ""
     if a.kappa is None or low is None or low <= 0:
         kappa = "undefined" if a.kappa is None else f"{a.kappa:.2f}"
-        return True, (f"This judge does not track your annotators: its agreement beyond chance (κ = {kappa}) "
-                      f"could be zero. Do not use its verdicts in place of human judgments.{alpha_note}{flip_note}")  # fmt: skip
+        return True, (
+            f"This judge does not track your annotators: its agreement beyond chance (κ = {kappa}) "
+            f"could be zero. Do not use its verdicts in place of human judgments.{alpha_note}{flip_note}"
+        )
     interval = "" if degenerate(low, high) else f" ({low:.2f} – {high:.2f})"
     if below:
-        return True, (f"This judge is weaker than your annotators: it agrees with their majority on "
-                      f"{a.accuracy:.0%} of {a.n_items} items, κ = {a.kappa:.2f}{interval}, yet {lowers} Do not "
-                      f"use its verdicts in place of human judgments.{flip_note}")  # fmt: skip
-    return False, (f"This judge tracks your annotators: it agrees with their majority on {a.accuracy:.0%} of "
-                   f"{a.n_items} items, κ = {a.kappa:.2f}{interval}.{flip_note}")  # fmt: skip
+        return True, (
+            f"This judge is weaker than your annotators: it agrees with their majority on "
+            f"{a.accuracy:.0%} of {a.n_items} items, κ = {a.kappa:.2f}{interval}, yet {lowers} Do not "
+            f"use its verdicts in place of human judgments.{flip_note}"
+        )
+    return False, (
+        f"This judge tracks your annotators: it agrees with their majority on {a.accuracy:.0%} of "
+        f"{a.n_items} items, κ = {a.kappa:.2f}{interval}.{flip_note}"
+    )
 
 
 def judge_card(
@@ -390,9 +412,9 @@ def judge_card(
     scores: pd.DataFrame | None = None,
     min_items: int = 10,
 ) -> JudgeCard:
-    """One judge's card from the campaign's human judgments, the judge's verdicts (one row per item) and, when
-    given, the campaign's criteria scores (docs/frames.md); `min_items`: the fewest items an annotator must share
-    with the judge to get a row of the per-annotator table."""
+    """One judge's card from the campaign's human judgments, the judge's verdicts (one row per item) and,
+    when given, the campaign's criteria scores (docs/frames.md); `min_items`: the fewest items an annotator
+    must share with the judge to get a row of the per-annotator table."""
     if judgments.empty:
         raise AnnotationError("no human judgments yet: a judge is measured against the annotators")
     system_a, system_b = str(judgments["system_a"].iloc[0]), str(judgments["system_b"].iloc[0])

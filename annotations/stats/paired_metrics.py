@@ -1,6 +1,6 @@
-"""The automatic metrics of two systems on the same items: paired per-item values and the mean paired difference
-with a percentile bootstrap interval over items, for the metric table of the results page and the report. Pure
-functions over the metrics frame (docs/frames.md).
+"""The automatic metrics of two systems on the same items: paired per-item values and the mean paired
+difference with a percentile bootstrap interval over items, for the metric table of the results page and the
+report. Pure functions over the metrics frame (docs/frames.md).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def metric_differences(
     pairs: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Per automatic metric, over the items that have both systems: mean of each system, the mean paired
-    difference with a percentile bootstrap interval over items (Koehn 2004, "Statistical significance tests for
-    machine translation evaluation"), and the share of items where `system` scores higher.
+    difference with a percentile bootstrap interval over items (Koehn 2004, "Statistical significance tests
+    for machine translation evaluation"), and the share of items where `system` scores higher.
 
     `pairs`: metric_pairs(metrics, system, opponent) when the caller has it already.
     Columns: metric, mean_opponent, mean_system, delta, ci_low, ci_high, share_system_higher, n_items, reason

@@ -3,11 +3,11 @@ half-widths of the win rate and of alpha, how many items (at the current number 
 bring the win-rate interval under a target half-width, and how many would detect a given win-rate difference
 from a coin flip.
 
-The per-item standard deviation comes from the win rate's item interval (Wilson score with the item as the unit,
-annotations.stats.preference), so the correlation between judgments of the same item (the design effect; Kish 1965,
-"Survey Sampling") is already in it, and a campaign whose items all agree still gets an honest, non-zero width. Sample sizes use the normal
-approximation for a one-sample test of a mean (Chow, Shao & Wang 2008, "Sample Size Calculations in Clinical
-Research", section 3.1).
+The per-item standard deviation comes from the win rate's item interval (Wilson score with the item as the
+unit, annotations.stats.preference), so the correlation between judgments of the same item (the design effect;
+Kish 1965, "Survey Sampling") is already in it, and a campaign whose items all agree still gets an honest,
+non-zero width. Sample sizes use the normal approximation for a one-sample test of a mean (Chow, Shao & Wang
+2008, "Sample Size Calculations in Clinical Research", section 3.1).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class MoreJudgments:
     reason: str | None = None
     confidence: float = 0.95  # coverage of the intervals whose half-widths these are
     method: str = (
-        "normal approximation with the per-item SD of the item interval (Wilson score, n = items; design effect "
-        "included)"
+        "normal approximation with the per-item SD of the item interval (Wilson score, n = items; design "
+        "effect included)"
     )
 
     def to_dict(self) -> dict:
@@ -80,13 +80,24 @@ def more_judgments(
     k = win.n_judgments / win.n_items if win.n_items else 0.0
     half = win.half_width
     result = MoreJudgments(
-        n_items=win.n_items, judgments_per_item=k, win_rate_half_width=half,
-        alpha_half_width=alpha.half_width if alpha else None, sd_per_item=None,
-        target_half_width=target_half_width, items_for_target=None, more_items_for_target=None,
-        detect_difference=detect_difference, power=power, significance=significance,
-        items_to_detect=None, more_items_to_detect=None, alpha_target_half_width=alpha_target_half_width,
-        items_for_alpha_target=None, more_items_for_alpha_target=None, confidence=win.confidence,
-    )  # fmt: skip
+        n_items=win.n_items,
+        judgments_per_item=k,
+        win_rate_half_width=half,
+        alpha_half_width=alpha.half_width if alpha else None,
+        sd_per_item=None,
+        target_half_width=target_half_width,
+        items_for_target=None,
+        more_items_for_target=None,
+        detect_difference=detect_difference,
+        power=power,
+        significance=significance,
+        items_to_detect=None,
+        more_items_to_detect=None,
+        alpha_target_half_width=alpha_target_half_width,
+        items_for_alpha_target=None,
+        more_items_for_alpha_target=None,
+        confidence=win.confidence,
+    )
     if half is None or win.n_items == 0:
         result.reason = win.reason or "no win-rate interval yet: collect judgments first"
     elif half == 0:
@@ -139,16 +150,20 @@ def agreement_plan(
     assumed_alpha: float = 0.667,
     confidence: float = 0.95,
 ) -> AgreementPlan:
-    """How many items need a second, independent judgment for the preference's alpha to have an interval of each
-    half-width. `ratings`: item_id, annotator_id, value (the preference, ties as a category)."""
+    """How many items need a second, independent judgment for the preference's alpha to have an interval of
+    each half-width. `ratings`: item_id, annotator_id, value (the preference, ties as a category)."""
     per_item = ratings.groupby("item_id")["annotator_id"].nunique()
     shares = ratings["value"].astype(str).value_counts(normalize=True)
     p_e = float((shares**2).sum()) if len(shares) else None
     plan = AgreementPlan(
-        n_annotators=int(ratings["annotator_id"].nunique()), n_items=int(len(per_item)),
-        n_items_overlapping=int((per_item >= 2).sum()), assumed_alpha=assumed_alpha, chance_agreement=p_e,
-        items_needed={}, more_judgments={},
-    )  # fmt: skip
+        n_annotators=int(ratings["annotator_id"].nunique()),
+        n_items=int(len(per_item)),
+        n_items_overlapping=int((per_item >= 2).sum()),
+        assumed_alpha=assumed_alpha,
+        chance_agreement=p_e,
+        items_needed={},
+        more_judgments={},
+    )
     if p_e is None or p_e >= 1:
         plan.reason = "every judgment so far has the same outcome, so chance agreement cannot be estimated"
         return plan

@@ -1,25 +1,26 @@
-"""Prediction-powered win rates: the human verdict on fewer human judgments, for the results page and the planner.
+"""Prediction-powered win rates: the human verdict on fewer human judgments, for the results page and the
+planner.
 
 Humans judged `n` items; a proxy (a judge's probability that the fine-tune wins, or an automatic score
 difference) exists for those items and for `N` items nobody judged. PPI++ (Angelopoulos, Duchi & Zrnic 2023,
-"PPI++: Efficient Prediction-Powered Inference", eq. 4 and Example 6.1; PPI: Angelopoulos et al., Science 2023)
-estimates the human mean as
+"PPI++: Efficient Prediction-Powered Inference", eq. 4 and Example 6.1; PPI: Angelopoulos et al., Science
+2023) estimates the human mean as
 
     theta(lam) = mean(y - lam * yhat) + lam * mean(yhat_unlabelled)
 
-which is unbiased for every fixed `lam`: the proxy's errors are measured on the judged items and subtracted. The
-power-tuning weight `lam` is estimated to minimise the variance and clipped to [0, 1]; `lam = 0` is the
+which is unbiased for every fixed `lam`: the proxy's errors are measured on the judged items and subtracted.
+The power-tuning weight `lam` is estimated to minimise the variance and clipped to [0, 1]; `lam = 0` is the
 human-only mean, so a proxy that does not track the humans costs (asymptotically) nothing.
 
-The interval is the CLT one. By default it takes the small-sample care of the classical t interval (variances with
-n - 1, Student's t with n - 1 degrees of freedom; the human-only interval beside it gets the same), because with
-the 30 to 100 human-judged items of a typical campaign the plain normal interval covers about 93.5% instead of
-95%; with `small_sample=False` the estimate, lam and interval are exactly `ppi-python`'s (`ppi_mean_pointestimate`
-/ `ppi_mean_ci` with `lam=None`, `classical_mean_ci`), which `tests/annotations/stats/test_ppi.py` pins. The
-estimate and lam are the same either way.
+The interval is the CLT one. By default it takes the small-sample care of the classical t interval (variances
+with n - 1, Student's t with n - 1 degrees of freedom; the human-only interval beside it gets the same),
+because with the 30 to 100 human-judged items of a typical campaign the plain normal interval covers about
+93.5% instead of 95%; with `small_sample=False` the estimate, lam and interval are exactly `ppi-python`'s
+(`ppi_mean_pointestimate` / `ppi_mean_ci` with `lam=None`, `classical_mean_ci`), which
+`tests/annotations/stats/test_ppi.py` pins. The estimate and lam are the same either way.
 
-The unit is the item: `y` holds one value per judged item (its human labels averaged, tie = 1/2), so items judged
-by several annotators (k-overlap) are not counted as independent judgments.
+The unit is the item: `y` holds one value per judged item (its human labels averaged, tie = 1/2), so items
+judged by several annotators (k-overlap) are not counted as independent judgments.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def ppi_mean(y, yhat, yhat_unlabelled, confidence: float = 0.95, *, small_sample
     """PPI++ estimate and interval of the human mean from `y` (human labels in [0, 1], one per judged item),
     `yhat` (the proxy on those items) and `yhat_unlabelled` (the proxy on the items no human judged).
 
-    `small_sample=False` gives ppi-python's normal interval exactly; the default widens both intervals as the t
-    interval does. Reference: Angelopoulos, Duchi & Zrnic (2023), "PPI++: Efficient Prediction-Powered
+    `small_sample=False` gives ppi-python's normal interval exactly; the default widens both intervals as the
+    t interval does. Reference: Angelopoulos, Duchi & Zrnic (2023), "PPI++: Efficient Prediction-Powered
     Inference"; Angelopoulos et al. (2023), "Prediction-powered inference", Science 382.
     """
     y, yhat, yhat_unlabelled = check_inputs(y, yhat, yhat_unlabelled, confidence)
@@ -168,22 +169,28 @@ def describe(result: PPIResult, proxy: str = "the proxy") -> str:
     """A plain sentence for the results page: what the proxy was worth, or a warning when lam is near 0."""
     share = f"{result.confidence:.0%}"
     if result.n_unlabelled == 0:
-        return f"Every item was judged by humans, so {proxy} adds nothing: the {share} interval is the human-only one."
+        return (
+            f"Every item was judged by humans, so {proxy} adds nothing: the {share} interval is the "
+            "human-only one."
+        )
     if result.lam < LAMBDA_WARNING and (result.proxy_correlation or 0) < TRACKING:
         return (
             f"Warning: {proxy} does not track the human judgments (lambda = {result.lam:.2f}, correlation "
-            f"{result.proxy_correlation or 0:.2f}), so it adds almost nothing; the interval is about the human-only one."
+            f"{result.proxy_correlation or 0:.2f}), so it adds almost nothing; the interval is about the "
+            "human-only one."
         )
     if result.lam < LAMBDA_WARNING:
         return (
-            f"{proxy.capitalize()} tracks the human judgments (correlation {result.proxy_correlation:.2f}) but only "
-            f"{result.n_unlabelled} of {result.n_labelled + result.n_unlabelled} items lack one, so it adds little "
-            f"(lambda = {result.lam:.2f}): the interval is about the human-only one."
+            f"{proxy.capitalize()} tracks the human judgments (correlation {result.proxy_correlation:.2f}) "
+            f"but only {result.n_unlabelled} of {result.n_labelled + result.n_unlabelled} items lack one, so "
+            f"it adds little (lambda = {result.lam:.2f}): the interval is about the human-only one."
         )
     return (
-        f"With {proxy} on all {result.n_labelled + result.n_unlabelled} items, the {result.n_labelled} human-judged "
+        f"With {proxy} on all {result.n_labelled + result.n_unlabelled} items, the {result.n_labelled} "
+        "human-judged "
         f"items are worth about {result.effective_n:.0f} judged by humans alone: the {share} interval is "
-        f"{result.half_width / result.human_half_width:.0%} as wide as the human-only one (lambda = {result.lam:.2f})."
+        f"{result.half_width / result.human_half_width:.0%} as wide as the human-only one (lambda = "
+        f"{result.lam:.2f})."
     )
 
 
@@ -210,9 +217,9 @@ def human_items_for_half_width(
     confidence: float = 0.95,
     total_items: int | None = None,
 ) -> PPIPlan:
-    """Human-judged items needed for a `target_half_width`, with the proxy on `total_items` items (default: those
-    there are now) and without it, from the variances of the current data (Angelopoulos, Duchi & Zrnic 2023,
-    eq. 4: the PPI++ variance at lam tuned for each n)."""
+    """Human-judged items needed for a `target_half_width`, with the proxy on `total_items` items (default:
+    those there are now) and without it, from the variances of the current data (Angelopoulos, Duchi &
+    Zrnic 2023, eq. 4: the PPI++ variance at lam tuned for each n)."""
     y, yhat, yhat_unlabelled = check_inputs(y, yhat, yhat_unlabelled, confidence)
     if not 0 < target_half_width < 1:
         raise StatsInputError(f"target half-width must be between 0 and 1, got {target_half_width}")

@@ -1,13 +1,13 @@
 """Who won, and how sure: the win rate of one system over another with an explicit tie policy (Wilson interval
-with the item as the unit, exact sign test, item-clustered bootstrap), and Bradley-Terry strengths for campaigns
-with more than two systems. For the researcher asking whether the fine-tune helped.
+with the item as the unit, exact sign test, item-clustered bootstrap), and Bradley-Terry strengths for
+campaigns with more than two systems. For the researcher asking whether the fine-tune helped.
 
-The interval a researcher reads is the item interval (`item_low`, `item_high`): the Wilson score interval of the
-item-mean share (each item's share of wins under the tie policy, averaged over the items) with the number of
-items as n. It stays honest at the edges: 10 items won unanimously read 72%–100%, never 100%–100% (a percentile
-bootstrap collapses to one point when every item has the same share; `boot_note` then says so and the bootstrap
-interval is left empty). Counting items rather than judgments is conservative when judges of one item disagree
-independently, and right when they agree (the design effect of k judgments per item is then k).
+The interval a researcher reads is the item interval (`item_low`, `item_high`): the Wilson score interval of
+the item-mean share (each item's share of wins under the tie policy, averaged over the items) with the number
+of items as n. It stays honest at the edges: 10 items won unanimously read 72%–100%, never 100%–100% (a
+percentile bootstrap collapses to one point when every item has the same share; `boot_note` then says so and
+the bootstrap interval is left empty). Counting items rather than judgments is conservative when judges of one
+item disagree independently, and right when they agree (the design effect of k judgments per item is then k).
 
 Every statistic works on the de-randomized `winner` (a system name, "tie" or "both_bad"), never on left/right.
 Pure functions over the judgments frame (docs/frames.md).
@@ -30,7 +30,8 @@ TIE_POLICIES = ("drop", "half", "separate")
 TIE_POLICY_HELP = {
     "drop": "ties and 'both bad' are left out: win rate = wins / (wins + losses)",
     "half": "ties and 'both bad' count half a win: win rate = (wins + ties/2) / all judgments",
-    "separate": "ties and 'both bad' are their own outcome: win rate = wins / all judgments, tie rate shown beside",
+    "separate": "ties and 'both bad' are their own outcome: win rate = wins / all judgments, tie rate shown "
+    "beside",
 }
 TIE_OUTCOMES = ("tie", "both_bad")
 
@@ -62,8 +63,9 @@ class WinRateResult:
     confidence: float
     reason: str | None = None
     method: str = (
-        "win rate; Wilson score interval with the item as the unit (item-mean share, n = items); Wilson score "
-        "interval over judgments; exact binomial sign test (ties excluded); percentile bootstrap resampling items"
+        "win rate; Wilson score interval with the item as the unit (item-mean share, n = items); Wilson "
+        "score interval over judgments; exact binomial sign test (ties excluded); percentile bootstrap "
+        "resampling items"
     )
     item_share: float | None = None  # mean over the items of each item's win share under the tie policy
     item_low: float | None = (
@@ -126,12 +128,28 @@ def win_rate(
     num, den = _policy_counts(win, loss, tie | both_bad, tie_policy)
     n_used, successes = float(den.sum()), float(num.sum())
     result = WinRateResult(
-        system=system, opponent=opponent, tie_policy=tie_policy, wins=W, losses=L, ties=T, both_bad=B,
-        n_judgments=N, n_used=int(n_used), n_items=int(rows["item_id"].nunique()),
-        win_rate=None, tie_rate=(T + B) / N if N else None, loss_rate=L / N if N else None,
-        wilson_low=None, wilson_high=None, boot_low=None, boot_high=None, sign_test_p=None,
-        n_boot=n_boot, seed=seed, confidence=confidence,
-    )  # fmt: skip
+        system=system,
+        opponent=opponent,
+        tie_policy=tie_policy,
+        wins=W,
+        losses=L,
+        ties=T,
+        both_bad=B,
+        n_judgments=N,
+        n_used=int(n_used),
+        n_items=int(rows["item_id"].nunique()),
+        win_rate=None,
+        tie_rate=(T + B) / N if N else None,
+        loss_rate=L / N if N else None,
+        wilson_low=None,
+        wilson_high=None,
+        boot_low=None,
+        boot_high=None,
+        sign_test_p=None,
+        n_boot=n_boot,
+        seed=seed,
+        confidence=confidence,
+    )
     if n_used == 0:
         result.reason = (
             "no judgments of this pair yet"
@@ -238,8 +256,8 @@ def bradley_terry(
     confidence: float = 0.95,
 ) -> BradleyTerryResult:
     """Bradley-Terry strengths of every system shown in the judgments (Bradley & Terry 1952; MM algorithm of
-    D. R. Hunter 2004, "MM algorithms for generalized Bradley-Terry models"). Ties and both-bad count half a win
-    each way. Intervals: percentile bootstrap resampling items."""
+    D. R. Hunter 2004, "MM algorithms for generalized Bradley-Terry models"). Ties and both-bad count half
+       a win each way. Intervals: percentile bootstrap resampling items."""
     left = judgments["shown_left"].astype(str).to_numpy()
     right = judgments["shown_right"].astype(str).to_numpy()
     winner = judgments["winner"].astype(str).to_numpy()
@@ -248,8 +266,15 @@ def bradley_terry(
         reference = str(judgments["system_a"].iloc[0]) if len(judgments) else (systems[0] if systems else "")
     if len(systems) < 2:
         empty = pd.DataFrame(columns=["system", "strength", "ci_low", "ci_high", "p_beats_reference"])
-        return BradleyTerryResult(empty, reference, len(judgments), n_boot, seed, "fewer than two systems judged",
-                                  confidence=confidence)  # fmt: skip
+        return BradleyTerryResult(
+            empty,
+            reference,
+            len(judgments),
+            n_boot,
+            seed,
+            "fewer than two systems judged",
+            confidence=confidence,
+        )
     index = {s: i for i, s in enumerate(systems)}
     S = len(systems)
     flat = _doubled_wins_per_item(judgments, left, right, winner, index)
@@ -280,7 +305,10 @@ def bradley_terry(
     ).sort_values("strength", ascending=False, ignore_index=True)
     reason = None
     if ((table["wins"] == 0) | (table["wins"] == table["comparisons"])).any():
-        reason = "a system won all or none of its comparisons: its strength is unbounded (shown at the fit's limit)"
+        reason = (
+            "a system won all or none of its comparisons: its strength is unbounded (shown at the fit's "
+            "limit)"
+        )
     return BradleyTerryResult(table, reference, len(judgments), n_boot, seed, reason, confidence=confidence)
 
 

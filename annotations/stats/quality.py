@@ -1,9 +1,9 @@
-"""Can each annotator's judgments be trusted: position bias (left/right), length bias, speed, and the annotator
-table that flags who to look at (with gold accuracy, agreement with the majority and self-consistency from
-`annotations.stats.agreement`). For the researcher deciding whom to exclude.
+"""Can each annotator's judgments be trusted: position bias (left/right), length bias, speed, and the
+annotator table that flags who to look at (with gold accuracy, agreement with the majority and
+self-consistency from `annotations.stats.agreement`). For the researcher deciding whom to exclude.
 
-Position bias is the one check about left/right (by definition); everything else uses the de-randomized winner.
-Pure functions over the judgments frame (docs/frames.md).
+Position bias is the one check about left/right (by definition); everything else uses the de-randomized
+winner. Pure functions over the judgments frame (docs/frames.md).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from annotations.fields import bounded, check_limits
 
 
 def _two_sided_binomial_half(k: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Exact two-sided binomial test against 1/2 for many (k, n) at once: the distribution is symmetric, so the
-    p-value is twice the smaller tail, capped at 1 (what scipy.stats.binomtest gives for p = 1/2)."""
+    """Exact two-sided binomial test against 1/2 for many (k, n) at once: the distribution is symmetric, so
+    the p-value is twice the smaller tail, capped at 1 (what scipy.stats.binomtest gives for p = 1/2)."""
     k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore"):
         p = np.minimum(1.0, 2 * sps.binom.cdf(np.minimum(k, n - k), n, 0.5))
@@ -61,7 +61,8 @@ class LengthBiasResult:
 
 
 def length_bias(judgments: pd.DataFrame) -> LengthBiasResult:
-    """Length bias: among judgments with a winner and outputs of different length, how often the longer won."""
+    """Length bias: among judgments with a winner and outputs of different length, how often the longer
+    won."""
     columns = judgments[["choice", "left_length", "right_length"]]
     decisive = columns[columns["choice"].isin(["left", "right"])]
     left_len = decisive["left_length"].to_numpy(dtype=float)
@@ -117,8 +118,8 @@ def speed(
 
 @dataclass
 class QualityThresholds:
-    """When an annotator is flagged (each check needs a minimum of evidence before it may flag). Checks itself:
-    a value out of its range is an OptionError (a ValueError) naming the field and the range."""
+    """When an annotator is flagged (each check needs a minimum of evidence before it may flag). Checks
+    itself: a value out of its range is an OptionError (a ValueError) naming the field and the range."""
 
     position_p: float = bounded(
         0.01,

@@ -1,14 +1,14 @@
-"""An anytime-valid verdict: a confidence sequence for the win rate, updated with every completed item, and the
-decision it allows (fine-tune better, base better, equivalent within +-delta, or keep going), for the results page
-and the campaign's overview.
+"""An anytime-valid verdict: a confidence sequence for the win rate, updated with every completed item, and
+the decision it allows (fine-tune better, base better, equivalent within +-delta, or keep going), for the
+results page and the campaign's overview.
 
 The sequence is the hedged-capital betting confidence sequence with predictable plug-in bets of Waudby-Smith &
 Ramdas (2024), "Estimating means of bounded random variables by betting", JRSS B 86(1), section 4 (eq. 26-27,
-Theorem 3): for every candidate mean m, two gamblers bet that the mean is above m and below m; m leaves the set
-once their hedged wealth reaches 1/alpha (Ville's inequality). With probability at least 1 - alpha the true mean
-is inside the interval at every time at once, so it may be looked at after every item and the campaign stopped
-whenever it is decided. What it does not cover: changing the question (the pair, the criterion, delta) after
-looking at the data.
+Theorem 3): for every candidate mean m, two gamblers bet that the mean is above m and below m; m leaves the
+set once their hedged wealth reaches 1/alpha (Ville's inequality). With probability at least 1 - alpha the
+true mean is inside the interval at every time at once, so it may be looked at after every item and the
+campaign stopped whenever it is decided. What it does not cover: changing the question (the pair, the
+criterion, delta) after looking at the data.
 """
 
 from __future__ import annotations
@@ -59,13 +59,14 @@ def _check_values(values, alpha: float) -> np.ndarray:
 
 
 def plug_in_bets(x: np.ndarray, alpha: float) -> np.ndarray:
-    """The predictable plug-in bet size before each value (Waudby-Smith & Ramdas 2024, eq. 26, with log(2/alpha)
-    for the two-sided hedge, truncated at c = BET_LIMIT): it uses only the values before it, which is what makes
-    the wealth a supermartingale under the true mean.
+    """The predictable plug-in bet size before each value (Waudby-Smith & Ramdas 2024, eq. 26, with
+    log(2/alpha) for the two-sided hedge, truncated at c = BET_LIMIT): it uses only the values before it,
+    which is what makes the wealth a supermartingale under the true mean.
 
-    The paper's hedged process truncates at c / m and c / (1 - m) instead, which is never tighter; truncating at c
-    (a bet the paper's Theorem 3 equally allows, being predictable and in range) keeps the early, noisy bets from
-    digging a hole near 1/2 and decides a 0.55 win rate in about two thirds of the items (bench/sequential_stop.py).
+    The paper's hedged process truncates at c / m and c / (1 - m) instead, which is never tighter; truncating
+    at c (a bet the paper's Theorem 3 equally allows, being predictable and in range) keeps the early, noisy
+    bets from digging a hole near 1/2 and decides a 0.55 win rate in about two thirds of the items
+    (bench/sequential_stop.py).
     """
     t = np.arange(1, len(x) + 1)
     mu_hat = (0.5 + np.cumsum(x)) / (t + 1)  # after value t, value t included (as in the paper)
@@ -75,8 +76,8 @@ def plug_in_bets(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def confidence_sequence(values, alpha: float = 0.05, grid_size: int = GRID_SIZE) -> ConfidenceSequence:
-    """Betting confidence sequence for the mean of `values` in [0, 1] (in arrival order): `lower[t]`, `upper[t]`
-    after value t, with P(the mean is inside at every t) >= 1 - alpha.
+    """Betting confidence sequence for the mean of `values` in [0, 1] (in arrival order): `lower[t]`,
+    `upper[t]` after value t, with P(the mean is inside at every t) >= 1 - alpha.
 
     Reference: Waudby-Smith & Ramdas (2024), "Estimating means of bounded random variables by betting", hedged
     capital process with predictable plug-in bets (Theorem 3), running intersection.
@@ -109,9 +110,9 @@ def confidence_sequence(values, alpha: float = 0.05, grid_size: int = GRID_SIZE)
 
 
 def _interval_on_grid(kept: np.ndarray, hedged: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The hull of the kept candidates at each time, rounded outwards to the next rejected grid point (the set's
-    true ends lie between a kept and a rejected candidate). A time where every candidate is rejected keeps the
-    least rejected one and its two neighbours."""
+    """The hull of the kept candidates at each time, rounded outwards to the next rejected grid point (the
+    set's true ends lie between a kept and a rejected candidate). A time where every candidate is rejected
+    keeps the least rejected one and its two neighbours."""
     grid = np.concatenate([[0.0], m, [1.0]])  # grid[j + 1] is m[j]
     any_kept = kept.any(axis=1)
     first = np.where(any_kept, np.argmax(kept, axis=1), np.argmin(hedged, axis=1))
@@ -120,8 +121,9 @@ def _interval_on_grid(kept: np.ndarray, hedged: np.ndarray, m: np.ndarray) -> tu
 
 
 def _running_intersection(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The intersection of the intervals so far (still valid at all times; Waudby-Smith & Ramdas 2024, sec. 3).
-    Should it ever become empty (the mean was missed, probability <= alpha), the last non-empty one is kept."""
+    """The intersection of the intervals so far (still valid at all times; Waudby-Smith & Ramdas 2024, sec.
+    3). Should it ever become empty (the mean was missed, probability <= alpha), the last non-empty one is
+    kept."""
     low, high = np.maximum.accumulate(lower), np.minimum.accumulate(upper)
     crossed = np.flatnonzero(low > high)
     if len(crossed):
@@ -204,8 +206,8 @@ def decide(lower, upper, delta: float, *, estimate: float | None = None, n: int 
 
 
 def _more_items(half_width: float, effect: float, delta: float, n: int | None) -> int | None:
-    """Items beyond `n` until the half-width falls under the easier of: the effect (a winner), or delta minus the
-    effect (equivalence)."""
+    """Items beyond `n` until the half-width falls under the easier of: the effect (a winner), or delta
+    minus the effect (equivalence)."""
     target = max(effect, delta - effect)
     if not n or target <= 0 or half_width <= 0:
         return None

@@ -1,7 +1,8 @@
-"""Backups of the study's store while the app runs, and restoring one into a new DuckDB file (docs/backups.md).
+"""Backups of the study's store while the app runs, and restoring one into a new DuckDB file
+(docs/backups.md).
 
-A backup is a folder `backup-<UTC time>/` holding DuckDB's `EXPORT DATABASE` in Parquet (one file per table, plus
-DuckDB's `schema.sql` and `load.sql`, which restore never runs) and a `manifest.json`
+A backup is a folder `backup-<UTC time>/` holding DuckDB's `EXPORT DATABASE` in Parquet (one file per table,
+plus DuckDB's `schema.sql` and `load.sql`, which restore never runs) and a `manifest.json`
 (annotations.store.backup_manifest): when, the schema version, the row count of every table, and the SHA-256
 and size of every file. It is written through the app's own connection, in the write queue (`store.write`, its
 own lane) and inside one transaction: DuckDB gives that transaction one snapshot of the committed data, so a
@@ -12,15 +13,16 @@ and renamed once complete, so a crash or a full disk never leaves one that looks
 pruning) removes what a killed one left. The backups folder and every backup are the owner's alone (0700,
 files 0600): a backup holds password hashes and design secrets.
 
-Restore (`python -m annotations restore BACKUP --db NEW.duckdb`) checks the manifest's structure and every checksum,
-refuses a backup made by a newer schema than this code knows, builds the schema from this code's own migrations
-(those the backup had), loads each of the schema's tables from its Parquet file after checking its columns and
-rows, into a new file only (never over an existing one), and then applies the migrations newer than the backup.
-No SQL and no name from the folder is run or pasted into a query.
+Restore (`python -m annotations restore BACKUP --db NEW.duckdb`) checks the manifest's structure and every
+checksum, refuses a backup made by a newer schema than this code knows, builds the schema from this code's own
+migrations (those the backup had), loads each of the schema's tables from its Parquet file after checking its
+columns and rows, into a new file only (never over an existing one), and then applies the migrations newer
+than the backup. No SQL and no name from the folder is run or pasted into a query.
 
 The app also backs up on a schedule (`ensure_schedule`, one thread per process): environment FT_BACKUP_DIR
 (default: `backups/` beside the DuckDB file), FT_BACKUP_EVERY_MINUTES (default 60; 0 turns it off) and
-FT_BACKUP_KEEP (default 24: scheduled backups beyond the newest 24 are deleted; backups taken by hand are kept).
+FT_BACKUP_KEEP (default 24: scheduled backups beyond the newest 24 are deleted; backups taken by hand are
+kept).
 """
 
 from __future__ import annotations
@@ -160,7 +162,8 @@ def _new_folder(directory: Path, at: datetime) -> Path:
 
 
 def _private_folder(directory: Path) -> None:
-    """Create the backups folder as the owner's alone, and take group and others' access off an existing one."""
+    """Create the backups folder as the owner's alone, and take group and others' access off an existing
+    one."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         os.chmod(directory, 0o700)
@@ -195,9 +198,10 @@ def _remove_unfinished(directory: Path) -> list[Path]:
 def take_backup(con: duckdb.DuckDBPyConnection, directory: str | Path, trigger: str = "manual") -> Backup:
     """Write a consistent snapshot of the store into a new folder under `directory`; returns it.
 
-    Runs in the app's write queue (`store.write`, lane "backup") inside one transaction, so it holds exactly the
-    writes committed before it started. Raises BackupError (nothing left behind) when the snapshot cannot be
-    written, e.g. on a full disk. First removes what an earlier backup killed mid-way left (`<name>.partial`).
+    Runs in the app's write queue (`store.write`, lane "backup") inside one transaction, so it holds exactly
+    the writes committed before it started. Raises BackupError (nothing left behind) when the snapshot cannot
+    be written, e.g. on a full disk. First removes what an earlier backup killed mid-way left
+    (`<name>.partial`).
     """
     if trigger not in TRIGGERS:
         raise BackupError(f"trigger must be one of {', '.join(TRIGGERS)}, got '{trigger}'")
@@ -266,7 +270,8 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(f.fileno())
 
 
-# ------------------------------------------------------------------------------------------ reading and pruning
+# ------------------------------------------------------------------------------------------ reading and
+# pruning
 
 
 def read_backup(folder: str | Path) -> Backup:
@@ -285,7 +290,8 @@ def read_backup(folder: str | Path) -> Backup:
 
 def scan_backups(directory: str | Path) -> BackupFolders:
     """The backups in `directory`, newest first, and the folders that look like backups but cannot be read
-    (unfinished `.partial` folders and folders that are neither named nor shaped like a backup are left out)."""
+    (unfinished `.partial` folders and folders that are neither named nor shaped like a backup are left
+    out)."""
     directory = Path(directory)
     if not directory.is_dir():
         return BackupFolders([], [])
@@ -375,9 +381,9 @@ class _TableLoad:
 def restore(folder: str | Path, new_db: str | Path) -> Backup:
     """Rebuild a store from the backup in `folder` as the new DuckDB file `new_db` (which must not exist).
 
-    Runs none of the folder's SQL: the schema comes from this code's migrations (those the backup had), and only
-    that schema's tables are loaded, each from its checked Parquet file. Everything is checked before the new
-    file is written; on any refusal nothing is left behind.
+    Runs none of the folder's SQL: the schema comes from this code's migrations (those the backup had), and
+    only that schema's tables are loaded, each from its checked Parquet file. Everything is checked before the
+    new file is written; on any refusal nothing is left behind.
     """
     folder, new_db = Path(folder), Path(new_db)
     if not folder.is_dir():
@@ -385,7 +391,8 @@ def restore(folder: str | Path, new_db: str | Path) -> Backup:
     if new_db.exists() or Path(f"{new_db}.wal").exists():
         raise BackupError(f"{new_db} exists: restore only into a new file (choose another name)")
     manifest = verify(folder)
-    # Migration numbers are not contiguous (001..., 100_jobs_queue): "newer" means a migration this code lacks.
+    # Migration numbers are not contiguous (001..., 100_jobs_queue): "newer" means a migration this code
+    # lacks.
     known = {number for number, _, _ in store.migrations()}
     unknown = sorted(set(manifest.migrations) - known)
     if unknown:
@@ -447,8 +454,8 @@ def _plan(folder: Path, manifest: Manifest) -> list[_TableLoad]:
                 extra = sorted(set(found) - set(columns)) or "none"
                 lacking = sorted(set(columns) - set(found)) or "none"
                 raise BackupError(
-                    f"{file.name} does not hold the columns of table {table} in schema {manifest.schema_version} "
-                    f"(unknown: {extra}; missing: {lacking})"
+                    f"{file.name} does not hold the columns of table {table} in schema "
+                    f"{manifest.schema_version} (unknown: {extra}; missing: {lacking})"
                 )
             (rows,) = con.execute("SELECT count(*) FROM read_parquet(?)", [str(file)]).fetchone()
             if rows != manifest.tables[table]:
@@ -529,7 +536,8 @@ _SCHEDULE_LOCK = threading.Lock()
 def ensure_schedule(
     con: duckdb.DuckDBPyConnection, settings: BackupSettings | None = None
 ) -> BackupSchedule | None:
-    """Start the backup schedule once per process (later calls return the running one); None when turned off."""
+    """Start the backup schedule once per process (later calls return the running one); None when turned
+    off."""
     global _SCHEDULE
     settings = settings or BackupSettings.from_env()
     with _SCHEDULE_LOCK:
@@ -586,15 +594,16 @@ def main_restore(argv: list[str]) -> int:
     """`python -m annotations restore BACKUP --db NEW.duckdb`: rebuild a store from a backup folder."""
     parser = argparse.ArgumentParser(
         prog="python -m annotations restore",
-        description="Rebuild a store from a backup folder into a NEW DuckDB file (then point FT_APP_DB at it).",
+        description="Rebuild a store from a backup folder into a NEW DuckDB file (then point FT_APP_DB at "
+        "it).",
     )
     parser.add_argument("backup", help="a backup folder (holding manifest.json)")
     parser.add_argument("--db", required=True, help="the new DuckDB file to create (must not exist)")
     args = parser.parse_args(argv)
     backup = restore(args.backup, args.db)
     print(
-        f"restored {backup.name} (schema {backup.schema_version}, {backup.rows.get('judgments', 0)} judgments) "
-        f"into {args.db}"
+        f"restored {backup.name} (schema {backup.schema_version}, {backup.rows.get('judgments', 0)} "
+        f"judgments) into {args.db}"
     )
     return 0
 
@@ -603,8 +612,9 @@ def main_prune(argv: list[str]) -> int:
     """`python -m annotations prune --dir DIR --keep N`: delete scheduled backups beyond the newest N."""
     parser = argparse.ArgumentParser(
         prog="python -m annotations prune",
-        description="Delete scheduled backups beyond the newest N (backups taken by hand or with the command line "
-        "stay), and what a killed backup left (`.partial`). The app's schedule does this itself (FT_BACKUP_KEEP).",
+        description="Delete scheduled backups beyond the newest N (backups taken by hand or with the command "
+        "line stay), and what a killed backup left (`.partial`). The app's schedule does this itself "
+        "(FT_BACKUP_KEEP).",
     )
     parser.add_argument("--dir", required=True, help="the backups folder (FT_BACKUP_DIR)")
     parser.add_argument("--keep", required=True, type=int, help="scheduled backups to keep; 0 keeps all")
@@ -618,7 +628,8 @@ def main_prune(argv: list[str]) -> int:
     removed = prune(directory, args.keep)
     unreadable = scan_backups(directory).unreadable
     print(
-        f"removed {counted(len(removed), 'scheduled backup')} and {counted(len(unfinished), 'unfinished backup')}"
+        f"removed {counted(len(removed), 'scheduled backup')} and "
+        f"{counted(len(unfinished), 'unfinished backup')}"
         + "".join(f"\nleft alone, cannot be read: {bad.reason}" for bad in unreadable)
     )
     return 0

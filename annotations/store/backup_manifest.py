@@ -3,9 +3,9 @@ whole structure before any value is used, so a malformed manifest is one line of
 
 A manifest says when the backup was made and by what, the schema it was made at (the migrations applied), the
 row count of every table, and the size and SHA-256 of every file. The checksums sit in the same folder as the
-files: they catch accidents (a truncated copy, a flipped bit, a missing file), not someone who can write into the
-folder, who can rewrite the manifest too. So restore uses no name from it without checking it against the app's
-own schema (docs/backups.md).
+files: they catch accidents (a truncated copy, a flipped bit, a missing file), not someone who can write into
+the folder, who can rewrite the manifest too. So restore uses no name from it without checking it against the
+app's own schema (docs/backups.md).
 """
 
 from __future__ import annotations

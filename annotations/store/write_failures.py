@@ -1,9 +1,11 @@
-"""Telling a write the disk refused (full, over quota, failing) from a transaction conflict, for `store.write`.
+"""Telling a write the disk refused (full, over quota, failing) from a transaction conflict, for
+`store.write`.
 
-DuckDB reports both as errors of a commit: a conflict ("Transaction conflict: ...") is worth retrying at once, a
-refused write ('Failed to commit: Could not write file "app.duckdb.wal": No space left on device') is not. The
-commit failed as a whole (DuckDB keeps the connection usable and nothing of the transaction in the store), so
-the caller gets `WriteFailed`, says "not stored, try again", and the same write succeeds once there is room.
+DuckDB reports both as errors of a commit: a conflict ("Transaction conflict: ...") is worth retrying at once,
+a refused write ('Failed to commit: Could not write file "app.duckdb.wal": No space left on device') is not.
+The commit failed as a whole (DuckDB keeps the connection usable and nothing of the transaction in the store),
+so the caller gets `WriteFailed`, says "not stored, try again", and the same write succeeds once there is
+room.
 """
 
 from __future__ import annotations

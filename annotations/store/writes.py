@@ -18,9 +18,9 @@ import duckdb
 
 from annotations.store.write_failures import as_write_failed, is_refused_write
 
-# DuckDB allows one writer process; inside it, writes are serialized per lane so that checks such as "does this
-# item still have room for a k-th judgment" and the insert happen atomically. Lanes whose writes cannot break
-# each other's checks run side by side (DuckDB's own conflict detection guards the rows they share).
+# DuckDB allows one writer process; inside it, writes are serialized per lane so that checks such as "does
+# this item still have room for a k-th judgment" and the insert happen atomically. Lanes whose writes cannot
+# break each other's checks run side by side (DuckDB's own conflict detection guards the rows they share).
 WRITE_LOCK = threading.RLock()  # the default lane, also used by migrations
 _LANE_LOCKS: dict[str, threading.RLock] = {"store": WRITE_LOCK}
 _CONFLICT_RETRIES = 8

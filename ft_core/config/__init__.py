@@ -1,10 +1,12 @@
-"""Typed job configs, how they check themselves, and the one helper that reads them from files and command lines.
+"""Typed job configs, how they check themselves, and the one helper that reads them from files and command
+lines.
 
 One dataclass per job: `TrainConfig`, `GenerateConfig`, `ScoreConfig`, `SweepConfig` (a training grid) and
-`DecodingSweepConfig` (a decoding grid). The same object flows from the page form or the YAML file to the job and
-into the run folder's `config.json`; nobody re-parses loose dicts.
+`DecodingSweepConfig` (a decoding grid). The same object flows from the page form or the YAML file to the job
+and into the run folder's `config.json`; nobody re-parses loose dicts.
 
-- Fields are declared with `option(default, help=..., label=...)`: `help` is the one-line explanation (the CLI's
+- Fields are declared with `option(default, help=..., label=...)`: `help` is the one-line explanation (the
+  CLI's
   `--help`, a form's tooltip), `label` the short name a form shows ("Max target length (tokens)"), `advanced`
   marks what is rarely changed, `group` sorts fields into a form's tabs, `choices` lists the allowed values,
   `flag` renames the command-line flag. `field_specs(cls)` hands this metadata to a form.
@@ -12,7 +14,8 @@ into the run folder's `config.json`; nobody re-parses loose dicts.
   text "1e-4" or a YAML string is fine) and checks the field's `choices` and range (`option(..., above=0,
   below=1)`), then the class checks the rules that join fields. Any bad value raises `ConfigError` (a
   `ValueError`) naming the field, so a page shows exactly the error the CLI prints.
-- `all_field_specs(cls)` lists every field with its name, type, default, help, label, choices and range (a nested
+- `all_field_specs(cls)` lists every field with its name, type, default, help, label, choices and range (a
+  nested
   config's as `score.confidence`): what a form or a generated configuration reference reads.
 - `load_config(TrainConfig, "train.yaml", ["lr=1e-4"])` reads a YAML/JSON file and applies `key=value`
   overrides; `config_from_dict` refuses unknown keys. A config made of configs (`DecodingSweepConfig`: a
@@ -22,10 +25,10 @@ into the run folder's `config.json`; nobody re-parses loose dicts.
   are `ConfigError`s too, so every command fails with one line `error: ...` and exit code 1.
 
 The package's rooms: `fields` (the field helper `option`, `field_specs`, `check_fields`), `cli` (command lines
-generated from the configs), `files` (YAML/JSON files and overrides), `choices` (values several configs share) and
-one module per config (`train`, `generate`, `score`, `sweep`). Everything public is re-exported here, so
-`from ft_core.config import TrainConfig` is the way to import it. No torch, no transformers at module level: the
-app and the job queue import this package.
+generated from the configs), `files` (YAML/JSON files and overrides), `choices` (values several configs share)
+and one module per config (`train`, `generate`, `score`, `sweep`). Everything public is re-exported here, so
+`from ft_core.config import TrainConfig` is the way to import it. No torch, no transformers at module level:
+the app and the job queue import this package.
 """
 
 from ft_core.config.choices import PRECISIONS, SYSTEMS, TASKS

@@ -1,8 +1,9 @@
-"""Command lines generated from the configs: `--config FILE`, `--set key=value` and a `--field-name` flag per field
-(`parse_cli`), and back (`config_to_args`, what the job queue runs). Usage errors are `ConfigError`s.
+"""Command lines generated from the configs: `--config FILE`, `--set key=value` and a `--field-name` flag per
+field (`parse_cli`), and back (`config_to_args`, what the job queue runs). Usage errors are `ConfigError`s.
 
-`transformers.HfArgumentParser` does this too, but importing it loads transformers (about 570 modules, 1-3 s), and
-the app and the job queue import the configs: they may not import transformers. So a small argparse helper here.
+`transformers.HfArgumentParser` does this too, but importing it loads transformers (about 570 modules, 1-3 s),
+and the app and the job queue import the configs: they may not import transformers. So a small argparse helper
+here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ C = TypeVar("C")
 
 
 class ConfigArgumentParser(argparse.ArgumentParser):
-    """argparse whose usage errors are ConfigError: `python -m ft_core` prints them on one line, exit code 1."""
+    """argparse whose usage errors are ConfigError: `python -m ft_core` prints them on one line, exit code
+    1."""
 
     def error(self, message: str) -> NoReturn:
         raise ConfigError(f"{message} (see {self.prog} --help)")
@@ -169,8 +171,8 @@ def config_from_cli(cls: type[C], args: argparse.Namespace, from_file: bool = Tr
 
 
 def _flag_value(f: dataclasses.Field, annotation: Any, given: Any) -> Any:
-    """What a field flag's words mean before the config coerces them: a list's items (split at commas unless the
-    field says not), or a scalar read as YAML."""
+    """What a field flag's words mean before the config coerces them: a list's items (split at commas
+    unless the field says not), or a scalar read as YAML."""
     if _is_list(annotation):
         split = f.metadata.get("split_commas", True)
         return [v for x in given for v in (x.split(",") if split else [x]) if v.strip()]
@@ -190,8 +192,9 @@ def _word(value: Any) -> str:
 
 
 def _flag_words(f: dataclasses.Field, value: Any, annotation: Any) -> list[str] | None:
-    """The words after a field's flag that `config_from_cli` reads back as `value`; None when no flag can say it
-    (an empty list, a list item holding a comma, a text YAML reads as another type, a nested config)."""
+    """The words after a field's flag that `config_from_cli` reads back as `value`; None when no flag can
+    say it (an empty list, a list item holding a comma, a text YAML reads as another type, a nested
+    config)."""
     if dataclasses.is_dataclass(annotation) or isinstance(value, dict):
         return None
     if _is_list(annotation):
@@ -211,10 +214,10 @@ def _flag_words(f: dataclasses.Field, value: Any, annotation: Any) -> list[str] 
 
 
 def config_to_args(cfg: Any) -> list[str]:
-    """The command line that `parse_cli(type(cfg), ...)` reads back as `cfg`: `--field-name value` for every field
-    that differs from its default (`--run-dir runs/a --limit 20`), or `--set name=<JSON>` where no flag can say the
-    value exactly. A nested config's fields are all written out. The job queue builds `python -m ft_core
-    generate|score ...` with it."""
+    """The command line that `parse_cli(type(cfg), ...)` reads back as `cfg`: `--field-name value` for
+    every field that differs from its default (`--run-dir runs/a --limit 20`), or `--set name=<JSON>` where
+    no flag can say the value exactly. A nested config's fields are all written out. The job queue builds
+    `python -m ft_core generate|score ...` with it."""
     args: list[str] = []
     for ff in _field_flags(type(cfg)):
         value = cfg

@@ -1,6 +1,7 @@
-"""Declaring config fields and checking them: `option(...)` with its metadata (help, label, group, choices, range),
-`field_specs(cls)` for forms and generated docs, and `check_fields(cfg)`, which coerces every value to its field's
-type and checks `choices`; `require`, `positive`, `not_negative` are the range checks configs call next.
+"""Declaring config fields and checking them: `option(...)` with its metadata (help, label, group, choices,
+range), `field_specs(cls)` for forms and generated docs, and `check_fields(cfg)`, which coerces every value to
+its field's type and checks `choices`; `require`, `positive`, `not_negative` are the range checks configs call
+next.
 
 Usable by a dataclass defined elsewhere (`check_fields(self, error=TheirError)`, `option(...)`). No torch.
 """
@@ -21,7 +22,8 @@ import yaml
 from ft_core.errors import ConfigError
 
 
-# --------------------------------------------------------------------------------------------- declaring fields
+# --------------------------------------------------------------------------------------------- declaring
+# fields
 def option(
     default: Any = dataclasses.MISSING,
     *,
@@ -40,10 +42,10 @@ def option(
     """A config field with its metadata; no default makes it required.
 
     help: one line for `--help` and a form's tooltip; label: the short name a form shows; advanced: rarely
-    changed (a form may fold it away); group: a form's tab; choices: the allowed values; flag: the command-line
-    flag when not `--field-name`; split_commas: for a list field, whether `--flag a,b` means two items;
-    above / at_least / below / at_most: the range of a number (of each item of a list), which `check_fields`
-    enforces and `FieldSpec.range` shows.
+    changed (a form may fold it away); group: a form's tab; choices: the allowed values; flag: the
+    command-line flag when not `--field-name`; split_commas: for a list field, whether `--flag a,b` means two
+    items; above / at_least / below / at_most: the range of a number (of each item of a list), which
+    `check_fields` enforces and `FieldSpec.range` shows.
     """
     metadata: dict[str, Any] = {"help": help, "label": label, "advanced": advanced}
     if group is not None:
@@ -75,7 +77,8 @@ def _number(x: float) -> str:
 @dataclass(frozen=True)
 class Range:
     """The values a number field accepts: a lower and an upper bound (None: none), each open or closed.
-    `str(Range(0, 1, low_open=True, high_open=True))` is "(0, 1)"; a lower bound alone reads "> 0" or ">= 100"."""
+    `str(Range(0, 1, low_open=True, high_open=True))` is "(0, 1)"; a lower bound alone reads "> 0" or ">=
+    100"."""
 
     low: float | None = None
     high: float | None = None
@@ -149,15 +152,16 @@ def field_specs(cls: type) -> list[FieldSpec]:
 
 
 def nested_configs(cls: type) -> dict[str, type]:
-    """The fields of `cls` that hold a config of their own, by name (a decoding sweep's `generate` and `score`)."""
+    """The fields of `cls` that hold a config of their own, by name (a decoding sweep's `generate` and
+    `score`)."""
     hints = field_types(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}
 
 
 def all_field_specs(cls: type) -> list[FieldSpec]:
-    """`field_specs`, with a nested config's fields in place of the field that holds it, named `score.confidence`;
-    their defaults as the outer config sets them (a nested field's default is a mapping of the values it changes).
-    What a generated configuration reference lists."""
+    """`field_specs`, with a nested config's fields in place of the field that holds it, named
+    `score.confidence`; their defaults as the outer config sets them (a nested field's default is a mapping
+    of the values it changes). What a generated configuration reference lists."""
     specs = []
     for spec in field_specs(cls):
         if not dataclasses.is_dataclass(spec.annotation):
@@ -185,7 +189,8 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-# --------------------------------------------------------------------------------------------- checking fields
+# --------------------------------------------------------------------------------------------- checking
+# fields
 _INVALID = object()
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")
@@ -263,13 +268,15 @@ def coerce(name: str, value: Any, annotation: Any, error: type[Exception] = Conf
 
 
 def display_name(f: dataclasses.Field) -> str:
-    """How an error names a field: `lora_r`, or `learning_rates (--lr)` when its flag is not the field's name."""
+    """How an error names a field: `lora_r`, or `learning_rates (--lr)` when its flag is not the field's
+    name."""
     flag = f.metadata.get("flag")
     return f"{f.name} ({flag})" if flag else f.name
 
 
 def check_fields(cfg: Any, error: type[Exception] = ConfigError) -> None:
-    """Coerce every field of `cfg` to its declared type and check `choices`; call it first in `__post_init__`."""
+    """Coerce every field of `cfg` to its declared type and check `choices`; call it first in
+    `__post_init__`."""
     hints = field_types(type(cfg))
     for f in dataclasses.fields(cfg):
         value = coerce(display_name(f), getattr(cfg, f.name), hints[f.name], error)

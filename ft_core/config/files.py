@@ -17,8 +17,9 @@ C = TypeVar("C")
 
 
 def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
-    """Build a config from a flat mapping; unknown keys are an error, not silently dropped. A config made of
-    configs (a decoding sweep) takes `score.confidence`, a nested mapping, or plain `confidence` (`nest_values`)."""
+    """Build a config from a flat mapping; unknown keys are an error, not silently dropped. A config made
+    of configs (a decoding sweep) takes `score.confidence`, a nested mapping, or plain `confidence`
+    (`nest_values`)."""
     values = nest_values(cls, values)
     known = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(known))
@@ -41,9 +42,10 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
 
 
 def nest_values(cls: type, values: dict[str, Any]) -> dict[str, Any]:
-    """`values` with the keys of `cls`'s nested configs gathered under the field that holds each: `score.confidence`,
-    `score: {confidence: ...}`, or a plain `confidence` as before the nesting (a plain key goes to the first nested
-    config that has the field: a decoding sweep's `run_dir` is its generation's). Unknown keys stay as they are."""
+    """`values` with the keys of `cls`'s nested configs gathered under the field that holds each:
+    `score.confidence`, `score: {confidence: ...}`, or a plain `confidence` as before the nesting (a plain
+    key goes to the first nested config that has the field: a decoding sweep's `run_dir` is its
+    generation's). Unknown keys stay as they are."""
     nested = nested_configs(cls)
     if not nested:
         return dict(values)
@@ -96,8 +98,8 @@ def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
 
 
 def _config_text(path: Path) -> str:
-    """The text of a config file, which must be UTF-8 (YAML's own encoding); ConfigError saying why not, in the
-    words of the one data-file reader."""
+    """The text of a config file, which must be UTF-8 (YAML's own encoding); ConfigError saying why not, in
+    the words of the one data-file reader."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -124,7 +126,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
-    """Read a YAML (or JSON) config file, apply `key=value` overrides; the config coerces and checks itself."""
+    """Read a YAML (or JSON) config file, apply `key=value` overrides; the config coerces and checks
+    itself."""
     values: dict[str, Any] = read_config_file(path) if path is not None else {}
     values.update(parse_overrides(overrides))
     return config_from_dict(cls, values)

@@ -16,8 +16,8 @@ TASKS = ("causal", "seq2seq")
 DEFAULT_METRICS = ("bleu", "rouge", "bertscore")  # what `ft_core.metrics.score` and a decoding sweep compute
 # What a scoring job computes unless told otherwise: the above, chrF, and the cheap faithfulness scores.
 SCORE_METRICS = ("bleu", "rouge", "bertscore", "chrf", "novelty", "unsupported")
-# What a campaign whose items have sources gets computed in the background when it came without them (an imported
-# file): the reference-free scores of SCORE_METRICS, those a scored run folder brings.
+# What a campaign whose items have sources gets computed in the background when it came without them (an
+# imported file): the reference-free scores of SCORE_METRICS, those a scored run folder brings.
 SOURCE_SCORE_METRICS = ("novelty", "unsupported")
 
 
@@ -105,7 +105,8 @@ class ScoreConfig:
     )
     likelihood_model: str | None = option(
         None,
-        help="causal LM of the likelihood score: embedded name, folder or hub id; default: the run's base model",
+        help="causal LM of the likelihood score: embedded name, folder or hub id; default: the run's base "
+        "model",
         label="Likelihood model",
         advanced=True,
     )

@@ -1,4 +1,5 @@
-"""`SweepConfig` (a training grid of learning rates and LoRA ranks) and `DecodingSweepConfig` (a decoding grid)."""
+"""`SweepConfig` (a training grid of learning rates and LoRA ranks) and `DecodingSweepConfig` (a decoding
+grid)."""
 
 from __future__ import annotations
 
@@ -52,18 +53,21 @@ DECODING_GRID = ["greedy", "beam:num_beams=4", "beam:num_beams=4,no_repeat_ngram
 
 @dataclass
 class DecodingSweepConfig:
-    """A decoding sweep: a generation job whose `decodings` is the grid, then a scoring job over every output in
-    the folder it wrote. Made of a `GenerateConfig` and a `ScoreConfig`, each checking itself when the sweep is
-    built, so a bad `confidence` or `n_boot` fails before any model loads.
+    """A decoding sweep: a generation job whose `decodings` is the grid, then a scoring job over every output
+    in the folder it wrote. Made of a `GenerateConfig` and a `ScoreConfig`, each checking itself when the
+    sweep is built, so a bad `confidence` or `n_boot` fails before any model loads.
 
-    Keys: `score.confidence` (file, `--set`), a nested `score:` mapping, or, as before, plain `confidence`; a plain
-    key both have (run_dir, decodings, device, precision) is the generation's, and scoring follows it: it reads
-    the generation's output folder on its device unless `score.run_dir` / `score.device` say otherwise."""
+    Keys: `score.confidence` (file, `--set`), a nested `score:` mapping, or, as before, plain `confidence`;
+    a plain key both have (run_dir, decodings, device, precision) is the generation's, and scoring follows
+    it: it reads the generation's output folder on its device unless `score.run_dir` / `score.device` say
+    otherwise."""
 
-    # A nested field's default is the mapping of the values the sweep sets differently from the job's own defaults.
+    # A nested field's default is the mapping of the values the sweep sets differently from the job's own
+    # defaults.
     generate: GenerateConfig = option(
         {"decodings": DECODING_GRID},
-        help="the generation job (every `generate` field); its decodings are the grid, each may hold a|b|c lists",
+        help="the generation job (every `generate` field); its decodings are the grid, each may hold a|b|c "
+        "lists",
         label="Generation",
     )
     score: ScoreConfig = option(
@@ -84,7 +88,8 @@ class DecodingSweepConfig:
             self.generate = config_from_dict(GenerateConfig, {**defaults["generate"], **self.generate})
         require(
             isinstance(self.generate, GenerateConfig),
-            f"generate must be a GenerateConfig or a mapping of its fields, got {type(self.generate).__name__}",
+            "generate must be a GenerateConfig or a mapping of its fields, got "
+            f"{type(self.generate).__name__}",
         )
         if isinstance(self.score, dict):
             follows = {

@@ -62,7 +62,8 @@ class DataConfig:
     )
     language: str = option(
         DEFAULT_LANGUAGE,
-        help="ISO 639-1 code of the data's language (en, pt, es, zh, ...): tokenizer and stemmer of every metric",
+        help="ISO 639-1 code of the data's language (en, pt, es, zh, ...): tokenizer and stemmer of every "
+        "metric",
         label="Language",
         group="data",
     )

@@ -23,7 +23,8 @@ OnVerdict = Callable[[JudgeRequest, OrderVerdict], None]
 
 
 class Judge(Protocol):
-    """A local causal LM (`ft_core.judge.local.LocalJudge`) or an endpoint (`ft_core.judge.endpoint.EndpointJudge`)."""
+    """A local causal LM (`ft_core.judge.local.LocalJudge`) or an endpoint
+    (`ft_core.judge.endpoint.EndpointJudge`)."""
 
     tokenizer: Any  # what cuts sources and counts prompt tokens (the endpoint's is an approximation)
     completion_tokens: int  # answer tokens per request at most, for the estimate

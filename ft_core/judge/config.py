@@ -1,5 +1,6 @@
-"""`JudgeConfig`: which run's pairs a judge reads, which judge (a local causal LM or an OpenAI-compatible endpoint),
-and the prompt it is asked. It checks itself like every job config (`ft_core.config.option`, `check_fields`).
+"""`JudgeConfig`: which run's pairs a judge reads, which judge (a local causal LM or an OpenAI-compatible
+endpoint), and the prompt it is asked. It checks itself like every job config (`ft_core.config.option`,
+`check_fields`).
 
 No torch, no openai at module level: the app and the job queue import it to build a judge job's command line.
 """
@@ -21,15 +22,19 @@ LABELS = (
 REQUIRED_PLACEHOLDERS = ("{source}", "{output_a}", "{output_b}")
 KNOWN_PLACEHOLDERS = ("question", "source", "output_a", "output_b")
 
-DEFAULT_QUESTION = "Which summary of the source text is better: faithful to the source, covering its main point, and concise?"
+DEFAULT_QUESTION = (
+    "Which summary of the source text is better: faithful to the source, covering its main point, and "
+    "concise?"
+)
 
-# After MT-bench's pairwise prompt (Zheng et al., 2023, "Judging LLM-as-a-Judge", FastChat's `pair-v2`): ask to
-# ignore position, length and names, and to answer with [[A]], [[B]] or [[C]]. The verdict comes first and alone,
-# so the local judge reads it from the next token's probabilities and an endpoint's logprobs sit on that token.
-DEFAULT_PROMPT = """Please act as an impartial judge and evaluate the quality of the two responses to the task \
-below, written by two AI assistants for the same source text. {question}
-Avoid any position bias: the order in which the responses are presented must not influence your decision. Do not \
-let the length of the responses influence your evaluation. Be as objective as possible.
+# After MT-bench's pairwise prompt (Zheng et al., 2023, "Judging LLM-as-a-Judge", FastChat's `pair-v2`): ask
+# to ignore position, length and names, and to answer with [[A]], [[B]] or [[C]]. The verdict comes first and
+# alone, so the local judge reads it from the next token's probabilities and an endpoint's logprobs sit on
+# that token.
+DEFAULT_PROMPT = """Please act as an impartial judge and evaluate the quality of the two responses to the \
+task below, written by two AI assistants for the same source text. {question}
+Avoid any position bias: the order in which the responses are presented must not influence your decision. Do \
+not let the length of the responses influence your evaluation. Be as objective as possible.
 
 [Source text]
 {source}
@@ -42,8 +47,8 @@ let the length of the responses influence your evaluation. Be as objective as po
 {output_b}
 [The End of Assistant B's Answer]
 
-Output only your final verdict, strictly in this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B \
-is better, and "[[C]]" for a tie."""
+Output only your final verdict, strictly in this format: "[[A]]" if assistant A is better, "[[B]]" if \
+assistant B is better, and "[[C]]" for a tie."""
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JUDGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -51,12 +56,13 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def check_template(template: str) -> None:
-    """ConfigError unless the template holds {source}, {output_a} and {output_b} and no unknown placeholder."""
+    """ConfigError unless the template holds {source}, {output_a} and {output_b} and no unknown
+    placeholder."""
     missing = [p for p in REQUIRED_PLACEHOLDERS if p not in template]
     if missing:
         raise ConfigError(
-            f"prompt_template lacks {', '.join(missing)}: a judge's prompt must show the source and both outputs "
-            f"(placeholders: {', '.join('{' + p + '}' for p in KNOWN_PLACEHOLDERS)})"
+            f"prompt_template lacks {', '.join(missing)}: a judge's prompt must show the source and both "
+            f"outputs (placeholders: {', '.join('{' + p + '}' for p in KNOWN_PLACEHOLDERS)})"
         )
     unknown = sorted({m for m in _PLACEHOLDER.findall(template) if m not in KNOWN_PLACEHOLDERS})
     if unknown:
@@ -81,14 +87,16 @@ def default_judge_name(backend: str, model: str, model_name: str | None) -> str:
 
 @dataclass
 class JudgeConfig:
-    """A judging job: a run's base and fine-tuned outputs compared pair by pair, in both orders, by an LLM judge."""
+    """A judging job: a run's base and fine-tuned outputs compared pair by pair, in both orders, by an LLM
+    judge."""
 
     run_dir: str = option(
         help="run folder with outputs/; verdicts go to its judges/<name>/", label="Run folder"
     )
     name: str | None = option(
         None,
-        help="the judge's name (its folder under judges/); default: backend and model, e.g. local-smollm2-135m",
+        help="the judge's name (its folder under judges/); default: backend and model, e.g. "
+        "local-smollm2-135m",
         label="Judge name",
         advanced=True,
     )
@@ -200,7 +208,8 @@ class JudgeConfig:
                 raise ConfigError("backend=endpoint needs model_name, the model the server knows")
         if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
             raise ConfigError(
-                "api_key_env must be the NAME of an environment variable (letters, digits, _), not the key itself"
+                "api_key_env must be the NAME of an environment variable (letters, digits, _), not the key "
+                "itself"
             )
         check_template(self.prompt_template)
         for name in ("batch_size", "concurrency", "timeout", "max_tokens", "max_source_tokens"):
@@ -218,7 +227,8 @@ class JudgeConfig:
             self.name = default_judge_name(self.backend, self.model, self.model_name)
         if not _JUDGE_NAME.match(self.name):
             raise ConfigError(
-                f"name {self.name!r} must be a folder name: letters, digits, '.', '_' or '-', not starting with one"
+                f"name {self.name!r} must be a folder name: letters, digits, '.', '_' or '-', not starting "
+                "with one"
             )
 
 

@@ -1,13 +1,15 @@
-"""The endpoint judge: any server speaking OpenAI's chat-completions protocol (vLLM, SGLang, Ollama, llama.cpp's
-server, hosted APIs), through the maintained client of that protocol, the `openai` package.
+"""The endpoint judge: any server speaking OpenAI's chat-completions protocol (vLLM, SGLang, Ollama,
+llama.cpp's server, hosted APIs), through the maintained client of that protocol, the `openai` package.
 
-- Requests run in a bounded thread pool (`concurrency` in flight at most); the client retries 429, 408, 409, 5xx,
+- Requests run in a bounded thread pool (`concurrency` in flight at most); the client retries 429, 408, 409,
+  5xx,
   timeouts and dropped connections `max_retries` times with exponential back-off, honouring `Retry-After`.
   A request that still fails stops the job with one line; the pairs finished so far are kept, and the next run
   resumes after them.
 - The key is read from the environment variable named by `api_key_env`, here and nowhere else; it is never
   written to the run folder or printed.
-- The verdict is the strictly parsed label: exactly one of `[[A]]`, `[[B]]`, `[[C]]` in the answer (none, or two
+- The verdict is the strictly parsed label: exactly one of `[[A]]`, `[[B]]`, `[[C]]` in the answer (none, or
+  two
   different ones, is an unparsed answer, kept with its text). When the server returns logprobs, the label
   token's `top_logprobs` give the probabilities of A, B and C (renormalised over those three). A server that
   refuses the logprobs options (HTTP 400 naming them) is asked without them from then on.
@@ -58,13 +60,15 @@ def api_key(cfg: JudgeConfig) -> str:
 
 
 def parse_label(text: str) -> str | None:
-    """The one label of `[[A]]`, `[[B]]` or `[[C]]` the text holds; None when it holds none or two different."""
+    """The one label of `[[A]]`, `[[B]]` or `[[C]]` the text holds; None when it holds none or two
+    different."""
     found = set(_VERDICT.findall(text or ""))
     return found.pop() if len(found) == 1 else None
 
 
 def label_probabilities(logprobs: Any) -> tuple[float, float, float] | None:
-    """P(A), P(B), P(C) from the top_logprobs of the first token that follows `[[`; None when there is none."""
+    """P(A), P(B), P(C) from the top_logprobs of the first token that follows `[[`; None when there is
+    none."""
     tokens = getattr(logprobs, "content", None) or []
     text = ""
     for token in tokens:
@@ -96,7 +100,8 @@ class EndpointJudge:
         self.client = OpenAI(
             base_url=cfg.base_url, api_key=api_key(cfg), max_retries=cfg.max_retries, timeout=cfg.timeout
         )
-        # the server's tokenizer is unknown: the embedded model's counts tokens (an approximation) and cuts sources
+        # the server's tokenizer is unknown: the embedded model's counts tokens (an approximation) and cuts
+        # sources
         self.tokenizer = tokenizer if tokenizer is not None else counting_tokenizer()
         self.completion_tokens = cfg.max_tokens
         self.logprobs = True  # asked for until the server refuses them
@@ -160,8 +165,8 @@ class EndpointJudge:
                         verdict = future.result()
                     except openai.AuthenticationError as e:
                         raise EndpointError(
-                            f"the judge endpoint {self.cfg.base_url} refused the key from {self.cfg.api_key_env}: "
-                            f"{_one_line(e)}"
+                            f"the judge endpoint {self.cfg.base_url} refused the key from "
+                            f"{self.cfg.api_key_env}: {_one_line(e)}"
                         ) from None
                     except openai.APIStatusError as e:
                         retried = e.status_code in (408, 409, 429) or e.status_code >= 500

@@ -1,11 +1,11 @@
-"""The local judge: a causal LM that `ft_core.models` loads (hub id, folder, or the embedded SmolLM2), batched with
-left padding over length-sorted batches, on the GPU when there is one.
+"""The local judge: a causal LM that `ft_core.models` loads (hub id, folder, or the embedded SmolLM2), batched
+with left padding over length-sorted batches, on the GPU when there is one.
 
-The prompt is wrapped in the model's chat template (when it has one) and the answer is started with `[[`, so the
-next token is the verdict: its probabilities over the labels A, B and C (renormalised over those three) are the
-verdict's probabilities, and the most likely label the verdict (as AlpacaEval's logprob judges read a label
-token). `label_mass`, the three labels' share of all next-token probability, shows how far the model follows the
-format at all: a weak judge puts little mass there.
+The prompt is wrapped in the model's chat template (when it has one) and the answer is started with `[[`, so
+the next token is the verdict: its probabilities over the labels A, B and C (renormalised over those three)
+are the verdict's probabilities, and the most likely label the verdict (as AlpacaEval's logprob judges read a
+label token). `label_mass`, the three labels' share of all next-token probability, shows how far the model
+follows the format at all: a weak judge puts little mass there.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class LocalJudge:
                 on_verdict(requests[index], verdict)
 
     def label_probabilities(self, texts: list[str]) -> list[tuple[float, float, float, float]]:
-        """Per text: P(A), P(B), P(C) renormalised over the three labels, and their share of all probability."""
+        """Per text: P(A), P(B), P(C) renormalised over the three labels, and their share of all
+        probability."""
         import torch
 
         device = next(self.model.parameters()).device

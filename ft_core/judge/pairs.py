@@ -1,9 +1,9 @@
 """The pairs a judge compares, read from a run folder's outputs, and how two orders make one verdict.
 
-A pair is one item of one (decoding, seed): system_a's output beside system_b's (by default base and finetuned).
-Each pair is judged in both orders: `ab` shows system_a's output as A, `ba` shows system_b's as A. The two
-answers make one record; an order-inconsistent pair counts as a tie in the judge's own win rate, as MT-bench
-does (Zheng et al., 2023, "Judging LLM-as-a-Judge with MT-Bench and Chatbot Arena", section 3.4).
+A pair is one item of one (decoding, seed): system_a's output beside system_b's (by default base and
+finetuned). Each pair is judged in both orders: `ab` shows system_a's output as A, `ba` shows system_b's as A.
+The two answers make one record; an order-inconsistent pair counts as a tie in the judge's own win rate, as
+MT-bench does (Zheng et al., 2023, "Judging LLM-as-a-Judge with MT-Bench and Chatbot Arena", section 3.4).
 
 Pure functions over records, no torch: the app may read a judge's summary through them.
 """
@@ -62,7 +62,8 @@ def _records(path: Path) -> list[dict[str, Any]]:
 
 
 def read_pairs(cfg: JudgeConfig) -> list[Pair]:
-    """Every pair of the run's outputs the config selects, in file order; RunFolderError when there is none."""
+    """Every pair of the run's outputs the config selects, in file order; RunFolderError when there is
+    none."""
     run_dir = Path(cfg.run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(f"run folder {run_dir} does not exist")
@@ -122,7 +123,8 @@ def order_winner(label: str | None, order: str, system_a: str, system_b: str) ->
 
 
 def _b_share(verdict: OrderVerdict, order: str) -> float | None:
-    """The judge's expected win of system_b in one order (a tie counts ½): from its probabilities, else its label."""
+    """The judge's expected win of system_b in one order (a tie counts ½): from its probabilities, else its
+    label."""
     b_label = "B" if order == "ab" else "A"
     if verdict.p_a is not None and verdict.p_b is not None and verdict.p_tie is not None:
         p_b = verdict.p_b if b_label == "B" else verdict.p_a
@@ -179,7 +181,8 @@ def pair_record(
 
 
 def summarize(records: list[dict[str, Any]], system_a: str, system_b: str) -> dict[str, Any]:
-    """Counts and the judge's own win rate of system_b (tie and order-inconsistent pair = ½) over its records."""
+    """Counts and the judge's own win rate of system_b (tie and order-inconsistent pair = ½) over its
+    records."""
     judged = [r for r in records if r.get("verdict") is not None]
     wins_a = sum(r["verdict"] == system_a for r in judged)
     wins_b = sum(r["verdict"] == system_b for r in judged)

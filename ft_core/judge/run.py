@@ -1,10 +1,10 @@
 """`python -m ft_core judge --config FILE.yaml`: judge a run's pairs in both orders into `judges/<name>/`.
 
-The story: read the pairs (`pairs.read_pairs`), see which the judge has already done (resume), build the judge,
-cut the sources to `max_source_tokens` and fill the prompts, print an estimate of tokens (and cost), judge, and
-append each pair's record as soon as both its orders are in; at the end, `summary.json`. Nothing is written
-before the first pair is judged, so a job that fails at the start (a missing key, an unreachable endpoint, a bad
-model) leaves the run folder as it was. Layout: `ft_core.runfolder`, docs/run-folder.md.
+The story: read the pairs (`pairs.read_pairs`), see which the judge has already done (resume), build the
+judge, cut the sources to `max_source_tokens` and fill the prompts, print an estimate of tokens (and cost),
+judge, and append each pair's record as soon as both its orders are in; at the end, `summary.json`. Nothing is
+written before the first pair is judged, so a job that fails at the start (a missing key, an unreachable
+endpoint, a bad model) leaves the run folder as it was. Layout: `ft_core.runfolder`, docs/run-folder.md.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def open_sink(progress: Progress) -> IO[str]:
 
 # --------------------------------------------------------------------------------------------- prompts
 def build_requests(progress: Progress, judge: Judge, todo: list[int]) -> list[JudgeRequest]:
-    """Both orders of every pair still to judge, its source cut to the judge's budget (and the cut counted)."""
+    """Both orders of every pair still to judge, its source cut to the judge's budget (and the cut
+    counted)."""
     cfg = progress.cfg
     requests = []
     for index in todo:

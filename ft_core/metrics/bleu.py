@@ -1,8 +1,9 @@
 """BLEU twice, from per-item sufficient statistics that sum over any subset of items (Papineni et al., 2002).
 
 A corpus figure (`corpus_bleu`: the statistics summed over the items, then one score) is not the mean of the
-per-example scores (`sentence_bleu`); wherever both leave ft_core the per-example ones are named `sentence_bleu`
-and `sentence_sacrebleu` (`ft_core.runfolder.SENTENCE_COLUMNS`), `bleu` and `sacrebleu` being the corpus figures.
+per-example scores (`sentence_bleu`); wherever both leave ft_core the per-example ones are named
+`sentence_bleu` and `sentence_sacrebleu` (`ft_core.runfolder.SENTENCE_COLUMNS`), `bleu` and `sacrebleu` being
+the corpus figures.
 
 - `sacrebleu`: sacreBLEU (Post, 2018) on the 0-100 scale, 13a tokens, closest reference length; per example,
   sentence BLEU with exponential smoothing and effective order.
@@ -10,8 +11,8 @@ and `sentence_sacrebleu` (`ft_core.runfolder.SENTENCE_COLUMNS`), `bleu` and `sac
   13a tokens of the text as given, no smoothing, brevity penalty against the *shortest* reference). With one
   reference per item and no segment ending in `-` plus a newline, the corpus `bleu` equals sacreBLEU's
   unsmoothed corpus score / 100 (see `ft_core.metrics.tokenize` for the one tokenization difference). Per
-  example, unsmoothed `bleu` is 0 whenever an output shares no 4-gram with its references: compare systems on the
-  corpus figure, which `ft_core.significance` resamples from these statistics (Koehn, 2004).
+  example, unsmoothed `bleu` is 0 whenever an output shares no 4-gram with its references: compare systems on
+  the corpus figure, which `ft_core.significance` resamples from these statistics (Koehn, 2004).
 
 `language` picks sacreBLEU's tokenizer for both (`ft_core.metrics.tokenize.bleu_tokenizer_name`: 13a for
 English, as before; `intl`, `zh`, `ja-mecab` or `char` for other languages).
@@ -136,8 +137,8 @@ def bleu_signature(
     tok = _sacrebleu(lowercase, False, bleu_tokenizer_name(language)).tokenizer.signature()
     level = "|level:sentence" if sentence else ""
     return {
-        "bleu": f"bleu:hf-evaluate|nrefs:{nrefs}|case:{case}|tok:{tok}|smooth:none|ref_len:shortest|scale:0-1|"
-        f"lang:{language}{level}",
+        "bleu": f"bleu:hf-evaluate|nrefs:{nrefs}|case:{case}|tok:{tok}|smooth:none|ref_len:shortest|"
+        f"scale:0-1|lang:{language}{level}",
         "sacrebleu": f"nrefs:{nrefs}|case:{case}|eff:{'yes' if sentence else 'no'}|tok:{tok}|smooth:exp|"
         f"version:{version}|lang:{language}{level}",
     }

@@ -3,12 +3,13 @@
 - `chrf`: character n-grams up to 6, beta 2 (sacreBLEU's `CHRF()`, 0-100);
 - `chrfpp`: the same plus word unigrams and bigrams (chrF++, sacreBLEU's `CHRF(word_order=2)`).
 
-Each item's statistics (hypothesis, reference and matched n-gram counts per order, of the reference with the best
-F-score, sacreBLEU's rule for several references) sum over any subset of items: the corpus score is sacreBLEU's
-corpus score of those items exactly, per example it is sacreBLEU's sentence score, and the paired bootstrap of
-`ft_core.significance` recomputes the corpus score of each resample from the summed statistics, as for BLEU.
-Character n-grams ignore spaces, so chrF works in any script; for languages written without spaces the text is
-segmented first (`ft_core.metrics.tokenize.chrf_segment`) so that chrF++'s word n-grams are words.
+Each item's statistics (hypothesis, reference and matched n-gram counts per order, of the reference with the
+best F-score, sacreBLEU's rule for several references) sum over any subset of items: the corpus score is
+sacreBLEU's corpus score of those items exactly, per example it is sacreBLEU's sentence score, and the paired
+bootstrap of `ft_core.significance` recomputes the corpus score of each resample from the summed statistics,
+as for BLEU. Character n-grams ignore spaces, so chrF works in any script; for languages written without
+spaces the text is segmented first (`ft_core.metrics.tokenize.chrf_segment`) so that chrF++'s word n-grams are
+words.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _chrf(word_order: int) -> Any:
 def chrf_statistics(
     predictions: Sequence[str], references: Sequence[Sequence[str]], column: str, language: str = "en"
 ) -> np.ndarray:
-    """sacreBLEU's chrF statistics per item (one row each, summable); NaN rows for items without a reference."""
+    """sacreBLEU's chrF statistics per item (one row each, summable); NaN rows for items without a
+    reference."""
     metric = _chrf(WORD_ORDER[column])
     width = 3 * (metric.char_order + metric.word_order)
     rows = []

@@ -1,4 +1,5 @@
-"""Any Hugging Face `evaluate` module as a metric: `metrics=["evaluate:/path/to/module"]` (or a hub id online).
+"""Any Hugging Face `evaluate` module as a metric: `metrics=["evaluate:/path/to/module"]` (or a hub id
+online).
 
 Per example, the module is computed on each (prediction, references) pair; at corpus level, once on the items
 that have references. Its scalar results become columns named after the module (`word_match`, or

@@ -1,19 +1,19 @@
 """Lexical faithfulness: what an output says that its source does not (reference-free, per example).
 
 - `novel_1gram` ... `novel_4gram`: the share of the output's n-grams (occurrences) that never occur in the
-  source (See et al., 2017, "Get To The Point", section 7.2; Narayan et al., 2018): 0 for an output copied from
-  its source, 1 for one that shares no n-gram with it. Lower = closer to the source (more extractive; an
-  abstractive summary is not unfaithful for being novel, but hallucinated content is always novel). NaN when the
-  output has fewer than n words.
+  source (See et al., 2017, "Get To The Point", section 7.2; Narayan et al., 2018): 0 for an output copied
+  from its source, 1 for one that shares no n-gram with it. Lower = closer to the source (more extractive; an
+  abstractive summary is not unfaithful for being novel, but hallucinated content is always novel). NaN when
+  the output has fewer than n words.
 - `unsupported_numbers`: how many distinct numbers of the output never appear in the source. A number is a run
-  of digits (any script's) with internal `.` or `,`, compared without its separators (`1,000` = `1.000` = `1000`;
-  `3.5` is also `35`, a rare collision kept for the sake of languages that write `3,5`). Number words ("five")
-  are not numbers here. Lower = better.
-- `unsupported_entities`: how many distinct named-entity-like words of the output never appear in the source: a
-  word that starts with a capital letter and does not start a sentence, or that has a capital letter after its
-  first character (`NASA`, `iPhone`), compared case-insensitively with the source's words. A heuristic without a
-  tagger (so it runs offline in any language with capital letters); NaN for scripts without case (Arabic,
-  Chinese, Devanagari, ...), and blind to entities an output writes in lower case. Lower = better.
+  of digits (any script's) with internal `.` or `,`, compared without its separators (`1,000` = `1.000` =
+  `1000`; `3.5` is also `35`, a rare collision kept for the sake of languages that write `3,5`). Number words
+  ("five") are not numbers here. Lower = better.
+- `unsupported_entities`: how many distinct named-entity-like words of the output never appear in the source:
+  a word that starts with a capital letter and does not start a sentence, or that has a capital letter after
+  its first character (`NASA`, `iPhone`), compared case-insensitively with the source's words. A heuristic
+  without a tagger (so it runs offline in any language with capital letters); NaN for scripts without case
+  (Arabic, Chinese, Devanagari, ...), and blind to entities an output writes in lower case. Lower = better.
 
 Words are `ft_core.metrics.tokenize.words` of the data's language (Unicode letters with their marks, digits;
 Chinese and Japanese segmented), unstemmed.
@@ -32,7 +32,8 @@ NOVELTY_COLUMNS = tuple(f"novel_{n}gram" for n in range(1, 5))
 UNSUPPORTED_COLUMNS = ("unsupported_numbers", "unsupported_entities")
 # Languages whose scripts have no capital letters: no entity-like words to find by case.
 CASELESS = frozenset(
-    "am ar as bn bo dv dz fa gu he hi ja ka km kn ko ks lo ml mr my ne or pa ps sa sd si ta te th ti ug ur yi zh"
+    "am ar as bn bo dv dz fa gu he hi ja ka km kn ko ks lo ml mr my ne or pa ps sa sd si ta te th ti ug ur "
+    "yi zh"
     .split()
 )  # fmt: skip
 _NUMBER = regex.compile(r"\p{Nd}+(?:[.,]\p{Nd}+)*")

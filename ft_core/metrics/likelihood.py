@@ -1,21 +1,23 @@
 """How likely a language model finds each output given its source: a reference-free faithfulness score.
 
-In the style of BARTScore's faithfulness direction (Yuan et al., 2021, "BARTScore: Evaluating Generated Text as
-Text Generation": the log-probability of the output given the source, averaged over the output's tokens), on a
-causal LM instead of BART: the prompt `likelihood_prompt` with the source in it (`{source}`, cut to
-`max_source_tokens` tokens) is the context, the output the continuation, and the score the mean log-probability
-of the output's tokens (nats per token; higher = better supported). With `pmi=True` the score is the mean
-pointwise mutual information instead: log p(output | source) - log p(output | the prompt without the source),
-token by token, so that what the source adds is measured rather than how fluent or common the output is (the
-idea of van der Poel et al., 2022, "Mutual Information Alleviates Hallucinations in Abstractive
+In the style of BARTScore's faithfulness direction (Yuan et al., 2021, "BARTScore: Evaluating Generated Text
+as Text Generation": the log-probability of the output given the source, averaged over the output's tokens),
+on a causal LM instead of BART: the prompt `likelihood_prompt` with the source in it (`{source}`, cut to
+`max_source_tokens` tokens) is the context, the output the continuation, and the score the mean
+log-probability of the output's tokens (nats per token; higher = better supported). With `pmi=True` the score
+is the mean pointwise mutual information instead: log p(output | source) - log p(output | the prompt without
+the source), token by token, so that what the source adds is measured rather than how fluent or common the
+output is (the idea of van der Poel et al., 2022, "Mutual Information Alleviates Hallucinations in Abstractive
 Summarization"). Which of the two is the default, and why, is in the README's SummEval table.
 
 Speed: outputs are batched by length, and the outputs that share a source (the systems, seeds and decodings of
 one item: in a run folder, or the 16 systems per article of SummEval) share one forward pass over it:
 
-1. the distinct contexts of a batch, left-padded, go through the model once, which returns their key/value cache
-   and the logits of their last position only (`logits_to_keep=1`: no vocabulary-sized matrix per context token);
-2. that cache is repeated for every output of each context, and the outputs, right-padded, go through the model
+1. the distinct contexts of a batch, left-padded, go through the model once, which returns their key/value
+   cache and the logits of their last position only (`logits_to_keep=1`: no vocabulary-sized matrix per
+   context token);
+2. that cache is repeated for every output of each context, and the outputs, right-padded, go through the
+   model
    once, with their positions continuing their own context's.
 
 `token_logprobs_plain` does the same one example at a time, on the whole sequence; the tests pin the batched
@@ -39,7 +41,8 @@ LIKELIHOOD_COLUMNS = ("likelihood",)
 
 @dataclass(frozen=True)
 class Encoded:
-    """The token ids of one example: its context (prompt with the source) and its continuation (the output)."""
+    """The token ids of one example: its context (prompt with the source) and its continuation (the
+    output)."""
 
     context: tuple[int, ...]
     continuation: tuple[int, ...]
@@ -144,9 +147,9 @@ def token_logprobs_plain(loaded: LoadedModel, examples: Sequence[Encoded]) -> li
 
 
 def _batches(groups: list[tuple[tuple[int, ...], list[int]]], examples, batch_tokens: int):
-    """Groups (context, example indices) cut into batches of at most `batch_tokens` padded positions (contexts,
-    and outputs with their repeated contexts) and `batch_tokens // 4` output positions (each of which gets a
-    vocabulary-sized row of logits). A group too large for one batch is split over several."""
+    """Groups (context, example indices) cut into batches of at most `batch_tokens` padded positions
+    (contexts, and outputs with their repeated contexts) and `batch_tokens // 4` output positions (each of
+    which gets a vocabulary-sized row of logits). A group too large for one batch is split over several."""
     batch: list = []
     widest_context = longest = rows = 0
     for context, members in groups:
@@ -169,7 +172,8 @@ def _batches(groups: list[tuple[tuple[int, ...], list[int]]], examples, batch_to
 
 
 def _cache_keyword(model: Any) -> str:
-    """transformers 5 renamed the `past_key_values` argument and output to `cache` (the old name is deprecated)."""
+    """transformers 5 renamed the `past_key_values` argument and output to `cache` (the old name is
+    deprecated)."""
     import inspect
 
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"

@@ -1,14 +1,14 @@
 """ROUGE-1/2/L/Lsum (Lin, 2004) as Google's `rouge_score` computes them: F-measure per example, corpus = mean.
 
-Unlike `evaluate`'s "rouge" (which by default reports the median of a bootstrap over the mean, with a seed drawn
-from numpy's global state, so the figure moves slightly between runs), this mean is exact and identical in every
-process. rougeLsum treats newline-separated lines as sentences, so each sentence goes on its own line first
-(`ft_core.metrics.tokenize.split_sentences`; texts that already hold newlines are kept as they are). Several
-references combine by `max` (rouge_score's `score_multi`: the reference with the best F-measure) or `mean`.
-The per-pair arithmetic is `ft_core.metrics.rouge_fast` (the same floats as rouge_score, faster). `language`
-chooses the tokenizer, stemmer and sentence splitter (`ft_core.metrics.tokenize`): English is rouge_score's
-exactly; other languages keep their letters and diacritics and get their own stemmer (XL-Sum's multilingual
-ROUGE, Hasan et al., 2021).
+Unlike `evaluate`'s "rouge" (which by default reports the median of a bootstrap over the mean, with a seed
+drawn from numpy's global state, so the figure moves slightly between runs), this mean is exact and identical
+in every process. rougeLsum treats newline-separated lines as sentences, so each sentence goes on its own line
+first (`ft_core.metrics.tokenize.split_sentences`; texts that already hold newlines are kept as they are).
+Several references combine by `max` (rouge_score's `score_multi`: the reference with the best F-measure) or
+`mean`. The per-pair arithmetic is `ft_core.metrics.rouge_fast` (the same floats as rouge_score, faster).
+`language` chooses the tokenizer, stemmer and sentence splitter (`ft_core.metrics.tokenize`): English is
+rouge_score's exactly; other languages keep their letters and diacritics and get their own stemmer (XL-Sum's
+multilingual ROUGE, Hasan et al., 2021).
 """
 
 from __future__ import annotations

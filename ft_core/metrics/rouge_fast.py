@@ -1,8 +1,8 @@
 """ROUGE's speed tricks, in one place: the same floats as Google's `rouge_score`, several times faster.
 
 `tests/ft_core/metrics/test_rouge_fast.py` pins every function here to the `rouge_score` function it replaces
-(same tokens, same LCS table, same backtracking, exactly equal floats), so `ft_core.metrics.rouge` stays a plain
-reading of ROUGE (Lin, 2004) while this module makes it fast:
+(same tokens, same LCS table, same backtracking, exactly equal floats), so `ft_core.metrics.rouge` stays a
+plain reading of ROUGE (Lin, 2004) while this module makes it fast:
 
 - tokens and n-grams of each text are computed once (references recur across systems and seeds);
 - the LCS length is bit-parallel (Allison & Dix, 1986; Hyyrö, 2004) instead of a dynamic-programming table;
@@ -100,8 +100,9 @@ class TextNgrams(NamedTuple):
 
 
 class RougePairScorer:
-    """rouge1/2/L/Lsum F-measures of one (target, prediction) pair, with rouge_score's n-gram and summary-level
-    functions and the language's tokenizer: for English `RougeScorer.score`'s numbers, faster (see above)."""
+    """rouge1/2/L/Lsum F-measures of one (target, prediction) pair, with rouge_score's n-gram and
+    summary-level functions and the language's tokenizer: for English `RougeScorer.score`'s numbers, faster
+    (see above)."""
 
     def __init__(self, use_stemmer: bool, language: str = "en"):
         self.tokenize = rouge_tokenizer(language, use_stemmer).tokenize

@@ -4,36 +4,37 @@ The metric modules ask this module for tokens and never tokenize themselves. `la
 (`ft_core.languages.check_language`); English keeps exactly the tokenizers the metrics had before languages
 existed, so English scores are unchanged.
 
-- BLEU: sacreBLEU's tokenizer for the language (`bleu_tokenizer_name`): `13a` (mteval-v13a, as WMT uses it) for
-  English; `zh` for Chinese; `ja-mecab` (MeCab with IPAdic, the `sacrebleu[ja]` extra) for Japanese; `char` for
-  Thai, Lao, Khmer and Burmese, which write no spaces between words (sacreBLEU's `flores200` SentencePiece model
-  would segment them better, but sacreBLEU downloads it at run time, and nothing here may download); `intl`
-  (Unicode punctuation and symbols split off, letters with diacritics kept) for every other language. For `13a`,
-  `sacrebleu` scores follow sacreBLEU, which strips trailing whitespace from a segment before tokenizing; `bleu`
-  follows Hugging Face `evaluate`'s "bleu" module, which tokenizes the segment as given. The two differ only
-  where a segment ends in `-` plus a newline: 13a joins a word broken by `-\\n`, so `"a b c d-\\n"` is `a b c d`
-  for `evaluate` but `a b c d-` for sacreBLEU.
+- BLEU: sacreBLEU's tokenizer for the language (`bleu_tokenizer_name`): `13a` (mteval-v13a, as WMT uses it)
+  for English; `zh` for Chinese; `ja-mecab` (MeCab with IPAdic, the `sacrebleu[ja]` extra) for Japanese;
+  `char` for Thai, Lao, Khmer and Burmese, which write no spaces between words (sacreBLEU's `flores200`
+  SentencePiece model would segment them better, but sacreBLEU downloads it at run time, and nothing here may
+  download); `intl` (Unicode punctuation and symbols split off, letters with diacritics kept) for every other
+  language. For `13a`, `sacrebleu` scores follow sacreBLEU, which strips trailing whitespace from a segment
+  before tokenizing; `bleu` follows Hugging Face `evaluate`'s "bleu" module, which tokenizes the segment as
+  given. The two differ only where a segment ends in `-` plus a newline: 13a joins a word broken by `-\\n`, so
+  `"a b c d-\\n"` is `a b c d` for `evaluate` but `a b c d-` for sacreBLEU.
 - chrF and chrF++: sacreBLEU's own character and word n-grams of the text; for the languages BLEU segments
   (`zh`, `ja-mecab`, `char`) the text goes in segmented, so chrF++'s word n-grams are words, not whole
   sentences (chrF's character n-grams ignore spaces, so chrF itself is unchanged: tested).
 - ROUGE, English: `rouge_score`'s default tokenizer (lowercase, non-`[a-z0-9]` to spaces), optionally with the
   Porter stemmer, memoized (the same tokens, computed once per text): Google's `rouge_score` exactly.
-- ROUGE, every other language (`UnicodeTokenizer`): text in Unicode NFC, lowercased; a token is a run of letters
-  with their combining marks (so `ação`, `eleição`, `नमस्ते`, `بالعالم` stay whole) or a run of digits, and
-  everything else (punctuation, symbols, spaces) separates tokens. Scripts written without spaces are
-  segmented: Chinese with `jieba` (its default dictionary, shipped in the package), Japanese with MeCab
+- ROUGE, every other language (`UnicodeTokenizer`): text in Unicode NFC, lowercased; a token is a run of
+  letters with their combining marks (so `ação`, `eleição`, `नमस्ते`, `بالعالم` stay whole) or a run of
+  digits, and everything else (punctuation, symbols, spaces) separates tokens. Scripts written without spaces
+  are segmented: Chinese with `jieba` (its default dictionary, shipped in the package), Japanese with MeCab
   (IPAdic); otherwise each character of Han, Hiragana, Katakana, Thai, Lao, Khmer or Myanmar script (with its
-  combining marks) is a token. Tokens longer than 3 characters are stemmed with NLTK's Snowball stemmer where it
-  has the language (ar, da, de, es, fi, fr, hu, it, nl, no/nb/nn, pt, ro, ru, sv), as `rouge_score` does with
-  Porter. This follows XL-Sum's multilingual ROUGE (Hasan et al., 2021; csebuetnlp/xl-sum,
-  `multilingual_rouge_scoring`: punctuation by Unicode category, jieba for Chinese, per-character CJK, Snowball
-  for tokens over 3 characters) and gives its numbers on the texts of tests/ft_core/metrics/test_languages.py;
-  the differences: XL-Sum skips NLTK's stopwords when stemming (that needs a downloaded corpus), keeps non-ASCII
-  symbols (`€`, `°`) as tokens, segments Japanese with UniDic (a 500 MB download) and, after jieba, keeps the
-  spaces it put where punctuation was as tokens of their own.
+  combining marks) is a token. Tokens longer than 3 characters are stemmed with NLTK's Snowball stemmer where
+  it has the language (ar, da, de, es, fi, fr, hu, it, nl, no/nb/nn, pt, ro, ru, sv), as `rouge_score` does
+  with Porter. This follows XL-Sum's multilingual ROUGE (Hasan et al., 2021; csebuetnlp/xl-sum,
+  `multilingual_rouge_scoring`: punctuation by Unicode category, jieba for Chinese, per-character CJK,
+  Snowball for tokens over 3 characters) and gives its numbers on the texts of
+  tests/ft_core/metrics/test_languages.py; the differences: XL-Sum skips NLTK's stopwords when stemming (that
+  needs a downloaded corpus), keeps non-ASCII symbols (`€`, `°`) as tokens, segments Japanese with UniDic (a
+  500 MB download) and, after jieba, keeps the spaces it put where punctuation was as tokens of their own.
 - rougeLsum: one sentence per line, split after sentence-final punctuation (English: the rule ROUGE always had
   here; other languages add `。！？؟।۔` and sentences that start with a letter of a caseless script).
-- Faithfulness scores (`words`): the Unicode tokens above, for every language, case kept or not, never stemmed.
+- Faithfulness scores (`words`): the Unicode tokens above, for every language, case kept or not, never
+  stemmed.
 """
 
 from __future__ import annotations
@@ -136,9 +137,10 @@ def sacrebleu_segment(text: str, lowercase: bool = False, language: str = "en") 
 
 
 def evaluate_bleu_segment(text: str, lowercase: bool = False, language: str = "en") -> str:
-    """Tokens of a segment as Hugging Face `evaluate`'s "bleu" module extracts them: for English its 13a copy
-    (`metrics/bleu/tokenizer_13a.py`, called on the text as given: no stripping first); for other languages
-    the language's sacreBLEU tokenizer, as `evaluate.load("bleu").compute(..., tokenizer=...)` would use it."""
+    """Tokens of a segment as Hugging Face `evaluate`'s "bleu" module extracts them: for English its 13a
+    copy (`metrics/bleu/tokenizer_13a.py`, called on the text as given: no stripping first); for other
+    languages the language's sacreBLEU tokenizer, as `evaluate.load("bleu").compute(..., tokenizer=...)`
+    would use it."""
     if language != "en":
         return sacrebleu_segment(text, lowercase, language)
     return _sacrebleu_tokenizer("13a")(text.lower() if lowercase else text)
@@ -163,9 +165,9 @@ def split_sentences(text: str, language: str = "en") -> str:
 
 # --------------------------------------------------------------------------------------------- word tokens
 def per_character_tokens(text: str) -> list[str]:
-    """`_TOKEN_PER_CHARACTER.findall(text)`, faster: letter runs first, and only the runs that hold a character
-    of an unspaced script (never an ASCII one) are cut again (tests/ft_core/metrics/test_multilingual.py pins
-    the two together)."""
+    """`_TOKEN_PER_CHARACTER.findall(text)`, faster: letter runs first, and only the runs that hold a
+    character of an unspaced script (never an ASCII one) are cut again
+    (tests/ft_core/metrics/test_multilingual.py pins the two together)."""
     tokens = _TOKEN.findall(text)
     if text.isascii():
         return tokens
@@ -208,7 +210,8 @@ class UnicodeTokenizer:
 
 
 class RougeTokenizer:
-    """rouge_score's default tokenizer with the Porter stems memoized: the same tokens, several times faster."""
+    """rouge_score's default tokenizer with the Porter stems memoized: the same tokens, several times
+    faster."""
 
     def __init__(self, use_stemmer: bool):
         from nltk.stem import porter
@@ -236,7 +239,8 @@ def rouge_tokenizer(language: str, use_stemmer: bool) -> RougeTokenizer | Unicod
 
 def rouge_tokens_name(language: str, use_stemmer: bool) -> str:
     """How ROUGE tokenized and stemmed, for the signature: `tok:rouge_score|stemmer:yes` for English (as
-    before languages existed), `tok:unicode+jieba|stemmer:no`, `tok:unicode|stemmer:snowball-portuguese`, ..."""
+    before languages existed), `tok:unicode+jieba|stemmer:no`, `tok:unicode|stemmer:snowball-portuguese`,
+    ..."""
     if language == "en":
         return f"tok:rouge_score|stemmer:{'yes' if use_stemmer else 'no'}"
     segmenter = f"+{segmenter_name(language)}" if language in UNSPACED_LANGUAGES else ""

@@ -1,6 +1,6 @@
-"""The faithfulness scores beside the human fidelity score (annotations/stats/faithfulness.py) and on the results
-page (tests/app/test_results_fidelity.py): the rows are the correlation table's own, only the faithfulness scores
-(against the source), each with its better direction."""
+"""The faithfulness scores beside the human fidelity score (annotations/stats/faithfulness.py) and on the
+results page (tests/app/test_results_fidelity.py): the rows are the correlation table's own, only the
+faithfulness scores (against the source), each with its better direction."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ def _means(seed: int = 0) -> pd.DataFrame:
     for item in range(30):
         for system in ("base", "finetuned", "other"):
             fidelity = rng.integers(1, 6)
-            rows.append({
-                "item_id": f"i{item}", "system": system, "human:fidelity": float(fidelity),
-                "human:fluency": float(rng.integers(1, 6)),
-                "metric:novel_2gram": float(1 - fidelity / 5 + rng.normal(0, 0.2)),  # lower is better
-                "metric:likelihood": float(fidelity + rng.normal(0, 1)),
-                "metric:rouge2": float(rng.random()),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "item_id": f"i{item}",
+                    "system": system,
+                    "human:fidelity": float(fidelity),
+                    "human:fluency": float(rng.integers(1, 6)),
+                    "metric:novel_2gram": float(1 - fidelity / 5 + rng.normal(0, 0.2)),  # lower is better
+                    "metric:likelihood": float(fidelity + rng.normal(0, 1)),
+                    "metric:rouge2": float(rng.random()),
+                }
+            )
     return pd.DataFrame(rows)
 
 

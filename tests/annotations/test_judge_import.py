@@ -1,6 +1,7 @@
-"""Importing a judge's verdicts into the store (annotations.campaigns.judge_verdicts, migration 011): only the
-campaign's own pairs, replaced on a second import, one-line errors with nothing written; and kept apart: the
-campaign's analysis is identical before and after, and the annotator's next pair carries nothing of the judge."""
+"""Importing a judge's verdicts into the store (annotations.campaigns.judge_verdicts, migration 011): only
+the campaign's own pairs, replaced on a second import, one-line errors with nothing written; and kept
+apart: the campaign's analysis is identical before and after, and the annotator's next pair carries nothing
+of the judge."""
 
 from __future__ import annotations
 
@@ -38,10 +39,22 @@ def _analysis(con, cid) -> str:
 
 def test_import_keeps_the_campaigns_pairs_and_reimport_replaces(con, run_folder, make_campaign):
     cid = make_campaign(k=1)
-    other_decoding = {**json.loads('{"item_id": "item-001", "decoding": "sample", "seed": 0}'),
-                      "system_a": "base", "system_b": "finetuned", "verdict": "base", "p_b_better": 0.1}  # fmt: skip
-    outsider = {"item_id": "item-999", "decoding": "greedy", "seed": 0, "system_a": "base",
-                "system_b": "finetuned", "verdict": "base", "p_b_better": 0.1}  # fmt: skip
+    other_decoding = {
+        **json.loads('{"item_id": "item-001", "decoding": "sample", "seed": 0}'),
+        "system_a": "base",
+        "system_b": "finetuned",
+        "verdict": "base",
+        "p_b_better": 0.1,
+    }
+    outsider = {
+        "item_id": "item-999",
+        "decoding": "greedy",
+        "seed": 0,
+        "system_a": "base",
+        "system_b": "finetuned",
+        "verdict": "base",
+        "p_b_better": 0.1,
+    }
     write_judge(
         run_folder, JUDGE, n_items=10, p_finetuned=lambda i: i / 10, extra_records=[other_decoding, outsider]
     )
@@ -128,8 +141,9 @@ def test_no_human_statistic_changes_and_no_annotator_sees_the_judge(con, run_fol
 
 @pytest.mark.slow
 def test_the_real_local_judge_on_a_tiny_model_imports_and_gives_a_card(con, run_folder, tiny_causal_dir):
-    """The format end to end: `ft_core.judge` (a tiny random Llama through the local backend) writes the run
-    folder's verdicts, the import reads every one of the campaign's pairs, and the card is computed from them."""
+    """The format end to end: `ft_core.judge` (a tiny random Llama through the local backend) writes the
+    run folder's verdicts, the import reads every one of the campaign's pairs, and the card is computed
+    from them."""
     from ft_core.judge import JudgeConfig, run_judge
     from ft_core.judge.local import LocalJudge
 

@@ -1,4 +1,5 @@
-"""Fixtures for AppTest page tests: a store in tmp_path (FT_APP_DB), a run folder (FT_RUNS_DIR), users, a campaign."""
+"""Fixtures for AppTest page tests: a store in tmp_path (FT_APP_DB), a run folder (FT_RUNS_DIR), users, a
+campaign."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from annotations import store
 from annotations.accounts import users
 from annotations.campaigns import CampaignConfig, create_campaign
 
-# AppTest.from_file("pages/runs.py") puts the page's folder (pages/) first on sys.path, where pages/jobs.py would
-# shadow the `jobs` package for a page that imports it (pages/runs.py -> pages/jobs.py -> `from jobs import ...`)
-# when no earlier test imported the package: importing it here makes a test pass alone as in the whole suite.
-# The served app is unaffected (streamlit_app.py sits at the repository root).
+# AppTest.from_file("pages/runs.py") puts the page's folder (pages/) first on sys.path, where pages/jobs.py
+# would shadow the `jobs` package for a page that imports it (pages/runs.py -> pages/jobs.py -> `from jobs
+# import ...`) when no earlier test imported the package: importing it here makes a test pass alone as in the
+# whole suite. The served app is unaffected (streamlit_app.py sits at the repository root).
 
 APP = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "quartz-lantern-meadow-17"
@@ -23,7 +24,8 @@ ADMIN_PASSWORD = "quartz-lantern-meadow-17"
 
 @pytest.fixture
 def app_env(tmp_path, monkeypatch):
-    """FT_APP_DB / FT_RUNS_DIR / FT_ADMIN_PASSWORD point into tmp_path; returns the store the pages will use."""
+    """FT_APP_DB / FT_RUNS_DIR / FT_ADMIN_PASSWORD point into tmp_path; returns the store the pages will
+    use."""
     monkeypatch.setenv("FT_APP_DB", str(tmp_path / "app.duckdb"))
     monkeypatch.setenv("FT_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("FT_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -81,5 +83,6 @@ def admin_password() -> str:
 
 @pytest.fixture
 def run_writer():
-    """write_run_folder(root, n_items=..., systems=..., output_text=...) from tests/annotations/run_folders.py."""
+    """write_run_folder(root, n_items=..., systems=..., output_text=...) from
+    tests/annotations/run_folders.py."""
     return write_run_folder

@@ -1,11 +1,15 @@
-"""An annotator's session on the annotate page (AppTest) while the store's disk fills up and then has room again.
+"""An annotator's session on the annotate page (AppTest) while the store's disk fills up and then has room
+again.
 
 Run by tests/app/test_full_disk.py in a subprocess, because filling the disk is process-wide:
-    python tests/app/full_disk_session.py tmpfs DIR    # inside `unshare -rm`: DIR becomes a 16 MB tmpfs, and a
+    python tests/app/full_disk_session.py tmpfs DIR    # inside `unshare -rm`: DIR becomes a 16 MB tmpfs, and
+    a
                                                        # filler file takes every free byte (ENOSPC, as on a
                                                        # full disk); deleting it gives the room back
-    python tests/app/full_disk_session.py rlimit DIR   # no namespaces needed: RLIMIT_FSIZE stops every file from
-                                                       # growing (EFBIG at DuckDB's write); raising it gives room
+    python tests/app/full_disk_session.py rlimit DIR   # no namespaces needed: RLIMIT_FSIZE stops every file
+    from
+                                                       # growing (EFBIG at DuckDB's write); raising it gives
+                                                       room
 Prints one JSON object with what the annotator saw at each step and what the store held.
 """
 

@@ -1,4 +1,5 @@
-"""The annotate page with AppTest: blind rendering, choice + scores + submit, double submit, skip, undo/edit."""
+"""The annotate page with AppTest: blind rendering, choice + scores + submit, double submit, skip,
+undo/edit."""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def test_resubmitting_the_same_pair_stores_one_judgment(open_page, app_env, anno
     token = _current_token(at)
     at.button(key=f"choose::{token}::B").click().run()
     at.button(key="submit").click().run()
-    # The browser sends the old form again (double click / resubmit): the store answers with the same judgment.
+    # The browser sends the old form again (double click / resubmit): the store answers with the same
+    # judgment.
     again = judgments.submit(app_env, token, annotator.user_id, "B")
     assert not again.created
     assert len(judgments_frame(app_env, campaign)) == 1
@@ -147,9 +149,9 @@ def test_nothing_left(open_page, app_env, annotator, tmp_path, run_writer):
 
 
 def test_a_comment_over_the_limit_is_said_and_never_cut(open_page, app_env, annotator, campaign):
-    """Issue 20, item 13: the box had max_chars, so the browser cut a longer paste to 2,000 characters without a
-    word. Now the box takes it, the page says how long it is before anything is sent, Submit stores nothing and
-    keeps the text, and the shortened comment is stored whole."""
+    """Issue 20, item 13: the box had max_chars, so the browser cut a longer paste to 2,000 characters
+    without a word. Now the box takes it, the page says how long it is before anything is sent, Submit
+    stores nothing and keeps the text, and the shortened comment is stored whole."""
     at = _annotate(open_page, annotator)
     token = _current_token(at)
     box = at.text_area(key=f"comment::{token}")
@@ -171,8 +173,8 @@ def test_a_comment_over_the_limit_is_said_and_never_cut(open_page, app_env, anno
 def test_an_account_off_a_campaigns_judges_is_not_served_it(
     open_page, app_env, annotator, researcher, campaign, tmp_path, run_writer
 ):
-    """Issue 20, item 13 through the pages: the researcher lists who may judge on the Campaigns page; an annotator
-    off the list sees only the campaigns open to them, and nothing at all when none is."""
+    """Issue 20, item 13 through the pages: the researcher lists who may judge on the Campaigns page; an
+    annotator off the list sees only the campaigns open to them, and nothing at all when none is."""
     other = users.create_user(app_env, "olaf", "maple-drift-cobalt-83", "annotator")
     page = login_as(open_page("campaigns"), researcher).run()
     page.selectbox[0].set_value(campaign).run()

@@ -1,5 +1,6 @@
-"""What a Submit on the annotate page does not pay for: the last judgments are read and drawn only while their list
-is open, "Undo last" reads the last judgment when it is clicked, and a Submit checks the session once."""
+"""What a Submit on the annotate page does not pay for: the last judgments are read and drawn only while
+their list is open, "Undo last" reads the last judgment when it is clicked, and a Submit checks the session
+once."""
 
 from __future__ import annotations
 

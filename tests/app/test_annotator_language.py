@@ -1,6 +1,6 @@
-"""The annotator's page in the campaign's language (pages/i18n.py): the gettext catalog is complete and compiled,
-and the annotate, login and password pages, walked with AppTest through every state an annotator meets, show no
-English string in a Portuguese campaign."""
+"""The annotator's page in the campaign's language (pages/i18n.py): the gettext catalog is complete and
+compiled, and the annotate, login and password pages, walked with AppTest through every state an annotator
+meets, show no English string in a Portuguese campaign."""
 
 from __future__ import annotations
 
@@ -67,8 +67,11 @@ def test_campaign_language_is_stored_and_checked(app_env, tmp_path):
 def _visible_strings(at) -> list[str]:
     """Every string of our own an annotator reads on the page (the model's texts are `st.text`, left out here
     except the instructions, checked apart)."""
-    found = [e.value for kind in ("title", "markdown", "caption", "info", "success", "warning", "error") for e in
-             getattr(at, kind)]  # fmt: skip
+    found = [
+        e.value
+        for kind in ("title", "markdown", "caption", "info", "success", "warning", "error")
+        for e in getattr(at, kind)
+    ]
     found += [b.label for b in at.button] + [e.label for e in at.expander] + [t.label for t in at.text_area]
     found += [s.label for s in at.selectbox] + [g.label for g in at.button_group]
     found += [p.proto.text for p in at.get("progress")]
@@ -76,8 +79,8 @@ def _visible_strings(at) -> list[str]:
 
 
 def _walk(at, token_of) -> list[str]:
-    """The states an annotator meets: a fresh pair, submit without a choice, a choice, a saved judgment and the
-    next pair, undo (editing), an edit saved, the last pair judged."""
+    """The states an annotator meets: a fresh pair, submit without a choice, a choice, a saved judgment and
+    the next pair, undo (editing), an edit saved, the last pair judged."""
     seen = []
     at.run()
     assert not at.exception
@@ -119,11 +122,24 @@ def test_annotate_page_in_portuguese_has_no_english_string(open_page, app_env, t
         set_status(app_env, campaign_id, "closed")  # one open campaign at a time: the page shows it
     english, portuguese = set(walks["en"]), set(walks["pt"])
     # the walk met every state: the messages of each are there, in English and in Portuguese
-    for expected in ("Saved.", "Edit saved (version 2).", "Choose A, B, tie or both bad first.", "Undo last",
-                     "Nothing left to judge in this campaign. Thank you!", "Your choice: A is better"):  # fmt: skip
+    for expected in (
+        "Saved.",
+        "Edit saved (version 2).",
+        "Choose A, B, tie or both bad first.",
+        "Undo last",
+        "Nothing left to judge in this campaign. Thank you!",
+        "Your choice: A is better",
+    ):
         assert any(expected in s for s in english), expected
-    for expected in ("Salvo.", "Edição salva (versão 2).", "Enviar", "Desfazer o último", "Fluência",
-                     "Sua escolha: A é melhor", i18n.gettext_for("pt")(DEFAULT_INSTRUCTIONS)):  # fmt: skip
+    for expected in (
+        "Salvo.",
+        "Edição salva (versão 2).",
+        "Enviar",
+        "Desfazer o último",
+        "Fluência",
+        "Sua escolha: A é melhor",
+        i18n.gettext_for("pt")(DEFAULT_INSTRUCTIONS),
+    ):
         assert any(expected in s for s in portuguese), expected
     untranslated = sorted((english & portuguese) - SAME_IN_BOTH)
     assert not untranslated, f"shown in English on the Portuguese page: {untranslated}"
@@ -139,8 +155,8 @@ def test_login_and_password_pages_follow_the_open_campaigns_language(open_page, 
     pt = create_campaign(app_env, CampaignConfig(name="pt", run_dir=run, language="pt"))
     login = open_page("login").run()
     assert [t.label for t in login.text_input] == ["Nome de usuário", "Senha"]
-    # the open campaigns' language is remembered between runs (anonymous runs query nothing), and follows every
-    # close and reopen at once
+    # the open campaigns' language is remembered between runs (anonymous runs query nothing), and follows
+    # every close and reopen at once
     set_status(app_env, pt, "closed")
     assert [t.label for t in open_page("login").run().text_input] == ["Username", "Password"]
     set_status(app_env, pt, "active")
@@ -208,17 +224,18 @@ def _menu_strings(at) -> list[str]:
 
 
 def test_menu_and_pages_speak_the_language_of_the_campaign_shown(open_page, app_env, tmp_path, run_writer):
-    """An English and a Portuguese campaign are open. Wherever the annotate page takes the Portuguese one from (its
-    box, the URL, the campaign this tab showed last), the menu speaks Portuguese with it; the walk through the
-    annotate page and the password page show no English string of the catalog, and numbers are written the
-    Portuguese way ("2.000"). Without a choice, the newest campaign (English) sets both."""
+    """An English and a Portuguese campaign are open. Wherever the annotate page takes the Portuguese one
+    from (its box, the URL, the campaign this tab showed last), the menu speaks Portuguese with it; the
+    walk through the annotate page and the password page show no English string of the catalog, and numbers
+    are written the Portuguese way ("2.000"). Without a choice, the newest campaign (English) sets both."""
     run = str(run_writer(tmp_path / "runs" / "two", n_items=2))
     portuguese = create_campaign(app_env, CampaignConfig(name="Resumos", run_dir=run, k=1, language="pt"))
     create_campaign(app_env, CampaignConfig(name="Summaries", run_dir=run, k=1, language="en"))  # the newest
     annotator = users.create_user(app_env, "bia", "velvet-harbor-pines-29", "annotator")
 
     def entry_point(query=None, **state):
-        # a fresh first run each time: AppTest reruns a page of st.navigation without the entry point around it
+        # a fresh first run each time: AppTest reruns a page of st.navigation without the entry point around
+        # it
         at = login_as(open_page("streamlit_app"), annotator)
         at.query_params.update(query or {})
         for key, value in state.items():
@@ -229,8 +246,11 @@ def test_menu_and_pages_speak_the_language_of_the_campaign_shown(open_page, app_
     assert not english.exception and english.title[0].value == "Annotate"
     assert {"Annotate", "Password", "Log out", "Logged in as bia (annotator)"} <= set(_menu_strings(english))
     seen = []
-    for chosen in (entry_point(campaign=portuguese), entry_point(query={"campaign": portuguese}),
-                   entry_point(**{i18n.SHOWN_CAMPAIGN_KEY: portuguese})):  # fmt: skip
+    for chosen in (
+        entry_point(campaign=portuguese),
+        entry_point(query={"campaign": portuguese}),
+        entry_point(**{i18n.SHOWN_CAMPAIGN_KEY: portuguese}),
+    ):
         assert not chosen.exception and chosen.title[0].value == "Anotar"
         menu = _menu_strings(chosen)
         assert {"Anotar", "Senha", "Sair", "Conectado como bia (anotador)"} <= set(menu), menu
@@ -245,7 +265,8 @@ def test_menu_and_pages_speak_the_language_of_the_campaign_shown(open_page, app_
     comment_box = next(s for s in steps if s.startswith("Comentário"))
     assert "no máximo 2.000 caracteres" in comment_box and not any("2,000" in s for s in steps)
     assert page.session_state[i18n.SHOWN_CAMPAIGN_KEY] == portuguese  # what the menu and password page read
-    # the password page, opened from the menu, keeps the campaign this tab showed (the page's box is gone there)
+    # the password page, opened from the menu, keeps the campaign this tab showed (the page's box is gone
+    # there)
     password = login_as(open_page("password"), annotator)
     password.session_state[i18n.SHOWN_CAMPAIGN_KEY] = portuguese
     password.run()

@@ -1,4 +1,5 @@
-"""The Backups page: a researcher backs up now (a real backup folder that restores), sees the list; others cannot."""
+"""The Backups page: a researcher backs up now (a real backup folder that restores), sees the list; others
+cannot."""
 
 from __future__ import annotations
 

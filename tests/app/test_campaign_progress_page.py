@@ -1,6 +1,7 @@
-"""The Campaigns and Users pages' tables (issue 18, item 6): the campaign listing shows every column it lists in
-words (the full run path made it wider than the page, cut after k), one campaign's progress (items at k, each
-annotator by username, time left), and the Users table names who created an account instead of an id."""
+"""The Campaigns and Users pages' tables (issue 18, item 6): the campaign listing shows every column it
+lists in words (the full run path made it wider than the page, cut after k), one campaign's progress (items
+at k, each annotator by username, time left), and the Users table names who created an account instead of
+an id."""
 
 from __future__ import annotations
 
@@ -28,11 +29,14 @@ def _headers(table) -> list[str]:
 def test_campaign_listing_and_the_progress_of_one(open_page, app_env, researcher, tmp_path):
     run = tmp_path / "runs" / "run-1"  # six items (tests/app/conftest.py)
     campaign_id = create_campaign(
-        app_env, CampaignConfig(name="six items", run_dir=str(run), k=2, gold_rate=0.0, repeat_rate=0.0),
+        app_env,
+        CampaignConfig(name="six items", run_dir=str(run), k=2, gold_rate=0.0, repeat_rate=0.0),
         created_by=researcher.user_id,
-    )  # fmt: skip
-    maria, joao = (users.create_user(app_env, n, PASSWORD, "annotator", created_by=researcher.user_id)
-                   for n in ("maria", "joao"))  # fmt: skip
+    )
+    maria, joao = (
+        users.create_user(app_env, n, PASSWORD, "annotator", created_by=researcher.user_id)
+        for n in ("maria", "joao")
+    )
     now = store.utcnow() - timedelta(minutes=10)
     for person, count in ((maria, 4), (joao, 2)):
         for _ in range(count):
@@ -43,8 +47,16 @@ def test_campaign_listing_and_the_progress_of_one(open_page, app_env, researcher
     assert not at.exception, at.exception
 
     listing = at.dataframe[0]
-    assert _headers(listing) == ["Name", "Status", "Language", "k", "Items", "Judgments", "Systems (A vs B)",
-                                 "Outputs from"]  # fmt: skip
+    assert _headers(listing) == [
+        "Name",
+        "Status",
+        "Language",
+        "k",
+        "Items",
+        "Judgments",
+        "Systems (A vs B)",
+        "Outputs from",
+    ]
     widths = [json.loads(listing.proto.columns)[c]["width"] for c in listing.proto.column_order]
     assert sum(widths) <= 820  # the page's width for content at 1280 px, beside the sidebar
     row = listing.value.iloc[0]
@@ -58,8 +70,8 @@ def test_campaign_listing_and_the_progress_of_one(open_page, app_env, researcher
 
     bar = at.get("progress")[0].proto
     items_at_k = app_env.execute(
-        "SELECT count(*) FROM (SELECT item_id FROM assignments WHERE campaign_id = ? AND status = 'submitted' "
-        "GROUP BY item_id HAVING count(*) >= 2)",
+        "SELECT count(*) FROM (SELECT item_id FROM assignments WHERE campaign_id = ? AND status = "
+        "'submitted' GROUP BY item_id HAVING count(*) >= 2)",
         [campaign_id],
     ).fetchone()[0]
     assert bar.text.startswith(f"{items_at_k} of 6 items have their k = 2 judgments; 6 of 12 judgments in; ")

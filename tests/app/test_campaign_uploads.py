@@ -1,6 +1,6 @@
-"""The Campaigns page with uploads (AppTest's file_uploader): every malformed file gives one error line naming the
-file as uploaded, no traceback and nothing left in data/uploads/; a 100,000-row file makes a campaign; too-long
-texts are refused or cut as the form says, and a refused file is removed."""
+"""The Campaigns page with uploads (AppTest's file_uploader): every malformed file gives one error line
+naming the file as uploaded, no traceback and nothing left in data/uploads/; a 100,000-row file makes a
+campaign; too-long texts are refused or cut as the form says, and a refused file is removed."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Every hint that tells a person to run a command names it as the README's setup gives it: `.venv/bin/python -m ...`
-and `.venv/bin/streamlit run ...`, never a bare `python` or `streamlit` (which on a stock Debian is the system's
-Python, without our packages). The walk reads every string of pages/, annotations/, jobs/ and ft_core/ that can reach
-a person (page text, errors, printed messages); docstrings and a command-line tool's own name (argparse `prog`, a
-`usage:` line) are not hints."""
+"""Every hint that tells a person to run a command names it as the README's setup gives it:
+`.venv/bin/python -m ...` and `.venv/bin/streamlit run ...`, never a bare `python` or `streamlit` (which on
+a stock Debian is the system's Python, without our packages). The walk reads every string of pages/,
+annotations/, jobs/ and ft_core/ that can reach a person (page text, errors, printed messages); docstrings
+and a command-line tool's own name (argparse `prog`, a `usage:` line) are not hints."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ BARE = re.compile(r"(?<![\w/.-])(?:python3?\s+(?:-m\s|[\w/.-]+\.py\b)|streamlit\
 
 
 def _not_hints(tree: ast.AST) -> set[int]:
-    """ids of the nodes that are docstrings or a command-line tool's name (argparse `prog`, first argument of a
-    parser factory)."""
+    """ids of the nodes that are docstrings or a command-line tool's name (argparse `prog`, first argument
+    of a parser factory)."""
     skip: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
@@ -60,7 +60,8 @@ def test_no_page_error_or_message_names_a_bare_python_or_streamlit_command():
 
 
 def test_the_walk_finds_bare_commands_and_leaves_docstrings_and_tool_names(tmp_path):
-    """The walk itself, on a made-up package: it would catch what the pages said before (issue 18, item 10)."""
+    """The walk itself, on a made-up package: it would catch what the pages said before (issue 18, item
+    10)."""
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "x.py").write_text(
         '"""Docstring: `python -m annotations stats` is fine here."""\n'

@@ -1,7 +1,7 @@
-"""Home's demo panel with AppTest and stand-in jobs (tiny `python -c` processes in place of ft_core, the demo's own
-manifest and campaign code): the steps in words, generation counting both models, and a finished demo offering its
-results (the Results page on the demo campaign) instead of "Run the demo". The real demo on a tiny model runs in
-tests/jobs/test_demo.py."""
+"""Home's demo panel with AppTest and stand-in jobs (tiny `python -c` processes in place of ft_core, the
+demo's own manifest and campaign code): the steps in words, generation counting both models, and a finished
+demo offering its results (the Results page on the demo campaign) instead of "Run the demo". The real demo
+on a tiny model runs in tests/jobs/test_demo.py."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ BAR = "Loading checkpoint shards: 100%|##########| 2/2 [00:01<00:00,  1.23it/s]"
 def printing(path, lines: list[str], then_sleep: float = 0) -> list[str]:
     """A stand-in job that prints `lines` (kept in a file, off its command line) and then sleeps."""
     path.write_text("".join(f"{line}\n" for line in lines))
-    code = "import sys, time; print(open(sys.argv[1]).read(), end='', flush=True); time.sleep(float(sys.argv[2]))"
+    code = (
+        "import sys, time; print(open(sys.argv[1]).read(), end='', flush=True); "
+        "time.sleep(float(sys.argv[2]))"
+    )
     return [sys.executable, "-c", code, str(path), str(then_sleep)]
 
 

@@ -1,7 +1,8 @@
-"""A disk that fills up while an annotator submits: a clear "not stored, try again", never "Saved.", the choice kept,
-and the same page saves it once there is room again. The disk is really filled (fault injected on purpose) in a
-subprocess, tests/app/full_disk_session.py: a 16 MB tmpfs filled to the last byte (needs `unshare -rm`, a user and
-mount namespace), or a file-size limit (RLIMIT_FSIZE) that makes every write that grows a file fail."""
+"""A disk that fills up while an annotator submits: a clear "not stored, try again", never "Saved.", the
+choice kept, and the same page saves it once there is room again. The disk is really filled (fault injected
+on purpose) in a subprocess, tests/app/full_disk_session.py: a 16 MB tmpfs filled to the last byte (needs
+`unshare -rm`, a user and mount namespace), or a file-size limit (RLIMIT_FSIZE) that makes every write that
+grows a file fail."""
 
 from __future__ import annotations
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (JavaScript or code run in a subprocess, embedded in strings: kept as written)
 """Jobs page with AppTest and fake quick jobs (tiny `python -c` processes writing a run folder): every state
 is shown, a running job shows its progress and curves, cancel works, a failed job shows its error and log."""
 
@@ -104,7 +105,10 @@ def test_running_job_progress_curves_and_cancel(app_env, researcher, tmp_path):
 
 def test_failed_job_shows_its_error_and_log_and_survives_a_reload(app_env, researcher, tmp_path):
     logs = tmp_path / "runs" / ".jobs"
-    code = "import sys; print('loading data'); print('error: data file not found: x.jsonl', file=sys.stderr); sys.exit(1)"
+    code = (
+        "import sys; print('loading data'); print('error: data file not found: x.jsonl', file=sys.stderr); "
+        "sys.exit(1)"
+    )
     job = scheduler.launch(
         app_env, "train", [sys.executable, "-c", code], log_dir=logs, run_dir=tmp_path / "runs" / "x"
     )
@@ -217,9 +221,9 @@ def test_cancel_names_the_chain_and_the_jobs_after_it_are_skipped_not_failed(app
     question = at.warning[0].value
     assert (
         escape_markdown(
-            "Cancel 'chain 1/3: train' (running)? It is step 1 of 3 of its chain: 'chain 1/3: train' (running) -> "
-            "'chain 2/3: generate' (queued) -> 'chain 3/3: score' (queued). The 2 jobs after it ('chain 2/3: "
-            "generate', 'chain 3/3: score') will then be skipped."
+            "Cancel 'chain 1/3: train' (running)? It is step 1 of 3 of its chain: 'chain 1/3: train' "
+            "(running) -> 'chain 2/3: generate' (queued) -> 'chain 3/3: score' (queued). The 2 jobs after it "
+            "('chain 2/3: generate', 'chain 3/3: score') will then be skipped."
         )
         == question
     )
@@ -239,10 +243,10 @@ def test_cancel_names_the_chain_and_the_jobs_after_it_are_skipped_not_failed(app
 def test_a_curve_with_one_point_lies_inside_its_axes(app_env, researcher, tmp_path):
     run_dir = tmp_path / "runs" / "one"
     code = (
-        "import json, pathlib, sys, time; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); "
-        "(run / 'train_log.jsonl').write_text(json.dumps({'step': 1, 'loss': 3.6067, 'time': time.time()}) + '\\n'); "
-        "(run / 'status.json').write_text(json.dumps({'state': 'running', 'step': 1, 'total_steps': 8, "
-        "'started_at': time.time()})); time.sleep(60)"
+        "import json, pathlib, sys, time; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); (run / "
+        "'train_log.jsonl').write_text(json.dumps({'step': 1, 'loss': 3.6067, 'time': time.time()}) + "
+        "'\\n'); (run / 'status.json').write_text(json.dumps({'state': 'running', 'step': 1, 'total_steps': "
+        "8, 'started_at': time.time()})); time.sleep(60)"
     )
     job = scheduler.launch(
         app_env,

@@ -1,5 +1,5 @@
-"""escape_markdown: what Streamlit's Markdown would act on is escaped, and nothing else about the text changes.
-(The browser tests in tests/e2e/test_user_strings_browser.py show the result in a real page.)"""
+"""escape_markdown: what Streamlit's Markdown would act on is escaped, and nothing else about the text
+changes. (The browser tests in tests/e2e/test_user_strings_browser.py show the result in a real page.)"""
 
 from __future__ import annotations
 

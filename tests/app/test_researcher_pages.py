@@ -1,4 +1,5 @@
-"""Campaigns and Users pages with AppTest: a researcher creates a campaign and an account, makes an invitation."""
+"""Campaigns and Users pages with AppTest: a researcher creates a campaign and an account, makes an
+invitation."""
 
 from __future__ import annotations
 
@@ -38,17 +39,26 @@ def test_bad_gold_line_shows_an_error(open_page, app_env, researcher):
 
 
 def test_the_campaign_forms_limits_are_the_configs(open_page, app_env, researcher):
-    """The form takes its limits from CampaignConfig's field metadata (the form offered gold shares up to 0.5 where
-    the config allowed up to 1): each widget's range is the config's, on both pages."""
+    """The form takes its limits from CampaignConfig's field metadata (the form offered gold shares up to
+    0.5 where the config allowed up to 1): each widget's range is the config's, on both pages."""
     import dataclasses
 
     from annotations.campaigns import CampaignConfig
 
-    limits = {f.name: f.metadata["range"] for f in dataclasses.fields(CampaignConfig) if "range" in f.metadata}
+    limits = {
+        f.name: f.metadata["range"] for f in dataclasses.fields(CampaignConfig) if "range" in f.metadata
+    }
     campaigns_page = _as(open_page, researcher, "campaigns")
     runs_page = _as(open_page, researcher, "runs")
-    numbers = ("n_items", "sample_seed", "k", "items_per_annotator", "lease_minutes", "max_text_chars",
-               "max_comment_chars")  # fmt: skip
+    numbers = (
+        "n_items",
+        "sample_seed",
+        "k",
+        "items_per_annotator",
+        "lease_minutes",
+        "max_text_chars",
+        "max_comment_chars",
+    )
     for name in numbers:
         widget = campaigns_page.number_input(key=name)
         assert widget.min == limits[name].low, name

@@ -1,5 +1,5 @@
-"""The Results page's Certainty block (pages/results_certainty.py) with AppTest on a real judged store: off until
-asked; then the stopping state, and the prediction-powered interval beside the human-only one."""
+"""The Results page's Certainty block (pages/results_certainty.py) with AppTest on a real judged store: off
+until asked; then the stopping state, and the prediction-powered interval beside the human-only one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The results page shows the faithfulness scores beside the human fidelity score (annotations/stats/faithfulness.py)."""
+"""The results page shows the faithfulness scores beside the human fidelity score
+(annotations/stats/faithfulness.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def test_results_page_shows_faithfulness_beside_fidelity(
     assert not at.exception, at.exception
     assert any("beside the human fidelity score" in m.value for m in at.markdown)
     (table,) = [d.value for d in at.dataframe if "better" in d.value.columns]
-    # the source-comparing scores only: the run's reference-based metrics (rougeL, sentence_bleu, bertscore_f1)
-    # are in the campaign and in "Every correlation", not under faithfulness
+    # the source-comparing scores only: the run's reference-based metrics (rougeL, sentence_bleu,
+    # bertscore_f1) are in the campaign and in "Every correlation", not under faithfulness
     assert list(dict.fromkeys(table["metric"])) == ["likelihood", "novel_1gram"]
     (every,) = [
         d.value for d in at.dataframe if "n_skipped" in d.value.columns and "human" in d.value.columns

@@ -1,6 +1,6 @@
-"""The Results page's judge cards (pages/results_judges.py) with AppTest on a real store: a judge that follows the
-annotators and one that flips a coin, imported from the run folder; and the annotate page, after the import, shows
-nothing of either."""
+"""The Results page's judge cards (pages/results_judges.py) with AppTest on a real store: a judge that
+follows the annotators and one that flips a coin, imported from the run folder; and the annotate page,
+after the import, shows nothing of either."""
 
 from __future__ import annotations
 
@@ -31,11 +31,22 @@ def human_choice(i: int) -> str:
 def judged(app_env, tmp_path, run_writer):
     run_dir = run_writer(tmp_path / "runs" / "run-2", n_items=N_ITEMS)
     cid = fill_decided(app_env, run_dir, k=3, decide=lambda item, annotator: human_choice(int(item[-3:])))
-    write_judge(run_dir, "judge-follows", N_ITEMS, prefers=human_choice,
-                p_finetuned=lambda i: 0.1 if human_choice(i) == "base" else 0.9)  # fmt: skip
+    write_judge(
+        run_dir,
+        "judge-follows",
+        N_ITEMS,
+        prefers=human_choice,
+        p_finetuned=lambda i: 0.1 if human_choice(i) == "base" else 0.9,
+    )
     coin = np.random.default_rng(1).random(N_ITEMS) < 0.5
-    write_judge(run_dir, "judge-coin", N_ITEMS, prefers=lambda i: "finetuned" if coin[i] else "base",
-                consistent=lambda i: i % 2 == 0, p_finetuned=lambda i: 0.5)  # fmt: skip
+    write_judge(
+        run_dir,
+        "judge-coin",
+        N_ITEMS,
+        prefers=lambda i: "finetuned" if coin[i] else "base",
+        consistent=lambda i: i % 2 == 0,
+        p_finetuned=lambda i: 0.5,
+    )
     for name in ("judge-follows", "judge-coin"):
         import_judge(app_env, cid, name)
     return cid
@@ -65,16 +76,21 @@ def test_the_card_shows_alpha_with_the_judge_each_annotator_by_name_and_each_cri
     differs), scoring fluency the judge's way and fidelity the other way."""
     run_dir = run_writer(tmp_path / "runs" / "run-5", n_items=12)
     bruno = users.create_user(app_env, "bruno", "maple-signal-harvest-41", "annotator")
-    cid = create_campaign(app_env, CampaignConfig(name="named", run_dir=str(run_dir), k=2, repeat_rate=0.0),
-                          design_secret="cd" * 32)  # fmt: skip
+    cid = create_campaign(
+        app_env,
+        CampaignConfig(name="named", run_dir=str(run_dir), k=2, repeat_rate=0.0),
+        design_secret="cd" * 32,
+    )
 
     def judge(who, pair, item_id, left, right, now):
         i = int(item_id[-3:])
         winner = human_choice(i) if who == annotator.user_id or i > 1 else "tie"
         choice = "tie" if winner == "tie" else ("A" if winner == left else "B")
         fluent = {side: 5 if human_choice(i) == system else 1 for side, system in (("A", left), ("B", right))}
-        given = {c.name: (fluent if c.name == "fluency" else {s: 6 - v for s, v in fluent.items()})
-                 for c in pair.criteria}  # fmt: skip
+        given = {
+            c.name: (fluent if c.name == "fluency" else {s: 6 - v for s, v in fluent.items()})
+            for c in pair.criteria
+        }
         judgments.submit(app_env, pair.token, who, choice, given, None, now=now + timedelta(seconds=20))
         return now + timedelta(seconds=20)
 

@@ -202,8 +202,8 @@ def test_the_verdict_is_drawn_before_the_other_statistics_finish(as_user, resear
 def test_example_browser_lists_a_few_items_and_opens_any_typed_id(
     as_user, researcher, judged, app_env, monkeypatch
 ):
-    """A large campaign sends the browser a short list (30,000 options cost it 50 MB and a third of a second per
-    visit); any other judged item opens when its id is typed beside it, an unknown id is named."""
+    """A large campaign sends the browser a short list (30,000 options cost it 50 MB and a third of a
+    second per visit); any other judged item opens when its id is typed beside it, an unknown id is named."""
     from annotations.campaigns import items_frame
     from pages import shared
 

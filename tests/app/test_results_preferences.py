@@ -1,6 +1,6 @@
-"""The Results page's "Preference data" block (pages/results_preferences.py) with AppTest on a real judged store:
-off until asked; a one-line error when the run's prompt format cannot be recovered; then the counts, the
-evaluation-split option and the download, whose zip holds the files the CLI writes."""
+"""The Results page's "Preference data" block (pages/results_preferences.py) with AppTest on a real judged
+store: off until asked; a one-line error when the run's prompt format cannot be recovered; then the counts,
+the evaluation-split option and the download, whose zip holds the files the CLI writes."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The Results page on small and unanimous campaigns (issue 18, items 2 and 4): no interval reads 100%–100% or
-"3.00 to 3.00", the sample-size guidance never says "already within ±0", and the Agreement tab says why alpha is
-undefined (every judgment the same, not a missing second annotator) with the raw agreement share."""
+"""The Results page on small and unanimous campaigns (issue 18, items 2 and 4): no interval reads 100%–100%
+or "3.00 to 3.00", the sample-size guidance never says "already within ±0", and the Agreement tab says why
+alpha is undefined (every judgment the same, not a missing second annotator) with the raw agreement share."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def test_a_unanimous_campaign_reads_an_honest_interval(as_researcher, app_env, t
     )  # the collapsed bootstrap
     now = next(m.value for m in at.metric if m.label == "Win-rate interval now")
     assert now == f"±{(high - low) / 2:.1%}"
-    # agreement: two annotators judged every item; alpha is undefined because nothing varies, and raw agreement shows
+    # agreement: two annotators judged every item; alpha is undefined because nothing varies, and raw
+    # agreement shows
     assert metric["Raw agreement on the preference"] == "100%"
     info = " ".join(i.value for i in at.info).replace("\\", "")
     assert "second annotator" not in info
@@ -54,8 +55,13 @@ def test_a_unanimous_campaign_reads_an_honest_interval(as_researcher, app_env, t
 
 
 def test_one_annotator_gets_no_raw_agreement_but_the_plan(as_researcher, app_env, tmp_path, run_writer):
-    fill_decided(app_env, run_writer(tmp_path / "runs" / "run-1a", n_items=6), n_annotators=1, name="alone",
-                 decide=lambda item, annotator: "finetuned" if item < "item-004" else "base")  # fmt: skip
+    fill_decided(
+        app_env,
+        run_writer(tmp_path / "runs" / "run-1a", n_items=6),
+        n_annotators=1,
+        name="alone",
+        decide=lambda item, annotator: "finetuned" if item < "item-004" else "base",
+    )
     at = as_researcher()
     assert not at.exception, at.exception
     assert "Raw agreement on the preference" not in [m.label for m in at.metric]
@@ -63,8 +69,13 @@ def test_one_annotator_gets_no_raw_agreement_but_the_plan(as_researcher, app_env
 
 
 def test_ties_only_say_there_is_no_verdict(as_researcher, app_env, tmp_path, run_writer):
-    fill_decided(app_env, run_writer(tmp_path / "runs" / "run-t", n_items=4), n_annotators=2, name="ties",
-                 decide=lambda item, annotator: "tie")  # fmt: skip
+    fill_decided(
+        app_env,
+        run_writer(tmp_path / "runs" / "run-t", n_items=4),
+        n_annotators=2,
+        name="ties",
+        decide=lambda item, annotator: "tie",
+    )
     at = as_researcher()
     assert not at.exception, at.exception
     assert any("No verdict yet: every judgment is a tie" in t for t in texts(at))
@@ -77,14 +88,20 @@ def test_ties_only_say_there_is_no_verdict(as_researcher, app_env, tmp_path, run
 
 
 def test_raw_agreement_is_shown_beside_a_defined_alpha(as_researcher, app_env, tmp_path, run_writer):
-    # ann-1 disagrees with ann-0 on every third item: alpha is defined, and the plain share is 2 of 3 pairs agreeing
+    # ann-1 disagrees with ann-0 on every third item: alpha is defined, and the plain share is 2 of 3 pairs
+    # agreeing
     def decide(item, annotator):
         i = int(item.split("-")[1])
         first = "finetuned" if i % 2 else "base"
         return first if annotator == "ann-0" or i % 3 else ("base" if first == "finetuned" else "finetuned")
 
-    fill_decided(app_env, run_writer(tmp_path / "runs" / "run-s", n_items=12), n_annotators=2, decide=decide,
-                 name="split")  # fmt: skip
+    fill_decided(
+        app_env,
+        run_writer(tmp_path / "runs" / "run-s", n_items=12),
+        n_annotators=2,
+        decide=decide,
+        name="split",
+    )
     at = as_researcher()
     assert not at.exception, at.exception
     metric = {m.label: m.value for m in at.metric}

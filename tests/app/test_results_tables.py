@@ -1,6 +1,7 @@
-"""The Results page's tables as a researcher reads them (issue 18, item 6): usernames, not annotator ids; headers
-in words, not column names; "—" with a line saying why, not None; and on "Metrics vs humans" one sentence and
-one table, the sentence saying when the items are too few to tell. The frames keep their columns and ids."""
+"""The Results page's tables as a researcher reads them (issue 18, item 6): usernames, not annotator ids;
+headers in words, not column names; "—" with a line saying why, not None; and on "Metrics vs humans" one
+sentence and one table, the sentence saying when the items are too few to tell. The frames keep their
+columns and ids."""
 
 from __future__ import annotations
 
@@ -100,8 +101,10 @@ def test_metrics_vs_humans_is_one_sentence_and_one_table(open_page, researcher, 
     tab = next(t for t in at.tabs if t.label == "Metrics vs humans")
     sentences = [m.value for m in tab.markdown]
     # three items: no correlation can be told from chance, whatever its value (2/3! = 0.33)
-    assert any(s.startswith("3 items are too few to tell whether any metric tracks the human preference")
-               for s in sentences), sentences  # fmt: skip
+    assert any(
+        s.startswith("3 items are too few to tell whether any metric tracks the human preference")
+        for s in sentences
+    ), sentences
     outside = _tables_outside_expanders(tab)
     assert len(outside) == 1, [list(t.value.columns) for t in outside]
     reading = outside[0]
@@ -118,7 +121,10 @@ def test_metrics_vs_humans_is_one_sentence_and_one_table(open_page, researcher, 
     assert (reading.value["n"] == 3).all()
     headers = _headers(reading)
     assert [headers[c] for c in ("coefficient", "ci_low", "ci_high", "n")] == [
-        "Coefficient", "95% CI low", "95% CI high", "Items",
-    ]  # fmt: skip
+        "Coefficient",
+        "95% CI low",
+        "95% CI high",
+        "Items",
+    ]
     # Spearman and Pearson are a click away
     assert any("Spearman and Pearson" in e.label for e in tab.expander)

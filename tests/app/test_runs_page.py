@@ -1,5 +1,5 @@
-"""Runs page with AppTest: overlaid curves, configs side by side, metric tables, a sweep heatmap, and carrying a
-run on (generate + score jobs, a campaign); a run folder deleted while listed does not break it."""
+"""Runs page with AppTest: overlaid curves, configs side by side, metric tables, a sweep heatmap, and
+carrying a run on (generate + score jobs, a campaign); a run folder deleted while listed does not break it."""
 
 from __future__ import annotations
 

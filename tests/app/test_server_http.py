@@ -1,7 +1,8 @@
-"""The web server answered over real HTTP (issue 20, items 11 and 13): the cookie route believes `X-Forwarded-Proto`
-only with FT_TRUST_PROXY=1, refuses a cross-site POST (by `Origin` or `Sec-Fetch-Site`) without spending the ticket,
-`/_stcore/metrics` is closed, `/media/...` needs a live session's cookie, and every response forbids framing by
-another site. One app (`streamlit run streamlit_app.py`) on a free port, its store prepared before it starts."""
+"""The web server answered over real HTTP (issue 20, items 11 and 13): the cookie route believes
+`X-Forwarded-Proto` only with FT_TRUST_PROXY=1, refuses a cross-site POST (by `Origin` or `Sec-Fetch-Site`)
+without spending the ticket, `/_stcore/metrics` is closed, `/media/...` needs a live session's cookie, and
+every response forbids framing by another site. One app (`streamlit run streamlit_app.py`) on a free port,
+its store prepared before it starts."""
 
 from __future__ import annotations
 
@@ -94,9 +95,9 @@ def test_media_needs_the_cookie_of_a_live_session(server):
 
 
 def test_the_bundled_fonts_and_icons_load_without_a_session(server):
-    """The login page's own assets under /static/media/ (the text font, the icon font) load for a visitor with no
-    cookie yet: the media guard once refused them too, and every page showed icon names ("home", "key") instead
-    of icons."""
+    """The login page's own assets under /static/media/ (the text font, the icon font) load for a visitor
+    with no cookie yet: the media guard once refused them too, and every page showed icon names ("home",
+    "key") instead of icons."""
     from pathlib import Path
 
     from streamlit import file_util

@@ -33,8 +33,10 @@ def test_building_the_server_limits_blas_to_one_thread_and_gives_arrow_malloc(tm
         "FT_APP_DB": str(tmp_path / "app.duckdb"),
         "FT_RUNS_DIR": str(tmp_path / "runs"),
         "FT_ADMIN_PASSWORD": "blas-test-cobalt-heron-88",
-        "OPENBLAS_NUM_THREADS": "2",  # what the server would use on this 2-core machine class without the limit
-        "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",  # pyarrow's default on Linux, whatever the caller's environment
+        # what the server would use on this 2-core machine class without the limit
+        "OPENBLAS_NUM_THREADS": "2",
+        # pyarrow's default on Linux, whatever the caller's environment
+        "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",
     }
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT],

@@ -1,6 +1,7 @@
-"""Sessions, password rules and the login throttle on the pages (AppTest): a session ended elsewhere logs a tab out
-at its next run, an old weak password leads to the new-password page before anything else, the Users page refuses
-weak passwords with the reason and shows failed logins, and a store held by another process gives one line."""
+"""Sessions, password rules and the login throttle on the pages (AppTest): a session ended elsewhere logs a
+tab out at its next run, an old weak password leads to the new-password page before anything else, the
+Users page refuses weak passwords with the reason and shows failed logins, and a store held by another
+process gives one line."""
 
 from __future__ import annotations
 
@@ -127,9 +128,9 @@ def test_failed_logins_are_shown_to_researchers(open_page, app_env, researcher, 
 def test_a_locked_admin_still_logs_in_from_elsewhere_and_a_researcher_unlocks_it(
     open_page, app_env, admin_password, researcher, monkeypatch
 ):
-    """Issue 20, item 1, on the pages: five wrong passwords for `admin` from an attacker's address lock only that
-    address; the login page (another address) lets admin in with the right password; the Users page lists the
-    lock and its Unlock button lifts it."""
+    """Issue 20, item 1, on the pages: five wrong passwords for `admin` from an attacker's address lock
+    only that address; the login page (another address) lets admin in with the right password; the Users
+    page lists the lock and its Unlock button lifts it."""
     monkeypatch.setenv("FT_LOGIN_BACKOFF_SECONDS", "0")
     for _ in range(5):
         logins.log_in(app_env, "admin", "not-the-password", "203.0.113.66")
@@ -151,7 +152,7 @@ def test_a_store_held_by_another_process_gives_one_line_to_visitors(open_page, t
         [
             sys.executable,
             "-c",
-            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(60)",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(60)",  # noqa: E501
         ],
         stdout=subprocess.PIPE,
         text=True,

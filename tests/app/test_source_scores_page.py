@@ -1,6 +1,6 @@
-"""A CSV with a `source` column uploaded on the Campaigns page (issue 18, item 5): the campaign is created at once
-and says its outputs are being scored against their sources; the Results page says so while the job runs, and
-shows the scores, under "faithfulness" too, once they are in."""
+"""A CSV with a `source` column uploaded on the Campaigns page (issue 18, item 5): the campaign is created
+at once and says its outputs are being scored against their sources; the Results page says so while the job
+runs, and shows the scores, under "faithfulness" too, once they are in."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def test_uploaded_sources_are_scored_in_the_background_and_shown(
 
     results = login_as(open_page("results"), researcher).run()
     assert not results.exception, results.exception
-    # no watcher thread runs here, so the job is still "running" in the store: the page says the scores are coming
+    # no watcher thread runs here, so the job is still "running" in the store: the page says the scores are
+    # coming
     assert queue.get_job(app_env, job.job_id).active
     assert any("being scored against their sources" in c.value for c in results.caption)
 

@@ -181,8 +181,8 @@ def test_an_upload_is_kept_under_the_data_folder_and_listed_again(app_env, resea
     at = _as(researcher)
     at.radio(key="data_mode").set_value("Upload a file").run()
     assert at.button(key="launch").disabled
-    # AppTest cannot drive a file_uploader (tests/e2e/test_train_browser.py uploads through Chromium); the page
-    # keeps an upload with data_files.save_upload, which is what lists it again here
+    # AppTest cannot drive a file_uploader (tests/e2e/test_train_browser.py uploads through Chromium); the
+    # page keeps an upload with data_files.save_upload, which is what lists it again here
     kept = data_files.save_upload(data_root / "uploads", "my data.jsonl", b'{"doc": "x", "sum": "y"}\n')
     assert kept == data_root / "uploads" / "my-data.jsonl" and kept.read_bytes().startswith(b'{"doc"')
     fresh = _as(researcher)
@@ -298,8 +298,8 @@ def test_several_gpus_launch_through_accelerate(app_env, researcher, monkeypatch
 
 
 def test_the_chosen_columns_and_files_survive_a_visit_to_the_upload_tab(app_env, researcher, data_root):
-    """Streamlit drops the state of widgets a run does not draw; the picker keeps the researcher's choices (this
-    once came back as source column '(none)' with the form still 'ready')."""
+    """Streamlit drops the state of widgets a run does not draw; the picker keeps the researcher's choices
+    (this once came back as source column '(none)' with the form still 'ready')."""
     at = _as(researcher)
     at.selectbox(key="cfg_id_column").set_value("paper_id").run()
     at.selectbox(key="pick_test_file").set_value("").run()

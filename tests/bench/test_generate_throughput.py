@@ -1,6 +1,6 @@
-"""bench/generate_throughput.py on the CPU: it prints the loop-vs-batched ratio and the time per generated token of
-the base, the merged fine-tuned system and the unmerged adapter, in both fp32 and bf16 (the dtype peft's fp32
-adapter used to slow down)."""
+"""bench/generate_throughput.py on the CPU: it prints the loop-vs-batched ratio and the time per generated
+token of the base, the merged fine-tuned system and the unmerged adapter, in both fp32 and bf16 (the dtype
+peft's fp32 adapter used to slow down)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_the_bench_prints_base_and_finetuned_time_per_token(precision):
             "4",
             "--precision",
             precision,
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

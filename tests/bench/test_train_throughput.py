@@ -1,6 +1,8 @@
+# ruff: noqa: E501  (JavaScript or code run in a subprocess, embedded in strings: kept as written)
 """bench/train_throughput.py on the CPU: why each system runs in a process of its own (accelerate keeps one
-process-wide state), that `ft_core.train` itself survives another precision after a Trainer in one process, and
-that the bench compares like with like (the same precision on both sides, printed) and prints its ratio."""
+process-wide state), that `ft_core.train` itself survives another precision after a Trainer in one process,
+and that the bench compares like with like (the same precision on both sides, printed) and prints its
+ratio."""
 
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def test_a_trainer_then_bf16_in_one_process(tmp_path, tiny_causal_dir, tiny_jsonl):
-    # What the old bench did on a GPU: the Trainer baseline (fp32, mixed_precision "no"), then ft_core in bf16 in
-    # the same process. accelerate refuses a second precision; ft_core.train now starts from a fresh state.
+    # What the old bench did on a GPU: the Trainer baseline (fp32, mixed_precision "no"), then ft_core in bf16
+    # in the same process. accelerate refuses a second precision; ft_core.train now starts from a fresh state.
     proc = _python(
         f"""
         import argparse, json
@@ -92,7 +94,7 @@ def test_the_bench_runs_each_system_in_its_own_process_at_one_precision(tmp_path
             str(tiny_jsonl / "train.jsonl"),
             "--max-source-length",
             "48",
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

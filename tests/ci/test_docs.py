@@ -75,7 +75,8 @@ def test_every_local_link_of_the_readme_and_docs_leads_to_a_file_and_its_heading
 
 
 def test_the_readme_is_a_guide():
-    """What it answers, the two commands, a screenshot, the loop, where to read on; the reference lives in docs/."""
+    """What it answers, the two commands, a screenshot, the loop, where to read on; the reference lives in
+    docs/."""
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 170, "the README grew past a guide: move reference to docs/"
     assert re.search(r"!\[[^\]]+\]\(docs/img/[\w-]+\.png\)", readme), "the README shows no screenshot"
@@ -85,8 +86,8 @@ def test_the_readme_is_a_guide():
 
 
 def test_commands_in_the_docs_name_the_venv_python():
-    """A command a person copies runs from the project's venv (`.venv/bin/python -m ...`), never a bare `python`
-    that on a stock Debian is the system's Python without our packages."""
+    """A command a person copies runs from the project's venv (`.venv/bin/python -m ...`), never a bare
+    `python` that on a stock Debian is the system's Python without our packages."""
     bare = re.compile(r"(?<![\w/.-])python3? +(?:-m +\w|bench/|docs/)")
     for page in _pages():
         for number, line in enumerate(page.read_text().splitlines(), 1):

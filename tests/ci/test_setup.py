@@ -1,7 +1,9 @@
-"""The README's setup installs into the project's virtual environment, also on a Python that refuses `pip install`.
+"""The README's setup installs into the project's virtual environment, also on a Python that refuses `pip
+install`.
 
 `.ci/run` makes `.venv` from Debian's /usr/bin/python3 where that interpreter is marked externally managed
-(PEP 668) and sets FT_EXPECT_EXTERNALLY_MANAGED=1; these tests then check the suite really runs from such a venv.
+(PEP 668) and sets FT_EXPECT_EXTERNALLY_MANAGED=1; these tests then check the suite really runs from such a
+venv.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ def test_constraints_pin_every_requirement():
 
 
 def test_setup_converts_the_embedded_model_into_the_cache_the_demo_reads(tmp_path):
-    """.ci/setup converts the GGUF once (about 2 minutes on 2 cores), so the demo's first job does not. Its command
-    is run here against a cache where the folder exists already: it must name the folder the jobs load."""
+    """.ci/setup converts the GGUF once (about 2 minutes on 2 cores), so the demo's first job does not. Its
+    command is run here against a cache where the folder exists already: it must name the folder the jobs
+    load."""
     setup = (ROOT / ".ci" / "setup").read_text()
     (line,) = [x for x in setup.splitlines() if "convert_embedded" in x and not x.startswith("#")]
     assert line.startswith('"$VENV/bin/python" -c ')

@@ -1,4 +1,5 @@
-"""Real-browser fixtures: the app in a subprocess on a free port, and a headless Debian Chromium driven by Playwright.
+"""Real-browser fixtures: the app in a subprocess on a free port, and a headless Debian Chromium driven by
+Playwright.
 
 Reuse in any tests/e2e test:
 
@@ -12,9 +13,10 @@ Reuse in any tests/e2e test:
         app.stop()                              # the app holds the only read-write connection ...
         con = app.store()                       # ... so read the DuckDB file after stopping it
 
-`app` points FT_APP_DB and FT_RUNS_DIR into tmp_path (`app.db_path`, `app.runs_dir`) and sets FT_ADMIN_PASSWORD
-(`app.admin_password`), so the first researcher `admin` can log in. `app.output()` gives the server's log.
-Tests are skipped with a clear reason when /usr/bin/chromium is missing (`bash .ci/setup --with-browser`).
+`app` points FT_APP_DB and FT_RUNS_DIR into tmp_path (`app.db_path`, `app.runs_dir`) and sets
+FT_ADMIN_PASSWORD (`app.admin_password`), so the first researcher `admin` can log in. `app.output()` gives the
+server's log. Tests are skipped with a clear reason when /usr/bin/chromium is missing (`bash .ci/setup
+--with-browser`).
 """
 
 from __future__ import annotations

@@ -119,7 +119,10 @@ def test_annotator_judges_with_the_keyboard_and_edits_one(app, browser_page):
 
 
 def test_untrusted_output_is_text_and_annotators_cannot_open_researcher_pages(app, browser_page):
-    evil = "<script>window.pwned=1;alert('x')</script> **bold** <b>tag</b> [link](http://example.com) <img src=x onerror=\"window.pwned=2\">"
+    evil = (
+        "<script>window.pwned=1;alert('x')</script> **bold** <b>tag</b> [link](http://example.com) <img "
+        'src=x onerror="window.pwned=2">'
+    )
     _campaign(app, lambda system, i: evil + f" ({WORD[system]})", n_items=2)
     app.start()
     dialogs = []

@@ -1,5 +1,6 @@
-"""The real app server (`streamlit run`) backs up on its schedule while it holds the store, without any visitor;
-the backups restore while it runs; the command line refuses the held file; a bad FT_BACKUP_* stops the start."""
+"""The real app server (`streamlit run`) backs up on its schedule while it holds the store, without any
+visitor; the backups restore while it runs; the command line refuses the held file; a bad FT_BACKUP_* stops
+the start."""
 
 from __future__ import annotations
 
@@ -47,9 +48,20 @@ def test_the_server_backs_up_on_its_schedule_and_the_backup_restores(tmp_path, m
         ]
         restored.close()
         refused = subprocess.run(
-            [sys.executable, "-m", "annotations", "backup", "--db", str(server.db_path), "--out", str(tmp_path / "x")],
-            cwd=ROOT, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "annotations",
+                "backup",
+                "--db",
+                str(server.db_path),
+                "--out",
+                str(tmp_path / "x"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert refused.returncode == 1 and "held by another process" in refused.stderr
         assert "Back up now" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     finally:

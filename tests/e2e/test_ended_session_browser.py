@@ -1,6 +1,7 @@
-"""A real Chromium, after the session ended in another tab (issue 20, items 5 and 6): the Results tab that drew the
-Download button makes no export any more, the `/media/...` URL of an earlier download answers 403 to a client
-without the cookie and to everyone once the session ended, and the Train page's upload writes no file."""
+"""A real Chromium, after the session ended in another tab (issue 20, items 5 and 6): the Results tab that
+drew the Download button makes no export any more, the `/media/...` URL of an earlier download answers 403
+to a client without the cookie and to everyone once the session ended, and the Train page's upload writes
+no file."""
 
 from __future__ import annotations
 

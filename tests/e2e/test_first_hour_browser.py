@@ -1,8 +1,9 @@
-"""A real Chromium at a common laptop width (1280 x 800) on what a researcher and an annotator meet first (issue
-18, items 6 and 9): the verdict's figures are not cut, the Results tables show usernames and headers in words and
-no "None", the Campaigns listing fits the page with one campaign's progress under it, Users names who created an
-account; an annotator on a Portuguese campaign, while English ones are open too, reads the menu in Portuguese,
-numbers written "2.000", and "Desfazer o último" whole. Screenshots: screenshots/first-hour-*.png."""
+"""A real Chromium at a common laptop width (1280 x 800) on what a researcher and an annotator meet first
+(issue 18, items 6 and 9): the verdict's figures are not cut, the Results tables show usernames and headers
+in words and no "None", the Campaigns listing fits the page with one campaign's progress under it, Users
+names who created an account; an annotator on a Portuguese campaign, while English ones are open too, reads
+the menu in Portuguese, numbers written "2.000", and "Desfazer o último" whole. Screenshots:
+screenshots/first-hour-*.png."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ NAMES = ("maria", "joao", "ana")
 CUT = """(selector) => [...document.querySelectorAll(selector)].flatMap(e => [e, ...e.querySelectorAll('*')])
     .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible')
     .map(e => e.innerText)"""
-# The grids' accessible tables (a grid draws on a canvas): their header and cell texts, of the grids drawn now.
+# The grids' accessible tables (a grid draws on a canvas): their header and cell texts, of the grids drawn
+# now.
 GRID_TEXT = """() => [...document.querySelectorAll("[data-testid='stDataFrame'] table")].map(t => ({
     headers: [...t.querySelectorAll('th')].map(h => h.textContent),
     cells: [...t.querySelectorAll('td')].map(c => c.textContent)}))"""

@@ -1,7 +1,8 @@
-"""The app started exactly as the README starts it (`.venv/bin/streamlit run streamlit_app.py`, no extra flag)
-idles while a browser shows the login page: it watches no file (Streamlit's watcher followed every imported module,
-all of torch with the .venv inside the checkout: a full core and "Inotify queue overflowed" lines that buried the
-admin password), uses a small fraction of a core, and its terminal output holds no watcher lines."""
+"""The app started exactly as the README starts it (`.venv/bin/streamlit run streamlit_app.py`, no extra
+flag) idles while a browser shows the login page: it watches no file (Streamlit's watcher followed every
+imported module, all of torch with the .venv inside the checkout: a full core and "Inotify queue
+overflowed" lines that buried the admin password), uses a small fraction of a core, and its terminal output
+holds no watcher lines."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def readme_streamlit() -> Path:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, from /proc/<pid>/stat (fields 14 and 15, in clock ticks)."""
+    """User + system CPU time of a process so far, from /proc/<pid>/stat (fields 14 and 15, in clock
+    ticks)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

@@ -1,7 +1,7 @@
-"""A real Chromium on the Jobs page: a live curve with one logged step is drawn inside its axes with whole-step
-ticks (the chart is only laid out in a browser), and Cancel on a chain asks first, naming the job and its chain,
-after which the job after it shows as skipped. Screenshots: jobs_one_point.png, jobs_chain_cancel.png,
-jobs_skipped.png."""
+"""A real Chromium on the Jobs page: a live curve with one logged step is drawn inside its axes with
+whole-step ticks (the chart is only laid out in a browser), and Cancel on a chain asks first, naming the
+job and its chain, after which the job after it shows as skipped. Screenshots: jobs_one_point.png,
+jobs_chain_cancel.png, jobs_skipped.png."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from jobs import queue
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ONE_STEP = (
-    "import json, pathlib, sys, time; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); "
-    "(run / 'train_log.jsonl').write_text(json.dumps({'step': 1, 'loss': 3.6067, 'time': time.time()}) + '\\n'); "
+    "import json, pathlib, sys, time; run = pathlib.Path(sys.argv[1]); run.mkdir(parents=True); (run / "
+    "'train_log.jsonl').write_text(json.dumps({'step': 1, 'loss': 3.6067, 'time': time.time()}) + '\\n'); "
     "(run / 'status.json').write_text(json.dumps({'state': 'running', 'step': 1, 'total_steps': 8, "
     "'started_at': time.time()})); time.sleep(120)"
 )
@@ -30,9 +30,14 @@ def test_one_point_curve_and_chain_cancel(app, browser_page, tmp_path):
     def queue_jobs(con):
         logs = app.runs_dir / ".jobs"
         first = queue.submit(  # queued here, started by the app (its parent, which reaps it)
-            con, "train", [sys.executable, "-c", ONE_STEP, str(run_dir)], log_dir=logs, run_dir=run_dir,
-            label="chain 1/2: train", pipeline="p",
-        )  # fmt: skip
+            con,
+            "train",
+            [sys.executable, "-c", ONE_STEP, str(run_dir)],
+            log_dir=logs,
+            run_dir=run_dir,
+            label="chain 1/2: train",
+            pipeline="p",
+        )
         second = queue.submit(
             con,
             "generate",

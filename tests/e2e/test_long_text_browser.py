@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (JavaScript or code run in a subprocess, embedded in strings: kept as written)
 """A real Chromium: the longest texts an import lets through cannot freeze or stretch the annotate page.
 
 One output is a 20,000-character single line of words, another the limit's 20,000 characters with no space at
@@ -76,7 +77,8 @@ def _wait_for_long_output(page, started: float, seen: dict) -> tuple[str, float]
             if name in seen:
                 continue
             if page.evaluate(
-                "(t) => [...document.querySelectorAll(\"[data-testid='stText']\")].some(e => e.innerText === t)",
+                "(t) => [...document.querySelectorAll(\"[data-testid='stText']\")].some(e => e.innerText === "
+                "t)",
                 text,
             ):
                 return name, time.perf_counter() - started
@@ -103,7 +105,8 @@ def test_long_outputs_wrap_in_bounded_boxes_and_render_quickly(app, browser_page
         geometry = _long_output_box(page, TEXTS[name])
         seen[name] = (seconds, responsive_ms, geometry)
         print(
-            f"\n{name}: drawn {seconds:.2f} s after the click; a script ran {responsive_ms:.0f} ms later; {geometry}"
+            f"\n{name}: drawn {seconds:.2f} s after the click; a script ran {responsive_ms:.0f} ms later; "
+            f"{geometry}"
         )
         app.screenshot(page, f"long-text-{name}")
         assert seconds < 15, f"{name} took {seconds:.1f} s to draw"

@@ -1,10 +1,12 @@
+# ruff: noqa: E501  (JavaScript or code run in a subprocess, embedded in strings: kept as written)
 """A real Chromium at phone size (390x844, touch): the annotate page works with a thumb.
 
-After every submit the next pair starts at its top (Streamlit's frame scrolled back up), output A's heading is on
-the first screen, the choice buttons within the first two, and no keyboard hint ("Ctrl + Enter") shows on a touch
-screen; tapping a choice leaves the view where it is; long texts are folded until "Show the whole texts". On a
-desktop the hints stay and Ctrl+Enter still submits. Screenshots: screenshots/phone-before-submit.png and
-phone-after-submit.png (look at them); the positions are printed (pytest -s).
+After every submit the next pair starts at its top (Streamlit's frame scrolled back up), output A's heading is
+on the first screen, the choice buttons within the first two, and no keyboard hint ("Ctrl + Enter") shows on a
+touch screen; tapping a choice leaves the view where it is; long texts are folded until "Show the whole
+texts". On a desktop the hints stay and Ctrl+Enter still submits. Screenshots:
+screenshots/phone-before-submit.png and phone-after-submit.png (look at them); the positions are printed
+(pytest -s).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ GEOMETRY = """() => {
 }"""
 
 
-SCROLLERS = """() => [...document.querySelectorAll('*')].filter(e => e.scrollHeight > e.clientHeight + 20 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => [e.tagName, e.dataset.testid, e.className.slice(0, 60), e.scrollTop, e.scrollHeight, e.clientHeight])"""
+SCROLLERS = """() => [...document.querySelectorAll('*')].filter(e => e.scrollHeight > e.clientHeight + 20 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => [e.tagName, e.dataset.testid, e.className.slice(0, 60), e.scrollTop, e.scrollHeight, e.clientHeight])"""  # noqa: E501
 
 
 def _geometry(page) -> dict:
@@ -116,7 +118,8 @@ def test_phone_pairs_start_at_their_top_fold_long_texts_and_hide_keyboard_hints(
     assert first["headingA"] < SCREEN and first["choicesBottom"] <= 2 * SCREEN, first
     assert first["hints"] == [], first
 
-    # Long texts fold: the 30-line output gets a box of a third of the screen or less, until "Show the whole texts".
+    # Long texts fold: the 30-line output gets a box of a third of the screen or less, until "Show the whole
+    # texts".
     assert first["boxB"] <= SCREEN * 0.31 or first["boxA"] <= SCREEN * 0.31, first
     page.get_by_text("Show the whole texts").click()
     settle(page)

@@ -1,6 +1,7 @@
-"""A real Chromium on the Results page and on the slide deck: the verdict and every tab are drawn, the Agreement
-tab of a one-annotator campaign says what is needed, one click downloads the deck, and every chart of the deck's
-single HTML file renders (naturalWidth > 0). Screenshots: screenshots/results-*.png, screenshots/slides-*.png."""
+"""A real Chromium on the Results page and on the slide deck: the verdict and every tab are drawn, the
+Agreement tab of a one-annotator campaign says what is needed, one click downloads the deck, and every
+chart of the deck's single HTML file renders (naturalWidth > 0). Screenshots: screenshots/results-*.png,
+screenshots/slides-*.png."""
 
 from __future__ import annotations
 
@@ -27,9 +28,12 @@ def _campaigns(app):
             name="four readers",
         )
         solo = synthetic.fill_store(
-            con, run_folders.write_run_folder(app.runs_dir / "run-solo", n_items=10), n_annotators=1,
-            left_biased=(), name="one reader",
-        )  # fmt: skip
+            con,
+            run_folders.write_run_folder(app.runs_dir / "run-solo", n_items=10),
+            n_annotators=1,
+            left_biased=(),
+            name="one reader",
+        )
         return many, solo
 
     return app.prepare(work)
@@ -56,7 +60,8 @@ def test_results_page_slides_download_and_one_annotator_agreement(app, browser_p
     app.start()
     page = app.login(browser_page, "admin", app.admin_password)
 
-    # the newest campaign has one annotator: the Agreement tab explains what is needed instead of empty sections
+    # the newest campaign has one annotator: the Agreement tab explains what is needed instead of empty
+    # sections
     _open_results(page)
     page.get_by_text("by 1 annotator;").wait_for()  # the one-annotator campaign is the one shown
     page.get_by_role("tab", name="Agreement").click()

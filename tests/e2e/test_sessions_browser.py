@@ -1,7 +1,7 @@
-"""A real Chromium: a login survives a reload, a new tab and a restarted app, and comes back to the same pair and
-campaign; logging out in one tab logs out the others at their next click (and that click stores nothing); an
-expired or revoked session asks for the password; the cookie is HttpOnly, SameSite=Strict, Secure behind https;
-a second app on the same DuckDB file refuses to start with one line."""
+"""A real Chromium: a login survives a reload, a new tab and a restarted app, and comes back to the same
+pair and campaign; logging out in one tab logs out the others at their next click (and that click stores
+nothing); an expired or revoked session asks for the password; the cookie is HttpOnly, SameSite=Strict,
+Secure behind https; a second app on the same DuckDB file refuses to start with one line."""
 
 from __future__ import annotations
 
@@ -220,8 +220,8 @@ def test_a_wrong_password_is_refused_throttled_and_logged_on_one_line(app, brows
 
 
 def test_the_first_request_after_a_start_goes_through_the_login_gate(app, browser_page):
-    """Before any run called st.navigation, Streamlit would run pages/jobs.py on its own (the old `pages/` layout),
-    outside the gate and with every file of pages/ in the sidebar."""
+    """Before any run called st.navigation, Streamlit would run pages/jobs.py on its own (the old `pages/`
+    layout), outside the gate and with every file of pages/ in the sidebar."""
     app.start()
     browser_page.goto(f"{app.url}/jobs")  # the very first request of this server
     _login_form(browser_page).wait_for()

@@ -49,7 +49,8 @@ def test_launch_watch_and_compare_a_tiny_run(app, browser_page, tiny_causal_dir,
     page.get_by_role("option", name="Quick CPU try (48 examples, 12 steps)").click()
     page.wait_for_timeout(500)
     open_tab(page, "Data")
-    # an upload through the browser: a header-only CSV is refused by its own name, a good file is kept and picked
+    # an upload through the browser: a header-only CSV is refused by its own name, a good file is kept and
+    # picked
     page.get_by_text("Upload a file").click()
     chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     bad = tmp_path / "header only.csv"

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (JavaScript or code run in a subprocess, embedded in strings: kept as written)
 """A real Chromium: user strings are text on every page that shows them.
 
 A Markdown image pointing at a local HTTP server (standing in for an outside URL), a link, `$x^2$` and a

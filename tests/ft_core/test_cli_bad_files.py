@@ -1,4 +1,5 @@
-"""`python -m ft_core ... --config FILE` on binary and non-UTF-8 files: one line `error: ...`, exit 1, no traceback.
+"""`python -m ft_core ... --config FILE` on binary and non-UTF-8 files: one line `error: ...`, exit 1, no
+traceback.
 
 Real subprocesses, as a researcher runs them; the same for an outputs file `score` reads."""
 
@@ -58,12 +59,14 @@ def test_score_on_a_binary_outputs_file_is_one_line(tmp_path):
 
 
 def test_a_file_read_without_its_own_check_is_still_one_line_fault_injected(tmp_path, monkeypatch, capsys):
-    """Fault injection: a command whose reader forgets to check the encoding still ends in one line, exit 1."""
+    """Fault injection: a command whose reader forgets to check the encoding still ends in one line, exit
+    1."""
     from ft_core import __main__ as cli
 
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "careless_command.py").write_text(
-        "from pathlib import Path\n\ndef main(argv):\n    return len(Path(argv[0]).read_text(encoding='utf-8'))\n"
+        "from pathlib import Path\n\ndef main(argv):\n    return "
+        "len(Path(argv[0]).read_text(encoding='utf-8'))\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(cli.COMMANDS, "careless", ("careless_command", "reads a file"))

@@ -1,5 +1,5 @@
-"""The job configs: YAML + --set overrides, type coercion, the nonsense they refuse, their field metadata, and the
-one helper that parses every command line from them."""
+"""The job configs: YAML + --set overrides, type coercion, the nonsense they refuse, their field metadata,
+and the one helper that parses every command line from them."""
 
 import dataclasses
 import re
@@ -138,11 +138,26 @@ def test_command_lines_are_parsed_from_the_dataclass(tmp_path):
     config.write_text("run_dir: from-file\nbatch_size: 8\nlimit: 5\n")
     cfg = parse_cli(
         GenerateConfig,
-        ["--config", str(config), "--set", "limit=7", "--limit", "200", "--decodings", "greedy",
-         "beam:num_beams=4,length_penalty=0.8", "--decodings", "sample", "--seeds", "0,1", "--seeds", "2",
-         "--overwrite"],
+        [
+            "--config",
+            str(config),
+            "--set",
+            "limit=7",
+            "--limit",
+            "200",
+            "--decodings",
+            "greedy",
+            "beam:num_beams=4,length_penalty=0.8",
+            "--decodings",
+            "sample",
+            "--seeds",
+            "0,1",
+            "--seeds",
+            "2",
+            "--overwrite",
+        ],
         "generate",
-    )  # fmt: skip
+    )
     assert cfg.run_dir == "from-file" and cfg.batch_size == 8  # the file
     assert cfg.limit == 200  # file < --set < flag
     # several values per flag and repeated flags; a decoding setting keeps its commas, seeds split on them
@@ -272,11 +287,17 @@ def test_a_config_written_as_a_command_line_reads_back_the_same():
     generate = GenerateConfig(run_dir="runs/a", limit=20)
     assert config_to_args(generate) == ["--run-dir", "runs/a", "--limit", "20"]  # defaults are left out
     assert config_to_args(ScoreConfig(run_dir="runs/a", metrics=["bleu", "rouge"])) == [
-        "--run-dir", "runs/a", "--metrics", "bleu,rouge",
-    ]  # fmt: skip
+        "--run-dir",
+        "runs/a",
+        "--metrics",
+        "bleu,rouge",
+    ]
     assert config_to_args(SweepConfig(learning_rates=[3e-5, 1e-4], lora_ranks=[8, 16])) == [
-        "--lr", "3e-05,0.0001", "--r", "8,16",
-    ]  # fmt: skip
+        "--lr",
+        "3e-05,0.0001",
+        "--r",
+        "8,16",
+    ]
     awkward = [
         GenerateConfig(
             run_dir="true",  # YAML would read a boolean
@@ -294,7 +315,8 @@ def test_a_config_written_as_a_command_line_reads_back_the_same():
     assert 'run_dir="true"' in config_to_args(awkward[0])  # as a flag word, YAML would read True
 
 
-# ------------------------------------------------------------------ a config made of configs: the decoding sweep
+# ------------------------------------------------------------------ a config made of configs: the decoding
+# sweep
 def test_a_decoding_sweep_is_a_generate_and_a_score_config_with_the_old_defaults():
     sweep = DecodingSweepConfig(generate={"run_dir": "runs/a", "device": "cpu"})
     assert isinstance(sweep.generate, GenerateConfig) and isinstance(sweep.score, ScoreConfig)
@@ -304,7 +326,8 @@ def test_a_decoding_sweep_is_a_generate_and_a_score_config_with_the_old_defaults
         "beam:num_beams=4,no_repeat_ngram_size=3",
         "sample",
     ]
-    # scoring reads what the generation wrote, on its device, with the sweep's metrics; every decoding in the folder
+    # scoring reads what the generation wrote, on its device, with the sweep's metrics; every decoding in the
+    # folder
     assert (sweep.score.run_dir, sweep.score.device, sweep.score.decodings) == ("runs/a", "cpu", [])
     assert sweep.score.metrics == ["bleu", "rouge", "bertscore"]
     assert (

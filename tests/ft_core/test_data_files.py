@@ -1,5 +1,5 @@
-"""ft_core.data_files: the data sets a form finds, uploads kept by their own name, and a file's quick look with
-one-line errors that never name a server path."""
+"""ft_core.data_files: the data sets a form finds, uploads kept by their own name, and a file's quick look
+with one-line errors that never name a server path."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""ft_core.generate with tiny random models: order kept, batching equals one-by-one, resuming, both systems, bad input.
+"""ft_core.generate with tiny random models: order kept, batching equals one-by-one, resuming, both systems,
+bad input.
 
 Until ft_core.train lands in these tests, a "trained" adapter is made directly with peft: LoRA on the tiny
 Llama with its B matrices perturbed, so that the fine-tuned system really differs from the base.
@@ -96,7 +97,8 @@ def test_batched_generation_keeps_order_and_equals_one_by_one(tiny_causal_dir):
     decoding = Decoding(max_new_tokens=MAX_NEW, no_repeat_ngram_size=NO_REPEAT)
     batched = generate_texts(model, tokenizer, prompts, decoding, batch_size=4)
     single = generate_texts(model, tokenizer, prompts, decoding, batch_size=1)
-    # Left padding with an attention mask must not change greedy outputs, and results come back in input order.
+    # Left padding with an attention mask must not change greedy outputs, and results come back in input
+    # order.
     assert [g.output for g in batched] == [g.output for g in single]
     assert [g.new_tokens for g in batched] == [g.new_tokens for g in single]
     assert all(g.new_tokens <= MAX_NEW for g in batched)
@@ -118,9 +120,18 @@ def test_generate_writes_both_systems_in_input_order(run_dir):
     assert [r["item_id"] for r in base] == ids and [r["item_id"] for r in finetuned] == ids
     for record in base:
         assert set(record) >= {
-            "item_id", "system", "decoding", "seed", "prompt", "source", "output", "references",
-            "new_tokens", "hit_max_new_tokens", "time_s",
-        }  # fmt: skip
+            "item_id",
+            "system",
+            "decoding",
+            "seed",
+            "prompt",
+            "source",
+            "output",
+            "references",
+            "new_tokens",
+            "hit_max_new_tokens",
+            "time_s",
+        }
         assert record["system"] == "base" and record["decoding"] == "greedy-nr1" and record["seed"] == 0
         assert record["references"] == [
             f"Graphs, item {record['item_id'][1:]}.",
@@ -143,8 +154,8 @@ def test_generate_writes_both_systems_in_input_order(run_dir):
 
 
 def test_the_printed_plan_gives_progress_over_both_systems(run_dir, capsys):
-    """What generate prints is what jobs.progress reads for Home and the Jobs page: half when the base model's file
-    is written, all only when the fine-tuned one is too."""
+    """What generate prints is what jobs.progress reads for Home and the Jobs page: half when the base
+    model's file is written, all only when the fine-tuned one is too."""
     from jobs.progress import generation_progress
 
     cfg = GenerateConfig(
@@ -162,12 +173,16 @@ def test_the_printed_plan_gives_progress_over_both_systems(run_dir, capsys):
 
 def test_resume_keeps_finished_items_and_generates_the_rest(run_dir, capsys):
     cfg = GenerateConfig(
-        run_dir=str(run_dir), systems=["base"], output_dir=str(run_dir / "resume"), batch_size=4,
+        run_dir=str(run_dir),
+        systems=["base"],
+        output_dir=str(run_dir / "resume"),
+        batch_size=4,
         no_repeat_ngram_size=NO_REPEAT,
-    )  # fmt: skip
+    )
     (path,) = generate(cfg)
     complete = _read(path)
-    # Simulate a crash after 3 items: they sit in the .partial file (the last line cut), the final file is absent.
+    # Simulate a crash after 3 items: they sit in the .partial file (the last line cut), the final file is
+    # absent.
     partial = path.with_name(f".{path.name}.partial")
     kept = [dict(r, output=f"KEPT {r['item_id']}") for r in complete[:3]]
     partial.write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"item_id": "p3", "outp')
@@ -194,9 +209,15 @@ def test_resume_keeps_finished_items_and_generates_the_rest(run_dir, capsys):
 def test_sampling_seeds_are_reproducible_and_differ(run_dir):
     out = str(run_dir / "sampling")
     cfg = GenerateConfig(
-        run_dir=str(run_dir), systems=["finetuned"], decodings=["sample:temperature=1.5"], seeds=[0, 1],
-        output_dir=out, batch_size=4, no_repeat_ngram_size=NO_REPEAT, limit=4,
-    )  # fmt: skip
+        run_dir=str(run_dir),
+        systems=["finetuned"],
+        decodings=["sample:temperature=1.5"],
+        seeds=[0, 1],
+        output_dir=out,
+        batch_size=4,
+        no_repeat_ngram_size=NO_REPEAT,
+        limit=4,
+    )
     paths = generate(cfg)
     assert [p.name for p in paths] == [
         "finetuned__sample-t1.5-p0.9-nr1__seed0.jsonl",
@@ -211,9 +232,14 @@ def test_sampling_seeds_are_reproducible_and_differ(run_dir):
 def test_seq2seq_base_generation(tmp_path, tiny_seq2seq_dir):
     eval_file = write_eval_file(tmp_path, n=3)
     cfg = GenerateConfig(
-        base_model=str(tiny_seq2seq_dir), task="seq2seq", systems=["base"], split=str(eval_file),
-        output_dir=str(tmp_path), max_new_tokens=5, batch_size=2,
-    )  # fmt: skip
+        base_model=str(tiny_seq2seq_dir),
+        task="seq2seq",
+        systems=["base"],
+        split=str(eval_file),
+        output_dir=str(tmp_path),
+        max_new_tokens=5,
+        batch_size=2,
+    )
     with pytest.warns(
         UserWarning, match="max_new_tokens=5 but the model was trained on targets cut at max_target_length=64"
     ):
@@ -279,7 +305,8 @@ def test_warns_when_the_run_is_not_finished(run_dir):
         status.unlink()
 
 
-# --- the fine-tuned pass: adapter merged, same outputs; the host reads each batch once ------------------------
+# --- the fine-tuned pass: adapter merged, same outputs; the host reads each batch once
+# ------------------------
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -370,8 +397,8 @@ def test_an_adapter_that_does_not_fit_fails_before_any_output(tmp_path, tiny_cau
 
 
 def test_generated_ids_reach_the_host_once_per_batch_fault_injection(monkeypatch, tiny_causal_dir):
-    """Fault injection: every read of a tensor's values into Python made by ft_core.generate is counted (on a GPU
-    each is a copy to the host and a wait)."""
+    """Fault injection: every read of a tensor's values into Python made by ft_core.generate is counted (on
+    a GPU each is a copy to the host and a wait)."""
     import sys
 
     import torch
@@ -394,8 +421,8 @@ def test_generated_ids_reach_the_host_once_per_batch_fault_injection(monkeypatch
 
 
 def _aten_ops(model, tokenizer, prompts):
-    """Observation (torch's profiler): the aten operators, with their input shapes, that one batched generation
-    runs; and its outputs."""
+    """Observation (torch's profiler): the aten operators, with their input shapes, that one batched
+    generation runs; and its outputs."""
     import collections
 
     import torch
@@ -411,9 +438,10 @@ def _aten_ops(model, tokenizer, prompts):
 
 
 def test_the_merged_finetuned_model_runs_the_same_operations_as_the_base(tmp_path, tiny_causal_dir):
-    # peft leaves the merged model's weights frozen, the plain base's require grad. Without a contiguous lm_head
-    # input, torch's matmul took another path for frozen weights at the first step: a batched product over a copy
-    # of the whole vocab x hidden weight per prompt (bench/generate_throughput.py: fine-tuned 15-40% slower).
+    # peft leaves the merged model's weights frozen, the plain base's require grad. Without a contiguous
+    # lm_head input, torch's matmul took another path for frozen weights at the first step: a batched product
+    # over a copy of the whole vocab x hidden weight per prompt (bench/generate_throughput.py: fine-tuned
+    # 15-40% slower).
     from ft_core.generate import merge_adapter
 
     adapter = make_adapter(tiny_causal_dir, tmp_path / "adapter")

@@ -1,5 +1,5 @@
-"""The data set's `language`: checked in the configs (file, command line), and followed by training's validation
-metrics (`ft_core.train.generation_metrics`)."""
+"""The data set's `language`: checked in the configs (file, command line), and followed by training's
+validation metrics (`ft_core.train.generation_metrics`)."""
 
 from __future__ import annotations
 

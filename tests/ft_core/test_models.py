@@ -1,4 +1,5 @@
-"""ft_core.models' one device/precision resolver, as training, generation and BERTScore use it (CPU machine)."""
+"""ft_core.models' one device/precision resolver, as training, generation and BERTScore use it (CPU
+machine)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def test_cpu_rules():
         torch.float32,
         "no",
     )
-    # an explicit precision is kept as asked: bf16 autocast works on CPU; fp16 loads, but fp16 training needs a GPU
+    # an explicit precision is kept as asked: bf16 autocast works on CPU; fp16 loads, but fp16 training needs
+    # a GPU
     assert resolve_placement("bf16").mixed_precision == "bf16"
     assert resolve_placement("bf16", "cpu").dtype == torch.bfloat16
     assert resolve_placement("fp16", "cpu").dtype == torch.float16
@@ -42,12 +44,14 @@ def test_training_generation_and_bertscore_share_the_resolver():
         assert "is_bf16_supported" not in source and "cuda.is_available() else" not in source
 
 
-# --- precision=auto on a GPU that only emulates bf16 (fault injection: the device's capability is patched) ------
+# --- precision=auto on a GPU that only emulates bf16 (fault injection: the device's capability is patched)
+# ------
 
 
 def _fake_gpu(monkeypatch, major: int, emulated_bf16_works: bool) -> None:
-    """Make torch believe a CUDA GPU of compute capability `major`.x is visible. On a V100 (7.0) or T4 (7.5) torch
-    can still create a bf16 tensor (emulation), which is what `is_bf16_supported()` checks by default."""
+    """Make torch believe a CUDA GPU of compute capability `major`.x is visible. On a V100 (7.0) or T4
+    (7.5) torch can still create a bf16 tensor (emulation), which is what `is_bf16_supported()` checks by
+    default."""
     from types import SimpleNamespace
 
     monkeypatch.setattr(torch.version, "hip", None)
@@ -72,7 +76,8 @@ def test_auto_precision_is_bf16_on_ampere_and_later(monkeypatch, major):
     assert (placement.precision, placement.dtype) == ("bf16", torch.bfloat16)
 
 
-# --- the base model loads in the run's precision, whatever the checkpoint holds --------------------------------
+# --- the base model loads in the run's precision, whatever the checkpoint holds
+# --------------------------------
 
 
 @pytest.fixture(scope="module")

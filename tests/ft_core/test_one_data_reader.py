@@ -1,8 +1,8 @@
-"""One data-file reader (ft_core.data_files) for its three callers: training (`ft_core.data.load_examples`), the
-Train page's preview (`data_files.inspect`, what the page calls) and campaign imports
-(`annotations.campaigns.source_files`). The same odd file reads the same way in each, or is refused with the
-same one-line reason: the callers once disagreed on whether a file that starts with white space and `[` is
-JSON."""
+"""One data-file reader (ft_core.data_files) for its three callers: training
+(`ft_core.data.load_examples`), the Train page's preview (`data_files.inspect`, what the page calls) and
+campaign imports (`annotations.campaigns.source_files`). The same odd file reads the same way in each, or
+is refused with the same one-line reason: the callers once disagreed on whether a file that starts with
+white space and `[` is JSON."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def _three_readings(path):
         ("lines.jsonl", b"\n  \n" + LINES),
         (
             "rows.csv",
-            b"item_id,system,output,source,target\na,base,x,Cats sleep.,Sleep.\nb,finetuned,y,Dogs run.,Run.\n",
+            b"item_id,system,output,source,target\na,base,x,Cats sleep.,Sleep.\nb,finetuned,y,Dogs "
+            b"run.,Run.\n",
         ),
     ],
 )

@@ -23,8 +23,9 @@ def test_bootstrap_totals_paths_agree(monkeypatch):
 
 
 def columns_with_exact_ties(n_items: int, seed: int) -> np.ndarray:
-    """Per-item columns as the statistics build them: counts, half counts, Likert scores, means of one to three
-    ratings (halves and thirds), a 0/1 indicator, and continuous values; many resampled totals tie exactly."""
+    """Per-item columns as the statistics build them: counts, half counts, Likert scores, means of one to
+    three ratings (halves and thirds), a 0/1 indicator, and continuous values; many resampled totals tie
+    exactly."""
     rng = np.random.default_rng(seed)
     ratings = rng.integers(1, 6, (n_items, 3))
     n_ratings = rng.integers(1, 4, n_items)
@@ -138,9 +139,9 @@ def test_bootstrap_each_gives_every_statistic_what_it_gets_alone():
 )
 def test_item_weights_count_one_call_of_n_items_draws_per_resample(n_items, n_boot):
     """The definition the statistics were pinned with: row b counts the b-th `rng.integers(0, G, G)`. The
-    weights are drawn a block of rows per call (fast, and few GIL hand-overs), which must give the same rows:
-    odd and even G, one item, one block, and several blocks with a partial last one (30,303 items: 138 rows per
-    block)."""
+    weights are drawn a block of rows per call (fast, and few GIL hand-overs), which must give the same
+    rows: odd and even G, one item, one block, and several blocks with a partial last one (30,303 items:
+    138 rows per block)."""
     resampling.item_weights.cache_clear()
     rng = np.random.default_rng(11)
     expected = np.stack(

@@ -1,5 +1,6 @@
-"""ft_core.runfolder, the one owner of the run-folder layout: names that round-trip, atomic writes that a reader
-never sees half of, readers that never raise for the app, and the rules training and generation rely on."""
+"""ft_core.runfolder, the one owner of the run-folder layout: names that round-trip, atomic writes that a
+reader never sees half of, readers that never raise for the app, and the rules training and generation rely
+on."""
 
 from __future__ import annotations
 
@@ -116,8 +117,15 @@ def test_run_dir_rules_of_training(tmp_path):
     assert runfolder.run_dir_problem(run, resume=True) is None
     assert runfolder.read_trainer_state(run) == state
     saved = json.loads((run / "checkpoint" / "trainer_state.json").read_text())
-    assert list(saved) == ["step", "epoch", "batch_in_epoch", "best_eval_loss", "best_step", "bad_evals",
-                           "epoch_float"]  # fmt: skip
+    assert list(saved) == [
+        "step",
+        "epoch",
+        "batch_in_epoch",
+        "best_eval_loss",
+        "best_step",
+        "bad_evals",
+        "epoch_float",
+    ]
 
 
 def test_folders_are_swapped_in_whole(tmp_path):
@@ -152,7 +160,8 @@ def test_pid_alive_tells_a_crashed_writer_from_a_live_one():
     assert not runfolder.writer_alive(runfolder.RunStatus(state="finished", pid=os.getpid()))
 
 
-# --- how a run that did not finish ended: a requested cancel, a process's error, or neither ---------------------
+# --- how a run that did not finish ended: a requested cancel, a process's error, or neither
+# ---------------------
 
 
 def test_a_process_error_makes_a_sigterm_a_failure_and_a_requested_cancel_wins(tmp_path):
@@ -164,7 +173,8 @@ def test_a_process_error_makes_a_sigterm_a_failure_and_a_requested_cancel_wins(t
         "Terminated: signal 15",
     )
     assert runfolder.ending(run, interrupted=False, error="RuntimeError: x").state == "failed"
-    # process 1 died first of an out-of-memory error, process 0 then of the broken connection: the first is the cause
+    # process 1 died first of an out-of-memory error, process 0 then of the broken connection: the first is
+    # the cause
     runfolder.write_process_error(run, 1, "out of GPU memory at batch_size=8: lower batch_size", "oom")
     runfolder.write_process_error(run, 0, "RuntimeError: Connection closed by peer", "RuntimeError")
     assert [e["rank"] for e in runfolder.process_errors(run)] == [1, 0]
@@ -187,8 +197,8 @@ def test_request_cancel_writes_nothing_where_no_run_folder_exists(tmp_path):
 
 
 def test_mark_ended_records_the_failing_process_unless_a_cancel_was_requested(tmp_path):
-    # the app marks a run whose process 0 was killed before it could write (NCCL blocks it in a CUDA call until
-    # torchrun's SIGKILL): the folder's evidence decides, as in the job itself
+    # the app marks a run whose process 0 was killed before it could write (NCCL blocks it in a CUDA call
+    # until torchrun's SIGKILL): the folder's evidence decides, as in the job itself
     run = tmp_path / "run"
     run.mkdir()
     runfolder.write_status(run, state="running")

@@ -1,5 +1,5 @@
-"""The sanity-overfit recipe lives in ft_core.sanity alone: training applies it, the Train page's preset starts
-from it, and the two agree (what the form shows is what the run trains with)."""
+"""The sanity-overfit recipe lives in ft_core.sanity alone: training applies it, the Train page's preset
+starts from it, and the two agree (what the form shows is what the run trains with)."""
 
 from __future__ import annotations
 

@@ -27,10 +27,18 @@ def write_outputs(
     with path.open("w") as f:
         for i, (output, references) in enumerate(zip(outputs, refs)):
             record = {
-                "item_id": f"it{i}", "system": system, "decoding": decoding, "seed": seed, "prompt": "p",
-                "source": "s", "output": output, "references": references, "new_tokens": len(output.split()),
-                "hit_max_new_tokens": i % 5 == 0, "time_s": 0.01,
-            }  # fmt: skip
+                "item_id": f"it{i}",
+                "system": system,
+                "decoding": decoding,
+                "seed": seed,
+                "prompt": "p",
+                "source": "s",
+                "output": output,
+                "references": references,
+                "new_tokens": len(output.split()),
+                "hit_max_new_tokens": i % 5 == 0,
+                "time_s": 0.01,
+            }
             f.write(json.dumps(record) + "\n")
     return path
 
@@ -223,8 +231,17 @@ def test_language_comes_from_the_run_and_faithfulness_is_compared(tmp_path, shar
     signatures = json.loads((tmp_path / "scores" / "signatures.json").read_text())
     saved = json.loads((tmp_path / "scores" / "score_config.json").read_text())
     assert saved["language"] == "pt" and saved["likelihood_model"] == str(tiny_causal_dir)
-    for column in ("rouge1", "sentence_sacrebleu", "sentence_chrf", "sentence_chrfpp", "novel_1gram", "novel_4gram", "unsupported_numbers",
-                   "unsupported_entities", "likelihood"):  # fmt: skip
+    for column in (
+        "rouge1",
+        "sentence_sacrebleu",
+        "sentence_chrf",
+        "sentence_chrfpp",
+        "novel_1gram",
+        "novel_4gram",
+        "unsupported_numbers",
+        "unsupported_entities",
+        "likelihood",
+    ):
         assert column in per_example.columns and "lang:pt" in signatures[column], column
     assert f"model:{tiny_causal_dir}" in signatures["likelihood"]  # the run's base model by default
     expected = metrics.score(finetuned, refs, ["rouge"], language="pt")

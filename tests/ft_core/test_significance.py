@@ -107,9 +107,10 @@ def test_seed_summary_mean_and_sample_sd():
 
 
 def test_sacrebleus_paired_bootstrap_p_value_is_2_to_3_times_smaller_on_the_same_resamples():
-    # sacreBLEU's paired bootstrap (sacrebleu/significance.py, `_paired_bs_test`) folds the resampled differences,
-    # centres |d_b| on its mean, and counts one tail with its `_compute_p_value`; ours centres d_b and counts both
-    # tails. Same resamples, a moderate effect: its p-value is 2-3 times smaller (the docstring's claim).
+    # sacreBLEU's paired bootstrap (sacrebleu/significance.py, `_paired_bs_test`) folds the resampled
+    # differences, centres |d_b| on its mean, and counts one tail with its `_compute_p_value`; ours centres
+    # d_b and counts both tails. Same resamples, a moderate effect: its p-value is 2-3 times smaller (the
+    # docstring's claim).
     from sacrebleu.significance import _compute_p_value
 
     from ft_core.significance import bootstrap_p_value, resampled_deltas

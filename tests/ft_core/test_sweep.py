@@ -16,11 +16,23 @@ def test_decoding_sweep_generates_scores_and_prints_the_table(tmp_path, tiny_cau
     run = make_run(tmp_path, tiny_causal_dir, write_eval_file(tmp_path, n=4))
     code = main(
         [
-            "decoding", "--run-dir", str(run), "--decodings", "greedy", "--decodings", "beam:num_beams=2|3",
-            "--metrics", "bleu,rouge", "--no-repeat-ngram-size", str(NO_REPEAT), "--n-boot", "200",
-            "--batch-size", "4",
+            "decoding",
+            "--run-dir",
+            str(run),
+            "--decodings",
+            "greedy",
+            "--decodings",
+            "beam:num_beams=2|3",
+            "--metrics",
+            "bleu,rouge",
+            "--no-repeat-ngram-size",
+            str(NO_REPEAT),
+            "--n-boot",
+            "200",
+            "--batch-size",
+            "4",
         ]
-    )  # fmt: skip
+    )
     assert code == 0
     out = capsys.readouterr().out
     names = ["greedy-nr1", "beam-n2-nr1", "beam-n3-nr1"]

@@ -44,8 +44,9 @@ def test_cli_trains_and_writes_the_run_folder(tmp_path, tiny_causal_dir, tiny_js
     run_dir = tmp_path / "run"
     config = tmp_path / "train.yaml"
     config.write_text(
-        f"base_model: {tiny_causal_dir}\ntrain_file: {tiny_jsonl / 'train.jsonl'}\nvalidation_file: {tiny_jsonl / 'dev.jsonl'}\n"
-        "max_steps: 4\nbatch_size: 4\neval_every_steps: 2\nlog_every_steps: 1\nmax_source_length: 48\n"
+        f"base_model: {tiny_causal_dir}\ntrain_file: {tiny_jsonl / 'train.jsonl'}\nvalidation_file: "
+        f"{tiny_jsonl / 'dev.jsonl'}\nmax_steps: 4\nbatch_size: 4\neval_every_steps: 2\nlog_every_steps: "
+        "1\nmax_source_length: 48\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
@@ -70,7 +71,8 @@ def test_cli_trains_and_writes_the_run_folder(tmp_path, tiny_causal_dir, tiny_js
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "truncation:" in proc.stdout and "finished:" in proc.stdout
     assert "train:" in proc.stderr  # tqdm progress bar
-    # no warnings from our own calls in a job's log (peft 0.21 reading transformers' deprecated attribute was one)
+    # no warnings from our own calls in a job's log (peft 0.21 reading transformers' deprecated attribute was
+    # one)
     assert "Warning" not in proc.stderr, [line for line in proc.stderr.splitlines() if "Warning" in line]
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["lora_r"] == 4 and saved["max_steps"] == 4
@@ -143,10 +145,10 @@ def test_seq2seq_model_trains_through_the_same_config(tmp_path, tiny_seq2seq_dir
 
 @pytest.mark.slow
 def test_sanity_overfit_reaches_near_zero_loss(tmp_path, tiny_causal_dir):
-    # Sources differ (item numbers nobody can predict), targets are the same sentence. Only a loss restricted to
-    # target tokens can reach near zero here: if prompt tokens leaked into the labels, or the labels were
-    # misaligned, the loss would stay far above it. (A random 2-layer model cannot learn to copy from the prompt
-    # in a test's budget, so the target does not depend on the source.)
+    # Sources differ (item numbers nobody can predict), targets are the same sentence. Only a loss restricted
+    # to target tokens can reach near zero here: if prompt tokens leaked into the labels, or the labels were
+    # misaligned, the loss would stay far above it. (A random 2-layer model cannot learn to copy from the
+    # prompt in a test's budget, so the target does not depend on the source.)
     data = tmp_path / "sanity.jsonl"
     data.write_text(
         "".join(
@@ -199,7 +201,8 @@ def test_length_grouping_keeps_every_example_once_and_cuts_padding():
     assert grouped == length_grouped_batches(lengths, 4, seed=1, group_by_length=True)
 
 
-# --- bad input: one-line error, non-zero exit, no run folder that looks finished -------------------------------
+# --- bad input: one-line error, non-zero exit, no run folder that looks finished
+# -------------------------------
 
 
 def _run_cli(capsys, args):

@@ -1,10 +1,11 @@
-"""Several processes under `torchrun` (gloo on the CPU, the same code path as NCCL on GPUs): fewer batches than
-processes must not hang, and a process that dies of an out-of-memory error makes the run "failed" with the memory
-hint, not "cancelled" by the SIGTERM torchrun then sends the others, while a cancel the app asked for stays one.
+"""Several processes under `torchrun` (gloo on the CPU, the same code path as NCCL on GPUs): fewer batches
+than processes must not hang, and a process that dies of an out-of-memory error makes the run "failed" with
+the memory hint, not "cancelled" by the SIGTERM torchrun then sends the others, while a cancel the app asked
+for stays one.
 
-Each launch gets a free rendezvous port (`--standalone`) and a marker in its environment; a launch that outlives
-its timeout fails the test (a hang) and is killed: torchrun by its process group, and its workers, which torch
-elastic starts in sessions of their own, by the pids that carry the marker."""
+Each launch gets a free rendezvous port (`--standalone`) and a marker in its environment; a launch that
+outlives its timeout fails the test (a hang) and is killed: torchrun by its process group, and its workers,
+which torch elastic starts in sessions of their own, by the pids that carry the marker."""
 
 from __future__ import annotations
 

@@ -48,15 +48,16 @@ def _train_rows(run_dir):
     return [r for r in rows if "loss" in r]
 
 
-# --- waits on the device --------------------------------------------------------------------------------------
+# --- waits on the device
+# --------------------------------------------------------------------------------------
 
 READS = ("item", "tolist", "__float__", "__int__", "__bool__", "__index__", "numpy", "cpu")
 
 
 @pytest.fixture
 def host_reads(monkeypatch):
-    """Fault injection: every way a tensor's value reaches Python (on a GPU, each one makes the CPU wait for the
-    GPU to catch up) is counted when ft_core.train itself calls it, keyed by the calling function."""
+    """Fault injection: every way a tensor's value reaches Python (on a GPU, each one makes the CPU wait
+    for the GPU to catch up) is counted when ft_core.train itself calls it, keyed by the calling function."""
     counts: collections.Counter = collections.Counter()
     for name in READS:
         original = getattr(torch.Tensor, name)
@@ -89,7 +90,8 @@ def test_the_loop_reads_the_device_once_per_logged_row_fault_injection(
 
 
 def test_token_counts_are_those_of_the_batches(tmp_path, tiny_causal_dir, tiny_jsonl):
-    # One epoch, one row at its end: the counts from the examples' lengths are the padded batches' real tokens.
+    # One epoch, one row at its end: the counts from the examples' lengths are the padded batches' real
+    # tokens.
     run_dir = train(
         _cfg(tiny_causal_dir, tiny_jsonl, tmp_path / "run", max_steps=0, epochs=1.0, log_every_steps=100),
         progress=False,
@@ -106,7 +108,8 @@ def test_token_counts_are_those_of_the_batches(tmp_path, tiny_causal_dir, tiny_j
     assert row["target_tokens"] == int((batch["labels"] != -100).sum())
 
 
-# --- the DataLoader ---------------------------------------------------------------------------------------------
+# --- the DataLoader
+# ---------------------------------------------------------------------------------------------
 
 
 def _examples(n=10):
@@ -157,7 +160,8 @@ def test_training_uses_the_configured_workers_and_gets_the_same_losses(
     assert losses[0] == losses[2] and len(losses[0]) == 6
 
 
-# --- batch order and sharing --------------------------------------------------------------------------------------
+# --- batch order and sharing
+# --------------------------------------------------------------------------------------
 
 
 def test_the_largest_batch_runs_first_and_the_rest_keep_their_random_order():
@@ -207,7 +211,8 @@ def test_fewer_examples_than_processes_is_refused_with_the_numbers():
         share_batches([[0, 1], [2]], 5)
 
 
-# --- torch.compile ----------------------------------------------------------------------------------------------
+# --- torch.compile
+# ----------------------------------------------------------------------------------------------
 
 
 def test_the_compiled_forward_serves_training_steps_only(monkeypatch, tmp_path, tiny_causal_dir, tiny_jsonl):
@@ -250,14 +255,16 @@ def test_the_compiled_forward_serves_training_steps_only(monkeypatch, tmp_path, 
     assert dict(calls) == {"train": 2}  # two micro-batches, nothing else
 
 
-# --- resume -------------------------------------------------------------------------------------------------------
+# --- resume
+# -------------------------------------------------------------------------------------------------------
 
 
 def test_resume_after_a_failure_continues_exactly_as_an_uninterrupted_run_fault_injection(
     monkeypatch, tmp_path, tiny_causal_dir, tiny_jsonl
 ):
     # LoRA dropout draws from the random state at every step: only a restored random state (and a data loader
-    # that draws nothing from it) gives the next steps the same masks, hence the same losses, as no interruption.
+    # that draws nothing from it) gives the next steps the same masks, hence the same losses, as no
+    # interruption.
     common = dict(max_steps=6, save_every_steps=3, lora_dropout=0.3, log_every_steps=1)
     whole = train(_cfg(tiny_causal_dir, tiny_jsonl, tmp_path / "whole", **common), progress=False)
 
@@ -281,7 +288,8 @@ def test_resume_after_a_failure_continues_exactly_as_an_uninterrupted_run_fault_
 
 
 def test_the_fp16_loss_scale_survives_a_resume(tmp_path, tiny_causal_dir, tiny_jsonl):
-    """Fault injection: fp16 (and its GradScaler) exists only on a GPU, so a CPU GradScaler stands in for it."""
+    """Fault injection: fp16 (and its GradScaler) exists only on a GPU, so a CPU GradScaler stands in for
+    it."""
     cfg = _cfg(tiny_causal_dir, tiny_jsonl, tmp_path / "run")
     run = prepare_run(cfg, progress=False)
     run.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
@@ -298,9 +306,9 @@ def test_the_fp16_loss_scale_survives_a_resume(tmp_path, tiny_causal_dir, tiny_j
 def test_a_checkpoint_saved_on_a_gpu_resumes_on_this_process_device_fault_injection(
     monkeypatch, tmp_path, tiny_causal_dir, tiny_jsonl
 ):
-    """Fault injection: every tensor the checkpoint saves is tagged as living on cuda:0, as a GPU process's optimizer
-    state does. Loaded without `map_location`, torch would put each rank's state on cuda:0 (here: fail, no GPU);
-    the resume must read everything onto this process's own device."""
+    """Fault injection: every tensor the checkpoint saves is tagged as living on cuda:0, as a GPU process's
+    optimizer state does. Loaded without `map_location`, torch would put each rank's state on cuda:0 (here:
+    fail, no GPU); the resume must read everything onto this process's own device."""
     import torch.serialization
 
     cfg = _cfg(

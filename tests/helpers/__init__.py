@@ -1,5 +1,5 @@
-"""Helpers shared by the test suites, imported as `from helpers.<module> import ...` (pytest puts tests/ on the
-path: `pythonpath` in pyproject.toml):
+"""Helpers shared by the test suites, imported as `from helpers.<module> import ...` (pytest puts tests/ on
+the path: `pythonpath` in pyproject.toml):
 
 - `run_folders`: tiny run folders written through ft_core.runfolder (outputs, scores).
 - `synthetic`: simulated campaigns with known answers, as frames or judged through the real store.

@@ -1,12 +1,14 @@
-"""A real HTTP server on localhost speaking OpenAI's chat-completions protocol (`POST /v1/chat/completions`), for
-the endpoint judge's tests and bench: a thread of `http.server`, with faults injected on purpose (429s, 500s, slow
-and malformed answers, a required key) and counters of what it saw.
+"""A real HTTP server on localhost speaking OpenAI's chat-completions protocol (`POST /v1/chat/completions`),
+for the endpoint judge's tests and bench: a thread of `http.server`, with faults injected on purpose (429s,
+500s, slow and malformed answers, a required key) and counters of what it saw.
 
-`python tests/helpers/chat_server.py --delay 0.05` serves in a process of its own (as a real server runs beside
-the judge, not sharing its interpreter): it prints its base URL on one line, then serves until stdin closes.
+`python tests/helpers/chat_server.py --delay 0.05` serves in a process of its own (as a real server runs
+beside the judge, not sharing its interpreter): it prints its base URL on one line, then serves until stdin
+closes.
 
 Its judge prefers whichever answer holds `prefer` ("finetuned" by default: the outputs `helpers.run_folders`
-writes name their system), so its verdicts are known: `[[A]]` or `[[B]]`, `[[C]]` when neither or both hold it.
+writes name their system), so its verdicts are known: `[[A]]` or `[[B]]`, `[[C]]` when neither or both hold
+it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Simulated campaigns with a known win rate and a biased LLM judge beside the humans, vectorised over campaigns:
-for the prediction-powered and sequential tests and for bench/ppi_simulation.py.
+"""Simulated campaigns with a known win rate and a biased LLM judge beside the humans, vectorised over
+campaigns: for the prediction-powered and sequential tests and for bench/ppi_simulation.py.
 
-Each item has a latent quality gap g (fine-tune minus base) and a length gap (the fine-tune writes longer). Each
-of `k` annotators perceives g plus noise and calls a tie inside a band; the item's human label is the mean of
-their calls (win 1, tie 1/2, loss 0), so the true win rate (the expected label of an item) is known in closed
-form. The judge sees the same pair in one random order and prefers the longer output and the first position: its
-probability tracks the humans but is biased, which is what PPI must correct.
+Each item has a latent quality gap g (fine-tune minus base) and a length gap (the fine-tune writes longer).
+Each of `k` annotators perceives g plus noise and calls a tie inside a band; the item's human label is the
+mean of their calls (win 1, tie 1/2, loss 0), so the true win rate (the expected label of an item) is known in
+closed form. The judge sees the same pair in one random order and prefers the longer output and the first
+position: its probability tracks the humans but is biased, which is what PPI must correct.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class JudgedCampaigns:
 
 
 def true_win_rate(advantage: float) -> float:
-    """The expected item label: P(perceived gap > band) + P(|perceived gap| < band) / 2, perceived ~ N(adv, 1 + NOISE^2)."""
+    """The expected item label: P(perceived gap > band) + P(|perceived gap| < band) / 2, perceived ~ N(adv,
+    1 + NOISE^2)."""
     sd = np.sqrt(1 + NOISE**2)
     win = sps.norm.sf(TIE_BAND, advantage, sd)
     tie = sps.norm.cdf(TIE_BAND, advantage, sd) - sps.norm.cdf(-TIE_BAND, advantage, sd)

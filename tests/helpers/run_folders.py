@@ -1,5 +1,6 @@
-"""Tiny run folders (outputs/*.jsonl, scores/per_example.parquet) written through ft_core.runfolder, the one owner
-of the layout (docs/run-folder.md), so every suite builds the same fixtures the way generation and scoring do."""
+"""Tiny run folders (outputs/*.jsonl, scores/per_example.parquet) written through ft_core.runfolder, the
+one owner of the layout (docs/run-folder.md), so every suite builds the same fixtures the way generation
+and scoring do."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def write_run_folder(
 ) -> Path:
     """A run folder with outputs/<system>__<decoding>__seed<seed>.jsonl and scores/per_example.parquet.
 
-    `output_text(system, i)` gives the output of item i (default: a text naming the system, decoding and seed),
-    `references(i)` its references (default: two short made-up ones).
+    `output_text(system, i)` gives the output of item i (default: a text naming the system, decoding and
+    seed), `references(i)` its references (default: two short made-up ones).
     """
     runfolder.outputs_dir(root).mkdir(parents=True, exist_ok=True)
     runfolder.scores_dir(root).mkdir(exist_ok=True)

@@ -1,6 +1,7 @@
-"""The app as a real server for scripts that drive browsers without pytest (bench/annotation_browser.py): start
-`streamlit run streamlit_app.py` on a free port with its own store and runs folder, wait until it answers,
-log a browser page in, stop it. The same approach as tests/e2e/conftest.py's StreamlitApp, without fixtures.
+"""The app as a real server for scripts that drive browsers without pytest (bench/annotation_browser.py):
+start `streamlit run streamlit_app.py` on a free port with its own store and runs folder, wait until it
+answers, log a browser page in, stop it. The same approach as tests/e2e/conftest.py's StreamlitApp, without
+fixtures.
 
     server = StreamlitServer(folder)          # FT_APP_DB, FT_RUNS_DIR and FT_ADMIN_PASSWORD point into folder
     con = db.connect(server.db_path); ...; con.close()   # prepare the store before the app holds it
@@ -59,10 +60,22 @@ class StreamlitServer:
             FT_ADMIN_PASSWORD=self.admin_password,
         )
         command = [
-            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-            "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
                 command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT

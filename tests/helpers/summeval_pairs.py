@@ -1,13 +1,13 @@
-"""SummEval's expert ratings as pairwise campaigns with an automatic score as the proxy, for the prediction-powered
-test on real human data and bench/ppi_summeval.py.
+"""SummEval's expert ratings as pairwise campaigns with an automatic score as the proxy, for the
+prediction-powered test on real human data and bench/ppi_summeval.py.
 
 SummEval (Fabbri et al., 2021; `../shared/data/summeval`, see its SOURCE.md): 100 CNN/DailyMail articles, 16
-systems, each summary rated 1-5 on coherence, consistency, fluency and relevance (mean of three experts). Each pair
-of systems is one campaign of 100 items (the articles): the human label of an item is 1 when the experts rated
-system A's summary higher (the mean of the four ratings, or one of them), 1/2 when equal, 0 when lower. The
-proxy is ROUGE-1 F (Lin, 2004; best of the 11 references, Porter-stemmed, the same floats as
-`ft_core.metrics.score`'s `rouge1`) turned into a preference: 1/2 + tanh(difference / its sd over the pair's items)
-/ 2, which uses no human label.
+systems, each summary rated 1-5 on coherence, consistency, fluency and relevance (mean of three experts). Each
+pair of systems is one campaign of 100 items (the articles): the human label of an item is 1 when the experts
+rated system A's summary higher (the mean of the four ratings, or one of them), 1/2 when equal, 0 when lower.
+The proxy is ROUGE-1 F (Lin, 2004; best of the 11 references, Porter-stemmed, the same floats as
+`ft_core.metrics.score`'s `rouge1`) turned into a preference: 1/2 + tanh(difference / its sd over the pair's
+items) / 2, which uses no human label.
 """
 
 from __future__ import annotations

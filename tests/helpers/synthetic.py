@@ -1,6 +1,6 @@
-"""Synthetic campaigns with known answers, in the frames `analyze` takes (docs/frames.md): a known winner, a known
-position-biased annotator, a metric that tracks quality and a useless one. Used by the statistics tests and by
-bench/analysis_scale.py."""
+"""Synthetic campaigns with known answers, in the frames `analyze` takes (docs/frames.md): a known winner,
+a known position-biased annotator, a metric that tracks quality and a useless one. Used by the statistics
+tests and by bench/analysis_scale.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Fixtures for the job tests: a fresh store, a folder for job logs, a 12-item run folder (helpers.run_folders)
-and a CPU-only machine whose one slot is taken."""
+"""Fixtures for the job tests: a fresh store, a folder for job logs, a 12-item run folder
+(helpers.run_folders) and a CPU-only machine whose one slot is taken."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The jobs package's place in the layout (DESIGN.md): it calls into the store, never the reverse; it runs ft_core
-as processes, so it imports neither torch nor streamlit."""
+"""The jobs package's place in the layout (DESIGN.md): it calls into the store, never the reverse; it runs
+ft_core as processes, so it imports neither torch nor streamlit."""
 
 from __future__ import annotations
 

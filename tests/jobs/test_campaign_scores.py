@@ -1,7 +1,7 @@
-"""Reference-free scores of a campaign made from a CSV with a `source` column (issue 18, item 5): creating it
-returns while a real `python -m ft_core score` process, started by jobs/, still runs; once it ends, the scores are
-in the store, with the values the definitions give by hand (See et al., 2017, novel n-grams; distinct numbers and
-capitalised words absent from the source)."""
+"""Reference-free scores of a campaign made from a CSV with a `source` column (issue 18, item 5): creating
+it returns while a real `python -m ft_core score` process, started by jobs/, still runs; once it ends, the
+scores are in the store, with the values the definitions give by hand (See et al., 2017, novel n-grams;
+distinct numbers and capitalised words absent from the source)."""
 
 from __future__ import annotations
 
@@ -78,8 +78,13 @@ def test_creation_returns_before_scoring_and_the_scores_arrive_in_the_store(con,
     assert campaign_scores.pending(con, cid) is None
     metrics = metrics_frame(con, cid)
     assert set(metrics.metric) == {"sentence_chrf"} | {
-        "novel_1gram", "novel_2gram", "novel_3gram", "novel_4gram", "unsupported_numbers", "unsupported_entities",
-    }  # fmt: skip
+        "novel_1gram",
+        "novel_2gram",
+        "novel_3gram",
+        "novel_4gram",
+        "unsupported_numbers",
+        "unsupported_entities",
+    }
     assert set(metrics.metric) - {"sentence_chrf"} <= set(FAITHFULNESS_SCORES)
     values = metrics.set_index(["item_id", "system", "metric"])["value"]
     for item in map(str, range(4)):

@@ -1,5 +1,5 @@
-"""Command lines of jobs: ft_core's from typed configs, `accelerate launch` rewritten for the GPUs and port a job
-gets when it starts, and the same command for a terminal and a SLURM cluster."""
+"""Command lines of jobs: ft_core's from typed configs, `accelerate launch` rewritten for the GPUs and port
+a job gets when it starts, and the same command for a terminal and a SLURM cluster."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The embedded demo: its chained jobs (real ft_core processes on a tiny model), the demo campaign, the demo
-accounts and the clearly labelled simulated judgments. No torch in this process: the model is built and trained
-in subprocesses."""
+"""The embedded demo: its chained jobs (real ft_core processes on a tiny model), the demo campaign, the
+demo accounts and the clearly labelled simulated judgments. No torch in this process: the model is built
+and trained in subprocesses."""
 
 from __future__ import annotations
 

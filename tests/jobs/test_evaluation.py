@@ -26,7 +26,9 @@ def test_a_sweeps_members_are_queued_except_those_busy(con, tmp_path, busy_cpu, 
     queue.submit(con, "generate", py("pass"), log_dir=log_dir, run_dir=members[1])  # busy already
     queued = evaluation.evaluate_sweep(con, members, tmp_path / "runs", limit=100)
     assert [(j.kind, j.run_dir) for j in queued] == [
-        ("generate", str(members[0])), ("score", str(members[0])),
-        ("generate", str(members[2])), ("score", str(members[2])),
-    ]  # fmt: skip
+        ("generate", str(members[0])),
+        ("score", str(members[0])),
+        ("generate", str(members[2])),
+        ("score", str(members[2])),
+    ]
     assert all(j.command[-2:] == ["--limit", "100"] for j in queued if j.kind == "generate")

@@ -1,7 +1,7 @@
-"""A job's progress in words (jobs.progress) and its readable log (jobs.logs): generation counts every planned
-outputs file, base and fine-tuned, so it reaches 100% only when both are written; no command line and no tqdm bar
-reaches a page. The lines parsed here are the ones ft_core/generate.py prints (pinned against a real generation in
-tests/ft_core/test_generate.py)."""
+"""A job's progress in words (jobs.progress) and its readable log (jobs.logs): generation counts every
+planned outputs file, base and fine-tuned, so it reaches 100% only when both are written; no command line
+and no tqdm bar reaches a page. The lines parsed here are the ones ft_core/generate.py prints (pinned
+against a real generation in tests/ft_core/test_generate.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,10 @@ def test_generation_reaches_half_when_the_base_model_is_done_and_all_only_with_b
         ]
     )
     assert progress.generation_progress(log).fraction == pytest.approx(25 / 40)
-    log += "\nfinetuned__greedy__seed0.jsonl: 20/20 items, 80 new tokens/s\nwrote 2 outputs files under runs/x/outputs"
+    log += (
+        "\nfinetuned__greedy__seed0.jsonl: 20/20 items, 80 new tokens/s\nwrote 2 outputs files under "
+        "runs/x/outputs"
+    )
     done = progress.generation_progress(log)
     assert done.fraction == 1.0 and done.text == "items written: base model 20/20, fine-tuned model 20/20"
 

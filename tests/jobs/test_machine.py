@@ -68,8 +68,8 @@ def test_fault_injection_gpus_by_index_a_job_goes_to_the_free_one(con, log_dir, 
 def test_fault_injection_gpus_by_uuid_a_job_goes_to_the_free_one_and_waits_for_a_busy_one(
     con, log_dir, gpu_machine, monkeypatch
 ):
-    """CUDA_VISIBLE_DEVICES (or FT_JOB_GPUS) naming GPUs by UUID: nvidia-smi's rows are matched by UUID, so the
-    GPU someone else holds is still seen as busy (matching indices only, both looked free)."""
+    """CUDA_VISIBLE_DEVICES (or FT_JOB_GPUS) naming GPUs by UUID: nvidia-smi's rows are matched by UUID, so
+    the GPU someone else holds is still seen as busy (matching indices only, both looked free)."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", f"{UUID_0},{UUID_1}")
     first = scheduler.launch(con, "fake", py(CODE), log_dir=log_dir, needs_gpu=True)
     assert wait_for_line(first, "on ") == f"on {UUID_1}"

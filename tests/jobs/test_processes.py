@@ -34,8 +34,9 @@ def test_a_quick_job_runs_detached_and_finishes_with_its_log(con, log_dir):
 
 
 def test_every_job_numbers_gpus_as_nvidia_smi_does(con, log_dir, monkeypatch):
-    """nvidia-smi lists GPUs in PCI bus order, CUDA by default fastest first: CUDA_VISIBLE_DEVICES=1 must mean
-    nvidia-smi's GPU 1, so every job runs with CUDA_DEVICE_ORDER=PCI_BUS_ID (whatever the app's own setting)."""
+    """nvidia-smi lists GPUs in PCI bus order, CUDA by default fastest first: CUDA_VISIBLE_DEVICES=1 must
+    mean nvidia-smi's GPU 1, so every job runs with CUDA_DEVICE_ORDER=PCI_BUS_ID (whatever the app's own
+    setting)."""
     monkeypatch.setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
     code = (
         "import os; print('order', os.environ.get('CUDA_DEVICE_ORDER'), os.environ['CUDA_VISIBLE_DEVICES'])"

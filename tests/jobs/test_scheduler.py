@@ -237,7 +237,8 @@ def test_cancel_a_queued_job_and_refuse_a_finished_one(con, log_dir):
         scheduler.cancel(con, blocker.job_id)
 
 
-# rank 0's SIGTERM handler, as ft_core's (`runfolder.ending`): a cancel when the app left its marker, else a teardown
+# rank 0's SIGTERM handler, as ft_core's (`runfolder.ending`): a cancel when the app left its marker, else a
+# teardown
 RANK_ZERO = """
 import pathlib, signal, sys, time
 run, MARKER = pathlib.Path(sys.argv[1]), sys.argv[2]
@@ -254,8 +255,9 @@ time.sleep(60)
 def test_a_cancel_from_the_app_is_marked_in_the_run_folder_before_sigterm(
     con, log_dir, tmp_path, monkeypatch
 ):
-    """So that ft_core records a real cancel as "cancelled", and a SIGTERM from torchrun after another rank died
-    (no marker) as "failed": the marker is `runfolder.request_cancel`'s, the one `runfolder.ending` reads."""
+    """So that ft_core records a real cancel as "cancelled", and a SIGTERM from torchrun after another rank
+    died (no marker) as "failed": the marker is `runfolder.request_cancel`'s, the one `runfolder.ending`
+    reads."""
     monkeypatch.setenv("FT_CPU_JOBS", "2")  # both jobs at once
     marker = runfolder.CANCEL_REQUEST
     folders = []

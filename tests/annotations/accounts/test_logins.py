@@ -1,7 +1,7 @@
-"""The login throttle: growing back-off per username, per address and per pair, a lock of a username from one address
-after N failures that nobody else can use to lock the account out (issue 20, item 1), a researcher's unlock, the
-same answers for unknown usernames, every verdict recorded and every failure logged on one line, no argon2 work for a refused
-attempt, and at most one argon2 computation at a time."""
+"""The login throttle: growing back-off per username, per address and per pair, a lock of a username from
+one address after N failures that nobody else can use to lock the account out (issue 20, item 1), a
+researcher's unlock, the same answers for unknown usernames, every verdict recorded and every failure
+logged on one line, no argon2 work for a refused attempt, and at most one argon2 computation at a time."""
 
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def test_back_off_grows_and_a_refused_attempt_costs_no_argon2(con, alice, hasher
 
 
 def _fail_until_locked(con, name, start, client):
-    """lock_after wrong passwords from one address, each as soon as the back-off allows; returns the last time."""
+    """lock_after wrong passwords from one address, each as soon as the back-off allows; returns the last
+    time."""
     at = start
     for number in range(SETTINGS.lock_after):
         result = _try(con, name, "nope", at, client=client)
@@ -91,9 +92,10 @@ def _fail_until_locked(con, name, start, client):
 
 
 def test_nobody_can_lock_an_account_from_their_own_address(con, alice, hasher):
-    """The attack: N wrong passwords for a name from any address locked that name for everyone, and N more per
-    period kept it locked for ever. Now the lock holds the attacker's address only: the real user, from an address
-    with no failures, logs in with the right password during the lock and after every renewal of it."""
+    """The attack: N wrong passwords for a name from any address locked that name for everyone, and N more
+    per period kept it locked for ever. Now the lock holds the attacker's address only: the real user, from
+    an address with no failures, logs in with the right password during the lock and after every renewal of
+    it."""
     attacker, home = "203.0.113.66", "198.51.100.5"
     last, _ = _fail_until_locked(con, "alice", store.utcnow(), attacker)
     verified = hasher.verified
@@ -236,8 +238,8 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 
 def test_sessions_guessing_one_name_in_parallel_get_one_argon2_check(con, alice, monkeypatch):
-    """Eight sessions, from eight addresses that have failed before, guess one name at the same moment: without the
-    one-check-at-a-time rule all eight pass the throttle before the first failure is written."""
+    """Eight sessions, from eight addresses that have failed before, guess one name at the same moment:
+    without the one-check-at-a-time rule all eight pass the throttle before the first failure is written."""
     earlier = store.utcnow() - timedelta(seconds=100)  # own back-offs run out; they still count as failing
     for number in range(8):
         logins.log_in(con, f"zed{number}", "nope", f"10.1.1.{number}", SETTINGS, now=earlier)
@@ -262,9 +264,9 @@ def test_sessions_guessing_one_name_in_parallel_get_one_argon2_check(con, alice,
 
 
 def test_annotators_behind_one_address_who_log_in_at_once_all_get_in(con, monkeypatch):
-    """A class in one lab (one address) logs in at the same moment: each check waits for the one running, none is
-    refused (the one-check-at-a-time rule used to answer 'Too many failed logins' to all but one), and still only
-    one argon2 verification runs at a time."""
+    """A class in one lab (one address) logs in at the same moment: each check waits for the one running,
+    none is refused (the one-check-at-a-time rule used to answer 'Too many failed logins' to all but one),
+    and still only one argon2 verification runs at a time."""
     names = [f"reader{n}" for n in range(6)]
     for name in names:
         users.create_user(con, name, PASSWORD)

@@ -53,7 +53,8 @@ def test_invitation_is_one_use_and_expires(con):
 
 
 def _every_text(con, folder=None) -> str:
-    """Every value of every table of the store (and of every file of a backup folder, its Parquet tables read)."""
+    """Every value of every table of the store (and of every file of a backup folder, its Parquet tables
+    read)."""
     tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
     text = "".join(con.execute(f'SELECT * FROM "{t}"').df().to_csv() for t in tables)
     for file in sorted(folder.iterdir()) if folder else []:
@@ -83,7 +84,8 @@ def test_the_store_and_its_backups_keep_only_the_hash_of_an_invitation(con, tmp_
 
 
 def _as_before_migration_10(con, tokens: dict[str, str | None]) -> None:
-    """Turn a fresh store back into one from before migration 010, with these plain tokens (token -> used_by)."""
+    """Turn a fresh store back into one from before migration 010, with these plain tokens (token ->
+    used_by)."""
     con.execute("DROP TABLE invitations")
     con.execute(
         "CREATE TABLE invitations (token VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, created_by VARCHAR, "
@@ -99,8 +101,9 @@ def _as_before_migration_10(con, tokens: dict[str, str | None]) -> None:
 
 
 def test_migration_10_hashes_the_plain_tokens_of_an_older_store(con):
-    """A store from before migration 010 held invitation tokens in plain text: the migration replaces each by its
-    hash (DuckDB's sha256 is hashlib's), and a link sent before the upgrade still creates its account once."""
+    """A store from before migration 010 held invitation tokens in plain text: the migration replaces each
+    by its hash (DuckDB's sha256 is hashlib's), and a link sent before the upgrade still creates its
+    account once."""
     sent, used = "plain-token-sent-before-the-upgrade", "plain-token-already-used"
     _as_before_migration_10(con, {sent: None, used: "ann-1"})
     assert store.migrate(con) == ["010_invitation_token_hashes"]
@@ -348,13 +351,15 @@ def test_disabling_an_account_or_changing_its_password_revokes_its_sessions(con)
 
 
 def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path):
-    """A store made before migration 003 with names that collide once case-folded: both accounts keep working."""
+    """A store made before migration 003 with names that collide once case-folded: both accounts keep
+    working."""
     import duckdb
 
     path = tmp_path / "old.duckdb"
     old = duckdb.connect(str(path))
     old.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP)"
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at "
+        "TIMESTAMP)"
     )
     for number, name, file in store.migrations():
         if number < 3:
@@ -382,14 +387,15 @@ def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path
 
 
 def test_migration_009_folds_at_in_existing_keys_without_losing_an_account(tmp_path):
-    """A store made before `@` was folded, holding `admin` and `admin@` (the look-alike) and an e-mail-like name:
-    both admins keep logging in by their exact names, and no new account can take either spelling."""
+    """A store made before `@` was folded, holding `admin` and `admin@` (the look-alike) and an e-mail-like
+    name: both admins keep logging in by their exact names, and no new account can take either spelling."""
     import duckdb
 
     path = tmp_path / "old.duckdb"
     old = duckdb.connect(str(path))
     old.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP)"
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at "
+        "TIMESTAMP)"
     )
     for number, name, file in store.migrations():
         if number < 9:
@@ -398,8 +404,8 @@ def test_migration_009_folds_at_in_existing_keys_without_losing_an_account(tmp_p
     hasher = PasswordHasher()
     old.execute(
         "INSERT INTO users (user_id, username, username_key, role, password_hash, created_at) VALUES "
-        "('ann-1', 'admin', 'admin', 'researcher', ?, now()), ('ann-2', 'admin@', 'admin@', 'annotator', ?, now()), "
-        "('ann-3', 'Anna@Lab.org', 'anna@laborg', 'annotator', ?, now())",
+        "('ann-1', 'admin', 'admin', 'researcher', ?, now()), ('ann-2', 'admin@', 'admin@', 'annotator', ?, "
+        "now()), ('ann-3', 'Anna@Lab.org', 'anna@laborg', 'annotator', ?, now())",
         [hasher.hash(STRONG), hasher.hash(OTHER), hasher.hash(STRONG)],
     )
     old.close()

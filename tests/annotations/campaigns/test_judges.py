@@ -1,6 +1,6 @@
-"""Who may judge a campaign (issue 20, item 13): open to every account by default; once a researcher lists its
-judges, `next_item`, `submit` and `edit` refuse everyone else, and the annotate page's list of campaigns leaves the
-campaign out for them. Emptying the list opens it again."""
+"""Who may judge a campaign (issue 20, item 13): open to every account by default; once a researcher lists
+its judges, `next_item`, `submit` and `edit` refuse everyone else, and the annotate page's list of
+campaigns leaves the campaign out for them. Emptying the list opens it again."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def test_a_campaign_is_open_to_every_account_by_default(con, make_campaign, peop
 
 
 def test_a_listed_campaign_serves_and_stores_only_its_judges(con, make_campaign, people):
-    """The attack: any annotator could judge any open campaign. Bert holds a pair from before the list was set."""
+    """The attack: any annotator could judge any open campaign. Bert holds a pair from before the list was
+    set."""
     cid, other = make_campaign(name="listed"), make_campaign(name="open")
     held = assignment.next_item(con, cid, people["bert"])
     judged = assignment.next_item(con, cid, people["carl"])

@@ -1,5 +1,5 @@
-"""Files of outputs that are wrong in every way an upload can be: each gives one line that names the file by its
-own name (never the folder it lies in) and says what is wrong; a 100,000-row file imports."""
+"""Files of outputs that are wrong in every way an upload can be: each gives one line that names the file
+by its own name (never the folder it lies in) and says what is wrong; a 100,000-row file imports."""
 
 from __future__ import annotations
 

@@ -102,7 +102,8 @@ def test_lease_returns_an_abandoned_item_to_the_pool(con, make_campaign):
         "SELECT item_id FROM assignments WHERE assignment_id = ?", [pair.token]
     ).fetchone()[0]
     owner = con.execute(
-        "SELECT annotator_id FROM assignments WHERE item_id = ? AND annotator_id <> 'late' AND campaign_id = ?",
+        "SELECT annotator_id FROM assignments WHERE item_id = ? AND annotator_id <> 'late' AND campaign_id = "
+        "?",
         [taken_item, cid],
     ).fetchone()[0]
     # Someone whose lease ran out but whose slot nobody took keeps their pair when they come back.
@@ -207,9 +208,10 @@ def test_concurrent_annotators_keep_every_rule(con, make_campaign):
 
 
 def test_two_tabs_of_one_annotator_cannot_exceed_the_quota(con, make_campaign, monkeypatch):
-    """Both tabs ask for a pair at once; the real store.write is made to wait until both asked, so any count read
-    before the write lock is stale. They must get the same pair, and the quota of 1 holds. (Neither submits
-    before both were served: a pair judged in one tab before the other asks leaves that tab nothing.)"""
+    """Both tabs ask for a pair at once; the real store.write is made to wait until both asked, so any
+    count read before the write lock is stale. They must get the same pair, and the quota of 1 holds.
+    (Neither submits before both were served: a pair judged in one tab before the other asks leaves that
+    tab nothing.)"""
     cid = make_campaign(k=2, items_per_annotator=1)
     both_asked = threading.Barrier(2, timeout=10)
     both_served = threading.Barrier(2, timeout=10)
@@ -274,9 +276,9 @@ def campaign_of_100(con, tmp_path):
 
 
 def test_eighty_pairs_side_by_side_are_random_balanced_and_in_orders_of_their_own(con, campaign_of_100):
-    """Two annotators working in turns, 80 pairs each: each one's left sides pass a runs test and are balanced;
-    they do not meet the same items at the same positions or in the same order. (A fixed secret keeps the test
-    exact; tests/annotations/test_design.py checks the design over many annotators.)"""
+    """Two annotators working in turns, 80 pairs each: each one's left sides pass a runs test and are
+    balanced; they do not meet the same items at the same positions or in the same order. (A fixed secret
+    keeps the test exact; tests/annotations/test_design.py checks the design over many annotators.)"""
     cid = campaign_of_100(k=2, items_per_annotator=80, design_secret="a1" * 32)
     for _ in range(80):
         for annotator in ("ann-1", "ann-2"):

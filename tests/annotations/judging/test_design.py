@@ -178,8 +178,8 @@ def test_a_store_from_before_the_design_gets_a_secret_per_campaign(tmp_path):
 
 
 def test_the_default_instructions_say_what_the_design_does():
-    """The annotate page used to say "the sides are shuffled" while they alternated: the text now describes the
-    design (random side per pair from a balanced sequence of one's own, an item order of one's own)."""
+    """The annotate page used to say "the sides are shuffled" while they alternated: the text now describes
+    the design (random side per pair from a balanced sequence of one's own, an item order of one's own)."""
     text = DEFAULT_INSTRUCTIONS.lower()
     assert "shuffled" not in text and "alternat" not in text
     for claim in (

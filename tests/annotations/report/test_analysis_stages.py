@@ -1,6 +1,6 @@
-"""The results page's threaded stages (annotations.report.analysis_stages) are a speed trick pinned to the plain
-`annotations.stats.analyze`: the same numbers for the same seed, on a campaign read back from a real store, and
-its headline is the verdict's win rate."""
+"""The results page's threaded stages (annotations.report.analysis_stages) are a speed trick pinned to the
+plain `annotations.stats.analyze`: the same numbers for the same seed, on a campaign read back from a real
+store, and its headline is the verdict's win rate."""
 
 import json
 
@@ -58,9 +58,13 @@ def test_the_threaded_stages_give_the_plain_analysis_on_a_real_campaign(stored, 
     assert plain.verdict.win.n_judgments == plain.evidence.judgments_used > 0
     # another seed moves the bootstrap intervals: the comparison above is not between two constants
     reseeded = analyze(
-        stored.judgments, stored.scores, stored.metrics,
-        AnalysisOptions(n_boot=options.n_boot, seed=options.seed + 1, exclude_flagged=options.exclude_flagged),
-    )  # fmt: skip
+        stored.judgments,
+        stored.scores,
+        stored.metrics,
+        AnalysisOptions(
+            n_boot=options.n_boot, seed=options.seed + 1, exclude_flagged=options.exclude_flagged
+        ),
+    )
     assert comparable(reseeded) != comparable(plain)
 
 

@@ -71,8 +71,20 @@ def test_judgments_file_has_what_a_reviewer_needs(data, tmp_path):
     a = analyze(data.judgments, data.scores, data.metrics, AnalysisOptions(n_boot=100))
     write_export(data, a, tmp_path)
     table = pd.read_csv(tmp_path / "judgments.csv")
-    needed = {"shown_left", "shown_right", "winner", "choice", "served_at", "submitted_at", "duration_s",
-              "annotator_id", "version", "is_repeat", "is_gold", "too_fast"}  # fmt: skip
+    needed = {
+        "shown_left",
+        "shown_right",
+        "winner",
+        "choice",
+        "served_at",
+        "submitted_at",
+        "duration_s",
+        "annotator_id",
+        "version",
+        "is_repeat",
+        "is_gold",
+        "too_fast",
+    }
     assert needed <= set(table.columns)
     score_columns = [c for c in table.columns if c.startswith("score:")]
     criteria = set(data.scores["criterion"])
@@ -96,8 +108,16 @@ def test_report_has_every_section_and_the_loss_curve(data, store, tmp_path):
     a = analyze(data.judgments, data.scores, data.metrics, AnalysisOptions(n_boot=100))
     write_export(data, a, tmp_path)
     md = (tmp_path / "report.md").read_text()
-    for section in ("In plain words", "Setup", "Training", "Automatic metrics", "Human verdict", "Agreement",
-                    "Do the metrics agree with the humans?", "Annotators"):  # fmt: skip
+    for section in (
+        "In plain words",
+        "Setup",
+        "Training",
+        "Automatic metrics",
+        "Human verdict",
+        "Agreement",
+        "Do the metrics agree with the humans?",
+        "Annotators",
+    ):
         assert f"## {section}" in md
     assert "![training loss](loss_curve.svg)" in md
     assert "ann-left" in md and "position bias" in md
@@ -199,13 +219,13 @@ def test_the_export_folder_has_one_reader(data, tmp_path):
         assert "\n" not in str(raised.value)
 
 
-# `python -m annotations stats --json` is a public interface (DESIGN.md): its keys are pinned here, so a change of
-# the analysis' inner shape cannot change what scripts reading this JSON find
+# `python -m annotations stats --json` is a public interface (DESIGN.md): its keys are pinned here, so a
+# change of the analysis' inner shape cannot change what scripts reading this JSON find
 STATS_JSON_KEYS = [
     "campaign_name", "campaign_id", "system", "opponent", "options", "used", "win", "win_by_policy",
-    "bradley_terry", "criteria", "metric_table", "agreement", "leave_one_out", "cohen", "fleiss", "annotators",
-    "position", "length", "speed", "correlations", "preference_correlations", "pairwise_accuracy", "power",
-    "agreement_plan", "raw_agreement", "environment",
+    "bradley_terry", "criteria", "metric_table", "agreement", "leave_one_out", "cohen", "fleiss",
+    "annotators", "position", "length", "speed", "correlations", "preference_correlations",
+    "pairwise_accuracy", "power", "agreement_plan", "raw_agreement", "environment",
 ]  # fmt: skip
 STATS_JSON_USED_KEYS = [
     "judgments_total", "annotators_total", "excluded_annotators", "judgments_of_excluded_annotators",
@@ -213,9 +233,9 @@ STATS_JSON_USED_KEYS = [
     "verdict_and_agreement", "biases_and_speed", "annotator_table",
 ]  # fmt: skip
 STATS_JSON_OPTION_KEYS = [
-    "tie_policy", "exclude_annotators", "exclude_flagged", "include_gold", "include_repeats", "n_boot", "seed",
-    "confidence", "correlation_levels", "correlation_methods", "target_half_width", "detect_difference",
-    "thresholds",
+    "tie_policy", "exclude_annotators", "exclude_flagged", "include_gold", "include_repeats", "n_boot",
+    "seed", "confidence", "correlation_levels", "correlation_methods", "target_half_width",
+    "detect_difference", "thresholds",
 ]  # fmt: skip
 
 
@@ -246,10 +266,21 @@ def test_cli_flags_are_generated_from_the_analysis_options(store, capsys):
     assert _options(parser.parse_args(["--db", "x"])) == AnalysisOptions()
     given = _options(
         parser.parse_args(
-            ["--db", "x", "--exclude-annotators", "b,a", "--exclude-flagged", "--confidence", "0.9",
-             "--correlation-methods", "kendall", "--n-boot", "7"]
+            [
+                "--db",
+                "x",
+                "--exclude-annotators",
+                "b,a",
+                "--exclude-flagged",
+                "--confidence",
+                "0.9",
+                "--correlation-methods",
+                "kendall",
+                "--n-boot",
+                "7",
+            ]
         )
-    )  # fmt: skip
+    )
     assert given == AnalysisOptions(
         exclude_annotators=("a", "b"),
         exclude_flagged=True,

@@ -1,7 +1,7 @@
-"""Text typed by annotators and researchers reaches the export and the slides as text: no CSV cell opens as a
-spreadsheet formula (OWASP, "CSV Injection"), no Markdown in report.md or deck.md turns a campaign name, an
-output, a source or an annotator id into an image, a link or HTML, and Parquet and JSONL keep every string exactly.
-The store is filled through the real campaign, assignment and submit path."""
+"""Text typed by annotators and researchers reaches the export and the slides as text: no CSV cell opens as
+a spreadsheet formula (OWASP, "CSV Injection"), no Markdown in report.md or deck.md turns a campaign name,
+an output, a source or an annotator id into an image, a link or HTML, and Parquet and JSONL keep every
+string exactly. The store is filled through the real campaign, assignment and submit path."""
 
 import csv
 import io
@@ -117,10 +117,10 @@ def test_parquet_jsonl_and_the_csv_read_back_keep_every_comment_exactly(exported
 
 
 def test_numbers_stay_numbers_and_only_text_gets_the_quote(tmp_path):
-    """A numeric column keeps -0.5 as the number -0.5 (a spreadsheet reads it as a number, and it runs nothing);
-    the same characters in a text column are text and get the quote. Text cells are in double quotes, so a CR inside
-    a comment never starts a row. A text that already starts with ' gets a
-    second one, so reading back is exact."""
+    """A numeric column keeps -0.5 as the number -0.5 (a spreadsheet reads it as a number, and it runs
+    nothing); the same characters in a text column are text and get the quote. Text cells are in double
+    quotes, so a CR inside a comment never starts a row. A text that already starts with ' gets a second
+    one, so reading back is exact."""
     frame = pd.DataFrame(
         {
             "delta": [-0.5, 0.25, -2.0],
@@ -215,8 +215,9 @@ def test_deck_md_shows_hostile_names_outputs_and_sources_as_text(exported):
     ],
 )
 def test_any_user_string_renders_as_exactly_its_characters(text):
-    """markdown_text: the rendered paragraph is the text itself (newlines become spaces); markdown_inline keeps
-    only `**` and backticks as formatting, as the HTML report does, and still makes no link, image or HTML."""
+    """markdown_text: the rendered paragraph is the text itself (newlines become spaces); markdown_inline
+    keeps only `**` and backticks as formatting, as the HTML report does, and still makes no link, image or
+    HTML."""
     from html import escape
 
     one_line = " ".join(text.split("\n"))
@@ -236,8 +237,9 @@ def test_the_report_keeps_its_own_bold_and_code():
 
 
 def test_tables_on_pages_offer_no_unguarded_csv_download():
-    """The grid's own "Download as CSV" (Streamlit's frontend) writes cells as they are, formulas included: the
-    app turns it off (`client.disableDataExport`, sent to every browser session), so the export is the CSV."""
+    """The grid's own "Download as CSV" (Streamlit's frontend) writes cells as they are, formulas included:
+    the app turns it off (`client.disableDataExport`, sent to every browser session), so the export is the
+    CSV."""
     import tomllib
     from pathlib import Path
 

@@ -1,5 +1,5 @@
-"""The metrics tab's sentence and table (annotations/report/metric_reading.py): one Kendall row per metric, and a
-sentence that says when the items are too few for any correlation to tell."""
+"""The metrics tab's sentence and table (annotations/report/metric_reading.py): one Kendall row per metric,
+and a sentence that says when the items are too few for any correlation to tell."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from annotations.report.metric_reading import COLUMNS, fewest_items, metric_read
 
 @pytest.mark.parametrize("confidence", [0.9, 0.95, 0.975, 0.99])
 def test_fewest_items_is_where_a_perfect_ranking_first_beats_chance(confidence):
-    """Checked against scipy's exact Kendall test: a perfect ranking of n items is significant at 1 - confidence
-    from fewest_items(confidence) items on, never before."""
+    """Checked against scipy's exact Kendall test: a perfect ranking of n items is significant at 1 -
+    confidence from fewest_items(confidence) items on, never before."""
     for n in range(2, 9):
         p = stats.kendalltau(range(n), range(n), method="exact").pvalue
         assert p == pytest.approx(2 / math.factorial(n))
@@ -26,11 +26,22 @@ def test_fewest_items_is_where_a_perfect_ranking_first_beats_chance(confidence):
 def _correlations(rows: list[tuple], n: int) -> pd.DataFrame:
     """analyze's preference correlations: each (metric, coefficient, ci_low, ci_high) by the three methods."""
     frame = [
-        {"metric": m, "human": "preference", "level": "per-item delta", "method": method, "coefficient": c,
-         "ci_low": lo, "ci_high": hi, "n": n, "n_skipped": 0, "n_items": n,
-         "reason": None if c == c else "the metric or the human score is constant over all rows"}
-        for m, c, lo, hi in rows for method in ("kendall", "spearman", "pearson")
-    ]  # fmt: skip
+        {
+            "metric": m,
+            "human": "preference",
+            "level": "per-item delta",
+            "method": method,
+            "coefficient": c,
+            "ci_low": lo,
+            "ci_high": hi,
+            "n": n,
+            "n_skipped": 0,
+            "n_items": n,
+            "reason": None if c == c else "the metric or the human score is constant over all rows",
+        }
+        for m, c, lo, hi in rows
+        for method in ("kendall", "spearman", "pearson")
+    ]
     return pd.DataFrame(frame)
 
 
@@ -47,16 +58,23 @@ def test_three_items_are_too_few_whatever_the_coefficients():
 
 def test_enough_items_name_what_tracks_what_runs_against_and_what_cannot_be_told():
     nan = float("nan")
-    rows = [("bleu", 0.41, 0.12, 0.63), ("length", -0.30, -0.52, -0.05), ("rougeL", 0.10, -0.15, 0.33),
-            ("chrf", 0.05, -0.2, 0.3), ("tokens", nan, nan, nan)]  # fmt: skip
+    rows = [
+        ("bleu", 0.41, 0.12, 0.63),
+        ("length", -0.30, -0.52, -0.05),
+        ("rougeL", 0.10, -0.15, 0.33),
+        ("chrf", 0.05, -0.2, 0.3),
+        ("tokens", nan, nan, nan),
+    ]
     reading = metric_reading(_correlations(rows, n=40), 0.9)
     assert reading.sentence == (
-        "On 40 items (Kendall's tau-b of each metric's per-item difference with the human preference): "
-        "bleu (tau = 0.41, 90% CI 0.12 to 0.63) tracks the humans, length (tau = -0.30, 90% CI -0.52 to -0.05) "
-        "runs against them, the 90% CIs of the 2 other metrics include 0. No coefficient for tokens: the metric "
-        "or the human score is constant over all rows."
+        "On 40 items (Kendall's tau-b of each metric's per-item difference with the human preference): bleu "
+        "(tau = 0.41, 90% CI 0.12 to 0.63) tracks the humans, length (tau = -0.30, 90% CI -0.52 to -0.05) "
+        "runs against them, the 90% CIs of the 2 other metrics include 0. No coefficient for tokens: the "
+        "metric or the human score is constant over all rows."
     )
     assert len(reading.table) == 5 and reading.table["coefficient"].isna().sum() == 1
     unclear = metric_reading(_correlations(rows[2:4], n=40), 0.95)
-    assert unclear.sentence.endswith("no metric clearly tracks the humans: every 95% CI includes 0 (highest: "
-                                     "rougeL (tau = 0.10, 95% CI -0.15 to 0.33)).")  # fmt: skip
+    assert unclear.sentence.endswith(
+        "no metric clearly tracks the humans: every 95% CI includes 0 (highest: "
+        "rougeL (tau = 0.10, 95% CI -0.15 to 0.33))."
+    )

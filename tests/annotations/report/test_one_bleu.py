@@ -1,7 +1,8 @@
-"""One name, one definition (issue 18, item 3): a run scored by `python -m ft_core score` and imported into a
-campaign shows each BLEU/chrF figure under one name with one number on the Runs page (the run's comparison), the
-Results page (the analysis' metric table), the export and the slides. `bleu` and the other corpus figures pool
-n-gram counts over the items; the mean of per-item sentence scores, a different statistic, is `sentence_bleu`."""
+"""One name, one definition (issue 18, item 3): a run scored by `python -m ft_core score` and imported into
+a campaign shows each BLEU/chrF figure under one name with one number on the Runs page (the run's
+comparison), the Results page (the analysis' metric table), the export and the slides. `bleu` and the other
+corpus figures pool n-gram counts over the items; the mean of per-item sentence scores, a different
+statistic, is `sentence_bleu`."""
 
 from __future__ import annotations
 
@@ -43,8 +44,12 @@ def campaign(tmp_path_factory, shared_data):
     cid = synthetic.fill_store(con, run, n_annotators=4)
     con.close()
     out = folder / "out"
-    assert main(["export", "--db", str(folder / "store.duckdb"), "--out", str(out), "--slides",
-                 "--n-boot", "200"]) == 0  # fmt: skip
+    assert (
+        main(
+            ["export", "--db", str(folder / "store.duckdb"), "--out", str(out), "--slides", "--n-boot", "200"]
+        )
+        == 0
+    )
     con = store.connect(folder / "store.duckdb", read_only=True)
     data = load_campaign(con, cid)
     con.close()
@@ -70,7 +75,8 @@ def test_a_figure_shown_under_one_name_has_one_number_everywhere(campaign):
     # the corpus figures are named only where they are computed: the run's table
     assert not set(CORPUS) & set(on_results.index)
     assert set(CORPUS) <= set(on_runs.index)
-    # ... and they are another statistic: corpus BLEU (sacreBLEU's own corpus_bleu) is not the mean of sentence BLEU
+    # ... and they are another statistic: corpus BLEU (sacreBLEU's own corpus_bleu) is not the mean of
+    # sentence BLEU
     import sacrebleu
 
     finetuned = [r["target"][-1] for r in rows]

@@ -1,6 +1,7 @@
-"""Preference data (TRL's prompt/chosen/rejected and KTO formats) from a campaign's judgments: the majority rule,
-ties and low margins counted, the evaluation-split rule, the chat format, the too-few error, and no blind id or
-system name in any row. Stores are real DuckDB files filled through the real assignment/submit path."""
+"""Preference data (TRL's prompt/chosen/rejected and KTO formats) from a campaign's judgments: the majority
+rule, ties and low margins counted, the evaluation-split rule, the chat format, the too-few error, and no
+blind id or system name in any row. Stores are real DuckDB files filled through the real assignment/submit
+path."""
 
 import io
 import json
@@ -32,8 +33,9 @@ GOLD = {"item-001": "finetuned", "item-005": "base"}  # known answers: attention
 
 
 def make_store(root, tokenizer=None, split="test", item_split=None, source_text=None):
-    """A judged campaign over a run folder whose config.json and generate_config.json say how prompts were built;
-    with `tokenizer`, the outputs' prompts are the chat-formatted ones ft_core.data.build_prompt writes."""
+    """A judged campaign over a run folder whose config.json and generate_config.json say how prompts were
+    built; with `tokenizer`, the outputs' prompts are the chat-formatted ones ft_core.data.build_prompt
+    writes."""
     run_dir = write_run_folder(
         root / "runs" / "run-1",
         n_items=N_ITEMS,
@@ -76,7 +78,8 @@ def plain_store(tmp_path_factory):
 
 
 def independent_majority(frame: pd.DataFrame) -> dict[str, str | None]:
-    """item -> majority system (None on a tie), counted with a Counter over the raters' de-randomized winners."""
+    """item -> majority system (None on a tie), counted with a Counter over the raters' de-randomized
+    winners."""
     result = {}
     for item, rows in frame[~frame.is_gold & ~frame.is_repeat].groupby("item_id"):
         votes = Counter(w for w in rows.winner if w in ("base", "finetuned"))
@@ -126,8 +129,15 @@ def test_handmade_votes_majority_ties_margin_and_disagreement():
 
 def test_kto_labels_from_scaled_mean_scores():
     def score(item, annotator, criterion, system, value, **flags):
-        return {"item_id": item, "annotator_id": annotator, "criterion": criterion, "system": system,
-                "score": value, "is_gold": flags.get("gold", False), "is_repeat": flags.get("repeat", False)}  # fmt: skip
+        return {
+            "item_id": item,
+            "annotator_id": annotator,
+            "criterion": criterion,
+            "system": system,
+            "score": value,
+            "is_gold": flags.get("gold", False),
+            "is_repeat": flags.get("repeat", False),
+        }
 
     criteria = {"fluency": (1, 5), "faithful": (0, 10)}
     rows = [score("i1", "a", "fluency", "x", 5), score("i1", "a", "faithful", "x", 6)]  # (1 + 0.6) / 2 = 0.8
@@ -229,7 +239,8 @@ def test_chat_template_runs_give_conversational_rows(tmp_path, real_tokenizer):
     for row in rows:
         (message,) = row["prompt"]
         assert message["role"] == "user" and message["content"].startswith("Summarize: source text")
-        # the run's chat template around this message is exactly the prompt generation used (source cut included)
+        # the run's chat template around this message is exactly the prompt generation used (source cut
+        # included)
         again = real_tokenizer.apply_chat_template([message], tokenize=False, add_generation_prompt=True)
         assert again == prompts[row["item_id"]]
         assert row["chosen"][0]["role"] == row["rejected"][0]["role"] == "assistant"

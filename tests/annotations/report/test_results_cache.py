@@ -1,5 +1,5 @@
-"""The on-disk cache of analyses (annotations/report/results_cache.py): keyed by campaign, data version and options;
-a new data version replaces the old files; an unreadable file is a miss, not an error."""
+"""The on-disk cache of analyses (annotations/report/results_cache.py): keyed by campaign, data version and
+options; a new data version replaces the old files; an unreadable file is a miss, not an error."""
 
 from helpers.synthetic import make_campaign
 

@@ -1,6 +1,7 @@
-"""Every generated sentence checked against the numbers it summarises (issue 18, items 2 and 4), on the edge cases
-that used to contradict themselves: a unanimous campaign, one annotator, fewer items than any test can tell, ties
-only, and an ordinary campaign. Each sentence's figures are read back and compared with the analysis."""
+"""Every generated sentence checked against the numbers it summarises (issue 18, items 2 and 4), on the
+edge cases that used to contradict themselves: a unanimous campaign, one annotator, fewer items than any
+test can tell, ties only, and an ordinary campaign. Each sentence's figures are read back and compared with
+the analysis."""
 
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ def check_verdict(a, lines: list[str]) -> None:
     else:
         assert verdict.startswith("No clear winner") and "cannot tell the systems apart" in verdict
     assert w.item_high - w.item_low > 0  # never a point
-    # The p-value in the sentence is the test the interval inverts: "unlikely to be chance" exactly when p < 5%,
-    # never "cannot tell the systems apart" beside "p = 0.007" (a sign test on judgments said that once).
+    # The p-value in the sentence is the test the interval inverts: "unlikely to be chance" exactly when p <
+    # 5%, never "cannot tell the systems apart" beside "p = 0.007" (a sign test on judgments said that once).
     p = re.search(r"p (<|=) ([\d.e-]+)\)", verdict)
     assert p, verdict
     decided = w.item_low > 0.5 or w.item_high < 0.5
@@ -143,7 +144,8 @@ def test_one_annotator_sentences():
 
 
 def test_fewer_items_than_a_test_can_tell_say_so():
-    # 3 items, the metric points the humans' way on each: 100% of 3 is no finding, and is never called a coin flip too
+    # 3 items, the metric points the humans' way on each: 100% of 3 is no finding, and is never called a coin
+    # flip too
     frames = decided_frames(3, annotators=("a", "b", "c"), metric=lambda i, s: 10.0 + (s == "finetuned"))
     a = analyze(*frames, OPTIONS)
     lines = check_all(a)
@@ -204,7 +206,8 @@ def test_accuracy_sentence_never_calls_a_metric_better_and_a_coin_flip_at_once()
 
 
 def test_a_small_unanimous_campaign_through_the_export_report(tmp_path):
-    """The report and the summary of `python -m annotations export` for 10 items judged alike by 2 annotators."""
+    """The report and the summary of `python -m annotations export` for 10 items judged alike by 2
+    annotators."""
     import pandas as pd
     from helpers.run_folders import write_run_folder
     from helpers.small_campaigns import fill_decided
@@ -232,9 +235,10 @@ def test_a_small_unanimous_campaign_through_the_export_report(tmp_path):
 
 
 def test_judges_that_split_every_item_do_not_make_a_sign_test_of_judgments_the_verdict():
-    """10 items, each judged by 3 annotators 2 to 1 for the fine-tune: 20 of 30 judgments (a sign test on judgments
-    says p = 0.099, and on 10 items won of 10 p = 0.002), but the item-mean share 67% over 10 items does not leave
-    out 50%: the sentence says no clear winner and gives the p of the same test, above 5%."""
+    """10 items, each judged by 3 annotators 2 to 1 for the fine-tune: 20 of 30 judgments (a sign test on
+    judgments says p = 0.099, and on 10 items won of 10 p = 0.002), but the item-mean share 67% over 10
+    items does not leave out 50%: the sentence says no clear winner and gives the p of the same test, above
+    5%."""
     frames = decided_frames(
         10, annotators=("a", "b", "c"), decide=lambda i, a: "base" if a == "c" else "finetuned"
     )

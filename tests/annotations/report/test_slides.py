@@ -1,6 +1,6 @@
-"""The slide deck (annotations/report/slides.py): `python -m annotations export --slides` writes PNG charts, a Marp deck
-and a self-contained HTML deck whose numbers are the analysis' own; the example pairs are the clearest win, the
-clearest loss and the most evenly split item."""
+"""The slide deck (annotations/report/slides.py): `python -m annotations export --slides` writes PNG
+charts, a Marp deck and a self-contained HTML deck whose numbers are the analysis' own; the example pairs
+are the clearest win, the clearest loss and the most evenly split item."""
 
 import base64
 import json
@@ -26,8 +26,21 @@ def exported(tmp_path_factory):
     con = store.connect(folder / "store.duckdb")
     cid = synthetic.fill_store(con, write_run_folder(folder / "runs" / "run-s", n_items=16), n_annotators=4)
     con.close()
-    assert main(["export", "--db", str(folder / "store.duckdb"), "--out", str(folder / "out"), "--slides",
-                 "--n-boot", "200"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(folder / "store.duckdb"),
+                "--out",
+                str(folder / "out"),
+                "--slides",
+                "--n-boot",
+                "200",
+            ]
+        )
+        == 0
+    )
     return folder, cid
 
 
@@ -50,9 +63,15 @@ def test_export_with_slides_writes_charts_marp_and_one_html(exported):
     assert deck.startswith("---\nmarp: true\n")
     assert {f"charts/{name}" for name in charts} == set(re.findall(r"\]\((charts/[^)]+)\)", deck))
     titles = re.findall(r"^#+ (.+)$", deck, flags=re.M)
-    assert titles[1:8] == ["Training and validation curves", "Automatic metrics, paired bootstrap",
-                           "Automatic metrics: differences with their intervals", "The human verdict",
-                           "The human verdict: intervals", "Agreement", "Bias checks"]  # fmt: skip
+    assert titles[1:8] == [
+        "Training and validation curves",
+        "Automatic metrics, paired bootstrap",
+        "Automatic metrics: differences with their intervals",
+        "The human verdict",
+        "The human verdict: intervals",
+        "Agreement",
+        "Bias checks",
+    ]
     assert [t.split(" (")[0] for t in titles[8:]] == [
         "Example: best",
         "Example: worst",
@@ -79,7 +98,8 @@ def test_the_deck_shows_the_analysis_numbers(exported):
         f"(Wilson score over {w.n_items_used} items)" in deck
     )
     for r in a.verdict.metric_table.itertuples():
-        # a metric equal on every item (output_tokens here) has no interval: said in words, not "0.000 – 0.000"
+        # a metric equal on every item (output_tokens here) has no interval: said in words, not "0.000 –
+        # 0.000"
         interval = "see below" if pd.isna(r.ci_low) else f"{r.ci_low:.3f} – {r.ci_high:.3f}"
         assert (
             f"| {r.metric} | {r.mean_opponent:.3f} | {r.mean_system:.3f} | {r.delta:.3f} | {interval} |"

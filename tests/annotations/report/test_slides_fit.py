@@ -1,7 +1,8 @@
-"""Slides that mean what they say (issue 18, item 7): the example pairs' titles match their votes (best: an item the
-fine-tune won, worst: an item the base won, most contested: a split item; never one item twice; a slide says which
-are left out), and every chart fits its slide, checked in a real Chromium on the HTML deck of a demo-like campaign
-and of a unanimous one."""
+# ruff: noqa: E501  (JavaScript or code run in a subprocess, embedded in strings: kept as written)
+"""Slides that mean what they say (issue 18, item 7): the example pairs' titles match their votes (best: an
+item the fine-tune won, worst: an item the base won, most contested: a split item; never one item twice; a
+slide says which are left out), and every chart fits its slide, checked in a real Chromium on the HTML deck
+of a demo-like campaign and of a unanimous one."""
 
 from __future__ import annotations
 
@@ -56,8 +57,11 @@ def test_the_same_item_is_never_shown_twice():
 def test_examples_follow_their_votes_on_random_campaigns():
     rng = np.random.default_rng(5)
     for _ in range(50):
-        rows = [(f"i{i}", str(rng.choice(["ft", "base", "tie"], p=[0.5, 0.3, 0.2])))
-                for i in range(int(rng.integers(1, 8))) for _ in range(int(rng.integers(1, 4)))]  # fmt: skip
+        rows = [
+            (f"i{i}", str(rng.choice(["ft", "base", "tie"], p=[0.5, 0.3, 0.2])))
+            for i in range(int(rng.integers(1, 8)))
+            for _ in range(int(rng.integers(1, 4)))
+        ]
         judgments = votes(rows)
         chosen = example_items(judgments, "ft", "base")
         count = judgments.groupby("item_id")["winner"].value_counts().unstack(fill_value=0)
@@ -91,8 +95,9 @@ def demo_like_run(root: Path, n_items: int = 30) -> Path:
 def decks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("decks")
     con = store.connect(folder / "store.duckdb")
-    demo = synthetic.fill_store(con, demo_like_run(folder / "runs" / "demo"), n_annotators=3, left_biased=(),
-                                name="Demo-like")  # fmt: skip
+    demo = synthetic.fill_store(
+        con, demo_like_run(folder / "runs" / "demo"), n_annotators=3, left_biased=(), name="Demo-like"
+    )
     unanimous = fill_decided(
         con, write_run_folder(folder / "runs" / "unanimous", n_items=10), name="Unanimous"
     )

@@ -1,6 +1,6 @@
-"""Active sampling with inverse-probability weights: the probabilities keep the budget, a floor and the cap of 1;
-the estimate stays unbiased and covers the true win rate when humans judge the items the judge is least sure
-about; the weights matter (leaving them out biases the win rate)."""
+"""Active sampling with inverse-probability weights: the probabilities keep the budget, a floor and the cap
+of 1; the estimate stays unbiased and covers the true win rate when humans judge the items the judge is
+least sure about; the weights matter (leaving them out biases the win rate)."""
 
 import numpy as np
 import pytest
@@ -45,7 +45,8 @@ def test_unbiased_and_covers_with_active_sampling():
 
 
 def test_uniform_probabilities_give_the_uniform_answer():
-    """With pi = n / N the active estimate is PPI++ with the labelled items' mean weights: close to ppi_mean."""
+    """With pi = n / N the active estimate is PPI++ with the labelled items' mean weights: close to
+    ppi_mean."""
     c = judged_campaigns(n_campaigns=1, n_items=2000, seed=43)
     human, judge = c.human[0], c.judge[0]
     judged = np.zeros(2000, dtype=bool)

@@ -21,8 +21,8 @@ from annotations.stats.agreement import (
 )
 
 nan = np.nan
-# K. Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12 units, values
-# 1-5 with missing data. Published: nominal .743, ordinal .815, interval .849, ratio .797.
+# K. Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12 units,
+#    values 1-5 with missing data. Published: nominal .743, ordinal .815, interval .849, ratio .797.
 PAPER_DATA = np.array(
     [
         [1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],

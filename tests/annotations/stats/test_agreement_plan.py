@@ -1,6 +1,7 @@
-"""The agreement plan (annotations.stats.power.agreement_plan): how many items need a second judgment for alpha to
-have an interval of a given width. Checked by simulation against the `krippendorff` package: with that many items
-judged by two annotators who agree at the assumed alpha, the spread of alpha matches the planned half-width."""
+"""The agreement plan (annotations.stats.power.agreement_plan): how many items need a second judgment for
+alpha to have an interval of a given width. Checked by simulation against the `krippendorff` package: with
+that many items judged by two annotators who agree at the assumed alpha, the spread of alpha matches the
+planned half-width."""
 
 import krippendorff
 import numpy as np

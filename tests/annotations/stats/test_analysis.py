@@ -118,15 +118,17 @@ def test_scale_bench_runs_at_small_size():
     bench = Path(__file__).resolve().parents[3] / "bench" / "analysis_scale.py"
     done = subprocess.run(
         [sys.executable, str(bench), "--judgments", "3000", "--repeats", "1", "--skip-page"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "all statistics, 1,000 resamples" in done.stdout
 
 
 def test_correlations_computed_beside_the_rest_equal_a_sequential_run(campaign):
-    """The correlations analyze computes beside the other statistics must equal the same functions run one after the
-    other, and two runs must give the same numbers (shared bootstrap resamples, no race)."""
+    """The correlations analyze computes beside the other statistics must equal the same functions run one
+    after the other, and two runs must give the same numbers (shared bootstrap resamples, no race)."""
     import pandas as pd
 
     from annotations.stats import analysis

@@ -1,5 +1,6 @@
-"""AnalysisOptions and QualityThresholds check themselves when made: a value out of range is a ValueError (and an
-AnnotationError, which the CLI and the pages show) naming the field and the allowed range, on one line."""
+"""AnalysisOptions and QualityThresholds check themselves when made: a value out of range is a ValueError
+(and an AnnotationError, which the CLI and the pages show) naming the field and the allowed range, on one
+line."""
 
 import dataclasses
 

@@ -1,5 +1,5 @@
-"""The results page's certainty block from the frames: item labels (the unit is the item), the PPI interval with a
-stored metric as the proxy, and the sequential decision."""
+"""The results page's certainty block from the frames: item labels (the unit is the item), the PPI interval
+with a stored metric as the proxy, and the sequential decision."""
 
 import numpy as np
 import pandas as pd

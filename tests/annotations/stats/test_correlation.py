@@ -1,5 +1,5 @@
-"""Metric-human correlation on the real SummEval expert scores (Fabbri et al. 2021) against scipy, the bootstrap
-against naive item resampling, and a synthetic campaign with a good and a useless metric."""
+"""Metric-human correlation on the real SummEval expert scores (Fabbri et al. 2021) against scipy, the
+bootstrap against naive item resampling, and a synthetic campaign with a good and a useless metric."""
 
 import json
 
@@ -180,8 +180,8 @@ def test_pairwise_accuracy_counts_by_hand():
             "value": [0.1, 0.3, 0.2, 0.5, 0.4, 0.1, 0.3, 0.3],
         }
     )
-    # a: humans finetuned, metric finetuned -> agree; b: human tie -> out; c: humans base, metric base -> agree;
-    # d: metric tie -> out
+    # a: humans finetuned, metric finetuned -> agree; b: human tie -> out; c: humans base, metric base ->
+    # agree; d: metric tie -> out
     result = pairwise_accuracy(judgments, metrics, "rouge1", "finetuned", "base")
     assert (result.accuracy, result.n, result.n_human_ties, result.n_metric_ties) == (1.0, 2, 1, 1)
     missing = pairwise_accuracy(judgments, metrics, "bleu", "finetuned", "base")
@@ -229,8 +229,14 @@ def tied_campaign(n_items: int = 40, n_systems: int = 5, seed: int = 3) -> pd.Da
     for item in range(n_items):
         for s in range(n_systems):
             ratings = rng.integers(1, 6, rng.integers(1, 4))
-            rows.append({"item_id": f"i{item:02d}", "system": f"s{s}", "human": ratings.mean(),
-                         "metric": float(rng.integers(3, 7))})  # fmt: skip
+            rows.append(
+                {
+                    "item_id": f"i{item:02d}",
+                    "system": f"s{s}",
+                    "human": ratings.mean(),
+                    "metric": float(rng.integers(3, 7)),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -1,5 +1,5 @@
-"""The versions written beside every statistic: this project's from package metadata, or from pyproject.toml in
-a checkout that was never installed (the version is written in one place only)."""
+"""The versions written beside every statistic: this project's from package metadata, or from
+pyproject.toml in a checkout that was never installed (the version is written in one place only)."""
 
 import tomllib
 from pathlib import Path

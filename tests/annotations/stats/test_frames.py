@@ -1,5 +1,6 @@
-"""docs/frames.md names every column of the frames the statistics take, exactly as the real readers return them
-from a real store (so the document cannot drift from the code), and a missing column is an error that says which."""
+"""docs/frames.md names every column of the frames the statistics take, exactly as the real readers return
+them from a real store (so the document cannot drift from the code), and a missing column is an error that
+says which."""
 
 import re
 from pathlib import Path

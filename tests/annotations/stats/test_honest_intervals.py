@@ -1,6 +1,7 @@
-"""Intervals honest at the edges (issue 18, item 2): the win rate's item interval (Wilson score with the item as the
-unit) against statsmodels, a bootstrap that collapses to one point said in words instead of printed (win rate,
-criterion and metric differences, alpha), and the raw agreement share against a count of every pair."""
+"""Intervals honest at the edges (issue 18, item 2): the win rate's item interval (Wilson score with the
+item as the unit) against statsmodels, a bootstrap that collapses to one point said in words instead of
+printed (win rate, criterion and metric differences, alpha), and the raw agreement share against a count of
+every pair."""
 
 from itertools import combinations
 
@@ -17,9 +18,17 @@ def judgments(winners_per_item: list[list[str]]) -> pd.DataFrame:
     for i, winners in enumerate(winners_per_item):
         for k, w in enumerate(winners):
             left = "base" if (i + k) % 2 else "finetuned"
-            rows.append({"item_id": f"i{i}", "annotator_id": f"a{k}", "system_a": "base", "system_b": "finetuned",
-                         "shown_left": left, "shown_right": "finetuned" if left == "base" else "base",
-                         "winner": w})  # fmt: skip
+            rows.append(
+                {
+                    "item_id": f"i{i}",
+                    "annotator_id": f"a{k}",
+                    "system_a": "base",
+                    "system_b": "finetuned",
+                    "shown_left": left,
+                    "shown_right": "finetuned" if left == "base" else "base",
+                    "winner": w,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -37,8 +46,14 @@ def test_unanimous_items_get_a_wilson_interval_over_items_not_a_point():
 
 @pytest.mark.parametrize("policy", preference.TIE_POLICIES)
 def test_item_interval_is_wilson_of_the_item_mean_share(policy):
-    items = [["finetuned", "base", "tie"], ["finetuned", "finetuned"], ["base", "both_bad", "base"],
-             ["finetuned", "tie"], ["tie", "tie"], ["finetuned", "finetuned", "base"]]  # fmt: skip
+    items = [
+        ["finetuned", "base", "tie"],
+        ["finetuned", "finetuned"],
+        ["base", "both_bad", "base"],
+        ["finetuned", "tie"],
+        ["tie", "tie"],
+        ["finetuned", "finetuned", "base"],
+    ]
     won = preference.win_rate(judgments(items), tie_policy=policy, n_boot=200)
     shares = []
     for winners in items:  # each item's share under the policy, computed by hand
@@ -69,8 +84,17 @@ def test_every_item_split_evenly_is_said_too():
 def scores_frame(diffs: list[float]) -> pd.DataFrame:
     rows = []
     for i, d in enumerate(diffs):
-        rows += [{"judgment_id": f"j{i}", "item_id": f"i{i}", "annotator_id": "a", "criterion": "quality",
-                  "system": s, "score": v} for s, v in (("base", 2.0), ("finetuned", 2.0 + d))]  # fmt: skip
+        rows += [
+            {
+                "judgment_id": f"j{i}",
+                "item_id": f"i{i}",
+                "annotator_id": "a",
+                "criterion": "quality",
+                "system": s,
+                "score": v,
+            }
+            for s, v in (("base", 2.0), ("finetuned", 2.0 + d))
+        ]
     return pd.DataFrame(rows)
 
 
@@ -85,9 +109,12 @@ def test_criterion_difference_the_same_on_every_item_has_no_printed_interval():
 
 
 def test_metric_difference_the_same_on_every_item_has_no_printed_interval():
-    rows = [{"item_id": f"i{i}", "system": s, "metric": m, "value": v}
-            for i in range(6) for s, base in (("base", 10.0), ("finetuned", 12.0))
-            for m, v in (("flat", base), ("moving", base + i * (s == "finetuned")))]  # fmt: skip
+    rows = [
+        {"item_id": f"i{i}", "system": s, "metric": m, "value": v}
+        for i in range(6)
+        for s, base in (("base", 10.0), ("finetuned", 12.0))
+        for m, v in (("flat", base), ("moving", base + i * (s == "finetuned")))
+    ]
     table = paired_metrics.metric_differences(pd.DataFrame(rows), "finetuned", "base", n_boot=300).set_index(
         "metric"
     )
@@ -99,8 +126,9 @@ def test_metric_difference_the_same_on_every_item_has_no_printed_interval():
 
 
 def test_alpha_whose_bootstrap_collapses_has_no_printed_interval():
-    ratings = pd.DataFrame([{"item_id": f"i{i}", "annotator_id": a, "value": i % 3}
-                            for i in range(12) for a in ("a", "b")])  # fmt: skip
+    ratings = pd.DataFrame(
+        [{"item_id": f"i{i}", "annotator_id": a, "value": i % 3} for i in range(12) for a in ("a", "b")]
+    )
     result = agreement.krippendorff_alpha(ratings, "nominal", n_boot=300)
     assert result.alpha == 1.0 and result.ci_low is None and result.ci_high is None
     assert "every bootstrap resample gives alpha = 1.00" in result.reason
@@ -108,8 +136,11 @@ def test_alpha_whose_bootstrap_collapses_has_no_printed_interval():
 
 def test_raw_agreement_counts_every_pair_of_judgments_on_an_item():
     rng = np.random.default_rng(3)
-    rows = [{"item_id": f"i{i}", "annotator_id": f"a{k}", "value": str(rng.choice(["x", "y", "tie"]))}
-            for i in range(30) for k in range(int(rng.integers(1, 5)))]  # fmt: skip
+    rows = [
+        {"item_id": f"i{i}", "annotator_id": f"a{k}", "value": str(rng.choice(["x", "y", "tie"]))}
+        for i in range(30)
+        for k in range(int(rng.integers(1, 5)))
+    ]
     ratings = pd.DataFrame(rows)
     raw = agreement.raw_agreement(ratings)
     agree = total = 0

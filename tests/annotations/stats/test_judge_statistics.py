@@ -23,7 +23,8 @@ from annotations.stats.judges import (
 
 
 def verdicts_for(items, winner, consistent=True, p=0.5, length_a=40, length_b=40) -> pd.DataFrame:
-    """One judge's verdict frame (as judge_verdicts_frame gives) with per-item values from callables or constants."""
+    """One judge's verdict frame (as judge_verdicts_frame gives) with per-item values from callables or
+    constants."""
 
     def value(v, i):
         return v(i) if callable(v) else v
@@ -101,8 +102,12 @@ def test_ece_by_hand_and_a_calibrated_judge_has_none():
 def test_a_judge_that_follows_the_annotators_is_not_weak_and_a_coin_is():
     decide = lambda i, a: "finetuned" if i % 3 else "base"  # noqa: E731
     judgments, _, _ = decided_frames(n_items=60, decide=decide)
-    good = verdicts_for(range(60), lambda i: decide(i, "x"), p=lambda i: 0.9 if i % 3 else 0.1,
-                        length_b=lambda i: 60 if i % 3 else 20)  # fmt: skip
+    good = verdicts_for(
+        range(60),
+        lambda i: decide(i, "x"),
+        p=lambda i: 0.9 if i % 3 else 0.1,
+        length_b=lambda i: 60 if i % 3 else 20,
+    )
     card = judge_card("good", judgments, good, n_boot=300)
     assert not card.weak and "tracks your annotators" in card.sentence
     assert card.agreement.kappa == 1.0 and card.flip_rate == 0.0 and card.n_pairs == 60
@@ -111,8 +116,9 @@ def test_a_judge_that_follows_the_annotators_is_not_weak_and_a_coin_is():
 
     rng = np.random.default_rng(0)
     coin = rng.random(60) < 0.5
-    noisy = verdicts_for(range(60), lambda i: "finetuned" if coin[i] else "base",
-                         consistent=lambda i: bool(i % 2), p=0.5)  # fmt: skip
+    noisy = verdicts_for(
+        range(60), lambda i: "finetuned" if coin[i] else "base", consistent=lambda i: bool(i % 2), p=0.5
+    )
     weak = judge_card("coin", judgments, noisy, n_boot=300)
     assert weak.agreement.kappa_ci[0] <= 0 <= weak.agreement.kappa_ci[1]
     assert weak.weak and "does not track your annotators" in weak.sentence
@@ -167,7 +173,8 @@ def test_agreement_with_each_annotator_is_cohens_kappa_by_hand_beside_their_kapp
     low, high = table.loc["ann-1", "kappa_ci_low"], table.loc["ann-1", "kappa_ci_high"]
     assert low < table.loc["ann-1", "kappa"] < high
 
-    # an annotator with fewer than min_items items shared with the judge gets no row; gold and repeats do not count
+    # an annotator with fewer than min_items items shared with the judge gets no row; gold and repeats do not
+    # count
     fewer = judgments[~((judgments["annotator_id"] == "ann-2") & (judgments["item_id"] > "item-008"))]
     fewer = fewer.assign(is_gold=(fewer["annotator_id"] == "ann-1") & (fewer["item_id"] == "item-000"))
     table = judge_card("j", fewer, verdicts, n_boot=100, min_items=10).per_annotator.set_index("annotator_id")
@@ -194,9 +201,13 @@ def test_alpha_with_the_judge_is_krippendorffs_alpha_with_one_more_rater():
     )
     # and our own engine on the long frame with the judge added as a rater, interval included
     long = pd.DataFrame(
-        [(f"item-{i:03d}", rater, WORDS[labels[i]]) for rater, labels in {**PEOPLE, "judge": JUDGE}.items()
-         for i in range(12)], columns=["item_id", "annotator_id", "value"],
-    )  # fmt: skip
+        [
+            (f"item-{i:03d}", rater, WORDS[labels[i]])
+            for rater, labels in {**PEOPLE, "judge": JUDGE}.items()
+            for i in range(12)
+        ],
+        columns=["item_id", "annotator_id", "value"],
+    )
     direct = krippendorff_alpha(long, "nominal", n_boot=300, leave_one_out=False)
     assert (card.alpha.with_judge.alpha, card.alpha.with_judge.ci_low, card.alpha.with_judge.ci_high) == (
         pytest.approx(direct.alpha),
@@ -208,8 +219,8 @@ def test_alpha_with_the_judge_is_krippendorffs_alpha_with_one_more_rater():
 
 def test_agreement_per_criterion_reads_the_preference_from_the_scores():
     judgments, scores, verdicts = labelled_frames()
-    # criterion "fluency": each judgment scores the judge's choice higher (a tie: equal); "facts": the opposite
-    # system higher on every item the judge decided, equal on its ties
+    # criterion "fluency": each judgment scores the judge's choice higher (a tie: equal); "facts": the
+    # opposite system higher on every item the judge decided, equal on its ties
     judge_of_item = dict(zip(verdicts["item_id"], verdicts["winner"]))
     rows = []
     for judgment in judgments.itertuples():
@@ -217,9 +228,17 @@ def test_agreement_per_criterion_reads_the_preference_from_the_scores():
         for system in ("base", "finetuned"):
             fluency = 1 if verdict in ("tie", system) else 0
             facts = 1 if verdict in ("tie",) or verdict != system else 0
-            rows += [{"judgment_id": judgment.judgment_id, "item_id": judgment.item_id,
-                      "annotator_id": judgment.annotator_id, "criterion": c, "system": system, "score": v}
-                     for c, v in (("fluency", fluency), ("facts", facts))]  # fmt: skip
+            rows += [
+                {
+                    "judgment_id": judgment.judgment_id,
+                    "item_id": judgment.item_id,
+                    "annotator_id": judgment.annotator_id,
+                    "criterion": c,
+                    "system": system,
+                    "score": v,
+                }
+                for c, v in (("fluency", fluency), ("facts", facts))
+            ]
     card = judge_card("j", judgments, verdicts, n_boot=200, scores=pd.DataFrame(rows))
     table = card.per_criterion.set_index("criterion")
     assert list(table.index) == ["facts", "fluency"] and list(table["n_items"]) == [12, 12]

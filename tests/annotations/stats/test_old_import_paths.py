@@ -1,5 +1,6 @@
-"""The statistics moved into `annotations.stats`; the import paths that pages, the export, the bench and outside
-checks use keep working and name the very same objects (DESIGN.md: public interfaces survive a move)."""
+"""The statistics moved into `annotations.stats`; the import paths that pages, the export, the bench and
+outside checks use keep working and name the very same objects (DESIGN.md: public interfaces survive a
+move)."""
 
 import importlib
 

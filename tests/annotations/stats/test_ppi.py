@@ -52,10 +52,10 @@ def reference_cases():
 #     clo, chi = classical_mean_ci(y, alpha=0.05)
 # (estimate, ci_low, ci_high, human ci_low, human ci_high):
 PPI_PYTHON = {
-    "tracking": (0.5237044077603157, 0.44887734780701166, 0.5985314677136196, 0.3974427648231833, 0.6225572351768167),
-    "noise": (0.5556094537322276, 0.42674939736334216, 0.684469510101113, 0.4060786965724155, 0.6689213034275845),
-    "small_scale": (0.4835135312494147, 0.3216378456900685, 0.6453892168087609, 0.32108058562828434, 0.6789194143717157),
-    "few": (0.4601738585493488, 0.2546061961126522, 0.6657415209860453, 0.33771731369459396, 0.9122826863054061),
+    "tracking": (0.5237044077603157, 0.44887734780701166, 0.5985314677136196, 0.3974427648231833, 0.6225572351768167),  # noqa: E501
+    "noise": (0.5556094537322276, 0.42674939736334216, 0.684469510101113, 0.4060786965724155, 0.6689213034275845),  # noqa: E501
+    "small_scale": (0.4835135312494147, 0.3216378456900685, 0.6453892168087609, 0.32108058562828434, 0.6789194143717157),  # noqa: E501
+    "few": (0.4601738585493488, 0.2546061961126522, 0.6657415209860453, 0.33771731369459396, 0.9122826863054061),  # noqa: E501
     "against": (0.58, 0.4075231693604752, 0.7524768306395246, 0.4075231693604752, 0.7524768306395246),
 }  # fmt: skip
 
@@ -172,7 +172,8 @@ def test_narrower_the_better_the_proxy_tracks():
 
 
 def test_plan_holds_when_the_items_are_collected():
-    """Plan from a pilot of 40 human-judged items among 1,000, then judge that many and look at the interval."""
+    """Plan from a pilot of 40 human-judged items among 1,000, then judge that many and look at the
+    interval."""
     c = judged_campaigns(n_campaigns=1, n_items=1000, seed=24)
     human, judge = c.human[0], c.judge[0]
     plan = human_items_for_half_width(human[:40], judge[:40], judge[40:], target_half_width=0.04)

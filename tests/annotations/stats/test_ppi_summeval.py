@@ -1,7 +1,7 @@
 """Prediction-powered win rates on real human data: SummEval's expert ratings as pairwise campaigns between
 systems, ROUGE-1 as the proxy, many random subsets of human-labelled articles. The PPI interval covers the
-full-data win rate about as often as the human-only one and is narrower on average (bench/ppi_summeval.py has the
-full figures: all 11 references, more subsets, several sizes)."""
+full-data win rate about as often as the human-only one and is narrower on average (bench/ppi_summeval.py
+has the full figures: all 11 references, more subsets, several sizes)."""
 
 import numpy as np
 import pytest
@@ -31,7 +31,8 @@ def test_ppi_on_summeval_covers_as_often_and_is_narrower():
             ratios.append(r.half_width / r.human_half_width if r.human_half_width else 1.0)
     coverage, human_coverage = np.mean(covered), np.mean(human_covered)
     print(
-        f"coverage PPI {coverage:.3f}, human-only {human_coverage:.3f}, mean width ratio {np.mean(ratios):.3f}"
+        f"coverage PPI {coverage:.3f}, human-only {human_coverage:.3f}, mean width ratio "
+        f"{np.mean(ratios):.3f}"
     )
     assert coverage >= human_coverage - 0.01 and coverage >= 0.93
     assert np.mean(ratios) < 1.0 and np.quantile(ratios, 0.99) < 1.05

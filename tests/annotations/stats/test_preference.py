@@ -1,5 +1,5 @@
-"""Win rate, sign test, Wilson, clustered bootstrap and Bradley-Terry against statsmodels and synthetic campaigns
-with a known answer."""
+"""Win rate, sign test, Wilson, clustered bootstrap and Bradley-Terry against statsmodels and synthetic
+campaigns with a known answer."""
 
 import numpy as np
 import pandas as pd

@@ -18,9 +18,9 @@ from annotations.stats.sequential import (
 
 
 def hedged_wealth_plainly(x: list[float], m: float, alpha: float) -> list[float]:
-    """Waudby-Smith & Ramdas (2024), eq. 26-27 and Theorem 3, one value at a time: the hedged wealth after each
-    value for the candidate mean m, with predictable plug-in bets truncated at c = BET_LIMIT (eq. 26) and at
-    c / m, c / (1 - m) (eq. 27), theta = 1/2."""
+    """Waudby-Smith & Ramdas (2024), eq. 26-27 and Theorem 3, one value at a time: the hedged wealth after
+    each value for the candidate mean m, with predictable plug-in bets truncated at c = BET_LIMIT (eq. 26)
+    and at c / m, c / (1 - m) (eq. 27), theta = 1/2."""
     up = down = 1.0
     total, squares, wealth = 0.0, 0.0, []
     sigma2_before = 0.25
@@ -44,8 +44,8 @@ def test_matches_the_plain_capital_process():
     for m in np.arange(1, grid_size) / grid_size:
         rejected_by = np.maximum.accumulate(np.array(hedged_wealth_plainly(list(x), m, 0.1)) >= 10)
         inside = (cs.lower < m) & (m < cs.upper)
-        # a candidate strictly inside the interval was never rejected; one never rejected is inside (the ends are
-        # rounded outwards to the next grid point, so they may be rejected ones)
+        # a candidate strictly inside the interval was never rejected; one never rejected is inside (the ends
+        # are rounded outwards to the next grid point, so they may be rejected ones)
         assert not np.any(inside & rejected_by)
         assert np.all((cs.lower <= m) & (m <= cs.upper) | rejected_by)
     assert np.all(np.diff(cs.lower) >= 0) and np.all(np.diff(cs.upper) <= 0)  # running intersection
@@ -60,7 +60,8 @@ def test_unpacks_and_is_fast_for_thousands_of_items():
 
 
 def null_campaigns(n_campaigns: int, n_items: int, seed: int) -> np.ndarray:
-    """Item labels (mean of 3 annotators, ties included) with no true difference: the win rate is exactly 1/2."""
+    """Item labels (mean of 3 annotators, ties included) with no true difference: the win rate is exactly
+    1/2."""
     c = judged_campaigns(n_campaigns=n_campaigns, n_items=n_items, advantage=0.0, seed=seed)
     assert c.true_win_rate == pytest.approx(0.5)
     return c.human

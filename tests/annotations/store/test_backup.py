@@ -1,4 +1,5 @@
-"""Backups while annotators submit, restore into a new file, the refusals, the schedule, and the command line."""
+"""Backups while annotators submit, restore into a new file, the refusals, the schedule, and the command
+line."""
 
 from __future__ import annotations
 
@@ -170,7 +171,7 @@ def test_command_line_backup_refuses_a_store_the_app_holds(filled, tmp_path, cap
             sys.executable,
             "-c",
             f"import duckdb, time; c = duckdb.connect({str(filled)!r}); print(1, flush=True); time.sleep(60)",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
     )
     try:
@@ -235,7 +236,8 @@ def test_an_unfinished_backup_folder_is_not_listed(filled, tmp_path):
     assert backup.list_backups(tmp_path / "b") == [] and backup.backups_frame(tmp_path / "b").empty
 
 
-# ------------------------------------------------------------------ a backup folder someone else could write into
+# ------------------------------------------------------------------ a backup folder someone else could write
+# into
 
 
 def _reseal(folder: Path) -> None:
@@ -400,7 +402,8 @@ def test_a_backup_from_an_older_schema_restores_with_the_newer_migrations_applie
     old = duckdb.connect(str(tmp_path / "old.duckdb"))
     store.migrate(old, only={1, 2, 3})  # a store from before 004
     old.execute(
-        "INSERT INTO users VALUES ('u1', 'ad@min', 'researcher', 'argon2-hash', TRUE, now(), NULL, 'ad@min', FALSE)"
+        "INSERT INTO users VALUES ('u1', 'ad@min', 'researcher', 'argon2-hash', TRUE, now(), NULL, 'ad@min', "
+        "FALSE)"
     )
     applied_then = old.execute(
         "SELECT version, applied_at FROM schema_migrations ORDER BY version"

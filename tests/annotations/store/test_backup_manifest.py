@@ -1,5 +1,5 @@
-"""Malformed backup manifests: restore refuses each with one `error:` line before writing anything, and listing,
-pruning and the folder scan skip the folder (named as unreadable) instead of failing."""
+"""Malformed backup manifests: restore refuses each with one `error:` line before writing anything, and
+listing, pruning and the folder scan skip the folder (named as unreadable) instead of failing."""
 
 from __future__ import annotations
 

@@ -76,7 +76,10 @@ def test_default_path_follows_environment(monkeypatch, tmp_path):
 def test_a_second_process_gets_a_clear_error(tmp_path):
     path = tmp_path / "locked.duckdb"
     con = store.connect(path)
-    code = f"from annotations import store\ntry:\n    store.connect({str(path)!r})\nexcept Exception as e:\n    print(type(e).__name__, e)"
+    code = (
+        f"from annotations import store\ntry:\n    store.connect({str(path)!r})\nexcept Exception as e:\n    "
+        "print(type(e).__name__, e)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=store.PROJECT_ROOT, timeout=60
     )

@@ -1,5 +1,5 @@
-"""bench/judge_local.py and bench/judge_endpoint.py run (small sizes) and print both sides and the ratio, after
-checking both sides agree."""
+"""bench/judge_local.py and bench/judge_endpoint.py run (small sizes) and print both sides and the ratio,
+after checking both sides agree."""
 
 from __future__ import annotations
 
@@ -21,8 +21,21 @@ def run_bench(*args: str) -> str:
 
 @pytest.mark.slow
 def test_the_local_bench_prints_three_sides_and_the_speed_up():
-    out = run_bench("bench/judge_local.py", "--pairs", "2", "--batch-size", "4", "--hidden", "64", "--layers",
-                    "1", "--rounds", "1", "--max-source-tokens", "32")  # fmt: skip
+    out = run_bench(
+        "bench/judge_local.py",
+        "--pairs",
+        "2",
+        "--batch-size",
+        "4",
+        "--hidden",
+        "64",
+        "--layers",
+        "1",
+        "--rounds",
+        "1",
+        "--max-source-tokens",
+        "32",
+    )
     for side in ("batched", "one at a time", "plain loop"):
         assert re.search(rf"^  {side} +\d+\.\d+s", out, re.M), out
     assert re.search(

@@ -1,5 +1,6 @@
-"""JudgeConfig checks itself: a template without its placeholders, an endpoint without a URL or model, a key
-where its variable's name belongs: one line each, from the config and from the command line, nothing written."""
+"""JudgeConfig checks itself: a template without its placeholders, an endpoint without a URL or model, a
+key where its variable's name belongs: one line each, from the config and from the command line, nothing
+written."""
 
 from __future__ import annotations
 
@@ -69,10 +70,15 @@ def test_a_run_folder_without_outputs_is_one_line(tmp_path, capsys):
 
 def test_the_job_queue_can_say_a_judge_config_on_a_command_line():
     cfg = JudgeConfig(
-        run_dir="runs/x", backend="endpoint", base_url="http://127.0.0.1:8000/v1", model_name="qwen",
-        api_key_env="JUDGE_KEY", decodings=["greedy"], question="Which is more faithful?",
+        run_dir="runs/x",
+        backend="endpoint",
+        base_url="http://127.0.0.1:8000/v1",
+        model_name="qwen",
+        api_key_env="JUDGE_KEY",
+        decodings=["greedy"],
+        question="Which is more faithful?",
         prompt_template="Q: {question}\nS: {source}\nA: {output_a}\nB: {output_b}\n[[A]]/[[B]]/[[C]]",
-    )  # fmt: skip
+    )
     assert parse_cli(JudgeConfig, config_to_args(cfg), "judge") == cfg
     assert cfg.name == "endpoint-qwen"
 

@@ -1,6 +1,7 @@
-"""The endpoint judge against a real HTTP server on localhost speaking chat completions (helpers.chat_server): with
-and without logprobs, 429s, a 500, a slow answer, a malformed answer; an unreachable endpoint, a missing key and
-a refused key end in one line with nothing written; the key never reaches the run folder or the output."""
+"""The endpoint judge against a real HTTP server on localhost speaking chat completions
+(helpers.chat_server): with and without logprobs, 429s, a 500, a slow answer, a malformed answer; an
+unreachable endpoint, a missing key and a refused key end in one line with nothing written; the key never
+reaches the run folder or the output."""
 
 from __future__ import annotations
 
@@ -111,9 +112,20 @@ def test_an_unreachable_endpoint_is_one_line_and_nothing_is_written(run, capsys)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nobody listens there
     code = cli(
-        ["judge", "--run-dir", str(run), "--backend", "endpoint", "--base-url", f"http://127.0.0.1:{port}/v1",
-         "--model-name", "judge-7b", "--max-retries", "1"]
-    )  # fmt: skip
+        [
+            "judge",
+            "--run-dir",
+            str(run),
+            "--backend",
+            "endpoint",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--model-name",
+            "judge-7b",
+            "--max-retries",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith("error: the judge endpoint") and "cannot be reached" in err
@@ -122,8 +134,21 @@ def test_an_unreachable_endpoint_is_one_line_and_nothing_is_written(run, capsys)
 
 def test_a_server_that_keeps_failing_stops_the_job_in_one_line_and_writes_nothing(run, capsys):
     with ChatServer(Behaviour(always_fail=503)) as server:
-        code = cli(["judge", "--run-dir", str(run), "--backend", "endpoint", "--base-url", server.base_url,
-                    "--model-name", "judge-7b", "--max-retries", "1"])  # fmt: skip
+        code = cli(
+            [
+                "judge",
+                "--run-dir",
+                str(run),
+                "--backend",
+                "endpoint",
+                "--base-url",
+                server.base_url,
+                "--model-name",
+                "judge-7b",
+                "--max-retries",
+                "1",
+            ]
+        )
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "HTTP 503" in err
     assert not runfolder.judges_dir(run).exists()
@@ -132,8 +157,21 @@ def test_a_server_that_keeps_failing_stops_the_job_in_one_line_and_writes_nothin
 def test_a_missing_key_is_one_line_before_any_request(run, capsys, monkeypatch):
     monkeypatch.delenv("JUDGE_TEST_KEY", raising=False)
     with ChatServer() as server:
-        code = cli(["judge", "--run-dir", str(run), "--backend", "endpoint", "--base-url", server.base_url,
-                    "--model-name", "judge-7b", "--api-key-env", "JUDGE_TEST_KEY"])  # fmt: skip
+        code = cli(
+            [
+                "judge",
+                "--run-dir",
+                str(run),
+                "--backend",
+                "endpoint",
+                "--base-url",
+                server.base_url,
+                "--model-name",
+                "judge-7b",
+                "--api-key-env",
+                "JUDGE_TEST_KEY",
+            ]
+        )
         assert server.behaviour.requests == 0
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "JUDGE_TEST_KEY is not set" in err
@@ -144,8 +182,21 @@ def test_the_key_is_sent_but_never_stored_or_printed(run, capsys, monkeypatch):
     secret = "sk-test-5f1c9e0d7a3b"
     monkeypatch.setenv("JUDGE_TEST_KEY", secret)
     with ChatServer(Behaviour(expected_key=secret)) as server:
-        code = cli(["judge", "--run-dir", str(run), "--backend", "endpoint", "--base-url", server.base_url,
-                    "--model-name", "judge-7b", "--api-key-env", "JUDGE_TEST_KEY"])  # fmt: skip
+        code = cli(
+            [
+                "judge",
+                "--run-dir",
+                str(run),
+                "--backend",
+                "endpoint",
+                "--base-url",
+                server.base_url,
+                "--model-name",
+                "judge-7b",
+                "--api-key-env",
+                "JUDGE_TEST_KEY",
+            ]
+        )
         assert set(server.behaviour.authorizations) == {f"Bearer {secret}"}
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -159,8 +210,21 @@ def test_the_key_is_sent_but_never_stored_or_printed(run, capsys, monkeypatch):
 def test_a_refused_key_is_one_line(run, capsys, monkeypatch):
     monkeypatch.setenv("JUDGE_TEST_KEY", "sk-wrong")
     with ChatServer(Behaviour(expected_key="sk-right")) as server:
-        code = cli(["judge", "--run-dir", str(run), "--backend", "endpoint", "--base-url", server.base_url,
-                    "--model-name", "judge-7b", "--api-key-env", "JUDGE_TEST_KEY"])  # fmt: skip
+        code = cli(
+            [
+                "judge",
+                "--run-dir",
+                str(run),
+                "--backend",
+                "endpoint",
+                "--base-url",
+                server.base_url,
+                "--model-name",
+                "judge-7b",
+                "--api-key-env",
+                "JUDGE_TEST_KEY",
+            ]
+        )
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "refused the key from JUDGE_TEST_KEY" in err
     assert "sk-wrong" not in err and not runfolder.judges_dir(run).exists()

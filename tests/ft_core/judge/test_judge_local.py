@@ -1,6 +1,6 @@
-"""The local judge with a tiny random Llama (built from config, SmolLM2's real tokenizer): both orders per pair,
-probabilities from the next token, batching that changes nothing, resume after a stop half-way without judging a
-pair twice, sources cut and counted, and the command line."""
+"""The local judge with a tiny random Llama (built from config, SmolLM2's real tokenizer): both orders per
+pair, probabilities from the next token, batching that changes nothing, resume after a stop half-way
+without judging a pair twice, sources cut and counted, and the command line."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ import pytest
 
 @pytest.fixture
 def scitldr_pairs(shared_data):
-    """`scitldr_pairs(n)`: the first sentence of n dev abstracts as stand-in outputs, their TLDRs as references."""
+    """`scitldr_pairs(n)`: the first sentence of n dev abstracts as stand-in outputs, their TLDRs as
+    references."""
 
     def pairs(n: int = 40) -> tuple[list[str], list[list[str]]]:
         lines = (shared_data / "scitldr-a" / "dev.jsonl").read_text().splitlines()[:n]

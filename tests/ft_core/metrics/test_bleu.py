@@ -1,4 +1,5 @@
-"""ft_core.metrics.bleu: hand-checked values, sacreBLEU's figures, and Hugging Face evaluate's tokenization."""
+"""ft_core.metrics.bleu: hand-checked values, sacreBLEU's figures, and Hugging Face evaluate's
+tokenization."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ft_core import metrics
 
 def test_bleu_hand_checked():
     # "the cat sat on the mat today" vs "the cat sat on the mat": precisions 6/7, 5/6, 4/5, 3/4, no brevity
-    # penalty (output longer) -> BLEU = (6/7 * 5/6 * 4/5 * 3/4) ** (1/4) = (3/7) ** 0.25 (Papineni et al., 2002)
+    # penalty (output longer) -> BLEU = (6/7 * 5/6 * 4/5 * 3/4) ** (1/4) = (3/7) ** 0.25 (Papineni et al.,
+    # 2002)
     expected = (3 / 7) ** 0.25
     df = metrics.score(["the cat sat on the mat today"], [["the cat sat on the mat"]], ["bleu"])
     assert df.loc[0, "bleu"] == pytest.approx(expected)
@@ -63,8 +65,8 @@ def test_bleu_matches_sacrebleu(scitldr_pairs):
 
 
 # A copy of the rule Hugging Face evaluate's "bleu" tokenizes with: huggingface/evaluate,
-# metrics/bleu/tokenizer_13a.py (`Tokenizer13a.__call__` and `TokenizerRegexp.__call__`, themselves copied from
-# sacreBLEU's tokenizer_13a.py, Apache 2.0). evaluate's `Bleu._compute` calls it on each text as given.
+# metrics/bleu/tokenizer_13a.py (`Tokenizer13a.__call__` and `TokenizerRegexp.__call__`, themselves copied
+# from sacreBLEU's tokenizer_13a.py, Apache 2.0). evaluate's `Bleu._compute` calls it on each text as given.
 _EVALUATE_13A_RULES = [
     (re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),
     (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),

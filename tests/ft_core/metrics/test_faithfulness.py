@@ -50,8 +50,10 @@ def test_novel_ngrams_in_portuguese_and_chinese():
 
 def test_unsupported_numbers_and_entities_by_hand():
     outputs = [
-        "The Senate passed a budget of 1200 million dollars, said Maria Silva.",  # 1200 = 1,200; all supported
-        "The Senate passed 3 budgets worth 1,500 million, said John Smith of NASA.",  # 3, 1500; John Smith NASA
+        # 1200 = 1,200; all supported
+        "The Senate passed a budget of 1200 million dollars, said Maria Silva.",
+        # 3, 1500; John Smith NASA
+        "The Senate passed 3 budgets worth 1,500 million, said John Smith of NASA.",
         "On Tuesday the senate voted.",  # sentence-initial "On" is not a name; "senate" lower case is not one
     ]
     df = metrics.score(outputs, None, ["unsupported"], sources=[SOURCE] * 3)

@@ -1,5 +1,6 @@
-"""ft_core.metrics.likelihood: the batched, context-sharing path equals a plain per-example computation and the
-model's own loss, on tiny models built from config (Llama: rotary positions; GPT-2: learned absolute ones)."""
+"""ft_core.metrics.likelihood: the batched, context-sharing path equals a plain per-example computation and
+the model's own loss, on tiny models built from config (Llama: rotary positions; GPT-2: learned absolute
+ones)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Metrics in the language of the data: ROUGE's tokens and stems by hand, XL-Sum's multilingual ROUGE, sacreBLEU's
-tokenizer per language, English unchanged, and the language recorded in every signature."""
+"""Metrics in the language of the data: ROUGE's tokens and stems by hand, XL-Sum's multilingual ROUGE,
+sacreBLEU's tokenizer per language, English unchanged, and the language recorded in every signature."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ def test_portuguese_keeps_accented_words_whole():
     # 8 and 6 tokens; a (1), o (2), n (1) match = 4 spurious-looking matches -> F1 = 2*(4/8)*(4/6)/(4/8+4/6)
     english = rouge(prediction, reference, "en")
     assert english[0] == pytest.approx(f1(4, 8, 6)) == pytest.approx(0.5714, abs=1e-4)  # the issue's 0.571
-    # Portuguese: a, ação, não, foi, concluída | a, eleição, não, terminou; Snowball stems açã, concluíd, eleiçã,
-    # termin (and keeps a, não, foi: 3 characters or fewer). Matches: a, não -> F1 = 2*(2/5)*(2/4)/(2/5+2/4)
+    # Portuguese: a, ação, não, foi, concluída | a, eleição, não, terminou; Snowball stems açã, concluíd,
+    # eleiçã, termin (and keeps a, não, foi: 3 characters or fewer). Matches: a, não -> F1 =
+    # 2*(2/5)*(2/4)/(2/5+2/4)
     assert rouge_tokenizer("pt", True).tokenize(prediction) == ["a", "açã", "não", "foi", "concluíd"]
     assert rouge_tokenizer("pt", True).tokenize(reference) == ["a", "eleiçã", "não", "termin"]
     r1, r2, rl = rouge(prediction, reference, "pt")
@@ -42,8 +43,8 @@ def test_portuguese_keeps_accented_words_whole():
 def test_portuguese_stems_join_inflections():
     prediction = "O modelo não é capaz de gerar uma atenção adequada às informações."
     reference = "O modelo gera informações adequadas, com atenção."
-    # stems: o model não é capaz de ger uma atençã adequ às inform (12) | o model ger inform adequ com atençã (7)
-    # matches: o, model, ger, inform, adequ, atençã = 6 -> F1 = 2*(6/12)*(6/7)/(6/12+6/7) = 12/19
+    # stems: o model não é capaz de ger uma atençã adequ às inform (12) | o model ger inform adequ com atençã
+    # (7) matches: o, model, ger, inform, adequ, atençã = 6 -> F1 = 2*(6/12)*(6/7)/(6/12+6/7) = 12/19
     r1, r2, rl = rouge(prediction, reference, "pt")
     assert r1 == pytest.approx(f1(6, 12, 7)) == pytest.approx(12 / 19)
     assert r2 == pytest.approx(f1(1, 11, 6))  # only "o model" is a shared bigram
@@ -121,22 +122,26 @@ XLSUM = [
     ("de", "Die Häuser wurden im Sommer gebaut.", "Das Haus wurde im Sommer 2020 gebaut.",
      [0.4615384615384615, 0.1818181818181818, 0.4615384615384615],
      [0.7692307692307692, 0.5454545454545454, 0.7692307692307692]),
-    ("zh", "我们今天很高兴", "我们明天很高兴", [0.75, 0.3333333333333333, 0.75], [0.75, 0.3333333333333333, 0.75]),
+    ("zh", "我们今天很高兴", "我们明天很高兴", [0.75, 0.3333333333333333, 0.75], [0.75, 0.3333333333333333, 0.75]),  # noqa: E501
     ("ar", "ذهب الولد إلى المدرسة صباحا", "ذهب الولد الى المدرسة",
      [0.6666666666666665, 0.28571428571428575, 0.6666666666666665],
      [0.6666666666666665, 0.28571428571428575, 0.6666666666666665]),
     ("fr", "Les étudiants ont présenté leurs résultats.", "L'étudiant présente ses résultats.",
      [0.1818181818181818, 0.0, 0.1818181818181818], [0.5454545454545454, 0.0, 0.5454545454545454]),
     # news-length pairs: punctuation, numbers, a currency sign, hyphenated words
-    ("pt", "O presidente Luiz Inácio Lula da Silva anunciou nesta terça-feira (12) um pacote de R$ 15 bilhões para a educação básica, com foco em escolas públicas do Nordeste.",
-     "Lula anuncia investimento de 15 bilhões de reais em escolas públicas; o Nordeste será a região mais beneficiada.",
+    ("pt", "O presidente Luiz Inácio Lula da Silva anunciou nesta terça-feira (12) um pacote de R$ 15 "
+           "bilhões para a educação básica, com foco em escolas públicas do Nordeste.",
+     "Lula anuncia investimento de 15 bilhões de reais em escolas públicas; o Nordeste será a região mais "
+     "beneficiada.",
      [0.4255319148936171, 0.13333333333333333, 0.3404255319148936],
      [0.46808510638297873, 0.13333333333333333, 0.3829787234042554]),
-    ("es", "El Gobierno español aprobó el martes una reforma de las pensiones que eleva las cotizaciones de los trabajadores con salarios más altos.",
+    ("es", "El Gobierno español aprobó el martes una reforma de las pensiones que eleva las cotizaciones de "
+           "los trabajadores con salarios más altos.",
      "España aprueba la reforma de pensiones: suben las cotizaciones para los salarios altos.",
      [0.4571428571428572, 0.12121212121212123, 0.4571428571428572],
      [0.4571428571428572, 0.12121212121212123, 0.4571428571428572]),
-    ("de", "Die Bundesregierung hat am Mittwoch beschlossen, die Förderung für Elektroautos zum Jahresende auslaufen zu lassen.",
+    ("de", "Die Bundesregierung hat am Mittwoch beschlossen, die Förderung für Elektroautos zum Jahresende "
+           "auslaufen zu lassen.",
      "Förderprogramm für E-Autos endet: Die Regierung stoppt die Kaufprämie Ende des Jahres.",
      [0.21428571428571427, 0.0, 0.14285714285714288],
      [0.21428571428571427, 0.0, 0.14285714285714288]),

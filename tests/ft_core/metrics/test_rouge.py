@@ -1,5 +1,5 @@
-"""ft_core.metrics.rouge: hand-checked values and equality with Google's rouge_score (scores, rougeLsum sentences,
-processes, the exact mean)."""
+"""ft_core.metrics.rouge: hand-checked values and equality with Google's rouge_score (scores, rougeLsum
+sentences, processes, the exact mean)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def test_rouge_in_two_processes_equals_one():
 
 def test_rouge_is_the_exact_mean_unlike_the_bootstrap_median_evaluate_reports(scitldr_pairs):
     # evaluate's "rouge" aggregates with rouge_score's BootstrapAggregator and reports `mid`: the median of
-    # bootstrap means drawn from numpy's global random state. Ours is the plain mean, the same in every process.
+    # bootstrap means drawn from numpy's global random state. Ours is the plain mean, the same in every
+    # process.
     from rouge_score import rouge_scorer, scoring
 
     predictions, references = scitldr_pairs(n=30)
