@@ -77,9 +77,9 @@ def one_item(campaign_id: str, version: str, item_id: str) -> ItemFrames:
 
 def interval_chart(y: str, x: str, low: str, high: str, rule: float, title: str) -> dict:
     """Points with interval bars, and a reference rule (0.5 for win rates, 0 for differences): a Vega-Lite
-    spec for `st.vega_lite_chart(frame, spec)`, written as a dict. Altair built and validated the same spec
-    in 20-60 ms a chart, a tenth of a second of every cold results page for its four interval charts; this
-    takes none."""
+    spec for `st.vega_lite_chart(frame, spec)`, written as a dict: building and validating it with Altair
+    cost every cold results page a tenth of a second for its four interval charts (docs/benchmarks.md); a
+    dict costs nothing."""
     rows = {"field": y, "type": "nominal", "title": None, "sort": None, "axis": {"labelLimit": 320}}
     tooltip = [{"field": y, "type": "nominal"}] + [
         {"field": f, "type": "quantitative", "format": ".3f"} for f in (x, low, high)

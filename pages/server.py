@@ -60,8 +60,9 @@ def navigation_only() -> None:
     PagesManager.uses_pages_directory = False
 
 
-# What the researcher pages import beyond Streamlit and pandas (about 0.9 s on 2 cores): imported once in the
-# background when the server starts, so the first click on Results after a start does not pay for it.
+# What the researcher pages import beyond Streamlit and pandas (about a second: docs/benchmarks.md): imported
+# once in the background when the server starts, so the first click on Results after a start does not pay
+# for it.
 WARM_MODULES = (
     "altair",
     "scipy.stats",
@@ -108,8 +109,7 @@ def system_allocator_for_arrow() -> None:
     malloc instead of its bundled jemalloc, which hands freed pages back to the kernel within a second and
     takes fresh ones for the next frame. A first touch of a page is expensive on a virtual machine
     (Firecracker here), and a cold results page touches a few hundred MB: the first analysis in a fresh
-    process (bench/analysis_scale.py's 100,000 judgments, six runs each) spent 0.15-1.3 s of system time
-    with jemalloc, 0.13-0.22 s with malloc, and 1.8-3.0 against 1.8 CPU seconds. malloc keeps and reuses
+    process spent several times the system time with jemalloc (docs/benchmarks.md). malloc keeps and reuses
     what it has. Values are not affected."""
     import pyarrow
 

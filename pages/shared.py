@@ -50,8 +50,8 @@ from annotations.store import PROJECT_ROOT, default_path
 from annotations.store import connect as connect_store
 
 # Options a page sends to the browser in one select box: the Results page's example browser lists this many
-# items and takes any other item id typed by hand (30,000 options cost the browser 50 MB and 0.3 s of script
-# per visit).
+# items and takes any other item id typed by hand (30,000 options cost the browser tens of MB and a visible
+# pause per visit: docs/benchmarks.md).
 LISTED_ITEMS = 200
 
 SESSION_KEY = "session_id"

@@ -5,7 +5,7 @@ campaign whose stored config cannot be read never stops anyone from logging in.
 The answer is remembered per store until a campaign is created, opened or closed (`forget_open_languages`,
 called by `create_campaign` and `set_status`; the app is the only process that writes its store). The login
 page asks on every run of every visitor, logged in or not, and a fresh cursor plus a query cost a third of an
-anonymous page run (~10 ms on a busy machine): anonymous visitors then cost the store nothing
+anonymous page run (docs/benchmarks.md): anonymous visitors then cost the store nothing
 (bench/anonymous_load.py).
 """
 

@@ -370,8 +370,8 @@ def judgments_frame(
     de-randomized); only the items `item_ids` names when given (the results page's example browser reads
     one item at a time)."""
     # the outputs' lengths and the gold answers joined from the campaign's own rows (every judged item is an
-    # item of its campaign: assignments are made from items): joining the outputs and items tables on
-    # (campaign, item) took 0.12 s of 0.2 at 100,000 judgments, these joins 0.04
+    # item of its campaign: assignments are made from items): a third of the cost of joining the outputs and
+    # items tables on (campaign, item) (docs/benchmarks.md, "Figures behind choices in the code")
     frame = read_frame(
         con,
         f"""

@@ -1,7 +1,7 @@
 """Command lines generated from the configs: `--config FILE`, `--set key=value` and a `--field-name` flag per
 field (`parse_cli`), and back (`config_to_args`, what the job queue runs). Usage errors are `ConfigError`s.
 
-`transformers.HfArgumentParser` does this too, but importing it loads transformers (about 570 modules, 1-3 s),
+`transformers.HfArgumentParser` does this too, but importing it loads transformers (hundreds of modules),
 and the app and the job queue import the configs: they may not import transformers. So a small argparse helper
 here.
 """
