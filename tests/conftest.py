@@ -113,3 +113,13 @@ def tiny_jsonl(tmp_path_factory) -> Path:
     for name, part in (("train.jsonl", rows[:16]), ("dev.jsonl", rows[16:20]), ("test.jsonl", rows[20:])):
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in part))
     return folder
+
+
+@pytest.fixture
+def con(tmp_path):
+    """A fresh store (DuckDB file in tmp_path) for the tests of annotations/ and jobs/."""
+    from annotations import store
+
+    connection = store.connect(tmp_path / "store.duckdb")
+    yield connection
+    connection.close()

@@ -304,36 +304,26 @@ class CampaignAnalysis:
                 self.agreement.fleiss.reason,
             )
         )
-        for r in self.versus_metrics.correlations.itertuples():
-            rows.append(
-                (
-                    f"correlation_{r.method}",
-                    f"{r.metric} ~ {r.human}",
-                    r.level,
-                    r.ci_method,
-                    r.coefficient,
-                    r.ci_low,
-                    r.ci_high,
-                    r.n,
-                    r.seed,
-                    r.reason,
+        correlations = (
+            (self.versus_metrics.correlations, lambda r: f"{r.metric} ~ {r.human}"),
+            (self.versus_metrics.preference_correlations, lambda r: f"{r.metric} delta ~ preference"),
+        )
+        for frame, target in correlations:
+            for r in frame.itertuples():
+                rows.append(
+                    (
+                        f"correlation_{r.method}",
+                        target(r),
+                        r.level,
+                        r.ci_method,
+                        r.coefficient,
+                        r.ci_low,
+                        r.ci_high,
+                        r.n,
+                        r.seed,
+                        r.reason,
+                    )
                 )
-            )
-        for r in self.versus_metrics.preference_correlations.itertuples():
-            rows.append(
-                (
-                    f"correlation_{r.method}",
-                    f"{r.metric} delta ~ preference",
-                    r.level,
-                    r.ci_method,
-                    r.coefficient,
-                    r.ci_low,
-                    r.ci_high,
-                    r.n,
-                    r.seed,
-                    r.reason,
-                )
-            )
         for r in self.versus_metrics.pairwise_accuracy.itertuples():
             rows.append(
                 (

@@ -8,15 +8,7 @@ from pathlib import Path
 import pytest
 from helpers.run_folders import write_run_folder
 
-from annotations import store
 from annotations.campaigns import CampaignConfig, create_campaign
-
-
-@pytest.fixture
-def con(tmp_path):
-    connection = store.connect(tmp_path / "store.duckdb")
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

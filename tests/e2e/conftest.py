@@ -24,14 +24,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
-from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy
 
 from annotations import store
 
@@ -99,17 +97,7 @@ class StreamlitApp:
             stdout=self._log.open("a"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"streamlit did not answer within {timeout}s:\n{self.output()}")
+        wait_until_healthy(self._process, self.url, timeout, self.output)
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -146,6 +134,15 @@ class StreamlitApp:
         page.get_by_role("button", name="Log in").click()
         page.get_by_text(f"Logged in as {username}").wait_for(timeout=30_000)
         return page
+
+    def login_as_another(self, page, username: str, password: str) -> None:
+        """Log in as another person on the same page: the login survives a reload, so the cookie goes."""
+        page.context.clear_cookies()
+        page.goto(self.url)
+        page.get_by_role("textbox", name="Username").fill(username)
+        page.get_by_role("textbox", name="Password", exact=True).fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("button", name="Log out").wait_for(timeout=30_000)
 
     def log_out(self, page) -> None:
         """Click the sidebar's Log out and wait for the login form (the session cookie outlives a reload)."""

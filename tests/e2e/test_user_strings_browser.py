@@ -97,12 +97,7 @@ def _assert_only_text(page, port: int, where: str) -> None:
 
 
 def _login(app, page, username: str, password: str) -> None:
-    page.context.clear_cookies()  # the login survives a reload: another person starts without the cookie
-    page.goto(app.url)
-    page.get_by_role("textbox", name="Username").fill(username)
-    page.get_by_role("textbox", name="Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("button", name="Log out").wait_for(timeout=30_000)
+    app.login_as_another(page, username, password)
     settle(page, first_wait_ms=200)
 
 

@@ -38,6 +38,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_healthy(process: subprocess.Popen, url: str, timeout: float, output) -> None:
+    """Return once the Streamlit server at `url` answers its health check; RuntimeError with the server's
+    output (`output()`) when it exits first or does not answer within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{output()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not answer within {timeout}s:\n{output()}")
+
+
 class StreamlitServer:
     """One app process with its own store and runs folder under `folder`."""
 
@@ -80,17 +96,7 @@ class StreamlitServer:
             self._process = subprocess.Popen(
                 command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"streamlit did not answer within {timeout}s:\n{self.output()}")
+        wait_until_healthy(self._process, self.url, timeout, self.output)
 
     @property
     def pid(self) -> int:

@@ -9,15 +9,7 @@ from pathlib import Path
 import pytest
 from helpers.run_folders import write_run_folder
 
-from annotations import store
 from jobs import queue, scheduler
-
-
-@pytest.fixture
-def con(tmp_path):
-    connection = store.connect(tmp_path / "store.duckdb")
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

@@ -353,18 +353,8 @@ def test_disabling_an_account_or_changing_its_password_revokes_its_sessions(con)
 def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path):
     """A store made before migration 003 with names that collide once case-folded: both accounts keep
     working."""
-    import duckdb
-
     path = tmp_path / "old.duckdb"
-    old = duckdb.connect(str(path))
-    old.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at "
-        "TIMESTAMP)"
-    )
-    for number, name, file in store.migrations():
-        if number < 3:
-            old.execute(file.read_text())
-            old.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    old = store_before_migration(path, 3)
     hasher = PasswordHasher()
     old.execute(
         "INSERT INTO users (user_id, username, role, password_hash, created_at) VALUES "
@@ -389,18 +379,8 @@ def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path
 def test_migration_009_folds_at_in_existing_keys_without_losing_an_account(tmp_path):
     """A store made before `@` was folded, holding `admin` and `admin@` (the look-alike) and an e-mail-like
     name: both admins keep logging in by their exact names, and no new account can take either spelling."""
-    import duckdb
-
     path = tmp_path / "old.duckdb"
-    old = duckdb.connect(str(path))
-    old.execute(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at "
-        "TIMESTAMP)"
-    )
-    for number, name, file in store.migrations():
-        if number < 9:
-            old.execute(file.read_text())
-            old.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    old = store_before_migration(path, 9)
     hasher = PasswordHasher()
     old.execute(
         "INSERT INTO users (user_id, username, username_key, role, password_hash, created_at) VALUES "
@@ -463,3 +443,19 @@ def test_a_stored_hash_argon2_cannot_read_is_a_wrong_password_not_a_crash(con):
     stranger = users.User("someone-else", "alice", "annotator")  # same name, another account id
     with pytest.raises(AuthError, match="^the current password is wrong$"):
         users.change_own_password(con, stranger, STRONG, STRONG + "-new")
+
+
+def store_before_migration(path, version: int):
+    """A DuckDB file holding the schema as it was before migration `version` (an old store to upgrade)."""
+    import duckdb
+
+    old = duckdb.connect(str(path))
+    old.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at "
+        "TIMESTAMP)"
+    )
+    for number, name, file in store.migrations():
+        if number < version:
+            old.execute(file.read_text())
+            old.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+    return old
