@@ -21,6 +21,21 @@ from ft_core.judge.endpoint import label_probabilities, parse_label
 N_ITEMS = 5
 
 
+def endpoint_judge(run, server) -> list[str]:
+    """The start of `python -m ft_core judge` against the local chat server, as most tests here run it."""
+    return [
+        "judge",
+        "--run-dir",
+        str(run),
+        "--backend",
+        "endpoint",
+        "--base-url",
+        server.base_url,
+        "--model-name",
+        "judge-7b",
+    ]
+
+
 @pytest.fixture
 def run(tmp_path):
     return write_run_folder(tmp_path / "run", n_items=N_ITEMS)
@@ -136,15 +151,7 @@ def test_a_server_that_keeps_failing_stops_the_job_in_one_line_and_writes_nothin
     with ChatServer(Behaviour(always_fail=503)) as server:
         code = cli(
             [
-                "judge",
-                "--run-dir",
-                str(run),
-                "--backend",
-                "endpoint",
-                "--base-url",
-                server.base_url,
-                "--model-name",
-                "judge-7b",
+                *endpoint_judge(run, server),
                 "--max-retries",
                 "1",
             ]
@@ -159,15 +166,7 @@ def test_a_missing_key_is_one_line_before_any_request(run, capsys, monkeypatch):
     with ChatServer() as server:
         code = cli(
             [
-                "judge",
-                "--run-dir",
-                str(run),
-                "--backend",
-                "endpoint",
-                "--base-url",
-                server.base_url,
-                "--model-name",
-                "judge-7b",
+                *endpoint_judge(run, server),
                 "--api-key-env",
                 "JUDGE_TEST_KEY",
             ]
@@ -184,15 +183,7 @@ def test_the_key_is_sent_but_never_stored_or_printed(run, capsys, monkeypatch):
     with ChatServer(Behaviour(expected_key=secret)) as server:
         code = cli(
             [
-                "judge",
-                "--run-dir",
-                str(run),
-                "--backend",
-                "endpoint",
-                "--base-url",
-                server.base_url,
-                "--model-name",
-                "judge-7b",
+                *endpoint_judge(run, server),
                 "--api-key-env",
                 "JUDGE_TEST_KEY",
             ]
@@ -212,15 +203,7 @@ def test_a_refused_key_is_one_line(run, capsys, monkeypatch):
     with ChatServer(Behaviour(expected_key="sk-right")) as server:
         code = cli(
             [
-                "judge",
-                "--run-dir",
-                str(run),
-                "--backend",
-                "endpoint",
-                "--base-url",
-                server.base_url,
-                "--model-name",
-                "judge-7b",
+                *endpoint_judge(run, server),
                 "--api-key-env",
                 "JUDGE_TEST_KEY",
             ]
