@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, stop_process, wait_until_healthy
 
 from annotations import store
 
@@ -100,13 +100,7 @@ class StreamlitApp:
         wait_until_healthy(self._process, self.url, timeout, self.output)
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._process = None
 
     def store(self) -> duckdb.DuckDBPyConnection:

@@ -38,6 +38,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen | None) -> None:
+    """Terminate a test server (kill it after 20 s) unless it has already ended."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def wait_until_healthy(process: subprocess.Popen, url: str, timeout: float, output) -> None:
     """Return once the Streamlit server at `url` answers its health check; RuntimeError with the server's
     output (`output()`) when it exits first or does not answer within `timeout` seconds."""
@@ -104,13 +115,7 @@ class StreamlitServer:
         return self._process.pid
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._process = None
 
     def output(self) -> str:

@@ -23,6 +23,10 @@ N_ITEMS = 5
 
 def endpoint_judge(run, server) -> list[str]:
     """The start of `python -m ft_core judge` against the local chat server, as most tests here run it."""
+    return endpoint_judge_at(run, server.base_url)
+
+
+def endpoint_judge_at(run, base_url: str) -> list[str]:
     return [
         "judge",
         "--run-dir",
@@ -30,7 +34,7 @@ def endpoint_judge(run, server) -> list[str]:
         "--backend",
         "endpoint",
         "--base-url",
-        server.base_url,
+        base_url,
         "--model-name",
         "judge-7b",
     ]
@@ -128,15 +132,7 @@ def test_an_unreachable_endpoint_is_one_line_and_nothing_is_written(run, capsys)
         port = s.getsockname()[1]  # closed once the block ends: nobody listens there
     code = cli(
         [
-            "judge",
-            "--run-dir",
-            str(run),
-            "--backend",
-            "endpoint",
-            "--base-url",
-            f"http://127.0.0.1:{port}/v1",
-            "--model-name",
-            "judge-7b",
+            *endpoint_judge_at(run, f"http://127.0.0.1:{port}/v1"),
             "--max-retries",
             "1",
         ]
