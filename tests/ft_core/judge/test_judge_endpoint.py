@@ -21,12 +21,8 @@ from ft_core.judge.endpoint import label_probabilities, parse_label
 N_ITEMS = 5
 
 
-def endpoint_judge(run, server) -> list[str]:
-    """The start of `python -m ft_core judge` against the local chat server, as most tests here run it."""
-    return endpoint_judge_at(run, server.base_url)
-
-
-def endpoint_judge_at(run, base_url: str) -> list[str]:
+def endpoint_judge(run, base_url: str) -> list[str]:
+    """The start of `python -m ft_core judge` against an endpoint (here the local chat server)."""
     return [
         "judge",
         "--run-dir",
@@ -132,7 +128,7 @@ def test_an_unreachable_endpoint_is_one_line_and_nothing_is_written(run, capsys)
         port = s.getsockname()[1]  # closed once the block ends: nobody listens there
     code = cli(
         [
-            *endpoint_judge_at(run, f"http://127.0.0.1:{port}/v1"),
+            *endpoint_judge(run, f"http://127.0.0.1:{port}/v1"),
             "--max-retries",
             "1",
         ]
@@ -147,7 +143,7 @@ def test_a_server_that_keeps_failing_stops_the_job_in_one_line_and_writes_nothin
     with ChatServer(Behaviour(always_fail=503)) as server:
         code = cli(
             [
-                *endpoint_judge(run, server),
+                *endpoint_judge(run, server.base_url),
                 "--max-retries",
                 "1",
             ]
@@ -162,7 +158,7 @@ def test_a_missing_key_is_one_line_before_any_request(run, capsys, monkeypatch):
     with ChatServer() as server:
         code = cli(
             [
-                *endpoint_judge(run, server),
+                *endpoint_judge(run, server.base_url),
                 "--api-key-env",
                 "JUDGE_TEST_KEY",
             ]
@@ -179,7 +175,7 @@ def test_the_key_is_sent_but_never_stored_or_printed(run, capsys, monkeypatch):
     with ChatServer(Behaviour(expected_key=secret)) as server:
         code = cli(
             [
-                *endpoint_judge(run, server),
+                *endpoint_judge(run, server.base_url),
                 "--api-key-env",
                 "JUDGE_TEST_KEY",
             ]
@@ -199,7 +195,7 @@ def test_a_refused_key_is_one_line(run, capsys, monkeypatch):
     with ChatServer(Behaviour(expected_key="sk-right")) as server:
         code = cli(
             [
-                *endpoint_judge(run, server),
+                *endpoint_judge(run, server.base_url),
                 "--api-key-env",
                 "JUDGE_TEST_KEY",
             ]
