@@ -67,11 +67,9 @@ def metric_reading(preference_correlations: pd.DataFrame, confidence: float) -> 
         if not undefined.empty
         else ""
     )
-    if defined.empty:
-        return MetricReading(f"No metric has a coefficient.{no_value}", table)
-    n = int(defined["n"].max())
+    n = int(table["n"].max()) if table["n"].notna().any() else 0
     needed = fewest_items(confidence)
-    if n < needed:
+    if 0 < n < needed:  # too few items, whether or not a coefficient could be computed on them
         sentence = (
             f"{counted(n, 'item')} {'is' if n == 1 else 'are'} too few to tell whether any metric tracks the "
             f"human preference: even a perfect agreement on {n} items could be chance (Kendall's exact p = "
@@ -80,6 +78,9 @@ def metric_reading(preference_correlations: pd.DataFrame, confidence: float) -> 
             "judged items are needed."
         )
         return MetricReading(sentence + no_value, table)
+    if defined.empty:
+        return MetricReading(f"No metric has a coefficient.{no_value}", table)
+    n = int(defined["n"].max())
     above = defined[defined["ci_low"] > 0].sort_values("coefficient", ascending=False)
     below = defined[defined["ci_high"] < 0].sort_values("coefficient")
     on = (

@@ -56,6 +56,17 @@ def test_three_items_are_too_few_whatever_the_coefficients():
     assert set(reading.table["method"]) == {"Kendall's tau-b"}
 
 
+def test_three_items_are_too_few_even_when_no_coefficient_can_be_computed():
+    # a constant human preference on three items (which sides the random assignment showed decides it):
+    # the reader still learns the items are too few, not only that no coefficient exists
+    nan = float("nan")
+    reading = metric_reading(_correlations([("bleu", nan, nan, nan), ("rougeL", nan, nan, nan)], n=3), 0.95)
+    assert reading.sentence.startswith(
+        "3 items are too few to tell whether any metric tracks the human preference"
+    )
+    assert "No coefficient for bleu, rougeL" in reading.sentence
+
+
 def test_enough_items_name_what_tracks_what_runs_against_and_what_cannot_be_told():
     nan = float("nan")
     rows = [
