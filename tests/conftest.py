@@ -6,12 +6,28 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session, shared by every test that drives a browser: Playwright's
+    sync API runs an event loop for as long as it is open, so a second `sync_playwright()` in the same session
+    fails ("Sync API inside the asyncio loop") whichever test opened the first."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: run `bash .ci/setup --with-browser` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, stop_process, wait_until_healthy
+from helpers.streamlit_server import free_port, stop_process, wait_until_healthy
 
 from annotations import store
 
@@ -165,18 +165,6 @@ def app(tmp_path):
     server = StreamlitApp(tmp_path)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing: run `bash .ci/setup --with-browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 from helpers import synthetic
 from helpers.run_folders import write_run_folder
 from helpers.small_campaigns import fill_decided
-from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS
 
 from annotations import store
 from annotations.report import load_campaign
@@ -142,28 +141,22 @@ def test_marp_chart_height_shrinks_with_the_text():
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", ["demo", "unanimous"])
-def test_every_chart_fits_its_slide_in_a_browser(decks, name):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing: run `bash .ci/setup --with-browser`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 720})
-        page.goto((decks / name / "deck.html").as_uri())
-        boxes = page.evaluate(
-            """() => [...document.querySelectorAll('section')].map(s => {
-                const r = s.getBoundingClientRect();
-                const img = s.querySelector('img');
-                const i = img ? img.getBoundingClientRect() : null;
-                return {overflow: s.scrollHeight - s.clientHeight, top: r.top, bottom: r.bottom,
-                        img: i && {top: i.top, bottom: i.bottom, height: i.height, natural: img.naturalHeight}};
-            })"""
-        )
-        shots = Path(__file__).resolve().parents[3] / "screenshots"
-        shots.mkdir(exist_ok=True)
-        page.screenshot(path=str(shots / f"slides-{name}.png"), full_page=True)
-        browser.close()
+def test_every_chart_fits_its_slide_in_a_browser(decks, name, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 720})
+    page.goto((decks / name / "deck.html").as_uri())
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('section')].map(s => {
+            const r = s.getBoundingClientRect();
+            const img = s.querySelector('img');
+            const i = img ? img.getBoundingClientRect() : null;
+            return {overflow: s.scrollHeight - s.clientHeight, top: r.top, bottom: r.bottom,
+                    img: i && {top: i.top, bottom: i.bottom, height: i.height, natural: img.naturalHeight}};
+        })"""
+    )
+    shots = Path(__file__).resolve().parents[3] / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=str(shots / f"slides-{name}.png"), full_page=True)
+    page.close()
     charts = [b for b in boxes if b["img"]]
     assert len(charts) >= 2
     for box in boxes:
