@@ -174,8 +174,8 @@ def _active_certainty(labels, sequence, draws, system, opponent, delta, confiden
         try:
             ppi = active_win_rate(labels, draws, system, confidence)
             sentence = (
-                f"Humans judged the items {judge} was least sure of, each weighted by 1 / its probability of "
-                "being drawn, so the estimate stays unbiased. " + describe(ppi, judge)
+                f"{describe(ppi, judge)} Humans judged the items {judge} was least sure of, each weighted by "
+                "1 / its probability of being drawn, so the estimate stays unbiased."
             )
         except StatsInputError as e:
             sentence = str(e)
