@@ -100,7 +100,7 @@ def _campaign_frames(human, judge, pi, started, judged):
 
 def test_the_campaigns_weighted_win_rate_is_unbiased_and_covers_at_an_equal_budget():
     """active_win_rate as Results calls it, mid-campaign: 10 items started before the switch (pi = 1), the
-    rest drawn by the judge's uncertainty (or uniformly, at the same budget of 40 of 200), and only 60% of
+    rest drawn by the judge's uncertainty (or uniformly, at the same budget of 60 of 200), and only 60% of
     the items drawn after the switch judged so far, in an order that ignores the labels."""
     c = judged_campaigns(n_campaigns=400, n_items=200, seed=44)
     rng = np.random.default_rng(45)
@@ -109,7 +109,7 @@ def test_the_campaigns_weighted_win_rate_is_unbiased_and_covers_at_an_equal_budg
         started = np.zeros(200, dtype=bool)
         started[:10] = True
         for name, weights in (("judge", judge_uncertainty(judge[10:])), ("uniform", np.ones(190))):
-            pi = np.r_[np.ones(10), sampling_probabilities(weights, budget=30)]
+            pi = np.r_[np.ones(10), sampling_probabilities(weights, budget=50)]
             drawn = started | (rng.random(200) < pi)
             judged = drawn & (started | (rng.random(200) < 0.6))
             labels, draws = _campaign_frames(human, judge, pi, started, judged)
