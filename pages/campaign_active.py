@@ -28,8 +28,8 @@ def active_section(con: duckdb.DuckDBPyConnection, campaign_id: str, user_id: st
     judges = judge_runs(con, campaign_id)["judge"].tolist()
     if not judges:
         st.caption(
-            "Once an LLM judge's verdicts are imported into this campaign (python -m annotations "
-            "import-judge), humans can judge only the items where it is least sure."
+            "Once an LLM judge's verdicts are imported into this campaign (.venv/bin/python -m "
+            "annotations import-judge), humans can judge only the items where it is least sure."
         )
         return
     n_items = get_campaign(con, campaign_id).n_items

@@ -108,7 +108,7 @@ def _judge_probabilities(con: duckdb.DuckDBPyConnection, campaign_id: str, judge
     verdicts = judge_verdicts_frame(con, campaign_id)
     verdicts = verdicts[verdicts["judge"] == judge]
     if verdicts.empty or verdicts["p_system_b"].isna().all():
-        known = ", ".join(imported) or "none (import one first: python -m annotations import-judge)"
+        known = ", ".join(imported) or "none (import one first: .venv/bin/python -m annotations import-judge)"
         raise CampaignError(
             f"judge '{judge}' has no verdicts on campaign '{campaign_id}'; judges imported: {known}"
         )
@@ -229,7 +229,7 @@ def main_active(argv: list[str] | None = None) -> int:
     parser.add_argument("--campaign", required=True, help="campaign id")
     parser.add_argument("--budget", required=True, type=float, help="expected number of human-judged items")
     parser.add_argument(
-        "--judge", required=True, help="an imported judge (python -m annotations import-judge)"
+        "--judge", required=True, help="an imported judge (.venv/bin/python -m annotations import-judge)"
     )
     parser.add_argument("--min-share", type=float, default=MIN_SHARE, help="pi_i >= min_share * B / items")
     parser.add_argument("--db", default=None, help="the store (default: the app's)")
