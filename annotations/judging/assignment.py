@@ -386,8 +386,13 @@ def _still_open(
     k-limit, "never the same item twice" and the active draw are checked here, inside the write lock."""
     if not window:
         return []
-    undrawn = {r[0] for r in cur.execute(f"SELECT * FROM {UNDRAWN_ITEMS_SQL}", [cid]).fetchall()}
-    wanted = [item_id for item_id, _ in window if item_id not in undrawn]
+    wanted = [item_id for item_id, _ in window]
+    marks = ", ".join("?" * len(wanted))
+    undrawn = cur.execute(  # a switch to "humans where the judge is unsure" may have come after the window
+        f"SELECT item_id FROM active_draws WHERE campaign_id = ? AND NOT drawn AND item_id IN ({marks})",
+        [cid, *wanted],
+    ).fetchall()
+    wanted = [item_id for item_id in wanted if (item_id,) not in undrawn]
     if not wanted:
         return []
     state = {item_id: [0, 0, 0] for item_id in wanted}  # given to this annotator, holding a slot, balance

@@ -13,8 +13,15 @@ import pytest
 from helpers.judge_verdicts import write_judge
 from helpers.run_folders import write_run_folder
 
+from annotations import store
 from annotations.__main__ import main
-from annotations.campaigns import CampaignConfig, campaign_design, create_campaign, import_judge
+from annotations.campaigns import (
+    CampaignConfig,
+    campaign_config,
+    campaign_design,
+    create_campaign,
+    import_judge,
+)
 from annotations.campaigns.active_selection import (
     ASSIGNMENT_LANE,
     active_draws_frame,
@@ -195,3 +202,22 @@ def test_the_draw_uses_each_items_probability(con, tmp_path):
     # drawn items total: binomial-like around 12 * 8 = 96 (sd about 9)
     assert 60 <= counts.sum() <= 132
     assert np.corrcoef(counts, pis)[0, 1] > 0.3
+
+
+def test_a_window_read_before_the_switch_is_checked_again_in_the_lock(con, tmp_path):
+    """The assignment reads an annotator's next items before its write lock; a switch in between must not let
+    an item it left out through (the claim is run by hand around the switch)."""
+    cid = _campaign(con, tmp_path, gold_items={}, gold_rate=0.0, repeat_rate=0.0)
+    config, design, now = campaign_config(con, cid), campaign_design(con, cid), store.utcnow()
+    window = assignment._window(store.read(con), cid, config, "late", now, design.order_key("late"))
+    switch_to_active(con, cid, JUDGE, budget=4)
+    draws = active_draws_frame(con, cid)
+    left_out = set(draws.loc[~draws["drawn"], "item_id"])
+    stale = [(item_id, balance) for item_id, balance in window if item_id in left_out]
+    assert stale  # about 34 of 38 items are left out
+    claimed = store.write(
+        con,
+        lambda cur: assignment._claim(cur, cid, config, design, "late", now, stale),
+        lane=assignment.ASSIGNMENT_LANE,
+    )
+    assert claimed.item_id not in left_out
