@@ -21,8 +21,9 @@ def active_section(con: duckdb.DuckDBPyConnection, campaign_id: str, user_id: st
     if selection is not None:
         (st.success if done else st.info)(escape_markdown(selection.sentence()))
         st.caption(
-            "Only the drawn items are served to annotators (gold items as before); Results weighs each human "
-            "label by 1 / its probability of being drawn, so the win rate stays unbiased. The draw is kept."
+            "Only the drawn items are served to annotators (gold items as before). The Certainty block on "
+            "Results weighs each human label by 1 / its probability of being drawn, so its win rate stays "
+            "unbiased; the other figures there describe the drawn (harder) items. The draw is kept."
         )
         return
     judges = judge_runs(con, campaign_id)["judge"].tolist()
