@@ -122,10 +122,10 @@ def test_items_started_before_the_switch_are_kept_with_probability_one(con, tmp_
     draws = active_draws_frame(con, cid).set_index("item_id")
     rows = con.execute("SELECT item_id FROM assignments WHERE campaign_id = ?", [cid]).fetchall()
     before = {item_id for (item_id,) in rows}
-    assert len(before) == 4 and held is not None
+    assert held is not None and 3 <= len(before) <= 4  # the holder's item may be one of the judged three
     assert draws.loc[list(before), "started"].all() and draws.loc[list(before), "drawn"].all()
     assert (draws.loc[list(before), "probability"] == 1).all()
-    assert draws["probability"].sum() == pytest.approx(10) and draws["started"].sum() == 4
+    assert draws["probability"].sum() == pytest.approx(10) and draws["started"].sum() == len(before)
     assert assignment.next_item(con, cid, "holder").token == held.token  # the open pair stays its holder's
 
 
