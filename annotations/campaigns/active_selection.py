@@ -145,9 +145,9 @@ def switch_to_active(
     system_random = secrets.SystemRandom()
     uniforms = {item_id: system_random.random() for item_id in items}
 
-    def work(cur: duckdb.DuckDBPyConnection) -> ActiveSelection | None:
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
         if cur.execute("SELECT 1 FROM active_selections WHERE campaign_id = ?", [campaign_id]).fetchone():
-            return None  # switched meanwhile: the stored draw stands
+            return  # switched meanwhile: the stored draw stands
         started = {
             r[0]
             for r in cur.execute(
@@ -168,7 +168,6 @@ def switch_to_active(
             [campaign_id, judge, float(budget), float(min_share), len(items), int(frame["drawn"].sum()),
              store.utcnow(), created_by],
         )  # fmt: skip
-        return None
 
     store.write(con, work, lane=ASSIGNMENT_LANE)
     stored = active_selection(con, campaign_id)
