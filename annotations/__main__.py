@@ -1,4 +1,4 @@
-"""`python -m annotations {stats,export,preferences,import-judge,users,backup,restore,prune} ...`"""
+"""`python -m annotations {stats,export,preferences,import-judge,active,users,backup,restore,prune} ...`"""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ COMMANDS = {
         "main_import_judge",
         "an LLM judge's verdicts from the run folder, apart from human judgments (--campaign ID --judge "
         "NAME)",
+    ),
+    "active": (
+        "annotations.campaigns.active_selection",
+        "main_active",
+        "humans judge only about B items, where the judge is least sure (--campaign ID --budget B "
+        "--judge NAME)",
     ),
     "users": ("annotations.accounts.users", "main", "create accounts and invitation links (--db FILE)"),
     "backup": (

@@ -28,6 +28,7 @@ from ft_core import data_files
 from ft_core.errors import FtCoreError
 from jobs import campaign_scores
 from jobs.errors import JobError
+from pages.campaign_active import active_section
 from pages.campaign_form import campaign_options
 from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
@@ -160,6 +161,7 @@ else:
             st.rerun()
     if st.session_state.get("judges_saved"):
         st.success(escape_markdown(st.session_state.pop("judges_saved")))
+    active_section(con, chosen, user.user_id)  # humans where the LLM judge is unsure
 
 st.header("New campaign")
 origin = st.radio("Outputs from", ["A run folder", "A CSV/JSONL file"], horizontal=True, key="origin")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from annotations.campaigns.active_selection import active_draws_frame
 from annotations.errors import AnnotationError
 from annotations.report import load_campaign
 from annotations.stats import percent_label
@@ -37,25 +38,34 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
         )
         return
     judgments, metrics = _frames(campaign_id, version)
-    names = proxy_metrics(metrics)
+    draws = active_draws_frame(store(), campaign_id)  # humans where the judge is unsure: weighted by 1 / pi
+    names = proxy_metrics(metrics) + [NO_PROXY] if draws.empty else [f"judge '{draws['judge'].iloc[0]}'"]
     left, right = st.columns(2)
-    proxy = left.selectbox("Proxy (automatic score difference)", names + [NO_PROXY], key="certainty_proxy")
+    proxy = left.selectbox(
+        "Proxy (automatic score difference)" if draws.empty else "Proxy (the judge that chose the items)",
+        names,
+        key="certainty_proxy" if draws.empty else "certainty_judge",
+        disabled=not draws.empty,
+    )
     delta = right.number_input(
         "Equivalence margin ±δ", min_value=0.0, max_value=0.45, value=0.05, step=0.01, key="certainty_delta"
     )
     try:
-        r = certainty(judgments, metrics, proxy, delta, confidence, use_proxy=proxy != NO_PROXY)
+        r = certainty(
+            judgments, metrics, proxy, delta, confidence, use_proxy=proxy != NO_PROXY, active_draws=draws
+        )
     except AnnotationError as e:
         st.info(escape_markdown(e))
         return
     share = percent_label(confidence)
     (st.success if r.decision.may_stop else st.info)(escape_markdown(r.decision.message))
-    st.caption(
-        f"{share} confidence sequence of the win rate after {r.n_items:,} items: {r.sequence_low:.1%} – "
-        f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024). It stays valid however often anyone looks and "
-        "whenever the campaign stops; changing the question (the pair, the tie rule, δ) after looking is not "
-        "covered."
-    )
+    if draws.empty:  # the sequence assumes items in a random order, not the judge's hard ones first
+        st.caption(
+            f"{share} confidence sequence of the win rate after {r.n_items:,} items: {r.sequence_low:.1%} – "
+            f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024). It stays valid however often anyone looks "
+            "and whenever the campaign stops; changing the question (the pair, the tie rule, δ) after "
+            "looking is not covered."
+        )
     if r.ppi is None:
         st.caption(escape_markdown(r.ppi_sentence))
         return

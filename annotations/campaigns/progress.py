@@ -54,11 +54,13 @@ def campaign_progress(
               ON a.campaign_id = i.campaign_id AND a.item_id = i.item_id AND a.status = 'submitted'
              AND NOT a.is_gold AND NOT a.is_repeat
             WHERE i.campaign_id = ? AND NOT i.is_gold
+              -- a campaign switched to "humans where the judge is unsure" needs only its drawn items
+              AND i.item_id NOT IN (SELECT item_id FROM active_draws WHERE campaign_id = ? AND NOT drawn)
             GROUP BY i.item_id
         )
         SELECT count(*), count(*) FILTER (WHERE judged >= ?), coalesce(sum(least(judged, ?)), 0) FROM per_item
         """,
-        [campaign_id, k, k],
+        [campaign_id, campaign_id, k, k],
     ).fetchone()
     annotators = cur.execute(
         """

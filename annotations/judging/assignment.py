@@ -24,7 +24,9 @@ break them:
   need the design's side comes first, which keeps items balanced across annotators too;
 - gold items (known answer) are mixed in at the campaign's `gold_rate`; a share `repeat_rate` of an
   annotator's judged items comes back later with the sides flipped (intra-annotator consistency);
-- a quota (`items_per_annotator`) caps an annotator's regular judgments.
+- a quota (`items_per_annotator`) caps an annotator's regular judgments;
+- a campaign switched to "humans where the judge is unsure" (annotations/campaigns/active_selection.py)
+  serves only the regular items its one stored draw chose (`active_draws.drawn`); gold items as before.
 
 Speed: a redraw of the page whose pair is held and needs no new lease is served from one read; the search for
 an annotator's next items (the costly query) runs before the write lock, beside other annotators' claims, and
@@ -64,6 +66,10 @@ REPEAT_MIN_GAP = 3
 SIDE_LOOKAHEAD = 8
 
 _NO_LIMIT = 2**31 - 1
+
+# The regular items a campaign switched to "humans where the judge is unsure" left out (migration 013).
+# Only this table is read, never the judge's verdicts: what the judge said stays off the annotator's path.
+UNDRAWN_ITEMS_SQL = "(SELECT item_id FROM active_draws WHERE campaign_id = ? AND NOT drawn)"
 
 
 @dataclass(frozen=True)
@@ -339,6 +345,7 @@ def _window(
         gold,
         cid,
         annotator_id,
+        cid,
     ]
     if not gold:
         params.append(cfg.k)
@@ -357,6 +364,7 @@ def _window(
         FROM items i LEFT JOIN c ON c.item_id = i.item_id
         WHERE i.campaign_id = ? AND i.is_gold = ?
           AND i.item_id NOT IN (SELECT item_id FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
+          AND i.item_id NOT IN {UNDRAWN_ITEMS_SQL}
           AND {room}
         ORDER BY tier, md5(? || i.item_id)
         LIMIT ?
@@ -375,10 +383,18 @@ def _still_open(
     window: list[tuple[str, int]],
 ) -> list[tuple[str, int]]:
     """The items of a window read earlier that the annotator may still be given, with their balance now: the
-    k-limit and "never the same item twice" are checked here, inside the write lock."""
+    k-limit, "never the same item twice" and the active draw are checked here, inside the write lock."""
     if not window:
         return []
     wanted = [item_id for item_id, _ in window]
+    marks = ", ".join("?" * len(wanted))
+    undrawn = cur.execute(  # a switch to "humans where the judge is unsure" may have come after the window
+        f"SELECT item_id FROM active_draws WHERE campaign_id = ? AND NOT drawn AND item_id IN ({marks})",
+        [cid, *wanted],
+    ).fetchall()
+    wanted = [item_id for item_id in wanted if (item_id,) not in undrawn]
+    if not wanted:
+        return []
     state = {item_id: [0, 0, 0] for item_id in wanted}  # given to this annotator, holding a slot, balance
     rows = cur.execute(  # a few rows (k per item), counted here: cheaper than asking DuckDB to aggregate
         "SELECT item_id, annotator_id, shown_left, status, lease_expires_at, is_repeat, is_gold FROM "
@@ -558,9 +574,9 @@ def progress(
         )
         SELECT count(*) FROM items i LEFT JOIN c ON c.item_id = i.item_id
         WHERE i.campaign_id = ? AND NOT i.is_gold AND NOT coalesce(c.seen, FALSE)
-          AND coalesce(c.active, 0) < ?
+          AND coalesce(c.active, 0) < ? AND i.item_id NOT IN {UNDRAWN_ITEMS_SQL}
         """,
-        [now, annotator_id, campaign_id, campaign_id, cfg.k],
+        [now, annotator_id, campaign_id, campaign_id, cfg.k, campaign_id],
     ).fetchone()
     if cfg.items_per_annotator is not None:
         available = min(available, max(cfg.items_per_annotator - regular_done - held, 0))

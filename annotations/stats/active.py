@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 from annotations.stats.ppi import PPIResult, StatsInputError
@@ -120,3 +121,38 @@ def active_mean(y, yhat, judged, probabilities, confidence: float = 0.95) -> PPI
         method="active PPI++ with inverse-probability weights (Zrnic & Candès 2024), lambda clipped to [0, "
         "1]",
     )
+
+
+def active_win_rate(
+    labels: pd.DataFrame, draws: pd.DataFrame, system: str, confidence: float = 0.95
+) -> PPIResult:
+    """The win rate of `system` in a campaign whose human items were drawn by the judge's uncertainty:
+    `active_mean` over every drawn-among item, with the judge's probability as the proxy.
+
+    `labels`: item_id, label (the item's human label for `system`, as certainty.item_labels gives);
+    `draws`: item_id, system_b, judge_p_system_b (None: no verdict, taken as 1/2), probability (pi_i), drawn
+    (xi_i), started (annotations.campaigns.active_selection.active_draws_frame).
+
+    While the campaign runs, some drawn items are not judged yet. Which ones depends on the annotators' own
+    orders (a keyed hash), never on labels or pi, and items started before the switch come first; so within
+    each of the two groups (started, drawn later) the judged items are a uniform share m / d of the drawn
+    ones, and pi_i * m / d is the probability that item i is human-judged now, which keeps the inverse
+    weights unbiased (Horvitz & Thompson 1952, with the two groups as strata)."""
+    draws = draws.set_index(draws["item_id"].astype(str))
+    p = draws["judge_p_system_b"].astype(float).fillna(0.5).to_numpy()
+    yhat = p if system == str(draws["system_b"].iloc[0]) else 1 - p
+    y = labels.set_index(labels["item_id"].astype(str))["label"].reindex(draws.index)
+    drawn = draws["drawn"].astype(bool).to_numpy()
+    judged = drawn & y.notna().to_numpy()
+    pi = draws["probability"].astype(float).to_numpy().copy()
+    started = draws["started"].astype(bool).to_numpy()
+    for when, group in (("before", started), ("after", ~started)):
+        d, m = int((drawn & group).sum()), int((judged & group).sum())
+        if d and not m:
+            raise StatsInputError(
+                f"no item drawn {when} the switch to 'humans where the judge is unsure' is judged yet: the "
+                "weighted estimate needs some of each"
+            )
+        if d:
+            pi[group] *= m / d
+    return active_mean(y.fillna(0.0).to_numpy(), yhat, judged, pi, confidence)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from annotations.stats.active import active_win_rate
 from annotations.stats.ppi import (
     PPIPlan,
     PPIResult,
@@ -97,6 +98,7 @@ def certainty(
     gold_items=(),
     use_proxy: bool = True,
     target_half_width: float = 0.05,
+    active_draws: pd.DataFrame | None = None,
 ) -> Certainty:
     """The PPI interval with `metric` (default: the first of `proxy_metrics`) as the proxy and the sequential
     decision at equivalence margin `delta`, for `system` against `opponent` (default the campaign's pair);
@@ -105,7 +107,12 @@ def certainty(
 
     Gold items are not part of the population the win rate describes: those judged are known from the
     judgments; pass `gold_items` (the items frame's gold ids) to leave out the unjudged ones from the
-    proxy's items too."""
+    proxy's items too.
+
+    `active_draws` (annotations.campaigns.active_selection.active_draws_frame), when the campaign's human
+    items were drawn by a judge's uncertainty: the interval is then active_win_rate's, weighted by 1 / pi_i
+    with that judge as the proxy, and the stop is not offered (the confidence sequence assumes items in a
+    random order, not the judge's hard ones first)."""
     if system is None or opponent is None:
         system, opponent = default_pair(judgments)
     labels = item_labels(judgments, system, opponent)
@@ -113,6 +120,8 @@ def certainty(
         raise StatsInputError("no human judgments of this pair yet (gold items and repeats left out)")
     sequence = confidence_sequence(labels["label"].to_numpy(), alpha=1 - confidence)
     decision = decide(sequence.lower, sequence.upper, delta, estimate=float(sequence.mean[-1]))
+    if active_draws is not None and not active_draws.empty:
+        return _active_certainty(labels, sequence, active_draws, system, opponent, delta, confidence)
     metric = (metric or next(iter(proxy_metrics(metrics)), None)) if use_proxy else None
     ppi, plan, sentence = None, None, "No automatic score to use as a proxy: only the human judgments count."
     if metric is not None:
@@ -148,6 +157,50 @@ def certainty(
         proxy=metric,
         ppi=ppi,
         plan=plan,
+        ppi_sentence=sentence,
+        confidence=confidence,
+    )
+
+
+def _active_certainty(labels, sequence, draws, system, opponent, delta, confidence) -> Certainty:
+    """certainty() for a campaign switched to "humans where the judge is unsure" (stats/active.py)."""
+    judge = f"judge '{draws['judge'].iloc[0]}'"
+    ppi, sentence = None, ""
+    if {system, opponent} != {str(draws["system_a"].iloc[0]), str(draws["system_b"].iloc[0])}:
+        sentence = (
+            "The judge chose the items for the campaign's own pair; this pair has no weighted estimate."
+        )
+    else:
+        try:
+            ppi = active_win_rate(labels, draws, system, confidence)
+            sentence = (
+                f"{describe(ppi, judge)} Humans judged the items {judge} was least sure of, each weighted by "
+                "1 / its probability of being drawn, so the estimate stays unbiased."
+            )
+        except StatsInputError as e:
+            sentence = str(e)
+    stop = Decision(
+        verdict="keep_going",
+        message="No stop is offered here: humans judge the items the judge chose (the hard ones first), "
+        "and the anytime-valid sequence assumes items in a random order. Judge the drawn items; the "
+        "weighted interval is the verdict.",
+        lower=float(sequence.lower[-1]),
+        upper=float(sequence.upper[-1]),
+        n=len(labels),
+        delta=delta,
+        more_items=None,
+    )
+    return Certainty(
+        system=system,
+        opponent=opponent,
+        n_items=len(labels),
+        human_win_rate=float(labels["label"].mean()),
+        sequence_low=float(sequence.lower[-1]),
+        sequence_high=float(sequence.upper[-1]),
+        decision=stop,
+        proxy=judge,
+        ppi=ppi,
+        plan=None,
         ppi_sentence=sentence,
         confidence=confidence,
     )
