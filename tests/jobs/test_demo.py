@@ -5,8 +5,6 @@ and trained in subprocesses."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,8 +17,6 @@ from annotations.judging.assignment import next_item
 from annotations.judging.judgments import judgments_frame
 from jobs import demo, logs, progress, queue
 from jobs.errors import JobError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_simulated_judgments_are_labelled_complete_and_reproducible(tmp_path, run_folder):
@@ -103,14 +99,8 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path):
-    model = tmp_path / "tiny-model"
-    build = (
-        "import sys; from pathlib import Path; sys.path.insert(0, 'tests'); "
-        "from conftest import build_tiny_causal; from ft_core.models import embedded_tokenizer; "
-        "Path(sys.argv[1]).mkdir(); build_tiny_causal(Path(sys.argv[1]), embedded_tokenizer())"
-    )
-    subprocess.run([sys.executable, "-c", build, str(model)], cwd=ROOT, check=True, timeout=300)
+def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path, tiny_model):
+    model = tiny_model
     data = tmp_path / "data"
     data.mkdir()
     rows = [
