@@ -29,6 +29,7 @@ from ft_core.errors import FtCoreError
 from jobs import campaign_scores
 from jobs.errors import JobError
 from pages.campaign_form import campaign_options
+from pages.campaign_judge import judge_section
 from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
@@ -160,6 +161,7 @@ else:
             st.rerun()
     if st.session_state.get("judges_saved"):
         st.success(escape_markdown(st.session_state.pop("judges_saved")))
+    judge_section(con, chosen, user)
 
 st.header("New campaign")
 origin = st.radio("Outputs from", ["A run folder", "A CSV/JSONL file"], horizontal=True, key="origin")
