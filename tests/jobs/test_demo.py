@@ -12,10 +12,16 @@ import pandas as pd
 import pytest
 
 from annotations.accounts.users import authenticate
-from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns
+from annotations.campaigns import (
+    CampaignConfig,
+    create_campaign,
+    judge_runs,
+    judge_verdicts_frame,
+    list_campaigns,
+)
 from annotations.judging.assignment import next_item
 from annotations.judging.judgments import judgments_frame
-from jobs import demo, logs, progress, queue
+from jobs import demo, judging, logs, progress, queue
 from jobs.errors import JobError
 
 
@@ -85,9 +91,10 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
         con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "no-such-model")}
     )
     assert [s.state for s in state.steps] in (
-        ["running", "waiting", "waiting", "waiting"],
-        ["failed", "waiting", "waiting", "waiting"],
+        ["running", "waiting", "waiting", "waiting", "waiting"],
+        ["failed", "waiting", "waiting", "waiting", "waiting"],
     )
+    assert state.steps[-1].name == demo.STEP_NAMES["judge"] and state.steps[-1].detail == "after the campaign"
     with pytest.raises(JobError, match="running already"):
         demo.start(con, runs_root, on_gpu=False)
     state = wait_for_demo(con, runs_root, timeout=120)
@@ -96,6 +103,16 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
     assert [s.state for s in state.steps[1:3]] == ["skipped", "skipped"]  # never ran: not failures
     assert "not started" in state.steps[1].detail
     assert list_campaigns(con).empty
+    manifest = demo._read_manifest(runs_root)
+    assert "judge" not in manifest["jobs"]  # no campaign, so no judge was queued
+    assert manifest["judge"]["model"] == str(tmp_path / "no-such-model")  # the judge is the demo's own model
+
+
+def test_the_demo_judge_is_the_embedded_model_reading_short_sources_on_a_cpu():
+    cpu, gpu = demo.judge_fields("smollm2-135m", on_gpu=False), demo.judge_fields("smollm2-135m", on_gpu=True)
+    assert (cpu["name"], cpu["backend"], cpu["model"]) == ("local-smollm2-135m", "local", "smollm2-135m")
+    assert cpu["max_source_tokens"] < gpu["max_source_tokens"]
+    assert demo.judge_fields("/models/my model/", on_gpu=False)["name"] == "local-my-model"
 
 
 @pytest.mark.slow
@@ -128,15 +145,31 @@ def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path, tiny_model):
     )
     state = wait_for_demo(con, runs_root)
     assert state.finished, [(s.name, s.detail) for s in state.steps]
-    assert [s.state for s in state.steps] == ["done"] * 4
+    assert [s.state for s in state.steps] == ["done"] * 5
+    assert state.steps[-1].name == demo.STEP_NAMES["judge"]
     assert (Path(state.run_dir) / "scores" / "comparison.json").is_file()
     frame = judgments_frame(con, state.campaign_id)
     assert len(frame) == 2 * 4 and set(frame.comment) == {demo.SIMULATED_COMMENT}
     assert set(state.accounts) == set(demo.ANNOTATORS)
     assert authenticate(con, "demo-annotator-3", state.accounts["demo-annotator-3"]).role == "annotator"
-    # advancing again changes nothing: one campaign, made once
+    # the judge step: the demo's model judged the campaign's 4 pairs in both orders, imported as judge
+    # verdicts (apart from the human judgments above), so Results has a judge card from the first visit
+    manifest = demo._read_manifest(runs_root)
+    judge = queue.get_job(con, manifest["jobs"]["judge"])
+    assert (
+        judge.kind == judging.KIND and judge.pipeline == manifest["pipeline"] and judge.status == "finished"
+    )
+    assert list(judge_runs(con, state.campaign_id).judge) == ["local-tiny-model"]
+    verdicts = judge_verdicts_frame(con, state.campaign_id)
+    assert len(verdicts) == 4 and verdicts.p_system_b.between(0, 1).all()
+    record = json.loads(
+        (Path(state.run_dir) / "judges" / "local-tiny-model" / "verdicts.jsonl").read_text().splitlines()[0]
+    )
+    assert {"ab_label", "ba_label", "consistent"} <= set(record)  # both orders kept
+    # advancing again changes nothing: one campaign, made once, judged once
     demo.advance(con, runs_root)
     assert len(list_campaigns(con)) == 1
+    assert len([j for j in queue.list_jobs(con) if j.kind == judging.KIND]) == 1
     # its name says what the study is about, never which system is which (annotators see it)
     campaign = list_campaigns(con).iloc[0]
     assert campaign["name"].startswith("Demo study: SciTLDR summaries")
