@@ -62,8 +62,7 @@ SIMULATED = ANNOTATORS[:2]  # the third is left for a person to try the annotate
 SIMULATED_COMMENT = "[simulated demo judgment]"
 _START_LOCK = threading.Lock()
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-# The judge step reads short sources on a CPU (as training does, `cpu_sizing`), whole ones on a GPU.
-JUDGE_SOURCE_TOKENS = {"cpu": 256, "gpu": 1024}
+JUDGE_GPU_SOURCE_TOKENS = 1024  # the judge's source budget on a GPU; on a CPU, as long as training's
 STEP_NAMES = {
     "train": "Train a small LoRA on SciTLDR-A",
     "generate": "Generate base and fine-tuned outputs",
@@ -242,7 +241,9 @@ def _start(
             "campaign_id": None,
             "accounts": {},
             "started_at": stamp,
-            "judge": judge_fields(config.base_model, on_gpu),
+            "judge": judge_fields(
+                config.base_model, JUDGE_GPU_SOURCE_TOKENS if on_gpu else config.max_source_length
+            ),
         },
     )
     return status(con, runs_root)  # type: ignore[return-value]
@@ -341,15 +342,16 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
     return _start_judge(con, runs_root, status(con, runs_root))  # type: ignore[arg-type]
 
 
-def judge_fields(model: str, on_gpu: bool) -> dict[str, Any]:
+def judge_fields(model: str, source_tokens: int) -> dict[str, Any]:
     """The demo judge's JudgeConfig fields: the demo's own base model (the embedded SmolLM2-135M, weak: its
-    card says so) reading the campaign's pairs, sources cut short on a CPU."""
+    card says so) reading the campaign's pairs, sources cut to `source_tokens` (on a CPU as short as
+    training reads them: the judge step then takes about a minute of 2 cores for the demo's 20 pairs)."""
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(model).name).strip("-.") or "model"
     return {
         "name": f"local-{slug}",
         "backend": "local",
         "model": model,
-        "max_source_tokens": JUDGE_SOURCE_TOKENS["gpu" if on_gpu else "cpu"],
+        "max_source_tokens": source_tokens,
         "batch_size": 8,
     }
 
@@ -361,7 +363,7 @@ def _start_judge(con: duckdb.DuckDBPyConnection, runs_root: str | Path, state: D
         return state
     # This process may not be the app (a test, a script): the demo connects the campaigns' side itself.
     judging.connect(judge_folder.prepare_judging, judge_folder.store_judging)
-    fields = manifest.get("judge") or judge_fields("smollm2-135m", False)
+    fields = manifest.get("judge") or judge_fields("smollm2-135m", cpu_sizing(2)["max_source_length"])
     try:
         job = judging.start(
             con,

@@ -108,11 +108,19 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
     assert manifest["judge"]["model"] == str(tmp_path / "no-such-model")  # the judge is the demo's own model
 
 
-def test_the_demo_judge_is_the_embedded_model_reading_short_sources_on_a_cpu():
-    cpu, gpu = demo.judge_fields("smollm2-135m", on_gpu=False), demo.judge_fields("smollm2-135m", on_gpu=True)
-    assert (cpu["name"], cpu["backend"], cpu["model"]) == ("local-smollm2-135m", "local", "smollm2-135m")
-    assert cpu["max_source_tokens"] < gpu["max_source_tokens"]
-    assert demo.judge_fields("/models/my model/", on_gpu=False)["name"] == "local-my-model"
+def test_the_demo_judge_is_the_demo_model_reading_sources_as_long_as_training_does(con, tmp_path):
+    assert demo.judge_fields("smollm2-135m", 192) == {
+        "name": "local-smollm2-135m",
+        "backend": "local",
+        "model": "smollm2-135m",
+        "max_source_tokens": 192,
+        "batch_size": 8,
+    }
+    assert demo.judge_fields("/models/my model/", 192)["name"] == "local-my-model"
+    demo.start(con, tmp_path / "runs", on_gpu=False, overrides={"base_model": str(tmp_path / "none")})
+    judge = demo._read_manifest(tmp_path / "runs")["judge"]
+    assert judge["max_source_tokens"] == demo.train_config(tmp_path, on_gpu=False).max_source_length
+    wait_for_demo(con, tmp_path / "runs", timeout=120)
 
 
 @pytest.mark.slow
