@@ -22,7 +22,7 @@ from annotations.campaigns import (
     judge_verdicts_frame,
 )
 from annotations.judging.judgments import judgments_frame
-from jobs import judging, queue, scheduler
+from jobs import judging, logs, progress, queue, scheduler
 from jobs.errors import JobError
 
 
@@ -127,6 +127,9 @@ def test_a_finished_judge_is_imported_before_the_job_is_finished(
     assert verdicts.p_system_b.between(0, 1).all()  # every verdict carries a probability
     assert judgments_frame(con, cid).empty  # kept apart: no human judgment appeared
     assert (run_folder / "judges" / "tiny-judge" / "summary.json").is_file()  # beside the run's outputs
+    # its progress in words, read from the real judge's log as the Campaigns page and Home read it
+    assert progress.job_progress(ended) == progress.JobProgress(1.0, "pairs judged (both orders): 12/12")
+    assert "  6/12 pairs judged" in logs.log_text(ended)  # the count comes often, not once per 50 pairs
 
 
 def test_a_campaign_made_from_a_file_is_judged_in_a_folder_written_from_it(
