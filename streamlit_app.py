@@ -30,9 +30,9 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
 
 
 def main() -> None:
-    from annotations.campaigns import source_scores
+    from annotations.campaigns import judge_folder, source_scores
     from annotations.errors import StoreError
-    from jobs import campaign_scores
+    from jobs import campaign_scores, judging
     from jobs.scheduler import ensure_watcher
     from pages.i18n import gettext_for, page_language
     from pages.shared import cookie_exchange, current_user, log_out, store
@@ -41,6 +41,7 @@ def main() -> None:
     # A campaign's scoring job reads the campaign and stores its scores: campaigns' work, which jobs/ may not
     # import, so the app hands the two steps over before its watcher settles any job.
     campaign_scores.connect(source_scores.prepare_scoring, source_scores.store_scores)
+    judging.connect(judge_folder.prepare_judging, judge_folder.store_judging)  # the same for judges
     try:
         # Open the store (migrations, the first researcher account printed to the terminal) and start the
         # thread that launches queued jobs and settles finished ones, so an app restart picks its jobs up at

@@ -29,12 +29,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
-STEPS = (  # the names Home gives the demo's steps (jobs.demo.status)
-    "Train a small LoRA on SciTLDR-A",
-    "Generate base and fine-tuned outputs",
-    "Score them (BLEU, ROUGE, BERTScore)",
-    "Demo campaign with simulated judgments",
-)
+from jobs.demo import STEP_NAMES  # noqa: E402
+
+STEPS = tuple(STEP_NAMES.values())  # the names Home gives the demo's steps (jobs.demo.status), in order
 RESULTS = "See the demo's results"
 PASSWORD = "bench-granite-harbor-7f3c-lantern"
 

@@ -81,15 +81,16 @@ def score_command(config: ScoreConfig) -> list[str]:
 
 
 def write_job_config(config: Any, runs_root: str | Path, name: str) -> Path:
-    """Write a job config (TrainConfig, ...) as YAML under `<runs>/.jobs/` (the run folder must not exist
-    before training starts); returns its path."""
+    """Write a job config (TrainConfig, ..., or its fields as a mapping) as YAML under `<runs>/.jobs/` (the
+    run folder must not exist before training starts); returns its path."""
     folder = job_files_dir(runs_root)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "run"
     path = folder / f"{safe}-{stamp}-{secrets.token_hex(3)}.yaml"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+        values = dict(config) if isinstance(config, dict) else config_to_dict(config)
+        path.write_text(yaml.safe_dump(values, sort_keys=False))
     except OSError as e:
         raise JobError(f"cannot write {path}: {e.strerror or e} (is the disk full?)") from None
     return path

@@ -7,11 +7,14 @@ Steps (each shows its progress on Home):
 3. score   — BLEU/ROUGE/BERTScore and the paired comparison (`python -m ft_core score`),
 4. campaign — a demo campaign from the run, three demo annotator accounts, and SIMULATED judgments from two of
    them (comment "[simulated demo judgment]", drawn from the outputs' ROUGE-L with noise, seed 0) so the
-   results page has something to show; the third account is left for the newcomer to judge pairs by hand.
+   results page has something to show; the third account is left for the newcomer to judge pairs by hand,
+5. judge   — the embedded model as an LLM judge of the campaign's pairs, both orders each (`jobs.judging`:
+   `python -m ft_core judge`, its verdicts imported apart from human judgments), so the first Results page
+   already shows a judge card and the prediction-powered interval beside the human-only one.
 
 Steps 1-3 are jobs (`jobs.training`, `jobs.evaluation`) chained with `depends_on`; step 4 runs in the app (the
-only writer of the store) when `advance` sees the score job finished. The demo's manifest lives in
-`<runs>/.demo.json`.
+only writer of the store) when `advance` sees the score job finished, and queues step 5, a job of the same
+pipeline. The demo's manifest lives in `<runs>/.demo.json`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ import numpy as np
 
 from annotations import store
 from annotations.accounts import users
-from annotations.campaigns import DEFAULT_INSTRUCTIONS, CampaignConfig, create_campaign, metrics_frame, runs
+from annotations.campaigns import (
+    DEFAULT_INSTRUCTIONS,
+    CampaignConfig,
+    create_campaign,
+    judge_folder,
+    metrics_frame,
+    runs,
+)
 from annotations.judging.assignment import next_item, own_assignment
 from annotations.judging.judgments import submit
 from ft_core.config import (
@@ -43,7 +53,7 @@ from ft_core.config import (
     config_from_dict,
     config_to_dict,
 )
-from jobs import evaluation, machine, progress, queue, scheduler, training
+from jobs import evaluation, judging, machine, progress, queue, scheduler, training
 from jobs.errors import JobError
 
 MANIFEST = ".demo.json"
@@ -52,6 +62,14 @@ SIMULATED = ANNOTATORS[:2]  # the third is left for a person to try the annotate
 SIMULATED_COMMENT = "[simulated demo judgment]"
 _START_LOCK = threading.Lock()
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+JUDGE_GPU_SOURCE_TOKENS = 1024  # the judge's source budget on a GPU; on a CPU, as long as training's
+STEP_NAMES = {
+    "train": "Train a small LoRA on SciTLDR-A",
+    "generate": "Generate base and fine-tuned outputs",
+    "score": "Score them (BLEU, ROUGE, BERTScore)",
+    "campaign": "Demo campaign with simulated judgments",
+    "judge": "Judge the pairs with the embedded LLM judge (both orders)",
+}
 
 
 def cpu_sizing(cpus: int) -> dict[str, Any]:
@@ -196,7 +214,7 @@ def _start(
     if overrides:
         config = config_from_dict(TrainConfig, {**config_to_dict(config), **overrides})
     train = training.train_job(
-        con, config, runs_root, label="demo 1/3: train", pipeline=pipeline, env=OFFLINE
+        con, config, runs_root, label="demo 1/4: train", pipeline=pipeline, env=OFFLINE
     )
     generate = GenerateConfig(
         run_dir=str(run_dir),
@@ -212,7 +230,7 @@ def _start(
         env=OFFLINE,
         depends_on=train.job_id,
         pipeline=pipeline,
-        labels=("demo 2/3: generate", "demo 3/3: score"),
+        labels=("demo 2/4: generate", "demo 3/4: score"),
     )
     _write_manifest(
         runs_root,
@@ -223,6 +241,9 @@ def _start(
             "campaign_id": None,
             "accounts": {},
             "started_at": stamp,
+            "judge": judge_fields(
+                config.base_model, JUDGE_GPU_SOURCE_TOKENS if on_gpu else config.max_source_length
+            ),
         },
     )
     return status(con, runs_root)  # type: ignore[return-value]
@@ -248,26 +269,33 @@ def _job_step(name: str, job: queue.Job | None) -> Step:
     return Step(name, "running", now.fraction, now.text)
 
 
+JOB_STEPS = (
+    "train",
+    "generate",
+    "score",
+)  # the jobs queued at the start; the judge's comes after the campaign
+
+
 def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState | None:
     """The latest demo's steps with their progress; None when no demo was started here."""
     manifest = _read_manifest(runs_root)
     if manifest is None:
         return None
     ids = manifest.get("jobs", {})
-    steps = [
-        _job_step("Train a small LoRA on SciTLDR-A", queue.get_job(con, ids.get("train", ""))),
-        _job_step("Generate base and fine-tuned outputs", queue.get_job(con, ids.get("generate", ""))),
-        _job_step("Score them (BLEU, ROUGE, BERTScore)", queue.get_job(con, ids.get("score", ""))),
-    ]
+    steps = [_job_step(STEP_NAMES[kind], queue.get_job(con, ids.get(kind, ""))) for kind in JOB_STEPS]
     campaign_id = manifest.get("campaign_id")
     if campaign_id:
-        steps.append(Step("Demo campaign with simulated judgments", "done", 1.0, "done"))
+        steps.append(Step(STEP_NAMES["campaign"], "done", 1.0, "done"))
     elif manifest.get("campaign_error"):
-        steps.append(
-            Step("Demo campaign with simulated judgments", "failed", None, manifest["campaign_error"])
-        )
+        steps.append(Step(STEP_NAMES["campaign"], "failed", None, manifest["campaign_error"]))
     else:
-        steps.append(Step("Demo campaign with simulated judgments", "waiting", 0.0, "after scoring"))
+        steps.append(Step(STEP_NAMES["campaign"], "waiting", 0.0, "after scoring"))
+    if ids.get("judge"):
+        steps.append(_job_step(STEP_NAMES["judge"], queue.get_job(con, ids["judge"])))
+    elif manifest.get("judge_error"):
+        steps.append(Step(STEP_NAMES["judge"], "failed", None, manifest["judge_error"]))
+    else:
+        steps.append(Step(STEP_NAMES["judge"], "waiting", 0.0, "after the campaign"))
     return DemoState(
         run_dir=manifest["run_dir"],
         steps=steps,
@@ -280,11 +308,16 @@ def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState |
 
 
 def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState | None:
-    """Move the demo on: settle its jobs, and once scoring is done create the campaign, the accounts and the
-    simulated judgments (once). Call it often (Home does, every two seconds)."""
+    """Move the demo on: settle its jobs, once scoring is done create the campaign, the accounts and the
+    simulated judgments, then queue the judge on the campaign (each once). Call it often (Home does, every two
+    seconds)."""
     scheduler.reconcile(con)
     state = status(con, runs_root)
-    if state is None or state.campaign_id or state.over or state.steps[2].state != "done":
+    if state is None or state.over:
+        return state
+    if state.campaign_id:
+        return _start_judge(con, runs_root, state)
+    if state.steps[2].state != "done":
         return state
     manifest = _read_manifest(runs_root) or {}
     try:
@@ -306,7 +339,46 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
         return status(con, runs_root)
     manifest.update(campaign_id=campaign_id, accounts=accounts)
     _write_manifest(runs_root, manifest)
-    return status(con, runs_root)
+    return _start_judge(con, runs_root, status(con, runs_root))  # type: ignore[arg-type]
+
+
+def judge_fields(model: str, source_tokens: int) -> dict[str, Any]:
+    """The demo judge's JudgeConfig fields: the demo's own base model (the embedded SmolLM2-135M, weak: its
+    card says so) reading the campaign's pairs, sources cut to `source_tokens` (on a CPU as short as
+    training reads them: the judge step then takes about a minute of 2 cores for the demo's 20 pairs)."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(model).name).strip("-.") or "model"
+    return {
+        "name": f"local-{slug}",
+        "backend": "local",
+        "model": model,
+        "max_source_tokens": source_tokens,
+        "batch_size": 8,
+    }
+
+
+def _start_judge(con: duckdb.DuckDBPyConnection, runs_root: str | Path, state: DemoState) -> DemoState:
+    """Queue the judge on the demo campaign, once (a job of the demo's pipeline, imported when it ends)."""
+    manifest = _read_manifest(runs_root) or {}
+    if manifest.get("jobs", {}).get("judge") or manifest.get("judge_error") or not state.campaign_id:
+        return state
+    # This process may not be the app (a test, a script): the demo connects the campaigns' side itself.
+    judging.connect(judge_folder.prepare_judging, judge_folder.store_judging)
+    fields = manifest.get("judge") or judge_fields("smollm2-135m", cpu_sizing(2)["max_source_length"])
+    try:
+        job = judging.start(
+            con,
+            state.campaign_id,
+            runs_root,
+            fields,
+            label="demo 4/4: judge",
+            pipeline=manifest.get("pipeline"),
+        )
+    except Exception as e:  # say what went wrong on Home instead of retrying forever
+        manifest["judge_error"] = f"{type(e).__name__}: {e}"
+    else:
+        manifest.setdefault("jobs", {})["judge"] = job.job_id
+    _write_manifest(runs_root, manifest)
+    return status(con, runs_root)  # type: ignore[return-value]
 
 
 def campaign_name(started_at: str) -> str:

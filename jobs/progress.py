@@ -84,12 +84,34 @@ def score_progress(log: str) -> JobProgress:
     return JobProgress(None, "computing the scores and their paired intervals")
 
 
+_JUDGING = re.compile(r"^judging ([\d,]+) pairs in both orders")
+_JUDGED = re.compile(r"^\s*([\d,]+)/([\d,]+) pairs judged")
+_RESUMING = re.compile(r"^resuming \S+: ([\d,]+) of ([\d,]+) pairs judged already")
+
+
+def judge_progress(log: str) -> JobProgress:
+    """Progress of `ft_core judge` (ft_core/judge/run.py): its estimate line, then `k/n pairs judged`."""
+    done, total = 0, None
+    for line in log.splitlines():
+        if match := _JUDGED.match(line) or _RESUMING.match(line):
+            done, total = int(match[1].replace(",", "")), int(match[2].replace(",", ""))
+        elif match := _JUDGING.match(line):
+            total = done + int(match[1].replace(",", ""))
+    if total is None:
+        return JobProgress(None, "loading the judge")
+    return JobProgress(
+        min(1.0, done / total) if total else 1.0, f"pairs judged (both orders): {done}/{total}"
+    )
+
+
 def log_progress(kind: str, log: str) -> JobProgress:
     """Progress in words of a running job of this kind from its log (not for training: see the module doc)."""
     if kind == "generate":
         return generation_progress(log)
     if kind == "score":
         return score_progress(log)
+    if kind == "judge":
+        return judge_progress(log)
     lines = logs.readable_lines(log)
     match = re.findall(r"(\d+)/(\d+)", lines[-1]) if lines else []
     fraction = None

@@ -30,6 +30,7 @@ from jobs import campaign_scores
 from jobs.errors import JobError
 from pages.campaign_active import active_section
 from pages.campaign_form import campaign_options
+from pages.campaign_judge import judge_section
 from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
@@ -161,6 +162,7 @@ else:
             st.rerun()
     if st.session_state.get("judges_saved"):
         st.success(escape_markdown(st.session_state.pop("judges_saved")))
+    judge_section(con, chosen, user)  # an LLM judge on the campaign's pairs, as a job
     active_section(con, chosen, user.user_id)  # humans where the LLM judge is unsure
 
 st.header("New campaign")

@@ -45,7 +45,8 @@ def demo_panel() -> None:
     st.subheader("The demo: the whole loop in a few minutes")
     st.caption(
         "SmolLM2-135M (embedded) and SciTLDR-A, offline: a short real LoRA run, generation on 20 test items, "
-        "scores, a demo campaign with demo annotator accounts and simulated judgments, and the results."
+        "scores, a demo campaign with demo annotator accounts and simulated judgments, the embedded model as "
+        "an LLM judge of its pairs, and the results."
     )
     try:
         state = demo.advance(con, runs_dir())
@@ -86,7 +87,8 @@ def demo_results(state: demo.DemoState) -> None:
         st.session_state["demo_done_seen"] = state.campaign_id
         st.rerun()  # the whole page: the campaigns below now include the demo's
     st.success(
-        "Done. The demo campaign holds simulated judgments (labelled as such) from two demo annotators."
+        "Done. The demo campaign holds simulated judgments (labelled as such) from two demo annotators, and "
+        "the verdicts of an LLM judge (the embedded 135M model: weak, as its card on Results shows)."
     )
     if st.button("See the demo's results", type="primary", icon=":material/insights:", key="demo_results"):
         st.session_state["campaign"] = state.campaign_id  # the Results page's campaign picker

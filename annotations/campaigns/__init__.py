@@ -10,6 +10,7 @@ docs/run-folder.md) or from a CSV/JSONL with `item_id, system, output` columns (
 - `creation`: `create_campaign`, in stages, and its one write to the store.
 - `judges`: who may judge a campaign (everyone by default, or a list a researcher sets).
 - `judge_verdicts`: an LLM judge's verdicts imported from the run folder, apart from human judgments.
+- `judge_folder`: where a judging job (jobs.judging) reads a campaign's pairs, and storing its verdicts after.
 - `queries`: a stored campaign read back, and the frames the assignment, statistics and results page read.
 """
 

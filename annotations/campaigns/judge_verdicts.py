@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -73,6 +74,30 @@ def _campaign_pair(cur: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[st
     return str(run_dir), str(system_a), str(system_b), decoding, seed
 
 
+def campaign_pair(con: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[str, str, str, Any, Any]:
+    """(run_dir, system_a, system_b, decoding, seed) of a campaign built from a run folder: the pairs a judge
+    of it compares; CampaignError else."""
+    return _campaign_pair(store.read(con), campaign_id)
+
+
+def _judged_pair(
+    cur: duckdb.DuckDBPyConnection, campaign_id: str, folder: str | Path | None
+) -> tuple[str, str, str, Any, Any, dict[str, str]]:
+    """`_campaign_pair`, read from `folder` when given; a campaign made from a file is judged in a folder
+    written from it (`judge_folder`), where its systems are named `a` and `b`: the last value maps those
+    names back to the campaign's systems."""
+    row = cur.execute(
+        "SELECT run_dir, system_a, system_b FROM campaigns WHERE campaign_id = ?", [campaign_id]
+    ).fetchone()
+    if folder is None or (row is not None and row[0]):
+        run_dir, system_a, system_b, decoding, seed = _campaign_pair(cur, campaign_id)
+        return str(folder or run_dir), system_a, system_b, decoding, seed, {}
+    if row is None:
+        raise CampaignError(f"no campaign with id '{campaign_id}'")
+    _, system_a, system_b = row
+    return str(folder), str(system_a), str(system_b), None, None, {"a": system_a, "b": system_b}
+
+
 def _clean(value: Any) -> Any:
     """None for a missing value (NaN, pandas' NA); numpy scalars as plain Python values."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
@@ -81,10 +106,17 @@ def _clean(value: Any) -> Any:
 
 
 def import_judge(
-    con: duckdb.DuckDBPyConnection, campaign_id: str, judge: str, imported_by: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    judge: str,
+    imported_by: str | None = None,
+    folder: str | Path | None = None,
 ) -> JudgeImport:
-    """Store a judge's verdicts on the campaign's pairs (replacing an earlier import of the same judge)."""
-    run_dir, system_a, system_b, decoding, seed = _campaign_pair(store.read(con), campaign_id)
+    """Store a judge's verdicts on the campaign's pairs (replacing an earlier import of the same judge).
+
+    `folder`: where the judge wrote (default: the campaign's run folder); for a campaign made from a file, the
+    folder `judge_folder.prepare_judging` wrote its pairs into."""
+    run_dir, system_a, system_b, decoding, seed, names = _judged_pair(store.read(con), campaign_id, folder)
     if judge not in runfolder.list_judges(run_dir):
         known = ", ".join(runfolder.list_judges(run_dir)) or "none"
         raise CampaignError(f"no judge '{judge}' in {run_dir}/judges; judges there: {known}")
@@ -92,6 +124,8 @@ def import_judge(
     if verdicts.empty:
         raise CampaignError(f"judge '{judge}' has no verdicts in {run_dir} yet")
     verdicts = verdicts.reindex(columns=list(VERDICT_COLUMNS))
+    for column in ("system_a", "system_b", "ab_winner", "ba_winner", "verdict") if names else ():
+        verdicts[column] = verdicts[column].replace(names)
     item_ids = {
         r[0]
         for r in store.read(con)

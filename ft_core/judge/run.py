@@ -162,7 +162,8 @@ def on_verdict(progress: Progress, request: JudgeRequest, verdict: OrderVerdict)
     runfolder.append_jsonl(progress.sink, [record])
     progress.done.append(record)
     del progress.answers[request.pair_index]
-    if len(progress.done) % 50 == 0 or len(progress.done) == len(progress.pairs):
+    every = max(1, min(50, len(progress.pairs) // 10))  # about ten lines for a small run (the app's progress)
+    if len(progress.done) % every == 0 or len(progress.done) == len(progress.pairs):
         print(f"  {len(progress.done):,}/{len(progress.pairs):,} pairs judged", flush=True)
 
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from helpers.fake_jobs import wait_for
+from helpers.judge_verdicts import write_judge
 from helpers.login_as import login_as
 
-from annotations.campaigns import list_campaigns
-from jobs import demo, logs, queue, scheduler
+from annotations.campaigns import judge_runs, list_campaigns
+from jobs import demo, judging, logs, queue, scheduler
 
 PLAN = "plan: 2 outputs files of 20 items: base__greedy__seed0.jsonl, finetuned__greedy__seed0.jsonl"
 BASE_DONE = [f"base__greedy__seed0.jsonl: {n}/20 items, 95 new tokens/s" for n in (10, 20)]
@@ -79,7 +82,10 @@ def test_a_running_demo_shows_its_steps_in_words_and_generation_counts_both_mode
         assert not at.exception
         bars = at.get("progress")
         texts = [b.proto.text.replace("\\", "") for b in bars]  # Markdown escapes dropped
-        assert len(bars) == 4, texts
+        assert len(bars) == 5, texts
+        assert texts[4].endswith(
+            "Judge the pairs with the embedded LLM judge (both orders): after the campaign"
+        )
         assert "Generate base and fine-tuned outputs" in texts[1]
         assert bars[1].proto.value == 50  # the base model is done, the fine-tuned one has not started
         assert texts[1].endswith("items written: base model 20/20, fine-tuned model 0/20")
@@ -99,8 +105,16 @@ def test_a_running_demo_shows_its_steps_in_words_and_generation_counts_both_mode
 
 
 def test_a_finished_demo_offers_its_results_instead_of_run_the_demo(
-    app_env, researcher, tmp_path, job_logs, open_page
+    app_env, researcher, tmp_path, job_logs, open_page, monkeypatch
 ):
+    def stand_in_judge(config_file):
+        """The demo's judge as a stand-in: the verdicts ft_core judge would write, then a process doing
+        nothing; the demo's own finishing step imports them."""
+        values = yaml.safe_load(open(config_file).read())
+        write_judge(Path(values["run_dir"]), values["name"], 6)
+        return [sys.executable, "-c", "pass", "--config", str(config_file)]
+
+    monkeypatch.setattr(judging, "judge_command", stand_in_judge)
     ids = {}
     for kind in ("train", "generate", "score"):
         job = scheduler.launch(app_env, kind, printing(tmp_path / f"{kind}.txt", ["ok"]), log_dir=job_logs)
@@ -109,7 +123,14 @@ def test_a_finished_demo_offers_its_results_instead_of_run_the_demo(
     at = login_as(open_page("streamlit_app"), researcher).run()  # Home, whose panel makes the demo campaign
     assert not at.exception
     state = demo.status(app_env, tmp_path / "runs")
-    assert state.finished and state.campaign_id
+    assert state.campaign_id and state.steps[-1].state in ("waiting", "running", "done")  # the judge's turn
+    deadline = time.monotonic() + 30
+    while not (state := demo.advance(app_env, tmp_path / "runs")).over:  # what Home's fragment does
+        assert time.monotonic() < deadline, state.steps[-1]
+        time.sleep(0.2)
+    assert state.finished, state.steps[-1]
+    assert list(judge_runs(app_env, state.campaign_id).judge) == ["local-smollm2-135m"]
+    at.run()
     # the demo campaign's name says what the study is about, never which system is which
     campaigns = list_campaigns(app_env)
     row = campaigns[campaigns.campaign_id == state.campaign_id].iloc[0]
@@ -123,3 +144,13 @@ def test_a_finished_demo_offers_its_results_instead_of_run_the_demo(
     assert not at.exception
     assert at.title[0].value == "Results"
     assert at.selectbox(key="campaign").value == state.campaign_id
+    # the newcomer's first Results page: the judge's card, and (asked for) the prediction-powered interval
+    # beside the human-only one and the sequential state
+    assert "LLM judges" in [h.value for h in at.subheader]
+    assert "Order flip rate" in [m.label for m in at.metric]
+    at.toggle(key=f"certainty:{state.campaign_id}").set_value(True).run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert any(label.startswith("Prediction-powered") for label in labels), labels
+    assert any(label.startswith("Human-only") for label in labels)
+    assert any("confidence sequence of the win rate" in c.value for c in at.caption)

@@ -5,8 +5,6 @@ and trained in subprocesses."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,13 +12,17 @@ import pandas as pd
 import pytest
 
 from annotations.accounts.users import authenticate
-from annotations.campaigns import CampaignConfig, create_campaign, list_campaigns
+from annotations.campaigns import (
+    CampaignConfig,
+    create_campaign,
+    judge_runs,
+    judge_verdicts_frame,
+    list_campaigns,
+)
 from annotations.judging.assignment import next_item
 from annotations.judging.judgments import judgments_frame
-from jobs import demo, logs, progress, queue
+from jobs import demo, judging, logs, progress, queue
 from jobs.errors import JobError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_simulated_judgments_are_labelled_complete_and_reproducible(tmp_path, run_folder):
@@ -89,9 +91,10 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
         con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "no-such-model")}
     )
     assert [s.state for s in state.steps] in (
-        ["running", "waiting", "waiting", "waiting"],
-        ["failed", "waiting", "waiting", "waiting"],
+        ["running", "waiting", "waiting", "waiting", "waiting"],
+        ["failed", "waiting", "waiting", "waiting", "waiting"],
     )
+    assert state.steps[-1].name == demo.STEP_NAMES["judge"] and state.steps[-1].detail == "after the campaign"
     with pytest.raises(JobError, match="running already"):
         demo.start(con, runs_root, on_gpu=False)
     state = wait_for_demo(con, runs_root, timeout=120)
@@ -100,17 +103,29 @@ def test_a_failing_step_stops_the_demo_and_says_why(con, tmp_path):
     assert [s.state for s in state.steps[1:3]] == ["skipped", "skipped"]  # never ran: not failures
     assert "not started" in state.steps[1].detail
     assert list_campaigns(con).empty
+    manifest = demo._read_manifest(runs_root)
+    assert "judge" not in manifest["jobs"]  # no campaign, so no judge was queued
+    assert manifest["judge"]["model"] == str(tmp_path / "no-such-model")  # the judge is the demo's own model
+
+
+def test_the_demo_judge_is_the_demo_model_reading_sources_as_long_as_training_does(con, tmp_path):
+    assert demo.judge_fields("smollm2-135m", 192) == {
+        "name": "local-smollm2-135m",
+        "backend": "local",
+        "model": "smollm2-135m",
+        "max_source_tokens": 192,
+        "batch_size": 8,
+    }
+    assert demo.judge_fields("/models/my model/", 192)["name"] == "local-my-model"
+    demo.start(con, tmp_path / "runs", on_gpu=False, overrides={"base_model": str(tmp_path / "none")})
+    judge = demo._read_manifest(tmp_path / "runs")["judge"]
+    assert judge["max_source_tokens"] == demo.train_config(tmp_path, on_gpu=False).max_source_length
+    wait_for_demo(con, tmp_path / "runs", timeout=120)
 
 
 @pytest.mark.slow
-def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path):
-    model = tmp_path / "tiny-model"
-    build = (
-        "import sys; from pathlib import Path; sys.path.insert(0, 'tests'); "
-        "from conftest import build_tiny_causal; from ft_core.models import embedded_tokenizer; "
-        "Path(sys.argv[1]).mkdir(); build_tiny_causal(Path(sys.argv[1]), embedded_tokenizer())"
-    )
-    subprocess.run([sys.executable, "-c", build, str(model)], cwd=ROOT, check=True, timeout=300)
+def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path, tiny_model):
+    model = tiny_model
     data = tmp_path / "data"
     data.mkdir()
     rows = [
@@ -138,15 +153,31 @@ def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path):
     )
     state = wait_for_demo(con, runs_root)
     assert state.finished, [(s.name, s.detail) for s in state.steps]
-    assert [s.state for s in state.steps] == ["done"] * 4
+    assert [s.state for s in state.steps] == ["done"] * 5
+    assert state.steps[-1].name == demo.STEP_NAMES["judge"]
     assert (Path(state.run_dir) / "scores" / "comparison.json").is_file()
     frame = judgments_frame(con, state.campaign_id)
     assert len(frame) == 2 * 4 and set(frame.comment) == {demo.SIMULATED_COMMENT}
     assert set(state.accounts) == set(demo.ANNOTATORS)
     assert authenticate(con, "demo-annotator-3", state.accounts["demo-annotator-3"]).role == "annotator"
-    # advancing again changes nothing: one campaign, made once
+    # the judge step: the demo's model judged the campaign's 4 pairs in both orders, imported as judge
+    # verdicts (apart from the human judgments above), so Results has a judge card from the first visit
+    manifest = demo._read_manifest(runs_root)
+    judge = queue.get_job(con, manifest["jobs"]["judge"])
+    assert (
+        judge.kind == judging.KIND and judge.pipeline == manifest["pipeline"] and judge.status == "finished"
+    )
+    assert list(judge_runs(con, state.campaign_id).judge) == ["local-tiny-model"]
+    verdicts = judge_verdicts_frame(con, state.campaign_id)
+    assert len(verdicts) == 4 and verdicts.p_system_b.between(0, 1).all()
+    record = json.loads(
+        (Path(state.run_dir) / "judges" / "local-tiny-model" / "verdicts.jsonl").read_text().splitlines()[0]
+    )
+    assert {"ab_label", "ba_label", "consistent"} <= set(record)  # both orders kept
+    # advancing again changes nothing: one campaign, made once, judged once
     demo.advance(con, runs_root)
     assert len(list_campaigns(con)) == 1
+    assert len([j for j in queue.list_jobs(con) if j.kind == judging.KIND]) == 1
     # its name says what the study is about, never which system is which (annotators see it)
     campaign = list_campaigns(con).iloc[0]
     assert campaign["name"].startswith("Demo study: SciTLDR summaries")

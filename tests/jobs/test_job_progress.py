@@ -122,3 +122,20 @@ def test_the_demo_step_of_a_running_generation_says_both_models_in_words(con, lo
         assert "$" not in step.detail and "%|" not in step.detail and "python" not in step.detail
     finally:
         scheduler.cancel(con, job.job_id)
+
+
+def test_a_judge_counts_its_pairs_from_the_estimate_on_and_resumed_ones_too():
+    """The lines ft_core/judge/run.py prints (its estimate, `k/n pairs judged` about ten times a run)."""
+    assert progress.judge_progress(f"{COMMAND}\n{BAR}").text == "loading the judge"
+    estimate = (
+        "judging 20 pairs in both orders (40 requests) with local-smollm2-135m: about 17,712 prompt tokens "
+        "+ at most 40 answer tokens; 12 sources cut to 192 tokens"
+    )
+    now = progress.log_progress("judge", f"{COMMAND}\n{estimate}")
+    assert (now.fraction, now.text) == (0.0, "pairs judged (both orders): 0/20")
+    now = progress.log_progress("judge", f"{COMMAND}\n{estimate}\n  2/20 pairs judged\n  4/20 pairs judged")
+    assert now.fraction == pytest.approx(0.2) and now.text.endswith("4/20")
+    resumed = "resuming local-x: 1,000 of 1,200 pairs judged already\n" + estimate.replace(
+        "20 pairs", "200 pairs"
+    )
+    assert progress.judge_progress(resumed).text.endswith("1000/1200")
