@@ -97,6 +97,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     ),
     "FT_GPU_BUSY_SHARE": ("0.5", "a GPU whose memory is more than this share in use elsewhere is left alone"),
     "FT_CPU_JOBS": ("1", "jobs that may run at once without a GPU"),
+    "FT_JUDGE_CAMPAIGN": (
+        "unset",
+        "set by the app on an LLM-judge job: the campaign whose pairs it judges (not a setting for users)",
+    ),
     "FT_VENV": ("`.venv`", "the virtual environment `.ci/setup` creates or reuses"),
     "FT_EXPECT_EXTERNALLY_MANAGED": (
         "unset",
