@@ -9,6 +9,7 @@ it edits and a repeated edit of the same version is answered with the version al
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +34,7 @@ Scores = dict[str, dict[str, int]]  # criterion -> {"A": score, "B": score}
 # runs takes no slot that assignment could give away. A late judgment (lease ran out) must be weighed against
 # new assignments, so it is written in the assignment lane.
 JUDGMENT_LANE = "judgments"
+logger = logging.getLogger(__name__)
 
 
 class JudgmentRejected(AnnotationError):
@@ -193,6 +195,7 @@ def submit(
     """
     if choice not in _TO_SIDE:
         raise AnnotationError(f"choice must be one of {', '.join(CHOICES)}, got '{choice}'")
+    judged: list[OwnedPair] = []  # the pair a new judgment was stored for
 
     def work(cur: duckdb.DuckDBPyConnection, lane: str) -> SubmitResult | None:
         """The submit, in `lane`; None when it is late and so must run in the assignment lane instead."""
@@ -226,6 +229,7 @@ def submit(
             "UPDATE assignments SET status = 'submitted', submitted_at = ? WHERE assignment_id = ?",
             [at, token],
         )
+        judged.append(pair)
         return SubmitResult(judgment_id, 1, created=True)
 
     result = store.write(con, lambda cur: work(cur, JUDGMENT_LANE), lane=JUDGMENT_LANE)
@@ -233,7 +237,22 @@ def submit(
         result is None
     ):  # late: whether its slot is still free is decided beside new assignments, in their lane
         result = store.write(con, lambda cur: work(cur, ASSIGNMENT_LANE), lane=ASSIGNMENT_LANE)
+    if result.created:
+        _stop_if_decided(con, judged[-1].campaign_id, judged[-1].item_id)
     return result
+
+
+def _stop_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) -> None:
+    """The campaign's anytime-valid stop (annotations.judging.stopping), after the judgment is stored: a
+    failure to close is logged, never turned into a failed submit (the judgment is saved)."""
+    from annotations.judging import stopping  # it reads the judgments frame of this module
+
+    if not campaign_config(con, campaign_id).close_when_decided:  # cached: no query
+        return
+    try:
+        stopping.after_submit(con, campaign_id, item_id)
+    except AnnotationError:
+        logger.exception("could not close campaign %s after a decided judgment", campaign_id)
 
 
 def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:

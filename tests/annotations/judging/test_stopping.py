@@ -1,0 +1,113 @@
+"""The anytime-valid stop of a stored campaign (annotations.judging.stopping): a campaign that asks for it
+closes by itself once its confidence sequence decides, with the reason stored; one that is not decided, or
+that did not ask, stays open; annotators then get no more pairs; reopening works."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers.run_folders import write_run_folder
+
+from annotations.campaigns import CampaignConfig, campaign_config, create_campaign, get_campaign
+from annotations.campaigns.queries import campaign_status, set_stopping_rule
+from annotations.errors import CampaignError
+from annotations.judging import assignment, judgments, stopping
+from annotations.stats.sequential import confidence_sequence
+
+
+@pytest.fixture
+def make_long_campaign(con, tmp_path):
+    run_dir = write_run_folder(tmp_path / "runs" / "run-long", n_items=30)
+
+    def make(**overrides) -> str:
+        return create_campaign(con, CampaignConfig(name="stop", run_dir=str(run_dir), k=1, **overrides))
+
+    return make
+
+
+def _judge(con, cid, annotator, prefer, n) -> int:
+    """Judge up to n pairs, `prefer(i)` naming the system that wins pair i (or "tie"); the pairs judged."""
+    done = 0
+    for i in range(n):
+        pair = assignment.next_item(con, cid, annotator)
+        if pair is None:
+            break
+        (left,) = con.execute(
+            "SELECT shown_left FROM assignments WHERE assignment_id = ?", [pair.token]
+        ).fetchone()
+        winner = prefer(i)
+        choice = winner if winner == "tie" else "A" if left == winner else "B"
+        judgments.submit(con, pair.token, annotator, choice)
+        done += 1
+    return done
+
+
+def test_a_decided_campaign_closes_by_itself_with_its_reason(con, make_long_campaign):
+    cid = make_long_campaign(close_when_decided=True)
+    # the item after which the sequence first decides, computed independently of the store
+    decided_at = int((confidence_sequence([1.0] * 30).lower > 0.5).argmax()) + 1
+    judged = _judge(con, cid, "ann-1", lambda i: "finetuned", 30)
+    assert judged == decided_at < 30  # it stopped serving pairs right after the deciding item
+    status = campaign_status(con, cid)
+    assert status.status == "closed"
+    assert (
+        status.reason == f"closed automatically: decided — the fine-tune is better (after {decided_at} items)"
+    )
+    assert assignment.next_item(con, cid, "ann-2") is None  # no more pairs, for anyone
+    assert cid not in assignment.open_campaigns(con)
+    message = stopping.reopen(con, cid)
+    assert "no longer closes by itself" in message
+    assert campaign_status(con, cid).status == "active" and not campaign_config(con, cid).close_when_decided
+    assert _judge(con, cid, "ann-1", lambda i: "finetuned", 3) == 3  # reopened: pairs again, stays open
+    assert campaign_status(con, cid).status == "active"
+
+
+def test_an_undecided_campaign_stays_open(con, make_long_campaign):
+    cid = make_long_campaign(close_when_decided=True)
+    assert _judge(con, cid, "ann-1", lambda i: ("finetuned", "base")[i % 2], 30) == 30
+    assert campaign_status(con, cid).status == "active"
+    assert stopping.campaign_certainty(con, cid, with_proxy=False).decision.verdict == "keep_going"
+
+
+def test_a_campaign_that_did_not_ask_stays_open_even_when_decided(con, make_long_campaign):
+    cid = make_long_campaign()
+    assert _judge(con, cid, "ann-1", lambda i: "base", 30) == 30
+    assert campaign_status(con, cid).status == "active"
+    assert stopping.campaign_certainty(con, cid, with_proxy=False).decision.verdict == "base_better"
+    assert stopping.close_if_decided(con, cid) is None  # the option is off
+
+
+def test_turning_the_option_on_later_closes_at_the_next_completed_item(con, make_long_campaign):
+    cid = make_long_campaign()
+    _judge(con, cid, "ann-1", lambda i: "base", 20)
+    set_stopping_rule(con, cid, close_when_decided=True)
+    assert _judge(con, cid, "ann-1", lambda i: "base", 5) == 1
+    assert campaign_status(con, cid).reason.startswith("closed automatically: decided — the base is better")
+
+
+def test_the_equivalence_margin_is_the_campaigns(con, make_long_campaign):
+    wide = make_long_campaign(equivalence_margin=0.3, close_when_decided=True)
+    narrow = make_long_campaign(close_when_decided=True)  # the default margin, 0.05
+    sequence = confidence_sequence([0.5] * 30)  # every pair judged a tie
+    decided_at = int(((sequence.lower >= 0.2) & (sequence.upper <= 0.8)).argmax()) + 1
+    assert _judge(con, wide, "ann-1", lambda i: "tie", 30) == decided_at < 30
+    assert campaign_status(con, wide).reason == (
+        f"closed automatically: decided — they are equivalent within ±0.3 (after {decided_at} items)"
+    )
+    assert _judge(con, narrow, "ann-1", lambda i: "tie", 30) == 30
+    assert campaign_status(con, narrow).status == "active"
+    with pytest.raises(CampaignError, match="equivalence_margin"):
+        set_stopping_rule(con, narrow, equivalence_margin=0.5)
+    assert campaign_config(con, narrow).equivalence_margin == 0.05  # the refused value changed nothing
+
+
+def test_an_old_stored_config_reads_as_the_defaults(con, make_long_campaign):
+    cid = make_long_campaign()
+    stored = json.loads(
+        con.execute("SELECT config FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()[0]
+    )
+    del stored["equivalence_margin"], stored["close_when_decided"]  # as a campaign made before them
+    con.execute("UPDATE campaigns SET config = ? WHERE campaign_id = ?", [json.dumps(stored), cid])
+    config = get_campaign(con, cid).config
+    assert config.equivalence_margin == 0.05 and config.close_when_decided is False
