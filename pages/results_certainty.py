@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from annotations.campaigns import campaign_config
 from annotations.errors import AnnotationError
 from annotations.report import load_campaign
 from annotations.stats import percent_label
@@ -26,7 +27,7 @@ def _frames(campaign_id: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame]
 
 @st.fragment
 def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
-    """The block, in its own fragment: changing the proxy or delta redraws only this."""
+    """The block, in its own fragment: changing the proxy redraws only this. δ is the campaign's."""
     st.subheader("Certainty")
     if not st.toggle(
         "Prediction-powered interval and when to stop", key=f"certainty:{campaign_id}", value=False
@@ -38,11 +39,8 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
         return
     judgments, metrics = _frames(campaign_id, version)
     names = proxy_metrics(metrics)
-    left, right = st.columns(2)
-    proxy = left.selectbox("Proxy (automatic score difference)", names + [NO_PROXY], key="certainty_proxy")
-    delta = right.number_input(
-        "Equivalence margin ±δ", min_value=0.0, max_value=0.45, value=0.05, step=0.01, key="certainty_delta"
-    )
+    proxy = st.selectbox("Proxy (automatic score difference)", names + [NO_PROXY], key="certainty_proxy")
+    delta = campaign_config(store(), campaign_id).equivalence_margin
     try:
         r = certainty(judgments, metrics, proxy, delta, confidence, use_proxy=proxy != NO_PROXY)
     except AnnotationError as e:
@@ -52,9 +50,10 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
     (st.success if r.decision.may_stop else st.info)(escape_markdown(r.decision.message))
     st.caption(
         f"{share} confidence sequence of the win rate after {r.n_items:,} items: {r.sequence_low:.1%} – "
-        f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024). It stays valid however often anyone looks and "
-        "whenever the campaign stops; changing the question (the pair, the tie rule, δ) after looking is not "
-        "covered."
+        f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024), equivalence margin ±δ = {delta:g}, the "
+        "campaign's own setting (Campaigns page). It stays valid however often anyone looks and whenever the "
+        "campaign stops; changing the question (the pair, the tie rule, δ) after looking is not covered, "
+        "which is why δ is set on the campaign, before the results are seen, and not here."
     )
     if r.ppi is None:
         st.caption(escape_markdown(r.ppi_sentence))

@@ -9,13 +9,16 @@ completes nothing, or any submit of a campaign without the option, reads nothing
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from annotations import store
 from annotations.campaigns import campaign_config, metrics_frame
 from annotations.campaigns.queries import campaign_status, set_status, set_stopping_rule
 from annotations.errors import AnnotationError
-from annotations.stats.certainty import Certainty, certainty
+from annotations.stats.certainty import Certainty, certainty, item_labels
+from annotations.stats.power import HumanItemsPlan, human_items_needed
 
 CONFIDENCE = 0.95  # of the confidence sequence that closes a campaign by itself (alpha = 0.05)
 VERDICT_WORDS = {
@@ -49,6 +52,43 @@ def campaign_certainty(
         use_proxy=with_proxy,
         target_half_width=target_half_width,
     )
+
+
+@dataclass(frozen=True)
+class CampaignState:
+    """What the Campaigns page shows beside a campaign's progress: the sequential decision (None before any
+    human judgment of the pair, with `reason`), and the planner for `target_half_width`."""
+
+    certainty: Certainty | None
+    plan: HumanItemsPlan
+    equivalence_margin: float
+    close_when_decided: bool
+    reason: str | None = None
+
+
+def campaign_state(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, target_half_width: float = 0.05
+) -> CampaignState:
+    """The campaign's decision at its own margin and the human-judged items a `target_half_width` needs,
+    with and without the proxy (from the current data; the conservative p = 1/2 before any)."""
+    from annotations.judging.judgments import judgments_frame
+
+    config = campaign_config(con, campaign_id)
+    judgments = judgments_frame(con, campaign_id)
+    try:
+        result = certainty(
+            judgments,
+            metrics_frame(con, campaign_id),
+            delta=config.equivalence_margin,
+            confidence=CONFIDENCE,
+            target_half_width=target_half_width,
+        )
+    except AnnotationError as e:
+        plan = human_items_needed(target_half_width, CONFIDENCE)
+        return CampaignState(None, plan, config.equivalence_margin, config.close_when_decided, str(e))
+    labels = item_labels(judgments, result.system, result.opponent)["label"]
+    plan = human_items_needed(target_half_width, CONFIDENCE, labels, result.ppi)
+    return CampaignState(result, plan, config.equivalence_margin, config.close_when_decided)
 
 
 def closing_reason(result: Certainty) -> str:
