@@ -251,7 +251,7 @@ def _stop_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: 
         return
     try:
         stopping.after_submit(con, campaign_id, item_id)
-    except AnnotationError:
+    except (AnnotationError, duckdb.Error):
         logger.exception("could not close campaign %s after a decided judgment", campaign_id)
 
 

@@ -11,7 +11,7 @@ from helpers.run_folders import write_run_folder
 
 from annotations.campaigns import CampaignConfig, campaign_config, create_campaign, get_campaign
 from annotations.campaigns.queries import campaign_status, set_stopping_rule
-from annotations.errors import CampaignError
+from annotations.errors import CampaignError, StoreError
 from annotations.judging import assignment, judgments, stopping
 from annotations.stats.sequential import confidence_sequence
 
@@ -111,3 +111,15 @@ def test_an_old_stored_config_reads_as_the_defaults(con, make_long_campaign):
     con.execute("UPDATE campaigns SET config = ? WHERE campaign_id = ?", [json.dumps(stored), cid])
     config = get_campaign(con, cid).config
     assert config.equivalence_margin == 0.05 and config.close_when_decided is False
+
+
+def test_a_failing_close_injected_on_purpose_does_not_fail_the_submit(con, make_long_campaign, monkeypatch):
+    cid = make_long_campaign(close_when_decided=True)
+
+    def refuse(*args, **kwargs):
+        raise StoreError("injected: the store refused the close")
+
+    monkeypatch.setattr(stopping, "set_status", refuse)
+    assert _judge(con, cid, "ann-1", lambda i: "finetuned", 30) == 30  # every submit was stored
+    assert campaign_status(con, cid).status == "active"
+    assert len(judgments.judgments_frame(con, cid)) == 30
