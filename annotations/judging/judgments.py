@@ -382,6 +382,41 @@ def _utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
+# what the sequential decision reads (annotations.stats.certainty: item_labels and default_pair)
+DECISION_COLUMNS = (
+    "item_id",
+    "system_a",
+    "system_b",
+    "shown_left",
+    "shown_right",
+    "winner",
+    "submitted_at",
+    "is_gold",
+    "is_repeat",
+)
+
+
+def decision_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """The judgments frame's DECISION_COLUMNS, same rows and order, without the joins the rest needs: what
+    the campaign's self-close reads after a submit that completes an item (annotations.judging.stopping)."""
+    frame = read_frame(
+        con,
+        f"""
+        WITH {_latest(False)}
+        SELECT j.item_id, c.system_a, c.system_b, a.shown_left, a.shown_right, j.winner, j.submitted_at,
+               a.is_gold, a.is_repeat
+        FROM latest j
+        JOIN assignments a ON a.assignment_id = j.assignment_id
+        JOIN campaigns c ON c.campaign_id = j.campaign_id
+        ORDER BY j.submitted_at, j.judgment_id
+        """,
+        [campaign_id],
+    )
+    frame["is_gold"] = frame["is_gold"].astype(bool)
+    frame["is_repeat"] = frame["is_repeat"].astype(bool)
+    return _utc(frame, ["submitted_at"])
+
+
 def judgments_frame(
     con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
 ) -> pd.DataFrame:

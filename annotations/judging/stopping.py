@@ -39,10 +39,11 @@ def campaign_certainty(
     """The campaign's certainty at its own equivalence margin: the sequential decision and, with a proxy
     score in the store, the prediction-powered interval and the planner. Raises AnnotationError before any
     human judgment of the pair."""
-    from annotations.judging.judgments import judgments_frame  # judgments calls this module after a submit
+    # judgments calls this module after a submit; without the proxy, the lean frame of the decision
+    from annotations.judging.judgments import decision_frame, judgments_frame
 
     config = campaign_config(con, campaign_id)
-    judgments = judgments_frame(con, campaign_id)
+    judgments = (judgments_frame if with_proxy else decision_frame)(con, campaign_id)
     metrics = metrics_frame(con, campaign_id) if with_proxy else None
     return certainty(
         judgments,

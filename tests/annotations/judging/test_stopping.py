@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from helpers.run_folders import write_run_folder
 
@@ -21,7 +22,8 @@ def make_long_campaign(con, tmp_path):
     run_dir = write_run_folder(tmp_path / "runs" / "run-long", n_items=30)
 
     def make(**overrides) -> str:
-        return create_campaign(con, CampaignConfig(name="stop", run_dir=str(run_dir), k=1, **overrides))
+        config = {"k": 1, **overrides}
+        return create_campaign(con, CampaignConfig(name="stop", run_dir=str(run_dir), **config))
 
     return make
 
@@ -123,3 +125,13 @@ def test_a_failing_close_injected_on_purpose_does_not_fail_the_submit(con, make_
     assert _judge(con, cid, "ann-1", lambda i: "finetuned", 30) == 30  # every submit was stored
     assert campaign_status(con, cid).status == "active"
     assert len(judgments.judgments_frame(con, cid)) == 30
+
+
+def test_the_lean_decision_frame_is_the_judgments_frames_columns(con, make_long_campaign):
+    cid = make_long_campaign(k=2, repeat_rate=0.2)
+    _judge(con, cid, "ann-1", lambda i: ("finetuned", "base", "tie")[i % 3], 12)
+    _judge(con, cid, "ann-2", lambda i: "finetuned", 12)
+    full = judgments.judgments_frame(con, cid)[list(judgments.DECISION_COLUMNS)]
+    lean = judgments.decision_frame(con, cid)
+    assert len(lean) == len(full) > 0
+    pd.testing.assert_frame_equal(lean.reset_index(drop=True), full.reset_index(drop=True), check_dtype=False)
