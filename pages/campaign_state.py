@@ -70,12 +70,17 @@ def campaign_state_view(con, campaign_id: str) -> None:
         "after every item and the campaign stopped once it is decided; changing the question after looking "
         "(the pair, δ) is not covered."
     )
-    st.caption(escape_markdown(planner_sentence(state.plan, state.certainty and state.certainty.proxy)))
+    result = state.certainty
+    st.caption(
+        escape_markdown(
+            planner_sentence(state.plan, result and result.proxy, result.ppi_sentence if result else None)
+        )
+    )
     _settings(con, campaign_id, state)
 
 
-def planner_sentence(plan: HumanItemsPlan, proxy: str | None = None) -> str:
-    """The planner's figures in a sentence."""
+def planner_sentence(plan: HumanItemsPlan, proxy: str | None = None, why_no_proxy: str | None = None) -> str:
+    """The planner's figures in a sentence; `why_no_proxy` says why there is no figure with a proxy."""
     width = f"±{plan.target_half_width:.0%}"
     if plan.conservative:
         return (
@@ -89,7 +94,7 @@ def planner_sentence(plan: HumanItemsPlan, proxy: str | None = None) -> str:
         f"(from the {plan.n_judged:,} judged so far)"
     )
     if plan.items_with_proxy is None:
-        return sentence + "; no automatic score to use as a proxy."
+        return f"{sentence}. {why_no_proxy or 'No automatic score to use as a proxy.'}"
     return (
         f"{sentence}, about {plan.items_with_proxy:,} with the {proxy or 'proxy'} score on every item (it "
         f"was worth {plan.variance_ratio:.2f} human judgments per judged item on the current data)."

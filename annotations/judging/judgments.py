@@ -245,10 +245,11 @@ def submit(
 def _stop_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) -> None:
     """The campaign's anytime-valid stop (annotations.judging.stopping), after the judgment is stored: a
     failure to close is logged, never turned into a failed submit (the judgment is saved)."""
-    from annotations.judging import stopping  # it reads the judgments frame of this module
-
     if not campaign_config(con, campaign_id).close_when_decided:  # cached: no query
         return
+    # imported here, not at the top: it pulls in the statistics (scipy), which took seconds on the first
+    # submit of a process that never closes a campaign by itself (bench/annotation_load.py's p99)
+    from annotations.judging import stopping
     try:
         stopping.after_submit(con, campaign_id, item_id)
     except (AnnotationError, duckdb.Error):
