@@ -5,6 +5,9 @@ that did not ask, stays open; annotators then get no more pairs; reopening works
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -135,3 +138,27 @@ def test_the_lean_decision_frame_is_the_judgments_frames_columns(con, make_long_
     lean = judgments.decision_frame(con, cid)
     assert len(lean) == len(full) > 0
     pd.testing.assert_frame_equal(lean.reset_index(drop=True), full.reset_index(drop=True), check_dtype=False)
+
+
+def test_a_submit_without_the_option_imports_no_statistics(tmp_path):
+    """The first submit of a process used to import the statistics (scipy): seconds on a busy machine, for a
+    campaign that never closes by itself. In a fresh interpreter, so nothing else imported them first."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+from helpers.run_folders import write_run_folder
+from annotations import store
+from annotations.campaigns import CampaignConfig, create_campaign
+from annotations.judging import assignment, judgments
+run_dir = write_run_folder(__import__("pathlib").Path({str(tmp_path)!r}) / "run", n_items=4)
+con = store.connect({str(tmp_path / "s.duckdb")!r})
+cid = create_campaign(con, CampaignConfig(name="plain", run_dir=str(run_dir), k=1))
+loaded = set(sys.modules)
+for _ in range(4):
+    pair = assignment.next_item(con, cid, "ann-1")
+    judgments.submit(con, pair.token, "ann-1", "A")
+print(sorted(m for m in set(sys.modules) - loaded if m.startswith(("scipy", "annotations.stats"))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
