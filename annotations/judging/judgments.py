@@ -250,6 +250,7 @@ def _stop_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: 
     # imported here, not at the top: it pulls in the statistics (scipy), which took seconds on the first
     # submit of a process that never closes a campaign by itself (bench/annotation_load.py's p99)
     from annotations.judging import stopping
+
     try:
         stopping.after_submit(con, campaign_id, item_id)
     except (AnnotationError, duckdb.Error):
