@@ -17,6 +17,7 @@ import streamlit as st
 from annotations.campaigns import SELECTIONS, CampaignConfig, Criterion
 from annotations.fields import widget_bounds
 from ft_core.config import field_specs
+from pages.campaign_state import planner_before_data
 from pages.i18n import UI_LANGUAGES
 
 _SPECS = {spec.name: spec for spec in field_specs(CampaignConfig)}
@@ -176,4 +177,21 @@ def campaign_options(prefix: str = "", *, every_option: bool = True) -> Campaign
         )
     values["gold_rate"] = _share(g_col, "gold_rate", f"{prefix}gold_rate")
     values["repeat_rate"] = _share(r_col, "repeat_rate", f"{prefix}repeat_rate")
+    if every_option:
+        _stopping_rule(values, prefix)
     return options
+
+
+def _stopping_rule(values: dict[str, Any], prefix: str) -> None:
+    """The anytime-valid stop's two settings, chosen before any result is seen, and the planner's figure."""
+    margin_col, close_col = st.columns(2)
+    values["equivalence_margin"] = float(
+        _number(margin_col, "equivalence_margin", f"{prefix}equivalence_margin", step=0.01)
+    )
+    values["close_when_decided"] = close_col.checkbox(
+        _label("close_when_decided"),
+        value=_default("close_when_decided"),
+        key=f"{prefix}close_when_decided",
+        help=_help("close_when_decided"),
+    )
+    planner_before_data()  # no human data yet: the conservative human-only figure

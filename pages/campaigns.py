@@ -31,6 +31,7 @@ from jobs.errors import JobError
 from pages.campaign_active import active_section
 from pages.campaign_form import campaign_options
 from pages.campaign_judge import judge_section
+from pages.campaign_state import campaign_state_view, reopen_campaign
 from pages.i18n import UI_LANGUAGES
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, runs_dir, store
@@ -133,10 +134,11 @@ else:
             set_status(con, chosen, "closed")
             st.rerun()
         if status == "closed" and st.button("Reopen", key="reopen_campaign"):
-            set_status(con, chosen, "active")
+            reopen_campaign(con, chosen)
             st.rerun()
     about(listing.set_index("campaign_id").loc[chosen], chosen)
     progress_view(chosen)
+    campaign_state_view(con, chosen)  # may it stop (its own δ), why it closed, the planner
     accounts = list_users(con).query("active")
     names = dict(zip(accounts.user_id, accounts.username))
     judges = campaign_judges(con, chosen)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from annotations.campaigns import campaign_config
 from annotations.campaigns.active_selection import active_draws_frame
 from annotations.errors import AnnotationError
 from annotations.report import load_campaign
@@ -27,7 +28,7 @@ def _frames(campaign_id: str, version: str) -> tuple[pd.DataFrame, pd.DataFrame]
 
 @st.fragment
 def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
-    """The block, in its own fragment: changing the proxy or delta redraws only this."""
+    """The block, in its own fragment: changing the proxy redraws only this. δ is the campaign's."""
     st.subheader("Certainty")
     if not st.toggle(
         "Prediction-powered interval and when to stop", key=f"certainty:{campaign_id}", value=False
@@ -40,16 +41,13 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
     judgments, metrics = _frames(campaign_id, version)
     draws = active_draws_frame(store(), campaign_id)  # humans where the judge is unsure: weighted by 1 / pi
     names = proxy_metrics(metrics) + [NO_PROXY] if draws.empty else [f"judge '{draws['judge'].iloc[0]}'"]
-    left, right = st.columns(2)
-    proxy = left.selectbox(
+    proxy = st.selectbox(
         "Proxy (automatic score difference)" if draws.empty else "Proxy (the judge that chose the items)",
         names,
         key="certainty_proxy" if draws.empty else "certainty_judge",
         disabled=not draws.empty,
     )
-    delta = right.number_input(
-        "Equivalence margin ±δ", min_value=0.0, max_value=0.45, value=0.05, step=0.01, key="certainty_delta"
-    )
+    delta = campaign_config(store(), campaign_id).equivalence_margin
     try:
         r = certainty(
             judgments, metrics, proxy, delta, confidence, use_proxy=proxy != NO_PROXY, active_draws=draws
@@ -62,9 +60,10 @@ def certainty_block(campaign_id: str, version: str, confidence: float) -> None:
     if draws.empty:  # the sequence assumes items in a random order, not the judge's hard ones first
         st.caption(
             f"{share} confidence sequence of the win rate after {r.n_items:,} items: {r.sequence_low:.1%} – "
-            f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024). It stays valid however often anyone looks "
-            "and whenever the campaign stops; changing the question (the pair, the tie rule, δ) after "
-            "looking is not covered."
+            f"{r.sequence_high:.1%} (Waudby-Smith & Ramdas 2024), equivalence margin ±δ = {delta:g}, the "
+            "campaign's own setting (Campaigns page). It stays valid however often anyone looks and whenever "
+            "the campaign stops; changing the question (the pair, the tie rule, δ) after looking is not "
+            "covered, which is why δ is set on the campaign, before the results are seen, and not here."
         )
     if r.ppi is None:
         st.caption(escape_markdown(r.ppi_sentence))

@@ -156,6 +156,20 @@ class CampaignConfig:
         label="Items in progress at once",
         advanced=True,
     )
+    equivalence_margin: float = bounded(
+        0.05,
+        help="the two systems count as equivalent when the win rate is surely within 1/2 +- this (the "
+        "anytime-valid stop, annotations.stats.sequential); set it before looking at the results",
+        label="Equivalence margin ±δ (win rate)",
+        above=0,
+        below=0.5,
+    )
+    close_when_decided: bool = option(
+        False,
+        help="close the campaign by itself once the confidence sequence decides (better, worse or "
+        "equivalent within the margin)",
+        label="Close by itself when decided",
+    )
 
     def __post_init__(self) -> None:
         self.criteria = [Criterion(**c) if isinstance(c, dict) else c for c in self.criteria]

@@ -3,6 +3,7 @@ the list of campaigns) that the assignment, the statistics and the results page 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,8 @@ _CONFIGS: dict[str, CampaignConfig] = {}
 
 
 def campaign_config(con: duckdb.DuckDBPyConnection, campaign_id: str) -> CampaignConfig:
-    """The config of a campaign, cached in the process (a campaign's config never changes once created)."""
+    """The config of a campaign, cached in the process (only `set_stopping_rule` changes a stored config, and
+    it updates this cache)."""
     config = _CONFIGS.get(campaign_id)
     if config is None:
         row = (
@@ -114,22 +116,76 @@ def design_record(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str,
     }
 
 
-def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) -> None:
-    """Open ('active') or close ('closed') a campaign to annotators."""
+def set_status(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, status: str, reason: str | None = None
+) -> None:
+    """Open ('active') or close ('closed') a campaign to annotators; `reason` is shown beside the status
+    (None: a researcher's own click)."""
     if status not in ("active", "closed"):
         raise CampaignError(f"status must be 'active' or 'closed', got '{status}'")
     store.write(
         con,
         lambda cur: cur.execute(
-            "UPDATE campaigns SET status = ? WHERE campaign_id = ?", [status, campaign_id]
+            "UPDATE campaigns SET status = ?, status_reason = ?, status_changed_at = ? WHERE campaign_id = ?",
+            [status, reason, store.utcnow(), campaign_id],
         ),
     )
     forget_open_languages(con)
 
 
+@dataclass(frozen=True)
+class CampaignStatus:
+    status: str  # active | closed
+    reason: str | None  # why it was last closed or reopened, when not by a researcher's click
+    changed_at: Any  # when (naive UTC), None before migration 012 or if never changed
+
+
+def campaign_status(con: duckdb.DuckDBPyConnection, campaign_id: str) -> CampaignStatus:
+    """A campaign's status and why it is so."""
+    row = (
+        store.read(con)
+        .execute(
+            "SELECT status, status_reason, status_changed_at FROM campaigns WHERE campaign_id = ?",
+            [campaign_id],
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise CampaignError(f"no campaign with id '{campaign_id}'")
+    return CampaignStatus(*row)
+
+
+def set_stopping_rule(
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    *,
+    equivalence_margin: float | None = None,
+    close_when_decided: bool | None = None,
+) -> CampaignConfig:
+    """Change the campaign's equivalence margin or its close-when-decided option (the two settings of the
+    anytime-valid stop; the config checks them); returns the new config. Changing the margin after looking
+    at the results is changing the question: the page says so."""
+    config = get_campaign(con, campaign_id).config
+    changes: dict[str, Any] = {}
+    if equivalence_margin is not None:
+        changes["equivalence_margin"] = equivalence_margin
+    if close_when_decided is not None:
+        changes["close_when_decided"] = close_when_decided
+    config = dataclasses.replace(config, **changes)  # checks the new values
+    store.write(
+        con,
+        lambda cur: cur.execute(
+            "UPDATE campaigns SET config = ? WHERE campaign_id = ?", [config.to_json(), campaign_id]
+        ),
+    )
+    _CONFIGS[campaign_id] = config
+    return config
+
+
 def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """campaign_id, name, system_a, system_b, created_at, k, n_items, run_dir (+ status, source_file,
-    n_judgments, texts_truncated and the max_text_chars they were cut to, design_id, language)).."""
+    n_judgments, texts_truncated and the max_text_chars they were cut to, design_id, language,
+    status_reason).."""
     return (
         store.read(con)
         .execute(
@@ -140,7 +196,8 @@ def list_campaigns(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                c.run_dir, c.status, c.source_file,
                (SELECT count(*) FROM assignments a
                  WHERE a.campaign_id = c.campaign_id AND a.status = 'submitted') AS n_judgments,
-               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id, c.language
+               coalesce(c.texts_truncated, 0) AS texts_truncated, c.max_text_chars, c.design_id, c.language,
+               c.status_reason
         FROM campaigns c ORDER BY c.created_at DESC, c.campaign_id
         """
         )

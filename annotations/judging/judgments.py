@@ -9,6 +9,7 @@ it edits and a repeated edit of the same version is answered with the version al
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +34,7 @@ Scores = dict[str, dict[str, int]]  # criterion -> {"A": score, "B": score}
 # runs takes no slot that assignment could give away. A late judgment (lease ran out) must be weighed against
 # new assignments, so it is written in the assignment lane.
 JUDGMENT_LANE = "judgments"
+logger = logging.getLogger(__name__)
 
 
 class JudgmentRejected(AnnotationError):
@@ -193,6 +195,7 @@ def submit(
     """
     if choice not in _TO_SIDE:
         raise AnnotationError(f"choice must be one of {', '.join(CHOICES)}, got '{choice}'")
+    judged: list[OwnedPair] = []  # the pair a new judgment was stored for
 
     def work(cur: duckdb.DuckDBPyConnection, lane: str) -> SubmitResult | None:
         """The submit, in `lane`; None when it is late and so must run in the assignment lane instead."""
@@ -226,6 +229,7 @@ def submit(
             "UPDATE assignments SET status = 'submitted', submitted_at = ? WHERE assignment_id = ?",
             [at, token],
         )
+        judged.append(pair)
         return SubmitResult(judgment_id, 1, created=True)
 
     result = store.write(con, lambda cur: work(cur, JUDGMENT_LANE), lane=JUDGMENT_LANE)
@@ -233,7 +237,24 @@ def submit(
         result is None
     ):  # late: whether its slot is still free is decided beside new assignments, in their lane
         result = store.write(con, lambda cur: work(cur, ASSIGNMENT_LANE), lane=ASSIGNMENT_LANE)
+    if result.created:
+        _stop_if_decided(con, judged[-1].campaign_id, judged[-1].item_id)
     return result
+
+
+def _stop_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) -> None:
+    """The campaign's anytime-valid stop (annotations.judging.stopping), after the judgment is stored: a
+    failure to close is logged, never turned into a failed submit (the judgment is saved)."""
+    if not campaign_config(con, campaign_id).close_when_decided:  # cached: no query
+        return
+    # imported here, not at the top: it pulls in the statistics (scipy), which took seconds on the first
+    # submit of a process that never closes a campaign by itself (bench/annotation_load.py's p99)
+    from annotations.judging import stopping
+
+    try:
+        stopping.after_submit(con, campaign_id, item_id)
+    except (AnnotationError, duckdb.Error):
+        logger.exception("could not close campaign %s after a decided judgment", campaign_id)
 
 
 def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:
@@ -361,6 +382,41 @@ def _utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     for column in columns:
         frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
     return frame
+
+
+# what the sequential decision reads (annotations.stats.certainty: item_labels and default_pair)
+DECISION_COLUMNS = (
+    "item_id",
+    "system_a",
+    "system_b",
+    "shown_left",
+    "shown_right",
+    "winner",
+    "submitted_at",
+    "is_gold",
+    "is_repeat",
+)
+
+
+def decision_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """The judgments frame's DECISION_COLUMNS, same rows and order, without the joins the rest needs: what
+    the campaign's self-close reads after a submit that completes an item (annotations.judging.stopping)."""
+    frame = read_frame(
+        con,
+        f"""
+        WITH {_latest(False)}
+        SELECT j.item_id, c.system_a, c.system_b, a.shown_left, a.shown_right, j.winner, j.submitted_at,
+               a.is_gold, a.is_repeat
+        FROM latest j
+        JOIN assignments a ON a.assignment_id = j.assignment_id
+        JOIN campaigns c ON c.campaign_id = j.campaign_id
+        ORDER BY j.submitted_at, j.judgment_id
+        """,
+        [campaign_id],
+    )
+    frame["is_gold"] = frame["is_gold"].astype(bool)
+    frame["is_repeat"] = frame["is_repeat"].astype(bool)
+    return _utc(frame, ["submitted_at"])
 
 
 def judgments_frame(

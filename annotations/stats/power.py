@@ -1,7 +1,8 @@
 """How many more judgments? For the researcher deciding whether to keep annotating: the current interval
 half-widths of the win rate and of alpha, how many items (at the current number of judgments per item) would
 bring the win-rate interval under a target half-width, and how many would detect a given win-rate difference
-from a coin flip.
+from a coin flip; and the planner of a campaign (`human_items_needed`): human-judged items for a target
+half-width, with and without a prediction-powered proxy.
 
 The per-item standard deviation comes from the win rate's item interval (Wilson score with the item as the
 unit, annotations.stats.preference), so the correlation between judgments of the same item (the design effect;
@@ -15,9 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from scipy import stats as sps
 
 from annotations.stats.agreement import AlphaResult
+from annotations.stats.ppi import PPIResult, StatsInputError
 from annotations.stats.preference import WinRateResult
 
 
@@ -174,3 +177,49 @@ def agreement_plan(
         plan.items_needed[w] = n
         plan.more_judgments[w] = max(0, n - plan.n_items_overlapping)
     return plan
+
+
+CONSERVATIVE_SD = 0.5  # the largest standard deviation of a label in [0, 1]: a coin flip, p = 1/2
+
+
+@dataclass(frozen=True)
+class HumanItemsPlan:
+    """Human-judged items a win-rate interval of `target_half_width` needs, without and with the proxy."""
+
+    target_half_width: float
+    confidence: float
+    items_human_only: int
+    items_with_proxy: int | None  # None: no proxy measured against human labels yet
+    variance_ratio: float | None  # human-only variance / prediction-powered variance on the current data
+    n_judged: int  # human-judged items the figures come from
+    conservative: bool  # True: no usable human data, so the human-only figure assumes p = 1/2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def human_items_needed(
+    target_half_width: float,
+    confidence: float = 0.95,
+    labels=None,
+    ppi: PPIResult | None = None,
+) -> HumanItemsPlan:
+    """Items n with z * sd / sqrt(n) <= `target_half_width` (normal approximation; Chow, Shao & Wang 2008,
+    sec. 3.1): sd from the human `labels` in [0, 1] (one per judged item), or the conservative 1/2 when there
+    are fewer than two or they are all equal. With a prediction-powered result on the same data, the proxy
+    divides that by the variance ratio it achieved, n_with = n_without * (PPI variance / human-only
+    variance) = n_without * n_labelled / effective_n (Angelopoulos et al. 2023; PPI++ eq. 4 with lambda
+    tuned), never more than n_without (lambda = 0 is always allowed)."""
+    if not 0 < target_half_width < 0.5:
+        raise StatsInputError(f"target half-width must be between 0 and 0.5, got {target_half_width}")
+    if not 0 < confidence < 1:
+        raise StatsInputError(f"confidence must be between 0 and 1, got {confidence}")
+    y = np.asarray([] if labels is None else labels, dtype=float)
+    sd = float(np.std(y, ddof=1)) if len(y) >= 2 else 0.0
+    conservative = sd == 0.0
+    human_only = items_for_half_width(target_half_width, CONSERVATIVE_SD if conservative else sd, confidence)
+    ratio = with_proxy = None
+    if ppi is not None and not conservative and ppi.effective_n > 0:
+        ratio = ppi.effective_n / ppi.n_labelled
+        with_proxy = min(human_only, math.ceil(human_only / ratio))
+    return HumanItemsPlan(target_half_width, confidence, human_only, with_proxy, ratio, len(y), conservative)

@@ -11,7 +11,9 @@ from helpers.login_as import login_as
 @pytest.fixture
 def judged(app_env, tmp_path, run_writer):
     run_dir = run_writer(tmp_path / "runs" / "run-2", n_items=24)
-    return synthetic.fill_store(app_env, run_dir, n_annotators=4, name="judged campaign")
+    return synthetic.fill_store(
+        app_env, run_dir, n_annotators=4, name="judged campaign", equivalence_margin=0.12
+    )
 
 
 def test_certainty_block_shows_the_stop_state_and_both_intervals(open_page, researcher, judged):
@@ -24,7 +26,10 @@ def test_certainty_block_shows_the_stop_state_and_both_intervals(open_page, rese
     assert not at.exception, at.exception
     states = [m.value for m in list(at.success) + list(at.info)]
     assert any("you may stop" in s or "Keep going" in s for s in states)
-    assert any("confidence sequence of the win rate after" in c.value for c in at.caption)
+    sequence = next(c.value for c in at.caption if "confidence sequence of the win rate after" in c.value)
+    # the margin is the campaign's setting, shown and not offered as a slider (no changing the question here)
+    assert "±δ = 0.12, the campaign's own setting" in sequence and "not here" in sequence
+    assert not [n for n in at.number_input if "δ" in n.label]
     proxies = at.selectbox(key="certainty_proxy").options
     assert "rougeL" in proxies and proxies[-1] == "(none: humans only)"  # the run folder's per-item scores
     labels = [m.label for m in at.metric]
