@@ -172,3 +172,9 @@ def test_a_new_store_and_its_folder_are_their_owners_alone(tmp_path):
     path.chmod(0o640)  # an existing file keeps the mode its owner gave it
     store.connect(path).close()
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_write_statement_runs_one_statement_as_a_write_in_its_lane(con):
+    store.write_statement(con, "INSERT INTO jobs (job_id, pid) VALUES (?, ?)", ["one", 1])
+    store.write_statement(con, "UPDATE jobs SET pid = ? WHERE job_id = ?", [2, "one"], lane="other")
+    assert con.execute("SELECT job_id, pid FROM jobs").fetchall() == [("one", 2)]
