@@ -118,7 +118,12 @@ def set_status(con: duckdb.DuckDBPyConnection, campaign_id: str, status: str) ->
     """Open ('active') or close ('closed') a campaign to annotators."""
     if status not in ("active", "closed"):
         raise CampaignError(f"status must be 'active' or 'closed', got '{status}'")
-    store.write_statement(con, "UPDATE campaigns SET status = ? WHERE campaign_id = ?", [status, campaign_id])
+    store.write(
+        con,
+        lambda cur: cur.execute(
+            "UPDATE campaigns SET status = ? WHERE campaign_id = ?", [status, campaign_id]
+        ),
+    )
     forget_open_languages(con)
 
 
