@@ -17,29 +17,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, start_as_readme, stop_process  # noqa: E402
 
 from jobs.demo import STEP_NAMES  # noqa: E402
 
 STEPS = tuple(STEP_NAMES.values())  # the names Home gives the demo's steps (jobs.demo.status), in order
 RESULTS = "See the demo's results"
 PASSWORD = "bench-granite-harbor-7f3c-lantern"
-
-
-def readme_streamlit() -> Path:
-    """The README's `.venv/bin/streamlit`; where the venv lives elsewhere, the one beside this interpreter."""
-    readme = ROOT / ".venv" / "bin" / "streamlit"
-    return readme if readme.exists() else Path(sys.executable).parent / "streamlit"
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -56,30 +48,6 @@ def short(step: str) -> str:
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def start_app(folder: Path, port: int) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        FT_APP_DB=str(folder / "app.duckdb"),
-        FT_RUNS_DIR=str(folder / "runs"),
-        FT_ADMIN_PASSWORD=PASSWORD,
-        STREAMLIT_SERVER_PORT=str(port),
-    )
-    with (folder / "streamlit.log").open("w") as log:
-        app = subprocess.Popen(
-            [str(readme_streamlit()), "run", "streamlit_app.py"], cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if app.poll() is not None:
-            raise SystemExit(f"the app exited:\n{(folder / 'streamlit.log').read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return app
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("the app did not answer within 120 s")
 
 
 def run_demo(url: str, timeout: float) -> tuple[float, dict[str, float], bool]:
@@ -130,16 +98,12 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"load before: {load()} on {os.cpu_count()} cores; folder {folder}", flush=True)
     port = free_port()
-    app = start_app(folder, port)
+    app = start_as_readme(folder, port, PASSWORD, folder / "streamlit.log")
     try:
         total, ended, ok = run_demo(f"http://127.0.0.1:{port}", args.timeout)
         own, jobs = cpu_seconds(app.pid)
     finally:
-        app.terminate()
-        try:
-            app.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        stop_process(app)
     previous, steps = 0.0, []
     for step in [s for s in STEPS if s in ended]:
         steps.append(f"{short(step)} {ended[step] - previous:.0f} s")

@@ -13,50 +13,18 @@ a new password first) for Annotate, and writes docs/img/*.png as 256-colour PNGs
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, start_as_readme, stop_process  # noqa: E402
 
 IMAGES = ROOT / "docs" / "img"
 ADMIN_PASSWORD = "bench-granite-harbor-7f3c-lantern"  # bench/demo_end_to_end.py's
 ANNOTATOR = "demo-annotator-3"  # the demo account left for a person to judge by hand
 ANNOTATOR_PASSWORD = "docs-shot-cobalt-meadow-41"
-
-
-def start_app(folder: Path, port: int) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        FT_APP_DB=str(folder / "app.duckdb"),
-        FT_RUNS_DIR=str(folder / "runs"),
-        FT_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        STREAMLIT_SERVER_PORT=str(port),
-    )
-    log = (folder / "screenshots.log").open("w")
-    app = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "streamlit_app.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return app
-        except OSError:
-            if app.poll() is not None:
-                raise SystemExit(f"the app exited; see {folder / 'screenshots.log'}") from None
-            time.sleep(0.3)
-    raise SystemExit("the app did not answer within 120 s")
 
 
 def save(page, name: str) -> None:
@@ -133,12 +101,11 @@ def main() -> int:
     con.close()
     IMAGES.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    app = start_app(folder, port)
+    app = start_as_readme(folder, port, ADMIN_PASSWORD, folder / "screenshots.log")
     try:
         shoot(f"http://127.0.0.1:{port}")
     finally:
-        app.terminate()
-        app.wait(timeout=30)
+        stop_process(app)
     return 0
 
 

@@ -61,24 +61,14 @@ COMPARED = [
     "sacrebleu",
     "sentence_bleu",
     "sentence_sacrebleu",
-    "rouge1",
-    "rouge2",
-    "rougeL",
-    "rougeLsum",
-    "bertscore_precision",
-    "bertscore_recall",
-    "bertscore_f1",
-    "chrf",
-    "chrfpp",
+    *metric_lib.ROUGE_TYPES,
+    *metric_lib.BERTSCORE_COLUMNS,
+    *metric_lib.CHRF_COLUMNS,
     "sentence_chrf",
     "sentence_chrfpp",
-    "novel_1gram",
-    "novel_2gram",
-    "novel_3gram",
-    "novel_4gram",
-    "unsupported_numbers",
-    "unsupported_entities",
-    "bertscore_src_precision",
+    *metric_lib.NOVELTY_COLUMNS,
+    *metric_lib.UNSUPPORTED_COLUMNS,
+    *metric_lib.SOURCE_COLUMNS,
     "likelihood",
     "output_words",
     "output_tokens",
@@ -311,30 +301,17 @@ def compare(
                             for _, g in group.groupby("seed")
                         ]
                         side_by_side[system] = np.hstack(blocks)
-                    result = paired_bootstrap(
-                        side_by_side[a],
-                        side_by_side[b],
-                        _mean_over_seeds(
-                            lambda sums, m=metric: metric_lib.corpus_from_statistics(m, sums),
-                            stats[metric].shape[1],
-                        ),
-                        cfg.n_boot,
-                        cfg.confidence,
-                        cfg.seed,
+                    compared = side_by_side
+                    statistic = _mean_over_seeds(
+                        lambda sums, m=metric: metric_lib.corpus_from_statistics(m, sums),
+                        stats[metric].shape[1],
                     )
                 else:
-                    result = paired_bootstrap(
-                        per_item[a], per_item[b], None, cfg.n_boot, cfg.confidence, cfg.seed
-                    )
-                row.update(
-                    base=result.base,
-                    finetuned=result.finetuned,
-                    delta=result.delta,
-                    ci_low=result.ci_low,
-                    ci_high=result.ci_high,
-                    p_value=result.p_value,
-                    n=result.n,
+                    compared, statistic = per_item, None
+                result = paired_bootstrap(
+                    compared[a], compared[b], statistic, cfg.n_boot, cfg.confidence, cfg.seed
                 )
+                row.update(result.as_dict())  # n_boot and confidence are not columns of the comparison
                 row.update(share_higher(per_item[a], per_item[b]))
             else:
                 row.update(delta=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan, n=len(items))

@@ -281,13 +281,11 @@ def _forget_name(con: duckdb.DuckDBPyConnection, key: str) -> None:
 def _record(
     con: duckdb.DuckDBPyConnection, typed: str, key: str, client: str, outcome: str, now: datetime
 ) -> None:
-    store.write(
+    store.write_statement(
         con,
-        lambda cur: cur.execute(
-            "INSERT INTO login_attempts (attempted_at, username, username_key, client, outcome) VALUES (?, "
-            "?, ?, ?, ?)",
-            [now, typed, key, client, outcome],
-        ),
+        "INSERT INTO login_attempts (attempted_at, username, username_key, client, outcome) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [now, typed, key, client, outcome],
         lane=_LANE,
     )
 
@@ -440,12 +438,10 @@ def unlock(
     if not key:
         raise AuthError("no username to unlock")
     at = now or store.utcnow()
-    store.write(
+    store.write_statement(
         con,
-        lambda cur: cur.execute(
-            "INSERT INTO login_unlocks (username_key, unlocked_at, unlocked_by) VALUES (?, ?, ?)",
-            [key, at, unlocked_by],
-        ),
+        "INSERT INTO login_unlocks (username_key, unlocked_at, unlocked_by) VALUES (?, ?, ?)",
+        [key, at, unlocked_by],
         lane=_LANE,
     )
     _forget_name(con, key)

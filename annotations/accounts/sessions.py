@@ -98,22 +98,20 @@ def start(
     settings = settings or SessionSettings.from_env()
     now = now or store.utcnow()
     session_id, ticket = store.new_id("ses-"), secrets.token_urlsafe(32)
-    store.write(
+    store.write_statement(
         con,
-        lambda cur: cur.execute(
-            "INSERT INTO sessions (session_id, user_id, ticket_hash, ticket_expires_at, client, created_at, "
-            "last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                session_id,
-                user_id,
-                token_hash(ticket),
-                now + settings.ticket_ttl,
-                client,
-                now,
-                now,
-                now + settings.lifetime,
-            ],
-        ),
+        "INSERT INTO sessions (session_id, user_id, ticket_hash, ticket_expires_at, client, created_at, "
+        "last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            session_id,
+            user_id,
+            token_hash(ticket),
+            now + settings.ticket_ttl,
+            client,
+            now,
+            now,
+            now + settings.lifetime,
+        ],
         lane=_LANE,
     )
     return NewSession(session_id, ticket)
@@ -181,12 +179,10 @@ def _live(
     # idle expiry counts from the last use; one write a minute at most
     if now - last_seen_at >= settings.touch_every:
         try:
-            store.write(
+            store.write_statement(
                 con,
-                lambda cur: cur.execute(
-                    "UPDATE sessions SET last_seen_at = ? WHERE session_id = ? AND last_seen_at < ?",
-                    [now, session_id, now],
-                ),
+                "UPDATE sessions SET last_seen_at = ? WHERE session_id = ? AND last_seen_at < ?",
+                [now, session_id, now],
                 lane=_LANE,
             )
         except WriteFailed:
@@ -220,30 +216,23 @@ def resume(
     )
 
 
-def revoke(con: duckdb.DuckDBPyConnection, session_id: str, reason: str = "logout") -> None:
-    """End one session now (every tab that shares it asks for the password at its next action)."""
-    store.write(
+def _revoke(con: duckdb.DuckDBPyConnection, column: str, value: str, reason: str) -> None:
+    store.write_statement(
         con,
-        lambda cur: cur.execute(
-            "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE session_id = ? AND revoked_at IS "
-            "NULL",
-            [store.utcnow(), reason, session_id],
-        ),
+        f"UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE {column} = ? AND revoked_at IS NULL",
+        [store.utcnow(), reason, value],
         lane=_LANE,
     )
+
+
+def revoke(con: duckdb.DuckDBPyConnection, session_id: str, reason: str = "logout") -> None:
+    """End one session now (every tab that shares it asks for the password at its next action)."""
+    _revoke(con, "session_id", session_id, reason)
 
 
 def revoke_token(con: duckdb.DuckDBPyConnection, token: str, reason: str = "logout") -> None:
     """End the session a cookie's token belongs to, if any."""
-    store.write(
-        con,
-        lambda cur: cur.execute(
-            "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE token_hash = ? AND revoked_at IS "
-            "NULL",
-            [store.utcnow(), reason, token_hash(token)],
-        ),
-        lane=_LANE,
-    )
+    _revoke(con, "token_hash", token_hash(token), reason)
 
 
 def revoke_all(cur: duckdb.DuckDBPyConnection, user_id: str, reason: str, keep: str | None = None) -> None:

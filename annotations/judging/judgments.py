@@ -260,11 +260,10 @@ def _stop_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: 
 def skip(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str) -> None:
     """Give the pair back without judging it; the item returns to the pool for other annotators."""
     own_assignment(con, token, annotator_id)
-    store.write(
+    store.write_statement(
         con,
-        lambda cur: cur.execute(
-            "UPDATE assignments SET status = 'skipped' WHERE assignment_id = ? AND status = 'open'", [token]
-        ),
+        "UPDATE assignments SET status = 'skipped' WHERE assignment_id = ? AND status = 'open'",
+        [token],
         lane=JUDGMENT_LANE,  # freeing a slot never lets assignment overfill an item
     )
 

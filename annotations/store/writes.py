@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import duckdb
@@ -88,6 +88,14 @@ def write(
     if request.error is not None:
         raise as_write_failed(request.error)  # a full disk: WriteFailed, "not stored, try again"
     return request.result  # type: ignore[return-value]
+
+
+def write_statement(
+    con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[object] = (), lane: str = "store"
+) -> None:
+    """One parameterized statement (an INSERT, UPDATE or DELETE whose cursor nobody reads) as a `write` in
+    `lane`."""
+    write(con, lambda cur: cur.execute(sql, list(parameters)), lane)
 
 
 def _run_group(con: duckdb.DuckDBPyConnection, group: list[_Request]) -> None:

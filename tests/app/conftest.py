@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.login_as import app_page
 from helpers.run_folders import write_run_folder
 
 import jobs  # noqa: F401  (see below)
@@ -18,7 +19,6 @@ from annotations.campaigns import CampaignConfig, create_campaign
 # import ...`) when no earlier test imported the package: importing it here makes a test pass alone as in the
 # whole suite. The served app is unaffected (streamlit_app.py sits at the repository root).
 
-APP = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "quartz-lantern-meadow-17"
 
 
@@ -56,14 +56,6 @@ def campaign(app_env, tmp_path):
     )
 
 
-def page(name: str):
-    """An AppTest of one page file (pages/<name>.py) or the entry point ('streamlit_app')."""
-    from streamlit.testing.v1 import AppTest
-
-    path = APP / ("streamlit_app.py" if name == "streamlit_app" else f"pages/{name}.py")
-    return AppTest.from_file(str(path), default_timeout=60)
-
-
 def db_path() -> Path:
     return store.default_path()
 
@@ -73,7 +65,7 @@ def db_path() -> Path:
 @pytest.fixture
 def open_page():
     """open_page('annotate') -> an AppTest of pages/annotate.py; 'streamlit_app' gives the entry point."""
-    return page
+    return app_page
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
-from helpers.login_as import login_as
+from helpers.fake_jobs import wait_for
+from helpers.login_as import open_as
 
 from jobs import queue, scheduler
 from pages.plain_text import escape_markdown
@@ -28,35 +28,9 @@ print('step 3/10', flush=True)
 time.sleep(60)
 """
 
-APP = Path(__file__).resolve().parents[2]
-
-
-def page(name: str):
-    """An AppTest of pages/<name>.py (the fixtures app_env/researcher come from tests/app/conftest.py)."""
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(str(APP / "pages" / f"{name}.py"), default_timeout=60)
-
-
-def _as(user):
-    at = page("jobs")
-    login_as(at, user)
-    return at.run()
-
-
-def wait_for(con, job_id, states, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        scheduler.reconcile(con)
-        job = queue.get_job(con, job_id)
-        if job.status in states:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{job_id} is {queue.get_job(con, job_id).status}")
-
 
 def test_no_jobs_yet(app_env, researcher):
-    at = _as(researcher)
+    at = open_as("jobs", researcher)
     assert not at.exception and "No job yet" in at.info[0].value
 
 
@@ -72,7 +46,7 @@ def test_running_job_progress_curves_and_cancel(app_env, researcher, tmp_path):
     deadline = time.monotonic() + 20
     while not (run_dir / "status.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
-    at = _as(researcher)
+    at = open_as("jobs", researcher)
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "train fake" in text and "running" in text and "waiting" in text and "queued" in text
@@ -113,19 +87,17 @@ def test_failed_job_shows_its_error_and_log_and_survives_a_reload(app_env, resea
         app_env, "train", [sys.executable, "-c", code], log_dir=logs, run_dir=tmp_path / "runs" / "x"
     )
     wait_for(app_env, job.job_id, ("failed",))
-    at = _as(researcher)
+    at = open_as("jobs", researcher)
     at.selectbox(key="job_detail").set_value(job.job_id).run()
     assert at.error[0].value == escape_markdown("data file not found: x.jsonl")  # shown verbatim
     assert "loading data" in at.code[0].value
     # a new browser session (reload) sees the same job
-    again = _as(researcher)
+    again = open_as("jobs", researcher)
     assert job.job_id in again.dataframe[0].value.job_id.tolist()
 
 
 def test_home_starts_the_demo_and_shows_each_step(app_env, researcher, tmp_path):
-    at = page("home")
-    login_as(at, researcher)
-    at.run()
+    at = open_as("home", researcher)
     assert not at.exception
     at.button(key="demo_start").click().run()
     assert not at.exception
@@ -162,7 +134,7 @@ def test_a_running_sweep_shows_its_grid_progress(app_env, researcher, tmp_path):
     deadline = time.monotonic() + 20
     while not (root / "lr0.0001_r16" / "status.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
-    at = _as(researcher)
+    at = open_as("jobs", researcher)
     assert not at.exception
     bar = at.get("progress")[0]
     assert bar.value == 25 and bar.proto.text.startswith(
@@ -184,7 +156,7 @@ def test_a_run_trained_from_a_terminal_is_shown(app_env, researcher, tmp_path):
         "pid": os.getpid(),
     }
     (run / "status.json").write_text(json.dumps(status))
-    at = _as(researcher)
+    at = open_as("jobs", researcher)
     assert not at.exception
     assert any(
         escape_markdown("from-terminal") in m.value and "outside the app" in m.value for m in at.markdown
@@ -214,7 +186,7 @@ def test_cancel_names_the_chain_and_the_jobs_after_it_are_skipped_not_failed(app
         pipeline="p",
         depends_on=second.job_id,
     )
-    at = _as(researcher)
+    at = open_as("jobs", researcher)
     captions = " ".join(c.value for c in at.caption)
     assert escape_markdown("Waits for 'chain 1/3: train', the job before it in its chain") in captions
     at.button(key=f"cancel_{first.job_id}").click().run()
@@ -258,7 +230,7 @@ def test_a_curve_with_one_point_lies_inside_its_axes(app_env, researcher, tmp_pa
     deadline = time.monotonic() + 20
     while not (run_dir / "status.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
-    at = _as(researcher)
+    at = open_as("jobs", researcher)
     (chart,) = at.get("vega_lite_chart")
     spec = json.loads(chart.proto.spec)
     x, y = spec["encoding"]["x"], spec["encoding"]["y"]

@@ -10,7 +10,7 @@ import krippendorff
 import numpy as np
 import pytest
 from helpers.judge_verdicts import write_judge
-from helpers.login_as import login_as
+from helpers.login_as import open_as
 from helpers.small_campaigns import fill_decided
 from helpers.synthetic import judge_round_robin
 from sklearn.metrics import cohen_kappa_score
@@ -52,10 +52,8 @@ def judged(app_env, tmp_path, run_writer):
     return cid
 
 
-def test_results_show_one_card_per_judge_and_call_the_weak_one_weak(open_page, researcher, judged):
-    at = open_page("results")
-    login_as(at, researcher)
-    at.run()
+def test_results_show_one_card_per_judge_and_call_the_weak_one_weak(researcher, judged):
+    at = open_as("results", researcher)
     assert not at.exception, at.exception
     assert "LLM judges" in [h.value for h in at.subheader]
     assert any("This judge tracks your annotators" in s.value and "100%" in s.value for s in at.success)
@@ -70,7 +68,7 @@ def test_results_show_one_card_per_judge_and_call_the_weak_one_weak(open_page, r
 
 
 def test_the_card_shows_alpha_with_the_judge_each_annotator_by_name_and_each_criterion(
-    open_page, researcher, annotator, app_env, tmp_path, run_writer
+    researcher, annotator, app_env, tmp_path, run_writer
 ):
     """Two annotator accounts (anna, bruno) judge 12 items as the judge does except on items 0 and 1 (bruno
     differs), scoring fluency the judge's way and fidelity the other way."""
@@ -97,9 +95,7 @@ def test_the_card_shows_alpha_with_the_judge_each_annotator_by_name_and_each_cri
     judge_round_robin(app_env, cid, [annotator.user_id, bruno.user_id], store.utcnow(), judge)
     write_judge(run_dir, "judge-named", 12, prefers=human_choice)
     import_judge(app_env, cid, "judge-named")
-    at = open_page("results")
-    login_as(at, researcher)
-    at.run()
+    at = open_as("results", researcher)
     assert not at.exception, at.exception
     metrics = {m.label.split(",")[0]: m.value for m in at.metric}
     code = {"base": 0, "finetuned": 1, "tie": 2}
@@ -130,12 +126,10 @@ def test_the_card_shows_alpha_with_the_judge_each_annotator_by_name_and_each_cri
     assert criteria.loc["fluency", "agrees"] == "100%" and criteria.loc["fidelity", "agrees"] == "0%"
 
 
-def test_results_without_a_judge_say_how_to_add_one(open_page, researcher, app_env, tmp_path, run_writer):
+def test_results_without_a_judge_say_how_to_add_one(researcher, app_env, tmp_path, run_writer):
     run_dir = run_writer(tmp_path / "runs" / "run-3", n_items=8)
     cid = fill_decided(app_env, run_dir)
-    at = open_page("results")
-    login_as(at, researcher)
-    at.run()
+    at = open_as("results", researcher)
     assert not at.exception, at.exception
     assert any(f"import-judge --campaign {cid}" in c.value for c in at.caption)
 
@@ -147,10 +141,8 @@ def _all_protos(node) -> list[str]:
     return found
 
 
-def test_the_annotate_page_shows_nothing_of_a_judge(open_page, annotator, judged):
-    at = open_page("annotate")
-    login_as(at, annotator)
-    at.run()
+def test_the_annotate_page_shows_nothing_of_a_judge(annotator, judged):
+    at = open_as("annotate", annotator)
     assert not at.exception, at.exception
     assert any(b.key and b.key.startswith("choose::") for b in at.button)  # a pair is shown
     rendered = "\n".join(_all_protos(at._tree)).lower() + repr(at.session_state.to_dict()).lower()
@@ -159,13 +151,11 @@ def test_the_annotate_page_shows_nothing_of_a_judge(open_page, annotator, judged
 
 
 def test_a_judge_in_the_run_folder_is_imported_from_the_page_and_its_card_shows(
-    open_page, researcher, app_env, tmp_path, run_writer
+    researcher, app_env, tmp_path, run_writer
 ):
     run_dir = run_writer(tmp_path / "runs" / "run-4", n_items=12)
     cid = fill_decided(app_env, run_dir, decide=lambda item, annotator: human_choice(int(item[-3:])))
-    at = open_page("results")
-    login_as(at, researcher)
-    at.run()
+    at = open_as("results", researcher)
     assert not at.exception, at.exception
     assert not [s for s in at.selectbox if s.key == f"judge_import:{cid}"]  # nothing to import yet
     write_judge(run_dir, "judge-late", 12, prefers=human_choice)

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 from helpers import synthetic
-from helpers.login_as import login_as
+from helpers.login_as import open_as
 
 from ft_core import runfolder
 from ft_core.config import GenerateConfig, TrainConfig
@@ -22,11 +22,9 @@ def judged(app_env, tmp_path, run_writer):
     return run_dir, synthetic.fill_store(app_env, run_dir, n_annotators=4, name="judged campaign")
 
 
-def test_preference_block_counts_and_downloads_the_pairs(open_page, researcher, judged):
+def test_preference_block_counts_and_downloads_the_pairs(researcher, judged):
     run_dir, campaign_id = judged
-    at = open_page("results")
-    login_as(at, researcher)
-    at.run()
+    at = open_as("results", researcher)
     assert not at.exception, at.exception
     assert any("as TRL preference data" in c.value for c in at.caption)
     at.toggle(key=f"preferences:{campaign_id}").set_value(True).run()

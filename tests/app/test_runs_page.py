@@ -7,24 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
-from helpers.login_as import login_as
+from helpers.login_as import open_as
 
 from annotations.campaigns import list_campaigns
 from jobs import queue, scheduler
-
-APP = Path(__file__).resolve().parents[2]
-
-
-def page(name: str):
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(str(APP / "pages" / f"{name}.py"), default_timeout=60)
-
-
-def _as(user):
-    at = page("runs")
-    login_as(at, user)
-    return at.run()
 
 
 def write_run(folder: Path, lr: float, r: int, delta: float | None = None) -> Path:
@@ -54,7 +40,7 @@ def test_compare_runs_curves_configs_metrics(app_env, researcher, tmp_path):
     root = tmp_path / "runs"
     write_run(root / "a", 1e-4, 8, delta=0.02)
     write_run(root / "b", 3e-4, 8, delta=0.05)
-    at = _as(researcher)
+    at = open_as("runs", researcher)
     assert not at.exception
     assert set(at.dataframe[0].value.run) == {"a", "b", "run-1"}
     assert at.multiselect(key="chosen").value == ["a", "b"]
@@ -70,7 +56,7 @@ def test_sweep_heatmap(app_env, researcher, tmp_path):
     for lr in (3e-5, 1e-4):
         for r in (8, 16):
             write_run(sweep / f"lr{lr}_r{r}", lr, r, delta=lr * 100 + r / 100)
-    at = _as(researcher)
+    at = open_as("runs", researcher)
     at.selectbox(key="sweep_metric").set_value("delta_rougeL").run()
     assert not at.exception
     grid = at.dataframe[-1].value
@@ -83,7 +69,7 @@ def test_sweep_members_get_generated_and_scored_from_the_heatmap_tab(app_env, re
     write_run(sweep / "lr0.0001_r8", 1e-4, 8, delta=0.1)
     write_run(sweep / "lr0.0001_r16", 1e-4, 16)
     write_run(sweep / "lr0.0003_r8", 3e-4, 8)
-    at = _as(researcher)
+    at = open_as("runs", researcher)
     at.button(key="eval_sweep").click().run()
     assert not at.exception and "Queued 4 jobs" in at.success[0].value
     queued = queue.list_jobs(app_env)
@@ -99,7 +85,7 @@ def test_sweep_members_get_generated_and_scored_from_the_heatmap_tab(app_env, re
 def test_generate_and_score_then_campaign(app_env, researcher, tmp_path):
     root = tmp_path / "runs"
     write_run(root / "a", 1e-4, 8)
-    at = _as(researcher)
+    at = open_as("runs", researcher)
     at.selectbox(key="continue_run").set_value("a").run()
     at.number_input(key="eval_limit").set_value(20).run()
     at.button(key="evaluate").click().run()
@@ -123,7 +109,7 @@ def test_a_run_folder_deleted_while_listed(app_env, researcher, tmp_path):
     root = tmp_path / "runs"
     write_run(root / "a", 1e-4, 8)
     write_run(root / "b", 3e-4, 8)
-    at = _as(researcher)
+    at = open_as("runs", researcher)
     shutil.rmtree(root / "b")
     at.run()
     assert not at.exception
@@ -138,7 +124,7 @@ def test_the_metric_table_says_which_bleu_is_which(app_env, researcher, tmp_path
         {"decoding": "greedy", "metric": "sentence_bleu", "base": 0.028, "finetuned": 0.031, "delta": 0.003},
     ]
     (folder / "scores" / "comparison.json").write_text(json.dumps(rows))
-    at = _as(researcher)
+    at = open_as("runs", researcher)
     assert not at.exception
     (help_line,) = [c.value for c in at.caption if "`sentence_bleu`" in c.value]
     assert "`bleu`: corpus BLEU on the 0-1 scale" in help_line

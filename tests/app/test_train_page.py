@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.login_as import login_as
+from helpers.login_as import open_as
 
 from annotations.campaigns import runs
 from ft_core import data_files
@@ -21,13 +21,6 @@ from jobs import logs, queue, scheduler
 from pages.plain_text import escape_markdown
 
 APP = Path(__file__).resolve().parents[2]
-
-
-def page(name: str):
-    """An AppTest of pages/<name>.py (the fixtures app_env/researcher come from tests/app/conftest.py)."""
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(str(APP / "pages" / f"{name}.py"), default_timeout=60)
 
 
 @pytest.fixture
@@ -45,14 +38,8 @@ def data_root(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def _as(user):
-    at = page("train")
-    login_as(at, user)
-    return at.run()
-
-
 def test_the_form_has_every_field_of_the_training_config(app_env, researcher, data_root):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     assert not at.exception
     keys = {w.key for w in at.text_input} | {w.key for w in at.number_input} | {w.key for w in at.checkbox}
     keys |= {w.key for w in at.selectbox} | {w.key for w in at.text_area}
@@ -65,7 +52,7 @@ def test_the_form_has_every_field_of_the_training_config(app_env, researcher, da
 
 
 def test_fields_show_the_labels_and_help_of_the_config_metadata(app_env, researcher, data_root):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     widgets = [*at.text_input, *at.number_input, *at.checkbox, *at.selectbox, *at.text_area]
     by_key = {w.key: w for w in widgets}
     for spec in field_specs(TrainConfig):
@@ -91,12 +78,12 @@ def _widgets_in(block):
 
 
 def test_the_run_name_comes_first_with_a_readable_default(app_env, researcher, data_root, tmp_path):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     assert at.text_input[0].key == "run_name" and at.text_input[0].value == "toy-smollm2-135m"
     runs_root = tmp_path / "runs"  # FT_RUNS_DIR of app_env
     (runs_root / "toy-smollm2-135m").mkdir(parents=True)
     (runs_root / "toy-smollm2-135m" / "config.json").write_text("{}")
-    fresh = _as(researcher)
+    fresh = open_as("train", researcher)
     assert fresh.text_input(key="run_name").value == "toy-smollm2-135m-2"  # never an existing run
     fresh.text_input(key="run_name").input("toy-smollm2-135m").run()
     assert any(escape_markdown("exists already; choose another run name") in e.value for e in fresh.error)
@@ -107,7 +94,7 @@ def test_the_run_name_comes_first_with_a_readable_default(app_env, researcher, d
 
 
 def test_the_data_picker_shows_rows_and_real_columns(app_env, researcher, data_root):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     assert at.radio(key="data_mode").value == "A data set found here"
     assert at.selectbox(key="data_set").options == ["toy", "wide"]
     assert at.selectbox(key="pick_train_file").value == "train.jsonl"
@@ -146,7 +133,7 @@ def test_the_data_picker_shows_rows_and_real_columns(app_env, researcher, data_r
 def test_a_missing_empty_or_unreadable_file_disables_launch(
     app_env, researcher, data_root, tmp_path, content, message
 ):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.radio(key="data_mode").set_value("Hub id or path").run()
     path = tmp_path / ("nowhere.jsonl" if content is None else "empty.jsonl")
     if content is not None:
@@ -158,7 +145,7 @@ def test_a_missing_empty_or_unreadable_file_disables_launch(
 
 
 def test_a_header_only_csv_is_called_empty(app_env, researcher, data_root, tmp_path):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.radio(key="data_mode").set_value("Hub id or path").run()
     path = tmp_path / "header.csv"
     path.write_text("source,target\n")
@@ -168,7 +155,7 @@ def test_a_header_only_csv_is_called_empty(app_env, researcher, data_root, tmp_p
 
 
 def test_a_hub_id_is_taken_as_typed(app_env, researcher, data_root):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.radio(key="data_mode").set_value("Hub id or path").run()
     at.text_input(key="cfg_train_file").input("allenai/scitldr:train").run()
     at.text_input(key="cfg_validation_file").input("").run()
@@ -178,14 +165,14 @@ def test_a_hub_id_is_taken_as_typed(app_env, researcher, data_root):
 
 
 def test_an_upload_is_kept_under_the_data_folder_and_listed_again(app_env, researcher, data_root):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.radio(key="data_mode").set_value("Upload a file").run()
     assert at.button(key="launch").disabled
     # AppTest cannot drive a file_uploader (tests/e2e/test_train_browser.py uploads through Chromium); the
     # page keeps an upload with data_files.save_upload, which is what lists it again here
     kept = data_files.save_upload(data_root / "uploads", "my data.jsonl", b'{"doc": "x", "sum": "y"}\n')
     assert kept == data_root / "uploads" / "my-data.jsonl" and kept.read_bytes().startswith(b'{"doc"')
-    fresh = _as(researcher)
+    fresh = open_as("train", researcher)
     assert fresh.selectbox(key="data_set").options == ["toy", "wide", "uploads"]
     fresh.selectbox(key="data_set").set_value("uploads").run()
     assert fresh.selectbox(key="pick_train_file").value == "my-data.jsonl"
@@ -195,7 +182,7 @@ def test_an_upload_is_kept_under_the_data_folder_and_listed_again(app_env, resea
 
 def test_a_missing_data_folder_says_so(app_env, researcher, tmp_path, monkeypatch):
     monkeypatch.setenv("FT_DATA_DIR", str(tmp_path / "no-data-here"))
-    at = _as(researcher)
+    at = open_as("train", researcher)
     assert at.radio(key="data_mode").value == "Hub id or path"
     at.radio(key="data_mode").set_value("A data set found here").run()
     assert any("No data set found" in w.value and "does not exist" in w.value for w in at.warning)
@@ -203,7 +190,7 @@ def test_a_missing_data_folder_says_so(app_env, researcher, tmp_path, monkeypatc
 
 
 def test_a_bad_value_gives_the_error_the_cli_gives(app_env, researcher, tmp_path):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.text_input(key="cfg_learning_rate").input("fast").run()
     shown = at.error[0].value
     cli = subprocess.run(
@@ -223,7 +210,7 @@ def test_a_bad_value_gives_the_error_the_cli_gives(app_env, researcher, tmp_path
 
 
 def test_presets_fill_the_form(app_env, researcher):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.selectbox(key="preset").set_value("Sanity overfit (32 examples, loss must reach ~0)").run()
     assert at.checkbox(key="cfg_sanity_overfit").value is True
     assert at.text_input(key="cfg_max_train_examples").value == "32"
@@ -240,7 +227,7 @@ def test_presets_fill_the_form(app_env, researcher):
 
 @pytest.mark.slow
 def test_a_real_cpu_training_job_through_the_page(app_env, researcher, tmp_path, tiny_causal_dir, tiny_jsonl):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     run_dir = tmp_path / "runs" / "tiny"
     at.radio(key="data_mode").set_value("Hub id or path").run()
     fill = {
@@ -289,7 +276,7 @@ def test_several_gpus_launch_through_accelerate(app_env, researcher, monkeypatch
     monkeypatch.setenv(
         "FT_JOB_GPUS", "0,1"
     )  # what detect_gpus reads before CUDA_VISIBLE_DEVICES / nvidia-smi
-    at = _as(researcher)
+    at = open_as("train", researcher)
     assert at.number_input(key="n_gpus").value == 2
     assert "accelerate launch --multi_gpu --num_processes 2 -m ft_core train --config" in at.code[0].value
     assert "#SBATCH --gres=gpu:2" in at.code[2].value
@@ -300,7 +287,7 @@ def test_several_gpus_launch_through_accelerate(app_env, researcher, monkeypatch
 def test_the_chosen_columns_and_files_survive_a_visit_to_the_upload_tab(app_env, researcher, data_root):
     """Streamlit drops the state of widgets a run does not draw; the picker keeps the researcher's choices
     (this once came back as source column '(none)' with the form still 'ready')."""
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.selectbox(key="cfg_id_column").set_value("paper_id").run()
     at.selectbox(key="pick_test_file").set_value("").run()
     at.radio(key="data_mode").set_value("Upload a file").run()
@@ -321,7 +308,7 @@ def test_the_chosen_columns_and_files_survive_a_visit_to_the_upload_tab(app_env,
 
 
 def test_an_empty_training_file_is_an_error_not_a_valid_configuration(app_env, researcher, data_root):
-    at = _as(researcher)
+    at = open_as("train", researcher)
     at.radio(key="data_mode").set_value("Hub id or path").run()
     at.text_input(key="cfg_train_file").input("").run()
     assert any(escape_markdown("Training data file: no file chosen") in e.value for e in at.error)

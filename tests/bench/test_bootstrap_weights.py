@@ -5,31 +5,14 @@ multinomial draw."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers.bench_scripts import run_bench
 
 
 def test_the_bench_prints_each_way_alone_and_beside_a_busy_thread():
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bootstrap_weights.py"),
-            "--items",
-            "3001",
-            "--boot",
-            "40",
-            "--repeats",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+    proc = run_bench("bootstrap_weights.py", 300, items=3001, boot=40, repeats=1)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
     assert "per resample" in out and "large calls" in out
     for label in ("alone", "beside a busy Python thread"):
         row = next(line for line in out.splitlines() if line.startswith(label))

@@ -5,41 +5,23 @@ peft's fp32 adapter used to slow down)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from helpers.bench_scripts import run_bench
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_the_bench_prints_base_and_finetuned_time_per_token(precision):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "generate_throughput.py"),
-            "--arch",
-            "tiny",
-            "--prompts",
-            "8",
-            "--loop-prompts",
-            "2",
-            "--rounds",
-            "1",
-            "--max-new-tokens",
-            "4",
-            "--precision",
-            precision,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = run_bench(
+        "generate_throughput.py",
+        600,
+        arch="tiny",
+        prompts=8,
+        loop_prompts=2,
+        rounds=1,
+        max_new_tokens=4,
+        precision=precision,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fine-tuned (adapter merged)" in proc.stdout and "fine-tuned / base: " in proc.stdout

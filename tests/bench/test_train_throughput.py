@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers.bench_scripts import run_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -76,30 +77,16 @@ def test_a_trainer_then_bf16_in_one_process(tmp_path, tiny_causal_dir, tiny_json
 
 def test_the_bench_runs_each_system_in_its_own_process_at_one_precision(tmp_path, tiny_jsonl):
     # bf16 on both sides, on the CPU: the combination that crashed the old single-process bench on a GPU
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "train_throughput.py"),
-            "--arch",
-            "tiny",
-            "--examples",
-            "8",
-            "--batch-size",
-            "2",
-            "--warmup-steps",
-            "1",
-            "--precision",
-            "bf16",
-            "--data",
-            str(tiny_jsonl / "train.jsonl"),
-            "--max-source-length",
-            "48",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=900,
+    proc = run_bench(
+        "train_throughput.py",
+        900,
+        arch="tiny",
+        examples=8,
+        batch_size=2,
+        warmup_steps=1,
+        precision="bf16",
+        data=tiny_jsonl / "train.jsonl",
+        max_source_length=48,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
-from helpers.streamlit_server import free_port, stop_process, wait_until_healthy
+from helpers.streamlit_server import free_port, stop_process, streamlit_command, wait_until_healthy
 
 from annotations import store
 
@@ -71,23 +70,7 @@ class StreamlitApp:
 
     def command(self, port: int | None = None) -> list[str]:
         """`streamlit run streamlit_app.py` as the README says, on this app's (or the given) port."""
-        return [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port or self.port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ]
+        return streamlit_command(port or self.port)
 
     def start(self, timeout: float = 60) -> None:
         self._process = subprocess.Popen(

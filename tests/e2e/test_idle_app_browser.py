@@ -7,26 +7,17 @@ holds no watcher lines."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers.streamlit_server import free_port
+from helpers.streamlit_server import free_port, start_as_readme, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 IDLE_SECONDS = 10
 MAX_CORE_SHARE = 0.2  # CPU seconds per wall second; the watcher took ~1.0, an idle app takes ~0.01
-
-
-def readme_streamlit() -> Path:
-    """The README's `.venv/bin/streamlit`; where the venv lives elsewhere, the one beside this interpreter."""
-    readme = ROOT / ".venv" / "bin" / "streamlit"
-    return readme if readme.exists() else Path(sys.executable).parent / "streamlit"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -49,32 +40,9 @@ def inotify_watches(pid: int) -> int:
 
 def test_the_app_started_as_the_readme_says_idles_on_the_login_page(browser_page, tmp_path):
     port = free_port()
-    env = dict(
-        os.environ,
-        FT_APP_DB=str(tmp_path / "app.duckdb"),
-        FT_RUNS_DIR=str(tmp_path / "runs"),
-        FT_ADMIN_PASSWORD="idle-granite-harbor-7f3c-lantern",
-        STREAMLIT_SERVER_PORT=str(port),
-    )
     log_path = tmp_path / "streamlit.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [str(readme_streamlit()), "run", "streamlit_app.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_as_readme(tmp_path, port, "idle-granite-harbor-7f3c-lantern", log_path, timeout=90)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, f"the app exited:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"the app did not answer:\n{log_path.read_text()}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.3)
         # a browser session: Streamlit starts its file watcher for a session's script, not for the bare server
         browser_page.goto(f"http://127.0.0.1:{port}/")
         browser_page.get_by_role("textbox", name="Username").wait_for(timeout=60_000)
@@ -85,12 +53,7 @@ def test_the_app_started_as_the_readme_says_idles_on_the_login_page(browser_page
         used, elapsed = cpu_seconds(server.pid) - before, time.monotonic() - started
         watches = inotify_watches(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
     output = log_path.read_text()
     assert watches == 0, f"the served app watches {watches} files or folders"
     assert used / elapsed < MAX_CORE_SHARE, f"idle app used {used:.1f} CPU-s in {elapsed:.1f} s"

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers.at_once import at_once, raised
 
 from ft_core import resampling
 
@@ -158,18 +159,14 @@ def test_item_weights_are_computed_once_when_stages_ask_at_the_same_time():
     import threading
 
     resampling.item_weights.cache_clear()
-    start, got = threading.Barrier(4), []
+    start = threading.Barrier(4)
 
-    def ask():
+    def ask(_) -> np.ndarray:
         start.wait()
-        got.append(resampling.item_weights(20_000, 200, 3))
+        return resampling.item_weights(20_000, 200, 3)
 
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(got) == 4 and all(weights is got[0] for weights in got)
+    got = at_once(ask, range(4))
+    assert raised(got) == [] and all(weights is got[0] for weights in got)
 
 
 def test_paired_differences_batched_are_each_what_they_get_alone_and_a_mean_is_the_mean_difference():

@@ -78,19 +78,12 @@ def test_files_follow_the_contract(scored_run):
     assert [r["metric"] for r in rows] == csv["metric"].tolist()
     # per item, BLEU is a sentence score and never carries the corpus figure's name
     assert "bleu" not in per_example.columns and "sacrebleu" not in per_example.columns
-    expected = {
-        "metric",
-        "base",
-        "finetuned",
-        "delta",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "share_finetuned_higher",
-        "n",
-        "signature",
-    }
-    assert expected <= set(rows[0]) and expected <= set(csv.columns)
+    assert list(csv.columns) == list(rows[0])  # the same columns, in the same order, in both files
+    for row in rows:  # each metric's comparison: both figures, their difference, its interval and test
+        assert row["delta"] == pytest.approx(row["finetuned"] - row["base"]), row
+        assert row["ci_low"] <= row["ci_high"] and 0 < row["p_value"] <= 1, row
+        assert 0 <= row["share_finetuned_higher"] <= 1 and row["n"] == len(base), row
+        assert isinstance(row["signature"], str), row
 
 
 def test_comparison_matches_independent_corpus_figures(scored_run):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.tiny_runs import set_args, tiny_settings
 
 from ft_core import runfolder
 from ft_core.__main__ import main as cli
@@ -20,24 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cfg(tiny_causal_dir, tiny_jsonl, run_dir, **kw):
-    values = dict(
-        base_model=str(tiny_causal_dir),
-        train_file=str(tiny_jsonl / "train.jsonl"),
-        validation_file=str(tiny_jsonl / "dev.jsonl"),
-        run_dir=str(run_dir),
-        max_steps=4,
-        batch_size=4,
-        eval_every_steps=2,
-        log_every_steps=1,
-        max_source_length=48,
-        max_target_length=16,
-    )
-    values.update(kw)
-    return TrainConfig(**values)
+    values = dict(max_steps=4, batch_size=4, eval_every_steps=2)
+    return TrainConfig(**tiny_settings(tiny_causal_dir, tiny_jsonl, run_dir, **{**values, **kw}))
 
 
 def _log(run_dir):
     return [json.loads(line) for line in (Path(run_dir) / "train_log.jsonl").read_text().splitlines()]
+
+
+def _run(command: list[str], timeout: float, **env: str) -> subprocess.CompletedProcess:
+    """Run `command` from the checkout as the app runs a job (PYTHONPATH, extra `env`), output captured."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_cli_trains_and_writes_the_run_folder(tmp_path, tiny_causal_dir, tiny_jsonl):
@@ -48,26 +43,8 @@ def test_cli_trains_and_writes_the_run_folder(tmp_path, tiny_causal_dir, tiny_js
         f"{tiny_jsonl / 'dev.jsonl'}\nmax_steps: 4\nbatch_size: 4\neval_every_steps: 2\nlog_every_steps: "
         "1\nmax_source_length: 48\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ft_core",
-            "train",
-            "--config",
-            str(config),
-            "--set",
-            f"run_dir={run_dir}",
-            "--set",
-            "lora_r=4",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    settings = {"run_dir": run_dir, "lora_r": 4}
+    proc = _run([sys.executable, "-m", "ft_core", "train", "--config", str(config), *set_args(settings)], 300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "truncation:" in proc.stdout and "finished:" in proc.stdout
     assert "train:" in proc.stderr  # tqdm progress bar
@@ -213,18 +190,7 @@ def _run_cli(capsys, args):
 
 @pytest.fixture
 def base_args(tiny_causal_dir, tiny_jsonl, tmp_path):
-    return [
-        "--set",
-        f"base_model={tiny_causal_dir}",
-        "--set",
-        f"train_file={tiny_jsonl / 'train.jsonl'}",
-        "--set",
-        f"validation_file={tiny_jsonl / 'dev.jsonl'}",
-        "--set",
-        f"run_dir={tmp_path / 'run'}",
-        "--set",
-        "max_steps=1",
-    ]
+    return set_args(tiny_settings(tiny_causal_dir, tiny_jsonl, tmp_path / "run", max_steps=1))
 
 
 @pytest.mark.parametrize(
@@ -284,47 +250,20 @@ def test_check_validates_without_training(capsys, tmp_path, base_args):
 def test_ddp_through_torchrun_needs_no_code_change(tmp_path, tiny_causal_dir, tiny_jsonl):
     """Two processes over gloo on the CPU: the same command that runs on several GPUs."""
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",  # a free port: other launches on this machine may hold the default 29500
-            "--nproc_per_node",
-            "2",
-            "-m",
-            "ft_core",
-            "train",
-            "--set",
-            f"base_model={tiny_causal_dir}",
-            "--set",
-            f"train_file={tiny_jsonl / 'train.jsonl'}",
-            "--set",
-            f"validation_file={tiny_jsonl / 'dev.jsonl'}",
-            "--set",
-            f"run_dir={run_dir}",
-            "--set",
-            "epochs=2",
-            "--set",
-            "max_train_examples=10",
-            "--set",
-            "batch_size=2",
-            "--set",
-            "eval_every_steps=2",
-            "--set",
-            "log_every_steps=1",
-            "--set",
-            "lr_scheduler=linear",
-            "--set",
-            "warmup_ratio=0",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
+    settings = tiny_settings(
+        tiny_causal_dir,
+        tiny_jsonl,
+        run_dir,
+        epochs=2,
+        max_train_examples=10,
+        batch_size=2,
+        eval_every_steps=2,
+        lr_scheduler="linear",
+        warmup_ratio=0,
     )
+    # --standalone: a free port, other launches on this machine may hold the default 29500
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    proc = _run([*torchrun, "-m", "ft_core", "train", *set_args(settings)], 400, OMP_NUM_THREADS="1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("finished:") == 1  # only the first process reports
     status = read_status(run_dir)
@@ -360,27 +299,11 @@ def test_sigterm_marks_the_run_cancelled(tmp_path, tiny_causal_dir, tiny_jsonl):
 
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    settings = tiny_settings(
+        tiny_causal_dir, tiny_jsonl, run_dir, validation_file="none", max_steps=100000, batch_size=2
+    )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ft_core",
-            "train",
-            "--set",
-            f"base_model={tiny_causal_dir}",
-            "--set",
-            f"train_file={tiny_jsonl / 'train.jsonl'}",
-            "--set",
-            "validation_file=none",
-            "--set",
-            f"run_dir={run_dir}",
-            "--set",
-            "max_steps=100000",
-            "--set",
-            "batch_size=2",
-            "--set",
-            "log_every_steps=1",
-        ],
+        [sys.executable, "-m", "ft_core", "train", *set_args(settings)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

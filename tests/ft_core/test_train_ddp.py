@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers.tiny_runs import set_args, tiny_settings
 
 from ft_core import runfolder
 from ft_core.train import INJECT_OOM
@@ -29,9 +30,7 @@ pytestmark = pytest.mark.slow
 
 def _launch(nproc: int, settings: dict, env: dict | None = None) -> subprocess.Popen:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
-    command += ["-m", "ft_core", "train"]
-    for key, value in settings.items():
-        command += ["--set", f"{key}={value}"]
+    command += ["-m", "ft_core", "train", *set_args(settings)]
     marker = uuid.uuid4().hex
     proc = subprocess.Popen(
         command,
@@ -71,25 +70,11 @@ def _finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def _settings(tiny_causal_dir, tiny_jsonl, run_dir, **kw):
-    values = {
-        "base_model": tiny_causal_dir,
-        "train_file": tiny_jsonl / "train.jsonl",
-        "validation_file": tiny_jsonl / "dev.jsonl",
-        "run_dir": run_dir,
-        "max_source_length": 48,
-        "max_target_length": 16,
-        "log_every_steps": 1,
-    }
-    values.update(kw)
-    return values
-
-
 def test_fewer_batches_than_processes_trains_instead_of_hanging(tmp_path, tiny_causal_dir, tiny_jsonl):
     # 4 examples in batches of 2 are 2 batches for 3 processes: the old loop let the third process run out and
     # spin while the other two waited for it in the gradient all-reduce, forever.
     run_dir = tmp_path / "run"
-    settings = _settings(
+    settings = tiny_settings(
         tiny_causal_dir,
         tiny_jsonl,
         run_dir,
@@ -114,7 +99,7 @@ def test_an_out_of_memory_error_on_process_1_fails_the_run_with_the_hint_fault_i
     tmp_path, tiny_causal_dir, tiny_jsonl
 ):
     run_dir = tmp_path / "run"
-    settings = _settings(
+    settings = tiny_settings(
         tiny_causal_dir, tiny_jsonl, run_dir, max_steps=50, batch_size=2, validation_file="none"
     )
     code, out, err = _finish(_launch(2, settings, {INJECT_OOM: "1:2"}), timeout=420)
@@ -130,7 +115,7 @@ def test_an_out_of_memory_error_on_process_1_fails_the_run_with_the_hint_fault_i
 
 def test_a_requested_cancel_of_a_multi_process_run_is_cancelled(tmp_path, tiny_causal_dir, tiny_jsonl):
     run_dir = tmp_path / "run"
-    settings = _settings(
+    settings = tiny_settings(
         tiny_causal_dir, tiny_jsonl, run_dir, max_steps=100000, batch_size=2, validation_file="none"
     )
     proc = _launch(2, settings)
@@ -156,7 +141,7 @@ def test_a_sigterm_after_another_process_failed_records_that_failure_fault_injec
     training process stands in for process 0; the fault injected is process 1's error file, written as a dying
     process writes it, before the signal."""
     run_dir = tmp_path / "run"
-    settings = _settings(
+    settings = tiny_settings(
         tiny_causal_dir, tiny_jsonl, run_dir, max_steps=100000, batch_size=2, validation_file="none"
     )
     command = [sys.executable, "-m", "ft_core", "train"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.tiny_runs import tiny_settings
 
 from ft_core import runfolder
 from ft_core.batching import collate, length_grouped_batches, share_batches, train_loader
@@ -27,20 +28,14 @@ from ft_core.train import INJECT_OOM, prepare_run, train
 
 def _cfg(tiny_causal_dir, tiny_jsonl, run_dir, **kw):
     values = dict(
-        base_model=str(tiny_causal_dir),
-        train_file=str(tiny_jsonl / "train.jsonl"),
         validation_file=None,
-        run_dir=str(run_dir),
         max_steps=6,
         batch_size=4,
         log_every_steps=3,
-        max_source_length=48,
-        max_target_length=16,
         lr_scheduler="linear",
         warmup_ratio=0.0,
     )
-    values.update(kw)
-    return TrainConfig(**values)
+    return TrainConfig(**tiny_settings(tiny_causal_dir, tiny_jsonl, run_dir, **{**values, **kw}))
 
 
 def _train_rows(run_dir):

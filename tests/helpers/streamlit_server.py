@@ -65,6 +65,64 @@ def wait_until_healthy(process: subprocess.Popen, url: str, timeout: float, outp
     raise RuntimeError(f"streamlit did not answer within {timeout}s:\n{output()}")
 
 
+def streamlit_command(port: int) -> list[str]:
+    """`streamlit run streamlit_app.py` headless on 127.0.0.1:`port`, without usage statistics or file
+    watcher."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
+def readme_streamlit() -> Path:
+    """The README's `.venv/bin/streamlit`; where the venv lives elsewhere, the one beside this interpreter."""
+    readme = ROOT / ".venv" / "bin" / "streamlit"
+    return readme if readme.exists() else Path(sys.executable).parent / "streamlit"
+
+
+def start_as_readme(
+    folder: Path, port: int, admin_password: str, log_path: Path, timeout: float = 120
+) -> subprocess.Popen:
+    """The app started exactly as the README's first command starts it (`.venv/bin/streamlit run
+    streamlit_app.py`, no flag). Only what the README leaves open is set, through the environment: a store and
+    runs folder in `folder`, the admin password and the port. Returns once the app answers; RuntimeError with
+    its log (written to `log_path`) when it does not, the app stopped."""
+    env = dict(
+        os.environ,
+        FT_APP_DB=str(folder / "app.duckdb"),
+        FT_RUNS_DIR=str(folder / "runs"),
+        FT_ADMIN_PASSWORD=admin_password,
+        STREAMLIT_SERVER_PORT=str(port),
+    )
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(readme_streamlit()), "run", "streamlit_app.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_healthy(process, f"http://127.0.0.1:{port}", timeout, log_path.read_text)
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return process
+
+
 class StreamlitServer:
     """One app process with its own store and runs folder under `folder`."""
 
@@ -86,26 +144,9 @@ class StreamlitServer:
             FT_RUNS_DIR=str(self.runs_dir),
             FT_ADMIN_PASSWORD=self.admin_password,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(self.port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ]
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
-                command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
+                streamlit_command(self.port), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         wait_until_healthy(self._process, self.url, timeout, self.output)
 

@@ -14,6 +14,7 @@ import pytest
 
 from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame, source_scores
 from annotations.stats.faithfulness import FAITHFULNESS_SCORES
+from ft_core.metrics.faithfulness import NOVELTY_COLUMNS, UNSUPPORTED_COLUMNS
 from jobs import campaign_scores, processes, queue, scheduler
 from jobs.errors import JobError
 
@@ -77,14 +78,7 @@ def test_creation_returns_before_scoring_and_the_scores_arrive_in_the_store(con,
     assert ended.status == "finished", f"{ended.error}\n{(runs / '.jobs' / f'{job.job_id}.log').read_text()}"
     assert campaign_scores.pending(con, cid) is None
     metrics = metrics_frame(con, cid)
-    assert set(metrics.metric) == {"sentence_chrf"} | {
-        "novel_1gram",
-        "novel_2gram",
-        "novel_3gram",
-        "novel_4gram",
-        "unsupported_numbers",
-        "unsupported_entities",
-    }
+    assert set(metrics.metric) == {"sentence_chrf", *NOVELTY_COLUMNS, *UNSUPPORTED_COLUMNS}
     assert set(metrics.metric) - {"sentence_chrf"} <= set(FAITHFULNESS_SCORES)
     values = metrics.set_index(["item_id", "system", "metric"])["value"]
     for item in map(str, range(4)):

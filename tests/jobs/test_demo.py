@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.at_once import at_once
 
 from annotations.accounts.users import authenticate
 from annotations.campaigns import (
@@ -191,24 +192,13 @@ def test_the_whole_demo_loop_on_a_tiny_model(con, tmp_path, tiny_model):
 
 
 def test_two_clicks_at_once_start_one_demo(con, tmp_path):
-    import threading
-
     runs_root = tmp_path / "runs"
-    outcomes: list[object] = []
 
-    def click() -> None:
-        try:
-            outcomes.append(
-                demo.start(con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "none")})
-            )
-        except JobError as e:
-            outcomes.append(e)
+    def click(_) -> demo.DemoState:
+        return demo.start(con, runs_root, on_gpu=False, overrides={"base_model": str(tmp_path / "none")})
 
-    threads = [threading.Thread(target=click) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = at_once(click, range(3))
     assert sum(isinstance(o, demo.DemoState) for o in outcomes) == 1
+    assert all(isinstance(o, (demo.DemoState, JobError)) for o in outcomes), outcomes
     assert len([j for j in queue.list_jobs(con) if j.kind == "train"]) == 1
     wait_for_demo(con, runs_root, timeout=120)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
+from helpers.at_once import at_once
 from helpers.fake_jobs import py
 
 from jobs import queue, scheduler
@@ -16,21 +16,11 @@ from jobs.errors import JobError
 
 def test_two_launches_of_the_same_run_folder_at_once_are_refused(con, log_dir, tmp_path):
     run_dir = str(tmp_path / "runs" / "same")
-    results: list[object] = []
 
-    def launch() -> None:
-        try:
-            results.append(
-                queue.submit(con, "train", py("import time; time.sleep(1)"), log_dir=log_dir, run_dir=run_dir)
-            )
-        except JobError as e:
-            results.append(e)
+    def launch(_) -> queue.Job:
+        return queue.submit(con, "train", py("import time; time.sleep(1)"), log_dir=log_dir, run_dir=run_dir)
 
-    threads = [threading.Thread(target=launch) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(launch, range(4))
     accepted = [r for r in results if isinstance(r, queue.Job)]
     refused = [r for r in results if isinstance(r, JobError)]
     assert len(accepted) == 1 and len(refused) == 3

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
+from helpers.at_once import at_once
 
 from annotations import store
 from annotations.accounts import logins, users
@@ -201,19 +202,8 @@ def test_at_most_one_argon2_verification_runs_at_once(con, alice, monkeypatch):
     """Eight sessions checking passwords at the same moment: the semaphore queues them (bounded CPU)."""
     counting = _CountingHasher(hold_s=0.05)
     monkeypatch.setattr(users, "_HASHER", counting)
-    refused = []
-
-    def guess() -> None:
-        try:
-            users.authenticate(con, "alice", "nope")
-        except AuthError:
-            refused.append(1)
-
-    threads = [threading.Thread(target=guess) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(lambda _: users.authenticate(con, "alice", "nope"), range(8))
+    refused = [o for o in outcomes if isinstance(o, AuthError)]
     assert len(refused) == 8 and counting.verified == 8 and counting.most_at_once == 1
 
 
@@ -245,18 +235,13 @@ def test_sessions_guessing_one_name_in_parallel_get_one_argon2_check(con, alice,
         logins.log_in(con, f"zed{number}", "nope", f"10.1.1.{number}", SETTINGS, now=earlier)
     counting = _CountingHasher(hold_s=0.2)
     monkeypatch.setattr(users, "_HASHER", counting)
-    results = []
     barrier = threading.Barrier(8)
 
-    def guess(number: int) -> None:
+    def guess(number: int) -> logins.LoginResult:
         barrier.wait()
-        results.append(logins.log_in(con, "alice", f"guess-{number}", f"10.1.1.{number}", SETTINGS))
+        return logins.log_in(con, "alice", f"guess-{number}", f"10.1.1.{number}", SETTINGS)
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(guess, range(8))
     assert counting.verified == 1
     assert sorted(r.message.split(".")[0] for r in results) == ["Too many failed logins"] * 7 + [
         "Wrong username or password"
@@ -272,18 +257,13 @@ def test_annotators_behind_one_address_who_log_in_at_once_all_get_in(con, monkey
         users.create_user(con, name, PASSWORD)
     counting = _CountingHasher(hold_s=0.05)
     monkeypatch.setattr(users, "_HASHER", counting)
-    results = {}
     barrier = threading.Barrier(len(names))
 
-    def log_in(name: str) -> None:
+    def log_in(name: str) -> logins.LoginResult:
         barrier.wait()
-        results[name] = logins.log_in(con, name, PASSWORD, "192.0.2.7", SETTINGS)
+        return logins.log_in(con, name, PASSWORD, "192.0.2.7", SETTINGS)
 
-    threads = [threading.Thread(target=log_in, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = dict(zip(names, at_once(log_in, names)))
     assert {name: (r.user.username if r.user else r.message) for name, r in results.items()} == {
         name: name for name in names
     }

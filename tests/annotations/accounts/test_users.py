@@ -353,18 +353,15 @@ def test_disabling_an_account_or_changing_its_password_revokes_its_sessions(con)
 def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path):
     """A store made before migration 003 with names that collide once case-folded: both accounts keep
     working."""
-    path = tmp_path / "old.duckdb"
-    old = store_before_migration(path, 3)
-    hasher = PasswordHasher()
-    old.execute(
+    con = upgraded_store_with_users(
+        tmp_path / "old.duckdb",
+        3,
         "INSERT INTO users (user_id, username, role, password_hash, created_at) VALUES "
         "('ann-1', 'Admin', 'researcher', ?, TIMESTAMP '2026-01-01'), "
         "('ann-2', 'admin', 'annotator', ?, TIMESTAMP '2026-01-02'), "
         "('ann-3', 'j.smith', 'annotator', ?, TIMESTAMP '2026-01-03')",
-        [hasher.hash("first-pass"), hasher.hash("second-pass"), hasher.hash("third-pass")],
+        ["first-pass", "second-pass", "third-pass"],
     )
-    old.close()
-    con = store.connect(path)
     keys = dict(con.execute("SELECT user_id, username_key FROM users").fetchall())
     assert keys == {"ann-1": "admin", "ann-2": "admin#ann-2", "ann-3": "jsmith"}
     assert users.authenticate(con, "Admin", "first-pass").user_id == "ann-1"
@@ -379,17 +376,14 @@ def test_the_migration_gives_existing_accounts_a_key_without_losing_any(tmp_path
 def test_migration_009_folds_at_in_existing_keys_without_losing_an_account(tmp_path):
     """A store made before `@` was folded, holding `admin` and `admin@` (the look-alike) and an e-mail-like
     name: both admins keep logging in by their exact names, and no new account can take either spelling."""
-    path = tmp_path / "old.duckdb"
-    old = store_before_migration(path, 9)
-    hasher = PasswordHasher()
-    old.execute(
+    con = upgraded_store_with_users(
+        tmp_path / "old.duckdb",
+        9,
         "INSERT INTO users (user_id, username, username_key, role, password_hash, created_at) VALUES "
         "('ann-1', 'admin', 'admin', 'researcher', ?, now()), ('ann-2', 'admin@', 'admin@', 'annotator', ?, "
         "now()), ('ann-3', 'Anna@Lab.org', 'anna@laborg', 'annotator', ?, now())",
-        [hasher.hash(STRONG), hasher.hash(OTHER), hasher.hash(STRONG)],
+        [STRONG, OTHER, STRONG],
     )
-    old.close()
-    con = store.connect(path)
     keys = dict(con.execute("SELECT user_id, username_key FROM users").fetchall())
     assert keys == {"ann-1": "admin", "ann-2": "admin@#ann-2", "ann-3": "annalaborg"}
     assert users.authenticate(con, "admin", STRONG).user_id == "ann-1"
@@ -459,3 +453,13 @@ def store_before_migration(path, version: int):
             old.execute(file.read_text())
             old.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
     return old
+
+
+def upgraded_store_with_users(path, version: int, insert_users: str, passwords: list[str]):
+    """A store made before migration `version` holding the users that `insert_users` inserts (its `?`s take
+    the argon2 hashes of `passwords`), then opened as the app opens it: upgraded."""
+    old = store_before_migration(path, version)
+    hasher = PasswordHasher()
+    old.execute(insert_users, [hasher.hash(password) for password in passwords])
+    old.close()
+    return store.connect(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.at_once import at_once, raised
 from helpers.run_folders import write_run_folder
 from scipy.stats import kendalltau
 from statsmodels.sandbox.stats.runs import runstest_1samp
@@ -179,23 +180,14 @@ def test_served_pair_is_blind(con, make_campaign):
 def test_concurrent_annotators_keep_every_rule(con, make_campaign):
     """16 threads race for 12 items x k=3 (with double submits): no duplicate, no item above or below k."""
     cid = make_campaign(k=3)
-    errors = []
 
     def annotate(name):
-        try:
-            while (pair := assignment.next_item(con, cid, name)) is not None:
-                first = judgments.submit(con, pair.token, name, random.choice(["A", "B", "tie"]))
-                second = judgments.submit(con, pair.token, name, "A")  # double click
-                assert second.judgment_id == first.judgment_id and not second.created
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+        while (pair := assignment.next_item(con, cid, name)) is not None:
+            first = judgments.submit(con, pair.token, name, random.choice(["A", "B", "tie"]))
+            second = judgments.submit(con, pair.token, name, "A")  # double click
+            assert second.judgment_id == first.judgment_id and not second.created
 
-    threads = [threading.Thread(target=annotate, args=(f"ann-{i}",)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert raised(at_once(annotate, [f"ann-{i}" for i in range(16)])) == []
     a = _assignments(con, cid)
     assert a.groupby("item_id").size().eq(3).all() and a.item_id.nunique() == 12
     assert not a.duplicated(["item_id", "annotator_id"]).any()
@@ -223,24 +215,16 @@ def test_two_tabs_of_one_annotator_cannot_exceed_the_quota(con, make_campaign, m
         return real_write(con, work, lane)
 
     monkeypatch.setattr(store, "write", write_once_both_asked)
-    tokens, errors = [], []
 
-    def tab():
-        try:
-            pair = assignment.next_item(con, cid, "ann-tabs")
-            tokens.append(pair.token)
-            both_served.wait()
-            judgments.submit(con, pair.token, "ann-tabs", "A")
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+    def tab(_) -> str:
+        pair = assignment.next_item(con, cid, "ann-tabs")
+        both_served.wait()
+        judgments.submit(con, pair.token, "ann-tabs", "A")
+        return pair.token
 
-    threads = [threading.Thread(target=tab) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    tokens = at_once(tab, range(2))
     monkeypatch.setattr(store, "write", real_write)
-    assert errors == [] and len(tokens) == 2
+    assert raised(tokens) == [] and len(tokens) == 2
     assert tokens[0] == tokens[1]
     a = _assignments(con, cid)
     assert (a.status == "submitted").sum() == 1

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from helpers.at_once import at_once, raised
 
 from annotations import store
 from annotations.errors import StoreError
@@ -108,13 +109,7 @@ def test_concurrent_read_modify_write_loses_nothing(con):
         (value,) = cur.execute("SELECT pid FROM jobs WHERE job_id = 'counter'").fetchone()
         cur.execute("UPDATE jobs SET pid = ? WHERE job_id = 'counter'", [value + 1])
 
-    threads = [
-        threading.Thread(target=lambda: [store.write(con, bump) for _ in range(25)]) for _ in range(40)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert raised(at_once(lambda _: [store.write(con, bump) for _ in range(25)], range(40))) == []
     assert con.execute("SELECT pid FROM jobs WHERE job_id = 'counter'").fetchone()[0] == 1000
 
 
@@ -152,7 +147,6 @@ def test_unreadable_migration_name_is_reported(tmp_path, monkeypatch):
 def test_a_failing_write_in_a_group_commit_only_fails_itself(con):
     """Writes arriving together share a transaction; one that raises is replayed alone and fails alone."""
     barrier = threading.Barrier(20)
-    outcomes = {}
 
     def writer(i):
         def work(cur):
@@ -162,17 +156,10 @@ def test_a_failing_write_in_a_group_commit_only_fails_itself(con):
             return i
 
         barrier.wait()
-        try:
-            outcomes[i] = store.write(con, work)
-        except ValueError as e:
-            outcomes[i] = str(e)
+        return store.write(con, work)
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert outcomes == {i: (f"bad job {i}" if i % 5 == 0 else i) for i in range(20)}
+    outcomes = [str(o) if isinstance(o, ValueError) else o for o in at_once(writer, range(20))]
+    assert outcomes == [f"bad job {i}" if i % 5 == 0 else i for i in range(20)]
     stored = {r[0] for r in con.execute("SELECT pid FROM jobs").fetchall()}
     assert stored == {i for i in range(20) if i % 5}
 
@@ -185,3 +172,9 @@ def test_a_new_store_and_its_folder_are_their_owners_alone(tmp_path):
     path.chmod(0o640)  # an existing file keeps the mode its owner gave it
     store.connect(path).close()
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_write_statement_runs_one_statement_as_a_write_in_its_lane(con):
+    store.write_statement(con, "INSERT INTO jobs (job_id, pid) VALUES (?, ?)", ["one", 1])
+    store.write_statement(con, "UPDATE jobs SET pid = ? WHERE job_id = ?", [2, "one"], lane="other")
+    assert con.execute("SELECT job_id, pid FROM jobs").fetchall() == [("one", 2)]
