@@ -364,7 +364,7 @@ def dpo_args(inputs: Inputs, placement: Any, progress: bool) -> Any:
         bf16=placement.precision == "bf16",
         fp16=placement.precision == "fp16",
         use_cpu=placement.device == "cpu",
-        gradient_checkpointing=False,
+        activation_checkpointing=False,  # TRL's default is on; transformers 5's name for it
         report_to="none",
         disable_tqdm=not progress,
     )
@@ -374,7 +374,7 @@ def prepare_run(cfg: DPOTrainConfig, progress: bool = True) -> Run:
     """Everything before the first step: every check, then the run folder (config.json, dpo_config.json,
     preference_source.json), the policy and TRL's trainer. Bad input fails before the folder exists."""
     from datasets import Dataset
-    from transformers import EarlyStoppingCallback
+    from transformers import EarlyStoppingCallback, PrinterCallback
     from transformers.trainer_utils import set_seed
     from trl import DPOTrainer
 
@@ -410,6 +410,9 @@ def prepare_run(cfg: DPOTrainConfig, progress: bool = True) -> Run:
     )
     run = Run(inputs, trainer, runfolder.TrainLog(run_dir), progress)
     trainer.add_callback(RunFolderCallback(run))
+    trainer.remove_callback(
+        PrinterCallback
+    )  # without a progress bar it prints every log dict; ours prints one line
     return run
 
 

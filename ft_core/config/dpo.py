@@ -130,8 +130,9 @@ class DPOTrainConfig:
         at_least=0,
         below=1,
     )
-    seed: int = option(42, help="seed for the held-out split, data order and dropout", label="Seed",
-                       group="optimization")  # fmt: skip
+    seed: int = option(
+        42, help="seed for the held-out split, data order and dropout", label="Seed", group="optimization"
+    )
     # validation
     eval_every_steps: int = option(
         10,
