@@ -259,11 +259,12 @@ class Inputs:
 
 
 def load_inputs(cfg: DPOTrainConfig) -> Inputs:
-    """Every check, in the order a researcher fixes them; raises on bad input, writes nothing."""
+    """Every check, in the order a researcher fixes them; raises on bad input, writes nothing. A resume
+    must read the same export as the run started with (its SHA-256 in preference_source.json)."""
     from ft_core.models import load_tokenizer, resolve_model_path
 
     check_versions()
-    problem = dpo_run_dir_problem(cfg.run_dir, cfg.resume)
+    problem = runfolder.dpo_run_dir_problem(cfg.run_dir, cfg.resume)
     if problem:
         raise RunFolderError(problem)
     sft = runfolder.load_train_config(cfg.sft_run)
@@ -276,18 +277,14 @@ def load_inputs(cfg: DPOTrainConfig) -> Inputs:
     model_path = resolve_model_path(sft.base_model)
     tokenizer = load_tokenizer(model_path, sft.task)
     preferences = read_preferences(cfg)
+    started_on = runfolder.read_preference_source(cfg.run_dir).get("sha256") if cfg.resume else None
+    if started_on and started_on != preferences.sha256:
+        raise DataError(
+            f"cannot resume: {preferences.path} changed since {cfg.run_dir} started on it; start a new run"
+        )
     check_prompt_format(preferences.train + preferences.held_out, sft, tokenizer, preferences.path)
     smoothing = label_smoothing(cfg, preferences.summary)
     return Inputs(cfg, sft, Path(cfg.run_dir), model_path, tokenizer, preferences, smoothing)
-
-
-def dpo_run_dir_problem(run_dir: str | Path, resume: bool) -> str | None:
-    """Why preference tuning cannot start in `run_dir`, or None (a resume needs a TRL checkpoint)."""
-    if resume:
-        if runfolder.last_dpo_checkpoint(run_dir) is None:
-            return f"cannot resume: {run_dir} has no checkpoint/checkpoint-<step>/ (was it started with dpo?)"
-        return None
-    return runfolder.run_dir_problem(run_dir, resume=False)
 
 
 # ---------------------------------------------------------------- the stages
@@ -422,8 +419,7 @@ def run_training(run: Run) -> bool:
     runfolder.write_status(
         run.run_dir,
         state="running",
-        step=0,
-        total_steps=None,
+        **({} if resume_from else {"step": 0}),
         error=None,
         traceback=None,
         finished_at=None,

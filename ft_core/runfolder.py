@@ -613,6 +613,16 @@ def run_dir_problem(run_dir: str | Path, resume: bool) -> str | None:
     return None
 
 
+def dpo_run_dir_problem(run_dir: str | Path, resume: bool) -> str | None:
+    """Why preference tuning (`ft_core dpo`) cannot start in `run_dir`, or None: a new run needs an empty or
+    absent folder, a resume a TRL checkpoint (checkpoint/checkpoint-<step>/)."""
+    if resume:
+        if last_dpo_checkpoint(run_dir) is None:
+            return f"cannot resume: {run_dir} has no checkpoint/checkpoint-<step>/ (was it started with dpo?)"
+        return None
+    return run_dir_problem(run_dir, resume=False)
+
+
 def create(run_dir: str | Path, cfg: TrainConfig, truncation: dict[str, Any]) -> None:
     """Start a run folder: config.json and truncation.json (from here on, status.json says where it
     stands)."""
