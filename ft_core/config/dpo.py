@@ -31,7 +31,7 @@ class DPOTrainConfig:
         group="data",
     )
     preferences: str = option(
-        help="the preferences export folder (python -m annotations preferences) or its preferences.jsonl",
+        help="the preferences export folder (`annotations preferences` writes it) or its preferences.jsonl",
         label="Preferences export",
         group="data",
     )
