@@ -274,16 +274,16 @@ def load_inputs(cfg: DPOTrainConfig) -> Inputs:
         raise ConfigError(
             f"{cfg.sft_run} is a {sft.task} run; preference tuning (TRL's DPO) needs a causal model"
         )
-    model_path = resolve_model_path(sft.base_model)
-    tokenizer = load_tokenizer(model_path, sft.task)
-    preferences = read_preferences(cfg)
+    preferences = read_preferences(cfg)  # before the tokenizer: a count needs no model
     started_on = runfolder.read_preference_source(cfg.run_dir).get("sha256") if cfg.resume else None
     if started_on and started_on != preferences.sha256:
         raise DataError(
             f"cannot resume: {preferences.path} changed since {cfg.run_dir} started on it; start a new run"
         )
-    check_prompt_format(preferences.train + preferences.held_out, sft, tokenizer, preferences.path)
     smoothing = label_smoothing(cfg, preferences.summary)
+    model_path = resolve_model_path(sft.base_model)
+    tokenizer = load_tokenizer(model_path, sft.task)
+    check_prompt_format(preferences.train + preferences.held_out, sft, tokenizer, preferences.path)
     return Inputs(cfg, sft, Path(cfg.run_dir), model_path, tokenizer, preferences, smoothing)
 
 
