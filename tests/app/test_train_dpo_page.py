@@ -60,7 +60,7 @@ def test_preference_tuning_is_launched_from_the_train_page(app_env, researcher, 
         at.text_input(key="dpo_beta").input("0.2").run()
         assert not at.error and not at.button(key="dpo_launch").disabled
         at.button(key="dpo_launch").click().run()
-        assert "Job 'dpo sft-a-dpo' queued" in at.success[-1].value
+        assert "Job 'dpo sft\\-a\\-dpo' queued" in at.success[-1].value  # escaped markdown
         (job,) = [j for j in queue.list_jobs(app_env) if j.label == "dpo sft-a-dpo"]
         assert job.command[-4:-1] == ["ft_core", "dpo", "--config"]
         config = load_config(DPOTrainConfig, job.command[-1])
