@@ -110,6 +110,7 @@ def sft_logps(sft_run: Path, batch: dict) -> tuple:
     return logps.chunk(2, dim=0)
 
 
+@pytest.mark.slow
 def test_dpo_starts_from_the_sft_policy_and_raises_chosen_over_rejected(tmp_path, sft_run, export):
     import torch
     from datasets import Dataset
@@ -151,6 +152,7 @@ def test_dpo_starts_from_the_sft_policy_and_raises_chosen_over_rejected(tmp_path
     assert runfolder.has_adapter(run_dir) and not (runfolder.adapter_dir(run_dir) / "ref").exists()
 
 
+@pytest.mark.slow
 def test_the_adapter_changes_the_sft_model(tmp_path, sft_run, export, real_tokenizer):
     import torch
     from peft import PeftModel
@@ -169,6 +171,7 @@ def test_the_adapter_changes_the_sft_model(tmp_path, sft_run, export, real_token
     assert runfolder.read_status(run_dir).best_eval_loss is None  # no held-out pairs: the last policy
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_cancels_then_resume_finishes(tmp_path, sft_run, export):
     run_dir = tmp_path / "dpo"
     config = tmp_path / "dpo.yaml"
