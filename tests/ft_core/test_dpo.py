@@ -206,6 +206,35 @@ def test_sigterm_saves_and_cancels_then_resume_finishes(tmp_path, sft_run, expor
     assert final.state == "finished" and final.step == status.step + 2 and final.error is None
 
 
+def test_check_reports_the_pairs_and_takes_the_robust_smoothing_from_the_export(
+    capsys, tmp_path, sft_run, export
+):
+    run_dir = tmp_path / "dpo"
+    base = [
+        "dpo",
+        "--check",
+        "--sft-run",
+        str(sft_run),
+        "--preferences",
+        str(export),
+        "--run-dir",
+        str(run_dir),
+    ]
+    assert cli([*base, "--loss-type", "robust"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (report["train_pairs"], report["held_out_pairs"], report["campaign_id"]) == (
+        18,
+        2,
+        "c-test",
+    )  # eval_share 0.1
+    assert report["label_smoothing"] == 0.2  # the export's disagreement rate
+    assert cli([*base, "--loss-type", "robust", "--label-smoothing", "0.05"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["label_smoothing"] == 0.05
+    assert cli(base) == 0  # the sigmoid loss: no smoothing
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["label_smoothing"] == 0.0
+    assert not run_dir.exists()
+
+
 def _fails(capsys, args: list[str]) -> str:
     assert cli(["dpo", *args]) == 1
     err = capsys.readouterr().err.strip()
