@@ -169,6 +169,11 @@ def test_the_adapter_changes_the_sft_model(tmp_path, sft_run, export, real_token
 
     assert not torch.allclose(logits(runfolder.adapter_dir(sft_run)), logits(runfolder.adapter_dir(run_dir)))
     assert runfolder.read_status(run_dir).best_eval_loss is None  # no held-out pairs: the last policy
+    from annotations.campaigns.runs import list_runs
+
+    listed = list_runs(tmp_path).set_index("run")  # what the Runs page shows
+    assert listed.loc["dpo", "state"] == "finished" and listed.loc["dpo", "adapter"]
+    assert listed.loc["dpo", "base_model"] == base_model
 
 
 @pytest.mark.slow
