@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,19 @@ def test_the_adapter_changes_the_sft_model(tmp_path, sft_run, export, real_token
     listed = list_runs(tmp_path).set_index("run")  # what the Runs page shows
     assert listed.loc["dpo", "state"] == "finished" and listed.loc["dpo", "adapter"]
     assert listed.loc["dpo", "base_model"] == base_model
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_best_held_out_adapter(tmp_path, sft_run, export):
+    # a learning rate far too high: the held-out loss soon stops improving
+    cfg = _cfg(sft_run, export, tmp_path / "dpo", max_steps=30, eval_every_steps=1, learning_rate=0.5)
+    run_dir = dpo(replace(cfg, early_stopping_patience=1), progress=False)
+    status = runfolder.read_status(run_dir)
+    evals = [r for r in runfolder.read_log_rows(run_dir) if "eval_loss" in r]
+    assert status.state == "finished" and status.stopped_early and status.step < 30
+    best = min(evals, key=lambda r: r["eval_loss"])
+    assert (status.best_step, status.best_eval_loss) == (best["step"], pytest.approx(best["eval_loss"]))
+    assert evals[-1]["eval_loss"] >= best["eval_loss"]
 
 
 @pytest.mark.slow
