@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from annotations.campaigns import CampaignConfig, Criterion  # noqa: E402
 from ft_core.config import (  # noqa: E402
     DecodingSweepConfig,
+    DPOTrainConfig,
     GenerateConfig,
     ScoreConfig,
     SweepConfig,
@@ -53,6 +54,7 @@ CONFIGS: list[tuple[type, str, bool]] = [
     ),
     (DecodingSweepConfig, "Used by `.venv/bin/python -m ft_core sweep decoding`.", True),
     (JudgeConfig, "Used by `.venv/bin/python -m ft_core judge`.", True),
+    (DPOTrainConfig, "Used by `.venv/bin/python -m ft_core dpo`.", True),
     (CampaignConfig, "Used by the **Campaigns** page and `annotations.campaigns.create_campaign`.", False),
     (Criterion, "One entry of `CampaignConfig.criteria`.", False),
     (AnalysisOptions, "Used by `annotations.stats.analyze` and the **Results** page's *What counts*.", False),

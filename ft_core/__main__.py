@@ -1,5 +1,5 @@
-"""`python -m ft_core {train,generate,score,judge,sweep} ...`: each prints progress and exits non-zero with a
-one-line reason on bad input."""
+"""`python -m ft_core {train,generate,score,judge,dpo,sweep} ...`: each prints progress and exits non-zero
+with a one-line reason on bad input."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ COMMANDS = {
     "judge": (
         "ft_core.judge",
         "judge base vs fine-tuned outputs in both orders with an LLM (local or endpoint)",
+    ),
+    "dpo": (
+        "ft_core.dpo",
+        "preference-tune a fine-tuned run on a preferences export (DPO with TRL)",
     ),
     "sweep": (
         "ft_core.sweep",

@@ -22,6 +22,10 @@ it.
       atomic) judges/<name>/summary.json       counts, the judge's win rate, cut sources, tokens, time
       (judge, atomic) job.log                the app's log of the job that wrote the folder     (the app,
       appended at the end)
+      dpo_config.json        a preference-tuned run (ft_core.dpo): its DPOTrainConfig; config.json is then
+                             the SFT run's TrainConfig (base model, prompt format) its adapter applies with
+      preference_source.json which export and campaign it learnt from, the pairs, the label smoothing  (dpo)
+      checkpoint/checkpoint-<step>/  a preference-tuned run's checkpoints (TRL's Trainer; what --resume reads)
     runs/<sweep>/sweep.json  and one run folder per grid point, lr{lr}_r{r}/    (sweep train, atomic)
 
 docs/run-folder.md describes every file and field. A folder is written by one job process while the app reads
@@ -81,6 +85,8 @@ JOB_LOG = "job.log"
 SCALER = "scaler.pt"
 CANCEL_REQUEST = "cancel_requested.json"
 ERRORS = "errors"
+DPO_CONFIG = "dpo_config.json"
+PREFERENCE_SOURCE = "preference_source.json"
 RUN_FILES = (CONFIG, STATUS, TRAIN_LOG)  # any one of them makes a folder a training run
 STATES = ("running", "finished", "failed", "cancelled")
 
@@ -160,6 +166,36 @@ def adapter_dir(run_dir: str | Path) -> Path:
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / CHECKPOINT
+
+
+def dpo_config_path(run_dir: str | Path) -> Path:
+    """A preference-tuned run's DPOTrainConfig (its presence marks the run as one)."""
+    return Path(run_dir) / DPO_CONFIG
+
+
+def preference_source_path(run_dir: str | Path) -> Path:
+    """Which preferences export (and so which campaign) a preference-tuned run learnt from."""
+    return Path(run_dir) / PREFERENCE_SOURCE
+
+
+def is_dpo_run(run_dir: str | Path) -> bool:
+    return dpo_config_path(run_dir).is_file()
+
+
+def read_preference_source(run_dir: str | Path) -> dict[str, Any]:
+    """preference_source.json; {} when missing."""
+    data = _read_json(preference_source_path(run_dir))
+    return data if isinstance(data, dict) else {}
+
+
+def last_dpo_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest TRL checkpoint of a preference-tuned run (checkpoint/checkpoint-<step>), or None."""
+    found = []
+    for path in checkpoint_dir(run_dir).glob("checkpoint-*"):
+        step = path.name.removeprefix("checkpoint-")
+        if step.isdigit() and (path / TRAINER_STATE).is_file():
+            found.append((int(step), path))
+    return max(found)[1] if found else None
 
 
 def outputs_dir(run_dir: str | Path) -> Path:
@@ -575,6 +611,16 @@ def run_dir_problem(run_dir: str | Path, resume: bool) -> str | None:
     if taken or (run_dir.exists() and not run_dir.is_dir()):
         return f"run folder {run_dir} exists already; choose another run_dir or set resume=true"
     return None
+
+
+def dpo_run_dir_problem(run_dir: str | Path, resume: bool) -> str | None:
+    """Why preference tuning (`ft_core dpo`) cannot start in `run_dir`, or None: a new run needs an empty or
+    absent folder, a resume a TRL checkpoint (checkpoint/checkpoint-<step>/)."""
+    if resume:
+        if last_dpo_checkpoint(run_dir) is None:
+            return f"cannot resume: {run_dir} has no checkpoint/checkpoint-<step>/ (was it started with dpo?)"
+        return None
+    return run_dir_problem(run_dir, resume=False)
 
 
 def create(run_dir: str | Path, cfg: TrainConfig, truncation: dict[str, Any]) -> None:

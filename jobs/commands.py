@@ -69,6 +69,11 @@ def sweep_command(config_file: str | Path, grid: SweepConfig, n_gpus: int = 1) -
     return ft_core_command("sweep", ["train", "--config", str(config_file), *config_to_args(grid)], n_gpus)
 
 
+def dpo_command(config_file: str | Path) -> list[str]:
+    """`python -m ft_core dpo --config FILE`: preference tuning of an SFT run (one process)."""
+    return ft_core_command("dpo", ["--config", str(config_file)])
+
+
 def generate_command(config: GenerateConfig) -> list[str]:
     """`python -m ft_core generate --run-dir ... [--limit N ...]`: the config's fields that differ from
     defaults."""

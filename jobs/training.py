@@ -1,5 +1,6 @@
 """Training jobs from typed configs: a LoRA run (`TrainConfig`), an lr x r sweep (`TrainConfig` +
-`SweepConfig`), and the check the Train page runs before launching (`python -m ft_core train --check`).
+`SweepConfig`), preference tuning of a run (`DPOTrainConfig`), and the check the Train page runs before
+launching (`python -m ft_core train --check`).
 
 The config object the page built is written as the job's config file and read back by `ft_core` unchanged; a
 run folder that cannot take the run (it exists, or a resume without a checkpoint) is refused before anything
@@ -15,7 +16,7 @@ from typing import Any
 import duckdb
 
 from ft_core import runfolder
-from ft_core.config import SweepConfig, TrainConfig
+from ft_core.config import DPOTrainConfig, SweepConfig, TrainConfig
 from jobs import commands, processes, scheduler
 from jobs.errors import JobError
 from jobs.logs import job_files_dir
@@ -51,6 +52,28 @@ def train_job(
         run_dir=config.run_dir,
         label=options.pop("label", f"train {name}"),
         n_gpus=n_gpus,
+        **options,
+    )
+
+
+def dpo_job(
+    con: duckdb.DuckDBPyConnection, config: DPOTrainConfig, runs_root: str | Path, **options: Any
+) -> Job:
+    """Launch `python -m ft_core dpo --config <yaml>`. A training job to the queue (kind "train"): its
+    run folder gets the cancel marker and its progress is read from status.json, as for a LoRA run."""
+    _refuse_busy_folder(con, config.run_dir)
+    problem = runfolder.dpo_run_dir_problem(config.run_dir, config.resume)
+    if problem is not None:
+        raise JobError(problem)
+    name = Path(config.run_dir).name
+    path = commands.write_job_config(config, runs_root, name)
+    return scheduler.launch(
+        con,
+        "train",
+        commands.dpo_command(path),
+        log_dir=job_files_dir(runs_root),
+        run_dir=config.run_dir,
+        label=options.pop("label", f"dpo {name}"),
         **options,
     )
 

@@ -1,4 +1,5 @@
-"""Train (researchers): launch a LoRA run or an lr x r sweep from a form in the researcher's words.
+"""Train (researchers): launch a LoRA run or an lr x r sweep from a form in the researcher's words, and below
+it preference tuning (DPO) of a finished run on a study's preferences (pages/train_dpo.py).
 
 The run name comes first. Every field shows its label and help from `ft_core.config`'s own metadata (the words
 the CLI's `--help` prints), the rarely changed ones folded under "Advanced"; the data come from a picker
@@ -24,6 +25,7 @@ from jobs import commands, machine, scheduler, training
 from jobs.errors import JobError
 from pages.plain_text import escape_markdown
 from pages.shared import link, require_role, runs_dir, signed_in, store
+from pages.train_dpo import preference_tuning_section
 from pages.train_form import (
     DATA_FIELDS,
     chosen_data_set_name,
@@ -240,3 +242,6 @@ if right.button("Launch", type="primary", key="launch", disabled=not ready):
             "stop it."
         )
         link("pages/jobs.py", label="Open the Jobs page", icon=":material/work_history:")
+
+st.divider()
+preference_tuning_section(con, runs_dir())

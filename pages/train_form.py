@@ -53,9 +53,10 @@ def widget_text(spec: FieldSpec, value: object) -> object:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def field_widget(spec: FieldSpec, where) -> object:
-    """The widget of one config field, labelled and explained from the config's own metadata."""
-    key, label, help_ = f"cfg_{spec.name}", spec.label, spec.help or None
+def field_widget(spec: FieldSpec, where, prefix: str = "cfg_") -> object:
+    """The widget of one config field, labelled and explained from the config's own metadata; its key is
+    `prefix` + the field's name."""
+    key, label, help_ = f"{prefix}{spec.name}", spec.label, spec.help or None
     if spec.choices:
         return where.selectbox(label, spec.choices, key=key, help=help_)
     if spec.annotation is bool:

@@ -1,9 +1,10 @@
 """Typed job configs, how they check themselves, and the one helper that reads them from files and command
 lines.
 
-One dataclass per job: `TrainConfig`, `GenerateConfig`, `ScoreConfig`, `SweepConfig` (a training grid) and
-`DecodingSweepConfig` (a decoding grid). The same object flows from the page form or the YAML file to the job
-and into the run folder's `config.json`; nobody re-parses loose dicts.
+One dataclass per job: `TrainConfig`, `GenerateConfig`, `ScoreConfig`, `SweepConfig` (a training grid),
+`DecodingSweepConfig` (a decoding grid) and `DPOTrainConfig` (preference tuning). The same object flows
+from the page form or the YAML file to the job and into the run folder's `config.json`; nobody re-parses loose
+dicts.
 
 - Fields are declared with `option(default, help=..., label=...)`: `help` is the one-line explanation (the
   CLI's
@@ -26,9 +27,9 @@ and into the run folder's `config.json`; nobody re-parses loose dicts.
 
 The package's rooms: `fields` (the field helper `option`, `field_specs`, `check_fields`), `cli` (command lines
 generated from the configs), `files` (YAML/JSON files and overrides), `choices` (values several configs share)
-and one module per config (`train`, `generate`, `score`, `sweep`). Everything public is re-exported here, so
-`from ft_core.config import TrainConfig` is the way to import it. No torch, no transformers at module level:
-the app and the job queue import this package.
+and one module per config (`train`, `generate`, `score`, `sweep`, `dpo`). Everything public is re-exported
+here, so `from ft_core.config import TrainConfig` is the way to import it. No torch, no transformers at module
+level: the app and the job queue import this package.
 """
 
 from ft_core.config.choices import PRECISIONS, SYSTEMS, TASKS
@@ -40,6 +41,7 @@ from ft_core.config.cli import (
     config_to_args,
     parse_cli,
 )
+from ft_core.config.dpo import DPO_LOSS_TYPES, DPOTrainConfig
 from ft_core.config.fields import (
     FieldSpec,
     Range,
@@ -77,6 +79,7 @@ from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 __all__ = [
     "DECODING_GRID",
+    "DPO_LOSS_TYPES",
     "DEFAULT_DATA_DIR",
     "DEFAULT_LANGUAGE",
     "DEFAULT_METRICS",
@@ -88,6 +91,7 @@ __all__ = [
     "TASKS",
     "ConfigArgumentParser",
     "ConfigError",
+    "DPOTrainConfig",
     "DataConfig",
     "DecodingSweepConfig",
     "FieldSpec",

@@ -51,3 +51,23 @@ def test_a_sweep_job_runs_the_grid_of_its_sweep_config(con, tmp_path, busy_cpu):
     assert job.command[at : at + 3] == ["sweep", "train", "--config"]
     assert job.command[at + 4 :] == ["--lr", "0.0001,0.0003", "--r", "8,16,32", "--alpha-per-r", "true"]
     assert load_config(TrainConfig, job.command[at + 3]) == config
+
+
+def test_a_dpo_job_reads_its_config_and_refuses_a_taken_folder(con, tmp_path, busy_cpu):
+    from ft_core.config import DPOTrainConfig
+
+    runs = tmp_path / "runs"
+    taken = runs / "taken"
+    taken.mkdir(parents=True)
+    (taken / "status.json").write_text('{"state": "finished"}')
+    with pytest.raises(JobError, match="exists already"):
+        training.dpo_job(con, DPOTrainConfig(sft_run="runs/a", preferences="p", run_dir=str(taken)), runs)
+    with pytest.raises(JobError, match="has no checkpoint/checkpoint-<step>/"):
+        training.dpo_job(
+            con, DPOTrainConfig(sft_run="runs/a", preferences="p", run_dir=str(taken), resume=True), runs
+        )
+    config = DPOTrainConfig(sft_run="runs/a", preferences="prefs", run_dir=str(runs / "dpo"), beta=0.2)
+    job = training.dpo_job(con, config, runs)
+    assert job.kind == "train" and job.label == "dpo dpo" and job.run_dir == config.run_dir
+    assert job.command[-4:-1] == ["ft_core", "dpo", "--config"]
+    assert load_config(DPOTrainConfig, job.command[-1]) == config
