@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ft_core.config.choices import PRECISIONS
 from ft_core.config.fields import check_fields, option, require
+from ft_core.config.shared_fields import gradient_accumulation_option, precision_option, resume_option
 
 # TRL 1.16's `DPOConfig.loss_type` values (trl/trainer/dpo_config.py); "robust" is Chowdhury et al. 2024's
 # unbiased loss under label noise, the one whose label_smoothing is the probability that a label is flipped
@@ -114,13 +114,7 @@ class DPOTrainConfig:
     batch_size: int = option(
         4, help="pairs per device per micro-batch", label="Batch size", group="optimization", above=0
     )
-    gradient_accumulation_steps: int = option(
-        1,
-        help="micro-batches per optimizer step",
-        label="Gradient accumulation steps",
-        group="optimization",
-        above=0,
-    )
+    gradient_accumulation_steps: int = gradient_accumulation_option()
     warmup_ratio: float = option(
         0.1,
         help="share of steps spent warming up",
@@ -148,21 +142,9 @@ class DPOTrainConfig:
         group="validation",
         at_least=0,
     )
-    resume: bool = option(
-        False,
-        help="continue from the last checkpoint in run_dir",
-        label="Resume from checkpoint",
-        advanced=True,
-        group="validation",
-    )
+    resume: bool = resume_option()
     # hardware
-    precision: str = option(
-        "auto",
-        help="'auto' (bf16 where the GPU has it, else fp16 on GPU, fp32 on CPU), 'bf16', 'fp16', 'fp32'",
-        label="Precision",
-        group="hardware",
-        choices=PRECISIONS,
-    )
+    precision: str = precision_option()
     log_every_steps: int = option(
         1,
         help="write a train_log row (loss, rewards, margins, accuracy) every N optimizer steps",

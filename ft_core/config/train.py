@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ft_core.config.choices import PRECISIONS, TASKS
+from ft_core.config.choices import TASKS
 from ft_core.config.fields import check_fields, option, require
+from ft_core.config.shared_fields import gradient_accumulation_option, precision_option, resume_option
 from ft_core.languages import DEFAULT_LANGUAGE, check_language
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "scitldr-a"
@@ -213,13 +214,7 @@ class TrainConfig(DataConfig):
         group="optimization",
         above=0,
     )
-    gradient_accumulation_steps: int = option(
-        1,
-        help="micro-batches per optimizer step",
-        label="Gradient accumulation steps",
-        group="optimization",
-        above=0,
-    )
+    gradient_accumulation_steps: int = gradient_accumulation_option()
     max_grad_norm: float = option(
         1.0,
         help="gradient clipping; 0 disables",
@@ -283,21 +278,9 @@ class TrainConfig(DataConfig):
         group="validation",
         at_least=0,
     )
-    resume: bool = option(
-        False,
-        help="continue from the last checkpoint in run_dir",
-        label="Resume from checkpoint",
-        advanced=True,
-        group="validation",
-    )
+    resume: bool = resume_option()
     # hardware
-    precision: str = option(
-        "auto",
-        help="'auto' (bf16 where the GPU has it, else fp16 on GPU, fp32 on CPU), 'bf16', 'fp16', 'fp32'",
-        label="Precision",
-        group="hardware",
-        choices=PRECISIONS,
-    )
+    precision: str = precision_option()
     gradient_checkpointing: bool = option(
         False,
         help="recompute activations to save memory",
