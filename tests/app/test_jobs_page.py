@@ -102,7 +102,8 @@ def test_home_starts_the_demo_and_shows_each_step(app_env, researcher, tmp_path)
     at.button(key="demo_start").click().run()
     assert not at.exception
     bars = [b.proto.text for b in at.get("progress")]
-    assert len(bars) == 4 and "Train a small LoRA" in bars[0] and "Demo campaign" in bars[3]
+    assert len(bars) == 5 and "Train a small LoRA" in bars[0] and "Demo campaign" in bars[3]
+    assert "Judge the pairs with the embedded LLM judge" in bars[4] and "after the campaign" in bars[4]
     started = queue.list_jobs(app_env)
     assert sorted(j.kind for j in started) == ["generate", "score", "train"]
     for job in started:  # not the real demo here: tests/jobs/test_demo.py runs it on a tiny model

@@ -33,15 +33,23 @@ def cpu(**kw):
     return {**CPU, **kw}
 
 
-def wait_for(con, job_id: str, states=("finished", "failed", "cancelled"), timeout: float = 20.0, **kw):
-    """Reconcile (with `kw` standing for the machine) until the job is in one of `states`."""
+def wait_for(
+    con,
+    job_id: str,
+    states=("finished", "failed", "cancelled"),
+    timeout: float = 20.0,
+    poll: float = 0.05,
+    **kw,
+):
+    """Reconcile (with `kw` standing for the machine) every `poll` seconds, as the app's watcher does,
+    until the job is in one of `states` (by default: it has ended)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         scheduler.reconcile(con, **kw)
         job = queue.get_job(con, job_id)
         if job.status in states:
             return job
-        time.sleep(0.05)
+        time.sleep(poll)
     raise AssertionError(f"job {job_id} still {queue.get_job(con, job_id).status} after {timeout} s")
 
 

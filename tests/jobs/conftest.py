@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
+def cpu_machine(monkeypatch):
+    """A CPU-only machine with one job slot, whatever the machine running the tests has."""
+    monkeypatch.setenv("FT_CPU_JOBS", "1")
+    monkeypatch.setenv("FT_JOB_GPUS", "")
+
+
+@pytest.fixture
 def log_dir(tmp_path) -> Path:
     return tmp_path / "logs"
 

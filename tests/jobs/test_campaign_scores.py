@@ -6,11 +6,11 @@ distinct numbers and capitalised words absent from the source)."""
 from __future__ import annotations
 
 import ast
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.fake_jobs import wait_for
 
 from annotations.campaigns import CampaignConfig, create_campaign, metrics_frame, source_scores
 from annotations.stats.faithfulness import FAITHFULNESS_SCORES
@@ -21,13 +21,6 @@ from jobs.errors import JobError
 SOURCE = "The committee approved 120 new grants for researchers in Lisbon in 2021."
 COPIED = "The committee approved 120 new grants."  # every word, number and name is in the source
 INVENTED = "The board approved 450 grants for Porto."  # board, 450, porto are not
-
-
-@pytest.fixture
-def cpu_machine(monkeypatch):
-    """A CPU-only machine with one job slot, whatever the machine running the tests has."""
-    monkeypatch.setenv("FT_CPU_JOBS", "1")
-    monkeypatch.setenv("FT_JOB_GPUS", "")
 
 
 @pytest.fixture(autouse=True)
@@ -49,18 +42,6 @@ def _csv(path, with_source: bool = True):
     return path
 
 
-def _wait(con, job_id: str, timeout_s: float = 240.0) -> queue.Job:
-    """What the app's watcher thread does every few seconds: reconcile, until the job has ended."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        scheduler.reconcile(con)
-        job = queue.get_job(con, job_id)
-        if not job.active:
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"the scoring job did not end within {timeout_s} s")
-
-
 def test_creation_returns_before_scoring_and_the_scores_arrive_in_the_store(con, tmp_path, cpu_machine):
     csv = _csv(tmp_path / "outputs.csv")
     runs = tmp_path / "runs"
@@ -74,7 +55,7 @@ def test_creation_returns_before_scoring_and_the_scores_arrive_in_the_store(con,
     assert set(metrics_frame(con, cid).metric) == {"sentence_chrf"}  # the file's own column, imported at once
     assert campaign_scores.pending(con, cid).job_id == job.job_id
 
-    ended = _wait(con, job.job_id)
+    ended = wait_for(con, job.job_id, timeout=240, poll=0.5)
     assert ended.status == "finished", f"{ended.error}\n{(runs / '.jobs' / f'{job.job_id}.log').read_text()}"
     assert campaign_scores.pending(con, cid) is None
     metrics = metrics_frame(con, cid)
@@ -117,7 +98,7 @@ def test_scores_that_cannot_be_stored_fail_the_job_with_the_reason(con, tmp_path
     job = scheduler.launch(
         con, campaign_scores.KIND, ["true"], log_dir=tmp_path / "logs", run_dir=str(folder), needs_gpu=False
     )
-    ended = _wait(con, job.job_id)
+    ended = wait_for(con, job.job_id, timeout=240, poll=0.5)
     assert ended.status == "failed" and "could not be stored" in ended.error and "no scores" in ended.error
     assert set(metrics_frame(con, cid).metric) == {"sentence_chrf"}
 
@@ -140,7 +121,7 @@ def test_a_process_that_never_connected_the_campaigns_refuses_and_fails_with_the
     job = scheduler.launch(
         con, campaign_scores.KIND, ["true"], log_dir=tmp_path / "logs", run_dir=str(folder), needs_gpu=False
     )
-    ended = _wait(con, job.job_id)
+    ended = wait_for(con, job.job_id, timeout=240, poll=0.5)
     assert (
         ended.status == "failed" and "could not be stored" in ended.error and "not connected" in ended.error
     )

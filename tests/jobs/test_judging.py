@@ -5,11 +5,10 @@ CSV; a failing judge leaves the store as it was and the job failed with a one-li
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 import yaml
+from helpers.fake_jobs import wait_for
 from helpers.judge_verdicts import write_judge
 
 from annotations import store
@@ -33,26 +32,8 @@ def connected(monkeypatch):
     judging.connect(judge_folder.prepare_judging, judge_folder.store_judging)
 
 
-@pytest.fixture
-def cpu_machine(monkeypatch):
-    monkeypatch.setenv("FT_CPU_JOBS", "1")
-    monkeypatch.setenv("FT_JOB_GPUS", "")
-
-
 def local_judge(model, **fields) -> dict:
     return {"name": "tiny-judge", "backend": "local", "model": str(model), "batch_size": 8, **fields}
-
-
-def _wait(con, job_id: str, timeout_s: float = 300.0) -> queue.Job:
-    """What the app's watcher does every few seconds: reconcile, until the job has ended."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        scheduler.reconcile(con)
-        job = queue.get_job(con, job_id)
-        if not job.active:
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"the judging job did not end within {timeout_s} s")
 
 
 def _config_file(job: queue.Job) -> dict:
@@ -118,7 +99,7 @@ def test_a_finished_judge_is_imported_before_the_job_is_finished(
 ):
     cid = create_campaign(con, CampaignConfig(name="run", run_dir=str(run_folder), k=2))
     job = judging.start(con, cid, tmp_path / "runs", local_judge(tiny_model))
-    ended = _wait(con, job.job_id)
+    ended = wait_for(con, job.job_id, timeout=300, poll=0.5)
     assert ended.status == "finished", f"{ended.error}\n{open(ended.log_path).read()}"
     runs = judge_runs(con, cid)
     assert list(runs.judge) == ["tiny-judge"] and runs.n_verdicts[0] == 12
@@ -150,7 +131,7 @@ def test_a_campaign_made_from_a_file_is_judged_in_a_folder_written_from_it(
     )
     job = judging.start(con, cid, tmp_path / "runs", local_judge(tiny_model))
     assert job.run_dir == str(judging.judge_folder(tmp_path / "runs", cid))
-    ended = _wait(con, job.job_id)
+    ended = wait_for(con, job.job_id, timeout=300, poll=0.5)
     assert ended.status == "finished", f"{ended.error}\n{open(ended.log_path).read()}"
     verdicts = judge_verdicts_frame(con, cid)
     assert sorted(verdicts.item_id) == ["q0", "q1", "q2"]
@@ -168,7 +149,7 @@ def test_a_failing_judge_leaves_the_store_untouched_and_says_why_in_one_line(
     import_judge(con, cid, "earlier")
     before = _store_rows(con)
     job = judging.start(con, cid, tmp_path / "runs", local_judge(tmp_path / "no-such-model"))
-    ended = _wait(con, job.job_id)
+    ended = wait_for(con, job.job_id, timeout=300, poll=0.5)
     assert ended.status == "failed" and "\n" not in ended.error
     assert "no-such-model" in ended.error
     assert _store_rows(con) == before
@@ -191,6 +172,6 @@ def test_verdicts_that_cannot_be_imported_fail_the_job_with_the_reason(
         needs_gpu=False,
         env={judging.CAMPAIGN_ENV: cid},
     )
-    ended = _wait(con, job.job_id)
+    ended = wait_for(con, job.job_id, timeout=300, poll=0.5)
     assert ended.status == "failed" and "could not be imported" in ended.error and "silent" in ended.error
     assert judge_runs(con, cid).empty
