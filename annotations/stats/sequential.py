@@ -214,21 +214,30 @@ def proxy_mean_bounds(yhat_unlabelled: np.ndarray, alpha: float) -> tuple[float,
     return float(np.mean(x)), low, high
 
 
-def predictable_lam(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
-    """For each item, cov(y, yhat) / var(yhat) over the items before it (the variance-minimising weight of
-    the rectified value y - lam * yhat, PPI++'s lam with N large), clipped to [0, 1]; 0 for the first
-    LAM_WARMUP items and while the proxy has been constant. Predictable: item i's lam never sees item i."""
+def predictable_lam(
+    y: np.ndarray, yhat: np.ndarray, shift_width: float = 0.0, alpha: float = 0.05
+) -> np.ndarray:
+    """For each item, the weight of the proxy from the items before it only (predictable: item i's lam never
+    sees item i), in steps of 0.05 on [0, 1]; 0 for the first LAM_WARMUP items.
+
+    It minimises the sequence's rough width at this item, 2 * sqrt(2 log(2 / alpha) / t) * sd(y - lam * yhat)
+    + lam * shift_width. The first term (about the human-only sequence's width at a few hundred items) alone
+    gives PPI++'s variance-minimising weight, cov(y, yhat) / var(yhat); the second is what the unknown proxy
+    mean costs (`ppi_confidence_sequence` moves the ends by lam times its error), so lam falls as the items
+    grow and the noise the proxy removes falls below that cost."""
     t = np.arange(len(y), dtype=float)  # items before each one
-    sum_y = np.concatenate([[0.0], np.cumsum(y)[:-1]])
-    sum_f = np.concatenate([[0.0], np.cumsum(yhat)[:-1]])
-    sum_yf = np.concatenate([[0.0], np.cumsum(y * yhat)[:-1]])
-    sum_ff = np.concatenate([[0.0], np.cumsum(yhat * yhat)[:-1]])
+    before = [np.concatenate([[0.0], np.cumsum(v)[:-1]]) for v in (y, yhat, y * y, y * yhat, yhat * yhat)]
     with np.errstate(invalid="ignore", divide="ignore"):
-        covariance = sum_yf / t - (sum_y / t) * (sum_f / t)
-        variance = sum_ff / t - (sum_f / t) ** 2
-        lam = np.clip(covariance / variance, 0.0, 1.0)
-    usable = (t >= LAM_WARMUP) & (variance > 1e-12)
-    return np.where(usable, np.nan_to_num(lam), 0.0)
+        mean_y, mean_f, mean_yy, mean_yf, mean_ff = (v / t for v in before)
+        var_y, covariance = mean_yy - mean_y**2, mean_yf - mean_y * mean_f
+        var_f = mean_ff - mean_f**2
+    weights = np.linspace(0.0, 1.0, 21)
+    variance = var_y[:, None] - 2 * weights * covariance[:, None] + weights**2 * var_f[:, None]
+    scale = np.sqrt(2 * math.log(2 / alpha) / (t + 1))
+    width = 2 * scale[:, None] * np.sqrt(np.maximum(variance, 1e-12)) + weights * shift_width
+    lam = weights[np.argmin(np.nan_to_num(width, nan=np.inf), axis=1)]
+    usable = (t >= LAM_WARMUP) & (var_f > 1e-12)
+    return np.where(usable, lam, 0.0)
 
 
 def ppi_confidence_sequence(
@@ -243,7 +252,8 @@ def ppi_confidence_sequence(
 
         z_i = y_i - lam_i * (yhat_i - mean(yhat_unlabelled)),
 
-    with lam_i from the items before i only (`predictable_lam`) and the plug-in bets of z. Why it is valid:
+    with lam_i from the items before i only (`predictable_lam`: PPI++'s weight, lowered as the proxy mean's
+    price below outweighs the noise it removes) and the plug-in bets of z. Why it is valid:
     with items drawn independently of the unjudged pool, E[z_i | the past] = theta + lam_i * eps, eps = the
     pool's proxy mean minus the population's. With probability >= 1 - PROXY_MEAN_SHARE * alpha, eps lies in
     [eps_lo, eps_hi] (`proxy_mean_bounds`); on that event the gambler betting above m, paid
@@ -280,7 +290,7 @@ def ppi_confidence_sequence(
         return PPIConfidenceSequence(
             empty, empty, empty, empty, alpha, pool_mean, pool_low, pool_high, len(pool)
         )
-    lam = predictable_lam(x, proxy)
+    lam = predictable_lam(x, proxy, eps_hi - eps_lo, alpha - proxy_alpha)
     z = x - lam * (proxy - pool_mean)
     betting_alpha = alpha - proxy_alpha
     # z - m - lam * eps_hi >= -(m + lam * (1 - pool_mean + eps_hi)), z - m - lam * eps_lo <= 1 - m + lam *
