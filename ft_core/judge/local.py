@@ -100,7 +100,8 @@ class LocalJudge:
         return [(*map(float, labels[i].tolist()), float(mass[i])) for i in range(len(texts))]
 
     def last_logits_alone(self, ids: list[list[int]]) -> Any:
-        """The next-token logits after each text, every text read in full (left padding), the plain reference."""
+        """The next-token logits after each text, every text read in full (left padding): the plain
+        reference."""
         return self._extend(None, None, None, ids)[2]
 
     def last_logits(self, ids: list[list[int]]) -> Any:
@@ -126,8 +127,8 @@ class LocalJudge:
         return out
 
     def _extend(self, cache: Any, past_mask: Any, rows: list[int] | None, new_ids: list[list[int]]) -> tuple:
-        """One forward pass over `new_ids` (left-padded) continuing `cache` row `rows[i]` for text i (None: from
-        scratch); returns the cache, the attention mask so far and the last position's logits."""
+        """One forward pass over `new_ids` (left-padded) continuing `cache` row `rows[i]` for text i (None:
+        from scratch); returns the cache, the attention mask so far and the last position's logits."""
         import torch
 
         device = next(self.model.parameters()).device
@@ -179,14 +180,15 @@ def _common_length(a: list[int], b: list[int], start: int) -> int:
 
 
 def shared_prefixes(ids: list[list[int]]) -> list[list[PrefixNode]]:
-    """The texts as a prefix tree cut into stages (one forward pass each): the tokens every text shares (the chat
-    template and the instructions), then what smaller groups share (both orders of a pair share the source), then
-    each text's own rest, never empty (its last token gives the logits). A text's tokens are its nodes' tokens
-    from stage 0 down to the node that names it."""
+    """The texts as a prefix tree cut into stages (one forward pass each): the tokens every text shares (the
+    chat template and the instructions), then what smaller groups share (both orders of a pair share the
+    source), then each text's own rest, never empty (its last token gives the logits). A text's tokens are its
+    nodes' tokens from stage 0 down to the node that names it."""
     stages: list[list[PrefixNode]] = [[] for _ in range(MAX_STAGES)]
 
     def clusters(members: list[int], offset: int) -> list[list[int]]:
-        """Members sorted by their tokens from `offset`, cut where neighbours share fewer than MIN_SHARED_TOKENS."""
+        """Members sorted by their tokens from `offset`, cut where neighbours share fewer than
+        MIN_SHARED_TOKENS."""
         order = sorted(members, key=lambda i: ids[i][offset:])
         out = [[order[0]]]
         for prev, i in zip(order, order[1:]):

@@ -78,7 +78,8 @@ def test_batched_probabilities_equal_one_prompt_at_a_time(tmp_path, tiny_causal_
 
 
 def pair_prompts(judge) -> list[str]:
-    """Both orders of pairs that share the instructions and differ in source and outputs, of uneven lengths."""
+    """Both orders of pairs that share the instructions and differ in source and outputs, of uneven
+    lengths."""
     from ft_core.judge.config import DEFAULT_PROMPT, DEFAULT_QUESTION, fill_template
 
     texts = []
