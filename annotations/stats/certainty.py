@@ -24,7 +24,13 @@ from annotations.stats.ppi import (
     ppi_mean,
 )
 from annotations.stats.preference import default_pair
-from annotations.stats.sequential import Decision, confidence_sequence, decide
+from annotations.stats.sequential import (
+    Decision,
+    PPIConfidenceSequence,
+    confidence_sequence,
+    decide,
+    ppi_confidence_sequence,
+)
 
 # the automatic score tried first as the proxy, when the page does not name one (most human-like first)
 PROXY_ORDER = ("likelihood", "bertscore_f1", "rougeL", "rougeLsum", "rouge1", "rouge2", "sentence_sacrebleu")
@@ -89,6 +95,9 @@ class Certainty:
     ppi_sentence: str
     plan: PPIPlan | None  # human-judged items for target_half_width, with and without the proxy
     confidence: float
+    # the anytime-valid sequence with the proxy (judged items with it, in completion order; the unjudged ones
+    # bound its mean); None where `ppi` is None or fewer than 2 items are unjudged
+    ppi_sequence: PPIConfidenceSequence | None = None
 
 
 def certainty(
@@ -128,6 +137,7 @@ def certainty(
         return _active_certainty(labels, sequence, active_draws, system, opponent, delta, confidence)
     metric = (metric or next(iter(proxy_metrics(metrics)), None)) if use_proxy else None
     ppi, plan, sentence = None, None, "No automatic score to use as a proxy: only the human judgments count."
+    ppi_sequence = None
     if metric is not None:
         proxy = metric_preference(metrics, metric, system, opponent)
         gold = set(map(str, gold_items)) | set(
@@ -141,6 +151,10 @@ def certainty(
                 judged["label"], proxy.loc[judged["item_id"]], unjudged.to_numpy(), confidence=confidence
             )
             sentence = describe(ppi, f"the {metric} difference")
+            if len(unjudged) >= 2:
+                ppi_sequence = ppi_confidence_sequence(
+                    judged["label"], proxy.loc[judged["item_id"]], unjudged.to_numpy(), alpha=1 - confidence
+                )
             plan = human_items_for_half_width(
                 judged["label"],
                 proxy.loc[judged["item_id"]],
@@ -163,6 +177,7 @@ def certainty(
         plan=plan,
         ppi_sentence=sentence,
         confidence=confidence,
+        ppi_sequence=ppi_sequence,
     )
 
 

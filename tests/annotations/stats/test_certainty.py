@@ -8,6 +8,7 @@ from helpers.synthetic import make_campaign
 
 from annotations.stats.certainty import certainty, item_labels, metric_preference, proxy_metrics
 from annotations.stats.ppi import StatsInputError
+from annotations.stats.sequential import ppi_confidence_sequence
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +108,22 @@ def test_no_judgments_of_the_pair_is_one_line(campaign):
         certainty(campaign.judgments, system="finetuned", opponent="other")
     empty = pd.DataFrame(columns=campaign.metrics.columns)
     assert proxy_metrics(empty) == []
+
+
+def test_with_a_proxy_the_certainty_carries_the_prediction_powered_sequence(campaign):
+    """The judged items that have the proxy, in completion order, against the unjudged items: the same
+    sequence as calling ppi_confidence_sequence on them; none without a proxy."""
+    first = sorted(campaign.judgments["item_id"].unique())[:80]
+    judged = campaign.judgments[campaign.judgments["item_id"].isin(first)]
+    result = certainty(judged, campaign.metrics, "good_metric")
+    labels = item_labels(judged, "finetuned", "base")
+    proxy = metric_preference(campaign.metrics, "good_metric", "finetuned", "base")
+    gold = set(judged.loc[judged["is_gold"], "item_id"])
+    proxy = proxy[~proxy.index.isin(gold)]
+    unjudged = proxy[~proxy.index.isin(labels["item_id"])].to_numpy()
+    expected = ppi_confidence_sequence(labels["label"], proxy.loc[labels["item_id"]], unjudged, alpha=0.05)
+    sequence = result.ppi_sequence
+    assert len(sequence.lower) == result.n_items and sequence.n_unlabelled == result.ppi.n_unlabelled
+    assert np.array_equal(sequence.lower, expected.lower) and np.array_equal(sequence.upper, expected.upper)
+    assert sequence.lower[-1] <= result.ppi.estimate <= sequence.upper[-1]
+    assert certainty(judged, campaign.metrics, use_proxy=False).ppi_sequence is None

@@ -14,6 +14,8 @@ from annotations.stats.sequential import (
     StatsInputError,
     confidence_sequence,
     decide,
+    ppi_confidence_sequence,
+    proxy_mean_bounds,
 )
 
 
@@ -146,3 +148,103 @@ def test_bad_decisions_are_one_line():
     with pytest.raises(StatsInputError, match="no values yet"):
         decide([], [], delta=0.05)
     assert len(confidence_sequence([]).lower) == 0
+
+
+def ppi_campaigns(n_campaigns: int, n_judged: int, n_pool: int, seed: int, **judge):
+    """Each campaign's first `n_judged` items go to humans in order; the judge alone sees the other
+    `n_pool`."""
+    c = judged_campaigns(n_campaigns=n_campaigns, n_items=n_judged + n_pool, seed=seed, **judge)
+    return c.human[:, :n_judged], c.judge[:, :n_judged], c.judge[:, n_judged:], c.true_win_rate
+
+
+def test_ppi_sequence_with_a_biased_judge_rarely_misses_at_any_look():
+    """2,000 campaigns, a judge that prefers the longer output and the first position, a look after every
+    item: the share of campaigns whose sequence ever excludes the true win rate is at most alpha."""
+    alpha = 0.05
+    y, yhat, pool, truth = ppi_campaigns(2000, 200, 1000, seed=41, advantage=0.2)
+    assert abs(np.mean(yhat) - truth) > 0.04  # the judge alone is biased
+    missed, proxy_used = [], []
+    for labels, proxy, unjudged in zip(y, yhat, pool):
+        cs = ppi_confidence_sequence(labels, proxy, unjudged, alpha=alpha, grid_size=100)
+        missed.append(np.any((cs.lower > truth) | (cs.upper < truth)))
+        proxy_used.append(cs.lam.max() > 0)
+        assert cs.lam[0] == 0 and cs.lam.max() <= 1
+    assert np.mean(missed) <= alpha
+    assert np.mean(proxy_used) > 0.9  # the proxy does enter: this is not the human-only sequence
+    assert np.all(cs.lower <= cs.upper) and np.all(np.diff(cs.lower) >= 0)
+
+
+def test_ppi_sequence_lam_is_predictable():
+    """Changing item i changes no lam before or at i: each weight sees only the items before it."""
+    rng = np.random.default_rng(3)
+    y, pool = rng.random(60), rng.random(200)
+    yhat = np.clip(y + rng.normal(0, 0.1, 60), 0, 1)  # a proxy that tracks, so lam moves
+    base = ppi_confidence_sequence(y, yhat, pool, grid_size=50)
+    changed = y.copy()
+    changed[30] = 1 - changed[30]
+    moved = ppi_confidence_sequence(changed, yhat, pool, grid_size=50)
+    assert np.array_equal(base.lam[:31], moved.lam[:31]) and not np.array_equal(base.lam[31:], moved.lam[31:])
+
+
+def stopping_times(sequences) -> np.ndarray:
+    """Items until each sequence first says 'fine-tune better' (inf: never)."""
+    out = []
+    for cs in sequences:
+        decided = np.flatnonzero(cs.lower > 0.5)
+        out.append(decided[0] + 1 if len(decided) else np.inf)
+    return np.array(out)
+
+
+def test_a_good_proxy_decides_sooner_than_the_humans_alone():
+    y, yhat, pool, truth = ppi_campaigns(60, 800, 4000, seed=43, advantage=0.3, judge_skill=4.0)
+    assert truth > 0.55
+    human = stopping_times(confidence_sequence(labels, grid_size=200) for labels in y)
+    ppi = stopping_times(
+        ppi_confidence_sequence(labels, proxy, unjudged, grid_size=200)
+        for labels, proxy, unjudged in zip(y, yhat, pool)
+    )
+    assert np.median(ppi) < 0.9 * np.median(human)
+
+
+def test_a_noise_proxy_costs_little():
+    """A judge that tracks nothing: lam stays near 0 and the sequence stays close to the human-only one."""
+    y, yhat, pool, _ = ppi_campaigns(40, 400, 2000, seed=44, advantage=0.3, judge_skill=0.0, length_bias=0.0)
+    widths = []
+    for labels, proxy, unjudged in zip(y, yhat, pool):
+        ppi = ppi_confidence_sequence(labels, proxy, unjudged, grid_size=200)
+        human = confidence_sequence(labels, grid_size=200)
+        widths.append((ppi.upper[-1] - ppi.lower[-1]) / (human.upper[-1] - human.lower[-1]))
+        assert np.median(ppi.lam[50:]) < 0.2
+    assert np.median(widths) < 1.1
+
+
+def test_proxy_mean_bounds_cover_and_are_tight():
+    """The pool's interval covers the proxy's population mean (checked over 500 pools) and stays within a
+    small factor of the CLT interval at the same level (about 1.6x for 500 items, the exact interval's price;
+    1.3x for 2,000)."""
+    rng = np.random.default_rng(8)
+    alpha, truth, covered, ratio = 0.01, 0.3, [], []
+    for _ in range(500):
+        pool = rng.beta(3, 7, size=500)  # mean 0.3
+        mean, low, high = proxy_mean_bounds(pool, alpha)
+        covered.append(low <= truth <= high)
+        ratio.append((high - low) / (2 * sps.norm.ppf(1 - alpha / 2) * pool.std(ddof=1) / math.sqrt(500)))
+        assert low <= mean <= high
+    assert np.mean(covered) >= 1 - alpha
+    assert np.median(ratio) < 1.8
+
+
+@pytest.mark.parametrize(
+    "y,yhat,pool,message",
+    [
+        ([0.5, 1.0], [0.5], [0.2, 0.3], "one proxy value per judged item"),
+        ([0.5], [1.5], [0.2, 0.3], r"yhat must lie in \[0, 1\]"),
+        ([0.5], [0.5], [0.2], "at least 2 unjudged items"),
+        ([0.5], [0.5], [0.2, np.nan], "yhat_unlabelled must be a flat list of finite numbers"),
+        ([2.0], [0.5], [0.2, 0.3], r"must lie in \[0, 1\]"),
+    ],
+)
+def test_ppi_sequence_bad_input_is_one_line(y, yhat, pool, message):
+    with pytest.raises(StatsInputError, match=message) as error:
+        ppi_confidence_sequence(y, yhat, pool)
+    assert "\n" not in str(error.value)

@@ -74,7 +74,55 @@ def test_batched_probabilities_equal_one_prompt_at_a_time(tmp_path, tiny_causal_
     texts = [judge.full_prompt(f"compare {'long ' * (3 * i)}texts {i}") for i in range(6)]
     batched = judge.label_probabilities(texts)
     alone = [judge.label_probabilities([t])[0] for t in texts]
-    assert np.asarray(batched) == pytest.approx(np.asarray(alone), abs=1e-4)
+    assert np.asarray(batched) == pytest.approx(np.asarray(alone), abs=1e-5)
+
+
+def pair_prompts(judge) -> list[str]:
+    """Both orders of pairs that share the instructions and differ in source and outputs, of uneven
+    lengths."""
+    from ft_core.judge.config import DEFAULT_PROMPT, DEFAULT_QUESTION, fill_template
+
+    texts = []
+    for i in range(5):
+        source = f"Source {i}: " + "a study of graphs and proteins " * (2 + 3 * i)
+        first, second = f"short answer {i}", "a longer answer " * (i + 1)
+        texts.append(
+            judge.full_prompt(fill_template(DEFAULT_PROMPT, DEFAULT_QUESTION, source, first, second))
+        )
+        texts.append(
+            judge.full_prompt(fill_template(DEFAULT_PROMPT, DEFAULT_QUESTION, source, second, first))
+        )
+    return texts + [judge.full_prompt("a prompt that shares nothing with the others")]
+
+
+def test_prefix_shared_batches_equal_one_prompt_at_a_time_to_1e5(tmp_path, tiny_causal_dir, tiny_model):
+    from ft_core.judge.local import shared_prefixes
+
+    cfg = local_config(tmp_path, tiny_causal_dir)
+    judge = LocalJudge(cfg, *tiny_model)
+    texts = pair_prompts(judge)
+    ids = judge.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    stages = shared_prefixes(ids)
+    # the stages rebuild every text, and the two orders of each pair share more than the common instructions
+    rebuilt, ends_with = {}, {}
+    for depth, stage in enumerate(stages):
+        for row, node in enumerate(stage):
+            before = rebuilt[(depth - 1, node.parent)] if depth else []
+            rebuilt[(depth, row)] = before + node.tokens
+            if node.text is not None:
+                assert node.tokens  # the text's own last token is read in its last stage
+                ends_with[node.text] = (depth, row)
+    assert {i: rebuilt[key] for i, key in ends_with.items()} == dict(enumerate(ids))
+    pair_nodes = {i: (d - 1, stages[d][row].parent) for i, (d, row) in ends_with.items()}
+    assert all(pair_nodes[2 * k] == pair_nodes[2 * k + 1] for k in range(5))  # each pair under its own node
+    assert len({pair_nodes[i] for i in range(10)}) == 5 and len(stages) >= 3
+    shuffled = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))]
+    alone = [judge.label_probabilities([t])[0] for t in shuffled]
+    batched = judge.label_probabilities(shuffled)
+    assert np.asarray(batched) == pytest.approx(np.asarray(alone), abs=1e-5)
+    plain = judge.last_logits_alone(judge.tokenizer(shuffled, add_special_tokens=False)["input_ids"])
+    shared = judge.last_logits(judge.tokenizer(shuffled, add_special_tokens=False)["input_ids"])
+    assert torch.allclose(plain, shared, atol=1e-4)
 
 
 def test_label_tokens_are_distinct(real_tokenizer):
