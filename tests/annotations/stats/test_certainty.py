@@ -198,3 +198,16 @@ def test_items_the_judge_did_not_judge_are_left_out_and_said(campaign, humans_on
     )
     humans_only = certainty(judged, judges=_judge("oracle", truth.index, truth), use_proxy=False)
     assert humans_only.ppi is None and humans_only.proxy is None
+
+
+def test_an_order_inconsistent_pair_keeps_its_averaged_probability_not_a_tie():
+    # orders ab: P(finetuned better) = 0.9, ba: 0.5 (its label names the base): the verdict is a tie, the
+    # proxy the mean of the two orders' probabilities (p_b_better, ft_core.judge.pairs), 0.7
+    verdicts = _judge("j", ["i1", "i2"], [(0.9 + 0.5) / 2, 0.2]).assign(
+        winner=["tie", "base"], consistent=[False, True]
+    )
+    assert judge_preference(verdicts, "j", "finetuned", "base").to_dict() == pytest.approx(
+        {"i1": 0.7, "i2": 0.2}
+    )
+    missing = verdicts.assign(p_system_b=[None, 0.2])  # no probability: no proxy on that item
+    assert list(judge_preference(missing, "j", "finetuned", "base").index) == ["i2"]
