@@ -568,7 +568,7 @@ with plan_section:
     )
     if p.reason:
         st.caption(p.reason)
-    certainty_block(campaign_id, version, options.confidence)  # prediction-powered interval, when to stop
+    certainty_block(campaign_id, version, options.confidence, choices.n_judgments)  # PPI, when to stop
 progress.empty()
 
 with training_tab:

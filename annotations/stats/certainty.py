@@ -1,6 +1,7 @@
 """How certain the verdict is, for the results page's "Certainty" block: the prediction-powered win rate with
-a stored automatic score difference as the proxy (`ppi`), beside the human-only interval, and the
-anytime-valid state of the campaign (`sequential`), from the frames of docs/frames.md (no I/O).
+a proxy (`ppi`: an imported LLM judge's probability, or a stored automatic score difference), beside the
+human-only interval, and the anytime-valid state of the campaign (`sequential`), from the frames of
+docs/frames.md and the judge verdicts frame (annotations.campaigns.judge_verdicts_frame); no I/O.
 
 The unit is the item: each item's human label is the mean of its judgments of the pair (the system's win 1, a
 tie or both bad 1/2, a loss 0), gold items and flipped repeats left out as in the verdict; items enter the
@@ -73,6 +74,37 @@ def metric_preference(metrics: pd.DataFrame, metric: str, system: str, opponent:
     return 0.5 + np.tanh(difference / (spread or 1.0)) / 2
 
 
+def judge_proxy(judge: str) -> str:
+    """The name a judge has among the proxies (the page's choice, `Certainty.proxy`)."""
+    return f"judge '{judge}'"
+
+
+def judge_preference(verdicts: pd.DataFrame, judge: str, system: str, opponent: str) -> pd.Series:
+    """Per item, the judge's probability that `system` is better than `opponent`, oriented like the human
+    label: its two orders' probabilities averaged, a tie counted 1/2 (`p_b_better`, ft_core.judge.pairs); an
+    order-inconsistent pair keeps that average, whatever it is. Only items the judge has a probability on;
+    empty when the judge compared another pair.
+
+    `verdicts`: annotations.campaigns.judge_verdicts_frame (judge, item_id, system_a, system_b,
+    p_system_b)."""
+    rows = verdicts[verdicts["judge"].astype(str) == judge].dropna(subset=["p_system_b"])
+    if rows.empty:
+        return pd.Series(dtype=float)
+    system_a, system_b = str(rows["system_a"].iloc[0]), str(rows["system_b"].iloc[0])
+    if {system, opponent} != {system_a, system_b}:
+        return pd.Series(dtype=float)
+    p = pd.Series(rows["p_system_b"].astype(float).to_numpy(), index=rows["item_id"].astype(str).to_numpy())
+    return (p if system == system_b else 1 - p).groupby(level=0).mean()
+
+
+def proxy_choices(metrics: pd.DataFrame | None, verdicts: pd.DataFrame | None = None) -> list[str]:
+    """The proxies a campaign offers, the default first: each imported judge (by name), then the automatic
+    scores (`proxy_metrics`). The order is fixed before any result is seen, never by which proxy narrows
+    the interval most (that choice would void the interval's coverage)."""
+    judges = [] if verdicts is None or verdicts.empty else sorted(set(verdicts["judge"].astype(str)))
+    return [judge_proxy(j) for j in judges] + proxy_metrics(metrics)
+
+
 def proxy_metrics(metrics: pd.DataFrame | None) -> list[str]:
     """The automatic scores a campaign has, in the order the page offers them as proxy."""
     if metrics is None or metrics.empty:
@@ -90,7 +122,7 @@ class Certainty:
     sequence_low: float  # the confidence sequence's current ends, valid however often anyone looked
     sequence_high: float
     decision: Decision
-    proxy: str | None  # the automatic score used as proxy, if any
+    proxy: str | None  # the proxy used, if any: an automatic score's name or judge_proxy(judge)
     ppi: PPIResult | None  # None without a proxy, or with fewer than 2 judged items that have it
     ppi_sentence: str
     plan: PPIPlan | None  # human-judged items for target_half_width, with and without the proxy
@@ -112,10 +144,15 @@ def certainty(
     use_proxy: bool = True,
     target_half_width: float = 0.05,
     active_draws: pd.DataFrame | None = None,
+    judges: pd.DataFrame | None = None,
 ) -> Certainty:
-    """The PPI interval with `metric` (default: the first of `proxy_metrics`) as the proxy and the sequential
+    """The PPI interval with `metric` (default: the first of `proxy_choices`) as the proxy and the sequential
     decision at equivalence margin `delta`, for `system` against `opponent` (default the campaign's pair);
-    `use_proxy=False` for the human judgments alone. With a proxy, also the planner: human-judged items for a
+    `use_proxy=False` for the human judgments alone. `judges` (annotations.campaigns.judge_verdicts_frame)
+    makes each imported judge a proxy, named `judge_proxy(judge)`, its probability per item
+    (`judge_preference`). The population is the items that have the proxy: human-judged items without it
+    (a judge that has not finished, an output not scored) are left out of both intervals, and the sentence
+    says how many. With a proxy, also the planner: human-judged items for a
     `target_half_width`, with the proxy on the campaign's items and without it.
 
     Gold items are not part of the population the win rate describes: those judged are known from the
@@ -135,11 +172,15 @@ def certainty(
     decision = decide(sequence.lower, sequence.upper, delta, estimate=float(sequence.mean[-1]))
     if active_draws is not None and not active_draws.empty:
         return _active_certainty(labels, sequence, active_draws, system, opponent, delta, confidence)
-    metric = (metric or next(iter(proxy_metrics(metrics)), None)) if use_proxy else None
-    ppi, plan, sentence = None, None, "No automatic score to use as a proxy: only the human judgments count."
+    metric = (metric or next(iter(proxy_choices(metrics, judges)), None)) if use_proxy else None
+    ppi, plan, sentence = (
+        None,
+        None,
+        "No automatic score or judge to use as a proxy: only the human judgments count.",
+    )
     ppi_sequence = None
     if metric is not None:
-        proxy = metric_preference(metrics, metric, system, opponent)
+        proxy, what = _proxy_values(metric, metrics, judges, system, opponent)
         gold = set(map(str, gold_items)) | set(
             judgments.loc[judgments["is_gold"].astype(bool), "item_id"].astype(str)
         )
@@ -150,7 +191,7 @@ def certainty(
             ppi = ppi_mean(
                 judged["label"], proxy.loc[judged["item_id"]], unjudged.to_numpy(), confidence=confidence
             )
-            sentence = describe(ppi, f"the {metric} difference")
+            sentence = describe(ppi, what) + _left_out(len(labels) - len(judged), what)
             if len(unjudged) >= 2:
                 ppi_sequence = ppi_confidence_sequence(
                     judged["label"], proxy.loc[judged["item_id"]], unjudged.to_numpy(), alpha=1 - confidence
@@ -163,7 +204,7 @@ def certainty(
                 confidence,
             )
         else:
-            sentence = f"Fewer than 2 human-judged items have a {metric} score: the proxy cannot be used yet."
+            sentence = f"Fewer than 2 human-judged items have {what}: the proxy cannot be used yet."
     return Certainty(
         system=system,
         opponent=opponent,
@@ -178,6 +219,28 @@ def certainty(
         ppi_sentence=sentence,
         confidence=confidence,
         ppi_sequence=ppi_sequence,
+    )
+
+
+def _proxy_values(metric, metrics, judges, system, opponent) -> tuple[pd.Series, str]:
+    """The proxy `metric` names, per item on the labels' scale, and how a sentence calls it."""
+    if judges is not None and not judges.empty:
+        for judge in sorted(set(judges["judge"].astype(str))):
+            if metric == judge_proxy(judge):
+                return judge_preference(judges, judge, system, opponent), f"the probability of {metric}"
+    if metrics is None or metrics.empty:
+        return pd.Series(dtype=float), f"the {metric} difference"
+    return metric_preference(metrics, metric, system, opponent), f"the {metric} difference"
+
+
+def _left_out(n: int, what: str) -> str:
+    """The sentence's tail when human-judged items lack the proxy: the population is the items with it."""
+    if n <= 0:
+        return ""
+    items, are = ("items", "are") if n != 1 else ("item", "is")
+    return (
+        f" {n:,} human-judged {items} without {what} {are} left out of both intervals: they describe the "
+        "items that have it."
     )
 
 

@@ -144,13 +144,15 @@ def test_a_finished_demo_offers_its_results_instead_of_run_the_demo(
     assert not at.exception
     assert at.title[0].value == "Results"
     assert at.selectbox(key="campaign").value == state.campaign_id
-    # the newcomer's first Results page: the judge's card, and (asked for) the prediction-powered interval
-    # beside the human-only one and the sequential state
+    # the newcomer's first Results page, without a click: the judge's card, the prediction-powered interval
+    # (the demo's judge as the proxy) beside the human-only one, and the sequential state
     assert "LLM judges" in [h.value for h in at.subheader]
     assert "Order flip rate" in [m.label for m in at.metric]
-    at.toggle(key=f"certainty:{state.campaign_id}").set_value(True).run()
-    assert not at.exception
+    assert at.toggle(key=f"certainty:{state.campaign_id}").value is True
+    assert at.selectbox(key="certainty_proxy").value == "judge 'local-smollm2-135m'"
     labels = [m.label for m in at.metric]
     assert any(label.startswith("Prediction-powered") for label in labels), labels
     assert any(label.startswith("Human-only") for label in labels)
     assert any("confidence sequence of the win rate" in c.value for c in at.caption)
+    states = [m.value for m in list(at.success) + list(at.info)]
+    assert any("you may stop" in s or "Keep going" in s for s in states), states

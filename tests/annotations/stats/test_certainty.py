@@ -6,8 +6,15 @@ import pandas as pd
 import pytest
 from helpers.synthetic import make_campaign
 
-from annotations.stats.certainty import certainty, item_labels, metric_preference, proxy_metrics
-from annotations.stats.ppi import StatsInputError
+from annotations.stats.certainty import (
+    certainty,
+    item_labels,
+    judge_preference,
+    metric_preference,
+    proxy_choices,
+    proxy_metrics,
+)
+from annotations.stats.ppi import StatsInputError, ppi_mean
 from annotations.stats.sequential import ppi_confidence_sequence
 
 
@@ -127,3 +134,100 @@ def test_with_a_proxy_the_certainty_carries_the_prediction_powered_sequence(camp
     assert np.array_equal(sequence.lower, expected.lower) and np.array_equal(sequence.upper, expected.upper)
     assert sequence.lower[-1] <= result.ppi.estimate <= sequence.upper[-1]
     assert certainty(judged, campaign.metrics, use_proxy=False).ppi_sequence is None
+
+
+def _judge(name, item_ids, p_finetuned, system_a="base", system_b="finetuned"):
+    """A judge_verdicts_frame (annotations.campaigns) for one judge: p_system_b from the probability that
+    `finetuned` is better."""
+    p = np.asarray(p_finetuned, dtype=float)
+    return pd.DataFrame(
+        {
+            "judge": name,
+            "item_id": list(item_ids),
+            "system_a": system_a,
+            "system_b": system_b,
+            "p_system_b": p if system_b == "finetuned" else 1 - p,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def humans_on_40(campaign):
+    """Humans judged 40 of the 400 items; `truth` is every item's human label from all the judgments."""
+    truth = item_labels(campaign.judgments, "finetuned", "base").set_index("item_id")["label"]
+    first = sorted(truth.index)[:40]
+    return campaign.judgments[campaign.judgments["item_id"].isin(first)], truth
+
+
+def test_a_judge_equal_to_the_human_label_is_the_default_proxy_and_narrows_the_interval(
+    campaign, humans_on_40
+):
+    judged, truth = humans_on_40
+    judges = pd.concat(
+        [_judge("oracle", truth.index, truth), _judge("zzz", truth.index, np.full(len(truth), 0.5))]
+    )
+    assert proxy_choices(campaign.metrics, judges)[:3] == ["judge 'oracle'", "judge 'zzz'", "good_metric"]
+    result = certainty(judged, campaign.metrics, judges=judges)  # no proxy named: the first judge
+    assert result.proxy == "judge 'oracle'"
+    n, big_n = result.ppi.n_labelled, result.ppi.n_unlabelled
+    assert n == 40 and big_n == len(truth) - 40
+    # lam = cov(y, yhat) / ((1 + n/N) var(yhat)) with yhat = y: about 1 / (1 + n/N) = 0.89, clipped at 1
+    # (PPI++, Example 6.1; the judged items' spread against all items' decides which side)
+    assert 1 / (1 + n / big_n) - 0.1 < result.ppi.lam <= 1
+    assert result.ppi.half_width < 0.6 * result.ppi.human_half_width
+    assert result.ppi.estimate == pytest.approx(truth.mean(), abs=0.02)  # the full data's win rate
+    assert "worth about" in result.ppi_sentence and "the probability of judge 'oracle'" in result.ppi_sentence
+    # the same numbers as ppi_mean on the arrays, computed independently of the frames
+    y = truth.loc[sorted(truth.index)[:40]]
+    direct = ppi_mean(y.to_numpy(), y.to_numpy(), truth.drop(y.index).to_numpy())
+    assert (result.ppi.ci_low, result.ppi.ci_high) == pytest.approx((direct.ci_low, direct.ci_high))
+
+
+def test_a_judge_is_oriented_like_the_human_label(campaign, humans_on_40):
+    judged, truth = humans_on_40
+    # the same oracle stored with the systems the other way round: the same proxy for finetuned
+    turned = _judge("oracle", truth.index, truth, system_a="finetuned", system_b="base")
+    assert judge_preference(turned, "oracle", "finetuned", "base").loc[
+        truth.index
+    ].to_numpy() == pytest.approx(truth.to_numpy())
+    assert judge_preference(turned, "oracle", "base", "finetuned").loc[
+        truth.index
+    ].to_numpy() == pytest.approx(1 - truth.to_numpy())
+    assert judge_preference(turned, "oracle", "finetuned", "other").empty  # the judge compared another pair
+    for_base = certainty(judged, judges=turned, system="base", opponent="finetuned")
+    assert for_base.ppi.lam > 0.8 and for_base.ppi.estimate == pytest.approx(1 - truth.mean(), abs=0.02)
+
+
+def test_a_flipped_or_constant_judge_gets_lam_near_0_and_the_warning(campaign, humans_on_40):
+    judged, truth = humans_on_40
+    for p in (1 - truth, np.full(len(truth), 0.5)):  # prefers what the humans did not; says 1/2 everywhere
+        judges = _judge("bad", truth.index, p)
+        result = certainty(judged, judges=judges)
+        assert result.proxy == "judge 'bad'" and result.ppi.lam == pytest.approx(0, abs=0.05)
+        assert result.ppi_sentence.startswith("Warning")
+        assert result.ppi.half_width == pytest.approx(result.ppi.human_half_width, rel=0.03)
+
+
+def test_items_the_judge_did_not_judge_are_left_out_and_said(campaign, humans_on_40):
+    judged, truth = humans_on_40
+    half = [i for k, i in enumerate(sorted(truth.index)) if k % 2 == 0 or k >= 40]  # 20 of the 40 judged
+    result = certainty(judged, judges=_judge("oracle", half, truth.loc[half]))
+    assert result.n_items == 40 and result.ppi.n_labelled == 20
+    assert (
+        "20 human-judged items without the probability of judge 'oracle' are left out" in result.ppi_sentence
+    )
+    humans_only = certainty(judged, judges=_judge("oracle", truth.index, truth), use_proxy=False)
+    assert humans_only.ppi is None and humans_only.proxy is None
+
+
+def test_an_order_inconsistent_pair_keeps_its_averaged_probability_not_a_tie():
+    # orders ab: P(finetuned better) = 0.9, ba: 0.5 (its label names the base): the verdict is a tie, the
+    # proxy the mean of the two orders' probabilities (p_b_better, ft_core.judge.pairs), 0.7
+    verdicts = _judge("j", ["i1", "i2"], [(0.9 + 0.5) / 2, 0.2]).assign(
+        winner=["tie", "base"], consistent=[False, True]
+    )
+    assert judge_preference(verdicts, "j", "finetuned", "base").to_dict() == pytest.approx(
+        {"i1": 0.7, "i2": 0.2}
+    )
+    missing = verdicts.assign(p_system_b=[None, 0.2])  # no probability: no proxy on that item
+    assert list(judge_preference(missing, "j", "finetuned", "base").index) == ["i2"]
