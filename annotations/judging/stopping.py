@@ -15,6 +15,8 @@ import duckdb
 
 from annotations import store
 from annotations.campaigns import campaign_config, metrics_frame
+from annotations.campaigns.active_selection import active_draws_frame
+from annotations.campaigns.judge_verdicts import judge_verdicts_frame
 from annotations.campaigns.queries import campaign_status, set_status, set_stopping_rule
 from annotations.errors import AnnotationError
 from annotations.stats.certainty import Certainty, certainty, item_labels
@@ -52,6 +54,10 @@ def campaign_certainty(
         confidence=confidence,
         use_proxy=with_proxy,
         target_half_width=target_half_width,
+        # humans on the items a judge chose: no anytime-valid stop (the sequence assumes a random order), so
+        # such a campaign never closes itself; the judges are proxies as on Results
+        active_draws=active_draws_frame(con, campaign_id),
+        judges=judge_verdicts_frame(con, campaign_id) if with_proxy else None,
     )
 
 

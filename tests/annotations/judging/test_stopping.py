@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.judge_verdicts import write_judge
 from helpers.run_folders import write_run_folder
 
-from annotations.campaigns import CampaignConfig, campaign_config, create_campaign, get_campaign
+from annotations.campaigns import CampaignConfig, campaign_config, create_campaign, get_campaign, import_judge
+from annotations.campaigns.active_selection import switch_to_active
 from annotations.campaigns.queries import campaign_status, set_stopping_rule
 from annotations.errors import CampaignError, StoreError
 from annotations.judging import assignment, judgments, stopping
@@ -162,3 +164,21 @@ print(sorted(m for m in set(sys.modules) - loaded if m.startswith(("scipy", "ann
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_campaign_whose_items_a_judge_chose_never_closes_by_itself(con, tmp_path):
+    """Humans on the items the judge was least sure of come in no random order, so the anytime-valid sequence
+    does not hold there: judgments that would decide a plain campaign leave this one open, and its state says
+    no stop is offered."""
+    run_dir = write_run_folder(tmp_path / "runs" / "run-active", n_items=30)
+    write_judge(run_dir, "judge-1", n_items=30, p_finetuned=lambda i: 0.5 if i % 2 else 0.9)
+    cid = create_campaign(
+        con, CampaignConfig(name="active stop", run_dir=str(run_dir), k=1, close_when_decided=True)
+    )
+    import_judge(con, cid, "judge-1")
+    switch_to_active(con, cid, judge="judge-1", budget=25)
+    judged = _judge(con, cid, "ann-1", lambda i: "finetuned", 30)
+    decided_at = int((confidence_sequence([1.0] * 30).lower > 0.5).argmax()) + 1
+    assert judged > decided_at  # a plain campaign would have closed after `decided_at` items
+    assert campaign_status(con, cid).status == "active"
+    assert stopping.campaign_certainty(con, cid).decision.verdict == "keep_going"
