@@ -112,6 +112,14 @@ def certainty_block(
             "Effective human judgments", f"{p.effective_n:,.0f} (of {p.n_labelled:,} items)", width="content"
         )
     (st.warning if r.ppi_sentence.startswith("Warning") else st.caption)(escape_markdown(r.ppi_sentence))
+    if r.ppi_sequence is not None and draws.empty:
+        q = r.ppi_sequence
+        st.caption(
+            f"Anytime-valid with the proxy: the prediction-powered {share} confidence sequence after "
+            f"{len(q.lower):,} items is {q.lower[-1]:.1%} – {q.upper[-1]:.1%} (valid at every look, like the "
+            "human-only sequence above; it also pays for not knowing the proxy's mean exactly, so it narrows "
+            "less than the interval above)."
+        )
     plan = r.plan
     if plan is not None:
         with_proxy = (

@@ -9,7 +9,10 @@ from helpers import synthetic
 from helpers.judge_verdicts import write_judge
 from helpers.login_as import login_as
 
-from annotations.campaigns import import_judge
+from annotations.campaigns import CampaignConfig, campaign_config, create_campaign, import_judge
+from annotations.judging import assignment, judgments
+from annotations.report import load_campaign
+from annotations.stats.certainty import certainty, proxy_metrics
 
 N_ITEMS = 24
 
@@ -28,6 +31,15 @@ def with_judge(app_env, judged, tmp_path):
     write_judge(tmp_path / "runs" / "run-2", "judge-1", N_ITEMS, p_finetuned=lambda i: 0.9 if i % 3 else 0.3)
     import_judge(app_env, judged, "judge-1")
     return judged
+
+
+def _default_certainty(con, campaign_id):
+    """What the block computes at the first visit: the campaign's frames, its first proxy, its δ, 95%."""
+    data = load_campaign(con, campaign_id)
+    proxy = proxy_metrics(data.metrics)[0]
+    return certainty(
+        data.judgments, data.metrics, proxy, campaign_config(con, campaign_id).equivalence_margin
+    )
 
 
 def _results(open_page, researcher):
@@ -97,3 +109,25 @@ def test_a_large_campaign_starts_with_the_block_off_and_says_why(open_page, rese
     at.toggle(key=f"certainty:{judged}").set_value(True).run()
     assert not at.exception, at.exception
     _shows_both_intervals_and_the_sequential_state(at)
+
+
+@pytest.fixture
+def half_judged(app_env, tmp_path, run_writer):
+    """A campaign whose 24 items are half judged (k = 1, one annotator, 12 pairs through the real path)."""
+    run_dir = run_writer(tmp_path / "runs" / "run-half", n_items=N_ITEMS)
+    cid = create_campaign(app_env, CampaignConfig(name="half judged", run_dir=str(run_dir), k=1))
+    for i in range(N_ITEMS // 2):
+        pair = assignment.next_item(app_env, cid, "ann-1")
+        judgments.submit(app_env, pair.token, "ann-1", ("A", "B", "A", "tie")[i % 4])
+    return cid
+
+
+def test_a_half_judged_campaign_shows_the_anytime_valid_prediction_powered_sequence(
+    open_page, researcher, half_judged, app_env
+):
+    at = _results(open_page, researcher)
+    q = _default_certainty(app_env, half_judged).ppi_sequence  # unjudged items exist: it is computed
+    shown = next(c.value for c in at.caption if c.value.startswith("Anytime-valid with the proxy"))
+    assert f"after {len(q.lower)} items is {q.lower[-1]:.1%} – {q.upper[-1]:.1%}" in shown
+    at.selectbox(key="certainty_proxy").set_value("(none: humans only)").run()
+    assert not any(c.value.startswith("Anytime-valid with the proxy") for c in at.caption)
