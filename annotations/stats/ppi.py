@@ -234,6 +234,7 @@ def human_items_for_half_width(
     n = np.arange(2, total)  # judged; at least one item left for the proxy alone
     lam = np.clip(covariance / ((1 + n / (total - n)) * var_f), 0, 1) if var_f > 0 else np.zeros(len(n))
     variance = (var_y - 2 * lam * covariance + lam**2 * var_f) / n + lam**2 * var_f / (total - n)
+    variance = np.maximum(variance, 0.0)  # a near-perfect proxy: the sample moments can dip below 0
     reached = np.flatnonzero(z * np.sqrt(variance) <= target_half_width)
     with_proxy = int(n[reached[0]]) if len(reached) else None
     if with_proxy is None and human_only <= total:

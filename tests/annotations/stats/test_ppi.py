@@ -209,3 +209,16 @@ def test_plain_sentence_and_the_warning():
     useless = ppi_mean(noise.human[0][:100], noise.judge[0][:100], noise.judge[0][100:])
     assert useless.lam < LAMBDA_WARNING and describe(useless).startswith("Warning")
     assert "adds nothing" in describe(ppi_mean([1, 0, 1], [1, 0, 1], []))
+
+
+def test_the_planner_with_a_perfect_proxy_needs_few_human_items_and_warns_nothing():
+    import warnings
+
+    from annotations.stats.ppi import human_items_for_half_width
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the sample variance at lam = 1 can dip below 0: no sqrt of it
+        plan = human_items_for_half_width(y, y.copy(), rng.integers(0, 2, 400).astype(float), 0.05, 0.95)
+    assert plan.items_with_proxy is not None and plan.items_with_proxy < 10 < plan.items_human_only
