@@ -54,3 +54,13 @@ def test_two_system_campaign_has_no_ranking_block(app_env, researcher, tmp_path,
     at = open_as("results", researcher)
     assert not at.exception, at.exception
     assert not any(h.value == "Ranking of the systems" for h in at.subheader)
+
+
+def test_campaign_form_turns_the_systems_line_into_the_configs_list(tmp_path):
+    from pages.campaign_form import CampaignOptions
+
+    fields = CampaignOptions({"k": 2}, systems_text=" base, sft ,, dpo ").config_fields()
+    assert fields["systems"] == ["base", "sft", "dpo"]
+    config = CampaignConfig(name="x", run_dir=str(tmp_path), system_a="sft", system_b="dpo", **fields)
+    assert config.multi_system
+    assert "systems" not in CampaignOptions({"k": 2}).config_fields()  # empty: the two systems only
