@@ -151,3 +151,32 @@ def test_a_system_without_outputs_is_named(con, tmp_path):
     with pytest.raises(CampaignError, match="no outputs for system 'base'"):
         create_campaign(con, config)
     assert con.execute("SELECT count(*) FROM campaigns").fetchone()[0] == 0
+
+
+def test_gold_pairs_compare_system_a_with_system_b_and_repeats_flip_their_original(con, tmp_path):
+    folder = write_run_folder(tmp_path / "runs" / "run-g", n_items=30, systems=tuple(SYSTEMS))
+    config = CampaignConfig(
+        name="gold",
+        run_dir=str(folder),
+        systems=SYSTEMS,
+        system_a="sft",
+        system_b="dpo",
+        k=1,
+        gold_items={"item-000": "dpo", "item-001": "sft"},
+        gold_rate=0.2,
+        repeat_rate=0.2,
+    )
+    cid = create_campaign(con, config)
+    _judge_everything(con, cid, ["ann-1"])
+    rows = con.execute(
+        "SELECT assignment_id, shown_left, shown_right, is_gold, is_repeat, repeat_of FROM assignments "
+        "WHERE campaign_id = ?",
+        [cid],
+    ).fetchall()
+    sides = {a: (left, right) for a, left, right, *_ in rows}
+    gold = [(left, right) for _, left, right, is_gold, *_ in rows if is_gold]
+    repeats = [(sides[of], (left, right)) for _, left, right, _, is_repeat, of in rows if is_repeat]
+    assert len(gold) == 2 and all({left, right} == {"sft", "dpo"} for left, right in gold)
+    assert repeats and all(original == flipped[::-1] for original, flipped in repeats)
+    regular = Counter(frozenset((left, right)) for _, left, right, g, rep, _ in rows if not g and not rep)
+    assert set(regular) == set(PAIRS) and max(regular.values()) - min(regular.values()) <= 1
