@@ -74,6 +74,7 @@ class CampaignOptions:
     values: dict[str, Any]
     criteria_table: pd.DataFrame | None = None
     gold_text: str = ""
+    systems_text: str = ""  # comma-separated; empty: system_a and system_b only
 
     def config_fields(self) -> dict[str, Any]:
         fields = dict(self.values)
@@ -97,6 +98,9 @@ class CampaignOptions:
                 gold[item_id.strip()] = winner.strip()
         if gold:
             fields["gold_items"] = gold
+        systems = [name.strip() for name in self.systems_text.split(",") if name.strip()]
+        if systems:
+            fields["systems"] = systems
         return fields
 
 
@@ -179,6 +183,11 @@ def campaign_options(prefix: str = "", *, every_option: bool = True) -> Campaign
     values["repeat_rate"] = _share(r_col, "repeat_rate", f"{prefix}repeat_rate")
     if every_option:
         _stopping_rule(values, prefix)
+        options.systems_text = st.text_input(
+            f"{_label('systems')}: comma-separated, e.g. base, sft, dpo (empty: System A and System B only)",
+            key=f"{prefix}systems",
+            help=_help("systems"),
+        )
     return options
 
 

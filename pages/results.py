@@ -38,6 +38,7 @@ from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.results_certainty import certainty_block
 from pages.results_judges import judge_block
 from pages.results_preferences import preference_block
+from pages.results_ranking import ranking_block
 from pages.shared import require_role, store
 from pages.tables import analysis_with_usernames, show_table, usernames, with_usernames
 
@@ -322,6 +323,7 @@ with rest_of_verdict:
     if verdict.bradley_terry is not None:
         st.subheader("Bradley–Terry strengths")
         show_table(verdict.bradley_terry.table)
+    ranking_block(campaign_id, version, options.confidence)  # three or more systems: rank, answer X vs Y
     if not verdict.metric_table.empty:
         st.subheader("Automatic metrics on these items")
         show_table(verdict.metric_table, context=context)

@@ -170,6 +170,15 @@ class CampaignConfig:
         "equivalent within the margin)",
         label="Close by itself when decided",
     )
+    systems: list[str] | None = option(
+        None,
+        help="three or more systems to compare in pairs (e.g. base, sft, dpo); each annotator meets every "
+        "pair of systems about equally often, sides random and balanced per pair. None: system_a and "
+        "system_b only. system_a and system_b must be among them (the pair gold items and the two-system "
+        "figures use)",
+        label="Systems compared (3 or more)",
+        advanced=True,
+    )
 
     def __post_init__(self) -> None:
         self.criteria = [Criterion(**c) if isinstance(c, dict) else c for c in self.criteria]
@@ -186,6 +195,15 @@ class CampaignConfig:
             raise CampaignError(
                 f"system_a and system_b are both '{self.system_a}'; pick two different systems"
             )
+        if self.systems is not None:
+            self.systems = [str(s) for s in self.systems]
+            if len(self.systems) < 2 or len(set(self.systems)) != len(self.systems):
+                raise CampaignError(f"systems must name at least two different systems, got {self.systems}")
+            for field_name in ("system_a", "system_b"):
+                if getattr(self, field_name) not in self.systems:
+                    raise CampaignError(
+                        f"{field_name} '{getattr(self, field_name)}' must be one of systems {self.systems}"
+                    )
         if self.selection != "all" and (self.n_items is None or self.n_items < 1):
             raise CampaignError(f"n_items must be >= 1 for selection '{self.selection}'")
         check_design(self.side_block_sizes, self.side_max_imbalance)
@@ -205,6 +223,16 @@ class CampaignConfig:
                 raise CampaignError(
                     f"gold item {item_id}: winner '{winner}' must be one of {sorted(allowed)}"
                 )
+
+    @property
+    def compared_systems(self) -> list[str]:
+        """Every system of the campaign: `systems`, or system_a and system_b."""
+        return list(self.systems) if self.systems else [self.system_a, self.system_b]
+
+    @property
+    def multi_system(self) -> bool:
+        """Whether annotators meet pairs drawn from three or more systems."""
+        return len(self.compared_systems) > 2
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -67,17 +67,18 @@ def outputs_by_system(outputs: pd.DataFrame, config: CampaignConfig) -> dict[str
     if dup.any():
         first = outputs[dup].iloc[0]
         raise CampaignError(f"item '{first.item_id}' has two outputs for system '{first.system}'")
-    by_system = {
-        s: outputs[outputs.system == s].set_index("item_id") for s in (config.system_a, config.system_b)
-    }
+    by_system = {s: outputs[outputs.system == s].set_index("item_id") for s in config.compared_systems}
     if not _common_items(by_system, config):
+        if config.multi_system:
+            raise CampaignError(f"no item has outputs from all of {', '.join(config.compared_systems)}")
         raise CampaignError(f"no item has outputs from both '{config.system_a}' and '{config.system_b}'")
     return by_system
 
 
 def _common_items(by_system: dict[str, pd.DataFrame], config: CampaignConfig) -> list[str]:
-    """Items with outputs from both systems, in the first system's order."""
-    return [i for i in by_system[config.system_a].index if i in by_system[config.system_b].index]
+    """Items with outputs from every system (both, for two), in system_a's order."""
+    others = [by_system[s].index for s in config.compared_systems if s != config.system_a]
+    return [i for i in by_system[config.system_a].index if all(i in index for index in others)]
 
 
 def with_gold_from_file(config: CampaignConfig, outputs: pd.DataFrame) -> CampaignConfig:

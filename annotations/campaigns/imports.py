@@ -89,7 +89,7 @@ def read_outputs_file(path: Path) -> list[dict[str, Any]]:
 
 def _pick_files(options: pd.DataFrame, config: CampaignConfig) -> dict[str, pd.Series]:
     picked = {}
-    for system in (config.system_a, config.system_b):
+    for system in config.compared_systems:
         rows = options[options.system == system]
         if config.decoding is not None:
             rows = rows[rows.decoding == config.decoding]
@@ -180,7 +180,7 @@ def load_table_file(config: CampaignConfig) -> ImportedOutputs:
     """The two systems' rows of a CSV/JSONL of outputs, with its numeric columns as metrics."""
     path = Path(config.source_file or "")
     table = source_files.read_table_file(path)
-    for system in (config.system_a, config.system_b):
+    for system in config.compared_systems:
         if not (table.system == system).any():
             raise CampaignError(
                 f"{path.name} has no rows for system '{source_files.short(system)}'; systems are: "
@@ -190,11 +190,9 @@ def load_table_file(config: CampaignConfig) -> ImportedOutputs:
         table["references"] = table["references"].map(as_reference_list)
     elif "reference" in table:
         table["references"] = table["reference"].map(as_reference_list)
-    table = table[table.system.isin([config.system_a, config.system_b])].copy()
+    table = table[table.system.isin(config.compared_systems)].copy()
     metrics = metrics_long(table)
-    origin = {
-        s: {"decoding": None, "seed": None, "origin": str(path)} for s in (config.system_a, config.system_b)
-    }
+    origin = {s: {"decoding": None, "seed": None, "origin": str(path)} for s in config.compared_systems}
     return ImportedOutputs(table, metrics, origin)
 
 

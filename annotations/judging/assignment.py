@@ -24,6 +24,11 @@ break them:
   need the design's side comes first, which keeps items balanced across annotators too;
 - gold items (known answer) are mixed in at the campaign's `gold_rate`; a share `repeat_rate` of an
   annotator's judged items comes back later with the sides flipped (intra-annotator consistency);
+- a campaign over three or more systems (`CampaignConfig.systems`) shows each regular item once per
+  judgment as one pair of its systems: each annotator's n-th regular pair compares the pair of systems at
+  slot n of cycles of all C(n, 2) pairs, each cycle in a random order of its own (Design.system_pair), so
+  every pair of systems comes about equally often; the side comes from that pair's own balanced sequence
+  (stream "pairs:<first>|<second>"). Gold pairs compare system_a with system_b;
 - a quota (`items_per_annotator`) caps an annotator's regular judgments;
 - a campaign switched to "humans where the judge is unsure" (annotations/campaigns/active_selection.py)
   serves only the regular items its one stored draw chose (`active_draws.drawn`); gold items as before.
@@ -40,6 +45,7 @@ a system name, never whether the pair is gold or a repeat, never anything of the
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -53,7 +59,7 @@ from annotations import store
 from annotations.campaigns import CampaignConfig, Criterion, campaign_config, campaign_design
 from annotations.campaigns.judges import JUDGE_OF_EACH_CAMPAIGN_SQL, check_judge
 from annotations.errors import AnnotationError, AuthError
-from annotations.judging.design import Design
+from annotations.judging.design import SYSTEM_PAIR_STREAM, Design
 
 # The write lane of assignment (see store.write): judgments of pairs whose lease still runs use their own
 # lane.
@@ -283,7 +289,6 @@ def _claim(
                 cur, cid, item_id, annotator_id, *_sides(cfg, a_left), now, lease_until, is_gold=True
             )
 
-    a_left = design.a_left(annotator_id, pair_slots, "pairs")
     # The window read before the lock, re-checked; when none of it may be taken any more, a search in the
     # lock.
     candidates = _still_open(cur, cid, cfg, annotator_id, now, window) or _window(
@@ -291,9 +296,25 @@ def _claim(
     )
     if not candidates:
         return None
+    if cfg.multi_system:
+        # The item's balance counts system_a on the left, which says nothing of other pairs of systems:
+        # the annotator's own order decides.
+        sides = _system_pair_sides(cfg, design, annotator_id, pair_slots)
+        return _insert(cur, cid, candidates[0][0], annotator_id, *sides, now, lease_until)
+    a_left = design.a_left(annotator_id, pair_slots, "pairs")
     return _insert(
         cur, cid, _best_fit(candidates, a_left), annotator_id, *_sides(cfg, a_left), now, lease_until
     )
+
+
+def _system_pair_sides(cfg: CampaignConfig, design: Design, annotator_id: str, slot: int) -> tuple[str, str]:
+    """(shown_left, shown_right) of an annotator's `slot`-th regular pair in a campaign over three or more
+    systems: the pair of systems from the annotator's cycles of all pairs (Design.system_pair), the side from
+    that pair's own balanced sequence, whose slot is the cycle (each cycle holds every pair once)."""
+    pairs = list(itertools.combinations(cfg.compared_systems, 2))
+    first, second = pairs[design.system_pair(annotator_id, slot, len(pairs))]
+    first_left = design.a_left(annotator_id, slot // len(pairs), f"{SYSTEM_PAIR_STREAM}{first}|{second}")
+    return (first, second) if first_left else (second, first)
 
 
 def _sides(cfg: CampaignConfig, a_left: bool) -> tuple[str, str]:

@@ -38,6 +38,9 @@ from annotations.errors import CampaignError
 # The two independent side sequences of an annotator: regular pairs, and gold pairs (so a gold pair never
 # unbalances the regular ones). Flipped repeats take no slot: they show the original's sides swapped.
 SIDE_STREAMS = ("pairs", "gold")
+# In a campaign over three or more systems each pair of systems has a side sequence of its own:
+# "pairs:<first>|<second>" (True: the first on the left).
+SYSTEM_PAIR_STREAM = "pairs:"
 
 
 def new_secret() -> str:
@@ -145,7 +148,7 @@ class Design:
 
     def sides(self, annotator_id: str, n: int, stream: str = "pairs") -> list[bool]:
         """The first `n` sides of an annotator's sequence (True: system A on the left)."""
-        if stream not in SIDE_STREAMS:
+        if stream not in SIDE_STREAMS and not stream.startswith(SYSTEM_PAIR_STREAM):
             raise ValueError(f"stream must be one of {SIDE_STREAMS}, got {stream!r}")
         with _LOCK:
             cache_key = (self.secret, self.block_sizes, self.max_imbalance, annotator_id, stream)
@@ -158,6 +161,19 @@ class Design:
                 size = self.block_sizes[sequence.stream.below(len(self.block_sizes))]
                 sequence.sides += draw_block(sequence.stream, size, self.max_imbalance)
             return sequence.sides[:n]
+
+    def system_pair(self, annotator_id: str, slot: int, n_pairs: int) -> int:
+        """Which of `n_pairs` pairs of systems this annotator's `slot`-th regular pair (from 0) compares: the
+        slots come in cycles of n_pairs, each cycle a random permutation of all pairs of its own, so every
+        pair of systems comes equally often (to within one cycle) and the next pair cannot be told from the
+        previous ones before the cycle's last."""
+        cycle, position = divmod(slot, n_pairs)
+        stream = _Stream(self._key(f"system-pairs:{cycle}", annotator_id), "draws")
+        order = list(range(n_pairs))
+        for i in range(n_pairs - 1, 0, -1):  # Fisher-Yates
+            j = stream.below(i + 1)
+            order[i], order[j] = order[j], order[i]
+        return order[position]
 
     def order_key(self, annotator_id: str) -> str:
         """The annotator's key of the item order: items are ranked by md5(order_key || item_id)."""

@@ -222,10 +222,13 @@ class BradleyTerryResult:
     reason: str | None = None
     method: str = "Bradley-Terry maximum likelihood by the MM algorithm (Hunter 2004), ties as half wins"
     confidence: float = 0.95  # coverage of the table's [ci_low, ci_high]
+    # log-strengths in each item resample (one column per system, relative to `reference`); None without
+    # resampling. For comparisons of two systems (annotations.stats.ranking), not for the table.
+    boot: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         return {
-            **{k: v for k, v in asdict(self).items() if k != "table"},
+            **{k: v for k, v in asdict(self).items() if k not in ("table", "boot")},
             "table": self.table.to_dict("records"),
         }
 
@@ -287,9 +290,11 @@ def bradley_terry(
     log_strength = _bt_fit(wins)
     log_strength = log_strength - log_strength[ref]
     ci_low = ci_high = [None] * S
+    boot_frame = None
     if n_boot > 0:
         boot = _bt_fit(bootstrap_totals(flat, n_boot, seed).reshape(n_boot, S, S) / 2)
         boot = boot - boot[:, [ref]]
+        boot_frame = pd.DataFrame(boot, columns=systems)
         bounds = [percentile_interval(boot[:, i], confidence) for i in range(S)]
         ci_low, ci_high = [b[0] for b in bounds], [b[1] for b in bounds]
     table = pd.DataFrame(
@@ -309,7 +314,9 @@ def bradley_terry(
             "a system won all or none of its comparisons: its strength is unbounded (shown at the fit's "
             "limit)"
         )
-    return BradleyTerryResult(table, reference, len(judgments), n_boot, seed, reason, confidence=confidence)
+    return BradleyTerryResult(
+        table, reference, len(judgments), n_boot, seed, reason, confidence=confidence, boot=boot_frame
+    )
 
 
 def _doubled_wins_per_item(
