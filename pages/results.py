@@ -320,10 +320,10 @@ with rest_of_verdict:
         )
         for r in diffs[diffs["ci_low"].isna() & diffs["reason"].notna()].itertuples():
             st.caption(escape_markdown(f"{r.criterion}: {r.mean_diff:+.2f}, no interval: {r.reason}."))
-    if verdict.bradley_terry is not None:
+    # three or more systems: the ranking with intervals and X vs Y; otherwise the plain strengths table
+    if not ranking_block(campaign_id, version, options.confidence) and verdict.bradley_terry is not None:
         st.subheader("Bradley–Terry strengths")
         show_table(verdict.bradley_terry.table)
-    ranking_block(campaign_id, version, options.confidence)  # three or more systems: rank, answer X vs Y
     if not verdict.metric_table.empty:
         st.subheader("Automatic metrics on these items")
         show_table(verdict.metric_table, context=context)

@@ -20,17 +20,17 @@ def _ranking(campaign_id: str, version: str, confidence: float) -> Ranking | Non
     return campaign_ranking(store(), campaign_id, confidence=confidence)  # `version` keys the cache
 
 
-def ranking_block(campaign_id: str, version: str, confidence: float) -> None:
-    """Nothing for a two-system campaign; else the ranking, the matrix and the answer."""
+def ranking_block(campaign_id: str, version: str, confidence: float) -> bool:
+    """Nothing for a two-system campaign (False); else the ranking, the matrix and the answer (True)."""
     config = campaign_config(store(), campaign_id)
     if not config.multi_system:
-        return
+        return False
     st.subheader("Ranking of the systems")
     try:
         ranking = _ranking(campaign_id, version, confidence)
     except AnnotationError as e:
-        st.error(str(e))
-        return
+        st.error(escape_markdown(e))
+        return True
     left, right = st.columns(2)
     systems = ranking.systems
     system = left.selectbox(
@@ -52,6 +52,7 @@ def ranking_block(campaign_id: str, version: str, confidence: float) -> None:
         "Below: how often the row's system beat the column's head to head (ties half)."
     )
     st.dataframe(ranking.win_rate_matrix().round(3))
+    return True
 
 
 def _index(options: list[str], wanted: str) -> int:

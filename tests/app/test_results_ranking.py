@@ -37,6 +37,7 @@ def test_ranking_block_answers_whether_dpo_beat_sft(app_env, researcher, tmp_pat
     at = open_as("results", researcher)
     assert not at.exception, at.exception
     assert any(h.value == "Ranking of the systems" for h in at.subheader)
+    assert not any(h.value == "Bradley–Terry strengths" for h in at.subheader)  # one ranking, not two
     answer = next(m.value for m in at.markdown if "beats" in m.value)
     assert answer.startswith(escape_markdown("Yes: dpo is better than sft"))
     tables = [d.value for d in at.dataframe]
