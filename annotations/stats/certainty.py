@@ -205,6 +205,24 @@ def certainty(
             )
         else:
             sentence = f"Fewer than 2 human-judged items have {what}: the proxy cannot be used yet."
+    return _certainty(
+        labels,
+        sequence,
+        system,
+        opponent,
+        confidence,
+        decision=decision,
+        proxy=metric,
+        ppi=ppi,
+        plan=plan,
+        ppi_sentence=sentence,
+        ppi_sequence=ppi_sequence,
+    )
+
+
+def _certainty(labels, sequence, system, opponent, confidence, **proxy_part) -> Certainty:
+    """A Certainty: the human part (items, win rate, the sequence's current ends) from `labels` and
+    `sequence`, the decision and the proxy's part as given."""
     return Certainty(
         system=system,
         opponent=opponent,
@@ -212,13 +230,8 @@ def certainty(
         human_win_rate=float(labels["label"].mean()),
         sequence_low=float(sequence.lower[-1]),
         sequence_high=float(sequence.upper[-1]),
-        decision=decision,
-        proxy=metric,
-        ppi=ppi,
-        plan=plan,
-        ppi_sentence=sentence,
         confidence=confidence,
-        ppi_sequence=ppi_sequence,
+        **proxy_part,
     )
 
 
@@ -272,17 +285,15 @@ def _active_certainty(labels, sequence, draws, system, opponent, delta, confiden
         delta=delta,
         more_items=None,
     )
-    return Certainty(
-        system=system,
-        opponent=opponent,
-        n_items=len(labels),
-        human_win_rate=float(labels["label"].mean()),
-        sequence_low=float(sequence.lower[-1]),
-        sequence_high=float(sequence.upper[-1]),
+    return _certainty(
+        labels,
+        sequence,
+        system,
+        opponent,
+        confidence,
         decision=stop,
         proxy=judge,
         ppi=ppi,
         plan=None,
         ppi_sentence=sentence,
-        confidence=confidence,
     )
