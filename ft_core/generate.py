@@ -5,11 +5,14 @@ For each system (base, finetuned), decoding setting and seed, one JSONL file in 
 adapter is only checked to fit), then `finetuned` the same model with the adapter merged into its weights and
 peft's wrappers removed (`merge_adapter`), so both run a plain transformers model at the same cost per token.
 Unmerged, peft would keep the adapter in fp32 beside a bf16 base and run it as extra matmuls, and its
-per-layer wrappers cost time even with the adapter switched off. Prompts are built exactly as in training
-(same template, chat template, source truncation). Generation is batched with left padding over length-sorted
-batches (little padding, so little wasted compute) and written back in input order. Finished batches are
-appended to a hidden `.partial` file as they complete, so a crashed or cancelled job resumes without
-recomputing them; the final file appears atomically once every item is done.
+per-layer wrappers cost time even with the adapter switched off. More systems (`extra_systems`, e.g. an
+SFT and a DPO run on the same base: `--system dpo=runs/dpo`) are generated the same way, one after the other:
+before the first merge the base weights are copied to the host, and after each system's files they are put
+back exactly, so every adapter is merged into the same base and the model is loaded once. Prompts are built
+exactly as in training (same template, chat template, source truncation). Generation is batched with left
+padding over length-sorted batches (little padding, so little wasted compute) and written back in input
+order. Finished batches are appended to a hidden `.partial` file as they complete, so a crashed or cancelled
+job resumes without recomputing them; the final file appears atomically once every item is done.
 
 Sampling is seeded per batch from (seed, the batch's item ids): a rerun of the same job gives the same
 outputs, but a resumed job may batch the remaining items differently, so their samples can differ from the
@@ -36,8 +39,8 @@ from ft_core.runfolder import output_path, parse_output_name
 
 __all__ = [
     "SYSTEMS", "GenerateConfig", "Generated", "Job", "build_prompts", "generate", "generate_file",
-    "generate_texts", "length_sorted_batches", "load_eval_examples", "load_for_generation", "output_path",
-    "merge_adapter", "parse_output_name", "resolve_device", "resolve_job", "run_config",
+    "generate_texts", "host_copy", "length_sorted_batches", "load_eval_examples", "load_for_generation",
+    "output_path", "merge_adapter", "parse_output_name", "resolve_device", "resolve_job", "run_config",
 ]  # fmt: skip
 
 
@@ -58,6 +61,14 @@ class Job:
     eval_file: str
     output_dir: Path
     decodings: list[Decoding]
+    extra_adapters: dict[str, Path] = dataclasses.field(
+        default_factory=dict
+    )  # extra system -> adapter folder
+
+    def adapters(self, systems: list[str]) -> dict[str, Path]:
+        """The adapter of each system that has one, in generation order: finetuned (if asked), the extras."""
+        own = {"finetuned": self.adapter} if "finetuned" in systems and self.adapter is not None else {}
+        return {**own, **self.extra_adapters}
 
 
 def resolve_job(cfg: GenerateConfig) -> Job:
@@ -91,6 +102,10 @@ def resolve_job(cfg: GenerateConfig) -> Job:
                 f"the run's state is '{state}': {adapter} is the best adapter so far, not a finished run's",
                 stacklevel=2,
             )
+    extra_adapters = {
+        name: extra_system_adapter(name, folder, base_model)
+        for name, folder in cfg.extra_system_folders().items()
+    }
     if cfg.split in ("test", "validation", "dev"):
         eval_file = data.test_file if cfg.split == "test" else data.validation_file
         if not eval_file:
@@ -120,7 +135,37 @@ def resolve_job(cfg: GenerateConfig) -> Job:
         repetition_penalty=cfg.repetition_penalty,
     )
     output_dir = Path(cfg.output_dir or cfg.run_dir)
-    return Job(base_model, task, adapter, data, eval_file, output_dir, expand(cfg.decodings, defaults))
+    return Job(
+        base_model,
+        task,
+        adapter,
+        data,
+        eval_file,
+        output_dir,
+        expand(cfg.decodings, defaults),
+        extra_adapters,
+    )
+
+
+def extra_system_adapter(name: str, folder: str, base_model: str | None) -> Path:
+    """The adapter folder of an extra system given as a run folder (its adapter/) or an adapter folder;
+    RunFolderError when there is none, or when the run was trained on another base model."""
+    path = Path(folder)
+    if (path / runfolder.ADAPTER_CONFIG).is_file():
+        return path
+    adapter = runfolder.adapter_dir(path)
+    if not (adapter / runfolder.ADAPTER_CONFIG).is_file():
+        raise RunFolderError(
+            f"system {name}: {folder} is neither a run folder with an adapter/ nor a peft adapter folder "
+            "(no adapter_config.json)"
+        )
+    if runfolder.config_path(path).is_file():
+        other = runfolder.load_train_config(path).base_model
+        if base_model is not None and other != base_model:
+            raise RunFolderError(
+                f"system {name}: {folder} was trained on {other}, not on this job's base model {base_model}"
+            )
+    return adapter
 
 
 def load_eval_examples(location: str, data: DataConfig, limit: int | None = None) -> list[Example]:
@@ -195,6 +240,11 @@ def merge_adapter(model: Any, adapter: Path, base_model: str = "") -> Any:
     fp32 side matmuls beside 16-bit weights, no per-layer wrapper. The base weights are gone afterwards
     (unmerging 16-bit weights would not give them back bit for bit), so generate every base output first."""
     return _attach(model, adapter, base_model).merge_and_unload().eval()
+
+
+def host_copy(model: Any) -> dict[str, Any]:
+    """Every weight and buffer of `model` copied to the host, for `load_state_dict` to put back exactly."""
+    return {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
 
 
 def build_prompts(tokenizer: Any, data: DataConfig, examples: list[Example], task: str) -> list[str]:
@@ -405,15 +455,17 @@ def generate(cfg: GenerateConfig) -> list[Path]:
             stacklevel=2,
         )
     resolve_device(cfg.device)  # a CUDA device without a GPU fails here, before the model loads
-    adapter = job.adapter if "finetuned" in cfg.systems else None
+    adapters = job.adapters(cfg.systems)
+    systems = [*cfg.systems, *job.extra_adapters]
     work = [
         (decoding, seed, system)
         for decoding in job.decodings
         for seed in (cfg.seeds if decoding.stochastic else cfg.seeds[:1])
-        for system in cfg.systems
+        for system in systems
     ]
-    # every base file first, on the plain model; then the adapter is merged in once for the fine-tuned files
-    order = sorted(range(len(work)), key=lambda i: work[i][2] != "base")
+    # every base file first, on the plain model; then each adapter merged in once, for its system's files
+    rank = {system: i for i, system in enumerate(["base", *adapters])}
+    order = sorted(range(len(work)), key=lambda i: rank[work[i][2]])
     # the whole plan first, so a reader of the log (jobs.progress) knows how much is left across every file
     names = [runfolder.output_file_name(work[i][2], work[i][0].name, work[i][1]) for i in order]
     print(f"plan: {len(work)} outputs files of {len(examples)} items: {', '.join(names)}", flush=True)
@@ -421,18 +473,23 @@ def generate(cfg: GenerateConfig) -> list[Path]:
     model, tokenizer = load_for_generation(
         job.base_model, job.task, None, cfg.precision, cfg.device, cfg.attn_implementation
     )
-    if adapter is not None:
+    for adapter in adapters.values():
         check_adapter(model, adapter, job.base_model)  # a misfit fails before any output is written
     prompts = build_prompts(tokenizer, job.data, examples, job.task)
     runfolder.outputs_dir(job.output_dir).mkdir(parents=True, exist_ok=True)
     runfolder.write_config(runfolder.outputs_dir(job.output_dir) / runfolder.GENERATE_CONFIG, cfg)
     paths: list[Path] = [Path()] * len(work)
-    merged = False
+    # merging overwrites the base weights: with several adapters, keep a host copy to put back between them
+    base_weights = host_copy(model) if len(adapters) > 1 else None
+    merged: str | None = None
     for i in order:
         decoding, seed, system = work[i]
-        if system == "finetuned" and not merged:
-            print("merging the fine-tuned adapter into the model", flush=True)
-            model, merged = merge_adapter(model, adapter, job.base_model), True
+        if system != "base" and merged != system:
+            if merged is not None:
+                model.load_state_dict(base_weights)
+            what = "the fine-tuned adapter" if system == "finetuned" else f"the adapter of {system}"
+            print(f"merging {what} into the model", flush=True)
+            model, merged = merge_adapter(model, adapters[system], job.base_model), system
         paths[i] = generate_file(
             model,
             tokenizer,

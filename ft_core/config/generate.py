@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ft_core.config.choices import PRECISIONS, SYSTEMS, TASKS
@@ -40,6 +41,15 @@ class GenerateConfig:
     )
     systems: list[str] = option(
         list(SYSTEMS), help="systems to generate: base, finetuned", label="Systems", advanced=True
+    )
+    extra_systems: list[str] = option(
+        [],
+        help="more systems, each NAME=FOLDER: a run folder (its adapter/) or a LoRA adapter folder on the "
+        "same base model, e.g. --system dpo=runs/dpo (repeatable); in a file also a mapping {dpo: runs/dpo}",
+        label="More systems (NAME=FOLDER)",
+        advanced=True,
+        flag="--system",
+        split_commas=False,  # a folder's name may hold a comma
     )
     decodings: list[str] = option(
         ["greedy"],
@@ -148,6 +158,8 @@ class GenerateConfig:
     )
 
     def __post_init__(self) -> None:
+        if isinstance(self.extra_systems, dict):  # a config file's mapping {name: folder}
+            self.extra_systems = [f"{name}={folder}" for name, folder in self.extra_systems.items()]
         check_fields(self)
         require(
             bool(self.run_dir or self.base_model),
@@ -162,7 +174,31 @@ class GenerateConfig:
             f"systems must be among {', '.join(SYSTEMS)}; got {', '.join(self.systems) or 'none'}",
         )
         require(bool(self.seeds), "seeds is empty; give at least one seed")
+        self.extra_system_folders()  # checks the names
         require(
             bool(self.run_dir or self.output_dir),
             "without run_dir, set output_dir: the folder that receives outputs/",
         )
+
+    def extra_system_folders(self) -> dict[str, str]:
+        """`extra_systems` as {name: folder}, in the order given; ConfigError on a bad name or entry."""
+        folders: dict[str, str] = {}
+        for entry in self.extra_systems:
+            name, sep, folder = entry.partition("=")
+            name, folder = name.strip(), folder.strip()
+            require(bool(sep and folder), f"extra_systems: {entry!r} is not NAME=FOLDER (e.g. dpo=runs/dpo)")
+            require(
+                bool(_SYSTEM_NAME.match(name)) and "__" not in name,
+                f"extra_systems: system name {name!r} must be letters, digits, '-', '_' or '.' "
+                "(no '__', which outputs file names use as separator)",
+            )
+            require(
+                name not in SYSTEMS,
+                f"extra_systems: {name!r} is a built-in system; name the extra one otherwise (e.g. sft, dpo)",
+            )
+            require(name not in folders, f"extra_systems: system {name!r} is given twice")
+            folders[name] = folder
+        return folders
+
+
+_SYSTEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -461,3 +461,74 @@ def test_the_merged_finetuned_model_runs_the_same_operations_as_the_base(tmp_pat
     for p in finetuned.parameters():
         p.requires_grad_(True)
     assert _aten_ops(finetuned, tokenizer, prompts)[1] == finetuned_out
+
+
+def test_extra_systems_are_generated_like_finetuned_from_one_model_load(tmp_path, tiny_causal_dir, capsys):
+    """An extra system with the run's own adapter writes exactly the fine-tuned outputs, even after another
+    adapter was merged in between (the base weights are put back); each extra system gets per-item scores."""
+    import pandas as pd
+
+    from ft_core.config import ScoreConfig
+    from ft_core.scoring import score
+
+    root = tmp_path / "gen"
+    root.mkdir()
+    run = make_run(root, tiny_causal_dir, write_eval_file(root, n=5), id_column="paper_id")
+    other = make_adapter(tiny_causal_dir, tmp_path / "other_adapter", scale=0.9)
+    cfg = GenerateConfig(
+        run_dir=str(run),
+        batch_size=2,
+        no_repeat_ngram_size=NO_REPEAT,
+        extra_systems={"other": str(other), "same": str(run)},  # a run folder or an adapter folder
+    )
+    capsys.readouterr()
+    paths = generate(cfg)
+    out = capsys.readouterr().out
+    assert out.count("loading the model") == 1
+    assert [parse_output_name(p).system for p in paths] == ["base", "finetuned", "other", "same"]
+    outputs = {parse_output_name(p).system: [r["output"] for r in _read(p)] for p in paths}
+    assert outputs["same"] == outputs["finetuned"]
+    assert outputs["other"] != outputs["finetuned"] and outputs["finetuned"] != outputs["base"]
+    assert {r["system"] for r in _read(paths[2])} == {"other"}
+    score(ScoreConfig(run_dir=str(run), metrics=["bleu"], n_boot=100))
+    per_example = pd.read_parquet(run / "scores" / "per_example.parquet")
+    assert per_example.groupby("system").item_id.nunique().to_dict() == {
+        "base": 5,
+        "finetuned": 5,
+        "other": 5,
+        "same": 5,
+    }
+
+
+def test_extra_systems_from_the_command_line_and_their_bad_inputs(tmp_path, tiny_causal_dir):
+    from ft_core.config import config_to_args, parse_cli
+
+    root = tmp_path / "gen"
+    root.mkdir()
+    run = make_run(root, tiny_causal_dir, write_eval_file(root, n=3), id_column="paper_id")
+    argv = ["--run-dir", str(run), "--system", f"sft={run}", "--system", "dpo=runs/a,b"]
+    cfg = parse_cli(GenerateConfig, argv, "generate")
+    assert cfg.extra_system_folders() == {"sft": str(run), "dpo": "runs/a,b"}
+    assert parse_cli(GenerateConfig, config_to_args(cfg), "generate") == cfg
+    for systems, message in [
+        (["dpo"], "is not NAME=FOLDER"),
+        (["d__po=x"], "must be letters"),
+        (["finetuned=x"], "is a built-in system"),
+        (["a=x", "a=y"], "given twice"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            GenerateConfig(run_dir=str(run), extra_systems=systems)
+    # a folder without an adapter, or a run on another base model: one line, before any model loads
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RunFolderError, match="system dpo: .* neither a run folder with an adapter"):
+        generate(GenerateConfig(run_dir=str(run), extra_systems=[f"dpo={empty}"], base_model="no/such-model"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    foreign = make_run(elsewhere, tiny_causal_dir, write_eval_file(elsewhere, n=3))
+    cfg_json = json.loads((foreign / "config.json").read_text())
+    cfg_json["base_model"] = "another/model"
+    (foreign / "config.json").write_text(json.dumps(cfg_json))
+    with pytest.raises(RunFolderError, match="trained on another/model"):
+        resolve_job(GenerateConfig(run_dir=str(run), extra_systems=[f"dpo={foreign}"]))
+    assert not (run / "outputs").exists()
