@@ -1,8 +1,8 @@
 """The whole preference loop on tiny models, in one test: a tiny SFT run generates on its training items; a
 campaign over base vs fine-tuned is judged (simulated annotators, through the real assignment and submit
 path); the preferences export feeds a few DPO steps; one `generate` call writes base, fine-tuned and DPO
-outputs for the test items; a three-system campaign over them is judged; `rank_systems` ranks the three
-systems."""
+outputs for the test items, `score` scores all three; a three-system campaign over them is judged;
+`rank_systems` ranks the three systems."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from annotations.judging import judgments
 from annotations.report.preferences import PreferenceOptions, campaign_preferences, write_preferences
 from annotations.stats.ranking import rank_systems
 from ft_core import runfolder
-from ft_core.config import DPOTrainConfig, GenerateConfig, TrainConfig
+from ft_core.config import DPOTrainConfig, GenerateConfig, ScoreConfig, TrainConfig
 from ft_core.dpo import dpo
 from ft_core.generate import generate
+from ft_core.scoring import score
 from ft_core.train import train
 
 TEMPLATE = "Summarize the following scientific abstract in one sentence.\n\n{source}"
@@ -110,6 +111,8 @@ def test_judgments_to_export_to_dpo_to_three_system_generation_to_ranking(
     n_test = len((tiny_jsonl / "test.jsonl").read_text().splitlines())
     items = [[json.loads(line)["item_id"] for line in p.read_text().splitlines()] for p in paths]
     assert len(items[0]) == n_test and items[0] == items[1] == items[2]
+    score(ScoreConfig(run_dir=str(study), metrics=["bleu"], system_a="finetuned", system_b="dpo", n_boot=100))
+    assert set(runfolder.read_per_example(study).system) == set(THREE)
 
     # 4. a three-system campaign over that folder, judged, and the ranking of the three systems
     config = CampaignConfig(
@@ -117,6 +120,9 @@ def test_judgments_to_export_to_dpo_to_three_system_generation_to_ranking(
     )
     second = create_campaign(con, config)
     assert set(campaigns.outputs_frame(con, second).system) == set(THREE)
+    metrics = campaigns.metrics_frame(con, second)
+    bleu = runfolder.per_item_metric("bleu")
+    assert set(metrics.loc[metrics.metric == bleu, "system"]) == set(THREE)
     annotators = [f"rater-{i}" for i in range(6)]
     rng = np.random.default_rng(0)
     synthetic.judge_round_robin(con, second, annotators, store.utcnow(), _judge_by_strength(con, rng))
