@@ -510,6 +510,10 @@ def test_extra_systems_from_the_command_line_and_their_bad_inputs(tmp_path, tiny
     cfg = parse_cli(GenerateConfig, argv, "generate")
     assert cfg.extra_system_folders() == {"sft": str(run), "dpo": "runs/a,b"}
     assert parse_cli(GenerateConfig, config_to_args(cfg), "generate") == cfg
+    config_file = tmp_path / "generate.yaml"
+    config_file.write_text(f"run_dir: {run}\nextra_systems:\n  sft: {run}\n  dpo: runs/dpo\n")
+    from_file = parse_cli(GenerateConfig, ["--config", str(config_file)], "generate")
+    assert from_file.extra_system_folders() == {"sft": str(run), "dpo": "runs/dpo"}
     for systems, message in [
         (["dpo"], "is not NAME=FOLDER"),
         (["d__po=x"], "must be letters"),
