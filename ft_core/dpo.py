@@ -135,8 +135,8 @@ def preferences_file(location: str) -> Path:
         path = path / PREFERENCES_FILE
     if not path.is_file():
         raise DataError(
-            f"preferences export not found: {path} (write one with python -m annotations preferences "
-            "--campaign ID --out DIR)"
+            f"preferences export not found: {path} (write one with .venv/bin/python -m annotations "
+            "preferences --campaign ID --out DIR)"
         )
     return path
 
