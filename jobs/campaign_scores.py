@@ -31,7 +31,6 @@ from jobs.queue import ACTIVE, Job, list_jobs
 
 KIND = "campaign_scores"
 FOLDER = ".campaign-scores"  # under the runs folder; hidden, so no page lists it as a run
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def start(
         run_dir=str(folder),
         label=f"scores against the source, campaign {campaign_id}",
         needs_gpu=False,
-        env=OFFLINE,
+        env=commands.OFFLINE,
     )
 
 

@@ -33,6 +33,8 @@ SLURM_PORT = "$MAIN_PROCESS_PORT"
 # The interpreter as the README's setup gives it (`.ci/setup` makes the checkout's .venv): what hints to type
 # say.
 README_PYTHON = ".venv/bin/python"
+# the environment of a job that must not reach the Hugging Face Hub (the demo, campaign scores, judges)
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 SLURM_FREE_PORT = (
     'MAIN_PROCESS_PORT=$(python -c \'import socket; s = socket.socket(); s.bind(("", 0)); '
     "print(s.getsockname()[1])')"

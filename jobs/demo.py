@@ -53,7 +53,7 @@ from ft_core.config import (
     config_from_dict,
     config_to_dict,
 )
-from jobs import evaluation, judging, machine, progress, queue, scheduler, training
+from jobs import commands, evaluation, judging, machine, progress, queue, scheduler, training
 from jobs.errors import JobError
 
 MANIFEST = ".demo.json"
@@ -61,7 +61,6 @@ ANNOTATORS = ("demo-annotator-1", "demo-annotator-2", "demo-annotator-3")
 SIMULATED = ANNOTATORS[:2]  # the third is left for a person to try the annotate page
 SIMULATED_COMMENT = "[simulated demo judgment]"
 _START_LOCK = threading.Lock()
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 JUDGE_GPU_SOURCE_TOKENS = 1024  # the judge's source budget on a GPU; on a CPU, as long as training's
 STEP_NAMES = {
     "train": "Train a small LoRA on SciTLDR-A",
@@ -214,7 +213,7 @@ def _start(
     if overrides:
         config = config_from_dict(TrainConfig, {**config_to_dict(config), **overrides})
     train = training.train_job(
-        con, config, runs_root, label="demo 1/4: train", pipeline=pipeline, env=OFFLINE
+        con, config, runs_root, label="demo 1/4: train", pipeline=pipeline, env=commands.OFFLINE
     )
     generate = GenerateConfig(
         run_dir=str(run_dir),
@@ -227,7 +226,7 @@ def _start(
         generate,
         score,
         runs_root,
-        env=OFFLINE,
+        env=commands.OFFLINE,
         depends_on=train.job_id,
         pipeline=pipeline,
         labels=("demo 2/4: generate", "demo 3/4: score"),

@@ -34,7 +34,6 @@ from jobs.queue import ACTIVE, Job, list_jobs
 KIND = "judge"
 FOLDER = ".campaign-judges"  # under the runs folder; hidden, so no page lists it as a run
 CAMPAIGN_ENV = "FT_JUDGE_CAMPAIGN"  # the campaign a judging job is for, kept with the job (its environment)
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ def start(
         label=label or f"judge {name}, campaign {campaign_id}",
         needs_gpu=judge.get("backend", "local") == "local",
         pipeline=pipeline,
-        env={**OFFLINE, CAMPAIGN_ENV: campaign_id},
+        env={**commands.OFFLINE, CAMPAIGN_ENV: campaign_id},
     )
 
 
