@@ -2,8 +2,8 @@
 llama.cpp's server, hosted APIs), through the maintained client of that protocol, the `openai` package.
 
 - Requests run in a bounded thread pool (`concurrency` in flight at most); the client retries 429, 408, 409,
-  5xx,
-  timeouts and dropped connections `max_retries` times with exponential back-off, honouring `Retry-After`.
+  5xx, timeouts and dropped connections `max_retries` times with exponential back-off, honouring
+  `Retry-After` (`ft_core.endpoints`, shared with generation through a server).
   A request that still fails stops the job with one line; the pairs finished so far are kept, and the next run
   resumes after them.
 - The key is read from the environment variable named by `api_key_env`, here and nowhere else; it is never
@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from ft_core.errors import ConfigError, FtCoreError
+from ft_core import endpoints
+from ft_core.endpoints import NO_KEY, EndpointError, Where, client, each_answer  # noqa: F401 (re-exported)
 from ft_core.judge.backend import JudgeRequest, OnVerdict
 from ft_core.judge.config import LABELS, JudgeConfig
 from ft_core.judge.pairs import OrderVerdict
 
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 TOP_LOGPROBS = 5
-NO_KEY = "no-key"  # what the client sends to a server that needs none (the client refuses an empty key)
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,21 +40,9 @@ def counting_tokenizer() -> Any:
     return embedded_tokenizer()
 
 
-class EndpointError(FtCoreError):
-    """The endpoint cannot be reached, refuses the key, or keeps failing after the retries."""
-
-
 def api_key(cfg: JudgeConfig) -> str:
     """The key from the environment variable the config names; ConfigError when that variable is not set."""
-    if cfg.api_key_env is None:
-        return NO_KEY
-    key = os.environ.get(cfg.api_key_env, "")
-    if not key.strip():
-        raise ConfigError(
-            f"api_key_env={cfg.api_key_env} but the environment variable {cfg.api_key_env} is not set; "
-            "export it before the run, or set api_key_env: none for a server without a key"
-        )
-    return key
+    return endpoints.api_key(cfg.api_key_env)
 
 
 def parse_label(text: str) -> str | None:
@@ -85,21 +71,12 @@ def label_probabilities(logprobs: Any) -> tuple[float, float, float] | None:
     return None
 
 
-def _one_line(error: Exception) -> str:
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
-    return " ".join(str(message).split())[:300]
-
-
 class EndpointJudge:
     """Chat-completions requests, `concurrency` at a time, each answer handed back as it arrives."""
 
     def __init__(self, cfg: JudgeConfig, tokenizer: Any = None):
-        from openai import OpenAI
-
         self.cfg = cfg
-        self.client = OpenAI(
-            base_url=cfg.base_url, api_key=api_key(cfg), max_retries=cfg.max_retries, timeout=cfg.timeout
-        )
+        self.client = client(cfg.base_url, cfg.api_key_env, cfg.max_retries, cfg.timeout)
         # the server's tokenizer is unknown: the embedded model's counts tokens (an approximation) and cuts
         # sources
         self.tokenizer = tokenizer if tokenizer is not None else counting_tokenizer()
@@ -146,44 +123,11 @@ class EndpointJudge:
         return verdict
 
     def judge(self, requests: list[JudgeRequest], on_verdict: OnVerdict) -> None:
-        import openai
-
-        pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency, thread_name_prefix="judge")
-        pending: dict[Future, JudgeRequest] = {}
-        queue = iter(requests)
-        try:
-            # keep `concurrency` requests in flight; a failure stops submitting at once
-            for request in queue:
-                pending[pool.submit(self.ask, request)] = request
-                if len(pending) >= self.cfg.concurrency:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    request = pending.pop(future)
-                    try:
-                        verdict = future.result()
-                    except openai.AuthenticationError as e:
-                        raise EndpointError(
-                            f"the judge endpoint {self.cfg.base_url} refused the key from "
-                            f"{self.cfg.api_key_env}: {_one_line(e)}"
-                        ) from None
-                    except openai.APIStatusError as e:
-                        retried = e.status_code in (408, 409, 429) or e.status_code >= 500
-                        after = f" after {self.cfg.max_retries} retries" if retried else ""
-                        raise EndpointError(
-                            f"the judge endpoint {self.cfg.base_url} answered HTTP {e.status_code}{after} "
-                            f"(model {self.cfg.model_name}): {_one_line(e)}"
-                        ) from None
-                    except openai.APIConnectionError as e:
-                        what = "timed out" if isinstance(e, openai.APITimeoutError) else "cannot be reached"
-                        raise EndpointError(
-                            f"the judge endpoint {self.cfg.base_url} {what} after {self.cfg.max_retries} "
-                            f"retries ({_one_line(e)})"
-                        ) from None
-                    on_verdict(request, verdict)
-                    following = next(queue, None)
-                    if following is not None:
-                        pending[pool.submit(self.ask, following)] = following
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        where = Where(
+            "the judge endpoint",
+            self.cfg.base_url,
+            self.cfg.model_name,
+            self.cfg.api_key_env,
+            self.cfg.max_retries,
+        )
+        each_answer(requests, self.ask, on_verdict, self.cfg.concurrency, lambda _: where)
