@@ -14,6 +14,9 @@ padding over length-sorted batches (little padding, so little wasted compute) an
 order. Finished batches are appended to a hidden `.partial` file as they complete, so a crashed or cancelled
 job resumes without recomputing them; the final file appears atomically once every item is done.
 
+With `backend: server`, an OpenAI-compatible inference server generates instead (`ft_core.generation_server`),
+into the same files, resumed the same way.
+
 Sampling is seeded per batch from (seed, the batch's item ids): a rerun of the same job gives the same
 outputs, but a resumed job may batch the remaining items differently, so their samples can differ from the
 ones an uninterrupted run would have drawn (greedy and beam search are unaffected).
@@ -87,7 +90,7 @@ def resolve_job(cfg: GenerateConfig) -> Job:
     adapter = (
         Path(cfg.adapter) if cfg.adapter else (runfolder.adapter_dir(cfg.run_dir) if cfg.run_dir else None)
     )
-    if "finetuned" in cfg.systems:
+    if "finetuned" in cfg.systems and cfg.backend == "local":  # a server holds its own copy of the adapter
         where = cfg.run_dir or "the config"
         if adapter is None or not adapter.is_dir():
             raise RunFolderError(
@@ -363,8 +366,10 @@ def generate_file(
     output_dir: Path,
     batch_size: int,
     overwrite: bool = False,
+    generator: Any = None,
 ) -> Path:
-    """Write (or finish, or keep) one outputs file; `model` generates as `system` already."""
+    """Write (or finish, or keep) one outputs file; `model` generates as `system` already, or `generator`
+    does (called as `generate_texts` is, without model and tokenizer: the server backend)."""
     path = output_path(output_dir, system, decoding.name, seed)
     partial = runfolder.partial_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -424,7 +429,15 @@ def generate_file(
             rate = produced[1] / max(time.perf_counter() - started, 1e-9)
             print(f"{path.name}: {len(done)}/{len(examples)} items, {rate:.0f} new tokens/s", flush=True)
 
-        if todo:
+        if todo and generator is not None:
+            generator(
+                [prompts[i] for i in todo],
+                decoding,
+                seed=seed,
+                keys=[examples[i].item_id for i in todo],
+                on_batch=on_batch,
+            )
+        elif todo:
             generate_texts(
                 model,
                 tokenizer,
@@ -454,6 +467,10 @@ def generate(cfg: GenerateConfig) -> list[Path]:
             "skipped",
             stacklevel=2,
         )
+    if cfg.backend == "server":  # an inference server generates; only the tokenizer is loaded here
+        from ft_core.generation_server import generate_through_server
+
+        return generate_through_server(cfg, job, examples)
     resolve_device(cfg.device)  # a CUDA device without a GPU fails here, before the model loads
     adapters = job.adapters(cfg.systems)
     systems = [*cfg.systems, *job.extra_adapters]

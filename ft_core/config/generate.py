@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ft_core.config.choices import PRECISIONS, SYSTEMS, TASKS
 from ft_core.config.fields import check_fields, option, require
 
+GENERATION_BACKENDS = ("local", "server")
+
 
 @dataclass
 class GenerateConfig:
@@ -156,10 +158,69 @@ class GenerateConfig:
         label="Overwrite existing outputs",
         advanced=True,
     )
+    backend: str = option(
+        "local",
+        help="'local' (transformers in this process) or 'server' (an OpenAI-compatible /v1/completions "
+        "server: vLLM, SGLang, TGI, llama.cpp's server)",
+        label="Generation backend",
+        advanced=True,
+        choices=GENERATION_BACKENDS,
+    )
+    server_url: str | None = option(
+        None,
+        help="server backend: the server's base URL, e.g. http://localhost:8000/v1",
+        label="Server URL",
+        advanced=True,
+    )
+    server_models: list[str] = option(
+        [],
+        help="server backend: the model name serving a system, SYSTEM=MODEL (repeatable; in a file a mapping "
+        "{base: NAME, finetuned: NAME}); default: base_model for base, the system's own name for the others "
+        "(vLLM's --lora-modules finetuned=RUN/adapter)",
+        label="Server model per system (SYSTEM=MODEL)",
+        advanced=True,
+    )
+    server_urls: list[str] = option(
+        [],
+        help="server backend: another server for a system, SYSTEM=URL (two servers instead of one model each "
+        "on one); in a file a mapping",
+        label="Server URL per system (SYSTEM=URL)",
+        advanced=True,
+    )
+    server_api_key_env: str | None = option(
+        None,
+        help="server backend: NAME of the environment variable holding the server's key (the key itself is "
+        "never stored); none for a server without a key",
+        label="Server API key variable",
+        advanced=True,
+    )
+    server_concurrency: int = option(
+        8,
+        help="server backend: requests in flight at most",
+        label="Concurrent requests",
+        advanced=True,
+        above=0,
+    )
+    server_batch_size: int = option(
+        8, help="server backend: prompts per request", label="Prompts per request", advanced=True, above=0
+    )
+    server_max_retries: int = option(
+        4,
+        help="server backend: retries of a request on 429, 5xx, timeouts (with back-off)",
+        label="Retries",
+        advanced=True,
+        at_least=0,
+    )
+    server_timeout: float = option(
+        600.0, help="server backend: seconds a request may take", label="Timeout (s)", advanced=True, above=0
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.extra_systems, dict):  # a config file's mapping {name: folder}
             self.extra_systems = [f"{name}={folder}" for name, folder in self.extra_systems.items()]
+        for name in ("server_models", "server_urls"):  # a config file's mapping {system: value}
+            if isinstance(getattr(self, name), dict):
+                setattr(self, name, [f"{k}={v}" for k, v in getattr(self, name).items()])
         check_fields(self)
         require(
             bool(self.run_dir or self.base_model),
@@ -179,6 +240,50 @@ class GenerateConfig:
             bool(self.run_dir or self.output_dir),
             "without run_dir, set output_dir: the folder that receives outputs/",
         )
+        self.check_server()
+
+    def check_server(self) -> None:
+        """ConfigError on a bad server setting: a URL that is not http(s), a mapping naming no system of this
+        job, a system without a server."""
+        systems = [*self.systems, *self.extra_system_folders()]
+        models, urls = self.system_values("server_models"), self.system_values("server_urls")
+        for url in [self.server_url, *urls.values()]:
+            require(
+                url is None or bool(_URL.match(url)),
+                f"server URL {url!r} must start with http:// or https://, e.g. http://localhost:8000/v1",
+            )
+        require(
+            self.server_api_key_env is None or bool(_ENV_NAME.match(self.server_api_key_env)),
+            "server_api_key_env must be the NAME of an environment variable (letters, digits, _), "
+            "not the key",
+        )
+        for name, mapping in (("server_models", models), ("server_urls", urls)):
+            unknown = [s for s in mapping if s not in systems]
+            require(
+                not unknown,
+                f"{name} names {', '.join(unknown)}, not a system of this job ({', '.join(systems)})",
+            )
+        if self.backend == "server":
+            without = [s for s in systems if self.server_url is None and s not in urls]
+            require(
+                not without,
+                f"backend=server needs server_url (or server_urls for {', '.join(without)}), "
+                "e.g. server_url=http://localhost:8000/v1",
+            )
+
+    def system_values(self, name: str) -> dict[str, str]:
+        """`server_models` or `server_urls` as {system: value}; ConfigError on an entry that is not
+        SYSTEM=VALUE."""
+        values: dict[str, str] = {}
+        for entry in getattr(self, name):
+            system, sep, value = entry.partition("=")
+            system, value = system.strip(), value.strip()
+            require(
+                bool(sep and system and value), f"{name}: {entry!r} is not SYSTEM=VALUE (e.g. base=my-model)"
+            )
+            require(system not in values, f"{name}: system {system!r} is given twice")
+            values[system] = value
+        return values
 
     def extra_system_folders(self) -> dict[str, str]:
         """`extra_systems` as {name: folder}, in the order given; ConfigError on a bad name or entry."""
@@ -202,3 +307,5 @@ class GenerateConfig:
 
 
 _SYSTEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_URL = re.compile(r"^https?://[^\s/]+", re.I)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
