@@ -206,3 +206,23 @@ def test_two_servers_one_per_system(run_dir, tiny_causal_dir):
     assert [r["output"] for r in _read(base)] == [r["output"] for r in _read(finetuned)]
     recorded = runfolder.read_generate_config(run_dir / "two" / "outputs")
     assert recorded["server_urls"] == [f"finetuned={two.base_url}"]
+
+
+def test_a_sampled_output_depends_on_its_prompt_and_seed_not_on_its_batch(run_dir, models):
+    """Sampling sends the job's seed with every request, so batching and concurrency do not change a
+    prompt's sample (the random tiny model's samples differ between items, unlike its greedy outputs: this
+    also checks that every answer lands on its own item)."""
+    sample = {"systems": ["base"], "decodings": ["sample:temperature=1.0,top_p=1.0"], "seeds": [0, 1]}
+    with CompletionsServer(models) as server:
+        batched = generate(served(run_dir, server, "batched", **sample, server_batch_size=3))
+        single = generate(
+            served(run_dir, server, "single", **sample, server_batch_size=1, server_concurrency=1)
+        )
+    assert [p.name for p in batched] == [
+        "base__sample-t1-p1-rp3__seed0.jsonl",
+        "base__sample-t1-p1-rp3__seed1.jsonl",
+    ]
+    outputs = {(p.parent.parent.name, p.name): [r["output"] for r in _read(p)] for p in [*batched, *single]}
+    seed0, seed1 = (outputs[("batched", p.name)] for p in batched)
+    assert len(set(seed0)) > 1 and seed0 != seed1
+    assert [outputs[("single", p.name)] for p in single] == [seed0, seed1]
