@@ -140,7 +140,7 @@ class ServerGenerator:
         options = completion_options(decoding, seed, self.task)
         results: list[Generated | None] = [None] * len(prompts)
 
-        def ask(batch: list[int]) -> list[tuple[int, Generated]]:
+        def ask(batch: list[int]) -> tuple[list[Any], float]:
             started = time.perf_counter()
             response = self.client.completions.create(
                 model=self.served.model, prompt=[prompts[i] for i in batch], **options
@@ -153,9 +153,14 @@ class ServerGenerator:
                     f"prompts (model {self.served.model}); set server_batch_size=1 for a server that takes "
                     "one prompt per request"
                 )
-            return [(i, self.generated(c, decoding, elapsed / len(batch))) for i, c in zip(batch, choices)]
+            return choices, elapsed
 
-        def on_answer(batch: list[int], finished: list[tuple[int, Generated]]) -> None:
+        def on_answer(batch: list[int], answer: tuple[list[Any], float]) -> None:
+            # here, on the caller's thread: the tokenizer that counts tokens is not shared between threads
+            choices, elapsed = answer
+            finished = [
+                (i, self.generated(c, decoding, elapsed / len(batch))) for i, c in zip(batch, choices)
+            ]
             for index, generated in finished:
                 results[index] = generated
             if on_batch is not None:

@@ -174,13 +174,20 @@ def test_unknown_model_bad_url_and_unreachable_server_are_one_line_before_anythi
             assert not (run_dir / out).exists()
 
 
-def test_settings_the_protocol_lacks_and_bad_server_settings_are_config_errors(run_dir, models):
+def test_settings_the_protocol_lacks_and_bad_server_settings_are_config_errors(
+    run_dir, models, tmp_path, tiny_causal_dir
+):
     with CompletionsServer(models) as server:
         with pytest.raises(ConfigError, match="beam search and no_repeat_ngram_size"):
             generate(served(run_dir, server, "beam", decodings=["beam:num_beams=2"]))
         with pytest.raises(ConfigError, match="beam search and no_repeat_ngram_size"):
             generate(served(run_dir, server, "nr", no_repeat_ngram_size=2))
     assert not (run_dir / "beam").exists() and not (run_dir / "nr").exists()
+    # the adapter lives on the server: a run folder without one still generates both systems there
+    bare = make_run(tmp_path, tiny_causal_dir, write_eval_file(tmp_path), with_adapter=False)
+    with pytest.raises(EndpointError, match="cannot be reached"):
+        generate(served(bare, None, "bare", server_url="http://127.0.0.1:9/v1"))
+    assert not (bare / "bare").exists()
     with pytest.raises(ConfigError, match="backend=server needs server_url"):
         GenerateConfig(run_dir=str(run_dir), backend="server")
     with pytest.raises(ConfigError, match="must start with http"):
