@@ -58,8 +58,11 @@ def served(run_dir: Path, server: CompletionsServer | None, out: str, **override
 
 
 def test_server_outputs_equal_the_local_backends(run_dir, models):
-    local = generate(GenerateConfig(run_dir=str(run_dir), output_dir=str(run_dir / "local"), batch_size=3,
-                                    repetition_penalty=PENALTY))  # fmt: skip
+    local = generate(
+        GenerateConfig(
+            run_dir=str(run_dir), output_dir=str(run_dir / "local"), batch_size=3, repetition_penalty=PENALTY
+        )
+    )
     with CompletionsServer(models) as server:
         paths = generate(served(run_dir, server, "server"))
         behaviour = server.behaviour
@@ -140,9 +143,22 @@ def test_the_key_comes_from_the_named_environment_variable(run_dir, models, monk
 
 
 def _cli(run_dir: Path, url: str, out: str, *more: str) -> list[str]:
-    return ["generate", "--run-dir", str(run_dir), "--output-dir", str(run_dir / out), "--backend",
-            "server", "--server-url", url, "--server-max-retries", "0", "--repetition-penalty", str(PENALTY),
-            *more]  # fmt: skip
+    return [
+        "generate",
+        "--run-dir",
+        str(run_dir),
+        "--output-dir",
+        str(run_dir / out),
+        "--backend",
+        "server",
+        "--server-url",
+        url,
+        "--server-max-retries",
+        "0",
+        "--repetition-penalty",
+        str(PENALTY),
+        *more,
+    ]
 
 
 def test_unknown_model_bad_url_and_unreachable_server_are_one_line_before_anything_is_written(
