@@ -293,6 +293,8 @@ def signatures(
                 opts["likelihood_chat_template"],
                 opts["likelihood_pmi"],
                 language,
+                device=opts["device"],
+                precision=opts["precision"],
             )
         elif metric == "length":
             out.update(

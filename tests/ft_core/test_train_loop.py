@@ -99,7 +99,7 @@ def test_token_counts_are_those_of_the_batches(tmp_path, tiny_causal_dir, tiny_j
     )
     batch = collate(inputs.data.train, load_tokenizer(str(tiny_causal_dir)).pad_token_id, "causal")
     (row,) = _train_rows(run_dir)
-    assert row["tokens"] == int(batch["attention_mask"].sum())
+    assert row["tokens"] == sum(len(e["input_ids"]) for e in inputs.data.train)
     assert row["target_tokens"] == int((batch["labels"] != -100).sum())
 
 
@@ -121,6 +121,46 @@ def test_the_data_loader_pins_memory_on_a_gpu_and_uses_the_configured_workers():
     for indices, got in zip(batches, on_cpu, strict=True):
         expected = collate([_examples()[i] for i in indices], 0, "causal")
         assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+# --- the attention mask
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_a_right_padded_causal_batch_gets_the_same_loss_without_its_attention_mask(
+    tiny_causal_dir, attn_implementation
+):
+    # collate drops the mask of causal batches (a GPU sync per forward, no flash kernel); the loss must not
+    # change. With the mask and the position ids of the real tokens (counted from 0 by the mask) as the
+    # reference, the loss and the logits of every real token are the same without either.
+    from transformers import AutoModelForCausalLM
+
+    from ft_core.models import load_tokenizer
+
+    tokenizer = load_tokenizer(str(tiny_causal_dir))
+    texts = ["A short one.", "A longer example, with a few more words in it.", "Mid length text here."]
+    ids = [tokenizer(t)["input_ids"] for t in texts]
+    examples = [{"input_ids": i, "labels": [-100] * 2 + i[2:]} for i in ids]
+    lengths = [len(i) for i in ids]
+    assert len(set(lengths)) == 3  # padding happens
+    batch = collate(examples, tokenizer.pad_token_id, "causal")
+    assert "attention_mask" not in batch
+    mask = torch.tensor([[1] * n + [0] * (max(lengths) - n) for n in lengths])
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_causal_dir, attn_implementation=attn_implementation).eval()
+    with torch.no_grad():
+        plain = model(**batch)
+        masked = model(**batch, attention_mask=mask, position_ids=positions)
+    assert torch.allclose(plain.loss, masked.loss, atol=1e-6)
+    real = mask.bool()
+    assert torch.allclose(plain.logits[real], masked.logits[real], atol=1e-5)
+
+
+def test_a_seq2seq_batch_keeps_its_attention_mask():
+    # the encoder is bidirectional: without the mask its real tokens would attend to the pads
+    batch = collate(_examples(3), 0, "seq2seq")
+    assert batch["attention_mask"].tolist() == [[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
 
 
 def test_the_data_loader_draws_nothing_from_the_global_random_state():
