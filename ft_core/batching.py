@@ -88,7 +88,8 @@ def collate(examples: list[dict], pad_id: int, task: str) -> dict[str, Any]:
         return torch.tensor([s + [value] * (width - len(s)) for s in seqs], dtype=torch.long)
 
     input_ids = [e["input_ids"] for e in examples]
-    batch = {"input_ids": pad(input_ids, pad_id), "labels": pad([e["labels"] for e in examples], IGNORE_INDEX)}
+    labels = [e["labels"] for e in examples]
+    batch = {"input_ids": pad(input_ids, pad_id), "labels": pad(labels, IGNORE_INDEX)}
     if task != "causal":
         batch["attention_mask"] = pad([[1] * len(s) for s in input_ids], 0)
     return batch

@@ -28,7 +28,10 @@ downloaded).
 Precision: the model runs in its precision (bf16 on a GPU), but the output layer and the log-softmax run in
 float32 on the last hidden states (`_logprobs`): a bf16 `lm_head` rounds every logit to 8 bits of mantissa
 (errors of ~0.03 nats at logits ~10) before any cast, so scores moved between CPU and GPU and with the batch's
-padding. The signature names the model's dtype and device.
+padding. That alone is not enough: the bf16 hidden states still move a mean log-probability by ~0.04 nats
+between fp32 and bf16, and by as much with the batch's padding (SmolLM2-135M on the CPU, docs/metrics.md),
+so `precision="auto"` runs the scorer in fp32 on any device; bf16/fp16 stay available when asked for. The
+signature names the model's dtype and device.
 """
 
 from __future__ import annotations
@@ -78,12 +81,20 @@ class LoadedModel:
         return torch.log_softmax(logits, dim=-1)
 
 
-@functools.lru_cache(maxsize=2)
-def load_scorer_model(name: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
-    """The causal LM and its tokenizer, on the device and in the precision `resolve_placement` picks."""
+def scorer_placement(device: str | None = None, precision: str = "auto") -> Any:
+    """Where the scorer runs: the device `resolve_placement` picks, in fp32 unless another precision is asked
+    for (see the module docstring)."""
     from ft_core import models
 
-    placement = models.resolve_placement(precision, device)
+    return models.resolve_placement("fp32" if precision == "auto" else precision, device or "auto")
+
+
+@functools.lru_cache(maxsize=2)
+def load_scorer_model(name: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
+    """The causal LM and its tokenizer, on the device and in the precision `scorer_placement` picks."""
+    from ft_core import models
+
+    placement = scorer_placement(device, precision)
     path = models.resolve_model_path(name)
     tokenizer = models.load_tokenizer(path)
     model = models.load_model(path, "causal", dtype=placement.dtype).to(placement.device).eval()
@@ -316,13 +327,11 @@ def likelihood_signature(
     device: str | None = None,
     precision: str = "auto",
 ) -> str:
-    """What the score depends on, including where it ran: the model's dtype and device as
-    `resolve_placement` resolves them (log-probabilities are fp32 whatever the model's dtype)."""
+    """What the score depends on, including where it ran: the model's dtype and device as `scorer_placement`
+    resolves them (log-probabilities are fp32 whatever the model's dtype)."""
     import transformers
 
-    from ft_core.models import resolve_placement
-
-    placement = resolve_placement(precision, device or "auto")
+    placement = scorer_placement(device, precision)
     kind = "mean-pmi" if pmi else "mean-logprob"
     return (
         f"likelihood:{kind}|model:{model}|prompt:{prompt!r}|chat_template:{'yes' if chat_template else 'no'}|"

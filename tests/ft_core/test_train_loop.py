@@ -148,7 +148,8 @@ def test_a_right_padded_causal_batch_gets_the_same_loss_without_its_attention_ma
     assert "attention_mask" not in batch
     mask = torch.tensor([[1] * n + [0] * (max(lengths) - n) for n in lengths])
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    model = AutoModelForCausalLM.from_pretrained(tiny_causal_dir, attn_implementation=attn_implementation).eval()
+    model = AutoModelForCausalLM.from_pretrained(tiny_causal_dir, attn_implementation=attn_implementation)
+    model.eval()
     with torch.no_grad():
         plain = model(**batch)
         masked = model(**batch, attention_mask=mask, position_ids=positions)
