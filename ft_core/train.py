@@ -54,7 +54,7 @@ from ft_core.data import (
     load_examples,
     truncation_report,
 )
-from ft_core.errors import ConfigError, FtCoreError, RunFolderError
+from ft_core.errors import ConfigError, FtCoreError, RunFolderError, is_out_of_memory
 from ft_core.runfolder import TrainState, read_status
 
 __all__ = [
@@ -763,11 +763,7 @@ def generation_metrics(
 
 
 def _is_oom(e: BaseException) -> bool:
-    import torch
-
-    if isinstance(e, (KeyboardInterrupt, SystemExit)):
-        return False
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+    return is_out_of_memory(e)
 
 
 def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:
