@@ -373,3 +373,35 @@ def test_a_checkpoint_saved_on_a_gpu_resumes_on_this_process_device_fault_inject
     saved = run.optimizer.state_dict()["state"]
     got = resumed.optimizer.state_dict()["state"]
     assert all(torch.equal(saved[k]["exp_avg"], got[k]["exp_avg"]) for k in saved)
+
+
+# --- a status that stays true
+# --------------------------------------------------------------------------------------
+
+
+def test_a_run_beats_its_heartbeat_while_it_trains_and_stops_after(tmp_path, tiny_causal_dir, tiny_jsonl):
+    import threading
+
+    run_dir = train(_cfg(tiny_causal_dir, tiny_jsonl, tmp_path / "run", max_steps=2), progress=False)
+    beat = runfolder.last_heartbeat(run_dir)
+    status = runfolder.read_status(run_dir)
+    assert beat is not None and status.started_at <= beat <= status.finished_at
+    assert not any(t.name == "ft_core-heartbeat" for t in threading.enumerate())
+
+
+def test_a_failing_process_other_than_0_marks_the_run_failed_itself_fault_injection(tmp_path):
+    # Fault injection: process 1 of a 2-process run dies of an out-of-memory error (a stand-in Run carries
+    # what record_failure reads). Process 0 may be blocked in a collective until SIGKILL and never write:
+    # status.json must say failed, with the hint, already.
+    from types import SimpleNamespace
+
+    from ft_core.train import record_failure
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runfolder.write_status(run_dir, state="running", step=3)
+    process_1 = SimpleNamespace(run_dir=run_dir, rank=1, main=False, cfg=TrainConfig(batch_size=2))
+    record_failure(process_1, torch.OutOfMemoryError("CUDA out of memory"))
+    status = runfolder.read_status(run_dir)
+    assert status.state == "failed" and status.step == 3
+    assert status.error.startswith("process 1: out of GPU memory at batch_size=2")
