@@ -22,6 +22,12 @@ second and their ratio, the losses (the same examples: equal loss expected), and
 (non-padding) tokens (`mfu.py`: the formula and its sources, the peak table; "n/a" with the reason on a CPU or
 an unknown GPU).
 
+A second comparison at a large batch (`--large-batch`, default 64 on a GPU) measures where the GPU's
+arithmetic, not kernel launches and host overhead, is the limit: at batch 8 a small model's steps are too
+short for that. Without a GPU it is skipped with a line saying so (a CPU is compute-bound at any batch), as
+it is when the examples make too few large batches to time; an explicit `--large-batch N` runs it on any
+device (the tests do, with a tiny N).
+
     python bench/train_throughput.py --arch tiny --examples 64          # CPU, minutes
     python bench/train_throughput.py --arch smollm2-135m --examples 2048 # one H100/H200
     python bench/train_throughput.py --arch qwen2-0.5b --examples 2048   # one H100/H200
@@ -286,6 +292,12 @@ def main() -> None:
     parser.add_argument(
         "--compile", action="store_true", help="also time ft_core with torch.compile (a third row)"
     )
+    parser.add_argument(
+        "--large-batch",
+        default="auto",
+        help="batch size of a second comparison where the GPU, not kernel launches, is the limit: auto = 64 "
+        "on a GPU, skipped on a CPU; 0 = off; a number runs it on any device",
+    )
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--system", choices=sorted(SYSTEMS), help=argparse.SUPPRESS)  # a child process
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
@@ -307,6 +319,22 @@ def main() -> None:
     warmup = args.warmup_steps if args.warmup_steps is not None else max(2, steps // 10)
     if not 0 < warmup < steps:
         parser.error(f"--warmup-steps must be between 1 and {steps - 1} ({steps} steps in all)")
+    try:
+        large, large_skipped = large_batch(args.large_batch, torch.cuda.is_available())
+    except ValueError:
+        parser.error(f"--large-batch must be auto or a whole number, got {args.large_batch!r}")
+    large_warmup = 0
+    if large:
+        large_steps = math.ceil(args.examples / large)
+        large_warmup = args.warmup_steps if args.warmup_steps is not None else max(1, large_steps // 10)
+        if not 0 < large_warmup < large_steps:
+            why = (
+                f"{args.examples} examples make {large_steps} steps of {large}, too few to time after a "
+                f"{large_warmup}-step warm-up; give more --examples"
+            )
+            if args.large_batch != "auto":
+                parser.error(f"--large-batch {large}: {why}")
+            large, large_skipped = 0, why
     env = one_device_env()
     device = (
         f"{torch.cuda.get_device_name(0)} (one device: CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']})"
@@ -317,23 +345,58 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
     try:
         model_dir = str(build_model_folder(args.arch, work / "model"))
-        results: dict[str, dict[str, Any]] = {}
         systems = ["baseline", "ft_core"] + (["ft_core_compile"] if args.compile else [])
-        for system in systems:
-            result_path = work / f"{system}.json"
-            command = [sys.executable, str(Path(__file__).resolve()), "--system", system]
-            command += ["--model-dir", model_dir, "--work", str(work), "--result", str(result_path)]
-            command += ["--examples", str(args.examples), "--batch-size", str(args.batch_size)]
-            command += ["--max-source-length", str(args.max_source_length)]
-            command += ["--max-target-length", str(args.max_target_length)]
-            command += ["--warmup-steps", str(warmup), "--precision", precision, "--data", args.data]
-            proc = subprocess.run(command, env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(f"{SYSTEMS[system]} failed:\n{proc.stderr[-4000:]}")
-            results[system] = json.loads(result_path.read_text())
-        report(args, results, device, gpu_name, model_dir, warmup)
+        results = run_systems(args, systems, work, model_dir, env, precision, args.batch_size, warmup)
+        figures = report(args, results, device, gpu_name, model_dir, warmup)
+        if large:
+            print(f"\nat a large batch ({large}), where the GPU's arithmetic is the limit:")
+            large_results = run_systems(
+                args, systems, work / "large", model_dir, env, precision, large, large_warmup
+            )
+            figures["large_batch"] = report(args, large_results, device, gpu_name, model_dir, large_warmup)
+        elif large_skipped:
+            print(f"\nlarge batch: skipped ({large_skipped})")
+        print(json.dumps(figures))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def large_batch(value: str, on_gpu: bool) -> tuple[int, str]:
+    """(the large batch size, 0 when none; why it is skipped, "" when it is not)."""
+    if value == "auto":
+        if on_gpu:
+            return 64, ""
+        return 0, "no GPU: a CPU is compute-bound at any batch size; --large-batch N runs it anyway"
+    size = int(value)
+    return (size, "") if size > 0 else (0, "")
+
+
+def run_systems(
+    args: argparse.Namespace,
+    systems: list[str],
+    work: Path,
+    model_dir: str,
+    env: dict[str, str],
+    precision: str,
+    batch_size: int,
+    warmup: int,
+) -> dict[str, dict[str, Any]]:
+    """Each system trained in a process of its own at `batch_size`; their figures."""
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, Any]] = {}
+    for system in systems:
+        result_path = work / f"{system}.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--system", system]
+        command += ["--model-dir", model_dir, "--work", str(work), "--result", str(result_path)]
+        command += ["--examples", str(args.examples), "--batch-size", str(batch_size)]
+        command += ["--max-source-length", str(args.max_source_length)]
+        command += ["--max-target-length", str(args.max_target_length)]
+        command += ["--warmup-steps", str(warmup), "--precision", precision, "--data", args.data]
+        proc = subprocess.run(command, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"{SYSTEMS[system]} at batch {batch_size} failed:\n{proc.stderr[-4000:]}")
+        results[system] = json.loads(result_path.read_text())
+    return results
 
 
 def report(
@@ -343,7 +406,8 @@ def report(
     gpu_name: str | None,
     model_dir: str,
     warmup: int,
-) -> None:
+) -> dict[str, Any]:
+    """Prints the comparison of one batch size; returns its figures (the last line's JSON)."""
     from ft_core.config import TrainConfig
 
     base = results["baseline"]
@@ -395,19 +459,16 @@ def report(
     else:
         shares = ", ".join(f"{SYSTEMS[n]} {100 * v:.1f}%" for n, v in figures.items() if v is not None)
         print(f"{label}, over the {peak.reason}: {shares}")
-    print(
-        json.dumps(
-            {
-                "arch": args.arch,
-                "device": device,
-                "precision": base["precision"],
-                "ratio": rate["ft_core"] / rate["baseline"],
-                "target_tokens_per_s": rate,
-                "mfu": figures,
-                "mfu_reason": peak.reason,
-            }
-        )
-    )
+    return {
+        "arch": args.arch,
+        "device": device,
+        "precision": base["precision"],
+        "batch_size": base["batch_size"],
+        "ratio": rate["ft_core"] / rate["baseline"],
+        "target_tokens_per_s": rate,
+        "mfu": figures,
+        "mfu_reason": peak.reason,
+    }
 
 
 if __name__ == "__main__":

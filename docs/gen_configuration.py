@@ -104,6 +104,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "set by the app on an LLM-judge job: the campaign whose pairs it judges (not a setting for users)",
     ),
     "FT_VENV": ("`.venv`", "the virtual environment `.ci/setup` creates or reuses"),
+    "FT_TORCH_CUDA": (
+        "`cu128`",
+        "the CUDA build of torch `.ci/setup` installs where nvidia-smi lists a GPU (`cu126`, `cu128`, ...)",
+    ),
     "FT_EXPECT_EXTERNALLY_MANAGED": (
         "unset",
         "set by `.ci/run` when it built the venv from a PEP 668 Python; tests/ci/test_setup.py then checks "

@@ -74,7 +74,13 @@ def share_batches(batches: list[list[int]], processes: int) -> list[list[list[in
 
 
 def collate(examples: list[dict], pad_id: int, task: str) -> dict[str, Any]:
-    """Pad to the longest example of the batch (right padding); labels padded with -100."""
+    """Pad to the longest example of the batch (right padding); labels padded with -100.
+
+    A causal batch carries no `attention_mask`: its pads come after every real token, the causal mask
+    already keeps real tokens from seeing them, their labels are -100, and position ids count from 0 either
+    way, so the loss is the same without it (tests/ft_core/test_train_loop.py pins it). Passing one makes
+    transformers build a 4-D mask, check it on the host at every forward (a GPU sync) and skip the flash
+    kernel. A seq2seq batch keeps it: the encoder is bidirectional and would attend to the pads."""
     import torch
 
     def pad(seqs: list[list[int]], value: int) -> torch.Tensor:
@@ -82,11 +88,10 @@ def collate(examples: list[dict], pad_id: int, task: str) -> dict[str, Any]:
         return torch.tensor([s + [value] * (width - len(s)) for s in seqs], dtype=torch.long)
 
     input_ids = [e["input_ids"] for e in examples]
-    batch = {
-        "input_ids": pad(input_ids, pad_id),
-        "attention_mask": pad([[1] * len(s) for s in input_ids], 0),
-        "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),
-    }
+    labels = [e["labels"] for e in examples]
+    batch = {"input_ids": pad(input_ids, pad_id), "labels": pad(labels, IGNORE_INDEX)}
+    if task != "causal":
+        batch["attention_mask"] = pad([[1] * len(s) for s in input_ids], 0)
     return batch
 
 

@@ -29,6 +29,35 @@ class RunFolderError(FtCoreError):
     """A run folder exists already, lacks what a step needs, or is not a run folder."""
 
 
+class OutOfMemory(FtCoreError):
+    """The GPU ran out of memory; the message says which settings to lower."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """torch's out-of-memory error, or another error that says so (a CUDA or cuBLAS allocation failure).
+    Needs no torch import: an error raised by torch means torch is loaded."""
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        return False
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(error, torch.OutOfMemoryError):
+        return True
+    return "out of memory" in str(error).lower()
+
+
+@contextlib.contextmanager
+def out_of_memory_hint(where: str, advice: str) -> Iterator[None]:
+    """Inside a GPU job: an out-of-memory error becomes one line, `out of GPU memory at <where>: <advice>`,
+    as training says it (`ft_core.train`)."""
+    try:
+        yield
+    except FtCoreError:
+        raise
+    except Exception as e:
+        if is_out_of_memory(e):
+            raise OutOfMemory(f"out of GPU memory at {where}: {advice}") from None
+        raise
+
+
 @contextlib.contextmanager
 def warnings_as_lines() -> Iterator[None]:
     """Inside a command: every warning is printed once, as one line `warning: ...` on stderr."""

@@ -36,7 +36,7 @@ from ft_core import runfolder
 from ft_core.config import SYSTEMS, DataConfig, GenerateConfig, TrainConfig, parse_cli
 from ft_core.data import Example, build_prompt, load_examples, truncate_source
 from ft_core.decoding import Decoding, expand
-from ft_core.errors import DataError, ModelError, RunFolderError, warnings_as_lines
+from ft_core.errors import DataError, ModelError, RunFolderError, out_of_memory_hint, warnings_as_lines
 from ft_core.models import resolve_device, resolve_placement
 from ft_core.runfolder import output_path, parse_output_name
 
@@ -526,7 +526,9 @@ def generate(cfg: GenerateConfig) -> list[Path]:
 # --------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_cli(GenerateConfig, argv, "generate")
-    with warnings_as_lines():
+    where = f"batch_size={cfg.batch_size}, max_new_tokens={cfg.max_new_tokens}"
+    advice = "lower batch_size, max_new_tokens or num_beams"
+    with warnings_as_lines(), out_of_memory_hint(where, advice):
         paths = generate(cfg)
     files = "1 outputs file" if len(paths) == 1 else f"{len(paths)} outputs files"
     print(f"wrote {files} under {paths[0].parent if paths else cfg.output_dir}")

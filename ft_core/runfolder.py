@@ -11,6 +11,7 @@ it.
                              scaler.pt (fp16): what a resume needs
       cancel_requested.json  the app asks for a cancel before it sends SIGTERM (the app, once)
       errors/rank<k>.json    one line: why process k of the run died            (train, the failing process)
+      heartbeat.json         {"time", "pid"}: the training run is alive          (train, process 0, each 30 s)
       outputs/<system>__<decoding>__seed<seed>.jsonl   one record per item      (generate, atomic when
       complete) outputs/.<name>.partial                          finished batches so far  (generate, appended
       + fsync) outputs/generate_config.json                     the GenerateConfig       (generate)
@@ -85,6 +86,11 @@ JOB_LOG = "job.log"
 SCALER = "scaler.pt"
 CANCEL_REQUEST = "cancel_requested.json"
 ERRORS = "errors"
+HEARTBEAT = "heartbeat.json"
+HEARTBEAT_EVERY_S = 30.0
+# No heartbeat for this long and status.json still says running: the run is dead (torchrun's SIGTERM-to-
+# SIGKILL grace is 30 s; this leaves room for a slow shared disk).
+STALE_AFTER_S = 180.0
 DPO_CONFIG = "dpo_config.json"
 PREFERENCE_SOURCE = "preference_source.json"
 RUN_FILES = (CONFIG, STATUS, TRAIN_LOG)  # any one of them makes a folder a training run
@@ -655,6 +661,45 @@ def mark_ended(run_dir: str | Path, state: str, error: str | None) -> bool:
     except OSError:
         return False
     return True
+
+
+def heartbeat_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / HEARTBEAT
+
+
+def write_heartbeat(run_dir: str | Path) -> None:
+    """Say that the training run is alive (process 0, every `HEARTBEAT_EVERY_S`, from a thread of its own)."""
+    write_json_atomic(heartbeat_path(run_dir), {"time": time.time(), "pid": os.getpid()})
+
+
+def last_heartbeat(run_dir: str | Path) -> float | None:
+    """When the run last said it was alive (None: never, e.g. a run of an older version)."""
+    beat = _read_json(heartbeat_path(run_dir))
+    value = beat.get("time") if isinstance(beat, dict) else None
+    return float(value) if isinstance(value, _NUMBER) and not isinstance(value, bool) else None
+
+
+def observed_status(run_dir: str | Path | None, now: float | None = None) -> RunStatus:
+    """status.json as a reader should believe it. A run that says "running" but has sent no heartbeat for
+    `STALE_AFTER_S` is dead without having said so: under NCCL, a process blocked in a collective after
+    another process's out-of-memory error cannot run its SIGTERM handler, and torchrun's SIGKILL ends it
+    there. It reads as `ending` decides (failed with the first failing process's error; cancelled when a
+    cancel was requested). Nothing is written: `mark_ended` does that for the app's own jobs."""
+    status = read_status(run_dir)
+    if not status.running or not run_dir:
+        return status
+    beat = last_heartbeat(run_dir)
+    now = time.time() if now is None else now
+    if beat is None or now - beat < STALE_AFTER_S:
+        return status
+    silent = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(beat))
+    outcome = ending(
+        run_dir,
+        interrupted=False,
+        error=f"the run stopped without recording its end: no heartbeat since {silent} (a process killed, "
+        "or blocked in a collective until killed)",
+    )
+    return dataclasses.replace(status, state=outcome.state, error=outcome.error)
 
 
 # --------------------------------------------------------------------------------------------- how a run

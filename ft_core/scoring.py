@@ -38,7 +38,7 @@ import pandas as pd
 from ft_core import metrics as metric_lib
 from ft_core import runfolder
 from ft_core.config import ScoreConfig, parse_cli
-from ft_core.errors import DataError, RunFolderError, warnings_as_lines
+from ft_core.errors import DataError, RunFolderError, out_of_memory_hint, warnings_as_lines
 from ft_core.languages import DEFAULT_LANGUAGE, check_language
 from ft_core.significance import format_mean_sd, paired_bootstrap, seed_summary, share_higher
 
@@ -426,7 +426,12 @@ def _scores_dir(cfg: ScoreConfig) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_cli(ScoreConfig, argv, "score")
-    with warnings_as_lines():
+    where = (
+        f"likelihood_batch_tokens={cfg.likelihood_batch_tokens}, "
+        f"bertscore_batch_size={cfg.bertscore_batch_size}"
+    )
+    advice = "lower likelihood_batch_tokens (likelihood) or bertscore_batch_size (BERTScore)"
+    with warnings_as_lines(), out_of_memory_hint(where, advice):
         comparison = score(cfg)
     print(format_table(comparison, cfg.confidence))
     print(f"wrote {_scores_dir(cfg)}/per_example.parquet and comparison.json/.csv")

@@ -115,6 +115,15 @@ class SweepSummary:
         }
 
 
+def _reset_peak_memory() -> None:
+    """Each point's `gpu_mem_gb` (train_log.jsonl) is its own peak, not the largest of the points before it in
+    this process."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
 def _train_point(cfg: TrainConfig) -> str | None:
     """Train (or resume) one grid point; returns why it failed, or None. One failure must not lose the
     others."""
@@ -122,6 +131,7 @@ def _train_point(cfg: TrainConfig) -> str | None:
 
     resumable = runfolder.has_checkpoint(cfg.run_dir)
     print(f"{Path(cfg.run_dir).name}: training{' (resuming)' if resumable else ''}", flush=True)
+    _reset_peak_memory()
     try:
         train(dataclasses.replace(cfg, resume=resumable))
     except FtCoreError as e:

@@ -23,7 +23,11 @@ holds); the LoRA weights stay fp32 (see `build_model`).
 
 A multi-process run that does not finish says why in status.json (`runfolder.ending`): a process that dies of
 an error writes `errors/rank<k>.json` first, so the SIGTERM that `torchrun` then sends the others is not
-mistaken for a cancel; the app's Cancel writes `cancel_requested.json` before it signals.
+mistaken for a cancel; the app's Cancel writes `cancel_requested.json` before it signals. That process also
+marks status.json failed at once (`runfolder.mark_ended`), since under NCCL process 0 may sit in a collective
+until torchrun's SIGKILL and never record anything; and process 0 beats `heartbeat.json` from a thread, so a
+reader (`runfolder.observed_status`) sees a "running" run that went silent as failed, even one started with
+`torchrun` from a terminal, where no app is left to record its end.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from ft_core.data import (
     load_examples,
     truncation_report,
 )
-from ft_core.errors import ConfigError, FtCoreError, RunFolderError
+from ft_core.errors import ConfigError, FtCoreError, RunFolderError, is_out_of_memory
 from ft_core.runfolder import TrainState, read_status
 
 __all__ = [
@@ -75,7 +79,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     state = resume_state(run)
     mark_running(run, state)
     run.train_log = runfolder.TrainLog(run.run_dir, enabled=run.main)
-    with _sigterm_as_interrupt():
+    with _sigterm_as_interrupt(), _heartbeat(run):
         try:
             stopped_early = run_loop(run, state)
             finish(run, state, stopped_early)
@@ -591,6 +595,8 @@ def record_failure(run: Run, error: BaseException) -> None:
         kind = "oom" if _is_oom(error) else type(error).__name__
         with contextlib.suppress(OSError):  # a full disk or a deleted folder must not hide the error itself
             runfolder.write_process_error(run.run_dir, run.rank, message, kind)
+            if not run.main:  # process 0 may be stuck in a collective until killed: say it now
+                runfolder.mark_ended(run.run_dir, "failed", message)
     if run.main:
         outcome = runfolder.ending(run.run_dir, interrupted=interrupted, error=message)
         runfolder.write_status(
@@ -609,6 +615,31 @@ def _record_ending(run: Run, error: BaseException) -> None:
         record_failure(run, error)
     except Terminated:
         record_failure(run, error)
+
+
+@contextlib.contextmanager
+def _heartbeat(run: Run) -> Iterator[None]:
+    """Process 0 writes heartbeat.json every `runfolder.HEARTBEAT_EVERY_S` from a daemon thread while the
+    block runs: the beats stop when the process dies, however it dies (see `runfolder.observed_status`)."""
+    if not run.main:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(OSError):
+                runfolder.write_heartbeat(run.run_dir)
+            if stop.wait(runfolder.HEARTBEAT_EVERY_S):
+                return
+
+    thread = threading.Thread(target=beat, name="ft_core-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 class Terminated(KeyboardInterrupt):
@@ -763,11 +794,7 @@ def generation_metrics(
 
 
 def _is_oom(e: BaseException) -> bool:
-    import torch
-
-    if isinstance(e, (KeyboardInterrupt, SystemExit)):
-        return False
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+    return is_out_of_memory(e)
 
 
 def _explain_failure(e: BaseException, cfg: TrainConfig) -> str:

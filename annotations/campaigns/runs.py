@@ -41,7 +41,8 @@ def list_runs(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     rows = []
     for path in find_runs(root):
-        status, config = read_status(path), read_config(path)
+        # a "running" run that went silent (killed before it could say so) shows as it ended
+        status, config = runfolder.observed_status(path), read_config(path)
         rows.append(
             {
                 "run": str(path.relative_to(root)),

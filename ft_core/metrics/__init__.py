@@ -142,7 +142,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "likelihood_pmi": False,  # score log p(output | source) - log p(output | prompt without the source)
     "likelihood_max_source_tokens": 1024,  # the source is cut to this many tokens of the LM
     "likelihood_batch_tokens": 16384,  # padded positions per batch of the likelihood score
-    "precision": "auto",  # of the likelihood model: auto = bf16/fp16 on GPU, fp32 on CPU
+    "precision": "auto",  # of the likelihood model: auto = fp32 on any device (see metrics/likelihood.py)
 }
 
 
@@ -293,6 +293,8 @@ def signatures(
                 opts["likelihood_chat_template"],
                 opts["likelihood_pmi"],
                 language,
+                device=opts["device"],
+                precision=opts["precision"],
             )
         elif metric == "length":
             out.update(

@@ -24,6 +24,14 @@ one item: in a run folder, or the 16 systems per article of SummEval) share one 
 path to it. The device and precision come from `ft_core.models.resolve_placement` (the GPU when there is one,
 else the CPU in float32), the model from `ft_core.models` (the embedded SmolLM2-135M by default: nothing is
 downloaded).
+
+Precision: the model runs in its precision (bf16 on a GPU), but the output layer and the log-softmax run in
+float32 on the last hidden states (`_logprobs`): a bf16 `lm_head` rounds every logit to 8 bits of mantissa
+(errors of ~0.03 nats at logits ~10) before any cast, so scores moved between CPU and GPU and with the batch's
+padding. That alone is not enough: the bf16 hidden states still move a mean log-probability by ~0.04 nats
+between fp32 and bf16, and by as much with the batch's padding (SmolLM2-135M on the CPU, docs/metrics.md),
+so `precision="auto"` runs the scorer in fp32 on any device; bf16/fp16 stay available when asked for. The
+signature names the model's dtype and device.
 """
 
 from __future__ import annotations
@@ -54,18 +62,43 @@ class LoadedModel:
     tokenizer: Any
     device: str
     name: str
+    precision: str = "fp32"  # of the model's weights; log-probabilities are always computed in fp32
+    head_fp32: Any = None  # the output layer's weight (and bias) in fp32, made once on first use
+
+    def logprobs(self, hidden: Any) -> Any:
+        """Log-softmax over the vocabulary of the output layer applied to `hidden` (..., d), in float32."""
+        import torch
+
+        if self.head_fp32 is None:
+            head = self.model.get_output_embeddings()
+            bias = getattr(head, "bias", None)
+            self.head_fp32 = (head.weight.float(), None if bias is None else bias.float())
+        weight, bias = self.head_fp32
+        logits = torch.nn.functional.linear(hidden.float(), weight, bias)
+        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        if cap:  # Gemma 2 and 3 squash their logits; the model's own head would too
+            logits = torch.tanh(logits / cap) * cap
+        return torch.log_softmax(logits, dim=-1)
+
+
+def scorer_placement(device: str | None = None, precision: str = "auto") -> Any:
+    """Where the scorer runs: the device `resolve_placement` picks, in fp32 unless another precision is asked
+    for (see the module docstring)."""
+    from ft_core import models
+
+    return models.resolve_placement("fp32" if precision == "auto" else precision, device or "auto")
 
 
 @functools.lru_cache(maxsize=2)
 def load_scorer_model(name: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
-    """The causal LM and its tokenizer, on the device and in the precision `resolve_placement` picks."""
+    """The causal LM and its tokenizer, on the device and in the precision `scorer_placement` picks."""
     from ft_core import models
 
-    placement = models.resolve_placement(precision, device)
+    placement = scorer_placement(device, precision)
     path = models.resolve_model_path(name)
     tokenizer = models.load_tokenizer(path)
     model = models.load_model(path, "causal", dtype=placement.dtype).to(placement.device).eval()
-    return LoadedModel(model, tokenizer, placement.device, name)
+    return LoadedModel(model, tokenizer, placement.device, name, placement.precision)
 
 
 # --------------------------------------------------------------------------------------------- encoding
@@ -139,8 +172,8 @@ def token_logprobs_plain(loaded: LoadedModel, examples: Sequence[Encoded]) -> li
                 out.append(np.zeros(0))
                 continue
             ids = torch.tensor([example.context + example.continuation], device=loaded.device)
-            logits = loaded.model(input_ids=ids).logits[0, len(example.context) - 1 : -1].float()
-            logprobs = torch.log_softmax(logits, dim=-1)
+            hidden = loaded.model.base_model(input_ids=ids).last_hidden_state
+            logprobs = loaded.logprobs(hidden[0, len(example.context) - 1 : -1])
             target = torch.tensor(example.continuation, device=loaded.device)
             out.append(logprobs.gather(-1, target[:, None])[:, 0].cpu().numpy().astype(np.float64))
     return out
@@ -192,16 +225,17 @@ def _score_batch(loaded: LoadedModel, batch, examples, pad_id: int) -> dict[int,
         ids[row, width - len(context) :] = torch.tensor(context)
         mask[row, width - len(context) :] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    first = loaded.model(
+    # the transformer without its output layer: `loaded.logprobs` applies that in fp32
+    body = loaded.model.base_model
+    first = body(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),
         position_ids=positions.to(device),
         use_cache=True,
-        logits_to_keep=1,
     )
     # 2. each context's cache once per output, and the outputs, right-padded, after it
     owners = [(row, i) for row, (_, members) in enumerate(batch) for i in members]
-    keyword = _cache_keyword(loaded.model)
+    keyword = _cache_keyword(body)
     cache = getattr(first, keyword)
     cache.reorder_cache(torch.tensor([row for row, _ in owners], device=device))
     length = max(len(examples[i].continuation) for _, i in owners)
@@ -214,16 +248,16 @@ def _score_batch(loaded: LoadedModel, batch, examples, pad_id: int) -> dict[int,
     context_lengths = mask.sum(-1)[[row for row, _ in owners]]
     cont_positions = context_lengths[:, None] + torch.arange(length)[None, :]
     full_mask = torch.cat([mask[[row for row, _ in owners]], cont_mask], dim=-1)
-    second = loaded.model(
+    second = body(
         input_ids=cont.to(device),
         attention_mask=full_mask.to(device),
         position_ids=cont_positions.to(device),
         use_cache=True,
         **{keyword: cache},
     )
-    first_logits = first.logits[:, -1].float()[[row for row, _ in owners]]
-    logits = torch.cat([first_logits[:, None], second.logits[:, :-1].float()], dim=1)
-    logprobs = torch.log_softmax(logits, dim=-1).gather(-1, cont.to(device)[..., None])[..., 0].cpu()
+    first_hidden = first.last_hidden_state[:, -1][[row for row, _ in owners]]
+    hidden = torch.cat([first_hidden[:, None], second.last_hidden_state[:, :-1]], dim=1)
+    logprobs = loaded.logprobs(hidden).gather(-1, cont.to(device)[..., None])[..., 0].cpu()
     return {
         i: logprobs[k, : len(examples[i].continuation)].numpy().astype(np.float64)
         for k, (_, i) in enumerate(owners)
@@ -284,13 +318,24 @@ def likelihood_scores(
 
 
 def likelihood_signature(
-    model: str, prompt: str, max_source_tokens: int, chat_template: bool, pmi: bool, language: str
+    model: str,
+    prompt: str,
+    max_source_tokens: int,
+    chat_template: bool,
+    pmi: bool,
+    language: str,
+    device: str | None = None,
+    precision: str = "auto",
 ) -> str:
+    """What the score depends on, including where it ran: the model's dtype and device as `scorer_placement`
+    resolves them (log-probabilities are fp32 whatever the model's dtype)."""
     import transformers
 
+    placement = scorer_placement(device, precision)
     kind = "mean-pmi" if pmi else "mean-logprob"
     return (
         f"likelihood:{kind}|model:{model}|prompt:{prompt!r}|chat_template:{'yes' if chat_template else 'no'}|"
         f"max_source_tokens:{max_source_tokens}|unit:nats-per-token|lang:{language}|"
+        f"dtype:{placement.precision}|logprobs:fp32|device:{placement.device}|"
         f"transformers:{transformers.__version__}"
     )

@@ -87,16 +87,28 @@ def test_the_bench_runs_each_system_in_its_own_process_at_one_precision(tmp_path
         precision="bf16",
         data=tiny_jsonl / "train.jsonl",
         max_source_length=48,
+        large_batch=4,  # the GPU-bound comparison, forced on the CPU at a tiny size
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    rows = {
-        line.split("  ")[0]: line
-        for line in out.splitlines()
-        if line.startswith(("Trainer+peft", "ft_core "))
-    }
-    assert len(rows) == 2 and all("bf16 (bf16)" in row for row in rows.values()), out
-    assert "timed: steps 2-4 after a 1-step warm-up" in out
-    assert "speed-up ft_core / baseline" in out and "MFU" in out and "n/a (no GPU" in out
+    small, large = out.split("at a large batch (4)")
+    for section, batch in ((small, 2), (large, 4)):
+        rows = [line for line in section.splitlines() if line.startswith(("Trainer+peft", "ft_core "))]
+        assert len(rows) == 2 and all("bf16 (bf16)" in row for row in rows), out
+        assert all(row.split()[-8] == str(batch) for row in rows), rows  # the batch column
+        assert "speed-up ft_core / baseline" in section and "n/a (no GPU" in section
+    assert "timed: steps 2-4 after a 1-step warm-up" in small
+    assert "timed: steps 2-2 after a 1-step warm-up" in large
     figures = json.loads(out.strip().splitlines()[-1])
-    assert figures["precision"] == "bf16" and figures["ratio"] > 0
+    assert figures["precision"] == "bf16" and figures["ratio"] > 0 and figures["batch_size"] == 2
+    assert figures["large_batch"]["batch_size"] == 4 and figures["large_batch"]["ratio"] > 0
+
+
+def test_the_large_batch_is_skipped_with_a_line_on_a_cpu_and_64_on_a_gpu():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from train_throughput import large_batch
+
+    size, why = large_batch("auto", on_gpu=False)
+    assert size == 0 and why.startswith("no GPU")
+    assert large_batch("auto", on_gpu=True) == (64, "")
+    assert large_batch("4", on_gpu=False) == (4, "") and large_batch("0", on_gpu=True) == (0, "")

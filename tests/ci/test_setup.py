@@ -91,3 +91,37 @@ def test_setup_converts_the_embedded_model_into_the_cache_the_demo_reads(tmp_pat
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(tmp_path / "models" / "smollm2-135m")  # found, not converted again
     assert "converting" not in done.stdout
+
+
+def _torch_choice(tmp_path: Path, nvidia_smi: str, **env: str) -> str:
+    """`.ci/setup --torch-choice` (installs nothing) with a fake nvidia-smi first on PATH."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "nvidia-smi").write_text(f"#!/bin/sh\n{nvidia_smi}\n")
+    (fake / "nvidia-smi").chmod(0o755)
+    proc = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "setup"), "--torch-choice"],
+        env={**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_setup_installs_a_cuda_build_of_the_pinned_torch_where_nvidia_smi_lists_a_gpu(tmp_path):
+    pinned = next(
+        line.split("==")[1]
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line.startswith("torch==")
+    )
+    gpu = _torch_choice(tmp_path, 'echo "GPU 0: NVIDIA H200 (UUID: GPU-1234)"')
+    assert gpu.startswith(
+        f"torch: torch=={pinned}+cu128 --extra-index-url https://download.pytorch.org/whl/cu128"
+    )
+    assert "NVIDIA H200" in gpu
+    assert f"torch=={pinned}+cu126 " in _torch_choice(tmp_path, 'echo "GPU 0: A100"', FT_TORCH_CUDA="cu126")
+    # nvidia-smi without a GPU (no driver loaded): the CPU wheel, as on a machine without nvidia-smi
+    none = _torch_choice(tmp_path, 'echo "NVIDIA-SMI has failed" >&2; exit 9')
+    assert none == f"torch: torch=={pinned} (CPU wheel: no NVIDIA GPU found (nvidia-smi))"

@@ -536,3 +536,34 @@ def test_extra_systems_from_the_command_line_and_their_bad_inputs(tmp_path, tiny
     with pytest.raises(RunFolderError, match="trained on another/model"):
         resolve_job(GenerateConfig(run_dir=str(run), extra_systems=[f"dpo={foreign}"]))
     assert not (run / "outputs").exists()
+
+
+def test_out_of_memory_in_generate_is_one_line_with_the_batch_settings_fault_injection(
+    monkeypatch, tmp_path, tiny_causal_dir, capsys
+):
+    # Fault injection: the model's forward raises torch's out-of-memory error, as a GPU would.
+    import torch
+    from transformers.models.llama import modeling_llama
+
+    from ft_core.__main__ import main
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    run = make_run(tmp_path, tiny_causal_dir, write_eval_file(tmp_path, n=3), with_adapter=False)
+    monkeypatch.setattr(modeling_llama.LlamaModel, "forward", out_of_memory)
+    args = [
+        "generate",
+        "--run-dir",
+        str(run),
+        "--systems",
+        "base",
+        "--batch-size",
+        "3",
+        "--max-new-tokens",
+        "4",
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: out of GPU memory at batch_size=3, max_new_tokens=4: lower batch_size")
+    assert not any(line.startswith("Traceback") for line in err)

@@ -282,3 +282,45 @@ def test_outputs_written_elsewhere_take_the_language_of_the_run_that_generated_t
             ["Die Häuser wurden gebaut."], [["Das Haus wurde gebaut."]], ["rouge"], language="de"
         ).loc[0, "rouge1"]
     )
+
+
+def test_out_of_memory_in_score_is_one_line_with_the_batch_settings_fault_injection(
+    monkeypatch, tmp_path, tiny_causal_dir, capsys
+):
+    # Fault injection: the likelihood model's forward raises torch's out-of-memory error, as a GPU would.
+    import torch
+    from transformers.models.llama import modeling_llama
+
+    from ft_core.__main__ import main
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    write_outputs(tmp_path, "base", "greedy", 0, ["a b c", "d e"], [["a b"], ["d"]])
+    write_outputs(tmp_path, "finetuned", "greedy", 0, ["a b", "d"], [["a b"], ["d"]])
+    _write_run_config(tmp_path, base_model=str(tiny_causal_dir), task="causal")
+    monkeypatch.setattr(modeling_llama.LlamaModel, "forward", out_of_memory)
+    args = [
+        "score",
+        "--run-dir",
+        str(tmp_path),
+        "--metrics",
+        "likelihood",
+        "--likelihood-batch-tokens",
+        "512",
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()  # the model-loading progress bar, then the error
+    assert err[-1].startswith(
+        "error: out of GPU memory at likelihood_batch_tokens=512, bertscore_batch_size=64:"
+    )
+    assert "lower likelihood_batch_tokens" in err[-1]
+    assert not any(line.startswith("Traceback") for line in err)
+    assert not (tmp_path / "scores" / "per_example.parquet").exists()  # nothing half-written
+
+
+def test_the_likelihood_batch_is_a_config_field_that_reaches_the_scorer(tmp_path):
+    cfg = ScoreConfig(run_dir=str(tmp_path), likelihood_batch_tokens=2048)
+    assert cfg.metric_options()["likelihood_batch_tokens"] == 2048
+    with pytest.raises(ConfigError, match="likelihood_batch_tokens"):
+        ScoreConfig(run_dir=str(tmp_path), likelihood_batch_tokens=0)

@@ -118,3 +118,27 @@ def test_train_sweep_cli_reports_bad_config_in_one_line(tmp_path, capsys):
     assert cli(args) == 1
     err = capsys.readouterr().err.strip()
     assert err == f"error: config file not found: {tmp_path / 'missing.yaml'}"
+
+
+def test_each_point_records_its_own_peak_memory_fake_gpu_counter(monkeypatch, tmp_path):
+    # Fault injection: a fake GPU memory counter (torch.cuda's functions) and a stand-in for training that
+    # allocates 5 GiB at the first point and 1 GiB at the second and records the peak, as train_log's
+    # gpu_mem_gb does. Without a reset per point, the second would record the first's 5 GiB.
+    import torch
+
+    import ft_core.train
+
+    counter = {"peak": 0.0}
+    recorded = {}
+
+    def fake_train(cfg, progress=True):
+        counter["peak"] = max(counter["peak"], 5.0 if cfg.learning_rate == 1e-3 else 1.0)
+        recorded[cfg.learning_rate] = torch.cuda.max_memory_allocated()
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: counter["peak"])
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: counter.update(peak=0.0))
+    monkeypatch.setattr(ft_core.train, "train", fake_train)
+    base = TrainConfig(run_dir=str(tmp_path / "sweep"))
+    sweep_train(base, SweepConfig(learning_rates=[1e-3, 3e-2], lora_ranks=[2]))
+    assert recorded == {1e-3: 5.0, 3e-2: 1.0}

@@ -99,7 +99,7 @@ def test_token_counts_are_those_of_the_batches(tmp_path, tiny_causal_dir, tiny_j
     )
     batch = collate(inputs.data.train, load_tokenizer(str(tiny_causal_dir)).pad_token_id, "causal")
     (row,) = _train_rows(run_dir)
-    assert row["tokens"] == int(batch["attention_mask"].sum())
+    assert row["tokens"] == sum(len(e["input_ids"]) for e in inputs.data.train)
     assert row["target_tokens"] == int((batch["labels"] != -100).sum())
 
 
@@ -121,6 +121,47 @@ def test_the_data_loader_pins_memory_on_a_gpu_and_uses_the_configured_workers():
     for indices, got in zip(batches, on_cpu, strict=True):
         expected = collate([_examples()[i] for i in indices], 0, "causal")
         assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+# --- the attention mask
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_a_right_padded_causal_batch_gets_the_same_loss_without_its_attention_mask(
+    tiny_causal_dir, attn_implementation
+):
+    # collate drops the mask of causal batches (a GPU sync per forward, no flash kernel); the loss must not
+    # change. With the mask and the position ids of the real tokens (counted from 0 by the mask) as the
+    # reference, the loss and the logits of every real token are the same without either.
+    from transformers import AutoModelForCausalLM
+
+    from ft_core.models import load_tokenizer
+
+    tokenizer = load_tokenizer(str(tiny_causal_dir))
+    texts = ["A short one.", "A longer example, with a few more words in it.", "Mid length text here."]
+    ids = [tokenizer(t)["input_ids"] for t in texts]
+    examples = [{"input_ids": i, "labels": [-100] * 2 + i[2:]} for i in ids]
+    lengths = [len(i) for i in ids]
+    assert len(set(lengths)) == 3  # padding happens
+    batch = collate(examples, tokenizer.pad_token_id, "causal")
+    assert "attention_mask" not in batch
+    mask = torch.tensor([[1] * n + [0] * (max(lengths) - n) for n in lengths])
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_causal_dir, attn_implementation=attn_implementation)
+    model.eval()
+    with torch.no_grad():
+        plain = model(**batch)
+        masked = model(**batch, attention_mask=mask, position_ids=positions)
+    assert torch.allclose(plain.loss, masked.loss, atol=1e-6)
+    real = mask.bool()
+    assert torch.allclose(plain.logits[real], masked.logits[real], atol=1e-5)
+
+
+def test_a_seq2seq_batch_keeps_its_attention_mask():
+    # the encoder is bidirectional: without the mask its real tokens would attend to the pads
+    batch = collate(_examples(3), 0, "seq2seq")
+    assert batch["attention_mask"].tolist() == [[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
 
 
 def test_the_data_loader_draws_nothing_from_the_global_random_state():
@@ -332,3 +373,35 @@ def test_a_checkpoint_saved_on_a_gpu_resumes_on_this_process_device_fault_inject
     saved = run.optimizer.state_dict()["state"]
     got = resumed.optimizer.state_dict()["state"]
     assert all(torch.equal(saved[k]["exp_avg"], got[k]["exp_avg"]) for k in saved)
+
+
+# --- a status that stays true
+# --------------------------------------------------------------------------------------
+
+
+def test_a_run_beats_its_heartbeat_while_it_trains_and_stops_after(tmp_path, tiny_causal_dir, tiny_jsonl):
+    import threading
+
+    run_dir = train(_cfg(tiny_causal_dir, tiny_jsonl, tmp_path / "run", max_steps=2), progress=False)
+    beat = runfolder.last_heartbeat(run_dir)
+    status = runfolder.read_status(run_dir)
+    assert beat is not None and status.started_at <= beat <= status.finished_at
+    assert not any(t.name == "ft_core-heartbeat" for t in threading.enumerate())
+
+
+def test_a_failing_process_other_than_0_marks_the_run_failed_itself_fault_injection(tmp_path):
+    # Fault injection: process 1 of a 2-process run dies of an out-of-memory error (a stand-in Run carries
+    # what record_failure reads). Process 0 may be blocked in a collective until SIGKILL and never write:
+    # status.json must say failed, with the hint, already.
+    from types import SimpleNamespace
+
+    from ft_core.train import record_failure
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runfolder.write_status(run_dir, state="running", step=3)
+    process_1 = SimpleNamespace(run_dir=run_dir, rank=1, main=False, cfg=TrainConfig(batch_size=2))
+    record_failure(process_1, torch.OutOfMemoryError("CUDA out of memory"))
+    status = runfolder.read_status(run_dir)
+    assert status.state == "failed" and status.step == 3
+    assert status.error.startswith("process 1: out of GPU memory at batch_size=2")

@@ -169,3 +169,51 @@ def test_runs_trained_outside_the_app_are_found_while_their_writer_lives(tmp_pat
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_running_run_that_went_silent_reads_as_failed_with_the_failing_process_error(tmp_path):
+    # What torchrun from a terminal leaves when process 1 dies of an out-of-memory error while process 0 is
+    # blocked in a collective until SIGKILL: status.json says running, errors/rank1.json says why, and the
+    # heartbeat stopped. Nothing wrote the end; the reader must not show "running" forever.
+    from ft_core import runfolder
+
+    run = write_run(tmp_path / "torchrun", state="running", steps=2)
+    runfolder.write_heartbeat(run)
+    beat = runfolder.last_heartbeat(run)
+    assert runfolder.observed_status(run, now=beat + 10).state == "running"  # alive: beats are recent
+    runfolder.write_process_error(run, 1, "out of GPU memory at batch_size=2: lower batch_size", "oom")
+    later = beat + runfolder.STALE_AFTER_S + 1
+    seen = runfolder.observed_status(run, now=later)
+    assert (
+        seen.state == "failed"
+        and seen.error == "process 1: out of GPU memory at batch_size=2: lower batch_size"
+    )
+    assert seen.step == 2  # the rest of the status as written
+    assert runfolder.read_status(run).state == "running"  # a reader writes nothing
+    # without an error file: failed, saying it went silent; with a requested cancel: cancelled
+    quiet = write_run(tmp_path / "quiet", state="running", steps=2)
+    runfolder.write_heartbeat(quiet)
+    silent = runfolder.observed_status(quiet, now=later + 60)
+    assert silent.state == "failed" and "no heartbeat since" in silent.error
+    runfolder.request_cancel(quiet)
+    assert runfolder.observed_status(quiet, now=later + 60).state == "cancelled"
+    # a finished run, or one of an older version without heartbeat.json, reads as written
+    assert runfolder.observed_status(write_run(tmp_path / "done"), now=later).state == "finished"
+    assert (
+        runfolder.observed_status(write_run(tmp_path / "old", state="running"), now=later).state == "running"
+    )
+
+
+def test_the_runs_table_shows_a_silent_run_as_failed(tmp_path):
+    import os
+    import time
+
+    from ft_core import runfolder
+
+    run = write_run(tmp_path / "torchrun", state="running", steps=2)
+    runfolder.write_process_error(run, 1, "out of GPU memory at batch_size=2: lower batch_size", "oom")
+    stale = time.time() - runfolder.STALE_AFTER_S - 5
+    runfolder.write_json_atomic(runfolder.heartbeat_path(run), {"time": stale, "pid": os.getpid()})
+    table = runs.list_runs(tmp_path).set_index("run")
+    assert table.loc["torchrun", "state"] == "failed"
+    assert not table.loc["torchrun", "writer_alive"]

@@ -127,3 +127,41 @@ def test_a_prompt_without_the_source_is_refused(tiny_causal_dir):
             likelihood_model=str(tiny_causal_dir),
             likelihood_prompt="hi",
         )
+
+
+def test_batch_composition_does_not_move_a_score_in_fp32(tiny_causal_dir):
+    # each example scored alone and in one batch with the others (other contexts, other paddings)
+    loaded = likelihood.load_scorer_model(str(tiny_causal_dir), "cpu", "fp32")
+    examples = _examples(loaded)
+    together = likelihood.token_logprobs(loaded, examples)
+    for example, batched in zip(examples, together):
+        (alone,) = likelihood.token_logprobs(loaded, [example])
+        assert np.abs(np.mean(alone) - np.mean(batched)) < 1e-5
+
+
+def test_a_bf16_model_scores_near_fp32_with_fp32_logprobs(tiny_causal_dir):
+    # the model in bf16 on the CPU (as on a GPU): the output layer and log-softmax still run in fp32
+    import torch
+
+    fp32 = likelihood.load_scorer_model(str(tiny_causal_dir), "cpu", "fp32")
+    bf16 = likelihood.load_scorer_model(str(tiny_causal_dir), "cpu", "bf16")
+    assert bf16.model.dtype == torch.bfloat16 and bf16.precision == "bf16"
+    examples = _examples(fp32)
+    reference = [np.mean(x) for x in likelihood.token_logprobs(fp32, examples)]
+    scores = [np.mean(x) for x in likelihood.token_logprobs(bf16, examples)]
+    assert all(x.dtype == np.float64 for x in likelihood.token_logprobs(bf16, examples[:1]))
+    assert np.allclose(scores, reference, atol=0.05)
+    # the fp32 head is what computes them: the bf16 head's logits, cast after, differ from them
+    hidden = torch.randn(3, bf16.model.config.hidden_size, dtype=torch.bfloat16)
+    exact = torch.log_softmax(bf16.model.get_output_embeddings().weight.float() @ hidden.float().T, dim=0).T
+    assert torch.allclose(bf16.logprobs(hidden), exact, atol=1e-6)
+
+
+def test_the_signature_names_dtype_and_device_and_auto_is_fp32(tiny_causal_dir):
+    options = {"likelihood_model": str(tiny_causal_dir), "device": "cpu"}
+    signature = metrics.signatures(["likelihood"], None, **options)["likelihood"]
+    assert "dtype:fp32" in signature and "device:cpu" in signature and "logprobs:fp32" in signature
+    assert f"model:{tiny_causal_dir}" in signature
+    bf16 = metrics.signatures(["likelihood"], None, **options, precision="bf16")["likelihood"]
+    assert "dtype:bf16" in bf16
+    assert likelihood.load_scorer_model(str(tiny_causal_dir), "cpu", "auto").precision == "fp32"
