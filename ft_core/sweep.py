@@ -243,6 +243,10 @@ def sweep_train(base: TrainConfig, grid: SweepConfig) -> SweepSummary:
     """Train every point of the sweep into <base.run_dir>/<point>, locally one after another or as a SLURM
     job array; returns (and writes) sweep.json. Finished points are kept when the sweep starts again."""
     points = plan_points(base, grid)  # every point checked before any run starts
+    if grid.executor != "local":
+        from ft_core.sweep_executors import check_executor
+
+        check_executor(grid)
     root = Path(base.run_dir)
     root.mkdir(parents=True, exist_ok=True)
     summary = SweepSummary(base_config=base, grid=grid)
@@ -263,7 +267,7 @@ def sweep_train(base: TrainConfig, grid: SweepConfig) -> SweepSummary:
             run.error = run_point(point)
             _record(summary, root)
         return summary
-    from ft_core.sweep_executors import run_array
+    from ft_core.sweep_executors import run_array  # submitit: only a sweep that submits imports it
 
     pending = [(p, r) for p, r in zip(points, summary.runs) if not _done(p)]
     for point, run in zip(points, summary.runs):

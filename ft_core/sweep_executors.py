@@ -10,6 +10,7 @@ process waits for the array and returns each point's error (None when it finishe
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +24,37 @@ from ft_core.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # where `ft_core` is importable from in a task
 
 
+def slurm_parameters(grid: SweepConfig, job_name: str) -> dict[str, Any]:
+    """submitit's SlurmExecutor parameters of the sweep: partition, time, GPUs, CPUs, memory, the array's
+    parallelism, and a setup line that lets each task import ft_core from this checkout."""
+    parameters: dict[str, Any] = {
+        "job_name": job_name,
+        "time": grid.slurm_time_min,
+        "cpus_per_task": grid.slurm_cpus_per_task,
+        "mem": f"{grid.slurm_mem_gb}GB",
+        "array_parallelism": grid.slurm_array_parallelism,
+        "setup": [f"export PYTHONPATH={PROJECT_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"],
+    }
+    if grid.slurm_gpus_per_node:
+        parameters["gpus_per_node"] = grid.slurm_gpus_per_node
+    if grid.slurm_partition:
+        parameters["partition"] = grid.slurm_partition
+    return parameters
+
+
+def check_executor(grid: SweepConfig) -> None:
+    """A SLURM sweep submitted where there is no SLURM fails in one line, before anything is written."""
+    if grid.executor == "slurm" and (shutil.which("sbatch") is None or shutil.which("srun") is None):
+        raise ConfigError(
+            "executor slurm needs SLURM's sbatch and srun on this machine: start the sweep on the cluster's "
+            "login node (or use executor local / submitit-local here)"
+        )
+
+
 def make_executor(grid: SweepConfig, folder: str | Path) -> submitit.Executor:
-    """The submitit executor of the sweep: SlurmExecutor with the sweep's slurm_* settings, or
-    LocalExecutor."""
+    """The submitit executor of the sweep: SlurmExecutor with `slurm_parameters`, or LocalExecutor."""
     folder = Path(folder)
+    check_executor(grid)
     if grid.executor == "submitit-local":
         executor: submitit.Executor = submitit.LocalExecutor(folder=folder)
         executor.update_parameters(timeout_min=grid.slurm_time_min)
@@ -34,20 +62,7 @@ def make_executor(grid: SweepConfig, folder: str | Path) -> submitit.Executor:
     if grid.executor != "slurm":
         raise ConfigError(f"executor {grid.executor!r} does not submit a job array")
     executor = submitit.SlurmExecutor(folder=folder)
-    parameters: dict[str, Any] = {
-        "time": grid.slurm_time_min,
-        "cpus_per_task": grid.slurm_cpus_per_task,
-        "mem": f"{grid.slurm_mem_gb}GB",
-        "array_parallelism": grid.slurm_array_parallelism,
-        "job_name": f"sweep-{folder.parent.name}",
-        # A task imports ft_core from this checkout, whatever folder SLURM starts it in.
-        "setup": [f"export PYTHONPATH={PROJECT_ROOT}${{PYTHONPATH:+:$PYTHONPATH}}"],
-    }
-    if grid.slurm_gpus_per_node:
-        parameters["gpus_per_node"] = grid.slurm_gpus_per_node
-    if grid.slurm_partition:
-        parameters["partition"] = grid.slurm_partition
-    executor.update_parameters(**parameters)
+    executor.update_parameters(**slurm_parameters(grid, f"sweep-{folder.parent.name}"))
     return executor
 
 
