@@ -154,12 +154,11 @@ def main_process_port(command: list[str]) -> int | None:
 def sweep_size(command: list[str]) -> int | None:
     """Points of a `sweep train` command (the grid of its --lr, --r and --grid flags, or --n-points of a
     random search), for its progress bar; None when the command does not say."""
-    if "train" not in command:
-        return None
-    parser = argparse.ArgumentParser(add_help=False)
+    words = command[command.index("train") + 1 :] if "train" in command else command
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     add_field_flags(parser, SweepConfig)
     try:
-        args, _ = parser.parse_known_args(command[command.index("train") + 1 :])
+        args, _ = parser.parse_known_args(words)
         return len(config_from_cli(SweepConfig, args, from_file=False).points())
     except (ConfigError, SystemExit):
         return None
