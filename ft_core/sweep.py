@@ -146,6 +146,22 @@ class SweepSummary:
         }
 
 
+def _train_point(cfg: TrainConfig) -> str | None:
+    """Train (or resume) one grid point; returns why it failed, or None. One failure must not lose the
+    others."""
+    from ft_core.train import train
+
+    resumable = runfolder.has_checkpoint(cfg.run_dir)
+    print(f"{Path(cfg.run_dir).name}: training{' (resuming)' if resumable else ''}", flush=True)
+    try:
+        train(dataclasses.replace(cfg, resume=resumable))
+    except FtCoreError as e:
+        return str(e)
+    except Exception as e:
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return None
+
+
 def plan_points(base: TrainConfig, grid: SweepConfig) -> list[SweepPoint]:
     """Every point's configs, each checked (its fields' rules and the rules that join fields), so a bad
     value fails in one line before any run starts."""
@@ -221,22 +237,6 @@ def _record(summary: SweepSummary, root: Path) -> None:
     summary.best = min(done, key=lambda r: r.best_eval_loss).name if done else None
     summary.updated_at = time.time()
     runfolder.write_sweep(root, summary.to_json())
-
-
-def _train_point(cfg: TrainConfig) -> str | None:
-    """Train (or resume) one grid point; returns why it failed, or None. One failure must not lose the
-    others."""
-    from ft_core.train import train
-
-    resumable = runfolder.has_checkpoint(cfg.run_dir)
-    print(f"{Path(cfg.run_dir).name}: training{' (resuming)' if resumable else ''}", flush=True)
-    try:
-        train(dataclasses.replace(cfg, resume=resumable))
-    except FtCoreError as e:
-        return str(e)
-    except Exception as e:
-        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    return None
 
 
 def sweep_train(base: TrainConfig, grid: SweepConfig) -> SweepSummary:

@@ -100,11 +100,16 @@ def run_array(
     if on_submit is not None:
         on_submit([str(job.job_id) for job in jobs])
     errors: list[str | None] = []
-    for point, job in zip(points, jobs):
-        try:
-            errors.append(job.result())
-        except Exception as e:  # submitit's FailedJobError / UncompletedJobError: the task died
-            line = next((x for x in str(e).splitlines() if x.strip()), type(e).__name__)
-            errors.append(f"job {job.job_id} failed: {line[:300]}")
-        print(f"{point.name}: {'finished' if errors[-1] is None else errors[-1]}", flush=True)
+    try:
+        for point, job in zip(points, jobs):
+            try:
+                errors.append(job.result())
+            except Exception as e:  # submitit's FailedJobError / UncompletedJobError: the task died
+                line = next((x for x in str(e).splitlines() if x.strip()), type(e).__name__)
+                errors.append(f"job {job.job_id} failed: {line[:300]}")
+            print(f"{point.name}: {'finished' if errors[-1] is None else errors[-1]}", flush=True)
+    except BaseException:  # the sweep cancelled (Ctrl-C, the queue's SIGTERM): its tasks go with it
+        for job in jobs:
+            job.cancel(check=False)
+        raise
     return errors
