@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,36 +82,62 @@ def _importable() -> Iterator[None]:
             os.environ["PYTHONPATH"] = before
 
 
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """The queue cancels a job with SIGTERM: while the sweep waits for its array, that interrupts the wait
+    (so the tasks are cancelled) instead of ending the process and leaving them running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def run_array(
     points: list[Any],
     grid: SweepConfig,
     sweep_dir: str | Path,
     on_submit: Callable[[list[str]], None] | None = None,
+    task: Callable[[Any], str | None] | None = None,
 ) -> list[str | None]:
     """Submit one array task per point, call `on_submit` with the job ids, wait; each point's error or
     None. A task that dies (time limit, out of memory, node failure) is that point's error, not the
-    sweep's."""
+    sweep's; a sweep interrupted while it waits cancels its tasks. `task`: what each array task runs on
+    its point (default `ft_core.sweep.run_point`)."""
     from ft_core.sweep import run_point
 
     if not points:
         return []
     executor = make_executor(grid, Path(sweep_dir) / ".submitit")
     with _importable():
-        jobs = executor.map_array(run_point, points)
-    print(f"submitted {len(jobs)} points as job array {jobs[0].job_id.split('_')[0]}", flush=True)
-    if on_submit is not None:
-        on_submit([str(job.job_id) for job in jobs])
+        jobs = executor.map_array(task or run_point, points)
     errors: list[str | None] = []
     try:
-        for point, job in zip(points, jobs):
-            try:
-                errors.append(job.result())
-            except Exception as e:  # submitit's FailedJobError / UncompletedJobError: the task died
-                line = next((x for x in str(e).splitlines() if x.strip()), type(e).__name__)
-                errors.append(f"job {job.job_id} failed: {line[:300]}")
-            print(f"{point.name}: {'finished' if errors[-1] is None else errors[-1]}", flush=True)
+        with _sigterm_interrupts():
+            print(f"submitted {len(jobs)} points as job array {jobs[0].job_id.split('_')[0]}", flush=True)
+            if on_submit is not None:
+                on_submit([str(job.job_id) for job in jobs])
+            for point, job in zip(points, jobs):
+                errors.append(_outcome(job))
+                print(f"{point.name}: {'finished' if errors[-1] is None else errors[-1]}", flush=True)
     except BaseException:  # the sweep cancelled (Ctrl-C, the queue's SIGTERM): its tasks go with it
         for job in jobs:
             job.cancel(check=False)
         raise
     return errors
+
+
+def _outcome(job: submitit.Job) -> str | None:
+    """The task's own result (None or the point's error), or why the task died."""
+    try:
+        return job.result()
+    except Exception as e:  # submitit's FailedJobError / UncompletedJobError: the task died
+        line = next((x for x in str(e).splitlines() if x.strip()), type(e).__name__)
+        return f"job {job.job_id} failed: {line[:300]}"

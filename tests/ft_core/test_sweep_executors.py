@@ -95,3 +95,45 @@ def test_a_local_job_array_trains_each_point_in_its_folder_and_a_resubmission_sk
     # Submitted once more: nothing left to run.
     sweep_train(base, grid)
     assert "submitted" not in capsys.readouterr().out
+
+
+def test_a_sweep_cancelled_while_it_waits_cancels_its_tasks_by_a_sigterm_it_injects(tmp_path):
+    """The queue cancels a job with SIGTERM; the waiting sweep must not leave its array running."""
+    import os
+    import signal
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from ft_core.sweep_executors import run_array
+
+    grid = SweepConfig(grid=["lora_r=4"], executor="submitit-local")
+    submitted: list[str] = []
+
+    def cancel_soon(job_ids: list[str]) -> None:
+        submitted.extend(job_ids)
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_array(
+            [SimpleNamespace(name="slow")],
+            grid,
+            tmp_path,
+            on_submit=cancel_soon,
+            task=lambda point: time.sleep(300),
+        )
+    assert time.monotonic() - started < 60
+    pid = int(submitted[0].split("_")[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break  # the task's process is gone
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            break  # reaped here: gone
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the array task {pid} still runs after the sweep was cancelled")
+    assert signal.getsignal(signal.SIGTERM) is not None  # the handler was put back
