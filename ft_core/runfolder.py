@@ -27,7 +27,7 @@ it.
                              the SFT run's TrainConfig (base model, prompt format) its adapter applies with
       preference_source.json which export and campaign it learnt from, the pairs, the label smoothing  (dpo)
       checkpoint/checkpoint-<step>/  a preference-tuned run's checkpoints (TRL's Trainer; what --resume reads)
-    runs/<sweep>/sweep.json  and one run folder per grid point, lr{lr}_r{r}/    (sweep train, atomic)
+    runs/<sweep>/sweep.json  and one run folder per point, lr{lr}_r{r}/ or max_target_length441/ (atomic)
 
 docs/run-folder.md describes every file and field. A folder is written by one job process while the app reads
 it and may delete it, so the readers here (`read_status`, `read_config`, `read_log`, ...) return an empty
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -1047,6 +1048,29 @@ def read_judge_summary(run_dir: str | Path, name: str) -> dict[str, Any]:
 def sweep_member_name(learning_rate: float, lora_r: int) -> str:
     """Folder name of one grid point: lr{lr}_r{r} with the float as Python prints it (lr3e-05_r8)."""
     return f"lr{float(learning_rate)}_r{int(lora_r)}"
+
+
+_SHORT_NAMES = {"learning_rate": "lr", "lora_r": "r"}
+
+
+def sweep_point_name(values: dict[str, Any]) -> str:
+    """Folder name of one sweep point: each swept field's name and value, `max_target_length441_lr0.0001`;
+    the old grid's `lr0.0001_r16` for learning rate x rank. A name past 100 characters is cut and ends in a
+    hash of the values, so two points never share a folder."""
+
+    def word(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (list, tuple)):
+            return "-".join(word(v) for v in value)
+        return str(float(value)) if isinstance(value, float) else str(value)
+
+    parts = [f"{_SHORT_NAMES.get(n, n.rpartition('.')[2])}{word(v)}" for n, v in values.items()]
+    name = re.sub(r"[^A-Za-z0-9._+=-]", "-", "_".join(parts))
+    if len(name) > 100:
+        digest = hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        name = f"{name[:90]}_{digest}"
+    return name
 
 
 def parse_sweep_member(name: str) -> tuple[float, int] | None:

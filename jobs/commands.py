@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import argparse
 import secrets
 import shlex
 import sys
@@ -22,7 +23,16 @@ from typing import Any
 
 import yaml
 
-from ft_core.config import GenerateConfig, ScoreConfig, SweepConfig, config_to_args, config_to_dict
+from ft_core.config import (
+    ConfigError,
+    GenerateConfig,
+    ScoreConfig,
+    SweepConfig,
+    add_field_flags,
+    config_from_cli,
+    config_to_args,
+    config_to_dict,
+)
 from jobs.errors import JobError
 from jobs.logs import job_files_dir
 
@@ -66,8 +76,8 @@ def train_command(config_file: str | Path, n_gpus: int = 1, check: bool = False)
 
 
 def sweep_command(config_file: str | Path, grid: SweepConfig, n_gpus: int = 1) -> list[str]:
-    """`python -m ft_core sweep train --config FILE --lr ... --r ...`: the grid's flags from the
-    SweepConfig."""
+    """`python -m ft_core sweep train --config FILE --grid ... [--lr ... --r ...]`: the sweep's flags from
+    the SweepConfig."""
     return ft_core_command("sweep", ["train", "--config", str(config_file), *config_to_args(grid)], n_gpus)
 
 
@@ -142,11 +152,16 @@ def main_process_port(command: list[str]) -> int | None:
 
 
 def sweep_size(command: list[str]) -> int | None:
-    """Grid points of a `sweep train` command (len(--lr) x len(--r)), for its progress bar."""
-    lrs, ranks = _value_after(command, "--lr"), _value_after(command, "--r")
-    if lrs is None or ranks is None:
+    """Points of a `sweep train` command (the grid of its --lr, --r and --grid flags, or --n-points of a
+    random search), for its progress bar; None when the command does not say."""
+    words = command[command.index("train") + 1 :] if "train" in command else command
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    add_field_flags(parser, SweepConfig)
+    try:
+        args, _ = parser.parse_known_args(words)
+        return len(config_from_cli(SweepConfig, args, from_file=False).points())
+    except (ConfigError, SystemExit):
         return None
-    return len(lrs.split(",")) * len(ranks.split(","))
 
 
 # --------------------------------------------------------------------------------------------- for people

@@ -85,7 +85,7 @@ def sweep_job(
     runs_root: str | Path,
     n_gpus: int = 1,
 ) -> Job:
-    """Launch `python -m ft_core sweep train --config <yaml> --lr ... --r ...` into the config's run_dir."""
+    """Launch `python -m ft_core sweep train --config <yaml> --grid ...` into the config's run_dir."""
     name = Path(config.run_dir).name
     path = commands.write_job_config(config, runs_root, name + "-sweep")
     return scheduler.launch(
@@ -94,7 +94,7 @@ def sweep_job(
         commands.sweep_command(path, grid, n_gpus),
         log_dir=job_files_dir(runs_root),
         run_dir=config.run_dir,
-        label=f"sweep {name} ({len(grid.learning_rates)}x{len(grid.lora_ranks)})",
+        label=f"sweep {name} ({grid.describe()})",
         n_gpus=n_gpus,
     )
 

@@ -1,5 +1,6 @@
 """Runs (researchers): compare run folders — overlaid loss/eval curves, configs side by side, metric tables, a
-sweep's heatmap over lr x r — and carry a finished run on: generate and score, then create a campaign.
+sweep's points (a table, a chart per swept field, the heatmap of an lr x r grid) — and carry a finished run
+on: generate and score, then create a campaign.
 
 Everything is read from the run folders (annotations.campaigns.runs), so a folder deleted while listed only
 drops out.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from annotations.campaigns import (
@@ -50,7 +52,7 @@ finished = table[table.state == "finished"].run.tolist()
 chosen = st.multiselect("Runs to compare", list(paths), default=finished[:2] or list(paths)[:1], key="chosen")
 selected = {run: paths[run] for run in chosen}
 
-curves_tab, configs_tab, metrics_tab, sweep_tab = st.tabs(["Curves", "Configs", "Metrics", "Sweep heatmap"])
+curves_tab, configs_tab, metrics_tab, sweep_tab = st.tabs(["Curves", "Configs", "Metrics", "Sweep"])
 with curves_tab:
     metrics = st.multiselect(
         "Curves",
@@ -92,33 +94,53 @@ with metrics_tab:
 with sweep_tab:
     sweeps = runs.list_sweeps(runs_dir())
     if not sweeps:
-        st.info("No sweep yet: use the lr x r sweep preset on the Train page.")
+        st.info("No sweep yet: use the sweep preset on the Train page, or `sweep train` (docs/tutorial.md).")
     else:
         sweep = st.selectbox("Sweep", sweeps, format_func=lambda p: Path(p).name, key="sweep")
         members = runs.sweep_members(sweep)
-        options = runs.sweep_metrics(members)
+        fields = runs.sweep_fields(sweep)
+        points = runs.sweep_points(sweep)
+        st.dataframe(points.drop(columns=["path"]), hide_index=True, width="stretch", key="sweep_points")
+        options = runs.sweep_metrics(points, fields)
         if not options:
-            st.info("No finished member run yet.")
+            st.info("No finished point yet.")
         else:
             metric = st.selectbox("Metric", options, key="sweep_metric")
-            data = members.dropna(subset=[metric])[["learning_rate", "lora_r", metric, "run"]]
-            base = alt.Chart(data).encode(
-                x=alt.X("lora_r:O", title="LoRA rank r"), y=alt.Y("learning_rate:O", title="learning rate")
-            )
-            heat = base.mark_rect().encode(
-                color=alt.Color(f"{metric}:Q", scale=alt.Scale(scheme="viridis")),
-                tooltip=["run", "learning_rate", "lora_r", metric],
-            )
-            labels = base.mark_text(color="white").encode(text=alt.Text(f"{metric}:Q", format=".4g"))
-            st.altair_chart(heat + labels, width="stretch")
-            st.dataframe(runs.sweep_grid(members, metric), width="stretch")
+            for name in fields:  # one chart per swept field: the metric against its values
+                data = points.dropna(subset=[metric])[["run", name, metric]].copy()
+                numeric = pd.to_numeric(points[name], errors="coerce").notna().all()
+                kind = "Q" if numeric else "O"
+                data[name] = pd.to_numeric(data[name]) if numeric else data[name].astype(str)
+                chart = (
+                    alt.Chart(data, title=f"{metric} by {name}")
+                    .mark_line(point=True)
+                    .encode(
+                        x=alt.X(f"{name}:{kind}", title=name, scale=alt.Scale(zero=False)),
+                        y=alt.Y(f"mean({metric}):Q", title=metric, scale=alt.Scale(zero=False)),
+                        tooltip=[name, alt.Tooltip(f"mean({metric}):Q", format=".4g"), "count()"],
+                    )
+                )
+                st.altair_chart(chart, width="stretch")
+            if set(fields) == {"learning_rate", "lora_r"}:  # the lr x r grid keeps its heatmap
+                data = members.dropna(subset=[metric])[["learning_rate", "lora_r", metric, "run"]]
+                base = alt.Chart(data).encode(
+                    x=alt.X("lora_r:O", title="LoRA rank r"),
+                    y=alt.Y("learning_rate:O", title="learning rate"),
+                )
+                heat = base.mark_rect().encode(
+                    color=alt.Color(f"{metric}:Q", scale=alt.Scale(scheme="viridis")),
+                    tooltip=["run", "learning_rate", "lora_r", metric],
+                )
+                labels = base.mark_text(color="white").encode(text=alt.Text(f"{metric}:Q", format=".4g"))
+                st.altair_chart(heat + labels, width="stretch")
+                st.dataframe(runs.sweep_grid(members, metric), width="stretch")
         ready = members[members.state == "finished"]
         unscored = [p for p in ready.path if not runs.comparison(p).shape[0]]
         if unscored and st.button(
             f"Generate and score the {len(unscored)} finished runs not scored yet", key="eval_sweep"
         ):
             queued = evaluation.evaluate_sweep(con, unscored, runs_dir(), limit=100)
-            st.success(f"Queued {len(queued)} jobs; the heatmap fills in as they finish (metrics: delta_*).")
+            st.success(f"Queued {len(queued)} jobs; the charts fill in as they finish (metrics: delta_*).")
 
 st.header("Continue a run")
 run = st.selectbox(

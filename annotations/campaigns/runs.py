@@ -4,8 +4,9 @@ tables, sweep grids.
 A run folder (`runs/<run>/`) is written by an `ft_core` job while the app reads it, and may be deleted while a
 page lists it. Its layout belongs to `ft_core.runfolder` (docs/run-folder.md); every file is read through it,
 and its readers return an empty value instead of raising when a file is missing, half-written or the folder is
-gone. No torch: these are JSON, JSONL, CSV and Parquet files. A sweep folder holds one run folder per
-(learning rate, LoRA rank), e.g. `runs/sweep/lr0.0001_r16/`, and usually a `sweep.json`.
+gone. No torch: these are JSON, JSONL, CSV and Parquet files. A sweep folder holds one run folder per point
+(`runs/sweep/lr0.0001_r16/`, `runs/sweep/max_target_length441/`) and usually a `sweep.json` naming the swept
+fields; `sweep_points` is the table that compares the points.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ft_core.runfolder import find_runs, is_run, is_sweep, read_config, read_log
 __all__ = [
     "RunProgress", "comparison", "config_table", "curves", "find_runs", "format_duration", "is_run",
     "is_sweep", "list_runs", "list_sweeps", "log_progress", "metric_tables", "outside_runs", "read_config",
-    "read_log", "read_status", "sweep_grid", "sweep_members", "sweep_metrics", "train_progress",
+    "read_log", "read_status", "sweep_fields", "sweep_grid", "sweep_members", "sweep_metrics", "sweep_points",
+    "train_progress",
 ]  # fmt: skip
 
 _PROGRESS = re.compile(r"(\d+)/(\d+)")
@@ -290,9 +292,55 @@ def sweep_members(sweep_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sweep_metrics(members: pd.DataFrame) -> list[str]:
-    """The columns of `sweep_members` a heatmap can show."""
-    fixed = {"run", "path", "learning_rate", "lora_r", "state"}
+def sweep_fields(sweep_dir: str | Path) -> list[str]:
+    """The fields a sweep varies, from sweep.json (`max_target_length`, `generate.max_new_tokens`); an
+    older sweep, or one without sweep.json, varied learning_rate and lora_r."""
+    saved = runfolder.read_sweep(sweep_dir) or {}
+    fields = saved.get("fields") or list(saved.get("grid") or {})
+    return [str(f) for f in fields] if isinstance(fields, list) and fields else ["learning_rate", "lora_r"]
+
+
+def sweep_points(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per point of a sweep: run, each swept field's value, state, best_eval_loss, final_train_loss,
+    and the `finetuned_<metric>` / `delta_<metric>` figures of a scored point. A value comes from sweep.json,
+    else from the point's config.json."""
+    members = sweep_members(sweep_dir)
+    fields = sweep_fields(sweep_dir)
+    if members.empty:
+        return pd.DataFrame(columns=["run", *fields, "state", "best_eval_loss"])
+    listed = {
+        Path(str(r.get("run_dir", ""))).name: r.get("values") or {}
+        for r in (runfolder.read_sweep(sweep_dir) or {}).get("runs", [])
+        if isinstance(r, dict)
+    }
+    columns: dict[str, list[Any]] = {}
+    for name in fields:
+        values = []
+        for run, path in zip(members.run, members.path):
+            value = listed.get(run, {}).get(name)
+            if value is None and "." not in name:
+                value = _config_values(path).get(name)
+            values.append(", ".join(map(str, value)) if isinstance(value, list) else value)
+        columns[name] = values
+    rest = [
+        c
+        for c in members.columns
+        if c not in ("run", "path", *fields) and c not in ("learning_rate", "lora_r")
+    ]
+    return pd.concat(
+        [members[["run"]], pd.DataFrame(columns, index=members.index), members[rest], members[["path"]]],
+        axis=1,
+    )
+
+
+def _config_values(path: str | Path) -> dict[str, Any]:
+    config = read_config(path)
+    return config_to_dict(config) if config is not None else {}
+
+
+def sweep_metrics(members: pd.DataFrame, fields: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The columns of `sweep_members` (or `sweep_points`, less its swept `fields`) a chart can show."""
+    fixed = {"run", "path", "learning_rate", "lora_r", "state", *fields}
     return [
         c
         for c in members.columns

@@ -295,3 +295,21 @@ def check_fields(cfg: Any, error: type[Exception] = ConfigError) -> None:
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def check_value(cls: type, name: str, value: Any, error: type[Exception] = ConfigError) -> Any:
+    """One value for field `name` of `cls`, coerced and checked against the field's own type, choices and
+    range (what `check_fields` does for a whole config); returns the coerced value. A sweep checks each
+    value it will set before any run starts."""
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    value = coerce(display_name(f), value, field_types(cls)[name], error)
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise error(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    bounds = f.metadata.get("range")
+    if bounds is not None and value is not None:
+        for item in value if isinstance(value, list) else [value]:
+            problem = bounds.problem(display_name(f), item)
+            if problem:
+                raise error(problem)
+    return value

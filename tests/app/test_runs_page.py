@@ -64,6 +64,45 @@ def test_sweep_heatmap(app_env, researcher, tmp_path):
     assert "eval_sweep" not in [b.key for b in at.button]  # every member is scored
 
 
+def test_a_sweep_over_any_field_compares_its_points_in_a_table_and_a_chart_per_field(
+    app_env, researcher, tmp_path
+):
+    sweep = tmp_path / "runs" / "lengths"
+    values = [(320, 64), (320, 128), (441, 64), (441, 128), (512, 64), (512, 128)]
+    entries = []
+    for length, tokens in values:
+        name = f"max_target_length{length}_max_new_tokens{tokens}"
+        folder = write_run(sweep / name, 1e-4, 8, delta=length / 1e4 + tokens / 1e5)
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "max_target_length": length}))
+        loss = 2.0 - length / 1000  # longer targets: lower loss in this made-up sweep
+        status = json.loads((folder / "status.json").read_text())
+        (folder / "status.json").write_text(json.dumps({**status, "best_eval_loss": loss}))
+        values_ = {"max_target_length": length, "generate.max_new_tokens": tokens}
+        entries.append({"name": name, "run_dir": str(folder), "values": values_})
+    fields = ["max_target_length", "generate.max_new_tokens"]
+    grid = {"max_target_length": [320, 441, 512], "generate.max_new_tokens": [64, 128]}
+    (sweep / "sweep.json").write_text(json.dumps({"grid": grid, "fields": fields, "runs": entries}))
+    at = open_as("runs", researcher)
+    at.selectbox(key="sweep").set_value(sweep)
+    at.selectbox(key="sweep_metric").set_value("best_eval_loss").run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "max_target_length" in d.value.columns)
+    assert len(table) == 6 and list(table.columns[:3]) == ["run", *fields]
+    row = table.set_index("run").loc["max_target_length441_max_new_tokens128"]
+    assert row["generate.max_new_tokens"] == 128 and abs(row["best_eval_loss"] - 1.559) < 1e-12
+    assert abs(row["finetuned_rougeL"] - (0.2 + 0.0441 + 0.00128)) < 1e-12
+    charts = [c for c in at.get("vega_lite_chart") if "best_eval_loss by" in str(c.proto.spec)]
+    assert len(charts) == 2  # one per swept field, and no lr x r heatmap
+    spec = json.loads(next(c for c in charts if "by max_target_length" in c.proto.spec).proto.spec)
+    assert (
+        spec["encoding"]["x"]["field"] == "max_target_length"
+        and spec["encoding"]["x"]["type"] == "quantitative"
+    )
+    assert "best_eval_loss" in at.selectbox(key="sweep_metric").options
+    assert "max_target_length" not in at.selectbox(key="sweep_metric").options
+
+
 def test_sweep_members_get_generated_and_scored_from_the_heatmap_tab(app_env, researcher, tmp_path):
     sweep = tmp_path / "runs" / "grid"
     write_run(sweep / "lr0.0001_r8", 1e-4, 8, delta=0.1)

@@ -184,7 +184,7 @@ def test_command_lines_are_parsed_from_the_dataclass(tmp_path):
         (["generate", "--run-dir", "r", "--limit", "many"], "limit must be of type int, got 'many'"),
         (["score", "--run-dir", "r", "--multi-ref", "median"], "multi_ref must be one of max, mean"),
         (["train", "--set", "lora_r"], "--set expects key=value"),
-        (["sweep", "train", "--r", "8"], "SweepConfig needs learning_rates (--lr)"),
+        (["sweep", "train", "--r", "8", "--grid", "lora_rank=8"], "unknown field 'lora_rank' in the sweep"),
     ],
 )
 def test_bad_command_lines_fail_in_one_line(capsys, argv, message):

@@ -82,3 +82,19 @@ def test_a_sweep_command_says_its_grid_and_its_size():
     )
     assert commands.sweep_size(command) == 6
     assert commands.sweep_size(["python", "-m", "ft_core", "sweep", "train", "--lr"]) is None
+
+
+def test_a_sweep_over_any_field_reads_back_as_its_config_and_counts_its_points():
+    grid = SweepConfig(
+        grid={"max_target_length": [320, 441, 512], "max_new_tokens": [64, 128]},
+        evaluate=True,
+        generate={"limit": 10},
+        executor="slurm",
+        slurm_partition="gpu",
+    )
+    command = commands.sweep_command("s.yaml", grid)
+    at = command.index("train")
+    assert parse_cli(SweepConfig, command[at + 3 :], "sweep train") == grid
+    assert commands.sweep_size(command) == 6
+    random = SweepConfig(grid=grid.grid, evaluate=True, search="random", n_points=4, search_seed=3)
+    assert commands.sweep_size(commands.sweep_command("s.yaml", random)) == 4

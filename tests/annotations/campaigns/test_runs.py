@@ -145,6 +145,31 @@ def test_sweep_grid_over_lr_and_rank(tmp_path):
     assert "sweep/lr0.0001_r16" in runs.list_runs(tmp_path).run.tolist()
 
 
+def test_sweep_points_of_an_old_lr_by_rank_sweep_json_and_of_a_sweep_over_other_fields(tmp_path):
+    old = tmp_path / "old"
+    for lr, r in [(1e-4, 8), (1e-4, 16)]:
+        write_run(old / f"lr{lr}_r{r}", lr=lr, r=r)
+    # sweep.json as sweeps wrote it before any field could be swept: grid = {learning_rate, lora_r}
+    saved = {"grid": {"learning_rate": [1e-4], "lora_r": [8, 16]}, "alpha_per_r": False}
+    saved["runs"] = [
+        {"name": p.name, "run_dir": str(p), "learning_rate": 1e-4, "lora_r": 8} for p in old.iterdir()
+    ]
+    (old / "sweep.json").write_text(json.dumps(saved))
+    assert runs.sweep_fields(old) == ["learning_rate", "lora_r"]
+    points = runs.sweep_points(old).set_index("run")
+    assert points.loc["lr0.0001_r16", "lora_r"] == 16 and points.loc["lr0.0001_r16", "learning_rate"] == 1e-4
+    new = tmp_path / "new"
+    runs_ = []
+    for tokens in (64, 128):
+        folder = write_run(new / f"max_new_tokens{tokens}")
+        runs_.append({"run_dir": str(folder), "values": {"generate.max_new_tokens": tokens}})
+    (new / "sweep.json").write_text(json.dumps({"fields": ["generate.max_new_tokens"], "runs": runs_}))
+    points = runs.sweep_points(new)
+    assert points["generate.max_new_tokens"].tolist() == [64, 128]
+    metrics = runs.sweep_metrics(points, runs.sweep_fields(new))
+    assert "best_eval_loss" in metrics and "generate.max_new_tokens" not in metrics
+
+
 def test_log_progress_and_durations():
     assert runs.log_progress("loading\nbase__greedy__seed0.jsonl: 40/100 items, 12 new tokens/s") == 0.4
     assert runs.log_progress("nothing yet") is None
