@@ -120,7 +120,14 @@ def page_language(con, user) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- the catalogs
-SOURCES = ("pages/annotate.py", "pages/login.py", "pages/password.py", "streamlit_app.py")
+SOURCES = (
+    "pages/annotate.py",
+    "pages/login.py",
+    "pages/password.py",
+    "pages/study.py",
+    "pages/study_messages.py",
+    "streamlit_app.py",
+)
 KEYWORDS = {"_": None, "N_": None, "_n": (1, 2)}
 
 
