@@ -115,7 +115,7 @@ def page_language(con, user) -> str:
         return study_language(con)
     if user.is_researcher:
         return "en"
-    campaign_id = shown_campaign(open_campaigns(con))
+    campaign_id = shown_campaign(open_campaigns(con, user.user_id))  # the campaigns the annotate page offers
     return "en" if campaign_id is None else campaign_language(con, campaign_id)
 
 
