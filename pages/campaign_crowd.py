@@ -77,7 +77,8 @@ def crowd_section(con: duckdb.DuckDBPyConnection, campaign_id: str, user: User) 
         completion_code = left.text_input("Completion code (from the panel)")
         screen_out_code = right.text_input("Screen-out code (optional)")
         training_file = st.file_uploader(
-            "Training items (CSV or YAML: item_id, gold, explanation; gold is A, B, a system, tie or both_bad)",
+            "Training items (CSV or YAML: item_id, gold, explanation; gold is A, B, a system, tie or "
+            "both_bad)",
             type=["csv", "yaml", "yml"],
         )
         a, b, c, d = st.columns(4)

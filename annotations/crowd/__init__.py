@@ -1,15 +1,17 @@
 """Crowd studies: a campaign judged by participants who arrive from a panel (Prolific, MTurk or any other).
 
-- `config`: `StudyConfig` (platform, consent, codes, training items, qualification, quota, time limit, attention
-  checks), checked once; `read_training` reads the training items' file (CSV or YAML).
-- `links`: the study link per platform and reading an arrival's parameters (pure; refusals are `CrowdLinkError`).
+- `config`: `StudyConfig` (platform, consent, codes, training items, qualification, quota, time limit,
+  attention checks), checked once; `read_training` reads the training items' file (CSV or YAML).
+- `links`: the study link per platform and reading an arrival's parameters (pure; refusals are
+  `CrowdLinkError`).
 - `phases`: the participant's path as a small state machine (pure).
 - `studies`: opening a campaign as a study (only the link's secret's hash is stored) and reading a study back.
 - `participants`: an arrival (one passwordless account per platform id, bound to the session of the first
   arrival), each phase's outcome, training answers with feedback, attention checks, the completion.
 - `outcomes`: per participant, as a DataFrame for the quality statistics and the Campaigns page.
 
-docs/crowd.md walks a researcher through it; docs/security.md says what a study link does and does not protect.
+docs/crowd.md walks a researcher through it; docs/security.md says what a study link does and does not
+protect.
 """
 
 from annotations.crowd.config import PLATFORMS, StudyConfig, TrainingItem, read_training

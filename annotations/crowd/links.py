@@ -3,14 +3,15 @@
 A link is `<app url>/?study=<study id>&key=<secret>` plus the platform's own parameters, which the panel
 fills in for each participant:
 
-- Prolific: `PROLIFIC_PID`, `STUDY_ID`, `SESSION_ID` (written `{{%PROLIFIC_PID%}}` ... in the link pasted there);
-- MTurk (an ExternalQuestion HIT): MTurk appends `assignmentId`, `hitId`, `turkSubmitTo` and `workerId`; in the
-  preview `assignmentId` is `ASSIGNMENT_ID_NOT_AVAILABLE` and there is no worker: the page only shows the
+- Prolific: `PROLIFIC_PID`, `STUDY_ID`, `SESSION_ID` (written `{{%PROLIFIC_PID%}}` ... in the link pasted
+  there);
+- MTurk (an ExternalQuestion HIT): MTurk appends `assignmentId`, `hitId`, `turkSubmitTo` and `workerId`; in
+  the preview `assignmentId` is `ASSIGNMENT_ID_NOT_AVAILABLE` and there is no worker: the page only shows the
   instructions;
 - a generic panel: the parameter named in the study's config.
 
-`lang=<ISO 639-1>` picks the participant's language. Every refusal is a `CrowdLinkError` whose `reason` the page
-turns into a clear sentence in the participant's language.
+`lang=<ISO 639-1>` picks the participant's language. Every refusal is a `CrowdLinkError` whose `reason` the
+page turns into a clear sentence in the participant's language.
 """
 
 from __future__ import annotations

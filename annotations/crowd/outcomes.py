@@ -63,7 +63,8 @@ def participant_outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str | None
             FROM crowd_phase_outcomes GROUP BY ALL
         )
         SELECT p.user_id, s.campaign_id, p.study_id, s.platform, p.phase,
-               CASE WHEN p.phase IN ('complete', 'screened_out') THEN p.phase ELSE 'in progress' END AS outcome,
+               CASE WHEN p.phase IN ('complete', 'screened_out') THEN p.phase ELSE 'in progress' END
+                   AS outcome,
                o.consent, o.training_score, o.qualification, o.task,
                coalesce(g.gold_total, 0) AS gold_total, coalesce(g.gold_correct, 0) AS gold_correct,
                coalesce(t.attention_total, 0) AS attention_total,

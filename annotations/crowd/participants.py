@@ -4,9 +4,9 @@ its attention checks, and the end (completion or screen-out). Every phase's outc
 Arrival (`arrive`): the first arrival of a platform id makes its passwordless account (never a second one:
 `crowd_accounts` is keyed by platform and id), a session, and binds the study to that session, all in one
 transaction. Later arrivals act only through that bound session (the browser's cookie): an arrival with the
-same id and any other session, or none, is refused (`bound_elsewhere`) and counted, so a copied or guessed link
-cannot act in the participant's name once they have started. The account has no password (its hash is not an
-argon2 hash, so no login can match it) and a username with ':' that no login form can create.
+same id and any other session, or none, is refused (`bound_elsewhere`) and counted, so a copied or guessed
+link cannot act in the participant's name once they have started. The account has no password (its hash is
+not an argon2 hash, so no login can match it) and a username with ':' that no login form can create.
 
 Attention checks are stored in `crowd_attention_checks`, never as judgments: no win rate, agreement or other
 statistic can count them. Silent gold items are the campaign's own gold items (`gold_rate`), served by the
@@ -145,12 +145,13 @@ def arrive(
             user_id = "ann-" + hashlib.sha256(f"{platform}:{pid}:{store.new_id()}".encode()).hexdigest()[:10]
             username = crowd_username(platform, pid)
             cur.execute(
-                "INSERT INTO users (user_id, username, username_key, role, password_hash, active, created_at, "
-                "created_by) VALUES (?, ?, ?, 'annotator', ?, TRUE, ?, ?)",
+                "INSERT INTO users (user_id, username, username_key, role, password_hash, active, "
+                "created_at, created_by) VALUES (?, ?, ?, 'annotator', ?, TRUE, ?, ?)",
                 [user_id, username, username, NO_PASSWORD, now, f"crowd:{study.study_id}"],
             )
             cur.execute(
-                "INSERT INTO crowd_accounts (platform, participant_id, user_id, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO crowd_accounts (platform, participant_id, user_id, created_at) "
+                "VALUES (?, ?, ?, ?)",
                 [platform, pid, user_id, now],
             )
         if session_user == user_id:  # the same browser, already this participant's: bind this session
@@ -165,8 +166,8 @@ def arrive(
             ).fetchone()[0]
         phase = "consent" if study.config.consent_text.strip() else "instructions"
         cur.execute(
-            "INSERT INTO crowd_participants (study_id, user_id, participant_id, platform_ids, bound_session_id, "
-            "language, phase, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO crowd_participants (study_id, user_id, participant_id, platform_ids, "
+            "bound_session_id, language, phase, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [study.study_id, user_id, pid, json.dumps(arrival.platform_ids), bound, language, phase, now],
         )
         cur.execute(
@@ -292,7 +293,8 @@ def _systems(cur: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[str, str
 def _texts(cur: duckdb.DuckDBPyConnection, campaign_id: str, item_id: str) -> tuple[str, dict[str, str]]:
     rows = cur.execute(
         "SELECT coalesce(i.source, i.prompt, ''), o.system, o.output FROM items i JOIN outputs o "
-        "ON o.campaign_id = i.campaign_id AND o.item_id = i.item_id WHERE i.campaign_id = ? AND i.item_id = ?",
+        "ON o.campaign_id = i.campaign_id AND o.item_id = i.item_id "
+        "WHERE i.campaign_id = ? AND i.item_id = ?",
         [campaign_id, item_id],
     ).fetchall()
     if not rows:
@@ -378,7 +380,8 @@ def training_feedback(
     """The feedback on a stored training answer, or None when the item is not answered yet."""
     cur = store.read(con)
     row = cur.execute(
-        "SELECT shown_left, correct FROM crowd_training_answers WHERE study_id = ? AND user_id = ? AND item_id = ?",
+        "SELECT shown_left, correct FROM crowd_training_answers "
+        "WHERE study_id = ? AND user_id = ? AND item_id = ?",
         [participant.study_id, participant.user_id, item_id],
     ).fetchone()
     if row is None:
@@ -421,7 +424,8 @@ def task_state(
     (done,) = (
         store.read(con)
         .execute(
-            "SELECT count(*) FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'submitted'",
+            "SELECT count(*) FROM assignments "
+            "WHERE campaign_id = ? AND annotator_id = ? AND status = 'submitted'",
             [study.campaign_id, participant.user_id],
         )
         .fetchone()
@@ -490,8 +494,8 @@ def next_attention_check(
             )
         check_id = store.new_id("chk-")
         cur.execute(
-            "INSERT INTO crowd_attention_checks (check_id, study_id, user_id, position, kind, text, expected, "
-            "served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO crowd_attention_checks (check_id, study_id, user_id, position, kind, text, "
+            "expected, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 check_id,
                 participant.study_id,

@@ -1,6 +1,7 @@
 """The study page (pages/study.py through streamlit_app.py), driven by AppTest: a Prolific participant goes
 from the link through consent, training and the task to the completion code; a copied link in another browser
-is refused; bad links end on a clear page, never a traceback; the participant's language comes from the link."""
+is refused; bad links end on a clear page, never a traceback; the participant's language comes from the
+link."""
 
 from __future__ import annotations
 

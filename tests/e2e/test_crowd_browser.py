@@ -35,7 +35,8 @@ def _study(app) -> tuple[str, str]:
         )
         config = StudyConfig(
             platform="prolific",
-            consent_text="This study asks you to compare short texts. Your answers are stored without your name.",
+            consent_text="This study asks you to compare short texts. Your answers are stored without your "
+            "name.",
             completion_code="C0MPL3",
             screen_out_code="SCR33N",
             training=[
