@@ -119,3 +119,26 @@ def test_the_link_chooses_the_language(open_page, study):
     assert not at.exception
     assert at.title[0].value == "Estudo"
     assert any(b.label == "Concordo" for b in at.button)
+
+
+def test_mturk_preview_shows_instructions_and_the_completion_posts_to_mturk(open_page, app_env, campaign):
+    opened = open_study(app_env, campaign, StudyConfig(platform="mturk", completion_code="D0NE", quota=1))
+    base = {"study": opened.study_id, "key": opened.secret}
+    preview = _arrive(open_page, {**base, "assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "H1"})
+    assert not preview.exception
+    assert "This is a preview. Accept the task to start." in _texts(preview)
+    assert app_env.execute("SELECT count(*) FROM crowd_participants").fetchone()[0] == 0  # nobody admitted
+    worker = {
+        "workerId": "A1W2",
+        "assignmentId": "3AS1",
+        "hitId": "H1",
+        "turkSubmitTo": "https://www.mturk.com",
+    }
+    at = _arrive(open_page, {**base, **worker})
+    at = _click(at, "Begin")  # no consent text: straight to the instructions, no training: the task
+    at = _submit(at, "B")
+    assert "D0NE" in _texts(at)
+    form = at.get("iframe")[0].proto.srcdoc
+    assert 'action="https://www.mturk.com/mturk/externalSubmit"' in form and 'value="3AS1"' in form
+    evil = _arrive(open_page, {**base, **worker, "workerId": "A9", "turkSubmitTo": "https://evil.example"})
+    assert REFUSALS["bad_parameter"] in _texts(evil)
