@@ -225,7 +225,7 @@ elif phase == "task":
         text = check.text or _("This is an attention check. Please choose “{choice}”.").format(
             choice=_(CHOICES[SIDE_LETTER[check.expected]])
         )
-        show_pair("", text, text)
+        show_pair(check.source, text, text)
         choice = choice_form(f"check::{check.check_id}")
         if choice is not None:
             crowd.answer_attention(con, participant, check.check_id, choice)

@@ -456,6 +456,7 @@ class AttentionCheck:
     kind: str
     text: str
     expected: str  # left, right or tie
+    source: str = ""  # identical: the source of the item whose output is shown, so it looks like any pair
 
 
 def next_attention_check(
@@ -469,33 +470,33 @@ def next_attention_check(
 
     def work(cur: duckdb.DuckDBPyConnection) -> AttentionCheck | None:
         rows = cur.execute(
-            "SELECT check_id, kind, text, expected, answered_at FROM crowd_attention_checks "
+            "SELECT check_id, kind, text, expected, answered_at, source FROM crowd_attention_checks "
             "WHERE study_id = ? AND user_id = ? ORDER BY position",
             [participant.study_id, participant.user_id],
         ).fetchall()
-        for check_id, kind, text, expected, answered_at in rows:
+        for check_id, kind, text, expected, answered_at, source in rows:
             if answered_at is None:
-                return AttentionCheck(check_id, kind, text, expected)
+                return AttentionCheck(check_id, kind, text, expected, source or "")
         position = len(rows) + 1
         if position > due:
             return None
         coin = hashlib.sha256(f"attention:{participant.user_id}:{position}".encode()).digest()
+        source = ""
         if position % 2 == 1:
             kind, text, expected = "instructed", "", ("left", "right")[coin[0] & 1]
         else:
             outputs = cur.execute(
-                "SELECT output FROM outputs WHERE campaign_id = ? ORDER BY item_id, system",
+                "SELECT o.output, coalesce(i.source, i.prompt, '') FROM outputs o JOIN items i "
+                "ON i.campaign_id = o.campaign_id AND i.item_id = o.item_id WHERE o.campaign_id = ? "
+                "ORDER BY o.item_id, o.system",
                 [study.campaign_id],
             ).fetchall()
-            kind, text, expected = (
-                "identical",
-                outputs[int.from_bytes(coin[:4], "big") % len(outputs)][0],
-                "tie",
-            )
+            text, source = outputs[int.from_bytes(coin[:4], "big") % len(outputs)]
+            kind, expected = "identical", "tie"
         check_id = store.new_id("chk-")
         cur.execute(
             "INSERT INTO crowd_attention_checks (check_id, study_id, user_id, position, kind, text, "
-            "expected, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "expected, source, served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 check_id,
                 participant.study_id,
@@ -504,10 +505,11 @@ def next_attention_check(
                 kind,
                 text,
                 expected,
+                source,
                 store.utcnow(),
             ],
         )
-        return AttentionCheck(check_id, kind, text, expected)
+        return AttentionCheck(check_id, kind, text, expected, source)
 
     return store.write(con, work)
 

@@ -69,6 +69,7 @@ CREATE TABLE crowd_attention_checks (
     position    INTEGER NOT NULL,                -- 1, 2, ... in the participant's task
     kind        VARCHAR NOT NULL CHECK (kind IN ('identical', 'instructed')),
     text        VARCHAR NOT NULL,                -- shown on both sides
+    source      VARCHAR,                         -- identical: the item's source, shown above as for a pair
     expected    VARCHAR NOT NULL CHECK (expected IN ('left', 'right', 'tie', 'both_bad')),
     choice      VARCHAR,
     passed      BOOLEAN,

@@ -302,7 +302,9 @@ def test_task_with_gold_attention_checks_quota_and_completion(con, make_campaign
         judgments.submit(con, pair.token, participant.user_id, "A")
     assert state.reason == "quota" and state.done == 5
     assert [c.kind for c in checks] == ["instructed", "identical"]
-    assert checks[1].expected == "tie"
+    # two identical outputs under the item's source, as any pair looks; the expected answer is a tie
+    assert checks[1].expected == "tie" and checks[1].source.startswith("source text")
+    assert con.execute("SELECT count(*) FROM outputs WHERE output = ?", [checks[1].text]).fetchone()[0] == 1
     assert finish_task(con, participant) == "complete"
     row = participant_outcomes(con, study.campaign_id).iloc[0]
     assert (row.outcome, row.attention_total, row.attention_passed, row.judged) == ("complete", 2, 1, 5)
