@@ -31,6 +31,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server) to
 
 def main() -> None:
     from annotations.campaigns import judge_folder, source_scores
+    from annotations.crowd.participants import is_crowd_account
     from annotations.errors import StoreError
     from jobs import campaign_scores, judging
     from jobs.scheduler import ensure_watcher
@@ -55,6 +56,11 @@ def main() -> None:
 
     user = current_user()
     cookie_exchange()
+    if st.query_params.get("study") or (user is not None and is_crowd_account(user.username)):
+        # A study link, or a participant it admitted: the study page alone, without menu or logout (a
+        # participant's account has no password; its session is the only way back in, docs/crowd.md).
+        st.navigation([st.Page("pages/study.py", title="Study", default=True)], position="hidden").run()
+        return
     # Annotators read the menu in the language of the campaign their annotate page shows (pages/i18n.py);
     # researchers in English.
     _ = gettext_for(page_language(store(), user))

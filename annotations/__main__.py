@@ -1,4 +1,5 @@
-"""`python -m annotations {stats,export,preferences,import-judge,active,users,backup,restore,prune} ...`"""
+"""`python -m annotations {stats,export,preferences,import-judge,active,users,crowd-payments,
+forget-participant,backup,restore,prune} ...`"""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ COMMANDS = {
         "--judge NAME)",
     ),
     "users": ("annotations.accounts.users", "main", "create accounts and invitation links (--db FILE)"),
+    "crowd-payments": (
+        "annotations.crowd.payments",
+        "main_payments",
+        "crowd participants, time, outcomes and bonus files (--campaign ID --out DIR); personal data",
+    ),
+    "forget-participant": (
+        "annotations.crowd.payments",
+        "main_forget",
+        "remove a crowd participant's panel id, keeping their judgments (--platform P --id ID)",
+    ),
     "backup": (
         "annotations.store.backup",
         "main_backup",

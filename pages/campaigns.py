@@ -29,6 +29,7 @@ from ft_core.errors import FtCoreError
 from jobs import campaign_scores
 from jobs.errors import JobError
 from pages.campaign_active import active_section
+from pages.campaign_crowd import crowd_section
 from pages.campaign_form import campaign_options
 from pages.campaign_judge import judge_section
 from pages.campaign_state import campaign_state_view, reopen_campaign
@@ -166,6 +167,7 @@ else:
         st.success(escape_markdown(st.session_state.pop("judges_saved")))
     judge_section(con, chosen, user)  # an LLM judge on the campaign's pairs, as a job
     active_section(con, chosen, user.user_id)  # humans where the LLM judge is unsure
+    crowd_section(con, chosen, user)  # participants from a panel (pages/campaign_crowd.py)
 
 st.header("New campaign")
 origin = st.radio("Outputs from", ["A run folder", "A CSV/JSONL file"], horizontal=True, key="origin")

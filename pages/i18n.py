@@ -115,12 +115,19 @@ def page_language(con, user) -> str:
         return study_language(con)
     if user.is_researcher:
         return "en"
-    campaign_id = shown_campaign(open_campaigns(con))
+    campaign_id = shown_campaign(open_campaigns(con, user.user_id))  # the campaigns the annotate page offers
     return "en" if campaign_id is None else campaign_language(con, campaign_id)
 
 
 # ----------------------------------------------------------------------------------------------- the catalogs
-SOURCES = ("pages/annotate.py", "pages/login.py", "pages/password.py", "streamlit_app.py")
+SOURCES = (
+    "pages/annotate.py",
+    "pages/login.py",
+    "pages/password.py",
+    "pages/study.py",
+    "pages/study_messages.py",
+    "streamlit_app.py",
+)
 KEYWORDS = {"_": None, "N_": None, "_n": (1, 2)}
 
 

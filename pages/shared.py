@@ -177,9 +177,10 @@ def _drop_media() -> None:
     media.remove_orphaned_files()
 
 
-def log_in(user: User) -> None:
-    """Start a session for this user: this tab keeps its id; the browser gets its cookie at the next rerun."""
-    started = sessions.start(store(), user.user_id, client())
+def log_in(user: User, started: sessions.NewSession | None = None) -> None:
+    """Start a session for this user (or take one just `started`, as a study's first arrival makes it): this
+    tab keeps its id; the browser gets its cookie at the next rerun."""
+    started = started or sessions.start(store(), user.user_id, client())
     st.session_state[SESSION_KEY] = started.session_id
     st.session_state[_USER_KEY] = user.user_id
     st.session_state[_TICKET_KEY] = started.ticket

@@ -95,11 +95,22 @@ def start(
     now: datetime | None = None,
 ) -> NewSession:
     """Start a session for a user who just proved their password."""
+    return store.write(con, lambda cur: insert_session(cur, user_id, client, settings, now), lane=_LANE)
+
+
+def insert_session(
+    cur: duckdb.DuckDBPyConnection,
+    user_id: str,
+    client: str | None = None,
+    settings: SessionSettings | None = None,
+    now: datetime | None = None,
+) -> NewSession:
+    """Inside a write transaction: start a session (a study's first arrival makes the account, the session
+    and the binding to it in one transaction, annotations/crowd/participants.py)."""
     settings = settings or SessionSettings.from_env()
     now = now or store.utcnow()
     session_id, ticket = store.new_id("ses-"), secrets.token_urlsafe(32)
-    store.write_statement(
-        con,
+    cur.execute(
         "INSERT INTO sessions (session_id, user_id, ticket_hash, ticket_expires_at, client, created_at, "
         "last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -112,7 +123,6 @@ def start(
             now,
             now + settings.lifetime,
         ],
-        lane=_LANE,
     )
     return NewSession(session_id, ticket)
 

@@ -639,11 +639,18 @@ def own_assignment(con: duckdb.DuckDBPyConnection, token: str, annotator_id: str
 
 def open_campaigns(con: duckdb.DuckDBPyConnection, annotator_id: str | None = None) -> dict[str, str]:
     """campaign_id -> name of the campaigns annotators may work on (no system names: safe for the annotate
-    page); with `annotator_id`, only those this account may judge (annotations/campaigns/judges.py)."""
+    page); with `annotator_id`, only those this account may judge (annotations/campaigns/judges.py), the
+    campaigns that list this account first: an annotator lands on a campaign they were invited to, not on
+    the newest one open to all."""
     query = "SELECT c.campaign_id, c.name FROM campaigns c WHERE c.status = 'active'"
     params: list[str] = []
+    order = "c.created_at DESC"
     if annotator_id is not None:
         query += f" AND {JUDGE_OF_EACH_CAMPAIGN_SQL}"
-        params = [annotator_id]
-    rows = store.read(con).execute(f"{query} ORDER BY c.created_at DESC", params).fetchall()
+        order = (
+            "EXISTS (SELECT 1 FROM campaign_judges j WHERE j.campaign_id = c.campaign_id AND j.user_id = ?) "
+            f"DESC, {order}"
+        )
+        params = [annotator_id, annotator_id]
+    rows = store.read(con).execute(f"{query} ORDER BY {order}", params).fetchall()
     return dict(rows)

@@ -62,3 +62,13 @@ def test_set_judges_refuses_unknown_accounts_and_campaigns(con, make_campaign, p
     with pytest.raises(CampaignError, match="no campaign"):
         set_judges(con, "c-missing", [people["anna"]])
     assert campaign_judges(con, cid) == []  # nothing was half-written
+
+
+def test_an_annotator_lands_on_the_campaign_they_were_invited_to(con, make_campaign, people):
+    """Issue 22, item 8: the campaign that lists the annotator comes first, not the newest one open to all."""
+    invited = make_campaign(name="invited")
+    newest = make_campaign(name="newest, open to all")
+    set_judges(con, invited, [people["anna"]])
+    assert list(assignment.open_campaigns(con, people["anna"])) == [invited, newest]
+    assert list(assignment.open_campaigns(con, people["bert"])) == [newest]  # not listed: only the open one
+    assert list(assignment.open_campaigns(con))[0] == newest  # without an account: newest first, as before
