@@ -288,3 +288,32 @@ def sensitivity_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def disagreements(judgments: pd.DataFrame) -> pd.DataFrame:
+    """Per item with at least two labels: n labels, the majority label and its share, and the normalized
+    entropy of the labels (0: unanimous, 1: every label equally often), most disputed first — the items
+    worth adjudicating. Labels as in `crowd_labels` (ties and both bad together)."""
+    labels = crowd_labels(judgments)
+    counts = labels.groupby(["task", "label"]).size().unstack(fill_value=0)
+    n = counts.sum(axis=1)
+    counts, n = counts[n >= 2], n[n >= 2]
+    columns = ["item_id", "n_labels", "majority", "majority_share", "entropy"]
+    if counts.empty:
+        return pd.DataFrame(columns=columns)
+    p = counts.div(n, axis=0).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.nansum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
+    k = max(counts.shape[1], 2)
+    table = pd.DataFrame(
+        {
+            "item_id": counts.index.astype(str),
+            "n_labels": n.to_numpy(),
+            "majority": counts.idxmax(axis=1).to_numpy(),
+            "majority_share": counts.max(axis=1).to_numpy() / n.to_numpy(),
+            "entropy": h / np.log(k),
+        }
+    )
+    return table.sort_values(["entropy", "n_labels", "item_id"], ascending=[False, False, True]).reset_index(
+        drop=True
+    )[columns]
