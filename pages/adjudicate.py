@@ -62,7 +62,11 @@ def _decide(campaign_id: str, choice: str) -> None:
     )
     st.session_state.pop(PAIR_KEY, None)
     st.session_state["adjudicate_note"] = ""
-    st.session_state.pop("adjudicate_item", None)  # on to the next undecided item
+    # on to the next item of the list, set as the box's value (dropping the box's state left the browser
+    # showing the decided item while the page drew the next)
+    queue = [i for i in st.session_state.get("adjudicate_queue", []) if i != held[1]]
+    if queue:
+        st.session_state["adjudicate_item"] = queue[0]
 
 
 disputed = disagreements(judgments_frame(con, campaign_id))
@@ -99,7 +103,9 @@ if shown.empty:
     st.success(_("Every disputed item is decided."))
     st.stop()
 
-item_id = st.selectbox(_("Item to decide"), shown["item_id"].head(50).tolist(), key="adjudicate_item")
+queue = shown["item_id"].head(50).tolist()
+st.session_state["adjudicate_queue"] = queue
+item_id = st.selectbox(_("Item to decide"), queue, key="adjudicate_item")
 held = st.session_state.get(PAIR_KEY)
 if held is None or held[:2] != (campaign_id, item_id):
     try:  # a new view: the sides drawn anew
