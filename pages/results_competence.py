@@ -5,7 +5,7 @@ table of the verdict with and without them. Also the per-participant checks (str
 position bias, and the silent checks' outcomes when the crowd entry provides them). Thin:
 `annotations.stats.competence` computes, this draws. Nothing here deletes or changes a judgment.
 
-Off at first: MACE's restarts take seconds on a large campaign, and it reads every judgment."""
+Off at first: MACE's restarts take seconds, and it reads every judgment."""
 
 from __future__ import annotations
 

@@ -25,6 +25,9 @@ MEASURES = ("mace", "dawid_skene")  # the competence columns of `competence`
 MEASURE_LABELS = {"mace": "MACE", "dawid_skene": "Dawid–Skene"}
 USES = ("keep", "weight", "exclude")  # keep everyone, weight each by competence, exclude below a threshold
 CHECK_COLUMNS = ("attention_passed", "gold_accuracy")  # per-participant outcomes of the silent checks
+# MACE's random restarts (crowd-kit's default is 10): each cost about 4 s on 600 labels on a loaded 2-core
+# machine, and the runs measured gave the same competences from the first restart on (docs/metrics.md)
+MACE_RESTARTS = 3
 ADJUDICATOR = "adjudicator"  # the annotator_id of an adjudicated label in `with_adjudications`' frame
 
 
@@ -48,7 +51,7 @@ def mace_competence(labels: pd.DataFrame, seed: int = 0) -> pd.Series:
     appearance), not sorted: they are mapped back by that order."""
     from crowdkit.aggregation import MACE  # heavy import (seconds): only when asked
 
-    model = MACE(n_restarts=10, n_iter=50, random_state=seed).fit(labels)
+    model = MACE(n_restarts=MACE_RESTARTS, n_iter=50, random_state=seed).fit(labels)
     _codes, workers = pd.factorize(labels["worker"])
     # column 1 multiplies the indicator "label == true label" in crowd-kit's E-step: the knowing strategy
     return pd.Series(np.asarray(model.spamming_)[:, 1], index=pd.Index(workers, name="worker"), name="mace")

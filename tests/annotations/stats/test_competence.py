@@ -87,7 +87,7 @@ def test_mace_mapping_matches_crowd_kit_spamming_rows_by_first_appearance():
 
     labels = competence.crowd_labels(_labels_frame())
     ours = competence.mace_competence(labels, seed=0)
-    model = MACE(n_restarts=10, n_iter=50, random_state=0).fit(labels)
+    model = MACE(n_restarts=competence.MACE_RESTARTS, n_iter=50, random_state=0).fit(labels)
     arrival = list(dict.fromkeys(labels["worker"]))  # first appearance, written without pd.factorize
     for row, worker in enumerate(arrival):
         assert ours[worker] == pytest.approx(model.spamming_[row, 1])
