@@ -14,6 +14,7 @@ import streamlit as st
 
 from annotations.errors import AnnotationError
 from annotations.judging.adjudication import adjudications_frame
+from annotations.plurals import counted
 from annotations.report import load_campaign
 from annotations.stats import AnalysisOptions, competence
 from annotations.stats.analysis import annotator_quality, select_evidence
@@ -92,7 +93,7 @@ def competence_block(
     )
     decided = _adjudications(campaign_id)
     use_adjudicated = right.checkbox(
-        _("Use adjudicated labels where they exist ({n} items)").format(n=len(decided)),
+        _("Use adjudicated labels where they exist ({items})").format(items=counted(len(decided), "item")),
         key=f"use_adjudicated:{campaign_id}",
         disabled=decided.empty,
     )
@@ -141,7 +142,7 @@ def competence_block(
     order = ["annotator_id", "n_judgments", "flags", "mace", "dawid_skene", "same_side", "same_side_share"]
     order += ["same_system", "same_system_share", "fast_share", "median_s", "left_share", "left_p"]
     order += [c for c in competence.CHECK_COLUMNS if c in participants.columns]
-    show_table(participants, names=names, column_order=order)
+    show_table(participants, names=names, column_order=order, labels=competence.MEASURE_LABELS)
     st.caption(
         _(
             "MACE: the probability that a participant labels by knowledge rather than at random (Hovy et al. "

@@ -226,7 +226,8 @@ def weighted_win_rate(
     per_den = np.bincount(codes, weights=den * w, minlength=codes.max() + 1 if len(codes) else 0)
     keep = per_den > 0
     n_items = int(keep.sum())
-    n_annotators = int(rows.loc[counted, "annotator_id"].nunique())
+    people = rows.loc[counted, "annotator_id"].astype(str)
+    n_annotators = int(people[people != ADJUDICATOR].nunique())  # the adjudicator is no participant
     if n_items == 0:
         return WeightedWinRate(None, None, None, int(counted.sum()), 0, n_annotators)
     share = float((per_num[keep] / per_den[keep]).mean())

@@ -71,6 +71,17 @@ def test_adjudicate_page_is_blind(app, browser_page):
     assert "item-001" in shown and "item-000" not in shown, shown
     _names_nowhere(page)
     app.screenshot(page, "adjudicate-after-decision")
+
+    # Results: the verdict with the adjudicated label
+    page.get_by_role("link", name="Results").click()
+    page.get_by_text("Computing statistics").wait_for(state="detached", timeout=120_000)
+    page.get_by_text("Annotator competence and adjudicated labels").click()
+    page.get_by_text("win rate, as chosen").wait_for(timeout=120_000)
+    page.get_by_text("Use adjudicated labels where they exist (1 item)").click()
+    # the sensitivity table gains the adjudicated rows (a canvas grid: its cells are attached, not visible)
+    page.get_by_text("all participants, adjudicated labels").first.wait_for(state="attached", timeout=60_000)
+    page.get_by_text("win rate, as chosen").scroll_into_view_if_needed()
+    app.screenshot(page, "results-who-counts")
     app.stop()
     con = app.store()
     decided = adjudication.adjudications_frame(con, campaign_id)

@@ -201,3 +201,4 @@ def test_adjudicated_labels_replace_their_items_and_leave_the_judgments_alone(fi
     row = sensitivity[sensitivity["participants"] == "all participants, adjudicated labels where they exist"]
     assert row["win_rate"].iloc[0] == pytest.approx(expected)
     assert row["win_rate"].iloc[0] < sensitivity["win_rate"].iloc[0]
+    assert row["n_annotators"].iloc[0] == 3  # the adjudicator is not counted as a participant
