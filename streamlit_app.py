@@ -97,6 +97,7 @@ def main() -> None:
                     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/fact_check:"),
                     annotate,
                     st.Page("pages/results.py", title="Results", icon=":material/insights:"),
+                    st.Page("pages/adjudicate.py", title="Adjudicate", icon=":material/gavel:"),
                     st.Page("pages/users.py", title="Users", icon=":material/group:"),
                     st.Page("pages/backups.py", title="Backups", icon=":material/backup:"),
                 ],

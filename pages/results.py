@@ -36,6 +36,7 @@ from jobs import campaign_scores
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.results_certainty import certainty_block
+from pages.results_competence import competence_block
 from pages.results_judges import judge_block
 from pages.results_preferences import preference_block
 from pages.results_ranking import ranking_block
@@ -571,6 +572,7 @@ with plan_section:
     if p.reason:
         st.caption(p.reason)
     certainty_block(campaign_id, version, options.confidence, choices.n_judgments)  # PPI, when to stop
+    competence_block(campaign_id, version, options, people)  # weight, exclude, adjudicated labels
 progress.empty()
 
 with training_tab:

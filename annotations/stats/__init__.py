@@ -9,6 +9,8 @@ page, the export and `python -m annotations stats`:
 - `criteria`: per-criterion mean score differences
 - `paired_metrics`: automatic metrics of two systems on the same items
 - `quality`: position and length bias, speed, the annotator table
+- `competence`: crowd participants: straight-lining, MACE and Dawid–Skene competence (crowd-kit), the verdict
+  weighted by competence or without the least competent, adjudicated labels, the most disputed items
 - `agreement`: Krippendorff's alpha, Cohen's and Fleiss' kappa, gold accuracy, self-consistency
 - `correlation`: metric-human correlation at every level, per-item preference correlation, pairwise accuracy
 - `power`: how many more judgments
