@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from annotations.crowd import check_outcomes
 from annotations.errors import AnnotationError
 from annotations.judging.adjudication import adjudications_frame
 from annotations.plurals import counted
@@ -138,7 +139,9 @@ def competence_block(
     )
     show_table(sensitivity)
     st.markdown(_("**Participants**"))
-    participants = competence.participant_table(judgments, table, checks)
+    if checks is None:  # a crowd study's silent checks (attention, gold), when the campaign ran one
+        checks = check_outcomes(store(), campaign_id)
+    participants = competence.participant_table(judgments, table, None if checks.empty else checks)
     order = ["annotator_id", "n_judgments", "flags", "mace", "dawid_skene", "same_side", "same_side_share"]
     order += ["same_system", "same_system_share", "fast_share", "median_s", "left_share", "left_p"]
     order += [c for c in competence.CHECK_COLUMNS if c in participants.columns]

@@ -16,7 +16,7 @@ protect.
 
 from annotations.crowd.config import PLATFORMS, StudyConfig, TrainingItem, read_training
 from annotations.crowd.links import Arrival, CrowdLinkError, parse_arrival, study_link
-from annotations.crowd.outcomes import participant_ids, participant_outcomes, phase_outcomes
+from annotations.crowd.outcomes import check_outcomes, participant_ids, participant_outcomes, phase_outcomes
 from annotations.crowd.participants import (
     AttentionCheck,
     Entry,
@@ -71,6 +71,7 @@ __all__ = [
     "answer_attention",
     "answer_training",
     "arrive",
+    "check_outcomes",
     "close_study",
     "finish_task",
     "finish_training",

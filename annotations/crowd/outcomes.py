@@ -86,6 +86,29 @@ def participant_outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str | None
     return frame
 
 
+def check_outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
+    """user_id, attention_passed, gold_accuracy: the silent checks per participant of the campaign's studies,
+    in the form the annotator table on Results takes (annotations.stats.competence.participant_table).
+    attention_passed is True when every answered attention check was passed, False when one failed, None when
+    none was answered; gold_accuracy is the share of silent gold items judged right (NaN when none)."""
+    frame = participant_outcomes(con, campaign_id)
+    per = frame.groupby("user_id", sort=False)[
+        ["attention_total", "attention_passed", "gold_total", "gold_correct"]
+    ].sum()
+    answered = per["attention_total"] > 0
+    passed = [
+        bool(ok) if n else None for ok, n in zip(per["attention_passed"] == per["attention_total"], answered)
+    ]
+    accuracy = (per["gold_correct"] / per["gold_total"]).where(per["gold_total"] > 0)
+    return pd.DataFrame(
+        {
+            "user_id": per.index.astype(str),
+            "attention_passed": pd.Series(passed, dtype=object).values,
+            "gold_accuracy": accuracy.astype(float).values,
+        }
+    )
+
+
 def participant_ids(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFrame:
     """user_id, study_id, platform, participant_id and the platform's other ids: personal data, for
     researchers only (payments, answering a participant's message)."""

@@ -128,6 +128,11 @@ class CrowdThresholds:
             raise OptionError(f"fast_share must be in [0, 1]; got {self.fast_share}")
 
 
+def _failed(attention_passed: object) -> bool:
+    """An attention outcome that says failed: False (numpy's too), never None or NaN (no check answered)."""
+    return attention_passed is not None and not pd.isna(attention_passed) and not bool(attention_passed)
+
+
 def participant_table(
     judgments: pd.DataFrame,
     competence_table: pd.DataFrame | None = None,
@@ -160,7 +165,7 @@ def participant_table(
             f.append(f"always the same system ({row['same_system_share']:.0%} {row['same_system']})")
         if row["fast_share"] > th.fast_share:
             f.append(f"too fast ({row['fast_share']:.0%} of judgments)")
-        if checks is not None and row.get("attention_passed") is False:
+        if checks is not None and _failed(row.get("attention_passed")):
             f.append("failed an attention check")
         flags.append("; ".join(f))
     table["flags"] = flags

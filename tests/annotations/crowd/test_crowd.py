@@ -19,6 +19,7 @@ from annotations.crowd import (
     answer_attention,
     answer_training,
     arrive,
+    check_outcomes,
     finish_task,
     finish_training,
     next_attention_check,
@@ -309,6 +310,11 @@ def test_task_with_gold_attention_checks_quota_and_completion(con, make_campaign
     row = participant_outcomes(con, study.campaign_id).iloc[0]
     assert (row.outcome, row.attention_total, row.attention_passed, row.judged) == ("complete", 2, 1, 5)
     assert row.gold_total >= 1 and 0 <= row.gold_correct <= row.gold_total
+    # the form Results' participant table takes: one failed check of two is a failed participant
+    checks = check_outcomes(con, study.campaign_id)
+    assert checks.columns.tolist() == ["user_id", "attention_passed", "gold_accuracy"]
+    assert checks.user_id.tolist() == [participant.user_id] and checks.attention_passed.tolist() == [False]
+    assert checks.gold_accuracy.iloc[0] == pytest.approx(row.gold_correct / row.gold_total)
     # attention checks never became judgments: only the 5 task pairs are stored as judgments
     assert con.execute("SELECT count(*) FROM judgments").fetchone()[0] == 5
     phases = phase_outcomes(con, study.campaign_id)

@@ -143,6 +143,10 @@ def test_participant_table_shows_competence_and_check_outcomes_when_given(fitted
     assert "failed an attention check" in table.loc["amy", "flags"]
     assert pd.isna(table.loc["kim", "attention_passed"])
     assert {"mace", "dawid_skene"} <= set(table.columns)
+    # no check answered (None) is not a failure; numpy's False is one (the crowd room's frame may hold either)
+    mixed = checks.assign(attention_passed=pd.Series([None, np.bool_(False)], dtype=object))
+    flags = competence.participant_table(frame, checks=mixed).set_index("annotator_id")["flags"]
+    assert "attention" not in flags["zed"] and "failed an attention check" in flags["amy"]
     with pytest.raises(AnnotationError, match="attention_passed"):
         competence.participant_table(frame, checks=checks.drop(columns="attention_passed"))
 
