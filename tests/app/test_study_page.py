@@ -175,3 +175,20 @@ def test_the_task_shows_the_pair_as_the_annotate_page_does_with_scores_and_comme
     assert not at.exception and "1 of 2 pairs judged" in " ".join(
         str(p.proto.text) for p in at.get("progress")
     )
+
+
+def test_a_submit_after_the_session_ended_stores_nothing(open_page, study, app_env, campaign):
+    from annotations.accounts import sessions
+    from annotations.judging.judgments import judgments_frame
+    from pages.shared import SESSION_KEY, store
+
+    at = _arrive(open_page, _link(study))
+    at = _click(_click(at, "I agree"), "Begin")
+    at = _click(_submit(at, "tie"), "Next")
+    choice = next(b for b in at.button if (b.key or "").startswith("choose::") and b.key.endswith("::A"))
+    at = choice.click().run()
+    sessions.revoke(store(), at.session_state[SESSION_KEY])  # the session ends (expiry, a revoke)
+    at = _click(at, "Submit")
+    assert not at.exception
+    assert judgments_frame(app_env, campaign).empty
+    assert REFUSALS["bound_elsewhere"] in _texts(at)  # the bound browser's session is gone: a clear page
