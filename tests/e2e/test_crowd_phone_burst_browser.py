@@ -2,7 +2,8 @@
 """A real Chromium and crowd participants: on a phone (390x844, touch) a study's task shows the pair as the
 Annotate page does (after every submit the new pair starts at its top, output A is on the first screen or one
 scroll away, no keyboard hint); and three participants, each in a browser of their own, go through their study
-links at the same time, each to the completion code, on three distinct accounts. Screenshots:
+links at the same time, each to the completion code, on three distinct accounts (one judging with the
+desktop shortcuts A and Ctrl+Enter). Screenshots:
 screenshots/crowd-phone-*.png (look at them); the positions are printed (pytest -s)."""
 
 from __future__ import annotations
@@ -166,6 +167,12 @@ def test_three_participants_through_their_links_at_the_same_time_each_to_the_com
         for done in range(quota):
             for number, page in enumerate(pages):
                 _judged(page, done, quota)
+                if number == 0 and done == 0:  # a desktop keeps the Annotate page's shortcuts
+                    page.get_by_role("heading", name="Study").click()  # focus outside any input
+                    page.keyboard.press("a")
+                    page.get_by_text("Your choice: A is better").wait_for()
+                    page.keyboard.press("Control+Enter")
+                    continue
                 _tap_choice_and_submit(page, ["A is better", "B is better", "Tie"][number], tap=False)
         for number, page in enumerate(pages):
             page.get_by_text("Thank you! You have completed the study.").wait_for()
