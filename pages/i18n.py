@@ -122,6 +122,7 @@ def page_language(con, user) -> str:
 # ----------------------------------------------------------------------------------------------- the catalogs
 SOURCES = (
     "pages/annotate.py",
+    "pages/pair_view.py",
     "pages/login.py",
     "pages/password.py",
     "pages/study.py",

@@ -22,9 +22,11 @@ from annotations.crowd.links import completion_target
 from annotations.crowd.participants import finish_training, next_training_item, participant_of_session
 from annotations.errors import AnnotationError, WriteFailed
 from annotations.judging import assignment, judgments
+from pages import pair_view
+from pages.annotate_layout import phone_css, scroll_to_top
 from pages.i18n import format_number, gettext_for, ngettext_for
 from pages.plain_text import escape_markdown
-from pages.shared import SESSION_KEY, client, current_user, log_in, store
+from pages.shared import SESSION_KEY, client, current_user, log_in, signed_in, store
 from pages.study_messages import CHOICES, REFUSALS, SIDE_LETTER
 
 con = store()
@@ -87,37 +89,70 @@ def _go(action, *args) -> None:
     st.rerun()
 
 
-def show_pair(source: str, text_a: str, text_b: str) -> None:
-    """The source and the two outputs, as plain text (model outputs are never Markdown or HTML)."""
-    if source:
-        st.markdown(f"**{_('Source')}**")
-        with st.container(border=True):
-            st.text(source)
-    left, right = st.columns(2)
-    for column, letter, text in ((left, "A", text_a), (right, "B", text_b)):
-        with column:
-            st.markdown(f"### {letter}")
-            with st.container(border=True):
-                st.text(text)
+def _flash(kind: str, text: str) -> None:
+    st.session_state["flash"] = (kind, text)
 
 
-def choice_form(key: str) -> str | None:
-    """The choice and Submit; the letter chosen once Submit is pressed with one, else None."""
-    with st.form(key, clear_on_submit=False):
-        choice = st.radio(
-            _("Which output is better?"),
-            list(CHOICES),
-            index=None,
-            format_func=lambda letter: _(CHOICES[letter]),
-            horizontal=True,
-            key=f"radio::{key}",
+def pair_form(
+    form_key: str, text_a: str, text_b: str, source: str, on_submit, args: tuple, criteria=()
+) -> None:
+    """A pair drawn exactly as on the Annotate page (pages/pair_view.py: texts that fold on a phone, the
+    choice bar with its shortcuts, scores, comment), with this page's Submit; a new pair starts at its top."""
+    scroll_to_top(form_key)
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    pair_view.texts(form_key, _, text_a, text_b, source=source)
+    question = _("Which output is better?")
+    st.markdown(f"**{question}**")
+    pair_view.choice_bar(form_key, _)
+    pair_view.scores_and_comment(form_key, criteria, config.max_comment_chars, language, _, _n)
+    with st.container(horizontal=True, key="submit_bar"):
+        st.button(
+            _("Submit"), key="submit", type="primary", shortcut="Ctrl+Enter", on_click=on_submit, args=args
         )
-        if st.form_submit_button(_("Submit"), type="primary"):
-            if choice is None:
-                st.warning(_("Choose A, B, tie or both bad first."))
-                return None
-            return choice
-    return None
+
+
+def _entered(form_key: str, criteria=()) -> pair_view.Answer | None:
+    """The answer entered for a pair, or None (and a warning) when no choice is made yet."""
+    entered = pair_view.answer(form_key, [c.name for c in criteria])
+    if entered.choice is None:
+        _flash("warning", _("Choose A, B, tie or both bad first."))
+        return None
+    return entered
+
+
+# Submit's callbacks run before the page, and only while the tab's session is live (pages/shared.signed_in).
+@signed_in
+def _answer_training(form_key: str, item_id: str) -> None:
+    entered = _entered(form_key)
+    if entered is not None:
+        crowd.answer_training(con, participant, study, item_id, entered.choice)
+        st.session_state["training_feedback"] = item_id
+
+
+@signed_in
+def _answer_check(form_key: str, check_id: str, criteria) -> None:
+    entered = _entered(form_key, criteria)
+    if entered is not None:
+        crowd.answer_attention(con, participant, check_id, entered.choice)
+
+
+@signed_in
+def _submit_pair(form_key: str, token: str, criteria) -> None:
+    entered = _entered(form_key, criteria)
+    if entered is None:
+        return
+    try:
+        judgments.submit(con, token, participant.user_id, entered.choice, entered.scores, entered.comment)
+    except WriteFailed:  # e.g. a full disk: nothing was stored; the choice stays on the page for a retry
+        _flash("error", _("Saving failed: your judgment was not stored. Try again."))
+    except AnnotationError as e:
+        _flash("error", escape_markdown(e))
+
+
+def _next_training() -> None:
+    st.session_state.pop("training_feedback", None)
 
 
 def end_page(code: str, completed: bool) -> None:
@@ -148,6 +183,93 @@ def end_page(code: str, completed: bool) -> None:
         st.caption(_("You may close this window."))
 
 
+# Training and the task are fragments: a click reruns only the pair and its buttons, not the page around it
+# (the link, the participant's binding and the study are read once per page run).
+@st.fragment
+def training_view() -> None:
+    """A training pair, then the feedback on the answer (the gold answer and the researcher's explanation)."""
+    if current_user() is None:
+        st.rerun(scope="app")
+    st.subheader(_("Training"))
+    shown = st.session_state.get("training_feedback")
+    feedback = crowd.training_feedback(con, participant, study, shown) if shown else None
+    if feedback is not None:
+        if feedback.correct:
+            st.success(_("Correct."))
+        else:
+            st.warning(
+                _("Not quite: the expected answer was “{choice}”.").format(
+                    choice=_(CHOICES[feedback.gold_choice])
+                )
+            )
+        if feedback.explanation:
+            st.text(feedback.explanation)
+        st.button(_("Next"), type="primary", key="training_next", on_click=_next_training)
+        return
+    pair = next_training_item(con, participant, study)
+    if pair is None:
+        _go(finish_training, con, participant, study)
+    st.caption(
+        _("Training pair {number} of {total}").format(
+            number=format_number(pair.number, language), total=format_number(pair.total, language)
+        )
+    )
+    form_key = f"training::{pair.item_id}"
+    pair_form(form_key, pair.text_a, pair.text_b, pair.source, _answer_training, (form_key, pair.item_id))
+
+
+@st.fragment
+def task_view() -> None:
+    """The progress, then an attention check when one is due (it looks like any pair and is stored apart
+    from the judgments), else the participant's next pair; the end when the quota, pairs or time run out."""
+    if current_user() is None:
+        st.rerun(scope="app")
+    state = crowd.task_state(con, participant, study)
+    if state.over:
+        _go(crowd.finish_task, con, participant, "completed" if state.reason == "quota" else "time_limit")
+    if state.quota:
+        st.progress(
+            min(1.0, state.done / state.quota),
+            text=_("{done} of {quota} pairs judged").format(
+                done=format_number(state.done, language), quota=format_number(state.quota, language)
+            ),
+        )
+    if state.seconds_left is not None:
+        st.caption(
+            _("Time left: {minutes} min").format(
+                minutes=format_number(int(state.seconds_left // 60), language)
+            )
+        )
+    criteria = list(config.criteria)
+    check = crowd.next_attention_check(con, participant, study, state.done)
+    if check is not None:
+        text = check.text or _("This is an attention check. Please choose “{choice}”.").format(
+            choice=_(CHOICES[SIDE_LETTER[check.expected]])
+        )
+        form_key = f"check::{check.check_id}"
+        pair_form(
+            form_key, text, text, check.source, _answer_check, (form_key, check.check_id, criteria), criteria
+        )
+        return
+    try:
+        pair = assignment.next_item(con, study.campaign_id, participant.user_id)
+    except AnnotationError as e:
+        st.error(escape_markdown(e))
+        return
+    if pair is None:
+        _go(crowd.finish_task, con, participant, "completed")
+    form_key = f"pair::{pair.token}"
+    pair_form(
+        form_key,
+        pair.text_a,
+        pair.text_b,
+        pair.source or pair.prompt or "",
+        _submit_pair,
+        (form_key, pair.token, pair.criteria),
+        pair.criteria,
+    )
+
+
 phase = participant.phase
 if phase == "consent":
     st.subheader(_("Consent"))
@@ -171,85 +293,11 @@ elif phase == "instructions":
     if st.button(_("Begin"), type="primary", key="begin"):
         _go(crowd.record_instructions_read, con, participant, study)
 elif phase == "training":
-    st.subheader(_("Training"))
-    shown = st.session_state.get("training_feedback")
-    feedback = crowd.training_feedback(con, participant, study, shown) if shown else None
-    if feedback is not None:
-        if feedback.correct:
-            st.success(_("Correct."))
-        else:
-            st.warning(
-                _("Not quite: the expected answer was “{choice}”.").format(
-                    choice=_(CHOICES[feedback.gold_choice])
-                )
-            )
-        if feedback.explanation:
-            st.text(feedback.explanation)
-        if st.button(_("Next"), type="primary", key="training_next"):
-            st.session_state.pop("training_feedback", None)
-            st.rerun()
-    else:
-        pair = next_training_item(con, participant, study)
-        if pair is None:
-            _go(finish_training, con, participant, study)
-        st.caption(
-            _("Training pair {number} of {total}").format(
-                number=format_number(pair.number, language), total=format_number(pair.total, language)
-            )
-        )
-        show_pair(pair.source, pair.text_a, pair.text_b)
-        choice = choice_form(f"training::{pair.item_id}")
-        if choice is not None:
-            crowd.answer_training(con, participant, study, pair.item_id, choice)
-            st.session_state["training_feedback"] = pair.item_id
-            st.rerun()
+    phone_css()
+    training_view()
 elif phase == "task":
-    state = crowd.task_state(con, participant, study)
-    if state.over:
-        _go(crowd.finish_task, con, participant, "completed" if state.reason == "quota" else "time_limit")
-    if state.quota:
-        st.progress(
-            min(1.0, state.done / state.quota),
-            text=_("{done} of {quota} pairs judged").format(
-                done=format_number(state.done, language), quota=format_number(state.quota, language)
-            ),
-        )
-    if state.seconds_left is not None:
-        st.caption(
-            _("Time left: {minutes} min").format(
-                minutes=format_number(int(state.seconds_left // 60), language)
-            )
-        )
-    check = crowd.next_attention_check(con, participant, study, state.done)
-    if check is not None:  # looks like any pair; stored apart from judgments
-        text = check.text or _("This is an attention check. Please choose “{choice}”.").format(
-            choice=_(CHOICES[SIDE_LETTER[check.expected]])
-        )
-        show_pair(check.source, text, text)
-        choice = choice_form(f"check::{check.check_id}")
-        if choice is not None:
-            crowd.answer_attention(con, participant, check.check_id, choice)
-            st.rerun()
-        st.stop()
-    try:
-        pair = assignment.next_item(con, study.campaign_id, participant.user_id)
-    except AnnotationError as e:
-        st.error(escape_markdown(e))
-        st.stop()
-    if pair is None:
-        _go(crowd.finish_task, con, participant, "completed")
-    show_pair(pair.source or pair.prompt or "", pair.text_a, pair.text_b)
-    choice = choice_form(f"pair::{pair.token}")
-    if choice is not None:
-        try:
-            judgments.submit(con, pair.token, participant.user_id, choice)
-        except WriteFailed:
-            st.error(_("Saving failed: your judgment was not stored. Try again."))
-            st.stop()
-        except AnnotationError as e:
-            st.error(escape_markdown(e))
-            st.stop()
-        st.rerun()
+    phone_css()
+    task_view()
 elif phase == "complete":
     end_page(study.config.completion_code, completed=True)
 else:

@@ -58,8 +58,11 @@ def _click(at, label: str):
 
 
 def _submit(at, letter: str):
-    at.radio[0].set_value(letter)
-    return _click(at, "Submit")
+    """Tap a choice button (the Annotate page's choice bar), then Submit."""
+    next(
+        b for b in at.button if (b.key or "").startswith("choose::") and b.key.endswith(f"::{letter}")
+    ).click()
+    return _click(at.run(), "Submit")
 
 
 @pytest.mark.parametrize(
@@ -142,3 +145,50 @@ def test_mturk_preview_shows_instructions_and_the_completion_posts_to_mturk(open
     assert 'action="https://www.mturk.com/mturk/externalSubmit"' in form and 'value="3AS1"' in form
     evil = _arrive(open_page, {**base, **worker, "workerId": "A9", "turkSubmitTo": "https://evil.example"})
     assert REFUSALS["bad_parameter"] in _texts(evil)
+
+
+def test_the_task_shows_the_pair_as_the_annotate_page_does_with_scores_and_comment(
+    open_page, study, app_env, campaign
+):
+    from annotations.judging.judgments import judgments_frame, scores_frame
+
+    at = _arrive(open_page, _link(study))
+    at = _click(_click(at, "I agree"), "Begin")
+    at = _click(_submit(at, "tie"), "Next")
+    # the Annotate page's pair: the four choice buttons with their shortcuts, a toggle to unfold the texts,
+    # the criterion scores and the comment; no radio form
+    choices = [b for b in at.button if (b.key or "").startswith("choose::")]
+    assert [b.label for b in choices] == ["A is better", "B is better", "Tie", "Both bad"]
+    assert not at.radio and at.toggle[0].label == "Show the whole texts"
+    assert at.get("segmented_control") and at.text_area[0].label.startswith("Comment")
+    at = _click(at, "Submit")  # no choice yet: said, nothing stored
+    assert "Choose A, B, tie or both bad first." in _texts(at)
+    assert judgments_frame(app_env, campaign).empty
+    first = at.get("segmented_control")[0]
+    first.set_value(4)
+    at.text_area[0].input("clear and short")
+    at = _submit(at.run(), "B")
+    stored = judgments_frame(app_env, campaign)
+    assert len(stored) == 1 and stored.comment.iloc[0] == "clear and short"
+    scores = scores_frame(app_env, campaign)
+    assert list(scores.score) == [4] and scores.side.iloc[0] == "left"
+    assert not at.exception and "1 of 2 pairs judged" in " ".join(
+        str(p.proto.text) for p in at.get("progress")
+    )
+
+
+def test_a_submit_after_the_session_ended_stores_nothing(open_page, study, app_env, campaign):
+    from annotations.accounts import sessions
+    from annotations.judging.judgments import judgments_frame
+    from pages.shared import SESSION_KEY, store
+
+    at = _arrive(open_page, _link(study))
+    at = _click(_click(at, "I agree"), "Begin")
+    at = _click(_submit(at, "tie"), "Next")
+    choice = next(b for b in at.button if (b.key or "").startswith("choose::") and b.key.endswith("::A"))
+    at = choice.click().run()
+    sessions.revoke(store(), at.session_state[SESSION_KEY])  # the session ends (expiry, a revoke)
+    at = _click(at, "Submit")
+    assert not at.exception
+    assert judgments_frame(app_env, campaign).empty
+    assert REFUSALS["bound_elsewhere"] in _texts(at)  # the bound browser's session is gone: a clear page

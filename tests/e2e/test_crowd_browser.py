@@ -53,8 +53,11 @@ def _study(app) -> tuple[str, str]:
 
 
 def _choose_and_submit(page, label: str) -> None:
-    page.locator("[data-testid='stRadio'] label").filter(has_text=label).click()
-    page.get_by_role("button", name="Submit").click()
+    """Click a choice of the pair's choice bar (as on the Annotate page), wait for it to show, then Submit."""
+    page.locator(".st-key-choice_bar button").filter(has_text=label).click()
+    page.locator("[data-testid='stBaseButton-primary']", has_text=label).wait_for()
+    settle(page)
+    page.locator(".st-key-submit_bar button").filter(has_text="Submit").click()
     settle(page)
 
 
