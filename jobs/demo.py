@@ -496,7 +496,7 @@ def _start_dpo(
         con,
         config,
         runs_root,
-        label="demo 5/7: DPO (simulated preferences)",
+        label="demo, DPO part 1/3: DPO on simulated preferences",
         pipeline=pipeline,
         env=commands.OFFLINE,
     )
@@ -521,7 +521,10 @@ def _start_dpo(
         env=commands.OFFLINE,
         depends_on=dpo_job.job_id,
         pipeline=pipeline,
-        labels=("demo 6/7: generate base, fine-tuned, DPO", "demo 7/7: score the three systems"),
+        labels=(
+            "demo, DPO part 2/3: generate base, fine-tuned, DPO",
+            "demo, DPO part 3/3: score the three systems",
+        ),
     )
     second["jobs"] = {"dpo": dpo_job.job_id, "generate": generate_job.job_id, "score": score_job.job_id}
     _write_manifest(runs_root, manifest)
