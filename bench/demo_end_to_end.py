@@ -10,7 +10,11 @@ machine's load average before and after, and the CPU seconds of the app server a
 reaped (from /proc: on a busy shared machine the wall time mostly measures the other processes, the CPU
 seconds do not). The demo model must have been converted already (`.ci/setup` does it).
 
-    .venv/bin/python bench/demo_end_to_end.py [--keep DIR] [--timeout 1800]
+With `--dpo` it goes on with the demo's optional second part, as a user would: one click on **Tune on the
+simulated preferences (DPO)** once the first part offers its results, and the clock stopped when Home offers
+the three-system ranking ("See the three-system ranking"); its steps are timed the same way.
+
+    .venv/bin/python bench/demo_end_to_end.py [--dpo] [--keep DIR] [--timeout 1800]
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from helpers.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, start_as_readme, stop_process  # noqa: E402
 
-from jobs.demo import STEP_NAMES  # noqa: E402
+from jobs.demo import DPO_STEP_NAMES, STEP_NAMES  # noqa: E402
 
 STEPS = tuple(STEP_NAMES.values())  # the names Home gives the demo's steps (jobs.demo.status), in order
+DPO_STEPS = tuple(DPO_STEP_NAMES.values())  # the second part's
 RESULTS = "See the demo's results"
+DPO_START = "Tune on the simulated preferences (DPO)"
+DPO_RESULTS = "See the three-system ranking"
 PASSWORD = "bench-granite-harbor-7f3c-lantern"
 
 
@@ -50,12 +57,55 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_demo(url: str, timeout: float) -> tuple[float, dict[str, float], bool]:
+def watch(
+    page, steps: tuple[str, ...], done: str, failure: str, timeout: float, clicked: float
+) -> tuple[float, dict[str, float], bool]:
+    """Watch Home's progress bars from the click (`clicked`, monotonic) until the `done` button shows (ok),
+    the `failure` text or the timeout; returns (seconds, seconds to each step's end, ok)."""
+    ended: dict[str, float] = {}
+    results = page.get_by_role("button", name=done)
+    failed = page.get_by_text(failure)
+    while time.monotonic() - clicked < timeout:
+        if results.count():
+            break
+        if failed.count():
+            print("FAILED:\n" + "\n".join(page.locator("[data-testid='stProgress']").all_inner_texts()))
+            return time.monotonic() - clicked, ended, False
+        for text in page.locator("[data-testid='stProgress']").all_inner_texts():
+            for step in steps:
+                if text.replace("\\", "").find(f"{step}: done") >= 0 and step not in ended:
+                    ended[step] = time.monotonic() - clicked
+                    print(f"{ended[step]:7.1f} s  {step}: done  (load {load()})", flush=True)
+        page.wait_for_timeout(500)
+    return time.monotonic() - clicked, ended, bool(results.count())
+
+
+def summary(steps: tuple[str, ...], ended: dict[str, float], total: float) -> str:
+    """'Train a small LoRA 40 s; Generate 30 s; ...': each step's own time, in order."""
+    previous, parts = 0.0, []
+    for step in [s for s in steps if s in ended]:
+        parts.append(f"{short(step)} {ended[step] - previous:.0f} s")
+        previous = ended[step]
+    rest = [short(s) for s in steps if s not in ended]  # Home went on to the results before showing them done
+    if rest:
+        parts.append(f"{' + '.join(rest)} {total - previous:.0f} s")
+    return "; ".join(parts)
+
+
+def run_dpo_part(page, timeout: float) -> tuple[float, dict[str, float], bool]:
+    """On a finished demo's Home: click the DPO part's button, watch until the three-system ranking shows."""
+    start = page.get_by_role("button", name=DPO_START)
+    start.wait_for(timeout=60_000)
+    clicked = time.monotonic()
+    start.click()
+    return watch(page, DPO_STEPS, DPO_RESULTS, "A step of the DPO part failed", timeout, clicked)
+
+
+def run_demo(url: str, timeout: float, dpo: bool = False) -> tuple[float, dict[str, float], bool]:
     """Log in, click Run the demo, watch Home; returns (total s, seconds from the click to each step's end,
-    ok)."""
+    ok). With `dpo`, then the second part (printed as it ends)."""
     from playwright.sync_api import sync_playwright
 
-    ended: dict[str, float] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -67,22 +117,17 @@ def run_demo(url: str, timeout: float) -> tuple[float, dict[str, float], bool]:
         run.wait_for(timeout=120_000)
         clicked = time.monotonic()
         run.click()
-        results = page.get_by_role("button", name=RESULTS)
-        failed = page.get_by_text("A step of the demo failed")
-        while time.monotonic() - clicked < timeout:
-            if results.count():
-                break
-            if failed.count():
-                print("FAILED:\n" + "\n".join(page.locator("[data-testid='stProgress']").all_inner_texts()))
-                return time.monotonic() - clicked, ended, False
-            for text in page.locator("[data-testid='stProgress']").all_inner_texts():
-                for step in STEPS:
-                    if text.replace("\\", "").find(f"{step}: done") >= 0 and step not in ended:
-                        ended[step] = time.monotonic() - clicked
-                        print(f"{ended[step]:7.1f} s  {step}: done  (load {load()})", flush=True)
-            page.wait_for_timeout(500)
-        total = time.monotonic() - clicked
-        ok = bool(results.count())
+        total, ended, ok = watch(page, STEPS, RESULTS, "A step of the demo failed", timeout, clicked)
+        if ok and dpo:
+            print(f"first part: {total:.0f} s; now the DPO part (load {load()})", flush=True)
+            dpo_total, dpo_ended, dpo_ok = run_dpo_part(page, timeout)
+            print(
+                f"DPO part {'finished' if dpo_ok else 'FAILED or timed out'}: {dpo_total:.0f} s "
+                f"({dpo_total / 60:.1f} min) from its click until Home offered the ranking "
+                f"({summary(DPO_STEPS, dpo_ended, dpo_total)}); load after: {load()}",
+                flush=True,
+            )
+            ok = dpo_ok
         browser.close()
     return total, ended, ok
 
@@ -93,6 +138,7 @@ def main() -> int:
         "--keep", help="folder for the store, runs and the app's log (default: a temporary one)"
     )
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--dpo", action="store_true", help="then the demo's DPO part, timed on its own")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="demo-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,21 +146,15 @@ def main() -> int:
     port = free_port()
     app = start_as_readme(folder, port, PASSWORD, folder / "streamlit.log")
     try:
-        total, ended, ok = run_demo(f"http://127.0.0.1:{port}", args.timeout)
+        total, ended, ok = run_demo(f"http://127.0.0.1:{port}", args.timeout, dpo=args.dpo)
         own, jobs = cpu_seconds(app.pid)
     finally:
         stop_process(app)
-    previous, steps = 0.0, []
-    for step in [s for s in STEPS if s in ended]:
-        steps.append(f"{short(step)} {ended[step] - previous:.0f} s")
-        previous = ended[step]
-    rest = [short(s) for s in STEPS if s not in ended]  # Home went on to the results before showing them done
-    if rest:
-        steps.append(f"{' + '.join(rest)} {total - previous:.0f} s")
     outcome = "finished" if ok else "FAILED or timed out"
     print(
         f"demo {outcome}: {total:.0f} s ({total / 60:.1f} min) from the click until Home offered its results "
-        f"({'; '.join(steps)}); app server {own:.0f} CPU-s, its jobs {jobs:.0f} CPU-s; load after: {load()}",
+        f"({summary(STEPS, ended, total)}); app server {own:.0f} CPU-s, its jobs {jobs:.0f} CPU-s"
+        f"{' (both parts)' if args.dpo else ''}; load after: {load()}",
         flush=True,
     )
     return 0 if ok else 1

@@ -195,6 +195,12 @@ def read_preference_source(run_dir: str | Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def read_dpo_config(run_dir: str | Path) -> dict[str, Any]:
+    """dpo_config.json (the DPOTrainConfig of a preference-tuned run) as written; {} when missing."""
+    data = _read_json(dpo_config_path(run_dir))
+    return data if isinstance(data, dict) else {}
+
+
 def last_dpo_checkpoint(run_dir: str | Path) -> Path | None:
     """The newest TRL checkpoint of a preference-tuned run (checkpoint/checkpoint-<step>), or None."""
     found = []

@@ -15,6 +15,21 @@ Steps (each shows its progress on Home):
 Steps 1-3 are jobs (`jobs.training`, `jobs.evaluation`) chained with `depends_on`; step 4 runs in the app (the
 only writer of the store) when `advance` sees the score job finished, and queues step 5, a job of the same
 pipeline. The demo's manifest lives in `<runs>/.demo.json`.
+
+Closing the loop, an optional second part Home offers once the first has finished (`start_dpo`), so the first
+stays a few minutes on 2 CPU cores:
+6. export  — the demo campaign's SIMULATED preferences in TRL's format (`annotations.report.preferences`, in
+   the app; its folder name and summary.json's `note` say "simulated"). The demo campaign is over test items,
+   so the export includes them: the DPO run then learns on the very items it is compared on, which shows the
+   mechanics, not whether preference tuning helps,
+7. dpo     — a few DPO steps from the demo's LoRA run (`python -m ft_core dpo`, as many steps as
+   `cpu_sizing` gives training; the run folder's name says "simulated", its preference_source.json the
+   campaign and the export),
+8. generate — base, fine-tuned and DPO outputs on the same items in one step (`extra_systems`),
+9. score   — the three systems scored,
+10. campaign — a three-system demo campaign (base, fine-tuned, dpo) with simulated judgments (the same
+   simulation, labelled), whose Results page ranks the three systems (Bradley-Terry).
+Steps 7-9 are jobs chained with `depends_on`; steps 6 and 10 run in the app, 10 once `advance` sees 9 done.
 """
 
 from __future__ import annotations
@@ -25,7 +40,7 @@ import os
 import secrets
 import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,8 +60,10 @@ from annotations.campaigns import (
 )
 from annotations.judging.assignment import next_item, own_assignment
 from annotations.judging.judgments import submit
+from annotations.report.preferences import PreferenceOptions, campaign_preferences, write_preferences
 from ft_core.config import (
     DEFAULT_METRICS,
+    DPOTrainConfig,
     GenerateConfig,
     ScoreConfig,
     TrainConfig,
@@ -69,6 +86,23 @@ STEP_NAMES = {
     "campaign": "Demo campaign with simulated judgments",
     "judge": "Judge the pairs with the embedded LLM judge (both orders)",
 }
+# the second part: the loop closed on the demo campaign's simulated preferences (`start_dpo`)
+DPO_STEP_NAMES = {
+    "export": "Export the demo campaign's simulated preferences",
+    "dpo": "A few DPO steps on the simulated preferences",
+    "generate": "Generate base, fine-tuned and DPO outputs",
+    "score": "Score the three systems",
+    "campaign": "Three-system demo campaign with simulated judgments",
+}
+THREE_SYSTEMS = ["base", "finetuned", "dpo"]
+DPO_MIN_PAIRS = (
+    6  # decided pairs the demo's export and DPO run need (of 20 items, ~13 with two simulated raters)
+)
+SIMULATED_NOTE = (
+    "SIMULATED preferences: the demo campaign's judgments come from simulated annotators (comment "
+    f"'{SIMULATED_COMMENT}'), not from people; its items are test items, so a model tuned on them is "
+    "compared on the items it learnt from. A demo of the mechanics, not evidence."
+)
 
 
 def cpu_sizing(cpus: int) -> dict[str, Any]:
@@ -146,11 +180,24 @@ class DemoState:
     stopped: bool = (
         False  # a step was cancelled (the ones after it are skipped): the demo can be started again
     )
+    dpo_steps: list[Step] = field(default_factory=list)  # the second part's steps; [] when never started
+    dpo_campaign_id: str | None = None  # the three-system campaign
+    dpo_run_dir: str | None = None
 
     @property
     def over(self) -> bool:
         """Finished, failed or stopped: nothing more will happen until the demo is started again."""
         return self.finished or self.failed or self.stopped
+
+    @property
+    def dpo_finished(self) -> bool:
+        return bool(self.dpo_steps) and all(s.state == "done" for s in self.dpo_steps)
+
+    @property
+    def dpo_over(self) -> bool:
+        """The second part ended (finished, failed or stopped), or was never started."""
+        ended = {"failed", "cancelled", "skipped"} & {s.state for s in self.dpo_steps}
+        return not self.dpo_steps or self.dpo_finished or bool(ended)
 
 
 def _manifest_path(runs_root: str | Path) -> Path:
@@ -191,7 +238,7 @@ def start(
     model and no BERTScore to stay fast)."""
     with _START_LOCK:  # two browsers clicking at once: one demo
         current = status(con, runs_root)
-        if current is not None and not current.over:
+        if current is not None and not (current.over and current.dpo_over):
             raise JobError("the demo is running already; watch it on Home or on the Jobs page")
         return _start(con, runs_root, on_gpu, limit, max_new_tokens, overrides, metrics)
 
@@ -240,6 +287,10 @@ def _start(
             "campaign_id": None,
             "accounts": {},
             "started_at": stamp,
+            "on_gpu": on_gpu,
+            "limit": generate.limit,
+            "max_new_tokens": generate.max_new_tokens,
+            "metrics": score.metrics,
             "judge": judge_fields(
                 config.base_model, JUDGE_GPU_SOURCE_TOKENS if on_gpu else config.max_source_length
             ),
@@ -295,6 +346,7 @@ def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState |
         steps.append(Step(STEP_NAMES["judge"], "failed", None, manifest["judge_error"]))
     else:
         steps.append(Step(STEP_NAMES["judge"], "waiting", 0.0, "after the campaign"))
+    second = manifest.get("dpo") or {}
     return DemoState(
         run_dir=manifest["run_dir"],
         steps=steps,
@@ -303,7 +355,31 @@ def status(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState |
         finished=all(s.state == "done" for s in steps),
         failed=any(s.state == "failed" for s in steps),
         stopped=any(s.state in ("cancelled", "skipped") for s in steps),
+        dpo_steps=_dpo_steps(con, second) if second else [],
+        dpo_campaign_id=second.get("campaign_id"),
+        dpo_run_dir=second.get("run_dir"),
     )
+
+
+def _dpo_steps(con: duckdb.DuckDBPyConnection, second: dict[str, Any]) -> list[Step]:
+    """The second part's steps: the export (done when the manifest has it), its three jobs, the campaign."""
+    if second.get("export_error"):
+        failed = Step(DPO_STEP_NAMES["export"], "failed", None, second["export_error"])
+        later = [Step(DPO_STEP_NAMES[k], "skipped", None, "not started") for k in list(DPO_STEP_NAMES)[1:]]
+        return [failed, *later]
+    export = Step(DPO_STEP_NAMES["export"], "done", 1.0, f"{second.get('pairs', 0)} simulated pairs")
+    ids = second.get("jobs", {})
+    steps = [export] + [
+        _job_step(DPO_STEP_NAMES[kind], queue.get_job(con, ids.get(kind, "")))
+        for kind in ("dpo", "generate", "score")
+    ]
+    if second.get("campaign_id"):
+        steps.append(Step(DPO_STEP_NAMES["campaign"], "done", 1.0, "done"))
+    elif second.get("campaign_error"):
+        steps.append(Step(DPO_STEP_NAMES["campaign"], "failed", None, second["campaign_error"]))
+    else:
+        steps.append(Step(DPO_STEP_NAMES["campaign"], "waiting", 0.0, "after scoring"))
+    return steps
 
 
 def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState | None:
@@ -312,6 +388,8 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
     seconds)."""
     scheduler.reconcile(con)
     state = status(con, runs_root)
+    if state is not None and state.finished and not state.dpo_over:
+        return _advance_dpo(con, runs_root, state)
     if state is None or state.over:
         return state
     if state.campaign_id:
@@ -339,6 +417,152 @@ def advance(con: duckdb.DuckDBPyConnection, runs_root: str | Path) -> DemoState 
     manifest.update(campaign_id=campaign_id, accounts=accounts)
     _write_manifest(runs_root, manifest)
     return _start_judge(con, runs_root, status(con, runs_root))  # type: ignore[arg-type]
+
+
+def dpo_config(
+    sft_run: str | Path,
+    preferences: str | Path,
+    run_dir: str | Path,
+    on_gpu: bool = False,
+    cpus: int | None = None,
+) -> DPOTrainConfig:
+    """The demo's DPO run: LoRA from the demo run, as many steps as `cpu_sizing` gives its training on a CPU
+    (6 on 2 cores), every simulated pair trained on (no held-out share: the demo has ~13)."""
+    sizing = cpu_sizing(machine_cpus() if cpus is None else cpus)
+    return DPOTrainConfig(
+        sft_run=str(sft_run),
+        preferences=str(preferences),
+        run_dir=str(run_dir),
+        eval_share=0.0,
+        min_pairs=DPO_MIN_PAIRS,
+        max_steps=24 if on_gpu else sizing["max_steps"],
+        eval_every_steps=24 if on_gpu else sizing["max_steps"],
+        batch_size=4,
+        learning_rate=5e-5,
+        warmup_ratio=0.0,
+        max_length=(512 if on_gpu else sizing["max_source_length"]) + 64,  # the prompt, template and answer
+    )
+
+
+def start_dpo(
+    con: duckdb.DuckDBPyConnection, runs_root: str | Path, overrides: dict[str, Any] | None = None
+) -> DemoState:
+    """The second part: export the finished demo campaign's simulated preferences now, then queue DPO ->
+    generate (base, fine-tuned, dpo) -> score; `advance` makes the three-system campaign. Refused before the
+    first part has finished and while a second part runs. `overrides` change DPOTrainConfig values (tests)."""
+    with _START_LOCK:
+        state = status(con, runs_root)
+        if state is None or not state.finished:
+            raise JobError("run the demo first: the DPO part starts from its finished campaign")
+        if not state.dpo_over:
+            raise JobError("the demo's DPO part is running already; watch it on Home or on the Jobs page")
+        return _start_dpo(con, runs_root, state, overrides or {})
+
+
+def _start_dpo(
+    con: duckdb.DuckDBPyConnection, runs_root: str | Path, state: DemoState, overrides: dict[str, Any]
+) -> DemoState:
+    manifest = _read_manifest(runs_root) or {}
+    stamp = store.utcnow().strftime("%Y%m%d-%H%M%S")
+    base = Path(state.run_dir)
+    export = base.with_name(f"{base.name}-simulated-preferences-{stamp}")
+    dpo_dir = base.with_name(f"{base.name}-dpo-simulated-{stamp}")
+    study = base.with_name(f"{base.name}-three-systems-{stamp}")
+    on_gpu = bool(manifest.get("on_gpu"))
+    config = dpo_config(base, export, dpo_dir, on_gpu)
+    if overrides:
+        config = config_from_dict(DPOTrainConfig, {**config_to_dict(config), **overrides})
+    second: dict[str, Any] = {
+        "started_at": stamp,
+        "export_dir": str(export),
+        "run_dir": str(dpo_dir),
+        "study_dir": str(study),
+        "jobs": {},
+        "campaign_id": None,
+    }
+    manifest["dpo"] = second
+    try:
+        options = PreferenceOptions(min_pairs=config.min_pairs, include_eval_split=True)
+        data = campaign_preferences(con, state.campaign_id, options)  # type: ignore[arg-type]
+        data.summary.note = SIMULATED_NOTE
+        write_preferences(data, export)
+    except Exception as e:  # too few decided pairs, a prompt format lost: said on Home, nothing queued
+        second["export_error"] = f"{type(e).__name__}: {e}"
+        _write_manifest(runs_root, manifest)
+        return status(con, runs_root)  # type: ignore[return-value]
+    second["pairs"] = data.summary.written
+    pipeline = f"{manifest.get('pipeline', 'demo')}-dpo-{stamp}"
+    dpo_job = training.dpo_job(
+        con,
+        config,
+        runs_root,
+        label="demo, DPO part 1/3: DPO on simulated preferences",
+        pipeline=pipeline,
+        env=commands.OFFLINE,
+    )
+    generate = GenerateConfig(
+        run_dir=str(base),
+        output_dir=str(study),
+        extra_systems=[f"dpo={dpo_dir}"],
+        limit=manifest.get("limit") or 20,
+        max_new_tokens=manifest.get("max_new_tokens") or 32,
+    )
+    score = ScoreConfig(
+        run_dir=str(study),
+        metrics=list(manifest.get("metrics") or DEFAULT_METRICS),
+        system_a="finetuned",
+        system_b="dpo",
+    )
+    generate_job, score_job = evaluation.evaluate_jobs(
+        con,
+        generate,
+        score,
+        runs_root,
+        env=commands.OFFLINE,
+        depends_on=dpo_job.job_id,
+        pipeline=pipeline,
+        labels=(
+            "demo, DPO part 2/3: generate base, fine-tuned, DPO",
+            "demo, DPO part 3/3: score the three systems",
+        ),
+    )
+    second["jobs"] = {"dpo": dpo_job.job_id, "generate": generate_job.job_id, "score": score_job.job_id}
+    _write_manifest(runs_root, manifest)
+    return status(con, runs_root)  # type: ignore[return-value]
+
+
+def _advance_dpo(con: duckdb.DuckDBPyConnection, runs_root: str | Path, state: DemoState) -> DemoState:
+    """Once the second part's scoring is done: the three-system campaign with simulated judgments (once)."""
+    if state.dpo_campaign_id or state.dpo_steps[3].state != "done":
+        return state
+    manifest = _read_manifest(runs_root) or {}
+    second = manifest["dpo"]
+    try:
+        campaign_id = create_campaign(
+            con,
+            CampaignConfig(
+                name=three_systems_campaign_name(second.get("started_at", "")),
+                run_dir=second["study_dir"],
+                systems=THREE_SYSTEMS,
+                system_a="finetuned",
+                system_b="dpo",
+                k=3,
+                instructions="DEMO campaign: two of the three judgments per pair are simulated. "
+                + DEFAULT_INSTRUCTIONS,
+            ),
+        )
+        simulate_judgments(con, campaign_id, [accounts_ids(con)[name] for name in SIMULATED])
+    except Exception as e:  # say what went wrong on Home instead of retrying forever
+        second["campaign_error"] = f"{type(e).__name__}: {e}"
+    else:
+        second["campaign_id"] = campaign_id
+    _write_manifest(runs_root, manifest)
+    return status(con, runs_root)  # type: ignore[return-value]
+
+
+def three_systems_campaign_name(started_at: str) -> str:
+    """The second demo campaign's name: says its judgments are simulated, never which system is which."""
+    return campaign_name(started_at).replace("Demo study:", "Demo study, three systems, simulated judgments:")
 
 
 def judge_fields(model: str, source_tokens: int) -> dict[str, Any]:

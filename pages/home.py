@@ -99,10 +99,50 @@ def demo_results(state: demo.DemoState) -> None:
         [{"username": name, "password": password} for name, password in state.accounts.items()],
         hide_index=True,
     )
+    dpo_panel(state)
     with st.expander("Run the demo again"):
         st.caption("A new training run and a new demo campaign; the demo accounts get new passwords.")
         if st.button("Start a new demo run", key="demo_again") and start_demo() is not None:
             st.rerun()
+
+
+def dpo_panel(state: demo.DemoState) -> None:
+    """The demo's optional second part: DPO on the demo campaign's simulated preferences, then base,
+    fine-tuned and DPO compared in a three-system demo campaign (jobs.demo.start_dpo)."""
+    st.subheader("Close the loop: tune on the preferences (DPO)")
+    st.caption(
+        "Optional, a few more minutes: the demo campaign's SIMULATED preferences exported in TRL's format, "
+        "a few DPO steps from the demo's LoRA run, base, fine-tuned and DPO outputs on the same items, and "
+        "a three-system demo campaign with simulated judgments, ranked on Results. The preferences are "
+        "simulated and the DPO run learns on the very items it is then compared on: this shows the "
+        "mechanics, not whether preference tuning helps."
+    )
+    if state.dpo_over and not state.dpo_finished:
+        label = (
+            "Tune on the simulated preferences (DPO)" if not state.dpo_steps else "Start the DPO part again"
+        )
+        if st.button(label, icon=":material/repeat:", key="demo_dpo"):
+            try:
+                state = demo.start_dpo(con, runs_dir())
+            except (AnnotationError, JobError) as e:
+                st.error(escape_markdown(e))
+    for step in state.dpo_steps:
+        text = f"{STATE_ICONS[step.state]} {escape_markdown(f'{step.name}: {step.detail}')}"
+        st.progress(step.fraction or 0.0, text=text)
+    if state.dpo_run_dir:
+        st.caption(f"DPO run folder (simulated preferences): {escape_markdown(state.dpo_run_dir)}")
+    if state.dpo_finished:
+        st.success(
+            "Done. The three-system demo campaign holds simulated judgments (labelled as such) of base, "
+            "fine-tuned and DPO outputs; its Results page ranks the three systems."
+        )
+        if st.button("See the three-system ranking", icon=":material/leaderboard:", key="demo_dpo_results"):
+            st.session_state["campaign"] = state.dpo_campaign_id
+            st.switch_page("pages/results.py")
+    elif state.dpo_steps and state.dpo_over:
+        st.error(
+            "A step of the DPO part failed or was cancelled; its error is above, its log on the Jobs page."
+        )
 
 
 demo_panel()

@@ -223,8 +223,15 @@ def curves(run_dirs: dict[str, str | Path], metrics: tuple[str, ...] = ("loss", 
 
 def config_table(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
     """Configs side by side: one row per field, one column per run, and `differs` (fields that differ
-    first)."""
-    configs = {name: _config_fields(read_config(path)) for name, path in run_dirs.items()}
+    first). A preference-tuned (DPO) run shows its own config (beta, loss, the SFT run it started from) and
+    what it learnt from (campaign, export), then the SFT settings it inherits; with one among the runs, a
+    `run_type` row says which is which."""
+    configs = {name: _run_fields(path) for name, path in run_dirs.items()}
+    if any(runfolder.is_dpo_run(path) for path in run_dirs.values()):
+        configs = {
+            name: {"run_type": "DPO" if runfolder.is_dpo_run(path) else "SFT", **configs[name]}
+            for name, path in run_dirs.items()
+        }
     fields: list[str] = []
     for config in configs.values():
         fields += [f for f in config if f not in fields]
@@ -238,6 +245,29 @@ def config_table(run_dirs: dict[str, str | Path]) -> pd.DataFrame:
 
 def _config_fields(config: TrainConfig | None) -> dict[str, Any]:
     return config_to_dict(config) if config is not None else {}
+
+
+def _run_fields(path: str | Path) -> dict[str, Any]:
+    """A run's config fields. A DPO run: its DPOTrainConfig (its own learning rate, steps, run folder), what
+    it learnt from, then the SFT settings its config.json keeps (base model, template, LoRA shape), those
+    DPO sets too prefixed `sft.` (the SFT run's learning rate is not the DPO run's)."""
+    sft = _config_fields(read_config(path))
+    if not runfolder.is_dpo_run(path):
+        return sft
+    dpo = runfolder.read_dpo_config(path)
+    source = runfolder.read_preference_source(path)
+    export = source.get("export_summary") or {}
+    learnt = {
+        "campaign_id": source.get("campaign_id"),
+        "preferences_file": source.get("preferences"),
+        "preferences_note": export.get("note") or None,  # the demo's says its preferences are simulated
+        "train_pairs": source.get("train_pairs"),
+        "held_out_pairs": source.get("held_out_pairs"),
+        "disagreement_rate": source.get("disagreement_rate"),
+        "label_smoothing_used": source.get("label_smoothing"),
+    }
+    inherited = {(f"sft.{k}" if k in dpo else k): v for k, v in sft.items() if k not in ("run_dir", "resume")}
+    return {**dpo, **learnt, **inherited}
 
 
 def _cell(value: Any) -> str:

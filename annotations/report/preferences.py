@@ -84,6 +84,7 @@ class PreferenceSummary:
     kto_neutral: int | None = None  # outputs scored exactly in the middle: no KTO label
     min_margin: float = 0.0
     include_eval_split: bool = False
+    note: str = ""  # what the exporter says of the data (the demo: its judgments are simulated)
 
 
 @dataclass

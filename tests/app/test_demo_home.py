@@ -20,6 +20,7 @@ from jobs import demo, judging, logs, queue, scheduler
 
 PLAN = "plan: 2 outputs files of 20 items: base__greedy__seed0.jsonl, finetuned__greedy__seed0.jsonl"
 BASE_DONE = [f"base__greedy__seed0.jsonl: {n}/20 items, 95 new tokens/s" for n in (10, 20)]
+STATE_ICON_FAILED = ":material/error:"
 BAR = "Loading checkpoint shards: 100%|##########| 2/2 [00:01<00:00,  1.23it/s]"
 
 
@@ -156,3 +157,82 @@ def test_a_finished_demo_offers_its_results_instead_of_run_the_demo(
     assert any("confidence sequence of the win rate" in c.value for c in at.caption)
     states = [m.value for m in list(at.success) + list(at.info)]
     assert any("you may stop" in s or "Keep going" in s for s in states), states
+
+
+def finished_demo(app_env, tmp_path, job_logs) -> tuple[str, dict[str, str]]:
+    """A finished first part (stand-in jobs, a real demo campaign over app_env's run folder, no judgments
+    yet); returns (its campaign, the stand-in job ids)."""
+    from annotations.campaigns import CampaignConfig, create_campaign
+
+    ids = {}
+    for kind in ("train", "generate", "score", "judge"):  # the judge's stand-in imports nothing: "fake"
+        job_kind = "fake" if kind == "judge" else kind
+        job = scheduler.launch(
+            app_env, job_kind, printing(tmp_path / f"{kind}.txt", ["ok"]), log_dir=job_logs
+        )
+        ids[kind] = wait_for(app_env, job.job_id, ("finished",)).job_id
+    demo.demo_accounts(app_env)
+    campaign_id = create_campaign(
+        app_env, CampaignConfig(name="Demo study", run_dir=str(tmp_path / "runs" / "run-1"), k=3)
+    )
+    demo_manifest(tmp_path, ids)
+    manifest = demo._read_manifest(tmp_path / "runs")
+    demo._write_manifest(tmp_path / "runs", {**manifest, "campaign_id": campaign_id})
+    return campaign_id, ids
+
+
+def test_the_dpo_part_says_why_a_campaign_cannot_be_exported_and_queues_nothing(
+    app_env, researcher, tmp_path, job_logs, open_page
+):
+    finished_demo(app_env, tmp_path, job_logs)  # its campaign has no judgment yet
+    at = login_as(open_page("home"), researcher).run()
+    assert not at.exception
+    assert buttons(at)["demo_dpo"] == "Tune on the simulated preferences (DPO)"
+    assert any("SIMULATED preferences" in c.value for c in at.caption)
+    before = len(queue.list_jobs(app_env))
+    at.button(key="demo_dpo").click().run()
+    assert not at.exception
+    texts = [b.proto.text.replace("\\", "") for b in at.get("progress")]
+    assert len(texts) == 5 and texts[0].startswith(STATE_ICON_FAILED)
+    # the export's one-line reason (app_env's run folder has no config.json: its prompts are unknown)
+    assert "prompt format cannot be recovered" in texts[0] and "\n" not in texts[0], texts[0]
+    assert all(text.endswith("not started") for text in texts[1:])
+    assert len(queue.list_jobs(app_env)) == before  # nothing queued, nothing half-written
+    assert buttons(at.run())["demo_dpo"] == "Start the DPO part again"  # the next rerun offers a new try
+
+
+def test_a_finished_dpo_part_makes_the_three_system_campaign_and_offers_its_ranking(
+    app_env, researcher, tmp_path, job_logs, open_page, run_writer
+):
+    _, ids = finished_demo(app_env, tmp_path, job_logs)
+    study = run_writer(tmp_path / "runs" / "demo-three-systems", n_items=6, systems=tuple(demo.THREE_SYSTEMS))
+    manifest = demo._read_manifest(tmp_path / "runs")
+    manifest["dpo"] = {  # a second part whose three jobs finished (stand-ins): the campaign is the app's turn
+        "started_at": "20261203-074510",
+        "export_dir": str(tmp_path / "runs" / "prefs-simulated"),
+        "run_dir": str(tmp_path / "runs" / "demo-dpo-simulated"),
+        "study_dir": str(study),
+        "jobs": {"dpo": ids["train"], "generate": ids["generate"], "score": ids["score"]},
+        "campaign_id": None,
+        "pairs": 12,
+    }
+    demo._write_manifest(tmp_path / "runs", manifest)
+    at = login_as(open_page("streamlit_app"), researcher).run()  # Home in the app, to switch pages
+    assert not at.exception
+    state = demo.status(app_env, tmp_path / "runs")
+    assert state.dpo_finished and state.dpo_campaign_id
+    at.run()
+    assert "demo_dpo" not in buttons(at)  # finished: its results instead
+    assert buttons(at)["demo_dpo_results"] == "See the three-system ranking"
+    texts = [b.proto.text.replace("\\", "") for b in at.get("progress")]
+    assert texts[0].endswith("12 simulated pairs") and len(texts) == 5
+    assert any("simulated judgments" in s.value for s in at.success)
+    at.button(key="demo_dpo_results").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Results"
+    assert at.selectbox(key="campaign").value == state.dpo_campaign_id
+    assert "Ranking of the systems" in [h.value for h in at.subheader]
+    shown = at.selectbox(key="campaign")
+    assert "simulated" in shown.format_func(shown.value)  # Results names it a study of simulated judgments
+    table = next(d.value for d in at.dataframe if "strength" in d.value.columns)
+    assert sorted(table.system) == sorted(demo.THREE_SYSTEMS)

@@ -168,3 +168,38 @@ def test_the_metric_table_says_which_bleu_is_which(app_env, researcher, tmp_path
     (help_line,) = [c.value for c in at.caption if "`sentence_bleu`" in c.value]
     assert "`bleu`: corpus BLEU on the 0-1 scale" in help_line
     assert "a table of systems shows its mean over items, which is not corpus BLEU" in help_line
+
+
+def test_a_dpo_run_shows_its_own_config_and_what_it_learnt_from(app_env, researcher, tmp_path):
+    from ft_core import runfolder
+    from ft_core.config import DPOTrainConfig
+
+    root = tmp_path / "runs"
+    sft = write_run(root / "a", 1e-4, 8)
+    dpo = write_run(root / "b", 2e-4, 8)  # config.json: the SFT config the DPO run inherits, its own lr
+    dpo_config = DPOTrainConfig(
+        sft_run=str(sft), preferences="prefs", run_dir=str(dpo), beta=0.25, loss_type="robust"
+    )
+    dpo_config.learning_rate = 5e-6
+    runfolder.write_config(runfolder.dpo_config_path(dpo), dpo_config)
+    runfolder.write_json_atomic(
+        runfolder.preference_source_path(dpo),
+        {
+            "preferences": "/exports/prefs/preferences.jsonl",
+            "campaign_id": "camp-123",
+            "train_pairs": 14,
+            "label_smoothing": 0.2,
+            "export_summary": {"note": "SIMULATED preferences: the demo's"},
+        },
+    )
+    at = open_as("runs", researcher)
+    assert not at.exception and at.multiselect(key="chosen").value == ["a", "b"]
+    configs = at.dataframe[1].value  # only the fields that differ, by default
+    b = configs["b"]
+    assert b["run_type"] == "DPO" and configs.loc["run_type", "a"] == "SFT"
+    assert b["beta"] == "0.25" and b["loss_type"] == "robust" and b["sft_run"] == str(sft)
+    assert b["campaign_id"] == "camp-123" and b["preferences_file"] == "/exports/prefs/preferences.jsonl"
+    assert b["label_smoothing_used"] == "0.2" and "SIMULATED" in b["preferences_note"]
+    # the DPO run's own learning rate, not its SFT config's; that one stays visible, named as such
+    assert b["learning_rate"] == "5e-06" and b["sft.learning_rate"] == "0.0002"
+    assert configs.loc["learning_rate", "a"] == "0.0001"
