@@ -11,6 +11,9 @@ from annotations.errors import OptionError
 from annotations.fields import bounded, check_limits
 from annotations.stats import correlation, preference, quality
 
+PARTICIPANT_USES = ("keep", "weight", "exclude")  # = annotations.stats.competence.USES
+COMPETENCE_MEASURES = ("mace", "dawid_skene")  # = annotations.stats.competence.MEASURES
+
 LIST_FIELDS = ("exclude_annotators", "correlation_levels", "correlation_methods")  # tuples; "a,b" from a flag
 
 
@@ -50,6 +53,26 @@ class AnalysisOptions:
     )
     detect_difference: float = bounded(
         0.05, help="win-rate difference from 0.5 to detect", label="Difference to detect", above=0, max=0.5
+    )
+    participants: str = bounded(
+        "keep",
+        help="who counts by competence: keep everyone | weight each by competence (the win rate and its "
+        "item interval) | exclude those below the competence threshold",
+        label="Participants",
+        choices=PARTICIPANT_USES,
+    )
+    competence_measure: str = bounded(
+        "mace", help="competence by: mace | dawid_skene", label="Competence by", choices=COMPETENCE_MEASURES
+    )
+    competence_threshold: float = bounded(
+        0.5,
+        help="exclude participants whose competence is below this",
+        label="Competence threshold",
+        min=0,
+        max=1,
+    )
+    use_adjudicated: bool = bounded(
+        False, help="use the adjudicated label of an item where one exists", label="Use adjudicated labels"
     )
     thresholds: quality.QualityThresholds = field(
         default_factory=quality.QualityThresholds,

@@ -39,6 +39,8 @@ class Evidence:
     judgments_used: int
     items_used: int
     annotators_used: int
+    adjudicated_items: int = 0  # items whose judgments were replaced by the adjudicated label
+    who_counts: str = ""  # the competence choice in words ("" when everyone counts as judged)
     used_judgment_ids: np.ndarray = field(
         default_factory=lambda: np.empty(0, dtype=object), repr=False, compare=False
     )
