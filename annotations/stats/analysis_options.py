@@ -5,7 +5,7 @@ field and its allowed values."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from annotations.errors import OptionError
 from annotations.fields import bounded, check_limits
@@ -15,6 +15,9 @@ PARTICIPANT_USES = ("keep", "weight", "exclude")  # = annotations.stats.competen
 COMPETENCE_MEASURES = ("mace", "dawid_skene")  # = annotations.stats.competence.MEASURES
 
 LIST_FIELDS = ("exclude_annotators", "correlation_levels", "correlation_methods")  # tuples; "a,b" from a flag
+# the "who counts" choice (annotations.stats.competence): written into a result only when one is made, so a
+# default analysis' JSON (`python -m annotations stats --json`, statistics.json) keeps its keys
+WHO_COUNTS_FIELDS = ("participants", "competence_measure", "competence_threshold", "use_adjudicated")
 
 
 @dataclass
@@ -96,3 +99,15 @@ class AnalysisOptions:
             if unknown:
                 raise OptionError(f"{name} must be among {', '.join(allowed)}; got {', '.join(unknown)}")
         self.exclude_annotators = tuple(sorted(set(self.exclude_annotators)))
+
+
+def options_record(options: AnalysisOptions) -> dict:
+    """The options as the JSON of a result records them: every field, except the who-counts fields while
+    every one of them is at its default (everyone counts, no adjudicated label): then the record is the one
+    written before they existed. `AnalysisOptions(**record)` gives the options back either way."""
+    record = asdict(options)
+    defaults = {f.name: f.default for f in fields(AnalysisOptions) if f.name in WHO_COUNTS_FIELDS}
+    if all(record[name] == value for name, value in defaults.items()):
+        for name in WHO_COUNTS_FIELDS:
+            del record[name]
+    return record

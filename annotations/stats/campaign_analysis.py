@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from annotations.stats.agreement import AlphaResult, FleissResult, RawAgreement
-from annotations.stats.analysis_options import AnalysisOptions
+from annotations.stats.analysis_options import AnalysisOptions, options_record
 from annotations.stats.power import AgreementPlan, MoreJudgments
 from annotations.stats.preference import BradleyTerryResult, WinRateResult
 from annotations.stats.quality import LengthBiasResult
@@ -47,8 +47,11 @@ class Evidence:
 
     def to_dict(self) -> dict:
         """The counts and exclusions, then what each statistic reads (EVIDENCE_SCOPES); not the judgment
-        ids."""
+        ids, and not the who-counts fields while everyone counts as judged (a default analysis keeps the
+        keys it had before they existed)."""
         counts = {k: v for k, v in asdict(self).items() if k != "used_judgment_ids"}
+        if not self.who_counts and not self.adjudicated_items:
+            del counts["who_counts"], counts["adjudicated_items"]
         return {**counts, **EVIDENCE_SCOPES}
 
 
@@ -127,7 +130,7 @@ class CampaignAnalysis:
             "campaign_id": self.campaign_id,
             "system": self.system,
             "opponent": self.opponent,
-            "options": _clean(asdict(self.options)),
+            "options": _clean(options_record(self.options)),
             "used": _clean(self.evidence.to_dict()),
             "win": _clean(v.win.to_dict()),
             "win_by_policy": frame(v.win_by_policy),
