@@ -123,3 +123,16 @@ def test_a_default_export_writes_no_adjudications_and_no_choice(study, tmp_path,
     manifest = json.loads((tmp_path / cid / "manifest.json").read_text())
     assert manifest["who_counts"] == "" and "participants" not in manifest["options"]
     assert "adjudications.csv" not in manifest["files"]
+
+
+def test_bad_flags_and_a_choice_that_leaves_nothing_are_one_line_errors(study, capsys):
+    path, _, _ = study
+    before = _judgments(path)
+    assert cli(["stats", "--db", str(path), "--participants", "drop"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: participants must be one of keep, weight, exclude") and "\n" not in err
+    everyone_out = ["stats", "--db", str(path), "--participants", "exclude", "--competence-threshold", "1"]
+    assert cli(everyone_out) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: no judgments are left after the exclusions: include more annotators"
+    assert _judgments(path) == before
