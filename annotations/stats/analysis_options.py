@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, field, fields
 
 from annotations.errors import OptionError
 from annotations.fields import bounded, check_limits
-from annotations.stats import correlation, preference, quality
+from annotations.stats import competence, correlation, preference, quality
 
-PARTICIPANT_USES = ("keep", "weight", "exclude")  # = annotations.stats.competence.USES
-COMPETENCE_MEASURES = ("mace", "dawid_skene")  # = annotations.stats.competence.MEASURES
+PARTICIPANT_USES = competence.USES  # keep | weight | exclude (crowd-kit is imported only when fitting)
+COMPETENCE_MEASURES = competence.MEASURES  # mace | dawid_skene
 
 LIST_FIELDS = ("exclude_annotators", "correlation_levels", "correlation_methods")  # tuples; "a,b" from a flag
 # the "who counts" choice (annotations.stats.competence): written into a result only when one is made, so a
