@@ -36,7 +36,13 @@ from jobs import campaign_scores
 from pages import shared
 from pages.plain_text import escape_markdown, escape_markdown_keep_bold
 from pages.results_certainty import certainty_block
-from pages.results_competence import competence_block
+from pages.results_competence import (
+    adjudication_key,
+    analysis_inputs,
+    competence_block,
+    everyone_counts,
+    who_counts_options,
+)
 from pages.results_judges import judge_block
 from pages.results_preferences import preference_block
 from pages.results_ranking import ranking_block
@@ -64,10 +70,12 @@ def facets(campaign_id: str, version: str) -> CampaignFacets:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def campaign_stages(
-    campaign_id: str, version: str, options: AnalysisOptions
+    campaign_id: str, version: str, options: AnalysisOptions, adjudicated: str = ""
 ) -> AnalysisStages | FinishedStages:
-    # a resource: the running stages are shared by every rerun and tab until they finish, then kept
-    return results_cache.page_analysis(store(), campaign_id, version, options)
+    # a resource: the running stages are shared by every rerun and tab until they finish, then kept;
+    # `adjudicated` (adjudication_key) tells the adjudicated labels used apart, which no data version sees
+    inputs = analysis_inputs(campaign_id, version, options)  # the "Who counts" block's choice
+    return results_cache.page_analysis(store(), campaign_id, version + adjudicated, options, **inputs)
 
 
 @st.cache_data(max_entries=64)
@@ -181,9 +189,19 @@ options = AnalysisOptions(
     include_gold=include_gold,
     include_repeats=include_repeats,
     confidence=confidence,
+    **who_counts_options(campaign_id),  # the "Who counts" block's choice (Verdict tab, at its end)
 )
+chosen_options, adjudicated = options, adjudication_key(campaign_id, options)  # the block keeps the choice
 try:
-    stages = campaign_stages(campaign_id, version, options)
+    try:
+        stages = campaign_stages(campaign_id, version, options, adjudicated)
+    except AnnotationError as e:
+        if options == everyone_counts(options):
+            raise
+        # a choice that leaves nothing (or no competence to learn): count everyone; the block can change it
+        st.warning(f"Who counts: {escape_markdown(e)}. The figures below count everyone.")
+        options, adjudicated = everyone_counts(options), ""
+        stages = campaign_stages(campaign_id, version, options, adjudicated)
     used = stages.evidence
 except AnnotationError as e:
     st.error(escape_markdown(e))
@@ -197,6 +215,7 @@ st.caption(
     f"{counted(used.repeats_left_out, 'repeat')}, {used.gold_left_out:,} gold. Intervals: "
     f"{stats.percent_label(options.confidence)}, {options.n_boot:,} bootstrap resamples over items, seed "
     f"{options.seed}."
+    + (f" Who counts: {escape_markdown(used.who_counts)}." if used.who_counts else "")
 )  # fmt: skip
 criterion = st.selectbox("Criterion", ["all", *criteria_names], key="criterion") if criteria_names else "all"
 progress = st.empty()
@@ -550,7 +569,8 @@ with annotators_tab:
     )
 
 result = stages.result()  # every stage is in: the reading in plain words, the plan and the export
-results_cache.save(results_cache.cache_folder(), campaign_id, version, result)  # once; kept across restarts
+# once; kept across restarts
+results_cache.save(results_cache.cache_folder(), campaign_id, version + adjudicated, result)
 with summary:
     for line in interpret(analysis_with_usernames(result, people)):
         st.markdown(f"- {escape_markdown_keep_bold(line)}")
@@ -572,7 +592,7 @@ with plan_section:
     if p.reason:
         st.caption(p.reason)
     certainty_block(campaign_id, version, options.confidence, choices.n_judgments)  # PPI, when to stop
-    competence_block(campaign_id, version, options, people)  # weight, exclude, adjudicated labels
+    competence_block(campaign_id, version, chosen_options, people)  # weight, exclude, adjudicated labels
 progress.empty()
 
 with training_tab:

@@ -5,9 +5,16 @@ table of the verdict with and without them. Also the per-participant checks (str
 position bias, and the silent checks' outcomes when the crowd entry provides them). Thin:
 `annotations.stats.competence` computes, this draws. Nothing here deletes or changes a judgment.
 
-Off at first: MACE's restarts take seconds, and it reads every judgment."""
+Off at first: MACE's restarts take seconds, and it reads every judgment. Once on, its choice is part of the
+page's AnalysisOptions (`who_counts_options`, read by pages/results.py before the verdict): a change here
+reruns the whole page, so the headline verdict and every other figure use the same participants.
+
+The block's own figure is computed from the judgments the page's other choices select (annotators, gold,
+repeats, flagged), with this choice applied here; it equals the page's headline (item interval)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pandas as pd
 import streamlit as st
@@ -43,6 +50,61 @@ def _competence(campaign_id: str, version: str) -> pd.DataFrame:
     return competence.competence(_judgments(campaign_id, version))
 
 
+def competence_table(campaign_id: str, version: str) -> pd.DataFrame:
+    """The competence table the block shows (cached), for the page's analysis to use the same one."""
+    return _competence(campaign_id, version)
+
+
+def _keys(campaign_id: str) -> dict[str, str]:
+    return {
+        "on": f"competence:{campaign_id}",
+        "participants": f"competence_use:{campaign_id}",
+        "competence_measure": f"competence_measure:{campaign_id}",
+        "competence_threshold": f"competence_threshold:{campaign_id}",
+        "use_adjudicated": f"use_adjudicated:{campaign_id}",
+    }
+
+
+def who_counts_options(campaign_id: str) -> dict:
+    """The block's choice as AnalysisOptions fields (read from its widgets' state; none while it is off), for
+    the page to build its options with."""
+    keys, state = _keys(campaign_id), st.session_state
+    if not state.get(keys["on"], False):
+        return {}
+    return {
+        "participants": state.get(keys["participants"], "keep"),
+        "competence_measure": state.get(keys["competence_measure"], "mace"),
+        "competence_threshold": float(state.get(keys["competence_threshold"], 0.5)),
+        "use_adjudicated": bool(state.get(keys["use_adjudicated"], False)),
+    }
+
+
+def everyone_counts(options: AnalysisOptions) -> AnalysisOptions:
+    """`options` with the block's choice at its defaults: every participant, no adjudicated label."""
+    return dataclasses.replace(options, participants="keep", use_adjudicated=False)
+
+
+def adjudication_key(campaign_id: str, options: AnalysisOptions) -> str:
+    """What the analysis' cache key adds for the adjudicated labels it uses ("" when it uses none): a new
+    decision changes no judgment, so the data version alone would not see it."""
+    if not options.use_adjudicated:
+        return ""
+    decided = _adjudications(campaign_id)
+    if decided.empty:
+        return ":adjudicated:0"
+    return f":adjudicated:{len(decided)}:{decided['n_decisions'].sum()}:{decided['adjudicated_at'].max()}"
+
+
+def analysis_inputs(campaign_id: str, version: str, options: AnalysisOptions) -> dict:
+    """The adjudications and the competence table the page's analysis needs under `options`."""
+    return {
+        "adjudications": _adjudications(campaign_id) if options.use_adjudicated else None,
+        "competence_table": competence_table(campaign_id, version)
+        if options.participants != "keep"
+        else None,
+    }
+
+
 def _adjudications(campaign_id: str) -> pd.DataFrame:
     # not cached: a decision made on the Adjudicate page shows at the next visit
     return adjudications_frame(store(), campaign_id)
@@ -62,6 +124,8 @@ def competence_block(
     if not st.toggle(
         _("Annotator competence and adjudicated labels"), key=f"competence:{campaign_id}", value=False
     ):
+        if options.participants != "keep" or options.use_adjudicated:
+            st.rerun()  # switched off: the whole page counts everyone again
         st.caption(
             _(
                 "Estimates each participant's competence (MACE, Dawid–Skene), lets you weight or exclude the "
@@ -74,7 +138,7 @@ def competence_block(
     try:
         # the judgments the verdict counts under the page's choices (annotators, gold, repeats, flagged)
         flagged = annotator_quality(judgments, options.thresholds) if options.exclude_flagged else None
-        used = select_evidence(judgments, flagged, options).used
+        used = select_evidence(judgments, flagged, everyone_counts(options)).used
         table = _competence(campaign_id, version)
     except AnnotationError as e:
         st.info(escape_markdown(e))
@@ -97,6 +161,20 @@ def competence_block(
         _("Use adjudicated labels where they exist ({items})").format(items=counted(len(decided), "item")),
         key=f"use_adjudicated:{campaign_id}",
         disabled=decided.empty,
+    )
+    choice = {
+        "participants": use,
+        "competence_measure": measure,
+        "competence_threshold": float(threshold),
+        "use_adjudicated": bool(use_adjudicated),
+    }
+    if any(getattr(options, name) != value for name, value in choice.items()):
+        st.rerun()  # the choice drives the page's options: the headline verdict and every figure follow it
+    st.caption(
+        _(
+            "This choice applies to every figure on this page (the verdict above, agreement, metrics, "
+            "annotators) and to the export; the table below compares the choices."
+        )
     )
     system, opponent = competence.preference.default_pair(used)
     frame, weights = used, None

@@ -59,6 +59,8 @@ class AnalysisStages:
         options: AnalysisOptions | None = None,
         campaign_id: str | None = None,
         workers: int = 2,
+        adjudications: pd.DataFrame | None = None,
+        competence_table: pd.DataFrame | None = None,
     ) -> None:
         self.started = time.perf_counter()
         self.options = options = options or AnalysisOptions()
@@ -68,11 +70,19 @@ class AnalysisStages:
         # the quality checks decide the evidence only when flagged annotators are left out; otherwise the
         # headline need not wait for them
         table = analysis.annotator_quality(judgments, options.thresholds) if options.exclude_flagged else None
-        self.selection = selection = analysis.select_evidence(judgments, table, options)
+        self.selection = selection = analysis.select_evidence(
+            judgments, table, options, adjudications, competence_table
+        )
         self._pool = pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analysis")
         submit = self._submit
         self._headline = submit(
-            "headline", analysis.headline_statistics, selection.used, system, opponent, options
+            "headline",
+            analysis.headline_statistics,
+            selection.used,
+            system,
+            opponent,
+            options,
+            selection.weights,
         )
         loaded_scores = submit("scores", _frame, scores, analysis.SCORE_COLUMNS)
         loaded_metrics = submit("metrics", _frame, metrics, analysis.METRIC_COLUMNS)

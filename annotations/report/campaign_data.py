@@ -24,12 +24,13 @@ class CampaignData:
     metrics: pd.DataFrame
     run_dir: str | None = None
     design: dict | None = None  # the public record of the side/order design (campaigns.design_record)
+    adjudications: pd.DataFrame | None = None  # the latest adjudicated label per item (adjudications_frame)
 
 
 def load_campaign(con, campaign_id: str) -> CampaignData:
     """The frames of one campaign from the store (annotations.judging.judgments / annotations.campaigns)."""
     from annotations import campaigns
-    from annotations.judging import judgments
+    from annotations.judging import adjudication, judgments
 
     listing = campaigns.list_campaigns(con)
     row = listing[listing["campaign_id"] == campaign_id]
@@ -53,6 +54,7 @@ def load_campaign(con, campaign_id: str) -> CampaignData:
         if run_dir is None or (isinstance(run_dir, float) and math.isnan(run_dir))
         else str(run_dir),
         design=campaigns.design_record(con, campaign_id),
+        adjudications=adjudication.adjudications_frame(con, campaign_id),
     )
 
 

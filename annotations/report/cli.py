@@ -69,7 +69,14 @@ def main_stats(argv: list[str]) -> int:
         results = []
         for campaign_id in _campaigns(con, args.campaign):
             data = load_campaign(con, campaign_id)
-            a = analyze(data.judgments, data.scores, data.metrics, _options(args), campaign_id)
+            a = analyze(
+                data.judgments,
+                data.scores,
+                data.metrics,
+                _options(args),
+                campaign_id,
+                adjudications=data.adjudications,
+            )
             results.append((data, a))
     finally:
         con.close()
@@ -93,7 +100,14 @@ def main_export(argv: list[str]) -> int:
     try:
         for campaign_id in _campaigns(con, args.campaign):
             data = load_campaign(con, campaign_id)
-            a = analyze(data.judgments, data.scores, data.metrics, _options(args), campaign_id)
+            a = analyze(
+                data.judgments,
+                data.scores,
+                data.metrics,
+                _options(args),
+                campaign_id,
+                adjudications=data.adjudications,
+            )
             files = write_export(data, a, Path(args.out) / campaign_id)
             print(f"{campaign_id}: wrote {len(files)} files to {Path(args.out) / campaign_id}")
     finally:

@@ -26,6 +26,7 @@ from annotations.stats.analysis import AnalysisOptions, CampaignAnalysis, analyz
 from ft_core import runfolder
 from ft_core.config import config_to_dict
 
+ADJUDICATIONS = "adjudications.csv"  # item_id, winner: written when the verdict used adjudicated labels
 STATISTICS = "statistics.json"  # the file that makes a folder an export: every statistic and the options
 
 
@@ -55,6 +56,9 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
     save("statistics.csv", lambda p: runfolder.write_csv(a.statistics_table(), p))
     for name, frame in a.tables().items():
         save(f"{name}.csv", lambda p, f=frame: runfolder.write_csv(f, p))
+    if a.options.use_adjudicated and data.adjudications is not None:  # what the verdict used, to reanalyse
+        decided = data.adjudications[["item_id", "winner"]]
+        save(ADJUDICATIONS, lambda p: runfolder.write_csv(decided, p))
     log = runfolder.read_log(data.run_dir)
     run_config = runfolder.read_config(data.run_dir)
     blocks = report_blocks(data, a, log, config_to_dict(run_config) if run_config else {})
@@ -67,6 +71,8 @@ def write_export(data: CampaignData, a: CampaignAnalysis, out_dir: str | Path) -
         "campaign_id": data.campaign_id,
         "campaign_name": data.name,
         "options": statistics["options"],
+        # the competence and adjudication choice in words ("" when every participant counts as judged)
+        "who_counts": a.evidence.who_counts,
         "design": data.design,
         "environment": a.environment,
         "files": [f.name for f in files],
@@ -86,9 +92,17 @@ class LoadedExport:
     metrics: pd.DataFrame
     options: AnalysisOptions
     statistics: dict
+    adjudications: pd.DataFrame | None = None  # written when the options use the adjudicated labels
 
     def analyze(self) -> CampaignAnalysis:
-        return analyze(self.judgments, self.scores, self.metrics, self.options, self.campaign_id)
+        return analyze(
+            self.judgments,
+            self.scores,
+            self.metrics,
+            self.options,
+            self.campaign_id,
+            adjudications=self.adjudications,
+        )
 
 
 def options_from_dict(values: dict) -> AnalysisOptions:
@@ -164,6 +178,9 @@ def load_export(directory: str | Path, fmt: str = "parquet") -> LoadedExport:
         metrics=metrics,
         options=options_from_dict(statistics["options"]),
         statistics=statistics,
+        adjudications=runfolder.read_csv(folder / ADJUDICATIONS, dtype={"item_id": str})
+        if (folder / ADJUDICATIONS).is_file()
+        else None,
     )
 
 

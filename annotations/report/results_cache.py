@@ -27,8 +27,9 @@ from annotations.stats.campaign_analysis import CampaignAnalysis
 from annotations.stats.environment import environment
 
 # bump when CampaignAnalysis changes shape (2: sentence_bleu, ... per item; store migration 006; 3: item
-FORMAT = 4
-# intervals of the win rate, raw agreement; 4: nested verdict, agreement, versus_metrics, biases, evidence)
+FORMAT = 5
+# intervals of the win rate, raw agreement; 4: nested verdict, agreement, versus_metrics, biases, evidence;
+# 5: evidence.adjudicated_items and who_counts)
 
 
 def cache_folder() -> Path:
@@ -83,10 +84,20 @@ def save(folder: Path, campaign_id: str, version: str, analysis: CampaignAnalysi
     return path
 
 
-def page_analysis(con, campaign_id: str, version: str, options: AnalysisOptions, folder: Path | None = None):
+def page_analysis(
+    con,
+    campaign_id: str,
+    version: str,
+    options: AnalysisOptions,
+    folder: Path | None = None,
+    adjudications=None,
+    competence_table=None,
+):
     """The kept analysis of exactly this data version and these options (FinishedStages), else its stages
     started (AnalysisStages): the judgments are read first, the scores and metrics while the headline is
-    computed. Save the result with `save` once `.result()` is in."""
+    computed. Save the result with `save` once `.result()` is in. `adjudications` and `competence_table`
+    go to the analysis (needed by options.use_adjudicated, saved work for options.participants); with
+    adjudications, `version` must say which (adjudications change no judgment)."""
     from annotations import campaigns
     from annotations.judging import judgments
     from annotations.report.analysis_stages import AnalysisStages, FinishedStages
@@ -100,4 +111,6 @@ def page_analysis(con, campaign_id: str, version: str, options: AnalysisOptions,
         lambda: campaigns.metrics_frame(con, campaign_id),
         options,
         campaign_id,
+        adjudications=adjudications,
+        competence_table=competence_table,
     )

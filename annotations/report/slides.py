@@ -636,7 +636,14 @@ def main_export_with_slides(argv: list[str]) -> int:
                 continue  # not exported (no judgments)
             options = export.export_options(folder)
             data = report.load_campaign(con, campaign_id)
-            a = analyze(data.judgments, data.scores, data.metrics, options, campaign_id)
+            a = analyze(
+                data.judgments,
+                data.scores,
+                data.metrics,
+                options,
+                campaign_id,
+                adjudications=data.adjudications,
+            )
             files = write_slides(con, data, a, folder / "slides")
             print(f"{campaign_id}: wrote {len(files)} slide files to {folder / 'slides'}")
     finally:

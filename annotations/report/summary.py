@@ -58,6 +58,7 @@ def interpret(a: CampaignAnalysis) -> list[str]:
             f"{verdict} {_pct(w.win_rate)} {pct[w.tie_policy]} ({ci} {_pct(low)}–{_pct(high)} over "
             f"{counted(w.n_items_used, 'item')}, Wilson score with the item as the unit{sign}); {tail}. "
             f"Ties or 'both bad': {_pct(w.tie_rate)}."
+            + (f" Who counts: {a.evidence.who_counts}." if getattr(a.evidence, "who_counts", "") else "")
         )
     for r in a.verdict.criteria.itertuples():
         if r.mean_diff is None or math.isnan(r.mean_diff):
@@ -253,5 +254,6 @@ def summary_text(data: CampaignData, a: CampaignAnalysis) -> str:
     lines.append(
         f"used: {a.evidence.judgments_used} judgments, excluded annotators: "
         f"{', '.join(a.evidence.excluded_annotators) or 'none'}; {a.seconds:.2f} s"
+        + (f"\nwho counts: {a.evidence.who_counts}" if getattr(a.evidence, "who_counts", "") else "")
     )
     return "\n".join(lines)

@@ -7,6 +7,14 @@ of everything except the annotator table, which always shows everyone. Flipped r
 checks, not evidence: they feed self-consistency and gold accuracy, and stay out of the verdict and agreement
 unless asked for. `CampaignAnalysis.evidence` says exactly what was used.
 
+Who counts by competence (`options.participants`, `competence_measure`, `competence_threshold`,
+`use_adjudicated`; annotations.stats.competence): "exclude" leaves out the participants whose MACE or
+Dawid–Skene competence is below the threshold, like annotators excluded by name, so every figure drops them;
+"weight" weighs each judgment by its annotator's competence in the win rate and its item interval and test
+only (the bootstrap and judgments' intervals are left out of a weighted headline, every other figure is
+unweighted; `Evidence.who_counts` says so); `use_adjudicated` replaces the judgments of every adjudicated item
+by its adjudicated label in the judgments used. The judgments themselves are never changed.
+
 `analyze` is a plain function told in stages, each a function with a result type of its own
 (`annotations.stats.campaign_analysis`): the annotators' quality, the selection of the evidence, the verdict,
 the agreement, the metrics against the humans, the biases, and the plan. It runs them one after another, with
@@ -16,15 +24,26 @@ no threads and no cache; the results page runs the same stage functions on threa
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from annotations.errors import AnnotationError
-from annotations.stats import agreement, correlation, criteria, paired_metrics, power, preference, quality
+from annotations.stats import (
+    agreement,
+    competence,
+    correlation,
+    criteria,
+    paired_metrics,
+    power,
+    preference,
+    quality,
+)
 from annotations.stats.analysis_options import AnalysisOptions
 from annotations.stats.campaign_analysis import (
     Agreement,
@@ -41,7 +60,7 @@ __all__ = [
     "CampaignAnalysis", "Evidence", "MetricsVersusHumans", "Selection", "Verdict", "agreement_statistics",
     "agreement_targets", "analyze", "annotator_quality", "bias_statistics", "check_judgments",
     "evidence_frames", "finish", "headline_statistics", "human_metric_frame", "metrics_versus_humans",
-    "select_evidence", "verdict_statistics",
+    "select_evidence", "verdict_statistics", "weighted_win",
 ]  # fmt: skip
 
 SCORE_COLUMNS = ["judgment_id", "item_id", "annotator_id", "criterion", "system", "score"]
@@ -57,6 +76,7 @@ class Selection:
     used: pd.DataFrame  # the verdict's and the agreement's judgments: no repeats or gold unless asked for
     excluded: set[str]  # annotator ids left out
     evidence: Evidence  # the counts, for the result
+    weights: pd.Series | None = None  # competence per annotator_id, when options.participants == "weight"
 
 
 def analyze(
@@ -65,16 +85,20 @@ def analyze(
     metrics: pd.DataFrame | None = None,
     options: AnalysisOptions | None = None,
     campaign_id: str | None = None,
+    adjudications: pd.DataFrame | None = None,
+    competence_table: pd.DataFrame | None = None,
 ) -> CampaignAnalysis:
     """Run every statistic of one campaign, one stage after another. Raises AnnotationError when there is
     nothing to analyse. (The results page runs the same stages on threads:
-    annotations.report.analysis_stages.)"""
+    annotations.report.analysis_stages.) `adjudications` (item_id, winner: adjudications_frame) is needed
+    when options.use_adjudicated; `competence_table` (competence.competence of these judgments) is computed
+    when a competence choice needs it and none is given."""
     started = time.perf_counter()
     options = options or AnalysisOptions()
     campaign_id = check_judgments(judgments, campaign_id)
     system, opponent = preference.default_pair(judgments)
     table = annotator_quality(judgments, options.thresholds) if options.exclude_flagged else None
-    selection = select_evidence(judgments, table, options)
+    selection = select_evidence(judgments, table, options, adjudications, competence_table)
     scores = scores if scores is not None else pd.DataFrame(columns=SCORE_COLUMNS)
     metrics = metrics if metrics is not None else pd.DataFrame(columns=METRIC_COLUMNS)
     scores, metrics = evidence_frames(scores, metrics, selection.used)
@@ -85,7 +109,9 @@ def analyze(
         opponent,
         options,
         selection,
-        verdict=verdict_statistics(selection.used, scores, metrics, pairs, system, opponent, options),
+        verdict=verdict_statistics(
+            selection.used, scores, metrics, pairs, system, opponent, options, weights=selection.weights
+        ),
         agreeing=agreement_statistics(selection.used, scores, options),
         versus=metrics_versus_humans(
             scores, metrics, selection.used, system, opponent, options, pairs[0] - pairs[1]
@@ -150,14 +176,41 @@ def annotator_quality(judgments: pd.DataFrame, thresholds: quality.QualityThresh
 
 
 def select_evidence(
-    judgments: pd.DataFrame, annotators: pd.DataFrame | None, options: AnalysisOptions
+    judgments: pd.DataFrame,
+    annotators: pd.DataFrame | None,
+    options: AnalysisOptions,
+    adjudications: pd.DataFrame | None = None,
+    competence_table: pd.DataFrame | None = None,
 ) -> Selection:
-    """Leave out the excluded (and, when asked, the flagged) annotators, then repeats and gold unless asked
-    for; raise AnnotationError when nothing is left. `annotators` (the quality table) is read only to find
-    the flagged."""
+    """Leave out the excluded (and, when asked, the flagged or low-competence) annotators, then repeats and
+    gold unless asked for, then put the adjudicated labels in when asked; raise AnnotationError when nothing
+    is left. `annotators` (the quality table) is read only to find the flagged; `competence_table`
+    (competence.competence on every judgment) is computed here when the choice needs it and it is not given;
+    `adjudications` (item_id, winner) is required when options.use_adjudicated."""
     excluded = set(options.exclude_annotators)
     if options.exclude_flagged:
         excluded |= set(annotators.loc[annotators["flagged"], "annotator_id"])
+    weights, said = None, []
+    if options.participants != "keep":
+        if competence_table is None:
+            competence_table = competence.competence(judgments, options.seed)
+        label = competence.MEASURE_LABELS[options.competence_measure]
+        if options.participants == "exclude":
+            low = competence.below_threshold(
+                competence_table, options.competence_measure, options.competence_threshold
+            )
+            excluded |= set(low)
+            said.append(
+                f"excluding {len(low)} low-competence participant{'' if len(low) == 1 else 's'} "
+                f"({label} < {options.competence_threshold:g})"
+            )
+        else:
+            weights = competence.competence_weights(competence_table, options.competence_measure)
+            said.append(
+                f"each participant weighted by {label} competence (weighted: the win rate, its item "
+                "interval and p; the bootstrap and judgments' intervals are left out; every other figure "
+                "is unweighted)"
+            )
     # one row selection per frame, and none when it keeps every row: copying 100,000 judgments' text columns
     # costs a cold results page about a tenth of a second each time (same rows, same index, same values)
     kept = judgments[~judgments["annotator_id"].astype(str).isin(excluded)] if excluded else judgments
@@ -170,6 +223,18 @@ def select_evidence(
     used = kept if keep.all() else kept[keep]
     if used.empty:
         raise AnnotationError("no judgments are left after the exclusions: include more annotators")
+    adjudicated = 0
+    if options.use_adjudicated:
+        if adjudications is None:
+            raise AnnotationError(
+                "use_adjudicated needs the campaign's adjudications (annotations.judging.adjudication."
+                "adjudications_frame; load_campaign reads them)"
+            )
+        decided = adjudications[adjudications["item_id"].astype(str).isin(used["item_id"].astype(str))]
+        adjudicated = int(decided["item_id"].nunique())
+        used = competence.with_adjudications(used, decided)
+        said.append(f"with {adjudicated} adjudicated item{'' if adjudicated == 1 else 's'}")
+    participants = used["annotator_id"].astype(str)
     evidence = Evidence(
         judgments_total=len(judgments),
         annotators_total=int(judgments["annotator_id"].nunique()),
@@ -179,10 +244,12 @@ def select_evidence(
         gold_left_out=0 if options.include_gold else int((gold & ~repeat).sum()),
         judgments_used=len(used),
         items_used=int(used["item_id"].nunique()),
-        annotators_used=int(used["annotator_id"].nunique()),
+        annotators_used=int(participants[participants != competence.ADJUDICATOR].nunique()),
+        adjudicated_items=adjudicated,
+        who_counts="; ".join(said),
         used_judgment_ids=used["judgment_id"].to_numpy(),
     )
-    return Selection(kept, used, excluded, evidence)
+    return Selection(kept, used, excluded, evidence, weights)
 
 
 def bias_statistics(
@@ -214,9 +281,14 @@ def evidence_frames(
 
 
 def headline_statistics(
-    used: pd.DataFrame, system: str, opponent: str, options: AnalysisOptions
+    used: pd.DataFrame,
+    system: str,
+    opponent: str,
+    options: AnalysisOptions,
+    weights: pd.Series | None = None,
 ) -> tuple[preference.WinRateResult, pd.DataFrame]:
-    """The win rate under the chosen tie policy, and under each policy as a table: the verdict's headline."""
+    """The win rate under the chosen tie policy, and under each policy as a table: the verdict's headline.
+    With `weights` (competence per annotator_id) the win rate, its item interval and p are weighted."""
     n_boot, seed, conf = options.n_boot, options.seed, options.confidence
     win = preference.win_rate(used, system, opponent, options.tie_policy, n_boot, seed, conf)
     by_policy = [
@@ -225,7 +297,53 @@ def headline_statistics(
         else preference.win_rate(used, system, opponent, policy, n_boot, seed, conf)
         for policy in preference.TIE_POLICIES
     ]
+    if weights is not None:
+        by_policy = [weighted_win(r, used, weights) for r in by_policy]
+        win = by_policy[preference.TIE_POLICIES.index(options.tie_policy)]
     return win, pd.DataFrame([r.to_dict() for r in by_policy])
+
+
+def weighted_win(
+    result: preference.WinRateResult, used: pd.DataFrame, weights: pd.Series
+) -> preference.WinRateResult:
+    """`result` with its win rate (judgments weighted by their annotator's competence), item share, item
+    interval and item p weighted (competence.weighted_win_rate); the bootstrap and judgments' Wilson
+    intervals, which take no weights, left out with a note. The counts stay the judgments' counts."""
+    if result.win_rate is None:
+        return result
+    w = competence.weighted_win_rate(
+        used, result.system, result.opponent, weights, result.tie_policy, result.confidence
+    )
+    rows = used[used["shown_left"].astype(str).isin([result.system, result.opponent])]
+    rows = rows[rows["shown_right"].astype(str).isin([result.system, result.opponent])]
+    winner = rows["winner"].astype(str).to_numpy()
+    num, den = preference._policy_counts(
+        winner == result.system,
+        winner == result.opponent,
+        np.isin(winner, preference.TIE_OUTCOMES),
+        result.tie_policy,
+    )
+    weight = rows["annotator_id"].astype(str).map(weights).fillna(1.0).to_numpy(dtype=float)
+    total = float((den * weight).sum())
+    item_p = None
+    if w.win_rate is not None and w.n_items:
+        item_p = float(2 * sps.norm.sf(abs((w.win_rate - 0.5) / np.sqrt(0.25 / w.n_items))))
+    return dataclasses.replace(
+        result,
+        win_rate=float((num * weight).sum() / total) if total > 0 else None,
+        item_share=w.win_rate,
+        item_low=w.low,
+        item_high=w.high,
+        item_p=item_p,
+        n_items_used=w.n_items,
+        wilson_low=None,
+        wilson_high=None,
+        boot_low=None,
+        boot_high=None,
+        boot_note="weighted by competence: only the item interval takes the weights",
+        method="win rate weighted by competence; Wilson score interval with the item as the unit (item-mean "
+        "weighted share, n = items); score test of 1/2 with n = items",
+    )
 
 
 def verdict_statistics(
@@ -237,11 +355,12 @@ def verdict_statistics(
     opponent: str,
     options: AnalysisOptions,
     headline: tuple[preference.WinRateResult, pd.DataFrame] | None = None,
+    weights: pd.Series | None = None,
 ) -> Verdict:
     """Win rate (under every tie policy; `headline` when already computed), Bradley-Terry, criterion and
     metric differences."""
     n_boot, seed, conf = options.n_boot, options.seed, options.confidence
-    win, by_policy = headline or headline_statistics(used, system, opponent, options)
+    win, by_policy = headline or headline_statistics(used, system, opponent, options, weights)
     # systems ever shown (counted in C: a Python set of 100,000 judgments' sides cost a tenth of a second)
     n_shown = (
         pd.concat([used["shown_left"], used["shown_right"]], ignore_index=True)

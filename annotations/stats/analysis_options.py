@@ -5,13 +5,19 @@ field and its allowed values."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from annotations.errors import OptionError
 from annotations.fields import bounded, check_limits
-from annotations.stats import correlation, preference, quality
+from annotations.stats import competence, correlation, preference, quality
+
+PARTICIPANT_USES = competence.USES  # keep | weight | exclude (crowd-kit is imported only when fitting)
+COMPETENCE_MEASURES = competence.MEASURES  # mace | dawid_skene
 
 LIST_FIELDS = ("exclude_annotators", "correlation_levels", "correlation_methods")  # tuples; "a,b" from a flag
+# the "who counts" choice (annotations.stats.competence): written into a result only when one is made, so a
+# default analysis' JSON (`python -m annotations stats --json`, statistics.json) keeps its keys
+WHO_COUNTS_FIELDS = ("participants", "competence_measure", "competence_threshold", "use_adjudicated")
 
 
 @dataclass
@@ -51,6 +57,26 @@ class AnalysisOptions:
     detect_difference: float = bounded(
         0.05, help="win-rate difference from 0.5 to detect", label="Difference to detect", above=0, max=0.5
     )
+    participants: str = bounded(
+        "keep",
+        help="who counts by competence: keep everyone | weight each by competence (the win rate and its "
+        "item interval) | exclude those below the competence threshold",
+        label="Participants",
+        choices=PARTICIPANT_USES,
+    )
+    competence_measure: str = bounded(
+        "mace", help="competence by: mace | dawid_skene", label="Competence by", choices=COMPETENCE_MEASURES
+    )
+    competence_threshold: float = bounded(
+        0.5,
+        help="exclude participants whose competence is below this",
+        label="Competence threshold",
+        min=0,
+        max=1,
+    )
+    use_adjudicated: bool = bounded(
+        False, help="use the adjudicated label of an item where one exists", label="Use adjudicated labels"
+    )
     thresholds: quality.QualityThresholds = field(
         default_factory=quality.QualityThresholds,
         metadata={"help": "when an annotator is flagged", "label": "Quality thresholds"},
@@ -73,3 +99,15 @@ class AnalysisOptions:
             if unknown:
                 raise OptionError(f"{name} must be among {', '.join(allowed)}; got {', '.join(unknown)}")
         self.exclude_annotators = tuple(sorted(set(self.exclude_annotators)))
+
+
+def options_record(options: AnalysisOptions) -> dict:
+    """The options as the JSON of a result records them: every field, except the who-counts fields while
+    every one of them is at its default (everyone counts, no adjudicated label): then the record is the one
+    written before they existed. `AnalysisOptions(**record)` gives the options back either way."""
+    record = asdict(options)
+    defaults = {f.name: f.default for f in fields(AnalysisOptions) if f.name in WHO_COUNTS_FIELDS}
+    if all(record[name] == value for name, value in defaults.items()):
+        for name in WHO_COUNTS_FIELDS:
+            del record[name]
+    return record

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from annotations.stats.agreement import AlphaResult, FleissResult, RawAgreement
-from annotations.stats.analysis_options import AnalysisOptions
+from annotations.stats.analysis_options import AnalysisOptions, options_record
 from annotations.stats.power import AgreementPlan, MoreJudgments
 from annotations.stats.preference import BradleyTerryResult, WinRateResult
 from annotations.stats.quality import LengthBiasResult
@@ -39,14 +39,19 @@ class Evidence:
     judgments_used: int
     items_used: int
     annotators_used: int
+    adjudicated_items: int = 0  # items whose judgments were replaced by the adjudicated label
+    who_counts: str = ""  # the competence choice in words ("" when everyone counts as judged)
     used_judgment_ids: np.ndarray = field(
         default_factory=lambda: np.empty(0, dtype=object), repr=False, compare=False
     )
 
     def to_dict(self) -> dict:
         """The counts and exclusions, then what each statistic reads (EVIDENCE_SCOPES); not the judgment
-        ids."""
+        ids, and not the who-counts fields while everyone counts as judged (a default analysis keeps the
+        keys it had before they existed)."""
         counts = {k: v for k, v in asdict(self).items() if k != "used_judgment_ids"}
+        if not self.who_counts and not self.adjudicated_items:
+            del counts["who_counts"], counts["adjudicated_items"]
         return {**counts, **EVIDENCE_SCOPES}
 
 
@@ -125,7 +130,7 @@ class CampaignAnalysis:
             "campaign_id": self.campaign_id,
             "system": self.system,
             "opponent": self.opponent,
-            "options": _clean(asdict(self.options)),
+            "options": _clean(options_record(self.options)),
             "used": _clean(self.evidence.to_dict()),
             "win": _clean(v.win.to_dict()),
             "win_by_policy": frame(v.win_by_policy),

@@ -80,6 +80,17 @@ def test_adjudicate_page_is_blind(app, browser_page):
     page.get_by_text("Use adjudicated labels where they exist (1 item)").click()
     # the sensitivity table gains the adjudicated rows (a canvas grid: its cells are attached, not visible)
     page.get_by_text("all participants, adjudicated labels").first.wait_for(state="attached", timeout=60_000)
+    # the choice drives the whole page: the header (and the verdict in plain words) say it is on
+    page.get_by_text("Who counts: with 1 adjudicated item").first.wait_for(timeout=120_000)
+    page.get_by_text("Computing statistics").wait_for(state="detached", timeout=120_000)
+    page.get_by_text("Who counts: with 1 adjudicated item").first.scroll_into_view_if_needed()
+    app.screenshot(page, "results-who-counts-verdict")
+    intervals = page.evaluate(
+        """() => [...document.querySelectorAll("[data-testid='stMetricValue']")].map(e => e.textContent)
+                 .filter(t => t.includes(' – '))"""
+    )
+    # the headline's item interval (first) equals the block's figure (last): one choice for the page
+    assert len(intervals) >= 2 and intervals[0] == intervals[-1], intervals
     page.get_by_text("win rate, as chosen").scroll_into_view_if_needed()
     app.screenshot(page, "results-who-counts")
     app.stop()
