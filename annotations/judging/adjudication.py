@@ -43,7 +43,8 @@ def _systems(con: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[str, str
     )
     if row is None:
         raise AnnotationError(f"campaign {campaign_id!r} not found")
-    return str(row[0]), str(row[1])
+    system_a, system_b = row
+    return str(system_a), str(system_b)
 
 
 def blind_pair(
