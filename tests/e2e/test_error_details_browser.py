@@ -66,9 +66,10 @@ def test_no_developer_tools_and_no_traceback_for_anyone(app, browser_page, tmp_p
             "excel export.csv is not UTF-8 text",
         ),
     ):
-        page.locator("input[type='file']").set_input_files(
-            {"name": name, "mimeType": "text/csv", "buffer": data}
-        )
+        # the new campaign's uploader (a chosen campaign's crowd-study form has one for training items)
+        outputs_upload = page.get_by_test_id("stFileUploader").filter(has_text="CSV or JSONL with item_id")
+        outputs_upload = outputs_upload.locator("input[type='file']")
+        outputs_upload.set_input_files({"name": name, "mimeType": "text/csv", "buffer": data})
         error = page.locator("[data-testid='stAlertContentError']")
         error.filter(has_text=words).wait_for()
         assert error.count() == 1

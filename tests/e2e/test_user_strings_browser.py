@@ -205,7 +205,10 @@ def test_user_strings_stay_text_on_every_page(app, browser_page, outside, tmp_pa
 
     _open(page, "Campaigns")
     page.get_by_test_id("stRadioGroup").get_by_text("A CSV/JSONL file").click()
-    page.locator("input[type='file']").set_input_files(str(app.runs_dir.parent / "hostile.csv"))
+    # the new campaign's uploader (a chosen campaign's crowd-study form has one for training items)
+    outputs_upload = page.get_by_test_id("stFileUploader").filter(has_text="CSV or JSONL with item_id")
+    outputs_upload = outputs_upload.locator("input[type='file']")
+    outputs_upload.set_input_files(str(app.runs_dir.parent / "hostile.csv"))
     page.get_by_role("combobox", name="System A", exact=True).wait_for()
     name_box = page.get_by_label("Name", exact=True)
     name_box.fill(hostile(port, "created"))
