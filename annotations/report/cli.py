@@ -68,15 +68,7 @@ def main_stats(argv: list[str]) -> int:
     try:
         results = []
         for campaign_id in _campaigns(con, args.campaign):
-            data = load_campaign(con, campaign_id)
-            a = analyze(
-                data.judgments,
-                data.scores,
-                data.metrics,
-                _options(args),
-                campaign_id,
-                adjudications=data.adjudications,
-            )
+            data, a = _analyzed(con, campaign_id, args)
             results.append((data, a))
     finally:
         con.close()
@@ -86,6 +78,15 @@ def main_stats(argv: list[str]) -> int:
     else:
         print("\n\n".join(summary_text(d, a) for d, a in results))
     return 0
+
+
+def _analyzed(con, campaign_id: str, args: argparse.Namespace):
+    """The campaign's data and its analysis under the command line's options (adjudications read with it)."""
+    data = load_campaign(con, campaign_id)
+    options = _options(args)
+    return data, analyze(
+        data.judgments, data.scores, data.metrics, options, campaign_id, adjudications=data.adjudications
+    )
 
 
 def main_export(argv: list[str]) -> int:
@@ -99,15 +100,7 @@ def main_export(argv: list[str]) -> int:
     con = _open(args.db)
     try:
         for campaign_id in _campaigns(con, args.campaign):
-            data = load_campaign(con, campaign_id)
-            a = analyze(
-                data.judgments,
-                data.scores,
-                data.metrics,
-                _options(args),
-                campaign_id,
-                adjudications=data.adjudications,
-            )
+            data, a = _analyzed(con, campaign_id, args)
             files = write_export(data, a, Path(args.out) / campaign_id)
             print(f"{campaign_id}: wrote {len(files)} files to {Path(args.out) / campaign_id}")
     finally:

@@ -279,17 +279,22 @@ def check_fields(cfg: Any, error: type[Exception] = ConfigError) -> None:
     `__post_init__`."""
     hints = field_types(type(cfg))
     for f in dataclasses.fields(cfg):
-        value = coerce(display_name(f), getattr(cfg, f.name), hints[f.name], error)
-        setattr(cfg, f.name, value)
-        choices = f.metadata.get("choices")
-        if choices and value not in choices:
-            raise error(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
-        bounds = f.metadata.get("range")
-        if bounds is not None and value is not None:
-            for item in value if isinstance(value, list) else [value]:
-                problem = bounds.problem(display_name(f), item)
-                if problem:
-                    raise error(problem)
+        setattr(cfg, f.name, _checked(f, getattr(cfg, f.name), hints[f.name], error))
+
+
+def _checked(f: dataclasses.Field, value: Any, hint: Any, error: type[Exception]) -> Any:
+    """`value` coerced to field `f`'s type (`hint`), then checked against its choices and range."""
+    value = coerce(display_name(f), value, hint, error)
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise error(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    bounds = f.metadata.get("range")
+    if bounds is not None and value is not None:
+        for item in value if isinstance(value, list) else [value]:
+            problem = bounds.problem(display_name(f), item)
+            if problem:
+                raise error(problem)
+    return value
 
 
 def require(condition: bool, message: str) -> None:
@@ -302,14 +307,4 @@ def check_value(cls: type, name: str, value: Any, error: type[Exception] = Confi
     range (what `check_fields` does for a whole config); returns the coerced value. A sweep checks each
     value it will set before any run starts."""
     f = {f.name: f for f in dataclasses.fields(cls)}[name]
-    value = coerce(display_name(f), value, field_types(cls)[name], error)
-    choices = f.metadata.get("choices")
-    if choices and value not in choices:
-        raise error(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
-    bounds = f.metadata.get("range")
-    if bounds is not None and value is not None:
-        for item in value if isinstance(value, list) else [value]:
-            problem = bounds.problem(display_name(f), item)
-            if problem:
-                raise error(problem)
-    return value
+    return _checked(f, value, field_types(cls)[name], error)
