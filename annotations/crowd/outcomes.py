@@ -24,7 +24,7 @@ def phase_outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str | None = Non
         con,
         "SELECT o.study_id, s.campaign_id, o.user_id, o.phase, o.outcome, o.score, o.recorded_at "
         f"FROM crowd_phase_outcomes o JOIN crowd_studies s USING (study_id) {where} "
-        "ORDER BY o.study_id, o.user_id, o.recorded_at",
+        "ORDER BY o.study_id, o.user_id, o.recorded_at, o.phase",
         params,
     )
 
@@ -36,31 +36,35 @@ def participant_outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str | None
         con,
         f"""
         WITH latest AS (  -- each assignment's last judgment version
-            SELECT assignment_id, arg_max(winner, version) AS winner FROM judgments GROUP BY assignment_id
+            SELECT assignment_id, winner FROM (
+                SELECT assignment_id, winner,
+                       row_number() OVER (PARTITION BY assignment_id ORDER BY version DESC) AS newest
+                FROM judgments) AS versions
+            WHERE newest = 1
         ),
         gold AS (
             SELECT a.campaign_id, a.annotator_id AS user_id, count(*) AS gold_total,
                    count(*) FILTER (WHERE l.winner = i.gold_winner) AS gold_correct
             FROM assignments a JOIN latest l USING (assignment_id)
             JOIN items i ON i.campaign_id = a.campaign_id AND i.item_id = a.item_id
-            WHERE a.is_gold AND a.status = 'submitted' GROUP BY ALL
+            WHERE a.is_gold AND a.status = 'submitted' GROUP BY a.campaign_id, a.annotator_id
         ),
         judged AS (
             SELECT campaign_id, annotator_id AS user_id, count(*) AS judged FROM assignments
-            WHERE status = 'submitted' GROUP BY ALL
+            WHERE status = 'submitted' GROUP BY campaign_id, annotator_id
         ),
         attention AS (
             SELECT study_id, user_id, count(*) FILTER (WHERE answered_at IS NOT NULL) AS attention_total,
                    count(*) FILTER (WHERE passed) AS attention_passed
-            FROM crowd_attention_checks GROUP BY ALL
+            FROM crowd_attention_checks GROUP BY study_id, user_id
         ),
-        outcome AS (
+        outcome AS (  -- one row per (study, user, phase): max() picks that row's value
             SELECT study_id, user_id,
-                   any_value(outcome) FILTER (WHERE phase = 'consent') AS consent,
-                   any_value(score) FILTER (WHERE phase = 'training') AS training_score,
-                   any_value(outcome) FILTER (WHERE phase = 'training') AS qualification,
-                   any_value(outcome) FILTER (WHERE phase = 'task') AS task
-            FROM crowd_phase_outcomes GROUP BY ALL
+                   max(outcome) FILTER (WHERE phase = 'consent') AS consent,
+                   max(score) FILTER (WHERE phase = 'training') AS training_score,
+                   max(outcome) FILTER (WHERE phase = 'training') AS qualification,
+                   max(outcome) FILTER (WHERE phase = 'task') AS task
+            FROM crowd_phase_outcomes GROUP BY study_id, user_id
         )
         SELECT p.user_id, s.campaign_id, p.study_id, s.platform, p.phase,
                CASE WHEN p.phase IN ('complete', 'screened_out') THEN p.phase ELSE 'in progress' END
@@ -77,7 +81,7 @@ def participant_outcomes(con: duckdb.DuckDBPyConnection, campaign_id: str | None
         LEFT JOIN judged j ON j.campaign_id = s.campaign_id AND j.user_id = p.user_id
         LEFT JOIN attention t ON t.study_id = p.study_id AND t.user_id = p.user_id
         {where}
-        ORDER BY p.arrived_at
+        ORDER BY p.arrived_at, p.study_id, p.user_id
         """,
         params,
     )
@@ -116,6 +120,6 @@ def participant_ids(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.Data
         con,
         "SELECT p.user_id, p.study_id, s.platform, p.participant_id, p.platform_ids "
         "FROM crowd_participants p JOIN crowd_studies s USING (study_id) WHERE s.campaign_id = ? "
-        "ORDER BY p.arrived_at",
+        "ORDER BY p.arrived_at, p.study_id, p.user_id",
         [campaign_id],
     )
