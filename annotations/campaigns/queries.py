@@ -211,14 +211,14 @@ def items_frame(
     """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner,
     selection_reason); only the items `item_ids` names when given (the results page's example browser reads
     one item at a time)."""
-    only = "" if item_ids is None else " AND list_contains(?, item_id)"
+    only = "" if item_ids is None else f" AND item_id IN ({_marks(item_ids)})"
     frame = (
         store.read(con)
         .execute(
             'SELECT item_id, source, reference_texts AS "references", is_gold, metadata, prompt, '
             "gold_winner, "
-            f"selection_reason FROM items WHERE campaign_id = ?{only} ORDER BY position",
-            [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
+            f"selection_reason FROM items WHERE campaign_id = ?{only} ORDER BY position, item_id",
+            [campaign_id, *(item_ids or [])],
         )
         .df()
     )
@@ -232,13 +232,14 @@ def outputs_frame(
     con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
 ) -> pd.DataFrame:
     """item_id, system, output (+ decoding, seed, n_words); only the items `item_ids` names when given."""
-    only = "" if item_ids is None else " AND list_contains(?, o.item_id)"
+    only = "" if item_ids is None else f" AND o.item_id IN ({_marks(item_ids)})"
     return (
         store.read(con)
         .execute(
             "SELECT o.item_id, o.system, o.output, o.decoding, o.seed, o.n_words FROM outputs o JOIN items i "
-            f"USING (campaign_id, item_id) WHERE o.campaign_id = ?{only} ORDER BY i.position, o.system",
-            [campaign_id] if item_ids is None else [campaign_id, list(item_ids)],
+            f"USING (campaign_id, item_id) WHERE o.campaign_id = ?{only} "
+            "ORDER BY i.position, o.item_id, o.system",
+            [campaign_id, *(item_ids or [])],
         )
         .df()
     )
@@ -249,10 +250,16 @@ def metrics_frame(
 ) -> pd.DataFrame:
     """item_id, system, metric, value: the automatic metrics of the campaign's outputs (of `item_ids` if
     given)."""
-    only = "" if item_ids is None else " AND list_contains(?, item_id)"
+    only = "" if item_ids is None else f" AND item_id IN ({_marks(item_ids)})"
     return read_frame(
         con,
         f"SELECT item_id, system, metric, value FROM metrics WHERE campaign_id = ?{only} "
         "ORDER BY item_id, system, metric",
-        [campaign_id] if item_ids is None else [campaign_id, item_ids],
+        [campaign_id, *(item_ids or [])],
     )
+
+
+def _marks(values: list[str]) -> str:
+    """The placeholders of `x IN (...)` for one parameter per value (every driver binds plain values; a list
+    parameter is DuckDB's alone); `NULL` for no value, which matches nothing."""
+    return ", ".join("?" * len(values)) or "NULL"

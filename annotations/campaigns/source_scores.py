@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from annotations import store
+from annotations.campaigns.creation import METRIC_COLUMNS, insert_frame
 from annotations.campaigns.queries import get_campaign, items_frame, metrics_frame, outputs_frame
 from annotations.errors import AnnotationError, CampaignError
 from annotations.stats.faithfulness import FAITHFULNESS_SCORES
@@ -86,14 +87,12 @@ def import_source_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, folde
     new_metrics = pd.DataFrame(long[["item_id", "system", "metric", "value"]]).reset_index(drop=True)
 
     def write(cur: duckdb.DuckDBPyConnection) -> None:
-        cur.register("new_source_scores", new_metrics)
+        marks = ", ".join("?" * len(columns)) or "NULL"
         cur.execute(
-            "DELETE FROM metrics WHERE campaign_id = ? AND list_contains(?, metric)", [campaign_id, columns]
+            f"DELETE FROM metrics WHERE campaign_id = ? AND metric IN ({marks})",
+            [campaign_id, *columns],
         )
-        cur.execute(
-            "INSERT INTO metrics SELECT ?, item_id, system, metric, value FROM new_source_scores",
-            [campaign_id],
-        )
+        insert_frame(cur, "metrics", campaign_id, new_metrics, METRIC_COLUMNS)
 
     store.write(con, write)
     return len(new_metrics)
