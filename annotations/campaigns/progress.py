@@ -58,7 +58,10 @@ def campaign_progress(
               AND i.item_id NOT IN (SELECT item_id FROM active_draws WHERE campaign_id = ? AND NOT drawn)
             GROUP BY i.item_id
         )
-        SELECT count(*), count(*) FILTER (WHERE judged >= ?), coalesce(sum(least(judged, ?)), 0) FROM per_item
+        -- sum() of a bigint is a numeric on PostgreSQL: cast back to the integer it is
+        SELECT count(*), count(*) FILTER (WHERE judged >= ?),
+               CAST(coalesce(sum(least(judged, ?)), 0) AS BIGINT)
+        FROM per_item
         """,
         [campaign_id, campaign_id, k, k],
     ).fetchone()
@@ -75,13 +78,14 @@ def campaign_progress(
         [now, campaign_id],
     ).df()
     times = cur.execute(
-        "SELECT epoch(submitted_at) FROM assignments WHERE campaign_id = ? AND status = 'submitted' "
-        "AND NOT is_gold AND NOT is_repeat ORDER BY submitted_at",
+        "SELECT CAST(extract(epoch FROM submitted_at) AS DOUBLE PRECISION) FROM assignments "
+        "WHERE campaign_id = ? AND status = 'submitted' AND NOT is_gold AND NOT is_repeat "
+        "ORDER BY submitted_at",
         [campaign_id],
     ).fetchall()
     needed = int(n_items) * k
     points = [LogPoint(step=number, time=float(t)) for number, (t,) in enumerate(times, 1)]
-    now_s = now.replace(tzinfo=UTC).timestamp()  # the store's naive UTC, as epoch() reads it
+    now_s = now.replace(tzinfo=UTC).timestamp()  # the store's naive UTC, as extract(epoch) reads it
     left = estimate(points, needed, now=now_s) if int(done) < needed else None
     return CampaignProgress(
         n_items=int(n_items),
