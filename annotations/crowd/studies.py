@@ -119,7 +119,7 @@ def list_studies(con: duckdb.DuckDBPyConnection, campaign_id: str | None = None)
     where, params = ("WHERE campaign_id = ?", [campaign_id]) if campaign_id else ("", [])
     rows = (
         store.read(con)
-        .execute(f"SELECT {_COLUMNS} FROM crowd_studies {where} ORDER BY created_at DESC", params)
+        .execute(f"SELECT {_COLUMNS} FROM crowd_studies {where} ORDER BY created_at DESC, study_id", params)
         .fetchall()
     )
     return [_study(row) for row in rows]
@@ -155,6 +155,6 @@ def studies_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataFr
         con,
         "SELECT s.study_id, s.platform, s.status, s.created_at, count(p.user_id) AS participants "
         "FROM crowd_studies s LEFT JOIN crowd_participants p USING (study_id) WHERE s.campaign_id = ? "
-        "GROUP BY ALL ORDER BY s.created_at DESC",
+        "GROUP BY s.study_id, s.platform, s.status, s.created_at ORDER BY s.created_at DESC, s.study_id",
         [campaign_id],
     )
