@@ -124,7 +124,7 @@ def adjudications_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.
                        PARTITION BY item_id ORDER BY adjudicated_at DESC, adjudication_id DESC
                    ) AS newest,
                    count(*) OVER (PARTITION BY item_id) AS n_decisions
-            FROM adjudications WHERE campaign_id = ?)
+            FROM adjudications WHERE campaign_id = ?) AS decisions
         WHERE newest = 1 ORDER BY item_id
         """,
         [campaign_id],

@@ -331,21 +331,29 @@ def own_judgments(
     cur = store.read(con)
     rows = cur.execute(
         """
-        WITH latest AS (
+        WITH versions AS (
             SELECT j.judgment_id, j.assignment_id, j.version, j.choice, j.comment, a.submitted_at, i.source,
-                   i.prompt
+                   i.prompt,
+                   row_number() OVER (PARTITION BY j.assignment_id ORDER BY j.version DESC) AS newest
             FROM judgments j
             JOIN assignments a ON a.assignment_id = j.assignment_id
             JOIN items i ON i.campaign_id = j.campaign_id AND i.item_id = j.item_id
             WHERE j.campaign_id = ? AND j.annotator_id = ?
-            QUALIFY row_number() OVER (PARTITION BY j.assignment_id ORDER BY j.version DESC) = 1
-            ORDER BY a.submitted_at DESC LIMIT ?
+        ),
+        latest AS (
+            SELECT judgment_id, assignment_id, version, choice, comment, submitted_at, source, prompt
+            FROM versions WHERE newest = 1
+            ORDER BY submitted_at DESC, assignment_id LIMIT ?
         )
-        SELECT l.*, list(s.criterion) FILTER (WHERE s.criterion IS NOT NULL),
-               list(s.side) FILTER (WHERE s.criterion IS NOT NULL),
-               list(s.score) FILTER (WHERE s.criterion IS NOT NULL)
+        SELECT l.judgment_id, l.assignment_id, l.version, l.choice, l.comment, l.submitted_at, l.source,
+               l.prompt,
+               array_agg(s.criterion ORDER BY s.criterion, s.side) FILTER (WHERE s.criterion IS NOT NULL),
+               array_agg(s.side ORDER BY s.criterion, s.side) FILTER (WHERE s.criterion IS NOT NULL),
+               array_agg(s.score ORDER BY s.criterion, s.side) FILTER (WHERE s.criterion IS NOT NULL)
         FROM latest l LEFT JOIN judgment_scores s ON s.judgment_id = l.judgment_id
-        GROUP BY ALL ORDER BY l.submitted_at DESC
+        GROUP BY l.judgment_id, l.assignment_id, l.version, l.choice, l.comment, l.submitted_at, l.source,
+                 l.prompt
+        ORDER BY l.submitted_at DESC, l.assignment_id
         """,
         [campaign_id, annotator_id, limit],
     ).fetchall()
@@ -364,15 +372,18 @@ def own_judgments(
 # ----------------------------------------------------------------------------------------------------- frames
 
 
-def _latest(only_items: bool) -> str:
+def _latest(item_ids: list[str] | None) -> str:
     """The CTE `latest`: each assignment's latest judgment version in one campaign (parameter: its id), and
-    only in the items of a list (a second parameter) when `only_items`: every version of an assignment has
-    its item, so filtering before the window is the same as after, and spares the window every other item."""
-    items = " AND list_contains(?, item_id)" if only_items else ""
+    only in the items `item_ids` (one parameter each, after the id) when given: every version of an
+    assignment has its item, so filtering before the window is the same as after, and spares the window every
+    other item. A plain window in a subquery, not QUALIFY, so that PostgreSQL reads it too."""
+    items = "" if item_ids is None else f" AND item_id IN ({', '.join('?' * len(item_ids)) or 'NULL'})"
     return f"""
     latest AS (
-        SELECT * FROM judgments WHERE campaign_id = ?{items}
-        QUALIFY row_number() OVER (PARTITION BY assignment_id ORDER BY version DESC) = 1
+        SELECT * FROM (
+            SELECT *, row_number() OVER (PARTITION BY assignment_id ORDER BY version DESC) AS newest
+            FROM judgments WHERE campaign_id = ?{items}
+        ) AS versions WHERE newest = 1
     )
 """
 
@@ -403,7 +414,7 @@ def decision_frame(con: duckdb.DuckDBPyConnection, campaign_id: str) -> pd.DataF
     frame = read_frame(
         con,
         f"""
-        WITH {_latest(False)}
+        WITH {_latest(None)}
         SELECT j.item_id, c.system_a, c.system_b, a.shown_left, a.shown_right, j.winner, j.submitted_at,
                a.is_gold, a.is_repeat
         FROM latest j
@@ -430,7 +441,7 @@ def judgments_frame(
     frame = read_frame(
         con,
         f"""
-        WITH {_latest(item_ids is not None)},
+        WITH {_latest(item_ids)},
         lengths AS (SELECT item_id, system, n_words FROM outputs WHERE campaign_id = ?),
         gold AS (SELECT item_id, gold_winner FROM items WHERE campaign_id = ? AND gold_winner IS NOT NULL)
         SELECT j.judgment_id, j.campaign_id, j.item_id, j.annotator_id, j.version, j.assignment_id,
@@ -445,7 +456,7 @@ def judgments_frame(
         LEFT JOIN lengths orr ON orr.item_id = j.item_id AND orr.system = a.shown_right
         ORDER BY j.submitted_at, j.judgment_id
         """,
-        [campaign_id] * 3 if item_ids is None else [campaign_id, item_ids, campaign_id, campaign_id],
+        [campaign_id, *(item_ids or []), campaign_id, campaign_id],
     )
     frame["is_gold"] = frame["is_gold"].astype(bool)
     frame["is_repeat"] = frame["is_repeat"].astype(bool)
@@ -470,14 +481,14 @@ def scores_frame(
     frame = read_frame(
         con,
         f"""
-        WITH {_latest(item_ids is not None)}
+        WITH {_latest(item_ids)}
         SELECT {columns}
         FROM latest j
         JOIN judgment_scores s ON s.judgment_id = j.judgment_id
         {flags}
         ORDER BY j.submitted_at, j.judgment_id, s.criterion, s.side
         """,
-        [campaign_id] if item_ids is None else [campaign_id, item_ids],
+        [campaign_id, *(item_ids or [])],
     )
     frame["score"] = frame["score"].astype(int)
     return frame
