@@ -183,7 +183,7 @@ def _annotator_history(cur: duckdb.DuckDBPyConnection, cid: str, annotator_id: s
         (status, is_gold, is_repeat): int(n)
         for status, is_gold, is_repeat, n in cur.execute(
             "SELECT status, is_gold, is_repeat, count(*) FROM assignments "
-            "WHERE campaign_id = ? AND annotator_id = ? GROUP BY ALL",
+            "WHERE campaign_id = ? AND annotator_id = ? GROUP BY status, is_gold, is_repeat",
             [cid, annotator_id],
         ).fetchall()
     }

@@ -308,7 +308,7 @@ def test_items_in_progress_are_finished_before_new_ones_start(con, campaign_of_1
             judgments.submit(con, assignment.next_item(con, cid, annotator).token, annotator, "A")
             (started,) = con.execute(
                 "SELECT count(*) FROM (SELECT item_id FROM assignments WHERE campaign_id = ? "
-                "GROUP BY item_id HAVING count(*) < 3)",
+                "GROUP BY item_id HAVING count(*) < 3) AS started",
                 [cid],
             ).fetchone()
             peak = max(peak, started)
@@ -316,7 +316,7 @@ def test_items_in_progress_are_finished_before_new_ones_start(con, campaign_of_1
         if limit == 4:
             complete = con.execute(
                 "SELECT count(*) FROM (SELECT item_id FROM assignments WHERE campaign_id = ? "
-                "GROUP BY item_id HAVING count(*) = 3)",
+                "GROUP BY item_id HAVING count(*) = 3) AS full_items",
                 [cid],
             ).fetchone()[0]
             assert (
