@@ -180,8 +180,8 @@ def test_read_frame_gives_what_df_gives(con):
     """The Arrow fetch behind the analysis frames keeps `.df()`'s dtypes: nullable ints and booleans where a
     column holds nulls, object for text that is all null, and for every text column of an empty result."""
     con.execute(
-        "CREATE TABLE t (s VARCHAR, n VARCHAR, i INTEGER, b BOOLEAN, ts TIMESTAMP, d DOUBLE, p VARCHAR, bi "
-        "BIGINT)"
+        "CREATE TABLE t (s VARCHAR, n VARCHAR, i INTEGER, b BOOLEAN, ts TIMESTAMP, d DOUBLE PRECISION, "
+        "p VARCHAR, bi BIGINT)"
     )
     con.execute(
         "INSERT INTO t VALUES ('a', NULL, NULL, NULL, NULL, NULL, 'x', NULL), "
