@@ -256,7 +256,7 @@ def _arrow_column(values: list, oid: int) -> pa.Array:
 def arrow_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as the DataFrame DuckDB's `.df()` gives for the same result: integer and boolean columns
     holding nulls nullable (Int32, boolean), a text column of nulls only (or any text column of an empty
-    result) an object column of None, numeric as float64."""
+    result) an object column of None, a missing list pd.NA, numeric as float64."""
     for index, field in enumerate(table.schema):
         if isinstance(field.type, pa.ExtensionType) and field.type.storage_type == pa.string():
             column = pa.chunked_array(
@@ -281,6 +281,8 @@ def arrow_frame(table: pa.Table) -> pd.DataFrame:
             )
         elif pa.types.is_boolean(kind):
             frame[name] = frame[name].astype("boolean")
+        elif pa.types.is_list(kind):  # `.df()` gives a missing list as pd.NA, Arrow as None
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), pd.NA)
     return frame
 
 
@@ -295,14 +297,15 @@ class PostgresStore:
         kwargs: dict[str, Any] = {"autocommit": True}
         if options:
             kwargs["options"] = options
+        try:  # once, directly: a wrong URL is a one-line error now, not a pool retrying for 30 s
+            psycopg.connect(url, connect_timeout=10, **kwargs).close()
+        except psycopg.Error as e:
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            raise StoreError(f"cannot connect to the PostgreSQL store {redacted(url)}: {reason}") from e
         self._pool = ConnectionPool(
             url, min_size=1, max_size=size or pool_size(), kwargs=kwargs, open=False, name="ft-store"
         )
-        try:
-            self._pool.open(wait=True, timeout=30)
-        except Exception as e:
-            self._pool.close()
-            raise StoreError(f"cannot connect to the PostgreSQL store {redacted(url)}: {e}") from e
+        self._pool.open(wait=True, timeout=30)
         self._arrow: queue.LifoQueue = queue.LifoQueue()
         self._arrow_lock = threading.Lock()
         self._closed = False
