@@ -52,10 +52,21 @@ def test_invitation_is_one_use_and_expires(con):
         users.accept_invitation(con, old, "erin", STRONG)
 
 
+# annotations.store.backup copies a DuckDB store; a PostgreSQL store's backups are its own dump tools'
+# (issue 24 item 2, not in yet)
+BACKUPS_ON_DUCKDB = "take_backup/restore copy a DuckDB store; PostgreSQL's backups come with pg_dump"
+
+
 def _every_text(con, folder=None) -> str:
     """Every value of every table of the store (and of every file of a backup folder, its Parquet tables
     read)."""
-    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE'"
+        ).fetchall()
+    ]
     text = "".join(con.execute(f'SELECT * FROM "{t}"').df().to_csv() for t in tables)
     for file in sorted(folder.iterdir()) if folder else []:
         text += file.read_bytes().decode("utf-8", "replace")
@@ -64,16 +75,17 @@ def _every_text(con, folder=None) -> str:
     return text
 
 
-def test_the_store_and_its_backups_keep_only_the_hash_of_an_invitation(con, tmp_path):
+def test_the_store_and_its_backups_keep_only_the_hash_of_an_invitation(con, tmp_path, store_backend):
     """A copy of the store (a backup) must not hold a link that creates an account: only the token's SHA-256
-    is stored, as for session cookies, and the link still works."""
+    is stored, as for session cookies, and the link still works. (On PostgreSQL the store alone: its backups
+    are pg_dump's.)"""
     from annotations.store import backup
 
     used = users.create_invitation(con, "annotator", created_by="x")
     users.accept_invitation(con, used, "frank", STRONG)
     unused = users.create_invitation(con, "researcher", created_by="x")
-    taken = backup.take_backup(con, tmp_path / "backups")
-    text = _every_text(con, taken.path)
+    taken = backup.take_backup(con, tmp_path / "backups") if store_backend == "duckdb" else None
+    text = _every_text(con, taken.path if taken else None)
     assert sessions.token_hash(unused) in text  # the hash is there: the search does see the tables
     for token in (used, unused):
         assert token not in text and token[:8] not in text
@@ -408,9 +420,11 @@ def test_a_hash_with_several_lanes_is_redone_with_one_at_login(con):
     assert "p=1" in con.execute("SELECT password_hash FROM users WHERE username = 'quinn'").fetchone()[0]
 
 
-def test_a_backup_from_before_migration_10_restores_with_hashes_only(con, tmp_path):
+def test_a_backup_from_before_migration_10_restores_with_hashes_only(con, tmp_path, store_backend):
     """An old backup holds plain tokens; restoring it applies migration 010, so the restored store holds only
     hashes and the link still works."""
+    if store_backend == "postgresql":
+        pytest.skip(BACKUPS_ON_DUCKDB)
     from annotations.store import backup
 
     sent = "plain-token-in-an-old-backup"
