@@ -156,7 +156,7 @@ def test_a_campaign_without_judge_verdicts_is_a_one_line_error_and_nothing_chang
         switch_to_active(con, "nope", JUDGE, budget=5)
     assert _tables(con) == (0, 0) and active_selection(con, cid) is None
     assert assignment.next_item(con, cid, "ann") is not None  # the campaign serves every item as before
-    db = tmp_path / "store.duckdb"
+    db = getattr(con, "url", None) or tmp_path / "store.duckdb"  # the command opens the same store
     con.close()
     assert main(["active", "--campaign", cid, "--budget", "5", "--judge", JUDGE, "--db", str(db)]) == 1
     err = capsys.readouterr().err
@@ -175,7 +175,7 @@ def test_a_budget_that_does_not_fit_writes_nothing(con, tmp_path, budget, messag
 
 def test_the_command_line_switches_and_says_what_it_did(con, tmp_path, capsys):
     cid = _campaign(con, tmp_path)
-    db = tmp_path / "store.duckdb"
+    db = getattr(con, "url", None) or tmp_path / "store.duckdb"  # the command opens the same store
     con.close()
     assert main(["active", "--campaign", cid, "--budget", "12", "--judge", JUDGE, "--db", str(db)]) == 0
     out = capsys.readouterr().out
