@@ -19,7 +19,12 @@ TESTS = Path(__file__).resolve().parent
 # ids end in [duckdb] / [postgresql]); a folder joins once its module's SQL is portable. PostgreSQL comes from
 # helpers.postgres_server: FT_TEST_POSTGRES, else a throw-away cluster, else skipped (FT_REQUIRE_POSTGRES=1:
 # failed).
-STORE_ON_BOTH_BACKENDS = ("annotations/store", "annotations/accounts", "annotations/campaigns")
+STORE_ON_BOTH_BACKENDS = (
+    "annotations/store",
+    "annotations/accounts",
+    "annotations/campaigns",
+    "annotations/crowd",
+)
 
 
 @pytest.fixture(scope="session")
