@@ -24,6 +24,7 @@ STORE_ON_BOTH_BACKENDS = (
     "annotations/accounts",
     "annotations/campaigns",
     "annotations/crowd",
+    "annotations/judging",
 )
 
 
