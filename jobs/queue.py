@@ -226,6 +226,36 @@ def _refuse_outside_writer(run_dir: str) -> None:
         )
 
 
+def claim_next(con: duckdb.DuckDBPyConnection) -> Job | None:
+    """Take the oldest queued job whose chain lets it start (no job before it, or that one finished): it is
+    marked running (no pid yet; `mark_running` records it once the process is up) and returned; None when no
+    job is waiting. Two schedulers claiming at once, as threads or as processes on one PostgreSQL store, never
+    get the same job: on PostgreSQL the row is read `FOR UPDATE SKIP LOCKED` (a second claim takes the next
+    job instead of waiting) inside the store's SERIALIZABLE write, whose conflicts are retried; on DuckDB the
+    one writing process serializes the claims in its write lane."""
+    skip_locked = (
+        " FOR UPDATE OF jobs SKIP LOCKED" if getattr(con, "backend", "duckdb") == "postgresql" else ""
+    )
+
+    def claim(cur: duckdb.DuckDBPyConnection) -> str | None:
+        row = cur.execute(
+            f"SELECT jobs.job_id FROM {_FROM} WHERE jobs.status = 'queued' "
+            "AND (job_extras.depends_on IS NULL "
+            "OR job_extras.depends_on IN (SELECT job_id FROM jobs WHERE status = 'finished')) "
+            f"ORDER BY jobs.created_at, jobs.job_id LIMIT 1{skip_locked}"
+        ).fetchone()
+        if row is None:
+            return None
+        cur.execute(
+            "UPDATE jobs SET status = 'running', started_at = ? WHERE job_id = ? AND status = 'queued'",
+            [store.utcnow(), row[0]],
+        )
+        return row[0]
+
+    job_id = store.write(con, claim)
+    return None if job_id is None else get_job(con, job_id)
+
+
 def mark_running(
     con: duckdb.DuckDBPyConnection, job_id: str, pid: int, gpus: list[str], command: list[str]
 ) -> None:

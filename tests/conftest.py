@@ -25,6 +25,7 @@ STORE_ON_BOTH_BACKENDS = (
     "annotations/campaigns",
     "annotations/crowd",
     "annotations/judging",
+    "jobs",
 )
 
 
