@@ -200,6 +200,29 @@ def test_postgres_writes_are_exactly_once_across_processes(postgres_server, tmp_
         postgres_server.drop(url)
 
 
+def test_processes_opening_a_new_postgres_store_at_once_migrate_it_once(postgres_server):
+    url = postgres_server.new_database(migrated=False)
+    code = "import sys\nfrom annotations import store\nstore.connect(sys.argv[1]).close()"
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url], cwd=store.PROJECT_ROOT, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    for opener in openers:
+        _, err = opener.communicate(timeout=300)
+        assert opener.returncode == 0, err
+    con = store.connect(url)
+    try:
+        recorded = [
+            v for (v,) in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+        ]
+        assert recorded == [n for n, _, _ in store.migrations()]
+    finally:
+        con.close()
+        postgres_server.drop(url)
+
+
 def test_a_bad_postgres_url_is_a_one_line_store_error(postgres_server):
     bad = postgres_server.url.replace("/postgres?", "/no_such_database?")
     with pytest.raises(StoreError, match="cannot connect to the PostgreSQL store") as caught:
