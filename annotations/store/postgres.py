@@ -137,6 +137,20 @@ class PostgresCursor:
         query = psycopg_sql(sql)
         return self._run(lambda cur: cur.executemany(query, [list(p) for p in parameters]))
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows through COPY (annotations.store.frames.insert_frame), inside this cursor's
+        transaction if it has one."""
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        if self._pinned is not None:
+            with self._pinned.cursor() as cur, cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        with self._store._pool.connection() as connection, connection.transaction():
+            with connection.cursor() as cur, cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
     def _begin(self, statement: str) -> None:
         if self._pinned is not None:
             raise StoreError("BEGIN inside a transaction already open on this cursor")
@@ -187,12 +201,10 @@ class PostgresCursor:
 
     def df(self) -> pd.DataFrame:
         """The remaining rows as the DataFrame DuckDB's `.df()` would give (same columns and dtypes)."""
-        columns = self._columns or []
-        rows = self.fetchall()
-        arrays = [_arrow_column([row[i] for row in rows], c.type_code) for i, c in enumerate(columns)]
-        return arrow_frame(pa.table(arrays, names=[c.name for c in columns]))
+        return arrow_frame(self.fetch_arrow_table())
 
     def fetch_arrow_table(self) -> pa.Table:
+        """The remaining rows as an Arrow table, typed from the columns' PostgreSQL types."""
         columns = self._columns or []
         rows = self.fetchall()
         arrays = [_arrow_column([row[i] for row in rows], c.type_code) for i, c in enumerate(columns)]
