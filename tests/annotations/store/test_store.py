@@ -67,6 +67,10 @@ def test_default_path_follows_environment(monkeypatch, tmp_path):
     assert store.default_path() == tmp_path / "x.duckdb"
     monkeypatch.delenv("FT_APP_DB")
     assert store.default_path() == store.PROJECT_ROOT / "data" / "app.duckdb"
+    url = "postgresql://ft@db.example.org:5432/study"
+    monkeypatch.setenv("FT_APP_DB", url)
+    assert store.default_target() == url  # a URL, not a Path (which would fold its //)
+    assert store.default_path() == store.PROJECT_ROOT / "data" / "app.duckdb"  # files beside the store: data/
 
 
 def test_a_second_process_gets_a_clear_error(tmp_path):
