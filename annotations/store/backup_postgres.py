@@ -184,7 +184,7 @@ def restore(folder: Path, manifest: Manifest, url: str, *, replace: bool = False
     if existing and not replace:
         raise BackupError(
             f"{shown(url)} is not empty ({len(existing)} tables): restore into a new, empty database "
-            "(createdb), or pass --replace to drop what the backup holds there first"
+            "(createdb), or pass --replace to drop the backup's tables there first"
         )
     command = [restore_tool, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error"]
     if replace:
@@ -221,12 +221,12 @@ def _compare(con, manifest: Manifest) -> str | None:
 
 
 def shown(url: str) -> str:
-    """A store address without its password, for messages."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    """A store address for messages, without its password: "database 'x' (host ..., port ...)"."""
+    from psycopg.conninfo import conninfo_to_dict
 
     try:
         parts = conninfo_to_dict(url)
     except Exception:
         return "the database"
-    parts.pop("password", None)
-    return make_conninfo(**parts)
+    where = ", ".join(f"{key} {parts[key]}" for key in ("host", "port") if parts.get(key))
+    return f"database '{parts.get('dbname', '')}'" + (f" ({where})" if where else "")
