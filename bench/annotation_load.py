@@ -176,7 +176,7 @@ def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, 
     }
     per_assignment = con.execute(
         "SELECT max(c) FROM (SELECT count(*) c FROM judgments WHERE campaign_id = ? AND version = 1 GROUP BY "
-        "assignment_id)",
+        "assignment_id) AS per_assignment",  # PostgreSQL wants the alias
         [cid],
     ).fetchone()[0]
     # Sides: every annotator's regular pairs, in the order they were served, follow that annotator's design
