@@ -239,7 +239,7 @@ def reconcile(
     """
     try:
         return _reconcile(con, gpus, max_cpu_jobs)
-    except duckdb.Error as e:
+    except store.DatabaseError as e:
         if "closed" in str(e).lower():
             raise
         raise JobError(

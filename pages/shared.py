@@ -46,7 +46,7 @@ from streamlit.errors import StreamlitAPIException
 from annotations.accounts import logins, sessions, users
 from annotations.accounts.users import User
 from annotations.errors import AuthError
-from annotations.store import PROJECT_ROOT, default_path
+from annotations.store import PROJECT_ROOT, default_target
 from annotations.store import connect as connect_store
 
 # Options a page sends to the browser in one select box: the Results page's example browser lists this many
@@ -77,8 +77,10 @@ def _open_store(path: str) -> duckdb.DuckDBPyConnection:
 
 
 def store() -> duckdb.DuckDBPyConnection:
-    """The app's one read-write connection to the DuckDB store (cached for the process)."""
-    return _open_store(str(default_path().resolve()))
+    """The app's one read-write connection to the store (cached for the process): the DuckDB file, or the
+    PostgreSQL store `FT_APP_DB` names."""
+    target = default_target()
+    return _open_store(target if isinstance(target, str) else str(target.resolve()))
 
 
 def runs_dir() -> Path:

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny random models built from config with a real tokenizer (the embedded SmolLM2 one)."""
+"""Shared fixtures: tiny random models built from config with a real tokenizer (the embedded SmolLM2 one), and
+the store (`con`) on DuckDB, or on both DuckDB and PostgreSQL for the folders in STORE_ON_BOTH_BACKENDS."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TESTS = Path(__file__).resolve().parent
+# The test folders whose `con` (and `store_target`) runs every test twice, on DuckDB and on PostgreSQL (test
+# ids end in [duckdb] / [postgresql]); a folder joins once its module's SQL is portable. PostgreSQL comes from
+# helpers.postgres_server: FT_TEST_POSTGRES, else a throw-away cluster, else skipped (FT_REQUIRE_POSTGRES=1:
+# failed).
+STORE_ON_BOTH_BACKENDS = ("annotations/store",)
 
 
 @pytest.fixture(scope="session")
@@ -131,11 +138,61 @@ def tiny_jsonl(tmp_path_factory) -> Path:
     return folder
 
 
+def _on_both_backends(path: Path) -> bool:
+    return any(path.is_relative_to(TESTS / folder) for folder in STORE_ON_BOTH_BACKENDS)
+
+
+def pytest_generate_tests(metafunc):
+    if "store_backend" in metafunc.fixturenames and _on_both_backends(Path(metafunc.definition.path)):
+        metafunc.parametrize("store_backend", ["duckdb", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The session's PostgreSQL server (helpers.postgres_server), started on first use."""
+    from helpers.postgres_server import PostgresUnavailable, postgres_server
+
+    try:
+        with postgres_server() as server:
+            yield server
+    except PostgresUnavailable as e:
+        if os.environ.get("FT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"FT_REQUIRE_POSTGRES=1 but {e}", pytrace=False)
+        pytest.skip(str(e))
+
+
 @pytest.fixture
-def con(tmp_path):
-    """A fresh store (DuckDB file in tmp_path) for the tests of annotations/ and jobs/."""
+def store_backend(request) -> str:
+    """ "duckdb", or "postgresql" where the folder runs on both (STORE_ON_BOTH_BACKENDS)."""
+    return getattr(request, "param", "duckdb")
+
+
+@pytest.fixture
+def store_target(store_backend, tmp_path, request):
+    """Where a fresh, empty store may be made: a DuckDB path in tmp_path, or a new PostgreSQL database."""
+    if store_backend == "duckdb":
+        yield tmp_path / "store.duckdb"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database(migrated=False)
+    yield url
+    server.drop(url)
+
+
+@pytest.fixture
+def con(store_backend, tmp_path, request):
+    """A fresh store for the tests of annotations/ and jobs/: a DuckDB file in tmp_path, or (the
+    [postgresql] tests) a PostgreSQL database copied from a migrated template."""
     from annotations import store
 
-    connection = store.connect(tmp_path / "store.duckdb")
+    if store_backend == "duckdb":
+        connection = store.connect(tmp_path / "store.duckdb")
+        yield connection
+        connection.close()
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    connection = store.connect(url)
     yield connection
     connection.close()
+    server.drop(url)

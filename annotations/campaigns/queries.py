@@ -112,7 +112,7 @@ def design_record(con: duckdb.DuckDBPyConnection, campaign_id: str) -> dict[str,
             .execute("SELECT design_id FROM campaigns WHERE campaign_id = ?", [campaign_id])
             .fetchone()
         )
-    except duckdb.BinderException:  # a store opened read-only that predates migration 002
+    except store.UnknownNameError:  # a store opened read-only that predates migration 002
         public_id = None
     return {
         "design_id": public_id,

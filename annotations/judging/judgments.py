@@ -253,7 +253,7 @@ def _stop_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str, item_id: 
 
     try:
         stopping.after_submit(con, campaign_id, item_id)
-    except (AnnotationError, duckdb.Error):
+    except (AnnotationError, *store.DatabaseError):
         logger.exception("could not close campaign %s after a decided judgment", campaign_id)
 
 

@@ -1,13 +1,18 @@
-"""The DuckDB store: the connection (`connection`), the write queue (`writes`), the generic frame reader
-(`frames`), ids and timestamps (`values`) and the numbered migrations (`schema`, `migrations/NNN_name.sql`).
+"""The store, on DuckDB (a file, the default) or PostgreSQL (`FT_APP_DB=postgresql://...`, `postgres`): the
+connection (`connection`), the write queue (`writes`), the generic frame reader (`frames`), ids and timestamps
+(`values`), the numbered migrations (`schema`, `migrations/NNN_name.sql`) and the errors of both backends
+(`errors`).
 
-Other modules import from here: `from annotations import store`, then `store.connect(path)`, `store.write(con,
-work)` (`store.write_statement(con, sql, params)` for one statement), `store.read(con)`,
-`store.read_frame(con, sql, params)`.
+Other modules import from here: `from annotations import store`, then `store.connect(path_or_url)`,
+`store.write(con, work)` (`store.write_statement(con, sql, params)` for one statement), `store.read(con)`,
+`store.read_frame(con, sql, params)`, and `except store.DatabaseError` (`ConflictError`, `ConstraintError`,
+`UnknownNameError`) rather than duckdb's or psycopg's classes.
 """
 
-from annotations.store.connection import PROJECT_ROOT, connect, default_path, lock_holder
+from annotations.store.connection import PROJECT_ROOT, connect, default_path, default_target, lock_holder
+from annotations.store.errors import ConflictError, ConstraintError, DatabaseError, UnknownNameError
 from annotations.store.frames import read_frame
+from annotations.store.postgres import PostgresStore, is_postgres_url
 from annotations.store.schema import MIGRATIONS_DIR, migrate, migrations, schema_version
 from annotations.store.values import new_id, utcnow
 from annotations.store.writes import read, write, write_statement
@@ -15,8 +20,15 @@ from annotations.store.writes import read, write, write_statement
 __all__ = [
     "MIGRATIONS_DIR",
     "PROJECT_ROOT",
+    "ConflictError",
+    "ConstraintError",
+    "DatabaseError",
+    "PostgresStore",
+    "UnknownNameError",
     "connect",
     "default_path",
+    "default_target",
+    "is_postgres_url",
     "lock_holder",
     "migrate",
     "migrations",

@@ -6,6 +6,12 @@ a refused write ('Failed to commit: Could not write file "app.duckdb.wal": No sp
 The commit failed as a whole (DuckDB keeps the connection usable and nothing of the transaction in the store),
 so the caller gets `WriteFailed`, says "not stored, try again", and the same write succeeds once there is
 room.
+
+PostgreSQL says so by its error codes: disk_full (53100: "could not extend file ...: No space left on
+device"), io_error (58030), and read_only_sql_transaction (25006: the server is a read-only standby, or was
+put in read-only mode to protect a full disk); its transaction is rolled back as a whole too. A store opened
+with `read_only=True` on purpose is the caller's mistake, not a refused write, but the server reports both
+alike.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import re
 
 import duckdb
+from psycopg import errors as pg
 
 from annotations.errors import WriteFailed
 
@@ -26,8 +33,9 @@ log = logging.getLogger("annotations.store")
 
 
 def is_refused_write(error: BaseException) -> bool:
-    """Whether `error` is DuckDB saying the disk refused a write (rather than a conflict or a bad query)."""
-    if isinstance(error, WriteFailed):
+    """Whether `error` is the database saying the disk refused a write (rather than a conflict or a bad
+    query)."""
+    if isinstance(error, WriteFailed | pg.DiskFull | pg.IoError | pg.ReadOnlySqlTransaction):
         return True
     return isinstance(error, duckdb.Error) and bool(_REFUSED.search(str(error)))
 

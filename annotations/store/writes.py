@@ -1,9 +1,14 @@
-"""Write transactions for the one process that holds the store: serialized per lane, grouped into shared
-commits, retried on DuckDB's optimistic-concurrency conflicts.
+"""Write transactions: serialized per lane inside a process, grouped into shared commits, retried on
+conflicts (DuckDB's optimistic concurrency; PostgreSQL's serialization failures and deadlocks).
 
 Writes go through `write(con, work)`, which serializes them inside the process (group commit: writes arriving
 together share one transaction and one sync of the write-ahead log) and retries DuckDB's conflicts, so many
 annotators can submit at once without a lost or doubled judgment. A write is durable when `write` returns.
+
+On PostgreSQL (annotations.store.postgres) several processes share the store: each transaction runs in
+SERIALIZABLE isolation, so a check-then-insert that raced another process's commit fails with a serialization
+failure instead of doubling a row, and is run again here, seeing that commit. The lanes and group commit still
+serialize the writes of one process.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import TypeVar
 
 import duckdb
 
+from annotations.store.errors import ConflictError
 from annotations.store.write_failures import as_write_failed, is_refused_write
 
 # DuckDB allows one writer process; inside it, writes are serialized per lane so that checks such as "does
@@ -122,7 +128,7 @@ def _write_alone(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPy
         try:
             with _one_transaction(con) as cur:
                 return work(cur)
-        except duckdb.TransactionException as e:
+        except ConflictError as e:
             if attempt == _CONFLICT_RETRIES - 1 or is_refused_write(e):
                 raise
             time.sleep(0.002 * (attempt + 1))

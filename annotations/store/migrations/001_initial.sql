@@ -32,9 +32,9 @@ CREATE TABLE campaigns (
     selection           VARCHAR NOT NULL,      -- all | random | critical
     show_reference      BOOLEAN NOT NULL,
     instructions        VARCHAR,
-    lease_minutes       DOUBLE NOT NULL,
-    gold_rate           DOUBLE NOT NULL,
-    repeat_rate         DOUBLE NOT NULL,
+    lease_minutes       DOUBLE PRECISION NOT NULL,
+    gold_rate           DOUBLE PRECISION NOT NULL,
+    repeat_rate         DOUBLE PRECISION NOT NULL,
     items_per_annotator INTEGER,               -- NULL: as many as the pool holds
     config              VARCHAR NOT NULL,      -- the CampaignConfig as JSON
     status              VARCHAR NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'closed')),
@@ -91,7 +91,7 @@ CREATE TABLE metrics (
     item_id     VARCHAR NOT NULL,
     system      VARCHAR NOT NULL,
     metric      VARCHAR NOT NULL,
-    value       DOUBLE,
+    value       DOUBLE PRECISION,
     PRIMARY KEY (campaign_id, item_id, system, metric)
 );
 
@@ -123,7 +123,7 @@ CREATE TABLE judgments (
     comment       VARCHAR,
     served_at     TIMESTAMP NOT NULL,
     submitted_at  TIMESTAMP NOT NULL,
-    duration_s    DOUBLE,
+    duration_s    DOUBLE PRECISION,
     UNIQUE (assignment_id, version)
 );
 

@@ -52,6 +52,6 @@ SELECT user_id, username, role, password_hash, active, created_at, created_by,
        base || CASE WHEN row_number() OVER (PARTITION BY base ORDER BY created_at, user_id) = 1 THEN ''
                     ELSE '#' || user_id END,
        FALSE
-FROM (SELECT *, lower(regexp_replace(username, '[._-]', '', 'g')) AS base FROM users);
+FROM (SELECT *, lower(regexp_replace(username, '[._-]', '', 'g')) AS base FROM users) AS existing;
 DROP TABLE users;
 ALTER TABLE users_003 RENAME TO users;

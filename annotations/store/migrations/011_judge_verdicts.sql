@@ -25,15 +25,15 @@ CREATE TABLE judge_verdicts (
     ba_label          VARCHAR,
     ab_winner         VARCHAR,                   -- a system name, 'tie' or NULL
     ba_winner         VARCHAR,
-    ab_p_a            DOUBLE,
-    ab_p_b            DOUBLE,
-    ab_p_tie          DOUBLE,
-    ba_p_a            DOUBLE,
-    ba_p_b            DOUBLE,
-    ba_p_tie          DOUBLE,
+    ab_p_a            DOUBLE PRECISION,
+    ab_p_b            DOUBLE PRECISION,
+    ab_p_tie          DOUBLE PRECISION,
+    ba_p_a            DOUBLE PRECISION,
+    ba_p_b            DOUBLE PRECISION,
+    ba_p_tie          DOUBLE PRECISION,
     consistent        BOOLEAN,
     verdict           VARCHAR,                   -- the winner when consistent, 'tie' when the orders disagree
-    p_b_better        DOUBLE,                    -- the judge's expected win of its system_b (tie = 1/2)
+    p_b_better        DOUBLE PRECISION,          -- the judge's expected win of its system_b (tie = 1/2)
     prompt_tokens     INTEGER,
     completion_tokens INTEGER,
     PRIMARY KEY (campaign_id, judge, item_id)

@@ -6,8 +6,8 @@
 CREATE TABLE active_selections (
     campaign_id VARCHAR PRIMARY KEY,
     judge       VARCHAR NOT NULL,                -- whose uncertainty chose the items (judge_runs.judge)
-    budget      DOUBLE NOT NULL,                 -- expected human-judged items, sum of pi_i
-    min_share   DOUBLE NOT NULL,                 -- pi_i >= min_share * budget / items (bounded away from 0)
+    budget      DOUBLE PRECISION NOT NULL,       -- expected human-judged items, sum of pi_i
+    min_share   DOUBLE PRECISION NOT NULL,       -- pi_i >= min_share * budget / items (bounded away from 0)
     n_items     INTEGER NOT NULL,                -- regular items drawn among
     n_drawn     INTEGER NOT NULL,                -- items with xi_i = 1
     created_at  TIMESTAMP NOT NULL,
@@ -17,9 +17,9 @@ CREATE TABLE active_selections (
 CREATE TABLE active_draws (
     campaign_id       VARCHAR NOT NULL,
     item_id           VARCHAR NOT NULL,
-    judge_p_system_b  DOUBLE,                    -- the judge's probability that the campaign's system_b is better
+    judge_p_system_b  DOUBLE PRECISION,          -- the judge's probability that the campaign's system_b is better
                                                  -- (NULL: no verdict on this item; drawn as fully unsure)
-    probability       DOUBLE NOT NULL,           -- pi_i
+    probability       DOUBLE PRECISION NOT NULL, -- pi_i
     drawn             BOOLEAN NOT NULL,          -- xi_i: humans judge this item
     started           BOOLEAN NOT NULL,          -- humans had started it before the switch (pi_i = 1)
     PRIMARY KEY (campaign_id, item_id)

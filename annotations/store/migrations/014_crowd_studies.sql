@@ -45,7 +45,7 @@ CREATE TABLE crowd_phase_outcomes (
     user_id     VARCHAR NOT NULL,
     phase       VARCHAR NOT NULL,
     outcome     VARCHAR NOT NULL,                -- agreed, declined, read, passed, failed, completed, time_limit
-    score       DOUBLE,                          -- training: share correct
+    score       DOUBLE PRECISION,                -- training: share correct
     recorded_at TIMESTAMP NOT NULL,
     PRIMARY KEY (study_id, user_id, phase)
 );

@@ -30,8 +30,8 @@ JOBS_COLUMNS = {
 }
 
 
-def test_migrations_apply_once_and_are_recorded(tmp_path):
-    path = tmp_path / "a.duckdb"
+def test_migrations_apply_once_and_are_recorded(store_target):
+    path = store_target
     con = store.connect(path)
     numbers = [n for n, _, _ in store.migrations()]
     assert store.schema_version(con) == max(numbers)
@@ -59,12 +59,7 @@ def test_schema_has_the_contract_tables(con):
         "jobs",
     }
     assert expected <= tables
-    jobs = dict(
-        con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'jobs'"
-        ).fetchall()
-    )
-    assert jobs == JOBS_COLUMNS
+    assert schema.table_columns(con)["jobs"] == JOBS_COLUMNS
 
 
 def test_default_path_follows_environment(monkeypatch, tmp_path):
@@ -113,24 +108,39 @@ def test_concurrent_read_modify_write_loses_nothing(con):
     assert con.execute("SELECT pid FROM jobs WHERE job_id = 'counter'").fetchone()[0] == 1000
 
 
-def test_write_retries_a_transaction_conflict(con):
+def test_write_retries_a_transaction_conflict(con, store_backend):
     """A cursor outside store.write holds an uncommitted update; store.write's first attempt conflicts and
-    retries."""
+    retries. On DuckDB the conflict is immediate; on PostgreSQL our update waits for the other's row lock, the
+    other commits from a thread once it sees us waiting, and SERIALIZABLE fails our attempt."""
     store.write(con, lambda cur: cur.execute("INSERT INTO jobs (job_id, pid) VALUES ('row', 0)"))
     other = con.cursor()
     other.execute("BEGIN TRANSACTION")
     other.execute("UPDATE jobs SET pid = 100 WHERE job_id = 'row'")
     attempts = []
+    committer = None
+    if store_backend == "postgresql":
+
+        def commit_when_we_wait():
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            while con.execute(waiting).fetchone()[0] == 0:
+                threading.Event().wait(0.01)
+            other.execute("COMMIT")
+
+        committer = threading.Thread(target=commit_when_we_wait)
 
     def work(cur):
         attempts.append(1)
+        if committer is not None and len(attempts) == 1:
+            committer.start()
         try:
             cur.execute("UPDATE jobs SET pid = pid + 1 WHERE job_id = 'row'")
         finally:
-            if len(attempts) == 1:
+            if committer is None and len(attempts) == 1:
                 other.execute("COMMIT")  # the other writer finishes after our first attempt hit its lock
 
     store.write(con, work)
+    if committer is not None:
+        committer.join()
     assert con.execute("SELECT pid FROM jobs WHERE job_id = 'row'").fetchone()[0] == 101
     assert len(attempts) == 2  # the first attempt conflicted and was retried
 
