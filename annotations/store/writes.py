@@ -30,11 +30,10 @@ from annotations.store.write_failures import as_write_failed, is_refused_write
 # break each other's checks run side by side (DuckDB's own conflict detection guards the rows they share).
 WRITE_LOCK = threading.RLock()  # the default lane, also used by migrations
 _LANE_LOCKS: dict[str, threading.RLock] = {"store": WRITE_LOCK}
-# A conflict is retried with a random, growing pause (2 ms doubling up to 250 ms): with several app processes
-# on PostgreSQL, SERIALIZABLE transactions of the same hot rows (an item's k-th judgment) abort each
-# other, and
-# fixed short pauses let the same writers collide again in step (8 retries 2-16 ms apart ran out under 100
-# annotators on two processes). Twenty tries span about 3 s at worst.
+# A conflict is retried with a random, growing pause (2 ms doubling up to 250 ms): with several app
+# processes on PostgreSQL, SERIALIZABLE transactions on the same hot rows (an item's k-th judgment) abort
+# each other, and fixed short pauses let the same writers collide again in step (8 retries 2-16 ms apart ran
+# out under 100 annotators on two processes). Twenty tries span about 3 s at worst.
 _CONFLICT_RETRIES = 20
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.002, 0.25
 
