@@ -26,6 +26,7 @@ from annotations.judging.judgments import judgments_frame
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 N_ITEMS, K = 8, 2
+WORD = {"zebra": "alpha", "otter": "omega"}
 PEOPLE = {"anna": "velvet-harbor-pines-29", "ben": "copper-meadow-lark-41"}
 
 
@@ -51,7 +52,12 @@ def test_two_app_processes_on_postgresql_and_a_kill_9_lose_nothing(tmp_path, app
 
     con = store.connect(url)
     try:
-        run = write_run_folder(apps[0].runs_dir / "run-pg", n_items=N_ITEMS, systems=("zebra", "otter"))
+        run = write_run_folder(
+            apps[0].runs_dir / "run-pg",
+            n_items=N_ITEMS,
+            systems=("zebra", "otter"),
+            output_text=lambda system, i: f"Summary {i}, variant {WORD[system]}.",  # no system name in it
+        )
         cid = create_campaign(
             con, CampaignConfig(name="pg", run_dir=str(run), system_a="zebra", system_b="otter", k=K)
         )
