@@ -22,6 +22,21 @@ sides come from each annotator's design, and items are only steered towards the 
 time (`--think-ms`, mean of an exponential pause before each action, default 1 s, so ~2 s per pair and ~25
 pairs/s offered by 50 annotators: far faster than people, who take tens of seconds per pair) models reading;
 0 measures the store flat out.
+
+Several app processes on one PostgreSQL store (docs/deploy.md, section 9):
+
+    python bench/annotation_load.py --processes 2 --annotators 100 --submissions 2000 --kill-one
+
+starts N worker processes (each opens the store as an app process does: its own connection pool, its
+annotators in threads), on `--store postgresql://...` or on a throw-away cluster it starts itself
+(tests/helpers/postgres_server.py), and spreads the annotators over them round-robin. Each worker logs a
+judgment id only after `submit` returned. Checks: 0 lost (every logged judgment stored), 0 duplicated (no
+(item, annotator) twice, one version-1 judgment per assignment), leases honoured across processes (no item
+above k, and at no moment more than k annotators holding an item: submitted assignments plus open ones whose
+lease was running), every item at k. `--kill-one` sends kill -9 to the first worker once it has logged
+judgments for `--kill-after` seconds: every judgment it had acknowledged must be in the store, and its
+annotators are handed to another worker, where they continue (their open pairs are theirs again) until the
+campaign is done.
 """
 
 from __future__ import annotations
@@ -161,7 +176,7 @@ def checks(con, cid: str, k: int, created: list[str] | None) -> list[tuple[str, 
     }
     per_assignment = con.execute(
         "SELECT max(c) FROM (SELECT count(*) c FROM judgments WHERE campaign_id = ? AND version = 1 GROUP BY "
-        "assignment_id)",
+        "assignment_id) AS per_assignment",  # PostgreSQL wants the alias
         [cid],
     ).fetchone()[0]
     # Sides: every annotator's regular pairs, in the order they were served, follow that annotator's design
@@ -221,6 +236,259 @@ def child(args: argparse.Namespace) -> None:
         run_load(con, args.child, args.annotators, 0.0, seed=1, log=log)
 
 
+def held_at_once(con, cid: str) -> int:
+    """The most annotators that ever held one item at the same moment: submitted assignments from when they
+    were served, open ones while their lease ran (the k-limit of annotations.judging.assignment)."""
+    rows = (
+        store.read(con)
+        .execute(
+            "SELECT item_id, served_at, status, lease_expires_at FROM assignments WHERE campaign_id = ? "
+            "AND status IN ('open', 'submitted') AND NOT is_gold AND NOT is_repeat",
+            [cid],
+        )
+        .fetchall()
+    )
+    by_item: dict[str, list[tuple]] = {}
+    for item_id, served_at, status, expires in rows:
+        by_item.setdefault(item_id, []).append((served_at, status, expires))
+    worst = 0
+    for held in by_item.values():
+        for moment, _, _ in held:
+            at_once = sum(
+                1
+                for served, status, expires in held
+                if served <= moment and (status == "submitted" or expires > moment)
+            )
+            worst = max(worst, at_once)
+    return worst
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One app process of `--processes`: opens the store, then runs one annotator thread per name read from
+    stdin, until stdin closes and every thread is done. Logs `J <judgment id>` once `submit` returned."""
+    con = store.connect(args.db)
+    stats: dict = {"next": [], "submit": [], "created": [], "double": [], "errors": []}
+    threads = []
+    with open(args.log, "a", buffering=1) as log:
+
+        def one(name: str, seed: int) -> None:
+            rng = random.Random(seed)
+            for attempt in range(3):  # an error on the page: the annotator tries again (their pair is kept)
+                try:
+                    annotate(con, args.worker, name, args.think_ms / 1000, rng, stats, _Prefixed(log))
+                    return
+                except Exception as e:  # reported to the parent through the log
+                    log.write(f"{'E' if attempt == 2 else 'R'} {name} {type(e).__name__}\n")
+
+        for line in sys.stdin:
+            name = line.strip()
+            if name:
+                thread = threading.Thread(target=one, args=(name, hash(name) % 10**6))
+                thread.start()
+                threads.append(thread)
+        for thread in threads:
+            thread.join()
+        cpu_s = time.process_time()
+        log.write(
+            f"S {len(stats['created'])} {cpu_s:.3f} {_ms(stats['next'], 50)} {_ms(stats['next'], 99)} "
+            f"{_ms(stats['submit'], 50)} {_ms(stats['submit'], 99)}\n"
+        )
+    con.close()
+
+
+class _Prefixed:
+    """The worker's log as annotate() writes it: one `J <id>` line per acknowledged judgment."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+
+    def write(self, text: str) -> None:
+        self.log.write("J " + text)
+
+
+def _ms(seconds: list[float], q: float) -> str:
+    return f"{np.percentile(np.array(seconds) * 1000, q):.1f}" if seconds else "nan"
+
+
+def _postgres_store(args: argparse.Namespace, folder: Path):
+    """(store address, cluster to stop or None): `--store`, or a throw-away cluster with a new database."""
+    if args.store:
+        return args.store, None
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from helpers.postgres_server import Cluster, find_bindir, with_database
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit(
+            "no PostgreSQL here (pg_config, /usr/lib/postgresql/*/bin): pass --store postgresql://..."
+        )
+    cluster = Cluster(bindir)
+    cluster.start()
+    import psycopg
+
+    with psycopg.connect(cluster.url, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE annotation_load")
+    return with_database(cluster.url, "annotation_load"), cluster
+
+
+def main_processes(args: argparse.Namespace) -> int:
+    """`--processes N`: N app processes on one PostgreSQL store (see the module's docstring)."""
+    folder = Path(tempfile.mkdtemp(prefix="annotation_load_"))
+    url, cluster = _postgres_store(args, folder)
+    try:
+        return _run_processes(args, folder, url)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run_processes(args: argparse.Namespace, folder: Path, url: str) -> int:
+    con = store.connect(url)
+    n_items = math.ceil(args.submissions / args.k)
+    cid = new_campaign(con, folder, "processes", n_items=n_items, k=args.k)
+    print(
+        f"store: PostgreSQL; {args.processes} processes, {args.annotators} annotators, {n_items} items, "
+        f"k={args.k}, think {args.think_ms:g} ms; {os.cpu_count()} CPUs; load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    names = [f"ann-bench-{i:03d}" for i in range(args.annotators)]
+    logs = [folder / f"worker-{w}.log" for w in range(args.processes)]
+    workers = []
+    for w in range(args.processes):
+        command = [sys.executable, __file__, "--worker", cid, "--db", url, "--log", str(logs[w])]
+        command += ["--think-ms", str(args.think_ms)]
+        workers.append(subprocess.Popen(command, stdin=subprocess.PIPE, text=True))
+    for i, name in enumerate(names):
+        workers[i % args.processes].stdin.write(name + "\n")
+    for proc in workers:
+        proc.stdin.flush()
+    t0 = time.perf_counter()
+    killed, moved = None, []
+    if args.kill_one:
+        deadline = time.monotonic() + 300
+        while not _judged(logs[0]) and workers[0].poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(args.kill_after)
+        os.kill(workers[0].pid, signal.SIGKILL)
+        killed_at = store.utcnow()
+        workers[0].wait()
+        killed = 0
+        moved = names[0 :: args.processes]
+        survivor = workers[1]
+        for name in moved:  # its annotators reconnect to another process and carry on
+            survivor.stdin.write(name + "\n")
+        survivor.stdin.flush()
+        print(
+            f"kill -9 of process 1 (pid {workers[0].pid}) {args.kill_after:g} s after its first judgment; "
+            f"its {len(moved)} annotators continue on process 2"
+        )
+    for w, proc in enumerate(workers):
+        if w != killed:
+            proc.stdin.close()
+    for w, proc in enumerate(workers):
+        if w != killed:
+            proc.wait()
+    wall = time.perf_counter() - t0
+    acknowledged, errors, retried, summaries = [], [], [], []
+    for w, log in enumerate(logs):
+        for line in log.read_text().splitlines() if log.exists() else []:
+            kind, _, rest = line.partition(" ")
+            if kind == "J":
+                acknowledged.append((w, rest.strip()))
+            elif kind == "E":
+                errors.append(rest)
+            elif kind == "R":
+                retried.append(rest.split()[-1])
+            elif kind == "S":
+                summaries.append((w, rest.split()))
+    created = [j for _, j in acknowledged]
+    by_killed = {j for w, j in acknowledged if w == killed}
+    stored = {
+        r[0]
+        for r in store.read(con)
+        .execute("SELECT judgment_id FROM judgments WHERE campaign_id = ? AND version = 1", [cid])
+        .fetchall()
+    }
+    n = len(created)
+    print(
+        f"\n{n} submissions acknowledged in {wall:.1f} s = {n / wall:.1f} submissions/s; load average "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
+    for w, (count, cpu_s, next50, next99, sub50, sub99) in summaries:
+        print(
+            f"  process {w + 1}: {count} submissions, CPU {float(cpu_s):.0f} s; next item p50 {next50} ms "
+            f"p99 {next99} ms; submit p50 {sub50} ms p99 {sub99} ms"
+        )
+    worst = held_at_once(con, cid)
+    results = [
+        ("no annotator stopped by errors (3 tries)", not errors, "; ".join(errors[:3]) or "none"),
+        (
+            "no error an annotator saw, then tried again past (reported)",
+            not retried,
+            f"{len(retried)} ({', '.join(sorted(set(retried))) or 'none'})",
+        ),
+        *checks(con, cid, args.k, created),
+        (
+            "leases honoured across processes: at most k annotators hold an item at once",
+            worst <= args.k,
+            f"at most {worst} at once (k={args.k})",
+        ),
+    ]
+    if killed is not None:
+        lost = by_killed - stored
+        results.append(
+            (
+                "kill -9: every judgment the killed process acknowledged is stored",
+                bool(by_killed) and not lost,
+                f"{len(by_killed)} acknowledged by it, {len(lost)} missing",
+            )
+        )
+        results += _continued(con, cid, set(moved), killed_at)
+    con.close()
+    print("\nchecks:")
+    for name, ok, detail in results:
+        print(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}")
+    hard = [r for r in results if not r[1] and not r[0].endswith("(reported)")]
+    return 1 if hard else 0
+
+
+def _continued(con, cid: str, moved: set[str], killed_at) -> list[tuple[str, bool, str]]:
+    """Did the killed process's annotators carry on elsewhere? Every pair one of them held open when the
+    process died (served before, not judged before) must end judged (by them: nobody else may take it while
+    its lease runs); how many of them judged anything after the kill is reported (near the end of a campaign
+    there may be nothing left for some)."""
+    rows = (
+        store.read(con)
+        .execute(
+            "SELECT a.annotator_id, a.served_at, a.status, j.submitted_at FROM assignments a "
+            "LEFT JOIN judgments j ON j.assignment_id = a.assignment_id AND j.version = 1 "
+            "WHERE a.campaign_id = ?",
+            [cid],
+        )
+        .fetchall()
+    )
+    mine = [r for r in rows if r[0] in moved]
+    held = [r for r in mine if r[1] <= killed_at and (r[3] is None or r[3] > killed_at)]
+    finished = [r for r in held if r[2] == "submitted"]
+    judged_after = {r[0] for r in mine if r[3] is not None and r[3] > killed_at}
+    return [
+        (
+            "kill -9: its annotators continued on the other process (every pair they held judged after)",
+            len(finished) == len(held),
+            f"{len(finished)}/{len(held)} held pairs judged",
+        ),
+        (
+            "kill -9: its annotators judged after the kill (reported)",
+            len(judged_after) == len(moved),
+            f"{len(judged_after)}/{len(moved)} annotators",
+        ),
+    ]
+
+
+def _judged(log: Path) -> bool:
+    return log.exists() and "J " in log.read_text()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -243,12 +511,34 @@ def main(argv: list[str] | None = None) -> int:
         "--solo-pairs", type=int, default=300, help="pairs one annotator judges alone first (0 skips it)"
     )
     parser.add_argument("--db", default=None, help="store file (default: a new temporary one)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="N app processes on one PostgreSQL store (0: this process, DuckDB)",
+    )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="with --processes: a postgresql:// store (default: a throw-away cluster)",
+    )
+    parser.add_argument(
+        "--kill-one", action="store_true", help="with --processes: kill -9 one process mid-run (--kill-after)"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--log", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args)
         return 0
+    if args.worker:
+        worker(args)
+        return 0
+    if args.processes:
+        if args.processes < 2:
+            parser.error("--processes needs 2 or more (one process: leave it out)")
+        return main_processes(args)
 
     folder = Path(tempfile.mkdtemp(prefix="annotation_load_"))
     path = Path(args.db) if args.db else folder / "bench.duckdb"

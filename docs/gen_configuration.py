@@ -62,7 +62,11 @@ CONFIGS: list[tuple[type, str, bool]] = [
 
 # name -> (default, what it sets). Read by the app, the jobs or the setup scripts, never by the configs above.
 ENVIRONMENT: dict[str, tuple[str, str]] = {
-    "FT_APP_DB": ("`data/app.duckdb`", "the app's DuckDB file (the store)"),
+    "FT_APP_DB": (
+        "`data/app.duckdb`",
+        "the store: a DuckDB file, or a PostgreSQL server's `postgresql://` URL (docs/store.md)",
+    ),
+    "FT_APP_DB_POOL_SIZE": ("10", "PostgreSQL store: connections each app process or command keeps open"),
     "FT_RUNS_DIR": ("`runs/`", "where the app's jobs create their run folders"),
     "FT_DATA_DIR": ("`../shared/data/`", "the data folder whose data sets the Train page offers"),
     "FT_UPLOADS_DIR": ("`<data folder>/uploads`", "where files uploaded on the Train page are kept"),
@@ -112,6 +116,16 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "unset",
         "set by `.ci/run` when it built the venv from a PEP 668 Python; tests/ci/test_setup.py then checks "
         "it",
+    ),
+    "FT_TEST_POSTGRES": (
+        "unset",
+        "tests: the PostgreSQL server the store's tests use (`.ci/run` starts one); unset, they start "
+        "their own where PostgreSQL's binaries are installed",
+    ),
+    "FT_REQUIRE_POSTGRES": (
+        "unset",
+        "tests: `1` (set by `.ci/run`) fails the PostgreSQL tests where no server can be had, instead of "
+        "skipping them",
     ),
     "FT_CORE_INJECT_OOM": (
         "unset",

@@ -10,16 +10,26 @@ that something outside the app holds.
 
 Cancelling leaves a marker in the run folder (so ft_core tells a cancel from torchrun tearing the ranks down
 after another rank died), then sends SIGTERM to the job's process group, SIGKILL after CANCEL_GRACE_S.
+
+Several app processes on one PostgreSQL store (docs/deploy.md) each run a watcher: a pass of `reconcile` (and
+a cancel) holds a lock shared by every process of the machine (`cross_process_lock`, a flock on a file in the
+runs folder, FT_RUNS_DIR), so a queued job is started once and an ended one settled once (its finishing step,
+e.g. storing a campaign's scores, runs once). The processes must share the runs folder and the machine: a job
+is watched through its process id.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -30,9 +40,41 @@ from jobs import commands, logs, machine, processes
 from jobs.errors import JobError
 from jobs.queue import Job, chain, get_job, list_jobs, record_end, request_cancel, submit
 
-_SCHEDULE_LOCK = threading.RLock()
+_SCHEDULE_LOCK = threading.RLock()  # one pass at a time in this process; cross_process_lock: across them
+_LOCK_FILE = ".scheduler.lock"
+_LOCK_DEPTH = 0  # how deep the thread holding _SCHEDULE_LOCK is inside cross_process_lock
 _WATCHERS: dict[int, threading.Thread] = {}
 _STOP = threading.Event()
+
+
+def lock_path() -> Path:
+    """The file whose flock every app process on this machine holds during a scheduler pass: in the runs
+    folder (`$FT_RUNS_DIR`, default runs/ under the project), which those processes share."""
+    runs = os.environ.get("FT_RUNS_DIR")
+    return (Path(runs) if runs else processes.PROJECT_ROOT / "runs") / _LOCK_FILE
+
+
+@contextlib.contextmanager
+def cross_process_lock() -> Iterator[None]:
+    """This process's scheduling lock, then the machine's (a flock the kernel drops when a process dies, so a
+    killed app never leaves it held)."""
+    global _LOCK_DEPTH
+    with _SCHEDULE_LOCK:
+        if _LOCK_DEPTH:  # re-entered by the thread that holds it (a finishing step that launches a job)
+            yield
+            return
+        path = lock_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # a second flock of ours on another descriptor would wait forever
+            _LOCK_DEPTH += 1
+            try:
+                yield
+            finally:
+                _LOCK_DEPTH -= 1
+        finally:
+            os.close(fd)  # releases the flock
 
 
 # --------------------------------------------------------------------------------------------- ending
@@ -208,7 +250,7 @@ def reconcile(
 def _reconcile(con: duckdb.DuckDBPyConnection, gpus: list[str] | None, max_cpu_jobs: int | None) -> list[Job]:
     machine_gpus = machine.detect_gpus() if gpus is None else list(gpus)
     cpu_slots = machine.cpu_slots() if max_cpu_jobs is None else max_cpu_jobs
-    with _SCHEDULE_LOCK:
+    with cross_process_lock():
         for job in list_jobs(con, ("running",)):
             if processes.group_alive(job):
                 _push_cancel(job)
@@ -306,7 +348,7 @@ def cancel(con: duckdb.DuckDBPyConnection, job_id: str, wait_s: float = 9.0) -> 
         raise JobError(f"no job {job_id}")
     if not job.active:
         raise JobError(f"job {job.label or job_id} is {job.status} already")
-    with _SCHEDULE_LOCK:
+    with cross_process_lock():
         if request_cancel(con, job_id) != "running":
             return get_job(con, job_id) or job
         job = get_job(con, job_id) or job

@@ -127,9 +127,12 @@ def judge_pairs() -> None:
     try:
         if editing:
             pair = assignment.view(con, editing[0], user.user_id)
+            progress = assignment.progress(con, campaign_id, user.user_id)
             form_key, base_version = f"{editing[0]}-e{editing[1]}", editing[1]
         else:
-            pair = assignment.next_item(con, campaign_id, user.user_id)
+            # The next pair and the progress from one claim: no second campaign-wide count per Submit.
+            serving = assignment.serve(con, campaign_id, user.user_id)
+            pair, progress = serving.pair, serving.progress
             form_key, base_version = (pair.token if pair else ""), None
     except AnnotationError as e:
         st.session_state["editing"] = None
@@ -143,7 +146,6 @@ def judge_pairs() -> None:
     if flash:
         getattr(st, flash[0])(flash[1])
 
-    progress = assignment.progress(con, campaign_id, user.user_id)
     st.progress(
         progress.share,
         text=_n("{done} / {assigned} judged", "{done} / {assigned} judged", progress.assigned).format(

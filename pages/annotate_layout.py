@@ -48,8 +48,8 @@ CSS = f"""
   }}
   .st-key-submit_bar {{ flex-wrap: nowrap; overflow-x: auto; }}
   /* the four choices in one row (two when the labels are long), not four full-width rows */
-  .st-key-choice_bar [data-testid='stHorizontalBlock'] {{ flex-wrap: wrap; gap: 0.375rem; }}
-  .st-key-choice_bar [data-testid='stColumn'] {{ min-width: 0; width: auto; flex: 1 1 auto; }}
+  .st-key-choice_bar {{ flex-wrap: wrap; gap: 0.375rem; }}
+  .st-key-choice_bar > [data-testid='stElementContainer'] {{ min-width: 0; width: auto; flex: 1 1 auto; }}
   .st-key-choice_bar button {{ min-height: 2.25rem; padding: 0.25rem 0.5rem; }}
   .st-key-choice_bar button p {{ font-size: 0.875rem; white-space: nowrap; }}
   .st-key-choice_bar [data-testid='stCaptionContainer'] {{ display: none; }}

@@ -4,7 +4,7 @@ restore."""
 import streamlit as st
 
 from annotations.plurals import counted
-from annotations.store import backup, default_path
+from annotations.store import backup, backup_postgres, default_path
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
 
@@ -64,12 +64,25 @@ if unreadable:
     )
 
 st.subheader("Restore")
-st.markdown(
-    "Restore into a new file (the running app and its file are not touched), then stop the app and start it "
-    "on the restored file (docs/backups.md, *Restoring one*):"
-)
-st.code(
-    f".venv/bin/python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"
-    f"FT_APP_DB=data/restored.duckdb .venv/bin/streamlit run streamlit_app.py   # now: {default_path()}",
-    language="bash",
-)
+if backup_postgres.is_postgres_url(getattr(con, "url", None)):  # a PostgreSQL store (docs/backups.md)
+    st.markdown(
+        "Restore into a new, empty database (the running app and its database are not touched), then point "
+        "every app process at it (docs/backups.md, *A PostgreSQL store*):"
+    )
+    st.code(
+        "createdb ft_restored\n"
+        f".venv/bin/python -m annotations restore {settings.directory}/BACKUP --db postgresql:///ft_restored\n"
+        "# then set FT_APP_DB=postgresql:///ft_restored for every app process and restart them\n"
+        f"# (now: {backup_postgres.shown(con.url)})",
+        language="bash",
+    )
+else:
+    st.markdown(
+        "Restore into a new file (the running app and its file are not touched), then stop the app and start "
+        "it on the restored file (docs/backups.md, *Restoring one*):"
+    )
+    st.code(
+        f".venv/bin/python -m annotations restore {settings.directory}/BACKUP --db data/restored.duckdb\n"
+        f"FT_APP_DB=data/restored.duckdb .venv/bin/streamlit run streamlit_app.py   # now: {default_path()}",
+        language="bash",
+    )

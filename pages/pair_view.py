@@ -12,6 +12,7 @@ works on the containers' keys used here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ LETTER_LABEL = {letter: label for letter, label, _shortcut in CHOICES}
 # the page huge; texts this short get the height of their content instead.
 SHORT_TEXT_CHARS, SHORT_TEXT_LINES = 800, 15
 OUTPUT_BOX_PX, SOURCE_BOX_PX = 420, 300
+SCORE_LABEL_PX = 260  # a criterion's name and description, beside its A and B scores
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def texts(
     def height(*shown: str | None, px: int) -> int | str:
         return "content" if show_all else box_height(*shown, px=px)
 
-    source_col, reference_col = st.columns(2) if references else (st.container(), None)
+    # Every element is a message to the browser on every Submit: no container where none is needed.
+    source_col, reference_col = st.columns(2) if references else (contextlib.nullcontext(), None)
     with source_col:
         source_label = _("Source") if source else _("Prompt")
         st.markdown(f"**{source_label}**")
@@ -123,10 +126,10 @@ def choice_bar(form_key: str, gettext: Callable[[str], str]) -> None:
     """The four choice buttons and the choice made; on a phone they stick to the bottom of the screen."""
     _ = gettext
     chosen = st.session_state.get(f"choice::{form_key}")
-    with st.container(key="choice_bar"):
-        buttons = st.columns(len(CHOICES))
-        for column, (letter, label, shortcut) in zip(buttons, CHOICES):
-            column.button(
+    # One wrapping row (not four columns: fewer elements to send per Submit), the choice made at its end.
+    with st.container(key="choice_bar", horizontal=True):
+        for letter, label, shortcut in CHOICES:
+            st.button(
                 _(label),
                 key=f"choose::{form_key}::{letter}",
                 shortcut=shortcut,
@@ -156,12 +159,17 @@ def scores_and_comment(
         st.markdown(_("**Scores** (optional; 1 = poor, 5 = excellent)"))
         for criterion in criteria:
             options = list(range(criterion.min_score, criterion.max_score + 1))
-            label_col, a_col, b_col = st.columns([2, 3, 3])
-            label_col.markdown(escape_markdown(_(criterion.name.capitalize())))
+            # A wrapping row per criterion (its name and description in one element, then A and B): a third of
+            # the elements that columns took, each a message to the browser on every Submit.
+            label = escape_markdown(_(criterion.name.capitalize()))
             if criterion.description:
-                label_col.caption(escape_markdown(_(criterion.description)))
-            for column, side in ((a_col, "A"), (b_col, "B")):
-                column.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
+                label += f"  \n:small[:gray[{escape_markdown(_(criterion.description))}]]"
+            with st.container(
+                horizontal=True, vertical_alignment="center", key=f"score-row-{criterion.name}"
+            ):
+                st.markdown(label, width=SCORE_LABEL_PX)
+                for side in ("A", "B"):
+                    st.segmented_control(side, options, key=f"score::{form_key}::{criterion.name}::{side}")
     # No max_chars: the browser would cut a longer paste without a word. A longer comment is kept in the box,
     # said here, and refused by the store (CommentTooLong) until it is shortened: nothing is ever cut.
     comment = st.text_area(

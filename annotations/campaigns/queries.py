@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,22 +55,30 @@ def get_campaign(con: duckdb.DuckDBPyConnection, campaign_id: str) -> Campaign:
     )
 
 
-_CONFIGS: dict[str, CampaignConfig] = {}
+# campaign id -> (config, when it was read). Only `set_stopping_rule` changes a stored config; it updates this
+# process's copy, and another app process on the same store (PostgreSQL) sees the change within
+# CONFIG_FRESH_S, or at once where it asks for `fresh=True` (closing a campaign by itself does).
+_CONFIGS: dict[str, tuple[CampaignConfig, float]] = {}
+CONFIG_FRESH_S = 5.0
 
 
-def campaign_config(con: duckdb.DuckDBPyConnection, campaign_id: str) -> CampaignConfig:
-    """The config of a campaign, cached in the process (only `set_stopping_rule` changes a stored config, and
-    it updates this cache)."""
-    config = _CONFIGS.get(campaign_id)
-    if config is None:
-        row = (
-            store.read(con)
-            .execute("SELECT config FROM campaigns WHERE campaign_id = ?", [campaign_id])
-            .fetchone()
-        )
-        if row is None:
-            raise CampaignError(f"no campaign with id '{campaign_id}'")
-        config = _CONFIGS[campaign_id] = CampaignConfig.from_json(row[0])
+def campaign_config(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, *, fresh: bool = False
+) -> CampaignConfig:
+    """The config of a campaign, cached in the process for CONFIG_FRESH_S seconds; `fresh`: read the store
+    now (a decision that must not rest on another process's older copy)."""
+    cached = None if fresh else _CONFIGS.get(campaign_id)
+    if cached is not None and time.monotonic() - cached[1] < CONFIG_FRESH_S:
+        return cached[0]
+    row = (
+        store.read(con)
+        .execute("SELECT config FROM campaigns WHERE campaign_id = ?", [campaign_id])
+        .fetchone()
+    )
+    if row is None:
+        raise CampaignError(f"no campaign with id '{campaign_id}'")
+    config = CampaignConfig.from_json(row[0])
+    _CONFIGS[campaign_id] = (config, time.monotonic())
     return config
 
 
@@ -178,7 +187,7 @@ def set_stopping_rule(
             "UPDATE campaigns SET config = ? WHERE campaign_id = ?", [config.to_json(), campaign_id]
         ),
     )
-    _CONFIGS[campaign_id] = config
+    _CONFIGS[campaign_id] = (config, time.monotonic())
     return config
 
 

@@ -111,30 +111,75 @@ def _active(now_param: str = "?") -> str:
     return f"(status = 'submitted' OR (status = 'open' AND lease_expires_at > {now_param}))"
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What the annotate page shows an annotator: the pair to judge now (None when done) and their
+    progress."""
+
+    pair: ServedPair | None
+    progress: Progress
+
+
 def next_item(
     con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, now: datetime | None = None
 ) -> ServedPair | None:
     """The pair this annotator should judge now (their open one, renewed, if they hold one); None when done.
     AuthError when the campaign lists its judges and this account is not one of them."""
+    claimed, _ = _next(con, campaign_id, annotator_id, now or store.utcnow())
+    return None if claimed is None else _served(con, campaign_id, *claimed, status="open")
+
+
+def serve(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, now: datetime | None = None
+) -> Serving:
+    """`next_item` and `progress` together, as the annotate page shows them after every Submit: when a new
+    pair is claimed, the progress comes from the reads the claim made anyway (its search for the annotator's
+    next items counts every item still open to them), so no second campaign-wide query runs."""
+    now = now or store.utcnow()
+    claimed, counts = _next(con, campaign_id, annotator_id, now)
+    pair = None if claimed is None else _served(con, campaign_id, *claimed, status="open")
+    if counts is None:  # the pair held already, or a claim that changed what it held: counted afresh
+        return Serving(pair, progress(con, campaign_id, annotator_id, now))
+    return Serving(pair, counts.progress(campaign_config(con, campaign_id)))
+
+
+class _Counts(NamedTuple):
+    """What `progress` counts, as a claim saw it: pairs judged, held, judged among the regular ones, and
+    items still open to the annotator (with room, never given to them, not left out of an active draw)."""
+
+    done: int
+    held: int
+    regular_done: int
+    available: int
+
+    def progress(self, cfg: CampaignConfig) -> Progress:
+        available = self.available
+        if cfg.items_per_annotator is not None:
+            available = min(available, max(cfg.items_per_annotator - self.regular_done - self.held, 0))
+        return Progress(done=self.done, assigned=self.done + self.held + available)
+
+
+def _next(
+    con: duckdb.DuckDBPyConnection, campaign_id: str, annotator_id: str, now: datetime
+) -> tuple[_Claimed | None, _Counts | None]:
+    """The assignment to show now, and the progress counts when the claim that made it knows them."""
     cur = store.read(con)
     check_judge(cur, campaign_id, annotator_id)
     config = campaign_config(con, campaign_id)
-    design = campaign_design(con, campaign_id)
-    now = now or store.utcnow()
     held = _held_without_renewal(cur, campaign_id, config, annotator_id, now)
     if held is not None:  # every redraw of the page lands here: one read, no write transaction
-        return _served(con, campaign_id, *held, status="open")
+        return held, None
     # The costly search for the annotator's next items runs before the write lock, beside other annotators'
     # claims; inside the lock the claim re-reads those few items and takes one only if it still may.
+    design = campaign_design(con, campaign_id)
     window = _window(store.read(con), campaign_id, config, annotator_id, now, design.order_key(annotator_id))
     # Everything is decided inside the write lock, the annotator's own counts too: two tabs of one annotator
     # are concurrent requests that must not both see "no open pair" and exceed the quota.
-    claimed = store.write(
+    return store.write(
         con,
         lambda cur: _claim(cur, campaign_id, config, design, annotator_id, now, window),
         lane=ASSIGNMENT_LANE,
     )
-    return None if claimed is None else _served(con, campaign_id, *claimed, status="open")
 
 
 def _held_without_renewal(
@@ -143,14 +188,16 @@ def _held_without_renewal(
     """The pair the claim would return unchanged: the annotator's first open pair in an active campaign, while
     more than half of its lease is left (the claim renews a lease only after that). None: ask the claim.
     `cur`: a read cursor of this thread."""
-    row = cur.execute(
-        "SELECT assignment_id, item_id, shown_left, shown_right, lease_expires_at FROM assignments "
-        "WHERE campaign_id = ? AND annotator_id = ? AND status = 'open' ORDER BY served_at LIMIT 1",
+    # An annotator holds one open pair, rarely two: sorted here, which DuckDB's plan of ORDER BY ... LIMIT 1
+    # made twice as costly as the read.
+    rows = cur.execute(
+        "SELECT served_at, assignment_id, item_id, shown_left, shown_right, lease_expires_at "
+        "FROM assignments WHERE campaign_id = ? AND annotator_id = ? AND status = 'open'",
         [cid, annotator_id],
-    ).fetchone()
-    if row is None:
+    ).fetchall()
+    if not rows:
         return None
-    assignment_id, item_id, shown_left, shown_right, lease_expires_at = row
+    _, assignment_id, item_id, shown_left, shown_right, lease_expires_at = min(rows)
     if lease_expires_at - now < timedelta(minutes=cfg.lease_minutes) / 2:
         return None
     (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
@@ -170,6 +217,7 @@ class _History(NamedTuple):
     """What the claim needs to know of one annotator in one campaign."""
 
     n_open: int  # pairs they hold now
+    n_done: int  # pairs judged, gold and repeats too (the progress counts these)
     n_regular: int  # regular pairs judged (the quota counts these)
     n_repeats: int  # repeats given, open or judged
     n_gold: int  # gold pairs given, open or judged
@@ -200,6 +248,7 @@ def _annotator_history(cur: duckdb.DuckDBPyConnection, cid: str, annotator_id: s
 
     return _History(
         n_open=total(status=("open",)),
+        n_done=total(status=("submitted",)),
         n_regular=total(status=("submitted",), gold=False, repeat=False),
         n_repeats=total(status=held_or_judged, repeat=True),
         n_gold=total(status=held_or_judged, gold=True),
@@ -215,13 +264,23 @@ def _claim(
     design: Design,
     annotator_id: str,
     now: datetime,
-    window: list[tuple[str, int]],
-) -> _Claimed | None:
+    window: _Window,
+) -> tuple[_Claimed | None, _Counts | None]:
+    """The assignment to show the annotator now, and the progress counts after it when they are known without
+    another read: the annotator held no pair, so their counts are the history read here plus what the claim
+    added, and the items still open to them are those the search counted (less the one it gave them)."""
     lease_until = now + timedelta(minutes=cfg.lease_minutes)
     (status,) = cur.execute("SELECT status FROM campaigns WHERE campaign_id = ?", [cid]).fetchone()
     if status != "active":
-        return None
-    n_open, n_regular, n_repeats, n_gold, pair_slots, gold_slots = _annotator_history(cur, cid, annotator_id)
+        return None, None
+    n_open, n_done, n_regular, n_repeats, n_gold, pair_slots, gold_slots = _annotator_history(
+        cur, cid, annotator_id
+    )
+
+    def known(claimed: _Claimed | None, open_items: int) -> tuple[_Claimed | None, _Counts | None]:
+        if n_open:  # the held pairs were renewed or expired below: the page counts afresh
+            return claimed, None
+        return claimed, _Counts(n_done, int(claimed is not None), n_regular, open_items)
 
     if n_open:
         held = cur.execute(
@@ -243,11 +302,11 @@ def _claim(
                         "UPDATE assignments SET lease_expires_at = ? WHERE assignment_id = ?",
                         [lease_until, assignment_id],
                     )
-                return _Claimed(assignment_id, item_id, left, right)
+                return _Claimed(assignment_id, item_id, left, right), None
             cur.execute("UPDATE assignments SET status = 'expired' WHERE assignment_id = ?", [assignment_id])
 
     if cfg.items_per_annotator is not None and n_regular >= cfg.items_per_annotator:
-        return None
+        return known(None, window.open_items)
 
     if cfg.repeat_rate > 0 and n_repeats < math.floor(n_regular * cfg.repeat_rate):
         original = cur.execute(
@@ -266,7 +325,7 @@ def _claim(
         if original is not None:
             original_id, item_id, shown_left, shown_right = original
             # Flipped sides: what was on the left is now on the right (a repeat takes no slot of the design).
-            return _insert(
+            repeat = _insert(
                 cur,
                 cid,
                 item_id,
@@ -278,33 +337,39 @@ def _claim(
                 is_repeat=True,
                 repeat_of=original_id,
             )
+            return known(repeat, window.open_items)  # its item was given to them before: not an open one
 
     order_key = design.order_key(annotator_id)
     if cfg.gold_rate > 0 and n_gold < math.floor((n_regular + n_gold + 1) * cfg.gold_rate):
         a_left = design.a_left(annotator_id, gold_slots, "gold")
-        gold = _window(cur, cid, cfg, annotator_id, now, order_key, gold=True)
+        gold = _window(cur, cid, cfg, annotator_id, now, order_key, gold=True).items
         if gold:
             item_id = _best_fit(gold, a_left)
-            return _insert(
+            given = _insert(
                 cur, cid, item_id, annotator_id, *_sides(cfg, a_left), now, lease_until, is_gold=True
             )
+            return known(given, window.open_items)  # gold items are not counted among the open ones
 
     # The window read before the lock, re-checked; when none of it may be taken any more, a search in the
     # lock.
-    candidates = _still_open(cur, cid, cfg, annotator_id, now, window) or _window(
-        cur, cid, cfg, annotator_id, now, order_key
-    )
+    searched = window
+    candidates = _still_open(cur, cid, cfg, annotator_id, now, window.items)
     if not candidates:
-        return None
+        searched = _window(cur, cid, cfg, annotator_id, now, order_key)
+        candidates = searched.items
+    if not candidates:
+        return known(None, searched.open_items)
     if cfg.multi_system:
         # The item's balance counts system_a on the left, which says nothing of other pairs of systems:
         # the annotator's own order decides.
         sides = _system_pair_sides(cfg, design, annotator_id, pair_slots)
-        return _insert(cur, cid, candidates[0][0], annotator_id, *sides, now, lease_until)
-    a_left = design.a_left(annotator_id, pair_slots, "pairs")
-    return _insert(
-        cur, cid, _best_fit(candidates, a_left), annotator_id, *_sides(cfg, a_left), now, lease_until
-    )
+        given = _insert(cur, cid, candidates[0][0], annotator_id, *sides, now, lease_until)
+    else:
+        a_left = design.a_left(annotator_id, pair_slots, "pairs")
+        given = _insert(
+            cur, cid, _best_fit(candidates, a_left), annotator_id, *_sides(cfg, a_left), now, lease_until
+        )
+    return known(given, searched.open_items - 1)  # the item given was one of those the search counted
 
 
 def _system_pair_sides(cfg: CampaignConfig, design: Design, annotator_id: str, slot: int) -> tuple[str, str]:
@@ -335,6 +400,13 @@ def has_room(
     return int(judged_or_held) < k
 
 
+class _Window(NamedTuple):
+    """The items an annotator may meet next, and how many items are open to them in all."""
+
+    items: list[tuple[str, int]]  # (item_id, left balance), in the annotator's order
+    open_items: int  # every item the search found, before the window was cut to its first few
+
+
 def _window(
     cur: duckdb.DuckDBPyConnection,
     cid: str,
@@ -344,8 +416,9 @@ def _window(
     order_key: str,
     *,
     gold: bool = False,
-) -> list[tuple[str, int]]:
-    """(item_id, left balance) of the items this annotator may meet next, in their own order.
+) -> _Window:
+    """(item_id, left balance) of the items this annotator may meet next, in their own order, and the number
+    of items open to them (what `progress` counts as still to come, for regular items).
 
     Among the items with room that the annotator was never given: while `max_items_in_progress` items are
     started and short of k, only those (items in progress are finished before new ones start); of these the
@@ -381,7 +454,8 @@ def _window(
         in_progress AS (SELECT count(*) AS n FROM c WHERE active < ?)
         SELECT i.item_id, coalesce(c.diff, 0) AS diff,
                -- tier 1: a new item while enough are in progress; taken only when no started one is left
-               CASE WHEN c.active IS NULL AND (SELECT n FROM in_progress) >= ? THEN 1 ELSE 0 END AS tier
+               CASE WHEN c.active IS NULL AND (SELECT n FROM in_progress) >= ? THEN 1 ELSE 0 END AS tier,
+               count(*) OVER () AS open_items
         FROM items i LEFT JOIN c ON c.item_id = i.item_id
         WHERE i.campaign_id = ? AND i.is_gold = ?
           AND i.item_id NOT IN (SELECT item_id FROM assignments WHERE campaign_id = ? AND annotator_id = ?)
@@ -392,7 +466,12 @@ def _window(
         """,
         params,
     ).fetchall()
-    return [(item_id, int(diff)) for item_id, diff, tier in rows if tier == rows[0][2]]
+    if not rows:
+        return _Window([], 0)
+    first_tier, open_items = rows[0][2], int(rows[0][3])
+    return _Window(
+        [(item_id, int(diff)) for item_id, diff, tier, _ in rows if tier == first_tier], open_items
+    )
 
 
 def _still_open(

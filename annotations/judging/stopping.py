@@ -108,7 +108,8 @@ def closing_reason(result: Certainty) -> str:
 def close_if_decided(con: duckdb.DuckDBPyConnection, campaign_id: str) -> str | None:
     """Close an active campaign whose confidence sequence decided, when its config asks for it; the reason
     stored, or None when it stays as it is."""
-    if not campaign_config(con, campaign_id).close_when_decided:
+    # Read now, not from this process's copy: another app process may have just turned the option off.
+    if not campaign_config(con, campaign_id, fresh=True).close_when_decided:
         return None
     if campaign_status(con, campaign_id).status != "active":
         return None

@@ -54,7 +54,7 @@ def _campaigns(con, wanted: list[str] | None) -> list[str]:
 
 
 def _open(path: str):
-    if not Path(path).is_file():
+    if not store.is_postgres_url(path) and not Path(path).is_file():
         raise AnnotationError(f"{path} not found: pass the app's DuckDB file with --db (FT_APP_DB)")
     return store.connect(path, read_only=True)
 

@@ -445,8 +445,8 @@ def main_preferences(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     options = PreferenceOptions(args.min_margin, args.min_pairs, args.include_eval_split, args.kto)
-    path = Path(args.db) if args.db else store.default_path()
-    if not path.is_file():
+    path = args.db or store.default_target()
+    if not store.is_postgres_url(path) and not Path(path).is_file():
         raise AnnotationError(f"{path} not found: pass the app's DuckDB file with --db (FT_APP_DB)")
     con = store.connect(path, read_only=True)
     try:

@@ -1,17 +1,18 @@
-"""The store, on DuckDB (a file, the default) or PostgreSQL (`FT_APP_DB=postgresql://...`, `postgres`): the
-connection (`connection`), the write queue (`writes`), the generic frame reader (`frames`), ids and timestamps
-(`values`), the numbered migrations (`schema`, `migrations/NNN_name.sql`) and the errors of both backends
-(`errors`).
+"""The store, on DuckDB (a file, the default) or PostgreSQL (`FT_APP_DB=postgresql://...`; `postgres`, the
+adapter): the connection (`connection`), the write queue (`writes`), frames in and out (`frames`), ids and
+timestamps (`values`), the numbered migrations (`schema`, `migrations/NNN_name.sql`) and the errors of both
+backends (`errors`). docs/store.md says what holds on each.
 
 Other modules import from here: `from annotations import store`, then `store.connect(path_or_url)`,
 `store.write(con, work)` (`store.write_statement(con, sql, params)` for one statement), `store.read(con)`,
-`store.read_frame(con, sql, params)`, and `except store.DatabaseError` (`ConflictError`, `ConstraintError`,
-`UnknownNameError`) rather than duckdb's or psycopg's classes.
+`store.read_frame(con, sql, params)`, `store.insert_frame(cur, table, frame)` inside a write, and
+`except store.DatabaseError` (`ConflictError`, `ConstraintError`, `UnknownNameError`) rather than duckdb's or
+psycopg's classes.
 """
 
 from annotations.store.connection import PROJECT_ROOT, connect, default_path, default_target, lock_holder
 from annotations.store.errors import ConflictError, ConstraintError, DatabaseError, UnknownNameError
-from annotations.store.frames import read_frame
+from annotations.store.frames import insert_frame, read_frame
 from annotations.store.postgres import PostgresStore, is_postgres_url
 from annotations.store.schema import MIGRATIONS_DIR, migrate, migrations, schema_version
 from annotations.store.values import new_id, utcnow
@@ -28,6 +29,7 @@ __all__ = [
     "connect",
     "default_path",
     "default_target",
+    "insert_frame",
     "is_postgres_url",
     "lock_holder",
     "migrate",

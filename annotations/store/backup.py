@@ -48,6 +48,7 @@ import pandas as pd
 from annotations import store
 from annotations.errors import StoreError
 from annotations.plurals import counted, plural
+from annotations.store import backup_postgres
 from annotations.store.backup_manifest import (  # the manifest's names stay importable from here
     FORMAT,  # noqa: F401
     FORMAT_VERSION,  # noqa: F401
@@ -198,14 +199,41 @@ def _remove_unfinished(directory: Path) -> list[Path]:
 def take_backup(con: duckdb.DuckDBPyConnection, directory: str | Path, trigger: str = "manual") -> Backup:
     """Write a consistent snapshot of the store into a new folder under `directory`; returns it.
 
-    Runs in the app's write queue (`store.write`, lane "backup") inside one transaction, so it holds exactly
-    the writes committed before it started. Raises BackupError (nothing left behind) when the snapshot cannot
-    be written, e.g. on a full disk. First removes what an earlier backup killed mid-way left
-    (`<name>.partial`).
+    DuckDB: runs in the app's write queue (`store.write`, lane "backup") inside one transaction, so it holds
+    exactly the writes committed before it started. PostgreSQL: `pg_dump` of one snapshot, the manifest's
+    counts read in that same snapshot (annotations.store.backup_postgres). Raises BackupError (nothing left
+    behind) when the snapshot cannot be written, e.g. on a full disk. First removes what an earlier backup
+    killed mid-way left (`<name>.partial`).
     """
+    backup = _take_backup(con, Path(directory), trigger, skip_within_s=None)
+    assert backup is not None
+    return backup
+
+
+def take_scheduled_backup(con: duckdb.DuckDBPyConnection, settings: BackupSettings) -> Backup | None:
+    """The schedule's backup, unless another process sharing the backups folder (several app processes on one
+    PostgreSQL store) took a scheduled one within the last half interval: then None. The check and the backup
+    happen under the folder's lock, so the processes' schedules make one backup per interval, not one each."""
+    return _take_backup(con, settings.directory, "scheduled", skip_within_s=settings.every_minutes * 60 / 2)
+
+
+def _postgres_url(con: object) -> str | None:
+    """The address of a PostgreSQL store's connection (annotations.store.postgres.PostgresStore), or None."""
+    url = getattr(con, "url", None)
+    return url if backup_postgres.is_postgres_url(url) else None
+
+
+def _recent_scheduled(directory: Path, at: datetime, within_s: float) -> bool:
+    newest = [b for b in scan_backups(directory).backups if b.trigger == "scheduled"]
+    return bool(newest) and 0 <= (at - newest[0].created_at).total_seconds() < within_s
+
+
+def _take_backup(
+    con: duckdb.DuckDBPyConnection, directory: Path, trigger: str, skip_within_s: float | None
+) -> Backup | None:
     if trigger not in TRIGGERS:
         raise BackupError(f"trigger must be one of {', '.join(TRIGGERS)}, got '{trigger}'")
-    directory = Path(directory)
+    url = _postgres_url(con)
     with _BACKUP_LOCK:
         started = time.perf_counter()
         at = store.utcnow()
@@ -214,10 +242,18 @@ def take_backup(con: duckdb.DuckDBPyConnection, directory: str | Path, trigger: 
             _private_folder(directory)
             with _writer_lock(directory):
                 _remove_unfinished(directory)
+                if skip_within_s is not None and _recent_scheduled(directory, at, skip_within_s):
+                    return None
                 final = _new_folder(directory, at)
                 partial = final.with_name(final.name + _PARTIAL)
                 partial.mkdir(mode=0o700)
-                rows, applied = store.write(con, lambda cur: _export(cur, partial), lane=BACKUP_LANE)
+                if url is not None:
+                    dumped = backup_postgres.export(url, partial)
+                    rows, applied = dumped.rows, dumped.migrations
+                    extra = {"store": backup_postgres.STORE_KIND, "postgresql_version": dumped.server_version}
+                else:
+                    rows, applied = store.write(con, lambda cur: _export(cur, partial), lane=BACKUP_LANE)
+                    extra = {"duckdb_version": duckdb.__version__}
                 files = {}
                 for p in sorted(partial.iterdir()):
                     os.chmod(p, 0o600)
@@ -229,10 +265,7 @@ def take_backup(con: duckdb.DuckDBPyConnection, directory: str | Path, trigger: 
                     migrations=tuple(applied),
                     tables=rows,
                     files=files,
-                    extra={
-                        "duckdb_version": duckdb.__version__,
-                        "seconds": round(time.perf_counter() - started, 3),
-                    },
+                    extra={**extra, "seconds": round(time.perf_counter() - started, 3)},
                 )
                 fd = os.open(partial / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
@@ -240,6 +273,10 @@ def take_backup(con: duckdb.DuckDBPyConnection, directory: str | Path, trigger: 
                 os.chmod(partial, 0o700)
                 _fsync_folder(partial)
                 partial.rename(final)
+        except BackupError:
+            if partial is not None:
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
         except (OSError, duckdb.Error, StoreError) as e:
             if partial is not None:
                 shutil.rmtree(partial, ignore_errors=True)
@@ -378,19 +415,32 @@ class _TableLoad:
     rows: int
 
 
-def restore(folder: str | Path, new_db: str | Path) -> Backup:
-    """Rebuild a store from the backup in `folder` as the new DuckDB file `new_db` (which must not exist).
+def restore(folder: str | Path, new_db: str | Path, *, replace: bool = False) -> Backup:
+    """Rebuild a store from the backup in `folder` as the new DuckDB file `new_db` (which must not exist), or,
+    for a backup of a PostgreSQL store, in the empty database at the postgresql:// address `new_db`.
 
-    Runs none of the folder's SQL: the schema comes from this code's migrations (those the backup had), and
-    only that schema's tables are loaded, each from its checked Parquet file. Everything is checked before the
-    new file is written; on any refusal nothing is left behind.
+    DuckDB: runs none of the folder's SQL: the schema comes from this code's migrations (those the backup
+    had), and only that schema's tables are loaded, each from its checked Parquet file. Everything is checked
+    before the new file is written; on any refusal nothing is left behind. PostgreSQL: `pg_restore` of the
+    checked dump, then the migrations and row counts checked (annotations.store.backup_postgres); `replace`
+    lets it restore over a database that has tables (pg_restore --clean).
     """
-    folder, new_db = Path(folder), Path(new_db)
+    folder = Path(folder)
     if not folder.is_dir():
         raise BackupError(f"{folder} not found: pass a backup folder (one with {MANIFEST})")
-    if new_db.exists() or Path(f"{new_db}.wal").exists():
-        raise BackupError(f"{new_db} exists: restore only into a new file (choose another name)")
+    to_postgres = backup_postgres.is_postgres_url(str(new_db))
+    if not to_postgres:
+        new_db = Path(new_db)
+        if new_db.exists() or Path(f"{new_db}.wal").exists():
+            raise BackupError(f"{new_db} exists: restore only into a new file (choose another name)")
     manifest = verify(folder)
+    if (manifest.store == "postgresql") != to_postgres:
+        raise BackupError(
+            f"{folder} is a backup of a PostgreSQL store: restore it into an empty PostgreSQL database "
+            "(--db postgresql://...)"
+            if to_postgres is False
+            else f"{folder} is a backup of a DuckDB store: restore it into a new DuckDB file"
+        )
     # Migration numbers are not contiguous (001..., 100_jobs_queue): "newer" means a migration this code
     # lacks.
     known = {number for number, _, _ in store.migrations()}
@@ -401,6 +451,13 @@ def restore(folder: str | Path, new_db: str | Path) -> Backup:
             f"{plural(len(unknown), 'migration')} {', '.join(f'{n:03d}' for n in unknown)} unknown here): "
             "restore it with that version"
         )
+    if to_postgres:
+        backup_postgres.restore(folder, manifest, str(new_db), replace=replace)
+        try:
+            store.connect(str(new_db)).close()  # migrations newer than the backup
+        except StoreError as e:
+            raise BackupError(f"restored {folder}, but migrating it failed: {e}") from e
+        return read_backup(folder)
     building = new_db.with_name(f".{new_db.name}.restoring")
     try:
         plan = _plan(folder, manifest)  # every check, in memory
@@ -511,7 +568,7 @@ class BackupSchedule:
         interval = self.settings.every_minutes * 60
         while not self._stop.wait(interval):
             try:
-                take_backup(self.con, self.settings.directory, trigger="scheduled")
+                take_scheduled_backup(self.con, self.settings)
                 prune(self.settings.directory, self.settings.keep)
                 self.last_error = None
             except BackupError as e:  # a full disk: say so, try again next time
@@ -573,9 +630,24 @@ def main_backup(argv: list[str]) -> int:
         prog="python -m annotations backup",
         description="Back up the store (while the app runs, use its Backups page instead).",
     )
-    parser.add_argument("--db", required=True, help="the app's DuckDB file (FT_APP_DB)")
+    parser.add_argument(
+        "--db", required=True, help="the app's store (FT_APP_DB): a DuckDB file or a postgresql:// address"
+    )
     parser.add_argument("--out", required=True, help="folder to write the backup folder into")
     args = parser.parse_args(argv)
+    if backup_postgres.is_postgres_url(args.db):  # PostgreSQL: the app may keep running meanwhile
+        try:
+            con = store.connect(args.db, read_only=True)
+        except StoreError as e:
+            raise BackupError(str(e)) from None
+        try:
+            backup = take_backup(con, args.out, trigger="command")
+        finally:
+            con.close()
+        print(
+            f"wrote {backup.path} ({backup.rows.get('judgments', 0)} judgments, {backup.bytes / 1e6:.2f} MB)"
+        )
+        return 0
     if not Path(args.db).is_file():
         raise BackupError(f"{args.db} not found: pass the app's DuckDB file with --db (FT_APP_DB)")
     try:
@@ -598,12 +670,25 @@ def main_restore(argv: list[str]) -> int:
         "it).",
     )
     parser.add_argument("backup", help="a backup folder (holding manifest.json)")
-    parser.add_argument("--db", required=True, help="the new DuckDB file to create (must not exist)")
+    parser.add_argument(
+        "--db",
+        required=True,
+        help="the new DuckDB file to create (must not exist), or for a PostgreSQL backup the postgresql:// "
+        "address of an empty database (createdb)",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="PostgreSQL only: restore into a database that has tables (the backup's dropped there first)",
+    )
     args = parser.parse_args(argv)
-    backup = restore(args.backup, args.db)
+    if args.replace and not backup_postgres.is_postgres_url(args.db):
+        raise BackupError("--replace is for a PostgreSQL database; a DuckDB restore always writes a new file")
+    backup = restore(args.backup, args.db, replace=args.replace)
+    target = backup_postgres.shown(args.db) if backup_postgres.is_postgres_url(args.db) else args.db
     print(
         f"restored {backup.name} (schema {backup.schema_version}, {backup.rows.get('judgments', 0)} "
-        f"judgments) into {args.db}"
+        f"judgments) into {target}"
     )
     return 0
 

@@ -49,7 +49,12 @@ class Manifest:
     migrations: tuple[int, ...]  # the migrations applied, in order
     tables: dict[str, int]  # table -> rows
     files: dict[str, FileEntry]  # file name in the folder -> size and checksum
-    extra: dict  # what else the writer recorded (duckdb_version, seconds), kept as written
+    extra: dict  # what else the writer recorded (store, duckdb_version, seconds), kept as written
+
+    @property
+    def store(self) -> str:
+        """The kind of store the backup was taken from: "duckdb" (Parquet files) or "postgresql" (a dump)."""
+        return "postgresql" if self.extra.get("store") == "postgresql" else "duckdb"
 
     @property
     def bytes(self) -> int:
@@ -139,9 +144,13 @@ def parse_manifest(data: object) -> Manifest:
         if not _is_count(entry.get("bytes")):
             raise _Malformed(f"files[{name!r}] has no bytes (a size)")
         entries[name] = FileEntry(entry["sha256"], entry["bytes"])
-    for table in tables:
-        if f"{table}.parquet" not in entries:
-            raise _Malformed(f"table {table} has no {table}.parquet in files")
+    if data.get("store") == "postgresql":  # one pg_dump file holds every table (backup_postgres)
+        if "database.dump" not in entries:
+            raise _Malformed("a PostgreSQL backup has no database.dump in files")
+    else:
+        for table in tables:
+            if f"{table}.parquet" not in entries:
+                raise _Malformed(f"table {table} has no {table}.parquet in files")
     known = {
         "format",
         "format_version",

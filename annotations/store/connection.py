@@ -72,7 +72,8 @@ def connect(
         if "lock" in str(e).lower():
             raise StoreError(
                 f"{path} is held by another process ({lock_holder(str(e))}): only one app (or command) may "
-                "open it at a time; stop that one first, or use the running app's pages"
+                "open it at a time; stop that one first, or use the running app's pages. Several app "
+                "processes need a PostgreSQL store (FT_APP_DB=postgresql://..., docs/deploy.md section 9)"
             ) from e
         raise StoreError(f"cannot open {path}: {(str(e).splitlines() or [''])[0]}") from e
     if creating and path.exists():

@@ -4,9 +4,10 @@
 
 - A cursor borrows a pooled connection (autocommit) for each statement and fetches its rows at once, so a read
   cursor nobody closes holds nothing. `BEGIN TRANSACTION` on a cursor pins one connection to it, in
-  SERIALIZABLE isolation, until COMMIT, ROLLBACK or `close()`: a write's check-then-insert (the k-th judgment,
-  a lease, a claim) then either sees every concurrent commit or fails with a serialization failure that
-  `store.write` retries, across processes as well as threads.
+  SERIALIZABLE isolation (unless it names another: `BEGIN ISOLATION LEVEL ...`), until COMMIT, ROLLBACK or
+  `close()`: a write's check-then-insert (the k-th judgment, a lease, a claim) then either sees every
+  concurrent commit or fails with a serialization failure that `store.write` retries, across processes as well
+  as threads.
 - Statements are written once, for DuckDB, with `?` placeholders; `psycopg_sql` turns them into psycopg's `%s`
   (and `numbered_sql` into ADBC's `$1`) outside string literals, quoted names and comments.
 - `read_only=True` opens read-only sessions (`default_transaction_read_only`): a write fails in the server.
@@ -18,6 +19,7 @@ Pool size: `FT_APP_DB_POOL_SIZE` (default 10) connections per process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -116,8 +118,8 @@ class PostgresCursor:
     # -- executing
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PostgresCursor:
         keyword = _keyword(sql)
-        if keyword in _BEGIN:
-            self._begin()
+        if keyword in _BEGIN or keyword.startswith("BEGIN ISOLATION LEVEL"):
+            self._begin("BEGIN ISOLATION LEVEL SERIALIZABLE" if keyword in _BEGIN else sql)
             return self._finish(None, -1)
         if keyword in _END and self._pinned is not None:
             connection, self._pinned = self._pinned, None
@@ -135,12 +137,26 @@ class PostgresCursor:
         query = psycopg_sql(sql)
         return self._run(lambda cur: cur.executemany(query, [list(p) for p in parameters]))
 
-    def _begin(self) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows through COPY (annotations.store.frames.insert_frame), inside this cursor's
+        transaction if it has one."""
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        if self._pinned is not None:
+            with self._pinned.cursor() as cur, cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        with self._store._pool.connection() as connection, connection.transaction():
+            with connection.cursor() as cur, cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def _begin(self, statement: str) -> None:
         if self._pinned is not None:
             raise StoreError("BEGIN inside a transaction already open on this cursor")
         connection = self._store._pool.getconn()
         try:
-            connection.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            connection.execute(statement)
         except BaseException:
             self._store._pool.putconn(connection)
             raise
@@ -185,12 +201,10 @@ class PostgresCursor:
 
     def df(self) -> pd.DataFrame:
         """The remaining rows as the DataFrame DuckDB's `.df()` would give (same columns and dtypes)."""
-        columns = self._columns or []
-        rows = self.fetchall()
-        arrays = [_arrow_column([row[i] for row in rows], c.type_code) for i, c in enumerate(columns)]
-        return arrow_frame(pa.table(arrays, names=[c.name for c in columns]))
+        return arrow_frame(self.fetch_arrow_table())
 
     def fetch_arrow_table(self) -> pa.Table:
+        """The remaining rows as an Arrow table, typed from the columns' PostgreSQL types."""
         columns = self._columns or []
         rows = self.fetchall()
         arrays = [_arrow_column([row[i] for row in rows], c.type_code) for i, c in enumerate(columns)]
@@ -215,7 +229,8 @@ class PostgresCursor:
 
     def __del__(self) -> None:
         if self._pinned is not None:
-            self.close()
+            with contextlib.suppress(Exception):  # the pool may be closed already
+                self.close()
 
 
 # PostgreSQL type oids -> the Arrow type DuckDB would give the column
@@ -303,7 +318,12 @@ class PostgresStore:
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
             raise StoreError(f"cannot connect to the PostgreSQL store {redacted(url)}: {reason}") from e
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=size or pool_size(), kwargs=kwargs, open=False, name="ft-store"
+            url,
+            min_size=1,
+            max_size=size or pool_size(),
+            kwargs=kwargs,
+            open=False,
+            name="ft-store",
         )
         self._pool.open(wait=True, timeout=30)
         self._arrow: queue.LifoQueue = queue.LifoQueue()

@@ -63,33 +63,40 @@ def migrate(con: duckdb.DuckDBPyConnection, *, only: Collection[int] | None = No
     `only`: apply just the migrations with these numbers (restore rebuilds a backup's schema as it was).
     """
     postgres = getattr(con, "backend", "duckdb") == "postgresql"
-    cur = con.cursor()
+    # PostgreSQL: READ COMMITTED, so that the check after the advisory lock sees what a process that held the
+    # lock before committed (a SERIALIZABLE snapshot would date from the lock's own statement)
+    begin = "BEGIN ISOLATION LEVEL READ COMMITTED" if postgres else "BEGIN TRANSACTION"
+    lock = f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"
     with WRITE_LOCK:
+        cur = con.cursor()
         try:
-            cur.execute("BEGIN TRANSACTION")
+            cur.execute(begin)
             if postgres:
-                cur.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                cur.execute(lock)
                 cur.execute(POSTGRES_FUNCTIONS)
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
             )
             cur.execute("COMMIT")
+            done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
         finally:
             cur.close()
         applied = []
         for number, name, file in migrations():
-            if only is not None and number not in only:
+            if number in done or (only is not None and number not in only):
                 continue
             cur = con.cursor()
             try:
-                cur.execute("BEGIN TRANSACTION")
-                if postgres:
-                    cur.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-                done = cur.execute("SELECT count(*) FROM schema_migrations WHERE version = ?", [number])
-                if done.fetchone()[0]:
-                    cur.execute("ROLLBACK")
-                    continue
+                cur.execute(begin)
+                if postgres:  # another process may have applied it since `done` was read
+                    cur.execute(lock)
+                    recorded = cur.execute(
+                        "SELECT count(*) FROM schema_migrations WHERE version = ?", [number]
+                    )
+                    if recorded.fetchone()[0]:
+                        cur.execute("ROLLBACK")
+                        continue
                 cur.execute(file.read_text())
                 cur.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [number, name, utcnow()])
                 cur.execute("COMMIT")

@@ -14,6 +14,7 @@ serialize the writes of one process.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +30,12 @@ from annotations.store.write_failures import as_write_failed, is_refused_write
 # break each other's checks run side by side (DuckDB's own conflict detection guards the rows they share).
 WRITE_LOCK = threading.RLock()  # the default lane, also used by migrations
 _LANE_LOCKS: dict[str, threading.RLock] = {"store": WRITE_LOCK}
-_CONFLICT_RETRIES = 8
+# A conflict is retried with a random, growing pause (2 ms doubling up to 250 ms): with several app
+# processes on PostgreSQL, SERIALIZABLE transactions on the same hot rows (an item's k-th judgment) abort
+# each other, and fixed short pauses let the same writers collide again in step (8 retries 2-16 ms apart ran
+# out under 100 annotators on two processes). Twenty tries span about 3 s at worst.
+_CONFLICT_RETRIES = 20
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.002, 0.25
 
 T = TypeVar("T")
 
@@ -131,8 +137,14 @@ def _write_alone(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPy
         except ConflictError as e:
             if attempt == _CONFLICT_RETRIES - 1 or is_refused_write(e):
                 raise
-            time.sleep(0.002 * (attempt + 1))
+            time.sleep(_backoff(attempt))
     raise AssertionError("unreachable")
+
+
+def _backoff(attempt: int) -> float:
+    """The pause before retry `attempt + 1`: uniform in [0, min(first * 2**attempt, max)] ("full jitter"), so
+    writers that conflicted once do not retry in step."""
+    return random.uniform(0.0, min(_BACKOFF_FIRST_S * 2**attempt, _BACKOFF_MAX_S))
 
 
 def read(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -433,3 +433,69 @@ def test_items_read_before_the_lock_are_checked_again_inside_it(con, make_campai
     a = _assignments(con, cid)
     assert a.groupby("item_id").size().max() == 1 and a.item_id.nunique() == 12
     assert assignment.next_item(con, cid, "ann-late-2") is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"k": 2},
+        {"k": 3, "max_items_in_progress": 2},
+        {"k": 2, "items_per_annotator": 5},
+        {
+            "k": 2,
+            "gold_items": {"item-010": "finetuned", "item-011": "tie"},
+            "gold_rate": 0.2,
+            "repeat_rate": 0.3,
+        },
+        {"k": 2, "undrawn": ["item-003", "item-007"]},
+    ],
+    ids=["plain", "in-progress-limit", "quota", "gold-and-repeats", "active-draw"],
+)
+def test_serve_counts_progress_from_its_claim_as_the_campaign_wide_query_does(con, make_campaign, overrides):
+    """serve() takes the progress from the reads its claim makes (no second campaign-wide query); after every
+    serve, of a new pair, a held one, or none, it equals what progress() counts in the store right then.
+    Three annotators judge, skip and come back in a random order until nothing is left."""
+    undrawn = overrides.pop("undrawn", [])
+    cid = make_campaign(**overrides)
+    if undrawn:  # a switch to "humans where the judge is unsure" that left these items out
+        for item in [f"item-{i:03d}" for i in range(12)]:
+            con.execute(
+                "INSERT INTO active_draws VALUES (?, ?, NULL, 0.5, ?, FALSE)",
+                [cid, item, item not in undrawn],
+            )
+    rng = random.Random(7)
+    annotators = ["ann-a", "ann-b", "ann-c"]
+    active, served = list(annotators), 0
+    while active:
+        annotator = rng.choice(active)
+        serving = assignment.serve(con, cid, annotator)
+        assert serving.progress == assignment.progress(con, cid, annotator)
+        again = assignment.serve(con, cid, annotator)  # a redraw: the pair held, counted afresh
+        assert again.pair == serving.pair and again.progress == serving.progress
+        if serving.pair is None:
+            active.remove(annotator)
+        elif rng.random() < 0.15:
+            judgments.skip(con, serving.pair.token, annotator)
+        else:
+            judgments.submit(con, serving.pair.token, annotator, "A")
+        served += serving.pair is not None
+    assert served > 12
+    for annotator in annotators:
+        last = assignment.serve(con, cid, annotator).progress
+        assert last.done == last.assigned == assignment.progress(con, cid, annotator).done > 0
+
+
+def test_serve_counts_afresh_after_a_held_pair_ran_out(con, make_campaign):
+    """A held pair whose lease ran out (and whose slot someone else took) is expired by the claim, which
+    changes the counts under its history read: serve() then counts afresh, and agrees with progress()."""
+    cid = make_campaign(k=1)
+    t0 = store.utcnow()
+    held = assignment.serve(con, cid, "ann-idle", now=t0).pair
+    later = t0 + timedelta(minutes=20)
+    for i in range(12):  # the others take every item, the idle annotator's one too once its lease ran out
+        pair = assignment.next_item(con, cid, f"ann-{i}", now=later)
+        if pair is not None:
+            judgments.submit(con, pair.token, f"ann-{i}", "A", now=later)
+    serving = assignment.serve(con, cid, "ann-idle", now=later)
+    assert serving.pair is None or serving.pair.token != held.token
+    assert serving.progress == assignment.progress(con, cid, "ann-idle", now=later)

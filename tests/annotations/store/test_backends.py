@@ -36,6 +36,43 @@ def test_a_literal_percent_survives_a_query_with_parameters(con):
     assert con.execute("SELECT error FROM jobs WHERE job_id LIKE ?", ["%"]).fetchone() == ("100% done",)
 
 
+def test_insert_frame_writes_a_frames_rows_inside_a_write(con):
+    items = pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c"],
+            "position": [0, 1, 2],
+            "prompt": [None, "p", None],
+            "reference_texts": [["r1", "r2"], [], None],
+            "is_gold": [False, True, False],
+            "selection_reason": [None, None, None],
+        }
+    )
+
+    def work(cur):
+        store.insert_frame(cur, "items", items, campaign_id="c1")
+        store.insert_frame(
+            cur,
+            "metrics",
+            pd.DataFrame(
+                {"campaign_id": ["c1"], "item_id": ["a"], "system": ["s"], "metric": ["m"], "value": [0.5]}
+            ),
+        )
+
+    store.write(con, work)
+    rows = con.execute(
+        "SELECT campaign_id, item_id, position, prompt, reference_texts, is_gold, selection_reason "
+        "FROM items ORDER BY item_id"
+    ).fetchall()
+    assert rows == [
+        ("c1", "a", 0, None, ["r1", "r2"], False, None),
+        ("c1", "b", 1, "p", [], True, None),
+        ("c1", "c", 2, None, None, False, None),
+    ]
+    assert con.execute("SELECT value FROM metrics").fetchall() == [(0.5,)]
+    with pytest.raises(ValueError, match="plain"):
+        store.write(con, lambda cur: store.insert_frame(cur, "items; DROP TABLE users", items))
+
+
 def test_migrations_give_both_backends_the_same_tables_columns_and_types(tmp_path, postgres_server):
     duck = store.connect(tmp_path / "a.duckdb")
     url = postgres_server.new_database(migrated=False)
@@ -195,6 +232,29 @@ def test_postgres_writes_are_exactly_once_across_processes(postgres_server, tmp_
             assert racer.returncode == 0, out
         assert con.execute("SELECT pid FROM jobs WHERE job_id = 'counter'").fetchone() == (160,)
         assert con.execute("SELECT count(*) FROM jobs WHERE kind = 'claim'").fetchone() == (5,)
+    finally:
+        con.close()
+        postgres_server.drop(url)
+
+
+def test_processes_opening_a_new_postgres_store_at_once_migrate_it_once(postgres_server):
+    url = postgres_server.new_database(migrated=False)
+    code = "import sys\nfrom annotations import store\nstore.connect(sys.argv[1]).close()"
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url], cwd=store.PROJECT_ROOT, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    for opener in openers:
+        _, err = opener.communicate(timeout=300)
+        assert opener.returncode == 0, err
+    con = store.connect(url)
+    try:
+        recorded = [
+            v for (v,) in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+        ]
+        assert recorded == [n for n, _, _ in store.migrations()]
     finally:
         con.close()
         postgres_server.drop(url)

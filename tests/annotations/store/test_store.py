@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 
+import duckdb
 import pytest
 from helpers.at_once import at_once, raised
 
@@ -67,6 +68,10 @@ def test_default_path_follows_environment(monkeypatch, tmp_path):
     assert store.default_path() == tmp_path / "x.duckdb"
     monkeypatch.delenv("FT_APP_DB")
     assert store.default_path() == store.PROJECT_ROOT / "data" / "app.duckdb"
+    url = "postgresql://ft@db.example.org:5432/study"
+    monkeypatch.setenv("FT_APP_DB", url)
+    assert store.default_target() == url  # a URL, not a Path (which would fold its //)
+    assert store.default_path() == store.PROJECT_ROOT / "data" / "app.duckdb"  # files beside the store: data/
 
 
 def test_a_second_process_gets_a_clear_error(tmp_path):
@@ -143,6 +148,46 @@ def test_write_retries_a_transaction_conflict(con, store_backend):
         committer.join()
     assert con.execute("SELECT pid FROM jobs WHERE job_id = 'row'").fetchone()[0] == 101
     assert len(attempts) == 2  # the first attempt conflicted and was retried
+
+
+def test_a_write_outlasts_more_conflicts_than_the_old_eight_retries(con, monkeypatch):
+    """Under two app processes on PostgreSQL a hot row's writers abort each other many times in a row; a write
+    still lands after 12 conflicts, and the pauses between tries are random and bounded (full jitter), so the
+    writers that collided do not retry in step."""
+    from annotations.store import writes
+
+    pauses = []
+    monkeypatch.setattr(writes.time, "sleep", pauses.append)
+    attempts = []
+
+    def work(cur):
+        attempts.append(1)
+        if len(attempts) <= 12:
+            raise duckdb.TransactionException("Transaction conflict: simulated")
+        cur.execute("INSERT INTO jobs (job_id, status) VALUES ('after-conflicts', 'queued')")
+
+    store.write(con, work)
+    assert len(attempts) == 13
+    assert con.execute("SELECT count(*) FROM jobs WHERE job_id = 'after-conflicts'").fetchone()[0] == 1
+    assert len(pauses) == 12 and all(0 <= p <= writes._BACKOFF_MAX_S for p in pauses)
+    assert len(set(pauses)) > 1  # random, not one fixed pause
+    draws = [writes._backoff(10) for _ in range(200)]
+    assert max(draws) <= writes._BACKOFF_MAX_S and max(draws) > writes._BACKOFF_MAX_S / 2
+
+
+def test_a_write_that_always_conflicts_gives_up_with_the_conflict(con, monkeypatch):
+    from annotations.store import writes
+
+    monkeypatch.setattr(writes.time, "sleep", lambda _: None)
+    attempts = []
+
+    def work(cur):
+        attempts.append(1)
+        raise duckdb.TransactionException("Transaction conflict: simulated")
+
+    with pytest.raises(store.ConflictError):
+        store.write(con, work)
+    assert len(attempts) == writes._CONFLICT_RETRIES
 
 
 def test_unreadable_migration_name_is_reported(tmp_path, monkeypatch):
