@@ -213,11 +213,11 @@ def test_a_window_read_before_the_switch_is_checked_again_in_the_lock(con, tmp_p
     switch_to_active(con, cid, JUDGE, budget=4)
     draws = active_draws_frame(con, cid)
     left_out = set(draws.loc[~draws["drawn"], "item_id"])
-    stale = [(item_id, balance) for item_id, balance in window if item_id in left_out]
+    stale = [(item_id, balance) for item_id, balance in window.items if item_id in left_out]
     assert stale  # about 34 of 38 items are left out
-    claimed = store.write(
+    claimed, _ = store.write(
         con,
-        lambda cur: assignment._claim(cur, cid, config, design, "late", now, stale),
+        lambda cur: assignment._claim(cur, cid, config, design, "late", now, window._replace(items=stale)),
         lane=assignment.ASSIGNMENT_LANE,
     )
     assert claimed.item_id not in left_out
