@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -159,6 +158,22 @@ def campaign_rows(
     return CampaignRows(items, outputs, metrics, texts_truncated)
 
 
+# the columns of a campaign's rows besides its campaign_id
+ITEM_COLUMNS = (
+    "item_id",
+    "position",
+    "prompt",
+    "source",
+    "reference_texts",
+    "metadata",
+    "is_gold",
+    "gold_winner",
+    "selection_reason",
+)
+OUTPUT_COLUMNS = ("item_id", "system", "decoding", "seed", "output", "n_words")
+METRIC_COLUMNS = ("item_id", "system", "metric", "value")
+
+
 def store_campaign(
     con: duckdb.DuckDBPyConnection,
     config: CampaignConfig,
@@ -221,67 +236,14 @@ def store_campaign(
                 "INSERT INTO systems VALUES (?, ?, ?, ?, ?)",
                 [campaign_id, system, meta["decoding"], meta["seed"], meta["origin"]],
             )
-        insert_frame(cur, "items", campaign_id, items_df, ITEM_COLUMNS)
-        insert_frame(cur, "outputs", campaign_id, outputs_df, OUTPUT_COLUMNS)
+        store.insert_frame(cur, "items", items_df[list(ITEM_COLUMNS)], campaign_id=campaign_id)
+        store.insert_frame(cur, "outputs", outputs_df[list(OUTPUT_COLUMNS)], campaign_id=campaign_id)
         if len(metrics_df):
-            insert_frame(cur, "metrics", campaign_id, metrics_df, METRIC_COLUMNS)
+            store.insert_frame(cur, "metrics", metrics_df[list(METRIC_COLUMNS)], campaign_id=campaign_id)
 
     store.write(con, write_campaign)
     forget_open_languages(con)
     return campaign_id
-
-
-# the columns of a campaign's rows after its campaign_id, in the tables' order
-ITEM_COLUMNS = (
-    "item_id",
-    "position",
-    "prompt",
-    "source",
-    "reference_texts",
-    "metadata",
-    "is_gold",
-    "gold_winner",
-    "selection_reason",
-)
-OUTPUT_COLUMNS = ("item_id", "system", "decoding", "seed", "output", "n_words")
-METRIC_COLUMNS = ("item_id", "system", "metric", "value")
-
-
-def insert_frame(
-    cur: duckdb.DuckDBPyConnection,
-    table: str,
-    campaign_id: str,
-    frame: pd.DataFrame,
-    columns: tuple[str, ...],
-) -> None:
-    """INSERT INTO `table` one row per row of `frame`: the campaign's id, then `columns`. DuckDB reads the
-    frame itself (a scan of the registered frame: one statement for any number of rows); PostgreSQL gets the
-    rows as parameters of one `executemany` (psycopg sends them in a pipeline)."""
-    names = ", ".join(columns)
-    if isinstance(cur, duckdb.DuckDBPyConnection):
-        view = f"new_{table}"
-        cur.register(view, frame[list(columns)])
-        try:
-            select = names.replace("reference_texts", "reference_texts::VARCHAR[]")
-            cur.execute(f"INSERT INTO {table} SELECT ?, {select} FROM {view}", [campaign_id])
-        finally:
-            cur.unregister(view)
-        return
-    marks = ", ".join("?" * (len(columns) + 1))
-    rows = [[campaign_id, *map(plain_value, row)] for row in frame[list(columns)].itertuples(index=False)]
-    cur.executemany(f"INSERT INTO {table} (campaign_id, {names}) VALUES ({marks})", rows)
-
-
-def plain_value(value: Any) -> Any:
-    """A frame's cell as the Python value a database driver binds: None for a missing value, int/float/bool
-    for numpy's scalars, a list for an array."""
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        value = value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [plain_value(v) for v in value]
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
 
 
 _ITEM_FIELDS = {"output", "system", "prompt", "source", "references", "reference", "gold_winner"}

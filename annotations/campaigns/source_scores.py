@@ -16,7 +16,6 @@ import duckdb
 import pandas as pd
 
 from annotations import store
-from annotations.campaigns.creation import METRIC_COLUMNS, insert_frame
 from annotations.campaigns.queries import get_campaign, items_frame, metrics_frame, outputs_frame
 from annotations.errors import AnnotationError, CampaignError
 from annotations.stats.faithfulness import FAITHFULNESS_SCORES
@@ -92,7 +91,7 @@ def import_source_scores(con: duckdb.DuckDBPyConnection, campaign_id: str, folde
             f"DELETE FROM metrics WHERE campaign_id = ? AND metric IN ({marks})",
             [campaign_id, *columns],
         )
-        insert_frame(cur, "metrics", campaign_id, new_metrics, METRIC_COLUMNS)
+        store.insert_frame(cur, "metrics", new_metrics, campaign_id=campaign_id)
 
     store.write(con, write)
     return len(new_metrics)
