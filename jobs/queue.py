@@ -233,9 +233,7 @@ def claim_next(con: duckdb.DuckDBPyConnection) -> Job | None:
     get the same job: on PostgreSQL the row is read `FOR UPDATE SKIP LOCKED` (a second claim takes the next
     job instead of waiting) inside the store's SERIALIZABLE write, whose conflicts are retried; on DuckDB the
     one writing process serializes the claims in its write lane."""
-    skip_locked = (
-        " FOR UPDATE OF jobs SKIP LOCKED" if getattr(con, "backend", "duckdb") == "postgresql" else ""
-    )
+    skip_locked = " FOR UPDATE OF jobs SKIP LOCKED" if store.is_postgres_store(con) else ""
 
     def claim(cur: duckdb.DuckDBPyConnection) -> str | None:
         row = cur.execute(

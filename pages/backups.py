@@ -4,7 +4,7 @@ restore."""
 import streamlit as st
 
 from annotations.plurals import counted
-from annotations.store import backup, backup_postgres, default_path
+from annotations.store import backup, default_path, is_postgres_store, redacted
 from pages.plain_text import escape_markdown
 from pages.shared import require_role, store
 
@@ -64,7 +64,7 @@ if unreadable:
     )
 
 st.subheader("Restore")
-if backup_postgres.is_postgres_url(getattr(con, "url", None)):  # a PostgreSQL store (docs/backups.md)
+if is_postgres_store(con):  # a PostgreSQL store (docs/backups.md)
     st.markdown(
         "Restore into a new, empty database (the running app and its database are not touched), then point "
         "every app process at it (docs/backups.md, *A PostgreSQL store*):"
@@ -73,7 +73,7 @@ if backup_postgres.is_postgres_url(getattr(con, "url", None)):  # a PostgreSQL s
         "createdb ft_restored\n"
         f".venv/bin/python -m annotations restore {settings.directory}/BACKUP --db postgresql:///ft_restored\n"
         "# then set FT_APP_DB=postgresql:///ft_restored for every app process and restart them\n"
-        f"# (now: {backup_postgres.shown(con.url)})",
+        f"# (now: {redacted(con.url)})",
         language="bash",
     )
 else:

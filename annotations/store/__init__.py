@@ -13,7 +13,7 @@ psycopg's classes.
 from annotations.store.connection import PROJECT_ROOT, connect, default_path, default_target, lock_holder
 from annotations.store.errors import ConflictError, ConstraintError, DatabaseError, UnknownNameError
 from annotations.store.frames import insert_frame, read_frame
-from annotations.store.postgres import PostgresStore, is_postgres_url
+from annotations.store.postgres import PostgresStore, is_postgres_store, is_postgres_url, redacted
 from annotations.store.schema import MIGRATIONS_DIR, migrate, migrations, schema_version
 from annotations.store.values import new_id, utcnow
 from annotations.store.writes import read, write, write_statement
@@ -30,6 +30,7 @@ __all__ = [
     "default_path",
     "default_target",
     "insert_frame",
+    "is_postgres_store",
     "is_postgres_url",
     "lock_holder",
     "migrate",
@@ -37,6 +38,7 @@ __all__ = [
     "new_id",
     "read",
     "read_frame",
+    "redacted",
     "schema_version",
     "utcnow",
     "write",

@@ -217,12 +217,6 @@ def take_scheduled_backup(con: duckdb.DuckDBPyConnection, settings: BackupSettin
     return _take_backup(con, settings.directory, "scheduled", skip_within_s=settings.every_minutes * 60 / 2)
 
 
-def _postgres_url(con: object) -> str | None:
-    """The address of a PostgreSQL store's connection (annotations.store.postgres.PostgresStore), or None."""
-    url = getattr(con, "url", None)
-    return url if backup_postgres.is_postgres_url(url) else None
-
-
 def _recent_scheduled(directory: Path, at: datetime, within_s: float) -> bool:
     newest = [b for b in scan_backups(directory).backups if b.trigger == "scheduled"]
     return bool(newest) and 0 <= (at - newest[0].created_at).total_seconds() < within_s
@@ -233,7 +227,7 @@ def _take_backup(
 ) -> Backup | None:
     if trigger not in TRIGGERS:
         raise BackupError(f"trigger must be one of {', '.join(TRIGGERS)}, got '{trigger}'")
-    url = _postgres_url(con)
+    url = con.url if store.is_postgres_store(con) else None
     with _BACKUP_LOCK:
         started = time.perf_counter()
         at = store.utcnow()
@@ -428,7 +422,7 @@ def restore(folder: str | Path, new_db: str | Path, *, replace: bool = False) ->
     folder = Path(folder)
     if not folder.is_dir():
         raise BackupError(f"{folder} not found: pass a backup folder (one with {MANIFEST})")
-    to_postgres = backup_postgres.is_postgres_url(str(new_db))
+    to_postgres = store.is_postgres_url(str(new_db))
     if not to_postgres:
         new_db = Path(new_db)
         if new_db.exists() or Path(f"{new_db}.wal").exists():
@@ -635,7 +629,7 @@ def main_backup(argv: list[str]) -> int:
     )
     parser.add_argument("--out", required=True, help="folder to write the backup folder into")
     args = parser.parse_args(argv)
-    if backup_postgres.is_postgres_url(args.db):  # PostgreSQL: the app may keep running meanwhile
+    if store.is_postgres_url(args.db):  # PostgreSQL: the app may keep running meanwhile
         try:
             con = store.connect(args.db, read_only=True)
         except StoreError as e:
@@ -682,10 +676,10 @@ def main_restore(argv: list[str]) -> int:
         help="PostgreSQL only: restore into a database that has tables (the backup's dropped there first)",
     )
     args = parser.parse_args(argv)
-    if args.replace and not backup_postgres.is_postgres_url(args.db):
+    if args.replace and not store.is_postgres_url(args.db):
         raise BackupError("--replace is for a PostgreSQL database; a DuckDB restore always writes a new file")
     backup = restore(args.backup, args.db, replace=args.replace)
-    target = backup_postgres.shown(args.db) if backup_postgres.is_postgres_url(args.db) else args.db
+    target = store.redacted(args.db) if store.is_postgres_url(args.db) else args.db
     print(
         f"restored {backup.name} (schema {backup.schema_version}, {backup.rows.get('judgments', 0)} "
         f"judgments) into {target}"

@@ -31,15 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotations.store.backup_manifest import BackupError, Manifest
+from annotations.store.postgres import redacted
 
 DUMP = "database.dump"
 STORE_KIND = "postgresql"  # the manifest's `store` field for these backups
 _TOOL_TIMEOUT_S = 6 * 3600
-
-
-def is_postgres_url(target: object) -> bool:
-    """Whether a store address names PostgreSQL (postgresql:// or postgres://) rather than a DuckDB file."""
-    return isinstance(target, str) and target.split("://", 1)[0] in ("postgresql", "postgres")
 
 
 def tool(name: str) -> str:
@@ -180,10 +176,10 @@ def restore(folder: Path, manifest: Manifest, url: str, *, replace: bool = False
         with psycopg.connect(url, autocommit=True) as con:
             existing = _tables(con)
     except psycopg.Error as e:
-        raise BackupError(f"cannot connect to {shown(url)}: {(str(e).splitlines() or [''])[0]}") from e
+        raise BackupError(f"cannot connect to {redacted(url)}: {(str(e).splitlines() or [''])[0]}") from e
     if existing and not replace:
         raise BackupError(
-            f"{shown(url)} is not empty ({len(existing)} tables): restore into a new, empty database "
+            f"{redacted(url)} is not empty ({len(existing)} tables): restore into a new, empty database "
             "(createdb), or pass --replace to drop the backup's tables there first"
         )
     command = [restore_tool, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error"]
@@ -218,15 +214,3 @@ def _compare(con, manifest: Manifest) -> str | None:
         if rows != manifest.tables[table]:
             return f"table {table} has {rows} rows; the manifest says {manifest.tables[table]}"
     return None
-
-
-def shown(url: str) -> str:
-    """A store address for messages, without its password: "database 'x' (host ..., port ...)"."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        parts = conninfo_to_dict(url)
-    except Exception:
-        return "the database"
-    where = ", ".join(f"{key} {parts[key]}" for key in ("host", "port") if parts.get(key))
-    return f"database '{parts.get('dbname', '')}'" + (f" ({where})" if where else "")

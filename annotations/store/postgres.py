@@ -43,6 +43,11 @@ def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(URL_SCHEMES)
 
 
+def is_postgres_store(con: object) -> bool:
+    """Whether an open store (what `store.connect` returned) is PostgreSQL's rather than DuckDB's."""
+    return isinstance(con, PostgresStore)
+
+
 def pool_size() -> int:
     """Connections per process: `FT_APP_DB_POOL_SIZE`, default 10."""
     value = os.environ.get("FT_APP_DB_POOL_SIZE", "10")
@@ -303,8 +308,6 @@ def arrow_frame(table: pa.Table) -> pd.DataFrame:
 
 class PostgresStore:
     """A PostgreSQL store with the connection API the code uses (see the module's docstring)."""
-
-    backend = "postgresql"
 
     def __init__(self, url: str, *, read_only: bool = False, size: int | None = None) -> None:
         self.url, self.read_only = url, read_only

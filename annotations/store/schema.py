@@ -6,7 +6,7 @@ transaction, and records it in `schema_migrations`.
 One set of files serves DuckDB and PostgreSQL: they are written in the SQL both speak (`DOUBLE PRECISION`, a
 named subquery). The one difference left is DuckDB's `sha256(text)`, which returns hex text; on PostgreSQL,
 `migrate` first defines that function (`POSTGRES_FUNCTIONS`; PostgreSQL's own `sha256` takes bytea), so the
-files run unchanged. tests/annotations/store/test_schema_backends.py applies all of them on both backends and
+files run unchanged. tests/annotations/store/test_backends.py applies all of them on both backends and
 compares the tables, columns and types. On PostgreSQL an advisory lock keeps two processes from migrating the
 same store at once.
 """
@@ -22,6 +22,7 @@ import duckdb
 
 from annotations.errors import StoreError
 from annotations.store.errors import DatabaseError
+from annotations.store.postgres import is_postgres_store
 from annotations.store.values import utcnow
 from annotations.store.writes import WRITE_LOCK
 
@@ -62,7 +63,7 @@ def migrate(con: duckdb.DuckDBPyConnection, *, only: Collection[int] | None = No
 
     `only`: apply just the migrations with these numbers (restore rebuilds a backup's schema as it was).
     """
-    postgres = getattr(con, "backend", "duckdb") == "postgresql"
+    postgres = is_postgres_store(con)
     # PostgreSQL: READ COMMITTED, so that the check after the advisory lock sees what a process that held the
     # lock before committed (a SERIALIZABLE snapshot would date from the lock's own statement)
     begin = "BEGIN ISOLATION LEVEL READ COMMITTED" if postgres else "BEGIN TRANSACTION"
@@ -134,7 +135,7 @@ _POSTGRES_TYPES = {
 def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """The store's tables, each with its columns in order and their types in DuckDB's names (VARCHAR,
     INTEGER, DOUBLE, TIMESTAMP, VARCHAR[], ...) on either backend."""
-    postgres = getattr(con, "backend", "duckdb") == "postgresql"
+    postgres = is_postgres_store(con)
     element = "c.udt_name" if postgres else "NULL"
     rows = (
         con.cursor()
