@@ -24,6 +24,14 @@ from jobs.queue import Job, mark_running
 
 CANCEL_GRACE_S = 5.0  # SIGTERM, then SIGKILL after this: a job stops within 10 s
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout holding ft_core: jobs run from here
+
+
+def runs_dir() -> Path:
+    """Where run folders live: `$FT_RUNS_DIR`, default `runs/` under the project."""
+    env = os.environ.get("FT_RUNS_DIR")
+    return Path(env) if env else PROJECT_ROOT / "runs"
+
+
 _CHILDREN: dict[int, subprocess.Popen] = {}  # processes this app started: polled to reap them
 
 

@@ -50,8 +50,7 @@ _STOP = threading.Event()
 def lock_path() -> Path:
     """The file whose flock every app process on this machine holds during a scheduler pass: in the runs
     folder (`$FT_RUNS_DIR`, default runs/ under the project), which those processes share."""
-    runs = os.environ.get("FT_RUNS_DIR")
-    return (Path(runs) if runs else processes.PROJECT_ROOT / "runs") / _LOCK_FILE
+    return processes.runs_dir() / _LOCK_FILE
 
 
 @contextlib.contextmanager

@@ -32,7 +32,6 @@ API (keep it small):
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from functools import wraps
@@ -46,8 +45,9 @@ from streamlit.errors import StreamlitAPIException
 from annotations.accounts import logins, sessions, users
 from annotations.accounts.users import User
 from annotations.errors import AuthError
-from annotations.store import PROJECT_ROOT, default_target
 from annotations.store import connect as connect_store
+from annotations.store import default_target
+from jobs import processes
 
 # Options a page sends to the browser in one select box: the Results page's example browser lists this many
 # items and takes any other item id typed by hand (30,000 options cost the browser tens of MB and a visible
@@ -84,9 +84,8 @@ def store() -> duckdb.DuckDBPyConnection:
 
 
 def runs_dir() -> Path:
-    """Where run folders live: `$FT_RUNS_DIR`, default `runs/` under the project."""
-    env = os.environ.get("FT_RUNS_DIR")
-    return Path(env) if env else PROJECT_ROOT / "runs"
+    """Where run folders live: `$FT_RUNS_DIR`, default `runs/` under the project (the scheduler's too)."""
+    return processes.runs_dir()
 
 
 def client() -> str:
