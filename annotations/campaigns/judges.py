@@ -70,7 +70,7 @@ def set_judges(
             found = {
                 row[0]
                 for row in cur.execute(
-                    f"SELECT user_id FROM users WHERE user_id IN ({', '.join('?' * len(wanted))})", wanted
+                    f"SELECT user_id FROM users WHERE user_id IN ({store.in_list(wanted)})", wanted
                 ).fetchall()
             }
             unknown = [u for u in wanted if u not in found]

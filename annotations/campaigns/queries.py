@@ -220,7 +220,7 @@ def items_frame(
     """item_id, source, references (list[str]), is_gold, metadata (dict) (+ prompt, gold_winner,
     selection_reason); only the items `item_ids` names when given (the results page's example browser reads
     one item at a time)."""
-    only = "" if item_ids is None else f" AND item_id IN ({_marks(item_ids)})"
+    only = "" if item_ids is None else f" AND item_id IN ({store.in_list(item_ids)})"
     frame = (
         store.read(con)
         .execute(
@@ -241,7 +241,7 @@ def outputs_frame(
     con: duckdb.DuckDBPyConnection, campaign_id: str, item_ids: list[str] | None = None
 ) -> pd.DataFrame:
     """item_id, system, output (+ decoding, seed, n_words); only the items `item_ids` names when given."""
-    only = "" if item_ids is None else f" AND o.item_id IN ({_marks(item_ids)})"
+    only = "" if item_ids is None else f" AND o.item_id IN ({store.in_list(item_ids)})"
     return (
         store.read(con)
         .execute(
@@ -259,16 +259,10 @@ def metrics_frame(
 ) -> pd.DataFrame:
     """item_id, system, metric, value: the automatic metrics of the campaign's outputs (of `item_ids` if
     given)."""
-    only = "" if item_ids is None else f" AND item_id IN ({_marks(item_ids)})"
+    only = "" if item_ids is None else f" AND item_id IN ({store.in_list(item_ids)})"
     return read_frame(
         con,
         f"SELECT item_id, system, metric, value FROM metrics WHERE campaign_id = ?{only} "
         "ORDER BY item_id, system, metric",
         [campaign_id, *(item_ids or [])],
     )
-
-
-def _marks(values: list[str]) -> str:
-    """The placeholders of `x IN (...)` for one parameter per value (every driver binds plain values; a list
-    parameter is DuckDB's alone); `NULL` for no value, which matches nothing."""
-    return ", ".join("?" * len(values)) or "NULL"

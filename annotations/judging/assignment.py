@@ -487,9 +487,9 @@ def _still_open(
     if not window:
         return []
     wanted = [item_id for item_id, _ in window]
-    marks = ", ".join("?" * len(wanted))
     undrawn = cur.execute(  # a switch to "humans where the judge is unsure" may have come after the window
-        f"SELECT item_id FROM active_draws WHERE campaign_id = ? AND NOT drawn AND item_id IN ({marks})",
+        "SELECT item_id FROM active_draws WHERE campaign_id = ? AND NOT drawn "
+        f"AND item_id IN ({store.in_list(wanted)})",
         [cid, *wanted],
     ).fetchall()
     wanted = [item_id for item_id in wanted if (item_id,) not in undrawn]
@@ -498,7 +498,7 @@ def _still_open(
     state = {item_id: [0, 0, 0] for item_id in wanted}  # given to this annotator, holding a slot, balance
     rows = cur.execute(  # a few rows (k per item), counted here: cheaper than asking DuckDB to aggregate
         "SELECT item_id, annotator_id, shown_left, status, lease_expires_at, is_repeat, is_gold FROM "
-        f"assignments WHERE campaign_id = ? AND item_id IN ({', '.join('?' * len(wanted))})",
+        f"assignments WHERE campaign_id = ? AND item_id IN ({store.in_list(wanted)})",
         [cid, *wanted],
     ).fetchall()
     for item_id, holder, shown_left, status, lease_expires_at, is_repeat, is_gold in rows:

@@ -377,7 +377,7 @@ def _latest(item_ids: list[str] | None) -> str:
     only in the items `item_ids` (one parameter each, after the id) when given: every version of an
     assignment has its item, so filtering before the window is the same as after, and spares the window every
     other item. A plain window in a subquery, not QUALIFY, so that PostgreSQL reads it too."""
-    items = "" if item_ids is None else f" AND item_id IN ({', '.join('?' * len(item_ids)) or 'NULL'})"
+    items = "" if item_ids is None else f" AND item_id IN ({store.in_list(item_ids)})"
     return f"""
     latest AS (
         SELECT * FROM (

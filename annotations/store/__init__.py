@@ -15,7 +15,7 @@ from annotations.store.errors import ConflictError, ConstraintError, DatabaseErr
 from annotations.store.frames import insert_frame, read_frame
 from annotations.store.postgres import PostgresStore, is_postgres_store, is_postgres_url, redacted
 from annotations.store.schema import MIGRATIONS_DIR, migrate, migrations, schema_version
-from annotations.store.values import new_id, utcnow
+from annotations.store.values import in_list, new_id, utcnow
 from annotations.store.writes import read, write, write_statement
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "connect",
     "default_path",
     "default_target",
+    "in_list",
     "insert_frame",
     "is_postgres_store",
     "is_postgres_url",
